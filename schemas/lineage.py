@@ -1,0 +1,19 @@
+"""Names of the lineage columns every row carries from extraction to the ledger.
+
+They start with an underscore so they can never collide with a source header or a
+HubSpot property name.
+"""
+
+SOURCE_URI = "_source_uri"
+"""The file a row came from: a path or URL, with ``!member`` for a file inside an archive."""
+
+SOURCE_ROW = "_source_row"
+"""The row's number as a spreadsheet shows it: the header is row 1, the first record row 2."""
+
+SOURCE_STATUS = "_source_status"
+"""The status the source gives the row (Mailchimp: the status its file is named after)."""
+
+SOURCE_FORMAT = "_source_format"
+"""The source format, e.g. ``mailchimp-export``."""
+
+ALL = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS, SOURCE_FORMAT)

@@ -1,0 +1,33 @@
+"""Errors that end a run with a one-line message instead of a traceback."""
+
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """Input Onramp cannot use at all: a missing file, a corrupt archive, an unparsable CSV.
+
+    The CLI prints ``str(error)`` on one line and exits with status 2. Rows that are merely
+    unusable never raise this: they go to the rejects.
+
+    Args:
+        uri: The file (or archive member) that is wrong, as the user would recognise it.
+        problem: What is wrong, in a few words, without secrets or email addresses.
+        line: The 1-based line in that file, when one line is to blame.
+    """
+
+    def __init__(self, uri: str, problem: str, line: int | None = None) -> None:
+        self.uri = uri
+        self.problem = problem
+        self.line = line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.uri}:{self.line}" if self.line is not None else self.uri
+        return f"{where}: {self.problem}"
+
+
+class LoadError(Exception):
+    """A load into HubSpot that cannot go on (authentication refused, daily quota spent, ...).
+
+    The message never carries a token. The CLI prints it on one line and exits with status 1.
+    """
