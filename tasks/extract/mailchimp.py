@@ -1,0 +1,269 @@
+"""Reading Mailchimp audience exports: one CSV per contact status, the status in the file name.
+
+Headers are matched by name, never by position: case-insensitively, trimmed, with a UTF-8 BOM
+stripped. Every column is read as text; typing and validation come later.
+
+The email column is, in order of preference:
+
+1. the first column whose header is ``Email Address`` or ``Email`` (any case);
+2. otherwise the first column, when its header is not a Mailchimp system column and its values
+   look like emails (at least half of the first non-blank values hold an ``@``, or there are no
+   values yet). Mailchimp always writes the ``EMAIL`` merge field first, under its label, and
+   labels are renamable (``E-mail``, ``Courriel``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from dataclasses import dataclass
+from functools import partial
+from itertools import islice
+from pathlib import Path
+
+import polars as pl
+
+from schemas.lineage import SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
+from tasks.errors import InputError
+from tasks.extract.sources import StagedFile, stage_files
+
+FORMAT = "mailchimp-export"
+
+STATUSES = ("nonsubscribed", "unsubscribed", "subscribed", "cleaned", "transactional", "sms_only")
+"""Mailchimp's export statuses; ``nonsubscribed`` is tried before its substring ``subscribed``."""
+
+_STATUS_PREFIX = re.compile(rf"^({'|'.join(STATUSES)})(?![a-z0-9])", re.IGNORECASE)
+"""The status is the first word of the file name in both naming schemes:
+``subscribed_members_export_<hex>.csv`` (before ~2023) and
+``subscribed_email_audience_export_<hex>.csv`` / ``sms_only_audience_export_<hex>.csv``."""
+
+EMAIL_HEADERS = ("email address", "email")
+
+SYSTEM_COLUMNS = frozenset(
+    name.casefold()
+    for name in (
+        "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP", "CONFIRM_TIME", "CONFIRM_IP", "LATITUDE",
+        "LONGITUDE", "GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION", "LAST_CHANGED", "LEID",
+        "EUID", "NOTES", "TAGS", "UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID",
+        "UNSUB_REASON", "UNSUB_REASON_OTHER", "CLEAN_TIME", "CLEAN_CAMPAIGN_TITLE",
+        "CLEAN_CAMPAIGN_ID",
+    )
+)  # fmt: skip
+
+EMAIL_SAMPLE_RECORDS = 100
+"""How many records the email-column guess looks at."""
+
+FIRST_RECORD_ROW = 2
+"""The spreadsheet row of the first record: the header is row 1."""
+
+BOM = "\ufeff"
+QUOTE = b'"'
+CHECK_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """One export file, read as text with its lineage.
+
+    Attributes:
+        uri: The file as the user recognises it (``export.zip!folder/file.csv``).
+        status: The Mailchimp status the file name gives (``subscribed``, ``cleaned``, ...).
+        format: Always ``FORMAT``.
+        headers: The file's headers as cleaned (BOM stripped, trimmed), original case, the
+            first occurrence of each name only (names compared case-insensitively).
+        duplicate_headers: Header names that occurred more than once; their columns are
+            coalesced into one.
+        frame: Every header column as ``pl.String`` (an empty cell is null; a duplicated header
+            takes its first non-empty value), then the lineage columns ``SOURCE_URI``,
+            ``SOURCE_ROW`` (Int64, the spreadsheet row: the first record is row 2, whatever
+            newlines its cells hold), ``SOURCE_STATUS`` and ``SOURCE_FORMAT``. It scans the
+            staged file lazily: keep the staging folder until it is collected.
+        email_column: The header (as in ``headers``) that holds the email address.
+    """
+
+    uri: str
+    status: str
+    format: str
+    headers: list[str]
+    duplicate_headers: list[str]
+    frame: pl.LazyFrame
+    email_column: str = "Email Address"
+
+
+def status_from_filename(name: str) -> str | None:
+    """The Mailchimp status a file name stands for, or None.
+
+    Args:
+        name: A file name or path; only its last part counts, case-insensitively.
+
+    Returns:
+        One of ``STATUSES``, when the file name starts with it as a word
+        (``subscribed_members_export_ab.csv``, ``SMS_ONLY_audience_export_ab.csv``).
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    match = _STATUS_PREFIX.match(base)
+    return match.group(1).lower() if match else None
+
+
+def read_export(
+    source: str, staging_dir: Path, storage_options: dict | None = None
+) -> list[RawSource]:
+    """Stage and read every export CSV of a source (zip, folder or single CSV, any fsspec URL).
+
+    Args:
+        source: The export, as a local path or fsspec URL.
+        staging_dir: Where archive members and remote files are staged; keep it until the
+            frames are collected.
+        storage_options: Passed to the fsspec filesystem.
+
+    Returns:
+        One RawSource per CSV file, sorted by URI.
+
+    Raises:
+        InputError: The source cannot be staged, or one of its CSV files is not a readable
+            Mailchimp export.
+    """
+    return [read_export_file(staged) for staged in stage_files(source, staging_dir, storage_options)]
+
+
+def read_export_file(staged: StagedFile) -> RawSource:
+    """Read one staged Mailchimp export CSV lazily, after checking it can be parsed.
+
+    The check is one streaming pass over the bytes (valid UTF-8, balanced quotes), so a
+    broken file fails here with its line rather than later inside a collect.
+
+    Args:
+        staged: The file, as ``stage_files`` returns it.
+
+    Returns:
+        The file's RawSource.
+
+    Raises:
+        InputError: The name holds no status, the file is not UTF-8 text, has an unclosed
+            quote, has no header row or no email column.
+    """
+    status = status_from_filename(staged.uri)
+    if status is None:
+        raise InputError(
+            staged.uri,
+            f"not a Mailchimp export file: its name does not start with a status ({', '.join(STATUSES)})",
+        )
+    _check_parsable(staged)
+    raw_headers, sample = _read_head(staged)
+    names = [_clean_header(header, position) for position, header in enumerate(raw_headers)]
+    columns = [(names[positions[0]], positions) for positions in _group_by_name(names).values()]
+    headers = [header for header, _ in columns]
+    email_column = _email_column(columns, sample)
+    if email_column is None:
+        raise InputError(
+            staged.uri,
+            "no email column: expected a header 'Email Address' or 'Email', "
+            "or email addresses in the first column",
+            line=1,
+        )
+    return RawSource(
+        uri=staged.uri,
+        status=status,
+        format=FORMAT,
+        headers=headers,
+        duplicate_headers=[header for header, positions in columns if len(positions) > 1],
+        frame=_frame(staged, columns, status),
+        email_column=email_column,
+    )
+
+
+def _check_parsable(staged: StagedFile) -> None:
+    """Raise InputError for bytes that are not UTF-8 or for an unclosed quote, with the line."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    quotes = 0
+    line = 1
+    with staged.path.open("rb") as handle:
+        for chunk in iter(partial(handle.read, CHECK_CHUNK_BYTES), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                bad_line = line + chunk.count(b"\n", 0, max(error.start, 0))
+                raise InputError(staged.uri, "not UTF-8 text", line=bad_line) from error
+            quotes += chunk.count(QUOTE)
+            line += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise InputError(staged.uri, "not UTF-8 text: truncated character", line=line) from error
+    if quotes % 2:
+        raise InputError(staged.uri, "unclosed double quote", line=_unclosed_quote_line(staged.path))
+
+
+def _unclosed_quote_line(path: Path) -> int:
+    """The line where the quote that never closes opens: where the running parity last turned odd."""
+    opened_at = 1
+    odd = False
+    with path.open("rb") as handle:
+        for number, text in enumerate(handle, start=1):
+            if text.count(QUOTE) % 2:
+                odd = not odd
+                if odd:
+                    opened_at = number
+    return opened_at
+
+
+def _read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
+    """The raw header row and the first records, parsed with quoted newlines respected."""
+    with staged.path.open(encoding="utf-8-sig", newline="") as handle:
+        records = csv.reader(handle)
+        header = next(records, None)
+        if not header:
+            raise InputError(staged.uri, "empty file: no header row", line=1)
+        return header, list(islice(records, EMAIL_SAMPLE_RECORDS))
+
+
+def _clean_header(header: str, position: int) -> str:
+    cleaned = header.replace(BOM, "").strip()
+    return cleaned or f"column_{position + 1}"
+
+
+def _group_by_name(names: list[str]) -> dict[str, list[int]]:
+    """Positions of each header name, keyed case-insensitively, in order of first occurrence."""
+    groups: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        groups.setdefault(name.casefold(), []).append(position)
+    return groups
+
+
+def _email_column(columns: list[tuple[str, list[int]]], sample: list[list[str]]) -> str | None:
+    for header, _ in columns:
+        if header.casefold() in EMAIL_HEADERS:
+            return header
+    first, positions = columns[0]
+    if first.casefold() in SYSTEM_COLUMNS or len(positions) > 1:
+        return None
+    values = [record[0].strip() for record in sample if record and record[0].strip()]
+    looks_like_emails = sum("@" in value for value in values) * 2 >= len(values)
+    return first if looks_like_emails else None
+
+
+def _non_empty(column: str) -> pl.Expr:
+    return pl.when(pl.col(column).str.len_bytes() > 0).then(pl.col(column))
+
+
+def _frame(staged: StagedFile, columns: list[tuple[str, list[int]]], status: str) -> pl.LazyFrame:
+    """The lazy scan: ``columns`` pairs each header with the positions it occupies."""
+    # Positional names sidestep polars' renaming of duplicate headers (``a_duplicated_0``); the
+    # real names come back in the select, where duplicates are coalesced.
+    width = sum(len(positions) for _, positions in columns)
+    positional = [f"_{position}" for position in range(width)]
+    return (
+        pl.scan_csv(staged.path, has_header=True, new_columns=positional, infer_schema=False)
+        .with_row_index(SOURCE_ROW, offset=FIRST_RECORD_ROW)
+        .select(
+            *(
+                pl.coalesce([_non_empty(positional[p]) for p in positions]).alias(header)
+                for header, positions in columns
+            ),
+            pl.lit(staged.uri, dtype=pl.String).alias(SOURCE_URI),
+            pl.col(SOURCE_ROW).cast(pl.Int64),
+            pl.lit(status, dtype=pl.String).alias(SOURCE_STATUS),
+            pl.lit(FORMAT, dtype=pl.String).alias(SOURCE_FORMAT),
+        )
+    )

@@ -1,0 +1,228 @@
+"""Locating source files and staging them locally, from any fsspec URL.
+
+A SOURCE is a zip archive, a folder or a single CSV file, given as a local path or any fsspec
+URL (``s3://bucket/export.zip``). ``stage_files`` turns it into the CSV files it holds, each as a
+local file polars can scan: archive members and remote files are streamed to a staging folder,
+a local plain CSV is used where it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from fsspec import AbstractFileSystem
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+
+from tasks.errors import InputError
+
+CSV_SUFFIX = ".csv"
+ZIP_SUFFIX = ".zip"
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+"""A zip starts with a local file header, or with the end record when it is empty."""
+
+ARCHIVE_MEMBER_SEPARATOR = "!"
+"""Joins an archive's URI and a member's name, as in ``export.zip!folder/file.csv``."""
+
+MACOS_JUNK_FOLDER = "__MACOSX"
+MACOS_JUNK_PREFIX = "._"
+
+COPY_CHUNK_BYTES = 1 << 20
+
+ZIP_BOMB_MIN_BYTES = 100 * 1024 * 1024
+ZIP_BOMB_MAX_RATIO = 100
+"""A member is refused when it declares more than ZIP_BOMB_MIN_BYTES *and* more than
+ZIP_BOMB_MAX_RATIO times its compressed size: real CSV exports compress 5-20x, bombs 1000x+."""
+
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """One CSV file of a source, ready for polars.
+
+    Attributes:
+        uri: The file as the user recognises it: ``/x/export.zip!audience_export_ab12/x.csv``,
+            ``s3://bucket/x.zip!member``, ``/x/folder/file.csv``.
+        path: A local file polars can scan: a staged copy for archive members and remote files,
+            the original for a local plain CSV.
+    """
+
+    uri: str
+    path: Path
+
+
+def stage_files(
+    source: str, staging_dir: Path, storage_options: dict | None = None
+) -> list[StagedFile]:
+    """Find the CSV files of a source and make each available as a local file.
+
+    Copies are streamed in chunks, never held whole in memory. Each source stages into its own
+    sub-folder of ``staging_dir`` (named after a hash of the source), under sanitised file names,
+    so archive member names such as ``../../x.csv`` never escape ``staging_dir``. The staged
+    files must outlive every LazyFrame scanning them: keep ``staging_dir`` until the run ends.
+
+    Args:
+        source: A zip archive, a folder or a CSV file: a local path or any fsspec URL.
+        staging_dir: Where archive members and remote files are copied.
+        storage_options: Passed to the fsspec filesystem (e.g. s3fs ``key``, ``secret``,
+            ``client_kwargs``).
+
+    Returns:
+        The source's CSV files, sorted by URI. macOS junk (``__MACOSX/``, ``._*``) is skipped.
+
+    Raises:
+        InputError: The source does not exist or cannot be read, is a corrupt zip archive or a
+            zip bomb, or holds no CSV file.
+    """
+    fs, root = _filesystem(source, storage_options)
+    target = staging_dir / hashlib.sha256(source.encode()).hexdigest()[:12]
+    with _input_errors(source):
+        if fs.isdir(root):
+            staged = _stage_folder(fs, source, root, target)
+            where = "folder"
+        elif not fs.isfile(root):
+            raise InputError(source, "no such file or folder")
+        elif _looks_like_zip(fs, root):
+            staged = _stage_zip(fs, source, root, target)
+            where = "zip archive"
+        elif root.lower().endswith(CSV_SUFFIX):
+            staged = [_stage_plain_file(fs, source, root, target, 0)]
+            where = "file"
+        else:
+            raise InputError(source, "not a zip archive, a folder or a .csv file")
+    if not staged:
+        raise InputError(source, f"no CSV file in the {where}")
+    return sorted(staged, key=lambda staged_file: staged_file.uri)
+
+
+def _filesystem(source: str, storage_options: dict | None) -> tuple[AbstractFileSystem, str]:
+    try:
+        return url_to_fs(source, **(storage_options or {}))
+    except (ImportError, ValueError) as error:
+        raise InputError(source, f"cannot open this location: {_one_line(error)}") from error
+
+
+@contextmanager
+def _input_errors(uri: str) -> Iterator[None]:
+    """Turn I/O failures while reading ``uri`` into a one-line InputError."""
+    try:
+        yield
+    except InputError:
+        raise
+    except FileNotFoundError as error:
+        raise InputError(uri, "no such file or folder") from error
+    except PermissionError as error:
+        raise InputError(uri, "permission denied") from error
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as error:
+        raise InputError(uri, f"corrupt zip archive: {_one_line(error)}") from error
+    except OSError as error:
+        raise InputError(uri, f"cannot read: {_one_line(error)}") from error
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _is_junk(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return MACOS_JUNK_FOLDER in parts or parts[-1].startswith(MACOS_JUNK_PREFIX)
+
+
+def _is_csv(name: str) -> bool:
+    return name.lower().endswith(CSV_SUFFIX) and not _is_junk(name)
+
+
+def _staging_path(target: Path, index: int, name: str) -> Path:
+    """A collision-free local name inside ``target``, whatever ``name`` holds (``..``, ``/``)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    safe = _UNSAFE_NAME_CHARS.sub("_", base).lstrip(".") or "member.csv"
+    return target / f"{index:04d}-{safe}"
+
+
+def _is_local(fs: AbstractFileSystem) -> bool:
+    return isinstance(fs, LocalFileSystem)
+
+
+def _looks_like_zip(fs: AbstractFileSystem, path: str) -> bool:
+    if path.lower().endswith(ZIP_SUFFIX):
+        return True
+    with fs.open(path, "rb") as handle:
+        return handle.read(4) in ZIP_SIGNATURES
+
+
+def _stage_folder(
+    fs: AbstractFileSystem, source: str, root: str, target: Path
+) -> list[StagedFile]:
+    relative = sorted(
+        name for name in (posixpath.relpath(path, root) for path in fs.find(root)) if _is_csv(name)
+    )
+    base = source.rstrip("/")
+    return [
+        _stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
+        for index, name in enumerate(relative)
+    ]
+
+
+def _stage_plain_file(
+    fs: AbstractFileSystem, uri: str, path: str, target: Path, index: int
+) -> StagedFile:
+    if _is_local(fs):
+        return StagedFile(uri=uri, path=Path(path))
+    destination = _staging_path(target, index, path)
+    with _input_errors(uri), fs.open(path, "rb") as handle:
+        _copy(handle, destination, uri, limit=None)
+    return StagedFile(uri=uri, path=destination)
+
+
+def _stage_zip(fs: AbstractFileSystem, source: str, root: str, target: Path) -> list[StagedFile]:
+    with fs.open(root, "rb") as handle:
+        try:
+            archive = zipfile.ZipFile(handle)
+        except zipfile.BadZipFile as error:
+            raise InputError(source, "not a readable zip archive") from error
+        with archive:
+            return list(_stage_members(archive, source, target))
+
+
+def _stage_members(archive: zipfile.ZipFile, source: str, target: Path) -> Iterator[StagedFile]:
+    members = [info for info in archive.infolist() if not info.is_dir() and _is_csv(info.filename)]
+    for index, info in enumerate(members):
+        uri = f"{source}{ARCHIVE_MEMBER_SEPARATOR}{info.filename}"
+        _refuse_zip_bomb(info, uri)
+        destination = _staging_path(target, index, info.filename)
+        with _input_errors(uri), archive.open(info) as member:
+            _copy(member, destination, uri, limit=info.file_size)
+        yield StagedFile(uri=uri, path=destination)
+
+
+def _refuse_zip_bomb(info: zipfile.ZipInfo, uri: str) -> None:
+    declared = info.file_size
+    if declared > ZIP_BOMB_MIN_BYTES and declared > ZIP_BOMB_MAX_RATIO * max(info.compress_size, 1):
+        raise InputError(
+            uri,
+            f"refusing a zip member that declares {declared:,} bytes from "
+            f"{info.compress_size:,} compressed (a zip bomb?)",
+        )
+
+
+def _copy(source: BinaryIO, destination: Path, uri: str, limit: int | None) -> None:
+    """Stream ``source`` to ``destination``; stop once more than ``limit`` bytes arrive."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    with destination.open("wb") as out:
+        while chunk := source.read(COPY_CHUNK_BYTES):
+            copied += len(chunk)
+            if limit is not None and copied > limit:
+                raise InputError(uri, "zip member is larger than its declared size (a zip bomb?)")
+            out.write(chunk)
