@@ -1,0 +1,53 @@
+"""The canonical contact: one row per email, after every source is merged.
+
+Checked with pandera as a contract between the transform and the planner: a failure here is a
+bug in Onramp, not bad input, so it raises rather than producing rejects.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from tasks.transform.consent import Outcome
+
+EMAIL_PATTERN = (
+    # The first character excludes "=", "+", "-" and "@": legal in a local part but read as a
+    # formula by spreadsheets, and never seen in real audiences.
+    r"^[a-z0-9!#$%&'*/?^_`{|}~][a-z0-9!#$%&'*+/=?^_`{|}~-]*(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$"
+)
+"""What HubSpot accepts as an email, applied to the trimmed, lowercased address."""
+
+EMAIL = "email"
+OUTCOME = "outcome"
+OPT_OUT_STATUS = "opt_out_status"
+SOURCES = "sources"
+ROWS_MERGED = "rows_merged"
+
+
+def normalise_email(column: pl.Expr) -> pl.Expr:
+    """Trim and lowercase, as HubSpot does, before anything is compared."""
+    return column.str.strip_chars().str.to_lowercase()
+
+
+CanonicalContactSchema = pa.DataFrameSchema(
+    {
+        EMAIL: pa.Column(pl.String, checks=pa.Check.str_matches(EMAIL_PATTERN), unique=True, nullable=False),
+        OUTCOME: pa.Column(pl.String, checks=pa.Check.isin([o.value for o in Outcome]), nullable=False),
+        OPT_OUT_STATUS: pa.Column(pl.String, nullable=True),
+        SOURCES: pa.Column(pl.String, nullable=False),
+        ROWS_MERGED: pa.Column(pl.UInt32, checks=pa.Check.ge(1), nullable=False, coerce=True),
+    },
+    checks=[
+        pa.Check(
+            lambda data: data.lazyframe.select(
+                (pl.col(OUTCOME) == Outcome.OPTED_OUT.value) == pl.col(OPT_OUT_STATUS).is_not_null()
+            ),
+            name="opt_out_status_iff_opted_out",
+        )
+    ],
+    strict=False,
+    name="CanonicalContact",
+)
+"""One contact per email, with its consent outcome and the source rows it came from."""

@@ -1,0 +1,164 @@
+"""The import plan: the files HubSpot's importer takes, chunked under its per-file limits.
+
+Writes, under the output folder:
+- ``hubspot/contacts-marketing-NNN.csv`` and ``hubspot/contacts-non-marketing-NNN.csv``:
+  header row = HubSpot property internal names, ``email`` first;
+- ``hubspot/opt-out-<status>.csv``: an ``Email`` column, one file per opt-out status;
+- ``lineage.csv``: for every contact, the file and line it was planned into and the source
+  rows it came from, so a HubSpot error on a line is traced back to the rows that made it;
+- ``plan.json``: what the load does (property group and properties, imports, opt-outs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from schemas.contact import EMAIL, OPT_OUT_STATUS, OUTCOME, ROWS_MERGED, SOURCES
+from tasks.csv_safety import write_safe_csv
+from tasks.output import OutputFolder
+from tasks.transform.consent import Outcome
+from tasks.transform.profile import CustomProperty, SourceProfile
+
+PLAN_FORMAT_VERSION = 1
+HUBSPOT_DIR = "hubspot"
+LINEAGE_FILE = "lineage.csv"
+PLAN_FILE = "plan.json"
+
+# HubSpot takes at most 1,048,576 rows (header included) or 512 MB per file. Stay a margin
+# below both: the byte size is estimated before quoting.
+MAX_ROWS_PER_FILE = 1_000_000
+MAX_BYTES_PER_FILE = 450 * 1024 * 1024
+
+IMPORT_FILE_STEMS = {
+    Outcome.MARKETING: "contacts-marketing",
+    Outcome.NON_MARKETING: "contacts-non-marketing",
+}
+"""The outcomes imported as contacts, and their file names."""
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_FILE = "file"
+_LINE = "line"
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """Per-file limits for the import files (HubSpot's, minus a margin, unless overridden)."""
+
+    max_rows: int = MAX_ROWS_PER_FILE
+    max_bytes: int = MAX_BYTES_PER_FILE
+
+
+def chunk_bounds(row_bytes: pl.Series, limits: PlanLimits) -> list[tuple[int, int]]:
+    """Split rows into consecutive ``[start, end)`` chunks under both per-file limits.
+
+    Args:
+        row_bytes: The estimated size of each row in bytes.
+        limits: The most rows and bytes one file may hold.
+
+    Returns:
+        Chunk bounds covering every row, in order; a row larger than the byte limit gets a
+        chunk of its own (HubSpot then reports it, rather than Onramp dropping it).
+    """
+    total = row_bytes.len()
+    ends = row_bytes.cast(pl.Int64).cum_sum()
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < total:
+        already = int(ends[start - 1]) if start else 0
+        by_bytes = int(ends.search_sorted(already + limits.max_bytes, side="right"))
+        end = min(start + limits.max_rows, max(by_bytes, start + 1), total)
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+def opt_out_file_name(status: str) -> str:
+    """``Unsubscribed`` → ``hubspot/opt-out-unsubscribed.csv``."""
+    slug = _NOT_SLUG.sub("-", status.lower()).strip("-") or "opted-out"
+    return f"{HUBSPOT_DIR}/opt-out-{slug}.csv"
+
+
+def write_plan(
+    contacts: pl.DataFrame,
+    profile: SourceProfile,
+    custom_properties: list[CustomProperty],
+    out: OutputFolder,
+    limits: PlanLimits = PlanLimits(),
+) -> dict:
+    """Write the import files, opt-out files, lineage and ``plan.json``.
+
+    Args:
+        contacts: Canonical contacts (one per email) from the merge.
+        profile: The source profile (property group, labels).
+        custom_properties: Every custom property the mapping produced; only those with a
+            value in some import file are created in HubSpot.
+        out: The run's output folder.
+        limits: Per-file limits.
+
+    Returns:
+        The plan, as written to ``plan.json``.
+    """
+    property_columns = [c for c in contacts.columns if c not in {EMAIL, OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED}]
+    imports: list[dict] = []
+    placed: list[pl.DataFrame] = []
+    for outcome, stem in IMPORT_FILE_STEMS.items():
+        group = contacts.filter(pl.col(OUTCOME) == outcome.value)
+        columns = [EMAIL, *(c for c in property_columns if group.get_column(c).null_count() < group.height)]
+        rows = group.select(columns)
+        row_bytes = rows.select(
+            pl.sum_horizontal(pl.col(c).cast(pl.String).str.len_bytes().fill_null(0) + 3 for c in columns)
+        ).to_series()
+        for number, (start, end) in enumerate(chunk_bounds(row_bytes, limits), start=1):
+            file = f"{HUBSPOT_DIR}/{stem}-{number:03d}.csv"
+            write_safe_csv(rows.slice(start, end - start), out.path(file))
+            imports.append(
+                {
+                    "file": file,
+                    "outcome": outcome.value,
+                    "marketable": outcome is Outcome.MARKETING,
+                    "create_list": outcome is Outcome.MARKETING,
+                    "rows": end - start,
+                    "columns": columns,
+                    "name": f"Onramp {profile.label} {outcome.value.replace('_', '-')} {number:03d}",
+                }
+            )
+            placed.append(_placement(group.slice(start, end - start), file))
+
+    opt_outs: list[dict] = []
+    opted_out = contacts.filter(pl.col(OUTCOME) == Outcome.OPTED_OUT.value)
+    for status in opted_out.get_column(OPT_OUT_STATUS).unique(maintain_order=True).sort().to_list():
+        members = opted_out.filter(pl.col(OPT_OUT_STATUS) == status)
+        file = opt_out_file_name(status)
+        write_safe_csv(members.select(pl.col(EMAIL).alias("Email")), out.path(file))
+        opt_outs.append({"file": file, "status": status, "rows": members.height})
+        placed.append(_placement(members, file))
+
+    lineage = pl.concat(placed) if placed else pl.DataFrame(schema=dict.fromkeys([EMAIL, OUTCOME, _FILE, SOURCES], pl.String) | {_LINE: pl.Int64})
+    write_safe_csv(lineage.select(EMAIL, OUTCOME, _FILE, _LINE, SOURCES), out.path(LINEAGE_FILE))
+
+    used = {c for entry in imports for c in entry["columns"]}
+    plan = {
+        "format_version": PLAN_FORMAT_VERSION,
+        "property_group": {"name": profile.group_name, "label": profile.group_label},
+        "properties": [p.hubspot_definition(profile.label) for p in custom_properties if p.name in used],
+        "imports": imports,
+        "opt_outs": opt_outs,
+        "lineage": LINEAGE_FILE,
+    }
+    out.path(PLAN_FILE).write_text(json.dumps(plan, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return plan
+
+
+def _placement(members: pl.DataFrame, file: str) -> pl.DataFrame:
+    """Where each contact landed: the file and its line there (the header is line 1)."""
+    return members.select(
+        EMAIL,
+        OUTCOME,
+        pl.lit(file).alias(_FILE),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(_LINE),
+        SOURCES,
+    )
