@@ -1,0 +1,147 @@
+"""A connection to one HubSpot portal, and where its access token comes from."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from hubspot import HubSpot
+from urllib3.util.retry import Retry
+
+from tasks.errors import LoadError
+from tasks.load import settings
+from tasks.load.retry import HttpError, RateBudget, call_with_retries
+
+
+def resolve_token(secret_block: str | None = None) -> str:
+    """Find the HubSpot access token: the environment first, then a Prefect Secret block.
+
+    Args:
+        secret_block: Name of the Prefect ``Secret`` block to read when ``HUBSPOT_ACCESS_TOKEN``
+            is unset; defaults to ``settings.DEFAULT_SECRET_BLOCK``.
+
+    Returns:
+        The token.
+
+    Raises:
+        LoadError: Neither the variable nor the block holds a token.
+    """
+    token = os.environ.get(settings.TOKEN_ENV_VAR, "").strip()
+    if token:
+        return token
+    name = secret_block or settings.DEFAULT_SECRET_BLOCK
+    # Imported here so that a token from the environment never needs a Prefect API.
+    from prefect.blocks.system import Secret
+
+    try:
+        token = str(Secret.load(name).get()).strip()
+    except Exception as error:  # noqa: BLE001 - any failure means "no token from Prefect"
+        raise LoadError(
+            f"no HubSpot access token: set {settings.TOKEN_ENV_VAR} or create a Prefect Secret "
+            f"block named {name!r} ({type(error).__name__} reading the block)"
+        ) from None
+    if not token:
+        raise LoadError(f"the Prefect Secret block {name!r} holds an empty HubSpot access token")
+    return token
+
+
+class HubSpotPortal:
+    """One HubSpot portal as the load talks to it.
+
+    Holds a hubspot-api-client ``HubSpot`` for the endpoints the SDK wraps and a
+    ``requests.Session`` for those SDK 12.0.0 does not (communication preferences v4), both
+    sending through :func:`tasks.load.retry.call_with_retries` with one shared
+    :class:`RateBudget`. The token lives only inside those two clients: ``repr`` shows the URL.
+
+    Args:
+        portal_url: Base URL of the portal's API (``https://api.hubapi.com``, or an emulator).
+        token: A private-app access token (or service key).
+        budget: The rate budget to share; a new one by default.
+
+    Attributes:
+        url: The base URL, without a trailing slash.
+        sdk: The hubspot-api-client client.
+        session: The ``requests`` session, authorised.
+        budget: The rate budget.
+        batch_opt_outs_allowed: Whether the batch ``unsubscribe-all`` endpoint is open to this
+            token (it needs Marketing Hub Enterprise); ``None`` until the first try says.
+    """
+
+    def __init__(self, portal_url: str, token: str, *, budget: RateBudget | None = None) -> None:
+        if not token:
+            raise LoadError("no HubSpot access token given")
+        self.url = portal_url.rstrip("/")
+        self.budget = budget or RateBudget()
+        # The SDK's urllib3 retries are switched off (total=0): retries happen in one place,
+        # call_with_retries, which knows a DAILY 429 from a TEN_SECONDLY one. ``host`` points
+        # the generated API classes at the portal, ``base_url`` does the same for api_request.
+        self.sdk = HubSpot(
+            access_token=token,
+            host=self.url,
+            base_url=self.url,
+            retry=Retry(total=0, raise_on_status=False),
+        )
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self.batch_opt_outs_allowed: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"HubSpotPortal(url={self.url!r})"
+
+    def call(self, method: Callable[..., tuple[Any, int, Any]], *args: Any, what: str, **kwargs: Any) -> Any:
+        """Call an SDK ``..._with_http_info`` method with retries, throttled by the budget.
+
+        The ``_with_http_info`` variants return the response headers too, which is how the
+        rate budget learns what is left.
+
+        Args:
+            method: e.g. ``portal.sdk.crm.imports.core_api.get_by_id_with_http_info``.
+            *args: Its positional arguments.
+            what: The request as ``METHOD /path`` for messages.
+            **kwargs: Its keyword arguments.
+
+        Returns:
+            The deserialised response.
+        """
+
+        def send() -> tuple[Any, Any]:
+            data, _status, headers = method(*args, _request_timeout=settings.REQUEST_TIMEOUT_SECONDS, **kwargs)
+            return data, headers
+
+        return call_with_retries(send, budget=self.budget, what=what)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send a JSON request through the session, with retries, throttled by the budget.
+
+        Args:
+            method: HTTP method.
+            path: Path below the portal URL, already URL-quoted.
+            params: Query parameters.
+            json: JSON body.
+
+        Returns:
+            The parsed JSON response, or ``None`` for an empty body.
+
+        Raises:
+            HttpError: A non-retryable error response (see ``call_with_retries``).
+        """
+        what = f"{method} {path}"
+
+        def send() -> tuple[Any, Any]:
+            response = self.session.request(
+                method, self.url + path, params=params, json=json, timeout=settings.REQUEST_TIMEOUT_SECONDS
+            )
+            if not response.ok:
+                raise HttpError(response.status_code, response.content, response.headers, what)
+            return (response.json() if response.content else None), response.headers
+
+        return call_with_retries(send, budget=self.budget, what=what)

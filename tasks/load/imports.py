@@ -1,0 +1,274 @@
+"""Contacts files into HubSpot through the Imports API, one import per file.
+
+Each file is uploaded as its own import (``UPSERT`` by email, every column mapped in file order,
+``marketableContactImport`` and ``createContactListFromImport`` as the plan says), at most
+``MAX_CONCURRENT_IMPORTS`` processing at a time, polled until it ends. ``DONE`` can still hold
+failed rows, so the ``/errors`` pages are always read, and every failed row is tied back through
+lineage to the source rows it came from. ``reference/hubspot-api.md`` §1.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.errors import LoadError
+from tasks.load import settings
+from tasks.load.client import HubSpotPortal
+from tasks.load.log import get_logger
+from tasks.load.plan import LoadPlan, read_header, tie_back
+from tasks.privacy import mask_emails_in
+
+_IMPORTS_PATH = "/crm/v3/imports"
+EMAIL_COLUMN = "email"
+
+
+def build_import_request(entry: dict[str, Any], header: list[str], *, date_format: str) -> dict[str, Any]:
+    """The ``importRequest`` JSON for one planned contacts file.
+
+    Args:
+        entry: The file's entry in ``plan.json`` ``imports``.
+        header: The file's header row: HubSpot property internal names, in file order.
+        date_format: ``YEAR_MONTH_DAY``, ``MONTH_DAY_YEAR`` or ``DAY_MONTH_YEAR``.
+
+    Returns:
+        The request, every column mapped in file order (an unmapped column fails the import with
+        "Incorrect number of columns"), ``email`` as the alternate id HubSpot upserts by.
+
+    Raises:
+        LoadError: The file has no ``email`` column, so HubSpot could not match a single row.
+    """
+    if EMAIL_COLUMN not in header:
+        raise LoadError(f"{entry['file']}: no {EMAIL_COLUMN!r} column in the header; nothing to upsert by")
+    file_name = entry["file"].rsplit("/", 1)[-1]
+    mappings = []
+    for column in header:
+        mapping = {
+            "columnObjectTypeId": settings.CONTACT_OBJECT_TYPE_ID,
+            "columnName": column,
+            "propertyName": column,
+        }
+        if column == EMAIL_COLUMN:
+            mapping["columnType"] = "HUBSPOT_ALTERNATE_ID"
+        mappings.append(mapping)
+    return {
+        "name": entry.get("name") or file_name,
+        "importOperations": {settings.CONTACT_OBJECT_TYPE_ID: "UPSERT"},
+        "dateFormat": date_format,
+        # The safe default is non-marketing: a marketing contact is billed, and demoting one
+        # only takes effect at the next billing date.
+        "marketableContactImport": bool(entry.get("marketable", False)),
+        "createContactListFromImport": bool(entry.get("create_list", False)),
+        "files": [
+            {
+                # The SDK uploads the file under its basename; HubSpot matches on this name.
+                "fileName": file_name,
+                "fileFormat": "CSV",
+                "fileImportPage": {"hasHeader": True, "columnMappings": mappings},
+            }
+        ],
+    }
+
+
+def submit_import(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) -> str:
+    """Start the import of one planned contacts file.
+
+    Returns:
+        HubSpot's import id.
+    """
+    path = plan.path(entry["file"])
+    header = read_header(path)
+    if entry.get("columns") and list(entry["columns"]) != header:
+        get_logger().warning("%s: header differs from the plan's columns; mapping the header", entry["file"])
+    request = build_import_request(entry, header, date_format=entry.get("date_format", settings.DEFAULT_DATE_FORMAT))
+    response = portal.call(
+        portal.sdk.crm.imports.core_api.create_with_http_info,
+        files=str(path),
+        import_request=json.dumps(request),
+        what=f"POST {_IMPORTS_PATH}",
+    )
+    get_logger().info("import %s started for %s (%s rows)", response.id, entry["file"], entry.get("rows", "?"))
+    return str(response.id)
+
+
+def get_import(portal: HubSpotPortal, import_id: str) -> Any:
+    """The import's current ``PublicImportResponse``."""
+    return portal.call(
+        portal.sdk.crm.imports.core_api.get_by_id_with_http_info,
+        int(import_id),
+        what=f"GET {_IMPORTS_PATH}/{import_id}",
+    )
+
+
+def read_import_errors(
+    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], import_id: str
+) -> list[dict[str, Any]]:
+    """Every error row of an import, all pages, tied back to source rows.
+
+    Returns:
+        ``[{"file", "line", "error_type", "message", "column", "sources"}]``; ``line`` is
+        ``None`` for an error about the whole file, ``column`` the header name of the cell at
+        fault when HubSpot says which.
+    """
+    header = read_header(plan.path(entry["file"]))
+    errors: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        page = portal.call(
+            portal.sdk.crm.imports.public_imports_api.get_errors_with_http_info,
+            int(import_id),
+            after=after,
+            limit=settings.IMPORT_ERRORS_PAGE_SIZE,
+            include_error_message=True,
+            include_row_data=True,
+            what=f"GET {_IMPORTS_PATH}/{import_id}/errors",
+        )
+        for error in page.results or []:
+            column_number = error.known_column_number
+            errors.append(
+                {
+                    "file": entry["file"],
+                    # lineNumber 0 means the whole file.
+                    "line": (error.source_data.line_number if error.source_data else None) or None,
+                    "error_type": error.error_type,
+                    # Messages quote the offending value, which can be an address.
+                    "message": mask_emails_in(error.error_message or ""),
+                    "column": header[column_number] if column_number is not None and 0 <= column_number < len(header) else None,
+                }
+            )
+        after = page.paging.next.after if page.paging and page.paging.next else None
+        if not after:
+            return tie_back(plan, errors)
+
+
+@dataclass
+class _Running:
+    entry: dict[str, Any]
+    import_id: str
+    started: float
+    attempts: int = 1
+
+
+def _result(
+    entry: dict[str, Any], running: _Running, response: Any, errors: list[dict[str, Any]], previous_ids: list[str]
+) -> dict[str, Any]:
+    metadata = response.metadata
+    state = response.state
+    failed_lines = {error["line"] for error in errors if error["line"]}
+    return {
+        "file": entry["file"],
+        "name": entry.get("name"),
+        "outcome": entry.get("outcome"),
+        "marketable": bool(entry.get("marketable", False)),
+        "rows": entry.get("rows"),
+        "import_id": running.import_id,
+        "previous_import_ids": previous_ids,
+        "state": state,
+        "attempts": running.attempts,
+        "counters": dict(metadata.counters or {}) if metadata else {},
+        "list_ids": [str(obj_list.list_id) for obj_list in (metadata.object_lists or [])] if metadata else [],
+        # A file whose import did not finish DONE: none of its rows can be counted as loaded.
+        "rows_failed": len(failed_lines) if state == "DONE" else int(entry.get("rows") or 0),
+        "errors": errors,
+    }
+
+
+def import_contacts_files(
+    portal: HubSpotPortal,
+    plan: LoadPlan,
+    entries: list[dict[str, Any]] | None = None,
+    *,
+    poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
+    timeout: float = settings.IMPORT_TIMEOUT_SECONDS,
+) -> list[dict[str, Any]]:
+    """Import planned contacts files, at most ``MAX_CONCURRENT_IMPORTS`` processing at a time.
+
+    A ``DEFERRED`` import (HubSpot is busy with other imports of the portal) is simply polled on.
+    A ``FAILED`` one is submitted again, ``IMPORT_FAILED_RETRIES`` times. An import still running
+    after ``timeout`` is left to HubSpot and reported with an ``IMPORT_NOT_FINISHED`` error.
+
+    Args:
+        portal: The portal.
+        plan: The plan.
+        entries: The files' entries in ``plan.json`` ``imports``; all of them by default.
+        poll_interval: Seconds between status polls.
+        timeout: Seconds to wait for one import, from its submission.
+
+    Returns:
+        One result per entry, in entry order: ``{"file", "name", "outcome", "marketable",
+        "rows", "import_id", "previous_import_ids", "state", "attempts", "counters",
+        "list_ids", "rows_failed", "errors"}``, errors shaped as :func:`read_import_errors`.
+
+    Raises:
+        LoadError: The load cannot go on (daily quota, token refused, HubSpot down, a file
+            without an email column).
+    """
+    logger = get_logger()
+    entries = plan.imports if entries is None else entries
+    pending = deque(entries)
+    running: list[_Running] = []
+    retired_ids: dict[str, list[str]] = {entry["file"]: [] for entry in entries}
+    results: dict[str, dict[str, Any]] = {}
+    while pending or running:
+        while pending and len(running) < settings.MAX_CONCURRENT_IMPORTS:
+            entry = pending.popleft()
+            running.append(_Running(entry, submit_import(portal, plan, entry), time.monotonic()))
+        time.sleep(poll_interval)
+        for run in list(running):
+            response = get_import(portal, run.import_id)
+            file = run.entry["file"]
+            if response.state not in settings.IMPORT_TERMINAL_STATES:
+                if time.monotonic() - run.started < timeout:
+                    continue
+                errors = [{
+                    "file": file, "line": None, "error_type": "IMPORT_NOT_FINISHED", "column": None, "sources": [],
+                    "message": f"import {run.import_id} still {response.state} after {timeout:.0f} s; left running",
+                }]
+                logger.warning("%s: %s", file, errors[0]["message"])
+            elif response.state == "FAILED" and run.attempts <= settings.IMPORT_FAILED_RETRIES:
+                logger.warning("import %s of %s FAILED; submitting it again", run.import_id, file)
+                retired_ids[file].append(run.import_id)
+                run.import_id = submit_import(portal, plan, run.entry)
+                run.started = time.monotonic()
+                run.attempts += 1
+                continue
+            else:
+                errors = read_import_errors(portal, plan, run.entry, run.import_id)
+            running.remove(run)
+            results[file] = _result(run.entry, run, response, errors, retired_ids[file])
+            logger.info(
+                "import %s of %s: %s, %d row errors", run.import_id, file, response.state, len(errors)
+            )
+    return [results[entry["file"]] for entry in entries]
+
+
+def import_contacts_file(
+    portal: HubSpotPortal,
+    plan: LoadPlan,
+    entry: dict[str, Any],
+    *,
+    poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
+    timeout: float = settings.IMPORT_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
+    """Import one planned contacts file and wait for it; see :func:`import_contacts_files`.
+
+    A flow that runs this per file keeps to ``settings.MAX_CONCURRENT_IMPORTS`` at once itself
+    (e.g. a task runner with that many workers); a fourth would only wait as ``DEFERRED``.
+    """
+    return import_contacts_files(portal, plan, [entry], poll_interval=poll_interval, timeout=timeout)[0]
+
+
+import_contacts_file_task = task(
+    import_contacts_file,
+    name="hubspot-import-contacts",
+    task_run_name="import {entry[file]}",
+    # Resubmitting a whole file is the FAILED-import retry above; HTTP retries happen per request.
+    retries=0,
+    cache_policy=NO_CACHE,
+)

@@ -1,0 +1,217 @@
+"""Opt-outs: unsubscribing the opt-out files' addresses from all email, before any import.
+
+HubSpot's API has no opt-out import (``reference/hubspot-api.md`` §1.5), so each address is
+unsubscribed through communication preferences v4 ``unsubscribe-all``: the batch endpoint where
+the token may use it (Marketing Hub Enterprise), else one call per address. Then the statuses are
+read back, and an address counts as done only when HubSpot reports it unsubscribed. Nothing here
+creates a contact.
+
+Opt-outs go first so that no later import can make one of these addresses marketable before its
+opt-out is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.load import settings
+from tasks.load.batches import chunked
+from tasks.load.client import HubSpotPortal
+from tasks.load.log import get_logger
+from tasks.load.plan import LoadPlan, iter_column, tie_back
+from tasks.load.retry import describe, http_status
+from tasks.privacy import mask_email, mask_emails_in
+
+_PARAMS = {"channel": settings.OPT_OUT_CHANNEL}
+_BATCH_PATH = f"{settings.COMM_PREFS_PATH}/batch/unsubscribe-all"
+# What the planner's CSV writer puts in front of a cell a spreadsheet would run as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def normalise_email(value: str) -> str:
+    """An opt-out file's cell as the address to unsubscribe.
+
+    Trimmed and lowercased (as HubSpot stores it), and with the apostrophe the planner puts in
+    front of a formula-like cell removed: ``'-joe@x.com`` is the address ``-joe@x.com``, and
+    unsubscribing the apostrophe form would leave the real address subscribed.
+    """
+    email = value.strip()
+    if email.startswith("'") and email[1:2] in _FORMULA_STARTS:
+        email = email[1:]
+    return email.strip().lower()
+
+
+def read_opt_out_emails(path: Path) -> tuple[list[tuple[int, str]], list[int]]:
+    """Read an opt-out file's ``Email`` column.
+
+    Args:
+        path: The opt-out CSV.
+
+    Returns:
+        ``(addresses, blank_lines)``: each distinct address once, with the first line it is on
+        (header = line 1), and the lines whose email cell is empty.
+    """
+    seen: set[str] = set()
+    addresses: list[tuple[int, str]] = []
+    blank_lines: list[int] = []
+    for line, value in iter_column(path, "email"):
+        email = normalise_email(value)
+        if not email:
+            blank_lines.append(line)
+        elif email not in seen:
+            seen.add(email)
+            addresses.append((line, email))
+    return addresses, blank_lines
+
+
+def _single_path(email: str) -> str:
+    # "+" must be escaped: some servers read a literal "+" in a path as a space.
+    return f"{settings.COMM_PREFS_PATH}/{quote(email, safe='@')}/unsubscribe-all"
+
+
+def _is_unsubscribed(wide_statuses: Iterable[dict[str, Any]]) -> bool:
+    return any(status.get("status") == "UNSUBSCRIBED" for status in wide_statuses)
+
+
+def _unsubscribe_singly(portal: HubSpotPortal, emails: list[str], failures: dict[str, str]) -> None:
+    for email in emails:
+        try:
+            portal.request("POST", _single_path(email), params=_PARAMS)
+        except Exception as error:
+            if http_status(error) is None:
+                raise
+            failures[email] = mask_emails_in(describe(error))
+
+
+def _unsubscribe(portal: HubSpotPortal, emails: list[str], failures: dict[str, str]) -> str:
+    """Unsubscribe a batch of addresses; returns the mode used, ``batch`` or ``single``."""
+    if portal.batch_opt_outs_allowed is not False:
+        try:
+            portal.request("POST", _BATCH_PATH, params=_PARAMS, json={"inputs": emails})
+        except Exception as error:
+            status = http_status(error)
+            if status is None:
+                raise
+            if status == 403:
+                # The batch scopes need Marketing Hub Enterprise: remember, stop asking.
+                portal.batch_opt_outs_allowed = False
+                get_logger().info("batch unsubscribe not allowed for this portal (403): one call per address")
+            else:
+                # A 4xx for the whole batch (one malformed address, say): address by address
+                # isolates it, and the others still get unsubscribed.
+                get_logger().warning("batch unsubscribe refused (%s): retrying address by address", describe(error))
+        else:
+            portal.batch_opt_outs_allowed = True
+            return "batch"
+    _unsubscribe_singly(portal, emails, failures)
+    return "single"
+
+
+def _read_back(portal: HubSpotPortal, emails: list[str]) -> set[str]:
+    """The addresses among ``emails`` that HubSpot reports unsubscribed from all email."""
+    if portal.batch_opt_outs_allowed:
+        try:
+            response = portal.request("POST", f"{_BATCH_PATH}/read", params=_PARAMS, json={"inputs": emails})
+        except Exception as error:
+            if http_status(error) != 403:
+                raise
+        else:
+            return {
+                str(result.get("subscriberIdString", "")).lower()
+                for result in (response or {}).get("results", [])
+                if _is_unsubscribed(result.get("wideStatuses", []))
+            }
+    unsubscribed: set[str] = set()
+    for email in emails:
+        response = portal.request("GET", _single_path(email), params=_PARAMS)
+        if _is_unsubscribed((response or {}).get("results", [])):
+            unsubscribed.add(email)
+    return unsubscribed
+
+
+def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
+    """Unsubscribe every address of one opt-out file from all email, and verify it.
+
+    Args:
+        portal: The portal.
+        plan: The plan the file belongs to (for its directory and lineage).
+        entry: The file's entry in ``plan.json`` ``opt_outs``: ``file``, ``status``, ``rows``.
+
+    Returns:
+        ``{"file", "status", "rows", "addresses", "unsubscribed", "failed", "mode", "errors"}``:
+        ``rows`` as the plan counts them, ``addresses`` the distinct addresses sent,
+        ``unsubscribed`` those HubSpot reports unsubscribed when read back, ``mode`` ``batch``
+        or ``single`` (the last used), ``errors`` one per failed row as
+        ``{"file", "line", "error_type", "message", "sources"}``.
+
+    Raises:
+        LoadError: The load cannot go on (daily quota, token refused, HubSpot down).
+    """
+    logger = get_logger()
+    addresses, blank_lines = read_opt_out_emails(plan.path(entry["file"]))
+    failures: dict[str, str] = {}
+    verified = 0
+    modes: set[str] = set()
+    errors: list[dict[str, Any]] = [
+        {"file": entry["file"], "line": line, "error_type": "NO_EMAIL", "message": "empty Email cell"}
+        for line in blank_lines
+    ]
+    for batch in chunked(addresses, settings.OPT_OUT_BATCH_SIZE):
+        emails = [email for _, email in batch]
+        modes.add(_unsubscribe(portal, emails, failures))
+        done = _read_back(portal, emails)
+        verified += len(done)
+        for line, email in batch:
+            if email in done:
+                continue
+            message = failures.get(email, "not unsubscribed from all email when read back")
+            errors.append({"file": entry["file"], "line": line, "error_type": "OPT_OUT_FAILED", "message": message})
+            logger.warning("opt-out %s line %d (%s): %s", entry["file"], line, mask_email(email), message)
+    logger.info("opt-outs %s: %d of %d addresses unsubscribed", entry["file"], verified, len(addresses))
+    return {
+        "file": entry["file"],
+        "status": entry.get("status"),
+        "rows": entry.get("rows"),
+        "addresses": len(addresses),
+        "unsubscribed": verified,
+        "failed": len(errors),
+        "mode": "single" if "single" in modes else "batch",
+        "errors": tie_back(plan, errors),
+    }
+
+
+def apply_opt_outs(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
+    """Apply every opt-out file of the plan, in plan order.
+
+    Returns:
+        ``{"files": [per-file results without their errors], "unsubscribed": N, "failed": N,
+        "errors": [every file's errors]}``.
+    """
+    files: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for entry in plan.opt_outs:
+        result = apply_opt_out_file(portal, plan, entry)
+        errors.extend(result.pop("errors"))
+        files.append(result)
+    return {
+        "files": files,
+        "unsubscribed": sum(result["unsubscribed"] for result in files),
+        "failed": sum(result["failed"] for result in files),
+        "errors": errors,
+    }
+
+
+apply_opt_out_file_task = task(
+    apply_opt_out_file,
+    name="hubspot-apply-opt-outs",
+    task_run_name="opt-outs {entry[file]}",
+    # Retries by cause happen per request inside; the portal must not be hashed into a cache key.
+    retries=0,
+    cache_policy=NO_CACHE,
+)

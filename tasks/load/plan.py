@@ -1,0 +1,154 @@
+"""Reading the planner's output: ``plan.json``, the files it names, and ``lineage.csv``.
+
+The contract (written by the planner, read here):
+
+- ``plan.json``: ``format_version`` 1, ``property_group``, ``properties``, ``imports``,
+  ``opt_outs`` and ``lineage`` (the lineage file, relative to the plan directory).
+- every file path in it is relative to the plan directory, and is the same string the lineage
+  file uses in its ``file`` column;
+- ``lineage.csv``: ``email,outcome,file,line,sources``, where ``line`` is the record's line in
+  ``file`` with the header as line 1 (the numbering HubSpot's import errors use) and
+  ``sources`` the source rows as ``uri:row`` joined by `` | ``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import LoadError
+
+PLAN_FORMAT_VERSION = 1
+SOURCES_SEPARATOR = " | "
+# A planned CSV can hold a long NOTES or TAGS cell; the csv module's 128 KiB default is too low.
+_CSV_FIELD_LIMIT = 16 * 1024 * 1024
+csv.field_size_limit(_CSV_FIELD_LIMIT)
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """A plan directory, read.
+
+    Attributes:
+        directory: The plan directory.
+        data: ``plan.json`` as parsed.
+    """
+
+    directory: Path
+    data: dict[str, Any]
+
+    @property
+    def imports(self) -> list[dict[str, Any]]:
+        """The contacts files to import, in plan order."""
+        return list(self.data.get("imports", []))
+
+    @property
+    def opt_outs(self) -> list[dict[str, Any]]:
+        """The opt-out files to apply, in plan order."""
+        return list(self.data.get("opt_outs", []))
+
+    @property
+    def property_group(self) -> dict[str, Any] | None:
+        """The custom property group, when the plan has one."""
+        return self.data.get("property_group")
+
+    @property
+    def properties(self) -> list[dict[str, Any]]:
+        """The custom properties, as Properties API create bodies."""
+        return list(self.data.get("properties", []))
+
+    def path(self, relative: str) -> Path:
+        """The local path of a file the plan names."""
+        return self.directory / relative
+
+    @property
+    def lineage_path(self) -> Path:
+        """The lineage file."""
+        return self.path(self.data.get("lineage", "lineage.csv"))
+
+
+def read_plan(plan_dir: str | Path) -> LoadPlan:
+    """Read ``plan.json`` from a plan directory.
+
+    Args:
+        plan_dir: The directory the planner wrote (a local path).
+
+    Returns:
+        The plan.
+
+    Raises:
+        LoadError: No readable ``plan.json``, or one of a format this code does not know.
+    """
+    directory = Path(plan_dir)
+    try:
+        data = json.loads((directory / "plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise LoadError(f"{directory / 'plan.json'}: cannot read the load plan ({error})") from None
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != PLAN_FORMAT_VERSION:
+        raise LoadError(
+            f"{directory / 'plan.json'}: plan format_version {version!r}, expected {PLAN_FORMAT_VERSION}"
+        )
+    return LoadPlan(directory=directory, data=data)
+
+
+def read_header(path: Path) -> list[str]:
+    """The header row of a planned CSV file."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return next(csv.reader(handle), [])
+
+
+def iter_column(path: Path, column: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line, value)`` for one column of a planned CSV, header matched case-insensitively.
+
+    ``line`` counts records with the header as line 1, as lineage and HubSpot do, so a cell
+    holding a newline does not shift the numbering.
+
+    Raises:
+        LoadError: The file has no such column.
+    """
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = [name.strip().lower() for name in next(reader, [])]
+        if column.lower() not in header:
+            raise LoadError(f"{path}: no {column!r} column in the header")
+        index = header.index(column.lower())
+        for line, row in enumerate(reader, start=2):
+            if len(row) > index:
+                yield line, row[index]
+
+
+def tie_back(plan: LoadPlan, errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fill each error's ``sources`` from lineage, by its ``file`` and ``line``.
+
+    The lineage file is read once, as a stream, keeping only the rows asked for, so memory
+    follows the number of errors rather than the size of the migration.
+
+    Args:
+        plan: The plan whose lineage to read.
+        errors: Dicts with ``file`` (plan-relative) and ``line`` (an int, or ``None`` / 0 for an
+            error about a whole file); they are updated in place.
+
+    Returns:
+        The same errors, as a list, each with ``sources`` (a list of ``uri:row``; empty when the
+        error concerns no single row or lineage does not know it).
+    """
+    errors = list(errors)
+    wanted = {(error["file"], error["line"]) for error in errors if error.get("line")}
+    found: dict[tuple[str, int], list[str]] = {}
+    if wanted and plan.lineage_path.exists():
+        with plan.lineage_path.open(newline="", encoding="utf-8-sig") as handle:
+            for row in csv.DictReader(handle):
+                try:
+                    key = (row["file"], int(row["line"]))
+                except (KeyError, TypeError, ValueError):
+                    continue
+                if key in wanted:
+                    found[key] = [part for part in (row.get("sources") or "").split(SOURCES_SEPARATOR) if part]
+    for error in errors:
+        error["sources"] = found.get((error["file"], error.get("line")), [])
+    return errors

@@ -1,0 +1,352 @@
+"""Calling HubSpot: retries by cause and throttling before a 429, in one place.
+
+Every request the load sends, through hubspot-api-client or through ``requests``, goes through
+:func:`call_with_retries`. What happens on a failure depends on its cause (HubSpot's
+error-handling and usage-guidelines docs, ``reference/hubspot-api.md`` §2-3):
+
+========================================  =====================================================
+cause                                     what the load does
+========================================  =====================================================
+429, policy ``TEN_SECONDLY_ROLLING``      wait for the window (its length from the
+                                          ``X-HubSpot-RateLimit-Interval-Milliseconds`` header),
+                                          then retry
+429, policy ``SECONDLY`` (search)         wait a second, then retry
+429, policy ``DAILY``                     stop: :class:`LoadError`, rerun after the reset
+5xx, 423, timeouts, dropped connections   jittered exponential backoff, bounded attempts
+401                                       stop: :class:`LoadError`, the token was refused
+477 (portal migration in progress)        stop: :class:`LoadError`, rerun later
+any other 4xx                             no retry: the error is raised to the caller, which
+                                          records it against the rows it concerns
+========================================  =====================================================
+
+Errors are recognised by duck typing on ``.status``, ``.body`` and ``.headers`` because each
+hubspot-api-client package raises its own ``ApiException`` class; :class:`HttpError` gives
+responses from ``requests`` the same shape.
+
+Retrying a POST after a dropped connection can send it twice. Every write the load makes is
+safe to repeat: imports upsert by email, unsubscribing is idempotent, creating an existing
+property answers 409, which counts as done.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import requests
+import urllib3
+
+from tasks.errors import LoadError
+from tasks.load import settings
+from tasks.load.log import get_logger
+from tasks.privacy import mask_emails_in
+
+T = TypeVar("T")
+
+_TRANSIENT_EXCEPTIONS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.MaxRetryError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.TimeoutError,
+    urllib3.exceptions.NewConnectionError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class HttpError(Exception):
+    """A non-2xx answer to a request sent with ``requests``, shaped like the SDK's ApiException.
+
+    Args:
+        status: The HTTP status code.
+        body: The raw response body.
+        headers: The response headers.
+        what: The request, as ``METHOD /path`` (emails in it are masked in messages).
+    """
+
+    def __init__(self, status: int, body: bytes, headers: Mapping[str, str], what: str) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+        self.what = what
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return mask_emails_in(f"{self.what}: HTTP {self.status}: {error_message(self)}")
+
+
+class Cause(enum.Enum):
+    """Why a call failed, as far as deciding what to do next goes."""
+
+    RATE_WINDOW = "rate limit: 10-second window"
+    RATE_SECOND = "rate limit: per-second search window"
+    DAILY = "rate limit: daily quota"
+    LOCKED = "record locked"
+    TRANSIENT = "transient"
+    AUTH = "authentication refused"
+    MIGRATING = "portal migration in progress"
+    FATAL = "not retryable"
+
+
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """Look a header up case-insensitively in any mapping (urllib3, requests or a plain dict)."""
+    if not headers:
+        return None
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def http_status(error: BaseException) -> int | None:
+    """The HTTP status of an error response; ``None`` for anything that is not one."""
+    status = getattr(error, "status", None)
+    # status 0 is how the SDK reports an SSL failure or a request it could not build.
+    return status if isinstance(status, int) and status > 0 else None
+
+
+def error_body(error: BaseException) -> dict[str, Any]:
+    """The JSON body of an error response as a dict; empty when there is none or it is not JSON."""
+    body = getattr(error, "body", None)
+    if not body:
+        return {}
+    try:
+        parsed = json.loads(body)
+    except (ValueError, TypeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def error_message(error: BaseException) -> str:
+    """HubSpot's own message for an error response, else the raw body, cut to a log line."""
+    message = error_body(error).get("message")
+    if message:
+        return str(message)
+    body = getattr(error, "body", None) or b""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    return text[:300] or str(getattr(error, "reason", "") or type(error).__name__)
+
+
+def classify(error: BaseException) -> Cause:
+    """Decide what a failed call calls for.
+
+    Args:
+        error: What the call raised: an SDK ``ApiException``, an :class:`HttpError`, or a
+            connection or timeout error from ``requests``/``urllib3``.
+
+    Returns:
+        The cause; :func:`call_with_retries` maps it to wait, back off, stop or raise.
+    """
+    status = http_status(error)
+    if status is None:
+        return Cause.TRANSIENT if isinstance(error, _TRANSIENT_EXCEPTIONS) else Cause.FATAL
+    if status == 429:
+        body = error_body(error)
+        policy = str(body.get("policyName", "")).upper()
+        if policy == "DAILY":
+            return Cause.DAILY
+        if policy == "SECONDLY" or "secondly limit" in str(body.get("message", "")).lower():
+            return Cause.RATE_SECOND
+        # TEN_SECONDLY_ROLLING, or a 429 that does not say: waiting a window is safe for both.
+        return Cause.RATE_WINDOW
+    if status == 423:
+        return Cause.LOCKED
+    if status >= 500:
+        return Cause.TRANSIENT
+    if status == 401:
+        return Cause.AUTH
+    if status == 477:
+        return Cause.MIGRATING
+    return Cause.FATAL
+
+
+def window_seconds(headers: Mapping[str, str] | None) -> float:
+    """The length of the rate-limit window from ``X-HubSpot-RateLimit-Interval-Milliseconds``."""
+    value = header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+    try:
+        milliseconds = float(value) if value is not None else 0.0
+    except ValueError:
+        milliseconds = 0.0
+    return milliseconds / 1000 if milliseconds > 0 else settings.DEFAULT_RATE_WINDOW_SECONDS
+
+
+def backoff_seconds(attempt: int, cause: Cause, rng: random.Random | None = None) -> float:
+    """How long to wait before retry number ``attempt`` (1-based) of a transient failure.
+
+    "Equal jitter": half the exponential delay fixed, half random, so many clients that failed
+    together do not come back together, yet no wait collapses to nothing.
+    """
+    rng = rng or random
+    ceiling = min(settings.BACKOFF_MAX_SECONDS, settings.BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+    if cause is Cause.LOCKED:
+        delay = max(delay, settings.LOCKED_MIN_WAIT_SECONDS)
+    return delay
+
+
+def describe(error: BaseException) -> str:
+    """A one-line description of a failed call: status and HubSpot's message, or the error type."""
+    status = http_status(error)
+    if status is not None:
+        return f"HTTP {status}: {error_message(error)}"
+    return type(error).__name__
+
+
+def _int_header(headers: Mapping[str, str] | None, name: str) -> int | None:
+    value = header(headers, name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class RateBudget:
+    """The 10-second request budget of one portal, as its responses report it.
+
+    Each response's ``X-HubSpot-RateLimit-Remaining`` says how many requests the current window
+    still allows. Once that drops to ``reserve``, the next request waits until a full window has
+    passed since that response: every request HubSpot had counted then has left the rolling
+    window by that time, so the wait never ends in a 429 (unless another client shares the
+    portal's budget: then the 429 handling takes over). The same pause serves a 429 that did
+    happen. Thread-safe; one instance per portal connection. Sharing one budget across
+    processes and flows is issue 4.
+
+    Args:
+        reserve: Requests to keep in hand when pausing.
+        clock: Monotonic clock, seconds.
+        sleep: Sleep function, seconds.
+    """
+
+    def __init__(
+        self,
+        reserve: int = settings.RATE_LIMIT_RESERVE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.reserve = reserve
+        self.clock = clock
+        self.sleep = sleep
+        self.limit: int | None = None
+        self.remaining: int | None = None
+        self.window = settings.DEFAULT_RATE_WINDOW_SECONDS
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def before_request(self) -> None:
+        """Wait, if the budget is spent, then count the request about to be sent."""
+        with self._lock:
+            now = self.clock()
+            if self.remaining is not None and self.remaining <= self.reserve:
+                self._paused_until = max(self._paused_until, now + self.window)
+                # Unknown until the next response says; the pause covers the meantime.
+                self.remaining = None
+            wait = self._paused_until - now
+            if self.remaining is not None:
+                self.remaining -= 1
+        if wait > 0:
+            get_logger().info("HubSpot rate budget spent: pausing %.1f s", wait)
+            self.sleep(wait)
+
+    def observe(self, headers: Mapping[str, str] | None) -> None:
+        """Take in the rate-limit headers of a response (success or error)."""
+        remaining = _int_header(headers, "X-HubSpot-RateLimit-Remaining")
+        if remaining is None:
+            # Search responses and some errors carry no rate-limit headers: nothing learnt.
+            return
+        with self._lock:
+            self.remaining = remaining
+            self.limit = _int_header(headers, "X-HubSpot-RateLimit-Max") or self.limit
+            self.window = window_seconds(headers)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request back for ``seconds`` from now (after a 429)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self.clock() + seconds)
+            self.remaining = None
+
+
+def call_with_retries(
+    send: Callable[[], tuple[T, Mapping[str, str] | None]],
+    *,
+    budget: RateBudget,
+    what: str,
+    rng: random.Random | None = None,
+) -> T:
+    """Send one request, retrying by cause (see the module's table).
+
+    Args:
+        send: Sends the request once; returns ``(value, response headers)`` or raises.
+        budget: The portal's rate budget, consulted before and updated after every attempt.
+        what: The request as ``METHOD /path``, for messages (emails in it are masked).
+        rng: Random source for the backoff jitter.
+
+    Returns:
+        The value ``send`` returned on the first successful attempt.
+
+    Raises:
+        LoadError: The daily quota is spent, the token was refused, the portal is migrating,
+            or transient failures / rate-limit waits went on past their bounds.
+        Exception: Whatever ``send`` raised for any other non-retryable error (4xx), unchanged,
+            for the caller to record.
+    """
+    what = mask_emails_in(what)
+    failures = 0
+    rate_waits = 0
+    while True:
+        budget.before_request()
+        try:
+            value, headers = send()
+        except Exception as error:  # noqa: BLE001 - classified below, re-raised when not ours
+            headers = getattr(error, "headers", None)
+            budget.observe(headers)
+            cause = classify(error)
+            if cause in (Cause.RATE_WINDOW, Cause.RATE_SECOND):
+                rate_waits += 1
+                if rate_waits > settings.MAX_RATE_LIMIT_WAITS:
+                    raise LoadError(
+                        f"{what}: HubSpot kept answering 429 ({cause.value}) after "
+                        f"{settings.MAX_RATE_LIMIT_WAITS} waits; another app may be using the "
+                        "portal's budget. Rerun later."
+                    ) from error
+                wait = window_seconds(headers) if cause is Cause.RATE_WINDOW else settings.SECONDLY_WINDOW_SECONDS
+                get_logger().warning("%s: 429 (%s), waiting %.1f s", what, cause.value, wait)
+                budget.pause(wait)
+                continue
+            if cause is Cause.DAILY:
+                raise LoadError(
+                    f"{what}: the portal's daily HubSpot API quota is spent. Rerun after it resets "
+                    "(midnight in the portal's time zone); finished steps are not lost."
+                ) from error
+            if cause is Cause.AUTH:
+                raise LoadError(
+                    f"{what}: HubSpot refused the access token (401): {mask_emails_in(error_message(error))}"
+                ) from error
+            if cause is Cause.MIGRATING:
+                retry_after = header(headers, "Retry-After") or "unknown"
+                raise LoadError(
+                    f"{what}: the portal is being migrated by HubSpot (477); rerun after "
+                    f"{retry_after} seconds"
+                ) from error
+            if cause in (Cause.TRANSIENT, Cause.LOCKED):
+                failures += 1
+                if failures >= settings.MAX_ATTEMPTS:
+                    raise LoadError(
+                        f"{what}: still failing after {failures} attempts "
+                        f"({mask_emails_in(describe(error))})"
+                    ) from error
+                delay = backoff_seconds(failures, cause, rng)
+                get_logger().warning(
+                    "%s: %s (%s), retry %d in %.1f s",
+                    what, cause.value, mask_emails_in(describe(error)), failures, delay,
+                )
+                budget.sleep(delay)
+                continue
+            raise
+        budget.observe(headers)
+        return value
+
