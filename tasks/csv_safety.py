@@ -34,7 +34,8 @@ def write_safe_csv(frame: pl.DataFrame, path: Path) -> None:
         frame: Rows to write; non-string columns are written as they are.
         path: Destination file; its folder is created if needed.
     """
-    safe = frame.with_columns(neutralise_formulas(pl.col(pl.String)))
+    strings = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    safe = frame.with_columns(neutralise_formulas(pl.col(name)).alias(name) for name in strings)
     safe = safe.rename({c: _neutralise_text(c) for c in safe.columns})
     path.parent.mkdir(parents=True, exist_ok=True)
     safe.write_csv(path, quote_style="necessary")

@@ -50,18 +50,10 @@ class ContactRows:
     custom_properties: list[CustomProperty]
 
 
-def find_email_column(headers: Sequence[str], profile: SourceProfile) -> str:
-    """The file's email header: one of the profile's names, else the first column.
-
-    Mailchimp always exports the EMAIL merge field first, under whatever label the account
-    gave it, so the first column is the right fallback for a renamed label.
-    """
-    return next((h for h in headers if profile.is_email_column(h)), headers[0])
-
-
 def map_rows(
     rows: pl.DataFrame | pl.LazyFrame,
     headers: Sequence[str],
+    email_column: str,
     uri: str,
     profile: SourceProfile,
     policy: ConsentPolicy,
@@ -71,11 +63,11 @@ def map_rows(
     Args:
         rows: Accepted rows: the file's header columns (strings) plus lineage.
         headers: The file's headers, in file order.
+        email_column: The header holding the email address.
         uri: The file, for the column routes.
         profile: The source format's profile.
         policy: The run's consent policy for this format.
     """
-    email_column = find_email_column(headers, profile)
     targets: dict[str, list[str]] = {}
     customs: dict[str, CustomProperty] = {}
     routes = [ColumnRoute(uri, email_column, EMAIL, "email")]

@@ -64,7 +64,6 @@ class SourceProfile:
     label: str
     group_name: str
     group_label: str
-    email_columns: tuple[str, ...]
     last_changed_columns: tuple[str, ...]
     timestamp_format: str
     default_properties: dict[str, str]
@@ -88,10 +87,6 @@ class SourceProfile:
             group=self.group_name,
             source_column=header.strip(),
         )
-
-    def is_email_column(self, header: str) -> bool:
-        """Whether a header is one of the profile's names for the email column."""
-        return header.strip().lower() in {c.lower() for c in self.email_columns}
 
 
 def custom_property_name(group: str, header: str) -> str:
@@ -126,7 +121,6 @@ def load_profile(name: str) -> SourceProfile:
         label=data["label"],
         group_name=group["name"],
         group_label=group["label"],
-        email_columns=tuple(data["email_columns"]),
         last_changed_columns=tuple(data.get("last_changed_columns", ())),
         timestamp_format=data.get("timestamp_format", "%Y-%m-%d %H:%M:%S"),
         default_properties={k.lower(): v for k, v in data.get("default_properties", {}).items()},

@@ -1,0 +1,49 @@
+"""Flow parameters as pydantic models, so the Prefect UI renders a form for a backfill.
+
+Secrets are never parameters (Prefect stores parameters in its database): the HubSpot token
+comes from the environment or a Prefect Secret block named here.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from tasks.plan import MAX_BYTES_PER_FILE, MAX_ROWS_PER_FILE
+
+DEFAULT_PORTAL_URL = "https://api.hubapi.com"
+
+# HubSpot's own per-file ceilings: 1,048,576 rows including the header, 512 MB.
+HUBSPOT_MAX_DATA_ROWS = 1_048_575
+HUBSPOT_MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+class PlanParameters(BaseModel):
+    """What to read and where to write the plan."""
+
+    sources: list[str] = Field(
+        min_length=1,
+        description="Mailchimp audience exports: zip files, folders or CSV files, as local paths or URLs (s3://...).",
+    )
+    output: str = Field(description="Folder (local path or URL) for report.json, rejects.csv and the import files.")
+    consent_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="Source status → outcome (marketing, non_marketing, opted_out) replacing the defaults. "
+        "Opt-out statuses cannot be re-mapped.",
+    )
+    max_rows_per_file: int = Field(
+        default=MAX_ROWS_PER_FILE, ge=1, le=HUBSPOT_MAX_DATA_ROWS, description="Most contacts in one import file."
+    )
+    max_bytes_per_file: int = Field(
+        default=MAX_BYTES_PER_FILE, ge=1024, le=HUBSPOT_MAX_FILE_BYTES, description="Largest import file, in bytes."
+    )
+
+
+class MigrationParameters(PlanParameters):
+    """A plan, then its load into one HubSpot portal."""
+
+    portal_url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
+    token_secret_block: str | None = Field(
+        default=None,
+        description="Name of a Prefect Secret block holding the HubSpot private-app token; "
+        "when empty, the HUBSPOT_ACCESS_TOKEN environment variable is used.",
+    )
