@@ -1,0 +1,247 @@
+"""Retries by cause and the rate budget, without a network: failures are plain objects shaped like
+the SDK's ApiException (``status``, ``body``, ``headers``), waits go to a recording sleep."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import requests
+
+from tasks.errors import LoadError
+from tasks.load import settings
+from tasks.load.retry import (
+    Cause,
+    HttpError,
+    RateBudget,
+    backoff_seconds,
+    call_with_retries,
+    classify,
+    window_seconds,
+)
+
+
+class FakeApiError(Exception):
+    """What hubspot-api-client raises: its own class per package, always these attributes."""
+
+    def __init__(self, status: int, body: dict | None = None, headers: dict | None = None) -> None:
+        super().__init__(f"({status})")
+        self.status = status
+        self.body = json.dumps(body).encode() if body is not None else None
+        self.headers = headers or {}
+
+
+def rate_limited(policy: str, interval_ms: int = 10000) -> FakeApiError:
+    return FakeApiError(
+        429,
+        {"status": "error", "errorType": "RATE_LIMIT", "policyName": policy, "message": "You have reached your limit."},
+        {"X-HubSpot-RateLimit-Interval-Milliseconds": str(interval_ms), "X-HubSpot-RateLimit-Remaining": "0"},
+    )
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def scripted(*outcomes):
+    """A ``send`` that raises or returns the outcomes in order, counting its calls."""
+    calls = []
+
+    def send():
+        outcome = outcomes[len(calls)]
+        calls.append(outcome)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome, {}
+
+    send.calls = calls
+    return send
+
+
+def budget() -> tuple[RateBudget, Sleeps]:
+    sleeps = Sleeps()
+    return RateBudget(clock=lambda: 0.0, sleep=sleeps), sleeps
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (rate_limited("TEN_SECONDLY_ROLLING"), Cause.RATE_WINDOW),
+        (rate_limited("DAILY"), Cause.DAILY),
+        (rate_limited("SECONDLY"), Cause.RATE_SECOND),
+        (FakeApiError(429, {"message": "You have reached your secondly limit."}), Cause.RATE_SECOND),
+        (FakeApiError(429), Cause.RATE_WINDOW),
+        (FakeApiError(423), Cause.LOCKED),
+        (FakeApiError(500), Cause.TRANSIENT),
+        (FakeApiError(502), Cause.TRANSIENT),
+        (FakeApiError(504), Cause.TRANSIENT),
+        (FakeApiError(401), Cause.AUTH),
+        (FakeApiError(477), Cause.MIGRATING),
+        (FakeApiError(400), Cause.FATAL),
+        (FakeApiError(403), Cause.FATAL),
+        (FakeApiError(404), Cause.FATAL),
+        (FakeApiError(409), Cause.FATAL),
+        (FakeApiError(0), Cause.FATAL),
+        (requests.exceptions.ConnectionError("reset"), Cause.TRANSIENT),
+        (requests.exceptions.ReadTimeout("slow"), Cause.TRANSIENT),
+        (TimeoutError("slow"), Cause.TRANSIENT),
+        (ValueError("a bug"), Cause.FATAL),
+    ],
+)
+def test_classify_by_cause(error, cause):
+    assert classify(error) is cause
+
+
+def test_classify_reads_http_error_like_sdk_errors():
+    error = HttpError(429, json.dumps({"policyName": "DAILY"}).encode(), {}, "POST /x")
+    assert classify(error) is Cause.DAILY
+
+
+def test_window_comes_from_the_interval_header_case_insensitively():
+    assert window_seconds({"x-hubspot-ratelimit-interval-milliseconds": "1500"}) == 1.5
+    assert window_seconds({}) == settings.DEFAULT_RATE_WINDOW_SECONDS
+    assert window_seconds({"X-HubSpot-RateLimit-Interval-Milliseconds": "junk"}) == settings.DEFAULT_RATE_WINDOW_SECONDS
+
+
+def test_backoff_grows_is_jittered_and_capped():
+    rng = random.Random(7)
+    delays = [backoff_seconds(attempt, Cause.TRANSIENT, rng) for attempt in range(1, 12)]
+    for attempt, delay in enumerate(delays, start=1):
+        ceiling = min(settings.BACKOFF_MAX_SECONDS, settings.BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+        assert ceiling / 2 <= delay <= ceiling
+    assert len({round(delay, 6) for delay in delays[:4]}) == 4
+
+
+def test_locked_waits_at_least_the_lock_time():
+    assert backoff_seconds(1, Cause.LOCKED, random.Random(1)) >= settings.LOCKED_MIN_WAIT_SECONDS
+
+
+def test_ten_secondly_429_waits_the_window_then_succeeds():
+    rate_budget, sleeps = budget()
+    send = scripted(rate_limited("TEN_SECONDLY_ROLLING", 2500), "ok")
+    assert call_with_retries(send, budget=rate_budget, what="GET /x") == "ok"
+    assert len(send.calls) == 2
+    assert sleeps.waits == [2.5]
+
+
+def test_daily_429_stops_with_a_load_error_and_no_retry():
+    rate_budget, sleeps = budget()
+    send = scripted(rate_limited("DAILY"), "never")
+    with pytest.raises(LoadError, match="daily"):
+        call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports")
+    assert len(send.calls) == 1
+    assert sleeps.waits == []
+
+
+def test_transient_failures_back_off_then_succeed():
+    rate_budget, sleeps = budget()
+    send = scripted(FakeApiError(502), requests.exceptions.ConnectionError("reset"), FakeApiError(423), "ok")
+    assert call_with_retries(send, budget=rate_budget, what="GET /x", rng=random.Random(0)) == "ok"
+    assert len(sleeps.waits) == 3
+    assert sleeps.waits[2] >= settings.LOCKED_MIN_WAIT_SECONDS
+
+
+def test_transient_failures_are_bounded():
+    rate_budget, _ = budget()
+    send = scripted(*[FakeApiError(503)] * settings.MAX_ATTEMPTS)
+    with pytest.raises(LoadError, match=f"after {settings.MAX_ATTEMPTS} attempts"):
+        call_with_retries(send, budget=rate_budget, what="GET /x", rng=random.Random(0))
+    assert len(send.calls) == settings.MAX_ATTEMPTS
+
+
+def test_rate_limit_waits_are_bounded():
+    rate_budget, _ = budget()
+    send = scripted(*[rate_limited("TEN_SECONDLY_ROLLING", 10)] * (settings.MAX_RATE_LIMIT_WAITS + 1))
+    with pytest.raises(LoadError, match="kept answering 429"):
+        call_with_retries(send, budget=rate_budget, what="GET /x")
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409])
+def test_other_client_errors_are_raised_unchanged_without_retry(status):
+    rate_budget, sleeps = budget()
+    error = FakeApiError(status, {"message": "bad"})
+    send = scripted(error, "never")
+    with pytest.raises(FakeApiError) as raised:
+        call_with_retries(send, budget=rate_budget, what="POST /x")
+    assert raised.value is error
+    assert len(send.calls) == 1 and sleeps.waits == []
+
+
+def test_unauthorized_is_a_load_error_without_the_token():
+    rate_budget, _ = budget()
+    send = scripted(FakeApiError(401, {"message": "Authentication credentials not found."}))
+    with pytest.raises(LoadError, match="refused the access token") as raised:
+        call_with_retries(send, budget=rate_budget, what="GET /x")
+    assert "Bearer" not in str(raised.value)
+
+
+def test_messages_mask_emails_in_the_request_path():
+    rate_budget, _ = budget()
+    send = scripted(rate_limited("DAILY"))
+    with pytest.raises(LoadError) as raised:
+        call_with_retries(send, budget=rate_budget, what="POST /statuses/jane.doe@example.com/unsubscribe-all")
+    assert "jane.doe" not in str(raised.value)
+    assert "j***@example.com" in str(raised.value)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def headers(remaining: int, limit: int = 100, interval_ms: int = 10000) -> dict[str, str]:
+    return {
+        "X-HubSpot-RateLimit-Max": str(limit),
+        "X-HubSpot-RateLimit-Remaining": str(remaining),
+        "X-HubSpot-RateLimit-Interval-Milliseconds": str(interval_ms),
+    }
+
+
+def test_budget_does_not_wait_while_there_is_room():
+    clock = Clock()
+    rate_budget = RateBudget(reserve=2, clock=clock, sleep=clock.sleep)
+    rate_budget.observe(headers(50))
+    for _ in range(10):
+        rate_budget.before_request()
+    assert clock.now == 100.0
+    assert rate_budget.remaining == 40
+    assert rate_budget.limit == 100
+
+
+def test_budget_pauses_a_full_window_when_the_reserve_is_reached():
+    clock = Clock()
+    rate_budget = RateBudget(reserve=2, clock=clock, sleep=clock.sleep)
+    rate_budget.observe(headers(3, interval_ms=4000))
+    rate_budget.before_request()  # 3 left: goes, counted down to 2
+    assert clock.now == 100.0
+    rate_budget.before_request()  # at the reserve: waits a window
+    assert clock.now == pytest.approx(104.0)
+    rate_budget.before_request()  # nothing known until the next response: goes
+    assert clock.now == pytest.approx(104.0)
+
+
+def test_budget_ignores_responses_without_rate_headers():
+    clock = Clock()
+    rate_budget = RateBudget(clock=clock, sleep=clock.sleep)
+    rate_budget.observe(headers(30))
+    rate_budget.observe({"Content-Type": "application/json"})
+    assert rate_budget.remaining == 30
+
+
+def test_pause_after_a_429_holds_every_request_back():
+    clock = Clock()
+    rate_budget = RateBudget(clock=clock, sleep=clock.sleep)
+    rate_budget.pause(3.0)
+    rate_budget.before_request()
+    assert clock.now == pytest.approx(103.0)
