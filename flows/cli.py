@@ -1,0 +1,246 @@
+"""The ``onramp`` command: plan, migrate, emulator, demo.
+
+Exit status: 0 on success (rejected rows included), 2 on unusable input or usage (one line
+on stderr naming the file and the problem, never a traceback), 1 when a load fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_LOAD_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+SAMPLE_EXPORT = Path(__file__).resolve().parent.parent / "samples" / "mailchimp-audience-export.zip"
+DEMO_TOKEN = "demo-token"
+DEBUG_ENV_VAR = "ONRAMP_DEBUG"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``onramp`` console script."""
+    args = _parser().parse_args(argv)
+    # Prefect's telemetry heartbeat can log a harmless "database is locked" traceback on a
+    # fresh database; Onramp sends no telemetry unless the user turns it on.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Imported here so `onramp --help` and usage errors answer without loading Prefect.
+    from pydantic import ValidationError
+
+    from tasks.errors import InputError, LoadError
+
+    try:
+        return args.run(args)
+    except InputError as error:
+        return _fail(str(error), EXIT_BAD_INPUT)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "parameters"
+        return _fail(f"{where}: {first['msg']}", EXIT_BAD_INPUT)
+    except LoadError as error:
+        return _fail(f"load failed: {error}", EXIT_LOAD_FAILED)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"onramp: error: {message}", file=sys.stderr)
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onramp", description="Move contacts from Mailchimp exports into HubSpot.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = commands.add_parser("plan", help="extract, validate and transform; write the plan (no HubSpot)")
+    _add_plan_arguments(plan)
+    plan.set_defaults(run=_run_plan)
+
+    migrate = commands.add_parser("migrate", help="plan, then load into a HubSpot portal")
+    _add_plan_arguments(migrate)
+    _add_portal_arguments(migrate)
+    migrate.set_defaults(run=_run_migrate)
+
+    emulator = commands.add_parser("emulator", help="serve the local HubSpot emulator on 127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8090, help="port to listen on (default: 8090)")
+    emulator.add_argument("--tier", default="professional", help="rate-limit tier: free, starter, professional, enterprise, api-add-on")
+    emulator.set_defaults(run=_run_emulator)
+
+    demo = commands.add_parser("demo", help="migrate the bundled sample export into a local emulator")
+    demo.add_argument("--out", default="demo-output", help="output folder (default: ./demo-output)")
+    demo.set_defaults(run=_run_demo)
+    return parser
+
+
+def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="export zip, folder or CSV (local path or URL)")
+    parser.add_argument("--out", required=True, help="output folder (local path or URL)")
+    parser.add_argument(
+        "--consent",
+        action="append",
+        default=[],
+        metavar="STATUS=OUTCOME",
+        help="re-map a source status to marketing, non_marketing or opted_out (repeatable)",
+    )
+    parser.add_argument("--max-rows-per-file", type=int, help="most contacts in one import file")
+
+
+def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--portal-url", help="HubSpot API base URL (default: https://api.hubapi.com)")
+    parser.add_argument(
+        "--token-secret",
+        help="Prefect Secret block holding the token (default: the HUBSPOT_ACCESS_TOKEN environment variable)",
+    )
+
+
+def _plan_parameters(args: argparse.Namespace) -> dict:
+    from tasks.errors import InputError
+
+    overrides = {}
+    for item in args.consent:
+        status, sep, outcome = item.partition("=")
+        if not sep or not status.strip():
+            raise InputError("--consent", f"expected STATUS=OUTCOME, got {item!r}")
+        overrides[status.strip()] = outcome.strip()
+    params = {"sources": args.sources, "output": args.out, "consent_overrides": overrides}
+    if args.max_rows_per_file is not None:
+        params["max_rows_per_file"] = args.max_rows_per_file
+    return params
+
+
+def _preflight(params: object) -> None:
+    """Fail fast, before the Prefect engine starts, on a bad policy or a source that is not there."""
+    from fsspec.core import url_to_fs
+
+    from flows.migrate import check_parameters
+    from tasks.errors import InputError
+
+    check_parameters(params)
+    for source in params.sources:
+        try:
+            fs, path = url_to_fs(source)
+            found = fs.exists(path)
+        except (OSError, ValueError, ImportError) as error:
+            raise InputError(source, f"cannot open: {error}") from None
+        if not found:
+            raise InputError(source, "no such file or folder")
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from schemas.params import PlanParameters
+
+    params = PlanParameters(**_plan_parameters(args))
+    _preflight(params)
+    from flows.migrate import plan_contacts
+
+    report = _in_engine(plan_contacts, params)
+    _print_summary(report, params.output)
+    return EXIT_OK
+
+
+def _run_migrate(args: argparse.Namespace) -> int:
+    from schemas.params import MigrationParameters
+
+    values = _plan_parameters(args)
+    if args.portal_url:
+        values["portal_url"] = args.portal_url
+    if args.token_secret:
+        values["token_secret_block"] = args.token_secret
+    params = MigrationParameters(**values)
+    _preflight(params)
+    from flows.migrate import migrate_contacts
+
+    report = _in_engine(migrate_contacts, params)
+    _print_summary(report, params.output)
+    return EXIT_OK if not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
+
+
+def _run_emulator(args: argparse.Namespace) -> int:
+    from emulators.hubspot import EmulatorSettings, serve_forever
+
+    serve_forever(port=args.port, settings=EmulatorSettings(tier=args.tier))
+    return EXIT_OK
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from emulators.hubspot import serve_in_background
+    from flows.migrate import migrate_contacts
+    from schemas.params import MigrationParameters
+
+    from tasks.load.settings import TOKEN_ENV_VAR
+
+    print(f"Starting a local HubSpot emulator and migrating {SAMPLE_EXPORT.name} into it...", flush=True)
+    with serve_in_background() as emulator:
+        # The emulator accepts any token; this one lives only in this process.
+        os.environ.setdefault(TOKEN_ENV_VAR, DEMO_TOKEN)
+        params = MigrationParameters(sources=[str(SAMPLE_EXPORT)], output=args.out, portal_url=emulator.url)
+        report = _in_engine(migrate_contacts, params)
+    _print_summary(report, params.output)
+    out = Path(params.output)
+    print(
+        "\nWhere to look:\n"
+        f"  {out / 'report.json'}        the ledger and the load results\n"
+        f"  {out / 'hubspot'}/               the files HubSpot imported (contacts per outcome, opt-outs)\n"
+        f"  {out / 'rejects.csv'}        rows that could not be used, with the reason\n"
+        "Next: `prefect server start` shows these runs and their artifacts in the Prefect UI;\n"
+        "`onramp migrate SOURCE --out DIR` with HUBSPOT_ACCESS_TOKEN set loads into a real portal."
+    )
+    return EXIT_OK if not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
+
+
+def _in_engine(flow: Callable, params: object) -> dict:
+    """Run a flow with its console logs kept free of tracebacks for expected errors."""
+    _quiet_expected_tracebacks()
+    return flow(params)
+
+
+def _quiet_expected_tracebacks() -> None:
+    """Prefect logs a task's exception with its traceback; for bad input and failed loads the
+    one-line message printed by :func:`main` says it all. ONRAMP_DEBUG=1 keeps them."""
+    if os.environ.get(DEBUG_ENV_VAR):
+        return
+    from tasks.errors import InputError, LoadError
+
+    class DropExpectedTracebacks(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if record.exc_info and isinstance(record.exc_info[1], (InputError, LoadError)):
+                record.exc_info = None
+                record.exc_text = None
+            return True
+
+    expected = DropExpectedTracebacks()
+    loggers = [logging.getLogger()] + [
+        logger for name, logger in logging.Logger.manager.loggerDict.items()
+        if name.startswith("prefect") and isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            handler.addFilter(expected)
+
+
+def _print_summary(report: dict, output: str) -> None:
+    from tasks.report import summary_rows
+
+    c = report["contacts"]
+    print(
+        f"\nrows read {report['rows_read']}  rejected {report['rows_rejected']}  "
+        f"duplicates merged {report['duplicates_merged']}  ->  marketing {c['marketing']}  "
+        f"non-marketing {c['non_marketing']}  opted out {c['opted_out']}"
+    )
+    for row in summary_rows(report)[:-1]:
+        print(f"  {row['status']:>14}  {row['rows']:>8} rows  {row['rejected']:>6} rejected  {row['source']}")
+    load = report.get("load")
+    if load:
+        print(
+            f"HubSpot ({load['portal']}): {len(load['imports'])} import(s), "
+            f"{load['opt_outs']['unsubscribed']} opted out, {load['rows_failed']} row(s) failed"
+        )
+    print(f"report: {output.rstrip('/')}/report.json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
