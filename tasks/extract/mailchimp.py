@@ -38,6 +38,9 @@ _STATUS_PREFIX = re.compile(rf"^({'|'.join(STATUSES)})(?![a-z0-9])", re.IGNORECA
 ``subscribed_members_export_<hex>.csv`` (before ~2023) and
 ``subscribed_email_audience_export_<hex>.csv`` / ``sms_only_audience_export_<hex>.csv``."""
 
+_LAST_NAME_PART = re.compile(r"[/\\!]")
+"""Separators before a file's own name: folders, and ``!`` between an archive and its member."""
+
 EMAIL_HEADERS = ("email address", "email")
 
 SYSTEM_COLUMNS = frozenset(
@@ -95,13 +98,14 @@ def status_from_filename(name: str) -> str | None:
     """The Mailchimp status a file name stands for, or None.
 
     Args:
-        name: A file name or path; only its last part counts, case-insensitively.
+        name: A file name, path or URI (``export.zip!member.csv`` included); only the file's
+            own name counts, case-insensitively.
 
     Returns:
         One of ``STATUSES``, when the file name starts with it as a word
         (``subscribed_members_export_ab.csv``, ``SMS_ONLY_audience_export_ab.csv``).
     """
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = _LAST_NAME_PART.split(name)[-1]
     match = _STATUS_PREFIX.match(base)
     return match.group(1).lower() if match else None
 
@@ -177,22 +181,33 @@ def _check_parsable(staged: StagedFile) -> None:
     """Raise InputError for bytes that are not UTF-8 or for an unclosed quote, with the line."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     quotes = 0
-    line = 1
+    offset = 0
     with staged.path.open("rb") as handle:
         for chunk in iter(partial(handle.read, CHECK_CHUNK_BYTES), b""):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as error:
-                bad_line = line + chunk.count(b"\n", 0, max(error.start, 0))
-                raise InputError(staged.uri, "not UTF-8 text", line=bad_line) from error
+            _decode(decoder, chunk, staged, offset)
             quotes += chunk.count(QUOTE)
-            line += chunk.count(b"\n")
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError as error:
-        raise InputError(staged.uri, "not UTF-8 text: truncated character", line=line) from error
+            offset += len(chunk)
+    _decode(decoder, b"", staged, offset)
     if quotes % 2:
         raise InputError(staged.uri, "unclosed double quote", line=_unclosed_quote_line(staged.path))
+
+
+def _decode(decoder: codecs.IncrementalDecoder, chunk: bytes, staged: StagedFile, offset: int) -> None:
+    try:
+        decoder.decode(chunk, final=not chunk)
+    except UnicodeDecodeError as error:
+        line = _line_at(staged.path, offset + max(error.start, 0))
+        raise InputError(staged.uri, "not UTF-8 text", line=line) from error
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The 1-based line holding byte ``offset`` (only computed once something is wrong)."""
+    newlines = 0
+    with path.open("rb") as handle:
+        while offset > 0 and (chunk := handle.read(min(offset, CHECK_CHUNK_BYTES))):
+            newlines += chunk.count(b"\n")
+            offset -= len(chunk)
+    return newlines + 1
 
 
 def _unclosed_quote_line(path: Path) -> int:
