@@ -1,6 +1,7 @@
 """Write realistic Mailchimp audience export zips of any size, deterministically from a seed.
 
-    python -m benchmarks.generate_mailchimp --rows N --seed S --out PATH [--layout new|old] [--truth PATH]
+    python -m benchmarks.generate_mailchimp --rows N --seed S --out PATH \
+        [--layout new|old] [--truth PATH]
 
 The zip is shaped like a real export (``reference/source-formats.md`` §1): one CSV per status, no
 status column, the status in the file name, the exact headers of each status and export era.
@@ -40,7 +41,7 @@ STATUS_SHARES = {
     "nonsubscribed": 0.07,
     "sms_only": 0.03,
 }
-"""The status mix of a real audience. The old layout has no SMS-only file: its share is subscribed."""
+"""The status mix of a real audience. The old layout has no SMS-only file; its share subscribes."""
 
 # Exact header blocks per status (source-formats.md §1.2); each status block replaces LAST_CHANGED.
 MERGE_FIELDS = ["Email Address", "First Name", "Last Name", "Address", "Phone Number", "Birthday"]
@@ -50,7 +51,8 @@ LOCATION = ["GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION"]
 STATUS_BLOCKS = {
     "subscribed": ["LAST_CHANGED"],
     "unsubscribed": [
-        "UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID", "UNSUB_REASON", "UNSUB_REASON_OTHER",
+        "UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID", "UNSUB_REASON",
+        "UNSUB_REASON_OTHER",
     ],
     "cleaned": ["CLEAN_TIME", "CLEAN_CAMPAIGN_TITLE", "CLEAN_CAMPAIGN_ID"],
 }  # fmt: skip
@@ -378,7 +380,8 @@ class _People:
             values["LATITUDE"] = lat if located else ""
             values["LONGITUDE"] = lon if located else ""
         elif rng.random() < TAGS_RATE:
-            values[TAGS] = ",".join(f'"{tag}"' for tag in rng.sample(TAG_NAMES, rng.randrange(1, 4)))
+            tags = rng.sample(TAG_NAMES, rng.randrange(1, 4))
+            values[TAGS] = ",".join(f'"{tag}"' for tag in tags)
         return values
 
     def _status_values(self, status: str, record: dict[str, str]) -> dict[str, str]:
@@ -394,7 +397,8 @@ class _People:
         if status == "unsubscribed":
             reason = rng.choice(UNSUB_REASONS)
             values["UNSUB_REASON"] = reason
-            values["UNSUB_REASON_OTHER"] = "Too many emails, sorry" if reason.startswith("Other") else ""
+            other = reason.startswith("Other")
+            values["UNSUB_REASON_OTHER"] = "Too many emails, sorry" if other else ""
         return values
 
     @staticmethod
@@ -478,9 +482,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m benchmarks.generate_mailchimp", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--rows", type=int, required=True, help="records across all status files")
-    parser.add_argument("--seed", type=int, required=True, help="the same seed gives the same bytes")
+    parser.add_argument("--seed", type=int, required=True, help="same seed, same bytes")
     parser.add_argument("--out", type=Path, required=True, help="the zip to write")
-    parser.add_argument("--layout", choices=LAYOUTS, default="new", help="export era (default: new)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="new", help="export era")
     parser.add_argument("--truth", type=Path, help="also write the counts as JSON here")
     args = parser.parse_args(argv)
     truth = write_export(args.out, args.rows, args.seed, args.layout, track_emails=False)

@@ -128,7 +128,8 @@ def read_export(
         InputError: The source cannot be staged, or one of its CSV files is not a readable
             Mailchimp export.
     """
-    return [read_export_file(staged) for staged in stage_files(source, staging_dir, storage_options)]
+    staged_files = stage_files(source, staging_dir, storage_options)
+    return [read_export_file(staged) for staged in staged_files]
 
 
 def read_export_file(staged: StagedFile) -> RawSource:
@@ -151,7 +152,8 @@ def read_export_file(staged: StagedFile) -> RawSource:
     if status is None:
         raise InputError(
             staged.uri,
-            f"not a Mailchimp export file: its name does not start with a status ({', '.join(STATUSES)})",
+            "not a Mailchimp export file: its name does not start with a status "
+            f"({', '.join(STATUSES)})",
         )
     _check_parsable(staged)
     raw_headers, sample = _read_head(staged)
@@ -189,10 +191,13 @@ def _check_parsable(staged: StagedFile) -> None:
             offset += len(chunk)
     _decode(decoder, b"", staged, offset)
     if quotes % 2:
-        raise InputError(staged.uri, "unclosed double quote", line=_unclosed_quote_line(staged.path))
+        line = _unclosed_quote_line(staged.path)
+        raise InputError(staged.uri, "unclosed double quote", line=line)
 
 
-def _decode(decoder: codecs.IncrementalDecoder, chunk: bytes, staged: StagedFile, offset: int) -> None:
+def _decode(
+    decoder: codecs.IncrementalDecoder, chunk: bytes, staged: StagedFile, offset: int
+) -> None:
     try:
         decoder.decode(chunk, final=not chunk)
     except UnicodeDecodeError as error:
@@ -211,7 +216,7 @@ def _line_at(path: Path, offset: int) -> int:
 
 
 def _unclosed_quote_line(path: Path) -> int:
-    """The line where the quote that never closes opens: where the running parity last turned odd."""
+    """The line where the never-closed quote opens: where the quote parity last turned odd."""
     opened_at = 1
     odd = False
     with path.open("rb") as handle:

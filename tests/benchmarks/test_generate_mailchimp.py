@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -60,13 +61,14 @@ def test_headers_are_the_real_ones_per_status_and_era():
     assert headers_for("nonsubscribed", "new") == SUBSCRIBED_2025
     assert headers_for("unsubscribed", "new") == [
         *UNTIL_REGION,
-        *["UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID", "UNSUB_REASON", "UNSUB_REASON_OTHER"],
-        *TAIL_2025,
+        *["UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID", "UNSUB_REASON"],
+        *["UNSUB_REASON_OTHER", *TAIL_2025],
     ]
     assert headers_for("cleaned", "new") == [
         *UNTIL_REGION, "CLEAN_TIME", "CLEAN_CAMPAIGN_TITLE", "CLEAN_CAMPAIGN_ID", *TAIL_2025,
     ]  # fmt: skip
-    assert [len(headers_for(s, "new")) for s in ("subscribed", "unsubscribed", "cleaned")] == [21, 25, 23]
+    widths = [len(headers_for(s, "new")) for s in ("subscribed", "unsubscribed", "cleaned")]
+    assert widths == [21, 25, 23]
     old = headers_for("subscribed", "old")
     assert old[old.index("CONFIRM_IP") + 1 : old.index("GMTOFF")] == ["LATITUDE", "LONGITUDE"]
     assert "TAGS" not in old
@@ -112,7 +114,8 @@ def test_sample_is_messy_the_way_real_exports_are(tmp_path):
     raw_emails = [row[0] for rows in by_status.values() for row in rows[1:]]
 
     assert truth.statuses["unsubscribed"].emails & subscribed.emails  # an opt-out of a subscriber
-    assert subscribed.rows - subscribed.invalid_emails > len(subscribed.emails)  # duplicate in a file
+    # a duplicate within one file
+    assert subscribed.rows - subscribed.invalid_emails > len(subscribed.emails)
     assert truth.statuses["sms_only"].invalid_emails == truth.statuses["sms_only"].rows
     assert {"", "no-at-sign"} <= set(raw_emails)
     assert any(email.endswith("@") for email in raw_emails)
@@ -124,4 +127,4 @@ def test_sample_is_messy_the_way_real_exports_are(tmp_path):
     assert any("  " in cell and cell.endswith("  US") for cell in cells)  # Address
     assert any(cell.startswith("+1 ") for cell in cells)  # phone
     assert {"Françoise", "Zoë", "Søren"} <= set(cells) and any("李" in cell for cell in cells)
-    assert any(len(cell) == 19 and cell[4] == "-" and cell[13] == ":" for cell in cells)  # timestamps
+    assert any(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cell) for cell in cells)

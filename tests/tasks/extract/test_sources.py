@@ -28,7 +28,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _assert_members_staged(staged, source: str, path: Path, truth, staging: Path) -> None:
-    """Each member of the generated zip is staged inside ``staging``, byte for byte, in URI order."""
+    """Each member of the generated zip is staged inside ``staging``, byte for byte, in order."""
     members = sorted(status.member for status in truth.statuses.values())
     assert [file.uri for file in staged] == [f"{source}!{member}" for member in members]
     with zipfile.ZipFile(path) as archive:
@@ -220,7 +220,9 @@ def test_s3_folder_and_single_csv_are_copied(s3_server, tmp_path):
     fs.invalidate_cache()
 
     folder = stage_files(base, tmp_path / "staging", s3_server.storage_options)
-    (single,) = stage_files(f"{base}/cleaned_x.csv", tmp_path / "staging", s3_server.storage_options)
+    (single,) = stage_files(
+        f"{base}/cleaned_x.csv", tmp_path / "staging", s3_server.storage_options
+    )
 
     assert [file.uri for file in folder] == [f"{base}/a/subscribed_x.csv", f"{base}/cleaned_x.csv"]
     assert all(file.path.read_bytes() == CSV_TEXT for file in [*folder, single])
