@@ -1,0 +1,50 @@
+import pandera.errors
+import polars as pl
+import pytest
+
+from schemas.contact import EMAIL_PATTERN, CanonicalContactSchema
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["jane@example.com", "jane.doe+news@mail.example.co.uk", "o'brien@x.ie", "x@xn--bcher-kva.example", "a_b@sub-domain.io"],
+)
+def test_valid_addresses_match(email):
+    assert pl.select(pl.lit(email).str.contains(EMAIL_PATTERN)).item()
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["jane.doe@", "no-at-sign", "@example.com", "jane@@x.com", "jane@x", "jane doe@x.com", "jane..doe@x.com", ".jane@x.com", "=cmd@x.com", "jane@-x.com"],
+)
+def test_invalid_addresses_do_not_match(email):
+    assert not pl.select(pl.lit(email).str.contains(EMAIL_PATTERN)).item()
+
+
+def contacts(**overrides) -> pl.DataFrame:
+    data = {"email": ["a@x.com"], "outcome": ["opted_out"], "opt_out_status": ["cleaned"], "sources": ["f:2"], "rows_merged": [1]}
+    return pl.DataFrame(data | overrides)
+
+
+def test_a_well_formed_contact_passes():
+    CanonicalContactSchema.validate(contacts())
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"email": ["A@x.com"]},
+        {"outcome": ["maybe"]},
+        {"opt_out_status": [None]},
+        {"outcome": ["marketing"]},
+    ],
+)
+def test_contract_violations_are_caught(overrides):
+    with pytest.raises(pandera.errors.SchemaError):
+        CanonicalContactSchema.validate(contacts(**overrides))
+
+
+def test_duplicate_emails_violate_the_contract():
+    frame = pl.concat([contacts(), contacts()])
+    with pytest.raises(pandera.errors.SchemaError):
+        CanonicalContactSchema.validate(frame)

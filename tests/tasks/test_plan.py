@@ -1,0 +1,95 @@
+import csv
+import json
+
+import polars as pl
+import pytest
+
+from tasks.output import OutputFolder
+from tasks.plan import PlanLimits, chunk_bounds, opt_out_file_name, write_plan
+from tasks.transform.profile import CustomProperty, load_profile
+
+PROFILE = load_profile("mailchimp")
+RATING = CustomProperty(name="mailchimp_member_rating", label="Member rating", group="mailchimp", type="number", field_type="number", source_column="MEMBER_RATING")
+UNUSED = CustomProperty(name="mailchimp_unsub_reason", label="Unsubscribe reason", group="mailchimp", source_column="UNSUB_REASON")
+
+
+@pytest.mark.parametrize(
+    ("sizes", "limits", "bounds"),
+    [
+        ([10] * 5, PlanLimits(max_rows=2, max_bytes=1000), [(0, 2), (2, 4), (4, 5)]),
+        ([10] * 5, PlanLimits(max_rows=100, max_bytes=25), [(0, 2), (2, 4), (4, 5)]),
+        ([10, 30, 10], PlanLimits(max_rows=100, max_bytes=25), [(0, 1), (1, 2), (2, 3)]),
+        ([5] * 4, PlanLimits(max_rows=100, max_bytes=1000), [(0, 4)]),
+        ([], PlanLimits(), []),
+    ],
+)
+def test_chunks_respect_both_limits_and_cover_every_row(sizes, limits, bounds):
+    assert chunk_bounds(pl.Series(sizes, dtype=pl.Int64), limits) == bounds
+
+
+def test_chunks_never_exceed_the_byte_limit_unless_one_row_does():
+    sizes = pl.Series([7, 3, 9, 1, 1, 8, 2, 6, 4, 5] * 20, dtype=pl.Int64)
+    bounds = chunk_bounds(sizes, PlanLimits(max_rows=7, max_bytes=20))
+    assert bounds[0][0] == 0 and bounds[-1][1] == sizes.len()
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert all(end - start <= 7 and sizes[start:end].sum() <= 20 for start, end in bounds)
+
+
+@pytest.mark.parametrize(("status", "file"), [("unsubscribed", "hubspot/opt-out-unsubscribed.csv"), ("Temp Hold", "hubspot/opt-out-temp-hold.csv")])
+def test_opt_out_files_are_named_after_the_status(status, file):
+    assert opt_out_file_name(status) == file
+
+
+def contacts() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "email": ["m1@x.com", "n1@x.com", "m2@x.com", "u1@x.com", "c1@x.com", "m3@x.com"],
+            "outcome": ["marketing", "non_marketing", "marketing", "opted_out", "opted_out", "marketing"],
+            "opt_out_status": [None, None, None, "unsubscribed", "cleaned", None],
+            "firstname": ["=evil()", None, "Ann", "Uma", None, None],
+            "mailchimp_member_rating": ["4", None, None, "2", None, "-5"],
+            "sources": ["s:2", "n:2", "s:3 | s:9", "u:2", "c:2", "s:4"],
+            "rows_merged": pl.Series([1, 1, 2, 1, 1, 1], dtype=pl.UInt32),
+        }
+    )
+
+
+def read_csv(path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_plan_writes_one_file_set_per_outcome_with_lineage(tmp_path):
+    plan = write_plan(contacts(), PROFILE, [RATING, UNUSED], OutputFolder(str(tmp_path)), PlanLimits(max_rows=2))
+    assert [(i["file"], i["rows"], i["marketable"], i["create_list"]) for i in plan["imports"]] == [
+        ("hubspot/contacts-marketing-001.csv", 2, True, True),
+        ("hubspot/contacts-marketing-002.csv", 1, True, True),
+        ("hubspot/contacts-non-marketing-001.csv", 1, False, False),
+    ]
+    first = read_csv(tmp_path / "hubspot/contacts-marketing-001.csv")
+    assert first == [
+        {"email": "m1@x.com", "firstname": "'=evil()", "mailchimp_member_rating": "4"},
+        {"email": "m2@x.com", "firstname": "Ann", "mailchimp_member_rating": ""},
+    ]
+    assert read_csv(tmp_path / "hubspot/contacts-marketing-002.csv") == [{"email": "m3@x.com", "firstname": "", "mailchimp_member_rating": "-5"}]
+    # A column with no value for an outcome is not sent for it.
+    assert read_csv(tmp_path / "hubspot/contacts-non-marketing-001.csv") == [{"email": "n1@x.com"}]
+    assert read_csv(tmp_path / "hubspot/opt-out-unsubscribed.csv") == [{"Email": "u1@x.com"}]
+    assert read_csv(tmp_path / "hubspot/opt-out-cleaned.csv") == [{"Email": "c1@x.com"}]
+    lineage = {row["email"]: row for row in read_csv(tmp_path / "lineage.csv")}
+    assert (lineage["m2@x.com"]["file"], lineage["m2@x.com"]["line"], lineage["m2@x.com"]["sources"]) == ("hubspot/contacts-marketing-001.csv", "3", "s:3 | s:9")
+    assert (lineage["c1@x.com"]["file"], lineage["c1@x.com"]["line"]) == ("hubspot/opt-out-cleaned.csv", "2")
+    assert len(lineage) == 6
+    assert json.loads((tmp_path / "plan.json").read_text()) == plan
+    assert [p["name"] for p in plan["properties"]] == ["mailchimp_member_rating"]
+    assert plan["properties"][0] | {"description": ""} == {
+        "name": "mailchimp_member_rating", "label": "Member rating", "type": "number", "fieldType": "number", "groupName": "mailchimp", "description": ""
+    }
+
+
+def test_no_opted_out_email_is_in_any_contacts_file(tmp_path):
+    plan = write_plan(contacts(), PROFILE, [RATING], OutputFolder(str(tmp_path)))
+    imported = {row["email"] for i in plan["imports"] for row in read_csv(tmp_path / i["file"])}
+    opted_out = {row["Email"] for o in plan["opt_outs"] for row in read_csv(tmp_path / o["file"])}
+    assert opted_out == {"u1@x.com", "c1@x.com"}
+    assert not imported & opted_out

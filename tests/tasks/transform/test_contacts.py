@@ -1,0 +1,149 @@
+"""The domain rules of DESIGN.md: one row per email, most restrictive outcome, newest properties."""
+
+import polars as pl
+import pytest
+
+from schemas import lineage
+from schemas.contact import CanonicalContactSchema
+from tasks.transform.contacts import map_rows, merge_contacts
+from tasks.transform.profile import load_profile
+
+PROFILE = load_profile("mailchimp")
+STATUS_TIME = {"subscribed": "LAST_CHANGED", "nonsubscribed": "LAST_CHANGED", "unsubscribed": "UNSUB_TIME", "cleaned": "CLEAN_TIME"}
+
+
+def export_file(status: str, rows: list[dict], uri: str | None = None, policy=PROFILE.consent):
+    """A file's accepted rows as the extractor and validator hand them over."""
+    uri = uri or f"export.zip!{status}.csv"
+    headers = list(dict.fromkeys(k for row in rows for k in row))
+    frame = pl.DataFrame({h: [row.get(h) for row in rows] for h in headers}, schema=dict.fromkeys(headers, pl.String))
+    frame = frame.with_columns(
+        pl.lit(uri).alias(lineage.SOURCE_URI),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(lineage.SOURCE_ROW),
+        pl.lit(status).alias(lineage.SOURCE_STATUS),
+        pl.lit("mailchimp-export").alias(lineage.SOURCE_FORMAT),
+    )
+    return map_rows(frame, headers, "Email Address", uri, PROFILE, policy)
+
+
+def merged(*files):
+    contacts = merge_contacts([f.frame for f in files])
+    CanonicalContactSchema.validate(contacts)
+    return {row["email"]: row for row in contacts.iter_rows(named=True)}
+
+
+def test_emails_are_trimmed_and_lowercased_before_merging():
+    contacts = merged(
+        export_file("subscribed", [{"Email Address": "  Jane@Example.COM "}, {"Email Address": "jane@example.com"}])
+    )
+    assert list(contacts) == ["jane@example.com"]
+    assert contacts["jane@example.com"]["rows_merged"] == 2
+
+
+@pytest.mark.parametrize("order", [("subscribed", "unsubscribed"), ("unsubscribed", "subscribed")])
+def test_an_opt_out_anywhere_wins_whatever_the_order(order):
+    files = [export_file(s, [{"Email Address": "a@x.com", STATUS_TIME[s]: "2020-01-01 00:00:00"}]) for s in order]
+    contact = merged(*files)["a@x.com"]
+    assert contact["outcome"] == "opted_out"
+    assert contact["opt_out_status"] == "unsubscribed"
+
+
+def test_non_marketing_beats_marketing():
+    contact = merged(
+        export_file("subscribed", [{"Email Address": "a@x.com"}]),
+        export_file("nonsubscribed", [{"Email Address": "A@x.com"}]),
+    )["a@x.com"]
+    assert contact["outcome"] == "non_marketing"
+    assert contact["opt_out_status"] is None
+
+
+def test_the_opt_out_file_is_the_status_of_the_most_recent_opt_out():
+    contact = merged(
+        export_file("cleaned", [{"Email Address": "a@x.com", "CLEAN_TIME": "2024-05-01 00:00:00"}]),
+        export_file("unsubscribed", [{"Email Address": "a@x.com", "UNSUB_TIME": "2021-01-01 00:00:00"}]),
+    )["a@x.com"]
+    assert contact["opt_out_status"] == "cleaned"
+
+
+def test_properties_come_from_the_most_recently_changed_row_and_blanks_are_filled():
+    contact = merged(
+        export_file("subscribed", [{"Email Address": "a@x.com", "First Name": "Old", "Last Name": "Kept", "LAST_CHANGED": "2020-01-01 00:00:00"}]),
+        export_file("nonsubscribed", [{"Email Address": "a@x.com", "First Name": "New", "Last Name": " ", "LAST_CHANGED": "2024-01-01 00:00:00"}]),
+    )["a@x.com"]
+    assert contact["firstname"] == "New"
+    assert contact["lastname"] == "Kept"
+
+
+def test_without_change_times_the_first_row_in_input_order_wins():
+    contact = merged(
+        export_file("subscribed", [{"Email Address": "a@x.com", "First Name": "First"}, {"Email Address": "a@x.com", "First Name": "Second"}]),
+    )["a@x.com"]
+    assert contact["firstname"] == "First"
+
+
+def test_sources_list_every_merged_row_in_input_order():
+    contact = merged(
+        export_file("subscribed", [{"Email Address": "b@x.com"}, {"Email Address": "a@x.com"}], uri="s.csv"),
+        export_file("cleaned", [{"Email Address": "a@x.com"}], uri="c.csv"),
+    )["a@x.com"]
+    assert contact["sources"] == "s.csv:3 | c.csv:2"
+
+
+def test_contacts_come_out_in_order_of_first_appearance():
+    contacts = merged(export_file("subscribed", [{"Email Address": e} for e in ["c@x.com", "a@x.com", "b@x.com", "a@x.com"]]))
+    assert list(contacts) == ["c@x.com", "a@x.com", "b@x.com"]
+
+
+def test_known_columns_map_to_default_and_custom_properties_and_unknown_ones_are_kept():
+    rows = export_file(
+        "subscribed",
+        [{"Email Address": "a@x.com", "First Name": "Ann", "Phone Number": "+1 619 305 8111", "MEMBER_RATING": "4", "Favourite Boat": "Laser"}],
+    )
+    routes = {r.column: (r.property, r.kind) for r in rows.routes}
+    assert routes == {
+        "Email Address": ("email", "email"),
+        "First Name": ("firstname", "default"),
+        "Phone Number": ("phone", "default"),
+        "MEMBER_RATING": ("mailchimp_member_rating", "custom"),
+        "Favourite Boat": ("mailchimp_favourite_boat", "custom"),
+    }
+    contact = merged(rows)["a@x.com"]
+    assert (contact["phone"], contact["mailchimp_member_rating"], contact["mailchimp_favourite_boat"]) == ("+1 619 305 8111", "4", "Laser")
+    assert {p.name for p in rows.custom_properties} == {"mailchimp_member_rating", "mailchimp_favourite_boat"}
+
+
+def test_two_headers_for_one_property_take_the_first_non_empty_value():
+    contact = merged(export_file("subscribed", [{"Email Address": "a@x.com", "Phone Number": "", "Phone": "555-0100"}]))["a@x.com"]
+    assert contact["phone"] == "555-0100"
+
+
+def test_timestamps_become_unix_milliseconds_and_unparsable_ones_are_sent_as_they_are():
+    contacts = merged(
+        export_file(
+            "subscribed",
+            [
+                {"Email Address": "a@x.com", "OPTIN_TIME": "2015-03-16 14:40:47"},
+                {"Email Address": "b@x.com", "OPTIN_TIME": "last tuesday"},
+            ],
+        )
+    )
+    assert contacts["a@x.com"]["mailchimp_optin_time"] == "1426516847000"
+    assert contacts["b@x.com"]["mailchimp_optin_time"] == "last tuesday"
+
+
+@pytest.mark.parametrize(
+    ("cell", "tags"),
+    [('"Member","2025 waiver"', "Member;2025 waiver"), ('"Board, former","VIP"', "Board, former;VIP"), ("Member,VIP", "Member;VIP"), ("", None)],
+)
+def test_tags_become_a_semicolon_separated_list(cell, tags):
+    assert merged(export_file("subscribed", [{"Email Address": "a@x.com", "TAGS": cell}]))["a@x.com"]["mailchimp_tags"] == tags
+
+
+def test_a_consent_override_changes_the_outcome():
+    policy = PROFILE.consent.with_overrides({"subscribed": "non_marketing"})
+    assert merged(export_file("subscribed", [{"Email Address": "a@x.com"}]))["a@x.com"]["outcome"] == "marketing"
+    assert merged(export_file("subscribed", [{"Email Address": "a@x.com"}], policy=policy))["a@x.com"]["outcome"] == "non_marketing"
+
+
+def test_no_files_give_no_contacts():
+    assert merge_contacts([]).height == 0
