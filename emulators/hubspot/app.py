@@ -1,0 +1,120 @@
+"""The FastAPI application: HubSpot's routes behind auth, rate limits and HubSpot's error bodies.
+
+Order of checks for each HubSpot request: trailing slash dropped (the official SDK sends
+``/crm/v3/imports/``), bearer token (401), limits (429, counted per token), then the route.
+Admin routes under ``/_emulator`` skip auth and limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from emulators.hubspot.emulator import HubSpotEmulator
+from emulators.hubspot.errors import HubSpotError
+from emulators.hubspot.routes import admin, commprefs, imports, lists, objects, properties
+
+ADMIN_PREFIX = "/_emulator"
+_SEARCH = re.compile(r"^/crm/v3/objects/[^/]+/search$")
+
+_UNAUTHENTICATED = HubSpotError(
+    401,
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
+    "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+    "INVALID_AUTHENTICATION",
+)
+
+
+def _error_response(error: HubSpotError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _token_key(token: str) -> str:
+    # Limits are kept per token, but the emulator never holds a token in anything it reports.
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+class _StripTrailingSlash:
+    """ASGI wrapper routing ``/path/`` as ``/path``."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = {**scope, "path": path.rstrip("/") or "/"}
+                scope["raw_path"] = scope["path"].encode()
+        await self.app(scope, receive, send)
+
+
+def create_app(emulator: HubSpotEmulator) -> _StripTrailingSlash:
+    """Build the ASGI application serving one emulated portal.
+
+    Args:
+        emulator: the portal to serve.
+
+    Returns:
+        The ASGI app: the FastAPI app (whose ``state.emulator`` is the portal) behind the
+        trailing-slash wrapper.
+    """
+    app = FastAPI(title="Onramp HubSpot emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.emulator = emulator
+    for module in (imports, objects, properties, lists, commprefs, admin):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def hubspot_gate(request: Request, call_next):
+        path = request.url.path
+        if path.startswith(ADMIN_PREFIX):
+            return await call_next(request)
+        headers: dict[str, str] = {}
+        try:
+            token = _token(request)
+            allowed = emulator.settings.allowed_tokens
+            if token is None or (allowed is not None and token not in allowed):
+                raise _UNAUTHENTICATED
+            if _SEARCH.match(path):
+                emulator.limiter.admit_search()
+            else:
+                headers = emulator.limiter.admit(_token_key(token))
+        except HubSpotError as error:
+            response = _error_response(error)
+        else:
+            response = await call_next(request)
+            response.headers.update(headers)
+        route = request.scope.get("route")
+        emulator.count_request(request.method, getattr(route, "path", path), response.status_code)
+        return response
+
+    @app.exception_handler(HubSpotError)
+    async def hubspot_error(request: Request, error: HubSpotError) -> JSONResponse:
+        return _error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        details = [
+            {"message": str(item.get("msg")), "in": ".".join(str(part) for part in item.get("loc", ()))}
+            for item in error.errors()
+        ]
+        return _error_response(HubSpotError(400, "Invalid input", errors=details))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        category = "OBJECT_NOT_FOUND" if error.status_code == 404 else "VALIDATION_ERROR"
+        return _error_response(HubSpotError(error.status_code, str(error.detail), category))
+
+    return _StripTrailingSlash(app)

@@ -1,0 +1,1 @@
+"""HTTP routes of the HubSpot emulator, one module per HubSpot API."""

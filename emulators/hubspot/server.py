@@ -1,0 +1,124 @@
+"""Serving the emulator over HTTP on loopback: in a background thread, or in the foreground."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+from emulators.hubspot.app import create_app
+from emulators.hubspot.emulator import HubSpotEmulator
+from emulators.hubspot.settings import EmulatorSettings
+
+_START_TIMEOUT_SECONDS = 30
+
+
+def _settings(settings: EmulatorSettings | None, overrides: dict[str, Any]) -> EmulatorSettings:
+    base = settings or EmulatorSettings()
+    return EmulatorSettings(**{**base.__dict__, **overrides}) if overrides else base
+
+
+def _server(emulator: HubSpotEmulator) -> uvicorn.Server:
+    # No access log: request lines carry email addresses, which the project never logs.
+    config = uvicorn.Config(
+        create_app(emulator), log_level="warning", access_log=False, lifespan="off"
+    )
+    return uvicorn.Server(config)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+class EmulatorServer:
+    """A running emulator served from a background thread.
+
+    Attributes:
+        emulator: the portal (inspect ``emulator.portal``, call ``emulator.reset()``, ...).
+        url: base URL to give the client, e.g. ``http://127.0.0.1:41234``.
+    """
+
+    def __init__(self, emulator: HubSpotEmulator, host: str, port: int) -> None:
+        self.emulator = emulator
+        self._socket = _bind(host, port)
+        self.url = f"http://{host}:{self._socket.getsockname()[1]}"
+        self._server = _server(emulator)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]},
+            name="hubspot-emulator", daemon=True,
+        )
+        self._thread.start()
+        ready = threading.Event()
+        while not self._server.started and self._thread.is_alive():
+            ready.wait(0.01)
+        if not self._server.started:
+            raise RuntimeError("the HubSpot emulator did not start")
+
+    def stop(self) -> None:
+        """Stop serving and stop the import workers."""
+        self._server.should_exit = True
+        self._thread.join(_START_TIMEOUT_SECONDS)
+        self._socket.close()
+        self.emulator.shutdown()
+
+    def __enter__(self) -> "EmulatorServer":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def serve_in_background(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    settings: EmulatorSettings | None = None,
+    **overrides: Any,
+) -> EmulatorServer:
+    """Start an emulated HubSpot portal on loopback in a background thread.
+
+    Use it as a context manager (``with serve_in_background() as hub: ...``) or call
+    ``.stop()``. Point the official client at it with
+    ``HubSpot(access_token="any", host=hub.url)``.
+
+    Args:
+        host: address to bind (keep it on loopback).
+        port: port to bind; 0 picks a free one.
+        settings: the portal's settings; defaults to :class:`EmulatorSettings` ().
+        **overrides: settings fields to change, e.g. ``tier="starter"``, ``row_delay=0.01``.
+
+    Returns:
+        The running server, with ``.url`` and ``.emulator``.
+    """
+    return EmulatorServer(HubSpotEmulator(_settings(settings, overrides)), host, port)
+
+
+def serve_forever(
+    port: int = 8080,
+    host: str = "127.0.0.1",
+    settings: EmulatorSettings | None = None,
+    **overrides: Any,
+) -> None:
+    """Serve an emulated HubSpot portal in the foreground until interrupted (Ctrl-C).
+
+    This is what ``onramp emulator [--port N]`` runs. It prints the base URL once listening.
+
+    Args:
+        port: port to bind; 0 picks a free one.
+        host: address to bind (keep it on loopback).
+        settings: the portal's settings; defaults to :class:`EmulatorSettings` ().
+        **overrides: settings fields to change, e.g. ``tier="starter"``.
+    """
+    emulator = HubSpotEmulator(_settings(settings, overrides))
+    sock = _bind(host, port)
+    print(f"HubSpot emulator listening on http://{host}:{sock.getsockname()[1]} (Ctrl-C to stop)",
+          flush=True)
+    try:
+        _server(emulator).run(sockets=[sock])
+    finally:
+        sock.close()
+        emulator.shutdown()

@@ -1,0 +1,80 @@
+"""Settings of one emulated HubSpot portal.
+
+Every knob a test, benchmark or rehearsal may turn lives here, so the emulator's behaviour is
+fully described by one small value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Ten-second burst per app (private app token), from HubSpot's usage guidelines.
+BURST_LIMITS = {
+    "free": 100,
+    "starter": 100,
+    "professional": 190,
+    "enterprise": 190,
+    "api-add-on": 250,
+}
+
+# Daily request quota shared by the whole account.
+DAILY_LIMITS = {
+    "free": 250_000,
+    "starter": 250_000,
+    "professional": 625_000,
+    "enterprise": 1_000_000,
+    "api-add-on": 1_625_000,
+}
+
+# HubSpot's per-file import limits: 1,048,576 rows or 512 MB, whichever comes first.
+MAX_IMPORT_ROWS = 1_048_576
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """How the emulated portal behaves.
+
+    Attributes:
+        tier: HubSpot subscription tier: one of ``free``, ``starter``, ``professional``,
+            ``enterprise``, ``api-add-on``. Chooses the ten-second burst limit and the default
+            daily quota.
+        daily_limit: requests a day for the whole portal; ``None`` takes the tier's quota.
+        allowed_tokens: when set, only these bearer tokens are accepted (others get 401);
+            when ``None`` any non-empty token is accepted.
+        batch_comm_prefs_allowed: whether the portal may use the batch communication-preferences
+            endpoints (Marketing Hub Enterprise only); ``False`` answers them 403 MISSING_SCOPES.
+        import_start_delay: seconds an import stays ``STARTED`` before it starts processing.
+        row_delay: seconds spent on each imported row, to make imports observable in flight.
+        max_concurrent_imports: imports processing at once; the rest wait as ``DEFERRED``.
+        max_import_rows: data rows allowed in one import file.
+        max_import_bytes: bytes allowed in one import file.
+        search_per_second: CRM search requests allowed per second.
+    """
+
+    tier: str = "professional"
+    daily_limit: int | None = None
+    allowed_tokens: frozenset[str] | None = None
+    batch_comm_prefs_allowed: bool = True
+    import_start_delay: float = 0.0
+    row_delay: float = 0.0
+    max_concurrent_imports: int = 3
+    max_import_rows: int = MAX_IMPORT_ROWS
+    max_import_bytes: int = MAX_IMPORT_BYTES
+    search_per_second: int = 5
+
+    def __post_init__(self) -> None:
+        if self.tier not in BURST_LIMITS:
+            raise ValueError(f"unknown tier {self.tier!r}; one of {sorted(BURST_LIMITS)}")
+        if self.allowed_tokens is not None and not isinstance(self.allowed_tokens, frozenset):
+            object.__setattr__(self, "allowed_tokens", frozenset(self.allowed_tokens))
+
+    @property
+    def burst_limit(self) -> int:
+        """Requests allowed per token in any ten-second window."""
+        return BURST_LIMITS[self.tier]
+
+    @property
+    def daily_quota(self) -> int:
+        """Requests allowed per day for the portal."""
+        return self.daily_limit if self.daily_limit is not None else DAILY_LIMITS[self.tier]

@@ -1,0 +1,150 @@
+"""Property values: checking and normalising what a client writes, as HubSpot does.
+
+One function, :func:`normalise`, serves both the Imports API (which reports problems as
+``PublicImportError.errorType``) and the object APIs (which answer 400 with an error ``code`` such
+as ``INVALID_OPTION``), so :class:`ValueProblem` carries both names.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+# A pragmatic address check: something@something.tld, no spaces, one @.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+_DATE_PARTS = re.compile(r"^(\d{1,4})[/\-.](\d{1,2})[/\-.](\d{1,4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+DATE_FORMATS = ("MONTH_DAY_YEAR", "DAY_MONTH_YEAR", "YEAR_MONTH_DAY")
+_TRUE = {"true", "yes", "1"}
+_FALSE = {"false", "no", "0"}
+
+
+class ValueProblem(ValueError):
+    """A value HubSpot would refuse.
+
+    Attributes:
+        import_error_type: the ``errorType`` an import reports.
+        api_code: the error ``code`` an object API reports.
+    """
+
+    def __init__(self, import_error_type: str, api_code: str, message: str) -> None:
+        super().__init__(message)
+        self.import_error_type = import_error_type
+        self.api_code = api_code
+        self.message = message
+
+
+def is_valid_email(value: str) -> bool:
+    """Tell whether ``value`` is an email address HubSpot would accept."""
+    return bool(_EMAIL.match(value))
+
+
+def normalise_email(value: str) -> str:
+    """Trim and lowercase an address (HubSpot keys contacts by the lowercased address).
+
+    Raises:
+        ValueProblem: the address is not valid.
+    """
+    email = value.strip().lower()
+    if not is_valid_email(email):
+        raise ValueProblem("INVALID_EMAIL", "INVALID_EMAIL", f"Email address {value} is invalid")
+    return email
+
+
+def _parse_date(raw: str, date_format: str) -> datetime:
+    text = raw.strip()
+    if text.isdigit() and len(text) > 8:
+        return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        pass
+    match = _DATE_PARTS.match(text)
+    if not match:
+        raise ValueError(text)
+    first, second, third, hour, minute, sec = match.groups()
+    if date_format == "YEAR_MONTH_DAY" or len(first) == 4:
+        year, month, day = first, second, third
+    elif date_format == "DAY_MONTH_YEAR":
+        day, month, year = first, second, third
+    else:
+        month, day, year = first, second, third
+    year_number = int(year) + (2000 if len(year) == 2 else 0)
+    return datetime(
+        year_number, int(month), int(day), int(hour or 0), int(minute or 0), int(sec or 0),
+        tzinfo=timezone.utc,
+    )
+
+
+def format_datetime(moment: datetime) -> str:
+    """Format a moment as HubSpot's API does (``2024-01-31T12:00:00.000Z``)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def _match_option(definition: dict[str, Any], raw: str) -> str:
+    wanted = raw.strip().lower()
+    for option in definition["options"]:
+        if wanted in (option["value"].lower(), option["label"].lower()):
+            return option["value"]
+    allowed = ", ".join(option["value"] for option in definition["options"])
+    raise ValueProblem(
+        "INVALID_ENUMERATION_OPTION",
+        "INVALID_OPTION",
+        f"{raw} was not one of the allowed options: [{allowed}]",
+    )
+
+
+def normalise(definition: dict[str, Any], raw: Any, date_format: str = "MONTH_DAY_YEAR") -> str:
+    """Check a raw value against a property definition and return the value HubSpot stores.
+
+    Args:
+        definition: the property, in the ``Property`` shape.
+        raw: the value as the client sent it (a string, or a JSON scalar from the object APIs).
+        date_format: how an import's dates are ordered (the import's ``dateFormat``).
+
+    Returns:
+        The stored value: enumeration options by internal value, dates as ``YYYY-MM-DD``,
+        datetimes as ISO-8601 UTC, booleans as ``true``/``false``, numbers as written.
+
+    Raises:
+        ValueProblem: the value does not fit the property.
+    """
+    text = str(raw).strip() if not isinstance(raw, bool) else str(raw).lower()
+    kind = definition["type"]
+    name = definition["name"]
+    if name == "email":
+        return normalise_email(text)
+    if kind == "enumeration":
+        if definition["fieldType"] == "checkbox":
+            parts = [part for part in text.split(";") if part.strip()]
+            return ";".join(_match_option(definition, part) for part in parts)
+        return _match_option(definition, text)
+    if kind == "bool":
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return "true"
+        if lowered in _FALSE:
+            return "false"
+        raise ValueProblem(
+            "INVALID_ENUMERATION_OPTION", "INVALID_BOOLEAN", f"{raw} is not a valid boolean"
+        )
+    if kind == "number":
+        try:
+            float(text)
+        except ValueError:
+            raise ValueProblem(
+                "COULD_NOT_PARSE_NUMBER", "INVALID_LONG", f"{raw} is not a valid number"
+            ) from None
+        return text
+    if kind in ("date", "datetime"):
+        try:
+            moment = _parse_date(text, date_format)
+        except (ValueError, OverflowError):
+            raise ValueProblem(
+                "COULD_NOT_PARSE_DATE", "INVALID_DATE", f"{raw} is not a valid date"
+            ) from None
+        return moment.strftime("%Y-%m-%d") if kind == "date" else format_datetime(moment)
+    return str(raw)

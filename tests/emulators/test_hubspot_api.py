@@ -1,0 +1,159 @@
+"""The emulator's contacts, properties and lists APIs, through the official client and plain HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+from hubspot.crm.lists import ListCreateRequest
+from hubspot.crm.properties import (
+    BatchInputPropertyCreate,
+    BatchReadInputPropertyName,
+    PropertyCreate,
+    PropertyGroupCreate,
+    PropertyName,
+)
+
+from tests.emulators.conftest import auth, run_import
+
+
+@pytest.fixture
+def contacts(client, tmp_path):
+    """Three contacts made by an import; returns their ids by email."""
+    run_import(
+        client, tmp_path, "c.csv", "Email,First Name\na@x.com,A\nb@x.com,B\nc@x.com,C\n",
+        [("Email", "email"), ("First Name", "firstname")],
+    )
+    page = client.crm.contacts.basic_api.get_page(limit=100, properties=["email"])
+    return {c.properties["email"]: c.id for c in page.results}
+
+
+def test_default_contact_properties_are_seeded(client):
+    names = {p.name for p in client.crm.properties.core_api.get_all("contacts").results}
+    assert {"email", "firstname", "lifecyclestage", "hs_marketable_status", "hs_email_optout",
+            "createdate", "hs_object_id", "hs_lead_status"} <= names
+    stage = client.crm.properties.core_api.get_by_name("contacts", "lifecyclestage")
+    assert stage.group_name == "contactinformation"
+    assert [o.value for o in stage.options][:2] == ["subscriber", "lead"]
+
+
+def test_property_and_group_creation_and_conflict(client, hub):
+    client.crm.properties.groups_api.create(
+        "contacts", PropertyGroupCreate(name="mailchimp", label="Mailchimp")
+    )
+    created = client.crm.properties.core_api.create(
+        "contacts",
+        PropertyCreate(name="member_rating", label="Member rating", type="number",
+                       field_type="number", group_name="mailchimp"),
+    )
+    assert created.group_name == "mailchimp"
+    assert client.crm.properties.groups_api.get_by_name("contacts", "mailchimp").label == "Mailchimp"
+
+    again = requests.post(
+        f"{hub.url}/crm/v3/properties/contacts", headers=auth(),
+        json={"name": "member_rating", "label": "x", "type": "number", "fieldType": "number",
+              "groupName": "mailchimp"},
+    )
+    assert again.status_code == 409
+    assert again.json()["category"] == "OBJECT_ALREADY_EXISTS"
+
+
+def test_property_batch_create_and_read(client):
+    batch = client.crm.properties.batch_api.create(
+        "contacts",
+        BatchInputPropertyCreate(inputs=[
+            PropertyCreate(name="tags", label="Tags", type="string", field_type="text",
+                           group_name="contactinformation"),
+            PropertyCreate(name="leid", label="LEID", type="string", field_type="text",
+                           group_name="contactinformation"),
+        ]),
+    )
+    assert {p.name for p in batch.results} == {"tags", "leid"}
+    read = client.crm.properties.batch_api.read(
+        "contacts",
+        BatchReadInputPropertyName(archived=False,
+                                   inputs=[PropertyName(name="tags"), PropertyName(name="nope")]),
+    )
+    assert [p.name for p in read.results] == ["tags"]
+    assert read.num_errors == 1
+
+
+def test_contact_get_by_id_and_by_email(client, contacts):
+    by_id = client.crm.contacts.basic_api.get_by_id(contacts["a@x.com"])
+    by_email = client.crm.contacts.basic_api.get_by_id(
+        "A@X.com", id_property="email", properties=["firstname", "hs_email_optout"]
+    )
+    assert by_id.id == by_email.id
+    assert {"email", "hs_object_id", "createdate", "lastmodifieddate", "hs_marketable_status"} <= set(
+        by_id.properties
+    )
+    assert by_email.properties == {"firstname": "A", "hs_email_optout": "false"}
+
+
+def test_contact_list_paging(client, contacts):
+    first = client.crm.contacts.basic_api.get_page(limit=2)
+    second = client.crm.contacts.basic_api.get_page(limit=2, after=first.paging.next.after)
+    ids = [c.id for c in first.results + second.results]
+    assert ids == sorted(contacts.values(), key=int)
+    assert second.paging is None
+
+
+def test_batch_read_reports_missing_ids_as_207(client, hub, contacts):
+    body = {"idProperty": "email", "inputs": [{"id": "a@x.com"}, {"id": "zz@x.com"}],
+            "properties": ["email"], "propertiesWithHistory": []}
+    response = requests.post(f"{hub.url}/crm/v3/objects/contacts/batch/read", json=body, headers=auth())
+    assert response.status_code == 207
+    payload = response.json()
+    assert [r["properties"]["email"] for r in payload["results"]] == ["a@x.com"]
+    assert payload["numErrors"] == 1
+    assert payload["errors"][0]["context"] == {"ids": ["zz@x.com"]}
+
+    complete = client.crm.contacts.batch_api.read(BatchReadInputSimplePublicObjectId(
+        inputs=[SimplePublicObjectId(id=contacts["b@x.com"])], properties=["email"],
+        properties_with_history=[],
+    ))
+    assert complete.results[0].properties["email"] == "b@x.com"
+
+
+def test_unknown_contact_is_404(hub):
+    response = requests.get(f"{hub.url}/crm/v3/objects/contacts/999", headers=auth())
+    assert response.status_code == 404
+    assert response.json()["category"] == "OBJECT_NOT_FOUND"
+
+
+def test_lists_create_read_memberships_and_search(client, hub, contacts):
+    lists = client.crm.lists.lists_api
+    created = lists.create(ListCreateRequest(name="Newsletter", object_type_id="0-1",
+                                             processing_type="MANUAL")).list
+    added = client.crm.lists.memberships_api.add(
+        created.list_id, [contacts["a@x.com"], contacts["b@x.com"], "424242"]
+    )
+    assert sorted(added.records_ids_added) == sorted([contacts["a@x.com"], contacts["b@x.com"]])
+    assert added.record_ids_missing == ["424242"]
+
+    removed = client.crm.lists.memberships_api.remove(created.list_id, [contacts["a@x.com"]])
+    assert removed.record_ids_removed == [contacts["a@x.com"]]
+    members = client.crm.lists.memberships_api.get_page(created.list_id).results
+    assert [m.record_id for m in members] == [contacts["b@x.com"]]
+    assert lists.get_by_id(created.list_id).list.size == 1
+
+    found = requests.post(f"{hub.url}/crm/v3/lists/search", json={"query": "news", "offset": 0,
+                                                                  "additionalProperties": []},
+                          headers=auth()).json()
+    assert [found_list["listId"] for found_list in found["lists"]] == [created.list_id]
+
+    duplicate = requests.post(f"{hub.url}/crm/v3/lists/", headers=auth(), json={
+        "name": "Newsletter", "objectTypeId": "0-1", "processingType": "MANUAL"})
+    assert duplicate.status_code == 409
+    assert json.loads(duplicate.text)["status"] == "error"
+
+
+def test_list_memberships_are_paged(client, contacts):
+    list_id = client.crm.lists.lists_api.create(ListCreateRequest(
+        name="All", object_type_id="0-1", processing_type="SNAPSHOT")).list.list_id
+    client.crm.lists.memberships_api.add(list_id, list(contacts.values()))
+    first = client.crm.lists.memberships_api.get_page(list_id, limit=2)
+    rest = client.crm.lists.memberships_api.get_page(list_id, limit=2, after=first.paging.next.after)
+    assert len(first.results) + len(rest.results) == 3
