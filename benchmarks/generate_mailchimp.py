@@ -29,7 +29,7 @@ import random
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 LAYOUTS = ("new", "old")
@@ -105,9 +105,9 @@ INVALID_EMAILS = [
     lambda email: "no-at-sign",
     lambda email: "",
 ]
-TIME_ORIGIN = datetime(2016, 1, 1, tzinfo=UTC)
+TIME_ORIGIN = datetime(2016, 1, 1)
+"""Naive: exports state no zone (likely UTC); ``isoformat(" ")`` then gives Mailchimp's format."""
 TIME_SPAN_SECONDS = 9 * 365 * 24 * 3600
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 INVALID_RATE = 0.03
 STRAY_SPACE_RATE = 0.05
@@ -362,16 +362,16 @@ class _People:
             "Phone Number": _phone(rng, area),
             "Birthday": _birthday(rng),
             "MEMBER_RATING": str(rng.randrange(1, 6)),
-            "OPTIN_TIME": _maybe(rng, optin.strftime(TIMESTAMP_FORMAT)),
+            "OPTIN_TIME": _maybe(rng, optin.isoformat(" ")),
             "OPTIN_IP": _maybe(rng, _ip(rng)),
-            "CONFIRM_TIME": confirm.strftime(TIMESTAMP_FORMAT),
+            "CONFIRM_TIME": confirm.isoformat(" "),
             "CONFIRM_IP": _ip(rng),
             "GMTOFF": gmtoff if located else "",
             "DSTOFF": dstoff if located else "",
             "TIMEZONE": timezone if located else "",
             "CC": "US" if located else "",
             "REGION": region if located else "",
-            "LAST_CHANGED": changed.strftime(TIMESTAMP_FORMAT),
+            "LAST_CHANGED": changed.isoformat(" "),
             "LEID": str(100_000_000 + person),
             "EUID": f"{rng.getrandbits(40):010x}",
             "NOTES": rng.choice(NOTES) if rng.random() < NOTES_RATE else "",
@@ -473,7 +473,8 @@ def _phone(rng: random.Random, area: str) -> str:
 
 
 def _ip(rng: random.Random) -> str:
-    return ".".join(str(rng.randrange(1, 255)) for _ in range(4))
+    bits = rng.getrandbits(32)
+    return ".".join(str(bits >> shift & 0xFF) for shift in (24, 16, 8, 0))
 
 
 def main(argv: list[str] | None = None) -> None:
