@@ -123,7 +123,7 @@ def _input_errors(uri: str) -> Iterator[None]:
         raise InputError(uri, "no such file or folder") from error
     except PermissionError as error:
         raise InputError(uri, "permission denied") from error
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as error:
+    except (zipfile.BadZipFile, EOFError, zlib.error) as error:
         raise InputError(uri, f"corrupt zip archive: {_one_line(error)}") from error
     except OSError as error:
         raise InputError(uri, f"cannot read: {_one_line(error)}") from error
