@@ -1,12 +1,13 @@
 """The FastAPI application: HubSpot's routes behind auth, rate limits and HubSpot's error bodies.
 
 Order of checks for each HubSpot request: trailing slash dropped (the official SDK sends
-``/crm/v3/imports/``), bearer token (401), limits (429, counted per token), then the route.
-Admin routes under ``/_emulator`` skip auth and limits.
+``/crm/v3/imports/``), injected faults, bearer token (401), limits (429, counted per token),
+then the route. Admin routes under ``/_emulator`` skip faults, auth and limits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 
@@ -17,7 +18,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulators.hubspot.emulator import HubSpotEmulator
 from emulators.hubspot.errors import HubSpotError
-from emulators.hubspot.routes import admin, commprefs, imports, lists, objects, properties
+from emulators.hubspot.faults import DroppedConnection, quiet_dropped_connections
+from emulators.hubspot.routes import (
+    admin,
+    associations,
+    commprefs,
+    imports,
+    lists,
+    objects,
+    properties,
+)
 
 ADMIN_PREFIX = "/_emulator"
 _SEARCH = re.compile(r"^/crm/v3/objects/[^/]+/search$")
@@ -46,22 +56,40 @@ def _token_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
-class _StripTrailingSlash:
-    """ASGI wrapper routing ``/path/`` as ``/path``."""
+class _Edge:
+    """ASGI wrapper in front of the app: routes ``/path/`` as ``/path`` and injects faults."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: FastAPI, emulator: HubSpotEmulator) -> None:
         self.app = app
+        self.emulator = emulator
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if len(path) > 1 and path.endswith("/"):
-                scope = {**scope, "path": path.rstrip("/") or "/"}
-                scope["raw_path"] = scope["path"].encode()
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/") or "/"
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        if path.startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        fault = self.emulator.faults.draw()
+        if fault.latency:
+            await asyncio.sleep(fault.latency)
+        if fault.drop:
+            # Promise a body, send part of it, then fail: the server closes the connection.
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
+            await send({"type": "http.response.body", "body": b'{"status":', "more_body": True})
+            raise DroppedConnection("connection dropped by the emulator's fault injection")
+        if fault.error is not None:
+            await _error_response(fault.error)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
-def create_app(emulator: HubSpotEmulator) -> _StripTrailingSlash:
+def create_app(emulator: HubSpotEmulator) -> _Edge:
     """Build the ASGI application serving one emulated portal.
 
     Args:
@@ -69,11 +97,11 @@ def create_app(emulator: HubSpotEmulator) -> _StripTrailingSlash:
 
     Returns:
         The ASGI app: the FastAPI app (whose ``state.emulator`` is the portal) behind the
-        trailing-slash wrapper.
+        wrapper that strips trailing slashes and injects faults.
     """
     app = FastAPI(title="Onramp HubSpot emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.emulator = emulator
-    for module in (imports, objects, properties, lists, commprefs, admin):
+    for module in (imports, objects, properties, lists, commprefs, associations, admin):
         app.include_router(module.router)
 
     @app.middleware("http")
@@ -117,4 +145,5 @@ def create_app(emulator: HubSpotEmulator) -> _StripTrailingSlash:
         category = "OBJECT_NOT_FOUND" if error.status_code == 404 else "VALIDATION_ERROR"
         return _error_response(HubSpotError(error.status_code, str(error.detail), category))
 
-    return _StripTrailingSlash(app)
+    quiet_dropped_connections()
+    return _Edge(app, emulator)

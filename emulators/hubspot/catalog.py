@@ -21,6 +21,12 @@ OBJECT_TYPE_IDS = {
     COMPANIES: COMPANIES,
 }
 
+# Association type ids HubSpot defines, by (from, to): (primary, unlabeled default).
+ASSOCIATION_TYPE_IDS = {
+    (CONTACTS, COMPANIES): (1, 279),
+    (COMPANIES, CONTACTS): (2, 280),
+}
+
 # objectType names used in import errors and list records.
 OBJECT_TYPE_NAMES = {CONTACTS: "CONTACT", COMPANIES: "COMPANY"}
 

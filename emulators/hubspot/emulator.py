@@ -11,10 +11,14 @@ import threading
 from collections import Counter
 from typing import Any
 
+from emulators.hubspot.faults import FaultInjector
 from emulators.hubspot.imports import ImportRunner
 from emulators.hubspot.ratelimit import RateLimiter
 from emulators.hubspot.settings import EmulatorSettings
 from emulators.hubspot.state import Portal
+
+
+_LIMIT_FIELDS = {"tier", "daily_limit", "search_per_second", "daily_quota_at"}
 
 
 class HubSpotEmulator:
@@ -28,24 +32,37 @@ class HubSpotEmulator:
         self.settings = settings or EmulatorSettings()
         self.portal = Portal()
         self.limiter = self._limiter()
+        self.faults = FaultInjector(self.settings)
         self.imports = ImportRunner(self.portal, lambda: self.settings)
         self._counts_lock = threading.Lock()
         self.request_counts: Counter[tuple[str, str, int]] = Counter()
 
     def _limiter(self) -> RateLimiter:
+        settings = self.settings
         return RateLimiter(
-            self.settings.burst_limit, self.settings.daily_quota, self.settings.search_per_second
+            settings.burst_limit, settings.daily_quota, settings.search_per_second,
+            quota_at=settings.daily_quota_at,
         )
 
     def configure(self, **changes: Any) -> EmulatorSettings:
-        """Change settings at runtime (e.g. ``tier="starter"``); limits restart from zero.
+        """Change settings at runtime (e.g. ``tier="starter"``, ``error_rate=0.2``).
+
+        Changing a limit (tier, daily quota, search rate, ``daily_quota_at``) restarts every
+        count from zero; changing a fault rate or the seed restarts the fault draws.
 
         Returns:
             The new settings.
         """
         self.settings = dataclasses.replace(self.settings, **changes)
-        self.limiter = self._limiter()
+        if changes.keys() & _LIMIT_FIELDS:
+            self.limiter = self._limiter()
+        self.faults = FaultInjector(self.settings)
         return self.settings
+
+    def fail_next_imports(self, count: int = 1) -> None:
+        """Make the next ``count`` imports to start processing end ``FAILED``."""
+        with self.portal.lock:
+            self.imports.fail_next += count
 
     def reset(self) -> None:
         """Empty the portal and forget every count, keeping the settings."""
@@ -55,7 +72,8 @@ class HubSpotEmulator:
             self.portal.reset()
         self.imports.release()
         self.imports.fail_next = 0
-        self.limiter.reset()
+        self.limiter = self._limiter()
+        self.faults = FaultInjector(self.settings)
         with self._counts_lock:
             self.request_counts.clear()
 

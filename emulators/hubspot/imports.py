@@ -199,33 +199,38 @@ class _FileRun:
         self.mappings = self.page["columnMappings"]
         self.date_format = job.request.get("dateFormat", "MONTH_DAY_YEAR")
         self.operation = (job.request.get("importOperations") or {}).get(catalog.CONTACTS, "UPSERT")
-        self.marketable = job.request.get("marketableContactImport") is True
         self.email_column: int | None = None
         self.id_column: int | None = None
-        # (column number, property definition) of each column written to the contact.
-        self.columns: list[tuple[int, dict[str, Any]]] = []
-        read_only = catalog.READ_ONLY[catalog.CONTACTS]
+        # (column number, property definition) of each column written, by object type.
+        self.columns: dict[str, list[tuple[int, dict[str, Any]]]] = {
+            catalog.CONTACTS: [], catalog.COMPANIES: [],
+        }
         for number, mapping in enumerate(self.mappings):
             name = mapping.get("propertyName")
-            if mapping.get("columnObjectTypeId") != catalog.CONTACTS:
-                continue
-            if mapping.get("columnType") == "HUBSPOT_OBJECT_ID":
+            type_id = mapping.get("columnObjectTypeId")
+            if type_id == catalog.CONTACTS and mapping.get("columnType") == "HUBSPOT_OBJECT_ID":
                 self.id_column = number
-            elif name == "email":
+            elif type_id == catalog.CONTACTS and name == "email":
                 self.email_column = number
-            elif name in read_only:
-                continue
-            elif name:
-                definition = portal.property(catalog.CONTACTS, name)
-                if definition is None:
-                    self.error(
-                        "PROPERTY_DEFINITION_NOT_FOUND",
-                        f"Column {mapping.get('columnName')!r} is mapped to property {name!r}, "
-                        "which does not exist; the column was not imported.",
-                        line=0, column=number, value=name,
-                    )
-                else:
-                    self.columns.append((number, definition))
+            elif name and name not in catalog.READ_ONLY[type_id]:
+                self._add_column(number, type_id, name, mapping)
+        # HubSpot imports contacts of a multi-object import as non-marketing.
+        self.marketable = (
+            job.request.get("marketableContactImport") is True
+            and not self.columns[catalog.COMPANIES]
+        )
+
+    def _add_column(self, number: int, type_id: str, name: str, mapping: dict[str, Any]) -> None:
+        definition = self.portal.property(type_id, name)
+        if definition is None:
+            self.error(
+                "PROPERTY_DEFINITION_NOT_FOUND",
+                f"Column {mapping.get('columnName')!r} is mapped to property {name!r}, "
+                "which does not exist; the column was not imported.",
+                line=0, column=number, value=name, type_id=type_id,
+            )
+        else:
+            self.columns[type_id].append((number, definition))
 
     def error(
         self,
@@ -236,6 +241,7 @@ class _FileRun:
         column: int | None = None,
         value: str | None = None,
         row: list[str] | None = None,
+        type_id: str = catalog.CONTACTS,
     ) -> None:
         """Record one error of this file."""
         job = self.job
@@ -244,8 +250,8 @@ class _FileRun:
             "createdAt": now_ms(),
             "errorType": error_type,
             "errorMessage": message,
-            "objectType": catalog.OBJECT_TYPE_NAMES[catalog.CONTACTS],
-            "objectTypeId": catalog.CONTACTS,
+            "objectType": catalog.OBJECT_TYPE_NAMES[type_id],
+            "objectTypeId": type_id,
             "sourceData": {
                 "rowData": row or [],
                 "additionalRowData": [],
@@ -275,18 +281,9 @@ class _FileRun:
             record, email = self._target(line, cells)
         except _RowFailed:
             return None
-        values: dict[str, str] = {"email": email} if email else {}
-        for number, definition in self.columns:
-            raw = cells[number]
-            if not raw.strip():
-                continue  # blank cells never clear a value
-            try:
-                values[definition["name"]] = normalise(definition, raw, self.date_format)
-            except ValueProblem as problem:
-                self.error(
-                    problem.import_error_type, problem.message,
-                    line=line, column=number, value=raw, row=cells,
-                )
+        values = self._values(catalog.CONTACTS, line, cells)
+        if email:
+            values["email"] = email
         if record is None:
             record = self.portal.create(catalog.CONTACTS, values)
             self.job.counters["CREATED_OBJECTS"] += 1
@@ -296,7 +293,36 @@ class _FileRun:
             self.job.counters["UPDATED_OBJECTS"] += 1
         if self.marketable:
             record.properties["hs_marketable_status"] = "true"
+        company = self._values(catalog.COMPANIES, line, cells)
+        if company:
+            self._write_company(record, company)
         return record
+
+    def _values(self, type_id: str, line: int, cells: list[str]) -> dict[str, str]:
+        """Return the row's checked values for one object type (blank cells are left out)."""
+        values: dict[str, str] = {}
+        for number, definition in self.columns[type_id]:
+            raw = cells[number]
+            if not raw.strip():
+                continue  # blank cells never clear a value
+            try:
+                values[definition["name"]] = normalise(definition, raw, self.date_format)
+            except ValueProblem as problem:
+                self.error(
+                    problem.import_error_type, problem.message,
+                    line=line, column=number, value=raw, row=cells, type_id=type_id,
+                )
+        return values
+
+    def _write_company(self, contact: CrmObject, values: dict[str, str]) -> None:
+        # A company is matched by its domain, else by its name, and associated with the contact.
+        key = "domain" if values.get("domain") else "name"
+        company = self.portal.find(catalog.COMPANIES, key, values[key]) if key in values else None
+        if company is None:
+            company = self.portal.create(catalog.COMPANIES, values)
+        else:
+            self.portal.update(company, values)
+        self.portal.associate(catalog.CONTACTS, contact.id, catalog.COMPANIES, company.id)
 
     def _fail(self, error_type: str, message: str, line: int, cells: list[str], column=None):
         value = cells[column] if column is not None else None

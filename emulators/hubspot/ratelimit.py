@@ -39,6 +39,7 @@ class RateLimiter:
         burst_limit: requests per token in any ten-second window.
         daily_quota: requests per day for the portal.
         search_per_second: search requests per second for the portal.
+        quota_at: when set, the daily quota counts as reached at this request (a fault).
         clock: monotonic clock, replaceable in tests.
     """
 
@@ -47,10 +48,13 @@ class RateLimiter:
         burst_limit: int,
         daily_quota: int,
         search_per_second: int,
+        quota_at: int | None = None,
         clock=time.monotonic,
     ) -> None:
         self.burst_limit = burst_limit
         self.daily_quota = daily_quota
+        # What the portal may really use today: the quota, or less when a fault says so.
+        self._usable = daily_quota if quota_at is None else min(daily_quota, quota_at - 1)
         self.search_per_second = search_per_second
         self._clock = clock
         self._lock = threading.Lock()
@@ -58,22 +62,10 @@ class RateLimiter:
         self._search: deque[float] = deque()
         self.daily_used = 0
 
-    def reset(self) -> None:
-        """Forget every count."""
-        with self._lock:
-            self._windows.clear()
-            self._search.clear()
-            self.daily_used = 0
-
-    def exhaust_daily(self) -> None:
-        """Use up the daily quota, as if the portal had made all its requests today."""
-        with self._lock:
-            self.daily_used = self.daily_quota
-
     def _daily_headers(self) -> dict[str, str]:
         return {
             "X-HubSpot-RateLimit-Daily": str(self.daily_quota),
-            "X-HubSpot-RateLimit-Daily-Remaining": str(max(self.daily_quota - self.daily_used, 0)),
+            "X-HubSpot-RateLimit-Daily-Remaining": str(max(self._usable - self.daily_used, 0)),
         }
 
     def _burst_headers(self, used: int) -> dict[str, str]:
@@ -104,7 +96,7 @@ class RateLimiter:
             now = self._clock()
             window = self._windows.setdefault(token_key, deque())
             self._slide(window, now, BURST_WINDOW_SECONDS)
-            if self.daily_used >= self.daily_quota:
+            if self.daily_used >= self._usable:
                 headers = {**self._burst_headers(len(window)), **self._daily_headers()}
                 raise _rate_limit_error("You have reached your daily limit.", "DAILY", headers)
             if len(window) >= self.burst_limit:
@@ -127,7 +119,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self._slide(self._search, now, SEARCH_WINDOW_SECONDS)
-            if self.daily_used >= self.daily_quota:
+            if self.daily_used >= self._usable:
                 raise _rate_limit_error("You have reached your daily limit.", "DAILY")
             if len(self._search) >= self.search_per_second:
                 raise _rate_limit_error("You have reached your secondly limit.", "SECONDLY")

@@ -50,6 +50,13 @@ class EmulatorSettings:
         max_import_rows: data rows allowed in one import file.
         max_import_bytes: bytes allowed in one import file.
         search_per_second: CRM search requests allowed per second.
+        fault_seed: seed of the fault draws, so a failing run can be replayed.
+        error_rate: fraction of HubSpot requests answered with one of ``error_statuses``.
+        error_statuses: statuses injected by ``error_rate`` (drawn uniformly).
+        drop_rate: fraction of HubSpot requests whose connection is dropped mid-response.
+        latency: seconds added before answering each HubSpot request.
+        daily_quota_at: when set, the daily quota is reached at this request (counted from when
+            the setting took effect): it and every later request get 429 ``DAILY``.
     """
 
     tier: str = "professional"
@@ -62,12 +69,22 @@ class EmulatorSettings:
     max_import_rows: int = MAX_IMPORT_ROWS
     max_import_bytes: int = MAX_IMPORT_BYTES
     search_per_second: int = 5
+    fault_seed: int = 0
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (500, 502, 503, 504, 423)
+    drop_rate: float = 0.0
+    latency: float = 0.0
+    daily_quota_at: int | None = None
 
     def __post_init__(self) -> None:
         if self.tier not in BURST_LIMITS:
             raise ValueError(f"unknown tier {self.tier!r}; one of {sorted(BURST_LIMITS)}")
         if self.allowed_tokens is not None and not isinstance(self.allowed_tokens, frozenset):
             object.__setattr__(self, "allowed_tokens", frozenset(self.allowed_tokens))
+        object.__setattr__(self, "error_statuses", tuple(self.error_statuses))
+        for name in ("error_rate", "drop_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
 
     @property
     def burst_limit(self) -> int:

@@ -117,7 +117,7 @@ class Portal:
             self.opt_outs: dict[str, str] = {}
             self.subscription_statuses: dict[tuple[str, int], tuple[str, str]] = {}
             self.imports: dict[str, ImportJob] = {}
-            self.associations: set[tuple[str, str]] = set()
+            self.associations: dict[tuple[str, str], set[tuple[str, str]]] = {}
 
     # ---- properties -------------------------------------------------------------------------
 
@@ -288,6 +288,33 @@ class Portal:
         """Return every value of a record, computed ones included."""
         with self.lock:
             return self._computed(record)
+
+    # ---- associations -----------------------------------------------------------------------
+
+    def associate(self, type_id: str, object_id: str, to_type_id: str, to_id: str) -> None:
+        """Associate two records (associations are symmetric)."""
+        with self.lock:
+            one, other = (type_id, str(object_id)), (to_type_id, str(to_id))
+            self.associations.setdefault(one, set()).add(other)
+            self.associations.setdefault(other, set()).add(one)
+
+    def dissociate(self, type_id: str, object_id: str, to_type_id: str, to_id: str) -> None:
+        """Remove the association between two records, if any."""
+        with self.lock:
+            one, other = (type_id, str(object_id)), (to_type_id, str(to_id))
+            self.associations.get(one, set()).discard(other)
+            self.associations.get(other, set()).discard(one)
+
+    def associated(self, type_id: str, object_id: str, to_type_id: str) -> list[str]:
+        """Return the ids of live ``to_type_id`` records associated with a record."""
+        with self.lock:
+            return sorted(
+                (
+                    to_id for to_type, to_id in self.associations.get((type_id, str(object_id)), ())
+                    if to_type == to_type_id and self.get(to_type, to_id) is not None
+                ),
+                key=int,
+            )
 
     # ---- lists ------------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from hubspot import HubSpot
 
-from emulators.hubspot import serve_in_background
+from emulators.hubspot import EmulatorSettings, serve_in_background
+from emulators.hubspot.ratelimit import RateLimiter
 
 TOKEN = "test-token"
 FINAL = ("DONE", "FAILED", "CANCELED")
@@ -24,9 +25,11 @@ def hub():
 
 @pytest.fixture(autouse=True)
 def _fresh_portal(request):
-    """Give each test an empty portal when its module uses the emulator."""
+    """Give each test an empty portal with default settings when its module uses the emulator."""
     if "hub" in request.fixturenames:
-        request.getfixturevalue("hub").emulator.reset()
+        emulator = request.getfixturevalue("hub").emulator
+        emulator.configure(**vars(EmulatorSettings()))
+        emulator.reset()
     yield
 
 
@@ -94,3 +97,11 @@ def run_import(client: HubSpot, folder: Path, file_name: str, text: str, columns
         files=path, import_request=import_request(file_name, columns, **options)
     )
     return wait_for_import(client, created.id)
+
+
+def frozen_clock(hub) -> None:
+    """Stop time for the emulator's rate limits, so every request falls in the same window."""
+    settings = hub.emulator.settings
+    hub.emulator.limiter = RateLimiter(
+        settings.burst_limit, settings.daily_quota, settings.search_per_second, clock=lambda: 0.0
+    )

@@ -10,7 +10,7 @@ from hubspot import HubSpot
 from hubspot.crm.properties import ApiException
 
 from emulators.hubspot import serve_in_background
-from tests.emulators.conftest import auth
+from tests.emulators.conftest import auth, frozen_clock
 
 PROPERTIES = "/crm/v3/properties/contacts"
 RATE_HEADERS = (
@@ -53,6 +53,7 @@ def test_every_answer_carries_rate_limit_headers(hub):
 
 def test_burst_over_the_tier_limit_is_429_with_the_exact_body():
     with serve_in_background(tier="starter") as hub:
+        frozen_clock(hub)
         session = requests.Session()
         answers = [session.get(hub.url + PROPERTIES, headers=auth("burst")) for _ in range(101)]
         assert [a.status_code for a in answers[:100]] == [200] * 100

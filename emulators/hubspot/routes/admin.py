@@ -1,4 +1,4 @@
-"""Admin routes outside HubSpot's paths (``/_emulator``): reset, inspection, import control."""
+"""Admin routes outside HubSpot's paths (``/_emulator``): reset, inspection, imports, faults."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 
 from emulators.hubspot import catalog
 from emulators.hubspot.imports import job_view
-from emulators.hubspot.routes.common import emulator_of
+from emulators.hubspot.errors import validation_error
+from emulators.hubspot.routes.common import emulator_of, json_object
 
 router = APIRouter(prefix="/_emulator")
 
@@ -69,3 +70,35 @@ async def release_imports(request: Request) -> dict[str, Any]:
     """Let held imports finish."""
     emulator_of(request).imports.release()
     return {"status": "released"}
+
+
+_FAULT_FIELDS = {
+    "fault_seed", "error_rate", "error_statuses", "drop_rate", "latency", "daily_quota_at",
+    "tier", "daily_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
+}
+
+
+@router.post("/faults")
+async def faults(request: Request) -> dict[str, Any]:
+    """Change fault and behaviour settings at runtime.
+
+    Body: any of ``fault_seed``, ``error_rate``, ``error_statuses``, ``drop_rate``, ``latency``,
+    ``daily_quota_at``, ``tier``, ``daily_limit``, ``batch_comm_prefs_allowed``,
+    ``import_start_delay``, ``row_delay``, plus ``fail_imports`` (the next N imports end FAILED).
+    Returns the resulting settings.
+    """
+    emulator = emulator_of(request)
+    body = await json_object(request)
+    unknown = set(body) - _FAULT_FIELDS - {"fail_imports"}
+    if unknown:
+        raise validation_error(f"Unknown settings {sorted(unknown)}; known: {sorted(_FAULT_FIELDS)}")
+    if body.get("fail_imports"):
+        emulator.fail_next_imports(int(body["fail_imports"]))
+    changes = {key: value for key, value in body.items() if key in _FAULT_FIELDS}
+    try:
+        settings = emulator.configure(**changes)
+    except (TypeError, ValueError) as error:
+        raise validation_error(str(error)) from None
+    return {
+        key: value for key, value in settings.__dict__.items() if key != "allowed_tokens"
+    } | {"pendingImportFailures": emulator.imports.fail_next}

@@ -1,13 +1,14 @@
-"""CRM objects v3 routes (``/crm/v3/objects/{contacts|companies}``): reads."""
+"""CRM objects v3 routes (``/crm/v3/objects/{contacts|companies}``): reads, writes, search."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from emulators.hubspot import catalog
+from emulators.hubspot import catalog, objects
+from emulators.hubspot.search import search
 from emulators.hubspot.errors import not_found, standard_error, validation_error
 from emulators.hubspot.routes.common import (
     batch_response,
@@ -63,12 +64,8 @@ async def batch_read(object_type_name: str, request: Request):
     portal = emulator_of(request).portal
     started = now_iso()
     body = await json_object(request)
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list):
-        raise validation_error("inputs is required.")
-    if len(inputs) > 100:
-        raise validation_error(f"Batch size {len(inputs)} is greater than the maximum of 100.")
     id_property = body.get("idProperty")
+    inputs = objects.check_batch(body.get("inputs"), objects.batch_key(type_id, "read", id_property))
     properties = body.get("properties") or []
     results, missing = [], []
     with portal.lock:
@@ -92,3 +89,66 @@ async def batch_read(object_type_name: str, request: Request):
         )
     status, response = batch_response(results, errors, started)
     return JSONResponse(response, status_code=status or 200)
+
+
+@router.post("", status_code=201)
+async def create_object(object_type_name: str, request: Request) -> dict[str, Any]:
+    """Create a record (``{properties, associations?}``)."""
+    type_id = object_type(object_type_name)
+    portal = emulator_of(request).portal
+    body = await json_object(request)
+    with portal.lock:
+        return objects.plan_create(portal, type_id, body)()
+
+
+@router.patch("/{object_id}")
+async def update_object(object_type_name: str, object_id: str, request: Request) -> dict[str, Any]:
+    """Update a record by id or ``idProperty``."""
+    type_id = object_type(object_type_name)
+    portal = emulator_of(request).portal
+    body = await json_object(request)
+    entry = {**body, "id": object_id, "idProperty": request.query_params.get("idProperty")}
+    with portal.lock:
+        return objects.plan_update(portal, type_id, entry)()
+
+
+@router.delete("/{object_id}", status_code=204)
+async def archive_object(object_type_name: str, object_id: str, request: Request) -> Response:
+    """Archive a record (204 whether or not it existed)."""
+    emulator_of(request).portal.archive(object_type(object_type_name), object_id)
+    return Response(status_code=204)
+
+
+_PLANS = {
+    "create": (objects.plan_create, 201),
+    "update": (objects.plan_update, 200),
+    "upsert": (objects.plan_upsert, 200),
+}
+
+
+@router.post("/batch/{operation}")
+async def batch_write(object_type_name: str, operation: str, request: Request) -> Response:
+    """Batch create/update/upsert (207 for partial success) and archive (204)."""
+    type_id = object_type(object_type_name)
+    portal = emulator_of(request).portal
+    started = now_iso()
+    body = await json_object(request)
+    if operation == "archive":
+        inputs = objects.check_batch(body.get("inputs"), objects.batch_key(type_id, "archive"))
+        for entry in inputs:
+            portal.archive(type_id, str(entry.get("id", "")))
+        return Response(status_code=204)
+    if operation not in _PLANS:
+        raise not_found(f"Unknown batch operation {operation}.")
+    plan, success = _PLANS[operation]
+    inputs = objects.check_batch(body.get("inputs"), objects.batch_key(type_id, operation))
+    results, errors = objects.run_batch(portal, inputs, lambda entry: plan(portal, type_id, entry))
+    status, response = batch_response(results, errors, started)
+    return JSONResponse(response, status_code=status or success)
+
+
+@router.post("/search")
+async def search_objects(object_type_name: str, request: Request) -> dict[str, Any]:
+    """Search records (limited to 5 requests a second, 10,000 results)."""
+    type_id = object_type(object_type_name)
+    return search(emulator_of(request).portal, type_id, await json_object(request))

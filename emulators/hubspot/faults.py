@@ -1,0 +1,79 @@
+"""Faults on demand: injected error statuses, dropped connections and latency, seeded.
+
+Drawn per HubSpot request (admin routes are never faulted) from a generator seeded with
+``fault_seed``, so a failing run replays the same faults in the same order. Injected faults are
+decided before auth and rate limits, so they do not use the request budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass
+
+from emulators.hubspot.errors import HubSpotError
+from emulators.hubspot.settings import EmulatorSettings
+
+_MESSAGES = {
+    423: ("Locked: the record is being written by another request. Retry in 2 seconds.", "LOCKED"),
+    500: ("An internal error occurred.", "INTERNAL_ERROR"),
+    502: ("Bad gateway.", "BAD_GATEWAY"),
+    503: ("Service unavailable.", "SERVICE_UNAVAILABLE"),
+    504: ("Gateway timeout.", "GATEWAY_TIMEOUT"),
+}
+
+
+class DroppedConnection(Exception):
+    """Raised mid-response to make the server drop the connection."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keeps the server's log free of the tracebacks of connections dropped on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
+def quiet_dropped_connections() -> None:
+    """Stop uvicorn from logging a traceback for each connection dropped on purpose."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in logger.filters):
+        logger.addFilter(_QuietDrops())
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to one request."""
+
+    latency: float = 0.0
+    drop: bool = False
+    error: HubSpotError | None = None
+
+
+class FaultInjector:
+    """Draws the fault of each request from the settings' rates.
+
+    Args:
+        settings: the emulator's settings when the injector was made (rates and seed).
+    """
+
+    def __init__(self, settings: EmulatorSettings) -> None:
+        self._settings = settings
+        self._random = random.Random(settings.fault_seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> Fault:
+        """Return the fault for the next request (``Fault()`` when none)."""
+        settings = self._settings
+        if not (settings.error_rate or settings.drop_rate or settings.latency):
+            return Fault()
+        with self._lock:
+            drop = self._random.random() < settings.drop_rate
+            failing = self._random.random() < settings.error_rate
+            status = self._random.choice(settings.error_statuses) if settings.error_statuses else 500
+        error = None
+        if failing and not drop:
+            message, category = _MESSAGES.get(status, ("Injected failure.", "INTERNAL_ERROR"))
+            error = HubSpotError(status, message, category)
+        return Fault(latency=settings.latency, drop=drop, error=error)

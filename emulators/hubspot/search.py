@@ -1,0 +1,126 @@
+"""CRM search (``POST /crm/v3/objects/{type}/search``): filters, sorts, paging, the 10,000 cap.
+
+Filters of a group are ANDed, groups are ORed (at most 5 groups, 6 filters each, 18 in all);
+``query`` matches a token prefix of the default searchable properties; at most 200 results a page
+and no paging past the 10,000th result (400), as HubSpot does. Search sees writes at once here,
+whereas HubSpot indexes them "after a few moments".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulators.hubspot.errors import validation_error
+from emulators.hubspot.state import CrmObject, Portal
+
+MAX_PAGE = 200
+MAX_RESULTS = 10_000
+QUERY_PROPERTIES = ("firstname", "lastname", "email", "phone", "company", "name", "domain", "website")
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compare(left: str, right: str) -> int:
+    numbers = _number(left), _number(right)
+    if None not in numbers:
+        return (numbers[0] > numbers[1]) - (numbers[0] < numbers[1])
+    left, right = left.lower(), right.lower()
+    return (left > right) - (left < right)
+
+
+def _matches(values: dict[str, str], condition: dict[str, Any]) -> bool:
+    operator = condition.get("operator")
+    value = values.get(condition.get("propertyName", ""))
+    wanted = str(condition.get("value", ""))
+    listed = [str(item).lower() for item in condition.get("values") or []]
+    if operator == "HAS_PROPERTY":
+        return value not in (None, "")
+    if operator == "NOT_HAS_PROPERTY":
+        return value in (None, "")
+    if value in (None, ""):
+        return operator in ("NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN")
+    checks = {
+        "EQ": lambda: _compare(value, wanted) == 0,
+        "NEQ": lambda: _compare(value, wanted) != 0,
+        "LT": lambda: _compare(value, wanted) < 0,
+        "LTE": lambda: _compare(value, wanted) <= 0,
+        "GT": lambda: _compare(value, wanted) > 0,
+        "GTE": lambda: _compare(value, wanted) >= 0,
+        "BETWEEN": lambda: _compare(value, wanted) >= 0
+        and _compare(value, str(condition.get("highValue", ""))) <= 0,
+        "IN": lambda: value.lower() in listed,
+        "NOT_IN": lambda: value.lower() not in listed,
+        "CONTAINS_TOKEN": lambda: wanted.strip("*").lower() in value.lower(),
+        "NOT_CONTAINS_TOKEN": lambda: wanted.strip("*").lower() not in value.lower(),
+    }
+    if operator not in checks:
+        raise validation_error(f"Unknown filter operator {operator!r}.")
+    return checks[operator]()
+
+
+def _check_request(body: dict[str, Any]) -> tuple[list[list[dict[str, Any]]], int, int]:
+    groups = [group.get("filters") or [] for group in body.get("filterGroups") or []]
+    if len(groups) > 5 or any(len(group) > 6 for group in groups) or sum(map(len, groups)) > 18:
+        raise validation_error(
+            "Too many filters: at most 5 filterGroups of 6 filters each, 18 filters in all."
+        )
+    limit = int(body.get("limit") or 10)
+    if limit > MAX_PAGE:
+        raise validation_error(f"limit {limit} is greater than the maximum of {MAX_PAGE}.")
+    try:
+        offset = int(body.get("after") or 0)
+    except ValueError:
+        raise validation_error(f"Invalid after {body.get('after')!r}.") from None
+    if offset + limit > MAX_RESULTS:
+        raise validation_error(
+            f"Search can page through at most {MAX_RESULTS} results; narrow the filters.",
+            context={"after": [str(offset)]},
+        )
+    return groups, limit, offset
+
+
+def _sort_key(sort: Any) -> tuple[str, bool]:
+    if isinstance(sort, dict):
+        return sort.get("propertyName", "hs_object_id"), sort.get("direction") == "DESCENDING"
+    text = str(sort)
+    return text.lstrip("-"), text.startswith("-")
+
+
+def search(portal: Portal, type_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Run a search request and return ``{total, results, paging?}``.
+
+    Raises:
+        HubSpotError: 400 for an invalid request or paging past 10,000 results.
+    """
+    groups, limit, offset = _check_request(body)
+    query = str(body.get("query") or "").strip().lower()
+    with portal.lock:
+        found: list[tuple[CrmObject, dict[str, str]]] = []
+        for record in portal.live(type_id):
+            values = portal.values(record)
+            if groups and not any(all(_matches(values, c) for c in group) for group in groups):
+                continue
+            if query and not any(
+                token.startswith(query)
+                for name in QUERY_PROPERTIES
+                for token in str(values.get(name) or "").lower().replace("@", " ").split()
+            ):
+                continue
+            found.append((record, values))
+        found.sort(key=lambda pair: int(pair[0].id))
+        for sort in reversed(body.get("sorts") or []):
+            name, descending = _sort_key(sort)
+            found.sort(key=lambda pair: str(pair[1].get(name) or ""), reverse=descending)
+        page = found[offset: offset + limit]
+        response: dict[str, Any] = {
+            "total": len(found),
+            "results": [portal.view(record, body.get("properties")) for record, _ in page],
+        }
+    if offset + limit < len(found):
+        response["paging"] = {"next": {"after": str(offset + limit)}}
+    return response

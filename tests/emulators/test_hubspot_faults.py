@@ -1,0 +1,77 @@
+"""Faults on demand, each observed by a client."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from hubspot.crm.properties import ApiException
+
+from emulators.hubspot import serve_in_background
+from tests.emulators.conftest import auth, run_import
+
+PROPERTIES = "/crm/v3/properties/contacts"
+
+
+def set_faults(hub, **faults):
+    response = requests.post(hub.url + "/_emulator/faults", json=faults)
+    response.raise_for_status()
+    return response.json()
+
+
+def statuses(hub, count):
+    return [requests.get(hub.url + PROPERTIES, headers=auth()).status_code for _ in range(count)]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 423])
+def test_injected_error_status_reaches_the_client(hub, client, status):
+    set_faults(hub, error_rate=1.0, error_statuses=[status])
+    with pytest.raises(ApiException) as raised:
+        client.crm.properties.core_api.get_all("contacts")
+    assert raised.value.status == status
+    set_faults(hub, error_rate=0.0)
+    assert statuses(hub, 1) == [200]
+
+
+def test_fault_fraction_is_seeded_and_replays(hub):
+    set_faults(hub, error_rate=0.5, fault_seed=7)
+    first = statuses(hub, 20)
+    set_faults(hub, error_rate=0.5, fault_seed=7)
+    second = statuses(hub, 20)
+    set_faults(hub, error_rate=0.0)
+    assert first == second
+    assert 200 in first and any(code >= 500 or code == 423 for code in first)
+
+
+def test_dropped_connection_is_seen_as_a_broken_connection(hub):
+    set_faults(hub, drop_rate=1.0)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(hub.url + PROPERTIES, headers=auth())
+    set_faults(hub, drop_rate=0.0)
+    assert statuses(hub, 1) == [200]
+
+
+def test_latency_is_added(hub):
+    settings = set_faults(hub, latency=0.05)
+    assert settings["latency"] == 0.05
+    assert statuses(hub, 1) == [200]
+    set_faults(hub, latency=0.0)
+
+
+def test_import_can_be_made_to_fail(hub, client, tmp_path):
+    set_faults(hub, fail_imports=1)
+    failed = run_import(client, tmp_path, "a.csv", "Email\na@x.com\n", [("Email", "email")])
+    ok = run_import(client, tmp_path, "b.csv", "Email\nb@x.com\n", [("Email", "email")])
+    assert (failed.state, ok.state) == ("FAILED", "DONE")
+
+
+def test_daily_quota_reached_at_a_given_request():
+    with serve_in_background() as hub:
+        set_faults(hub, daily_quota_at=3)
+        answers = [requests.get(hub.url + PROPERTIES, headers=auth()) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert answers[2].json()["policyName"] == "DAILY"
+        assert answers[1].headers["X-HubSpot-RateLimit-Daily-Remaining"] == "0"
+
+
+def test_unknown_fault_setting_is_refused(hub):
+    assert requests.post(hub.url + "/_emulator/faults", json={"explode": True}).status_code == 400
