@@ -240,3 +240,26 @@ def test_opted_out_email_is_imported_but_stays_opted_out(hub, client, tmp_path):
         params={"channel": "EMAIL"}, headers=auth(),
     ).json()
     assert wide["results"][0]["status"] == "UNSUBSCRIBED"
+
+
+@pytest.mark.parametrize("limit", [{"max_import_rows": 2}, {"max_import_bytes": 40}])
+def test_file_over_the_per_file_limits_is_refused_with_429(hub, client, tmp_path, limit):
+    hub.emulator.configure(**limit)
+    path = write_csv(tmp_path, "big.csv", "Email,First Name,Stage\n" + "a@x.com,A,\n" * 3)
+    with pytest.raises(ApiException) as raised:
+        client.crm.imports.core_api.create(files=path, import_request=import_request("big.csv", COLUMNS))
+    assert raised.value.status == 429
+    assert "split" in json.loads(raised.value.body)["message"].lower()
+
+
+def test_state_dump_shows_contacts_opt_outs_lists_and_imports(hub, client, tmp_path):
+    run_import(client, tmp_path, "s.csv", "Email,First Name,Stage\na@x.com,A,\n", COLUMNS,
+               createContactListFromImport=True, marketableContactImport=True)
+    requests.post(f"{hub.url}/communication-preferences/v4/statuses/o@x.com/unsubscribe-all",
+                  params={"channel": "EMAIL"}, headers=auth()).raise_for_status()
+    state = requests.get(f"{hub.url}/_emulator/state").json()
+    [contact] = state["contacts"]
+    assert contact["properties"]["hs_marketable_status"] == "true"
+    assert list(state["optOuts"]) == ["o@x.com"]
+    assert state["lists"][0]["members"] == [contact["id"]]
+    assert state["imports"][0]["state"] == "DONE"

@@ -51,7 +51,7 @@ def _associated(portal: Portal, pair: tuple[str, str], object_id: str) -> list[d
         {
             "toObjectId": to_id,
             "associationTypes": [
-                {"category": "HUBSPOT_DEFINED", "typeId": DEFAULT_TYPE_IDS[pair], "label": None}
+                {"category": "HUBSPOT_DEFINED", "typeId": DEFAULT_TYPE_IDS[pair]}
             ],
         }
         for to_id in portal.associated(from_type, object_id, to_type)
