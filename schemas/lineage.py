@@ -16,4 +16,7 @@ SOURCE_STATUS = "_source_status"
 SOURCE_FORMAT = "_source_format"
 """The source format, e.g. ``mailchimp-export``."""
 
+EXTRA_FIELDS = "_extra_fields"
+"""Fields a row carries beyond its header, comma-joined; null for a row that splits right."""
+
 ALL = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS, SOURCE_FORMAT)

@@ -34,6 +34,7 @@ STATUS_COLUMNS: dict[str, tuple[str, ...]] = {
 REJECT_REASONS = {
     "email_present": "no email address",
     "email_valid": "invalid email address",
+    "row_splits": "the row has more fields than the header",
 }
 """Check name → the reason written to rejects.csv."""
 
@@ -68,6 +69,11 @@ def export_file_schema(status: str, email_column: str) -> pa.DataFrameSchema:
             pa.Check(_email_present, name="email_present", ignore_na=False),
             pa.Check(_email_valid, name="email_valid", ignore_na=False),
         ],
+    )
+    columns[lineage.EXTRA_FIELDS] = pa.Column(
+        pl.String,
+        nullable=True,
+        checks=pa.Check(lambda data: data.lazyframe.select(pl.col(data.key).is_null()), name="row_splits", ignore_na=False),
     )
     columns[lineage.SOURCE_URI] = pa.Column(pl.String)
     columns[lineage.SOURCE_ROW] = pa.Column(pl.Int64, checks=pa.Check.ge(2))

@@ -26,6 +26,7 @@ REJECT_COLUMNS = {
     lineage.SOURCE_ROW: "row",
     lineage.SOURCE_STATUS: "status",
     lineage.SOURCE_FORMAT: "format",
+    lineage.EXTRA_FIELDS: "extra fields",
 }
 """Lineage column → its header in rejects.csv."""
 

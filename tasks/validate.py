@@ -51,7 +51,7 @@ def split_rejects(
     whole_file = failures.filter(pl.col("index").is_null())
     if whole_file.height:
         first = whole_file.row(0, named=True)
-        raise InputError(uri, f"{first['check']} failed for column {first['column']!r}") from None
+        raise InputError(uri, f"does not fit {schema.name}: {first['check']} {first['failure_case']}") from None
     row_reasons = (
         failures.select(pl.col("index").cast(pl.UInt32).alias(_POSITION), pl.col("check"))
         .unique()

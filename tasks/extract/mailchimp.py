@@ -24,7 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from schemas.lineage import SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
+from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from tasks.errors import InputError
 from tasks.extract.sources import StagedFile, stage_files
 
@@ -58,6 +58,8 @@ EMAIL_SAMPLE_RECORDS = 100
 """How many records the email-column guess looks at."""
 
 FIRST_RECORD_ROW = 2
+OVERFLOW_COLUMNS = 8
+"""Fields a row may carry beyond its header and still have them shown in the rejects."""
 """The spreadsheet row of the first record: the header is row 1."""
 
 BOM = "\ufeff"
@@ -80,7 +82,8 @@ class RawSource:
         frame: Every header column as ``pl.String`` (an empty cell is null; a duplicated header
             takes its first non-empty value), then the lineage columns ``SOURCE_URI``,
             ``SOURCE_ROW`` (Int64, the spreadsheet row: the first record is row 2, whatever
-            newlines its cells hold), ``SOURCE_STATUS`` and ``SOURCE_FORMAT``. It scans the
+            newlines its cells hold), ``SOURCE_STATUS`` and ``SOURCE_FORMAT``, and
+            ``EXTRA_FIELDS`` (the fields of a row longer than the header, else null). It scans the
             staged file lazily: keep the staging folder until it is collected.
         email_column: The header (as in ``headers``) that holds the email address.
     """
@@ -270,20 +273,32 @@ def _non_empty(column: str) -> pl.Expr:
 def _frame(staged: StagedFile, columns: list[tuple[str, list[int]]], status: str) -> pl.LazyFrame:
     """The lazy scan: ``columns`` pairs each header with the positions it occupies."""
     # Positional names sidestep polars' renaming of duplicate headers (``a_duplicated_0``); the
-    # real names come back in the select, where duplicates are coalesced.
+    # real names come back in the select, where duplicates are coalesced. Overflow columns
+    # catch a row with more fields than the header (the row could not be split right): it is
+    # kept, marked in EXTRA_FIELDS, and the validator sends it to the rejects.
     width = sum(len(positions) for _, positions in columns)
     positional = [f"_{position}" for position in range(width)]
+    overflow = [f"_overflow_{n}" for n in range(OVERFLOW_COLUMNS)]
     return (
-        pl.scan_csv(staged.path, has_header=True, new_columns=positional, infer_schema=False)
+        pl.scan_csv(
+            staged.path,
+            has_header=False,
+            skip_rows=1,
+            schema=dict.fromkeys(positional + overflow, pl.String),
+            missing_columns="insert",
+            truncate_ragged_lines=True,
+        )
         .with_row_index(SOURCE_ROW, offset=FIRST_RECORD_ROW)
         .select(
             *(
                 pl.coalesce([_non_empty(positional[p]) for p in positions]).alias(header)
                 for header, positions in columns
             ),
+            pl.concat_str(overflow, separator=",", ignore_nulls=True).alias(EXTRA_FIELDS),
             pl.lit(staged.uri, dtype=pl.String).alias(SOURCE_URI),
             pl.col(SOURCE_ROW).cast(pl.Int64),
             pl.lit(status, dtype=pl.String).alias(SOURCE_STATUS),
             pl.lit(FORMAT, dtype=pl.String).alias(SOURCE_FORMAT),
         )
+        .with_columns(pl.when(pl.col(EXTRA_FIELDS) != "").then(pl.col(EXTRA_FIELDS)).alias(EXTRA_FIELDS))
     )

@@ -9,12 +9,13 @@ import polars as pl
 import pytest
 
 from benchmarks.generate_mailchimp import headers_for, write_export
-from schemas.lineage import SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
+from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from tasks.errors import InputError
 from tasks.extract.mailchimp import FORMAT, read_export, read_export_file, status_from_filename
 from tasks.extract.sources import StagedFile
 
 LINEAGE_SCHEMA = {
+    EXTRA_FIELDS: pl.String,
     SOURCE_URI: pl.String,
     SOURCE_ROW: pl.Int64,
     SOURCE_STATUS: pl.String,
