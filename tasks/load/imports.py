@@ -27,6 +27,34 @@ from tasks.privacy import mask_emails_in
 
 _IMPORTS_PATH = "/crm/v3/imports"
 EMAIL_COLUMN = "email"
+# Import errors about one cell: HubSpot skips the value and still imports the rest of the row.
+# Every other error type means the row was not imported at all.
+VALUE_ERROR_TYPES = frozenset({
+    "AMBIGUOUS_ENUMERATION_OPTION",
+    "COLUMN_TOO_LARGE",
+    "COULD_NOT_FIND_OWNER",
+    "COULD_NOT_PARSE_DATE",
+    "COULD_NOT_PARSE_NUMBER",
+    "COULD_NOT_PARSE_TERM",
+    "INVALID_CUSTOM_PROPERTY_VALIDATION",
+    "INVALID_ENUMERATION_OPTION",
+    "INVALID_NUMBER_SIZE",
+    "INVALID_PROPERTY_VALUE_FORMAT",
+    "MULTIPLE_OWNERS_FOUND",
+    "OUTSIDE_VALID_TERM_RANGE",
+    "OUTSIDE_VALID_TIME_RANGE",
+    "PROPERTY_DEFINITION_NOT_FOUND",
+    "PROPERTY_VALUE_NOT_FOUND",
+    "SECONDARY_EMAIL_WRITE_FAILURE",
+})
+
+
+def error_scope(error_type: str, line: int | None) -> str:
+    """What an import error cost: ``file`` (no single row), ``row`` (not imported) or ``value``
+    (the row imported without that cell)."""
+    if not line:
+        return "file"
+    return "value" if error_type in VALUE_ERROR_TYPES else "row"
 
 
 def build_import_request(entry: dict[str, Any], header: list[str], *, date_format: str) -> dict[str, Any]:
@@ -112,9 +140,9 @@ def read_import_errors(
     """Every error row of an import, all pages, tied back to source rows.
 
     Returns:
-        ``[{"file", "line", "error_type", "message", "column", "sources"}]``; ``line`` is
-        ``None`` for an error about the whole file, ``column`` the header name of the cell at
-        fault when HubSpot says which.
+        ``[{"file", "line", "error_type", "scope", "message", "column", "sources"}]``: ``line``
+        is ``None`` for an error about the whole file, ``scope`` as :func:`error_scope` says,
+        ``column`` the header name of the cell at fault when HubSpot says which.
     """
     header = read_header(plan.path(entry["file"]))
     errors: list[dict[str, Any]] = []
@@ -131,12 +159,14 @@ def read_import_errors(
         )
         for error in page.results or []:
             column_number = error.known_column_number
+            # lineNumber 0 means the whole file.
+            line = (error.source_data.line_number if error.source_data else None) or None
             errors.append(
                 {
                     "file": entry["file"],
-                    # lineNumber 0 means the whole file.
-                    "line": (error.source_data.line_number if error.source_data else None) or None,
+                    "line": line,
                     "error_type": error.error_type,
+                    "scope": error_scope(error.error_type, line),
                     # Messages quote the offending value, which can be an address.
                     "message": mask_emails_in(error.error_message or ""),
                     "column": header[column_number] if column_number is not None and 0 <= column_number < len(header) else None,
@@ -160,7 +190,8 @@ def _result(
 ) -> dict[str, Any]:
     metadata = response.metadata
     state = response.state
-    failed_lines = {error["line"] for error in errors if error["line"]}
+    failed_lines = {error["line"] for error in errors if error["scope"] == "row"}
+    value_lines = {error["line"] for error in errors if error["scope"] == "value"} - failed_lines
     return {
         "file": entry["file"],
         "name": entry.get("name"),
@@ -175,6 +206,7 @@ def _result(
         "list_ids": [str(obj_list.list_id) for obj_list in (metadata.object_lists or [])] if metadata else [],
         # A file whose import did not finish DONE: none of its rows can be counted as loaded.
         "rows_failed": len(failed_lines) if state == "DONE" else int(entry.get("rows") or 0),
+        "rows_with_value_errors": len(value_lines) if state == "DONE" else 0,
         "errors": errors,
     }
 
@@ -203,7 +235,10 @@ def import_contacts_files(
     Returns:
         One result per entry, in entry order: ``{"file", "name", "outcome", "marketable",
         "rows", "import_id", "previous_import_ids", "state", "attempts", "counters",
-        "list_ids", "rows_failed", "errors"}``, errors shaped as :func:`read_import_errors`.
+        "list_ids", "rows_failed", "rows_with_value_errors", "errors"}``, errors shaped as
+        :func:`read_import_errors`. ``rows_failed`` counts rows not imported (all of them when
+        the import did not end ``DONE``); ``rows_with_value_errors`` rows imported without a
+        value.
 
     Raises:
         LoadError: The load cannot go on (daily quota, token refused, HubSpot down, a file
@@ -227,7 +262,8 @@ def import_contacts_files(
                 if time.monotonic() - run.started < timeout:
                     continue
                 errors = [{
-                    "file": file, "line": None, "error_type": "IMPORT_NOT_FINISHED", "column": None, "sources": [],
+                    "file": file, "line": None, "error_type": "IMPORT_NOT_FINISHED", "scope": "file",
+                    "column": None, "sources": [],
                     "message": f"import {run.import_id} still {response.state} after {timeout:.0f} s; left running",
                 }]
                 logger.warning("%s: %s", file, errors[0]["message"])

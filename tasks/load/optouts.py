@@ -129,7 +129,13 @@ def _read_back(portal: HubSpotPortal, emails: list[str]) -> set[str]:
             }
     unsubscribed: set[str] = set()
     for email in emails:
-        response = portal.request("GET", _single_path(email), params=_PARAMS)
+        try:
+            response = portal.request("GET", _single_path(email), params=_PARAMS)
+        except Exception as error:
+            # An address HubSpot will not even read (malformed) is certainly not unsubscribed.
+            if http_status(error) is None:
+                raise
+            continue
         if _is_unsubscribed((response or {}).get("results", [])):
             unsubscribed.add(email)
     return unsubscribed
@@ -148,7 +154,7 @@ def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, A
         ``rows`` as the plan counts them, ``addresses`` the distinct addresses sent,
         ``unsubscribed`` those HubSpot reports unsubscribed when read back, ``mode`` ``batch``
         or ``single`` (the last used), ``errors`` one per failed row as
-        ``{"file", "line", "error_type", "message", "sources"}``.
+        ``{"file", "line", "error_type", "scope", "message", "sources"}`` (``scope`` is ``row``).
 
     Raises:
         LoadError: The load cannot go on (daily quota, token refused, HubSpot down).
@@ -159,19 +165,22 @@ def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, A
     verified = 0
     modes: set[str] = set()
     errors: list[dict[str, Any]] = [
-        {"file": entry["file"], "line": line, "error_type": "NO_EMAIL", "message": "empty Email cell"}
+        {"file": entry["file"], "line": line, "error_type": "NO_EMAIL", "scope": "row", "message": "empty Email cell"}
         for line in blank_lines
     ]
     for batch in chunked(addresses, settings.OPT_OUT_BATCH_SIZE):
         emails = [email for _, email in batch]
         modes.add(_unsubscribe(portal, emails, failures))
-        done = _read_back(portal, emails)
+        # An address whose unsubscribe call was refused needs no read to know it failed.
+        done = _read_back(portal, [email for email in emails if email not in failures])
         verified += len(done)
         for line, email in batch:
             if email in done:
                 continue
             message = failures.get(email, "not unsubscribed from all email when read back")
-            errors.append({"file": entry["file"], "line": line, "error_type": "OPT_OUT_FAILED", "message": message})
+            errors.append(
+                {"file": entry["file"], "line": line, "error_type": "OPT_OUT_FAILED", "scope": "row", "message": message}
+            )
             logger.warning("opt-out %s line %d (%s): %s", entry["file"], line, mask_email(email), message)
     logger.info("opt-outs %s: %d of %d addresses unsubscribed", entry["file"], verified, len(addresses))
     return {

@@ -234,6 +234,7 @@ class RateBudget:
         self.limit: int | None = None
         self.remaining: int | None = None
         self.window = settings.DEFAULT_RATE_WINDOW_SECONDS
+        self._observed_at = 0.0
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
@@ -242,7 +243,7 @@ class RateBudget:
         with self._lock:
             now = self.clock()
             if self.remaining is not None and self.remaining <= self.reserve:
-                self._paused_until = max(self._paused_until, now + self.window)
+                self._paused_until = max(self._paused_until, self._observed_at + self.window)
                 # Unknown until the next response says; the pause covers the meantime.
                 self.remaining = None
             wait = self._paused_until - now
@@ -260,6 +261,7 @@ class RateBudget:
             return
         with self._lock:
             self.remaining = remaining
+            self._observed_at = self.clock()
             self.limit = _int_header(headers, "X-HubSpot-RateLimit-Max") or self.limit
             self.window = window_seconds(headers)
 

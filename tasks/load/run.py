@@ -43,13 +43,15 @@ def load_plan(
                           "unsubscribed": N, "failed": N},
              "imports": [{"file", "name", "outcome", "marketable", "rows", "import_id",
                           "previous_import_ids", "state", "attempts", "counters", "list_ids",
-                          "rows_failed"}],
+                          "rows_failed", "rows_with_value_errors"}],
              "lists": [{"list_id", "file", "import_id"}],
-             "errors": [{"file", "line", "error_type", "message", "sources", ...}],
-             "rows_failed": N}
+             "errors": [{"file", "line", "error_type", "scope", "message", "sources", ...}],
+             "rows_failed": N, "rows_with_value_errors": N}
 
         ``rows_failed`` counts the rows of the plan that did not make it: distinct failed lines
         of finished imports and opt-out files, and every row of an import that did not end DONE.
+        ``rows_with_value_errors`` counts rows imported with a value HubSpot refused (``scope``
+        ``value`` errors say which).
 
     Raises:
         LoadError: The load cannot go on; the message says why and what to do.
@@ -77,6 +79,7 @@ def load_plan(
         ],
         "errors": errors,
         "rows_failed": opt_outs["failed"] + sum(result["rows_failed"] for result in imports),
+        "rows_with_value_errors": sum(result["rows_with_value_errors"] for result in imports),
     }
     logger.info("load finished: %d rows failed", report["rows_failed"])
     return report

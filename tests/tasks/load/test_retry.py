@@ -219,16 +219,26 @@ def test_budget_does_not_wait_while_there_is_room():
     assert rate_budget.limit == 100
 
 
-def test_budget_pauses_a_full_window_when_the_reserve_is_reached():
+def test_budget_pauses_until_a_window_after_the_last_report():
     clock = Clock()
     rate_budget = RateBudget(reserve=2, clock=clock, sleep=clock.sleep)
-    rate_budget.observe(headers(3, interval_ms=4000))
+    rate_budget.observe(headers(3, interval_ms=4000))  # at t=100
+    clock.now = 101.0
     rate_budget.before_request()  # 3 left: goes, counted down to 2
-    assert clock.now == 100.0
-    rate_budget.before_request()  # at the reserve: waits a window
+    assert clock.now == 101.0
+    rate_budget.before_request()  # at the reserve: waits until every request counted at t=100 left
     assert clock.now == pytest.approx(104.0)
     rate_budget.before_request()  # nothing known until the next response: goes
     assert clock.now == pytest.approx(104.0)
+
+
+def test_budget_does_not_wait_when_the_window_has_passed_already():
+    clock = Clock()
+    rate_budget = RateBudget(reserve=0, clock=clock, sleep=clock.sleep)
+    rate_budget.observe(headers(0, interval_ms=4000))
+    clock.now = 110.0
+    rate_budget.before_request()
+    assert clock.now == 110.0
 
 
 def test_budget_ignores_responses_without_rate_headers():
