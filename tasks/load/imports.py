@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import task
@@ -179,15 +179,17 @@ def read_import_errors(
 
 @dataclass
 class _Running:
+    """An import being waited for: its plan entry, current import id and earlier failed ids."""
+
     entry: dict[str, Any]
     import_id: str
     started: float
     attempts: int = 1
+    previous_ids: list[str] = field(default_factory=list)
 
 
-def _result(
-    entry: dict[str, Any], running: _Running, response: Any, errors: list[dict[str, Any]], previous_ids: list[str]
-) -> dict[str, Any]:
+def _result(run: _Running, response: Any, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    entry = run.entry
     metadata = response.metadata
     state = response.state
     failed_lines = {error["line"] for error in errors if error["scope"] == "row"}
@@ -198,10 +200,10 @@ def _result(
         "outcome": entry.get("outcome"),
         "marketable": bool(entry.get("marketable", False)),
         "rows": entry.get("rows"),
-        "import_id": running.import_id,
-        "previous_import_ids": previous_ids,
+        "import_id": run.import_id,
+        "previous_import_ids": list(run.previous_ids),
         "state": state,
-        "attempts": running.attempts,
+        "attempts": run.attempts,
         "counters": dict(metadata.counters or {}) if metadata else {},
         "list_ids": [str(obj_list.list_id) for obj_list in (metadata.object_lists or [])] if metadata else [],
         # A file whose import did not finish DONE: none of its rows can be counted as loaded.
@@ -248,7 +250,6 @@ def import_contacts_files(
     entries = plan.imports if entries is None else entries
     pending = deque(entries)
     running: list[_Running] = []
-    retired_ids: dict[str, list[str]] = {entry["file"]: [] for entry in entries}
     results: dict[str, dict[str, Any]] = {}
     while pending or running:
         while pending and len(running) < settings.MAX_CONCURRENT_IMPORTS:
@@ -269,7 +270,7 @@ def import_contacts_files(
                 logger.warning("%s: %s", file, errors[0]["message"])
             elif response.state == "FAILED" and run.attempts <= settings.IMPORT_FAILED_RETRIES:
                 logger.warning("import %s of %s FAILED; submitting it again", run.import_id, file)
-                retired_ids[file].append(run.import_id)
+                run.previous_ids.append(run.import_id)
                 run.import_id = submit_import(portal, plan, run.entry)
                 run.started = time.monotonic()
                 run.attempts += 1
@@ -277,7 +278,7 @@ def import_contacts_files(
             else:
                 errors = read_import_errors(portal, plan, run.entry, run.import_id)
             running.remove(run)
-            results[file] = _result(run.entry, run, response, errors, retired_ids[file])
+            results[file] = _result(run, response, errors)
             logger.info(
                 "import %s of %s: %s, %d row errors", run.import_id, file, response.state, len(errors)
             )

@@ -313,3 +313,15 @@ def test_the_load_rides_out_server_errors_and_dropped_connections(portal, emulat
     assert report["opt_outs"]["unsubscribed"] == 3
     assert report["rows_failed"] == 1
     assert len(read_contacts(client, ["ann@example.com", "dan@example.com", "eve@example.com"])) == 3
+
+
+def test_every_page_of_import_errors_is_read(portal, tmp_path):
+    rows = [[f"broken-{n}"] for n in range(150)] + [["fine@example.com"]]
+    contacts = {NON_MARKETING: ({"outcome": "non_marketing", "marketable": False}, ["email"], rows)}
+    plan = migration(tmp_path, contacts=contacts, opt_outs={}, properties=[], group=None)
+
+    [result] = import_contacts_files(portal, plan, poll_interval=POLL)
+
+    assert result["rows_failed"] == 150
+    assert sorted(error["line"] for error in result["errors"]) == list(range(2, 152))
+    assert result["errors"][0]["sources"] == [f"{SOURCE}:{result['errors'][0]['line']}"]

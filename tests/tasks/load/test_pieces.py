@@ -8,7 +8,17 @@ import json
 import pytest
 
 from tasks.errors import LoadError
-from tasks.load import settings
+from tasks.load import (
+    apply_opt_out_file,
+    apply_opt_out_file_task,
+    ensure_properties,
+    ensure_properties_task,
+    import_contacts_file,
+    import_contacts_file_task,
+    load_plan,
+    load_plan_task,
+    settings,
+)
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.imports import build_import_request
@@ -152,3 +162,15 @@ def test_portal_without_a_token_is_a_load_error():
 def test_resolve_token_prefers_the_environment(monkeypatch):
     monkeypatch.setenv(settings.TOKEN_ENV_VAR, " pat-from-env \n")
     assert resolve_token() == "pat-from-env"
+
+
+def test_task_wrappers_wrap_the_plain_functions_without_prefect_retries():
+    pairs = [
+        (ensure_properties_task, ensure_properties),
+        (apply_opt_out_file_task, apply_opt_out_file),
+        (import_contacts_file_task, import_contacts_file),
+        (load_plan_task, load_plan),
+    ]
+    for wrapper, function in pairs:
+        assert wrapper.fn is function
+        assert wrapper.retries == 0
