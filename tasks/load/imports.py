@@ -23,6 +23,7 @@ from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back
+from tasks.load.retry import describe, http_status
 from tasks.privacy import mask_emails_in
 
 _IMPORTS_PATH = "/crm/v3/imports"
@@ -182,16 +183,37 @@ class _Running:
     """An import being waited for: its plan entry, current import id and earlier failed ids."""
 
     entry: dict[str, Any]
-    import_id: str
-    started: float
-    attempts: int = 1
+    import_id: str | None = None
+    started: float = 0.0
+    attempts: int = 0
     previous_ids: list[str] = field(default_factory=list)
 
 
-def _result(run: _Running, response: Any, errors: list[dict[str, Any]]) -> dict[str, Any]:
+def _file_error(file: str, error_type: str, message: str) -> dict[str, Any]:
+    return {
+        "file": file, "line": None, "error_type": error_type, "scope": "file",
+        "message": message, "column": None, "sources": [],
+    }
+
+
+def _submit(portal: HubSpotPortal, plan: LoadPlan, run: _Running) -> dict[str, Any] | None:
+    """(Re)start ``run``'s import; returns the error when HubSpot refuses to start it (a 4xx)."""
+    if run.import_id is not None:
+        run.previous_ids.append(run.import_id)
+    run.attempts += 1
+    try:
+        run.import_id = submit_import(portal, plan, run.entry)
+    except Exception as error:
+        if http_status(error) is None:
+            raise
+        run.import_id = None
+        return _file_error(run.entry["file"], "IMPORT_REJECTED", mask_emails_in(describe(error)))
+    run.started = time.monotonic()
+    return None
+
+
+def _result(run: _Running, state: str, metadata: Any, errors: list[dict[str, Any]]) -> dict[str, Any]:
     entry = run.entry
-    metadata = response.metadata
-    state = response.state
     failed_lines = {error["line"] for error in errors if error["scope"] == "row"}
     value_lines = {error["line"] for error in errors if error["scope"] == "value"} - failed_lines
     return {
@@ -224,8 +246,10 @@ def import_contacts_files(
     """Import planned contacts files, at most ``MAX_CONCURRENT_IMPORTS`` processing at a time.
 
     A ``DEFERRED`` import (HubSpot is busy with other imports of the portal) is simply polled on.
-    A ``FAILED`` one is submitted again, ``IMPORT_FAILED_RETRIES`` times. An import still running
-    after ``timeout`` is left to HubSpot and reported with an ``IMPORT_NOT_FINISHED`` error.
+    A ``FAILED`` one is submitted again, ``IMPORT_FAILED_RETRIES`` times. One HubSpot refuses to
+    start (a 4xx) ends ``REJECTED`` with an ``IMPORT_REJECTED`` error, and the other files go on.
+    An import still running after ``timeout`` is left to HubSpot and reported with an
+    ``IMPORT_NOT_FINISHED`` error.
 
     Args:
         portal: The portal.
@@ -253,8 +277,15 @@ def import_contacts_files(
     results: dict[str, dict[str, Any]] = {}
     while pending or running:
         while pending and len(running) < settings.MAX_CONCURRENT_IMPORTS:
-            entry = pending.popleft()
-            running.append(_Running(entry, submit_import(portal, plan, entry), time.monotonic()))
+            run = _Running(pending.popleft())
+            rejection = _submit(portal, plan, run)
+            if rejection is None:
+                running.append(run)
+            else:
+                logger.warning("%s: %s", run.entry["file"], rejection["message"])
+                results[run.entry["file"]] = _result(run, "REJECTED", None, [rejection])
+        if not running:
+            continue
         time.sleep(poll_interval)
         for run in list(running):
             response = get_import(portal, run.import_id)
@@ -262,23 +293,19 @@ def import_contacts_files(
             if response.state not in settings.IMPORT_TERMINAL_STATES:
                 if time.monotonic() - run.started < timeout:
                     continue
-                errors = [{
-                    "file": file, "line": None, "error_type": "IMPORT_NOT_FINISHED", "scope": "file",
-                    "column": None, "sources": [],
-                    "message": f"import {run.import_id} still {response.state} after {timeout:.0f} s; left running",
-                }]
-                logger.warning("%s: %s", file, errors[0]["message"])
+                message = f"import {run.import_id} still {response.state} after {timeout:.0f} s; left running"
+                errors = [_file_error(file, "IMPORT_NOT_FINISHED", message)]
+                logger.warning("%s: %s", file, message)
             elif response.state == "FAILED" and run.attempts <= settings.IMPORT_FAILED_RETRIES:
                 logger.warning("import %s of %s FAILED; submitting it again", run.import_id, file)
-                run.previous_ids.append(run.import_id)
-                run.import_id = submit_import(portal, plan, run.entry)
-                run.started = time.monotonic()
-                run.attempts += 1
-                continue
+                rejection = _submit(portal, plan, run)
+                if rejection is None:
+                    continue
+                errors = [rejection]
             else:
                 errors = read_import_errors(portal, plan, run.entry, run.import_id)
             running.remove(run)
-            results[file] = _result(run, response, errors)
+            results[file] = _result(run, response.state, response.metadata, errors)
             logger.info(
                 "import %s of %s: %s, %d row errors", run.import_id, file, response.state, len(errors)
             )

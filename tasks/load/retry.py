@@ -12,6 +12,8 @@ cause                                     what the load does
                                           then retry
 429, policy ``SECONDLY`` (search)         wait a second, then retry
 429, policy ``DAILY``                     stop: :class:`LoadError`, rerun after the reset
+429 with no policy but a ``subCategory``  no retry: a per-request limit (an import file too
+                                          large), raised to the caller
 5xx, 423, timeouts, dropped connections   jittered exponential backoff, bounded attempts
 401                                       stop: :class:`LoadError`, the token was refused
 477 (portal migration in progress)        stop: :class:`LoadError`, rerun later
@@ -152,6 +154,10 @@ def classify(error: BaseException) -> Cause:
             return Cause.DAILY
         if policy == "SECONDLY" or "secondly limit" in str(body.get("message", "")).lower():
             return Cause.RATE_SECOND
+        if not policy and body.get("subCategory"):
+            # A 429 for a limit of the request itself (an import file over 512 MB or 1,048,576
+            # rows): no wait makes it pass.
+            return Cause.FATAL
         # TEN_SECONDLY_ROLLING, or a 429 that does not say: waiting a window is safe for both.
         return Cause.RATE_WINDOW
     if status == 423:

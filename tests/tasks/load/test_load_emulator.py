@@ -325,3 +325,23 @@ def test_every_page_of_import_errors_is_read(portal, tmp_path):
     assert result["rows_failed"] == 150
     assert sorted(error["line"] for error in result["errors"]) == list(range(2, 152))
     assert result["errors"][0]["sources"] == [f"{SOURCE}:{result['errors'][0]['line']}"]
+
+
+def test_a_property_hubspot_will_not_create_stops_the_load(portal, tmp_path):
+    broken = {"name": "mailchimp_broken", "label": "Broken", "type": "no-such-type", "fieldType": "text", "groupName": "mailchimp"}
+
+    with pytest.raises(LoadError, match="cannot create HubSpot properties mailchimp_broken"):
+        ensure_properties(portal, migration(tmp_path, properties=[RATING, broken]))
+
+
+def test_a_file_hubspot_refuses_to_start_is_reported_and_the_others_go_on(portal, emulator, tmp_path):
+    emulator.configure(max_import_rows=3)
+    plan = migration(tmp_path, opt_outs={}, properties=[], group=None)
+
+    [too_long, fine] = import_contacts_files(portal, plan, poll_interval=POLL)
+
+    assert (too_long["state"], too_long["import_id"], too_long["rows_failed"]) == ("REJECTED", None, 4)
+    [error] = too_long["errors"]
+    assert (error["error_type"], error["scope"]) == ("IMPORT_REJECTED", "file")
+    assert "HTTP 429" in error["message"]
+    assert fine["state"] == "DONE"

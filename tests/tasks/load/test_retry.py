@@ -76,6 +76,7 @@ def budget() -> tuple[RateBudget, Sleeps]:
         (rate_limited("SECONDLY"), Cause.RATE_SECOND),
         (FakeApiError(429, {"message": "You have reached your secondly limit."}), Cause.RATE_SECOND),
         (FakeApiError(429), Cause.RATE_WINDOW),
+        (FakeApiError(429, {"category": "RATE_LIMITS", "subCategory": "IMPORT_ROW_LIMIT_EXCEEDED"}), Cause.FATAL),
         (FakeApiError(423), Cause.LOCKED),
         (FakeApiError(500), Cause.TRANSIENT),
         (FakeApiError(502), Cause.TRANSIENT),
