@@ -15,8 +15,8 @@ from schemas.params import MigrationParameters, PlanParameters
 from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.run import load_plan_task
 from tasks.output import OutputFolder
-from tasks.plan import PlanLimits
-from tasks.steps import extract_source, map_file, merge, publish_report, validate_file, write_outputs
+from tasks.import_files import PlanLimits
+from tasks.steps import extract_source, plan, publish_report
 from tasks.transform.profile import load_profile
 
 PROFILE = "mailchimp"
@@ -37,10 +37,7 @@ def _plan(params: PlanParameters, out: OutputFolder) -> dict:
     limits = PlanLimits(max_rows=params.max_rows_per_file, max_bytes=params.max_bytes_per_file)
     with tempfile.TemporaryDirectory(prefix="onramp-staging-") as staging:
         raws = [raw for source in params.sources for raw in extract_source(source, Path(staging))]
-        validated = [(raw, validate_file(raw)) for raw in raws]
-        mapped = [map_file(raw, v.accepted, profile, policy) for raw, v in validated]
-        contacts = merge([m.frame for m in mapped])
-    return write_outputs(contacts, validated, mapped, profile, out, limits)
+        return plan(raws, out, profile, policy, limits)
 
 
 @flow(name="onramp-plan", validate_parameters=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tasks.plan import MAX_BYTES_PER_FILE, MAX_ROWS_PER_FILE
+from tasks.import_files import MAX_BYTES_PER_FILE, MAX_ROWS_PER_FILE
 
 DEFAULT_PORTAL_URL = "https://api.hubapi.com"
 

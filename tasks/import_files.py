@@ -1,4 +1,4 @@
-"""The import plan: the files HubSpot's importer takes, chunked under its per-file limits.
+"""Import files: what HubSpot's importer takes, chunked under its per-file limits.
 
 Writes, under the output folder:
 - ``hubspot/contacts-marketing-NNN.csv`` and ``hubspot/contacts-non-marketing-NNN.csv``:

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from tasks.output import OutputFolder
-from tasks.plan import PlanLimits, chunk_bounds, opt_out_file_name, write_plan
+from tasks.import_files import PlanLimits, chunk_bounds, opt_out_file_name, write_plan
 from tasks.transform.profile import CustomProperty, load_profile
 
 PROFILE = load_profile("mailchimp")
