@@ -13,6 +13,7 @@ from typing import Any
 
 from emulators.hubspot.faults import FaultInjector
 from emulators.hubspot.imports import ImportRunner
+from emulators.hubspot.persistence import AutoSaver, load, save
 from emulators.hubspot.ratelimit import RateLimiter
 from emulators.hubspot.settings import EmulatorSettings
 from emulators.hubspot.state import Portal
@@ -36,6 +37,11 @@ class HubSpotEmulator:
         self.imports = ImportRunner(self.portal, lambda: self.settings)
         self._counts_lock = threading.Lock()
         self.request_counts: Counter[tuple[str, str, int]] = Counter()
+        self._saver: AutoSaver | None = None
+        if self.settings.state_file:
+            for job in load(self.portal, self.settings.state_file):
+                self.imports.submit(job)
+            self._saver = AutoSaver(self.portal, self.settings.state_file)
 
     def _limiter(self) -> RateLimiter:
         settings = self.settings
@@ -78,10 +84,24 @@ class HubSpotEmulator:
             self.request_counts.clear()
 
     def count_request(self, method: str, route: str, status: int) -> None:
-        """Count one answered request by endpoint and status."""
+        """Count one answered request by endpoint and status (and note a change to save)."""
         with self._counts_lock:
             self.request_counts[(method, route, status)] += 1
+        if self._saver is not None and method != "GET":
+            self._saver.touch()
+
+    def save(self) -> None:
+        """Write the portal to the state file now.
+
+        Raises:
+            ValueError: the emulator has no ``state_file``.
+        """
+        if not self.settings.state_file:
+            raise ValueError("this emulator has no state_file")
+        save(self.portal, self.settings.state_file)
 
     def shutdown(self) -> None:
-        """Stop the import workers."""
+        """Stop the import workers, and save the portal when it has a state file."""
         self.imports.shutdown()
+        if self._saver is not None:
+            self._saver.close()

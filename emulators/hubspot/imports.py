@@ -173,10 +173,10 @@ def create_job(
         data = by_name[file_name]
         _check_limits(file_name, data, page.get("hasHeader", True), settings)
         _check_mapping(file_name, page, data)
-        files.append((entry, data, next(portal.file_ids)))
+        files.append((entry, data, portal.next_id("file")))
     stamp = now_iso()
     job = ImportJob(
-        id=str(next(portal.import_ids)),
+        id=str(portal.next_id("import")),
         name=str(request.get("name") or ""),
         request=request,
         files=files,
@@ -397,8 +397,10 @@ def process(job: ImportJob, portal: Portal, settings: EmulatorSettings) -> None:
 
     Stops early (leaving the state alone) when the import is canceled.
     """
+    # A rerun (an import queued again after a restart) starts its report afresh.
+    job.errors.clear()
     job.counters.update({"TOTAL_ROWS": 0, "CREATED_OBJECTS": 0, "UPDATED_OBJECTS": 0, "ERRORS": 0})
-    if job.request.get("createContactListFromImport") is True:
+    if job.request.get("createContactListFromImport") is True and job.list_id is None:
         job.list_id = _import_list(portal, job)
     imported: dict[str, None] = {}
     for entry, data, file_id in job.files:

@@ -57,6 +57,8 @@ class EmulatorSettings:
         latency: seconds added before answering each HubSpot request.
         daily_quota_at: when set, the daily quota is reached at this request (counted from when
             the setting took effect): it and every later request get 429 ``DAILY``.
+        state_file: when set, the portal is loaded from this file at start and kept in it
+            (see ``persistence.py``).
     """
 
     tier: str = "professional"
@@ -75,6 +77,7 @@ class EmulatorSettings:
     drop_rate: float = 0.0
     latency: float = 0.0
     daily_quota_at: int | None = None
+    state_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.tier not in BURST_LIMITS:

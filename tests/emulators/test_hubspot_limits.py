@@ -97,3 +97,23 @@ def test_requests_are_counted_by_endpoint_and_status(hub):
     }
     assert counts[("/crm/v3/properties/{object_type_name}", 200)] == 1
     assert counts[("/crm/v3/objects/{object_type_name}/{object_id}", 404)] == 1
+
+
+def test_state_file_keeps_the_portal_between_restarts(tmp_path):
+    state = tmp_path / "portal.pickle"
+    with serve_in_background(state_file=str(state)) as hub:
+        requests.post(hub.url + "/crm/v3/objects/contacts", headers=auth(),
+                      json={"properties": {"email": "kept@x.com"}}).raise_for_status()
+        requests.post(hub.url + "/communication-preferences/v4/statuses/gone@x.com/unsubscribe-all",
+                      params={"channel": "EMAIL"}, headers=auth()).raise_for_status()
+    with serve_in_background(state_file=str(state)) as hub:
+        kept = requests.get(hub.url + "/crm/v3/objects/contacts/kept@x.com",
+                            params={"idProperty": "email"}, headers=auth())
+        assert kept.status_code == 200
+        wide = requests.get(hub.url + "/communication-preferences/v4/statuses/gone@x.com/unsubscribe-all",
+                            params={"channel": "EMAIL"}, headers=auth()).json()
+        assert wide["results"][0]["status"] == "UNSUBSCRIBED"
+        created = requests.post(hub.url + "/crm/v3/objects/contacts", headers=auth(),
+                                json={"properties": {"email": "new@x.com"}}).json()
+        assert int(created["id"]) > int(kept.json()["id"])
+        assert requests.post(hub.url + "/_emulator/save").status_code == 200

@@ -21,6 +21,16 @@ async def reset(request: Request) -> dict[str, Any]:
     return {"status": "reset"}
 
 
+@router.post("/save")
+async def save_state(request: Request) -> dict[str, Any]:
+    """Write the portal to its state file now (400 when it has none)."""
+    try:
+        emulator_of(request).save()
+    except ValueError as error:
+        raise validation_error(str(error)) from None
+    return {"status": "saved"}
+
+
 @router.get("/state")
 async def state(request: Request) -> dict[str, Any]:
     """Dump the portal: contacts, companies, opt-outs, lists, imports, custom properties, counts."""
