@@ -36,10 +36,8 @@ def write_safe_csv(frame: pl.DataFrame, path: Path) -> None:
     """
     strings = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     safe = frame.with_columns(neutralise_formulas(pl.col(name)).alias(name) for name in strings)
-    safe = safe.rename({c: _neutralise_text(c) for c in safe.columns})
+    headers = pl.Series(safe.columns, dtype=pl.String).to_frame("header")
+    safe.columns = headers.select(neutralise_formulas(pl.col("header"))).to_series().to_list()
     path.parent.mkdir(parents=True, exist_ok=True)
     safe.write_csv(path, quote_style="necessary")
 
-
-def _neutralise_text(text: str) -> str:
-    return pl.select(neutralise_formulas(pl.lit(text))).item()

@@ -64,7 +64,19 @@ OVERFLOW_COLUMNS = 8
 
 BOM = "\ufeff"
 QUOTE = b'"'
+NUL = b"\x00"
+CR = b"\r"
+CRLF = b"\r\n"
 CHECK_CHUNK_BYTES = 1 << 20
+
+OTHER_ENCODING_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+"""Byte-order marks of encodings Onramp refuses by name (UTF-32 first: its LE mark starts
+with UTF-16's)."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +160,9 @@ def read_export_file(staged: StagedFile) -> RawSource:
         The file's RawSource.
 
     Raises:
-        InputError: The name holds no status, the file is not UTF-8 text, has an unclosed
-            quote, has no header row or no email column.
+        InputError: The name holds no status, the file is not UTF-8 text (UTF-16, NUL bytes,
+            invalid bytes), has an unclosed quote or a line ending in a bare carriage return,
+            has no header row or no email column.
     """
     status = status_from_filename(staged.uri)
     if status is None:
@@ -183,19 +196,78 @@ def read_export_file(staged: StagedFile) -> RawSource:
 
 
 def _check_parsable(staged: StagedFile) -> None:
-    """Raise InputError for bytes that are not UTF-8 or for an unclosed quote, with the line."""
+    """Raise InputError, with the line, for what polars would misread rather than refuse.
+
+    Bytes that are not UTF-8 (UTF-16 is named), NUL bytes (valid UTF-8, but never in a text
+    CSV: UTF-16 without a mark, or binary), an unclosed quote, and a line ending in a bare
+    carriage return (polars would glue the next record onto it).
+    """
     decoder = codecs.getincrementaldecoder("utf-8")()
     quotes = 0
+    bare_crs = 0
     offset = 0
     with staged.path.open("rb") as handle:
         for chunk in iter(partial(handle.read, CHECK_CHUNK_BYTES), b""):
+            if not offset:
+                _refuse_other_encodings(chunk, staged)
             _decode(decoder, chunk, staged, offset)
+            if NUL in chunk:
+                line = _line_at(staged.path, offset + chunk.index(NUL))
+                raise InputError(staged.uri, "NUL byte: not a text CSV (UTF-16 or binary?)", line=line)
             quotes += chunk.count(QUOTE)
+            # A CRLF split across two chunks counts as bare here; the exact scan settles it.
+            bare_crs += chunk.count(CR) - chunk.count(CRLF)
             offset += len(chunk)
     _decode(decoder, b"", staged, offset)
     if quotes % 2:
         line = _unclosed_quote_line(staged.path)
         raise InputError(staged.uri, "unclosed double quote", line=line)
+    if bare_crs:
+        line = _bare_cr_line(staged.path)
+        if line is not None:
+            raise InputError(
+                staged.uri,
+                "a line ends in a bare carriage return (old Mac line endings): save it with "
+                "CRLF or LF line endings",
+                line=line,
+            )
+
+
+def _refuse_other_encodings(head: bytes, staged: StagedFile) -> None:
+    for bom, encoding in OTHER_ENCODING_BOMS:
+        if head.startswith(bom):
+            raise InputError(staged.uri, f"{encoding} text: save it as UTF-8 CSV", line=1)
+
+
+def _bare_cr_line(path: Path) -> int | None:
+    """The line of the first carriage return outside quotes not followed by a line feed.
+
+    Inside a quoted cell a bare CR is data (polars keeps it); outside one it would end a record
+    for a spreadsheet and not for polars. Streams the file in chunks, carrying the quote state
+    (an escaped ``""`` toggles it twice) and a CR that ends a chunk to the next one.
+    """
+    quoted = False
+    newlines = 0
+    pending: int | None = None
+    with path.open("rb") as handle:
+        for chunk in iter(partial(handle.read, CHECK_CHUNK_BYTES), b""):
+            if pending is not None and not chunk.startswith(b"\n"):
+                return pending
+            pending = None
+            segments = chunk.split(QUOTE)
+            for number, segment in enumerate(segments):
+                quoted = quoted != (number > 0)
+                position = -1 if quoted else segment.find(CR)
+                while position != -1:
+                    after = segment[position + 1 : position + 2]
+                    if after != b"\n":
+                        line = newlines + segment.count(b"\n", 0, position) + 1
+                        if after or number < len(segments) - 1:
+                            return line
+                        pending = line
+                    position = segment.find(CR, position + 1)
+                newlines += segment.count(b"\n")
+    return pending
 
 
 def _decode(
@@ -232,13 +304,26 @@ def _unclosed_quote_line(path: Path) -> int:
 
 
 def _read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
-    """The raw header row and the first records, parsed with quoted newlines respected."""
+    """The raw header row and the first records, parsed with quoted newlines respected.
+
+    The csv module refuses a cell over its field limit (128 KiB), which keeps this read
+    bounded: a huge header cell is refused, and the sample stops before a huge record (polars
+    reads that record later, and the validator judges it).
+    """
     with staged.path.open(encoding="utf-8-sig", newline="") as handle:
         records = csv.reader(handle)
-        header = next(records, None)
+        try:
+            header = next(records, None)
+        except csv.Error as error:
+            raise InputError(staged.uri, f"header row cannot be read: {error}", line=1) from error
         if not header:
             raise InputError(staged.uri, "empty file: no header row", line=1)
-        return header, list(islice(records, EMAIL_SAMPLE_RECORDS))
+        sample: list[list[str]] = []
+        try:
+            sample.extend(islice(records, EMAIL_SAMPLE_RECORDS))
+        except csv.Error:
+            pass
+        return header, sample
 
 
 def _clean_header(header: str, position: int) -> str:

@@ -9,7 +9,9 @@ a local plain CSV is used where it is.
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
+import stat
 import re
 import zipfile
 import zlib
@@ -42,6 +44,17 @@ ZIP_BOMB_MIN_BYTES = 100 * 1024 * 1024
 ZIP_BOMB_MAX_RATIO = 100
 """A member is refused when it declares more than ZIP_BOMB_MIN_BYTES *and* more than
 ZIP_BOMB_MAX_RATIO times its compressed size: real CSV exports compress 5-20x, bombs 1000x+."""
+
+MAX_CSV_FILES = 1000
+"""The most CSV files one source may hold: an export has a handful, an agency's folder of
+accounts a few hundred; ten thousand tiny files is an attack on the run's time, not an export."""
+
+STAGED_NAME_MAX_CHARS = 120
+"""Staged file names are cut to this (from the left, keeping the extension): file systems
+refuse names over 255 bytes, and archive member names have no such limit."""
+
+ZIP_ENCRYPTED_FLAG = 0x1
+READABLE_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -81,8 +94,9 @@ def stage_files(
         The source's CSV files, sorted by URI. macOS junk (``__MACOSX/``, ``._*``) is skipped.
 
     Raises:
-        InputError: The source does not exist or cannot be read, is a corrupt zip archive or a
-            zip bomb, or holds no CSV file.
+        InputError: The source does not exist or cannot be read, is a corrupt, encrypted or
+            nested zip archive or a zip bomb, holds no CSV file or more than MAX_CSV_FILES, or
+            names something that is not a regular file (a device, a pipe).
     """
     fs, root = _filesystem(source, storage_options)
     target = staging_dir / hashlib.sha256(source.encode()).hexdigest()[:12]
@@ -143,10 +157,28 @@ def _is_csv(name: str) -> bool:
     return name.lower().endswith(CSV_SUFFIX) and not _is_junk(name)
 
 
+def _check_listing(source: str, names: list[str], where: str) -> None:
+    """Refuse a source whose CSV files Onramp would not all read: nested archives, too many.
+
+    A zip inside the source may hold the export itself; skipping it would lose its rows
+    without a word, so the user is asked to pass it as its own SOURCE.
+    """
+    nested = next((n for n in names if n.lower().endswith(ZIP_SUFFIX) and not _is_junk(n)), None)
+    if nested is not None:
+        raise InputError(
+            source, f"the {where} holds a zip archive ({nested}): pass it as its own SOURCE"
+        )
+    csv_count = sum(_is_csv(name) for name in names)
+    if csv_count > MAX_CSV_FILES:
+        raise InputError(
+            source, f"the {where} holds {csv_count:,} CSV files, more than {MAX_CSV_FILES:,}"
+        )
+
+
 def _staging_path(target: Path, index: int, name: str) -> Path:
     """A collision-free local name inside ``target``, whatever ``name`` holds (``..``, ``/``)."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    safe = _UNSAFE_NAME_CHARS.sub("_", base).lstrip(".") or "member.csv"
+    safe = _UNSAFE_NAME_CHARS.sub("_", base).lstrip(".")[-STAGED_NAME_MAX_CHARS:] or "member.csv"
     return target / f"{index:04d}-{safe}"
 
 
@@ -164,9 +196,9 @@ def _looks_like_zip(fs: AbstractFileSystem, path: str) -> bool:
 def _stage_folder(
     fs: AbstractFileSystem, source: str, root: str, target: Path
 ) -> list[StagedFile]:
-    relative = sorted(
-        name for name in (posixpath.relpath(path, root) for path in fs.find(root)) if _is_csv(name)
-    )
+    names = [posixpath.relpath(path, root) for path in fs.find(root)]
+    _check_listing(source, names, "folder")
+    relative = sorted(name for name in names if _is_csv(name))
     base = source.rstrip("/")
     return [
         _stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
@@ -178,6 +210,11 @@ def _stage_plain_file(
     fs: AbstractFileSystem, uri: str, path: str, target: Path, index: int
 ) -> StagedFile:
     if _is_local(fs):
+        with _input_errors(uri):
+            mode = os.stat(path).st_mode
+        # A symlink to /dev/zero or a named pipe would be read forever.
+        if not stat.S_ISREG(mode):
+            raise InputError(uri, "not a regular file (a device, pipe or socket)")
         return StagedFile(uri=uri, path=Path(path))
     destination = _staging_path(target, index, path)
     with _input_errors(uri), fs.open(path, "rb") as handle:
@@ -196,14 +233,27 @@ def _stage_zip(fs: AbstractFileSystem, source: str, root: str, target: Path) -> 
 
 
 def _stage_members(archive: zipfile.ZipFile, source: str, target: Path) -> Iterator[StagedFile]:
-    members = [info for info in archive.infolist() if not info.is_dir() and _is_csv(info.filename)]
+    files = [info for info in archive.infolist() if not info.is_dir()]
+    _check_listing(source, [info.filename for info in files], "zip archive")
+    members = [info for info in files if _is_csv(info.filename)]
     for index, info in enumerate(members):
         uri = f"{source}{ARCHIVE_MEMBER_SEPARATOR}{info.filename}"
+        _refuse_unreadable_member(info, uri)
         _refuse_zip_bomb(info, uri)
         destination = _staging_path(target, index, info.filename)
         with _input_errors(uri), archive.open(info) as member:
             _copy(member, destination, uri, limit=info.file_size)
         yield StagedFile(uri=uri, path=destination)
+
+
+def _refuse_unreadable_member(info: zipfile.ZipInfo, uri: str) -> None:
+    """Refuse, with a reason a person can act on, what ``zipfile`` would fail on mid-read."""
+    if info.flag_bits & ZIP_ENCRYPTED_FLAG:
+        raise InputError(uri, "encrypted zip member: export again without a password")
+    if info.compress_type not in READABLE_ZIP_METHODS:
+        raise InputError(
+            uri, f"zip compression method {info.compress_type} is not supported: re-zip with deflate"
+        )
 
 
 def _refuse_zip_bomb(info: zipfile.ZipInfo, uri: str) -> None:
