@@ -9,7 +9,9 @@ Per row, as HubSpot does: the contact is upserted by its lowercased email; a bla
 clears a value; ``marketableContactImport: true`` makes the contact a marketing contact and
 ``false`` never downgrades one; an import never moves ``lifecyclestage`` backwards; a value that
 does not fit its property is skipped and reported, the rest of the row still imports; a row with
-an invalid email or the wrong number of cells imports nothing.
+an invalid email or the wrong number of cells imports nothing. Columns mapped to companies
+(``0-2``) create or update a company (matched by domain, else name) associated with the row's
+contact; such multi-object imports are non-marketing, as in HubSpot.
 
 Error rows: ``sourceData.lineNumber`` counts records of the file from 1, the header being
 line 1 and the first data row line 2 (line 0 is a file-wide error, e.g. a column mapped to a

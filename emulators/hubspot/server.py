@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
+import time
 from typing import Any
 
 import uvicorn
@@ -16,8 +18,7 @@ _START_TIMEOUT_SECONDS = 30
 
 
 def _settings(settings: EmulatorSettings | None, overrides: dict[str, Any]) -> EmulatorSettings:
-    base = settings or EmulatorSettings()
-    return EmulatorSettings(**{**base.__dict__, **overrides}) if overrides else base
+    return dataclasses.replace(settings or EmulatorSettings(), **overrides)
 
 
 def _server(emulator: HubSpotEmulator) -> uvicorn.Server:
@@ -56,9 +57,8 @@ class EmulatorServer:
             name="hubspot-emulator", daemon=True,
         )
         self._thread.start()
-        ready = threading.Event()
         while not self._server.started and self._thread.is_alive():
-            ready.wait(0.01)
+            time.sleep(0.01)
         if not self._server.started:
             raise RuntimeError("the HubSpot emulator did not start")
 
