@@ -30,11 +30,11 @@ def _server(emulator: HubSpotEmulator) -> uvicorn.Server:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # uvicorn writes a response's head and body in two sends. asyncio turns Nagle off
+    # (TCP_NODELAY) on each accepted connection only when the socket's protocol is IPPROTO_TCP;
+    # with the default 0 the body waits for the client's delayed ACK, ~40 ms a kept-alive request.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit this: without it, a response written in two parts waits for
-    # the client's delayed ACK (~40 ms a request).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     return sock
 
@@ -61,6 +61,13 @@ class EmulatorServer:
             time.sleep(0.01)
         if not self._server.started:
             raise RuntimeError("the HubSpot emulator did not start")
+
+    def connection_sockets(self) -> list[socket.socket]:
+        """The sockets of the connections open right now, so a test can check their options."""
+        return [
+            connection.transport.get_extra_info("socket")
+            for connection in list(self._server.server_state.connections)
+        ]
 
     def stop(self) -> None:
         """Stop serving and stop the import workers."""
