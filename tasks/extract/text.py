@@ -1,0 +1,216 @@
+"""Text tables as spreadsheets and European locales leave them: any common encoding, any delimiter.
+
+A CSV re-saved by Excel arrives as UTF-8 with or without a BOM, as UTF-16 with a BOM or, with
+no BOM at all, in the PC's legacy code page (Windows-1252); European Excel separates with ``;``,
+other tools with a tab or ``|``. ``normalise_text`` turns any of these into the one layout the
+readers scan: UTF-8, comma-separated, RFC 4180 quoting. A file already in that layout is used
+where it is; any other is transcoded once, streaming, into the staging folder.
+
+Detection never guesses silently: the BOM decides, else strict UTF-8, else Windows-1252 — and a
+file mixing UTF-8 and Windows-1252 is refused rather than read as mojibake ("FranÃ§oise").
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TextIO
+
+from tasks.errors import InputError
+from tasks.extract.sources import StagedFile
+
+CHUNK_BYTES = 1 << 20
+
+UTF8 = "utf-8"
+UTF8_BOM = "utf-8-sig"
+LEGACY = "cp1252"
+LATIN1 = "latin-1"
+"""Windows-1252 leaves five bytes undefined; a file using them is read as Latin-1, which agrees
+with Windows-1252 on every letter."""
+
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, UTF8_BOM),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+"""Byte-order marks, UTF-32 first: its little-endian mark starts with UTF-16's."""
+
+SCANNED_AS_IS = frozenset({UTF8, UTF8_BOM})
+"""Encodings the readers scan without a copy (polars and the header read both strip the BOM)."""
+
+DELIMITERS = (",", ";", "\t", "|")
+"""Candidate delimiters, in order of preference when the header line counts tie."""
+
+CANONICAL_DELIMITER = ","
+QUOTE = '"'
+HEADER_SNIFF_CHARS = 1 << 16
+
+_MOJIBAKE = re.compile(rb"\xc3[\x80-\xbf]|\xe2\x80[\x90-\xbf]")
+"""UTF-8 for accented Latin letters (``é`` = C3 A9) and typographic punctuation (``’`` =
+E2 80 99): decoded as Windows-1252 they become ``Ã©`` and ``â€™``, which real text never holds."""
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """How a text table is written.
+
+    Attributes:
+        encoding: A Python codec name (``utf-8``, ``utf-8-sig``, ``utf-16``, ``cp1252``, ...).
+        delimiter: The field separator.
+    """
+
+    encoding: str
+    delimiter: str
+
+    @property
+    def canonical(self) -> bool:
+        """Whether the readers can scan the file as it is."""
+        return self.encoding in SCANNED_AS_IS and self.delimiter == CANONICAL_DELIMITER
+
+
+def detect_encoding(path: Path, uri: str) -> str:
+    """The encoding of a text file: its BOM's, else UTF-8 if every byte decodes, else Windows-1252.
+
+    Args:
+        path: The local file.
+        uri: The file as the user knows it, for errors.
+
+    Raises:
+        InputError: The file has no BOM, is not UTF-8, and holds UTF-8 sequences for accented
+            letters or punctuation: it mixes two encodings, and no single one reads it right.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            return encoding
+    if _decodes(path, UTF8):
+        return UTF8
+    line = _first_match_line(path, _MOJIBAKE)
+    if line is not None:
+        raise InputError(
+            uri,
+            "mixes UTF-8 and Windows-1252 text (read either way some names would be garbled): "
+            "save it again as UTF-8",
+            line=line,
+        )
+    return LEGACY if _decodes(path, LEGACY) else LATIN1
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter a header line uses: the candidate seen most often outside quotes.
+
+    Args:
+        header_line: The file's first line, decoded.
+
+    Returns:
+        One of ``DELIMITERS``; a comma when none occurs (a one-column file).
+    """
+    counts = dict.fromkeys(DELIMITERS, 0)
+    # Splitting on quotes leaves the unquoted stretches at the even positions.
+    for outside in header_line.split(QUOTE)[::2]:
+        for delimiter in DELIMITERS:
+            counts[delimiter] += outside.count(delimiter)
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else CANONICAL_DELIMITER
+
+
+def detect_layout(staged: StagedFile) -> TextLayout:
+    """Detect a staged text file's encoding and delimiter."""
+    encoding = detect_encoding(staged.path, staged.uri)
+    with staged.path.open(encoding=encoding, newline="") as handle:
+        head = handle.read(HEADER_SNIFF_CHARS)
+    first_line = head.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
+    return TextLayout(encoding=encoding, delimiter=sniff_delimiter(first_line))
+
+
+def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, TextLayout]:
+    """The file as UTF-8, comma-separated CSV: itself when it already is, else a staged copy.
+
+    The copy is written record by record (quoted newlines, quoted delimiters and ``""`` kept
+    as data), so a record stays one record and ``_source_row`` numbers match the original. A
+    row with more fields than the header keeps them all, for the reader to send to the rejects.
+
+    Args:
+        staged: The file as ``stage_files`` returns it.
+        staging_dir: Where the UTF-8 copy is written.
+
+    Returns:
+        The file to scan (same ``uri``) and the layout it was found in.
+
+    Raises:
+        InputError: Mixed encodings, an unclosed quote, or a record the csv module cannot split
+            (a cell over its 128 KiB field limit).
+    """
+    layout = detect_layout(staged)
+    if layout.canonical:
+        return staged, layout
+    target = staging_dir / "utf8" / f"{hashlib.sha256(staged.uri.encode()).hexdigest()[:16]}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with staged.path.open(encoding=layout.encoding, newline="") as source, target.open(
+        "w", encoding=UTF8, newline=""
+    ) as out:
+        quotes = _QuoteTracker(source)
+        writer = csv.writer(out, lineterminator="\n")
+        records = csv.reader(quotes, delimiter=layout.delimiter)
+        try:
+            writer.writerows(records)
+        except csv.Error as error:
+            raise InputError(staged.uri, f"cannot split a record: {error}", line=records.line_num) from error
+        if quotes.open_since is not None:
+            raise InputError(staged.uri, "unclosed double quote", line=quotes.open_since)
+    return StagedFile(uri=staged.uri, path=target), layout
+
+
+class _QuoteTracker:
+    """The lines of a text file, noting where a quote opened that no later quote closed.
+
+    The csv module ends an unclosed quoted cell silently at the end of the file, swallowing
+    every record after it; the parity of quotes per line tells where that began.
+    """
+
+    def __init__(self, handle: TextIO) -> None:
+        self._handle = handle
+        self.open_since: int | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for number, line in enumerate(self._handle, start=1):
+            if line.count(QUOTE) % 2:
+                self.open_since = number if self.open_since is None else None
+            yield line
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(partial(handle.read, CHUNK_BYTES), b""):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _first_match_line(path: Path, pattern: re.Pattern[bytes]) -> int | None:
+    """The 1-based line of the first match of a byte pattern, streaming (matches are ≤ 3 bytes)."""
+    overlap = 2
+    newlines = 0
+    tail = b""
+    with path.open("rb") as handle:
+        for chunk in iter(partial(handle.read, CHUNK_BYTES), b""):
+            window = tail + chunk
+            match = pattern.search(window)
+            if match:
+                return newlines - tail.count(b"\n") + window.count(b"\n", 0, match.start()) + 1
+            newlines += chunk.count(b"\n")
+            tail = window[-overlap:]
+    return None
