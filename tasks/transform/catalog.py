@@ -1,0 +1,363 @@
+"""Every source profile, how one is recognised from a file's headers, and how a row's status is read.
+
+A profile (``profiles/<name>.toml``) says where each column goes (``tasks.transform.profile``)
+and, in the tables read here, how to recognise and read its files:
+
+- ``[detect]``: ``headers`` that identify the source (the profile matching most of a file's
+  headers wins) and ``email_columns`` in order of preference (later ones fill a blank first);
+- ``timestamp_formats``: how the source writes times; such cells are rewritten as UTC
+  ``%Y-%m-%d %H:%M:%S`` (Excel date serials included) before the transform reads them;
+- ``[status]``: ``default`` (a row no rule reads), ``file_names`` (a word in the file name →
+  the status of all its rows, for one-file-per-status exports) and ``rules``, each reading some
+  columns: ``values`` (cell → status), ``when_true`` (a yes/true/1 cell → status) or
+  ``when_present`` (any non-empty, non-false cell → status).
+
+The status is a string the profile's ``[consent]`` table (the locked ``ConsentPolicy``) maps to
+an outcome. When several rules read a row, the most restrictive reading wins, whatever the rule
+order: an opt-out flag in any column is never out-voted by a "subscribed" in another.
+
+A user's mapping file (TOML or YAML) overrides any of it for one run::
+
+    profile = "salesforce"            # use this profile instead of detecting one
+    email = "Work Email"              # the email column
+    [columns]                         # source column → HubSpot property
+    "Region" = "state"                # a default property
+    "Favourite colour" = "acme_colour"  # anything else: a custom property in the source's group
+    [[status.rules]]                  # more consent columns, read like the profile's own
+    columns = ["Newsletter"]
+    when_true = "newsletter"
+    [consent]                         # status → outcome; opt-out statuses cannot be re-mapped
+    newsletter = "marketing"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from tasks.errors import InputError
+from tasks.transform.consent import SEVERITY
+from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile
+
+TRUTHY = frozenset({"true", "1", "yes", "y", "x", "checked", "on", "oui", "vrai", "ja", "wahr", "si", "sí"})
+"""Cells that set a flag, in the languages exports are localised to (compared lowercased)."""
+
+FALSY = frozenset({"false", "0", "no", "n", "off", "non", "faux", "nein", "falsch"})
+"""Cells that say a flag is not set: never "present"."""
+
+CANONICAL_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+"""How normalised times are written: what every profile's ``timestamp_format`` reads."""
+
+EXCEL_EPOCH = (1899, 12, 30)
+EXCEL_FIRST_SERIAL = 61
+"""In Excel's 1900 date system serial 60 is the fictitious 1900-02-29; from 61 on, serial N is
+N days after 1899-12-30."""
+EXCEL_LAST_SERIAL = 2_958_465
+"""9999-12-31, Excel's last date: a bigger number is not a date."""
+MICROSECONDS_PER_DAY = 86_400_000_000
+
+MIN_DETECT_SCORE = 2
+"""Identifying headers a file must match for a profile to be chosen: one shared column name
+("Email Opt Out" is Salesforce's and Zoho's) says too little."""
+
+HUBSPOT_DEFAULT_PROPERTIES = frozenset(
+    {
+        "email", "firstname", "lastname", "salutation", "phone", "mobilephone", "fax", "company",
+        "jobtitle", "website", "address", "city", "state", "zip", "country", "industry",
+        "lifecyclestage", "annualrevenue", "numemployees", "date_of_birth", "hs_language",
+    }
+)  # fmt: skip
+"""HubSpot contact properties that exist in every portal: a mapping to one of these is a
+default route; any other name is a custom property Onramp creates."""
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    """One way a source says a row's consent status, read from one or more columns.
+
+    Attributes:
+        columns: Headers the rule reads (case-insensitive); every one present is read.
+        values: Lowercase cell value → status.
+        when_true: The status of a row whose cell is one of ``TRUTHY``.
+        when_present: The status of a row whose cell is non-empty and not one of ``FALSY``.
+    """
+
+    columns: tuple[str, ...]
+    values: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    when_true: str | None = None
+    when_present: str | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping) -> StatusRule:
+        """Build a rule from a ``[[status.rules]]`` table."""
+        return cls(
+            columns=tuple(data["columns"]),
+            values={str(k).strip().lower(): v for k, v in data.get("values", {}).items()},
+            when_true=data.get("when_true"),
+            when_present=data.get("when_present"),
+        )
+
+    def readings(self, cell: pl.Expr) -> Iterator[tuple[str, pl.Expr]]:
+        """Each status this rule can give, with the condition on a cleaned, lowercased cell."""
+        by_status: dict[str, list[str]] = {}
+        for value, status in self.values.items():
+            by_status.setdefault(status, []).append(value)
+        for status, values in by_status.items():
+            yield status, cell.is_in(values)
+        if self.when_true:
+            yield self.when_true, cell.is_in(list(TRUTHY))
+        if self.when_present:
+            yield self.when_present, cell.is_not_null() & (cell != "") & ~cell.is_in(list(FALSY))
+
+
+@dataclass(frozen=True)
+class ReadingProfile:
+    """A source profile with what it takes to recognise and read the source's files.
+
+    Attributes:
+        name: The profile file's stem (``constantcontact``), as ``--profile`` names it.
+        profile: Where the columns go and what each status means.
+        detect_headers: Lowercase headers that identify the source.
+        email_columns: Email headers in order of preference.
+        rules: How a row's status is read.
+        default_status: A row's status when no rule reads it and its file name says nothing.
+        file_statuses: Lowercase word in a file name → status, longest word first.
+        timestamp_formats: strptime formats of the source's times.
+    """
+
+    name: str
+    profile: SourceProfile
+    detect_headers: frozenset[str]
+    email_columns: tuple[str, ...]
+    rules: tuple[StatusRule, ...]
+    default_status: str
+    file_statuses: tuple[tuple[str, str], ...]
+    timestamp_formats: tuple[str, ...]
+
+    @property
+    def format(self) -> str:
+        """The source format rows read with this profile carry."""
+        return self.profile.format
+
+    def score(self, headers: Sequence[str]) -> int:
+        """How many of a file's headers identify this source."""
+        return len({h.strip().lower() for h in headers} & self.detect_headers)
+
+    def email_headers(self, headers: Sequence[str]) -> list[str]:
+        """The file's email headers (as written in the file), in order of preference."""
+        present = {h.strip().lower(): h for h in headers}
+        return [present[c.lower()] for c in self.email_columns if c.lower() in present]
+
+    def file_status(self, uri: str) -> str:
+        """The status a file's name gives all its rows, or the profile's default."""
+        name = uri.replace("\\", "/").rsplit("/", 1)[-1].lower()
+        return next((status for word, status in self.file_statuses if word in name), self.default_status)
+
+    def timestamp_columns(self) -> frozenset[str]:
+        """Lowercase headers holding times: the change-time columns and datetime properties."""
+        customs = {key for key, prop in self.profile.custom_properties.items() if prop.type == "datetime"}
+        return frozenset({c.lower() for c in self.profile.last_changed_columns} | customs)
+
+    def status_expr(self, headers: Sequence[str], file_status: str) -> pl.Expr:
+        """Each row's status: the most restrictive reading of any rule, else ``file_status``.
+
+        Args:
+            headers: The file's headers, as written in the file.
+            file_status: The status of a row no rule reads.
+        """
+        present = {h.strip().lower(): h for h in headers}
+        policy = self.profile.consent
+        readings: list[tuple[int, pl.Expr]] = []
+        for rule in self.rules:
+            for column in rule.columns:
+                header = present.get(column.lower())
+                if header is None:
+                    continue
+                cell = pl.col(header).str.strip_chars().str.to_lowercase()
+                for status, condition in rule.readings(cell):
+                    readings.append((SEVERITY[policy.outcome_of(status)], pl.when(condition).then(pl.lit(status))))
+        # A stable sort keeps rule order within one severity: the profile's order, then the user's.
+        ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
+        return pl.coalesce(*ordered, pl.lit(file_status, dtype=pl.String))
+
+    def with_mapping(self, mapping: UserMapping) -> ReadingProfile:
+        """This profile with a user's mapping applied.
+
+        Raises:
+            InputError: The mapping re-maps an opt-out status or names an unknown outcome.
+        """
+        defaults = dict(self.profile.default_properties)
+        customs = dict(self.profile.custom_properties)
+        for column, target in mapping.columns.items():
+            key = column.strip().lower()
+            defaults.pop(key, None)
+            customs.pop(key, None)
+            if target in HUBSPOT_DEFAULT_PROPERTIES:
+                defaults[key] = target
+            else:
+                customs[key] = CustomProperty(
+                    name=target, label=column.strip(), group=self.profile.group_name, source_column=column.strip()
+                )
+        profile = dataclasses.replace(
+            self.profile,
+            default_properties=defaults,
+            custom_properties=customs,
+            consent=self.profile.consent.with_overrides(mapping.consent),
+        )
+        email_columns = (mapping.email, *self.email_columns) if mapping.email else self.email_columns
+        return dataclasses.replace(
+            self, profile=profile, email_columns=email_columns, rules=self.rules + mapping.rules
+        )
+
+
+@dataclass(frozen=True)
+class UserMapping:
+    """A user's overrides for one run, from a TOML or YAML file (see the module docstring).
+
+    Attributes:
+        profile: The profile to use, instead of detecting one.
+        email: The email column.
+        columns: Source column → HubSpot property.
+        rules: Extra status rules.
+        consent: Status → outcome.
+    """
+
+    profile: str | None = None
+    email: str | None = None
+    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    rules: tuple[StatusRule, ...] = ()
+    consent: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path) -> UserMapping:
+        """Read a mapping file (``.toml``, ``.yaml`` or ``.yml``).
+
+        Raises:
+            InputError: The file cannot be read or is not a mapping of the expected shape.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = yaml.safe_load(text) if path.suffix.lower() in {".yaml", ".yml"} else tomllib.loads(text)
+            return cls(
+                profile=data.get("profile"),
+                email=data.get("email"),
+                columns={str(k): str(v) for k, v in (data.get("columns") or {}).items()},
+                rules=tuple(StatusRule.from_data(r) for r in (data.get("status") or {}).get("rules", [])),
+                consent={str(k): str(v) for k, v in (data.get("consent") or {}).items()},
+            )
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+            raise InputError(str(path), f"cannot read the mapping file: {error}") from error
+        except (AttributeError, KeyError, TypeError) as error:
+            raise InputError(str(path), f"not a mapping file ({error})") from error
+
+
+@cache
+def reading_profile(name: str) -> ReadingProfile:
+    """Read ``profiles/<name>.toml`` with its detection and status tables.
+
+    Raises:
+        InputError: No such profile.
+    """
+    path = PROFILES_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise InputError("--profile", f"no profile {name!r} (profiles: {', '.join(profile_names())})")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    detect = data.get("detect", {})
+    status = data.get("status", {})
+    words = status.get("file_names", {})
+    return ReadingProfile(
+        name=name,
+        profile=load_profile(name),
+        detect_headers=frozenset(h.lower() for h in detect.get("headers", ())),
+        email_columns=tuple(detect.get("email_columns", ())),
+        rules=tuple(StatusRule.from_data(rule) for rule in status.get("rules", ())),
+        default_status=status.get("default", ""),
+        file_statuses=tuple(sorted(((w.lower(), s) for w, s in words.items()), key=lambda p: -len(p[0]))),
+        timestamp_formats=tuple(data.get("timestamp_formats", ())),
+    )
+
+
+def profile_names() -> list[str]:
+    """Every profile shipped with Onramp, by name."""
+    return sorted(path.stem for path in PROFILES_DIR.glob("*.toml"))
+
+
+def all_profiles() -> list[ReadingProfile]:
+    """Every profile, by name."""
+    return [reading_profile(name) for name in profile_names()]
+
+
+def detect_profile(headers: Sequence[str], fallback: str = "generic") -> ReadingProfile:
+    """The profile whose identifying headers a file matches most (by name on a tie).
+
+    Returns:
+        That profile when it matches at least ``MIN_DETECT_SCORE`` headers, else ``fallback``,
+        whose consent rules read the usual opt-out and consent columns of any CRM.
+    """
+    best = max(all_profiles(), key=lambda p: (p.score(headers), -profile_names().index(p.name)))
+    return best if best.score(headers) >= MIN_DETECT_SCORE else reading_profile(fallback)
+
+
+def canonical_timestamp(cell: pl.Expr, formats: Sequence[str]) -> pl.Expr:
+    """A time cell rewritten as UTC ``CANONICAL_TIMESTAMP``; a cell no format reads stays as it is.
+
+    Offsets (``2020-09-25 16:45:13 -0400``) are converted to UTC; an Excel date serial
+    (``44099.7``, a time that went through a spreadsheet) becomes its date and time.
+    """
+    value = cell.str.strip_chars()
+    parsed = [_parse(value, fmt) for fmt in formats]
+    serial = value.cast(pl.Float64, strict=False)
+    from_serial = (
+        pl.when(serial.is_between(EXCEL_FIRST_SERIAL, EXCEL_LAST_SERIAL))
+        .then(pl.datetime(*EXCEL_EPOCH, time_unit="us") + pl.duration(microseconds=(serial * MICROSECONDS_PER_DAY).round().cast(pl.Int64)))
+    )
+    return pl.coalesce(pl.coalesce(*parsed, from_serial).dt.strftime(CANONICAL_TIMESTAMP), cell)
+
+
+def _parse(value: pl.Expr, fmt: str) -> pl.Expr:
+    parsed = value.str.to_datetime(fmt, strict=False, time_unit="us")
+    if "%z" in fmt or "%:z" in fmt:
+        # Naive UTC, like every other time: rows of several sources are compared by it.
+        return parsed.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return parsed.cast(pl.Datetime("us"))
+
+
+def describe(profile: ReadingProfile, headers: Sequence[str]) -> dict:
+    """What reading a file with these headers would do: for ``onramp inspect``.
+
+    Returns:
+        ``{"profile", "format", "email_column", "columns": [{"column", "property", "kind"}],
+        "consent_columns": [...], "statuses": {status: outcome}, "default_status"}``.
+    """
+    emails = profile.email_headers(headers)
+    email = emails[0] if emails else None
+    columns = []
+    for header in headers:
+        if header == email:
+            columns.append({"column": header, "property": "email", "kind": "email"})
+            continue
+        target = profile.profile.route(header)
+        custom = isinstance(target, CustomProperty)
+        columns.append(
+            {"column": header, "property": target.name if custom else target, "kind": "custom" if custom else "default"}
+        )
+    present = {h.strip().lower() for h in headers}
+    consent_columns = sorted({c for rule in profile.rules for c in rule.columns if c.lower() in present})
+    return {
+        "profile": profile.name,
+        "format": profile.format,
+        "email_column": email,
+        "columns": columns,
+        "consent_columns": consent_columns,
+        "statuses": {s: o.value for s, o in profile.profile.consent.outcomes.items()},
+        "default_status": profile.default_status,
+    }
+
