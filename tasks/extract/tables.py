@@ -1,0 +1,187 @@
+"""Reading any export file — Mailchimp, Constant Contact, a CRM's CSV or XLSX — into a RawSource.
+
+Each file is made plain first (a workbook's contact sheet staged as CSV; any encoding and
+delimiter transcoded to UTF-8 CSV: ``tasks.extract.text``), then recognised by its headers
+(``tasks.transform.catalog``) or read with the profile the user names. A Mailchimp export goes
+to the Mailchimp reader (its status is its file name); every other file is read here with the
+same parsing machinery, and its rows' status comes from the profile's consent columns, so one
+file may hold every status.
+
+Cells are cleaned where spreadsheets damage them: Excel's apostrophe before a number
+(``'+16193058111``) is removed, and time columns are rewritten as UTC (offsets, Excel date
+serials) so rows of every source compare by the same clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from schemas.lineage import SOURCE_FORMAT, SOURCE_STATUS
+from tasks.errors import InputError
+from tasks.extract import mailchimp
+from tasks.extract.excel import is_spreadsheet, split_sheet, stage_sheet
+from tasks.extract.mailchimp import RawSource
+from tasks.extract.sources import StagedFile, _filesystem, _input_errors, _stage_plain_file, stage_files
+from tasks.extract.text import TextLayout, normalise_text
+from tasks.transform.catalog import (
+    ReadingProfile,
+    UserMapping,
+    canonical_timestamp,
+    detect_profile,
+    reading_profile,
+)
+
+# The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
+# positional scan with overflow columns for ragged rows) serves every format alike.
+_check_parsable = mailchimp._check_parsable
+_read_head = mailchimp._read_head
+_clean_header = mailchimp._clean_header
+_group_by_name = mailchimp._group_by_name
+_scan = mailchimp._frame
+
+PER_ROW_STATUS = "per-row"
+"""A file's ``status`` in the report when its rows carry their own."""
+
+_EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
+"""Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How the user asked for files to be read.
+
+    Attributes:
+        profile: A profile name to use for every file, instead of detecting one.
+        mapping: A user's mapping, applied on top of the profile.
+    """
+
+    profile: str | None = None
+    mapping: UserMapping | None = None
+
+    def resolve(self, headers: Sequence[str]) -> ReadingProfile:
+        """The profile a file with these headers is read with."""
+        name = self.profile or (self.mapping.profile if self.mapping else None)
+        profile = reading_profile(name) if name else detect_profile(headers)
+        return profile.with_mapping(self.mapping) if self.mapping else profile
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    """One file as read, with how it was read (what ``onramp inspect`` shows).
+
+    Attributes:
+        raw: The file's RawSource.
+        profile: The profile it was read with.
+        layout: Its text layout before transcoding (None for a workbook sheet's staged CSV).
+    """
+
+    raw: RawSource
+    profile: ReadingProfile
+    layout: TextLayout | None
+
+
+def read_source(
+    source: str, staging_dir: Path, options: ReadOptions = ReadOptions(), storage_options: dict | None = None
+) -> list[ReadFile]:
+    """Stage and read every file of a source: a zip, a folder, a CSV or a workbook (``x.xlsx#Sheet``).
+
+    Args:
+        source: A local path or fsspec URL; a workbook may name its sheet after ``#``.
+        staging_dir: Where staged and transcoded copies go; keep it until frames are collected.
+        options: Profile and mapping choices.
+        storage_options: Passed to the fsspec filesystem.
+
+    Returns:
+        One ReadFile per file, sorted by URI.
+
+    Raises:
+        InputError: The source or one of its files cannot be read.
+    """
+    location, sheet = split_sheet(source)
+    if is_spreadsheet(location):
+        staged = [_stage_workbook(location, staging_dir, storage_options)]
+    else:
+        staged = stage_files(source, staging_dir, storage_options)
+    return [read_file(file, staging_dir, options, sheet) for file in staged]
+
+
+def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet: str | None = None) -> ReadFile:
+    """Read one staged file: normalise it, recognise it, scan it lazily.
+
+    Raises:
+        InputError: The file cannot be read, or has no email column.
+    """
+    layout = None
+    if is_spreadsheet(staged.uri):
+        staged = stage_sheet(staged, staging_dir, sheet, lambda headers: _sheet_score(headers, options))
+    else:
+        staged, layout = normalise_text(staged, staging_dir)
+    _check_parsable(staged)
+    raw_headers, sample = _read_head(staged)
+    names = [_clean_header(header, position) for position, header in enumerate(raw_headers)]
+    columns = [(names[positions[0]], positions) for positions in _group_by_name(names).values()]
+    headers = [header for header, _ in columns]
+    profile = options.resolve(headers)
+    if profile.format == mailchimp.FORMAT:
+        return ReadFile(mailchimp.read_export_file(staged), profile, layout)
+    emails = profile.email_headers(headers) or [mailchimp._email_column(columns, sample)]
+    if emails[0] is None:
+        raise InputError(
+            staged.uri,
+            f"no email column: expected one of {', '.join(profile.email_columns)} ({profile.profile.label})",
+            line=1,
+        )
+    file_status = profile.file_status(staged.uri)
+    frame = (
+        _scan(staged, columns, file_status)
+        .with_columns(_clean(header, profile) for header in headers)
+        .with_columns(pl.coalesce([mailchimp._non_empty(e) for e in emails]).alias(emails[0]))
+        .with_columns(
+        profile.status_expr(headers, file_status).alias(SOURCE_STATUS),
+            pl.lit(profile.format, dtype=pl.String).alias(SOURCE_FORMAT),
+        )
+    )
+    raw = RawSource(
+        uri=staged.uri,
+        status=PER_ROW_STATUS if _reads_consent(profile, headers) else file_status,
+        format=profile.format,
+        headers=headers,
+        duplicate_headers=[header for header, positions in columns if len(positions) > 1],
+        frame=frame,
+        email_column=emails[0],
+    )
+    return ReadFile(raw, profile, layout)
+
+
+def _clean(header: str, profile: ReadingProfile) -> pl.Expr:
+    cell = pl.col(header).str.replace(_EXCEL_TEXT_NUMBER, "${1}")
+    if header.strip().lower() in profile.timestamp_columns():
+        cell = canonical_timestamp(cell, profile.timestamp_formats)
+    return cell.alias(header)
+
+
+def _reads_consent(profile: ReadingProfile, headers: Sequence[str]) -> bool:
+    present = {h.strip().lower() for h in headers}
+    return any(column.lower() in present for rule in profile.rules for column in rule.columns)
+
+
+def _sheet_score(headers: list[str], options: ReadOptions) -> int:
+    """How much a sheet's first row looks like a contact list: an email column, then a profile's headers."""
+    cleaned = [h.strip() for h in headers if h and h.strip()]
+    if not cleaned:
+        return 0
+    profile = options.resolve(cleaned)
+    return (1 + profile.score(cleaned)) if profile.email_headers(cleaned) else 0
+
+
+def _stage_workbook(location: str, staging_dir: Path, storage_options: dict | None) -> StagedFile:
+    """A workbook as a local file: itself when local, else a staged copy."""
+    fs, path = _filesystem(location, storage_options)
+    with _input_errors(location):
+        if not fs.isfile(path):
+            raise InputError(location, "no such file")
+    return _stage_plain_file(fs, location, path, staging_dir / "workbooks", 0)
