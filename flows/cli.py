@@ -48,7 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, status: int) -> int:
-    print(f"onramp: error: {message}", file=sys.stderr)
+    # A file or member name may hold a newline or a terminal escape: the message stays one
+    # line of plain text whatever the input.
+    line = "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
+    print(f"onramp: error: {line}", file=sys.stderr)
     return status
 
 
