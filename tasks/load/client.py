@@ -12,7 +12,8 @@ from urllib3.util.retry import Retry
 
 from tasks.errors import LoadError
 from tasks.load import settings
-from tasks.load.retry import HttpError, RateBudget, call_with_retries
+from tasks.load.ratelimit import RateBudget
+from tasks.load.retry import HttpError, call_with_retries
 
 
 def resolve_token(secret_block: str | None = None) -> str:
@@ -52,13 +53,15 @@ class HubSpotPortal:
 
     Holds a hubspot-api-client ``HubSpot`` for the endpoints the SDK wraps and a
     ``requests.Session`` for those SDK 12.0.0 does not (communication preferences v4), both
-    sending through :func:`tasks.load.retry.call_with_retries` with one shared
-    :class:`RateBudget`. The token lives only inside those two clients: ``repr`` shows the URL.
+    sending through :func:`tasks.load.retry.call_with_retries` with the portal's shared
+    :class:`~tasks.load.ratelimit.RateBudget`. The token lives only inside those two clients:
+    ``repr`` shows the URL. Safe to use from several threads at once.
 
     Args:
         portal_url: Base URL of the portal's API (``https://api.hubapi.com``, or an emulator).
         token: A private-app access token (or service key).
-        budget: The rate budget to share; a new one by default.
+        budget: The rate budget; by default the one every thread and process of this machine
+            shares for this portal and token (``RateBudget.for_portal``).
 
     Attributes:
         url: The base URL, without a trailing slash.
@@ -73,7 +76,7 @@ class HubSpotPortal:
         if not token:
             raise LoadError("no HubSpot access token given")
         self.url = portal_url.rstrip("/")
-        self.budget = budget or RateBudget()
+        self.budget = budget or RateBudget.for_portal(self.url, token)
         # The SDK's urllib3 retries are switched off (total=0): retries happen in one place,
         # call_with_retries, which knows a DAILY 429 from a TEN_SECONDLY one. ``host`` points
         # the generated API classes at the portal, ``base_url`` does the same for api_request.

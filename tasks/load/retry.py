@@ -11,7 +11,8 @@ cause                                     what the load does
                                           ``X-HubSpot-RateLimit-Interval-Milliseconds`` header),
                                           then retry
 429, policy ``SECONDLY`` (search)         wait a second, then retry
-429, policy ``DAILY``                     stop: :class:`LoadError`, rerun after the reset
+429, policy ``DAILY``                     stop: :class:`DailyQuotaSpent` (a ``LoadError``)
+                                          saying when to rerun
 429 with no policy but a ``subCategory``  no retry: a per-request limit (an import file too
                                           large), raised to the caller
 5xx, 423, timeouts, dropped connections   jittered exponential backoff, bounded attempts
@@ -25,6 +26,9 @@ Errors are recognised by duck typing on ``.status``, ``.body`` and ``.headers`` 
 hubspot-api-client package raises its own ``ApiException`` class; :class:`HttpError` gives
 responses from ``requests`` the same shape.
 
+Throttling happens before each attempt, in the portal's shared :class:`RateBudget`
+(``ratelimit.py``), which also stops the load before a ``DAILY`` 429 when the quota is spent.
+
 Retrying a POST after a dropped connection can send it twice. Every write the load makes is
 safe to repeat: imports upsert by email, unsubscribing is idempotent, creating an existing
 property answers 409, which counts as done.
@@ -35,8 +39,6 @@ from __future__ import annotations
 import enum
 import json
 import random
-import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -46,6 +48,7 @@ import urllib3
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.log import get_logger
+from tasks.load.ratelimit import BURST, SEARCH, DailyQuotaSpent, RateBudget, header, window_seconds
 from tasks.privacy import mask_emails_in
 
 T = TypeVar("T")
@@ -95,14 +98,6 @@ class Cause(enum.Enum):
     AUTH = "authentication refused"
     MIGRATING = "portal migration in progress"
     FATAL = "not retryable"
-
-
-def header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    """Look a header up case-insensitively in any mapping (urllib3, requests or a plain dict)."""
-    if not headers:
-        return None
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def http_status(error: BaseException) -> int | None:
@@ -171,16 +166,6 @@ def classify(error: BaseException) -> Cause:
     return Cause.FATAL
 
 
-def window_seconds(headers: Mapping[str, str] | None) -> float:
-    """The length of the rate-limit window from ``X-HubSpot-RateLimit-Interval-Milliseconds``."""
-    value = header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-    try:
-        milliseconds = float(value) if value is not None else 0.0
-    except ValueError:
-        milliseconds = 0.0
-    return milliseconds / 1000 if milliseconds > 0 else settings.DEFAULT_RATE_WINDOW_SECONDS
-
-
 def backoff_seconds(attempt: int, cause: Cause, rng: random.Random | None = None) -> float:
     """How long to wait before retry number ``attempt`` (1-based) of a transient failure.
 
@@ -203,81 +188,6 @@ def describe(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _int_header(headers: Mapping[str, str] | None, name: str) -> int | None:
-    value = header(headers, name)
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-class RateBudget:
-    """The 10-second request budget of one portal, as its responses report it.
-
-    Each response's ``X-HubSpot-RateLimit-Remaining`` says how many requests the current window
-    still allows. Once that drops to ``reserve``, the next request waits until a full window has
-    passed since that response: every request HubSpot had counted then has left the rolling
-    window by that time, so the wait never ends in a 429 (unless another client shares the
-    portal's budget: then the 429 handling takes over). The same pause serves a 429 that did
-    happen. Thread-safe; one instance per portal connection. Sharing one budget across
-    processes and flows is issue 4.
-
-    Args:
-        reserve: Requests to keep in hand when pausing.
-        clock: Monotonic clock, seconds.
-        sleep: Sleep function, seconds.
-    """
-
-    def __init__(
-        self,
-        reserve: int = settings.RATE_LIMIT_RESERVE,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.reserve = reserve
-        self.clock = clock
-        self.sleep = sleep
-        self.limit: int | None = None
-        self.remaining: int | None = None
-        self.window = settings.DEFAULT_RATE_WINDOW_SECONDS
-        self._observed_at = 0.0
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
-
-    def before_request(self) -> None:
-        """Wait, if the budget is spent, then count the request about to be sent."""
-        with self._lock:
-            now = self.clock()
-            if self.remaining is not None and self.remaining <= self.reserve:
-                self._paused_until = max(self._paused_until, self._observed_at + self.window)
-                # Unknown until the next response says; the pause covers the meantime.
-                self.remaining = None
-            wait = self._paused_until - now
-            if self.remaining is not None:
-                self.remaining -= 1
-        if wait > 0:
-            get_logger().info("HubSpot rate budget spent: pausing %.1f s", wait)
-            self.sleep(wait)
-
-    def observe(self, headers: Mapping[str, str] | None) -> None:
-        """Take in the rate-limit headers of a response (success or error)."""
-        remaining = _int_header(headers, "X-HubSpot-RateLimit-Remaining")
-        if remaining is None:
-            # Search responses and some errors carry no rate-limit headers: nothing learnt.
-            return
-        with self._lock:
-            self.remaining = remaining
-            self._observed_at = self.clock()
-            self.limit = _int_header(headers, "X-HubSpot-RateLimit-Max") or self.limit
-            self.window = window_seconds(headers)
-
-    def pause(self, seconds: float) -> None:
-        """Hold every request back for ``seconds`` from now (after a 429)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, self.clock() + seconds)
-            self.remaining = None
-
-
 def call_with_retries(
     send: Callable[[], tuple[T, Mapping[str, str] | None]],
     *,
@@ -289,7 +199,8 @@ def call_with_retries(
 
     Args:
         send: Sends the request once; returns ``(value, response headers)`` or raises.
-        budget: The portal's rate budget, consulted before and updated after every attempt.
+        budget: The portal's rate budget: every attempt takes a ticket from it and hands it
+            back with the response's headers.
         what: The request as ``METHOD /path``, for messages (emails in it are masked).
         rng: Random source for the backoff jitter.
 
@@ -306,12 +217,12 @@ def call_with_retries(
     failures = 0
     rate_waits = 0
     while True:
-        budget.before_request()
+        ticket = budget.acquire(what)
         try:
             value, headers = send()
         except Exception as error:  # noqa: BLE001 - classified below, re-raised when not ours
             headers = getattr(error, "headers", None)
-            budget.observe(headers)
+            budget.release(ticket, headers)
             cause = classify(error)
             if cause in (Cause.RATE_WINDOW, Cause.RATE_SECOND):
                 rate_waits += 1
@@ -321,15 +232,15 @@ def call_with_retries(
                         f"{settings.MAX_RATE_LIMIT_WAITS} waits; another app may be using the "
                         "portal's budget. Rerun later."
                     ) from error
-                wait = window_seconds(headers) if cause is Cause.RATE_WINDOW else settings.SECONDLY_WINDOW_SECONDS
+                if cause is Cause.RATE_WINDOW:
+                    wait, kind = window_seconds(headers), BURST
+                else:
+                    wait, kind = settings.SECONDLY_WINDOW_SECONDS, SEARCH
                 get_logger().warning("%s: 429 (%s), waiting %.1f s", what, cause.value, wait)
-                budget.pause(wait)
+                budget.pause(wait, kind)
                 continue
             if cause is Cause.DAILY:
-                raise LoadError(
-                    f"{what}: the portal's daily HubSpot API quota is spent. Rerun after it resets "
-                    "(midnight in the portal's time zone); finished steps are not lost."
-                ) from error
+                raise DailyQuotaSpent(what) from error
             if cause is Cause.AUTH:
                 raise LoadError(
                     f"{what}: HubSpot refused the access token (401): {mask_emails_in(error_message(error))}"
@@ -355,6 +266,6 @@ def call_with_retries(
                 budget.sleep(delay)
                 continue
             raise
-        budget.observe(headers)
+        budget.release(ticket, headers)
         return value
 

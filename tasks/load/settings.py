@@ -39,11 +39,27 @@ DEFAULT_RATE_WINDOW_SECONDS = 10.0
 # The CRM search limit is per second (policy "SECONDLY"), not per 10 seconds.
 SECONDLY_WINDOW_SECONDS = 1.0
 
-# --- throttling before a 429 -----------------------------------------------------------------
-# Stop sending when the window's remaining budget, as the last response reported it, is down to
-# this many requests. A small reserve leaves room for requests already in flight on other
-# threads and for the polls that follow a submit.
-RATE_LIMIT_RESERVE = 2
+# --- throttling before a 429 (tasks/load/ratelimit.py) ---------------------------------------
+# Requests of the 10-second window left unused: the budget's log is exact for what this machine
+# sends, so one request of slack (0.5 % at Professional) is for anything HubSpot counts that the
+# log cannot see.
+RATE_LIMIT_RESERVE = 1
+# Until a response tells the tier (X-HubSpot-RateLimit-Max), assume the smallest burst limit
+# (Free/Starter: 100 per 10 s), which no tier's portal answers with a 429.
+DEFAULT_BURST_LIMIT = 100
+# "5 requests per second per account" (CRM search docs); search answers carry no rate headers.
+SEARCH_PER_SECOND = 5
+# When the daily quota's remaining count (X-HubSpot-RateLimit-Daily-Remaining, minus what was
+# sent since) reaches this, the load stops before HubSpot answers 429 DAILY.
+DAILY_RESERVE = 0
+# A daily count this old is not trusted to stop a load: the quota may have reset since
+# (midnight in the portal's time zone, which the API does not tell); the next answer says anew.
+DAILY_OBSERVATION_TTL_SECONDS = 600.0
+# How often a request waiting for an in-flight one to be answered looks again.
+RATE_POLL_SECONDS = 0.01
+# Rate budgets are kept under $ONRAMP_STATE_DIR (else a per-user temp folder), one small file
+# per portal and app, so that every process on the machine shares them.
+STATE_DIR_ENV_VAR = "ONRAMP_STATE_DIR"
 
 # --- properties ------------------------------------------------------------------------------
 # CRM batch endpoints take at most 100 inputs per request (HubSpot docs); properties/batch/create
@@ -57,6 +73,9 @@ PROPERTY_BATCH_SIZE = 100
 OPT_OUT_BATCH_SIZE = 100
 OPT_OUT_CHANNEL = "EMAIL"
 COMM_PREFS_PATH = "/communication-preferences/v4/statuses"
+# Single-address unsubscribes and reads in flight at once (portals without the batch scopes):
+# one request per address, so the same reasoning as UPSERT_THREADS.
+OPT_OUT_THREADS = 6
 
 # --- imports ---------------------------------------------------------------------------------
 # HubSpot processes at most three imports at once per portal; a fourth waits as DEFERRED.
@@ -75,3 +94,17 @@ IMPORT_TERMINAL_STATES = frozenset({"DONE", "FAILED", "CANCELED", "REVERTED"})
 # /errors page size. The spec sets no maximum; 100 is the page cap of HubSpot's other CRM v3
 # list endpoints, so a larger value could be silently cut (the paging cursor still covers it).
 IMPORT_ERRORS_PAGE_SIZE = 100
+
+# --- batch upsert (tasks/load/upsert.py) -----------------------------------------------------
+# "Batch operations are limited to 100 records at a time" (HubSpot docs; 101 answers 400).
+UPSERT_BATCH_SIZE = 100
+# Batches in flight at once. At Professional the budget grants one request every ~53 ms; a
+# 100-record upsert takes tens of milliseconds to answer, so a few threads keep the pace with
+# room for a slow answer; more would only wait in the budget (and past 10, requests' pool of
+# kept-alive connections per host, would reconnect).
+UPSERT_THREADS = 6
+# Files up to this many rows go through batch upsert, larger ones through the Imports API. At
+# the Professional ceiling 50,000 rows is 500 requests (under half a minute, under 0.1 % of the
+# daily quota); past that an import costs a handful of requests instead of thousands and leaves
+# the 10-second budget to everything else.
+UPSERT_MAX_ROWS = 50_000

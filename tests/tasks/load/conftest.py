@@ -7,10 +7,28 @@ import dataclasses
 import pytest
 from hubspot import HubSpot
 
+from emulators.hubspot import ratelimit as emulator_limits
 from emulators.hubspot import serve_in_background
+from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 
 TOKEN = "pat-test-load-token"
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory, monkeypatch):
+    """A fresh folder for rate budgets per test, so no test inherits another's spent window."""
+    directory = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv(settings.STATE_DIR_ENV_VAR, str(directory))
+    return directory
+
+
+@pytest.fixture
+def short_window(monkeypatch):
+    """The emulator's 10-second burst window cut to one second (its headers say so too), so a
+    test can spend several windows quickly. Returns the window in seconds."""
+    monkeypatch.setattr(emulator_limits, "BURST_WINDOW_SECONDS", 1.0)
+    return 1.0
 
 
 @pytest.fixture(scope="module")

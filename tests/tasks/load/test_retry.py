@@ -11,10 +11,10 @@ import requests
 
 from tasks.errors import LoadError
 from tasks.load import settings
+from tasks.load.ratelimit import DailyQuotaSpent
 from tasks.load.retry import (
     Cause,
     HttpError,
-    RateBudget,
     backoff_seconds,
     call_with_retries,
     classify,
@@ -63,9 +63,26 @@ def scripted(*outcomes):
     return send
 
 
-def budget() -> tuple[RateBudget, Sleeps]:
+class FakeBudget:
+    """What call_with_retries needs of a RateBudget; pauses and backoffs land in ``sleeps``."""
+
+    def __init__(self, sleeps: Sleeps) -> None:
+        self.sleep = sleeps
+        self.released = 0
+
+    def acquire(self, what: str) -> str:
+        return what
+
+    def release(self, ticket: str, headers) -> None:
+        self.released += 1
+
+    def pause(self, seconds: float, kind: str) -> None:
+        self.sleep(seconds)
+
+
+def budget() -> tuple[FakeBudget, Sleeps]:
     sleeps = Sleeps()
-    return RateBudget(clock=lambda: 0.0, sleep=sleeps), sleeps
+    return FakeBudget(sleeps), sleeps
 
 
 @pytest.mark.parametrize(
@@ -133,7 +150,7 @@ def test_ten_secondly_429_waits_the_window_then_succeeds():
 def test_daily_429_stops_with_a_load_error_and_no_retry():
     rate_budget, sleeps = budget()
     send = scripted(rate_limited("DAILY"), "never")
-    with pytest.raises(LoadError, match="daily"):
+    with pytest.raises(DailyQuotaSpent, match="daily HubSpot API quota is spent.*UTC at the latest"):
         call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports")
     assert len(send.calls) == 1
     assert sleeps.waits == []
@@ -144,6 +161,7 @@ def test_transient_failures_back_off_then_succeed():
     send = scripted(FakeApiError(502), requests.exceptions.ConnectionError("reset"), FakeApiError(423), "ok")
     assert call_with_retries(send, budget=rate_budget, what="GET /x", rng=random.Random(0)) == "ok"
     assert len(sleeps.waits) == 3
+    assert rate_budget.released == 4  # every attempt hands its ticket back, failed or not
     assert sleeps.waits[2] >= settings.LOCKED_MIN_WAIT_SECONDS
 
 
@@ -188,71 +206,3 @@ def test_messages_mask_emails_in_the_request_path():
         call_with_retries(send, budget=rate_budget, what="POST /statuses/jane.doe@example.com/unsubscribe-all")
     assert "jane.doe" not in str(raised.value)
     assert "j***@example.com" in str(raised.value)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def headers(remaining: int, limit: int = 100, interval_ms: int = 10000) -> dict[str, str]:
-    return {
-        "X-HubSpot-RateLimit-Max": str(limit),
-        "X-HubSpot-RateLimit-Remaining": str(remaining),
-        "X-HubSpot-RateLimit-Interval-Milliseconds": str(interval_ms),
-    }
-
-
-def test_budget_does_not_wait_while_there_is_room():
-    clock = Clock()
-    rate_budget = RateBudget(reserve=2, clock=clock, sleep=clock.sleep)
-    rate_budget.observe(headers(50))
-    for _ in range(10):
-        rate_budget.before_request()
-    assert clock.now == 100.0
-    assert rate_budget.remaining == 40
-    assert rate_budget.limit == 100
-
-
-def test_budget_pauses_until_a_window_after_the_last_report():
-    clock = Clock()
-    rate_budget = RateBudget(reserve=2, clock=clock, sleep=clock.sleep)
-    rate_budget.observe(headers(3, interval_ms=4000))  # at t=100
-    clock.now = 101.0
-    rate_budget.before_request()  # 3 left: goes, counted down to 2
-    assert clock.now == 101.0
-    rate_budget.before_request()  # at the reserve: waits until every request counted at t=100 left
-    assert clock.now == pytest.approx(104.0)
-    rate_budget.before_request()  # nothing known until the next response: goes
-    assert clock.now == pytest.approx(104.0)
-
-
-def test_budget_does_not_wait_when_the_window_has_passed_already():
-    clock = Clock()
-    rate_budget = RateBudget(reserve=0, clock=clock, sleep=clock.sleep)
-    rate_budget.observe(headers(0, interval_ms=4000))
-    clock.now = 110.0
-    rate_budget.before_request()
-    assert clock.now == 110.0
-
-
-def test_budget_ignores_responses_without_rate_headers():
-    clock = Clock()
-    rate_budget = RateBudget(clock=clock, sleep=clock.sleep)
-    rate_budget.observe(headers(30))
-    rate_budget.observe({"Content-Type": "application/json"})
-    assert rate_budget.remaining == 30
-
-
-def test_pause_after_a_429_holds_every_request_back():
-    clock = Clock()
-    rate_budget = RateBudget(clock=clock, sleep=clock.sleep)
-    rate_budget.pause(3.0)
-    rate_budget.before_request()
-    assert clock.now == pytest.approx(103.0)

@@ -1,0 +1,347 @@
+"""One request budget per HubSpot portal, shared by every thread and process that talks to it.
+
+HubSpot counts three budgets (``reference/hubspot-api.md`` §3): the 10-second burst per app
+(100/190/250 by tier, told by ``X-HubSpot-RateLimit-Max`` and ``-Interval-Milliseconds``), the
+daily quota of the account (``-Daily-Remaining``) and CRM search at 5 a second. :class:`RateBudget`
+keeps all three so that the load throttles *before* HubSpot answers 429.
+
+Why a limiter of our own rather than Prefect's global concurrency limits:
+
+- Prefect's ``rate_limit`` is a token bucket (``limit`` slots, ``slot_decay_per_second``). A
+  bucket that may burst ``b`` and refills at ``r`` lets ``b + 10 r`` requests into some 10-second
+  window; keeping that under 190 caps the steady rate at ``(190 - b) / 10``: 95 % of the ceiling
+  for ``b = 9.5``, and nothing left for latency. HubSpot's window is a *rolling log*, and only a
+  log can use all of it.
+- Every acquisition is a round trip to the Prefect server: 0.1-2 s against a local one
+  (``reference/ecosystem.md`` §1.5), against 19 requests a second to pace.
+- An undefined limit silently does nothing (``strict=False``), so a typo would mean no limit.
+
+So the budget is a rolling log of request times, the same rule HubSpot applies, kept in a small
+JSON file under a state directory and guarded by ``flock``: threads and processes on one machine
+share it (workers on several machines would each need their own portal token). Two choices
+make it exact rather than hopeful:
+
+- A request occupies a slot from the moment it is granted until ``window`` seconds after its
+  answer came back. HubSpot counted it somewhere between the two, so the slot is never freed
+  before HubSpot frees it, whatever the latency.
+- Grants are paced ``window / limit`` apart, so the load runs at a steady rate instead of
+  spending the window in a burst and then idling (the same throughput, no queue at HubSpot).
+
+The file is named by a hash of the portal URL and of the token's hash: nothing on disk says
+which token it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import itertools
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import LoadError
+from tasks.load import settings
+from tasks.load.log import get_logger
+
+BURST = "burst"
+SEARCH = "search"
+# CRM search: the only endpoint family with its own per-second limit (and no rate headers).
+_SEARCH_PATH = re.compile(r"/crm/v3/objects/[^/]+/search(\?|$)")
+
+
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """Look a header up case-insensitively in any mapping (urllib3, requests or a plain dict)."""
+    if not headers:
+        return None
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def int_header(headers: Mapping[str, str] | None, name: str) -> int | None:
+    """An integer header, ``None`` when absent or not a number."""
+    value = header(headers, name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def window_seconds(headers: Mapping[str, str] | None) -> float:
+    """The length of the rate-limit window from ``X-HubSpot-RateLimit-Interval-Milliseconds``."""
+    milliseconds = int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds") or 0
+    return milliseconds / 1000 if milliseconds > 0 else settings.DEFAULT_RATE_WINDOW_SECONDS
+
+
+def kind_of(what: str) -> str:
+    """Which budget a request (``METHOD /path``) draws on: :data:`SEARCH` or :data:`BURST`."""
+    return SEARCH if _SEARCH_PATH.search(what) else BURST
+
+
+def budget_key(portal_url: str, token: str) -> str:
+    """The budget's identity: the portal and the app, hashed so that no token is ever written.
+
+    The burst limit is per app (token) and the state file is per budget, so two tokens into one
+    portal keep two burst logs, as HubSpot does.
+    """
+    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(f"{portal_url.rstrip('/')}\n{token_hash}".encode()).hexdigest()[:24]
+
+
+def default_state_dir() -> Path:
+    """Where budgets live: ``$ONRAMP_STATE_DIR/rate-budgets``, else a per-user temp folder."""
+    base = os.environ.get(settings.STATE_DIR_ENV_VAR)
+    if base:
+        return Path(base) / "rate-budgets"
+    return Path(tempfile.gettempdir()) / f"onramp-{os.getuid()}" / "rate-budgets"
+
+
+class DailyQuotaSpent(LoadError):
+    """The portal's daily API quota is spent: the load stops and says when to rerun.
+
+    Args:
+        what: The request that could not be sent, as ``METHOD /path`` (emails already masked).
+
+    Attributes:
+        resume_by: When the quota will have reset at the latest (UTC). HubSpot resets it at
+            midnight in the portal's time zone, which the API does not tell, so this is
+            24 hours from now.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.resume_by = datetime.now(timezone.utc) + timedelta(days=1)
+        super().__init__(
+            f"{what}: the portal's daily HubSpot API quota is spent. Rerun after it resets at "
+            f"midnight in the portal's time zone (by {self.resume_by:%Y-%m-%d %H:%M} UTC at the "
+            "latest); finished steps are not lost."
+        )
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A granted request, to hand back to :meth:`RateBudget.release` once it is answered."""
+
+    id: str
+    kind: str
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_for_slot(done: list[float], in_flight: int, limit: int, span: float, now: float) -> float | None:
+    """Seconds until the rolling log has room for one more request.
+
+    Returns:
+        0 when there is room now; the seconds until enough answered requests leave the window;
+        ``None`` when only requests still in flight hold the window (their end is unknown).
+    """
+    recent = sorted(stamp for stamp in done if stamp > now - span)
+    excess = len(recent) + in_flight - limit + 1
+    if excess <= 0:
+        return 0.0
+    if excess > len(recent):
+        return None
+    return recent[excess - 1] + span - now
+
+
+class RateBudget:
+    """The request budget of one portal and app, shared through a state file.
+
+    Use :meth:`for_portal`. Every request takes a :class:`Ticket` with :meth:`acquire` (which
+    waits for room, or raises :class:`DailyQuotaSpent`) and hands it back with :meth:`release`
+    and the response's headers, from which the budget learns the tier and the daily quota.
+
+    Args:
+        key: The budget's identity (:func:`budget_key`).
+        state_dir: Where the state file lives; :func:`default_state_dir` by default.
+        reserve: Requests of the 10-second window left unused, for the odd request HubSpot
+            counts that this budget cannot see.
+        clock: Monotonic clock shared by the processes of the machine (``time.monotonic`` is
+            system-wide on Linux), seconds.
+        sleep: Sleep function, seconds.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        state_dir: str | Path | None = None,
+        *,
+        reserve: int = settings.RATE_LIMIT_RESERVE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.key = key
+        directory = Path(state_dir) if state_dir is not None else default_state_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{key}.json"
+        self._lock_path = directory / f"{key}.lock"
+        self.reserve = reserve
+        self.clock = clock
+        self.sleep = sleep
+        self._ids = itertools.count()
+        self._pid = os.getpid()
+
+    @classmethod
+    def for_portal(cls, portal_url: str, token: str, state_dir: str | Path | None = None, **kwargs: Any) -> RateBudget:
+        """The budget every client of this portal and token shares (see :class:`RateBudget`)."""
+        return cls(budget_key(portal_url, token), state_dir, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"RateBudget(key={self.key!r})"
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[dict[str, Any]]:
+        """The shared state, locked against every other thread and process while in use."""
+        with self._lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                state = self._read()
+                yield state
+                scratch = self.path.with_name(f"{self.path.name}.{self._pid}.{threading.get_ident()}")
+                scratch.write_text(json.dumps(state), encoding="utf-8")
+                # Replaced whole, so a process killed mid-write never leaves half a file.
+                os.replace(scratch, self.path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            state = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            state = {}
+        state.setdefault("limit", None)
+        state.setdefault("window", settings.DEFAULT_RATE_WINDOW_SECONDS)
+        state.setdefault("paused_until", {BURST: 0.0, SEARCH: 0.0})
+        state.setdefault("next", {BURST: 0.0, SEARCH: 0.0})
+        state.setdefault("done", {BURST: [], SEARCH: []})
+        state.setdefault("flight", {})
+        state.setdefault("daily", None)
+        self._tidy(state)
+        return state
+
+    def _tidy(self, state: dict[str, Any]) -> None:
+        """Drop what no longer counts, and what a dead process or an earlier boot left."""
+        now = self.clock()
+        horizon = state["window"] + settings.REQUEST_TIMEOUT_SECONDS[0] + settings.REQUEST_TIMEOUT_SECONDS[1]
+        for kind, stamps in state["done"].items():
+            span = self._span(state, kind)
+            # A stamp in the future comes from before a reboot (the monotonic clock restarted).
+            state["done"][kind] = [stamp for stamp in stamps if now - span < stamp <= now + 1]
+        for ticket_id, (kind, pid, started) in list(state["flight"].items()):
+            if started > now + 1 or now - started > horizon:
+                del state["flight"][ticket_id]
+            elif pid != self._pid and not _pid_alive(pid):
+                # Killed with a request out: HubSpot may have counted it, so it counts until
+                # a window from now.
+                del state["flight"][ticket_id]
+                state["done"][kind].append(now)
+
+    def _span(self, state: dict[str, Any], kind: str) -> float:
+        return settings.SECONDLY_WINDOW_SECONDS if kind == SEARCH else state["window"]
+
+    def _limit(self, state: dict[str, Any], kind: str) -> int:
+        if kind == SEARCH:
+            return settings.SEARCH_PER_SECOND
+        limit = state["limit"] or settings.DEFAULT_BURST_LIMIT
+        return max(1, limit - self.reserve)
+
+    def _wait(self, state: dict[str, Any], kind: str, now: float) -> float | None:
+        limit, span = self._limit(state, kind), self._span(state, kind)
+        in_flight = sum(1 for entry in state["flight"].values() if entry[0] == kind)
+        slot = _wait_for_slot(state["done"][kind], in_flight, limit, span, now)
+        others = max(state["paused_until"][kind], state["next"][kind]) - now
+        return None if slot is None else max(slot, others, 0.0)
+
+    def _daily_spent(self, state: dict[str, Any], now: float) -> bool:
+        daily = state["daily"]
+        return bool(
+            daily
+            and now - daily["at"] < settings.DAILY_OBSERVATION_TTL_SECONDS
+            and daily["remaining"] <= settings.DAILY_RESERVE
+        )
+
+    def acquire(self, what: str = "request") -> Ticket:
+        """Wait until the budget has room for one request, then count it as in flight.
+
+        Args:
+            what: The request as ``METHOD /path`` (its path decides search or not; emails in
+                it must be masked already, it may end up in the error).
+
+        Returns:
+            The ticket to release once the request is answered.
+
+        Raises:
+            DailyQuotaSpent: The last answers said today's quota is used up.
+        """
+        kind = kind_of(what)
+        logged = False
+        while True:
+            with self._state() as state:
+                now = self.clock()
+                if self._daily_spent(state, now):
+                    raise DailyQuotaSpent(what)
+                wait = self._wait(state, kind, now)
+                if wait == 0.0:
+                    ticket = Ticket(f"{self._pid}-{threading.get_ident()}-{next(self._ids)}", kind)
+                    state["flight"][ticket.id] = [kind, self._pid, now]
+                    state["next"][kind] = max(state["next"][kind], now) + self._span(state, kind) / self._limit(state, kind)
+                    if state["daily"]:
+                        state["daily"]["remaining"] -= 1
+                    return ticket
+                paused = state["paused_until"][kind] - now
+            if paused > 1 and not logged:
+                get_logger().info("HubSpot rate budget spent: pausing %.1f s", paused)
+                logged = True
+            self.sleep(settings.RATE_POLL_SECONDS if wait is None else wait)
+
+    def release(self, ticket: Ticket, headers: Mapping[str, str] | None) -> None:
+        """Mark a request answered (or failed) and learn from its rate-limit headers.
+
+        Args:
+            ticket: What :meth:`acquire` returned.
+            headers: The response's headers, ``None`` when there was no response.
+        """
+        with self._state() as state:
+            now = self.clock()
+            state["flight"].pop(ticket.id, None)
+            state["done"][ticket.kind].append(now)
+            limit = int_header(headers, "X-HubSpot-RateLimit-Max")
+            if limit:
+                state["limit"] = limit
+                state["window"] = window_seconds(headers)
+            daily = int_header(headers, "X-HubSpot-RateLimit-Daily-Remaining")
+            if daily is not None:
+                # Requests still in flight may not be in HubSpot's count yet: count them spent.
+                state["daily"] = {"remaining": daily - len(state["flight"]), "at": now}
+
+    def pause(self, seconds: float, kind: str = BURST) -> None:
+        """Hold every request of ``kind``, in every process, back for ``seconds`` (after a 429)."""
+        with self._state() as state:
+            state["paused_until"][kind] = max(state["paused_until"][kind], self.clock() + seconds)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the budget knows now: ``limit`` (``None`` until a response said), ``window``,
+        ``daily_remaining`` and ``in_flight``."""
+        state = self._read()
+        return {
+            "limit": state["limit"],
+            "window": state["window"],
+            "daily_remaining": state["daily"]["remaining"] if state["daily"] else None,
+            "in_flight": len(state["flight"]),
+        }
