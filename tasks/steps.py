@@ -17,7 +17,8 @@ from tasks.extract.mailchimp import RawSource, read_export
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
 from tasks.plan import plan_sources
-from tasks.report import markdown_report, summary_rows, write_report
+from tasks.report import REJECTS_FILE, markdown_report, summary_rows, write_report
+from tasks.report_html import REPORT_HTML_FILE, reject_reasons, render_report_html
 from tasks.transform.consent import ConsentPolicy
 from tasks.transform.profile import SourceProfile
 
@@ -43,8 +44,11 @@ def plan(raws: list[RawSource], out: OutputFolder, profile: SourceProfile, polic
 
 @task(name="publish-report", cache_policy=NO_CACHE)
 def publish_report(report: dict, out: OutputFolder) -> None:
-    """Write the final report, upload the output folder, and publish the run's artifacts."""
+    """Write the final reports (JSON and HTML), upload the output folder, publish the artifacts."""
     location = write_report(report, out)
+    reasons = reject_reasons(out.path(REJECTS_FILE))
+    out.path(REPORT_HTML_FILE).write_text(render_report_html(report, reasons), encoding="utf-8")
     out.publish()
     create_table_artifact(summary_rows(report), key="onramp-ledger", description="Rows read and rejected per source file")
     create_markdown_artifact(markdown_report(report), key="onramp-report", description=f"Run report ({location})")
+

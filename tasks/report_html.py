@@ -1,0 +1,142 @@
+"""``report.html``: the run report as a page a person would rather look at than read.
+
+Self-contained (inline CSS, no script, no network) so it opens from a zip, a bucket or an
+email attachment. Every value that comes from input (file names, reasons) is HTML-escaped:
+a source file name is user data like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+from pathlib import Path
+
+import polars as pl
+
+REPORT_HTML_FILE = "report.html"
+
+_OUTCOMES = (
+    ("marketing", "Marketing contacts", "#2e7d32"),
+    ("non_marketing", "Non-marketing contacts", "#1565c0"),
+    ("opted_out", "Opted out", "#c62828"),
+)
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:60rem;color:#222}
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;width:100%}td,th{padding:.3rem .5rem;text-align:left;border-bottom:1px solid #eee}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.b{width:40%}.bar{height:1.1rem;border-radius:3px;min-width:2px}.track{background:#f3f3f3;border-radius:3px;width:100%}
+.ok{color:#2e7d32}.bad{color:#c62828}code{font-size:.85em;word-break:break-all}
+"""
+
+
+def render_report_html(report: dict, reject_reasons: dict[str, int] | None = None) -> str:
+    """Render a run's report as one self-contained HTML page.
+
+    Args:
+        report: The run report (``report.json``), with ``load`` when the run loaded.
+        reject_reasons: Reason → number of rejected rows, most frequent first (from the rejects).
+
+    Returns:
+        The page.
+    """
+    sections = [
+        _funnel(report),
+        _sources(report["sources"]),
+        _reasons(reject_reasons or {}),
+        _load(report.get("load")),
+    ]
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>Onramp run report</title><style>{_STYLE}</style></head><body>"
+        "<h1>Onramp run report</h1>" + "".join(s for s in sections if s) + "</body></html>\n"
+    )
+
+
+def _funnel(report: dict) -> str:
+    read = report["rows_read"]
+    steps = [
+        ("rows-read", "Rows read", read, "#555"),
+        ("rows-rejected", "Rejected", report["rows_rejected"], "#8d6e63"),
+        ("duplicates-merged", "Duplicates merged", report["duplicates_merged"], "#9e9e9e"),
+        *((key.replace("_", "-"), label, report["contacts"][key], colour) for key, label, colour in _OUTCOMES),
+    ]
+    rows = "".join(
+        f"<tr id='{key}'><th>{label}</th><td class='n'>{count:,}</td><td class='b'>{_bar(count, read, colour)}</td></tr>"
+        for key, label, count, colour in steps
+    )
+    return f"<h2>From rows read to outcomes</h2><table>{rows}</table>"
+
+
+def _sources(sources: Iterable[dict]) -> str:
+    sources = list(sources)
+    most = max((s["rows"] for s in sources), default=0)
+    rows = "".join(
+        f"<tr><td title='{escape(s['uri'])}'><code>{escape(_short(s['uri']))}</code></td><td>{escape(s['status'])}</td>"
+        f"<td class='n'>{s['rows']:,}</td><td class='n'>{s['rejected']:,}</td>"
+        f"<td class='b'>{_bar(s['rows'], most, '#607d8b')}</td></tr>"
+        for s in sources
+    )
+    return (
+        "<h2>Sources</h2><table><tr><th>file</th><th>status</th><th class='n'>rows</th>"
+        f"<th class='n'>rejected</th><th></th></tr>{rows}</table>"
+    )
+
+
+def _reasons(reasons: dict[str, int]) -> str:
+    if not reasons:
+        return "<h2>Rejects</h2><p class='ok'>No row was rejected.</p>"
+    rows = "".join(f"<tr><td>{escape(reason)}</td><td class='n'>{count:,}</td></tr>" for reason, count in list(reasons.items())[:10])
+    return f"<h2>Top reject reasons</h2><table>{rows}</table><p>Every rejected row is in <code>rejects.csv</code>.</p>"
+
+
+def _load(load: dict | None) -> str:
+    if not load:
+        return ""
+    failed = load.get("rows_failed", 0)
+    status = f"<p class='{'bad' if failed else 'ok'}'>{failed:,} row(s) failed in HubSpot.</p>"
+    rows = "".join(
+        f"<tr><td><code>{escape(str(i.get('file', '')))}</code></td><td>{escape(str(i.get('state', '')))}</td>"
+        f"<td class='n'>{i.get('rows', 0):,}</td><td class='n'>{i.get('rows_failed', 0):,}</td></tr>"
+        for i in load.get("imports", [])
+    )
+    table = (
+        "<table><tr><th>file</th><th>state</th><th class='n'>rows</th><th class='n'>failed</th></tr>"
+        f"{rows}</table>"
+    )
+    opt_outs = load.get("opt_outs", {})
+    opted = f"<p>{opt_outs.get('unsubscribed', 0):,} address(es) opted out of all email, {opt_outs.get('failed', 0):,} failed.</p>"
+    return f"<h2>HubSpot</h2><p>Portal <code>{escape(str(load.get('portal', '')))}</code></p>{status}{table}{opted}{_reconciliation(load.get('reconciliation'))}"
+
+
+def _reconciliation(reconciliation: dict | None) -> str:
+    if not reconciliation:
+        return ""
+    mismatches = reconciliation.get("mismatches", [])
+    if not mismatches:
+        return "<h3>Reconciliation</h3><p class='ok'>HubSpot holds exactly what the plan said.</p>"
+    rows = "".join(f"<li>{escape(str(m))}</li>" for m in mismatches[:50])
+    return f"<h3>Reconciliation</h3><p class='bad'>{len(mismatches):,} mismatch(es):</p><ul>{rows}</ul>"
+
+
+def _bar(count: int, total: int, colour: str) -> str:
+    width = 0 if not total else max(0.0, min(100.0, 100.0 * count / total))
+    return f"<div class='track'><div class='bar' style='width:{width:.1f}%;background:{colour}'></div></div>"
+
+
+def _short(uri: str) -> str:
+    """The file's own name: an archive member's name, else the last part of the path."""
+    return uri.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+
+
+def reject_reasons(rejects_csv: Path) -> dict[str, int]:
+    """Reason → rejected rows, most frequent first, read from the rejects file's reason column."""
+    counts = (
+        pl.scan_csv(rejects_csv, infer_schema=False)
+        .group_by("reason")
+        .len()
+        .sort(["len", "reason"], descending=[True, False])
+        .collect()
+    )
+    return dict(counts.iter_rows())

@@ -1,0 +1,68 @@
+"""report.html, rendered by a real browser: the funnel's numbers are on the page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tasks.report_html import render_report_html
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+REPORT = {
+    "rows_read": 1234,
+    "rows_rejected": 17,
+    "duplicates_merged": 40,
+    "contacts": {"marketing": 900, "non_marketing": 77, "opted_out": 200},
+    "sources": [
+        {"uri": "x.zip!subscribed_<script>alert(1)</script>.csv", "format": "mailchimp-export", "status": "subscribed", "rows": 1000, "rejected": 17},
+        {"uri": "x.zip!unsubscribed.csv", "format": "mailchimp-export", "status": "unsubscribed", "rows": 234, "rejected": 0},
+    ],
+    "load": {
+        "portal": "http://127.0.0.1:1",
+        "rows_failed": 3,
+        "imports": [{"file": "hubspot/contacts-marketing-001.csv", "state": "DONE", "rows": 900, "rows_failed": 3}],
+        "opt_outs": {"unsubscribed": 200, "failed": 0},
+    },
+}
+
+
+def test_input_values_are_escaped_and_the_page_needs_no_network():
+    page = render_report_html(REPORT, {"invalid email address": 12, "no email address": 5})
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert not re.search(r"(src|href)=['\"]?https?:", page)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (CI installs Debian's chromium)")
+def test_headless_chromium_shows_the_funnel(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(render_report_html(REPORT, {"invalid email address": 12, "no email address": 5}), encoding="utf-8")
+    dom = subprocess.run(
+        [
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri(),
+        ],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    funnel = {
+        key: re.search(rf"<tr id=\"{key}\"><th>[^<]+</th><td class=\"n\">([\d,]+)</td>", dom).group(1)
+        for key in ("rows-read", "rows-rejected", "duplicates-merged", "marketing", "non-marketing", "opted-out")
+    }
+    assert funnel == {
+        "rows-read": "1,234", "rows-rejected": "17", "duplicates-merged": "40",
+        "marketing": "900", "non-marketing": "77", "opted-out": "200",
+    }
+    assert "invalid email address" in dom and "3 row(s) failed in HubSpot." in dom
+
+
+def test_reject_reasons_are_counted_most_frequent_first(tmp_path):
+    from tasks.report_html import reject_reasons
+
+    rejects = tmp_path / "rejects.csv"
+    rejects.write_text("source,row,reason\na,2,no email address\na,3,invalid email address\nb,2,invalid email address\n", encoding="utf-8")
+    assert reject_reasons(rejects) == {"invalid email address": 2, "no email address": 1}
