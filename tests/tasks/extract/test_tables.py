@@ -1,0 +1,323 @@
+"""Any export file read by its profile: Constant Contact (CSV, XLSX, per-status files), CRMs, workbooks."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+import pytest
+import xlsxwriter
+
+from schemas.lineage import SOURCE_STATUS
+from tasks.errors import InputError
+from tasks.extract.mailchimp import FORMAT as MAILCHIMP_FORMAT
+from tasks.extract.tables import PER_ROW_STATUS, ReadFile, ReadOptions, read_source
+from tasks.output import OutputFolder
+from tasks.plan import plan_sources
+from tasks.transform.catalog import UserMapping
+
+CC_HEADERS = [
+    "Email address", "First name", "Last name", "Company", "Job title", "Email status",
+    "Email permission status", "Phone - home", "Phone - mobile", "City - Home", "Country - Home",
+    "City - Work", "Email Lists", "Tags", "Created At", "Updated At", "Custom Field 1",
+]  # fmt: skip
+
+CC_ROWS = [
+    # email, status, permission, expected outcome
+    ("active@x.com", "Active", "Permission to send", "marketing"),
+    ("express@x.com", "Active", "Express permission", "marketing"),
+    ("implied@x.com", "Active", "Implied permission", "marketing"),
+    ("awaiting@x.com", "Awaiting Confirmation", "", "non_marketing"),
+    ("noperm@x.com", "No Permissions Set", "", "non_marketing"),
+    ("hold@x.com", "Temporary Hold", "", "non_marketing"),
+    ("blank@x.com", "", "", "non_marketing"),
+    ("unsub@x.com", "Unsubscribed", "Unsubscribed", "opted_out"),
+    ("bounced@x.com", "Bounced", "", "opted_out"),
+    # An inconsistent row: any opt-out reading wins.
+    ("conflict@x.com", "Active", "Unsubscribed", "opted_out"),
+]
+
+
+def cc_record(email: str, status: str, permission: str) -> list[str]:
+    return [
+        email, "Françoise", "Søren", "Acme", "CTO", status, permission, "619-305-8111",
+        "'+16193058111", "Zürich", "CH", "Bern", "Newsletter, Customers", "vip, 2024",
+        "2020-09-25 16:45:13 -0400", "2021-01-02 08:00:00 +0100", "blue",
+    ]  # fmt: skip
+
+
+def write_csv(path: Path, headers: Sequence[str], rows: Sequence[Sequence[str]], delimiter=",", encoding="utf-8") -> Path:
+    def cell(value: str) -> str:
+        return f'"{value}"' if any(c in value for c in f'{delimiter}"\n') else value
+
+    lines = [delimiter.join(cell(v) for v in row) for row in [headers, *rows]]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+def write_xlsx(path: Path, sheets: dict[str, Sequence[Sequence[object]]]) -> Path:
+    workbook = xlsxwriter.Workbook(str(path))
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    for name, rows in sheets.items():
+        sheet = workbook.add_worksheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if isinstance(value, datetime.datetime):
+                    sheet.write_datetime(r, c, value, date_format)
+                elif isinstance(value, (int, float)):
+                    sheet.write_number(r, c, value)
+                elif value:
+                    sheet.write_string(r, c, value)
+    workbook.close()
+    return path
+
+
+def outcomes(read: ReadFile) -> dict[str, str]:
+    frame = read.raw.frame.collect()
+    policy = read.profile.profile.consent
+    return {
+        row[read.raw.email_column]: policy.outcome_of(row[SOURCE_STATUS]).value
+        for row in frame.iter_rows(named=True)
+    }
+
+
+def read_one(path: Path | str, tmp_path: Path, options: ReadOptions = ReadOptions()) -> ReadFile:
+    [read] = read_source(str(path), tmp_path / "staging", options)
+    return read
+
+
+def test_constant_contact_csv_statuses_reach_their_outcomes(tmp_path):
+    path = write_csv(tmp_path / "contact_export_1134551190518_021826_133957.csv", CC_HEADERS, [cc_record(*r[:3]) for r in CC_ROWS])
+    read = read_one(path, tmp_path)
+    assert read.profile.name == "constantcontact"
+    assert read.raw.status == PER_ROW_STATUS
+    assert outcomes(read) == {email: outcome for email, _, _, outcome in CC_ROWS}
+
+
+def test_constant_contact_plan_maps_phones_lists_times_and_custom_fields(tmp_path):
+    path = write_csv(tmp_path / "cc.csv", CC_HEADERS, [cc_record("a@x.com", "Active", "")], delimiter=";", encoding="cp1252")
+    read = read_one(path, tmp_path)
+    profile = read.profile.profile
+    report = plan_sources([read.raw], OutputFolder(str(tmp_path / "out")), profile, profile.consent)
+    assert report["contacts"]["marketing"] == 1
+    [row] = pl.read_csv(tmp_path / "out" / "hubspot" / "contacts-marketing-001.csv", infer_schema=False).iter_rows(named=True)
+    assert row["firstname"] == "Françoise" and row["lastname"] == "Søren"
+    assert row["phone"] == "619-305-8111"
+    assert row["mobilephone"] == "+16193058111"
+    assert row["city"] == "Zürich" and row["country"] == "CH"
+    assert row["constantcontact_city_work"] == "Bern"
+    assert row["constantcontact_email_lists"] == "Newsletter;Customers"
+    assert row["constantcontact_tags"] == "vip;2024"
+    assert row["constantcontact_custom_field_1"] == "blue"
+    # 16:45:13 at -04:00 is 20:45:13 UTC.
+    assert row["constantcontact_created_at"] == str(int(datetime.datetime(2020, 9, 25, 20, 45, 13, tzinfo=datetime.UTC).timestamp() * 1000))
+
+
+@pytest.mark.parametrize(
+    ("file_name", "outcome"),
+    [
+        ("unsubscribed_contacts.xlsx", "opted_out"),
+        ("bounced.xlsx", "opted_out"),
+        ("active_contacts.xlsx", "marketing"),
+        ("awaiting_confirmation.xlsx", "non_marketing"),
+        ("contacts.xlsx", "non_marketing"),
+    ],
+)
+def test_constant_contact_xlsx_per_status_takes_the_status_from_its_name(tmp_path, file_name, outcome):
+    headers = ["Email address", "First name", "Last name", "Email Lists", "Created At"]
+    rows = [headers, ["a@x.com", "Zoë", "X", "A, B", datetime.datetime(2020, 9, 25, 16, 45, 13)]]
+    read = read_one(write_xlsx(tmp_path / file_name, {"Contacts": rows}), tmp_path)
+    assert read.profile.name == "constantcontact"
+    assert outcomes(read) == {"a@x.com": outcome}
+    frame = read.raw.frame.collect()
+    assert frame.get_column("First name").to_list() == ["Zoë"]
+    assert frame.get_column("Created At").to_list() == ["2020-09-25 16:45:13"]
+
+
+def test_the_contact_sheet_is_found_by_its_headers_or_named(tmp_path):
+    workbook = write_xlsx(
+        tmp_path / "export.xlsx",
+        {
+            "Read me": [["Exported from Constant Contact"], ["2 sheets"]],
+            "Lists": [["Email address", "List"], ["x@x.com", "A"]],
+            "Contacts": [
+                ["Email address", "First name", "Email status", "Created At"],
+                ["a@x.com", "Ann", "Active", 44099.5],
+                [],
+                ["b@x.com", "Bob", "Unsubscribed", ""],
+                [], [],
+            ],
+        },
+    )  # fmt: skip
+    read = read_one(workbook, tmp_path)
+    assert read.raw.uri == f"{workbook}#Contacts"
+    frame = read.raw.frame.collect()
+    # The empty row between them stays (it is rejected later) so row numbers match Excel's; the
+    # trailing ones are gone.
+    assert frame.get_column("Email address").to_list() == ["a@x.com", None, "b@x.com"]
+    assert frame.get_column("_source_row").to_list() == [2, 3, 4]
+    # An Excel date serial in a time column becomes its date.
+    assert frame.get_column("Created At").to_list()[0] == "2020-09-25 12:00:00"
+    assert outcomes(read)["b@x.com"] == "opted_out"
+
+    named = read_one(f"{workbook}#Lists", tmp_path)
+    assert named.raw.frame.collect().get_column("List").to_list() == ["A"]
+    with pytest.raises(InputError, match="no sheet 'Nope'"):
+        read_one(f"{workbook}#Nope", tmp_path)
+
+
+CRM_FILES = [
+    # profile, headers, rows (email, cells...), expected outcomes
+    (
+        "salesforce",
+        ["Id", "FirstName", "LastName", "Email", "HasOptedOutOfEmail", "IsEmailBounced", "LastModifiedDate"],
+        [
+            ["003A", "Ann", "A", "ann@x.com", "false", "false", "2024-01-02T10:20:30.000+0000"],
+            ["003B", "Bob", "B", "bob@x.com", "true", "false", "2024-01-02T10:20:30.000+0000"],
+            ["003C", "Cy", "C", "cy@x.com", "false", "true", ""],
+        ],
+        {"ann@x.com": "non_marketing", "bob@x.com": "opted_out", "cy@x.com": "opted_out"},
+    ),
+    (
+        "salesforce",
+        ["Contact ID", "First Name", "Last Name", "Email", "Email Opt Out", "Email Bounced Date", "Account Name"],
+        [
+            ["003A", "Ann", "A", "ann@x.com", "0", "", "Acme"],
+            ["003B", "Bob", "B", "bob@x.com", "1", "", "Acme"],
+            ["003C", "Cy", "C", "cy@x.com", "0", "1/2/2024", "Acme"],
+        ],
+        {"ann@x.com": "non_marketing", "bob@x.com": "opted_out", "cy@x.com": "opted_out"},
+    ),
+    (
+        "pipedrive",
+        ["Person - Name", "Person - Email - Work", "Person - Email - Home", "Person - Marketing status", "Person - Phone - Mobile"],
+        [
+            ["Ann A", "ann@x.com", "", "Subscribed", "+1 555"],
+            ["Bob B", "", "bob@home.com", "Unsubscribed", ""],
+            ["Cy C", "cy@x.com", "", "Bounced", ""],
+            ["Di D", "di@x.com", "", "No consent", ""],
+        ],
+        {"ann@x.com": "marketing", "bob@home.com": "opted_out", "cy@x.com": "opted_out", "di@x.com": "non_marketing"},
+    ),
+    (
+        "zoho",
+        ["Record Id", "First Name", "Last Name", "Email", "Email Opt Out", "Account Name", "Mobile"],
+        [["1", "Ann", "A", "ann@x.com", "false", "Acme", ""], ["2", "Bob", "B", "bob@x.com", "true", "Acme", ""]],
+        {"ann@x.com": "non_marketing", "bob@x.com": "opted_out"},
+    ),
+    (
+        "brevo",
+        ["EMAIL", "NOM", "PRENOM", "SMS", "EMAIL_BLACKLISTED"],
+        [["ann@x.com", "Dupont", "Françoise", "33612345678", "Non"], ["bob@x.com", "Martin", "Zoë", "", "Oui"]],
+        {"ann@x.com": "non_marketing", "bob@x.com": "opted_out"},
+    ),
+    (
+        "activecampaign",
+        ["Email", "First Name", "Last Name", "Phone", "Organization", "Tags", "Date Created", "Status"],
+        [
+            ["ann@x.com", "Ann", "A", "", "Acme", "a, b", "2024-01-02 10:00:00", "Active"],
+            ["bob@x.com", "Bob", "B", "", "Acme", "", "2024-01-02 10:00:00", "Unsubscribed"],
+            ["cy@x.com", "Cy", "C", "", "Acme", "", "2024-01-02 10:00:00", "Bounced"],
+        ],
+        {"ann@x.com": "marketing", "bob@x.com": "opted_out", "cy@x.com": "opted_out"},
+    ),
+    (
+        "klaviyo",
+        ["Email", "First Name", "Last Name", "Organization", "Email Marketing Consent", "Suppressed", "Klaviyo ID"],
+        [
+            ["ann@x.com", "Ann", "A", "Acme", "SUBSCRIBED", "", "01A"],
+            ["bob@x.com", "Bob", "B", "Acme", "UNSUBSCRIBED", "", "01B"],
+            ["cy@x.com", "Cy", "C", "Acme", "NEVER_SUBSCRIBED", "", "01C"],
+            ["di@x.com", "Di", "D", "Acme", "SUBSCRIBED", "HARD_BOUNCE", "01D"],
+        ],
+        {"ann@x.com": "marketing", "bob@x.com": "opted_out", "cy@x.com": "non_marketing", "di@x.com": "opted_out"},
+    ),
+    (
+        "hubspot",
+        ["Record ID", "First Name", "Last Name", "Email", "Marketing contact status", "Unsubscribed from all email", "Create Date"],
+        [
+            ["1", "Ann", "A", "ann@x.com", "Marketing contact", "false", "2024-01-02 10:00"],
+            ["2", "Bob", "B", "bob@x.com", "Marketing contact", "true", "2024-01-02 10:00"],
+            ["3", "Cy", "C", "cy@x.com", "Non-marketing contact", "", "2024-01-02 10:00"],
+        ],
+        {"ann@x.com": "marketing", "bob@x.com": "opted_out", "cy@x.com": "non_marketing"},
+    ),
+    (
+        "generic",
+        ["email", "first name", "last name"],
+        [["ann@x.com", "Ann", "A"], ["bob@x.com", "Bob", "B"]],
+        {"ann@x.com": "non_marketing", "bob@x.com": "non_marketing"},
+    ),
+    (
+        "generic",
+        ["E-mail", "Name", "Newsletter", "Unsubscribed"],
+        [["ann@x.com", "Ann", "yes", ""], ["bob@x.com", "Bob", "yes", "true"], ["cy@x.com", "Cy", "no", ""]],
+        {"ann@x.com": "marketing", "bob@x.com": "opted_out", "cy@x.com": "non_marketing"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("profile", "headers", "rows", "expected"), CRM_FILES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CRM_FILES)])
+def test_each_crm_is_detected_from_its_headers_with_its_consent_reading(tmp_path, profile, headers, rows, expected):
+    read = read_one(write_csv(tmp_path / "export.csv", headers, rows), tmp_path)
+    assert read.profile.name == profile
+    assert outcomes(read) == expected
+
+
+def test_brevo_semicolon_windows_1252_export_keeps_accents(tmp_path):
+    path = write_csv(
+        tmp_path / "brevo.csv", ["EMAIL", "NOM", "PRENOM", "EMAIL_BLACKLISTED"],
+        [["a@x.com", "Dupont", "Françoise", "Non"]], delimiter=";", encoding="cp1252",
+    )  # fmt: skip
+    read = read_one(path, tmp_path)
+    assert (read.layout.encoding, read.layout.delimiter) == ("cp1252", ";")
+    assert read.raw.frame.collect().get_column("PRENOM").to_list() == ["Françoise"]
+    assert read.profile.profile.route("PRENOM") == "firstname"
+
+
+def test_a_mailchimp_file_goes_to_the_mailchimp_reader(tmp_path):
+    path = write_csv(tmp_path / "unsubscribed_members_export_ab12.csv", ["Email Address", "First Name", "UNSUB_TIME", "LEID"], [["a@x.com", "Ann", "", "1"]])
+    read = read_one(path, tmp_path)
+    assert read.raw.format == MAILCHIMP_FORMAT
+    assert read.raw.status == "unsubscribed"
+
+
+def test_a_named_profile_wins_over_detection(tmp_path):
+    path = write_csv(tmp_path / "export.csv", ["Email", "First Name", "Email Opt Out"], [["a@x.com", "Ann", "true"]])
+    read = read_one(path, tmp_path, ReadOptions(profile="zoho"))
+    assert read.profile.name == "zoho"
+    assert outcomes(read) == {"a@x.com": "opted_out"}
+
+
+def test_no_email_column_is_refused_with_the_candidates(tmp_path):
+    path = write_csv(tmp_path / "export.csv", ["Name", "City"], [["Ann", "Paris"]])
+    with pytest.raises(InputError, match="no email column"):
+        read_one(path, tmp_path)
+
+
+def test_a_user_mapping_routes_columns_and_adds_consent_but_never_reopens_an_opt_out(tmp_path):
+    mapping_file = tmp_path / "mapping.yaml"
+    mapping_file.write_text(
+        "columns:\n  Region: state\n  Favourite colour: acme_colour\n"
+        "status:\n  rules:\n    - columns: [Opted in]\n      when_true: opted_in\n"
+        "consent:\n  opted_in: marketing\n",
+        encoding="utf-8",
+    )
+    path = write_csv(
+        tmp_path / "sf.csv",
+        ["FirstName", "LastName", "Email", "HasOptedOutOfEmail", "Region", "Favourite colour", "Opted in"],
+        [["Ann", "A", "ann@x.com", "false", "BE", "blue", "yes"], ["Bob", "B", "bob@x.com", "true", "NL", "red", "yes"]],
+    )
+    read = read_one(path, tmp_path, ReadOptions(mapping=UserMapping.load(mapping_file)))
+    assert read.profile.name == "salesforce"
+    assert outcomes(read) == {"ann@x.com": "marketing", "bob@x.com": "opted_out"}
+    profile = read.profile.profile
+    assert profile.route("Region") == "state"
+    assert profile.route("Favourite colour").name == "acme_colour"
+
+    reopen = tmp_path / "reopen.toml"
+    reopen.write_text('[consent]\nopted_out_of_email = "marketing"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="opt-out"):
+        read_one(path, tmp_path, ReadOptions(mapping=UserMapping.load(reopen)))
