@@ -1,0 +1,119 @@
+"""The multi-account manifest: accounts, their sources and their HubSpot portals (YAML).
+
+```yaml
+accounts:
+  - name: acme
+    sources: [s3://exports/acme/audience_export.zip]
+    portal: {url: https://api.hubapi.com, token_env: ACME_HUBSPOT_TOKEN}
+```
+
+A manifest names where tokens are (an environment variable or a Prefect Secret block), never
+the tokens themselves, so it can be committed and reviewed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from schemas.params import DEFAULT_PORTAL_URL
+from tasks.errors import InputError
+
+DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+ACCOUNT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class PortalSpec(BaseModel):
+    """The HubSpot portal an account is migrated into."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
+    token_env: str | None = Field(default=None, description="Environment variable holding the token.")
+    token_secret: str | None = Field(default=None, description="Prefect Secret block holding the token.")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> PortalSpec:
+        if self.token_env and self.token_secret:
+            raise ValueError("give token_env or token_secret, not both")
+        if not self.token_secret and not self.token_env:
+            self.token_env = DEFAULT_TOKEN_ENV
+        return self
+
+
+class AccountSpec(BaseModel):
+    """One account: its name (also its output folder), sources and portal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=ACCOUNT_NAME_PATTERN, description="Lowercase name; the account's output folder.")
+    sources: list[str] = Field(min_length=1, description="Export zips, folders or CSVs (paths or URLs).")
+    portal: PortalSpec = Field(default_factory=PortalSpec)
+    consent_overrides: dict[str, str] = Field(default_factory=dict, description="Status → outcome for this account.")
+
+
+class Manifest(BaseModel):
+    """Every account of a multi-account migration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accounts: list[AccountSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Manifest:
+        names = [a.name for a in self.accounts]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"account names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+def load_manifest(uri: str) -> Manifest:
+    """Read and check a manifest from a path or fsspec URL.
+
+    Raises:
+        InputError: The file is missing, is not YAML, or does not describe accounts; the
+            message names the line of the offending entry.
+    """
+    try:
+        with fsspec.open(uri, "r", encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(uri, f"cannot read the manifest: {type(error).__name__}") from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise InputError(uri, f"not valid YAML: {getattr(error, 'problem', error)}", line=mark.line + 1 if mark else None) from None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "manifest"
+        raise InputError(uri, f"{where}: {first['msg']}", line=_line_of(root, first["loc"])) from None
+
+
+def _line_of(node: Any, loc: tuple) -> int | None:
+    """The 1-based line of the YAML node at a validation error's location (the deepest found)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def account_output(output: str, account: AccountSpec) -> str:
+    """The account's output folder under the run's: ``DIR/<name>/``."""
+    return f"{output.rstrip('/')}/{account.name}" if "://" in output else str(Path(output) / account.name)

@@ -1,0 +1,56 @@
+import pytest
+
+from schemas.manifest import DEFAULT_TOKEN_ENV, load_manifest
+from tasks.errors import InputError
+
+GOOD = """\
+accounts:
+  - name: acme
+    sources: [s3://exports/acme/audience_export.zip]
+    portal: {url: https://api.hubapi.com, token_env: ACME_HUBSPOT_TOKEN}
+  - name: globex
+    sources: [/data/globex.zip, /data/globex-old.zip]
+    portal: {token_secret: globex-token}
+  - name: initech
+    sources: [/data/initech.zip]
+"""
+
+
+def write(tmp_path, text: str) -> str:
+    path = tmp_path / "accounts.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_manifest_lists_accounts_with_where_their_tokens_are(tmp_path):
+    manifest = load_manifest(write(tmp_path, GOOD))
+    acme, globex, initech = manifest.accounts
+    assert (acme.name, acme.portal.token_env, acme.sources) == ("acme", "ACME_HUBSPOT_TOKEN", ["s3://exports/acme/audience_export.zip"])
+    assert (globex.portal.token_secret, globex.portal.token_env) == ("globex-token", None)
+    assert (initech.portal.url, initech.portal.token_env) == ("https://api.hubapi.com", DEFAULT_TOKEN_ENV)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        (GOOD.replace("name: globex", "name: Globex Corp"), 5, "accounts.1.name"),
+        (GOOD.replace("    sources: [/data/initech.zip]\n", ""), 8, "accounts.2.sources"),
+        (GOOD.replace("token_env: ACME_HUBSPOT_TOKEN", "token_env: X, token_secret: y"), 4, "not both"),
+        (GOOD.replace("name: initech", "name: acme"), 1, "repeated: acme"),
+        (GOOD.replace("portal: {token_secret", "portl: {token_secret"), 7, "accounts.1.portl"),
+        ("accounts: [\n", 2, "not valid YAML"),
+    ],
+)
+def test_a_bad_manifest_names_the_line_and_the_problem(tmp_path, text, line, fragment):
+    uri = write(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        load_manifest(uri)
+    message = str(caught.value)
+    assert message.startswith(f"{uri}:{line}: ")
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_a_missing_manifest_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="cannot read the manifest"):
+        load_manifest(str(tmp_path / "nope.yaml"))
