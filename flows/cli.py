@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="migrate the bundled sample export into a local emulator")
     demo.add_argument("--out", default="demo-output", help="output folder (default: ./demo-output)")
     demo.set_defaults(run=_run_demo)
+
+    profiles = commands.add_parser("profiles", help="list the source profiles: the formats Onramp recognises")
+    profiles.set_defaults(run=_run_profiles)
+
+    inspect = commands.add_parser("inspect", help="show how a source would be read: format, columns, consent")
+    inspect.add_argument("source", metavar="SOURCE", help="export zip, folder, CSV or workbook (x.xlsx#Sheet)")
+    _add_reading_arguments(inspect)
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
+    inspect.set_defaults(run=_run_inspect)
     return parser
 
 
@@ -90,6 +99,21 @@ def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         help="re-map a source status to marketing, non_marketing or opted_out (repeatable)",
     )
     parser.add_argument("--max-rows-per-file", type=int, help="most contacts in one import file")
+    _add_reading_arguments(parser)
+
+
+def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="read every file with this profile (see `onramp profiles`) instead of detecting one")
+    parser.add_argument("--mapping", metavar="FILE", help="mapping file (TOML or YAML) overriding column targets and consent")
+
+
+def _read_options(args: argparse.Namespace) -> object:
+    from tasks.extract.tables import ReadOptions
+    from tasks.transform.catalog import UserMapping, reading_profile
+
+    if args.profile:
+        reading_profile(args.profile)
+    return ReadOptions(profile=args.profile, mapping=UserMapping.load(args.mapping) if args.mapping else None)
 
 
 def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +133,14 @@ def _plan_parameters(args: argparse.Namespace) -> dict:
         if not sep or not status.strip():
             raise InputError("--consent", f"expected STATUS=OUTCOME, got {item!r}")
         overrides[status.strip()] = outcome.strip()
-    params = {"sources": args.sources, "output": args.out, "consent_overrides": overrides}
+    _read_options(args)
+    params = {
+        "sources": args.sources,
+        "output": args.out,
+        "consent_overrides": overrides,
+        "profile": args.profile,
+        "mapping_file": args.mapping,
+    }
     if args.max_rows_per_file is not None:
         params["max_rows_per_file"] = args.max_rows_per_file
     return params
@@ -193,6 +224,23 @@ def _run_demo(args: argparse.Namespace) -> int:
         "`onramp migrate SOURCE --out DIR` with HUBSPOT_ACCESS_TOKEN set loads into a real portal."
     )
     return EXIT_OK if not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
+
+
+def _run_profiles(args: argparse.Namespace) -> int:
+    from tasks.inspect import profiles_text
+
+    print(profiles_text())
+    return EXIT_OK
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from tasks.inspect import inspect_source, inspection_text
+
+    files = inspect_source(args.source, _read_options(args))
+    print(json.dumps(files, indent=2, ensure_ascii=False) if args.json else inspection_text(files))
+    return EXIT_OK
 
 
 def _in_engine(flow: Callable, params: object) -> dict:

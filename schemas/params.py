@@ -22,13 +22,22 @@ class PlanParameters(BaseModel):
 
     sources: list[str] = Field(
         min_length=1,
-        description="Mailchimp audience exports: zip files, folders or CSV files, as local paths or URLs (s3://...).",
+        description="Exports: Mailchimp zips, Constant Contact or CRM CSV/XLSX files (x.xlsx#Sheet), folders, as local paths or URLs (s3://...).",
     )
     output: str = Field(description="Folder (local path or URL) for report.json, rejects.csv and the import files.")
     consent_overrides: dict[str, str] = Field(
         default_factory=dict,
         description="Source status → outcome (marketing, non_marketing, opted_out) replacing the defaults. "
         "Opt-out statuses cannot be re-mapped.",
+    )
+    profile: str | None = Field(
+        default=None,
+        description="Read every file with this source profile (onramp profiles lists them); "
+        "when empty, each file's profile is detected from its headers.",
+    )
+    mapping_file: str | None = Field(
+        default=None,
+        description="A mapping file (TOML or YAML) overriding column targets and consent meanings.",
     )
     max_rows_per_file: int = Field(
         default=MAX_ROWS_PER_FILE, ge=1, le=HUBSPOT_MAX_DATA_ROWS, description="Most contacts in one import file."

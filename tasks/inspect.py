@@ -1,0 +1,70 @@
+"""What Onramp would make of a source, before anything runs: ``onramp profiles`` and ``onramp inspect``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from schemas.lineage import SOURCE_STATUS
+from tasks.extract.tables import ReadFile, ReadOptions, read_source
+from tasks.transform.catalog import all_profiles, describe
+
+
+def profiles_text() -> str:
+    """Every profile: its name (for ``--profile``), format, label and what its statuses mean."""
+    lines = []
+    for profile in all_profiles():
+        statuses = ", ".join(f"{s}→{o.value}" for s, o in profile.profile.consent.outcomes.items())
+        lines.append(f"{profile.name:<16} {profile.format:<24} {profile.profile.label}")
+        lines.append(f"{'':<16} consent: {statuses or 'from the file name'}")
+    return "\n".join(lines)
+
+
+def inspect_source(source: str, options: ReadOptions = ReadOptions()) -> list[dict]:
+    """Read a source as a plan would and say how: one entry per file.
+
+    Each entry is :func:`tasks.transform.catalog.describe` plus ``uri``, ``encoding``,
+    ``delimiter``, ``rows`` and ``status_counts`` (status → rows, with its outcome).
+
+    Raises:
+        InputError: The source cannot be read.
+    """
+    with tempfile.TemporaryDirectory(prefix="onramp-inspect-") as staging:
+        return [_describe_file(read) for read in read_source(source, Path(staging), options)]
+
+
+def _describe_file(read: ReadFile) -> dict:
+    counts = read.raw.frame.group_by(SOURCE_STATUS).len().sort(SOURCE_STATUS).collect()
+    policy = read.profile.profile.consent
+    return {
+        "uri": read.raw.uri,
+        "encoding": read.layout.encoding if read.layout else "workbook",
+        "delimiter": read.layout.delimiter if read.layout else None,
+        **describe(read.profile, read.raw.headers),
+        "rows": int(counts.get_column("len").sum()),
+        "status_counts": [
+            {"status": status, "outcome": policy.outcome_of(status).value, "rows": rows}
+            for status, rows in counts.iter_rows()
+        ],
+    }
+
+
+def inspection_text(files: list[dict]) -> str:
+    """The inspection as a person reads it in a terminal."""
+    blocks = []
+    for entry in files:
+        delimiter = {"\t": "tab", None: "-"}.get(entry["delimiter"], entry["delimiter"])
+        lines = [
+            entry["uri"],
+            f"  read as      {entry['format']} (profile {entry['profile']}), {entry['rows']} rows, "
+            f"encoding {entry['encoding']}, delimiter {delimiter}",
+            f"  email        {entry['email_column']}",
+            f"  consent from {', '.join(entry['consent_columns']) or 'the file name'} "
+            f"(a row nothing reads: {entry['default_status'] or 'its file name'})",
+        ]
+        lines += [f"    {c['status']:<28} → {c['outcome']:<14} {c['rows']} rows" for c in entry["status_counts"]]
+        lines.append("  columns")
+        lines += [f"    {c['column']:<32} → {c['property']} ({c['kind']})" for c in entry["columns"]]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
