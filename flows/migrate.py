@@ -55,7 +55,7 @@ def migrate_contacts(params: MigrationParameters) -> dict:
 
     The token is resolved before any work, so a missing one fails in seconds, not after the plan.
     """
-    portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block))
+    portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
     out = OutputFolder(params.output)
     report = _plan(params, out)
     report["load"] = load_plan_task(portal, out.local)

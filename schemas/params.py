@@ -51,8 +51,11 @@ class MigrationParameters(PlanParameters):
     """A plan, then its load into one HubSpot portal."""
 
     portal_url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
+    token_env: str = Field(
+        default="HUBSPOT_ACCESS_TOKEN",
+        description="Environment variable holding the HubSpot private-app token (read by the process running the flow).",
+    )
     token_secret_block: str | None = Field(
         default=None,
-        description="Name of a Prefect Secret block holding the HubSpot private-app token; "
-        "when empty, the HUBSPOT_ACCESS_TOKEN environment variable is used.",
+        description="Name of a Prefect Secret block holding the token, used when the environment variable is unset.",
     )

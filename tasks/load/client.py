@@ -16,12 +16,14 @@ from tasks.load.ratelimit import RateBudget
 from tasks.load.retry import HttpError, call_with_retries
 
 
-def resolve_token(secret_block: str | None = None) -> str:
+def resolve_token(secret_block: str | None = None, env_var: str = settings.TOKEN_ENV_VAR) -> str:
     """Find the HubSpot access token: the environment first, then a Prefect Secret block.
 
     Args:
-        secret_block: Name of the Prefect ``Secret`` block to read when ``HUBSPOT_ACCESS_TOKEN``
-            is unset; defaults to ``settings.DEFAULT_SECRET_BLOCK``.
+        secret_block: Name of the Prefect ``Secret`` block to read when ``env_var`` is unset;
+            defaults to ``settings.DEFAULT_SECRET_BLOCK``.
+        env_var: The environment variable holding the token (one per account in a
+            multi-account run); ``HUBSPOT_ACCESS_TOKEN`` by default.
 
     Returns:
         The token.
@@ -29,7 +31,7 @@ def resolve_token(secret_block: str | None = None) -> str:
     Raises:
         LoadError: Neither the variable nor the block holds a token.
     """
-    token = os.environ.get(settings.TOKEN_ENV_VAR, "").strip()
+    token = os.environ.get(env_var, "").strip()
     if token:
         return token
     name = secret_block or settings.DEFAULT_SECRET_BLOCK
@@ -40,7 +42,7 @@ def resolve_token(secret_block: str | None = None) -> str:
         token = str(Secret.load(name).get()).strip()
     except Exception as error:  # noqa: BLE001 - any failure means "no token from Prefect"
         raise LoadError(
-            f"no HubSpot access token: set {settings.TOKEN_ENV_VAR} or create a Prefect Secret "
+            f"no HubSpot access token: set {env_var} or create a Prefect Secret "
             f"block named {name!r} ({type(error).__name__} reading the block)"
         ) from None
     if not token:
