@@ -69,8 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_run_migrate)
 
     emulator = commands.add_parser("emulator", help="serve the local HubSpot emulator on 127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8090, help="port to listen on (default: 8090)")
-    emulator.add_argument("--tier", default="professional", help="rate-limit tier: free, starter, professional, enterprise, api-add-on")
+    _add_emulator_arguments(emulator)
     emulator.set_defaults(run=_run_emulator)
 
     demo = commands.add_parser("demo", help="migrate the bundled sample export into a local emulator")
@@ -122,6 +121,30 @@ def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-secret",
         help="Prefect Secret block holding the token (default: the HUBSPOT_ACCESS_TOKEN environment variable)",
     )
+
+
+def _add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8090, help="port to listen on; 0 picks a free one (default: 8090)")
+    parser.add_argument("--state", metavar="FILE", help="keep the portal in FILE between restarts")
+    portal = parser.add_argument_group("portal")
+    portal.add_argument("--tier", default="professional", help="rate-limit tier: free, starter, professional, enterprise, api-add-on")
+    portal.add_argument("--daily-limit", type=int, metavar="N", help="requests a day (default: the tier's)")
+    portal.add_argument(
+        "--no-batch-opt-outs", action="store_true",
+        help="answer the batch communication-preferences endpoints 403, as below Marketing Hub Enterprise",
+    )
+    portal.add_argument(
+        "--token", action="append", metavar="TOKEN",
+        help="accept only this bearer token (repeatable; default: any). Never a real HubSpot token: "
+        "the command line is visible to other processes",
+    )
+    faults = parser.add_argument_group("faults (seeded, so a failing rehearsal can be replayed)")
+    faults.add_argument("--error-rate", type=float, default=0.0, metavar="F", help="fraction of requests answered 500/502/503/504/423")
+    faults.add_argument("--drop-rate", type=float, default=0.0, metavar="F", help="fraction of connections dropped mid-response")
+    faults.add_argument("--latency", type=float, default=0.0, metavar="S", help="seconds added to every answer")
+    faults.add_argument("--fault-seed", type=int, default=0, metavar="N", help="seed of the fault draws")
+    faults.add_argument("--fail-imports", type=int, default=0, metavar="N", help="the first N imports end FAILED")
+    faults.add_argument("--daily-quota-at", type=int, metavar="N", help="the daily quota is reached at request N (429 DAILY)")
 
 
 def _plan_parameters(args: argparse.Namespace) -> dict:
@@ -196,7 +219,22 @@ def _run_migrate(args: argparse.Namespace) -> int:
 def _run_emulator(args: argparse.Namespace) -> int:
     from emulators.hubspot import EmulatorSettings, serve_forever
 
-    serve_forever(port=args.port, settings=EmulatorSettings(tier=args.tier))
+    try:
+        settings = EmulatorSettings(
+            tier=args.tier,
+            daily_limit=args.daily_limit,
+            allowed_tokens=frozenset(args.token) if args.token else None,
+            batch_comm_prefs_allowed=not args.no_batch_opt_outs,
+            fault_seed=args.fault_seed,
+            error_rate=args.error_rate,
+            drop_rate=args.drop_rate,
+            latency=args.latency,
+            daily_quota_at=args.daily_quota_at,
+            state_file=args.state,
+        )
+    except ValueError as error:
+        return _fail(str(error), EXIT_BAD_INPUT)
+    serve_forever(port=args.port, settings=settings, fail_imports=args.fail_imports)
     return EXIT_OK
 
 

@@ -16,10 +16,14 @@ from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.run import load_plan_task
 from tasks.output import OutputFolder
 from tasks.import_files import PlanLimits
-from tasks.steps import extract_source, plan, publish_report
-from tasks.transform.profile import load_profile
+from tasks.extract.tables import ReadOptions
+from tasks.steps import extract_files, plan, publish_report
+from tasks.transform.catalog import UserMapping
+from tasks.transform.consent import ConsentPolicy
+from tasks.transform.profile import SourceProfile, load_profile
 
 PROFILE = "mailchimp"
+"""The profile of a run that reads no file (its plan is empty)."""
 
 
 def check_parameters(params: PlanParameters) -> None:
@@ -32,12 +36,20 @@ def check_parameters(params: PlanParameters) -> None:
 
 
 def _plan(params: PlanParameters, out: OutputFolder) -> dict:
-    profile = load_profile(PROFILE)
-    policy = profile.consent.with_overrides(params.consent_overrides)
+    """Read every source with its own profile (sources may mix formats), then plan them together."""
     limits = PlanLimits(max_rows=params.max_rows_per_file, max_bytes=params.max_bytes_per_file)
+    mapping = UserMapping.load(params.mapping_file) if params.mapping_file else None
+    options = ReadOptions(profile=params.profile, mapping=mapping)
     with tempfile.TemporaryDirectory(prefix="onramp-staging-") as staging:
-        raws = [raw for source in params.sources for raw in extract_source(source, Path(staging))]
-        return plan(raws, out, profile, policy, limits)
+        files = [file for source in params.sources for file in extract_files(source, Path(staging), options)]
+        profiles = {file.raw.format: _with_policy(file.profile.profile, params) for file in files}
+        profile, policy = next(iter(profiles.values()), _with_policy(load_profile(PROFILE), params))
+        return plan([file.raw for file in files], out, profile, policy, limits, profiles)
+
+
+def _with_policy(profile: SourceProfile, params: PlanParameters) -> tuple[SourceProfile, ConsentPolicy]:
+    """A format's profile and its consent policy with the run's overrides (opt-outs stay locked)."""
+    return profile, profile.consent.with_overrides(params.consent_overrides)
 
 
 @flow(name="onramp-plan", validate_parameters=True)

@@ -6,13 +6,14 @@ without the Prefect engine; ``tasks.steps`` wraps it as one task.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from schemas.contact import CanonicalContactSchema
 from schemas.mailchimp import REJECT_REASONS, export_file_schema
 from tasks.extract.mailchimp import RawSource
 from tasks.import_files import PlanLimits, write_plan
 from tasks.output import OutputFolder
+from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
 from tasks.transform.consent import ConsentPolicy
 from tasks.transform.contacts import map_rows, merge_contacts
@@ -26,6 +27,7 @@ def plan_sources(
     profile: SourceProfile,
     policy: ConsentPolicy,
     limits: PlanLimits = PlanLimits(),
+    profiles: Mapping[str, tuple[SourceProfile, ConsentPolicy]] | None = None,
 ) -> dict:
     """Validate, transform and merge every file; write the plan, rejects and report.
 
@@ -35,6 +37,8 @@ def plan_sources(
         profile: The source format's profile.
         policy: The run's consent policy.
         limits: Per-file limits for the import files.
+        profiles: Each file's own profile and consent policy by ``raw.format``, when the sources
+            mix formats; a format not in it uses ``profile`` and ``policy``.
 
     Returns:
         The report, as written to ``report.json``.
@@ -44,7 +48,7 @@ def plan_sources(
         for raw in raws
     ]
     mapped = [
-        map_rows(v.accepted, raw.headers, raw.email_column, raw.uri, profile, policy)
+        map_rows(v.accepted, raw.headers, raw.email_column, raw.uri, *(profiles or {}).get(raw.format, (profile, policy)))
         for raw, v in zip(raws, validated, strict=True)
     ]
     contacts = merge_contacts([m.frame for m in mapped])
@@ -55,6 +59,7 @@ def plan_sources(
         for prop in rows.custom_properties:
             customs.setdefault(prop.name, prop)
     plan = write_plan(contacts, profile, list(customs.values()), out, limits)
+    plan = add_property_groups(plan, [p for p, _ in (profiles or {}).values()], out)
     write_rejects([v.rejects for v in validated], out)
     sources = [
         SourceSummary(raw.uri, raw.format, raw.status, rows=v.accepted.height + v.rejects.height, rejected=v.rejects.height)

@@ -13,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from tasks.extract.mailchimp import RawSource, read_export
+from tasks.extract.mailchimp import RawSource
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
 from tasks.plan import plan_sources
@@ -21,14 +21,6 @@ from tasks.report import REJECTS_FILE, markdown_report, summary_rows, write_repo
 from tasks.report_html import REPORT_HTML_FILE, reject_reasons, render_report_html
 from tasks.transform.consent import ConsentPolicy
 from tasks.transform.profile import SourceProfile
-
-
-@task(name="extract-source", task_run_name="extract {source}", cache_policy=NO_CACHE)
-def extract_source(source: str, staging_dir: Path) -> list[RawSource]:
-    """Stage a source and read each of its export files lazily."""
-    files = read_export(source, staging_dir)
-    get_run_logger().info("%s: %d export file(s)", source, len(files))
-    return files
 
 
 @task(name="plan", cache_policy=NO_CACHE)

@@ -19,7 +19,7 @@ from emulators.hubspot.settings import EmulatorSettings
 from emulators.hubspot.state import Portal
 
 
-_LIMIT_FIELDS = {"tier", "daily_limit", "search_per_second", "daily_quota_at"}
+_LIMIT_FIELDS = {"tier", "daily_limit", "ten_second_limit", "search_per_second", "daily_quota_at"}
 
 
 class HubSpotEmulator:

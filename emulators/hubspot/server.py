@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 import socket
 import threading
 import time
@@ -37,6 +38,12 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    # uvicorn stops gracefully on SIGTERM, then raises it again once done. Exiting here instead
+    # of dying by the signal's default action lets the portal be saved to its state file.
+    raise SystemExit(0)
 
 
 class EmulatorServer:
@@ -111,6 +118,7 @@ def serve_forever(
     port: int = 8080,
     host: str = "127.0.0.1",
     settings: EmulatorSettings | None = None,
+    fail_imports: int = 0,
     **overrides: Any,
 ) -> None:
     """Serve an emulated HubSpot portal in the foreground until interrupted (Ctrl-C).
@@ -121,12 +129,15 @@ def serve_forever(
         port: port to bind; 0 picks a free one.
         host: address to bind (keep it on loopback).
         settings: the portal's settings; defaults to :class:`EmulatorSettings` ().
+        fail_imports: the first this many imports to process end ``FAILED``.
         **overrides: settings fields to change, e.g. ``tier="starter"``.
     """
     emulator = HubSpotEmulator(_settings(settings, overrides))
+    emulator.fail_next_imports(fail_imports)
     sock = _bind(host, port)
     print(f"HubSpot emulator listening on http://{host}:{sock.getsockname()[1]} (Ctrl-C to stop)",
           flush=True)
+    signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         _server(emulator).run(sockets=[sock])
     finally:

@@ -57,6 +57,15 @@ class LoadPlan:
         return self.data.get("property_group")
 
     @property
+    def property_groups(self) -> list[dict[str, Any]]:
+        """Every custom property group: ``property_groups`` when the sources mix formats, else
+        the one ``property_group``."""
+        groups = self.data.get("property_groups")
+        if groups:
+            return list(groups)
+        return [self.property_group] if self.property_group else []
+
+    @property
     def properties(self) -> list[dict[str, Any]]:
         """The custom properties, as Properties API create bodies."""
         return list(self.data.get("properties", []))

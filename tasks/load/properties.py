@@ -100,6 +100,9 @@ def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
         "existing": [],
         "type_mismatches": [],
     }
+    # A run over several source formats has a group per format; the first is reported above.
+    for other in plan.property_groups[1:]:
+        _ensure_group(portal, other)
     planned = plan.properties
     if not planned:
         return report

@@ -84,7 +84,7 @@ async def release_imports(request: Request) -> dict[str, Any]:
 
 _FAULT_FIELDS = {
     "fault_seed", "error_rate", "error_statuses", "drop_rate", "latency", "daily_quota_at",
-    "tier", "daily_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
+    "tier", "daily_limit", "ten_second_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
 }
 
 
@@ -93,7 +93,8 @@ async def faults(request: Request) -> dict[str, Any]:
     """Change fault and behaviour settings at runtime.
 
     Body: any of ``fault_seed``, ``error_rate``, ``error_statuses``, ``drop_rate``, ``latency``,
-    ``daily_quota_at``, ``tier``, ``daily_limit``, ``batch_comm_prefs_allowed``,
+    ``daily_quota_at``, ``tier``, ``daily_limit``, ``ten_second_limit``,
+    ``batch_comm_prefs_allowed``,
     ``import_start_delay``, ``row_delay``, plus ``fail_imports`` (the next N imports end FAILED).
     Returns the resulting settings.
     """
