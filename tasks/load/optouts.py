@@ -24,14 +24,12 @@ from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
-from tasks.load.plan import LoadPlan, iter_column, tie_back
+from tasks.load.plan import LoadPlan, iter_column, tie_back, unneutralise
 from tasks.load.retry import describe, http_status
 from tasks.privacy import mask_email, mask_emails_in
 
 _PARAMS = {"channel": settings.OPT_OUT_CHANNEL}
 _BATCH_PATH = f"{settings.COMM_PREFS_PATH}/batch/unsubscribe-all"
-# What the planner's CSV writer puts in front of a cell a spreadsheet would run as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def normalise_email(value: str) -> str:
@@ -41,10 +39,7 @@ def normalise_email(value: str) -> str:
     front of a formula-like cell removed: ``'-joe@x.com`` is the address ``-joe@x.com``, and
     unsubscribing the apostrophe form would leave the real address subscribed.
     """
-    email = value.strip()
-    if email.startswith("'") and email[1:2] in _FORMULA_STARTS:
-        email = email[1:]
-    return email.strip().lower()
+    return unneutralise(value.strip()).strip().lower()
 
 
 def read_opt_out_emails(path: Path) -> tuple[list[tuple[int, str]], list[int]]:

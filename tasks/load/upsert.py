@@ -1,0 +1,440 @@
+"""Contacts files into HubSpot through ``batch/upsert`` by email: the path for small deltas.
+
+Each file of the plan is read as a stream and sent as ``POST
+/crm/v3/objects/contacts/batch/upsert`` batches (``reference/hubspot-api.md`` §2):
+
+- at most ``UPSERT_BATCH_SIZE`` inputs, emails trimmed and lowercased as HubSpot stores them, and
+  never the same email twice in one batch (HubSpot refuses the whole batch): a later row with an
+  email already sent goes in a later round, after the first has landed, so it wins as it would
+  in an import;
+- every input carries an ``objectWriteTraceId`` (``file:line``), so one bad input fails alone in
+  a 207 instead of the whole batch, and each error is tied back to its source rows;
+- an input refused for some of its values is sent once more without them, so the rest of the
+  row lands, as an import would have done (the error is kept, scope ``value``);
+- a batch refused whole (400) is split in two until the bad input is alone; the rest lands;
+- blank cells are left out, as an import ignores them, rather than clearing HubSpot's value;
+- ``UPSERT_THREADS`` batches are in flight at once, all drawing on the portal's shared
+  :class:`~tasks.load.ratelimit.RateBudget`, which holds them at HubSpot's ceiling.
+
+Marketing status: HubSpot's API cannot set ``hs_marketable_status`` ("It is not possible to
+modify the Marketing contact status property using HubSpot's API endpoints", §4), so an upsert
+alone would leave a planned marketing contact non-marketing. For a ``marketable`` file the
+upserted emails are therefore imported once more, as a one-column import with
+``marketableContactImport`` (and the file's ``createContactListFromImport``): one request and a
+few polls, and the file ends where the Imports path would have left it, list included.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.errors import LoadError
+from tasks.load import settings
+from tasks.load.batches import chunked
+from tasks.load.client import HubSpotPortal
+from tasks.load.imports import EMAIL_COLUMN, import_contacts_file
+from tasks.load.log import get_logger
+from tasks.load.plan import LoadPlan, tie_back, unneutralise
+from tasks.load.retry import describe, http_status
+from tasks.privacy import mask_emails_in
+
+UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
+IMPORTS = "imports"
+UPSERT = "upsert"
+MARKETING_STATUS_PROPERTY = "hs_marketable_status"
+
+
+def choose_load_path(rows: int, threshold: int = settings.UPSERT_MAX_ROWS) -> str:
+    """Which path loads a contacts file of ``rows`` rows: ``"upsert"`` up to ``threshold``,
+    ``"imports"`` beyond (see ``settings.UPSERT_MAX_ROWS`` for why)."""
+    return UPSERT if rows <= threshold else IMPORTS
+
+
+@dataclass(frozen=True)
+class UpsertInput:
+    """One row of a contacts file, as an upsert input.
+
+    Attributes:
+        line: The row's line in its file (header = line 1, as lineage counts).
+        email: The email HubSpot upserts by, trimmed and lowercased.
+        properties: The row's non-blank values by property name, email excluded.
+    """
+
+    line: int
+    email: str
+    properties: dict[str, str]
+
+    def body(self, file: str) -> dict[str, Any]:
+        """The input as the upsert request carries it."""
+        return {
+            "idProperty": EMAIL_COLUMN,
+            "id": self.email,
+            "properties": self.properties,
+            "objectWriteTraceId": f"{file}:{self.line}",
+        }
+
+
+def _row_error(file: str, line: int | None, error_type: str, message: str, *, scope: str = "row", column: str | None = None) -> dict[str, Any]:
+    return {"file": file, "line": line, "error_type": error_type, "scope": scope, "message": message, "column": column}
+
+
+def read_upsert_inputs(path: Path, file: str) -> Iterator[UpsertInput | dict[str, Any]]:
+    """Stream a planned contacts file as upsert inputs.
+
+    Args:
+        path: The file.
+        file: Its plan-relative name, for errors.
+
+    Yields:
+        An :class:`UpsertInput` per usable row, or an error dict (``NO_EMAIL``,
+        ``INCORRECT_NUMBER_OF_COLUMNS``) per row that cannot be sent.
+    """
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = [unneutralise(name.strip()) for name in next(reader, [])]
+        if EMAIL_COLUMN not in header:
+            raise LoadError(f"{file}: no {EMAIL_COLUMN!r} column in the header; nothing to upsert by")
+        email_index = header.index(EMAIL_COLUMN)
+        for line, row in enumerate(reader, start=2):
+            if len(row) != len(header):
+                yield _row_error(file, line, "INCORRECT_NUMBER_OF_COLUMNS", f"{len(row)} cells for {len(header)} columns")
+                continue
+            email = unneutralise(row[email_index].strip()).strip().lower()
+            if not email:
+                yield _row_error(file, line, "NO_EMAIL", "empty email cell")
+                continue
+            properties = {
+                name: unneutralise(cell)
+                for index, (name, cell) in enumerate(zip(header, row))
+                # Blank cells never clear a value, as in an import.
+                if index != email_index and cell.strip()
+            }
+            yield UpsertInput(line, email, properties)
+
+
+def _error_trace_ids(error: dict[str, Any]) -> list[str]:
+    return [str(value) for value in (error.get("context") or {}).get("objectWriteTraceId", [])]
+
+
+def _bad_properties(error: dict[str, Any]) -> set[str]:
+    """The properties a per-input error names (``errors[].context.propertyName``)."""
+    names: set[str] = set()
+    for detail in error.get("errors") or []:
+        names.update(str(name) for name in (detail.get("context") or {}).get("propertyName", []))
+    return names
+
+
+@dataclass
+class _Outcome:
+    """What one batch (with its splits and retries) came to."""
+
+    created: int = 0
+    updated: int = 0
+    requests: int = 0
+    landed: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, other: _Outcome) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.requests += other.requests
+        self.landed.extend(other.landed)
+        self.errors.extend(other.errors)
+
+
+def upsert_batch(portal: HubSpotPortal, file: str, inputs: list[UpsertInput]) -> _Outcome:
+    """Upsert one batch of inputs with unique emails, isolating whatever HubSpot refuses.
+
+    Args:
+        portal: The portal.
+        file: The plan-relative file the inputs come from.
+        inputs: At most ``UPSERT_BATCH_SIZE`` inputs, emails unique.
+
+    Returns:
+        The created/updated counts, the ``(line, email)`` of every input that landed, and an
+        error per input (or value) HubSpot refused; requests sent, for the benchmark.
+
+    Raises:
+        LoadError: The load cannot go on (daily quota, token refused, HubSpot down).
+    """
+    outcome = _Outcome(requests=1)
+    by_trace = {f"{file}:{item.line}": item for item in inputs}
+    try:
+        response = portal.request("POST", UPSERT_PATH, json={"inputs": [item.body(file) for item in inputs]})
+    except Exception as error:
+        status = http_status(error)
+        if status is None:
+            raise
+        if status == 400 and len(inputs) > 1:
+            # Refused whole: halve until the input at fault is alone; the others land.
+            middle = len(inputs) // 2
+            for half in (inputs[:middle], inputs[middle:]):
+                outcome.add(upsert_batch(portal, file, half))
+            return outcome
+        message = mask_emails_in(describe(error))
+        outcome.errors.extend(_row_error(file, item.line, "UPSERT_REJECTED", message) for item in inputs)
+        return outcome
+    response = response or {}
+    answered: set[str] = set()
+    for result in response.get("results", []):
+        item = by_trace.get(str(result.get("objectWriteTraceId")))
+        if item is None:
+            # Trace ids are optional in answers; emails come back lowercased, as sent.
+            email = str((result.get("properties") or {}).get(EMAIL_COLUMN, "")).lower()
+            item = next((candidate for candidate in inputs if candidate.email == email), None)
+        if item is None:
+            continue
+        answered.add(f"{file}:{item.line}")
+        outcome.landed.append((item.line, item.email))
+        if result.get("new"):
+            outcome.created += 1
+        else:
+            outcome.updated += 1
+    retry: list[UpsertInput] = []
+    for error in response.get("errors", []):
+        message = mask_emails_in(str(error.get("message") or error.get("category") or "refused"))
+        for trace in _error_trace_ids(error):
+            item = by_trace.get(trace)
+            if item is None or trace in answered:
+                continue
+            answered.add(trace)
+            bad = _bad_properties(error)
+            if bad and EMAIL_COLUMN not in bad and bad & item.properties.keys():
+                # A value HubSpot will not take: the rest of the row still lands, as in an import.
+                for name in sorted(bad & item.properties.keys()):
+                    outcome.errors.append(_row_error(file, item.line, "INVALID_VALUE", message, scope="value", column=name))
+                retry.append(UpsertInput(item.line, item.email, {k: v for k, v in item.properties.items() if k not in bad}))
+            else:
+                outcome.errors.append(_row_error(file, item.line, str(error.get("category") or "UPSERT_FAILED"), message))
+    for trace, item in by_trace.items():
+        if trace not in answered:
+            outcome.errors.append(_row_error(file, item.line, "UPSERT_UNCONFIRMED", "HubSpot's answer did not mention this row"))
+    if retry:
+        outcome.add(upsert_batch(portal, file, retry))
+    return outcome
+
+
+def _first_round(
+    inputs: Iterator[UpsertInput | dict[str, Any]], errors: list[dict[str, Any]], later: list[list[UpsertInput]]
+) -> Iterator[list[UpsertInput]]:
+    """Batches of each email's first row, as the file streams.
+
+    Rows that cannot be sent go to ``errors``; the ``k``-th repeat of an email goes to
+    ``later[k - 1]``, to be sent once everything before it has landed, so no batch holds an
+    email twice and a later row wins, as in an import.
+    """
+    seen: Counter[str] = Counter()
+    batch: list[UpsertInput] = []
+    for item in inputs:
+        if isinstance(item, dict):
+            errors.append(item)
+            continue
+        occurrence = seen[item.email]
+        seen[item.email] += 1
+        if occurrence:
+            later.extend([] for _ in range(occurrence - len(later)))
+            later[occurrence - 1].append(item)
+            continue
+        batch.append(item)
+        if len(batch) == settings.UPSERT_BATCH_SIZE:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _send_all(
+    portal: HubSpotPortal,
+    file: str,
+    batches: Iterable[list[UpsertInput]],
+    total: _Outcome,
+    *,
+    threads: int,
+    on_batch: Callable[[_Outcome], None] | None,
+) -> None:
+    """Send batches ``threads`` at a time (the budget paces them), adding up what they came to.
+
+    Only a bounded number of batches is read ahead, so a large file is never held in memory.
+    """
+
+    def collect(future: Future[_Outcome]) -> None:
+        outcome = future.result()
+        total.add(outcome)
+        if on_batch is not None:
+            on_batch(outcome)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hubspot-upsert") as pool:
+        pending: set[Future[_Outcome]] = set()
+        try:
+            for batch in batches:
+                if len(pending) >= 2 * threads:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        collect(future)
+                pending.add(pool.submit(upsert_batch, portal, file, batch))
+            for future in as_completed(pending):
+                collect(future)
+        except BaseException:
+            # A LoadError (daily quota, token refused): send nothing more.
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _set_marketing_status(
+    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], landed: list[tuple[int, str]], poll_interval: float
+) -> dict[str, Any]:
+    """Make the upserted contacts of a ``marketable`` file marketing contacts, by an import of
+    their emails alone (the API cannot set the status; see the module docstring).
+
+    Returns:
+        The import's result (:func:`~tasks.load.imports.import_contacts_file`), its errors
+        moved onto the lines of the planned file and scoped ``value`` (the contact landed, its
+        marketing status did not).
+    """
+    file_name = entry["file"].rsplit("/", 1)[-1]
+    landed = sorted(landed)
+    with tempfile.TemporaryDirectory(prefix="onramp-marketing-") as directory:
+        with (Path(directory) / file_name).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([EMAIL_COLUMN])
+            writer.writerows([email] for _, email in landed)
+        status_entry = {**entry, "file": file_name, "rows": len(landed), "columns": [EMAIL_COLUMN]}
+        result = import_contacts_file(portal, LoadPlan(Path(directory), plan.data), status_entry, poll_interval=poll_interval)
+    errors = []
+    for error in result["errors"]:
+        line = landed[error["line"] - 2][0] if error.get("line") else None
+        errors.append(
+            {
+                **error,
+                "file": entry["file"],
+                "line": line,
+                "scope": "value" if line else "file",
+                "column": MARKETING_STATUS_PROPERTY,
+                "message": f"marketing status not set: {error['message']}",
+            }
+        )
+    if result["state"] != "DONE":
+        errors.append(
+            {
+                **_row_error(entry["file"], None, "MARKETING_STATUS_NOT_SET", ""),
+                "scope": "file",
+                "column": MARKETING_STATUS_PROPERTY,
+                "message": f"marketing-status import ended {result['state']}: {len(landed)} contacts upserted as non-marketing",
+            }
+        )
+    result["errors"] = tie_back(plan, errors)
+    return result
+
+
+def upsert_contacts_file(
+    portal: HubSpotPortal,
+    plan: LoadPlan,
+    entry: dict[str, Any],
+    *,
+    threads: int = settings.UPSERT_THREADS,
+    poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
+    on_batch: Callable[[dict[str, int]], None] | None = None,
+) -> dict[str, Any]:
+    """Load one planned contacts file through batch upsert (see the module docstring).
+
+    Args:
+        portal: The portal.
+        plan: The plan the file belongs to.
+        entry: The file's entry in ``plan.json`` ``imports``.
+        threads: Batches in flight at once.
+        poll_interval: Seconds between polls of the marketing-status import.
+        on_batch: Called after each batch (from the calling thread) with ``{"rows", "landed",
+            "failed", "requests"}`` for that batch, e.g. to update a progress artifact.
+
+    Returns:
+        The shape of :func:`~tasks.load.imports.import_contacts_file`'s result plus
+        ``"path": "upsert"`` and ``"requests"`` (batch upserts sent)::
+
+            {"file", "name", "outcome", "marketable", "rows", "import_id",
+             "previous_import_ids", "state", "attempts", "counters", "list_ids", "rows_failed",
+             "rows_with_value_errors", "errors", "path", "requests"}
+
+        ``state`` is ``DONE`` (every row was sent and answered); ``import_id`` and ``list_ids``
+        are those of the marketing-status import (``None`` / empty for a non-marketing file);
+        ``counters`` has ``TOTAL_ROWS``, ``CREATED_OBJECTS``, ``UPDATED_OBJECTS``, ``ERRORS``;
+        errors are ``{"file", "line", "error_type", "scope", "message", "column", "sources"}``,
+        scoped as in imports (``row``: not written, ``value``: written without that value).
+
+    Raises:
+        LoadError: The load cannot go on (daily quota: :class:`~tasks.load.ratelimit.DailyQuotaSpent`
+            says when to rerun; token refused; HubSpot down; no email column). Rows sent
+            before it are in HubSpot, and sending them again is harmless (an upsert).
+    """
+    logger = get_logger()
+    file = entry["file"]
+    errors: list[dict[str, Any]] = []
+    later: list[list[UpsertInput]] = []
+    total = _Outcome(requests=0)
+
+    def report(outcome: _Outcome) -> None:
+        if on_batch is not None:
+            failed = len({error["line"] for error in outcome.errors if error["scope"] == "row"})
+            on_batch({"rows": len(outcome.landed) + failed, "landed": len(outcome.landed), "failed": failed, "requests": outcome.requests})
+
+    inputs = read_upsert_inputs(plan.path(file), file)
+    _send_all(portal, file, _first_round(inputs, errors, later), total, threads=threads, on_batch=report)
+    for repeats in later:
+        _send_all(portal, file, chunked(repeats, settings.UPSERT_BATCH_SIZE), total, threads=threads, on_batch=report)
+    errors.extend(total.errors)
+    marketing: dict[str, Any] = {"import_id": None, "previous_import_ids": [], "attempts": 0, "list_ids": [], "errors": []}
+    if entry.get("marketable") and total.landed:
+        marketing = _set_marketing_status(portal, plan, entry, total.landed, poll_interval)
+    errors = tie_back(plan, errors) + marketing["errors"]
+    failed_lines = {error["line"] for error in errors if error["scope"] == "row"}
+    value_lines = {error["line"] for error in errors if error["scope"] == "value"} - failed_lines
+    if any(error["scope"] == "file" for error in marketing["errors"]):
+        value_lines |= {line for line, _ in total.landed} - failed_lines
+    rows = len(failed_lines) + len({line for line, _ in total.landed} - failed_lines)
+    logger.info(
+        "upsert %s: %d rows, %d created, %d updated, %d failed, %d requests",
+        file, rows, total.created, total.updated, len(failed_lines), total.requests,
+    )
+    return {
+        "file": file,
+        "name": entry.get("name"),
+        "outcome": entry.get("outcome"),
+        "marketable": bool(entry.get("marketable", False)),
+        "rows": entry.get("rows", rows),
+        "import_id": marketing["import_id"],
+        "previous_import_ids": marketing["previous_import_ids"],
+        "state": "DONE",
+        "attempts": marketing["attempts"],
+        "counters": {
+            "TOTAL_ROWS": rows,
+            "CREATED_OBJECTS": total.created,
+            "UPDATED_OBJECTS": total.updated,
+            "ERRORS": len(errors),
+        },
+        "list_ids": marketing["list_ids"],
+        "rows_failed": len(failed_lines),
+        "rows_with_value_errors": len(value_lines),
+        "errors": errors,
+        "path": UPSERT,
+        "requests": total.requests,
+    }
+
+
+upsert_contacts_file_task = task(
+    upsert_contacts_file,
+    name="hubspot-upsert-contacts",
+    task_run_name="upsert {entry[file]}",
+    # Retries by cause happen per request inside; the portal must not be hashed into a cache key.
+    retries=0,
+    cache_policy=NO_CACHE,
+)
