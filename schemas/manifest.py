@@ -117,3 +117,11 @@ def _line_of(node: Any, loc: tuple) -> int | None:
 def account_output(output: str, account: AccountSpec) -> str:
     """The account's output folder under the run's: ``DIR/<name>/``."""
     return f"{output.rstrip('/')}/{account.name}" if "://" in output else str(Path(output) / account.name)
+
+
+class AccountsParameters(BaseModel):
+    """Parameters of a multi-account migration run."""
+
+    manifest: str = Field(description="The accounts manifest (YAML), as a path or URL.")
+    output: str = Field(description="Folder (path or URL); each account writes to <output>/<name>/.")
+    max_concurrent_accounts: int = Field(default=3, ge=1, le=64, description="Accounts migrated at once.")

@@ -1,0 +1,110 @@
+"""Multi-account migration: one child run per account, a few at a time, and a roll-up.
+
+Each account is a ``migrate_contacts`` run of its own (its own report under
+``<output>/<name>/``); accounts aimed at one portal share that portal's rate budget because
+the load keys its budget by portal. One account's failure never stops the others, and a rerun
+skips every account whose last run finished, so only the failed ones are tried again.
+"""
+
+from __future__ import annotations
+
+import json
+
+import fsspec
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.logging import get_run_logger
+
+from flows.migrate import migrate_contacts
+from schemas.manifest import DEFAULT_TOKEN_ENV, AccountSpec, AccountsParameters, account_output, load_manifest
+from schemas.params import MigrationParameters
+from tasks.errors import InputError, LoadError
+from tasks.privacy import mask_emails_in
+from tasks.report import REPORT_FILE
+from tasks.transform.consent import Outcome
+
+ROLLUP_FILE = "rollup.json"
+LEDGER_KEYS = ("rows_read", "rows_rejected", "duplicates_merged")
+
+
+def finished_report(output: str) -> dict | None:
+    """The account's report if its last run finished the load, else None."""
+    try:
+        with fsspec.open(f"{output.rstrip('/')}/{REPORT_FILE}", "r", encoding="utf-8") as handle:
+            report = json.load(handle)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return report if "load" in report else None
+
+
+def account_result(name: str, status: str, report: dict | None = None, error: str | None = None) -> dict:
+    """One account's line in the roll-up: its status and its ledger."""
+    ledger = {k: report[k] for k in LEDGER_KEYS} | {"contacts": report["contacts"], "rows_failed": report["load"]["rows_failed"]} if report else None
+    return {"name": name, "status": status, "error": error, "ledger": ledger}
+
+
+def roll_up(results: list[dict]) -> dict:
+    """Sum the ledgers of the accounts that finished; list the ones that failed."""
+    finished = [r["ledger"] for r in results if r["ledger"]]
+    totals = {k: sum(l[k] for l in finished) for k in (*LEDGER_KEYS, "rows_failed")}
+    totals["contacts"] = {o.value: sum(l["contacts"][o.value] for l in finished) for o in Outcome}
+    return {
+        "accounts": results,
+        "totals": totals,
+        "failed": [r["name"] for r in results if r["status"] == "failed"],
+    }
+
+
+@task(name="migrate-account", task_run_name="account {account.name}", cache_policy=NO_CACHE)
+def migrate_account(account: AccountSpec, output: str) -> dict:
+    """Migrate one account (a child flow run), or skip it when its last run finished.
+
+    Never raises: an account's failure is its result, so the other accounts go on.
+    """
+    out = account_output(output, account)
+    done = finished_report(out)
+    if done is not None:
+        get_run_logger().info("account %s finished in an earlier run: skipped", account.name)
+        return account_result(account.name, "skipped", done)
+    params = MigrationParameters(
+        sources=account.sources,
+        output=out,
+        portal_url=account.portal.url,
+        token_env=account.portal.token_env or DEFAULT_TOKEN_ENV,
+        token_secret_block=account.portal.token_secret,
+        consent_overrides=account.consent_overrides,
+    )
+    try:
+        report = migrate_contacts(params)
+    except (InputError, LoadError) as error:
+        return account_result(account.name, "failed", error=str(error))
+    except Exception as error:  # noqa: BLE001 - one account's bug must not stop the others
+        return account_result(account.name, "failed", error=f"{type(error).__name__}: {mask_emails_in(str(error))}")
+    return account_result(account.name, "migrated", report)
+
+
+@flow(name="onramp-migrate-accounts", validate_parameters=True)
+def migrate_accounts(params: AccountsParameters) -> dict:
+    """Migrate every account of a manifest, at most ``max_concurrent_accounts`` at once."""
+    manifest = load_manifest(params.manifest)
+    waiting = list(manifest.accounts)
+    running = []
+    results: dict[str, dict] = {}
+    while waiting or running:
+        while waiting and len(running) < params.max_concurrent_accounts:
+            running.append(migrate_account.submit(waiting.pop(0), params.output))
+        finished = next(as_completed(running))
+        running.remove(finished)
+        result = finished.result()
+        results[result["name"]] = result
+    rollup = roll_up([results[a.name] for a in manifest.accounts])
+    with fsspec.open(f"{params.output.rstrip('/')}/{ROLLUP_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
+        json.dump(rollup, handle, indent=2)
+    create_table_artifact(
+        [{"account": r["name"], "status": r["status"], "error": r["error"] or ""} for r in rollup["accounts"]],
+        key="onramp-accounts",
+        description=f"{len(rollup['failed'])} of {len(rollup['accounts'])} account(s) failed",
+    )
+    return rollup
