@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from tasks.extract.mailchimp import RawSource
+from tasks.extract.tables import ReadFile, ReadOptions, read_source
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
 from tasks.plan import plan_sources
@@ -23,10 +24,26 @@ from tasks.transform.consent import ConsentPolicy
 from tasks.transform.profile import SourceProfile
 
 
+@task(name="extract-files", task_run_name="extract {source}", cache_policy=NO_CACHE)
+def extract_files(source: str, staging_dir: Path, options: ReadOptions) -> list[ReadFile]:
+    """Stage a source and read each of its files lazily, each recognised by its own profile."""
+    files = read_source(source, staging_dir, options)
+    for file in files:
+        get_run_logger().info("%s: read as %s", file.raw.uri, file.profile.name)
+    return files
+
+
 @task(name="plan", cache_policy=NO_CACHE)
-def plan(raws: list[RawSource], out: OutputFolder, profile: SourceProfile, policy: ConsentPolicy, limits: PlanLimits) -> dict:
+def plan(
+    raws: list[RawSource],
+    out: OutputFolder,
+    profile: SourceProfile,
+    policy: ConsentPolicy,
+    limits: PlanLimits,
+    profiles: dict[str, tuple[SourceProfile, ConsentPolicy]] | None = None,
+) -> dict:
     """Validate, transform and merge every file; write the import files, rejects and report."""
-    report = plan_sources(raws, out, profile, policy, limits)
+    report = plan_sources(raws, out, profile, policy, limits, profiles)
     logger = get_run_logger()
     for source in report["sources"]:
         logger.info("%s: %d rows, %d rejected", source["uri"], source["rows"], source["rejected"])
