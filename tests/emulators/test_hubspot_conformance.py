@@ -124,7 +124,7 @@ def raw(contract, method, path, response):
     return json.loads(response.data) if response.data else None
 
 
-def test_imports_conform(call, client, contract, tmp_path):
+def test_imports_conform(call, client, contract, hub, tmp_path):
     path = write_csv(tmp_path, "c.csv", "Email,First Name\na@x.com,A\nbad,B\n")
     request = import_request(
         "c.csv", [("Email", "email"), ("First Name", "firstname")],
@@ -140,6 +140,13 @@ def test_imports_conform(call, client, contract, tmp_path):
          params={"includeErrorMessage": "true", "includeRowData": "true"})
     call("GET", f"/crm/v3/imports/{created['id']}/errors")
     assert call("GET", "/crm/v3/imports/1").status_code == 404
+    hub.emulator.imports.hold()
+    try:
+        held = call("POST", "/crm/v3/imports", files={"files": ("c.csv", Path(path).read_bytes())},
+                    data={"importRequest": request}).json()
+        assert call("POST", f"/crm/v3/imports/{held['id']}/cancel").status_code == 200
+    finally:
+        hub.emulator.imports.release()
     bad = call("POST", "/crm/v3/imports", files={"files": ("x.csv", b"Email\n")},
                data={"importRequest": "{"})
     assert bad.status_code == 400
@@ -216,7 +223,7 @@ def test_lists_conform(call, client, contract):
         client.crm.lists.lists_api.get_by_id(list_id, _preload_content=False))
 
 
-def test_communication_preferences_conform(call):
+def test_communication_preferences_conform(call, hub):
     v4 = "/communication-preferences/v4"
     email = {"channel": "EMAIL"}
     call("GET", f"{v4}/statuses/a@x.com/unsubscribe-all", params=email)
@@ -238,6 +245,9 @@ def test_communication_preferences_conform(call):
     call("GET", f"{v4}/definitions")
     call("GET", "/communication-preferences/v3/status/email/a@x.com")
     call("GET", "/communication-preferences/v3/definitions")
+    hub.emulator.configure(batch_comm_prefs_allowed=False)
+    assert call("POST", f"{v4}/statuses/batch/unsubscribe-all", params=email,
+                json={"inputs": ["g@x.com"]}).status_code == 403
     call("POST", "/communication-preferences/v3/unsubscribe",
          json={"emailAddress": "f@x.com", "subscriptionId": "1"})
     call("POST", "/communication-preferences/v3/subscribe",

@@ -51,6 +51,21 @@ def test_every_answer_carries_rate_limit_headers(hub):
     assert missing.headers["X-HubSpot-RateLimit-Remaining"] == "188"
 
 
+@pytest.mark.parametrize("settings, burst, daily", [
+    ({"tier": "free"}, "100", "250000"),
+    ({"tier": "starter"}, "100", "250000"),
+    ({"tier": "professional"}, "190", "625000"),
+    ({"tier": "enterprise"}, "190", "1000000"),
+    ({"tier": "api-add-on"}, "250", "1625000"),
+    ({"tier": "starter", "daily_limit": 5000, "ten_second_limit": 7}, "7", "5000"),
+])
+def test_limits_follow_the_tier_unless_overridden(hub, settings, burst, daily):
+    hub.emulator.configure(**settings)
+    response = requests.get(hub.url + PROPERTIES, headers=auth())
+    assert response.headers["X-HubSpot-RateLimit-Max"] == burst
+    assert response.headers["X-HubSpot-RateLimit-Daily"] == daily
+
+
 def test_burst_over_the_tier_limit_is_429_with_the_exact_body():
     with serve_in_background(tier="starter") as hub:
         frozen_clock(hub)
