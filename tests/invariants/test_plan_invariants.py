@@ -74,6 +74,15 @@ def rows(draw) -> Row:
 
 overrides = st.dictionaries(st.sampled_from(OTHER_STATUSES), st.sampled_from([o.value for o in Outcome]), max_size=2)
 
+MIXES = {
+    "all_rows": st.lists(rows(), min_size=1, max_size=30),
+    "split": st.integers(1, 3),
+    "policy_overrides": overrides,
+    "order": st.randoms(use_true_random=False),
+}
+"""One example's inputs: the rows, how many sources they are split over, the run's consent
+overrides, and a random source to shuffle the order of the sources with."""
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -137,12 +146,7 @@ def workdir():
 
 @pytest.mark.timeout(120)
 @EXAMPLES
-@given(
-    all_rows=st.lists(rows(), min_size=1, max_size=30),
-    split=st.integers(1, 3),
-    policy_overrides=overrides,
-    order=st.randoms(use_true_random=False),
-)
+@given(**MIXES)
 def test_ledger_consent_and_outcomes_hold_for_any_mix(workdir, all_rows, split, policy_overrides, order):
     case = Path(tempfile.mkdtemp(dir=workdir))
     inputs = write_sources(case / "in", all_rows, split)
@@ -170,7 +174,7 @@ def test_ledger_consent_and_outcomes_hold_for_any_mix(workdir, all_rows, split, 
 
 @pytest.mark.timeout(120)
 @EXAMPLES
-@given(all_rows=st.lists(rows(), min_size=1, max_size=30), split=st.integers(1, 3), policy_overrides=overrides)
+@given(**{name: MIXES[name] for name in ("all_rows", "split", "policy_overrides")})
 def test_planning_the_same_inputs_twice_writes_identical_bytes(workdir, all_rows, split, policy_overrides):
     case = Path(tempfile.mkdtemp(dir=workdir))
     inputs = write_sources(case / "in", all_rows, split)
@@ -183,12 +187,7 @@ def test_planning_the_same_inputs_twice_writes_identical_bytes(workdir, all_rows
 
 @pytest.mark.timeout(120)
 @EXAMPLES
-@given(
-    all_rows=st.lists(rows(), min_size=1, max_size=30),
-    split=st.integers(1, 3),
-    policy_overrides=overrides,
-    order=st.randoms(use_true_random=False),
-)
+@given(**MIXES)
 def test_outcomes_do_not_depend_on_the_order_of_the_sources(workdir, all_rows, split, policy_overrides, order):
     case = Path(tempfile.mkdtemp(dir=workdir))
     inputs = write_sources(case / "in", all_rows, split)
