@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -321,3 +322,19 @@ def test_a_user_mapping_routes_columns_and_adds_consent_but_never_reopens_an_opt
     reopen.write_text('[consent]\nopted_out_of_email = "marketing"\n', encoding="utf-8")
     with pytest.raises(InputError, match="opt-out"):
         read_one(path, tmp_path, ReadOptions(mapping=UserMapping.load(reopen)))
+
+
+def test_a_mixed_run_merges_by_email_and_the_most_restrictive_outcome_wins(tmp_path):
+    mailchimp = write_csv(tmp_path / "subscribed_members_export_ab.csv", ["Email Address", "First Name", "LEID"], [["fran@x.com", "Fran", "1"], ["new@x.com", "New", "2"]])
+    cc = write_csv(tmp_path / "cc.csv", CC_HEADERS, [cc_record("FRAN@x.com", "Active", ""), cc_record("cc@x.com", "Active", "")])
+    salesforce = write_csv(tmp_path / "sf.csv", ["Email", "FirstName", "HasOptedOutOfEmail"], [[" fran@x.com ", "Françoise", "true"], ["cc@x.com", "Cee", "false"]])
+    files = [read for path in (mailchimp, cc, salesforce) for read in read_source(str(path), tmp_path / "staging")]
+    profiles = {f.raw.format: (f.profile.profile, f.profile.profile.consent) for f in files}
+    first, policy = profiles[MAILCHIMP_FORMAT]
+    report = plan_sources([f.raw for f in files], OutputFolder(str(tmp_path / "out")), first, policy, profiles=profiles)
+    # fran: subscribed (Mailchimp) + active (CC) + opted out (Salesforce) -> opted out;
+    # cc@x.com: active (CC) + no consent column (Salesforce) -> non-marketing; new@x.com: marketing.
+    assert report["contacts"] == {"marketing": 1, "non_marketing": 1, "opted_out": 1}
+    assert report["duplicates_merged"] == 3
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert [g["name"] for g in plan["property_groups"]] == ["mailchimp", "constantcontact", "salesforce"]

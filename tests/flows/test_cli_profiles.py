@@ -1,0 +1,44 @@
+"""``onramp profiles`` and ``onramp inspect`` through the command line (no flow runs, no Prefect server)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.flows.test_cli import assert_one_line_error, run
+
+
+def test_profiles_lists_every_profile_with_its_consent_reading():
+    result = run(["profiles"])
+    assert result.returncode == 0, result.stderr
+    for name in ("constantcontact", "salesforce", "pipedrive", "zoho", "brevo", "activecampaign", "klaviyo", "hubspot", "generic", "mailchimp"):
+        assert name in result.stdout
+    assert "unsubscribed→opted_out" in result.stdout
+
+
+def test_inspect_shows_format_mapping_and_consent_before_anything_runs(tmp_path):
+    source = tmp_path / "brevo.csv"
+    source.write_bytes("EMAIL;NOM;PRENOM;EMAIL_BLACKLISTED\na@x.com;Dupont;Françoise;Non\nb@x.com;Martin;Zoë;Oui\n".encode("cp1252"))
+    text = run(["inspect", str(source)])
+    assert text.returncode == 0, text.stderr
+    assert "brevo-export" in text.stdout and "cp1252" in text.stdout
+    result = run(["inspect", str(source), "--json"])
+    [entry] = json.loads(result.stdout)
+    assert entry["profile"] == "brevo" and entry["delimiter"] == ";"
+    assert {"column": "PRENOM", "property": "firstname", "kind": "default"} in entry["columns"]
+    assert {c["status"]: (c["outcome"], c["rows"]) for c in entry["status_counts"]} == {
+        "blacklisted": ("opted_out", 1),
+        "not_blacklisted": ("non_marketing", 1),
+    }
+    assert not list(tmp_path.glob("**/*.parquet")) and not (tmp_path / "out").exists()
+
+
+def test_inspect_with_a_mapping_file_and_an_unknown_profile(tmp_path):
+    source = tmp_path / "people.csv"
+    source.write_text("Email,Region,Newsletter\na@x.com,BE,yes\n", encoding="utf-8")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[columns]\nRegion = "state"\n', encoding="utf-8")
+    result = run(["inspect", str(source), "--mapping", str(mapping), "--json"])
+    [entry] = json.loads(result.stdout)
+    assert {"column": "Region", "property": "state", "kind": "default"} in entry["columns"]
+    assert entry["status_counts"] == [{"status": "subscribed", "outcome": "marketing", "rows": 1}]
+    assert_one_line_error(run(["inspect", str(source), "--profile", "nope"]), 2, "no profile 'nope'")
