@@ -295,9 +295,10 @@ class _FileRun:
             self.job.counters["UPDATED_OBJECTS"] += 1
         if self.marketable:
             record.properties["hs_marketable_status"] = "true"
-        company = self._values(catalog.COMPANIES, line, cells)
-        if company:
-            self._write_company(record, company)
+        if self.columns[catalog.COMPANIES]:
+            company = self._values(catalog.COMPANIES, line, cells)
+            if company:
+                self._write_company(record, company)
         return record
 
     def _values(self, type_id: str, line: int, cells: list[str]) -> dict[str, str]:

@@ -215,8 +215,12 @@ class Portal:
             record = CrmObject(str(self.next_id("object")), object_type_id, {}, stamp, stamp)
             if object_type_id == catalog.CONTACTS:
                 record.properties["hs_marketable_status"] = "false"
+                if email:
+                    self.emails[email] = record.id
+            # Written here rather than through update(): a new record has no email to move and
+            # nothing to clear, and this is the hot path of a large import.
+            record.properties.update((name, value) for name, value in values.items() if value != "")
             self.objects[object_type_id][record.id] = record
-            self.update(record, values)
             return record
 
     def update(self, record: CrmObject, values: dict[str, str]) -> CrmObject:
