@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="plan, then load into a HubSpot portal")
     _add_plan_arguments(migrate)
     _add_portal_arguments(migrate)
+    _add_load_arguments(migrate)
     migrate.set_defaults(run=_run_migrate)
 
     emulator = commands.add_parser("emulator", help="serve the local HubSpot emulator on 127.0.0.1")
@@ -120,6 +121,21 @@ def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token-secret",
         help="Prefect Secret block holding the token (default: the HUBSPOT_ACCESS_TOKEN environment variable)",
+    )
+
+
+def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only read the portal: report what would be created, updated, opted out and left alone, "
+        "and the marketing contacts that would be added to billing; write nothing",
+    )
+    parser.add_argument(
+        "--load-path",
+        choices=("auto", "imports", "upsert"),
+        default="auto",
+        help="send contacts by the Imports API, by batch upsert, or auto: upsert for small files (default: auto)",
     )
 
 
@@ -207,13 +223,13 @@ def _run_migrate(args: argparse.Namespace) -> int:
         values["portal_url"] = args.portal_url
     if args.token_secret:
         values["token_secret_block"] = args.token_secret
-    params = MigrationParameters(**values)
+    params = MigrationParameters(**values, dry_run=args.dry_run, load_path=args.load_path)
     _preflight(params)
     from flows.migrate import migrate_contacts
 
     report = _in_engine(migrate_contacts, params)
     _print_summary(report, params.output)
-    return EXIT_OK if not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
+    return EXIT_OK if params.dry_run or not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
@@ -322,6 +338,14 @@ def _print_summary(report: dict, output: str) -> None:
     )
     for row in summary_rows(report)[:-1]:
         print(f"  {row['status']:>14}  {row['rows']:>8} rows  {row['rejected']:>6} rejected  {row['source']}")
+    dry_run = report.get("dry_run")
+    if dry_run:
+        contacts, opt_outs = dry_run["contacts"], dry_run["opt_outs"]
+        print(
+            f"dry run ({dry_run['portal']}), nothing written: would create {contacts['create']}, "
+            f"update {contacts['update']}, leave {contacts['unchanged']} contacts; opt out {opt_outs['opt_out']} "
+            f"({opt_outs['unchanged']} already); +{dry_run['billing_delta']} marketing contacts"
+        )
     load = report.get("load")
     if load:
         print(

@@ -10,10 +10,16 @@ import tempfile
 from pathlib import Path
 
 from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.params import MigrationParameters, PlanParameters
 from tasks.load.client import HubSpotPortal, resolve_token
-from tasks.load.run import load_plan_task
+from tasks.errors import LoadError
+from tasks.load.dryrun import dry_run_task
+from tasks.load.plan import read_plan
+from tasks.load.resume import load_state_dir
+from tasks.load.run import load_steps
+from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
 from tasks.import_files import PlanLimits
 from tasks.extract.tables import ReadOptions
@@ -61,15 +67,36 @@ def plan_contacts(params: PlanParameters) -> dict:
     return report
 
 
-@flow(name="onramp-migrate", validate_parameters=True)
+@flow(
+    name="onramp-migrate",
+    validate_parameters=True,
+    # Contacts files load concurrently, but HubSpot processes only three imports at a time.
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENT_IMPORTS),
+)
 def migrate_contacts(params: MigrationParameters) -> dict:
-    """Plan the sources, then load the plan into one HubSpot portal and report both.
+    """Plan the sources, then load the plan into one HubSpot portal (or only read it, for a dry
+    run) and report both.
 
     The token is resolved before any work, so a missing one fails in seconds, not after the plan.
+    A rerun with the same output folder resumes: finished load steps are not sent again.
     """
     portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
     out = OutputFolder(params.output)
     report = _plan(params, out)
-    report["load"] = load_plan_task(portal, out.local)
+    if params.dry_run:
+        report["dry_run"] = dry_run_task(portal, read_plan(out.local))
+    else:
+        report["load"] = _load(portal, out, params, report)
     publish_report(report, out)
     return report
+
+
+def _load(portal: HubSpotPortal, out: OutputFolder, params: MigrationParameters, report: dict) -> dict:
+    """Load the plan; when the load stops (daily quota, HubSpot down), publish the report with
+    why under ``load_stopped`` before failing, so the run says where it stopped."""
+    try:
+        return load_steps(portal, out.local, state_dir=load_state_dir(out.url, out.local), load_path=params.load_path)
+    except LoadError as error:
+        report["load_stopped"] = str(error)
+        publish_report(report, out)
+        raise

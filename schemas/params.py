@@ -6,6 +6,8 @@ comes from the environment or a Prefect Secret block named here.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from tasks.import_files import MAX_BYTES_PER_FILE, MAX_ROWS_PER_FILE
@@ -58,4 +60,14 @@ class MigrationParameters(PlanParameters):
     token_secret_block: str | None = Field(
         default=None,
         description="Name of a Prefect Secret block holding the token, used when the environment variable is unset.",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="Only read the portal and report what the load would create, update, opt out and leave "
+        "alone, and how many marketing contacts it would add; write nothing.",
+    )
+    load_path: Literal["auto", "imports", "upsert"] = Field(
+        default="auto",
+        description="How contacts files are sent: auto (batch upsert for small files, the Imports API for "
+        "large ones), imports or upsert.",
     )

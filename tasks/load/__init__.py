@@ -9,7 +9,7 @@ from tasks.load.imports import import_contacts_file, import_contacts_file_task, 
 from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task, apply_opt_outs
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.properties import ensure_properties, ensure_properties_task
-from tasks.load.run import load_plan, load_plan_task
+from tasks.load.run import load_plan, load_steps
 
 __all__ = [
     "HubSpotPortal",
@@ -23,7 +23,7 @@ __all__ = [
     "import_contacts_file_task",
     "import_contacts_files",
     "load_plan",
-    "load_plan_task",
+    "load_steps",
     "read_plan",
     "resolve_token",
 ]

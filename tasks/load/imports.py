@@ -5,6 +5,9 @@ Each file is uploaded as its own import (``UPSERT`` by email, every column mappe
 ``MAX_CONCURRENT_IMPORTS`` processing at a time, polled until it ends. ``DONE`` can still hold
 failed rows, so the ``/errors`` pages are always read, and every failed row is tied back through
 lineage to the source rows it came from. ``reference/hubspot-api.md`` §1.
+
+With an :class:`~tasks.load.resume.ImportJournal`, a file whose import was already submitted
+(by a run that was killed or stopped) is not submitted again: its import is polled instead.
 """
 
 from __future__ import annotations
@@ -23,10 +26,16 @@ from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back
+from tasks.load.resume import ImportJournal
 from tasks.load.retry import describe, http_status
 from tasks.privacy import mask_emails_in
 
 _IMPORTS_PATH = "/crm/v3/imports"
+# An import found by name must have been created after the journal's intent, less this much
+# for the difference between this machine's clock and HubSpot's.
+_CLOCK_SKEW_MS = 60_000
+# States of an import that is still doing, or did, the work asked of it.
+_ADOPTABLE_STATES = frozenset({"STARTED", "PROCESSING", "DEFERRED", "DONE"})
 EMAIL_COLUMN = "email"
 # Import errors about one cell: HubSpot skips the value and still imports the rest of the row.
 # Every other error type means the row was not imported at all.
@@ -105,8 +114,16 @@ def build_import_request(entry: dict[str, Any], header: list[str], *, date_forma
     }
 
 
-def submit_import(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) -> str:
+def submit_import(
+    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ImportJournal | None = None
+) -> str:
     """Start the import of one planned contacts file.
+
+    Args:
+        portal: The portal.
+        plan: The plan.
+        entry: The file's entry in ``plan.json`` ``imports``.
+        journal: Where to record the intent before submitting and the import id after.
 
     Returns:
         HubSpot's import id.
@@ -116,14 +133,63 @@ def submit_import(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) 
     if entry.get("columns") and list(entry["columns"]) != header:
         get_logger().warning("%s: header differs from the plan's columns; mapping the header", entry["file"])
     request = build_import_request(entry, header, date_format=entry.get("date_format", settings.DEFAULT_DATE_FORMAT))
+    if journal is not None:
+        journal.intend(plan, entry, request["name"])
     response = portal.call(
         portal.sdk.crm.imports.core_api.create_with_http_info,
         files=str(path),
         import_request=json.dumps(request),
         what=f"POST {_IMPORTS_PATH}",
     )
+    if journal is not None:
+        journal.submitted(plan, entry, str(response.id))
     get_logger().info("import %s started for %s (%s rows)", response.id, entry["file"], entry.get("rows", "?"))
     return str(response.id)
+
+
+def find_import(portal: HubSpotPortal, name: str, since_ms: int) -> str | None:
+    """The newest import named ``name`` created since ``since_ms`` that is running or DONE.
+
+    This is how a run that was killed while submitting finds the import HubSpot may have
+    created: the journal holds the name and when it was about to submit, not yet the id.
+
+    Returns:
+        Its import id, or ``None`` when HubSpot has no such import.
+    """
+    found: tuple[float, str] | None = None
+    after: str | None = None
+    while True:
+        page = portal.call(
+            portal.sdk.crm.imports.core_api.get_page_with_http_info,
+            after=after,
+            limit=settings.IMPORT_ERRORS_PAGE_SIZE,
+            what=f"GET {_IMPORTS_PATH}",
+        )
+        for candidate in page.results or []:
+            created_ms = candidate.created_at.timestamp() * 1000 if candidate.created_at else 0
+            if (
+                candidate.import_name == name
+                and candidate.state in _ADOPTABLE_STATES
+                and created_ms >= since_ms - _CLOCK_SKEW_MS
+                and (found is None or created_ms > found[0])
+            ):
+                found = (created_ms, str(candidate.id))
+        after = page.paging.next.after if page.paging and page.paging.next else None
+        if not after:
+            return found[1] if found else None
+
+
+def resume_import(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ImportJournal) -> str | None:
+    """The import an earlier run submitted for this file, if the journal or HubSpot knows one."""
+    record = journal.read(plan, entry)
+    if record.get("import_id"):
+        return str(record["import_id"])
+    if record.get("name"):
+        import_id = find_import(portal, record["name"], int(record.get("intent_at", 0)))
+        if import_id is not None:
+            journal.submitted(plan, entry, import_id)
+        return import_id
+    return None
 
 
 def get_import(portal: HubSpotPortal, import_id: str) -> Any:
@@ -196,13 +262,24 @@ def _file_error(file: str, error_type: str, message: str) -> dict[str, Any]:
     }
 
 
-def _submit(portal: HubSpotPortal, plan: LoadPlan, run: _Running) -> dict[str, Any] | None:
-    """(Re)start ``run``'s import; returns the error when HubSpot refuses to start it (a 4xx)."""
+def _submit(
+    portal: HubSpotPortal, plan: LoadPlan, run: _Running, journal: ImportJournal | None
+) -> dict[str, Any] | None:
+    """(Re)start ``run``'s import; returns the error when HubSpot refuses to start it (a 4xx).
+
+    On the first attempt, an import an earlier run submitted for the file is taken up instead.
+    """
+    if run.attempts == 0 and journal is not None:
+        resumed = resume_import(portal, plan, run.entry, journal)
+        if resumed is not None:
+            get_logger().info("%s: taking up import %s submitted by an earlier run", run.entry["file"], resumed)
+            run.import_id, run.attempts, run.started = resumed, 1, time.monotonic()
+            return None
     if run.import_id is not None:
         run.previous_ids.append(run.import_id)
     run.attempts += 1
     try:
-        run.import_id = submit_import(portal, plan, run.entry)
+        run.import_id = submit_import(portal, plan, run.entry, journal)
     except Exception as error:
         if http_status(error) is None:
             raise
@@ -242,6 +319,7 @@ def import_contacts_files(
     *,
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
     timeout: float = settings.IMPORT_TIMEOUT_SECONDS,
+    journal: ImportJournal | None = None,
 ) -> list[dict[str, Any]]:
     """Import planned contacts files, at most ``MAX_CONCURRENT_IMPORTS`` processing at a time.
 
@@ -257,6 +335,8 @@ def import_contacts_files(
         entries: The files' entries in ``plan.json`` ``imports``; all of them by default.
         poll_interval: Seconds between status polls.
         timeout: Seconds to wait for one import, from its submission.
+        journal: When given, imports are recorded in it, and one an earlier run submitted for
+            the same file is polled rather than submitted again.
 
     Returns:
         One result per entry, in entry order: ``{"file", "name", "outcome", "marketable",
@@ -278,7 +358,7 @@ def import_contacts_files(
     while pending or running:
         while pending and len(running) < settings.MAX_CONCURRENT_IMPORTS:
             run = _Running(pending.popleft())
-            rejection = _submit(portal, plan, run)
+            rejection = _submit(portal, plan, run, journal)
             if rejection is None:
                 running.append(run)
             else:
@@ -298,7 +378,7 @@ def import_contacts_files(
                 logger.warning("%s: %s", file, message)
             elif response.state == "FAILED" and run.attempts <= settings.IMPORT_FAILED_RETRIES:
                 logger.warning("import %s of %s FAILED; submitting it again", run.import_id, file)
-                rejection = _submit(portal, plan, run)
+                rejection = _submit(portal, plan, run, journal)
                 if rejection is None:
                     continue
                 errors = [rejection]
@@ -319,13 +399,16 @@ def import_contacts_file(
     *,
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
     timeout: float = settings.IMPORT_TIMEOUT_SECONDS,
+    journal: ImportJournal | None = None,
 ) -> dict[str, Any]:
     """Import one planned contacts file and wait for it; see :func:`import_contacts_files`.
 
     A flow that runs this per file keeps to ``settings.MAX_CONCURRENT_IMPORTS`` at once itself
     (e.g. a task runner with that many workers); a fourth would only wait as ``DEFERRED``.
     """
-    return import_contacts_files(portal, plan, [entry], poll_interval=poll_interval, timeout=timeout)[0]
+    return import_contacts_files(
+        portal, plan, [entry], poll_interval=poll_interval, timeout=timeout, journal=journal
+    )[0]
 
 
 import_contacts_file_task = task(

@@ -1,37 +1,53 @@
-"""A whole plan into HubSpot: properties, then opt-outs, then imports."""
+"""A whole plan into HubSpot: properties, then opt-outs, then contacts files, then a read-back.
+
+Two ways in:
+
+- :func:`load_steps`, what the migrate flow runs: one Prefect task per step (the properties, each
+  opt-out file, each contacts file), contacts files concurrently, each step cached by what it
+  sends and where (``tasks/load/resume.py``), so a rerun sends only what did not finish, and a
+  progress artifact that moves as steps and batches finish;
+- :func:`load_plan`, the same load as plain function calls, without Prefect (tests, scripts).
+
+The order matters in both: properties exist before any import maps a column to them, and
+opt-outs are recorded before any contact could be made marketable.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
+from prefect import Task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import PrefectFuture, as_completed
 
+from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.client import HubSpotPortal
-from tasks.load.imports import import_contacts_files
+from tasks.load.imports import import_contacts_file_task, import_contacts_files
 from tasks.load.log import get_logger
-from tasks.load.optouts import apply_opt_outs
-from tasks.load.plan import read_plan
-from tasks.load.properties import ensure_properties
+from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
+from tasks.load.plan import LoadPlan, read_plan
+from tasks.load.properties import ensure_properties, ensure_properties_task
+from tasks.load.reconcile import publish_reconciliation, reconcile_task
+from tasks.load.resume import ImportJournal, SentContent
+from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
+
+AUTO = "auto"
+LOAD_PATHS = (AUTO, IMPORTS, UPSERT)
+PROGRESS_ARTIFACT_KEY = "onramp-load-progress"
+# Updating the progress artifact is a request to the Prefect API; per batch at the HubSpot
+# ceiling that would be ~19 a second, so updates between step ends are at most this often.
+_PROGRESS_MIN_INTERVAL_SECONDS = 1.0
+_BAR_WIDTH = 20
 
 
-def load_plan(
-    portal: HubSpotPortal,
-    plan_dir: str | Path,
-    *,
-    poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
+def load_report(
+    portal_url: str, properties: dict[str, Any], opt_out_files: list[dict[str, Any]], contacts: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Load a plan directory into a portal.
-
-    The order matters: properties exist before any import maps a column to them, and opt-outs
-    are recorded before any import could make one of those addresses a marketing contact.
-
-    Args:
-        portal: The portal.
-        plan_dir: The planner's output directory (local).
-        poll_interval: Seconds between import status polls.
+    """Assemble the load report from the steps' results (their ``errors`` are moved out).
 
     Returns:
         The load report, JSON-serialisable (the run report keeps it under ``"load"``)::
@@ -43,7 +59,7 @@ def load_plan(
                           "unsubscribed": N, "failed": N},
              "imports": [{"file", "name", "outcome", "marketable", "rows", "import_id",
                           "previous_import_ids", "state", "attempts", "counters", "list_ids",
-                          "rows_failed", "rows_with_value_errors"}],
+                          "rows_failed", "rows_with_value_errors", ("path", "requests")}],
              "lists": [{"list_id", "file", "import_id"}],
              "errors": [{"file", "line", "error_type", "scope", "message", "sources", ...}],
              "rows_failed": N, "rows_with_value_errors": N}
@@ -52,23 +68,23 @@ def load_plan(
         of finished imports and opt-out files, and every row of an import that did not end DONE.
         ``rows_with_value_errors`` counts rows imported with a value HubSpot refused (``scope``
         ``value`` errors say which).
-
-    Raises:
-        LoadError: The load cannot go on; the message says why and what to do.
     """
-    plan = read_plan(plan_dir)
-    logger = get_logger()
-    logger.info(
-        "loading %d import files and %d opt-out files into %s", len(plan.imports), len(plan.opt_outs), portal.url
-    )
-    properties = ensure_properties(portal, plan)
-    opt_outs = apply_opt_outs(portal, plan)
-    imports = import_contacts_files(portal, plan, poll_interval=poll_interval)
-    errors = opt_outs.pop("errors")
-    for result in imports:
-        errors.extend(result.pop("errors"))
-    report = {
-        "portal": portal.url,
+    errors: list[dict[str, Any]] = []
+    files = []
+    for result in opt_out_files:
+        errors.extend(result["errors"])
+        files.append({key: value for key, value in result.items() if key != "errors"})
+    imports = []
+    for result in contacts:
+        errors.extend(result["errors"])
+        imports.append({key: value for key, value in result.items() if key != "errors"})
+    opt_outs = {
+        "files": files,
+        "unsubscribed": sum(result["unsubscribed"] for result in files),
+        "failed": sum(result["failed"] for result in files),
+    }
+    return {
+        "portal": portal_url,
         "properties": properties,
         "opt_outs": opt_outs,
         "imports": imports,
@@ -81,14 +97,206 @@ def load_plan(
         "rows_failed": opt_outs["failed"] + sum(result["rows_failed"] for result in imports),
         "rows_with_value_errors": sum(result["rows_with_value_errors"] for result in imports),
     }
+
+
+def load_plan(
+    portal: HubSpotPortal,
+    plan_dir: str | Path,
+    *,
+    poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
+) -> dict[str, Any]:
+    """Load a plan directory into a portal with plain calls (no Prefect, no caching), by imports.
+
+    Args:
+        portal: The portal.
+        plan_dir: The planner's output directory (local).
+        poll_interval: Seconds between import status polls.
+
+    Returns:
+        The load report of :func:`load_report`.
+
+    Raises:
+        LoadError: The load cannot go on; the message says why and what to do.
+    """
+    plan = read_plan(plan_dir)
+    properties = ensure_properties(portal, plan)
+    opt_outs = [apply_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]
+    imports = import_contacts_files(portal, plan, poll_interval=poll_interval)
+    report = load_report(portal.url, properties, opt_outs, imports)
+    get_logger().info("load finished: %d rows failed", report["rows_failed"])
+    return report
+
+
+def contacts_path(entry: dict[str, Any], load_path: str, upsert_max_rows: int = settings.UPSERT_MAX_ROWS) -> str:
+    """How one contacts file is loaded: ``load_path`` itself, or by its size when ``auto``.
+
+    Raises:
+        ValueError: An unknown ``load_path``.
+    """
+    if load_path not in LOAD_PATHS:
+        raise ValueError(f"load path must be one of {', '.join(LOAD_PATHS)}, not {load_path!r}")
+    return choose_load_path(int(entry.get("rows") or 0), upsert_max_rows) if load_path == AUTO else load_path
+
+
+def progress_line(done_rows: int, total_rows: int, done_steps: int, total_steps: int) -> str:
+    """The load's progress as one line: a bar, the percentage, steps and rows."""
+    fraction = done_rows / total_rows if total_rows else done_steps / max(total_steps, 1)
+    filled = round(fraction * _BAR_WIDTH)
+    return (
+        f"[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:4.0%}  "
+        f"{done_steps}/{total_steps} steps, {done_rows}/{total_rows} rows"
+    )
+
+
+class LoadProgress:
+    """The load's progress: a Prefect progress artifact and a log line, moved by rows done.
+
+    Steps report rows as batches finish (:meth:`rows_done`) and once more when they end
+    (:meth:`step_done`, which credits whatever the step had not reported, e.g. a cached step).
+    Thread-safe: contacts steps report from their own threads.
+
+    Args:
+        plan: The plan being loaded (its files' rows are the total).
+    """
+
+    def __init__(self, plan: LoadPlan) -> None:
+        entries = plan.opt_outs + plan.imports
+        self.total_rows = sum(int(entry.get("rows") or 0) for entry in entries)
+        self.total_steps = len(entries) + 1
+        self.done_rows = 0
+        self.done_steps = 0
+        self._credited: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._last_update = 0.0
+        self.artifact_id = create_progress_artifact(
+            0.0, key=PROGRESS_ARTIFACT_KEY, description="HubSpot load: steps and rows done"
+        )
+
+    def rows_done(self, file: str, rows: int) -> None:
+        """Credit ``rows`` more rows of ``file`` (a batch finished)."""
+        with self._lock:
+            self._credited[file] = self._credited.get(file, 0) + rows
+            self.done_rows += rows
+            due = time.monotonic() - self._last_update >= _PROGRESS_MIN_INTERVAL_SECONDS
+        if due:
+            self._publish()
+
+    def step_done(self, file: str | None, rows: int) -> None:
+        """Mark a step finished: ``file`` (``None`` for properties) with ``rows`` rows in all."""
+        with self._lock:
+            if file is not None:
+                self.done_rows += max(rows - self._credited.get(file, 0), 0)
+                self._credited[file] = max(rows, self._credited.get(file, 0))
+            self.done_steps += 1
+        self._publish(log=True)
+
+    def _publish(self, log: bool = False) -> None:
+        with self._lock:
+            self._last_update = time.monotonic()
+            line = progress_line(self.done_rows, self.total_rows, self.done_steps, self.total_steps)
+            fraction = self.done_rows / self.total_rows if self.total_rows else self.done_steps / self.total_steps
+        update_progress_artifact(self.artifact_id, min(fraction, 1.0) * 100, description=line)
+        if log:
+            get_logger().info("load %s", line)
+
+
+def _cached(task: Task, step: str, state_dir: Path) -> Task:
+    """``task`` keyed by what it sends and where, its result kept under ``state_dir``.
+
+    See ``tasks/load/resume.py`` for why this is the mechanism. ``persist_result`` must be
+    set: Prefect persists nothing by default, and caching needs the persisted result.
+    """
+    return task.with_options(
+        cache_policy=SentContent(step), persist_result=True, result_storage=Path(state_dir) / "results"
+    )
+
+
+def _gather(futures: dict[PrefectFuture, dict[str, Any]], progress: LoadProgress) -> list[dict[str, Any]]:
+    """Wait for every step; results in submission order. Every step is let finish (and so be
+    cached) before the first step's :class:`LoadError`, if any, is raised."""
+    results: dict[str, dict[str, Any]] = {}
+    failures: list[BaseException] = []
+    for future in as_completed(list(futures)):
+        entry = futures[future]
+        try:
+            results[entry["file"]] = future.result()
+        except LoadError as error:
+            failures.append(error)
+            continue
+        progress.step_done(entry["file"], int(entry.get("rows") or 0))
+    if failures:
+        raise failures[0]
+    return [results[entry["file"]] for entry in futures.values()]
+
+
+def load_steps(
+    portal: HubSpotPortal,
+    plan_dir: str | Path,
+    *,
+    state_dir: Path,
+    load_path: str = AUTO,
+    poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
+) -> dict[str, Any]:
+    """Load a plan directory as one Prefect task per step, resumable; call it inside a flow.
+
+    Contacts files are submitted together; the flow's task runner runs at most
+    ``settings.MAX_CONCURRENT_IMPORTS`` of them at once (HubSpot processes three imports at a
+    time, a fourth would wait DEFERRED). Opt-outs all finish before the first contacts file.
+
+    Args:
+        portal: The portal.
+        plan_dir: The planner's output directory (local).
+        state_dir: Where the steps' results and the import journal are kept between runs.
+        load_path: ``auto`` (by each file's size), ``imports`` or ``upsert``.
+        poll_interval: Seconds between import status polls.
+
+    Returns:
+        The load report of :func:`load_report`, plus ``"reconciliation"``
+        (:func:`~tasks.load.reconcile.reconcile`).
+
+    Raises:
+        LoadError: A step could not go on (daily quota, token refused, HubSpot down); every
+            other step of its phase was let finish first, so a rerun starts after them.
+    """
+    plan = read_plan(plan_dir)
+    logger = get_logger()
+    logger.info(
+        "loading %d contacts files and %d opt-out files into %s", len(plan.imports), len(plan.opt_outs), portal.url
+    )
+    progress = LoadProgress(plan)
+    properties = _cached(ensure_properties_task, "properties", state_dir)(portal, plan)
+    progress.step_done(None, 0)
+    opt_out_task = _cached(apply_opt_out_file_task, "opt-outs", state_dir)
+    opt_outs = _gather({opt_out_task.submit(portal, plan, entry): entry for entry in plan.opt_outs}, progress)
+    contacts = _gather(
+        {_submit_contacts(portal, plan, entry, load_path, state_dir, poll_interval, progress): entry for entry in plan.imports},
+        progress,
+    )
+    report = load_report(portal.url, properties, opt_outs, contacts)
+    report["reconciliation"] = reconcile_task(portal, plan, report)
+    publish_reconciliation(report["reconciliation"])
     logger.info("load finished: %d rows failed", report["rows_failed"])
     return report
 
 
-load_plan_task = task(
-    load_plan,
-    name="hubspot-load-plan",
-    task_run_name="load plan into HubSpot",
-    retries=0,
-    cache_policy=NO_CACHE,
-)
+def _submit_contacts(
+    portal: HubSpotPortal,
+    plan: LoadPlan,
+    entry: dict[str, Any],
+    load_path: str,
+    state_dir: Path,
+    poll_interval: float,
+    progress: LoadProgress,
+) -> PrefectFuture:
+    """Submit one contacts file's step by its load path."""
+    if contacts_path(entry, load_path) == UPSERT:
+
+        def on_batch(batch: dict[str, int]) -> None:
+            progress.rows_done(entry["file"], batch["rows"])
+
+        return _cached(upsert_contacts_file_task, UPSERT, state_dir).submit(
+            portal, plan, entry, poll_interval=poll_interval, on_batch=on_batch
+        )
+    return _cached(import_contacts_file_task, IMPORTS, state_dir).submit(
+        portal, plan, entry, poll_interval=poll_interval, journal=ImportJournal(state_dir, portal.url)
+    )

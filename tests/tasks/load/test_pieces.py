@@ -16,7 +16,6 @@ from tasks.load import (
     import_contacts_file,
     import_contacts_file_task,
     load_plan,
-    load_plan_task,
     settings,
 )
 from tasks.load.batches import chunked
@@ -169,7 +168,6 @@ def test_task_wrappers_wrap_the_plain_functions_without_prefect_retries():
         (ensure_properties_task, ensure_properties),
         (apply_opt_out_file_task, apply_opt_out_file),
         (import_contacts_file_task, import_contacts_file),
-        (load_plan_task, load_plan),
     ]
     for wrapper, function in pairs:
         assert wrapper.fn is function

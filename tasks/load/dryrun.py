@@ -1,0 +1,118 @@
+"""What a load would do to a portal, found by reading it only: ``onramp migrate --dry-run``.
+
+Every email of the plan is read by email (``batch/read``, 100 a call) and every opt-out address's
+subscription status read back; nothing is created, updated or unsubscribed. Per contact:
+
+- ``create``: HubSpot has no contact with that email;
+- ``update``: it has one, and a planned value differs from HubSpot's, or the plan would make it
+  a marketing contact;
+- ``unchanged``: it has one holding every planned value (blank cells write nothing), with the
+  marketing status the plan would leave.
+
+Per opt-out address: ``opt_out`` (would be unsubscribed) or ``unchanged`` (already is).
+``billing_delta`` counts the marketing contacts the load would add: contacts of marketing files
+that do not exist or are not marketing contacts yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.load.batches import chunked
+from tasks.load.client import HubSpotPortal
+from tasks.load.log import get_logger
+from tasks.load.optouts import read_opt_out_emails
+from tasks.load.plan import LoadPlan, read_header
+from tasks.load.properties import _existing_properties
+from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, planned_rows, read_contacts, read_unsubscribed
+
+CREATE, UPDATE, UNCHANGED, OPT_OUT = "create", "update", "unchanged", "opt_out"
+
+
+def contact_action(values: dict[str, str], contact: dict[str, Any] | None, marketable: bool) -> str:
+    """What loading one planned row would do to its contact.
+
+    Args:
+        values: The row's non-blank values by property name.
+        contact: The contact read back (``{"id", "properties"}``), ``None`` when there is none.
+        marketable: Whether the row's file makes its contacts marketing contacts.
+
+    Returns:
+        ``create``, ``update`` or ``unchanged``.
+    """
+    if contact is None:
+        return CREATE
+    current = contact["properties"]
+    differs = any(
+        str(current.get(name) or "").strip() != value.strip()
+        for name, value in values.items()
+        if name != "email"
+    )
+    return UPDATE if differs or (marketable and not is_marketing(contact)) else UNCHANGED
+
+
+def _contacts_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
+    properties = [name for name in read_header(plan.path(entry["file"])) if name != "email"]
+    marketable = bool(entry.get("marketable"))
+    counts = {CREATE: 0, UPDATE: 0, UNCHANGED: 0}
+    billing = 0
+    for batch in chunked(planned_rows(plan, entry), READ_BATCH_SIZE):
+        found = read_contacts(portal, [email for _, email, _ in batch], properties)
+        for _, email, values in batch:
+            contact = found.get(email)
+            counts[contact_action(values, contact, marketable)] += 1
+            billing += marketable and not is_marketing(contact)
+    return {"file": entry["file"], "outcome": entry.get("outcome"), **counts, "billing_delta": billing}
+
+
+def _opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
+    addresses, _ = read_opt_out_emails(plan.path(entry["file"]))
+    already = 0
+    for batch in chunked([email for _, email in addresses], READ_BATCH_SIZE):
+        already += len(read_unsubscribed(portal, batch))
+    return {"file": entry["file"], "status": entry.get("status"), OPT_OUT: len(addresses) - already, UNCHANGED: already}
+
+
+def dry_run(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
+    """Read the portal and say what loading ``plan`` would change, without changing anything.
+
+    Args:
+        portal: The portal (only read).
+        plan: The plan.
+
+    Returns:
+        ``{"portal", "properties": {"create": [names], "existing": N},
+        "contacts": {"create", "update", "unchanged"}, "opt_outs": {"opt_out", "unchanged"},
+        "billing_delta": N, "files": [per contacts file and opt-out file counts]}``.
+    """
+    existing = _existing_properties(portal) if plan.properties else {}
+    missing = [prop["name"] for prop in plan.properties if prop["name"] not in existing]
+    contacts = [_contacts_file(portal, plan, entry) for entry in plan.imports]
+    opt_outs = [_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]
+    report = {
+        "portal": portal.url,
+        "properties": {"create": missing, "existing": len(plan.properties) - len(missing)},
+        "contacts": {action: sum(f[action] for f in contacts) for action in (CREATE, UPDATE, UNCHANGED)},
+        "opt_outs": {action: sum(f[action] for f in opt_outs) for action in (OPT_OUT, UNCHANGED)},
+        "billing_delta": sum(f["billing_delta"] for f in contacts),
+        "files": contacts + opt_outs,
+    }
+    get_logger().info(
+        "dry run: would create %d, update %d and leave %d contacts, opt out %d addresses (%d already are), "
+        "add %d marketing contacts to billing",
+        *report["contacts"].values(), *report["opt_outs"].values(), report["billing_delta"],
+    )
+    return report
+
+
+dry_run_task = task(
+    dry_run,
+    name="hubspot-dry-run",
+    task_run_name="read HubSpot: what the load would change",
+    # Reads only, and never cached: the portal may have changed since the last look.
+    retries=0,
+    cache_policy=NO_CACHE,
+)

@@ -1,0 +1,162 @@
+"""What makes the load idempotent and resumable: step keys, their cached results, an import journal.
+
+Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
+
+- **Prefect result persistence + a cache policy.** Every load step (properties, one opt-out file,
+  one contacts file) is a Prefect task whose cache key is :func:`step_key`: a hash of the step,
+  the portal URL and the bytes the step sends (the file, and the plan entry that says how to send
+  it). The task persists its result (``persist_result=True``; Prefect's default is off) as a file
+  under the migration's state folder, named by that key. Prefect writes the file only when the
+  task completes, and a later run with the same key finds it and returns it as ``Cached`` without
+  running the task: no request at all. A step killed half way (SIGKILL, a DAILY stop) left no
+  file, so a rerun sends it again. The cache lives in files, not in the Prefect server's database,
+  so it survives the process, the server and an ephemeral server's throwaway database.
+  Transactions were not needed: each step is one task, and nothing has to be rolled back when a
+  later step fails (a HubSpot write cannot be undone anyway).
+- **An import journal.** An import is the one step whose work outlives the request: HubSpot goes
+  on processing after the process dies. So before it submits, the step writes its intent to a
+  journal file keyed like the cache, and the import id once HubSpot answers. A rerun polls the
+  journalled import instead of submitting the file again; if the process died between the two
+  writes, it finds the import by its name among the portal's imports created since the intent.
+
+The portal's URL stands for "where", never the token: nothing here sees it. The key includes no
+run id or time, so a rerun of a finished migration finds every step done and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+from prefect.cache_policies import CachePolicy
+
+from tasks.load.plan import LoadPlan
+
+STATE_FOLDER = ".onramp-load"
+# A file is hashed in pieces this large, so a 512 MB import file never sits in memory.
+_HASH_CHUNK_BYTES = 1024 * 1024
+
+
+def content_hash(plan: LoadPlan, entry: dict[str, Any] | None) -> str:
+    """A hash of what one step sends.
+
+    Args:
+        plan: The plan.
+        entry: An ``imports`` or ``opt_outs`` entry of ``plan.json`` (its file is hashed with
+            it); ``None`` for the properties step (the group and properties are hashed).
+
+    Returns:
+        A hex SHA-256.
+    """
+    digest = hashlib.sha256()
+    if entry is None:
+        digest.update(json.dumps([plan.property_group, plan.properties], sort_keys=True).encode())
+        return digest.hexdigest()
+    digest.update(json.dumps(entry, sort_keys=True).encode())
+    with plan.path(entry["file"]).open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def step_key(step: str, portal_url: str, plan: LoadPlan, entry: dict[str, Any] | None = None) -> str:
+    """The key of one load step: which step, where to, and what it sends.
+
+    Args:
+        step: The step's kind (``properties``, ``opt-outs``, ``import``, ``upsert``): the same
+            file sent another way is another step.
+        portal_url: The portal's base URL (never the token).
+        plan: The plan.
+        entry: The step's file entry, ``None`` for properties.
+
+    Returns:
+        A hex SHA-256, usable as a file name.
+    """
+    where = portal_url.rstrip("/")
+    return hashlib.sha256(f"{step}\n{where}\n{content_hash(plan, entry)}".encode()).hexdigest()
+
+
+@dataclass
+class SentContent(CachePolicy):
+    """Prefect cache policy: a load task's key is :func:`step_key` of its inputs.
+
+    The task must take ``portal`` (a ``HubSpotPortal``), ``plan`` and, for a file step, ``entry``.
+    Prefect's ``INPUTS`` policy cannot be used: it would hash the portal object, which holds a
+    live session and the token.
+
+    Attributes:
+        step: The step's kind, as :func:`step_key` takes it.
+    """
+
+    step: str = "step"
+
+    def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str:
+        """The step key of this task run's inputs."""
+        return step_key(self.step, inputs["portal"].url, inputs["plan"], inputs.get("entry"))
+
+
+def load_state_dir(output_url: str, local: Path) -> Path:
+    """Where a migration keeps its step results and import journal between runs.
+
+    A local output folder holds them itself (``<out>/.onramp-load``), so rerunning with the same
+    ``--out`` resumes. A remote one is written to a fresh temporary folder each run and uploaded
+    at the end, so its state lives under ``$PREFECT_HOME`` instead, one folder per output URL.
+
+    Args:
+        output_url: The output folder as given (a path or an fsspec URL).
+        local: The folder the run writes to locally.
+    """
+    if isinstance(fsspec.core.url_to_fs(output_url)[0], LocalFileSystem):
+        return Path(local) / STATE_FOLDER
+    from prefect.settings import PREFECT_HOME
+
+    name = hashlib.sha256(output_url.encode()).hexdigest()[:16]
+    return Path(PREFECT_HOME.value()) / "onramp" / "load-state" / name
+
+
+class ImportJournal:
+    """Which import each contacts file became, kept in files so that a killed run can find it.
+
+    One small JSON file per step key under ``<state>/imports/``, written atomically (a rename),
+    so concurrent import tasks never share a file and a kill never leaves half a record.
+
+    Args:
+        directory: The migration's state folder.
+        portal_url: The portal's base URL.
+    """
+
+    def __init__(self, directory: Path, portal_url: str) -> None:
+        self.directory = Path(directory) / "imports"
+        self.portal_url = portal_url
+
+    def _path(self, plan: LoadPlan, entry: dict[str, Any]) -> Path:
+        return self.directory / f"{step_key('import', self.portal_url, plan, entry)}.json"
+
+    def read(self, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
+        """The file's record: ``{}``, ``{"name", "intent_at"}`` or that with ``import_id``."""
+        try:
+            return json.loads(self._path(plan, entry).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _write(self, plan: LoadPlan, entry: dict[str, Any], record: dict[str, Any]) -> None:
+        path = self._path(plan, entry)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(record), encoding="utf-8")
+        partial.replace(path)
+
+    def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str) -> None:
+        """Record, before submitting, that an import named ``name`` is about to be created."""
+        self._write(plan, entry, {"name": name, "intent_at": int(time.time() * 1000)})
+
+    def submitted(self, plan: LoadPlan, entry: dict[str, Any], import_id: str) -> None:
+        """Record the import id HubSpot gave the file's import."""
+        self._write(plan, entry, {**self.read(plan, entry), "import_id": import_id})
