@@ -2,7 +2,8 @@
 
 HubSpot's API has no opt-out import (``reference/hubspot-api.md`` §1.5), so each address is
 unsubscribed through communication preferences v4 ``unsubscribe-all``: the batch endpoint where
-the token may use it (Marketing Hub Enterprise), else one call per address. Then the statuses are
+the token may use it (Marketing Hub Enterprise), else one call per address, several in flight
+under the portal's shared rate budget. Then the statuses are
 read back, and an address counts as done only when HubSpot reports it unsubscribed. Nothing here
 creates a contact.
 
@@ -12,9 +13,10 @@ opt-out is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from prefect import task
@@ -28,6 +30,7 @@ from tasks.load.plan import LoadPlan, iter_column, tie_back, unneutralise
 from tasks.load.retry import describe, http_status
 from tasks.privacy import mask_email, mask_emails_in
 
+T = TypeVar("T")
 _PARAMS = {"channel": settings.OPT_OUT_CHANNEL}
 _BATCH_PATH = f"{settings.COMM_PREFS_PATH}/batch/unsubscribe-all"
 
@@ -74,14 +77,27 @@ def _is_unsubscribed(wide_statuses: Iterable[dict[str, Any]]) -> bool:
     return any(status.get("status") == "UNSUBSCRIBED" for status in wide_statuses)
 
 
+def _per_address(call: Callable[[str], T], emails: list[str]) -> list[T]:
+    """``call`` for every address, ``OPT_OUT_THREADS`` at once: without the batch endpoint each
+    address is a request, and only several in flight keep up with the portal's budget, which
+    paces them all."""
+    with ThreadPoolExecutor(max_workers=settings.OPT_OUT_THREADS, thread_name_prefix="hubspot-opt-out") as pool:
+        return list(pool.map(call, emails))
+
+
 def _unsubscribe_singly(portal: HubSpotPortal, emails: list[str], failures: dict[str, str]) -> None:
-    for email in emails:
+    def unsubscribe(email: str) -> str | None:
         try:
             portal.request("POST", _single_path(email), params=_PARAMS)
         except Exception as error:
             if http_status(error) is None:
                 raise
-            failures[email] = mask_emails_in(describe(error))
+            return mask_emails_in(describe(error))
+        return None
+
+    for email, failure in zip(emails, _per_address(unsubscribe, emails)):
+        if failure is not None:
+            failures[email] = failure
 
 
 def _unsubscribe(portal: HubSpotPortal, emails: list[str], failures: dict[str, str]) -> str:
@@ -122,18 +138,17 @@ def _read_back(portal: HubSpotPortal, emails: list[str]) -> set[str]:
                 for result in (response or {}).get("results", [])
                 if _is_unsubscribed(result.get("wideStatuses", []))
             }
-    unsubscribed: set[str] = set()
-    for email in emails:
+    def unsubscribed(email: str) -> bool:
         try:
             response = portal.request("GET", _single_path(email), params=_PARAMS)
         except Exception as error:
             # An address HubSpot will not even read (malformed) is certainly not unsubscribed.
             if http_status(error) is None:
                 raise
-            continue
-        if _is_unsubscribed((response or {}).get("results", [])):
-            unsubscribed.add(email)
-    return unsubscribed
+            return False
+        return _is_unsubscribed((response or {}).get("results", []))
+
+    return {email for email, done in zip(emails, _per_address(unsubscribed, emails)) if done}
 
 
 def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:

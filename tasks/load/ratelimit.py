@@ -25,7 +25,8 @@ make it exact rather than hopeful:
   answer came back. HubSpot counted it somewhere between the two, so the slot is never freed
   before HubSpot frees it, whatever the latency.
 - Grants are paced ``window / limit`` apart, so the load runs at a steady rate instead of
-  spending the window in a burst and then idling (the same throughput, no queue at HubSpot).
+  spending the window in a burst and then idling (the same throughput, no queue at HubSpot);
+  a grant that comes late is caught up on, up to ``RATE_PACE_SLACK_SECONDS``.
 
 The file is named by a hash of the portal URL and of the token's hash: nothing on disk says
 which token it is.
@@ -300,7 +301,10 @@ class RateBudget:
                 if wait == 0.0:
                     ticket = Ticket(f"{self._pid}-{threading.get_ident()}-{next(self._ids)}", kind)
                     state["flight"][ticket.id] = [kind, self._pid, now]
-                    state["next"][kind] = max(state["next"][kind], now) + self._span(state, kind) / self._limit(state, kind)
+                    # A grant that comes late (a sleep overshot, a slow answer freed the
+                    # slot) is caught up on rather than lost; the log still bounds the window.
+                    paced_from = max(state["next"][kind], now - settings.RATE_PACE_SLACK_SECONDS)
+                    state["next"][kind] = paced_from + self._span(state, kind) / self._limit(state, kind)
                     if state["daily"]:
                         state["daily"]["remaining"] -= 1
                     return ticket

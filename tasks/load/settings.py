@@ -55,6 +55,10 @@ DAILY_RESERVE = 0
 # A daily count this old is not trusted to stop a load: the quota may have reset since
 # (midnight in the portal's time zone, which the API does not tell); the next answer says anew.
 DAILY_OBSERVATION_TTL_SECONDS = 600.0
+# Grants are paced window/limit apart; one that comes late (a sleep that overshot on a busy
+# machine) may be caught up on for this long, else each late grant would be throughput lost for
+# good. Half a second is ~9 requests at Professional: a ripple, well inside the window's log.
+RATE_PACE_SLACK_SECONDS = 0.5
 # How often a request waiting for an in-flight one to be answered looks again.
 RATE_POLL_SECONDS = 0.01
 # Rate budgets are kept under $ONRAMP_STATE_DIR (else a per-user temp folder), one small file
