@@ -1,0 +1,156 @@
+"""The shared rate budget: its rules on a fake clock, then threads and processes against the
+emulator, judged by the emulator's 429 count rather than by time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tasks.load import settings
+from tasks.load.client import HubSpotPortal
+from tasks.load.ratelimit import DailyQuotaSpent, RateBudget, budget_key
+from tests.tasks.load.conftest import TOKEN, count_requests
+
+GROUPS = "/crm/v3/properties/contacts/groups"
+REPO = Path(__file__).resolve().parents[3]
+
+
+class Clock:
+    """A monotonic clock that only moves when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def rate_headers(limit: int, interval_ms: int, daily_remaining: int | None = None) -> dict[str, str]:
+    headers = {
+        "X-HubSpot-RateLimit-Max": str(limit),
+        "X-HubSpot-RateLimit-Interval-Milliseconds": str(interval_ms),
+        "X-HubSpot-RateLimit-Remaining": "0",
+    }
+    if daily_remaining is not None:
+        headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(daily_remaining)
+    return headers
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def budget(tmp_path, clock):
+    return RateBudget("test", tmp_path, reserve=1, clock=clock, sleep=clock.sleep)
+
+
+def most_in_any_window(stamps: list[float], span: float) -> int:
+    return max(sum(1 for other in stamps if stamp <= other < stamp + span) for stamp in stamps)
+
+
+def test_the_tier_is_learnt_from_the_headers(budget):
+    assert budget.snapshot()["limit"] is None  # until an answer says, the smallest tier is assumed
+    budget.release(budget.acquire("GET /x"), rate_headers(190, 10000))
+    assert (budget.snapshot()["limit"], budget.snapshot()["window"]) == (190, 10.0)
+
+
+def test_no_window_ever_holds_more_than_the_limit_less_the_reserve(budget, clock):
+    granted = []
+    for _ in range(60):
+        ticket = budget.acquire("GET /x")
+        granted.append(clock.now)
+        clock.now += 0.01  # the answer takes 10 ms
+        budget.release(ticket, rate_headers(10, 1000))
+    # The first grant came before the tier was known; the rest ran at the learnt 10 per second.
+    assert most_in_any_window(granted[1:], 1.0) == 9
+
+
+def test_a_request_in_flight_holds_its_slot_until_a_window_after_its_answer(budget, clock):
+    budget.release(budget.acquire("GET /x"), rate_headers(3, 1000))
+    first, second = budget.acquire("GET /x"), budget.acquire("GET /x")  # 3 - reserve 1 = 2 slots
+    waits = []
+    budget.sleep = lambda seconds: (waits.append(seconds), clock.sleep(seconds), budget.release(first, None))
+    budget.acquire("GET /x")
+    assert clock.now - waits[0] >= 1000.0  # the third waited for the first's answer, then a window
+
+
+def test_search_keeps_to_five_a_second_apart_from_the_burst(budget, clock):
+    granted = []
+    for _ in range(20):
+        budget.release(budget.acquire("POST /crm/v3/objects/contacts/search"), None)
+        granted.append(clock.now)
+    assert most_in_any_window(granted, 1.0) == settings.SEARCH_PER_SECOND
+
+
+def test_a_spent_daily_quota_stops_before_a_429_until_the_count_is_stale(budget, clock):
+    budget.release(budget.acquire("GET /x"), rate_headers(190, 10000, daily_remaining=1))
+    budget.release(budget.acquire("GET /x"), None)
+    with pytest.raises(DailyQuotaSpent, match="Rerun after it resets at midnight .* UTC at the latest"):
+        budget.acquire("POST /crm/v3/objects/contacts/batch/upsert")
+    clock.now += settings.DAILY_OBSERVATION_TTL_SECONDS
+    budget.acquire("GET /x")  # the quota may have reset since: the next answer says
+
+
+def test_the_budget_is_named_without_the_token(tmp_path):
+    key = budget_key("https://api.hubapi.com/", "pat-na1-secret")
+    assert key == budget_key("https://api.hubapi.com", "pat-na1-secret") != budget_key("https://api.hubapi.com", "other")
+    RateBudget(key, tmp_path).release(RateBudget(key, tmp_path).acquire("GET /x"), None)
+    assert all("secret" not in path.name and "secret" not in path.read_text() for path in tmp_path.iterdir())
+
+
+def test_threads_and_clients_of_one_portal_share_one_budget(hub, emulator, short_window):
+    emulator.configure(tier="starter")  # 100 requests a (shortened) window
+
+    def hammer(_: int) -> None:
+        portal = HubSpotPortal(hub.url, TOKEN)  # a client of its own, the budget shared
+        for _ in range(40):
+            portal.request("GET", GROUPS)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(hammer, range(8)))
+
+    assert count_requests(emulator, "GET", "/groups", 200) == 320  # over three windows' worth
+    assert count_requests(emulator, "GET", "/groups", 429) == 0
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from tasks.load.client import HubSpotPortal
+    portal = HubSpotPortal(sys.argv[1], sys.argv[2])
+    portal.request("GET", "/crm/v3/properties/contacts/groups")  # warm up: imports, the tier
+    first = time.monotonic()
+    for _ in range(int(sys.argv[3])):
+        portal.request("GET", "/crm/v3/properties/contacts/groups")
+    print(first, time.monotonic())
+    """
+)
+
+
+def test_two_processes_share_one_budget(hub, emulator, short_window, state_dir):
+    emulator.configure(tier="starter")
+    each = 150  # together three windows' worth: either alone would get only half of each
+
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, hub.url, TOKEN, str(each)],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )
+        for _ in range(2)
+    ]
+    spans = [tuple(map(float, child.communicate(timeout=120)[0].split())) for child in children]
+
+    assert all(child.returncode == 0 for child in children)
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # they ran side by side
+    assert count_requests(emulator, "GET", "/groups", 200) == 2 * (each + 1)
+    assert count_requests(emulator, "GET", "/groups", 429) == 0
