@@ -34,10 +34,26 @@ def write_safe_csv(frame: pl.DataFrame, path: Path) -> None:
         frame: Rows to write; non-string columns are written as they are.
         path: Destination file; its folder is created if needed.
     """
-    strings = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    safe = frame.with_columns(neutralise_formulas(pl.col(name)).alias(name) for name in strings)
-    headers = pl.Series(safe.columns, dtype=pl.String).to_frame("header")
-    safe.columns = headers.select(neutralise_formulas(pl.col("header"))).to_series().to_list()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    safe.write_csv(path, quote_style="necessary")
+    sink_safe_csv(frame.lazy(), path)
 
+
+def sink_safe_csv(frame: pl.LazyFrame, path: Path, *, lazy: bool = False) -> pl.LazyFrame | None:
+    """Stream ``frame`` to a UTF-8 CSV, neutralised as :func:`write_safe_csv` does.
+
+    Args:
+        frame: Rows to write, lazily; they are never all held in memory.
+        path: Destination file; its folder is created if needed.
+        lazy: Return the sink as a lazy query (for ``pl.collect_all``) instead of running it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return safe_frame(frame).sink_csv(path, quote_style="necessary", lazy=lazy)
+
+
+def safe_frame(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with every string cell and every header neutralised."""
+    schema = frame.collect_schema()
+    strings = [name for name, dtype in schema.items() if dtype == pl.String]
+    safe = frame.with_columns(neutralise_formulas(pl.col(name)).alias(name) for name in strings)
+    headers = pl.Series(schema.names(), dtype=pl.String).to_frame("header")
+    safe_headers = headers.select(neutralise_formulas(pl.col("header"))).to_series().to_list()
+    return safe.rename(dict(zip(schema.names(), safe_headers, strict=True)))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas.contact import EMAIL, OPT_OUT_STATUS, OUTCOME, ROWS_MERGED, SOURCES
-from tasks.csv_safety import write_safe_csv
+from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 from tasks.transform.consent import Outcome
 from tasks.transform.profile import CustomProperty, SourceProfile
@@ -42,6 +42,8 @@ IMPORT_FILE_STEMS = {
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _FILE = "file"
 _LINE = "line"
+_COUNT = "_count"
+_OPT_OUT_KEY = "_opt_out"
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def opt_out_file_name(status: str) -> str:
 
 
 def write_plan(
-    contacts: pl.DataFrame,
+    contacts: pl.LazyFrame | pl.DataFrame,
     profile: SourceProfile,
     custom_properties: list[CustomProperty],
     out: OutputFolder,
@@ -91,8 +93,12 @@ def write_plan(
 ) -> dict:
     """Write the import files, opt-out files, lineage and ``plan.json``.
 
+    The files are streamed: what is held in memory is a count per outcome and column, and one
+    byte estimate per contact of an outcome at a time (to cut its chunks).
+
     Args:
-        contacts: Canonical contacts (one per email) from the merge.
+        contacts: Canonical contacts (one per email) from the merge, in their order; lazily,
+            they are scanned a few times, so they should be cheap to scan (Parquet).
         profile: The source profile (property group, labels).
         custom_properties: Every custom property the mapping produced; only those with a
             value in some import file are created in HubSpot.
@@ -102,19 +108,21 @@ def write_plan(
     Returns:
         The plan, as written to ``plan.json``.
     """
-    property_columns = [c for c in contacts.columns if c not in {EMAIL, OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED}]
+    contacts = contacts.lazy()
+    names = contacts.collect_schema().names()
+    property_columns = [c for c in names if c not in {EMAIL, OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED}]
+    tally = _tally(contacts, property_columns)
+    sinks: list[pl.LazyFrame] = []
     imports: list[dict] = []
-    placed: list[pl.DataFrame] = []
+    placed: list[pl.LazyFrame] = []
     for outcome, stem in IMPORT_FILE_STEMS.items():
         group = contacts.filter(pl.col(OUTCOME) == outcome.value)
-        columns = [EMAIL, *(c for c in property_columns if group.get_column(c).null_count() < group.height)]
-        rows = group.select(columns)
-        row_bytes = rows.select(
-            pl.sum_horizontal(pl.col(c).cast(pl.String).str.len_bytes().fill_null(0) + 3 for c in columns)
-        ).to_series()
-        for number, (start, end) in enumerate(chunk_bounds(row_bytes, limits), start=1):
+        # A column with no value for an outcome is not sent for it.
+        columns = [EMAIL, *(c for c in property_columns if tally.get((outcome.value, c), 0))]
+        for number, (start, end) in enumerate(chunk_bounds(_row_bytes(group, columns), limits), start=1):
             file = f"{HUBSPOT_DIR}/{stem}-{number:03d}.csv"
-            write_safe_csv(rows.slice(start, end - start), out.path(file))
+            chunk = group.slice(start, end - start)
+            sinks.append(sink_safe_csv(chunk.select(columns), out.path(file), lazy=True))
             imports.append(
                 {
                     "file": file,
@@ -126,19 +134,20 @@ def write_plan(
                     "name": f"Onramp {profile.label} {outcome.value.replace('_', '-')} {number:03d}",
                 }
             )
-            placed.append(_placement(group.slice(start, end - start), file))
+            placed.append(_placement(chunk, file))
 
     opt_outs: list[dict] = []
     opted_out = contacts.filter(pl.col(OUTCOME) == Outcome.OPTED_OUT.value)
-    for status in opted_out.get_column(OPT_OUT_STATUS).unique(maintain_order=True).sort().to_list():
+    for status in sorted(s for o, s in tally if o == _OPT_OUT_KEY):
         members = opted_out.filter(pl.col(OPT_OUT_STATUS) == status)
         file = opt_out_file_name(status)
-        write_safe_csv(members.select(pl.col(EMAIL).alias("Email")), out.path(file))
-        opt_outs.append({"file": file, "status": status, "rows": members.height})
+        sinks.append(sink_safe_csv(members.select(pl.col(EMAIL).alias("Email")), out.path(file), lazy=True))
+        opt_outs.append({"file": file, "status": status, "rows": tally[(_OPT_OUT_KEY, status)]})
         placed.append(_placement(members, file))
 
-    lineage = pl.concat(placed) if placed else pl.DataFrame(schema=dict.fromkeys([EMAIL, OUTCOME, _FILE, SOURCES], pl.String) | {_LINE: pl.Int64})
-    write_safe_csv(lineage.select(EMAIL, OUTCOME, _FILE, _LINE, SOURCES), out.path(LINEAGE_FILE))
+    lineage = pl.concat(placed) if placed else pl.LazyFrame(schema=dict.fromkeys([EMAIL, OUTCOME, _FILE, SOURCES], pl.String) | {_LINE: pl.Int64})
+    sinks.append(sink_safe_csv(lineage.select(EMAIL, OUTCOME, _FILE, _LINE, SOURCES), out.path(LINEAGE_FILE), lazy=True))
+    pl.collect_all(sinks)
 
     used = {c for entry in imports for c in entry["columns"]}
     plan = {
@@ -153,12 +162,26 @@ def write_plan(
     return plan
 
 
-def _placement(members: pl.DataFrame, file: str) -> pl.DataFrame:
+def _tally(contacts: pl.LazyFrame, property_columns: list[str]) -> dict[tuple[str, str], int]:
+    """One pass of counts: ``(outcome, column)`` → values present, ``(_OPT_OUT_KEY, status)`` → contacts."""
+    per_outcome = contacts.group_by(OUTCOME).agg(pl.col(property_columns).count())
+    per_status = (
+        contacts.filter(pl.col(OUTCOME) == Outcome.OPTED_OUT.value).group_by(OPT_OUT_STATUS).agg(pl.len().alias(_COUNT))
+    )
+    outcomes, statuses = pl.collect_all([per_outcome, per_status])
+    counts = {(row[OUTCOME], c): row[c] for row in outcomes.iter_rows(named=True) for c in property_columns}
+    counts |= {(_OPT_OUT_KEY, row[OPT_OUT_STATUS]): row[_COUNT] for row in statuses.iter_rows(named=True)}
+    return counts
+
+
+def _row_bytes(rows: pl.LazyFrame, columns: list[str]) -> pl.Series:
+    """Each row's estimated size in the file, before quoting (a narrow column, collected)."""
+    estimate = pl.sum_horizontal(pl.col(c).cast(pl.String).str.len_bytes().fill_null(0) + 3 for c in columns)
+    return rows.select(estimate.alias(_COUNT)).collect().to_series()
+
+
+def _placement(members: pl.LazyFrame, file: str) -> pl.LazyFrame:
     """Where each contact landed: the file and its line there (the header is line 1)."""
-    return members.select(
-        EMAIL,
-        OUTCOME,
-        pl.lit(file).alias(_FILE),
-        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(_LINE),
-        SOURCES,
+    return members.select(EMAIL, OUTCOME, pl.lit(file).alias(_FILE), SOURCES).with_row_index(_LINE, offset=2).select(
+        EMAIL, OUTCOME, _FILE, pl.col(_LINE).cast(pl.Int64), SOURCES
     )

@@ -2,23 +2,55 @@
 
 ``plan_sources`` is the whole plan as one plain function, so tests and benchmarks run it
 without the Prefect engine; ``tasks.steps`` wraps it as one task.
+
+It streams: each source CSV is parsed once, validated and mapped on the way, into two Parquet
+files in a work folder (the file's rejects, its mapped accepted rows); everything after reads
+those, which is cheap. Only the emails seen more than once are merged in memory (see
+``stream_contacts``); the contacts are staged as Parquet once more, checked against their
+contract by pandera, and streamed into the import files.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from pandera.config import ValidationDepth, config_context
 
 from schemas.contact import CanonicalContactSchema
-from schemas.mailchimp import REJECT_REASONS, export_file_schema
+from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.extract.mailchimp import RawSource
 from tasks.import_files import PlanLimits, write_plan
 from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
 from tasks.transform.consent import ConsentPolicy
-from tasks.transform.contacts import map_rows, merge_contacts
+from tasks.transform.contacts import ContactRows, map_rows, stream_contacts
 from tasks.transform.profile import CustomProperty, SourceProfile
 from tasks.validate import split_rejects
+
+WORK_FOLDER_PREFIX = ".onramp-work-"
+"""The plan's scratch folder, made inside the output folder (so nothing lands elsewhere) and
+removed when the plan ends."""
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """One source file after its single pass: rejects and mapped rows, staged as Parquet."""
+
+    raw: RawSource
+    mapped: ContactRows
+    rejects: Path
+    accepted: Path
+
+    def counts(self) -> tuple[int, int]:
+        """Rows read and rows rejected (from the Parquet metadata: nothing is read)."""
+        rejected = pl.scan_parquet(self.rejects).select(pl.len()).collect().item()
+        accepted = pl.scan_parquet(self.accepted).select(pl.len()).collect().item()
+        return accepted + rejected, rejected
 
 
 def plan_sources(
@@ -43,29 +75,59 @@ def plan_sources(
     Returns:
         The report, as written to ``report.json``.
     """
-    validated = [
-        split_rejects(raw.frame.collect(), export_file_schema(raw.status, raw.email_column), REJECT_REASONS, raw.uri)
-        for raw in raws
-    ]
-    mapped = [
-        map_rows(v.accepted, raw.headers, raw.email_column, raw.uri, *(profiles or {}).get(raw.format, (profile, policy)))
-        for raw, v in zip(raws, validated, strict=True)
-    ]
-    contacts = merge_contacts([m.frame for m in mapped])
-    CanonicalContactSchema.validate(contacts)
+    with tempfile.TemporaryDirectory(prefix=WORK_FOLDER_PREFIX, dir=out.local) as folder:
+        work = Path(folder)
+        staged = [stage_file(raw, work / f"{index:05d}", *(profiles or {}).get(raw.format, (profile, policy))) for index, raw in enumerate(raws)]
+        contacts_path = work / "contacts.parquet"
+        stream_contacts([pl.scan_parquet(s.accepted) for s in staged]).sink_parquet(contacts_path)
+        contacts = pl.scan_parquet(contacts_path)
+        check_contract(contacts)
 
-    customs: dict[str, CustomProperty] = {}
-    for rows in mapped:
-        for prop in rows.custom_properties:
-            customs.setdefault(prop.name, prop)
-    plan = write_plan(contacts, profile, list(customs.values()), out, limits)
-    plan = add_property_groups(plan, [p for p, _ in (profiles or {}).values()], out)
-    write_rejects([v.rejects for v in validated], out)
-    sources = [
-        SourceSummary(raw.uri, raw.format, raw.status, rows=v.accepted.height + v.rejects.height, rejected=v.rejects.height)
-        for raw, v in zip(raws, validated, strict=True)
-    ]
-    routes = [route.as_dict() for rows in mapped for route in rows.routes]
-    report = build_report(sources, contacts, routes, plan)
+        customs: dict[str, CustomProperty] = {}
+        for s in staged:
+            for prop in s.mapped.custom_properties:
+                customs.setdefault(prop.name, prop)
+        plan = write_plan(contacts, profile, list(customs.values()), out, limits)
+        plan = add_property_groups(plan, [p for p, _ in (profiles or {}).values()], out)
+        write_rejects([pl.scan_parquet(s.rejects) for s in staged], out)
+        sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts()) for s in staged]
+        routes = [route.as_dict() for s in staged for route in s.mapped.routes]
+        report = build_report(sources, contacts, routes, plan)
     write_report(report, out)
     return report
+
+
+def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: ConsentPolicy) -> StagedFile:
+    """Parse one source file once: validate, map, and sink its rejects and mapped rows.
+
+    Args:
+        raw: The extracted file (a lazy scan).
+        stem: Where its Parquet files go (``<stem>.rejects.parquet``, ``<stem>.rows.parquet``).
+        profile: The source format's profile.
+        policy: The run's consent policy.
+
+    Raises:
+        InputError: The file as a whole does not fit its schema.
+    """
+    schema = export_file_schema(raw.status, raw.email_column)
+    validated = split_rejects(raw.frame, schema, ROW_RULES, REJECT_REASONS, raw.uri)
+    mapped = map_rows(validated.accepted, raw.headers, raw.email_column, raw.uri, profile, policy)
+    staged = StagedFile(raw, mapped, stem.with_suffix(".rejects.parquet"), stem.with_suffix(".rows.parquet"))
+    # One query, two sinks: polars parses the CSV once and feeds both.
+    pl.collect_all(
+        [
+            validated.rejects.sink_parquet(staged.rejects, compression="uncompressed", lazy=True),
+            mapped.frame.sink_parquet(staged.accepted, compression="uncompressed", lazy=True),
+        ]
+    )
+    return staged
+
+
+def check_contract(contacts: pl.LazyFrame) -> None:
+    """Pandera checks the canonical contract on every contact (a failure is an Onramp bug).
+
+    Raises:
+        pandera.errors.SchemaError: A contact breaks the contract.
+    """
+    with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+        CanonicalContactSchema.validate(contacts.select(list(CanonicalContactSchema.columns)))

@@ -14,7 +14,7 @@ import polars as pl
 
 from schemas import lineage
 from schemas.contact import OUTCOME, ROWS_MERGED
-from tasks.csv_safety import write_safe_csv
+from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 from tasks.transform.consent import Outcome
 
@@ -51,7 +51,7 @@ class SourceSummary:
 
 def build_report(
     sources: Sequence[SourceSummary],
-    contacts: pl.DataFrame,
+    contacts: pl.DataFrame | pl.LazyFrame,
     columns: Sequence[dict],
     plan: dict,
 ) -> dict:
@@ -59,18 +59,25 @@ def build_report(
 
     Args:
         sources: One summary per source file.
-        contacts: The merged contacts (``outcome`` and ``rows_merged`` columns).
+        contacts: The merged contacts (``outcome`` and ``rows_merged`` columns), in memory
+            or lazily (only those two columns are read).
         columns: Where every source column went.
         plan: The written plan (its files are listed in the report).
 
     Raises:
         LedgerError: The counts do not balance.
     """
-    counts = dict(contacts.group_by(OUTCOME).len().iter_rows())
+    per_outcome = (
+        contacts.lazy()
+        .group_by(OUTCOME)
+        .agg(pl.len().alias("contacts"), pl.col(ROWS_MERGED).cast(pl.Int64).sum().alias("rows"))
+        .collect()
+    )
+    counts = {row[OUTCOME]: row["contacts"] for row in per_outcome.iter_rows(named=True)}
     outcomes = {o.value: int(counts.get(o.value, 0)) for o in Outcome}
     rows_read = sum(s.rows for s in sources)
     rows_rejected = sum(s.rejected for s in sources)
-    duplicates_merged = int(contacts.get_column(ROWS_MERGED).sum() or 0) - contacts.height
+    duplicates_merged = int(per_outcome.get_column("rows").sum()) - int(per_outcome.get_column("contacts").sum())
     report = {
         "rows_read": rows_read,
         "rows_rejected": rows_rejected,
@@ -97,19 +104,26 @@ def check_ledger(report: dict) -> None:
         raise LedgerError(f"ledger does not balance: {report['rows_read']} rows read, {accounted} accounted for")
 
 
-def write_rejects(rejects: Sequence[pl.DataFrame], out: OutputFolder) -> int:
-    """Write every rejected row to ``rejects.csv``: lineage, reason, original values.
+def write_rejects(rejects: Sequence[pl.LazyFrame], out: OutputFolder) -> int:
+    """Stream every rejected row to ``rejects.csv``: lineage, reason, original values.
+
+    Args:
+        rejects: Each file's rejects (lineage, reason, original values), lazily, in input
+            order; each is scanned once for its count, so they should be cheap to scan.
+        out: The run's output folder.
 
     Returns:
         The number of rows written.
     """
-    frames = [r.rename(REJECT_COLUMNS) for r in rejects if r.height]
+    counted = [(r, r.select(pl.len()).collect().item()) for r in rejects]
+    # Only files with rejects add their columns to the header.
+    frames = [r.rename(REJECT_COLUMNS, strict=False) for r, count in counted if count]
     if frames:
         table = pl.concat(frames, how="diagonal_relaxed")
     else:
-        table = pl.DataFrame(schema={"source": pl.String, "row": pl.Int64, "status": pl.String, "format": pl.String, "reason": pl.String})
-    write_safe_csv(table, out.path(REJECTS_FILE))
-    return table.height
+        table = pl.LazyFrame(schema={"source": pl.String, "row": pl.Int64, "status": pl.String, "format": pl.String, "reason": pl.String})
+    sink_safe_csv(table, out.path(REJECTS_FILE))
+    return sum(count for _, count in counted)
 
 
 def write_report(report: dict, out: OutputFolder) -> str:

@@ -26,6 +26,11 @@ _LAST_CHANGED = "_last_changed"
 _FILE_INDEX = "_file_index"
 _INPUT_ORDER = "_input_order"
 _PRIORITY = "_priority"
+_COUNT = "_count"
+_FIRST = "_first"
+_MERGED = "_merged_"
+_FILE_STRIDE = 1 << 32
+"""Positions are ``file index * _FILE_STRIDE + row``: no file has 2**32 rows."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,10 @@ def map_rows(
 
 
 def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
-    """Merge every file's mapped rows into one contact per email.
+    """Merge every file's mapped rows into one contact per email, in memory.
+
+    :func:`stream_contacts` gives the same contacts without holding every row; this is the
+    merge it applies to duplicated emails only.
 
     Args:
         files: Mapped rows per file (from :func:`map_rows`), in input order.
@@ -121,9 +129,7 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
         column, ``sources`` (``uri:row`` of each merged row) and ``rows_merged``.
     """
     if not files:
-        return pl.DataFrame(
-            schema={EMAIL: pl.String, OUTCOME: pl.String, OPT_OUT_STATUS: pl.String, SOURCES: pl.String, ROWS_MERGED: pl.UInt32}
-        )
+        return pl.DataFrame(schema=dict.fromkeys(_contact_columns([]), pl.String) | {ROWS_MERGED: pl.UInt32})
     rows = pl.concat(
         [f.with_columns(pl.lit(i, pl.UInt32).alias(_FILE_INDEX)) for i, f in enumerate(files)],
         how="diagonal_relaxed",
@@ -136,8 +142,7 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
         .with_row_index(_PRIORITY)
         .with_columns(severity_expr(pl.col(_ROW_OUTCOME)).alias(_SEVERITY))
     )
-    internal = {EMAIL, _LAST_CHANGED, _ROW_OUTCOME, _FILE_INDEX, _INPUT_ORDER, _PRIORITY, _SEVERITY, *lineage.ALL}
-    properties = [c for c in rows.collect_schema().names() if c not in internal]
+    properties = property_columns(files)
     opted_out = pl.col(_ROW_OUTCOME) == Outcome.OPTED_OUT.value
     merged = (
         rows.group_by(EMAIL)
@@ -145,7 +150,7 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
             outcome_from_severity_expr(pl.col(_SEVERITY).max()).alias(OUTCOME),
             pl.col(lineage.SOURCE_STATUS).filter(opted_out).sort_by(pl.col(_PRIORITY).filter(opted_out)).first().alias(OPT_OUT_STATUS),
             *(pl.col(p).sort_by(_PRIORITY).drop_nulls().first().alias(p) for p in properties),
-            pl.format("{}:{}", lineage.SOURCE_URI, lineage.SOURCE_ROW).sort_by(_INPUT_ORDER).str.join(" | ").alias(SOURCES),
+            _source_expr().sort_by(_INPUT_ORDER).str.join(" | ").alias(SOURCES),
             pl.len().cast(pl.UInt32).alias(ROWS_MERGED),
             pl.col(_INPUT_ORDER).min().alias(_INPUT_ORDER),
         )
@@ -153,6 +158,91 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
         .drop(_INPUT_ORDER)
     )
     return merged.collect()
+
+
+def stream_contacts(files: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
+    """The contacts of :func:`merge_contacts`, as a lazy stream that holds no file in memory.
+
+    Most emails appear once: their row is their contact. A narrow pass (email and input
+    position only) finds the emails seen more than once and where each first appears; only
+    those emails' rows are merged in memory. Every file then streams through once more, in
+    input order, keeping the first row of each email and taking a duplicated email's merged
+    values from the small in-memory table.
+
+    Args:
+        files: Mapped rows per file (from :func:`map_rows`), in input order. They are scanned
+            three times, so they should be cheap to scan (staged Parquet, not CSV).
+
+    Returns:
+        The contacts, with the columns and order of :func:`merge_contacts`.
+    """
+    if not files:
+        return merge_contacts([]).lazy()
+    properties = property_columns(files)
+    positioned = [f.with_columns(_position_expr(i)) for i, f in enumerate(files)]
+    duplicated = _duplicated_emails(positioned)
+    keys = duplicated.lazy().select(EMAIL)
+    merged = merge_contacts([f.join(keys, on=EMAIL, how="semi") for f in files])
+    # The merged values ride along under prefixed names next to each file's own columns.
+    lookup = duplicated.join(merged, on=EMAIL, how="left").rename(lambda c: c if c == EMAIL else _MERGED + c)
+    columns = _contact_columns(properties)
+    streams = [
+        _first_rows(f, lookup.lazy()).select(_contact_value(c, f.collect_schema().names()) for c in columns)
+        for f in positioned
+    ]
+    return pl.concat(streams, how="vertical")
+
+
+def property_columns(files: Sequence[pl.LazyFrame]) -> list[str]:
+    """The property columns of mapped files, in order of first appearance."""
+    internal = {EMAIL, _LAST_CHANGED, _ROW_OUTCOME, *lineage.ALL}
+    names = (c for f in files for c in f.collect_schema().names() if c not in internal)
+    return list(dict.fromkeys(names))
+
+
+def _contact_columns(properties: Sequence[str]) -> list[str]:
+    return [EMAIL, OUTCOME, OPT_OUT_STATUS, *properties, SOURCES, ROWS_MERGED]
+
+
+def _position_expr(file_index: int) -> pl.Expr:
+    """A row's input position as one sortable integer: its file, then its row in the file."""
+    return (pl.lit(file_index, pl.Int64) * _FILE_STRIDE + pl.col(lineage.SOURCE_ROW)).alias(_INPUT_ORDER)
+
+
+def _source_expr() -> pl.Expr:
+    return pl.format("{}:{}", lineage.SOURCE_URI, lineage.SOURCE_ROW)
+
+
+def _duplicated_emails(positioned: Sequence[pl.LazyFrame]) -> pl.DataFrame:
+    """The emails seen more than once, each with the position of its first row.
+
+    The one pass that holds something per email, and only the email and two integers.
+    """
+    narrow = pl.concat([f.select(EMAIL, _INPUT_ORDER) for f in positioned])
+    counts = narrow.group_by(EMAIL).agg(pl.len().alias(_COUNT), pl.col(_INPUT_ORDER).min().alias(_FIRST))
+    return counts.filter(pl.col(_COUNT) > 1).select(EMAIL, _FIRST).collect()
+
+
+def _first_rows(rows: pl.LazyFrame, lookup: pl.LazyFrame) -> pl.LazyFrame:
+    """The first row of each email in one file, in file order, with a duplicate's merged values."""
+    first = _MERGED + _FIRST
+    joined = rows.join(lookup, on=EMAIL, how="left", maintain_order="left")
+    return joined.filter(pl.col(first).is_null() | (pl.col(first) == pl.col(_INPUT_ORDER)))
+
+
+def _contact_value(column: str, own: Sequence[str]) -> pl.Expr:
+    """A contact column: a duplicate's merged value, else the value of its only row."""
+    duplicate = pl.col(_MERGED + _FIRST).is_not_null()
+    single = {
+        EMAIL: pl.col(EMAIL),
+        OUTCOME: pl.col(_ROW_OUTCOME),
+        OPT_OUT_STATUS: pl.when(pl.col(_ROW_OUTCOME) == Outcome.OPTED_OUT.value).then(pl.col(lineage.SOURCE_STATUS)),
+        SOURCES: _source_expr(),
+        ROWS_MERGED: pl.lit(1, pl.UInt32),
+    }.get(column, pl.col(column) if column in own else pl.lit(None, pl.String))
+    if column == EMAIL:
+        return single
+    return pl.when(duplicate).then(pl.col(_MERGED + column)).otherwise(single).alias(column)
 
 
 def _blank_to_null(value: pl.Expr) -> pl.Expr:
@@ -184,7 +274,7 @@ def _tag_list(value: pl.Expr) -> pl.Expr:
         .then(value.str.strip_chars('"').str.split('","'))
         .otherwise(value.str.split(","))
     )
-    joined = names.list.eval(pl.element().str.replace_all('""', '"').str.strip_chars()).list.eval(
-        pl.element().filter(pl.element() != "")
-    ).list.join(";")
+    # One list.eval, not two: each pass over the lists costs as much as the rest of the mapping.
+    cleaned = pl.element().str.replace_all('""', '"', literal=True).str.strip_chars()
+    joined = names.list.eval(cleaned.filter(cleaned != "")).list.join(";")
     return pl.when(joined == "").then(None).otherwise(joined)

@@ -1,10 +1,18 @@
+import pandera.errors
+import pandera.polars as pa
 import polars as pl
 import pytest
 
 from schemas import lineage
-from schemas.mailchimp import REJECT_REASONS, export_file_schema
+from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.errors import InputError
 from tasks.validate import split_rejects
+
+
+def split(frame, status="subscribed", email_column="Email Address", uri="f.csv"):
+    """Validate and collect both sides, as the plan's sinks do."""
+    result = split_rejects(frame, export_file_schema(status, email_column), ROW_RULES, REJECT_REASONS, uri)
+    return result.accepted.collect(), result.rejects.collect()
 
 
 def rows(emails: list[str | None]) -> pl.DataFrame:
@@ -24,26 +32,26 @@ def rows(emails: list[str | None]) -> pl.DataFrame:
 
 def test_rows_without_a_usable_email_go_to_the_rejects_with_lineage_reason_and_values():
     frame = rows([" Jane@Example.com ", None, "   ", "jane.doe@", "no-at-sign", "ok@x.org"])
-    result = split_rejects(frame, export_file_schema("subscribed", "Email Address"), REJECT_REASONS, "f.csv")
-    assert result.accepted["Email Address"].to_list() == [" Jane@Example.com ", "ok@x.org"]
-    assert result.rejects.select(lineage.SOURCE_ROW, "reason", "NOTES").rows() == [
+    accepted, rejects = split(frame)
+    assert accepted["Email Address"].to_list() == [" Jane@Example.com ", "ok@x.org"]
+    assert rejects.select(lineage.SOURCE_ROW, "reason", "NOTES").rows() == [
         (3, "no email address", "note 1"),
         (4, "no email address", "note 2"),
         (5, "invalid email address", "note 3"),
         (6, "invalid email address", "note 4"),
     ]
-    assert result.rejects.columns[:5] == [*lineage.ALL, "reason"]
+    assert rejects.columns[:5] == [*lineage.ALL, "reason"]
 
 
 def test_a_clean_file_has_no_rejects():
-    result = split_rejects(rows(["a@x.com"]), export_file_schema("subscribed", "Email Address"), REJECT_REASONS, "f.csv")
-    assert result.accepted.height == 1
-    assert result.rejects.height == 0
+    accepted, rejects = split(rows(["a@x.com"]))
+    assert accepted.height == 1
+    assert rejects.height == 0
 
 
 def test_a_file_missing_its_lineage_fails_as_a_whole_naming_the_file():
     with pytest.raises(InputError, match=r"^f\.csv: does not fit .*_source_row"):
-        split_rejects(rows(["a@x.com"]).drop(lineage.SOURCE_ROW), export_file_schema("subscribed", "Email Address"), REJECT_REASONS, "f.csv")
+        split(rows(["a@x.com"]).drop(lineage.SOURCE_ROW))
 
 
 def test_a_row_with_more_fields_than_the_header_is_rejected_with_its_values(tmp_path):
@@ -52,8 +60,32 @@ def test_a_row_with_more_fields_than_the_header_is_rejected_with_its_values(tmp_
     source = tmp_path / "subscribed_members_export_ab.csv"
     source.write_text("Email Address,First Name\na@x.com,Ann\nb@x.com,Bob,stray,fields\nc@x.com\n", encoding="utf-8")
     [raw] = read_export(str(source), tmp_path / "staging")
-    result = split_rejects(raw.frame.collect(), export_file_schema(raw.status, raw.email_column), REJECT_REASONS, raw.uri)
-    assert result.accepted["Email Address"].to_list() == ["a@x.com", "c@x.com"]
-    assert result.rejects.select(lineage.SOURCE_ROW, "reason", "First Name", lineage.EXTRA_FIELDS).rows() == [
+    accepted, rejects = split(raw.frame, raw.status, raw.email_column, raw.uri)
+    assert accepted["Email Address"].to_list() == ["a@x.com", "c@x.com"]
+    assert rejects.select(lineage.SOURCE_ROW, "reason", "First Name", lineage.EXTRA_FIELDS).rows() == [
         (3, "the row has more fields than the header", "Bob", "stray,fields")
     ]
+
+
+def test_a_row_failing_two_checks_gets_both_reasons_in_check_name_order():
+    frame = rows(["no-at-sign"]).with_columns(pl.lit("stray").alias(lineage.EXTRA_FIELDS))
+    _, rejects = split(frame)
+    assert rejects["reason"].to_list() == ["invalid email address; the row has more fields than the header"]
+
+
+def test_the_reasons_are_the_pandera_checks_verdicts():
+    """The row rules and the pandera schema they build agree on every row."""
+    frame = rows([" Jane@Example.com ", None, "   ", "jane.doe@", "=cmd@x.com", "ok@x.org"])
+    schema = export_file_schema("subscribed", "Email Address")
+    with pytest.raises(pandera.errors.SchemaErrors) as failed:
+        schema.validate(frame, lazy=True)
+    failing = set(failed.value.failure_cases.get_column("index").to_list())
+    _, rejects = split(frame)
+    assert {row - 2 for row in rejects[lineage.SOURCE_ROW]} == failing
+
+
+def test_a_schema_check_that_is_no_row_rule_is_refused():
+    schema = export_file_schema("subscribed", "Email Address")
+    schema.columns[lineage.SOURCE_ROW].checks.append(pa.Check.ge(2))
+    with pytest.raises(ValueError, match="not a row rule"):
+        split_rejects(rows(["a@x.com"]), schema, ROW_RULES, REJECT_REASONS, "f.csv")

@@ -5,7 +5,9 @@ import pytest
 
 from schemas import lineage
 from schemas.contact import CanonicalContactSchema
-from tasks.transform.contacts import map_rows, merge_contacts
+from polars.testing import assert_frame_equal
+
+from tasks.transform.contacts import map_rows, merge_contacts, stream_contacts
 from tasks.transform.profile import load_profile
 
 PROFILE = load_profile("mailchimp")
@@ -27,8 +29,10 @@ def export_file(status: str, rows: list[dict], uri: str | None = None, policy=PR
 
 
 def merged(*files):
+    """The in-memory merge, checked against the contract and against the streaming merge."""
     contacts = merge_contacts([f.frame for f in files])
     CanonicalContactSchema.validate(contacts)
+    assert_frame_equal(stream_contacts([f.frame for f in files]).collect(), contacts)
     return {row["email"]: row for row in contacts.iter_rows(named=True)}
 
 
@@ -147,3 +151,4 @@ def test_a_consent_override_changes_the_outcome():
 
 def test_no_files_give_no_contacts():
     assert merge_contacts([]).height == 0
+    assert stream_contacts([]).collect().height == 0

@@ -1,0 +1,225 @@
+"""How fast the plan runs against the floor of polars reading and writing the same CSV files.
+
+    python -m benchmarks.plan [--rows N] [--seed S] [--keep]
+
+Generates a Mailchimp export of N rows (default 1,000,000) into a temporary folder, then
+measures, side by side in one run (these machines are noisy: only the ratios mean much):
+
+- the **floor**: polars alone scanning the export's CSV files (extracted beforehand, as the plan
+  reads staged files too) and writing the same rows back out as CSV;
+- the **in-process plan**: ``read_export`` + ``plan_sources``, no Prefect engine;
+- **end to end**: ``onramp plan`` as a subprocess (the Prefect engine included; its database is
+  migrated by a warm-up run first, as on any machine that has run Onramp once).
+
+Each runs in a child process of its own, so peak resident memory is that run's alone (from
+``os.wait4``). Validation time is the time pandera spends checking each file's shape and the
+contacts' contract, plus what the row rules add to a scan of the files. The last line reads
+``plan: <R1>x floor in-process, <R2>x floor end-to-end, peak <M> MiB at <N> rows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.generate_mailchimp import write_export
+
+WARM_UP_ROWS = 50
+SPANS = (
+    ("tasks.validate", "_check_shape"),
+    ("tasks.plan", "stage_file"),
+    ("tasks.plan", "stream_contacts"),
+    ("tasks.plan", "check_contract"),
+    ("tasks.plan", "write_plan"),
+    ("tasks.plan", "write_rejects"),
+)
+"""The functions the in-process run times (module, name): where the plan's time goes."""
+KIB_PER_MIB = 1024
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured run: wall seconds, peak RSS in MiB, seconds of validation (if any)."""
+
+    name: str
+    seconds: float
+    peak_mib: float
+    validation: float | None = None
+
+    def line(self, rows: int) -> str:
+        validation = "" if self.validation is None else f", validation {self.validation:.2f} s ({self.validation / self.seconds:.0%})"
+        return f"{self.name:<12} {self.seconds:8.2f} s {rows / self.seconds:12,.0f} rows/s  peak {self.peak_mib:7.0f} MiB{validation}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](Path(args.folder))))
+        return
+    with _folder(args.keep) as folder:
+        export = folder / "export.zip"
+        print(f"generating {args.rows:,} rows (seed {args.seed}) in {folder}", flush=True)
+        write_export(export, args.rows, args.seed, track_emails=False)
+        with zipfile.ZipFile(export) as archive:
+            archive.extractall(folder / "floor-in")
+        floor = _measure_child("floor", folder)
+        in_process = _measure_child("in-process", folder)
+        end_to_end = _measure_end_to_end(folder, export)
+        for run in (floor.run, in_process.run, end_to_end):
+            print(run.line(args.rows))
+        if "profile" in in_process.extra:
+            print("in-process spans: " + ", ".join(f"{k} {v:.2f} s" for k, v in in_process.extra["profile"].items()))
+        peak = max(in_process.run.peak_mib, end_to_end.peak_mib)
+        print(
+            f"plan: {in_process.run.seconds / floor.run.seconds:.2f}x floor in-process, "
+            f"{end_to_end.seconds / floor.run.seconds:.2f}x floor end-to-end, peak {peak:.0f} MiB at {args.rows} rows"
+        )
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    run: Run
+    extra: dict
+
+
+def floor_child(folder: Path) -> dict:
+    """Polars alone: scan every extracted CSV as text and write its rows back out."""
+    import polars as pl
+
+    files = sorted((folder / "floor-in").rglob("*.csv"))
+    out = folder / "floor-out"
+    out.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    pl.collect_all(
+        [pl.scan_csv(f, infer_schema=False).sink_csv(out / f"{n}.csv", lazy=True) for n, f in enumerate(files)]
+    )
+    return {"seconds": time.perf_counter() - start}
+
+
+def in_process_child(folder: Path) -> dict:
+    """``read_export`` + ``plan_sources`` without the Prefect engine, with timing spans."""
+    import tasks.plan
+    from tasks.extract.mailchimp import read_export
+    from tasks.output import OutputFolder
+    from tasks.transform.profile import load_profile
+
+    spans: dict[str, float] = {}
+    for module_name, name in SPANS:
+        module = importlib.import_module(module_name)
+        setattr(module, name, _timed(getattr(module, name), name, spans))
+    profile = load_profile("mailchimp")
+    with tempfile.TemporaryDirectory(prefix="staging-", dir=folder) as staging:
+        start = time.perf_counter()
+        raws = read_export(str(folder / "export.zip"), Path(staging))
+        spans["read_export"] = time.perf_counter() - start
+        tasks.plan.plan_sources(raws, OutputFolder(str(folder / "in-process-out")), profile, profile.consent)
+        seconds = time.perf_counter() - start
+        rules = _row_rules_seconds(raws)
+    validation = spans["_check_shape"] + spans["check_contract"] + rules
+    return {"seconds": seconds, "validation": validation, "profile": spans | {"row rules (separate pass)": rules}}
+
+
+def _row_rules_seconds(raws: list) -> float:
+    """What the row rules add to a scan of the files: scan with the reasons minus scan without."""
+    import polars as pl
+
+    from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
+    from tasks.validate import reason_expr
+
+    schemas = [export_file_schema(raw.status, raw.email_column) for raw in raws]
+
+    def scan(counted: Callable) -> float:
+        start = time.perf_counter()
+        pl.collect_all([raw.frame.select(counted(schema).null_count()) for raw, schema in zip(raws, schemas, strict=True)])
+        return time.perf_counter() - start
+
+    checked = lambda schema: pl.col(name for name, column in schema.columns.items() if column.checks)  # noqa: E731
+    return max(0.0, scan(lambda schema: reason_expr(schema, ROW_RULES, REJECT_REASONS)) - scan(checked))
+
+
+CHILDREN: dict[str, Callable[[Path], dict]] = {"floor": floor_child, "in-process": in_process_child}
+
+
+def _timed(function: Callable, name: str, spans: dict[str, float]) -> Callable:
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spans[name] = spans.get(name, 0.0) + time.perf_counter() - start
+
+    return timed
+
+
+def _measure_child(kind: str, folder: Path) -> ChildRun:
+    command = [sys.executable, "-m", "benchmarks.plan", "--child", kind, "--folder", str(folder)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    stdout = process.stdout.read()
+    peak = _wait_peak_mib(process)
+    result = json.loads(stdout.strip().splitlines()[-1])
+    run = Run(kind, result["seconds"], peak, result.get("validation"))
+    return ChildRun(run, result)
+
+
+def _measure_end_to_end(folder: Path, export: Path) -> Run:
+    env = os.environ | {
+        "PREFECT_HOME": str(folder / "prefect-home"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    warm_up = folder / "warm-up.zip"
+    write_export(warm_up, WARM_UP_ROWS, 0, track_emails=False)
+    _run_cli(warm_up, folder / "warm-up-out", env)
+    start = time.perf_counter()
+    peak = _run_cli(export, folder / "end-to-end-out", env)
+    return Run("end-to-end", time.perf_counter() - start, peak)
+
+
+def _run_cli(export: Path, out: Path, env: dict) -> float:
+    command = [sys.executable, "-m", "flows.cli", "plan", str(export), "--out", str(out)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    return _wait_peak_mib(process)
+
+
+def _wait_peak_mib(process: subprocess.Popen) -> float:
+    """Wait for the child; its own peak RSS (and its waited-for children's), in MiB."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{process.args} failed with exit status {process.returncode}")
+    return usage.ru_maxrss / KIB_PER_MIB
+
+
+@contextmanager
+def _folder(keep: bool) -> Iterator[Path]:
+    if keep:
+        yield Path(tempfile.mkdtemp(prefix="onramp-bench-"))
+        return
+    with tempfile.TemporaryDirectory(prefix="onramp-bench-") as folder:
+        yield Path(folder)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the generated export")
+    parser.add_argument("--seed", type=int, default=1, help="the generator's seed")
+    parser.add_argument("--keep", action="store_true", help="keep the folder with the export and outputs")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The streaming plan writes exactly what a plain in-memory run of the domain rules gives.
+
+The reference below is plain Python over the collected rows: validation by the rules, the
+merge of DESIGN.md (most restrictive outcome, newest properties with blanks filled, sources in
+input order, contacts in order of first appearance), then every file the plan writes. Only the
+per-row column mapping (``map_rows``) is shared: it is one row at a time, not what streaming
+changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from benchmarks.generate_mailchimp import write_export
+from schemas import lineage
+from schemas.contact import EMAIL_PATTERN
+from tasks.extract.mailchimp import read_export
+from tasks.import_files import PlanLimits
+from tasks.output import OutputFolder
+from tasks.plan import plan_sources
+from tasks.transform.contacts import map_rows
+from tasks.transform.profile import load_profile
+
+PROFILE = load_profile("mailchimp")
+SEVERITY = {"marketing": 0, "non_marketing": 1, "opted_out": 2}
+STEMS = {"marketing": "contacts-marketing", "non_marketing": "contacts-non-marketing"}
+LIMITS = PlanLimits(max_rows=40)
+REJECT_HEADER = ["source", "row", "status", "format", "reason"]
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+_PHONE = re.compile(r"\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*")
+
+
+def safe(cell: object) -> str:
+    """A cell as the plan writes it: formulas neutralised, None empty."""
+    if cell is None:
+        return ""
+    text = str(cell)
+    if text.startswith(("=", "+", "-", "@", "\t", "\r")) and not (_NUMBER.fullmatch(text) or _PHONE.fullmatch(text)):
+        return "'" + text
+    return text
+
+
+def reason(row: dict, email_column: str) -> str | None:
+    email = (row[email_column] or "").strip()
+    failed = []
+    if not email:
+        failed.append("no email address")
+    elif not re.search(EMAIL_PATTERN, email.lower()):
+        failed.append("invalid email address")
+    if row[lineage.EXTRA_FIELDS] is not None:
+        failed.append("the row has more fields than the header")
+    return "; ".join(failed) or None
+
+
+def reference(raws) -> dict:
+    """Plain Python: every file's rows in memory, merged and laid out into files."""
+    contacts: dict[str, list[dict]] = {}
+    rejects, properties, sources = [], [], []
+    for raw in raws:
+        rows = raw.frame.collect().to_dicts()
+        bad = [(r, reason(r, raw.email_column)) for r in rows]
+        rejected = [{**r, "reason": why} for r, why in bad if why]
+        sources.append({"uri": raw.uri, "format": raw.format, "status": raw.status, "rows": len(rows), "rejected": len(rejected)})
+        if rejected:
+            rejects.append(rejected)
+        accepted = pl.DataFrame([r for r, why in bad if not why], schema=raw.frame.collect_schema())
+        mapped = map_rows(accepted, raw.headers, raw.email_column, raw.uri, PROFILE, PROFILE.consent).frame.collect()
+        properties += [c for c in mapped.columns if not c.startswith("_") and c != "email" and c not in properties]
+        for row in mapped.to_dicts():
+            contacts.setdefault(row["email"], []).append(row)
+    merged = [merge(rows, properties) for rows in contacts.values()]
+    return {"contacts": merged, "properties": properties, "rejects": rejects, "sources": sources}
+
+
+def merge(rows: list[dict], properties: list[str]) -> dict:
+    """DESIGN.md's one row per email, in input order of the rows given."""
+    newest = sorted(range(len(rows)), key=lambda i: (rows[i]["_last_changed"] is None, -(rows[i]["_last_changed"] or datetime.min).timestamp(), i))
+    ranked = [rows[i] for i in newest]
+    outcome = max((r["_row_outcome"] for r in rows), key=SEVERITY.__getitem__)
+    opted_out = [r[lineage.SOURCE_STATUS] for r in ranked if r["_row_outcome"] == "opted_out"]
+    contact = {"email": rows[0]["email"], "outcome": outcome, "opt_out_status": opted_out[0] if opted_out else None}
+    for p in properties:
+        contact[p] = next((r[p] for r in ranked if r.get(p) is not None), None)
+    contact["sources"] = " | ".join(f"{r[lineage.SOURCE_URI]}:{r[lineage.SOURCE_ROW]}" for r in rows)
+    contact["rows_merged"] = len(rows)
+    return contact
+
+
+def expected_files(ref: dict) -> dict[str, list[list[str]]]:
+    files, lineage_rows = {}, []
+    for outcome, stem in STEMS.items():
+        group = [c for c in ref["contacts"] if c["outcome"] == outcome]
+        columns = ["email", *(p for p in ref["properties"] if any(c[p] is not None for c in group))]
+        for number, start in enumerate(range(0, len(group), LIMITS.max_rows), start=1):
+            chunk = group[start : start + LIMITS.max_rows]
+            file = f"hubspot/{stem}-{number:03d}.csv"
+            files[file] = [columns, *([safe(c[k]) for k in columns] for c in chunk)]
+            lineage_rows += [[c["email"], outcome, file, str(line), c["sources"]] for line, c in enumerate(chunk, start=2)]
+    opted_out = [c for c in ref["contacts"] if c["outcome"] == "opted_out"]
+    for status in sorted({c["opt_out_status"] for c in opted_out}):
+        members = [c for c in opted_out if c["opt_out_status"] == status]
+        file = f"hubspot/opt-out-{status}.csv"
+        files[file] = [["Email"], *([c["email"]] for c in members)]
+        lineage_rows += [[c["email"], "opted_out", file, str(line), c["sources"]] for line, c in enumerate(members, start=2)]
+    files["lineage.csv"] = [["email", "outcome", "file", "line", "sources"], *lineage_rows]
+    files["rejects.csv"] = expected_rejects(ref["rejects"])
+    return files
+
+
+def expected_rejects(per_file: list[list[dict]]) -> list[list[str]]:
+    originals: list[str] = []
+    for rows in per_file:
+        originals += [c for c in rows[0] if c not in lineage.ALL and c != "reason" and c not in originals]
+    header = [*lineage.ALL, "reason", *originals]
+    names = REJECT_HEADER + ["extra fields" if c == lineage.EXTRA_FIELDS else c for c in originals]
+    return [names, *([safe(r.get(c)) for c in header] for rows in per_file for r in rows)]
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+@pytest.mark.parametrize(("layout", "seed"), [("new", 5), ("old", 8)])
+def test_the_streaming_plan_writes_what_the_in_memory_rules_give(tmp_path, layout, seed):
+    write_export(tmp_path / "export.zip", rows=300, seed=seed, layout=layout)
+    raws = read_export(str(tmp_path / "export.zip"), tmp_path / "staging")
+    ref = reference(raws)
+    assert any(c["rows_merged"] > 1 for c in ref["contacts"]), "the export should hold duplicates"
+
+    report = plan_sources(raws, OutputFolder(str(tmp_path / "out")), PROFILE, PROFILE.consent, LIMITS)
+
+    expected = expected_files(ref)
+    written = {str(p.relative_to(tmp_path / "out")): read_csv(p) for p in (tmp_path / "out").rglob("*.csv")}
+    assert written.keys() == expected.keys()
+    for name, rows in expected.items():
+        assert written[name] == rows, name
+    counts = {o: sum(c["outcome"] == o for c in ref["contacts"]) for o in SEVERITY}
+    assert report["contacts"] == counts
+    assert report["sources"] == ref["sources"]
+    assert report["rows_read"] == sum(s["rows"] for s in ref["sources"])
+    assert report["duplicates_merged"] == sum(c["rows_merged"] - 1 for c in ref["contacts"])
+    assert json.loads((tmp_path / "out" / "report.json").read_text()) == report
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hubspot", "lineage.csv", "plan.json", "rejects.csv", "report.json"]
+
+
+def test_the_benchmark_runs_and_ends_with_its_summary_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.plan", "--rows", "2000"], capture_output=True, text=True, timeout=280, check=True
+    )
+    last = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"plan: \d+\.\d+x floor in-process, \d+\.\d+x floor end-to-end, peak \d+ MiB at 2000 rows", last)
