@@ -16,6 +16,7 @@ that do not exist or are not marketing contacts yet.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import task
@@ -32,6 +33,24 @@ from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, planned_rows, re
 CREATE, UPDATE, UNCHANGED, OPT_OUT = "create", "update", "unchanged", "opt_out"
 
 
+def same_value(planned: str, current: str | None) -> bool:
+    """Whether HubSpot already holds a planned value.
+
+    Datetimes are planned as Unix milliseconds (an import accepts them) and read back as ISO
+    8601, so those compare as instants; everything else as trimmed text.
+    """
+    planned, current = planned.strip(), (current or "").strip()
+    if planned == current:
+        return True
+    if planned.isdigit() and current:
+        try:
+            instant = datetime.fromisoformat(current.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        return instant.tzinfo is not None and round(instant.timestamp() * 1000) == int(planned)
+    return False
+
+
 def contact_action(values: dict[str, str], contact: dict[str, Any] | None, marketable: bool) -> str:
     """What loading one planned row would do to its contact.
 
@@ -46,11 +65,7 @@ def contact_action(values: dict[str, str], contact: dict[str, Any] | None, marke
     if contact is None:
         return CREATE
     current = contact["properties"]
-    differs = any(
-        str(current.get(name) or "").strip() != value.strip()
-        for name, value in values.items()
-        if name != "email"
-    )
+    differs = any(not same_value(value, current.get(name)) for name, value in values.items() if name != "email")
     return UPDATE if differs or (marketable and not is_marketing(contact)) else UNCHANGED
 
 
