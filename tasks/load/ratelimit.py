@@ -265,6 +265,10 @@ class RateBudget:
     def _wait(self, state: dict[str, Any], kind: str, now: float) -> float | None:
         limit, span = self._limit(state, kind), self._span(state, kind)
         in_flight = sum(1 for entry in state["flight"].values() if entry[0] == kind)
+        if kind == BURST and state["limit"] is None and in_flight:
+            # Until an answer tells the tier and the day's quota, one request at a time: a
+            # cold start must not send a volley into a quota it has not seen.
+            return None
         slot = _wait_for_slot(state["done"][kind], in_flight, limit, span, now)
         others = max(state["paused_until"][kind], state["next"][kind]) - now
         return None if slot is None else max(slot, others, 0.0)
