@@ -204,10 +204,15 @@ def _cached(task: Task, step: str, state_dir: Path) -> Task:
     """``task`` keyed by what it sends and where, its result kept under ``state_dir``.
 
     See ``tasks/load/resume.py`` for why this is the mechanism. ``persist_result`` must be
-    set: Prefect persists nothing by default, and caching needs the persisted result.
+    set: Prefect persists nothing by default, and caching needs the persisted result. The keys
+    (Prefect's result metadata) are kept in the same folder as the results: left to Prefect,
+    they could go where another migration's run put them (a multi-account run loads several
+    output folders in one process), and a key would then point at another folder's result.
     """
     return task.with_options(
-        cache_policy=SentContent(step), persist_result=True, result_storage=Path(state_dir) / "results"
+        cache_policy=SentContent(step=step, key_storage=Path(state_dir) / "keys"),
+        persist_result=True,
+        result_storage=Path(state_dir) / "results",
     )
 
 
