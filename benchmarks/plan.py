@@ -123,7 +123,7 @@ def in_process_child(folder: Path) -> dict:
         start = time.perf_counter()
         raws = read_export(str(folder / "export.zip"), Path(staging))
         spans["read_export"] = time.perf_counter() - start
-        tasks.plan.plan_sources(raws, OutputFolder(str(folder / "in-process-out")), profile, profile.consent)
+        tasks.plan.plan_sources(raws, OutputFolder(str(folder / "in-process-out")), {profile.format: (profile, profile.consent)})
         seconds = time.perf_counter() - start
         rules = _row_rules_seconds(raws)
     validation = spans["_check_shape"] + spans["check_contract"] + rules

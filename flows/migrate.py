@@ -13,24 +13,20 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.params import MigrationParameters, PlanParameters
-from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.errors import LoadError
+from tasks.extract.tables import ReadOptions
+from tasks.import_files import PlanLimits
+from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import read_plan
 from tasks.load.resume import load_state_dir
 from tasks.load.run import load_steps
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
-from tasks.import_files import PlanLimits
-from tasks.extract.tables import ReadOptions
+from tasks.plan import DEFAULT_PROFILE, consent_profiles
 from tasks.steps import extract_files, plan, publish_report
 from tasks.transform.catalog import UserMapping
-from tasks.transform.consent import ConsentPolicy
-from tasks.transform.profile import SourceProfile, load_profile
-
-PROFILE = "mailchimp"
-"""The profile of a run that reads no file (its plan is empty)."""
-
+from tasks.transform.profile import load_profile
 
 def check_parameters(params: PlanParameters) -> None:
     """Fail fast, before any task runs, on a consent policy that cannot be applied.
@@ -38,7 +34,7 @@ def check_parameters(params: PlanParameters) -> None:
     Raises:
         InputError: An override names an unknown outcome or re-maps an opt-out status.
     """
-    load_profile(PROFILE).consent.with_overrides(params.consent_overrides)
+    load_profile(DEFAULT_PROFILE).consent.with_overrides(params.consent_overrides)
 
 
 def _plan(params: PlanParameters, out: OutputFolder) -> dict:
@@ -48,14 +44,8 @@ def _plan(params: PlanParameters, out: OutputFolder) -> dict:
     options = ReadOptions(profile=params.profile, mapping=mapping)
     with tempfile.TemporaryDirectory(prefix="onramp-staging-") as staging:
         files = [file for source in params.sources for file in extract_files(source, Path(staging), options)]
-        profiles = {file.raw.format: _with_policy(file.profile.profile, params) for file in files}
-        profile, policy = next(iter(profiles.values()), _with_policy(load_profile(PROFILE), params))
-        return plan([file.raw for file in files], out, profile, policy, limits, profiles)
-
-
-def _with_policy(profile: SourceProfile, params: PlanParameters) -> tuple[SourceProfile, ConsentPolicy]:
-    """A format's profile and its consent policy with the run's overrides (opt-outs stay locked)."""
-    return profile, profile.consent.with_overrides(params.consent_overrides)
+        profiles = consent_profiles([file.profile.profile for file in files], params.consent_overrides)
+        return plan([file.raw for file in files], out, profiles, limits)
 
 
 @flow(name="onramp-plan", validate_parameters=True)

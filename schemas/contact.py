@@ -19,6 +19,20 @@ EMAIL_PATTERN = (
 )
 """What HubSpot accepts as an email, applied to the trimmed, lowercased address."""
 
+MAX_EMAIL_CHARS = 254
+MAX_LOCAL_PART_CHARS = 64
+"""RFC 5321's limits: beyond them no mail server delivers, and HubSpot refuses the address."""
+
+
+def is_valid_email(email: pl.Expr) -> pl.Expr:
+    """True where a trimmed, lowercased address has HubSpot's form and RFC 5321's lengths."""
+    return (
+        email.str.contains(EMAIL_PATTERN)
+        & (email.str.len_chars() <= MAX_EMAIL_CHARS)
+        & (email.str.split("@").list.first().str.len_chars() <= MAX_LOCAL_PART_CHARS)
+    )
+
+
 EMAIL = "email"
 OUTCOME = "outcome"
 OPT_OUT_STATUS = "opt_out_status"
@@ -33,7 +47,12 @@ def normalise_email(column: pl.Expr) -> pl.Expr:
 
 CanonicalContactSchema = pa.DataFrameSchema(
     {
-        EMAIL: pa.Column(pl.String, checks=pa.Check.str_matches(EMAIL_PATTERN), unique=True, nullable=False),
+        EMAIL: pa.Column(
+            pl.String,
+            checks=pa.Check(lambda data: data.lazyframe.select(is_valid_email(pl.col(data.key))), name="valid_email"),
+            unique=True,
+            nullable=False,
+        ),
         OUTCOME: pa.Column(pl.String, checks=pa.Check.isin([o.value for o in Outcome]), nullable=False),
         OPT_OUT_STATUS: pa.Column(pl.String, nullable=True),
         SOURCES: pa.Column(pl.String, nullable=False),

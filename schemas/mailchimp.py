@@ -15,7 +15,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import lineage
-from schemas.contact import EMAIL_PATTERN, normalise_email
+from schemas.contact import is_valid_email, normalise_email
 
 _COMMON_COLUMNS = (
     "First Name", "Last Name", "Address", "Phone Number", "Birthday", "MEMBER_RATING",
@@ -52,7 +52,7 @@ def email_valid(email: pl.Expr) -> pl.Expr:
     """True where the trimmed, lowercased email is one HubSpot accepts (or blank)."""
     email = normalise_email(email)
     # A blank email is reported once, by email_present.
-    return email.fill_null("").eq("") | email.str.contains(EMAIL_PATTERN)
+    return email.fill_null("").eq("") | is_valid_email(email)
 
 
 def row_splits(extra_fields: pl.Expr) -> pl.Expr:

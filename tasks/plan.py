@@ -13,7 +13,7 @@ contract by pandera, and streamed into the import files.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
 from tasks.transform.consent import ConsentPolicy
 from tasks.transform.contacts import ContactRows, map_rows, stream_contacts
-from tasks.transform.profile import CustomProperty, SourceProfile
+from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.validate import split_rejects
 
 WORK_FOLDER_PREFIX = ".onramp-work-"
@@ -53,31 +53,50 @@ class StagedFile:
         return accepted + rejected, rejected
 
 
+DEFAULT_PROFILE = "mailchimp"
+"""The primary profile of a plan that reads no file."""
+
+Profiles = Mapping[str, tuple[SourceProfile, ConsentPolicy]]
+"""Source format → its profile and the run's consent policy for it."""
+
+
+def consent_profiles(profiles: Iterable[SourceProfile], overrides: Mapping[str, str]) -> dict[str, tuple[SourceProfile, ConsentPolicy]]:
+    """Each format's profile with the run's consent overrides applied (opt-outs stay locked).
+
+    Args:
+        profiles: The profiles the files were read with, in input order; the first one is the
+            run's primary profile (it names the imports). None read: ``DEFAULT_PROFILE``.
+        overrides: The run's status → outcome overrides.
+
+    Raises:
+        InputError: An override re-maps an opt-out status or names an unknown outcome.
+    """
+    read_with = list(profiles) or [load_profile(DEFAULT_PROFILE)]
+    return {p.format: (p, p.consent.with_overrides(overrides)) for p in read_with}
+
+
 def plan_sources(
     raws: Sequence[RawSource],
     out: OutputFolder,
-    profile: SourceProfile,
-    policy: ConsentPolicy,
+    profiles: Profiles,
     limits: PlanLimits = PlanLimits(),
-    profiles: Mapping[str, tuple[SourceProfile, ConsentPolicy]] | None = None,
 ) -> dict:
     """Validate, transform and merge every file; write the plan, rejects and report.
 
     Args:
         raws: The extracted files, in input order (their staging folder must still exist).
         out: The run's output folder.
-        profile: The source format's profile.
-        policy: The run's consent policy.
+        profiles: Every file's format → its profile and consent policy; the first entry is
+            the run's primary profile, which names the imports (see :func:`consent_profiles`).
         limits: Per-file limits for the import files.
-        profiles: Each file's own profile and consent policy by ``raw.format``, when the sources
-            mix formats; a format not in it uses ``profile`` and ``policy``.
 
     Returns:
         The report, as written to ``report.json``.
     """
+    primary = next(iter(profiles.values()))[0]
     with tempfile.TemporaryDirectory(prefix=WORK_FOLDER_PREFIX, dir=out.local) as folder:
         work = Path(folder)
-        staged = [stage_file(raw, work / f"{index:05d}", *(profiles or {}).get(raw.format, (profile, policy))) for index, raw in enumerate(raws)]
+        staged = [stage_file(raw, work / f"{index:05d}", *profiles[raw.format]) for index, raw in enumerate(raws)]
         contacts_path = work / "contacts.parquet"
         stream_contacts([pl.scan_parquet(s.accepted) for s in staged]).sink_parquet(contacts_path)
         contacts = pl.scan_parquet(contacts_path)
@@ -87,8 +106,8 @@ def plan_sources(
         for s in staged:
             for prop in s.mapped.custom_properties:
                 customs.setdefault(prop.name, prop)
-        plan = write_plan(contacts, profile, list(customs.values()), out, limits)
-        plan = add_property_groups(plan, [p for p, _ in (profiles or {}).values()], out)
+        plan = write_plan(contacts, primary, list(customs.values()), out, limits)
+        plan = add_property_groups(plan, [p for p, _ in profiles.values()], out)
         write_rejects([pl.scan_parquet(s.rejects) for s in staged], out)
         sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts()) for s in staged]
         routes = [route.as_dict() for s in staged for route in s.mapped.routes]

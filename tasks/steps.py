@@ -17,11 +17,9 @@ from tasks.extract.mailchimp import RawSource
 from tasks.extract.tables import ReadFile, ReadOptions, read_source
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
-from tasks.plan import plan_sources
+from tasks.plan import Profiles, plan_sources
 from tasks.report import REJECTS_FILE, markdown_report, summary_rows, write_report
 from tasks.report_html import REPORT_HTML_FILE, reject_reasons, render_report_html
-from tasks.transform.consent import ConsentPolicy
-from tasks.transform.profile import SourceProfile
 
 
 @task(name="extract-files", task_run_name="extract {source}", cache_policy=NO_CACHE)
@@ -34,16 +32,9 @@ def extract_files(source: str, staging_dir: Path, options: ReadOptions) -> list[
 
 
 @task(name="plan", cache_policy=NO_CACHE)
-def plan(
-    raws: list[RawSource],
-    out: OutputFolder,
-    profile: SourceProfile,
-    policy: ConsentPolicy,
-    limits: PlanLimits,
-    profiles: dict[str, tuple[SourceProfile, ConsentPolicy]] | None = None,
-) -> dict:
+def plan(raws: list[RawSource], out: OutputFolder, profiles: Profiles, limits: PlanLimits) -> dict:
     """Validate, transform and merge every file; write the import files, rejects and report."""
-    report = plan_sources(raws, out, profile, policy, limits, profiles)
+    report = plan_sources(raws, out, profiles, limits)
     logger = get_run_logger()
     for source in report["sources"]:
         logger.info("%s: %d rows, %d rejected", source["uri"], source["rows"], source["rejected"])

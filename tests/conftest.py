@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from prefect.settings import PREFECT_API_URL
+from prefect.testing.utilities import prefect_test_harness
 
 S3_BUCKET = "onramp-test"
 S3_CREDENTIALS = {"key": "testing", "secret": "testing"}
@@ -55,3 +58,15 @@ def s3_server() -> Iterator[S3Server]:
         storage_options={**S3_CREDENTIALS, "client_kwargs": {"endpoint_url": endpoint}},
     )
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url() -> Iterator[str]:
+    """One throwaway Prefect server for every engine test of the session (its start costs ~12 s).
+
+    Flows in this process run against it; subprocesses (``onramp ...``) get its URL through
+    ``PREFECT_API_URL`` so they do not start servers of their own.
+    """
+    timeout = int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90"))
+    with prefect_test_harness(server_startup_timeout=timeout):
+        yield PREFECT_API_URL.value()

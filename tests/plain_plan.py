@@ -10,13 +10,10 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tasks.extract.mailchimp import read_export
+from tasks.extract.tables import read_source
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
-from tasks.plan import plan_sources
-from tasks.transform.profile import load_profile
-
-PROFILE = "mailchimp"
+from tasks.plan import consent_profiles, plan_sources
 
 
 def plan(
@@ -39,9 +36,8 @@ def plan(
     Raises:
         InputError: A source cannot be used at all.
     """
-    profile = load_profile(PROFILE)
-    policy = profile.consent.with_overrides(dict(consent_overrides or {}))
     out = OutputFolder(str(output))
     with tempfile.TemporaryDirectory(prefix="onramp-staging-", dir=staging_root) as staging:
-        raws = [raw for source in sources for raw in read_export(source, Path(staging))]
-        return plan_sources(raws, out, profile, policy, limits)
+        files = [file for source in sources for file in read_source(source, Path(staging))]
+        profiles = consent_profiles([file.profile.profile for file in files], dict(consent_overrides or {}))
+        return plan_sources([file.raw for file in files], out, profiles, limits)

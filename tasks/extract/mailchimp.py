@@ -38,6 +38,12 @@ _STATUS_PREFIX = re.compile(rf"^({'|'.join(STATUSES)})(?![a-z0-9])", re.IGNORECA
 ``subscribed_members_export_<hex>.csv`` (before ~2023) and
 ``subscribed_email_audience_export_<hex>.csv`` / ``sms_only_audience_export_<hex>.csv``."""
 
+_EXPORT_NAME = re.compile(
+    rf"^({'|'.join(STATUSES)})_(?:members_export|email_audience_export|audience_export)_[0-9a-z]+\.csv$",
+    re.IGNORECASE,
+)
+"""A name only Mailchimp's audience export gives a file: status, scheme and the export's id."""
+
 _LAST_NAME_PART = re.compile(r"[/\\!]")
 """Separators before a file's own name: folders, and ``!`` between an archive and its member."""
 
@@ -58,6 +64,9 @@ EMAIL_SAMPLE_RECORDS = 100
 """How many records the email-column guess looks at."""
 
 FIRST_RECORD_ROW = 2
+MAX_HEADER_CHARS = 1024
+"""A longer "column name" is data in the header row (a file without a header, or a broken one).
+Checked explicitly: the csv module's field limit is process-wide, and the load raises it."""
 OVERFLOW_COLUMNS = 8
 """Fields a row may carry beyond its header and still have them shown in the rejects."""
 """The spreadsheet row of the first record: the header is row 1."""
@@ -109,6 +118,20 @@ class RawSource:
     email_column: str = "Email Address"
 
 
+def is_export_filename(name: str) -> bool:
+    """Whether a file is named the way Mailchimp's audience export names its files.
+
+    Other exports are also split by status (``unsubscribed_contacts.csv``), so the status word
+    alone does not make a file Mailchimp's.
+    """
+    return bool(_EXPORT_NAME.match(_file_name(name)))
+
+
+def _file_name(name: str) -> str:
+    """The file's own name in a path or URI (``export.zip!folder/member.csv`` → ``member.csv``)."""
+    return _LAST_NAME_PART.split(name)[-1]
+
+
 def status_from_filename(name: str) -> str | None:
     """The Mailchimp status a file name stands for, or None.
 
@@ -120,8 +143,7 @@ def status_from_filename(name: str) -> str | None:
         One of ``STATUSES``, when the file name starts with it as a word
         (``subscribed_members_export_ab.csv``, ``SMS_ONLY_audience_export_ab.csv``).
     """
-    base = _LAST_NAME_PART.split(name)[-1]
-    match = _STATUS_PREFIX.match(base)
+    match = _STATUS_PREFIX.match(_file_name(name))
     return match.group(1).lower() if match else None
 
 
@@ -318,6 +340,8 @@ def _read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
             raise InputError(staged.uri, f"header row cannot be read: {error}", line=1) from error
         if not header:
             raise InputError(staged.uri, "empty file: no header row", line=1)
+        if any(len(name) > MAX_HEADER_CHARS for name in header):
+            raise InputError(staged.uri, f"header row cannot be read: a column name is longer than {MAX_HEADER_CHARS} characters", line=1)
         sample: list[list[str]] = []
         try:
             sample.extend(islice(records, EMAIL_SAMPLE_RECORDS))

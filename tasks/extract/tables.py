@@ -35,6 +35,9 @@ from tasks.transform.catalog import (
     reading_profile,
 )
 
+MAILCHIMP_PROFILE = "mailchimp"
+"""The reading profile of a file whose name carries a Mailchimp status."""
+
 # The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
 # positional scan with overflow columns for ragged rows) serves every format alike.
 _check_parsable = mailchimp._check_parsable
@@ -62,9 +65,14 @@ class ReadOptions:
     profile: str | None = None
     mapping: UserMapping | None = None
 
-    def resolve(self, headers: Sequence[str]) -> ReadingProfile:
-        """The profile a file with these headers is read with."""
+    def resolve(self, headers: Sequence[str], uri: str = "") -> ReadingProfile:
+        """The profile a file is read with: the one named; else a Mailchimp export when it is
+        named as Mailchimp names export files (the status is in the name, never in a column,
+        so an ``unsubscribed_…`` file read by its headers alone would lose its opt-outs);
+        else the profile its headers match."""
         name = self.profile or (self.mapping.profile if self.mapping else None)
+        if name is None and mailchimp.is_export_filename(uri):
+            name = MAILCHIMP_PROFILE
         profile = reading_profile(name) if name else detect_profile(headers)
         return profile.with_mapping(self.mapping) if self.mapping else profile
 
@@ -125,7 +133,7 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
     names = [_clean_header(header, position) for position, header in enumerate(raw_headers)]
     columns = [(names[positions[0]], positions) for positions in _group_by_name(names).values()]
     headers = [header for header, _ in columns]
-    profile = options.resolve(headers)
+    profile = options.resolve(headers, staged.uri)
     if profile.format == mailchimp.FORMAT:
         return ReadFile(mailchimp.read_export_file(staged), profile, layout)
     emails = profile.email_headers(headers) or [mailchimp._email_column(columns, sample)]

@@ -23,7 +23,7 @@ NEWLINE_NAME = "subscribed_a\nb.csv"
 
 REFUSED = {
     "zip-bomb-declaring-2-gib": BY_NAME["zip-bomb-declaring-2-gib"].build,
-    "utf16-with-bom": BY_NAME["utf16-with-bom"].build,
+    "utf16-without-bom": BY_NAME["utf16-without-bom"].build,
     "encrypted-zip-member": BY_NAME["encrypted-zip-member"].build,
     "newline-in-file-name": csv_file(NEWLINE_NAME, b"Name,City\nAnn,Paris\n"),
 }

@@ -48,3 +48,13 @@ def test_duplicate_emails_violate_the_contract():
     frame = pl.concat([contacts(), contacts()])
     with pytest.raises(pandera.errors.SchemaError):
         CanonicalContactSchema.validate(frame)
+
+
+@pytest.mark.parametrize(
+    ("email", "valid"),
+    [("a" * 64 + "@x.com", True), ("a" * 65 + "@x.com", False), ("a@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 58 + ".io", False)],
+)
+def test_rfc_5321_lengths_bound_an_address(email, valid):
+    from schemas.contact import is_valid_email
+
+    assert pl.select(is_valid_email(pl.lit(email))).item() is valid

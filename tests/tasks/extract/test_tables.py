@@ -16,7 +16,7 @@ from tasks.errors import InputError
 from tasks.extract.mailchimp import FORMAT as MAILCHIMP_FORMAT
 from tasks.extract.tables import PER_ROW_STATUS, ReadFile, ReadOptions, read_source
 from tasks.output import OutputFolder
-from tasks.plan import plan_sources
+from tasks.plan import consent_profiles, plan_sources
 from tasks.transform.catalog import UserMapping
 
 CC_HEADERS = [
@@ -101,7 +101,7 @@ def test_constant_contact_plan_maps_phones_lists_times_and_custom_fields(tmp_pat
     path = write_csv(tmp_path / "cc.csv", CC_HEADERS, [cc_record("a@x.com", "Active", "")], delimiter=";", encoding="cp1252")
     read = read_one(path, tmp_path)
     profile = read.profile.profile
-    report = plan_sources([read.raw], OutputFolder(str(tmp_path / "out")), profile, profile.consent)
+    report = plan_sources([read.raw], OutputFolder(str(tmp_path / "out")), consent_profiles([profile], {}))
     assert report["contacts"]["marketing"] == 1
     [row] = pl.read_csv(tmp_path / "out" / "hubspot" / "contacts-marketing-001.csv", infer_schema=False).iter_rows(named=True)
     assert row["firstname"] == "Françoise" and row["lastname"] == "Søren"
@@ -329,12 +329,21 @@ def test_a_mixed_run_merges_by_email_and_the_most_restrictive_outcome_wins(tmp_p
     cc = write_csv(tmp_path / "cc.csv", CC_HEADERS, [cc_record("FRAN@x.com", "Active", ""), cc_record("cc@x.com", "Active", "")])
     salesforce = write_csv(tmp_path / "sf.csv", ["Email", "FirstName", "HasOptedOutOfEmail"], [[" fran@x.com ", "Françoise", "true"], ["cc@x.com", "Cee", "false"]])
     files = [read for path in (mailchimp, cc, salesforce) for read in read_source(str(path), tmp_path / "staging")]
-    profiles = {f.raw.format: (f.profile.profile, f.profile.profile.consent) for f in files}
-    first, policy = profiles[MAILCHIMP_FORMAT]
-    report = plan_sources([f.raw for f in files], OutputFolder(str(tmp_path / "out")), first, policy, profiles=profiles)
+    profiles = consent_profiles([f.profile.profile for f in files], {})
+    report = plan_sources([f.raw for f in files], OutputFolder(str(tmp_path / "out")), profiles)
     # fran: subscribed (Mailchimp) + active (CC) + opted out (Salesforce) -> opted out;
     # cc@x.com: active (CC) + no consent column (Salesforce) -> non-marketing; new@x.com: marketing.
     assert report["contacts"] == {"marketing": 1, "non_marketing": 1, "opted_out": 1}
     assert report["duplicates_merged"] == 3
     plan = json.loads((tmp_path / "out" / "plan.json").read_text())
     assert [g["name"] for g in plan["property_groups"]] == ["mailchimp", "constantcontact", "salesforce"]
+
+
+@pytest.mark.parametrize(("name", "outcome"), [("unsubscribed_members_export_ab.csv", "opted_out"), ("cleaned_email_audience_export_ab.csv", "opted_out"), ("subscribed_email_audience_export_ab.csv", "marketing")])
+def test_a_mailchimp_file_is_known_by_its_name_whatever_its_headers(tmp_path, name, outcome):
+    from tests.plain_plan import plan
+
+    path = write_csv(tmp_path / name, ["Email Address", "First Name"], [["ann@x.com", "Ann"]])
+    report = plan([str(path)], tmp_path / "out")
+    assert report["sources"][0]["format"] == MAILCHIMP_FORMAT
+    assert report["contacts"][outcome] == 1

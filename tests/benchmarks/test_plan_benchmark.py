@@ -1,0 +1,20 @@
+"""The plan benchmark runs and prints its figures (the figures themselves are never asserted)."""
+
+import os
+import re
+import subprocess
+import sys
+
+
+def test_the_plan_benchmark_runs_and_ends_with_its_summary_line(prefect_api_url):
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.plan", "--rows", "2000"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=True,
+        # The end-to-end run uses the session's Prefect server instead of starting one.
+        env={**os.environ, "PREFECT_API_URL": prefect_api_url},
+    )
+    last = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"plan: \d+\.\d+x floor in-process, \d+\.\d+x floor end-to-end, peak \d+ MiB at 2000 rows", last)
