@@ -1,0 +1,46 @@
+"""The emulated Constant Contact account's settings: its token, its contacts and its limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PERMISSIONS = ("explicit", "implicit", "not_set", "pending_confirmation", "temp_hold", "unsubscribed")
+"""``email_address.permission_to_send`` values."""
+
+STATUS_FILTERS = ("all", "active", "deleted", "not_set", "pending_confirmation", "temp_hold", "unsubscribed")
+"""``GET /contacts?status=`` values."""
+
+INCLUDES = ("custom_fields", "list_memberships", "phone_numbers", "street_addresses", "taggings", "notes")
+"""Sub-resources ``include=`` may add to each contact."""
+
+MIN_LIMIT = 1
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+
+
+@dataclass
+class ConstantContactSettings:
+    """How the emulated account behaves.
+
+    Attributes:
+        token: The OAuth2 access token clients must send as ``Authorization: Bearer``.
+        contacts: How many contacts the account is seeded with.
+        seed: Seed of the generated contacts.
+        permission_shares: Share of each ``permission_to_send`` among them.
+        deleted_share: Share of seeded contacts that are deleted.
+        requests_per_second: Requests allowed in any one second (429 ``throttled`` beyond).
+        daily_quota: Requests allowed in the day (429 ``quota_exceeded`` beyond).
+    """
+
+    token: str = "emulator-access-token"
+    contacts: int = 1200
+    seed: int = 11
+    permission_shares: dict[str, float] = field(
+        default_factory=lambda: {
+            "explicit": 0.45, "implicit": 0.2, "not_set": 0.1, "pending_confirmation": 0.07,
+            "temp_hold": 0.03, "unsubscribed": 0.15,
+        }
+    )  # fmt: skip
+    deleted_share: float = 0.03
+    requests_per_second: int = 4
+    daily_quota: int = 10_000

@@ -1,0 +1,40 @@
+"""The emulated Mailchimp account's settings: its API key, its audience and its limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
+"""Every member status the Marketing API knows."""
+
+MAX_COUNT = 1000
+"""The Marketing API's largest page (``count``)."""
+DEFAULT_COUNT = 10
+
+
+@dataclass
+class MailchimpSettings:
+    """How the emulated account behaves.
+
+    Attributes:
+        api_key: The key clients must send (any username, the key as password; or Bearer).
+        list_id: The one audience's id.
+        members: How many members the audience is seeded with.
+        seed: Seed of the generated members (same seed, same members).
+        status_shares: Share of each status among the seeded members.
+        max_connections: Requests served at once before 429 (Mailchimp: 10 per user).
+        response_delay: Seconds each request takes, so tests can hold connections open.
+    """
+
+    api_key: str = "0123456789abcdef0123456789abcdef-us6"
+    list_id: str = "a1b2c3d4e5"
+    members: int = 2500
+    seed: int = 7
+    status_shares: dict[str, float] = field(
+        default_factory=lambda: {
+            "subscribed": 0.6, "unsubscribed": 0.12, "cleaned": 0.08,
+            "pending": 0.06, "transactional": 0.1, "archived": 0.04,
+        }
+    )  # fmt: skip
+    max_connections: int = 10
+    response_delay: float = 0.0
