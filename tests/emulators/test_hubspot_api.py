@@ -60,6 +60,41 @@ def test_property_and_group_creation_and_conflict(client, hub):
     assert again.json()["category"] == "OBJECT_ALREADY_EXISTS"
 
 
+def test_property_update_replaces_options_and_checks_them(client, hub):
+    client.crm.properties.groups_api.create("contacts", PropertyGroupCreate(name="mc", label="Mailchimp"))
+    url = f"{hub.url}/crm/v3/properties/contacts/mc_tags"
+    created = requests.post(
+        f"{hub.url}/crm/v3/properties/contacts", headers=auth(),
+        json={"name": "mc_tags", "label": "Tags", "type": "enumeration", "fieldType": "checkbox",
+              "groupName": "mc", "options": [{"label": "VIP", "value": "VIP", "hidden": False}]},
+    )
+    assert created.status_code == 201
+
+    union = [{"label": "VIP", "value": "VIP", "hidden": False, "displayOrder": 0},
+             {"label": "2025 waiver", "value": "2025 waiver", "hidden": False, "displayOrder": 1}]
+    patched = requests.patch(url, headers=auth(), json={"options": union, "label": "Mailchimp tags"})
+    assert patched.status_code == 200
+    assert [o["value"] for o in patched.json()["options"]] == ["VIP", "2025 waiver"]
+    stored = client.crm.properties.core_api.get_by_name("contacts", "mc_tags")
+    assert (stored.label, stored.type, stored.field_type) == ("Mailchimp tags", "enumeration", "checkbox")
+
+    # The options sent replace the stored ones: a client that wants to keep them sends them.
+    only = requests.patch(url, headers=auth(), json={"options": union[1:]})
+    assert [o["value"] for o in only.json()["options"]] == ["2025 waiver"]
+
+    refused = {
+        "repeated value": {"options": [union[0], union[0]]},
+        "option without value": {"options": [{"label": "x", "hidden": False}]},
+        "unknown field": {"name": "other"},
+        "bad type": {"type": "colour"},
+    }
+    for why, body in refused.items():
+        answer = requests.patch(url, headers=auth(), json=body)
+        assert (why, answer.status_code, answer.json()["category"]) == (why, 400, "VALIDATION_ERROR")
+    assert requests.patch(f"{hub.url}/crm/v3/properties/contacts/nope", headers=auth(), json={}).status_code == 404
+    assert requests.patch(f"{hub.url}/crm/v3/properties/contacts/email", headers=auth(), json={"label": "x"}).status_code == 400
+
+
 def test_property_batch_create_and_read(client):
     batch = client.crm.properties.batch_api.create(
         "contacts",

@@ -202,6 +202,8 @@ def test_properties_conform(call, client, contract):
                                        "fieldType": "text"}]})
     call("POST", "/crm/v3/properties/contacts/batch/read",
          json={"archived": False, "inputs": [{"name": "rating"}, {"name": "nope"}]})
+    call("PATCH", "/crm/v3/properties/contacts/rating", json={"label": "Member rating"})
+    call("PATCH", "/crm/v3/properties/contacts/nope", json={"label": "x"})
     raw(contract, "GET", "/crm/v3/properties/contacts",
         client.crm.properties.core_api.get_all("contacts", _preload_content=False))
 

@@ -21,6 +21,48 @@ FIELD_TYPES = (
 )
 
 
+# The fields of the spec's ``PropertyUpdate`` (a PATCH body); ``name`` is not among them.
+UPDATABLE = frozenset({
+    "calculationFormula", "currencyPropertyName", "description", "displayOrder", "fieldType",
+    "formField", "groupName", "hidden", "label", "numberDisplayHint", "options",
+    "showCurrencySymbol", "textDisplayHint", "type",
+})
+
+
+def _check_kind(body: dict[str, Any]) -> None:
+    """Check a body's ``type``/``fieldType`` pair and that an enumeration has what it needs."""
+    if body["type"] not in TYPES:
+        raise validation_error(f"Invalid type {body['type']}; one of {list(TYPES)}.")
+    if body["fieldType"] not in FIELD_TYPES:
+        raise validation_error(f"Invalid fieldType {body['fieldType']}; one of {list(FIELD_TYPES)}.")
+    if body["type"] == "enumeration" and not body.get("options") and body["fieldType"] != "checkbox":
+        raise validation_error(f"Enumeration property {body['name']} needs options.")
+
+
+def _options(options: Any) -> list[dict[str, Any]]:
+    """Check ``OptionInput`` items (``label``, ``value`` required; values unique) and return them
+    in the ``Option`` shape."""
+    if not isinstance(options, list) or not all(isinstance(option, dict) for option in options):
+        raise validation_error("options must be an array of objects.")
+    incomplete = [order for order, option in enumerate(options) if option.get("label") in (None, "") or option.get("value") in (None, "")]
+    if incomplete:
+        raise validation_error(f"Options at positions {incomplete} need a label and a value.")
+    values = [str(option["value"]) for option in options]
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise validation_error(f"Option values must be unique; repeated: {repeated}.")
+    return [
+        {
+            "value": str(option.get("value")),
+            "label": str(option.get("label")),
+            "hidden": bool(option.get("hidden", False)),
+            "displayOrder": option.get("displayOrder", order),
+            **({"description": option["description"]} if option.get("description") else {}),
+        }
+        for order, option in enumerate(options)
+    ]
+
+
 def _definition(body: dict[str, Any]) -> dict[str, Any]:
     """Check a ``PropertyCreate`` body and return the property to store."""
     missing = [
@@ -31,29 +73,14 @@ def _definition(body: dict[str, Any]) -> dict[str, Any]:
             f"Missing required fields: {missing}",
             errors=[{"message": f"{name} is required", "in": name} for name in missing],
         )
-    if body["type"] not in TYPES:
-        raise validation_error(f"Invalid type {body['type']}; one of {list(TYPES)}.")
-    if body["fieldType"] not in FIELD_TYPES:
-        raise validation_error(f"Invalid fieldType {body['fieldType']}; one of {list(FIELD_TYPES)}.")
-    options = body.get("options") or []
-    if body["type"] == "enumeration" and not options and body["fieldType"] != "checkbox":
-        raise validation_error(f"Enumeration property {body['name']} needs options.")
+    _check_kind(body)
     return catalog.property_definition(
         body["name"],
         body["label"],
         body["type"],
         body["fieldType"],
         body["groupName"],
-        options=[
-            {
-                "value": str(option.get("value")),
-                "label": str(option.get("label")),
-                "hidden": bool(option.get("hidden", False)),
-                "displayOrder": option.get("displayOrder", order),
-                **({"description": option["description"]} if option.get("description") else {}),
-            }
-            for order, option in enumerate(options)
-        ],
+        options=_options(body.get("options") or []),
         description=body.get("description") or "",
         has_unique_value=bool(body.get("hasUniqueValue", False)),
         display_order=body.get("displayOrder", -1),
@@ -171,3 +198,38 @@ async def get_property(
             f"Property {property_name} does not exist", context={"name": [property_name]}
         )
     return definition
+
+
+@router.patch("/{property_name}")
+async def update_property(
+    object_type_name: str, property_name: str, request: Request
+) -> dict[str, Any]:
+    """Partially update a property: the fields sent overwrite the stored ones (``options``
+    replaces the whole list, as in HubSpot, so a client adding options sends the union)."""
+    type_id = object_type(object_type_name)
+    body = await json_object(request)
+    unknown = sorted(set(body) - UPDATABLE)
+    if unknown:
+        raise validation_error(f"Unrecognized fields in the property update: {unknown}.")
+    portal = emulator_of(request).portal
+    with portal.lock:
+        current = portal.property(type_id, property_name)
+        if current is None:
+            raise not_found(
+                f"Property {property_name} does not exist", context={"name": [property_name]}
+            )
+        if current["modificationMetadata"]["readOnlyDefinition"]:
+            raise validation_error(f"Property {property_name} is read only and cannot be updated.")
+        changes = dict(body)
+        if "options" in changes:
+            changes["options"] = _options(changes["options"])
+        updated = {**current, **changes, "name": property_name}
+        _check_kind(updated)
+        if updated["groupName"] not in portal.groups[type_id]:
+            raise validation_error(
+                f"Property group '{updated['groupName']}' does not exist.",
+                context={"groupName": [updated["groupName"]]},
+            )
+        updated["updatedAt"] = now_iso()
+        portal.properties[type_id][property_name] = updated
+        return updated
