@@ -1,7 +1,8 @@
-"""The ``onramp`` command: plan, migrate, emulator, demo.
+"""The ``onramp`` command: plan, migrate, migrate-accounts, emulator, demo.
 
 Exit status: 0 on success (rejected rows included), 2 on unusable input or usage (one line
-on stderr naming the file and the problem, never a traceback), 1 when a load fails.
+on stderr naming the file and the problem, never a traceback), 1 when a load (or, for
+``migrate-accounts``, any account) fails.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_portal_arguments(migrate)
     _add_load_arguments(migrate)
     migrate.set_defaults(run=_run_migrate)
+
+    accounts = commands.add_parser("migrate-accounts", help="migrate every account of a manifest (YAML), a few at once")
+    accounts.add_argument("manifest", metavar="MANIFEST", help="accounts manifest: names, sources, portals (path or URL)")
+    accounts.add_argument("--out", required=True, help="output folder; each account writes to OUT/<name>/")
+    accounts.add_argument("--max-concurrent", type=int, default=3, metavar="N", help="accounts migrated at once (default: 3)")
+    accounts.set_defaults(run=_run_migrate_accounts)
 
     emulator = commands.add_parser("emulator", help="serve the local HubSpot emulator on 127.0.0.1")
     _add_emulator_arguments(emulator)
@@ -230,6 +237,25 @@ def _run_migrate(args: argparse.Namespace) -> int:
     report = _in_engine(migrate_contacts, params)
     _print_summary(report, params.output)
     return EXIT_OK if params.dry_run or not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
+
+
+def _run_migrate_accounts(args: argparse.Namespace) -> int:
+    from schemas.manifest import AccountsParameters, load_manifest
+
+    params = AccountsParameters(manifest=args.manifest, output=args.out, max_concurrent_accounts=args.max_concurrent)
+    # Read here too, so a bad manifest is one line naming its line before the engine starts.
+    load_manifest(params.manifest)
+    from flows.accounts import ROLLUP_FILE, migrate_accounts
+
+    rollup = _in_engine(migrate_accounts, params)
+    for account in rollup["accounts"]:
+        ledger = account["ledger"]
+        detail = account["error"] if account["error"] else f"{ledger['rows_read']} rows read, {ledger['rows_failed']} failed"
+        print(f"  {account['name']:<20} {account['status']:<9} {detail}")
+    totals = rollup["totals"]
+    print(f"{len(rollup['accounts'])} account(s), {len(rollup['failed'])} failed; rows read {totals['rows_read']}; "
+          f"roll-up: {params.output.rstrip('/')}/{ROLLUP_FILE}")
+    return EXIT_LOAD_FAILED if rollup["failed"] else EXIT_OK
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
