@@ -14,6 +14,7 @@ serials) so rows of every source compare by the same clock.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,8 @@ import polars as pl
 
 from schemas.lineage import SOURCE_FORMAT, SOURCE_STATUS
 from tasks.errors import InputError
-from tasks.extract import mailchimp
+from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
+from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, CONSTANT_CONTACT_SCHEME, MAILCHIMP_SCHEME, PER_ROW_STATUS
 from tasks.extract.excel import is_spreadsheet, split_sheet, stage_sheet
 from tasks.extract.mailchimp import RawSource
 from tasks.extract.sources import StagedFile, _filesystem, _input_errors, _stage_plain_file, stage_files
@@ -45,9 +47,6 @@ _read_head = mailchimp._read_head
 _clean_header = mailchimp._clean_header
 _group_by_name = mailchimp._group_by_name
 _scan = mailchimp._frame
-
-PER_ROW_STATUS = "per-row"
-"""A file's ``status`` in the report when its rows carry their own."""
 
 _EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
 """Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
@@ -97,6 +96,9 @@ def read_source(
 ) -> list[ReadFile]:
     """Stage and read every file of a source: a zip, a folder, a CSV or a workbook (``x.xlsx#Sheet``).
 
+    A provider API (``mailchimp://<list_id>``, ``constantcontact://contacts``) is read through
+    its API instead, with credentials from the environment (``tasks.extract.api_settings``).
+
     Args:
         source: A local path or fsspec URL; a workbook may name its sheet after ``#``.
         staging_dir: Where staged and transcoded copies go; keep it until frames are collected.
@@ -109,12 +111,34 @@ def read_source(
     Raises:
         InputError: The source or one of its files cannot be read.
     """
+    scheme = source.partition("://")[0].lower() if "://" in source else ""
+    if scheme in (MAILCHIMP_SCHEME, CONSTANT_CONTACT_SCHEME):
+        return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
     if is_spreadsheet(location):
         staged = [_stage_workbook(location, staging_dir, storage_options)]
     else:
         staged = stage_files(source, staging_dir, storage_options)
     return [read_file(file, staging_dir, options, sheet) for file in staged]
+
+
+def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) -> ReadFile:
+    """Read a provider API source with its provider's profile and the user's mapping.
+
+    Raises:
+        InputError: Another profile is named for it, or the API cannot be read.
+    """
+    name = MAILCHIMP_PROFILE if scheme == MAILCHIMP_SCHEME else CONSTANT_CONTACT_PROFILE
+    named = options.profile or (options.mapping.profile if options.mapping else None)
+    if named not in (None, name):
+        raise InputError(source, f"an API source is read with the {name!r} profile, not {named!r}")
+    profile = reading_profile(name)
+    profile = profile.with_mapping(options.mapping) if options.mapping else profile
+    if scheme == MAILCHIMP_SCHEME:
+        raw = mailchimp_api.read_uri(source, staging_dir, os.environ)
+    else:
+        raw = constant_contact_api.read_uri(source, staging_dir, os.environ, profile)
+    return ReadFile(raw, profile, None)
 
 
 def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet: str | None = None) -> ReadFile:

@@ -1,0 +1,315 @@
+"""HTTP and paging for the provider API sources, and staging their pages as a CSV.
+
+``ApiClient`` sends GETs with the provider's credentials (never in a URL, a log line or an
+error), retries 429s and 5xx with jittered exponential backoff, and paces requests when the
+provider caps them per second. ``offset_pages`` (Mailchimp) and ``cursor_pages`` (Constant
+Contact) are generators yielding one page of records at a time; ``stage_pages`` writes pages
+to a CSV as they come, so memory stays flat whatever the audience's size, and ``staged_source``
+reads that CSV back as a RawSource.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urljoin
+
+import httpx
+import polars as pl
+
+from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
+from tasks.errors import InputError
+from tasks.extract.api_settings import PER_ROW_STATUS, REQUEST_TIMEOUT_SECONDS, RetryPolicy
+from tasks.extract.mailchimp import RawSource, _non_empty
+from tasks.transform.catalog import CANONICAL_TIMESTAMP
+
+FINAL_429 = Callable[[httpx.Response], str | None]
+"""Reads a 429: the message to stop with when waiting cannot help (a spent daily quota), else None."""
+
+_RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_STAGED_LINEAGE = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS)
+
+
+class ApiClient:
+    """One provider's API session: base URL, credentials, retries and pacing.
+
+    Args:
+        base_url: The API base, e.g. ``https://us6.api.mailchimp.com/3.0``.
+        source: The source as the user named it (``mailchimp://a1b2``): errors are about it.
+        provider: The provider's name, for messages.
+        auth: The credentials (``httpx.BasicAuth`` or a ``BearerAuth``).
+        retry: How 429s, 5xx and dropped connections are retried.
+        requests_per_second: The provider's per-second cap, or None.
+        final_429: Tells a 429 that waiting cannot cure apart from one it can.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        source: str,
+        provider: str,
+        auth: httpx.Auth,
+        retry: RetryPolicy = RetryPolicy(),
+        requests_per_second: float | None = None,
+        final_429: FINAL_429 = lambda response: None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.source = source
+        self.provider = provider
+        self.retry = retry
+        self.final_429 = final_429
+        self._interval = 1.0 / requests_per_second if requests_per_second else 0.0
+        self._next_slot = 0.0
+        self._pace_lock = threading.Lock()
+        self._http = httpx.Client(auth=auth, timeout=REQUEST_TIMEOUT_SECONDS, follow_redirects=False)
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._http.close()
+
+    def url(self, path_or_href: str) -> str:
+        """An absolute URL: an endpoint path below the base, or a provider's link
+        (``/v3/contacts?cursor=…``, relative to the host)."""
+        if path_or_href.startswith(("http://", "https://")):
+            return path_or_href
+        if path_or_href.startswith(httpx.URL(self.base_url).path.rstrip("/") + "/"):
+            return urljoin(self.base_url, path_or_href)
+        return self.base_url + path_or_href
+
+    def get(self, path_or_href: str, params: Mapping[str, str | int] | None = None) -> dict:
+        """GET one JSON document, retrying what a retry can cure.
+
+        Raises:
+            InputError: Credentials refused, resource missing, a request the provider rejects,
+                a spent quota, or still failing after every retry.
+        """
+        url = self.url(path_or_href)
+        problem = ""
+        for attempt in range(self.retry.attempts):
+            self._pace()
+            try:
+                response = self._http.get(url, params=params)
+            except httpx.TransportError as error:
+                problem = f"connection failed ({type(error).__name__})"
+                self._wait(attempt, None)
+                continue
+            if response.status_code < 300:
+                return response.json()
+            if response.status_code == 429 and (final := self.final_429(response)):
+                raise InputError(self.source, final)
+            if response.status_code not in _RETRIED_STATUSES:
+                raise InputError(self.source, self._refusal(response))
+            problem = f"HTTP {response.status_code}"
+            self._wait(attempt, response.headers.get("retry-after"))
+        raise InputError(self.source, f"{self.provider} still failing after {self.retry.attempts} attempts: {problem}")
+
+    def _refusal(self, response: httpx.Response) -> str:
+        status = response.status_code
+        if status in (401, 403):
+            return f"{self.provider} refused the credentials (HTTP {status})"
+        return f"{self.provider} answered HTTP {status}: {error_detail(response)}"
+
+    def _pace(self) -> None:
+        if not self._interval:
+            return
+        with self._pace_lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        if slot > now:
+            time.sleep(slot - now)
+
+    def _wait(self, attempt: int, retry_after: str | None) -> None:
+        if attempt + 1 >= self.retry.attempts:
+            return
+        if retry_after and retry_after.isdigit():
+            time.sleep(min(float(retry_after), self.retry.max_delay))
+            return
+        ceiling = min(self.retry.max_delay, self.retry.first_delay * 2**attempt)
+        time.sleep(random.uniform(ceiling / 2, ceiling))
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer <token>``, kept out of ``repr`` so it never reaches a log."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "BearerAuth(<secret>)"
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The provider's own words on an error: Mailchimp's ``detail``, Constant Contact's
+    ``error_message`` (neither echoes a credential)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        return "; ".join(str(item.get("error_message", item)) for item in body)
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("title") or response.reason_phrase)
+    return response.reason_phrase
+
+
+def offset_pages(
+    client: ApiClient, path: str, items_key: str, page_size: int, params: Mapping[str, str | int] | None = None
+) -> Iterator[list[dict]]:
+    """Page through a collection with ``count`` and ``offset`` (Mailchimp).
+
+    Yields:
+        Each page's records, until ``total_items`` are read or a page comes back empty.
+    """
+    offset = 0
+    while True:
+        body = client.get(path, {**(params or {}), "count": page_size, "offset": offset})
+        records = body.get(items_key) or []
+        if not records:
+            return
+        yield records
+        offset += len(records)
+        if offset >= body.get("total_items", 0):
+            return
+
+
+def cursor_pages(
+    client: ApiClient, path: str, items_key: str, params: Mapping[str, str | int] | None = None
+) -> Iterator[list[dict]]:
+    """Page through a collection by following ``_links.next.href`` (Constant Contact).
+
+    Yields:
+        Each page's records, until a page has no next link.
+    """
+    body = client.get(path, params)
+    while True:
+        yield body.get(items_key) or []
+        href = ((body.get("_links") or {}).get("next") or {}).get("href")
+        if not href:
+            return
+        body = client.get(href)
+
+
+def parse_since(source: str, value: str | None) -> datetime | None:
+    """The ``?since=`` of a source URI as an aware time (a naive one is UTC).
+
+    Raises:
+        InputError: Not an ISO 8601 time.
+    """
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise InputError(source, f"since={value!r} is not an ISO 8601 time") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def canonical_time(value: str | None) -> str:
+    """An API time (``2022-02-23T19:31:52+00:00``, ``…Z``) as the exports' UTC text; blank stays blank."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime(CANONICAL_TIMESTAMP)
+
+
+def quoted_list(names: Iterable[str]) -> str:
+    """Names as the exports' ``TAGS`` cell writes them: ``"Member","Board, former"``."""
+    return ",".join('"' + name.replace('"', '""') + '"' for name in names)
+
+
+def text(value: object) -> str:
+    """A JSON value as a cell: None and ``""`` blank, numbers as written."""
+    return "" if value is None else str(value)
+
+
+def unique_headers(names: Iterable[str]) -> list[str]:
+    """Headers with any name seen before (case-insensitively) suffixed ``(2)``, ``(3)``…: a
+    custom field labelled like a standard column keeps a column of its own."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        count = seen[name.casefold()] = seen.get(name.casefold(), 0) + 1
+        unique.append(name if count == 1 else f"{name} ({count})")
+    return unique
+
+
+@dataclass(frozen=True)
+class StagedPage:
+    """One page of records as rows of the export's columns.
+
+    Attributes:
+        uri: The page's lineage URI (``mailchimp://a1b2#page=3``).
+        rows: Each record's cells by header, with its status.
+    """
+
+    uri: str
+    rows: list[tuple[dict[str, str], str]]
+
+
+def stage_pages(pages: Iterable[StagedPage], headers: Sequence[str], path: Path) -> int:
+    """Write pages to a CSV as they arrive: the headers, then the lineage columns.
+
+    Returns:
+        The records written; each record's ``SOURCE_ROW`` is its 1-based index in the read.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*headers, *_STAGED_LINEAGE])
+        for page in pages:
+            for cells, status in page.rows:
+                written += 1
+                writer.writerow([*(cells.get(header, "") for header in headers), page.uri, written, status])
+    return written
+
+
+def staged_source(
+    source: str, path: Path, headers: Sequence[str], source_format: str, status: pl.Expr | None = None
+) -> RawSource:
+    """A staged CSV as a RawSource whose rows carry their own status.
+
+    Args:
+        source: The source URI as the user named it.
+        path: The CSV ``stage_pages`` wrote.
+        headers: Its columns, the email column first.
+        source_format: The format of the export the columns copy (its profile's format).
+        status: Each row's status read from its cells (a profile's rules); default: the
+            status staged with the row.
+    """
+    schema = {**dict.fromkeys(headers, pl.String), **dict.fromkeys(_STAGED_LINEAGE, pl.String)}
+    frame = pl.scan_csv(path, schema=schema).select(
+        *(_non_empty(header).alias(header) for header in headers),
+        pl.lit(None, dtype=pl.String).alias(EXTRA_FIELDS),
+        pl.col(SOURCE_URI),
+        pl.col(SOURCE_ROW).cast(pl.Int64),
+        pl.col(SOURCE_STATUS) if status is None else status.alias(SOURCE_STATUS),
+        pl.lit(source_format, dtype=pl.String).alias(SOURCE_FORMAT),
+    )
+    return RawSource(
+        uri=source,
+        status=PER_ROW_STATUS,
+        format=source_format,
+        headers=list(headers),
+        duplicate_headers=[],
+        frame=frame,
+        email_column=headers[0],
+    )

@@ -1,0 +1,116 @@
+"""Constants of the provider API sources: URIs, environment variables, endpoints, pages, retries.
+
+The Mailchimp Marketing API v3 and the Constant Contact v3 API (source-formats.md §2, §3.2).
+Their responses are written as the providers' own export files are, so the shipped profiles
+(``tasks/transform/profiles/mailchimp.toml``, ``constantcontact.toml``) map them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PER_ROW_STATUS = "per-row"
+"""A source's ``status`` in the report when its rows carry their own (an API source, or a file
+with consent columns: ``tasks.extract.tables`` uses it too)."""
+
+# --- Mailchimp Marketing API v3 -------------------------------------------------------------
+
+MAILCHIMP_SCHEME = "mailchimp"
+"""``mailchimp://<list_id>[?since=<ISO 8601>]``: every member of one audience."""
+MAILCHIMP_KEY_ENV = "MAILCHIMP_API_KEY"
+MAILCHIMP_BASE_URL_ENV = "MAILCHIMP_BASE_URL"
+"""Overrides the API base (an emulator: ``http://127.0.0.1:PORT/3.0``)."""
+MAILCHIMP_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
+"""The data centre is the API key's suffix (``…-us6`` → ``us6``)."""
+MAILCHIMP_MEMBERS_ENDPOINT = "/lists/{list_id}/members"
+MAILCHIMP_MERGE_FIELDS_ENDPOINT = "/lists/{list_id}/merge-fields"
+MAILCHIMP_PAGE_SIZE = 1000
+"""The Marketing API's largest ``count``."""
+MAILCHIMP_EXCLUDE_FIELDS = "_links,members._links"
+"""Hypermedia links: a large share of each page, and nothing a contact needs."""
+
+MAILCHIMP_MERGE_LABELS = {
+    "EMAIL": "Email Address",
+    "FNAME": "First Name",
+    "LNAME": "Last Name",
+    "ADDRESS": "Address",
+    "PHONE": "Phone Number",
+    "BIRTHDAY": "Birthday",
+}
+"""The default merge fields' export labels, used when the list's merge fields cannot name them."""
+
+MAILCHIMP_MEMBER_COLUMNS = {
+    "MEMBER_RATING": ("member_rating",),
+    "OPTIN_TIME": ("timestamp_signup",),
+    "OPTIN_IP": ("ip_signup",),
+    "CONFIRM_TIME": ("timestamp_opt",),
+    "CONFIRM_IP": ("ip_opt",),
+    "LATITUDE": ("location", "latitude"),
+    "LONGITUDE": ("location", "longitude"),
+    "GMTOFF": ("location", "gmtoff"),
+    "DSTOFF": ("location", "dstoff"),
+    "TIMEZONE": ("location", "timezone"),
+    "CC": ("location", "country_code"),
+    "REGION": ("location", "region"),
+    "LAST_CHANGED": ("last_changed",),
+    "LEID": ("web_id",),
+    "EUID": ("unique_email_id",),
+    "NOTES": ("last_note", "note"),
+    "UNSUB_REASON": ("unsubscribe_reason",),
+}
+"""Export system column → the member field holding it (a path into the member object)."""
+MAILCHIMP_TIME_COLUMNS = frozenset({"OPTIN_TIME", "CONFIRM_TIME", "LAST_CHANGED"})
+MAILCHIMP_UNKNOWN_ZERO_COLUMNS = frozenset({"LATITUDE", "LONGITUDE"})
+"""Mailchimp writes 0 for an unknown location; the export leaves the cell blank."""
+MAILCHIMP_TAGS_COLUMN = "TAGS"
+
+# --- Constant Contact v3 API ----------------------------------------------------------------
+
+CONSTANT_CONTACT_SCHEME = "constantcontact"
+"""``constantcontact://contacts[?since=<ISO 8601>]``: every contact of the account."""
+CONSTANT_CONTACT_PROFILE = "constantcontact"
+CONSTANT_CONTACT_TOKEN_ENV = "CONSTANT_CONTACT_TOKEN"
+CONSTANT_CONTACT_BASE_URL_ENV = "CONSTANT_CONTACT_BASE_URL"
+CONSTANT_CONTACT_BASE_URL = "https://api.cc.email/v3"
+CONSTANT_CONTACT_CONTACTS_ENDPOINT = "/contacts"
+CONSTANT_CONTACT_LISTS_ENDPOINT = "/contact_lists"
+CONSTANT_CONTACT_TAGS_ENDPOINT = "/contact_tags"
+CONSTANT_CONTACT_CUSTOM_FIELDS_ENDPOINT = "/contact_custom_fields"
+CONSTANT_CONTACT_PAGE_SIZE = 500
+"""The v3 API's largest ``limit``."""
+CONSTANT_CONTACT_STATUS = "all"
+"""Every contact, deleted ones included: a deleted contact may still carry its opt-out."""
+CONSTANT_CONTACT_INCLUDE = "custom_fields,list_memberships,phone_numbers,street_addresses,taggings"
+CONSTANT_CONTACT_REQUESTS_PER_SECOND = 4
+CONSTANT_CONTACT_DELETED_STATUS = "removed"
+"""The export's word for a deleted contact (the profile maps it to non-marketing)."""
+CONSTANT_CONTACT_PHONE_KINDS = ("home", "mobile", "work", "other")
+CONSTANT_CONTACT_ADDRESS_KINDS = ("home", "work", "other")
+CONSTANT_CONTACT_ADDRESS_PARTS = {
+    "street": "Street address line 1",
+    "city": "City",
+    "state": "State/Province",
+    "postal_code": "Zip/Postal Code",
+    "country": "Country",
+}
+"""Street address field → the export's column, ``<column> - <Kind>``."""
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+REQUEST_TIMEOUT_SECONDS = 120.0
+"""Mailchimp ends a call after 120 s; Constant Contact's pages are answered well within it."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a request is retried on 429, 5xx and dropped connections.
+
+    Attributes:
+        attempts: Tries in all before giving up.
+        first_delay: Seconds before the first retry; doubled each time, jittered.
+        max_delay: The longest wait between two tries.
+    """
+
+    attempts: int = 8
+    first_delay: float = 1.0
+    max_delay: float = 60.0

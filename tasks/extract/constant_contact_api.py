@@ -1,0 +1,247 @@
+"""Reading contacts from the Constant Contact v3 API: ``constantcontact://contacts``.
+
+Endpoints: ``GET /contact_lists``, ``/contact_tags`` and ``/contact_custom_fields`` (names for
+the ids contacts carry), then ``GET /contacts?status=all&include=…&limit=500`` followed through
+``_links.next.href``, with ``updated_after`` for an incremental run. Requests are paced to the
+API's 4 a second; a ``throttled`` 429 is waited out, a ``quota_exceeded`` one (10,000 requests
+a day) stops the read with when it can resume.
+
+Contacts are written as the UI export writes them (``Email address``, ``First name``,
+``Email status``, ``Phone - mobile``, ``City - Home``, ``Email Lists``, ``Tags``,
+``Created At``, custom fields by label), so the ``constantcontact`` profile maps them and reads
+each row's status from its ``Email status`` (``permission_to_send``; ``removed`` for a deleted
+contact), the most restrictive reading winning as for an export file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from tasks.errors import InputError
+from tasks.extract.api_helpers import (
+    ApiClient,
+    BearerAuth,
+    StagedPage,
+    canonical_time,
+    cursor_pages,
+    error_detail,
+    parse_since,
+    quoted_list,
+    stage_pages,
+    staged_source,
+    text,
+    unique_headers,
+)
+from tasks.extract.api_settings import (
+    CONSTANT_CONTACT_ADDRESS_KINDS,
+    CONSTANT_CONTACT_ADDRESS_PARTS,
+    CONSTANT_CONTACT_BASE_URL,
+    CONSTANT_CONTACT_BASE_URL_ENV,
+    CONSTANT_CONTACT_CONTACTS_ENDPOINT,
+    CONSTANT_CONTACT_CUSTOM_FIELDS_ENDPOINT,
+    CONSTANT_CONTACT_DELETED_STATUS,
+    CONSTANT_CONTACT_INCLUDE,
+    CONSTANT_CONTACT_LISTS_ENDPOINT,
+    CONSTANT_CONTACT_PAGE_SIZE,
+    CONSTANT_CONTACT_PHONE_KINDS,
+    CONSTANT_CONTACT_REQUESTS_PER_SECOND,
+    CONSTANT_CONTACT_SCHEME,
+    CONSTANT_CONTACT_STATUS,
+    CONSTANT_CONTACT_TAGS_ENDPOINT,
+    CONSTANT_CONTACT_TOKEN_ENV,
+    RetryPolicy,
+)
+from tasks.extract.mailchimp import RawSource
+from tasks.transform.catalog import ReadingProfile
+
+EMAIL = "Email address"
+STATUS = "Email status"
+LISTS = "Email Lists"
+TAGS = "Tags"
+FIXED_COLUMNS = {
+    "First name": ("first_name",),
+    "Last name": ("last_name",),
+    "Company": ("company_name",),
+    "Job title": ("job_title",),
+    "Email update source": ("update_source",),
+    "Confirmed Opt-Out Date": ("email_address", "opt_out_date"),
+    "Confirmed Opt-Out Source": ("email_address", "opt_out_source"),
+    "Confirmed Opt-Out Reason": ("email_address", "opt_out_reason"),
+    "Anniversary": ("anniversary",),
+    "Created At": ("created_at",),
+    "Updated At": ("updated_at",),
+}
+"""Export column → the contact field holding it."""
+TIME_COLUMNS = frozenset({"Confirmed Opt-Out Date", "Created At", "Updated At"})
+PHONE_COLUMNS = {kind: f"Phone - {kind}" for kind in CONSTANT_CONTACT_PHONE_KINDS}
+ADDRESS_COLUMNS = {
+    (kind, part): f"{column} - {kind.capitalize()}"
+    for kind in CONSTANT_CONTACT_ADDRESS_KINDS
+    for part, column in CONSTANT_CONTACT_ADDRESS_PARTS.items()
+}
+BIRTHDAY = "Birthday"
+
+
+def read_uri(
+    source: str,
+    staging_dir: Path,
+    environ: Mapping[str, str],
+    profile: ReadingProfile,
+    retry: RetryPolicy = RetryPolicy(),
+) -> RawSource:
+    """Read ``constantcontact://contacts[?since=<ISO 8601>]`` with the token from the environment.
+
+    Args:
+        source: The source URI.
+        staging_dir: Where the contacts are staged.
+        environ: Holds ``CONSTANT_CONTACT_TOKEN`` and, for an emulator, ``CONSTANT_CONTACT_BASE_URL``.
+        profile: The reading profile, whose status rules read each row's status.
+        retry: How failed requests are retried.
+
+    Raises:
+        InputError: A malformed URI, no token, or the API refuses or keeps failing.
+    """
+    parts = urlsplit(source)
+    if parts.netloc != "contacts" or parts.path not in ("", "/"):
+        raise InputError(source, "expected constantcontact://contacts[?since=<ISO 8601 time>]")
+    token = environ.get(CONSTANT_CONTACT_TOKEN_ENV)
+    if not token:
+        raise InputError(source, f"no Constant Contact access token: set {CONSTANT_CONTACT_TOKEN_ENV}")
+    since = parse_qs(parts.query).get("since", [None])[0]
+    base_url = environ.get(CONSTANT_CONTACT_BASE_URL_ENV) or CONSTANT_CONTACT_BASE_URL
+    return read_contacts(staging_dir, token, base_url, profile, since, source=source, retry=retry)
+
+
+def read_contacts(
+    staging_dir: Path,
+    token: str,
+    base_url: str,
+    profile: ReadingProfile,
+    since: str | None = None,
+    *,
+    source: str = f"{CONSTANT_CONTACT_SCHEME}://contacts",
+    retry: RetryPolicy = RetryPolicy(),
+) -> RawSource:
+    """Stage every contact of the account as an export-shaped CSV and scan it.
+
+    Args:
+        staging_dir: Where the CSV goes; keep it until the frame is collected.
+        token: The OAuth2 access token (sent as a Bearer header, never in a URL).
+        base_url: The API base (``https://api.cc.email/v3``, or an emulator's).
+        profile: The reading profile, whose status rules read each row's ``Email status``.
+        since: Only contacts updated after this ISO 8601 time.
+        source: The source as the user named it.
+        retry: How failed requests are retried.
+
+    Returns:
+        The contacts' RawSource: status ``per-row``, lineage ``constantcontact://contacts#page=<n>``.
+    """
+    updated_after = parse_since(source, since)
+    client = ApiClient(
+        base_url, source, "Constant Contact", BearerAuth(token), retry,
+        requests_per_second=CONSTANT_CONTACT_REQUESTS_PER_SECOND, final_429=quota_spent,
+    )  # fmt: skip
+    with client:
+        lists = _names(client, CONSTANT_CONTACT_LISTS_ENDPOINT, "lists", "list_id", "name")
+        tags = _names(client, CONSTANT_CONTACT_TAGS_ENDPOINT, "tags", "tag_id", "name")
+        fields = _names(client, CONSTANT_CONTACT_CUSTOM_FIELDS_ENDPOINT, "custom_fields", "custom_field_id", "label")
+        headers = contact_headers(fields)
+        field_columns = dict(zip(fields, headers[len(headers) - len(fields) :], strict=True))
+        params = {"status": CONSTANT_CONTACT_STATUS, "include": CONSTANT_CONTACT_INCLUDE, "limit": CONSTANT_CONTACT_PAGE_SIZE}
+        if updated_after is not None:
+            params["updated_after"] = updated_after.isoformat()
+        staged = (
+            StagedPage(
+                f"{CONSTANT_CONTACT_SCHEME}://contacts#page={number}",
+                [_with_status(contact_row(contact, lists, tags, field_columns)) for contact in page],
+            )
+            for number, page in enumerate(contact_pages(client, params), start=1)
+        )
+        path = staging_dir / "api" / "constantcontact-contacts.csv"
+        stage_pages(staged, headers, path)
+    # The profile reads each row's status as it reads an export's, user rules included.
+    return staged_source(source, path, headers, profile.format, profile.status_expr(headers, profile.default_status))
+
+
+def quota_spent(response: httpx.Response) -> str | None:
+    """The message to stop with on a ``quota_exceeded`` 429 (a ``throttled`` one is waited out)."""
+    try:
+        keys = {item.get("error_key") for item in response.json()}
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if "quota_exceeded" not in keys:
+        return None
+    now = datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    hours, minutes = divmod(int((midnight - now).total_seconds()) // 60, 60)
+    return (
+        f"Constant Contact's daily request quota is spent ({error_detail(response)}); run again after "
+        f"00:00 UTC (in {hours} h {minutes:02d} min) with the same command"
+    )
+
+
+def contact_pages(client: ApiClient, params: Mapping[str, str | int]) -> Iterator[list[dict]]:
+    """Every contact the filters select, one page of up to 500 at a time.
+
+    Yields:
+        Each page's contact objects.
+    """
+    yield from cursor_pages(client, CONSTANT_CONTACT_CONTACTS_ENDPOINT, "contacts", params)
+
+
+def contact_headers(custom_fields: Mapping[str, str]) -> list[str]:
+    """The staged file's columns: the export's, then each custom field by its label."""
+    standard = [
+        EMAIL, *list(FIXED_COLUMNS)[:4], STATUS, *list(FIXED_COLUMNS)[4:],
+        *PHONE_COLUMNS.values(), *ADDRESS_COLUMNS.values(), BIRTHDAY, LISTS, TAGS,
+    ]  # fmt: skip
+    return unique_headers([*standard, *custom_fields.values()])
+
+
+def contact_row(
+    contact: Mapping, lists: Mapping[str, str], tags: Mapping[str, str], field_columns: Mapping[str, str]
+) -> dict[str, str]:
+    """A contact as an export row (its status is read from ``Email status`` by the profile)."""
+    email = contact.get("email_address") or {}
+    deleted = bool(contact.get("deleted_at"))
+    cells = {
+        EMAIL: text(email.get("address")),
+        STATUS: CONSTANT_CONTACT_DELETED_STATUS if deleted else text(email.get("permission_to_send")),
+    }
+    for column, path in FIXED_COLUMNS.items():
+        value = contact.get(path[0]) if len(path) == 1 else email.get(path[1])
+        cells[column] = canonical_time(value) if column in TIME_COLUMNS else text(value)
+    for phone in contact.get("phone_numbers") or []:
+        column = PHONE_COLUMNS.get(phone.get("kind"), PHONE_COLUMNS["other"])
+        cells[column] = cells.get(column) or text(phone.get("phone_number"))
+    for address in contact.get("street_addresses") or []:
+        kind = address.get("kind") if address.get("kind") in CONSTANT_CONTACT_ADDRESS_KINDS else "other"
+        for part in CONSTANT_CONTACT_ADDRESS_PARTS:
+            cells[ADDRESS_COLUMNS[(kind, part)]] = text(address.get(part))
+    if contact.get("birthday_month") and contact.get("birthday_day"):
+        cells[BIRTHDAY] = f"{contact['birthday_month']:02d}/{contact['birthday_day']:02d}"
+    cells[LISTS] = quoted_list(lists.get(list_id, list_id) for list_id in contact.get("list_memberships") or [])
+    cells[TAGS] = quoted_list(tags.get(tag_id, tag_id) for tag_id in contact.get("taggings") or [])
+    for field in contact.get("custom_fields") or []:
+        column = field_columns.get(field.get("custom_field_id"))
+        if column is not None:
+            cells[column] = text(field.get("value"))
+    return cells
+
+
+def _with_status(cells: dict[str, str]) -> tuple[dict[str, str], str]:
+    return cells, cells[STATUS]
+
+
+def _names(client: ApiClient, path: str, items_key: str, id_key: str, name_key: str) -> dict[str, str]:
+    """Id → name of an account's lists, tags or custom fields."""
+    return {
+        item[id_key]: item.get(name_key) or item[id_key]
+        for page in cursor_pages(client, path, items_key, {"limit": CONSTANT_CONTACT_PAGE_SIZE})
+        for item in page
+    }

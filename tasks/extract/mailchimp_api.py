@@ -1,0 +1,199 @@
+"""Reading an audience from the Mailchimp Marketing API v3: ``mailchimp://<list_id>``.
+
+Endpoints: ``GET /lists/{list_id}/merge-fields`` (the audience's column labels) and
+``GET /lists/{list_id}/members`` (every member of every status, pages of 1,000, with
+``since_last_changed`` for an incremental run). One request at a time: well within Mailchimp's
+10 simultaneous connections, and a 429 is retried anyway.
+
+Members are written as the audience export writes them (``Email Address``, the merge fields
+by label, ``MEMBER_RATING`` … ``LAST_CHANGED``, ``LEID``, ``EUID``, ``TAGS`` as a quoted list),
+so the ``mailchimp`` profile maps them; each row carries its member's status.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from tasks.errors import InputError
+from tasks.extract.api_helpers import (
+    ApiClient,
+    StagedPage,
+    canonical_time,
+    offset_pages,
+    parse_since,
+    quoted_list,
+    stage_pages,
+    staged_source,
+    text,
+    unique_headers,
+)
+from tasks.extract.api_settings import (
+    MAILCHIMP_BASE_URL,
+    MAILCHIMP_BASE_URL_ENV,
+    MAILCHIMP_EXCLUDE_FIELDS,
+    MAILCHIMP_KEY_ENV,
+    MAILCHIMP_MEMBER_COLUMNS,
+    MAILCHIMP_MEMBERS_ENDPOINT,
+    MAILCHIMP_MERGE_FIELDS_ENDPOINT,
+    MAILCHIMP_MERGE_LABELS,
+    MAILCHIMP_PAGE_SIZE,
+    MAILCHIMP_SCHEME,
+    MAILCHIMP_TAGS_COLUMN,
+    MAILCHIMP_TIME_COLUMNS,
+    MAILCHIMP_UNKNOWN_ZERO_COLUMNS,
+    RetryPolicy,
+)
+from tasks.extract.mailchimp import FORMAT, RawSource
+
+_DATA_CENTRE = re.compile(r"-([a-z]+[0-9]+)$")
+_LIST_ID = re.compile(r"^[0-9A-Za-z]+$")
+
+
+def base_url_for(api_key: str, source: str) -> str:
+    """The API base of the key's data centre (``…-us6`` → ``https://us6.api.mailchimp.com/3.0``).
+
+    Raises:
+        InputError: The key has no data-centre suffix.
+    """
+    match = _DATA_CENTRE.search(api_key)
+    if match is None:
+        raise InputError(source, f"{MAILCHIMP_KEY_ENV} has no data-centre suffix (a key ends like '-us6')")
+    return MAILCHIMP_BASE_URL.format(dc=match.group(1))
+
+
+def read_uri(
+    source: str, staging_dir: Path, environ: Mapping[str, str], retry: RetryPolicy = RetryPolicy()
+) -> RawSource:
+    """Read ``mailchimp://<list_id>[?since=<ISO 8601>]`` with the key from the environment.
+
+    Args:
+        source: The source URI.
+        staging_dir: Where the members are staged.
+        environ: Holds ``MAILCHIMP_API_KEY`` and, for an emulator, ``MAILCHIMP_BASE_URL``.
+        retry: How failed requests are retried.
+
+    Raises:
+        InputError: A malformed URI, no key, or the API refuses or keeps failing.
+    """
+    parts = urlsplit(source)
+    list_id = parts.netloc
+    if not _LIST_ID.match(list_id) or parts.path not in ("", "/"):
+        raise InputError(source, "expected mailchimp://<list_id>[?since=<ISO 8601 time>]")
+    api_key = environ.get(MAILCHIMP_KEY_ENV)
+    if not api_key:
+        raise InputError(source, f"no Mailchimp API key: set {MAILCHIMP_KEY_ENV}")
+    since = parse_qs(parts.query).get("since", [None])[0]
+    base_url = environ.get(MAILCHIMP_BASE_URL_ENV) or base_url_for(api_key, source)
+    return read_members(list_id, staging_dir, api_key, base_url, since, source=source, retry=retry)
+
+
+def read_members(
+    list_id: str,
+    staging_dir: Path,
+    api_key: str,
+    base_url: str,
+    since: str | None = None,
+    *,
+    source: str | None = None,
+    retry: RetryPolicy = RetryPolicy(),
+) -> RawSource:
+    """Stage every member of an audience as an export-shaped CSV and scan it.
+
+    Args:
+        list_id: The audience id.
+        staging_dir: Where the CSV goes; keep it until the frame is collected.
+        api_key: The API key (sent as the Basic-auth password, never in a URL).
+        base_url: The API base (``https://<dc>.api.mailchimp.com/3.0``, or an emulator's).
+        since: Only members changed after this ISO 8601 time.
+        source: The source as the user named it (default ``mailchimp://<list_id>``).
+        retry: How failed requests are retried.
+
+    Returns:
+        The audience's RawSource: status ``per-row``, lineage ``mailchimp://<list_id>#page=<n>``.
+    """
+    source = source or f"{MAILCHIMP_SCHEME}://{list_id}"
+    changed_after = parse_since(source, since)
+    auth = httpx.BasicAuth("onramp", api_key)
+    with ApiClient(base_url, source, "Mailchimp", auth, retry) as client:
+        labels = merge_field_labels(client, list_id)
+        headers = member_headers(labels)
+        params = {"exclude_fields": MAILCHIMP_EXCLUDE_FIELDS}
+        if changed_after is not None:
+            params["since_last_changed"] = changed_after.isoformat()
+        pages = member_pages(client, list_id, params)
+        staged = (
+            StagedPage(f"{MAILCHIMP_SCHEME}://{list_id}#page={number}", [member_row(m, labels) for m in page])
+            for number, page in enumerate(pages, start=1)
+        )
+        path = staging_dir / "api" / f"mailchimp-{list_id}.csv"
+        stage_pages(staged, headers, path)
+    return staged_source(source, path, headers, FORMAT)
+
+
+def merge_field_labels(client: ApiClient, list_id: str) -> dict[str, str]:
+    """Each merge field's tag → its label, the export's column name (``FNAME`` → ``First Name``)."""
+    path = MAILCHIMP_MERGE_FIELDS_ENDPOINT.format(list_id=list_id)
+    fields = [field for page in offset_pages(client, path, "merge_fields", MAILCHIMP_PAGE_SIZE) for field in page]
+    tags = ["EMAIL", *(field["tag"] for field in fields if field["tag"] != "EMAIL")]
+    names = {field["tag"]: field.get("name") for field in fields}
+    labels = [names.get(tag) or MAILCHIMP_MERGE_LABELS.get(tag, tag) for tag in tags]
+    system = list(MAILCHIMP_MEMBER_COLUMNS) + [MAILCHIMP_TAGS_COLUMN]
+    # A merge field labelled like a system column (a "TAGS" field) gets a column of its own.
+    unique = unique_headers([*labels, *system])[: len(labels)]
+    return dict(zip(tags, unique, strict=True))
+
+
+def member_headers(labels: Mapping[str, str]) -> list[str]:
+    """The staged file's columns: the merge fields (email first), then the system columns."""
+    return [*labels.values(), *MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN]
+
+
+def member_pages(client: ApiClient, list_id: str, params: Mapping[str, str]) -> Iterator[list[dict]]:
+    """Every member of the audience, all statuses, one page of up to 1,000 at a time.
+
+    Yields:
+        Each page's member objects.
+    """
+    path = MAILCHIMP_MEMBERS_ENDPOINT.format(list_id=list_id)
+    yield from offset_pages(client, path, "members", MAILCHIMP_PAGE_SIZE, params)
+
+
+def member_row(member: Mapping, labels: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """A member as an export row, with its status.
+
+    Merge fields go under their labels (an address flattened as the export does:
+    ``1 Main St, Bar Harbor, ME  04609  US``); a merge field the audience did not list when the
+    read began keeps its tag as its column name only if that column exists, so nothing lands
+    in a column it does not belong to.
+    """
+    cells = {labels["EMAIL"]: text(member.get("email_address"))}
+    for tag, value in (member.get("merge_fields") or {}).items():
+        if tag in labels:
+            cells[labels[tag]] = _address(value) if isinstance(value, dict) else text(value)
+    for column, path in MAILCHIMP_MEMBER_COLUMNS.items():
+        value = _at(member, path)
+        if column in MAILCHIMP_TIME_COLUMNS:
+            value = canonical_time(value)
+        elif column in MAILCHIMP_UNKNOWN_ZERO_COLUMNS and value == 0:
+            value = ""
+        cells[column] = text(value)
+    cells[MAILCHIMP_TAGS_COLUMN] = quoted_list(tag["name"] for tag in member.get("tags") or [])
+    return cells, text(member.get("status"))
+
+
+def _at(record: Mapping, path: tuple[str, ...]) -> object:
+    value: object = record
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def _address(address: Mapping) -> str:
+    street = " ".join(part for part in (address.get("addr1"), address.get("addr2")) if part)
+    region = "  ".join(part for part in (address.get("state"), address.get("zip"), address.get("country")) if part)
+    return ", ".join(part for part in (street, address.get("city"), region) if part)
