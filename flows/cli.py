@@ -198,9 +198,12 @@ def _preflight(params: object) -> None:
 
     from flows.migrate import check_parameters
     from tasks.errors import InputError
+    from tasks.extract.api_settings import api_scheme
 
     check_parameters(params)
     for source in params.sources:
+        if api_scheme(source):
+            continue  # a provider API, read with credentials from the environment
         try:
             fs, path = url_to_fs(source)
             found = fs.exists(path)

@@ -146,7 +146,8 @@ def create_app(emulator: ConstantContactEmulator) -> FastAPI:
             body["_links"]["next"] = {"href": f"{API_PREFIX}/contacts?cursor={_cursor({**state, 'next': end})}"}
         if include_count:
             body["contacts_count"] = len(selected)
-        return body
+        # A JSONResponse skips FastAPI's per-value encoder: pages of 500 contacts serve much faster.
+        return JSONResponse(body)
 
     @app.get(API_PREFIX + "/contact_lists")
     def contact_lists():

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import polars as pl
@@ -200,6 +201,23 @@ def cursor_pages(
         if not href:
             return
         body = client.get(href)
+
+
+_URI_NAME = re.compile(r"^[0-9A-Za-z_-]+$")
+
+
+def source_parts(source: str, usage: str) -> tuple[str, str | None]:
+    """The name and the ``?since=`` of an API source URI (``mailchimp://a1b2?since=2025-01-01``).
+
+    Raises:
+        InputError: Anything else in the URI (user info, a path, other parameters). The
+            message does not repeat the URI: whatever else it holds may be a credential.
+    """
+    parts = urlsplit(source)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if not _URI_NAME.match(parts.netloc) or parts.path not in ("", "/") or set(query) - {"since"} or len(query.get("since", ())) > 1:
+        raise InputError(f"{parts.scheme}://...", f"expected {usage}; credentials come from the environment, never the URI")
+    return parts.netloc, query.get("since", [None])[0]
 
 
 def parse_since(source: str, value: str | None) -> datetime | None:

@@ -95,6 +95,15 @@ CONSTANT_CONTACT_ADDRESS_PARTS = {
 }
 """Street address field → the export's column, ``<column> - <Kind>``."""
 
+API_SCHEMES = (MAILCHIMP_SCHEME, CONSTANT_CONTACT_SCHEME)
+
+
+def api_scheme(source: str) -> str | None:
+    """The provider a SOURCE names (``mailchimp``, ``constantcontact``), or None for a file."""
+    scheme, separator, _ = source.partition("://")
+    return scheme.lower() if separator and scheme.lower() in API_SCHEMES else None
+
+
 # --- HTTP ----------------------------------------------------------------------------------
 
 REQUEST_TIMEOUT_SECONDS = 120.0

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -32,6 +31,7 @@ from tasks.extract.api_helpers import (
     error_detail,
     parse_since,
     quoted_list,
+    source_parts,
     stage_pages,
     staged_source,
     text,
@@ -106,13 +106,13 @@ def read_uri(
     Raises:
         InputError: A malformed URI, no token, or the API refuses or keeps failing.
     """
-    parts = urlsplit(source)
-    if parts.netloc != "contacts" or parts.path not in ("", "/"):
-        raise InputError(source, "expected constantcontact://contacts[?since=<ISO 8601 time>]")
+    usage = "constantcontact://contacts[?since=<ISO 8601 time>]"
+    name, since = source_parts(source, usage)
+    if name != "contacts":
+        raise InputError(source, f"expected {usage}")
     token = environ.get(CONSTANT_CONTACT_TOKEN_ENV)
     if not token:
         raise InputError(source, f"no Constant Contact access token: set {CONSTANT_CONTACT_TOKEN_ENV}")
-    since = parse_qs(parts.query).get("since", [None])[0]
     base_url = environ.get(CONSTANT_CONTACT_BASE_URL_ENV) or CONSTANT_CONTACT_BASE_URL
     return read_contacts(staging_dir, token, base_url, profile, since, source=source, retry=retry)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -27,6 +26,7 @@ from tasks.extract.api_helpers import (
     offset_pages,
     parse_since,
     quoted_list,
+    source_parts,
     stage_pages,
     staged_source,
     text,
@@ -51,7 +51,6 @@ from tasks.extract.api_settings import (
 from tasks.extract.mailchimp import FORMAT, RawSource
 
 _DATA_CENTRE = re.compile(r"-([a-z]+[0-9]+)$")
-_LIST_ID = re.compile(r"^[0-9A-Za-z]+$")
 
 
 def base_url_for(api_key: str, source: str) -> str:
@@ -80,14 +79,10 @@ def read_uri(
     Raises:
         InputError: A malformed URI, no key, or the API refuses or keeps failing.
     """
-    parts = urlsplit(source)
-    list_id = parts.netloc
-    if not _LIST_ID.match(list_id) or parts.path not in ("", "/"):
-        raise InputError(source, "expected mailchimp://<list_id>[?since=<ISO 8601 time>]")
+    list_id, since = source_parts(source, "mailchimp://<list_id>[?since=<ISO 8601 time>]")
     api_key = environ.get(MAILCHIMP_KEY_ENV)
     if not api_key:
         raise InputError(source, f"no Mailchimp API key: set {MAILCHIMP_KEY_ENV}")
-    since = parse_qs(parts.query).get("since", [None])[0]
     base_url = environ.get(MAILCHIMP_BASE_URL_ENV) or base_url_for(api_key, source)
     return read_members(list_id, staging_dir, api_key, base_url, since, source=source, retry=retry)
 

@@ -24,7 +24,7 @@ import polars as pl
 from schemas.lineage import SOURCE_FORMAT, SOURCE_STATUS
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
-from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, CONSTANT_CONTACT_SCHEME, MAILCHIMP_SCHEME, PER_ROW_STATUS
+from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import is_spreadsheet, split_sheet, stage_sheet
 from tasks.extract.mailchimp import RawSource
 from tasks.extract.sources import StagedFile, _filesystem, _input_errors, _stage_plain_file, stage_files
@@ -111,8 +111,8 @@ def read_source(
     Raises:
         InputError: The source or one of its files cannot be read.
     """
-    scheme = source.partition("://")[0].lower() if "://" in source else ""
-    if scheme in (MAILCHIMP_SCHEME, CONSTANT_CONTACT_SCHEME):
+    scheme = api_scheme(source)
+    if scheme is not None:
         return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
     if is_spreadsheet(location):
