@@ -6,11 +6,13 @@ Writes, under the output folder:
 - ``hubspot/opt-out-<status>.csv``: an ``Email`` column, one file per opt-out status;
 - ``lineage.csv``: for every contact, the file and line it was planned into and the source
   rows it came from, so a HubSpot error on a line is traced back to the rows that made it;
-- ``plan.json``: what the load does (property group and properties, imports, opt-outs).
+- ``plan.json``: what the load does (property group and properties, each enumeration with the
+  options its cells use, imports, the static lists to fill, opt-outs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -39,11 +41,24 @@ IMPORT_FILE_STEMS = {
 }
 """The outcomes imported as contacts, and their file names."""
 
+STATIC_LISTS = {Outcome.MARKETING: "marketing contacts"}
+"""The outcomes whose contacts the load adds to a static list for their source, and what the
+list's name calls them (DESIGN: marketing contacts are "added to a static list for its source")."""
+LIST_NAME = "Onramp — {source} {members} (plan {plan_id})"
+"""A static list's name. The plan id (a hash of the plan's imports) rather than a date keeps the
+name the same when a migration is planned again to resume it on another day."""
+_PLAN_ID_CHARS = 8
+
+ENUMERATION = "enumeration"
+MULTI_VALUE_SEPARATORS = {"checkbox": ";"}
+"""The enumeration field types whose cells hold several options, and how they are joined."""
+
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _FILE = "file"
 _LINE = "line"
 _COUNT = "_count"
 _OPT_OUT_KEY = "_opt_out"
+_VALUE = "value"
 
 
 @dataclass(frozen=True)
@@ -128,7 +143,10 @@ def write_plan(
                     "file": file,
                     "outcome": outcome.value,
                     "marketable": outcome is Outcome.MARKETING,
-                    "create_list": outcome is Outcome.MARKETING,
+                    # The contacts go to the source's static list instead (``lists``), one list
+                    # per source and status rather than one per file.
+                    "create_list": False,
+                    **({"list": outcome.value} if outcome in STATIC_LISTS else {}),
                     "rows": end - start,
                     "columns": columns,
                     "name": f"Onramp {profile.label} {outcome.value.replace('_', '-')} {number:03d}",
@@ -150,16 +168,81 @@ def write_plan(
     pl.collect_all(sinks)
 
     used = {c for entry in imports for c in entry["columns"]}
+    planned = [p for p in custom_properties if p.name in used]
+    options = enumeration_options(contacts, planned)
     plan = {
         "format_version": PLAN_FORMAT_VERSION,
         "property_group": {"name": profile.group_name, "label": profile.group_label},
-        "properties": [p.hubspot_definition(profile.label) for p in custom_properties if p.name in used],
+        "properties": [p.hubspot_definition(profile.label, options.get(p.name)) for p in planned],
         "imports": imports,
+        "lists": static_lists(imports, profile.label),
         "opt_outs": opt_outs,
         "lineage": LINEAGE_FILE,
     }
     out.path(PLAN_FILE).write_text(json.dumps(plan, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return plan
+
+
+def static_lists(imports: list[dict], source_label: str) -> list[dict]:
+    """The static lists the load creates and fills, one per outcome in :data:`STATIC_LISTS` that
+    has contacts.
+
+    Args:
+        imports: The plan's import entries (an entry names its list by ``list``, the key here).
+        source_label: The source's name, for the list names.
+
+    Returns:
+        ``[{"key", "name", "outcome", "files"}]``; the name may be taken in the portal, in which
+        case the load suffixes it (`` (2)``, ...).
+    """
+    plan_id = hashlib.sha256(json.dumps(imports, sort_keys=True).encode()).hexdigest()[:_PLAN_ID_CHARS]
+    lists = []
+    for outcome, members in STATIC_LISTS.items():
+        files = [entry["file"] for entry in imports if entry.get("list") == outcome.value]
+        if files:
+            name = LIST_NAME.format(source=source_label, members=members, plan_id=plan_id)
+            lists.append({"key": outcome.value, "name": name, "outcome": outcome.value, "files": files})
+    return lists
+
+
+def enumeration_options(contacts: pl.LazyFrame, properties: list[CustomProperty]) -> dict[str, list[dict]]:
+    """The options of each enumeration property: the distinct values its cells hold.
+
+    A multi-select (``checkbox``) cell holds several values joined by ``;``, HubSpot's
+    separator; any other enumeration cell holds one. An option's ``value`` is the cell text
+    itself: HubSpot's object APIs take only an option's internal value, and the batch-upsert
+    path sends the very cells the importer reads, so the cells must be values, not labels. They
+    are safe as values by construction (trimmed, non-empty, no ``;``).
+
+    Args:
+        contacts: The canonical contacts.
+        properties: The planned custom properties (those not enumerations are ignored).
+
+    Returns:
+        Property name → HubSpot ``OptionInput`` dicts in a stable order (case-insensitive, then
+        exact), ``displayOrder`` counting from 0.
+    """
+    enumerations = [p for p in properties if p.type == ENUMERATION]
+    queries = [
+        contacts.select(_option_values(pl.col(p.name), p.field_type).alias(_VALUE)).drop_nulls().unique()
+        for p in enumerations
+    ]
+    found = pl.collect_all(queries) if queries else []
+    options = {}
+    for prop, values in zip(enumerations, found):
+        ordered = sorted(values[_VALUE].to_list(), key=lambda value: (value.casefold(), value))
+        options[prop.name] = [
+            {"label": value, "value": value, "hidden": False, "displayOrder": order} for order, value in enumerate(ordered)
+        ]
+    return options
+
+
+def _option_values(cell: pl.Expr, field_type: str) -> pl.Expr:
+    """One row per value a cell holds (split on HubSpot's multi-value separator when it has one)."""
+    separator = MULTI_VALUE_SEPARATORS.get(field_type)
+    values = cell.str.split(separator).explode() if separator else cell
+    values = values.str.strip_chars()
+    return pl.when(values != "").then(values)
 
 
 def _tally(contacts: pl.LazyFrame, property_columns: list[str]) -> dict[tuple[str, str], int]:

@@ -3,7 +3,8 @@
 The contract (written by the planner, read here):
 
 - ``plan.json``: ``format_version`` 1, ``property_group``, ``properties``, ``imports``,
-  ``opt_outs`` and ``lineage`` (the lineage file, relative to the plan directory).
+  ``lists`` (optional), ``opt_outs`` and ``lineage`` (the lineage file, relative to the plan
+  directory).
 - every file path in it is relative to the plan directory, and is the same string the lineage
   file uses in its ``file`` column;
 - ``lineage.csv``: ``email,outcome,file,line,sources``, where ``line`` is the record's line in
@@ -47,6 +48,12 @@ class LoadPlan:
     def imports(self) -> list[dict[str, Any]]:
         """The contacts files to import, in plan order."""
         return list(self.data.get("imports", []))
+
+    @property
+    def lists(self) -> list[dict[str, Any]]:
+        """The static lists to create and fill: ``{"key", "name", "outcome", "files"}``; an
+        import entry's ``list`` names its list's key."""
+        return list(self.data.get("lists", []))
 
     @property
     def opt_outs(self) -> list[dict[str, Any]]:

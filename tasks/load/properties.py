@@ -73,12 +73,56 @@ def _create_properties(portal: HubSpotPortal, properties: list[dict[str, Any]]) 
     return problems
 
 
+def _option_body(option: Any) -> dict[str, Any]:
+    """An existing ``Option`` as the ``OptionInput`` a PATCH sends back (so it is kept as it is)."""
+    body = {"label": option.label, "value": option.value, "hidden": bool(option.hidden), "displayOrder": option.display_order}
+    return body | ({"description": option.description} if option.description else {})
+
+
+def _add_options(portal: HubSpotPortal, prop: dict[str, Any], current: Any) -> list[str]:
+    """Add the planned options an existing enumeration property lacks, before anything is written.
+
+    HubSpot's PATCH replaces the whole ``options`` list, so the union is sent: every existing
+    option untouched, then the missing ones ordered after them. Options are never removed (the
+    portal's other records may use them).
+
+    Returns:
+        The values added (none: no request was sent).
+
+    Raises:
+        LoadError: HubSpot refused the update: the import would then refuse those values.
+    """
+    existing = list(current.options or [])
+    have = {option.value for option in existing}
+    missing = [option for option in prop["options"] if option["value"] not in have]
+    if not missing:
+        return []
+    start = max((option.display_order or 0 for option in existing), default=-1) + 1
+    options = [_option_body(option) for option in existing] + [
+        {**option, "displayOrder": start + offset} for offset, option in enumerate(missing)
+    ]
+    try:
+        portal.call(
+            portal.sdk.crm.properties.core_api.update_with_http_info,
+            settings.CONTACT_OBJECT_TYPE,
+            prop["name"],
+            {"options": options},
+            what=f"PATCH {_PROPERTIES_PATH}/{prop['name']}",
+        )
+    except Exception as error:
+        if http_status(error) is None:
+            raise
+        raise LoadError(f"cannot add options to the HubSpot property {prop['name']!r}: {describe(error)}") from error
+    return [option["value"] for option in missing]
+
+
 def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
     """Make sure the plan's property group and custom contact properties exist in the portal.
 
     Reads what exists, creates only what is missing (a 409 counts as existing), then reads again
     to confirm. An existing property of another type is left alone and reported: HubSpot does
-    not allow changing it, and the values will be checked by the import.
+    not allow changing it, and the values will be checked by the import. An existing
+    enumeration gets the planned options it lacks (:func:`_add_options`).
 
     Args:
         portal: The portal.
@@ -86,7 +130,7 @@ def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
 
     Returns:
         ``{"group": {"name", "created"} | None, "created": [names], "existing": [names],
-        "type_mismatches": [{"name", "planned", "existing"}]}``.
+        "type_mismatches": [{"name", "planned", "existing"}], "options_added": {name: [values]}}``.
 
     Raises:
         LoadError: A property or the group could not be created: importing into a property that
@@ -99,6 +143,7 @@ def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
         "created": [],
         "existing": [],
         "type_mismatches": [],
+        "options_added": {},
     }
     # A run over several source formats has a group per format; the first is reported above.
     for other in plan.property_groups[1:]:
@@ -116,6 +161,10 @@ def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
         if current.type != prop.get("type"):
             report["type_mismatches"].append({"name": prop["name"], "planned": prop.get("type"), "existing": current.type})
             logger.warning("property %s exists as %s, plan says %s", prop["name"], current.type, prop.get("type"))
+        elif prop.get("options"):
+            added = _add_options(portal, prop, current)
+            if added:
+                report["options_added"][prop["name"]] = added
     if missing:
         problems = _create_properties(portal, missing)
         now = _existing_properties(portal)

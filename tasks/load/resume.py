@@ -50,7 +50,8 @@ def content_hash(plan: LoadPlan, entry: dict[str, Any] | None) -> str:
     Args:
         plan: The plan.
         entry: An ``imports`` or ``opt_outs`` entry of ``plan.json`` (its file is hashed with
-            it); ``None`` for the properties step (the group and properties are hashed).
+            it), or what a step without a file of its own sends (e.g. the plan's ``lists``);
+            ``None`` for the properties step (the group and properties are hashed).
 
     Returns:
         A hex SHA-256.
@@ -60,6 +61,8 @@ def content_hash(plan: LoadPlan, entry: dict[str, Any] | None) -> str:
         digest.update(json.dumps([plan.property_group, plan.properties], sort_keys=True).encode())
         return digest.hexdigest()
     digest.update(json.dumps(entry, sort_keys=True).encode())
+    if "file" not in entry:
+        return digest.hexdigest()
     with plan.path(entry["file"]).open("rb") as handle:
         while chunk := handle.read(_HASH_CHUNK_BYTES):
             digest.update(chunk)

@@ -1,4 +1,5 @@
-"""A whole plan into HubSpot: properties, then opt-outs, then contacts files, then a read-back.
+"""A whole plan into HubSpot: properties, then opt-outs, then contacts files, then their static
+lists, then a read-back.
 
 Two ways in:
 
@@ -27,6 +28,7 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.imports import import_contacts_file_task, import_contacts_files
+from tasks.load.lists import ListJournal, add_file_members, add_file_members_task, ensure_list_task, ensure_lists
 from tasks.load.log import get_logger
 from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
@@ -45,9 +47,17 @@ _BAR_WIDTH = 20
 
 
 def load_report(
-    portal_url: str, properties: dict[str, Any], opt_out_files: list[dict[str, Any]], contacts: list[dict[str, Any]]
+    portal_url: str,
+    properties: dict[str, Any],
+    opt_out_files: list[dict[str, Any]],
+    contacts: list[dict[str, Any]],
+    lists: list[dict[str, Any]] = (),
+    members: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Assemble the load report from the steps' results (their ``errors`` are moved out).
+
+    A file whose contacts were added to a static list (``members``) gets that list among its
+    ``list_ids``, so the reconciliation checks its contacts are in it.
 
     Returns:
         The load report, JSON-serialisable (the run report keeps it under ``"load"``)::
@@ -60,7 +70,8 @@ def load_report(
              "imports": [{"file", "name", "outcome", "marketable", "rows", "import_id",
                           "previous_import_ids", "state", "attempts", "counters", "list_ids",
                           "rows_failed", "rows_with_value_errors", ("path", "requests")}],
-             "lists": [{"list_id", "file", "import_id"}],
+             "lists": [{"key", "name", "list_id", "created", "files", "added", "missing"}  (static lists)
+                       | {"list_id", "file", "import_id"}],  (lists an import made)
              "errors": [{"file", "line", "error_type", "scope", "message", "sources", ...}],
              "rows_failed": N, "rows_with_value_errors": N}
 
@@ -78,6 +89,23 @@ def load_report(
     for result in contacts:
         errors.extend(result["errors"])
         imports.append({key: value for key, value in result.items() if key != "errors"})
+    import_lists = [
+        {"list_id": list_id, "file": result["file"], "import_id": result["import_id"]}
+        for result in imports
+        for list_id in result["list_ids"]
+    ]
+    filled = {member["file"]: member for member in members}
+    for result in imports:
+        if result["file"] in filled:
+            result["list_ids"] = [*result["list_ids"], filled[result["file"]]["list_id"]]
+    static = [
+        {
+            **planned,
+            "added": sum(filled[file]["added"] for file in planned["files"] if file in filled),
+            "missing": sum(filled[file]["missing"] for file in planned["files"] if file in filled),
+        }
+        for planned in lists
+    ]
     opt_outs = {
         "files": files,
         "unsubscribed": sum(result["unsubscribed"] for result in files),
@@ -88,11 +116,7 @@ def load_report(
         "properties": properties,
         "opt_outs": opt_outs,
         "imports": imports,
-        "lists": [
-            {"list_id": list_id, "file": result["file"], "import_id": result["import_id"]}
-            for result in imports
-            for list_id in result["list_ids"]
-        ],
+        "lists": static + import_lists,
         "errors": errors,
         "rows_failed": opt_outs["failed"] + sum(result["rows_failed"] for result in imports),
         "rows_with_value_errors": sum(result["rows_with_value_errors"] for result in imports),
@@ -122,7 +146,9 @@ def load_plan(
     properties = ensure_properties(portal, plan)
     opt_outs = [apply_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]
     imports = import_contacts_files(portal, plan, poll_interval=poll_interval)
-    report = load_report(portal.url, properties, opt_outs, imports)
+    lists = ensure_lists(portal, plan)
+    members = [add_file_members(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]
+    report = load_report(portal.url, properties, opt_outs, imports, list(lists.values()), members)
     get_logger().info("load finished: %d rows failed", report["rows_failed"])
     return report
 
@@ -277,11 +303,21 @@ def load_steps(
         {_submit_contacts(portal, plan, entry, load_path, state_dir, poll_interval, progress): entry for entry in plan.imports},
         progress,
     )
-    report = load_report(portal.url, properties, opt_outs, contacts)
+    journal = ListJournal(state_dir, portal.url)
+    lists = {entry["key"]: _cached(ensure_list_task, "list", state_dir)(portal, plan, entry, journal) for entry in plan.lists}
+    member_task = _cached(add_file_members_task, "list-members", state_dir)
+    members = [future.result() for future in [member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]]
+    report = load_report(portal.url, properties, opt_outs, contacts, list(lists.values()), members)
     report["reconciliation"] = reconcile_task(portal, plan, report)
     publish_reconciliation(report["reconciliation"])
     logger.info("load finished: %d rows failed", report["rows_failed"])
     return report
+
+
+def _listed(plan: LoadPlan) -> list[dict[str, Any]]:
+    """The contacts files whose contacts go to one of the plan's static lists."""
+    keys = {entry["key"] for entry in plan.lists}
+    return [entry for entry in plan.imports if entry.get("list") in keys]
 
 
 def _submit_contacts(

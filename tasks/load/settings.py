@@ -70,6 +70,11 @@ STATE_DIR_ENV_VAR = "ONRAMP_STATE_DIR"
 # is assumed to follow the same rule, since it documents none of its own.
 PROPERTY_BATCH_SIZE = 100
 
+# --- lists -----------------------------------------------------------------------------------
+# HubSpot documents no maximum for memberships/add (reference §5, "chunk the adds"); 1,000 ids
+# is a small body (~15 KB) and a tenth of the requests of the read-backs that feed it.
+LIST_MEMBERSHIP_BATCH_SIZE = 1000
+
 # --- opt-outs --------------------------------------------------------------------------------
 # HubSpot documents no maximum for communication-preferences v4 batches. 100 is the limit of
 # every CRM batch endpoint that does document one, so it is the largest size known to be

@@ -44,9 +44,15 @@ class CustomProperty:
     values: str = "text"
     source_column: str = ""
 
-    def hubspot_definition(self, source_label: str) -> dict:
-        """The body HubSpot's Properties API takes to create this property."""
-        return {
+    def hubspot_definition(self, source_label: str, options: list[dict] | None = None) -> dict:
+        """The body HubSpot's Properties API takes to create this property.
+
+        Args:
+            source_label: The source's name, for the description.
+            options: An enumeration's options (``{label, value, hidden, displayOrder}``), which
+                the planner finds in the data; left out of the body when ``None``.
+        """
+        definition = {
             "name": self.name,
             "label": self.label,
             "type": self.type,
@@ -54,6 +60,7 @@ class CustomProperty:
             "groupName": self.group,
             "description": f"{source_label} column {self.source_column!r}, migrated by Onramp.",
         }
+        return definition if options is None else {**definition, "options": options}
 
 
 @dataclass(frozen=True)

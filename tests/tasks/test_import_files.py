@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 
 import polars as pl
 import pytest
@@ -61,11 +62,15 @@ def read_csv(path) -> list[dict]:
 
 def test_plan_writes_one_file_set_per_outcome_with_lineage(tmp_path):
     plan = write_plan(contacts(), PROFILE, [RATING, UNUSED], OutputFolder(str(tmp_path)), PlanLimits(max_rows=2))
-    assert [(i["file"], i["rows"], i["marketable"], i["create_list"]) for i in plan["imports"]] == [
-        ("hubspot/contacts-marketing-001.csv", 2, True, True),
-        ("hubspot/contacts-marketing-002.csv", 1, True, True),
-        ("hubspot/contacts-non-marketing-001.csv", 1, False, False),
+    assert [(i["file"], i["rows"], i["marketable"], i["create_list"], i.get("list")) for i in plan["imports"]] == [
+        ("hubspot/contacts-marketing-001.csv", 2, True, False, "marketing"),
+        ("hubspot/contacts-marketing-002.csv", 1, True, False, "marketing"),
+        ("hubspot/contacts-non-marketing-001.csv", 1, False, False, None),
     ]
+    # One static list for the source's marketing contacts, whatever the number of files.
+    [marketing_list] = plan["lists"]
+    assert marketing_list["files"] == ["hubspot/contacts-marketing-001.csv", "hubspot/contacts-marketing-002.csv"]
+    assert re.fullmatch(r"Onramp — Mailchimp marketing contacts \(plan [0-9a-f]{8}\)", marketing_list["name"])
     first = read_csv(tmp_path / "hubspot/contacts-marketing-001.csv")
     assert first == [
         {"email": "m1@x.com", "firstname": "'=evil()", "mailchimp_member_rating": "4"},
@@ -93,3 +98,21 @@ def test_no_opted_out_email_is_in_any_contacts_file(tmp_path):
     opted_out = {row["Email"] for o in plan["opt_outs"] for row in read_csv(tmp_path / o["file"])}
     assert opted_out == {"u1@x.com", "c1@x.com"}
     assert not imported & opted_out
+
+
+def test_tags_become_a_multi_select_property_with_the_options_the_cells_use(tmp_path):
+    tags = PROFILE.custom_properties["tags"]
+    frame = contacts().with_columns(
+        pl.Series("mailchimp_tags", ["vip;2025 waiver", None, "Newsletter;vip", None, "gone", None])
+    )
+    plan = write_plan(frame, PROFILE, [RATING, tags], OutputFolder(str(tmp_path)))
+
+    definition = next(p for p in plan["properties"] if p["name"] == "mailchimp_tags")
+    assert (definition["type"], definition["fieldType"]) == ("enumeration", "checkbox")
+    # Every value a cell uses, opted-out contacts' too (they may be created later), once, in a
+    # stable order; the cells keep HubSpot's multi-checkbox form.
+    assert definition["options"] == [
+        {"label": value, "value": value, "hidden": False, "displayOrder": order}
+        for order, value in enumerate(["2025 waiver", "gone", "Newsletter", "vip"])
+    ]
+    assert [row["mailchimp_tags"] for row in read_csv(tmp_path / "hubspot/contacts-marketing-001.csv")] == ["vip;2025 waiver", "Newsletter;vip", ""]

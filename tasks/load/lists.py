@@ -1,0 +1,203 @@
+"""The static lists of a plan: one per source and status, created once, filled from the files.
+
+A list is created under the plan's name unless the portal already has a list by that name, in
+which case `` (2)``, `` (3)``, ... is appended (list names are unique in a portal). Which list a
+plan's list became is recorded in the migration's state folder as soon as HubSpot answers, so a
+run killed right after the create finds it again instead of making a `` (2)``.
+
+Members are added after their file is loaded: their ids are read back by email
+(``tasks/load/contact_ids.py``) and added in chunks with ``memberships/add``, which ignores
+records already in the list, so adding again after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.errors import LoadError
+from tasks.load import settings
+from tasks.load.batches import chunked
+from tasks.load.client import HubSpotPortal
+from tasks.load.contact_ids import contact_ids, file_emails
+from tasks.load.log import get_logger
+from tasks.load.plan import LoadPlan
+from tasks.load.retry import describe, http_status
+
+_LISTS_PATH = "/crm/v3/lists"
+_STATIC = "MANUAL"
+_TAKEN = 409
+_MISSING = 404
+
+
+class ListJournal:
+    """Which HubSpot list each of a plan's lists became, one small JSON file per list.
+
+    Args:
+        directory: The migration's state folder (``None``: nothing is recorded, as in a plain
+            load without state).
+        portal_url: The portal's base URL.
+    """
+
+    def __init__(self, directory: Path | None, portal_url: str) -> None:
+        self.directory = Path(directory) / "lists" if directory is not None else None
+        self.portal_url = portal_url.rstrip("/")
+
+    def _path(self, planned: dict[str, Any]) -> Path | None:
+        if self.directory is None:
+            return None
+        key = hashlib.sha256(f"{self.portal_url}\n{planned['name']}".encode()).hexdigest()
+        return self.directory / f"{key}.json"
+
+    def read(self, planned: dict[str, Any]) -> str | None:
+        """The list id recorded for a planned list, if any."""
+        path = self._path(planned)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))["list_id"] if path else None
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def record(self, planned: dict[str, Any], list_id: str) -> None:
+        """Record the list a planned list became (atomically: a kill never leaves half a file)."""
+        path = self._path(planned)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"list_id": list_id}), encoding="utf-8")
+        partial.replace(path)
+
+
+def _existing(portal: HubSpotPortal, path: str) -> dict[str, Any] | None:
+    """``GET`` a list; ``None`` when HubSpot has no such list."""
+    try:
+        return (portal.request("GET", path) or {}).get("list")
+    except Exception as error:
+        if http_status(error) == _MISSING:
+            return None
+        raise
+
+
+def free_name(portal: HubSpotPortal, name: str) -> str:
+    """``name``, or ``name (2)``, ``name (3)``, ... : the first no contact list has."""
+    candidate, number = name, 1
+    while _existing(portal, f"{_LISTS_PATH}/object-type-id/{settings.CONTACT_OBJECT_TYPE_ID}/name/{quote(candidate, safe='')}"):
+        number += 1
+        candidate = f"{name} ({number})"
+    return candidate
+
+
+def _create(portal: HubSpotPortal, name: str) -> dict[str, Any] | None:
+    """Create a static contact list; ``None`` when the name was taken in the meantime."""
+    body = {"name": name, "objectTypeId": settings.CONTACT_OBJECT_TYPE_ID, "processingType": _STATIC}
+    try:
+        return portal.request("POST", _LISTS_PATH, json=body)["list"]
+    except Exception as error:
+        if http_status(error) == _TAKEN:
+            return None
+        raise LoadError(f"cannot create the HubSpot list {name!r}: {describe(error)}") from error
+
+
+def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ListJournal) -> dict[str, Any]:
+    """The HubSpot list a planned list is: the one recorded for it, else a new one.
+
+    Args:
+        portal: The portal.
+        plan: The plan (with ``entry``, what keys the step when it runs as a cached task).
+        entry: One of the plan's ``lists``.
+        journal: Where the list it became is recorded.
+
+    Returns:
+        ``{"key", "name", "list_id", "created", "files"}`` (``name`` as HubSpot has it, suffix
+        included).
+    """
+    recorded = journal.read(entry)
+    found = _existing(portal, f"{_LISTS_PATH}/{recorded}") if recorded else None
+    created = None
+    while found is None:
+        # A 409 means another client took the free name between the check and the create.
+        found = created = _create(portal, free_name(portal, entry["name"]))
+    if created:
+        journal.record(entry, str(found["listId"]))
+    get_logger().info("list %s of %s: %s (%s)", entry["key"], plan.directory, found["name"], "created" if created else "existing")
+    return {
+        "key": entry["key"],
+        "name": found["name"],
+        "list_id": str(found["listId"]),
+        "created": bool(created),
+        "files": list(entry.get("files", [])),
+    }
+
+
+def ensure_lists(portal: HubSpotPortal, plan: LoadPlan, state_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Create (or find again) every static list of the plan, one after the other.
+
+    Args:
+        portal: The portal.
+        plan: The plan.
+        state_dir: The migration's state folder, where created lists are recorded.
+
+    Returns:
+        List key → :func:`ensure_list`'s result.
+    """
+    journal = ListJournal(state_dir, portal.url)
+    return {entry["key"]: ensure_list(portal, plan, entry, journal) for entry in plan.lists}
+
+
+def add_file_members(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], list_id: str) -> dict[str, Any]:
+    """Add a loaded contacts file's contacts to its list.
+
+    Args:
+        portal: The portal.
+        plan: The plan.
+        entry: The file's ``imports`` entry.
+        list_id: The list's HubSpot id.
+
+    Returns:
+        ``{"file", "list_id", "added", "missing"}``: ``added`` contacts HubSpot newly put in the
+        list, ``missing`` emails with no contact (their rows failed to load; the ledger says why).
+    """
+    added = missing = 0
+    path = f"{_LISTS_PATH}/{list_id}/memberships/add"
+    pending: list[str] = []
+    for asked, found in contact_ids(portal, file_emails(plan.path(entry["file"]))):
+        missing += len(asked) - len(found)
+        pending.extend(found.values())
+        while len(pending) >= settings.LIST_MEMBERSHIP_BATCH_SIZE:
+            chunk, pending = pending[: settings.LIST_MEMBERSHIP_BATCH_SIZE], pending[settings.LIST_MEMBERSHIP_BATCH_SIZE :]
+            added += len(_add(portal, path, chunk))
+    if pending:
+        added += len(_add(portal, path, pending))
+    get_logger().info("list %s: %d contacts of %s added, %d not in HubSpot", list_id, added, entry["file"], missing)
+    return {"file": entry["file"], "list_id": list_id, "added": added, "missing": missing}
+
+
+def _add(portal: HubSpotPortal, path: str, record_ids: list[str]) -> list[str]:
+    """``memberships/add``; returns the ids HubSpot newly added."""
+    answer = portal.request("PUT", path, json=record_ids) or {}
+    # The spec and SDK spell it recordsIdsAdded; one HubSpot example shows recordIdsAdded.
+    return answer.get("recordsIdsAdded", answer.get("recordIdsAdded", []))
+
+
+ensure_list_task = task(
+    ensure_list,
+    name="hubspot-ensure-list",
+    task_run_name="ensure HubSpot list {entry[key]}",
+    retries=0,
+    cache_policy=NO_CACHE,
+)
+add_file_members_task = task(
+    add_file_members,
+    name="hubspot-list-members",
+    task_run_name="add {entry[file]} to its list",
+    # Retries by cause happen per request inside; the portal must not be hashed into a cache key.
+    retries=0,
+    cache_policy=NO_CACHE,
+)
