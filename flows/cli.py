@@ -200,6 +200,11 @@ def _preflight(params: object) -> None:
     from tasks.errors import InputError
     from tasks.extract.api_settings import api_scheme
 
+    from tasks.extract.locations import check_location
+
+    # Before anything opens, logs or records a location: no credential in it, a known scheme.
+    for location in [*params.sources, params.output]:
+        check_location(location)
     check_parameters(params)
     for source in params.sources:
         if api_scheme(source):
@@ -319,8 +324,10 @@ def _run_profiles(args: argparse.Namespace) -> int:
 def _run_inspect(args: argparse.Namespace) -> int:
     import json
 
+    from tasks.extract.locations import check_location
     from tasks.inspect import inspect_source, inspection_text
 
+    check_location(args.source)
     files = inspect_source(args.source, _read_options(args))
     print(json.dumps(files, indent=2, ensure_ascii=False) if args.json else inspection_text(files))
     return EXIT_OK

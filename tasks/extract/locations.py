@@ -1,0 +1,81 @@
+"""Which locations a SOURCE or an output folder may name, and never a credential in them.
+
+A location is a local path or a URL of a scheme Onramp supports. A URL that carries a
+credential (``s3://KEY:SECRET@bucket/x.zip``, ``https://user:pass@host/x.zip``, a presigned
+``?X-Amz-Signature=...``) is refused before anything reads it, and the refusal shows the URL
+with the credential cut out: the URI of a source ends up in logs, the report and the lineage,
+so a credential in it would be copied everywhere. Credentials come from the environment
+(``AWS_*``, ...) or the file system's own configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+from tasks.errors import InputError
+
+SUPPORTED_SCHEMES = ("file", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "http", "https")
+"""URL schemes a SOURCE or ``--out`` may use, besides a plain local path."""
+
+CHAIN_SEPARATOR = "::"
+"""fsspec chains file systems (``zip::s3://...``); every link is checked."""
+
+_CREDENTIAL_PARAMETER = re.compile(
+    r"(sig|signature|token|secret|password|passwd|pwd|credential|key|auth|session)", re.IGNORECASE
+)
+REDACTED = "***"
+
+
+def redact(location: str) -> str:
+    """``location`` with any user-info and query string replaced by ``***``."""
+    links = []
+    for link in location.split(CHAIN_SEPARATOR):
+        parts = urlsplit(link) if "://" in link else None
+        if parts is None:
+            links.append(link)
+            continue
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
+        query = f"?{REDACTED}" if parts.query else ""
+        links.append(f"{parts.scheme}://{netloc}{parts.path}{query}")
+    return CHAIN_SEPARATOR.join(links)
+
+
+def check_location(location: str) -> None:
+    """Refuse a location of an unsupported scheme or carrying a credential.
+
+    Raises:
+        InputError: One line naming the location (its credential cut out) and the problem.
+    """
+    for link in location.split(CHAIN_SEPARATOR):
+        scheme = _scheme(link)
+        if scheme is None:
+            continue
+        if scheme not in SUPPORTED_SCHEMES:
+            raise InputError(
+                redact(location),
+                f"unsupported location scheme {scheme!r}: use a local path or one of "
+                + ", ".join(f"{s}://" for s in SUPPORTED_SCHEMES),
+            )
+        parts = urlsplit(link)
+        credential_in_query = any(_CREDENTIAL_PARAMETER.search(name) for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+        if "@" in parts.netloc or credential_in_query:
+            raise InputError(
+                redact(location),
+                "the URL carries a credential: give it through the environment (AWS_* and the like) "
+                "or the file system's configuration, never in the URL",
+            )
+
+
+def _scheme(link: str) -> str | None:
+    """The URL scheme of one link, or None for a local path (``C:\\x`` included)."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", link)
+    if match is None or len(match.group(1)) == 1:
+        return None
+    if "://" not in link and not link.lower().startswith(("data:", "javascript:")):
+        # "notes:2024.csv" is a local file name with a colon; only a scheme followed by "//"
+        # (or a known non-hierarchical one) is a URL.
+        return None
+    return match.group(1).lower()
