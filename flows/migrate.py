@@ -53,7 +53,7 @@ def plan_contacts(params: PlanParameters) -> dict:
     """Extract, validate and transform the sources; write the plan and report. Talks to no HubSpot."""
     out = OutputFolder(params.output)
     report = _plan(params, out)
-    publish_report(report, out)
+    publish_report(report, out, params.rejects_alert_fraction)
     return report
 
 
@@ -77,7 +77,7 @@ def migrate_contacts(params: MigrationParameters) -> dict:
         report["dry_run"] = dry_run_task(portal, read_plan(out.local))
     else:
         report["load"] = _load(portal, out, params, report)
-    publish_report(report, out)
+    publish_report(report, out, params.rejects_alert_fraction)
     return report
 
 
@@ -88,5 +88,5 @@ def _load(portal: HubSpotPortal, out: OutputFolder, params: MigrationParameters,
         return load_steps(portal, out.local, state_dir=load_state_dir(out.url, out.local), load_path=params.load_path)
     except LoadError as error:
         report["load_stopped"] = str(error)
-        publish_report(report, out)
+        publish_report(report, out, params.rejects_alert_fraction)
         raise

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tasks.events import DEFAULT_REJECTS_ALERT_FRACTION
 from tasks.import_files import MAX_BYTES_PER_FILE, MAX_ROWS_PER_FILE
 
 DEFAULT_PORTAL_URL = "https://api.hubapi.com"
@@ -46,6 +47,13 @@ class PlanParameters(BaseModel):
     )
     max_bytes_per_file: int = Field(
         default=MAX_BYTES_PER_FILE, ge=1024, le=HUBSPOT_MAX_FILE_BYTES, description="Largest import file, in bytes."
+    )
+    rejects_alert_fraction: float = Field(
+        default=DEFAULT_REJECTS_ALERT_FRACTION,
+        ge=0,
+        le=1,
+        description="Rejected rows over rows read above which the run emits the Prefect event "
+        "onramp.rejects.threshold-exceeded (attach an automation to it).",
     )
 
 

@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
+from tasks.events import DEFAULT_REJECTS_ALERT_FRACTION, emit_run_events
 from tasks.extract.mailchimp import RawSource
 from tasks.extract.tables import ReadFile, ReadOptions, read_source
 from tasks.import_files import PlanLimits
@@ -43,12 +44,14 @@ def plan(raws: list[RawSource], out: OutputFolder, profiles: Profiles, limits: P
 
 
 @task(name="publish-report", cache_policy=NO_CACHE)
-def publish_report(report: dict, out: OutputFolder) -> None:
-    """Write the final reports (JSON and HTML), upload the output folder, publish the artifacts."""
+def publish_report(report: dict, out: OutputFolder, rejects_alert_fraction: float = DEFAULT_REJECTS_ALERT_FRACTION) -> None:
+    """Write the final reports (JSON and HTML), upload the output folder, publish the artifacts
+    and emit the run's events (``tasks/events.py``)."""
     location = write_report(report, out)
     reasons = reject_reasons(out.path(REJECTS_FILE))
     out.path(REPORT_HTML_FILE).write_text(render_report_html(report, reasons), encoding="utf-8")
     out.publish()
     create_table_artifact(summary_rows(report), key="onramp-ledger", description="Rows read and rejected per source file")
     create_markdown_artifact(markdown_report(report), key="onramp-report", description=f"Run report ({location})")
+    emit_run_events(report, out.url, rejects_alert_fraction)
 
