@@ -88,6 +88,9 @@ def stage_sheet(
 
 
 def _open(staged: StagedFile) -> fastexcel.ExcelReader:
+    from tasks.extract.workbook_limits import check_workbook_extent
+
+    check_workbook_extent(staged.path, staged.uri)
     try:
         return fastexcel.read_excel(staged.path)
     except Exception as error:  # fastexcel raises its own hierarchy, one per calamine failure

@@ -25,6 +25,8 @@ REFUSED = {
     "zip-bomb-declaring-2-gib": BY_NAME["zip-bomb-declaring-2-gib"].build,
     "utf16-without-bom": BY_NAME["utf16-without-bom"].build,
     "encrypted-zip-member": BY_NAME["encrypted-zip-member"].build,
+    "xlsx-one-cell-at-xfd1048576": BY_NAME["xlsx-one-cell-at-xfd1048576"].build,
+    "xlsx-password-protected-ole2": BY_NAME["xlsx-password-protected-ole2"].build,
     "newline-in-file-name": csv_file(NEWLINE_NAME, b"Name,City\nAnn,Paris\n"),
 }
 

@@ -170,6 +170,55 @@ def _ascii_range(count: int) -> list[str]:
     return [f"c{n}" for n in range(count)]
 
 
+# --- workbooks ------------------------------------------------------------------------------
+XLSX_ROWS = [["Email", "First Name"], ["ann@example.com", "Ann"], ["bob@example.com", "=2+2"], ["nope", "X"], ["=1+1", "-3+1"]]
+OLE2_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
+
+
+def xlsx_bytes(sheets: list[tuple[str, list[list[str]]]]) -> bytes:
+    """A workbook written by xlsxwriter, every cell a string."""
+    import io
+
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    for name, rows in sheets:
+        sheet = workbook.add_worksheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                sheet.write_string(r, c, value)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def xlsx_with_sheet_xml(edit: Callable[[bytes], bytes]) -> bytes:
+    """The contacts workbook with its first sheet's XML edited."""
+    import io
+
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes([("Contacts", XLSX_ROWS)])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            target.writestr(info.filename, edit(data) if info.filename == "xl/worksheets/sheet1.xml" else data)
+    return buffer.getvalue()
+
+
+def workbook(name: str, data: Callable[[], bytes], suffix: str = "") -> Callable[[Path], list[str]]:
+    return lambda folder: [str(write(folder / name, data())) + suffix]
+
+
+def _claim_huge_dimension(xml: bytes) -> bytes:
+    import re
+
+    return re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml)
+
+
+def _far_cell(xml: bytes) -> bytes:
+    return xml.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>far</t></is></c></row></sheetData>')
+
+
 _BINARY = random.Random(8).randbytes(4096)
 _WIDE_HEADER = ",".join(["Email Address", *_ascii_range(1999)]).encode() + b"\n"
 _WIDE_ROW = ",".join(["wide@example.com", *["=1+1"] * 1999]).encode() + b"\n"
@@ -294,4 +343,20 @@ CORPUS = [
     Case("named-pipe", folder_with(_fifo), refused=(SUBSCRIBED, "not a regular file")),
     Case("folder-without-csv", folder_with(_no_csv), refused=("export", "no CSV file in the folder")),
     Case("missing-source", lambda folder: [str(folder / "nowhere.zip")], refused=("nowhere.zip", "no such file")),
+    Case("xlsx-truncated", workbook("contacts.xlsx", lambda: xlsx_bytes([("Contacts", XLSX_ROWS)])[:700]), refused=("contacts.xlsx", "not a readable workbook")),
+    Case("xlsx-binary-junk", workbook("contacts.xlsx", lambda: _BINARY), refused=("contacts.xlsx", "not a readable workbook")),
+    Case("xlsx-password-protected-ole2", workbook("contacts.xlsx", lambda: OLE2_SIGNATURE + _BINARY), refused=("contacts.xlsx", "password")),
+    Case(
+        "xlsx-300-sheets-contacts-last",
+        workbook("contacts.xlsx", lambda: xlsx_bytes([*((f"Notes {n}", [["Topic", "Owner"], ["x", "y"]]) for n in range(300)), ("Contacts", XLSX_ROWS)])),
+        rows_read=4,
+        rows_rejected=2,
+        reasons=("invalid email address",),
+        planned_emails=frozenset({"ann@example.com", "bob@example.com"}),
+    ),
+    Case("xlsx-no-email-column", workbook("contacts.xlsx", lambda: xlsx_bytes([("Sheet1", [["Name", "City"], ["Ann", "Paris"]])])), refused=("contacts.xlsx", "no sheet has a contact header row")),
+    Case("xlsx-named-sheet-missing", workbook("contacts.xlsx", lambda: xlsx_bytes([("Contacts", XLSX_ROWS)]), "#Nope"), refused=("contacts.xlsx", "no sheet 'Nope'")),
+    Case("xlsx-huge-dimension-claim", workbook("contacts.xlsx", lambda: xlsx_with_sheet_xml(_claim_huge_dimension)), rows_read=4, rows_rejected=2),
+    Case("xlsx-one-cell-at-xfd1048576", workbook("contacts.xlsx", lambda: xlsx_with_sheet_xml(_far_cell)), refused=("contacts.xlsx", "spans 17,179,869,184 cells")),
+    Case("xlsx-empty-workbook-sheet", workbook("contacts.xlsx", lambda: xlsx_bytes([("Sheet1", [])])), refused=("contacts.xlsx", "no sheet has a contact header row")),
 ]
