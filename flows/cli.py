@@ -144,6 +144,12 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="send contacts by the Imports API, by batch upsert, or auto: upsert for small files (default: auto)",
     )
+    parser.add_argument(
+        "--companies",
+        action="store_true",
+        help="also create the contacts' companies (keyed by website or non-free-mail email domain) "
+        "and associate each contact with its company",
+    )
 
 
 def _add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
@@ -238,7 +244,7 @@ def _run_migrate(args: argparse.Namespace) -> int:
         values["portal_url"] = args.portal_url
     if args.token_secret:
         values["token_secret_block"] = args.token_secret
-    params = MigrationParameters(**values, dry_run=args.dry_run, load_path=args.load_path)
+    params = MigrationParameters(**values, dry_run=args.dry_run, load_path=args.load_path, import_companies=args.companies)
     _preflight(params)
     from flows.migrate import migrate_contacts
 
@@ -388,6 +394,11 @@ def _print_summary(report: dict, output: str) -> None:
             f"HubSpot ({load['portal']}): {len(load['imports'])} import(s), "
             f"{load['opt_outs']['unsubscribed']} opted out, {load['rows_failed']} row(s) failed"
         )
+        for static in (item for item in load.get("lists", []) if "name" in item):
+            print(f"  list {static['name']!r} (id {static['list_id']}): {static['added']} contacts added")
+        companies = load.get("companies")
+        if companies:
+            print(f"  companies: {companies['created']} created, {companies['existing']} existing, {companies['associated']} contacts associated")
     print(f"report: {output.rstrip('/')}/report.json")
 
 

@@ -37,7 +37,7 @@ def check_parameters(params: PlanParameters) -> None:
     load_profile(DEFAULT_PROFILE).consent.with_overrides(params.consent_overrides)
 
 
-def _plan(params: PlanParameters, out: OutputFolder) -> dict:
+def plan_run(params: PlanParameters, out: OutputFolder) -> dict:
     """Read every source with its own profile (sources may mix formats), then plan them together."""
     limits = PlanLimits(max_rows=params.max_rows_per_file, max_bytes=params.max_bytes_per_file)
     mapping = UserMapping.load(params.mapping_file) if params.mapping_file else None
@@ -52,7 +52,7 @@ def _plan(params: PlanParameters, out: OutputFolder) -> dict:
 def plan_contacts(params: PlanParameters) -> dict:
     """Extract, validate and transform the sources; write the plan and report. Talks to no HubSpot."""
     out = OutputFolder(params.output)
-    report = _plan(params, out)
+    report = plan_run(params, out)
     publish_report(report, out, params.rejects_alert_fraction)
     return report
 
@@ -72,7 +72,7 @@ def migrate_contacts(params: MigrationParameters) -> dict:
     """
     portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
     out = OutputFolder(params.output)
-    report = _plan(params, out)
+    report = plan_run(params, out)
     if params.dry_run:
         report["dry_run"] = dry_run_task(portal, read_plan(out.local))
     else:
@@ -85,7 +85,13 @@ def _load(portal: HubSpotPortal, out: OutputFolder, params: MigrationParameters,
     """Load the plan; when the load stops (daily quota, HubSpot down), publish the report with
     why under ``load_stopped`` before failing, so the run says where it stopped."""
     try:
-        return load_steps(portal, out.local, state_dir=load_state_dir(out.url, out.local), load_path=params.load_path)
+        return load_steps(
+            portal,
+            out.local,
+            state_dir=load_state_dir(out.url, out.local),
+            load_path=params.load_path,
+            import_companies=params.import_companies,
+        )
     except LoadError as error:
         report["load_stopped"] = str(error)
         publish_report(report, out, params.rejects_alert_fraction)

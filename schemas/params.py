@@ -79,3 +79,18 @@ class MigrationParameters(PlanParameters):
         description="How contacts files are sent: auto (batch upsert for small files, the Imports API for "
         "large ones), imports or upsert.",
     )
+    import_companies: bool = Field(
+        default=False,
+        description="Also create the contacts' companies, keyed by domain (the website's, else the email's unless "
+        "a mail provider's), and associate each contact with its company.",
+    )
+
+
+class SyncParameters(MigrationParameters):
+    """A recurring sync: each run sends only what changed in the sources since the last
+    successful run (new opt-outs first), by batch upsert."""
+
+    load_path: Literal["auto", "imports", "upsert"] = Field(
+        default="upsert",
+        description="How the changed contacts are sent: upsert (batch upsert, for deltas), imports, or auto (by file size).",
+    )

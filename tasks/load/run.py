@@ -1,5 +1,5 @@
 """A whole plan into HubSpot: properties, then opt-outs, then contacts files, then their static
-lists, then a read-back.
+lists (and, when asked, their companies), then a read-back.
 
 Two ways in:
 
@@ -27,6 +27,7 @@ from prefect.futures import PrefectFuture, as_completed
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.client import HubSpotPortal
+from tasks.load.companies import CompanyJournal, companies_report, load_companies, load_file_companies_task
 from tasks.load.imports import import_contacts_file_task, import_contacts_files
 from tasks.load.lists import ListJournal, add_file_members, add_file_members_task, ensure_list_task, ensure_lists
 from tasks.load.log import get_logger
@@ -128,6 +129,7 @@ def load_plan(
     plan_dir: str | Path,
     *,
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
+    import_companies: bool = False,
 ) -> dict[str, Any]:
     """Load a plan directory into a portal with plain calls (no Prefect, no caching), by imports.
 
@@ -135,6 +137,8 @@ def load_plan(
         portal: The portal.
         plan_dir: The planner's output directory (local).
         poll_interval: Seconds between import status polls.
+        import_companies: Also create the contacts' companies and associate them
+            (``tasks/load/companies.py``); the report then has ``companies``.
 
     Returns:
         The load report of :func:`load_report`.
@@ -149,6 +153,8 @@ def load_plan(
     lists = ensure_lists(portal, plan)
     members = [add_file_members(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]
     report = load_report(portal.url, properties, opt_outs, imports, list(lists.values()), members)
+    if import_companies:
+        report["companies"] = load_companies(portal, plan)
     get_logger().info("load finished: %d rows failed", report["rows_failed"])
     return report
 
@@ -267,6 +273,7 @@ def load_steps(
     state_dir: Path,
     load_path: str = AUTO,
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
+    import_companies: bool = False,
 ) -> dict[str, Any]:
     """Load a plan directory as one Prefect task per step, resumable; call it inside a flow.
 
@@ -280,9 +287,12 @@ def load_steps(
         state_dir: Where the steps' results and the import journal are kept between runs.
         load_path: ``auto`` (by each file's size), ``imports`` or ``upsert``.
         poll_interval: Seconds between import status polls.
+        import_companies: Also create the contacts' companies and associate them, a step per
+            contacts file, one file after another (``tasks/load/companies.py``).
 
     Returns:
-        The load report of :func:`load_report`, plus ``"reconciliation"``
+        The load report of :func:`load_report`, plus ``"companies"`` when asked and
+        ``"reconciliation"``
         (:func:`~tasks.load.reconcile.reconcile`).
 
     Raises:
@@ -308,6 +318,10 @@ def load_steps(
     member_task = _cached(add_file_members_task, "list-members", state_dir)
     members = [future.result() for future in [member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]]
     report = load_report(portal.url, properties, opt_outs, contacts, list(lists.values()), members)
+    if import_companies:
+        company_task = _cached(load_file_companies_task, "companies", state_dir)
+        companies = CompanyJournal(state_dir, portal.url)
+        report["companies"] = companies_report([company_task(portal, plan, entry, companies) for entry in plan.imports])
     report["reconciliation"] = reconcile_task(portal, plan, report)
     publish_reconciliation(report["reconciliation"])
     logger.info("load finished: %d rows failed", report["rows_failed"])

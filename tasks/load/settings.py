@@ -75,6 +75,15 @@ PROPERTY_BATCH_SIZE = 100
 # is a small body (~15 KB) and a tenth of the requests of the read-backs that feed it.
 LIST_MEMBERSHIP_BATCH_SIZE = 1000
 
+# --- companies -------------------------------------------------------------------------------
+# Batch create and the v4 batch associate follow the CRM batch rule of 100 inputs a request.
+COMPANY_BATCH_SIZE = 100
+ASSOCIATION_BATCH_SIZE = 100
+# Domains per search: HubSpot's IN filter takes a list of values; 50 keeps the request well
+# under the 3,000-character query limit for ordinary domains. Search returns at most 200 a page.
+COMPANY_SEARCH_VALUES = 50
+COMPANY_SEARCH_PAGE_SIZE = 200
+
 # --- opt-outs --------------------------------------------------------------------------------
 # HubSpot documents no maximum for communication-preferences v4 batches. 100 is the limit of
 # every CRM batch endpoint that does document one, so it is the largest size known to be

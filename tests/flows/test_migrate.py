@@ -12,6 +12,7 @@ from hubspot import HubSpot
 from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 
 from benchmarks.generate_mailchimp import write_export
+from emulators.hubspot import serve_in_background
 from flows.migrate import migrate_contacts, plan_contacts
 from schemas.params import MigrationParameters, PlanParameters
 
@@ -124,3 +125,37 @@ def read_contacts(client: HubSpot, emails: set[str]) -> dict:
         for contact in client.crm.contacts.batch_api.read(batch_read_input_simple_public_object_id=batch).results:
             found[contact.properties["email"]] = contact
     return found
+
+
+def test_migrate_with_companies_makes_each_company_once_and_a_rerun_writes_nothing(prefect_api_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
+    truth = write_export(tmp_path / "export.zip", rows=80, seed=7)
+    expected = expected_outcomes(truth)
+    with serve_in_background() as hub:
+        params = MigrationParameters(
+            sources=[str(tmp_path / "export.zip")], output=str(tmp_path / "out"), portal_url=hub.url, import_companies=True
+        )
+        first = migrate_contacts(params)["load"]
+        before = dict(hub.emulator.request_counts)
+        second = migrate_contacts(params)["load"]
+        sent_again = {key: count - before.get(key, 0) for key, count in hub.emulator.request_counts.items()}
+
+        client = HubSpot(access_token=TOKEN, host=hub.url)
+        companies = client.crm.companies.basic_api.get_page(limit=100, properties=["domain"]).results
+        domain_of = {company.id: company.properties["domain"] for company in companies}
+        contacts = read_contacts(client, expected["marketing"] | expected["non_marketing"])
+        associated = {}
+        for email, contact in contacts.items():
+            answer = requests.get(
+                f"{hub.url}/crm/v4/objects/contacts/{contact.id}/associations/companies",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=10,
+            ).json()["results"]
+            associated[email] = [domain_of[str(result["toObjectId"])] for result in answer]
+
+    # The generator's addresses are at mail providers and at two organisations.
+    assert sorted(domain_of.values()) == ["bayclub.org", "example.org"]
+    assert first["companies"]["created"] == 2 and second["companies"] == first["companies"]
+    assert associated == {email: [email.split("@")[1]] if email.split("@")[1] in domain_of.values() else [] for email in contacts}
+    # The rerun found every step done: not one write.
+    assert not [key for key, count in sent_again.items() if count and key[0] != "GET" and key[2] < 300 and "read" not in key[1] and "search" not in key[1]]

@@ -24,6 +24,7 @@ def write_plan(
     properties: list[dict[str, Any]] | None = None,
     group: dict[str, str] | None = None,
     source: str = "file:///exports/audience.zip",
+    lists: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write plan.json, the files it names and lineage.csv.
 
@@ -35,6 +36,7 @@ def write_plan(
         group: The property group.
         source: The source URI lineage points at; each row's source row is ``<source>:<n>``
             with ``n`` counting every row written, from 2.
+        lists: The static lists (``{"key", "name", "outcome", "files"}``), left out when ``None``.
 
     Returns:
         The directory.
@@ -63,6 +65,6 @@ def write_plan(
         "imports": imports,
         "opt_outs": opt_out_entries,
         "lineage": "lineage.csv",
-    }
+    } | ({"lists": lists} if lists is not None else {})
     (directory / "plan.json").write_text(json.dumps(plan, indent=2), encoding="utf-8")
     return directory

@@ -1,0 +1,261 @@
+"""Companies from the contacts' company columns, each contact associated with its company.
+
+What HubSpot's importer does for "contacts associated with another object", done with the CRM
+APIs instead of a multi-object import, because a multi-object import is always non-marketing
+(reference §4) and would undo the marketing imports. Per contacts file, after it is loaded:
+
+1. each contact's company domain: its ``website``'s host, else its email's domain unless that
+   is a mail provider's (``free_mail_domains.txt``); a contact with neither gets no company.
+   The company's name is the first ``company`` cell among its contacts, else the domain;
+2. the domains' companies: those this migration made before (the journal), then those HubSpot
+   already has (search by ``domain``), and the rest created with ``batch/create``. A company is
+   keyed by its domain, so no run makes a second company for a domain;
+3. the contacts' ids, read back by email, associated with their companies by the default
+   (unlabeled) association, 100 pairs a request.
+
+Files are done one after another: two files sharing a domain side by side would both find it
+missing and both create it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.load import settings
+from tasks.load.batches import chunked
+from tasks.load.client import HubSpotPortal
+from tasks.load.contact_ids import EMAIL_COLUMN, contact_ids
+from tasks.load.log import get_logger
+from tasks.load.plan import LoadPlan, read_header, unneutralise
+from tasks.load.retry import describe, http_status
+
+FREE_MAIL_DOMAINS = frozenset(
+    line.strip()
+    for line in (Path(__file__).parent / "free_mail_domains.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+)
+COMPANY_COLUMN = "company"
+WEBSITE_COLUMN = "website"
+DOMAIN = "domain"
+NAME = "name"
+_COMPANIES_PATH = "/crm/v3/objects/companies"
+_ASSOCIATE_PATH = "/crm/v4/associations/contacts/companies/batch/associate/default"
+# A host name: dot-separated labels of letters, digits and hyphens, at least two labels.
+_DOMAIN_PATTERN = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
+_SCHEME = r"^[a-z][a-z0-9+.-]*://"
+_FORMULA_APOSTROPHE = r"^'([=+\-@\t\r])"
+
+
+class CompanyJournal:
+    """The companies this migration created, by domain, kept in an append-only file.
+
+    HubSpot's search finds a new record only "a few moments" after it is written, so a run
+    killed right after a create could search again and not see the company it made; the
+    journal is what prevents a second one. One JSON line per company, appended as soon as
+    HubSpot answers (a kill can leave at most a partial last line, which is skipped).
+
+    Args:
+        directory: The migration's state folder (``None``: kept in memory only).
+        portal_url: The portal's base URL.
+    """
+
+    def __init__(self, directory: Path | None, portal_url: str) -> None:
+        key = hashlib.sha256(portal_url.rstrip("/").encode()).hexdigest()[:16]
+        self.path = Path(directory) / "companies" / f"{key}.jsonl" if directory is not None else None
+        self.ids: dict[str, str] = {}
+        if self.path is not None and self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                    self.ids[record[DOMAIN]] = record["id"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+
+    def record(self, created: dict[str, str]) -> None:
+        """Record companies just created (``{domain: id}``)."""
+        self.ids.update(created)
+        if self.path is None or not created:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.writelines(json.dumps({DOMAIN: domain, "id": company_id}) + "\n" for domain, company_id in created.items())
+
+
+def _unneutralised(column: str) -> pl.Expr:
+    return pl.col(column).str.replace(_FORMULA_APOSTROPHE, "$1").str.strip_chars()
+
+
+def _valid_domain(host: pl.Expr) -> pl.Expr:
+    """``host`` when it is a domain and not a mail provider's, else null."""
+    return pl.when(host.str.contains(_DOMAIN_PATTERN) & ~host.is_in(list(FREE_MAIL_DOMAINS))).then(host)
+
+
+def company_links(path: Path) -> pl.DataFrame:
+    """Each contact of a contacts file with its company's domain and name, when it has one.
+
+    Returns:
+        Columns ``email``, ``domain``, ``name`` (the contact's ``company`` cell, or null), one
+        row per contact with a domain, in file order.
+    """
+    present = set(read_header(path))
+    wanted = [column for column in (EMAIL_COLUMN, COMPANY_COLUMN, WEBSITE_COLUMN) if column in present]
+    rows = pl.read_csv(path, columns=wanted, infer_schema=False, encoding="utf8-lossy")
+    website = (
+        _unneutralised(WEBSITE_COLUMN).str.to_lowercase().str.replace(_SCHEME, "").str.replace(r"^www\.", "")
+        .str.replace(r"[/?#:].*$", "")
+        if WEBSITE_COLUMN in present
+        else pl.lit(None, pl.String)
+    )
+    email = _unneutralised(EMAIL_COLUMN).str.to_lowercase()
+    name = pl.when(_unneutralised(COMPANY_COLUMN) != "").then(_unneutralised(COMPANY_COLUMN)) if COMPANY_COLUMN in present else pl.lit(None, pl.String)
+    return rows.select(
+        email.alias(EMAIL_COLUMN),
+        pl.coalesce(_valid_domain(website), _valid_domain(email.str.split("@").list.last())).alias(DOMAIN),
+        name.alias(NAME),
+    ).drop_nulls(DOMAIN)
+
+
+def _search_existing(portal: HubSpotPortal, domains: list[str]) -> dict[str, str]:
+    """The companies HubSpot has for these domains; of several for one domain, the oldest."""
+    found: dict[str, str] = {}
+    for batch in chunked(domains, settings.COMPANY_SEARCH_VALUES):
+        body: dict[str, Any] = {
+            "filterGroups": [{"filters": [{"propertyName": DOMAIN, "operator": "IN", "values": batch}]}],
+            "properties": [DOMAIN],
+            "limit": settings.COMPANY_SEARCH_PAGE_SIZE,
+        }
+        while True:
+            page = portal.request("POST", f"{_COMPANIES_PATH}/search", json=body) or {}
+            for company in page.get("results", []):
+                domain = str((company.get("properties") or {}).get(DOMAIN) or "").lower()
+                company_id = str(company["id"])
+                if domain not in found or int(company_id) < int(found[domain]):
+                    found[domain] = company_id
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+            body = {**body, "after": after}
+    return found
+
+
+def _create(portal: HubSpotPortal, companies: dict[str, str], journal: CompanyJournal) -> list[str]:
+    """Create companies (``{domain: name}``), 100 a request; returns HubSpot's refusals."""
+    problems: list[str] = []
+    for batch in chunked(list(companies.items()), settings.COMPANY_BATCH_SIZE):
+        body = {
+            "inputs": [
+                {"properties": {DOMAIN: domain, NAME: name}, "objectWriteTraceId": domain} for domain, name in batch
+            ]
+        }
+        try:
+            answer = portal.request("POST", f"{_COMPANIES_PATH}/batch/create", json=body) or {}
+        except Exception as error:
+            if http_status(error) is None:
+                raise
+            problems.append(describe(error))
+            continue
+        journal.record(
+            {str(company["properties"][DOMAIN]).lower(): str(company["id"]) for company in answer.get("results", [])}
+        )
+        problems.extend(str(error.get("message")) for error in answer.get("errors", []))
+    return problems
+
+
+def _associate(portal: HubSpotPortal, pairs: Iterable[tuple[str, str]]) -> tuple[int, list[str]]:
+    """Associate ``(contact id, company id)`` pairs by default; returns (associated, refusals)."""
+    done, problems = 0, []
+    for batch in chunked(pairs, settings.ASSOCIATION_BATCH_SIZE):
+        body = {"inputs": [{"from": {"id": contact}, "to": {"id": company}} for contact, company in batch]}
+        try:
+            answer = portal.request("POST", _ASSOCIATE_PATH, json=body) or {}
+        except Exception as error:
+            if http_status(error) is None:
+                raise
+            problems.append(describe(error))
+            continue
+        done += len(answer.get("results", []))
+        problems.extend(str(error.get("message")) for error in answer.get("errors", []))
+    return done, problems
+
+
+def load_file_companies(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: CompanyJournal) -> dict[str, Any]:
+    """Create a loaded contacts file's companies (those missing) and associate its contacts.
+
+    Args:
+        portal: The portal.
+        plan: The plan.
+        entry: The file's ``imports`` entry.
+        journal: The companies this migration created (shared by the files, which run one
+            after another).
+
+    Returns:
+        ``{"file", "domains", "created", "existing", "associated", "without_company",
+        "problems"}``: counts, and HubSpot's messages for what it refused.
+    """
+    path = plan.path(entry["file"])
+    links = company_links(path)
+    names = links.group_by(DOMAIN, maintain_order=True).agg(pl.col(NAME).drop_nulls().first())
+    wanted = dict(zip(names[DOMAIN].to_list(), names[NAME].to_list()))
+    known = {domain: journal.ids[domain] for domain in wanted if domain in journal.ids}
+    unknown = [domain for domain in wanted if domain not in known]
+    existing = _search_existing(portal, unknown) if unknown else {}
+    missing = {domain: wanted[domain] or domain for domain in unknown if domain not in existing}
+    problems = _create(portal, missing, journal) if missing else []
+    ids = {**existing, **journal.ids}
+    company_of = dict(zip(links[EMAIL_COLUMN].to_list(), links[DOMAIN].to_list()))
+    pairs = (
+        (contact, ids[company_of[email]])
+        for _asked, found in contact_ids(portal, iter(company_of))
+        for email, contact in found.items()
+        if company_of[email] in ids
+    )
+    associated, refused = _associate(portal, pairs)
+    problems += refused
+    rows = int(entry.get("rows") or 0)
+    created = len([domain for domain in missing if domain in journal.ids])
+    get_logger().info(
+        "companies of %s: %d domains, %d created, %d associations", entry["file"], len(wanted), created, associated
+    )
+    return {
+        "file": entry["file"],
+        "domains": len(wanted),
+        "created": created,
+        "existing": len(wanted) - len(missing),
+        "associated": associated,
+        "without_company": max(rows - links.height, 0),
+        "problems": problems,
+    }
+
+
+def companies_report(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The files' company results, with their totals (the load report's ``companies``)."""
+    totals = {key: sum(result[key] for result in files) for key in ("domains", "created", "existing", "associated", "without_company")}
+    return {**totals, "problems": [problem for result in files for problem in result["problems"]], "files": files}
+
+
+def load_companies(portal: HubSpotPortal, plan: LoadPlan, state_dir: Path | None = None) -> dict[str, Any]:
+    """:func:`load_file_companies` for every contacts file of the plan, in plan order.
+
+    Returns:
+        :func:`companies_report` of the files.
+    """
+    journal = CompanyJournal(state_dir, portal.url)
+    return companies_report([load_file_companies(portal, plan, entry, journal) for entry in plan.imports])
+
+
+load_file_companies_task = task(
+    load_file_companies,
+    name="hubspot-companies",
+    task_run_name="companies of {entry[file]}",
+    # Retries by cause happen per request inside; the portal must not be hashed into a cache key.
+    retries=0,
+    cache_policy=NO_CACHE,
+)

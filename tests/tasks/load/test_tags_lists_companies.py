@@ -1,0 +1,143 @@
+"""Enumeration options, static lists and companies, loaded into the emulator over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tasks.load import ensure_properties, load_plan, read_plan
+from tasks.load.companies import company_links
+from tasks.load.lists import ensure_lists
+from tests.tasks.load.conftest import TOKEN, count_requests
+from tests.tasks.load.plans import write_csv, write_plan
+
+POLL = 0.02
+GROUP = {"name": "mailchimp", "label": "Mailchimp"}
+MARKETING = "hubspot/contacts-marketing-001.csv"
+NON_MARKETING = "hubspot/contacts-non-marketing-001.csv"
+LIST_NAME = "Onramp — Mailchimp marketing contacts (plan 0123abcd)"
+
+
+def options(*values):
+    return [{"label": v, "value": v, "hidden": False, "displayOrder": order} for order, v in enumerate(values)]
+
+
+def tags_property(*values):
+    return {"name": "mailchimp_tags", "label": "Tags", "type": "enumeration", "fieldType": "checkbox",
+            "groupName": "mailchimp", "options": options(*values)}
+
+
+def plan_dir(directory, marketing_rows, non_marketing_rows=(), header=("email", "firstname", "company", "website")):
+    contacts = {
+        MARKETING: ({"outcome": "marketing", "marketable": True, "create_list": False, "list": "marketing",
+                     "name": "Onramp test marketing 001"}, list(header), [list(row) for row in marketing_rows]),
+    }
+    if non_marketing_rows:
+        contacts[NON_MARKETING] = ({"outcome": "non_marketing", "marketable": False, "create_list": False,
+                                    "name": "Onramp test non-marketing 001"}, list(header), [list(row) for row in non_marketing_rows])
+    lists = [{"key": "marketing", "name": LIST_NAME, "outcome": "marketing", "files": [MARKETING]}]
+    return write_plan(directory, contacts=contacts, group=GROUP, lists=lists)
+
+
+def stored_options(client):
+    return [o.value for o in client.crm.properties.core_api.get_by_name("contacts", "mailchimp_tags").options]
+
+
+def test_missing_tag_options_are_added_to_an_existing_property_and_none_removed(portal, emulator, client, tmp_path):
+    # A portal whose tags property another migration made, with an option this plan lacks.
+    ensure_properties(portal, read_plan(write_plan(tmp_path / "earlier", group=GROUP, properties=[tags_property("Old", "vip")])))
+    rows = [["ann@example.com", "vip;2025 waiver"], ["ben@example.com", "New"]]
+    plan = write_plan(tmp_path / "now", group=GROUP, properties=[tags_property("2025 waiver", "New", "vip")],
+                      contacts={MARKETING: ({"outcome": "marketing", "marketable": True}, ["email", "mailchimp_tags"], rows)})
+
+    first = load_plan(portal, plan, poll_interval=POLL)
+    again = ensure_properties(portal, read_plan(plan))
+
+    assert first["properties"]["options_added"] == {"mailchimp_tags": ["2025 waiver", "New"]}
+    assert stored_options(client) == ["Old", "vip", "2025 waiver", "New"]
+    assert first["rows_failed"] == 0 and first["rows_with_value_errors"] == 0
+    # Nothing missing the second time: no update sent.
+    assert again["options_added"] == {} and count_requests(emulator, "PATCH", "/crm/v3/properties") == 1
+    ann = client.crm.contacts.basic_api.get_by_id("ann@example.com", id_property="email", properties=["mailchimp_tags"])
+    assert sorted(ann.properties["mailchimp_tags"].split(";")) == ["2025 waiver", "vip"]
+
+
+def test_marketing_contacts_go_to_one_static_list_whose_name_avoids_taken_ones(portal, emulator, client, tmp_path):
+    for taken in (LIST_NAME, f"{LIST_NAME} (2)"):
+        requests.post(f"{portal.url}/crm/v3/lists", headers={"Authorization": f"Bearer {TOKEN}"},
+                      json={"name": taken, "objectTypeId": "0-1", "processingType": "MANUAL"}).raise_for_status()
+    plan = plan_dir(tmp_path, [["ann@example.com", "Ann", "", ""], ["ben@example.com", "Ben", "", ""], ["broken", "X", "", ""]],
+                    [["dan@example.com", "Dan", "", ""]])
+
+    report = load_plan(portal, plan, poll_interval=POLL)
+
+    [static] = report["lists"]
+    assert (static["name"], static["created"], static["added"], static["missing"]) == (f"{LIST_NAME} (3)", True, 2, 1)
+    members = client.crm.lists.memberships_api.get_page(static["list_id"], limit=100).results
+    ids = {client.crm.contacts.basic_api.get_by_id(email, id_property="email").id for email in ("ann@example.com", "ben@example.com")}
+    assert {member.record_id for member in members} == ids
+
+
+def test_a_list_already_made_for_the_plan_is_found_again_not_made_twice(portal, emulator, tmp_path):
+    plan = read_plan(plan_dir(tmp_path / "plan", [["ann@example.com", "Ann", "", ""]]))
+    state = tmp_path / "state"
+
+    first = ensure_lists(portal, plan, state)
+    # A rerun after a kill between the create and the cache: the journal knows the list.
+    again = ensure_lists(portal, plan, state)
+
+    assert first["marketing"]["created"] and not again["marketing"]["created"]
+    assert again["marketing"]["list_id"] == first["marketing"]["list_id"]
+    assert count_requests(emulator, "POST", "/crm/v3/lists") == 1
+
+
+@pytest.mark.parametrize(
+    ("row", "domain", "name"),
+    [
+        (["a@acme.io", "Acme", ""], "acme.io", "Acme"),
+        (["b@gmail.com", "Acme", "https://www.Acme.io/about?x=1"], "acme.io", "Acme"),
+        (["c@gmail.com", "Solo", ""], None, None),
+        (["d@beta.co.uk", "", "not a website"], "beta.co.uk", None),
+        (["'=e@gamma.com", "'-Gamma", ""], "gamma.com", "-Gamma"),
+    ],
+)
+def test_a_contact_company_is_keyed_by_website_else_a_non_free_mail_domain(tmp_path, row, domain, name):
+    path = tmp_path / "contacts.csv"
+    write_csv(path, ["email", "company", "website"], [row])
+    links = company_links(path).to_dicts()
+    assert links == ([{"email": row[0].lstrip("'").lower(), "domain": domain, "name": name}] if domain else [])
+
+
+def test_companies_are_created_once_across_runs_and_contacts_associated(portal, emulator, client, tmp_path):
+    first_rows = [["ann@acme.io", "Ann", "Acme", ""], ["ben@acme.io", "Ben", "", ""], ["cat@gmail.com", "Cat", "Beta", "beta.com"],
+                  ["dan@gmail.com", "Dan", "Solo", ""]]
+    second_rows = [["eve@acme.io", "Eve", "Acme Inc", ""], ["fay@beta.com", "Fay", "", ""], ["gus@gamma.org", "Gus", "Gamma", ""]]
+
+    first = load_plan(portal, plan_dir(tmp_path / "one", first_rows), poll_interval=POLL, import_companies=True)
+    # Another migration (another plan, no shared state) into the same portal.
+    second = load_plan(portal, plan_dir(tmp_path / "two", second_rows), poll_interval=POLL, import_companies=True)
+
+    assert (first["companies"]["created"], first["companies"]["associated"], first["companies"]["without_company"]) == (2, 3, 1)
+    assert (second["companies"]["created"], second["companies"]["existing"], second["companies"]["associated"]) == (1, 2, 3)
+    companies = client.crm.companies.basic_api.get_page(limit=100, properties=["domain", "name"]).results
+    by_domain = {company.properties["domain"]: company for company in companies}
+    assert sorted(company.properties["domain"] for company in companies) == ["acme.io", "beta.com", "gamma.org"]
+    assert by_domain["acme.io"].properties["name"] == "Acme"
+
+    def company_of(email):
+        contact = client.crm.contacts.basic_api.get_by_id(email, id_property="email").id
+        answer = requests.get(f"{portal.url}/crm/v4/objects/contacts/{contact}/associations/companies",
+                              headers={"Authorization": f"Bearer {TOKEN}"}).json()["results"]
+        return [by_domain_id(by_domain, result["toObjectId"]) for result in answer]
+
+    assert {email: company_of(email) for email in ("ann@acme.io", "cat@gmail.com", "dan@gmail.com", "eve@acme.io", "fay@beta.com")} == {
+        "ann@acme.io": ["acme.io"], "cat@gmail.com": ["beta.com"], "dan@gmail.com": [], "eve@acme.io": ["acme.io"], "fay@beta.com": ["beta.com"],
+    }
+
+
+def by_domain_id(by_domain, company_id):
+    return next(domain for domain, company in by_domain.items() if company.id == str(company_id))
+
+
+def portal.url:
+    return portal.url
