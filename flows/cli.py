@@ -1,4 +1,4 @@
-"""The ``onramp`` command: plan, migrate, migrate-accounts, emulator, demo.
+"""The ``onramp`` command: plan, migrate, sync, migrate-accounts, emulator, demo.
 
 Exit status: 0 on success (rejected rows included), 2 on unusable input or usage (one line
 on stderr naming the file and the problem, never a traceback), 1 when a load (or, for
@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_portal_arguments(migrate)
     _add_load_arguments(migrate)
     migrate.set_defaults(run=_run_migrate)
+
+    sync = commands.add_parser("sync", help="send what changed in the sources since the last successful sync (run it on a schedule)")
+    _add_plan_arguments(sync)
+    _add_portal_arguments(sync)
+    sync.add_argument("--dry-run", action="store_true", help="only report what the changes would do in the portal; write nothing")
+    sync.set_defaults(run=_run_sync)
 
     accounts = commands.add_parser("migrate-accounts", help="migrate every account of a manifest (YAML), a few at once")
     accounts.add_argument("manifest", metavar="MANIFEST", help="accounts manifest: names, sources, portals (path or URL)")
@@ -253,6 +259,28 @@ def _run_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK if params.dry_run or not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
 
 
+def _portal_parameters(args: argparse.Namespace) -> dict:
+    """The plan's parameters and the portal's, as given on the command line."""
+    values = _plan_parameters(args)
+    if args.portal_url:
+        values["portal_url"] = args.portal_url
+    if args.token_secret:
+        values["token_secret_block"] = args.token_secret
+    return values
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    from schemas.params import SyncParameters
+
+    params = SyncParameters(**_portal_parameters(args), dry_run=args.dry_run)
+    _preflight(params)
+    from flows.sync import sync_contacts
+
+    report = _in_engine(sync_contacts, params)
+    _print_summary(report, params.output)
+    return EXIT_OK if params.dry_run or not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
+
+
 def _run_migrate_accounts(args: argparse.Namespace) -> int:
     from schemas.manifest import AccountsParameters, load_manifest
 
@@ -380,6 +408,12 @@ def _print_summary(report: dict, output: str) -> None:
     )
     for row in summary_rows(report)[:-1]:
         print(f"  {row['status']:>14}  {row['rows']:>8} rows  {row['rejected']:>6} rejected  {row['source']}")
+    sync = report.get("sync")
+    if sync:
+        print(
+            f"sync: {sync['new_or_changed_contacts']} new or changed contacts, {sync['new_opt_outs']} new opt-outs, "
+            f"{sync['unchanged']} unchanged, {sync['kept_opted_out']} kept opted out"
+        )
     dry_run = report.get("dry_run")
     if dry_run:
         contacts, opt_outs = dry_run["contacts"], dry_run["opt_outs"]

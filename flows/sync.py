@@ -1,0 +1,105 @@
+"""The recurring sync: each run sends what changed in the sources since the last successful one.
+
+Plan the whole source as a migration does, compare it with the last successful run's snapshot
+(``tasks/sync.py``), load the delta plan — new opt-outs first, then new and changed contacts by
+batch upsert — and only then keep the new snapshot. Scheduled from ``deployments/prefect.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.migrate import plan_run
+from schemas.params import SyncParameters
+from tasks.errors import LoadError
+from tasks.load.client import HubSpotPortal, resolve_token
+from tasks.load.dryrun import dry_run_task
+from tasks.load.plan import LoadPlan, read_plan
+from tasks.load.resume import load_state_dir
+from tasks.load.run import load_steps
+from tasks.load.settings import MAX_CONCURRENT_IMPORTS
+from tasks.output import OutputFolder
+from tasks.steps import publish_report
+from tasks.sync import (
+    DELTA_FOLDER,
+    Delta,
+    diff,
+    failed_emails,
+    planned_state,
+    read_snapshot,
+    snapshot_after,
+    snapshot_generation,
+    snapshot_location,
+    sync_key,
+    write_delta_plan,
+    write_snapshot,
+)
+
+
+@dataclass(frozen=True)
+class SyncStep:
+    """A run's delta: what it sends, from which snapshot, and where its plan is."""
+
+    delta: Delta
+    previous: pl.DataFrame | None
+    plan: LoadPlan
+    counts: dict[str, int]
+
+
+@task(name="sync-delta", cache_policy=NO_CACHE)
+def plan_delta(out: OutputFolder, location: str) -> SyncStep:
+    """Compare this run's plan with the snapshot; write the delta plan under ``sync-delta/``."""
+    previous = read_snapshot(location)
+    planned = planned_state(read_plan(out.local))
+    delta = diff(planned, previous)
+    step = SyncStep(delta, previous, write_delta_plan(read_plan(out.local), delta, out.local / DELTA_FOLDER), delta.counts(planned.height))
+    get_run_logger().info("sync: %s (%s)", step.counts, "first run" if previous is None else "since the last successful run")
+    return step
+
+
+@task(name="sync-advance", cache_policy=NO_CACHE)
+def advance_snapshot(step: SyncStep, location: str, load: dict) -> None:
+    """Keep the new snapshot: the next run sends only what changes after this one."""
+    failed = failed_emails(step.plan, load.get("errors", []))
+    write_snapshot(location, snapshot_after(step.delta, step.previous, failed))
+    if failed:
+        get_run_logger().warning("sync: %d contact(s) not taken by HubSpot are sent again next run", len(failed))
+
+
+@flow(
+    name="onramp-sync",
+    validate_parameters=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENT_IMPORTS),
+)
+def sync_contacts(params: SyncParameters) -> dict:
+    """Send what changed in the sources since the last successful run into one HubSpot portal.
+
+    A dry run reports what the delta would do and keeps the snapshot as it was. A failed run
+    keeps it too, so the next run sends the same delta again (finished steps are skipped).
+    """
+    portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
+    out = OutputFolder(params.output)
+    report = plan_run(params, out)
+    location = snapshot_location(out.url, sync_key(params.sources, params.portal_url))
+    step = plan_delta(out, location)
+    report["sync"] = step.counts
+    if params.dry_run:
+        report["dry_run"] = dry_run_task(portal, step.plan)
+        publish_report(report, out, params.rejects_alert_fraction)
+        return report
+    state_dir = load_state_dir(out.url, out.local) / f"sync-{snapshot_generation(step.previous)}"
+    try:
+        report["load"] = load_steps(portal, step.plan.directory, state_dir=state_dir, load_path=params.load_path)
+    except LoadError as error:
+        report["load_stopped"] = str(error)
+        publish_report(report, out, params.rejects_alert_fraction)
+        raise
+    advance_snapshot(step, location, report["load"])
+    publish_report(report, out, params.rejects_alert_fraction)
+    return report
