@@ -7,26 +7,16 @@ often, and what the portal holds in the end.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-import requests
 
 from benchmarks.generate_mailchimp import write_export
 from emulators.hubspot import serve_in_background
 from flows.migrate import migrate_contacts
-from schemas.params import MigrationParameters
 from tasks.errors import LoadError
 from tests.flows.test_migrate import expected_outcomes
-
-TOKEN = "test-token"
-# Reads sent as POST: everything else that is not a GET writes.
-READ_ROUTES = ("batch/read", "unsubscribe-all/read", "/search")
+from tests.reliability.portal import TOKEN, assert_every_row_accounted_for, params, portal_state, run_cli, wait_for, writes
 
 
 @pytest.fixture(autouse=True)
@@ -34,45 +24,6 @@ def environment(tmp_path, monkeypatch):
     """The token, and a rate-budget folder of the test's own."""
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "budgets"))
-
-
-def writes(hub) -> dict[tuple[str, str], int]:
-    """Successful writes the emulator answered, by (method, route)."""
-    counts: dict[tuple[str, str], int] = {}
-    for (method, route, status), count in hub.emulator.request_counts.items():
-        if method != "GET" and status < 300 and not any(part in route for part in READ_ROUTES):
-            counts[(method, route)] = counts.get((method, route), 0) + count
-    return counts
-
-
-def portal_state(hub) -> dict:
-    """What the portal holds, without ids and timestamps: contacts by email, opt-outs, lists."""
-    state = requests.get(f"{hub.url}/_emulator/state", timeout=30).json()
-    volatile = {"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"}
-    contacts = {c["properties"]["email"]: {k: v for k, v in c["properties"].items() if k not in volatile} for c in state["contacts"]}
-    emails = {c["id"]: c["properties"]["email"] for c in state["contacts"]}
-    lists = {item["name"]: sorted(emails[m] for m in item["members"]) for item in state["lists"]}
-    return {"contacts": contacts, "opt_outs": sorted(state["optOuts"]), "lists": lists}
-
-
-def params(tmp_path: Path, hub, out: str = "out", **options) -> MigrationParameters:
-    return MigrationParameters(sources=[str(tmp_path / "export.zip")], output=str(tmp_path / out), portal_url=hub.url, **options)
-
-
-def assert_every_row_accounted_for(hub, report: dict, truth) -> None:
-    """Every planned contact is in HubSpot (once) or in the ledger with HubSpot's error, and
-    every opt-out is applied."""
-    expected = expected_outcomes(truth)
-    load = report["load"]
-    state = portal_state(hub)
-    failed = {(e["file"], e["line"]) for e in load["errors"] if e["scope"] == "row"}
-    assert len(failed) == load["rows_failed"]
-    contacts = expected["marketing"] | expected["non_marketing"]
-    assert len(state["contacts"]) + load["rows_failed"] >= len(contacts)
-    assert set(state["contacts"]) <= contacts
-    assert set(state["opt_outs"]) >= expected["opted_out"]
-    assert {e for e, c in state["contacts"].items() if c["hs_marketable_status"] == "true"} <= expected["marketing"]
-    assert load["reconciliation"]["mismatches"] == []
 
 
 def test_faults_and_a_daily_stop_end_with_every_row_loaded_once(prefect_api_url, tmp_path, monkeypatch):
@@ -101,20 +52,6 @@ def test_faults_and_a_daily_stop_end_with_every_row_loaded_once(prefect_api_url,
         assert after[("POST", "/crm/v3/lists")] == 1
         # Each file was submitted once, plus once more for the import HubSpot FAILED.
         assert after[("POST", "/crm/v3/imports")] == len(report["load"]["imports"]) + 1
-
-
-def run_cli(tmp_path: Path, hub, prefect_api_url: str) -> subprocess.Popen:
-    env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "HUBSPOT_ACCESS_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "flows.cli", "migrate", str(tmp_path / "export.zip"), "--out", str(tmp_path / "out"),
-               "--portal-url", hub.url, "--load-path", "imports"]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_load_killed_mid_way_resumes_without_resending_finished_steps(prefect_api_url, tmp_path):
