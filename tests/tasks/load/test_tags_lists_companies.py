@@ -137,7 +137,3 @@ def test_companies_are_created_once_across_runs_and_contacts_associated(portal, 
 
 def by_domain_id(by_domain, company_id):
     return next(domain for domain, company in by_domain.items() if company.id == str(company_id))
-
-
-def portal.url:
-    return portal.url
