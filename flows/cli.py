@@ -278,7 +278,8 @@ def _run_sync(args: argparse.Namespace) -> int:
 
     report = _in_engine(sync_contacts, params)
     _print_summary(report, params.output)
-    return EXIT_OK if params.dry_run or not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
+    # No "load" when nothing changed: nothing was sent, nothing failed.
+    return EXIT_LOAD_FAILED if report.get("load", {}).get("rows_failed") else EXIT_OK
 
 
 def _run_migrate_accounts(args: argparse.Namespace) -> int:

@@ -93,13 +93,17 @@ def sync_contacts(params: SyncParameters) -> dict:
         report["dry_run"] = dry_run_task(portal, step.plan)
         publish_report(report, out, params.rejects_alert_fraction)
         return report
-    state_dir = load_state_dir(out.url, out.local) / f"sync-{snapshot_generation(step.previous)}"
-    try:
-        report["load"] = load_steps(portal, step.plan.directory, state_dir=state_dir, load_path=params.load_path)
-    except LoadError as error:
-        report["load_stopped"] = str(error)
-        publish_report(report, out, params.rejects_alert_fraction)
-        raise
-    advance_snapshot(step, location, report["load"])
+    if step.delta.opt_outs or step.delta.contacts:
+        state_dir = load_state_dir(out.url, out.local) / f"sync-{snapshot_generation(step.previous)}"
+        try:
+            report["load"] = load_steps(portal, step.plan.directory, state_dir=state_dir, load_path=params.load_path)
+        except LoadError as error:
+            report["load_stopped"] = str(error)
+            publish_report(report, out, params.rejects_alert_fraction)
+            raise
+        advance_snapshot(step, location, report["load"])
+    else:
+        # Not even a load with nothing in it: it would still read the portal and make a list.
+        get_run_logger().info("sync: nothing changed since the last successful run; nothing sent")
     publish_report(report, out, params.rejects_alert_fraction)
     return report
