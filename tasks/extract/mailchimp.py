@@ -18,7 +18,6 @@ import codecs
 import csv
 import re
 from dataclasses import dataclass
-from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import polars as pl
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from tasks.errors import InputError
 from tasks.extract.sources import StagedFile, stage_files
+from tasks.extract.text import first_non_utf8, text_pieces
 
 FORMAT = "mailchimp-export"
 
@@ -75,8 +75,8 @@ BOM = "\ufeff"
 QUOTE = b'"'
 NUL = b"\x00"
 CR = b"\r"
-CRLF = b"\r\n"
-CHECK_CHUNK_BYTES = 1 << 20
+CHECK_CHUNK_BYTES = 1 << 22
+_BARE_CR = re.compile(rb"\r(?!\n)")
 
 OTHER_ENCODING_BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
@@ -169,7 +169,7 @@ def read_export(
     return [read_export_file(staged) for staged in staged_files]
 
 
-def read_export_file(staged: StagedFile) -> RawSource:
+def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:
     """Read one staged Mailchimp export CSV lazily, after checking it can be parsed.
 
     The check is one streaming pass over the bytes (valid UTF-8, balanced quotes), so a
@@ -177,6 +177,8 @@ def read_export_file(staged: StagedFile) -> RawSource:
 
     Args:
         staged: The file, as ``stage_files`` returns it.
+        checked: The caller has run the check already (the flow's reader does, before it
+            knows the file is Mailchimp's): a second pass over the bytes would only cost.
 
     Returns:
         The file's RawSource.
@@ -193,7 +195,8 @@ def read_export_file(staged: StagedFile) -> RawSource:
             "not a Mailchimp export file: its name does not start with a status "
             f"({', '.join(STATUSES)})",
         )
-    _check_parsable(staged)
+    if not checked:
+        _check_parsable(staged)
     raw_headers, sample = _read_head(staged)
     names = [_clean_header(header, position) for position, header in enumerate(raw_headers)]
     columns = [(names[positions[0]], positions) for positions in _group_by_name(names).values()]
@@ -222,37 +225,39 @@ def _check_parsable(staged: StagedFile) -> None:
 
     Bytes that are not UTF-8 (UTF-16 is named), NUL bytes (valid UTF-8, but never in a text
     CSV: UTF-16 without a mark, or binary), an unclosed quote, and a line ending in a bare
-    carriage return (polars would glue the next record onto it).
+    carriage return outside quotes (polars would glue the next record onto it). One pass over
+    the file in big pieces, each checked whole by C or Rust code (no Python loop per byte);
+    the lines are only counted once something is wrong.
     """
-    decoder = codecs.getincrementaldecoder("utf-8")()
     quotes = 0
-    bare_crs = 0
-    offset = 0
-    with staged.path.open("rb") as handle:
-        for chunk in iter(partial(handle.read, CHECK_CHUNK_BYTES), b""):
-            if not offset:
-                _refuse_other_encodings(chunk, staged)
-            _decode(decoder, chunk, staged, offset)
-            if NUL in chunk:
-                line = _line_at(staged.path, offset + chunk.index(NUL))
-                raise InputError(staged.uri, "NUL byte: not a text CSV (UTF-16 or binary?)", line=line)
-            quotes += chunk.count(QUOTE)
-            # A CRLF split across two chunks counts as bare here; the exact scan settles it.
-            bare_crs += chunk.count(CR) - chunk.count(CRLF)
-            offset += len(chunk)
-    _decode(decoder, b"", staged, offset)
+    bare_cr_line: int | None = None
+    for offset, piece in text_pieces(staged.path, CHECK_CHUNK_BYTES):
+        if not offset:
+            _refuse_other_encodings(piece, staged)
+        _check_utf8(piece, staged, offset)
+        if NUL in piece:
+            line = _line_at(staged.path, offset + piece.index(NUL))
+            raise InputError(staged.uri, "NUL byte: not a text CSV (UTF-16 or binary?)", line=line)
+        if bare_cr_line is None and CR in piece and (position := _unquoted_bare_cr(piece, quotes)) is not None:
+            bare_cr_line = _line_at(staged.path, offset + position)
+        quotes += piece.count(QUOTE)
+    # Reported in this order whatever comes first in the file: an unclosed quote, then a CR.
     if quotes % 2:
         line = _unclosed_quote_line(staged.path)
         raise InputError(staged.uri, "unclosed double quote", line=line)
-    if bare_crs:
-        line = _bare_cr_line(staged.path)
-        if line is not None:
-            raise InputError(
-                staged.uri,
-                "a line ends in a bare carriage return (old Mac line endings): save it with "
-                "CRLF or LF line endings",
-                line=line,
-            )
+    if bare_cr_line is not None:
+        raise InputError(
+            staged.uri,
+            "a line ends in a bare carriage return (old Mac line endings): save it with "
+            "CRLF or LF line endings",
+            line=bare_cr_line,
+        )
+
+
+def _check_utf8(piece: bytes, staged: StagedFile, offset: int) -> None:
+    position = first_non_utf8(piece)
+    if position is not None:
+        raise InputError(staged.uri, "not UTF-8 text", line=_line_at(staged.path, offset + position))
 
 
 def _refuse_other_encodings(head: bytes, staged: StagedFile) -> None:
@@ -261,45 +266,24 @@ def _refuse_other_encodings(head: bytes, staged: StagedFile) -> None:
             raise InputError(staged.uri, f"{encoding} text: save it as UTF-8 CSV", line=1)
 
 
-def _bare_cr_line(path: Path) -> int | None:
-    """The line of the first carriage return outside quotes not followed by a line feed.
+def _unquoted_bare_cr(piece: bytes, quotes: int) -> int | None:
+    """Where ``piece``'s first carriage return outside quotes not followed by a line feed is.
 
     Inside a quoted cell a bare CR is data (polars keeps it); outside one it would end a record
-    for a spreadsheet and not for polars. Streams the file in chunks, carrying the quote state
-    (an escaped ``""`` toggles it twice) and a CR that ends a chunk to the next one.
+    for a spreadsheet and not for polars. A CR is outside quotes when an even number of quotes
+    precede it (an escaped ``""`` counts twice).
+
+    Args:
+        piece: Bytes of the file (never ending between a CR and its LF, unless at its end).
+        quotes: Quotes in the file before ``piece``.
     """
-    quoted = False
-    newlines = 0
-    pending: int | None = None
-    with path.open("rb") as handle:
-        for chunk in iter(partial(handle.read, CHECK_CHUNK_BYTES), b""):
-            if pending is not None and not chunk.startswith(b"\n"):
-                return pending
-            pending = None
-            segments = chunk.split(QUOTE)
-            for number, segment in enumerate(segments):
-                quoted = quoted != (number > 0)
-                position = -1 if quoted else segment.find(CR)
-                while position != -1:
-                    after = segment[position + 1 : position + 2]
-                    if after != b"\n":
-                        line = newlines + segment.count(b"\n", 0, position) + 1
-                        if after or number < len(segments) - 1:
-                            return line
-                        pending = line
-                    position = segment.find(CR, position + 1)
-                newlines += segment.count(b"\n")
-    return pending
-
-
-def _decode(
-    decoder: codecs.IncrementalDecoder, chunk: bytes, staged: StagedFile, offset: int
-) -> None:
-    try:
-        decoder.decode(chunk, final=not chunk)
-    except UnicodeDecodeError as error:
-        line = _line_at(staged.path, offset + max(error.start, 0))
-        raise InputError(staged.uri, "not UTF-8 text", line=line) from error
+    seen = 0
+    for match in _BARE_CR.finditer(piece):
+        quotes += piece.count(QUOTE, seen, match.start())
+        seen = match.start()
+        if not quotes % 2:
+            return seen
+    return None
 
 
 def _line_at(path: Path, offset: int) -> int:

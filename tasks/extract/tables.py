@@ -159,7 +159,7 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
     headers = [header for header, _ in columns]
     profile = options.resolve(headers, staged.uri)
     if profile.format == mailchimp.FORMAT:
-        return ReadFile(mailchimp.read_export_file(staged), profile, layout)
+        return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout)
     emails = profile.email_headers(headers) or [mailchimp._email_column(columns, sample)]
     if emails[0] is None:
         raise InputError(

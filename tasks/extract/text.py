@@ -22,10 +22,17 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+import polars as pl
+
 from tasks.errors import InputError
 from tasks.extract.sources import StagedFile
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 22
+
+UTF8_MAX_BYTES = 4
+UTF8_CONTINUATION = 0x80
+"""Bytes from here up to ``UTF8_LEAD`` continue a character; below it, ASCII."""
+UTF8_LEAD = 0xC0
 
 UTF8 = "utf-8"
 UTF8_BOM = "utf-8-sig"
@@ -189,6 +196,8 @@ class _QuoteTracker:
 
 
 def _decodes(path: Path, encoding: str) -> bool:
+    if encoding == UTF8:
+        return all(first_non_utf8(piece) is None for _, piece in text_pieces(path, CHUNK_BYTES))
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
         with path.open("rb") as handle:
@@ -198,6 +207,57 @@ def _decodes(path: Path, encoding: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def text_pieces(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
+    """A file's bytes as ``(offset, piece)``, in pieces of about ``size`` bytes.
+
+    A piece ends on a whole UTF-8 character and never between a CR and its LF (the bytes
+    after its cut open the next piece), so each piece can be checked on its own.
+    """
+    offset = 0
+    carry = b""
+    with path.open("rb") as handle:
+        for block in iter(partial(handle.read, size), b""):
+            chunk = carry + block
+            cut = _whole_characters(chunk)
+            if chunk[cut - 1 : cut] == b"\r":
+                cut -= 1
+            if cut:
+                yield offset, chunk[:cut]
+            offset += cut
+            carry = chunk[cut:]
+    if carry:
+        yield offset, carry
+
+
+def first_non_utf8(piece: bytes) -> int | None:
+    """Where the first byte of ``piece`` that is not UTF-8 is, or None when it all decodes.
+
+    Polars validates a piece several times faster than Python decodes it; Python's decoder
+    runs only on a piece polars refused, to find the byte.
+    """
+    try:
+        pl.Series([piece], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.ComputeError:
+        try:
+            piece.decode(UTF8)
+        except UnicodeDecodeError as error:
+            return error.start
+        raise
+    return None
+
+
+def _whole_characters(chunk: bytes) -> int:
+    """Where ``chunk``'s last character that may continue past it starts (else its length)."""
+    for back in range(1, min(UTF8_MAX_BYTES, len(chunk)) + 1):
+        byte = chunk[-back]
+        if byte < UTF8_CONTINUATION:
+            return len(chunk) - back + 1
+        if byte >= UTF8_LEAD:
+            return len(chunk) - back
+    # Continuation bytes only: invalid whatever follows, the check of its piece says so.
+    return len(chunk)
 
 
 def _first_match_line(path: Path, pattern: re.Pattern[bytes]) -> int | None:

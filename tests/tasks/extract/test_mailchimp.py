@@ -11,6 +11,7 @@ import pytest
 from benchmarks.generate_mailchimp import headers_for, write_export
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from tasks.errors import InputError
+from tasks.extract import mailchimp
 from tasks.extract.mailchimp import FORMAT, read_export, read_export_file, status_from_filename
 from tasks.extract.sources import StagedFile
 
@@ -223,6 +224,27 @@ def test_bytes_that_are_not_utf8_name_their_line(tmp_path):
 
     assert raised.value.problem == "not UTF-8 text"
     assert raised.value.line == 3
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 5, 7])
+def test_checks_cut_into_tiny_pieces_see_what_one_piece_sees(tmp_path, monkeypatch, chunk_bytes):
+    """Pieces cut inside a character or a CRLF are checked as the whole file is."""
+    monkeypatch.setattr(mailchimp, "CHECK_CHUNK_BYTES", chunk_bytes)
+    path = tmp_path / "subscribed_members_export_ab.csv"
+    fine = 'Email Address,NOTES\r\na@x.com,"Fran\u00e7oise \u2019\U0001f600\r""x"""\r\n'.encode()
+    path.write_bytes(fine)
+    assert read_export_file(StagedFile(uri=str(path), path=path)).headers == ["Email Address", "NOTES"]
+
+    for tail, problem, line in [
+        (b"b@x.com,\xe2\x80\r\n", "not UTF-8 text", 3),
+        (b"b@x.com,x\rc@x.com,y\r\n", "bare carriage return", 3),
+        (b"b@x.com,x\r", "bare carriage return", 3),
+    ]:
+        path.write_bytes(fine + tail)
+        with pytest.raises(InputError) as raised:
+            read_export_file(StagedFile(uri=str(path), path=path))
+        assert problem in raised.value.problem
+        assert raised.value.line == line
 
 
 def test_s3_export_reads_like_a_local_one(s3_server, tmp_path):
