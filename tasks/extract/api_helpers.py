@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 import polars as pl
@@ -214,7 +214,11 @@ def source_parts(source: str, usage: str) -> tuple[str, str | None]:
             message does not repeat the URI: whatever else it holds may be a credential.
     """
     parts = urlsplit(source)
-    query = parse_qs(parts.query, keep_blank_values=True)
+    query: dict[str, list[str]] = {}
+    for item in filter(None, parts.query.split("&")):
+        # unquote, not parse_qs: "+00:00" in a time typed on a command line is no space.
+        name, _, value = item.partition("=")
+        query.setdefault(unquote(name), []).append(unquote(value))
     if not _URI_NAME.match(parts.netloc) or parts.path not in ("", "/") or set(query) - {"since"} or len(query.get("since", ())) > 1:
         raise InputError(f"{parts.scheme}://...", f"expected {usage}; credentials come from the environment, never the URI")
     return parts.netloc, query.get("since", [None])[0]

@@ -1,0 +1,237 @@
+"""Reading the Mailchimp and Constant Contact APIs as sources, over HTTP against their emulators.
+
+The emulators are real servers on 127.0.0.1; nothing here patches HTTP. Credentials and the
+emulators' base URLs go through the environment, as a user's would.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+
+from emulators.constant_contact import serve_in_background as constant_contact
+from emulators.mailchimp import serve_in_background as mailchimp
+from schemas.lineage import SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
+from tasks.errors import InputError
+from tasks.extract import constant_contact_api, mailchimp_api
+from tasks.extract.api_settings import RetryPolicy
+from tasks.extract.tables import PER_ROW_STATUS, read_source
+from tasks.transform.catalog import reading_profile
+from tests.plain_plan import plan
+
+LIST = "a1b2c3d4e5"
+FAST_RETRY = RetryPolicy(attempts=30, first_delay=0.05, max_delay=0.3)
+MAILCHIMP_OUTCOMES = {
+    "subscribed": "marketing", "unsubscribed": "opted_out", "cleaned": "opted_out",
+    "pending": "non_marketing", "transactional": "non_marketing", "archived": "non_marketing",
+}  # fmt: skip
+CONSTANT_CONTACT_OUTCOMES = {
+    "explicit": "marketing", "implicit": "marketing", "unsubscribed": "opted_out", "not_set": "non_marketing",
+    "pending_confirmation": "non_marketing", "temp_hold": "non_marketing", "deleted": "non_marketing",
+}  # fmt: skip
+
+
+def _expected(truth: dict[str, int], outcomes: dict[str, str]) -> dict[str, int]:
+    expected = dict.fromkeys(("marketing", "non_marketing", "opted_out"), 0)
+    for status, count in truth.items():
+        expected[outcomes[status]] += count
+    return expected
+
+
+@pytest.fixture(scope="module")
+def chimp():
+    with mailchimp(members=2345) as server:
+        yield server
+
+
+@pytest.fixture
+def chimp_env(chimp, monkeypatch):
+    monkeypatch.setenv("MAILCHIMP_API_KEY", chimp.settings.api_key)
+    monkeypatch.setenv("MAILCHIMP_BASE_URL", chimp.api_url)
+    return chimp
+
+
+@pytest.fixture(scope="module")
+def cc():
+    with constant_contact(contacts=1234) as server:
+        yield server
+
+
+@pytest.fixture
+def cc_env(cc, monkeypatch):
+    monkeypatch.setenv("CONSTANT_CONTACT_TOKEN", cc.settings.token)
+    monkeypatch.setenv("CONSTANT_CONTACT_BASE_URL", cc.api_url)
+    return cc
+
+
+def _collect(source: str, staging: Path) -> tuple[pl.DataFrame, object]:
+    [read] = read_source(source, staging)
+    return read.raw.frame.collect(), read
+
+
+# --- Mailchimp -------------------------------------------------------------------------------
+
+
+def test_mailchimp_pages_of_1000_without_duplicates(chimp_env, tmp_path):
+    frame, read = _collect(f"mailchimp://{LIST}", tmp_path)
+    assert read.profile.name == "mailchimp" and read.raw.status == PER_ROW_STATUS
+    assert frame.height == frame["Email Address"].n_unique() == 2345
+    assert frame[SOURCE_ROW].to_list() == list(range(1, 2346))
+    pages = frame.group_by(SOURCE_URI).len().sort(SOURCE_URI)
+    assert pages.rows() == [(f"mailchimp://{LIST}#page={n}", size) for n, size in ((1, 1000), (2, 1000), (3, 345))]
+    assert dict(frame.group_by(SOURCE_STATUS).len().iter_rows()) == chimp_env.emulator.audience.truth()
+
+
+def test_mailchimp_members_read_as_export_rows(chimp_env, tmp_path):
+    frame, read = _collect(f"mailchimp://{LIST}", tmp_path)
+    assert read.raw.headers[:7] == ["Email Address", "First Name", "Last Name", "Address", "Phone Number", "Birthday", "Company"]
+    members = {m["email_address"]: m for m in chimp_env.emulator.audience.members}
+    tagged = frame.filter(pl.col("TAGS").str.contains("Board, former", literal=True)).row(0, named=True)
+    member = members[tagged["Email Address"]]
+    assert next(csv.reader([tagged["TAGS"]])) == [tag["name"] for tag in member["tags"]]
+    assert tagged["LAST_CHANGED"] == datetime.fromisoformat(member["last_changed"]).strftime("%Y-%m-%d %H:%M:%S")
+    assert tagged["LEID"] == str(member["web_id"]) and tagged["EUID"] == member["unique_email_id"]
+    with_address = frame.filter(pl.col("Address").is_not_null()).row(0, named=True)
+    address = members[with_address["Email Address"]]["merge_fields"]["ADDRESS"]
+    assert with_address["Address"] == f"{address['addr1']}, {address['city']}, {address['state']}  {address['zip']}  US"
+    assert frame["Company"].null_count() == frame.height  # "" is blank, as in an export
+
+
+def test_mailchimp_plan_matches_the_seeded_audience(chimp_env, tmp_path):
+    report = plan([f"mailchimp://{LIST}"], tmp_path / "out")
+    truth = chimp_env.emulator.audience.truth()
+    assert report["rows_read"] == 2345 and report["rows_rejected"] == 0
+    assert report["contacts"] == _expected(truth, MAILCHIMP_OUTCOMES)
+    hubspot = tmp_path / "out" / "hubspot"
+    for status in ("unsubscribed", "cleaned"):
+        assert pl.read_csv(hubspot / f"opt-out-{status}.csv").height == truth[status]
+    assert report["sources"] == [{"uri": f"mailchimp://{LIST}", "format": "mailchimp-export", "status": PER_ROW_STATUS, "rows": 2345, "rejected": 0}]
+
+
+def test_mailchimp_since_reads_only_what_changed(chimp_env, tmp_path):
+    audience = chimp_env.emulator.audience
+    saved = [dict(member) for member in audience.members[:7]]
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        changed = audience.touch(7, now, status="unsubscribed")
+        since = (now - timedelta(minutes=5)).isoformat()
+        report = plan([f"mailchimp://{LIST}?since={since}"], tmp_path / "out")
+        assert report["rows_read"] == 7
+        assert report["contacts"] == {"marketing": 0, "non_marketing": 0, "opted_out": 7}
+        opted_out = pl.read_csv(tmp_path / "out" / "hubspot" / "opt-out-unsubscribed.csv")
+        assert sorted(opted_out[opted_out.columns[0]].to_list()) == sorted(changed)
+    finally:
+        audience.members[:7] = saved
+
+
+def test_mailchimp_429_is_retried_and_the_connection_limit_respected(tmp_path):
+    with mailchimp(members=1500, max_connections=2, response_delay=0.3) as server:
+        holders = [threading.Thread(target=_hold, args=(server,)) for _ in range(2)]
+        for holder in holders:
+            holder.start()
+        while server.emulator.in_flight.now < 2:
+            pass
+        raw = mailchimp_api.read_members(LIST, tmp_path, server.settings.api_key, server.api_url, retry=FAST_RETRY)
+        for holder in holders:
+            holder.join()
+        assert raw.frame.collect().height == 1500
+        assert server.emulator.in_flight.refused >= 1
+        assert server.emulator.in_flight.peak <= 2
+
+
+def _hold(server) -> None:
+    httpx.get(f"{server.api_url}/lists/{LIST}/members", auth=("x", server.settings.api_key), timeout=10)
+
+
+def test_mailchimp_credentials_stay_out_of_errors_files_and_lineage(chimp_env, tmp_path, monkeypatch):
+    key = chimp_env.settings.api_key
+    report = plan([f"mailchimp://{LIST}"], tmp_path / "out")
+    written = [p.read_text(encoding="utf-8") for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert written and not any(key in text for text in written) and key not in json.dumps(report)
+    monkeypatch.setenv("MAILCHIMP_API_KEY", "wrong0123456789-us6")
+    with pytest.raises(InputError, match="refused the credentials") as refused:
+        read_source(f"mailchimp://{LIST}", tmp_path)
+    assert "wrong0123456789" not in str(refused.value)
+    with pytest.raises(InputError, match="never the URI") as in_uri:
+        read_source(f"mailchimp://anystring:{key}@{LIST}", tmp_path)
+    assert key not in str(in_uri.value)
+    monkeypatch.delenv("MAILCHIMP_API_KEY")
+    with pytest.raises(InputError, match="MAILCHIMP_API_KEY"):
+        read_source(f"mailchimp://{LIST}", tmp_path)
+
+
+def test_mailchimp_host_comes_from_the_keys_data_centre():
+    assert mailchimp_api.base_url_for("0123abcd-us6", "mailchimp://x") == "https://us6.api.mailchimp.com/3.0"
+    with pytest.raises(InputError, match="data-centre suffix"):
+        mailchimp_api.base_url_for("0123abcd", "mailchimp://x")
+
+
+def test_an_unknown_list_and_a_bad_since_are_input_errors(chimp_env, tmp_path):
+    with pytest.raises(InputError, match="HTTP 404"):
+        read_source("mailchimp://nosuchlist", tmp_path)
+    with pytest.raises(InputError, match="not an ISO 8601 time"):
+        read_source(f"mailchimp://{LIST}?since=yesterday", tmp_path)
+
+
+# --- Constant Contact ------------------------------------------------------------------------
+
+
+def test_constant_contact_pages_through_next_links_without_duplicates(cc_env, tmp_path):
+    frame, read = _collect("constantcontact://contacts", tmp_path)
+    assert read.profile.name == "constantcontact"
+    assert frame.height == frame["Email address"].n_unique() == 1234
+    assert frame[SOURCE_URI].unique().sort().to_list() == [f"constantcontact://contacts#page={n}" for n in (1, 2, 3)]
+    lists = {entry["name"] for entry in cc_env.emulator.account.lists}
+    named = {name for cell in frame["Email Lists"].drop_nulls() for name in next(csv.reader([cell]))}
+    assert named == lists  # list ids resolved to their names
+    assert frame["Favourite boat"].drop_nulls().len() > 0
+
+
+def test_constant_contact_plan_matches_the_seeded_account(cc_env, tmp_path):
+    report = plan(["constantcontact://contacts"], tmp_path / "out")
+    truth = cc_env.emulator.account.truth()
+    assert report["rows_read"] == 1234 and report["rows_rejected"] == 0
+    assert report["contacts"] == _expected(truth, CONSTANT_CONTACT_OUTCOMES)
+    opted_out = pl.read_csv(tmp_path / "out" / "hubspot" / "opt-out-unsubscribed.csv")
+    assert opted_out.height == truth["unsubscribed"]
+
+
+def test_constant_contact_updated_after_reads_only_what_changed(cc_env, tmp_path):
+    account = cc_env.emulator.account
+    saved = [json.loads(json.dumps(contact)) for contact in account.contacts[:5]]
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        changed = account.touch(5, now, permission="unsubscribed")
+        since = (now - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+        frame, _ = _collect(f"constantcontact://contacts?since={since}", tmp_path)
+        assert sorted(frame["Email address"].to_list()) == sorted(changed)
+        assert set(frame[SOURCE_STATUS]) == {"unsubscribed"}
+    finally:
+        account.contacts[:5] = saved
+
+
+def test_constant_contact_throttling_is_waited_out(tmp_path):
+    with constant_contact(contacts=40, requests_per_second=1) as server:
+        profile = reading_profile("constantcontact")
+        raw = constant_contact_api.read_contacts(
+            tmp_path, server.settings.token, server.api_url, profile, retry=FAST_RETRY
+        )
+        assert raw.frame.collect().height == 40
+        assert server.emulator.limits.throttled >= 1
+
+
+def test_constant_contact_spent_quota_says_when_to_resume(tmp_path, monkeypatch):
+    with constant_contact(contacts=10, daily_quota=2) as server:
+        monkeypatch.setenv("CONSTANT_CONTACT_TOKEN", server.settings.token)
+        monkeypatch.setenv("CONSTANT_CONTACT_BASE_URL", server.api_url)
+        with pytest.raises(InputError, match=r"daily request quota is spent.*after 00:00 UTC") as spent:
+            read_source("constantcontact://contacts", tmp_path)
+        assert server.settings.token not in str(spent.value)
+        assert server.emulator.limits.used_today == 2
