@@ -16,7 +16,18 @@ from emulators.hubspot import serve_in_background
 from flows.migrate import migrate_contacts
 from tasks.errors import LoadError
 from tests.flows.test_migrate import expected_outcomes
-from tests.reliability.portal import TOKEN, assert_every_row_accounted_for, params, portal_state, run_cli, wait_for, writes
+from tests.reliability.portal import (
+    TOKEN,
+    assert_every_row_accounted_for,
+    injected_faults,
+    params,
+    portal_state,
+    record,
+    rows_lost,
+    run_cli,
+    wait_for,
+    writes,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +54,7 @@ def test_faults_and_a_daily_stop_end_with_every_row_loaded_once(prefect_api_url,
         monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "next-day"))
         report = migrate_contacts(params(tmp_path, hub, load_path="imports"))
 
+        record(test="faults-failed-import-daily-stop", faults=injected_faults(hub) + 1, crashes=0, rows_lost=rows_lost(hub, report, truth))
         assert_every_row_accounted_for(hub, report, truth)
         after = writes(hub)
         # Properties and opt-outs finished before the stop: not one of them was sent again.
@@ -85,6 +97,8 @@ def test_a_load_killed_mid_way_resumes_without_resending_finished_steps(prefect_
         output, _ = rerun.communicate(timeout=120)
         assert rerun.returncode == 0, output
         assert TOKEN not in output
+        report = json.loads((tmp_path / "out" / "report.json").read_text())
+        record(test="sigkill-imports-held", faults=0, crashes=1, rows_lost=rows_lost(hub, report, truth))
         # The static list comes after the imports: the killed run never got to it, the rerun
         # made and filled it once; nothing the killed run had finished was sent again.
         finished = writes(hub)

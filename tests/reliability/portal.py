@@ -7,6 +7,7 @@ and ``tests/reliability/``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -39,6 +40,20 @@ def requests_answered(hub) -> int:
     return sum(list(hub.emulator.request_counts.values()))
 
 
+def injected_faults(hub) -> int:
+    """Answers the emulator gave as faults: 5xx, 423 and 429 (dropped connections uncounted)."""
+    return sum(count for (_, _, status), count in list(hub.emulator.request_counts.items()) if status >= 500 or status in (423, 429))
+
+
+def record(**figures) -> None:
+    """Append a test's figures (faults injected, crashes survived, rows lost) to the JSON-lines
+    file ``ONRAMP_RELIABILITY_FIGURES`` names, for ``python -m benchmarks.reliability``."""
+    target = os.environ.get("ONRAMP_RELIABILITY_FIGURES")
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(figures) + "\n")
+
+
 def raw_state(hub) -> dict:
     return requests.get(f"{hub.url}/_emulator/state", timeout=30).json()
 
@@ -60,6 +75,15 @@ def contacts_created_twice(hub) -> list[str]:
 
 def params(tmp_path: Path, hub, out: str = "out", **options) -> MigrationParameters:
     return MigrationParameters(sources=[str(tmp_path / "export.zip")], output=str(tmp_path / out), portal_url=hub.url, **options)
+
+
+def rows_lost(hub, report: dict, truth) -> int:
+    """Planned contacts neither in HubSpot nor in the ledger's failed rows, plus opt-outs not
+    applied: what a load must never leave (0)."""
+    expected = expected_outcomes(truth)
+    state = portal_state(hub)
+    missing = len((expected["marketing"] | expected["non_marketing"]) - set(state["contacts"]))
+    return max(missing - report["load"]["rows_failed"], 0) + len(expected["opted_out"] - set(state["opt_outs"]))
 
 
 def assert_every_row_accounted_for(hub, report: dict, truth) -> None:

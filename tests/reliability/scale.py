@@ -23,3 +23,8 @@ def crash_kills(default: int = 2) -> int:
 
 def crash_seed(default: int = 8) -> int:
     return int(os.environ.get("ONRAMP_CRASH_SEED", default))
+
+
+def long_run() -> bool:
+    """Whether the long run was asked for: fresh random examples instead of CI's fixed ones."""
+    return "ONRAMP_FUZZ_EXAMPLES" in os.environ

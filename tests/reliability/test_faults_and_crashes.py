@@ -31,25 +31,17 @@ from tests.reliability.portal import (
     assert_every_row_accounted_for,
     contacts_created_twice,
     params,
+    record,
+    rows_lost,
     portal_state,
     requests_answered,
     run_cli,
     wait_for,
 )
-from tests.reliability.scale import crash_kills, crash_seed
+from tests.reliability.scale import crash_kills, crash_seed, long_run
 
 ROWS = 200
 SEED = 11
-
-
-def record(**figures) -> None:
-    """Append this test's figures (faults injected, crashes survived, rows lost) when asked to."""
-    import os
-
-    target = os.environ.get("ONRAMP_RELIABILITY_FIGURES")
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(figures) + "\n")
 
 
 @pytest.fixture(autouse=True)
@@ -64,17 +56,26 @@ def export(tmp_path_factory):
     return folder, write_export(folder / "export.zip", rows=ROWS, seed=SEED)
 
 
+LOAD_PATHS = ["upsert", "imports"] if long_run() else ["upsert"]
+"""CI kills the batch-upsert path (tests/flows/test_load_resume.py kills the imports path once);
+the long run kills both at random points."""
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(export, prefect_api_url, tmp_path_factory):
-    """The portal an uninterrupted, fault-free upsert run leaves (computed once per module)."""
+    """The portal an uninterrupted, fault-free run leaves, by load path (once per module)."""
     folder, _ = export
     budgets = tmp_path_factory.mktemp("budgets")
+    found = {"state": {}, "requests": {}}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
         patch.setenv("ONRAMP_STATE_DIR", str(budgets))
-        with serve_in_background() as reference:
-            migrate_contacts(params(folder, reference, out="reference", load_path="upsert"))
-            return {"state": portal_state(reference), "requests": requests_answered(reference)}
+        for load_path in LOAD_PATHS:
+            with serve_in_background() as reference:
+                migrate_contacts(params(folder, reference, out=f"reference-{load_path}", load_path=load_path))
+                found["state"][load_path] = portal_state(reference)
+                found["requests"][load_path] = requests_answered(reference)
+    return found
 
 
 def _copy_export(export, tmp_path: Path):
@@ -108,11 +109,11 @@ def test_answers_slower_than_the_client_timeout_are_retried_without_a_duplicate(
         hub.emulator.faults = slow
         report = migrate_contacts(params(tmp_path, hub, load_path="upsert"))
         hub.emulator.faults = SlowSome(0.0, 0.0, 0)
+        record(test="slow-answers", faults=slow.delayed, crashes=0, rows_lost=rows_lost(hub, report, truth))
         assert slow.delayed > 0
         assert_every_row_accounted_for(hub, report, truth)
         assert report["load"]["rows_failed"] == 0
-        assert portal_state(hub) == uninterrupted["state"]
-    record(test="slow-answers", faults=slow.delayed, crashes=0, rows_lost=0)
+        assert portal_state(hub) == uninterrupted["state"]["upsert"]
 
 
 def test_a_storm_of_ten_secondly_429s_from_an_outside_client_is_waited_out(export, uninterrupted, tmp_path, monkeypatch):
@@ -145,15 +146,16 @@ def test_a_storm_of_ten_secondly_429s_from_an_outside_client_is_waited_out(expor
         total_429s = sum(count for (_, _, status), count in hub.emulator.request_counts.items() if status == 429)
         # The load throttles on what the answers' headers say is left, so most 429s of the
         # storm land on the outsider; what matters is that the load rides it out whole.
+        record(test="429-storm", faults=total_429s, crashes=0, rows_lost=rows_lost(hub, report, truth))
         assert total_429s >= 10, (total_429s, outsider_429s)
         assert_every_row_accounted_for(hub, report, truth)
         assert report["load"]["rows_failed"] == 0
-        assert portal_state(hub) == uninterrupted["state"]
-    record(test="429-storm", faults=total_429s, crashes=0, rows_lost=0)
+        assert portal_state(hub) == uninterrupted["state"]["upsert"]
 
 
+@pytest.mark.parametrize("load_path", LOAD_PATHS)
 def test_killed_at_random_points_several_times_then_rerun_ends_equal_to_an_uninterrupted_run(
-    export, uninterrupted, tmp_path, prefect_api_url
+    export, uninterrupted, tmp_path, prefect_api_url, load_path
 ):
     truth = _copy_export(export, tmp_path)
     draw = random.Random(crash_seed())
@@ -162,8 +164,8 @@ def test_killed_at_random_points_several_times_then_rerun_ends_equal_to_an_unint
         for _ in range(crash_kills()):
             # A kill point anywhere in the run's requests, counted from where this run starts.
             start = requests_answered(hub)
-            point = start + draw.randint(1, max(uninterrupted["requests"] - 1, 1))
-            process = run_cli(tmp_path, hub, prefect_api_url, load_path="upsert")
+            point = start + draw.randint(1, max(uninterrupted["requests"][load_path] - 1, 1))
+            process = run_cli(tmp_path, hub, prefect_api_url, load_path=load_path)
             try:
                 wait_for(lambda: requests_answered(hub) >= point or process.poll() is not None, timeout=180)
             finally:
@@ -175,12 +177,12 @@ def test_killed_at_random_points_several_times_then_rerun_ends_equal_to_an_unint
             assert contacts_created_twice(hub) == []
             assert "test-token" not in output
 
-        rerun = run_cli(tmp_path, hub, prefect_api_url, load_path="upsert")
+        rerun = run_cli(tmp_path, hub, prefect_api_url, load_path=load_path)
         output, _ = rerun.communicate(timeout=240)
         assert rerun.returncode == 0, output
         report = json.loads((tmp_path / "out" / "report.json").read_text())
+        record(test=f"sigkill-{load_path}", faults=0, crashes=kills, rows_lost=rows_lost(hub, report, truth))
         assert_every_row_accounted_for(hub, report, truth)
         assert report["load"]["rows_failed"] == 0
-        assert portal_state(hub) == uninterrupted["state"]
+        assert portal_state(hub) == uninterrupted["state"][load_path]
     assert kills >= 1
-    record(test="sigkill-upsert", faults=0, crashes=kills, rows_lost=0)

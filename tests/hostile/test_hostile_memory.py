@@ -1,0 +1,56 @@
+"""Hostile input never costs memory beyond a fixed bound.
+
+The heaviest cases of the corpus (a zip bomb declaring 2 GiB, a 5 MB cell, a million blank
+lines, 2,000 columns, a workbook claiming 17 billion cells, 300 sheets) are planned one after
+another in a child process, whose peak resident memory the kernel reports when it ends.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = [
+    "zip-bomb-declaring-2-gib",
+    "zip-bomb-lying-about-its-size",
+    "5-mb-cell",
+    "5-mb-email-cell",
+    "a-million-blank-lines",
+    "2000-columns",
+    "xlsx-one-cell-at-xfd1048576",
+    "xlsx-huge-dimension-claim",
+    "xlsx-300-sheets-contacts-last",
+]
+PEAK_BOUND_BYTES = 1 << 30
+"""1 GiB: the interpreter with polars, pandera and calamine loaded is ~150 MiB; a case that
+inflated what it declares (2 GiB) or allocated the cells a sheet claims (512 GiB) would blow it."""
+
+CHILD = """
+import sys
+from pathlib import Path
+from tasks.errors import InputError
+from tests.hostile.corpus import CORPUS
+from tests.plain_plan import plan
+
+folder = Path(sys.argv[1])
+for case in (c for c in CORPUS if c.name in sys.argv[2:]):
+    inputs = folder / case.name
+    inputs.mkdir()
+    try:
+        plan(case.build(inputs), folder / f"out-{case.name}")
+        print(case.name, "planned")
+    except InputError as error:
+        print(case.name, "refused")
+import resource
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux reports KiB
+"""
+
+
+def test_the_heaviest_hostile_inputs_stay_under_a_fixed_memory_bound(tmp_path):
+    result = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), *HEAVY], cwd=Path(__file__).resolve().parents[2],
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    *cases, peak = result.stdout.splitlines()
+    assert len(cases) == len(HEAVY), result.stdout
+    assert int(peak) < PEAK_BOUND_BYTES, f"peak RSS {int(peak) / 2**20:.0f} MiB"
