@@ -53,6 +53,23 @@ class LoopbackServer:
         self.stop()
 
 
+class ProviderServer(LoopbackServer):
+    """A running provider emulator.
+
+    Attributes:
+        emulator: The emulated account (its data, limits and counters, for tests to inspect).
+        settings: Its settings.
+        url: The server's base URL.
+        api_url: The API base a client is given, e.g. ``http://127.0.0.1:41234/3.0``.
+    """
+
+    def __init__(self, emulator, app, name: str, api_prefix: str, host: str, port: int) -> None:
+        super().__init__(app, name, host, port)
+        self.emulator = emulator
+        self.settings = emulator.settings
+        self.api_url = self.url + api_prefix
+
+
 class InFlight:
     """Requests being served right now, and the most ever served at once.
 

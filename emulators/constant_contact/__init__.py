@@ -15,27 +15,10 @@ from typing import Any
 
 from emulators.constant_contact.app import API_PREFIX, ConstantContactEmulator, create_app
 from emulators.constant_contact.settings import ConstantContactSettings
-from emulators.loopback import LoopbackServer
+from emulators.loopback import ProviderServer
 
 
-class ConstantContactServer(LoopbackServer):
-    """A running emulated Constant Contact account.
-
-    Attributes:
-        emulator: The account (``emulator.account``, ``emulator.limits``).
-        settings: Its settings.
-        url: The server's base URL.
-        api_url: What ``CONSTANT_CONTACT_BASE_URL`` should be, e.g. ``http://127.0.0.1:41234/v3``.
-    """
-
-    def __init__(self, emulator: ConstantContactEmulator, host: str, port: int) -> None:
-        super().__init__(create_app(emulator), "constant-contact-emulator", host, port)
-        self.emulator = emulator
-        self.settings = emulator.settings
-        self.api_url = self.url + API_PREFIX
-
-
-def serve_in_background(host: str = "127.0.0.1", port: int = 0, **settings: Any) -> ConstantContactServer:
+def serve_in_background(host: str = "127.0.0.1", port: int = 0, **settings: Any) -> ProviderServer:
     """Start an emulated Constant Contact account on loopback in a background thread.
 
     Args:
@@ -44,9 +27,10 @@ def serve_in_background(host: str = "127.0.0.1", port: int = 0, **settings: Any)
         **settings: ``ConstantContactSettings`` fields, e.g. ``contacts=300``, ``daily_quota=5``.
 
     Returns:
-        The running server; use it as a context manager or call ``.stop()``.
+        The running server (``.api_url``, ``.emulator``); a context manager, or call ``.stop()``.
     """
-    return ConstantContactServer(ConstantContactEmulator(ConstantContactSettings(**settings)), host, port)
+    emulator = ConstantContactEmulator(ConstantContactSettings(**settings))
+    return ProviderServer(emulator, create_app(emulator), "constant-contact-emulator", API_PREFIX, host, port)
 
 
-__all__ = ["ConstantContactEmulator", "ConstantContactServer", "ConstantContactSettings", "serve_in_background"]
+__all__ = ["ConstantContactEmulator", "ConstantContactSettings", "serve_in_background"]
