@@ -132,6 +132,8 @@ def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) 
     named = options.profile or (options.mapping.profile if options.mapping else None)
     if named not in (None, name):
         raise InputError(source, f"an API source is read with the {name!r} profile, not {named!r}")
+    if scheme == MAILCHIMP_SCHEME and options.mapping and options.mapping.rules:
+        raise InputError(source, "a mapping's status rules cannot apply: each Mailchimp member's status is its own")
     profile = reading_profile(name)
     profile = profile.with_mapping(options.mapping) if options.mapping else profile
     if scheme == MAILCHIMP_SCHEME:

@@ -235,3 +235,14 @@ def test_constant_contact_spent_quota_says_when_to_resume(tmp_path, monkeypatch)
             read_source("constantcontact://contacts", tmp_path)
         assert server.settings.token not in str(spent.value)
         assert server.emulator.limits.used_today == 2
+
+
+def test_an_api_source_keeps_its_providers_profile_and_statuses(tmp_path):
+    from tasks.extract.tables import ReadOptions
+    from tasks.transform.catalog import StatusRule, UserMapping
+
+    with pytest.raises(InputError, match="read with the 'constantcontact' profile"):
+        read_source("constantcontact://contacts", tmp_path, ReadOptions(profile="generic"))
+    rules = UserMapping(rules=(StatusRule(columns=("Company",), when_present="vip"),))
+    with pytest.raises(InputError, match="status is its own"):
+        read_source(f"mailchimp://{LIST}", tmp_path, ReadOptions(mapping=rules))
