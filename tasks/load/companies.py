@@ -29,6 +29,7 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
@@ -133,7 +134,12 @@ def _search_existing(portal: HubSpotPortal, domains: list[str]) -> dict[str, str
             "limit": settings.COMPANY_SEARCH_PAGE_SIZE,
         }
         while True:
-            page = portal.request("POST", f"{_COMPANIES_PATH}/search", json=body) or {}
+            try:
+                page = portal.request("POST", f"{_COMPANIES_PATH}/search", json=body) or {}
+            except Exception as error:
+                if http_status(error) is None:
+                    raise
+                raise LoadError(f"cannot search HubSpot companies by domain: {describe(error)}") from error
             for company in page.get("results", []):
                 domain = str((company.get("properties") or {}).get(DOMAIN) or "").lower()
                 company_id = str(company["id"])

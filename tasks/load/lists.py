@@ -80,9 +80,12 @@ def _existing(portal: HubSpotPortal, path: str) -> dict[str, Any] | None:
     try:
         return (portal.request("GET", path) or {}).get("list")
     except Exception as error:
-        if http_status(error) == _MISSING:
+        status = http_status(error)
+        if status == _MISSING:
             return None
-        raise
+        if status is None:
+            raise
+        raise LoadError(f"cannot read HubSpot lists ({path}): {describe(error)}") from error
 
 
 def free_name(portal: HubSpotPortal, name: str) -> str:
@@ -100,8 +103,11 @@ def _create(portal: HubSpotPortal, name: str) -> dict[str, Any] | None:
     try:
         return portal.request("POST", _LISTS_PATH, json=body)["list"]
     except Exception as error:
-        if http_status(error) == _TAKEN:
+        status = http_status(error)
+        if status == _TAKEN:
             return None
+        if status is None:
+            raise
         raise LoadError(f"cannot create the HubSpot list {name!r}: {describe(error)}") from error
 
 
@@ -181,7 +187,12 @@ def add_file_members(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any
 
 def _add(portal: HubSpotPortal, path: str, record_ids: list[str]) -> list[str]:
     """``memberships/add``; returns the ids HubSpot newly added."""
-    answer = portal.request("PUT", path, json=record_ids) or {}
+    try:
+        answer = portal.request("PUT", path, json=record_ids) or {}
+    except Exception as error:
+        if http_status(error) is None:
+            raise
+        raise LoadError(f"cannot add contacts to the HubSpot list ({path}): {describe(error)}") from error
     # The spec and SDK spell it recordsIdsAdded; one HubSpot example shows recordIdsAdded.
     return answer.get("recordsIdsAdded", answer.get("recordIdsAdded", []))
 
