@@ -14,9 +14,11 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 from tasks.errors import InputError
+from tasks.extract.api_settings import API_SCHEMES
 
-SUPPORTED_SCHEMES = ("file", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "http", "https")
-"""URL schemes a SOURCE or ``--out`` may use, besides a plain local path."""
+SUPPORTED_SCHEMES = ("file", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "http", "https", *API_SCHEMES)
+"""URL schemes a SOURCE or ``--out`` may use, besides a plain local path (a provider API's
+``mailchimp://`` or ``constantcontact://`` names a SOURCE only)."""
 
 CHAIN_SEPARATOR = "::"
 """fsspec chains file systems (``zip::s3://...``); every link is checked."""

@@ -246,3 +246,13 @@ def test_an_api_source_keeps_its_providers_profile_and_statuses(tmp_path):
     rules = UserMapping(rules=(StatusRule(columns=("Company",), when_present="vip"),))
     with pytest.raises(InputError, match="status is its own"):
         read_source(f"mailchimp://{LIST}", tmp_path, ReadOptions(mapping=rules))
+
+
+def test_api_uris_pass_the_location_check_unless_they_carry_a_credential():
+    from tasks.extract.locations import check_location
+
+    check_location(f"mailchimp://{LIST}?since=2025-06-01T00:00:00+00:00")
+    check_location("constantcontact://contacts")
+    with pytest.raises(InputError, match="carries a credential") as raised:
+        check_location(f"mailchimp://any:secret0123-us6@{LIST}")
+    assert "secret0123" not in str(raised.value)
