@@ -162,9 +162,8 @@ def member_row(member: Mapping, labels: Mapping[str, str]) -> tuple[dict[str, st
     """A member as an export row, with its status.
 
     Merge fields go under their labels (an address flattened as the export does:
-    ``1 Main St, Bar Harbor, ME  04609  US``); a merge field the audience did not list when the
-    read began keeps its tag as its column name only if that column exists, so nothing lands
-    in a column it does not belong to.
+    ``1 Main St, Bar Harbor, ME  04609  US``). The columns are fixed when the read begins, from
+    the audience's merge fields: a merge field added while the read runs is not read.
     """
     cells = {labels["EMAIL"]: text(member.get("email_address"))}
     for tag, value in (member.get("merge_fields") or {}).items():
