@@ -40,9 +40,27 @@ def requests_answered(hub) -> int:
     return sum(list(hub.emulator.request_counts.values()))
 
 
-def injected_faults(hub) -> int:
-    """Answers the emulator gave as faults: 5xx, 423 and 429 (dropped connections uncounted)."""
-    return sum(count for (_, _, status), count in list(hub.emulator.request_counts.items()) if status >= 500 or status in (423, 429))
+def answered_429s(hub) -> int:
+    """429 answers the emulator gave (ten-second window and daily quota)."""
+    return sum(count for (_, _, status), count in list(hub.emulator.request_counts.items()) if status == 429)
+
+
+class FaultCounter:
+    """Counts the faults the emulator's injector draws (error statuses and dropped connections),
+    whatever ``configure`` does to the injector: installed on the class by ``monkeypatch``."""
+
+    def __init__(self, monkeypatch) -> None:
+        from emulators.hubspot.faults import FaultInjector
+
+        self.count = 0
+        draw = FaultInjector.draw
+
+        def counting(injector):
+            fault = draw(injector)
+            self.count += bool(fault.drop or fault.error is not None)
+            return fault
+
+        monkeypatch.setattr(FaultInjector, "draw", counting)
 
 
 def record(**figures) -> None:
