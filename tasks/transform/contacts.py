@@ -29,6 +29,7 @@ _PRIORITY = "_priority"
 _COUNT = "_count"
 _FIRST = "_first"
 _MERGED = "_merged_"
+_PARSED = "_parsed_"
 _FILE_STRIDE = 1 << 32
 """Positions are ``file index * _FILE_STRIDE + row``: no file has 2**32 rows."""
 
@@ -88,23 +89,38 @@ def map_rows(
         targets.setdefault(name, []).append(header)
         routes.append(ColumnRoute(uri, header, name, kind))
 
+    timestamp_format = profile.timestamp_format
+    change_headers = [
+        h for column in profile.last_changed_columns for h in headers if h.strip().lower() == column.lower()
+    ]
+    datetime_headers = [
+        sources[0] for name, sources in targets.items() if len(sources) == 1 and _is_datetime(customs.get(name))
+    ]
+
     def value_of(name: str, sources: list[str]) -> pl.Expr:
-        cleaned = [_blank_to_null(pl.col(s)) for s in sources]
         # Two headers for one property (e.g. "Phone" and "Phone Number"): first non-empty wins.
-        value = cleaned[0] if len(cleaned) == 1 else pl.coalesce(cleaned)
+        value = pl.col(sources[0]) if len(sources) == 1 else pl.coalesce(sources)
         custom = customs.get(name)
-        if custom is not None:
-            value = _convert(value, custom, profile.timestamp_format)
+        if _is_datetime(custom):
+            parsed = pl.col(_PARSED + sources[0]) if len(sources) == 1 else _parse_timestamp(value, timestamp_format)
+            value = _as_millis(value, parsed)
+        elif custom is not None and custom.values == "tag_list":
+            value = _tag_list(value)
         return value.alias(name)
 
-    change_times = [
-        _parse_timestamp(pl.col(h), profile.timestamp_format)
-        for column in profile.last_changed_columns
-        for h in headers
-        if h.strip().lower() == column.lower()
-    ]
+    change_times = [pl.col(_PARSED + h) for h in change_headers]
     outcome = policy.status_outcome_expr(pl.col(lineage.SOURCE_STATUS))
-    frame = rows.lazy().select(
+    # Cells are cleaned, and time columns parsed, once, before the select uses them as often
+    # as it needs: polars does not share a repeated expression here, and a time column is a
+    # property and a change time both.
+    prepared = rows.lazy().with_columns(
+        *(_blank_to_null(pl.col(h)).alias(h) for h in headers if h != email_column),
+        *(
+            _parse_timestamp(_blank_to_null(pl.col(h)), timestamp_format).alias(_PARSED + h)
+            for h in dict.fromkeys([*change_headers, *datetime_headers])
+        ),
+    )
+    frame = prepared.select(
         normalise_email(pl.col(email_column)).alias(EMAIL),
         *(value_of(name, sources) for name, sources in targets.items()),
         (pl.coalesce(change_times) if change_times else pl.lit(None, pl.Datetime("us"))).alias(_LAST_CHANGED),
@@ -251,20 +267,22 @@ def _blank_to_null(value: pl.Expr) -> pl.Expr:
 
 
 def _parse_timestamp(value: pl.Expr, timestamp_format: str) -> pl.Expr:
-    return _blank_to_null(value).str.to_datetime(timestamp_format, strict=False, time_unit="us")
+    """Parse a cleaned cell (see :func:`_blank_to_null`); no cache: times are nearly all distinct."""
+    return value.str.to_datetime(timestamp_format, strict=False, time_unit="us", cache=False)
 
 
-def _convert(value: pl.Expr, prop: CustomProperty, timestamp_format: str) -> pl.Expr:
-    """Write a cell the way HubSpot's importer reads the property's type."""
-    if prop.type == "datetime":
-        # Unix milliseconds: the one datetime form HubSpot's importer takes whatever the
-        # import's dateFormat. A value that does not parse is sent as it is, so HubSpot's
-        # own error comes back tied to the row instead of Onramp dropping it.
-        millis = _parse_timestamp(value, timestamp_format).dt.epoch("ms").cast(pl.String)
-        return pl.coalesce(millis, value)
-    if prop.values == "tag_list":
-        return _tag_list(value)
-    return value
+def _is_datetime(prop: CustomProperty | None) -> bool:
+    return prop is not None and prop.type == "datetime"
+
+
+def _as_millis(value: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """A time the way HubSpot's importer reads a datetime property.
+
+    Unix milliseconds: the one datetime form HubSpot's importer takes whatever the import's
+    dateFormat. A value that does not parse is sent as it is, so HubSpot's own error comes
+    back tied to the row instead of Onramp dropping it.
+    """
+    return pl.coalesce(parsed.dt.epoch("ms").cast(pl.String), value)
 
 
 def _tag_list(value: pl.Expr) -> pl.Expr:
