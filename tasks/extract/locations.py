@@ -55,7 +55,7 @@ def check_location(location: str) -> None:
         scheme = _scheme(link)
         if scheme is None:
             continue
-        if scheme not in SUPPORTED_SCHEMES:
+        if scheme not in SUPPORTED_SCHEMES + _api_schemes():
             raise InputError(
                 redact(location),
                 f"unsupported location scheme {scheme!r}: use a local path or one of "
@@ -71,6 +71,15 @@ def check_location(location: str) -> None:
             )
 
 
+def _api_schemes() -> tuple[str, ...]:
+    """Provider APIs read as a SOURCE (``mailchimp://<list>``, ``constantcontact://contacts``)."""
+    try:
+        from tasks.extract.api_settings import API_SCHEMES
+    except ImportError:
+        return ()
+    return tuple(API_SCHEMES)
+
+
 def _scheme(link: str) -> str | None:
     """The URL scheme of one link, or None for a local path (``C:\\x`` included)."""
     match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", link)
@@ -81,3 +90,15 @@ def _scheme(link: str) -> str | None:
         # (or a known non-hierarchical one) is a URL.
         return None
     return match.group(1).lower()
+
+
+def check_portal_url(url: str) -> None:
+    """Refuse a HubSpot API base URL that is not http(s) or carries a credential: it is logged
+    and written to the report, and the token travels in a header, never in the URL.
+
+    Raises:
+        InputError: One line naming the URL (its credential cut out) and the problem.
+    """
+    if _scheme(url) not in ("http", "https"):
+        raise InputError("--portal-url", f"{redact(url)}: expected an http:// or https:// URL")
+    check_location(url)

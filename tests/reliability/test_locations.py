@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from tasks.errors import InputError
-from tasks.extract.locations import check_location, redact
+from tasks.extract.locations import check_location, check_portal_url, redact
 
 CANARY = "CANARY-7c1d9e"
 
@@ -27,7 +27,7 @@ CARRYING_CREDENTIALS = [
 UNSUPPORTED = ["ftp://host/x.zip", "foo://x/y.zip", "data:text/plain,abc", "sftp://u@h/x.zip"]
 ACCEPTED = ["export.zip", "/abs/export.zip", "./=1+1/x.csv", "C:\\exports\\x.zip", "notes:2024.csv",
             "s3://bucket/x.zip", "file:///tmp/x.zip", "https://example.com/x.zip", "contacts.xlsx#Sheet 1",
-            "zip::s3://bucket/x.zip"]
+            "zip::s3://bucket/x.zip", "mailchimp://abc123?since=2026-01-01T00:00:00Z", "constantcontact://contacts"]
 
 
 @pytest.mark.parametrize("location", CARRYING_CREDENTIALS)
@@ -49,6 +49,13 @@ def test_local_paths_and_supported_urls_pass(location):
     check_location(location)
 
 
+@pytest.mark.parametrize("url", ["ftp://h/api", f"https://u:{CANARY}@api.hubapi.com", "api.hubapi.com"])
+def test_a_portal_url_must_be_http_without_credentials(url):
+    with pytest.raises(InputError) as raised:
+        check_portal_url(url)
+    assert CANARY not in str(raised.value)
+
+
 def test_redact_keeps_host_and_path():
     assert redact(f"s3://k:{CANARY}@bucket/a/x.zip") == "s3://***@bucket/a/x.zip"
     assert redact("/plain/path.csv") == "/plain/path.csv"
@@ -59,6 +66,7 @@ CLI_CASES = {
     "s3-out": ["plan", "SOURCE", "--out", f"s3://KEY:{CANARY}@bucket/out"],
     "https-source-migrate": ["migrate", f"https://user:{CANARY}@127.0.0.1:9/x.zip", "--out", "out"],
     "inspect": ["inspect", f"s3://KEY:{CANARY}@bucket/x.csv"],
+    "portal-url": ["migrate", "SOURCE", "--out", "out", "--portal-url", f"https://user:{CANARY}@127.0.0.1:9"],
     "ftp": ["plan", "ftp://host/x.zip", "--out", "out"],
 }
 
