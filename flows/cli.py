@@ -247,12 +247,7 @@ def _run_plan(args: argparse.Namespace) -> int:
 def _run_migrate(args: argparse.Namespace) -> int:
     from schemas.params import MigrationParameters
 
-    values = _plan_parameters(args)
-    if args.portal_url:
-        values["portal_url"] = args.portal_url
-    if args.token_secret:
-        values["token_secret_block"] = args.token_secret
-    params = MigrationParameters(**values, dry_run=args.dry_run, load_path=args.load_path, import_companies=args.companies)
+    params = MigrationParameters(**_portal_parameters(args), dry_run=args.dry_run, load_path=args.load_path, import_companies=args.companies)
     _preflight(params)
     from flows.migrate import migrate_contacts
 

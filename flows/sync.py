@@ -96,7 +96,9 @@ def sync_contacts(params: SyncParameters) -> dict:
     if step.delta.opt_outs or step.delta.contacts:
         state_dir = load_state_dir(out.url, out.local) / f"sync-{snapshot_generation(step.previous)}"
         try:
-            report["load"] = load_steps(portal, step.plan.directory, state_dir=state_dir, load_path=params.load_path)
+            report["load"] = load_steps(
+                portal, step.plan.directory, state_dir=state_dir, load_path=params.load_path, import_companies=params.import_companies
+            )
         except LoadError as error:
             report["load_stopped"] = str(error)
             publish_report(report, out, params.rejects_alert_fraction)
