@@ -87,6 +87,8 @@ def test_a_backfill_runs_through_a_deployment_on_a_worker(tmp_path):
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "PREFECT_API_URL": api_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # prefect.yaml's pull step runs flows from {{ $PWD }} as deployed: the repository, wherever pytest started.
+        "PWD": str(REPO),
         # The worker asks for work every second instead of every ten.
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         # The flow runs in the worker's child process, which reads the token from its environment.
