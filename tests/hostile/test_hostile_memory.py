@@ -1,8 +1,9 @@
 """Hostile input never costs memory beyond a fixed bound.
 
-The heaviest cases of the corpus (a zip bomb declaring 2 GiB, a 5 MB cell, a million blank
-lines, 2,000 columns, a workbook claiming 17 billion cells, 300 sheets) are planned one after
-another in a child process, whose peak resident memory the kernel reports when it ends.
+The heaviest cases of the corpus (zip bombs, 5 MB cells, a workbook claiming 17 billion cells,
+300 sheets) are planned one after another in a child process, whose peak resident memory the
+kernel reports when it ends. (A million blank lines and 2,000 columns stream: their cost is
+time, bounded by the corpus' timeout.)
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ HEAVY = [
     "zip-bomb-lying-about-its-size",
     "5-mb-cell",
     "5-mb-email-cell",
-    "a-million-blank-lines",
-    "2000-columns",
     "xlsx-one-cell-at-xfd1048576",
     "xlsx-huge-dimension-claim",
     "xlsx-300-sheets-contacts-last",
