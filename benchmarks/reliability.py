@@ -66,8 +66,15 @@ def run(examples: int | None, kills: int | None, long: bool, log: str | None = N
         "rows_lost": sum(r["rows_lost"] for r in records),
         "fault_tests": records,
         "ok": result.returncode == 0,
-        "tail": "\n".join(output.splitlines()[-15:]) if result.returncode else "",
+        "tail": _failures(output) if result.returncode else "",
     }
+
+
+def _failures(output: str) -> str:
+    """The assertion lines of what failed, and pytest's summary line."""
+    lines = output.splitlines()
+    wrong = [line for line in lines if line.startswith(("E ", "FAILED", "ERROR")) or re.match(r"^tests/\S+:\d+: \w+Error", line)]
+    return "\n".join([*wrong[:30], *lines[-1:]])
 
 
 def _corpus_size() -> int:
