@@ -13,7 +13,8 @@ measures, side by side in one run (these machines are noisy: only the ratios mea
 
 Each runs in a child process of its own, so peak resident memory is that run's alone (from
 ``os.wait4``). Validation time is the time pandera spends checking each file's shape and the
-contacts' contract, plus what the row rules add to a scan of the files. The last line reads
+contacts' contract, plus what the row rules add to a scan of the files. The in-process run
+also prints the time of each step and the peak RSS by the end of each. The last line reads
 ``plan: <R1>x floor in-process, <R2>x floor end-to-end, peak <M> MiB at <N> rows``.
 """
 
@@ -23,6 +24,7 @@ import argparse
 import importlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,7 +41,7 @@ WARM_UP_ROWS = 50
 SPANS = (
     ("tasks.validate", "_check_shape"),
     ("tasks.plan", "stage_file"),
-    ("tasks.plan", "stream_contacts"),
+    ("tasks.plan", "stage_contacts"),
     ("tasks.plan", "check_contract"),
     ("tasks.plan", "write_plan"),
     ("tasks.plan", "write_rejects"),
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             print(run.line(args.rows))
         if "profile" in in_process.extra:
             print("in-process spans: " + ", ".join(f"{k} {v:.2f} s" for k, v in in_process.extra["profile"].items()))
+            print("in-process peak RSS by the end of: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in in_process.extra["peaks"].items()))
         peak = max(in_process.run.peak_mib, end_to_end.peak_mib)
         print(
             f"plan: {in_process.run.seconds / floor.run.seconds:.2f}x floor in-process, "
@@ -115,19 +118,26 @@ def in_process_child(folder: Path) -> dict:
     from tasks.transform.profile import load_profile
 
     spans: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     for module_name, name in SPANS:
         module = importlib.import_module(module_name)
-        setattr(module, name, _timed(getattr(module, name), name, spans))
+        setattr(module, name, _timed(getattr(module, name), name, spans, peaks))
     profile = load_profile("mailchimp")
     with tempfile.TemporaryDirectory(prefix="staging-", dir=folder) as staging:
         start = time.perf_counter()
         raws = read_export(str(folder / "export.zip"), Path(staging))
         spans["read_export"] = time.perf_counter() - start
+        peaks["read_export"] = _peak_mib()
         tasks.plan.plan_sources(raws, OutputFolder(str(folder / "in-process-out")), {profile.format: (profile, profile.consent)})
         seconds = time.perf_counter() - start
         rules = _row_rules_seconds(raws)
     validation = spans["_check_shape"] + spans["check_contract"] + rules
-    return {"seconds": seconds, "validation": validation, "profile": spans | {"row rules (separate pass)": rules}}
+    return {
+        "seconds": seconds,
+        "validation": validation,
+        "profile": spans | {"row rules (separate pass)": rules},
+        "peaks": dict(sorted(peaks.items(), key=lambda item: item[1])),
+    }
 
 
 def _row_rules_seconds(raws: list) -> float:
@@ -151,15 +161,26 @@ def _row_rules_seconds(raws: list) -> float:
 CHILDREN: dict[str, Callable[[Path], dict]] = {"floor": floor_child, "in-process": in_process_child}
 
 
-def _timed(function: Callable, name: str, spans: dict[str, float]) -> Callable:
+def _timed(function: Callable, name: str, spans: dict[str, float], peaks: dict[str, float]) -> Callable:
+    """``function``, adding its wall time to ``spans`` and the process's peak RSS after it to ``peaks``.
+
+    The peaks only grow: the first span (in run order) whose peak is the run's peak is where
+    the memory went.
+    """
+
     def timed(*args, **kwargs):
         start = time.perf_counter()
         try:
             return function(*args, **kwargs)
         finally:
             spans[name] = spans.get(name, 0.0) + time.perf_counter() - start
+            peaks[name] = _peak_mib()
 
     return timed
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / KIB_PER_MIB
 
 
 def _measure_child(kind: str, folder: Path) -> ChildRun:

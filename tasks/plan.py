@@ -97,9 +97,7 @@ def plan_sources(
     with tempfile.TemporaryDirectory(prefix=WORK_FOLDER_PREFIX, dir=out.local) as folder:
         work = Path(folder)
         staged = [stage_file(raw, work / f"{index:05d}", *profiles[raw.format]) for index, raw in enumerate(raws)]
-        contacts_path = work / "contacts.parquet"
-        stream_contacts([pl.scan_parquet(s.accepted) for s in staged]).sink_parquet(contacts_path)
-        contacts = pl.scan_parquet(contacts_path)
+        contacts = stage_contacts(staged, work / "contacts.parquet")
         check_contract(contacts)
 
         customs: dict[str, CustomProperty] = {}
@@ -140,6 +138,16 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
         ]
     )
     return staged
+
+
+def stage_contacts(staged: Sequence[StagedFile], path: Path) -> pl.LazyFrame:
+    """Merge every file's mapped rows into one contact per email, sunk to Parquet at ``path``.
+
+    Returns:
+        The contacts, scanning ``path`` (everything after reads them a few times).
+    """
+    stream_contacts([pl.scan_parquet(s.accepted) for s in staged]).sink_parquet(path)
+    return pl.scan_parquet(path)
 
 
 def check_contract(contacts: pl.LazyFrame) -> None:
