@@ -55,7 +55,7 @@ class Limits:
         if self.used_today >= self.settings.daily_quota:
             return error(429, "quota_exceeded", "Daily request quota exceeded; it resets at 00:00 UTC.")
         now = time.monotonic()
-        while self.recent and now - self.recent[0] >= 1:
+        while self.recent and now - self.recent[0] >= self.settings.throttle_window_seconds:
             self.recent.popleft()
         if len(self.recent) >= self.settings.requests_per_second:
             self.throttled += 1

@@ -132,7 +132,9 @@ def test_mailchimp_since_reads_only_what_changed(chimp_env, tmp_path):
 
 
 def test_mailchimp_429_is_retried_and_the_connection_limit_respected(tmp_path):
-    with mailchimp(members=1500, max_connections=2, response_delay=0.3) as server:
+    # The two holders keep both connections busy for 2 s, long enough for the reader's first
+    # request to meet them however slow the machine.
+    with mailchimp(members=1500, max_connections=2, response_delay=2.0) as server:
         holders = [threading.Thread(target=_hold, args=(server,)) for _ in range(2)]
         for holder in holders:
             holder.start()
