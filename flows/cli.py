@@ -316,7 +316,11 @@ def _run_emulator(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         return _fail(str(error), EXIT_BAD_INPUT)
-    serve_forever(port=args.port, settings=settings, fail_imports=args.fail_imports)
+    try:
+        serve_forever(port=args.port, settings=settings, fail_imports=args.fail_imports)
+    except KeyboardInterrupt:
+        # Ctrl-C is how an emulator is stopped (its state is saved by then): not an error.
+        pass
     return EXIT_OK
 
 
@@ -337,7 +341,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     out = Path(params.output)
     print(
         "\nWhere to look:\n"
-        f"  {out / 'report.json'}        the ledger and the load results\n"
+        f"  {out / 'report.json'}        the ledger and the load results ({out / 'report.html'} as a page)\n"
         f"  {out / 'hubspot'}/               the files HubSpot imported (contacts per outcome, opt-outs)\n"
         f"  {out / 'rejects.csv'}        rows that could not be used, with the reason\n"
         "Next: `prefect server start` shows these runs and their artifacts in the Prefect UI;\n"
