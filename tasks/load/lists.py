@@ -1,9 +1,10 @@
 """The static lists of a plan: one per source and status, created once, filled from the files.
 
-A list is created under the plan's name unless the portal already has a list by that name, in
-which case `` (2)``, `` (3)``, ... is appended (list names are unique in a portal). Which list a
-plan's list became is recorded in the migration's state folder as soon as HubSpot answers, so a
-run killed right after the create finds it again instead of making a `` (2)``.
+A list's name carries the plan's hash (``... (plan 6dd0e635)``), so it collides with no list a
+person made, and a list already bearing it is the plan's own: made by a run killed between
+HubSpot's answer and the journal, or by a create whose answer was lost and retried. Such a list
+is taken over, never duplicated. Which list a plan's list became is recorded in the migration's
+state folder as soon as it is known.
 
 Members are added after their file is loaded: their ids are read back by email
 (``tasks/load/contact_ids.py``) and added in chunks with ``memberships/add``, which ignores
@@ -88,13 +89,9 @@ def _existing(portal: HubSpotPortal, path: str) -> dict[str, Any] | None:
         raise LoadError(f"cannot read HubSpot lists ({path}): {describe(error)}") from error
 
 
-def free_name(portal: HubSpotPortal, name: str) -> str:
-    """``name``, or ``name (2)``, ``name (3)``, ... : the first no contact list has."""
-    candidate, number = name, 1
-    while _existing(portal, f"{_LISTS_PATH}/object-type-id/{settings.CONTACT_OBJECT_TYPE_ID}/name/{quote(candidate, safe='')}"):
-        number += 1
-        candidate = f"{name} ({number})"
-    return candidate
+def _named(portal: HubSpotPortal, name: str) -> dict[str, Any] | None:
+    """The contact list called ``name``, if any."""
+    return _existing(portal, f"{_LISTS_PATH}/object-type-id/{settings.CONTACT_OBJECT_TYPE_ID}/name/{quote(name, safe='')}")
 
 
 def _create(portal: HubSpotPortal, name: str) -> dict[str, Any] | None:
@@ -112,7 +109,7 @@ def _create(portal: HubSpotPortal, name: str) -> dict[str, Any] | None:
 
 
 def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ListJournal) -> dict[str, Any]:
-    """The HubSpot list a planned list is: the one recorded for it, else a new one.
+    """The HubSpot list a planned list is: the one recorded, else the one bearing its name, else a new one.
 
     Args:
         portal: The portal.
@@ -121,16 +118,17 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
         journal: Where the list it became is recorded.
 
     Returns:
-        ``{"key", "name", "list_id", "created", "files"}`` (``name`` as HubSpot has it, suffix
-        included).
+        ``{"key", "name", "list_id", "created", "files"}``.
     """
     recorded = journal.read(entry)
     found = _existing(portal, f"{_LISTS_PATH}/{recorded}") if recorded else None
+    found = found or _named(portal, entry["name"])
     created = None
     while found is None:
-        # A 409 means another client took the free name between the check and the create.
-        found = created = _create(portal, free_name(portal, entry["name"]))
-    if created:
+        created = _create(portal, entry["name"])
+        # None after a 409: the name was taken since the check, by this plan's own create.
+        found = created or _named(portal, entry["name"])
+    if str(found["listId"]) != recorded:
         journal.record(entry, str(found["listId"]))
     get_logger().info("list %s of %s: %s (%s)", entry["key"], plan.directory, found["name"], "created" if created else "existing")
     return {
