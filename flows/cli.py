@@ -212,13 +212,7 @@ def _preflight(params: object) -> None:
     from tasks.errors import InputError
     from tasks.extract.api_settings import api_scheme
 
-    from tasks.extract.locations import check_location, check_portal_url
-
     # Before anything opens, logs or records a location: no credential in it, a known scheme.
-    for location in [*params.sources, params.output]:
-        check_location(location)
-    if getattr(params, "portal_url", None):
-        check_portal_url(params.portal_url)
     check_parameters(params)
     for source in params.sources:
         if api_scheme(source):

@@ -14,6 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.params import MigrationParameters, PlanParameters
 from tasks.errors import LoadError
+from tasks.extract.locations import check_location, check_portal_url
 from tasks.extract.tables import ReadOptions
 from tasks.import_files import PlanLimits
 from tasks.load.client import HubSpotPortal, resolve_token
@@ -29,11 +30,20 @@ from tasks.transform.catalog import UserMapping
 from tasks.transform.profile import load_profile
 
 def check_parameters(params: PlanParameters) -> None:
-    """Fail fast, before any task runs, on a consent policy that cannot be applied.
+    """Fail fast, before any task runs, on a location or consent policy that cannot be used.
+
+    Every flow calls it first, so a run started from the Prefect UI or a deployment is held to
+    the same rules as the CLI, which calls it before the engine starts.
 
     Raises:
-        InputError: An override names an unknown outcome or re-maps an opt-out status.
+        InputError: A source, the output or the portal URL has an unsupported scheme or carries a
+            credential (the message cuts it out); an override names an unknown outcome or
+            re-maps an opt-out status.
     """
+    for location in [*params.sources, params.output]:
+        check_location(location)
+    if getattr(params, "portal_url", None):
+        check_portal_url(params.portal_url)
     load_profile(DEFAULT_PROFILE).consent.with_overrides(params.consent_overrides)
 
 
@@ -51,6 +61,7 @@ def plan_run(params: PlanParameters, out: OutputFolder) -> dict:
 @flow(name="onramp-plan", validate_parameters=True)
 def plan_contacts(params: PlanParameters) -> dict:
     """Extract, validate and transform the sources; write the plan and report. Talks to no HubSpot."""
+    check_parameters(params)
     out = OutputFolder(params.output)
     report = plan_run(params, out)
     publish_report(report, out, params.rejects_alert_fraction)
@@ -70,6 +81,7 @@ def migrate_contacts(params: MigrationParameters) -> dict:
     The token is resolved before any work, so a missing one fails in seconds, not after the plan.
     A rerun with the same output folder resumes: finished load steps are not sent again.
     """
+    check_parameters(params)
     portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
     out = OutputFolder(params.output)
     report = plan_run(params, out)

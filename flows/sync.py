@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.migrate import plan_run
+from flows.migrate import check_parameters, plan_run
 from schemas.params import SyncParameters
 from tasks.errors import LoadError
 from tasks.load.client import HubSpotPortal, resolve_token
@@ -83,6 +83,7 @@ def sync_contacts(params: SyncParameters) -> dict:
     A dry run reports what the delta would do and keeps the snapshot as it was. A failed run
     keeps it too, so the next run sends the same delta again (finished steps are skipped).
     """
+    check_parameters(params)
     portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
     out = OutputFolder(params.output)
     report = plan_run(params, out)

@@ -159,3 +159,12 @@ def test_migrate_with_companies_makes_each_company_once_and_a_rerun_writes_nothi
     assert associated == {email: [email.split("@")[1]] if email.split("@")[1] in domain_of.values() else [] for email in contacts}
     # The rerun found every step done: not one write.
     assert not [key for key, count in sent_again.items() if count and key[0] != "GET" and key[2] < 300 and "read" not in key[1] and "search" not in key[1]]
+
+
+def test_a_flow_started_outside_the_cli_refuses_a_credential_in_a_location(prefect_api_url, tmp_path):
+    from tasks.errors import InputError
+
+    with pytest.raises(InputError) as refused:
+        plan_contacts(PlanParameters(sources=["s3://AKIAKEY:s3cr3t@bucket/export.zip"], output=str(tmp_path / "out")))
+    assert "s3cr3t" not in str(refused.value) and "AKIAKEY" not in str(refused.value)
+    assert not (tmp_path / "out").exists()
