@@ -27,7 +27,7 @@ import polars as pl
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from tasks.errors import InputError
 from tasks.extract.api_settings import PER_ROW_STATUS, REQUEST_TIMEOUT_SECONDS, RetryPolicy
-from tasks.extract.mailchimp import RawSource, _non_empty
+from tasks.extract.mailchimp import RawSource, non_empty
 from tasks.transform.catalog import CANONICAL_TIMESTAMP
 
 FINAL_429 = Callable[[httpx.Response], str | None]
@@ -319,7 +319,7 @@ def staged_source(
     """
     schema = {**dict.fromkeys(headers, pl.String), **dict.fromkeys(_STAGED_LINEAGE, pl.String)}
     frame = pl.scan_csv(path, schema=schema).select(
-        *(_non_empty(header).alias(header) for header in headers),
+        *(non_empty(header).alias(header) for header in headers),
         pl.lit(None, dtype=pl.String).alias(EXTRA_FIELDS),
         pl.col(SOURCE_URI),
         pl.col(SOURCE_ROW).cast(pl.Int64),

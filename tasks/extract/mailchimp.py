@@ -196,12 +196,12 @@ def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:
             f"({', '.join(STATUSES)})",
         )
     if not checked:
-        _check_parsable(staged)
-    raw_headers, sample = _read_head(staged)
-    names = [_clean_header(header, position) for position, header in enumerate(raw_headers)]
-    columns = [(names[positions[0]], positions) for positions in _group_by_name(names).values()]
+        check_parsable(staged)
+    raw_headers, sample = read_head(staged)
+    names = [clean_header(header, position) for position, header in enumerate(raw_headers)]
+    columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
-    email_column = _email_column(columns, sample)
+    email_column = detect_email_column(columns, sample)
     if email_column is None:
         raise InputError(
             staged.uri,
@@ -215,12 +215,12 @@ def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:
         format=FORMAT,
         headers=headers,
         duplicate_headers=[header for header, positions in columns if len(positions) > 1],
-        frame=_frame(staged, columns, status),
+        frame=scan_columns(staged, columns, status),
         email_column=email_column,
     )
 
 
-def _check_parsable(staged: StagedFile) -> None:
+def check_parsable(staged: StagedFile) -> None:
     """Raise InputError, with the line, for what polars would misread rather than refuse.
 
     Bytes that are not UTF-8 (UTF-16 is named), NUL bytes (valid UTF-8, but never in a text
@@ -228,6 +228,12 @@ def _check_parsable(staged: StagedFile) -> None:
     carriage return outside quotes (polars would glue the next record onto it). One pass over
     the file in big pieces, each checked whole by C or Rust code (no Python loop per byte);
     the lines are only counted once something is wrong.
+
+    Args:
+        staged: The local copy of the CSV file.
+
+    Raises:
+        InputError: The file would be misread, with the line where it goes wrong.
     """
     quotes = 0
     bare_cr_line: int | None = None
@@ -309,12 +315,21 @@ def _unclosed_quote_line(path: Path) -> int:
     return opened_at
 
 
-def _read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
+def read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
     """The raw header row and the first records, parsed with quoted newlines respected.
 
     The csv module refuses a cell over its field limit (128 KiB), which keeps this read
     bounded: a huge header cell is refused, and the sample stops before a huge record (polars
     reads that record later, and the validator judges it).
+
+    Args:
+        staged: The local copy of the CSV file.
+
+    Returns:
+        The header cells as written, and up to EMAIL_SAMPLE_RECORDS records after it.
+
+    Raises:
+        InputError: No header row, or one that cannot be read.
     """
     with staged.path.open(encoding="utf-8-sig", newline="") as handle:
         records = csv.reader(handle)
@@ -334,20 +349,39 @@ def _read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
         return header, sample
 
 
-def _clean_header(header: str, position: int) -> str:
+def clean_header(header: str, position: int) -> str:
+    """A header cell without byte-order marks or surrounding spaces; a blank one gets a name.
+
+    Args:
+        header: The cell as read.
+        position: Its 0-based column, naming a blank header ``column_<position + 1>``.
+    """
     cleaned = header.replace(BOM, "").strip()
     return cleaned or f"column_{position + 1}"
 
 
-def _group_by_name(names: list[str]) -> dict[str, list[int]]:
-    """Positions of each header name, keyed case-insensitively, in order of first occurrence."""
+def group_by_name(names: list[str]) -> dict[str, list[int]]:
+    """Positions of each header name, keyed case-insensitively, in order of first occurrence.
+
+    Args:
+        names: Cleaned header names, in column order.
+    """
     groups: dict[str, list[int]] = {}
     for position, name in enumerate(names):
         groups.setdefault(name.casefold(), []).append(position)
     return groups
 
 
-def _email_column(columns: list[tuple[str, list[int]]], sample: list[list[str]]) -> str | None:
+def detect_email_column(columns: list[tuple[str, list[int]]], sample: list[list[str]]) -> str | None:
+    """The email column: a known email header, else a renamed first column holding addresses.
+
+    Args:
+        columns: Each header with the positions it occupies (see ``group_by_name``).
+        sample: The first records, to tell whether the first column holds email addresses.
+
+    Returns:
+        The header, or None when no column qualifies.
+    """
     for header, _ in columns:
         if header.casefold() in EMAIL_HEADERS:
             return header
@@ -359,12 +393,23 @@ def _email_column(columns: list[tuple[str, list[int]]], sample: list[list[str]])
     return first if looks_like_emails else None
 
 
-def _non_empty(column: str) -> pl.Expr:
+def non_empty(column: str) -> pl.Expr:
+    """``column`` with empty strings turned to null, so a coalesce skips them.
+
+    Args:
+        column: A string column's name.
+    """
     return pl.when(pl.col(column).str.len_bytes() > 0).then(pl.col(column))
 
 
-def _frame(staged: StagedFile, columns: list[tuple[str, list[int]]], status: str) -> pl.LazyFrame:
-    """The lazy scan: ``columns`` pairs each header with the positions it occupies."""
+def scan_columns(staged: StagedFile, columns: list[tuple[str, list[int]]], status: str) -> pl.LazyFrame:
+    """The lazy scan of a CSV file, duplicate headers coalesced, with its lineage columns.
+
+    Args:
+        staged: The local copy of the CSV file (already checked with ``check_parsable``).
+        columns: Each header with the positions it occupies (see ``group_by_name``).
+        status: The status every row carries in SOURCE_STATUS.
+    """
     # Positional names sidestep polars' renaming of duplicate headers (``a_duplicated_0``); the
     # real names come back in the select, where duplicates are coalesced. Overflow columns
     # catch a row with more fields than the header (the row could not be split right): it is
@@ -384,7 +429,7 @@ def _frame(staged: StagedFile, columns: list[tuple[str, list[int]]], status: str
         .with_row_index(SOURCE_ROW, offset=FIRST_RECORD_ROW)
         .select(
             *(
-                pl.coalesce([_non_empty(positional[p]) for p in positions]).alias(header)
+                pl.coalesce([non_empty(positional[p]) for p in positions]).alias(header)
                 for header, positions in columns
             ),
             pl.concat_str(overflow, separator=",", ignore_nulls=True).alias(EXTRA_FIELDS),

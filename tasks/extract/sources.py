@@ -98,9 +98,9 @@ def stage_files(
             nested zip archive or a zip bomb, holds no CSV file or more than MAX_CSV_FILES, or
             names something that is not a regular file (a device, a pipe).
     """
-    fs, root = _filesystem(source, storage_options)
+    fs, root = open_filesystem(source, storage_options)
     target = staging_dir / hashlib.sha256(source.encode()).hexdigest()[:12]
-    with _input_errors(source):
+    with input_errors(source):
         if fs.isdir(root):
             staged = _stage_folder(fs, source, root, target)
             where = "folder"
@@ -110,7 +110,7 @@ def stage_files(
             staged = _stage_zip(fs, source, root, target)
             where = "zip archive"
         elif root.lower().endswith(CSV_SUFFIX):
-            staged = [_stage_plain_file(fs, source, root, target, 0)]
+            staged = [stage_plain_file(fs, source, root, target, 0)]
             where = "file"
         else:
             raise InputError(source, "not a zip archive, a folder or a .csv file")
@@ -119,7 +119,16 @@ def stage_files(
     return sorted(staged, key=lambda staged_file: staged_file.uri)
 
 
-def _filesystem(source: str, storage_options: dict | None) -> tuple[AbstractFileSystem, str]:
+def open_filesystem(source: str, storage_options: dict | None) -> tuple[AbstractFileSystem, str]:
+    """The fsspec filesystem serving ``source`` and the path within it.
+
+    Args:
+        source: A local path or URL (``s3://``, ``file://``...).
+        storage_options: Options for the filesystem (credentials, endpoint), or None.
+
+    Raises:
+        InputError: The location's scheme is unknown or its filesystem cannot be set up.
+    """
     try:
         return url_to_fs(source, **(storage_options or {}))
     except (ImportError, ValueError) as error:
@@ -127,8 +136,12 @@ def _filesystem(source: str, storage_options: dict | None) -> tuple[AbstractFile
 
 
 @contextmanager
-def _input_errors(uri: str) -> Iterator[None]:
-    """Turn I/O failures while reading ``uri`` into a one-line InputError."""
+def input_errors(uri: str) -> Iterator[None]:
+    """Turn I/O failures while reading ``uri`` into a one-line InputError.
+
+    Args:
+        uri: The location named in the error.
+    """
     try:
         yield
     except InputError:
@@ -201,23 +214,35 @@ def _stage_folder(
     relative = sorted(name for name in names if _is_csv(name))
     base = source.rstrip("/")
     return [
-        _stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
+        stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
         for index, name in enumerate(relative)
     ]
 
 
-def _stage_plain_file(
+def stage_plain_file(
     fs: AbstractFileSystem, uri: str, path: str, target: Path, index: int
 ) -> StagedFile:
+    """A file outside an archive, ready to read: used in place when local, else copied.
+
+    Args:
+        fs: The filesystem holding it.
+        uri: Its location as the user gave it (named in errors and lineage).
+        path: Its path within ``fs``.
+        target: The staging folder of the source, for a remote copy.
+        index: Its position in the source, keeping copies' names apart.
+
+    Raises:
+        InputError: It cannot be read, or is not a regular file (a device, pipe or socket).
+    """
     if _is_local(fs):
-        with _input_errors(uri):
+        with input_errors(uri):
             mode = os.stat(path).st_mode
         # A symlink to /dev/zero or a named pipe would be read forever.
         if not stat.S_ISREG(mode):
             raise InputError(uri, "not a regular file (a device, pipe or socket)")
         return StagedFile(uri=uri, path=Path(path))
     destination = _staging_path(target, index, path)
-    with _input_errors(uri), fs.open(path, "rb") as handle:
+    with input_errors(uri), fs.open(path, "rb") as handle:
         _copy(handle, destination, uri, limit=None)
     return StagedFile(uri=uri, path=destination)
 
@@ -239,9 +264,9 @@ def _stage_members(archive: zipfile.ZipFile, source: str, target: Path) -> Itera
     for index, info in enumerate(members):
         uri = f"{source}{ARCHIVE_MEMBER_SEPARATOR}{info.filename}"
         _refuse_unreadable_member(info, uri)
-        _refuse_zip_bomb(info, uri)
+        refuse_zip_bomb(info, uri)
         destination = _staging_path(target, index, info.filename)
-        with _input_errors(uri), archive.open(info) as member:
+        with input_errors(uri), archive.open(info) as member:
             _copy(member, destination, uri, limit=info.file_size)
         yield StagedFile(uri=uri, path=destination)
 
@@ -256,7 +281,16 @@ def _refuse_unreadable_member(info: zipfile.ZipInfo, uri: str) -> None:
         )
 
 
-def _refuse_zip_bomb(info: zipfile.ZipInfo, uri: str) -> None:
+def refuse_zip_bomb(info: zipfile.ZipInfo, uri: str) -> None:
+    """Refuse a zip member, before extracting it, whose declared size is a bomb's.
+
+    Args:
+        info: The member's entry in the archive's directory.
+        uri: The member's location, named in the error.
+
+    Raises:
+        InputError: It is over ZIP_BOMB_MIN_BYTES and expands more than ZIP_BOMB_MAX_RATIO times.
+    """
     declared = info.file_size
     if declared > ZIP_BOMB_MIN_BYTES and declared > ZIP_BOMB_MAX_RATIO * max(info.compress_size, 1):
         raise InputError(

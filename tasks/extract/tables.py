@@ -26,8 +26,19 @@ from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
 from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import is_spreadsheet, split_sheet, stage_sheet
-from tasks.extract.mailchimp import RawSource
-from tasks.extract.sources import StagedFile, _filesystem, _input_errors, _stage_plain_file, stage_files
+# The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
+# positional scan with overflow columns for ragged rows) serves every format alike.
+from tasks.extract.mailchimp import (
+    RawSource,
+    check_parsable,
+    clean_header,
+    detect_email_column,
+    group_by_name,
+    non_empty,
+    read_head,
+    scan_columns,
+)
+from tasks.extract.sources import StagedFile, input_errors, open_filesystem, stage_files, stage_plain_file
 from tasks.extract.text import TextLayout, normalise_text
 from tasks.transform.catalog import (
     ReadingProfile,
@@ -39,14 +50,6 @@ from tasks.transform.catalog import (
 
 MAILCHIMP_PROFILE = "mailchimp"
 """The reading profile of a file whose name carries a Mailchimp status."""
-
-# The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
-# positional scan with overflow columns for ragged rows) serves every format alike.
-_check_parsable = mailchimp._check_parsable
-_read_head = mailchimp._read_head
-_clean_header = mailchimp._clean_header
-_group_by_name = mailchimp._group_by_name
-_scan = mailchimp._frame
 
 _EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
 """Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
@@ -154,15 +157,15 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
         staged = stage_sheet(staged, staging_dir, sheet, lambda headers: _sheet_score(headers, options))
     else:
         staged, layout = normalise_text(staged, staging_dir)
-    _check_parsable(staged)
-    raw_headers, sample = _read_head(staged)
-    names = [_clean_header(header, position) for position, header in enumerate(raw_headers)]
-    columns = [(names[positions[0]], positions) for positions in _group_by_name(names).values()]
+    check_parsable(staged)
+    raw_headers, sample = read_head(staged)
+    names = [clean_header(header, position) for position, header in enumerate(raw_headers)]
+    columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
     profile = options.resolve(headers, staged.uri)
     if profile.format == mailchimp.FORMAT:
         return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout)
-    emails = profile.email_headers(headers) or [mailchimp._email_column(columns, sample)]
+    emails = profile.email_headers(headers) or [detect_email_column(columns, sample)]
     if emails[0] is None:
         raise InputError(
             staged.uri,
@@ -171,9 +174,9 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
         )
     file_status = profile.file_status(staged.uri)
     frame = (
-        _scan(staged, columns, file_status)
+        scan_columns(staged, columns, file_status)
         .with_columns(_clean(header, profile) for header in headers)
-        .with_columns(pl.coalesce([mailchimp._non_empty(e) for e in emails]).alias(emails[0]))
+        .with_columns(pl.coalesce([non_empty(e) for e in emails]).alias(emails[0]))
         .with_columns(
         profile.status_expr(headers, file_status).alias(SOURCE_STATUS),
             pl.lit(profile.format, dtype=pl.String).alias(SOURCE_FORMAT),
@@ -214,8 +217,8 @@ def _sheet_score(headers: list[str], options: ReadOptions) -> int:
 
 def _stage_workbook(location: str, staging_dir: Path, storage_options: dict | None) -> StagedFile:
     """A workbook as a local file: itself when local, else a staged copy."""
-    fs, path = _filesystem(location, storage_options)
-    with _input_errors(location):
+    fs, path = open_filesystem(location, storage_options)
+    with input_errors(location):
         if not fs.isfile(path):
             raise InputError(location, "no such file")
-    return _stage_plain_file(fs, location, path, staging_dir / "workbooks", 0)
+    return stage_plain_file(fs, location, path, staging_dir / "workbooks", 0)

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from tasks.errors import InputError
-from tasks.extract.sources import _refuse_zip_bomb
+from tasks.extract.sources import refuse_zip_bomb
 
 MAX_SHEET_CELLS = 30_000_000
 """About 1 GiB of calamine cells (32 bytes each): a million contacts of 30 columns. A bigger
@@ -43,7 +43,7 @@ def check_workbook_extent(path: Path, uri: str) -> None:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 if _SHEET_PART.fullmatch(info.filename):
-                    _refuse_zip_bomb(info, f"{uri}!{info.filename}")
+                    refuse_zip_bomb(info, f"{uri}!{info.filename}")
                     with archive.open(info) as part:
                         _check_part(part, uri, info.filename)
     except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError):
