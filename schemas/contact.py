@@ -38,6 +38,14 @@ OUTCOME = "outcome"
 OPT_OUT_STATUS = "opt_out_status"
 SOURCES = "sources"
 ROWS_MERGED = "rows_merged"
+PROVENANCE = "onramp_provenance"
+"""Which source formats and statuses made a contact (``format:status`` entries, sorted, joined by
+``; ``). Named as the HubSpot property that carries it, so the import files send it as it is."""
+PROVENANCE_SEPARATOR = "; "
+MAX_PROVENANCE_CHARS = 65_536
+"""HubSpot's limit on a string property value; a longer provenance is cut (it never is in
+practice: one entry per distinct format and status)."""
+PROVENANCE_CUT_MARK = "…"
 
 
 def normalise_email(column: pl.Expr) -> pl.Expr:
@@ -55,6 +63,7 @@ CanonicalContactSchema = pa.DataFrameSchema(
         ),
         OUTCOME: pa.Column(pl.String, checks=pa.Check.isin([o.value for o in Outcome]), nullable=False),
         OPT_OUT_STATUS: pa.Column(pl.String, nullable=True),
+        PROVENANCE: pa.Column(pl.String, nullable=False),
         SOURCES: pa.Column(pl.String, nullable=False),
         ROWS_MERGED: pa.Column(pl.UInt32, checks=pa.Check.ge(1), nullable=False, coerce=True),
     },

@@ -7,7 +7,9 @@ Writes, under the output folder:
 - ``lineage.csv``: for every contact, the file and line it was planned into and the source
   rows it came from, so a HubSpot error on a line is traced back to the rows that made it;
 - ``plan.json``: what the load does (property group and properties, each enumeration with the
-  options its cells use, imports, the static lists to fill, opt-outs).
+  options its cells use, imports, the static lists to fill, opt-outs). Besides the sources'
+  columns, every import file carries ``onramp_provenance`` (:data:`PROVENANCE_PROPERTY`, in the
+  ``onramp`` group).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schemas.contact import EMAIL, OPT_OUT_STATUS, OUTCOME, ROWS_MERGED, SOURCES
+from schemas.contact import EMAIL, MAX_PROVENANCE_CHARS, OPT_OUT_STATUS, OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES
 from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 from tasks.transform.consent import Outcome
@@ -52,6 +54,23 @@ _PLAN_ID_CHARS = 8
 ENUMERATION = "enumeration"
 MULTI_VALUE_SEPARATORS = {"checkbox": ";"}
 """The enumeration field types whose cells hold several options, and how they are joined."""
+
+ONRAMP_PROPERTY_GROUP = {"name": "onramp", "label": "Onramp"}
+"""The group of the properties Onramp itself sets on every contact (not a source's columns)."""
+PROVENANCE_PROPERTY = {
+    "name": PROVENANCE,
+    "label": "Onramp provenance",
+    "type": "string",
+    # textarea: a contact merged from many sources has a long value (HubSpot keeps at most
+    # MAX_PROVENANCE_CHARS; the merge cuts it there).
+    "fieldType": "textarea",
+    "groupName": ONRAMP_PROPERTY_GROUP["name"],
+    "description": (
+        "The source formats and statuses this contact was migrated from by Onramp "
+        f"(format:status, sorted, '; '-separated; at most {MAX_PROVENANCE_CHARS} characters)."
+    ),
+}
+"""The property that carries each contact's provenance (its column in the import files)."""
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _FILE = "file"
@@ -170,10 +189,14 @@ def write_plan(
     used = {c for entry in imports for c in entry["columns"]}
     planned = [p for p in custom_properties if p.name in used]
     options = enumeration_options(contacts, planned)
+    onramp_properties = [PROVENANCE_PROPERTY] if PROVENANCE in used else []
+    group = {"name": profile.group_name, "label": profile.group_label}
     plan = {
         "format_version": PLAN_FORMAT_VERSION,
-        "property_group": {"name": profile.group_name, "label": profile.group_label},
-        "properties": [p.hubspot_definition(profile.label, options.get(p.name)) for p in planned],
+        "property_group": group,
+        # The load creates every group listed here; the source's own comes first.
+        **({"property_groups": [group, ONRAMP_PROPERTY_GROUP]} if onramp_properties else {}),
+        "properties": [p.hubspot_definition(profile.label, options.get(p.name)) for p in planned] + onramp_properties,
         "imports": imports,
         "lists": static_lists(imports, profile.label),
         "opt_outs": opt_outs,

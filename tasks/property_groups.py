@@ -3,7 +3,9 @@
 ``write_plan`` names one group (``plan["property_group"]``, what the load has always read). A
 run over, say, a Mailchimp zip and a Salesforce CSV plans custom properties in both the
 ``mailchimp`` and the ``salesforce`` group, so the plan also lists every group it uses in
-``plan["property_groups"]``; the load creates each before the properties.
+``plan["property_groups"]``; the load creates each before the properties. Onramp's own
+properties (the contact's provenance) are in the ``onramp`` group, so a plan that imports
+contacts always lists it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from tasks.import_files import PLAN_FILE
+from tasks.import_files import ONRAMP_PROPERTY_GROUP, PLAN_FILE
 from tasks.output import OutputFolder
 from tasks.transform.profile import SourceProfile
 
@@ -27,7 +29,7 @@ def add_property_groups(plan: dict, profiles: Sequence[SourceProfile], out: Outp
     Returns:
         The plan, unchanged when its properties use no group but ``property_group``.
     """
-    labels = {p.group_name: p.group_label for p in profiles}
+    labels = {p.group_name: p.group_label for p in profiles} | {ONRAMP_PROPERTY_GROUP["name"]: ONRAMP_PROPERTY_GROUP["label"]}
     first = plan.get("property_group")
     if first:
         labels.setdefault(first["name"], first["label"])

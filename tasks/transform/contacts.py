@@ -16,7 +16,18 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas import lineage
-from schemas.contact import EMAIL, OPT_OUT_STATUS, OUTCOME, ROWS_MERGED, SOURCES, normalise_email
+from schemas.contact import (
+    EMAIL,
+    MAX_PROVENANCE_CHARS,
+    OPT_OUT_STATUS,
+    OUTCOME,
+    PROVENANCE,
+    PROVENANCE_CUT_MARK,
+    PROVENANCE_SEPARATOR,
+    ROWS_MERGED,
+    SOURCES,
+    normalise_email,
+)
 from tasks.transform.consent import ConsentPolicy, Outcome, outcome_from_severity_expr, severity_expr
 from tasks.transform.profile import CustomProperty, SourceProfile
 
@@ -142,7 +153,8 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
     Returns:
         One row per email, in order of first appearance: ``email``, ``outcome``,
         ``opt_out_status`` (the status of the most recent opted-out row), every property
-        column, ``sources`` (``uri:row`` of each merged row) and ``rows_merged``.
+        column, ``onramp_provenance`` (the distinct ``format:status`` of its rows, sorted,
+        ``; ``-joined), ``sources`` (``uri:row`` of each merged row) and ``rows_merged``.
     """
     if not files:
         return pl.DataFrame(schema=dict.fromkeys(_contact_columns([]), pl.String) | {ROWS_MERGED: pl.UInt32})
@@ -166,6 +178,7 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
             outcome_from_severity_expr(pl.col(_SEVERITY).max()).alias(OUTCOME),
             pl.col(lineage.SOURCE_STATUS).filter(opted_out).sort_by(pl.col(_PRIORITY).filter(opted_out)).first().alias(OPT_OUT_STATUS),
             *(pl.col(p).sort_by(_PRIORITY).drop_nulls().first().alias(p) for p in properties),
+            _bounded_provenance(_provenance_entry().unique().sort().str.join(PROVENANCE_SEPARATOR)).alias(PROVENANCE),
             _source_expr().sort_by(_INPUT_ORDER).str.join(" | ").alias(SOURCES),
             pl.len().cast(pl.UInt32).alias(ROWS_MERGED),
             pl.col(_INPUT_ORDER).min().alias(_INPUT_ORDER),
@@ -217,7 +230,7 @@ def property_columns(files: Sequence[pl.LazyFrame]) -> list[str]:
 
 
 def _contact_columns(properties: Sequence[str]) -> list[str]:
-    return [EMAIL, OUTCOME, OPT_OUT_STATUS, *properties, SOURCES, ROWS_MERGED]
+    return [EMAIL, OUTCOME, OPT_OUT_STATUS, *properties, PROVENANCE, SOURCES, ROWS_MERGED]
 
 
 def _position_expr(file_index: int) -> pl.Expr:
@@ -227,6 +240,17 @@ def _position_expr(file_index: int) -> pl.Expr:
 
 def _source_expr() -> pl.Expr:
     return pl.format("{}:{}", lineage.SOURCE_URI, lineage.SOURCE_ROW)
+
+
+def _provenance_entry() -> pl.Expr:
+    """One row's provenance: its source format and status, e.g. ``mailchimp-export:subscribed``."""
+    return pl.format("{}:{}", lineage.SOURCE_FORMAT, pl.col(lineage.SOURCE_STATUS).fill_null(""))
+
+
+def _bounded_provenance(value: pl.Expr) -> pl.Expr:
+    """A provenance cut to HubSpot's string limit, a mark at the end saying it was cut."""
+    cut = value.str.slice(0, MAX_PROVENANCE_CHARS - len(PROVENANCE_CUT_MARK)) + pl.lit(PROVENANCE_CUT_MARK)
+    return pl.when(value.str.len_chars() > MAX_PROVENANCE_CHARS).then(cut).otherwise(value)
 
 
 def _duplicated_emails(positioned: Sequence[pl.LazyFrame]) -> pl.DataFrame:
@@ -253,6 +277,7 @@ def _contact_value(column: str, own: Sequence[str]) -> pl.Expr:
         EMAIL: pl.col(EMAIL),
         OUTCOME: pl.col(_ROW_OUTCOME),
         OPT_OUT_STATUS: pl.when(pl.col(_ROW_OUTCOME) == Outcome.OPTED_OUT.value).then(pl.col(lineage.SOURCE_STATUS)),
+        PROVENANCE: _bounded_provenance(_provenance_entry()),
         SOURCES: _source_expr(),
         ROWS_MERGED: pl.lit(1, pl.UInt32),
     }.get(column, pl.col(column) if column in own else pl.lit(None, pl.String))

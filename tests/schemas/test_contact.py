@@ -22,7 +22,7 @@ def test_invalid_addresses_do_not_match(email):
 
 
 def contacts(**overrides) -> pl.DataFrame:
-    data = {"email": ["a@x.com"], "outcome": ["opted_out"], "opt_out_status": ["cleaned"], "sources": ["f:2"], "rows_merged": [1]}
+    data = {"email": ["a@x.com"], "outcome": ["opted_out"], "opt_out_status": ["cleaned"], "onramp_provenance": ["mailchimp-export:cleaned"], "sources": ["f:2"], "rows_merged": [1]}
     return pl.DataFrame(data | overrides)
 
 
@@ -37,6 +37,7 @@ def test_a_well_formed_contact_passes():
         {"outcome": ["maybe"]},
         {"opt_out_status": [None]},
         {"outcome": ["marketing"]},
+        {"onramp_provenance": [None]},
     ],
 )
 def test_contract_violations_are_caught(overrides):

@@ -88,6 +88,7 @@ def merge(rows: list[dict], properties: list[str]) -> dict:
     contact = {"email": rows[0]["email"], "outcome": outcome, "opt_out_status": opted_out[0] if opted_out else None}
     for p in properties:
         contact[p] = next((r[p] for r in ranked if r.get(p) is not None), None)
+    contact["onramp_provenance"] = "; ".join(sorted({f"{r[lineage.SOURCE_FORMAT]}:{r[lineage.SOURCE_STATUS]}" for r in rows}))
     contact["sources"] = " | ".join(f"{r[lineage.SOURCE_URI]}:{r[lineage.SOURCE_ROW]}" for r in rows)
     contact["rows_merged"] = len(rows)
     return contact
@@ -97,7 +98,7 @@ def expected_files(ref: dict) -> dict[str, list[list[str]]]:
     files, lineage_rows = {}, []
     for outcome, stem in STEMS.items():
         group = [c for c in ref["contacts"] if c["outcome"] == outcome]
-        columns = ["email", *(p for p in ref["properties"] if any(c[p] is not None for c in group))]
+        columns = ["email", *(p for p in ref["properties"] if any(c[p] is not None for c in group)), "onramp_provenance"]
         for number, start in enumerate(range(0, len(group), LIMITS.max_rows), start=1):
             chunk = group[start : start + LIMITS.max_rows]
             file = f"hubspot/{stem}-{number:03d}.csv"
