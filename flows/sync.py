@@ -1,13 +1,15 @@
 """The recurring sync: each run sends what changed in the sources since the last successful one.
 
-Plan the whole source as a migration does, compare it with the last successful run's snapshot
-(``tasks/sync.py``), load the delta plan — new opt-outs first, then new and changed contacts by
-batch upsert — and only then keep the new snapshot. Scheduled from ``deployments/prefect.yaml``.
+Plan the sources as a migration does (provider APIs asked only for what changed since the
+watermark), compare the plan with the last successful run's snapshot (``tasks/sync.py``), load
+the delta plan — new opt-outs first, then new and changed contacts by batch upsert — and only
+then keep the new snapshot and watermark. Scheduled from ``deployments/prefect.yaml``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import polars as pl
 from prefect import flow, task
@@ -31,15 +33,35 @@ from tasks.sync import (
     Delta,
     diff,
     failed_emails,
+    next_watermark,
     planned_state,
     read_snapshot,
+    read_watermark,
+    reads_changes_only,
     snapshot_after,
     snapshot_generation,
     snapshot_location,
+    sources_since,
     sync_key,
+    watermark_location,
     write_delta_plan,
     write_snapshot,
+    write_watermark,
 )
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """Where a sync keeps what the next run starts from: its snapshot and its watermark."""
+
+    key: str
+    snapshot: str
+    watermark: str
+
+    @classmethod
+    def of(cls, output: str, key: str) -> SyncState:
+        """The state of sync ``key`` beside the output folder."""
+        return cls(key, snapshot_location(output, key), watermark_location(output, key))
 
 
 @dataclass(frozen=True)
@@ -53,23 +75,32 @@ class SyncStep:
 
 
 @task(name="sync-delta", cache_policy=NO_CACHE)
-def plan_delta(out: OutputFolder, location: str) -> SyncStep:
+def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncStep:
     """Compare this run's plan with the snapshot; write the delta plan under ``sync-delta/``."""
-    previous = read_snapshot(location)
+    previous = read_snapshot(state.snapshot)
     planned = planned_state(read_plan(out.local))
-    delta = diff(planned, previous)
-    step = SyncStep(delta, previous, write_delta_plan(read_plan(out.local), delta, out.local / DELTA_FOLDER), delta.counts(planned.height))
+    delta = diff(planned, previous, changes_only)
+    plan = write_delta_plan(read_plan(out.local), delta, out.local / DELTA_FOLDER, state.key)
+    step = SyncStep(delta, previous, plan, delta.counts(planned.height))
     get_run_logger().info("sync: %s (%s)", step.counts, "first run" if previous is None else "since the last successful run")
     return step
 
 
 @task(name="sync-advance", cache_policy=NO_CACHE)
-def advance_snapshot(step: SyncStep, location: str, load: dict) -> None:
-    """Keep the new snapshot: the next run sends only what changes after this one."""
+def advance_state(step: SyncStep, state: SyncState, load: dict, fetch_started: datetime) -> None:
+    """Keep the new snapshot and watermark: the next run sends only what changes after this one.
+
+    The snapshot is written first: a crash between the two leaves the old watermark, so the next
+    run reads a few changes again and finds them in the snapshot, rather than missing some. With
+    rows HubSpot refused, the watermark stays: those rows are read again next run, to be sent
+    again (the rest match the snapshot).
+    """
     failed = failed_emails(step.plan, load.get("errors", []))
-    write_snapshot(location, snapshot_after(step.delta, step.previous, failed))
+    write_snapshot(state.snapshot, snapshot_after(step.delta, step.previous, failed))
     if failed:
         get_run_logger().warning("sync: %d contact(s) not taken by HubSpot are sent again next run", len(failed))
+    else:
+        write_watermark(state.watermark, next_watermark(fetch_started))
 
 
 @flow(
@@ -80,16 +111,20 @@ def advance_snapshot(step: SyncStep, location: str, load: dict) -> None:
 def sync_contacts(params: SyncParameters) -> dict:
     """Send what changed in the sources since the last successful run into one HubSpot portal.
 
-    A dry run reports what the delta would do and keeps the snapshot as it was. A failed run
-    keeps it too, so the next run sends the same delta again (finished steps are skipped).
+    A dry run reports what the delta would do and keeps the snapshot and watermark as they were.
+    A failed run keeps them too, so the next run sends the same delta again (finished steps are
+    skipped).
     """
     check_parameters(params)
     portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
     out = OutputFolder(params.output)
-    report = plan_run(params, out)
-    location = snapshot_location(out.url, sync_key(params.sources, params.portal_url))
-    step = plan_delta(out, location)
-    report["sync"] = step.counts
+    state = SyncState.of(out.url, sync_key(params.sources, params.portal_url))
+    since = read_watermark(state.watermark)
+    sources = sources_since(params.sources, since)
+    fetch_started = datetime.now(UTC)
+    report = plan_run(params.model_copy(update={"sources": sources}), out)
+    step = plan_delta(out, state, reads_changes_only(sources))
+    report["sync"] = {**step.counts, "since": since.isoformat() if since else None}
     if params.dry_run:
         report["dry_run"] = dry_run_task(portal, step.plan)
         publish_report(report, out, params.rejects_alert_fraction)
@@ -104,9 +139,9 @@ def sync_contacts(params: SyncParameters) -> dict:
             report["load_stopped"] = str(error)
             publish_report(report, out, params.rejects_alert_fraction)
             raise
-        advance_snapshot(step, location, report["load"])
     else:
         # Not even a load with nothing in it: it would still read the portal and make a list.
         get_run_logger().info("sync: nothing changed since the last successful run; nothing sent")
+    advance_state(step, state, report.get("load", {}), fetch_started)
     publish_report(report, out, params.rejects_alert_fraction)
     return report

@@ -1,17 +1,19 @@
-"""A recurring sync of file sources: what changed since the last successful run, as a plan.
+"""A recurring sync: what changed since the last successful run, as a plan.
 
-Each run plans the whole source as a migration does, then compares the planned contacts with
-the snapshot the last successful run left (one row per email: its outcome and a digest of its
-planned row) and writes a **delta plan** — the same ``plan.json`` layout, holding only the new
-opt-outs and the new or changed contacts — that the ordinary load runs on. The snapshot is
-replaced only after a load that went through, so a failed run is simply tried again.
+Each run plans its sources as a migration does — files whole, provider APIs (``mailchimp://``,
+``constantcontact://``) only for what changed since the **watermark** — then compares the
+planned contacts with the snapshot the last successful run left (one row per email: its outcome
+and a digest of its planned row) and writes a **delta plan** — the same ``plan.json`` layout,
+holding only the new opt-outs and the new or changed contacts — that the ordinary load runs on.
+The snapshot and the watermark advance only after a load that went through, so a failed run is
+simply tried again.
 
 Consent is one-way: an email the snapshot holds as opted out stays opted out, whatever a later
 export says (``DESIGN.md``: an opt-out signal anywhere is final), so it is never upserted again.
 
-The snapshot lives beside the output, ``<output>/.onramp-sync/<key>/snapshot.parquet``, where
-``key`` names the sources and the portal: the next scheduled run with the same parameters finds
-it, another source or portal starts from nothing.
+The state lives beside the output, ``<output>/.onramp-sync/<key>/`` (``snapshot.parquet`` and
+``watermark.json``), where ``key`` names the sources and the portal: the next scheduled run with
+the same parameters finds it, another source or portal starts from nothing.
 """
 
 from __future__ import annotations
@@ -20,20 +22,37 @@ import csv
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import fsspec
 import polars as pl
 
+from tasks.extract.api_settings import api_scheme
+from tasks.import_files import STATIC_LISTS
 from tasks.load.optouts import normalise_email
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.transform.consent import Outcome
 
 SYNC_FOLDER = ".onramp-sync"
 SNAPSHOT_FILE = "snapshot.parquet"
+WATERMARK_FILE = "watermark.json"
+WATERMARK_OVERLAP = timedelta(minutes=5)
+"""How far before the last successful run's start the next run asks a provider for changes.
+
+The provider stamps a change with its own clock and compares ``since`` with that stamp, while
+the watermark is read on this machine's clock: were this clock ahead of the provider's, a
+change made just after a fetch began would carry a stamp before the watermark and be missed
+for good. Providers also list a change a little after making it. Changes read twice cost
+nothing: a row that matches the snapshot is not sent again."""
+SINCE = "since"
+SYNC_LIST_NAME = "Onramp — {source} {members} (sync {key})"
+"""A sync's static list: named by the sync's key, not the plan's hash, so every run of the sync
+adds its new members to the same list (the load takes over a list already bearing the name)."""
 DELTA_FOLDER = "sync-delta"
 SNAPSHOT_SCHEMA = {"email": pl.String, "outcome": pl.String, "digest": pl.String}
 OPTED_OUT = Outcome.OPTED_OUT.value
@@ -48,6 +67,74 @@ def sync_key(sources: Iterable[str], portal_url: str) -> str:
 def snapshot_location(output: str, key: str) -> str:
     """Where the snapshot of sync ``key`` is kept under the output folder (a path or URL)."""
     return f"{output.rstrip('/')}/{SYNC_FOLDER}/{key}/{SNAPSHOT_FILE}"
+
+
+def watermark_location(output: str, key: str) -> str:
+    """Where the watermark of sync ``key`` is kept, beside its snapshot."""
+    return f"{output.rstrip('/')}/{SYNC_FOLDER}/{key}/{WATERMARK_FILE}"
+
+
+def read_watermark(location: str) -> datetime | None:
+    """The ``since`` of this run's provider API reads, or None before the first successful run."""
+    fs, path = fsspec.core.url_to_fs(location)
+    if not fs.exists(path):
+        return None
+    with fs.open(path, "r", encoding="utf-8") as handle:
+        return datetime.fromisoformat(json.load(handle)[SINCE])
+
+
+def write_watermark(location: str, since: datetime) -> None:
+    """Keep the next run's ``since``; written aside first, like the snapshot."""
+    fs, path = fsspec.core.url_to_fs(location)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(f"{path}.partial", "w", encoding="utf-8") as handle:
+        json.dump({SINCE: since.isoformat()}, handle)
+    fs.mv(f"{path}.partial", path)
+
+
+def next_watermark(fetch_started: datetime, overlap: timedelta = WATERMARK_OVERLAP) -> datetime:
+    """The watermark a successful run leaves: when it started reading its sources, less the
+    overlap (:data:`WATERMARK_OVERLAP` says why), in whole seconds, UTC.
+
+    Args:
+        fetch_started: When the run started reading its sources (aware).
+        overlap: How much earlier the next run starts asking.
+    """
+    return (fetch_started - overlap).astimezone(UTC).replace(microsecond=0)
+
+
+def sources_since(sources: Sequence[str], watermark: datetime | None) -> list[str]:
+    """The sources as a run reads them: each provider API source asks only for the changes
+    since the watermark; files are read whole (the diff finds their changes).
+
+    Before the first successful run there is no watermark and a source is read as the user
+    wrote it, so a ``?since=`` of theirs bounds the first run; after it, the watermark replaces it.
+
+    Args:
+        sources: The sync's sources, as the user wrote them.
+        watermark: :func:`read_watermark`.
+    """
+    if watermark is None:
+        return list(sources)
+    return [_with_since(source, watermark) if api_scheme(source) else source for source in sources]
+
+
+def _with_since(source: str, moment: datetime) -> str:
+    """``source`` with its ``since`` set to ``moment`` (any other query item kept, for the reader
+    to refuse as it would have)."""
+    parts = urlsplit(source)
+    others = [item for item in parts.query.split("&") if item and unquote(item.partition("=")[0]) != SINCE]
+    since = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return urlunsplit(parts._replace(query="&".join([*others, f"{SINCE}={since}"])))
+
+
+def reads_changes_only(sources: Iterable[str]) -> bool:
+    """Whether some source is a provider API read with a ``since``: the run then sees only the
+    contacts changed since, and the snapshot keeps everyone else."""
+    return any(
+        api_scheme(source) and any(unquote(item.partition("=")[0]) == SINCE for item in urlsplit(source).query.split("&"))
+        for source in sources
+    )
 
 
 def read_snapshot(location: str) -> pl.DataFrame | None:
@@ -104,11 +191,21 @@ def planned_state(plan: LoadPlan) -> pl.DataFrame:
                 continue
             emails.append(email)
             outcomes.append(OPTED_OUT if is_opt_out else entry["outcome"])
-            row = f"status:{entry.get('status')}" if is_opt_out else "\x1f".join(header + cells)
+            row = f"status:{entry.get('status')}" if is_opt_out else _row_text(header, cells)
             digests.append(hashlib.sha256(row.encode()).hexdigest()[:32])
     return pl.DataFrame({"email": emails, "outcome": outcomes, "digest": digests}, schema=SNAPSHOT_SCHEMA).unique(
         "email", keep="first", maintain_order=True
     )
+
+
+def _row_text(header: list[str], cells: list[str]) -> str:
+    """A planned row as its non-blank ``column=value`` pairs, in column order by name.
+
+    A plan leaves out a column nobody in it has a value for, so a contact read again in a
+    smaller plan (a provider's changes only) sits under fewer columns: its text must not
+    depend on them, or it would look changed when it is not.
+    """
+    return "\x1f".join(f"{name}={cell}" for name, cell in sorted(zip(header, cells)) if cell)
 
 
 @dataclass(frozen=True)
@@ -139,12 +236,15 @@ class Delta:
         }
 
 
-def diff(planned: pl.DataFrame, previous: pl.DataFrame | None) -> Delta:
+def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: bool = False) -> Delta:
     """Compare the planned state with the last successful run's snapshot.
 
     Args:
         planned: :func:`planned_state` of this run's plan.
         previous: The snapshot, or None on the first run (everything is new).
+        changes_only: The run read some source for its changes only
+            (:func:`reads_changes_only`): an email it did not see keeps its snapshot row,
+            where a run that read everything drops it (it left the sources).
     """
     previous = previous if previous is not None else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
     was_opted_out = previous.filter(pl.col("outcome") == OPTED_OUT)
@@ -153,8 +253,10 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None) -> Delta:
     kept = contacts.join(was_opted_out, on="email", how="semi")
     changed = contacts.join(was_opted_out, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
     new_opt_outs = opted_out.join(was_opted_out, on="email", how="anti")
+    fresh = planned.join(was_opted_out, on="email", how="anti")
     # Every opt-out ever seen stays in the snapshot, even once the export stops listing it.
-    next_snapshot = pl.concat([planned.join(was_opted_out, on="email", how="anti"), was_opted_out])
+    kept_rows = previous.join(fresh, on="email", how="anti") if changes_only else was_opted_out
+    next_snapshot = pl.concat([fresh, kept_rows])
     return Delta(
         opt_outs=frozenset(new_opt_outs["email"]),
         contacts=frozenset(changed["email"]),
@@ -163,16 +265,18 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None) -> Delta:
     )
 
 
-def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path) -> LoadPlan:
+def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) -> LoadPlan:
     """Write the plan of what the delta sends: the plan's files cut to the delta's emails.
 
     Files keep their names and headers; empty ones are left out; lineage follows the rows to
-    their new lines, so a HubSpot error still names its source row.
+    their new lines, so a HubSpot error still names its source row. Static lists are the
+    sync's own (:func:`sync_lists`).
 
     Args:
         plan: This run's full plan.
         delta: What to send.
         directory: The delta plan's folder (emptied first).
+        key: The sync's key (:func:`sync_key`), which names its lists.
     """
     shutil.rmtree(directory, ignore_errors=True)
     moved: dict[tuple[str, int], int] = {}
@@ -187,9 +291,30 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path) -> LoadPlan:
             else:
                 (directory / entry["file"]).unlink()
     _copy_lineage(plan.lineage_path, directory / plan.data.get("lineage", "lineage.csv"), moved)
-    data = {**plan.data, **kept_entries}
+    label = plan.data.get("property_group", {}).get("label", "")
+    lists = sync_lists(plan.lists, {entry["file"] for entry in kept_entries["imports"]}, label, key)
+    data = {**plan.data, **kept_entries, "lists": lists}
     (directory / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     return read_plan(directory)
+
+
+def sync_lists(lists: Iterable[dict[str, Any]], files: set[str], source_label: str, key: str) -> list[dict[str, Any]]:
+    """A delta plan's static lists: the plan's, named after the sync rather than the plan, with
+    only the files the delta sends; a list with none is left out (nothing to add to it).
+
+    Args:
+        lists: The full plan's ``lists``.
+        files: The contacts files the delta plan holds.
+        source_label: The source's name, for the list names.
+        key: The sync's key.
+    """
+    named = []
+    for entry in lists:
+        sent = [file for file in entry["files"] if file in files]
+        if sent:
+            members = STATIC_LISTS[Outcome(entry["outcome"])]
+            named.append({**entry, "name": SYNC_LIST_NAME.format(source=source_label, members=members, key=key), "files": sent})
+    return named
 
 
 def _copy_rows(source: Path, target: Path, emails: frozenset[str]) -> list[int]:

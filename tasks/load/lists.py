@@ -4,7 +4,8 @@ A list's name carries the plan's hash (``... (plan 6dd0e635)``), so it collides 
 person made, and a list already bearing it is the plan's own: made by a run killed between
 HubSpot's answer and the journal, or by a create whose answer was lost and retried. Such a list
 is taken over, never duplicated. Which list a plan's list became is recorded in the migration's
-state folder as soon as it is known.
+state folder as soon as it is known. A recurring sync names its lists by the sync instead
+(``tasks/sync.py``), so the same take-over makes every run of a sync fill one list.
 
 Members are added after their file is loaded: their ids are read back by email
 (``tasks/load/contact_ids.py``) and added in chunks with ``memberships/add``, which ignores
