@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas import lineage
-from schemas.contact import OUTCOME, ROWS_MERGED
+from schemas.contact import OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES
 from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 from tasks.transform.consent import Outcome
@@ -29,6 +29,10 @@ REJECT_COLUMNS = {
     lineage.EXTRA_FIELDS: "extra fields",
 }
 """Lineage column → its header in rejects.csv."""
+
+_SOURCE_ROW_SUFFIX = r":\d+$"
+"""What ends each ``uri:row`` of a contact's ``sources``: stripped, the file is left."""
+_SOURCES_SEPARATOR = " | "
 
 
 class LedgerError(AssertionError):
@@ -59,31 +63,34 @@ def build_report(
 
     Args:
         sources: One summary per source file.
-        contacts: The merged contacts (``outcome`` and ``rows_merged`` columns), in memory
-            or lazily (only those two columns are read).
+        contacts: The merged contacts, in memory or lazily (only ``outcome``, ``rows_merged``,
+            ``onramp_provenance`` and, for merged contacts, ``sources`` are read).
         columns: Where every source column went.
         plan: The written plan (its files are listed in the report).
 
     Raises:
         LedgerError: The counts do not balance.
     """
-    per_outcome = (
-        contacts.lazy()
-        .group_by(OUTCOME)
-        .agg(pl.len().alias("contacts"), pl.col(ROWS_MERGED).cast(pl.Int64).sum().alias("rows"))
-        .collect()
-    )
-    counts = {row[OUTCOME]: row["contacts"] for row in per_outcome.iter_rows(named=True)}
-    outcomes = {o.value: int(counts.get(o.value, 0)) for o in Outcome}
+    per_combination, several = pl.collect_all([_per_combination(contacts.lazy()), _several_sources(contacts.lazy())])
+    outcomes = {o.value: 0 for o in Outcome}
+    for row in per_combination.iter_rows(named=True):
+        outcomes[row[OUTCOME]] += row["contacts"]
     rows_read = sum(s.rows for s in sources)
     rows_rejected = sum(s.rejected for s in sources)
-    duplicates_merged = int(per_outcome.get_column("rows").sum()) - int(per_outcome.get_column("contacts").sum())
+    duplicates_merged = int(per_combination.get_column("rows").sum()) - int(per_combination.get_column("contacts").sum())
     report = {
         "rows_read": rows_read,
         "rows_rejected": rows_rejected,
         "duplicates_merged": duplicates_merged,
         "contacts": outcomes,
         "sources": [s.as_dict() for s in sources],
+        "provenance": {
+            "several_sources": int(several.item()),
+            "combinations": [
+                {"provenance": row[PROVENANCE], "outcome": row[OUTCOME], "contacts": row["contacts"]}
+                for row in per_combination.iter_rows(named=True)
+            ],
+        },
         "columns": list(columns),
         "files": {
             "rejects": REJECTS_FILE,
@@ -97,11 +104,36 @@ def build_report(
     return report
 
 
+def _per_combination(contacts: pl.LazyFrame) -> pl.LazyFrame:
+    """Contacts and rows per provenance and outcome, most contacts first (then by name)."""
+    return (
+        contacts.group_by(PROVENANCE, OUTCOME)
+        .agg(pl.len().alias("contacts"), pl.col(ROWS_MERGED).cast(pl.Int64).sum().alias("rows"))
+        .sort(["contacts", PROVENANCE, OUTCOME], descending=[True, False, False])
+    )
+
+
+def _several_sources(contacts: pl.LazyFrame) -> pl.LazyFrame:
+    """How many contacts were merged from rows of more than one source file.
+
+    Only merged contacts are looked at: most contacts have one row, and parsing ``sources``
+    is the one costly step here.
+    """
+    files = pl.col(SOURCES).str.split(_SOURCES_SEPARATOR).list.eval(pl.element().str.replace(_SOURCE_ROW_SUFFIX, ""))
+    return contacts.filter(pl.col(ROWS_MERGED) > 1).select((files.list.n_unique() > 1).sum())
+
+
 def check_ledger(report: dict) -> None:
-    """Raise :class:`LedgerError` unless every row read is accounted for."""
+    """Raise :class:`LedgerError` unless every row read is accounted for, and every contact has
+    its provenance counted (in a report that has a ``provenance`` section)."""
     accounted = report["rows_rejected"] + report["duplicates_merged"] + sum(report["contacts"].values())
     if report["rows_read"] != accounted:
         raise LedgerError(f"ledger does not balance: {report['rows_read']} rows read, {accounted} accounted for")
+    provenance = report.get("provenance")
+    if provenance is not None:
+        counted = sum(c["contacts"] for c in provenance["combinations"])
+        if counted != sum(report["contacts"].values()):
+            raise LedgerError(f"provenance does not balance: {counted} contacts counted, {sum(report['contacts'].values())} planned")
 
 
 def write_rejects(rejects: Sequence[pl.LazyFrame], out: OutputFolder) -> int:
@@ -142,6 +174,10 @@ def summary_rows(report: dict) -> list[dict]:
     return rows
 
 
+PROVENANCE_ROWS_SHOWN = 20
+"""The most common provenance combinations the human reports show (report.json has them all)."""
+
+
 def markdown_report(report: dict) -> str:
     """A short human report of the run: the ledger, outcomes, files and load results."""
     c = report["contacts"]
@@ -158,6 +194,7 @@ def markdown_report(report: dict) -> str:
         "| file | status | rows | rejected |",
         "|---|---|---:|---:|",
         *(f"| `{s['uri']}` | {s['status']} | {s['rows']} | {s['rejected']} |" for s in report["sources"]),
+        *_provenance_lines(report.get("provenance")),
         "",
         "## Files",
         "",
@@ -169,3 +206,23 @@ def markdown_report(report: dict) -> str:
     if load:
         lines += ["", "## Load", "", "```json", json.dumps(load.get("summary", load), indent=2)[:4000], "```"]
     return "\n".join(lines) + "\n"
+
+
+def _provenance_lines(provenance: dict | None) -> list[str]:
+    """The markdown report's provenance section: the most common combinations first."""
+    if provenance is None:
+        return []
+    combinations = provenance["combinations"]
+    more = len(combinations) - PROVENANCE_ROWS_SHOWN
+    return [
+        "",
+        "## Provenance",
+        "",
+        f"{provenance['several_sources']} contact(s) merged from more than one source file; "
+        "each contact's sources are in its `onramp_provenance` property.",
+        "",
+        "| sources (format:status) | outcome | contacts |",
+        "|---|---|---:|",
+        *(f"| {c['provenance']} | {c['outcome']} | {c['contacts']} |" for c in combinations[:PROVENANCE_ROWS_SHOWN]),
+        *([f"\n{more} more combination(s) in `report.json`."] if more > 0 else []),
+    ]

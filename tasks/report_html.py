@@ -13,6 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
+from tasks.report import PROVENANCE_ROWS_SHOWN
+
 REPORT_HTML_FILE = "report.html"
 
 _OUTCOMES = (
@@ -43,6 +45,7 @@ def render_report_html(report: dict, reject_reasons: dict[str, int] | None = Non
     sections = [
         _funnel(report),
         _sources(report["sources"]),
+        _provenance(report.get("provenance")),
         _reasons(reject_reasons or {}),
         _load(report.get("load")),
     ]
@@ -81,6 +84,25 @@ def _sources(sources: Iterable[dict]) -> str:
     return (
         "<h2>Sources</h2><table><tr><th>file</th><th>status</th><th class='n'>rows</th>"
         f"<th class='n'>rejected</th><th></th></tr>{rows}</table>"
+    )
+
+
+def _provenance(provenance: dict | None) -> str:
+    if not provenance:
+        return ""
+    combinations = provenance["combinations"]
+    most = max((c["contacts"] for c in combinations), default=0)
+    rows = "".join(
+        f"<tr><td><code>{escape(c['provenance'])}</code></td><td>{escape(c['outcome'])}</td>"
+        f"<td class='n'>{c['contacts']:,}</td><td class='b'>{_bar(c['contacts'], most, '#607d8b')}</td></tr>"
+        for c in combinations[:PROVENANCE_ROWS_SHOWN]
+    )
+    more = len(combinations) - PROVENANCE_ROWS_SHOWN
+    return (
+        f"<h2>Provenance</h2><p id='several-sources'>{provenance['several_sources']:,} contact(s) merged from more than "
+        "one source file; each contact's sources are in its <code>onramp_provenance</code> property.</p>"
+        "<table><tr><th>sources (format:status)</th><th>outcome</th><th class='n'>contacts</th><th></th></tr>"
+        f"{rows}</table>" + (f"<p>{more:,} more combination(s) in <code>report.json</code>.</p>" if more > 0 else "")
     )
 
 

@@ -6,8 +6,15 @@ from tasks.report import LedgerError, SourceSummary, build_report, check_ledger,
 PLAN = {"imports": [], "opt_outs": [], "lineage": "lineage.csv"}
 
 
-def contacts(outcomes: list[str], merged: list[int]) -> pl.DataFrame:
-    return pl.DataFrame({"outcome": outcomes, "rows_merged": pl.Series(merged, dtype=pl.UInt32)})
+def contacts(outcomes: list[str], merged: list[int], provenance: list[str] | None = None, sources: list[str] | None = None) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "outcome": outcomes,
+            "rows_merged": pl.Series(merged, dtype=pl.UInt32),
+            "onramp_provenance": provenance or ["mailchimp-export:subscribed"] * len(outcomes),
+            "sources": sources or [" | ".join(f"s.csv:{row}" for row in range(2, 2 + n)) for n in merged],
+        }
+    )
 
 
 def test_the_ledger_balances_rows_read_against_rejects_merges_and_outcomes():
@@ -31,3 +38,43 @@ def test_a_ledger_that_does_not_balance_is_refused():
 
 def test_check_ledger_accepts_a_balanced_report():
     check_ledger({"rows_read": 3, "rows_rejected": 1, "duplicates_merged": 1, "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 0}})
+
+
+def test_the_report_counts_contacts_per_provenance_and_those_merged_from_several_files():
+    sources = [
+        SourceSummary("s3://b/export.zip!subscribed.csv", "mailchimp-export", "subscribed", rows=3, rejected=0),
+        SourceSummary("s3://b/cc.csv", "constantcontact-export", "", rows=2, rejected=0),
+    ]
+    mixed = "constantcontact-export:unsubscribed; mailchimp-export:subscribed"
+    merged = contacts(
+        ["opted_out", "marketing", "marketing"],
+        [2, 2, 1],
+        provenance=[mixed, "mailchimp-export:subscribed", "mailchimp-export:subscribed"],
+        # Two rows of one file are one source; a URI's own colons are not a row number.
+        sources=["s3://b/export.zip!subscribed.csv:2 | s3://b/cc.csv:2", "s3://b/cc.csv:3 | s3://b/cc.csv:4", "s3://b/export.zip!subscribed.csv:3"],
+    )
+
+    report = build_report(sources, merged, [], PLAN)
+
+    assert report["provenance"] == {
+        "several_sources": 1,
+        "combinations": [
+            {"provenance": "mailchimp-export:subscribed", "outcome": "marketing", "contacts": 2},
+            {"provenance": mixed, "outcome": "opted_out", "contacts": 1},
+        ],
+    }
+    markdown = markdown_report(report)
+    assert "1 contact(s) merged from more than one source file" in markdown
+    assert f"| {mixed} | opted_out | 1 |" in markdown
+
+
+def test_a_provenance_that_misses_contacts_is_refused():
+    report = {
+        "rows_read": 2,
+        "rows_rejected": 0,
+        "duplicates_merged": 0,
+        "contacts": {"marketing": 2, "non_marketing": 0, "opted_out": 0},
+        "provenance": {"several_sources": 0, "combinations": [{"provenance": "x:y", "outcome": "marketing", "contacts": 1}]},
+    }
+    with pytest.raises(LedgerError, match="provenance does not balance: 1 contacts counted, 2 planned"):
+        check_ledger(report)

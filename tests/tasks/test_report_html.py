@@ -21,6 +21,13 @@ REPORT = {
         {"uri": "x.zip!subscribed_<script>alert(1)</script>.csv", "format": "mailchimp-export", "status": "subscribed", "rows": 1000, "rejected": 17},
         {"uri": "x.zip!unsubscribed.csv", "format": "mailchimp-export", "status": "unsubscribed", "rows": 234, "rejected": 0},
     ],
+    "provenance": {
+        "several_sources": 1203,
+        "combinations": [
+            {"provenance": "mailchimp-export:subscribed", "outcome": "marketing", "contacts": 900},
+            {"provenance": "generic-csv:<b>bold</b>; mailchimp-export:unsubscribed", "outcome": "opted_out", "contacts": 200},
+        ],
+    },
     "load": {
         "portal": "http://127.0.0.1:1",
         "rows_failed": 3,
@@ -32,8 +39,8 @@ REPORT = {
 
 def test_input_values_are_escaped_and_the_page_needs_no_network():
     page = render_report_html(REPORT, {"invalid email address": 12, "no email address": 5})
-    assert "<script>" not in page
-    assert "&lt;script&gt;" in page
+    assert "<script>" not in page and "<b>" not in page
+    assert "&lt;script&gt;" in page and "generic-csv:&lt;b&gt;bold&lt;/b&gt;; mailchimp-export:unsubscribed" in page
     assert not re.search(r"(src|href)=['\"]?https?:", page)
 
 
@@ -66,3 +73,9 @@ def test_reject_reasons_are_counted_most_frequent_first(tmp_path):
     rejects = tmp_path / "rejects.csv"
     rejects.write_text("source,row,reason\na,2,no email address\na,3,invalid email address\nb,2,invalid email address\n", encoding="utf-8")
     assert reject_reasons(rejects) == {"invalid email address": 2, "no email address": 1}
+
+
+def test_the_provenance_section_shows_the_combinations_and_the_contacts_from_several_files():
+    page = render_report_html(REPORT)
+    assert "<p id='several-sources'>1,203 contact(s) merged from more than one source file" in page
+    assert "<td><code>mailchimp-export:subscribed</code></td><td>marketing</td><td class='n'>900</td>" in page
