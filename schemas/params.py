@@ -1,7 +1,8 @@
 """Flow parameters as pydantic models, so the Prefect UI renders a form for a backfill.
 
 Secrets are never parameters (Prefect stores parameters in its database): the HubSpot token
-comes from the environment or a Prefect Secret block named here.
+and the provider API sources' credentials come from the environment or Prefect Secret blocks
+named here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tasks.events import DEFAULT_REJECTS_ALERT_FRACTION
+from tasks.extract.api_settings import (
+    CONSTANT_CONTACT_ENV_PREFIX,
+    CONSTANT_CONTACT_SECRET_BLOCK,
+    MAILCHIMP_KEY_ENV,
+    MAILCHIMP_SECRET_BLOCK,
+)
 from tasks.import_files import MAX_BYTES_PER_FILE, MAX_ROWS_PER_FILE
 
 DEFAULT_PORTAL_URL = "https://api.hubapi.com"
@@ -18,6 +25,35 @@ DEFAULT_PORTAL_URL = "https://api.hubapi.com"
 # HubSpot's own per-file ceilings: 1,048,576 rows including the header, 512 MB.
 HUBSPOT_MAX_DATA_ROWS = 1_048_575
 HUBSPOT_MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+class SourceCredentials(BaseModel):
+    """Where the provider API sources (``mailchimp://``, ``constantcontact://``) find their
+    credentials: names of environment variables and Prefect Secret blocks, never a value.
+
+    Per provider, the environment wins when it holds a credential; else the Secret block is read.
+    An empty environment name reads only the block.
+    """
+
+    mailchimp_key_env: str | None = Field(
+        default=MAILCHIMP_KEY_ENV, description="Environment variable holding the Mailchimp API key."
+    )
+    mailchimp_secret_block: str | None = Field(
+        default=None,
+        description=f"Prefect Secret block holding the Mailchimp API key, read when the variable is unset "
+        f"(default: {MAILCHIMP_SECRET_BLOCK}).",
+    )
+    constant_contact_env_prefix: str | None = Field(
+        default=CONSTANT_CONTACT_ENV_PREFIX,
+        description="Prefix of the Constant Contact variables: <prefix>_TOKEN (an access token), or "
+        "<prefix>_REFRESH_TOKEN with <prefix>_CLIENT_ID (and <prefix>_CLIENT_SECRET for the authorization-code flow).",
+    )
+    constant_contact_secret_block: str | None = Field(
+        default=None,
+        description=f"Prefect Secret block holding the Constant Contact access token, or a JSON object with "
+        f"access_token, refresh_token, client_id, client_secret; read when no variable is set "
+        f"(default: {CONSTANT_CONTACT_SECRET_BLOCK}).",
+    )
 
 
 class PlanParameters(BaseModel):
@@ -41,6 +77,10 @@ class PlanParameters(BaseModel):
     mapping_file: str | None = Field(
         default=None,
         description="A mapping file (TOML or YAML) overriding column targets and consent meanings.",
+    )
+    source_credentials: SourceCredentials = Field(
+        default_factory=SourceCredentials,
+        description="Where mailchimp:// and constantcontact:// sources find their credentials (names only).",
     )
     max_rows_per_file: int = Field(
         default=MAX_ROWS_PER_FILE, ge=1, le=HUBSPOT_MAX_DATA_ROWS, description="Most contacts in one import file."

@@ -4,9 +4,12 @@ Quick start::
 
     from emulators.constant_contact import serve_in_background
 
-    with serve_in_background(contacts=300) as cc:
-        # CONSTANT_CONTACT_BASE_URL=cc.api_url, CONSTANT_CONTACT_TOKEN=cc.settings.token
+    with serve_in_background(contacts=300, access_token_lifetime_requests=5) as cc:
+        # CONSTANT_CONTACT_BASE_URL=cc.api_url, CONSTANT_CONTACT_TOKEN=cc.settings.token;
+        # to refresh: CONSTANT_CONTACT_TOKEN_URL=cc.token_url, CONSTANT_CONTACT_REFRESH_TOKEN=
+        # cc.settings.refresh_token, CONSTANT_CONTACT_CLIENT_ID/_SECRET=cc.settings.client_id/_secret
         cc.emulator.account.truth()   # contacts per permission_to_send
+        cc.emulator.tokens.refreshes  # access tokens issued through the refresh token
 """
 
 from __future__ import annotations
@@ -14,11 +17,24 @@ from __future__ import annotations
 from typing import Any
 
 from emulators.constant_contact.app import API_PREFIX, ConstantContactEmulator, create_app
+from emulators.constant_contact.oauth import TOKEN_PATH
 from emulators.constant_contact.settings import ConstantContactSettings
 from emulators.loopback import ProviderServer
 
 
-def serve_in_background(host: str = "127.0.0.1", port: int = 0, **settings: Any) -> ProviderServer:
+class ConstantContactServer(ProviderServer):
+    """A running Constant Contact emulator.
+
+    Attributes:
+        token_url: Its OAuth2 token endpoint, e.g. ``http://127.0.0.1:41234/oauth2/default/v1/token``.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.token_url = self.url + TOKEN_PATH
+
+
+def serve_in_background(host: str = "127.0.0.1", port: int = 0, **settings: Any) -> ConstantContactServer:
     """Start an emulated Constant Contact account on loopback in a background thread.
 
     Args:
@@ -27,10 +43,11 @@ def serve_in_background(host: str = "127.0.0.1", port: int = 0, **settings: Any)
         **settings: ``ConstantContactSettings`` fields, e.g. ``contacts=300``, ``daily_quota=5``.
 
     Returns:
-        The running server (``.api_url``, ``.emulator``); a context manager, or call ``.stop()``.
+        The running server (``.api_url``, ``.token_url``, ``.emulator``); a context manager, or
+        call ``.stop()``.
     """
     emulator = ConstantContactEmulator(ConstantContactSettings(**settings))
-    return ProviderServer(emulator, create_app(emulator), "constant-contact-emulator", API_PREFIX, host, port)
+    return ConstantContactServer(emulator, create_app(emulator), "constant-contact-emulator", API_PREFIX, host, port)
 
 
-__all__ = ["ConstantContactEmulator", "ConstantContactSettings", "serve_in_background"]
+__all__ = ["ConstantContactEmulator", "ConstantContactServer", "ConstantContactSettings", "serve_in_background"]

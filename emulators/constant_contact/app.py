@@ -1,7 +1,8 @@
 """The v3 API subset Onramp reads: contacts, and the names of lists, tags and custom fields.
 
-Every request needs ``Authorization: Bearer <token>`` (401 otherwise), then passes the
-application's limits: 4 requests in any second (429 ``throttled``) and a daily quota reset at
+Every request needs ``Authorization: Bearer <access token>`` with a token in force (401
+otherwise; ``emulators.constant_contact.oauth`` issues and expires them, and serves the token
+endpoint), then passes the application's limits: 4 requests in any second (429 ``throttled``) and a daily quota reset at
 00:00 UTC (429 ``quota_exceeded``). Errors are Constant Contact's bodies, a list of
 ``{"error_key", "error_message"}``.
 """
@@ -27,6 +28,7 @@ from emulators.constant_contact.settings import (
     STATUS_FILTERS,
     ConstantContactSettings,
 )
+from emulators.constant_contact.oauth import TOKEN_PATH, TokenIssuer, oauth_error
 from emulators.loopback import InFlight
 
 API_PREFIX = "/v3"
@@ -83,6 +85,7 @@ class ConstantContactEmulator:
         settings: The account's settings.
         account: Its contacts, lists, tags and custom fields (change them between runs).
         limits: Its request budget (``limits.used_today``, ``limits.throttled``).
+        tokens: Its access and refresh tokens (``tokens.refreshes``, ``tokens.revoke()``).
         in_flight: Requests served at once.
     """
 
@@ -90,6 +93,7 @@ class ConstantContactEmulator:
         self.settings = settings
         self.account = Account.seeded(settings)
         self.limits = Limits(settings)
+        self.tokens = TokenIssuer(settings)
         self.in_flight = InFlight()
 
 
@@ -100,8 +104,13 @@ def create_app(emulator: ConstantContactEmulator) -> FastAPI:
 
     @app.middleware("http")
     async def gate(request: Request, call_next):
+        if request.url.path == TOKEN_PATH:
+            # The authorization server: another host in production, outside the API's limits.
+            if request.method != "POST":
+                return oauth_error(405, "invalid_request", "Use POST.")
+            return emulator.tokens.token_response(await request.body(), request.headers.get("authorization", ""))
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or token.strip() != emulator.settings.token:
+        if scheme.lower() != "bearer" or not emulator.tokens.admits(token.strip()):
             return error(401, "unauthorized", "Unauthorized")
         refusal = emulator.limits.refusal()
         if refusal is not None:

@@ -1,7 +1,8 @@
-"""The emulated Constant Contact account's settings: its token, its contacts and its limits."""
+"""The emulated Constant Contact account's settings: its tokens, its contacts and its limits."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
 PERMISSIONS = ("explicit", "implicit", "not_set", "pending_confirmation", "temp_hold", "unsubscribed")
@@ -32,6 +33,15 @@ class ConstantContactSettings:
         throttle_window_seconds: The window of ``requests_per_second`` (1 s, as Constant
             Contact's; tests widen it so that "too many at once" does not depend on speed).
         daily_quota: Requests allowed in the day (429 ``quota_exceeded`` beyond).
+        client_id: The application's client id (its API key), for the token endpoint.
+        client_secret: Its client secret (HTTP Basic on the token endpoint), or None for a
+            public client (PKCE flow: ``client_id`` in the form).
+        refresh_token: The refresh token the account was authorised with.
+        rotate_refresh_tokens: Each refresh issues a new refresh token and voids the old one
+            (Constant Contact's default); False for long-lived refresh tokens.
+        access_token_lifetime_seconds: How long an access token lasts (24 h, as Constant Contact's).
+        access_token_lifetime_requests: How many requests an access token admits, or None for
+            no limit: tests make a token expire mid-read without waiting for a clock.
     """
 
     token: str = "emulator-access-token"
@@ -47,3 +57,10 @@ class ConstantContactSettings:
     requests_per_second: int = 4
     throttle_window_seconds: float = 1.0
     daily_quota: int = 10_000
+    client_id: str = "emulator-client-id"
+    client_secret: str | None = "emulator-client-secret"
+    # Random per account: a refresh token rotated by one emulator means nothing to another.
+    refresh_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    rotate_refresh_tokens: bool = True
+    access_token_lifetime_seconds: float = 86_400.0
+    access_token_lifetime_requests: int | None = None

@@ -18,6 +18,9 @@ with consent columns: ``tasks.extract.tables`` uses it too)."""
 MAILCHIMP_SCHEME = "mailchimp"
 """``mailchimp://<list_id>[?since=<ISO 8601>]``: every member of one audience."""
 MAILCHIMP_KEY_ENV = "MAILCHIMP_API_KEY"
+MAILCHIMP_SECRET_BLOCK = "mailchimp-api-key"
+"""The Prefect Secret block read when the key's environment variable is unset (block names
+allow only lowercase letters, digits and dashes)."""
 MAILCHIMP_BASE_URL_ENV = "MAILCHIMP_BASE_URL"
 """Overrides the API base (an emulator: ``http://127.0.0.1:PORT/3.0``)."""
 MAILCHIMP_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
@@ -69,7 +72,24 @@ MAILCHIMP_TAGS_COLUMN = "TAGS"
 CONSTANT_CONTACT_SCHEME = "constantcontact"
 """``constantcontact://contacts[?since=<ISO 8601>]``: every contact of the account."""
 CONSTANT_CONTACT_PROFILE = "constantcontact"
-CONSTANT_CONTACT_TOKEN_ENV = "CONSTANT_CONTACT_TOKEN"
+CONSTANT_CONTACT_ENV_PREFIX = "CONSTANT_CONTACT"
+"""The credentials' environment variables are ``<prefix>_`` and a name of
+``CONSTANT_CONTACT_CREDENTIAL_ENV`` (a multi-account manifest gives each account a prefix)."""
+CONSTANT_CONTACT_CREDENTIAL_ENV = {
+    "access_token": "TOKEN",
+    "refresh_token": "REFRESH_TOKEN",
+    "client_id": "CLIENT_ID",
+    "client_secret": "CLIENT_SECRET",
+}
+"""Credential → its environment variable's suffix; the same keys name the fields of a Secret
+block holding a JSON object (a block holding a plain string is an access token)."""
+CONSTANT_CONTACT_TOKEN_ENV = f"{CONSTANT_CONTACT_ENV_PREFIX}_{CONSTANT_CONTACT_CREDENTIAL_ENV['access_token']}"
+CONSTANT_CONTACT_SECRET_BLOCK = "constant-contact-credentials"
+CONSTANT_CONTACT_TOKEN_URL = "https://authz.constantcontact.com/oauth2/default/v1/token"
+"""The OAuth2 token endpoint: ``grant_type=refresh_token`` gives a new access token (24 h),
+and a new refresh token when the application rotates them (source-formats.md §3.2)."""
+CONSTANT_CONTACT_TOKEN_URL_ENV = "CONSTANT_CONTACT_TOKEN_URL"
+"""Overrides the token endpoint (an emulator's)."""
 CONSTANT_CONTACT_BASE_URL_ENV = "CONSTANT_CONTACT_BASE_URL"
 CONSTANT_CONTACT_BASE_URL = "https://api.cc.email/v3"
 CONSTANT_CONTACT_CONTACTS_ENDPOINT = "/contacts"

@@ -4,7 +4,8 @@ Endpoints: ``GET /contact_lists``, ``/contact_tags`` and ``/contact_custom_field
 the ids contacts carry), then ``GET /contacts?status=all&include=…&limit=500`` followed through
 ``_links.next.href``, with ``updated_after`` for an incremental run. Requests are paced to the
 API's 4 a second; a ``throttled`` 429 is waited out, a ``quota_exceeded`` one (10,000 requests
-a day) stops the read with when it can resume.
+a day) stops the read with when it can resume. An expired access token is refreshed once,
+mid-read, when a refresh token is given (``tasks.extract.oauth``).
 
 Contacts are written as the UI export writes them (``Email address``, ``First name``,
 ``Email status``, ``Phone - mobile``, ``City - Home``, ``Email Lists``, ``Tags``,
@@ -21,7 +22,9 @@ from pathlib import Path
 
 import httpx
 
+from schemas.params import SourceCredentials
 from tasks.errors import InputError
+from tasks.extract.api_credentials import ConstantContactCredentials, constant_contact_credentials
 from tasks.extract.api_helpers import (
     ApiClient,
     BearerAuth,
@@ -53,10 +56,12 @@ from tasks.extract.api_settings import (
     CONSTANT_CONTACT_SCHEME,
     CONSTANT_CONTACT_STATUS,
     CONSTANT_CONTACT_TAGS_ENDPOINT,
-    CONSTANT_CONTACT_TOKEN_ENV,
+    CONSTANT_CONTACT_TOKEN_URL,
+    CONSTANT_CONTACT_TOKEN_URL_ENV,
     RetryPolicy,
 )
 from tasks.extract.mailchimp import RawSource
+from tasks.extract.oauth import RefreshingBearerAuth
 from tasks.transform.catalog import ReadingProfile
 
 EMAIL = "Email address"
@@ -92,34 +97,47 @@ def read_uri(
     staging_dir: Path,
     environ: Mapping[str, str],
     profile: ReadingProfile,
+    credentials: SourceCredentials = SourceCredentials(),
     retry: RetryPolicy = RetryPolicy(),
 ) -> RawSource:
-    """Read ``constantcontact://contacts[?since=<ISO 8601>]`` with the token from the environment.
+    """Read ``constantcontact://contacts[?since=<ISO 8601>]`` with credentials from the
+    environment or a Prefect Secret block (``tasks.extract.api_credentials``).
 
     Args:
         source: The source URI.
         staging_dir: Where the contacts are staged.
-        environ: Holds ``CONSTANT_CONTACT_TOKEN`` and, for an emulator, ``CONSTANT_CONTACT_BASE_URL``.
+        environ: The environment: the credentials' variables and, for an emulator,
+            ``CONSTANT_CONTACT_BASE_URL`` and ``CONSTANT_CONTACT_TOKEN_URL``.
         profile: The reading profile, whose status rules read each row's status.
+        credentials: Where the tokens are (names of variables and a block).
         retry: How failed requests are retried.
 
     Raises:
-        InputError: A malformed URI, no token, or the API refuses or keeps failing.
+        InputError: A malformed URI, no credentials, or the API refuses or keeps failing.
     """
     usage = "constantcontact://contacts[?since=<ISO 8601 time>]"
     name, since = source_parts(source, usage)
     if name != "contacts":
         raise InputError(source, f"expected {usage}")
-    token = environ.get(CONSTANT_CONTACT_TOKEN_ENV)
-    if not token:
-        raise InputError(source, f"no Constant Contact access token: set {CONSTANT_CONTACT_TOKEN_ENV}")
+    found = constant_contact_credentials(source, credentials, environ)
     base_url = environ.get(CONSTANT_CONTACT_BASE_URL_ENV) or CONSTANT_CONTACT_BASE_URL
-    return read_contacts(staging_dir, token, base_url, profile, since, source=source, retry=retry)
+    token_url = environ.get(CONSTANT_CONTACT_TOKEN_URL_ENV) or CONSTANT_CONTACT_TOKEN_URL
+    auth = bearer_auth(source, found, token_url)
+    return read_contacts(staging_dir, auth, base_url, profile, since, source=source, retry=retry)
+
+
+def bearer_auth(source: str, credentials: ConstantContactCredentials, token_url: str) -> RefreshingBearerAuth:
+    """The requests' ``Authorization``: the access token, refreshed through ``token_url`` when
+    there is a refresh token (first of all when there is no access token)."""
+    return RefreshingBearerAuth(
+        source, "Constant Contact", token_url, credentials.access_token, credentials.refresh_token,
+        credentials.client_id, credentials.client_secret, credentials.origin,
+    )  # fmt: skip
 
 
 def read_contacts(
     staging_dir: Path,
-    token: str,
+    auth: httpx.Auth | str,
     base_url: str,
     profile: ReadingProfile,
     since: str | None = None,
@@ -131,7 +149,8 @@ def read_contacts(
 
     Args:
         staging_dir: Where the CSV goes; keep it until the frame is collected.
-        token: The OAuth2 access token (sent as a Bearer header, never in a URL).
+        auth: The OAuth2 credentials (``bearer_auth``), or an access token (sent as a Bearer
+            header, never in a URL).
         base_url: The API base (``https://api.cc.email/v3``, or an emulator's).
         profile: The reading profile, whose status rules read each row's ``Email status``.
         since: Only contacts updated after this ISO 8601 time.
@@ -143,7 +162,7 @@ def read_contacts(
     """
     updated_after = parse_since(source, since)
     client = ApiClient(
-        base_url, source, "Constant Contact", BearerAuth(token), retry,
+        base_url, source, "Constant Contact", BearerAuth(auth) if isinstance(auth, str) else auth, retry,
         requests_per_second=CONSTANT_CONTACT_REQUESTS_PER_SECOND, final_429=quota_spent,
     )  # fmt: skip
     with client:

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import httpx
 
+from schemas.params import SourceCredentials
 from tasks.errors import InputError
+from tasks.extract.api_credentials import mailchimp_api_key
 from tasks.extract.api_helpers import (
     ApiClient,
     StagedPage,
@@ -36,7 +38,6 @@ from tasks.extract.api_settings import (
     MAILCHIMP_BASE_URL,
     MAILCHIMP_BASE_URL_ENV,
     MAILCHIMP_EXCLUDE_FIELDS,
-    MAILCHIMP_KEY_ENV,
     MAILCHIMP_MEMBER_COLUMNS,
     MAILCHIMP_MEMBERS_ENDPOINT,
     MAILCHIMP_MERGE_FIELDS_ENDPOINT,
@@ -61,28 +62,32 @@ def base_url_for(api_key: str, source: str) -> str:
     """
     match = _DATA_CENTRE.search(api_key)
     if match is None:
-        raise InputError(source, f"{MAILCHIMP_KEY_ENV} has no data-centre suffix (a key ends like '-us6')")
+        raise InputError(source, "the Mailchimp API key has no data-centre suffix (a key ends like '-us6')")
     return MAILCHIMP_BASE_URL.format(dc=match.group(1))
 
 
 def read_uri(
-    source: str, staging_dir: Path, environ: Mapping[str, str], retry: RetryPolicy = RetryPolicy()
+    source: str,
+    staging_dir: Path,
+    environ: Mapping[str, str],
+    credentials: SourceCredentials = SourceCredentials(),
+    retry: RetryPolicy = RetryPolicy(),
 ) -> RawSource:
-    """Read ``mailchimp://<list_id>[?since=<ISO 8601>]`` with the key from the environment.
+    """Read ``mailchimp://<list_id>[?since=<ISO 8601>]`` with the key from the environment or a
+    Prefect Secret block (``tasks.extract.api_credentials``).
 
     Args:
         source: The source URI.
         staging_dir: Where the members are staged.
-        environ: Holds ``MAILCHIMP_API_KEY`` and, for an emulator, ``MAILCHIMP_BASE_URL``.
+        environ: The environment: the key's variable and, for an emulator, ``MAILCHIMP_BASE_URL``.
+        credentials: Where the key is (names of a variable and a block).
         retry: How failed requests are retried.
 
     Raises:
         InputError: A malformed URI, no key, or the API refuses or keeps failing.
     """
     list_id, since = source_parts(source, "mailchimp://<list_id>[?since=<ISO 8601 time>]")
-    api_key = environ.get(MAILCHIMP_KEY_ENV)
-    if not api_key:
-        raise InputError(source, f"no Mailchimp API key: set {MAILCHIMP_KEY_ENV}")
+    api_key = mailchimp_api_key(source, credentials, environ)
     base_url = environ.get(MAILCHIMP_BASE_URL_ENV) or base_url_for(api_key, source)
     return read_members(list_id, staging_dir, api_key, base_url, since, source=source, retry=retry)
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from schemas.lineage import SOURCE_FORMAT, SOURCE_STATUS
+from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
 from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
@@ -62,10 +63,12 @@ class ReadOptions:
     Attributes:
         profile: A profile name to use for every file, instead of detecting one.
         mapping: A user's mapping, applied on top of the profile.
+        credentials: Where provider API sources find their credentials (names only).
     """
 
     profile: str | None = None
     mapping: UserMapping | None = None
+    credentials: SourceCredentials = field(default_factory=SourceCredentials)
 
     def resolve(self, headers: Sequence[str], uri: str = "") -> ReadingProfile:
         """The profile a file is read with: the one named; else a Mailchimp export when it is
@@ -100,7 +103,8 @@ def read_source(
     """Stage and read every file of a source: a zip, a folder, a CSV or a workbook (``x.xlsx#Sheet``).
 
     A provider API (``mailchimp://<list_id>``, ``constantcontact://contacts``) is read through
-    its API instead, with credentials from the environment (``tasks.extract.api_settings``).
+    its API instead, with credentials from the environment or a Prefect Secret block
+    (``tasks.extract.api_credentials``).
 
     Args:
         source: A local path or fsspec URL; a workbook may name its sheet after ``#``.
@@ -140,9 +144,9 @@ def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) 
     profile = reading_profile(name)
     profile = profile.with_mapping(options.mapping) if options.mapping else profile
     if scheme == MAILCHIMP_SCHEME:
-        raw = mailchimp_api.read_uri(source, staging_dir, os.environ)
+        raw = mailchimp_api.read_uri(source, staging_dir, os.environ, options.credentials)
     else:
-        raw = constant_contact_api.read_uri(source, staging_dir, os.environ, profile)
+        raw = constant_contact_api.read_uri(source, staging_dir, os.environ, profile, options.credentials)
     return ReadFile(raw, profile, None)
 
 

@@ -14,6 +14,7 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.ratelimit import RateBudget
 from tasks.load.retry import HttpError, call_with_retries
+from tasks.secrets import SecretUnavailable, read_secret_block
 
 
 def resolve_token(secret_block: str | None = None, env_var: str = settings.TOKEN_ENV_VAR) -> str:
@@ -35,16 +36,10 @@ def resolve_token(secret_block: str | None = None, env_var: str = settings.TOKEN
     if token:
         return token
     name = secret_block or settings.DEFAULT_SECRET_BLOCK
-    # Imported here so that a token from the environment never needs a Prefect API.
-    from prefect.blocks.system import Secret
-
     try:
-        token = str(Secret.load(name).get()).strip()
-    except Exception as error:  # noqa: BLE001 - any failure means "no token from Prefect"
-        raise LoadError(
-            f"no HubSpot access token: set {env_var} or create a Prefect Secret "
-            f"block named {name!r} ({type(error).__name__} reading the block)"
-        ) from None
+        token = str(read_secret_block(name)).strip()
+    except SecretUnavailable as error:
+        raise LoadError(f"no HubSpot access token: set {env_var} or create a Prefect Secret block named {name!r} ({error})") from None
     if not token:
         raise LoadError(f"the Prefect Secret block {name!r} holds an empty HubSpot access token")
     return token

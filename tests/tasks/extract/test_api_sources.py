@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,10 +21,11 @@ import pytest
 from emulators.constant_contact import serve_in_background as constant_contact
 from emulators.mailchimp import serve_in_background as mailchimp
 from schemas.lineage import SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
+from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp_api
 from tasks.extract.api_settings import RetryPolicy
-from tasks.extract.tables import PER_ROW_STATUS, read_source
+from tasks.extract.tables import PER_ROW_STATUS, ReadOptions, read_source
 from tasks.transform.catalog import reading_profile
 from tests.plain_plan import plan
 
@@ -164,9 +167,54 @@ def test_mailchimp_credentials_stay_out_of_errors_files_and_lineage(chimp_env, t
     with pytest.raises(InputError, match="never the URI") as in_uri:
         read_source(f"mailchimp://anystring:{key}@{LIST}", tmp_path)
     assert key not in str(in_uri.value)
-    monkeypatch.delenv("MAILCHIMP_API_KEY")
-    with pytest.raises(InputError, match="MAILCHIMP_API_KEY"):
-        read_source(f"mailchimp://{LIST}", tmp_path)
+
+
+def test_a_secret_block_supplies_the_key_when_the_environment_does_not(chimp, prefect_api_url, tmp_path, monkeypatch, caplog):
+    from prefect.blocks.system import Secret
+
+    monkeypatch.delenv("MAILCHIMP_API_KEY", raising=False)
+    monkeypatch.setenv("MAILCHIMP_BASE_URL", chimp.api_url)
+    with pytest.raises(InputError) as missing:
+        read_source(f"mailchimp://{LIST}", tmp_path, ReadOptions(credentials=SourceCredentials(mailchimp_secret_block="acme-mailchimp")))
+    assert str(missing.value) == (
+        f"mailchimp://{LIST}: no Mailchimp API key: set MAILCHIMP_API_KEY or create a Prefect Secret block "
+        "named 'acme-mailchimp' (ValueError reading the block)"
+    )
+    Secret(value=chimp.settings.api_key).save("acme-mailchimp", overwrite=True)
+    wrong = "wrong0123456789abcdef-us6"
+    Secret(value=wrong).save("acme-mailchimp-old", overwrite=True)
+    caplog.set_level(logging.DEBUG)
+    options = ReadOptions(credentials=SourceCredentials(mailchimp_secret_block="acme-mailchimp"))
+    [read] = read_source(f"mailchimp://{LIST}", tmp_path, options)
+    assert read.raw.frame.collect().height == chimp.settings.members
+    with pytest.raises(InputError, match="refused the credentials") as refused:
+        read_source(f"mailchimp://{LIST}", tmp_path, ReadOptions(credentials=SourceCredentials(mailchimp_secret_block="acme-mailchimp-old")))
+    # The environment wins over the block when it holds a key.
+    monkeypatch.setenv("MAILCHIMP_API_KEY", wrong)
+    with pytest.raises(InputError, match="refused the credentials"):
+        read_source(f"mailchimp://{LIST}", tmp_path, options)
+    assert "\n" not in str(missing.value) + str(refused.value)
+    assert not any(secret in str(refused.value) + caplog.text for secret in (chimp.settings.api_key, wrong))
+
+
+def test_constant_contact_credentials_from_a_secret_block(prefect_api_url, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    from tasks.extract.api_credentials import constant_contact_credentials
+
+    for name in ("TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET"):
+        monkeypatch.delenv(f"CONSTANT_CONTACT_{name}", raising=False)
+    Secret(value={"refresh_token": "rt-1", "client_id": "app-1"}).save("acme-cc", overwrite=True)
+    where = SourceCredentials(constant_contact_secret_block="acme-cc")
+    found = constant_contact_credentials("constantcontact://contacts", where, os.environ)
+    assert (found.access_token, found.refresh_token, found.client_id) == (None, "rt-1", "app-1")
+    assert "rt-1" not in repr(found)
+    Secret(value={"refresh_token": "rt-1"}).save("acme-cc-no-client", overwrite=True)
+    with pytest.raises(InputError, match="needs the application's client id: set client_id in the Prefect Secret block 'acme-cc-no-client'"):
+        constant_contact_credentials("constantcontact://contacts", SourceCredentials(constant_contact_secret_block="acme-cc-no-client"), os.environ)
+    with pytest.raises(InputError) as missing:
+        constant_contact_credentials("constantcontact://contacts", SourceCredentials(), os.environ)
+    assert "set CONSTANT_CONTACT_TOKEN (or CONSTANT_CONTACT_REFRESH_TOKEN and CONSTANT_CONTACT_CLIENT_ID) or create a Prefect Secret block named 'constant-contact-credentials'" in str(missing.value)
 
 
 def test_mailchimp_host_comes_from_the_keys_data_centre():
@@ -227,6 +275,52 @@ def test_constant_contact_throttling_is_waited_out(tmp_path):
         )
         assert raw.frame.collect().height == 40
         assert server.emulator.limits.throttled >= 1
+
+
+def _oauth_env(monkeypatch, server, access_token: bool = True) -> None:
+    settings = server.settings
+    values = {
+        "CONSTANT_CONTACT_TOKEN": settings.token if access_token else None,
+        "CONSTANT_CONTACT_REFRESH_TOKEN": settings.refresh_token,
+        "CONSTANT_CONTACT_CLIENT_ID": settings.client_id,
+        "CONSTANT_CONTACT_CLIENT_SECRET": settings.client_secret,
+        "CONSTANT_CONTACT_BASE_URL": server.api_url,
+        "CONSTANT_CONTACT_TOKEN_URL": server.token_url,
+    }
+    for name, value in values.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def test_a_token_expiring_mid_read_is_refreshed_once_and_the_read_completes(tmp_path, monkeypatch):
+    # Each access token admits 4 requests: the lists, tags, custom fields and the first page of
+    # contacts; the second page meets a 401.
+    with constant_contact(contacts=1100, access_token_lifetime_requests=4) as server:
+        _oauth_env(monkeypatch, server)
+        frame, _ = _collect("constantcontact://contacts", tmp_path)
+        assert frame.height == frame["Email address"].n_unique() == 1100
+        assert server.emulator.tokens.refreshes == 1
+        # The refresh token was rotated: the newest, kept in memory, serves the next read.
+        assert server.settings.refresh_token not in server.emulator.tokens.refresh_tokens
+        frame, _ = _collect("constantcontact://contacts", tmp_path / "again")
+        assert frame.height == 1100
+
+
+def test_a_public_client_gets_its_first_token_and_a_revoked_refresh_token_is_a_clear_error(tmp_path, monkeypatch):
+    with constant_contact(contacts=5, client_secret=None) as server:
+        _oauth_env(monkeypatch, server, access_token=False)
+        frame, _ = _collect("constantcontact://contacts", tmp_path)
+        assert frame.height == 5 and server.emulator.tokens.refreshes == 1
+        refresh_tokens = set(server.emulator.tokens.refresh_tokens)
+        server.emulator.tokens.revoke()
+        with pytest.raises(InputError) as revoked:
+            read_source("constantcontact://contacts", tmp_path / "again")
+    message = str(revoked.value)
+    assert message.startswith("constantcontact://contacts: Constant Contact refused the refresh token (invalid_grant")
+    assert "CONSTANT_CONTACT_REFRESH_TOKEN" in message
+    assert not any(token in message for token in (*refresh_tokens, server.settings.refresh_token))
 
 
 def test_constant_contact_spent_quota_says_when_to_resume(tmp_path, monkeypatch):

@@ -1,0 +1,114 @@
+"""Where a provider API source's credentials come from: the environment, else a Prefect Secret block.
+
+Never the URI and never a flow parameter's value (Prefect stores parameters):
+``schemas.params.SourceCredentials`` names the variables and blocks, and this module reads
+them when a source is read. Per provider, the environment wins when it holds a credential;
+otherwise the Secret block is read (the one named, else the default name):
+
+- Mailchimp: ``MAILCHIMP_API_KEY``, else the block ``mailchimp-api-key`` holding the key.
+- Constant Contact: ``CONSTANT_CONTACT_TOKEN`` (an access token) and/or
+  ``CONSTANT_CONTACT_REFRESH_TOKEN`` with ``CONSTANT_CONTACT_CLIENT_ID`` (and
+  ``CONSTANT_CONTACT_CLIENT_SECRET`` for the authorization-code flow), else the block
+  ``constant-contact-credentials`` holding an access token, or a JSON object with the keys
+  ``access_token``, ``refresh_token``, ``client_id``, ``client_secret``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from schemas.params import SourceCredentials
+from tasks.errors import InputError
+from tasks.extract.api_settings import (
+    CONSTANT_CONTACT_CREDENTIAL_ENV,
+    CONSTANT_CONTACT_SECRET_BLOCK,
+    MAILCHIMP_SECRET_BLOCK,
+)
+from tasks.secrets import SecretUnavailable, read_secret_block
+
+
+@dataclass(frozen=True)
+class ConstantContactCredentials:
+    """What Constant Contact is called with: an access token, or a refresh token and a client id.
+
+    Attributes:
+        access_token: An OAuth2 access token, or None to get one with the refresh token.
+        refresh_token: The refresh token, or None.
+        client_id: The application's client id (its API key).
+        client_secret: The client secret (authorization-code flow), or None (PKCE flow).
+        origin: Where they were found (names only, for messages).
+    """
+
+    access_token: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    origin: str = ""
+
+
+def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[str, str]) -> str:
+    """The Mailchimp API key: its environment variable when set, else its Secret block.
+
+    Raises:
+        InputError: Neither holds a key (one line naming both).
+    """
+    variable = where.mailchimp_key_env
+    key = environ.get(variable, "").strip() if variable else ""
+    if key:
+        return key
+    block = where.mailchimp_secret_block or MAILCHIMP_SECRET_BLOCK
+    asked = f"set {variable} or create" if variable else "create"
+    value = _read_block(source, block, f"no Mailchimp API key: {asked} a Prefect Secret block named {block!r}")
+    key = value.strip() if isinstance(value, str) else ""
+    if not key:
+        raise InputError(source, f"the Prefect Secret block {block!r} holds no Mailchimp API key (a string)")
+    return key
+
+
+def constant_contact_credentials(
+    source: str, where: SourceCredentials, environ: Mapping[str, str]
+) -> ConstantContactCredentials:
+    """Constant Contact's credentials: the ``<prefix>_*`` variables when one holds a token, else
+    the Secret block.
+
+    Raises:
+        InputError: Neither holds a token, or a refresh token comes without its client id.
+    """
+    prefix = where.constant_contact_env_prefix
+    block = where.constant_contact_secret_block or CONSTANT_CONTACT_SECRET_BLOCK
+    if prefix:
+        names = {key: f"{prefix}_{suffix}" for key, suffix in CONSTANT_CONTACT_CREDENTIAL_ENV.items()}
+        found = {key: environ.get(name, "").strip() or None for key, name in names.items()}
+        if found["access_token"] or found["refresh_token"]:
+            credentials = ConstantContactCredentials(**found, origin=names["refresh_token"])
+            return _checked(source, credentials, names["client_id"])
+        asked = f"set {names['access_token']} (or {names['refresh_token']} and {names['client_id']}) or create"
+    else:
+        asked = "create"
+    value = _read_block(source, block, f"no Constant Contact credentials: {asked} a Prefect Secret block named {block!r}")
+    origin = f"the Prefect Secret block {block!r}"
+    if isinstance(value, str):
+        credentials = ConstantContactCredentials(access_token=value.strip() or None, origin=origin)
+    elif isinstance(value, Mapping) and set(value) <= set(CONSTANT_CONTACT_CREDENTIAL_ENV):
+        found = {key: str(value.get(key) or "").strip() or None for key in CONSTANT_CONTACT_CREDENTIAL_ENV}
+        credentials = ConstantContactCredentials(**found, origin=origin)
+    else:
+        keys = ", ".join(CONSTANT_CONTACT_CREDENTIAL_ENV)
+        raise InputError(source, f"the Prefect Secret block {block!r} holds neither an access token nor a JSON object of {keys}")
+    if not (credentials.access_token or credentials.refresh_token):
+        raise InputError(source, f"the Prefect Secret block {block!r} holds no access_token or refresh_token")
+    return _checked(source, credentials, f"client_id in the Prefect Secret block {block!r}")
+
+
+def _checked(source: str, credentials: ConstantContactCredentials, client_id_name: str) -> ConstantContactCredentials:
+    if credentials.refresh_token and not credentials.client_id:
+        raise InputError(source, f"a Constant Contact refresh token needs the application's client id: set {client_id_name}")
+    return credentials
+
+
+def _read_block(source: str, block: str, missing: str) -> object:
+    try:
+        return read_secret_block(block)
+    except SecretUnavailable as error:
+        raise InputError(source, f"{missing} ({error})") from None

@@ -1,0 +1,137 @@
+"""An OAuth2 bearer token that refreshes itself: Constant Contact's access tokens expire (24 h).
+
+``RefreshingBearerAuth`` sends ``Authorization: Bearer <access token>``. Given a refresh token
+and a client id (and the client secret of the authorization-code flow; the PKCE flow has
+none), it gets an access token when it has none, and on a 401 it refreshes once and sends the
+request again, so a read that outlives its token goes on where it was.
+
+Applications that rotate refresh tokens answer each refresh with a new one and void the old:
+the newest is kept in this process's memory (``latest_refresh_token``), so a second read in
+the same process refreshes with it. A later process starts from the configured one again:
+where to store the newest is said in the README (Provider APIs as sources).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import httpx
+
+from tasks.errors import InputError
+
+_latest: dict[str, str] = {}
+"""Refresh token as configured → the newest one issued for it in this process."""
+_latest_lock = threading.Lock()
+
+
+def latest_refresh_token(configured: str) -> str:
+    """The newest refresh token issued in this process for a configured one (itself if none)."""
+    with _latest_lock:
+        return _latest.get(configured, configured)
+
+
+class RefreshingBearerAuth(httpx.Auth):
+    """``Authorization: Bearer`` with an access token refreshed through an OAuth2 token endpoint.
+
+    No token ever reaches ``repr``, a log line or an error message.
+
+    Args:
+        source: The source being read, for error messages.
+        provider: The provider's name, for error messages.
+        token_url: The OAuth2 token endpoint.
+        access_token: An access token to start with, or None to get one first.
+        refresh_token: The refresh token, or None when the access token is all there is.
+        client_id: The application's client id (its API key), needed with a refresh token.
+        client_secret: The client secret (authorization-code flow), or None (PKCE flow).
+        origin: Where the credentials were found (names only), for the error that asks for new ones.
+        timeout: Seconds allowed for a token request.
+
+    Attributes:
+        refreshes: Access tokens obtained through the refresh token so far.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        provider: str,
+        token_url: str,
+        access_token: str | None,
+        refresh_token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        origin: str = "",
+        timeout: float = 60.0,
+    ) -> None:
+        if not access_token and not (refresh_token and client_id):
+            raise ValueError("an access token, or a refresh token and a client id, is needed")
+        self._source = source
+        self._provider = provider
+        self._token_url = token_url
+        self._access_token = access_token
+        self._configured_refresh_token = refresh_token
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._origin = origin
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self.refreshes = 0
+
+    def __repr__(self) -> str:
+        return "RefreshingBearerAuth(<secret>)"
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        token = self._access_token or self._refresh(stale=None)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401 and self._configured_refresh_token:
+            # Once: a second 401 with a fresh token is a refusal, reported as one by the caller.
+            request.headers["Authorization"] = f"Bearer {self._refresh(stale=token)}"
+            yield request
+
+    def _refresh(self, stale: str | None) -> str:
+        with self._lock:
+            # Another thread may have refreshed while this one waited: its token is as new.
+            if self._access_token and self._access_token != stale:
+                return self._access_token
+            self._access_token = self._request_token()
+            self.refreshes += 1
+            return self._access_token
+
+    def _request_token(self) -> str:
+        configured = self._configured_refresh_token
+        data = {"grant_type": "refresh_token", "refresh_token": latest_refresh_token(configured)}
+        auth = None
+        if self._client_secret:
+            auth = httpx.BasicAuth(self._client_id, self._client_secret)
+        else:
+            data["client_id"] = self._client_id
+        with httpx.Client(timeout=self._timeout, follow_redirects=False) as http:
+            response = http.post(self._token_url, data=data, auth=auth, headers={"Accept": "application/json"})
+        body = _json_object(response)
+        if response.status_code != 200 or not body.get("access_token"):
+            raise InputError(self._source, self._refusal(response.status_code, body))
+        if body.get("refresh_token"):
+            with _latest_lock:
+                _latest[configured] = str(body["refresh_token"])
+        return str(body["access_token"])
+
+    def _refusal(self, status: int, body: dict) -> str:
+        code = body.get("error") or f"HTTP {status}"
+        if code == "invalid_grant":
+            return (
+                f"{self._provider} refused the refresh token (invalid_grant: revoked, expired after 180 days "
+                f"unused, or replaced by a newer one); authorise the application again and store the new "
+                f"refresh token in {self._origin or 'the credentials'}"
+            )
+        if code == "invalid_client":
+            return f"{self._provider} refused the client id or secret (invalid_client) given in {self._origin or 'the credentials'}"
+        return f"{self._provider}'s token endpoint refused the refresh ({code})"
+
+
+def _json_object(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
