@@ -5,22 +5,25 @@ accounts:
   - name: acme
     sources: [s3://exports/acme/audience_export.zip]
     portal: {url: https://api.hubapi.com, token_env: ACME_HUBSPOT_TOKEN}
+  - name: globex
+    sources: [mailchimp://a1b2c3d4e5, constantcontact://contacts]
+    source_credentials: {mailchimp_secret_block: globex-mailchimp, constant_contact_env_prefix: GLOBEX_CC}
 ```
 
-A manifest names where tokens are (an environment variable or a Prefect Secret block), never
-the tokens themselves, so it can be committed and reviewed.
+A manifest names where tokens and keys are (environment variables or Prefect Secret blocks),
+never the tokens themselves, so it can be committed and reviewed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import fsspec
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from schemas.params import DEFAULT_PORTAL_URL
+from schemas.params import DEFAULT_PORTAL_URL, SourceCredentials
 from tasks.errors import InputError
 
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -45,14 +48,41 @@ class PortalSpec(BaseModel):
         return self
 
 
+class SourceCredentialsSpec(SourceCredentials):
+    """Where an account's API sources find their credentials: per provider an environment
+    variable (a prefix for Constant Contact) or a Prefect Secret block, not both.
+
+    An account naming a block reads only that block, so a variable set for another account (or
+    left on the machine) never stands in for it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _one_place_per_provider(self) -> SourceCredentialsSpec:
+        for env, block in (
+            ("mailchimp_key_env", "mailchimp_secret_block"),
+            ("constant_contact_env_prefix", "constant_contact_secret_block"),
+        ):
+            if getattr(self, block):
+                if env in self.model_fields_set:
+                    raise ValueError(f"give {env} or {block}, not both")
+                setattr(self, env, None)
+        return self
+
+
 class AccountSpec(BaseModel):
     """One account: its name (also its output folder), sources and portal."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=ACCOUNT_NAME_PATTERN, description="Lowercase name; the account's output folder.")
-    sources: list[str] = Field(min_length=1, description="Export zips, folders or CSVs (paths or URLs).")
+    sources: list[str] = Field(min_length=1, description="Export zips, folders, CSVs (paths or URLs) or provider APIs.")
     portal: PortalSpec = Field(default_factory=PortalSpec)
+    source_credentials: SourceCredentialsSpec = Field(
+        default_factory=SourceCredentialsSpec,
+        description="Where the account's mailchimp:// and constantcontact:// sources find their credentials.",
+    )
     consent_overrides: dict[str, str] = Field(default_factory=dict, description="Status → outcome for this account.")
 
 
@@ -125,3 +155,17 @@ class AccountsParameters(BaseModel):
     manifest: str = Field(description="The accounts manifest (YAML), as a path or URL.")
     output: str = Field(description="Folder (path or URL); each account writes to <output>/<name>/.")
     max_concurrent_accounts: int = Field(default=3, ge=1, le=64, description="Accounts migrated at once.")
+    task_runner: Literal["threads", "dask"] = Field(
+        default="threads",
+        description="Where accounts run: threads of this process, or Dask worker processes (README: Scale-out).",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="Scheduler of a running Dask cluster (tcp://host:8786); none starts a local cluster of processes.",
+    )
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self) -> AccountsParameters:
+        if self.dask_address and self.task_runner != "dask":
+            raise ValueError("dask_address needs task_runner 'dask'")
+        return self
