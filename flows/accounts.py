@@ -4,6 +4,11 @@ Each account is a ``migrate_contacts`` run of its own (its own report under
 ``<output>/<name>/``); accounts aimed at one portal share that portal's rate budget because
 the load keys its budget by portal. One account's failure never stops the others, and a rerun
 skips every account whose last run finished, so only the failed ones are tried again.
+
+Accounts run on threads of this process or, with ``task_runner: dask``, in Dask worker
+processes (a local cluster, or a running one at ``dask_address``). The choice is a parameter
+and the flow enters the runner itself, so a run started from a deployment honours it as the
+CLI does (a flow's own ``task_runner`` is fixed before its parameters are known).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import fsspec
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect.logging import get_run_logger
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.migrate import migrate_contacts
 from schemas.manifest import DEFAULT_TOKEN_ENV, AccountSpec, AccountsParameters, account_output, load_manifest
@@ -75,6 +81,7 @@ def migrate_account(account: AccountSpec, output: str) -> dict:
         token_env=account.portal.token_env or DEFAULT_TOKEN_ENV,
         token_secret_block=account.portal.token_secret,
         consent_overrides=account.consent_overrides,
+        source_credentials=account.source_credentials,
     )
     try:
         report = migrate_contacts(params)
@@ -85,20 +92,57 @@ def migrate_account(account: AccountSpec, output: str) -> dict:
     return account_result(account.name, "migrated", report)
 
 
+def thread_pool(params: AccountsParameters) -> TaskRunner:
+    """Threads of this process, one per account running at once."""
+    return ThreadPoolTaskRunner(max_workers=params.max_concurrent_accounts)
+
+
+def dask_cluster(params: AccountsParameters) -> TaskRunner:
+    """The Dask cluster at ``params.dask_address``, else a local one of one process per account
+    running at once (one thread each: an account is one task, and its load paces itself)."""
+    # Imported when chosen: distributed adds about a second of imports to every other run.
+    from prefect_dask import DaskTaskRunner
+
+    if params.dask_address:
+        return DaskTaskRunner(address=params.dask_address)
+    # No dashboard: it needs bokeh and a free port, and two runs on one machine would race for 8787.
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": params.max_concurrent_accounts, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    )
+
+
+TASK_RUNNERS = {"threads": thread_pool, "dask": dask_cluster}
+
+
+def task_runner_for(params: AccountsParameters) -> TaskRunner:
+    """The (not yet started) task runner the accounts run on, as ``params.task_runner`` says."""
+    return TASK_RUNNERS[params.task_runner](params)
+
+
+def settled(future: PrefectFuture, account: AccountSpec) -> dict:
+    """An account's result; a task that could not even report one (its Dask worker process was
+    killed, e.g. out of memory) is that account's failure, not the run's."""
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 - one account's lost worker must not stop the others
+        return account_result(account.name, "failed", error=f"{type(error).__name__}: {mask_emails_in(str(error))}")
+
+
 @flow(name="onramp-migrate-accounts", validate_parameters=True)
 def migrate_accounts(params: AccountsParameters) -> dict:
     """Migrate every account of a manifest, at most ``max_concurrent_accounts`` at once."""
     manifest = load_manifest(params.manifest)
     waiting = list(manifest.accounts)
-    running = []
+    running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}
-    while waiting or running:
-        while waiting and len(running) < params.max_concurrent_accounts:
-            running.append(migrate_account.submit(waiting.pop(0), params.output))
-        finished = next(as_completed(running))
-        running.remove(finished)
-        result = finished.result()
-        results[result["name"]] = result
+    with task_runner_for(params) as runner:
+        while waiting or running:
+            while waiting and len(running) < params.max_concurrent_accounts:
+                account = waiting.pop(0)
+                running[runner.submit(migrate_account, {"account": account, "output": params.output})] = account
+            finished = next(as_completed(list(running)))
+            account = running.pop(finished)
+            results[account.name] = settled(finished, account)
     rollup = roll_up([results[a.name] for a in manifest.accounts])
     with fsspec.open(f"{params.output.rstrip('/')}/{ROLLUP_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
         json.dump(rollup, handle, indent=2)

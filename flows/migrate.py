@@ -51,7 +51,7 @@ def plan_run(params: PlanParameters, out: OutputFolder) -> dict:
     """Read every source with its own profile (sources may mix formats), then plan them together."""
     limits = PlanLimits(max_rows=params.max_rows_per_file, max_bytes=params.max_bytes_per_file)
     mapping = UserMapping.load(params.mapping_file) if params.mapping_file else None
-    options = ReadOptions(profile=params.profile, mapping=mapping)
+    options = ReadOptions(profile=params.profile, mapping=mapping, credentials=params.source_credentials)
     with tempfile.TemporaryDirectory(prefix="onramp-staging-") as staging:
         files = [file for source in params.sources for file in extract_files(source, Path(staging), options)]
         profiles = consent_profiles([file.profile.profile for file in files], params.consent_overrides)

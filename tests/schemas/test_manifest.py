@@ -54,3 +54,27 @@ def test_a_bad_manifest_names_the_line_and_the_problem(tmp_path, text, line, fra
 def test_a_missing_manifest_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot read the manifest"):
         load_manifest(str(tmp_path / "nope.yaml"))
+
+
+def test_an_account_names_where_its_api_sources_find_their_credentials(tmp_path):
+    text = """\
+accounts:
+  - name: acme
+    sources: [mailchimp://a1b2c3d4e5]
+    source_credentials: {mailchimp_secret_block: acme-mailchimp}
+  - name: globex
+    sources: [constantcontact://contacts]
+    source_credentials: {constant_contact_env_prefix: GLOBEX_CC}
+  - name: initech
+    sources: [mailchimp://f6e5d4]
+"""
+    acme, globex, initech = load_manifest(write(tmp_path, text)).accounts
+    # A block named for an account is all it reads: no variable on the machine stands in for it.
+    assert (acme.source_credentials.mailchimp_secret_block, acme.source_credentials.mailchimp_key_env) == ("acme-mailchimp", None)
+    assert globex.source_credentials.constant_contact_env_prefix == "GLOBEX_CC"
+    assert initech.source_credentials.mailchimp_key_env == "MAILCHIMP_API_KEY"
+    both = text.replace("{mailchimp_secret_block: acme-mailchimp}", "{mailchimp_secret_block: a, mailchimp_key_env: B}")
+    with pytest.raises(InputError, match=r":4: .*give mailchimp_key_env or mailchimp_secret_block, not both"):
+        load_manifest(write(tmp_path, both))
+    with pytest.raises(InputError, match=r":4: accounts\.0\.source_credentials\.mailchimp_api_key: Extra inputs"):
+        load_manifest(write(tmp_path, text.replace("{mailchimp_secret_block: acme-mailchimp}", "{mailchimp_api_key: abc-us6}")))
