@@ -94,7 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     profiles.set_defaults(run=_run_profiles)
 
     inspect = commands.add_parser("inspect", help="show how a source would be read: format, columns, consent")
-    inspect.add_argument("source", metavar="SOURCE", help="export zip, folder, CSV or workbook (x.xlsx#Sheet)")
+    inspect.add_argument(
+        "source", metavar="SOURCE",
+        help="export zip, folder, CSV, workbook (x.xlsx#Sheet) or provider API (mailchimp://LIST, constantcontact://contacts)",
+    )
     _add_reading_arguments(inspect)
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
     inspect.set_defaults(run=_run_inspect)
@@ -118,6 +121,15 @@ def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="read every file with this profile (see `onramp profiles`) instead of detecting one")
     parser.add_argument("--mapping", metavar="FILE", help="mapping file (TOML or YAML) overriding column targets and consent")
+    parser.add_argument(
+        "--mailchimp-secret", metavar="BLOCK",
+        help="Prefect Secret block holding the Mailchimp API key when MAILCHIMP_API_KEY is unset (default: mailchimp-api-key)",
+    )
+    parser.add_argument(
+        "--constant-contact-secret", metavar="BLOCK",
+        help="Prefect Secret block holding the Constant Contact token(s) when no CONSTANT_CONTACT_* variable is set "
+        "(default: constant-contact-credentials)",
+    )
 
 
 def _read_options(args: argparse.Namespace) -> object:
@@ -126,7 +138,17 @@ def _read_options(args: argparse.Namespace) -> object:
 
     if args.profile:
         reading_profile(args.profile)
-    return ReadOptions(profile=args.profile, mapping=UserMapping.load(args.mapping) if args.mapping else None)
+    mapping = UserMapping.load(args.mapping) if args.mapping else None
+    return ReadOptions(profile=args.profile, mapping=mapping, credentials=_source_credentials(args))
+
+
+def _source_credentials(args: argparse.Namespace) -> object:
+    """Where API sources find their credentials: the environment, else the blocks named here."""
+    from schemas.params import SourceCredentials
+
+    return SourceCredentials(
+        mailchimp_secret_block=args.mailchimp_secret, constant_contact_secret_block=args.constant_contact_secret
+    )
 
 
 def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
@@ -198,6 +220,7 @@ def _plan_parameters(args: argparse.Namespace) -> dict:
         "consent_overrides": overrides,
         "profile": args.profile,
         "mapping_file": args.mapping,
+        "source_credentials": _source_credentials(args),
     }
     if args.max_rows_per_file is not None:
         params["max_rows_per_file"] = args.max_rows_per_file
@@ -216,7 +239,7 @@ def _preflight(params: object) -> None:
     check_parameters(params)
     for source in params.sources:
         if api_scheme(source):
-            continue  # a provider API, read with credentials from the environment
+            continue  # a provider API, read with credentials from the environment or a Secret block
         try:
             fs, path = url_to_fs(source)
             found = fs.exists(path)
