@@ -1,23 +1,43 @@
-"""The recurring sync, run twice against the HubSpot emulator: the second run sends only what
-changed at the source, and an opt-out made between the runs reaches HubSpot."""
+"""The recurring sync, run twice against the HubSpot emulator with a folder of exports, the
+Mailchimp API and the Constant Contact API as its sources: the second run asks the providers
+only for what changed since the first, sends only what changed, the opt-outs made at the
+sources between the runs reach HubSpot, and the sync keeps filling one static list."""
 
 from __future__ import annotations
 
 import csv
 import zipfile
 from collections import Counter
+from copy import deepcopy
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
+from emulators.constant_contact import serve_in_background as constant_contact
+from emulators.mailchimp import serve_in_background as mailchimp
 from flows.cli import SAMPLE_EXPORT
 from flows.sync import sync_contacts
 from schemas.params import SyncParameters
-from tasks.sync import DELTA_FOLDER
+from tasks.sync import DELTA_FOLDER, sync_key
 
 # The emulator counts requests by route template; batch upserts of contacts are the only batch writes a sync sends.
 BATCH_ROUTE = ("POST", "/crm/v3/objects/{object_type_name}/batch/{operation}")
 NEW_EMAIL = "new.person@example.org"
+NEW_MEMBER = "new.member@example.net"
+MARKETING_PERMISSIONS = ("explicit", "implicit")
+
+
+@pytest.fixture
+def providers(monkeypatch):
+    """Small Mailchimp and Constant Contact accounts on loopback, reachable as a user's would be."""
+    with mailchimp(members=40) as chimp, constant_contact(contacts=30) as cc:
+        monkeypatch.setenv("MAILCHIMP_API_KEY", chimp.settings.api_key)
+        monkeypatch.setenv("MAILCHIMP_BASE_URL", chimp.api_url)
+        monkeypatch.setenv("CONSTANT_CONTACT_TOKEN", cc.settings.token)
+        monkeypatch.setenv("CONSTANT_CONTACT_BASE_URL", cc.api_url)
+        yield chimp, cc
 
 
 def source_folder(tmp_path: Path) -> Path:
@@ -51,15 +71,49 @@ def planned_emails(path: Path) -> list[str]:
     return [row[0] for row in read_csv(path)[1]] if path.exists() else []
 
 
-def test_the_second_sync_sends_only_the_changes_and_the_new_opt_out(prefect_api_url, hubspot, tmp_path, monkeypatch):
+def change_mailchimp(chimp, now: str) -> tuple[list[str], str]:
+    """Rename one subscribed member, add one, unsubscribe another; return the contacts to send
+    and the opt-out."""
+    members = chimp.emulator.audience.members
+    renamed, leaving = [m for m in members if m["status"] == "subscribed"][:2]
+    renamed["merge_fields"]["FNAME"] = "Renamed"
+    leaving["status"] = "unsubscribed"
+    added = deepcopy(renamed)
+    added.update(email_address=NEW_MEMBER, id="new-member", unique_email_id="new-member", contact_id="new-member")
+    members.append(added)
+    for member in (renamed, leaving, added):
+        member["last_changed"] = now
+    return [renamed["email_address"], NEW_MEMBER], leaving["email_address"]
+
+
+def change_constant_contact(cc, now: str) -> tuple[str, str]:
+    """Rename one contact with permission to send, unsubscribe another; return both addresses."""
+    live = [c for c in cc.emulator.account.contacts if "deleted_at" not in c]
+    renamed, leaving = [c for c in live if c["email_address"]["permission_to_send"] in MARKETING_PERMISSIONS][:2]
+    renamed["first_name"] = "Renamed"
+    leaving["email_address"].update(permission_to_send="unsubscribed", opt_out_source="Contact", opt_out_date=now)
+    for contact in (renamed, leaving):
+        contact["updated_at"] = contact["email_address"]["updated_at"] = now
+    return renamed["email_address"]["address"], leaving["email_address"]["address"]
+
+
+def sync_lists(hubspot) -> list[dict]:
+    return [entry for entry in httpx.get(f"{hubspot.url}/_emulator/state").json()["lists"] if "(sync " in entry["name"]]
+
+
+def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api_url, hubspot, providers, tmp_path, monkeypatch):
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "sync-token")
+    chimp, cc = providers
     source, out = source_folder(tmp_path), tmp_path / "out"
-    params = SyncParameters(sources=[str(source)], output=str(out), portal_url=hubspot.url)
+    sources = [str(source), f"mailchimp://{chimp.settings.list_id}", "constantcontact://contacts"]
+    params = SyncParameters(sources=sources, output=str(out), portal_url=hubspot.url)
 
     first = sync_contacts(params)
 
-    marketing = out / "hubspot" / "contacts-marketing-001.csv"
-    assert first["sync"]["new_or_changed_contacts"] == first["contacts"]["marketing"] == len(planned_emails(marketing))
+    assert first["sync"]["since"] is None
+    assert first["sync"]["new_or_changed_contacts"] == first["contacts"]["marketing"] + first["contacts"]["non_marketing"]
+    [first_list] = sync_lists(hubspot)
+    assert sync_key(sources, hubspot.url) in first_list["name"]
     subscribed, unsubscribed = sorted(source.glob("subscribed_*")), sorted(source.glob("unsubscribed_*"))
     header, rows = read_csv(subscribed[0])
     seen = Counter(row[0].strip().lower() for row in rows)
@@ -72,24 +126,41 @@ def test_the_second_sync_sends_only_the_changes_and_the_new_opt_out(prefect_api_
     unsub_rows.append([rows[leaving][header.index(name)] if name in header else "" for name in unsub_header])
     write_csv(subscribed[0], header, [row for i, row in enumerate(rows) if i != leaving] + [added])
     write_csv(unsubscribed[0], unsub_header, unsub_rows)
-    upserts_before = upserts(hubspot)
+    now = datetime.now(UTC).replace(microsecond=0)
+    chimp_changed, chimp_leaving = change_mailchimp(chimp, now.isoformat())
+    cc_renamed, cc_leaving = change_constant_contact(cc, now.isoformat().replace("+00:00", "Z"))
+    upserts_before, pages_before = upserts(hubspot), chimp.emulator.requests
 
     second = sync_contacts(params)
 
-    assert second["sync"]["new_or_changed_contacts"] == 2
-    assert second["sync"]["new_opt_outs"] == 1
+    # The providers were asked for what changed since the first run, and answered only that.
+    assert second["sync"]["since"] is not None
+    read = {entry["uri"].split("?")[0]: entry for entry in second["sources"] if "://" in entry["uri"]}
+    assert all("?since=" in entry["uri"] for entry in read.values())
+    assert read[sources[1]]["rows"] == 3 and read[sources[2]]["rows"] == 2
+    assert chimp.emulator.requests - pages_before == 1
+    # Only the changes were sent: one batch of upserts, the opt-outs first.
+    assert second["sync"]["new_or_changed_contacts"] == 5
+    assert second["sync"]["new_opt_outs"] == 3
     delta = out / DELTA_FOLDER / "hubspot"
-    assert sorted(planned_emails(delta / "contacts-marketing-001.csv")) == sorted([renamed_email, NEW_EMAIL])
-    assert planned_emails(delta / "opt-out-unsubscribed.csv") == [leaving_email]
+    sent = [renamed_email, NEW_EMAIL, *chimp_changed, cc_renamed]
+    assert sorted(planned_emails(delta / "contacts-marketing-001.csv")) == sorted(sent)
+    opt_outs = [email for path in sorted(delta.glob("opt-out-*.csv")) for email in planned_emails(path)]
+    assert sorted(opt_outs) == sorted([leaving_email, chimp_leaving, cc_leaving])
     assert upserts(hubspot) - upserts_before == 1
     assert second["load"]["rows_failed"] == 0
     portal = httpx.get(f"{hubspot.url}/_emulator/state").json()
     by_email = {c["properties"]["email"]: c["properties"] for c in portal["contacts"]}
-    assert by_email[renamed_email]["firstname"] == "Renamed"
-    assert NEW_EMAIL in by_email
-    status = httpx.get(
-        f"{hubspot.url}/communication-preferences/v4/statuses/{leaving_email}/unsubscribe-all",
-        params={"channel": "EMAIL"},
-        headers={"Authorization": "Bearer sync-token"},
-    ).json()
-    assert [s["status"] for s in status["results"]] == ["UNSUBSCRIBED"]
+    assert [by_email[email]["firstname"] for email in (renamed_email, chimp_changed[0], cc_renamed)] == ["Renamed"] * 3
+    assert {NEW_EMAIL, NEW_MEMBER} <= set(by_email)
+    for email in (leaving_email, chimp_leaving, cc_leaving):
+        status = httpx.get(
+            f"{hubspot.url}/communication-preferences/v4/statuses/{email}/unsubscribe-all",
+            params={"channel": "EMAIL"},
+            headers={"Authorization": "Bearer sync-token"},
+        ).json()
+        assert [s["status"] for s in status["results"]] == ["UNSUBSCRIBED"], email
+    # The same static list, filled with the new marketing contacts.
+    [second_list] = sync_lists(hubspot)
+    assert second_list["listId"] == first_list["listId"]
+    assert len(second_list["members"]) == len(first_list["members"]) + 2
