@@ -17,6 +17,7 @@ from tasks.load import (
     load_plan,
     read_plan,
 )
+from tasks.load.upsert import upsert_contacts_file
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_plan
 
@@ -343,3 +344,52 @@ def test_a_file_hubspot_refuses_to_start_is_reported_and_the_others_go_on(portal
     assert (error["error_type"], error["scope"]) == ("IMPORT_REJECTED", "file")
     assert "HTTP 429" in error["message"]
     assert fine["state"] == "DONE"
+
+
+def write_lines(path, *lines):
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return str(path)
+
+
+def test_a_mixed_run_s_provenance_reaches_hubspot_by_imports_and_by_upsert(portal, client, tmp_path):
+    from tests.plain_plan import plan as plan_sources
+
+    sources = [
+        write_lines(tmp_path / "subscribed_members_export_ab.csv", "Email Address,First Name", "fran@x.com,Fran", "new@x.com,New", "both@x.com,Bo"),
+        write_lines(
+            tmp_path / "cc.csv",
+            "Email address,First name,Email status,Email permission status",
+            "FRAN@x.com,Françoise,Active,Permission to send",
+            "cc@x.com,Cee,Active,Permission to send",
+            "both@x.com,,Active,Permission to send",
+        ),
+        write_lines(tmp_path / "sf.csv", "Email,FirstName,HasOptedOutOfEmail", " fran@x.com ,Fran S,true", "cc@x.com,Cee S,false"),
+    ]
+    report = plan_sources(sources, tmp_path / "out")
+
+    cc, mc, sf = "constantcontact-export:active", "mailchimp-export:subscribed", "salesforce-export"
+    assert report["provenance"] == {
+        "several_sources": 3,
+        "combinations": [
+            {"provenance": f"{cc}; {mc}", "outcome": "marketing", "contacts": 1},
+            {"provenance": f"{cc}; {mc}; {sf}:opted_out_of_email", "outcome": "opted_out", "contacts": 1},
+            {"provenance": f"{cc}; {sf}:no_consent", "outcome": "non_marketing", "contacts": 1},
+            {"provenance": mc, "outcome": "marketing", "contacts": 1},
+        ],
+    }
+    plan = read_plan(tmp_path / "out")
+    assert {"name": "onramp", "label": "Onramp"} in plan.property_groups
+    marketing, non_marketing = plan.imports
+    ensure_properties(portal, plan)
+    import_contacts_files(portal, plan, [marketing], poll_interval=POLL)
+    upserted = upsert_contacts_file(portal, plan, non_marketing, poll_interval=POLL)
+
+    assert upserted["rows_failed"] == 0
+    contacts = read_contacts(client, ["new@x.com", "both@x.com", "cc@x.com", "fran@x.com"], properties=("email", "onramp_provenance"))
+    assert {email: c.properties["onramp_provenance"] for email, c in contacts.items()} == {
+        "new@x.com": mc,
+        "both@x.com": f"{cc}; {mc}",
+        "cc@x.com": f"{cc}; {sf}:no_consent",
+    }
+    prop = client.crm.properties.core_api.get_by_name("contacts", "onramp_provenance")
+    assert (prop.type, prop.field_type, prop.group_name) == ("string", "textarea", "onramp")

@@ -93,6 +93,30 @@ def test_sources_list_every_merged_row_in_input_order():
     assert contact["sources"] == "s.csv:3 | c.csv:2"
 
 
+def test_provenance_names_each_format_and_status_once_sorted_and_a_single_row_its_own():
+    contacts = merged(
+        export_file("unsubscribed", [{"Email Address": "a@x.com"}, {"Email Address": "solo@x.com"}], uri="u.csv"),
+        export_file("subscribed", [{"Email Address": "a@x.com"}, {"Email Address": "a@x.com"}], uri="s.csv"),
+    )
+    assert contacts["a@x.com"]["onramp_provenance"] == "mailchimp-export:subscribed; mailchimp-export:unsubscribed"
+    assert contacts["solo@x.com"]["onramp_provenance"] == "mailchimp-export:unsubscribed"
+
+
+def test_a_provenance_longer_than_hubspot_keeps_is_cut_at_its_limit():
+    from schemas.contact import MAX_PROVENANCE_CHARS, PROVENANCE_CUT_MARK
+
+    status = "s" * MAX_PROVENANCE_CHARS
+    contacts = merged(
+        export_file(status, [{"Email Address": "long@x.com"}], uri="a.csv"),
+        export_file(status, [{"Email Address": "dup@x.com"}], uri="b.csv"),
+        export_file("subscribed", [{"Email Address": "dup@x.com"}], uri="c.csv"),
+    )
+    for email in ("long@x.com", "dup@x.com"):
+        value = contacts[email]["onramp_provenance"]
+        assert len(value) == MAX_PROVENANCE_CHARS and value.endswith("s" + PROVENANCE_CUT_MARK)
+    assert contacts["dup@x.com"]["onramp_provenance"].startswith("mailchimp-export:s")
+
+
 def test_contacts_come_out_in_order_of_first_appearance():
     contacts = merged(export_file("subscribed", [{"Email Address": e} for e in ["c@x.com", "a@x.com", "b@x.com", "a@x.com"]]))
     assert list(contacts) == ["c@x.com", "a@x.com", "b@x.com"]
