@@ -6,6 +6,8 @@ import tempfile
 from pathlib import Path
 
 from schemas.lineage import SOURCE_STATUS
+from tasks.extract.api_helpers import source_parts
+from tasks.extract.api_settings import API_SOURCE_KINDS, api_scheme
 from tasks.extract.tables import ReadFile, ReadOptions, read_source
 from tasks.transform.catalog import all_profiles, describe
 
@@ -23,8 +25,10 @@ def profiles_text() -> str:
 def inspect_source(source: str, options: ReadOptions = ReadOptions()) -> list[dict]:
     """Read a source as a plan would and say how: one entry per file.
 
-    Each entry is :func:`tasks.transform.catalog.describe` plus ``uri``, ``encoding``,
-    ``delimiter``, ``rows`` and ``status_counts`` (status → rows, with its outcome).
+    Each entry is :func:`tasks.transform.catalog.describe` plus ``uri``, ``rows`` and
+    ``status_counts`` (status → rows, with its outcome), and how it was read: a file's
+    ``encoding`` and ``delimiter``, an API source's ``api`` (``provider``, ``endpoint``,
+    ``consent``: where each row's status comes from).
 
     Raises:
         InputError: The source cannot be read.
@@ -38,8 +42,7 @@ def _describe_file(read: ReadFile) -> dict:
     policy = read.profile.profile.consent
     return {
         "uri": read.raw.uri,
-        "encoding": read.layout.encoding if read.layout else "workbook",
-        "delimiter": read.layout.delimiter if read.layout else None,
+        **_how_read(read),
         **describe(read.profile, read.raw.headers),
         "rows": int(counts.get_column("len").sum()),
         "status_counts": [
@@ -49,22 +52,48 @@ def _describe_file(read: ReadFile) -> dict:
     }
 
 
+def _how_read(read: ReadFile) -> dict:
+    """A file's encoding and delimiter; an API source's provider, request and consent."""
+    scheme = api_scheme(read.raw.uri)
+    if scheme is None:
+        return {
+            "encoding": read.layout.encoding if read.layout else "workbook",
+            "delimiter": read.layout.delimiter if read.layout else None,
+        }
+    kind = API_SOURCE_KINDS[scheme]
+    name, since = source_parts(read.raw.uri, "an API source URI")
+    endpoint = kind.endpoint.format(name=name) + (f", changed since {since}" if since else "")
+    return {"api": {"provider": kind.provider, "endpoint": endpoint, "consent": kind.consent}}
+
+
 def inspection_text(files: list[dict]) -> str:
     """The inspection as a person reads it in a terminal."""
     blocks = []
     for entry in files:
-        delimiter = {"\t": "tab", None: "-"}.get(entry["delimiter"], entry["delimiter"])
-        lines = [
-            entry["uri"],
-            f"  read as      {entry['format']} (profile {entry['profile']}), {entry['rows']} rows, "
-            f"encoding {entry['encoding']}, delimiter {delimiter}",
-            f"  email        {entry['email_column']}",
-            f"  consent from {', '.join(entry['consent_columns']) or 'the file name'} "
-            f"(a row nothing reads: {entry['default_status'] or 'its file name'})",
-        ]
+        lines = [entry["uri"], *(_api_lines(entry) if "api" in entry else _file_lines(entry))]
         lines += [f"    {c['status']:<28} → {c['outcome']:<14} {c['rows']} rows" for c in entry["status_counts"]]
         lines.append("  columns")
         lines += [f"    {c['column']:<32} → {c['property']} ({c['kind']})" for c in entry["columns"]]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
+
+def _file_lines(entry: dict) -> list[str]:
+    delimiter = {"\t": "tab", None: "-"}.get(entry["delimiter"], entry["delimiter"])
+    return [
+        f"  read as      {entry['format']} (profile {entry['profile']}), {entry['rows']} rows, "
+        f"encoding {entry['encoding']}, delimiter {delimiter}",
+        f"  email        {entry['email_column']}",
+        f"  consent from {', '.join(entry['consent_columns']) or 'the file name'} "
+        f"(a row nothing reads: {entry['default_status'] or 'its file name'})",
+    ]
+
+
+def _api_lines(entry: dict) -> list[str]:
+    api = entry["api"]
+    return [
+        f"  read from    {api['provider']}: {api['endpoint']}",
+        f"  read as      {entry['format']} (profile {entry['profile']}), {entry['rows']} rows",
+        f"  email        {entry['email_column']}",
+        f"  consent from {api['consent']}",
+    ]

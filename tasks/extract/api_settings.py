@@ -118,6 +118,35 @@ CONSTANT_CONTACT_ADDRESS_PARTS = {
 API_SCHEMES = (MAILCHIMP_SCHEME, CONSTANT_CONTACT_SCHEME)
 
 
+@dataclass(frozen=True)
+class ApiSourceKind:
+    """What an API source is, as ``onramp inspect`` tells it.
+
+    Attributes:
+        provider: The provider's API.
+        endpoint: The request that lists the records (``{name}``: the URI's name).
+        consent: Where each row's status comes from.
+    """
+
+    provider: str
+    endpoint: str
+    consent: str
+
+
+API_SOURCE_KINDS = {
+    MAILCHIMP_SCHEME: ApiSourceKind(
+        "Mailchimp Marketing API v3",
+        f"GET {MAILCHIMP_MEMBERS_ENDPOINT.replace('{list_id}', '{name}')} (every status)",
+        "each member's status",
+    ),
+    CONSTANT_CONTACT_SCHEME: ApiSourceKind(
+        "Constant Contact v3 API",
+        f"GET {CONSTANT_CONTACT_CONTACTS_ENDPOINT}?status={CONSTANT_CONTACT_STATUS}",
+        f"each contact's permission_to_send, as the export's Email status ({CONSTANT_CONTACT_DELETED_STATUS}: deleted)",
+    ),
+}
+
+
 def api_scheme(source: str) -> str | None:
     """The provider a SOURCE names (``mailchimp``, ``constantcontact``), or None for a file."""
     scheme, separator, _ = source.partition("://")

@@ -42,3 +42,29 @@ def test_inspect_with_a_mapping_file_and_an_unknown_profile(tmp_path):
     assert {"column": "Region", "property": "state", "kind": "default"} in entry["columns"]
     assert entry["status_counts"] == [{"status": "subscribed", "outcome": "marketing", "rows": 1}]
     assert_one_line_error(run(["inspect", str(source), "--profile", "nope"]), 2, "no profile 'nope'")
+
+
+def test_inspect_an_api_source_says_which_api_it_read_and_where_consent_comes_from(monkeypatch):
+    from emulators.constant_contact import serve_in_background as constant_contact
+    from emulators.mailchimp import serve_in_background as mailchimp
+    from tasks.inspect import inspect_source
+
+    with mailchimp(members=40) as chimp, constant_contact(contacts=12) as cc:
+        env = {"MAILCHIMP_API_KEY": chimp.settings.api_key, "MAILCHIMP_BASE_URL": chimp.api_url}
+        source = f"mailchimp://{chimp.settings.list_id}"
+        text = run(["inspect", source], env=env)
+        monkeypatch.setenv("CONSTANT_CONTACT_TOKEN", cc.settings.token)
+        monkeypatch.setenv("CONSTANT_CONTACT_BASE_URL", cc.api_url)
+        [entry] = inspect_source("constantcontact://contacts")
+        truth = chimp.emulator.audience.truth()
+    assert text.returncode == 0, text.stderr
+    assert f"read from    Mailchimp Marketing API v3: GET /lists/{chimp.settings.list_id}/members (every status)" in text.stdout
+    assert "consent from each member's status" in text.stdout
+    assert f"subscribed                   → marketing      {truth['subscribed']} rows" in text.stdout
+    for wrong in ("encoding", "workbook", "file name"):
+        assert wrong not in text.stdout
+    assert entry["api"]["provider"] == "Constant Contact v3 API" and "encoding" not in entry
+    assert "permission_to_send" in entry["api"]["consent"]
+    counts = {c["status"]: c["rows"] for c in entry["status_counts"]}
+    assert sum(counts.values()) == entry["rows"] == 12
+
