@@ -39,7 +39,6 @@ _INPUT_ORDER = "_input_order"
 _PRIORITY = "_priority"
 _COUNT = "_count"
 _FIRST = "_first"
-_MERGED = "_merged_"
 _PARSED = "_parsed_"
 _FILE_STRIDE = 1 << 32
 """Positions are ``file index * _FILE_STRIDE + row``: no file has 2**32 rows."""
@@ -195,8 +194,9 @@ def stream_contacts(files: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
     Most emails appear once: their row is their contact. A narrow pass (email and input
     position only) finds the emails seen more than once and where each first appears; only
     those emails' rows are merged in memory. Every file then streams through once more, in
-    input order, keeping the first row of each email and taking a duplicated email's merged
-    values from the small in-memory table.
+    input order, keeping the rows of the other emails as they are, and the merged contacts
+    are slotted in at their first row's position (both streams are sorted by position, so
+    this is a streaming merge, not a sort, and no join touches the single rows).
 
     Args:
         files: Mapped rows per file (from :func:`map_rows`), in input order. They are scanned
@@ -207,19 +207,25 @@ def stream_contacts(files: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
     """
     if not files:
         return merge_contacts([]).lazy()
-    properties = property_columns(files)
+    columns = _contact_columns(property_columns(files))
     positioned = [f.with_columns(_position_expr(i)) for i, f in enumerate(files)]
     duplicated = _duplicated_emails(positioned)
-    keys = duplicated.lazy().select(EMAIL)
-    merged = merge_contacts([f.join(keys, on=EMAIL, how="semi") for f in files])
-    # The merged values ride along under prefixed names next to each file's own columns.
-    lookup = duplicated.join(merged, on=EMAIL, how="left").rename(lambda c: c if c == EMAIL else _MERGED + c)
-    columns = _contact_columns(properties)
-    streams = [
-        _first_rows(f, lookup.lazy()).select(_contact_value(c, f.collect_schema().names()) for c in columns)
-        for f in positioned
-    ]
-    return pl.concat(streams, how="vertical")
+    # A membership test against the few duplicated emails: cheaper than a join over every row.
+    is_duplicated = pl.col(EMAIL).is_in(duplicated.get_column(EMAIL).implode())
+    singles = pl.concat(
+        [
+            f.filter(is_duplicated.not_()).select(_INPUT_ORDER, *(_single_value(c, f.collect_schema().names()) for c in columns))
+            for f in positioned
+        ]
+    )
+    schema = singles.collect_schema()
+    merged = merge_contacts([f.filter(is_duplicated) for f in files])
+    firsts = (
+        duplicated.join(merged, on=EMAIL)
+        .sort(_FIRST)
+        .select(pl.col(_FIRST).alias(_INPUT_ORDER), *(pl.col(c).cast(schema[c]) for c in columns))
+    )
+    return singles.merge_sorted(firsts.lazy(), key=_INPUT_ORDER).drop(_INPUT_ORDER)
 
 
 def property_columns(files: Sequence[pl.LazyFrame]) -> list[str]:
@@ -263,27 +269,16 @@ def _duplicated_emails(positioned: Sequence[pl.LazyFrame]) -> pl.DataFrame:
     return counts.filter(pl.col(_COUNT) > 1).select(EMAIL, _FIRST).collect()
 
 
-def _first_rows(rows: pl.LazyFrame, lookup: pl.LazyFrame) -> pl.LazyFrame:
-    """The first row of each email in one file, in file order, with a duplicate's merged values."""
-    first = _MERGED + _FIRST
-    joined = rows.join(lookup, on=EMAIL, how="left", maintain_order="left")
-    return joined.filter(pl.col(first).is_null() | (pl.col(first) == pl.col(_INPUT_ORDER)))
-
-
-def _contact_value(column: str, own: Sequence[str]) -> pl.Expr:
-    """A contact column: a duplicate's merged value, else the value of its only row."""
-    duplicate = pl.col(_MERGED + _FIRST).is_not_null()
-    single = {
+def _single_value(column: str, own: Sequence[str]) -> pl.Expr:
+    """A contact column of an email seen once: the value of its only row."""
+    return {
         EMAIL: pl.col(EMAIL),
         OUTCOME: pl.col(_ROW_OUTCOME),
         OPT_OUT_STATUS: pl.when(pl.col(_ROW_OUTCOME) == Outcome.OPTED_OUT.value).then(pl.col(lineage.SOURCE_STATUS)),
         PROVENANCE: _bounded_provenance(_provenance_entry()),
         SOURCES: _source_expr(),
         ROWS_MERGED: pl.lit(1, pl.UInt32),
-    }.get(column, pl.col(column) if column in own else pl.lit(None, pl.String))
-    if column == EMAIL:
-        return single
-    return pl.when(duplicate).then(pl.col(_MERGED + column)).otherwise(single).alias(column)
+    }.get(column, pl.col(column) if column in own else pl.lit(None, pl.String)).alias(column)
 
 
 def _blank_to_null(value: pl.Expr) -> pl.Expr:
