@@ -1,9 +1,10 @@
 """Locating source files and staging them locally, from any fsspec URL.
 
-A SOURCE is a zip archive, a folder or a single CSV file, given as a local path or any fsspec
-URL (``s3://bucket/export.zip``). ``stage_files`` turns it into the CSV files it holds, each as a
-local file polars can scan: archive members and remote files are streamed to a staging folder,
-a local plain CSV is used where it is.
+A SOURCE is a zip archive, a folder or a single file, given as a local path or any fsspec
+URL (``s3://bucket/export.zip``). ``stage_files`` turns it into the files it holds of the kinds
+its reader takes (CSV files; for the export reader, workbooks too), each as a local file:
+archive members and remote files are streamed to a staging folder, a local plain file is used
+where it is.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ ARCHIVE_MEMBER_SEPARATOR = "!"
 """Joins an archive's URI and a member's name, as in ``export.zip!folder/file.csv``."""
 
 MACOS_JUNK_FOLDER = "__MACOSX"
-MACOS_JUNK_PREFIX = "._"
+JUNK_PREFIXES = ("._", "~$")
+"""macOS resource forks (``._x.csv``) and the lock file Excel leaves beside an open workbook
+(``~$x.xlsx``): never an export."""
 
 COPY_CHUNK_BYTES = 1 << 20
 
@@ -45,8 +48,8 @@ ZIP_BOMB_MAX_RATIO = 100
 """A member is refused when it declares more than ZIP_BOMB_MIN_BYTES *and* more than
 ZIP_BOMB_MAX_RATIO times its compressed size: real CSV exports compress 5-20x, bombs 1000x+."""
 
-MAX_CSV_FILES = 1000
-"""The most CSV files one source may hold: an export has a handful, an agency's folder of
+MAX_SOURCE_FILES = 1000
+"""The most files to read one source may hold: an export has a handful, an agency's folder of
 accounts a few hundred; ten thousand tiny files is an attack on the run's time, not an export."""
 
 STAGED_NAME_MAX_CHARS = 120
@@ -60,8 +63,30 @@ _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
+class FileKinds:
+    """The files of a zip or folder a reader takes, by the end of their names.
+
+    Attributes:
+        suffixes: Lowercase name endings (``.csv``).
+        label: One such file, in messages (``CSV file``).
+        plural: Several, in messages (``CSV files``).
+    """
+
+    suffixes: tuple[str, ...]
+    label: str
+    plural: str
+
+    def matches(self, name: str) -> bool:
+        """Whether a file or member name is of these kinds (and not macOS or Excel junk)."""
+        return name.lower().endswith(self.suffixes) and not _is_junk(name)
+
+
+CSV_FILES = FileKinds((CSV_SUFFIX,), "CSV file", "CSV files")
+
+
+@dataclass(frozen=True)
 class StagedFile:
-    """One CSV file of a source, ready for polars.
+    """One file of a source, ready to read.
 
     Attributes:
         uri: The file as the user recognises it: ``/x/export.zip!audience_export_ab12/x.csv``,
@@ -75,9 +100,9 @@ class StagedFile:
 
 
 def stage_files(
-    source: str, staging_dir: Path, storage_options: dict | None = None
+    source: str, staging_dir: Path, storage_options: dict | None = None, kinds: FileKinds = CSV_FILES
 ) -> list[StagedFile]:
-    """Find the CSV files of a source and make each available as a local file.
+    """Find the files of a source its reader takes and make each available as a local file.
 
     Copies are streamed in chunks, never held whole in memory. Each source stages into its own
     sub-folder of ``staging_dir`` (named after a hash of the source), under sanitised file names,
@@ -85,37 +110,39 @@ def stage_files(
     files must outlive every LazyFrame scanning them: keep ``staging_dir`` until the run ends.
 
     Args:
-        source: A zip archive, a folder or a CSV file: a local path or any fsspec URL.
+        source: A zip archive, a folder or one file: a local path or any fsspec URL.
         staging_dir: Where archive members and remote files are copied.
         storage_options: Passed to the fsspec filesystem (e.g. s3fs ``key``, ``secret``,
             ``client_kwargs``).
+        kinds: The files to take from a zip or folder, and the single files accepted.
 
     Returns:
-        The source's CSV files, sorted by URI. macOS junk (``__MACOSX/``, ``._*``) is skipped.
+        The source's files of ``kinds``, sorted by URI. macOS junk (``__MACOSX/``, ``._*``) and
+        Excel lock files (``~$*``) are skipped.
 
     Raises:
         InputError: The source does not exist or cannot be read, is a corrupt, encrypted or
-            nested zip archive or a zip bomb, holds no CSV file or more than MAX_CSV_FILES, or
-            names something that is not a regular file (a device, a pipe).
+            nested zip archive or a zip bomb, holds no file of ``kinds`` or more than
+            MAX_SOURCE_FILES, or names something that is not a regular file (a device, a pipe).
     """
     fs, root = open_filesystem(source, storage_options)
     target = staging_dir / hashlib.sha256(source.encode()).hexdigest()[:12]
     with input_errors(source):
         if fs.isdir(root):
-            staged = _stage_folder(fs, source, root, target)
+            staged = _stage_folder(fs, source, root, target, kinds)
             where = "folder"
         elif not fs.isfile(root):
             raise InputError(source, "no such file or folder")
-        elif _looks_like_zip(fs, root):
-            staged = _stage_zip(fs, source, root, target)
+        elif _looks_like_zip(fs, root, kinds):
+            staged = _stage_zip(fs, source, root, target, kinds)
             where = "zip archive"
-        elif root.lower().endswith(CSV_SUFFIX):
+        elif kinds.matches(root):
             staged = [stage_plain_file(fs, source, root, target, 0)]
             where = "file"
         else:
-            raise InputError(source, "not a zip archive, a folder or a .csv file")
+            raise InputError(source, f"not a zip archive, a folder or a {kinds.label}")
     if not staged:
-        raise InputError(source, f"no CSV file in the {where}")
+        raise InputError(source, f"no {kinds.label} in the {where}")
     return sorted(staged, key=lambda staged_file: staged_file.uri)
 
 
@@ -163,15 +190,11 @@ def _one_line(error: BaseException) -> str:
 
 def _is_junk(name: str) -> bool:
     parts = name.replace("\\", "/").split("/")
-    return MACOS_JUNK_FOLDER in parts or parts[-1].startswith(MACOS_JUNK_PREFIX)
+    return MACOS_JUNK_FOLDER in parts or parts[-1].startswith(JUNK_PREFIXES)
 
 
-def _is_csv(name: str) -> bool:
-    return name.lower().endswith(CSV_SUFFIX) and not _is_junk(name)
-
-
-def _check_listing(source: str, names: list[str], where: str) -> None:
-    """Refuse a source whose CSV files Onramp would not all read: nested archives, too many.
+def _check_listing(source: str, names: list[str], where: str, kinds: FileKinds) -> None:
+    """Refuse a source whose files Onramp would not all read: nested archives, too many.
 
     A zip inside the source may hold the export itself; skipping it would lose its rows
     without a word, so the user is asked to pass it as its own SOURCE.
@@ -181,10 +204,10 @@ def _check_listing(source: str, names: list[str], where: str) -> None:
         raise InputError(
             source, f"the {where} holds a zip archive ({nested}): pass it as its own SOURCE"
         )
-    csv_count = sum(_is_csv(name) for name in names)
-    if csv_count > MAX_CSV_FILES:
+    count = sum(kinds.matches(name) for name in names)
+    if count > MAX_SOURCE_FILES:
         raise InputError(
-            source, f"the {where} holds {csv_count:,} CSV files, more than {MAX_CSV_FILES:,}"
+            source, f"the {where} holds {count:,} {kinds.plural}, more than {MAX_SOURCE_FILES:,}"
         )
 
 
@@ -199,19 +222,24 @@ def _is_local(fs: AbstractFileSystem) -> bool:
     return isinstance(fs, LocalFileSystem)
 
 
-def _looks_like_zip(fs: AbstractFileSystem, path: str) -> bool:
-    if path.lower().endswith(ZIP_SUFFIX):
+def _looks_like_zip(fs: AbstractFileSystem, path: str, kinds: FileKinds) -> bool:
+    """A zip archive of files: named ``.zip``, or starting like a zip when its name is not one of
+    ``kinds`` other than CSV (an XLSX workbook is a zip, read whole; a CSV never is one)."""
+    name = path.lower()
+    if name.endswith(ZIP_SUFFIX):
         return True
+    if kinds.matches(name) and not name.endswith(CSV_SUFFIX):
+        return False
     with fs.open(path, "rb") as handle:
         return handle.read(4) in ZIP_SIGNATURES
 
 
 def _stage_folder(
-    fs: AbstractFileSystem, source: str, root: str, target: Path
+    fs: AbstractFileSystem, source: str, root: str, target: Path, kinds: FileKinds
 ) -> list[StagedFile]:
     names = [posixpath.relpath(path, root) for path in fs.find(root)]
-    _check_listing(source, names, "folder")
-    relative = sorted(name for name in names if _is_csv(name))
+    _check_listing(source, names, "folder", kinds)
+    relative = sorted(name for name in names if kinds.matches(name))
     base = source.rstrip("/")
     return [
         stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
@@ -247,20 +275,25 @@ def stage_plain_file(
     return StagedFile(uri=uri, path=destination)
 
 
-def _stage_zip(fs: AbstractFileSystem, source: str, root: str, target: Path) -> list[StagedFile]:
+def _stage_zip(
+    fs: AbstractFileSystem, source: str, root: str, target: Path, kinds: FileKinds
+) -> list[StagedFile]:
     with fs.open(root, "rb") as handle:
         try:
             archive = zipfile.ZipFile(handle)
         except zipfile.BadZipFile as error:
             raise InputError(source, "not a readable zip archive") from error
         with archive:
-            return list(_stage_members(archive, source, target))
+            return list(_stage_members(archive, source, target, kinds))
 
 
-def _stage_members(archive: zipfile.ZipFile, source: str, target: Path) -> Iterator[StagedFile]:
+def _stage_members(
+    archive: zipfile.ZipFile, source: str, target: Path, kinds: FileKinds
+) -> Iterator[StagedFile]:
+    """Each member of ``kinds``, size-checked before a byte of it is extracted."""
     files = [info for info in archive.infolist() if not info.is_dir()]
-    _check_listing(source, [info.filename for info in files], "zip archive")
-    members = [info for info in files if _is_csv(info.filename)]
+    _check_listing(source, [info.filename for info in files], "zip archive", kinds)
+    members = [info for info in files if kinds.matches(info.filename)]
     for index, info in enumerate(members):
         uri = f"{source}{ARCHIVE_MEMBER_SEPARATOR}{info.filename}"
         _refuse_unreadable_member(info, uri)

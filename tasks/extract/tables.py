@@ -26,7 +26,7 @@ from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
 from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
-from tasks.extract.excel import is_spreadsheet, split_sheet, stage_sheet
+from tasks.extract.excel import SPREADSHEET_SUFFIXES, is_spreadsheet, split_sheet, stage_sheet
 # The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
 # positional scan with overflow columns for ragged rows) serves every format alike.
 from tasks.extract.mailchimp import (
@@ -39,7 +39,7 @@ from tasks.extract.mailchimp import (
     read_head,
     scan_columns,
 )
-from tasks.extract.sources import StagedFile, input_errors, open_filesystem, stage_files, stage_plain_file
+from tasks.extract.sources import CSV_SUFFIX, FileKinds, StagedFile, stage_files
 from tasks.extract.text import TextLayout, normalise_text
 from tasks.transform.catalog import (
     ReadingProfile,
@@ -51,6 +51,10 @@ from tasks.transform.catalog import (
 
 MAILCHIMP_PROFILE = "mailchimp"
 """The reading profile of a file whose name carries a Mailchimp status."""
+
+EXPORT_FILES = FileKinds((CSV_SUFFIX, *SPREADSHEET_SUFFIXES), "CSV file or workbook", "CSV files and workbooks")
+"""What a source's zip or folder is read for: a Constant Contact export saved per status as
+XLSX files, or a CRM's workbook beside CSV files, is read like the same files given one by one."""
 
 _EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
 """Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
@@ -100,7 +104,8 @@ class ReadFile:
 def read_source(
     source: str, staging_dir: Path, options: ReadOptions = ReadOptions(), storage_options: dict | None = None
 ) -> list[ReadFile]:
-    """Stage and read every file of a source: a zip, a folder, a CSV or a workbook (``x.xlsx#Sheet``).
+    """Stage and read every file of a source: a zip or a folder (of CSV files and workbooks), a
+    CSV or a workbook (``x.xlsx#Sheet``).
 
     A provider API (``mailchimp://<list_id>``, ``constantcontact://contacts``) is read through
     its API instead, with credentials from the environment or a Prefect Secret block
@@ -122,10 +127,7 @@ def read_source(
     if scheme is not None:
         return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
-    if is_spreadsheet(location):
-        staged = [_stage_workbook(location, staging_dir, storage_options)]
-    else:
-        staged = stage_files(source, staging_dir, storage_options)
+    staged = stage_files(location, staging_dir, storage_options, EXPORT_FILES)
     return [read_file(file, staging_dir, options, sheet) for file in staged]
 
 
@@ -176,7 +178,7 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
             f"no email column: expected one of {', '.join(profile.email_columns)} ({profile.profile.label})",
             line=1,
         )
-    file_status = profile.file_status(staged.uri)
+    file_status = profile.file_status(split_sheet(staged.uri)[0])
     frame = (
         scan_columns(staged, columns, file_status)
         .with_columns(_clean(header, profile) for header in headers)
@@ -217,12 +219,3 @@ def _sheet_score(headers: list[str], options: ReadOptions) -> int:
         return 0
     profile = options.resolve(cleaned)
     return (1 + profile.score(cleaned)) if profile.email_headers(cleaned) else 0
-
-
-def _stage_workbook(location: str, staging_dir: Path, storage_options: dict | None) -> StagedFile:
-    """A workbook as a local file: itself when local, else a staged copy."""
-    fs, path = open_filesystem(location, storage_options)
-    with input_errors(location):
-        if not fs.isfile(path):
-            raise InputError(location, "no such file")
-    return stage_plain_file(fs, location, path, staging_dir / "workbooks", 0)

@@ -33,6 +33,7 @@ A user's mapping file (TOML or YAML) overrides any of it for one run::
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ N days after 1899-12-30."""
 EXCEL_LAST_SERIAL = 2_958_465
 """9999-12-31, Excel's last date: a bigger number is not a date."""
 MICROSECONDS_PER_DAY = 86_400_000_000
+
+_FILE_NAME_START = re.compile(r"[/\\!]")
+"""What precedes a file's own name in a URI: a folder, or the zip archive holding it."""
 
 MIN_DETECT_SCORE = 2
 """Identifying headers a file must match for a profile to be chosen: one shared column name
@@ -156,8 +160,15 @@ class ReadingProfile:
         return [present[c.lower()] for c in self.email_columns if c.lower() in present]
 
     def file_status(self, uri: str) -> str:
-        """The status a file's name gives all its rows, or the profile's default."""
-        name = uri.replace("\\", "/").rsplit("/", 1)[-1].lower()
+        """The status a file's name gives all its rows, or the profile's default.
+
+        Only the file's own name counts, not the folder or zip archive holding it
+        (``active_exports.zip!unsubscribed.xlsx`` is unsubscribed).
+
+        Args:
+            uri: The file's URI, without a workbook's ``#sheet``.
+        """
+        name = _FILE_NAME_START.split(uri)[-1].lower()
         return next((status for word, status in self.file_statuses if word in name), self.default_status)
 
     def timestamp_columns(self) -> frozenset[str]:

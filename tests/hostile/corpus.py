@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.extract.sources import MAX_CSV_FILES
+from tasks.extract.sources import MAX_SOURCE_FILES
 
 SUBSCRIBED = "subscribed_email_audience_export_ab12.csv"
 CLEANED = "cleaned_email_audience_export_ab12.csv"
@@ -96,8 +96,9 @@ def patched_zip(members: dict[str, bytes], local_offset: int, central_offset: in
     return build
 
 
-def bomb_zip(declared: int) -> Callable[[Path], list[str]]:
-    """A zip whose CSV member inflates to BOMB_DECLARED_BYTES of zeros and declares ``declared``.
+def bomb_zip(declared: int, member: str = MEMBER) -> Callable[[Path], list[str]]:
+    """A zip whose member (a CSV unless named otherwise) inflates to BOMB_DECLARED_BYTES of
+    zeros and declares ``declared``.
 
     Deflate blocks ended by a full flush do not refer back, so one compressed megabyte of zeros
     repeated N times is a valid stream of N MB: a few MB of file, built in milliseconds.
@@ -107,7 +108,7 @@ def bomb_zip(declared: int) -> Callable[[Path], list[str]]:
         compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
         block = compressor.compress(b"\0" * DEFLATE_BLOCK_BYTES) + compressor.flush(zlib.Z_FULL_FLUSH)
         data = block * (BOMB_DECLARED_BYTES // DEFLATE_BLOCK_BYTES) + compressor.flush()
-        name = MEMBER.encode()
+        name = member.encode()
         # CRC 0: the member must be refused before anything would check it.
         fields = struct.pack("<HHHHHIIIHH", 20, 0, zipfile.ZIP_DEFLATED, 0, 0x21, 0, len(data), declared, len(name), 0)
         local = b"PK\x03\x04" + fields + name
@@ -147,6 +148,12 @@ def _fifo(source: Path) -> None:
 
 def _no_csv(source: Path) -> None:
     write(source / "readme.txt", b"nothing to see")
+
+
+def _excel_lock_file(source: Path) -> None:
+    """The owner file Excel keeps beside an open workbook: not a workbook, never read."""
+    write(source / SUBSCRIBED, HEADER + GOOD_ROWS)
+    write(source / "~$contacts.xlsx", b"\x0bJane Doe" + b"\x00" * 40)
 
 
 def _symlinked_csv(source: Path) -> None:
@@ -270,7 +277,7 @@ CORPUS = [
     Case(
         "zip-with-10000-tiny-csvs",
         export_zip({f"{n}/{SUBSCRIBED}": HEADER for n in range(10_000)}, zipfile.ZIP_STORED),
-        refused=("export.zip", f"more than {MAX_CSV_FILES:,}"),
+        refused=("export.zip", f"more than {MAX_SOURCE_FILES:,}"),
     ),
     Case("very-long-member-name", export_zip({f"audience_export_ab12/subscribed_{'x' * 1000}.csv": HEADER + GOOD_ROWS}), rows_read=2),
     Case("very-long-file-name", csv_file(f"subscribed_{'y' * 230}.csv", HEADER + GOOD_ROWS), rows_read=2),
@@ -341,7 +348,7 @@ CORPUS = [
     Case("symlink-to-dev-zero", folder_with(_dev_zero), refused=(SUBSCRIBED, "not a regular file")),
     Case("dangling-symlink", folder_with(_dangling), refused=(SUBSCRIBED, "no such file")),
     Case("named-pipe", folder_with(_fifo), refused=(SUBSCRIBED, "not a regular file")),
-    Case("folder-without-csv", folder_with(_no_csv), refused=("export", "no CSV file in the folder")),
+    Case("folder-without-csv", folder_with(_no_csv), refused=("export", "no CSV file or workbook in the folder")),
     Case("missing-source", lambda folder: [str(folder / "nowhere.zip")], refused=("nowhere.zip", "no such file")),
     Case("xlsx-truncated", workbook("contacts.xlsx", lambda: xlsx_bytes([("Contacts", XLSX_ROWS)])[:700]), refused=("contacts.xlsx", "not a readable workbook")),
     Case("xlsx-binary-junk", workbook("contacts.xlsx", lambda: _BINARY), refused=("contacts.xlsx", "not a readable workbook")),
@@ -358,5 +365,23 @@ CORPUS = [
     Case("xlsx-named-sheet-missing", workbook("contacts.xlsx", lambda: xlsx_bytes([("Contacts", XLSX_ROWS)]), "#Nope"), refused=("contacts.xlsx", "no sheet 'Nope'")),
     Case("xlsx-huge-dimension-claim", workbook("contacts.xlsx", lambda: xlsx_with_sheet_xml(_claim_huge_dimension)), rows_read=4, rows_rejected=2),
     Case("xlsx-one-cell-at-xfd1048576", workbook("contacts.xlsx", lambda: xlsx_with_sheet_xml(_far_cell)), refused=("contacts.xlsx", "spans 17,179,869,184 cells")),
+    # Workbooks inside a zip or folder are read like workbooks given alone, behind the zip's own checks.
+    Case("xlsx-member-zip-bomb", bomb_zip(BOMB_DECLARED_BYTES, "export/contacts.xlsx"), refused=("bomb.zip!export/contacts.xlsx", "zip bomb")),
+    Case("xlsx-member-lying-about-its-size", bomb_zip(1000, "contacts.xlsx"), refused=("bomb.zip!contacts.xlsx", "zip")),
+    Case("xlsx-member-truncated", export_zip({"contacts.xlsx": xlsx_bytes([("Contacts", XLSX_ROWS)])[:700]}), refused=("export.zip!contacts.xlsx", "not a readable workbook")),
+    Case(
+        "xlsx-member-one-cell-at-xfd1048576",
+        export_zip({"contacts.xlsx": xlsx_with_sheet_xml(_far_cell)}),
+        refused=("export.zip!contacts.xlsx", "spans 17,179,869,184 cells"),
+    ),
+    Case(
+        "xlsx-and-csv-in-one-zip",
+        lambda folder: export_zip({MEMBER: HEADER + GOOD_ROWS, "crm/contacts.xlsx": xlsx_bytes([("Contacts", XLSX_ROWS)])})(folder),
+        rows_read=6,
+        rows_rejected=2,
+        reasons=("invalid email address",),
+        planned_emails=frozenset({"ann@example.com", "bob@example.com"}),
+    ),
+    Case("excel-lock-file-in-folder", folder_with(_excel_lock_file), rows_read=2),
     Case("xlsx-empty-workbook-sheet", workbook("contacts.xlsx", lambda: xlsx_bytes([("Sheet1", [])])), refused=("contacts.xlsx", "no sheet has a contact header row")),
 ]

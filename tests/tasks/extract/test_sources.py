@@ -1,4 +1,4 @@
-"""Staging sources: zips, folders and single CSVs, local and on S3, and the inputs to refuse."""
+"""Staging sources: zips, folders and single files, local and on S3, and the inputs to refuse."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from benchmarks.generate_mailchimp import write_export
 from tasks.errors import InputError
 from tasks.extract.sources import ZIP_BOMB_MIN_BYTES, stage_files
+from tasks.extract.tables import EXPORT_FILES
 
 CSV_TEXT = b"Email Address,First Name\r\njane@example.com,Jane\r\n"
 
@@ -97,6 +98,26 @@ def test_zip_ignores_macos_junk_and_non_csv_members(tmp_path):
     ]
 
 
+def test_workbooks_are_taken_from_a_zip_or_folder_only_by_a_reader_of_workbooks(tmp_path):
+    workbook = b"PK\x03\x04 an xlsx is a zip"
+    members = {"export/b.csv": CSV_TEXT, "export/a.xlsx": workbook, "export/~$a.xlsx": b"lock", "export/notes.txt": b"x"}
+    path = _zip(tmp_path / "x.zip", members)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name, data in members.items():
+        (folder / name.split("/")[1]).write_bytes(data)
+
+    assert [f.uri for f in stage_files(str(path), tmp_path / "staging")] == [f"{path}!export/b.csv"]
+    staged = stage_files(str(path), tmp_path / "staging", kinds=EXPORT_FILES)
+    assert [f.uri for f in staged] == [f"{path}!export/a.xlsx", f"{path}!export/b.csv"]
+    assert staged[0].path.read_bytes() == workbook and staged[0].path.name.endswith(".xlsx")
+    in_folder = stage_files(str(folder), tmp_path / "staging", kinds=EXPORT_FILES)
+    assert [f.uri for f in in_folder] == [f"{folder}/a.xlsx", f"{folder}/b.csv"]
+    # A workbook given alone is a workbook, not a zip of files, although it starts like one.
+    [alone] = stage_files(str(folder / "a.xlsx"), tmp_path / "staging", kinds=EXPORT_FILES)
+    assert alone.path == folder / "a.xlsx"
+
+
 def test_member_names_cannot_escape_the_staging_folder(tmp_path):
     path = _zip(
         tmp_path / "evil.zip",
@@ -133,7 +154,7 @@ def test_sources_sharing_a_staging_folder_do_not_collide(tmp_path):
     [
         ("missing.zip", None, "no such file or folder"),
         ("notes.zip", b"this is plain text, not a zip", "not a readable zip archive"),
-        ("export.xlsx", b"not a csv", "not a zip archive, a folder or a .csv file"),
+        ("export.xlsx", b"not a csv", "not a zip archive, a folder or a CSV file"),
     ],
 )
 def test_unusable_sources_raise_input_error(tmp_path, name, content, problem):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -336,7 +337,7 @@ def test_a_mixed_run_merges_by_email_and_the_most_restrictive_outcome_wins(tmp_p
     assert report["contacts"] == {"marketing": 1, "non_marketing": 1, "opted_out": 1}
     assert report["duplicates_merged"] == 3
     plan = json.loads((tmp_path / "out" / "plan.json").read_text())
-    assert [g["name"] for g in plan["property_groups"]] == ["mailchimp", "constantcontact", "salesforce"]
+    assert [g["name"] for g in plan["property_groups"]] == ["mailchimp", "constantcontact", "salesforce", "onramp"]
 
 
 @pytest.mark.parametrize(("name", "outcome"), [("unsubscribed_members_export_ab.csv", "opted_out"), ("cleaned_email_audience_export_ab.csv", "opted_out"), ("subscribed_email_audience_export_ab.csv", "marketing")])
@@ -347,3 +348,112 @@ def test_a_mailchimp_file_is_known_by_its_name_whatever_its_headers(tmp_path, na
     report = plan([str(path)], tmp_path / "out")
     assert report["sources"][0]["format"] == MAILCHIMP_FORMAT
     assert report["contacts"][outcome] == 1
+
+
+def zip_folder(path: Path, folder: Path) -> Path:
+    """``folder``'s files zipped as ``export/<name>``, as a person zips an export folder."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(folder.iterdir()):
+            archive.write(file, f"export/{file.name}")
+    return path
+
+
+def planned(out: Path) -> dict[str, dict[str, dict[str, str]]]:
+    """Every file the plan wrote under ``hubspot/``, as email → row."""
+    files = {}
+    for path in sorted((out / "hubspot").glob("*.csv")):
+        rows = pl.read_csv(path, infer_schema=False).iter_rows(named=True)
+        files[path.name] = {row.get("email") or row["Email"]: row for row in rows}
+    return files
+
+
+def test_a_zip_of_constant_contact_xlsx_per_status_reads_like_the_files_given_one_by_one(tmp_path):
+    headers = ["Email address", "First name", "Last name", "Phone - mobile", "Email Lists", "Created At", "Custom Field 1"]
+    created = datetime.datetime(2020, 9, 25, 16, 45, 13)
+    per_status = {
+        "active.xlsx": [
+            ["ann@x.com", "Ann", "Lee", "'+16193058111", "Newsletter, Customers", created, "blue"],
+            ["not-an-email", "Bad", "Row", "", "", "", ""],
+            ["fay@x.com", "Fay", "Wu", "", "", "", ""],
+        ],
+        "unsubscribed.xlsx": [["cat@x.com", "Cat", "Poe", "", "Newsletter", "", ""], ["FAY@x.com", "Fay", "", "", "", "", ""]],
+        "awaiting_confirmation.xlsx": [["dan@x.com", "Dan", "Roe", "", "", "", ""]],
+        "temporary_hold.xlsx": [["eve@x.com", "Eve", "", "", "", "", ""]],
+    }  # fmt: skip
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for name, rows in per_status.items():
+        write_xlsx(folder / name, {"Contacts": [headers, *rows]})
+    (folder / "readme.txt").write_text("exported by hand", encoding="utf-8")
+    # The zip's own name says "active": only each file's name gives its rows' status.
+    export = zip_folder(tmp_path / "active_contacts_export.zip", folder)
+
+    one_by_one = [read for path in sorted(folder.glob("*.xlsx")) for read in read_source(str(path), tmp_path / "staging")]
+    zipped = read_source(str(export), tmp_path / "staging")
+    assert [read.raw.uri for read in zipped] == [f"{export}!export/{path.name}#Contacts" for path in sorted(folder.glob("*.xlsx"))]
+    assert [read.profile.name for read in zipped] == ["constantcontact"] * 4
+    assert [outcomes(read) for read in zipped] == [outcomes(read) for read in one_by_one]
+
+    report = plan_sources([read.raw for read in zipped], OutputFolder(str(tmp_path / "out")), consent_profiles([zipped[0].profile.profile], {}))
+    assert report["rows_read"] == 7 and report["rows_rejected"] == 1 and report["duplicates_merged"] == 1
+    # fay is active in one file and unsubscribed in another: the opt-out wins.
+    assert report["contacts"] == {"marketing": 1, "non_marketing": 2, "opted_out": 2}
+    assert {(s["uri"].rsplit("/", 1)[-1], s["status"], s["rows"], s["rejected"]) for s in report["sources"]} == {
+        ("active.xlsx#Contacts", "active", 3, 1),
+        ("awaiting_confirmation.xlsx#Contacts", "pending_confirmation", 1, 0),
+        ("temporary_hold.xlsx#Contacts", "temp_hold", 1, 0),
+        ("unsubscribed.xlsx#Contacts", "unsubscribed", 2, 0),
+    }
+    [reject] = pl.read_csv(tmp_path / "out" / "rejects.csv", infer_schema=False).iter_rows(named=True)
+    assert (reject["source"], reject["row"], reject["reason"]) == (f"{export}!export/active.xlsx#Contacts", "3", "invalid email address")
+    assert (reject["Email address"], reject["First name"]) == ("not-an-email", "Bad")
+    files = planned(tmp_path / "out")
+    assert set(files["opt-out-unsubscribed.csv"]) == {"cat@x.com", "fay@x.com"}
+    assert set(files["contacts-non-marketing-001.csv"]) == {"dan@x.com", "eve@x.com"}
+    assert files["contacts-non-marketing-001.csv"]["dan@x.com"]["lastname"] == "Roe"
+    ann = files["contacts-marketing-001.csv"]["ann@x.com"]
+    assert (ann["firstname"], ann["lastname"], ann["mobilephone"]) == ("Ann", "Lee", "+16193058111")
+    assert (ann["constantcontact_email_lists"], ann["constantcontact_custom_field_1"]) == ("Newsletter;Customers", "blue")
+    # A date cell carries no offset: it is read as UTC.
+    assert ann["constantcontact_created_at"] == str(int(created.replace(tzinfo=datetime.UTC).timestamp() * 1000))
+
+
+def test_a_folder_with_a_crm_workbook_and_a_csv_reads_both_with_their_consent_columns(tmp_path):
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    write_xlsx(
+        folder / "salesforce_contacts.xlsx",
+        {
+            "Notes": [["Exported on", "2024-01-02"]],
+            "Contacts": [
+                ["FirstName", "LastName", "Email", "Phone", "HasOptedOutOfEmail", "IsEmailBounced", "LastModifiedDate"],
+                ["Ann", "Lee", "ann@x.com", "'+1 619 305 8111", "false", "false", "2024-01-02T10:20:30.000+0000"],
+                ["Bob", "Ray", "bob@x.com", "", "true", "false", ""],
+                ["Cy", "Li", "", "", "false", "false", ""],
+            ],
+        },
+    )
+    write_csv(
+        folder / "pipedrive_people.csv",
+        ["Person - Name", "Person - First name", "Person - Email - Work", "Person - Marketing status", "Person - Organization"],
+        [["Dee Day", "Dee", "dee@x.com", "Subscribed", "Acme"], ["Ann Lee", "Annie", "ann@x.com", "Subscribed", "Acme"]],
+    )
+    (folder / "~$salesforce_contacts.xlsx").write_bytes(b"\x0bJane Doe" + b"\x00" * 40)  # Excel's lock file
+
+    reads = read_source(str(folder), tmp_path / "staging")
+    assert [(read.raw.uri, read.profile.name) for read in reads] == [
+        (f"{folder}/pipedrive_people.csv", "pipedrive"),
+        (f"{folder}/salesforce_contacts.xlsx#Contacts", "salesforce"),
+    ]
+    profiles = consent_profiles([read.profile.profile for read in reads], {})
+    report = plan_sources([read.raw for read in reads], OutputFolder(str(tmp_path / "out")), profiles)
+    assert report["rows_read"] == 5 and report["rows_rejected"] == 1 and report["duplicates_merged"] == 1
+    # ann: subscribed in Pipedrive, no consent in Salesforce -> the more restrictive non-marketing.
+    assert report["contacts"] == {"marketing": 1, "non_marketing": 1, "opted_out": 1}
+    [reject] = pl.read_csv(tmp_path / "out" / "rejects.csv", infer_schema=False).iter_rows(named=True)
+    assert (reject["source"], reject["row"], reject["reason"]) == (f"{folder}/salesforce_contacts.xlsx#Contacts", "4", "no email address")
+    files = planned(tmp_path / "out")
+    assert files["contacts-marketing-001.csv"]["dee@x.com"]["company"] == "Acme"
+    ann = files["contacts-non-marketing-001.csv"]["ann@x.com"]
+    assert ann["phone"] == "+1 619 305 8111" and ann["lastname"] == "Lee"
+    assert set(next(iter(v for k, v in files.items() if k.startswith("opt-out-")))) == {"bob@x.com"}
