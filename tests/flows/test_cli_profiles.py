@@ -44,15 +44,20 @@ def test_inspect_with_a_mapping_file_and_an_unknown_profile(tmp_path):
     assert_one_line_error(run(["inspect", str(source), "--profile", "nope"]), 2, "no profile 'nope'")
 
 
-def test_inspect_an_api_source_says_which_api_it_read_and_where_consent_comes_from(monkeypatch):
+def test_inspect_an_api_source_says_which_api_it_read_and_where_consent_comes_from(monkeypatch, prefect_api_url):
+    from prefect.blocks.system import Secret
+
     from emulators.constant_contact import serve_in_background as constant_contact
     from emulators.mailchimp import serve_in_background as mailchimp
     from tasks.inspect import inspect_source
 
     with mailchimp(members=40) as chimp, constant_contact(contacts=12) as cc:
-        env = {"MAILCHIMP_API_KEY": chimp.settings.api_key, "MAILCHIMP_BASE_URL": chimp.api_url}
+        # The key comes from the Secret block the command names, through the session's Prefect server.
+        Secret(value=chimp.settings.api_key).save("inspect-mailchimp", overwrite=True)
+        monkeypatch.delenv("MAILCHIMP_API_KEY", raising=False)
+        env = {"MAILCHIMP_BASE_URL": chimp.api_url, "PREFECT_API_URL": prefect_api_url}
         source = f"mailchimp://{chimp.settings.list_id}"
-        text = run(["inspect", source], env=env)
+        text = run(["inspect", source, "--mailchimp-secret", "inspect-mailchimp"], env=env)
         monkeypatch.setenv("CONSTANT_CONTACT_TOKEN", cc.settings.token)
         monkeypatch.setenv("CONSTANT_CONTACT_BASE_URL", cc.api_url)
         [entry] = inspect_source("constantcontact://contacts")
@@ -63,6 +68,7 @@ def test_inspect_an_api_source_says_which_api_it_read_and_where_consent_comes_fr
     assert f"subscribed                   → marketing      {truth['subscribed']} rows" in text.stdout
     for wrong in ("encoding", "workbook", "file name"):
         assert wrong not in text.stdout
+    assert chimp.settings.api_key not in text.stdout + text.stderr
     assert entry["api"]["provider"] == "Constant Contact v3 API" and "encoding" not in entry
     assert "permission_to_send" in entry["api"]["consent"]
     counts = {c["status"]: c["rows"] for c in entry["status_counts"]}
