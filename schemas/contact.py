@@ -37,6 +37,8 @@ EMAIL = "email"
 OUTCOME = "outcome"
 OPT_OUT_STATUS = "opt_out_status"
 SOURCES = "sources"
+SOURCES_SEPARATOR = " | "
+"""Between the ``uri:row`` entries of a contact's ``sources``."""
 ROWS_MERGED = "rows_merged"
 PROVENANCE = "onramp_provenance"
 """Which source formats and statuses made a contact (``format:status`` entries, sorted, joined by

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas import lineage
-from schemas.contact import OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES
+from schemas.contact import OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES, SOURCES_SEPARATOR
 from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 from tasks.transform.consent import Outcome
@@ -32,7 +32,6 @@ REJECT_COLUMNS = {
 
 _SOURCE_ROW_SUFFIX = r":\d+$"
 """What ends each ``uri:row`` of a contact's ``sources``: stripped, the file is left."""
-_SOURCES_SEPARATOR = " | "
 
 
 class LedgerError(AssertionError):
@@ -119,7 +118,7 @@ def _several_sources(contacts: pl.LazyFrame) -> pl.LazyFrame:
     Only merged contacts are looked at: most contacts have one row, and parsing ``sources``
     is the one costly step here.
     """
-    files = pl.col(SOURCES).str.split(_SOURCES_SEPARATOR).list.eval(pl.element().str.replace(_SOURCE_ROW_SUFFIX, ""))
+    files = pl.col(SOURCES).str.split(SOURCES_SEPARATOR).list.eval(pl.element().str.replace(_SOURCE_ROW_SUFFIX, ""))
     return contacts.filter(pl.col(ROWS_MERGED) > 1).select((files.list.n_unique() > 1).sum())
 
 
@@ -223,6 +222,12 @@ def _provenance_lines(provenance: dict | None) -> list[str]:
         "",
         "| sources (format:status) | outcome | contacts |",
         "|---|---|---:|",
-        *(f"| {c['provenance']} | {c['outcome']} | {c['contacts']} |" for c in combinations[:PROVENANCE_ROWS_SHOWN]),
+        *(f"| {_table_cell(c['provenance'])} | {c['outcome']} | {c['contacts']} |" for c in combinations[:PROVENANCE_ROWS_SHOWN]),
         *([f"\n{more} more combination(s) in `report.json`."] if more > 0 else []),
     ]
+
+
+def _table_cell(text: str) -> str:
+    """Text for a markdown table cell: a status is source data, and a ``|`` in it must not
+    split the row."""
+    return text.replace("|", r"\|")

@@ -26,6 +26,7 @@ from schemas.contact import (
     PROVENANCE_SEPARATOR,
     ROWS_MERGED,
     SOURCES,
+    SOURCES_SEPARATOR,
     normalise_email,
 )
 from tasks.transform.consent import ConsentPolicy, Outcome, outcome_from_severity_expr, severity_expr
@@ -178,7 +179,7 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
             pl.col(lineage.SOURCE_STATUS).filter(opted_out).sort_by(pl.col(_PRIORITY).filter(opted_out)).first().alias(OPT_OUT_STATUS),
             *(pl.col(p).sort_by(_PRIORITY).drop_nulls().first().alias(p) for p in properties),
             _bounded_provenance(_provenance_entry().unique().sort().str.join(PROVENANCE_SEPARATOR)).alias(PROVENANCE),
-            _source_expr().sort_by(_INPUT_ORDER).str.join(" | ").alias(SOURCES),
+            _source_expr().sort_by(_INPUT_ORDER).str.join(SOURCES_SEPARATOR).alias(SOURCES),
             pl.len().cast(pl.UInt32).alias(ROWS_MERGED),
             pl.col(_INPUT_ORDER).min().alias(_INPUT_ORDER),
         )

@@ -78,3 +78,9 @@ def test_a_provenance_that_misses_contacts_is_refused():
     }
     with pytest.raises(LedgerError, match="provenance does not balance: 1 contacts counted, 2 planned"):
         check_ledger(report)
+
+
+def test_a_bar_in_a_status_does_not_split_the_markdown_table():
+    sources = [SourceSummary("a.csv", "generic-csv", "per-row", rows=1, rejected=0)]
+    report = build_report(sources, contacts(["non_marketing"], [1], provenance=["generic-csv:a|b"]), [], PLAN)
+    assert "| generic-csv:a\\|b | non_marketing | 1 |" in markdown_report(report)
