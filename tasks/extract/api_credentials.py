@@ -11,12 +11,17 @@ otherwise the Secret block is read (the one named, else the default name):
   ``CONSTANT_CONTACT_CLIENT_SECRET`` for the authorization-code flow), else the block
   ``constant-contact-credentials`` holding an access token, or a JSON object with the keys
   ``access_token``, ``refresh_token``, ``client_id``, ``client_secret``.
+
+Tokens refreshed from a block's refresh token are saved back to the block
+(``save_refreshed_tokens``): Constant Contact rotates refresh tokens by default, voiding the one
+the block held, and the next run must start from the new one.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
@@ -25,7 +30,9 @@ from tasks.extract.api_settings import (
     CONSTANT_CONTACT_SECRET_BLOCK,
     MAILCHIMP_SECRET_BLOCK,
 )
-from tasks.secrets import SecretUnavailable, read_secret_block
+from tasks.secrets import SecretUnavailable, read_secret_block, save_secret_block
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class ConstantContactCredentials:
         client_id: The application's client id (its API key).
         client_secret: The client secret (authorization-code flow), or None (PKCE flow).
         origin: Where they were found (names only, for messages).
+        block: The Prefect Secret block they were read from, or None (the environment).
     """
 
     access_token: str | None = field(default=None, repr=False)
@@ -45,6 +53,7 @@ class ConstantContactCredentials:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     origin: str = ""
+    block: str | None = None
 
 
 def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[str, str]) -> str:
@@ -92,13 +101,33 @@ def constant_contact_credentials(
         credentials = ConstantContactCredentials(access_token=value.strip() or None, origin=origin)
     elif isinstance(value, Mapping) and set(value) <= set(CONSTANT_CONTACT_CREDENTIAL_ENV):
         found = {key: str(value.get(key) or "").strip() or None for key in CONSTANT_CONTACT_CREDENTIAL_ENV}
-        credentials = ConstantContactCredentials(**found, origin=origin)
+        credentials = ConstantContactCredentials(**found, origin=origin, block=block)
     else:
         keys = ", ".join(CONSTANT_CONTACT_CREDENTIAL_ENV)
         raise InputError(source, f"the Prefect Secret block {block!r} holds neither an access token nor a JSON object of {keys}")
     if not (credentials.access_token or credentials.refresh_token):
         raise InputError(source, f"the Prefect Secret block {block!r} holds no access_token or refresh_token")
     return _checked(source, credentials, f"client_id in the Prefect Secret block {block!r}")
+
+
+def save_refreshed_tokens(credentials: ConstantContactCredentials, access_token: str, refresh_token: str) -> None:
+    """Store newly issued tokens in the Secret block the credentials came from.
+
+    A failure is logged (without any token) rather than raised: this run goes on with the tokens
+    in memory; the next one starts from what the block still holds.
+    """
+    if credentials.block is None:
+        return
+    fields = {key: value for key, value in asdict(credentials).items() if key in CONSTANT_CONTACT_CREDENTIAL_ENV and value}
+    try:
+        save_secret_block(credentials.block, {**fields, "access_token": access_token, "refresh_token": refresh_token})
+    except SecretUnavailable as error:
+        _log.warning(
+            "Constant Contact issued a new refresh token that could not be saved to the Prefect Secret block %r (%s): "
+            "the next run may need the application authorised again",
+            credentials.block,
+            error,
+        )
 
 
 def _checked(source: str, credentials: ConstantContactCredentials, client_id_name: str) -> ConstantContactCredentials:

@@ -220,7 +220,7 @@ def source_parts(source: str, usage: str) -> tuple[str, str | None]:
         name, _, value = item.partition("=")
         query.setdefault(unquote(name), []).append(unquote(value))
     if not _URI_NAME.match(parts.netloc) or parts.path not in ("", "/") or set(query) - {"since"} or len(query.get("since", ())) > 1:
-        raise InputError(f"{parts.scheme}://...", f"expected {usage}; credentials come from the environment, never the URI")
+        raise InputError(f"{parts.scheme}://...", f"expected {usage}; credentials come from the environment or a Prefect Secret block, never the URI")
     return parts.netloc, query.get("since", [None])[0]
 
 

@@ -18,13 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
 
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
-from tasks.extract.api_credentials import ConstantContactCredentials, constant_contact_credentials
+from tasks.extract.api_credentials import (
+    ConstantContactCredentials,
+    constant_contact_credentials,
+    save_refreshed_tokens,
+)
 from tasks.extract.api_helpers import (
     ApiClient,
     BearerAuth,
@@ -128,10 +133,12 @@ def read_uri(
 
 def bearer_auth(source: str, credentials: ConstantContactCredentials, token_url: str) -> RefreshingBearerAuth:
     """The requests' ``Authorization``: the access token, refreshed through ``token_url`` when
-    there is a refresh token (first of all when there is no access token)."""
+    there is a refresh token (first of all when there is no access token); new tokens go back
+    to the Secret block the credentials came from."""
     return RefreshingBearerAuth(
         source, "Constant Contact", token_url, credentials.access_token, credentials.refresh_token,
         credentials.client_id, credentials.client_secret, credentials.origin,
+        on_new_tokens=partial(save_refreshed_tokens, credentials),
     )  # fmt: skip
 
 

@@ -7,14 +7,14 @@ request again, so a read that outlives its token goes on where it was.
 
 Applications that rotate refresh tokens answer each refresh with a new one and void the old:
 the newest is kept in this process's memory (``latest_refresh_token``), so a second read in
-the same process refreshes with it. A later process starts from the configured one again:
-where to store the newest is said in the README (Provider APIs as sources).
+the same process refreshes with it, and handed to ``on_new_tokens`` (which saves it where the
+next run will read it, when it can: ``tasks.extract.api_credentials``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -45,6 +45,7 @@ class RefreshingBearerAuth(httpx.Auth):
         client_id: The application's client id (its API key), needed with a refresh token.
         client_secret: The client secret (authorization-code flow), or None (PKCE flow).
         origin: Where the credentials were found (names only), for the error that asks for new ones.
+        on_new_tokens: Called with each new access token and the refresh token now in force.
         timeout: Seconds allowed for a token request.
 
     Attributes:
@@ -61,6 +62,7 @@ class RefreshingBearerAuth(httpx.Auth):
         client_id: str | None = None,
         client_secret: str | None = None,
         origin: str = "",
+        on_new_tokens: Callable[[str, str], None] | None = None,
         timeout: float = 60.0,
     ) -> None:
         if not access_token and not (refresh_token and client_id):
@@ -73,6 +75,7 @@ class RefreshingBearerAuth(httpx.Auth):
         self._client_id = client_id
         self._client_secret = client_secret
         self._origin = origin
+        self._on_new_tokens = on_new_tokens
         self._timeout = timeout
         self._lock = threading.Lock()
         self.refreshes = 0
@@ -96,6 +99,8 @@ class RefreshingBearerAuth(httpx.Auth):
                 return self._access_token
             self._access_token = self._request_token()
             self.refreshes += 1
+            if self._on_new_tokens is not None:
+                self._on_new_tokens(self._access_token, latest_refresh_token(self._configured_refresh_token))
             return self._access_token
 
     def _request_token(self) -> str:

@@ -197,18 +197,32 @@ def test_a_secret_block_supplies_the_key_when_the_environment_does_not(chimp, pr
     assert not any(secret in str(refused.value) + caplog.text for secret in (chimp.settings.api_key, wrong))
 
 
-def test_constant_contact_credentials_from_a_secret_block(prefect_api_url, monkeypatch):
+def test_constant_contact_credentials_from_a_secret_block_which_keeps_the_rotated_refresh_token(
+    prefect_api_url, tmp_path, monkeypatch
+):
     from prefect.blocks.system import Secret
 
     from tasks.extract.api_credentials import constant_contact_credentials
 
     for name in ("TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET"):
         monkeypatch.delenv(f"CONSTANT_CONTACT_{name}", raising=False)
-    Secret(value={"refresh_token": "rt-1", "client_id": "app-1"}).save("acme-cc", overwrite=True)
-    where = SourceCredentials(constant_contact_secret_block="acme-cc")
-    found = constant_contact_credentials("constantcontact://contacts", where, os.environ)
-    assert (found.access_token, found.refresh_token, found.client_id) == (None, "rt-1", "app-1")
-    assert "rt-1" not in repr(found)
+    with constant_contact(contacts=5) as server:
+        settings = server.settings
+        monkeypatch.setenv("CONSTANT_CONTACT_BASE_URL", server.api_url)
+        monkeypatch.setenv("CONSTANT_CONTACT_TOKEN_URL", server.token_url)
+        credentials = {"refresh_token": settings.refresh_token, "client_id": settings.client_id, "client_secret": settings.client_secret}
+        Secret(value=credentials).save("acme-cc", overwrite=True)
+        where = SourceCredentials(constant_contact_secret_block="acme-cc")
+        found = constant_contact_credentials("constantcontact://contacts", where, os.environ)
+        assert (found.access_token, found.refresh_token, found.client_id) == (None, settings.refresh_token, settings.client_id)
+        assert settings.refresh_token not in repr(found)
+        [read] = read_source("constantcontact://contacts", tmp_path, ReadOptions(credentials=where))
+        assert read.raw.frame.collect().height == 5 and server.emulator.tokens.refreshes == 1
+        # The refresh rotated the refresh token: the block now holds the one in force.
+        saved = Secret.load("acme-cc").get()
+        assert saved["refresh_token"] != settings.refresh_token
+        assert server.emulator.tokens.refresh_tokens == {saved["refresh_token"]}
+        assert saved["client_secret"] == settings.client_secret
     Secret(value={"refresh_token": "rt-1"}).save("acme-cc-no-client", overwrite=True)
     with pytest.raises(InputError, match="needs the application's client id: set client_id in the Prefect Secret block 'acme-cc-no-client'"):
         constant_contact_credentials("constantcontact://contacts", SourceCredentials(constant_contact_secret_block="acme-cc-no-client"), os.environ)
