@@ -50,8 +50,9 @@ from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile,
 TRUTHY = frozenset({"true", "1", "yes", "y", "x", "checked", "on", "oui", "vrai", "ja", "wahr", "si", "sí"})
 """Cells that set a flag, in the languages exports are localised to (compared lowercased)."""
 
-FALSY = frozenset({"false", "0", "no", "n", "off", "non", "faux", "nein", "falsch"})
-"""Cells that say a flag is not set: never "present"."""
+FALSY = frozenset({"false", "0", "no", "n", "off", "non", "faux", "nein", "falsch", "[]"})
+"""Cells that say a flag is not set: never "present". ``[]`` is an empty list, as Klaviyo
+writes "Email Suppressions" for a profile with none."""
 
 CANONICAL_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 """How normalised times are written: what every profile's ``timestamp_format`` reads."""

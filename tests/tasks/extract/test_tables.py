@@ -227,12 +227,12 @@ CRM_FILES = [
     ),
     (
         "klaviyo",
-        ["Email", "First Name", "Last Name", "Organization", "Email Marketing Consent", "Suppressed", "Klaviyo ID"],
+        ["Email", "First Name", "Last Name", "Organization", "Email Marketing Consent", "Email Suppressions", "Klaviyo ID"],
         [
-            ["ann@x.com", "Ann", "A", "Acme", "SUBSCRIBED", "", "01A"],
-            ["bob@x.com", "Bob", "B", "Acme", "UNSUBSCRIBED", "", "01B"],
+            ["ann@x.com", "Ann", "A", "Acme", "SUBSCRIBED", "[]", "01A"],
+            ["bob@x.com", "Bob", "B", "Acme", "UNSUBSCRIBED", "[]", "01B"],
             ["cy@x.com", "Cy", "C", "Acme", "NEVER_SUBSCRIBED", "", "01C"],
-            ["di@x.com", "Di", "D", "Acme", "SUBSCRIBED", "HARD_BOUNCE", "01D"],
+            ["di@x.com", "Di", "D", "Acme", "SUBSCRIBED", '["HARD_BOUNCE"]', "01D"],
         ],
         {"ann@x.com": "marketing", "bob@x.com": "opted_out", "cy@x.com": "non_marketing", "di@x.com": "opted_out"},
     ),
