@@ -154,3 +154,26 @@ def test_cursors_are_opaque_base64_of_the_query(cc):
     href = _get(cc, "/v3/contacts", limit=10).json()["_links"]["next"]["href"]
     state = json.loads(base64.urlsafe_b64decode(href.split("cursor=")[1]))
     assert state["next"] == 10 and state["limit"] == 10
+
+
+def test_constant_contact_token_endpoint_refreshes_rotates_and_expires_tokens():
+    with constant_contact(contacts=3, access_token_lifetime_requests=1, requests_per_second=1000) as server:
+        settings = server.settings
+        client = (settings.client_id, settings.client_secret)
+        grant = {"grant_type": "refresh_token", "refresh_token": settings.refresh_token}
+        assert httpx.post(server.token_url, data=grant, auth=(settings.client_id, "wrong")).json()["error"] == "invalid_client"
+        wrong_grant = httpx.post(server.token_url, data={**grant, "grant_type": "password"}, auth=client)
+        assert (wrong_grant.status_code, wrong_grant.json()["error"]) == (400, "unsupported_grant_type")
+        # The access token the account started with admits one request, then it has expired.
+        assert _get(server, "/v3/contacts").status_code == 200
+        assert _get(server, "/v3/contacts").status_code == 401
+        issued = httpx.post(server.token_url, data=grant, auth=client).json()
+        assert issued["token_type"] == "Bearer" and issued["expires_in"] == 86_400
+        assert issued["refresh_token"] != settings.refresh_token  # rotated: the old one is void
+        headers = {"Authorization": f"Bearer {issued['access_token']}"}
+        assert httpx.get(server.api_url + "/contacts", headers=headers).status_code == 200
+        assert httpx.post(server.token_url, data=grant, auth=client).json()["error"] == "invalid_grant"
+        server.emulator.tokens.revoke()
+        again = httpx.post(server.token_url, data={**grant, "refresh_token": issued["refresh_token"]}, auth=client)
+        assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+        assert server.emulator.tokens.refreshes == 1
