@@ -40,7 +40,7 @@ from benchmarks.generate_mailchimp import write_export
 WARM_UP_ROWS = 50
 SPANS = (
     ("tasks.validate", "_check_shape"),
-    ("tasks.plan", "stage_file"),
+    ("tasks.plan", "stage_sources"),
     ("tasks.plan", "stage_contacts"),
     ("tasks.plan", "check_contract"),
     ("tasks.plan", "write_plan"),

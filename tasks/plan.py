@@ -4,8 +4,8 @@
 without the Prefect engine; ``tasks.steps`` wraps it as one task.
 
 It streams: each source CSV is parsed once, validated and mapped on the way, into two Parquet
-files in a work folder (the file's rejects, its mapped accepted rows); everything after reads
-those, which is cheap. Only the emails seen more than once are merged in memory (see
+files in a work folder (the file's rejects, its mapped accepted rows), all files in one polars
+query; everything after reads those, which is cheap. Only the emails seen more than once are merged in memory (see
 ``stream_contacts``); the contacts are staged as Parquet once more, checked against their
 contract by pandera, and streamed into the import files.
 """
@@ -96,7 +96,7 @@ def plan_sources(
     primary = next(iter(profiles.values()))[0]
     with tempfile.TemporaryDirectory(prefix=WORK_FOLDER_PREFIX, dir=out.local) as folder:
         work = Path(folder)
-        staged = [stage_file(raw, work / f"{index:05d}", *profiles[raw.format]) for index, raw in enumerate(raws)]
+        staged = stage_sources(raws, work, profiles)
         contacts = stage_contacts(staged, work / "contacts.parquet")
         check_contract(contacts)
 
@@ -114,14 +114,46 @@ def plan_sources(
     return report
 
 
-def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: ConsentPolicy) -> StagedFile:
-    """Parse one source file once: validate, map, and sink its rejects and mapped rows.
+def stage_sources(raws: Sequence[RawSource], work: Path, profiles: Profiles) -> list[StagedFile]:
+    """Parse every source file once: validate, map, and sink each file's rejects and mapped rows.
+
+    All files go through one polars query, so a small file's parse runs beside a big one's on
+    every core instead of after it.
+
+    Args:
+        raws: The extracted files (lazy scans), in input order.
+        work: The plan's work folder; file ``n``'s Parquet files go to ``<n>.rejects.parquet``
+            and ``<n>.rows.parquet`` there.
+        profiles: Every file's format → its profile and consent policy.
+
+    Raises:
+        InputError: A file as a whole does not fit its schema (checked before anything is read).
+    """
+    staged: list[StagedFile] = []
+    sinks: list[pl.LazyFrame] = []
+    for index, raw in enumerate(raws):
+        file, file_sinks = staging_query(raw, work / f"{index:05d}", *profiles[raw.format])
+        staged.append(file)
+        sinks.extend(file_sinks)
+    if sinks:
+        pl.collect_all(sinks)
+    return staged
+
+
+def staging_query(
+    raw: RawSource, stem: Path, profile: SourceProfile, policy: ConsentPolicy
+) -> tuple[StagedFile, list[pl.LazyFrame]]:
+    """One file's staging: where its Parquet files go and the two lazy sinks that write them.
 
     Args:
         raw: The extracted file (a lazy scan).
         stem: Where its Parquet files go (``<stem>.rejects.parquet``, ``<stem>.rows.parquet``).
         profile: The source format's profile.
         policy: The run's consent policy.
+
+    Returns:
+        The staged file (its Parquet files exist once the sinks ran) and its sinks, which
+        share one parse of the CSV when collected together.
 
     Raises:
         InputError: The file as a whole does not fit its schema.
@@ -130,14 +162,11 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
     validated = split_rejects(raw.frame, schema, ROW_RULES, REJECT_REASONS, raw.uri)
     mapped = map_rows(validated.accepted, raw.headers, raw.email_column, raw.uri, profile, policy)
     staged = StagedFile(raw, mapped, stem.with_suffix(".rejects.parquet"), stem.with_suffix(".rows.parquet"))
-    # One query, two sinks: polars parses the CSV once and feeds both.
-    pl.collect_all(
-        [
-            validated.rejects.sink_parquet(staged.rejects, compression="uncompressed", lazy=True),
-            mapped.frame.sink_parquet(staged.accepted, compression="uncompressed", lazy=True),
-        ]
-    )
-    return staged
+    sinks = [
+        validated.rejects.sink_parquet(staged.rejects, compression="uncompressed", lazy=True),
+        mapped.frame.sink_parquet(staged.accepted, compression="uncompressed", lazy=True),
+    ]
+    return staged, sinks
 
 
 def stage_contacts(staged: Sequence[StagedFile], path: Path) -> pl.LazyFrame:
@@ -146,7 +175,9 @@ def stage_contacts(staged: Sequence[StagedFile], path: Path) -> pl.LazyFrame:
     Returns:
         The contacts, scanning ``path`` (everything after reads them a few times).
     """
-    stream_contacts([pl.scan_parquet(s.accepted) for s in staged]).sink_parquet(path)
+    # LZ4: a third of the uncompressed size for little CPU; zstd cost more to write and read
+    # than the disk it saves, as the file is read back several times.
+    stream_contacts([pl.scan_parquet(s.accepted) for s in staged]).sink_parquet(path, compression="lz4")
     return pl.scan_parquet(path)
 
 
