@@ -19,6 +19,7 @@ import polars as pl
 
 from tasks.errors import InputError
 from tasks.extract.sources import StagedFile
+from tasks.extract.workbook_limits import check_workbook_extent
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 SHEET_SEPARATOR = "#"
@@ -88,8 +89,6 @@ def stage_sheet(
 
 
 def _open(staged: StagedFile) -> fastexcel.ExcelReader:
-    from tasks.extract.workbook_limits import check_workbook_extent
-
     check_workbook_extent(staged.path, staged.uri)
     try:
         return fastexcel.read_excel(staged.path)
