@@ -83,7 +83,6 @@ CONSTANT_CONTACT_CREDENTIAL_ENV = {
 }
 """Credential → its environment variable's suffix; the same keys name the fields of a Secret
 block holding a JSON object (a block holding a plain string is an access token)."""
-CONSTANT_CONTACT_TOKEN_ENV = f"{CONSTANT_CONTACT_ENV_PREFIX}_{CONSTANT_CONTACT_CREDENTIAL_ENV['access_token']}"
 CONSTANT_CONTACT_SECRET_BLOCK = "constant-contact-credentials"
 CONSTANT_CONTACT_TOKEN_URL = "https://authz.constantcontact.com/oauth2/default/v1/token"
 """The OAuth2 token endpoint: ``grant_type=refresh_token`` gives a new access token (24 h),
