@@ -1,6 +1,6 @@
 """How fast the plan runs against the floor of polars reading and writing the same CSV files.
 
-    python -m benchmarks.plan [--rows N] [--seed S] [--keep]
+    python -m benchmarks.plan [--rows N] [--seed S] [--keep] [--export ZIP]
 
 Generates a Mailchimp export of N rows (default 1,000,000) into a temporary folder, then
 measures, side by side in one run (these machines are noisy: only the ratios mean much):
@@ -25,6 +25,7 @@ import importlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,8 +72,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     with _folder(args.keep) as folder:
         export = folder / "export.zip"
-        print(f"generating {args.rows:,} rows (seed {args.seed}) in {folder}", flush=True)
-        write_export(export, args.rows, args.seed, track_emails=False)
+        if args.export:
+            # A multi-million-row export takes minutes to generate: reuse one made earlier.
+            print(f"using {args.export} in {folder}", flush=True)
+            shutil.copyfile(args.export, export)
+        else:
+            print(f"generating {args.rows:,} rows (seed {args.seed}) in {folder}", flush=True)
+            write_export(export, args.rows, args.seed, track_emails=False)
         with zipfile.ZipFile(export) as archive:
             archive.extractall(folder / "floor-in")
         floor = _measure_child("floor", folder)
@@ -237,6 +243,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the generated export")
     parser.add_argument("--seed", type=int, default=1, help="the generator's seed")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the export and outputs")
+    parser.add_argument(
+        "--export",
+        help="an export zip to plan instead of generating one (from benchmarks.generate_mailchimp "
+        "with the same --rows; --rows only labels the figures)",
+    )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
