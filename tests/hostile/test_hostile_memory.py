@@ -2,8 +2,8 @@
 
 The heaviest cases of the corpus (zip bombs, 5 MB cells, a workbook claiming 17 billion cells,
 300 sheets, workbook bombs inside a zip) are planned one after another in a child process,
-whose peak resident memory the kernel reports when it ends. (A million blank lines and 2,000 columns stream: their cost is
-time, bounded by the corpus' timeout.)
+whose peak resident memory the kernel reports when it ends. (A million blank lines and 2,000
+columns stream: their cost is time, bounded by the corpus' timeout.)
 """
 
 from __future__ import annotations
