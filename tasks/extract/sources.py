@@ -125,9 +125,9 @@ def stage_files(
             nested zip archive or a zip bomb, holds no file of ``kinds`` or more than
             MAX_SOURCE_FILES, or names something that is not a regular file (a device, a pipe).
     """
-    fs, root = open_filesystem(source, storage_options)
+    fs, root = _filesystem(source, storage_options)
     target = staging_dir / hashlib.sha256(source.encode()).hexdigest()[:12]
-    with input_errors(source):
+    with _input_errors(source):
         if fs.isdir(root):
             staged = _stage_folder(fs, source, root, target, kinds)
             where = "folder"
@@ -137,7 +137,7 @@ def stage_files(
             staged = _stage_zip(fs, source, root, target, kinds)
             where = "zip archive"
         elif kinds.matches(root):
-            staged = [stage_plain_file(fs, source, root, target, 0)]
+            staged = [_stage_plain_file(fs, source, root, target, 0)]
             where = "file"
         else:
             raise InputError(source, f"not a zip archive, a folder or a {kinds.label}")
@@ -146,7 +146,7 @@ def stage_files(
     return sorted(staged, key=lambda staged_file: staged_file.uri)
 
 
-def open_filesystem(source: str, storage_options: dict | None) -> tuple[AbstractFileSystem, str]:
+def _filesystem(source: str, storage_options: dict | None) -> tuple[AbstractFileSystem, str]:
     """The fsspec filesystem serving ``source`` and the path within it.
 
     Args:
@@ -163,7 +163,7 @@ def open_filesystem(source: str, storage_options: dict | None) -> tuple[Abstract
 
 
 @contextmanager
-def input_errors(uri: str) -> Iterator[None]:
+def _input_errors(uri: str) -> Iterator[None]:
     """Turn I/O failures while reading ``uri`` into a one-line InputError.
 
     Args:
@@ -242,12 +242,12 @@ def _stage_folder(
     relative = sorted(name for name in names if kinds.matches(name))
     base = source.rstrip("/")
     return [
-        stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
+        _stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
         for index, name in enumerate(relative)
     ]
 
 
-def stage_plain_file(
+def _stage_plain_file(
     fs: AbstractFileSystem, uri: str, path: str, target: Path, index: int
 ) -> StagedFile:
     """A file outside an archive, ready to read: used in place when local, else copied.
@@ -263,14 +263,14 @@ def stage_plain_file(
         InputError: It cannot be read, or is not a regular file (a device, pipe or socket).
     """
     if _is_local(fs):
-        with input_errors(uri):
+        with _input_errors(uri):
             mode = os.stat(path).st_mode
         # A symlink to /dev/zero or a named pipe would be read forever.
         if not stat.S_ISREG(mode):
             raise InputError(uri, "not a regular file (a device, pipe or socket)")
         return StagedFile(uri=uri, path=Path(path))
     destination = _staging_path(target, index, path)
-    with input_errors(uri), fs.open(path, "rb") as handle:
+    with _input_errors(uri), fs.open(path, "rb") as handle:
         _copy(handle, destination, uri, limit=None)
     return StagedFile(uri=uri, path=destination)
 
@@ -299,7 +299,7 @@ def _stage_members(
         _refuse_unreadable_member(info, uri)
         refuse_zip_bomb(info, uri)
         destination = _staging_path(target, index, info.filename)
-        with input_errors(uri), archive.open(info) as member:
+        with _input_errors(uri), archive.open(info) as member:
             _copy(member, destination, uri, limit=info.file_size)
         yield StagedFile(uri=uri, path=destination)
 
