@@ -20,6 +20,15 @@ import httpx
 
 from tasks.errors import InputError
 
+_REFUSALS = {
+    "invalid_grant": "{provider} refused the refresh token (invalid_grant: revoked, expired after 180 days unused, "
+    "or replaced by a newer one); authorise the application again and store the new refresh token in {origin}",
+    "invalid_client": "{provider} refused the client id or secret (invalid_client) given in {origin}",
+}
+"""OAuth2 error code → what to tell the user (RFC 6749 §5.2); any other: the code itself."""
+_TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Token endpoint answers a retry can cure."""
+
 _latest: dict[str, str] = {}
 """Refresh token as configured → the newest one issued for it in this process."""
 _latest_lock = threading.Lock()
@@ -29,6 +38,10 @@ def latest_refresh_token(configured: str) -> str:
     """The newest refresh token issued in this process for a configured one (itself if none)."""
     with _latest_lock:
         return _latest.get(configured, configured)
+
+
+class TokenEndpointUnavailable(httpx.TransportError):
+    """The token endpoint answered 429 or 5xx: retried like a dropped connection by the caller."""
 
 
 class RefreshingBearerAuth(httpx.Auth):
@@ -113,25 +126,18 @@ class RefreshingBearerAuth(httpx.Auth):
             data["client_id"] = self._client_id
         with httpx.Client(timeout=self._timeout, follow_redirects=False) as http:
             response = http.post(self._token_url, data=data, auth=auth, headers={"Accept": "application/json"})
+        if response.status_code in _TRANSIENT_STATUSES:
+            raise TokenEndpointUnavailable(f"token endpoint answered HTTP {response.status_code}")
         body = _json_object(response)
         if response.status_code != 200 or not body.get("access_token"):
-            raise InputError(self._source, self._refusal(response.status_code, body))
+            code = str(body.get("error") or f"HTTP {response.status_code}")
+            template = _REFUSALS.get(code, "{provider}'s token endpoint refused the refresh ({code})")
+            origin = self._origin or "the credentials"
+            raise InputError(self._source, template.format(provider=self._provider, origin=origin, code=code))
         if body.get("refresh_token"):
             with _latest_lock:
                 _latest[configured] = str(body["refresh_token"])
         return str(body["access_token"])
-
-    def _refusal(self, status: int, body: dict) -> str:
-        code = body.get("error") or f"HTTP {status}"
-        if code == "invalid_grant":
-            return (
-                f"{self._provider} refused the refresh token (invalid_grant: revoked, expired after 180 days "
-                f"unused, or replaced by a newer one); authorise the application again and store the new "
-                f"refresh token in {self._origin or 'the credentials'}"
-            )
-        if code == "invalid_client":
-            return f"{self._provider} refused the client id or secret (invalid_client) given in {self._origin or 'the credentials'}"
-        return f"{self._provider}'s token endpoint refused the refresh ({code})"
 
 
 def _json_object(response: httpx.Response) -> dict:
