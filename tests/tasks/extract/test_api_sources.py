@@ -1,7 +1,8 @@
 """Reading the Mailchimp and Constant Contact APIs as sources, over HTTP against their emulators.
 
-The emulators are real servers on 127.0.0.1; nothing here patches HTTP. Credentials and the
-emulators' base URLs go through the environment, as a user's would.
+The emulators are real servers on 127.0.0.1; nothing here patches HTTP. Credentials go through
+the environment or Prefect Secret blocks (in the session's test server), and the emulators'
+base URLs through the environment, as a user's would.
 """
 
 from __future__ import annotations
