@@ -20,10 +20,13 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
+from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from flows.migrate import migrate_contacts
+from flows import migrate
+from flows.console import quiet_if_the_command_asked
 from schemas.manifest import DEFAULT_TOKEN_ENV, AccountSpec, AccountsParameters, account_output, load_manifest
 from schemas.params import MigrationParameters
 from tasks.errors import InputError, LoadError
@@ -69,6 +72,7 @@ def migrate_account(account: AccountSpec, output: str) -> dict:
 
     Never raises: an account's failure is its result, so the other accounts go on.
     """
+    quiet_if_the_command_asked()
     out = account_output(output, account)
     done = finished_report(out)
     if done is not None:
@@ -84,7 +88,10 @@ def migrate_account(account: AccountSpec, output: str) -> dict:
         source_credentials=account.source_credentials,
     )
     try:
-        report = migrate_contacts(params)
+        # Through the module, not a name imported here: Dask ships this task's function by value
+        # with only the globals it names, and the flow would lose the module the annotations of
+        # its parameters are resolved in.
+        report = migrate.migrate_contacts(params)
     except (InputError, LoadError) as error:
         return account_result(account.name, "failed", error=str(error))
     except Exception as error:  # noqa: BLE001 - one account's bug must not stop the others
@@ -105,7 +112,7 @@ def dask_cluster(params: AccountsParameters) -> TaskRunner:
 
     if params.dask_address:
         return DaskTaskRunner(address=params.dask_address)
-    # No dashboard: it needs bokeh and a free port, and two runs on one machine would race for 8787.
+    # No dashboard: it needs bokeh, which Onramp does not install.
     return DaskTaskRunner(
         cluster_kwargs={"n_workers": params.max_concurrent_accounts, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
     )
@@ -135,7 +142,11 @@ def migrate_accounts(params: AccountsParameters) -> dict:
     waiting = list(manifest.accounts)
     running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}
-    with task_runner_for(params) as runner:
+    # Each task carries this process's settings to its Dask worker: without an API URL (a
+    # temporary server of this process) every worker would start a temporary server of its own
+    # and the accounts' runs would be recorded where no one looks.
+    api_url = str(FlowRunContext.get().client.api_url)
+    with temporary_settings({PREFECT_API_URL: api_url}), task_runner_for(params) as runner:
         while waiting or running:
             while waiting and len(running) < params.max_concurrent_accounts:
                 account = waiting.pop(0)

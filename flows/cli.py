@@ -8,7 +8,6 @@ on stderr naming the file and the problem, never a traceback), 1 when a load (or
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -20,7 +19,6 @@ EXIT_BAD_INPUT = 2
 
 SAMPLE_EXPORT = Path(__file__).resolve().parent.parent / "samples" / "mailchimp-audience-export.zip"
 DEMO_TOKEN = "demo-token"
-DEBUG_ENV_VAR = "ONRAMP_DEBUG"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     accounts.add_argument("manifest", metavar="MANIFEST", help="accounts manifest: names, sources, portals (path or URL)")
     accounts.add_argument("--out", required=True, help="output folder; each account writes to OUT/<name>/")
     accounts.add_argument("--max-concurrent", type=int, default=3, metavar="N", help="accounts migrated at once (default: 3)")
+    accounts.add_argument("--task-runner", choices=("threads", "dask"), default="threads",
+                          help="run accounts in threads of this process, or in Dask worker processes (default: threads)")
+    accounts.add_argument("--dask-address", metavar="ADDRESS",
+                          help="with --task-runner dask: scheduler of a running Dask cluster (tcp://host:8786); default: start a local one")
     accounts.set_defaults(run=_run_migrate_accounts)
 
     emulator = commands.add_parser("emulator", help="serve the local HubSpot emulator on 127.0.0.1")
@@ -299,7 +301,10 @@ def _run_sync(args: argparse.Namespace) -> int:
 def _run_migrate_accounts(args: argparse.Namespace) -> int:
     from schemas.manifest import AccountsParameters, load_manifest
 
-    params = AccountsParameters(manifest=args.manifest, output=args.out, max_concurrent_accounts=args.max_concurrent)
+    params = AccountsParameters(
+        manifest=args.manifest, output=args.out, max_concurrent_accounts=args.max_concurrent,
+        task_runner=args.task_runner, dask_address=args.dask_address,
+    )
     # Read here too, so a bad manifest is one line naming its line before the engine starts.
     load_manifest(params.manifest)
     from flows.accounts import ROLLUP_FILE, migrate_accounts
@@ -388,32 +393,10 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 def _in_engine(flow: Callable, params: object) -> dict:
     """Run a flow with its console logs kept free of tracebacks for expected errors."""
-    _quiet_expected_tracebacks()
+    from flows.console import quiet_expected_tracebacks
+
+    quiet_expected_tracebacks()
     return flow(params)
-
-
-def _quiet_expected_tracebacks() -> None:
-    """Prefect logs a task's exception with its traceback; for bad input and failed loads the
-    one-line message printed by :func:`main` says it all. ONRAMP_DEBUG=1 keeps them."""
-    if os.environ.get(DEBUG_ENV_VAR):
-        return
-    from tasks.errors import InputError, LoadError
-
-    class DropExpectedTracebacks(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            if record.exc_info and isinstance(record.exc_info[1], (InputError, LoadError)):
-                record.exc_info = None
-                record.exc_text = None
-            return True
-
-    expected = DropExpectedTracebacks()
-    loggers = [logging.getLogger()] + [
-        logger for name, logger in logging.Logger.manager.loggerDict.items()
-        if name.startswith("prefect") and isinstance(logger, logging.Logger)
-    ]
-    for logger in loggers:
-        for handler in logger.handlers:
-            handler.addFilter(expected)
 
 
 def _print_summary(report: dict, output: str) -> None:

@@ -1,33 +1,34 @@
-"""Multi-account migration: concurrency, a shared portal, one broken account, a rerun."""
+"""Multi-account migration: concurrency, a shared portal, one broken account, a rerun; the task runner."""
 
 from __future__ import annotations
 
 import json
 
 from benchmarks.generate_mailchimp import write_export
-from flows.accounts import migrate_accounts
+import pytest
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect_dask import DaskTaskRunner
+from pydantic import ValidationError
+
+from flows.accounts import migrate_accounts, task_runner_for
 from schemas.manifest import AccountsParameters
+
+
+def write_manifest(path, portal_url: str, sources: dict[str, str]) -> str:
+    """A manifest of one account per name, each reading its source with the token in ``<NAME>_TOKEN``."""
+    entries = "".join(
+        f"  - name: {name}\n    sources: [{source}]\n    portal: {{url: \"{portal_url}\", token_env: {name.upper()}_TOKEN}}\n"
+        for name, source in sources.items()
+    )
+    path.write_text(f"accounts:\n{entries}", encoding="utf-8")
+    return str(path)
 
 
 def manifest(tmp_path, portal_url: str, broken_source: str) -> str:
     for seed, name in ((1, "acme"), (2, "globex")):
         write_export(tmp_path / f"{name}.zip", rows=40, seed=seed)
-    path = tmp_path / "accounts.yaml"
-    path.write_text(
-        f"""accounts:
-  - name: acme
-    sources: [{tmp_path / 'acme.zip'}]
-    portal: {{url: "{portal_url}", token_env: ACME_TOKEN}}
-  - name: globex
-    sources: [{tmp_path / 'globex.zip'}]
-    portal: {{url: "{portal_url}", token_env: GLOBEX_TOKEN}}
-  - name: initech
-    sources: [{broken_source}]
-    portal: {{url: "{portal_url}", token_env: INITECH_TOKEN}}
-""",
-        encoding="utf-8",
-    )
-    return str(path)
+    sources = {"acme": str(tmp_path / "acme.zip"), "globex": str(tmp_path / "globex.zip"), "initech": broken_source}
+    return write_manifest(tmp_path / "accounts.yaml", portal_url, sources)
 
 
 def writes(hubspot) -> int:
@@ -64,3 +65,28 @@ def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_one(p
     imports_and_opt_outs = len(initech["load"]["imports"]) + len(initech["load"]["opt_outs"]["files"])
     assert writes(hubspot) - writes_before >= imports_and_opt_outs
     assert second["totals"]["rows_read"] == first["totals"]["rows_read"] + initech["rows_read"]
+
+
+def test_threads_run_as_many_accounts_at_once_as_allowed():
+    runner = task_runner_for(AccountsParameters(manifest="m.yaml", output="out", max_concurrent_accounts=4))
+
+    assert runner == ThreadPoolTaskRunner(max_workers=4)
+
+
+def test_dask_starts_a_local_cluster_of_one_single_threaded_process_per_account_at_once():
+    runner = task_runner_for(AccountsParameters(manifest="m.yaml", output="out", max_concurrent_accounts=4, task_runner="dask"))
+
+    assert runner == DaskTaskRunner(cluster_kwargs={"n_workers": 4, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
+
+
+def test_dask_with_an_address_joins_that_cluster():
+    params = AccountsParameters(manifest="m.yaml", output="out", task_runner="dask", dask_address="tcp://10.0.0.5:8786")
+
+    runner = task_runner_for(params)
+
+    assert runner == DaskTaskRunner(address="tcp://10.0.0.5:8786")
+
+
+def test_a_dask_address_without_the_dask_runner_is_refused():
+    with pytest.raises(ValidationError, match="dask_address needs task_runner 'dask'"):
+        AccountsParameters(manifest="m.yaml", output="out", dask_address="tcp://10.0.0.5:8786")

@@ -1,7 +1,12 @@
-"""``onramp migrate-accounts``: a manifest that cannot be used stops before any account runs."""
+"""``onramp migrate-accounts``: a manifest that cannot be used stops before any account runs; accounts on Dask."""
 
 from __future__ import annotations
 
+import json
+
+from benchmarks.generate_mailchimp import write_export
+from flows.cli import main
+from tests.flows.test_accounts import write_manifest
 from tests.flows.test_cli import assert_one_line_error, run
 
 
@@ -20,3 +25,31 @@ def test_a_bad_manifest_exits_2_with_one_line_naming_its_line(tmp_path):
 
     assert_one_line_error(result, 2, "accounts.yaml:4:", "accounts.1.name")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_dask_address_without_the_dask_runner_exits_2(tmp_path, capsys):
+    status = main(["migrate-accounts", "accounts.yaml", "--out", str(tmp_path / "out"), "--dask-address", "tcp://127.0.0.1:8786"])
+
+    assert status == 2
+    assert capsys.readouterr().err == "onramp: error: parameters: Value error, dask_address needs task_runner 'dask'\n"
+
+
+def test_accounts_on_a_local_dask_cluster_one_failing_does_not_stop_the_next(prefect_api_url, hubspot, tmp_path):
+    write_export(tmp_path / "acme.zip", rows=20, seed=1)
+    (tmp_path / "initech.zip").write_text("not a zip", encoding="utf-8")
+    manifest = write_manifest(tmp_path / "accounts.yaml", hubspot.url, {"acme": str(tmp_path / "acme.zip"), "initech": str(tmp_path / "initech.zip")})
+    tokens = {"ACME_TOKEN": "token-acme", "INITECH_TOKEN": "token-initech"}
+
+    result = run(["migrate-accounts", manifest, "--out", str(tmp_path / "out"), "--max-concurrent", "1", "--task-runner", "dask"],
+                 env={"PREFECT_API_URL": prefect_api_url, **tokens})
+
+    assert result.returncode == 1, result.stderr
+    rollup = json.loads((tmp_path / "out" / "rollup.json").read_text())
+    acme, initech = rollup["accounts"]
+    assert (acme["status"], initech["status"]) == ("migrated", "failed")
+    assert "initech.zip" in initech["error"]
+    report = json.loads((tmp_path / "out" / "acme" / "report.json").read_text())
+    assert report["load"]["rows_failed"] == 0
+    assert rollup["totals"]["rows_read"] == report["rows_read"] == 20
+    assert rollup["failed"] == ["initech"]
+    assert "Traceback" not in result.stdout + result.stderr
