@@ -44,6 +44,7 @@ def test_accounts_on_a_local_dask_cluster_one_failing_does_not_stop_the_next(pre
                  env={"PREFECT_API_URL": prefect_api_url, **tokens})
 
     assert result.returncode == 1, result.stderr
+    assert "Creating a new Dask cluster with `distributed.deploy.local.LocalCluster`" in result.stdout + result.stderr
     rollup = json.loads((tmp_path / "out" / "rollup.json").read_text())
     acme, initech = rollup["accounts"]
     assert (acme["status"], initech["status"]) == ("migrated", "failed")
