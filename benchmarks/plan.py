@@ -14,8 +14,10 @@ measures, side by side in one run (these machines are noisy: only the ratios mea
 Each runs in a child process of its own, so peak resident memory is that run's alone (from
 ``os.wait4``). Validation time is the time pandera spends checking each file's shape and the
 contacts' contract, plus what the row rules add to a scan of the files. The in-process run
-also prints the time of each step and the peak RSS by the end of each. The last line reads
-``plan: <R1>x floor in-process, <R2>x floor end-to-end, peak <M> MiB at <N> rows``.
+also prints the time of each step and the peak RSS by the end of each. Each run's CPU seconds
+(all threads; the timed part for the floor and in-process, the whole process end to end) give
+a second pair of ratios, ``cpu: ...``, which a machine loaded by other work moves less. The
+last line reads ``plan: <R1>x floor in-process, <R2>x floor end-to-end, peak <M> MiB at <N> rows``.
 """
 
 from __future__ import annotations
@@ -53,16 +55,20 @@ KIB_PER_MIB = 1024
 
 @dataclass(frozen=True)
 class Run:
-    """One measured run: wall seconds, peak RSS in MiB, seconds of validation (if any)."""
+    """One measured run: wall seconds, peak RSS in MiB, CPU seconds, seconds of validation (if any)."""
 
     name: str
     seconds: float
     peak_mib: float
+    cpu: float
     validation: float | None = None
 
     def line(self, rows: int) -> str:
         validation = "" if self.validation is None else f", validation {self.validation:.2f} s ({self.validation / self.seconds:.0%})"
-        return f"{self.name:<12} {self.seconds:8.2f} s {rows / self.seconds:12,.0f} rows/s  peak {self.peak_mib:7.0f} MiB{validation}"
+        return (
+            f"{self.name:<12} {self.seconds:8.2f} s {rows / self.seconds:12,.0f} rows/s  cpu {self.cpu:7.2f} s"
+            f"  peak {self.peak_mib:7.0f} MiB{validation}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,6 +96,11 @@ def main(argv: list[str] | None = None) -> None:
             print("in-process spans: " + ", ".join(f"{k} {v:.2f} s" for k, v in in_process.extra["profile"].items()))
             print("in-process peak RSS by the end of: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in in_process.extra["peaks"].items()))
         peak = max(in_process.run.peak_mib, end_to_end.peak_mib)
+        # CPU seconds (every thread's) move less than wall time when other work shares the cores.
+        print(
+            f"cpu: {in_process.run.cpu / floor.run.cpu:.2f}x floor in-process, "
+            f"{end_to_end.cpu / floor.run.cpu:.2f}x floor end-to-end"
+        )
         print(
             f"plan: {in_process.run.seconds / floor.run.seconds:.2f}x floor in-process, "
             f"{end_to_end.seconds / floor.run.seconds:.2f}x floor end-to-end, peak {peak:.0f} MiB at {args.rows} rows"
@@ -109,11 +120,11 @@ def floor_child(folder: Path) -> dict:
     files = sorted((folder / "floor-in").rglob("*.csv"))
     out = folder / "floor-out"
     out.mkdir(exist_ok=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     pl.collect_all(
         [pl.scan_csv(f, infer_schema=False).sink_csv(out / f"{n}.csv", lazy=True) for n, f in enumerate(files)]
     )
-    return {"seconds": time.perf_counter() - start}
+    return {"seconds": time.perf_counter() - start, "cpu": _cpu_seconds() - cpu}
 
 
 def in_process_child(folder: Path) -> dict:
@@ -130,16 +141,17 @@ def in_process_child(folder: Path) -> dict:
         setattr(module, name, _timed(getattr(module, name), name, spans, peaks))
     profile = load_profile("mailchimp")
     with tempfile.TemporaryDirectory(prefix="staging-", dir=folder) as staging:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         raws = read_export(str(folder / "export.zip"), Path(staging))
         spans["read_export"] = time.perf_counter() - start
         peaks["read_export"] = _peak_mib()
         tasks.plan.plan_sources(raws, OutputFolder(str(folder / "in-process-out")), {profile.format: (profile, profile.consent)})
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
         rules = _row_rules_seconds(raws)
     validation = spans["_check_shape"] + spans["check_contract"] + rules
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "validation": validation,
         "profile": spans | {"row rules (separate pass)": rules},
         "peaks": dict(sorted(peaks.items(), key=lambda item: item[1])),
@@ -189,13 +201,19 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / KIB_PER_MIB
 
 
+def _cpu_seconds() -> float:
+    """User and system CPU seconds of this process so far, every thread's."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _measure_child(kind: str, folder: Path) -> ChildRun:
     command = [sys.executable, "-m", "benchmarks.plan", "--child", kind, "--folder", str(folder)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     stdout = process.stdout.read()
-    peak = _wait_peak_mib(process)
+    peak, _ = _wait(process)
     result = json.loads(stdout.strip().splitlines()[-1])
-    run = Run(kind, result["seconds"], peak, result.get("validation"))
+    run = Run(kind, result["seconds"], peak, result["cpu"], result.get("validation"))
     return ChildRun(run, result)
 
 
@@ -210,23 +228,23 @@ def _measure_end_to_end(folder: Path, export: Path) -> Run:
     write_export(warm_up, WARM_UP_ROWS, 0, track_emails=False)
     _run_cli(warm_up, folder / "warm-up-out", env)
     start = time.perf_counter()
-    peak = _run_cli(export, folder / "end-to-end-out", env)
-    return Run("end-to-end", time.perf_counter() - start, peak)
+    peak, cpu = _run_cli(export, folder / "end-to-end-out", env)
+    return Run("end-to-end", time.perf_counter() - start, peak, cpu)
 
 
-def _run_cli(export: Path, out: Path, env: dict) -> float:
+def _run_cli(export: Path, out: Path, env: dict) -> tuple[float, float]:
     command = [sys.executable, "-m", "flows.cli", "plan", str(export), "--out", str(out)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    return _wait_peak_mib(process)
+    return _wait(process)
 
 
-def _wait_peak_mib(process: subprocess.Popen) -> float:
-    """Wait for the child; its own peak RSS (and its waited-for children's), in MiB."""
+def _wait(process: subprocess.Popen) -> tuple[float, float]:
+    """Wait for the child: its peak RSS in MiB and its CPU seconds (with its waited-for children's)."""
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise SystemExit(f"{process.args} failed with exit status {process.returncode}")
-    return usage.ru_maxrss / KIB_PER_MIB
+    return usage.ru_maxrss / KIB_PER_MIB, usage.ru_utime + usage.ru_stime
 
 
 @contextmanager

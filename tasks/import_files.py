@@ -78,6 +78,8 @@ _LINE = "line"
 _COUNT = "_count"
 _OPT_OUT_KEY = "_opt_out"
 _VALUE = "value"
+_CELL_OVERHEAD_BYTES = 3
+"""Added to each cell's size in a row's estimate: its separator and a margin."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def write_plan(
     contacts = contacts.lazy()
     names = contacts.collect_schema().names()
     property_columns = [c for c in names if c not in {EMAIL, OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED}]
-    tally = _tally(contacts, property_columns)
+    tally, all_columns_bytes = _tally(contacts, property_columns)
     sinks: list[pl.LazyFrame] = []
     imports: list[dict] = []
     placed: list[pl.LazyFrame] = []
@@ -153,7 +155,10 @@ def write_plan(
         group = contacts.filter(pl.col(OUTCOME) == outcome.value)
         # A column with no value for an outcome is not sent for it.
         columns = [EMAIL, *(c for c in property_columns if tally.get((outcome.value, c), 0))]
-        for number, (start, end) in enumerate(chunk_bounds(_row_bytes(group, columns), limits), start=1):
+        # A column left out is null in every row of the outcome: it only added its overhead.
+        left_out = len(property_columns) + 1 - len(columns)
+        row_bytes = all_columns_bytes[outcome.value].cast(pl.Int64) - _CELL_OVERHEAD_BYTES * left_out
+        for number, (start, end) in enumerate(chunk_bounds(row_bytes, limits), start=1):
             file = f"{HUBSPOT_DIR}/{stem}-{number:03d}.csv"
             chunk = group.slice(start, end - start)
             sinks.append(sink_safe_csv(chunk.select(columns), out.path(file), lazy=True))
@@ -268,22 +273,32 @@ def _option_values(cell: pl.Expr, field_type: str) -> pl.Expr:
     return pl.when(values != "").then(values)
 
 
-def _tally(contacts: pl.LazyFrame, property_columns: list[str]) -> dict[tuple[str, str], int]:
-    """One pass of counts: ``(outcome, column)`` → values present, ``(_OPT_OUT_KEY, status)`` → contacts."""
+def _tally(contacts: pl.LazyFrame, property_columns: list[str]) -> tuple[dict[tuple[str, str], int], dict[str, pl.Series]]:
+    """One pass of counts and sizes.
+
+    Returns:
+        ``(outcome, column)`` → values present and ``(_OPT_OUT_KEY, status)`` → contacts; and
+        for each imported outcome, its rows' estimated sizes with every column
+        (:func:`_row_bytes`), to cut its files.
+    """
     per_outcome = contacts.group_by(OUTCOME).agg(pl.col(property_columns).count())
     per_status = (
         contacts.filter(pl.col(OUTCOME) == Outcome.OPTED_OUT.value).group_by(OPT_OUT_STATUS).agg(pl.len().alias(_COUNT))
     )
-    outcomes, statuses = pl.collect_all([per_outcome, per_status])
+    sizes = [
+        _row_bytes(contacts.filter(pl.col(OUTCOME) == outcome.value), [EMAIL, *property_columns])
+        for outcome in IMPORT_FILE_STEMS
+    ]
+    outcomes, statuses, *row_bytes = pl.collect_all([per_outcome, per_status, *sizes])
     counts = {(row[OUTCOME], c): row[c] for row in outcomes.iter_rows(named=True) for c in property_columns}
     counts |= {(_OPT_OUT_KEY, row[OPT_OUT_STATUS]): row[_COUNT] for row in statuses.iter_rows(named=True)}
-    return counts
+    return counts, {outcome.value: bytes_.to_series() for outcome, bytes_ in zip(IMPORT_FILE_STEMS, row_bytes, strict=True)}
 
 
-def _row_bytes(rows: pl.LazyFrame, columns: list[str]) -> pl.Series:
-    """Each row's estimated size in the file, before quoting (a narrow column, collected)."""
-    estimate = pl.sum_horizontal(pl.col(c).cast(pl.String).str.len_bytes().fill_null(0) + 3 for c in columns)
-    return rows.select(estimate.alias(_COUNT)).collect().to_series()
+def _row_bytes(rows: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """Each row's estimated size in the file, before quoting (a narrow column)."""
+    estimate = pl.sum_horizontal(pl.col(c).cast(pl.String).str.len_bytes().fill_null(0) + _CELL_OVERHEAD_BYTES for c in columns)
+    return rows.select(estimate.alias(_COUNT))
 
 
 def _placement(members: pl.LazyFrame, file: str) -> pl.LazyFrame:
