@@ -101,9 +101,10 @@ class MigrationParameters(PlanParameters):
     """A plan, then its load into one HubSpot portal."""
 
     portal_url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
-    token_env: str = Field(
+    token_env: str | None = Field(
         default="HUBSPOT_ACCESS_TOKEN",
-        description="Environment variable holding the HubSpot private-app token (read by the process running the flow).",
+        description="Environment variable holding the HubSpot private-app token (read by the process running the flow); "
+        "empty: read only the Secret block.",
     )
     token_secret_block: str | None = Field(
         default=None,

@@ -17,14 +17,16 @@ from tasks.load.retry import HttpError, call_with_retries
 from tasks.secrets import SecretUnavailable, read_secret_block
 
 
-def resolve_token(secret_block: str | None = None, env_var: str = settings.TOKEN_ENV_VAR) -> str:
+def resolve_token(secret_block: str | None = None, env_var: str | None = settings.TOKEN_ENV_VAR) -> str:
     """Find the HubSpot access token: the environment first, then a Prefect Secret block.
 
     Args:
         secret_block: Name of the Prefect ``Secret`` block to read when ``env_var`` is unset;
             defaults to ``settings.DEFAULT_SECRET_BLOCK``.
         env_var: The environment variable holding the token (one per account in a
-            multi-account run); ``HUBSPOT_ACCESS_TOKEN`` by default.
+            multi-account run); ``HUBSPOT_ACCESS_TOKEN`` by default. None reads the block only:
+            a manifest account that names its block must never pick up a token the machine's
+            environment holds for another portal.
 
     Returns:
         The token.
@@ -32,14 +34,15 @@ def resolve_token(secret_block: str | None = None, env_var: str = settings.TOKEN
     Raises:
         LoadError: Neither the variable nor the block holds a token.
     """
-    token = os.environ.get(env_var, "").strip()
+    token = os.environ.get(env_var, "").strip() if env_var else ""
     if token:
         return token
     name = secret_block or settings.DEFAULT_SECRET_BLOCK
     try:
         token = str(read_secret_block(name)).strip()
     except SecretUnavailable as error:
-        raise LoadError(f"no HubSpot access token: set {env_var} or create a Prefect Secret block named {name!r} ({error})") from None
+        where = f"set {env_var} or create" if env_var else "create"
+        raise LoadError(f"no HubSpot access token: {where} a Prefect Secret block named {name!r} ({error})") from None
     if not token:
         raise LoadError(f"the Prefect Secret block {name!r} holds an empty HubSpot access token")
     return token
