@@ -10,8 +10,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 from pydantic import ValidationError
 
-from flows.accounts import migrate_accounts, task_runner_for
-from schemas.manifest import AccountsParameters
+from flows.accounts import migrate_accounts, settled, task_runner_for
+from schemas.manifest import AccountSpec, AccountsParameters
 
 
 def write_manifest(path, portal_url: str, sources: dict[str, str]) -> str:
@@ -90,3 +90,21 @@ def test_dask_with_an_address_joins_that_cluster():
 def test_a_dask_address_without_the_dask_runner_is_refused():
     with pytest.raises(ValidationError, match="dask_address needs task_runner 'dask'"):
         AccountsParameters(manifest="m.yaml", output="out", dask_address="tcp://10.0.0.5:8786")
+
+
+class LostWorkerFuture:
+    """A task whose Dask worker process died before it could report (as ``distributed`` raises it)."""
+
+    def result(self):
+        raise RuntimeError("worker died while running the account of owner@example.com")
+
+
+def test_a_task_that_could_not_report_is_its_accounts_failure_with_emails_masked():
+    result = settled(LostWorkerFuture(), AccountSpec(name="acme", sources=["acme.zip"]))
+
+    assert result == {
+        "name": "acme",
+        "status": "failed",
+        "error": "RuntimeError: worker died while running the account of o***@example.com",
+        "ledger": None,
+    }
