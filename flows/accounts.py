@@ -27,7 +27,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import migrate
 from flows.console import quiet_if_the_command_asked
-from schemas.manifest import DEFAULT_TOKEN_ENV, AccountSpec, AccountsParameters, account_output, load_manifest
+from schemas.manifest import AccountSpec, AccountsParameters, account_output, load_manifest
 from schemas.params import MigrationParameters
 from tasks.errors import InputError, LoadError
 from tasks.privacy import mask_emails_in
@@ -82,7 +82,7 @@ def migrate_account(account: AccountSpec, output: str) -> dict:
         sources=account.sources,
         output=out,
         portal_url=account.portal.url,
-        token_env=account.portal.token_env or DEFAULT_TOKEN_ENV,
+        token_env=account.portal.token_env,
         token_secret_block=account.portal.token_secret,
         consent_overrides=account.consent_overrides,
         source_credentials=account.source_credentials,
