@@ -9,17 +9,26 @@ Accounts run on threads of this process or, with ``task_runner: dask``, in Dask 
 processes (a local cluster, or a running one at ``dask_address``). The choice is a parameter
 and the flow enters the runner itself, so a run started from a deployment honours it as the
 CLI does (a flow's own ``task_runner`` is fixed before its parameters are known).
+
+With ``account_deployment``, each account is instead a flow run of that deployment, taken by
+a worker of its pool on whatever machine: a thread here starts it, waits for its final state,
+and reads the account's ``report.json`` from the output folder (paths travel, never results).
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import fsspec
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture, as_completed
 from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -36,6 +45,9 @@ from tasks.transform.consent import Outcome
 
 ROLLUP_FILE = "rollup.json"
 LEDGER_KEYS = ("rows_read", "rows_rejected", "duplicates_merged")
+# How often a thread waiting on an account's flow run asks the API for its state: one cheap
+# read per account in flight; the worker's own poll (PREFECT_WORKER_QUERY_SECONDS) costs more.
+CHILD_RUN_POLL_SECONDS = 2
 
 
 def finished_report(output: str) -> dict | None:
@@ -66,9 +78,68 @@ def roll_up(results: list[dict]) -> dict:
     }
 
 
+def reachable_by_workers(path: str) -> str:
+    """A path as a worker on another machine or in another directory reads it: a URL as it is,
+    a local path made absolute (a worker resolves a relative one against its own directory)."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def account_parameters(account: AccountSpec, output: str) -> MigrationParameters:
+    """The account's migration: its sources and portal, writing to ``output``. Token and key
+    locations travel as names; whoever runs the migration reads the values."""
+    return MigrationParameters(
+        sources=account.sources,
+        output=output,
+        portal_url=account.portal.url,
+        token_env=account.portal.token_env,
+        token_secret_block=account.portal.token_secret,
+        consent_overrides=account.consent_overrides,
+        source_credentials=account.source_credentials,
+    )
+
+
+def child_run_result(name: str, flow_run: FlowRun, report: dict | None, output: str) -> dict:
+    """An account's result from its flow run's final state and the report left in its folder.
+
+    Args:
+        name: The account.
+        flow_run: Its flow run, once final.
+        report: The finished report read from ``output`` (None when there is none).
+        output: The account's output folder, named when the report is missing.
+    """
+    state = flow_run.state
+    if state is None or not state.is_completed():
+        # One line, whatever the flow's exception said over several.
+        message = mask_emails_in(" ".join(state.message.split())) if state and state.message else ""
+        ended = f"ended {state.name}" if state else "has no state"
+        return account_result(name, "failed", error=f"flow run {flow_run.name} {ended}" + (f": {message}" if message else ""))
+    if report is None:
+        error = f"flow run {flow_run.name} completed but no finished report is at {output} (can every worker reach it?)"
+        return account_result(name, "failed", error=error)
+    return account_result(name, "migrated", report)
+
+
+def run_on_a_worker(deployment: str, name: str, params: MigrationParameters) -> dict:
+    """Migrate an account as a flow run of ``deployment`` and wait for it to end.
+
+    The run is linked to the current task run (``as_subflow``), so the UI shows it under this
+    flow run; its result is read from the report in its output folder, never returned (that
+    would need result storage both machines share).
+    """
+    flow_run = run_deployment(
+        deployment,
+        parameters={"params": params.model_dump(mode="json")},
+        flow_run_name=f"account-{name}",
+        poll_interval=CHILD_RUN_POLL_SECONDS,
+        as_subflow=True,
+    )
+    return child_run_result(name, flow_run, finished_report(params.output), params.output)
+
+
 @task(name="migrate-account", task_run_name="account {account.name}", cache_policy=NO_CACHE)
-def migrate_account(account: AccountSpec, output: str) -> dict:
-    """Migrate one account (a child flow run), or skip it when its last run finished.
+def migrate_account(account: AccountSpec, output: str, deployment: str | None = None) -> dict:
+    """Migrate one account (a child flow run, here or of ``deployment`` on a worker), or skip it
+    when its last run finished.
 
     Never raises: an account's failure is its result, so the other accounts go on.
     """
@@ -78,15 +149,10 @@ def migrate_account(account: AccountSpec, output: str) -> dict:
     if done is not None:
         get_run_logger().info("account %s finished in an earlier run: skipped", account.name)
         return account_result(account.name, "skipped", done)
-    params = MigrationParameters(
-        sources=account.sources,
-        output=out,
-        portal_url=account.portal.url,
-        token_env=account.portal.token_env,
-        token_secret_block=account.portal.token_secret,
-        consent_overrides=account.consent_overrides,
-        source_credentials=account.source_credentials,
-    )
+    params = account_parameters(account, out)
+    if deployment:
+        workers_params = params.model_copy(update={"sources": [reachable_by_workers(s) for s in params.sources]})
+        return run_on_a_worker(deployment, account.name, workers_params)
     try:
         # Through the module, not a name imported here: Dask ships this task's function by value
         # with only the globals it names, and the flow would lose the module the annotations of
@@ -135,10 +201,28 @@ def settled(future: PrefectFuture, account: AccountSpec) -> dict:
         return account_result(account.name, "failed", error=f"{type(error).__name__}: {mask_emails_in(str(error))}")
 
 
+def check_deployment(name: str) -> None:
+    """Fail before any account runs when the API knows no such deployment.
+
+    Raises:
+        InputError: The deployment is not on the Prefect API this run reports to.
+    """
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            raise InputError(name, f"no such deployment on the Prefect API at {client.api_url} "
+                                   "(deploy deployments/prefect.yaml there and set PREFECT_API_URL to it)") from None
+
+
 @flow(name="onramp-migrate-accounts", validate_parameters=True)
 def migrate_accounts(params: AccountsParameters) -> dict:
     """Migrate every account of a manifest, at most ``max_concurrent_accounts`` at once."""
     manifest = load_manifest(params.manifest)
+    output = params.output
+    if params.account_deployment:
+        check_deployment(params.account_deployment)
+        output = reachable_by_workers(output)
     waiting = list(manifest.accounts)
     running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}
@@ -150,12 +234,13 @@ def migrate_accounts(params: AccountsParameters) -> dict:
         while waiting or running:
             while waiting and len(running) < params.max_concurrent_accounts:
                 account = waiting.pop(0)
-                running[runner.submit(migrate_account, {"account": account, "output": params.output})] = account
+                submitted = runner.submit(migrate_account, {"account": account, "output": output, "deployment": params.account_deployment})
+                running[submitted] = account
             finished = next(as_completed(list(running)))
             account = running.pop(finished)
             results[account.name] = settled(finished, account)
     rollup = roll_up([results[a.name] for a in manifest.accounts])
-    with fsspec.open(f"{params.output.rstrip('/')}/{ROLLUP_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
+    with fsspec.open(f"{output.rstrip('/')}/{ROLLUP_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
         json.dump(rollup, handle, indent=2)
     create_table_artifact(
         [{"account": r["name"], "status": r["status"], "error": r["error"] or ""} for r in rollup["accounts"]],

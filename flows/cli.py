@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="run accounts in threads of this process, or in Dask worker processes (default: threads)")
     accounts.add_argument("--dask-address", metavar="ADDRESS",
                           help="with --task-runner dask: scheduler of a running Dask cluster (tcp://host:8786); default: start a local one")
+    accounts.add_argument("--deployment", metavar="FLOW/DEPLOYMENT",
+                          help="run each account as a flow run of this deployment (onramp-migrate/backfill) on its workers, "
+                               "on the Prefect server at PREFECT_API_URL")
     accounts.set_defaults(run=_run_migrate_accounts)
 
     emulator = commands.add_parser("emulator", help="serve the local HubSpot emulator on 127.0.0.1")
@@ -303,7 +306,7 @@ def _run_migrate_accounts(args: argparse.Namespace) -> int:
 
     params = AccountsParameters(
         manifest=args.manifest, output=args.out, max_concurrent_accounts=args.max_concurrent,
-        task_runner=args.task_runner, dask_address=args.dask_address,
+        task_runner=args.task_runner, dask_address=args.dask_address, account_deployment=args.deployment,
     )
     # Read here too, so a bad manifest is one line naming its line before the engine starts.
     load_manifest(params.manifest)

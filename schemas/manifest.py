@@ -163,9 +163,17 @@ class AccountsParameters(BaseModel):
         default=None,
         description="Scheduler of a running Dask cluster (tcp://host:8786); none starts a local cluster of processes.",
     )
+    account_deployment: str | None = Field(
+        default=None,
+        pattern=r"^[^/]+/[^/]+$",
+        description="Run each account as a flow run of this deployment (e.g. onramp-migrate/backfill) on the workers "
+        "of its pool, on any machine; output and sources must be paths every worker reaches (README: Scale-out).",
+    )
 
     @model_validator(mode="after")
-    def _address_needs_dask(self) -> AccountsParameters:
+    def _one_place_to_run(self) -> AccountsParameters:
         if self.dask_address and self.task_runner != "dask":
             raise ValueError("dask_address needs task_runner 'dask'")
+        if self.account_deployment and self.task_runner != "threads":
+            raise ValueError("account_deployment runs the accounts on the deployment's workers: leave task_runner 'threads'")
         return self

@@ -1,17 +1,21 @@
-"""Multi-account migration: concurrency, a shared portal, one broken account, a rerun; the task runner."""
+"""Multi-account migration: concurrency, a shared portal, one broken account, a rerun; the task runner; child runs of a deployment."""
 
 from __future__ import annotations
 
 import json
+from uuid import uuid4
 
-from benchmarks.generate_mailchimp import write_export
 import pytest
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import Cancelled, Completed, Crashed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 from pydantic import ValidationError
 
-from flows.accounts import migrate_accounts, settled, task_runner_for
+from benchmarks.generate_mailchimp import write_export
+from flows.accounts import check_deployment, child_run_result, migrate_accounts, reachable_by_workers, settled, task_runner_for
 from schemas.manifest import AccountSpec, AccountsParameters
+from tasks.errors import InputError
 
 
 def write_manifest(path, portal_url: str, sources: dict[str, str]) -> str:
@@ -108,3 +112,64 @@ def test_a_task_that_could_not_report_is_its_accounts_failure_with_emails_masked
         "error": "RuntimeError: worker died while running the account of o***@example.com",
         "ledger": None,
     }
+
+
+def test_a_deployment_with_the_dask_runner_is_refused():
+    with pytest.raises(ValidationError, match="account_deployment runs the accounts on the deployment's workers"):
+        AccountsParameters(manifest="m.yaml", output="out", task_runner="dask", account_deployment="onramp-migrate/backfill")
+
+
+def test_a_deployment_is_named_flow_slash_deployment():
+    with pytest.raises(ValidationError, match="account_deployment"):
+        AccountsParameters(manifest="m.yaml", output="out", account_deployment="backfill")
+
+
+def flow_run(state) -> FlowRun:
+    return FlowRun(flow_id=uuid4(), name="account-acme", state=state)
+
+
+REPORT = {"rows_read": 3, "rows_rejected": 1, "duplicates_merged": 0,
+          "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "load": {"rows_failed": 0}}
+
+
+def test_a_completed_child_run_is_its_account_migrated_with_the_report_from_its_folder():
+    result = child_run_result("acme", flow_run(Completed()), REPORT, "/data/out/acme")
+
+    assert result == {"name": "acme", "status": "migrated", "error": None, "ledger": {
+        "rows_read": 3, "rows_rejected": 1, "duplicates_merged": 0,
+        "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "rows_failed": 0}}
+
+
+@pytest.mark.parametrize("state, ended", [
+    (Failed(message="Flow run encountered an exception: InputError: /data/acme.zip: not a zip archive\n(owner@example.com)"),
+     "ended Failed: Flow run encountered an exception: InputError: /data/acme.zip: not a zip archive (o***@example.com)"),
+    (Crashed(message="Flow run infrastructure exited with non-zero status code -9."),
+     "ended Crashed: Flow run infrastructure exited with non-zero status code -9."),
+    (Cancelled(), "ended Cancelled"),
+    (None, "has no state"),
+])
+def test_a_child_run_that_did_not_complete_is_its_accounts_failure_in_one_masked_line(state, ended):
+    result = child_run_result("acme", flow_run(state), None, "/data/out/acme")
+
+    assert result == {"name": "acme", "status": "failed", "error": f"flow run account-acme {ended}", "ledger": None}
+
+
+def test_a_completed_child_run_without_a_report_where_the_parent_reads_is_a_failure_naming_the_folder():
+    result = child_run_result("acme", flow_run(Completed()), None, "/data/out/acme")
+
+    assert result["status"] == "failed"
+    assert result["error"] == "flow run account-acme completed but no finished report is at /data/out/acme (can every worker reach it?)"
+
+
+def test_workers_get_urls_as_they_are_and_local_paths_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    assert reachable_by_workers("s3://exports/acme.zip") == "s3://exports/acme.zip"
+    assert reachable_by_workers("mailchimp://a1b2c3d4e5") == "mailchimp://a1b2c3d4e5"
+    assert reachable_by_workers("out") == str(tmp_path / "out")
+    assert reachable_by_workers("/data/out") == "/data/out"
+
+
+def test_a_deployment_the_api_does_not_know_is_refused_before_any_account_runs(prefect_api_url):
+    with pytest.raises(InputError, match=r"^onramp-migrate/nowhere: no such deployment on the Prefect API at http://127\.0\.0\.1"):
+        check_deployment("onramp-migrate/nowhere")

@@ -54,3 +54,14 @@ def test_accounts_on_a_local_dask_cluster_one_failing_does_not_stop_the_next(pre
     assert rollup["totals"]["rows_read"] == report["rows_read"] == 20
     assert rollup["failed"] == ["initech"]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_deployment_with_the_dask_runner_exits_2(tmp_path, capsys):
+    status = main(["migrate-accounts", "accounts.yaml", "--out", str(tmp_path / "out"),
+                   "--deployment", "onramp-migrate/backfill", "--task-runner", "dask"])
+
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "onramp: error: parameters: Value error, account_deployment runs the accounts on the deployment's workers: "
+        "leave task_runner 'threads'\n"
+    )
