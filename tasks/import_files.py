@@ -201,7 +201,7 @@ def write_plan(
         "property_group": group,
         # The load creates every group listed here; the source's own comes first.
         **({"property_groups": [group, ONRAMP_PROPERTY_GROUP]} if onramp_properties else {}),
-        "properties": [p.hubspot_definition(profile.label, options.get(p.name)) for p in planned] + onramp_properties,
+        "properties": [p.hubspot_definition(options.get(p.name)) for p in planned] + onramp_properties,
         "imports": imports,
         "lists": static_lists(imports, profile.label),
         "opt_outs": opt_outs,

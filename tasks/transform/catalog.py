@@ -215,7 +215,11 @@ class ReadingProfile:
                 defaults[key] = target
             else:
                 customs[key] = CustomProperty(
-                    name=target, label=column.strip(), group=self.profile.group_name, source_column=column.strip()
+                    name=target,
+                    label=column.strip(),
+                    group=self.profile.group_name,
+                    source_label=self.profile.label,
+                    source_column=column.strip(),
                 )
         profile = dataclasses.replace(
             self.profile,

@@ -29,6 +29,8 @@ class CustomProperty:
         name: Internal property name.
         label: Label shown in HubSpot.
         group: Property group name.
+        source_label: The source format's name (``Mailchimp``), for the description: in a run
+            mixing formats each property names the format whose column it holds.
         type: HubSpot property ``type`` (string, number, datetime, ...).
         field_type: HubSpot ``fieldType`` (text, textarea, number, date, ...).
         values: How cell values are read: ``text`` as they are, ``tag_list`` a quoted
@@ -39,16 +41,16 @@ class CustomProperty:
     name: str
     label: str
     group: str
+    source_label: str
     type: str = "string"
     field_type: str = "text"
     values: str = "text"
     source_column: str = ""
 
-    def hubspot_definition(self, source_label: str, options: list[dict] | None = None) -> dict:
+    def hubspot_definition(self, options: list[dict] | None = None) -> dict:
         """The body HubSpot's Properties API takes to create this property.
 
         Args:
-            source_label: The source's name, for the description.
             options: An enumeration's options (``{label, value, hidden, displayOrder}``), which
                 the planner finds in the data; left out of the body when ``None``.
         """
@@ -58,7 +60,7 @@ class CustomProperty:
             "type": self.type,
             "fieldType": self.field_type,
             "groupName": self.group,
-            "description": f"{source_label} column {self.source_column!r}, migrated by Onramp.",
+            "description": f"{self.source_label} column {self.source_column!r}, migrated by Onramp.",
         }
         return definition if options is None else {**definition, "options": options}
 
@@ -92,6 +94,7 @@ class SourceProfile:
             name=custom_property_name(self.group_name, header),
             label=header.strip(),
             group=self.group_name,
+            source_label=self.label,
             source_column=header.strip(),
         )
 
@@ -116,6 +119,7 @@ def load_profile(name: str) -> SourceProfile:
             name=spec["name"],
             label=spec["label"],
             group=group["name"],
+            source_label=data["label"],
             type=spec.get("type", "string"),
             field_type=spec.get("field_type", "text"),
             values=spec.get("values", "text"),

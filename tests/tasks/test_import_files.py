@@ -10,8 +10,8 @@ from tasks.import_files import PlanLimits, chunk_bounds, opt_out_file_name, writ
 from tasks.transform.profile import CustomProperty, load_profile
 
 PROFILE = load_profile("mailchimp")
-RATING = CustomProperty(name="mailchimp_member_rating", label="Member rating", group="mailchimp", type="number", field_type="number", source_column="MEMBER_RATING")
-UNUSED = CustomProperty(name="mailchimp_unsub_reason", label="Unsubscribe reason", group="mailchimp", source_column="UNSUB_REASON")
+RATING = CustomProperty(name="mailchimp_member_rating", label="Member rating", group="mailchimp", source_label="Mailchimp", type="number", field_type="number", source_column="MEMBER_RATING")
+UNUSED = CustomProperty(name="mailchimp_unsub_reason", label="Unsubscribe reason", group="mailchimp", source_label="Mailchimp", source_column="UNSUB_REASON")
 
 
 @pytest.mark.parametrize(

@@ -338,6 +338,9 @@ def test_a_mixed_run_merges_by_email_and_the_most_restrictive_outcome_wins(tmp_p
     assert report["duplicates_merged"] == 3
     plan = json.loads((tmp_path / "out" / "plan.json").read_text())
     assert [g["name"] for g in plan["property_groups"]] == ["mailchimp", "constantcontact", "salesforce", "onramp"]
+    # Each custom property says which format's column it holds, not the run's first format.
+    described = {p["groupName"]: p["description"].split(" column ")[0] for p in plan["properties"] if p["groupName"] != "onramp"}
+    assert described == {"mailchimp": "Mailchimp", "constantcontact": "Constant Contact", "salesforce": "Salesforce"}
 
 
 @pytest.mark.parametrize(("name", "outcome"), [("unsubscribed_members_export_ab.csv", "opted_out"), ("cleaned_email_audience_export_ab.csv", "opted_out"), ("subscribed_email_audience_export_ab.csv", "marketing")])
