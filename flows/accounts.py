@@ -84,6 +84,13 @@ def reachable_by_workers(path: str) -> str:
     return path if "://" in path else os.path.abspath(path)
 
 
+def for_workers(params: MigrationParameters) -> MigrationParameters:
+    """The migration with its output and sources as paths a worker elsewhere can read."""
+    return params.model_copy(
+        update={"output": reachable_by_workers(params.output), "sources": [reachable_by_workers(s) for s in params.sources]}
+    )
+
+
 def account_parameters(account: AccountSpec, output: str) -> MigrationParameters:
     """The account's migration: its sources and portal, writing to ``output``. Token and key
     locations travel as names; whoever runs the migration reads the values."""
@@ -151,8 +158,7 @@ def migrate_account(account: AccountSpec, output: str, deployment: str | None = 
         return account_result(account.name, "skipped", done)
     params = account_parameters(account, out)
     if deployment:
-        workers_params = params.model_copy(update={"sources": [reachable_by_workers(s) for s in params.sources]})
-        return run_on_a_worker(deployment, account.name, workers_params)
+        return run_on_a_worker(deployment, account.name, for_workers(params))
     try:
         # Through the module, not a name imported here: Dask ships this task's function by value
         # with only the globals it names, and the flow would lose the module the annotations of
@@ -219,10 +225,8 @@ def check_deployment(name: str) -> None:
 def migrate_accounts(params: AccountsParameters) -> dict:
     """Migrate every account of a manifest, at most ``max_concurrent_accounts`` at once."""
     manifest = load_manifest(params.manifest)
-    output = params.output
     if params.account_deployment:
         check_deployment(params.account_deployment)
-        output = reachable_by_workers(output)
     waiting = list(manifest.accounts)
     running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}
@@ -234,13 +238,15 @@ def migrate_accounts(params: AccountsParameters) -> dict:
         while waiting or running:
             while waiting and len(running) < params.max_concurrent_accounts:
                 account = waiting.pop(0)
-                submitted = runner.submit(migrate_account, {"account": account, "output": output, "deployment": params.account_deployment})
+                submitted = runner.submit(
+                    migrate_account, {"account": account, "output": params.output, "deployment": params.account_deployment}
+                )
                 running[submitted] = account
             finished = next(as_completed(list(running)))
             account = running.pop(finished)
             results[account.name] = settled(finished, account)
     rollup = roll_up([results[a.name] for a in manifest.accounts])
-    with fsspec.open(f"{output.rstrip('/')}/{ROLLUP_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
+    with fsspec.open(f"{params.output.rstrip('/')}/{ROLLUP_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
         json.dump(rollup, handle, indent=2)
     create_table_artifact(
         [{"account": r["name"], "status": r["status"], "error": r["error"] or ""} for r in rollup["accounts"]],

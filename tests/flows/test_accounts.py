@@ -13,8 +13,9 @@ from prefect_dask import DaskTaskRunner
 from pydantic import ValidationError
 
 from benchmarks.generate_mailchimp import write_export
-from flows.accounts import check_deployment, child_run_result, migrate_accounts, reachable_by_workers, settled, task_runner_for
+from flows.accounts import check_deployment, child_run_result, for_workers, migrate_accounts, settled, task_runner_for
 from schemas.manifest import AccountSpec, AccountsParameters
+from schemas.params import MigrationParameters
 from tasks.errors import InputError
 
 
@@ -163,11 +164,13 @@ def test_a_completed_child_run_without_a_report_where_the_parent_reads_is_a_fail
 
 def test_workers_get_urls_as_they_are_and_local_paths_made_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    params = MigrationParameters(sources=["s3://exports/acme.zip", "mailchimp://a1b2c3d4e5", "exports/crm.csv", "/data/cc.csv"], output="out/acme")
 
-    assert reachable_by_workers("s3://exports/acme.zip") == "s3://exports/acme.zip"
-    assert reachable_by_workers("mailchimp://a1b2c3d4e5") == "mailchimp://a1b2c3d4e5"
-    assert reachable_by_workers("out") == str(tmp_path / "out")
-    assert reachable_by_workers("/data/out") == "/data/out"
+    sent = for_workers(params)
+
+    assert sent.sources == ["s3://exports/acme.zip", "mailchimp://a1b2c3d4e5", str(tmp_path / "exports" / "crm.csv"), "/data/cc.csv"]
+    assert sent.output == str(tmp_path / "out" / "acme")
+    assert for_workers(MigrationParameters(sources=["a.zip"], output="s3://agency/run-1/acme")).output == "s3://agency/run-1/acme"
 
 
 def test_a_deployment_the_api_does_not_know_is_refused_before_any_account_runs(prefect_api_url):
