@@ -20,11 +20,15 @@ demo: $(STAMP)
 
 # Prefect keeps its database under PREFECT_HOME: a throwaway one per run keeps
 # tests hermetic. pytest's exit 5 ("no tests collected") is a failure here.
+# Two pytest workers (TEST_WORKERS=0: one process): many tests wait on servers and
+# subprocesses, so two overlap well even on two cores. --dist loadfile keeps each
+# file on one worker, so a module's fixtures (an emulator, a Prefect server) start once.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	@home=$$(mktemp -d); \
 	PREFECT_HOME=$$home PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=90 \
 	PREFECT_SERVER_ANALYTICS_ENABLED=false \
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; rm -rf $$home; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; rm -rf $$home; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
