@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
+from uuid import UUID
 
 import fsspec
 from prefect import flow, task
@@ -48,6 +51,10 @@ LEDGER_KEYS = ("rows_read", "rows_rejected", "duplicates_merged")
 # How often a thread waiting on an account's flow run asks the API for its state: one cheap
 # read per account in flight; the worker's own poll (PREFECT_WORKER_QUERY_SECONDS) costs more.
 CHILD_RUN_POLL_SECONDS = 2
+# run_deployment numbers the task run that links a child run to this flow run with a counter
+# the threads share unguarded: two accounts started at the same instant could get one task run
+# (one parent line in the UI for both). Runs start one at a time; their waits overlap.
+_STARTING_A_CHILD_RUN = threading.Lock()
 
 
 def finished_report(output: str) -> dict | None:
@@ -133,14 +140,25 @@ def run_on_a_worker(deployment: str, name: str, params: MigrationParameters) -> 
     flow run; its result is read from the report in its output folder, never returned (that
     would need result storage both machines share).
     """
-    flow_run = run_deployment(
-        deployment,
-        parameters={"params": params.model_dump(mode="json")},
-        flow_run_name=f"account-{name}",
-        poll_interval=CHILD_RUN_POLL_SECONDS,
-        as_subflow=True,
-    )
-    return child_run_result(name, flow_run, finished_report(params.output), params.output)
+    with _STARTING_A_CHILD_RUN:
+        started = run_deployment(
+            deployment,
+            parameters={"params": params.model_dump(mode="json")},
+            flow_run_name=f"account-{name}",
+            timeout=0,
+            as_subflow=True,
+        )
+    return child_run_result(name, final_flow_run(started.id), finished_report(params.output), params.output)
+
+
+def final_flow_run(flow_run_id: UUID) -> FlowRun:
+    """The flow run once it has ended (however long its worker takes to pick it up)."""
+    with get_client(sync_client=True) as client:
+        while True:
+            flow_run = client.read_flow_run(flow_run_id)
+            if flow_run.state and flow_run.state.is_final():
+                return flow_run
+            time.sleep(CHILD_RUN_POLL_SECONDS)
 
 
 @task(name="migrate-account", task_run_name="account {account.name}", cache_policy=NO_CACHE)

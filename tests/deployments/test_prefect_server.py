@@ -162,6 +162,7 @@ def test_a_backfill_and_accounts_run_through_a_deployment_on_a_worker(tmp_path):
         ("account-acme", "Completed", backfill_id),
         ("account-initech", "Failed", backfill_id),
     }
+    assert len({c["parent_task_run_id"] for c in children}) == 2
     rollup = json.loads((agency / "out" / "rollup.json").read_text(encoding="utf-8"))
     acme, initech = rollup["accounts"]
     assert (acme["status"], initech["status"]) == ("migrated", "failed")
