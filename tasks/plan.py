@@ -4,14 +4,16 @@
 without the Prefect engine; ``tasks.steps`` wraps it as one task.
 
 It streams: each source CSV is parsed once, validated and mapped on the way, into two Parquet
-files in a work folder (the file's rejects, its mapped accepted rows), all files in one polars
-query; everything after reads those, which is cheap. Only the emails seen more than once are merged in memory (see
-``stream_contacts``); the contacts are staged as Parquet once more, checked against their
-contract by pandera, and streamed into the import files.
+files in a work folder (the file's rejects, its mapped accepted rows), a slice of rows at a
+time, every file's slice in one polars query; everything after reads those, which is cheap.
+Only the emails seen more than once are merged in memory (see ``stream_contacts``); the
+contacts are staged as Parquet once more, checked against their contract by pandera, and
+streamed into the import files.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,14 +39,27 @@ WORK_FOLDER_PREFIX = ".onramp-work-"
 removed when the plan ends."""
 
 
+ROWS_PER_SLICE = 1_000_000
+"""Rows of a file staged by one query. Polars' CSV reader parses ahead of a slower transform,
+holding what it parsed, so one query's memory grows with the rows it reads; a file bigger than
+this is staged slice by slice, which keeps memory flat as exports grow."""
+
+
 @dataclass(frozen=True)
 class StagedFile:
-    """One source file after its single pass: rejects and mapped rows, staged as Parquet."""
+    """One source file after its single pass: rejects and mapped rows, staged as Parquet.
+
+    Attributes:
+        raw: The extracted file.
+        mapped: How its columns were mapped (the frame of its first slice).
+        rejects: Its rejects, one Parquet file per slice, in file order.
+        accepted: Its mapped accepted rows, one Parquet file per slice, in file order.
+    """
 
     raw: RawSource
     mapped: ContactRows
-    rejects: Path
-    accepted: Path
+    rejects: list[Path]
+    accepted: list[Path]
 
     def counts(self) -> tuple[int, int]:
         """Rows read and rows rejected (from the Parquet metadata: nothing is read)."""
@@ -117,36 +132,57 @@ def plan_sources(
 def stage_sources(raws: Sequence[RawSource], work: Path, profiles: Profiles) -> list[StagedFile]:
     """Parse every source file once: validate, map, and sink each file's rejects and mapped rows.
 
-    All files go through one polars query, so a small file's parse runs beside a big one's on
-    every core instead of after it.
+    The files are staged :data:`ROWS_PER_SLICE` rows at a time: each round is one polars
+    query over the next slice of every file not yet done, so a small file's parse runs beside
+    a big one's on every core instead of after it.
 
     Args:
         raws: The extracted files (lazy scans), in input order.
-        work: The plan's work folder; file ``n``'s Parquet files go to ``<n>.rejects.parquet``
-            and ``<n>.rows.parquet`` there.
+        work: The plan's work folder; slice ``s`` of file ``n`` goes to
+            ``<n>-<s>.rejects.parquet`` and ``<n>-<s>.rows.parquet`` there.
         profiles: Every file's format → its profile and consent policy.
 
     Raises:
         InputError: A file as a whole does not fit its schema (checked before anything is read).
     """
+    rows_per_slice = ROWS_PER_SLICE
     staged: list[StagedFile] = []
-    sinks: list[pl.LazyFrame] = []
-    for index, raw in enumerate(raws):
-        file, file_sinks = staging_query(raw, work / f"{index:05d}", *profiles[raw.format])
-        staged.append(file)
-        sinks.extend(file_sinks)
-    if sinks:
+    pending = list(range(len(raws)))
+    number = 0
+    while pending:
+        sinks: list[pl.LazyFrame] = []
+        for index in pending:
+            raw = raws[index]
+            rows = raw.frame.slice(number * rows_per_slice, rows_per_slice)
+            part, part_sinks = staging_query(
+                dataclasses.replace(raw, frame=rows), work / f"{index:05d}-{number:05d}", *profiles[raw.format]
+            )
+            sinks.extend(part_sinks)
+            if number == 0:
+                staged.append(part)
+            else:
+                staged[index].rejects.extend(part.rejects)
+                staged[index].accepted.extend(part.accepted)
         pl.collect_all(sinks)
+        # A file whose slice came back full may hold more rows.
+        pending = [index for index in pending if _rows_in(staged[index], number) == rows_per_slice]
+        number += 1
     return staged
+
+
+def _rows_in(file: StagedFile, number: int) -> int:
+    """Rows (accepted and rejected) of slice ``number`` of a staged file."""
+    return sum(pl.scan_parquet(paths[number]).select(pl.len()).collect().item() for paths in (file.rejects, file.accepted))
 
 
 def staging_query(
     raw: RawSource, stem: Path, profile: SourceProfile, policy: ConsentPolicy
 ) -> tuple[StagedFile, list[pl.LazyFrame]]:
-    """One file's staging: where its Parquet files go and the two lazy sinks that write them.
+    """The staging of one file (or slice of it): where its Parquet files go and the two lazy
+    sinks that write them.
 
     Args:
-        raw: The extracted file (a lazy scan).
+        raw: The extracted file (a lazy scan, perhaps of a slice of its rows).
         stem: Where its Parquet files go (``<stem>.rejects.parquet``, ``<stem>.rows.parquet``).
         profile: The source format's profile.
         policy: The run's consent policy.
@@ -161,10 +197,10 @@ def staging_query(
     schema = export_file_schema(raw.status, raw.email_column)
     validated = split_rejects(raw.frame, schema, ROW_RULES, REJECT_REASONS, raw.uri)
     mapped = map_rows(validated.accepted, raw.headers, raw.email_column, raw.uri, profile, policy)
-    staged = StagedFile(raw, mapped, stem.with_suffix(".rejects.parquet"), stem.with_suffix(".rows.parquet"))
+    staged = StagedFile(raw, mapped, [stem.with_suffix(".rejects.parquet")], [stem.with_suffix(".rows.parquet")])
     sinks = [
-        validated.rejects.sink_parquet(staged.rejects, compression="uncompressed", lazy=True),
-        mapped.frame.sink_parquet(staged.accepted, compression="uncompressed", lazy=True),
+        validated.rejects.sink_parquet(staged.rejects[0], compression="uncompressed", lazy=True),
+        mapped.frame.sink_parquet(staged.accepted[0], compression="uncompressed", lazy=True),
     ]
     return staged, sinks
 

@@ -150,3 +150,19 @@ def test_the_streaming_plan_writes_what_the_in_memory_rules_give(tmp_path, layou
     assert report["duplicates_merged"] == sum(c["rows_merged"] - 1 for c in ref["contacts"])
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == report
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hubspot", "lineage.csv", "plan.json", "rejects.csv", "report.json"]
+
+
+def test_staging_a_file_in_slices_writes_the_same_files(tmp_path, monkeypatch):
+    write_export(tmp_path / "export.zip", rows=300, seed=5)
+    raws = read_export(str(tmp_path / "export.zip"), tmp_path / "staging")
+    profiles = {PROFILE.format: (PROFILE, PROFILE.consent)}
+    whole = plan_sources(raws, OutputFolder(str(tmp_path / "whole")), profiles, LIMITS)
+    # 7 rows a slice: every file is staged in several, the last one short or empty.
+    monkeypatch.setattr("tasks.plan.ROWS_PER_SLICE", 7)
+    sliced = plan_sources(raws, OutputFolder(str(tmp_path / "sliced")), profiles, LIMITS)
+
+    assert sliced == whole
+    files = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "sliced") for p in (tmp_path / "sliced").rglob("*") if p.is_file())
+    for name in files:
+        assert (tmp_path / "sliced" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
