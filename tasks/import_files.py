@@ -189,7 +189,10 @@ def write_plan(
 
     lineage = pl.concat(placed) if placed else pl.LazyFrame(schema=dict.fromkeys([EMAIL, OUTCOME, _FILE, SOURCES], pl.String) | {_LINE: pl.Int64})
     sinks.append(sink_safe_csv(lineage.select(EMAIL, OUTCOME, _FILE, _LINE, SOURCES), out.path(LINEAGE_FILE), lazy=True))
-    pl.collect_all(sinks)
+    # One file at a time: polars' Parquet reader decodes ahead of a slower CSV writer and holds
+    # it, so files written side by side hold as much as all of them (4.4 GB at 5M contacts).
+    for sink in sinks:
+        sink.collect()
 
     used = {c for entry in imports for c in entry["columns"]}
     planned = [p for p in custom_properties if p.name in used]

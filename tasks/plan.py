@@ -4,8 +4,8 @@
 without the Prefect engine; ``tasks.steps`` wraps it as one task.
 
 It streams: each source CSV is parsed once, validated and mapped on the way, into two Parquet
-files in a work folder (the file's rejects, its mapped accepted rows), a slice of rows at a
-time, every file's slice in one polars query; everything after reads those, which is cheap.
+files in a work folder (the file's rejects, its mapped accepted rows), one slice of rows at
+a time (memory stays flat); everything after reads those, which is cheap.
 Only the emails seen more than once are merged in memory (see ``stream_contacts``); the
 contacts are staged as Parquet once more, checked against their contract by pandera, and
 streamed into the import files.
@@ -132,10 +132,6 @@ def plan_sources(
 def stage_sources(raws: Sequence[RawSource], work: Path, profiles: Profiles) -> list[StagedFile]:
     """Parse every source file once: validate, map, and sink each file's rejects and mapped rows.
 
-    The files are staged :data:`ROWS_PER_SLICE` rows at a time: each round is one polars
-    query over the next slice of every file not yet done, so a small file's parse runs beside
-    a big one's on every core instead of after it.
-
     Args:
         raws: The extracted files (lazy scans), in input order.
         work: The plan's work folder; slice ``s`` of file ``n`` goes to
@@ -145,34 +141,40 @@ def stage_sources(raws: Sequence[RawSource], work: Path, profiles: Profiles) -> 
     Raises:
         InputError: A file as a whole does not fit its schema (checked before anything is read).
     """
-    rows_per_slice = ROWS_PER_SLICE
-    staged: list[StagedFile] = []
-    pending = list(range(len(raws)))
+    return [stage_file(raw, work / f"{index:05d}", *profiles[raw.format]) for index, raw in enumerate(raws)]
+
+
+def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: ConsentPolicy) -> StagedFile:
+    """Stage one file :data:`ROWS_PER_SLICE` rows at a time, one polars query per slice.
+
+    Files go one after the other, not side by side: what a query holds grows with the rows it
+    reads, so one slice at a time is what keeps memory flat.
+
+    Args:
+        raw: The extracted file (a lazy scan).
+        stem: Slice ``s`` goes to ``<stem>-<s>.rejects.parquet`` and ``<stem>-<s>.rows.parquet``.
+        profile: The source format's profile.
+        policy: The run's consent policy.
+
+    Raises:
+        InputError: The file as a whole does not fit its schema.
+    """
+    staged: StagedFile | None = None
     number = 0
-    while pending:
-        sinks: list[pl.LazyFrame] = []
-        for index in pending:
-            raw = raws[index]
-            rows = raw.frame.slice(number * rows_per_slice, rows_per_slice)
-            part, part_sinks = staging_query(
-                dataclasses.replace(raw, frame=rows), work / f"{index:05d}-{number:05d}", *profiles[raw.format]
-            )
-            sinks.extend(part_sinks)
-            if number == 0:
-                staged.append(part)
-            else:
-                staged[index].rejects.extend(part.rejects)
-                staged[index].accepted.extend(part.accepted)
+    while True:
+        rows = raw.frame.slice(number * ROWS_PER_SLICE, ROWS_PER_SLICE)
+        part, sinks = staging_query(
+            dataclasses.replace(raw, frame=rows), stem.with_name(f"{stem.name}-{number:05d}"), profile, policy
+        )
         pl.collect_all(sinks)
-        # A file whose slice came back full may hold more rows.
-        pending = [index for index in pending if _rows_in(staged[index], number) == rows_per_slice]
+        staged = part if staged is None else dataclasses.replace(
+            staged, rejects=staged.rejects + part.rejects, accepted=staged.accepted + part.accepted
+        )
+        read, _ = part.counts()
+        # A slice that came back short was the file's last.
+        if read < ROWS_PER_SLICE:
+            return dataclasses.replace(staged, raw=raw)
         number += 1
-    return staged
-
-
-def _rows_in(file: StagedFile, number: int) -> int:
-    """Rows (accepted and rejected) of slice ``number`` of a staged file."""
-    return sum(pl.scan_parquet(paths[number]).select(pl.len()).collect().item() for paths in (file.rejects, file.accepted))
 
 
 def staging_query(
