@@ -42,6 +42,8 @@ _FIRST = "_first"
 _PARSED = "_parsed_"
 _FILE_STRIDE = 1 << 32
 """Positions are ``file index * _FILE_STRIDE + row``: no file has 2**32 rows."""
+ROWS_PER_EMAIL_PARTITION = 1_000_000
+"""Rows whose emails one pass of the duplicate search holds (see ``_duplicated_emails``)."""
 
 
 @dataclass(frozen=True)
@@ -264,11 +266,20 @@ def _bounded_provenance(value: pl.Expr) -> pl.Expr:
 def _duplicated_emails(positioned: Sequence[pl.LazyFrame]) -> pl.DataFrame:
     """The emails seen more than once, each with the position of its first row.
 
-    The one pass that holds something per email, and only the email and two integers.
+    The one pass that holds something per email, and only the email and two integers. It holds
+    that for every distinct email at once, so it runs in partitions by email hash, each holding
+    at most about :data:`ROWS_PER_EMAIL_PARTITION` rows' emails: memory stays flat as exports
+    grow, and all the rows of an email fall in one partition.
     """
     narrow = pl.concat([f.select(EMAIL, _INPUT_ORDER) for f in positioned])
-    counts = narrow.group_by(EMAIL).agg(pl.len().alias(_COUNT), pl.col(_INPUT_ORDER).min().alias(_FIRST))
-    return counts.filter(pl.col(_COUNT) > 1).select(EMAIL, _FIRST).collect()
+    rows = narrow.select(pl.len()).collect().item()
+    partitions = max(1, -(-rows // ROWS_PER_EMAIL_PARTITION))
+    found = []
+    for partition in range(partitions):
+        rows_of = narrow.filter(pl.col(EMAIL).hash() % partitions == partition) if partitions > 1 else narrow
+        counts = rows_of.group_by(EMAIL).agg(pl.len().alias(_COUNT), pl.col(_INPUT_ORDER).min().alias(_FIRST))
+        found.append(counts.filter(pl.col(_COUNT) > 1).select(EMAIL, _FIRST).collect())
+    return pl.concat(found)
 
 
 def _single_value(column: str, own: Sequence[str]) -> pl.Expr:

@@ -176,3 +176,12 @@ def test_a_consent_override_changes_the_outcome():
 def test_no_files_give_no_contacts():
     assert merge_contacts([]).height == 0
     assert stream_contacts([]).collect().height == 0
+
+
+def test_the_duplicate_search_by_email_partitions_gives_the_same_contacts(monkeypatch):
+    rows = [{"Email Address": f"person{n % 7}@example.com", "First Name": f"name {n}"} for n in range(20)]
+    # 20 rows, 3 a partition: the search runs in 7 partitions by email hash.
+    monkeypatch.setattr("tasks.transform.contacts.ROWS_PER_EMAIL_PARTITION", 3)
+    contacts = merged(export_file("subscribed", rows[:12]), export_file("unsubscribed", rows[12:]))
+    assert sorted(contacts) == [f"person{n}@example.com" for n in range(7)]
+    assert sum(c["rows_merged"] for c in contacts.values()) == 20
