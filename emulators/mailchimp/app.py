@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import copy
+import threading
 from datetime import datetime
 
 from fastapi import FastAPI, Query, Request
@@ -87,7 +88,7 @@ class MailchimpEmulator:
         settings: The account's settings.
         audience: The audience's members (change them to set up an incremental run).
         in_flight: Requests served at once now, at most, and refused for the limit.
-        requests: Member pages served.
+        requests: Member pages served (failed ones included).
     """
 
     def __init__(self, settings: MailchimpSettings) -> None:
@@ -95,6 +96,19 @@ class MailchimpEmulator:
         self.audience = Audience.seeded(settings)
         self.in_flight = InFlight()
         self.requests = 0
+        # Pages are served by the server's worker threads, several at once.
+        self._requests_lock = threading.Lock()
+
+    def count_request(self) -> None:
+        """Count one member page served."""
+        with self._requests_lock:
+            self.requests += 1
+
+    def reset_counters(self) -> None:
+        """Forget what was served (requests, connections at once, refusals), for a new read."""
+        with self._requests_lock:
+            self.requests = 0
+        self.in_flight = InFlight()
 
 
 def create_app(emulator: MailchimpEmulator) -> FastAPI:
@@ -143,7 +157,9 @@ def create_app(emulator: MailchimpEmulator) -> FastAPI:
             since = datetime.fromisoformat(since_last_changed) if since_last_changed else None
         except ValueError:
             return problem(400, "Invalid Resource", "since_last_changed must be an ISO 8601 time.")
-        emulator.requests += 1
+        emulator.count_request()
+        if offset in settings.failing_offsets:
+            return problem(503, "Service Unavailable", "The server is temporarily unavailable.")
         selected = audience.select(status, since)
         body = {
             "members": [dict(member) for member in selected[offset : offset + count]],

@@ -23,7 +23,9 @@ class MailchimpSettings:
         seed: Seed of the generated members (same seed, same members).
         status_shares: Share of each status among the seeded members.
         max_connections: Requests served at once before 429 (Mailchimp: 10 per user).
-        response_delay: Seconds each request takes, so tests can hold connections open.
+        response_delay: Seconds each request takes (a real page takes about a second), so
+            tests see requests overlap and hold connections open.
+        failing_offsets: Member-page offsets answered 503 every time: a read that cannot finish.
     """
 
     api_key: str = "0123456789abcdef0123456789abcdef-us6"
@@ -38,3 +40,4 @@ class MailchimpSettings:
     )  # fmt: skip
     max_connections: int = 10
     response_delay: float = 0.0
+    failing_offsets: frozenset[int] = frozenset()

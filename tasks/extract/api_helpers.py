@@ -2,8 +2,9 @@
 
 ``ApiClient`` sends GETs with the provider's credentials (never in a URL, a log line or an
 error), retries 429s and 5xx with jittered exponential backoff, and paces requests when the
-provider caps them per second. ``offset_pages`` (Mailchimp) and ``cursor_pages`` (Constant
-Contact) are generators yielding one page of records at a time; ``stage_pages`` writes pages
+provider caps them per second; one client may be shared by threads. ``offset_pages``
+(Mailchimp: several pages at once) and ``cursor_pages`` (Constant Contact: one after the other)
+are generators yielding one page of records at a time, in order; ``stage_pages`` writes pages
 to a CSV as they come, so memory stays flat whatever the audience's size, and ``staged_source``
 reads that CSV back as a RawSource.
 """
@@ -15,7 +16,9 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +40,16 @@ _RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _STAGED_LINEAGE = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS)
 
 
+class RequestAbandoned(Exception):
+    """A request given up between two tries because the read it served has already ended
+    (another page failed, or the reader stopped): nobody reads this error."""
+
+
 class ApiClient:
     """One provider's API session: base URL, credentials, retries and pacing.
+
+    Threads may share one client: ``httpx.Client`` is thread-safe, the pacing slots are taken
+    under a lock, and each ``get`` keeps its retry state to itself.
 
     Args:
         base_url: The API base, e.g. ``https://us6.api.mailchimp.com/3.0``.
@@ -85,22 +96,36 @@ class ApiClient:
             return urljoin(self.base_url, path_or_href)
         return self.base_url + path_or_href
 
-    def get(self, path_or_href: str, params: Mapping[str, str | int] | None = None) -> dict:
+    def get(
+        self,
+        path_or_href: str,
+        params: Mapping[str, str | int] | None = None,
+        abandoned: threading.Event | None = None,
+    ) -> dict:
         """GET one JSON document, retrying what a retry can cure.
+
+        Args:
+            path_or_href: An endpoint path below the base, or a provider's link.
+            params: The query.
+            abandoned: Set when the answer is no longer wanted: the waits between tries end
+                at once and no further try is made.
 
         Raises:
             InputError: Credentials refused, resource missing, a request the provider rejects,
                 a spent quota, or still failing after every retry.
+            RequestAbandoned: ``abandoned`` was set before a try.
         """
         url = self.url(path_or_href)
         problem = ""
         for attempt in range(self.retry.attempts):
+            if abandoned is not None and abandoned.is_set():
+                raise RequestAbandoned(self.source)
             self._pace()
             try:
                 response = self._http.get(url, params=params)
             except httpx.TransportError as error:
                 problem = f"connection failed ({type(error).__name__})"
-                self._wait(attempt, None)
+                self._wait(attempt, None, abandoned)
                 continue
             if response.status_code < 300:
                 return response.json()
@@ -109,7 +134,7 @@ class ApiClient:
             if response.status_code not in _RETRIED_STATUSES:
                 raise InputError(self.source, self._refusal(response))
             problem = f"HTTP {response.status_code}"
-            self._wait(attempt, response.headers.get("retry-after"))
+            self._wait(attempt, response.headers.get("retry-after"), abandoned)
         raise InputError(self.source, f"{self.provider} still failing after {self.retry.attempts} attempts: {problem}")
 
     def _refusal(self, response: httpx.Response) -> str:
@@ -128,14 +153,19 @@ class ApiClient:
         if slot > now:
             time.sleep(slot - now)
 
-    def _wait(self, attempt: int, retry_after: str | None) -> None:
+    def _wait(self, attempt: int, retry_after: str | None, abandoned: threading.Event | None) -> None:
         if attempt + 1 >= self.retry.attempts:
             return
         if retry_after and retry_after.isdigit():
-            time.sleep(min(float(retry_after), self.retry.max_delay))
-            return
-        ceiling = min(self.retry.max_delay, self.retry.first_delay * 2**attempt)
-        time.sleep(random.uniform(ceiling / 2, ceiling))
+            delay = min(float(retry_after), self.retry.max_delay)
+        else:
+            ceiling = min(self.retry.max_delay, self.retry.first_delay * 2**attempt)
+            delay = random.uniform(ceiling / 2, ceiling)
+        # Each thread backs off on its own, jittered: threads refused together retry apart.
+        if abandoned is None:
+            time.sleep(delay)
+        else:
+            abandoned.wait(delay)
 
 
 class BearerAuth(httpx.Auth):
@@ -167,23 +197,72 @@ def error_detail(response: httpx.Response) -> str:
 
 
 def offset_pages(
-    client: ApiClient, path: str, items_key: str, page_size: int, params: Mapping[str, str | int] | None = None
+    client: ApiClient,
+    path: str,
+    items_key: str,
+    page_size: int,
+    params: Mapping[str, str | int] | None = None,
+    connections: int = 1,
 ) -> Iterator[list[dict]]:
-    """Page through a collection with ``count`` and ``offset`` (Mailchimp).
+    """Page through a collection with ``count`` and ``offset`` (Mailchimp), several pages at once.
+
+    The first page tells ``total_items``; the next offsets are then requested by up to
+    ``connections`` threads, never more than ``connections`` pages ahead of the page being
+    yielded, so memory holds at most that many pages whatever the collection's size. Pages are
+    yielded in offset order: the same pages, in the same order, as one request at a time.
+
+    Offset paging over a collection that changes while it is read (a record added or removed
+    below the offset reached) can skip or repeat a record, one request at a time as well as
+    several: a repeated record is a duplicate row the plan resolves, a skipped one is read by the
+    next run (``since_last_changed``). Reading ``connections`` pages at once does not widen this:
+    the offsets asked are those a sequential read asks of an unchanged collection.
+
+    Args:
+        client: The provider's client (shared by the threads).
+        path: The collection's endpoint.
+        items_key: The records' key in a page (``members``).
+        page_size: The ``count`` asked for.
+        params: The query every page is asked with (filters such as ``since_last_changed``).
+        connections: Requests in flight at once, at most.
 
     Yields:
         Each page's records, until ``total_items`` are read or a page comes back empty.
+
+    Raises:
+        InputError: A page that fails (the first failing page in offset order); the requests
+            still in flight are abandoned and every thread has ended when it is raised.
     """
-    offset = 0
-    while True:
-        body = client.get(path, {**(params or {}), "count": page_size, "offset": offset})
-        records = body.get(items_key) or []
-        if not records:
-            return
-        yield records
-        offset += len(records)
-        if offset >= body.get("total_items", 0):
-            return
+    abandoned = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, connections), thread_name_prefix="offset-pages")
+
+    def request(offset: int) -> tuple[int, Future[dict]]:
+        query = {**(params or {}), "count": page_size, "offset": offset}
+        return offset, pool.submit(client.get, path, query, abandoned)
+
+    try:
+        ahead = deque([request(0)])
+        stride = next_offset = 0
+        while ahead:
+            offset, answer = ahead.popleft()
+            body = answer.result()
+            records = body.get(items_key) or []
+            total = body.get("total_items", 0)
+            if not records:
+                return
+            # The stride is the first page's length: a provider answering fewer than
+            # ``page_size`` records a page is paged at its own size, as a sequential read would be.
+            stride = stride or len(records)
+            next_offset = next_offset or stride
+            if offset + len(records) >= total:
+                yield records
+                return
+            while len(ahead) < connections and next_offset < total:
+                ahead.append(request(next_offset))
+                next_offset += stride
+            yield records
+    finally:
+        abandoned.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def cursor_pages(

@@ -29,6 +29,11 @@ MAILCHIMP_MEMBERS_ENDPOINT = "/lists/{list_id}/members"
 MAILCHIMP_MERGE_FIELDS_ENDPOINT = "/lists/{list_id}/merge-fields"
 MAILCHIMP_PAGE_SIZE = 1000
 """The Marketing API's largest ``count``."""
+MAILCHIMP_MAX_CONNECTIONS = 10
+"""Member pages requested at once: Mailchimp allows 10 simultaneous connections per user and
+answers 429 beyond (https://mailchimp.com/developer/marketing/docs/fundamentals/, "API
+limits"; source-formats.md §2). Another integration of the same user holding connections gets
+this read some 429s, which are retried."""
 MAILCHIMP_EXCLUDE_FIELDS = "_links,members._links"
 """Hypermedia links: a large share of each page, and nothing a contact needs."""
 

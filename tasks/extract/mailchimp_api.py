@@ -2,8 +2,9 @@
 
 Endpoints: ``GET /lists/{list_id}/merge-fields`` (the audience's column labels) and
 ``GET /lists/{list_id}/members`` (every member of every status, pages of 1,000, with
-``since_last_changed`` for an incremental run). One request at a time: well within Mailchimp's
-10 simultaneous connections, and a 429 is retried anyway.
+``since_last_changed`` for an incremental run). Member pages are requested up to
+``MAILCHIMP_MAX_CONNECTIONS`` at once (Mailchimp's 10 simultaneous connections) and staged in
+offset order; a 429 is retried.
 
 Members are written as the audience export writes them (``Email Address``, the merge fields
 by label, ``MEMBER_RATING`` … ``LAST_CHANGED``, ``LEID``, ``EUID``, ``TAGS`` as a quoted list),
@@ -38,6 +39,7 @@ from tasks.extract.api_settings import (
     MAILCHIMP_BASE_URL,
     MAILCHIMP_BASE_URL_ENV,
     MAILCHIMP_EXCLUDE_FIELDS,
+    MAILCHIMP_MAX_CONNECTIONS,
     MAILCHIMP_MEMBER_COLUMNS,
     MAILCHIMP_MEMBERS_ENDPOINT,
     MAILCHIMP_MERGE_FIELDS_ENDPOINT,
@@ -101,6 +103,7 @@ def read_members(
     *,
     source: str | None = None,
     retry: RetryPolicy = RetryPolicy(),
+    connections: int = MAILCHIMP_MAX_CONNECTIONS,
 ) -> RawSource:
     """Stage every member of an audience as an export-shaped CSV and scan it.
 
@@ -112,6 +115,8 @@ def read_members(
         since: Only members changed after this ISO 8601 time.
         source: The source as the user named it (default ``mailchimp://<list_id>``).
         retry: How failed requests are retried.
+        connections: Member pages requested at once (1: one after the other; the staged file
+            is the same).
 
     Returns:
         The audience's RawSource: status ``per-row``, lineage ``mailchimp://<list_id>#page=<n>``.
@@ -125,7 +130,7 @@ def read_members(
         params = {"exclude_fields": MAILCHIMP_EXCLUDE_FIELDS}
         if changed_after is not None:
             params["since_last_changed"] = changed_after.isoformat()
-        pages = member_pages(client, list_id, params)
+        pages = member_pages(client, list_id, params, connections)
         staged = (
             StagedPage(f"{MAILCHIMP_SCHEME}://{list_id}#page={number}", [member_row(m, labels) for m in page])
             for number, page in enumerate(pages, start=1)
@@ -153,14 +158,17 @@ def member_headers(labels: Mapping[str, str]) -> list[str]:
     return [*labels.values(), *MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN]
 
 
-def member_pages(client: ApiClient, list_id: str, params: Mapping[str, str]) -> Iterator[list[dict]]:
-    """Every member of the audience, all statuses, one page of up to 1,000 at a time.
+def member_pages(
+    client: ApiClient, list_id: str, params: Mapping[str, str], connections: int = MAILCHIMP_MAX_CONNECTIONS
+) -> Iterator[list[dict]]:
+    """Every member of the audience, all statuses, in pages of up to 1,000 requested
+    ``connections`` at a time, each with the same ``params`` (``since_last_changed`` included).
 
     Yields:
-        Each page's member objects.
+        Each page's member objects, in offset order.
     """
     path = MAILCHIMP_MEMBERS_ENDPOINT.format(list_id=list_id)
-    yield from offset_pages(client, path, "members", MAILCHIMP_PAGE_SIZE, params)
+    yield from offset_pages(client, path, "members", MAILCHIMP_PAGE_SIZE, params, connections)
 
 
 def member_row(member: Mapping, labels: Mapping[str, str]) -> tuple[dict[str, str], str]:

@@ -91,6 +91,28 @@ def test_mailchimp_refuses_an_eleventh_simultaneous_connection():
         assert server.emulator.in_flight.refused == 2
 
 
+def test_mailchimp_counts_overlapping_requests_and_fails_the_offsets_it_is_told_to():
+    with mailchimp(members=30, response_delay=0.5, failing_offsets=frozenset({10})) as server:
+        statuses: list[int] = []
+        start = threading.Barrier(3)
+
+        def call(offset: int) -> None:
+            start.wait()
+            statuses.append(_members(server, count=10, offset=offset).status_code)
+
+        threads = [threading.Thread(target=call, args=(offset,)) for offset in (0, 10, 20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [200, 200, 503]
+        failed = _members(server, count=10, offset=10)
+        assert (failed.status_code, failed.json()["title"]) == (503, "Service Unavailable")
+        assert server.emulator.in_flight.peak > 1 and server.emulator.requests == 4
+        server.emulator.reset_counters()
+        assert (server.emulator.requests, server.emulator.in_flight.peak, server.emulator.in_flight.refused) == (0, 0, 0)
+
+
 @pytest.fixture
 def cc():
     with constant_contact(contacts=130) as server:

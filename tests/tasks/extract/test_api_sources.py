@@ -25,7 +25,8 @@ from schemas.lineage import SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp_api
-from tasks.extract.api_settings import RetryPolicy
+from tasks.extract.api_helpers import ApiClient, offset_pages
+from tasks.extract.api_settings import MAILCHIMP_MAX_CONNECTIONS, RetryPolicy
 from tasks.extract.tables import PER_ROW_STATUS, ReadOptions, read_source
 from tasks.transform.catalog import reading_profile
 from tests.plain_plan import plan
@@ -243,6 +244,97 @@ def test_an_unknown_list_and_a_bad_since_are_input_errors(chimp_env, tmp_path):
         read_source("mailchimp://nosuchlist", tmp_path)
     with pytest.raises(InputError, match="not an ISO 8601 time"):
         read_source(f"mailchimp://{LIST}?since=yesterday", tmp_path)
+
+
+@pytest.fixture(scope="module")
+def big_audience():
+    """Six pages of members; each test sets the latency and limits it needs."""
+    with mailchimp(members=5500) as server:
+        yield server
+
+
+@pytest.fixture
+def big_chimp(big_audience):
+    settings = big_audience.settings
+    saved = (settings.response_delay, settings.max_connections, settings.failing_offsets)
+    big_audience.emulator.reset_counters()
+    yield big_audience
+    settings.response_delay, settings.max_connections, settings.failing_offsets = saved
+
+
+def _read_members(server, staging: Path, **options) -> bytes:
+    """Read the audience and return the staged CSV's bytes."""
+    mailchimp_api.read_members(LIST, staging, server.settings.api_key, server.api_url, **options)
+    return (staging / "api" / f"mailchimp-{LIST}.csv").read_bytes()
+
+
+def _offset_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("offset-pages")]
+
+
+def test_mailchimp_pages_read_ten_at_once_stage_the_rows_of_a_sequential_read(big_chimp, tmp_path):
+    one_at_a_time = _read_members(big_chimp, tmp_path / "sequential", connections=1)
+    assert big_chimp.emulator.in_flight.peak == 1
+    # A latency per request: the five pages after the first are in flight together.
+    big_chimp.settings.response_delay = 0.5
+    big_chimp.emulator.reset_counters()
+    at_once = _read_members(big_chimp, tmp_path / "concurrent")
+    assert at_once == one_at_a_time
+    frame = pl.read_csv(tmp_path / "concurrent" / "api" / f"mailchimp-{LIST}.csv", infer_schema=False)
+    assert frame.height == frame["Email Address"].n_unique() == 5500
+    assert frame[SOURCE_ROW].cast(pl.Int64).to_list() == list(range(1, 5501))
+    assert 1 < big_chimp.emulator.in_flight.peak <= MAILCHIMP_MAX_CONNECTIONS
+    assert big_chimp.emulator.in_flight.refused == 0 and big_chimp.emulator.requests == 6
+    assert _offset_threads() == []
+
+
+def test_mailchimp_concurrent_pages_never_exceed_ten_connections(big_chimp):
+    # Pages of 100: 55 requests, far more than the pool, against an account allowing exactly 10.
+    big_chimp.settings.response_delay = 0.1
+    path = f"/lists/{LIST}/members"
+    with ApiClient(big_chimp.api_url, f"mailchimp://{LIST}", "Mailchimp", httpx.BasicAuth("x", big_chimp.settings.api_key)) as client:
+        pages = list(offset_pages(client, path, "members", 100, {"fields": "members.email_address,total_items"}, MAILCHIMP_MAX_CONNECTIONS))
+    emails = [member["email_address"] for page in pages for member in page]
+    assert emails == [member["email_address"] for member in big_chimp.emulator.audience.members]
+    assert [len(page) for page in pages] == [100] * 55
+    assert 1 < big_chimp.emulator.in_flight.peak <= 10 and big_chimp.emulator.in_flight.refused == 0
+
+
+def test_mailchimp_429s_under_concurrency_are_retried(big_chimp, tmp_path):
+    # Three connections allowed and each held for a second: of the five pages asked together
+    # after the first, some are refused until others are answered.
+    big_chimp.settings.max_connections = 3
+    big_chimp.settings.response_delay = 1.0
+    staged = _read_members(big_chimp, tmp_path, retry=FAST_RETRY)
+    assert staged.count(b"\n") == 5501
+    assert big_chimp.emulator.in_flight.refused >= 1 and big_chimp.emulator.in_flight.peak <= 3
+
+
+def test_a_mailchimp_page_that_keeps_failing_ends_the_read_in_one_line(big_chimp, tmp_path):
+    big_chimp.settings.failing_offsets = frozenset({3000})
+    big_chimp.settings.response_delay = 0.2
+    with pytest.raises(InputError) as failed:
+        _read_members(big_chimp, tmp_path, retry=RetryPolicy(attempts=3, first_delay=0.01, max_delay=0.02))
+    assert str(failed.value) == f"mailchimp://{LIST}: Mailchimp still failing after 3 attempts: HTTP 503"
+    assert _offset_threads() == []
+
+
+def test_since_last_changed_filters_every_concurrent_page(big_chimp, tmp_path):
+    members = big_chimp.emulator.audience.members
+    saved = [member["last_changed"] for member in members]
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        # Every other member changed: an unfiltered page 2 or 3 would bring unchanged ones.
+        for member in members[::2]:
+            member["last_changed"] = now.isoformat()
+        since = (now - timedelta(minutes=5)).isoformat()
+        mailchimp_api.read_members(LIST, tmp_path, big_chimp.settings.api_key, big_chimp.api_url, since)
+        frame = pl.read_csv(tmp_path / "api" / f"mailchimp-{LIST}.csv", infer_schema=False)
+        assert frame["Email Address"].to_list() == [member["email_address"] for member in members[::2]]
+        assert big_chimp.emulator.requests == 3
+    finally:
+        for member, last_changed in zip(members, saved, strict=True):
+            member["last_changed"] = last_changed
 
 
 # --- Constant Contact ------------------------------------------------------------------------
