@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import copy
 import threading
 from datetime import datetime
 
@@ -50,10 +49,9 @@ def _project(body: dict, fields: str | None, exclude_fields: str | None) -> dict
     if fields:
         keep = [path.strip().split(".") for path in fields.split(",") if path.strip()]
         return _keep(body, keep)
-    body = copy.deepcopy(body) if exclude_fields else body  # members share their seeded dicts
     for path in (exclude_fields or "").split(","):
         if path.strip():
-            _drop(body, path.strip().split("."))
+            body = _without(body, path.strip().split("."))
     return body
 
 
@@ -70,15 +68,16 @@ def _keep(value, paths: list[list[str]]):
     return kept
 
 
-def _drop(value, path: list[str]) -> None:
+def _without(value, path: list[str]):
+    """``value`` without ``path``, copying only the containers along it: members share their
+    seeded dicts, and a deep copy doubled the time a 1,000-member page took to answer."""
     if isinstance(value, list):
-        for item in value:
-            _drop(item, path)
-    elif isinstance(value, dict) and path[0] in value:
-        if len(path) == 1:
-            del value[path[0]]
-        else:
-            _drop(value[path[0]], path[1:])
+        return [_without(item, path) for item in value]
+    if not isinstance(value, dict) or path[0] not in value:
+        return value
+    if len(path) == 1:
+        return {key: item for key, item in value.items() if key != path[0]}
+    return {**value, path[0]: _without(value[path[0]], path[1:])}
 
 
 class MailchimpEmulator:

@@ -61,6 +61,8 @@ class Audience:
             status: One of ``STATUSES``, or None for all.
             since_last_changed: Only members changed after this time.
         """
+        if status is None and since_last_changed is None:
+            return self.members  # every page of a full read would otherwise copy the audience
         return [
             member
             for member in self.members

@@ -23,7 +23,7 @@ class MailchimpSettings:
         seed: Seed of the generated members (same seed, same members).
         status_shares: Share of each status among the seeded members.
         max_connections: Requests served at once before 429 (Mailchimp: 10 per user).
-        response_delay: Seconds each request takes (a real page takes about a second), so
+        response_delay: Seconds each request takes (a remote API's latency), so
             tests see requests overlap and hold connections open.
         failing_offsets: Member-page offsets answered 503 every time: a read that cannot finish.
     """

@@ -196,7 +196,9 @@ def member_row(member: Mapping, labels: Mapping[str, str]) -> tuple[dict[str, st
 def _at(record: Mapping, path: tuple[str, ...]) -> object:
     value: object = record
     for key in path:
-        value = value.get(key) if isinstance(value, Mapping) else None
+        # JSON objects are dicts; checking against the Mapping ABC took about a quarter of the
+        # time a member took to read.
+        value = value.get(key) if isinstance(value, dict) else None
     return value
 
 
