@@ -208,7 +208,7 @@ def offset_pages(
 
     The first page tells ``total_items``; the next offsets are then requested by up to
     ``connections`` threads, never more than ``connections`` pages ahead of the page being
-    yielded, so memory holds at most that many pages whatever the collection's size. Pages are
+    yielded, so at most that many pages wait in memory whatever the collection's size. Pages are
     yielded in offset order: the same pages, in the same order, as one request at a time.
 
     Offset paging over a collection that changes while it is read (a record added or removed
@@ -232,8 +232,9 @@ def offset_pages(
         InputError: A page that fails (the first failing page in offset order); the requests
             still in flight are abandoned and every thread has ended when it is raised.
     """
+    connections = max(1, connections)
     abandoned = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, connections), thread_name_prefix="offset-pages")
+    pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="offset-pages")
 
     def request(offset: int) -> tuple[int, Future[dict]]:
         query = {**(params or {}), "count": page_size, "offset": offset}

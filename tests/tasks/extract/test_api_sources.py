@@ -293,7 +293,13 @@ def test_mailchimp_concurrent_pages_never_exceed_ten_connections(big_chimp):
     big_chimp.settings.response_delay = 0.1
     path = f"/lists/{LIST}/members"
     with ApiClient(big_chimp.api_url, f"mailchimp://{LIST}", "Mailchimp", httpx.BasicAuth("x", big_chimp.settings.api_key)) as client:
-        pages = list(offset_pages(client, path, "members", 100, {"fields": "members.email_address,total_items"}, MAILCHIMP_MAX_CONNECTIONS))
+        only_emails = {"fields": "members.email_address,total_items"}
+        pages = list(offset_pages(client, path, "members", 100, only_emails, MAILCHIMP_MAX_CONNECTIONS))
+        # A reader that stops early leaves no thread behind either.
+        stopped = offset_pages(client, path, "members", 100, only_emails, MAILCHIMP_MAX_CONNECTIONS)
+        assert len(next(stopped)) == len(next(stopped)) == 100
+        stopped.close()
+        assert _offset_threads() == []
     emails = [member["email_address"] for page in pages for member in page]
     assert emails == [member["email_address"] for member in big_chimp.emulator.audience.members]
     assert [len(page) for page in pages] == [100] * 55
