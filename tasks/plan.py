@@ -30,7 +30,7 @@ from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
 from tasks.transform.consent import ConsentPolicy
-from tasks.transform.contacts import ContactRows, map_rows, stream_contacts
+from tasks.transform.contacts import ContactRows, map_rows, merge_contacts, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.validate import split_rejects
 
@@ -112,7 +112,7 @@ def plan_sources(
     with tempfile.TemporaryDirectory(prefix=WORK_FOLDER_PREFIX, dir=out.local) as folder:
         work = Path(folder)
         staged = stage_sources(raws, work, profiles)
-        contacts = stage_contacts(staged, work / "contacts.parquet")
+        contacts = stage_contacts(staged, work)
         check_contract(contacts)
 
         customs: dict[str, CustomProperty] = {}
@@ -207,16 +207,23 @@ def staging_query(
     return staged, sinks
 
 
-def stage_contacts(staged: Sequence[StagedFile], path: Path) -> pl.LazyFrame:
-    """Merge every file's mapped rows into one contact per email, sunk to Parquet at ``path``.
+def stage_contacts(staged: Sequence[StagedFile], work: Path) -> pl.LazyFrame:
+    """Merge every file's mapped rows into one contact per email, sunk to Parquet in ``work``.
+
+    The staged slices go in as files of their own (a file's slices are consecutive, so input
+    order is kept) and their contacts are sunk one slice at a time: memory stays flat.
 
     Returns:
-        The contacts, scanning ``path`` (everything after reads them a few times).
+        The contacts, scanning their Parquet files (everything after reads them a few times).
     """
+    parts = [pl.scan_parquet(path) for s in staged for path in s.accepted]
+    paths = []
     # LZ4: a third of the uncompressed size for little CPU; zstd cost more to write and read
-    # than the disk it saves, as the file is read back several times.
-    stream_contacts([pl.scan_parquet(s.accepted) for s in staged]).sink_parquet(path, compression="lz4")
-    return pl.scan_parquet(path)
+    # than the disk it saves, as the files are read back several times.
+    for number, contacts in enumerate(stream_contacts_by_file(parts) if parts else [merge_contacts([]).lazy()]):
+        paths.append(work / f"contacts-{number:05d}.parquet")
+        contacts.sink_parquet(paths[-1], compression="lz4")
+    return pl.scan_parquet(paths)
 
 
 def check_contract(contacts: pl.LazyFrame) -> None:

@@ -211,25 +211,40 @@ def stream_contacts(files: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
     """
     if not files:
         return merge_contacts([]).lazy()
+    return pl.concat(stream_contacts_by_file(files))
+
+
+def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]:
+    """:func:`stream_contacts` as one lazy stream per file: the contacts whose first row is in it.
+
+    Sinking them one at a time bounds what a query holds by the biggest file, not the export
+    (polars' Parquet reader reads ahead of a slower sink and holds what it read).
+
+    Args:
+        files: Mapped rows per file (from :func:`map_rows`), in input order (see
+            :func:`stream_contacts`).
+
+    Returns:
+        One stream per file, in order; concatenated, the contacts of :func:`merge_contacts`.
+    """
     columns = _contact_columns(property_columns(files))
     positioned = [f.with_columns(_position_expr(i)) for i, f in enumerate(files)]
     duplicated = _duplicated_emails(positioned)
     # A membership test against the few duplicated emails: cheaper than a join over every row.
     is_duplicated = pl.col(EMAIL).is_in(duplicated.get_column(EMAIL).implode())
-    singles = pl.concat(
-        [
-            f.filter(is_duplicated.not_()).select(_INPUT_ORDER, *(_single_value(c, f.collect_schema().names()) for c in columns))
-            for f in positioned
-        ]
-    )
-    schema = singles.collect_schema()
     merged = merge_contacts([f.filter(is_duplicated) for f in files])
-    firsts = (
-        duplicated.join(merged, on=EMAIL)
-        .sort(_FIRST)
-        .select(pl.col(_FIRST).alias(_INPUT_ORDER), *(pl.col(c).cast(schema[c]) for c in columns))
-    )
-    return singles.merge_sorted(firsts.lazy(), key=_INPUT_ORDER).drop(_INPUT_ORDER)
+    firsts = duplicated.join(merged, on=EMAIL).sort(_FIRST).rename({_FIRST: _INPUT_ORDER})
+    streams = []
+    for index, rows in enumerate(positioned):
+        singles = rows.filter(is_duplicated.not_()).select(
+            _INPUT_ORDER, *(_single_value(c, rows.collect_schema().names()) for c in columns)
+        )
+        schema = singles.collect_schema()
+        own_firsts = firsts.filter(pl.col(_INPUT_ORDER) // _FILE_STRIDE == index).select(
+            pl.col(c).cast(schema[c]) for c in schema.names()
+        )
+        streams.append(singles.merge_sorted(own_firsts.lazy(), key=_INPUT_ORDER).drop(_INPUT_ORDER))
+    return streams
 
 
 def property_columns(files: Sequence[pl.LazyFrame]) -> list[str]:
