@@ -2,8 +2,9 @@
 
 Every request is checked for the API key (HTTP Basic with any username and the key as
 password, or ``Authorization: Bearer <key>``), then counted against the simultaneous
-connection limit (429 beyond it, as Mailchimp answers), then routed. Errors are Mailchimp's
-problem-detail bodies (``type``, ``title``, ``status``, ``detail``, ``instance``).
+connection limit (429 beyond it, as Mailchimp answers; or its occasional bodiless 403), then
+routed. Errors are Mailchimp's problem-detail bodies (``type``, ``title``, ``status``,
+``detail``, ``instance``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from datetime import datetime
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from emulators.loopback import InFlight
 from emulators.mailchimp.audience import MERGE_FIELDS, Audience
@@ -121,6 +122,8 @@ def create_app(emulator: MailchimpEmulator) -> FastAPI:
             return problem(401, "API Key Invalid", "Your API key may be invalid, or you've attempted to access the wrong datacenter.")
         if emulator.in_flight.now >= settings.max_connections:
             emulator.in_flight.refused += 1
+            if settings.bare_403_beyond_limit:
+                return Response(status_code=403)
             return problem(429, "Too Many Requests", f"You have exceeded the limit of {settings.max_connections} simultaneous connections.")
         emulator.in_flight.enter()
         try:

@@ -23,6 +23,8 @@ class MailchimpSettings:
         seed: Seed of the generated members (same seed, same members).
         status_shares: Share of each status among the seeded members.
         max_connections: Requests served at once before 429 (Mailchimp: 10 per user).
+        bare_403_beyond_limit: Answer a request beyond the limit with a 403 and no body, as
+            Mailchimp sometimes does, instead of the 429.
         response_delay: Seconds each request takes (a remote API's latency), so
             tests see requests overlap and hold connections open.
         failing_offsets: Member-page offsets answered 503 every time: a read that cannot finish.
@@ -39,5 +41,6 @@ class MailchimpSettings:
         }
     )  # fmt: skip
     max_connections: int = 10
+    bare_403_beyond_limit: bool = False
     response_delay: float = 0.0
     failing_offsets: frozenset[int] = frozenset()

@@ -35,6 +35,8 @@ from tasks.transform.catalog import CANONICAL_TIMESTAMP
 
 FINAL_429 = Callable[[httpx.Response], str | None]
 """Reads a 429: the message to stop with when waiting cannot help (a spent daily quota), else None."""
+DISGUISED_THROTTLE = Callable[[httpx.Response], bool]
+"""Tells an answer that is the provider's throttle though its status is not 429 (retried as one)."""
 
 _RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _STAGED_LINEAGE = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS)
@@ -59,6 +61,8 @@ class ApiClient:
         retry: How 429s, 5xx and dropped connections are retried.
         requests_per_second: The provider's per-second cap, or None.
         final_429: Tells a 429 that waiting cannot cure apart from one it can.
+        throttled: Tells a refusal that is the provider's throttle in disguise (Mailchimp's
+            bodiless 403), retried as a 429 is.
     """
 
     def __init__(
@@ -70,12 +74,14 @@ class ApiClient:
         retry: RetryPolicy = RetryPolicy(),
         requests_per_second: float | None = None,
         final_429: FINAL_429 = lambda response: None,
+        throttled: DISGUISED_THROTTLE = lambda response: False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.source = source
         self.provider = provider
         self.retry = retry
         self.final_429 = final_429
+        self.throttled = throttled
         self._interval = 1.0 / requests_per_second if requests_per_second else 0.0
         self._next_slot = 0.0
         self._pace_lock = threading.Lock()
@@ -131,7 +137,7 @@ class ApiClient:
                 return response.json()
             if response.status_code == 429 and (final := self.final_429(response)):
                 raise InputError(self.source, final)
-            if response.status_code not in _RETRIED_STATUSES:
+            if response.status_code not in _RETRIED_STATUSES and not self.throttled(response):
                 raise InputError(self.source, self._refusal(response))
             problem = f"HTTP {response.status_code}"
             self._wait(attempt, response.headers.get("retry-after"), abandoned)

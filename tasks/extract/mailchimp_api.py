@@ -124,7 +124,7 @@ def read_members(
     source = source or f"{MAILCHIMP_SCHEME}://{list_id}"
     changed_after = parse_since(source, since)
     auth = httpx.BasicAuth("onramp", api_key)
-    with ApiClient(base_url, source, "Mailchimp", auth, retry) as client:
+    with ApiClient(base_url, source, "Mailchimp", auth, retry, throttled=connection_limit_403) as client:
         labels = merge_field_labels(client, list_id)
         headers = member_headers(labels)
         params = {"exclude_fields": MAILCHIMP_EXCLUDE_FIELDS}
@@ -138,6 +138,12 @@ def read_members(
         path = staging_dir / "api" / f"mailchimp-{list_id}.csv"
         stage_pages(staged, headers, path)
     return staged_source(source, path, headers, FORMAT)
+
+
+def connection_limit_403(response: httpx.Response) -> bool:
+    """Whether an answer is Mailchimp's connection limit answered as a 403 with no body, as it
+    sometimes is instead of a 429 (source-formats.md §2); a refused key's 403 has a body."""
+    return response.status_code == 403 and not response.content.strip()
 
 
 def merge_field_labels(client: ApiClient, list_id: str) -> dict[str, str]:

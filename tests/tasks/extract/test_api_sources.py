@@ -256,10 +256,10 @@ def big_audience():
 @pytest.fixture
 def big_chimp(big_audience):
     settings = big_audience.settings
-    saved = (settings.response_delay, settings.max_connections, settings.failing_offsets)
+    saved = dict(vars(settings))
     big_audience.emulator.reset_counters()
     yield big_audience
-    settings.response_delay, settings.max_connections, settings.failing_offsets = saved
+    vars(settings).update(saved)
 
 
 def _read_members(server, staging: Path, **options) -> bytes:
@@ -306,11 +306,13 @@ def test_mailchimp_concurrent_pages_never_exceed_ten_connections(big_chimp):
     assert 1 < big_chimp.emulator.in_flight.peak <= 10 and big_chimp.emulator.in_flight.refused == 0
 
 
-def test_mailchimp_429s_under_concurrency_are_retried(big_chimp, tmp_path):
+@pytest.mark.parametrize("bare_403", [False, True], ids=["429", "bodiless-403"])
+def test_mailchimp_connection_limit_refusals_under_concurrency_are_retried(big_chimp, tmp_path, bare_403):
     # Three connections allowed and each held for a second: of the five pages asked together
     # after the first, some are refused until others are answered.
     big_chimp.settings.max_connections = 3
     big_chimp.settings.response_delay = 1.0
+    big_chimp.settings.bare_403_beyond_limit = bare_403
     staged = _read_members(big_chimp, tmp_path, retry=FAST_RETRY)
     assert staged.count(b"\n") == 5501
     assert big_chimp.emulator.in_flight.refused >= 1 and big_chimp.emulator.in_flight.peak <= 3
