@@ -81,3 +81,14 @@ CanonicalContactSchema = pa.DataFrameSchema(
     name="CanonicalContact",
 )
 """One contact per email, with its consent outcome and the source rows it came from."""
+
+ContactRowSchema = CanonicalContactSchema.update_column(EMAIL, unique=False)
+"""The contract's checks that look at one contact at a time: every check but email uniqueness,
+so a large export is checked one slice of contacts at a time."""
+
+UniqueEmailSchema = pa.DataFrameSchema(
+    {EMAIL: pa.Column(pl.String, unique=True, nullable=False)}, strict=False, name="CanonicalContact"
+)
+"""The contract's one check across contacts: no email twice. Together with
+:data:`ContactRowSchema` it is :data:`CanonicalContactSchema`; run on email-hash partitions
+(all of an email's contacts share one), it holds one partition's emails, not the export's."""

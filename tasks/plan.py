@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 
-from schemas.contact import CanonicalContactSchema
+from schemas.contact import EMAIL, CanonicalContactSchema, ContactRowSchema, UniqueEmailSchema
 from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.extract.mailchimp import RawSource
 from tasks.import_files import PlanLimits, write_plan
@@ -30,7 +30,7 @@ from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
 from tasks.transform.consent import ConsentPolicy
-from tasks.transform.contacts import ContactRows, map_rows, merge_contacts, stream_contacts_by_file
+from tasks.transform.contacts import ContactRows, email_partitions, map_rows, merge_contacts, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.validate import split_rejects
 
@@ -112,8 +112,9 @@ def plan_sources(
     with tempfile.TemporaryDirectory(prefix=WORK_FOLDER_PREFIX, dir=out.local) as folder:
         work = Path(folder)
         staged = stage_sources(raws, work, profiles)
-        contacts = stage_contacts(staged, work)
-        check_contract(contacts)
+        contact_slices = stage_contacts(staged, work)
+        check_contract(contact_slices)
+        contacts = pl.scan_parquet(contact_slices)
 
         customs: dict[str, CustomProperty] = {}
         for s in staged:
@@ -207,14 +208,15 @@ def staging_query(
     return staged, sinks
 
 
-def stage_contacts(staged: Sequence[StagedFile], work: Path) -> pl.LazyFrame:
+def stage_contacts(staged: Sequence[StagedFile], work: Path) -> list[Path]:
     """Merge every file's mapped rows into one contact per email, sunk to Parquet in ``work``.
 
     The staged slices go in as files of their own (a file's slices are consecutive, so input
     order is kept) and their contacts are sunk one slice at a time: memory stays flat.
 
     Returns:
-        The contacts, scanning their Parquet files (everything after reads them a few times).
+        The contacts' Parquet files, one per staged slice, in order (everything after reads
+        them a few times).
     """
     parts = [pl.scan_parquet(path) for s in staged for path in s.accepted]
     paths = []
@@ -223,14 +225,26 @@ def stage_contacts(staged: Sequence[StagedFile], work: Path) -> pl.LazyFrame:
     for number, contacts in enumerate(stream_contacts_by_file(parts) if parts else [merge_contacts([]).lazy()]):
         paths.append(work / f"contacts-{number:05d}.parquet")
         contacts.sink_parquet(paths[-1], compression="lz4")
-    return pl.scan_parquet(paths)
+    return paths
 
 
-def check_contract(contacts: pl.LazyFrame) -> None:
+def check_contract(contact_slices: Sequence[Path]) -> None:
     """Pandera checks the canonical contract on every contact (a failure is an Onramp bug).
 
+    Pandera's uniqueness check holds every email it checks, so the contract is checked in
+    bounded pieces: each contact's own checks one slice at a time, and email uniqueness
+    across all slices one email-hash partition at a time (an email's contacts share one).
+
+    Args:
+        contact_slices: The contacts' Parquet files (from :func:`stage_contacts`).
+
     Raises:
-        pandera.errors.SchemaError: A contact breaks the contract.
+        pandera.errors.SchemaError: A contact breaks the contract; its ``check`` names the
+            failing check.
     """
+    columns = list(CanonicalContactSchema.columns)
     with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
-        CanonicalContactSchema.validate(contacts.select(list(CanonicalContactSchema.columns)))
+        for path in contact_slices:
+            ContactRowSchema.validate(pl.scan_parquet(path).select(columns))
+        for partition in email_partitions(pl.scan_parquet(contact_slices).select(EMAIL)):
+            UniqueEmailSchema.validate(partition)

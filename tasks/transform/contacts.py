@@ -43,7 +43,8 @@ _PARSED = "_parsed_"
 _FILE_STRIDE = 1 << 32
 """Positions are ``file index * _FILE_STRIDE + row``: no file has 2**32 rows."""
 ROWS_PER_EMAIL_PARTITION = 1_000_000
-"""Rows whose emails one pass of the duplicate search holds (see ``_duplicated_emails``)."""
+"""Rows whose emails one pass per email holds (see :func:`email_partitions`): the duplicate
+search's and the contract's uniqueness check's."""
 
 
 @dataclass(frozen=True)
@@ -287,14 +288,31 @@ def _duplicated_emails(positioned: Sequence[pl.LazyFrame]) -> pl.DataFrame:
     grow, and all the rows of an email fall in one partition.
     """
     narrow = pl.concat([f.select(EMAIL, _INPUT_ORDER) for f in positioned])
-    rows = narrow.select(pl.len()).collect().item()
-    partitions = max(1, -(-rows // ROWS_PER_EMAIL_PARTITION))
     found = []
-    for partition in range(partitions):
-        rows_of = narrow.filter(pl.col(EMAIL).hash() % partitions == partition) if partitions > 1 else narrow
+    for rows_of in email_partitions(narrow):
         counts = rows_of.group_by(EMAIL).agg(pl.len().alias(_COUNT), pl.col(_INPUT_ORDER).min().alias(_FIRST))
         found.append(counts.filter(pl.col(_COUNT) > 1).select(EMAIL, _FIRST).collect())
     return pl.concat(found)
+
+
+def email_partitions(rows: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """``rows`` split by email hash into partitions of about :data:`ROWS_PER_EMAIL_PARTITION` rows.
+
+    All the rows of an email fall in one partition, so anything computed per email (a count,
+    a uniqueness check) can run one partition at a time and hold one partition's emails, not
+    the export's.
+
+    Args:
+        rows: Rows with an ``email`` column; each partition scans them once more.
+
+    Returns:
+        The partitions, as lazy filters of ``rows`` (``rows`` itself when one is enough).
+    """
+    count = rows.select(pl.len()).collect().item()
+    partitions = max(1, -(-count // ROWS_PER_EMAIL_PARTITION))
+    if partitions == 1:
+        return [rows]
+    return [rows.filter(pl.col(EMAIL).hash() % partitions == partition) for partition in range(partitions)]
 
 
 def _single_value(column: str, own: Sequence[str]) -> pl.Expr:

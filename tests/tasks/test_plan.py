@@ -15,6 +15,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import pandera.errors
 import polars as pl
 import pytest
 
@@ -24,7 +25,7 @@ from schemas.contact import EMAIL_PATTERN
 from tasks.extract.mailchimp import read_export
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
-from tasks.plan import plan_sources
+from tasks.plan import check_contract, plan_sources
 from tasks.transform.contacts import map_rows
 from tasks.transform.profile import load_profile
 
@@ -166,3 +167,44 @@ def test_staging_a_file_in_slices_writes_the_same_files(tmp_path, monkeypatch):
     assert files == sorted(p.relative_to(tmp_path / "sliced") for p in (tmp_path / "sliced").rglob("*") if p.is_file())
     for name in files:
         assert (tmp_path / "sliced" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def contact_slices(folder: Path, emails_per_slice: list[list[str]]) -> list[Path]:
+    """Contact slices as ``stage_contacts`` writes them, one Parquet file per list of emails."""
+    paths = []
+    for number, emails in enumerate(emails_per_slice):
+        rows = {
+            "email": emails,
+            "outcome": ["marketing"] * len(emails),
+            "opt_out_status": pl.Series([None] * len(emails), dtype=pl.String),
+            "onramp_provenance": ["mailchimp-export:subscribed"] * len(emails),
+            "sources": [f"f:{number}"] * len(emails),
+            "rows_merged": pl.Series([1] * len(emails), dtype=pl.UInt32),
+        }
+        paths.append(folder / f"contacts-{number:05d}.parquet")
+        pl.DataFrame(rows).write_parquet(paths[-1])
+    return paths
+
+
+@pytest.fixture
+def small_email_partitions(monkeypatch):
+    monkeypatch.setattr("tasks.transform.contacts.ROWS_PER_EMAIL_PARTITION", 2)
+
+
+def test_the_contract_passes_distinct_emails_across_slices_and_partitions(tmp_path, small_email_partitions):
+    check_contract(contact_slices(tmp_path, [[f"a{i}@x.com" for i in range(5)], [f"b{i}@x.com" for i in range(5)]]))
+
+
+def test_an_email_in_two_slices_breaks_the_contract_whatever_its_partition(tmp_path, small_email_partitions):
+    slices = contact_slices(tmp_path, [[f"a{i}@x.com" for i in range(5)], ["b0@x.com", "a3@x.com", "b1@x.com"]])
+    with pytest.raises(pandera.errors.SchemaError) as caught:
+        check_contract(slices)
+    assert caught.value.check == "field_uniqueness"
+    assert "a3@x.com" in str(caught.value)
+
+
+def test_a_bad_contact_in_a_later_slice_breaks_the_contract_naming_its_check(tmp_path, small_email_partitions):
+    slices = contact_slices(tmp_path, [["a@x.com"], ["b@x.com", "Not An Email"]])
+    with pytest.raises(pandera.errors.SchemaError) as caught:
+        check_contract(slices)
+    assert "valid_email" in str(caught.value.check)
