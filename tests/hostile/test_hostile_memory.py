@@ -24,9 +24,11 @@ HEAVY = [
     "xlsx-member-lying-about-its-size",
     "xlsx-member-one-cell-at-xfd1048576",
 ]
-PEAK_BOUND_BYTES = 1 << 30
-"""1 GiB: the interpreter with polars, pandera and calamine loaded is ~150 MiB; a case that
-inflated what it declares (2 GiB) or allocated the cells a sheet claims (512 GiB) would blow it."""
+PEAK_BOUND_BYTES = 3 << 29
+"""1.5 GiB: the interpreter with polars, pandera and calamine loaded is ~150 MiB and the cases
+peak near 260 MiB alone; a case that inflated what it declares (2 GiB) or allocated the cells a
+sheet claims (512 GiB) would blow it. In full-suite runs on a loaded 2-core machine the child
+twice peaked at ~1,043 MiB (not reproduced alone, cause not found): the margin is for that."""
 
 CHILD = """
 import resource
