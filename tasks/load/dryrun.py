@@ -27,7 +27,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.optouts import read_opt_out_emails
 from tasks.load.plan import LoadPlan, read_header
-from tasks.load.properties import _existing_properties
+from tasks.load.properties import existing_properties
 from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, planned_rows, read_contacts, read_unsubscribed
 
 CREATE, UPDATE, UNCHANGED, OPT_OUT = "create", "update", "unchanged", "opt_out"
@@ -103,7 +103,7 @@ def dry_run(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
         "contacts": {"create", "update", "unchanged"}, "opt_outs": {"opt_out", "unchanged"},
         "billing_delta": N, "files": [per contacts file and opt-out file counts]}``.
     """
-    existing = _existing_properties(portal) if plan.properties else {}
+    existing = existing_properties(portal) if plan.properties else {}
     missing = [prop["name"] for prop in plan.properties if prop["name"] not in existing]
     contacts = [_contacts_file(portal, plan, entry) for entry in plan.imports]
     opt_outs = [_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]

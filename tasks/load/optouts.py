@@ -124,8 +124,13 @@ def _unsubscribe(portal: HubSpotPortal, emails: list[str], failures: dict[str, s
     return "single"
 
 
-def _read_back(portal: HubSpotPortal, emails: list[str]) -> set[str]:
-    """The addresses among ``emails`` that HubSpot reports unsubscribed from all email."""
+def unsubscribed_among(portal: HubSpotPortal, emails: list[str]) -> set[str]:
+    """The addresses among ``emails`` that HubSpot reports unsubscribed from all email.
+
+    Args:
+        portal: The portal to ask (the batch read when its tier allows, else one call each).
+        emails: Normalised addresses.
+    """
     if portal.batch_opt_outs_allowed:
         try:
             response = portal.request("POST", f"{_BATCH_PATH}/read", params=_PARAMS, json={"inputs": emails})
@@ -182,7 +187,7 @@ def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, A
         emails = [email for _, email in batch]
         modes.add(_unsubscribe(portal, emails, failures))
         # An address whose unsubscribe call was refused needs no read to know it failed.
-        done = _read_back(portal, [email for email in emails if email not in failures])
+        done = unsubscribed_among(portal, [email for email in emails if email not in failures])
         verified += len(done)
         for line, email in batch:
             if email in done:

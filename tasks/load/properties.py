@@ -18,7 +18,12 @@ from tasks.load.retry import describe, http_status
 _PROPERTIES_PATH = f"/crm/v3/properties/{settings.CONTACT_OBJECT_TYPE}"
 
 
-def _existing_properties(portal: HubSpotPortal) -> dict[str, Any]:
+def existing_properties(portal: HubSpotPortal) -> dict[str, Any]:
+    """The portal's contact properties by name (one read of the Properties API).
+
+    Args:
+        portal: The portal to read.
+    """
     response = portal.call(
         portal.sdk.crm.properties.core_api.get_all_with_http_info,
         settings.CONTACT_OBJECT_TYPE,
@@ -151,7 +156,7 @@ def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
     planned = plan.properties
     if not planned:
         return report
-    existing = _existing_properties(portal)
+    existing = existing_properties(portal)
     missing = [prop for prop in planned if prop["name"] not in existing]
     for prop in planned:
         current = existing.get(prop["name"])
@@ -167,7 +172,7 @@ def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
                 report["options_added"][prop["name"]] = added
     if missing:
         problems = _create_properties(portal, missing)
-        now = _existing_properties(portal)
+        now = existing_properties(portal)
         still_missing = [prop["name"] for prop in missing if prop["name"] not in now]
         if still_missing:
             raise LoadError(

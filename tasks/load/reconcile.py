@@ -26,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
-from tasks.load.optouts import _read_back, normalise_email, read_opt_out_emails
+from tasks.load.optouts import normalise_email, read_opt_out_emails, unsubscribed_among
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
 
 MARKETING_STATUS = "hs_marketable_status"
@@ -89,7 +89,7 @@ def read_unsubscribed(portal: HubSpotPortal, emails: list[str]) -> set[str]:
     """
     if portal.batch_opt_outs_allowed is None:
         portal.batch_opt_outs_allowed = True
-    return _read_back(portal, emails)
+    return unsubscribed_among(portal, emails)
 
 
 def is_marketing(contact: dict[str, Any] | None) -> bool:
