@@ -6,7 +6,7 @@ without the Prefect engine; ``tasks.steps`` wraps it as one task.
 It streams: each source CSV is parsed once, validated and mapped on the way, into two Parquet
 files in a work folder (the file's rejects, its mapped accepted rows), one slice of rows at
 a time (memory stays flat); everything after reads those, which is cheap.
-Only the emails seen more than once are merged in memory (see ``stream_contacts``); the
+Only the emails seen more than once are merged in memory (see ``stream_contacts_by_file``); the
 contacts are staged as Parquet once more, checked against their contract by pandera, and
 streamed into the import files.
 """
@@ -30,7 +30,7 @@ from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
 from tasks.transform.consent import ConsentPolicy
-from tasks.transform.contacts import ContactRows, email_partitions, map_rows, merge_contacts, stream_contacts_by_file
+from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.validate import split_rejects
 
@@ -222,7 +222,7 @@ def stage_contacts(staged: Sequence[StagedFile], work: Path) -> list[Path]:
     paths = []
     # LZ4: a third of the uncompressed size for little CPU; zstd cost more to write and read
     # than the disk it saves, as the files are read back several times.
-    for number, contacts in enumerate(stream_contacts_by_file(parts) if parts else [merge_contacts([]).lazy()]):
+    for number, contacts in enumerate(stream_contacts_by_file(parts)):
         paths.append(work / f"contacts-{number:05d}.parquet")
         contacts.sink_parquet(paths[-1], compression="lz4")
     return paths

@@ -146,8 +146,8 @@ def map_rows(
 def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
     """Merge every file's mapped rows into one contact per email, in memory.
 
-    :func:`stream_contacts` gives the same contacts without holding every row; this is the
-    merge it applies to duplicated emails only.
+    :func:`stream_contacts_by_file` gives the same contacts without holding every row; this
+    is the merge it applies to duplicated emails only.
 
     Args:
         files: Mapped rows per file (from :func:`map_rows`), in input order.
@@ -193,41 +193,29 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
     return merged
 
 
-def stream_contacts(files: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
-    """The contacts of :func:`merge_contacts`, as a lazy stream that holds no file in memory.
+def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]:
+    """The contacts of :func:`merge_contacts` as lazy streams, one per file: the contacts whose
+    first row is in it. No file is held in memory.
 
     Most emails appear once: their row is their contact. A narrow pass (email and input
     position only) finds the emails seen more than once and where each first appears; only
     those emails' rows are merged in memory. Every file then streams through once more, in
     input order, keeping the rows of the other emails as they are, and the merged contacts
     are slotted in at their first row's position (both streams are sorted by position, so
-    this is a streaming merge, not a sort, and no join touches the single rows).
+    this is a streaming merge, not a sort, and no join touches the single rows). Sinking the
+    streams one at a time bounds what a query holds by the biggest file, not the export
+    (polars' Parquet reader reads ahead of a slower sink and holds what it read).
 
     Args:
         files: Mapped rows per file (from :func:`map_rows`), in input order. They are scanned
             three times, so they should be cheap to scan (staged Parquet, not CSV).
 
     Returns:
-        The contacts, with the columns and order of :func:`merge_contacts`.
+        One stream per file, in order (one empty stream for no file); concatenated, the
+        contacts of :func:`merge_contacts`, with its columns and order.
     """
     if not files:
-        return merge_contacts([]).lazy()
-    return pl.concat(stream_contacts_by_file(files))
-
-
-def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]:
-    """:func:`stream_contacts` as one lazy stream per file: the contacts whose first row is in it.
-
-    Sinking them one at a time bounds what a query holds by the biggest file, not the export
-    (polars' Parquet reader reads ahead of a slower sink and holds what it read).
-
-    Args:
-        files: Mapped rows per file (from :func:`map_rows`), in input order (see
-            :func:`stream_contacts`).
-
-    Returns:
-        One stream per file, in order; concatenated, the contacts of :func:`merge_contacts`.
-    """
+        return [merge_contacts([]).lazy()]
     columns = _contact_columns(property_columns(files))
     positioned = [f.with_columns(_position_expr(i)) for i, f in enumerate(files)]
     duplicated = _duplicated_emails(positioned)
