@@ -7,6 +7,8 @@ repeats what a block holds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class SecretUnavailable(Exception):
     """A Secret block that cannot be read; the message names the cause, never a value."""
@@ -43,3 +45,34 @@ def save_secret_block(name: str, value: str | dict) -> None:
         Secret(value=value).save(name, overwrite=True)
     except Exception as error:  # noqa: BLE001 - any failure means "not saved"
         raise SecretUnavailable(f"{type(error).__name__} writing the block") from None
+
+
+class CredentialMissing(Exception):
+    """No credential where one was looked for; the message says where to put one, never a value."""
+
+
+def string_credential(environ: Mapping[str, str], variable: str | None, block: str, what: str) -> str:
+    """A credential held as one string: the environment variable when it holds one, else the block.
+
+    Args:
+        environ: The environment to read.
+        variable: The variable to read first; None reads only the block (a block named for one
+            account must never be overridden by a variable set for another).
+        block: The Prefect Secret block to read otherwise.
+        what: The credential's name for messages (``HubSpot access token``).
+
+    Raises:
+        CredentialMissing: Neither holds a non-empty string (one line naming both).
+    """
+    value = environ.get(variable, "").strip() if variable else ""
+    if value:
+        return value
+    asked = f"set {variable} or create" if variable else "create"
+    try:
+        held = read_secret_block(block)
+    except SecretUnavailable as error:
+        raise CredentialMissing(f"no {what}: {asked} a Prefect Secret block named {block!r} ({error})") from None
+    value = held.strip() if isinstance(held, str) else ""
+    if not value:
+        raise CredentialMissing(f"the Prefect Secret block {block!r} holds no {what} (a string)")
+    return value

@@ -30,7 +30,7 @@ from tasks.extract.api_settings import (
     CONSTANT_CONTACT_SECRET_BLOCK,
     MAILCHIMP_SECRET_BLOCK,
 )
-from tasks.secrets import SecretUnavailable, read_secret_block, save_secret_block
+from tasks.secrets import CredentialMissing, SecretUnavailable, read_secret_block, save_secret_block, string_credential
 
 _log = logging.getLogger(__name__)
 
@@ -62,17 +62,11 @@ def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[st
     Raises:
         InputError: Neither holds a key (one line naming both).
     """
-    variable = where.mailchimp_key_env
-    key = environ.get(variable, "").strip() if variable else ""
-    if key:
-        return key
     block = where.mailchimp_secret_block or MAILCHIMP_SECRET_BLOCK
-    asked = f"set {variable} or create" if variable else "create"
-    value = _read_block(source, block, f"no Mailchimp API key: {asked} a Prefect Secret block named {block!r}")
-    key = value.strip() if isinstance(value, str) else ""
-    if not key:
-        raise InputError(source, f"the Prefect Secret block {block!r} holds no Mailchimp API key (a string)")
-    return key
+    try:
+        return string_credential(environ, where.mailchimp_key_env, block, "Mailchimp API key")
+    except CredentialMissing as error:
+        raise InputError(source, str(error)) from None
 
 
 def constant_contact_credentials(

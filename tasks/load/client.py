@@ -14,7 +14,7 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.ratelimit import RateBudget
 from tasks.load.retry import HttpError, call_with_retries
-from tasks.secrets import SecretUnavailable, read_secret_block
+from tasks.secrets import CredentialMissing, string_credential
 
 
 def resolve_token(secret_block: str | None = None, env_var: str | None = settings.TOKEN_ENV_VAR) -> str:
@@ -34,18 +34,10 @@ def resolve_token(secret_block: str | None = None, env_var: str | None = setting
     Raises:
         LoadError: Neither the variable nor the block holds a token.
     """
-    token = os.environ.get(env_var, "").strip() if env_var else ""
-    if token:
-        return token
-    name = secret_block or settings.DEFAULT_SECRET_BLOCK
     try:
-        token = str(read_secret_block(name)).strip()
-    except SecretUnavailable as error:
-        where = f"set {env_var} or create" if env_var else "create"
-        raise LoadError(f"no HubSpot access token: {where} a Prefect Secret block named {name!r} ({error})") from None
-    if not token:
-        raise LoadError(f"the Prefect Secret block {name!r} holds an empty HubSpot access token")
-    return token
+        return string_credential(os.environ, env_var, secret_block or settings.DEFAULT_SECRET_BLOCK, "HubSpot access token")
+    except CredentialMissing as error:
+        raise LoadError(str(error)) from None
 
 
 class HubSpotPortal:
