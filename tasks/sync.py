@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import fsspec
 import polars as pl
 
+from tasks.extract.api_helpers import query_item
 from tasks.extract.api_settings import api_scheme
 from tasks.import_files import STATIC_LISTS
 from tasks.load.optouts import normalise_email
@@ -123,7 +124,7 @@ def _with_since(source: str, moment: datetime) -> str:
     """``source`` with its ``since`` set to ``moment`` (any other query item kept, for the reader
     to refuse as it would have)."""
     parts = urlsplit(source)
-    others = [item for item in parts.query.split("&") if item and _query_item(item)[0] != SINCE]
+    others = [item for item in parts.query.split("&") if item and query_item(item)[0] != SINCE]
     since = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return urlunsplit(parts._replace(query="&".join([*others, f"{SINCE}={since}"])))
 
@@ -132,15 +133,9 @@ def reads_changes_only(sources: Iterable[str]) -> bool:
     """Whether some source is a provider API read with a ``since``: the run then sees only the
     contacts changed since, and the snapshot keeps everyone else."""
     return any(
-        api_scheme(source) and any(name == SINCE and value for name, value in map(_query_item, urlsplit(source).query.split("&")))
+        api_scheme(source) and any(name == SINCE and value for name, value in map(query_item, urlsplit(source).query.split("&")))
         for source in sources
     )
-
-
-def _query_item(item: str) -> tuple[str, str]:
-    """``name=value`` of a URI's query, unquoted as the API readers unquote it."""
-    name, _, value = item.partition("=")
-    return unquote(name), unquote(value)
 
 
 def read_snapshot(location: str) -> pl.DataFrame | None:

@@ -301,13 +301,20 @@ def source_parts(source: str, usage: str) -> tuple[str, str | None]:
     """
     parts = urlsplit(source)
     query: dict[str, list[str]] = {}
-    for item in filter(None, parts.query.split("&")):
-        # unquote, not parse_qs: "+00:00" in a time typed on a command line is no space.
-        name, _, value = item.partition("=")
-        query.setdefault(unquote(name), []).append(unquote(value))
+    for name, value in map(query_item, filter(None, parts.query.split("&"))):
+        query.setdefault(name, []).append(value)
     if not _URI_NAME.match(parts.netloc) or parts.path not in ("", "/") or set(query) - {"since"} or len(query.get("since", ())) > 1:
         raise InputError(f"{parts.scheme}://...", f"expected {usage}; credentials come from the environment or a Prefect Secret block, never the URI")
     return parts.netloc, query.get("since", [None])[0]
+
+
+def query_item(item: str) -> tuple[str, str]:
+    """One ``name=value`` of a source URI's query, unquoted.
+
+    unquote, not parse_qs: "+00:00" in a time typed on a command line is no space.
+    """
+    name, _, value = item.partition("=")
+    return unquote(name), unquote(value)
 
 
 def parse_since(source: str, value: str | None) -> datetime | None:
