@@ -223,8 +223,9 @@ def static_lists(imports: list[dict], source_label: str) -> list[dict]:
         source_label: The source's name, for the list names.
 
     Returns:
-        ``[{"key", "name", "outcome", "files"}]``; the name may be taken in the portal, in which
-        case the load suffixes it (`` (2)``, ...).
+        ``[{"key", "name", "outcome", "files"}]``; a list already bearing the name in the portal
+        is this plan's own (a run cut short made it) and the load fills it
+        (``tasks.load.lists.ensure_list``).
     """
     plan_id = hashlib.sha256(json.dumps(imports, sort_keys=True).encode()).hexdigest()[:_PLAN_ID_CHARS]
     lists = []
