@@ -78,9 +78,10 @@ class SyncStep:
 def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncStep:
     """Compare this run's plan with the snapshot; write the delta plan under ``sync-delta/``."""
     previous = read_snapshot(state.snapshot)
-    planned = planned_state(read_plan(out.local))
+    full_plan = read_plan(out.local)
+    planned = planned_state(full_plan)
     delta = diff(planned, previous, changes_only)
-    plan = write_delta_plan(read_plan(out.local), delta, out.local / DELTA_FOLDER, state.key)
+    plan = write_delta_plan(full_plan, delta, out.local / DELTA_FOLDER, state.key)
     step = SyncStep(delta, previous, plan, delta.counts(planned.height))
     get_run_logger().info("sync: %s (%s)", step.counts, "first run" if previous is None else "since the last successful run")
     return step
