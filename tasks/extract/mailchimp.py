@@ -25,7 +25,7 @@ import polars as pl
 
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from tasks.errors import InputError
-from tasks.extract.sources import StagedFile, stage_files
+from tasks.extract.sources import StagedFile, map_in_order, stage_files
 from tasks.extract.text import first_non_utf8, text_pieces
 
 FORMAT = "mailchimp-export"
@@ -163,10 +163,11 @@ def read_export(
 
     Raises:
         InputError: The source cannot be staged, or one of its CSV files is not a readable
-            Mailchimp export.
+            Mailchimp export (the first such file's error: the files are read side by side,
+            FILE_WORKERS at a time, but fail as if read one by one).
     """
     staged_files = stage_files(source, staging_dir, storage_options)
-    return [read_export_file(staged) for staged in staged_files]
+    return map_in_order(read_export_file, staged_files)
 
 
 def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:

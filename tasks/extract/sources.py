@@ -9,6 +9,7 @@ where it is.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import posixpath
@@ -16,11 +17,12 @@ import stat
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
@@ -43,6 +45,11 @@ JUNK_PREFIXES = ("._", "~$")
 
 COPY_CHUNK_BYTES = 1 << 20
 
+FILE_WORKERS = 2
+"""Files of one source staged or checked at a time. The work is zlib, file writes and polars
+scans, which release the GIL, so threads use as many cores; two because the runs this is tuned
+for have two cores, and each worker holds only a chunk or a piece of its file in memory."""
+
 ZIP_BOMB_MIN_BYTES = 100 * 1024 * 1024
 ZIP_BOMB_MAX_RATIO = 100
 """A member is refused when it declares more than ZIP_BOMB_MIN_BYTES *and* more than
@@ -60,6 +67,9 @@ ZIP_ENCRYPTED_FLAG = 0x1
 READABLE_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,9 @@ def stage_files(
 ) -> list[StagedFile]:
     """Find the files of a source its reader takes and make each available as a local file.
 
-    Copies are streamed in chunks, never held whole in memory. Each source stages into its own
+    Copies are streamed in chunks, never held whole in memory, FILE_WORKERS files at a time
+    (a remote archive's members one at a time); what fails first in the files' order is what
+    is raised, as if they were staged one by one. Each source stages into its own
     sub-folder of ``staging_dir`` (named after a hash of the source), under sanitised file names,
     so archive member names such as ``../../x.csv`` never escape ``staging_dir``. The staged
     files must outlive every LazyFrame scanning them: keep ``staging_dir`` until the run ends.
@@ -241,10 +253,12 @@ def _stage_folder(
     _check_listing(source, names, "folder", kinds)
     relative = sorted(name for name in names if kinds.matches(name))
     base = source.rstrip("/")
-    return [
-        _stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
-        for index, name in enumerate(relative)
-    ]
+
+    def stage_file(indexed: tuple[int, str]) -> StagedFile:
+        index, name = indexed
+        return _stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
+
+    return map_in_order(stage_file, list(enumerate(relative)))
 
 
 def _stage_plain_file(
@@ -283,25 +297,66 @@ def _stage_zip(
             archive = zipfile.ZipFile(handle)
         except zipfile.BadZipFile as error:
             raise InputError(source, "not a readable zip archive") from error
+        # Members of a local archive are read at once: ZipFile serialises each seek-and-read of
+        # the shared handle under its lock, and inflates outside it. A remote handle keeps one
+        # read-ahead buffer: two members read in turn would each evict the other's and fetch
+        # it again, read after read.
+        workers = FILE_WORKERS if _is_local(fs) else 1
         with archive:
-            return list(_stage_members(archive, source, target, kinds))
+            return _stage_members(archive, source, target, kinds, workers)
 
 
 def _stage_members(
-    archive: zipfile.ZipFile, source: str, target: Path, kinds: FileKinds
-) -> Iterator[StagedFile]:
-    """Each member of ``kinds``, size-checked before a byte of it is extracted."""
+    archive: zipfile.ZipFile, source: str, target: Path, kinds: FileKinds, workers: int
+) -> list[StagedFile]:
+    """Each member of ``kinds``, ``workers`` at a time, size-checked before a byte of it is
+    extracted."""
     files = [info for info in archive.infolist() if not info.is_dir()]
     _check_listing(source, [info.filename for info in files], "zip archive", kinds)
     members = [info for info in files if kinds.matches(info.filename)]
-    for index, info in enumerate(members):
+
+    def stage_member(indexed: tuple[int, zipfile.ZipInfo]) -> StagedFile:
+        index, info = indexed
         uri = f"{source}{ARCHIVE_MEMBER_SEPARATOR}{info.filename}"
         _refuse_unreadable_member(info, uri)
         refuse_zip_bomb(info, uri)
         destination = _staging_path(target, index, info.filename)
         with _input_errors(uri), archive.open(info) as member:
             _copy(member, destination, uri, limit=info.file_size)
-        yield StagedFile(uri=uri, path=destination)
+        return StagedFile(uri=uri, path=destination)
+
+    return map_in_order(stage_member, list(enumerate(members)), workers)
+
+
+def map_in_order(
+    function: Callable[[_Item], _Result], items: Sequence[_Item], workers: int | None = None
+) -> list[_Result]:
+    """``function`` applied to each of ``items``, up to ``workers`` at a time on threads.
+
+    Fails as a loop over ``items`` would: with the error of the first item, in order, that
+    fails. Items not started yet are then dropped; those running are waited for.
+
+    Args:
+        function: The work on one item (staging a file, checking one).
+        items: The items, in the order of the results.
+        workers: Threads to use, FILE_WORKERS when None; with one, or one item, the items are
+            done in this thread.
+
+    Returns:
+        ``function``'s result for each item, in the order of ``items``.
+    """
+    workers = FILE_WORKERS if workers is None else workers
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # Each item runs in a copy of the caller's context, so a run's settings and logger
+        # reach it as they would in a loop.
+        futures = [pool.submit(contextvars.copy_context().run, function, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def _refuse_unreadable_member(info: zipfile.ZipInfo, uri: str) -> None:

@@ -15,6 +15,7 @@ serials) so rows of every source compare by the same clock.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from tasks.extract.mailchimp import (
     read_head,
     scan_columns,
 )
-from tasks.extract.sources import CSV_SUFFIX, FileKinds, StagedFile, stage_files
+from tasks.extract.sources import CSV_SUFFIX, FileKinds, StagedFile, map_in_order, stage_files
 from tasks.extract.text import TextLayout, normalise_text
 from tasks.transform.catalog import (
     ReadingProfile,
@@ -58,6 +59,10 @@ XLSX files, or a CRM's workbook beside CSV files, is read like the same files gi
 
 _EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
 """Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
+
+_ONE_WORKBOOK_AT_A_TIME = threading.Lock()
+"""Held while a workbook's sheet is loaded: calamine holds a whole sheet in memory (up to about
+1 GiB, ``workbook_limits``), so files read side by side must not load two at once."""
 
 
 @dataclass(frozen=True)
@@ -121,14 +126,16 @@ def read_source(
         One ReadFile per file, sorted by URI.
 
     Raises:
-        InputError: The source or one of its files cannot be read.
+        InputError: The source or one of its files cannot be read (the first such file's error:
+            the files are read side by side, FILE_WORKERS at a time, but fail as if read one
+            by one).
     """
     scheme = api_scheme(source)
     if scheme is not None:
         return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
     staged = stage_files(location, staging_dir, storage_options, EXPORT_FILES)
-    return [read_file(file, staging_dir, options, sheet) for file in staged]
+    return map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged)
 
 
 def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) -> ReadFile:
@@ -160,7 +167,8 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
     """
     layout = None
     if is_spreadsheet(staged.uri):
-        staged = stage_sheet(staged, staging_dir, sheet, lambda headers: _sheet_score(headers, options))
+        with _ONE_WORKBOOK_AT_A_TIME:
+            staged = stage_sheet(staged, staging_dir, sheet, lambda headers: _sheet_score(headers, options))
     else:
         staged, layout = normalise_text(staged, staging_dir)
     check_parsable(staged)
