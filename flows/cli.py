@@ -19,6 +19,8 @@ EXIT_BAD_INPUT = 2
 
 SAMPLE_EXPORT = Path(__file__).resolve().parent.parent / "samples" / "mailchimp-audience-export.zip"
 DEMO_TOKEN = "demo-token"
+# The commands that run a flow, in this process, on Prefect's API.
+ENGINE_COMMANDS = frozenset({"plan", "migrate", "sync", "migrate-accounts", "demo"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,6 +30,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # fresh database; Onramp sends no telemetry unless the user turns it on.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Imported here so `onramp --help` and usage errors answer without loading Prefect.
+    from flows.ephemeral import temporary_server_started_early
+
+    # First, so Prefect's temporary server boots while the command imports and checks its input.
+    with temporary_server_started_early(args.command in ENGINE_COMMANDS):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from tasks.errors import InputError, LoadError
@@ -397,8 +407,10 @@ def _run_inspect(args: argparse.Namespace) -> int:
 def _in_engine(flow: Callable, params: object) -> dict:
     """Run a flow with its console logs kept free of tracebacks for expected errors."""
     from flows.console import quiet_expected_tracebacks
+    from flows.ephemeral import hand_over_to_prefect
 
     quiet_expected_tracebacks()
+    hand_over_to_prefect()
     return flow(params)
 
 
