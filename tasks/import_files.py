@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -120,8 +121,14 @@ def opt_out_file_name(status: str) -> str:
     return f"{HUBSPOT_DIR}/opt-out-{slug}.csv"
 
 
+def by_outcome(contacts: pl.LazyFrame | pl.DataFrame) -> dict[str, pl.LazyFrame]:
+    """Canonical contacts split by outcome, as :func:`write_plan` takes them (each in order)."""
+    contacts = contacts.lazy()
+    return {outcome.value: contacts.filter(pl.col(OUTCOME) == outcome.value) for outcome in Outcome}
+
+
 def write_plan(
-    contacts: pl.LazyFrame | pl.DataFrame,
+    contacts: Mapping[str, pl.LazyFrame],
     profile: SourceProfile,
     custom_properties: list[CustomProperty],
     out: OutputFolder,
@@ -130,11 +137,14 @@ def write_plan(
     """Write the import files, opt-out files, lineage and ``plan.json``.
 
     The files are streamed: what is held in memory is a count per outcome and column, and one
-    byte estimate per contact of an outcome at a time (to cut its chunks).
+    byte estimate per contact of an outcome at a time (to cut its chunks). Each file reads its
+    own outcome's contacts only, and an import file only its own rows of them (a slice with no
+    filter before it reaches the Parquet reader, which skips the rest).
 
     Args:
-        contacts: Canonical contacts (one per email) from the merge, in their order; lazily,
-            they are scanned a few times, so they should be cheap to scan (Parquet).
+        contacts: Outcome → its canonical contacts (one per email) from the merge, in their
+            order (:func:`by_outcome` splits one frame); every outcome present. They are
+            scanned a few times, so they should be cheap to scan (Parquet).
         profile: The source profile (property group, labels).
         custom_properties: Every custom property the mapping produced; only those with a
             value in some import file are created in HubSpot.
@@ -144,15 +154,14 @@ def write_plan(
     Returns:
         The plan, as written to ``plan.json``.
     """
-    contacts = contacts.lazy()
-    names = contacts.collect_schema().names()
+    names = contacts[Outcome.MARKETING.value].collect_schema().names()
     property_columns = [c for c in names if c not in {EMAIL, OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED}]
     tally, all_columns_bytes = _tally(contacts, property_columns)
     sinks: list[pl.LazyFrame] = []
     imports: list[dict] = []
     placed: list[pl.LazyFrame] = []
     for outcome, stem in IMPORT_FILE_STEMS.items():
-        group = contacts.filter(pl.col(OUTCOME) == outcome.value)
+        group = contacts[outcome.value]
         # A column with no value for an outcome is not sent for it.
         columns = [EMAIL, *(c for c in property_columns if tally.get((outcome.value, c), 0))]
         # A column left out is null in every row of the outcome: it only added its overhead.
@@ -179,7 +188,7 @@ def write_plan(
             placed.append(_placement(chunk, file))
 
     opt_outs: list[dict] = []
-    opted_out = contacts.filter(pl.col(OUTCOME) == Outcome.OPTED_OUT.value)
+    opted_out = contacts[Outcome.OPTED_OUT.value]
     for status in sorted(s for o, s in tally if o == _OPT_OUT_KEY):
         members = opted_out.filter(pl.col(OPT_OUT_STATUS) == status)
         file = opt_out_file_name(status)
@@ -196,7 +205,7 @@ def write_plan(
 
     used = {c for entry in imports for c in entry["columns"]}
     planned = [p for p in custom_properties if p.name in used]
-    options = enumeration_options(contacts, planned)
+    options = enumeration_options(pl.concat(list(contacts.values())), planned)
     onramp_properties = [PROVENANCE_PROPERTY] if PROVENANCE in used else []
     group = {"name": profile.group_name, "label": profile.group_label}
     plan = {
@@ -277,7 +286,7 @@ def _option_values(cell: pl.Expr, field_type: str) -> pl.Expr:
     return pl.when(values != "").then(values)
 
 
-def _tally(contacts: pl.LazyFrame, property_columns: list[str]) -> tuple[dict[tuple[str, str], int], dict[str, pl.Series]]:
+def _tally(contacts: Mapping[str, pl.LazyFrame], property_columns: list[str]) -> tuple[dict[tuple[str, str], int], dict[str, pl.Series]]:
     """One pass of counts and sizes.
 
     Returns:
@@ -285,14 +294,11 @@ def _tally(contacts: pl.LazyFrame, property_columns: list[str]) -> tuple[dict[tu
         for each imported outcome, its rows' estimated sizes with every column
         (:func:`_row_bytes`), to cut its files.
     """
-    per_outcome = contacts.group_by(OUTCOME).agg(pl.col(property_columns).count())
-    per_status = (
-        contacts.filter(pl.col(OUTCOME) == Outcome.OPTED_OUT.value).group_by(OPT_OUT_STATUS).agg(pl.len().alias(_COUNT))
+    per_outcome = pl.concat(
+        [frame.select(pl.lit(outcome).alias(OUTCOME), pl.col(property_columns).count()) for outcome, frame in contacts.items()]
     )
-    sizes = [
-        _row_bytes(contacts.filter(pl.col(OUTCOME) == outcome.value), [EMAIL, *property_columns])
-        for outcome in IMPORT_FILE_STEMS
-    ]
+    per_status = contacts[Outcome.OPTED_OUT.value].group_by(OPT_OUT_STATUS).agg(pl.len().alias(_COUNT))
+    sizes = [_row_bytes(contacts[outcome.value], [EMAIL, *property_columns]) for outcome in IMPORT_FILE_STEMS]
     outcomes, statuses, *row_bytes = pl.collect_all([per_outcome, per_status, *sizes])
     counts = {(row[OUTCOME], c): row[c] for row in outcomes.iter_rows(named=True) for c in property_columns}
     counts |= {(_OPT_OUT_KEY, row[OPT_OUT_STATUS]): row[_COUNT] for row in statuses.iter_rows(named=True)}

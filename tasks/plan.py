@@ -7,8 +7,8 @@ It streams: each source CSV is parsed once, validated and mapped on the way, int
 files in a work folder (the file's rejects, its mapped accepted rows), one slice of rows at
 a time (memory stays flat); everything after reads those, which is cheap.
 Only the emails seen more than once are merged in memory (see ``stream_contacts_by_file``); the
-contacts are staged as Parquet once more, checked against their contract by pandera, and
-streamed into the import files.
+contacts are staged as Parquet once more, one file per outcome, checked against their contract
+by pandera, and streamed into the import files.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from pathlib import Path
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 
-from schemas.contact import EMAIL, CanonicalContactSchema, ContactRowSchema, UniqueEmailSchema
+from schemas.contact import EMAIL, OUTCOME, CanonicalContactSchema, ContactRowSchema, UniqueEmailSchema
 from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.extract.mailchimp import RawSource
 from tasks.import_files import PlanLimits, write_plan
 from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
-from tasks.transform.consent import ConsentPolicy
+from tasks.transform.consent import ConsentPolicy, Outcome
 from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.validate import split_rejects
@@ -112,15 +112,17 @@ def plan_sources(
     with tempfile.TemporaryDirectory(prefix=WORK_FOLDER_PREFIX, dir=out.local) as folder:
         work = Path(folder)
         staged = stage_sources(raws, work, profiles)
-        contact_slices = stage_contacts(staged, work)
-        check_contract(contact_slices)
-        contacts = pl.scan_parquet(contact_slices)
+        contacts_by_outcome = stage_contacts(staged, work)
+        contact_files = [path for paths in contacts_by_outcome.values() for path in paths]
+        check_contract(contact_files)
+        contacts = pl.scan_parquet(contact_files)
 
         customs: dict[str, CustomProperty] = {}
         for s in staged:
             for prop in s.mapped.custom_properties:
                 customs.setdefault(prop.name, prop)
-        plan = write_plan(contacts, primary, list(customs.values()), out, limits)
+        by_outcome = {outcome: pl.scan_parquet(paths) for outcome, paths in contacts_by_outcome.items()}
+        plan = write_plan(by_outcome, primary, list(customs.values()), out, limits)
         plan = add_property_groups(plan, [p for p, _ in profiles.values()], out)
         write_rejects([pl.scan_parquet(s.rejects) for s in staged], out)
         sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts()) for s in staged]
@@ -203,40 +205,47 @@ def staging_query(
     staged = StagedFile(raw, mapped, [stem.with_suffix(".rejects.parquet")], [stem.with_suffix(".rows.parquet")])
     sinks = [
         validated.rejects.sink_parquet(staged.rejects[0], compression="uncompressed", lazy=True),
-        mapped.frame.sink_parquet(staged.accepted[0], compression="uncompressed", lazy=True),
+        mapped.frame.sink_parquet(staged.accepted[0], compression="lz4", lazy=True),
     ]
     return staged, sinks
 
 
-def stage_contacts(staged: Sequence[StagedFile], work: Path) -> list[Path]:
+def stage_contacts(staged: Sequence[StagedFile], work: Path) -> dict[str, list[Path]]:
     """Merge every file's mapped rows into one contact per email, sunk to Parquet in ``work``.
 
     The staged slices go in as files of their own (a file's slices are consecutive, so input
-    order is kept) and their contacts are sunk one slice at a time: memory stays flat.
+    order is kept) and their contacts are sunk one slice at a time: memory stays flat. Each
+    slice's contacts are split by outcome on the way (one query, three sinks), so every file
+    the plan writes reads its own outcome's contacts only, rather than filtering all of them
+    once per file.
 
     Returns:
-        The contacts' Parquet files, one per staged slice, in order (everything after reads
-        them a few times).
+        Outcome → its contacts' Parquet files, one per staged slice, in order (everything
+        after reads them a few times).
     """
     parts = [pl.scan_parquet(path) for s in staged for path in s.accepted]
-    paths = []
-    # LZ4: a third of the uncompressed size for little CPU; zstd cost more to write and read
-    # than the disk it saves, as the files are read back several times.
+    paths: dict[str, list[Path]] = {outcome.value: [] for outcome in Outcome}
     for number, contacts in enumerate(stream_contacts_by_file(parts)):
-        paths.append(work / f"contacts-{number:05d}.parquet")
-        contacts.sink_parquet(paths[-1], compression="lz4")
+        sinks = []
+        for outcome, outcome_paths in paths.items():
+            outcome_paths.append(work / f"contacts-{number:05d}-{outcome}.parquet")
+            # LZ4: a third of the uncompressed size for little CPU; zstd cost more to write and
+            # read than the disk it saves, as the files are read back several times.
+            members = contacts.filter(pl.col(OUTCOME) == outcome)
+            sinks.append(members.sink_parquet(outcome_paths[-1], compression="lz4", lazy=True))
+        pl.collect_all(sinks)
     return paths
 
 
-def check_contract(contact_slices: Sequence[Path]) -> None:
+def check_contract(contact_files: Sequence[Path]) -> None:
     """Pandera checks the canonical contract on every contact (a failure is an Onramp bug).
 
     Pandera's uniqueness check holds every email it checks, so the contract is checked in
-    bounded pieces: each contact's own checks one slice at a time, and email uniqueness
-    across all slices one email-hash partition at a time (an email's contacts share one).
+    bounded pieces: each contact's own checks one file at a time, and email uniqueness
+    across all files one email-hash partition at a time (an email's contacts share one).
 
     Args:
-        contact_slices: The contacts' Parquet files (from :func:`stage_contacts`).
+        contact_files: The contacts' Parquet files (from :func:`stage_contacts`), in any order.
 
     Raises:
         pandera.errors.SchemaError: A contact breaks the contract; its ``check`` names the
@@ -244,7 +253,7 @@ def check_contract(contact_slices: Sequence[Path]) -> None:
     """
     columns = list(CanonicalContactSchema.columns)
     with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
-        for path in contact_slices:
+        for path in contact_files:
             ContactRowSchema.validate(pl.scan_parquet(path).select(columns))
-        for partition in email_partitions(pl.scan_parquet(contact_slices).select(EMAIL)):
+        for partition in email_partitions(pl.scan_parquet(contact_files).select(EMAIL)):
             UniqueEmailSchema.validate(partition)

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from tasks.output import OutputFolder
-from tasks.import_files import PlanLimits, chunk_bounds, opt_out_file_name, write_plan
+from tasks.import_files import PlanLimits, by_outcome, chunk_bounds, opt_out_file_name, write_plan
 from tasks.transform.profile import CustomProperty, load_profile
 
 PROFILE = load_profile("mailchimp")
@@ -61,7 +61,7 @@ def read_csv(path) -> list[dict]:
 
 
 def test_plan_writes_one_file_set_per_outcome_with_lineage(tmp_path):
-    plan = write_plan(contacts(), PROFILE, [RATING, UNUSED], OutputFolder(str(tmp_path)), PlanLimits(max_rows=2))
+    plan = write_plan(by_outcome(contacts()), PROFILE, [RATING, UNUSED], OutputFolder(str(tmp_path)), PlanLimits(max_rows=2))
     assert [(i["file"], i["rows"], i["marketable"], i["create_list"], i.get("list")) for i in plan["imports"]] == [
         ("hubspot/contacts-marketing-001.csv", 2, True, False, "marketing"),
         ("hubspot/contacts-marketing-002.csv", 1, True, False, "marketing"),
@@ -93,7 +93,7 @@ def test_plan_writes_one_file_set_per_outcome_with_lineage(tmp_path):
 
 
 def test_no_opted_out_email_is_in_any_contacts_file(tmp_path):
-    plan = write_plan(contacts(), PROFILE, [RATING], OutputFolder(str(tmp_path)))
+    plan = write_plan(by_outcome(contacts()), PROFILE, [RATING], OutputFolder(str(tmp_path)))
     imported = {row["email"] for i in plan["imports"] for row in read_csv(tmp_path / i["file"])}
     opted_out = {row["Email"] for o in plan["opt_outs"] for row in read_csv(tmp_path / o["file"])}
     assert opted_out == {"u1@x.com", "c1@x.com"}
@@ -105,7 +105,7 @@ def test_tags_become_a_multi_select_property_with_the_options_the_cells_use(tmp_
     frame = contacts().with_columns(
         pl.Series("mailchimp_tags", ["vip;2025 waiver", None, "Newsletter;vip", None, "gone", None])
     )
-    plan = write_plan(frame, PROFILE, [RATING, tags], OutputFolder(str(tmp_path)))
+    plan = write_plan(by_outcome(frame), PROFILE, [RATING, tags], OutputFolder(str(tmp_path)))
 
     definition = next(p for p in plan["properties"] if p["name"] == "mailchimp_tags")
     assert (definition["type"], definition["fieldType"]) == ("enumeration", "checkbox")
