@@ -20,6 +20,8 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.util import find_spec
+from pathlib import Path
 
 # SERVER_ENV and uvicorn_command are what SubprocessASGIServer._run_uvicorn_command runs;
 # tests/flows/test_ephemeral.py holds them equal, so a Prefect upgrade that changes its command
@@ -96,26 +98,31 @@ def hand_over_to_prefect() -> None:
 
 def uvicorn_command(port: int) -> list[str]:
     """The command line of Prefect's temporary server on ``port``."""
-    import prefect
-
+    # Located, not imported: importing Prefect takes seconds the server should spend booting.
+    prefect_dir = Path(find_spec("prefect").origin).parent
     return [
-        sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+        sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent),
         "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
         "--log-level", "error", "--lifespan", "on",
     ]
 
 
 def _launch() -> _EarlyServer | None:
-    # Prefect's settings only, not its server: importing that costs seconds, the subprocess's job.
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, get_current_settings
-
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED:
-        return None
+    if os.environ.get("PREFECT_API_URL"):
+        return None  # a server of the user's
     port = _free_port()
     if port is None:
         return None  # left to Prefect, which retries for longer
-    env = {**os.environ, **SERVER_ENV, **get_current_settings().to_environment_variables(exclude_unset=True)}
-    return _EarlyServer(subprocess.Popen(uvicorn_command(port), env=env), port)
+    # Launched before Prefect is imported: the server reads the same environment and settings
+    # files as this process, so it runs with the settings Prefect would have handed it.
+    early = _EarlyServer(subprocess.Popen(uvicorn_command(port), env={**os.environ, **SERVER_ENV}), port)
+    # A server named in a Prefect profile or settings file is known only once they are read.
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED:
+        _stop(early.process)
+        return None
+    return early
 
 
 def _free_port() -> int | None:

@@ -62,8 +62,19 @@ def test_bad_input_found_before_the_engine_stops_the_early_server(launched, tmp_
     assert len(launched) == 1 and launched[0].poll() is not None
 
 
-def test_nothing_is_launched_for_a_server_of_the_users_or_a_command_without_a_flow(launched, tmp_path):
-    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:1/api"}):
-        assert cli.main(["plan", str(tmp_path / "missing.zip"), "--out", str(tmp_path / "out")]) == cli.EXIT_BAD_INPUT
+def test_nothing_is_launched_for_a_server_in_the_environment_or_a_command_without_a_flow(launched, monkeypatch, tmp_path):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")
+    assert cli.main(["plan", str(tmp_path / "missing.zip"), "--out", str(tmp_path / "out")]) == cli.EXIT_BAD_INPUT
+    monkeypatch.delenv("PREFECT_API_URL")
     assert cli.main(["profiles"]) == cli.EXIT_OK
     assert launched == []
+
+
+def test_a_server_named_in_prefects_settings_stops_the_early_one_before_the_command_goes_on(launched, monkeypatch, tmp_path):
+    def preflight(params):
+        assert len(launched) == 1 and launched[0].poll() is not None
+        raise InputError("preflight", "checked")
+
+    monkeypatch.setattr(cli, "_preflight", preflight)
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:1/api"}):
+        assert cli.main(["plan", str(cli.SAMPLE_EXPORT), "--out", str(tmp_path / "out")]) == cli.EXIT_BAD_INPUT
