@@ -167,7 +167,7 @@ def read_export(
             FILE_WORKERS at a time, but fail as if read one by one).
     """
     staged_files = stage_files(source, staging_dir, storage_options)
-    return map_in_order(read_export_file, staged_files)
+    return map_in_order(read_export_file, staged_files, cost=StagedFile.size)
 
 
 def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:

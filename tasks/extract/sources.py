@@ -108,6 +108,13 @@ class StagedFile:
     uri: str
     path: Path
 
+    def size(self) -> int:
+        """The local file's size in bytes; 0 when it cannot be read (its reader then says why)."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
 
 def stage_files(
     source: str, staging_dir: Path, storage_options: dict | None = None, kinds: FileKinds = CSV_FILES
@@ -325,11 +332,14 @@ def _stage_members(
             _copy(member, destination, uri, limit=info.file_size)
         return StagedFile(uri=uri, path=destination)
 
-    return map_in_order(stage_member, list(enumerate(members)), workers)
+    return map_in_order(stage_member, list(enumerate(members)), workers, cost=lambda indexed: indexed[1].file_size)
 
 
 def map_in_order(
-    function: Callable[[_Item], _Result], items: Sequence[_Item], workers: int | None = None
+    function: Callable[[_Item], _Result],
+    items: Sequence[_Item],
+    workers: int | None = None,
+    cost: Callable[[_Item], int] | None = None,
 ) -> list[_Result]:
     """``function`` applied to each of ``items``, up to ``workers`` at a time on threads.
 
@@ -341,6 +351,8 @@ def map_in_order(
         items: The items, in the order of the results.
         workers: Threads to use, FILE_WORKERS when None; with one, or one item, the items are
             done in this thread.
+        cost: An item's relative cost (a file's size): the costliest are started first, so the
+            biggest file of an export does not start last and run alone. None: in order.
 
     Returns:
         ``function``'s result for each item, in the order of ``items``.
@@ -348,10 +360,16 @@ def map_in_order(
     workers = FILE_WORKERS if workers is None else workers
     if workers <= 1 or len(items) <= 1:
         return [function(item) for item in items]
+    positions = range(len(items))
+    start_order = sorted(positions, key=lambda position: -cost(items[position])) if cost else positions
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # Each item runs in a copy of the caller's context, so a run's settings and logger
         # reach it as they would in a loop.
-        futures = [pool.submit(contextvars.copy_context().run, function, item) for item in items]
+        submitted = {
+            position: pool.submit(contextvars.copy_context().run, function, items[position])
+            for position in start_order
+        }
+        futures = [submitted[position] for position in positions]
         try:
             return [future.result() for future in futures]
         finally:

@@ -135,7 +135,7 @@ def read_source(
         return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
     staged = stage_files(location, staging_dir, storage_options, EXPORT_FILES)
-    return map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged)
+    return map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged, cost=StagedFile.size)
 
 
 def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) -> ReadFile:

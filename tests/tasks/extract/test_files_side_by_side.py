@@ -166,3 +166,21 @@ def test_map_in_order_raises_the_first_items_error_whatever_fails_first():
 
     with pytest.raises(ValueError, match="first"):
         map_in_order(fail, ["first", "second"], workers=2)
+
+
+def test_map_in_order_starts_the_costliest_items_first_and_keeps_the_order_of_results():
+    started: list[int] = []
+    lock = threading.Lock()
+    # Items finish in pairs, so the first two recorded are the first two the workers took.
+    pair = threading.Barrier(2, timeout=60)
+
+    def record(item: int) -> int:
+        with lock:
+            started.append(item)
+        pair.wait()
+        return item
+
+    results = map_in_order(record, [1, 5, 2, 9], workers=2, cost=lambda item: item)
+
+    assert results == [1, 5, 2, 9]
+    assert set(started[:2]) == {9, 5}
