@@ -18,6 +18,9 @@ from tasks.errors import InputError
 def launched(monkeypatch) -> list[subprocess.Popen]:
     """Every process launched, for real, with no Prefect server set."""
     processes, real_popen = [], subprocess.Popen
+    # As in a fresh process: no temporary server yet. The session's test harness registers its
+    # own as the default one, which Prefect would otherwise find running and use.
+    monkeypatch.delitem(SubprocessASGIServer._instances, None, raising=False)
 
     def popen(*args, **kwargs):
         processes.append(real_popen(*args, **kwargs))
