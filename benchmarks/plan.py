@@ -167,22 +167,17 @@ def _row_rules_seconds(raws: list) -> float:
     import polars as pl
 
     from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
-    from tasks.validate import REASON, with_reason
+    from tasks.validate import reason_expr
 
     schemas = [export_file_schema(raw.status, raw.email_column) for raw in raws]
 
     def scan(counted: Callable) -> float:
         start = time.perf_counter()
-        pl.collect_all([counted(raw.frame, schema) for raw, schema in zip(raws, schemas, strict=True)])
+        pl.collect_all([raw.frame.select(counted(schema).null_count()) for raw, schema in zip(raws, schemas, strict=True)])
         return time.perf_counter() - start
 
-    def checked_columns(frame: pl.LazyFrame, schema) -> pl.LazyFrame:
-        return frame.select(pl.col(name for name, column in schema.columns.items() if column.checks).null_count())
-
-    def reasons(frame: pl.LazyFrame, schema) -> pl.LazyFrame:
-        return with_reason(frame, schema, ROW_RULES, REJECT_REASONS).select(pl.col(REASON).null_count())
-
-    return max(0.0, scan(reasons) - scan(checked_columns))
+    checked = lambda schema: pl.col(name for name, column in schema.columns.items() if column.checks)  # noqa: E731
+    return max(0.0, scan(lambda schema: reason_expr(schema, ROW_RULES, REJECT_REASONS)) - scan(checked))
 
 
 CHILDREN: dict[str, Callable[[Path], dict]] = {"floor": floor_child, "in-process": in_process_child}

@@ -21,8 +21,6 @@ from tasks.errors import InputError
 
 REASON = "reason"
 REASON_SEPARATOR = "; "
-_FAILED = "_failed_"
-"""Prefix of the per-check result columns :func:`with_reason` adds, and drops."""
 
 RowRule = Callable[[pl.Expr], pl.Expr]
 
@@ -72,16 +70,11 @@ def split_rejects(
     """
     frame = frame.lazy()
     _check_shape(frame, schema, uri)
-    return ValidatedFile(checked=with_reason(frame, schema, rules, reasons))
+    return ValidatedFile(checked=frame.with_columns(reason_expr(schema, rules, reasons)))
 
 
-def with_reason(
-    frame: pl.LazyFrame, schema: pa.DataFrameSchema, rules: Mapping[str, RowRule], reasons: Mapping[str, str]
-) -> pl.LazyFrame:
-    """``frame`` with the ``reason`` of each row: every failed check's reason, by check name, or null.
-
-    Each check's result is a column of its own, computed once: the reason needs every result
-    twice (did any fail, and which), and polars does not share a repeated rule between the two.
+def reason_expr(schema: pa.DataFrameSchema, rules: Mapping[str, RowRule], reasons: Mapping[str, str]) -> pl.Expr:
+    """The ``reason`` of each row: every failed check's reason, by check name, or null.
 
     Raises:
         ValueError: The schema holds a check that is no row rule, which would go unchecked.
@@ -94,13 +87,11 @@ def with_reason(
             # A null rule result passes, as it does for pandera.
             failed.setdefault(check.name, []).append(rules[check.name](pl.col(name)).not_().fill_null(False))
     if not failed:
-        return frame.with_columns(pl.lit(None, pl.String).alias(REASON))
-    columns = {name: f"{_FAILED}{name}" for name in sorted(failed)}
-    parts = [pl.when(pl.col(column)).then(pl.lit(reasons.get(name, name))) for name, column in columns.items()]
+        return pl.lit(None, pl.String).alias(REASON)
+    fails = {name: pl.any_horizontal(exprs) for name, exprs in sorted(failed.items())}
+    parts = [pl.when(fail).then(pl.lit(reasons.get(name, name))) for name, fail in fails.items()]
     joined = pl.concat_str(parts, separator=REASON_SEPARATOR, ignore_nulls=True)
-    reason = pl.when(pl.any_horizontal(pl.col(list(columns.values())))).then(joined).alias(REASON)
-    fails = (pl.any_horizontal(failed[name]).alias(column) for name, column in columns.items())
-    return frame.with_columns(fails).with_columns(reason).drop(list(columns.values()))
+    return pl.when(pl.any_horizontal(fails.values())).then(joined).alias(REASON)
 
 
 def _check_shape(frame: pl.LazyFrame, schema: pa.DataFrameSchema, uri: str) -> None:
