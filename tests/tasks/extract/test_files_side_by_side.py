@@ -126,26 +126,16 @@ def _two_broken_exports(folder: Path) -> None:
     (folder / "subscribed_members_export_ab12.csv").write_bytes(b"Email Address\r\n\x00@example.com\r\n")
 
 
-def test_the_mailchimp_reader_raises_the_first_broken_files_error(tmp_path):
+@pytest.mark.parametrize("reader", [read_export, read_source], ids=["mailchimp reader", "flow's reader"])
+def test_each_reader_raises_the_first_broken_files_error(tmp_path, reader):
     folder = tmp_path / "export"
     _two_broken_exports(folder)
 
     with pytest.raises(InputError) as raised:
-        read_export(str(folder), tmp_path / "staging")
+        reader(str(folder), tmp_path / "staging")
 
     assert raised.value.uri == f"{folder}/cleaned_members_export_ab12.csv"
     assert "cleaned_members_export_ab12.csv" in str(raised.value)
-    assert raised.value.problem == "unclosed double quote"
-
-
-def test_the_flows_reader_raises_the_first_broken_files_error(tmp_path):
-    folder = tmp_path / "export"
-    _two_broken_exports(folder)
-
-    with pytest.raises(InputError) as raised:
-        read_source(str(folder), tmp_path / "staging")
-
-    assert raised.value.uri == f"{folder}/cleaned_members_export_ab12.csv"
     assert raised.value.problem == "unclosed double quote"
 
 
