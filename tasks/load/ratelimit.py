@@ -336,7 +336,13 @@ class RateBudget:
             daily = int_header(headers, "X-HubSpot-RateLimit-Daily-Remaining")
             if daily is not None:
                 # Requests still in flight may not be in HubSpot's count yet: count them spent.
-                state["daily"] = {"remaining": daily - len(state["flight"]), "at": now}
+                remaining = daily - len(state["flight"])
+                known = state["daily"]
+                if known and now - known["at"] < settings.DAILY_OBSERVATION_TTL_SECONDS:
+                    # Answers arrive out of order: one counted before a later request may be
+                    # released after that request's, and must not hand back what it spent.
+                    remaining = min(remaining, known["remaining"])
+                state["daily"] = {"remaining": remaining, "at": now}
 
     def pause(self, seconds: float, kind: str = BURST) -> None:
         """Hold every request of ``kind``, in every process, back for ``seconds`` (after a 429)."""

@@ -101,6 +101,16 @@ def test_a_spent_daily_quota_stops_before_a_429_until_the_count_is_stale(budget,
     budget.acquire("GET /x")  # the quota may have reset since: the next answer says
 
 
+def test_an_answer_released_late_does_not_give_back_daily_quota_a_later_answer_spent(budget, clock):
+    budget.release(budget.acquire("GET /x"), rate_headers(190, 10000, daily_remaining=2))
+    earlier, later = budget.acquire("GET /x"), budget.acquire("GET /x")
+    # HubSpot counted both before answering the later one; the earlier answer comes back last.
+    budget.release(later, rate_headers(190, 10000, daily_remaining=0))
+    budget.release(earlier, rate_headers(190, 10000, daily_remaining=1))
+    with pytest.raises(DailyQuotaSpent):
+        budget.acquire("POST /crm/v3/objects/contacts/batch/upsert")
+
+
 def test_the_budget_is_named_without_the_token(tmp_path):
     key = budget_key("https://api.hubapi.com/", "pat-na1-secret")
     assert key == budget_key("https://api.hubapi.com", "pat-na1-secret") != budget_key("https://api.hubapi.com", "other")
