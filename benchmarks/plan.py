@@ -141,13 +141,11 @@ def in_process_child(folder: Path) -> dict:
     for module_name, name in SPANS:
         module = importlib.import_module(module_name)
         setattr(module, name, _timed(getattr(module, name), name, spans, cpu_spans, peaks))
+    timed_read_export = _timed(read_export, "read_export", spans, cpu_spans, peaks)
     profile = load_profile("mailchimp")
     with tempfile.TemporaryDirectory(prefix="staging-", dir=folder) as staging:
         start, cpu = time.perf_counter(), _cpu_seconds()
-        raws = read_export(str(folder / "export.zip"), Path(staging))
-        spans["read_export"] = time.perf_counter() - start
-        cpu_spans["read_export"] = _cpu_seconds() - cpu
-        peaks["read_export"] = _peak_mib()
+        raws = timed_read_export(str(folder / "export.zip"), Path(staging))
         tasks.plan.plan_sources(raws, OutputFolder(str(folder / "in-process-out")), {profile.format: (profile, profile.consent)})
         seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
         rules = _row_rules_seconds(raws)

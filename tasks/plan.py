@@ -164,22 +164,19 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
     Raises:
         InputError: The file as a whole does not fit its schema.
     """
-    staged: StagedFile | None = None
-    number = 0
-    while True:
+    parts: list[StagedFile] = []
+    # A slice that came back short was the file's last.
+    while not parts or parts[-1].counts()[0] == ROWS_PER_SLICE:
+        number = len(parts)
         rows = raw.frame.slice(number * ROWS_PER_SLICE, ROWS_PER_SLICE)
         part, sinks = staging_query(
             dataclasses.replace(raw, frame=rows), stem.with_name(f"{stem.name}-{number:05d}"), profile, policy
         )
         pl.collect_all(sinks)
-        staged = part if staged is None else dataclasses.replace(
-            staged, rejects=staged.rejects + part.rejects, accepted=staged.accepted + part.accepted
-        )
-        read, _ = part.counts()
-        # A slice that came back short was the file's last.
-        if read < ROWS_PER_SLICE:
-            return dataclasses.replace(staged, raw=raw)
-        number += 1
+        parts.append(part)
+    rejects = [path for part in parts for path in part.rejects]
+    accepted = [path for part in parts for path in part.accepted]
+    return StagedFile(raw, parts[0].mapped, rejects, accepted)
 
 
 def staging_query(
@@ -227,12 +224,12 @@ def stage_contacts(staged: Sequence[StagedFile], work: Path) -> dict[str, list[P
     """
     parts = [pl.scan_parquet(path) for s in staged for path in s.accepted]
     paths: dict[str, list[Path]] = {outcome.value: [] for outcome in Outcome}
+    # LZ4: a third of the uncompressed size for little CPU; zstd cost more to write and read
+    # than the disk it saves, as the files are read back several times.
     for number, contacts in enumerate(stream_contacts_by_file(parts)):
         sinks = []
         for outcome, outcome_paths in paths.items():
             outcome_paths.append(work / f"contacts-{number:05d}-{outcome}.parquet")
-            # LZ4: a third of the uncompressed size for little CPU; zstd cost more to write and
-            # read than the disk it saves, as the files are read back several times.
             members = contacts.filter(pl.col(OUTCOME) == outcome)
             sinks.append(members.sink_parquet(outcome_paths[-1], compression="lz4", lazy=True))
         pl.collect_all(sinks)

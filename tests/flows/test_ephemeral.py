@@ -44,6 +44,7 @@ def test_the_early_server_runs_what_prefect_would_run():
         server.stop()
     assert popen.call_args.kwargs["args"] == ephemeral.uvicorn_command(8123)
     assert ephemeral.SERVER_ENV.items() <= popen.call_args.kwargs["env"].items()
+    assert ephemeral._PORTS == SubprocessASGIServer._port_range
 
 
 def test_the_flow_runs_on_the_server_launched_when_the_command_started(launched, monkeypatch, tmp_path):
