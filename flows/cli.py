@@ -407,10 +407,10 @@ def _run_inspect(args: argparse.Namespace) -> int:
 def _in_engine(flow: Callable, params: object) -> dict:
     """Run a flow with its console logs kept free of tracebacks for expected errors."""
     from flows.console import quiet_expected_tracebacks
-    from flows.ephemeral import hand_over_to_prefect
+    from flows.ephemeral import use_the_early_server
 
     quiet_expected_tracebacks()
-    hand_over_to_prefect()
+    use_the_early_server()
     return flow(params)
 
 

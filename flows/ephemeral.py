@@ -3,42 +3,48 @@
 With no ``PREFECT_API_URL``, Prefect starts a temporary server (a uvicorn subprocess) the first
 time a flow needs its API, then waits for it: seconds of a subprocess importing Prefect's server
 and opening its database, spent after the command has already imported its own modules and
-checked its input. The command launches that same subprocess as its first act instead, so the
-server boots on another core while the command imports and checks, and hands it to Prefect when
-the flow starts. From there Prefect owns it as if it had launched it: it logs "Starting temporary
-server", waits for its health check (launching its own on another port if this one was taken),
-and stops it at exit. A command that ends before Prefect adopts it (bad input) stops it, having
-logged nothing about it.
+checked its input, and ~5 s more in the command itself importing Prefect's server module (and
+holding its ~80 MiB) to reach the class that launches it. The command launches that same
+subprocess as its first act instead, so the server boots on another core while the command
+imports and checks its input. When the flow starts, the server becomes the run's
+``PREFECT_API_URL``: Prefect talks to it as to any server of the user's, and never imports its
+server module. It is stopped at exit, after Prefect has sent its last logs and events. If it
+did not come up, nothing is set and Prefect starts its own temporary server, as it would have
+without Onramp. A command that ends before its flow starts (bad input) stops it.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import random
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
-# SERVER_ENV and uvicorn_command are what SubprocessASGIServer._run_uvicorn_command runs;
-# tests/flows/test_ephemeral.py holds them equal, so a Prefect upgrade that changes its command
-# fails there, not in a user's run.
+# SERVER_ENV and uvicorn_command are what Prefect's SubprocessASGIServer._run_uvicorn_command
+# runs; tests/flows/test_ephemeral.py holds them equal, so a Prefect upgrade that changes its
+# command fails there, not in a user's run.
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-# SubprocessASGIServer's port range.
+# SubprocessASGIServer's port range (importing it to ask would cost the import this module saves).
 _PORTS = range(8000, 9000)
 _PORT_ATTEMPTS = 10
+_HEALTH_POLL_SECONDS = 0.1
 _STOP_TIMEOUT_SECONDS = 5
 
 
 class _EarlyServer:
     def __init__(self, process: subprocess.Popen, port: int):
         self.process = process
-        self.port = port
-        self.adopted = False
-        self.forget = lambda: None  # undoes a hand-over Prefect did not take up
+        self.api_url = f"http://127.0.0.1:{port}/api"
+        self.in_use = False
 
 
 _early: _EarlyServer | None = None
@@ -49,9 +55,9 @@ def temporary_server_started_early(wanted: bool) -> Iterator[None]:
     """Launch Prefect's temporary server now if ``wanted`` and Prefect would start one for a flow.
 
     Prefect starts one when no ``PREFECT_API_URL`` is set (the test of
-    ``prefect.client.orchestration.get_client``); with a server of the user's, nothing is
-    launched. On leaving, a server Prefect did not adopt (see :func:`hand_over_to_prefect`) is
-    stopped.
+    ``prefect.client.orchestration.get_client``); with a server of the user's, in the
+    environment or in Prefect's settings, nothing is left running. On leaving, a server no flow
+    used (see :func:`use_the_early_server`) is stopped.
 
     Args:
         wanted: Whether the command runs a flow.
@@ -63,37 +69,38 @@ def temporary_server_started_early(wanted: bool) -> Iterator[None]:
         yield
     finally:
         early, _early = _early, None
-        if early is not None and not early.adopted:
-            early.forget()
+        if early is not None and not early.in_use:
             _stop(early.process)
 
 
-def hand_over_to_prefect() -> None:
-    """Let Prefect adopt the server launched early the first time it starts its temporary server.
+def use_the_early_server() -> None:
+    """Make the server launched early the run's Prefect API, once it answers its health check.
 
-    A no-op when nothing was launched.
+    Call it just before the flow starts. It sets ``PREFECT_API_URL`` (for this process, and for
+    any process it starts) and has the server stopped at exit. A no-op when nothing was
+    launched; when the server died (its port was taken meanwhile) or did not answer in
+    ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``, it is stopped and Prefect starts its
+    own temporary server instead.
     """
-    if _early is None:
+    if _early is None or _early.in_use:
         return
-    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.context import refresh_global_settings_context
+    from prefect.logging import get_logger
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
-    early, server = _early, SubprocessASGIServer()
-    if server.running:
-        return  # already started in this process; ours is stopped on leaving
-
-    def adopt_the_early_process() -> subprocess.Popen:
-        # Once only: if the port turned out taken, Prefect launches its own on another one.
-        del server._run_uvicorn_command
-        early.adopted = True
-        return early.process
-
-    def forget() -> None:
-        vars(server).pop("_run_uvicorn_command", None)
-        server.port = None
-
-    server.port = early.port
-    server._run_uvicorn_command = adopt_the_early_process
-    early.forget = forget
+    if not _healthy(_early, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()):
+        return  # stopped on leaving; Prefect launches its own
+    _early.in_use = True
+    os.environ["PREFECT_API_URL"] = _early.api_url
+    # Its UI is off (as on Prefect's own temporary server) and it is gone after the command:
+    # no "View at" links to it.
+    os.environ.setdefault("PREFECT_UI_URL", "")
+    refresh_global_settings_context()
+    get_logger("onramp").info("Prefect API: a temporary server at %s, stopped when the command ends", _early.api_url)
+    # Registered before the flow starts Prefect's log and event workers: atexit runs the last
+    # registered first, so they send what they hold before the server stops, as with Prefect's
+    # own temporary server (which registers its stop the same way).
+    atexit.register(_stop, _early.process)
 
 
 def uvicorn_command(port: int) -> list[str]:
@@ -123,6 +130,20 @@ def _launch() -> _EarlyServer | None:
         _stop(early.process)
         return None
     return early
+
+
+def _healthy(early: _EarlyServer, timeout_seconds: float) -> bool:
+    """Wait for the server's health check; False once it has exited or the time is up."""
+    deadline = time.monotonic() + timeout_seconds
+    while early.process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{early.api_url}/health", timeout=timeout_seconds) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass  # not listening yet
+        time.sleep(_HEALTH_POLL_SECONDS)
+    return False
 
 
 def _free_port() -> int | None:

@@ -1,12 +1,16 @@
-"""Prefect's temporary server, launched when an engine command starts and adopted by Prefect."""
+"""Prefect's temporary server, launched when an engine command starts and used as its API."""
 
 from __future__ import annotations
 
+import contextvars
+import os
 import subprocess
+import sys
 from unittest import mock
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.context import refresh_global_settings_context
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -18,21 +22,26 @@ from tasks.errors import InputError
 def launched(monkeypatch) -> list[subprocess.Popen]:
     """Every process launched, for real, with no Prefect server set."""
     processes, real_popen = [], subprocess.Popen
-    # As in a fresh process: no temporary server yet. The session's test harness registers its
-    # own as the default one, which Prefect would otherwise find running and use.
-    monkeypatch.delitem(SubprocessASGIServer._instances, None, raising=False)
 
     def popen(*args, **kwargs):
         processes.append(real_popen(*args, **kwargs))
         return processes[-1]
 
     monkeypatch.setattr(subprocess, "Popen", popen)
-    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+    # The command sets the API for the rest of its process: the environment is restored after.
+    with mock.patch.dict(os.environ):
+        for name in ("PREFECT_API_URL", "PREFECT_UI_URL"):
+            os.environ.pop(name, None)
         yield processes
-    SubprocessASGIServer().stop()
+    refresh_global_settings_context()
     for process in processes:
         process.kill()
         process.wait()
+
+
+def as_a_fresh_process(argv: list[str]) -> int:
+    """``onramp <argv>`` outside the test harness's settings, as a command starts."""
+    return contextvars.Context().run(cli.main, argv)
 
 
 def test_the_early_server_runs_what_prefect_would_run():
@@ -48,29 +57,47 @@ def test_the_early_server_runs_what_prefect_would_run():
 
 
 def test_the_flow_runs_on_the_server_launched_when_the_command_started(launched, monkeypatch, tmp_path):
+    seen = {}
+
     def plan_contacts(params):
         assert len(launched) == 1 and launched[0].poll() is None
         with get_client(sync_client=True) as client:
             client.hello()
-        assert SubprocessASGIServer().server_process is launched[0]
+            seen["api"] = str(client.api_url)
         raise InputError("plan", "checked")
 
     monkeypatch.setattr("flows.migrate.plan_contacts", plan_contacts)
-    assert cli.main(["plan", str(cli.SAMPLE_EXPORT), "--out", str(tmp_path / "out")]) == cli.EXIT_BAD_INPUT
-    assert len(launched) == 1 and launched[0].poll() is None  # Prefect's now, stopped at exit
+    assert as_a_fresh_process(["plan", str(cli.SAMPLE_EXPORT), "--out", str(tmp_path / "out")]) == cli.EXIT_BAD_INPUT
+    port = launched[0].args[launched[0].args.index("--port") + 1]
+    assert seen["api"].rstrip("/") == f"http://127.0.0.1:{port}/api"
+    assert launched[0].poll() is None  # in use: stopped at exit, after Prefect's last logs
+
+
+def test_a_server_that_did_not_come_up_is_stopped_and_left_to_prefect(launched, monkeypatch, tmp_path):
+    # Its port taken meanwhile: uvicorn exits (with 3), and Prefect must launch its own.
+    monkeypatch.setattr(ephemeral, "uvicorn_command", lambda port: [sys.executable, "-c", "raise SystemExit(3)"])
+    seen = {}
+
+    def plan_contacts(params):
+        seen["api"] = PREFECT_API_URL.value()
+        raise InputError("plan", "checked")
+
+    monkeypatch.setattr("flows.migrate.plan_contacts", plan_contacts)
+    assert as_a_fresh_process(["plan", str(cli.SAMPLE_EXPORT), "--out", str(tmp_path / "out")]) == cli.EXIT_BAD_INPUT
+    assert seen == {"api": None} and len(launched) == 1 and launched[0].poll() == 3
 
 
 def test_bad_input_found_before_the_engine_stops_the_early_server(launched, tmp_path):
-    status = cli.main(["plan", str(tmp_path / "missing.zip"), "--out", str(tmp_path / "out")])
+    status = as_a_fresh_process(["plan", str(tmp_path / "missing.zip"), "--out", str(tmp_path / "out")])
     assert status == cli.EXIT_BAD_INPUT
     assert len(launched) == 1 and launched[0].poll() is not None
 
 
 def test_nothing_is_launched_for_a_server_in_the_environment_or_a_command_without_a_flow(launched, monkeypatch, tmp_path):
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")
-    assert cli.main(["plan", str(tmp_path / "missing.zip"), "--out", str(tmp_path / "out")]) == cli.EXIT_BAD_INPUT
+    assert as_a_fresh_process(["plan", str(tmp_path / "missing.zip"), "--out", str(tmp_path / "out")]) == cli.EXIT_BAD_INPUT
     monkeypatch.delenv("PREFECT_API_URL")
-    assert cli.main(["profiles"]) == cli.EXIT_OK
+    assert as_a_fresh_process(["profiles"]) == cli.EXIT_OK
     assert launched == []
 
 

@@ -126,6 +126,22 @@ def test_the_canary_is_not_in_the_prefect_database_or_anywhere_under_prefect_hom
     assert _files_holding(prefect_home, MARKER) == []
 
 
+def test_the_runs_use_the_server_launched_early_and_their_last_logs_reach_it(runs, prefect_home):
+    printed = {name: run.result.stdout + run.result.stderr for name, run in runs.items()}
+    assert all("Prefect API: a temporary server at http://127.0.0.1:" in text for text in printed.values()), printed
+    # Prefect launched no server of its own.
+    assert not any("Starting temporary server" in text for text in printed.values()), printed
+    (database,) = prefect_home.rglob("prefect.db")
+    with sqlite3.connect(database) as connection:
+        last_logs = connection.execute(
+            "SELECT (SELECT message FROM log WHERE log.flow_run_id = flow_run.id ORDER BY timestamp DESC LIMIT 1)"
+            " FROM flow_run WHERE parent_task_run_id IS NULL ORDER BY created"
+        ).fetchall()
+    # The two runs that ended on their own: their flows' closing lines were sent before the
+    # server stopped at exit.
+    assert [(row[0] or "").split("(")[0] for row in last_logs[:2]] == ["Finished in state Completed", "Finished in state Failed"], last_logs
+
+
 def test_emails_are_masked_in_the_logs_of_both_runs(runs, prefect_home):
     (database,) = prefect_home.rglob("prefect.db")
     with sqlite3.connect(database) as connection:
