@@ -64,12 +64,12 @@ EMAIL_SAMPLE_RECORDS = 100
 """How many records the email-column guess looks at."""
 
 FIRST_RECORD_ROW = 2
+"""The spreadsheet row of the first record: the header is row 1."""
 MAX_HEADER_CHARS = 1024
 """A longer "column name" is data in the header row (a file without a header, or a broken one).
 Checked explicitly: the csv module's field limit is process-wide, and the load raises it."""
 OVERFLOW_COLUMNS = 8
 """Fields a row may carry beyond its header and still have them shown in the rejects."""
-"""The spreadsheet row of the first record: the header is row 1."""
 
 BOM = "\ufeff"
 QUOTE = b'"'
