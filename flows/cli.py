@@ -19,8 +19,6 @@ EXIT_BAD_INPUT = 2
 
 SAMPLE_EXPORT = Path(__file__).resolve().parent.parent / "samples" / "mailchimp-audience-export.zip"
 DEMO_TOKEN = "demo-token"
-# The commands that run a flow, in this process, on Prefect's API.
-ENGINE_COMMANDS = frozenset({"plan", "migrate", "sync", "migrate-accounts", "demo"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from flows.ephemeral import temporary_server_started_early
 
     # First, so Prefect's temporary server boots while the command imports and checks its input.
-    with temporary_server_started_early(args.command in ENGINE_COMMANDS):
+    with temporary_server_started_early(args.runs_flow):
         return _run(args)
 
 
@@ -67,22 +65,23 @@ def _fail(message: str, status: int) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="onramp", description="Move contacts from Mailchimp exports into HubSpot.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # runs_flow: the command runs a flow, in this process, on Prefect's API (see flows/ephemeral.py).
 
     plan = commands.add_parser("plan", help="extract, validate and transform; write the plan (no HubSpot)")
     _add_plan_arguments(plan)
-    plan.set_defaults(run=_run_plan)
+    plan.set_defaults(run=_run_plan, runs_flow=True)
 
     migrate = commands.add_parser("migrate", help="plan, then load into a HubSpot portal")
     _add_plan_arguments(migrate)
     _add_portal_arguments(migrate)
     _add_load_arguments(migrate)
-    migrate.set_defaults(run=_run_migrate)
+    migrate.set_defaults(run=_run_migrate, runs_flow=True)
 
     sync = commands.add_parser("sync", help="send what changed in the sources since the last successful sync (run it on a schedule)")
     _add_plan_arguments(sync)
     _add_portal_arguments(sync)
     sync.add_argument("--dry-run", action="store_true", help="only report what the changes would do in the portal; write nothing")
-    sync.set_defaults(run=_run_sync)
+    sync.set_defaults(run=_run_sync, runs_flow=True)
 
     accounts = commands.add_parser("migrate-accounts", help="migrate every account of a manifest (YAML), a few at once")
     accounts.add_argument("manifest", metavar="MANIFEST", help="accounts manifest: names, sources, portals (path or URL)")
@@ -95,18 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     accounts.add_argument("--deployment", metavar="FLOW/DEPLOYMENT",
                           help="run each account as a flow run of this deployment (onramp-migrate/backfill) on its workers, "
                                "on the Prefect server at PREFECT_API_URL")
-    accounts.set_defaults(run=_run_migrate_accounts)
+    accounts.set_defaults(run=_run_migrate_accounts, runs_flow=True)
 
     emulator = commands.add_parser("emulator", help="serve the local HubSpot emulator on 127.0.0.1")
     _add_emulator_arguments(emulator)
-    emulator.set_defaults(run=_run_emulator)
+    emulator.set_defaults(run=_run_emulator, runs_flow=False)
 
     demo = commands.add_parser("demo", help="migrate the bundled sample export into a local emulator")
     demo.add_argument("--out", default="demo-output", help="output folder (default: ./demo-output)")
-    demo.set_defaults(run=_run_demo)
+    demo.set_defaults(run=_run_demo, runs_flow=True)
 
     profiles = commands.add_parser("profiles", help="list the source profiles: the formats Onramp recognises")
-    profiles.set_defaults(run=_run_profiles)
+    profiles.set_defaults(run=_run_profiles, runs_flow=False)
 
     inspect = commands.add_parser("inspect", help="show how a source would be read: format, columns, consent")
     inspect.add_argument(
@@ -115,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_reading_arguments(inspect)
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
-    inspect.set_defaults(run=_run_inspect)
+    inspect.set_defaults(run=_run_inspect, runs_flow=False)
     return parser
 
 
