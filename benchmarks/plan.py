@@ -9,7 +9,13 @@ measures, side by side in one run (these machines are noisy: only the ratios mea
   reads staged files too) and writing the same rows back out as CSV;
 - the **in-process plan**: ``read_export`` + ``plan_sources``, no Prefect engine;
 - **end to end**: ``onramp plan`` as a subprocess (the Prefect engine included; its database is
-  migrated by a warm-up run first, as on any machine that has run Onramp once).
+  migrated by a warm-up run first, as on any machine that has run Onramp once);
+- the **output's own I/O**: what any plan that writes the same files must at least spend, in
+  the same tools: unzipping the export (``zipfile``), parsing its CSV files once (polars) and
+  writing the plan's CSV files (polars, from memory: the in-process run's import files,
+  opt-outs, ``lineage.csv`` and ``rejects.csv``, read back beforehand). No validation, mapping,
+  merge or staging: the distance between it and the floor is what the output asks for, the
+  distance between it and the plan is the plan's own work.
 
 Each runs in a child process of its own, so peak resident memory is that run's alone (from
 ``os.wait4``). Validation time is the time pandera spends checking each file's shape and the
@@ -89,9 +95,15 @@ def main(argv: list[str] | None = None) -> None:
             archive.extractall(folder / "floor-in")
         floor = _measure_child("floor", folder)
         in_process = _measure_child("in-process", folder)
+        output_io = _measure_child("output-io", folder)
         end_to_end = _measure_end_to_end(folder, export)
-        for run in (floor.run, in_process.run, end_to_end):
+        for run in (floor.run, in_process.run, end_to_end, output_io.run):
             print(run.line(args.rows))
+        print(
+            "output-io by part: " + ", ".join(f"{k} {v:.2f} s" for k, v in output_io.extra["parts"].items())
+            + f"; {output_io.extra['written_mb']:,.0f} MB of CSV written; "
+            f"{output_io.run.seconds / floor.run.seconds:.2f}x floor, cpu {output_io.run.cpu / floor.run.cpu:.2f}x"
+        )
         if "profile" in in_process.extra:
             print("in-process spans: " + ", ".join(f"{k} {v:.2f} s" for k, v in in_process.extra["profile"].items()))
             print("in-process CPU by step: " + ", ".join(f"{k} {v:.2f} s" for k, v in in_process.extra["cpu_profile"].items()))
@@ -160,6 +172,30 @@ def in_process_child(folder: Path) -> dict:
     }
 
 
+def output_io_child(folder: Path) -> dict:
+    """The plan's I/O alone: unzip the export, parse its CSV files, write the plan's CSV files."""
+    import polars as pl
+
+    written = sorted((folder / "in-process-out").rglob("*.csv"))
+    # Read back before the clock starts: only their writing is timed.
+    outputs = [pl.read_csv(path, infer_schema=False) for path in written]
+    parts: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="output-io-", dir=folder) as scratch:
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        with zipfile.ZipFile(folder / "export.zip") as archive:
+            archive.extractall(Path(scratch) / "in")
+        parts["unzip"] = time.perf_counter() - start
+        # One file at a time, as the plan reads them (all at once would hold the export).
+        for path in sorted((Path(scratch) / "in").rglob("*.csv")):
+            pl.scan_csv(path, infer_schema=False).collect()
+        parts["parse"] = time.perf_counter() - start - parts["unzip"]
+        for number, frame in enumerate(outputs):
+            frame.write_csv(Path(scratch) / f"{number}.csv", quote_style="necessary")
+        parts["write"] = time.perf_counter() - start - parts["unzip"] - parts["parse"]
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    return {"seconds": seconds, "cpu": cpu, "parts": parts, "written_mb": sum(p.stat().st_size for p in written) / 1e6}
+
+
 def _row_rules_seconds(raws: list) -> float:
     """What the row rules add to a scan of the files: scan with the reasons minus scan without."""
     import polars as pl
@@ -178,7 +214,7 @@ def _row_rules_seconds(raws: list) -> float:
     return max(0.0, scan(lambda schema: reason_expr(schema, ROW_RULES, REJECT_REASONS)) - scan(checked))
 
 
-CHILDREN: dict[str, Callable[[Path], dict]] = {"floor": floor_child, "in-process": in_process_child}
+CHILDREN: dict[str, Callable[[Path], dict]] = {"floor": floor_child, "in-process": in_process_child, "output-io": output_io_child}
 
 
 def _timed(
