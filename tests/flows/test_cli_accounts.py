@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+
+import pytest
+from distributed import Client, LocalCluster
 
 from benchmarks.generate_mailchimp import write_export
 from flows.cli import main
@@ -54,6 +58,46 @@ def test_accounts_on_a_local_dask_cluster_one_failing_does_not_stop_the_next(pre
     assert rollup["totals"]["rows_read"] == report["rows_read"] == 20
     assert rollup["failed"] == ["initech"]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def running_dask_cluster() -> Iterator[LocalCluster]:
+    """A Dask cluster on 127.0.0.1 that Onramp did not start: one single-threaded worker process.
+
+    The account's token is in the worker's environment only, as on a cluster of its own: an
+    account that ran in the command instead would fail for want of it.
+    """
+    with LocalCluster(host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env={"ACME_TOKEN": "token-acme"}) as cluster:
+        yield cluster
+
+
+def tasks_computed(dask_scheduler) -> dict[str, int]:
+    """How many tasks of each prefix (their function's name) ran to a result on the scheduler's
+    workers. A prefix's counts outlive its tasks, which the scheduler forgets once their client leaves."""
+    return {name: prefix.state_counts["memory"] for name, prefix in dask_scheduler.task_prefixes.items()}
+
+
+def test_accounts_on_a_running_dask_cluster_run_there(prefect_api_url, hubspot, running_dask_cluster, tmp_path):
+    write_export(tmp_path / "acme.zip", rows=20, seed=1)
+    manifest = write_manifest(tmp_path / "accounts.yaml", hubspot.url, {"acme": str(tmp_path / "acme.zip")})
+    address = running_dask_cluster.scheduler_address
+
+    result = run(["migrate-accounts", manifest, "--out", str(tmp_path / "out"), "--task-runner", "dask", "--dask-address", address],
+                 env={"PREFECT_API_URL": prefect_api_url})
+
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert f"Connecting to an existing Dask cluster at {address}" in output
+    assert "Creating a new Dask cluster" not in output
+    rollup = json.loads((tmp_path / "out" / "rollup.json").read_text())
+    assert [(a["name"], a["status"]) for a in rollup["accounts"]] == [("acme", "migrated")]
+    report = json.loads((tmp_path / "out" / "acme" / "report.json").read_text())
+    assert report["load"]["rows_failed"] == 0
+    assert rollup["totals"]["rows_read"] == report["rows_read"] == 20
+    with Client(running_dask_cluster) as client:
+        assert client.run_on_scheduler(tasks_computed) == {"migrate_account": 1}
+    assert "Traceback" not in output
 
 
 def test_a_deployment_with_the_dask_runner_exits_2(tmp_path, capsys):
