@@ -36,7 +36,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.contact_ids import EMAIL_COLUMN, contact_ids
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, unneutralise
-from tasks.load.retry import describe, http_status
+from tasks.load.retry import HttpError, describe
 
 FREE_MAIL_DOMAINS = frozenset(
     line.strip()
@@ -136,9 +136,7 @@ def _search_existing(portal: HubSpotPortal, domains: list[str]) -> dict[str, str
         while True:
             try:
                 page = portal.request("POST", f"{_COMPANIES_PATH}/search", json=body) or {}
-            except Exception as error:
-                if http_status(error) is None:
-                    raise
+            except HttpError as error:
                 raise LoadError(f"cannot search HubSpot companies by domain: {describe(error)}") from error
             for company in page.get("results", []):
                 domain = str((company.get("properties") or {}).get(DOMAIN) or "").lower()
@@ -163,9 +161,7 @@ def _create(portal: HubSpotPortal, companies: dict[str, str], journal: CompanyJo
         }
         try:
             answer = portal.request("POST", f"{_COMPANIES_PATH}/batch/create", json=body) or {}
-        except Exception as error:
-            if http_status(error) is None:
-                raise
+        except HttpError as error:
             problems.append(describe(error))
             continue
         journal.record(
@@ -182,9 +178,7 @@ def _associate(portal: HubSpotPortal, pairs: Iterable[tuple[str, str]]) -> tuple
         body = {"inputs": [{"from": {"id": contact}, "to": {"id": company}} for contact, company in batch]}
         try:
             answer = portal.request("POST", _ASSOCIATE_PATH, json=body) or {}
-        except Exception as error:
-            if http_status(error) is None:
-                raise
+        except HttpError as error:
             problems.append(describe(error))
             continue
         done += len(answer.get("results", []))

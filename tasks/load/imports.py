@@ -27,7 +27,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back
 from tasks.load.resume import ImportJournal
-from tasks.load.retry import describe, http_status
+from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_emails_in
 
 _IMPORTS_PATH = "/crm/v3/imports"
@@ -280,9 +280,7 @@ def _submit(
     run.attempts += 1
     try:
         run.import_id = submit_import(portal, plan, run.entry, journal)
-    except Exception as error:
-        if http_status(error) is None:
-            raise
+    except HttpError as error:
         run.import_id = None
         return _file_error(run.entry["file"], "IMPORT_REJECTED", mask_emails_in(describe(error)))
     run.started = time.monotonic()

@@ -31,7 +31,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.contact_ids import contact_ids, file_emails
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan
-from tasks.load.retry import describe, http_status
+from tasks.load.retry import HttpError, describe
 
 _LISTS_PATH = "/crm/v3/lists"
 _STATIC = "MANUAL"
@@ -81,12 +81,9 @@ def _existing(portal: HubSpotPortal, path: str) -> dict[str, Any] | None:
     """``GET`` a list; ``None`` when HubSpot has no such list."""
     try:
         return (portal.request("GET", path) or {}).get("list")
-    except Exception as error:
-        status = http_status(error)
-        if status == _MISSING:
+    except HttpError as error:
+        if error.status == _MISSING:
             return None
-        if status is None:
-            raise
         raise LoadError(f"cannot read HubSpot lists ({path}): {describe(error)}") from error
 
 
@@ -100,12 +97,9 @@ def _create(portal: HubSpotPortal, name: str) -> dict[str, Any] | None:
     body = {"name": name, "objectTypeId": settings.CONTACT_OBJECT_TYPE_ID, "processingType": _STATIC}
     try:
         return portal.request("POST", _LISTS_PATH, json=body)["list"]
-    except Exception as error:
-        status = http_status(error)
-        if status == _TAKEN:
+    except HttpError as error:
+        if error.status == _TAKEN:
             return None
-        if status is None:
-            raise
         raise LoadError(f"cannot create the HubSpot list {name!r}: {describe(error)}") from error
 
 
@@ -188,9 +182,7 @@ def _add(portal: HubSpotPortal, path: str, record_ids: list[str]) -> list[str]:
     """``memberships/add``; returns the ids HubSpot newly added."""
     try:
         answer = portal.request("PUT", path, json=record_ids) or {}
-    except Exception as error:
-        if http_status(error) is None:
-            raise
+    except HttpError as error:
         raise LoadError(f"cannot add contacts to the HubSpot list ({path}): {describe(error)}") from error
     # The spec and SDK spell it recordsIdsAdded; one HubSpot example shows recordIdsAdded.
     return answer.get("recordsIdsAdded", answer.get("recordIdsAdded", []))

@@ -27,7 +27,7 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, iter_column, tie_back, unneutralise
-from tasks.load.retry import describe, http_status
+from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_email, mask_emails_in
 
 T = TypeVar("T")
@@ -89,9 +89,7 @@ def _unsubscribe_singly(portal: HubSpotPortal, emails: list[str], failures: dict
     def unsubscribe(email: str) -> str | None:
         try:
             portal.request("POST", _single_path(email), params=_PARAMS)
-        except Exception as error:
-            if http_status(error) is None:
-                raise
+        except HttpError as error:
             return mask_emails_in(describe(error))
         return None
 
@@ -105,11 +103,8 @@ def _unsubscribe(portal: HubSpotPortal, emails: list[str], failures: dict[str, s
     if portal.batch_opt_outs_allowed is not False:
         try:
             portal.request("POST", _BATCH_PATH, params=_PARAMS, json={"inputs": emails})
-        except Exception as error:
-            status = http_status(error)
-            if status is None:
-                raise
-            if status == 403:
+        except HttpError as error:
+            if error.status == 403:
                 # The batch scopes need Marketing Hub Enterprise: remember, stop asking.
                 portal.batch_opt_outs_allowed = False
                 get_logger().info("batch unsubscribe not allowed for this portal (403): one call per address")
@@ -134,8 +129,8 @@ def unsubscribed_among(portal: HubSpotPortal, emails: list[str]) -> set[str]:
     if portal.batch_opt_outs_allowed:
         try:
             response = portal.request("POST", f"{_BATCH_PATH}/read", params=_PARAMS, json={"inputs": emails})
-        except Exception as error:
-            if http_status(error) != 403:
+        except HttpError as error:
+            if error.status != 403:
                 raise
         else:
             return {
@@ -146,10 +141,8 @@ def unsubscribed_among(portal: HubSpotPortal, emails: list[str]) -> set[str]:
     def unsubscribed(email: str) -> bool:
         try:
             response = portal.request("GET", _single_path(email), params=_PARAMS)
-        except Exception as error:
+        except HttpError:
             # An address HubSpot will not even read (malformed) is certainly not unsubscribed.
-            if http_status(error) is None:
-                raise
             return False
         return _is_unsubscribed((response or {}).get("results", []))
 

@@ -13,7 +13,7 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan
-from tasks.load.retry import describe, http_status
+from tasks.load.retry import HttpError, describe
 
 _PROPERTIES_PATH = f"/crm/v3/properties/{settings.CONTACT_OBJECT_TYPE}"
 
@@ -47,9 +47,9 @@ def _ensure_group(portal: HubSpotPortal, group: dict[str, Any]) -> bool:
             {"name": group["name"], "label": group.get("label") or group["name"]},
             what=f"POST {_PROPERTIES_PATH}/groups",
         )
-    except Exception as error:
+    except HttpError as error:
         # 409: another run created it between the read and the create, which is what we want.
-        if http_status(error) == 409:
+        if error.status == 409:
             return False
         raise LoadError(f"cannot create the property group {group['name']!r}: {describe(error)}") from error
     return True
@@ -68,9 +68,7 @@ def _create_properties(portal: HubSpotPortal, properties: list[dict[str, Any]]) 
                 {"inputs": batch},
                 what=f"POST {_PROPERTIES_PATH}/batch/create",
             )
-        except Exception as error:
-            if http_status(error) is None:
-                raise
+        except HttpError as error:
             # 409 (some already exist) and per-batch 4xx alike: the re-read decides what is missing.
             problems.append(describe(error))
             continue
@@ -114,9 +112,7 @@ def _add_options(portal: HubSpotPortal, prop: dict[str, Any], current: Any) -> l
             {"options": options},
             what=f"PATCH {_PROPERTIES_PATH}/{prop['name']}",
         )
-    except Exception as error:
-        if http_status(error) is None:
-            raise
+    except HttpError as error:
         raise LoadError(f"cannot add options to the HubSpot property {prop['name']!r}: {describe(error)}") from error
     return [option["value"] for option in missing]
 

@@ -18,13 +18,16 @@ cause                                     what the load does
 5xx, 423, timeouts, dropped connections   jittered exponential backoff, bounded attempts
 401                                       stop: :class:`LoadError`, the token was refused
 477 (portal migration in progress)        stop: :class:`LoadError`, rerun later
-any other 4xx                             no retry: the error is raised to the caller, which
-                                          records it against the rows it concerns
+any other 4xx                             no retry: raised to the caller as an
+                                          :class:`HttpError`, which it records against the
+                                          rows it concerns
 ========================================  =====================================================
 
 Errors are recognised by duck typing on ``.status``, ``.body`` and ``.headers`` because each
 hubspot-api-client package raises its own ``ApiException`` class; :class:`HttpError` gives
-responses from ``requests`` the same shape.
+responses from ``requests`` the same shape. An error answer that leaves :func:`call_with_retries`
+is always an :class:`HttpError`, so callers catch that one type, and anything that is not an
+HTTP answer (a dropped connection, a bug) passes them by.
 
 Throttling happens before each attempt, in the portal's shared :class:`RateBudget`
 (``ratelimit.py``), which also stops the load before a ``DAILY`` 429 when the quota is spent.
@@ -67,20 +70,29 @@ _TRANSIENT_EXCEPTIONS = (
 
 
 class HttpError(Exception):
-    """A non-2xx answer to a request sent with ``requests``, shaped like the SDK's ApiException.
+    """A non-2xx answer from HubSpot, however it was sent: the one error type callers catch.
+
+    ``HubSpotPortal.request`` raises it for answers to ``requests``; :func:`call_with_retries`
+    turns the SDK's per-package ``ApiException`` into one (the original as ``__cause__``) when
+    the answer is not retried. Its attributes have the ApiException's names.
 
     Args:
         status: The HTTP status code.
         body: The raw response body.
         headers: The response headers.
         what: The request, as ``METHOD /path`` (emails in it are masked in messages).
+        reason: The HTTP reason phrase the SDK reported; :func:`error_message` falls back to it
+            when the body is empty.
     """
 
-    def __init__(self, status: int, body: bytes, headers: Mapping[str, str], what: str) -> None:
+    def __init__(
+        self, status: int, body: bytes | str | None, headers: Mapping[str, str] | None, what: str, reason: str | None = None
+    ) -> None:
         self.status = status
         self.body = body
         self.headers = headers
         self.what = what
+        self.reason = reason
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -210,8 +222,10 @@ def call_with_retries(
     Raises:
         LoadError: The daily quota is spent, the token was refused, the portal is migrating,
             or transient failures / rate-limit waits went on past their bounds.
-        Exception: Whatever ``send`` raised for any other non-retryable error (4xx), unchanged,
-            for the caller to record.
+        HttpError: Any other non-retryable error answer (a 4xx), for the caller to record; an
+            SDK ``ApiException`` becomes one, with the original as ``__cause__``.
+        Exception: Whatever else ``send`` raised that is not retryable (no HTTP answer: a bug,
+            an SSL failure), unchanged.
     """
     what = mask_emails_in(what)
     failures = 0
@@ -265,7 +279,13 @@ def call_with_retries(
                 )
                 budget.sleep(delay)
                 continue
-            raise
+            status = http_status(error)
+            if status is None or isinstance(error, HttpError):
+                raise
+            # Each SDK package raises its own ApiException class: callers catch HttpError alone.
+            raise HttpError(
+                status, getattr(error, "body", None), headers, what, getattr(error, "reason", None)
+            ) from error
         budget.release(ticket, headers)
         return value
 

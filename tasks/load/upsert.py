@@ -45,7 +45,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN, import_contacts_file
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
-from tasks.load.retry import describe, http_status
+from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_emails_in
 
 UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
@@ -171,11 +171,8 @@ def upsert_batch(portal: HubSpotPortal, file: str, inputs: list[UpsertInput]) ->
     by_trace = {f"{file}:{item.line}": item for item in inputs}
     try:
         response = portal.request("POST", UPSERT_PATH, json={"inputs": [item.body(file) for item in inputs]})
-    except Exception as error:
-        status = http_status(error)
-        if status is None:
-            raise
-        if status == 400 and len(inputs) > 1:
+    except HttpError as error:
+        if error.status == 400 and len(inputs) > 1:
             # Refused whole: halve until the input at fault is alone; the others land.
             middle = len(inputs) // 2
             for half in (inputs[:middle], inputs[middle:]):

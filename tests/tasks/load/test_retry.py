@@ -1,5 +1,6 @@
 """Retries by cause and the rate budget, without a network: failures are plain objects shaped like
-the SDK's ApiException (``status``, ``body``, ``headers``), waits go to a recording sleep."""
+the SDK's ApiException (``status``, ``body``, ``headers``) or the SDK's own, built from a canned
+answer; waits go to a recording sleep."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import random
 
 import pytest
 import requests
+import urllib3
+from hubspot.crm.lists import ApiException
+from hubspot.crm.lists.rest import RESTResponse
 
 from tasks.errors import LoadError
 from tasks.load import settings
@@ -18,6 +22,7 @@ from tasks.load.retry import (
     backoff_seconds,
     call_with_retries,
     classify,
+    describe,
     window_seconds,
 )
 
@@ -181,14 +186,58 @@ def test_rate_limit_waits_are_bounded():
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 409])
-def test_other_client_errors_are_raised_unchanged_without_retry(status):
+def test_other_client_errors_are_raised_as_http_errors_without_retry(status):
     rate_budget, sleeps = budget()
-    error = FakeApiError(status, {"message": "bad"})
+    error = FakeApiError(status, {"message": "bad"}, {"X-Request-Id": "1"})
     send = scripted(error, "never")
-    with pytest.raises(FakeApiError) as raised:
+    with pytest.raises(HttpError) as raised:
         call_with_retries(send, budget=rate_budget, what="POST /x")
-    assert raised.value is error
+    assert (raised.value.status, raised.value.body, raised.value.headers) == (status, error.body, error.headers)
+    assert raised.value.__cause__ is error
     assert len(send.calls) == 1 and sleeps.waits == []
+
+
+def sdk_error(status: int, body: bytes, reason: str = "Not Found") -> ApiException:
+    """A hubspot-api-client ApiException built the way the SDK builds it from an answer."""
+    answer = urllib3.HTTPResponse(body=body, status=status, reason=reason, headers={"X-Request-Id": "7"}, preload_content=True)
+    return ApiException(http_resp=RESTResponse(answer))
+
+
+@pytest.mark.parametrize("body", [json.dumps({"message": "No list for jane@example.com"}).encode(), b""])
+def test_an_sdk_error_answer_arrives_as_an_http_error_describing_it_the_same(body):
+    error = sdk_error(404, body)
+    with pytest.raises(HttpError) as raised:
+        call_with_retries(scripted(error), budget=budget()[0], what="GET /lists/jane@example.com")
+    converted = raised.value
+    assert (converted.status, converted.body, converted.headers) == (404, error.body, error.headers)
+    assert converted.headers["X-Request-Id"] == "7"
+    assert converted.__cause__ is error
+    assert describe(converted) == describe(error)
+    assert "jane" not in str(converted)
+
+
+def test_an_http_error_passes_through_as_it_is():
+    error = HttpError(409, b'{"message": "exists"}', {}, "POST /x")
+    with pytest.raises(HttpError) as raised:
+        call_with_retries(scripted(error), budget=budget()[0], what="POST /x")
+    assert raised.value is error
+
+
+@pytest.mark.parametrize(
+    "error", [ValueError("a bug"), ApiException(status=0, reason="SSL: certificate verify failed")]
+)
+def test_failures_without_an_http_answer_are_not_converted(error):
+    with pytest.raises(type(error)) as raised:
+        call_with_retries(scripted(error), budget=budget()[0], what="GET /x")
+    assert raised.value is error
+
+
+def test_connection_errors_are_retried_not_converted():
+    send = scripted(*[requests.exceptions.ConnectionError("reset")] * settings.MAX_ATTEMPTS)
+    with pytest.raises(LoadError) as raised:
+        call_with_retries(send, budget=budget()[0], what="GET /x", rng=random.Random(0))
+    assert not isinstance(raised.value, HttpError)
+    assert isinstance(raised.value.__cause__, requests.exceptions.ConnectionError)
 
 
 def test_unauthorized_is_a_load_error_without_the_token():
