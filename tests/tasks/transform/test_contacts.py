@@ -7,7 +7,7 @@ from schemas import lineage
 from schemas.contact import CanonicalContactSchema
 from polars.testing import assert_frame_equal
 
-from tasks.transform.contacts import map_rows, merge_contacts, stream_contacts_by_file
+from tasks.transform.contacts import _merge_partitions, map_rows, merge_contacts, stream_contacts_by_file
 from tasks.transform.profile import load_profile
 
 PROFILE = load_profile("mailchimp")
@@ -185,3 +185,29 @@ def test_the_duplicate_search_by_email_partitions_gives_the_same_contacts(monkey
     contacts = merged(export_file("subscribed", rows[:12]), export_file("unsubscribed", rows[12:]))
     assert sorted(contacts) == [f"person{n}@example.com" for n in range(7)]
     assert sum(c["rows_merged"] for c in contacts.values()) == 20
+
+
+def test_the_duplicated_emails_merged_in_partitions_give_the_same_contacts(monkeypatch):
+    rows = [
+        {"Email Address": f"person{n % 7}@example.com", "First Name": f"name {n}", "LAST_CHANGED": f"2024-01-{n + 1:02d} 00:00:00"}
+        for n in range(20)
+    ]
+    # 20 rows of duplicated emails, 2 merged at a time: 10 partitions by email hash, some empty.
+    monkeypatch.setattr("tasks.transform.contacts.ROWS_PER_MERGE", 2)
+    contacts = merged(export_file("subscribed", rows[:12]), export_file("unsubscribed", rows[12:]))
+    assert list(contacts) == [f"person{n}@example.com" for n in range(7)]
+    # The most recently changed row of each: person0's rows are 0, 7 and 14; person6's 6 and 13.
+    assert [c["firstname"] for c in contacts.values()] == [f"name {n}" for n in (14, 15, 16, 17, 18, 19, 13)]
+    assert sum(c["rows_merged"] for c in contacts.values()) == 20
+
+
+def test_the_merge_partitions_split_the_duplicated_emails_by_their_rows(monkeypatch):
+    monkeypatch.setattr("tasks.transform.contacts.ROWS_PER_MERGE", 5)
+    emails = [f"person{n}@example.com" for n in range(8)]
+    duplicated = pl.DataFrame({"email": emails, "_count": [2] * 8}, schema_overrides={"_count": pl.UInt32})
+
+    partitions = _merge_partitions(duplicated)
+
+    assert len(partitions) == 4  # 16 rows, 5 at a time
+    assert sorted(e for p in partitions for e in p.to_list()) == emails
+    assert [p.to_list() for p in _merge_partitions(duplicated.head(2))] == [emails[:2]]
