@@ -8,9 +8,9 @@ import subprocess
 import sys
 from unittest import mock
 
+import prefect.context
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.context import refresh_global_settings_context
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -28,12 +28,14 @@ def launched(monkeypatch) -> list[subprocess.Popen]:
         return processes[-1]
 
     monkeypatch.setattr(subprocess, "Popen", popen)
-    # The command sets the API for the rest of its process: the environment is restored after.
+    # The command sets the API for the rest of its process: the environment and Prefect's
+    # global settings are restored after. Those of a fresh process meanwhile: the session's test
+    # harness puts its own server in the global settings.
     with mock.patch.dict(os.environ):
         for name in ("PREFECT_API_URL", "PREFECT_UI_URL"):
             os.environ.pop(name, None)
+        monkeypatch.setattr(prefect.context, "GLOBAL_SETTINGS_CONTEXT", prefect.context.root_settings_context())
         yield processes
-    refresh_global_settings_context()
     for process in processes:
         process.kill()
         process.wait()
