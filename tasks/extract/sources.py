@@ -256,16 +256,17 @@ def _looks_like_zip(fs: AbstractFileSystem, path: str, kinds: FileKinds) -> bool
 def _stage_folder(
     fs: AbstractFileSystem, source: str, root: str, target: Path, kinds: FileKinds
 ) -> list[StagedFile]:
-    names = [posixpath.relpath(path, root) for path in fs.find(root)]
-    _check_listing(source, names, "folder", kinds)
-    relative = sorted(name for name in names if kinds.matches(name))
+    sizes = {posixpath.relpath(path, root): info.get("size") or 0 for path, info in fs.find(root, detail=True).items()}
+    _check_listing(source, list(sizes), "folder", kinds)
+    relative = sorted(name for name in sizes if kinds.matches(name))
     base = source.rstrip("/")
 
     def stage_file(indexed: tuple[int, str]) -> StagedFile:
         index, name = indexed
         return _stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
 
-    return map_in_order(stage_file, list(enumerate(relative)))
+    # Biggest first: a remote folder's biggest file, copied last, would be copied alone.
+    return map_in_order(stage_file, list(enumerate(relative)), cost=lambda indexed: sizes[indexed[1]])
 
 
 def _stage_plain_file(

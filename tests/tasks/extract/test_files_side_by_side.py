@@ -85,6 +85,30 @@ def test_folder_files_staged_side_by_side_keep_their_order(tmp_path):
     assert [file.path for file in staged] == [folder / name for name in sorted(names)]
 
 
+def test_a_folders_biggest_files_are_staged_first(tmp_path, monkeypatch):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name, rows in (("a_contacts.csv", 10), ("b_contacts.csv", 500), ("c_contacts.csv", 50), ("d_contacts.csv", 200)):
+        (folder / name).write_bytes(_csv_bytes(rows, 0))
+    started: list[str] = []
+    lock = threading.Lock()
+    # Files finish in pairs, so the first two recorded are the first two the workers took.
+    pair = threading.Barrier(2, timeout=60)
+    stage_plain_file = sources._stage_plain_file
+
+    def record(fs, uri, *args):
+        with lock:
+            started.append(uri.rsplit("/", 1)[-1])
+        pair.wait()
+        return stage_plain_file(fs, uri, *args)
+
+    monkeypatch.setattr(sources, "_stage_plain_file", record)
+    staged = stage_files(str(folder), tmp_path / "staging")
+
+    assert set(started[:2]) == {"b_contacts.csv", "d_contacts.csv"}
+    assert [file.uri.rsplit("/", 1)[-1] for file in staged] == ["a_contacts.csv", "b_contacts.csv", "c_contacts.csv", "d_contacts.csv"]
+
+
 def test_the_first_broken_member_is_named_though_a_later_one_fails_sooner(tmp_path):
     # The first member is read whole before its CRC turns out wrong; the second is refused
     # from its declared size before a byte is read, so it fails first on the clock.
