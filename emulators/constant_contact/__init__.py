@@ -10,6 +10,7 @@ Quick start::
         # cc.settings.refresh_token, CONSTANT_CONTACT_CLIENT_ID/_SECRET=cc.settings.client_id/_secret
         cc.emulator.account.truth()   # contacts per permission_to_send
         cc.emulator.tokens.refreshes  # access tokens issued through the refresh token
+        cc.emulator.tokens.failed     # token requests answered 503 (the first token_failures=N)
 """
 
 from __future__ import annotations

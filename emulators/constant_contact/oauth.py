@@ -6,6 +6,8 @@ client authenticates with HTTP Basic ``client_id:client_secret`` (authorization-
 for a public client (PKCE flow, ``client_secret=None``), sends ``client_id`` in the form.
 Rotating refresh tokens (Constant Contact's default) are replaced on each refresh and the old
 one is void; long-lived ones stay the same. Errors are OAuth2's ``{"error", "error_description"}``.
+The first ``token_failures`` token requests are answered ``token_failure_status`` instead
+(``temporarily_unavailable``), as an authorization server that is briefly down answers.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class TokenIssuer:
 
     Attributes:
         refreshes: Access tokens issued through the refresh-token grant.
+        failed: Token requests answered with the settings' transient failure (``token_failures``).
         refresh_tokens: The refresh tokens that still work (``revoke`` empties it).
     """
 
@@ -51,6 +54,7 @@ class TokenIssuer:
         self.access_tokens = {settings.token: self._new_access_token()}
         self.refresh_tokens = {settings.refresh_token}
         self.refreshes = 0
+        self.failed = 0
 
     def admits(self, token: str) -> bool:
         """Whether a bearer token is in force; a request it admits uses one of its requests."""
@@ -67,6 +71,11 @@ class TokenIssuer:
 
     def token_response(self, body: bytes, authorization: str) -> JSONResponse:
         """Answer a token request (the refresh-token grant)."""
+        if self.failed < self.settings.token_failures:
+            # The server's own fault, before it looks at the request: nothing is issued or voided.
+            self.failed += 1
+            status = self.settings.token_failure_status
+            return oauth_error(status, "temporarily_unavailable", "The authorization server is unavailable.")
         form = {name: values[0] for name, values in parse_qs(body.decode("utf-8", "replace")).items()}
         if not self._client_authenticated(form, authorization):
             return oauth_error(401, "invalid_client", "Client authentication failed.")

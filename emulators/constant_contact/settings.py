@@ -42,6 +42,10 @@ class ConstantContactSettings:
         access_token_lifetime_seconds: How long an access token lasts (24 h, as Constant Contact's).
         access_token_lifetime_requests: How many requests an access token admits, or None for
             no limit: tests make a token expire mid-read without waiting for a clock.
+        token_failures: How many token requests, from the first, the token endpoint answers
+            ``token_failure_status`` (an authorization server briefly down), before answering
+            as usual: tests check that a transient failure of a refresh is retried.
+        token_failure_status: The status of those answers (503 Service Unavailable).
     """
 
     token: str = "emulator-access-token"
@@ -64,3 +68,5 @@ class ConstantContactSettings:
     rotate_refresh_tokens: bool = True
     access_token_lifetime_seconds: float = 86_400.0
     access_token_lifetime_requests: int | None = None
+    token_failures: int = 0
+    token_failure_status: int = 503

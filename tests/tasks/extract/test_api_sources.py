@@ -423,6 +423,38 @@ def test_a_token_expiring_mid_read_is_refreshed_once_and_the_read_completes(tmp_
         assert frame.height == 1100
 
 
+def _read_contacts_uri(tmp_path: Path, retry: RetryPolicy) -> pl.DataFrame:
+    """Read ``constantcontact://contacts`` as ``read_source`` does, with credentials from the environment."""
+    raw = constant_contact_api.read_uri(
+        "constantcontact://contacts", tmp_path, os.environ, reading_profile("constantcontact"), retry=retry
+    )
+    return raw.frame.collect()
+
+
+def test_a_refresh_the_token_endpoint_fails_twice_is_retried_and_the_read_completes(tmp_path, monkeypatch):
+    # The access token expires at the second page of contacts (as above); the first two token
+    # requests of its refresh are answered 503, and the third issues a token.
+    with constant_contact(contacts=1100, access_token_lifetime_requests=4, token_failures=2) as server:
+        _oauth_env(monkeypatch, server)
+        frame = _read_contacts_uri(tmp_path, FAST_RETRY)
+        assert frame.height == frame["Email address"].n_unique() == 1100
+        assert (server.emulator.tokens.failed, server.emulator.tokens.refreshes) == (2, 1)
+
+
+def test_a_token_endpoint_that_keeps_failing_ends_the_read_in_one_line(tmp_path, monkeypatch):
+    with constant_contact(contacts=5, token_failures=1_000) as server:
+        _oauth_env(monkeypatch, server, access_token=False)
+        with pytest.raises(InputError) as failed:
+            _read_contacts_uri(tmp_path, RetryPolicy(attempts=3, first_delay=0.01, max_delay=0.02))
+        assert (server.emulator.tokens.failed, server.emulator.tokens.refreshes) == (3, 0)
+    message = str(failed.value)
+    assert message == (
+        "constantcontact://contacts: Constant Contact still failing after 3 attempts: "
+        "connection failed (TokenEndpointUnavailable)"
+    )
+    assert not (tmp_path / "api" / "constantcontact-contacts.csv").exists()
+
+
 def test_a_public_client_gets_its_first_token_and_a_revoked_refresh_token_is_a_clear_error(tmp_path, monkeypatch):
     with constant_contact(contacts=5, client_secret=None) as server:
         _oauth_env(monkeypatch, server, access_token=False)
