@@ -31,6 +31,7 @@ from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STAT
 from tasks.errors import InputError
 from tasks.extract.api_settings import PER_ROW_STATUS, REQUEST_TIMEOUT_SECONDS, RetryPolicy
 from tasks.extract.mailchimp import RawSource, non_empty
+from tasks.extract.oauth import TokenEndpointUnavailable
 from tasks.transform.catalog import CANONICAL_TIMESTAMP
 
 FINAL_429 = Callable[[httpx.Response], str | None]
@@ -45,6 +46,17 @@ _STAGED_LINEAGE = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS)
 class RequestAbandoned(Exception):
     """A request given up between two tries because the read it served has already ended
     (another page failed, or the reader stopped): nobody reads this error."""
+
+
+def _transport_problem(error: httpx.TransportError) -> str:
+    """What went wrong with a request that got no usable answer, for the error after the retries.
+
+    A token endpoint's transient answer is told as it is (a status, no secret); any other
+    transport error by its kind only, as its text can hold the URL.
+    """
+    if isinstance(error, TokenEndpointUnavailable):
+        return str(error)
+    return f"connection failed ({type(error).__name__})"
 
 
 class ApiClient:
@@ -130,7 +142,7 @@ class ApiClient:
             try:
                 response = self._http.get(url, params=params)
             except httpx.TransportError as error:
-                problem = f"connection failed ({type(error).__name__})"
+                problem = _transport_problem(error)
                 self._wait(attempt, None, abandoned)
                 continue
             if response.status_code < 300:

@@ -450,7 +450,7 @@ def test_a_token_endpoint_that_keeps_failing_ends_the_read_in_one_line(tmp_path,
     message = str(failed.value)
     assert message == (
         "constantcontact://contacts: Constant Contact still failing after 3 attempts: "
-        "connection failed (TokenEndpointUnavailable)"
+        "token endpoint answered HTTP 503"
     )
     assert not (tmp_path / "api" / "constantcontact-contacts.csv").exists()
 
