@@ -301,12 +301,9 @@ def _merge_partitions(duplicated: pl.DataFrame) -> list[pl.Series]:
     Returns:
         Each partition's emails; one partition (maybe empty) when they are few.
     """
-    rows = int(duplicated.get_column(_COUNT).sum())
-    partitions = max(1, -(-rows // ROWS_PER_MERGE))
-    emails = duplicated.get_column(EMAIL)
-    if partitions == 1:
-        return [emails]
-    return [emails.filter(emails.hash() % partitions == partition) for partition in range(partitions)]
+    emails = duplicated.select(EMAIL)
+    partitions = _email_hash_partitions(int(duplicated.get_column(_COUNT).sum()), ROWS_PER_MERGE)
+    return [emails.filter(partition).get_column(EMAIL) for partition in partitions] or [emails.get_column(EMAIL)]
 
 
 def email_partitions(rows: pl.LazyFrame) -> list[pl.LazyFrame]:
@@ -323,10 +320,16 @@ def email_partitions(rows: pl.LazyFrame) -> list[pl.LazyFrame]:
         The partitions, as lazy filters of ``rows`` (``rows`` itself when one is enough).
     """
     count = rows.select(pl.len()).collect().item()
-    partitions = max(1, -(-count // ROWS_PER_EMAIL_PARTITION))
-    if partitions == 1:
-        return [rows]
-    return [rows.filter(pl.col(EMAIL).hash() % partitions == partition) for partition in range(partitions)]
+    return [rows.filter(partition) for partition in _email_hash_partitions(count, ROWS_PER_EMAIL_PARTITION)] or [rows]
+
+
+def _email_hash_partitions(rows: int, rows_per_partition: int) -> list[pl.Expr]:
+    """Filters splitting ``rows`` rows by email hash into partitions of about
+    ``rows_per_partition`` (all the rows of an email in one); none when one partition is enough."""
+    partitions = -(-rows // rows_per_partition)
+    if partitions <= 1:
+        return []
+    return [pl.col(EMAIL).hash() % partitions == partition for partition in range(partitions)]
 
 
 def _single_value(column: str, own: Sequence[str]) -> pl.Expr:
