@@ -42,6 +42,7 @@ from tasks.sync import (
     snapshot_generation,
     snapshot_location,
     sources_since,
+    state_location,
     sync_key,
     watermark_location,
     write_delta_plan,
@@ -52,16 +53,18 @@ from tasks.sync import (
 
 @dataclass(frozen=True)
 class SyncState:
-    """Where a sync keeps what the next run starts from: its snapshot and its watermark."""
+    """Where a sync keeps what the next run starts from: its snapshot, its watermark and the
+    folder of its list journal (which HubSpot list its static lists became)."""
 
     key: str
     snapshot: str
     watermark: str
+    lists: str
 
     @classmethod
     def of(cls, output: str, key: str) -> SyncState:
         """The state of sync ``key`` beside the output folder."""
-        return cls(key, snapshot_location(output, key), watermark_location(output, key))
+        return cls(key, snapshot_location(output, key), watermark_location(output, key), state_location(output, key))
 
 
 @dataclass(frozen=True)
@@ -131,10 +134,17 @@ def sync_contacts(params: SyncParameters) -> dict:
         publish_report(report, out, params.rejects_alert_fraction)
         return report
     if step.delta.opt_outs or step.delta.contacts:
+        # The steps' results belong to this delta (a retry of a failed run finds them); the list
+        # journal to the sync, so the next delta fills the same list even once a person renamed it.
         state_dir = load_state_dir(out.url, out.local) / f"sync-{snapshot_generation(step.previous)}"
         try:
             report["load"] = load_steps(
-                portal, step.plan.directory, state_dir=state_dir, load_path=params.load_path, import_companies=params.import_companies
+                portal,
+                step.plan.directory,
+                state_dir=state_dir,
+                list_journal_dir=state.lists,
+                load_path=params.load_path,
+                import_companies=params.import_companies,
             )
         except LoadError as error:
             report["load_stopped"] = str(error)

@@ -11,9 +11,10 @@ simply tried again.
 Consent is one-way: an email the snapshot holds as opted out stays opted out, whatever a later
 export says (``DESIGN.md``: an opt-out signal anywhere is final), so it is never upserted again.
 
-The state lives beside the output, ``<output>/.onramp-sync/<key>/`` (``snapshot.parquet`` and
-``watermark.json``), where ``key`` names the sources and the portal: the next scheduled run with
-the same parameters finds it, another source or portal starts from nothing.
+The state lives beside the output, ``<output>/.onramp-sync/<key>/`` (``snapshot.parquet``,
+``watermark.json`` and ``lists/``, the journal of the sync's static lists), where ``key`` names
+the sources and the portal: the next scheduled run with the same parameters finds it, another
+source or portal starts from nothing. An output given as a URL (``s3://...``) keeps it there too.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ nothing: a row that matches the snapshot is not sent again."""
 SINCE = "since"
 SYNC_LIST_NAME = "Onramp — {source} {members} (sync {key})"
 """A sync's static list: named by the sync's key, not the plan's hash, so every run of the sync
-adds its new members to the same list (the load takes over a list already bearing the name)."""
+adds its new members to the same list (found by the id the sync's state records, else by this
+name; :func:`state_location`)."""
 DELTA_FOLDER = "sync-delta"
 SNAPSHOT_SCHEMA = {"email": pl.String, "outcome": pl.String, "digest": pl.String}
 OPTED_OUT = Outcome.OPTED_OUT.value
@@ -65,14 +67,21 @@ def sync_key(sources: Iterable[str], portal_url: str) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
+def state_location(output: str, key: str) -> str:
+    """The folder of sync ``key``'s state under the output folder (a path or URL); the load keeps
+    the journal of the sync's static lists there (``tasks/load/lists.py``), so every run finds
+    the list the first one made, even renamed."""
+    return f"{output.rstrip('/')}/{SYNC_FOLDER}/{key}"
+
+
 def snapshot_location(output: str, key: str) -> str:
     """Where the snapshot of sync ``key`` is kept under the output folder (a path or URL)."""
-    return f"{output.rstrip('/')}/{SYNC_FOLDER}/{key}/{SNAPSHOT_FILE}"
+    return f"{state_location(output, key)}/{SNAPSHOT_FILE}"
 
 
 def watermark_location(output: str, key: str) -> str:
     """Where the watermark of sync ``key`` is kept, beside its snapshot."""
-    return f"{output.rstrip('/')}/{SYNC_FOLDER}/{key}/{WATERMARK_FILE}"
+    return f"{state_location(output, key)}/{WATERMARK_FILE}"
 
 
 def read_watermark(location: str) -> datetime | None:

@@ -5,7 +5,9 @@ person made, and a list already bearing it is the plan's own: made by a run kill
 HubSpot's answer and the journal, or by a create whose answer was lost and retried. Such a list
 is taken over, never duplicated. Which list a plan's list became is recorded in the migration's
 state folder as soon as it is known. A recurring sync names its lists by the sync instead
-(``tasks/sync.py``), so the same take-over makes every run of a sync fill one list.
+(``tasks/sync.py``) and keeps their journal with its own state, so every run of a sync fills one
+list: found by the recorded id even after a person renamed it, made again only once HubSpot no
+longer has it.
 
 Members are added after their file is loaded: their ids are read back by email
 (``tasks/load/contact_ids.py``) and added in chunks with ``memberships/add``, which ignores
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import fsspec
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -43,38 +46,43 @@ class ListJournal:
     """Which HubSpot list each of a plan's lists became, one small JSON file per list.
 
     Args:
-        directory: The migration's state folder (``None``: nothing is recorded, as in a plain
-            load without state).
+        directory: The folder the journal is kept in (its ``lists/``): a migration's state
+            folder, or a recurring sync's state, which may be an fsspec URL (``s3://...``) like
+            the sync's snapshot. ``None``: nothing is recorded, as in a plain load without state.
         portal_url: The portal's base URL.
     """
 
-    def __init__(self, directory: Path | None, portal_url: str) -> None:
-        self.directory = Path(directory) / "lists" if directory is not None else None
+    def __init__(self, directory: str | Path | None, portal_url: str) -> None:
+        self.fs, self.directory = None, None
+        if directory is not None:
+            self.fs, root = fsspec.core.url_to_fs(str(directory))
+            self.directory = f"{root.rstrip('/')}/lists"
         self.portal_url = portal_url.rstrip("/")
 
-    def _path(self, planned: dict[str, Any]) -> Path | None:
-        if self.directory is None:
-            return None
-        key = hashlib.sha256(f"{self.portal_url}\n{planned['name']}".encode()).hexdigest()
-        return self.directory / f"{key}.json"
+    def _key(self, planned: dict[str, Any]) -> str:
+        return hashlib.sha256(f"{self.portal_url}\n{planned['name']}".encode()).hexdigest()
 
     def read(self, planned: dict[str, Any]) -> str | None:
         """The list id recorded for a planned list, if any."""
-        path = self._path(planned)
+        if self.directory is None:
+            return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))["list_id"] if path else None
+            with self.fs.open(f"{self.directory}/{self._key(planned)}.json", "r", encoding="utf-8") as handle:
+                return json.load(handle)["list_id"]
         except (OSError, ValueError, KeyError):
             return None
 
     def record(self, planned: dict[str, Any], list_id: str) -> None:
-        """Record the list a planned list became (atomically: a kill never leaves half a file)."""
-        path = self._path(planned)
-        if path is None:
+        """Record the list a planned list became, written aside and moved into place (locally a
+        rename: a kill never leaves half a file; an object store writes an object whole)."""
+        if self.directory is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"list_id": list_id}), encoding="utf-8")
-        partial.replace(path)
+        key = self._key(planned)
+        partial = f"{self.directory}/{key}.{os.getpid()}.tmp"
+        self.fs.makedirs(self.directory, exist_ok=True)
+        with self.fs.open(partial, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps({"list_id": list_id}))
+        self.fs.mv(partial, f"{self.directory}/{key}.json")
 
 
 def _existing(portal: HubSpotPortal, path: str) -> dict[str, Any] | None:
@@ -104,7 +112,8 @@ def _create(portal: HubSpotPortal, name: str) -> dict[str, Any] | None:
 
 
 def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ListJournal) -> dict[str, Any]:
-    """The HubSpot list a planned list is: the one recorded, else the one bearing its name, else a new one.
+    """The HubSpot list a planned list is: the one recorded (by id, whatever a person renamed it
+    to), else the one bearing its name, else a new one (also when the recorded one was deleted).
 
     Args:
         portal: The portal.
@@ -135,18 +144,19 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     }
 
 
-def ensure_lists(portal: HubSpotPortal, plan: LoadPlan, state_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+def ensure_lists(portal: HubSpotPortal, plan: LoadPlan, journal_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Create (or find again) every static list of the plan, one after the other.
 
     Args:
         portal: The portal.
         plan: The plan.
-        state_dir: The migration's state folder, where created lists are recorded.
+        journal_dir: Where the lists they became are recorded (:class:`ListJournal`): the
+            migration's state folder, or a recurring sync's state.
 
     Returns:
         List key → :func:`ensure_list`'s result.
     """
-    journal = ListJournal(state_dir, portal.url)
+    journal = ListJournal(journal_dir, portal.url)
     return {entry["key"]: ensure_list(portal, plan, entry, journal) for entry in plan.lists}
 
 

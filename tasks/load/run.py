@@ -271,6 +271,7 @@ def load_steps(
     plan_dir: str | Path,
     *,
     state_dir: Path,
+    list_journal_dir: str | Path | None = None,
     load_path: str = AUTO,
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
     import_companies: bool = False,
@@ -285,6 +286,9 @@ def load_steps(
         portal: The portal.
         plan_dir: The planner's output directory (local).
         state_dir: Where the steps' results and the import journal are kept between runs.
+        list_journal_dir: Where the static lists' journal is kept (``tasks/load/lists.py``),
+            when it must outlive ``state_dir``: a recurring sync keeps it with its own state (a
+            path or fsspec URL), so its next run finds its list again. Default ``state_dir``.
         load_path: ``auto`` (by each file's size), ``imports`` or ``upsert``.
         poll_interval: Seconds between import status polls.
         import_companies: Also create the contacts' companies and associate them, a step per
@@ -313,7 +317,7 @@ def load_steps(
         {_submit_contacts(portal, plan, entry, load_path, state_dir, poll_interval, progress): entry for entry in plan.imports},
         progress,
     )
-    journal = ListJournal(state_dir, portal.url)
+    journal = ListJournal(state_dir if list_journal_dir is None else list_journal_dir, portal.url)
     lists = {entry["key"]: _cached(ensure_list_task, "list", state_dir)(portal, plan, entry, journal) for entry in plan.lists}
     member_task = _cached(add_file_members_task, "list-members", state_dir)
     members = [future.result() for future in [member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]]

@@ -1,7 +1,8 @@
 """The recurring sync, run twice against the HubSpot emulator with a folder of exports, the
 Mailchimp API and the Constant Contact API as its sources: the second run asks the providers
 only for what changed since the first, sends only what changed, the opt-outs made at the
-sources between the runs reach HubSpot, and the sync keeps filling one static list."""
+sources between the runs reach HubSpot, and the sync keeps filling one static list, even once a
+person renamed it in HubSpot."""
 
 from __future__ import annotations
 
@@ -101,6 +102,17 @@ def sync_lists(hubspot) -> list[dict]:
     return [entry for entry in httpx.get(f"{hubspot.url}/_emulator/state").json()["lists"] if "(sync " in entry["name"]]
 
 
+def portal_list(hubspot, list_id: str) -> dict:
+    return next(entry for entry in httpx.get(f"{hubspot.url}/_emulator/state").json()["lists"] if entry["listId"] == list_id)
+
+
+def rename_list(hubspot, list_id: str, name: str) -> None:
+    """A person renames a list in HubSpot. The emulator has no route for it, so its state is
+    changed in place, as the providers' members are below."""
+    with hubspot.emulator.portal.lock:
+        hubspot.emulator.portal.lists[list_id].name = name
+
+
 def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api_url, hubspot, providers, tmp_path, monkeypatch):
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "sync-token")
     chimp, cc = providers
@@ -129,6 +141,7 @@ def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api
     now = datetime.now(UTC).replace(microsecond=0)
     chimp_changed, chimp_leaving = change_mailchimp(chimp, now.isoformat())
     cc_renamed, cc_leaving = change_constant_contact(cc, now.isoformat().replace("+00:00", "Z"))
+    rename_list(hubspot, first_list["listId"], "Spring newsletter")
     upserts_before, pages_before = upserts(hubspot), chimp.emulator.requests
 
     second = sync_contacts(params)
@@ -160,7 +173,8 @@ def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api
             headers={"Authorization": "Bearer sync-token"},
         ).json()
         assert [s["status"] for s in status["results"]] == ["UNSUBSCRIBED"], email
-    # The same static list, filled with the new marketing contacts.
-    [second_list] = sync_lists(hubspot)
-    assert second_list["listId"] == first_list["listId"]
+    # The same static list, renamed by a person, filled with the new marketing contacts; none made anew.
+    assert sync_lists(hubspot) == []
+    second_list = portal_list(hubspot, first_list["listId"])
+    assert second_list["name"] == "Spring newsletter"
     assert len(second_list["members"]) == len(first_list["members"]) + 2
