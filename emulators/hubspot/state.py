@@ -382,6 +382,34 @@ class Portal:
                 None,
             )
 
+    def rename_list(self, list_id: str, name: str) -> PortalList:
+        """Give a list another name, as a person can in HubSpot's UI.
+
+        Raises:
+            HubSpotError: 404 when there is no such list, 409 when another list has the name,
+                400 for a blank name.
+        """
+        with self.lock:
+            portal_list = self.get_list(list_id)
+            if not name.strip():
+                raise validation_error("listName must not be blank.")
+            taken = self.list_by_name(portal_list.object_type_id, name)
+            if taken is not None and taken is not portal_list:
+                raise conflict(f"A list named '{name}' already exists.", sub_category="ILS_LIST_NAME_ALREADY_EXISTS")
+            portal_list.name = name
+            portal_list.version += 1
+            portal_list.updated_at = now_iso()
+            return portal_list
+
+    def delete_list(self, list_id: str) -> None:
+        """Delete a list (its members stay as records).
+
+        Raises:
+            HubSpotError: 404 when there is no such list.
+        """
+        with self.lock:
+            del self.lists[self.get_list(list_id).list_id]
+
     def add_members(self, list_id: str, record_ids: Iterable[str]) -> dict[str, list[str]]:
         """Add records to a MANUAL or SNAPSHOT list; missing records and members are skipped.
 

@@ -185,6 +185,30 @@ def test_lists_create_read_memberships_and_search(client, hub, contacts):
     assert json.loads(duplicate.text)["status"] == "error"
 
 
+def test_a_list_is_renamed_and_deleted_as_a_person_does_in_hubspot(client, hub, contacts):
+    lists = client.crm.lists.lists_api
+    first = lists.create(ListCreateRequest(name="Spring", object_type_id="0-1", processing_type="MANUAL")).list
+    lists.create(ListCreateRequest(name="Autumn", object_type_id="0-1", processing_type="MANUAL"))
+    client.crm.lists.memberships_api.add(first.list_id, [contacts["a@x.com"]])
+
+    rename = f"{hub.url}/crm/v3/lists/{first.list_id}/update-list-name"
+    renamed = requests.put(rename, params={"listName": "Summer"}, headers=auth())
+    taken = requests.put(rename, params={"listName": "autumn"}, headers=auth())
+
+    assert renamed.status_code == 200 and renamed.json()["updatedList"]["name"] == "Summer"
+    assert taken.status_code == 409
+    by_name = requests.get(f"{hub.url}/crm/v3/lists/object-type-id/0-1/name/Summer", headers=auth()).json()
+    assert (by_name["list"]["listId"], by_name["list"]["size"]) == (first.list_id, 1)
+    assert requests.get(f"{hub.url}/crm/v3/lists/object-type-id/0-1/name/Spring", headers=auth()).status_code == 404
+
+    deleted = requests.delete(f"{hub.url}/crm/v3/lists/{first.list_id}", headers=auth())
+    assert deleted.status_code == 204
+    assert requests.get(f"{hub.url}/crm/v3/lists/{first.list_id}", headers=auth()).status_code == 404
+    assert requests.delete(f"{hub.url}/crm/v3/lists/{first.list_id}", headers=auth()).status_code == 404
+    # The members are records still; only the list is gone.
+    assert client.crm.contacts.basic_api.get_by_id(contacts["a@x.com"]).id == contacts["a@x.com"]
+
+
 def test_list_memberships_are_paged(client, contacts):
     list_id = client.crm.lists.lists_api.create(ListCreateRequest(
         name="All", object_type_id="0-1", processing_type="SNAPSHOT")).list.list_id

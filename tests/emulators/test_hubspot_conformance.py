@@ -221,6 +221,11 @@ def test_lists_conform(call, client, contract):
     call("GET", "/crm/v3/lists/object-type-id/0-1/name/L")
     call("GET", "/crm/v3/lists/77")
     call("POST", "/crm/v3/lists/search", json={"query": "L", "offset": 0, "additionalProperties": []})
+    other = call("POST", "/crm/v3/lists", json={"name": "M", "objectTypeId": "0-1", "processingType": "MANUAL"})
+    call("PUT", f"/crm/v3/lists/{list_id}/update-list-name", params={"listName": "M"})
+    call("PUT", f"/crm/v3/lists/{list_id}/update-list-name", params={"listName": "Renamed"})
+    call("DELETE", f"/crm/v3/lists/{other.json()['list']['listId']}")
+    call("DELETE", "/crm/v3/lists/77")
     raw(contract, "GET", f"/crm/v3/lists/{list_id}",
         client.crm.lists.lists_api.get_by_id(list_id, _preload_content=False))
 

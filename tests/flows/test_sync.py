@@ -107,10 +107,12 @@ def portal_list(hubspot, list_id: str) -> dict:
 
 
 def rename_list(hubspot, list_id: str, name: str) -> None:
-    """A person renames a list in HubSpot. The emulator has no route for it, so its state is
-    changed in place, as the providers' members are below."""
-    with hubspot.emulator.portal.lock:
-        hubspot.emulator.portal.lists[list_id].name = name
+    """A person renames a list in HubSpot."""
+    httpx.put(
+        f"{hubspot.url}/crm/v3/lists/{list_id}/update-list-name",
+        params={"listName": name},
+        headers={"Authorization": "Bearer sync-token"},
+    ).raise_for_status()
 
 
 def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api_url, hubspot, providers, tmp_path, monkeypatch):

@@ -1,10 +1,10 @@
-"""CRM Lists v3 routes (``/crm/v3/lists``): create, read, memberships, search."""
+"""CRM Lists v3 routes (``/crm/v3/lists``): create, read, rename, delete, memberships, search."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from emulators.hubspot import catalog
 from emulators.hubspot.errors import not_found, validation_error
@@ -104,6 +104,22 @@ async def get_list(list_id: str, request: Request) -> dict[str, Any]:
     portal = emulator_of(request).portal
     with portal.lock:
         return {"list": list_view(portal.get_list(list_id))}
+
+
+@router.put("/{list_id}/update-list-name")
+async def rename_list(list_id: str, request: Request) -> dict[str, Any]:
+    """Rename a list (``listName`` in the query, as HubSpot takes it)."""
+    name = request.query_params.get("listName")
+    if name is None:
+        raise validation_error("listName is required.")
+    return {"updatedList": list_view(emulator_of(request).portal.rename_list(list_id, name))}
+
+
+@router.delete("/{list_id}", status_code=204)
+async def delete_list(list_id: str, request: Request) -> Response:
+    """Delete a list."""
+    emulator_of(request).portal.delete_list(list_id)
+    return Response(status_code=204)
 
 
 @router.get("/{list_id}/memberships")

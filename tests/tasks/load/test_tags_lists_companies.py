@@ -91,26 +91,14 @@ def test_a_list_already_made_for_the_plan_is_found_again_not_made_twice(portal, 
     assert count_requests(emulator, "POST", "/crm/v3/lists") == 1
 
 
-def rename_list(emulator, list_id, name):
-    """A person renames a list in HubSpot. The emulator has no route for it, so its state is
-    changed in place, as the sync tests change a provider's members."""
-    with emulator.portal.lock:
-        emulator.portal.lists[list_id].name = name
-
-
-def delete_list(emulator, list_id):
-    """A person deletes a list in HubSpot (in the emulator's state, as :func:`rename_list`)."""
-    with emulator.portal.lock:
-        del emulator.portal.lists[list_id]
-
-
 def test_a_list_renamed_in_hubspot_is_found_again_by_its_recorded_id(portal, emulator, tmp_path):
     plan = read_plan(plan_dir(tmp_path / "plan", [["ann@example.com", "Ann", "", ""]]))
     # A remote output's sync state: the journal is written through fsspec, like its snapshot.
     journal = f"memory://{tmp_path.name}/.onramp-sync/key"
 
     first = ensure_lists(portal, plan, journal)
-    rename_list(emulator, first["marketing"]["list_id"], "Spring newsletter")
+    # A person renames it in HubSpot.
+    portal.request("PUT", f"/crm/v3/lists/{first['marketing']['list_id']}/update-list-name", params={"listName": "Spring newsletter"})
     again = ensure_lists(portal, plan, journal)
 
     assert (again["marketing"]["list_id"], again["marketing"]["name"], again["marketing"]["created"]) == (
@@ -123,7 +111,7 @@ def test_a_list_deleted_in_hubspot_is_made_again_under_the_planned_name(portal, 
     state = tmp_path / "state"
 
     first = ensure_lists(portal, plan, state)
-    delete_list(emulator, first["marketing"]["list_id"])
+    portal.request("DELETE", f"/crm/v3/lists/{first['marketing']['list_id']}")
     remade = ensure_lists(portal, plan, state)
     again = ensure_lists(portal, plan, state)
 
