@@ -7,6 +7,8 @@ wiring of the tasks in ``tasks/``.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import flow
@@ -88,23 +90,25 @@ def migrate_contacts(params: MigrationParameters) -> dict:
     if params.dry_run:
         report["dry_run"] = dry_run_task(portal, read_plan(out.local))
     else:
-        report["load"] = _load(portal, out, params, report)
+        with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
+            report["load"] = load_steps(
+                portal,
+                out.local,
+                state_dir=load_state_dir(out.url, out.local),
+                load_path=params.load_path,
+                import_companies=params.import_companies,
+            )
     publish_report(report, out, params.rejects_alert_fraction)
     return report
 
 
-def _load(portal: HubSpotPortal, out: OutputFolder, params: MigrationParameters, report: dict) -> dict:
-    """Load the plan; when the load stops (daily quota, HubSpot down), publish the report with
-    why under ``load_stopped`` before failing, so the run says where it stopped."""
+@contextmanager
+def reported_if_the_load_stops(report: dict, out: OutputFolder, rejects_alert_fraction: float) -> Iterator[None]:
+    """When the load stops (daily quota, HubSpot down), publish the report with why under
+    ``load_stopped`` before failing, so the run says where it stopped."""
     try:
-        return load_steps(
-            portal,
-            out.local,
-            state_dir=load_state_dir(out.url, out.local),
-            load_path=params.load_path,
-            import_companies=params.import_companies,
-        )
+        yield
     except LoadError as error:
         report["load_stopped"] = str(error)
-        publish_report(report, out, params.rejects_alert_fraction)
+        publish_report(report, out, rejects_alert_fraction)
         raise

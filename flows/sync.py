@@ -17,9 +17,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.migrate import check_parameters, plan_run
+from flows.migrate import check_parameters, plan_run, reported_if_the_load_stops
 from schemas.params import SyncParameters
-from tasks.errors import LoadError
 from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import LoadPlan, read_plan
@@ -137,7 +136,7 @@ def sync_contacts(params: SyncParameters) -> dict:
         # The steps' results belong to this delta (a retry of a failed run finds them); the list
         # journal to the sync, so the next delta fills the same list even once a person renamed it.
         state_dir = load_state_dir(out.url, out.local) / f"sync-{snapshot_generation(step.previous)}"
-        try:
+        with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
             report["load"] = load_steps(
                 portal,
                 step.plan.directory,
@@ -146,10 +145,6 @@ def sync_contacts(params: SyncParameters) -> dict:
                 load_path=params.load_path,
                 import_companies=params.import_companies,
             )
-        except LoadError as error:
-            report["load_stopped"] = str(error)
-            publish_report(report, out, params.rejects_alert_fraction)
-            raise
     else:
         # Not even a load with nothing in it: it would still read the portal and make a list.
         get_run_logger().info("sync: nothing changed since the last successful run; nothing sent")
