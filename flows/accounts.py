@@ -13,6 +13,9 @@ CLI does (a flow's own ``task_runner`` is fixed before its parameters are known)
 With ``account_deployment``, each account is instead a flow run of that deployment, taken by
 a worker of its pool on whatever machine: a thread here starts it, waits for its final state,
 and reads the account's ``report.json`` from the output folder (paths travel, never results).
+A run no worker starts within ``child_start_timeout_seconds`` is its account's failure and is
+cancelled; a started one is waited for however long it takes. When the parent stops waiting
+(cancelled, interrupted, broken), it cancels the child runs that have not ended.
 """
 
 from __future__ import annotations
@@ -21,20 +24,22 @@ import json
 import os
 import threading
 import time
-from uuid import UUID
+from dataclasses import dataclass, field
 
 import fsspec
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.responses import SetStateStatus
 from prefect.context import FlowRunContext
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture, as_completed
 from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.states import Cancelling
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import migrate
@@ -42,6 +47,7 @@ from flows.console import quiet_if_the_command_asked
 from schemas.manifest import AccountSpec, AccountsParameters, account_output, load_manifest
 from schemas.params import MigrationParameters
 from tasks.errors import InputError, LoadError
+from tasks.load.log import get_logger
 from tasks.privacy import mask_emails_in
 from tasks.report import REPORT_FILE
 from tasks.transform.consent import Outcome
@@ -133,38 +139,113 @@ def child_run_result(name: str, flow_run: FlowRun, report: dict | None, output: 
     return account_result(name, "migrated", report)
 
 
-def run_on_a_worker(deployment: str, name: str, params: MigrationParameters) -> dict:
-    """Migrate an account as a flow run of ``deployment`` and wait for it to end.
+@dataclass(frozen=True)
+class ChildRuns:
+    """How the accounts run as flow runs of a deployment, and the parent's signal to stop waiting.
+
+    Attributes:
+        deployment: The deployment (``flow/deployment``) each account is a flow run of.
+        start_timeout_seconds: How long a flow run may wait for a worker to start it.
+        stop_waiting: Set when the parent stops waiting (it ended, was cancelled or interrupted):
+            every thread still waiting cancels its child run.
+    """
+
+    deployment: str
+    start_timeout_seconds: float
+    stop_waiting: threading.Event = field(default_factory=threading.Event)
+
+
+class GaveUpWaiting(Exception):
+    """The parent stopped waiting on a child run that has not ended; the message says why, in one line."""
+
+
+def run_on_a_worker(child_runs: ChildRuns, name: str, params: MigrationParameters) -> dict:
+    """Migrate an account as a flow run of the deployment and wait for it to end.
 
     The run is linked to the current task run (``as_subflow``), so the UI shows it under this
     flow run; its result is read from the report in its output folder, never returned (that
-    would need result storage both machines share).
+    would need result storage both machines share). A run given up on (no worker started it in
+    time, or the parent stopped waiting) is cancelled and is its account's failure.
+
+    Raises:
+        BaseException: Whatever interrupted the wait (Ctrl-C, an unreachable API), once the run
+            is cancelled: nothing would watch it any more.
     """
     with _STARTING_A_CHILD_RUN:
         started = run_deployment(
-            deployment,
+            child_runs.deployment,
             parameters={"params": params.model_dump(mode="json")},
             flow_run_name=f"account-{name}",
             timeout=0,
             as_subflow=True,
         )
-    return child_run_result(name, final_flow_run(started.id), finished_report(params.output), params.output)
-
-
-def final_flow_run(flow_run_id: UUID) -> FlowRun:
-    """The flow run once it has ended (however long its worker takes to pick it up)."""
     with get_client(sync_client=True) as client:
-        while True:
-            flow_run = client.read_flow_run(flow_run_id)
-            if flow_run.state and flow_run.state.is_final():
-                return flow_run
-            time.sleep(CHILD_RUN_POLL_SECONDS)
+        try:
+            flow_run = final_flow_run(client, started, child_runs)
+        except GaveUpWaiting as reason:
+            cancel_child_run(client, started, str(reason))
+            return account_result(name, "failed", error=str(reason))
+        except BaseException as error:
+            cancel_child_run(client, started, f"its parent run stopped waiting on it ({type(error).__name__})")
+            raise
+    return child_run_result(name, flow_run, finished_report(params.output), params.output)
+
+
+def waiting_for_a_worker(flow_run: FlowRun) -> bool:
+    """Whether no worker has started the flow run yet: it is scheduled (or late) or pending, and
+    has never been running (a run retrying is scheduled again, but it has started)."""
+    state = flow_run.state
+    return flow_run.start_time is None and (state is None or state.is_scheduled() or state.is_pending())
+
+
+def final_flow_run(client: SyncPrefectClient, flow_run: FlowRun, child_runs: ChildRuns) -> FlowRun:
+    """The flow run once it has ended: however long it runs once started, but no longer than the
+    start timeout before a worker starts it.
+
+    Raises:
+        GaveUpWaiting: No worker started it within the start timeout, or the parent stopped waiting.
+    """
+    deadline = time.monotonic() + child_runs.start_timeout_seconds
+    while True:
+        flow_run = client.read_flow_run(flow_run.id)
+        if flow_run.state and flow_run.state.is_final():
+            return flow_run
+        if waiting_for_a_worker(flow_run) and time.monotonic() >= deadline:
+            polled_by = f"a worker polling work pool '{flow_run.work_pool_name}'" if flow_run.work_pool_name else "a worker serving it"
+            raise GaveUpWaiting(f"flow run {flow_run.name} of {child_runs.deployment} was not picked up within "
+                                f"{child_runs.start_timeout_seconds:g} s: is {polled_by}?")
+        # The pause between polls, cut short when the parent stops waiting.
+        if child_runs.stop_waiting.wait(CHILD_RUN_POLL_SECONDS):
+            raise GaveUpWaiting(f"flow run {flow_run.name} cancelled: its parent run stopped waiting on it")
+
+
+def cancel_child_run(client: SyncPrefectClient, flow_run: FlowRun, reason: str) -> None:
+    """Cancel a child run that may not have ended, as ``prefect flow-run cancel`` does: best
+    effort, one log line, never raises. ``reason`` is the message of a Cancelling state.
+
+    Cancelling is proposed, not forced: the server makes a run no worker has taken Cancelled at
+    once (so a worker arriving later never starts it), leaves a started one Cancelling for its
+    worker to stop, and refuses the change for a run that has ended meanwhile, whose final state
+    forcing would overwrite.
+    """
+    logger = get_logger()
+    try:
+        result = client.set_flow_run_state(flow_run.id, Cancelling(message=reason))
+    except Exception as error:  # noqa: BLE001 - best effort: the parent is giving up on the run already
+        logger.warning("could not cancel flow run %s: %s: %s", flow_run.name, type(error).__name__, error)
+        return
+    if result.status == SetStateStatus.ABORT:
+        logger.info("flow run %s had ended already: not cancelled", flow_run.name)
+    elif result.state is not None and result.state.is_cancelling():
+        logger.warning("flow run %s is cancelling: its worker stops it", flow_run.name)
+    else:
+        logger.warning("flow run %s cancelled", flow_run.name)
 
 
 @task(name="migrate-account", task_run_name="account {account.name}", cache_policy=NO_CACHE)
-def migrate_account(account: AccountSpec, output: str, deployment: str | None = None) -> dict:
-    """Migrate one account (a child flow run, here or of ``deployment`` on a worker), or skip it
-    when its last run finished.
+def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | None = None) -> dict:
+    """Migrate one account (a child flow run, here or, with ``child_runs``, of a deployment on a
+    worker), or skip it when its last run finished.
 
     Never raises: an account's failure is its result, so the other accounts go on.
     """
@@ -175,8 +256,8 @@ def migrate_account(account: AccountSpec, output: str, deployment: str | None = 
         get_run_logger().info("account %s finished in an earlier run: skipped", account.name)
         return account_result(account.name, "skipped", done)
     params = account_parameters(account, out)
-    if deployment:
-        return run_on_a_worker(deployment, account.name, for_workers(params))
+    if child_runs:
+        return run_on_a_worker(child_runs, account.name, for_workers(params))
     try:
         # Through the module, not a name imported here: Dask ships this task's function by value
         # with only the globals it names, and the flow would lose the module the annotations of
@@ -248,21 +329,27 @@ def migrate_accounts(params: AccountsParameters) -> dict:
     waiting = list(manifest.accounts)
     running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}
+    child_runs = ChildRuns(params.account_deployment, params.child_start_timeout_seconds) if params.account_deployment else None
     # Each task carries this process's settings to its Dask worker: without an API URL (a
     # temporary server of this process) every worker would start a temporary server of its own
     # and the accounts' runs would be recorded where no one looks.
     api_url = str(FlowRunContext.get().client.api_url)
     with temporary_settings({PREFECT_API_URL: api_url}), task_runner_for(params) as runner:
-        while waiting or running:
-            while waiting and len(running) < params.max_concurrent_accounts:
-                account = waiting.pop(0)
-                submitted = runner.submit(
-                    migrate_account, {"account": account, "output": params.output, "deployment": params.account_deployment}
-                )
-                running[submitted] = account
-            finished = next(as_completed(list(running)))
-            account = running.pop(finished)
-            results[account.name] = settled(finished, account)
+        try:
+            while waiting or running:
+                while waiting and len(running) < params.max_concurrent_accounts:
+                    account = waiting.pop(0)
+                    submitted = runner.submit(migrate_account, {"account": account, "output": params.output, "child_runs": child_runs})
+                    running[submitted] = account
+                finished = next(as_completed(list(running)))
+                account = running.pop(finished)
+                results[account.name] = settled(finished, account)
+        finally:
+            # Before the runner's exit, which waits for its threads: when this flow is cancelled
+            # or interrupted here, the threads still waiting cancel their child runs and return,
+            # rather than wait on them for ever or leave them running with no one to read them.
+            if child_runs:
+                child_runs.stop_waiting.set()
     rollup = roll_up([results[a.name] for a in manifest.accounts])
     with fsspec.open(f"{params.output.rstrip('/')}/{ROLLUP_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
         json.dump(rollup, handle, indent=2)

@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     accounts.add_argument("--deployment", metavar="FLOW/DEPLOYMENT",
                           help="run each account as a flow run of this deployment (onramp-migrate/backfill) on its workers, "
                                "on the Prefect server at PREFECT_API_URL")
+    accounts.add_argument("--child-start-timeout", type=float, default=600, metavar="SECONDS",
+                          help="with --deployment: an account whose flow run no worker has started by then fails, "
+                               "and the run is cancelled; a started run may take as long as it needs (default: 600)")
     accounts.set_defaults(run=_run_migrate_accounts, runs_flow=True)
 
     emulator = commands.add_parser("emulator", help="serve the local HubSpot emulator on 127.0.0.1")
@@ -316,6 +319,7 @@ def _run_migrate_accounts(args: argparse.Namespace) -> int:
     params = AccountsParameters(
         manifest=args.manifest, output=args.out, max_concurrent_accounts=args.max_concurrent,
         task_runner=args.task_runner, dask_address=args.dask_address, account_deployment=args.deployment,
+        child_start_timeout_seconds=args.child_start_timeout,
     )
     # Read here too, so a bad manifest is one line naming its line before the engine starts.
     load_manifest(params.manifest)

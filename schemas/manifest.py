@@ -169,6 +169,12 @@ class AccountsParameters(BaseModel):
         description="Run each account as a flow run of this deployment (e.g. onramp-migrate/backfill) on the workers "
         "of its pool, on any machine; output and sources must be paths every worker reaches (README: Scale-out).",
     )
+    child_start_timeout_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="With account_deployment: how long an account's flow run may wait for a worker to start it; "
+        "past that its account fails and the run is cancelled. A run that has started may take as long as it needs.",
+    )
 
     @model_validator(mode="after")
     def _one_place_to_run(self) -> AccountsParameters:

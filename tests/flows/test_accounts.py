@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from uuid import uuid4
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import FlowRun
-from prefect.states import Cancelled, Completed, Crashed, Failed
+from prefect.states import Cancelled, Completed, Crashed, Failed, Running
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 from pydantic import ValidationError
 
 from benchmarks.generate_mailchimp import write_export
-from flows.accounts import check_deployment, child_run_result, for_workers, migrate_accounts, settled, task_runner_for
+import flows.accounts
+from flows.accounts import (
+    ChildRuns,
+    check_deployment,
+    child_run_result,
+    for_workers,
+    migrate_accounts,
+    run_on_a_worker,
+    settled,
+    task_runner_for,
+)
 from schemas.manifest import AccountSpec, AccountsParameters
 from schemas.params import MigrationParameters
 from tasks.errors import InputError
@@ -120,6 +135,12 @@ def test_a_deployment_with_the_dask_runner_is_refused():
         AccountsParameters(manifest="m.yaml", output="out", task_runner="dask", account_deployment="onramp-migrate/backfill")
 
 
+@pytest.mark.parametrize("seconds", [0, -5])
+def test_a_child_start_timeout_must_be_positive(seconds):
+    with pytest.raises(ValidationError, match="child_start_timeout_seconds"):
+        AccountsParameters(manifest="m.yaml", output="out", account_deployment="onramp-migrate/backfill", child_start_timeout_seconds=seconds)
+
+
 def test_a_deployment_is_named_flow_slash_deployment():
     with pytest.raises(ValidationError, match="account_deployment"):
         AccountsParameters(manifest="m.yaml", output="out", account_deployment="backfill")
@@ -176,3 +197,109 @@ def test_workers_get_urls_as_they_are_and_local_paths_made_absolute(tmp_path, mo
 def test_a_deployment_the_api_does_not_know_is_refused_before_any_account_runs(prefect_api_url):
     with pytest.raises(InputError, match=r"^onramp-migrate/nowhere: no such deployment on the Prefect API at http://127\.0\.0\.1"):
         check_deployment("onramp-migrate/nowhere")
+
+
+@pytest.fixture
+def unpolled_deployment(prefect_api_url) -> str:
+    """A deployment on the test server whose work pool no worker polls: its flow runs stay Scheduled."""
+    name = f"unpolled-{uuid4().hex[:8]}"
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+        client.create_deployment(flow_id=client.create_flow_from_name("onramp-migrate"), name=name, work_pool_name=name)
+    return f"onramp-migrate/{name}"
+
+
+def child_runs_of(deployment: str) -> list[FlowRun]:
+    """The deployment's flow runs as the API has them now."""
+    with get_client(sync_client=True) as client:
+        deployment_id = client.read_deployment_by_name(deployment).id
+        return client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+
+
+def set_child_state(deployment: str, state) -> None:
+    """Put the deployment's one flow run in ``state``, as its worker would."""
+    (child,) = child_runs_of(deployment)
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(child.id, state, force=True)
+
+
+class ScriptedPolls(threading.Event):
+    """The pauses between a waiting thread's polls, each one a step of the script instead (the
+    parent never tells it to stop)."""
+
+    def __init__(self, *steps: Callable[[], None]):
+        super().__init__()
+        self.steps = list(steps)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.steps.pop(0)()
+        return False
+
+
+def interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def one_account(tmp_path) -> str:
+    """A manifest of one account; no test here gets as far as reading its source or portal."""
+    return write_manifest(tmp_path / "accounts.yaml", "http://127.0.0.1:9", {"acme": str(tmp_path / "acme.zip")})
+
+
+def test_an_account_no_worker_picks_up_fails_in_one_line_and_its_run_is_cancelled(unpolled_deployment, tmp_path, monkeypatch):
+    monkeypatch.setattr(flows.accounts, "CHILD_RUN_POLL_SECONDS", 0.1)
+    pool = unpolled_deployment.split("/")[1]
+    params = AccountsParameters(manifest=one_account(tmp_path), output=str(tmp_path / "out"),
+                                account_deployment=unpolled_deployment, child_start_timeout_seconds=1)
+
+    rollup = migrate_accounts(params)
+
+    (acme,) = rollup["accounts"]
+    assert (acme["status"], acme["ledger"]) == ("failed", None)
+    assert acme["error"] == (f"flow run account-acme of {unpolled_deployment} was not picked up within 1 s: "
+                             f"is a worker polling work pool '{pool}'?")
+    (child,) = child_runs_of(unpolled_deployment)
+    assert child.state.is_cancelled()
+
+
+def test_a_child_run_once_started_is_waited_for_past_the_start_timeout(unpolled_deployment, tmp_path):
+    child_runs = ChildRuns(unpolled_deployment, start_timeout_seconds=0.1, stop_waiting=ScriptedPolls(
+        lambda: set_child_state(unpolled_deployment, Running()),
+        lambda: threading.Event().wait(0.3),  # the start timeout passes while it runs
+        lambda: set_child_state(unpolled_deployment, Completed()),
+    ))
+    params = MigrationParameters(sources=[str(tmp_path / "acme.zip")], output=str(tmp_path / "out" / "acme"))
+
+    result = run_on_a_worker(child_runs, "acme", params)
+
+    assert result["error"] == f"flow run account-acme completed but no finished report is at {tmp_path / 'out' / 'acme'} (can every worker reach it?)"
+    (child,) = child_runs_of(unpolled_deployment)
+    assert child.state.is_completed()
+
+
+def test_an_interrupted_wait_cancels_the_child_run_and_goes_on_up(unpolled_deployment, tmp_path):
+    child_runs = ChildRuns(unpolled_deployment, start_timeout_seconds=600, stop_waiting=ScriptedPolls(interrupt))
+    params = MigrationParameters(sources=[str(tmp_path / "acme.zip")], output=str(tmp_path / "out" / "acme"))
+
+    with pytest.raises(KeyboardInterrupt):
+        run_on_a_worker(child_runs, "acme", params)
+
+    (child,) = child_runs_of(unpolled_deployment)
+    assert child.state.is_cancelled()
+
+
+def test_a_parent_interrupted_while_its_children_wait_cancels_them(unpolled_deployment, tmp_path, monkeypatch):
+    monkeypatch.setattr(flows.accounts, "CHILD_RUN_POLL_SECONDS", 0.1)
+
+    def interrupted_once_the_child_exists(futures):
+        while not child_runs_of(unpolled_deployment):
+            threading.Event().wait(0.1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flows.accounts, "as_completed", interrupted_once_the_child_exists)
+    params = AccountsParameters(manifest=one_account(tmp_path), output=str(tmp_path / "out"), account_deployment=unpolled_deployment)
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate_accounts(params)
+
+    (child,) = child_runs_of(unpolled_deployment)
+    assert child.state.is_cancelled()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from distributed import Client, LocalCluster
 
+import flows.cli
 from benchmarks.generate_mailchimp import write_export
 from flows.cli import main
 from tests.flows.test_accounts import write_manifest
@@ -109,3 +110,29 @@ def test_a_deployment_with_the_dask_runner_exits_2(tmp_path, capsys):
         "onramp: error: parameters: Value error, account_deployment runs the accounts on the deployment's workers: "
         "leave task_runner 'threads'\n"
     )
+
+
+def test_the_child_start_timeout_reaches_the_parameters(tmp_path, monkeypatch):
+    manifest = write_manifest(tmp_path / "accounts.yaml", "http://127.0.0.1:9", {"acme": str(tmp_path / "acme.zip")})
+    started = []
+
+    def engine(flow, params):
+        started.append(params)
+        return {"accounts": [], "totals": {"rows_read": 0}, "failed": []}
+
+    monkeypatch.setattr(flows.cli, "_in_engine", engine)
+
+    status = main(["migrate-accounts", manifest, "--out", str(tmp_path / "out"), "--deployment", "onramp-migrate/backfill",
+                   "--child-start-timeout", "90"])
+
+    assert status == 0
+    (params,) = started
+    assert (params.account_deployment, params.child_start_timeout_seconds) == ("onramp-migrate/backfill", 90)
+
+
+def test_a_child_start_timeout_of_zero_exits_2(tmp_path, capsys):
+    status = main(["migrate-accounts", "accounts.yaml", "--out", str(tmp_path / "out"),
+                   "--deployment", "onramp-migrate/backfill", "--child-start-timeout", "0"])
+
+    assert status == 2
+    assert capsys.readouterr().err == "onramp: error: child_start_timeout_seconds: Input should be greater than 0\n"
