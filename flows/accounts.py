@@ -13,6 +13,9 @@ CLI does (a flow's own ``task_runner`` is fixed before its parameters are known)
 With ``account_deployment``, each account is instead a flow run of that deployment, taken by
 a worker of its pool on whatever machine: a thread here starts it, waits for its final state,
 and reads the account's ``report.json`` from the output folder (paths travel, never results).
+A portal's ``work_queue`` in the manifest puts its accounts' runs on that queue of the
+deployment's pool, so the one worker serving it spends the portal's rate budget (the server
+creates a queue the pool lacks with its first run; a line says so before any account starts).
 A run no worker starts within ``child_start_timeout_seconds`` is its account's failure and is
 cancelled; a started one is waited for however long it takes. When the parent stops waiting
 (cancelled, interrupted, broken), it cancels the child runs that have not ended.
@@ -31,6 +34,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import WorkQueueFilter, WorkQueueFilterName
 from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.context import FlowRunContext
@@ -44,7 +48,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import migrate
 from flows.console import quiet_if_the_command_asked
-from schemas.manifest import AccountSpec, AccountsParameters, account_output, load_manifest
+from schemas.manifest import AccountSpec, AccountsParameters, account_output
 from schemas.params import MigrationParameters
 from tasks.errors import InputError, LoadError
 from tasks.load.log import get_logger
@@ -159,12 +163,14 @@ class GaveUpWaiting(Exception):
     """The parent stopped waiting on a child run that has not ended; the message says why, in one line."""
 
 
-def run_on_a_worker(child_runs: ChildRuns, name: str, params: MigrationParameters) -> dict:
+def run_on_a_worker(child_runs: ChildRuns, name: str, params: MigrationParameters, work_queue: str | None = None) -> dict:
     """Migrate an account as a flow run of the deployment and wait for it to end.
 
-    The run is linked to the current task run (``as_subflow``), so the UI shows it under this
-    flow run; its result is read from the report in its output folder, never returned (that
-    would need result storage both machines share). A run given up on (no worker started it in
+    The run goes to ``work_queue`` of the deployment's pool when one is given (the server
+    creates a queue the pool lacks), else to the deployment's own queue. It is linked to the
+    current task run (``as_subflow``), so the UI shows it under this flow run; its result is
+    read from the report in its output folder, never returned (that would need result storage
+    both machines share). A run given up on (no worker started it in
     time, or the parent stopped waiting) is cancelled and is its account's failure.
 
     Raises:
@@ -178,10 +184,11 @@ def run_on_a_worker(child_runs: ChildRuns, name: str, params: MigrationParameter
             flow_run_name=f"account-{name}",
             timeout=0,
             as_subflow=True,
+            work_queue_name=work_queue,
         )
     with get_client(sync_client=True) as client:
         try:
-            flow_run = final_flow_run(client, started, child_runs)
+            flow_run = final_flow_run(client, started, child_runs, work_queue)
         except GaveUpWaiting as reason:
             cancel_child_run(client, started, str(reason))
             return account_result(name, "failed", error=str(reason))
@@ -198,9 +205,10 @@ def waiting_for_a_worker(flow_run: FlowRun) -> bool:
     return flow_run.start_time is None and (state is None or state.is_scheduled() or state.is_pending())
 
 
-def final_flow_run(client: SyncPrefectClient, flow_run: FlowRun, child_runs: ChildRuns) -> FlowRun:
+def final_flow_run(client: SyncPrefectClient, flow_run: FlowRun, child_runs: ChildRuns, work_queue: str | None = None) -> FlowRun:
     """The flow run once it has ended: however long it runs once started, but no longer than the
-    start timeout before a worker starts it.
+    start timeout before a worker starts it. ``work_queue``, the queue its account's portal
+    named, is named in the timeout's message: only a worker polling it or the whole pool takes it.
 
     Raises:
         GaveUpWaiting: No worker started it within the start timeout, or the parent stopped waiting.
@@ -211,7 +219,10 @@ def final_flow_run(client: SyncPrefectClient, flow_run: FlowRun, child_runs: Chi
         if flow_run.state and flow_run.state.is_final():
             return flow_run
         if waiting_for_a_worker(flow_run) and time.monotonic() >= deadline:
-            polled_by = f"a worker polling work pool '{flow_run.work_pool_name}'" if flow_run.work_pool_name else "a worker serving it"
+            polled_by = "a worker serving it"
+            if flow_run.work_pool_name:
+                queue = f"work queue '{work_queue}' of " if work_queue else ""
+                polled_by = f"a worker polling {queue}work pool '{flow_run.work_pool_name}'"
             raise GaveUpWaiting(f"flow run {flow_run.name} of {child_runs.deployment} was not picked up within "
                                 f"{child_runs.start_timeout_seconds:g} s: is {polled_by}?")
         # The pause between polls, cut short when the parent stops waiting.
@@ -257,7 +268,7 @@ def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | N
         return account_result(account.name, "skipped", done)
     params = account_parameters(account, out)
     if child_runs:
-        return run_on_a_worker(child_runs, account.name, for_workers(params))
+        return run_on_a_worker(child_runs, account.name, for_workers(params), account.portal.work_queue)
     try:
         # Through the module, not a name imported here: Dask ships this task's function by value
         # with only the globals it names, and the flow would lose the module the annotations of
@@ -306,26 +317,50 @@ def settled(future: PrefectFuture, account: AccountSpec) -> dict:
         return account_result(account.name, "failed", error=f"{type(error).__name__}: {mask_emails_in(str(error))}")
 
 
-def check_deployment(name: str) -> None:
-    """Fail before any account runs when the API knows no such deployment.
+def check_deployment(name: str, work_queues: set[str] | frozenset[str] = frozenset()) -> None:
+    """Fail before any account runs when the API knows no such deployment, or when the manifest
+    names work queues and the deployment has no work pool to hold them; say in one line which
+    named queues the pool lacks.
+
+    ``run_deployment(work_queue_name=...)`` has the server create a queue its pool lacks, so a
+    misspelt queue is no error: its runs wait for a worker started with ``--work-queue`` on
+    that name (or one polling the whole pool) and otherwise fail at the start timeout.
+
+    Args:
+        name: The deployment, ``flow/deployment``.
+        work_queues: The work queues the manifest's portals name.
 
     Raises:
-        InputError: The deployment is not on the Prefect API this run reports to.
+        InputError: The deployment is not on the Prefect API this run reports to, or has no
+            work pool while work queues are named (the server would refuse every account's run).
     """
     with get_client(sync_client=True) as client:
         try:
-            client.read_deployment_by_name(name)
+            deployment = client.read_deployment_by_name(name)
         except ObjectNotFound:
             raise InputError(name, f"no such deployment on the Prefect API at {client.api_url} "
                                    "(deploy deployments/prefect.yaml there and set PREFECT_API_URL to it)") from None
+        if not work_queues:
+            return
+        pool = deployment.work_pool_name
+        if not pool:
+            raise InputError(name, f"has no work pool, so the manifest's work queues ({', '.join(sorted(work_queues))}) "
+                                   "cannot hold its runs: deploy it to a work pool")
+        named = WorkQueueFilter(name=WorkQueueFilterName(any_=sorted(work_queues)))
+        missing = sorted(work_queues - {queue.name for queue in client.read_work_queues(work_pool_name=pool, work_queue_filter=named)})
+    if missing:
+        get_logger().warning(
+            "work queue(s) %s not in work pool '%s' yet: Prefect creates each with its first account's run, which only a "
+            "worker polling it by name (--work-queue) or the whole pool takes", ", ".join(f"'{q}'" for q in missing), pool,
+        )
 
 
 @flow(name="onramp-migrate-accounts", validate_parameters=True)
 def migrate_accounts(params: AccountsParameters) -> dict:
     """Migrate every account of a manifest, at most ``max_concurrent_accounts`` at once."""
-    manifest = load_manifest(params.manifest)
+    manifest = params.read_manifest()
     if params.account_deployment:
-        check_deployment(params.account_deployment)
+        check_deployment(params.account_deployment, manifest.work_queues())
     waiting = list(manifest.accounts)
     running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}

@@ -4,14 +4,16 @@
 accounts:
   - name: acme
     sources: [s3://exports/acme/audience_export.zip]
-    portal: {url: https://api.hubapi.com, token_env: ACME_HUBSPOT_TOKEN}
+    portal: {url: https://api.hubapi.com, token_env: ACME_HUBSPOT_TOKEN, work_queue: portal-acme}
   - name: globex
     sources: [mailchimp://a1b2c3d4e5, constantcontact://contacts]
     source_credentials: {mailchimp_secret_block: globex-mailchimp, constant_contact_env_prefix: GLOBEX_CC}
 ```
 
 A manifest names where tokens and keys are (environment variables or Prefect Secret blocks),
-never the tokens themselves, so it can be committed and reviewed.
+never the tokens themselves, so it can be committed and reviewed. A portal's ``work_queue``
+(with ``account_deployment`` only) sends its accounts' flow runs to the one worker serving that
+queue, so one machine spends the portal's rate budget.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from typing import Any, Literal
 
 import fsspec
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from schemas.params import DEFAULT_PORTAL_URL, SourceCredentials
 from tasks.errors import InputError
 
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+# Validation context key: whether the run sends accounts to a deployment's workers.
+RUNS_ON_WORKERS = "runs_on_workers"
 ACCOUNT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
@@ -38,6 +42,12 @@ class PortalSpec(BaseModel):
     url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
     token_env: str | None = Field(default=None, description="Environment variable holding the token.")
     token_secret: str | None = Field(default=None, description="Prefect Secret block holding the token.")
+    work_queue: str | None = Field(
+        default=None,
+        min_length=1,
+        description="With account_deployment: the work queue of the deployment's pool whose worker loads this "
+        "portal's accounts, so that one machine spends the portal's rate budget.",
+    )
 
     @model_validator(mode="after")
     def _one_token_source(self) -> PortalSpec:
@@ -46,6 +56,21 @@ class PortalSpec(BaseModel):
         if not self.token_secret and not self.token_env:
             self.token_env = DEFAULT_TOKEN_ENV
         return self
+
+    @field_validator("work_queue")
+    @classmethod
+    def _queue_of_a_deployment(cls, work_queue: str | None, info: ValidationInfo) -> str | None:
+        # The run's parameters are in the context when known (AccountsParameters.read_manifest);
+        # a manifest read on its own may yet run through a deployment.
+        runs_on_workers = (info.context or {}).get(RUNS_ON_WORKERS)
+        if work_queue is not None and runs_on_workers is False:
+            raise ValueError("a work queue needs account_deployment (--deployment): without it the accounts run in this process")
+        return work_queue
+
+    def rate_budget_key(self) -> tuple[str, str]:
+        """What the load keys the portal's rate budget by, as the manifest knows it: the URL and
+        where its token is (the token itself is read where the account runs)."""
+        return self.url.rstrip("/"), f"token_env {self.token_env}" if self.token_env else f"token_secret {self.token_secret}"
 
 
 class SourceCredentialsSpec(SourceCredentials):
@@ -101,9 +126,36 @@ class Manifest(BaseModel):
             raise ValueError(f"account names must be unique; repeated: {', '.join(duplicates)}")
         return self
 
+    @model_validator(mode="after")
+    def _one_work_queue_per_portal(self) -> Manifest:
+        # Accounts of one portal on two machines would each spend the portal's whole budget.
+        first_of_portal: dict[tuple[str, str], AccountSpec] = {}
+        for account in self.accounts:
+            first = first_of_portal.setdefault(account.portal.rate_budget_key(), account)
+            if first.portal.work_queue != account.portal.work_queue:
+                url, token = account.portal.rate_budget_key()
+                raise ValueError(
+                    f"accounts {first.name} and {account.name} load into one portal ({url}, {token}) but name different "
+                    f"work queues ({_queue_label(first.portal.work_queue)} and {_queue_label(account.portal.work_queue)}): "
+                    "give every account of a portal the same portal.work_queue"
+                )
+        return self
 
-def load_manifest(uri: str) -> Manifest:
+    def work_queues(self) -> set[str]:
+        """The work queues the accounts' portals name."""
+        return {a.portal.work_queue for a in self.accounts if a.portal.work_queue}
+
+
+def _queue_label(work_queue: str | None) -> str:
+    return f"'{work_queue}'" if work_queue else "none"
+
+
+def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
     """Read and check a manifest from a path or fsspec URL.
+
+    Args:
+        uri: The manifest.
+        context: What is known of the run it is for (``RUNS_ON_WORKERS``), checked against it.
 
     Raises:
         InputError: The file is missing, is not YAML, or does not describe accounts; the
@@ -121,7 +173,7 @@ def load_manifest(uri: str) -> Manifest:
         mark = getattr(error, "problem_mark", None)
         raise InputError(uri, f"not valid YAML: {getattr(error, 'problem', error)}", line=mark.line + 1 if mark else None) from None
     try:
-        return Manifest.model_validate(data)
+        return Manifest.model_validate(data, context=context)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "manifest"
@@ -183,3 +235,11 @@ class AccountsParameters(BaseModel):
         if self.account_deployment and self.task_runner != "threads":
             raise ValueError("account_deployment runs the accounts on the deployment's workers: leave task_runner 'threads'")
         return self
+
+    def read_manifest(self) -> Manifest:
+        """The run's manifest, refusing a portal's work queue when no deployment's workers run the accounts.
+
+        Raises:
+            InputError: As :func:`load_manifest`.
+        """
+        return load_manifest(self.manifest, context={RUNS_ON_WORKERS: self.account_deployment is not None})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
@@ -34,10 +35,12 @@ from schemas.params import MigrationParameters
 from tasks.errors import InputError
 
 
-def write_manifest(path, portal_url: str, sources: dict[str, str]) -> str:
-    """A manifest of one account per name, each reading its source with the token in ``<NAME>_TOKEN``."""
+def write_manifest(path, portal_url: str, sources: dict[str, str], work_queue: str | None = None) -> str:
+    """A manifest of one account per name, each reading its source with the token in ``<NAME>_TOKEN``
+    (and its portal's runs going to ``work_queue`` when given)."""
+    queue = f", work_queue: {work_queue}" if work_queue else ""
     entries = "".join(
-        f"  - name: {name}\n    sources: [{source}]\n    portal: {{url: \"{portal_url}\", token_env: {name.upper()}_TOKEN}}\n"
+        f"  - name: {name}\n    sources: [{source}]\n    portal: {{url: \"{portal_url}\", token_env: {name.upper()}_TOKEN{queue}}}\n"
         for name, source in sources.items()
     )
     path.write_text(f"accounts:\n{entries}", encoding="utf-8")
@@ -240,9 +243,9 @@ def interrupt() -> None:
     raise KeyboardInterrupt
 
 
-def one_account(tmp_path) -> str:
+def one_account(tmp_path, work_queue: str | None = None) -> str:
     """A manifest of one account; no test here gets as far as reading its source or portal."""
-    return write_manifest(tmp_path / "accounts.yaml", "http://127.0.0.1:9", {"acme": str(tmp_path / "acme.zip")})
+    return write_manifest(tmp_path / "accounts.yaml", "http://127.0.0.1:9", {"acme": str(tmp_path / "acme.zip")}, work_queue)
 
 
 def test_an_account_no_worker_picks_up_fails_in_one_line_and_its_run_is_cancelled(unpolled_deployment, tmp_path, monkeypatch):
@@ -261,10 +264,13 @@ def test_an_account_no_worker_picks_up_fails_in_one_line_and_its_run_is_cancelle
     assert child.state.is_cancelled()
 
 
-def test_a_child_run_once_started_is_waited_for_past_the_start_timeout(unpolled_deployment, tmp_path):
+def test_a_child_run_once_started_is_waited_for_past_the_start_timeout(unpolled_deployment, tmp_path, monkeypatch):
+    # The waiting thread's clock, moved by the script: a slow first poll cannot pass the timeout.
+    clock = [0.0]
+    monkeypatch.setattr(flows.accounts, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     child_runs = ChildRuns(unpolled_deployment, start_timeout_seconds=0.1, stop_waiting=ScriptedPolls(
         lambda: set_child_state(unpolled_deployment, Running()),
-        lambda: threading.Event().wait(0.3),  # the start timeout passes while it runs
+        lambda: clock.__setitem__(0, 1.0),  # the start timeout passes while it runs
         lambda: set_child_state(unpolled_deployment, Completed()),
     ))
     params = MigrationParameters(sources=[str(tmp_path / "acme.zip")], output=str(tmp_path / "out" / "acme"))
@@ -303,3 +309,38 @@ def test_a_parent_interrupted_while_its_children_wait_cancels_them(unpolled_depl
 
     (child,) = child_runs_of(unpolled_deployment)
     assert child.state.is_cancelled()
+
+
+def test_an_account_whose_portal_names_a_work_queue_is_a_run_on_that_queue_and_its_timeout_names_it(unpolled_deployment, tmp_path, monkeypatch):
+    monkeypatch.setattr(flows.accounts, "CHILD_RUN_POLL_SECONDS", 0.1)
+    pool = unpolled_deployment.split("/")[1]
+    params = AccountsParameters(manifest=one_account(tmp_path, work_queue="portal-a"), output=str(tmp_path / "out"),
+                                account_deployment=unpolled_deployment, child_start_timeout_seconds=1)
+
+    (acme,) = migrate_accounts(params)["accounts"]
+
+    assert acme["error"] == (f"flow run account-acme of {unpolled_deployment} was not picked up within 1 s: "
+                             f"is a worker polling work queue 'portal-a' of work pool '{pool}'?")
+    (child,) = child_runs_of(unpolled_deployment)
+    assert (child.work_pool_name, child.work_queue_name) == (pool, "portal-a")
+
+
+def test_work_queues_the_pool_lacks_are_one_warning_before_any_account_runs(unpolled_deployment, caplog):
+    pool = unpolled_deployment.split("/")[1]
+    with get_client(sync_client=True) as client:
+        client.create_work_queue("portal-a", work_pool_name=pool)
+
+    check_deployment(unpolled_deployment, {"portal-a", "portal-b", "portal-c"})
+
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"work queue(s) 'portal-b', 'portal-c' not in work pool '{pool}' yet: Prefect creates each")
+
+
+def test_work_queues_with_a_deployment_without_a_work_pool_are_refused(prefect_api_url):
+    name = f"no-pool-{uuid4().hex[:8]}"
+    with get_client(sync_client=True) as client:
+        client.create_deployment(flow_id=client.create_flow_from_name("onramp-migrate"), name=name)
+
+    check_deployment(f"onramp-migrate/{name}")
+    with pytest.raises(InputError, match=rf"^onramp-migrate/{name}: has no work pool, so the manifest's work queues \(portal-a\) cannot"):
+        check_deployment(f"onramp-migrate/{name}", {"portal-a"})

@@ -1,6 +1,6 @@
 import pytest
 
-from schemas.manifest import DEFAULT_TOKEN_ENV, load_manifest
+from schemas.manifest import DEFAULT_TOKEN_ENV, RUNS_ON_WORKERS, AccountsParameters, load_manifest
 from tasks.errors import InputError
 
 GOOD = """\
@@ -78,3 +78,53 @@ accounts:
         load_manifest(write(tmp_path, both))
     with pytest.raises(InputError, match=r":4: accounts\.0\.source_credentials\.mailchimp_api_key: Extra inputs"):
         load_manifest(write(tmp_path, text.replace("{mailchimp_secret_block: acme-mailchimp}", "{mailchimp_api_key: abc-us6}")))
+
+
+QUEUED = """\
+accounts:
+  - name: acme
+    sources: [/data/acme.zip]
+    portal: {url: "http://portal-a", token_env: A_TOKEN, work_queue: portal-a}
+  - name: globex
+    sources: [/data/globex.zip]
+    portal: {url: "http://portal-a/", token_env: A_TOKEN, work_queue: portal-a}
+  - name: initech
+    sources: [/data/initech.zip]
+    portal: {url: "http://portal-a", token_env: INITECH_TOKEN, work_queue: portal-b}
+"""
+
+
+def test_a_portal_names_the_work_queue_its_accounts_runs_go_to(tmp_path):
+    manifest = load_manifest(write(tmp_path, QUEUED), context={RUNS_ON_WORKERS: True})
+    assert [a.portal.work_queue for a in manifest.accounts] == ["portal-a", "portal-a", "portal-b"]
+    assert manifest.work_queues() == {"portal-a", "portal-b"}
+    assert load_manifest(write(tmp_path, GOOD)).work_queues() == set()
+
+
+@pytest.mark.parametrize(
+    ("replaced", "by", "fragment"),
+    [
+        # One portal (URL and token) on two queues: two workers would each spend its whole budget.
+        ("token_env: A_TOKEN, work_queue: portal-a}\n  - name: initech", "token_env: A_TOKEN, work_queue: portal-c}\n  - name: initech",
+         "accounts acme and globex load into one portal (http://portal-a, token_env A_TOKEN) but name different work queues "
+         "('portal-a' and 'portal-c')"),
+        ("token_env: A_TOKEN, work_queue: portal-a}\n  - name: initech", "token_env: A_TOKEN}\n  - name: initech",
+         "accounts acme and globex load into one portal (http://portal-a, token_env A_TOKEN) but name different work queues "
+         "('portal-a' and none)"),
+    ],
+)
+def test_the_accounts_of_one_portal_name_one_work_queue(tmp_path, replaced, by, fragment):
+    uri = write(tmp_path, QUEUED.replace(replaced, by))
+    with pytest.raises(InputError) as caught:
+        load_manifest(uri)
+    assert str(caught.value).startswith(f"{uri}:1: manifest: Value error, {fragment}: give every account of a portal the same")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_work_queue_without_a_deployment_is_refused_at_its_line(tmp_path):
+    uri = write(tmp_path, QUEUED)
+    params = AccountsParameters(manifest=uri, output=str(tmp_path / "out"))
+    with pytest.raises(InputError, match=r":4: accounts\.0\.portal\.work_queue: .*a work queue needs account_deployment \(--deployment\)"):
+        params.read_manifest()
+    with_deployment = params.model_copy(update={"account_deployment": "onramp-migrate/backfill"})
+    assert with_deployment.read_manifest().work_queues() == {"portal-a", "portal-b"}
