@@ -314,7 +314,7 @@ def _run_sync(args: argparse.Namespace) -> int:
 
 
 def _run_migrate_accounts(args: argparse.Namespace) -> int:
-    from schemas.manifest import AccountsParameters, load_manifest
+    from schemas.manifest import AccountsParameters
 
     params = AccountsParameters(
         manifest=args.manifest, output=args.out, max_concurrent_accounts=args.max_concurrent,
@@ -322,7 +322,7 @@ def _run_migrate_accounts(args: argparse.Namespace) -> int:
         child_start_timeout_seconds=args.child_start_timeout,
     )
     # Read here too, so a bad manifest is one line naming its line before the engine starts.
-    load_manifest(params.manifest)
+    params.read_manifest()
     from flows.accounts import ROLLUP_FILE, migrate_accounts
 
     rollup = _in_engine(migrate_accounts, params)

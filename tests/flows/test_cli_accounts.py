@@ -39,6 +39,25 @@ def test_a_dask_address_without_the_dask_runner_exits_2(tmp_path, capsys):
     assert capsys.readouterr().err == "onramp: error: parameters: Value error, dask_address needs task_runner 'dask'\n"
 
 
+def test_a_work_queue_without_a_deployment_exits_2_before_the_engine_starts(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("flows.cli._in_engine", lambda *args: pytest.fail("the engine started"))
+    manifest = tmp_path / "accounts.yaml"
+    manifest.write_text(
+        "accounts:\n"
+        "  - name: acme\n"
+        "    sources: [acme.zip]\n"
+        "    portal: {token_env: ACME_TOKEN, work_queue: portal-a}\n",
+        encoding="utf-8",
+    )
+
+    status = main(["migrate-accounts", str(manifest), "--out", str(tmp_path / "out")])
+
+    assert status == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "accounts.yaml:4:" in error and "a work queue needs account_deployment" in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_accounts_on_a_local_dask_cluster_one_failing_does_not_stop_the_next(prefect_api_url, hubspot, tmp_path):
     write_export(tmp_path / "acme.zip", rows=20, seed=1)
     (tmp_path / "initech.zip").write_text("not a zip", encoding="utf-8")
