@@ -3,7 +3,8 @@
 A cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return is run as a formula by
 Excel, LibreOffice and Google Sheets (CSV injection). Such cells get a leading apostrophe,
 except plain numbers and phone numbers (``-5``, ``+1 619 305 8111``), which are data and must
-reach HubSpot unchanged.
+reach HubSpot unchanged. The apostrophe is for people opening the files: whatever sends a
+file's values to HubSpot takes it off again (:func:`restore_formulas`, ``unneutralise``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""The first characters that make a spreadsheet run a cell as a formula."""
 _FORMULA_START = r"^[=+\-@\t\r]"
+_NEUTRALISED = r"^'([=+\-@\t\r])"
 _PLAIN_NUMBER = r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$"
 _PHONE_NUMBER = r"^\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*$"
 
@@ -27,6 +31,12 @@ def neutralise_formulas(value: pl.Expr) -> pl.Expr:
     suspect = pl.when(value.str.contains(_FORMULA_START)).then(value)
     data = suspect.str.contains(_PLAIN_NUMBER) | suspect.str.contains(_PHONE_NUMBER)
     return pl.when(data.not_()).then(pl.lit("'") + suspect).otherwise(value)
+
+
+def restore_formulas(value: pl.Expr) -> pl.Expr:
+    """A neutralised cell as the value it stands for: without the apostrophe in front of a
+    formula character (``'=SUM(A1)`` is ``=SUM(A1)``); any other cell as it is."""
+    return value.str.replace(_NEUTRALISED, "$1")
 
 
 def write_safe_csv(frame: pl.DataFrame, path: Path) -> None:

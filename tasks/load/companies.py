@@ -29,6 +29,7 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.csv_safety import restore_formulas
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.batches import chunked
@@ -52,7 +53,6 @@ _ASSOCIATE_PATH = "/crm/v4/associations/contacts/companies/batch/associate/defau
 # A host name: dot-separated labels of letters, digits and hyphens, at least two labels.
 _DOMAIN_PATTERN = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
 _SCHEME = r"^[a-z][a-z0-9+.-]*://"
-_FORMULA_APOSTROPHE = r"^'([=+\-@\t\r])"
 
 
 class CompanyJournal:
@@ -91,7 +91,7 @@ class CompanyJournal:
 
 
 def _unneutralised(column: str) -> pl.Expr:
-    return pl.col(column).str.replace(_FORMULA_APOSTROPHE, "$1").str.strip_chars()
+    return restore_formulas(pl.col(column)).str.strip_chars()
 
 
 def _valid_domain(host: pl.Expr) -> pl.Expr:

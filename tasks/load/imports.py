@@ -13,24 +13,31 @@ With an :class:`~tasks.load.resume.ImportJournal`, a file whose import was alrea
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.csv_safety import restore_formulas
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
-from tasks.load.plan import LoadPlan, read_header, tie_back
+from tasks.load.plan import LoadPlan, read_header, tie_back, unneutralise
 from tasks.load.resume import ImportJournal
 from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_emails_in
 
 _IMPORTS_PATH = "/crm/v3/imports"
+_UPLOAD_FOLDER_PREFIX = ".onramp-upload-"
 # An import found by name must have been created after the journal's intent, less this much
 # for the difference between this machine's clock and HubSpot's.
 _CLOCK_SKEW_MS = 60_000
@@ -128,23 +135,48 @@ def submit_import(
     Returns:
         HubSpot's import id.
     """
-    path = plan.path(entry["file"])
-    header = read_header(path)
-    if entry.get("columns") and list(entry["columns"]) != header:
-        get_logger().warning("%s: header differs from the plan's columns; mapping the header", entry["file"])
-    request = build_import_request(entry, header, date_format=entry.get("date_format", settings.DEFAULT_DATE_FORMAT))
-    if journal is not None:
-        journal.intend(plan, entry, request["name"])
-    response = portal.call(
-        portal.sdk.crm.imports.core_api.create_with_http_info,
-        files=str(path),
-        import_request=json.dumps(request),
-        what=f"POST {_IMPORTS_PATH}",
-    )
+    with values_as_they_are(plan.path(entry["file"]), plan.directory) as upload:
+        header = read_header(upload)
+        if entry.get("columns") and list(entry["columns"]) != header:
+            get_logger().warning("%s: header differs from the plan's columns; mapping the header", entry["file"])
+        request = build_import_request(entry, header, date_format=entry.get("date_format", settings.DEFAULT_DATE_FORMAT))
+        if journal is not None:
+            journal.intend(plan, entry, request["name"])
+        response = portal.call(
+            portal.sdk.crm.imports.core_api.create_with_http_info,
+            files=str(upload),
+            import_request=json.dumps(request),
+            what=f"POST {_IMPORTS_PATH}",
+        )
     if journal is not None:
         journal.submitted(plan, entry, str(response.id))
     get_logger().info("import %s started for %s (%s rows)", response.id, entry["file"], entry.get("rows", "?"))
     return str(response.id)
+
+
+@contextmanager
+def values_as_they_are(path: Path, scratch: Path) -> Iterator[Path]:
+    """A copy of a planned contacts file, to upload, holding the values themselves.
+
+    The planner puts an apostrophe in front of a cell a spreadsheet would run as a formula
+    (``tasks/csv_safety.py``), for the people who open the files; HubSpot's importer would keep
+    it as part of the value (``'- call back`` for ``- call back``), where the upsert path sends
+    the value itself. The copy takes it off every cell and header, and keeps the file's name
+    (HubSpot matches the file by it) and its rows in order (HubSpot's error lines are the
+    plan's).
+
+    Args:
+        path: The planned file.
+        scratch: A folder for the copy, removed with it (the plan's own: the copy is as big as
+            the file).
+    """
+    with tempfile.TemporaryDirectory(prefix=_UPLOAD_FOLDER_PREFIX, dir=scratch) as folder:
+        upload = Path(folder) / path.name
+        rows = pl.scan_csv(path, infer_schema=False)
+        names = rows.collect_schema().names()
+        restored = rows.select(restore_formulas(pl.col(name)).alias(unneutralise(name)) for name in names)
+        restored.sink_csv(upload, quote_style="necessary")
+        yield upload
 
 
 def find_import(portal: HubSpotPortal, name: str, since_ms: int) -> str | None:

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks.csv_safety import FORMULA_STARTS
 from tasks.errors import LoadError
 
 PLAN_FORMAT_VERSION = 1
 SOURCES_SEPARATOR = " | "
 # A planned CSV can hold a long NOTES or TAGS cell; the csv module's 128 KiB default is too low.
 _CSV_FIELD_LIMIT = 16 * 1024 * 1024
-# What the planner's CSV writer (tasks/csv_safety.py) puts an apostrophe in front of.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 csv.field_size_limit(_CSV_FIELD_LIMIT)
 
 
@@ -117,7 +116,7 @@ def read_plan(plan_dir: str | Path) -> LoadPlan:
 def unneutralise(cell: str) -> str:
     """A planned CSV cell as the value it stands for: without the apostrophe the planner puts in
     front of a cell a spreadsheet would run as a formula (``'-joe@x.com`` is ``-joe@x.com``)."""
-    if cell.startswith("'") and cell[1:2] in _FORMULA_STARTS:
+    if cell.startswith("'") and cell[1:2] in FORMULA_STARTS:
         return cell[1:]
     return cell
 

@@ -393,3 +393,31 @@ def test_a_mixed_run_s_provenance_reaches_hubspot_by_imports_and_by_upsert(porta
     }
     prop = client.crm.properties.core_api.get_by_name("contacts", "onramp_provenance")
     assert (prop.type, prop.field_type, prop.group_name) == ("string", "textarea", "onramp")
+
+
+def test_cells_neutralised_for_spreadsheets_reach_hubspot_as_their_values_by_imports_and_by_upsert(portal, client, tmp_path):
+    from tests.plain_plan import plan as plan_sources
+
+    header = "Email Address,First Name,NOTES"
+    rows = ["a@x.com,-Bo,- call back", 'b@x.com,Bea,"=HYPERLINK(""https://example.com"")"', "c@x.com,@cee,+1 619 305 8111"]
+    plan_sources([write_lines(tmp_path / "subscribed_members_export_ab.csv", header, *rows)], tmp_path / "imported")
+    plan_sources([write_lines(tmp_path / "nonsubscribed_members_export_ab.csv", header, *rows)], tmp_path / "upserted")
+    imported, upserted = read_plan(tmp_path / "imported"), read_plan(tmp_path / "upserted")
+    # The files keep the apostrophe for the people who open them.
+    assert "'- call back" in imported.path(imported.imports[0]["file"]).read_text(encoding="utf-8")
+    ensure_properties(portal, imported)
+
+    import_contacts_files(portal, imported, imported.imports, poll_interval=POLL)
+    by_import = read_contacts(client, ["a@x.com", "b@x.com", "c@x.com"], properties=("email", "firstname", "mailchimp_notes"))
+    upsert_contacts_file(portal, upserted, upserted.imports[0], poll_interval=POLL)
+    by_upsert = read_contacts(client, ["a@x.com", "b@x.com", "c@x.com"], properties=("email", "firstname", "mailchimp_notes"))
+
+    expected = {
+        "a@x.com": ("-Bo", "- call back"),
+        "b@x.com": ("Bea", '=HYPERLINK("https://example.com")'),
+        "c@x.com": ("@cee", "+1 619 305 8111"),
+    }
+    for contacts in (by_import, by_upsert):
+        assert {email: (c.properties["firstname"], c.properties["mailchimp_notes"]) for email, c in contacts.items()} == expected
+    # Nothing of the copy is left beside the plan.
+    assert not list((tmp_path / "imported").glob(".onramp-upload-*"))
