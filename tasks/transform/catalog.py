@@ -43,6 +43,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from schemas.contact import EMAIL, OPT_OUT_STATUS, OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES
 from tasks.errors import InputError
 from tasks.transform.consent import SEVERITY
 from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile
@@ -53,6 +54,11 @@ TRUTHY = frozenset({"true", "1", "yes", "y", "x", "checked", "on", "oui", "vrai"
 FALSY = frozenset({"false", "0", "no", "n", "off", "non", "faux", "nein", "falsch", "[]"})
 """Cells that say a flag is not set: never "present". ``[]`` is an empty list, as Klaviyo
 writes "Email Suppressions" for a profile with none."""
+
+ONRAMP_COLUMNS = frozenset({OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED, PROVENANCE})
+"""The columns Onramp gives each contact itself: a mapping cannot send a source column to one,
+nor to ``email`` (named by the mapping's ``email``) or a name starting with ``_`` (Onramp's
+working columns)."""
 
 CANONICAL_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 """How normalised times are written: what every profile's ``timestamp_format`` reads."""
@@ -262,10 +268,10 @@ class UserMapping:
         try:
             text = path.read_text(encoding="utf-8")
             data = yaml.safe_load(text) if path.suffix.lower() in {".yaml", ".yml"} else tomllib.loads(text)
-            return cls(
+            mapping = cls(
                 profile=data.get("profile"),
                 email=data.get("email"),
-                columns={str(k): str(v) for k, v in (data.get("columns") or {}).items()},
+                columns={str(k): str(v).strip() for k, v in (data.get("columns") or {}).items()},
                 rules=tuple(StatusRule.from_data(r) for r in (data.get("status") or {}).get("rules", [])),
                 consent={str(k): str(v) for k, v in (data.get("consent") or {}).items()},
             )
@@ -273,6 +279,27 @@ class UserMapping:
             raise InputError(str(path), f"cannot read the mapping file: {error}") from error
         except (AttributeError, KeyError, TypeError) as error:
             raise InputError(str(path), f"not a mapping file ({error})") from error
+        for column, target in mapping.columns.items():
+            refused = _refused_target(target)
+            if refused:
+                raise InputError(str(path), f"column {column!r} cannot go to {target!r}: {refused}", line=_line_naming(text, column))
+        return mapping
+
+
+def _refused_target(target: str) -> str | None:
+    """Why a mapping cannot send a source column to the property ``target``, or None."""
+    if not target:
+        return "no property named"
+    if target == EMAIL:
+        return 'the email column is named by email = "<column>", outside [columns]'
+    if target in ONRAMP_COLUMNS or target.startswith("_"):
+        return "Onramp sets that column itself"
+    return None
+
+
+def _line_naming(text: str, column: str) -> int | None:
+    """The first line of a mapping file that names ``column`` (for the error), if any."""
+    return next((number for number, line in enumerate(text.splitlines(), start=1) if column in line), None)
 
 
 @cache

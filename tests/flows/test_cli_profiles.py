@@ -42,6 +42,9 @@ def test_inspect_with_a_mapping_file_and_an_unknown_profile(tmp_path):
     assert {"column": "Region", "property": "state", "kind": "default"} in entry["columns"]
     assert entry["status_counts"] == [{"status": "subscribed", "outcome": "marketing", "rows": 1}]
     assert_one_line_error(run(["inspect", str(source), "--profile", "nope"]), 2, "no profile 'nope'")
+    # A column sent where Onramp writes its own: one line naming the file and line, no traceback.
+    mapping.write_text('[columns]\nRegion = "state"\nNewsletter = "onramp_provenance"\n', encoding="utf-8")
+    assert_one_line_error(run(["inspect", str(source), "--mapping", str(mapping)]), 2, "mapping.toml:3: column 'Newsletter' cannot go to")
 
 
 def test_inspect_an_api_source_says_which_api_it_read_and_where_consent_comes_from(monkeypatch, prefect_api_url):

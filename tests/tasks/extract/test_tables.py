@@ -325,6 +325,25 @@ def test_a_user_mapping_routes_columns_and_adds_consent_but_never_reopens_an_opt
         read_one(path, tmp_path, ReadOptions(mapping=UserMapping.load(reopen)))
 
 
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [
+        ("onramp_provenance", "Onramp sets that column itself"),
+        ("outcome", "Onramp sets that column itself"),
+        ("_source_row", "Onramp sets that column itself"),
+        ("email", 'named by email = "<column>"'),
+        (" ", "no property named"),
+    ],
+)
+def test_a_mapping_to_a_column_onramp_sets_is_refused_naming_its_line(tmp_path, target, why):
+    mapping_file = tmp_path / "mapping.toml"
+    mapping_file.write_text(f'email = "Work Email"\n[columns]\nRegion = "state"\n"First Name" = "{target}"\n', encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        UserMapping.load(mapping_file)
+    assert str(refused.value).startswith(f"{mapping_file}:4: column 'First Name' cannot go to {target.strip()!r}: ")
+    assert why in str(refused.value)
+
+
 def test_a_mixed_run_merges_by_email_and_the_most_restrictive_outcome_wins(tmp_path):
     mailchimp = write_csv(tmp_path / "subscribed_members_export_ab.csv", ["Email Address", "First Name", "LEID"], [["fran@x.com", "Fran", "1"], ["new@x.com", "New", "2"]])
     cc = write_csv(tmp_path / "cc.csv", CC_HEADERS, [cc_record("FRAN@x.com", "Active", ""), cc_record("cc@x.com", "Active", "")])
