@@ -15,16 +15,15 @@ from tests.flows.test_accounts import write_manifest
 from tests.flows.test_cli import assert_one_line_error, run
 
 
+def manifest_of(folder, *account_lines: str):
+    """``accounts.yaml`` in ``folder``: ``accounts:`` then these lines (line 2 onwards)."""
+    manifest = folder / "accounts.yaml"
+    manifest.write_text("\n".join(["accounts:", *account_lines]) + "\n", encoding="utf-8")
+    return manifest
+
+
 def test_a_bad_manifest_exits_2_with_one_line_naming_its_line(tmp_path):
-    manifest = tmp_path / "accounts.yaml"
-    manifest.write_text(
-        "accounts:\n"
-        "  - name: acme\n"
-        "    sources: [acme.zip]\n"
-        "  - name: Not A Name\n"
-        "    sources: [globex.zip]\n",
-        encoding="utf-8",
-    )
+    manifest = manifest_of(tmp_path, "  - name: acme", "    sources: [acme.zip]", "  - name: Not A Name", "    sources: [globex.zip]")
 
     result = run(["migrate-accounts", str(manifest), "--out", str(tmp_path / "out")])
 
@@ -41,14 +40,7 @@ def test_a_dask_address_without_the_dask_runner_exits_2(tmp_path, capsys):
 
 def test_a_work_queue_without_a_deployment_exits_2_before_the_engine_starts(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("flows.cli._in_engine", lambda *args: pytest.fail("the engine started"))
-    manifest = tmp_path / "accounts.yaml"
-    manifest.write_text(
-        "accounts:\n"
-        "  - name: acme\n"
-        "    sources: [acme.zip]\n"
-        "    portal: {token_env: ACME_TOKEN, work_queue: portal-a}\n",
-        encoding="utf-8",
-    )
+    manifest = manifest_of(tmp_path, "  - name: acme", "    sources: [acme.zip]", "    portal: {token_env: ACME_TOKEN, work_queue: portal-a}")
 
     status = main(["migrate-accounts", str(manifest), "--out", str(tmp_path / "out")])
 
