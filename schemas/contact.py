@@ -48,6 +48,13 @@ MAX_PROVENANCE_CHARS = 65_536
 """HubSpot's limit on a string property value; a longer provenance is cut (it never is in
 practice: one entry per distinct format and status)."""
 PROVENANCE_CUT_MARK = "…"
+LAST_CHANGED = "last_changed"
+"""When the contact last changed at its sources: the latest change time of the rows merged into
+it (the merge takes its properties from the most recent), null when no row has one (a source
+without a change-time column). Not a property: ``lineage.csv`` carries it, for the sync."""
+LAST_CHANGED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""How ``lineage.csv`` writes ``last_changed`` (ISO 8601, UTC: change times are read in whole
+seconds, in UTC)."""
 
 
 def normalise_email(column: pl.Expr) -> pl.Expr:
@@ -68,6 +75,9 @@ CanonicalContactSchema = pa.DataFrameSchema(
         PROVENANCE: pa.Column(pl.String, nullable=False),
         SOURCES: pa.Column(pl.String, nullable=False),
         ROWS_MERGED: pa.Column(pl.UInt32, checks=pa.Check.ge(1), nullable=False, coerce=True),
+        # Not required: the merge always gives it, the contract holds without it (a contact is
+        # whole without a change time, as when no source has one).
+        LAST_CHANGED: pa.Column(pl.Datetime("us"), nullable=True, required=False),
     },
     checks=[
         pa.Check(

@@ -4,8 +4,9 @@ Writes, under the output folder:
 - ``hubspot/contacts-marketing-NNN.csv`` and ``hubspot/contacts-non-marketing-NNN.csv``:
   header row = HubSpot property internal names, ``email`` first;
 - ``hubspot/opt-out-<status>.csv``: an ``Email`` column, one file per opt-out status;
-- ``lineage.csv``: for every contact, the file and line it was planned into and the source
-  rows it came from, so a HubSpot error on a line is traced back to the rows that made it;
+- ``lineage.csv``: for every contact, the file and line it was planned into, the source rows
+  it came from, so a HubSpot error on a line is traced back to the rows that made it, and
+  when it last changed at its sources (``last_changed``, ISO 8601 UTC, empty when unknown);
 - ``plan.json``: what the load does (property group and properties, each enumeration with the
   options its cells use, imports, the static lists to fill, opt-outs). Besides the sources'
   columns, every import file carries ``onramp_provenance`` (:data:`PROVENANCE_PROPERTY`, in the
@@ -22,7 +23,17 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schemas.contact import EMAIL, MAX_PROVENANCE_CHARS, OPT_OUT_STATUS, OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES
+from schemas.contact import (
+    EMAIL,
+    LAST_CHANGED,
+    LAST_CHANGED_FORMAT,
+    MAX_PROVENANCE_CHARS,
+    OPT_OUT_STATUS,
+    OUTCOME,
+    PROVENANCE,
+    ROWS_MERGED,
+    SOURCES,
+)
 from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 from tasks.transform.consent import Outcome
@@ -155,7 +166,7 @@ def write_plan(
         The plan, as written to ``plan.json``.
     """
     names = contacts[Outcome.MARKETING.value].collect_schema().names()
-    property_columns = [c for c in names if c not in {EMAIL, OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED}]
+    property_columns = [c for c in names if c not in {EMAIL, OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED, LAST_CHANGED}]
     tally, all_columns_bytes = _tally(contacts, property_columns)
     sinks: list[pl.LazyFrame] = []
     imports: list[dict] = []
@@ -196,8 +207,9 @@ def write_plan(
         opt_outs.append({"file": file, "status": status, "rows": tally[(_OPT_OUT_KEY, status)]})
         placed.append(_placement(members, file))
 
-    lineage = pl.concat(placed) if placed else pl.LazyFrame(schema=dict.fromkeys([EMAIL, OUTCOME, _FILE, SOURCES], pl.String) | {_LINE: pl.Int64})
-    sinks.append(sink_safe_csv(lineage.select(EMAIL, OUTCOME, _FILE, _LINE, SOURCES), out.path(LINEAGE_FILE), lazy=True))
+    lineage_columns = [EMAIL, OUTCOME, _FILE, _LINE, SOURCES, LAST_CHANGED]
+    lineage = pl.concat(placed) if placed else pl.LazyFrame(schema=dict.fromkeys(lineage_columns, pl.String) | {_LINE: pl.Int64})
+    sinks.append(sink_safe_csv(lineage.select(lineage_columns), out.path(LINEAGE_FILE), lazy=True))
     # One file at a time: polars' Parquet reader decodes ahead of a slower CSV writer and holds
     # it, so files written side by side hold as much as all of them (4.4 GB at 5M contacts).
     for sink in sinks:
@@ -312,7 +324,8 @@ def _row_bytes(rows: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
 
 
 def _placement(members: pl.LazyFrame, file: str) -> pl.LazyFrame:
-    """Where each contact landed: the file and its line there (the header is line 1)."""
-    return members.select(EMAIL, OUTCOME, pl.lit(file).alias(_FILE), SOURCES).with_row_index(_LINE, offset=2).select(
-        EMAIL, OUTCOME, _FILE, pl.col(_LINE).cast(pl.Int64), SOURCES
-    )
+    """Where each contact landed: the file and its line there (the header is line 1), with its
+    sources and change time as lineage writes them."""
+    return members.select(
+        EMAIL, OUTCOME, pl.lit(file).alias(_FILE), SOURCES, pl.col(LAST_CHANGED).dt.strftime(LAST_CHANGED_FORMAT)
+    ).with_row_index(_LINE, offset=2).select(EMAIL, OUTCOME, _FILE, pl.col(_LINE).cast(pl.Int64), SOURCES, LAST_CHANGED)

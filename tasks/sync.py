@@ -2,14 +2,20 @@
 
 Each run plans its sources as a migration does — files whole, provider APIs (``mailchimp://``,
 ``constantcontact://``) only for what changed since the **watermark** — then compares the
-planned contacts with the snapshot the last successful run left (one row per email: its outcome
-and a digest of its planned row) and writes a **delta plan** — the same ``plan.json`` layout,
-holding only the new opt-outs and the new or changed contacts — that the ordinary load runs on.
-The snapshot and the watermark advance only after a load that went through, so a failed run is
-simply tried again.
+planned contacts with the snapshot the last successful run left (one row per email: its
+outcome, a digest of its planned row, when it last changed, whether an API gave it) and writes
+a **delta plan** — the same ``plan.json`` layout, holding only the new opt-outs and the new or
+changed contacts — that the ordinary load runs on. The snapshot and the watermark advance only
+after a load that went through, so a failed run is simply tried again.
 
 Consent is one-way: an email the snapshot holds as opted out stays opted out, whatever a later
 export says (``DESIGN.md``: an opt-out signal anywhere is final), so it is never upserted again.
+
+Properties follow the merge's rule across runs: the most recent change wins. A contact a
+provider did not list this time (it did not change there) is planned from the files alone,
+which may hold an older row than the one the API gave and the sync sent: it is sent only if its
+files changed after that (``lineage.csv``'s ``last_changed``), otherwise the snapshot keeps the
+API's row. Without a change time on either side the digests decide, as for any other contact.
 
 The state lives beside the output, ``<output>/.onramp-sync/<key>/`` (``snapshot.parquet``,
 ``watermark.json`` and ``lists/``, the journal of the sync's static lists), where ``key`` names
@@ -33,8 +39,9 @@ from urllib.parse import urlsplit, urlunsplit
 import fsspec
 import polars as pl
 
+from schemas.contact import LAST_CHANGED, LAST_CHANGED_FORMAT, SOURCES, SOURCES_SEPARATOR
 from tasks.extract.api_helpers import query_item
-from tasks.extract.api_settings import api_scheme
+from tasks.extract.api_settings import API_SCHEMES, api_scheme
 from tasks.import_files import STATIC_LISTS
 from tasks.load.optouts import normalise_email
 from tasks.load.plan import LoadPlan, read_plan
@@ -57,7 +64,21 @@ SYNC_LIST_NAME = "Onramp — {source} {members} (sync {key})"
 adds its new members to the same list (found by the id the sync's state records, else by this
 name; :func:`state_location`)."""
 DELTA_FOLDER = "sync-delta"
-SNAPSHOT_SCHEMA = {"email": pl.String, "outcome": pl.String, "digest": pl.String}
+FROM_API = "from_api"
+SNAPSHOT_SCHEMA = {
+    "email": pl.String,
+    "outcome": pl.String,
+    "digest": pl.String,
+    LAST_CHANGED: pl.Datetime("us"),
+    FROM_API: pl.Boolean,
+}
+"""One row per email: its planned outcome, a digest of its planned row, when it last changed at
+its sources (UTC, null when unknown) and whether a provider API source gave (part of) its row."""
+_SINCE_EARLIER_VERSIONS = {LAST_CHANGED: None, FROM_API: False}
+"""The snapshot's columns an earlier version did not keep, and what they read as: unknown and
+no, so its first run compares digests as that version did."""
+_API_SOURCE = f"(?i)(?:^|{pl.escape_regex(SOURCES_SEPARATOR)})(?:{'|'.join(API_SCHEMES)})://"
+"""A ``sources`` cell (``uri:row`` entries) naming a row read from a provider API."""
 OPTED_OUT = Outcome.OPTED_OUT.value
 
 
@@ -189,7 +210,9 @@ def _rows(path: Path) -> tuple[list[str], int, Iterator[tuple[int, list[str]]]]:
 
 
 def planned_state(plan: LoadPlan) -> pl.DataFrame:
-    """Every planned email with its outcome and a digest of its planned row (opt-outs: status)."""
+    """Every planned email as :data:`SNAPSHOT_SCHEMA` holds it: its outcome, a digest of its
+    planned row (opt-outs: status), and from the plan's lineage its change time and whether a
+    provider API gave (part of) it."""
     emails: list[str] = []
     outcomes: list[str] = []
     digests: list[str] = []
@@ -203,9 +226,44 @@ def planned_state(plan: LoadPlan) -> pl.DataFrame:
             outcomes.append(OPTED_OUT if is_opt_out else entry["outcome"])
             row = f"status:{entry.get('status')}" if is_opt_out else _row_text(header, cells)
             digests.append(hashlib.sha256(row.encode()).hexdigest()[:32])
-    return pl.DataFrame({"email": emails, "outcome": outcomes, "digest": digests}, schema=SNAPSHOT_SCHEMA).unique(
+    planned = pl.DataFrame({"email": emails, "outcome": outcomes, "digest": digests}).unique(
         "email", keep="first", maintain_order=True
     )
+    return (
+        planned.join(_lineage_state(plan), on="email", how="left", maintain_order="left")
+        .with_columns(pl.col(FROM_API).fill_null(False))
+        .select(pl.col(name).cast(dtype) for name, dtype in SNAPSHOT_SCHEMA.items())
+    )
+
+
+def _lineage_state(plan: LoadPlan) -> pl.DataFrame:
+    """Each email of the plan's lineage with its ``last_changed`` and ``from_api``; none without
+    a lineage file, and no change time from a lineage without the column."""
+    if not plan.lineage_path.exists():
+        return pl.DataFrame(schema={name: SNAPSHOT_SCHEMA[name] for name in ("email", LAST_CHANGED, FROM_API)})
+    lineage = pl.scan_csv(plan.lineage_path, infer_schema=False)
+    changed = (
+        pl.col(LAST_CHANGED).str.to_datetime(LAST_CHANGED_FORMAT, time_unit="us", strict=False)
+        if LAST_CHANGED in lineage.collect_schema().names()
+        else pl.lit(None, SNAPSHOT_SCHEMA[LAST_CHANGED])
+    )
+    from_api = pl.col(SOURCES).str.contains(_API_SOURCE).fill_null(False)
+    return (
+        lineage.select(pl.col("email"), changed.alias(LAST_CHANGED), from_api.alias(FROM_API))
+        .unique("email", keep="first")
+        .collect()
+    )
+
+
+def current_snapshot(snapshot: pl.DataFrame) -> pl.DataFrame:
+    """``snapshot`` with :data:`SNAPSHOT_SCHEMA`'s columns, in its order: one an earlier version
+    kept lacks some (:data:`_SINCE_EARLIER_VERSIONS` says how they read)."""
+    missing = [
+        pl.lit(_SINCE_EARLIER_VERSIONS[name], SNAPSHOT_SCHEMA[name]).alias(name)
+        for name in _SINCE_EARLIER_VERSIONS
+        if name not in snapshot.columns
+    ]
+    return snapshot.with_columns(missing).select(pl.col(name).cast(dtype) for name, dtype in SNAPSHOT_SCHEMA.items())
 
 
 def _row_text(header: list[str], cells: list[str]) -> str:
@@ -251,19 +309,24 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
 
     Args:
         planned: :func:`planned_state` of this run's plan.
-        previous: The snapshot, or None on the first run (everything is new).
+        previous: The snapshot (any version's), or None on the first run (everything is new).
         changes_only: The run read some source for its changes only
             (:func:`reads_changes_only`): an email it did not see keeps its snapshot row,
-            where a run that read everything drops it (it left the sources).
+            where a run that read everything drops it (it left the sources). Such a run also
+            keeps, rather than sends, a contact planned from files alone whose snapshot row a
+            provider API gave at a change time no older than the files' (:func:`_older_than_sent`).
     """
-    previous = previous if previous is not None else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+    previous = current_snapshot(previous) if previous is not None else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
     was_opted_out = previous.filter(pl.col("outcome") == OPTED_OUT)
     opted_out = planned.filter(pl.col("outcome") == OPTED_OUT)
     contacts = planned.filter(pl.col("outcome") != OPTED_OUT)
     kept = contacts.join(was_opted_out, on="email", how="semi")
-    changed = contacts.join(was_opted_out, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
+    never_opted_out = contacts.join(was_opted_out, on="email", how="anti")
+    older = _older_than_sent(never_opted_out, previous) if changes_only else never_opted_out.select("email").clear()
+    changed = never_opted_out.join(older, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
     new_opt_outs = opted_out.join(was_opted_out, on="email", how="anti")
-    fresh = planned.join(was_opted_out, on="email", how="anti")
+    # An older row is not this run's state: the snapshot keeps the row it replaces (below).
+    fresh = planned.join(was_opted_out, on="email", how="anti").join(older, on="email", how="anti")
     # Every opt-out ever seen stays in the snapshot, even once the export stops listing it.
     kept_rows = previous.join(fresh, on="email", how="anti") if changes_only else was_opted_out
     next_snapshot = pl.concat([fresh, kept_rows])
@@ -272,6 +335,27 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
         contacts=frozenset(changed["email"]),
         kept_opted_out=frozenset(kept["email"]),
         next_snapshot=next_snapshot,
+    )
+
+
+def _older_than_sent(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """The emails of ``contacts`` planned from files alone whose snapshot row came (partly) from
+    a provider API and changed no earlier than the files' row.
+
+    A run that reads a provider for its changes only does not see a contact that did not change
+    there: the files' row, read whole every run, then stands alone, older than the row the API
+    gave and the sync sent. Sending it would undo the newer change in HubSpot. A null time on
+    either side decides nothing (null comparisons drop the row): the digests do, as before.
+
+    Args:
+        contacts: Planned contacts (:data:`SNAPSHOT_SCHEMA`).
+        previous: The snapshot, in this version's columns.
+    """
+    sent = previous.filter(pl.col(FROM_API)).select("email", pl.col(LAST_CHANGED).alias("_sent_changed"))
+    return (
+        contacts.join(sent, on="email")
+        .filter(pl.col(FROM_API).not_() & (pl.col(LAST_CHANGED) <= pl.col("_sent_changed")))
+        .select("email")
     )
 
 
@@ -373,4 +457,4 @@ def snapshot_after(delta: Delta, previous: pl.DataFrame | None, failed: set[str]
     kept = delta.next_snapshot.filter(~pl.col("email").is_in(sorted(failed)))
     if previous is None or not failed:
         return kept
-    return pl.concat([kept, previous.filter(pl.col("email").is_in(sorted(failed)))])
+    return pl.concat([kept, current_snapshot(previous).filter(pl.col("email").is_in(sorted(failed)))])

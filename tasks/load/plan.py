@@ -7,9 +7,10 @@ The contract (written by the planner, read here):
   directory).
 - every file path in it is relative to the plan directory, and is the same string the lineage
   file uses in its ``file`` column;
-- ``lineage.csv``: ``email,outcome,file,line,sources``, where ``line`` is the record's line in
-  ``file`` with the header as line 1 (the numbering HubSpot's import errors use) and
-  ``sources`` the source rows as ``uri:row`` joined by `` | ``.
+- ``lineage.csv``: ``email,outcome,file,line,sources,last_changed``, where ``line`` is the
+  record's line in ``file`` with the header as line 1 (the numbering HubSpot's import errors
+  use), ``sources`` the source rows as ``uri:row`` joined by `` | `` and ``last_changed`` when
+  the contact last changed at its sources (ISO 8601 UTC, empty when unknown; the sync reads it).
 """
 
 from __future__ import annotations

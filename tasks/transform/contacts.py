@@ -5,7 +5,9 @@ The rules (DESIGN.md, "Domain rules"):
 - each row gets the consent outcome of its status; the most restrictive outcome of an
   email's rows wins, and an opt-out anywhere is final;
 - properties come from the most recently changed row (then the earliest in input order);
-  a blank never overwrites a value, it is filled from the other rows.
+  a blank never overwrites a value, it is filled from the other rows. The contact keeps that
+  row's change time as ``last_changed`` (the latest of its rows'), so a later run can tell
+  whether a source's row is newer than what was sent (``tasks/sync.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import polars as pl
 from schemas import lineage
 from schemas.contact import (
     EMAIL,
+    LAST_CHANGED,
     MAX_PROVENANCE_CHARS,
     OPT_OUT_STATUS,
     OUTCOME,
@@ -160,10 +163,13 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
         One row per email, in order of first appearance: ``email``, ``outcome``,
         ``opt_out_status`` (the status of the most recent opted-out row), every property
         column, ``onramp_provenance`` (the distinct ``format:status`` of its rows, sorted,
-        ``; ``-joined), ``sources`` (``uri:row`` of each merged row) and ``rows_merged``.
+        ``; ``-joined), ``sources`` (``uri:row`` of each merged row), ``rows_merged`` and
+        ``last_changed`` (the latest change time of its rows, null when none has one).
     """
     if not files:
-        return pl.DataFrame(schema=dict.fromkeys(_contact_columns([]), pl.String) | {ROWS_MERGED: pl.UInt32})
+        return pl.DataFrame(
+            schema=dict.fromkeys(_contact_columns([]), pl.String) | {ROWS_MERGED: pl.UInt32, LAST_CHANGED: pl.Datetime("us")}
+        )
     rows = pl.concat(
         [f.with_columns(pl.lit(i, pl.UInt32).alias(_FILE_INDEX)) for i, f in enumerate(files)],
         how="diagonal_relaxed",
@@ -189,6 +195,7 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
             _bounded_provenance(_provenance_entry().unique().sort().str.join(PROVENANCE_SEPARATOR)).alias(PROVENANCE),
             _source_expr().sort_by(_INPUT_ORDER).str.join(SOURCES_SEPARATOR).alias(SOURCES),
             pl.len().cast(pl.UInt32).alias(ROWS_MERGED),
+            pl.col(_LAST_CHANGED).max().alias(LAST_CHANGED),
             pl.col(_INPUT_ORDER).min().alias(_INPUT_ORDER),
         )
         .sort(_INPUT_ORDER)
@@ -252,7 +259,7 @@ def property_columns(files: Sequence[pl.LazyFrame]) -> list[str]:
 
 
 def _contact_columns(properties: Sequence[str]) -> list[str]:
-    return [EMAIL, OUTCOME, OPT_OUT_STATUS, *properties, PROVENANCE, SOURCES, ROWS_MERGED]
+    return [EMAIL, OUTCOME, OPT_OUT_STATUS, *properties, PROVENANCE, SOURCES, ROWS_MERGED, LAST_CHANGED]
 
 
 def _position_expr(file_index: int) -> pl.Expr:
@@ -341,6 +348,7 @@ def _single_value(column: str, own: Sequence[str]) -> pl.Expr:
         PROVENANCE: _bounded_provenance(_provenance_entry()),
         SOURCES: _source_expr(),
         ROWS_MERGED: pl.lit(1, pl.UInt32),
+        LAST_CHANGED: pl.col(_LAST_CHANGED),
     }.get(column, pl.col(column) if column in own else pl.lit(None, pl.String)).alias(column)
 
 

@@ -1,8 +1,9 @@
 """The recurring sync, run twice against the HubSpot emulator with a folder of exports, the
 Mailchimp API and the Constant Contact API as its sources: the second run asks the providers
 only for what changed since the first, sends only what changed, the opt-outs made at the
-sources between the runs reach HubSpot, and the sync keeps filling one static list, even once a
-person renamed it in HubSpot."""
+sources between the runs reach HubSpot, a person in both the folder and the Mailchimp audience
+keeps the newer Mailchimp row, and the sync keeps filling one static list, even once a person
+renamed it in HubSpot."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import csv
 import zipfile
 from collections import Counter
 from copy import deepcopy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,7 @@ BATCH_ROUTE = ("POST", "/crm/v3/objects/{object_type_name}/batch/{operation}")
 NEW_EMAIL = "new.person@example.org"
 NEW_MEMBER = "new.member@example.net"
 MARKETING_PERMISSIONS = ("explicit", "implicit")
+FROM_MAILCHIMP = "Newer at Mailchimp"
 
 
 @pytest.fixture
@@ -70,6 +72,19 @@ def upserts(hubspot) -> int:
 
 def planned_emails(path: Path) -> list[str]:
     return [row[0] for row in read_csv(path)[1]] if path.exists() else []
+
+
+def also_at_mailchimp(chimp, source: Path, changed: datetime) -> str:
+    """Give the last person of the folder's subscribed file a newer row in the Mailchimp
+    audience, under another first name; return the address."""
+    _, rows = read_csv(sorted(source.glob("subscribed_*"))[0])
+    email = rows[-1][0]
+    members = chimp.emulator.audience.members
+    member = deepcopy(next(m for m in members if m["status"] == "subscribed"))
+    member.update(email_address=email, id="in-both", unique_email_id="in-both", contact_id="in-both", last_changed=changed.isoformat())
+    member["merge_fields"]["FNAME"] = FROM_MAILCHIMP
+    members.append(member)
+    return email
 
 
 def change_mailchimp(chimp, now: str) -> tuple[list[str], str]:
@@ -121,6 +136,8 @@ def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api
     source, out = source_folder(tmp_path), tmp_path / "out"
     sources = [str(source), f"mailchimp://{chimp.settings.list_id}", "constantcontact://contacts"]
     params = SyncParameters(sources=sources, output=str(out), portal_url=hubspot.url)
+    # Changed at Mailchimp before the first run's watermark: the second run's API read skips it.
+    in_both = also_at_mailchimp(chimp, source, datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
 
     first = sync_contacts(params)
 
@@ -168,6 +185,8 @@ def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api
     by_email = {c["properties"]["email"]: c["properties"] for c in portal["contacts"]}
     assert [by_email[email]["firstname"] for email in (renamed_email, chimp_changed[0], cc_renamed)] == ["Renamed"] * 3
     assert {NEW_EMAIL, NEW_MEMBER} <= set(by_email)
+    # Not listed by Mailchimp again, the person in both was not sent the folder's older row.
+    assert by_email[in_both]["firstname"] == FROM_MAILCHIMP
     for email in (leaving_email, chimp_leaving, cc_leaving):
         status = httpx.get(
             f"{hubspot.url}/communication-preferences/v4/statuses/{email}/unsubscribe-all",

@@ -1,6 +1,7 @@
 import csv
 import json
 import re
+from datetime import datetime
 
 import polars as pl
 import pytest
@@ -51,6 +52,7 @@ def contacts() -> pl.DataFrame:
             "mailchimp_member_rating": ["4", None, None, "2", None, "-5"],
             "sources": ["s:2", "n:2", "s:3 | s:9", "u:2", "c:2", "s:4"],
             "rows_merged": pl.Series([1, 1, 2, 1, 1, 1], dtype=pl.UInt32),
+            "last_changed": pl.Series([None, None, datetime(2024, 5, 1, 12, 0, 9), None, datetime(2021, 1, 2, 3, 4, 5), None], dtype=pl.Datetime("us")),
         }
     )
 
@@ -85,6 +87,11 @@ def test_plan_writes_one_file_set_per_outcome_with_lineage(tmp_path):
     assert (lineage["m2@x.com"]["file"], lineage["m2@x.com"]["line"], lineage["m2@x.com"]["sources"]) == ("hubspot/contacts-marketing-001.csv", "3", "s:3 | s:9")
     assert (lineage["c1@x.com"]["file"], lineage["c1@x.com"]["line"]) == ("hubspot/opt-out-cleaned.csv", "2")
     assert len(lineage) == 6
+    # When each contact last changed at its sources, in UTC; empty when no source said.
+    assert list(lineage["m1@x.com"]) == ["email", "outcome", "file", "line", "sources", "last_changed"]
+    assert {e: row["last_changed"] for e, row in lineage.items() if row["last_changed"]} == {
+        "m2@x.com": "2024-05-01T12:00:09Z", "c1@x.com": "2021-01-02T03:04:05Z"
+    }
     assert json.loads((tmp_path / "plan.json").read_text()) == plan
     assert [p["name"] for p in plan["properties"]] == ["mailchimp_member_rating"]
     assert plan["properties"][0] | {"description": ""} == {

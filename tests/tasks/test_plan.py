@@ -2,7 +2,8 @@
 
 The reference below is plain Python over the collected rows: validation by the rules, the
 merge of DESIGN.md (most restrictive outcome, newest properties with blanks filled, sources in
-input order, contacts in order of first appearance), then every file the plan writes. Only the
+input order, the newest change time, contacts in order of first appearance), then every file
+the plan writes. Only the
 per-row column mapping (``map_rows``) is shared: it is one row at a time, not what streaming
 changes.
 """
@@ -92,7 +93,14 @@ def merge(rows: list[dict], properties: list[str]) -> dict:
     contact["onramp_provenance"] = "; ".join(sorted({f"{r[lineage.SOURCE_FORMAT]}:{r[lineage.SOURCE_STATUS]}" for r in rows}))
     contact["sources"] = " | ".join(f"{r[lineage.SOURCE_URI]}:{r[lineage.SOURCE_ROW]}" for r in rows)
     contact["rows_merged"] = len(rows)
+    times = [r["_last_changed"] for r in rows if r["_last_changed"] is not None]
+    contact["last_changed"] = max(times) if times else None
     return contact
+
+
+def iso_utc(moment: datetime | None) -> str:
+    """A change time as lineage writes it: ISO 8601 in UTC, empty when unknown."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
 def expected_files(ref: dict) -> dict[str, list[list[str]]]:
@@ -104,14 +112,18 @@ def expected_files(ref: dict) -> dict[str, list[list[str]]]:
             chunk = group[start : start + LIMITS.max_rows]
             file = f"hubspot/{stem}-{number:03d}.csv"
             files[file] = [columns, *([safe(c[k]) for k in columns] for c in chunk)]
-            lineage_rows += [[c["email"], outcome, file, str(line), c["sources"]] for line, c in enumerate(chunk, start=2)]
+            lineage_rows += [
+                [c["email"], outcome, file, str(line), c["sources"], iso_utc(c["last_changed"])] for line, c in enumerate(chunk, start=2)
+            ]
     opted_out = [c for c in ref["contacts"] if c["outcome"] == "opted_out"]
     for status in sorted({c["opt_out_status"] for c in opted_out}):
         members = [c for c in opted_out if c["opt_out_status"] == status]
         file = f"hubspot/opt-out-{status}.csv"
         files[file] = [["Email"], *([c["email"]] for c in members)]
-        lineage_rows += [[c["email"], "opted_out", file, str(line), c["sources"]] for line, c in enumerate(members, start=2)]
-    files["lineage.csv"] = [["email", "outcome", "file", "line", "sources"], *lineage_rows]
+        lineage_rows += [
+            [c["email"], "opted_out", file, str(line), c["sources"], iso_utc(c["last_changed"])] for line, c in enumerate(members, start=2)
+        ]
+    files["lineage.csv"] = [["email", "outcome", "file", "line", "sources", "last_changed"], *lineage_rows]
     files["rejects.csv"] = expected_rejects(ref["rejects"])
     return files
 
@@ -136,6 +148,7 @@ def test_the_streaming_plan_writes_what_the_in_memory_rules_give(tmp_path, layou
     raws = read_export(str(tmp_path / "export.zip"), tmp_path / "staging")
     ref = reference(raws)
     assert any(c["rows_merged"] > 1 for c in ref["contacts"]), "the export should hold duplicates"
+    assert any(c["last_changed"] for c in ref["contacts"]), "the export should hold change times"
 
     report = plan_sources(raws, OutputFolder(str(tmp_path / "out")), {PROFILE.format: (PROFILE, PROFILE.consent)}, LIMITS)
 
@@ -180,6 +193,7 @@ def contact_slices(folder: Path, emails_per_slice: list[list[str]]) -> list[Path
             "onramp_provenance": ["mailchimp-export:subscribed"] * len(emails),
             "sources": [f"f:{number}"] * len(emails),
             "rows_merged": pl.Series([1] * len(emails), dtype=pl.UInt32),
+            "last_changed": pl.Series([None] * len(emails), dtype=pl.Datetime("us")),
         }
         paths.append(folder / f"contacts-{number:05d}.parquet")
         pl.DataFrame(rows).write_parquet(paths[-1])

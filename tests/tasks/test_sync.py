@@ -4,27 +4,62 @@ opted out, and from when the providers are asked for changes."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import polars as pl
 
+from tasks.import_files import by_outcome, write_plan
+from tasks.load.plan import read_plan
+from tasks.output import OutputFolder
 from tasks.sync import (
     SNAPSHOT_SCHEMA,
     WATERMARK_OVERLAP,
     diff,
     next_watermark,
+    planned_state,
+    read_snapshot,
     read_watermark,
     reads_changes_only,
     snapshot_after,
+    snapshot_location,
     sources_since,
     sync_key,
     sync_lists,
     watermark_location,
+    write_snapshot,
     write_watermark,
 )
+from tasks.transform.profile import load_profile
+from tests.tasks.load.plans import write_plan as write_plan_by_hand
+
+FILE_ROW = "exports/audience.zip!subscribed.csv:2"
+API_ROW = "mailchimp://a1b2?since=2026-03-01T08:00:05Z#page=1:2"
+T1, T2, T3 = datetime(2026, 1, 5, 9, 0), datetime(2026, 3, 1, 10, 30), datetime(2026, 3, 2, 7, 15)
 
 
-def state(*rows: tuple[str, str, str]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=SNAPSHOT_SCHEMA, orient="row")
+def state(*rows: tuple) -> pl.DataFrame:
+    """Snapshot rows: ``(email, outcome, digest)``, optionally with ``last_changed`` and ``from_api``."""
+    padded = [(*row, None, False)[:5] if len(row) == 3 else row for row in rows]
+    return pl.DataFrame(padded, schema=SNAPSHOT_SCHEMA, orient="row")
+
+
+def planned(folder: Path, *contacts: tuple[str, str, datetime | None, str]) -> pl.DataFrame:
+    """The planned state of a plan the planner writes for marketing contacts given as
+    ``(email, firstname, last_changed, sources)``."""
+    emails, names, times, sources = (list(column) for column in zip(*contacts))
+    frame = pl.DataFrame(
+        {
+            "email": emails,
+            "outcome": ["marketing"] * len(emails),
+            "opt_out_status": pl.Series([None] * len(emails), dtype=pl.String),
+            "firstname": names,
+            "sources": sources,
+            "rows_merged": pl.Series([s.count(" | ") + 1 for s in sources], dtype=pl.UInt32),
+            "last_changed": pl.Series(times, dtype=pl.Datetime("us")),
+        }
+    )
+    write_plan(by_outcome(frame), load_profile("mailchimp"), [], OutputFolder(str(folder)))
+    return planned_state(read_plan(folder))
 
 
 def test_the_first_run_sends_everything():
@@ -141,3 +176,89 @@ def test_a_sync_list_is_named_by_the_sync_and_holds_only_the_files_sent():
     assert named == [{"key": "marketing", "name": "Onramp — Mailchimp marketing contacts (sync 0123456789abcdef)",
                       "outcome": "marketing", "files": ["hubspot/contacts-marketing-002.csv"]}]  # fmt: skip
     assert sync_lists(lists, {"hubspot/contacts-non-marketing-001.csv"}, "Mailchimp", "0123456789abcdef") == []
+
+
+def test_the_planned_state_has_each_contacts_change_time_and_whether_an_api_gave_its_row(tmp_path):
+    cc_row = "constantcontact://contacts#page=2:7"
+    state_ = planned(
+        tmp_path,
+        ("a@x.com", "Ann", T2, f"{FILE_ROW} | {API_ROW}"),
+        ("b@x.com", "Bo", T1, FILE_ROW),
+        ("c@x.com", "Cy", None, f"{FILE_ROW} | {cc_row}"),
+    )
+
+    assert state_.columns == list(SNAPSHOT_SCHEMA)
+    assert state_.select("email", "last_changed", "from_api").rows() == [
+        ("a@x.com", T2, True), ("b@x.com", T1, False), ("c@x.com", None, True)
+    ]
+
+
+def test_a_plan_whose_lineage_has_no_change_times_plans_none(tmp_path):
+    plan = read_plan(write_plan_by_hand(tmp_path, contacts={"hubspot/c.csv": ({"outcome": "marketing"}, ["email"], [["a@x.com"]])}, source="mailchimp://a1b2"))
+
+    assert planned_state(plan).select("email", "last_changed", "from_api").rows() == [("a@x.com", None, True)]
+
+
+def test_a_contact_the_api_did_not_list_again_is_not_sent_back_with_the_files_older_row(tmp_path):
+    # Run 1: the file's row (T1) and the API's newer one (T2) merged; the API's values were sent.
+    first = planned(tmp_path / "1", ("x@x.com", "From the API", T2, f"{FILE_ROW} | {API_ROW}"))
+    snapshot = diff(first, None).next_snapshot
+    # Run 2: the API lists only what changed since; x did not, so the file's old row stands alone.
+    second = planned(tmp_path / "2", ("x@x.com", "From the file", T1, FILE_ROW), ("new@x.com", "New", T1, FILE_ROW))
+
+    delta = diff(second, snapshot, changes_only=True)
+
+    assert delta.contacts == {"new@x.com"}
+    assert delta.counts(2)["unchanged"] == 1
+    # The API's row stays the reference: its digest, its time, its source.
+    assert delta.next_snapshot.filter(pl.col("email") == "x@x.com").rows() == snapshot.rows()
+    # And so it stays, run after run, until the API or the file changes it again.
+    assert diff(second, delta.next_snapshot, changes_only=True).contacts == set()
+    # A run that read everything compares digests as ever.
+    assert diff(second, snapshot).contacts == {"x@x.com", "new@x.com"}
+
+
+def test_a_files_row_changed_after_the_apis_is_sent(tmp_path):
+    snapshot = diff(planned(tmp_path / "1", ("x@x.com", "From the API", T2, f"{FILE_ROW} | {API_ROW}")), None).next_snapshot
+    second = planned(tmp_path / "2", ("x@x.com", "Edited in the file", T3, FILE_ROW))
+
+    delta = diff(second, snapshot, changes_only=True)
+
+    assert delta.contacts == {"x@x.com"}
+    assert delta.next_snapshot.rows() == second.rows()
+
+
+def test_without_a_change_time_on_either_side_the_digests_decide():
+    api_sent = state(("a@x.com", "marketing", "1", T2, True), ("b@x.com", "marketing", "1", None, True))
+    from_files = state(("a@x.com", "marketing", "2", None, False), ("b@x.com", "marketing", "2", T1, False))
+
+    assert diff(from_files, api_sent, changes_only=True).contacts == {"a@x.com", "b@x.com"}
+    # Read again by the API, a contact is compared by digest whatever its time.
+    assert diff(state(("a@x.com", "marketing", "2", T1, True)), api_sent, changes_only=True).contacts == {"a@x.com"}
+
+
+def test_an_opt_out_planned_from_the_files_is_sent_whatever_the_apis_time():
+    api_sent = state(("a@x.com", "marketing", "1", T2, True))
+    planned_ = state(("a@x.com", "opted_out", "status:unsubscribed", T1, False))
+
+    delta = diff(planned_, api_sent, changes_only=True)
+
+    assert delta.opt_outs == {"a@x.com"}
+    assert delta.next_snapshot.select("email", "outcome").rows() == [("a@x.com", "opted_out")]
+
+
+def test_a_snapshot_an_earlier_version_kept_is_read_as_having_no_change_times(tmp_path):
+    location = snapshot_location(str(tmp_path), "k1")
+    old = pl.DataFrame({"email": ["a@x.com", "b@x.com", "c@x.com"], "outcome": ["marketing", "marketing", "opted_out"], "digest": ["1", "1", "u"]})
+    write_snapshot(location, old)
+    previous = read_snapshot(location)
+    planned_ = state(("a@x.com", "marketing", "2", T1, False), ("b@x.com", "marketing", "1", T1, True), ("c@x.com", "marketing", "3", T1, False))
+
+    delta = diff(planned_, previous, changes_only=True)
+
+    assert delta.contacts == {"a@x.com"} and delta.kept_opted_out == {"c@x.com"}
+    assert delta.next_snapshot.schema == pl.Schema(SNAPSHOT_SCHEMA)
+    assert delta.next_snapshot.filter(pl.col("email") == "c@x.com").rows() == [("c@x.com", "opted_out", "u", None, False)]
+    assert snapshot_after(delta, previous, failed={"a@x.com"}).sort("email").rows() == [
+        ("a@x.com", "marketing", "1", None, False), ("b@x.com", "marketing", "1", T1, True), ("c@x.com", "opted_out", "u", None, False)
+    ]

@@ -1,5 +1,7 @@
 """The domain rules of DESIGN.md: one row per email, most restrictive outcome, newest properties."""
 
+from datetime import datetime
+
 import polars as pl
 import pytest
 
@@ -76,6 +78,26 @@ def test_properties_come_from_the_most_recently_changed_row_and_blanks_are_fille
     )["a@x.com"]
     assert contact["firstname"] == "New"
     assert contact["lastname"] == "Kept"
+
+
+def test_a_contact_keeps_the_latest_change_time_of_its_rows_and_none_when_no_row_has_one():
+    contacts = merged(
+        export_file(
+            "subscribed",
+            [
+                {"Email Address": "a@x.com", "LAST_CHANGED": "2020-01-01 00:00:00"},
+                {"Email Address": "solo@x.com", "LAST_CHANGED": "2023-03-04 05:06:07"},
+                {"Email Address": "none@x.com", "LAST_CHANGED": ""},
+                {"Email Address": "none@x.com", "LAST_CHANGED": " "},
+            ],
+        ),
+        export_file("nonsubscribed", [{"Email Address": "a@x.com", "LAST_CHANGED": "2024-01-01 00:00:00"}, {"Email Address": "a@x.com"}]),
+    )
+    assert {email: c["last_changed"] for email, c in contacts.items()} == {
+        "a@x.com": datetime(2024, 1, 1),
+        "solo@x.com": datetime(2023, 3, 4, 5, 6, 7),
+        "none@x.com": None,
+    }
 
 
 def test_without_change_times_the_first_row_in_input_order_wins():
