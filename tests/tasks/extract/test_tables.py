@@ -330,6 +330,7 @@ def test_a_user_mapping_routes_columns_and_adds_consent_but_never_reopens_an_opt
     [
         ("onramp_provenance", "Onramp sets that column itself"),
         ("outcome", "Onramp sets that column itself"),
+        ("last_changed", "Onramp sets that column itself"),
         ("_source_row", "Onramp sets that column itself"),
         ("email", 'named by email = "<column>"'),
         (" ", "no property named"),
