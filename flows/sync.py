@@ -22,7 +22,7 @@ from schemas.params import SyncParameters
 from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import LoadPlan, read_plan
-from tasks.load.resume import load_state_dir
+from tasks.load.resume import claim_state, load_state_dir
 from tasks.load.run import load_steps
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
@@ -52,13 +52,14 @@ from tasks.sync import (
 
 @dataclass(frozen=True)
 class SyncState:
-    """Where a sync keeps what the next run starts from: its snapshot, its watermark and the
-    folder of its list journal (which HubSpot list its static lists became)."""
+    """Where a sync keeps what the next run starts from: its snapshot and its watermark, in its
+    folder, which also holds its list journal (which HubSpot list its static lists became) and
+    which portal and app it is for (``claim_state``)."""
 
     key: str
     snapshot: str
     watermark: str
-    lists: str
+    folder: str
 
     @classmethod
     def of(cls, output: str, key: str) -> SyncState:
@@ -122,6 +123,8 @@ def sync_contacts(params: SyncParameters) -> dict:
     portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
     out = OutputFolder(params.output)
     state = SyncState.of(out.url, sync_key(params.sources, params.portal_url))
+    # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
+    claim_state(state.folder, portal)
     since = read_watermark(state.watermark)
     sources = sources_since(params.sources, since)
     fetch_started = datetime.now(UTC)
@@ -141,7 +144,7 @@ def sync_contacts(params: SyncParameters) -> dict:
                 portal,
                 step.plan.directory,
                 state_dir=state_dir,
-                list_journal_dir=state.lists,
+                list_journal_dir=state.folder,
                 load_path=params.load_path,
                 import_companies=params.import_companies,
             )

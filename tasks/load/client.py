@@ -12,7 +12,7 @@ from urllib3.util.retry import Retry
 
 from tasks.errors import LoadError
 from tasks.load import settings
-from tasks.load.ratelimit import RateBudget
+from tasks.load.ratelimit import RateBudget, budget_key
 from tasks.load.retry import HttpError, call_with_retries
 from tasks.secrets import CredentialMissing, string_credential
 
@@ -57,6 +57,8 @@ class HubSpotPortal:
 
     Attributes:
         url: The base URL, without a trailing slash.
+        identity: The portal and app as a hash of the URL and the token (never the token):
+            what a load's saved state is bound to (``tasks.load.resume.claim_state``).
         sdk: The hubspot-api-client client.
         session: The ``requests`` session, authorised.
         budget: The rate budget.
@@ -68,6 +70,9 @@ class HubSpotPortal:
         if not token:
             raise LoadError("no HubSpot access token given")
         self.url = portal_url.rstrip("/")
+        # What saved state knows the portal by: its URL says little (a sandbox and production
+        # are both api.hubapi.com), its token says which portal and app; hashed, never kept.
+        self.identity = budget_key(self.url, token)
         self.budget = budget or RateBudget.for_portal(self.url, token)
         # The SDK's urllib3 retries are switched off (total=0): retries happen in one place,
         # call_with_retries, which knows a DAILY 429 from a TEN_SECONDLY one. ``host`` points

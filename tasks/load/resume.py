@@ -21,6 +21,9 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
 
 The portal's URL stands for "where", never the token: nothing here sees it. The key includes no
 run id or time, so a rerun of a finished migration finds every step done and writes nothing.
+Every portal is at the same URL, though (a sandbox as well as production), so a state folder is
+bound to the portal and app it was written for (:func:`claim_state`): a run with another token
+stops before it sends anything, rather than find every step done and send nothing.
 """
 
 from __future__ import annotations
@@ -37,9 +40,14 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from prefect.cache_policies import CachePolicy
 
+from tasks.errors import LoadError
+from tasks.load.client import HubSpotPortal
 from tasks.load.plan import LoadPlan
 
 STATE_FOLDER = ".onramp-load"
+PORTAL_FILE = "portals.json"
+"""In a state folder: per portal URL, which portal and app (``HubSpotPortal.identity``) it was
+written for."""
 # A file is hashed in pieces this large, so a 512 MB import file never sits in memory.
 _HASH_CHUNK_BYTES = 1024 * 1024
 
@@ -103,6 +111,41 @@ class SentContent(CachePolicy):
     def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str:
         """The step key of this task run's inputs."""
         return step_key(self.step, inputs["portal"].url, inputs["plan"], inputs.get("entry"))
+
+
+def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:
+    """Bind a state folder to the portal and app it is written for at a URL, or refuse another.
+
+    The step keys hold the portal's URL, and every portal is at the same one (a sandbox as well
+    as production): a load into production from the folder of a sandbox rehearsal would find
+    every step done and send nothing. So the folder records, per URL, the ``portal.identity``
+    (a hash of the URL and the token, never the token) of the first run that loaded there; a
+    later run at that URL with the same token goes on, one with another stops. A run at another
+    URL (the emulator, then the real portal) has keys of its own and goes on.
+
+    Args:
+        folder: A migration's or a sync's state folder (a path or fsspec URL).
+        portal: Where this run loads.
+
+    Raises:
+        LoadError: The folder holds the state of a run at this URL with another token.
+    """
+    fs, path = fsspec.core.url_to_fs(str(folder))
+    record = f"{path.rstrip('/')}/{PORTAL_FILE}"
+    claimed: dict[str, str] = {}
+    if fs.exists(record):
+        with fs.open(record, "r", encoding="utf-8") as handle:
+            claimed = json.load(handle)
+    if claimed.get(portal.url, portal.identity) != portal.identity:
+        raise LoadError(
+            f"{folder} holds the state of a load into {portal.url} with another HubSpot token (another portal, or a "
+            f"new token): give another portal its own --out; for the same portal with a new token, delete {folder} "
+            "and run again (everything is sent again, which is safe: contacts are upserted by email)"
+        )
+    if portal.url not in claimed:
+        fs.makedirs(path, exist_ok=True)
+        with fs.open(record, "w", encoding="utf-8") as handle:
+            json.dump({**claimed, portal.url: portal.identity}, handle)
 
 
 def load_state_dir(output_url: str, local: Path) -> Path:

@@ -35,7 +35,7 @@ from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.properties import ensure_properties, ensure_properties_task
 from tasks.load.reconcile import publish_reconciliation, reconcile_task
-from tasks.load.resume import ImportJournal, SentContent
+from tasks.load.resume import ImportJournal, SentContent, claim_state
 from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
 
 AUTO = "auto"
@@ -301,9 +301,12 @@ def load_steps(
 
     Raises:
         LoadError: A step could not go on (daily quota, token refused, HubSpot down); every
-            other step of its phase was let finish first, so a rerun starts after them.
+            other step of its phase was let finish first, so a rerun starts after them. Or
+            ``state_dir`` holds the state of a load with another token (:func:`claim_state`):
+            nothing is sent.
     """
     plan = read_plan(plan_dir)
+    claim_state(state_dir, portal)
     logger = get_logger()
     logger.info(
         "loading %d contacts files and %d opt-out files into %s", len(plan.imports), len(plan.opt_outs), portal.url

@@ -68,6 +68,20 @@ def test_faults_and_a_daily_stop_end_with_every_row_loaded_once(prefect_api_url,
         assert after[("POST", "/crm/v3/imports")] == len(report["load"]["imports"]) + 1
 
 
+def test_a_rerun_with_another_token_at_the_same_url_sends_nothing_and_says_why(prefect_api_url, tmp_path, monkeypatch):
+    write_export(tmp_path / "export.zip", rows=20, seed=5)
+    with serve_in_background() as hub:
+        migrate_contacts(params(tmp_path, hub, load_path="imports"))
+        sent = writes(hub)
+        # The same --out, the same URL, another portal's token: as after a sandbox rehearsal.
+        monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "production-token")
+        with pytest.raises(LoadError, match="holds the state of a load into .* with another HubSpot token"):
+            migrate_contacts(params(tmp_path, hub, load_path="imports"))
+
+        assert writes(hub) == sent
+        assert "another HubSpot token" in json.loads((tmp_path / "out" / "report.json").read_text())["load_stopped"]
+
+
 def test_a_load_killed_mid_way_resumes_without_resending_finished_steps(prefect_api_url, tmp_path):
     truth = write_export(tmp_path / "export.zip", rows=150, seed=5)
     # The uninterrupted run, into a portal of its own; a dry run first says what it will do.

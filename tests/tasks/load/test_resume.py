@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fsspec
 import pytest
 
 from tasks.load.dryrun import CREATE, UNCHANGED, UPDATE, contact_action, dry_run, same_value
 from tasks.load.imports import import_contacts_file
 from tasks.load.plan import read_plan
 from tasks.load.reconcile import reconcile
-from tasks.load.resume import ImportJournal, load_state_dir, step_key
+from tasks.errors import LoadError
+from tasks.load.client import HubSpotPortal
+from tasks.load.resume import PORTAL_FILE, ImportJournal, claim_state, load_state_dir, step_key
 from tasks.load.run import contacts_path, load_plan, progress_line
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_plan
@@ -41,6 +44,25 @@ def test_step_key_follows_content_and_portal_never_the_token(tmp_path):
     assert key != step_key("upsert", "https://api.hubapi.com", plan, entry)
     assert key != step_key("imports", "https://api.hubapi.com", small_plan(tmp_path / "b", rows=3), entry)
     assert TOKEN not in key
+
+
+@pytest.mark.parametrize("folder", ["local", "memory"])
+def test_a_state_folder_refuses_another_token_at_the_same_url_and_never_keeps_the_token(tmp_path, folder):
+    state = tmp_path / "state" if folder == "local" else f"memory://{tmp_path.name}/state"
+    sandbox = HubSpotPortal("https://api.hubapi.com", "sandbox-token")
+
+    claim_state(state, sandbox)
+    claim_state(state, HubSpotPortal("https://api.hubapi.com/", "sandbox-token"))
+    # Another URL has step keys of its own: the emulator, then the real portal, share a folder.
+    claim_state(state, HubSpotPortal("http://127.0.0.1:8090", "any-token"))
+    with pytest.raises(LoadError) as refused:
+        claim_state(state, HubSpotPortal("https://api.hubapi.com", "production-token"))
+
+    assert str(refused.value).startswith(f"{state} holds the state of a load into https://api.hubapi.com with another HubSpot token")
+    assert "\n" not in str(refused.value)
+    with fsspec.open(f"{state}/{PORTAL_FILE}", "r", encoding="utf-8") as handle:
+        recorded = handle.read()
+    assert "token" not in recorded and sandbox.identity in recorded
 
 
 def test_state_lives_in_a_local_output_folder_and_under_prefect_home_for_a_remote_one(tmp_path):
