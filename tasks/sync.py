@@ -285,12 +285,15 @@ class Delta:
         contacts: Emails new or changed since the snapshot, none of them ever opted out.
         kept_opted_out: Emails the export now plans as contacts that the snapshot holds as
             opted out: not sent, still opted out.
+        kept_newer_from_api: Emails planned from files alone whose snapshot row a provider
+            API gave at a later change time: not sent, the API's row kept.
         next_snapshot: The snapshot after a successful run.
     """
 
     opt_outs: frozenset[str]
     contacts: frozenset[str]
     kept_opted_out: frozenset[str]
+    kept_newer_from_api: frozenset[str]
     next_snapshot: pl.DataFrame
 
     def counts(self, planned: int) -> dict[str, int]:
@@ -300,7 +303,12 @@ class Delta:
             "new_opt_outs": len(self.opt_outs),
             "new_or_changed_contacts": len(self.contacts),
             "kept_opted_out": len(self.kept_opted_out),
-            "unchanged": planned - len(self.opt_outs) - len(self.contacts) - len(self.kept_opted_out),
+            "kept_newer_from_api": len(self.kept_newer_from_api),
+            "unchanged": planned
+            - len(self.opt_outs)
+            - len(self.contacts)
+            - len(self.kept_opted_out)
+            - len(self.kept_newer_from_api),
         }
 
 
@@ -334,6 +342,7 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
         opt_outs=frozenset(new_opt_outs["email"]),
         contacts=frozenset(changed["email"]),
         kept_opted_out=frozenset(kept["email"]),
+        kept_newer_from_api=frozenset(older["email"]),
         next_snapshot=next_snapshot,
     )
 

@@ -173,6 +173,7 @@ def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api
     assert chimp.emulator.requests - pages_before == 1
     # Only the changes were sent: one batch of upserts, the opt-outs first.
     assert second["sync"]["new_or_changed_contacts"] == 5
+    assert second["sync"]["kept_newer_from_api"] == 1  # the person in both (below)
     assert second["sync"]["new_opt_outs"] == 3
     delta = out / DELTA_FOLDER / "hubspot"
     sent = [renamed_email, NEW_EMAIL, *chimp_changed, cc_renamed]

@@ -82,7 +82,9 @@ def test_only_new_or_changed_contacts_and_new_opt_outs_are_sent():
 
     assert delta.contacts == {"b@x.com", "d@x.com"}
     assert delta.opt_outs == {"e@x.com"}
-    assert delta.counts(5) == {"planned_contacts": 5, "new_opt_outs": 1, "new_or_changed_contacts": 2, "kept_opted_out": 0, "unchanged": 2}
+    assert delta.counts(5) == {
+        "planned_contacts": 5, "new_opt_outs": 1, "new_or_changed_contacts": 2, "kept_opted_out": 0, "kept_newer_from_api": 0, "unchanged": 2,
+    }
 
 
 def test_an_opt_out_is_never_sent_back_as_a_contact_even_once_the_export_forgets_it():
@@ -209,7 +211,8 @@ def test_a_contact_the_api_did_not_list_again_is_not_sent_back_with_the_files_ol
     delta = diff(second, snapshot, changes_only=True)
 
     assert delta.contacts == {"new@x.com"}
-    assert delta.counts(2)["unchanged"] == 1
+    assert delta.kept_newer_from_api == {"x@x.com"}
+    assert (delta.counts(2)["kept_newer_from_api"], delta.counts(2)["unchanged"]) == (1, 0)
     # The API's row stays the reference: its digest, its time, its source.
     assert delta.next_snapshot.filter(pl.col("email") == "x@x.com").rows() == snapshot.rows()
     # And so it stays, run after run, until the API or the file changes it again.
