@@ -52,6 +52,9 @@ LAST_CHANGED = "last_changed"
 """When the contact last changed at its sources: the latest change time of the rows merged into
 it (the merge takes its properties from the most recent), null when no row has one (a source
 without a change-time column). Not a property: ``lineage.csv`` carries it, for the sync."""
+BOOKKEEPING_COLUMNS = frozenset({OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED, LAST_CHANGED})
+"""The contact's columns Onramp keeps for itself, never sent to HubSpot as properties (the
+import files hold ``email`` and the properties; ``onramp_provenance`` is one)."""
 LAST_CHANGED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 """How ``lineage.csv`` writes ``last_changed`` (ISO 8601, UTC: change times are read in whole
 seconds, in UTC)."""

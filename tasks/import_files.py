@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas.contact import (
+    BOOKKEEPING_COLUMNS,
     EMAIL,
     LAST_CHANGED,
     LAST_CHANGED_FORMAT,
@@ -31,7 +32,6 @@ from schemas.contact import (
     OPT_OUT_STATUS,
     OUTCOME,
     PROVENANCE,
-    ROWS_MERGED,
     SOURCES,
 )
 from tasks.csv_safety import sink_safe_csv
@@ -166,7 +166,7 @@ def write_plan(
         The plan, as written to ``plan.json``.
     """
     names = contacts[Outcome.MARKETING.value].collect_schema().names()
-    property_columns = [c for c in names if c not in {EMAIL, OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED, LAST_CHANGED}]
+    property_columns = [c for c in names if c != EMAIL and c not in BOOKKEEPING_COLUMNS]
     tally, all_columns_bytes = _tally(contacts, property_columns)
     sinks: list[pl.LazyFrame] = []
     imports: list[dict] = []

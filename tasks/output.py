@@ -6,11 +6,34 @@ paths); for a remote URL that folder is a temporary one uploaded by :meth:`publi
 
 from __future__ import annotations
 
+import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+
+
+@contextmanager
+def written_whole(location: str | Path, mode: str = "w") -> Iterator[IO]:
+    """A file at ``location`` (a path or fsspec URL), written aside and moved into place once
+    whole: a kill mid-write leaves the previous file, never half of one (locally a rename; an
+    object store writes an object whole). Its folder is created.
+
+    Args:
+        location: The file.
+        mode: ``"w"`` (UTF-8 text) or ``"wb"``.
+    """
+    fs, path = fsspec.core.url_to_fs(str(location))
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    # The process in the name: two writers of one file never share the aside copy.
+    partial = f"{path}.{os.getpid()}.partial"
+    with fs.open(partial, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        yield handle
+    fs.mv(partial, path)
 
 
 class OutputFolder:

@@ -45,6 +45,7 @@ from tasks.extract.api_settings import API_SCHEMES, api_scheme
 from tasks.import_files import STATIC_LISTS
 from tasks.load.optouts import normalise_email
 from tasks.load.plan import LoadPlan, read_plan
+from tasks.output import written_whole
 from tasks.transform.consent import Outcome
 
 SYNC_FOLDER = ".onramp-sync"
@@ -116,11 +117,8 @@ def read_watermark(location: str) -> datetime | None:
 
 def write_watermark(location: str, since: datetime) -> None:
     """Keep the next run's ``since``; written aside first, like the snapshot."""
-    fs, path = fsspec.core.url_to_fs(location)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    with fs.open(f"{path}.partial", "w", encoding="utf-8") as handle:
+    with written_whole(location) as handle:
         json.dump({SINCE: since.isoformat()}, handle)
-    fs.mv(f"{path}.partial", path)
 
 
 def next_watermark(fetch_started: datetime, overlap: timedelta = WATERMARK_OVERLAP) -> datetime:
@@ -179,11 +177,8 @@ def read_snapshot(location: str) -> pl.DataFrame | None:
 
 def write_snapshot(location: str, snapshot: pl.DataFrame) -> None:
     """Replace the snapshot; written aside first, so a crash mid-write leaves the old one whole."""
-    fs, path = fsspec.core.url_to_fs(location)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    with fs.open(f"{path}.partial", "wb") as handle:
+    with written_whole(location, "wb") as handle:
         snapshot.write_parquet(handle)
-    fs.mv(f"{path}.partial", path)
 
 
 def snapshot_generation(snapshot: pl.DataFrame | None) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,12 +28,12 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.errors import LoadError
 from tasks.load import settings
-from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.contact_ids import contact_ids, file_emails
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan
 from tasks.load.retry import HttpError, describe
+from tasks.output import written_whole
 
 _LISTS_PATH = "/crm/v3/lists"
 _STATIC = "MANUAL"
@@ -53,21 +52,19 @@ class ListJournal:
     """
 
     def __init__(self, directory: str | Path | None, portal_url: str) -> None:
-        self.fs, self.directory = None, None
-        if directory is not None:
-            self.fs, root = fsspec.core.url_to_fs(str(directory))
-            self.directory = f"{root.rstrip('/')}/lists"
+        self.directory = f"{str(directory).rstrip('/')}/lists" if directory is not None else None
         self.portal_url = portal_url.rstrip("/")
 
-    def _key(self, planned: dict[str, Any]) -> str:
-        return hashlib.sha256(f"{self.portal_url}\n{planned['name']}".encode()).hexdigest()
+    def _location(self, planned: dict[str, Any]) -> str:
+        key = hashlib.sha256(f"{self.portal_url}\n{planned['name']}".encode()).hexdigest()
+        return f"{self.directory}/{key}.json"
 
     def read(self, planned: dict[str, Any]) -> str | None:
         """The list id recorded for a planned list, if any."""
         if self.directory is None:
             return None
         try:
-            with self.fs.open(f"{self.directory}/{self._key(planned)}.json", "r", encoding="utf-8") as handle:
+            with fsspec.open(self._location(planned), "r", encoding="utf-8") as handle:
                 return json.load(handle)["list_id"]
         except (OSError, ValueError, KeyError):
             return None
@@ -77,12 +74,8 @@ class ListJournal:
         rename: a kill never leaves half a file; an object store writes an object whole)."""
         if self.directory is None:
             return
-        key = self._key(planned)
-        partial = f"{self.directory}/{key}.{os.getpid()}.tmp"
-        self.fs.makedirs(self.directory, exist_ok=True)
-        with self.fs.open(partial, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps({"list_id": list_id}))
-        self.fs.mv(partial, f"{self.directory}/{key}.json")
+        with written_whole(self._location(planned)) as handle:
+            json.dump({"list_id": list_id}, handle)
 
 
 def _existing(portal: HubSpotPortal, path: str) -> dict[str, Any] | None:

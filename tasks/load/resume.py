@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from prefect.cache_policies import CachePolicy
 from tasks.errors import LoadError
 from tasks.load.client import HubSpotPortal
 from tasks.load.plan import LoadPlan
+from tasks.output import written_whole
 
 STATE_FOLDER = ".onramp-load"
 PORTAL_FILE = "portals.json"
@@ -130,11 +130,11 @@ def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:
     Raises:
         LoadError: The folder holds the state of a run at this URL with another token.
     """
-    fs, path = fsspec.core.url_to_fs(str(folder))
-    record = f"{path.rstrip('/')}/{PORTAL_FILE}"
+    record = f"{str(folder).rstrip('/')}/{PORTAL_FILE}"
     claimed: dict[str, str] = {}
-    if fs.exists(record):
-        with fs.open(record, "r", encoding="utf-8") as handle:
+    fs, path = fsspec.core.url_to_fs(record)
+    if fs.exists(path):
+        with fs.open(path, "r", encoding="utf-8") as handle:
             claimed = json.load(handle)
     if claimed.get(portal.url, portal.identity) != portal.identity:
         raise LoadError(
@@ -143,8 +143,7 @@ def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:
             "and run again (everything is sent again, which is safe: contacts are upserted by email)"
         )
     if portal.url not in claimed:
-        fs.makedirs(path, exist_ok=True)
-        with fs.open(record, "w", encoding="utf-8") as handle:
+        with written_whole(record) as handle:
             json.dump({**claimed, portal.url: portal.identity}, handle)
 
 
@@ -193,11 +192,8 @@ class ImportJournal:
             return {}
 
     def _write(self, plan: LoadPlan, entry: dict[str, Any], record: dict[str, Any]) -> None:
-        path = self._path(plan, entry)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(record), encoding="utf-8")
-        partial.replace(path)
+        with written_whole(self._path(plan, entry)) as handle:
+            json.dump(record, handle)
 
     def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str) -> None:
         """Record, before submitting, that an import named ``name`` is about to be created."""

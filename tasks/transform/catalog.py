@@ -43,7 +43,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from schemas.contact import EMAIL, LAST_CHANGED, OPT_OUT_STATUS, OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES
+from schemas.contact import BOOKKEEPING_COLUMNS, EMAIL, PROVENANCE
 from tasks.errors import InputError
 from tasks.transform.consent import SEVERITY
 from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile
@@ -55,7 +55,7 @@ FALSY = frozenset({"false", "0", "no", "n", "off", "non", "faux", "nein", "falsc
 """Cells that say a flag is not set: never "present". ``[]`` is an empty list, as Klaviyo
 writes "Email Suppressions" for a profile with none."""
 
-ONRAMP_COLUMNS = frozenset({OUTCOME, OPT_OUT_STATUS, SOURCES, ROWS_MERGED, PROVENANCE, LAST_CHANGED})
+ONRAMP_COLUMNS = BOOKKEEPING_COLUMNS | {PROVENANCE}
 """The columns Onramp gives each contact itself: a mapping cannot send a source column to one,
 nor to ``email`` (named by the mapping's ``email``) or a name starting with ``_`` (Onramp's
 working columns)."""

@@ -22,6 +22,7 @@ from emulators.mailchimp import serve_in_background as mailchimp
 from flows.cli import SAMPLE_EXPORT
 from flows.sync import sync_contacts
 from schemas.params import SyncParameters
+from tasks.errors import LoadError
 from tasks.sync import DELTA_FOLDER, sync_key
 
 # The emulator counts requests by route template; batch upserts of contacts are the only batch writes a sync sends.
@@ -200,3 +201,11 @@ def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api
     second_list = portal_list(hubspot, first_list["listId"])
     assert second_list["name"] == "Spring newsletter"
     assert len(second_list["members"]) == len(first_list["members"]) + 2
+
+    # The same sync with another portal's token at the same URL: its snapshot is not that
+    # portal's, so the run stops before comparing anything, and nothing is sent.
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "another-portal-token")
+    requests_before = httpx.get(f"{hubspot.url}/_emulator/state").json()["requests"]
+    with pytest.raises(LoadError, match="holds the state of a load into .* with another HubSpot token"):
+        sync_contacts(params)
+    assert httpx.get(f"{hubspot.url}/_emulator/state").json()["requests"] == requests_before
