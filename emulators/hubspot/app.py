@@ -20,6 +20,7 @@ from emulators.hubspot.emulator import HubSpotEmulator
 from emulators.hubspot.errors import HubSpotError
 from emulators.hubspot.faults import DroppedConnection, quiet_dropped_connections
 from emulators.hubspot.routes import (
+    account,
     admin,
     associations,
     commprefs,
@@ -101,7 +102,7 @@ def create_app(emulator: HubSpotEmulator) -> _Edge:
     """
     app = FastAPI(title="Onramp HubSpot emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.emulator = emulator
-    for module in (imports, objects, properties, lists, commprefs, associations, admin):
+    for module in (imports, objects, properties, lists, commprefs, associations, account, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

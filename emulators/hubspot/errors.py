@@ -90,6 +90,23 @@ def conflict(message: str, category: str = "CONFLICT", **kwargs: Any) -> HubSpot
     return HubSpotError(409, message, category, **kwargs)
 
 
+def missing_scopes(scope: str) -> HubSpotError:
+    """Return the 403 ``MISSING_SCOPES`` HubSpot answers a token whose app lacks ``scope``."""
+    return HubSpotError(
+        403,
+        "This app hasn't been granted all required scopes to make this call. Read more about "
+        "required scopes here: https://developers.hubspot.com/scopes.",
+        "MISSING_SCOPES",
+        errors=[
+            {
+                "message": "One or more of the following scopes are required.",
+                "context": {"requiredGranularScopes": [scope]},
+            }
+        ],
+        links={"scopes": "https://developers.hubspot.com/scopes"},
+    )
+
+
 def standard_error(
     message: str,
     category: str,

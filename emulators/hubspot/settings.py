@@ -7,6 +7,7 @@ fully described by one small value.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Ten-second burst per app (private app token), from HubSpot's usage guidelines.
 BURST_LIMITS = {
@@ -29,6 +30,12 @@ DAILY_LIMITS = {
 # HubSpot's per-file import limits: 1,048,576 rows or 512 MB, whichever comes first.
 MAX_IMPORT_ROWS = 1_048_576
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
+
+# The account types HubSpot's account-info API names.
+ACCOUNT_TYPES = ("STANDARD", "SANDBOX", "DEVELOPER_TEST", "APP_DEVELOPER")
+# Every emulated portal has this id unless told otherwise: the same after a restart, as a real
+# portal's is.
+DEFAULT_PORTAL_ID = 123456
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,12 @@ class EmulatorSettings:
             the setting took effect): it and every later request get 429 ``DAILY``.
         state_file: when set, the portal is loaded from this file at start and kept in it
             (see ``persistence.py``).
+        portal_id: the portal's id (HubSpot's "Hub ID"), as the account-info API answers it for
+            every token the emulator accepts; another id makes it another portal at the same URL.
+        account_type: ``STANDARD``, ``SANDBOX``, ``DEVELOPER_TEST`` or ``APP_DEVELOPER``.
+        time_zone: the portal's IANA time zone; the account-info answer's UTC offset follows it.
+        account_info_allowed: whether tokens may read the account-info API; ``False`` answers
+            it 403 ``MISSING_SCOPES``, as HubSpot answers a token without the ``oauth`` scope.
     """
 
     tier: str = "professional"
@@ -81,10 +94,20 @@ class EmulatorSettings:
     latency: float = 0.0
     daily_quota_at: int | None = None
     state_file: str | None = None
+    portal_id: int = DEFAULT_PORTAL_ID
+    account_type: str = "STANDARD"
+    time_zone: str = "US/Eastern"
+    account_info_allowed: bool = True
 
     def __post_init__(self) -> None:
         if self.tier not in BURST_LIMITS:
             raise ValueError(f"unknown tier {self.tier!r}; one of {sorted(BURST_LIMITS)}")
+        if self.account_type not in ACCOUNT_TYPES:
+            raise ValueError(f"unknown account type {self.account_type!r}; one of {list(ACCOUNT_TYPES)}")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.time_zone!r}") from None
         if self.allowed_tokens is not None and not isinstance(self.allowed_tokens, frozenset):
             object.__setattr__(self, "allowed_tokens", frozenset(self.allowed_tokens))
         object.__setattr__(self, "error_statuses", tuple(self.error_statuses))

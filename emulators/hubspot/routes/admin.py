@@ -85,6 +85,7 @@ async def release_imports(request: Request) -> dict[str, Any]:
 _FAULT_FIELDS = {
     "fault_seed", "error_rate", "error_statuses", "drop_rate", "latency", "daily_quota_at",
     "tier", "daily_limit", "ten_second_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
+    "portal_id", "account_type", "time_zone", "account_info_allowed",
 }
 
 
@@ -95,7 +96,8 @@ async def faults(request: Request) -> dict[str, Any]:
     Body: any of ``fault_seed``, ``error_rate``, ``error_statuses``, ``drop_rate``, ``latency``,
     ``daily_quota_at``, ``tier``, ``daily_limit``, ``ten_second_limit``,
     ``batch_comm_prefs_allowed``,
-    ``import_start_delay``, ``row_delay``, plus ``fail_imports`` (the next N imports end FAILED).
+    ``import_start_delay``, ``row_delay``, the account's ``portal_id``, ``account_type``,
+    ``time_zone`` and ``account_info_allowed``, plus ``fail_imports`` (the next N imports end FAILED).
     Returns the resulting settings.
     """
     emulator = emulator_of(request)

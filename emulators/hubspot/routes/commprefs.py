@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from emulators.hubspot.errors import HubSpotError, standard_error, validation_error
+from emulators.hubspot.errors import HubSpotError, missing_scopes, standard_error, validation_error
 from emulators.hubspot.routes.common import action_body, emulator_of, json_object, query_bool
 from emulators.hubspot.state import SUBSCRIPTIONS, Portal, now_iso
 from emulators.hubspot.values import ValueProblem, normalise_email
@@ -41,19 +41,7 @@ def _channel(request: Request) -> None:
 
 def _batch_allowed(request: Request, scope: str) -> None:
     if not emulator_of(request).settings.batch_comm_prefs_allowed:
-        raise HubSpotError(
-            403,
-            "This app hasn't been granted all required scopes to make this call. Read more about "
-            "required scopes here: https://developers.hubspot.com/scopes.",
-            "MISSING_SCOPES",
-            errors=[
-                {
-                    "message": "One or more of the following scopes are required.",
-                    "context": {"requiredGranularScopes": [scope]},
-                }
-            ],
-            links={"scopes": "https://developers.hubspot.com/scopes"},
-        )
+        raise missing_scopes(scope)
 
 
 async def _batch_emails(request: Request) -> tuple[list[str], list[str]]:
