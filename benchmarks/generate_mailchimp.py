@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from schemas.contact import top_level_domains
+
 LAYOUTS = ("new", "old")
 
 STATUS_SHARES = {
@@ -104,6 +106,7 @@ INVALID_EMAILS = [
     lambda email: email.split("@")[0] + "@",  # "jane.doe@"
     lambda email: "no-at-sign",
     lambda email: "",
+    lambda email: email.rsplit(".", 1)[0] + ".con",  # "jane@gmail.con": no top-level domain
 ]
 TIME_ORIGIN = datetime(2016, 1, 1)
 """Naive: exports state no zone (likely UTC); ``isoformat(" ")`` then gives Mailchimp's format."""
@@ -129,6 +132,7 @@ FEATURED = {
     5: "invalid_trailing_at",
     6: "invalid_no_at",
     7: "blank_email",
+    8: "invalid_top_level_domain",
 }
 
 
@@ -290,7 +294,7 @@ class _Tally:
         self.rows += 1
         normalised = email.strip().lower()
         local, at, domain = normalised.partition("@")
-        if not (local and at and "." in domain):
+        if not (local and at and "." in domain) or domain.rsplit(".", 1)[1] not in top_level_domains():
             self.invalid += 1
         elif self.emails is not None:
             self.emails.add(normalised)
@@ -416,6 +420,7 @@ _FEATURED_EMAILS: dict[str, Callable[[str], str]] = {
     "invalid_trailing_at": INVALID_EMAILS[0],
     "invalid_no_at": INVALID_EMAILS[1],
     "blank_email": INVALID_EMAILS[2],
+    "invalid_top_level_domain": INVALID_EMAILS[3],
 }
 
 

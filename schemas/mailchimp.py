@@ -15,7 +15,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import lineage
-from schemas.contact import is_valid_email, normalise_email
+from schemas.contact import ends_in_top_level_domain, has_email_form, normalise_email
 
 _COMMON_COLUMNS = (
     "First Name", "Last Name", "Address", "Phone Number", "Birthday", "MEMBER_RATING",
@@ -38,6 +38,7 @@ STATUS_COLUMNS: dict[str, tuple[str, ...]] = {
 REJECT_REASONS = {
     "email_present": "no email address",
     "email_valid": "invalid email address",
+    "email_domain_known": "the email's domain ends in no top-level domain (a typo such as .con?)",
     "row_splits": "the row has more fields than the header",
 }
 """Check name → the reason written to rejects.csv."""
@@ -49,10 +50,21 @@ def email_present(email: pl.Expr) -> pl.Expr:
 
 
 def email_valid(email: pl.Expr) -> pl.Expr:
-    """True where the trimmed, lowercased email is one HubSpot accepts (or blank)."""
+    """True where the trimmed, lowercased email has the form of one HubSpot accepts (or is blank)."""
     email = normalise_email(email)
     # A blank email is reported once, by email_present.
-    return email.fill_null("").eq("") | is_valid_email(email)
+    return email.fill_null("").eq("") | has_email_form(email)
+
+
+def email_domain_known(email: pl.Expr) -> pl.Expr:
+    """True where the email's domain ends in a top-level domain (or the email is blank or has no
+    email's form: reported once, by the rules above).
+
+    HubSpot refuses the address otherwise, and one such address fails the whole batch it is
+    sent in, so finding it here keeps the load at full batches as well as saying why.
+    """
+    email = normalise_email(email)
+    return email.fill_null("").eq("") | ~has_email_form(email) | ends_in_top_level_domain(email)
 
 
 def row_splits(extra_fields: pl.Expr) -> pl.Expr:
@@ -63,6 +75,7 @@ def row_splits(extra_fields: pl.Expr) -> pl.Expr:
 ROW_RULES: dict[str, Callable[[pl.Expr], pl.Expr]] = {
     "email_present": email_present,
     "email_valid": email_valid,
+    "email_domain_known": email_domain_known,
     "row_splits": row_splits,
 }
 """Check name → the rule as a polars expression over the checked column (True = passes).
@@ -93,7 +106,7 @@ def export_file_schema(status: str, email_column: str) -> pa.DataFrameSchema:
     columns[email_column] = pa.Column(
         pl.String,
         nullable=True,
-        checks=[_row_check("email_present"), _row_check("email_valid")],
+        checks=[_row_check("email_present"), _row_check("email_valid"), _row_check("email_domain_known")],
     )
     columns[lineage.EXTRA_FIELDS] = pa.Column(pl.String, nullable=True, checks=_row_check("row_splits"))
     columns[lineage.SOURCE_URI] = pa.Column(pl.String)

@@ -11,8 +11,13 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-# A pragmatic address check: something@something.tld, no spaces, one @.
+from publicsuffixlist import PublicSuffixList
+
+# A pragmatic address check: something@something.tld, no spaces, one @; then, as HubSpot
+# documents, the domain must end in a top-level domain of IANA's list (Unicode ones included:
+# "user@email.삼성" is valid), which the Public Suffix List's ICANN section tracks.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+_ICANN_SUFFIXES = PublicSuffixList(only_icann=True)
 _DATE_PARTS = re.compile(r"^(\d{1,4})[/\-.](\d{1,2})[/\-.](\d{1,4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 DATE_FORMATS = ("MONTH_DAY_YEAR", "DAY_MONTH_YEAR", "YEAR_MONTH_DAY")
@@ -37,7 +42,9 @@ class ValueProblem(ValueError):
 
 def is_valid_email(value: str) -> bool:
     """Tell whether ``value`` is an email address HubSpot would accept."""
-    return bool(_EMAIL.match(value))
+    if not _EMAIL.match(value):
+        return False
+    return _ICANN_SUFFIXES.is_public(value.rsplit(".", 1)[1], accept_unknown=False)
 
 
 def normalise_email(value: str) -> str:

@@ -49,6 +49,7 @@ def test_basic_create_update_archive(client, hub):
     "properties, code",
     [
         ({"email": "not-an-email"}, "INVALID_EMAIL"),
+        ({"email": "jane@gmail.con"}, "INVALID_EMAIL"),
         ({"email": "a@x.com", "lifecyclestage": "wizard"}, "INVALID_OPTION"),
         ({"email": "a@x.com", "no_such_property": "1"}, "PROPERTY_DOESNT_EXIST"),
         ({"email": "a@x.com", "hs_marketable_status": "true"}, "READ_ONLY_VALUE"),
@@ -62,6 +63,13 @@ def test_invalid_values_are_refused_with_hubspot_error_codes(hub, properties, co
     assert body["category"] == "VALIDATION_ERROR"
     assert body["message"].startswith("Property values were not valid")
     assert [error["code"] for error in body["errors"]] == [code]
+
+
+@pytest.mark.parametrize("email", ["jane@bücher.de", "jane@email.삼성", "jane@email.xn--3e0b707e"])
+def test_addresses_at_internationalised_domains_are_taken(hub, email):
+    response = post(hub, CONTACTS, {"properties": {"email": email}})
+    assert response.status_code == 201, response.text
+    assert response.json()["properties"]["email"] == email
 
 
 def test_bad_date_is_refused(client, hub):

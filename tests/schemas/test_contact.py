@@ -2,20 +2,64 @@ import pandera.errors
 import polars as pl
 import pytest
 
-from schemas.contact import EMAIL_PATTERN, CanonicalContactSchema
+from schemas.contact import EMAIL_PATTERN, CanonicalContactSchema, is_valid_email, top_level_domains
 
 
 @pytest.mark.parametrize(
     "email",
-    ["jane@example.com", "jane.doe+news@mail.example.co.uk", "o'brien@x.ie", "x@xn--bcher-kva.example", "a_b@sub-domain.io"],
+    [
+        "jane@example.com",
+        "jane.doe+news@mail.example.co.uk",
+        "o'brien@x.ie",
+        "x@xn--bcher-kva.de",
+        "a_b@sub-domain.io",
+        "jane@bücher.de",
+        "user@例え.jp",
+        "user@email.삼성",
+        "user@email.xn--3e0b707e",
+        "ivan@пример.рф",
+    ],
 )
 def test_valid_addresses_match(email):
     assert pl.select(pl.lit(email).str.contains(EMAIL_PATTERN)).item()
+    assert pl.select(is_valid_email(pl.lit(email))).item()
+
+
+@pytest.mark.parametrize("email", ["jane@gmail.con", "jane@x.example", "jane@x.test", "jane@x.local", "jane@yahoo.comm"])
+def test_an_address_at_no_top_level_domain_has_the_form_but_is_not_valid(email):
+    assert pl.select(pl.lit(email).str.contains(EMAIL_PATTERN)).item()
+    assert not pl.select(is_valid_email(pl.lit(email))).item()
+
+
+def test_the_top_level_domains_are_the_public_suffix_lists_in_both_spellings():
+    from publicsuffixlist import PublicSuffixList
+
+    icann = PublicSuffixList(only_icann=True)
+    domains = top_level_domains()
+    assert {"com", "uk", "삼성", "xn--3e0b707e", "рф", "xn--p1ai"} <= set(domains)
+    assert all(icann.is_public(domain, accept_unknown=False) for domain in domains)
+    assert not {"con", "example", "test", "local", "co.uk"} & set(domains)
 
 
 @pytest.mark.parametrize(
     "email",
-    ["jane.doe@", "no-at-sign", "@example.com", "jane@@x.com", "jane@x", "jane doe@x.com", "jane..doe@x.com", ".jane@x.com", "=cmd@x.com", "jane@-x.com"],
+    [
+        "jane.doe@",
+        "no-at-sign",
+        "@example.com",
+        "jane@@x.com",
+        "jane@x",
+        "jane doe@x.com",
+        "jane..doe@x.com",
+        ".jane@x.com",
+        "=cmd@x.com",
+        "jane@-x.com",
+        "josé@x.com",
+        "jane@x\u3002com",
+        "jane@ex\u200bample.com",
+        "jane@ex\u00a0ample.com",
+        "jane@x\uff0ecom",
+    ],
 )
 def test_invalid_addresses_do_not_match(email):
     assert not pl.select(pl.lit(email).str.contains(EMAIL_PATTERN)).item()

@@ -43,6 +43,17 @@ def test_rows_without_a_usable_email_go_to_the_rejects_with_lineage_reason_and_v
     assert rejects.columns[:5] == [*lineage.ALL, "reason"]
 
 
+def test_an_address_whose_domain_ends_in_no_top_level_domain_is_rejected_for_that_alone():
+    frame = rows(["jane@gmail.con", "jane@x.example", "Jane@Bücher.DE", "jane@email.삼성", "jane@gmail.com", "jane@gmail"])
+    accepted, rejects = split(frame)
+    assert accepted["Email Address"].to_list() == ["Jane@Bücher.DE", "jane@email.삼성", "jane@gmail.com"]
+    assert rejects.select(lineage.SOURCE_ROW, "reason").rows() == [
+        (2, REJECT_REASONS["email_domain_known"]),
+        (3, REJECT_REASONS["email_domain_known"]),
+        (7, "invalid email address"),
+    ]
+
+
 def test_a_clean_file_has_no_rejects():
     accepted, rejects = split(rows(["a@x.com"]))
     assert accepted.height == 1
