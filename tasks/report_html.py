@@ -129,7 +129,9 @@ def _load(load: dict | None) -> str:
     )
     opt_outs = load.get("opt_outs", {})
     opted = f"<p>{opt_outs.get('unsubscribed', 0):,} address(es) opted out of all email, {opt_outs.get('failed', 0):,} failed.</p>"
-    return f"<h2>HubSpot</h2><p>Portal <code>{escape(str(load.get('portal', '')))}</code></p>{status}{table}{opted}{_reconciliation(load.get('reconciliation'))}"
+    # Which portal, when HubSpot said (its id tells a sandbox from production at the same URL).
+    account = f", HubSpot portal {load['portal_id']} ({escape(str(load.get('account_type')))})" if load.get("portal_id") else ""
+    return f"<h2>HubSpot</h2><p>Portal <code>{escape(str(load.get('portal', '')))}</code>{account}</p>{status}{table}{opted}{_reconciliation(load.get('reconciliation'))}"
 
 
 def _reconciliation(reconciliation: dict | None) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -12,9 +14,14 @@ from urllib3.util.retry import Retry
 
 from tasks.errors import LoadError
 from tasks.load import settings
+from tasks.load.log import get_logger
 from tasks.load.ratelimit import RateBudget, budget_key
 from tasks.load.retry import HttpError, call_with_retries
 from tasks.secrets import CredentialMissing, string_credential
+
+# HubSpot's account-info API: which portal a token is for (scope ``oauth``, which every token
+# has). The SDK has no module for it.
+ACCOUNT_INFO_PATH = "/account-info/v3/details"
 
 
 def resolve_token(secret_block: str | None = None, env_var: str | None = settings.TOKEN_ENV_VAR) -> str:
@@ -40,14 +47,33 @@ def resolve_token(secret_block: str | None = None, env_var: str | None = setting
         raise LoadError(str(error)) from None
 
 
+@dataclass(frozen=True)
+class PortalDetails:
+    """Which HubSpot account a token is for, as HubSpot's account-info API says.
+
+    Attributes:
+        portal_id: The account's id (HubSpot's "Hub ID"): the same whichever token asks.
+        account_type: ``STANDARD``, ``SANDBOX``, ``DEVELOPER_TEST`` or ``APP_DEVELOPER``.
+        time_zone: The account's time zone (e.g. ``US/Eastern``).
+    """
+
+    portal_id: int
+    account_type: str
+    time_zone: str
+
+    def __str__(self) -> str:
+        return f"HubSpot portal {self.portal_id} ({self.account_type})"
+
+
 class HubSpotPortal:
     """One HubSpot portal as the load talks to it.
 
     Holds a hubspot-api-client ``HubSpot`` for the endpoints the SDK wraps and a
-    ``requests.Session`` for those SDK 12.0.0 does not (communication preferences v4), both
-    sending through :func:`tasks.load.retry.call_with_retries` with the portal's shared
-    :class:`~tasks.load.ratelimit.RateBudget`. The token lives only inside those two clients:
-    ``repr`` shows the URL. Safe to use from several threads at once.
+    ``requests.Session`` for those SDK 12.0.0 does not (communication preferences v4, account
+    information), both sending through :func:`tasks.load.retry.call_with_retries` with the
+    portal's shared :class:`~tasks.load.ratelimit.RateBudget`. The token lives only inside those
+    two clients: ``repr`` shows the URL. Which portal the token is for is asked of HubSpot once
+    (:attr:`details`). Safe to use from several threads at once.
 
     Args:
         portal_url: Base URL of the portal's API (``https://api.hubapi.com``, or an emulator).
@@ -58,7 +84,8 @@ class HubSpotPortal:
     Attributes:
         url: The base URL, without a trailing slash.
         identity: The portal and app as a hash of the URL and the token (never the token):
-            what a load's saved state is bound to (``tasks.load.resume.claim_state``).
+            what a load's saved state was bound to before :attr:`details`, and still is when
+            HubSpot will not say which portal the token is for (``tasks.load.resume.claim_state``).
         sdk: The hubspot-api-client client.
         session: The ``requests`` session, authorised.
         budget: The rate budget.
@@ -86,6 +113,9 @@ class HubSpotPortal:
         self.session = requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         self.batch_opt_outs_allowed: bool | None = None
+        self._details: PortalDetails | None = None
+        self._details_asked = False
+        self._details_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"HubSpotPortal(url={self.url!r})"
@@ -145,3 +175,41 @@ class HubSpotPortal:
             return (response.json() if response.content else None), response.headers
 
         return call_with_retries(send, budget=self.budget, what=what)
+
+    @property
+    def details(self) -> PortalDetails | None:
+        """Which portal the token is for, asked of HubSpot on first use and kept.
+
+        ``GET /account-info/v3/details``, sent like every other request (budget, retries). A
+        403 (an app without the ``oauth`` scope) is not an error: the answer is ``None``, and
+        one warning says that the load's state stays bound to the token.
+
+        Raises:
+            LoadError: The token was refused (401), the daily quota is spent, HubSpot kept
+                failing, or it refused the request for another reason.
+        """
+        with self._details_lock:
+            if not self._details_asked:
+                self._details = self._ask_details()
+                self._details_asked = True
+            return self._details
+
+    def _ask_details(self) -> PortalDetails | None:
+        try:
+            answer = self.request("GET", ACCOUNT_INFO_PATH)
+        except HttpError as error:
+            if error.status == 403:
+                get_logger().warning(
+                    "HubSpot will not say which portal this token is for (%s answered 403: the app lacks the "
+                    "oauth scope): the load's state is bound to the token instead, so a new token for this "
+                    "portal will need a new state folder",
+                    error.what,
+                )
+                return None
+            raise LoadError(f"could not tell which HubSpot portal the token is for: {error}") from error
+        return PortalDetails(int(answer["portalId"]), str(answer["accountType"]), str(answer["timeZone"]))
+
+    def describe(self) -> str:
+        """The portal for a log line: its id and account type, or its URL when HubSpot will not say."""
+        details = self.details
+        return f"{details} at {self.url}" if details else f"HubSpot at {self.url}"

@@ -22,8 +22,9 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
 The portal's URL stands for "where", never the token: nothing here sees it. The key includes no
 run id or time, so a rerun of a finished migration finds every step done and writes nothing.
 Every portal is at the same URL, though (a sandbox as well as production), so a state folder is
-bound to the portal and app it was written for (:func:`claim_state`): a run with another token
-stops before it sends anything, rather than find every step done and send nothing.
+bound to the portal it was written for, by the id HubSpot's account-info API gives
+(:func:`claim_state`): a run into another portal stops before it sends anything, rather than
+find every step done and send nothing, while a run with a new token for the same portal goes on.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ from tasks.output import written_whole
 
 STATE_FOLDER = ".onramp-load"
 PORTAL_FILE = "portals.json"
-"""In a state folder: per portal URL, which portal and app (``HubSpotPortal.identity``) it was
-written for."""
+"""In a state folder: per portal URL, which portal it was written for: ``{"portal_id",
+"account_type"}``, or, written before portal ids or for a token HubSpot will not say the portal
+of, the token's ``HubSpotPortal.identity`` (a hash)."""
 # A file is hashed in pieces this large, so a 512 MB import file never sits in memory.
 _HASH_CHUNK_BYTES = 1024 * 1024
 
@@ -114,37 +116,71 @@ class SentContent(CachePolicy):
 
 
 def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:
-    """Bind a state folder to the portal and app it is written for at a URL, or refuse another.
+    """Bind a state folder to the portal it is written for at a URL, or refuse another portal.
 
     The step keys hold the portal's URL, and every portal is at the same one (a sandbox as well
     as production): a load into production from the folder of a sandbox rehearsal would find
-    every step done and send nothing. So the folder records, per URL, the ``portal.identity``
-    (a hash of the URL and the token, never the token) of the first run that loaded there; a
-    later run at that URL with the same token goes on, one with another stops. A run at another
-    URL (the emulator, then the real portal) has keys of its own and goes on.
+    every step done and send nothing. So the folder records, per URL, the id of the portal the
+    first run loaded (``portal.details``, from HubSpot's account-info API); a later run at that
+    URL into the same portal goes on, whatever its token (tokens are rotated), one into another
+    portal stops. A run at another URL (the emulator, then the real portal) has keys of its own
+    and goes on.
+
+    Older folders, and tokens HubSpot will not name the portal of (403), hold a hash of the URL
+    and the token instead (``portal.identity``, never the token). The same token's hash is the
+    same portal: the claim becomes the portal id. Another token's hash cannot be told from
+    another portal's, so that run stops, as a token without a portal id does at a portal's claim.
 
     Args:
         folder: A migration's or a sync's state folder (a path or fsspec URL).
         portal: Where this run loads.
 
     Raises:
-        LoadError: The folder holds the state of a run at this URL with another token.
+        LoadError: The folder holds the state of a run at this URL into another portal, or one
+            this run cannot tell is the same.
     """
     record = f"{str(folder).rstrip('/')}/{PORTAL_FILE}"
-    claimed: dict[str, str] = {}
+    claimed: dict[str, str | dict[str, Any]] = {}
     fs, path = fsspec.core.url_to_fs(record)
     if fs.exists(path):
         with fs.open(path, "r", encoding="utf-8") as handle:
             claimed = json.load(handle)
-    if claimed.get(portal.url, portal.identity) != portal.identity:
+    claim = claimed.get(portal.url)
+    ours = _claim_of(portal)
+    # No claim yet, or this token's own hash: the folder is this portal's (its id when known).
+    if claim is None or claim == portal.identity:
+        if claim != ours:
+            with written_whole(record) as handle:
+                json.dump({**claimed, portal.url: ours}, handle)
+        return
+    if isinstance(claim, str):
         raise LoadError(
-            f"{folder} holds the state of a load into {portal.url} with another HubSpot token (another portal, or a "
-            f"new token): give another portal its own --out; for the same portal with a new token, delete {folder} "
-            "and run again (everything is sent again, which is safe: contacts are upserted by email)"
+            f"{folder} holds the state of a load into {portal.url} with another HubSpot token, bound to that "
+            "token (before Onramp knew portal ids, or because HubSpot would not name its portal), so Onramp "
+            "cannot tell whether it is this portal: give another portal its own --out; for the same portal with "
+            f"a new token, delete {folder} and run again (everything is sent again, which is safe: contacts are "
+            "upserted by email)"
         )
-    if portal.url not in claimed:
-        with written_whole(record) as handle:
-            json.dump({**claimed, portal.url: portal.identity}, handle)
+    if isinstance(ours, str):
+        raise LoadError(
+            f"{folder} holds the state of a load into HubSpot portal {claim['portal_id']} at {portal.url}, and "
+            "HubSpot will not say which portal this token is for (403 from its account-info API): give the "
+            "token's app the oauth scope, or give this portal its own --out"
+        )
+    if claim["portal_id"] != ours["portal_id"]:
+        raise LoadError(
+            f"{folder} holds the state of a load into HubSpot portal {claim['portal_id']} "
+            f"({claim['account_type']}) at {portal.url}, and this token is for portal {ours['portal_id']} "
+            f"({ours['account_type']}): give each portal its own --out"
+        )
+
+
+def _claim_of(portal: HubSpotPortal) -> str | dict[str, Any]:
+    """What binds a state folder to ``portal``: its portal id, else its token's hash."""
+    details = portal.details
+    if details is None:
+        return portal.identity
+    return {"portal_id": details.portal_id, "account_type": details.account_type}
 
 
 def load_state_dir(output_url: str, local: Path) -> Path:

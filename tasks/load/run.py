@@ -48,7 +48,7 @@ _BAR_WIDTH = 20
 
 
 def load_report(
-    portal_url: str,
+    portal: HubSpotPortal,
     properties: dict[str, Any],
     opt_out_files: list[dict[str, Any]],
     contacts: list[dict[str, Any]],
@@ -63,7 +63,7 @@ def load_report(
     Returns:
         The load report, JSON-serialisable (the run report keeps it under ``"load"``)::
 
-            {"portal": url,
+            {"portal": url, "portal_id": N, "account_type": "STANDARD" | "SANDBOX" | ...,
              "properties": {"group", "created", "existing", "type_mismatches"},
              "opt_outs": {"files": [{"file", "status", "rows", "addresses", "unsubscribed",
                                      "failed", "mode"}],
@@ -79,7 +79,8 @@ def load_report(
         ``rows_failed`` counts the rows of the plan that did not make it: distinct failed lines
         of finished imports and opt-out files, and every row of an import that did not end DONE.
         ``rows_with_value_errors`` counts rows imported with a value HubSpot refused (``scope``
-        ``value`` errors say which).
+        ``value`` errors say which). ``portal_id`` and ``account_type`` say which portal was
+        loaded; ``None`` when HubSpot would not say (``HubSpotPortal.details``).
     """
     errors: list[dict[str, Any]] = []
     files = []
@@ -112,8 +113,11 @@ def load_report(
         "unsubscribed": sum(result["unsubscribed"] for result in files),
         "failed": sum(result["failed"] for result in files),
     }
+    details = portal.details
     return {
-        "portal": portal_url,
+        "portal": portal.url,
+        "portal_id": details.portal_id if details else None,
+        "account_type": details.account_type if details else None,
         "properties": properties,
         "opt_outs": opt_outs,
         "imports": imports,
@@ -147,12 +151,13 @@ def load_plan(
         LoadError: The load cannot go on; the message says why and what to do.
     """
     plan = read_plan(plan_dir)
+    _log_start(portal, plan)
     properties = ensure_properties(portal, plan)
     opt_outs = [apply_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]
     imports = import_contacts_files(portal, plan, poll_interval=poll_interval)
     lists = ensure_lists(portal, plan)
     members = [add_file_members(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]
-    report = load_report(portal.url, properties, opt_outs, imports, list(lists.values()), members)
+    report = load_report(portal, properties, opt_outs, imports, list(lists.values()), members)
     if import_companies:
         report["companies"] = load_companies(portal, plan)
     get_logger().info("load finished: %d rows failed", report["rows_failed"])
@@ -302,15 +307,12 @@ def load_steps(
     Raises:
         LoadError: A step could not go on (daily quota, token refused, HubSpot down); every
             other step of its phase was let finish first, so a rerun starts after them. Or
-            ``state_dir`` holds the state of a load with another token (:func:`claim_state`):
+            ``state_dir`` holds the state of a load into another portal (:func:`claim_state`):
             nothing is sent.
     """
     plan = read_plan(plan_dir)
     claim_state(state_dir, portal)
-    logger = get_logger()
-    logger.info(
-        "loading %d contacts files and %d opt-out files into %s", len(plan.imports), len(plan.opt_outs), portal.url
-    )
+    _log_start(portal, plan)
     progress = LoadProgress(plan)
     properties = _cached(ensure_properties_task, "properties", state_dir)(portal, plan)
     progress.step_done(None, 0)
@@ -324,15 +326,22 @@ def load_steps(
     lists = {entry["key"]: _cached(ensure_list_task, "list", state_dir)(portal, plan, entry, journal) for entry in plan.lists}
     member_task = _cached(add_file_members_task, "list-members", state_dir)
     members = [future.result() for future in [member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]]
-    report = load_report(portal.url, properties, opt_outs, contacts, list(lists.values()), members)
+    report = load_report(portal, properties, opt_outs, contacts, list(lists.values()), members)
     if import_companies:
         company_task = _cached(load_file_companies_task, "companies", state_dir)
         companies = CompanyJournal(state_dir, portal.url)
         report["companies"] = companies_report([company_task(portal, plan, entry, companies) for entry in plan.imports])
     report["reconciliation"] = reconcile_task(portal, plan, report)
     publish_reconciliation(report["reconciliation"])
-    logger.info("load finished: %d rows failed", report["rows_failed"])
+    get_logger().info("load finished: %d rows failed", report["rows_failed"])
     return report
+
+
+def _log_start(portal: HubSpotPortal, plan: LoadPlan) -> None:
+    """Say which portal is being loaded (its id and account type, asked of HubSpot) and with what."""
+    get_logger().info(
+        "loading into %s: %d contacts files and %d opt-out files", portal.describe(), len(plan.imports), len(plan.opt_outs)
+    )
 
 
 def _listed(plan: LoadPlan) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+from collections import Counter
 
 import pytest
 
@@ -15,6 +16,7 @@ from benchmarks.generate_mailchimp import write_export
 from emulators.hubspot import serve_in_background
 from flows.migrate import migrate_contacts
 from tasks.errors import LoadError
+from tasks.load.client import ACCOUNT_INFO_PATH
 from tests.flows.test_migrate import expected_outcomes
 from tests.reliability.portal import (
     TOKEN,
@@ -68,18 +70,26 @@ def test_faults_and_a_daily_stop_end_with_every_row_loaded_once(prefect_api_url,
         assert after[("POST", "/crm/v3/imports")] == len(report["load"]["imports"]) + 1
 
 
-def test_a_rerun_with_another_token_at_the_same_url_sends_nothing_and_says_why(prefect_api_url, tmp_path, monkeypatch):
+def test_a_rotated_token_resumes_and_another_portal_s_token_stops_before_sending(prefect_api_url, tmp_path, monkeypatch):
     write_export(tmp_path / "export.zip", rows=20, seed=5)
     with serve_in_background() as hub:
         migrate_contacts(params(tmp_path, hub, load_path="imports"))
         sent = writes(hub)
+        # The same portal, its token rotated: every step is found done, nothing is sent again.
+        monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-rotated-token")
+        rotated = migrate_contacts(params(tmp_path, hub, load_path="imports"))
+        assert writes(hub) == sent
+        assert (rotated["load"]["portal_id"], rotated["load"]["account_type"]) == (123456, "STANDARD")
+
         # The same --out, the same URL, another portal's token: as after a sandbox rehearsal.
+        hub.emulator.configure(portal_id=7654321)
         monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "production-token")
-        with pytest.raises(LoadError, match="holds the state of a load into .* with another HubSpot token"):
+        before = Counter(hub.emulator.request_counts)
+        with pytest.raises(LoadError, match="holds the state of a load into HubSpot portal 123456 .* for portal 7654321"):
             migrate_contacts(params(tmp_path, hub, load_path="imports"))
 
-        assert writes(hub) == sent
-        assert "another HubSpot token" in json.loads((tmp_path / "out" / "report.json").read_text())["load_stopped"]
+        assert Counter(hub.emulator.request_counts) - before == Counter({("GET", ACCOUNT_INFO_PATH, 200): 1})
+        assert "portal 7654321" in json.loads((tmp_path / "out" / "report.json").read_text())["load_stopped"]
 
 
 def test_a_load_killed_mid_way_resumes_without_resending_finished_steps(prefect_api_url, tmp_path):

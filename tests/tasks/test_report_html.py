@@ -44,6 +44,12 @@ def test_input_values_are_escaped_and_the_page_needs_no_network():
     assert not re.search(r"(src|href)=['\"]?https?:", page)
 
 
+def test_the_portal_loaded_is_named_by_its_id_when_hubspot_said():
+    assert "HubSpot portal" not in render_report_html(REPORT, {})
+    named = {**REPORT, "load": {**REPORT["load"], "portal_id": 123456, "account_type": "SANDBOX"}}
+    assert "<code>http://127.0.0.1:1</code>, HubSpot portal 123456 (SANDBOX)</p>" in render_report_html(named, {})
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (CI installs Debian's chromium)")
 def test_headless_chromium_shows_the_funnel(tmp_path):
     page = tmp_path / "report.html"

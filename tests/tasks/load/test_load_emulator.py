@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
 import pytest
@@ -165,10 +166,12 @@ def test_an_address_hubspot_refuses_is_tied_back_to_its_source_row(portal, emula
     assert error["sources"] == [f"{SOURCE}:9"]
 
 
-def test_load_plan_end_to_end(hub, portal, client, tmp_path):
+def test_load_plan_end_to_end(hub, portal, client, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="tasks.load")
     report = load_plan(portal, migration(tmp_path).directory, poll_interval=POLL)
 
-    assert report["portal"] == hub.url
+    assert (report["portal"], report["portal_id"], report["account_type"]) == (hub.url, 123456, "STANDARD")
+    assert f"loading into HubSpot portal 123456 (STANDARD) at {hub.url}: 2 contacts files and 2 opt-out files" in caplog.messages
     assert [(i["file"], i["state"], i["rows_failed"], i["rows_with_value_errors"]) for i in report["imports"]] == [
         (MARKETING, "DONE", 1, 1),
         (NON_MARKETING, "DONE", 0, 0),
@@ -281,7 +284,7 @@ def test_a_429_from_a_client_outside_the_budget_is_waited_out_by_all(hub, emulat
 
 def test_daily_quota_stops_the_load_with_a_load_error(portal, emulator, tmp_path):
     plan = migration(tmp_path)
-    # Two requests left today: the property group is read and created, then the quota is spent.
+    # Two requests left today: which portal (account-info), the property group read, then the quota is spent.
     emulator.configure(daily_limit=2)
 
     with pytest.raises(LoadError, match="daily HubSpot API quota is spent"):

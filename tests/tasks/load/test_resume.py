@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import fsspec
 import pytest
 
@@ -10,7 +12,7 @@ from tasks.load.imports import import_contacts_file
 from tasks.load.plan import read_plan
 from tasks.load.reconcile import reconcile
 from tasks.errors import LoadError
-from tasks.load.client import HubSpotPortal
+from tasks.load.client import ACCOUNT_INFO_PATH, HubSpotPortal
 from tasks.load.resume import PORTAL_FILE, ImportJournal, claim_state, load_state_dir, step_key
 from tasks.load.run import contacts_path, load_plan, progress_line
 from tests.tasks.load.conftest import TOKEN, count_requests
@@ -46,23 +48,83 @@ def test_step_key_follows_content_and_portal_never_the_token(tmp_path):
     assert TOKEN not in key
 
 
-@pytest.mark.parametrize("folder", ["local", "memory"])
-def test_a_state_folder_refuses_another_token_at_the_same_url_and_never_keeps_the_token(tmp_path, folder):
-    state = tmp_path / "state" if folder == "local" else f"memory://{tmp_path.name}/state"
-    sandbox = HubSpotPortal("https://api.hubapi.com", "sandbox-token")
+def state_folder(tmp_path, kind: str):
+    """A state folder on the local disk or in fsspec's memory filesystem."""
+    return tmp_path / "state" if kind == "local" else f"memory://{tmp_path.name}/state"
 
-    claim_state(state, sandbox)
-    claim_state(state, HubSpotPortal("https://api.hubapi.com/", "sandbox-token"))
-    # Another URL has step keys of its own: the emulator, then the real portal, share a folder.
-    claim_state(state, HubSpotPortal("http://127.0.0.1:8090", "any-token"))
-    with pytest.raises(LoadError) as refused:
-        claim_state(state, HubSpotPortal("https://api.hubapi.com", "production-token"))
 
-    assert str(refused.value).startswith(f"{state} holds the state of a load into https://api.hubapi.com with another HubSpot token")
-    assert "\n" not in str(refused.value)
+def recorded_claims(state) -> dict:
     with fsspec.open(f"{state}/{PORTAL_FILE}", "r", encoding="utf-8") as handle:
-        recorded = handle.read()
-    assert "token" not in recorded and sandbox.identity in recorded
+        return json.load(handle)
+
+
+@pytest.mark.parametrize("folder", ["local", "memory"])
+def test_a_state_folder_follows_its_portal_through_a_token_rotation_and_never_keeps_the_token(hub, emulator, tmp_path, folder):
+    state = state_folder(tmp_path, folder)
+
+    claim_state(state, HubSpotPortal(hub.url, TOKEN))
+    claim_state(state, HubSpotPortal(hub.url + "/", "pat-rotated-token"))
+
+    assert recorded_claims(state) == {hub.url: {"portal_id": 123456, "account_type": "STANDARD"}}
+    assert count_requests(emulator, "GET", ACCOUNT_INFO_PATH, 200) == 2
+
+
+def test_another_portal_at_the_same_url_is_refused_with_both_ids(hub, emulator, tmp_path):
+    state = tmp_path / "state"
+    # A sandbox rehearsal, then production: both at the same URL, each with its own token.
+    emulator.configure(portal_id=111, account_type="SANDBOX")
+    claim_state(state, HubSpotPortal(hub.url, "sandbox-token"))
+    emulator.configure(portal_id=222, account_type="STANDARD")
+    # Another URL has step keys of its own: the emulator, then the real portal, share a folder.
+    claim_state(state, HubSpotPortal(hub.url.replace("127.0.0.1", "localhost"), "production-token"))
+
+    with pytest.raises(LoadError) as refused:
+        claim_state(state, HubSpotPortal(hub.url, "production-token"))
+
+    assert str(refused.value) == (
+        f"{state} holds the state of a load into HubSpot portal 111 (SANDBOX) at {hub.url}, and this token is for "
+        "portal 222 (STANDARD): give each portal its own --out"
+    )
+    assert recorded_claims(state)[hub.url]["portal_id"] == 111
+
+
+def test_a_folder_claimed_by_token_hash_is_taken_over_by_its_own_token_only(hub, emulator, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    portal = HubSpotPortal(hub.url, TOKEN)
+    # As written before portal ids: per URL, a hash of the URL and the token.
+    (state / PORTAL_FILE).write_text(json.dumps({hub.url: portal.identity}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / PORTAL_FILE).write_text(json.dumps({hub.url: portal.identity}))
+
+    claim_state(state, portal)
+    claim_state(state, HubSpotPortal(hub.url, "pat-rotated-token"))
+    with pytest.raises(LoadError, match="holds the state of a load into .* with another HubSpot token") as refused:
+        claim_state(elsewhere, HubSpotPortal(hub.url, "pat-rotated-token"))
+
+    assert recorded_claims(state) == {hub.url: {"portal_id": 123456, "account_type": "STANDARD"}}
+    assert "\n" not in str(refused.value) and f"delete {elsewhere}" in str(refused.value)
+
+
+def test_without_account_info_the_folder_is_bound_to_the_token(hub, emulator, tmp_path, caplog):
+    state, claimed_by_id = tmp_path / "state", tmp_path / "by-id"
+    claim_state(claimed_by_id, HubSpotPortal(hub.url, TOKEN))
+    emulator.configure(account_info_allowed=False)
+    portal = HubSpotPortal(hub.url, TOKEN)
+
+    claim_state(state, portal)
+    claim_state(state, HubSpotPortal(hub.url, TOKEN))
+    with pytest.raises(LoadError, match="with another HubSpot token"):
+        claim_state(state, HubSpotPortal(hub.url, "pat-rotated-token"))
+    with pytest.raises(LoadError, match="HubSpot portal 123456 .* will not say which portal this token is for"):
+        claim_state(claimed_by_id, portal)
+
+    assert recorded_claims(state) == {hub.url: portal.identity}
+    # Asked once per connection (three here), and said once each.
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert count_requests(emulator, "GET", ACCOUNT_INFO_PATH, 403) == len(warnings) == 3
+    assert all("403" in warning and TOKEN not in warning for warning in warnings)
 
 
 def test_state_lives_in_a_local_output_folder_and_under_prefect_home_for_a_remote_one(tmp_path):
