@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from benchmarks.generate_mailchimp import headers_for, write_export
+from schemas.contact import top_level_domains
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from tasks.errors import InputError
 from tasks.extract import mailchimp
@@ -53,7 +54,7 @@ def _csv(folder: Path, name: str, text: str, *, bom: bool = False) -> StagedFile
 
 def _valid_emails(frame: pl.DataFrame, column: str) -> set[str]:
     emails = frame.get_column(column).drop_nulls().str.strip_chars().str.to_lowercase()
-    return {email for email in emails if email.partition("@")[2].count(".")}
+    return {email for email in emails if email.partition("@")[2].count(".") and email.rsplit(".", 1)[1] in top_level_domains()}
 
 
 @pytest.mark.parametrize("layout", ["new", "old"])
