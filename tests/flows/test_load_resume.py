@@ -45,7 +45,7 @@ def test_faults_and_a_daily_stop_end_with_every_row_loaded_once(prefect_api_url,
     faults = FaultCounter(monkeypatch)
     with serve_in_background(tier="starter", error_rate=0.05, drop_rate=0.03, fault_seed=3) as hub:
         hub.emulator.fail_next_imports(1)
-        # Properties and opt-outs take ~12 requests: the quota runs out among the imports.
+        # Which portal (account-info), properties and opt-outs take ~13 requests: the quota runs out among the imports.
         hub.emulator.configure(daily_quota_at=14)
         with pytest.raises(LoadError, match="daily"):
             migrate_contacts(params(tmp_path, hub, load_path="imports"))
