@@ -192,6 +192,8 @@ class HubSpotPortal:
             if not self._details_asked:
                 self._details = self._ask_details()
                 self._details_asked = True
+                if self._details is not None:
+                    self.budget.time_zone = self._details.time_zone
             return self._details
 
     def _ask_details(self) -> PortalDetails | None:

@@ -47,8 +47,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tasks.errors import LoadError
 from tasks.load import settings
@@ -106,24 +108,52 @@ def default_state_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"onramp-{os.getuid()}" / "rate-budgets"
 
 
+def quota_reset(now: datetime, time_zone: str | None) -> tuple[datetime, bool]:
+    """When a portal's daily quota resets: the next midnight in its time zone, in UTC.
+
+    Args:
+        now: The time now (aware).
+        time_zone: The portal's IANA time zone (``US/Eastern``, from HubSpot's account-info
+            API), or None when HubSpot did not say.
+
+    Returns:
+        ``(reset, exact)``: the next midnight there, exact; or, with no time zone or one this
+        machine does not know, 24 hours from now, the latest it can be.
+    """
+    try:
+        zone = ZoneInfo(time_zone) if time_zone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    if zone is None:
+        return now + timedelta(days=1), False
+    local = now.astimezone(zone)
+    # Midnight is built from the date, not by adding 24 hours: a DST change makes a day 23 or 25.
+    midnight = datetime.combine(local.date() + timedelta(days=1), dt_time(), tzinfo=zone)
+    return midnight.astimezone(timezone.utc), True
+
+
 class DailyQuotaSpent(LoadError):
     """The portal's daily API quota is spent: the load stops and says when to rerun.
 
     Args:
         what: The request that could not be sent, as ``METHOD /path`` (emails already masked).
+        time_zone: The portal's time zone, when HubSpot said it (:attr:`RateBudget.time_zone`).
 
     Attributes:
-        resume_by: When the quota will have reset at the latest (UTC). HubSpot resets it at
-            midnight in the portal's time zone, which the API does not tell, so this is
-            24 hours from now.
+        resume_by: When the quota resets (UTC): HubSpot resets it at midnight in the portal's
+            time zone; without it, 24 hours from now, the latest it can be.
     """
 
-    def __init__(self, what: str) -> None:
-        self.resume_by = datetime.now(timezone.utc) + timedelta(days=1)
+    def __init__(self, what: str, time_zone: str | None = None) -> None:
+        self.resume_by, exact = quota_reset(datetime.now(timezone.utc), time_zone)
+        when = (
+            f"at midnight in the portal's time zone ({time_zone}): {self.resume_by:%Y-%m-%d %H:%M} UTC"
+            if exact
+            else f"at midnight in the portal's time zone (by {self.resume_by:%Y-%m-%d %H:%M} UTC at the latest)"
+        )
         super().__init__(
-            f"{what}: the portal's daily HubSpot API quota is spent. Rerun after it resets at "
-            f"midnight in the portal's time zone (by {self.resume_by:%Y-%m-%d %H:%M} UTC at the "
-            "latest); finished steps are not lost."
+            f"{what}: the portal's daily HubSpot API quota is spent. Rerun after it resets {when}; finished "
+            "steps are not lost."
         )
 
 
@@ -176,6 +206,10 @@ class RateBudget:
         clock: Monotonic clock shared by the processes of the machine (``time.monotonic`` is
             system-wide on Linux), seconds.
         sleep: Sleep function, seconds.
+
+    Attributes:
+        time_zone: The portal's time zone once HubSpot has said it (``HubSpotPortal.details``),
+            so that a spent daily quota names the exact time it resets.
     """
 
     def __init__(
@@ -197,6 +231,7 @@ class RateBudget:
         self.sleep = sleep
         self._ids = itertools.count()
         self._pid = os.getpid()
+        self.time_zone: str | None = None
 
     @classmethod
     def for_portal(cls, portal_url: str, token: str, state_dir: str | Path | None = None, **kwargs: Any) -> RateBudget:
@@ -300,7 +335,7 @@ class RateBudget:
             with self._state() as state:
                 now = self.clock()
                 if self._daily_spent(state, now):
-                    raise DailyQuotaSpent(what)
+                    raise DailyQuotaSpent(what, self.time_zone)
                 wait = self._wait(state, kind, now)
                 if wait == 0.0:
                     ticket = Ticket(f"{self._pid}-{threading.get_ident()}-{next(self._ids)}", kind)

@@ -254,7 +254,7 @@ def call_with_retries(
                 budget.pause(wait, kind)
                 continue
             if cause is Cause.DAILY:
-                raise DailyQuotaSpent(what) from error
+                raise DailyQuotaSpent(what, budget.time_zone) from error
             if cause is Cause.AUTH:
                 raise LoadError(
                     f"{what}: HubSpot refused the access token (401): {mask_emails_in(error_message(error))}"

@@ -285,10 +285,12 @@ def test_a_429_from_a_client_outside_the_budget_is_waited_out_by_all(hub, emulat
 def test_daily_quota_stops_the_load_with_a_load_error(portal, emulator, tmp_path):
     plan = migration(tmp_path)
     # Two requests left today: which portal (account-info), the property group read, then the quota is spent.
-    emulator.configure(daily_limit=2)
+    emulator.configure(daily_limit=2, time_zone="Asia/Tokyo")
 
-    with pytest.raises(LoadError, match="daily HubSpot API quota is spent"):
+    # The portal's time zone (account-info) gives the exact reset: Tokyo's next midnight, 15:00 UTC.
+    with pytest.raises(LoadError, match=r"daily HubSpot API quota is spent.*time zone \(Asia/Tokyo\): \S+ 15:00 UTC;") as spent:
         load_plan(portal, plan.directory, poll_interval=POLL)
+    assert spent.value.resume_by.hour == 15
 
 
 def test_a_refused_token_is_a_load_error_that_does_not_show_it(hub, emulator, tmp_path):

@@ -7,13 +7,14 @@ import subprocess
 import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from tasks.load import settings
 from tasks.load.client import HubSpotPortal
-from tasks.load.ratelimit import DailyQuotaSpent, RateBudget, budget_key
+from tasks.load.ratelimit import DailyQuotaSpent, RateBudget, budget_key, quota_reset
 from tests.tasks.load.conftest import TOKEN, count_requests
 
 GROUPS = "/crm/v3/properties/contacts/groups"
@@ -164,3 +165,20 @@ def test_two_processes_share_one_budget(hub, emulator, short_window, state_dir):
     assert max(start for start, _ in spans) < min(end for _, end in spans)  # they ran side by side
     assert count_requests(emulator, "GET", "/groups", 200) == 2 * (each + 1)
     assert count_requests(emulator, "GET", "/groups", 429) == 0
+
+
+@pytest.mark.parametrize(
+    ("now", "time_zone", "reset", "exact"),
+    [
+        # 05:00 in New York: its next midnight is 19 hours away, 05:00 UTC in winter (EST)...
+        (datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc), "US/Eastern", datetime(2026, 11, 30, 5, 0, tzinfo=timezone.utc), True),
+        # ...and 04:00 UTC after the spring change, though that day has only 23 hours.
+        (datetime(2026, 3, 8, 6, 0, tzinfo=timezone.utc), "America/New_York", datetime(2026, 3, 9, 4, 0, tzinfo=timezone.utc), True),
+        (datetime(2026, 11, 29, 23, 30, tzinfo=timezone.utc), "Asia/Tokyo", datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc), True),
+        # Without a zone, or with one this machine does not know: 24 hours, the latest it can be.
+        (datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc), None, datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc), False),
+        (datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc), "Mars/Olympus_Mons", datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc), False),
+    ],
+)
+def test_the_daily_quota_resets_at_the_next_midnight_in_the_portals_time_zone(now, time_zone, reset, exact):
+    assert quota_reset(now, time_zone) == (reset, exact)

@@ -74,6 +74,7 @@ class FakeBudget:
     def __init__(self, sleeps: Sleeps) -> None:
         self.sleep = sleeps
         self.released = 0
+        self.time_zone = None
 
     def acquire(self, what: str) -> str:
         return what
