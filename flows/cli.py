@@ -417,6 +417,13 @@ def _in_engine(flow: Callable, params: object) -> dict:
     return flow(params)
 
 
+def _portal_named(section: dict) -> str:
+    """The portal a load or a dry run talked to, by its id when HubSpot said it."""
+    if section.get("portal_id") is None:
+        return f"HubSpot ({section['portal']})"
+    return f"HubSpot portal {section['portal_id']} ({section['account_type']}) at {section['portal']}"
+
+
 def _print_summary(report: dict, output: str) -> None:
     from tasks.report import summary_rows
 
@@ -439,14 +446,14 @@ def _print_summary(report: dict, output: str) -> None:
     if dry_run:
         contacts, opt_outs = dry_run["contacts"], dry_run["opt_outs"]
         print(
-            f"dry run ({dry_run['portal']}), nothing written: would create {contacts['create']}, "
+            f"dry run against {_portal_named(dry_run)}, nothing written: would create {contacts['create']}, "
             f"update {contacts['update']}, leave {contacts['unchanged']} contacts; opt out {opt_outs['opt_out']} "
             f"({opt_outs['unchanged']} already); +{dry_run['billing_delta']} marketing contacts"
         )
     load = report.get("load")
     if load:
         print(
-            f"HubSpot ({load['portal']}): {len(load['imports'])} import(s), "
+            f"{_portal_named(load)}: {len(load['imports'])} import(s), "
             f"{load['opt_outs']['unsubscribed']} opted out, {load['rows_failed']} row(s) failed"
         )
         for static in (item for item in load.get("lists", []) if "name" in item):

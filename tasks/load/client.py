@@ -215,3 +215,13 @@ class HubSpotPortal:
         """The portal for a log line: its id and account type, or its URL when HubSpot will not say."""
         details = self.details
         return f"{details} at {self.url}" if details else f"HubSpot at {self.url}"
+
+    def report_fields(self) -> dict[str, Any]:
+        """The portal as a report says it: ``{"portal": url, "portal_id", "account_type"}``
+        (the last two None when HubSpot will not say)."""
+        details = self.details
+        return {
+            "portal": self.url,
+            "portal_id": details.portal_id if details else None,
+            "account_type": details.account_type if details else None,
+        }

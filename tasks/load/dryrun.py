@@ -99,7 +99,7 @@ def dry_run(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
         plan: The plan.
 
     Returns:
-        ``{"portal", "properties": {"create": [names], "existing": N},
+        ``{"portal", "portal_id", "account_type", "properties": {"create": [names], "existing": N},
         "contacts": {"create", "update", "unchanged"}, "opt_outs": {"opt_out", "unchanged"},
         "billing_delta": N, "files": [per contacts file and opt-out file counts]}``.
     """
@@ -108,7 +108,7 @@ def dry_run(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
     contacts = [_contacts_file(portal, plan, entry) for entry in plan.imports]
     opt_outs = [_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]
     report = {
-        "portal": portal.url,
+        **portal.report_fields(),
         "properties": {"create": missing, "existing": len(plan.properties) - len(missing)},
         "contacts": {action: sum(f[action] for f in contacts) for action in (CREATE, UPDATE, UNCHANGED)},
         "opt_outs": {action: sum(f[action] for f in opt_outs) for action in (OPT_OUT, UNCHANGED)},
@@ -116,8 +116,9 @@ def dry_run(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
         "files": contacts + opt_outs,
     }
     get_logger().info(
-        "dry run: would create %d, update %d and leave %d contacts, opt out %d addresses (%d already are), "
+        "dry run into %s: would create %d, update %d and leave %d contacts, opt out %d addresses (%d already are), "
         "add %d marketing contacts to billing",
+        portal.describe(),
         *report["contacts"].values(), *report["opt_outs"].values(), report["billing_delta"],
     )
     return report

@@ -113,11 +113,8 @@ def load_report(
         "unsubscribed": sum(result["unsubscribed"] for result in files),
         "failed": sum(result["failed"] for result in files),
     }
-    details = portal.details
     return {
-        "portal": portal.url,
-        "portal_id": details.portal_id if details else None,
-        "account_type": details.account_type if details else None,
+        **portal.report_fields(),
         "properties": properties,
         "opt_outs": opt_outs,
         "imports": imports,

@@ -157,7 +157,10 @@ def test_an_import_submitted_before_a_kill_is_found_by_name(portal, emulator, tm
 
 def test_dry_run_reads_only_and_counts_what_would_change(portal, emulator, tmp_path):
     plan = small_plan(tmp_path)
+    emulator.configure(portal_id=424242, account_type="SANDBOX")
     before = dry_run(portal, plan)
+    # Which portal it read, as a rehearsal against production needs to see.
+    assert (before["portal"], before["portal_id"], before["account_type"]) == (portal.url, 424242, "SANDBOX")
     assert before["contacts"] == {CREATE: 2, UPDATE: 0, UNCHANGED: 0}
     assert before["opt_outs"] == {"opt_out": 1, UNCHANGED: 0}
     assert before["billing_delta"] == 2
