@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
+import idna
 import pandera.polars as pa
 import polars as pl
 
@@ -108,9 +109,45 @@ LAST_CHANGED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 seconds, in UTC)."""
 
 
+_INTERNATIONAL_DOMAIN = r"[^\x00-\x7f]|xn--"
+"""An address that may hold an internationalised domain, which has two spellings: Unicode, and its
+``xn--`` ASCII form (a non-ASCII character or an ``xn--`` label anywhere)."""
+
+
+def canonical_address(address: str) -> str:
+    """One spelling of a trimmed, lowercased address whose domain is internationalised.
+
+    ``jane@xn--bcher-kva.de``, ``jane@bücher.de`` and ``jane@bu\u0308cher.de`` (the ü as u and a
+    combining mark) are one mailbox. Spelt apart, they would be two contacts, and an opt-out
+    recorded under one spelling would leave the other subscribed. So the domain is mapped and
+    written back in Unicode (IDNA 2008 with UTS 46's mapping: normalised, its ``xn--`` labels
+    decoded), as people type it and HubSpot shows it. A domain IDNA refuses is left as it is,
+    for the form check to judge.
+    """
+    local, at, domain = address.rpartition("@")
+    try:
+        return f"{local}{at}{idna.decode(idna.encode(domain, uts46=True))}"
+    except idna.IDNAError:
+        return address
+
+
+def _canonical_addresses(addresses: pl.Series) -> pl.Series:
+    # Only the rare internationalised domains go through Python, one by one; the rest stay.
+    international = addresses.str.contains(_INTERNATIONAL_DOMAIN).fill_null(False)
+    if not international.any():
+        return addresses
+    positions = international.arg_true()
+    return addresses.scatter(positions, [canonical_address(address) for address in addresses.gather(positions)])
+
+
 def normalise_email(column: pl.Expr) -> pl.Expr:
-    """Trim and lowercase, as HubSpot does, before anything is compared."""
-    return column.str.strip_chars().str.to_lowercase()
+    """Trim and lowercase, as HubSpot does, and give an internationalised domain one spelling
+    (:func:`canonical_address`), before anything is compared."""
+    return (
+        column.str.strip_chars()
+        .str.to_lowercase()
+        .map_batches(_canonical_addresses, return_dtype=pl.String, is_elementwise=True)
+    )
 
 
 CanonicalContactSchema = pa.DataFrameSchema(

@@ -103,3 +103,24 @@ def test_rfc_5321_lengths_bound_an_address(email, valid):
     from schemas.contact import is_valid_email
 
     assert pl.select(is_valid_email(pl.lit(email))).item() is valid
+
+
+@pytest.mark.parametrize(
+    ("address", "canonical"),
+    [
+        ("jane@xn--bcher-kva.de", "jane@bücher.de"),
+        ("jane@bücher.de", "jane@bücher.de"),
+        ("jane@bu\u0308cher.de", "jane@bücher.de"),
+        ("user@email.xn--3e0b707e", "user@email.한국"),
+        ("jane@ex\uff0eample\u3002com", "jane@ex.ample.com"),
+        # IDNA refuses the domain: left for the form check to judge.
+        ("jane@a_b.xn--bcher-kva.de", "jane@a_b.xn--bcher-kva.de"),
+    ],
+)
+def test_an_internationalised_domain_has_one_spelling(address, canonical):
+    from schemas.contact import canonical_address, normalise_email
+
+    assert canonical_address(address) == canonical
+    # The column form trims and lowercases first, and leaves other addresses as they are.
+    column = pl.Series([f" {address.upper()} ", "Jane@Example.com", None])
+    assert pl.select(normalise_email(pl.lit(column))).to_series().to_list() == [canonical, "jane@example.com", None]

@@ -22,7 +22,7 @@ import pytest
 
 from benchmarks.generate_mailchimp import write_export
 from schemas import lineage
-from schemas.contact import EMAIL_PATTERN, top_level_domains
+from schemas.contact import EMAIL_PATTERN, canonical_address, top_level_domains
 from tasks.extract.mailchimp import read_export
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
@@ -54,9 +54,9 @@ def reason(row: dict, email_column: str) -> str | None:
     failed = []
     if not email:
         failed.append("no email address")
-    elif not re.search(EMAIL_PATTERN, email.lower()):
+    elif not re.search(EMAIL_PATTERN, canonical_address(email.lower())):
         failed.append("invalid email address")
-    elif email.lower().rsplit(".", 1)[1] not in top_level_domains():
+    elif canonical_address(email.lower()).rsplit(".", 1)[1] not in top_level_domains():
         failed.append("the email's domain ends in no top-level domain (a typo such as .con?)")
     if row[lineage.EXTRA_FIELDS] is not None:
         failed.append("the row has more fields than the header")

@@ -46,6 +46,16 @@ def test_emails_are_trimmed_and_lowercased_before_merging():
     assert contacts["jane@example.com"]["rows_merged"] == 2
 
 
+def test_an_opt_out_under_another_spelling_of_an_internationalised_domain_still_wins():
+    # One mailbox, three spellings: its xn-- form, Unicode, and Unicode with a combining mark.
+    contacts = merged(
+        export_file("subscribed", [{"Email Address": "Jane@Bücher.DE"}, {"Email Address": "jane@bu\u0308cher.de"}]),
+        export_file("unsubscribed", [{"Email Address": "jane@xn--bcher-kva.de", "UNSUB_TIME": "2020-01-01 00:00:00"}]),
+    )
+    assert list(contacts) == ["jane@bücher.de"]
+    assert (contacts["jane@bücher.de"]["outcome"], contacts["jane@bücher.de"]["rows_merged"]) == ("opted_out", 3)
+
+
 @pytest.mark.parametrize("order", [("subscribed", "unsubscribed"), ("unsubscribed", "subscribed")])
 def test_an_opt_out_anywhere_wins_whatever_the_order(order):
     files = [export_file(s, [{"Email Address": "a@x.com", STATUS_TIME[s]: "2020-01-01 00:00:00"}]) for s in order]
