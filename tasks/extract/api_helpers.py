@@ -3,15 +3,17 @@
 ``ApiClient`` sends GETs with the provider's credentials (never in a URL, a log line or an
 error), retries 429s and 5xx with jittered exponential backoff, and paces requests when the
 provider caps them per second; one client may be shared by threads. ``offset_pages``
-(Mailchimp: several pages at once) and ``cursor_pages`` (Constant Contact: one after the other)
-are generators yielding one page of records at a time, in order; ``stage_pages`` writes pages
-to a CSV as they come, so memory stays flat whatever the audience's size, and ``staged_source``
+(Mailchimp: several pages at once, as many as the provider answers without 429s: see
+``ConcurrencyLimit``) and ``cursor_pages`` (Constant Contact: one after the other) are
+generators yielding one page of records at a time, in order; ``stage_pages`` writes pages to a
+CSV as they come, so memory stays flat whatever the audience's size, and ``staged_source``
 reads that CSV back as a RawSource.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import random
 import re
 import threading
@@ -22,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
@@ -39,8 +42,13 @@ FINAL_429 = Callable[[httpx.Response], str | None]
 DISGUISED_THROTTLE = Callable[[httpx.Response], bool]
 """Tells an answer that is the provider's throttle though its status is not 429 (retried as one)."""
 
+OUTCOME = Literal["answered", "throttled", "failed"]
+"""How a request held by a ``ConcurrencyLimit`` ended: answered, refused by the provider's
+throttle, or failed otherwise (a 5xx, a dropped connection: nothing about the limit)."""
+
 _RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _STAGED_LINEAGE = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS)
+_log = logging.getLogger(__name__)
 
 
 class RequestAbandoned(Exception):
@@ -57,6 +65,90 @@ def _transport_problem(error: httpx.TransportError) -> str:
     if isinstance(error, TokenEndpointUnavailable):
         return str(error)
     return f"connection failed ({type(error).__name__})"
+
+
+class ConcurrencyLimit:
+    """Requests allowed in flight at once, adapted to the provider's throttle (AIMD).
+
+    A provider's simultaneous-connection limit is shared by every app of the user (Mailchimp:
+    10 per user), so a reader sending ``ceiling`` requests at once while another app holds some
+    connections is refused again and again, and a page can run out of retries. The number
+    allowed starts at ``ceiling``; a throttled answer halves it (not below 1), and as many
+    answers in a row as are allowed, with no throttle between, add one back (never above
+    ``ceiling``): the reader settles at what the other apps leave free and takes connections
+    back as they free them.
+
+    A request sent before a decrease was sent at the old number: its refusal is answered by that
+    decrease and is counted, but decreases nothing more (one round of refusals halves once,
+    however many of its requests were refused), and its answer does not count towards growing
+    the new number. Threads may share one limit.
+
+    Attributes:
+        ceiling: The most requests ever allowed in flight at once.
+        allowed: Requests allowed in flight at once now.
+        throttled: Throttled answers so far.
+    """
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = max(1, ceiling)
+        self.allowed = self.ceiling
+        self.throttled = 0
+        self._in_flight = 0
+        self._answered_in_a_row = 0
+        # Throttles that started a decrease so far; each request is sent with the count of its
+        # time as its ticket, so a refusal tells whether a decrease came after it was sent.
+        self._decreases = 0
+        self._slots = threading.Condition()
+
+    def acquire(self, abandoned: threading.Event | None = None) -> int:
+        """Wait until fewer requests than allowed are in flight, and count one more.
+
+        Args:
+            abandoned: Set when the request is no longer wanted: the wait ends.
+
+        Returns:
+            The ticket to ``release`` the slot with.
+
+        Raises:
+            RequestAbandoned: ``abandoned`` was set while waiting.
+        """
+        def is_abandoned() -> bool:
+            return abandoned is not None and abandoned.is_set()
+
+        with self._slots:
+            # Every release wakes the waiters, and one waits only while requests are in flight.
+            self._slots.wait_for(lambda: self._in_flight < self.allowed or is_abandoned())
+            if is_abandoned():
+                raise RequestAbandoned()
+            self._in_flight += 1
+            return self._decreases
+
+    def release(self, ticket: int, outcome: OUTCOME) -> tuple[int, int] | None:
+        """Free a slot and adapt the number allowed to how its request ended.
+
+        Args:
+            ticket: What ``acquire`` returned for the request.
+            outcome: How it ended.
+
+        Returns:
+            The number allowed before and after, when this answer changed it; else None.
+        """
+        with self._slots:
+            self._in_flight -= 1
+            before = self.allowed
+            if outcome == "throttled":
+                self.throttled += 1
+                self._answered_in_a_row = 0
+                if ticket == self._decreases:
+                    self._decreases += 1
+                    self.allowed = max(1, self.allowed // 2)
+            elif outcome == "answered" and ticket == self._decreases:
+                self._answered_in_a_row += 1
+                if self._answered_in_a_row >= self.allowed and self.allowed < self.ceiling:
+                    self._answered_in_a_row = 0
+                    self.allowed += 1
+            self._slots.notify_all()
+            return (before, self.allowed) if self.allowed != before else None
 
 
 class ApiClient:
@@ -119,6 +211,7 @@ class ApiClient:
         path_or_href: str,
         params: Mapping[str, str | int] | None = None,
         abandoned: threading.Event | None = None,
+        limit: ConcurrencyLimit | None = None,
     ) -> dict:
         """GET one JSON document, retrying what a retry can cure.
 
@@ -127,6 +220,8 @@ class ApiClient:
             params: The query.
             abandoned: Set when the answer is no longer wanted: the waits between tries end
                 at once and no further try is made.
+            limit: Shared by requests sent together: each try waits for one of its slots
+                and tells it how it ended. A throttled try is retried as without a limit.
 
         Raises:
             InputError: Credentials refused, resource missing, a request the provider rejects,
@@ -140,7 +235,7 @@ class ApiClient:
                 raise RequestAbandoned(self.source)
             self._pace()
             try:
-                response = self._http.get(url, params=params)
+                response = self._send(url, params, limit, abandoned)
             except httpx.TransportError as error:
                 problem = _transport_problem(error)
                 self._wait(attempt, None, abandoned)
@@ -154,6 +249,34 @@ class ApiClient:
             problem = f"HTTP {response.status_code}"
             self._wait(attempt, response.headers.get("retry-after"), abandoned)
         raise InputError(self.source, f"{self.provider} still failing after {self.retry.attempts} attempts: {problem}")
+
+    def _send(
+        self,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        limit: ConcurrencyLimit | None,
+        abandoned: threading.Event | None,
+    ) -> httpx.Response:
+        """One try, holding a slot of ``limit`` while it is in flight."""
+        if limit is None:
+            return self._http.get(url, params=params)
+        ticket = limit.acquire(abandoned)
+        outcome: OUTCOME = "failed"
+        cause = ""
+        try:
+            response = self._http.get(url, params=params)
+            if response.status_code < 300:
+                outcome = "answered"
+            elif response.status_code == 429 or self.throttled(response):
+                outcome, cause = "throttled", f"answered {response.status_code}"
+            return response
+        finally:
+            change = limit.release(ticket, outcome)
+            if change is not None:
+                before, after = change
+                # Once per change, not per request: a read of 1,000 pages tells how it adapts.
+                cause = cause if after < before else f"answered {before} pages in a row"
+                _log.info("%s %s: reading %d pages at once (was %d)", self.provider, cause, after, before)
 
     def _refusal(self, response: httpx.Response) -> str:
         status = response.status_code
@@ -229,6 +352,11 @@ def offset_pages(
     yielded, so at most that many pages wait in memory whatever the collection's size. Pages are
     yielded in offset order: the same pages, in the same order, as one request at a time.
 
+    The requests in flight at once are as many as a ``ConcurrencyLimit`` of ``connections``
+    allows: halved on each round of throttled answers, grown back one at a time, so a read
+    sharing the provider's connections with other apps settles at what they leave free. Each
+    change is logged, and the throttled answers once when the read ends.
+
     Offset paging over a collection that changes while it is read (a record added or removed
     below the offset reached) can skip or repeat a record, one request at a time as well as
     several: a repeated record is a duplicate row the plan resolves, a skipped one is read by the
@@ -241,7 +369,7 @@ def offset_pages(
         items_key: The records' key in a page (``members``).
         page_size: The ``count`` asked for.
         params: The query every page is asked with (filters such as ``since_last_changed``).
-        connections: Requests in flight at once, at most.
+        connections: Requests in flight at once, at most (the limit's ceiling).
 
     Yields:
         Each page's records, until ``total_items`` are read or a page comes back empty.
@@ -252,11 +380,12 @@ def offset_pages(
     """
     connections = max(1, connections)
     abandoned = threading.Event()
+    limit = ConcurrencyLimit(connections)
     pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="offset-pages")
 
     def request(offset: int) -> tuple[int, Future[dict]]:
         query = {**(params or {}), "count": page_size, "offset": offset}
-        return offset, pool.submit(client.get, path, query, abandoned)
+        return offset, pool.submit(client.get, path, query, abandoned, limit)
 
     try:
         ahead = deque([request(0)])
@@ -282,6 +411,11 @@ def offset_pages(
     finally:
         abandoned.set()
         pool.shutdown(wait=True, cancel_futures=True)
+        if limit.throttled:
+            _log.info(
+                "%s throttled %d page requests (each retried); the read ended at %d pages at once",
+                client.provider, limit.throttled, limit.allowed,
+            )  # fmt: skip
 
 
 def cursor_pages(

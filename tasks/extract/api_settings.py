@@ -33,7 +33,8 @@ MAILCHIMP_MAX_CONNECTIONS = 10
 """Member pages requested at once: Mailchimp allows 10 simultaneous connections per user and
 answers 429 beyond (https://mailchimp.com/developer/marketing/docs/fundamentals/, "API
 limits"; source-formats.md §2). Another integration of the same user holding connections gets
-this read some 429s, which are retried."""
+this read some 429s, which are retried, and halve the pages requested at once until they stop
+(``api_helpers.ConcurrencyLimit``): the read settles at the connections left free."""
 MAILCHIMP_EXCLUDE_FIELDS = "_links,members._links"
 """Hypermedia links: a large share of each page, and nothing a contact needs."""
 

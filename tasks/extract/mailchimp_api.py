@@ -4,7 +4,8 @@ Endpoints: ``GET /lists/{list_id}/merge-fields`` (the audience's column labels) 
 ``GET /lists/{list_id}/members`` (every member of every status, pages of 1,000, with
 ``since_last_changed`` for an incremental run). Member pages are requested up to
 ``MAILCHIMP_MAX_CONNECTIONS`` at once (Mailchimp's 10 simultaneous connections) and staged in
-offset order; a 429 is retried.
+offset order; a 429 is retried, and halves the pages requested at once, which grow back one at a
+time while none is refused: the read settles at the connections the user's other apps leave free.
 
 Members are written as the audience export writes them (``Email Address``, the merge fields
 by label, ``MEMBER_RATING`` … ``LAST_CHANGED``, ``LEID``, ``EUID``, ``TAGS`` as a quoted list),
@@ -115,8 +116,8 @@ def read_members(
         since: Only members changed after this ISO 8601 time.
         source: The source as the user named it (default ``mailchimp://<list_id>``).
         retry: How failed requests are retried.
-        connections: Member pages requested at once (1: one after the other; the staged file
-            is the same).
+        connections: Member pages requested at once, at most: fewer while Mailchimp answers
+            429 (1: one after the other; the staged file is the same).
 
     Returns:
         The audience's RawSource: status ``per-row``, lineage ``mailchimp://<list_id>#page=<n>``.

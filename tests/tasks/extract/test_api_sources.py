@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from schemas.lineage import SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp_api
-from tasks.extract.api_helpers import ApiClient, offset_pages
+from tasks.extract.api_helpers import ApiClient, ConcurrencyLimit, RequestAbandoned, offset_pages
 from tasks.extract.api_settings import MAILCHIMP_MAX_CONNECTIONS, RetryPolicy
 from tasks.extract.tables import PER_ROW_STATUS, ReadOptions, read_source
 from tasks.transform.catalog import reading_profile
@@ -316,6 +317,76 @@ def test_mailchimp_connection_limit_refusals_under_concurrency_are_retried(big_c
     staged = _read_members(big_chimp, tmp_path, retry=FAST_RETRY)
     assert staged.count(b"\n") == 5501
     assert big_chimp.emulator.in_flight.refused >= 1 and big_chimp.emulator.in_flight.peak <= 3
+
+
+_LIMIT_CHANGE = re.compile(r"Mailchimp answered (?:429|\d+ pages in a row): reading (?P<after>\d+) pages at once \(was (?P<before>\d+)\)")
+
+
+def test_mailchimp_pages_at_once_settle_at_the_connections_other_apps_leave_free(big_chimp, caplog):
+    # Other apps hold 7 of the user's 10 connections: 3 are left. Pages of 100 and a latency, so
+    # the 55 requests overlap and the limit has time to shrink and grow back several times.
+    big_chimp.settings.max_connections = 3
+    big_chimp.settings.response_delay = 0.1
+    caplog.set_level(logging.INFO, logger="tasks.extract.api_helpers")
+    key = big_chimp.settings.api_key
+    client = ApiClient(
+        big_chimp.api_url, f"mailchimp://{LIST}", "Mailchimp", httpx.BasicAuth("x", key), FAST_RETRY,
+        throttled=mailchimp_api.connection_limit_403,
+    )  # fmt: skip
+    with client:
+        only_emails = {"fields": "members.email_address,total_items"}
+        pages = list(offset_pages(client, f"/lists/{LIST}/members", "members", 100, only_emails, MAILCHIMP_MAX_CONNECTIONS))
+    emails = [member["email_address"] for page in pages for member in page]
+    assert emails == [member["email_address"] for member in big_chimp.emulator.audience.members]
+    matches = filter(None, map(_LIMIT_CHANGE.fullmatch, caplog.messages))
+    changes = [(int(match["before"]), int(match["after"])) for match in matches]
+    shrinks = [(before, after) for before, after in changes if after < before]
+    refused = big_chimp.emulator.in_flight.refused
+    assert shrinks[0] == (MAILCHIMP_MAX_CONNECTIONS, MAILCHIMP_MAX_CONNECTIONS // 2)
+    # The requests one shrink answers for were all in flight together when it came, no more than
+    # the pages then allowed; with 3 connections free a single page is never refused, so the
+    # limit never reaches its floor, where a refusal shrinks nothing and logs nothing.
+    assert refused <= sum(before for before, _ in shrinks) <= MAILCHIMP_MAX_CONNECTIONS * len(shrinks)
+    assert all(after == before + 1 for before, after in changes if after > before)
+    assert f"Mailchimp throttled {refused} page requests (each retried)" in caplog.text
+    assert key not in caplog.text and big_chimp.emulator.in_flight.peak <= 3
+
+
+def test_the_concurrency_limit_halves_once_a_round_and_grows_back_one_at_a_time():
+    limit = ConcurrencyLimit(10)
+    first_round = [limit.acquire() for _ in range(10)]
+    assert limit.release(first_round[0], "throttled") == (10, 5)
+    # The rest of the round was sent at 10: its refusals are counted but halve nothing more,
+    # and its answers do not count towards growing the 5.
+    outcomes = ["throttled"] * 4 + ["answered"] * 5
+    assert [limit.release(ticket, outcome) for ticket, outcome in zip(first_round[1:], outcomes, strict=True)] == [None] * 9
+    assert (limit.allowed, limit.throttled) == (5, 5)
+    # As many answers in a row as are allowed add one; a failure that is no throttle (a 5xx)
+    # neither grows nor shrinks the limit, nor breaks the run.
+    for allowed in (5, 6):
+        tickets = [limit.acquire() for _ in range(allowed)]
+        assert limit.release(tickets[0], "answered") is None
+        assert limit.release(limit.acquire(), "failed") is None
+        assert [limit.release(ticket, "answered") for ticket in tickets[1:]] == [None] * (allowed - 2) + [(allowed, allowed + 1)]
+    # A throttle breaks the run: the answers before it count for nothing.
+    tickets = [limit.acquire() for _ in range(7)]
+    assert [limit.release(ticket, "answered") for ticket in tickets[:6]] == [None] * 6
+    assert limit.release(tickets[6], "throttled") == (7, 3)
+    assert [limit.release(limit.acquire(), "throttled") for _ in range(3)] == [(3, 1), None, None]
+    assert (limit.allowed, limit.throttled) == (1, 9)
+    # Never above the ceiling.
+    at_ceiling = ConcurrencyLimit(2)
+    assert [at_ceiling.release(at_ceiling.acquire(), "answered") for _ in range(5)] == [None] * 5
+    assert at_ceiling.allowed == 2
+
+
+def test_a_request_waiting_for_the_concurrency_limit_is_abandoned_with_its_read():
+    limit = ConcurrencyLimit(1)
+    limit.acquire()
+    abandoned = threading.Event()
+    abandoned.set()
+    with pytest.raises(RequestAbandoned):
+        limit.acquire(abandoned)
 
 
 def test_a_mailchimp_page_that_keeps_failing_ends_the_read_in_one_line(big_chimp, tmp_path):
