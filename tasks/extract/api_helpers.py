@@ -274,9 +274,10 @@ class ApiClient:
             change = limit.release(ticket, outcome)
             if change is not None:
                 before, after = change
-                # Once per change, not per request: a read of 1,000 pages tells how it adapts.
-                cause = cause if after < before else f"answered {before} pages in a row"
-                _log.info("%s %s: reading %d pages at once (was %d)", self.provider, cause, after, before)
+                # Once per change, not per request. Cuts are news; under steady contention the
+                # limit climbs back one by one between them, hundreds of times over a long read.
+                cause, level = (cause, logging.INFO) if after < before else (f"answered {before} pages in a row", logging.DEBUG)
+                _log.log(level, "%s %s: reading %d pages at once (was %d)", self.provider, cause, after, before)
 
     def _refusal(self, response: httpx.Response) -> str:
         status = response.status_code
