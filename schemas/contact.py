@@ -71,9 +71,15 @@ def has_email_form(email: pl.Expr) -> pl.Expr:
     )
 
 
+@cache
+def _top_level_domain_list() -> pl.Series:
+    # One list, imploded: polars deprecates is_in against a bare collection of the same type.
+    return pl.Series(top_level_domains(), dtype=pl.String).implode()
+
+
 def ends_in_top_level_domain(email: pl.Expr) -> pl.Expr:
     """True where the address's last label is a top-level domain (:func:`top_level_domains`)."""
-    return email.str.extract(r"\.([^.@]+)$", 1).is_in(top_level_domains())
+    return email.str.extract(r"\.([^.@]+)$", 1).is_in(_top_level_domain_list())
 
 
 def is_valid_email(email: pl.Expr) -> pl.Expr:
@@ -109,7 +115,7 @@ LAST_CHANGED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 seconds, in UTC)."""
 
 
-_INTERNATIONAL_DOMAIN = r"[^\x00-\x7f]|xn--"
+INTERNATIONAL_DOMAIN = r"[^\x00-\x7f]|xn--"
 """An address that may hold an internationalised domain, which has two spellings: Unicode, and its
 ``xn--`` ASCII form (a non-ASCII character or an ``xn--`` label anywhere)."""
 
@@ -121,8 +127,7 @@ def canonical_address(address: str) -> str:
     combining mark) are one mailbox. Spelt apart, they would be two contacts, and an opt-out
     recorded under one spelling would leave the other subscribed. So the domain is mapped and
     written back in Unicode (IDNA 2008 with UTS 46's mapping: normalised, its ``xn--`` labels
-    decoded), as people type it and HubSpot shows it. A domain IDNA refuses is left as it is,
-    for the form check to judge.
+    decoded), as people type it and HubSpot shows it. A domain IDNA refuses is left as it is.
     """
     local, at, domain = address.rpartition("@")
     try:
@@ -131,23 +136,10 @@ def canonical_address(address: str) -> str:
         return address
 
 
-def _canonical_addresses(addresses: pl.Series) -> pl.Series:
-    # Only the rare internationalised domains go through Python, one by one; the rest stay.
-    international = addresses.str.contains(_INTERNATIONAL_DOMAIN).fill_null(False)
-    if not international.any():
-        return addresses
-    positions = international.arg_true()
-    return addresses.scatter(positions, [canonical_address(address) for address in addresses.gather(positions)])
-
-
 def normalise_email(column: pl.Expr) -> pl.Expr:
-    """Trim and lowercase, as HubSpot does, and give an internationalised domain one spelling
-    (:func:`canonical_address`), before anything is compared."""
-    return (
-        column.str.strip_chars()
-        .str.to_lowercase()
-        .map_batches(_canonical_addresses, return_dtype=pl.String, is_elementwise=True)
-    )
+    """Trim and lowercase, as HubSpot does, before anything is compared (an internationalised
+    domain's spellings are made one when the contacts are merged: :func:`canonical_address`)."""
+    return column.str.strip_chars().str.to_lowercase()
 
 
 CanonicalContactSchema = pa.DataFrameSchema(

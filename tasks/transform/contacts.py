@@ -1,7 +1,8 @@
 """From validated source rows to canonical contacts: map columns, decide consent, merge by email.
 
 The rules (DESIGN.md, "Domain rules"):
-- emails are trimmed and lowercased before they are compared;
+- emails are trimmed and lowercased before they are compared, and the spellings of an
+  internationalised domain (``xn--`` or Unicode, composed or not) are made one;
 - each row gets the consent outcome of its status; the most restrictive outcome of an
   email's rows wins, and an opt-out anywhere is final;
 - properties come from the most recently changed row (then the earliest in input order);
@@ -30,6 +31,9 @@ from schemas.contact import (
     ROWS_MERGED,
     SOURCES,
     SOURCES_SEPARATOR,
+    INTERNATIONAL_DOMAIN,
+    canonical_address,
+    is_valid_email,
     normalise_email,
 )
 from tasks.transform.consent import ConsentPolicy, Outcome, outcome_from_severity_expr, severity_expr
@@ -150,6 +154,36 @@ def map_rows(
     return ContactRows(frame=frame, routes=routes, custom_properties=list(customs.values()))
 
 
+def one_spelling(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]:
+    """The files with each internationalised address in one spelling (:func:`canonical_address`).
+
+    ``jane@xn--bcher-kva.de`` in one source and ``jane@bücher.de`` in another are one mailbox,
+    and must merge into one contact: else an opt-out under one spelling would leave the other
+    subscribed. The spelling needs Python (IDNA), so rather than run it over every row, one
+    narrow pass finds the few addresses that may have another spelling, and those are replaced
+    by a lookup; files without any come back as they are. A respelling the form check would
+    refuse is not made (the address was valid as it came).
+
+    Args:
+        files: Mapped rows per file (from :func:`map_rows`).
+    """
+    candidates = (
+        pl.concat([f.select(EMAIL) for f in files])
+        .filter(pl.col(EMAIL).str.contains(INTERNATIONAL_DOMAIN))
+        .unique()
+        .collect()
+        .get_column(EMAIL)
+    )
+    spellings = pl.DataFrame(
+        {"as_read": candidates, "as_one": [canonical_address(address) for address in candidates]},
+        schema={"as_read": pl.String, "as_one": pl.String},
+    ).filter((pl.col("as_read") != pl.col("as_one")) & is_valid_email(pl.col("as_one")))
+    if spellings.is_empty():
+        return list(files)
+    as_one = pl.col(EMAIL).replace(spellings.get_column("as_read"), spellings.get_column("as_one"))
+    return [f.with_columns(as_one) for f in files]
+
+
 def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
     """Merge every file's mapped rows into one contact per email, in memory.
 
@@ -170,6 +204,11 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
         return pl.DataFrame(
             schema=dict.fromkeys(_contact_columns([]), pl.String) | {ROWS_MERGED: pl.UInt32, LAST_CHANGED: pl.Datetime("us")}
         )
+    return _merged(one_spelling(files))
+
+
+def _merged(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
+    """:func:`merge_contacts` of files whose addresses are already in one spelling."""
     rows = pl.concat(
         [f.with_columns(pl.lit(i, pl.UInt32).alias(_FILE_INDEX)) for i, f in enumerate(files)],
         how="diagonal_relaxed",
@@ -227,6 +266,7 @@ def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]
     """
     if not files:
         return [merge_contacts([]).lazy()]
+    files = one_spelling(files)
     columns = _contact_columns(property_columns(files))
     positioned = [f.with_columns(_position_expr(i)) for i, f in enumerate(files)]
     duplicated = _duplicated_emails(positioned)
@@ -235,7 +275,7 @@ def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]
     # In email-hash partitions: each merge holds its own emails' rows only. Each is in order of
     # first appearance, and the sort of ``firsts`` below orders them all.
     merged = pl.concat(
-        [merge_contacts([f.filter(pl.col(EMAIL).is_in(emails.implode())) for f in files]) for emails in _merge_partitions(duplicated)]
+        [_merged([f.filter(pl.col(EMAIL).is_in(emails.implode())) for f in files]) for emails in _merge_partitions(duplicated)]
     )
     firsts = duplicated.join(merged, on=EMAIL).sort(_FIRST).rename({_FIRST: _INPUT_ORDER})
     streams = []

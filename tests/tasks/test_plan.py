@@ -54,9 +54,9 @@ def reason(row: dict, email_column: str) -> str | None:
     failed = []
     if not email:
         failed.append("no email address")
-    elif not re.search(EMAIL_PATTERN, canonical_address(email.lower())):
+    elif not re.search(EMAIL_PATTERN, email.lower()):
         failed.append("invalid email address")
-    elif canonical_address(email.lower()).rsplit(".", 1)[1] not in top_level_domains():
+    elif email.lower().rsplit(".", 1)[1] not in top_level_domains():
         failed.append("the email's domain ends in no top-level domain (a typo such as .con?)")
     if row[lineage.EXTRA_FIELDS] is not None:
         failed.append("the row has more fields than the header")
@@ -78,7 +78,7 @@ def reference(raws) -> dict:
         mapped = map_rows(accepted, raw.headers, raw.email_column, raw.uri, PROFILE, PROFILE.consent).frame.collect()
         properties += [c for c in mapped.columns if not c.startswith("_") and c != "email" and c not in properties]
         for row in mapped.to_dicts():
-            contacts.setdefault(row["email"], []).append(row)
+            contacts.setdefault(canonical_address(row["email"]), []).append({**row, "email": canonical_address(row["email"])})
     merged = [merge(rows, properties) for rows in contacts.values()]
     return {"contacts": merged, "properties": properties, "rejects": rejects, "sources": sources}
 
