@@ -127,13 +127,34 @@ def canonical_address(address: str) -> str:
     combining mark) are one mailbox. Spelt apart, they would be two contacts, and an opt-out
     recorded under one spelling would leave the other subscribed. So the domain is mapped and
     written back in Unicode (IDNA 2008 with UTS 46's mapping: normalised, its ``xn--`` labels
-    decoded), as people type it and HubSpot shows it. A domain IDNA refuses is left as it is.
+    decoded), as people type it and HubSpot shows it; opt-outs go to its ``xn--`` spelling too
+    (:func:`ascii_spelling`). A domain IDNA refuses is left as it is.
     """
     local, at, domain = address.rpartition("@")
     try:
         return f"{local}{at}{idna.decode(idna.encode(domain, uts46=True))}"
     except idna.IDNAError:
         return address
+
+
+def ascii_spelling(address: str) -> str | None:
+    """The other spelling of an address whose domain is in Unicode: its ``xn--`` form.
+
+    Opt-outs are sent under both spellings: the plan writes one (:func:`canonical_address`), and
+    a portal may hold the address in the other (from a form, another integration), where an
+    opt-out under the first alone would leave it subscribed.
+
+    Returns:
+        ``jane@xn--bcher-kva.de`` for ``jane@bücher.de``; None for an ASCII domain, or one IDNA
+        refuses.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return None
+    try:
+        return f"{local}{at}{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        return None
 
 
 def normalise_email(column: pl.Expr) -> pl.Expr:

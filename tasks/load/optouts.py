@@ -22,6 +22,7 @@ from urllib.parse import quote
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from schemas.contact import ascii_spelling
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
@@ -119,6 +120,23 @@ def _unsubscribe(portal: HubSpotPortal, emails: list[str], failures: dict[str, s
     return "single"
 
 
+def _unsubscribe_other_spellings(portal: HubSpotPortal, emails: list[str]) -> int:
+    """Unsubscribe the ``xn--`` spelling of each address at an internationalised domain, as the
+    portal may hold that one (:func:`schemas.contact.ascii_spelling`); returns how many were sent.
+
+    Over and above the file's own addresses: a failure is logged, never a failed row (the file's
+    address itself is what the ledger verifies).
+    """
+    spellings = [spelling for spelling in map(ascii_spelling, emails) if spelling is not None]
+    if not spellings:
+        return 0
+    failures: dict[str, str] = {}
+    _unsubscribe(portal, spellings, failures)
+    for email, failure in failures.items():
+        get_logger().warning("opt-out of %s, the xn-- spelling of an address: %s", mask_email(email), failure)
+    return len(spellings)
+
+
 def unsubscribed_among(portal: HubSpotPortal, emails: list[str]) -> set[str]:
     """The addresses among ``emails`` that HubSpot reports unsubscribed from all email.
 
@@ -176,9 +194,11 @@ def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, A
         {"file": entry["file"], "line": line, "error_type": "NO_EMAIL", "scope": "row", "message": "empty Email cell"}
         for line in blank_lines
     ]
+    other_spellings = 0
     for batch in chunked(addresses, settings.OPT_OUT_BATCH_SIZE):
         emails = [email for _, email in batch]
         modes.add(_unsubscribe(portal, emails, failures))
+        other_spellings += _unsubscribe_other_spellings(portal, emails)
         # An address whose unsubscribe call was refused needs no read to know it failed.
         done = unsubscribed_among(portal, [email for email in emails if email not in failures])
         verified += len(done)
@@ -191,6 +211,8 @@ def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, A
             )
             logger.warning("opt-out %s line %d (%s): %s", entry["file"], line, mask_email(email), message)
     logger.info("opt-outs %s: %d of %d addresses unsubscribed", entry["file"], verified, len(addresses))
+    if other_spellings:
+        logger.info("opt-outs %s: also %d internationalised address(es) in their xn-- spelling", entry["file"], other_spellings)
     return {
         "file": entry["file"],
         "status": entry.get("status"),

@@ -121,3 +121,13 @@ def test_an_internationalised_domain_has_one_spelling(address, canonical):
     from schemas.contact import canonical_address
 
     assert canonical_address(address) == canonical
+
+
+@pytest.mark.parametrize(
+    ("address", "spelling"),
+    [("jane@bücher.de", "jane@xn--bcher-kva.de"), ("user@例え.jp", "user@xn--r8jz45g.jp"), ("jane@example.com", None), ("jane@xn--bcher-kva.de", None), ("no-at-sign", None)],
+)
+def test_an_address_at_a_unicode_domain_has_an_ascii_spelling_for_its_opt_out(address, spelling):
+    from schemas.contact import ascii_spelling
+
+    assert ascii_spelling(address) == spelling

@@ -153,6 +153,19 @@ def test_opt_outs_fall_back_to_one_call_per_address_without_enterprise(hub, port
 
 
 @pytest.mark.parametrize("batch_allowed", [True, False], ids=["batch", "single"])
+def test_an_internationalised_address_is_opted_out_under_both_its_spellings(hub, portal, emulator, tmp_path, batch_allowed):
+    emulator.configure(batch_comm_prefs_allowed=batch_allowed)
+    plan = migration(tmp_path, opt_outs={UNSUBSCRIBED: ("unsubscribed", ["jane@bücher.de", "ok@example.com"])})
+
+    report = apply_opt_outs(portal, plan)
+
+    # The ledger counts the file's addresses; the xn-- spelling goes over and above them.
+    assert [(f["addresses"], f["unsubscribed"], f["failed"]) for f in report["files"]] == [(2, 2, 0)]
+    for email in ("jane@bücher.de", "jane@xn--bcher-kva.de", "ok@example.com"):
+        assert opted_out(hub, email), email
+
+
+@pytest.mark.parametrize("batch_allowed", [True, False], ids=["batch", "single"])
 def test_an_address_hubspot_refuses_is_tied_back_to_its_source_row(portal, emulator, tmp_path, batch_allowed):
     emulator.configure(batch_comm_prefs_allowed=batch_allowed)
     plan = migration(tmp_path, opt_outs={UNSUBSCRIBED: ("unsubscribed", ["ok@example.com", "not an address"])})
