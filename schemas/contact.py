@@ -59,7 +59,7 @@ def top_level_domains() -> tuple[str, ...]:
         for line in icann.splitlines()
         if line.strip() and not line.startswith("//") and "." not in line
     }
-    return tuple(sorted(unicode_names | {name.encode("idna").decode("ascii") for name in unicode_names}))
+    return tuple(sorted(unicode_names | {idna.encode(name).decode("ascii") for name in unicode_names}))
 
 
 def has_email_form(email: pl.Expr) -> pl.Expr:
