@@ -174,6 +174,13 @@ def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-secret",
         help="Prefect Secret block holding the token (default: the HUBSPOT_ACCESS_TOKEN environment variable)",
     )
+    parser.add_argument(
+        "--portal-id",
+        type=int,
+        metavar="N",
+        help="the HubSpot portal id (Hub ID) the token must be for: stop before sending or reading anything "
+        "if it is another portal's (default: not checked)",
+    )
 
 
 def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
@@ -297,6 +304,8 @@ def _portal_parameters(args: argparse.Namespace) -> dict:
         values["portal_url"] = args.portal_url
     if args.token_secret:
         values["token_secret_block"] = args.token_secret
+    if args.portal_id is not None:
+        values["portal_id"] = args.portal_id
     return values
 
 

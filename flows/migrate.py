@@ -21,6 +21,7 @@ from tasks.extract.tables import ReadOptions
 from tasks.import_files import PlanLimits
 from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
+from tasks.load.expected import ExpectedPortal
 from tasks.load.plan import read_plan
 from tasks.load.resume import load_state_dir
 from tasks.load.run import load_steps
@@ -81,14 +82,17 @@ def migrate_contacts(params: MigrationParameters) -> dict:
     run) and report both.
 
     The token is resolved before any work, so a missing one fails in seconds, not after the plan.
-    A rerun with the same output folder resumes: finished load steps are not sent again.
+    A rerun with the same output folder resumes: finished load steps are not sent again. With a
+    ``portal_id``, the load or dry run stops before it sends or reads anything when the token is
+    for another portal.
     """
     check_parameters(params)
     portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
+    expected = ExpectedPortal.of(params.portal_id, params.token_env, params.token_secret_block)
     out = OutputFolder(params.output)
     report = plan_run(params, out)
     if params.dry_run:
-        report["dry_run"] = dry_run_task(portal, read_plan(out.local))
+        report["dry_run"] = dry_run_task(portal, read_plan(out.local), expected)
     else:
         with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
             report["load"] = load_steps(
@@ -97,6 +101,7 @@ def migrate_contacts(params: MigrationParameters) -> dict:
                 state_dir=load_state_dir(out.url, out.local),
                 load_path=params.load_path,
                 import_companies=params.import_companies,
+                expected_portal=expected,
             )
     publish_report(report, out, params.rejects_alert_fraction)
     return report

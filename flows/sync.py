@@ -21,6 +21,7 @@ from flows.migrate import check_parameters, plan_run, reported_if_the_load_stops
 from schemas.params import SyncParameters
 from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
+from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.resume import claim_state, load_state_dir
 from tasks.load.run import load_steps
@@ -117,12 +118,15 @@ def sync_contacts(params: SyncParameters) -> dict:
 
     A dry run reports what the delta would do and keeps the snapshot and watermark as they were.
     A failed run keeps them too, so the next run sends the same delta again (finished steps are
-    skipped).
+    skipped). With a ``portal_id``, a token for another portal stops the run before its state is
+    claimed, anything is read from the sources or anything is sent.
     """
     check_parameters(params)
     portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
     out = OutputFolder(params.output)
     state = SyncState.of(out.url, sync_key(params.sources, params.portal_url))
+    # Once, before the state is claimed (a wrong token must not bind it), for the dry run and the load alike.
+    check_expected_portal(portal, ExpectedPortal.of(params.portal_id, params.token_env, params.token_secret_block))
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)
     since = read_watermark(state.watermark)

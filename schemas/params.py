@@ -110,6 +110,13 @@ class MigrationParameters(PlanParameters):
         default=None,
         description="Name of a Prefect Secret block holding the token, used when the environment variable is unset.",
     )
+    portal_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="The HubSpot portal id (Hub ID) the token must be for: the run stops before sending or reading "
+        "anything when the token is another portal's, or when HubSpot will not say which (the app lacks the oauth "
+        "scope). Empty: not checked.",
+    )
     dry_run: bool = Field(
         default=False,
         description="Only read the portal and report what the load would create, update, opt out and leave "

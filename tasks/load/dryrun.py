@@ -24,6 +24,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
+from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.log import get_logger
 from tasks.load.optouts import read_opt_out_emails
 from tasks.load.plan import LoadPlan, read_header
@@ -91,18 +92,24 @@ def _opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) 
     return {"file": entry["file"], "status": entry.get("status"), OPT_OUT: len(addresses) - already, UNCHANGED: already}
 
 
-def dry_run(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
+def dry_run(portal: HubSpotPortal, plan: LoadPlan, expected_portal: ExpectedPortal | None = None) -> dict[str, Any]:
     """Read the portal and say what loading ``plan`` would change, without changing anything.
 
     Args:
         portal: The portal (only read).
         plan: The plan.
+        expected_portal: The portal the token must be for (:func:`check_expected_portal`),
+            checked first: another portal's contacts are not read into the report.
 
     Returns:
         ``{"portal", "portal_id", "account_type", "properties": {"create": [names], "existing": N},
         "contacts": {"create", "update", "unchanged"}, "opt_outs": {"opt_out", "unchanged"},
         "billing_delta": N, "files": [per contacts file and opt-out file counts]}``.
+
+    Raises:
+        LoadError: The token is not for ``expected_portal``: nothing was read but which portal it is.
     """
+    check_expected_portal(portal, expected_portal)
     existing = existing_properties(portal) if plan.properties else {}
     missing = [prop["name"] for prop in plan.properties if prop["name"] not in existing]
     contacts = [_contacts_file(portal, plan, entry) for entry in plan.imports]

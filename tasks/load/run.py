@@ -28,6 +28,7 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.companies import CompanyJournal, companies_report, load_companies, load_file_companies_task
+from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.imports import import_contacts_file_task, import_contacts_files
 from tasks.load.lists import ListJournal, add_file_members, add_file_members_task, ensure_list_task, ensure_lists
 from tasks.load.log import get_logger
@@ -131,6 +132,7 @@ def load_plan(
     *,
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
     import_companies: bool = False,
+    expected_portal: ExpectedPortal | None = None,
 ) -> dict[str, Any]:
     """Load a plan directory into a portal with plain calls (no Prefect, no caching), by imports.
 
@@ -140,14 +142,17 @@ def load_plan(
         poll_interval: Seconds between import status polls.
         import_companies: Also create the contacts' companies and associate them
             (``tasks/load/companies.py``); the report then has ``companies``.
+        expected_portal: The portal the token must be for (:func:`check_expected_portal`).
 
     Returns:
         The load report of :func:`load_report`.
 
     Raises:
-        LoadError: The load cannot go on; the message says why and what to do.
+        LoadError: The load cannot go on; the message says why and what to do. Or the token is
+            not for ``expected_portal``: nothing is sent.
     """
     plan = read_plan(plan_dir)
+    check_expected_portal(portal, expected_portal)
     _log_start(portal, plan)
     properties = ensure_properties(portal, plan)
     opt_outs = [apply_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]
@@ -277,6 +282,7 @@ def load_steps(
     load_path: str = AUTO,
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
     import_companies: bool = False,
+    expected_portal: ExpectedPortal | None = None,
 ) -> dict[str, Any]:
     """Load a plan directory as one Prefect task per step, resumable; call it inside a flow.
 
@@ -295,6 +301,8 @@ def load_steps(
         poll_interval: Seconds between import status polls.
         import_companies: Also create the contacts' companies and associate them, a step per
             contacts file, one file after another (``tasks/load/companies.py``).
+        expected_portal: The portal the token must be for (:func:`check_expected_portal`),
+            checked before the state is claimed: a wrong token never binds it.
 
     Returns:
         The load report of :func:`load_report`, plus ``"companies"`` when asked and
@@ -305,9 +313,10 @@ def load_steps(
         LoadError: A step could not go on (daily quota, token refused, HubSpot down); every
             other step of its phase was let finish first, so a rerun starts after them. Or
             ``state_dir`` holds the state of a load into another portal (:func:`claim_state`):
-            nothing is sent.
+            nothing is sent. Or the token is not for ``expected_portal``: nothing is sent.
     """
     plan = read_plan(plan_dir)
+    check_expected_portal(portal, expected_portal)
     claim_state(state_dir, portal)
     _log_start(portal, plan)
     progress = LoadProgress(plan)

@@ -12,7 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from flows.cli import SAMPLE_EXPORT
+import flows.cli
+from flows.cli import SAMPLE_EXPORT, main
+from schemas.params import MigrationParameters, SyncParameters
 
 ONRAMP = [sys.executable, "-m", "flows.cli"]
 
@@ -60,6 +62,32 @@ def test_an_opt_out_cannot_be_remapped_from_the_command_line(tmp_path):
 def test_usage_errors_exit_2(tmp_path):
     assert run(["plan", "--out", str(tmp_path)]).returncode == 2
     assert run(["frobnicate"]).returncode == 2
+
+
+@pytest.mark.parametrize(("command", "parameters"), [("migrate", MigrationParameters), ("sync", SyncParameters)])
+@pytest.mark.parametrize(("given", "portal_id"), [(["--portal-id", "4417281"], 4417281), ([], None)])
+def test_the_portal_id_reaches_the_flow_parameters(tmp_path, monkeypatch, command, parameters, given, portal_id):
+    started = []
+
+    def engine(flow, params):
+        started.append(params)
+        return {"load": {"rows_failed": 0}}
+
+    monkeypatch.setattr(flows.cli, "_in_engine", engine)
+    monkeypatch.setattr(flows.cli, "_print_summary", lambda report, output: None)
+
+    status = main([command, str(SAMPLE_EXPORT), "--out", str(tmp_path / "out"), *given])
+
+    assert status == 0
+    (params,) = started
+    assert (type(params), params.portal_id) == (parameters, portal_id)
+
+
+def test_a_portal_id_that_is_no_portal_id_exits_2(tmp_path, capsys):
+    status = main(["migrate", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out"), "--portal-id", "0"])
+
+    assert status == 2
+    assert capsys.readouterr().err == "onramp: error: portal_id: Input should be greater than or equal to 1\n"
 
 
 def test_migrate_without_a_token_fails_the_load_with_one_line(tmp_path, hubspot, prefect_api_url):

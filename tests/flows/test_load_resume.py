@@ -17,6 +17,7 @@ from emulators.hubspot import serve_in_background
 from flows.migrate import migrate_contacts
 from tasks.errors import LoadError
 from tasks.load.client import ACCOUNT_INFO_PATH
+from tasks.load.resume import PORTAL_FILE
 from tests.flows.test_migrate import expected_outcomes
 from tests.reliability.portal import (
     TOKEN,
@@ -90,6 +91,22 @@ def test_a_rotated_token_resumes_and_another_portal_s_token_stops_before_sending
 
         assert Counter(hub.emulator.request_counts) - before == Counter({("GET", ACCOUNT_INFO_PATH, 200): 1})
         assert "portal 7654321" in json.loads((tmp_path / "out" / "report.json").read_text())["load_stopped"]
+
+
+def test_a_run_given_another_portal_s_id_reads_and_sends_nothing(prefect_api_url, tmp_path):
+    write_export(tmp_path / "export.zip", rows=20, seed=5)
+    with serve_in_background() as hub:
+        # The token in HUBSPOT_ACCESS_TOKEN is client B's sandbox; the run is for client A's portal.
+        hub.emulator.configure(portal_id=222, account_type="SANDBOX")
+        for dry_run in (True, False):
+            with pytest.raises(LoadError, match=r"^the token \(HUBSPOT_ACCESS_TOKEN\) is for HubSpot portal 222 \(SANDBOX\), not portal 111 "):
+                migrate_contacts(params(tmp_path, hub, portal_id=111, dry_run=dry_run))
+
+        # Each run asked which portal the token is for, and nothing else.
+        assert Counter(hub.emulator.request_counts) == Counter({("GET", ACCOUNT_INFO_PATH, 200): 2})
+    out = tmp_path / "out"
+    assert "not portal 111" in json.loads((out / "report.json").read_text())["load_stopped"]
+    assert not (out / ".onramp-load" / PORTAL_FILE).exists()
 
 
 def test_a_load_killed_mid_way_resumes_without_resending_finished_steps(prefect_api_url, tmp_path):

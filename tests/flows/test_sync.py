@@ -217,3 +217,16 @@ def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api
     finally:
         hubspot.emulator.configure(portal_id=portal_id)
     assert Counter(hubspot.emulator.request_counts) - requests_before == Counter({("GET", ACCOUNT_INFO_PATH, 200): 1})
+
+
+def test_a_sync_given_another_portal_s_id_stops_before_its_state_is_claimed(hubspot, tmp_path, monkeypatch):
+    # The flow's own function, without the engine: the check comes before any task runs.
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "client-b-token")
+    params = SyncParameters(sources=[str(source_folder(tmp_path))], output=str(tmp_path / "out"), portal_url=hubspot.url, portal_id=111)
+    requests_before = Counter(hubspot.emulator.request_counts)
+
+    with pytest.raises(LoadError, match=r"^the token \(HUBSPOT_ACCESS_TOKEN\) is for HubSpot portal \d+ \(STANDARD\), not portal 111 "):
+        sync_contacts.fn(params)
+
+    assert Counter(hubspot.emulator.request_counts) - requests_before == Counter({("GET", ACCOUNT_INFO_PATH, 200): 1})
+    assert not list((tmp_path / "out").rglob("*.json"))
