@@ -110,13 +110,15 @@ def for_workers(params: MigrationParameters) -> MigrationParameters:
 
 def account_parameters(account: AccountSpec, output: str) -> MigrationParameters:
     """The account's migration: its sources and portal, writing to ``output``. Token and key
-    locations travel as names; whoever runs the migration reads the values."""
+    locations travel as names; whoever runs the migration reads the values, and checks the token
+    against the portal id the manifest gives, if any."""
     return MigrationParameters(
         sources=account.sources,
         output=output,
         portal_url=account.portal.url,
         token_env=account.portal.token_env,
         token_secret_block=account.portal.token_secret,
+        portal_id=account.portal.portal_id,
         consent_overrides=account.consent_overrides,
         source_credentials=account.source_credentials,
     )

@@ -4,7 +4,7 @@
 accounts:
   - name: acme
     sources: [s3://exports/acme/audience_export.zip]
-    portal: {url: https://api.hubapi.com, token_env: ACME_HUBSPOT_TOKEN, work_queue: portal-acme}
+    portal: {url: https://api.hubapi.com, token_env: ACME_HUBSPOT_TOKEN, portal_id: 4417281, work_queue: portal-acme}
   - name: globex
     sources: [mailchimp://a1b2c3d4e5, constantcontact://contacts]
     source_credentials: {mailchimp_secret_block: globex-mailchimp, constant_contact_env_prefix: GLOBEX_CC}
@@ -13,7 +13,9 @@ accounts:
 A manifest names where tokens and keys are (environment variables or Prefect Secret blocks),
 never the tokens themselves, so it can be committed and reviewed. A portal's ``work_queue``
 (with ``account_deployment`` only) sends its accounts' flow runs to the one worker serving that
-queue, so one machine spends the portal's rate budget.
+queue, so one machine spends the portal's rate budget. A portal's ``portal_id`` is the HubSpot
+portal the token must be for: an account whose token is another portal's stops before its load
+sends anything.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class PortalSpec(BaseModel):
         min_length=1,
         description="With account_deployment: the work queue of the deployment's pool whose worker loads this "
         "portal's accounts, so that one machine spends the portal's rate budget.",
+    )
+    portal_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="The HubSpot portal id (Hub ID) the token must be for: the account's load stops before it sends "
+        "anything when the token is another portal's.",
     )
 
     @model_validator(mode="after")
@@ -129,21 +137,51 @@ class Manifest(BaseModel):
     @model_validator(mode="after")
     def _one_work_queue_per_portal(self) -> Manifest:
         # Accounts of one portal on two machines would each spend the portal's whole budget.
+        disagreeing = self._disagreeing_on("work_queue", unset_agrees=False)
+        if disagreeing:
+            first, account = disagreeing
+            raise ValueError(
+                f"accounts {first.name} and {account.name} load into {_portal_label(account)} but name different "
+                f"work queues ({_queue_label(first.portal.work_queue)} and {_queue_label(account.portal.work_queue)}): "
+                "give every account of a portal the same portal.work_queue"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_portal_id_per_portal(self) -> Manifest:
+        # One token location holds one token, for one portal: two ids for it mean a wrong token or
+        # id, which would otherwise stop one of the accounts only once the run reached its load.
+        disagreeing = self._disagreeing_on("portal_id", unset_agrees=True)
+        if disagreeing:
+            first, account = disagreeing
+            raise ValueError(
+                f"accounts {first.name} and {account.name} load into {_portal_label(account)} but name different "
+                f"portal ids ({first.portal.portal_id} and {account.portal.portal_id}): one token is for one portal, "
+                "so fix the token or the portal_id of one of them"
+            )
+        return self
+
+    def _disagreeing_on(self, field: str, *, unset_agrees: bool) -> tuple[AccountSpec, AccountSpec] | None:
+        """The first two accounts of one portal (URL and token location) whose portals give ``field``
+        different values, or None; with ``unset_agrees``, an account leaving it unset agrees with any."""
         first_of_portal: dict[tuple[str, str], AccountSpec] = {}
         for account in self.accounts:
+            value = getattr(account.portal, field)
+            if value is None and unset_agrees:
+                continue
             first = first_of_portal.setdefault(account.portal.rate_budget_key(), account)
-            if first.portal.work_queue != account.portal.work_queue:
-                url, token = account.portal.rate_budget_key()
-                raise ValueError(
-                    f"accounts {first.name} and {account.name} load into one portal ({url}, {token}) but name different "
-                    f"work queues ({_queue_label(first.portal.work_queue)} and {_queue_label(account.portal.work_queue)}): "
-                    "give every account of a portal the same portal.work_queue"
-                )
-        return self
+            if getattr(first.portal, field) != value:
+                return first, account
+        return None
 
     def work_queues(self) -> set[str]:
         """The work queues the accounts' portals name."""
         return {a.portal.work_queue for a in self.accounts if a.portal.work_queue}
+
+
+def _portal_label(account: AccountSpec) -> str:
+    url, token = account.portal.rate_budget_key()
+    return f"one portal ({url}, {token})"
 
 
 def _queue_label(work_queue: str | None) -> str:

@@ -22,6 +22,7 @@ from benchmarks.generate_mailchimp import write_export
 import flows.accounts
 from flows.accounts import (
     ChildRuns,
+    account_parameters,
     check_deployment,
     child_run_result,
     for_workers,
@@ -344,3 +345,15 @@ def test_work_queues_with_a_deployment_without_a_work_pool_are_refused(prefect_a
     check_deployment(f"onramp-migrate/{name}")
     with pytest.raises(InputError, match=rf"^onramp-migrate/{name}: has no work pool, so the manifest's work queues \(portal-a\) cannot"):
         check_deployment(f"onramp-migrate/{name}", {"portal-a"})
+
+
+def test_an_accounts_portal_id_travels_with_its_parameters_to_a_worker(tmp_path):
+    acme = AccountSpec(name="acme", sources=["acme.zip"], portal={"token_env": "ACME_TOKEN", "portal_id": 4417281})
+
+    params = account_parameters(acme, str(tmp_path / "out" / "acme"))
+
+    assert (params.token_env, params.portal_id) == ("ACME_TOKEN", 4417281)
+    # What run_on_a_worker sends, as the worker's flow reads it back.
+    sent = for_workers(params).model_dump(mode="json")
+    assert MigrationParameters.model_validate(sent).portal_id == 4417281
+    assert account_parameters(AccountSpec(name="globex", sources=["globex.zip"]), "out/globex").portal_id is None

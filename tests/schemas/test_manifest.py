@@ -128,3 +128,32 @@ def test_a_work_queue_without_a_deployment_is_refused_at_its_line(tmp_path):
         params.read_manifest()
     with_deployment = params.model_copy(update={"account_deployment": "onramp-migrate/backfill"})
     assert with_deployment.read_manifest().work_queues() == {"portal-a", "portal-b"}
+
+
+def test_a_portal_names_the_portal_id_its_token_must_be_for(tmp_path):
+    text = QUEUED.replace("work_queue: portal-a}", "portal_id: 111}").replace("work_queue: portal-b}", "portal_id: 222}")
+    acme, globex, initech = load_manifest(write(tmp_path, text)).accounts
+    assert [a.portal.portal_id for a in (acme, globex, initech)] == [111, 111, 222]
+    # An account of the portal that names no id agrees with the one that does: its token is the same.
+    unnamed = text.replace("token_env: A_TOKEN, portal_id: 111}\n  - name: initech", "token_env: A_TOKEN}\n  - name: initech")
+    assert [a.portal.portal_id for a in load_manifest(write(tmp_path, unnamed)).accounts] == [111, None, 222]
+    assert load_manifest(write(tmp_path, GOOD)).accounts[0].portal.portal_id is None
+
+
+def test_the_accounts_of_one_portal_name_one_portal_id(tmp_path):
+    # globex names acme's token location with another client's portal id: one of them is wrong.
+    text = QUEUED.replace("work_queue: portal-a}", "portal_id: 111}").replace("work_queue: portal-b}", "portal_id: 222}")
+    uri = write(tmp_path, text.replace("token_env: A_TOKEN, portal_id: 111}\n  - name: initech", "token_env: A_TOKEN, portal_id: 222}\n  - name: initech"))
+    with pytest.raises(InputError) as caught:
+        load_manifest(uri)
+    assert str(caught.value) == (
+        f"{uri}:1: manifest: Value error, accounts acme and globex load into one portal (http://portal-a, token_env A_TOKEN) "
+        "but name different portal ids (111 and 222): one token is for one portal, so fix the token or the portal_id of one of them"
+    )
+
+
+def test_a_portal_id_is_a_positive_number_refused_at_its_line(tmp_path):
+    with pytest.raises(InputError, match=r":4: accounts\.0\.portal\.portal_id: Input should be greater than or equal to 1"):
+        load_manifest(write(tmp_path, GOOD.replace("token_env: ACME_HUBSPOT_TOKEN}", "token_env: ACME_HUBSPOT_TOKEN, portal_id: 0}")))
+    with pytest.raises(InputError, match=r":4: accounts\.0\.portal\.portal_id: Input should be a valid integer"):
+        load_manifest(write(tmp_path, GOOD.replace("token_env: ACME_HUBSPOT_TOKEN}", "token_env: ACME_HUBSPOT_TOKEN, portal_id: acme}")))
