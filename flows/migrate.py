@@ -21,7 +21,7 @@ from tasks.extract.tables import ReadOptions
 from tasks.import_files import PlanLimits
 from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
-from tasks.load.expected import ExpectedPortal
+from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import read_plan
 from tasks.load.resume import load_state_dir
 from tasks.load.run import load_steps
@@ -81,14 +81,15 @@ def migrate_contacts(params: MigrationParameters) -> dict:
     """Plan the sources, then load the plan into one HubSpot portal (or only read it, for a dry
     run) and report both.
 
-    The token is resolved before any work, so a missing one fails in seconds, not after the plan.
-    A rerun with the same output folder resumes: finished load steps are not sent again. With a
-    ``portal_id``, the load or dry run stops before it sends or reads anything when the token is
-    for another portal.
+    The token is resolved before any work, so a missing one fails in seconds, not after the plan;
+    so is, with a ``portal_id``, a token for another portal (the load and the dry run check it
+    again before they send or read anything). A rerun with the same output folder resumes:
+    finished load steps are not sent again.
     """
     check_parameters(params)
     portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
     expected = ExpectedPortal.of(params.portal_id, params.token_env, params.token_secret_block)
+    check_expected_portal(portal, expected)
     out = OutputFolder(params.output)
     report = plan_run(params, out)
     if params.dry_run:
