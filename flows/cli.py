@@ -210,6 +210,10 @@ def _add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     portal = parser.add_argument_group("portal")
     portal.add_argument("--tier", default="professional", help="rate-limit tier: free, starter, professional, enterprise, api-add-on")
     portal.add_argument("--daily-limit", type=int, metavar="N", help="requests a day (default: the tier's)")
+    # Unset, each is the emulator's own default; its settings refuse an unknown type or zone.
+    portal.add_argument("--portal-id", type=int, metavar="N", help="the portal id the account-info API answers, as a rehearsed portal's")
+    portal.add_argument("--account-type", metavar="TYPE", help="STANDARD, SANDBOX, DEVELOPER_TEST or APP_DEVELOPER")
+    portal.add_argument("--time-zone", metavar="ZONE", help="the portal's IANA time zone (its daily quota resets at midnight there)")
     portal.add_argument(
         "--no-batch-opt-outs", action="store_true",
         help="answer the batch communication-preferences endpoints 403, as below Marketing Hub Enterprise",
@@ -352,6 +356,11 @@ def _run_emulator(args: argparse.Namespace) -> int:
         settings = EmulatorSettings(
             tier=args.tier,
             daily_limit=args.daily_limit,
+            **{
+                name: value
+                for name, value in {"portal_id": args.portal_id, "account_type": args.account_type, "time_zone": args.time_zone}.items()
+                if value is not None
+            },
             allowed_tokens=frozenset(args.token) if args.token else None,
             batch_comm_prefs_allowed=not args.no_batch_opt_outs,
             fault_seed=args.fault_seed,

@@ -55,6 +55,12 @@ def test_tokens_tier_and_state_flags(tmp_path):
         assert emails == ["kept@x.com"]
 
 
+def test_portal_identity_flags():
+    with emulator("--portal-id", "4417281", "--account-type", "SANDBOX", "--time-zone", "Asia/Tokyo") as url:
+        details = requests.get(url + "/account-info/v3/details", headers=auth()).json()
+    assert (details["portalId"], details["accountType"], details["timeZone"], details["utcOffset"]) == (4417281, "SANDBOX", "Asia/Tokyo", "+09:00")
+
+
 def test_fault_flags():
     flags = (
         "--drop-rate", "1", "--error-rate", "0.5", "--fault-seed", "5", "--latency", "0.01",
@@ -70,10 +76,14 @@ def test_fault_flags():
     assert settings["pendingImportFailures"] == 2
 
 
-def test_unknown_tier_is_a_usage_error():
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(("--tier", "gold"), "unknown tier 'gold'"), (("--account-type", "GOLD"), "unknown account type 'GOLD'"), (("--time-zone", "Mars/Base"), "unknown time zone 'Mars/Base'")],
+)
+def test_an_unknown_setting_is_a_usage_error(flags, message):
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "emulator", "--tier", "gold"],
+        [sys.executable, "-m", "flows.cli", "emulator", *flags],
         capture_output=True, text=True, timeout=_START_SECONDS,
     )
     assert done.returncode == 2
-    assert "unknown tier 'gold'" in done.stderr and "Traceback" not in done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
