@@ -6,6 +6,7 @@ bug in Onramp, not bad input, so it raises rather than producing rejects.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from importlib.resources import files
 
@@ -41,6 +42,9 @@ MAX_LOCAL_PART_CHARS = 64
 """RFC 5321's limits: beyond them no mail server delivers, and HubSpot refuses the address."""
 
 _ICANN_SECTION = ("// ===BEGIN ICANN DOMAINS===", "// ===END ICANN DOMAINS===")
+EXTRA_TOP_LEVEL_DOMAINS_ENV = "ONRAMP_EXTRA_TOP_LEVEL_DOMAINS"
+"""Top-level domains to take beyond the bundled list, comma-separated (``ONRAMP_EXTRA_TOP_LEVEL_DOMAINS=new,другой``):
+for one delegated since the pinned snapshot, until the pin is raised."""
 
 
 @cache
@@ -49,17 +53,31 @@ def top_level_domains() -> tuple[str, ...]:
 
     HubSpot refuses an address whose domain does not end in one of IANA's top-level domains
     (``jane@gmail.con``). The list is the Public Suffix List's ICANN section, which tracks
-    IANA's root zone, as the pinned ``publicsuffixlist`` package bundles it: a domain
-    delegated after that snapshot is refused until the package is upgraded.
+    IANA's root zone, as the pinned ``publicsuffixlist`` package bundles it, plus any named in
+    :data:`EXTRA_TOP_LEVEL_DOMAINS_ENV` (read once, when the list is first used): a domain
+    delegated after the snapshot is refused until it is named there or the pin is raised.
     """
     text = files("publicsuffixlist").joinpath("public_suffix_list.dat").read_text(encoding="utf-8")
     icann = text[text.index(_ICANN_SECTION[0]) : text.index(_ICANN_SECTION[1])]
-    unicode_names = {
-        line.strip()
-        for line in icann.splitlines()
-        if line.strip() and not line.startswith("//") and "." not in line
-    }
-    return tuple(sorted(unicode_names | {idna.encode(name).decode("ascii") for name in unicode_names}))
+    listed = {line.strip() for line in icann.splitlines() if line.strip() and not line.startswith("//") and "." not in line}
+    extra = {name.strip().strip(".").lower() for name in os.environ.get(EXTRA_TOP_LEVEL_DOMAINS_ENV, "").split(",")}
+    names = listed | {_spelt_in_unicode(name) for name in extra if name}
+    return tuple(sorted(names | {spelling for name in names if (spelling := _spelt_in_ascii(name))}))
+
+
+def _spelt_in_unicode(name: str) -> str:
+    try:
+        return idna.decode(name)
+    except idna.IDNAError:
+        # Not a domain name IDNA takes: kept as written; no address with the email's form ends in it.
+        return name
+
+
+def _spelt_in_ascii(name: str) -> str | None:
+    try:
+        return idna.encode(name).decode("ascii")
+    except idna.IDNAError:
+        return None
 
 
 def has_email_form(email: pl.Expr) -> pl.Expr:

@@ -131,3 +131,28 @@ def test_an_address_at_a_unicode_domain_has_an_ascii_spelling_for_its_opt_out(ad
     from schemas.contact import ascii_spelling
 
     assert ascii_spelling(address) == spelling
+
+
+@pytest.fixture
+def reread_top_level_domains():
+    """The list is read once per process: a test that changes the environment reads it again,
+    and leaves it to be read afresh after."""
+    from schemas import contact
+
+    def reread():
+        contact.top_level_domains.cache_clear()
+        contact._top_level_domain_list.cache_clear()
+
+    yield reread
+    reread()
+
+
+def test_a_top_level_domain_newer_than_the_bundled_list_can_be_named(monkeypatch, reread_top_level_domains):
+    from schemas.contact import EXTRA_TOP_LEVEL_DOMAINS_ENV
+
+    newer = ("jane@example.newtld", "jane@example.другой", "jane@example.xn--c1abqtis")
+    assert not any(pl.select(is_valid_email(pl.lit(email))).item() for email in newer)
+    monkeypatch.setenv(EXTRA_TOP_LEVEL_DOMAINS_ENV, " NewTLD , .другой")
+    reread_top_level_domains()
+    for email in newer:
+        assert pl.select(is_valid_email(pl.lit(email))).item(), email
