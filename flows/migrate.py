@@ -81,19 +81,16 @@ def migrate_contacts(params: MigrationParameters) -> dict:
     """Plan the sources, then load the plan into one HubSpot portal (or only read it, for a dry
     run) and report both.
 
-    The token is resolved before any work, so a missing one fails in seconds, not after the plan;
-    so is, with a ``portal_id``, a token for another portal (the load and the dry run check it
-    again before they send or read anything). A rerun with the same output folder resumes:
-    finished load steps are not sent again.
+    The token is resolved before any work, so a missing one fails in seconds, not after the plan,
+    and so does, with a ``portal_id``, a token for another portal (:func:`checked_portal`). A
+    rerun with the same output folder resumes: finished load steps are not sent again.
     """
     check_parameters(params)
-    portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
-    expected = ExpectedPortal.of(params.portal_id, params.token_env, params.token_secret_block)
-    check_expected_portal(portal, expected)
+    portal = checked_portal(params)
     out = OutputFolder(params.output)
     report = plan_run(params, out)
     if params.dry_run:
-        report["dry_run"] = dry_run_task(portal, read_plan(out.local), expected)
+        report["dry_run"] = dry_run_task(portal, read_plan(out.local))
     else:
         with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
             report["load"] = load_steps(
@@ -102,10 +99,22 @@ def migrate_contacts(params: MigrationParameters) -> dict:
                 state_dir=load_state_dir(out.url, out.local),
                 load_path=params.load_path,
                 import_companies=params.import_companies,
-                expected_portal=expected,
             )
     publish_report(report, out, params.rejects_alert_fraction)
     return report
+
+
+def checked_portal(params: MigrationParameters) -> HubSpotPortal:
+    """The portal a run loads into, before any work: its token resolved (a missing one fails in
+    seconds) and, with a ``portal_id``, the token checked to be that portal's (before the run
+    plans, claims a state folder, reads or sends anything).
+
+    Raises:
+        LoadError: No token, or a token for another portal (or one HubSpot will not name).
+    """
+    portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
+    check_expected_portal(portal, ExpectedPortal.of(params.portal_id, params.token_env, params.token_secret_block))
+    return portal
 
 
 @contextmanager

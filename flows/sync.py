@@ -17,11 +17,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.migrate import check_parameters, plan_run, reported_if_the_load_stops
+from flows.migrate import check_parameters, checked_portal, plan_run, reported_if_the_load_stops
 from schemas.params import SyncParameters
-from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
-from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.resume import claim_state, load_state_dir
 from tasks.load.run import load_steps
@@ -122,11 +120,10 @@ def sync_contacts(params: SyncParameters) -> dict:
     claimed, anything is read from the sources or anything is sent.
     """
     check_parameters(params)
-    portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
+    # Before the state is claimed: a wrong token must not bind it.
+    portal = checked_portal(params)
     out = OutputFolder(params.output)
     state = SyncState.of(out.url, sync_key(params.sources, params.portal_url))
-    # Once, before the state is claimed (a wrong token must not bind it), for the dry run and the load alike.
-    check_expected_portal(portal, ExpectedPortal.of(params.portal_id, params.token_env, params.token_secret_block))
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)
     since = read_watermark(state.watermark)

@@ -61,21 +61,23 @@ def top_level_domains() -> tuple[str, ...]:
     icann = text[text.index(_ICANN_SECTION[0]) : text.index(_ICANN_SECTION[1])]
     listed = {line.strip() for line in icann.splitlines() if line.strip() and not line.startswith("//") and "." not in line}
     extra = {name.strip().strip(".").lower() for name in os.environ.get(EXTRA_TOP_LEVEL_DOMAINS_ENV, "").split(",")}
-    names = listed | {_spelt_in_unicode(name) for name in extra if name}
-    return tuple(sorted(names | {spelling for name in names if (spelling := _spelt_in_ascii(name))}))
+    names = listed | {_unicode_domain(name) or name for name in extra if name}
+    return tuple(sorted(names | {spelling for name in names if (spelling := _ascii_domain(name))}))
 
 
-def _spelt_in_unicode(name: str) -> str:
+def _unicode_domain(domain: str) -> str | None:
+    """``domain`` as IDNA maps it (UTS 46: normalised, lowercased), spelt in Unicode (its ``xn--``
+    labels decoded); None where IDNA refuses it."""
     try:
-        return idna.decode(name)
+        return idna.decode(idna.encode(domain, uts46=True))
     except idna.IDNAError:
-        # Not a domain name IDNA takes: kept as written; no address with the email's form ends in it.
-        return name
+        return None
 
 
-def _spelt_in_ascii(name: str) -> str | None:
+def _ascii_domain(domain: str) -> str | None:
+    """``domain`` as IDNA maps it, spelt in ASCII (``xn--`` labels); None where IDNA refuses it."""
     try:
-        return idna.encode(name).decode("ascii")
+        return idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError:
         return None
 
@@ -89,15 +91,10 @@ def has_email_form(email: pl.Expr) -> pl.Expr:
     )
 
 
-@cache
-def _top_level_domain_list() -> pl.Series:
-    # One list, imploded: polars deprecates is_in against a bare collection of the same type.
-    return pl.Series(top_level_domains(), dtype=pl.String).implode()
-
-
 def ends_in_top_level_domain(email: pl.Expr) -> pl.Expr:
     """True where the address's last label is a top-level domain (:func:`top_level_domains`)."""
-    return email.str.extract(r"\.([^.@]+)$", 1).is_in(_top_level_domain_list())
+    # One list, imploded: polars deprecates is_in against a bare collection of the same type.
+    return email.str.extract(r"\.([^.@]+)$", 1).is_in(pl.Series(top_level_domains(), dtype=pl.String).implode())
 
 
 def is_valid_email(email: pl.Expr) -> pl.Expr:
@@ -149,10 +146,8 @@ def canonical_address(address: str) -> str:
     (:func:`ascii_spelling`). A domain IDNA refuses is left as it is.
     """
     local, at, domain = address.rpartition("@")
-    try:
-        return f"{local}{at}{idna.decode(idna.encode(domain, uts46=True))}"
-    except idna.IDNAError:
-        return address
+    unicode = _unicode_domain(domain)
+    return address if unicode is None else f"{local}{at}{unicode}"
 
 
 def ascii_spelling(address: str) -> str | None:
@@ -167,12 +162,8 @@ def ascii_spelling(address: str) -> str | None:
         refuses.
     """
     local, at, domain = address.rpartition("@")
-    if not at or domain.isascii():
-        return None
-    try:
-        return f"{local}{at}{idna.encode(domain, uts46=True).decode('ascii')}"
-    except idna.IDNAError:
-        return None
+    spelt = None if not at or domain.isascii() else _ascii_domain(domain)
+    return None if spelt is None else f"{local}{at}{spelt}"
 
 
 def normalise_email(column: pl.Expr) -> pl.Expr:

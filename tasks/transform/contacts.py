@@ -21,6 +21,7 @@ import polars as pl
 from schemas import lineage
 from schemas.contact import (
     EMAIL,
+    INTERNATIONAL_DOMAIN,
     LAST_CHANGED,
     MAX_PROVENANCE_CHARS,
     OPT_OUT_STATUS,
@@ -31,7 +32,6 @@ from schemas.contact import (
     ROWS_MERGED,
     SOURCES,
     SOURCES_SEPARATOR,
-    INTERNATIONAL_DOMAIN,
     canonical_address,
     is_valid_email,
     normalise_email,

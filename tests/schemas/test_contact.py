@@ -139,12 +139,8 @@ def reread_top_level_domains():
     and leaves it to be read afresh after."""
     from schemas import contact
 
-    def reread():
-        contact.top_level_domains.cache_clear()
-        contact._top_level_domain_list.cache_clear()
-
-    yield reread
-    reread()
+    yield contact.top_level_domains.cache_clear
+    contact.top_level_domains.cache_clear()
 
 
 def test_a_top_level_domain_newer_than_the_bundled_list_can_be_named(monkeypatch, reread_top_level_domains):
