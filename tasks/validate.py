@@ -21,6 +21,9 @@ from tasks.errors import InputError
 
 REASON = "reason"
 REASON_SEPARATOR = "; "
+BLANK_ROW_REASON = "blank row"
+"""The reason of a reject with no value in any cell (a blank line, a row of empty cells): it
+failed the row rules only because it holds nothing, which a person should read as such."""
 
 RowRule = Callable[[pl.Expr], pl.Expr]
 
@@ -45,7 +48,11 @@ class ValidatedFile:
     def rejects(self) -> pl.LazyFrame:
         rejected = self.checked.filter(pl.col(REASON).is_not_null())
         originals = [c for c in rejected.collect_schema().names() if c not in lineage.ALL and c != REASON]
-        return rejected.select(*lineage.ALL, REASON, *originals)
+        # Looked for among the rejects only (after the filter), never in every row: a file
+        # may have thousands of columns.
+        blank = pl.all_horizontal(_blank(pl.col(c)) for c in originals) if originals else pl.lit(True)
+        reason = pl.when(blank).then(pl.lit(BLANK_ROW_REASON)).otherwise(pl.col(REASON)).alias(REASON)
+        return rejected.select(*lineage.ALL, reason, *originals)
 
 
 def split_rejects(
@@ -92,6 +99,11 @@ def reason_expr(schema: pa.DataFrameSchema, rules: Mapping[str, RowRule], reason
     parts = [pl.when(fail).then(pl.lit(reasons.get(name, name))) for name, fail in fails.items()]
     joined = pl.concat_str(parts, separator=REASON_SEPARATOR, ignore_nulls=True)
     return pl.when(pl.any_horizontal(fails.values())).then(joined).alias(REASON)
+
+
+def _blank(cell: pl.Expr) -> pl.Expr:
+    """True where a source cell holds nothing but blanks."""
+    return cell.cast(pl.String).str.strip_chars().fill_null("") == ""
 
 
 def _check_shape(frame: pl.LazyFrame, schema: pa.DataFrameSchema, uri: str) -> None:

@@ -343,7 +343,7 @@ CORPUS = [
         csv_file(SUBSCRIBED, HEADER + GOOD_ROWS + b"\n" * 1_000_000),
         rows_read=1_000_002,
         rows_rejected=1_000_000,
-        reasons=("no email address",),
+        reasons=("blank row",),
     ),
     Case("symlink-loop-in-folder", folder_with(_symlink_loop), rows_read=2),
     Case("symlink-to-a-csv-elsewhere", folder_with(_symlinked_csv), rows_read=2),

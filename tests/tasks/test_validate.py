@@ -6,7 +6,7 @@ import pytest
 from schemas import lineage
 from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.errors import InputError
-from tasks.validate import split_rejects
+from tasks.validate import BLANK_ROW_REASON, split_rejects
 
 
 def split(frame, status="subscribed", email_column="Email Address", uri="f.csv"):
@@ -51,6 +51,20 @@ def test_an_address_whose_domain_ends_in_no_top_level_domain_is_rejected_for_tha
         (2, REJECT_REASONS["email_domain_known"]),
         (3, REJECT_REASONS["email_domain_known"]),
         (7, "invalid email address"),
+    ]
+
+
+def test_a_row_with_no_value_in_any_cell_is_rejected_as_a_blank_row():
+    frame = rows(["a@x.com", None, "  ", None]).with_columns(
+        NOTES=pl.Series(["note", None, " ", "kept"]),
+        **{lineage.EXTRA_FIELDS: pl.Series([None, None, None, None], dtype=pl.String)},
+    )
+    accepted, rejects = split(frame)
+    assert accepted["Email Address"].to_list() == ["a@x.com"]
+    assert rejects.select(lineage.SOURCE_ROW, "reason").rows() == [
+        (3, BLANK_ROW_REASON),
+        (4, BLANK_ROW_REASON),
+        (5, "no email address"),
     ]
 
 
