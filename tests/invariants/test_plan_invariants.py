@@ -43,7 +43,7 @@ HEADER = ["Email Address", "First Name", "LAST_CHANGED"]
 # CI runs a bounded, fixed sample; ONRAMP_FUZZ_EXAMPLES=N runs N fresh examples per invariant
 # (tests/reliability/scale.py; `python -m benchmarks.reliability` runs them and keeps the figures).
 EXAMPLES = settings(
-    max_examples=fuzz_examples(40),
+    max_examples=fuzz_examples(25),
     deadline=None,
     derandomize=not long_run(),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
