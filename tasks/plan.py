@@ -25,6 +25,7 @@ from pandera.config import ValidationDepth, config_context
 
 from schemas.contact import EMAIL, OUTCOME, CanonicalContactSchema, ContactRowSchema, UniqueEmailSchema
 from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
+from tasks.errors import InputError
 from tasks.extract.mailchimp import RawSource
 from tasks.import_files import PlanLimits, write_plan
 from tasks.output import OutputFolder
@@ -101,10 +102,32 @@ def consent_profiles(profiles: Iterable[SourceProfile], overrides: Mapping[str, 
         overrides: The run's status → outcome overrides.
 
     Raises:
-        InputError: An override re-maps an opt-out status or names an unknown outcome.
+        InputError: An override re-maps an opt-out status, names an unknown outcome, or names a
+            status none of the profiles gives a row (a typo, which would change nothing).
     """
     read_with = list(profiles) or [load_profile(DEFAULT_PROFILE)]
+    check_override_statuses(overrides, [p.consent for p in read_with])
     return {p.format: (p, p.consent.with_overrides(overrides)) for p in read_with}
+
+
+def check_override_statuses(overrides: Mapping[str, str], policies: Sequence[ConsentPolicy]) -> None:
+    """Refuse an override naming a status that no policy of the run knows.
+
+    A profile reads every source value into its own closed set of statuses (a value it does not
+    know takes its default status), so such an override can match no row: it is a typo
+    (``subscibed``), and running on without it would plan what the user meant to change.
+
+    Raises:
+        InputError: An override names a status unknown to every policy, with the known ones.
+    """
+    known = {status for policy in policies for status in policy.outcomes}
+    unknown = sorted(status for status in overrides if status.lower() not in known)
+    if unknown:
+        formats = ", ".join(sorted({policy.format for policy in policies}))
+        raise InputError(
+            "--consent",
+            f"no {formats} row has the status {unknown[0]!r}: the statuses are {', '.join(sorted(known))}",
+        )
 
 
 def plan_sources(

@@ -26,7 +26,9 @@ from schemas.contact import EMAIL_PATTERN, canonical_address, top_level_domains
 from tasks.extract.mailchimp import read_export
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
-from tasks.plan import check_contract, plan_sources
+from tasks.errors import InputError
+from tasks.plan import check_contract, consent_profiles, plan_sources
+from tasks.transform.consent import Outcome
 from tasks.transform.contacts import map_rows
 from tasks.transform.profile import load_profile
 
@@ -224,3 +226,13 @@ def test_a_bad_contact_in_a_later_slice_breaks_the_contract_naming_its_check(tmp
     with pytest.raises(pandera.errors.SchemaError) as caught:
         check_contract(slices)
     assert "valid_email" in str(caught.value.check)
+
+
+def test_a_consent_override_naming_no_status_of_the_run_is_refused_as_a_typo():
+    mailchimp, generic = load_profile("mailchimp"), load_profile("generic")
+    with pytest.raises(InputError, match=r"^--consent: no mailchimp-export row has the status 'subscibed': the statuses are .*subscribed"):
+        consent_profiles([mailchimp], {"subscibed": "non_marketing"})
+    # A status one of the run's formats knows is taken, for every format of the run.
+    profiles = consent_profiles([mailchimp, generic], {"cleaned": "opted_out", "no_consent": "marketing"})
+    assert profiles["generic-csv"][1].outcome_of("no_consent") is Outcome.MARKETING
+    assert profiles["mailchimp-export"][1].outcome_of("Subscribed") is Outcome.MARKETING
