@@ -216,7 +216,7 @@ def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:
         format=FORMAT,
         headers=headers,
         duplicate_headers=[header for header, positions in columns if len(positions) > 1],
-        frame=scan_columns(staged, columns, status),
+        frame=scan_columns(staged, columns, status, email_column),
         email_column=email_column,
     )
 
@@ -403,13 +403,28 @@ def non_empty(column: str) -> pl.Expr:
     return pl.when(pl.col(column).str.len_bytes() > 0).then(pl.col(column))
 
 
-def scan_columns(staged: StagedFile, columns: list[tuple[str, list[int]]], status: str) -> pl.LazyFrame:
+def _one_cell(cells: list[pl.Expr], *, joined: bool) -> pl.Expr:
+    """The cells of one header as one: the first non-empty, or with ``joined`` the distinct
+    non-empty values in column order, comma-joined (a header seen once is taken as it is)."""
+    if len(cells) == 1 or not joined:
+        return pl.coalesce(cells)
+    values = pl.concat_list(cells).list.drop_nulls().list.unique(maintain_order=True).list.join(", ")
+    return pl.when(values != "").then(values)
+
+
+def scan_columns(
+    staged: StagedFile, columns: list[tuple[str, list[int]]], status: str, email_column: str | None = None
+) -> pl.LazyFrame:
     """The lazy scan of a CSV file, duplicate headers coalesced, with its lineage columns.
 
     Args:
         staged: The local copy of the CSV file (already checked with ``check_parsable``).
         columns: Each header with the positions it occupies (see ``group_by_name``).
         status: The status every row carries in SOURCE_STATUS.
+        email_column: The email header. Where it occurs more than once, a row's different
+            addresses are joined (``a@x.com, b@y.com``), so the row is rejected with both in
+            view rather than one address vanishing; other duplicated headers take their first
+            non-empty value (a 2013 Mailchimp export repeats ``UNSUB_REASON``, one left blank).
     """
     # Positional names sidestep polars' renaming of duplicate headers (``a_duplicated_0``); the
     # real names come back in the select, where duplicates are coalesced. Overflow columns
@@ -430,7 +445,7 @@ def scan_columns(staged: StagedFile, columns: list[tuple[str, list[int]]], statu
         .with_row_index(SOURCE_ROW, offset=FIRST_RECORD_ROW)
         .select(
             *(
-                pl.coalesce([non_empty(positional[p]) for p in positions]).alias(header)
+                _one_cell([non_empty(positional[p]) for p in positions], joined=header == email_column).alias(header)
                 for header, positions in columns
             ),
             pl.concat_str(overflow, separator=",", ignore_nulls=True).alias(EXTRA_FIELDS),

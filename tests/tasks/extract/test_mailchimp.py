@@ -261,3 +261,24 @@ def test_s3_export_reads_like_a_local_one(s3_server, tmp_path):
     }
     prefix = f"{url}!audience_export_{truth.hex_id}/"
     assert all(source.uri.startswith(prefix) for source in sources)
+
+
+def test_a_repeated_email_header_keeps_every_address_of_a_row(tmp_path):
+    staged = _csv(
+        tmp_path,
+        "subscribed_members_export_ab.csv",
+        "Email Address,First Name,Email Address\n"
+        "a@x.com,Ann,b@x.com\n"
+        "c@x.com,Cy,c@x.com\n"
+        ",Di,d@x.com\n"
+        ",Ed,\n",
+    )
+
+    source = read_export_file(staged)
+
+    assert source.frame.select("Email Address").collect().to_series().to_list() == [
+        "a@x.com, b@x.com",
+        "c@x.com",
+        "d@x.com",
+        None,
+    ]
