@@ -16,10 +16,12 @@ never the tokens themselves, so it can be committed and reviewed. A portal's ``w
 queue, so one machine spends the portal's rate budget. A portal's ``portal_id`` is the HubSpot
 portal the token must be for: an account whose token is another portal's stops before its load
 sends anything.
+A relative source path is read beside the manifest (its folder, local or remote).
 """
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +35,8 @@ from tasks.errors import InputError
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 # Validation context key: whether the run sends accounts to a deployment's workers.
 RUNS_ON_WORKERS = "runs_on_workers"
+# Validation context key: the manifest's own location, which relative source paths are read from.
+MANIFEST_URI = "manifest_uri"
 ACCOUNT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
@@ -118,6 +122,14 @@ class AccountSpec(BaseModel):
     )
     consent_overrides: dict[str, str] = Field(default_factory=dict, description="Status → outcome for this account.")
 
+    @field_validator("sources")
+    @classmethod
+    def _beside_the_manifest(cls, sources: list[str], info: ValidationInfo) -> list[str]:
+        # A relative path means the same files wherever the command is run from, as in any
+        # file that names others: beside the manifest.
+        manifest = (info.context or {}).get(MANIFEST_URI)
+        return [relative_to_manifest(source, manifest) for source in sources] if manifest else sources
+
 
 class Manifest(BaseModel):
     """Every account of a multi-account migration."""
@@ -179,6 +191,21 @@ class Manifest(BaseModel):
         return {a.portal.work_queue for a in self.accounts if a.portal.work_queue}
 
 
+def relative_to_manifest(source: str, manifest: str) -> str:
+    """A source as the manifest at ``manifest`` means it: a relative path is read from the
+    manifest's folder (local or remote); a URL or an absolute path is kept as it is.
+
+    Args:
+        source: A source as the manifest lists it.
+        manifest: The manifest's path or fsspec URL.
+    """
+    if "://" in source or posixpath.isabs(source) or source.startswith("~"):
+        return source
+    if "://" in manifest:
+        return posixpath.join(posixpath.dirname(manifest), source)
+    return str(Path(manifest).expanduser().absolute().parent / source)
+
+
 def _portal_label(account: AccountSpec) -> str:
     url, token = account.portal.rate_budget_key()
     return f"one portal ({url}, {token})"
@@ -211,7 +238,7 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
         mark = getattr(error, "problem_mark", None)
         raise InputError(uri, f"not valid YAML: {getattr(error, 'problem', error)}", line=mark.line + 1 if mark else None) from None
     try:
-        return Manifest.model_validate(data, context=context)
+        return Manifest.model_validate(data, context={**(context or {}), MANIFEST_URI: uri})
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "manifest"

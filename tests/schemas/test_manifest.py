@@ -1,6 +1,6 @@
 import pytest
 
-from schemas.manifest import DEFAULT_TOKEN_ENV, RUNS_ON_WORKERS, AccountsParameters, load_manifest
+from schemas.manifest import DEFAULT_TOKEN_ENV, RUNS_ON_WORKERS, AccountsParameters, load_manifest, relative_to_manifest
 from tasks.errors import InputError
 
 GOOD = """\
@@ -157,3 +157,27 @@ def test_a_portal_id_is_a_positive_number_refused_at_its_line(tmp_path):
         load_manifest(write(tmp_path, GOOD.replace("token_env: ACME_HUBSPOT_TOKEN}", "token_env: ACME_HUBSPOT_TOKEN, portal_id: 0}")))
     with pytest.raises(InputError, match=r":4: accounts\.0\.portal\.portal_id: Input should be a valid integer"):
         load_manifest(write(tmp_path, GOOD.replace("token_env: ACME_HUBSPOT_TOKEN}", "token_env: ACME_HUBSPOT_TOKEN, portal_id: acme}")))
+
+
+def test_relative_sources_are_read_beside_the_manifest_wherever_it_is_run_from(tmp_path, monkeypatch):
+    agency = tmp_path / "agency"
+    agency.mkdir()
+    monkeypatch.chdir(tmp_path)
+    text = (
+        "accounts:\n"
+        "  - name: acme\n"
+        "    sources: [exports/acme.zip, ../shared/globex.csv, /data/initech.zip, s3://bucket/x.zip, mailchimp://a1b2c3d4e5]\n"
+    )
+    [acme] = load_manifest(write(agency, text)).accounts
+    assert acme.sources == [
+        str(agency / "exports" / "acme.zip"),
+        str(agency / ".." / "shared" / "globex.csv"),
+        "/data/initech.zip",
+        "s3://bucket/x.zip",
+        "mailchimp://a1b2c3d4e5",
+    ]
+
+
+def test_relative_sources_of_a_remote_manifest_are_read_from_its_folder():
+    assert relative_to_manifest("exports/acme.zip", "s3://agency/manifests/accounts.yaml") == "s3://agency/manifests/exports/acme.zip"
+    assert relative_to_manifest("s3://other/acme.zip", "s3://agency/manifests/accounts.yaml") == "s3://other/acme.zip"
