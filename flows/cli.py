@@ -63,7 +63,7 @@ def _fail(message: str, status: int) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="onramp", description="Move contacts from Mailchimp exports into HubSpot.")
+    parser = argparse.ArgumentParser(prog="onramp", description="Move contacts from Mailchimp, Constant Contact and CRM or ESP exports (or their APIs) into HubSpot.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # runs_flow: the command runs a flow, in this process, on Prefect's API (see flows/ephemeral.py).
 
@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="send what changed in the sources since the last successful sync (run it on a schedule)")
     _add_plan_arguments(sync)
     _add_portal_arguments(sync)
-    sync.add_argument("--dry-run", action="store_true", help="only report what the changes would do in the portal; write nothing")
+    sync.add_argument("--dry-run", action="store_true", help="only report what the changes would do in the portal; send nothing (the plan is still written to --out)")
     sync.set_defaults(run=_run_sync, runs_flow=True)
 
     accounts = commands.add_parser("migrate-accounts", help="migrate every account of a manifest (YAML), a few at once")
@@ -122,7 +122,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="export zip, folder or CSV (local path or URL)")
+    parser.add_argument(
+        "sources", nargs="+", metavar="SOURCE",
+        help="export zip, folder, CSV or workbook (x.xlsx#Sheet), as a local path or URL, "
+        "or a provider API (mailchimp://LIST, constantcontact://contacts)",
+    )
     parser.add_argument("--out", required=True, help="output folder (local path or URL)")
     parser.add_argument(
         "--consent",
@@ -131,7 +135,7 @@ def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="STATUS=OUTCOME",
         help="re-map a source status to marketing, non_marketing or opted_out (repeatable)",
     )
-    parser.add_argument("--max-rows-per-file", type=int, help="most contacts in one import file")
+    parser.add_argument("--max-rows-per-file", type=int, help="most contacts in one import file (default: 1,000,000)")
     _add_reading_arguments(parser)
 
 
@@ -188,7 +192,7 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry-run",
         action="store_true",
         help="only read the portal: report what would be created, updated, opted out and left alone, "
-        "and the marketing contacts that would be added to billing; write nothing",
+        "and the marketing contacts that would be added to billing; send nothing (the plan is still written to --out)",
     )
     parser.add_argument(
         "--load-path",
@@ -208,12 +212,12 @@ def _add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8090, help="port to listen on; 0 picks a free one (default: 8090)")
     parser.add_argument("--state", metavar="FILE", help="keep the portal in FILE between restarts")
     portal = parser.add_argument_group("portal")
-    portal.add_argument("--tier", default="professional", help="rate-limit tier: free, starter, professional, enterprise, api-add-on")
+    portal.add_argument("--tier", default="professional", help="rate-limit tier: free, starter, professional, enterprise, api-add-on (default: professional)")
     portal.add_argument("--daily-limit", type=int, metavar="N", help="requests a day (default: the tier's)")
     # Unset, each is the emulator's own default; its settings refuse an unknown type or zone.
-    portal.add_argument("--portal-id", type=int, metavar="N", help="the portal id the account-info API answers, as a rehearsed portal's")
-    portal.add_argument("--account-type", metavar="TYPE", help="STANDARD, SANDBOX, DEVELOPER_TEST or APP_DEVELOPER")
-    portal.add_argument("--time-zone", metavar="ZONE", help="the portal's IANA time zone (its daily quota resets at midnight there)")
+    portal.add_argument("--portal-id", type=int, metavar="N", help="the portal id the account-info API answers, as a rehearsed portal's (default: 123456)")
+    portal.add_argument("--account-type", metavar="TYPE", help="STANDARD, SANDBOX, DEVELOPER_TEST or APP_DEVELOPER (default: STANDARD)")
+    portal.add_argument("--time-zone", metavar="ZONE", help="the portal's IANA time zone (its daily quota resets at midnight there; default: US/Eastern)")
     portal.add_argument(
         "--no-batch-opt-outs", action="store_true",
         help="answer the batch communication-preferences endpoints 403, as below Marketing Hub Enterprise",
