@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,12 @@ _ASSOCIATE_PATH = "/crm/v4/associations/contacts/companies/batch/associate/defau
 # A host name: dot-separated labels of letters, digits and hyphens, at least two labels.
 _DOMAIN_PATTERN = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
 _SCHEME = r"^[a-z][a-z0-9+.-]*://"
+# A file's result says where each of its domains' company came from, so that the totals can
+# count distinct companies across files. A company this migration created, in any file, counts
+# as created; one HubSpot had before, as existing; one HubSpot refused to create, as neither.
+ORIGINS = "origins"
+CREATED, EXISTING, NOT_CREATED = "created", "existing", "not created"
+ORIGIN_RANK = {NOT_CREATED: 0, EXISTING: 1, CREATED: 2}
 
 
 class CompanyJournal:
@@ -198,7 +205,9 @@ def load_file_companies(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, 
 
     Returns:
         ``{"file", "domains", "created", "existing", "associated", "without_company",
-        "problems"}``: counts, and HubSpot's messages for what it refused.
+        "problems", "origins"}``: counts (``created``: companies this step created;
+        ``existing``: those HubSpot had before the migration), HubSpot's messages for what it
+        refused, and each domain's origin (:func:`_origin`) for :func:`companies_report`.
     """
     path = plan.path(entry["file"])
     links = company_links(path)
@@ -228,17 +237,47 @@ def load_file_companies(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, 
         "file": entry["file"],
         "domains": len(wanted),
         "created": created,
-        "existing": len(wanted) - len(missing),
+        "existing": len(existing),
         "associated": associated,
         "without_company": max(rows - links.height, 0),
         "problems": problems,
+        ORIGINS: {domain: _origin(domain, existing, journal) for domain in wanted},
     }
 
 
+def _origin(domain: str, existing: dict[str, str], journal: CompanyJournal) -> str:
+    """Where a domain's company came from: :data:`CREATED` by this migration (this file, an
+    earlier file or an earlier run: the journal), :data:`EXISTING` in HubSpot before it, or
+    :data:`NOT_CREATED` (HubSpot refused to create it)."""
+    if domain in journal.ids:
+        return CREATED
+    return EXISTING if domain in existing else NOT_CREATED
+
+
 def companies_report(files: list[dict[str, Any]]) -> dict[str, Any]:
-    """The files' company results, with their totals (the load report's ``companies``)."""
-    totals = {key: sum(result[key] for result in files) for key in ("domains", "created", "existing", "associated", "without_company")}
-    return {**totals, "problems": [problem for result in files for problem in result["problems"]], "files": files}
+    """The files' company results, with their totals (the load report's ``companies``).
+
+    The files share domains (a company made for file 1 is found again by file 2), so
+    ``domains``, ``created`` and ``existing`` count distinct companies, each by the best origin
+    any file saw for it (:data:`ORIGIN_RANK`); ``associated`` and ``without_company`` count
+    contacts, each in one file, so they are summed. Each file's ``created`` counts what that
+    file's step created, its ``existing`` what HubSpot had before the migration.
+    """
+    origin_of: dict[str, str] = {}
+    for result in files:
+        for domain, origin in result[ORIGINS].items():
+            if ORIGIN_RANK[origin] > ORIGIN_RANK.get(origin_of.get(domain), -1):
+                origin_of[domain] = origin
+    counts = Counter(origin_of.values())
+    return {
+        "domains": len(origin_of),
+        "created": counts[CREATED],
+        "existing": counts[EXISTING],
+        **{key: sum(result[key] for result in files) for key in ("associated", "without_company")},
+        "problems": [problem for result in files for problem in result["problems"]],
+        # The per-domain origins stay in the steps' cached results, out of the report.
+        "files": [{key: value for key, value in result.items() if key != ORIGINS} for result in files],
+    }
 
 
 def load_companies(portal: HubSpotPortal, plan: LoadPlan, state_dir: Path | None = None) -> dict[str, Any]:

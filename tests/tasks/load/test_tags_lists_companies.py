@@ -168,3 +168,20 @@ def test_companies_are_created_once_across_runs_and_contacts_associated(portal, 
 
 def by_domain_id(by_domain, company_id):
     return next(domain for domain, company in by_domain.items() if company.id == str(company_id))
+
+
+def test_company_totals_count_each_company_once_across_the_files_that_share_it(portal, emulator, client, tmp_path):
+    # gamma.org is in HubSpot before the migration; acme.io and beta.com are in both files.
+    client.crm.companies.basic_api.create({"properties": {"domain": "gamma.org", "name": "Gamma"}})
+    marketing = [["ann@acme.io", "Ann", "Acme", ""], ["cat@gmail.com", "Cat", "Beta", "beta.com"], ["gus@gamma.org", "Gus", "", ""]]
+    non_marketing = [["eve@acme.io", "Eve", "", ""], ["fay@beta.com", "Fay", "", ""], ["hal@gamma.org", "Hal", "", ""]]
+
+    report = load_plan(portal, plan_dir(tmp_path / "plan", marketing, non_marketing), poll_interval=POLL, import_companies=True)
+
+    companies = report["companies"]
+    assert len(client.crm.companies.basic_api.get_page(limit=100).results) == 3
+    assert (companies["domains"], companies["created"], companies["existing"], companies["associated"]) == (3, 2, 1, 6)
+    # Per file: the first created two and found one; the second created none and found the
+    # same one (the other two are this migration's, not HubSpot's from before).
+    assert [(file["created"], file["existing"]) for file in companies["files"]] == [(2, 1), (0, 1)]
+    assert all("origins" not in file for file in companies["files"])
