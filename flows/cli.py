@@ -103,6 +103,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_emulator_arguments(emulator)
     emulator.set_defaults(run=_run_emulator, runs_flow=False)
 
+    source_emulator = commands.add_parser(
+        "source-emulator", help="serve a local Mailchimp or Constant Contact API on 127.0.0.1, to read from"
+    )
+    source_emulator.add_argument("provider", choices=sorted(SOURCE_EMULATORS), help="the API to emulate")
+    source_emulator.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    source_emulator.add_argument(
+        "--records", type=int, metavar="N", help="members or contacts the account is seeded with (default: 2,500 / 1,200)"
+    )
+    source_emulator.set_defaults(run=_run_source_emulator, runs_flow=False)
+
     demo = commands.add_parser("demo", help="migrate the bundled sample export into a local emulator")
     demo.add_argument("--out", default="demo-output", help="output folder (default: ./demo-output)")
     demo.set_defaults(run=_run_demo, runs_flow=True)
@@ -351,6 +361,44 @@ def _run_migrate_accounts(args: argparse.Namespace) -> int:
     print(f"{len(rollup['accounts'])} account(s), {len(rollup['failed'])} failed; rows read {totals['rows_read']}; "
           f"roll-up: {params.output.rstrip('/')}/{ROLLUP_FILE}")
     return EXIT_LOAD_FAILED if rollup["failed"] else EXIT_OK
+
+
+SOURCE_EMULATORS = {
+    # provider: (package under emulators/, settings field seeded with --records, the source to
+    # read, the environment variables pointing Onramp at it: name → server attribute path)
+    "mailchimp": (
+        "mailchimp", "members", "mailchimp://{settings.list_id}",
+        {"MAILCHIMP_BASE_URL": "api_url", "MAILCHIMP_API_KEY": "settings.api_key"},
+    ),
+    "constantcontact": (
+        "constant_contact", "contacts", "constantcontact://contacts",
+        {"CONSTANT_CONTACT_BASE_URL": "api_url", "CONSTANT_CONTACT_TOKEN": "settings.token"},
+    ),
+}
+"""How ``onramp source-emulator`` serves each provider and tells the user to reach it."""
+
+
+def _run_source_emulator(args: argparse.Namespace) -> int:
+    import importlib
+    import operator
+    import signal
+    import threading
+
+    package, records_field, source, variables = SOURCE_EMULATORS[args.provider]
+    serve = importlib.import_module(f"emulators.{package}").serve_in_background
+    seeded = {} if args.records is None else {records_field: args.records}
+    with serve(port=args.port, **seeded) as server:
+        exports = " ".join(f"{name}={operator.attrgetter(path)(server)}" for name, path in variables.items())
+        print(f"{args.provider} emulator on {server.url}; in another terminal:", flush=True)
+        print(f"  export {exports}", flush=True)
+        print(f"  onramp inspect {source.format(settings=server.settings)}", flush=True)
+        # Ctrl-C or a SIGTERM stops it (a shell's background job ignores SIGINT).
+        stopped = threading.Event()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, lambda *_: stopped.set())
+        while not stopped.wait(1):
+            pass
+    return EXIT_OK
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
