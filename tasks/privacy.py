@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+\-'])[A-Za-z0-9._%+\-']*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+_LOCAL_CHARACTER = r"[A-Za-z0-9!#$%'*+^_`{|}~.\-]"
+"""What a local part may hold: RFC 5322's atext and dots, but for ``/ ? = &``, which in a
+request's path or query are the URL's own (``/statuses/jane@x.com``, ``?email=jane@x.com``)."""
+_DOMAIN_LABEL = r"(?:[\w\-]|%[0-9A-Fa-f]{2})+"
+"""A domain label in any script (``\\w`` is Unicode), as written or percent-encoded in a URL path."""
+_EMAIL = re.compile(rf"({_LOCAL_CHARACTER}){_LOCAL_CHARACTER}*(?:@|%40)({_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+)")
 
 
 def mask_email(email: str) -> str:
