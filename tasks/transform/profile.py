@@ -16,7 +16,8 @@ from tasks.transform.consent import ConsentPolicy
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
-# HubSpot property names: lowercase letters, digits and underscores, starting with a letter.
+PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+"""A HubSpot property's internal name: lowercase letters, digits and underscores, starting with a letter."""
 _NOT_NAME_CHARS = re.compile(r"[^a-z0-9]+")
 MAX_PROPERTY_NAME_LENGTH = 100
 
@@ -101,8 +102,12 @@ class SourceProfile:
 
 def custom_property_name(group: str, header: str) -> str:
     """``("mailchimp", "Favourite Colour")`` → ``mailchimp_favourite_colour``."""
-    slug = _NOT_NAME_CHARS.sub("_", header.strip().lower()).strip("_") or "column"
-    return f"{group}_{slug}"[:MAX_PROPERTY_NAME_LENGTH]
+    return f"{group}_{property_slug(header) or 'column'}"[:MAX_PROPERTY_NAME_LENGTH]
+
+
+def property_slug(text: str) -> str:
+    """``" Favourite Colour! "`` → ``favourite_colour``: text as property-name characters (maybe empty)."""
+    return _NOT_NAME_CHARS.sub("_", text.strip().lower()).strip("_")
 
 
 @cache
