@@ -40,7 +40,7 @@ import re
 import tomllib
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, get_args
 
@@ -677,10 +677,12 @@ class MappingText:
 
     def line_of(self, loc: Loc) -> int:
         """The line of the deepest key or list item of ``loc`` the file has (1 for the top)."""
-        lines = self._key_lines()
+        lines = self._key_lines
         return next((lines[loc[:depth]] for depth in range(len(loc), 0, -1) if loc[:depth] in lines), 1)
 
+    @cached_property
     def _key_lines(self) -> dict[Loc, int]:
+        # Found only when a refusal needs a line: a good file is never walked twice.
         return _yaml_key_lines(self.text) if self.is_yaml else _toml_key_lines(self.text)
 
 
