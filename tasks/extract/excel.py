@@ -1,9 +1,10 @@
-"""Spreadsheet workbooks (XLSX, XLSM, XLS, ODS) as sources: one sheet, staged as a UTF-8 CSV.
+"""Spreadsheet workbooks (XLSX, XLSM, XLS, ODS) as sources: each contact sheet staged as a UTF-8 CSV.
 
 A Constant Contact XLSX export or a CRM report saved from Excel holds the contacts on one
-sheet, sometimes beside notes or pivot sheets. The sheet is either named by the user
-(``export.xlsx#Contacts``) or chosen by its header row; it is then written as a plain CSV so
-every later step reads workbooks and text files alike. Cells are read as text (calamine
+sheet or several (contacts, leads), sometimes beside notes or pivot sheets. Either the user
+names one sheet (``export.xlsx#Contacts``) or every sheet whose header row is a contact
+list's is taken; each is then written as a plain CSV so every later step reads workbooks and
+text files alike. Cells are read as text (calamine
 formats a date cell as ``2020-09-25 16:45:13``; a plain number as its digits), and empty rows
 are kept inside the data so ``_source_row`` stays the row Excel shows.
 """
@@ -11,7 +12,7 @@ are kept inside the data so ``_source_row`` stays the row Excel shows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import fastexcel
@@ -39,44 +40,40 @@ def split_sheet(source: str) -> tuple[str, str | None]:
     return source, None
 
 
-def sheet_headers(staged: StagedFile) -> dict[str, list[str]]:
-    """Each sheet's first row, as text, by sheet name in workbook order.
-
-    Raises:
-        InputError: The file is not a workbook calamine can open.
-    """
-    workbook = _open(staged)
-    return {name: _first_row(workbook, name) for name in workbook.sheet_names}
-
-
-def stage_sheet(
+def stage_sheets(
     staged: StagedFile,
     staging_dir: Path,
     sheet: str | None,
-    score: Callable[[list[str]], int],
-) -> StagedFile:
-    """Write one sheet of a workbook as a UTF-8 CSV, every cell as text.
+    is_contact_list: Callable[[list[str]], bool],
+) -> list[StagedFile]:
+    """Write the contact sheets of a workbook as UTF-8 CSVs, every cell as text.
 
     Args:
         staged: The workbook.
-        staging_dir: Where the CSV is written.
-        sheet: The sheet to read; None to take the sheet whose header row scores highest
-            (the first such sheet on a tie).
-        score: How much a header row looks like a contact list (0: not at all).
+        staging_dir: Where the CSVs are written.
+        sheet: The sheet to read; None to take every sheet whose header row is a contact
+            list's (a workbook of contacts and leads holds two lists, and neither may be lost).
+        is_contact_list: Whether a header row is a contact list's (it has an email column).
 
     Returns:
-        The sheet as a CSV, its URI ``<workbook>#<sheet>``.
+        Each sheet as a CSV, its URI ``<workbook>#<sheet>``, in workbook order.
 
     Raises:
-        InputError: The named sheet does not exist, or no sheet has a header row that scores.
+        InputError: The workbook cannot be read, the named sheet does not exist, or no sheet
+            has a contact list's header row.
     """
-    headers = sheet_headers(staged)
-    name = sheet if sheet is not None else _best_sheet(headers, score)
-    if name is None:
-        raise InputError(staged.uri, f"no sheet has a contact header row (sheets: {', '.join(headers)})")
-    if name not in headers:
+    workbook = _open(staged)
+    headers = {name: _first_row(workbook, name) for name in workbook.sheet_names}
+    if sheet is not None and sheet not in headers:
         raise InputError(staged.uri, f"no sheet {sheet!r} (sheets: {', '.join(headers)})")
-    rows = _open(staged).load_sheet(name, header_row=None, dtypes="string").to_polars()
+    names = [sheet] if sheet is not None else [name for name, row in headers.items() if is_contact_list(row)]
+    if not names:
+        raise InputError(staged.uri, f"no sheet has a contact header row (sheets: {', '.join(headers)})")
+    return [_stage_sheet(workbook, staged, staging_dir, name) for name in names]
+
+
+def _stage_sheet(workbook: fastexcel.ExcelReader, staged: StagedFile, staging_dir: Path, name: str) -> StagedFile:
+    rows = workbook.load_sheet(name, header_row=None, dtypes="string").to_polars()
     # calamine reads a sheet's whole used range: formatting left on empty rows below the data
     # would otherwise become rows without an email.
     filled = rows.select(pl.any_horizontal(pl.all().is_not_null() & (pl.all() != ""))).to_series()
@@ -99,9 +96,3 @@ def _open(staged: StagedFile) -> fastexcel.ExcelReader:
 def _first_row(workbook: fastexcel.ExcelReader, name: str) -> list[str]:
     frame = workbook.load_sheet(name, header_row=None, n_rows=1, dtypes="string").to_polars()
     return [value or "" for value in frame.row(0)] if frame.height else []
-
-
-def _best_sheet(headers: Mapping[str, list[str]], score: Callable[[list[str]], int]) -> str | None:
-    scores = {name: score(row) for name, row in headers.items()}
-    best = max(scores, key=lambda name: scores[name], default=None)
-    return best if best is not None and scores[best] > 0 else None

@@ -1,11 +1,12 @@
 """Reading any export file — Mailchimp, Constant Contact, a CRM's CSV or XLSX — into a RawSource.
 
-Each file is made plain first (a workbook's contact sheet staged as CSV; any encoding and
-delimiter transcoded to UTF-8 CSV: ``tasks.extract.text``), then recognised by its headers
-(``tasks.transform.catalog``) or read with the profile the user names. A Mailchimp export goes
-to the Mailchimp reader (its status is its file name); every other file is read here with the
-same parsing machinery, and its rows' status comes from the profile's consent columns, so one
-file may hold every status.
+Each file is made plain first (each contact sheet of a workbook staged as a CSV of its own; any
+encoding and delimiter transcoded to UTF-8 CSV: ``tasks.extract.text``), then recognised by its
+headers (``tasks.transform.catalog``) or read with the profile the user names, which must read
+the consent the file carries (``unread_consent``). A Mailchimp export goes to the Mailchimp
+reader (its status is its file name); every other file is read here with the same parsing
+machinery, and its rows' status comes from the profile's consent columns, so one file may hold
+every status.
 
 Cells are cleaned where spreadsheets damage them: Excel's apostrophe before a number
 (``'+16193058111``) is removed, and time columns are rewritten as UTC (offsets, Excel date
@@ -14,6 +15,7 @@ serials) so rows of every source compare by the same clock.
 
 from __future__ import annotations
 
+import csv
 import os
 import threading
 from collections.abc import Sequence
@@ -27,10 +29,11 @@ from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
 from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
-from tasks.extract.excel import SPREADSHEET_SUFFIXES, is_spreadsheet, split_sheet, stage_sheet
+from tasks.extract.excel import SPREADSHEET_SUFFIXES, is_spreadsheet, split_sheet, stage_sheets
 # The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
 # positional scan with overflow columns for ragged rows) serves every format alike.
 from tasks.extract.mailchimp import (
+    EMAIL_HEADERS,
     RawSource,
     check_parsable,
     clean_header,
@@ -46,8 +49,10 @@ from tasks.transform.catalog import (
     ReadingProfile,
     UserMapping,
     canonical_timestamp,
+    consent_headers,
     detect_profile,
     reading_profile,
+    unread_consent,
 )
 
 MAILCHIMP_PROFILE = "mailchimp"
@@ -60,8 +65,12 @@ XLSX files, or a CRM's workbook beside CSV files, is read like the same files gi
 _EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
 """Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
 
+HEADER_SEARCH_LINES = 10
+"""How far down a file whose first line names no email column a header is looked for: an
+export tool's title or date above the header takes a few lines at most."""
+
 _ONE_WORKBOOK_AT_A_TIME = threading.Lock()
-"""Held while a workbook's sheet is loaded: calamine holds a whole sheet in memory (up to about
+"""Held while a workbook's sheets are loaded: calamine holds a whole sheet in memory (up to about
 1 GiB, ``workbook_limits``), so files read side by side must not load two at once."""
 
 
@@ -79,12 +88,17 @@ class ReadOptions:
     mapping: UserMapping | None = None
     credentials: SourceCredentials = field(default_factory=SourceCredentials)
 
+    @property
+    def named_profile(self) -> str | None:
+        """The profile the user named for every file (``--profile``, else the mapping's), if any."""
+        return self.profile or (self.mapping.profile if self.mapping else None)
+
     def resolve(self, headers: Sequence[str], uri: str = "") -> ReadingProfile:
         """The profile a file is read with: the one named; else a Mailchimp export when it is
         named as Mailchimp names export files (the status is in the name, never in a column,
         so an ``unsubscribed_…`` file read by its headers alone would lose its opt-outs);
         else the profile its headers match."""
-        name = self.profile or (self.mapping.profile if self.mapping else None)
+        name = self.named_profile
         if name is None and mailchimp.is_export_filename(uri):
             name = MAILCHIMP_PROFILE
         profile = reading_profile(name) if name else detect_profile(headers)
@@ -112,6 +126,9 @@ def read_source(
     """Stage and read every file of a source: a zip or a folder (of CSV files and workbooks), a
     CSV or a workbook (``x.xlsx#Sheet``).
 
+    Each contact sheet of a workbook (a sheet whose header row has an email column) is read as
+    a file of its own, ``x.xlsx#Sheet``, unless the source names one sheet.
+
     A provider API (``mailchimp://<list_id>``, ``constantcontact://contacts``) is read through
     its API instead, with credentials from the environment or a Prefect Secret block
     (``tasks.extract.api_credentials``).
@@ -123,7 +140,7 @@ def read_source(
         storage_options: Passed to the fsspec filesystem.
 
     Returns:
-        One ReadFile per file, sorted by URI.
+        One ReadFile per file (per contact sheet of a workbook, in workbook order), sorted by URI.
 
     Raises:
         InputError: The source or one of its files cannot be read (the first such file's error:
@@ -135,7 +152,8 @@ def read_source(
         return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
     staged = stage_files(location, staging_dir, storage_options, EXPORT_FILES)
-    return map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged, cost=StagedFile.size)
+    per_file = map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged, cost=StagedFile.size)
+    return [read for reads in per_file for read in reads]
 
 
 def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) -> ReadFile:
@@ -145,7 +163,7 @@ def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) 
         InputError: Another profile is named for it, or the API cannot be read.
     """
     name = MAILCHIMP_PROFILE if scheme == MAILCHIMP_SCHEME else CONSTANT_CONTACT_PROFILE
-    named = options.profile or (options.mapping.profile if options.mapping else None)
+    named = options.named_profile
     if named not in (None, name):
         raise InputError(source, f"an API source is read with the {name!r} profile, not {named!r}")
     if scheme == MAILCHIMP_SCHEME and options.mapping and options.mapping.rules:
@@ -159,46 +177,60 @@ def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) 
     return ReadFile(raw, profile, None)
 
 
-def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet: str | None = None) -> ReadFile:
-    """Read one staged file: normalise it, recognise it, scan it lazily.
+def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet: str | None = None) -> list[ReadFile]:
+    """Read one staged file: a workbook's contact sheets (or the sheet named), each as a file
+    of its own; any other file as itself.
+
+    Args:
+        staged: The file.
+        staging_dir: Where staged sheets and transcoded copies go.
+        options: Profile and mapping choices.
+        sheet: The sheet the user named, for a workbook.
 
     Raises:
-        InputError: The file cannot be read, or has no email column.
+        InputError: The file cannot be read, or one of its tables cannot (see ``read_table``).
     """
-    layout = None
-    if is_spreadsheet(staged.uri):
-        with _ONE_WORKBOOK_AT_A_TIME:
-            staged = stage_sheet(staged, staging_dir, sheet, lambda headers: _sheet_score(headers, options))
-    else:
-        staged, layout = normalise_text(staged, staging_dir)
+    if not is_spreadsheet(staged.uri):
+        plain, layout = normalise_text(staged, staging_dir)
+        return [read_table(plain, options, layout)]
+    with _ONE_WORKBOOK_AT_A_TIME:
+        sheets = stage_sheets(staged, staging_dir, sheet, lambda headers: _is_contact_list(headers, options))
+    return [read_table(staged_sheet, options, None) for staged_sheet in sheets]
+
+
+def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | None) -> ReadFile:
+    """Read one UTF-8 CSV (a text file made plain, a workbook's staged sheet): recognise it,
+    scan it lazily.
+
+    Raises:
+        InputError: The file cannot be parsed; the profile named for it would leave its
+            consent columns unread; its header has no email column (saying which later line
+            looks like the header, when one does).
+    """
     check_parsable(staged)
     raw_headers, sample = read_head(staged)
     names = [clean_header(header, position) for position, header in enumerate(raw_headers)]
     columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
     profile = options.resolve(headers, staged.uri)
+    if options.named_profile:
+        _refuse_unread_consent(staged.uri, profile, headers)
     if profile.format == mailchimp.FORMAT:
         return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout)
-    emails = profile.email_headers(headers) or [detect_email_column(columns, sample)]
-    if emails[0] is None:
-        raise InputError(
-            staged.uri,
-            f"no email column: expected one of {', '.join(profile.email_columns)} ({profile.profile.label})",
-            line=1,
-        )
+    emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
     file_status = profile.file_status(split_sheet(staged.uri)[0])
     frame = (
         scan_columns(staged, columns, file_status)
         .with_columns(_clean(header, profile) for header in headers)
         .with_columns(pl.coalesce([non_empty(e) for e in emails]).alias(emails[0]))
         .with_columns(
-        profile.status_expr(headers, file_status).alias(SOURCE_STATUS),
+            profile.status_expr(headers, file_status).alias(SOURCE_STATUS),
             pl.lit(profile.format, dtype=pl.String).alias(SOURCE_FORMAT),
         )
     )
     raw = RawSource(
         uri=staged.uri,
-        status=PER_ROW_STATUS if _reads_consent(profile, headers) else file_status,
+        status=PER_ROW_STATUS if consent_headers(profile, headers) else file_status,
         format=profile.format,
         headers=headers,
         duplicate_headers=[header for header, positions in columns if len(positions) > 1],
@@ -208,6 +240,82 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
     return ReadFile(raw, profile, layout)
 
 
+def _refuse_unread_consent(uri: str, named: ReadingProfile, headers: Sequence[str]) -> None:
+    """Refuse a file whose consent the profile the user named would not read (``unread_consent``).
+
+    Raises:
+        InputError: ``<file>:1:`` which columns (or which status in the name) would go unread,
+            and the profile that reads them.
+    """
+    file_name = split_sheet(uri)[0]
+    # A Mailchimp export's status is in its name, read by the Mailchimp reader, not a profile table.
+    mailchimp_status = mailchimp.status_from_filename(file_name) if mailchimp.is_export_filename(file_name) else None
+    name_statuses = {MAILCHIMP_PROFILE: mailchimp_status} if mailchimp_status else {}
+    unread = unread_consent(named, headers, file_name, name_statuses)
+    if unread is not None:
+        raise InputError(uri, unread.problem(), line=1)
+
+
+def _unnamed_email_column(
+    staged: StagedFile, profile: ReadingProfile, columns: list[tuple[str, list[int]]], sample: list[list[str]]
+) -> str:
+    """The email column of a file whose header row names none the profile knows.
+
+    A title line above the real header is refused first: taken as the header, it would let the
+    renamed-first-column guess take the real header's column of addresses for the file's own,
+    and every row would be rejected for reasons that do not say why.
+
+    Raises:
+        InputError: A later line looks like the header, or no column holds addresses.
+    """
+    header_line = _later_header_line(staged, profile)
+    if header_line is not None:
+        raise InputError(
+            staged.uri,
+            f"no email column in the header; line {header_line} looks like the header: remove the lines above it",
+            line=1,
+        )
+    email = detect_email_column(columns, sample)
+    if email is None:
+        raise InputError(
+            staged.uri,
+            f"no email column: expected one of {', '.join(profile.email_columns)} ({profile.profile.label})",
+            line=1,
+        )
+    return email
+
+
+def _later_header_line(staged: StagedFile, profile: ReadingProfile) -> int | None:
+    """The first line after line 1, within HEADER_SEARCH_LINES, that reads as a header row."""
+    with staged.path.open(encoding="utf-8-sig", newline="") as handle:
+        records = csv.reader(handle)
+        try:
+            next(records, None)
+            start = records.line_num + 1  # a record may span lines (a quoted newline)
+            for record in records:
+                if start > HEADER_SEARCH_LINES:
+                    break
+                if _looks_like_header(record, profile):
+                    return start
+                start = records.line_num + 1
+        except csv.Error:
+            pass  # a record the reader refuses (a cell over its size limit) ends the search
+    return None
+
+
+def _looks_like_header(cells: Sequence[str], profile: ReadingProfile) -> bool:
+    """Whether a row reads as a contact list's header: an email column's name, and no address
+    (a data row may say "Email" as a preferred channel, beside its address)."""
+    names = [cell.strip() for cell in cells]
+    return _names_email_column(names, profile) and not any("@" in name for name in names)
+
+
+def _names_email_column(headers: Sequence[str], profile: ReadingProfile) -> bool:
+    """Whether trimmed headers name an email column: one of the profile's, or a plain "Email"
+    or "Email Address" (what ``detect_email_column`` takes whatever the profile)."""
+    return bool(profile.email_headers(headers)) or any(header.casefold() in EMAIL_HEADERS for header in headers)
+
+
 def _clean(header: str, profile: ReadingProfile) -> pl.Expr:
     cell = pl.col(header).str.replace(_EXCEL_TEXT_NUMBER, "${1}")
     if header.strip().lower() in profile.timestamp_columns():
@@ -215,15 +323,7 @@ def _clean(header: str, profile: ReadingProfile) -> pl.Expr:
     return cell.alias(header)
 
 
-def _reads_consent(profile: ReadingProfile, headers: Sequence[str]) -> bool:
-    present = {h.strip().lower() for h in headers}
-    return any(column.lower() in present for rule in profile.rules for column in rule.columns)
-
-
-def _sheet_score(headers: list[str], options: ReadOptions) -> int:
-    """How much a sheet's first row looks like a contact list: an email column, then a profile's headers."""
+def _is_contact_list(headers: list[str], options: ReadOptions) -> bool:
+    """Whether a sheet's first row is a contact list's header: it has an email column."""
     cleaned = [h.strip() for h in headers if h and h.strip()]
-    if not cleaned:
-        return 0
-    profile = options.resolve(cleaned)
-    return (1 + profile.score(cleaned)) if profile.email_headers(cleaned) else 0
+    return bool(cleaned) and _names_email_column(cleaned, options.resolve(cleaned))

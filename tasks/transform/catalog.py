@@ -812,6 +812,91 @@ def detect_profile(headers: Sequence[str], fallback: str = "generic") -> Reading
     return best if best.score(headers) >= MIN_DETECT_SCORE else reading_profile(fallback)
 
 
+def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:
+    """The file's headers (as written in the file) the profile's status rules read, in rule order."""
+    present = {h.strip().lower(): h for h in headers}
+    read = (present[column.lower()] for rule in profile.rules for column in rule.columns if column.lower() in present)
+    return tuple(dict.fromkeys(read))
+
+
+@dataclass(frozen=True)
+class UnreadConsent:
+    """Consent a file carries that the profile named for it does not read, and who reads it.
+
+    Attributes:
+        named: The profile named for the file (``--profile``, a mapping's ``profile``).
+        reader: The bundled profile that reads it.
+        columns: The file's headers (as written) the reader takes consent from; empty when the
+            consent is in the file's name.
+        name_status: The opt-out status the file's name gives under the reader (a per-status
+            export: ``unsubscribed.xlsx``), when the consent is there.
+    """
+
+    named: str
+    reader: str
+    columns: tuple[str, ...] = ()
+    name_status: str | None = None
+
+    def problem(self) -> str:
+        """The one-line refusal: where the consent is and how to have it read."""
+        if self.columns:
+            return (
+                f"the {self.named} profile reads none of its consent columns ({', '.join(self.columns)}), "
+                f"so their opt-outs would be lost: the {self.reader} profile reads them (--profile {self.reader}), "
+                "or name them in a mapping's [[status.rules]]"
+            )
+        return (
+            f"the {self.named} profile does not read its name, which says {self.name_status!r}, "
+            f"so its opt-outs would be lost: the {self.reader} profile reads it (--profile {self.reader})"
+        )
+
+
+def unread_consent(
+    named: ReadingProfile, headers: Sequence[str], file_name: str = "", name_statuses: Mapping[str, str] | None = None
+) -> UnreadConsent | None:
+    """Whether reading a file with the profile named for it would ignore consent the file carries.
+
+    An opt-out is final wherever it is written: a named profile that reads none of the file's
+    consent columns while another bundled profile reads some (a Constant Contact export read
+    as Salesforce's), or that reads nothing from a file whose name is an opt-out status to the
+    profile its headers match (Constant Contact's ``unsubscribed.xlsx``), would make its
+    unsubscribed and bounced rows contacts without consent. A file no profile takes consent
+    from (a plain list), or whose consent columns the named profile reads (its own, or a
+    mapping's ``[[status.rules]]``), is read as named.
+
+    Args:
+        named: The named profile, with the user's mapping applied.
+        headers: The file's headers, as written in the file.
+        file_name: The file's URI (without a workbook's ``#sheet``), for statuses in its name.
+        name_statuses: Statuses the name gives outside the profiles' ``file_names``, by
+            profile (a Mailchimp export's name: ``{"mailchimp": "unsubscribed"}``).
+
+    Returns:
+        What would go unread, naming the profile that reads it: for columns, the one the
+        headers match (``detect_profile``) when it reads them, else the one reading the most of
+        them (by name on a tie); None when nothing would.
+    """
+    if consent_headers(named, headers):
+        return None
+    readers = {profile.name: consent_headers(profile, headers) for profile in all_profiles()}
+    readers = {name: columns for name, columns in readers.items() if columns}
+    detected = detect_profile(headers)
+    if readers:
+        reader = detected.name if detected.name in readers else max(readers, key=lambda name: len(readers[name]))
+        return UnreadConsent(named=named.name, reader=reader, columns=readers[reader])
+    if named.file_status(file_name) in named.profile.consent.opt_out_statuses:
+        return None
+    said = {detected.name: detected.file_status(file_name), **(name_statuses or {})}
+    return next(
+        (
+            UnreadConsent(named=named.name, reader=reader, name_status=status)
+            for reader, status in said.items()
+            if reader != named.name and status in reading_profile(reader).profile.consent.opt_out_statuses
+        ),
+        None,
+    )
+
+
 def canonical_timestamp(cell: pl.Expr, formats: Sequence[str]) -> pl.Expr:
     """A time cell rewritten as UTC ``CANONICAL_TIMESTAMP``; a cell no format reads stays as it is.
 

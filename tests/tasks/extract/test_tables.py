@@ -138,7 +138,7 @@ def test_constant_contact_xlsx_per_status_takes_the_status_from_its_name(tmp_pat
     assert frame.get_column("Created At").to_list() == ["2020-09-25 16:45:13"]
 
 
-def test_the_contact_sheet_is_found_by_its_headers_or_named(tmp_path):
+def test_every_contact_sheet_is_read_as_a_file_of_its_own_unless_one_is_named(tmp_path):
     workbook = write_xlsx(
         tmp_path / "export.xlsx",
         {
@@ -153,8 +153,10 @@ def test_the_contact_sheet_is_found_by_its_headers_or_named(tmp_path):
             ],
         },
     )  # fmt: skip
-    read = read_one(workbook, tmp_path)
-    assert read.raw.uri == f"{workbook}#Contacts"
+    # "Read me" has no email column: not a contact list.
+    lists, read = read_source(str(workbook), tmp_path / "staging")
+    assert (lists.raw.uri, read.raw.uri) == (f"{workbook}#Lists", f"{workbook}#Contacts")
+    assert lists.raw.frame.collect().get_column("Email address").to_list() == ["x@x.com"]
     frame = read.raw.frame.collect()
     # The empty row between them stays (it is rejected later) so row numbers match Excel's; the
     # trailing ones are gone.
