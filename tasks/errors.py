@@ -16,7 +16,11 @@ class InputError(Exception):
     """
 
     def __init__(self, uri: str, problem: str, line: int | None = None) -> None:
-        self.uri = uri
+        # Imported here: tasks.extract.locations raises this error. A URL is named without its
+        # user-info and query, where a credential may sit under a name no filter knows.
+        from tasks.extract.locations import redact
+
+        self.uri = redact(uri)
         self.problem = problem
         self.line = line
         super().__init__(str(self))

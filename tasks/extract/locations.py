@@ -41,7 +41,8 @@ def redact(location: str) -> str:
         if "@" in netloc:
             netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
         query = f"?{REDACTED}" if parts.query else ""
-        links.append(f"{parts.scheme}://{netloc}{parts.path}{query}")
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        links.append(f"{parts.scheme}://{netloc}{parts.path}{query}{fragment}")
     return CHAIN_SEPARATOR.join(links)
 
 

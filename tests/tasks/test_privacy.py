@@ -28,3 +28,4 @@ def test_every_address_in_free_text_keeps_only_its_first_character_and_domain(te
 def test_one_address_is_masked_to_its_first_character_and_domain():
     assert mask_email("jane.doe@example.com") == "j***@example.com"
     assert mask_email("not an address") == "***"
+
