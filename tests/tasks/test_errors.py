@@ -1,5 +1,6 @@
 from tasks.errors import InputError
 
+
 def test_an_input_error_names_a_url_without_its_query_or_user_info():
     assert str(InputError("https://127.0.0.1:1/dl.zip?k=SECRETSECRET&id=1", "no such file or folder")) == (
         "https://127.0.0.1:1/dl.zip?***: no such file or folder"
