@@ -285,8 +285,11 @@ def _preflight(params: object) -> None:
         try:
             fs, path = url_to_fs(source)
             found = fs.exists(path)
-        except (OSError, ValueError, ImportError) as error:
-            raise InputError(source, f"cannot open: {error}") from None
+        # Any failure to reach a storage is the location's: filesystems raise their clients'
+        # own errors (botocore's EndpointConnectionError is no OSError).
+        except Exception as error:  # noqa: BLE001
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise InputError(source, f"cannot open: {first_line}") from None
         if not found:
             raise InputError(source, "no such file or folder")
 
