@@ -498,6 +498,7 @@ def _portal_named(section: dict) -> str:
 
 
 def _print_summary(report: dict, output: str) -> None:
+    from tasks.load.run import resumed_note
     from tasks.report import summary_rows
 
     c = report["contacts"]
@@ -534,6 +535,9 @@ def _print_summary(report: dict, output: str) -> None:
         companies = load.get("companies")
         if companies:
             print(f"  companies: {companies['created']} created, {companies['existing']} existing, {companies['associated']} contacts associated")
+        resumed = resumed_note(load)
+        if resumed:
+            print(resumed)
     print(f"report: {output.rstrip('/')}/report.json")
 
 

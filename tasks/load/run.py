@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from prefect import Task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture, as_completed
+from prefect.states import State
 
 from tasks.errors import LoadError
 from tasks.load import settings
@@ -46,6 +48,19 @@ PROGRESS_ARTIFACT_KEY = "onramp-load-progress"
 # ceiling that would be ~19 a second, so updates between step ends are at most this often.
 _PROGRESS_MIN_INTERVAL_SECONDS = 1.0
 _BAR_WIDTH = 20
+# Prefect's name for the state of a task whose result a cache key found: the step was done by
+# an earlier run and sent nothing now.
+_CACHED_STATE = "Cached"
+# The load's steps as a summary counts them, in load order: (step, one, several).
+_STEP_NAMES = (
+    ("properties", "properties", "properties"),
+    ("opt-outs", "opt-out file", "opt-out files"),
+    (UPSERT, "contacts file", "contacts files"),
+    (IMPORTS, "contacts file", "contacts files"),
+    ("list", "list", "lists"),
+    ("list-members", "list's members", "lists' members"),
+    ("companies", "file's companies", "files' companies"),
+)
 
 
 def load_report(
@@ -255,13 +270,76 @@ def _cached(task: Task, step: str, state_dir: Path) -> Task:
     )
 
 
-def _gather(futures: dict[PrefectFuture, dict[str, Any]], progress: LoadProgress) -> list[dict[str, Any]]:
-    """Wait for every step; results in submission order. Every step is let finish (and so be
-    cached) before the first step's :class:`LoadError`, if any, is raised."""
+class StepLog:
+    """Which steps of the load ran now and which an earlier run had done (their results came
+    from the cache, and nothing was sent for them): the load report's ``steps``.
+
+    Without it a rerun's summary would repeat the earlier run's counts as if they were its own.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def note(self, step: str, subject: str | None, state: State) -> None:
+        """Record a finished step: ``step`` (its cache name), ``subject`` (its file or list, or
+        ``None``) and the Prefect state it ended in."""
+        already_done = state.name == _CACHED_STATE
+        if already_done:
+            get_logger().info("%s%s: already done in an earlier run, not sent again", step, f" {subject}" if subject else "")
+        with self._lock:
+            self.steps.append({"step": step, "subject": subject, "already_done": already_done})
+
+    def result(self, step: str, subject: str | None, state: State) -> Any:
+        """:meth:`note` the step, then its result (raising what the step raised)."""
+        value = state.result()
+        self.note(step, subject, state)
+        return value
+
+
+def _counted(count: int, one: str, several: str) -> str:
+    """``2 opt-out files``, ``1 list``; a name the same in both (``properties``) without a count."""
+    if one == several:
+        return one
+    return f"{count} {one if count == 1 else several}"
+
+
+def resumed_note(load: dict[str, Any]) -> str | None:
+    """One line for a run's summary when some steps were done by an earlier run, else ``None``.
+
+    The counts a summary prints (opted out, contacts added to a list, companies) are the steps'
+    results, and a step an earlier run finished gives that run's result: the line says so.
+
+    Args:
+        load: The load report (its ``steps``, from :func:`load_steps`).
+    """
+    steps = load.get("steps") or []
+    done = [step for step in steps if step["already_done"]]
+    if not done:
+        return None
+    names = {step: (one, several) for step, one, several in _STEP_NAMES}
+    counts = Counter(names[step["step"]] for step in done)
+    parts = ", ".join(_counted(count, one, several) for (one, several), count in counts.items())
+    return (
+        f"  already done in an earlier run, not sent again: {len(done)} of {len(steps)} steps ({parts}); "
+        "their counts above are from that run"
+    )
+
+
+def _settled(future: PrefectFuture) -> State:
+    """The state a submitted step ended in, once it has."""
+    future.wait()
+    return future.state
+
+
+def _gather(futures: dict[PrefectFuture, tuple[str, dict[str, Any]]], progress: LoadProgress, log: StepLog) -> list[dict[str, Any]]:
+    """Wait for every step (each future's ``(step, plan entry)``); results in submission order.
+    Every step is let finish (and so be cached) before the first step's :class:`LoadError`, if
+    any, is raised."""
     results: dict[str, dict[str, Any]] = {}
     failures: list[BaseException] = []
     for future in as_completed(list(futures)):
-        entry = futures[future]
+        _step, entry = futures[future]
         try:
             results[entry["file"]] = future.result()
         except LoadError as error:
@@ -270,7 +348,9 @@ def _gather(futures: dict[PrefectFuture, dict[str, Any]], progress: LoadProgress
         progress.step_done(entry["file"], int(entry.get("rows") or 0))
     if failures:
         raise failures[0]
-    return [results[entry["file"]] for entry in futures.values()]
+    for future, (step, entry) in futures.items():
+        log.note(step, entry["file"], future.state)
+    return [results[entry["file"]] for _step, entry in futures.values()]
 
 
 def load_steps(
@@ -305,9 +385,10 @@ def load_steps(
             checked before the state is claimed: a wrong token never binds it.
 
     Returns:
-        The load report of :func:`load_report`, plus ``"companies"`` when asked and
-        ``"reconciliation"``
-        (:func:`~tasks.load.reconcile.reconcile`).
+        The load report of :func:`load_report`, plus ``"companies"`` when asked,
+        ``"steps"`` (:class:`StepLog`: ``[{"step", "subject", "already_done"}]`` in load order,
+        ``already_done`` for a step an earlier run finished, whose counts are that run's) and
+        ``"reconciliation"`` (:func:`~tasks.load.reconcile.reconcile`).
 
     Raises:
         LoadError: A step could not go on (daily quota, token refused, HubSpot down); every
@@ -320,23 +401,33 @@ def load_steps(
     claim_state(state_dir, portal)
     _log_start(portal, plan)
     progress = LoadProgress(plan)
-    properties = _cached(ensure_properties_task, "properties", state_dir)(portal, plan)
+    log = StepLog()
+    properties = log.result("properties", None, _cached(ensure_properties_task, "properties", state_dir)(portal, plan, return_state=True))
     progress.step_done(None, 0)
     opt_out_task = _cached(apply_opt_out_file_task, "opt-outs", state_dir)
-    opt_outs = _gather({opt_out_task.submit(portal, plan, entry): entry for entry in plan.opt_outs}, progress)
+    opt_outs = _gather({opt_out_task.submit(portal, plan, entry): ("opt-outs", entry) for entry in plan.opt_outs}, progress, log)
     contacts = _gather(
-        {_submit_contacts(portal, plan, entry, load_path, state_dir, poll_interval, progress): entry for entry in plan.imports},
+        {
+            _submit_contacts(portal, plan, entry, load_path, state_dir, poll_interval, progress): (contacts_path(entry, load_path), entry)
+            for entry in plan.imports
+        },
         progress,
+        log,
     )
     journal = ListJournal(state_dir if list_journal_dir is None else list_journal_dir, portal.url)
-    lists = {entry["key"]: _cached(ensure_list_task, "list", state_dir)(portal, plan, entry, journal) for entry in plan.lists}
+    list_task = _cached(ensure_list_task, "list", state_dir)
+    lists = {entry["key"]: log.result("list", entry["key"], list_task(portal, plan, entry, journal, return_state=True)) for entry in plan.lists}
     member_task = _cached(add_file_members_task, "list-members", state_dir)
-    members = [future.result() for future in [member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]]
+    member_futures = {member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]): entry for entry in _listed(plan)}
+    members = [log.result("list-members", entry["file"], _settled(future)) for future, entry in member_futures.items()]
     report = load_report(portal, properties, opt_outs, contacts, list(lists.values()), members)
     if import_companies:
         company_task = _cached(load_file_companies_task, "companies", state_dir)
         companies = CompanyJournal(state_dir, portal.url)
-        report["companies"] = companies_report([company_task(portal, plan, entry, companies) for entry in plan.imports])
+        report["companies"] = companies_report(
+            [log.result("companies", entry["file"], company_task(portal, plan, entry, companies, return_state=True)) for entry in plan.imports]
+        )
+    report["steps"] = log.steps
     report["reconciliation"] = reconcile_task(portal, plan, report)
     publish_reconciliation(report["reconciliation"])
     get_logger().info("load finished: %d rows failed", report["rows_failed"])

@@ -1,0 +1,57 @@
+"""A rerun's load report says which steps an earlier run had done (their counts are that run's)
+and which it did now: load_steps twice on one state folder, in a Prefect flow, into the emulator."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from tasks.load.client import HubSpotPortal
+from tasks.load.run import load_steps, resumed_note
+from tests.tasks.load.test_tags_lists_companies import plan_dir
+
+MARKETING_ROWS = [["ann@acme.io", "Ann", "Acme", ""], ["ben@beta.com", "Ben", "", ""]]
+NON_MARKETING_ROWS = [["cat@acme.io", "Cat", "", ""]]
+
+
+@flow(validate_parameters=False)
+def load_twice(portal: HubSpotPortal, plan: str, state: str) -> tuple[dict, dict]:
+    first = load_steps(portal, plan, state_dir=state, poll_interval=0.02, import_companies=True)
+    again = load_steps(portal, plan, state_dir=state, poll_interval=0.02, import_companies=True)
+    return first, again
+
+
+def test_a_rerun_says_every_step_was_already_done_and_that_its_counts_are_the_first_runs(prefect_api_url, portal, emulator, tmp_path):
+    plan = plan_dir(tmp_path / "plan", MARKETING_ROWS, NON_MARKETING_ROWS)
+
+    first, again = load_twice(portal, str(plan), str(tmp_path / "state"))
+
+    steps = [(step["step"], step["subject"]) for step in first["steps"]]
+    assert steps[0] == ("properties", None) and ("list", "marketing") in steps
+    assert {step for step, _ in steps} >= {"properties", "list", "list-members", "companies"}
+    assert again["steps"] == [{**step, "already_done": True} for step in first["steps"]]
+    assert not any(step["already_done"] for step in first["steps"])
+    assert resumed_note(first) is None
+    # The rerun's counts are the first run's, and its summary says so.
+    assert again["companies"]["created"] == first["companies"]["created"] == 2
+    assert resumed_note(again) == (
+        f"  already done in an earlier run, not sent again: {len(steps)} of {len(steps)} steps (properties, "
+        "2 contacts files, 1 list, 1 list's members, 2 files' companies); their counts above are from that run"
+    )
+
+
+def test_the_note_counts_only_the_steps_an_earlier_run_did():
+    load = {
+        "steps": [
+            {"step": "properties", "subject": None, "already_done": True},
+            {"step": "opt-outs", "subject": "hubspot/opt-out-unsubscribed.csv", "already_done": True},
+            {"step": "opt-outs", "subject": "hubspot/opt-out-cleaned.csv", "already_done": True},
+            {"step": "imports", "subject": "hubspot/contacts-marketing-001.csv", "already_done": True},
+            {"step": "upsert", "subject": "hubspot/contacts-non-marketing-001.csv", "already_done": False},
+        ]
+    }
+    assert resumed_note(load) == (
+        "  already done in an earlier run, not sent again: 4 of 5 steps (properties, 2 opt-out files, 1 contacts file); "
+        "their counts above are from that run"
+    )
+    assert resumed_note({"steps": [{**step, "already_done": False} for step in load["steps"]]}) is None
+    assert resumed_note({}) is None  # a load without steps (load_plan)
