@@ -31,10 +31,14 @@ def inspect_source(source: str, options: ReadOptions = ReadOptions()) -> list[di
     ``consent``: where each row's status comes from).
 
     Raises:
-        InputError: The source cannot be read.
+        InputError: The source cannot be read, or the mapping names a column none of its files
+            has (as a plan of this source would refuse it).
     """
     with tempfile.TemporaryDirectory(prefix="onramp-inspect-") as staging:
-        return [_describe_file(read) for read in read_source(source, Path(staging), options)]
+        files = read_source(source, Path(staging), options)
+        if options.mapping:
+            options.mapping.check_headers(header for file in files for header in file.raw.headers)
+        return [_describe_file(read) for read in files]
 
 
 def _describe_file(read: ReadFile) -> dict:
