@@ -137,19 +137,22 @@ class DailyQuotaSpent(LoadError):
 
     Args:
         what: The request that could not be sent, as ``METHOD /path`` (emails already masked).
-        time_zone: The portal's time zone, when HubSpot said it (:attr:`RateBudget.time_zone`).
+        resume_by: When the quota resets (:func:`quota_reset`), as the budget recorded it when
+            it first saw the quota spent, so that every stop until then names the same time.
+        time_zone: The portal's time zone when ``resume_by`` is its midnight; ``None`` when it
+            is only the latest the reset can be.
 
     Attributes:
         resume_by: When the quota resets (UTC): HubSpot resets it at midnight in the portal's
-            time zone; without it, 24 hours from now, the latest it can be.
+            time zone; without it, 24 hours after the quota was seen spent, the latest it can be.
     """
 
-    def __init__(self, what: str, time_zone: str | None = None) -> None:
-        self.resume_by, exact = quota_reset(datetime.now(timezone.utc), time_zone)
+    def __init__(self, what: str, resume_by: datetime, time_zone: str | None = None) -> None:
+        self.resume_by = resume_by
         when = (
-            f"at midnight in the portal's time zone ({time_zone}): {self.resume_by:%Y-%m-%d %H:%M} UTC"
-            if exact
-            else f"at midnight in the portal's time zone (by {self.resume_by:%Y-%m-%d %H:%M} UTC at the latest)"
+            f"at midnight in the portal's time zone ({time_zone}): {resume_by:%Y-%m-%d %H:%M} UTC"
+            if time_zone
+            else f"at midnight in the portal's time zone (by {resume_by:%Y-%m-%d %H:%M} UTC at the latest)"
         )
         super().__init__(
             f"{what}: the portal's daily HubSpot API quota is spent. Rerun after it resets {when}; finished "
@@ -163,6 +166,12 @@ class Ticket:
 
     id: str
     kind: str
+
+
+# Per budget key, the day's quota observation (its ``since`` stamp) that this process has had an
+# answer in. A process that has not may send one request to a spent quota, to see whether it is
+# back; one that has is refused without asking (see :meth:`RateBudget.acquire`).
+_HEARD_IN: dict[str, float] = {}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -191,6 +200,9 @@ def _wait_for_slot(done: list[float], in_flight: int, limit: int, span: float, n
     return recent[excess - 1] + span - now
 
 
+_SEND, _PROBE, _WAIT, _REFUSE = "send", "probe", "wait", "refuse"
+
+
 class RateBudget:
     """The request budget of one portal and app, shared through a state file.
 
@@ -206,10 +218,8 @@ class RateBudget:
         clock: Monotonic clock shared by the processes of the machine (``time.monotonic`` is
             system-wide on Linux), seconds.
         sleep: Sleep function, seconds.
-
-    Attributes:
-        time_zone: The portal's time zone once HubSpot has said it (``HubSpotPortal.details``),
-            so that a spent daily quota names the exact time it resets.
+        wall_clock: Seconds since the epoch (``time.time``): when the daily quota resets is a
+            time of day, which the monotonic clock cannot tell.
     """
 
     def __init__(
@@ -220,6 +230,7 @@ class RateBudget:
         reserve: int = settings.RATE_LIMIT_RESERVE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.key = key
         directory = Path(state_dir) if state_dir is not None else default_state_dir()
@@ -229,9 +240,9 @@ class RateBudget:
         self.reserve = reserve
         self.clock = clock
         self.sleep = sleep
+        self.wall_clock = wall_clock
         self._ids = itertools.count()
         self._pid = os.getpid()
-        self.time_zone: str | None = None
 
     @classmethod
     def for_portal(cls, portal_url: str, token: str, state_dir: str | Path | None = None, **kwargs: Any) -> RateBudget:
@@ -240,6 +251,21 @@ class RateBudget:
 
     def __repr__(self) -> str:
         return f"RateBudget(key={self.key!r})"
+
+    @property
+    def time_zone(self) -> str | None:
+        """The portal's time zone once HubSpot has said it (``HubSpotPortal.details``), kept with
+        the budget so that a later run's stop names the exact reset before it has asked again."""
+        return self._read()["time_zone"]
+
+    @time_zone.setter
+    def time_zone(self, zone: str | None) -> None:
+        with self._state() as state:
+            state["time_zone"] = zone
+            daily = state["daily"]
+            if daily and daily["time_zone"] is None:
+                # The day's first answer (which portal is this?) came before its time zone did.
+                self._set_reset(daily, zone)
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[dict[str, Any]]:
@@ -268,6 +294,10 @@ class RateBudget:
         state.setdefault("done", {BURST: [], SEARCH: []})
         state.setdefault("flight", {})
         state.setdefault("daily", None)
+        if state["daily"] and "since" not in state["daily"]:
+            # A count an earlier version wrote, without its reset time: the next answer says anew.
+            state["daily"] = None
+        state.setdefault("time_zone", None)
         self._tidy(state)
         return state
 
@@ -308,13 +338,53 @@ class RateBudget:
         others = max(state["paused_until"][kind], state["next"][kind]) - now
         return None if slot is None else max(slot, others, 0.0)
 
-    def _daily_spent(self, state: dict[str, Any], now: float) -> bool:
+    def _set_reset(self, daily: dict[str, Any], zone: str | None) -> None:
+        """Record in a day's observation when the quota resets, and whether that is exact."""
+        reset, exact = quota_reset(datetime.fromtimestamp(self.wall_clock(), timezone.utc), zone)
+        daily["resets_at"], daily["time_zone"] = reset.timestamp(), zone if exact else None
+
+    def _today(self, state: dict[str, Any]) -> dict[str, Any] | None:
+        """The daily quota's observation, unless the quota has reset since it was made."""
         daily = state["daily"]
-        return bool(
-            daily
-            and now - daily["at"] < settings.DAILY_OBSERVATION_TTL_SECONDS
-            and daily["remaining"] <= settings.DAILY_RESERVE
-        )
+        return daily if daily and self.wall_clock() < daily["resets_at"] else None
+
+    def _observe(self, state: dict[str, Any], remaining: int, now: float) -> dict[str, Any]:
+        """Record what is left of the day's quota, as this process has just heard it."""
+        today = self._today(state)
+        if today is None:
+            today = {"since": self.wall_clock(), "probe": None}
+            self._set_reset(today, state["time_zone"])
+        today.update(remaining=remaining, at=now)
+        state["daily"] = today
+        _HEARD_IN[self.key] = today["since"]
+        return today
+
+    def _spent_error(self, what: str, today: dict[str, Any]) -> DailyQuotaSpent:
+        return DailyQuotaSpent(what, datetime.fromtimestamp(today["resets_at"], timezone.utc), today["time_zone"])
+
+    def _daily_verdict(self, state: dict[str, Any]) -> str:
+        """Whether a request may be sent as far as the daily quota goes: :data:`_SEND`,
+        :data:`_PROBE` (the quota was seen spent, by another process: ask once whether it is
+        back), :data:`_WAIT` (such a request is out) or :data:`_REFUSE`."""
+        today = self._today(state)
+        if today is None or today["remaining"] > settings.DAILY_RESERVE:
+            return _SEND
+        if today["probe"] in state["flight"]:
+            return _WAIT
+        return _REFUSE if _HEARD_IN.get(self.key) == today["since"] else _PROBE
+
+    def quota_spent(self, what: str) -> DailyQuotaSpent:
+        """Record that HubSpot answered 429 ``DAILY``, and the error to stop with.
+
+        Args:
+            what: The request HubSpot refused, as ``METHOD /path`` (emails already masked).
+
+        Returns:
+            The :class:`DailyQuotaSpent` naming the reset this budget recorded when it first
+            saw the quota spent today, the same in every run until then.
+        """
+        with self._state() as state:
+            return self._spent_error(what, self._observe(state, 0, self.clock()))
 
     def acquire(self, what: str = "request") -> Ticket:
         """Wait until the budget has room for one request, then count it as in flight.
@@ -327,19 +397,25 @@ class RateBudget:
             The ticket to release once the request is answered.
 
         Raises:
-            DailyQuotaSpent: The last answers said today's quota is used up.
+            DailyQuotaSpent: Today's quota is used up, as an answer to this process said. A
+                process that has had no answer since the quota was seen spent (a rerun) sends
+                one request first, to see whether the quota is back (lifted, more bought, or
+                reset); the other requests wait for its answer.
         """
         kind = kind_of(what)
         logged = False
         while True:
             with self._state() as state:
                 now = self.clock()
-                if self._daily_spent(state, now):
-                    raise DailyQuotaSpent(what, self.time_zone)
-                wait = self._wait(state, kind, now)
+                verdict = self._daily_verdict(state)
+                if verdict == _REFUSE:
+                    raise self._spent_error(what, state["daily"])
+                wait = None if verdict == _WAIT else self._wait(state, kind, now)
                 if wait == 0.0:
                     ticket = Ticket(f"{self._pid}-{threading.get_ident()}-{next(self._ids)}", kind)
                     state["flight"][ticket.id] = [kind, self._pid, now]
+                    if verdict == _PROBE:
+                        state["daily"]["probe"] = ticket.id
                     # A grant that comes late (a sleep overshot, a slow answer freed the
                     # slot) is caught up on rather than lost; the log still bounds the window.
                     paced_from = max(state["next"][kind], now - settings.RATE_PACE_SLACK_SECONDS)
@@ -372,12 +448,14 @@ class RateBudget:
             if daily is not None:
                 # Requests still in flight may not be in HubSpot's count yet: count them spent.
                 remaining = daily - len(state["flight"])
-                known = state["daily"]
-                if known and now - known["at"] < settings.DAILY_OBSERVATION_TTL_SECONDS:
+                known = self._today(state)
+                probed = known is not None and known["probe"] == ticket.id
+                if known and not probed and now - known["at"] < settings.DAILY_OBSERVATION_TTL_SECONDS:
                     # Answers arrive out of order: one counted before a later request may be
                     # released after that request's, and must not hand back what it spent.
+                    # The answer to a probe is the one that may: the quota may be back.
                     remaining = min(remaining, known["remaining"])
-                state["daily"] = {"remaining": remaining, "at": now}
+                self._observe(state, remaining, now)
 
     def pause(self, seconds: float, kind: str = BURST) -> None:
         """Hold every request of ``kind``, in every process, back for ``seconds`` (after a 429)."""

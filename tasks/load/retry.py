@@ -11,7 +11,7 @@ cause                                     what the load does
                                           ``X-HubSpot-RateLimit-Interval-Milliseconds`` header),
                                           then retry
 429, policy ``SECONDLY`` (search)         wait a second, then retry
-429, policy ``DAILY``                     stop: :class:`DailyQuotaSpent` (a ``LoadError``)
+429, policy ``DAILY``                     stop: :class:`~tasks.load.ratelimit.DailyQuotaSpent`
                                           saying when to rerun
 429 with no policy but a ``subCategory``  no retry: a per-request limit (an import file too
                                           large), raised to the caller
@@ -51,7 +51,7 @@ import urllib3
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.log import get_logger
-from tasks.load.ratelimit import BURST, SEARCH, DailyQuotaSpent, RateBudget, header, window_seconds
+from tasks.load.ratelimit import BURST, SEARCH, RateBudget, header, window_seconds
 from tasks.privacy import mask_emails_in
 
 T = TypeVar("T")
@@ -254,7 +254,7 @@ def call_with_retries(
                 budget.pause(wait, kind)
                 continue
             if cause is Cause.DAILY:
-                raise DailyQuotaSpent(what, budget.time_zone) from error
+                raise budget.quota_spent(what) from error
             if cause is Cause.AUTH:
                 raise LoadError(
                     f"{what}: HubSpot refused the access token (401): {mask_emails_in(error_message(error))}"

@@ -52,8 +52,11 @@ SEARCH_PER_SECOND = 5
 # When the daily quota's remaining count (X-HubSpot-RateLimit-Daily-Remaining, minus what was
 # sent since) reaches this, the load stops before HubSpot answers 429 DAILY.
 DAILY_RESERVE = 0
-# A daily count this old is not trusted to stop a load: the quota may have reset since
-# (midnight in the portal's time zone, which the API does not tell); the next answer says anew.
+# Answers come back out of order, so within this long of the last one a new answer may only
+# lower the daily count (a late answer must not hand back what a later request spent); an older
+# count is replaced by the next answer. A spent count stops the load until the quota resets
+# (midnight in the portal's time zone, from account-info), except that a process that has had
+# no answer since it was spent (a rerun) first asks once whether the quota is back.
 DAILY_OBSERVATION_TTL_SECONDS = 600.0
 # Grants are paced window/limit apart; one that comes late (a sleep that overshot on a busy
 # machine) may be caught up on for this long, else each late grant would be throughput lost for

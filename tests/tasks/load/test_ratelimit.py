@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.load import settings
+from tasks.load import ratelimit, settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.ratelimit import DailyQuotaSpent, RateBudget, budget_key, quota_reset
 from tests.tasks.load.conftest import TOKEN, count_requests
@@ -50,9 +50,31 @@ def clock():
     return Clock()
 
 
+class WallClock:
+    """Seconds since the epoch, moved by hand: 2026-11-29 12:35 UTC to begin with."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 29, 12, 35, tzinfo=timezone.utc).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def budget(tmp_path, clock):
-    return RateBudget("test", tmp_path, reserve=1, clock=clock, sleep=clock.sleep)
+def wall():
+    return WallClock()
+
+
+@pytest.fixture
+def another_process(monkeypatch):
+    """Makes what follows run as a process that has not yet heard from the portal (a rerun)."""
+    monkeypatch.setattr(ratelimit, "_HEARD_IN", {})
+    return lambda: ratelimit._HEARD_IN.clear()
+
+
+@pytest.fixture
+def budget(tmp_path, clock, wall):
+    return RateBudget("test", tmp_path, reserve=1, clock=clock, sleep=clock.sleep, wall_clock=wall)
 
 
 def most_in_any_window(stamps: list[float], span: float) -> int:
@@ -93,13 +115,58 @@ def test_search_keeps_to_five_a_second_apart_from_the_burst(budget, clock):
     assert most_in_any_window(granted, 1.0) == settings.SEARCH_PER_SECOND
 
 
-def test_a_spent_daily_quota_stops_before_a_429_until_the_count_is_stale(budget, clock):
+def test_a_spent_daily_quota_stops_before_a_429_until_it_resets(budget, clock, wall):
     budget.release(budget.acquire("GET /x"), rate_headers(190, 10000, daily_remaining=1))
     budget.release(budget.acquire("GET /x"), None)
     with pytest.raises(DailyQuotaSpent, match="Rerun after it resets at midnight .* UTC at the latest"):
         budget.acquire("POST /crm/v3/objects/contacts/batch/upsert")
-    clock.now += settings.DAILY_OBSERVATION_TTL_SECONDS
-    budget.acquire("GET /x")  # the quota may have reset since: the next answer says
+    clock.now += 2 * settings.DAILY_OBSERVATION_TTL_SECONDS
+    with pytest.raises(DailyQuotaSpent):
+        budget.acquire("GET /x")  # an old count of a spent quota still holds: it has not reset
+    wall.now = datetime(2026, 11, 30, 12, 35, tzinfo=timezone.utc).timestamp()  # no time zone: 24 hours on
+    budget.acquire("GET /x")
+
+
+def test_every_stop_until_the_reset_names_the_reset_the_first_one_named(tmp_path, clock, wall, another_process):
+    first = RateBudget("test", tmp_path, clock=clock, sleep=clock.sleep, wall_clock=wall)
+    first.time_zone = "US/Eastern"
+    first.release(first.acquire("GET /x"), rate_headers(190, 10000, daily_remaining=0))
+    stopped = first.quota_spent("GET /x")  # what HubSpot's 429 DAILY stops the load with
+    wall.now += 3600
+    another_process()
+    # A rerun, its budget not yet told the time zone: it asks the portal once, the quota is
+    # still spent, and its stop names the same reset; a second request is refused unasked.
+    rerun = RateBudget("test", tmp_path, clock=clock, sleep=clock.sleep, wall_clock=wall)
+    rerun.release(rerun.acquire("GET /account-info/v3/details"), rate_headers(190, 10000, daily_remaining=0))
+    with pytest.raises(DailyQuotaSpent) as again:
+        rerun.acquire("GET /x")
+    assert str(stopped).endswith(
+        "Rerun after it resets at midnight in the portal's time zone (US/Eastern): 2026-11-30 05:00 UTC; finished steps are not lost."
+    )
+    assert str(again.value) == str(stopped) and again.value.resume_by == stopped.resume_by
+
+
+def test_a_rerun_asks_once_and_goes_on_when_the_quota_is_back(budget, clock, another_process):
+    budget.release(budget.acquire("GET /x"), rate_headers(190, 10000, daily_remaining=0))
+    with pytest.raises(DailyQuotaSpent):
+        budget.acquire("GET /x")
+    another_process()
+    # The user lifted the quota or bought more: the rerun's first answer says so.
+    probe = budget.acquire("GET /x")
+    # Until it is answered, the run's other requests wait for it rather than refuse.
+    budget.sleep = lambda seconds: budget.release(probe, rate_headers(190, 10000, daily_remaining=500))
+    budget.acquire("GET /y")
+    assert budget.snapshot()["daily_remaining"] == 499
+
+
+def test_a_rerun_whose_one_request_finds_the_quota_still_spent_sends_no_more(budget, clock, another_process):
+    budget.release(budget.acquire("GET /x"), rate_headers(190, 10000, daily_remaining=0))
+    another_process()
+    probe = budget.acquire("GET /x")
+    budget.sleep = lambda seconds: budget.release(probe, rate_headers(190, 10000, daily_remaining=0))
+    with pytest.raises(DailyQuotaSpent):
+        budget.acquire("GET /y")  # waited for the one request's answer, then refused unasked
+    assert budget.snapshot()["in_flight"] == 0
 
 
 def test_an_answer_released_late_does_not_give_back_daily_quota_a_later_answer_spent(budget, clock):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -74,7 +75,6 @@ class FakeBudget:
     def __init__(self, sleeps: Sleeps) -> None:
         self.sleep = sleeps
         self.released = 0
-        self.time_zone = None
 
     def acquire(self, what: str) -> str:
         return what
@@ -84,6 +84,9 @@ class FakeBudget:
 
     def pause(self, seconds: float, kind: str) -> None:
         self.sleep(seconds)
+
+    def quota_spent(self, what: str) -> DailyQuotaSpent:
+        return DailyQuotaSpent(what, datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc))
 
 
 def budget() -> tuple[FakeBudget, Sleeps]:
