@@ -35,8 +35,13 @@ STATUS_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """The status-specific block of system columns each file kind carries (source-formats §1.2)."""
 
+JOINED_EMAILS_SEPARATOR = ", "
+"""Joins a row's different addresses under one repeated email header (the extractor's doing),
+so the row is rejected with every address in view: none may silently win."""
+
 REJECT_REASONS = {
     "email_present": "no email address",
+    "email_single": "several email addresses in one row",
     "email_valid": "invalid email address",
     "email_domain_known": "the email's domain ends in no top-level domain (a typo such as .con?)",
     "row_splits": "the row has more fields than the header",
@@ -49,11 +54,16 @@ def email_present(email: pl.Expr) -> pl.Expr:
     return email.str.strip_chars().fill_null("") != ""
 
 
+def email_single(email: pl.Expr) -> pl.Expr:
+    """True where the cell holds one address, not several joined (see JOINED_EMAILS_SEPARATOR)."""
+    return ~email.str.contains(JOINED_EMAILS_SEPARATOR, literal=True)
+
+
 def email_valid(email: pl.Expr) -> pl.Expr:
-    """True where the trimmed, lowercased email has the form of one HubSpot accepts (or is blank)."""
+    """True where the trimmed, lowercased email has the form of one HubSpot accepts (or is blank,
+    or several joined: reported once, by email_present and email_single)."""
     email = normalise_email(email)
-    # A blank email is reported once, by email_present.
-    return email.fill_null("").eq("") | has_email_form(email)
+    return email.fill_null("").eq("") | has_email_form(email) | ~email_single(email)
 
 
 def email_domain_known(email: pl.Expr) -> pl.Expr:
@@ -74,6 +84,7 @@ def row_splits(extra_fields: pl.Expr) -> pl.Expr:
 
 ROW_RULES: dict[str, Callable[[pl.Expr], pl.Expr]] = {
     "email_present": email_present,
+    "email_single": email_single,
     "email_valid": email_valid,
     "email_domain_known": email_domain_known,
     "row_splits": row_splits,
@@ -106,7 +117,12 @@ def export_file_schema(status: str, email_column: str) -> pa.DataFrameSchema:
     columns[email_column] = pa.Column(
         pl.String,
         nullable=True,
-        checks=[_row_check("email_present"), _row_check("email_valid"), _row_check("email_domain_known")],
+        checks=[
+            _row_check("email_present"),
+            _row_check("email_single"),
+            _row_check("email_valid"),
+            _row_check("email_domain_known"),
+        ],
     )
     columns[lineage.EXTRA_FIELDS] = pa.Column(pl.String, nullable=True, checks=_row_check("row_splits"))
     columns[lineage.SOURCE_URI] = pa.Column(pl.String)

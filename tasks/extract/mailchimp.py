@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
+from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
 from tasks.errors import InputError
 from tasks.extract.sources import StagedFile, map_in_order, stage_files
 from tasks.extract.text import first_non_utf8, text_pieces
@@ -408,7 +409,7 @@ def _one_cell(cells: list[pl.Expr], *, joined: bool) -> pl.Expr:
     non-empty values in column order, comma-joined (a header seen once is taken as it is)."""
     if len(cells) == 1 or not joined:
         return pl.coalesce(cells)
-    values = pl.concat_list(cells).list.drop_nulls().list.unique(maintain_order=True).list.join(", ")
+    values = pl.concat_list(cells).list.drop_nulls().list.unique(maintain_order=True).list.join(JOINED_EMAILS_SEPARATOR)
     return pl.when(values != "").then(values)
 
 

@@ -308,10 +308,18 @@ CORPUS = [
     Case("cr-inside-a-quoted-cell", csv_file(SUBSCRIBED, HEADER + b'ann@example.com,Ann,Lee,"line\rbreak"\r\n'), rows_read=1),
     Case("unclosed-quote", csv_file(SUBSCRIBED, HEADER + GOOD_ROWS + b'cat@example.com,"Cat,x,\r\n'), refused=(f"{SUBSCRIBED}:4", "unclosed double quote")),
     Case(
+        "text-after-a-quoted-cell",
+        csv_file(SUBSCRIBED, HEADER + GOOD_ROWS + b'cat@example.com,Cat,"O"Brien,\r\n'),
+        refused=(f"{SUBSCRIBED}:4", "a quoted cell is followed by more text"),
+    ),
+    Case(
         "duplicate-headers",
-        csv_file(SUBSCRIBED, b"Email Address,First Name,first name,EMAIL ADDRESS\r\nann@example.com,,Ann,other@example.com\r\n"),
-        rows_read=1,
-        planned_emails=frozenset({"ann@example.com"}),
+        csv_file(SUBSCRIBED, b"Email Address,First Name,first name,EMAIL ADDRESS\r\nann@example.com,,Ann,other@example.com\r\nbob@example.com,Bob,,bob@example.com\r\n"),
+        rows_read=2,
+        # Two addresses under one repeated header: neither may silently win.
+        rows_rejected=1,
+        reasons=("several email addresses in one row",),
+        planned_emails=frozenset({"bob@example.com"}),
     ),
     Case(
         "more-fields-than-header",

@@ -114,3 +114,9 @@ def test_a_schema_check_that_is_no_row_rule_is_refused():
     schema.columns[lineage.SOURCE_ROW].checks.append(pa.Check.ge(2))
     with pytest.raises(ValueError, match="not a row rule"):
         split_rejects(rows(["a@x.com"]), schema, ROW_RULES, REJECT_REASONS, "f.csv")
+
+
+def test_several_addresses_in_one_row_are_rejected_for_that_alone():
+    accepted, rejects = split(rows(["a@x.com, b@y.com", "a@x.com"]))
+    assert accepted["Email Address"].to_list() == ["a@x.com"]
+    assert rejects.select(lineage.SOURCE_ROW, "reason").rows() == [(2, REJECT_REASONS["email_single"])]
