@@ -58,7 +58,7 @@ _STEP_NAMES = (
     (UPSERT, "contacts file", "contacts files"),
     (IMPORTS, "contacts file", "contacts files"),
     ("list", "list", "lists"),
-    ("list-members", "list's members", "lists' members"),
+    ("list-members", "file's list members", "files' list members"),
     ("companies", "file's companies", "files' companies"),
 )
 

@@ -35,7 +35,7 @@ def test_a_rerun_says_every_step_was_already_done_and_that_its_counts_are_the_fi
     assert again["companies"]["created"] == first["companies"]["created"] == 2
     assert resumed_note(again) == (
         f"  already done in an earlier run, not sent again: {len(steps)} of {len(steps)} steps (properties, "
-        "2 contacts files, 1 list, 1 list's members, 2 files' companies); their counts above are from that run"
+        "2 contacts files, 1 list, 1 file's list members, 2 files' companies); their counts above are from that run"
     )
 
 
