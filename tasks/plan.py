@@ -27,6 +27,7 @@ from schemas.contact import EMAIL, OUTCOME, CanonicalContactSchema, ContactRowSc
 from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.errors import InputError
 from tasks.extract.mailchimp import RawSource
+from tasks.extract.text import stray_quote_refusal
 from tasks.import_files import PlanLimits, write_plan
 from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
@@ -202,7 +203,8 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
         policy: The run's consent policy.
 
     Raises:
-        InputError: The file as a whole does not fit its schema.
+        InputError: The file as a whole does not fit its schema, or a quoted cell in it is
+            followed by more text (``"O"Brien``), which polars refuses only as it parses.
     """
     parts: list[StagedFile] = []
     # A slice that came back short was the file's last.
@@ -212,7 +214,13 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
         part, sinks = staging_query(
             dataclasses.replace(raw, frame=rows), stem.with_name(f"{stem.name}-{number:05d}"), profile, policy
         )
-        pl.collect_all(sinks)
+        try:
+            pl.collect_all(sinks)
+        except pl.exceptions.ComputeError as error:
+            refusal = stray_quote_refusal(error, raw.frame, raw.uri)
+            if refusal is None:
+                raise
+            raise refusal from error
         parts.append(part)
     rejects = [path for part in parts for path in part.rejects]
     accepted = [path for part in parts for path in part.accepted]

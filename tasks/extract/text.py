@@ -16,6 +16,7 @@ import codecs
 import csv
 import hashlib
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -59,6 +60,20 @@ DELIMITERS = (",", ";", "\t", "|")
 CANONICAL_DELIMITER = ","
 QUOTE = '"'
 HEADER_SNIFF_CHARS = 1 << 16
+
+STRAY_QUOTE = (
+    "a quoted cell is followed by more text: a quote inside a quoted cell must be doubled "
+    '(write "O""Brien", not "O"Brien)'
+)
+"""The problem of a cell such as ``"O"Brien`` or ``"Ann" Lee``: a spreadsheet would have written
+the inner quote doubled, so the cell's text is not certain and the file is refused."""
+
+_POLARS_STRAY_QUOTE = "is not properly escaped"
+"""How polars' CSV reader words its refusal of a quoted cell followed by more text."""
+
+_SCANNED_CSV = re.compile(r"^\s*Csv SCAN \[(.+)\]$", re.MULTILINE)
+"""The line naming the file of a lazy frame's CSV scan in its plan (``LazyFrame.explain``): a
+``RawSource`` carries the file as the user knows it, not the local copy polars reads."""
 
 _MOJIBAKE = re.compile(rb"\xc3[\x80-\xbf]|\xe2\x80[\x90-\xbf]")
 """UTF-8 for accented Latin letters (``é`` = C3 A9) and typographic punctuation (``’`` =
@@ -154,8 +169,9 @@ def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, T
         The file to scan (same ``uri``) and the layout it was found in.
 
     Raises:
-        InputError: Mixed encodings, an unclosed quote, or a record the csv module cannot split
-            (a cell over its 128 KiB field limit).
+        InputError: Mixed encodings, an unclosed quote, a quoted cell followed by more text
+            (``"O"Brien``: read leniently it would silently become ``OBrien``), or a record the
+            csv module cannot split (a cell over its 128 KiB field limit).
     """
     layout = detect_layout(staged)
     if layout.canonical:
@@ -167,32 +183,108 @@ def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, T
     ) as out:
         quotes = _QuoteTracker(source)
         writer = csv.writer(out, lineterminator="\n")
-        records = csv.reader(quotes, delimiter=layout.delimiter)
+        # Strict, as polars reads a file already in the layout: a quoted cell followed by more
+        # text is refused, not glued together without its quotes. The parser is C either way.
+        records = csv.reader(quotes, delimiter=layout.delimiter, strict=True)
         try:
             writer.writerows(records)
         except csv.Error as error:
-            raise InputError(staged.uri, f"cannot split a record: {error}", line=records.line_num) from error
+            raise _split_error(error, staged.uri, layout.delimiter, records.line_num, quotes) from error
         if quotes.open_since is not None:
             raise InputError(staged.uri, "unclosed double quote", line=quotes.open_since)
     return StagedFile(uri=staged.uri, path=target), layout
 
 
+def _split_error(error: csv.Error, uri: str, delimiter: str, line: int, quotes: _QuoteTracker) -> InputError:
+    """What the strict csv module's refusal of a record means for the user.
+
+    Args:
+        error: The csv module's refusal.
+        uri: The file as the user knows it.
+        delimiter: The file's delimiter.
+        line: The physical line the reader had reached (``reader.line_num``).
+        quotes: The lines the reader was given.
+    """
+    if quotes.ended:
+        # At the end of the file, strict mode refuses only a quoted cell still open there
+        # ("unexpected end of data"): the quote parity tells where it opened.
+        return InputError(uri, "unclosed double quote", line=quotes.open_since or line)
+    if _is_stray_quote(error, delimiter):
+        return InputError(uri, STRAY_QUOTE, line=line)
+    return InputError(uri, f"cannot split a record: {error}", line=line)
+
+
+def _is_stray_quote(error: csv.Error, delimiter: str) -> bool:
+    """Whether the strict csv module refused a quoted cell followed by more text (``"O"Brien``).
+
+    The csv module says so in no other way than its message (CPython's ``_csv.c``, unchanged
+    since Python 2).
+    """
+    return str(error) == f"'{delimiter}' expected after '{QUOTE}'"
+
+
+def stray_quote_refusal(error: pl.exceptions.ComputeError, frame: pl.LazyFrame, uri: str) -> InputError | None:
+    """The InputError for polars refusing a quoted cell followed by more text in a CSV scan.
+
+    Only called once the scan failed, so a file's normal reading pays nothing: the file is read
+    again with the strict csv module, which refuses the same cells, to find the line.
+
+    Args:
+        error: Polars' error from collecting ``frame`` (or a query built on it).
+        frame: The lazy scan of the CSV file.
+        uri: The file as the user knows it.
+
+    Returns:
+        The error naming the line of the first such cell (no line if the csv module finds
+        none), or None when polars refused something else (an Onramp bug, left to surface).
+    """
+    if _POLARS_STRAY_QUOTE not in str(error):
+        return None
+    scanned = _SCANNED_CSV.search(frame.explain(optimized=False))
+    line = stray_quote_line(Path(scanned.group(1))) if scanned else None
+    return InputError(uri, STRAY_QUOTE, line=line)
+
+
+def stray_quote_line(path: Path) -> int | None:
+    """The physical line of a UTF-8 CSV's first quoted cell followed by more text, else None.
+
+    The line counts every line break, those inside quoted cells too (as an editor does).
+
+    Args:
+        path: The local file, UTF-8 (with or without a BOM), comma-separated.
+    """
+    with path.open(encoding=UTF8_BOM, newline="") as handle:
+        records = csv.reader(handle, strict=True)
+        while True:
+            try:
+                deque(records, maxlen=0)
+            except csv.Error as error:
+                if _is_stray_quote(error, CANONICAL_DELIMITER):
+                    return records.line_num
+                # Another refusal (a cell over the csv module's 128 KiB limit, which polars
+                # reads): the reader starts the next record afresh on the next line.
+                continue
+            return None
+
+
 class _QuoteTracker:
     """The lines of a text file, noting where a quote opened that no later quote closed.
 
-    The csv module ends an unclosed quoted cell silently at the end of the file, swallowing
-    every record after it; the parity of quotes per line tells where that began.
+    The csv module refuses an unclosed quoted cell only at the end of the file, having
+    swallowed every record after it; the parity of quotes per line tells where that began.
     """
 
     def __init__(self, handle: TextIO) -> None:
         self._handle = handle
         self.open_since: int | None = None
+        self.ended = False
 
     def __iter__(self) -> Iterator[str]:
         for number, line in enumerate(self._handle, start=1):
             if line.count(QUOTE) % 2:
                 self.open_since = number if self.open_since is None else None
             yield line
+        self.ended = True
 
 
 def _decodes(path: Path, encoding: str) -> bool:
