@@ -16,6 +16,11 @@ from typing import IO
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from tasks.errors import InputError
+
+NOT_A_FOLDER = (FileExistsError, NotADirectoryError)
+"""What creating a folder raises where a file (or a device) already holds the name or a parent's."""
+
 
 @contextmanager
 def written_whole(location: str | Path, mode: str = "w") -> Iterator[IO]:
@@ -42,6 +47,10 @@ class OutputFolder:
     Args:
         url: A local path or an fsspec URL such as ``s3://bucket/run-1``.
         storage_options: Options for the remote filesystem (credentials, endpoint).
+
+    Raises:
+        InputError: The local folder cannot be made (a file is in the way, no permission, ...);
+            named as ``--out``, the option every command takes it from.
     """
 
     def __init__(self, url: str, storage_options: dict | None = None) -> None:
@@ -53,7 +62,10 @@ class OutputFolder:
         else:
             self.local = Path(tempfile.mkdtemp(prefix="onramp-out-"))
             self._remote = True
-        self.local.mkdir(parents=True, exist_ok=True)
+        try:
+            self.local.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"--out {url}", _unusable(self.local, error)) from error
 
     def path(self, relative: str) -> Path:
         """The local path of a file of the run, its folder created."""
@@ -71,3 +83,14 @@ class OutputFolder:
         """Upload the local files to the remote URL (nothing to do for a local folder)."""
         if self._remote:
             self._fs.put(f"{self.local}/", self._root, recursive=True)
+
+
+def _unusable(folder: Path, error: OSError) -> str:
+    """Why the output folder cannot be made, and what to do, in a few words."""
+    if isinstance(error, NOT_A_FOLDER):
+        # The first path from the root that exists and is not a folder is what is in the way.
+        on_the_way = (*reversed(folder.parents), folder)
+        blocker = next((part for part in on_the_way if part.exists() and not part.is_dir()), folder)
+        where = "it" if blocker == folder else str(blocker)
+        return f"not a folder: {where} is a file; give --out a new or existing folder"
+    return f"cannot create the folder: {error.strerror or error}"

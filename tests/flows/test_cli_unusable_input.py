@@ -1,0 +1,39 @@
+"""``onramp`` on a CSV with text after a quoted cell, or an --out it cannot write to: exit 2, one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from flows.cli import SAMPLE_EXPORT
+from tasks.extract.text import STRAY_QUOTE
+from tests.flows.test_cli import ONRAMP, assert_one_line_error, run
+
+
+def test_a_quoted_cell_followed_by_text_names_the_file_and_line(tmp_path, prefect_api_url):
+    source = tmp_path / "obrien.csv"
+    source.write_text('Email,First Name,Last Name\nx@example.com,Ann,"O"Brien\ny@example.com,Bob,Two\n', encoding="utf-8")
+
+    result = run(["plan", str(source), "--out", str(tmp_path / "out")], env={"PREFECT_API_URL": prefect_api_url})
+
+    assert_one_line_error(result, 2, f"{source}:2: {STRAY_QUOTE}")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["plan"], ["migrate", "--dry-run", "--portal-url"], ["sync", "--dry-run", "--portal-url"]],
+    ids=["plan", "migrate", "sync"],
+)
+def test_an_out_that_is_a_file_names_the_option_and_the_file(tmp_path, prefect_api_url, hubspot, command):
+    taken = tmp_path / "taken"
+    taken.write_text("", encoding="utf-8")
+    portal = [hubspot.url] if command[-1] == "--portal-url" else []
+
+    # With a token (``run`` drops it), so migrate and sync get as far as their output folder.
+    env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "HUBSPOT_ACCESS_TOKEN": "token"}
+    arguments = [*command, *portal, str(SAMPLE_EXPORT), "--out", str(taken / "run")]
+    result = subprocess.run([*ONRAMP, *arguments], capture_output=True, text=True, env=env, timeout=300)
+
+    assert_one_line_error(result, 2, f"--out {taken}/run: not a folder: {taken} is a file")
