@@ -217,7 +217,7 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
         try:
             pl.collect_all(sinks)
         except pl.exceptions.ComputeError as error:
-            refusal = stray_quote_refusal(error, raw.frame, raw.uri)
+            refusal = stray_quote_refusal(error, raw.local_path, raw.uri)
             if refusal is None:
                 raise
             raise refusal from error

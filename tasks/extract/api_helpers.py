@@ -574,4 +574,5 @@ def staged_source(
         duplicate_headers=[],
         frame=frame,
         email_column=headers[0],
+        local_path=path,
     )

@@ -102,12 +102,13 @@ class RawSource:
         duplicate_headers: Header names that occurred more than once; their columns are
             coalesced into one.
         frame: Every header column as ``pl.String`` (an empty cell is null; a duplicated header
-            takes its first non-empty value), then the lineage columns ``SOURCE_URI``,
+            takes its first non-empty value, the email header its distinct values joined), then the lineage columns ``SOURCE_URI``,
             ``SOURCE_ROW`` (Int64, the spreadsheet row: the first record is row 2, whatever
             newlines its cells hold), ``SOURCE_STATUS`` and ``SOURCE_FORMAT``, and
             ``EXTRA_FIELDS`` (the fields of a row longer than the header, else null). It scans the
             staged file lazily: keep the staging folder until it is collected.
         email_column: The header (as in ``headers``) that holds the email address.
+        local_path: The local CSV file ``frame`` scans (to find a line once its scan failed).
     """
 
     uri: str
@@ -117,6 +118,7 @@ class RawSource:
     duplicate_headers: list[str]
     frame: pl.LazyFrame
     email_column: str = "Email Address"
+    local_path: Path | None = None
 
 
 def is_export_filename(name: str) -> bool:
@@ -219,6 +221,7 @@ def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:
         duplicate_headers=[header for header, positions in columns if len(positions) > 1],
         frame=scan_columns(staged, columns, status, email_column),
         email_column=email_column,
+        local_path=staged.path,
     )
 
 

@@ -236,6 +236,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         duplicate_headers=[header for header, positions in columns if len(positions) > 1],
         frame=frame,
         email_column=emails[0],
+        local_path=staged.path,
     )
     return ReadFile(raw, profile, layout)
 

@@ -71,10 +71,6 @@ the inner quote doubled, so the cell's text is not certain and the file is refus
 _POLARS_STRAY_QUOTE = "is not properly escaped"
 """How polars' CSV reader words its refusal of a quoted cell followed by more text."""
 
-_SCANNED_CSV = re.compile(r"^\s*Csv SCAN \[(.+)\]$", re.MULTILINE)
-"""The line naming the file of a lazy frame's CSV scan in its plan (``LazyFrame.explain``): a
-``RawSource`` carries the file as the user knows it, not the local copy polars reads."""
-
 _MOJIBAKE = re.compile(rb"\xc3[\x80-\xbf]|\xe2\x80[\x90-\xbf]")
 """UTF-8 for accented Latin letters (``é`` = C3 A9) and typographic punctuation (``’`` =
 E2 80 99): decoded as Windows-1252 they become ``Ã©`` and ``â€™``, which real text never holds."""
@@ -223,15 +219,15 @@ def _is_stray_quote(error: csv.Error, delimiter: str) -> bool:
     return str(error) == f"'{delimiter}' expected after '{QUOTE}'"
 
 
-def stray_quote_refusal(error: pl.exceptions.ComputeError, frame: pl.LazyFrame, uri: str) -> InputError | None:
+def stray_quote_refusal(error: pl.exceptions.ComputeError, path: Path | None, uri: str) -> InputError | None:
     """The InputError for polars refusing a quoted cell followed by more text in a CSV scan.
 
     Only called once the scan failed, so a file's normal reading pays nothing: the file is read
     again with the strict csv module, which refuses the same cells, to find the line.
 
     Args:
-        error: Polars' error from collecting ``frame`` (or a query built on it).
-        frame: The lazy scan of the CSV file.
+        error: Polars' error from collecting a query over the file's scan.
+        path: The local CSV file the scan read (None: the line is not looked for).
         uri: The file as the user knows it.
 
     Returns:
@@ -240,8 +236,7 @@ def stray_quote_refusal(error: pl.exceptions.ComputeError, frame: pl.LazyFrame, 
     """
     if _POLARS_STRAY_QUOTE not in str(error):
         return None
-    scanned = _SCANNED_CSV.search(frame.explain(optimized=False))
-    line = stray_quote_line(Path(scanned.group(1))) if scanned else None
+    line = stray_quote_line(path) if path is not None else None
     return InputError(uri, STRAY_QUOTE, line=line)
 
 
