@@ -276,6 +276,7 @@ def _preflight(params: object) -> None:
     from flows.migrate import check_parameters
     from tasks.errors import InputError
     from tasks.extract.api_settings import api_scheme
+    from tasks.output import check_output_location
 
     # Before anything opens, logs or records a location: no credential in it, a known scheme.
     check_parameters(params)
@@ -292,6 +293,7 @@ def _preflight(params: object) -> None:
             raise InputError(source, f"cannot open: {first_line}") from None
         if not found:
             raise InputError(source, "no such file or folder")
+    check_output_location(params.output)
 
 
 def _run_plan(args: argparse.Namespace) -> int:
@@ -345,6 +347,7 @@ def _run_sync(args: argparse.Namespace) -> int:
 
 def _run_migrate_accounts(args: argparse.Namespace) -> int:
     from schemas.manifest import AccountsParameters
+    from tasks.output import check_output_location
 
     params = AccountsParameters(
         manifest=args.manifest, output=args.out, max_concurrent_accounts=args.max_concurrent,
@@ -353,6 +356,7 @@ def _run_migrate_accounts(args: argparse.Namespace) -> int:
     )
     # Read here too, so a bad manifest is one line naming its line before the engine starts.
     params.read_manifest()
+    check_output_location(params.output)
     from flows.accounts import ROLLUP_FILE, migrate_accounts
 
     rollup = _in_engine(migrate_accounts, params)

@@ -62,10 +62,7 @@ class OutputFolder:
         else:
             self.local = Path(tempfile.mkdtemp(prefix="onramp-out-"))
             self._remote = True
-        try:
-            self.local.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise InputError(f"--out {url}", _unusable(self.local, error)) from error
+        _make_folder(self.local, url)
 
     def path(self, relative: str) -> Path:
         """The local path of a file of the run, its folder created."""
@@ -83,6 +80,25 @@ class OutputFolder:
         """Upload the local files to the remote URL (nothing to do for a local folder)."""
         if self._remote:
             self._fs.put(f"{self.local}/", self._root, recursive=True)
+
+
+def check_output_location(url: str) -> None:
+    """Make a local output folder now, so an unusable ``--out`` is refused before any work
+    (a remote one is checked when the run publishes to it).
+
+    Raises:
+        InputError: The local folder cannot be made, as :class:`OutputFolder` says.
+    """
+    fs, root = fsspec.core.url_to_fs(url)
+    if isinstance(fs, LocalFileSystem):
+        _make_folder(Path(root), url)
+
+
+def _make_folder(folder: Path, url: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--out {url}", _unusable(folder, error)) from error
 
 
 def _unusable(folder: Path, error: OSError) -> str:

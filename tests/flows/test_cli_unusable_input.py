@@ -37,3 +37,14 @@ def test_an_out_that_is_a_file_names_the_option_and_the_file(tmp_path, prefect_a
     result = subprocess.run([*ONRAMP, *arguments], capture_output=True, text=True, env=env, timeout=300)
 
     assert_one_line_error(result, 2, f"--out {taken}/run: not a folder: {taken} is a file")
+
+
+def test_migrate_accounts_refuses_an_out_that_is_a_file_before_any_account_runs(tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("", encoding="utf-8")
+    manifest = tmp_path / "accounts.yaml"
+    manifest.write_text(f"accounts:\n  - name: acme\n    sources: [{SAMPLE_EXPORT}]\n", encoding="utf-8")
+
+    result = run(["migrate-accounts", str(manifest), "--out", str(taken)])
+
+    assert_one_line_error(result, 2, f"--out {taken}: not a folder: it is a file")
