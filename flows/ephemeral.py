@@ -11,21 +11,29 @@ imports and checks its input. When the flow starts, the server becomes the run's
 server module. It is stopped at exit, after Prefect has sent its last logs and events. If it
 did not come up, nothing is set and Prefect starts its own temporary server, as it would have
 without Onramp. A command that ends before its flow starts (bad input) stops it.
+
+A killed command stops it too, though ``atexit`` does not run then: SIGTERM and SIGHUP stop it
+before they end the command (Ctrl-C ends it by ``KeyboardInterrupt``, so ``atexit`` runs), and
+on Linux the server asks the kernel for SIGTERM when the command dies, whatever killed it
+(SIGKILL, the OOM killer).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -38,6 +46,14 @@ _PORTS = range(8000, 9000)
 _PORT_ATTEMPTS = 10
 _HEALTH_POLL_SECONDS = 0.1
 _STOP_TIMEOUT_SECONDS = 5
+# Signals whose default action ends the command without running atexit. Each is taken over only
+# while at its default: one the command was started ignoring (SIGHUP under nohup) stays ignored.
+_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+# <linux/prctl.h>: the signal the kernel sends a process when the thread that forked it exits.
+_PR_SET_PDEATHSIG = 1
+
+# Servers launched and not stopped yet: what an ending signal stops.
+_running: set[subprocess.Popen] = set()
 
 
 class _EarlyServer:
@@ -122,7 +138,10 @@ def _launch() -> _EarlyServer | None:
         return None  # left to Prefect, which retries for longer
     # Launched before Prefect is imported: the server reads the same environment and settings
     # files as this process, so it runs with the settings Prefect would have handed it.
-    early = _EarlyServer(subprocess.Popen(uvicorn_command(port), env={**os.environ, **SERVER_ENV}), port)
+    process = subprocess.Popen(uvicorn_command(port), env={**os.environ, **SERVER_ENV}, preexec_fn=_dies_with_the_command())
+    early = _EarlyServer(process, port)
+    _running.add(process)
+    _stop_servers_on_ending_signals()
     # A server named in a Prefect profile or settings file is known only once they are read.
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
@@ -158,6 +177,43 @@ def _free_port() -> int | None:
     return None
 
 
+def _dies_with_the_command() -> Callable[[], None] | None:
+    """What the server runs before its program, on Linux: have the kernel send it SIGTERM when
+    the command dies, however it dies. None elsewhere, and off the main thread: the kernel sends
+    it when the *thread* that launched the server ends, which must be the command's end."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    command = os.getpid()
+
+    def ask_for_sigterm_when_the_command_dies() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != command:  # the command died before the request: nothing would come
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return ask_for_sigterm_when_the_command_dies
+
+
+def _stop_servers_on_ending_signals() -> None:
+    """Have SIGTERM and SIGHUP stop the running servers, then end the command as they would
+    have. Python handles signals on the main thread only: elsewhere, only Linux's parent-death
+    signal stops the server."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _ENDING_SIGNALS:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _stop_servers_then_end)
+
+
+def _stop_servers_then_end(signum: int, frame: object) -> None:
+    for process in list(_running):
+        _stop(process)
+    # Ended by the signal itself, at its default: the exit status says which (143 for SIGTERM),
+    # and nothing more is printed, as a command without a server would end.
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
 def _stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -165,3 +221,4 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    _running.discard(process)

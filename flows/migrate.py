@@ -29,7 +29,7 @@ from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
 from tasks.plan import DEFAULT_PROFILE, consent_profiles
 from tasks.steps import extract_files, plan, publish_report
-from tasks.transform.catalog import UserMapping
+from tasks.transform.mapping_file import UserMapping
 from tasks.transform.profile import load_profile
 
 def check_parameters(params: PlanParameters) -> None:
