@@ -15,7 +15,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.params import MigrationParameters, PlanParameters
-from tasks.errors import LoadError
+from tasks.errors import InputError, LoadError
 from tasks.extract.locations import check_location, check_portal_url
 from tasks.extract.tables import ReadOptions
 from tasks.import_files import PlanLimits
@@ -105,14 +105,21 @@ def migrate_contacts(params: MigrationParameters) -> dict:
 
 
 def checked_portal(params: MigrationParameters) -> HubSpotPortal:
-    """The portal a run loads into, before any work: its token resolved (a missing one fails in
-    seconds) and, with a ``portal_id``, the token checked to be that portal's (before the run
-    plans, claims a state folder, reads or sends anything).
+    """The portal a run loads into (or, for a dry run, reads), before any work: its token
+    resolved (a missing one fails in seconds) and, with a ``portal_id``, the token checked to be
+    that portal's (before the run plans, claims a state folder, reads or sends anything).
 
     Raises:
-        LoadError: No token, or a token for another portal (or one HubSpot will not name).
+        InputError: No token: the variable unset or empty and no Secret block holding one (a
+            usage problem, exit status 2: nothing was tried).
+        LoadError: A token for another portal (or one HubSpot will not name).
     """
-    portal = HubSpotPortal(params.portal_url, resolve_token(params.token_secret_block, params.token_env))
+    try:
+        token = resolve_token(params.token_secret_block, params.token_env)
+    except LoadError as missing:
+        # Named by the portal it is for: a multi-account run's accounts each have their own.
+        raise InputError(params.portal_url, str(missing)) from None
+    portal = HubSpotPortal(params.portal_url, token)
     check_expected_portal(portal, ExpectedPortal.of(params.portal_id, params.token_env, params.token_secret_block))
     return portal
 

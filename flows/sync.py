@@ -116,8 +116,9 @@ def sync_contacts(params: SyncParameters) -> dict:
 
     A dry run reports what the delta would do and keeps the snapshot and watermark as they were.
     A failed run keeps them too, so the next run sends the same delta again (finished steps are
-    skipped). With a ``portal_id``, a token for another portal stops the run before its state is
-    claimed, anything is read from the sources or anything is sent.
+    skipped). No token (a dry run reads the portal: it needs one too) and, with a ``portal_id``,
+    a token for another portal stop the run before its state is claimed, anything is read from
+    the sources or anything is sent.
     """
     check_parameters(params)
     # Before the state is claimed: a wrong token must not bind it.
