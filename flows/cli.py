@@ -165,7 +165,8 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _read_options(args: argparse.Namespace) -> object:
     from tasks.extract.tables import ReadOptions
-    from tasks.transform.catalog import UserMapping, reading_profile
+    from tasks.transform.catalog import reading_profile
+    from tasks.transform.mapping_file import UserMapping
 
     if args.profile:
         reading_profile(args.profile)

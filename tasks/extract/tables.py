@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -47,13 +48,15 @@ from tasks.extract.sources import CSV_SUFFIX, FileKinds, StagedFile, map_in_orde
 from tasks.extract.text import TextLayout, normalise_text
 from tasks.transform.catalog import (
     ReadingProfile,
-    UserMapping,
     canonical_timestamp,
     consent_headers,
     detect_profile,
     reading_profile,
     unread_consent,
 )
+
+if TYPE_CHECKING:
+    from tasks.transform.mapping_file import UserMapping
 
 MAILCHIMP_PROFILE = "mailchimp"
 """The reading profile of a file whose name carries a Mailchimp status."""

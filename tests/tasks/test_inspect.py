@@ -3,7 +3,7 @@ import pytest
 from tasks.errors import InputError
 from tasks.extract.tables import ReadOptions
 from tasks.inspect import inspect_source
-from tasks.transform.catalog import UserMapping
+from tasks.transform.mapping_file import UserMapping
 
 
 def test_a_mapping_naming_a_column_no_file_has_is_refused_as_a_plan_would(tmp_path):

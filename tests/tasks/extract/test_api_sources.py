@@ -553,7 +553,8 @@ def test_constant_contact_spent_quota_says_when_to_resume(tmp_path, monkeypatch)
 
 def test_an_api_source_keeps_its_providers_profile_and_statuses(tmp_path):
     from tasks.extract.tables import ReadOptions
-    from tasks.transform.catalog import StatusRule, UserMapping
+    from tasks.transform.catalog import StatusRule
+    from tasks.transform.mapping_file import UserMapping
 
     with pytest.raises(InputError, match="read with the 'constantcontact' profile"):
         read_source("constantcontact://contacts", tmp_path, ReadOptions(profile="generic"))

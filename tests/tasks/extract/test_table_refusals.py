@@ -9,7 +9,8 @@ import pytest
 
 from tasks.errors import InputError
 from tasks.extract.tables import ReadOptions, read_source
-from tasks.transform.catalog import StatusRule, UnreadConsent, UserMapping, reading_profile, unread_consent
+from tasks.transform.catalog import StatusRule, UnreadConsent, reading_profile, unread_consent
+from tasks.transform.mapping_file import UserMapping
 from tests.tasks.extract.test_tables import CC_HEADERS, cc_record, outcomes, write_csv, write_xlsx
 
 SALESFORCE_HEADERS = ["Id", "FirstName", "LastName", "Email", "HasOptedOutOfEmail", "IsEmailBounced"]

@@ -18,7 +18,7 @@ from tasks.extract.mailchimp import FORMAT as MAILCHIMP_FORMAT
 from tasks.extract.tables import PER_ROW_STATUS, ReadFile, ReadOptions, read_source
 from tasks.output import OutputFolder
 from tasks.plan import consent_profiles, plan_sources
-from tasks.transform.catalog import UserMapping
+from tasks.transform.mapping_file import UserMapping
 
 CC_HEADERS = [
     "Email address", "First name", "Last name", "Company", "Job title", "Email status",

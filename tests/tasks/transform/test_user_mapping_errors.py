@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tasks.errors import InputError
-from tasks.transform.catalog import StatusRule, UserMapping
+from tasks.transform.catalog import StatusRule
+from tasks.transform.mapping_file import UserMapping
 from tests.flows.test_cli import assert_one_line_error, run
 
 RULE = '[[status.rules]]\ncolumns = ["Newsletter"]\nwhen_true = "newsletter"\n'
