@@ -57,6 +57,9 @@ def plan_run(params: PlanParameters, out: OutputFolder) -> dict:
     options = ReadOptions(profile=params.profile, mapping=mapping, credentials=params.source_credentials)
     with tempfile.TemporaryDirectory(prefix="onramp-staging-") as staging:
         files = [file for source in params.sources for file in extract_files(source, Path(staging), options)]
+        if mapping:
+            # Only headers are read so far: a column no file has stops the run before any row is.
+            mapping.check_headers(header for file in files for header in file.raw.headers)
         profiles = consent_profiles([file.profile.profile for file in files], params.consent_overrides)
         return plan([file.raw for file in files], out, profiles, limits)
 

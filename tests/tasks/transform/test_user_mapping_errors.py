@@ -177,3 +177,14 @@ def test_the_command_refuses_a_mistyped_mapping_with_exit_2_and_no_traceback(tmp
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text("email: [a]\n", encoding="utf-8")
     assert_one_line_error(run(["inspect", str(source), "--mapping", str(mapping)]), 2, f"{mapping}:1: email must be text, not a list")
+
+
+def test_a_plan_refuses_a_mapping_column_no_file_has_before_reading_a_row(tmp_path, prefect_api_url):
+    source = tmp_path / "people.csv"
+    source.write_text("Email,First Name\na@x.com,Ann\n", encoding="utf-8")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[columns]\n"Frist Name" = "firstname"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = run(["plan", str(source), "--mapping", str(mapping), "--out", str(out)], env={"PREFECT_API_URL": prefect_api_url})
+    assert_one_line_error(result, 2, f"{mapping}:2: no file read has a column 'Frist Name'")
+    assert not (out / "report.json").exists()
