@@ -265,14 +265,16 @@ def companies_report(files: list[dict[str, Any]]) -> dict[str, Any]:
     """
     origin_of: dict[str, str] = {}
     for result in files:
-        for domain, origin in result[ORIGINS].items():
+        for domain, origin in result.get(ORIGINS, {}).items():
             if ORIGIN_RANK[origin] > ORIGIN_RANK.get(origin_of.get(domain), -1):
                 origin_of[domain] = origin
     counts = Counter(origin_of.values())
+    # A step finished by an older Onramp (its result cached without origins) can only be added.
+    legacy = [result for result in files if ORIGINS not in result]
     return {
-        "domains": len(origin_of),
-        "created": counts[CREATED],
-        "existing": counts[EXISTING],
+        "domains": len(origin_of) + sum(result["domains"] for result in legacy),
+        "created": counts[CREATED] + sum(result["created"] for result in legacy),
+        "existing": counts[EXISTING] + sum(result["existing"] for result in legacy),
         **{key: sum(result[key] for result in files) for key in ("associated", "without_company")},
         "problems": [problem for result in files for problem in result["problems"]],
         # The per-domain origins stay in the steps' cached results, out of the report.

@@ -90,14 +90,6 @@ def test_a_portal_id_that_is_no_portal_id_exits_2(tmp_path, capsys):
     assert capsys.readouterr().err == "onramp: error: portal_id: Input should be greater than or equal to 1\n"
 
 
-def test_migrate_without_a_token_fails_the_load_with_one_line(tmp_path, hubspot, prefect_api_url):
-    result = run(
-        ["migrate", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out"), "--portal-url", hubspot.url],
-        env={"PREFECT_API_URL": prefect_api_url},
-    )
-    assert_one_line_error(result, 1, "HUBSPOT_ACCESS_TOKEN")
-
-
 def test_plan_reads_and_writes_s3_through_a_local_s3_server(tmp_path, s3_server, prefect_api_url):
     s3 = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
     s3.upload_file(str(SAMPLE_EXPORT), s3_server.bucket, "exports/audience.zip")

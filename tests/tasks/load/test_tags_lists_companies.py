@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from tasks.load import ensure_properties, load_plan, read_plan
-from tasks.load.companies import company_links
+from tasks.load.companies import CREATED, ORIGINS, companies_report, company_links
 from tasks.load.lists import ensure_lists
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_csv, write_plan
@@ -185,3 +185,10 @@ def test_company_totals_count_each_company_once_across_the_files_that_share_it(p
     # same one (the other two are this migration's, not HubSpot's from before).
     assert [(file["created"], file["existing"]) for file in companies["files"]] == [(2, 1), (0, 1)]
     assert all("origins" not in file for file in companies["files"])
+
+
+def test_company_totals_add_a_step_finished_by_an_older_onramp_as_it_counted_itself():
+    legacy = {"file": "a.csv", "domains": 2, "created": 1, "existing": 1, "associated": 3, "without_company": 0, "problems": []}
+    current = {**legacy, "file": "b.csv", "domains": 1, "created": 1, "existing": 0, "associated": 1, ORIGINS: {"beta.com": CREATED}}
+    totals = companies_report([legacy, current])
+    assert (totals["domains"], totals["created"], totals["existing"], totals["associated"]) == (3, 2, 1, 4)
