@@ -323,7 +323,7 @@ def _unclosed_quote_line(path: Path) -> int:
 def read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
     """The raw header row and the first records, parsed with quoted newlines respected.
 
-    The csv module refuses a cell over its field limit (128 KiB), which keeps this read
+    The csv module refuses a cell over its field limit (16 MiB, :mod:`tasks.csv_field_limit`), which keeps this read
     bounded: a huge header cell is refused, and the sample stops before a huge record (polars
     reads that record later, and the validator judges it).
 

@@ -167,7 +167,7 @@ def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, T
     Raises:
         InputError: Mixed encodings, an unclosed quote, a quoted cell followed by more text
             (``"O"Brien``: read leniently it would silently become ``OBrien``), or a record the
-            csv module cannot split (a cell over its 128 KiB field limit).
+            csv module cannot split (a cell over its field limit, :data:`~tasks.csv_field_limit.CSV_FIELD_LIMIT`).
     """
     layout = detect_layout(staged)
     if layout.canonical:
@@ -256,7 +256,7 @@ def stray_quote_line(path: Path) -> int | None:
             except csv.Error as error:
                 if _is_stray_quote(error, CANONICAL_DELIMITER):
                     return records.line_num
-                # Another refusal (a cell over the csv module's 128 KiB limit, which polars
+                # Another refusal (a cell over the csv module's field limit, which polars
                 # reads): the reader starts the next record afresh on the next line.
                 continue
             return None

@@ -27,9 +27,6 @@ from tasks.errors import LoadError
 
 PLAN_FORMAT_VERSION = 1
 SOURCES_SEPARATOR = " | "
-# A planned CSV can hold a long NOTES or TAGS cell; the csv module's 128 KiB default is too low.
-_CSV_FIELD_LIMIT = 16 * 1024 * 1024
-csv.field_size_limit(_CSV_FIELD_LIMIT)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tasks.csv_field_limit import CSV_FIELD_LIMIT
 from tasks.errors import InputError
 from tasks.extract.sources import StagedFile
 from tasks.extract.tables import read_source
@@ -23,7 +24,6 @@ MAILCHIMP = "subscribed_email_audience_export_ab12.csv"
 GENERIC = "contacts.csv"
 HEADER = "Email Address,First Name,Last Name\n"
 GOOD = "ann@example.com,Ann,Lee\n"
-CSV_FIELD_LIMIT = 128 * 1024
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
