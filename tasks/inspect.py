@@ -47,7 +47,7 @@ def _describe_file(read: ReadFile) -> dict:
     return {
         "uri": read.raw.uri,
         **_how_read(read),
-        **describe(read.profile, read.raw.headers),
+        **describe(read.profile, read.raw.headers, read.raw.email_column),
         "rows": int(counts.get_column("len").sum()),
         "status_counts": [
             {"status": status, "outcome": policy.outcome_of(status).value, "rows": rows}

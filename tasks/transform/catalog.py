@@ -386,15 +386,21 @@ def _parse(value: pl.Expr, fmt: str) -> pl.Expr:
     return parsed.cast(pl.Datetime("us"))
 
 
-def describe(profile: ReadingProfile, headers: Sequence[str]) -> dict:
+def describe(profile: ReadingProfile, headers: Sequence[str], email_column: str | None = None) -> dict:
     """What reading a file with these headers would do: for ``onramp inspect``.
+
+    Args:
+        profile: The profile the file is read with.
+        headers: The file's headers.
+        email_column: The email column the reader found, when it knows (a renamed first column
+            of addresses, which no profile names); else the profile's first email header present.
 
     Returns:
         ``{"profile", "format", "email_column", "columns": [{"column", "property", "kind"}],
         "consent_columns": [...], "statuses": {status: outcome}, "default_status"}``.
     """
     emails = profile.email_headers(headers)
-    email = emails[0] if emails else None
+    email = email_column or (emails[0] if emails else None)
     columns = []
     for header in headers:
         if header == email:
