@@ -14,6 +14,11 @@ class SecretUnavailable(Exception):
     """A Secret block that cannot be read; the message names the cause, never a value."""
 
 
+_READ_FAILURES = {ValueError: "no such block"}
+"""How a failure to read a block is named, by the error Prefect raises: ``Secret.load`` raises
+``ValueError`` for a name no block has; anything else (no API to ask) is named by its type."""
+
+
 def read_secret_block(name: str) -> object:
     """The value a Prefect ``Secret`` block holds: a string, or a dict when it holds a JSON object.
 
@@ -30,7 +35,7 @@ def read_secret_block(name: str) -> object:
     try:
         return Secret.load(name).get()
     except Exception as error:  # noqa: BLE001 - any failure means "nothing from Prefect"
-        raise SecretUnavailable(f"{type(error).__name__} reading the block") from None
+        raise SecretUnavailable(_READ_FAILURES.get(type(error), f"{type(error).__name__} reading the block")) from None
 
 
 def save_secret_block(name: str, value: str | dict) -> None:

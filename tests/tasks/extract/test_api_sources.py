@@ -181,7 +181,7 @@ def test_a_secret_block_supplies_the_key_when_the_environment_does_not(chimp, pr
         read_source(f"mailchimp://{LIST}", tmp_path, ReadOptions(credentials=SourceCredentials(mailchimp_secret_block="acme-mailchimp")))
     assert str(missing.value) == (
         f"mailchimp://{LIST}: no Mailchimp API key: set MAILCHIMP_API_KEY or create a Prefect Secret block "
-        "named 'acme-mailchimp' (ValueError reading the block)"
+        "named 'acme-mailchimp' (no such block)"
     )
     Secret(value=chimp.settings.api_key).save("acme-mailchimp", overwrite=True)
     wrong = "wrong0123456789abcdef-us6"
