@@ -381,6 +381,17 @@ _SPECS = (_MappingSpec, _StatusSpec, _StatusRuleSpec)
 """Every table a mapping file may have."""
 
 
+HUBSPOT_CONSENT_PROPERTIES = frozenset({
+    "hs_email_optout", "hs_marketable_status", "hs_marketable_reason_id", "hs_marketable_reason_type",
+    "hs_marketable_until_renewal", "hs_legal_basis", "hs_email_bad_address", "hs_email_hard_bounce_reason",
+    "hs_email_hard_bounce_reason_enum", "hs_email_quarantined",
+})
+"""HubSpot's own consent and deliverability properties (and every ``hs_email_optout_<id>``, one
+per subscription type): a column sent straight to one would set consent behind the outcomes,
+where no opt-out rule could see it. Consent goes through ``[[status.rules]]`` and ``[consent]``."""
+_SUBSCRIPTION_OPT_OUT_PREFIX = "hs_email_optout_"
+
+
 def _refused_target(target: str) -> str | None:
     """Why a mapping cannot send a source column to the property ``target``, or None."""
     if not target:
@@ -389,6 +400,8 @@ def _refused_target(target: str) -> str | None:
         return 'the email column is named by email = "<column>", outside [columns]'
     if target in ONRAMP_COLUMNS or target.startswith("_"):
         return "Onramp sets that column itself"
+    if target in HUBSPOT_CONSENT_PROPERTIES or target.startswith(_SUBSCRIPTION_OPT_OUT_PREFIX):
+        return "that is HubSpot's consent: read a consent column with [[status.rules]] and [consent] instead"
     if len(target) > MAX_PROPERTY_NAME_LENGTH:
         return f"a HubSpot property name has at most {MAX_PROPERTY_NAME_LENGTH} characters"
     if not PROPERTY_NAME.fullmatch(target):

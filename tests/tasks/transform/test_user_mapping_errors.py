@@ -64,6 +64,14 @@ RULE = '[[status.rules]]\ncolumns = ["Newsletter"]\nwhen_true = "newsletter"\n'
             "column 'Region' cannot go to 'State': a HubSpot property name is lowercase letters, digits and underscores, "
             "starting with a letter (did you mean 'state'?)",
         ),
+        (
+            "m.toml",
+            '[columns]\n"Opted Out" = "hs_email_optout"\n',
+            2,
+            "column 'Opted Out' cannot go to 'hs_email_optout': that is HubSpot's consent: read a consent column with "
+            "[[status.rules]] and [consent] instead",
+        ),
+        ("m.toml", '[columns]\nNews = "hs_email_optout_12345"\n', 2, "column 'News' cannot go to 'hs_email_optout_12345': that is HubSpot's consent: read a consent column with [[status.rules]] and [consent] instead"),
         ("m.toml", '[columns]\nScore = "5"\n', 2, "column 'Score' cannot go to '5': a HubSpot property name is lowercase letters, digits and underscores, starting with a letter"),
         ("m.toml", '[columns]\nRegion = "state"\n" region " = "zip"\n', 3, "column ' region ' is mapped twice (also as 'Region')"),
         # Profiles, outcomes and statuses, named in the file.
