@@ -117,6 +117,10 @@ def test_demo_migrates_the_bundled_sample_and_says_where_to_look(tmp_path, prefe
     c = report["contacts"]
     assert f"marketing {c['marketing']}  non-marketing {c['non_marketing']}  opted out {c['opted_out']}" in result.stdout
     assert "Where to look" in result.stdout
+    # Every file named there exists.
+    for name in ("report.json", "report.html", "rejects.csv", "lineage.csv"):
+        assert f"{tmp_path / 'demo' / name} " in result.stdout
+        assert (tmp_path / "demo" / name).is_file()
     # The load names the portal by the id HubSpot's account-info API gave (the emulator's default).
     assert "HubSpot portal 123456 (STANDARD) at http://127.0.0.1:" in result.stdout
     assert "@" not in result.stdout.replace(str(tmp_path), "") or "***@" in result.stdout
