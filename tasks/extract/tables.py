@@ -223,7 +223,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
     file_status = profile.file_status(split_sheet(staged.uri)[0])
     frame = (
-        scan_columns(staged, columns, file_status)
+        scan_columns(staged, columns, file_status, emails[0])
         .with_columns(_clean(header, profile) for header in headers)
         .with_columns(pl.coalesce([non_empty(e) for e in emails]).alias(emails[0]))
         .with_columns(

@@ -482,3 +482,10 @@ def test_a_folder_with_a_crm_workbook_and_a_csv_reads_both_with_their_consent_co
     ann = files["contacts-non-marketing-001.csv"]["ann@x.com"]
     assert ann["phone"] == "+1 619 305 8111" and ann["lastname"] == "Lee"
     assert set(next(iter(v for k, v in files.items() if k.startswith("opt-out-")))) == {"bob@x.com"}
+
+
+def test_a_repeated_email_header_in_a_crm_file_keeps_every_address_of_a_row(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text("Email,First Name,Email\na@x.com,Ann,b@x.com\n,Cy,c@x.com\n", encoding="utf-8")
+    [read] = read_source(str(path), tmp_path / "staging")
+    assert read.raw.frame.select("Email").collect().to_series().to_list() == ["a@x.com, b@x.com", "c@x.com"]
