@@ -7,11 +7,14 @@ import datetime
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from schemas.lineage import SOURCE_STATUS
+from tasks.extract import mailchimp
 from tasks.extract.tables import ReadFile, read_source
 from tasks.output import OutputFolder
 from tasks.plan import consent_profiles, plan_sources
+from tasks.transform.catalog import all_profiles
 
 KLAVIYO_HEADERS = [
     "Email", "Klaviyo ID", "First Name", "Last Name", "Organization", "Title", "Phone Number",
@@ -138,3 +141,16 @@ def test_an_activecampaign_export_is_detected_and_its_list_statuses_read(tmp_pat
     ann = planned["ann@x.com"]
     assert (ann["firstname"], ann["lastname"], ann["phone"]) == ("Ann", "Lee", "+1 619 305 8111")
     assert ann["activecampaign_tags"] == "customer;vip"
+
+
+@pytest.mark.parametrize("profile", all_profiles(), ids=lambda profile: profile.name)
+def test_every_status_a_profile_gives_a_row_has_an_outcome_of_its_own(profile):
+    # What --consent's check of a status (tasks.plan.check_override_statuses) relies on: the
+    # statuses a profile's consent table names are every status its rows can have.
+    given = {profile.default_status, *(status for _, status in profile.file_statuses)}
+    for rule in profile.rules:
+        given |= {*rule.values.values(), *filter(None, (rule.when_true, rule.when_present))}
+    if profile.format == mailchimp.FORMAT:
+        given |= set(mailchimp.STATUSES)
+    # Mailchimp's profile has no default: its rows' status is their file's name.
+    assert {status.lower() for status in given if status} <= set(profile.profile.consent.outcomes)
