@@ -27,12 +27,33 @@ import io
 import json
 import random
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from schemas.contact import top_level_domains
+from benchmarks.fake_people import (
+    BLANK_RATE,
+    CITIES,
+    FORMULA_NOTE,
+    NOTES,
+    NOTES_RATE,
+    STREETS,
+    TAG_NAMES,
+    TAGS_RATE,
+    TIME_ORIGIN,
+    TIME_SPAN_SECONDS,
+    birthday,
+    capitalised,
+    email_of,
+    is_valid_email,
+    maybe,
+    messy_email,
+    names_of,
+    phone,
+)
+# Re-exported: the provider emulators import the name pools from here.
+from benchmarks.fake_people import DOMAINS, FIRST_NAMES, LAST_NAMES  # noqa: F401
 
 LAYOUTS = ("new", "old")
 
@@ -67,34 +88,6 @@ ZIP_TIMESTAMP = (2025, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o644 << 16
 ZIP_UNIX_SYSTEM = 3
 
-FIRST_NAMES = [
-    ("Jane", "jane"), ("John", "john"), ("Françoise", "francoise"), ("Zoë", "zoe"),
-    ("Søren", "soren"), ("小龙", "xiaolong"), ("María José", "mariajose"), ("Seán", "sean"),
-    ("Aisha", "aisha"), ("Liam", "liam"), ("Olivia", "olivia"), ("Émile", "emile"),
-    ("Björn", "bjorn"), ("Priya", "priya"), ("Mateo", "mateo"), ("Noah", "noah"),
-]  # fmt: skip
-LAST_NAMES = [
-    ("Doe", "doe"), ("O'Brien", "obrien"), ("Müller", "muller"), ("李", "li"),
-    ("García", "garcia"), ("Nguyen", "nguyen"), ("Smith", "smith"), ("Kowalski", "kowalski"),
-    ("Dupont", "dupont"), ("Andersen", "andersen"), ("Rossi", "rossi"), ("Okafor", "okafor"),
-]  # fmt: skip
-DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "example.org", "bayclub.org", "icloud.com"]
-CITIES = [
-    # city, region, zip, phone area code, GMTOFF, DSTOFF, TIMEZONE, LATITUDE, LONGITUDE
-    ("San Diego", "CA", "92101", "619", "-8", "-7", "America/Los_Angeles", "32.7157", "-117.1611"),
-    ("Bar Harbor", "ME", "04609", "207", "-5", "-4", "America/New_York", "44.3876", "-68.2039"),
-    ("Chicago", "IL", "60601", "312", "-6", "-5", "America/Chicago", "41.8781", "-87.6298"),
-    ("Denver", "CO", "80202", "303", "-7", "-6", "America/Denver", "39.7392", "-104.9903"),
-]
-STREETS = ["Main St", "Harbor Rd", "Ocean Blvd", "Elm Ave", "Market St"]
-TAG_NAMES = ["Member", "2025 waiver", "Volunteer", "Newsletter", "Board, former", "VIP"]
-NOTES = [
-    'Met at the "Spring Regatta", asked about lessons,\nfollow up in May',
-    "Prefers email; no calls",
-    "Moved from Denver\r\nnew address pending",
-    'Said: "don\'t send the weekly digest"',
-]
-FORMULA_NOTE = '=HYPERLINK("https://example.com/offer","click here")'
 UNSUB_REASONS = [
     "N/A (Unsubscribed by an admin)",
     "I no longer want to receive these emails",
@@ -102,24 +95,8 @@ UNSUB_REASONS = [
     "Other (fill in reason below)",
 ]
 CAMPAIGN_TITLES = ["Spring Newsletter 2024", "Regatta results, June", "Holiday Sale"]
-INVALID_EMAILS = [
-    lambda email: email.split("@")[0] + "@",  # "jane.doe@"
-    lambda email: "no-at-sign",
-    lambda email: "",
-    lambda email: email.rsplit(".", 1)[0] + ".con",  # "jane@gmail.con": no top-level domain
-]
-TIME_ORIGIN = datetime(2016, 1, 1)
-"""Naive: exports state no zone (likely UTC); ``isoformat(" ")`` then gives Mailchimp's format."""
-TIME_SPAN_SECONDS = 9 * 365 * 24 * 3600
-
-INVALID_RATE = 0.03
-STRAY_SPACE_RATE = 0.05
-MIXED_CASE_RATE = 0.10
 CROSS_FILE_DUPLICATE_RATE = 0.05
 IN_FILE_DUPLICATE_RATE = 0.01
-NOTES_RATE = 0.05
-TAGS_RATE = 0.4
-BLANK_RATE = 0.2
 
 # The first rows of the subscribed file always show each messy case, so even a 60-row sample
 # holds them all; later rows draw them at the rates above.
@@ -292,12 +269,10 @@ class _Tally:
 
     def add(self, email: str) -> None:
         self.rows += 1
-        normalised = email.strip().lower()
-        local, at, domain = normalised.partition("@")
-        if not (local and at and "." in domain) or domain.rsplit(".", 1)[1] not in top_level_domains():
+        if not is_valid_email(email):
             self.invalid += 1
         elif self.emails is not None:
-            self.emails.add(normalised)
+            self.emails.add(email.strip().lower())
 
     def truth(self, member: str) -> StatusTruth:
         return StatusTruth(member, self.rows, self.invalid, frozenset(self.emails or ()))
@@ -337,14 +312,14 @@ class _People:
         if status != "subscribed" and self.subscribed_ids and cross_file:
             # Someone who also subscribed: the opt-out (or non-subscription) must win later.
             person = rng.choice(self.subscribed_ids)
-            return person, _email_of(person).upper()
+            return person, email_of(person).upper()
         earlier = self.next_id - first_id
         in_file = feature is None and rng.random() < IN_FILE_DUPLICATE_RATE
         if earlier and (feature == "duplicate_in_file" or in_file):
             person = first_id + 1 if feature else first_id + rng.randrange(earlier)
-            return person, _capitalised(_email_of(person))
+            return person, capitalised(email_of(person))
         person = self._new_id()
-        return person, _messy(_email_of(person), rng, feature)
+        return person, messy_email(email_of(person), rng, feature)
 
     def _new_id(self) -> int:
         self.next_id += 1
@@ -352,22 +327,21 @@ class _People:
 
     def _values(self, person: int, layout: str) -> dict[str, str]:
         rng = self.rng
-        first, _ = FIRST_NAMES[person % len(FIRST_NAMES)]
-        last, _ = LAST_NAMES[(person // len(FIRST_NAMES)) % len(LAST_NAMES)]
+        (first, _), (last, _) = names_of(person)
         city, region, zip_code, area, gmtoff, dstoff, timezone, lat, lon = rng.choice(CITIES)
         optin = TIME_ORIGIN + timedelta(seconds=rng.randrange(TIME_SPAN_SECONDS))
         confirm = optin + timedelta(seconds=rng.randrange(3 * 24 * 3600))
         changed = confirm + timedelta(seconds=rng.randrange(365 * 24 * 3600))
         located = rng.random() >= BLANK_RATE
         values = {
-            "First Name": _maybe(rng, first),
-            "Last Name": _maybe(rng, last),
+            "First Name": maybe(rng, first),
+            "Last Name": maybe(rng, last),
             "Address": _address(rng, city, region, zip_code),
-            "Phone Number": _phone(rng, area),
-            "Birthday": _birthday(rng),
+            "Phone Number": phone(rng, area),
+            "Birthday": birthday(rng),
             "MEMBER_RATING": str(rng.randrange(1, 6)),
-            "OPTIN_TIME": _maybe(rng, optin.isoformat(" ")),
-            "OPTIN_IP": _maybe(rng, _ip(rng)),
+            "OPTIN_TIME": maybe(rng, optin.isoformat(" ")),
+            "OPTIN_IP": maybe(rng, _ip(rng)),
             "CONFIRM_TIME": confirm.isoformat(" "),
             "CONFIRM_IP": _ip(rng),
             "GMTOFF": gmtoff if located else "",
@@ -395,7 +369,7 @@ class _People:
             return {}
         values = {
             f"{prefix}_TIME": record["LAST_CHANGED"],
-            f"{prefix}_CAMPAIGN_TITLE": _maybe(rng, rng.choice(CAMPAIGN_TITLES)),
+            f"{prefix}_CAMPAIGN_TITLE": maybe(rng, rng.choice(CAMPAIGN_TITLES)),
             f"{prefix}_CAMPAIGN_ID": f"{rng.getrandbits(40):010x}",
         }
         if status == "unsubscribed":
@@ -415,66 +389,11 @@ class _People:
             record["Address"] = "Apt 4B\n12 Harbor Rd, Bar Harbor, ME  04609  US"
 
 
-_FEATURED_EMAILS: dict[str, Callable[[str], str]] = {
-    "stray_spaces": lambda email: f"  {_capitalised(email)} ",
-    "invalid_trailing_at": INVALID_EMAILS[0],
-    "invalid_no_at": INVALID_EMAILS[1],
-    "blank_email": INVALID_EMAILS[2],
-    "invalid_top_level_domain": INVALID_EMAILS[3],
-}
-
-
-def _email_of(person: int) -> str:
-    _, first = FIRST_NAMES[person % len(FIRST_NAMES)]
-    _, last = LAST_NAMES[(person // len(FIRST_NAMES)) % len(LAST_NAMES)]
-    return f"{first}.{last}{person}@{DOMAINS[person % len(DOMAINS)]}"
-
-
-def _capitalised(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{'.'.join(part.capitalize() for part in local.split('.'))}@{domain.capitalize()}"
-
-
-def _messy(email: str, rng: random.Random, feature: str | None) -> str:
-    if feature in _FEATURED_EMAILS:
-        return _FEATURED_EMAILS[feature](email)
-    if feature is not None:
-        return email
-    draw = rng.random()
-    if draw < INVALID_RATE:
-        return rng.choice(INVALID_EMAILS)(email)
-    if draw < INVALID_RATE + STRAY_SPACE_RATE:
-        return f" {email}  "
-    if draw < INVALID_RATE + STRAY_SPACE_RATE + MIXED_CASE_RATE:
-        return _capitalised(email)
-    return email
-
-
-def _maybe(rng: random.Random, value: str) -> str:
-    return "" if rng.random() < BLANK_RATE / 4 else value
-
-
 def _address(rng: random.Random, city: str, region: str, zip_code: str) -> str:
     # Mailchimp flattens the address merge field with double spaces before zip and country.
     if rng.random() < 0.4:
         return ""
     return f"{rng.randrange(1, 999)} {rng.choice(STREETS)}, {city}, {region}  {zip_code}  US"
-
-
-def _birthday(rng: random.Random) -> str:
-    if rng.random() < 0.7:
-        return ""
-    return f"{rng.randrange(1, 13):02d}/{rng.randrange(1, 29):02d}"
-
-
-def _phone(rng: random.Random, area: str) -> str:
-    draw = rng.random()
-    exchange, line = rng.randrange(200, 1000), rng.randrange(10_000)
-    if draw < 0.5:
-        return f"+1 {area} {exchange} {line:04d}"
-    if draw < 0.6:
-        return f"({area}) {exchange}-{line:04d}"
-    return ""
 
 
 def _ip(rng: random.Random) -> str:

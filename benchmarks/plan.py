@@ -1,13 +1,16 @@
 """How fast the plan runs against the floor of polars reading and writing the same CSV files.
 
-    python -m benchmarks.plan [--rows N] [--seed S] [--keep] [--export ZIP]
+    python -m benchmarks.plan [--rows N] [--seed S] [--keep] [--export FILE]
+        [--source mailchimp|constantcontact]
 
-Generates a Mailchimp export of N rows (default 1,000,000) into a temporary folder, then
-measures, side by side in one run (these machines are noisy: only the ratios mean much):
+Generates an export of N rows (default 1,000,000) into a temporary folder: a Mailchimp audience
+zip, or with ``--source constantcontact`` a Constant Contact contact CSV. Then it measures, side
+by side in one run (these machines are noisy: only the ratios mean much):
 
 - the **floor**: polars alone scanning the export's CSV files (extracted beforehand, as the plan
   reads staged files too) and writing the same rows back out as CSV;
-- the **in-process plan**: ``read_export`` + ``plan_sources``, no Prefect engine;
+- the **in-process plan**: ``read_export`` (a Constant Contact CSV: ``read_source``) +
+  ``plan_sources``, no Prefect engine;
 - **end to end**: ``onramp plan`` as a subprocess (the Prefect engine included; its database is
   migrated by a warm-up run first, as on any machine that has run Onramp once);
 - the **output's own I/O**: what any plan that writes the same files must at least spend, in
@@ -45,7 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.generate_mailchimp import write_export
+from benchmarks import generate_constantcontact, generate_mailchimp
 
 WARM_UP_ROWS = 50
 SPANS = (
@@ -58,6 +61,55 @@ SPANS = (
 )
 """The functions the in-process run times (module, name): where the plan's time goes."""
 KIB_PER_MIB = 1024
+
+
+@dataclass(frozen=True)
+class Source:
+    """A kind of export the benchmark plans.
+
+    Attributes:
+        export_name: The export's file name in the benchmark's folder (a Constant Contact file's
+            name must carry no status word, or its rows would default to that status).
+        write: Writes an export of ``rows`` rows from a seed to a path.
+        read: Reads an export as ``onramp plan`` does (into a staging folder): its raw sources
+            and their consent profiles.
+        read_span: The name of the in-process run's reading step.
+    """
+
+    export_name: str
+    write: Callable[[Path, int, int], object]
+    read: Callable[[Path, Path], tuple[list, dict]]
+    read_span: str
+
+
+def _read_mailchimp(export: Path, staging: Path) -> tuple[list, dict]:
+    """A Mailchimp zip as ``onramp plan`` reads it: its raw sources and consent profiles."""
+    from tasks.extract.mailchimp import read_export
+    from tasks.transform.profile import load_profile
+
+    profile = load_profile("mailchimp")
+    return read_export(str(export), staging), {profile.format: (profile, profile.consent)}
+
+
+def _read_any(export: Path, staging: Path) -> tuple[list, dict]:
+    """Any other export as ``onramp plan`` reads it (profile detected from the headers)."""
+    from tasks.extract.tables import read_source
+    from tasks.plan import consent_profiles
+
+    files = read_source(str(export), staging)
+    return [file.raw for file in files], consent_profiles([file.profile.profile for file in files], {})
+
+
+SOURCES = {
+    "mailchimp": Source(
+        "export.zip",
+        lambda path, rows, seed: generate_mailchimp.write_export(path, rows, seed, track_emails=False),
+        _read_mailchimp,
+        "read_export",
+    ),
+    "constantcontact": Source("contact_export.csv", generate_constantcontact.write_export, _read_any, "read_source"),
+}
+"""``--source`` → what is generated and planned."""
 
 
 @dataclass(frozen=True)
@@ -81,23 +133,29 @@ class Run:
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     if args.child:
-        print(json.dumps(CHILDREN[args.child](Path(args.folder))))
+        print(json.dumps(CHILDREN[args.child](Path(args.folder), SOURCES[args.source])))
         return
+    source = SOURCES[args.source]
     with _folder(args.keep) as folder:
-        export = folder / "export.zip"
+        export = folder / source.export_name
         if args.export:
             # A multi-million-row export takes minutes to generate: reuse one made earlier.
             print(f"using {args.export} in {folder}", flush=True)
             shutil.copyfile(args.export, export)
         else:
             print(f"generating {args.rows:,} rows (seed {args.seed}) in {folder}", flush=True)
-            write_export(export, args.rows, args.seed, track_emails=False)
-        with zipfile.ZipFile(export) as archive:
-            archive.extractall(folder / "floor-in")
-        floor = _measure_child("floor", folder)
-        in_process = _measure_child("in-process", folder)
-        output_io = _measure_child("output-io", folder)
-        end_to_end = _measure_end_to_end(folder, export)
+            source.write(export, args.rows, args.seed)
+        # The floor scans the very CSV files the plan reads: a zip's members, or the CSV itself.
+        if zipfile.is_zipfile(export):
+            with zipfile.ZipFile(export) as archive:
+                archive.extractall(folder / "floor-in")
+        else:
+            (folder / "floor-in").mkdir()
+            shutil.copyfile(export, folder / "floor-in" / export.name)
+        floor = _measure_child("floor", folder, args.source)
+        in_process = _measure_child("in-process", folder, args.source)
+        output_io = _measure_child("output-io", folder, args.source)
+        end_to_end = _measure_end_to_end(folder, export, source)
         for run in (floor.run, in_process.run, end_to_end, output_io.run):
             print(run.line(args.rows))
         print(
@@ -127,7 +185,7 @@ class ChildRun:
     extra: dict
 
 
-def floor_child(folder: Path) -> dict:
+def floor_child(folder: Path, source: Source) -> dict:
     """Polars alone: scan every extracted CSV as text and write its rows back out."""
     import polars as pl
 
@@ -141,12 +199,10 @@ def floor_child(folder: Path) -> dict:
     return {"seconds": time.perf_counter() - start, "cpu": _cpu_seconds() - cpu}
 
 
-def in_process_child(folder: Path) -> dict:
-    """``read_export`` + ``plan_sources`` without the Prefect engine, with timing spans."""
+def in_process_child(folder: Path, source: Source) -> dict:
+    """``read_export`` (or ``read_source``) + ``plan_sources`` without the Prefect engine, with timing spans."""
     import tasks.plan
-    from tasks.extract.mailchimp import read_export
     from tasks.output import OutputFolder
-    from tasks.transform.profile import load_profile
 
     spans: dict[str, float] = {}
     cpu_spans: dict[str, float] = {}
@@ -154,12 +210,11 @@ def in_process_child(folder: Path) -> dict:
     for module_name, name in SPANS:
         module = importlib.import_module(module_name)
         setattr(module, name, _timed(getattr(module, name), name, spans, cpu_spans, peaks))
-    timed_read_export = _timed(read_export, "read_export", spans, cpu_spans, peaks)
-    profile = load_profile("mailchimp")
+    timed_read = _timed(source.read, source.read_span, spans, cpu_spans, peaks)
     with tempfile.TemporaryDirectory(prefix="staging-", dir=folder) as staging:
         start, cpu = time.perf_counter(), _cpu_seconds()
-        raws = timed_read_export(str(folder / "export.zip"), Path(staging))
-        tasks.plan.plan_sources(raws, OutputFolder(str(folder / "in-process-out")), {profile.format: (profile, profile.consent)})
+        raws, profiles = timed_read(folder / source.export_name, Path(staging))
+        tasks.plan.plan_sources(raws, OutputFolder(str(folder / "in-process-out")), profiles)
         seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
         rules = _row_rules_seconds(raws)
     validation = spans["_check_shape"] + spans["check_contract"] + rules
@@ -173,7 +228,7 @@ def in_process_child(folder: Path) -> dict:
     }
 
 
-def output_io_child(folder: Path) -> dict:
+def output_io_child(folder: Path, source: Source) -> dict:
     """The plan's I/O alone: unzip the export, parse its CSV files, write the plan's CSV files."""
     import polars as pl
 
@@ -184,7 +239,7 @@ def output_io_child(folder: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="output-io-", dir=folder) as scratch:
         start, cpu = time.perf_counter(), _cpu_seconds()
         # Unzipped as the plan unzips (two members at a time), without its checks.
-        staged = stage_files(str(folder / "export.zip"), Path(scratch))
+        staged = stage_files(str(folder / source.export_name), Path(scratch))
         parts["unzip"] = time.perf_counter() - start
         # One file at a time, as the plan reads them (all at once would hold the export).
         for file in staged:
@@ -219,7 +274,7 @@ def _row_rules_seconds(raws: list) -> float:
     return max(0.0, scan(lambda schema: reason_expr(schema, ROW_RULES, REJECT_REASONS)) - scan(checked))
 
 
-CHILDREN: dict[str, Callable[[Path], dict]] = {"floor": floor_child, "in-process": in_process_child, "output-io": output_io_child}
+CHILDREN: dict[str, Callable[[Path, Source], dict]] = {"floor": floor_child, "in-process": in_process_child, "output-io": output_io_child}
 
 
 def _timed(
@@ -254,8 +309,8 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _measure_child(kind: str, folder: Path) -> ChildRun:
-    command = [sys.executable, "-m", "benchmarks.plan", "--child", kind, "--folder", str(folder)]
+def _measure_child(kind: str, folder: Path, source: str) -> ChildRun:
+    command = [sys.executable, "-m", "benchmarks.plan", "--child", kind, "--folder", str(folder), "--source", source]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     stdout = process.stdout.read()
     peak, _ = _wait(process)
@@ -264,15 +319,15 @@ def _measure_child(kind: str, folder: Path) -> ChildRun:
     return ChildRun(run, result)
 
 
-def _measure_end_to_end(folder: Path, export: Path) -> Run:
+def _measure_end_to_end(folder: Path, export: Path, source: Source) -> Run:
     env = os.environ | {
         "PREFECT_HOME": str(folder / "prefect-home"),
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
-    warm_up = folder / "warm-up.zip"
-    write_export(warm_up, WARM_UP_ROWS, 0, track_emails=False)
+    warm_up = folder / "warm-up" / source.export_name
+    source.write(warm_up, WARM_UP_ROWS, 0)
     _run_cli(warm_up, folder / "warm-up-out", env)
     start = time.perf_counter()
     peak, cpu = _run_cli(export, folder / "end-to-end-out", env)
@@ -310,9 +365,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the folder with the export and outputs")
     parser.add_argument(
         "--export",
-        help="an export zip to plan instead of generating one (from benchmarks.generate_mailchimp "
+        help="an export to plan instead of generating one (a zip from benchmarks.generate_mailchimp, "
+        "or with --source constantcontact a CSV from benchmarks.generate_constantcontact, "
         "with the same --rows; --rows only labels the figures)",
     )
+    parser.add_argument("--source", choices=sorted(SOURCES), default="mailchimp", help="the kind of export planned")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
