@@ -505,7 +505,7 @@ def _portal_named(section: dict) -> str:
 
 def _print_summary(report: dict, output: str) -> None:
     from tasks.load.run import resumed_note
-    from tasks.report import summary_rows
+    from tasks.report import source_warnings, summary_rows
 
     c = report["contacts"]
     print(
@@ -515,6 +515,8 @@ def _print_summary(report: dict, output: str) -> None:
     )
     for row in summary_rows(report)[:-1]:
         print(f"  {row['status']:>14}  {row['rows']:>8} rows  {row['rejected']:>6} rejected  {row['source']}")
+    for line in source_warnings(report):
+        print(line)
     sync = report.get("sync")
     if sync:
         print(

@@ -32,6 +32,7 @@ from tasks.import_files import PlanLimits, write_plan
 from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
+from tasks.transform.catalog import unread_status_values
 from tasks.transform.consent import ConsentPolicy, Outcome
 from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
@@ -73,12 +74,16 @@ class StagedFile:
         mapped: How its columns were mapped (the frame of its first slice).
         rejects: Its rejects, one Parquet file per slice, in file order.
         accepted: Its mapped accepted rows, one Parquet file per slice, in file order.
+        unread_statuses: Its consent values no rule reads (``catalog.unread_status_values``,
+            over its rows, rejects included), most rows first: each a dict of
+            ``UNREAD_STATUS_COLUMNS`` and the ``outcome`` of the status its rows got.
     """
 
     raw: RawSource
     mapped: ContactRows
     rejects: list[Path]
     accepted: list[Path]
+    unread_statuses: tuple[dict, ...] = ()
 
     def counts(self) -> tuple[int, int]:
         """Rows read and rows rejected (from the Parquet metadata: nothing is read)."""
@@ -168,7 +173,7 @@ def plan_sources(
         plan = write_plan(by_outcome, primary, list(customs.values()), out, limits)
         plan = add_property_groups(plan, [p for p, _ in profiles.values()], out)
         write_rejects([pl.scan_parquet(s.rejects) for s in staged], out)
-        sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts()) for s in staged]
+        sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts(), s.unread_statuses) for s in staged]
         routes = [route.as_dict() for s in staged for route in s.mapped.routes]
         report = build_report(sources, contacts, routes, plan)
     write_report(report, out)
@@ -207,31 +212,47 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
             followed by more text (``"O"Brien``), which polars refuses only as it parses.
     """
     parts: list[StagedFile] = []
+    unread_parts: list[pl.DataFrame] = []
     # A slice that came back short was the file's last.
     while not parts or parts[-1].counts()[0] == ROWS_PER_SLICE:
         number = len(parts)
         rows = raw.frame.slice(number * ROWS_PER_SLICE, ROWS_PER_SLICE)
-        part, sinks = staging_query(
+        part, sinks, unread = staging_query(
             dataclasses.replace(raw, frame=rows), stem.with_name(f"{stem.name}-{number:05d}"), profile, policy
         )
         try:
-            pl.collect_all(sinks)
+            results = pl.collect_all(sinks if unread is None else [*sinks, unread])
         except pl.exceptions.ComputeError as error:
             refusal = stray_quote_refusal(error, raw.local_path, raw.uri)
             if refusal is None:
                 raise
             raise refusal from error
+        unread_parts.extend(results[len(sinks) :])
         parts.append(part)
     rejects = [path for part in parts for path in part.rejects]
     accepted = [path for part in parts for path in part.accepted]
-    return StagedFile(raw, parts[0].mapped, rejects, accepted)
+    return StagedFile(raw, parts[0].mapped, rejects, accepted, _unread_statuses(unread_parts, policy))
+
+
+def _unread_statuses(parts: Sequence[pl.DataFrame], policy: ConsentPolicy) -> tuple[dict, ...]:
+    """A file's unread consent values summed over its slices, most rows first, each with the
+    outcome of the status its rows got."""
+    if not parts:
+        return ()
+    total = (
+        pl.concat(parts)
+        .group_by("column", "value", "status")
+        .agg(pl.col("rows").sum())
+        .sort(["rows", "column", "value", "status"], descending=[True, False, False, False])
+    )
+    return tuple({**row, "outcome": policy.outcome_of(row["status"]).value} for row in total.iter_rows(named=True))
 
 
 def staging_query(
     raw: RawSource, stem: Path, profile: SourceProfile, policy: ConsentPolicy
-) -> tuple[StagedFile, list[pl.LazyFrame]]:
-    """The staging of one file (or slice of it): where its Parquet files go and the two lazy
-    sinks that write them.
+) -> tuple[StagedFile, list[pl.LazyFrame], pl.LazyFrame | None]:
+    """The staging of one file (or slice of it): where its Parquet files go, the two lazy
+    sinks that write them, and the count of its unread consent values.
 
     Args:
         raw: The extracted file (a lazy scan, perhaps of a slice of its rows).
@@ -240,8 +261,10 @@ def staging_query(
         policy: The run's consent policy.
 
     Returns:
-        The staged file (its Parquet files exist once the sinks ran) and its sinks, which
-        share one parse of the CSV when collected together.
+        The staged file (its Parquet files exist once the sinks ran), the two sinks that write
+        them, and for a file whose rules read consent values one by one, the count of values
+        they do not read (``catalog.unread_status_values``), else None. Collected together,
+        they share one parse of the CSV.
 
     Raises:
         InputError: The file as a whole does not fit its schema.
@@ -254,7 +277,10 @@ def staging_query(
         validated.rejects.sink_parquet(staged.rejects[0], compression="uncompressed", **SCRATCH_PARQUET),
         mapped.frame.sink_parquet(staged.accepted[0], compression="lz4", **SCRATCH_PARQUET),
     ]
-    return staged, sinks
+    # Counted over every row checked, rejects too: polars shares the parse only with a query
+    # that starts from the very frame the sinks share, and a filter on it would break that
+    # (measured: a second parse, twice the CPU).
+    return staged, sinks, unread_status_values(validated.checked, raw.status_values)
 
 
 def stage_contacts(staged: Sequence[StagedFile], work: Path) -> dict[str, list[Path]]:

@@ -7,7 +7,7 @@ always holds; :func:`build_report` refuses to write a report where it does not.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -40,16 +40,74 @@ class LedgerError(AssertionError):
 
 @dataclass(frozen=True)
 class SourceSummary:
-    """What one source file contributed."""
+    """What one source file contributed.
+
+    Attributes:
+        unread_status_values: Values of its consent columns that no status rule reads, with
+            the rows holding each and the status and outcome they got (see
+            ``tasks.plan.StagedFile``), most rows first.
+    """
 
     uri: str
     format: str
     status: str
     rows: int
     rejected: int
+    unread_status_values: tuple[dict, ...] = ()
 
     def as_dict(self) -> dict:
-        return {"uri": self.uri, "format": self.format, "status": self.status, "rows": self.rows, "rejected": self.rejected}
+        return {
+            "uri": self.uri,
+            "format": self.format,
+            "status": self.status,
+            "rows": self.rows,
+            "rejected": self.rejected,
+            "unread_status_values": list(self.unread_status_values),
+        }
+
+
+UNREAD_VALUES_SHOWN = 5
+"""Unread consent values named per file on the console and in the markdown report (report.json
+has them all)."""
+
+
+def source_warnings(report: dict) -> list[str]:
+    """What a person should read about the run's sources, one line each, for the console, the
+    flow's log and the human reports (``report.json`` holds the details).
+
+    Each kind of warning is one function of the report in ``SOURCE_WARNINGS``.
+    """
+    return [line for warnings in SOURCE_WARNINGS for line in warnings(report)]
+
+
+def unread_status_warnings(report: dict) -> list[str]:
+    """One line per source file with consent values no status rule reads.
+
+    Such a value (Constant Contact's ``Deleted``, an opt-out flag of ``maybe``) says nothing of
+    the row's consent, so the row takes what its other columns or its file say, else the
+    profile's default: the safe side (never marketing by default), but a person should see it,
+    and may read the value with a mapping's ``[[status.rules]]``.
+    """
+    lines = []
+    for source in report["sources"]:
+        unread = source.get("unread_status_values") or []
+        if not unread:
+            continue
+        named = ", ".join(
+            f"{u['column']}={u['value']!r} in {u['rows']} row(s), read as {u['status']} ({u['outcome']})"
+            for u in unread[:UNREAD_VALUES_SHOWN]
+        )
+        more = f" and {len(unread) - UNREAD_VALUES_SHOWN} more" if len(unread) > UNREAD_VALUES_SHOWN else ""
+        rows = sum(u["rows"] for u in unread)
+        lines.append(
+            f"warning: {source['uri']}: {rows} consent cell(s) hold a value no status rule reads: {named}{more}; "
+            "read them with a mapping's [[status.rules]]"
+        )
+    return lines
+
+
+SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (unread_status_warnings,)
+"""Every kind of source warning :func:`source_warnings` gives, in the order they are shown."""
 
 
 def build_report(
@@ -193,6 +251,7 @@ def markdown_report(report: dict) -> str:
         "| file | status | rows | rejected |",
         "|---|---|---:|---:|",
         *(f"| `{s['uri']}` | {s['status']} | {s['rows']} | {s['rejected']} |" for s in report["sources"]),
+        *(f"\n{line}" for line in source_warnings(report)),
         *_provenance_lines(report.get("provenance")),
         "",
         "## Files",

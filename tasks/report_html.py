@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tasks.report import PROVENANCE_ROWS_SHOWN
+from tasks.report import PROVENANCE_ROWS_SHOWN, source_warnings
 
 REPORT_HTML_FILE = "report.html"
 
@@ -45,6 +45,7 @@ def render_report_html(report: dict, reject_reasons: dict[str, int] | None = Non
     sections = [
         _funnel(report),
         _sources(report["sources"]),
+        _source_warnings(report),
         _provenance(report.get("provenance")),
         _reasons(reject_reasons or {}),
         _load(report.get("load")),
@@ -85,6 +86,11 @@ def _sources(sources: Iterable[dict]) -> str:
         "<h2>Sources</h2><table><tr><th>file</th><th>status</th><th class='n'>rows</th>"
         f"<th class='n'>rejected</th><th></th></tr>{rows}</table>"
     )
+
+
+def _source_warnings(report: dict) -> str:
+    """What a person should read about the sources (``source_warnings``), a paragraph each."""
+    return "".join(f"<p class='bad source-warning'>{escape(line)}</p>" for line in source_warnings(report))
 
 
 def _provenance(provenance: dict | None) -> str:

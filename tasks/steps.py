@@ -19,7 +19,7 @@ from tasks.extract.tables import ReadFile, ReadOptions, read_source
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
 from tasks.plan import Profiles, plan_sources
-from tasks.report import REJECTS_FILE, markdown_report, summary_rows, write_report
+from tasks.report import REJECTS_FILE, markdown_report, source_warnings, summary_rows, write_report
 from tasks.report_html import REPORT_HTML_FILE, reject_reasons, render_report_html
 
 
@@ -39,6 +39,8 @@ def plan(raws: list[RawSource], out: OutputFolder, profiles: Profiles, limits: P
     logger = get_run_logger()
     for source in report["sources"]:
         logger.info("%s: %d rows, %d rejected", source["uri"], source["rows"], source["rejected"])
+    for line in source_warnings(report):
+        logger.warning(line)
     logger.info("contacts: %s; %d duplicate rows merged", report["contacts"], report["duplicates_merged"])
     return report
 

@@ -16,6 +16,7 @@ contact), the most restrictive reading winning as for an export file.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -191,7 +192,8 @@ def read_contacts(
         path = staging_dir / "api" / "constantcontact-contacts.csv"
         stage_pages(staged, headers, path)
     # The profile reads each row's status as it reads an export's, user rules included.
-    return staged_source(source, path, headers, profile.format, profile.status_expr(headers, profile.default_status))
+    raw = staged_source(source, path, headers, profile.format, profile.status_expr(headers, profile.default_status))
+    return dataclasses.replace(raw, status_values=profile.status_values(headers))
 
 
 def quota_spent(response: httpx.Response) -> str | None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -109,6 +110,9 @@ class RawSource:
             staged file lazily: keep the staging folder until it is collected.
         email_column: The header (as in ``headers``) that holds the email address.
         local_path: The local CSV file ``frame`` scans (to find a line once its scan failed).
+        status_values: Consent header → the values the profile's rules read; the plan counts
+            the others (``catalog.unread_status_values``). Empty for a file whose status is its
+            name's, or a provider API's own.
     """
 
     uri: str
@@ -119,6 +123,7 @@ class RawSource:
     frame: pl.LazyFrame
     email_column: str = "Email Address"
     local_path: Path | None = None
+    status_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def is_export_filename(name: str) -> bool:

@@ -240,6 +240,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         frame=frame,
         email_column=emails[0],
         local_path=staged.path,
+        status_values=profile.status_values(headers),
     )
     return ReadFile(raw, profile, layout)
 

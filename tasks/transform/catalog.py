@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from schemas.contact import BOOKKEEPING_COLUMNS, PROVENANCE
+from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
 from tasks.transform.consent import SEVERITY
 from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile
@@ -196,6 +197,34 @@ class ReadingProfile:
         ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
         return pl.coalesce(*ordered, pl.lit(file_status, dtype=pl.String))
 
+    def status_values(self, headers: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The file's consent headers whose values the rules read one by one, each with the
+        (cleaned, lowercase) values some rule reads.
+
+        A value outside that set (Constant Contact's ``Deleted``, a ``maybe`` opt-out flag) says
+        nothing of the row's consent: :func:`unread_status_values` counts such cells so the
+        report can name them. A header some rule reads as ``when_present`` is left out: there,
+        every value says something.
+
+        Args:
+            headers: The file's headers, as written in the file.
+        """
+        present = {h.strip().lower(): h for h in headers}
+        known: dict[str, set[str]] = {}
+        open_ended: set[str] = set()
+        for rule in self.rules:
+            for column in rule.columns:
+                header = present.get(column.lower())
+                if header is None:
+                    continue
+                if rule.when_present:
+                    open_ended.add(header)
+                values = known.setdefault(header, set())
+                values.update(rule.values)
+                if rule.when_true:
+                    values.update(TRUTHY | FALSY)
+        return {header: frozenset(values) for header, values in known.items() if header not in open_ended}
+
     def with_mapping(self, mapping: UserMapping) -> ReadingProfile:
         """This profile with a user's mapping applied.
 
@@ -228,6 +257,43 @@ class ReadingProfile:
         return dataclasses.replace(
             self, profile=profile, email_columns=email_columns, rules=self.rules + mapping.rules
         )
+
+
+UNREAD_STATUS_COLUMNS = ("column", "value", "status", "rows")
+"""The columns of :func:`unread_status_values`' table."""
+
+
+def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozenset[str]]) -> pl.LazyFrame | None:
+    """How many rows hold each consent value no rule reads, and the status those rows got.
+
+    Args:
+        frame: A file's rows, with their ``SOURCE_STATUS`` (see ``ReadingProfile.status_expr``).
+        status_values: Consent header → the values its rules read (``ReadingProfile.status_values``).
+
+    Returns:
+        A lazy table of ``UNREAD_STATUS_COLUMNS`` (the value cleaned and lowercased, as the rules
+        compare it), or None for a file with no such header.
+    """
+    if not status_values:
+        return None
+    headers = list(status_values)
+    read = pl.LazyFrame(
+        [(header, value) for header, values in status_values.items() for value in sorted(values)],
+        schema={"column": pl.String, "value": pl.String},
+        orient="row",
+    )
+    return (
+        frame.select(
+            pl.col(SOURCE_STATUS).alias("status"),
+            *(pl.col(header).str.strip_chars().str.to_lowercase() for header in headers),
+        )
+        .unpivot(on=headers, index="status", variable_name="column", value_name="value")
+        .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+        .join(read, on=["column", "value"], how="anti")
+        .group_by(*UNREAD_STATUS_COLUMNS[:3])
+        .agg(pl.len().cast(pl.Int64).alias("rows"))
+        .select(UNREAD_STATUS_COLUMNS)
+    )
 
 
 @cache

@@ -73,7 +73,7 @@ def reference(raws) -> dict:
         rows = raw.frame.collect().to_dicts()
         bad = [(r, reason(r, raw.email_column)) for r in rows]
         rejected = [{**r, "reason": why} for r, why in bad if why]
-        sources.append({"uri": raw.uri, "format": raw.format, "status": raw.status, "rows": len(rows), "rejected": len(rejected)})
+        sources.append({"uri": raw.uri, "format": raw.format, "status": raw.status, "rows": len(rows), "rejected": len(rejected), "unread_status_values": []})
         if rejected:
             rejects.append(rejected)
         accepted = pl.DataFrame([r for r, why in bad if not why], schema=raw.frame.collect_schema())

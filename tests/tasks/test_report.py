@@ -26,7 +26,7 @@ def test_the_ledger_balances_rows_read_against_rejects_merges_and_outcomes():
         "duplicates_merged": 2,
         "contacts": {"marketing": 2, "non_marketing": 1, "opted_out": 1},
     }
-    assert report["sources"][1] == {"uri": "u.csv", "format": "mailchimp-export", "status": "unsubscribed", "rows": 2, "rejected": 0}
+    assert report["sources"][1] == {"uri": "u.csv", "format": "mailchimp-export", "status": "unsubscribed", "rows": 2, "rejected": 0, "unread_status_values": []}
     assert "| 7 | 1 | 2 | 2 | 1 | 1 |" in markdown_report(report)
 
 
