@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from benchmarks.generate_constantcontact import HEADERS, STATUS_MIX, export_name, main, write_export
@@ -100,17 +97,3 @@ def test_the_export_is_messy_the_way_real_ones_are(tmp_path):
     assert {record["Email status"] for record in records} <= {status.email_status for status in STATUS_MIX}
     assert sum(truth.email_statuses.values()) == truth.rows
 
-
-def test_the_plan_benchmark_plans_a_constant_contact_file(prefect_api_url):
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.plan", "--source", "constantcontact", "--rows", "2000"],
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=True,
-        # The end-to-end run uses the session's Prefect server instead of starting one.
-        env={**os.environ, "PREFECT_API_URL": prefect_api_url},
-    )
-    lines = result.stdout.strip().splitlines()
-    assert any(line.startswith("in-process spans: ") and "read_source " in line for line in lines), lines
-    assert re.fullmatch(r"plan: \d+\.\d+x floor in-process, \d+\.\d+x floor end-to-end, peak \d+ MiB at 2000 rows", lines[-1])
