@@ -7,7 +7,9 @@ readers scan: UTF-8, comma-separated, RFC 4180 quoting. A file already in that l
 where it is; any other is transcoded once, streaming, into the staging folder.
 
 Detection never guesses silently: the BOM decides, else strict UTF-8, else Windows-1252 — and a
-file mixing UTF-8 and Windows-1252 is refused rather than read as mojibake ("FranÃ§oise").
+file mixing UTF-8 and Windows-1252 is refused rather than read as mojibake ("FranÃ§oise"). The
+five bytes Windows-1252 leaves undefined are read as browsers read them (WHATWG), as the Latin-1
+characters of the same code, so one stray byte costs no other character of the file.
 """
 
 from __future__ import annotations
@@ -38,9 +40,15 @@ UTF8_LEAD = 0xC0
 UTF8 = "utf-8"
 UTF8_BOM = "utf-8-sig"
 LEGACY = "cp1252"
-LATIN1 = "latin-1"
-"""Windows-1252 leaves five bytes undefined; a file using them is read as Latin-1, which agrees
-with Windows-1252 on every letter."""
+
+UNDEFINED_AS_LATIN1 = "onramp-undefined-as-latin-1"
+"""The decoding error handler that reads a byte Windows-1252 leaves undefined (0x81, 0x8D, 0x8F,
+0x90, 0x9D) as the Latin-1 character of the same code, as the WHATWG Encoding Standard (every
+browser) does. Reading such a file as Latin-1 instead would turn its every €, ’, “ ”, — (0x80-0x9F)
+into control characters, which are then dropped."""
+
+DECODING_ERRORS = {LEGACY: UNDEFINED_AS_LATIN1}
+"""Encoding → the decoding error handler a file in it is read with (else ``strict``)."""
 
 BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -95,7 +103,8 @@ class TextLayout:
 
 
 def detect_encoding(path: Path, uri: str) -> str:
-    """The encoding of a text file: its BOM's, else UTF-8 if every byte decodes, else Windows-1252.
+    """The encoding of a text file: its BOM's, else UTF-8 if every byte decodes, else Windows-1252
+    (its undefined bytes read as Latin-1: :data:`UNDEFINED_AS_LATIN1`).
 
     Args:
         path: The local file.
@@ -110,7 +119,7 @@ def detect_encoding(path: Path, uri: str) -> str:
     for bom, encoding in BOMS:
         if head.startswith(bom):
             return encoding
-    if _decodes(path, UTF8):
+    if _is_utf8(path):
         return UTF8
     line = _first_match_line(path, _MOJIBAKE)
     if line is not None:
@@ -120,7 +129,7 @@ def detect_encoding(path: Path, uri: str) -> str:
             "save it again as UTF-8",
             line=line,
         )
-    return LEGACY if _decodes(path, LEGACY) else LATIN1
+    return LEGACY
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -144,7 +153,7 @@ def sniff_delimiter(header_line: str) -> str:
 def detect_layout(staged: StagedFile) -> TextLayout:
     """Detect a staged text file's encoding and delimiter."""
     encoding = detect_encoding(staged.path, staged.uri)
-    with staged.path.open(encoding=encoding, newline="") as handle:
+    with open_text(staged.path, encoding) as handle:
         head = handle.read(HEADER_SNIFF_CHARS)
     first_line = head.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
     return TextLayout(encoding=encoding, delimiter=sniff_delimiter(first_line))
@@ -174,7 +183,7 @@ def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, T
         return staged, layout
     target = staging_dir / "utf8" / f"{hashlib.sha256(staged.uri.encode()).hexdigest()[:16]}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    with staged.path.open(encoding=layout.encoding, newline="") as source, target.open(
+    with open_text(staged.path, layout.encoding) as source, target.open(
         "w", encoding=UTF8, newline=""
     ) as out:
         quotes = _QuoteTracker(source)
@@ -189,6 +198,30 @@ def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, T
         if quotes.open_since is not None:
             raise InputError(staged.uri, "unclosed double quote", line=quotes.open_since)
     return StagedFile(uri=staged.uri, path=target), layout
+
+
+def open_text(path: Path, encoding: str) -> TextIO:
+    """A text file opened for the csv module (newlines kept as written), decoded as its
+    encoding is read (:data:`DECODING_ERRORS`), streaming.
+
+    Args:
+        path: The local file.
+        encoding: Its encoding, as :func:`detect_encoding` found it.
+    """
+    return path.open(encoding=encoding, errors=DECODING_ERRORS.get(encoding, "strict"), newline="")
+
+
+def _latin1_for_undefined(error: UnicodeError) -> tuple[str, int]:
+    """The error handler :data:`UNDEFINED_AS_LATIN1`: the undefined bytes as Latin-1 characters.
+
+    Called by the codec only at such a byte, so a file without one pays nothing.
+    """
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+codecs.register_error(UNDEFINED_AS_LATIN1, _latin1_for_undefined)
 
 
 def _split_error(error: csv.Error, uri: str, delimiter: str, line: int, quotes: _QuoteTracker) -> InputError:
@@ -282,18 +315,8 @@ class _QuoteTracker:
         self.ended = True
 
 
-def _decodes(path: Path, encoding: str) -> bool:
-    if encoding == UTF8:
-        return all(first_non_utf8(piece) is None for _, piece in text_pieces(path, CHUNK_BYTES))
-    decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        with path.open("rb") as handle:
-            for chunk in iter(partial(handle.read, CHUNK_BYTES), b""):
-                decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+def _is_utf8(path: Path) -> bool:
+    return all(first_non_utf8(piece) is None for _, piece in text_pieces(path, CHUNK_BYTES))
 
 
 def text_pieces(path: Path, size: int) -> Iterator[tuple[int, bytes]]:

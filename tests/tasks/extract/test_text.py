@@ -60,6 +60,14 @@ def test_latin1_bytes_undefined_in_windows_1252_still_read(tmp_path):
     assert first_names(source, tmp_path) == ["Søren\x81"]
 
 
+def test_one_byte_undefined_in_windows_1252_costs_no_other_character(tmp_path):
+    # As browsers read it: the defined bytes as Windows-1252 (€ ’ —), the undefined one (0x81)
+    # as its Latin-1 code point; read as Latin-1, every € ’ — would become a control character.
+    source = tmp_path / "cp1252.csv"
+    source.write_bytes(b"Email,First Name\na@x.com,\x80100 \x97 O\x92Brien\nb@x.com,typo\x81\n")
+    assert first_names(source, tmp_path) == ["€100 — O’Brien", "typo\x81"]
+
+
 @pytest.mark.parametrize(
     ("line", "delimiter"),
     [
