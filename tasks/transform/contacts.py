@@ -112,6 +112,17 @@ def map_rows(
             name, kind = target, "default"
         targets.setdefault(name, []).append(header)
         routes.append(ColumnRoute(uri, header, name, kind))
+    for header in _second_sources(targets):
+        # Several columns fill one property (Constant Contact's home, work and other phones all
+        # go to ``phone``): the property takes each row's first non-empty value, and every
+        # column after the first is kept whole as well, as an unlisted column would be, so a
+        # row's second phone is not lost.
+        kept = profile.unlisted_route(header)
+        if kept.name in targets:
+            continue
+        customs.setdefault(kept.name, kept)
+        targets[kept.name] = [header]
+        routes.append(ColumnRoute(uri, header, kept.name, "custom"))
 
     timestamp_format = profile.timestamp_format
     change_headers = [
@@ -152,6 +163,11 @@ def map_rows(
         *lineage.ALL,
     )
     return ContactRows(frame=frame, routes=routes, custom_properties=list(customs.values()))
+
+
+def _second_sources(targets: dict[str, list[str]]) -> list[str]:
+    """Every column after the first that fills a property several columns fill, in file order."""
+    return [header for sources in targets.values() for header in sources[1:]]
 
 
 def one_spelling(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]:

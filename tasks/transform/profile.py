@@ -91,6 +91,10 @@ class SourceProfile:
             return self.default_properties[key]
         if key in self.custom_properties:
             return self.custom_properties[key]
+        return self.unlisted_route(header)
+
+    def unlisted_route(self, header: str) -> CustomProperty:
+        """The text property a column the profile does not list goes to, named after it."""
         return CustomProperty(
             name=custom_property_name(self.group_name, header),
             label=header.strip(),

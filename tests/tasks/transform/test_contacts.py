@@ -172,9 +172,21 @@ def test_known_columns_map_to_default_and_custom_properties_and_unknown_ones_are
     assert {p.name for p in rows.custom_properties} == {"mailchimp_member_rating", "mailchimp_favourite_boat"}
 
 
-def test_two_headers_for_one_property_take_the_first_non_empty_value():
-    contact = merged(export_file("subscribed", [{"Email Address": "a@x.com", "Phone Number": "", "Phone": "555-0100"}]))["a@x.com"]
-    assert contact["phone"] == "555-0100"
+def test_two_headers_for_one_property_take_the_first_non_empty_value_and_the_second_is_kept_too():
+    rows = export_file(
+        "subscribed",
+        [
+            {"Email Address": "a@x.com", "Phone Number": "", "Phone": "555-0100"},
+            {"Email Address": "b@x.com", "Phone Number": "555-0111", "Phone": "555-0122"},
+        ],
+    )
+    contacts = merged(rows)
+    assert [(c["phone"], c["mailchimp_phone"]) for c in contacts.values()] == [("555-0100", "555-0100"), ("555-0111", "555-0122")]
+    assert [(r.column, r.property, r.kind) for r in rows.routes if r.column == "Phone"] == [
+        ("Phone", "phone", "default"),
+        ("Phone", "mailchimp_phone", "custom"),
+    ]
+    assert [p.name for p in rows.custom_properties] == ["mailchimp_phone"]
 
 
 def test_timestamps_become_unix_milliseconds_and_unparsable_ones_are_sent_as_they_are():
