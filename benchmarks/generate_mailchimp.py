@@ -52,8 +52,6 @@ from benchmarks.fake_people import (
     names_of,
     phone,
 )
-# Re-exported: the provider emulators import the name pools from here.
-from benchmarks.fake_people import DOMAINS, FIRST_NAMES, LAST_NAMES  # noqa: F401
 
 LAYOUTS = ("new", "old")
 

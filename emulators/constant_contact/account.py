@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from benchmarks.generate_mailchimp import CITIES, DOMAINS, FIRST_NAMES, LAST_NAMES, STREETS, TIME_ORIGIN, TIME_SPAN_SECONDS
+from benchmarks.fake_people import CITIES, DOMAINS, FIRST_NAMES, LAST_NAMES, STREETS, TIME_ORIGIN, TIME_SPAN_SECONDS
 from emulators.constant_contact.settings import ConstantContactSettings
 
 LISTS = ("General Interest", "Regatta 2025", "Volunteers")

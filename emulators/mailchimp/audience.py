@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from benchmarks.generate_mailchimp import (
+from benchmarks.fake_people import (
     CITIES,
     DOMAINS,
     FIRST_NAMES,
