@@ -7,8 +7,9 @@ as ``INVALID_OPTION``), so :class:`ValueProblem` carries both names.
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone
 from typing import Any
 
 from publicsuffixlist import PublicSuffixList
@@ -18,7 +19,30 @@ from publicsuffixlist import PublicSuffixList
 # "user@email.삼성" is valid), which the Public Suffix List's ICANN section tracks.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 _ICANN_SUFFIXES = PublicSuffixList(only_icann=True)
-_DATE_PARTS = re.compile(r"^(\d{1,4})[/\-.](\d{1,2})[/\-.](\d{1,4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+# Anchored at both ends: "2024-01-15 garbage" is no date. ASCII digits only (``re.ASCII``).
+_DATE_PARTS = re.compile(
+    r"^(\d{1,4})[/\-.](\d{1,2})[/\-.](\d{1,4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$", re.ASCII
+)
+# HubSpot does not document the syntax of a number property's value. The emulator takes a plain
+# decimal number in ASCII digits (maybe signed, maybe with an exponent) and refuses what is
+# clearly none, which Python's float() would take: NaN, Infinity, "1_000", other scripts'
+# digits; a value overflowing a double ("1e400") is refused below.
+_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+# "Non-string property values, including enumeration options and multi-value enumeration
+# properties, must not contain leading or trailing whitespace or invisible unicode characters"
+# (HubSpot developer changelog, "Breaking Change: Enhanced Validations for Non-String Properties
+# in HubSpot's CRMObject APIs", 2025): 400 VALIDATION_ERROR, error LEADING_TRAILING_WHITESPACE.
+# str.strip() takes Unicode whitespace (no-break spaces included); these are the invisible rest.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_NON_STRING_TYPES = {"enumeration", "bool", "number", "date", "datetime"}
+# Each non-string type's import errorType, for a padded value refused in an import.
+_IMPORT_ERROR_TYPES = {
+    "enumeration": "INVALID_ENUMERATION_OPTION",
+    "bool": "INVALID_ENUMERATION_OPTION",
+    "number": "COULD_NOT_PARSE_NUMBER",
+    "date": "COULD_NOT_PARSE_DATE",
+    "datetime": "COULD_NOT_PARSE_DATE",
+}
 
 DATE_FORMATS = ("MONTH_DAY_YEAR", "DAY_MONTH_YEAR", "YEAR_MONTH_DAY")
 _TRUE = {"true", "yes", "1"}
@@ -59,8 +83,9 @@ def normalise_email(value: str) -> str:
     return email
 
 
-def _parse_date(raw: str, date_format: str) -> datetime:
-    text = raw.strip()
+def _parse_date(text: str, date_format: str) -> datetime:
+    if not text.isascii():
+        raise ValueError(text)  # other scripts' digits, which int() and fromisoformat() may take
     if text.isdigit() and len(text) > 8:
         return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
     try:
@@ -91,8 +116,21 @@ def format_datetime(moment: datetime) -> str:
     )
 
 
+def _is_padded(text: str) -> bool:
+    return text != text.strip() or (text != "" and (text[0] in _INVISIBLE or text[-1] in _INVISIBLE))
+
+
+def _refuse_padding(kind: str, raw: Any, parts: list[str]) -> None:
+    if any(_is_padded(part) for part in parts):
+        raise ValueProblem(
+            _IMPORT_ERROR_TYPES[kind],
+            "LEADING_TRAILING_WHITESPACE",
+            f'"{raw}" includes leading or trailing whitespace.',
+        )
+
+
 def _match_option(definition: dict[str, Any], raw: str) -> str:
-    wanted = raw.strip().lower()
+    wanted = raw.lower()
     for option in definition["options"]:
         if wanted in (option["value"].lower(), option["label"].lower()):
             return option["value"]
@@ -119,14 +157,18 @@ def normalise(definition: dict[str, Any], raw: Any, date_format: str = "MONTH_DA
     Raises:
         ValueProblem: the value does not fit the property.
     """
-    text = str(raw).strip() if not isinstance(raw, bool) else str(raw).lower()
+    text = str(raw) if not isinstance(raw, bool) else str(raw).lower()
     kind = definition["type"]
     name = definition["name"]
     if name == "email":
         return normalise_email(text)
+    checkbox = kind == "enumeration" and definition["fieldType"] == "checkbox"
+    if kind in _NON_STRING_TYPES:
+        # A multi-value enumeration's options each, and the value as a whole.
+        _refuse_padding(kind, raw, [text, *text.split(";")] if checkbox else [text])
     if kind == "enumeration":
-        if definition["fieldType"] == "checkbox":
-            parts = [part for part in text.split(";") if part.strip()]
+        if checkbox:
+            parts = [part for part in text.split(";") if part]
             return ";".join(_match_option(definition, part) for part in parts)
         return _match_option(definition, text)
     if kind == "bool":
@@ -139,19 +181,25 @@ def normalise(definition: dict[str, Any], raw: Any, date_format: str = "MONTH_DA
             "INVALID_ENUMERATION_OPTION", "INVALID_BOOLEAN", f"{raw} is not a valid boolean"
         )
     if kind == "number":
-        try:
-            float(text)
-        except ValueError:
+        if not _DECIMAL.match(text) or not math.isfinite(float(text)):
             raise ValueProblem(
                 "COULD_NOT_PARSE_NUMBER", "INVALID_LONG", f"{raw} is not a valid number"
-            ) from None
+            )
         return text
     if kind in ("date", "datetime"):
         try:
             moment = _parse_date(text, date_format)
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError, OSError):
             raise ValueProblem(
                 "COULD_NOT_PARSE_DATE", "INVALID_DATE", f"{raw} is not a valid date"
             ) from None
+        if kind == "date" and moment.time() != time(0):
+            # "Date properties ... must be set to midnight UTC for the date you want. If you try
+            # to set a value that is not midnight UTC, you will receive an error." (HubSpot FAQ,
+            # developers.hubspot.com/docs/faq/how-should-timestamps-be-formatted-for-hubspots-apis)
+            raise ValueProblem(
+                "COULD_NOT_PARSE_DATE", "INVALID_DATE",
+                f"{raw} is not midnight UTC: a date property holds a date only",
+            )
         return moment.strftime("%Y-%m-%d") if kind == "date" else format_datetime(moment)
     return str(raw)
