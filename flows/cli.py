@@ -244,6 +244,10 @@ def _add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--latency", type=float, default=0.0, metavar="S", help="seconds added to every answer")
     faults.add_argument("--fault-seed", type=int, default=0, metavar="N", help="seed of the fault draws")
     faults.add_argument("--fail-imports", type=int, default=0, metavar="N", help="the first N imports end FAILED")
+    faults.add_argument(
+        "--error-after-write", type=int, default=0, metavar="N",
+        help="the first N writes are applied, then answered 504 (a gateway timeout of work done)",
+    )
     faults.add_argument("--daily-quota-at", type=int, metavar="N", help="the daily quota is reached at request N (429 DAILY)")
 
 
@@ -433,7 +437,9 @@ def _run_emulator(args: argparse.Namespace) -> int:
     except ValueError as error:
         return _fail(str(error), EXIT_BAD_INPUT)
     try:
-        serve_forever(port=args.port, settings=settings, fail_imports=args.fail_imports)
+        serve_forever(
+            port=args.port, settings=settings, fail_imports=args.fail_imports, error_after_write=args.error_after_write
+        )
     except KeyboardInterrupt:
         # Ctrl-C is how an emulator is stopped (its state is saved by then): not an error.
         pass

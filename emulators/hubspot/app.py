@@ -2,7 +2,9 @@
 
 Order of checks for each HubSpot request: trailing slash dropped (the official SDK sends
 ``/crm/v3/imports/``), injected faults, bearer token (401), limits (429, counted per token),
-then the route. Admin routes under ``/_emulator`` skip faults, auth and limits.
+then the route; a write chosen by the after-write fault is answered 504 once the route has run
+(its own answer is thrown away, and counted as the route answered it). Admin routes under
+``/_emulator`` skip faults, auth and limits.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulators.hubspot.emulator import HubSpotEmulator
 from emulators.hubspot.errors import HubSpotError
-from emulators.hubspot.faults import DroppedConnection, quiet_dropped_connections
+from emulators.hubspot.faults import DroppedConnection, after_write_error, quiet_dropped_connections
 from emulators.hubspot.routes import (
     account,
     admin,
@@ -87,7 +89,15 @@ class _Edge:
         if fault.error is not None:
             await _error_response(fault.error)(scope, receive, send)
             return
+        if self.emulator.write_faults.take(scope["method"], path):
+            await self.app(scope, receive, _discard)
+            await _error_response(after_write_error())(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+
+async def _discard(message) -> None:
+    """An ASGI ``send`` that throws the route's answer away."""
 
 
 def create_app(emulator: HubSpotEmulator) -> _Edge:

@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from emulators.hubspot.faults import FaultInjector
+from emulators.hubspot.faults import FaultInjector, WriteFaults
 from emulators.hubspot.imports import ImportRunner
 from emulators.hubspot.persistence import AutoSaver, load, save
 from emulators.hubspot.ratelimit import RateLimiter
@@ -34,6 +34,7 @@ class HubSpotEmulator:
         self.portal = Portal()
         self.limiter = self._limiter()
         self.faults = FaultInjector(self.settings)
+        self.write_faults = WriteFaults()
         self.imports = ImportRunner(self.portal, lambda: self.settings)
         self._counts_lock = threading.Lock()
         self.request_counts: Counter[tuple[str, str, int]] = Counter()
@@ -78,6 +79,7 @@ class HubSpotEmulator:
             self.portal.reset()
         self.imports.release()
         self.imports.fail_next = 0
+        self.write_faults.clear()
         self.limiter = self._limiter()
         self.faults = FaultInjector(self.settings)
         with self._counts_lock:

@@ -1,14 +1,20 @@
-"""Faults on demand: injected error statuses, dropped connections and latency, seeded.
+"""Faults on demand: injected error statuses, dropped connections and latency, seeded; and
+errors answered after a write was applied.
 
 Drawn per HubSpot request (admin routes are never faulted) from a generator seeded with
 ``fault_seed``, so a failing run replays the same faults in the same order. Injected faults are
 decided before auth and rate limits, so they do not use the request budget.
+
+Those faults answer before the route runs, so nothing was written. HubSpot's 502 and 504 are
+gateway timeouts, though, of work that may have been done: :class:`WriteFaults` lets the next N
+writes run and answers them 504 all the same, which is what a client must not send twice.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 from dataclasses import dataclass
 
@@ -22,6 +28,12 @@ _MESSAGES = {
     503: ("Service unavailable.", "SERVICE_UNAVAILABLE"),
     504: ("Gateway timeout.", "GATEWAY_TIMEOUT"),
 }
+
+
+# Requests sent as POST that only read.
+_READS_SENT_AS_POST = re.compile(r"/(search|batch/read)$")
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+AFTER_WRITE_STATUS = 504
 
 
 class DroppedConnection(Exception):
@@ -77,3 +89,51 @@ class FaultInjector:
             message, category = _MESSAGES.get(status, ("Injected failure.", "INTERNAL_ERROR"))
             error = HubSpotError(status, message, category)
         return Fault(latency=settings.latency, drop=drop, error=error)
+
+
+def is_write(method: str, path: str) -> bool:
+    """Whether a HubSpot request changes the portal (a search or batch read sent as POST does not)."""
+    return method.upper() in _WRITE_METHODS and not _READS_SENT_AS_POST.search(path)
+
+
+def after_write_error() -> HubSpotError:
+    """The answer to a write the route applied: a gateway timeout, as HubSpot's own."""
+    message, category = _MESSAGES[AFTER_WRITE_STATUS]
+    return HubSpotError(AFTER_WRITE_STATUS, message, category)
+
+
+class WriteFaults:
+    """How many of the next writes are applied and then answered 504 (thread-safe).
+
+    Kept apart from :class:`FaultInjector` (remade whenever settings change), like the imports
+    to fail: a count set for the next writes survives a change of rates.
+    """
+
+    def __init__(self) -> None:
+        self._pending = 0
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Writes still to be answered 504 after they are applied."""
+        return self._pending
+
+    def add(self, count: int) -> None:
+        """Answer the next ``count`` writes 504 once applied."""
+        with self._lock:
+            self._pending += count
+
+    def clear(self) -> None:
+        """Forget the writes still to fail."""
+        with self._lock:
+            self._pending = 0
+
+    def take(self, method: str, path: str) -> bool:
+        """Whether this request is a write to be answered 504 after it is applied (counted down)."""
+        if not is_write(method, path):
+            return False
+        with self._lock:
+            if self._pending <= 0:
+                return False
+            self._pending -= 1
+            return True

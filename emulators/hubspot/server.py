@@ -119,6 +119,7 @@ def serve_forever(
     host: str = "127.0.0.1",
     settings: EmulatorSettings | None = None,
     fail_imports: int = 0,
+    error_after_write: int = 0,
     **overrides: Any,
 ) -> None:
     """Serve an emulated HubSpot portal in the foreground until interrupted (Ctrl-C).
@@ -130,10 +131,12 @@ def serve_forever(
         host: address to bind (keep it on loopback).
         settings: the portal's settings; defaults to :class:`EmulatorSettings` ().
         fail_imports: the first this many imports to process end ``FAILED``.
+        error_after_write: the first this many writes are applied, then answered 504.
         **overrides: settings fields to change, e.g. ``tier="starter"``.
     """
     emulator = HubSpotEmulator(_settings(settings, overrides))
     emulator.fail_next_imports(fail_imports)
+    emulator.write_faults.add(error_after_write)
     sock = _bind(host, port)
     print(f"HubSpot emulator listening on http://{host}:{sock.getsockname()[1]} (Ctrl-C to stop)",
           flush=True)

@@ -120,7 +120,14 @@ class HubSpotPortal:
     def __repr__(self) -> str:
         return f"HubSpotPortal(url={self.url!r})"
 
-    def call(self, method: Callable[..., tuple[Any, int, Any]], *args: Any, what: str, **kwargs: Any) -> Any:
+    def call(
+        self,
+        method: Callable[..., tuple[Any, int, Any]],
+        *args: Any,
+        what: str,
+        landed: Callable[[], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Call an SDK ``..._with_http_info`` method with retries, throttled by the budget.
 
         The ``_with_http_info`` variants return the response headers too, which is how the
@@ -130,17 +137,19 @@ class HubSpotPortal:
             method: e.g. ``portal.sdk.crm.imports.core_api.get_by_id_with_http_info``.
             *args: Its positional arguments.
             what: The request as ``METHOD /path`` for messages.
+            landed: For a write that is not safe to repeat, what finds it applied after an
+                answer was lost (``call_with_retries``).
             **kwargs: Its keyword arguments.
 
         Returns:
-            The deserialised response.
+            The deserialised response, or what ``landed`` found.
         """
 
         def send() -> tuple[Any, Any]:
             data, _status, headers = method(*args, _request_timeout=settings.REQUEST_TIMEOUT_SECONDS, **kwargs)
             return data, headers
 
-        return call_with_retries(send, budget=self.budget, what=what)
+        return call_with_retries(send, budget=self.budget, what=what, landed=landed)
 
     def request(
         self,

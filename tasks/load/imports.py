@@ -140,13 +140,22 @@ def submit_import(
         if entry.get("columns") and list(entry["columns"]) != header:
             get_logger().warning("%s: header differs from the plan's columns; mapping the header", entry["file"])
         request = build_import_request(entry, header, date_format=entry.get("date_format", settings.DEFAULT_DATE_FORMAT))
+        intent_at = int(time.time() * 1000)
         if journal is not None:
-            journal.intend(plan, entry, request["name"])
+            journal.intend(plan, entry, request["name"], intent_at)
+
+        def created() -> Any:
+            # A second submission is a second import: after an answer was lost (a 504 is a
+            # timeout of work HubSpot may have done), the import is looked for by its name.
+            import_id = find_import(portal, request["name"], intent_at)
+            return None if import_id is None else get_import(portal, import_id)
+
         response = portal.call(
             portal.sdk.crm.imports.core_api.create_with_http_info,
             files=str(upload),
             import_request=json.dumps(request),
             what=f"POST {_IMPORTS_PATH}",
+            landed=created,
         )
     if journal is not None:
         journal.submitted(plan, entry, str(response.id))

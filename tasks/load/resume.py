@@ -231,9 +231,10 @@ class ImportJournal:
         with written_whole(self._path(plan, entry)) as handle:
             json.dump(record, handle)
 
-    def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str) -> None:
-        """Record, before submitting, that an import named ``name`` is about to be created."""
-        self._write(plan, entry, {"name": name, "intent_at": int(time.time() * 1000)})
+    def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str, at_ms: int | None = None) -> None:
+        """Record, before submitting, that an import named ``name`` is about to be created
+        (at ``at_ms``, epoch milliseconds; now by default)."""
+        self._write(plan, entry, {"name": name, "intent_at": int(time.time() * 1000) if at_ms is None else at_ms})
 
     def submitted(self, plan: LoadPlan, entry: dict[str, Any], import_id: str) -> None:
         """Record the import id HubSpot gave the file's import."""

@@ -32,9 +32,13 @@ HTTP answer (a dropped connection, a bug) passes them by.
 Throttling happens before each attempt, in the portal's shared :class:`RateBudget`
 (``ratelimit.py``), which also stops the load before a ``DAILY`` 429 when the quota is spent.
 
-Retrying a POST after a dropped connection can send it twice. Every write the load makes is
-safe to repeat: imports upsert by email, unsubscribing is idempotent, creating an existing
-property answers 409, which counts as done.
+A failure with no clear answer (a timeout, a 5xx: HubSpot's 502 and 504 are gateway timeouts of
+work that may have been done, a connection dropped after the request went out) leaves unknown
+whether the write was applied, and retrying it can apply it twice. Most of the load's writes are
+safe to repeat: contacts are upserted by email, unsubscribing is idempotent, creating a property,
+group or list that exists answers 409, which counts as done. A write that is not (submitting an
+import: a second one is a second import) passes ``landed``, which looks for what the lost
+request would have made before it is sent again.
 """
 
 from __future__ import annotations
@@ -206,6 +210,7 @@ def call_with_retries(
     budget: RateBudget,
     what: str,
     rng: random.Random | None = None,
+    landed: Callable[[], T | None] | None = None,
 ) -> T:
     """Send one request, retrying by cause (see the module's table).
 
@@ -215,9 +220,12 @@ def call_with_retries(
             back with the response's headers.
         what: The request as ``METHOD /path``, for messages (emails in it are masked).
         rng: Random source for the backoff jitter.
+        landed: For a write that is not safe to repeat: asked before each retry of a
+            transient failure (which may have been applied) whether it was; what it finds
+            is the result, ``None`` sends the request again.
 
     Returns:
-        The value ``send`` returned on the first successful attempt.
+        The value ``send`` returned on the first successful attempt, or what ``landed`` found.
 
     Raises:
         LoadError: The daily quota is spent, the token was refused, the portal is migrating,
@@ -273,11 +281,19 @@ def call_with_retries(
                         f"({mask_emails_in(describe(error))})"
                     ) from error
                 delay = backoff_seconds(failures, cause, rng)
+                look_first = landed is not None and cause is Cause.TRANSIENT
                 get_logger().warning(
-                    "%s: %s (%s), retry %d in %.1f s",
-                    what, cause.value, mask_emails_in(describe(error)), failures, delay,
+                    "%s: %s (%s), %s %d in %.1f s",
+                    what, cause.value, mask_emails_in(describe(error)),
+                    "it may have been applied: looking for it before retry" if look_first else "retry",
+                    failures, delay,
                 )
                 budget.sleep(delay)
+                if look_first:
+                    found = landed()
+                    if found is not None:
+                        get_logger().warning("%s: it had been applied; taken up, not sent again", what)
+                        return found
                 continue
             status = http_status(error)
             if status is None or isinstance(error, HttpError):

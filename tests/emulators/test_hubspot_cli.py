@@ -64,7 +64,7 @@ def test_portal_identity_flags():
 def test_fault_flags():
     flags = (
         "--drop-rate", "1", "--error-rate", "0.5", "--fault-seed", "5", "--latency", "0.01",
-        "--fail-imports", "2", "--daily-limit", "1000", "--no-batch-opt-outs",
+        "--fail-imports", "2", "--error-after-write", "3", "--daily-limit", "1000", "--no-batch-opt-outs",
     )
     with emulator(*flags) as url:
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
@@ -73,7 +73,7 @@ def test_fault_flags():
     assert settings["error_rate"] == 0.5 and settings["fault_seed"] == 5
     assert settings["latency"] == 0.01 and settings["daily_limit"] == 1000
     assert settings["batch_comm_prefs_allowed"] is False
-    assert settings["pendingImportFailures"] == 2
+    assert settings["pendingImportFailures"] == 2 and settings["pendingErrorsAfterWrite"] == 3
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,21 @@ def test_import_can_be_made_to_fail(hub, client, tmp_path):
     assert (failed.state, ok.state) == ("FAILED", "DONE")
 
 
+def test_an_error_after_write_answers_504_for_a_write_that_was_applied(hub):
+    contacts = "/crm/v3/objects/contacts"
+    set_faults(hub, error_after_write=1)
+    # A search is sent as POST but writes nothing: it neither fails nor uses up the count.
+    search = requests.post(hub.url + contacts + "/search", headers=auth(), json={})
+    answer = requests.post(hub.url + contacts, headers=auth(), json={"properties": {"email": "kept@x.com"}})
+    after = requests.post(hub.url + contacts, headers=auth(), json={"properties": {"email": "next@x.com"}})
+
+    assert (search.status_code, answer.status_code, after.status_code) == (200, 504, 201)
+    assert answer.json()["category"] == "GATEWAY_TIMEOUT"
+    emails = sorted(c["properties"]["email"] for c in requests.get(hub.url + "/_emulator/state").json()["contacts"])
+    assert emails == ["kept@x.com", "next@x.com"]
+    assert set_faults(hub)["pendingErrorsAfterWrite"] == 0
+
+
 def test_daily_quota_reached_at_a_given_request():
     with serve_in_background() as hub:
         set_faults(hub, daily_quota_at=3)

@@ -88,6 +88,9 @@ _FAULT_FIELDS = {
     "portal_id", "account_type", "time_zone", "account_info_allowed",
 }
 
+# Counts of the next imports or writes to fail, added to what is pending rather than settings.
+_COUNTS = {"fail_imports", "error_after_write"}
+
 
 @router.post("/faults")
 async def faults(request: Request) -> dict[str, Any]:
@@ -97,16 +100,19 @@ async def faults(request: Request) -> dict[str, Any]:
     ``daily_quota_at``, ``tier``, ``daily_limit``, ``ten_second_limit``,
     ``batch_comm_prefs_allowed``,
     ``import_start_delay``, ``row_delay``, the account's ``portal_id``, ``account_type``,
-    ``time_zone`` and ``account_info_allowed``, plus ``fail_imports`` (the next N imports end FAILED).
+    ``time_zone`` and ``account_info_allowed``, plus ``fail_imports`` (the next N imports end FAILED)
+    and ``error_after_write`` (the next N writes are applied, then answered 504).
     Returns the resulting settings.
     """
     emulator = emulator_of(request)
     body = await json_object(request)
-    unknown = set(body) - _FAULT_FIELDS - {"fail_imports"}
+    unknown = set(body) - _FAULT_FIELDS - _COUNTS
     if unknown:
-        raise validation_error(f"Unknown settings {sorted(unknown)}; known: {sorted(_FAULT_FIELDS)}")
+        raise validation_error(f"Unknown settings {sorted(unknown)}; known: {sorted(_FAULT_FIELDS | _COUNTS)}")
     if body.get("fail_imports"):
         emulator.fail_next_imports(int(body["fail_imports"]))
+    if body.get("error_after_write"):
+        emulator.write_faults.add(int(body["error_after_write"]))
     changes = {key: value for key, value in body.items() if key in _FAULT_FIELDS}
     try:
         settings = emulator.configure(**changes)
@@ -114,4 +120,4 @@ async def faults(request: Request) -> dict[str, Any]:
         raise validation_error(str(error)) from None
     return {
         key: value for key, value in settings.__dict__.items() if key != "allowed_tokens"
-    } | {"pendingImportFailures": emulator.imports.fail_next}
+    } | {"pendingImportFailures": emulator.imports.fail_next, "pendingErrorsAfterWrite": emulator.write_faults.pending}

@@ -155,6 +155,23 @@ def test_an_import_submitted_before_a_kill_is_found_by_name(portal, emulator, tm
     assert journal.read(plan, entry)["import_id"] == first["import_id"]
 
 
+@pytest.mark.parametrize("journalled", [True, False])
+def test_an_import_answered_504_after_hubspot_took_it_is_taken_up_not_sent_again(portal, emulator, client, tmp_path, journalled):
+    plan = small_plan(tmp_path)
+    journal = ImportJournal(tmp_path / "state", portal.url) if journalled else None
+    # HubSpot creates the import, then its gateway times out: the answer with the id is lost.
+    emulator.write_faults.add(1)
+
+    result = import_contacts_file(portal, plan, plan.imports[0], poll_interval=0.05, journal=journal)
+
+    imports = client.crm.imports.core_api.get_page().results
+    assert [str(job.id) for job in imports] == [result["import_id"]]
+    assert result["state"] == "DONE" and result["previous_import_ids"] == []
+    assert result["counters"]["CREATED_OBJECTS"] == 2
+    if journalled:
+        assert journal.read(plan, plan.imports[0])["import_id"] == result["import_id"]
+
+
 def test_dry_run_reads_only_and_counts_what_would_change(portal, emulator, tmp_path):
     plan = small_plan(tmp_path)
     emulator.configure(portal_id=424242, account_type="SANDBOX")

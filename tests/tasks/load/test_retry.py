@@ -174,6 +174,20 @@ def test_transient_failures_back_off_then_succeed():
     assert sleeps.waits[2] >= settings.LOCKED_MIN_WAIT_SECONDS
 
 
+def test_a_write_not_safe_to_repeat_is_looked_for_before_a_retry_of_an_ambiguous_failure():
+    rate_budget, _ = budget()
+    # A lock refused the write (not applied: no look); a 504 may have applied it; it had.
+    send = scripted(FakeApiError(423), FakeApiError(504), "sent twice")
+    looks = []
+
+    def landed():
+        looks.append(len(send.calls))
+        return "found" if len(looks) == 1 else None
+
+    assert call_with_retries(send, budget=rate_budget, what="POST /x", rng=random.Random(0), landed=landed) == "found"
+    assert looks == [2] and len(send.calls) == 2
+
+
 def test_transient_failures_are_bounded():
     rate_budget, _ = budget()
     send = scripted(*[FakeApiError(503)] * settings.MAX_ATTEMPTS)
