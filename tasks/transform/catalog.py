@@ -34,16 +34,17 @@ import polars as pl
 from schemas.contact import BOOKKEEPING_COLUMNS, PROVENANCE
 from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
-from tasks.transform.consent import SEVERITY
+from tasks.transform.consent import SEVERITY, UNRECOGNISED_STATUS, Outcome
 from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile
 
 if TYPE_CHECKING:
     from tasks.transform.mapping_file import UserMapping
 
-TRUTHY = frozenset({"true", "1", "yes", "y", "x", "checked", "on", "oui", "vrai", "ja", "wahr", "si", "sí"})
-"""Cells that set a flag, in the languages exports are localised to (compared lowercased)."""
+TRUTHY = frozenset({"true", "t", "1", "1.0", "yes", "y", "x", "checked", "on", "oui", "vrai", "ja", "wahr", "si", "sí"})
+"""Cells that set a flag, in the languages exports are localised to (compared lowercased);
+``t`` and ``1.0`` as databases and spreadsheets write a boolean."""
 
-FALSY = frozenset({"false", "0", "no", "n", "off", "non", "faux", "nein", "falsch", "[]"})
+FALSY = frozenset({"false", "f", "0", "0.0", "no", "n", "off", "non", "faux", "nein", "falsch", "[]"})
 """Cells that say a flag is not set: never "present". ``[]`` is an empty list, as Klaviyo
 writes "Email Suppressions" for a profile with none."""
 
@@ -190,9 +191,16 @@ class ReadingProfile:
                 header = present.get(column.lower())
                 if header is None:
                     continue
-                cell = pl.col(header).str.strip_chars().str.to_lowercase()
-                for status, condition in rule.readings(cell):
+                for status, condition in rule.readings(_consent_cell(header)):
                     readings.append((SEVERITY[policy.outcome_of(status)], pl.when(condition).then(pl.lit(status))))
+        unrecognised = [_unrecognised(header, known) for header, known in self.status_values(headers).items()]
+        if unrecognised:
+            # A value no rule reads might be an opt-out a rule does not know (``opted out`` in an
+            # opt-out flag, a typo): such a row is never marketing, whatever another column says.
+            # An opt-out in its file's name still holds, and a rule's opt-out reading still wins.
+            status = file_status if policy.outcome_of(file_status) is Outcome.OPTED_OUT else UNRECOGNISED_STATUS
+            condition = pl.any_horizontal(unrecognised).fill_null(False)
+            readings.append((SEVERITY[policy.outcome_of(status)], pl.when(condition).then(pl.lit(status))))
         # A stable sort keeps rule order within one severity: the profile's order, then the user's.
         ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
         return pl.coalesce(*ordered, pl.lit(file_status, dtype=pl.String))
@@ -259,6 +267,17 @@ class ReadingProfile:
         )
 
 
+def _consent_cell(header: str) -> pl.Expr:
+    """A consent cell as the rules compare it: trimmed and lowercased."""
+    return pl.col(header).str.strip_chars().str.to_lowercase()
+
+
+def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
+    """True where the consent cell holds a value, and not one of ``known`` (null where empty)."""
+    cell = _consent_cell(header)
+    return (cell != "") & ~cell.is_in(list(known))
+
+
 UNREAD_STATUS_COLUMNS = ("column", "value", "status", "rows")
 """The columns of :func:`unread_status_values`' table."""
 
@@ -277,19 +296,13 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
     if not status_values:
         return None
     headers = list(status_values)
-    read = pl.LazyFrame(
-        [(header, value) for header, values in status_values.items() for value in sorted(values)],
-        schema={"column": pl.String, "value": pl.String},
-        orient="row",
-    )
     return (
         frame.select(
             pl.col(SOURCE_STATUS).alias("status"),
-            *(pl.col(header).str.strip_chars().str.to_lowercase() for header in headers),
+            *(pl.when(_unrecognised(h, known)).then(_consent_cell(h)).alias(h) for h, known in status_values.items()),
         )
         .unpivot(on=headers, index="status", variable_name="column", value_name="value")
-        .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
-        .join(read, on=["column", "value"], how="anti")
+        .drop_nulls("value")
         .group_by(*UNREAD_STATUS_COLUMNS[:3])
         .agg(pl.len().cast(pl.Int64).alias("rows"))
         .select(UNREAD_STATUS_COLUMNS)

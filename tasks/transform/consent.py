@@ -34,6 +34,12 @@ SEVERITY: Mapping[Outcome, int] = {
 DEFAULT_OUTCOME = Outcome.NON_MARKETING
 """A status no policy names is imported, but never as a marketing contact."""
 
+UNRECOGNISED_STATUS = "unrecognised"
+"""The status of a row whose consent cell holds a value no rule reads (and that nothing reads as
+an opt-out). No policy names it, so its outcome is ``DEFAULT_OUTCOME``; a run cannot re-map it
+(``--consent`` and a mapping's ``[consent]`` refuse a status no profile gives): a mapping's
+``[[status.rules]]`` reads the value instead."""
+
 
 @dataclass(frozen=True)
 class ConsentPolicy:

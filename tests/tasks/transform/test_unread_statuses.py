@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.lineage import SOURCE_STATUS
 from tasks.extract.tables import ReadOptions, read_source
 from tasks.output import OutputFolder
 from tasks.plan import consent_profiles, plan_sources
@@ -63,10 +64,42 @@ def test_a_file_counts_each_unread_value_with_what_its_rows_were_read_as(tmp_pat
     # Values are compared as the rules compare them: trimmed, lowercase. A rejected row's value
     # is counted too (the invalid address), with the status its row was read as.
     assert source["unread_status_values"] == [
-        {"column": "Email status", "value": "deleted", "status": "blank", "rows": 3, "outcome": "non_marketing"},
-        {"column": "Email permission status", "value": "maybe later", "status": "active", "rows": 1, "outcome": "marketing"},
+        {"column": "Email status", "value": "deleted", "status": "unrecognised", "rows": 3, "outcome": "non_marketing"},
+        {"column": "Email permission status", "value": "maybe later", "status": "unrecognised", "rows": 1, "outcome": "non_marketing"},
         {"column": "Email status", "value": "deleted", "status": "unsubscribed", "rows": 1, "outcome": "opted_out"},
     ]
+
+
+def test_a_row_with_an_unrecognised_consent_value_is_never_marketing_but_keeps_an_opt_out(tmp_path):
+    rows = [
+        ["a@example.com", "Ann", "Active", "Opted out"],  # another column says marketing: not enough
+        ["b@example.com", "Bob", "Unsubscribed", "Maybe"],  # an opt-out a rule reads still wins
+        ["c@example.com", "Cat", "Active", ""],
+    ]
+    [read] = read_source(str(write_csv(tmp_path / "contacts.csv", CC_HEADERS, rows)), tmp_path / "staging", ReadOptions())
+    statuses = dict(read.raw.frame.select("Email address", SOURCE_STATUS).collect().iter_rows())
+    assert statuses == {"a@example.com": "unrecognised", "b@example.com": "unsubscribed", "c@example.com": "active"}
+
+
+def test_an_opt_out_in_the_file_name_holds_over_an_unrecognised_value(tmp_path):
+    rows = [["a@example.com", "Ann", "Deleted", ""], ["b@example.com", "Bob", "", ""]]
+    [read] = read_source(str(write_csv(tmp_path / "unsubscribed.csv", CC_HEADERS, rows)), tmp_path / "staging", ReadOptions())
+    statuses = dict(read.raw.frame.select("Email address", SOURCE_STATUS).collect().iter_rows())
+    assert statuses == {"a@example.com": "unsubscribed", "b@example.com": "unsubscribed"}
+
+
+def test_a_flag_written_as_a_database_boolean_is_read(tmp_path):
+    rows = [["a@example.com", "Ann", "T"], ["b@example.com", "Bob", "1.0"], ["c@example.com", "Cat", "f"], ["d@example.com", "Dan", "opted out"]]
+    path = write_csv(tmp_path / "leads.csv", ["Email", "FirstName", "HasOptedOutOfEmail"], rows)
+    [read] = read_source(str(path), tmp_path / "staging", ReadOptions())
+    assert read.profile.name == "salesforce"
+    statuses = dict(read.raw.frame.select("Email", SOURCE_STATUS).collect().iter_rows())
+    assert statuses == {
+        "a@example.com": "opted_out_of_email",
+        "b@example.com": "opted_out_of_email",
+        "c@example.com": "no_consent",
+        "d@example.com": "unrecognised",
+    }
 
 
 def test_slices_of_a_file_add_up_to_the_whole(tmp_path, monkeypatch):
@@ -96,7 +129,7 @@ def _report_with(unread: list[dict]) -> dict:
         "contacts": {"marketing": 0, "non_marketing": 9, "opted_out": 0},
         "sources": [
             {"uri": "a.csv", "format": "constantcontact-export", "status": "per-row", "rows": 9, "rejected": 0, "unread_status_values": unread},
-            {"uri": "b.csv", "format": "constantcontact-export", "status": "per-row", "rows": 0, "rejected": 0, "unread_status_values": []},
+            {"uri": "b.csv", "format": "constantcontact-export", "status": "per-row", "rows": 0, "rejected": 0, "unread_status_values": [], "duplicate_headers": []},
         ],
         "files": {"imports": [], "opt_outs": [], "rejects": "rejects.csv", "lineage": "lineage.csv"},
     }
@@ -108,7 +141,7 @@ def test_the_warning_names_the_file_the_values_and_how_the_rows_were_read():
         "warning: a.csv: 3 consent cell(s) hold a value no status rule reads: "
         "Email status='deleted' in 3 row(s), read as blank (non_marketing); read them with a mapping's [[status.rules]]"
     ]
-    assert source_warnings(report) == unread_status_warnings(report)
+    assert source_warnings(report)[0] == unread_status_warnings(report)[0]
     assert unread_status_warnings(report)[0] in markdown_report(report)
 
 
