@@ -463,7 +463,7 @@ def _submit_contacts(
             progress.rows_done(entry["file"], batch["rows"])
 
         return _cached(upsert_contacts_file_task, UPSERT, state_dir).submit(
-            portal, plan, entry, poll_interval=poll_interval, on_batch=on_batch
+            portal, plan, entry, poll_interval=poll_interval, on_batch=on_batch, journal=ImportJournal(state_dir, portal.url)
         )
     return _cached(import_contacts_file_task, IMPORTS, state_dir).submit(
         portal, plan, entry, poll_interval=poll_interval, journal=ImportJournal(state_dir, portal.url)

@@ -21,7 +21,9 @@ modify the Marketing contact status property using HubSpot's API endpoints", §4
 alone would leave a planned marketing contact non-marketing. For a ``marketable`` file the
 upserted emails are therefore imported once more, as a one-column import with
 ``marketableContactImport`` (and the file's ``createContactListFromImport``): one request and a
-few polls, and the file ends where the Imports path would have left it, list included.
+few polls, and the file ends where the Imports path would have left it, list included. With an
+:class:`~tasks.load.resume.ImportJournal` that import is journalled as the Imports path's are, so
+a rerun after a kill takes up the one already submitted instead of sending it again.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN, import_contacts_file
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
+from tasks.load.resume import ImportJournal
 from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_emails_in
 
@@ -289,10 +292,17 @@ def _send_all(
 
 
 def _set_marketing_status(
-    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], landed: list[tuple[int, str]], poll_interval: float
+    portal: HubSpotPortal,
+    plan: LoadPlan,
+    entry: dict[str, Any],
+    landed: list[tuple[int, str]],
+    poll_interval: float,
+    journal: ImportJournal | None,
 ) -> dict[str, Any]:
     """Make the upserted contacts of a ``marketable`` file marketing contacts, by an import of
-    their emails alone (the API cannot set the status; see the module docstring).
+    their emails alone (the API cannot set the status; see the module docstring). The import is
+    journalled in ``journal`` under what it sends (the same emails make the same key), so one an
+    earlier run submitted is taken up.
 
     Returns:
         The import's result (:func:`~tasks.load.imports.import_contacts_file`), its errors
@@ -307,7 +317,9 @@ def _set_marketing_status(
             writer.writerow([EMAIL_COLUMN])
             writer.writerows([email] for _, email in landed)
         status_entry = {**entry, "file": file_name, "rows": len(landed), "columns": [EMAIL_COLUMN]}
-        result = import_contacts_file(portal, LoadPlan(Path(directory), plan.data), status_entry, poll_interval=poll_interval)
+        result = import_contacts_file(
+            portal, LoadPlan(Path(directory), plan.data), status_entry, poll_interval=poll_interval, journal=journal
+        )
     errors = []
     for error in result["errors"]:
         line = landed[error["line"] - 2][0] if error.get("line") else None
@@ -342,6 +354,7 @@ def upsert_contacts_file(
     threads: int = settings.UPSERT_THREADS,
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
     on_batch: Callable[[dict[str, int]], None] | None = None,
+    journal: ImportJournal | None = None,
 ) -> dict[str, Any]:
     """Load one planned contacts file through batch upsert (see the module docstring).
 
@@ -353,6 +366,8 @@ def upsert_contacts_file(
         poll_interval: Seconds between polls of the marketing-status import.
         on_batch: Called after each batch (from the calling thread) with ``{"rows", "landed",
             "failed", "requests"}`` for that batch, e.g. to update a progress artifact.
+        journal: Where the marketing-status import is recorded, and one an earlier run
+            submitted is found (``tasks/load/resume.py``).
 
     Returns:
         The shape of :func:`~tasks.load.imports.import_contacts_file`'s result plus
@@ -391,7 +406,7 @@ def upsert_contacts_file(
     errors.extend(total.errors)
     marketing: dict[str, Any] = {"import_id": None, "previous_import_ids": [], "attempts": 0, "list_ids": [], "errors": []}
     if entry.get("marketable") and total.landed:
-        marketing = _set_marketing_status(portal, plan, entry, total.landed, poll_interval)
+        marketing = _set_marketing_status(portal, plan, entry, total.landed, poll_interval, journal)
     errors = tie_back(plan, errors) + marketing["errors"]
     failed_lines = {error["line"] for error in errors if error["scope"] == "row"}
     value_lines = {error["line"] for error in errors if error["scope"] == "value"} - failed_lines

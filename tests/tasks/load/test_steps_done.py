@@ -3,10 +3,14 @@ and which it did now: load_steps twice on one state folder, in a Prefect flow, i
 
 from __future__ import annotations
 
+import shutil
+
 from prefect import flow
 
 from tasks.load.client import HubSpotPortal
 from tasks.load.run import load_steps, resumed_note
+from tasks.load.upsert import UPSERT
+from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.test_tags_lists_companies import plan_dir
 
 MARKETING_ROWS = [["ann@acme.io", "Ann", "Acme", ""], ["ben@beta.com", "Ben", "", ""]]
@@ -37,6 +41,28 @@ def test_a_rerun_says_every_step_was_already_done_and_that_its_counts_are_the_fi
         f"  already done in an earlier run, not sent again: {len(steps)} of {len(steps)} steps (properties, "
         "2 contacts files, 1 list, 1 file's list members, 2 files' companies); their counts above are from that run"
     )
+
+
+@flow(validate_parameters=False)
+def load_by_upsert(portal: HubSpotPortal, plan: str, state: str) -> dict:
+    return load_steps(portal, plan, state_dir=state, load_path=UPSERT, poll_interval=0.02)
+
+
+def test_a_rerun_of_the_upsert_path_takes_up_the_marketing_status_import_an_earlier_run_submitted(prefect_api_url, portal, emulator, tmp_path):
+    plan = plan_dir(tmp_path / "plan", MARKETING_ROWS, NON_MARKETING_ROWS)
+    state = tmp_path / "state"
+    first = load_by_upsert(portal, str(plan), str(state))
+    # As if killed once the marketing-status import was submitted: no step's result was kept
+    # (Prefect writes it when the step ends), the import journal was.
+    shutil.rmtree(state / "results")
+    shutil.rmtree(state / "keys")
+
+    again = load_by_upsert(portal, str(plan), str(state))
+
+    [first_marketing] = [result for result in first["imports"] if result["marketable"]]
+    [marketing] = [result for result in again["imports"] if result["marketable"]]
+    assert marketing["import_id"] == first_marketing["import_id"] is not None
+    assert count_requests(emulator, "POST", "/crm/v3/imports", 200) == 1
 
 
 def test_the_note_counts_only_the_steps_an_earlier_run_did():
