@@ -328,6 +328,45 @@ def _submit(
     return None
 
 
+# What a row of a file whose import did not end DONE is, by the import's last state.
+_NOT_LOADED = {
+    "FAILED": ("IMPORT_FAILED", "not loaded: its file's import failed"),
+    "CANCELED": ("IMPORT_CANCELED", "not loaded: its file's import was canceled"),
+    "REJECTED": ("IMPORT_REJECTED", "not loaded: HubSpot refused to start its file's import"),
+}
+_NOT_CONFIRMED = ("IMPORT_NOT_FINISHED", "not confirmed: its file's import was still running when the load stopped waiting")
+
+
+def rows_not_loaded(
+    plan: LoadPlan, run: _Running, state: str, errors: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """An error for each row of a file whose import did not end ``DONE``, tied back to its sources.
+
+    Every row of such a file is counted failed; this names them, so a reader finds the source
+    rows to look at and why. Rows HubSpot already gave an error of their own keep that one. Only
+    a failure takes this path, so a loop over the file's rows is fine.
+
+    Args:
+        plan: The plan (its lineage names the sources).
+        run: The import.
+        state: Its last state (``FAILED``, ``CANCELED``, ``REJECTED``, or one still running).
+        errors: The errors already known for the file (HubSpot's, the refusal to start).
+
+    Returns:
+        ``errors`` and one ``row`` error per other row, shaped as :func:`read_import_errors`'.
+    """
+    error_type, what = _NOT_LOADED.get(state, _NOT_CONFIRMED)
+    reasons = "; ".join(dict.fromkeys(error["message"] for error in errors if error["scope"] == "file" and error["message"]))
+    message = f"{what} (import {run.import_id or 'not started'}, {state}{': ' + reasons if reasons else ''})"
+    named = {error["line"] for error in errors if error["scope"] == "row"}
+    rows = [
+        {"file": run.entry["file"], "line": line, "error_type": error_type, "scope": "row", "message": message, "column": None}
+        for line in range(2, int(run.entry.get("rows") or 0) + 2)
+        if line not in named
+    ]
+    return errors + tie_back(plan, rows)
+
+
 def _result(run: _Running, state: str, metadata: Any, errors: list[dict[str, Any]]) -> dict[str, Any]:
     entry = run.entry
     failed_lines = {error["line"] for error in errors if error["scope"] == "row"}
@@ -402,7 +441,7 @@ def import_contacts_files(
                 running.append(run)
             else:
                 logger.warning("%s: %s", run.entry["file"], rejection["message"])
-                results[run.entry["file"]] = _result(run, "REJECTED", None, [rejection])
+                results[run.entry["file"]] = _result(run, "REJECTED", None, rows_not_loaded(plan, run, "REJECTED", [rejection]))
         if not running:
             continue
         time.sleep(poll_interval)
@@ -423,6 +462,8 @@ def import_contacts_files(
                 errors = [rejection]
             else:
                 errors = read_import_errors(portal, plan, run.entry, run.import_id)
+            if response.state != "DONE":
+                errors = rows_not_loaded(plan, run, response.state, errors)
             running.remove(run)
             results[file] = _result(run, response.state, response.metadata, errors)
             logger.info(

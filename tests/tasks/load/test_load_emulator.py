@@ -271,6 +271,12 @@ def test_an_import_failing_twice_counts_all_its_rows_failed(portal, emulator, tm
     [result] = import_contacts_files(portal, plan, plan.imports[:1], poll_interval=POLL)
 
     assert (result["state"], result["attempts"], result["rows_failed"]) == ("FAILED", 2, 4)
+    # Every row is named, with its source row and why, not only counted.
+    assert [error["line"] for error in result["errors"]] == [2, 3, 4, 5]
+    for error in result["errors"]:
+        assert (error["error_type"], error["scope"]) == ("IMPORT_FAILED", "row")
+        assert error["sources"][0].startswith(f"{SOURCE}:")
+        assert error["message"] == f"not loaded: its file's import failed (import {result['import_id']}, FAILED)"
 
 
 def test_a_429_from_a_client_outside_the_budget_is_waited_out_by_all(hub, emulator):
@@ -358,9 +364,11 @@ def test_a_file_hubspot_refuses_to_start_is_reported_and_the_others_go_on(portal
     [too_long, fine] = import_contacts_files(portal, plan, poll_interval=POLL)
 
     assert (too_long["state"], too_long["import_id"], too_long["rows_failed"]) == ("REJECTED", None, 4)
-    [error] = too_long["errors"]
+    [error, *rows] = too_long["errors"]
     assert (error["error_type"], error["scope"]) == ("IMPORT_REJECTED", "file")
     assert "HTTP 429" in error["message"]
+    assert [(row["line"], row["scope"]) for row in rows] == [(line, "row") for line in (2, 3, 4, 5)]
+    assert all(error["message"] in row["message"] and row["sources"] for row in rows)
     assert fine["state"] == "DONE"
 
 
