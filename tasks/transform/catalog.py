@@ -385,7 +385,7 @@ class UnreadConsent:
         """The one-line refusal: where the consent is and how to have it read."""
         if self.columns:
             return (
-                f"the {self.named} profile reads none of its consent columns ({', '.join(self.columns)}), "
+                f"the {self.named} profile does not read its consent columns ({', '.join(self.columns)}), "
                 f"so their opt-outs would be lost: the {self.reader} profile reads them (--profile {self.reader}), "
                 "or name them in a mapping's [[status.rules]]"
             )
@@ -400,7 +400,9 @@ def unread_consent(
 ) -> UnreadConsent | None:
     """Whether reading a file with the profile named for it would ignore consent the file carries.
 
-    An opt-out is final wherever it is written: a named profile that reads none of the file's
+    An opt-out is final wherever it is written: a named profile that leaves unread a consent
+    column the profile its headers match reads (Constant Contact's ``Email permission status``
+    read as a generic file, which reads ``Email status`` only), that reads none of the file's
     consent columns while another bundled profile reads some (a Constant Contact export read
     as Salesforce's), or that reads nothing from a file whose name is an opt-out status to the
     profile its headers match (Constant Contact's ``unsubscribed.xlsx``), would make its
@@ -420,11 +422,15 @@ def unread_consent(
         headers match (``detect_profile``) when it reads them, else the one reading the most of
         them (by name on a tie); None when nothing would.
     """
-    if consent_headers(named, headers):
+    read = set(consent_headers(named, headers))
+    detected = detect_profile(headers)
+    left = tuple(column for column in consent_headers(detected, headers) if column not in read)
+    if left and detected.name != named.name:
+        return UnreadConsent(named=named.name, reader=detected.name, columns=left)
+    if read:
         return None
     readers = {profile.name: consent_headers(profile, headers) for profile in all_profiles()}
     readers = {name: columns for name, columns in readers.items() if columns}
-    detected = detect_profile(headers)
     if readers:
         reader = detected.name if detected.name in readers else max(readers, key=lambda name: len(readers[name]))
         return UnreadConsent(named=named.name, reader=reader, columns=readers[reader])

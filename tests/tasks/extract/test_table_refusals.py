@@ -58,7 +58,7 @@ def test_a_named_profile_must_read_an_opt_out_in_the_file_name(named, file_name,
 
 
 def test_a_mapping_rule_naming_the_consent_column_lets_the_named_profile_read_the_file():
-    rule = StatusRule(columns=("Email status",), values={"unsubscribed": "unsubscribed", "bounced": "bounced"})
+    rule = StatusRule(columns=("Email status", "Email permission status"), values={"unsubscribed": "unsubscribed", "bounced": "bounced"})
     mapped = reading_profile("salesforce").with_mapping(UserMapping(rules=(rule,), consent={"unsubscribed": "opted_out", "bounced": "opted_out"}))
     assert unread_consent(mapped, CC_HEADERS) is None
 
@@ -69,7 +69,7 @@ def test_a_file_whose_consent_columns_the_named_profile_does_not_read_is_refused
     with pytest.raises(InputError) as refused:
         read_source(str(path), tmp_path / "staging", options)
     assert str(refused.value) == (
-        f"{path}:1: the salesforce profile reads none of its consent columns (Email status, Email permission status), "
+        f"{path}:1: the salesforce profile does not read its consent columns (Email status, Email permission status), "
         "so their opt-outs would be lost: the constantcontact profile reads them (--profile constantcontact), "
         "or name them in a mapping's [[status.rules]]"
     )
@@ -91,6 +91,17 @@ def test_a_file_whose_name_is_an_opt_out_the_named_profile_does_not_read_is_refu
     assert str(refused.value) == f"{uri}:1: {refusal}"
 
 
+def test_a_named_profile_leaving_one_of_the_files_consent_columns_unread_is_refused(tmp_path):
+    path = write_csv(tmp_path / "subscribed_cc.csv", CC_HEADERS, [cc_record("a@x.com", "Active", "Unsubscribed")])
+    with pytest.raises(InputError) as refused:
+        read_source(str(path), tmp_path / "staging", ReadOptions(profile="generic"))
+    assert str(refused.value) == (
+        f"{path}:1: the generic profile does not read its consent columns (Email permission status), "
+        "so their opt-outs would be lost: the constantcontact profile reads them (--profile constantcontact), "
+        "or name them in a mapping's [[status.rules]]"
+    )
+
+
 def test_a_named_profile_still_reads_a_list_without_consent_columns_and_a_mapped_status_column(tmp_path):
     plain = write_csv(tmp_path / "plain.csv", ["Email", "First Name"], [["a@x.com", "Ann"]])
     [read] = read_source(str(plain), tmp_path / "staging", ReadOptions(profile="salesforce"))
@@ -98,7 +109,7 @@ def test_a_named_profile_still_reads_a_list_without_consent_columns_and_a_mapped
 
     mapping_file = tmp_path / "mapping.toml"
     mapping_file.write_text(
-        'profile = "salesforce"\n[[status.rules]]\ncolumns = ["Email status"]\nvalues = { unsubscribed = "unsubscribed" }\n'
+        'profile = "salesforce"\n[[status.rules]]\ncolumns = ["Email status", "Email permission status"]\nvalues = { unsubscribed = "unsubscribed" }\n'
         '[consent]\nunsubscribed = "opted_out"\n',
         encoding="utf-8",
     )
@@ -148,3 +159,26 @@ def test_every_sheet_with_an_email_column_is_read_and_a_named_sheet_alone(tmp_pa
 
     [leads] = read_source(f"{workbook}#Leads", tmp_path / "staging")
     assert outcomes(leads) == {"z@example.com": "non_marketing"}
+
+
+@pytest.mark.parametrize(
+    ("header", "cell", "outcome"),
+    [
+        ("HasOptedOutOfEmail", "true", "opted_out"),
+        ("emailBlacklisted", "1", "opted_out"),
+        ("IsEmailBounced", "yes", "opted_out"),
+        ("Unsubscribed At", "2024-03-01", "opted_out"),
+        ("HasOptedOutOfEmail", "false", "marketing"),
+    ],
+)
+def test_a_plain_file_reads_the_opt_out_flags_crms_write(tmp_path, header, cell, outcome):
+    path = write_csv(tmp_path / "list.csv", ["Email", "Status", header], [["a@x.com", "Active", cell]])
+    [read] = read_source(str(path), tmp_path / "staging", ReadOptions(profile="generic"))
+    assert outcomes(read) == {"a@x.com": outcome}
+
+
+@pytest.mark.parametrize("name", ["unsubscribes.csv", "bounces.csv", "opt-outs.csv", "contacts_optout.csv"])
+def test_a_constant_contact_file_named_for_its_opt_outs_opts_them_out(tmp_path, name):
+    path = write_csv(tmp_path / name, CC_PER_STATUS_HEADERS, [["a@x.com", "Ann", "A", "Newsletter", "2024-01-02 10:00:00"]])
+    [read] = read_source(str(path), tmp_path / "staging", ReadOptions(profile="constantcontact"))
+    assert outcomes(read) == {"a@x.com": "opted_out"}
