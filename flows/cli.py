@@ -540,9 +540,12 @@ def _print_summary(report: dict, output: str) -> None:
         )
     load = report.get("load")
     if load:
+        refused = load.get("rows_with_value_errors", 0)
         print(
             f"{_portal_named(load)}: {len(load['imports'])} import(s), "
             f"{load['opt_outs']['unsubscribed']} opted out, {load['rows_failed']} row(s) failed"
+            + (f", {refused} row(s) with values HubSpot refused" if refused else "")
+            + (" (report.json load.errors)" if load["rows_failed"] or refused else "")
         )
         for static in (item for item in load.get("lists", []) if "name" in item):
             print(f"  list {static['name']!r} (id {static['list_id']}): {static['added']} contacts added")

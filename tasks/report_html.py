@@ -123,7 +123,12 @@ def _load(load: dict | None) -> str:
     if not load:
         return ""
     failed = load.get("rows_failed", 0)
-    status = f"<p class='{'bad' if failed else 'ok'}'>{failed:,} row(s) failed in HubSpot.</p>"
+    refused = load.get("rows_with_value_errors", 0)
+    named = " report.json's <code>load.errors</code> names each row and why." if failed or refused else ""
+    status = (
+        f"<p class='{'bad' if failed or refused else 'ok'}'>{failed:,} row(s) failed in HubSpot. "
+        f"{refused:,} row(s) loaded with values HubSpot refused (those values were left out).{named}</p>"
+    )
     rows = "".join(
         f"<tr><td><code>{escape(str(i.get('file', '')))}</code></td><td>{escape(str(i.get('state', '')))}</td>"
         f"<td class='n'>{i.get('rows', 0):,}</td><td class='n'>{i.get('rows_failed', 0):,}</td></tr>"
@@ -137,17 +142,26 @@ def _load(load: dict | None) -> str:
     opted = f"<p>{opt_outs.get('unsubscribed', 0):,} address(es) opted out of all email, {opt_outs.get('failed', 0):,} failed.</p>"
     # Which portal, when HubSpot said (its id tells a sandbox from production at the same URL).
     account = f", HubSpot portal {load['portal_id']} ({escape(str(load.get('account_type')))})" if load.get("portal_id") else ""
-    return f"<h2>HubSpot</h2><p>Portal <code>{escape(str(load.get('portal', '')))}</code>{account}</p>{status}{table}{opted}{_reconciliation(load.get('reconciliation'))}"
+    return f"<h2>HubSpot</h2><p>Portal <code>{escape(str(load.get('portal', '')))}</code>{account}</p>{status}{table}{opted}{_reconciliation(load.get('reconciliation'), failed)}"
 
 
-def _reconciliation(reconciliation: dict | None) -> str:
+def _reconciliation(reconciliation: dict | None, failed: int) -> str:
+    """What the read-back compared and found; it says what it left out rather than claim a match."""
     if not reconciliation:
         return ""
     mismatches = reconciliation.get("mismatches", [])
+    compared = (
+        f"Read back from HubSpot: {reconciliation.get('contacts_checked', 0):,} contact(s) (each present, its "
+        f"marketing status, its lists) and {reconciliation.get('opt_outs_checked', 0):,} opt-out(s) (unsubscribed "
+        "from all email, not a marketing contact)"
+    )
+    left_out = "; other property values were not compared"
+    if failed:
+        left_out += f", nor the {failed:,} row(s) that failed"
     if not mismatches:
-        return "<h3>Reconciliation</h3><p class='ok'>HubSpot holds exactly what the plan said.</p>"
+        return f"<h3>Reconciliation</h3><p class='ok'>{compared}: no mismatch{left_out}.</p>"
     rows = "".join(f"<li>{escape(str(m))}</li>" for m in mismatches[:50])
-    return f"<h3>Reconciliation</h3><p class='bad'>{len(mismatches):,} mismatch(es):</p><ul>{rows}</ul>"
+    return f"<h3>Reconciliation</h3><p class='bad'>{compared}: {len(mismatches):,} mismatch(es){left_out}:</p><ul>{rows}</ul>"
 
 
 def _bar(count: int, total: int, colour: str) -> str:
