@@ -17,7 +17,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from schemas.params import MigrationParameters, PlanParameters
 from tasks.errors import InputError, LoadError
 from tasks.extract.locations import check_location, check_portal_url
-from tasks.extract.tables import ReadOptions
+from tasks.extract.tables import ReadOptions, refuse_files_read_twice
 from tasks.import_files import PlanLimits
 from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
@@ -51,12 +51,18 @@ def check_parameters(params: PlanParameters) -> None:
 
 
 def plan_run(params: PlanParameters, out: OutputFolder) -> dict:
-    """Read every source with its own profile (sources may mix formats), then plan them together."""
+    """Read every source with its own profile (sources may mix formats), then plan them together.
+
+    Raises:
+        InputError: A source cannot be read, or one file is reached twice (the same path given
+            twice, a folder and a file in it: ``refuse_files_read_twice``).
+    """
     limits = PlanLimits(max_rows=params.max_rows_per_file, max_bytes=params.max_bytes_per_file)
     mapping = UserMapping.load(params.mapping_file) if params.mapping_file else None
     options = ReadOptions(profile=params.profile, mapping=mapping, credentials=params.source_credentials)
     with tempfile.TemporaryDirectory(prefix="onramp-staging-") as staging:
         files = [file for source in params.sources for file in extract_files(source, Path(staging), options)]
+        refuse_files_read_twice(files)
         if mapping:
             # Only headers are read so far: a column no file has stops the run before any row is.
             mapping.check_headers(header for file in files for header in file.raw.headers)

@@ -26,7 +26,7 @@ from pandera.config import ValidationDepth, config_context
 from schemas.contact import EMAIL, OUTCOME, CanonicalContactSchema, ContactRowSchema, UniqueEmailSchema
 from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.errors import InputError
-from tasks.extract.mailchimp import RawSource
+from tasks.extract.mailchimp import RawSource, disagreeing_column
 from tasks.extract.text import stray_quote_refusal
 from tasks.import_files import PlanLimits, write_plan
 from tasks.output import OutputFolder
@@ -77,6 +77,9 @@ class StagedFile:
         unread_statuses: Its consent values no rule reads (``catalog.unread_status_values``,
             over its rows, rejects included), most rows first: each a dict of
             ``UNREAD_STATUS_COLUMNS`` and the ``outcome`` of the status its rows got.
+        duplicate_headers: Its repeated headers, in column order: each a dict of its
+            ``column``, its ``copies``, the ``rows_disagreeing`` (rejects included) where
+            they hold different non-empty values, and what such a row ``keeps``.
     """
 
     raw: RawSource
@@ -84,6 +87,7 @@ class StagedFile:
     rejects: list[Path]
     accepted: list[Path]
     unread_statuses: tuple[dict, ...] = ()
+    duplicate_headers: tuple[dict, ...] = ()
 
     def counts(self) -> tuple[int, int]:
         """Rows read and rows rejected (from the Parquet metadata: nothing is read)."""
@@ -173,9 +177,10 @@ def plan_sources(
         plan = write_plan(by_outcome, primary, list(customs.values()), out, limits)
         plan = add_property_groups(plan, [p for p, _ in profiles.values()], out)
         write_rejects([pl.scan_parquet(s.rejects) for s in staged], out)
-        sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts(), s.unread_statuses) for s in staged]
+        sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts(), s.unread_statuses, s.duplicate_headers) for s in staged]
         routes = [route.as_dict() for s in staged for route in s.mapped.routes]
-        report = build_report(sources, contacts, routes, plan)
+        skipped = {file.uri: file.as_dict() for raw in raws for file in raw.skipped_files}
+        report = build_report(sources, contacts, routes, plan, list(skipped.values()))
     write_report(report, out)
     return report
 
@@ -212,26 +217,49 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
             followed by more text (``"O"Brien``), which polars refuses only as it parses.
     """
     parts: list[StagedFile] = []
-    unread_parts: list[pl.DataFrame] = []
+    count_parts: dict[str, list[pl.DataFrame]] = {UNREAD_COUNT: [], DISAGREEING_COUNT: []}
     # A slice that came back short was the file's last.
     while not parts or parts[-1].counts()[0] == ROWS_PER_SLICE:
         number = len(parts)
         rows = raw.frame.slice(number * ROWS_PER_SLICE, ROWS_PER_SLICE)
-        part, sinks, unread = staging_query(
+        part, sinks, counts = staging_query(
             dataclasses.replace(raw, frame=rows), stem.with_name(f"{stem.name}-{number:05d}"), profile, policy
         )
         try:
-            results = pl.collect_all(sinks if unread is None else [*sinks, unread])
+            results = pl.collect_all([*sinks, *counts.values()])
         except pl.exceptions.ComputeError as error:
             refusal = stray_quote_refusal(error, raw.local_path, raw.uri)
             if refusal is None:
                 raise
             raise refusal from error
-        unread_parts.extend(results[len(sinks) :])
+        for name, result in zip(counts, results[len(sinks) :], strict=True):
+            count_parts[name].append(result)
         parts.append(part)
     rejects = [path for part in parts for path in part.rejects]
     accepted = [path for part in parts for path in part.accepted]
-    return StagedFile(raw, parts[0].mapped, rejects, accepted, _unread_statuses(unread_parts, policy))
+    return StagedFile(
+        raw,
+        parts[0].mapped,
+        rejects,
+        accepted,
+        _unread_statuses(count_parts[UNREAD_COUNT], policy),
+        _duplicate_headers(count_parts[DISAGREEING_COUNT], raw),
+    )
+
+
+def _duplicate_headers(parts: Sequence[pl.DataFrame], raw: RawSource) -> tuple[dict, ...]:
+    """A file's repeated headers, with the rows where their copies disagree summed over its
+    slices (see ``StagedFile.duplicate_headers``)."""
+    disagreeing = pl.concat(parts).sum().row(0, named=True) if parts else {}
+    return tuple(
+        {
+            "column": header,
+            "copies": raw.header_copies.get(header, 0),
+            "rows_disagreeing": int(disagreeing.get(disagreeing_column(header)) or 0),
+            "keeps": raw.keeps(header),
+        }
+        for header in raw.duplicate_headers
+    )
 
 
 def _unread_statuses(parts: Sequence[pl.DataFrame], policy: ConsentPolicy) -> tuple[dict, ...]:
@@ -248,11 +276,16 @@ def _unread_statuses(parts: Sequence[pl.DataFrame], policy: ConsentPolicy) -> tu
     return tuple({**row, "outcome": policy.outcome_of(row["status"]).value} for row in total.iter_rows(named=True))
 
 
+UNREAD_COUNT = "unread status values"
+DISAGREEING_COUNT = "disagreeing duplicate headers"
+"""The counts a file's staging query takes in the same parse as its sinks (``staging_query``)."""
+
+
 def staging_query(
     raw: RawSource, stem: Path, profile: SourceProfile, policy: ConsentPolicy
-) -> tuple[StagedFile, list[pl.LazyFrame], pl.LazyFrame | None]:
+) -> tuple[StagedFile, list[pl.LazyFrame], dict[str, pl.LazyFrame]]:
     """The staging of one file (or slice of it): where its Parquet files go, the two lazy
-    sinks that write them, and the count of its unread consent values.
+    sinks that write them, and the counts taken on the way.
 
     Args:
         raw: The extracted file (a lazy scan, perhaps of a slice of its rows).
@@ -262,9 +295,11 @@ def staging_query(
 
     Returns:
         The staged file (its Parquet files exist once the sinks ran), the two sinks that write
-        them, and for a file whose rules read consent values one by one, the count of values
-        they do not read (``catalog.unread_status_values``), else None. Collected together,
-        they share one parse of the CSV.
+        them, and the counts: for a file whose rules read consent values one by one, under
+        ``UNREAD_COUNT``, the count of values they do not read (``catalog.unread_status_values``);
+        for a file with repeated headers, under ``DISAGREEING_COUNT``, the rows where each one's
+        copies disagree (a one-row table, a column per header, named ``disagreeing_column``).
+        Collected together, they share one parse of the CSV.
 
     Raises:
         InputError: The file as a whole does not fit its schema.
@@ -273,14 +308,22 @@ def staging_query(
     validated = split_rejects(raw.frame, schema, ROW_RULES, REJECT_REASONS, raw.uri)
     mapped = map_rows(validated.accepted, raw.headers, raw.email_column, raw.uri, profile, policy)
     staged = StagedFile(raw, mapped, [stem.with_suffix(".rejects.parquet")], [stem.with_suffix(".rows.parquet")])
+    # The reader's disagreement columns are counted, never written. Dropped from the rejects
+    # once they are selected, not from the frame the sinks share: a query on top of that frame
+    # would no longer share its parse.
+    disagreeing = [disagreeing_column(header) for header in raw.duplicate_headers]
     sinks = [
-        validated.rejects.sink_parquet(staged.rejects[0], compression="uncompressed", **SCRATCH_PARQUET),
+        validated.rejects.drop(disagreeing).sink_parquet(staged.rejects[0], compression="uncompressed", **SCRATCH_PARQUET),
         mapped.frame.sink_parquet(staged.accepted[0], compression="lz4", **SCRATCH_PARQUET),
     ]
     # Counted over every row checked, rejects too: polars shares the parse only with a query
     # that starts from the very frame the sinks share, and a filter on it would break that
     # (measured: a second parse, twice the CPU).
-    return staged, sinks, unread_status_values(validated.checked, raw.status_values)
+    counts = {
+        UNREAD_COUNT: unread_status_values(validated.checked, raw.status_values),
+        DISAGREEING_COUNT: validated.checked.select(pl.col(disagreeing).sum()) if disagreeing else None,
+    }
+    return staged, sinks, {name: count for name, count in counts.items() if count is not None}
 
 
 def stage_contacts(staged: Sequence[StagedFile], work: Path) -> dict[str, list[Path]]:

@@ -46,6 +46,9 @@ class SourceSummary:
         unread_status_values: Values of its consent columns that no status rule reads, with
             the rows holding each and the status and outcome they got (see
             ``tasks.plan.StagedFile``), most rows first.
+        duplicate_headers: Its repeated headers: each one's ``column``, ``copies``, the
+            ``rows_disagreeing`` where its copies hold different values, and what such a row
+            ``keeps`` (see ``tasks.plan.StagedFile``).
     """
 
     uri: str
@@ -54,6 +57,7 @@ class SourceSummary:
     rows: int
     rejected: int
     unread_status_values: tuple[dict, ...] = ()
+    duplicate_headers: tuple[dict, ...] = ()
 
     def as_dict(self) -> dict:
         return {
@@ -63,6 +67,7 @@ class SourceSummary:
             "rows": self.rows,
             "rejected": self.rejected,
             "unread_status_values": list(self.unread_status_values),
+            "duplicate_headers": list(self.duplicate_headers),
         }
 
 
@@ -106,7 +111,44 @@ def unread_status_warnings(report: dict) -> list[str]:
     return lines
 
 
-SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (unread_status_warnings,)
+def duplicate_header_warnings(report: dict) -> list[str]:
+    """One line per repeated header whose copies hold different values in some row.
+
+    Only one value of such a row is kept (or, for the email header, the row is rejected): the
+    others are not planned, so a person should know. Copies that agree, or where all but one
+    are empty (old Mailchimp exports repeat ``UNSUB_REASON``), lose nothing and say nothing.
+    """
+    return [
+        f"warning: {source['uri']}: the column {duplicate['column']!r} appears {duplicate['copies']} times, "
+        f"with different values in {duplicate['rows_disagreeing']} row(s): {duplicate['keeps']}"
+        for source in report["sources"]
+        for duplicate in source.get("duplicate_headers") or []
+        if duplicate["rows_disagreeing"]
+    ]
+
+
+SKIPPED_FILES_SHOWN = 5
+"""Skipped files named on the console and in the human reports (report.json lists them all)."""
+
+
+def skipped_file_warnings(report: dict) -> list[str]:
+    """One line naming the files of the sources' zips and folders that were not read."""
+    skipped = report.get("skipped_files") or []
+    if not skipped:
+        return []
+    named = ", ".join(file["uri"] for file in skipped[:SKIPPED_FILES_SHOWN])
+    more = f" and {len(skipped) - SKIPPED_FILES_SHOWN} more" if len(skipped) > SKIPPED_FILES_SHOWN else ""
+    return [
+        f"warning: {len(skipped)} file(s) in the sources are not read (only CSV and TSV files and workbooks are): "
+        f"{named}{more}; rename one that holds contacts to .csv to read it"
+    ]
+
+
+SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
+    unread_status_warnings,
+    duplicate_header_warnings,
+    skipped_file_warnings,
+)
 """Every kind of source warning :func:`source_warnings` gives, in the order they are shown."""
 
 
@@ -115,6 +157,7 @@ def build_report(
     contacts: pl.DataFrame | pl.LazyFrame,
     columns: Sequence[dict],
     plan: dict,
+    skipped_files: Sequence[dict] = (),
 ) -> dict:
     """Assemble the ledger of a plan.
 
@@ -124,6 +167,8 @@ def build_report(
             ``onramp_provenance`` and, for merged contacts, ``sources`` are read).
         columns: Where every source column went.
         plan: The written plan (its files are listed in the report).
+        skipped_files: The files of the sources' zips and folders that were not read, each
+            its ``uri`` and ``reason``.
 
     Raises:
         LedgerError: The counts do not balance.
@@ -141,6 +186,7 @@ def build_report(
         "duplicates_merged": duplicates_merged,
         "contacts": outcomes,
         "sources": [s.as_dict() for s in sources],
+        "skipped_files": list(skipped_files),
         "provenance": {
             "several_sources": int(several.item()),
             "combinations": [

@@ -82,7 +82,7 @@ def _stage_sheet(workbook: fastexcel.ExcelReader, staged: StagedFile, staging_di
     target = staging_dir / "sheets" / f"{hashlib.sha256(uri.encode()).hexdigest()[:16]}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     rows.head(last + 1).write_csv(target, include_header=False)
-    return StagedFile(uri=uri, path=target)
+    return staged.part(SHEET_SEPARATOR, name, target)
 
 
 def _open(staged: StagedFile) -> fastexcel.ExcelReader:

@@ -27,7 +27,7 @@ import polars as pl
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
 from tasks.errors import InputError
-from tasks.extract.sources import StagedFile, map_in_order, stage_files
+from tasks.extract.sources import SkippedFile, StagedFile, map_in_order, stage_files
 from tasks.extract.text import first_non_utf8, text_pieces
 
 FORMAT = "mailchimp-export"
@@ -89,6 +89,16 @@ OTHER_ENCODING_BOMS = (
 """Byte-order marks of encodings Onramp refuses by name (UTF-32 first: its LE mark starts
 with UTF-16's)."""
 
+DISAGREEING_PREFIX = "_disagreeing "
+"""Starts the name of the column ``scan_columns`` adds for each repeated header: True in a row
+whose copies of the header hold different non-empty values, else null (a blank row stays blank).
+The plan counts them in the parse it stages the file with, and writes them nowhere."""
+
+KEEPS_FIRST = "the first non-empty value of each row is kept"
+KEEPS_JOINED = "such a row is rejected, its addresses joined"
+"""What a row keeps of a repeated header whose copies disagree: the first non-empty value, or
+for the email header every address (so the row is rejected with both in view)."""
+
 
 @dataclass(frozen=True)
 class RawSource:
@@ -103,7 +113,8 @@ class RawSource:
         duplicate_headers: Header names that occurred more than once; their columns are
             coalesced into one.
         frame: Every header column as ``pl.String`` (an empty cell is null; a duplicated header
-            takes its first non-empty value, the email header its distinct values joined), then the lineage columns ``SOURCE_URI``,
+            takes its first non-empty value, the email header its distinct values joined), a
+            Boolean column per duplicated header (``disagreeing_column``), then the lineage columns ``SOURCE_URI``,
             ``SOURCE_ROW`` (Int64, the spreadsheet row: the first record is row 2, whatever
             newlines its cells hold), ``SOURCE_STATUS`` and ``SOURCE_FORMAT``, and
             ``EXTRA_FIELDS`` (the fields of a row longer than the header, else null). It scans the
@@ -113,6 +124,9 @@ class RawSource:
         status_values: Consent header → the values the profile's rules read; the plan counts
             the others (``catalog.unread_status_values``). Empty for a file whose status is its
             name's, or a provider API's own.
+        header_copies: Each of ``duplicate_headers`` → how many columns it names.
+        skipped_files: The files of the same zip or folder that Onramp does not read (every
+            file of a source carries them all; the report lists each once).
     """
 
     uri: str
@@ -124,6 +138,12 @@ class RawSource:
     email_column: str = "Email Address"
     local_path: Path | None = None
     status_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    header_copies: Mapping[str, int] = field(default_factory=dict)
+    skipped_files: tuple[SkippedFile, ...] = ()
+
+    def keeps(self, header: str) -> str:
+        """What a row keeps of a duplicated header whose copies disagree (``KEEPS_FIRST``...)."""
+        return KEEPS_JOINED if header == self.email_column else KEEPS_FIRST
 
 
 def is_export_filename(name: str) -> bool:
@@ -223,10 +243,11 @@ def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:
         status=status,
         format=FORMAT,
         headers=headers,
-        duplicate_headers=[header for header, positions in columns if len(positions) > 1],
+        duplicate_headers=list(repeated_headers(columns)),
         frame=scan_columns(staged, columns, status, email_column),
         email_column=email_column,
         local_path=staged.path,
+        header_copies=repeated_headers(columns),
     )
 
 
@@ -382,6 +403,27 @@ def group_by_name(names: list[str]) -> dict[str, list[int]]:
     return groups
 
 
+def repeated_headers(columns: list[tuple[str, list[int]]]) -> dict[str, int]:
+    """Each header naming more than one column → how many it names, in column order.
+
+    Args:
+        columns: Each header with the positions it occupies (see ``group_by_name``).
+    """
+    return {header: len(positions) for header, positions in columns if len(positions) > 1}
+
+
+def disagreeing_column(header: str) -> str:
+    """The name of the column telling where a repeated header's copies disagree."""
+    return f"{DISAGREEING_PREFIX}{header}"
+
+
+def _copies_disagree(cells: list[pl.Expr]) -> pl.Expr:
+    """True where two of a header's cells hold different non-empty values (null cells agree
+    with anything), else null: each is compared with the first non-empty one."""
+    first = pl.coalesce(cells)
+    return pl.when(pl.any_horizontal((cell != first).fill_null(False) for cell in cells[1:])).then(True)
+
+
 def detect_email_column(columns: list[tuple[str, list[int]]], sample: list[list[str]]) -> str | None:
     """The email column: a known email header, else a renamed first column holding addresses.
 
@@ -434,6 +476,7 @@ def scan_columns(
             addresses are joined (``a@x.com, b@y.com``), so the row is rejected with both in
             view rather than one address vanishing; other duplicated headers take their first
             non-empty value (a 2013 Mailchimp export repeats ``UNSUB_REASON``, one left blank).
+            Each repeated header also gets its ``disagreeing_column``.
     """
     # Positional names sidestep polars' renaming of duplicate headers (``a_duplicated_0``); the
     # real names come back in the select, where duplicates are coalesced. Overflow columns
@@ -456,6 +499,11 @@ def scan_columns(
             *(
                 _one_cell([non_empty(positional[p]) for p in positions], joined=header == email_column).alias(header)
                 for header, positions in columns
+            ),
+            *(
+                _copies_disagree([non_empty(positional[p]) for p in positions]).alias(disagreeing_column(header))
+                for header, positions in columns
+                if len(positions) > 1
             ),
             pl.concat_str(overflow, separator=",", ignore_nulls=True).alias(EXTRA_FIELDS),
             pl.lit(staged.uri, dtype=pl.String).alias(SOURCE_URI),

@@ -1,10 +1,10 @@
 """Locating source files and staging them locally, from any fsspec URL.
 
 A SOURCE is a zip archive, a folder or a single file, given as a local path or any fsspec
-URL (``s3://bucket/export.zip``). ``stage_files`` turns it into the files it holds of the kinds
-its reader takes (CSV files; for the export reader, workbooks too), each as a local file:
-archive members and remote files are streamed to a staging folder, a local plain file is used
-where it is.
+URL (``s3://bucket/export.zip``). ``stage_source`` turns it into the files it holds of the kinds
+its reader takes (CSV files; for the export reader, TSV files and workbooks too), each as a local
+file: archive members and remote files are streamed to a staging folder, a local plain file is
+used where it is. The other files of a zip or folder are listed as skipped, never dropped unsaid.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ from fsspec.implementations.local import LocalFileSystem
 from tasks.errors import InputError
 
 CSV_SUFFIX = ".csv"
+TSV_SUFFIX = ".tsv"
+TEXT_TABLE_SUFFIXES = (CSV_SUFFIX, TSV_SUFFIX)
+"""Text tables: read by the text reader, whatever their delimiter (``tasks.extract.text``)."""
 ZIP_SUFFIX = ".zip"
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 """A zip starts with a local file header, or with the end record when it is empty."""
@@ -103,10 +106,24 @@ class StagedFile:
             ``s3://bucket/x.zip!member``, ``/x/folder/file.csv``.
         path: A local file polars can scan: a staged copy for archive members and remote files,
             the original for a local plain CSV.
+        identity: The file itself, however the user reached it (a relative path, a symlink, a
+            folder holding it): a local file's real path, a remote file's full URL, an archive
+            member's after its archive's. Empty: ``uri`` stands for it.
     """
 
     uri: str
     path: Path
+    identity: str = ""
+
+    @property
+    def key(self) -> str:
+        """What two files are compared by: the same key is the same file (see ``identity``)."""
+        return self.identity or self.uri
+
+    def part(self, separator: str, name: str, path: Path) -> StagedFile:
+        """A part of this file staged on its own at ``path`` (a workbook's sheet): its URI and
+        identity are this file's, then ``separator`` and ``name``."""
+        return StagedFile(uri=f"{self.uri}{separator}{name}", path=path, identity=f"{self.key}{separator}{name}")
 
     def size(self) -> int:
         """The local file's size in bytes; 0 when it cannot be read (its reader then says why)."""
@@ -116,9 +133,51 @@ class StagedFile:
             return 0
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file of a source's zip or folder that its reader does not take.
+
+    Attributes:
+        uri: The file as the user recognises it (as ``StagedFile.uri``).
+        reason: Why it is not read.
+    """
+
+    uri: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        """The file as the report lists it."""
+        return {"uri": self.uri, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class StagedSource:
+    """A source's files: those staged to be read, and those of its zip or folder skipped.
+
+    Attributes:
+        files: The files of the reader's kinds, sorted by URI.
+        skipped: The zip's or folder's other files, sorted by URI, but for macOS and Excel junk
+            (``__MACOSX/``, ``._*``, ``~$*``), which is never an export.
+    """
+
+    files: list[StagedFile]
+    skipped: list[SkippedFile]
+
+
+SKIPPED_NAMED_IN_ERROR = 3
+"""Skipped files the refusal of a zip or folder holding nothing to read names."""
+
+
 def stage_files(
     source: str, staging_dir: Path, storage_options: dict | None = None, kinds: FileKinds = CSV_FILES
 ) -> list[StagedFile]:
+    """The files of a source its reader takes, each as a local file (``stage_source``'s files)."""
+    return stage_source(source, staging_dir, storage_options, kinds).files
+
+
+def stage_source(
+    source: str, staging_dir: Path, storage_options: dict | None = None, kinds: FileKinds = CSV_FILES
+) -> StagedSource:
     """Find the files of a source its reader takes and make each available as a local file.
 
     Copies are streamed in chunks, never held whole in memory, FILE_WORKERS files at a time
@@ -136,8 +195,7 @@ def stage_files(
         kinds: The files to take from a zip or folder, and the single files accepted.
 
     Returns:
-        The source's files of ``kinds``, sorted by URI. macOS junk (``__MACOSX/``, ``._*``) and
-        Excel lock files (``~$*``) are skipped.
+        The source's files of ``kinds``, and the zip's or folder's other files as skipped.
 
     Raises:
         InputError: The source does not exist or cannot be read, is a corrupt, encrypted or
@@ -156,13 +214,36 @@ def stage_files(
             staged = _stage_zip(fs, source, root, target, kinds)
             where = "zip archive"
         elif kinds.matches(root):
-            staged = [_stage_plain_file(fs, source, root, target, 0)]
+            staged = StagedSource([_stage_plain_file(fs, source, root, target, 0)], [])
             where = "file"
         else:
             raise InputError(source, f"not a zip archive, a folder or a {kinds.label}")
-    if not staged:
-        raise InputError(source, f"no {kinds.label} in the {where}")
-    return sorted(staged, key=lambda staged_file: staged_file.uri)
+    if not staged.files:
+        raise InputError(source, f"no {kinds.label} in the {where}{_only(staged.skipped)}")
+    return StagedSource(
+        sorted(staged.files, key=lambda staged_file: staged_file.uri),
+        sorted(staged.skipped, key=lambda skipped: skipped.uri),
+    )
+
+
+def _only(skipped: Sequence[SkippedFile]) -> str:
+    """What a zip or folder with nothing to read holds instead, for its refusal."""
+    if not skipped:
+        return ""
+    names = ", ".join(file.uri for file in skipped[:SKIPPED_NAMED_IN_ERROR])
+    more = f" and {len(skipped) - SKIPPED_NAMED_IN_ERROR} more" if len(skipped) > SKIPPED_NAMED_IN_ERROR else ""
+    return f" (it holds {names}{more})"
+
+
+def _identity(fs: AbstractFileSystem, path: str) -> str:
+    """A file's identity (``StagedFile.identity``): a local file's real path, else its full URL."""
+    return os.path.realpath(path) if _is_local(fs) else fs.unstrip_protocol(path)
+
+
+def _skipped(names: Sequence[str], uri_of: Callable[[str], str], kinds: FileKinds) -> list[SkippedFile]:
+    """The files of a zip's or folder's listing that ``kinds`` does not take (junk left out)."""
+    reason = f"not a {kinds.label}"
+    return [SkippedFile(uri_of(name), reason) for name in names if not kinds.matches(name) and not _is_junk(name)]
 
 
 def _filesystem(source: str, storage_options: dict | None) -> tuple[AbstractFileSystem, str]:
@@ -243,11 +324,11 @@ def _is_local(fs: AbstractFileSystem) -> bool:
 
 def _looks_like_zip(fs: AbstractFileSystem, path: str, kinds: FileKinds) -> bool:
     """A zip archive of files: named ``.zip``, or starting like a zip when its name is not one of
-    ``kinds`` other than CSV (an XLSX workbook is a zip, read whole; a CSV never is one)."""
+    ``kinds`` other than a text table (an XLSX workbook is a zip, read whole; a CSV never is one)."""
     name = path.lower()
     if name.endswith(ZIP_SUFFIX):
         return True
-    if kinds.matches(name) and not name.endswith(CSV_SUFFIX):
+    if kinds.matches(name) and not name.endswith(TEXT_TABLE_SUFFIXES):
         return False
     with fs.open(path, "rb") as handle:
         return handle.read(4) in ZIP_SIGNATURES
@@ -255,7 +336,7 @@ def _looks_like_zip(fs: AbstractFileSystem, path: str, kinds: FileKinds) -> bool
 
 def _stage_folder(
     fs: AbstractFileSystem, source: str, root: str, target: Path, kinds: FileKinds
-) -> list[StagedFile]:
+) -> StagedSource:
     sizes = {posixpath.relpath(path, root): info.get("size") or 0 for path, info in fs.find(root, detail=True).items()}
     _check_listing(source, list(sizes), "folder", kinds)
     relative = sorted(name for name in sizes if kinds.matches(name))
@@ -266,7 +347,8 @@ def _stage_folder(
         return _stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
 
     # Biggest first: a remote folder's biggest file, copied last, would be copied alone.
-    return map_in_order(stage_file, list(enumerate(relative)), cost=lambda indexed: sizes[indexed[1]])
+    files = map_in_order(stage_file, list(enumerate(relative)), cost=lambda indexed: sizes[indexed[1]])
+    return StagedSource(files, _skipped(list(sizes), lambda name: f"{base}/{name}", kinds))
 
 
 def _stage_plain_file(
@@ -290,16 +372,16 @@ def _stage_plain_file(
         # A symlink to /dev/zero or a named pipe would be read forever.
         if not stat.S_ISREG(mode):
             raise InputError(uri, "not a regular file (a device, pipe or socket)")
-        return StagedFile(uri=uri, path=Path(path))
+        return StagedFile(uri=uri, path=Path(path), identity=_identity(fs, path))
     destination = _staging_path(target, index, path)
     with _input_errors(uri), fs.open(path, "rb") as handle:
         _copy(handle, destination, uri, limit=None)
-    return StagedFile(uri=uri, path=destination)
+    return StagedFile(uri=uri, path=destination, identity=_identity(fs, path))
 
 
 def _stage_zip(
     fs: AbstractFileSystem, source: str, root: str, target: Path, kinds: FileKinds
-) -> list[StagedFile]:
+) -> StagedSource:
     with fs.open(root, "rb") as handle:
         try:
             archive = zipfile.ZipFile(handle)
@@ -311,16 +393,17 @@ def _stage_zip(
         # it again, read after read.
         workers = FILE_WORKERS if _is_local(fs) else 1
         with archive:
-            return _stage_members(archive, source, target, kinds, workers)
+            return _stage_members(archive, source, _identity(fs, root), target, kinds, workers)
 
 
 def _stage_members(
-    archive: zipfile.ZipFile, source: str, target: Path, kinds: FileKinds, workers: int
-) -> list[StagedFile]:
+    archive: zipfile.ZipFile, source: str, identity: str, target: Path, kinds: FileKinds, workers: int
+) -> StagedSource:
     """Each member of ``kinds``, ``workers`` at a time, size-checked before a byte of it is
-    extracted."""
+    extracted; the others listed as skipped."""
     files = [info for info in archive.infolist() if not info.is_dir()]
-    _check_listing(source, [info.filename for info in files], "zip archive", kinds)
+    names = [info.filename for info in files]
+    _check_listing(source, names, "zip archive", kinds)
     members = [info for info in files if kinds.matches(info.filename)]
 
     def stage_member(indexed: tuple[int, zipfile.ZipInfo]) -> StagedFile:
@@ -331,9 +414,10 @@ def _stage_members(
         destination = _staging_path(target, index, info.filename)
         with _input_errors(uri), archive.open(info) as member:
             _copy(member, destination, uri, limit=info.file_size)
-        return StagedFile(uri=uri, path=destination)
+        return StagedFile(uri=uri, path=destination, identity=f"{identity}{ARCHIVE_MEMBER_SEPARATOR}{info.filename}")
 
-    return map_in_order(stage_member, list(enumerate(members)), workers, cost=lambda indexed: indexed[1].file_size)
+    staged = map_in_order(stage_member, list(enumerate(members)), workers, cost=lambda indexed: indexed[1].file_size)
+    return StagedSource(staged, _skipped(names, lambda name: f"{source}{ARCHIVE_MEMBER_SEPARATOR}{name}", kinds))
 
 
 def map_in_order(

@@ -16,6 +16,7 @@ serials) so rows of every source compare by the same clock.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import threading
 from collections.abc import Sequence
@@ -42,9 +43,10 @@ from tasks.extract.mailchimp import (
     group_by_name,
     non_empty,
     read_head,
+    repeated_headers,
     scan_columns,
 )
-from tasks.extract.sources import CSV_SUFFIX, FileKinds, StagedFile, map_in_order, stage_files
+from tasks.extract.sources import TEXT_TABLE_SUFFIXES, FileKinds, StagedFile, map_in_order, stage_source
 from tasks.extract.text import TextLayout, normalise_text
 from tasks.transform.catalog import (
     ReadingProfile,
@@ -61,9 +63,13 @@ if TYPE_CHECKING:
 MAILCHIMP_PROFILE = "mailchimp"
 """The reading profile of a file whose name carries a Mailchimp status."""
 
-EXPORT_FILES = FileKinds((CSV_SUFFIX, *SPREADSHEET_SUFFIXES), "CSV file or workbook", "CSV files and workbooks")
+EXPORT_FILES = FileKinds(
+    (*TEXT_TABLE_SUFFIXES, *SPREADSHEET_SUFFIXES), "CSV or TSV file or workbook", "CSV or TSV files and workbooks"
+)
 """What a source's zip or folder is read for: a Constant Contact export saved per status as
-XLSX files, or a CRM's workbook beside CSV files, is read like the same files given one by one."""
+XLSX files, or a CRM's workbook beside CSV files, is read like the same files given one by one.
+A ``.tsv`` is a table by its name, and the text reader takes any delimiter; a ``.txt`` is as
+often a README as a table, so it is listed as skipped rather than read (and refused)."""
 
 _EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
 """Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
@@ -116,11 +122,14 @@ class ReadFile:
         raw: The file's RawSource.
         profile: The profile it was read with.
         layout: Its text layout before transcoding (None for a workbook sheet's staged CSV).
+        identity: The file itself, however it was reached (``StagedFile.key``); empty for a
+            provider API, which its URI names.
     """
 
     raw: RawSource
     profile: ReadingProfile
     layout: TextLayout | None
+    identity: str = ""
 
 
 def read_source(
@@ -143,20 +152,52 @@ def read_source(
         storage_options: Passed to the fsspec filesystem.
 
     Returns:
-        One ReadFile per file (per contact sheet of a workbook, in workbook order), sorted by URI.
+        One ReadFile per file (per contact sheet of a workbook, in workbook order), sorted by URI;
+        each file's RawSource names the zip's or folder's files that are not read.
 
     Raises:
         InputError: The source or one of its files cannot be read (the first such file's error:
             the files are read side by side, FILE_WORKERS at a time, but fail as if read one
-            by one).
+            by one), or one file is reached twice (``refuse_files_read_twice``).
     """
     scheme = api_scheme(source)
     if scheme is not None:
         return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
-    staged = stage_files(location, staging_dir, storage_options, EXPORT_FILES)
-    per_file = map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged, cost=StagedFile.size)
-    return [read for reads in per_file for read in reads]
+    staged = stage_source(location, staging_dir, storage_options, EXPORT_FILES)
+    per_file = map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged.files, cost=StagedFile.size)
+    skipped = tuple(staged.skipped)
+    files = [
+        dataclasses.replace(read, raw=dataclasses.replace(read.raw, skipped_files=skipped))
+        for reads in per_file
+        for read in reads
+    ]
+    refuse_files_read_twice(files)
+    return files
+
+
+def refuse_files_read_twice(files: Sequence[ReadFile]) -> None:
+    """Refuse to read one file twice: the same path given twice, a folder and a file in it, a
+    file and a symlink to it, a workbook and one of its sheets. Its rows would be counted twice,
+    and each of its contacts merged with itself.
+
+    Files are compared by what they are (``ReadFile.identity``: a local file's real path), not
+    by how they were named.
+
+    Args:
+        files: Every file a run reads, from every source, in input order.
+
+    Raises:
+        InputError: The second name of the first file read twice, and its first name.
+    """
+    first_names: dict[str, str] = {}
+    for file in files:
+        key = file.identity or file.raw.uri
+        if key in first_names:
+            first = first_names[key]
+            also = f" (as {first} too)" if first != file.raw.uri else ""
+            raise InputError(file.raw.uri, f"given twice{also}: its rows would be counted twice; give each file once")
+        first_names[key] = file.raw.uri
 
 
 def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) -> ReadFile:
@@ -219,7 +260,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     if options.named_profile:
         _refuse_unread_consent(staged.uri, profile, headers)
     if profile.format == mailchimp.FORMAT:
-        return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout)
+        return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout, staged.key)
     emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
     file_status = profile.file_status(split_sheet(staged.uri)[0])
     frame = (
@@ -236,13 +277,14 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         status=PER_ROW_STATUS if consent_headers(profile, headers) else file_status,
         format=profile.format,
         headers=headers,
-        duplicate_headers=[header for header, positions in columns if len(positions) > 1],
+        duplicate_headers=list(repeated_headers(columns)),
         frame=frame,
         email_column=emails[0],
         local_path=staged.path,
         status_values=profile.status_values(headers),
+        header_copies=repeated_headers(columns),
     )
-    return ReadFile(raw, profile, layout)
+    return ReadFile(raw, profile, layout, staged.key)
 
 
 def _refuse_unread_consent(uri: str, named: ReadingProfile, headers: Sequence[str]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import hashlib
 import re
 from collections import deque
@@ -197,7 +198,7 @@ def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, T
             raise _split_error(error, staged.uri, layout.delimiter, records.line_num, quotes) from error
         if quotes.open_since is not None:
             raise InputError(staged.uri, "unclosed double quote", line=quotes.open_since)
-    return StagedFile(uri=staged.uri, path=target), layout
+    return dataclasses.replace(staged, path=target), layout
 
 
 def open_text(path: Path, encoding: str) -> TextIO:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +217,9 @@ class LoadProgress:
 
     def __init__(self, plan: LoadPlan) -> None:
         entries = plan.opt_outs + plan.imports
+        self._contacts_files = [entry["file"] for entry in plan.imports]
+        self._opt_out_files = [entry["file"] for entry in plan.opt_outs]
+        self._contacts_planned = sum(int(entry.get("rows") or 0) for entry in plan.imports)
         self.total_rows = sum(int(entry.get("rows") or 0) for entry in entries)
         self.total_steps = len(entries) + 1
         self.done_rows = 0
@@ -243,6 +248,18 @@ class LoadProgress:
                 self._credited[file] = max(rows, self._credited.get(file, 0))
             self.done_steps += 1
         self._publish(log=True)
+
+    def done_before_stop(self, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        """What a stopped load had done: the steps that finished (``steps``, :class:`StepLog`'s),
+        the contacts rows sent and answered (batches of a file stopped partway included) out of
+        the plan's, and the opt-out rows sent."""
+        with self._lock:
+            return {
+                "steps_done": list(steps),
+                "contacts_sent": sum(self._credited.get(file, 0) for file in self._contacts_files),
+                "contacts_planned": self._contacts_planned,
+                "opt_out_rows_sent": sum(self._credited.get(file, 0) for file in self._opt_out_files),
+            }
 
     def _publish(self, log: bool = False) -> None:
         with self._lock:
@@ -317,13 +334,43 @@ def resumed_note(load: dict[str, Any]) -> str | None:
     done = [step for step in steps if step["already_done"]]
     if not done:
         return None
-    names = {step: (one, several) for step, one, several in _STEP_NAMES}
-    counts = Counter(names[step["step"]] for step in done)
-    parts = ", ".join(_counted(count, one, several) for (one, several), count in counts.items())
     return (
-        f"  already done in an earlier run, not sent again: {len(done)} of {len(steps)} steps ({parts}); "
+        f"  already done in an earlier run, not sent again: {len(done)} of {len(steps)} steps ({_named(done)}); "
         "their counts above are from that run"
     )
+
+
+def _named(steps: list[dict[str, Any]]) -> str:
+    """Steps as a person counts them, in load order: ``properties, 2 opt-out files``."""
+    names = {step: (one, several) for step, one, several in _STEP_NAMES}
+    counts = Counter(names[step["step"]] for step in steps)
+    return ", ".join(_counted(count, one, several) for (one, several), count in counts.items())
+
+
+class LoadStopped(LoadError):
+    """The load stopped partway (daily quota, HubSpot down, token refused): why, and what it had
+    done by then, so a report can say more than that it stopped.
+
+    Its message is the reason's, then what was done: ``... (before the stop: done properties,
+    1 opt-out file; 100 of 245 contacts sent)``.
+
+    Args:
+        reason: What stopped the load (its ``__cause__`` too).
+        done: What was done before the stop, as :meth:`LoadProgress.done_before_stop` says.
+
+    Attributes:
+        reason: The error that stopped the load.
+        done: ``{"steps_done": [{"step", "subject", "already_done"}], "contacts_sent": N,
+            "contacts_planned": N, "opt_out_rows_sent": N}``.
+    """
+
+    def __init__(self, reason: LoadError, done: dict[str, Any]) -> None:
+        self.reason = reason
+        self.done = done
+        steps = _named(done["steps_done"]) or "nothing"
+        super().__init__(
+            f"{reason} (before the stop: done {steps}; {done['contacts_sent']} of {done['contacts_planned']} contacts sent)"
+        )
 
 
 def _settled(future: PrefectFuture) -> State:
@@ -346,10 +393,11 @@ def _gather(futures: dict[PrefectFuture, tuple[str, dict[str, Any]]], progress: 
             failures.append(error)
             continue
         progress.step_done(entry["file"], int(entry.get("rows") or 0))
+    for future, (step, entry) in futures.items():
+        if entry["file"] in results:
+            log.note(step, entry["file"], future.state)
     if failures:
         raise failures[0]
-    for future, (step, entry) in futures.items():
-        log.note(step, entry["file"], future.state)
     return [results[entry["file"]] for _step, entry in futures.values()]
 
 
@@ -391,8 +439,9 @@ def load_steps(
         ``"reconciliation"`` (:func:`~tasks.load.reconcile.reconcile`).
 
     Raises:
-        LoadError: A step could not go on (daily quota, token refused, HubSpot down); every
-            other step of its phase was let finish first, so a rerun starts after them. Or
+        LoadStopped: A step could not go on (daily quota, token refused, HubSpot down); every
+            other step of its phase was let finish first, so a rerun starts after them. It
+            says what was done before the stop (steps, contacts sent). Or
             ``state_dir`` holds the state of a load into another portal (:func:`claim_state`):
             nothing is sent. Or the token is not for ``expected_portal``: nothing is sent.
     """
@@ -402,36 +451,46 @@ def load_steps(
     _log_start(portal, plan)
     progress = LoadProgress(plan)
     log = StepLog()
-    properties = log.result("properties", None, _cached(ensure_properties_task, "properties", state_dir)(portal, plan, return_state=True))
-    progress.step_done(None, 0)
-    opt_out_task = _cached(apply_opt_out_file_task, "opt-outs", state_dir)
-    opt_outs = _gather({opt_out_task.submit(portal, plan, entry): ("opt-outs", entry) for entry in plan.opt_outs}, progress, log)
-    contacts = _gather(
-        {
-            _submit_contacts(portal, plan, entry, load_path, state_dir, poll_interval, progress): (contacts_path(entry, load_path), entry)
-            for entry in plan.imports
-        },
-        progress,
-        log,
-    )
-    journal = ListJournal(state_dir if list_journal_dir is None else list_journal_dir, portal.url)
-    list_task = _cached(ensure_list_task, "list", state_dir)
-    lists = {entry["key"]: log.result("list", entry["key"], list_task(portal, plan, entry, journal, return_state=True)) for entry in plan.lists}
-    member_task = _cached(add_file_members_task, "list-members", state_dir)
-    member_futures = {member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]): entry for entry in _listed(plan)}
-    members = [log.result("list-members", entry["file"], _settled(future)) for future, entry in member_futures.items()]
-    report = load_report(portal, properties, opt_outs, contacts, list(lists.values()), members)
-    if import_companies:
-        company_task = _cached(load_file_companies_task, "companies", state_dir)
-        companies = CompanyJournal(state_dir, portal.url)
-        report["companies"] = companies_report(
-            [log.result("companies", entry["file"], company_task(portal, plan, entry, companies, return_state=True)) for entry in plan.imports]
+    with _said_on_a_stop(progress, log):
+        properties = log.result("properties", None, _cached(ensure_properties_task, "properties", state_dir)(portal, plan, return_state=True))
+        progress.step_done(None, 0)
+        opt_out_task = _cached(apply_opt_out_file_task, "opt-outs", state_dir)
+        opt_outs = _gather({opt_out_task.submit(portal, plan, entry): ("opt-outs", entry) for entry in plan.opt_outs}, progress, log)
+        contacts = _gather(
+            {
+                _submit_contacts(portal, plan, entry, load_path, state_dir, poll_interval, progress): (contacts_path(entry, load_path), entry)
+                for entry in plan.imports
+            },
+            progress,
+            log,
         )
-    report["steps"] = log.steps
-    report["reconciliation"] = reconcile_task(portal, plan, report)
+        journal = ListJournal(state_dir if list_journal_dir is None else list_journal_dir, portal.url)
+        list_task = _cached(ensure_list_task, "list", state_dir)
+        lists = {entry["key"]: log.result("list", entry["key"], list_task(portal, plan, entry, journal, return_state=True)) for entry in plan.lists}
+        member_task = _cached(add_file_members_task, "list-members", state_dir)
+        member_futures = {member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]): entry for entry in _listed(plan)}
+        members = [log.result("list-members", entry["file"], _settled(future)) for future, entry in member_futures.items()]
+        report = load_report(portal, properties, opt_outs, contacts, list(lists.values()), members)
+        if import_companies:
+            company_task = _cached(load_file_companies_task, "companies", state_dir)
+            companies = CompanyJournal(state_dir, portal.url)
+            report["companies"] = companies_report(
+                [log.result("companies", entry["file"], company_task(portal, plan, entry, companies, return_state=True)) for entry in plan.imports]
+            )
+        report["steps"] = log.steps
+        report["reconciliation"] = reconcile_task(portal, plan, report)
     publish_reconciliation(report["reconciliation"])
     get_logger().info("load finished: %d rows failed", report["rows_failed"])
     return report
+
+
+@contextmanager
+def _said_on_a_stop(progress: LoadProgress, log: StepLog) -> Iterator[None]:
+    """Turn a :class:`LoadError` that stops the load into a :class:`LoadStopped` saying what was done."""
+    try:
+        yield
+    except LoadError as error:
+        raise LoadStopped(error, progress.done_before_stop(log.steps)) from error
 
 
 def _log_start(portal: HubSpotPortal, plan: LoadPlan) -> None:

@@ -274,20 +274,27 @@ def _send_all(
             on_batch(outcome)
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hubspot-upsert") as pool:
+        # Batches sent and not yet added up: one leaves the set as it is added up.
         pending: set[Future[_Outcome]] = set()
         try:
             for batch in batches:
                 if len(pending) >= 2 * threads:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
+                        pending.discard(future)
                         collect(future)
                 pending.add(pool.submit(upsert_batch, portal, file, batch))
-            for future in as_completed(pending):
+            for future in as_completed(list(pending)):
+                pending.discard(future)
                 collect(future)
         except BaseException:
-            # A LoadError (daily quota, token refused): send nothing more.
+            # A LoadError (daily quota, token refused): send nothing more, but add up the
+            # batches that landed, so a stopped load says what it sent.
             for future in pending:
                 future.cancel()
+            for future in pending:
+                if not future.cancelled() and future.exception() is None:
+                    collect(future)
             raise
 
 

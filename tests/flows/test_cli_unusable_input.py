@@ -48,3 +48,26 @@ def test_migrate_accounts_refuses_an_out_that_is_a_file_before_any_account_runs(
     result = run(["migrate-accounts", str(manifest), "--out", str(taken)])
 
     assert_one_line_error(result, 2, f"--out {taken}: not a folder: it is a file")
+
+
+def test_one_file_given_twice_is_refused_before_anything_is_planned(tmp_path, prefect_api_url):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    source = folder / "contacts.csv"
+    source.write_text("Email,First Name\na@example.com,Ann\n", encoding="utf-8")
+
+    result = run(["plan", str(folder), str(source), "--out", str(tmp_path / "out")], env={"PREFECT_API_URL": prefect_api_url})
+
+    assert_one_line_error(result, 2, f"{source}: given twice: its rows would be counted twice; give each file once")
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_inspect_refuses_a_folder_holding_one_file_twice(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "contacts.csv").write_text("Email,First Name\na@example.com,Ann\n", encoding="utf-8")
+    (folder / "copy.csv").symlink_to(folder / "contacts.csv")
+
+    result = run(["inspect", str(folder)])
+
+    assert_one_line_error(result, 2, f"{folder}/copy.csv: given twice (as {folder}/contacts.csv too)")

@@ -23,14 +23,16 @@ import pytest
 from benchmarks.generate_mailchimp import write_export
 from schemas import lineage
 from schemas.contact import EMAIL_PATTERN, canonical_address, top_level_domains
-from tasks.extract.mailchimp import read_export
+from tasks.extract.mailchimp import DISAGREEING_PREFIX, KEEPS_FIRST, disagreeing_column, read_export
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
 from tasks.errors import InputError
 from tasks.plan import check_contract, consent_profiles, plan_sources
+from tasks.report import source_warnings
 from tasks.transform.consent import Outcome
 from tasks.transform.contacts import map_rows
 from tasks.transform.profile import load_profile
+from tests.plain_plan import plan as plain_plan
 
 PROFILE = load_profile("mailchimp")
 SEVERITY = {"marketing": 0, "non_marketing": 1, "opted_out": 2}
@@ -70,13 +72,21 @@ def reference(raws) -> dict:
     contacts: dict[str, list[dict]] = {}
     rejects, properties, sources = [], [], []
     for raw in raws:
-        rows = raw.frame.collect().to_dicts()
+        frame = raw.frame.collect()
+        # The reader's columns telling where a repeated header's copies disagree are counted,
+        # never written.
+        disagreeing = [disagreeing_column(header) for header in raw.duplicate_headers]
+        duplicates = [
+            {"column": header, "copies": raw.header_copies[header], "rows_disagreeing": int(frame.get_column(column).sum()), "keeps": raw.keeps(header)}
+            for header, column in zip(raw.duplicate_headers, disagreeing, strict=True)
+        ]
+        rows = frame.drop(disagreeing).to_dicts()
         bad = [(r, reason(r, raw.email_column)) for r in rows]
         rejected = [{**r, "reason": why} for r, why in bad if why]
-        sources.append({"uri": raw.uri, "format": raw.format, "status": raw.status, "rows": len(rows), "rejected": len(rejected), "unread_status_values": []})
+        sources.append({"uri": raw.uri, "format": raw.format, "status": raw.status, "rows": len(rows), "rejected": len(rejected), "unread_status_values": [], "duplicate_headers": duplicates})
         if rejected:
             rejects.append(rejected)
-        accepted = pl.DataFrame([r for r, why in bad if not why], schema=raw.frame.collect_schema())
+        accepted = pl.DataFrame([r for r, why in bad if not why], schema=raw.frame.drop(disagreeing).collect_schema())
         mapped = map_rows(accepted, raw.headers, raw.email_column, raw.uri, PROFILE, PROFILE.consent).frame.collect()
         properties += [c for c in mapped.columns if not c.startswith("_") and c != "email" and c not in properties]
         for row in mapped.to_dicts():
@@ -236,3 +246,69 @@ def test_a_consent_override_naming_no_status_of_the_run_is_refused_as_a_typo():
     profiles = consent_profiles([mailchimp, generic], {"cleaned": "opted_out", "no_consent": "marketing"})
     assert profiles["generic-csv"][1].outcome_of("no_consent") is Outcome.MARKETING
     assert profiles["mailchimp-export"][1].outcome_of("Subscribed") is Outcome.MARKETING
+
+
+DUPLICATE_PHONES = (
+    "Email,Phone,Notes,PHONE,phone\n"
+    "a@x.com,111,n1,222,\n"  # two numbers: the second is not planned
+    "b@x.com,,n2,333,\n"  # one number, in the second copy
+    "c@x.com,444,n3,444,444\n"  # the same number thrice
+    "not-an-address,555,n4,,666\n"  # rejected, and counted like any row
+    ",,,,\n"  # blank
+    "d@x.com,777,n5,,\n"
+)
+
+
+def plan_text(tmp_path: Path, name: str, text: str) -> dict:
+    tmp_path.mkdir()
+    source = tmp_path / name
+    source.write_text(text, encoding="utf-8")
+    return plain_plan([str(source)], tmp_path / "out")
+
+
+def test_a_repeated_header_counts_the_rows_whose_copies_disagree(tmp_path, monkeypatch):
+    report = plan_text(tmp_path / "whole", "phones.csv", DUPLICATE_PHONES)
+
+    [source] = report["sources"]
+    assert source["duplicate_headers"] == [{"column": "Phone", "copies": 3, "rows_disagreeing": 2, "keeps": KEEPS_FIRST}]
+    assert source_warnings(report) == [
+        f"warning: {source['uri']}: the column 'Phone' appears 3 times, with different values in 2 row(s): "
+        "the first non-empty value of each row is kept"
+    ]
+    [contacts] = (tmp_path / "whole" / "out" / "hubspot").glob("contacts-*.csv")
+    assert pl.read_csv(contacts, infer_schema=False).select("email", "phone").rows() == [
+        ("a@x.com", "111"), ("b@x.com", "333"), ("c@x.com", "444"), ("d@x.com", "777"),
+    ]  # fmt: skip
+    # The count is the reader's own: nothing of it reaches the rejects, whose blank row stays one.
+    rejects = pl.read_csv(tmp_path / "whole" / "out" / "rejects.csv", infer_schema=False)
+    assert not [column for column in rejects.columns if column.startswith(DISAGREEING_PREFIX)]
+    assert rejects.get_column("reason").to_list()[1] == "blank row"
+    monkeypatch.setattr("tasks.plan.ROWS_PER_SLICE", 2)
+    assert plan_text(tmp_path / "sliced", "phones.csv", DUPLICATE_PHONES)["sources"][0]["duplicate_headers"] == source["duplicate_headers"]
+
+
+def test_copies_that_agree_or_fill_each_others_blanks_say_nothing(tmp_path):
+    path = tmp_path / "old.zip"
+    write_export(path, rows=60, seed=3, layout="old")
+    # Old Mailchimp exports repeat UNSUB_REASON, one copy left blank.
+    report = plain_plan([str(path)], tmp_path / "out")
+    [unsubscribed] = [source for source in report["sources"] if source["status"] == "unsubscribed"]
+    assert unsubscribed["duplicate_headers"] == [{"column": "UNSUB_REASON", "copies": 2, "rows_disagreeing": 0, "keeps": KEEPS_FIRST}]
+    assert source_warnings(report) == []
+
+
+def test_the_files_a_source_holds_that_are_not_read_are_in_the_report_once(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name in ("a.csv", "b.csv"):
+        (folder / name).write_text(f"Email\n{name}@x.com\n", encoding="utf-8")
+    (folder / "README.txt").write_text("from the CRM", encoding="utf-8")
+
+    report = plain_plan([str(folder)], tmp_path / "out")
+
+    assert report["skipped_files"] == [{"uri": f"{folder}/README.txt", "reason": "not a CSV or TSV file or workbook"}]
+    assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["skipped_files"] == report["skipped_files"]
+    assert source_warnings(report) == [
+        f"warning: 1 file(s) in the sources are not read (only CSV and TSV files and workbooks are): {folder}/README.txt; "
+        "rename one that holds contacts to .csv to read it"
+    ]

@@ -1,7 +1,8 @@
 import polars as pl
 import pytest
 
-from tasks.report import LedgerError, SourceSummary, build_report, check_ledger, markdown_report
+from tasks.extract.mailchimp import KEEPS_FIRST, KEEPS_JOINED
+from tasks.report import SKIPPED_FILES_SHOWN, LedgerError, SourceSummary, build_report, check_ledger, markdown_report, source_warnings
 
 PLAN = {"imports": [], "opt_outs": [], "lineage": "lineage.csv"}
 
@@ -26,7 +27,7 @@ def test_the_ledger_balances_rows_read_against_rejects_merges_and_outcomes():
         "duplicates_merged": 2,
         "contacts": {"marketing": 2, "non_marketing": 1, "opted_out": 1},
     }
-    assert report["sources"][1] == {"uri": "u.csv", "format": "mailchimp-export", "status": "unsubscribed", "rows": 2, "rejected": 0, "unread_status_values": []}
+    assert report["sources"][1] == {"uri": "u.csv", "format": "mailchimp-export", "status": "unsubscribed", "rows": 2, "rejected": 0, "unread_status_values": [], "duplicate_headers": []}
     assert "| 7 | 1 | 2 | 2 | 1 | 1 |" in markdown_report(report)
 
 
@@ -84,3 +85,30 @@ def test_a_bar_in_a_status_does_not_split_the_markdown_table():
     sources = [SourceSummary("a.csv", "generic-csv", "per-row", rows=1, rejected=0)]
     report = build_report(sources, contacts(["non_marketing"], [1], provenance=["generic-csv:a|b"]), [], PLAN)
     assert "| generic-csv:a\\|b | non_marketing | 1 |" in markdown_report(report)
+
+
+def test_a_repeated_header_warns_only_where_its_copies_disagree_saying_what_was_kept():
+    duplicates = (
+        {"column": "Email", "copies": 2, "rows_disagreeing": 1, "keeps": KEEPS_JOINED},
+        {"column": "UNSUB_REASON", "copies": 2, "rows_disagreeing": 0, "keeps": KEEPS_FIRST},
+    )
+    sources = [SourceSummary("s.csv", "generic-csv", "per-row", rows=1, rejected=1, duplicate_headers=duplicates)]
+    report = build_report(sources, contacts([], []), [], PLAN)
+
+    assert report["sources"][0]["duplicate_headers"] == list(duplicates)
+    assert source_warnings(report) == [
+        "warning: s.csv: the column 'Email' appears 2 times, with different values in 1 row(s): "
+        "such a row is rejected, its addresses joined"
+    ]
+    assert source_warnings(report)[0] in markdown_report(report)
+
+
+def test_the_files_not_read_are_named_in_one_line_the_first_few_and_how_many():
+    skipped = [{"uri": f"x.zip!{n}.png", "reason": "not a CSV or TSV file or workbook"} for n in range(SKIPPED_FILES_SHOWN + 2)]
+    report = build_report([], contacts([], []), [], PLAN, skipped)
+
+    [line] = source_warnings(report)
+    assert line.startswith(f"warning: {SKIPPED_FILES_SHOWN + 2} file(s) in the sources are not read")
+    assert f"x.zip!{SKIPPED_FILES_SHOWN - 1}.png and 2 more;" in line
+    assert f"x.zip!{SKIPPED_FILES_SHOWN}.png" not in line
+    assert report["skipped_files"] == skipped

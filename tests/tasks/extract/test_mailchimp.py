@@ -73,7 +73,8 @@ def test_generated_export_reads_back_exactly(tmp_path, layout):
         assert source.format == FORMAT
         assert source.email_column == "Email Address"
         assert source.headers == list(dict.fromkeys(headers_for(source.status, layout)))
-        assert frame.columns == [*source.headers, *LINEAGE_SCHEMA]
+        disagreeing = [mailchimp.disagreeing_column(header) for header in source.duplicate_headers]
+        assert frame.columns == [*source.headers, *disagreeing, *LINEAGE_SCHEMA]
         assert all(frame.schema[header] == pl.String for header in source.headers)
         assert {name: frame.schema[name] for name in LINEAGE_SCHEMA} == LINEAGE_SCHEMA
         assert frame.height == expected.rows

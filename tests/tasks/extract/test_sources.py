@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.generate_mailchimp import write_export
 from tasks.errors import InputError
-from tasks.extract.sources import ZIP_BOMB_MIN_BYTES, stage_files
+from tasks.extract.sources import ZIP_BOMB_MIN_BYTES, SkippedFile, stage_files, stage_source
 from tasks.extract.tables import EXPORT_FILES
 
 CSV_TEXT = b"Email Address,First Name\r\njane@example.com,Jane\r\n"
@@ -256,3 +256,57 @@ def test_s3_missing_object_is_an_input_error(s3_server, tmp_path):
 
     with pytest.raises(InputError, match="no such file or folder"):
         stage_files(url, tmp_path / "staging", s3_server.storage_options)
+
+
+def test_the_files_of_a_zip_or_folder_that_are_not_read_are_listed_junk_left_out(tmp_path):
+    members = {
+        "export/a.csv": CSV_TEXT,
+        "export/b.tsv": CSV_TEXT,
+        "export/README.txt": b"read me",
+        "export/logo.png": b"\x89PNG",
+        "export/.DS_Store": b"\x00",
+        "__MACOSX/export/._a.csv": b"fork",
+        "export/~$book.xlsx": b"lock",
+    }
+    path = _zip(tmp_path / "x.zip", members)
+    folder = tmp_path / "folder"
+    for name, data in members.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+
+    for location, prefix in ((path, f"{path}!export/"), (folder, f"{folder}/export/")):
+        staged = stage_source(str(location), tmp_path / "staging", kinds=EXPORT_FILES)
+        assert [file.uri for file in staged.files] == [f"{prefix}a.csv", f"{prefix}b.tsv"]
+        # macOS forks and Excel's lock files are never an export; anything else is named.
+        assert staged.skipped == [
+            SkippedFile(f"{prefix}.DS_Store", "not a CSV or TSV file or workbook"),
+            SkippedFile(f"{prefix}README.txt", "not a CSV or TSV file or workbook"),
+            SkippedFile(f"{prefix}logo.png", "not a CSV or TSV file or workbook"),
+        ]
+
+
+def test_a_folder_with_nothing_to_read_names_what_it_holds(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "notes.txt").write_bytes(b"x")
+    with pytest.raises(InputError, match=r"no CSV or TSV file or workbook in the folder \(it holds .*notes\.txt\)"):
+        stage_source(str(folder), tmp_path / "staging", kinds=EXPORT_FILES)
+
+
+def test_a_file_is_known_by_its_real_path_however_it_is_reached(tmp_path, monkeypatch):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(CSV_TEXT)
+    (folder / "link.csv").symlink_to(folder / "a.csv")
+    archive = _zip(tmp_path / "x.zip", {"a.csv": CSV_TEXT})
+    monkeypatch.chdir(tmp_path)
+
+    real = str((folder / "a.csv").resolve())
+    in_folder = stage_files("folder", tmp_path / "staging")
+    alone = stage_files(str(folder / "a.csv"), tmp_path / "staging")
+    assert [file.uri for file in in_folder] == ["folder/a.csv", "folder/link.csv"]
+    assert [file.key for file in in_folder] == [real, real]
+    assert [file.key for file in alone] == [real]
+    [member] = stage_files("x.zip", tmp_path / "staging")
+    [again] = stage_files(str(archive), tmp_path / "staging")
+    assert member.key == again.key == f"{archive.resolve()}!a.csv"

@@ -15,7 +15,8 @@ import xlsxwriter
 from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
 from tasks.extract.mailchimp import FORMAT as MAILCHIMP_FORMAT
-from tasks.extract.tables import PER_ROW_STATUS, ReadFile, ReadOptions, read_source
+from tasks.extract.sources import SkippedFile
+from tasks.extract.tables import PER_ROW_STATUS, ReadFile, ReadOptions, read_source, refuse_files_read_twice
 from tasks.output import OutputFolder
 from tasks.plan import consent_profiles, plan_sources
 from tasks.transform.mapping_file import UserMapping
@@ -489,3 +490,55 @@ def test_a_repeated_email_header_in_a_crm_file_keeps_every_address_of_a_row(tmp_
     path.write_text("Email,First Name,Email\na@x.com,Ann,b@x.com\n,Cy,c@x.com\n", encoding="utf-8")
     [read] = read_source(str(path), tmp_path / "staging")
     assert read.raw.frame.select("Email").collect().to_series().to_list() == ["a@x.com, b@x.com", "c@x.com"]
+
+
+GIVEN_TWICE = "given twice"
+
+
+def read_all(sources: Sequence[str], tmp_path: Path) -> list[ReadFile]:
+    """Every file of the sources, refused if one is read twice, as a run reads them."""
+    files = [read for source in sources for read in read_source(source, tmp_path / "staging")]
+    refuse_files_read_twice(files)
+    return files
+
+
+def test_one_file_reached_twice_is_refused_naming_both_names(tmp_path, monkeypatch):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "a.csv", ["Email", "First Name"], [["a@x.com", "Ann"]])
+    write_csv(folder / "b.csv", ["Email", "First Name"], [["b@x.com", "Bob"]])
+    write_xlsx(tmp_path / "book.xlsx", {"Contacts": [["Email", "First Name"], ["c@x.com", "Cy"]]})
+    archive = zip_folder(tmp_path / "export.zip", folder)
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(InputError, match=f"^export/a.csv: {GIVEN_TWICE}: its rows would be counted twice"):
+        read_all(["export/a.csv", "export/a.csv"], tmp_path)
+    with pytest.raises(InputError, match=rf"^export/a.csv: {GIVEN_TWICE} \(as {folder}/a.csv too\)"):
+        read_all([str(folder / "a.csv"), "export/a.csv"], tmp_path)
+    with pytest.raises(InputError, match=f"^export/a.csv: {GIVEN_TWICE}"):
+        read_all(["export", "export/a.csv"], tmp_path)
+    with pytest.raises(InputError, match=rf"^export.zip!export/a.csv: {GIVEN_TWICE} \(as {archive}!export/a.csv too\)"):
+        read_all([str(archive), "export.zip"], tmp_path)
+    with pytest.raises(InputError, match=f"^book.xlsx#Contacts: {GIVEN_TWICE}"):
+        read_all(["book.xlsx#Contacts", "book.xlsx"], tmp_path)
+    # Within one source too (what `onramp inspect` reads): a symlink beside its file.
+    (folder / "link.csv").symlink_to(folder / "a.csv")
+    with pytest.raises(InputError, match=rf"^export/link.csv: {GIVEN_TWICE} \(as export/a.csv too\)"):
+        read_source("export", tmp_path / "staging")
+    # A zip's copy of a file is another file; two sheets of a workbook are two tables.
+    (folder / "link.csv").unlink()
+    write_xlsx(tmp_path / "book.xlsx", {"Contacts": [["Email"], ["c@x.com"]], "Leads": [["Email"], ["d@x.com"]]})
+    assert len(read_all(["export", "export.zip", "book.xlsx"], tmp_path)) == 6
+
+
+def test_a_tsv_in_a_folder_is_read_and_what_is_not_read_is_carried_to_the_plan(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "contacts.tsv", ["Email", "First Name"], [["a@x.com", "Ann, Jr"]], delimiter="\t")
+    (folder / "README.txt").write_text("exported from the CRM", encoding="utf-8")
+
+    [read] = read_source(str(folder), tmp_path / "staging")
+
+    assert (read.raw.uri, read.layout.delimiter) == (f"{folder}/contacts.tsv", "\t")
+    assert read.raw.frame.collect().get_column("First Name").to_list() == ["Ann, Jr"]
+    assert read.raw.skipped_files == (SkippedFile(f"{folder}/README.txt", "not a CSV or TSV file or workbook"),)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from prefect import flow
 
 from tasks.load.client import HubSpotPortal
-from tasks.load.run import load_steps, resumed_note
+from tasks.load.ratelimit import DailyQuotaSpent
+from tasks.load.run import LoadStopped, load_steps, resumed_note
 from tasks.load.upsert import UPSERT
 from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.test_tags_lists_companies import plan_dir
@@ -63,6 +65,25 @@ def test_a_rerun_of_the_upsert_path_takes_up_the_marketing_status_import_an_earl
     [marketing] = [result for result in again["imports"] if result["marketable"]]
     assert marketing["import_id"] == first_marketing["import_id"] is not None
     assert count_requests(emulator, "POST", "/crm/v3/imports", 200) == 1
+
+
+def test_a_load_stopped_by_the_daily_quota_says_what_it_had_done(prefect_api_url, portal, emulator, tmp_path):
+    rows = [[f"p{n}@example.com", f"P{n}", "", ""] for n in range(250)]
+    plan = plan_dir(tmp_path / "plan", rows)
+    # Which portal, then the properties (two reads, a group, a batch): the quota runs out
+    # after the first upsert batches.
+    emulator.configure(daily_quota_at=5)
+
+    with pytest.raises(LoadStopped) as stopped:
+        load_by_upsert(portal, str(plan), str(tmp_path / "state"))
+
+    done = stopped.value.done
+    landed = len(emulator.portal.live("0-1"))
+    assert 0 < done["contacts_sent"] == landed < 250 and done["contacts_planned"] == 250
+    assert [step["step"] for step in done["steps_done"]] == ["properties"]
+    assert isinstance(stopped.value.reason, DailyQuotaSpent)
+    assert str(stopped.value).startswith(str(stopped.value.reason))
+    assert str(stopped.value).endswith(f"(before the stop: done properties; {landed} of 250 contacts sent)")
 
 
 def test_the_note_counts_only_the_steps_an_earlier_run_did():
