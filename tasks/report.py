@@ -88,10 +88,10 @@ def source_warnings(report: dict) -> list[str]:
 def unread_status_warnings(report: dict) -> list[str]:
     """One line per source file with consent values no status rule reads.
 
-    Such a value (Constant Contact's ``Deleted``, an opt-out flag of ``maybe``) says nothing of
-    the row's consent, so the row takes what its other columns or its file say, else the
-    profile's default: the safe side (never marketing by default), but a person should see it,
-    and may read the value with a mapping's ``[[status.rules]]``.
+    Such a value (Constant Contact's ``Deleted``, an opt-out flag of ``opted out``) may be an
+    opt-out no rule knows, so its row is never marketing (``catalog.ReadingProfile.status_expr``:
+    the status ``unrecognised`` unless an opt-out is read elsewhere): the safe side, but a
+    person should see it, and may read the value with a mapping's ``[[status.rules]]``.
     """
     lines = []
     for source in report["sources"]:
