@@ -11,7 +11,8 @@ Contacts are written as the UI export writes them (``Email address``, ``First na
 ``Email status``, ``Phone - mobile``, ``City - Home``, ``Email Lists``, ``Tags``,
 ``Created At``, custom fields by label), so the ``constantcontact`` profile maps them and reads
 each row's status from its ``Email status`` (``permission_to_send``; ``removed`` for a deleted
-contact), the most restrictive reading winning as for an export file.
+contact, unless it opted out: see ``email_status``), the most restrictive reading winning as
+for an export file.
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ ADDRESS_COLUMNS = {
     for part, column in CONSTANT_CONTACT_ADDRESS_PARTS.items()
 }
 BIRTHDAY = "Birthday"
+UNSUBSCRIBED = "unsubscribed"
+"""The ``permission_to_send`` of a contact who opted out."""
+OPT_OUT_FIELDS = ("opt_out_date", "opt_out_source", "opt_out_reason")
+"""The ``email_address`` fields Constant Contact fills when a contact opts out."""
 
 
 def read_uri(
@@ -236,11 +241,7 @@ def contact_row(
 ) -> dict[str, str]:
     """A contact as an export row (its status is read from ``Email status`` by the profile)."""
     email = contact.get("email_address") or {}
-    deleted = bool(contact.get("deleted_at"))
-    cells = {
-        EMAIL: text(email.get("address")),
-        STATUS: CONSTANT_CONTACT_DELETED_STATUS if deleted else text(email.get("permission_to_send")),
-    }
+    cells = {EMAIL: text(email.get("address")), STATUS: email_status(email, deleted=bool(contact.get("deleted_at")))}
     for column, path in FIXED_COLUMNS.items():
         value = contact.get(path[0]) if len(path) == 1 else email.get(path[1])
         cells[column] = canonical_time(value) if column in TIME_COLUMNS else text(value)
@@ -260,6 +261,26 @@ def contact_row(
         if column is not None:
             cells[column] = text(field.get("value"))
     return cells
+
+
+def email_status(email: Mapping, *, deleted: bool) -> str:
+    """A contact's ``Email status``: its ``permission_to_send``, or ``removed`` once deleted,
+    unless it opted out.
+
+    Deleting a contact does not undo its opt-out: Constant Contact keeps the address's
+    permission and opt-out data, and the README promises a deleted contact still carries its
+    opt-out. Read as ``removed`` (non-marketing), an unsubscribed contact deleted since would
+    lose it, and a sync would keep it a marketing contact in HubSpot.
+
+    Args:
+        email: The contact's ``email_address`` object.
+        deleted: Whether the contact has a ``deleted_at``.
+    """
+    permission = text(email.get("permission_to_send"))
+    if not deleted:
+        return permission
+    opted_out = permission.lower() == UNSUBSCRIBED or any(email.get(name) for name in OPT_OUT_FIELDS)
+    return UNSUBSCRIBED if opted_out else CONSTANT_CONTACT_DELETED_STATUS
 
 
 def _with_status(cells: dict[str, str]) -> tuple[dict[str, str], str]:

@@ -430,13 +430,45 @@ def test_constant_contact_pages_through_next_links_without_duplicates(cc_env, tm
     assert frame["Favourite boat"].drop_nulls().len() > 0
 
 
+def _constant_contact_truth(contacts: list[dict]) -> dict[str, int]:
+    """Contacts per status as Onramp reads them: ``deleted`` apart, except a deleted contact who
+    unsubscribed, whose opt-out outlives the delete."""
+    counts: dict[str, int] = {}
+    for contact in contacts:
+        permission = contact["email_address"]["permission_to_send"]
+        key = "deleted" if "deleted_at" in contact and permission != "unsubscribed" else permission
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def test_constant_contact_plan_matches_the_seeded_account(cc_env, tmp_path):
     report = plan(["constantcontact://contacts"], tmp_path / "out")
-    truth = cc_env.emulator.account.truth()
+    truth = _constant_contact_truth(cc_env.emulator.account.contacts)
+    assert any("deleted_at" in c and c["email_address"]["permission_to_send"] == "unsubscribed" for c in cc_env.emulator.account.contacts)
     assert report["rows_read"] == 1234 and report["rows_rejected"] == 0
     assert report["contacts"] == _expected(truth, CONSTANT_CONTACT_OUTCOMES)
     opted_out = pl.read_csv(tmp_path / "out" / "hubspot" / "opt-out-unsubscribed.csv")
     assert opted_out.height == truth["unsubscribed"]
+
+
+def test_a_deleted_contact_who_opted_out_stays_opted_out(tmp_path, monkeypatch):
+    with constant_contact(contacts=6) as server:
+        monkeypatch.setenv("CONSTANT_CONTACT_TOKEN", server.settings.token)
+        monkeypatch.setenv("CONSTANT_CONTACT_BASE_URL", server.api_url)
+        unsubscribed, opt_out_data, deleted, *_ = server.emulator.account.contacts
+        no_opt_out = {"opt_out_date": None, "opt_out_source": None, "opt_out_reason": None}
+        unsubscribed["email_address"].update(no_opt_out, permission_to_send="unsubscribed")
+        # Permission left as it was before, but the address carries its opt-out.
+        opt_out_data["email_address"].update(permission_to_send="implicit", opt_out_date="2026-03-01T08:00:00Z")
+        deleted["email_address"].update(no_opt_out, permission_to_send="explicit")
+        for contact in (unsubscribed, opt_out_data, deleted):
+            contact["deleted_at"] = "2026-03-02T08:00:00Z"
+        plan(["constantcontact://contacts"], tmp_path / "out")
+    outcomes = dict(pl.read_csv(tmp_path / "out" / "lineage.csv").select("email", "outcome").iter_rows())
+    address = lambda contact: contact["email_address"]["address"].lower()  # noqa: E731
+    assert [outcomes[address(c)] for c in (unsubscribed, opt_out_data, deleted)] == ["opted_out", "opted_out", "non_marketing"]
+    opted_out = pl.read_csv(tmp_path / "out" / "hubspot" / "opt-out-unsubscribed.csv")["Email"].to_list()
+    assert {address(unsubscribed), address(opt_out_data)} <= set(opted_out)
 
 
 def test_constant_contact_updated_after_reads_only_what_changed(cc_env, tmp_path):
