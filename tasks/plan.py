@@ -36,6 +36,7 @@ from tasks.transform.catalog import unread_status_values
 from tasks.transform.consent import ConsentPolicy, Outcome
 from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
+from tasks.transform.rejected_opt_outs import REPORT_KEY, RejectedFile, RejectedOptOutCounts, named_addresses, opt_out_named
 from tasks.validate import split_rejects
 
 WORK_FOLDER_PREFIX = ".onramp-work-"
@@ -164,7 +165,8 @@ def plan_sources(
     with tempfile.TemporaryDirectory(prefix=WORK_FOLDER_PREFIX, dir=out.local) as folder:
         work = Path(folder)
         staged = stage_sources(raws, work, profiles)
-        contacts_by_outcome = stage_contacts(staged, work)
+        rejected = [RejectedFile(pl.scan_parquet(s.rejects), s.raw.email_column, s.raw.headers, profiles[s.raw.format][1]) for s in staged]
+        contacts_by_outcome, rejected_opt_outs = stage_contacts(staged, work, named_addresses(rejected))
         contact_files = [path for paths in contacts_by_outcome.values() for path in paths]
         check_contract(contact_files)
         contacts = pl.scan_parquet(contact_files)
@@ -181,6 +183,7 @@ def plan_sources(
         routes = [route.as_dict() for s in staged for route in s.mapped.routes]
         skipped = {file.uri: file.as_dict() for raw in raws for file in raw.skipped_files}
         report = build_report(sources, contacts, routes, plan, list(skipped.values()))
+        report[REPORT_KEY] = rejected_opt_outs.as_dict()
     write_report(report, out)
     return report
 
@@ -326,31 +329,41 @@ def staging_query(
     return staged, sinks, {name: count for name, count in counts.items() if count is not None}
 
 
-def stage_contacts(staged: Sequence[StagedFile], work: Path) -> dict[str, list[Path]]:
+def stage_contacts(
+    staged: Sequence[StagedFile], work: Path, named: pl.DataFrame
+) -> tuple[dict[str, list[Path]], RejectedOptOutCounts]:
     """Merge every file's mapped rows into one contact per email, sunk to Parquet in ``work``.
 
     The staged slices go in as files of their own (a file's slices are consecutive, so input
     order is kept) and their contacts are sunk one slice at a time: memory stays flat. Each
     slice's contacts are split by outcome on the way (one query, three sinks), so every file
     the plan writes reads its own outcome's contacts only, rather than filtering all of them
-    once per file.
+    once per file. A contact whose email a rejected opt-out row names is opted out before the
+    split (``rejected_opt_outs.opt_out_named``).
+
+    Args:
+        staged: The staged files, in input order.
+        work: The plan's work folder.
+        named: The addresses rejected opt-out rows name (``rejected_opt_outs.named_addresses``).
 
     Returns:
         Outcome → its contacts' Parquet files, one per staged slice, in order (everything
-        after reads them a few times).
+        after reads them a few times); and what the rejected opt-out rows did.
     """
     parts = [pl.scan_parquet(path) for s in staged for path in s.accepted]
     paths: dict[str, list[Path]] = {outcome.value: [] for outcome in Outcome}
+    tallies: list[pl.DataFrame] = []
     # LZ4: a third of the uncompressed size for little CPU; zstd cost more to write and read
     # than the disk it saves, as the files are read back several times.
     for number, contacts in enumerate(stream_contacts_by_file(parts)):
+        contacts, tally = opt_out_named(contacts, named)
         sinks = []
         for outcome, outcome_paths in paths.items():
             outcome_paths.append(work / f"contacts-{number:05d}-{outcome}.parquet")
             members = contacts.filter(pl.col(OUTCOME) == outcome)
             sinks.append(members.sink_parquet(outcome_paths[-1], compression="lz4", **SCRATCH_PARQUET))
-        pl.collect_all(sinks)
-    return paths
+        tallies.extend(pl.collect_all(sinks if tally is None else [*sinks, tally])[len(sinks) :])
+    return paths, RejectedOptOutCounts.of(named, tallies)
 
 
 def check_contract(contact_files: Sequence[Path]) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from benchmarks.generate_mailchimp import write_export
 from schemas import lineage
-from schemas.contact import EMAIL_PATTERN, canonical_address, top_level_domains
+from schemas.contact import EMAIL_PATTERN, MAX_EMAIL_CHARS, MAX_LOCAL_PART_CHARS, canonical_address, top_level_domains
 from tasks.extract.mailchimp import DISAGREEING_PREFIX, KEEPS_FIRST, disagreeing_column, read_export
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
@@ -32,6 +32,7 @@ from tasks.report import source_warnings
 from tasks.transform.consent import Outcome
 from tasks.transform.contacts import map_rows
 from tasks.transform.profile import load_profile
+from tasks.transform.rejected_opt_outs import addresses_in
 from tests.plain_plan import plan as plain_plan
 
 PROFILE = load_profile("mailchimp")
@@ -92,7 +93,8 @@ def reference(raws) -> dict:
         for row in mapped.to_dicts():
             contacts.setdefault(canonical_address(row["email"]), []).append({**row, "email": canonical_address(row["email"])})
     merged = [merge(rows, properties) for rows in contacts.values()]
-    return {"contacts": merged, "properties": properties, "rejects": rejects, "sources": sources}
+    opted_out_by_rejects = opt_out_rejected_addresses(raws, merged)
+    return {"contacts": merged, "properties": properties, "rejects": rejects, "sources": sources, "rejected_opt_outs": opted_out_by_rejects}
 
 
 def merge(rows: list[dict], properties: list[str]) -> dict:
@@ -110,6 +112,45 @@ def merge(rows: list[dict], properties: list[str]) -> dict:
     times = [r["_last_changed"] for r in rows if r["_last_changed"] is not None]
     contact["last_changed"] = max(times) if times else None
     return contact
+
+
+def opt_out_rejected_addresses(raws, contacts: list[dict]) -> dict:
+    """DESIGN.md's "an opt-out is never lost" for rejected rows: every address a rejected opt-out
+    row names (its email cell; for a row longer than its header, every cell after it too) opts
+    out its contact, in place, the row added to its sources and provenance. Only reading the
+    tokens out of a cell (``addresses_in``, one cell at a time) is shared.
+
+    Returns:
+        The report's counts: contacts opted out so, addresses naming no contact.
+    """
+    named: dict[str, dict[tuple[str, int], dict]] = {}
+    for raw in raws:
+        later = raw.headers[raw.headers.index(raw.email_column) + 1 :]
+        for row in raw.frame.collect().to_dicts():
+            if not reason(row, raw.email_column) or PROFILE.consent.outcome_of(row[lineage.SOURCE_STATUS]) is not Outcome.OPTED_OUT:
+                continue
+            cells = [row[raw.email_column]]
+            if row[lineage.EXTRA_FIELDS] is not None:
+                cells += [*(row[c] for c in later), row[lineage.EXTRA_FIELDS]]
+            for token in (token for cell in cells for token in addresses_in(cell)):
+                email = token.strip().lower()
+                email = canonical_address(email) if not email.isascii() or "xn--" in email else email
+                local = email.rpartition("@")[0]
+                if re.search(EMAIL_PATTERN, email) and len(email) <= MAX_EMAIL_CHARS and len(local) <= MAX_LOCAL_PART_CHARS:
+                    named.setdefault(email, {})[(row[lineage.SOURCE_URI], row[lineage.SOURCE_ROW])] = row
+    matched = newly = 0
+    for contact in contacts:
+        rows = list(named.get(contact["email"], {}).values())
+        if not rows:
+            continue
+        matched += 1
+        newly += contact["outcome"] != "opted_out"
+        contact["outcome"] = "opted_out"
+        contact["opt_out_status"] = contact["opt_out_status"] or rows[0][lineage.SOURCE_STATUS]
+        entries = {f"{r[lineage.SOURCE_FORMAT]}:{r[lineage.SOURCE_STATUS]}" for r in rows}
+        contact["onramp_provenance"] = "; ".join(sorted(set(contact["onramp_provenance"].split("; ")) | entries))
+        contact["sources"] += "".join(f" | {r[lineage.SOURCE_URI]}:{r[lineage.SOURCE_ROW]}" for r in rows)
+    return {"contacts_opted_out": newly, "addresses_without_contact": len(named) - matched}
 
 
 def iso_utc(moment: datetime | None) -> str:
@@ -176,6 +217,7 @@ def test_the_streaming_plan_writes_what_the_in_memory_rules_give(tmp_path, layou
     assert report["sources"] == ref["sources"]
     assert report["rows_read"] == sum(s["rows"] for s in ref["sources"])
     assert report["duplicates_merged"] == sum(c["rows_merged"] - 1 for c in ref["contacts"])
+    assert report["rejected_opt_outs"] == ref["rejected_opt_outs"]
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == report
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hubspot", "lineage.csv", "plan.json", "rejects.csv", "report.json"]
 
