@@ -52,6 +52,7 @@ from schemas.manifest import AccountSpec, AccountsParameters, account_output
 from schemas.params import MigrationParameters
 from tasks.errors import InputError, LoadError
 from tasks.load.log import get_logger
+from tasks.load.run import LoadStopped
 from tasks.privacy import mask_emails_in
 from tasks.report import REPORT_FILE
 from tasks.transform.consent import Outcome
@@ -67,27 +68,68 @@ CHILD_RUN_POLL_SECONDS = 2
 _STARTING_A_CHILD_RUN = threading.Lock()
 
 
-def finished_report(output: str) -> dict | None:
-    """The account's report if its last run finished the load, else None."""
+def published_report(output: str) -> dict | None:
+    """The account's report as its last run left it (finished, or stopped in the load), else None."""
     try:
         with fsspec.open(f"{output.rstrip('/')}/{REPORT_FILE}", "r", encoding="utf-8") as handle:
-            report = json.load(handle)
+            return json.load(handle)
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-    return report if "load" in report else None
 
 
-def account_result(name: str, status: str, report: dict | None = None, error: str | None = None) -> dict:
-    """One account's line in the roll-up: its status and its ledger."""
-    ledger = {k: report[k] for k in LEDGER_KEYS} | {"contacts": report["contacts"], "rows_failed": report["load"]["rows_failed"]} if report else None
+def finished_report(output: str) -> dict | None:
+    """The account's report if its last run finished the load, else None."""
+    report = published_report(output)
+    return report if report is not None and "load" in report else None
+
+
+def stopped_report(output: str, stop: str) -> dict | None:
+    """The account's report if its last run's load stopped with the message ``stop`` in it
+    (so never an older run's report), else None: it holds the plan's ledger."""
+    report = published_report(output)
+    stopped = (report or {}).get("load_stopped")
+    return report if stopped and stopped in stop else None
+
+
+def account_result(
+    name: str, status: str, report: dict | None = None, error: str | None = None, sent: dict | None = None
+) -> dict:
+    """One account's line in the roll-up: its status and its ledger.
+
+    Args:
+        name: The account.
+        status: ``migrated``, ``skipped`` or ``failed``.
+        report: Its report: finished, or published when its load stopped (its plan's ledger).
+        error: Why it failed, in one line.
+        sent: For a load that stopped, what it had done (``LoadStopped.done``), when known.
+
+    Returns:
+        ``{"name", "status", "error", "ledger"}``; the ledger (``None`` without a report) has
+        the plan's counts, ``rows_failed`` (the finished load's), and for a stopped load
+        ``stopped``: ``{"contacts_sent", "contacts_planned", "steps_done"}`` or ``None`` when
+        the run that stopped is elsewhere (a worker's: its report.json's ``load_stopped`` says).
+    """
+    if not report:
+        return {"name": name, "status": status, "error": error, "ledger": None}
+    load = report.get("load") or {}
+    ledger = {k: report[k] for k in LEDGER_KEYS} | {"contacts": report["contacts"], "rows_failed": load.get("rows_failed", 0)}
+    if "load_stopped" in report and not load:
+        ledger["stopped"] = (
+            {"contacts_sent": sent["contacts_sent"], "contacts_planned": sent["contacts_planned"], "steps_done": sent["steps_done"]}
+            if sent
+            else None
+        )
     return {"name": name, "status": status, "error": error, "ledger": ledger}
 
 
 def roll_up(results: list[dict]) -> dict:
-    """Sum the ledgers of the accounts that finished; list the ones that failed."""
+    """Sum the ledgers of the accounts that finished or stopped in their load (their plans were
+    made: their rows were read); list the ones that failed. ``contacts_sent_before_stops`` adds
+    up what the stopped loads had sent."""
     finished = [r["ledger"] for r in results if r["ledger"]]
     totals = {k: sum(l[k] for l in finished) for k in (*LEDGER_KEYS, "rows_failed")}
     totals["contacts"] = {o.value: sum(l["contacts"][o.value] for l in finished) for o in Outcome}
+    totals["contacts_sent_before_stops"] = sum((l.get("stopped") or {}).get("contacts_sent", 0) for l in finished)
     return {
         "accounts": results,
         "totals": totals,
@@ -138,7 +180,9 @@ def child_run_result(name: str, flow_run: FlowRun, report: dict | None, output: 
         # One line, whatever the flow's exception said over several.
         message = mask_emails_in(" ".join(state.message.split())) if state and state.message else ""
         ended = f"ended {state.name}" if state else "has no state"
-        return account_result(name, "failed", error=f"flow run {flow_run.name} {ended}" + (f": {message}" if message else ""))
+        # A load that stopped left its report (the plan's ledger); the run's message names the stop.
+        stopped = stopped_report(output, " ".join(state.message.split())) if state and state.message else None
+        return account_result(name, "failed", stopped, error=f"flow run {flow_run.name} {ended}" + (f": {message}" if message else ""))
     if report is None:
         error = f"flow run {flow_run.name} completed but no finished report is at {output} (can every worker reach it?)"
         return account_result(name, "failed", error=error)
@@ -276,6 +320,9 @@ def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | N
         # with only the globals it names, and the flow would lose the module the annotations of
         # its parameters are resolved in.
         report = migrate.migrate_contacts(params)
+    except LoadStopped as error:
+        # The run published its report when the load stopped: its ledger, and what was sent.
+        return account_result(account.name, "failed", stopped_report(out, str(error)), error=str(error), sent=error.done)
     except (InputError, LoadError) as error:
         return account_result(account.name, "failed", error=str(error))
     except Exception as error:  # noqa: BLE001 - one account's bug must not stop the others

@@ -372,6 +372,11 @@ class LoadStopped(LoadError):
             f"{reason} (before the stop: done {steps}; {done['contacts_sent']} of {done['contacts_planned']} contacts sent)"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (to or from a Dask worker) with the reason as a plain LoadError: the reason's
+        # own class may take other arguments than its message.
+        return (type(self), (LoadError(str(self.reason)), self.done))
+
 
 def _settled(future: PrefectFuture) -> State:
     """The state a submitted step ended in, once it has."""

@@ -19,6 +19,7 @@ from prefect_dask import DaskTaskRunner
 from pydantic import ValidationError
 
 from benchmarks.generate_mailchimp import write_export
+from emulators.hubspot import serve_in_background
 import flows.accounts
 from flows.accounts import (
     ChildRuns,
@@ -53,6 +54,10 @@ def manifest(tmp_path, portal_url: str, broken_source: str) -> str:
         write_export(tmp_path / f"{name}.zip", rows=40, seed=seed)
     sources = {"acme": str(tmp_path / "acme.zip"), "globex": str(tmp_path / "globex.zip"), "initech": broken_source}
     return write_manifest(tmp_path / "accounts.yaml", portal_url, sources)
+
+
+# A 250-row export's load: which portal, its properties and opt-outs come first.
+QUOTA_AMONG_UPSERTS = 16
 
 
 def writes(hubspot) -> int:
@@ -357,3 +362,39 @@ def test_an_accounts_portal_id_travels_with_its_parameters_to_a_worker(tmp_path)
     sent = for_workers(params).model_dump(mode="json")
     assert MigrationParameters.model_validate(sent).portal_id == 4417281
     assert account_parameters(AccountSpec(name="globex", sources=["globex.zip"]), "out/globex").portal_id is None
+
+
+def test_an_account_whose_load_stopped_brings_its_ledger_and_what_it_sent_to_the_totals(prefect_api_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("ACME_TOKEN", "token-acme")
+    monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "budgets"))
+    write_export(tmp_path / "acme.zip", rows=250, seed=4)
+    with serve_in_background() as hub:
+        # The quota runs out among the contacts' upsert batches.
+        hub.emulator.configure(daily_quota_at=QUOTA_AMONG_UPSERTS)
+        params = AccountsParameters(manifest=write_manifest(tmp_path / "accounts.yaml", hub.url, {"acme": str(tmp_path / "acme.zip")}), output=str(tmp_path / "out"))
+
+        rollup = migrate_accounts(params)
+        landed = len(hub.emulator.portal.live("0-1"))
+
+    report = json.loads((tmp_path / "out" / "acme" / "report.json").read_text())
+    [account] = rollup["accounts"]
+    assert account["status"] == "failed" and "daily" in account["error"]
+    ledger = account["ledger"]
+    assert ledger["rows_read"] == report["rows_read"] == rollup["totals"]["rows_read"] > 0
+    assert ledger["contacts"] == report["contacts"] == rollup["totals"]["contacts"]
+    assert 0 < ledger["stopped"]["contacts_sent"] == landed == rollup["totals"]["contacts_sent_before_stops"]
+    assert ledger["stopped"]["contacts_planned"] == report["contacts"]["marketing"] + report["contacts"]["non_marketing"]
+    assert f"{landed} of {ledger['stopped']['contacts_planned']} contacts sent" in report["load_stopped"]
+
+
+def test_a_child_run_whose_load_stopped_brings_its_ledger_but_never_an_older_runs(tmp_path):
+    stop = "daily quota spent (before the stop: done properties; 100 of 245 contacts sent)"
+    # What a run whose load stopped publishes: the plan's ledger and why, no load.
+    stopped_report = {key: value for key, value in REPORT.items() if key != "load"} | {"load_stopped": stop}
+    (tmp_path / "report.json").write_text(json.dumps(stopped_report), encoding="utf-8")
+
+    stopped = child_run_result("acme", flow_run(Failed(message=f"Flow run encountered an exception: LoadStopped: {stop}")), None, str(tmp_path))
+    older = child_run_result("acme", flow_run(Failed(message="Flow run encountered an exception: InputError: a.zip: not a zip")), None, str(tmp_path))
+
+    assert stopped["ledger"] == {k: REPORT[k] for k in ("rows_read", "rows_rejected", "duplicates_merged", "contacts")} | {"rows_failed": 0, "stopped": None}
+    assert older["ledger"] is None
