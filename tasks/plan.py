@@ -36,7 +36,7 @@ from tasks.transform.catalog import unread_status_values
 from tasks.transform.consent import ConsentPolicy, Outcome
 from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
-from tasks.transform.rejected_opt_outs import REPORT_KEY, RejectedFile, RejectedOptOutCounts, named_addresses, opt_out_named
+from tasks.transform.rejected_opt_outs import REPORT_KEY, RejectedFile, RejectedOptOutCounts, named_addresses, opt_out_named, plan_unmatched
 from tasks.validate import split_rejects
 
 WORK_FOLDER_PREFIX = ".onramp-work-"
@@ -166,7 +166,8 @@ def plan_sources(
         work = Path(folder)
         staged = stage_sources(raws, work, profiles)
         rejected = [RejectedFile(pl.scan_parquet(s.rejects), s.raw.email_column, s.raw.headers, profiles[s.raw.format][1]) for s in staged]
-        contacts_by_outcome, rejected_opt_outs = stage_contacts(staged, work, named_addresses(rejected))
+        named = named_addresses(rejected)
+        contacts_by_outcome, rejected_opt_outs = stage_contacts(staged, work, named)
         contact_files = [path for paths in contacts_by_outcome.values() for path in paths]
         check_contract(contact_files)
         contacts = pl.scan_parquet(contact_files)
@@ -177,6 +178,9 @@ def plan_sources(
                 customs.setdefault(prop.name, prop)
         by_outcome = {outcome: pl.scan_parquet(paths) for outcome, paths in contacts_by_outcome.items()}
         plan = write_plan(by_outcome, primary, list(customs.values()), out, limits)
+        unmatched = plan_unmatched(named, contact_files, out)
+        if unmatched is not None:
+            plan = {**plan, "opt_outs": [*plan["opt_outs"], unmatched]}
         plan = add_property_groups(plan, [p for p, _ in profiles.values()], out)
         write_rejects([pl.scan_parquet(s.rejects) for s in staged], out)
         sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts(), s.unread_statuses, s.duplicate_headers) for s in staged]

@@ -17,6 +17,7 @@ from schemas.contact import OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES, SOURCES_S
 from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 from tasks.transform.consent import Outcome
+from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
 
 REPORT_FILE = "report.json"
 REJECTS_FILE = "rejects.csv"
@@ -144,8 +145,23 @@ def skipped_file_warnings(report: dict) -> list[str]:
     ]
 
 
+def rejected_opt_out_warnings(report: dict) -> list[str]:
+    """One line when rejected opt-out rows opted out contacts or addresses
+    (``tasks.transform.rejected_opt_outs``): rows a person should mend at the source."""
+    counts = report.get("rejected_opt_outs") or {}
+    contacts, addresses = counts.get("contacts_opted_out", 0), counts.get("addresses_without_contact", 0)
+    if not contacts and not addresses:
+        return []
+    return [
+        f"warning: rejected opt-out rows name {contacts} contact(s), planned as opted out, and {addresses} "
+        f"address(es) no contact has, opted out by address ({UNMATCHED_FILE}); "
+        "their rows are in rejects.csv"
+    ]
+
+
 SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
     unread_status_warnings,
+    rejected_opt_out_warnings,
     duplicate_header_warnings,
     skipped_file_warnings,
 )

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -27,6 +28,7 @@ from schemas import lineage
 from schemas.contact import (
     EMAIL,
     INTERNATIONAL_DOMAIN,
+    LAST_CHANGED,
     OPT_OUT_STATUS,
     OUTCOME,
     PROVENANCE,
@@ -38,6 +40,9 @@ from schemas.contact import (
     normalise_email,
 )
 from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
+from tasks.csv_safety import safe_frame, write_safe_csv
+from tasks.import_files import HUBSPOT_DIR, LINEAGE_FILE
+from tasks.output import OutputFolder
 from tasks.transform.consent import ConsentPolicy, Outcome
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
@@ -236,3 +241,51 @@ def opt_out_named(contacts: pl.LazyFrame, named: pl.DataFrame) -> tuple[pl.LazyF
         (named_row & (pl.col(OUTCOME) != Outcome.OPTED_OUT.value)).sum().alias(NEWLY_OPTED_OUT),
     )
     return opted_out, tally
+
+
+UNMATCHED_FILE = f"{HUBSPOT_DIR}/opt-out-rejected-rows.csv"
+"""The opt-out file of the addresses only rejected opt-out rows name (no contact has them)."""
+
+UNMATCHED_STATUS = "named by rejected rows"
+"""Its status in ``plan.json``: the rows' own statuses are in its ``status`` column."""
+
+
+def plan_unmatched(named: pl.DataFrame, contact_files: Sequence[Path], out: OutputFolder) -> dict | None:
+    """Plan the opt-out of every address rejected opt-out rows name that no contact has.
+
+    HubSpot keeps an opt-out by address, not by contact, so it holds before the contact exists:
+    a portal may already hold the address (a sync's earlier run, a portal in use), or another
+    tool may create it later, and either would otherwise stay subscribed. The addresses go to
+    :data:`UNMATCHED_FILE` (``email``, ``status``, ``sources``), which the load opts out as it
+    does every opt-out file; ``lineage.csv`` gains a row for each, so a failure ties back to the
+    rejected rows.
+
+    Args:
+        named: The addresses of :func:`named_addresses`.
+        contact_files: Every planned contact's Parquet file.
+        out: The run's output folder, where ``lineage.csv`` is written already.
+
+    Returns:
+        The file's ``plan.json`` ``opt_outs`` entry, or None when every named address is a contact.
+    """
+    if named.is_empty():
+        return None
+    contacts = pl.scan_parquet(contact_files).select(EMAIL)
+    unmatched = named.lazy().join(contacts, on=EMAIL, how="anti", maintain_order="left").collect()
+    if unmatched.is_empty():
+        return None
+    rows = unmatched.select(
+        pl.col(EMAIL).alias("email"), pl.col(_STATUS).alias("status"), pl.col(_SOURCES).alias(SOURCES)
+    )
+    write_safe_csv(rows, out.path(UNMATCHED_FILE))
+    placed = rows.select(
+        pl.col("email"),
+        pl.lit(Outcome.OPTED_OUT.value).alias(OUTCOME),
+        pl.lit(UNMATCHED_FILE).alias("file"),
+        (pl.int_range(pl.len()) + 2).alias("line"),
+        pl.col(SOURCES),
+        pl.lit(None, pl.String).alias(LAST_CHANGED),
+    )
+    with out.path(LINEAGE_FILE).open("a", encoding="utf-8", newline="") as handle:
+        safe_frame(placed.lazy()).collect().write_csv(handle, include_header=False)
+    return {"file": UNMATCHED_FILE, "status": UNMATCHED_STATUS, "rows": unmatched.height}

@@ -93,8 +93,11 @@ def reference(raws) -> dict:
         for row in mapped.to_dicts():
             contacts.setdefault(canonical_address(row["email"]), []).append({**row, "email": canonical_address(row["email"])})
     merged = [merge(rows, properties) for rows in contacts.values()]
-    opted_out_by_rejects = opt_out_rejected_addresses(raws, merged)
-    return {"contacts": merged, "properties": properties, "rejects": rejects, "sources": sources, "rejected_opt_outs": opted_out_by_rejects}
+    opted_out_by_rejects, unmatched = opt_out_rejected_addresses(raws, merged)
+    return {
+        "contacts": merged, "properties": properties, "rejects": rejects, "sources": sources,
+        "rejected_opt_outs": opted_out_by_rejects, "unmatched_opt_outs": unmatched,
+    }  # fmt: skip
 
 
 def merge(rows: list[dict], properties: list[str]) -> dict:
@@ -121,7 +124,8 @@ def opt_out_rejected_addresses(raws, contacts: list[dict]) -> dict:
     tokens out of a cell (``addresses_in``, one cell at a time) is shared.
 
     Returns:
-        The report's counts: contacts opted out so, addresses naming no contact.
+        The report's counts: contacts opted out so, addresses naming no contact; and those
+        addresses as their opt-out file lists them (email, first row's status, rows).
     """
     named: dict[str, dict[tuple[str, int], dict]] = {}
     for raw in raws:
@@ -150,7 +154,13 @@ def opt_out_rejected_addresses(raws, contacts: list[dict]) -> dict:
         entries = {f"{r[lineage.SOURCE_FORMAT]}:{r[lineage.SOURCE_STATUS]}" for r in rows}
         contact["onramp_provenance"] = "; ".join(sorted(set(contact["onramp_provenance"].split("; ")) | entries))
         contact["sources"] += "".join(f" | {r[lineage.SOURCE_URI]}:{r[lineage.SOURCE_ROW]}" for r in rows)
-    return {"contacts_opted_out": newly, "addresses_without_contact": len(named) - matched}
+    emails = {c["email"] for c in contacts}
+    unmatched = [
+        [email, next(iter(rows.values()))[lineage.SOURCE_STATUS], " | ".join(f"{uri}:{row}" for uri, row in rows)]
+        for email, rows in named.items()
+        if email not in emails
+    ]
+    return {"contacts_opted_out": newly, "addresses_without_contact": len(named) - matched}, unmatched
 
 
 def iso_utc(moment: datetime | None) -> str:
@@ -178,6 +188,10 @@ def expected_files(ref: dict) -> dict[str, list[list[str]]]:
         lineage_rows += [
             [c["email"], "opted_out", file, str(line), c["sources"], iso_utc(c["last_changed"])] for line, c in enumerate(members, start=2)
         ]
+    if ref["unmatched_opt_outs"]:
+        file = "hubspot/opt-out-rejected-rows.csv"
+        files[file] = [["email", "status", "sources"], *ref["unmatched_opt_outs"]]
+        lineage_rows += [[email, "opted_out", file, str(line), sources, ""] for line, (email, _, sources) in enumerate(ref["unmatched_opt_outs"], start=2)]
     files["lineage.csv"] = [["email", "outcome", "file", "line", "sources", "last_changed"], *lineage_rows]
     files["rejects.csv"] = expected_rejects(ref["rejects"])
     return files

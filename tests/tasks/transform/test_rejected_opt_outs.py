@@ -12,7 +12,15 @@ from schemas import lineage
 from schemas.contact import EMAIL, OUTCOME
 from tasks.transform.consent import Outcome
 from tasks.transform.profile import load_profile
-from tasks.transform.rejected_opt_outs import RejectedFile, addresses_in, named_addresses, opt_out_named
+from tasks.transform.rejected_opt_outs import (
+    UNMATCHED_FILE,
+    UNMATCHED_STATUS,
+    RejectedFile,
+    addresses_in,
+    named_addresses,
+    opt_out_named,
+)
+from tasks.report import rejected_opt_out_warnings
 from tests.plain_plan import plan
 
 HEADER = "Email Address,First Name,LAST_CHANGED"
@@ -142,6 +150,16 @@ def test_a_rejected_unsubscribe_opts_out_the_subscribed_copy_and_the_ledger_bala
         ("mailchimp-export:subscribed", "marketing"): 1,
     }
     assert json.loads((out / "report.json").read_text(encoding="utf-8"))["rejected_opt_outs"] == report["rejected_opt_outs"]
+    # The address no contact has is opted out too: HubSpot keeps an opt-out by address.
+    unmatched = pl.read_csv(out / UNMATCHED_FILE).rows(named=True)
+    assert unmatched == [{"email": "carl@work.example.org", "status": "unsubscribed", "sources": f"{unsubscribed}:3"}]
+    planned = json.loads((out / "plan.json").read_text(encoding="utf-8"))["opt_outs"]
+    assert planned[-1] == {"file": UNMATCHED_FILE, "status": UNMATCHED_STATUS, "rows": 1}
+    assert report["files"]["opt_outs"][-1] == planned[-1]
+    assert lineage_rows["carl@work.example.org"] == {
+        "email": "carl@work.example.org", "outcome": "opted_out", "file": UNMATCHED_FILE, "line": 2,
+        "sources": f"{unsubscribed}:3", "last_changed": None,
+    }  # fmt: skip
 
 
 def test_a_contact_already_opted_out_keeps_its_status_and_is_not_counted(tmp_path):
@@ -186,3 +204,12 @@ def test_the_rule_gives_the_same_plan_when_files_are_staged_in_slices(tmp_path, 
     assert pl.read_csv(tmp_path / "whole" / "hubspot" / "opt-out-unsubscribed.csv")["Email"].to_list() == [
         f"p{i}@example.com" for i in range(0, 7, 2)
     ]
+
+
+def test_the_warning_counts_the_contacts_and_addresses_rejected_rows_opted_out():
+    assert rejected_opt_out_warnings({"rejected_opt_outs": {"contacts_opted_out": 0, "addresses_without_contact": 0}}) == []
+    [line] = rejected_opt_out_warnings({"rejected_opt_outs": {"contacts_opted_out": 5, "addresses_without_contact": 1}})
+    assert line == (
+        "warning: rejected opt-out rows name 5 contact(s), planned as opted out, and 1 address(es) no contact has, "
+        f"opted out by address ({UNMATCHED_FILE}); their rows are in rejects.csv"
+    )
