@@ -158,6 +158,7 @@ class HubSpotPortal:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        landed: Callable[[], Any] | None = None,
     ) -> Any:
         """Send a JSON request through the session, with retries, throttled by the budget.
 
@@ -166,9 +167,11 @@ class HubSpotPortal:
             path: Path below the portal URL, already URL-quoted.
             params: Query parameters.
             json: JSON body.
+            landed: For a write that is not safe to repeat, what finds it applied after an
+                answer was lost (``call_with_retries``).
 
         Returns:
-            The parsed JSON response, or ``None`` for an empty body.
+            The parsed JSON response, or ``None`` for an empty body; or what ``landed`` found.
 
         Raises:
             HttpError: A non-retryable error response (see ``call_with_retries``).
@@ -183,7 +186,7 @@ class HubSpotPortal:
                 raise HttpError(response.status_code, response.content, response.headers, what)
             return (response.json() if response.content else None), response.headers
 
-        return call_with_retries(send, budget=self.budget, what=what)
+        return call_with_retries(send, budget=self.budget, what=what, landed=landed)
 
     @property
     def details(self) -> PortalDetails | None:

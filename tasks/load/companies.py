@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +167,7 @@ def _create(portal: HubSpotPortal, companies: dict[str, str], journal: CompanyJo
             ]
         }
         try:
-            answer = portal.request("POST", f"{_COMPANIES_PATH}/batch/create", json=body) or {}
+            answer = portal.request("POST", f"{_COMPANIES_PATH}/batch/create", json=body, landed=_made_by(portal, batch)) or {}
         except HttpError as error:
             problems.append(describe(error))
             continue
@@ -176,6 +176,21 @@ def _create(portal: HubSpotPortal, companies: dict[str, str], journal: CompanyJo
         )
         problems.extend(str(error.get("message")) for error in answer.get("errors", []))
     return problems
+
+
+def _made_by(portal: HubSpotPortal, batch: list[tuple[str, str]]) -> Callable[[], dict[str, Any] | None]:
+    """What finds a lost ``batch/create`` of ``batch`` (``(domain, name)`` pairs HubSpot had no
+    company for) applied: the companies HubSpot now has for its domains, as the create would
+    have answered them; ``None`` when it has none (nothing was made: send it again). A second
+    create would make every company twice."""
+
+    def landed() -> dict[str, Any] | None:
+        found = _search_existing(portal, [domain for domain, _name in batch])
+        if not found:
+            return None
+        return {"results": [{"id": company_id, "properties": {DOMAIN: domain}} for domain, company_id in found.items()]}
+
+    return landed
 
 
 def _associate(portal: HubSpotPortal, pairs: Iterable[tuple[str, str]]) -> tuple[int, list[str]]:

@@ -36,9 +36,10 @@ A failure with no clear answer (a timeout, a 5xx: HubSpot's 502 and 504 are gate
 work that may have been done, a connection dropped after the request went out) leaves unknown
 whether the write was applied, and retrying it can apply it twice. Most of the load's writes are
 safe to repeat: contacts are upserted by email, unsubscribing is idempotent, creating a property,
-group or list that exists answers 409, which counts as done. A write that is not (submitting an
-import: a second one is a second import) passes ``landed``, which looks for what the lost
-request would have made before it is sent again.
+group or list that exists answers 409, which counts as done. The writes that are not
+(submitting an import, creating companies: a second request makes a second import, a second
+company of each domain) pass ``landed``, which looks for what the lost request would have made
+before it is sent again.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from tasks.load import ensure_properties, load_plan, read_plan
-from tasks.load.companies import CREATED, ORIGINS, companies_report, company_links
+from tasks.load.companies import CREATED, ORIGINS, companies_report, company_links, load_companies
 from tasks.load.lists import ensure_lists
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_csv, write_plan
@@ -168,6 +168,19 @@ def test_companies_are_created_once_across_runs_and_contacts_associated(portal, 
 
 def by_domain_id(by_domain, company_id):
     return next(domain for domain, company in by_domain.items() if company.id == str(company_id))
+
+
+def test_companies_whose_create_was_answered_504_after_it_landed_are_found_not_made_twice(portal, emulator, client, tmp_path):
+    plan = plan_dir(tmp_path / "plan", [["ann@acme.io", "Ann", "Acme", ""], ["cat@gmail.com", "Cat", "Beta", "beta.com"]])
+    load_plan(portal, plan, poll_interval=POLL)
+    # HubSpot creates the batch, then its gateway times out: the answer with the ids is lost.
+    emulator.write_faults.add(1)
+
+    companies = load_companies(portal, read_plan(plan), tmp_path / "state")
+
+    stored = client.crm.companies.basic_api.get_page(limit=100, properties=["domain"]).results
+    assert sorted(company.properties["domain"] for company in stored) == ["acme.io", "beta.com"]
+    assert (companies["created"], companies["associated"], companies["files"][0]["problems"]) == (2, 2, [])
 
 
 def test_company_totals_count_each_company_once_across_the_files_that_share_it(portal, emulator, client, tmp_path):
