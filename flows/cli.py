@@ -538,6 +538,11 @@ def _print_summary(report: dict, output: str) -> None:
             f"update {contacts['update']}, leave {contacts['unchanged']} contacts; opt out {opt_outs['opt_out']} "
             f"({opt_outs['unchanged']} already); +{dry_run['billing_delta']} marketing contacts"
         )
+        if dry_run.get("marketing_opted_out"):
+            print(
+                f"  {dry_run['marketing_opted_out']} contact(s) of the marketing files are unsubscribed from all email in "
+                "HubSpot: the load would make them marketing contacts, billed for and never emailed (report.json dry_run.files)"
+            )
     load = report.get("load")
     if load:
         refused = load.get("rows_with_value_errors", 0)

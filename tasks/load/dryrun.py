@@ -11,7 +11,10 @@ subscription status read back; nothing is created, updated or unsubscribed. Per 
 
 Per opt-out address: ``opt_out`` (would be unsubscribed) or ``unchanged`` (already is).
 ``billing_delta`` counts the marketing contacts the load would add: contacts of marketing files
-that do not exist or are not marketing contacts yet.
+that do not exist or are not marketing contacts yet. ``marketing_opted_out`` counts the contacts
+of marketing files HubSpot already holds as unsubscribed from all email: the load would make
+them marketing contacts, billed for and never emailed (HubSpot keeps the opt-out), which only
+HubSpot's UI can set back; a person may want them out of the marketing files first.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from tasks.load.log import get_logger
 from tasks.load.optouts import read_opt_out_emails
 from tasks.load.plan import LoadPlan, read_header
 from tasks.load.properties import existing_properties
-from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, planned_rows, read_contacts, read_unsubscribed
+from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, is_opted_out, planned_rows, read_contacts, read_unsubscribed
 
 CREATE, UPDATE, UNCHANGED, OPT_OUT = "create", "update", "unchanged", "opt_out"
 
@@ -74,14 +77,15 @@ def _contacts_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any])
     properties = [name for name in read_header(plan.path(entry["file"])) if name != "email"]
     marketable = bool(entry.get("marketable"))
     counts = {CREATE: 0, UPDATE: 0, UNCHANGED: 0}
-    billing = 0
+    billing = opted_out = 0
     for batch in chunked(planned_rows(plan, entry), READ_BATCH_SIZE):
         found = read_contacts(portal, [email for _, email, _ in batch], properties)
         for _, email, values in batch:
             contact = found.get(email)
             counts[contact_action(values, contact, marketable)] += 1
             billing += marketable and not is_marketing(contact)
-    return {"file": entry["file"], "outcome": entry.get("outcome"), **counts, "billing_delta": billing}
+            opted_out += marketable and is_opted_out(contact)
+    return {"file": entry["file"], "outcome": entry.get("outcome"), **counts, "billing_delta": billing, "marketing_opted_out": opted_out}
 
 
 def _opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +108,7 @@ def dry_run(portal: HubSpotPortal, plan: LoadPlan, expected_portal: ExpectedPort
     Returns:
         ``{"portal", "portal_id", "account_type", "properties": {"create": [names], "existing": N},
         "contacts": {"create", "update", "unchanged"}, "opt_outs": {"opt_out", "unchanged"},
-        "billing_delta": N, "files": [per contacts file and opt-out file counts]}``.
+        "billing_delta": N, "marketing_opted_out": N, "files": [per contacts file and opt-out file counts]}``.
 
     Raises:
         LoadError: The token is not for ``expected_portal``: nothing was read but which portal it is.
@@ -120,6 +124,7 @@ def dry_run(portal: HubSpotPortal, plan: LoadPlan, expected_portal: ExpectedPort
         "contacts": {action: sum(f[action] for f in contacts) for action in (CREATE, UPDATE, UNCHANGED)},
         "opt_outs": {action: sum(f[action] for f in opt_outs) for action in (OPT_OUT, UNCHANGED)},
         "billing_delta": sum(f["billing_delta"] for f in contacts),
+        "marketing_opted_out": sum(f["marketing_opted_out"] for f in contacts),
         "files": contacts + opt_outs,
     }
     get_logger().info(

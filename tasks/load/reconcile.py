@@ -6,7 +6,10 @@ Checked, for every row of the plan that the load did not already report as faile
 - ``not-marketing``: a contact of a marketing file is not a marketing contact;
 - ``not-in-list``: a contact of a file whose import made a list is not in that list;
 - ``not-opted-out``: an opt-out file's address is not unsubscribed from all email;
-- ``opted-out-is-marketing``: an opt-out file's address is a marketing contact in HubSpot.
+- ``opted-out-is-marketing``: an opt-out file's address is a marketing contact in HubSpot;
+- ``opted-out-made-marketing``: a marketing file's contact is one HubSpot holds as unsubscribed
+  from all email (it was before the load, or by another tool): a marketing contact that is
+  billed for and can never be emailed, which only HubSpot's UI can set back.
 
 Everything is read in batches (100 contacts per ``batch/read``, list members 250 a page), file
 by file, so memory follows a file's list size rather than the migration's. Nothing is written.
@@ -30,12 +33,13 @@ from tasks.load.optouts import normalise_email, read_opt_out_emails, unsubscribe
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
 
 MARKETING_STATUS = "hs_marketable_status"
+OPTED_OUT_PROPERTY = "hs_email_optout"
 READ_BATCH_SIZE = 100
 LIST_PAGE_SIZE = 250
 ARTIFACT_KEY = "onramp-reconciliation"
 # The artifact is for reading, not for processing: report.json holds every mismatch.
 _ARTIFACT_MAX_ROWS = 500
-CHECKS = ("contact-missing", "not-marketing", "not-in-list", "not-opted-out", "opted-out-is-marketing")
+CHECKS = ("contact-missing", "not-marketing", "not-in-list", "not-opted-out", "opted-out-is-marketing", "opted-out-made-marketing")
 
 
 def planned_rows(plan: LoadPlan, entry: dict[str, Any]) -> Iterator[tuple[int, str, dict[str, str]]]:
@@ -63,7 +67,7 @@ def read_contacts(portal: HubSpotPortal, emails: list[str], properties: list[str
     """
     request = BatchReadInputSimplePublicObjectId(
         id_property="email",
-        properties=sorted({"email", MARKETING_STATUS, *properties}),
+        properties=sorted({"email", MARKETING_STATUS, OPTED_OUT_PROPERTY, *properties}),
         properties_with_history=[],
         inputs=[SimplePublicObjectId(id=email) for email in emails],
     )
@@ -95,6 +99,11 @@ def read_unsubscribed(portal: HubSpotPortal, emails: list[str]) -> set[str]:
 def is_marketing(contact: dict[str, Any] | None) -> bool:
     """Whether a contact read back is a marketing contact."""
     return bool(contact) and str(contact["properties"].get(MARKETING_STATUS, "")).lower() == "true"
+
+
+def is_opted_out(contact: dict[str, Any] | None) -> bool:
+    """Whether a contact read back is unsubscribed from all email (``hs_email_optout``)."""
+    return bool(contact) and str(contact["properties"].get(OPTED_OUT_PROPERTY, "")).lower() == "true"
 
 
 def _list_members(portal: HubSpotPortal, list_id: str) -> set[str]:
@@ -130,6 +139,9 @@ def _check_contacts(
                 continue
             if entry.get("marketable") and not is_marketing(contact):
                 mismatches.append(_mismatch("not-marketing", file, line, f"{MARKETING_STATUS} is not true"))
+            if entry.get("marketable") and is_marketing(contact) and is_opted_out(contact):
+                detail = "a marketing contact HubSpot holds as unsubscribed from all email: billed, never emailed"
+                mismatches.append(_mismatch("opted-out-made-marketing", file, line, detail))
             for list_id, list_members in zip(result.get("list_ids", []), members):
                 if contact["id"] not in list_members:
                     mismatches.append(_mismatch("not-in-list", file, line, f"contact {contact['id']} not in list {list_id}"))

@@ -235,3 +235,19 @@ def test_contacts_path_by_size_unless_told():
 def test_progress_line():
     assert progress_line(50, 200, 2, 5) == "[#####...............]  25%  2/5 steps, 50/200 rows"
     assert progress_line(0, 0, 1, 1).startswith("[####################] 100%")
+
+
+def test_a_contact_opted_out_in_hubspot_that_a_marketing_file_names_is_shown_by_the_dry_run_and_the_reconciliation(portal, emulator, tmp_path):
+    plan = small_plan(tmp_path)
+    # The portal already holds m0, unsubscribed from all email (as another tool left it).
+    portal.request("POST", "/crm/v3/objects/contacts", json={"properties": {"email": "m0@example.com"}})
+    portal.request("POST", "/communication-preferences/v4/statuses/m0@example.com/unsubscribe-all", params={"channel": "EMAIL"})
+
+    assert dry_run(portal, plan)["marketing_opted_out"] == 1
+    load = load_plan(portal, plan.directory, poll_interval=0.05)
+    found = reconcile(portal, plan, load)
+
+    assert found["by_check"]["opted-out-made-marketing"] == 1
+    [mismatch] = found["mismatches"]
+    assert (mismatch["check"], mismatch["file"], mismatch["line"]) == ("opted-out-made-marketing", "hubspot/contacts-marketing-001.csv", 2)
+    assert "m0@" not in str(found)
