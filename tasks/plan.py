@@ -37,6 +37,7 @@ from tasks.transform.consent import ConsentPolicy, Outcome
 from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.transform.rejected_opt_outs import REPORT_KEY, RejectedFile, RejectedOptOutCounts, named_addresses, opt_out_named, plan_unmatched
+from tasks.typed_values import VALUES_DROPPED, write_value_rejects
 from tasks.validate import split_rejects
 
 WORK_FOLDER_PREFIX = ".onramp-work-"
@@ -183,10 +184,12 @@ def plan_sources(
             plan = {**plan, "opt_outs": [*plan["opt_outs"], unmatched]}
         plan = add_property_groups(plan, [p for p, _ in profiles.values()], out)
         write_rejects([pl.scan_parquet(s.rejects) for s in staged], out)
+        values_dropped = write_value_rejects(staged, out)
         sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts(), s.unread_statuses, s.duplicate_headers) for s in staged]
         routes = [route.as_dict() for s in staged for route in s.mapped.routes]
         skipped = {file.uri: file.as_dict() for raw in raws for file in raw.skipped_files}
         report = build_report(sources, contacts, routes, plan, list(skipped.values()))
+        report[VALUES_DROPPED] = values_dropped
         report[REPORT_KEY] = rejected_opt_outs.as_dict()
     write_report(report, out)
     return report

@@ -18,6 +18,7 @@ from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 from tasks.transform.consent import Outcome
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
+from tasks.typed_values import value_reject_warnings
 
 REPORT_FILE = "report.json"
 REJECTS_FILE = "rejects.csv"
@@ -164,6 +165,7 @@ SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
     rejected_opt_out_warnings,
     duplicate_header_warnings,
     skipped_file_warnings,
+    value_reject_warnings,
 )
 """Every kind of source warning :func:`source_warnings` gives, in the order they are shown."""
 

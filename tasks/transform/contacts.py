@@ -38,6 +38,7 @@ from schemas.contact import (
 )
 from tasks.transform.consent import ConsentPolicy, Outcome, outcome_from_severity_expr, severity_expr
 from tasks.transform.profile import CustomProperty, SourceProfile
+from tasks.typed_values import DROPPED, READINGS, TypedColumn, dropped_column, unsent, without_dropped
 
 _SEVERITY = "_severity"
 _ROW_OUTCOME = "_row_outcome"
@@ -47,6 +48,7 @@ _INPUT_ORDER = "_input_order"
 _COUNT = "_count"
 _FIRST = "_first"
 _PARSED = "_parsed_"
+_TYPED = "_typed_"
 _FILE_STRIDE = 1 << 32
 """Positions are ``file index * _FILE_STRIDE + row``: no file has 2**32 rows."""
 ROWS_PER_EMAIL_PARTITION = 1_000_000
@@ -78,6 +80,9 @@ class ContactRows:
     frame: pl.LazyFrame
     routes: list[ColumnRoute]
     custom_properties: list[CustomProperty]
+    typed_columns: tuple[TypedColumn, ...] = ()
+    """Its columns going to a number, date or datetime property, in header order: their cells
+    that cannot be read as the type are not sent, and are in the frame's ``DROPPED`` column."""
 
 
 def map_rows(
@@ -128,23 +133,29 @@ def map_rows(
     change_headers = [
         h for column in profile.last_changed_columns for h in headers if h.strip().lower() == column.lower()
     ]
-    datetime_headers = [
-        sources[0] for name, sources in targets.items() if len(sources) == 1 and _is_datetime(customs.get(name))
-    ]
+    # Every column going to a number, date or datetime property is read as its type (see
+    # ``tasks.typed_values``): a cell that cannot be is not sent, and is carried in ``DROPPED``.
+    readings = {
+        h: (name, READINGS[customs[name].type])
+        for name, sources in targets.items()
+        if name in customs and customs[name].type in READINGS
+        for h in sources
+    }
+    typed = {h: pl.col(_TYPED + h) for h in readings}
 
     def value_of(name: str, sources: list[str]) -> pl.Expr:
-        # Two headers for one property (e.g. "Phone" and "Phone Number"): first non-empty wins.
-        value = pl.col(sources[0]) if len(sources) == 1 else pl.coalesce(sources)
+        # Two headers for one property (e.g. "Phone" and "Phone Number"): first non-empty wins
+        # (for a typed property, first readable).
+        values = [typed.get(h, pl.col(h)) for h in sources]
+        value = values[0] if len(values) == 1 else pl.coalesce(values)
         custom = customs.get(name)
-        if _is_datetime(custom):
-            parsed = pl.col(_PARSED + sources[0]) if len(sources) == 1 else _parse_timestamp(value, timestamp_format)
-            value = _as_millis(value, parsed)
-        elif custom is not None and custom.values == "tag_list":
+        if custom is not None and custom.values == "tag_list":
             value = _tag_list(value)
         return value.alias(name)
 
     change_times = [pl.col(_PARSED + h) for h in change_headers]
     outcome = policy.status_outcome_expr(pl.col(lineage.SOURCE_STATUS))
+    time_headers = [h for h, (_, reading) in readings.items() if reading.times]
     # Cells are cleaned, and time columns parsed, once, before the select uses them as often
     # as it needs: polars does not share a repeated expression here, and a time column is a
     # property and a change time both.
@@ -152,17 +163,24 @@ def map_rows(
         *(_blank_to_null(pl.col(h)).alias(h) for h in headers if h != email_column),
         *(
             _parse_timestamp(_blank_to_null(pl.col(h)), timestamp_format).alias(_PARSED + h)
-            for h in dict.fromkeys([*change_headers, *datetime_headers])
+            for h in dict.fromkeys([*change_headers, *time_headers])
         ),
+    ).with_columns(
+        # Read once: the property and the carried cell both use it.
+        reading.read(pl.col(h), pl.col(_PARSED + h)).alias(_TYPED + h)
+        for h, (_, reading) in readings.items()
     )
+    dropped_values = dropped_column({h: unsent(pl.col(h), pl.col(_TYPED + h)) for h in readings})
     frame = prepared.select(
         normalise_email(pl.col(email_column)).alias(EMAIL),
         *(value_of(name, sources) for name, sources in targets.items()),
         (pl.coalesce(change_times) if change_times else pl.lit(None, pl.Datetime("us"))).alias(_LAST_CHANGED),
         outcome.alias(_ROW_OUTCOME),
         *lineage.ALL,
+        *([] if dropped_values is None else [dropped_values]),
     )
-    return ContactRows(frame=frame, routes=routes, custom_properties=list(customs.values()))
+    typed_columns = tuple(TypedColumn(h, name, reading.reason) for h, (name, reading) in readings.items())
+    return ContactRows(frame=frame, routes=routes, custom_properties=list(customs.values()), typed_columns=typed_columns)
 
 
 def _second_sources(targets: dict[str, list[str]]) -> list[str]:
@@ -220,7 +238,7 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
         return pl.DataFrame(
             schema=dict.fromkeys(_contact_columns([]), pl.String) | {ROWS_MERGED: pl.UInt32, LAST_CHANGED: pl.Datetime("us")}
         )
-    return _merged(one_spelling(files))
+    return _merged(one_spelling(without_dropped(files)))
 
 
 def _merged(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
@@ -282,7 +300,7 @@ def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]
     """
     if not files:
         return [merge_contacts([]).lazy()]
-    files = one_spelling(files)
+    files = one_spelling(without_dropped(files))
     columns = _contact_columns(property_columns(files))
     positioned = [f.with_columns(_position_expr(i)) for i, f in enumerate(files)]
     duplicated = _duplicated_emails(positioned)
@@ -309,7 +327,7 @@ def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]
 
 def property_columns(files: Sequence[pl.LazyFrame]) -> list[str]:
     """The property columns of mapped files, in order of first appearance."""
-    internal = {EMAIL, _LAST_CHANGED, _ROW_OUTCOME, *lineage.ALL}
+    internal = {EMAIL, _LAST_CHANGED, _ROW_OUTCOME, DROPPED, *lineage.ALL}
     names = (c for f in files for c in f.collect_schema().names() if c not in internal)
     return list(dict.fromkeys(names))
 
@@ -416,20 +434,6 @@ def _blank_to_null(value: pl.Expr) -> pl.Expr:
 def _parse_timestamp(value: pl.Expr, timestamp_format: str) -> pl.Expr:
     """Parse a cleaned cell (see :func:`_blank_to_null`); no cache: times are nearly all distinct."""
     return value.str.to_datetime(timestamp_format, strict=False, time_unit="us", cache=False)
-
-
-def _is_datetime(prop: CustomProperty | None) -> bool:
-    return prop is not None and prop.type == "datetime"
-
-
-def _as_millis(value: pl.Expr, parsed: pl.Expr) -> pl.Expr:
-    """A time the way HubSpot's importer reads a datetime property.
-
-    Unix milliseconds: the one datetime form HubSpot's importer takes whatever the import's
-    dateFormat. A value that does not parse is sent as it is, so HubSpot's own error comes
-    back tied to the row instead of Onramp dropping it.
-    """
-    return pl.coalesce(parsed.dt.epoch("ms").cast(pl.String), value)
 
 
 def _tag_list(value: pl.Expr) -> pl.Expr:

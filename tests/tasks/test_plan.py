@@ -11,8 +11,11 @@ changes.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 import re
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +45,44 @@ LIMITS = PlanLimits(max_rows=40)
 REJECT_HEADER = ["source", "row", "status", "format", "reason"]
 _NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
 _PHONE = re.compile(r"\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*")
+TYPED = {c.source_column.lower(): c for c in PROFILE.custom_properties.values() if c.type in ("number", "datetime")}
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+VALUE_REJECT_HEADER = ["source", "row", "column", "property", "value", "reason"]
+UNREADABLE = {
+    "MEMBER_RATING": ["abc", "NaN", "1_000", "1e400", "１２"],
+    "OPTIN_TIME": ["2018-02-30 08:15:34", "yesterday", "2018-07-26 08:15:34 garbage"],
+}
+"""Cells no reading takes, written into every 5th row of the generated exports."""
+
+
+def unreadable_reason(kind: str, cell: str) -> str | None:
+    """Why a typed cell cannot be sent as its property's type (None when it can)."""
+    if kind == "number":
+        return None if _DECIMAL.fullmatch(cell) and math.isfinite(float(cell)) else "not a number"
+    try:
+        datetime.strptime(cell, PROFILE.timestamp_format)
+    except ValueError:
+        return "not a time any format of this source reads"
+    return None
+
+
+def spoil_typed_cells(export: Path) -> None:
+    """Put unreadable number and time cells in every 5th row of each status file of ``export``."""
+    with zipfile.ZipFile(export) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(export, "w") as archive:
+        for name, data in members.items():
+            if name.endswith(".csv"):
+                rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+                for number, row in enumerate(rows[1:]):
+                    if number % 5 == 0:
+                        for column, values in UNREADABLE.items():
+                            if column in rows[0]:
+                                row[rows[0].index(column)] = values[number % len(values)]
+                text = io.StringIO(newline="")
+                csv.writer(text, lineterminator="\n").writerows(rows)
+                data = text.getvalue().encode("utf-8")
+            archive.writestr(name, data)
 
 
 def safe(cell: object) -> str:
@@ -71,7 +112,7 @@ def reason(row: dict, email_column: str) -> str | None:
 def reference(raws) -> dict:
     """Plain Python: every file's rows in memory, merged and laid out into files."""
     contacts: dict[str, list[dict]] = {}
-    rejects, properties, sources = [], [], []
+    rejects, properties, sources, value_rejects = [], [], [], []
     for raw in raws:
         frame = raw.frame.collect()
         # The reader's columns telling where a repeated header's copies disagree are counted,
@@ -87,17 +128,35 @@ def reference(raws) -> dict:
         sources.append({"uri": raw.uri, "format": raw.format, "status": raw.status, "rows": len(rows), "rejected": len(rejected), "unread_status_values": [], "duplicate_headers": duplicates})
         if rejected:
             rejects.append(rejected)
-        accepted = pl.DataFrame([r for r, why in bad if not why], schema=raw.frame.drop(disagreeing).collect_schema())
+        accepted_rows = [r for r, why in bad if not why]
+        accepted = pl.DataFrame(accepted_rows, schema=raw.frame.drop(disagreeing).collect_schema())
         mapped = map_rows(accepted, raw.headers, raw.email_column, raw.uri, PROFILE, PROFILE.consent).frame.collect()
         properties += [c for c in mapped.columns if not c.startswith("_") and c != "email" and c not in properties]
-        for row in mapped.to_dicts():
+        typed = [(h, TYPED[h.strip().lower()]) for h in raw.headers if h.strip().lower() in TYPED]
+        for source_row, row in zip(accepted_rows, mapped.to_dicts(), strict=True):
+            # A typed cell that cannot be read is not sent: the property is blank (filled in the
+            # merge from another row), and the cell is in value-rejects.csv.
+            for header, prop in typed:
+                cell = (source_row[header] or "").strip()
+                why = unreadable_reason(prop.type, cell) if cell else None
+                if why:
+                    row[prop.name] = None
+                    value_rejects.append([raw.uri, str(source_row[lineage.SOURCE_ROW]), header, prop.name, cell, why])
             contacts.setdefault(canonical_address(row["email"]), []).append({**row, "email": canonical_address(row["email"])})
     merged = [merge(rows, properties) for rows in contacts.values()]
     opted_out_by_rejects, unmatched = opt_out_rejected_addresses(raws, merged)
     return {
         "contacts": merged, "properties": properties, "rejects": rejects, "sources": sources,
-        "rejected_opt_outs": opted_out_by_rejects, "unmatched_opt_outs": unmatched,
+        "rejected_opt_outs": opted_out_by_rejects, "unmatched_opt_outs": unmatched, "value_rejects": value_rejects,
     }  # fmt: skip
+
+
+def values_dropped(value_rejects: list[list[str]]) -> list[dict]:
+    """report.json's count of the cells not sent, per source file and column, in order of first one."""
+    counts: dict[tuple[str, ...], int] = {}
+    for source, _, column, prop, _, why in value_rejects:
+        counts[source, column, prop, why] = counts.get((source, column, prop, why), 0) + 1
+    return [{"source": s, "column": c, "property": p, "reason": r, "values": n} for (s, c, p, r), n in counts.items()]
 
 
 def merge(rows: list[dict], properties: list[str]) -> dict:
@@ -194,6 +253,7 @@ def expected_files(ref: dict) -> dict[str, list[list[str]]]:
         lineage_rows += [[email, "opted_out", file, str(line), sources, ""] for line, (email, _, sources) in enumerate(ref["unmatched_opt_outs"], start=2)]
     files["lineage.csv"] = [["email", "outcome", "file", "line", "sources", "last_changed"], *lineage_rows]
     files["rejects.csv"] = expected_rejects(ref["rejects"])
+    files["value-rejects.csv"] = [VALUE_REJECT_HEADER, *([safe(cell) for cell in row] for row in ref["value_rejects"])]
     return files
 
 
@@ -214,10 +274,12 @@ def read_csv(path: Path) -> list[list[str]]:
 @pytest.mark.parametrize(("layout", "seed"), [("new", 5), ("old", 8)])
 def test_the_streaming_plan_writes_what_the_in_memory_rules_give(tmp_path, layout, seed):
     write_export(tmp_path / "export.zip", rows=300, seed=seed, layout=layout)
+    spoil_typed_cells(tmp_path / "export.zip")
     raws = read_export(str(tmp_path / "export.zip"), tmp_path / "staging")
     ref = reference(raws)
     assert any(c["rows_merged"] > 1 for c in ref["contacts"]), "the export should hold duplicates"
     assert any(c["last_changed"] for c in ref["contacts"]), "the export should hold change times"
+    assert {row[2] for row in ref["value_rejects"]} == set(UNREADABLE), "the export should hold unreadable typed cells"
 
     report = plan_sources(raws, OutputFolder(str(tmp_path / "out")), {PROFILE.format: (PROFILE, PROFILE.consent)}, LIMITS)
 
@@ -232,8 +294,9 @@ def test_the_streaming_plan_writes_what_the_in_memory_rules_give(tmp_path, layou
     assert report["rows_read"] == sum(s["rows"] for s in ref["sources"])
     assert report["duplicates_merged"] == sum(c["rows_merged"] - 1 for c in ref["contacts"])
     assert report["rejected_opt_outs"] == ref["rejected_opt_outs"]
+    assert report["values_dropped"] == values_dropped(ref["value_rejects"])
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == report
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hubspot", "lineage.csv", "plan.json", "rejects.csv", "report.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hubspot", "lineage.csv", "plan.json", "rejects.csv", "report.json", "value-rejects.csv"]
 
 
 def test_staging_a_file_in_slices_writes_the_same_files(tmp_path, monkeypatch):
