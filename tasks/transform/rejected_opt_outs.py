@@ -36,7 +36,7 @@ from schemas.contact import (
     SOURCES,
     SOURCES_SEPARATOR,
     canonical_address,
-    has_email_form,
+    is_valid_email,
     normalise_email,
 )
 from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
@@ -162,7 +162,9 @@ def named_addresses(files: Sequence[RejectedFile]) -> pl.DataFrame:
     """Every address that rejected opt-out rows name, normalised as contacts' emails are.
 
     Each token of :func:`addresses_in` is trimmed and lowercased, an internationalised domain
-    put in its one spelling (``canonical_address``), and kept if it has an email's form.
+    put in its one spelling (``canonical_address``), and kept if HubSpot would take it
+    (``is_valid_email``: an address at no top-level domain, ``jane@gmail.con``, is no contact's
+    and could not be opted out).
 
     Args:
         files: Every source file's rejects, in input order.
@@ -187,7 +189,7 @@ def named_addresses(files: Sequence[RejectedFile]) -> pl.DataFrame:
     respelt = pl.col(EMAIL).replace(international, [canonical_address(address) for address in international])
     return (
         named.with_columns(respelt)
-        .filter(has_email_form(pl.col(EMAIL)))
+        .filter(is_valid_email(pl.col(EMAIL)))
         .group_by(EMAIL, maintain_order=True)
         .agg(
             pl.col(_STATUS).first(),

@@ -199,7 +199,8 @@ def opt_out_rejected_addresses(raws, contacts: list[dict]) -> dict:
                 email = token.strip().lower()
                 email = canonical_address(email) if not email.isascii() or "xn--" in email else email
                 local = email.rpartition("@")[0]
-                if re.search(EMAIL_PATTERN, email) and len(email) <= MAX_EMAIL_CHARS and len(local) <= MAX_LOCAL_PART_CHARS:
+                formed = re.search(EMAIL_PATTERN, email) and len(email) <= MAX_EMAIL_CHARS and len(local) <= MAX_LOCAL_PART_CHARS
+                if formed and email.rpartition(".")[2] in top_level_domains():
                     named.setdefault(email, {})[(row[lineage.SOURCE_URI], row[lineage.SOURCE_ROW])] = row
     matched = newly = 0
     for contact in contacts:
