@@ -8,7 +8,9 @@ The rules (DESIGN.md, "Domain rules"):
 - properties come from the most recently changed row (then the earliest in input order);
   a blank never overwrites a value, it is filled from the other rows. The contact keeps that
   row's change time as ``last_changed`` (the latest of its rows'), so a later run can tell
-  whether a source's row is newer than what was sent (``tasks/sync.py``).
+  whether a source's row is newer than what was sent (``tasks/sync.py``);
+- a cell of a column going to a number, date or datetime property that cannot be read as that
+  type is not sent, as if blank, and is accounted for (``tasks/typed_values.py``).
 """
 
 from __future__ import annotations
