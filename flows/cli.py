@@ -466,6 +466,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         f"  {out / 'report.json'}        the ledger and the load results ({out / 'report.html'} as a page)\n"
         f"  {out / 'hubspot'}/               the files HubSpot imported (contacts per outcome, opt-outs)\n"
         f"  {out / 'rejects.csv'}        rows that could not be used, with the reason\n"
+        f"  {out / 'value-rejects.csv'}  values not sent: not of their property's type\n"
         f"  {out / 'lineage.csv'}        each contact's source rows\n"
         "Next: `prefect server start` shows these runs and their artifacts in the Prefect UI;\n"
         "`onramp migrate SOURCE --out DIR` with HUBSPOT_ACCESS_TOKEN set loads into a real portal."

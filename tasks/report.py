@@ -18,7 +18,7 @@ from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 from tasks.transform.consent import Outcome
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
-from tasks.typed_values import value_reject_warnings
+from tasks.typed_values import VALUE_REJECTS_FILE, value_reject_warnings
 
 REPORT_FILE = "report.json"
 REJECTS_FILE = "rejects.csv"
@@ -215,6 +215,7 @@ def build_report(
         "columns": list(columns),
         "files": {
             "rejects": REJECTS_FILE,
+            "value_rejects": VALUE_REJECTS_FILE,
             "imports": [{"file": i["file"], "outcome": i["outcome"], "rows": i["rows"]} for i in plan["imports"]],
             "opt_outs": [{"file": o["file"], "status": o["status"], "rows": o["rows"]} for o in plan["opt_outs"]],
             "lineage": plan["lineage"],
@@ -323,6 +324,7 @@ def markdown_report(report: dict) -> str:
         *(f"- `{i['file']}`: {i['rows']} {i['outcome']} contacts" for i in report["files"]["imports"]),
         *(f"- `{o['file']}`: {o['rows']} opted out ({o['status']})" for o in report["files"]["opt_outs"]),
         f"- `{report['files']['rejects']}`: {report['rows_rejected']} rejected rows",
+        f"- `{VALUE_REJECTS_FILE}`: {sum(d['values'] for d in report.get('values_dropped', []))} value(s) not sent",
     ]
     load = report.get("load")
     if load:
