@@ -45,6 +45,7 @@ def stage_sheets(
     staging_dir: Path,
     sheet: str | None,
     is_contact_list: Callable[[list[str]], bool],
+    header_search_rows: int = 1,
 ) -> list[StagedFile]:
     """Write the contact sheets of a workbook as UTF-8 CSVs, every cell as text.
 
@@ -54,6 +55,8 @@ def stage_sheets(
         sheet: The sheet to read; None to take every sheet whose header row is a contact
             list's (a workbook of contacts and leads holds two lists, and neither may be lost).
         is_contact_list: Whether a header row is a contact list's (it has an email column).
+        header_search_rows: How far down a sheet a header row is looked for when no sheet starts
+            with one, to name it in the refusal (a title above the header).
 
     Returns:
         Each sheet as a CSV, its URI ``<workbook>#<sheet>``, in workbook order.
@@ -68,8 +71,26 @@ def stage_sheets(
         raise InputError(staged.uri, f"no sheet {sheet!r} (sheets: {', '.join(headers)})")
     names = [sheet] if sheet is not None else [name for name, row in headers.items() if is_contact_list(row)]
     if not names:
-        raise InputError(staged.uri, f"no sheet has a contact header row (sheets: {', '.join(headers)})")
+        raise InputError(staged.uri, _no_contact_sheet(workbook, list(headers), is_contact_list, header_search_rows))
     return [_stage_sheet(workbook, staged, staging_dir, name) for name in names]
+
+
+def _no_contact_sheet(
+    workbook: fastexcel.ExcelReader, names: list[str], is_contact_list: Callable[[list[str]], bool], search_rows: int
+) -> str:
+    """Why no sheet is read: none starts with a contact header row; naming a later row that
+    looks like one (a title or a date above the header), when a sheet has one."""
+    for name in names:
+        frame = workbook.load_sheet(name, header_row=None, n_rows=search_rows, dtypes="string").to_polars()
+        for number, row in enumerate(frame.iter_rows(), start=1):
+            cells = [value or "" for value in row]
+            # A data row may name a channel "Email"; a header holds no address.
+            if number > 1 and is_contact_list(cells) and not any("@" in cell for cell in cells):
+                return (
+                    f"no sheet has a contact header row on its first row; sheet {name!r} row {number} "
+                    "looks like the header: remove the rows above it"
+                )
+    return f"no sheet has a contact header row (sheets: {', '.join(names)})"
 
 
 def _stage_sheet(workbook: fastexcel.ExcelReader, staged: StagedFile, staging_dir: Path, name: str) -> StagedFile:

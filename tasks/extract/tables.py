@@ -238,7 +238,7 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
         plain, layout = normalise_text(staged, staging_dir)
         return [read_table(plain, options, layout)]
     with _ONE_WORKBOOK_AT_A_TIME:
-        sheets = stage_sheets(staged, staging_dir, sheet, lambda headers: _is_contact_list(headers, options))
+        sheets = stage_sheets(staged, staging_dir, sheet, lambda headers: _is_contact_list(headers, options), HEADER_SEARCH_LINES)
     return [read_table(staged_sheet, options, None) for staged_sheet in sheets]
 
 

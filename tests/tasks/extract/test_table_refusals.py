@@ -182,3 +182,14 @@ def test_a_constant_contact_file_named_for_its_opt_outs_opts_them_out(tmp_path, 
     path = write_csv(tmp_path / name, CC_PER_STATUS_HEADERS, [["a@x.com", "Ann", "A", "Newsletter", "2024-01-02 10:00:00"]])
     [read] = read_source(str(path), tmp_path / "staging", ReadOptions(profile="constantcontact"))
     assert outcomes(read) == {"a@x.com": "opted_out"}
+
+
+def test_a_workbook_whose_header_sits_below_a_title_is_refused_naming_the_row(tmp_path):
+    rows = [["Contacts exported 2024-01-01"], [], ["Email", "First Name"], ["a@x.com", "Ann"]]
+    workbook = write_xlsx(tmp_path / "crm.xlsx", {"Summary": [["Total", "1"]], "Contacts": rows})
+    with pytest.raises(InputError) as refused:
+        read_source(str(workbook), tmp_path / "staging")
+    assert str(refused.value) == (
+        f"{workbook}: no sheet has a contact header row on its first row; sheet 'Contacts' row 3 looks like the header: "
+        "remove the rows above it"
+    )
