@@ -2,6 +2,7 @@
 
 Order of checks for each HubSpot request: trailing slash dropped (the official SDK sends
 ``/crm/v3/imports/``), injected faults, bearer token (401), limits (429, counted per token),
+the scope the route needs (403 ``MISSING_SCOPES`` when the token's app lacks it, ``scopes.py``),
 then the route; a write chosen by the after-write fault is answered 504 once the route has run
 (its own answer is thrown away, and counted as the route answered it). Admin routes under
 ``/_emulator`` skip faults, auth and limits.
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from emulators.hubspot.emulator import HubSpotEmulator
 from emulators.hubspot.errors import HubSpotError
 from emulators.hubspot.faults import DroppedConnection, after_write_error, quiet_dropped_connections
+from emulators.hubspot.scopes import refuse_missing_scope
 from emulators.hubspot.routes import (
     account,
     admin,
@@ -130,6 +132,7 @@ def create_app(emulator: HubSpotEmulator) -> _Edge:
                 emulator.limiter.admit_search()
             else:
                 headers = emulator.limiter.admit(_token_key(token))
+            refuse_missing_scope(emulator.settings, request.method, path)
         except HubSpotError as error:
             response = _error_response(error)
         else:

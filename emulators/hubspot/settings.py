@@ -74,6 +74,8 @@ class EmulatorSettings:
         time_zone: the portal's IANA time zone; the account-info answer's UTC offset follows it.
         account_info_allowed: whether tokens may read the account-info API; ``False`` answers
             it 403 ``MISSING_SCOPES``, as HubSpot answers a token without the ``oauth`` scope.
+        missing_scopes: scopes the token's app was not granted (e.g. ``crm.import``): every
+            request needing one is answered 403 ``MISSING_SCOPES`` (see ``scopes.py``).
     """
 
     tier: str = "professional"
@@ -98,6 +100,7 @@ class EmulatorSettings:
     account_type: str = "STANDARD"
     time_zone: str = "US/Eastern"
     account_info_allowed: bool = True
+    missing_scopes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.tier not in BURST_LIMITS:
@@ -111,6 +114,9 @@ class EmulatorSettings:
         if self.allowed_tokens is not None and not isinstance(self.allowed_tokens, frozenset):
             object.__setattr__(self, "allowed_tokens", frozenset(self.allowed_tokens))
         object.__setattr__(self, "error_statuses", tuple(self.error_statuses))
+        # A list from JSON or the command line, kept sorted and unique so settings compare equal.
+        scopes = (self.missing_scopes,) if isinstance(self.missing_scopes, str) else self.missing_scopes
+        object.__setattr__(self, "missing_scopes", tuple(sorted(set(scopes))))
         for name in ("error_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")

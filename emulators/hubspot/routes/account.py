@@ -3,9 +3,9 @@
 The emulator is one portal, so every token it accepts belongs to it: the answer is the portal's
 settings (``portal_id``, ``account_type``, ``time_zone``) and fixed currency, hosting and UI
 values. HubSpot asks only for the ``oauth`` scope, which every token has; with
-``account_info_allowed=False`` the route answers 403 ``MISSING_SCOPES`` as HubSpot would a token
-without it. ``../shared/hubspot-openapi`` holds no spec of this API: the shape is that of
-HubSpot's API reference ("Retrieve account details", every field required).
+``account_info_allowed=False`` the app's gate (``scopes.py``) answers 403 ``MISSING_SCOPES`` as
+HubSpot would a token without it. ``../shared/hubspot-openapi`` holds no spec of this API: the
+shape is that of HubSpot's API reference ("Retrieve account details", every field required).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 
-from emulators.hubspot.errors import missing_scopes
 from emulators.hubspot.routes.common import emulator_of
 
 router = APIRouter(prefix="/account-info")
@@ -34,8 +33,6 @@ def utc_offset(time_zone: str, at: datetime) -> tuple[str, int]:
 async def details(request: Request) -> dict[str, Any]:
     """The portal's account details."""
     settings = emulator_of(request).settings
-    if not settings.account_info_allowed:
-        raise missing_scopes("oauth")
     offset, offset_milliseconds = utc_offset(settings.time_zone, datetime.now(UTC))
     return {
         "portalId": settings.portal_id,

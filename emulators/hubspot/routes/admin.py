@@ -85,7 +85,7 @@ async def release_imports(request: Request) -> dict[str, Any]:
 _FAULT_FIELDS = {
     "fault_seed", "error_rate", "error_statuses", "drop_rate", "latency", "daily_quota_at",
     "tier", "daily_limit", "ten_second_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
-    "portal_id", "account_type", "time_zone", "account_info_allowed",
+    "portal_id", "account_type", "time_zone", "account_info_allowed", "missing_scopes",
 }
 
 # Counts of the next imports or writes to fail, added to what is pending rather than settings.
@@ -100,8 +100,9 @@ async def faults(request: Request) -> dict[str, Any]:
     ``daily_quota_at``, ``tier``, ``daily_limit``, ``ten_second_limit``,
     ``batch_comm_prefs_allowed``,
     ``import_start_delay``, ``row_delay``, the account's ``portal_id``, ``account_type``,
-    ``time_zone`` and ``account_info_allowed``, plus ``fail_imports`` (the next N imports end FAILED)
-    and ``error_after_write`` (the next N writes are applied, then answered 504).
+    ``time_zone`` and ``account_info_allowed``, ``missing_scopes`` (scopes the token's app lacks:
+    the requests needing them are answered 403 ``MISSING_SCOPES``), plus ``fail_imports`` (the
+    next N imports end FAILED) and ``error_after_write`` (the next N writes are applied, then answered 504).
     Returns the resulting settings.
     """
     emulator = emulator_of(request)

@@ -3,7 +3,7 @@
 An opt-out ("unsubscribed from all email") belongs to the lowercased address, may exist before any
 contact does, and no endpoint removes it: a resubscribe of an opted-out address is refused.
 Batch endpoints answer 403 ``MISSING_SCOPES`` when the portal lacks Marketing Hub Enterprise
-(``batch_comm_prefs_allowed=False``).
+(``batch_comm_prefs_allowed=False``): the app's gate refuses them, as every scope (``scopes.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from emulators.hubspot.errors import HubSpotError, missing_scopes, standard_error, validation_error
+from emulators.hubspot.errors import HubSpotError, standard_error, validation_error
 from emulators.hubspot.routes.common import action_body, emulator_of, json_object, query_bool
 from emulators.hubspot.state import SUBSCRIPTIONS, Portal, now_iso
 from emulators.hubspot.values import ValueProblem, normalise_email
@@ -37,11 +37,6 @@ def _channel(request: Request) -> None:
             f"channel is required and must be EMAIL, got {channel!r}.",
             errors=[{"message": "channel must be EMAIL", "in": "channel"}],
         )
-
-
-def _batch_allowed(request: Request, scope: str) -> None:
-    if not emulator_of(request).settings.batch_comm_prefs_allowed:
-        raise missing_scopes(scope)
 
 
 async def _batch_emails(request: Request) -> tuple[list[str], list[str]]:
@@ -118,7 +113,6 @@ def _unsubscribe_all(portal: Portal, email: str) -> list[dict[str, Any]]:
 async def batch_unsubscribe_all(request: Request):
     """Unsubscribe many addresses from all email (empty body unless ``verbose=true``)."""
     _channel(request)
-    _batch_allowed(request, "communication_preferences.statuses.batch.write")
     started = now_iso()
     emails, invalid = await _batch_emails(request)
     portal = emulator_of(request).portal
@@ -133,7 +127,6 @@ async def batch_unsubscribe_all(request: Request):
 async def _batch_lookup(request: Request, key: str, lookup) -> dict[str, Any]:
     """Answer a batch read: ``{subscriberIdString, <key>: lookup(portal, email)}`` per address."""
     _channel(request)
-    _batch_allowed(request, "communication_preferences.statuses.batch.read")
     started = now_iso()
     emails, invalid = await _batch_emails(request)
     portal = emulator_of(request).portal
@@ -157,7 +150,6 @@ async def batch_read(request: Request) -> dict[str, Any]:
 @router.post(_V4 + "/batch/write")
 async def batch_write(request: Request) -> dict[str, Any]:
     """Set many subscription statuses (``PublicStatusRequest`` inputs)."""
-    _batch_allowed(request, "communication_preferences.statuses.batch.write")
     started = now_iso()
     inputs = (await json_object(request)).get("inputs")
     if not isinstance(inputs, list):
