@@ -234,6 +234,10 @@ def _add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
         help="answer the batch communication-preferences endpoints 403, as below Marketing Hub Enterprise",
     )
     portal.add_argument(
+        "--missing-scope", action="append", default=[], metavar="SCOPE",
+        help="a scope the token's app lacks (repeatable): requests needing it get HubSpot's 403 MISSING_SCOPES",
+    )
+    portal.add_argument(
         "--token", action="append", metavar="TOKEN",
         help="accept only this bearer token (repeatable; default: any). Never a real HubSpot token: "
         "the command line is visible to other processes",
@@ -427,6 +431,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
             },
             allowed_tokens=frozenset(args.token) if args.token else None,
             batch_comm_prefs_allowed=not args.no_batch_opt_outs,
+            missing_scopes=tuple(args.missing_scope),
             fault_seed=args.fault_seed,
             error_rate=args.error_rate,
             drop_rate=args.drop_rate,

@@ -65,6 +65,7 @@ def test_fault_flags():
     flags = (
         "--drop-rate", "1", "--error-rate", "0.5", "--fault-seed", "5", "--latency", "0.01",
         "--fail-imports", "2", "--error-after-write", "3", "--daily-limit", "1000", "--no-batch-opt-outs",
+        "--missing-scope", "crm.import", "--missing-scope", "crm.lists.write",
     )
     with emulator(*flags) as url:
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
@@ -74,6 +75,7 @@ def test_fault_flags():
     assert settings["latency"] == 0.01 and settings["daily_limit"] == 1000
     assert settings["batch_comm_prefs_allowed"] is False
     assert settings["pendingImportFailures"] == 2 and settings["pendingErrorsAfterWrite"] == 3
+    assert settings["missing_scopes"] == ["crm.import", "crm.lists.write"]
 
 
 @pytest.mark.parametrize(
