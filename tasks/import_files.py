@@ -231,8 +231,13 @@ def write_plan(
         "opt_outs": opt_outs,
         "lineage": LINEAGE_FILE,
     }
-    out.path(PLAN_FILE).write_text(json.dumps(plan, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_plan_file(plan, out)
     return plan
+
+
+def write_plan_file(plan: dict, out: OutputFolder) -> None:
+    """Write (or rewrite, once a later step added to it) ``plan.json``, what the load reads."""
+    out.path(PLAN_FILE).write_text(json.dumps(plan, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def static_lists(imports: list[dict], source_label: str) -> list[dict]:

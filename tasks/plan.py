@@ -28,7 +28,7 @@ from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.errors import InputError
 from tasks.extract.mailchimp import RawSource, disagreeing_column
 from tasks.extract.text import stray_quote_refusal
-from tasks.import_files import PlanLimits, write_plan
+from tasks.import_files import PlanLimits, write_plan, write_plan_file
 from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
@@ -182,6 +182,7 @@ def plan_sources(
         unmatched = plan_unmatched(named, contact_files, out)
         if unmatched is not None:
             plan = {**plan, "opt_outs": [*plan["opt_outs"], unmatched]}
+            write_plan_file(plan, out)
         plan = add_property_groups(plan, [p for p, _ in profiles.values()], out)
         write_rejects([pl.scan_parquet(s.rejects) for s in staged], out)
         values_dropped = write_value_rejects(staged, out)

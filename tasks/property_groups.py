@@ -10,10 +10,9 @@ contacts always lists it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
-from tasks.import_files import ONRAMP_PROPERTY_GROUP, PLAN_FILE
+from tasks.import_files import ONRAMP_PROPERTY_GROUP, write_plan_file
 from tasks.output import OutputFolder
 from tasks.transform.profile import SourceProfile
 
@@ -38,5 +37,5 @@ def add_property_groups(plan: dict, profiles: Sequence[SourceProfile], out: Outp
         return plan
     groups = [first] + [{"name": name, "label": labels.get(name, name)} for name in used if name != first["name"]]
     plan = {**plan, "property_groups": groups}
-    out.path(PLAN_FILE).write_text(json.dumps(plan, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_plan_file(plan, out)
     return plan

@@ -221,7 +221,10 @@ def planned_state(plan: LoadPlan) -> pl.DataFrame:
             outcomes.append(OPTED_OUT if is_opt_out else entry["outcome"])
             row = f"status:{entry.get('status')}" if is_opt_out else _row_text(header, cells)
             digests.append(hashlib.sha256(row.encode()).hexdigest()[:32])
-    planned = pl.DataFrame({"email": emails, "outcome": outcomes, "digest": digests}).unique(
+    # The schema is given: a plan with no row (every row rejected) would type the columns null.
+    planned = pl.DataFrame(
+        {"email": emails, "outcome": outcomes, "digest": digests}, schema=dict.fromkeys(("email", "outcome", "digest"), pl.String)
+    ).unique(
         "email", keep="first", maintain_order=True
     )
     return (

@@ -265,3 +265,12 @@ def test_a_snapshot_an_earlier_version_kept_is_read_as_having_no_change_times(tm
     assert snapshot_after(delta, previous, failed={"a@x.com"}).sort("email").rows() == [
         ("a@x.com", "marketing", "1", None, False), ("b@x.com", "marketing", "1", T1, True), ("c@x.com", "opted_out", "u", None, False)
     ]
+
+
+def test_a_plan_with_no_row_has_an_empty_planned_state_and_nothing_to_send(tmp_path):
+    # Every row rejected: no contacts file, no opt-out file.
+    plan = read_plan(write_plan_by_hand(tmp_path, contacts={}))
+    planned = planned_state(plan)
+    assert planned.height == 0 and planned.schema["email"] == pl.String
+    delta = diff(planned, None)
+    assert not delta.opt_outs and not delta.contacts

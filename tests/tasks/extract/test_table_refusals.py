@@ -177,7 +177,9 @@ def test_a_plain_file_reads_the_opt_out_flags_crms_write(tmp_path, header, cell,
     assert outcomes(read) == {"a@x.com": outcome}
 
 
-@pytest.mark.parametrize("name", ["unsubscribes.csv", "bounces.csv", "opt-outs.csv", "contacts_optout.csv"])
+@pytest.mark.parametrize(
+    "name", ["unsubscribes.csv", "bounces.csv", "opt-outs.csv", "Opt Outs.csv", "contacts_optout.csv", "suppressed.csv", "do-not-email.csv", "spam_reports.csv"]
+)
 def test_a_constant_contact_file_named_for_its_opt_outs_opts_them_out(tmp_path, name):
     path = write_csv(tmp_path / name, CC_PER_STATUS_HEADERS, [["a@x.com", "Ann", "A", "Newsletter", "2024-01-02 10:00:00"]])
     [read] = read_source(str(path), tmp_path / "staging", ReadOptions(profile="constantcontact"))

@@ -213,3 +213,17 @@ def test_the_warning_counts_the_contacts_and_addresses_rejected_rows_opted_out()
         "warning: rejected opt-out rows name 5 contact(s), planned as opted out, and 1 address(es) no contact has, "
         f"opted out by address ({UNMATCHED_FILE}); their rows are in rejects.csv"
     )
+
+
+def test_a_plan_of_rejected_opt_out_rows_alone_still_plans_their_opt_outs(tmp_path):
+    exports = tmp_path / "in"
+    write(exports, UNSUBSCRIBED, HEADER, "Dan <dan@example.net>,Dan,2025-01-01 00:00:00", " eve@example.com. ,Eve,2025-01-01 00:00:00")
+    out = tmp_path / "out"
+
+    report = plan([str(exports)], out)
+
+    assert report["contacts"] == {"marketing": 0, "non_marketing": 0, "opted_out": 0}
+    # The load reads plan.json: the file must be in it even when nothing else is planned.
+    planned = json.loads((out / "plan.json").read_text(encoding="utf-8"))["opt_outs"]
+    assert planned == [{"file": UNMATCHED_FILE, "status": UNMATCHED_STATUS, "rows": 2}]
+    assert pl.read_csv(out / UNMATCHED_FILE)["email"].to_list() == ["dan@example.net", "eve@example.com"]
