@@ -563,6 +563,10 @@ def _print_summary(report: dict, output: str) -> None:
         companies = load.get("companies")
         if companies:
             print(f"  companies: {companies['created']} created, {companies['existing']} existing, {companies['associated']} contacts associated")
+        mismatches = (load.get("reconciliation") or {}).get("by_check") or {}
+        if any(mismatches.values()):
+            found = ", ".join(f"{count} {check}" for check, count in mismatches.items() if count)
+            print(f"  read back from HubSpot: {found} (report.json load.reconciliation)")
         resumed = resumed_note(load)
         if resumed:
             print(resumed)

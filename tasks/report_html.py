@@ -160,8 +160,19 @@ def _reconciliation(reconciliation: dict | None, failed: int) -> str:
         left_out += f", nor the {failed:,} row(s) that failed"
     if not mismatches:
         return f"<h3>Reconciliation</h3><p class='ok'>{compared}: no mismatch{left_out}.</p>"
-    rows = "".join(f"<li>{escape(str(m))}</li>" for m in mismatches[:50])
+    rows = "".join(f"<li>{_mismatch(m)}</li>" for m in mismatches[:50])
     return f"<h3>Reconciliation</h3><p class='bad'>{compared}: {len(mismatches):,} mismatch(es){left_out}:</p><ul>{rows}</ul>"
+
+
+def _mismatch(mismatch: dict) -> str:
+    """One mismatch of the read-back: its check, the plan's file and line, what HubSpot holds,
+    and the source rows (never an email)."""
+    sources = mismatch.get("sources") or []
+    rows = f" (source rows: {escape(', '.join(sources))})" if sources else ""
+    return (
+        f"<code>{escape(str(mismatch.get('check', '')))}</code> {escape(str(mismatch.get('file', '')))} "
+        f"line {escape(str(mismatch.get('line', '')))}: {escape(str(mismatch.get('detail', '')))}{rows}"
+    )
 
 
 def _bar(count: int, total: int, colour: str) -> str:

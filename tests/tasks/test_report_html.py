@@ -85,3 +85,18 @@ def test_the_provenance_section_shows_the_combinations_and_the_contacts_from_sev
     page = render_report_html(REPORT)
     assert "<p id='several-sources'>1,203 contact(s) merged from more than one source file" in page
     assert "<td><code>mailchimp-export:subscribed</code></td><td>marketing</td><td class='n'>900</td>" in page
+
+
+def test_a_mismatch_of_the_read_back_is_shown_as_its_check_file_line_and_source_rows():
+    mismatch = {
+        "check": "opted-out-made-marketing", "file": "hubspot/contacts-marketing-001.csv", "line": 7,
+        "detail": "a marketing contact HubSpot holds as unsubscribed from all email: billed, never emailed",
+        "sources": ["export.zip!subscribed.csv:12"],
+    }  # fmt: skip
+    reconciliation = {"contacts_checked": 900, "opt_outs_checked": 200, "mismatches": [mismatch], "by_check": {"opted-out-made-marketing": 1}}
+    page = render_report_html({**REPORT, "load": {**REPORT["load"], "reconciliation": reconciliation}}, {})
+    assert (
+        "<li><code>opted-out-made-marketing</code> hubspot/contacts-marketing-001.csv line 7: a marketing contact HubSpot "
+        "holds as unsubscribed from all email: billed, never emailed (source rows: export.zip!subscribed.csv:12)</li>"
+    ) in page
+    assert "{'check'" not in page

@@ -61,3 +61,14 @@ def test_the_html_never_claims_a_match_for_rows_that_failed(portal, emulator, tm
     page = render_report_html(report)
     assert "holds exactly" not in page
     assert "no mismatch; other property values were not compared, nor the 3 row(s) that failed." in page
+
+
+def test_what_the_read_back_found_is_counted_on_the_console(portal, emulator, tmp_path, capsys):
+    report = loaded(portal, tmp_path, contacts=RATED)
+    # A contact the portal lost after the load: the read-back finds it missing.
+    emulator.portal.archive("0-1", emulator.portal.find("0-1", "email", "ben@example.com").id)
+    report["load"]["reconciliation"] = reconcile(portal, read_plan(tmp_path), report["load"])
+
+    _print_summary(report, "out")
+    printed = capsys.readouterr().out.splitlines()
+    assert "  read back from HubSpot: 1 contact-missing (report.json load.reconciliation)" in printed
