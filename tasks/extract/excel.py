@@ -45,6 +45,7 @@ def stage_sheets(
     staging_dir: Path,
     sheet: str | None,
     is_contact_list: Callable[[list[str]], bool],
+    looks_like_header: Callable[[list[str]], bool] | None = None,
     header_search_rows: int = 1,
 ) -> list[StagedFile]:
     """Write the contact sheets of a workbook as UTF-8 CSVs, every cell as text.
@@ -55,8 +56,9 @@ def stage_sheets(
         sheet: The sheet to read; None to take every sheet whose header row is a contact
             list's (a workbook of contacts and leads holds two lists, and neither may be lost).
         is_contact_list: Whether a header row is a contact list's (it has an email column).
-        header_search_rows: How far down a sheet a header row is looked for when no sheet starts
-            with one, to name it in the refusal (a title above the header).
+        looks_like_header: Whether a later row reads as a header row, to name it in the refusal
+            when no sheet starts with one (a title above the header); None looks for none.
+        header_search_rows: How far down a sheet such a row is looked for.
 
     Returns:
         Each sheet as a CSV, its URI ``<workbook>#<sheet>``, in workbook order.
@@ -71,21 +73,19 @@ def stage_sheets(
         raise InputError(staged.uri, f"no sheet {sheet!r} (sheets: {', '.join(headers)})")
     names = [sheet] if sheet is not None else [name for name, row in headers.items() if is_contact_list(row)]
     if not names:
-        raise InputError(staged.uri, _no_contact_sheet(workbook, list(headers), is_contact_list, header_search_rows))
+        raise InputError(staged.uri, _no_contact_sheet(workbook, list(headers), looks_like_header, header_search_rows))
     return [_stage_sheet(workbook, staged, staging_dir, name) for name in names]
 
 
 def _no_contact_sheet(
-    workbook: fastexcel.ExcelReader, names: list[str], is_contact_list: Callable[[list[str]], bool], search_rows: int
+    workbook: fastexcel.ExcelReader, names: list[str], looks_like_header: Callable[[list[str]], bool] | None, search_rows: int
 ) -> str:
     """Why no sheet is read: none starts with a contact header row; naming a later row that
     looks like one (a title or a date above the header), when a sheet has one."""
-    for name in names:
+    for name in names if looks_like_header else ():
         frame = workbook.load_sheet(name, header_row=None, n_rows=search_rows, dtypes="string").to_polars()
         for number, row in enumerate(frame.iter_rows(), start=1):
-            cells = [value or "" for value in row]
-            # A data row may name a channel "Email"; a header holds no address.
-            if number > 1 and is_contact_list(cells) and not any("@" in cell for cell in cells):
+            if number > 1 and looks_like_header([value or "" for value in row]):
                 return (
                     f"no sheet has a contact header row on its first row; sheet {name!r} row {number} "
                     "looks like the header: remove the rows above it"

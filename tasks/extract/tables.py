@@ -238,7 +238,14 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
         plain, layout = normalise_text(staged, staging_dir)
         return [read_table(plain, options, layout)]
     with _ONE_WORKBOOK_AT_A_TIME:
-        sheets = stage_sheets(staged, staging_dir, sheet, lambda headers: _is_contact_list(headers, options), HEADER_SEARCH_LINES)
+        sheets = stage_sheets(
+            staged,
+            staging_dir,
+            sheet,
+            lambda headers: _is_contact_list(headers, options),
+            lambda cells: _is_header_row(cells, options),
+            HEADER_SEARCH_LINES,
+        )
     return [read_table(staged_sheet, options, None) for staged_sheet in sheets]
 
 
@@ -368,6 +375,12 @@ def _clean(header: str, profile: ReadingProfile) -> pl.Expr:
     if header.strip().lower() in profile.timestamp_columns():
         cell = canonical_timestamp(cell, profile.timestamp_formats)
     return cell.alias(header)
+
+
+def _is_header_row(cells: list[str], options: ReadOptions) -> bool:
+    """Whether a workbook's later row reads as a header (``_looks_like_header``), under the
+    profile its names resolve to."""
+    return _looks_like_header(cells, options.resolve([cell.strip() for cell in cells if cell.strip()]))
 
 
 def _is_contact_list(headers: list[str], options: ReadOptions) -> bool:
