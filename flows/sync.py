@@ -2,7 +2,8 @@
 
 Plan the sources as a migration does (provider APIs asked only for what changed since the
 watermark), compare the plan with the last successful run's snapshot (``tasks/sync.py``), load
-the delta plan — new opt-outs first, then new and changed contacts by batch upsert — and only
+the delta plan — new opt-outs first, then new and changed contacts by batch upsert, then the
+sync's static list: its new marketing contacts added, the newly opted out taken out — and only
 then keep the new snapshot and watermark. Scheduled from ``deployments/prefect.yaml``.
 """
 

@@ -393,28 +393,39 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) ->
                 (directory / entry["file"]).unlink()
     _copy_lineage(plan.lineage_path, directory / plan.data.get("lineage", "lineage.csv"), moved)
     label = plan.data.get("property_group", {}).get("label", "")
-    lists = sync_lists(plan.lists, {entry["file"] for entry in kept_entries["imports"]}, label, key)
+    lists = sync_lists(kept_entries["imports"], label, key, delta.opt_outs)
     data = {**plan.data, **kept_entries, "lists": lists}
     (directory / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     return read_plan(directory)
 
 
-def sync_lists(lists: Iterable[dict[str, Any]], files: set[str], source_label: str, key: str) -> list[dict[str, Any]]:
-    """A delta plan's static lists: the plan's, named after the sync rather than the plan, with
-    only the files the delta sends; a list with none is left out (nothing to add to it).
+def sync_lists(
+    imports: Iterable[dict[str, Any]], source_label: str, key: str, opt_outs: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """A delta plan's static lists: one per outcome the load lists (``STATIC_LISTS``), named
+    after the sync rather than the plan, holding the files the delta sends to it.
+
+    A list is kept without files when the delta opts people out: earlier runs may have put them
+    in it, and the load takes them out of a list it finds (``tasks/load/lists.py``), though it
+    makes none for them. Otherwise a list without files is left out (nothing to do with it).
+    With opt-outs, each list's entry carries a digest of them, as the load's list step is keyed
+    by its entry (``tasks/load/resume.py``): a retry of a failed run that finds other opt-outs
+    must take those out too, not find the step done.
 
     Args:
-        lists: The full plan's ``lists``.
-        files: The contacts files the delta plan holds.
+        imports: The contacts files the delta plan holds (its ``imports`` entries, whose
+            ``list`` names their list's key).
         source_label: The source's name, for the list names.
         key: The sync's key.
+        opt_outs: The emails the delta opts out.
     """
+    opt_out_digest = {"opt_outs_digest": hashlib.sha256("\n".join(sorted(opt_outs)).encode()).hexdigest()[:16]} if opt_outs else {}
     named = []
-    for entry in lists:
-        sent = [file for file in entry["files"] if file in files]
-        if sent:
-            members = STATIC_LISTS[Outcome(entry["outcome"])]
-            named.append({**entry, "name": SYNC_LIST_NAME.format(source=source_label, members=members, key=key), "files": sent})
+    for outcome, members in STATIC_LISTS.items():
+        sent = [entry["file"] for entry in imports if entry.get("list") == outcome.value]
+        if sent or opt_outs:
+            name = SYNC_LIST_NAME.format(source=source_label, members=members, key=key)
+            named.append({"key": outcome.value, "name": name, "outcome": outcome.value, "files": sent, **opt_out_digest})
     return named
 
 

@@ -12,6 +12,13 @@ longer has it.
 Members are added after their file is loaded: their ids are read back by email
 (``tasks/load/contact_ids.py``) and added in chunks with ``memberships/add``, which ignores
 records already in the list, so adding again after a crash is harmless.
+
+A list found already existing (recorded, or bearing its name) may hold contacts an earlier run
+added that this plan opts out: the next run of a sync after someone unsubscribed, a rerun. HubSpot's
+API cannot set a contact's marketing status back, but it can take it out of the list, so the
+plan's opted-out contacts are read back by email and removed with ``memberships/remove``, which
+ignores records not in the list: a rerun removes nothing twice. A list made now holds nobody yet
+and needs no such read. A removal HubSpot refuses is a load error naming the opt-out row.
 """
 
 from __future__ import annotations
@@ -28,17 +35,22 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.errors import LoadError
 from tasks.load import settings
+from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.contact_ids import contact_ids, file_emails
 from tasks.load.log import get_logger
-from tasks.load.plan import LoadPlan
+from tasks.load.optouts import read_opt_out_emails
+from tasks.load.plan import LoadPlan, tie_back
 from tasks.load.retry import HttpError, describe
 from tasks.output import written_whole
+from tasks.privacy import mask_emails_in
 
 _LISTS_PATH = "/crm/v3/lists"
 _STATIC = "MANUAL"
 _TAKEN = 409
 _MISSING = 404
+REMOVE_FAILED = "LIST_REMOVE_FAILED"
+"""The ``error_type`` of an opt-out row whose contact HubSpot would not take out of a list."""
 
 
 class ListJournal:
@@ -106,7 +118,12 @@ def _create(portal: HubSpotPortal, name: str) -> dict[str, Any] | None:
 
 def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ListJournal) -> dict[str, Any]:
     """The HubSpot list a planned list is: the one recorded (by id, whatever a person renamed it
-    to), else the one bearing its name, else a new one (also when the recorded one was deleted).
+    to), else the one bearing its name, else a new one (also when the recorded one was deleted);
+    a list that already existed then loses the contacts the plan opts out
+    (:func:`remove_opted_out`).
+
+    A planned list without files (a sync run that only opts people out) is only looked for: made
+    now it would hold nobody, so there would be nobody to take out either.
 
     Args:
         portal: The portal.
@@ -115,26 +132,90 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
         journal: Where the list it became is recorded.
 
     Returns:
-        ``{"key", "name", "list_id", "created", "files"}``.
+        ``{"key", "name", "list_id", "created", "files", "removed_opted_out", "errors"}``:
+        ``removed_opted_out`` the opted-out contacts taken out of the list, ``errors`` the
+        opt-out rows whose contact HubSpot would not take out (:func:`remove_opted_out`).
+        ``list_id`` is ``None`` for a list without files that HubSpot does not have.
     """
     recorded = journal.read(entry)
     found = _existing(portal, f"{_LISTS_PATH}/{recorded}") if recorded else None
     found = found or _named(portal, entry["name"])
     created = None
-    while found is None:
+    while found is None and entry.get("files"):
         created = _create(portal, entry["name"])
         # None after a 409: the name was taken since the check, by this plan's own create.
         found = created or _named(portal, entry["name"])
+    if found is None:
+        get_logger().info("list %s of %s: %s not in HubSpot, no contacts to take out of it", entry["key"], plan.directory, entry["name"])
+        return _ensured(entry, entry["name"], None, created=False, removal={"removed": 0, "errors": []})
     if str(found["listId"]) != recorded:
         journal.record(entry, str(found["listId"]))
     get_logger().info("list %s of %s: %s (%s)", entry["key"], plan.directory, found["name"], "created" if created else "existing")
+    # Whatever was not made now may hold contacts of an earlier run, a 409's list included.
+    removal = {"removed": 0, "errors": []} if created else remove_opted_out(portal, plan, str(found["listId"]), found["name"])
+    return _ensured(entry, found["name"], str(found["listId"]), created=bool(created), removal=removal)
+
+
+def _ensured(entry: dict[str, Any], name: str, list_id: str | None, *, created: bool, removal: dict[str, Any]) -> dict[str, Any]:
+    """:func:`ensure_list`'s result."""
     return {
         "key": entry["key"],
-        "name": found["name"],
-        "list_id": str(found["listId"]),
-        "created": bool(created),
+        "name": name,
+        "list_id": list_id,
+        "created": created,
         "files": list(entry.get("files", [])),
+        "removed_opted_out": removal["removed"],
+        "errors": removal["errors"],
     }
+
+
+def remove_opted_out(portal: HubSpotPortal, plan: LoadPlan, list_id: str, list_name: str) -> dict[str, Any]:
+    """Take the contacts the plan's opt-out files name out of a list an earlier run may have
+    filled.
+
+    Each file's addresses are read back by email, 100 a request (:func:`contact_ids`; an
+    address HubSpot has no contact for was never in a list), and removed in chunks with
+    ``memberships/remove``, which ignores records not in the list.
+
+    Args:
+        portal: The portal.
+        plan: The plan (its ``opt_outs``).
+        list_id: The list's HubSpot id.
+        list_name: Its name, for messages.
+
+    Returns:
+        ``{"removed": N, "errors": [...]}``: ``removed`` the contacts HubSpot took out,
+        ``errors`` one per opt-out row whose contact HubSpot would not take out, as
+        ``{"file", "line", "error_type", "scope", "message", "sources"}`` (``scope`` ``row``,
+        so a sync sends the opt-out again next run).
+    """
+    path = f"{_LISTS_PATH}/{list_id}/memberships/remove"
+    removed = 0
+    errors: list[dict[str, Any]] = []
+    for entry in plan.opt_outs:
+        addresses, _blank_lines = read_opt_out_emails(plan.path(entry["file"]))
+        line_of = {email: line for line, email in addresses}
+        # Keyed by the address HubSpot holds, which another spelling in the file may have found:
+        # such a contact is removed all the same, only a failure cannot name its line.
+        members = [
+            (record_id, line_of.get(email)) for _asked, found in contact_ids(portal, iter(line_of)) for email, record_id in found.items()
+        ]
+        for chunk in chunked(members, settings.LIST_MEMBERSHIP_BATCH_SIZE):
+            try:
+                removed += len(_remove(portal, path, [record_id for record_id, _line in chunk]))
+            except HttpError as error:
+                message = (
+                    f"opted out, but HubSpot would not take the contact out of the list {list_name!r} "
+                    f"(id {list_id}): {mask_emails_in(describe(error))}"
+                )
+                get_logger().warning("list %s: %d opted-out contacts of %s not removed: %s", list_id, len(chunk), entry["file"], message)
+                errors.extend(
+                    {"file": entry["file"], "line": line, "error_type": REMOVE_FAILED, "scope": "row", "message": message}
+                    for _record_id, line in chunk
+                )
+    if plan.opt_outs:
+        get_logger().info("list %s: %d opted-out contacts removed, %d could not be", list_id, removed, len(errors))
+    return {"removed": removed, "errors": tie_back(plan, errors)}
 
 
 def ensure_lists(portal: HubSpotPortal, plan: LoadPlan, journal_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
@@ -189,6 +270,12 @@ def _add(portal: HubSpotPortal, path: str, record_ids: list[str]) -> list[str]:
         raise LoadError(f"cannot add contacts to the HubSpot list ({path}): {describe(error)}") from error
     # The spec and SDK spell it recordsIdsAdded; one HubSpot example shows recordIdsAdded.
     return answer.get("recordsIdsAdded", answer.get("recordIdsAdded", []))
+
+
+def _remove(portal: HubSpotPortal, path: str, record_ids: list[str]) -> list[str]:
+    """``memberships/remove``; returns the ids HubSpot took out (members of the list)."""
+    answer = portal.request("PUT", path, json=record_ids) or {}
+    return answer.get("recordIdsRemoved", [])
 
 
 ensure_list_task = task(

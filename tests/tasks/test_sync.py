@@ -170,14 +170,26 @@ def test_api_sources_ask_for_changes_since_the_watermark_and_files_are_read_whol
 
 
 def test_a_sync_list_is_named_by_the_sync_and_holds_only_the_files_sent():
-    lists = [{"key": "marketing", "name": "Onramp — Mailchimp marketing contacts (plan 1234abcd)", "outcome": "marketing",
-              "files": ["hubspot/contacts-marketing-001.csv", "hubspot/contacts-marketing-002.csv"]}]  # fmt: skip
+    imports = [{"file": "hubspot/contacts-marketing-002.csv", "outcome": "marketing", "list": "marketing"},
+               {"file": "hubspot/contacts-non-marketing-001.csv", "outcome": "non_marketing"}]  # fmt: skip
 
-    named = sync_lists(lists, {"hubspot/contacts-marketing-002.csv"}, "Mailchimp", "0123456789abcdef")
+    named = sync_lists(imports, "Mailchimp", "0123456789abcdef")
 
     assert named == [{"key": "marketing", "name": "Onramp — Mailchimp marketing contacts (sync 0123456789abcdef)",
                       "outcome": "marketing", "files": ["hubspot/contacts-marketing-002.csv"]}]  # fmt: skip
-    assert sync_lists(lists, {"hubspot/contacts-non-marketing-001.csv"}, "Mailchimp", "0123456789abcdef") == []
+    assert sync_lists(imports[1:], "Mailchimp", "0123456789abcdef") == []
+
+
+def test_a_sync_that_opts_people_out_keeps_its_list_to_take_them_out_of_it():
+    non_marketing = [{"file": "hubspot/contacts-non-marketing-001.csv", "outcome": "non_marketing"}]
+
+    [kept] = sync_lists(non_marketing, "Mailchimp", "0123456789abcdef", frozenset({"ann@example.com"}))
+    [other] = sync_lists(non_marketing, "Mailchimp", "0123456789abcdef", frozenset({"ben@example.com"}))
+
+    assert (kept["key"], kept["name"], kept["files"]) == (
+        "marketing", "Onramp — Mailchimp marketing contacts (sync 0123456789abcdef)", [])
+    # Other opt-outs are another list step: a retry that finds new ones takes those out too.
+    assert kept["opt_outs_digest"] != other["opt_outs_digest"]
 
 
 def test_the_planned_state_has_each_contacts_change_time_and_whether_an_api_gave_its_row(tmp_path):

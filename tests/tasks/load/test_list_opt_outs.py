@@ -1,0 +1,115 @@
+"""Contacts an earlier run put in one of Onramp's static lists, opted out by a later plan, are
+taken out of it: loaded into the emulator over real HTTP."""
+
+from __future__ import annotations
+
+from tasks.load import load_plan, read_plan
+from tasks.load.settings import CONTACT_OBJECT_TYPE_ID as CONTACTS
+from tasks.load.lists import REMOVE_FAILED, ListJournal, ensure_list, ensure_lists, remove_opted_out
+from tests.tasks.load.conftest import count_requests
+from tests.tasks.load.plans import write_plan
+
+POLL = 0.02
+GROUP = {"name": "mailchimp", "label": "Mailchimp"}
+MARKETING = "hubspot/contacts-marketing-001.csv"
+UNSUBSCRIBED = "hubspot/opt-out-unsubscribed.csv"
+LIST_NAME = "Onramp — Mailchimp marketing contacts (sync 0123456789abcdef)"
+SOURCE = "file:///exports/audience.zip"
+# Read-backs by email, as the emulator counts them (by route).
+BATCH_READ = "/crm/v3/objects/{object_type_name}/batch/read"
+
+
+def plan_dir(directory, marketing=(), opted_out=(), list_files=True):
+    """A plan of marketing contacts in the list ``LIST_NAME`` (with no files when
+    ``list_files`` is false, as a sync run that only opts people out) and an opt-out file."""
+    contacts = {
+        MARKETING: ({"outcome": "marketing", "marketable": True, "create_list": False, "list": "marketing",
+                     "name": f"Onramp test {directory.name}"}, ["email", "firstname"], [[email, "X"] for email in marketing]),
+    } if marketing else {}  # fmt: skip
+    lists = [{"key": "marketing", "name": LIST_NAME, "outcome": "marketing", "files": [MARKETING] if list_files else []}]
+    opt_outs = {UNSUBSCRIBED: ("unsubscribed", list(opted_out))} if opted_out else None
+    return write_plan(directory, contacts=contacts, opt_outs=opt_outs, group=GROUP, lists=lists, source=SOURCE)
+
+
+def members(emulator, list_id) -> set[str]:
+    """The emails of a list's members, as the emulated portal holds them."""
+    portal = emulator.portal
+    return {portal.get(CONTACTS, record_id).properties["email"] for record_id in portal.lists[list_id].members}
+
+
+def test_contacts_a_later_plan_opts_out_leave_the_list_an_earlier_load_put_them_in(portal, emulator, tmp_path):
+    first = load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com", "cy@example.com"]), poll_interval=POLL)
+    [made] = first["lists"]
+    second_plan = plan_dir(tmp_path / "second", ["dan@example.com"], ["ann@example.com", "cy@example.com", "nobody@example.com"])
+
+    second = load_plan(portal, second_plan, poll_interval=POLL)
+
+    [found] = [entry for entry in second["lists"] if "name" in entry]
+    assert (made["created"], made["removed_opted_out"]) == (True, 0)
+    assert (found["list_id"], found["created"], found["removed_opted_out"], found["added"]) == (made["list_id"], False, 2, 1)
+    # The opted-out contacts are out; the member not opted out stays, the new one joined.
+    assert members(emulator, made["list_id"]) == {"ben@example.com", "dan@example.com"}
+    assert found["errors"] == [] and second["opt_outs"]["unsubscribed"] == 3
+
+
+def test_a_rerun_removes_nothing_twice_and_fails_nothing(portal, emulator, tmp_path):
+    load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]), poll_interval=POLL)
+    second_plan = plan_dir(tmp_path / "second", ["ben@example.com"], ["ann@example.com"])
+    load_plan(portal, second_plan, poll_interval=POLL)
+
+    again = load_plan(portal, second_plan, poll_interval=POLL)
+
+    [found] = again["lists"]
+    assert (found["removed_opted_out"], found["errors"], again["errors"]) == (0, [], [])
+    assert members(emulator, found["list_id"]) == {"ben@example.com"}
+
+
+def test_a_list_made_now_needs_no_read_back_of_the_opt_outs(portal, emulator, tmp_path):
+    report = load_plan(portal, plan_dir(tmp_path, ["ben@example.com"], ["ann@example.com"]), poll_interval=POLL)
+
+    [made] = report["lists"]
+    assert (made["created"], made["removed_opted_out"]) == (True, 0)
+    assert count_requests(emulator, "PUT", "memberships/remove") == 0
+    # One read-back: the marketing file's members, none for the opt-outs.
+    assert count_requests(emulator, "POST", BATCH_READ) == 1
+
+
+def test_opted_out_contacts_are_read_back_a_hundred_a_request(portal, emulator, tmp_path):
+    emails = [f"person{n}@example.com" for n in range(150)]
+    [listed] = load_plan(portal, plan_dir(tmp_path / "first", emails), poll_interval=POLL)["lists"]
+    reads = count_requests(emulator, "POST", BATCH_READ)
+
+    result = remove_opted_out(portal, read_plan(plan_dir(tmp_path / "second", opted_out=emails)), listed["list_id"], LIST_NAME)
+
+    assert result == {"removed": 150, "errors": []}
+    assert count_requests(emulator, "POST", BATCH_READ) - reads == 2
+    assert count_requests(emulator, "PUT", "memberships/remove") == 1
+
+
+def test_a_removal_hubspot_refuses_is_a_load_error_naming_the_opt_out_row(portal, emulator, tmp_path):
+    [made] = load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]), poll_interval=POLL)["lists"]
+    # A list HubSpot no longer lets anyone edit the members of (only MANUAL and SNAPSHOT lists).
+    emulator.portal.lists[made["list_id"]].processing_type = "DYNAMIC"
+
+    found = ensure_lists(portal, read_plan(plan_dir(tmp_path / "second", ["ben@example.com"], ["zed@example.com", "ann@example.com"])))
+
+    [error] = found["marketing"]["errors"]
+    assert (error["file"], error["line"], error["error_type"], error["scope"]) == (UNSUBSCRIBED, 3, REMOVE_FAILED, "row")
+    assert error["message"].startswith(f"opted out, but HubSpot would not take the contact out of the list {LIST_NAME!r} (id {made['list_id']}): HTTP 400")
+    assert error["sources"] == [f"{SOURCE}:4"] and "ann@example.com" not in error["message"]
+    assert found["marketing"]["removed_opted_out"] == 0
+
+
+def test_a_sync_run_that_only_opts_people_out_takes_them_out_of_its_list_and_makes_none(portal, emulator, tmp_path):
+    only_opt_outs = read_plan(plan_dir(tmp_path / "opt-outs", opted_out=["ann@example.com"], list_files=False))
+    [entry] = only_opt_outs.lists
+    journal = ListJournal(tmp_path / "sync-state", portal.url)
+
+    before_any_list = ensure_list(portal, only_opt_outs, entry, journal)
+    [made] = load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]), poll_interval=POLL)["lists"]
+    after = ensure_list(portal, only_opt_outs, entry, journal)
+
+    assert (before_any_list["list_id"], before_any_list["removed_opted_out"]) == (None, 0)
+    assert count_requests(emulator, "POST", "/crm/v3/lists") == 1
+    assert (after["list_id"], after["removed_opted_out"]) == (made["list_id"], 1)
+    assert members(emulator, made["list_id"]) == {"ben@example.com"}
