@@ -132,9 +132,11 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
         journal: Where the list it became is recorded.
 
     Returns:
-        ``{"key", "name", "list_id", "created", "files", "removed_opted_out", "errors"}``:
-        ``removed_opted_out`` the opted-out contacts taken out of the list, ``errors`` the
-        opt-out rows whose contact HubSpot would not take out (:func:`remove_opted_out`).
+        ``{"key", "name", "list_id", "created", "files", "removed_opted_out", "remove_failed",
+        "errors"}``: ``removed_opted_out`` the opted-out contacts taken out of the list,
+        ``errors`` the opt-out rows whose contact HubSpot would not take out
+        (:func:`remove_opted_out`), ``remove_failed`` how many, which stays when the load report
+        moves ``errors`` to its own.
         ``list_id`` is ``None`` for a list without files that HubSpot does not have.
     """
     recorded = journal.read(entry)
@@ -165,6 +167,7 @@ def _ensured(entry: dict[str, Any], name: str, list_id: str | None, *, created: 
         "created": created,
         "files": list(entry.get("files", [])),
         "removed_opted_out": removal["removed"],
+        "remove_failed": len(removal["errors"]),
         "errors": removal["errors"],
     }
 
