@@ -378,8 +378,11 @@ def check_contract(contact_files: Sequence[Path]) -> None:
     """Pandera checks the canonical contract on every contact (a failure is an Onramp bug).
 
     Pandera's uniqueness check holds every email it checks, so the contract is checked in
-    bounded pieces: each contact's own checks one file at a time, and email uniqueness
-    across all files one email-hash partition at a time (an email's contacts share one).
+    bounded pieces: each contact's own checks on consecutive files of at most
+    :data:`ROWS_PER_CONTRACT_CHECK` contacts at a time, and email uniqueness across all files
+    one email-hash partition at a time (an email's contacts share one). Each piece is read
+    into memory first: given a lazy frame, pandera runs every check as a query of its own,
+    reading the Parquet files again each time.
 
     Args:
         contact_files: The contacts' Parquet files (from :func:`stage_contacts`), in any order.
@@ -390,7 +393,29 @@ def check_contract(contact_files: Sequence[Path]) -> None:
     """
     columns = list(CanonicalContactSchema.columns)
     with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
-        for path in contact_files:
-            ContactRowSchema.validate(pl.scan_parquet(path).select(columns))
+        for files in _batches(contact_files, ROWS_PER_CONTRACT_CHECK):
+            ContactRowSchema.validate(pl.scan_parquet(files).select(columns).collect())
         for partition in email_partitions(pl.scan_parquet(contact_files).select(EMAIL)):
-            UniqueEmailSchema.validate(partition)
+            UniqueEmailSchema.validate(partition.collect())
+
+
+ROWS_PER_CONTRACT_CHECK = ROWS_PER_SLICE
+"""Contacts whose contract columns one check of :func:`check_contract` holds: as many as a
+staged slice, the most one contacts file holds. Batching the small files (most of a plan's
+files hold one outcome of a slice, many of them none) spares pandera's cost per call, ~17 ms
+even for an empty file."""
+
+
+def _batches(files: Sequence[Path], max_rows: int) -> list[list[Path]]:
+    """``files`` in order, grouped into consecutive runs of at most ``max_rows`` rows (a bigger
+    file alone); row counts come from the Parquet metadata."""
+    batches: list[list[Path]] = []
+    rows = 0
+    for path in files:
+        count = pl.scan_parquet(path).select(pl.len()).collect().item()
+        if not batches or rows + count > max_rows:
+            batches.append([])
+            rows = 0
+        batches[-1].append(path)
+        rows += count
+    return batches

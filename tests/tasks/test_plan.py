@@ -377,6 +377,18 @@ def test_a_bad_contact_in_a_later_slice_breaks_the_contract_naming_its_check(tmp
     assert "valid_email" in str(caught.value.check)
 
 
+@pytest.mark.parametrize("bad_slice", [0, 2, 3, 4])
+def test_a_bad_contact_is_found_in_any_slice_checked_together_with_others(tmp_path, monkeypatch, bad_slice):
+    # Slices of 2, 0, 1, 4 and 1 contacts, checked at most 3 contacts at a time: the first three
+    # together, the 4-contact slice alone (bigger than a batch), the last on its own.
+    monkeypatch.setattr("tasks.plan.ROWS_PER_CONTRACT_CHECK", 3)
+    emails = [["a@x.com", "b@x.com"], [], ["c@x.com"], ["d@x.com", "e@x.com", "f@x.com", "g@x.com"], ["h@x.com"]]
+    emails[bad_slice] = [*emails[bad_slice][:-1], "Not An Email"]
+    with pytest.raises(pandera.errors.SchemaError) as caught:
+        check_contract(contact_slices(tmp_path, emails))
+    assert "valid_email" in str(caught.value.check)
+
+
 def test_a_consent_override_naming_no_status_of_the_run_is_refused_as_a_typo():
     mailchimp, generic = load_profile("mailchimp"), load_profile("generic")
     with pytest.raises(InputError, match=r"^--consent: no mailchimp-export row has the status 'subscibed': the statuses are .*subscribed"):
