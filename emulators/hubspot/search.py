@@ -1,7 +1,9 @@
 """CRM search (``POST /crm/v3/objects/{type}/search``): filters, sorts, paging, the 10,000 cap.
 
 Filters of a group are ANDed, groups are ORed (at most 5 groups, 6 filters each, 18 in all);
-``query`` matches a token prefix of the default searchable properties; at most 200 results a page
+``query`` matches a token prefix of the default searchable properties; a number property sorts
+by its number (``hs_object_id`` ascending is how a client pages past the cap: a ``GT`` filter
+on the last id it saw); at most 200 results a page
 and no paging past the 10,000th result (400), as HubSpot does. Search sees writes at once here,
 whereas HubSpot indexes them "after a few moments".
 """
@@ -91,6 +93,16 @@ def _sort_key(sort: Any) -> tuple[str, bool]:
     return text.lstrip("-"), text.startswith("-")
 
 
+def _sort_value(definition: dict[str, Any] | None, value: str | None) -> tuple[int, float, str]:
+    """A value as a sort orders it: a number property by its number (record id ``9`` before
+    ``10``, as HubSpot orders them, which paging by ``hs_object_id`` relies on), anything else
+    as text; a record without a value sorts first."""
+    number = _number(value) if definition and definition.get("type") == "number" else None
+    if number is not None:
+        return 1, number, ""
+    return (1 if value not in (None, "") else 0), 0.0, str(value or "")
+
+
 def search(portal: Portal, type_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Run a search request and return ``{total, results, paging?}``.
 
@@ -115,7 +127,8 @@ def search(portal: Portal, type_id: str, body: dict[str, Any]) -> dict[str, Any]
         found.sort(key=lambda pair: int(pair[0].id))
         for sort in reversed(body.get("sorts") or []):
             name, descending = _sort_key(sort)
-            found.sort(key=lambda pair: str(pair[1].get(name) or ""), reverse=descending)
+            definition = portal.property(type_id, name)
+            found.sort(key=lambda pair: _sort_value(definition, pair[1].get(name)), reverse=descending)
         page = found[offset: offset + limit]
         response: dict[str, Any] = {
             "total": len(found),

@@ -12,9 +12,10 @@ subscription status read back; nothing is created, updated or unsubscribed. Per 
 Per opt-out address: ``opt_out`` (would be unsubscribed) or ``unchanged`` (already is).
 ``billing_delta`` counts the marketing contacts the load would add: contacts of marketing files
 that do not exist or are not marketing contacts yet. ``marketing_opted_out`` counts the contacts
-of marketing files HubSpot already holds as unsubscribed from all email: the load would make
-them marketing contacts, billed for and never emailed (HubSpot keeps the opt-out), which only
-HubSpot's UI can set back; a person may want them out of the marketing files first.
+of marketing files HubSpot already holds as unsubscribed from all email: the load will send them
+as non-marketing (``tasks/load/opted_out.py``), since a marketing import would make them
+marketing contacts, billed for and never emailed; they are not in ``billing_delta``, and a row
+that would only have become marketing is ``unchanged``.
 """
 
 from __future__ import annotations
@@ -82,9 +83,12 @@ def _contacts_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any])
         found = read_contacts(portal, [email for _, email, _ in batch], properties)
         for _, email, values in batch:
             contact = found.get(email)
-            counts[contact_action(values, contact, marketable)] += 1
-            billing += marketable and not is_marketing(contact)
-            opted_out += marketable and is_opted_out(contact)
+            # The load sends a contact HubSpot holds as unsubscribed as non-marketing.
+            kept_non_marketing = marketable and is_opted_out(contact)
+            sent_marketable = marketable and not kept_non_marketing
+            counts[contact_action(values, contact, sent_marketable)] += 1
+            billing += sent_marketable and not is_marketing(contact)
+            opted_out += kept_non_marketing
     return {"file": entry["file"], "outcome": entry.get("outcome"), **counts, "billing_delta": billing, "marketing_opted_out": opted_out}
 
 
@@ -129,9 +133,9 @@ def dry_run(portal: HubSpotPortal, plan: LoadPlan, expected_portal: ExpectedPort
     }
     get_logger().info(
         "dry run into %s: would create %d, update %d and leave %d contacts, opt out %d addresses (%d already are), "
-        "add %d marketing contacts to billing",
+        "add %d marketing contacts to billing, send %d contacts HubSpot holds as unsubscribed from all email as non-marketing",
         portal.describe(),
-        *report["contacts"].values(), *report["opt_outs"].values(), report["billing_delta"],
+        *report["contacts"].values(), *report["opt_outs"].values(), report["billing_delta"], report["marketing_opted_out"],
     )
     return report
 

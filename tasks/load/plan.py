@@ -36,10 +36,14 @@ class LoadPlan:
     Attributes:
         directory: The plan directory.
         data: ``plan.json`` as parsed.
+        derived: Files the load sends in place of planned ones (``tasks/load/opted_out.py``): a
+            plan of their own, with its own lineage, whose files :meth:`path` and
+            :func:`tie_back` find there; ``None`` when every file is sent as planned.
     """
 
     directory: Path
     data: dict[str, Any]
+    derived: LoadPlan | None = None
 
     @property
     def imports(self) -> list[dict[str, Any]]:
@@ -76,8 +80,15 @@ class LoadPlan:
         """The custom properties, as Properties API create bodies."""
         return list(self.data.get("properties", []))
 
+    @property
+    def files(self) -> frozenset[str]:
+        """The plan-relative names of its contacts and opt-out files."""
+        return frozenset(entry["file"] for entry in self.imports + self.opt_outs)
+
     def path(self, relative: str) -> Path:
-        """The local path of a file the plan names."""
+        """The local path of a file the plan names (a derived one's, when it has one)."""
+        if self.derived is not None and relative in self.derived.files:
+            return self.derived.path(relative)
         return self.directory / relative
 
     @property
@@ -161,7 +172,13 @@ def tie_back(plan: LoadPlan, errors: Iterable[dict[str, Any]]) -> list[dict[str,
         error concerns no single row or lineage does not know it).
     """
     errors = list(errors)
-    wanted = {(error["file"], error["line"]) for error in errors if error.get("line")}
+    own = errors
+    if plan.derived is not None:
+        # A derived file's lines are its own: its lineage, not the plan's, names their sources.
+        derived_files = plan.derived.files
+        tie_back(plan.derived, [error for error in errors if error["file"] in derived_files])
+        own = [error for error in errors if error["file"] not in derived_files]
+    wanted = {(error["file"], error["line"]) for error in own if error.get("line")}
     found: dict[tuple[str, int], list[str]] = {}
     if wanted and plan.lineage_path.exists():
         with plan.lineage_path.open(newline="", encoding="utf-8-sig") as handle:
@@ -172,6 +189,6 @@ def tie_back(plan: LoadPlan, errors: Iterable[dict[str, Any]]) -> list[dict[str,
                     continue
                 if key in wanted:
                     found[key] = [part for part in (row.get("sources") or "").split(SOURCES_SEPARATOR) if part]
-    for error in errors:
+    for error in own:
         error["sources"] = found.get((error["file"], error.get("line")), [])
     return errors

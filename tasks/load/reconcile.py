@@ -8,8 +8,10 @@ Checked, for every row of the plan that the load did not already report as faile
 - ``not-opted-out``: an opt-out file's address is not unsubscribed from all email;
 - ``opted-out-is-marketing``: an opt-out file's address is a marketing contact in HubSpot;
 - ``opted-out-made-marketing``: a marketing file's contact is one HubSpot holds as unsubscribed
-  from all email (it was before the load, or by another tool): a marketing contact that is
-  billed for and can never be emailed, which only HubSpot's UI can set back.
+  from all email: a marketing contact that is billed for and can never be emailed, which only
+  HubSpot's UI can set back. The load sends a contact HubSpot held so before it as
+  non-marketing (``tasks/load/opted_out.py``; the plan checked is then the one sent, those rows
+  in a non-marketing file), so this finds one unsubscribed during the load or by another tool.
 
 Everything is read in batches (100 contacts per ``batch/read``, list members 250 a page), file
 by file, so memory follows a file's list size rather than the migration's. Nothing is written.

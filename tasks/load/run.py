@@ -10,7 +10,9 @@ Two ways in:
 - :func:`load_plan`, the same load as plain function calls, without Prefect (tests, scripts).
 
 The order matters in both: properties exist before any import maps a column to them, and
-opt-outs are recorded before any contact could be made marketable.
+opt-outs are recorded before any contact could be made marketable. Before either, the marketing
+files' contacts HubSpot already holds as unsubscribed from all email are moved to non-marketing
+files of their own (``tasks/load/opted_out.py``): the rest of the load sends that plan.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.imports import import_contacts_file_task, import_contacts_files
 from tasks.load.lists import ListJournal, add_file_members, add_file_members_task, ensure_list_task, ensure_lists
 from tasks.load.log import get_logger
+from tasks.load.opted_out import REPORT_KEY, keep_opted_out_non_marketing
 from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.properties import ensure_properties, ensure_properties_task
 from tasks.load.reconcile import publish_reconciliation, reconcile_task
-from tasks.load.resume import ImportJournal, SentContent, claim_state
+from tasks.load.resume import STATE_FOLDER, ImportJournal, SentContent, claim_state
 from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
 
 AUTO = "auto"
@@ -150,6 +153,7 @@ def load_plan(
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
     import_companies: bool = False,
     expected_portal: ExpectedPortal | None = None,
+    state_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Load a plan directory into a portal with plain calls (no Prefect, no caching), by imports.
 
@@ -160,17 +164,22 @@ def load_plan(
         import_companies: Also create the contacts' companies and associate them
             (``tasks/load/companies.py``); the report then has ``companies``.
         expected_portal: The portal the token must be for (:func:`check_expected_portal`).
+        state_dir: Where files derived from the plan's are written (``tasks/load/opted_out.py``);
+            default ``<plan_dir>/.onramp-load``, as a migration keeps it.
 
     Returns:
-        The load report of :func:`load_report`.
+        The load report of :func:`load_report`, plus ``kept_non_marketing_opted_out``
+        (:func:`~tasks.load.opted_out.keep_opted_out_non_marketing`); errors name planned lines.
 
     Raises:
         LoadError: The load cannot go on; the message says why and what to do. Or the token is
             not for ``expected_portal``: nothing is sent.
     """
-    plan = read_plan(plan_dir)
+    planned = read_plan(plan_dir)
     check_expected_portal(portal, expected_portal)
-    _log_start(portal, plan)
+    _log_start(portal, planned)
+    kept = keep_opted_out_non_marketing(portal, planned, Path(plan_dir) / STATE_FOLDER if state_dir is None else state_dir)
+    plan = kept.plan
     properties = ensure_properties(portal, plan)
     opt_outs = [apply_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]
     imports = import_contacts_files(portal, plan, poll_interval=poll_interval)
@@ -179,6 +188,8 @@ def load_plan(
     report = load_report(portal, properties, opt_outs, imports, list(lists.values()), members)
     if import_companies:
         report["companies"] = load_companies(portal, plan)
+    report[REPORT_KEY] = kept.report
+    kept.as_planned(report["errors"])
     get_logger().info("load finished: %d rows failed", report["rows_failed"])
     return report
 
@@ -441,7 +452,10 @@ def load_steps(
         The load report of :func:`load_report`, plus ``"companies"`` when asked,
         ``"steps"`` (:class:`StepLog`: ``[{"step", "subject", "already_done"}]`` in load order,
         ``already_done`` for a step an earlier run finished, whose counts are that run's) and
-        ``"reconciliation"`` (:func:`~tasks.load.reconcile.reconcile`).
+        ``"reconciliation"`` (:func:`~tasks.load.reconcile.reconcile`) and
+        ``"kept_non_marketing_opted_out"`` (:func:`~tasks.load.opted_out.keep_opted_out_non_marketing`:
+        the rows sent as non-marketing, whose files are derived into ``state_dir``). Errors and
+        mismatches name the planned file and line, also of a row sent from a derived file.
 
     Raises:
         LoadStopped: A step could not go on (daily quota, token refused, HubSpot down); every
@@ -450,10 +464,12 @@ def load_steps(
             ``state_dir`` holds the state of a load into another portal (:func:`claim_state`):
             nothing is sent. Or the token is not for ``expected_portal``: nothing is sent.
     """
-    plan = read_plan(plan_dir)
+    planned = read_plan(plan_dir)
     check_expected_portal(portal, expected_portal)
     claim_state(state_dir, portal)
-    _log_start(portal, plan)
+    _log_start(portal, planned)
+    kept = keep_opted_out_non_marketing(portal, planned, state_dir)
+    plan = kept.plan
     progress = LoadProgress(plan)
     log = StepLog()
     with _said_on_a_stop(progress, log):
@@ -484,6 +500,9 @@ def load_steps(
             )
         report["steps"] = log.steps
         report["reconciliation"] = reconcile_task(portal, plan, report)
+    report[REPORT_KEY] = kept.report
+    kept.as_planned(report["errors"])
+    kept.as_planned(report["reconciliation"]["mismatches"])
     publish_reconciliation(report["reconciliation"])
     get_logger().info("load finished: %d rows failed", report["rows_failed"])
     return report

@@ -21,7 +21,9 @@ modify the Marketing contact status property using HubSpot's API endpoints", §4
 alone would leave a planned marketing contact non-marketing. For a ``marketable`` file the
 upserted emails are therefore imported once more, as a one-column import with
 ``marketableContactImport`` (and the file's ``createContactListFromImport``): one request and a
-few polls, and the file ends where the Imports path would have left it, list included. With an
+few polls, and the file ends where the Imports path would have left it, list included. (A
+contact HubSpot already held as unsubscribed from all email is not in a marketable file by then:
+the load moved it to a non-marketing one, ``tasks/load/opted_out.py``.) With an
 :class:`~tasks.load.resume.ImportJournal` that import is journalled as the Imports path's are, so
 a rerun after a kill takes up the one already submitted instead of sending it again.
 """
