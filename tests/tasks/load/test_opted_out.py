@@ -99,6 +99,19 @@ def test_an_opted_out_contact_of_a_marketing_file_is_imported_non_marketing_and_
     assert not (tmp_path / "plan" / "hubspot" / "contacts-marketing-001-opted-out.csv").exists()
 
 
+def test_a_marketing_file_whose_every_contact_is_opted_out_is_sent_whole_as_non_marketing(portal, emulator, tmp_path):
+    plan = plan_dir(tmp_path / "plan", ["ben@example.com"])
+    opted_out_in_hubspot(portal, "ben@example.com")
+    state = tmp_path / "state"
+
+    report = load_plan(portal, plan, poll_interval=POLL, state_dir=state)
+
+    assert [result["file"] for result in report["imports"]] == [MOVED, NON_MARKETING]
+    assert not (state / FOLDER / MARKETING).exists()
+    assert not is_marketing(emulator, "ben@example.com") and list_members(emulator) == set()
+    assert report[REPORT_KEY]["count"] == 1 and report["rows_failed"] == 0
+
+
 def test_an_import_error_in_a_split_file_names_its_planned_line_and_source(portal, emulator, tmp_path):
     plan = plan_dir(tmp_path / "plan", ["ann@example.com", "ben@example.com", "not an email"])
     opted_out_in_hubspot(portal, "ben@example.com")
