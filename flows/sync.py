@@ -84,7 +84,7 @@ def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncS
     full_plan = read_plan(out.local)
     planned = planned_state(full_plan)
     delta = diff(planned, previous, changes_only)
-    plan = write_delta_plan(full_plan, delta, out.local / DELTA_FOLDER, state.key)
+    plan = write_delta_plan(full_plan, delta, out.replace_folder(DELTA_FOLDER), state.key)
     step = SyncStep(delta, previous, plan, delta.counts(planned.height))
     get_run_logger().info("sync: %s (%s)", step.counts, "first run" if previous is None else "since the last successful run")
     return step

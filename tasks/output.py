@@ -7,6 +7,7 @@ paths); for a remote URL that folder is a temporary one uploaded by :meth:`publi
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,6 +63,7 @@ class OutputFolder:
         else:
             self.local = Path(tempfile.mkdtemp(prefix="onramp-out-"))
             self._remote = True
+        self._replaced: set[str] = set()
         _make_folder(self.local, url)
 
     def path(self, relative: str) -> Path:
@@ -76,9 +78,33 @@ class OutputFolder:
             return f"{self.url.rstrip('/')}/{relative}"
         return str(self.local / relative)
 
+    def replace_folder(self, relative: str) -> Path:
+        """A folder the run writes whole, emptied of what an earlier run left in it.
+
+        A plan into a used output folder (a rerun, each run of a sync) would otherwise leave
+        the earlier plan's files beside its own: an import file a smaller plan no longer has
+        would pass for one of this run's. A remote copy is replaced when the run publishes.
+
+        Args:
+            relative: The folder, relative to the output folder.
+
+        Returns:
+            The local folder, empty.
+        """
+        target = self.local / relative
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        self._replaced.add(relative)
+        return target
+
     def publish(self) -> None:
-        """Upload the local files to the remote URL (nothing to do for a local folder)."""
+        """Upload the local files to the remote URL (nothing to do for a local folder); the
+        remote copies of the folders the run replaced are removed first."""
         if self._remote:
+            for relative in sorted(self._replaced):
+                remote = f"{self._root.rstrip('/')}/{relative}"
+                if self._fs.exists(remote):
+                    self._fs.rm(remote, recursive=True)
             self._fs.put(f"{self.local}/", self._root, recursive=True)
 
 

@@ -16,7 +16,7 @@ from prefect.logging import get_run_logger
 from tasks.events import DEFAULT_REJECTS_ALERT_FRACTION, emit_run_events
 from tasks.extract.mailchimp import RawSource
 from tasks.extract.tables import ReadFile, ReadOptions, read_source
-from tasks.import_files import PlanLimits
+from tasks.import_files import HUBSPOT_DIR, PlanLimits
 from tasks.output import OutputFolder
 from tasks.plan import Profiles, plan_sources
 from tasks.report import REJECTS_FILE, markdown_report, source_warnings, summary_rows, write_report
@@ -35,6 +35,7 @@ def extract_files(source: str, staging_dir: Path, options: ReadOptions) -> list[
 @task(name="plan", cache_policy=NO_CACHE)
 def plan(raws: list[RawSource], out: OutputFolder, profiles: Profiles, limits: PlanLimits) -> dict:
     """Validate, transform and merge every file; write the import files, rejects and report."""
+    out.replace_folder(HUBSPOT_DIR)
     report = plan_sources(raws, out, profiles, limits)
     logger = get_run_logger()
     for source in report["sources"]:

@@ -93,6 +93,8 @@ def test_a_portal_id_that_is_no_portal_id_exits_2(tmp_path, capsys):
 def test_plan_reads_and_writes_s3_through_a_local_s3_server(tmp_path, s3_server, prefect_api_url):
     s3 = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
     s3.upload_file(str(SAMPLE_EXPORT), s3_server.bucket, "exports/audience.zip")
+    # An earlier, bigger plan's import file in the same output folder: gone once this run publishes.
+    s3.put_object(Bucket=s3_server.bucket, Key="runs/1/hubspot/contacts-marketing-002.csv", Body=b"email\nold@example.com\n")
     env = {
         "PREFECT_API_URL": prefect_api_url,
         "AWS_ENDPOINT_URL": s3_server.endpoint,
@@ -107,6 +109,7 @@ def test_plan_reads_and_writes_s3_through_a_local_s3_server(tmp_path, s3_server,
     assert all(s["uri"].startswith(f"s3://{s3_server.bucket}/exports/audience.zip!") for s in report["sources"])
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_server.bucket, Prefix="runs/1/")["Contents"]}
     assert {"runs/1/rejects.csv", "runs/1/hubspot/contacts-marketing-001.csv", "runs/1/hubspot/opt-out-unsubscribed.csv"} <= keys
+    assert "runs/1/hubspot/contacts-marketing-002.csv" not in keys
 
 
 def test_demo_migrates_the_bundled_sample_and_says_where_to_look(tmp_path, prefect_api_url):
