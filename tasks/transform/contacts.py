@@ -160,13 +160,16 @@ def map_rows(
     time_headers = [h for h, (_, reading) in readings.items() if reading.times]
     # Cells are cleaned, and time columns parsed, once, before the select uses them as often
     # as it needs: polars does not share a repeated expression here, and a time column is a
-    # property and a change time both.
-    prepared = rows.lazy().with_columns(
-        *(_blank_to_null(pl.col(h)).alias(h) for h in headers if h != email_column),
-        *(
-            _parse_timestamp(_blank_to_null(pl.col(h)), timestamp_format).alias(_PARSED + h)
+    # property and a change time both. Times are parsed from the cleaned cells, not cleaned
+    # once more (the email column alone is not cleaned: normalise_email trims it).
+    cleaned = {h: _blank_to_null(pl.col(h)) for h in headers if h != email_column}
+    prepared = (
+        rows.lazy()
+        .with_columns(cell.alias(h) for h, cell in cleaned.items())
+        .with_columns(
+            _parse_timestamp(pl.col(h) if h in cleaned else _blank_to_null(pl.col(h)), timestamp_format).alias(_PARSED + h)
             for h in dict.fromkeys([*change_headers, *time_headers])
-        ),
+        )
     ).with_columns(
         # Read once: the property and the carried cell both use it.
         reading.read(pl.col(h), pl.col(_PARSED + h)).alias(_TYPED + h)
