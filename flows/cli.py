@@ -547,7 +547,7 @@ def _print_summary(report: dict, output: str) -> None:
         if dry_run.get("marketing_opted_out"):
             print(
                 f"  {dry_run['marketing_opted_out']} contact(s) of the marketing files are unsubscribed from all email in "
-                "HubSpot: the load would make them marketing contacts, billed for and never emailed (report.json dry_run.files)"
+                "HubSpot: the load will send them as non-marketing, not billed and not in the list (report.json dry_run.files)"
             )
     load = report.get("load")
     if load:
@@ -558,8 +558,19 @@ def _print_summary(report: dict, output: str) -> None:
             + (f", {refused} row(s) with values HubSpot refused" if refused else "")
             + (" (report.json load.errors)" if load["rows_failed"] or refused else "")
         )
-        for static in (item for item in load.get("lists", []) if "name" in item):
-            print(f"  list {static['name']!r} (id {static['list_id']}): {static['added']} contacts added")
+        for static in (item for item in load.get("lists", []) if "name" in item and item["list_id"]):
+            removed, not_removed = static.get("removed_opted_out", 0), static.get("remove_failed", 0)
+            print(
+                f"  list {static['name']!r} (id {static['list_id']}): {static['added']} contacts added"
+                + (f", {removed} opted-out contact(s) removed" if removed else "")
+                + (f", {not_removed} opted-out contact(s) not removed (report.json load.errors)" if not_removed else "")
+            )
+        kept = (load.get("kept_non_marketing_opted_out") or {}).get("count")
+        if kept:
+            print(
+                f"  {kept} contact(s) HubSpot holds as unsubscribed from all email sent as non-marketing "
+                "(report.json load.kept_non_marketing_opted_out)"
+            )
         companies = load.get("companies")
         if companies:
             print(f"  companies: {companies['created']} created, {companies['existing']} existing, {companies['associated']} contacts associated")

@@ -92,7 +92,8 @@ def load_report(
              "imports": [{"file", "name", "outcome", "marketable", "rows", "import_id",
                           "previous_import_ids", "state", "attempts", "counters", "list_ids",
                           "rows_failed", "rows_with_value_errors", ("path", "requests")}],
-             "lists": [{"key", "name", "list_id", "created", "files", "added", "missing"}  (static lists)
+             "lists": [{"key", "name", "list_id", "created", "files", "added", "missing",
+                        "removed_opted_out", "remove_failed"}  (static lists)
                        | {"list_id", "file", "import_id"}],  (lists an import made)
              "errors": [{"file", "line", "error_type", "scope", "message", "sources", ...}],
              "rows_failed": N, "rows_with_value_errors": N}
@@ -104,14 +105,8 @@ def load_report(
         loaded; ``None`` when HubSpot would not say (``HubSpotPortal.details``).
     """
     errors: list[dict[str, Any]] = []
-    files = []
-    for result in opt_out_files:
-        errors.extend(result["errors"])
-        files.append({key: value for key, value in result.items() if key != "errors"})
-    imports = []
-    for result in contacts:
-        errors.extend(result["errors"])
-        imports.append({key: value for key, value in result.items() if key != "errors"})
+    files = [_errors_moved(result, errors) for result in opt_out_files]
+    imports = [_errors_moved(result, errors) for result in contacts]
     import_lists = [
         {"list_id": list_id, "file": result["file"], "import_id": result["import_id"]}
         for result in imports
@@ -123,7 +118,7 @@ def load_report(
             result["list_ids"] = [*result["list_ids"], filled[result["file"]]["list_id"]]
     static = [
         {
-            **planned,
+            **_errors_moved(planned, errors),
             "added": sum(filled[file]["added"] for file in planned["files"] if file in filled),
             "missing": sum(filled[file]["missing"] for file in planned["files"] if file in filled),
         }
@@ -144,6 +139,12 @@ def load_report(
         "rows_failed": opt_outs["failed"] + sum(result["rows_failed"] for result in imports),
         "rows_with_value_errors": sum(result["rows_with_value_errors"] for result in imports),
     }
+
+
+def _errors_moved(result: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """A step's result without its ``errors``, which join the load's ``errors``."""
+    errors.extend(result.get("errors", []))
+    return {key: value for key, value in result.items() if key != "errors"}
 
 
 def load_plan(

@@ -46,8 +46,8 @@ def test_faults_and_a_daily_stop_end_with_every_row_loaded_once(prefect_api_url,
     faults = FaultCounter(monkeypatch)
     with serve_in_background(tier="starter", error_rate=0.05, drop_rate=0.03, fault_seed=3) as hub:
         hub.emulator.fail_next_imports(1)
-        # Which portal (account-info), properties and opt-outs take ~13 requests: the quota runs out among the imports.
-        hub.emulator.configure(daily_quota_at=14)
+        # Which portal (account-info), the opted-out search, properties and opt-outs take ~14 requests: the quota runs out among the imports.
+        hub.emulator.configure(daily_quota_at=15)
         with pytest.raises(LoadError, match="daily"):
             migrate_contacts(params(tmp_path, hub, load_path="imports"))
         stopped = json.loads((tmp_path / "out" / "report.json").read_text())

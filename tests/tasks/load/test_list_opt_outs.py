@@ -113,3 +113,30 @@ def test_a_sync_run_that_only_opts_people_out_takes_them_out_of_its_list_and_mak
     assert count_requests(emulator, "POST", "/crm/v3/lists") == 1
     assert (after["list_id"], after["removed_opted_out"]) == (made["list_id"], 1)
     assert members(emulator, made["list_id"]) == {"ben@example.com"}
+
+
+def test_a_refused_removal_is_among_the_load_errors_and_counted_on_the_console(portal, emulator, tmp_path, monkeypatch, capsys):
+    from emulators.hubspot.errors import validation_error
+    from flows.cli import _print_summary
+
+    load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com", "cy@example.com"]), poll_interval=POLL)
+    second = load_plan(portal, plan_dir(tmp_path / "second", ["ben@example.com"], ["ann@example.com"]), poll_interval=POLL)
+
+    def refuse(list_id, record_ids):
+        raise validation_error("memberships cannot be removed now")
+
+    monkeypatch.setattr(emulator.portal, "remove_members", refuse)
+    third = load_plan(portal, plan_dir(tmp_path / "third", ["ben@example.com"], ["cy@example.com"]), poll_interval=POLL)
+
+    [error] = [error for error in third["errors"] if error["error_type"] == REMOVE_FAILED]
+    assert (error["file"], error["line"]) == (UNSUBSCRIBED, 2)
+    assert "errors" not in third["lists"][0] and third["lists"][0]["remove_failed"] == 1
+    contacts = {"marketing": 1, "non_marketing": 0, "opted_out": 1}
+    for load in (second, third):
+        _print_summary({"rows_read": 2, "rows_rejected": 0, "duplicates_merged": 0, "contacts": contacts, "sources": [], "load": load}, "out")
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  list ")]
+    assert printed == [
+        f"  list {LIST_NAME!r} (id {second['lists'][0]['list_id']}): 0 contacts added, 1 opted-out contact(s) removed",
+        f"  list {LIST_NAME!r} (id {second['lists'][0]['list_id']}): 0 contacts added, "
+        "1 opted-out contact(s) not removed (report.json load.errors)",
+    ]

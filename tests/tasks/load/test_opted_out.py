@@ -9,6 +9,7 @@ import pytest
 from prefect import flow
 
 from emulators.hubspot import search as emulator_search
+from flows.cli import _print_summary
 from tasks.load import opted_out
 from tasks.load.client import HubSpotPortal
 from tasks.load.dryrun import dry_run
@@ -68,7 +69,7 @@ def csv_rows(path):
         return list(csv.reader(handle))
 
 
-def test_an_opted_out_contact_of_a_marketing_file_is_imported_non_marketing_and_left_out_of_the_list(portal, emulator, tmp_path):
+def test_an_opted_out_contact_of_a_marketing_file_is_imported_non_marketing_and_left_out_of_the_list(portal, emulator, tmp_path, capsys):
     plan = plan_dir(tmp_path / "plan")
     opted_out_in_hubspot(portal, "ben@example.com", "zed@example.com")
     state = tmp_path / "state"
@@ -97,6 +98,12 @@ def test_an_opted_out_contact_of_a_marketing_file_is_imported_non_marketing_and_
     lineage = {(row[2], row[3]): row[4] for row in csv_rows(folder / "lineage.csv")[1:]}
     assert lineage == {(MARKETING, "2"): f"{SOURCE}:2", (MARKETING, "3"): f"{SOURCE}:4", (MOVED, "2"): f"{SOURCE}:3"}
     assert not (tmp_path / "plan" / "hubspot" / "contacts-marketing-001-opted-out.csv").exists()
+    # The console counts them.
+    contacts = {"marketing": 3, "non_marketing": 1, "opted_out": 0}
+    _print_summary({"rows_read": 4, "rows_rejected": 0, "duplicates_merged": 0, "contacts": contacts, "sources": [], "load": report}, "out")
+    assert (
+        "  1 contact(s) HubSpot holds as unsubscribed from all email sent as non-marketing (report.json load.kept_non_marketing_opted_out)"
+    ) in capsys.readouterr().out.splitlines()
 
 
 def test_a_marketing_file_whose_every_contact_is_opted_out_is_sent_whole_as_non_marketing(portal, emulator, tmp_path):

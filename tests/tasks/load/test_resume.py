@@ -237,7 +237,7 @@ def test_progress_line():
     assert progress_line(0, 0, 1, 1).startswith("[####################] 100%")
 
 
-def test_a_contact_opted_out_in_hubspot_that_a_marketing_file_names_is_shown_by_the_dry_run_and_the_reconciliation(portal, emulator, tmp_path):
+def test_a_contact_opted_out_in_hubspot_that_a_marketing_file_names_is_shown_by_the_dry_run_and_sent_non_marketing(portal, emulator, tmp_path):
     plan = small_plan(tmp_path)
     # The portal already holds m0, unsubscribed from all email (as another tool left it).
     portal.request("POST", "/crm/v3/objects/contacts", json={"properties": {"email": "m0@example.com"}})
@@ -245,9 +245,9 @@ def test_a_contact_opted_out_in_hubspot_that_a_marketing_file_names_is_shown_by_
 
     assert dry_run(portal, plan)["marketing_opted_out"] == 1
     load = load_plan(portal, plan.directory, poll_interval=0.05)
-    found = reconcile(portal, plan, load)
 
-    assert found["by_check"]["opted-out-made-marketing"] == 1
-    [mismatch] = found["mismatches"]
-    assert (mismatch["check"], mismatch["file"], mismatch["line"]) == ("opted-out-made-marketing", "hubspot/contacts-marketing-001.csv", 2)
-    assert "m0@" not in str(found)
+    [kept] = load["kept_non_marketing_opted_out"]["rows"]
+    assert (kept["file"], kept["line"]) == ("hubspot/contacts-marketing-001.csv", 2)
+    m0 = emulator.portal.find("0-1", "email", "m0@example.com")
+    assert m0.properties.get("hs_marketable_status") != "true"
+    assert "m0@" not in str(load["kept_non_marketing_opted_out"])

@@ -70,9 +70,9 @@ def test_a_rerun_of_the_upsert_path_takes_up_the_marketing_status_import_an_earl
 def test_a_load_stopped_by_the_daily_quota_says_what_it_had_done(prefect_api_url, portal, emulator, tmp_path):
     rows = [[f"p{n}@example.com", f"P{n}", "", ""] for n in range(250)]
     plan = plan_dir(tmp_path / "plan", rows)
-    # Which portal, then the properties (two reads, a group, a batch): the quota runs out
-    # after the first upsert batches.
-    emulator.configure(daily_quota_at=5)
+    # Which portal, the search for contacts opted out in HubSpot, then the properties (two
+    # reads, a group, a batch): the quota runs out after the first upsert batches.
+    emulator.configure(daily_quota_at=6)
 
     with pytest.raises(LoadStopped) as stopped:
         load_by_upsert(portal, str(plan), str(tmp_path / "state"))
