@@ -25,11 +25,10 @@ source or portal starts from nothing. An output given as a URL (``s3://...``) ke
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +44,7 @@ from tasks.extract.api_settings import API_SCHEMES, api_scheme
 from tasks.import_files import STATIC_LISTS
 from tasks.load.optouts import normalise_email
 from tasks.load.plan import LoadPlan, read_plan
+from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows, planned_rows
 from tasks.output import written_whole
 from tasks.transform.consent import Outcome
 
@@ -189,21 +189,6 @@ def snapshot_generation(snapshot: pl.DataFrame | None) -> str:
     return hashlib.sha256(snapshot.sort("email").write_ipc(None).getvalue()).hexdigest()[:16]
 
 
-def _rows(path: Path) -> tuple[list[str], int, Iterator[tuple[int, list[str]]]]:
-    """A planned CSV's header, the index of its email column, and its ``(line, cells)``
-    (header = line 1, counted in records as lineage counts them)."""
-    handle = path.open(newline="", encoding="utf-8-sig")
-    reader = csv.reader(handle)
-    header = next(reader, [])
-    email_index = [name.strip().lower() for name in header].index("email")
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        with handle:
-            yield from enumerate(reader, start=2)
-
-    return header, email_index, rows()
-
-
 def planned_state(plan: LoadPlan) -> pl.DataFrame:
     """Every planned email as :data:`SNAPSHOT_SCHEMA` holds it: its outcome, a digest of its
     planned row (opt-outs: status), and from the plan's lineage its change time and whether a
@@ -212,7 +197,7 @@ def planned_state(plan: LoadPlan) -> pl.DataFrame:
     outcomes: list[str] = []
     digests: list[str] = []
     for entry, is_opt_out in [(e, False) for e in plan.imports] + [(e, True) for e in plan.opt_outs]:
-        header, email_index, rows = _rows(plan.path(entry["file"]))
+        header, email_index, rows = planned_rows(plan.path(entry["file"]))
         for _, cells in rows:
             email = normalise_email(cells[email_index]) if len(cells) > email_index else ""
             if not email:
@@ -380,18 +365,18 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) ->
         key: The sync's key (:func:`sync_key`), which names its lists.
     """
     shutil.rmtree(directory, ignore_errors=True)
-    moved: dict[tuple[str, int], int] = {}
+    moved: dict[PlannedLine, PlannedLine] = {}
     kept_entries: dict[str, list[dict[str, Any]]] = {"imports": [], "opt_outs": []}
     for kind, wanted in (("imports", delta.contacts), ("opt_outs", delta.opt_outs)):
         for entry in getattr(plan, kind):
-            rows = _copy_rows(plan.path(entry["file"]), directory / entry["file"], wanted)
+            rows = copy_rows(plan.path(entry["file"]), directory / entry["file"], wanted.__contains__)
             for new_line, old_line in enumerate(rows, start=2):
-                moved[(entry["file"], old_line)] = new_line
+                moved[(entry["file"], old_line)] = (entry["file"], new_line)
             if rows:
                 kept_entries[kind].append({**entry, "rows": len(rows)})
             else:
                 (directory / entry["file"]).unlink()
-    _copy_lineage(plan.lineage_path, directory / plan.data.get("lineage", "lineage.csv"), moved)
+    copy_lineage(plan.lineage_path, directory / plan.data.get("lineage", "lineage.csv"), moved)
     label = plan.data.get("property_group", {}).get("label", "")
     lists = sync_lists(kept_entries["imports"], label, key, delta.opt_outs)
     data = {**plan.data, **kept_entries, "lists": lists}
@@ -429,42 +414,12 @@ def sync_lists(
     return named
 
 
-def _copy_rows(source: Path, target: Path, emails: frozenset[str]) -> list[int]:
-    """Copy the header and the rows of ``emails`` from ``source`` to ``target``, cells as they
-    are (formula neutralisation included); return the copied rows' old lines."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    header, email_index, rows = _rows(source)
-    copied = []
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        for line, cells in rows:
-            if len(cells) > email_index and normalise_email(cells[email_index]) in emails:
-                writer.writerow(cells)
-                copied.append(line)
-    return copied
-
-
-def _copy_lineage(source: Path, target: Path, moved: dict[tuple[str, int], int]) -> None:
-    """Keep the lineage rows of the copied rows, at their new lines."""
-    if not source.exists():
-        return
-    with source.open(newline="", encoding="utf-8-sig") as reading, target.open("w", newline="", encoding="utf-8") as writing:
-        reader = csv.DictReader(reading)
-        writer = csv.DictWriter(writing, fieldnames=reader.fieldnames or [], lineterminator="\n")
-        writer.writeheader()
-        for row in reader:
-            line = moved.get((row.get("file", ""), int(row.get("line") or 0)))
-            if line is not None:
-                writer.writerow({**row, "line": line})
-
-
 def failed_emails(plan: LoadPlan, errors: Iterable[dict[str, Any]]) -> set[str]:
     """The emails of the delta rows HubSpot did not take (``row``-scoped load errors)."""
     wanted = {(error["file"], error["line"]) for error in errors if error.get("scope") == "row" and error.get("line")}
     emails = set()
     for file in {file for file, _ in wanted}:
-        _, email_index, rows = _rows(plan.path(file))
+        _, email_index, rows = planned_rows(plan.path(file))
         emails |= {normalise_email(cells[email_index]) for line, cells in rows if (file, line) in wanted and len(cells) > email_index}
     return emails
 

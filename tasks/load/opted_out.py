@@ -22,7 +22,7 @@ and holds them all in a portal with at most 200), then the cheaper way finishes.
 The files sent are derived into the load's state folder (:data:`FOLDER`), rewritten the same
 way every run (so a rerun's steps find the same content, keys and import journal): each split
 file's remaining rows under its planned name, its moved rows in ``<name>-opted-out.csv``, both
-with their lineage, by ``tasks/sync.py``'s row and lineage copies. The load reports every row
+with their lineage (``tasks/load/plan_copies.py``). The load reports every row
 moved by its planned file and line, and its errors and read-back speak of planned lines too
 (:meth:`KeptNonMarketing.as_planned`).
 """
@@ -46,10 +46,10 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, read_plan, tie_back
+from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows
 from tasks.load.reconcile import OPTED_OUT_PROPERTY, READ_BATCH_SIZE, is_opted_out, read_contacts
 from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_email
-from tasks.sync import _copy_lineage, _copy_rows
 
 FOLDER = "opted-out-non-marketing"
 """Under the load's state folder: the files sent in place of split marketing files, as a plan."""
@@ -172,17 +172,6 @@ def portal_opted_out(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[s
     return emails, {"method": method, "requests": requests + 1, "opted_out_in_portal": total}
 
 
-class _AllBut:
-    """The addresses that are not among ``excluded``, as :func:`tasks.sync._copy_rows` asks
-    ``email in wanted``: the rows a split file keeps, without listing a million addresses."""
-
-    def __init__(self, excluded: frozenset[str]) -> None:
-        self.excluded = excluded
-
-    def __contains__(self, email: object) -> bool:
-        return email not in self.excluded
-
-
 @dataclass
 class KeptNonMarketing:
     """What :func:`keep_opted_out_non_marketing` did: the plan the load sends, and how its
@@ -254,8 +243,7 @@ def write_split_files(plan: LoadPlan, found: dict[str, pl.DataFrame], directory:
     entries: list[dict[str, Any]] = []
     derived: list[dict[str, Any]] = []
     planned: dict[str, tuple[str, array]] = {}
-    kept_lines: dict[tuple[str, int], int] = {}
-    moved_lines: dict[tuple[str, int], int] = {}
+    lineage: dict[PlannedLine, PlannedLine] = {}
     for entry in plan.imports:
         rows = found.get(entry["file"])
         if rows is None or rows.is_empty():
@@ -263,15 +251,15 @@ def write_split_files(plan: LoadPlan, found: dict[str, pl.DataFrame], directory:
             continue
         file, moved = entry["file"], _moved_name(entry["file"])
         opted = frozenset(rows["email"].to_list())
-        kept = _copy_rows(plan.path(file), directory / file, _AllBut(opted))
-        sent = _copy_rows(plan.path(file), directory / moved, opted)
+        kept = copy_rows(plan.path(file), directory / file, lambda email: email not in opted)
+        sent = copy_rows(plan.path(file), directory / moved, opted.__contains__)
         if len(kept) + len(sent) != int(entry.get("rows") or 0):
             raise LoadError(
                 f"{file}: {entry.get('rows')} rows planned, {len(kept)} kept as marketing and {len(sent)} moved to "
                 f"{moved}: a row without an email cell cannot be split; fix the plan's file"
             )
-        kept_lines.update(((file, old), new) for new, old in enumerate(kept, start=2))
-        moved_lines.update(((file, old), new) for new, old in enumerate(sent, start=2))
+        lineage.update(((file, old), (file, new)) for new, old in enumerate(kept, start=2))
+        lineage.update(((file, old), (moved, new)) for new, old in enumerate(sent, start=2))
         planned[file] = (file, array("q", kept))
         planned[moved] = (file, array("q", sent))
         pieces = ([{**entry, "rows": len(kept)}] if kept else []) + [_moved_entry(entry, len(sent))]
@@ -279,28 +267,11 @@ def write_split_files(plan: LoadPlan, found: dict[str, pl.DataFrame], directory:
             (directory / file).unlink()
         entries.extend(pieces)
         derived.extend(pieces)
-    _write_lineage(plan, directory, kept_lines, moved_lines)
+    copy_lineage(plan.lineage_path, directory / "lineage.csv", lineage)
     data = {**plan.data, "imports": derived, "opt_outs": [], "lists": [], "lineage": "lineage.csv"}
     (directory / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     sent_plan = LoadPlan(plan.directory, {**plan.data, "imports": entries}, derived=read_plan(directory))
     return KeptNonMarketing(sent_plan, {}, planned)
-
-
-def _write_lineage(
-    plan: LoadPlan, directory: Path, kept_lines: dict[tuple[str, int], int], moved_lines: dict[tuple[str, int], int]
-) -> None:
-    """The derived files' lineage: the kept rows' as :func:`tasks.sync._copy_lineage` keeps them,
-    then the moved rows' the same way, renamed to their moved file (``_copy_lineage`` keeps a
-    row's file name)."""
-    if not plan.lineage_path.exists():
-        return
-    target, moved_path = directory / "lineage.csv", directory / "lineage-moved.csv"
-    _copy_lineage(plan.lineage_path, target, kept_lines)
-    _copy_lineage(plan.lineage_path, moved_path, moved_lines)
-    renamed = {file: _moved_name(file) for file, _ in moved_lines}
-    moved = pl.read_csv(moved_path, infer_schema=False).with_columns(pl.col("file").replace(renamed))
-    pl.concat([pl.read_csv(target, infer_schema=False), moved]).write_csv(target)
-    moved_path.unlink()
 
 
 def keep_opted_out_non_marketing(portal: HubSpotPortal, plan: LoadPlan, state_dir: str | Path) -> KeptNonMarketing:
