@@ -393,9 +393,9 @@ def sync_lists(
     A list is kept without files when the delta opts people out: earlier runs may have put them
     in it, and the load takes them out of a list it finds (``tasks/load/lists.py``), though it
     makes none for them. Otherwise a list without files is left out (nothing to do with it).
-    With opt-outs, each list's entry carries a digest of them, as the load's list step is keyed
-    by its entry (``tasks/load/resume.py``): a retry of a failed run that finds other opt-outs
-    must take those out too, not find the step done.
+    (The load's list step is keyed by its entry and the plan's opt-out files,
+    ``tasks/load/resume.py``: a retry of a failed run that finds other opt-outs takes those out
+    too.)
 
     Args:
         imports: The contacts files the delta plan holds (its ``imports`` entries, whose
@@ -404,13 +404,12 @@ def sync_lists(
         key: The sync's key.
         opt_outs: The emails the delta opts out.
     """
-    opt_out_digest = {"opt_outs_digest": hashlib.sha256("\n".join(sorted(opt_outs)).encode()).hexdigest()[:16]} if opt_outs else {}
     named = []
     for outcome, members in STATIC_LISTS.items():
         sent = [entry["file"] for entry in imports if entry.get("list") == outcome.value]
         if sent or opt_outs:
             name = SYNC_LIST_NAME.format(source=source_label, members=members, key=key)
-            named.append({"key": outcome.value, "name": name, "outcome": outcome.value, "files": sent, **opt_out_digest})
+            named.append({"key": outcome.value, "name": name, "outcome": outcome.value, "files": sent})
     return named
 
 

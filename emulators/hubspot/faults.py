@@ -30,8 +30,9 @@ _MESSAGES = {
 }
 
 
-# Requests sent as POST that only read.
-_READS_SENT_AS_POST = re.compile(r"/(search|batch/read)$")
+# Requests sent as POST that only read: searches and batch reads (``.../batch/read``,
+# ``.../statuses/batch/unsubscribe-all/read``).
+_READS_SENT_AS_POST = re.compile(r"/(search|read)$")
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AFTER_WRITE_STATUS = 504
 

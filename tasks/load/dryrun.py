@@ -12,10 +12,10 @@ subscription status read back; nothing is created, updated or unsubscribed. Per 
 Per opt-out address: ``opt_out`` (would be unsubscribed) or ``unchanged`` (already is).
 ``billing_delta`` counts the marketing contacts the load would add: contacts of marketing files
 that do not exist or are not marketing contacts yet. ``marketing_opted_out`` counts the contacts
-of marketing files HubSpot already holds as unsubscribed from all email: the load will send them
-as non-marketing (``tasks/load/opted_out.py``), since a marketing import would make them
-marketing contacts, billed for and never emailed; they are not in ``billing_delta``, and a row
-that would only have become marketing is ``unchanged``.
+of marketing files HubSpot already holds as unsubscribed from all email and not as marketing
+contacts: the load will send them as non-marketing (``tasks/load/opted_out.py``), since a
+marketing import would make them marketing contacts, billed for and never emailed; they are not
+in ``billing_delta``, and a row that would only have become marketing is ``unchanged``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from tasks.load.log import get_logger
 from tasks.load.optouts import read_opt_out_emails
 from tasks.load.plan import LoadPlan, read_header
 from tasks.load.properties import existing_properties
-from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, is_opted_out, planned_rows, read_contacts, read_unsubscribed
+from tasks.load.opted_out import kept_non_marketing
+from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, planned_rows, read_contacts, read_unsubscribed
 
 CREATE, UPDATE, UNCHANGED, OPT_OUT = "create", "update", "unchanged", "opt_out"
 
@@ -84,11 +85,11 @@ def _contacts_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any])
         for _, email, values in batch:
             contact = found.get(email)
             # The load sends a contact HubSpot holds as unsubscribed as non-marketing.
-            kept_non_marketing = marketable and is_opted_out(contact)
-            sent_marketable = marketable and not kept_non_marketing
+            kept = marketable and kept_non_marketing(contact)
+            sent_marketable = marketable and not kept
             counts[contact_action(values, contact, sent_marketable)] += 1
             billing += sent_marketable and not is_marketing(contact)
-            opted_out += kept_non_marketing
+            opted_out += kept
     return {"file": entry["file"], "outcome": entry.get("outcome"), **counts, "billing_delta": billing, "marketing_opted_out": opted_out}
 
 

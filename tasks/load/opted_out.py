@@ -16,6 +16,11 @@ Learning it costs requests one of two ways, and the cheaper is taken:
 - a batch read by email of the marketing files' own addresses, 100 a request, under the burst
   budget: its cost follows the files.
 
+Only contacts are found: an address HubSpot holds as unsubscribed with no contact record yet
+(one an opt-out file unsubscribed by address) is not, as only a subscription-status read per
+address would find it (one request each without the Enterprise batch scope); the read-back
+names it once the import has made it a contact (``opted-out-made-marketing``).
+
 The first search page is always asked (one request: it says how many opt-outs the portal holds,
 and holds them all in a portal with at most 200), then the cheaper way finishes.
 
@@ -47,7 +52,7 @@ from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, read_plan, tie_back
 from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows
-from tasks.load.reconcile import OPTED_OUT_PROPERTY, READ_BATCH_SIZE, is_opted_out, read_contacts
+from tasks.load.reconcile import MARKETING_STATUS, OPTED_OUT_PROPERTY, READ_BATCH_SIZE, is_marketing, is_opted_out, read_contacts
 from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_email
 
@@ -90,7 +95,7 @@ def _search_page(portal: HubSpotPortal, above_id: str | None, after: str | None)
     body = {
         "filterGroups": [{"filters": filters}],
         "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-        "properties": [EMAIL_COLUMN],
+        "properties": [EMAIL_COLUMN, OPTED_OUT_PROPERTY, MARKETING_STATUS],
         "limit": SEARCH_PAGE_SIZE,
         **({"after": after} if after else {}),
     }
@@ -102,8 +107,22 @@ def _search_page(portal: HubSpotPortal, above_id: str | None, after: str | None)
         ) from error
 
 
+def kept_non_marketing(contact: dict[str, Any] | None) -> bool:
+    """Whether a marketing file's contact, as HubSpot holds it, is sent as non-marketing: it is
+    unsubscribed from all email and not a marketing contact yet.
+
+    One an earlier run or another tool already made marketing stays so whatever this load
+    sends (HubSpot's API cannot set it back): its rows stay in the marketing file, where the
+    read-back names it (``opted-out-made-marketing``), rather than being counted as kept
+    non-marketing.
+    """
+    return is_opted_out(contact) and not is_marketing(contact)
+
+
 def _emails(page: dict[str, Any]) -> set[str]:
-    return {str((result.get("properties") or {}).get(EMAIL_COLUMN) or "").lower() for result in page.get("results") or []} - {""}
+    """A search page's contacts to keep non-marketing, by email."""
+    found = {str((result.get("properties") or {}).get(EMAIL_COLUMN) or "").lower(): result for result in page.get("results") or []}
+    return {email for email, contact in found.items() if email and kept_non_marketing(contact)}
 
 
 def _search_rest(portal: HubSpotPortal, first: dict[str, Any]) -> tuple[set[str], int]:
@@ -142,7 +161,7 @@ def _read_opted_out(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[st
     for batch in chunked(addresses["email"].to_list(), READ_BATCH_SIZE):
         found = read_contacts(portal, batch, [])
         requests += 1
-        emails |= {email for email, contact in found.items() if is_opted_out(contact)}
+        emails |= {email for email, contact in found.items() if kept_non_marketing(contact)}
     return emails, requests
 
 

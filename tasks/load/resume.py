@@ -60,8 +60,10 @@ def content_hash(plan: LoadPlan, entry: dict[str, Any] | None) -> str:
     Args:
         plan: The plan.
         entry: An ``imports`` or ``opt_outs`` entry of ``plan.json`` (its file is hashed with
-            it), or what a step without a file of its own sends (e.g. the plan's ``lists``);
-            ``None`` for the properties step (the group and properties are hashed).
+            it), or a ``lists`` entry (hashed with the plan's opt-out files: a list step also
+            takes the contacts they name out of the list, so a rerun whose plan opts out
+            someone else must not find it done); ``None`` for the properties step (the group
+            and properties are hashed).
 
     Returns:
         A hex SHA-256.
@@ -71,11 +73,11 @@ def content_hash(plan: LoadPlan, entry: dict[str, Any] | None) -> str:
         digest.update(json.dumps([plan.property_group, plan.properties], sort_keys=True).encode())
         return digest.hexdigest()
     digest.update(json.dumps(entry, sort_keys=True).encode())
-    if "file" not in entry:
-        return digest.hexdigest()
-    with plan.path(entry["file"]).open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK_BYTES):
-            digest.update(chunk)
+    files = [entry["file"]] if "file" in entry else [opt_out["file"] for opt_out in plan.opt_outs]
+    for file in files:
+        with plan.path(file).open("rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK_BYTES):
+                digest.update(chunk)
     return digest.hexdigest()
 
 

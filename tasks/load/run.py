@@ -228,12 +228,7 @@ class LoadProgress:
     """
 
     def __init__(self, plan: LoadPlan) -> None:
-        entries = plan.opt_outs + plan.imports
-        self._contacts_files = [entry["file"] for entry in plan.imports]
-        self._opt_out_files = [entry["file"] for entry in plan.opt_outs]
-        self._contacts_planned = sum(int(entry.get("rows") or 0) for entry in plan.imports)
-        self.total_rows = sum(int(entry.get("rows") or 0) for entry in entries)
-        self.total_steps = len(entries) + 1
+        self.follow(plan)
         self.done_rows = 0
         self.done_steps = 0
         self._credited: dict[str, int] = {}
@@ -242,6 +237,16 @@ class LoadProgress:
         self.artifact_id = create_progress_artifact(
             0.0, key=PROGRESS_ARTIFACT_KEY, description="HubSpot load: steps and rows done"
         )
+
+    def follow(self, plan: LoadPlan) -> None:
+        """Count ``plan``'s files and steps: the plan the load sends, once it is known (some of
+        the planned files may be sent as files derived from them, ``tasks/load/opted_out.py``)."""
+        entries = plan.opt_outs + plan.imports
+        self._contacts_files = [entry["file"] for entry in plan.imports]
+        self._opt_out_files = [entry["file"] for entry in plan.opt_outs]
+        self._contacts_planned = sum(int(entry.get("rows") or 0) for entry in plan.imports)
+        self.total_rows = sum(int(entry.get("rows") or 0) for entry in entries)
+        self.total_steps = len(entries) + 1
 
     def rows_done(self, file: str, rows: int) -> None:
         """Credit ``rows`` more rows of ``file`` (a batch finished)."""
@@ -469,11 +474,12 @@ def load_steps(
     check_expected_portal(portal, expected_portal)
     claim_state(state_dir, portal)
     _log_start(portal, planned)
-    kept = keep_opted_out_non_marketing(portal, planned, state_dir)
-    plan = kept.plan
-    progress = LoadProgress(plan)
+    progress = LoadProgress(planned)
     log = StepLog()
     with _said_on_a_stop(progress, log):
+        kept = keep_opted_out_non_marketing(portal, planned, state_dir)
+        plan = kept.plan
+        progress.follow(plan)
         properties = log.result("properties", None, _cached(ensure_properties_task, "properties", state_dir)(portal, plan, return_state=True))
         progress.step_done(None, 0)
         opt_out_task = _cached(apply_opt_out_file_task, "opt-outs", state_dir)

@@ -69,12 +69,18 @@ def test_import_can_be_made_to_fail(hub, client, tmp_path):
 def test_an_error_after_write_answers_504_for_a_write_that_was_applied(hub):
     contacts = "/crm/v3/objects/contacts"
     set_faults(hub, error_after_write=1)
-    # A search is sent as POST but writes nothing: it neither fails nor uses up the count.
+    # A search or a batch read is sent as POST but writes nothing: it neither fails nor uses up the count.
     search = requests.post(hub.url + contacts + "/search", headers=auth(), json={})
+    statuses = requests.post(
+        hub.url + "/communication-preferences/v4/statuses/batch/unsubscribe-all/read",
+        headers=auth(),
+        params={"channel": "EMAIL"},
+        json={"inputs": ["kept@x.com"]},
+    )
     answer = requests.post(hub.url + contacts, headers=auth(), json={"properties": {"email": "kept@x.com"}})
     after = requests.post(hub.url + contacts, headers=auth(), json={"properties": {"email": "next@x.com"}})
 
-    assert (search.status_code, answer.status_code, after.status_code) == (200, 504, 201)
+    assert (search.status_code, statuses.status_code, answer.status_code, after.status_code) == (200, 200, 504, 201)
     assert answer.json()["category"] == "GATEWAY_TIMEOUT"
     emails = sorted(c["properties"]["email"] for c in requests.get(hub.url + "/_emulator/state").json()["contacts"])
     assert emails == ["kept@x.com", "next@x.com"]

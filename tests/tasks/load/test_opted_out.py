@@ -15,6 +15,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.dryrun import dry_run
 from tasks.load.opted_out import FOLDER, READ, REPORT_KEY, SEARCH, cheaper_lookup, portal_opted_out
 from tasks.load.plan import read_plan
+from tasks.load.reconcile import reconcile
 from tasks.load.run import load_plan, load_steps
 from tasks.load.settings import CONTACT_OBJECT_TYPE_ID as CONTACTS
 from tests.tasks.load.conftest import count_requests
@@ -160,6 +161,20 @@ def test_the_dry_run_says_the_opted_out_contact_will_not_be_billed(portal, emula
     found = dry_run(portal, plan)
 
     assert (found["marketing_opted_out"], found["billing_delta"]) == (1, 2)
+
+
+def test_a_contact_an_earlier_load_made_marketing_is_left_to_the_read_back_not_counted_as_kept(portal, emulator, tmp_path):
+    load_plan(portal, plan_dir(tmp_path / "first"), poll_interval=POLL, state_dir=tmp_path / "first-state")
+    # Ben unsubscribes after the first load made him a marketing contact: no load can undo that.
+    opted_out_in_hubspot(portal, "ben@example.com", contact=False)
+    plan = plan_dir(tmp_path / "second")
+
+    assert dry_run(portal, read_plan(plan))["marketing_opted_out"] == 0
+    report = load_plan(portal, plan, poll_interval=POLL, state_dir=tmp_path / "second-state")
+
+    assert (report[REPORT_KEY]["count"], report[REPORT_KEY]["lookup"]["opted_out_in_portal"]) == (0, 1)
+    assert is_marketing(emulator, "ben@example.com")
+    assert reconcile(portal, read_plan(plan), report)["by_check"]["opted-out-made-marketing"] == 1
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from tests.tasks.load.plans import write_plan
 HEADER = ["email", "firstname"]
 
 
-def small_plan(directory, *, rows=2):
+def small_plan(directory, *, rows=2, opted_out=("gone@example.com",)):
     return read_plan(
         write_plan(
             directory,
@@ -32,7 +32,7 @@ def small_plan(directory, *, rows=2):
                     [[f"m{i}@example.com", f"M{i}"] for i in range(rows)],
                 )
             },
-            opt_outs={"hubspot/opt-out-unsubscribed.csv": ("unsubscribed", ["gone@example.com"])},
+            opt_outs={"hubspot/opt-out-unsubscribed.csv": ("unsubscribed", list(opted_out))},
         )
     )
 
@@ -46,6 +46,16 @@ def test_step_key_follows_content_and_portal_never_the_token(tmp_path):
     assert key != step_key("upsert", "https://api.hubapi.com", plan, entry)
     assert key != step_key("imports", "https://api.hubapi.com", small_plan(tmp_path / "b", rows=3), entry)
     assert TOKEN not in key
+
+
+def test_a_list_step_key_follows_the_opt_outs_the_step_takes_out_of_the_list(tmp_path):
+    entry = {"key": "marketing", "name": "Onramp — Mailchimp marketing contacts (plan 1a2b3c4d)", "outcome": "marketing",
+             "files": ["hubspot/contacts-marketing-001.csv"]}  # fmt: skip
+    key = step_key("list", "https://api.hubapi.com", small_plan(tmp_path / "a"), entry)
+
+    assert key == step_key("list", "https://api.hubapi.com", small_plan(tmp_path / "same"), entry)
+    # A rerun whose plan opts out someone else must take them out of the list, not find it done.
+    assert key != step_key("list", "https://api.hubapi.com", small_plan(tmp_path / "other", opted_out=["m1@example.com"]), entry)
 
 
 def state_folder(tmp_path, kind: str):

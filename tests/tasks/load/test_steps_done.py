@@ -86,6 +86,19 @@ def test_a_load_stopped_by_the_daily_quota_says_what_it_had_done(prefect_api_url
     assert str(stopped.value).endswith(f"(before the stop: done properties; {landed} of 250 contacts sent)")
 
 
+def test_a_load_stopped_while_it_looks_for_contacts_opted_out_in_hubspot_says_it_had_done_nothing(prefect_api_url, portal, emulator, tmp_path):
+    plan = plan_dir(tmp_path / "plan", MARKETING_ROWS, NON_MARKETING_ROWS)
+    # Which portal, then the search for contacts opted out in HubSpot: the quota runs out there.
+    emulator.configure(daily_quota_at=2)
+
+    with pytest.raises(LoadStopped) as stopped:
+        load_by_upsert(portal, str(plan), str(tmp_path / "state"))
+
+    assert stopped.value.done == {"steps_done": [], "contacts_sent": 0, "contacts_planned": 3, "opt_out_rows_sent": 0}
+    assert "/search" in str(stopped.value.reason)
+    assert str(stopped.value).endswith("(before the stop: done nothing; 0 of 3 contacts sent)")
+
+
 def test_the_note_counts_only_the_steps_an_earlier_run_did():
     load = {
         "steps": [
