@@ -227,7 +227,7 @@ def write_plan(
         **({"property_groups": [group, ONRAMP_PROPERTY_GROUP]} if onramp_properties else {}),
         "properties": [p.hubspot_definition(options.get(p.name)) for p in planned] + onramp_properties,
         "imports": imports,
-        "lists": static_lists(imports, profile.label),
+        "lists": static_lists(imports, profile.label, out),
         "opt_outs": opt_outs,
         "lineage": LINEAGE_FILE,
     }
@@ -240,20 +240,30 @@ def write_plan_file(plan: dict, out: OutputFolder) -> None:
     out.path(PLAN_FILE).write_text(json.dumps(plan, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def static_lists(imports: list[dict], source_label: str) -> list[dict]:
+def static_lists(imports: list[dict], source_label: str, out: OutputFolder) -> list[dict]:
     """The static lists the load creates and fills, one per outcome in :data:`STATIC_LISTS` that
     has contacts.
 
+    A list is named by a hash of the plan's imports and of its files' contents: two migrations
+    of other people with the same columns and counts must not fill (and take opt-outs out of)
+    one list, while a rerun of the same plan fills its own list again.
+
     Args:
-        imports: The plan's import entries (an entry names its list by ``list``, the key here).
+        imports: The plan's import entries (an entry names its list by ``list``, the key here),
+            their files written.
         source_label: The source's name, for the list names.
+        out: The run's output folder, which holds the import files.
 
     Returns:
         ``[{"key", "name", "outcome", "files"}]``; a list already bearing the name in the portal
         is this plan's own (a run cut short made it) and the load fills it
         (``tasks.load.lists.ensure_list``).
     """
-    plan_id = hashlib.sha256(json.dumps(imports, sort_keys=True).encode()).hexdigest()[:_PLAN_ID_CHARS]
+    digest = hashlib.sha256(json.dumps(imports, sort_keys=True).encode())
+    for entry in imports:
+        with out.path(entry["file"]).open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    plan_id = digest.hexdigest()[:_PLAN_ID_CHARS]
     lists = []
     for outcome, members in STATIC_LISTS.items():
         files = [entry["file"] for entry in imports if entry.get("list") == outcome.value]

@@ -99,6 +99,19 @@ def test_plan_writes_one_file_set_per_outcome_with_lineage(tmp_path):
     }
 
 
+def test_plans_of_other_people_with_the_same_shape_fill_lists_of_their_own(tmp_path):
+    def list_name(folder, emails) -> str:
+        marketing = contacts().filter(pl.col("outcome") == "marketing").with_columns(pl.Series("email", emails))
+        plan = write_plan(by_outcome(pl.concat([marketing, contacts().filter(pl.col("outcome") != "marketing")])),
+                          PROFILE, [RATING], OutputFolder(str(tmp_path / folder)))  # fmt: skip
+        return plan["lists"][0]["name"]
+
+    first = list_name("a", ["m1@x.com", "m2@x.com", "m3@x.com"])
+
+    assert list_name("again", ["m1@x.com", "m2@x.com", "m3@x.com"]) == first
+    assert list_name("other", ["o1@x.com", "o2@x.com", "o3@x.com"]) != first
+
+
 def test_no_opted_out_email_is_in_any_contacts_file(tmp_path):
     plan = write_plan(by_outcome(contacts()), PROFILE, [RATING], OutputFolder(str(tmp_path)))
     imported = {row["email"] for i in plan["imports"] for row in read_csv(tmp_path / i["file"])}
