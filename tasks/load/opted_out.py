@@ -35,6 +35,7 @@ moved by its planned file and line, and its errors and read-back speak of planne
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from array import array
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from typing import Any
 
 import polars as pl
 
+from schemas.contact import INTERNATIONAL_DOMAIN, canonical_address
 from tasks.csv_safety import restore_formulas
 from tasks.errors import LoadError
 from tasks.load import settings
@@ -105,6 +107,14 @@ def _search_page(portal: HubSpotPortal, above_id: str | None, after: str | None)
         raise LoadError(
             f"cannot search HubSpot for the contacts it holds as unsubscribed from all email: {describe(error)}"
         ) from error
+
+
+def _as_planned(emails: set[str]) -> set[str]:
+    """HubSpot's addresses spelt as the plan spells them: an internationalised domain HubSpot
+    holds in its ``xn--`` form is in Unicode in the plan's files (:func:`canonical_address`), and
+    both spellings are one mailbox. Only such addresses go through IDNA (Python, per address)."""
+    international = re.compile(INTERNATIONAL_DOMAIN)
+    return {canonical_address(email) if international.search(email) else email for email in emails}
 
 
 def kept_non_marketing(contact: dict[str, Any] | None) -> bool:
@@ -320,7 +330,7 @@ def keep_opted_out_non_marketing(portal: HubSpotPortal, plan: LoadPlan, state_di
     emails, report["lookup"] = portal_opted_out(portal, plan, marketing)
     found = {}
     if emails:
-        wanted = pl.Series("email", sorted(emails), dtype=pl.String)
+        wanted = pl.Series("email", sorted(_as_planned(emails)), dtype=pl.String)
         for entry in marketing:
             rows = _file_emails(plan, entry).filter(pl.col("email").is_in(wanted.implode())).collect()
             if not rows.is_empty():

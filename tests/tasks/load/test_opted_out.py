@@ -107,6 +107,17 @@ def test_an_opted_out_contact_of_a_marketing_file_is_imported_non_marketing_and_
     ) in capsys.readouterr().out.splitlines()
 
 
+def test_an_address_hubspot_holds_opted_out_in_its_xn_spelling_is_kept_non_marketing_in_the_plans(portal, emulator, tmp_path):
+    # The plan spells an internationalised domain in Unicode; HubSpot holds the xn-- spelling.
+    opted_out_in_hubspot(portal, "fred@xn--bcher-kva.de")
+    plan = plan_dir(tmp_path / "plan", ["ann@example.com", "fred@bücher.de"])
+
+    report = load_plan(portal, plan, poll_interval=POLL, state_dir=tmp_path / "state")
+
+    assert [(row["file"], row["line"]) for row in report[REPORT_KEY]["rows"]] == [(MARKETING, 3)]
+    assert not is_marketing(emulator, "fred@bücher.de") and list_members(emulator) == {"ann@example.com"}
+
+
 def test_a_marketing_file_whose_every_contact_is_opted_out_is_sent_whole_as_non_marketing(portal, emulator, tmp_path):
     plan = plan_dir(tmp_path / "plan", ["ben@example.com"])
     opted_out_in_hubspot(portal, "ben@example.com")
