@@ -297,7 +297,7 @@ def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]
 
     Args:
         files: Mapped rows per file (from :func:`map_rows`), in input order. They are scanned
-            a few times, so they should be cheap to scan (staged Parquet, not CSV).
+            three times, so they should be cheap to scan (staged Parquet, not CSV).
 
     Returns:
         One stream per file, in order (one empty stream for no file); concatenated, the
@@ -311,17 +311,10 @@ def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]
     duplicated = _duplicated_emails(positioned)
     # A membership test against the few duplicated emails: cheaper than a join over every row.
     is_duplicated = pl.col(EMAIL).is_in(duplicated.get_column(EMAIL).implode())
-    # The duplicated emails' rows are read in one pass over the files, and merged in email-hash
-    # partitions of them: each merge holds its own emails' working set only. Filtering every
-    # file once per partition instead scanned the export once more for each (at 5M rows, three
-    # partitions: 6.1-6.9 CPU s for the merge, 4.7-5.8 this way; the rows held are ~78 MB).
-    # Each merge is in order of first appearance, and the sort of ``firsts`` below orders them all.
-    duplicated_rows = [f.filter(is_duplicated).collect() for f in files]
+    # In email-hash partitions: each merge holds its own emails' rows only. Each is in order of
+    # first appearance, and the sort of ``firsts`` below orders them all.
     merged = pl.concat(
-        [
-            _merged([rows.lazy().filter(pl.col(EMAIL).is_in(emails.implode())) for rows in duplicated_rows])
-            for emails in _merge_partitions(duplicated)
-        ]
+        [_merged([f.filter(pl.col(EMAIL).is_in(emails.implode())) for f in files]) for emails in _merge_partitions(duplicated)]
     )
     firsts = duplicated.join(merged, on=EMAIL).sort(_FIRST).rename({_FIRST: _INPUT_ORDER})
     streams = []
