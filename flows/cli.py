@@ -565,6 +565,8 @@ def _print_summary(report: dict, output: str) -> None:
                 + (f", {removed} opted-out contact(s) removed" if removed else "")
                 + (f", {not_removed} opted-out contact(s) not removed (report.json load.errors)" if not_removed else "")
             )
+            for earlier in static.get("earlier_lists", []):
+                print(f"    earlier list {earlier['name']!r} (id {earlier['list_id']}): {earlier['removed_opted_out']} opted-out contact(s) removed")
         kept = (load.get("kept_non_marketing_opted_out") or {}).get("count")
         if kept:
             print(

@@ -81,6 +81,21 @@ class ListJournal:
         except (OSError, ValueError, KeyError):
             return None
 
+    def recorded(self) -> list[str]:
+        """The ids of every list recorded here: the lists earlier runs with this state made
+        (a migration's earlier plans, whose lists bear other names)."""
+        if self.directory is None:
+            return []
+        fs, folder = fsspec.core.url_to_fs(self.directory)
+        ids = []
+        for path in sorted(fs.glob(f"{folder}/*.json")):
+            try:
+                with fs.open(path, "r", encoding="utf-8") as handle:
+                    ids.append(str(json.load(handle)["list_id"]))
+            except (OSError, ValueError, KeyError):
+                continue
+        return list(dict.fromkeys(ids))
+
     def record(self, planned: dict[str, Any], list_id: str) -> None:
         """Record the list a planned list became, written aside and moved into place (locally a
         rename: a kill never leaves half a file; an object store writes an object whole)."""
@@ -131,9 +146,14 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
         entry: One of the plan's ``lists``.
         journal: Where the list it became is recorded.
 
+    The other lists the journal recorded (an earlier plan's, in a migration's state) lose them
+    too (:func:`_earlier_lists_cleaned`).
+
     Returns:
-        ``{"key", "name", "list_id", "created", "files", "removed_opted_out", "remove_failed",
-        "errors"}``: ``removed_opted_out`` the opted-out contacts taken out of the list,
+        ``{"key", "name", "list_id", "created", "files", "removed_opted_out", "earlier_lists",
+        "remove_failed", "errors"}``: ``removed_opted_out`` the opted-out contacts taken out of
+        the list, ``earlier_lists`` each earlier list's ``{"list_id", "name",
+        "removed_opted_out"}``,
         ``errors`` the opt-out rows whose contact HubSpot would not take out
         (:func:`remove_opted_out`), ``remove_failed`` how many, which stays when the load report
         moves ``errors`` to its own.
@@ -155,11 +175,37 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     get_logger().info("list %s of %s: %s (%s)", entry["key"], plan.directory, found["name"], "created" if created else "existing")
     # Whatever was not made now may hold contacts of an earlier run, a 409's list included.
     removal = {"removed": 0, "errors": []} if created else remove_opted_out(portal, plan, str(found["listId"]), found["name"])
-    return _ensured(entry, found["name"], str(found["listId"]), created=bool(created), removal=removal)
+    earlier = _earlier_lists_cleaned(portal, plan, journal, str(found["listId"]))
+    return _ensured(entry, found["name"], str(found["listId"]), created=bool(created), removal=removal, earlier=earlier)
 
 
-def _ensured(entry: dict[str, Any], name: str, list_id: str | None, *, created: bool, removal: dict[str, Any]) -> dict[str, Any]:
+def _earlier_lists_cleaned(portal: HubSpotPortal, plan: LoadPlan, journal: ListJournal, list_id: str) -> list[dict[str, Any]]:
+    """The plan's opted-out contacts taken out of the other lists this state's earlier runs made.
+
+    A migration's list is named by its plan, so a rerun whose files changed (someone moved to
+    the unsubscribed file) fills a list of its own, and the earlier one would keep the person.
+    A list deleted since is passed over.
+
+    Returns:
+        ``[{"list_id", "name", "removed_opted_out", "errors"}]``, one per earlier list HubSpot
+        still has (``errors`` as :func:`remove_opted_out`'s).
+    """
+    if not plan.opt_outs:
+        return []
+    cleaned = []
+    for earlier_id in journal.recorded():
+        found = None if earlier_id == list_id else _existing(portal, f"{_LISTS_PATH}/{earlier_id}")
+        if found is not None:
+            removal = remove_opted_out(portal, plan, earlier_id, found["name"])
+            cleaned.append({"list_id": earlier_id, "name": found["name"], "removed_opted_out": removal["removed"], "errors": removal["errors"]})
+    return cleaned
+
+
+def _ensured(
+    entry: dict[str, Any], name: str, list_id: str | None, *, created: bool, removal: dict[str, Any], earlier: list[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """:func:`ensure_list`'s result."""
+    errors = [*removal["errors"], *(error for cleaned in earlier for error in cleaned["errors"])]
     return {
         "key": entry["key"],
         "name": name,
@@ -167,8 +213,9 @@ def _ensured(entry: dict[str, Any], name: str, list_id: str | None, *, created: 
         "created": created,
         "files": list(entry.get("files", [])),
         "removed_opted_out": removal["removed"],
-        "remove_failed": len(removal["errors"]),
-        "errors": removal["errors"],
+        "earlier_lists": [{key: value for key, value in cleaned.items() if key != "errors"} for cleaned in earlier],
+        "remove_failed": len(errors),
+        "errors": errors,
     }
 
 

@@ -140,3 +140,27 @@ def test_a_refused_removal_is_among_the_load_errors_and_counted_on_the_console(p
         f"  list {LIST_NAME!r} (id {second['lists'][0]['list_id']}): 0 contacts added, "
         "1 opted-out contact(s) not removed (report.json load.errors)",
     ]
+
+
+def test_a_rerun_whose_plan_names_another_list_takes_its_opt_outs_out_of_the_earlier_runs_list(portal, emulator, tmp_path, capsys):
+    from flows.cli import _print_summary
+
+    journal = ListJournal(tmp_path / "state", portal.url)
+    first = read_plan(plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]))
+    load_plan(portal, first.directory, poll_interval=POLL)
+    earlier = ensure_list(portal, first, first.lists[0], journal)
+    # The rerun's files changed (Ann moved to the unsubscribed file), so its list has another name.
+    second = read_plan(plan_dir(tmp_path / "second", ["ben@example.com"], ["ann@example.com"]))
+    renamed = {**second.lists[0], "name": "Onramp — Mailchimp marketing contacts (plan 2b3c4d5e)"}
+
+    found = ensure_list(portal, second, renamed, journal)
+
+    assert found["created"] and found["list_id"] != earlier["list_id"]
+    assert found["earlier_lists"] == [{"list_id": earlier["list_id"], "name": LIST_NAME, "removed_opted_out": 1}]
+    assert members(emulator, earlier["list_id"]) == {"ben@example.com"}
+    load = {"portal": portal.url, "imports": [], "opt_outs": {"unsubscribed": 1}, "rows_failed": 0, "lists": [{**found, "added": 0}]}
+    _print_summary({"rows_read": 2, "rows_rejected": 0, "duplicates_merged": 0, "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "sources": [], "load": load}, "out")
+    assert f"    earlier list {LIST_NAME!r} (id {earlier['list_id']}): 1 opted-out contact(s) removed" in capsys.readouterr().out.splitlines()
+    # An earlier list deleted since is passed over.
+    emulator.portal.lists.pop(earlier["list_id"])
+    assert ensure_list(portal, second, renamed, journal)["earlier_lists"] == []
