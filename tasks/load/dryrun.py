@@ -26,14 +26,15 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from schemas.contact import ascii_spelling
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.log import get_logger
+from tasks.load.opted_out import kept_non_marketing, with_other_spellings
 from tasks.load.optouts import read_opt_out_emails
 from tasks.load.plan import LoadPlan, read_header
 from tasks.load.properties import existing_properties
-from tasks.load.opted_out import kept_non_marketing
 from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, planned_rows, read_contacts, read_unsubscribed
 
 CREATE, UPDATE, UNCHANGED, OPT_OUT = "create", "update", "unchanged", "opt_out"
@@ -81,11 +82,14 @@ def _contacts_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any])
     counts = {CREATE: 0, UPDATE: 0, UNCHANGED: 0}
     billing = opted_out = 0
     for batch in chunked(planned_rows(plan, entry), READ_BATCH_SIZE):
-        found = read_contacts(portal, [email for _, email, _ in batch], properties)
+        found = {}
+        for asked in chunked(with_other_spellings([email for _, email, _ in batch]), READ_BATCH_SIZE):
+            found |= read_contacts(portal, asked, properties)
         for _, email, values in batch:
             contact = found.get(email)
-            # The load sends a contact HubSpot holds as unsubscribed as non-marketing.
-            kept = marketable and kept_non_marketing(contact)
+            # The load sends a contact HubSpot holds as unsubscribed (under either spelling of an
+            # internationalised address) as non-marketing.
+            kept = marketable and (kept_non_marketing(contact) or kept_non_marketing(found.get(ascii_spelling(email) or "")))
             sent_marketable = marketable and not kept
             counts[contact_action(values, contact, sent_marketable)] += 1
             billing += sent_marketable and not is_marketing(contact)

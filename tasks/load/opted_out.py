@@ -44,7 +44,7 @@ from typing import Any
 
 import polars as pl
 
-from schemas.contact import INTERNATIONAL_DOMAIN, canonical_address
+from schemas.contact import INTERNATIONAL_DOMAIN, ascii_spelling, canonical_address
 from tasks.csv_safety import restore_formulas
 from tasks.errors import LoadError
 from tasks.load import settings
@@ -109,6 +109,12 @@ def _search_page(portal: HubSpotPortal, above_id: str | None, after: str | None)
         ) from error
 
 
+def with_other_spellings(emails: list[str]) -> list[str]:
+    """The addresses, then the ``xn--`` spelling of each whose domain the plan spells in Unicode
+    (:func:`ascii_spelling`): HubSpot may hold the mailbox under it (see :func:`_as_planned`)."""
+    return [*emails, *filter(None, map(ascii_spelling, emails))]
+
+
 def _as_planned(emails: set[str]) -> set[str]:
     """HubSpot's addresses spelt as the plan spells them: an internationalised domain HubSpot
     holds in its ``xn--`` form is in Unicode in the plan's files (:func:`canonical_address`), and
@@ -168,7 +174,7 @@ def _read_opted_out(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[st
     addresses = pl.concat([_file_emails(plan, entry).select("email") for entry in entries]).unique().drop_nulls().collect()
     emails: set[str] = set()
     requests = 0
-    for batch in chunked(addresses["email"].to_list(), READ_BATCH_SIZE):
+    for batch in chunked(with_other_spellings(addresses["email"].to_list()), READ_BATCH_SIZE):
         found = read_contacts(portal, batch, [])
         requests += 1
         emails |= {email for email, contact in found.items() if kept_non_marketing(contact)}

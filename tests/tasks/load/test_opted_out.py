@@ -255,3 +255,16 @@ def test_by_upsert_in_a_flow_the_read_back_finds_no_opted_out_marketing_contact_
     assert count_requests(emulator, "POST", "/batch/{operation}") == 3
     assert count_requests(emulator, "POST", "/search") == 2
     assert count_requests(emulator, "POST", "/crm/v3/imports") == 1
+
+
+def test_the_read_path_and_the_dry_run_find_an_xn_spelling_too(portal, emulator, tmp_path, small_search_pages):
+    # More opt-outs in the portal than rows in the files: the files' addresses are read.
+    opted_out_in_hubspot(portal, "fred@xn--bcher-kva.de", "x1@example.com", "x2@example.com", "x3@example.com")
+    plan = read_plan(plan_dir(tmp_path / "plan", ["ann@example.com", "fred@bücher.de"]))
+
+    assert dry_run(portal, plan)["marketing_opted_out"] == 1
+    report = load_plan(portal, plan.directory, poll_interval=POLL, state_dir=tmp_path / "state")
+
+    assert report[REPORT_KEY]["lookup"]["method"] == READ
+    assert [(row["file"], row["line"]) for row in report[REPORT_KEY]["rows"]] == [(MARKETING, 3)]
+    assert list_members(emulator) == {"ann@example.com"}
