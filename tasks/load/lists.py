@@ -137,6 +137,9 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     a list that already existed then loses the contacts the plan opts out
     (:func:`remove_opted_out`).
 
+    The other lists the journal recorded (an earlier plan's, in a migration's state) lose them
+    too (:func:`_earlier_lists`); the opted-out contacts are read back once for all of them.
+
     A planned list without files (a sync run that only opts people out) is only looked for: made
     now it would hold nobody, so there would be nobody to take out either.
 
@@ -145,9 +148,6 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
         plan: The plan (with ``entry``, what keys the step when it runs as a cached task).
         entry: One of the plan's ``lists``.
         journal: Where the list it became is recorded.
-
-    The other lists the journal recorded (an earlier plan's, in a migration's state) lose them
-    too (:func:`_earlier_lists_cleaned`).
 
     Returns:
         ``{"key", "name", "list_id", "created", "files", "removed_opted_out", "earlier_lists",
@@ -173,32 +173,42 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     if str(found["listId"]) != recorded:
         journal.record(entry, str(found["listId"]))
     get_logger().info("list %s of %s: %s (%s)", entry["key"], plan.directory, found["name"], "created" if created else "existing")
+    list_id = str(found["listId"])
+    earlier = _earlier_lists(portal, plan, journal, list_id)
     # Whatever was not made now may hold contacts of an earlier run, a 409's list included.
-    removal = {"removed": 0, "errors": []} if created else remove_opted_out(portal, plan, str(found["listId"]), found["name"])
-    earlier = _earlier_lists_cleaned(portal, plan, journal, str(found["listId"]))
-    return _ensured(entry, found["name"], str(found["listId"]), created=bool(created), removal=removal, earlier=earlier)
+    cleaned = ([] if created else [(list_id, found["name"])]) + earlier
+    # Read back once for every list they are taken out of.
+    members = opted_out_members(portal, plan) if cleaned else []
+    removals = {cleaned_id: remove_opted_out(portal, plan, cleaned_id, name, members) for cleaned_id, name in cleaned}
+    return _ensured(
+        entry,
+        found["name"],
+        list_id,
+        created=bool(created),
+        removal=removals.get(list_id, {"removed": 0, "errors": []}),
+        earlier=[
+            {"list_id": earlier_id, "name": name, "removed_opted_out": removals[earlier_id]["removed"], "errors": removals[earlier_id]["errors"]}
+            for earlier_id, name in earlier
+        ],
+    )
 
 
-def _earlier_lists_cleaned(portal: HubSpotPortal, plan: LoadPlan, journal: ListJournal, list_id: str) -> list[dict[str, Any]]:
-    """The plan's opted-out contacts taken out of the other lists this state's earlier runs made.
+def _earlier_lists(portal: HubSpotPortal, plan: LoadPlan, journal: ListJournal, list_id: str) -> list[tuple[str, str]]:
+    """The other lists this state's earlier runs made, as ``(id, name)``, for the plan's
+    opted-out contacts to be taken out of too (none when the plan opts nobody out).
 
     A migration's list is named by its plan, so a rerun whose files changed (someone moved to
     the unsubscribed file) fills a list of its own, and the earlier one would keep the person.
     A list deleted since is passed over.
-
-    Returns:
-        ``[{"list_id", "name", "removed_opted_out", "errors"}]``, one per earlier list HubSpot
-        still has (``errors`` as :func:`remove_opted_out`'s).
     """
     if not plan.opt_outs:
         return []
-    cleaned = []
+    earlier = []
     for earlier_id in journal.recorded():
         found = None if earlier_id == list_id else _existing(portal, f"{_LISTS_PATH}/{earlier_id}")
         if found is not None:
-            removal = remove_opted_out(portal, plan, earlier_id, found["name"])
-            cleaned.append({"list_id": earlier_id, "name": found["name"], "removed_opted_out": removal["removed"], "errors": removal["errors"]})
-    return cleaned
+            earlier.append((earlier_id, found["name"]))
+    return earlier
 
 
 def _ensured(
@@ -219,19 +229,36 @@ def _ensured(
     }
 
 
-def remove_opted_out(portal: HubSpotPortal, plan: LoadPlan, list_id: str, list_name: str) -> dict[str, Any]:
-    """Take the contacts the plan's opt-out files name out of a list an earlier run may have
-    filled.
+def opted_out_members(portal: HubSpotPortal, plan: LoadPlan) -> list[tuple[str, str, int | None]]:
+    """The contacts the plan's opt-out files name, as ``(file, record id, line)``: each file's
+    addresses read back by email, 100 a request (:func:`contact_ids`; an address HubSpot has no
+    contact for was never in a list)."""
+    members = []
+    for entry in plan.opt_outs:
+        addresses, _blank_lines = read_opt_out_emails(plan.path(entry["file"]))
+        line_of = {email: line for line, email in addresses}
+        # Keyed by the address HubSpot holds, which another spelling in the file may have found:
+        # such a contact is removed all the same, only a failure cannot name its line.
+        members.extend(
+            (entry["file"], record_id, line_of.get(email))
+            for _asked, found in contact_ids(portal, iter(line_of))
+            for email, record_id in found.items()
+        )
+    return members
 
-    Each file's addresses are read back by email, 100 a request (:func:`contact_ids`; an
-    address HubSpot has no contact for was never in a list), and removed in chunks with
-    ``memberships/remove``, which ignores records not in the list.
+
+def remove_opted_out(
+    portal: HubSpotPortal, plan: LoadPlan, list_id: str, list_name: str, members: list[tuple[str, str, int | None]]
+) -> dict[str, Any]:
+    """Take the contacts the plan's opt-out files name out of a list an earlier run may have
+    filled, in chunks with ``memberships/remove``, which ignores records not in the list.
 
     Args:
         portal: The portal.
-        plan: The plan (its ``opt_outs``).
+        plan: The plan (its ``opt_outs``, whose lineage names a failed row's sources).
         list_id: The list's HubSpot id.
         list_name: Its name, for messages.
+        members: The opted-out contacts (:func:`opted_out_members`).
 
     Returns:
         ``{"removed": N, "errors": [...]}``: ``removed`` the contacts HubSpot took out,
@@ -242,27 +269,19 @@ def remove_opted_out(portal: HubSpotPortal, plan: LoadPlan, list_id: str, list_n
     path = f"{_LISTS_PATH}/{list_id}/memberships/remove"
     removed = 0
     errors: list[dict[str, Any]] = []
-    for entry in plan.opt_outs:
-        addresses, _blank_lines = read_opt_out_emails(plan.path(entry["file"]))
-        line_of = {email: line for line, email in addresses}
-        # Keyed by the address HubSpot holds, which another spelling in the file may have found:
-        # such a contact is removed all the same, only a failure cannot name its line.
-        members = [
-            (record_id, line_of.get(email)) for _asked, found in contact_ids(portal, iter(line_of)) for email, record_id in found.items()
-        ]
-        for chunk in chunked(members, settings.LIST_MEMBERSHIP_BATCH_SIZE):
-            try:
-                removed += len(_remove(portal, path, [record_id for record_id, _line in chunk]))
-            except HttpError as error:
-                message = (
-                    f"opted out, but HubSpot would not take the contact out of the list {list_name!r} "
-                    f"(id {list_id}): {mask_emails_in(describe(error))}"
-                )
-                get_logger().warning("list %s: %d opted-out contacts of %s not removed: %s", list_id, len(chunk), entry["file"], message)
-                errors.extend(
-                    {"file": entry["file"], "line": line, "error_type": REMOVE_FAILED, "scope": "row", "message": message}
-                    for _record_id, line in chunk
-                )
+    for chunk in chunked(members, settings.LIST_MEMBERSHIP_BATCH_SIZE):
+        try:
+            removed += len(_remove(portal, path, [record_id for _file, record_id, _line in chunk]))
+        except HttpError as error:
+            message = (
+                f"opted out, but HubSpot would not take the contact out of the list {list_name!r} "
+                f"(id {list_id}): {mask_emails_in(describe(error))}"
+            )
+            get_logger().warning("list %s: %d opted-out contacts not removed: %s", list_id, len(chunk), message)
+            errors.extend(
+                {"file": file, "line": line, "error_type": REMOVE_FAILED, "scope": "row", "message": message}
+                for file, _record_id, line in chunk
+            )
     if plan.opt_outs:
         get_logger().info("list %s: %d opted-out contacts removed, %d could not be", list_id, removed, len(errors))
     return {"removed": removed, "errors": tie_back(plan, errors)}

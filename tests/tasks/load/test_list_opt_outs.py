@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tasks.load import load_plan, read_plan
 from tasks.load.settings import CONTACT_OBJECT_TYPE_ID as CONTACTS
-from tasks.load.lists import REMOVE_FAILED, ListJournal, ensure_list, ensure_lists, remove_opted_out
+from tasks.load.lists import REMOVE_FAILED, ListJournal, ensure_list, ensure_lists, opted_out_members, remove_opted_out
 from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.plans import write_plan
 
@@ -79,7 +79,8 @@ def test_opted_out_contacts_are_read_back_a_hundred_a_request(portal, emulator, 
     [listed] = load_plan(portal, plan_dir(tmp_path / "first", emails), poll_interval=POLL)["lists"]
     reads = count_requests(emulator, "POST", BATCH_READ)
 
-    result = remove_opted_out(portal, read_plan(plan_dir(tmp_path / "second", opted_out=emails)), listed["list_id"], LIST_NAME)
+    second = read_plan(plan_dir(tmp_path / "second", opted_out=emails))
+    result = remove_opted_out(portal, second, listed["list_id"], LIST_NAME, opted_out_members(portal, second))
 
     assert result == {"removed": 150, "errors": []}
     assert count_requests(emulator, "POST", BATCH_READ) - reads == 2
@@ -161,6 +162,11 @@ def test_a_rerun_whose_plan_names_another_list_takes_its_opt_outs_out_of_the_ear
     load = {"portal": portal.url, "imports": [], "opt_outs": {"unsubscribed": 1}, "rows_failed": 0, "lists": [{**found, "added": 0}]}
     _print_summary({"rows_read": 2, "rows_rejected": 0, "duplicates_merged": 0, "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "sources": [], "load": load}, "out")
     assert f"    earlier list {LIST_NAME!r} (id {earlier['list_id']}): 1 opted-out contact(s) removed" in capsys.readouterr().out.splitlines()
+    # Both lists again (this run's now exists too): the opted-out contacts are read back once.
+    reads = count_requests(emulator, "POST", BATCH_READ)
+    again = ensure_list(portal, second, renamed, journal)
+    assert (again["created"], [earlier_list["list_id"] for earlier_list in again["earlier_lists"]]) == (False, [earlier["list_id"]])
+    assert count_requests(emulator, "POST", BATCH_READ) - reads == 1
     # An earlier list deleted since is passed over.
     emulator.portal.lists.pop(earlier["list_id"])
     assert ensure_list(portal, second, renamed, journal)["earlier_lists"] == []
