@@ -142,7 +142,8 @@ def _emails(page: dict[str, Any]) -> set[str]:
 
 
 def _search_rest(portal: HubSpotPortal, first: dict[str, Any]) -> tuple[set[str], int]:
-    """Every opted-out contact's email, paging on from ``first``; with the requests sent."""
+    """The email of every contact to keep non-marketing (:func:`kept_non_marketing`), paging on
+    from ``first``; with the requests sent."""
     emails, requests = _emails(first), 0
     page, above_id, seen_in_query = first, None, len(first.get("results") or [])
     while after := ((page.get("paging") or {}).get("next") or {}).get("after"):
@@ -257,23 +258,23 @@ def _moved_entry(entry: dict[str, Any], rows: int) -> dict[str, Any]:
     }
 
 
-def write_split_files(plan: LoadPlan, found: dict[str, pl.DataFrame], directory: Path) -> KeptNonMarketing:
+def _write_split_files(plan: LoadPlan, found: dict[str, pl.DataFrame], directory: Path) -> KeptNonMarketing:
     """Derive the files the load sends in place of the marketing files holding opted-out rows.
 
     Each such file becomes its rows still marketing (under its planned name) and its moved rows
     (``<name>-opted-out.csv``, non-marketing), both in ``directory`` with their lineage, as a
-    plan (``plan.json``) of their own. The folder is emptied first, so it holds only this run's.
+    plan (``plan.json``) of their own.
 
     Args:
         plan: The planned plan.
         found: Per planned file, its opted-out rows (``line``, ``email``); none for the others.
-        directory: Where to write (the load's state folder's :data:`FOLDER`).
+        directory: Where to write (the load's state folder's :data:`FOLDER`, which
+            :func:`keep_opted_out_non_marketing` emptied: it holds only this run's files).
 
     Raises:
         LoadError: A split did not account for every row of its file (a row too short to have
             an email cell is neither kept nor moved).
     """
-    shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     entries: list[dict[str, Any]] = []
     derived: list[dict[str, Any]] = []
@@ -343,7 +344,7 @@ def keep_opted_out_non_marketing(portal: HubSpotPortal, plan: LoadPlan, state_di
                 found[entry["file"]] = rows
     if not found:
         return KeptNonMarketing(plan, report)
-    kept = write_split_files(plan, found, directory)
+    kept = _write_split_files(plan, found, directory)
     rows = [
         {"file": file, "line": line, "sent_file": sent_file, "sent_line": sent_line}
         for sent_file, (file, lines) in kept.planned.items()
