@@ -391,6 +391,12 @@ per subscription type): a column sent straight to one would set consent behind t
 where no opt-out rule could see it. Consent goes through ``[[status.rules]]`` and ``[consent]``."""
 _SUBSCRIPTION_OPT_OUT_PREFIX = "hs_email_optout_"
 
+HUBSPOT_SET_PROPERTIES = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
+"""Contact properties HubSpot sets itself and an import cannot write. A column sent to one
+failed only at load, after the plan and every import before it; ``hs_object_id`` is worse:
+an import matches records by it, so another system's record IDs would update whichever
+contacts of this portal happen to hold them."""
+
 
 def _refused_target(target: str) -> str | None:
     """Why a mapping cannot send a source column to the property ``target``, or None."""
@@ -402,6 +408,8 @@ def _refused_target(target: str) -> str | None:
         return "Onramp sets that column itself"
     if target in HUBSPOT_CONSENT_PROPERTIES or target.startswith(_SUBSCRIPTION_OPT_OUT_PREFIX):
         return "that is HubSpot's consent: read a consent column with [[status.rules]] and [consent] instead"
+    if target in HUBSPOT_SET_PROPERTIES:
+        return "HubSpot sets that property itself (read-only): send the column to a property of your own"
     if len(target) > MAX_PROPERTY_NAME_LENGTH:
         return f"a HubSpot property name has at most {MAX_PROPERTY_NAME_LENGTH} characters"
     if not PROPERTY_NAME.fullmatch(target):

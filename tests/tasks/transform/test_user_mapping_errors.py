@@ -71,6 +71,8 @@ RULE = '[[status.rules]]\ncolumns = ["Newsletter"]\nwhen_true = "newsletter"\n'
             "column 'Opted Out' cannot go to 'hs_email_optout': that is HubSpot's consent: read a consent column with "
             "[[status.rules]] and [consent] instead",
         ),
+        ("m.toml", '[columns]\n"Record ID" = "hs_object_id"\n', 2, "column 'Record ID' cannot go to 'hs_object_id': HubSpot sets that property itself (read-only): send the column to a property of your own"),
+        ("m.toml", '[columns]\nJoined = "createdate"\n', 2, "column 'Joined' cannot go to 'createdate': HubSpot sets that property itself (read-only): send the column to a property of your own"),
         ("m.toml", '[columns]\nNews = "hs_email_optout_12345"\n', 2, "column 'News' cannot go to 'hs_email_optout_12345': that is HubSpot's consent: read a consent column with [[status.rules]] and [consent] instead"),
         ("m.toml", '[columns]\nScore = "5"\n', 2, "column 'Score' cannot go to '5': a HubSpot property name is lowercase letters, digits and underscores, starting with a letter"),
         ("m.toml", '[columns]\nRegion = "state"\n" region " = "zip"\n', 3, "column ' region ' is mapped twice (also as 'Region')"),
