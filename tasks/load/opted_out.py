@@ -45,13 +45,13 @@ from typing import Any
 import polars as pl
 
 from schemas.contact import INTERNATIONAL_DOMAIN, ascii_spelling, canonical_address
-from tasks.csv_safety import restore_formulas
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.log import get_logger
+from tasks.load.optouts import normalised_emails
 from tasks.load.plan import LoadPlan, read_header, read_plan, tie_back
 from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows
 from tasks.load.reconcile import MARKETING_STATUS, OPTED_OUT_PROPERTY, READ_BATCH_SIZE, is_marketing, is_opted_out, read_contacts
@@ -162,11 +162,10 @@ def _file_emails(plan: LoadPlan, entry: dict[str, Any]) -> pl.LazyFrame:
     column = next((name for name in read_header(path) if name.strip().lower() == EMAIL_COLUMN), None)
     if column is None:
         raise LoadError(f"{entry['file']}: no {EMAIL_COLUMN!r} column in the header; nothing to upsert by")
-    cell = pl.col(column).str.strip_chars()
     return (
         pl.scan_csv(path, infer_schema=False)
         .with_row_index("line", offset=2)
-        .select(pl.col("line").cast(pl.Int64), restore_formulas(cell).str.strip_chars().str.to_lowercase().alias("email"))
+        .select(pl.col("line").cast(pl.Int64), normalised_emails(pl.col(column)).alias("email"))
     )
 
 

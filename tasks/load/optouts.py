@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas.contact import ascii_spelling
+from tasks.csv_safety import restore_formulas
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
@@ -44,6 +46,11 @@ def normalise_email(value: str) -> str:
     unsubscribing the apostrophe form would leave the real address subscribed.
     """
     return unneutralise(value.strip()).strip().lower()
+
+
+def normalised_emails(cells: pl.Expr) -> pl.Expr:
+    """:func:`normalise_email` over a column of planned cells, in polars."""
+    return restore_formulas(cells.str.strip_chars()).str.strip_chars().str.to_lowercase()
 
 
 def read_opt_out_emails(path: Path) -> tuple[list[tuple[int, str]], list[int]]:
