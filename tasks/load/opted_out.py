@@ -207,7 +207,7 @@ def portal_opted_out(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[s
     return emails, {"method": method, "requests": requests + 1, "opted_out_in_portal": total}
 
 
-@dataclass
+@dataclass(frozen=True)
 class KeptNonMarketing:
     """What :func:`keep_opted_out_non_marketing` did: the plan the load sends, and how its
     derived files' lines map back to the planned ones.
@@ -257,7 +257,9 @@ def _moved_entry(entry: dict[str, Any], rows: int) -> dict[str, Any]:
     }
 
 
-def _write_split_files(plan: LoadPlan, found: dict[str, pl.DataFrame], directory: Path) -> KeptNonMarketing:
+def _write_split_files(
+    plan: LoadPlan, found: dict[str, pl.DataFrame], directory: Path
+) -> tuple[LoadPlan, dict[str, tuple[str, array]]]:
     """Derive the files the load sends in place of the marketing files holding opted-out rows.
 
     Each such file becomes its rows still marketing (under its planned name) and its moved rows
@@ -269,6 +271,9 @@ def _write_split_files(plan: LoadPlan, found: dict[str, pl.DataFrame], directory
         found: Per planned file, its opted-out rows (``line``, ``email``); none for the others.
         directory: Where to write (the load's state folder's :data:`FOLDER`, which
             :func:`keep_opted_out_non_marketing` emptied: it holds only this run's files).
+
+    Returns:
+        The plan the load sends, and :attr:`KeptNonMarketing.planned`.
 
     Raises:
         LoadError: A split did not account for every row of its file (a row too short to have
@@ -305,8 +310,7 @@ def _write_split_files(plan: LoadPlan, found: dict[str, pl.DataFrame], directory
     copy_lineage(plan.lineage_path, directory / "lineage.csv", lineage)
     data = {**plan.data, "imports": derived, "opt_outs": [], "lists": [], "lineage": "lineage.csv"}
     (directory / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-    sent_plan = LoadPlan(plan.directory, {**plan.data, "imports": entries}, derived=read_plan(directory))
-    return KeptNonMarketing(sent_plan, {}, planned)
+    return LoadPlan(plan.directory, {**plan.data, "imports": entries}, derived=read_plan(directory)), planned
 
 
 def keep_opted_out_non_marketing(portal: HubSpotPortal, plan: LoadPlan, state_dir: str | Path) -> KeptNonMarketing:
@@ -343,16 +347,16 @@ def keep_opted_out_non_marketing(portal: HubSpotPortal, plan: LoadPlan, state_di
                 found[entry["file"]] = rows
     if not found:
         return KeptNonMarketing(plan, report)
-    kept = _write_split_files(plan, found, directory)
+    sent_plan, planned = _write_split_files(plan, found, directory)
     rows = [
         {"file": file, "line": line, "sent_file": sent_file, "sent_line": sent_line}
-        for sent_file, (file, lines) in kept.planned.items()
+        for sent_file, (file, lines) in planned.items()
         if sent_file != file
         for sent_line, line in enumerate(lines, start=2)
     ]
-    kept.report = {**report, "count": len(rows), "folder": str(directory), "rows": tie_back(plan, rows)}
-    _log(kept.report, found)
-    return kept
+    report = {**report, "count": len(rows), "folder": str(directory), "rows": tie_back(plan, rows)}
+    _log(report, found)
+    return KeptNonMarketing(sent_plan, report, planned)
 
 
 def _log(report: dict[str, Any], found: dict[str, pl.DataFrame]) -> None:
