@@ -560,10 +560,12 @@ def _print_summary(report: dict, output: str) -> None:
         )
         for static in (item for item in load.get("lists", []) if "name" in item and item["list_id"]):
             removed, not_removed = static.get("removed_opted_out", 0), static.get("remove_failed", 0)
+            left = static.get("removed_non_marketing", 0)
             print(
                 f"  list {static['name']!r} (id {static['list_id']}): {static['added']} contacts added"
                 + (f", {removed} opted-out contact(s) removed" if removed else "")
-                + (f", {not_removed} opted-out contact(s) not removed (report.json load.errors)" if not_removed else "")
+                + (f", {left} contact(s) no longer marketing in the source removed" if left else "")
+                + (f", {not_removed} contact(s) not removed (report.json load.errors)" if not_removed else "")
             )
             for earlier in static.get("earlier_lists", []):
                 print(f"    earlier list {earlier['name']!r} (id {earlier['list_id']}): {earlier['removed_opted_out']} opted-out contact(s) removed")

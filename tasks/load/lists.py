@@ -19,6 +19,14 @@ API cannot set a contact's marketing status back, but it can take it out of the 
 plan's opted-out contacts are read back by email and removed with ``memberships/remove``, which
 ignores records not in the list: a rerun removes nothing twice. A list made now holds nobody yet
 and needs no such read. A removal HubSpot refuses is a load error naming the opt-out row.
+
+A recurring sync's run also takes out of its marketing list the contacts its delta sends as
+non-marketing (:data:`SYNC_DELTA`): a subscriber the source now holds as transactional, archived
+or pending stays a marketing contact in HubSpot (the API cannot undo that either) but is no
+longer in the list of the source's marketing contacts. Only a sync's delta is read back so: it
+holds the contacts that changed, where a migration's rerun would read every non-marketing
+contact back to find nobody (a migration's list is named by its files, so the same list means
+the same people).
 """
 
 from __future__ import annotations
@@ -39,8 +47,9 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.contact_ids import contact_ids, file_emails
 from tasks.load.log import get_logger
-from tasks.load.optouts import read_opt_out_emails
-from tasks.load.plan import LoadPlan, tie_back
+from tasks.load.imports import EMAIL_COLUMN
+from tasks.load.optouts import normalise_email, read_opt_out_emails
+from tasks.load.plan import LoadPlan, iter_column, tie_back
 from tasks.load.retry import HttpError, describe
 from tasks.output import written_whole
 from tasks.privacy import mask_emails_in
@@ -50,7 +59,20 @@ _STATIC = "MANUAL"
 _TAKEN = 409
 _MISSING = 404
 REMOVE_FAILED = "LIST_REMOVE_FAILED"
-"""The ``error_type`` of an opt-out row whose contact HubSpot would not take out of a list."""
+"""The ``error_type`` of a row whose contact HubSpot would not take out of a list."""
+SYNC_DELTA = "sync_delta"
+"""The key a recurring sync's delta plan sets (true) in its ``plan.json``: its non-marketing
+contacts leave the sync's marketing list."""
+MARKETING_OUTCOME = "marketing"
+
+Member = tuple[str, str, "int | None"]
+"""A contact to take out of a list: ``(planned file, record id, line)``."""
+
+_WHY_REMOVED = {
+    "removed_opted_out": "opted out",
+    "removed_non_marketing": "no longer a marketing contact in the source",
+}
+"""Why each kind of contact leaves a list (its result key → the error message's reason)."""
 
 
 class ListJournal:
@@ -135,10 +157,13 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     """The HubSpot list a planned list is: the one recorded (by id, whatever a person renamed it
     to), else the one bearing its name, else a new one (also when the recorded one was deleted);
     a list that already existed then loses the contacts the plan opts out
-    (:func:`remove_opted_out`).
+    (:func:`remove_members`).
 
     The other lists the journal recorded (an earlier plan's, in a migration's state) lose them
     too (:func:`_earlier_lists`); the opted-out contacts are read back once for all of them.
+
+    A sync delta's marketing list found existing also loses the delta's non-marketing contacts
+    (:data:`SYNC_DELTA`).
 
     A planned list without files (a sync run that only opts people out) is only looked for: made
     now it would hold nobody, so there would be nobody to take out either.
@@ -150,12 +175,13 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
         journal: Where the list it became is recorded.
 
     Returns:
-        ``{"key", "name", "list_id", "created", "files", "removed_opted_out", "earlier_lists",
-        "remove_failed", "errors"}``: ``removed_opted_out`` the opted-out contacts taken out of
-        the list, ``earlier_lists`` each earlier list's ``{"list_id", "name",
-        "removed_opted_out"}``,
-        ``errors`` the opt-out rows whose contact HubSpot would not take out
-        (:func:`remove_opted_out`), ``remove_failed`` how many, which stays when the load report
+        ``{"key", "name", "list_id", "created", "files", "removed_opted_out",
+        "removed_non_marketing", "earlier_lists", "remove_failed", "errors"}``:
+        ``removed_opted_out`` the opted-out contacts taken out of the list,
+        ``removed_non_marketing`` a sync delta's non-marketing contacts taken out of it,
+        ``earlier_lists`` each earlier list's ``{"list_id", "name", "removed_opted_out"}``,
+        ``errors`` the rows whose contact HubSpot would not take out
+        (:func:`remove_members`), ``remove_failed`` how many, which stays when the load report
         moves ``errors`` to its own.
         ``list_id`` is ``None`` for a list without files that HubSpot does not have.
     """
@@ -179,13 +205,17 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     cleaned = ([] if created else [(list_id, found["name"])]) + earlier
     # Read back once for every list they are taken out of.
     members = opted_out_members(portal, plan) if cleaned else []
-    removals = {cleaned_id: remove_opted_out(portal, plan, cleaned_id, name, members) for cleaned_id, name in cleaned}
+    removals = {
+        cleaned_id: remove_members(portal, plan, cleaned_id, name, members, "removed_opted_out") for cleaned_id, name in cleaned
+    }
+    leaving = non_marketing_members(portal, plan) if not created and _sheds_non_marketing(plan, entry) else []
     return _ensured(
         entry,
         found["name"],
         list_id,
         created=bool(created),
         removal=removals.get(list_id, {"removed": 0, "errors": []}),
+        non_marketing=remove_members(portal, plan, list_id, found["name"], leaving, "removed_non_marketing"),
         earlier=[
             {"list_id": earlier_id, "name": name, "removed_opted_out": removals[earlier_id]["removed"], "errors": removals[earlier_id]["errors"]}
             for earlier_id, name in earlier
@@ -211,11 +241,24 @@ def _earlier_lists(portal: HubSpotPortal, plan: LoadPlan, journal: ListJournal, 
     return earlier
 
 
+def _sheds_non_marketing(plan: LoadPlan, entry: dict[str, Any]) -> bool:
+    """Whether the list loses the plan's non-marketing contacts: a sync delta's marketing list."""
+    return bool(plan.data.get(SYNC_DELTA)) and entry.get("outcome") == MARKETING_OUTCOME
+
+
 def _ensured(
-    entry: dict[str, Any], name: str, list_id: str | None, *, created: bool, removal: dict[str, Any], earlier: list[dict[str, Any]] = ()
+    entry: dict[str, Any],
+    name: str,
+    list_id: str | None,
+    *,
+    created: bool,
+    removal: dict[str, Any],
+    non_marketing: dict[str, Any] | None = None,
+    earlier: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """:func:`ensure_list`'s result."""
-    errors = [*removal["errors"], *(error for cleaned in earlier for error in cleaned["errors"])]
+    non_marketing = non_marketing or {"removed": 0, "errors": []}
+    errors = [*removal["errors"], *non_marketing["errors"], *(error for cleaned in earlier for error in cleaned["errors"])]
     return {
         "key": entry["key"],
         "name": name,
@@ -223,13 +266,14 @@ def _ensured(
         "created": created,
         "files": list(entry.get("files", [])),
         "removed_opted_out": removal["removed"],
+        "removed_non_marketing": non_marketing["removed"],
         "earlier_lists": [{key: value for key, value in cleaned.items() if key != "errors"} for cleaned in earlier],
         "remove_failed": len(errors),
         "errors": errors,
     }
 
 
-def opted_out_members(portal: HubSpotPortal, plan: LoadPlan) -> list[tuple[str, str, int | None]]:
+def opted_out_members(portal: HubSpotPortal, plan: LoadPlan) -> list[Member]:
     """The contacts the plan's opt-out files name, as ``(file, record id, line)``: each file's
     addresses read back by email, 100 a request (:func:`contact_ids`; an address HubSpot has no
     contact for was never in a list)."""
@@ -247,24 +291,44 @@ def opted_out_members(portal: HubSpotPortal, plan: LoadPlan) -> list[tuple[str, 
     return members
 
 
-def remove_opted_out(
-    portal: HubSpotPortal, plan: LoadPlan, list_id: str, list_name: str, members: list[tuple[str, str, int | None]]
+def non_marketing_members(portal: HubSpotPortal, plan: LoadPlan) -> list[Member]:
+    """The contacts of the plan's non-marketing contacts files, read back by email, 100 a
+    request (an address HubSpot has no contact for was never in a list)."""
+    members = []
+    for entry in plan.imports:
+        if entry.get("marketable"):
+            continue
+        line_of = {}
+        for line, cell in iter_column(plan.path(entry["file"]), EMAIL_COLUMN):
+            line_of.setdefault(normalise_email(cell), line)
+        line_of.pop("", None)
+        members.extend(
+            (entry["file"], record_id, line_of.get(email))
+            for _asked, found in contact_ids(portal, iter(line_of))
+            for email, record_id in found.items()
+        )
+    return members
+
+
+def remove_members(
+    portal: HubSpotPortal, plan: LoadPlan, list_id: str, list_name: str, members: list[Member], kind: str
 ) -> dict[str, Any]:
-    """Take the contacts the plan's opt-out files name out of a list an earlier run may have
-    filled, in chunks with ``memberships/remove``, which ignores records not in the list.
+    """Take contacts out of a list, in chunks with ``memberships/remove``, which ignores records
+    not in the list.
 
     Args:
         portal: The portal.
-        plan: The plan (its ``opt_outs``, whose lineage names a failed row's sources).
+        plan: The plan (whose lineage names a failed row's sources).
         list_id: The list's HubSpot id.
         list_name: Its name, for messages.
-        members: The opted-out contacts (:func:`opted_out_members`).
+        members: The contacts (:func:`opted_out_members`, :func:`non_marketing_members`).
+        kind: Why they leave: a key of :data:`_WHY_REMOVED`.
 
     Returns:
         ``{"removed": N, "errors": [...]}``: ``removed`` the contacts HubSpot took out,
-        ``errors`` one per opt-out row whose contact HubSpot would not take out, as
+        ``errors`` one per row whose contact HubSpot would not take out, as
         ``{"file", "line", "error_type", "scope", "message", "sources"}`` (``scope`` ``row``,
-        so a sync sends the opt-out again next run).
+        so a sync sends the row again next run, and the removal is tried again).
     """
     path = f"{_LISTS_PATH}/{list_id}/memberships/remove"
     removed = 0
@@ -274,16 +338,16 @@ def remove_opted_out(
             removed += len(_remove(portal, path, [record_id for _file, record_id, _line in chunk]))
         except HttpError as error:
             message = (
-                f"opted out, but HubSpot would not take the contact out of the list {list_name!r} "
+                f"{_WHY_REMOVED[kind]}, but HubSpot would not take the contact out of the list {list_name!r} "
                 f"(id {list_id}): {mask_emails_in(describe(error))}"
             )
-            get_logger().warning("list %s: %d opted-out contacts not removed: %s", list_id, len(chunk), message)
+            get_logger().warning("list %s: %d contacts not removed: %s", list_id, len(chunk), message)
             errors.extend(
                 {"file": file, "line": line, "error_type": REMOVE_FAILED, "scope": "row", "message": message}
                 for file, _record_id, line in chunk
             )
-    if plan.opt_outs:
-        get_logger().info("list %s: %d opted-out contacts removed, %d could not be", list_id, removed, len(errors))
+    if members:
+        get_logger().info("list %s: %d contacts removed (%s), %d could not be", list_id, removed, _WHY_REMOVED[kind], len(errors))
     return {"removed": removed, "errors": tie_back(plan, errors)}
 
 

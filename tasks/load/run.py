@@ -93,7 +93,8 @@ def load_report(
                           "previous_import_ids", "state", "attempts", "counters", "list_ids",
                           "rows_failed", "rows_with_value_errors", ("path", "requests")}],
              "lists": [{"key", "name", "list_id", "created", "files", "added", "missing",
-                        "removed_opted_out", "earlier_lists", "remove_failed"}  (static lists)
+                        "removed_opted_out", "removed_non_marketing", "earlier_lists",
+                        "remove_failed"}  (static lists)
                        | {"list_id", "file", "import_id"}],  (lists an import made)
              "errors": [{"file", "line", "error_type", "scope", "message", "sources", ...}],
              "rows_failed": N, "rows_with_value_errors": N}

@@ -3,9 +3,11 @@ taken out of it: loaded into the emulator over real HTTP."""
 
 from __future__ import annotations
 
+import json
+
 from tasks.load import load_plan, read_plan
 from tasks.load.settings import CONTACT_OBJECT_TYPE_ID as CONTACTS
-from tasks.load.lists import REMOVE_FAILED, ListJournal, ensure_list, ensure_lists, opted_out_members, remove_opted_out
+from tasks.load.lists import REMOVE_FAILED, SYNC_DELTA, ListJournal, ensure_list, ensure_lists, opted_out_members, remove_members
 from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.plans import write_plan
 
@@ -80,7 +82,7 @@ def test_opted_out_contacts_are_read_back_a_hundred_a_request(portal, emulator, 
     reads = count_requests(emulator, "POST", BATCH_READ)
 
     second = read_plan(plan_dir(tmp_path / "second", opted_out=emails))
-    result = remove_opted_out(portal, second, listed["list_id"], LIST_NAME, opted_out_members(portal, second))
+    result = remove_members(portal, second, listed["list_id"], LIST_NAME, opted_out_members(portal, second), "removed_opted_out")
 
     assert result == {"removed": 150, "errors": []}
     assert count_requests(emulator, "POST", BATCH_READ) - reads == 2
@@ -139,7 +141,7 @@ def test_a_refused_removal_is_among_the_load_errors_and_counted_on_the_console(p
     assert printed == [
         f"  list {LIST_NAME!r} (id {second['lists'][0]['list_id']}): 0 contacts added, 1 opted-out contact(s) removed",
         f"  list {LIST_NAME!r} (id {second['lists'][0]['list_id']}): 0 contacts added, "
-        "1 opted-out contact(s) not removed (report.json load.errors)",
+        "1 contact(s) not removed (report.json load.errors)",
     ]
 
 
@@ -170,3 +172,64 @@ def test_a_rerun_whose_plan_names_another_list_takes_its_opt_outs_out_of_the_ear
     # An earlier list deleted since is passed over.
     emulator.portal.lists.pop(earlier["list_id"])
     assert ensure_list(portal, second, renamed, journal)["earlier_lists"] == []
+
+
+NON_MARKETING = "hubspot/contacts-non-marketing-001.csv"
+
+
+def delta_plan(directory, marketing, non_marketing, *, sync_delta):
+    """A plan of marketing contacts in the list ``LIST_NAME`` and non-marketing contacts; a
+    sync's delta when ``sync_delta``."""
+    contacts = {
+        MARKETING: ({"outcome": "marketing", "marketable": True, "create_list": False, "list": "marketing",
+                     "name": f"Onramp test {directory.name}"}, ["email", "firstname"], [[email, "X"] for email in marketing]),
+        NON_MARKETING: ({"outcome": "non_marketing", "marketable": False, "create_list": False,
+                         "name": f"Onramp test {directory.name} non-marketing"}, ["email", "firstname"],
+                        [[email, "X"] for email in non_marketing]),
+    }  # fmt: skip
+    lists = [{"key": "marketing", "name": LIST_NAME, "outcome": "marketing", "files": [MARKETING]}]
+    write_plan(directory, contacts=contacts, group=GROUP, lists=lists, source=SOURCE)
+    plan_file = directory / "plan.json"
+    plan_file.write_text(json.dumps({**json.loads(plan_file.read_text()), **({SYNC_DELTA: True} if sync_delta else {})}))
+    return directory
+
+
+def test_a_sync_delta_takes_contacts_no_longer_marketing_out_of_its_list(portal, emulator, tmp_path, capsys):
+    from flows.cli import _print_summary
+
+    [made] = load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]), poll_interval=POLL)["lists"]
+    # Ben is now transactional in the source: the next run's delta sends him as non-marketing.
+    delta = load_plan(portal, delta_plan(tmp_path / "delta", ["dan@example.com"], ["ben@example.com", "eve@example.com"], sync_delta=True), poll_interval=POLL)
+
+    [found] = delta["lists"]
+    assert (found["list_id"], found["removed_non_marketing"], found["removed_opted_out"], found["remove_failed"]) == (made["list_id"], 1, 0, 0)
+    assert members(emulator, made["list_id"]) == {"ann@example.com", "dan@example.com"}
+    _print_summary({"rows_read": 3, "rows_rejected": 0, "duplicates_merged": 0, "contacts": {"marketing": 1, "non_marketing": 2, "opted_out": 0}, "sources": [], "load": delta}, "out")
+    assert (
+        f"  list {LIST_NAME!r} (id {made['list_id']}): 1 contacts added, 1 contact(s) no longer marketing in the source removed"
+        in capsys.readouterr().out.splitlines()
+    )
+
+
+def test_a_migrations_list_keeps_its_members_and_reads_no_non_marketing_contact_back(portal, emulator, tmp_path):
+    load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]), poll_interval=POLL)
+    reads = count_requests(emulator, "POST", BATCH_READ)
+
+    rerun = load_plan(portal, delta_plan(tmp_path / "rerun", ["ann@example.com"], ["ben@example.com"], sync_delta=False), poll_interval=POLL)
+
+    [found] = rerun["lists"]
+    assert found["removed_non_marketing"] == 0
+    assert members(emulator, found["list_id"]) == {"ann@example.com", "ben@example.com"}
+    # The one read-back adds the marketing file's members; nothing reads the non-marketing one.
+    assert count_requests(emulator, "POST", BATCH_READ) - reads == 1
+
+
+def test_a_refused_removal_of_a_contact_no_longer_marketing_names_its_row(portal, emulator, tmp_path):
+    [made] = load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]), poll_interval=POLL)["lists"]
+    emulator.portal.lists[made["list_id"]].processing_type = "DYNAMIC"
+
+    found = ensure_lists(portal, read_plan(delta_plan(tmp_path / "delta", ["ann@example.com"], ["ben@example.com"], sync_delta=True)))
+
+    [error] = found["marketing"]["errors"]
+    assert (error["file"], error["line"], error["error_type"], error["scope"]) == (NON_MARKETING, 2, REMOVE_FAILED, "row")
+    assert error["message"].startswith("no longer a marketing contact in the source, but HubSpot would not take the contact out of the list")
