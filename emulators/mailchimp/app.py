@@ -89,6 +89,7 @@ class MailchimpEmulator:
         audience: The audience's members (change them to set up an incremental run).
         in_flight: Requests served at once now, at most, and refused for the limit.
         requests: Member pages served (failed ones included).
+        removed: Members deleted by ``settings.removals`` so far, in the order deleted.
     """
 
     def __init__(self, settings: MailchimpSettings) -> None:
@@ -96,13 +97,30 @@ class MailchimpEmulator:
         self.audience = Audience.seeded(settings)
         self.in_flight = InFlight()
         self.requests = 0
+        self.removed: list[dict] = []
         # Pages are served by the server's worker threads, several at once.
         self._requests_lock = threading.Lock()
+        self._audience_lock = threading.Lock()
 
     def count_request(self) -> None:
         """Count one member page served."""
         with self._requests_lock:
             self.requests += 1
+
+    def page(self, status: str | None, since: datetime | None, offset: int, count: int) -> tuple[list[dict], int]:
+        """The members of one page and the total selected, then the removal due after serving
+        ``offset`` (``settings.removals``), if any: the page shows the audience before it."""
+        with self._audience_lock:
+            selected = self.audience.select(status, since)
+            page = [dict(member) for member in selected[offset : offset + count]]
+            total = len(selected)
+            due = next((removal for removal in self.settings.removals if removal[0] == offset), None)
+            if due is not None:
+                self.settings.removals.remove(due)
+                _, index, removed = due
+                self.removed += self.audience.members[index : index + removed]
+                del self.audience.members[index : index + removed]
+            return page, total
 
     def reset_counters(self) -> None:
         """Forget what was served (requests, connections at once, refusals), for a new read."""
@@ -162,13 +180,8 @@ def create_app(emulator: MailchimpEmulator) -> FastAPI:
         emulator.count_request()
         if offset in settings.failing_offsets:
             return problem(503, "Service Unavailable", "The server is temporarily unavailable.")
-        selected = audience.select(status, since)
-        body = {
-            "members": [dict(member) for member in selected[offset : offset + count]],
-            "list_id": list_id,
-            "total_items": len(selected),
-            "_links": [],
-        }
+        page, total = emulator.page(status, since, offset, count)
+        body = {"members": page, "list_id": list_id, "total_items": total, "_links": []}
         # A JSONResponse skips FastAPI's per-value encoder: pages of 1,000 members serve ~10x faster.
         return JSONResponse(_project(body, fields, exclude_fields))
 

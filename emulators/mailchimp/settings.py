@@ -28,6 +28,10 @@ class MailchimpSettings:
         response_delay: Seconds each request takes (a remote API's latency), so
             tests see requests overlap and hold connections open.
         failing_offsets: Member-page offsets answered 503 every time: a read that cannot finish.
+        removals: Members permanently deleted mid-read, as an admin might: each
+            ``(offset, index, count)`` deletes ``count`` members from position ``index`` just
+            after the member page at ``offset`` is served, once; they apply in turn, each at
+            the next serving of its offset (three ``(0, 10, 5)`` delete during three reads).
     """
 
     api_key: str = "0123456789abcdef0123456789abcdef-us6"
@@ -44,3 +48,4 @@ class MailchimpSettings:
     bare_403_beyond_limit: bool = False
     response_delay: float = 0.0
     failing_offsets: frozenset[int] = frozenset()
+    removals: list[tuple[int, int, int]] = field(default_factory=list)

@@ -13,13 +13,14 @@ otherwise the Secret block is read (the one named, else the default name):
   ``access_token``, ``refresh_token``, ``client_id``, ``client_secret``.
 
 Tokens refreshed from a block's refresh token are saved back to the block
-(``save_refreshed_tokens``): Constant Contact rotates refresh tokens by default, voiding the one
-the block held, and the next run must start from the new one.
+(``RefreshedTokens``): Constant Contact rotates refresh tokens by default, voiding the one the
+block held, and the next run must start from the new one. A refresh token rotated from an
+environment variable cannot be kept past the process: the run says so once, as it says once
+that a block could not be written.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -30,9 +31,11 @@ from tasks.extract.api_settings import (
     CONSTANT_CONTACT_SECRET_BLOCK,
     MAILCHIMP_SECRET_BLOCK,
 )
+from tasks.extract.api_helpers import run_logger
 from tasks.secrets import CredentialMissing, SecretUnavailable, read_secret_block, save_secret_block, string_credential
 
-_log = logging.getLogger(__name__)
+_REFRESH_PARTS = "{refresh_token} and {client_id} (and {client_secret}, for the authorization-code flow)"
+"""The credentials a refresh needs, named as where they are set (variables or a block's keys)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class ConstantContactCredentials:
         client_secret: The client secret (authorization-code flow), or None (PKCE flow).
         origin: Where they were found (names only, for messages).
         block: The Prefect Secret block they were read from, or None (the environment).
+        refresh_hint: How to give what a refresh needs, where these came from (names only):
+            ``set CONSTANT_CONTACT_REFRESH_TOKEN and CONSTANT_CONTACT_CLIENT_ID (…)``.
     """
 
     access_token: str | None = field(default=None, repr=False)
@@ -54,6 +59,7 @@ class ConstantContactCredentials:
     client_secret: str | None = field(default=None, repr=False)
     origin: str = ""
     block: str | None = None
+    refresh_hint: str = ""
 
 
 def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[str, str]) -> str:
@@ -84,18 +90,21 @@ def constant_contact_credentials(
         names = {key: f"{prefix}_{suffix}" for key, suffix in CONSTANT_CONTACT_CREDENTIAL_ENV.items()}
         found = {key: environ.get(name, "").strip() or None for key, name in names.items()}
         if found["access_token"] or found["refresh_token"]:
-            credentials = ConstantContactCredentials(**found, origin=names["refresh_token"])
+            hint = "set " + _REFRESH_PARTS.format(**names)
+            credentials = ConstantContactCredentials(**found, origin=names["refresh_token"], refresh_hint=hint)
             return _checked(source, credentials, names["client_id"])
         asked = f"set {names['access_token']} (or {names['refresh_token']} and {names['client_id']}) or create"
     else:
         asked = "create"
     value = _read_block(source, block, f"no Constant Contact credentials: {asked} a Prefect Secret block named {block!r}")
     origin = f"the Prefect Secret block {block!r}"
+    block_keys = {key: key for key in CONSTANT_CONTACT_CREDENTIAL_ENV}
+    hint = f"store a JSON object of {_REFRESH_PARTS.format(**block_keys)} in {origin}"
     if isinstance(value, str):
-        credentials = ConstantContactCredentials(access_token=value.strip() or None, origin=origin)
+        credentials = ConstantContactCredentials(access_token=value.strip() or None, origin=origin, refresh_hint=hint)
     elif isinstance(value, Mapping) and set(value) <= set(CONSTANT_CONTACT_CREDENTIAL_ENV):
         found = {key: str(value.get(key) or "").strip() or None for key in CONSTANT_CONTACT_CREDENTIAL_ENV}
-        credentials = ConstantContactCredentials(**found, origin=origin, block=block)
+        credentials = ConstantContactCredentials(**found, origin=origin, block=block, refresh_hint=hint)
     else:
         keys = ", ".join(CONSTANT_CONTACT_CREDENTIAL_ENV)
         raise InputError(source, f"the Prefect Secret block {block!r} holds neither an access token nor a JSON object of {keys}")
@@ -104,24 +113,55 @@ def constant_contact_credentials(
     return _checked(source, credentials, f"client_id in the Prefect Secret block {block!r}")
 
 
-def save_refreshed_tokens(credentials: ConstantContactCredentials, access_token: str, refresh_token: str) -> None:
-    """Store newly issued tokens in the Secret block the credentials came from.
+class RefreshedTokens:
+    """Keeps newly issued tokens where the next run reads them, or says once that it cannot.
 
-    A failure is logged (without any token) rather than raised: this run goes on with the tokens
-    in memory; the next one starts from what the block still holds.
+    From a Secret block, each new pair is saved back to it; a failed write is a warning (once,
+    without any token), not an error: this run goes on with the tokens in memory, the next one
+    starts from what the block still holds. From environment variables, a rotated refresh token
+    (the one configured is void once refreshed) can only live in this process: a warning says
+    once that the variable must be updated. Called by ``RefreshingBearerAuth`` with each new
+    access token and the refresh token then in force.
+
+    Args:
+        credentials: The credentials the tokens were refreshed from.
     """
-    if credentials.block is None:
-        return
-    fields = {key: value for key, value in asdict(credentials).items() if key in CONSTANT_CONTACT_CREDENTIAL_ENV and value}
-    try:
-        save_secret_block(credentials.block, {**fields, "access_token": access_token, "refresh_token": refresh_token})
-    except SecretUnavailable as error:
-        _log.warning(
-            "Constant Contact issued a new refresh token that could not be saved to the Prefect Secret block %r (%s): "
-            "the next run may need the application authorised again",
-            credentials.block,
-            error,
-        )
+
+    def __init__(self, credentials: ConstantContactCredentials) -> None:
+        self._credentials = credentials
+        # Made in the run's thread: the refresh may come from another.
+        self._log = run_logger(__name__)
+        self._warned = False
+
+    def __call__(self, access_token: str, refresh_token: str) -> None:
+        credentials = self._credentials
+        if credentials.block is not None:
+            self._save(credentials.block, access_token, refresh_token)
+        elif refresh_token != credentials.refresh_token:
+            self._warn_once(
+                "Constant Contact rotated the refresh token given in %s: the old one no longer works and the new one "
+                "lasts only until this command ends; before the next run, authorise the application again and set %s, "
+                "or keep the credentials in a Prefect Secret block (--constant-contact-secret), which Onramp keeps up to date",
+                credentials.origin,
+                credentials.origin,
+            )
+
+    def _save(self, block: str, access_token: str, refresh_token: str) -> None:
+        fields = {key: value for key, value in asdict(self._credentials).items() if key in CONSTANT_CONTACT_CREDENTIAL_ENV and value}
+        try:
+            save_secret_block(block, {**fields, "access_token": access_token, "refresh_token": refresh_token})
+        except SecretUnavailable as error:
+            self._warn_once(
+                "Constant Contact issued a new refresh token that could not be saved to the Prefect Secret block %r (%s): "
+                "the next run may need the application authorised again",
+                block,
+                error,
+            )
+
+    def _warn_once(self, message: str, *args: object) -> None:
+        if not self._warned:
+            self._warned = True
+            self._log.warning(message, *args)
 
 
 def _checked(source: str, credentials: ConstantContactCredentials, client_id_name: str) -> ConstantContactCredentials:

@@ -5,9 +5,13 @@ error), retries 429s and 5xx with jittered exponential backoff, and paces reques
 provider caps them per second; one client may be shared by threads. ``offset_pages``
 (Mailchimp: several pages at once, as many as the provider answers without 429s: see
 ``ConcurrencyLimit``) and ``cursor_pages`` (Constant Contact: one after the other) are
-generators yielding one page of records at a time, in order; ``stage_pages`` writes pages to a
-CSV as they come, so memory stays flat whatever the audience's size, and ``staged_source``
-reads that CSV back as a RawSource.
+generators yielding one page of records at a time, in order, each record once; ``stage_pages``
+writes pages to a CSV as they come, so memory stays flat whatever the audience's size (but for
+one id a record, kept to yield each once), and ``staged_source`` reads that CSV back as a
+RawSource.
+
+What a read has to say (a throttle, a re-read) goes to the Prefect run's logger when it runs in
+one, so the line reaches both the command's output and the run's log; else to this module's.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +33,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 import polars as pl
+from prefect.exceptions import MissingContextError
+from prefect.logging import get_run_logger
 
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from tasks.errors import InputError
@@ -46,9 +52,28 @@ OUTCOME = Literal["answered", "throttled", "failed"]
 """How a request held by a ``ConcurrencyLimit`` ended: answered, refused by the provider's
 throttle, or failed otherwise (a 5xx, a dropped connection: nothing about the limit)."""
 
+READS_OF_A_CHANGING_COLLECTION = 3
+"""Reads of a collection, at most, while records removed under the read may have skipped others:
+the first and two more; then the read stops, asking to run again."""
+
 _RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _STAGED_LINEAGE = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS)
-_log = logging.getLogger(__name__)
+
+LOGGER = logging.Logger | logging.LoggerAdapter
+"""A standard logger, or Prefect's run logger (an adapter binding the run)."""
+
+
+def run_logger(fallback: str = __name__) -> LOGGER:
+    """The Prefect run's logger inside a flow or task run, else the standard logger ``fallback``.
+
+    Only WARNING and above of a standard logger reach the console (Prefect's root handler), and
+    none reaches the run's log: INFO lines a user is promised go through the run's logger. Call
+    it in the run's own thread (a pool's threads have no run context) and hand the logger on.
+    """
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(fallback)
 
 
 class RequestAbandoned(Exception):
@@ -167,6 +192,12 @@ class ApiClient:
         final_429: Tells a 429 that waiting cannot cure apart from one it can.
         throttled: Tells a refusal that is the provider's throttle in disguise (Mailchimp's
             bodiless 403), retried as a 429 is.
+        refusals: What to say, by status, when the provider refuses the credentials, in place
+            of "refused the credentials (HTTP <status>)".
+
+    Attributes:
+        log: Where the read's lines go: the run's logger of the thread that made the client
+            (``run_logger``), used by every thread sharing it.
     """
 
     def __init__(
@@ -179,6 +210,7 @@ class ApiClient:
         requests_per_second: float | None = None,
         final_429: FINAL_429 = lambda response: None,
         throttled: DISGUISED_THROTTLE = lambda response: False,
+        refusals: Mapping[int, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.source = source
@@ -186,6 +218,8 @@ class ApiClient:
         self.retry = retry
         self.final_429 = final_429
         self.throttled = throttled
+        self.refusals = dict(refusals or {})
+        self.log = run_logger()
         self._interval = 1.0 / requests_per_second if requests_per_second else 0.0
         self._next_slot = 0.0
         self._pace_lock = threading.Lock()
@@ -277,10 +311,12 @@ class ApiClient:
                 # Once per change, not per request. Cuts are news; under steady contention the
                 # limit climbs back one by one between them, hundreds of times over a long read.
                 cause, level = (cause, logging.INFO) if after < before else (f"answered {before} pages in a row", logging.DEBUG)
-                _log.log(level, "%s %s: reading %d pages at once (was %d)", self.provider, cause, after, before)
+                self.log.log(level, "%s %s: reading %d pages at once (was %d)", self.provider, cause, after, before)
 
     def _refusal(self, response: httpx.Response) -> str:
         status = response.status_code
+        if status in self.refusals:
+            return self.refusals[status]
         if status in (401, 403):
             return f"{self.provider} refused the credentials (HTTP {status})"
         return f"{self.provider} answered HTTP {status}: {error_detail(response)}"
@@ -345,8 +381,13 @@ def offset_pages(
     page_size: int,
     params: Mapping[str, str | int] | None = None,
     connections: int = 1,
+    *,
+    id_key: str = "id",
+    collection: str = "collection",
+    reads: int = READS_OF_A_CHANGING_COLLECTION,
 ) -> Iterator[list[dict]]:
-    """Page through a collection with ``count`` and ``offset`` (Mailchimp), several pages at once.
+    """Page through a collection with ``count`` and ``offset`` (Mailchimp), several pages at once,
+    each record once even when the collection changes under the read.
 
     The first page tells ``total_items``; the next offsets are then requested by up to
     ``connections`` threads, never more than ``connections`` pages ahead of the page being
@@ -356,33 +397,85 @@ def offset_pages(
     The requests in flight at once are as many as a ``ConcurrencyLimit`` of ``connections``
     allows: halved on each round of throttled answers, grown back one at a time, so a read
     sharing the provider's connections with other apps settles at what they leave free. Each
-    change is logged, and the throttled answers once when the read ends.
+    cut is logged (``client.log``), and the throttled answers once when the read ends.
 
-    Offset paging over a collection that changes while it is read (a record added or removed
-    below the offset reached) can skip or repeat a record, one request at a time as well as
-    several: a repeated record is a duplicate row the plan resolves, a skipped one is read by the
-    next run (``since_last_changed``). Reading ``connections`` pages at once does not widen this:
-    the offsets asked are those a sequential read asks of an unchanged collection.
+    A record removed below the offset reached while the collection is read moves every later
+    record one place back: the first record of the next page would be skipped, and a later run
+    with ``since_last_changed`` would not bring it (it did not change). So each page after the
+    first starts one record early, on the previous page's last: a page whose first record is not
+    one of the previous page's started past the records it should have read. The read then
+    starts again from the first page, yielding only the records not yet yielded (the union of
+    the reads, each record once by ``id_key``), at most ``reads`` times. A record added instead
+    moves the others on: those read twice are yielded once. Only the ids are kept across the
+    pages (about 100 bytes a record), never the records.
 
     Args:
         client: The provider's client (shared by the threads).
         path: The collection's endpoint.
         items_key: The records' key in a page (``members``).
-        page_size: The ``count`` asked for.
+        page_size: The ``count`` asked for (at least 2: pages overlap by one record).
         params: The query every page is asked with (filters such as ``since_last_changed``).
         connections: Requests in flight at once, at most (the limit's ceiling).
+        id_key: The key of each record's unique id.
+        collection: What the collection is, for messages (``audience``).
+        reads: Reads from the first page, at most, while records are removed under them.
 
     Yields:
-        Each page's records, until ``total_items`` are read or a page comes back empty.
+        Each page's records not yielded before, until ``total_items`` are read.
 
     Raises:
-        InputError: A page that fails (the first failing page in offset order); the requests
-            still in flight are abandoned and every thread has ended when it is raised.
+        InputError: A page that fails (the first failing page in offset order; the requests
+            still in flight are abandoned and every thread has ended when it is raised), or
+            records removed under every one of the ``reads`` reads.
     """
-    connections = max(1, connections)
-    abandoned = threading.Event()
+    if page_size < 2:
+        raise ValueError("pages overlap by one record: page_size must be at least 2")
     limit = ConcurrencyLimit(connections)
-    pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="offset-pages")
+    pool = ThreadPoolExecutor(max_workers=limit.ceiling, thread_name_prefix="offset-pages")
+    yielded: set[str] = set()
+    try:
+        for read in range(1, reads + 1):
+            if (yield from _offset_read(client, path, items_key, page_size, params, limit, pool, yielded, id_key)):
+                return
+            if read < reads:
+                client.log.warning(
+                    "%s: records were removed from the %s %s while it was read, which can skip others: "
+                    "reading it again from the start, each record kept once (read %d of at most %d)",
+                    client.source, client.provider, collection, read + 1, reads,
+                )  # fmt: skip
+        raise InputError(
+            client.source,
+            f"the {client.provider} {collection} kept changing while it was read: records were removed under "
+            f"each of {reads} reads, which can skip others; run the command again",
+        )
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if limit.throttled:
+            client.log.info(
+                "%s throttled %d page requests (each retried); the read ended at %d pages at once",
+                client.provider, limit.throttled, limit.allowed,
+            )  # fmt: skip
+
+
+def _offset_read(
+    client: ApiClient,
+    path: str,
+    items_key: str,
+    page_size: int,
+    params: Mapping[str, str | int] | None,
+    limit: ConcurrencyLimit,
+    pool: ThreadPoolExecutor,
+    yielded: set[str],
+    id_key: str,
+) -> Generator[list[dict], None, bool]:
+    """One read of ``offset_pages`` from the first page: yields each page's records whose ids are
+    not in ``yielded``, adding them.
+
+    Returns:
+        Whether every page began within the one before (no record can have been skipped); False
+        from the first that did not, its read abandoned.
+    """
+    abandoned = threading.Event()
 
     def request(offset: int) -> tuple[int, Future[dict]]:
         query = {**(params or {}), "count": page_size, "offset": offset}
@@ -391,32 +484,36 @@ def offset_pages(
     try:
         ahead = deque([request(0)])
         stride = next_offset = 0
+        previous_ids: set[str] = set()
         while ahead:
             offset, answer = ahead.popleft()
             body = answer.result()
             records = body.get(items_key) or []
-            total = body.get("total_items", 0)
+            ids = [record[id_key] for record in records]
+            if offset and not (ids and ids[0] in previous_ids):
+                return False
             if not records:
-                return
-            # The stride is the first page's length: a provider answering fewer than
-            # ``page_size`` records a page is paged at its own size, as a sequential read would be.
-            stride = stride or len(records)
+                return True
+            total = body.get("total_items", 0)
+            # The stride is the first page's length less the overlap: a provider answering fewer
+            # than ``page_size`` records a page is paged at its own size.
+            stride = stride or max(1, len(records) - 1)
             next_offset = next_offset or stride
-            if offset + len(records) >= total:
-                yield records
-                return
-            while len(ahead) < connections and next_offset < total:
+            last_page = offset + len(records) >= total
+            while not last_page and len(ahead) < limit.ceiling and next_offset + 1 < total:
                 ahead.append(request(next_offset))
                 next_offset += stride
-            yield records
+            fresh = [record for record, record_id in zip(records, ids, strict=True) if record_id not in yielded]
+            yielded.update(ids)
+            previous_ids = set(ids)
+            if fresh:
+                yield fresh
+            if last_page:
+                return True
+        # The pages asked for ran out before one said it was the last: the collection shrank.
+        return False
     finally:
         abandoned.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        if limit.throttled:
-            _log.info(
-                "%s throttled %d page requests (each retried); the read ended at %d pages at once",
-                client.provider, limit.throttled, limit.allowed,
-            )  # fmt: skip
 
 
 def cursor_pages(

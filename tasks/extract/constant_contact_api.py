@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -29,8 +28,8 @@ from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract.api_credentials import (
     ConstantContactCredentials,
+    RefreshedTokens,
     constant_contact_credentials,
-    save_refreshed_tokens,
 )
 from tasks.extract.api_helpers import (
     ApiClient,
@@ -134,7 +133,7 @@ def read_uri(
     base_url = environ.get(CONSTANT_CONTACT_BASE_URL_ENV) or CONSTANT_CONTACT_BASE_URL
     token_url = environ.get(CONSTANT_CONTACT_TOKEN_URL_ENV) or CONSTANT_CONTACT_TOKEN_URL
     auth = bearer_auth(source, found, token_url)
-    return read_contacts(staging_dir, auth, base_url, profile, since, source=source, retry=retry)
+    return read_contacts(staging_dir, auth, base_url, profile, since, source=source, retry=retry, refusals=token_refusals(found))
 
 
 def bearer_auth(source: str, credentials: ConstantContactCredentials, token_url: str) -> RefreshingBearerAuth:
@@ -144,8 +143,20 @@ def bearer_auth(source: str, credentials: ConstantContactCredentials, token_url:
     return RefreshingBearerAuth(
         source, "Constant Contact", token_url, credentials.access_token, credentials.refresh_token,
         credentials.client_id, credentials.client_secret, credentials.origin,
-        on_new_tokens=partial(save_refreshed_tokens, credentials),
+        on_new_tokens=RefreshedTokens(credentials),
     )  # fmt: skip
+
+
+def token_refusals(credentials: ConstantContactCredentials) -> dict[int, str]:
+    """What to say when Constant Contact refuses the credentials: with no refresh token, a 401
+    is most likely the access token's 24 hours ending (mid-read too), and a refresh token would
+    cure it. With one, a 401 has already been refreshed once: the generic refusal says it."""
+    if credentials.refresh_token:
+        return {}
+    return {
+        401: "Constant Contact refused the access token (HTTP 401): it has expired (access tokens last 24 hours) "
+        f"or is not valid; {credentials.refresh_hint} so Onramp can refresh it"
+    }
 
 
 def read_contacts(
@@ -157,6 +168,7 @@ def read_contacts(
     *,
     source: str = f"{CONSTANT_CONTACT_SCHEME}://contacts",
     retry: RetryPolicy = RetryPolicy(),
+    refusals: Mapping[int, str] | None = None,
 ) -> RawSource:
     """Stage every contact of the account as an export-shaped CSV and scan it.
 
@@ -169,6 +181,7 @@ def read_contacts(
         since: Only contacts updated after this ISO 8601 time.
         source: The source as the user named it.
         retry: How failed requests are retried.
+        refusals: What to say, by status, when the credentials are refused (``token_refusals``).
 
     Returns:
         The contacts' RawSource: status ``per-row``, lineage ``constantcontact://contacts#page=<n>``.
@@ -176,7 +189,7 @@ def read_contacts(
     updated_after = parse_since(source, since)
     client = ApiClient(
         base_url, source, "Constant Contact", BearerAuth(auth) if isinstance(auth, str) else auth, retry,
-        requests_per_second=CONSTANT_CONTACT_REQUESTS_PER_SECOND, final_429=quota_spent,
+        requests_per_second=CONSTANT_CONTACT_REQUESTS_PER_SECOND, final_429=quota_spent, refusals=refusals,
     )  # fmt: skip
     with client:
         lists = _names(client, CONSTANT_CONTACT_LISTS_ENDPOINT, "lists", "list_id", "name")

@@ -6,6 +6,7 @@ Endpoints: ``GET /lists/{list_id}/merge-fields`` (the audience's column labels) 
 ``MAILCHIMP_MAX_CONNECTIONS`` at once (Mailchimp's 10 simultaneous connections) and staged in
 offset order; a 429 is retried, and halves the pages requested at once, which grow back one at a
 time while none is refused: the read settles at the connections the user's other apps leave free.
+Members deleted mid-read make the audience be read again, each member staged once.
 
 Members are written as the audience export writes them (``Email Address``, the merge fields
 by label, ``MEMBER_RATING`` … ``LAST_CHANGED``, ``LEID``, ``EUID``, ``TAGS`` as a quoted list),
@@ -150,7 +151,8 @@ def connection_limit_403(response: httpx.Response) -> bool:
 def merge_field_labels(client: ApiClient, list_id: str) -> dict[str, str]:
     """Each merge field's tag → its label, the export's column name (``FNAME`` → ``First Name``)."""
     path = MAILCHIMP_MERGE_FIELDS_ENDPOINT.format(list_id=list_id)
-    fields = [field for page in offset_pages(client, path, "merge_fields", MAILCHIMP_PAGE_SIZE) for field in page]
+    pages = offset_pages(client, path, "merge_fields", MAILCHIMP_PAGE_SIZE, id_key="merge_id", collection="audience's merge fields")
+    fields = [field for page in pages for field in page]
     tags = ["EMAIL", *(field["tag"] for field in fields if field["tag"] != "EMAIL")]
     names = {field["tag"]: field.get("name") for field in fields}
     labels = [names.get(tag) or MAILCHIMP_MERGE_LABELS.get(tag, tag) for tag in tags]
@@ -171,11 +173,14 @@ def member_pages(
     """Every member of the audience, all statuses, in pages of up to 1,000 requested
     ``connections`` at a time, each with the same ``params`` (``since_last_changed`` included).
 
+    Members deleted while the audience is read would make others be skipped: the audience is
+    then read again, each member yielded once (``offset_pages``).
+
     Yields:
-        Each page's member objects, in offset order.
+        Each page's member objects not yielded before, in offset order.
     """
     path = MAILCHIMP_MEMBERS_ENDPOINT.format(list_id=list_id)
-    yield from offset_pages(client, path, "members", MAILCHIMP_PAGE_SIZE, params, connections)
+    yield from offset_pages(client, path, "members", MAILCHIMP_PAGE_SIZE, params, connections, collection="audience")
 
 
 def member_row(member: Mapping, labels: Mapping[str, str]) -> tuple[dict[str, str], str]:
