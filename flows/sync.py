@@ -5,6 +5,10 @@ watermark), compare the plan with the last successful run's snapshot (``tasks/sy
 the delta plan — new opt-outs first, then new and changed contacts by batch upsert, then the
 sync's static list: its new marketing contacts added, the newly opted out taken out — and only
 then keep the new snapshot and watermark. Scheduled from ``deployments/prefect.yaml``.
+
+The load's step results are kept per run (``run_generation``): a retry of a failed run takes up
+its own unfinished work, and a new run never finds an earlier one's, even for a delta of the
+same bytes (a value changed back to what an earlier run sent, then changed again).
 """
 
 from __future__ import annotations
@@ -37,12 +41,12 @@ from tasks.sync import (
     read_snapshot,
     read_watermark,
     reads_changes_only,
+    run_generation,
     snapshot_after,
-    snapshot_generation,
     snapshot_location,
     sources_since,
+    state_key,
     state_location,
-    sync_key,
     watermark_location,
     write_delta_plan,
     write_snapshot,
@@ -86,7 +90,16 @@ def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncS
     delta = diff(planned, previous, changes_only)
     plan = write_delta_plan(full_plan, delta, out.replace_folder(DELTA_FOLDER), state.key)
     step = SyncStep(delta, previous, plan, delta.counts(planned.height))
-    get_run_logger().info("sync: %s (%s)", step.counts, "first run" if previous is None else "since the last successful run")
+    logger = get_run_logger()
+    logger.info("sync: %s (%s)", step.counts, "first run" if previous is None else "since the last successful run")
+    if delta.mostly_left:
+        logger.warning(
+            "sync: %d contact(s) the last run read (%.0f%%) are no longer in the sources: an export cut short or a "
+            "file missing? They are not deleted from HubSpot, and stay in the snapshot: sent again only if they "
+            "come back changed",
+            len(delta.left_source),
+            100 * delta.left_share,
+        )
     return step
 
 
@@ -125,7 +138,7 @@ def sync_contacts(params: SyncParameters) -> dict:
     # Before the state is claimed: a wrong token must not bind it.
     portal = checked_portal(params)
     out = OutputFolder(params.output)
-    state = SyncState.of(out.url, sync_key(params.sources, params.portal_url))
+    state = SyncState.of(out.url, state_key(out.url, params.sources, params.portal_url))
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)
     since = read_watermark(state.watermark)
@@ -139,9 +152,10 @@ def sync_contacts(params: SyncParameters) -> dict:
         publish_report(report, out, params.rejects_alert_fraction)
         return report
     if step.delta.opt_outs or step.delta.contacts:
-        # The steps' results belong to this delta (a retry of a failed run finds them); the list
+        # The steps' results belong to this run (a retry of a failed run finds them, the next run
+        # none: its delta may be the same bytes as an earlier one's, yet must be sent); the list
         # journal to the sync, so the next delta fills the same list even once a person renamed it.
-        state_dir = load_state_dir(out.url, out.local) / f"sync-{snapshot_generation(step.previous)}"
+        state_dir = load_state_dir(out.url, out.local) / f"sync-{run_generation(state.folder)}"
         with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
             report["load"] = load_steps(
                 portal,
@@ -153,7 +167,7 @@ def sync_contacts(params: SyncParameters) -> dict:
             )
     else:
         # Not even a load with nothing in it: it would still read the portal and make a list.
-        get_run_logger().info("sync: nothing changed since the last successful run; nothing sent")
+        get_run_logger().info("sync: nothing new or changed since the last successful run; nothing sent")
     advance_state(step, state, report.get("load", {}), fetch_started)
     publish_report(report, out, params.rejects_alert_fraction)
     return report

@@ -17,16 +17,39 @@ which may hold an older row than the one the API gave and the sync sent: it is s
 files changed after that (``lineage.csv``'s ``last_changed``), otherwise the snapshot keeps the
 API's row. Without a change time on either side the digests decide, as for any other contact.
 
+A contact planned from files alone is also held back when the files' row the snapshot holds
+for it changed later (``older_than_sent``): an export older than the one a run sent must not
+undo it. Without a change time on either side the digests decide.
+
+A contact the last run read that this run's sources lack has **left the source**: counted
+(``left_source``), not deleted from HubSpot, and kept in the snapshot, marked, so that it is not
+sent again if it comes back unchanged (a file missing from one export must not make the next
+full one send everyone again). A run that reads a provider for its changes only cannot tell who
+left it, only who left the files. When more than :data:`LEFT_SOURCE_WARNING_SHARE` of the
+contacts the last run read are gone, the run warns: more likely an export cut short than a list
+emptied.
+
 The state lives beside the output, ``<output>/.onramp-sync/<key>/`` (``snapshot.parquet``,
 ``watermark.json`` and ``lists/``, the journal of the sync's static lists), where ``key`` names
 the sources and the portal: the next scheduled run with the same parameters finds it, another
-source or portal starts from nothing. An output given as a URL (``s3://...``) keeps it there too.
+source or portal starts from nothing. A local source path counts as the folder it names
+(``export``, ``export/`` and ``./export`` are one sync). An output given as a URL (``s3://...``)
+keeps it there too.
+
+The snapshot carries its **generation** (a random name, in its Parquet metadata), new with every
+successful run: the load's step results of a run are kept under it, so a retry of a failed run
+finds its own finished steps while the next run never takes an earlier run's results for its
+own, even when its delta is the same bytes (a value changed back and forth). A run without a
+generated snapshot (the first, or one after a version that kept none) names its results by
+``pending.json`` in the state folder, made by its first try.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -41,6 +64,7 @@ import polars as pl
 from schemas.contact import LAST_CHANGED, LAST_CHANGED_FORMAT, SOURCES, SOURCES_SEPARATOR
 from tasks.extract.api_helpers import query_item
 from tasks.extract.api_settings import API_SCHEMES, api_scheme
+from tasks.extract.locations import CHAIN_SEPARATOR
 from tasks.import_files import STATIC_LISTS
 from tasks.load.optouts import normalise_email
 from tasks.load.plan import LoadPlan, read_plan
@@ -51,6 +75,13 @@ from tasks.transform.consent import Outcome
 SYNC_FOLDER = ".onramp-sync"
 SNAPSHOT_FILE = "snapshot.parquet"
 WATERMARK_FILE = "watermark.json"
+PENDING_FILE = "pending.json"
+"""In a sync's state folder: the generation of the run that has no generated snapshot to start
+from (:func:`run_generation`), kept until a run succeeds so its retries find its steps."""
+GENERATION = "onramp_sync_generation"
+"""The snapshot's Parquet metadata item naming its generation (:func:`run_generation`)."""
+LEFT_SOURCE_WARNING_SHARE = 0.2
+"""Above this share of the contacts the last run read gone from the sources, the run warns."""
 WATERMARK_OVERLAP = timedelta(minutes=5)
 """How far before the last successful run's start the next run asks a provider for changes.
 
@@ -66,27 +97,68 @@ adds its new members to the same list (found by the id the sync's state records,
 name; :func:`state_location`)."""
 DELTA_FOLDER = "sync-delta"
 FROM_API = "from_api"
+LEFT_SOURCE = "left_source"
 SNAPSHOT_SCHEMA = {
     "email": pl.String,
     "outcome": pl.String,
     "digest": pl.String,
     LAST_CHANGED: pl.Datetime("us"),
     FROM_API: pl.Boolean,
+    LEFT_SOURCE: pl.Boolean,
 }
 """One row per email: its planned outcome, a digest of its planned row, when it last changed at
-its sources (UTC, null when unknown) and whether a provider API source gave (part of) its row."""
-_SINCE_EARLIER_VERSIONS = {LAST_CHANGED: None, FROM_API: False}
-"""The snapshot's columns an earlier version did not keep, and what they read as: unknown and
-no, so its first run compares digests as that version did."""
+its sources (UTC, null when unknown), whether a provider API source gave (part of) its row and
+whether it has left the sources (its row is the last one they gave)."""
+_SINCE_EARLIER_VERSIONS = {LAST_CHANGED: None, FROM_API: False, LEFT_SOURCE: False}
+"""The snapshot's columns an earlier version did not keep, and what they read as: unknown, no
+and no, so its first run compares digests as that version did."""
 _API_SOURCE = f"(?i)(?:^|{pl.escape_regex(SOURCES_SEPARATOR)})(?:{'|'.join(API_SCHEMES)})://"
 """A ``sources`` cell (``uri:row`` entries) naming a row read from a provider API."""
 OPTED_OUT = Outcome.OPTED_OUT.value
 
 
 def sync_key(sources: Iterable[str], portal_url: str) -> str:
-    """The name of a sync's state: its sources (in any order) and the portal it feeds."""
+    """The name of a sync's state: its sources (in any order, each as :func:`sync_source` reads
+    it) and the portal it feeds."""
+    return earlier_sync_key(map(sync_source, sources), portal_url)
+
+
+def earlier_sync_key(sources: Iterable[str], portal_url: str) -> str:
+    """The key of ``sources`` as they are written: a sync's key before sources were normalised
+    (the same for absolute paths without a trailing slash and URLs without one)."""
     identity = json.dumps({"sources": sorted(sources), "portal": portal_url.rstrip("/")})
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def sync_source(source: str) -> str:
+    """A source as it names a sync: a local path as the absolute path it reads (``~`` expanded,
+    ``./`` and a trailing slash gone), a URL as written but for a trailing slash."""
+    if "://" in source or CHAIN_SEPARATOR in source:
+        return source.rstrip("/")
+    return os.path.abspath(os.path.expanduser(source))
+
+
+def state_key(output: str, sources: Sequence[str], portal_url: str) -> str:
+    """The key of the state a sync's run reads and advances (:func:`sync_key`).
+
+    A version before sources were normalised named the state by the sources as typed
+    (``export/``): such a state, when the normalised key has none yet, goes on being the sync's,
+    so its next run is not a first run (sending everything again and filling another list).
+
+    Args:
+        output: The output folder (a path or URL).
+        sources: The sync's sources, as the user wrote them.
+        portal_url: The portal's base URL.
+    """
+    key, typed = sync_key(sources, portal_url), earlier_sync_key(sources, portal_url)
+    if typed != key and not _exists(snapshot_location(output, key)) and _exists(snapshot_location(output, typed)):
+        return typed
+    return key
+
+
+def _exists(location: str) -> bool:
+    fs, path = fsspec.core.url_to_fs(location)
+    return fs.exists(path)
 
 
 def state_location(output: str, key: str) -> str:
@@ -176,17 +248,42 @@ def read_snapshot(location: str) -> pl.DataFrame | None:
 
 
 def write_snapshot(location: str, snapshot: pl.DataFrame) -> None:
-    """Replace the snapshot; written aside first, so a crash mid-write leaves the old one whole."""
+    """Replace the snapshot, as a new generation (:func:`run_generation`); written aside first,
+    so a crash mid-write leaves the old one whole. The pending generation, if any, is done with."""
     with written_whole(location, "wb") as handle:
-        snapshot.write_parquet(handle)
+        snapshot.write_parquet(handle, metadata={GENERATION: secrets.token_hex(8)})
+    fs, path = fsspec.core.url_to_fs(f"{location.rsplit('/', 1)[0]}/{PENDING_FILE}")
+    if fs.exists(path):
+        fs.rm(path)
 
 
-def snapshot_generation(snapshot: pl.DataFrame | None) -> str:
-    """A name for the snapshot a run starts from: a retry of a failed run starts from the same
-    one and finds its finished load steps; the next run after a success starts afresh."""
-    if snapshot is None:
-        return "initial"
-    return hashlib.sha256(snapshot.sort("email").write_ipc(None).getvalue()).hexdigest()[:16]
+def run_generation(folder: str) -> str:
+    """The name of the load a run of the sync whose state is ``folder`` makes: its step results
+    are kept under it (``flows/sync.py``).
+
+    It is the generation of the snapshot the run starts from, so a retry of a failed run finds
+    its finished steps, and a run after a success (a new snapshot) none of an earlier run's. A
+    run with no generated snapshot makes a pending generation its retries find, until one
+    succeeds (:func:`write_snapshot`); deleting the state folder starts another.
+
+    Args:
+        folder: The sync's state folder (:func:`state_location`).
+    """
+    fs, path = fsspec.core.url_to_fs(f"{folder}/{SNAPSHOT_FILE}")
+    if fs.exists(path):
+        with fs.open(path, "rb") as handle:
+            generation = pl.read_parquet_metadata(handle).get(GENERATION)
+        if generation:
+            return generation
+    pending = f"{folder}/{PENDING_FILE}"
+    fs, path = fsspec.core.url_to_fs(pending)
+    if fs.exists(path):
+        with fs.open(path, "r", encoding="utf-8") as handle:
+            return json.load(handle)[GENERATION]
+    generation = f"pending-{secrets.token_hex(8)}"
+    with written_whole(pending) as handle:
+        json.dump({GENERATION: generation}, handle)
+    return generation
 
 
 def planned_state(plan: LoadPlan) -> pl.DataFrame:
@@ -214,7 +311,7 @@ def planned_state(plan: LoadPlan) -> pl.DataFrame:
     )
     return (
         planned.join(_lineage_state(plan), on="email", how="left", maintain_order="left")
-        .with_columns(pl.col(FROM_API).fill_null(False))
+        .with_columns(pl.col(FROM_API).fill_null(False), pl.lit(False).alias(LEFT_SOURCE))
         .select(pl.col(name).cast(dtype) for name, dtype in SNAPSHOT_SCHEMA.items())
     )
 
@@ -270,6 +367,12 @@ class Delta:
             opted out: not sent, still opted out.
         kept_newer_from_api: Emails planned from files alone whose snapshot row a provider
             API gave at a later change time: not sent, the API's row kept.
+        older_than_sent: Emails planned from files alone at a change time before the one of
+            the files' row the snapshot holds (sent by an earlier run): not sent, that row kept.
+        left_source: Emails the last run read that this run's sources lack (as far as it can
+            tell): not sent, kept in the snapshot.
+        left_share: ``left_source``'s share of the emails the last run read that this run
+            could tell were gone (0 without any).
         next_snapshot: The snapshot after a successful run.
     """
 
@@ -277,21 +380,34 @@ class Delta:
     contacts: frozenset[str]
     kept_opted_out: frozenset[str]
     kept_newer_from_api: frozenset[str]
+    older_than_sent: frozenset[str]
+    left_source: frozenset[str]
+    left_share: float
     next_snapshot: pl.DataFrame
 
+    @property
+    def mostly_left(self) -> bool:
+        """Whether more of the last run's contacts left the sources than a sync expects
+        (:data:`LEFT_SOURCE_WARNING_SHARE`): an export cut short, a file missing?"""
+        return self.left_share > LEFT_SOURCE_WARNING_SHARE
+
     def counts(self, planned: int) -> dict[str, int]:
-        """The delta's counts, as the run report keeps them under ``"sync"``."""
+        """The delta's counts, as the run report keeps them under ``"sync"``.
+
+        ``left_source`` is not planned, so not part of ``planned_contacts`` either.
+        """
+        not_sent = {
+            "kept_opted_out": len(self.kept_opted_out),
+            "kept_newer_from_api": len(self.kept_newer_from_api),
+            "older_than_sent": len(self.older_than_sent),
+        }
         return {
             "planned_contacts": planned,
             "new_opt_outs": len(self.opt_outs),
             "new_or_changed_contacts": len(self.contacts),
-            "kept_opted_out": len(self.kept_opted_out),
-            "kept_newer_from_api": len(self.kept_newer_from_api),
-            "unchanged": planned
-            - len(self.opt_outs)
-            - len(self.contacts)
-            - len(self.kept_opted_out)
-            - len(self.kept_newer_from_api),
+            **not_sent,
+            "unchanged": planned - len(self.opt_outs) - len(self.contacts) - sum(not_sent.values()),
+            "left_source": len(self.left_source),
         }
 
 
@@ -302,10 +418,11 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
         planned: :func:`planned_state` of this run's plan.
         previous: The snapshot (any version's), or None on the first run (everything is new).
         changes_only: The run read some source for its changes only
-            (:func:`reads_changes_only`): an email it did not see keeps its snapshot row,
-            where a run that read everything drops it (it left the sources). Such a run also
-            keeps, rather than sends, a contact planned from files alone whose snapshot row a
-            provider API gave at a change time no older than the files' (:func:`_older_than_sent`).
+            (:func:`reads_changes_only`): an email it did not see may simply not have changed
+            there, so only one whose snapshot row came from files alone counts as having left.
+            Such a run also keeps, rather than sends, a contact planned from files alone whose
+            snapshot row a provider API gave at a change time no older than the files'
+            (:func:`_newer_from_api`).
     """
     previous = current_snapshot(previous) if previous is not None else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
     was_opted_out = previous.filter(pl.col("outcome") == OPTED_OUT)
@@ -313,24 +430,42 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
     contacts = planned.filter(pl.col("outcome") != OPTED_OUT)
     kept = contacts.join(was_opted_out, on="email", how="semi")
     never_opted_out = contacts.join(was_opted_out, on="email", how="anti")
-    older = _older_than_sent(never_opted_out, previous) if changes_only else never_opted_out.select("email").clear()
-    changed = never_opted_out.join(older, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
+    newer_from_api = _newer_from_api(never_opted_out, previous) if changes_only else never_opted_out.select("email").clear()
+    older = _older_than_sent(never_opted_out, previous)
+    held_back = pl.concat([newer_from_api, older])
+    changed = never_opted_out.join(held_back, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
     new_opt_outs = opted_out.join(was_opted_out, on="email", how="anti")
-    # An older row is not this run's state: the snapshot keeps the row it replaces (below).
-    fresh = planned.join(was_opted_out, on="email", how="anti").join(older, on="email", how="anti")
-    # Every opt-out ever seen stays in the snapshot, even once the export stops listing it.
-    kept_rows = previous.join(fresh, on="email", how="anti") if changes_only else was_opted_out
-    next_snapshot = pl.concat([fresh, kept_rows])
+    # A row held back is not this run's state: the snapshot keeps the row it replaces (below).
+    fresh = planned.join(was_opted_out, on="email", how="anti").join(held_back, on="email", how="anti")
+    unseen = previous.join(planned, on="email", how="anti")
+    # A provider read for its changes only does not list who did not change: its contacts
+    # cannot be told gone. Everyone else the sources lack has left them.
+    can_tell = pl.lit(not changes_only) | pl.col(FROM_API).not_()
+    read_last_run = previous.filter(pl.col(LEFT_SOURCE).not_() & can_tell)
+    left = unseen.filter(pl.col(LEFT_SOURCE).not_() & can_tell)
+    # Every row the sources no longer give stays, the last one they gave (an opt-out for good):
+    # a contact that comes back unchanged is not sent again.
+    stayed = previous.join(planned, on="email", how="semi").join(fresh, on="email", how="anti")
+    next_snapshot = pl.concat(
+        [
+            fresh,
+            stayed.with_columns(pl.lit(False).alias(LEFT_SOURCE)),
+            unseen.with_columns(pl.col(LEFT_SOURCE) | can_tell),
+        ]
+    )
     return Delta(
         opt_outs=frozenset(new_opt_outs["email"]),
         contacts=frozenset(changed["email"]),
         kept_opted_out=frozenset(kept["email"]),
-        kept_newer_from_api=frozenset(older["email"]),
+        kept_newer_from_api=frozenset(newer_from_api["email"]),
+        older_than_sent=frozenset(older["email"]),
+        left_source=frozenset(left["email"]),
+        left_share=left.height / read_last_run.height if read_last_run.height else 0.0,
         next_snapshot=next_snapshot,
     )
 
 
-def _older_than_sent(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+def _newer_from_api(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     """The emails of ``contacts`` planned from files alone whose snapshot row came (partly) from
     a provider API and changed no earlier than the files' row.
 
@@ -343,12 +478,26 @@ def _older_than_sent(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataF
         contacts: Planned contacts (:data:`SNAPSHOT_SCHEMA`).
         previous: The snapshot, in this version's columns.
     """
-    sent = previous.filter(pl.col(FROM_API)).select("email", pl.col(LAST_CHANGED).alias("_sent_changed"))
-    return (
-        contacts.join(sent, on="email")
-        .filter(pl.col(FROM_API).not_() & (pl.col(LAST_CHANGED) <= pl.col("_sent_changed")))
-        .select("email")
-    )
+    return _changed_before(contacts, previous.filter(pl.col(FROM_API)), pl.col(LAST_CHANGED) <= pl.col("_sent_changed"))
+
+
+def _older_than_sent(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """The emails of ``contacts`` planned from files alone whose snapshot row, from files alone
+    too, changed later: an older export than the one an earlier run sent (the most recent change
+    wins). The same time decides nothing, nor a null one: the digests do.
+
+    Args:
+        contacts: Planned contacts (:data:`SNAPSHOT_SCHEMA`).
+        previous: The snapshot, in this version's columns.
+    """
+    return _changed_before(contacts, previous.filter(pl.col(FROM_API).not_()), pl.col(LAST_CHANGED) < pl.col("_sent_changed"))
+
+
+def _changed_before(contacts: pl.DataFrame, sent: pl.DataFrame, older: pl.Expr) -> pl.DataFrame:
+    """The emails of ``contacts`` from files alone that ``older`` (comparing a contact's
+    ``last_changed`` with ``_sent_changed``, its time in ``sent``) holds back."""
+    sent_times = sent.select("email", pl.col(LAST_CHANGED).alias("_sent_changed"))
+    return contacts.join(sent_times, on="email").filter(pl.col(FROM_API).not_() & older).select("email")
 
 
 def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) -> LoadPlan:

@@ -3,6 +3,7 @@ opted out, and from when the providers are asked for changes."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,17 +13,22 @@ from tasks.import_files import by_outcome, write_plan
 from tasks.load.plan import read_plan
 from tasks.output import OutputFolder
 from tasks.sync import (
+    LEFT_SOURCE_WARNING_SHARE,
     SNAPSHOT_SCHEMA,
     WATERMARK_OVERLAP,
     diff,
+    earlier_sync_key,
     next_watermark,
     planned_state,
     read_snapshot,
     read_watermark,
     reads_changes_only,
+    run_generation,
     snapshot_after,
     snapshot_location,
     sources_since,
+    state_key,
+    state_location,
     sync_key,
     sync_lists,
     watermark_location,
@@ -38,8 +44,10 @@ T1, T2, T3 = datetime(2026, 1, 5, 9, 0), datetime(2026, 3, 1, 10, 30), datetime(
 
 
 def state(*rows: tuple) -> pl.DataFrame:
-    """Snapshot rows: ``(email, outcome, digest)``, optionally with ``last_changed`` and ``from_api``."""
-    padded = [(*row, None, False)[:5] if len(row) == 3 else row for row in rows]
+    """Snapshot rows: ``(email, outcome, digest)``, optionally with ``last_changed``, ``from_api``
+    and ``left_source``."""
+    unsaid = (None, False, False)
+    padded = [(*row, *unsaid[len(row) - 3 :]) for row in rows]
     return pl.DataFrame(padded, schema=SNAPSHOT_SCHEMA, orient="row")
 
 
@@ -83,7 +91,8 @@ def test_only_new_or_changed_contacts_and_new_opt_outs_are_sent():
     assert delta.contacts == {"b@x.com", "d@x.com"}
     assert delta.opt_outs == {"e@x.com"}
     assert delta.counts(5) == {
-        "planned_contacts": 5, "new_opt_outs": 1, "new_or_changed_contacts": 2, "kept_opted_out": 0, "kept_newer_from_api": 0, "unchanged": 2,
+        "planned_contacts": 5, "new_opt_outs": 1, "new_or_changed_contacts": 2, "kept_opted_out": 0, "kept_newer_from_api": 0,
+        "older_than_sent": 0, "unchanged": 2, "left_source": 0,
     }
 
 
@@ -113,17 +122,126 @@ def test_the_state_is_named_by_sources_in_any_order_and_the_portal():
     assert sync_key(["a.zip"], "http://h") != sync_key(["a.zip"], "http://other")
 
 
+def test_a_local_source_names_the_sync_by_the_folder_it_reads_a_url_as_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    portal = "http://h"
+
+    assert len({sync_key([typed], portal) for typed in ("export", "export/", "./export", str(tmp_path / "export"))}) == 1
+    assert sync_key(["s3://bucket/export/"], portal) == sync_key(["s3://bucket/export"], portal)
+    assert sync_key(["s3://bucket/export"], portal) != sync_key(["s3://bucket/Export"], portal)
+    # Written as absolute paths and URLs, a sync keeps the key an earlier version gave it.
+    written = [str(tmp_path / "export"), "mailchimp://a1b2", "s3://bucket/export"]
+    assert sync_key(written, portal) == earlier_sync_key(written, portal)
+
+
+def test_a_sync_an_earlier_version_named_by_its_path_as_typed_keeps_its_state(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out, portal = str(tmp_path / "out"), "http://h"
+    earlier = earlier_sync_key(["export/"], portal)
+    assert earlier != sync_key(["export/"], portal)
+    assert state_key(out, ["export/"], portal) == sync_key(["export/"], portal)  # nothing kept yet
+
+    write_snapshot(snapshot_location(out, earlier), state(("a@x.com", "marketing", "1")))
+
+    assert state_key(out, ["export/"], portal) == earlier
+    # Once the normalised key has a snapshot of its own, it is the sync's.
+    write_snapshot(snapshot_location(out, sync_key(["export"], portal)), state(("a@x.com", "marketing", "1")))
+    assert state_key(out, ["export/"], portal) == sync_key(["export"], portal)
+
+
+def test_each_successful_run_starts_a_new_generation_and_a_failed_one_keeps_its_own(tmp_path):
+    folder = state_location(str(tmp_path), "k1")
+    snapshot = state(("a@x.com", "marketing", "Boston"))
+
+    first = run_generation(folder)
+
+    assert run_generation(folder) == first  # the retry of a failed first run
+    write_snapshot(snapshot_location(str(tmp_path), "k1"), snapshot)
+    second = run_generation(folder)
+    assert second != first and run_generation(folder) == second
+    # The same snapshot again (a value changed back): still another run.
+    write_snapshot(snapshot_location(str(tmp_path), "k1"), snapshot)
+    assert run_generation(folder) not in {first, second}
+    # The state deleted to start over: nothing of the first run's is taken for the new one's.
+    shutil.rmtree(folder)
+    assert run_generation(folder) not in {first, second}
+
+
+def test_a_snapshot_an_earlier_version_wrote_is_read_and_its_run_gets_a_generation_of_its_own(tmp_path):
+    location = snapshot_location(str(tmp_path), "k1")
+    Path(location).parent.mkdir(parents=True)
+    state(("a@x.com", "marketing", "1")).write_parquet(location)  # no generation in its metadata
+    folder = state_location(str(tmp_path), "k1")
+
+    pending = run_generation(folder)
+
+    assert read_snapshot(location).height == 1
+    assert run_generation(folder) == pending
+    write_snapshot(location, read_snapshot(location))
+    assert run_generation(folder) != pending
+
+
+def test_a_files_row_older_than_the_one_sent_is_not_sent():
+    sent = state(("a@x.com", "marketing", "Denver", T2, False), ("b@x.com", "marketing", "1", T2, False), ("c@x.com", "marketing", "1"))
+    planned_ = state(
+        ("a@x.com", "marketing", "Boston", T1, False),  # an older export
+        ("b@x.com", "marketing", "2", T3, False),  # changed since
+        ("c@x.com", "marketing", "2", T1, False),  # no time sent: the digests decide
+    )
+
+    delta = diff(planned_, sent)
+
+    assert delta.contacts == {"b@x.com", "c@x.com"} and delta.older_than_sent == {"a@x.com"}
+    assert (delta.counts(3)["older_than_sent"], delta.counts(3)["unchanged"]) == (1, 0)
+    # The row sent stays the reference, run after run, until a newer one comes.
+    assert delta.next_snapshot.filter(pl.col("email") == "a@x.com").rows() == sent.filter(pl.col("email") == "a@x.com").rows()
+    assert diff(planned_, delta.next_snapshot).contacts == set()
+    # At the same time, a different row is sent: nothing says which is newer.
+    assert diff(state(("a@x.com", "marketing", "Boston", T2, False)), sent).contacts == {"a@x.com"}
+
+
+def test_contacts_that_left_the_sources_are_counted_once_and_kept_so_their_return_unchanged_is_not_sent():
+    everyone = state(*((f"{name}@x.com", "marketing", "1") for name in "abcde"), ("u@x.com", "opted_out", "u"))
+    # One file of the export missing: only a@x.com is read.
+    partial = state(("a@x.com", "marketing", "1"))
+
+    cut = diff(partial, everyone)
+
+    assert cut.contacts == set() and cut.left_source == {"b@x.com", "c@x.com", "d@x.com", "e@x.com", "u@x.com"}
+    assert cut.counts(1)["left_source"] == 5 and cut.left_share == 5 / 6 and cut.mostly_left
+    assert set(cut.next_snapshot["email"]) == set(everyone["email"])
+    # Still missing next run: not counted again.
+    assert diff(partial, cut.next_snapshot).left_source == set()
+    # The whole export again: nothing is sent, nobody is gone.
+    back = diff(everyone, cut.next_snapshot)
+    assert back.contacts == set() and back.opt_outs == set() and back.left_source == set()
+    assert not back.next_snapshot["left_source"].any()
+
+
+def test_a_few_contacts_leaving_is_no_cause_for_a_warning():
+    previous = state(*((f"{n}@x.com", "marketing", "1") for n in range(10)))
+
+    delta = diff(previous.head(10 - int(10 * LEFT_SOURCE_WARNING_SHARE)), previous)
+
+    assert len(delta.left_source) == 2 and not delta.mostly_left
+    assert diff(previous.head(7), previous).mostly_left
+
+
 def test_a_run_that_read_only_changes_keeps_everyone_it_did_not_see():
-    previous = state(("a@x.com", "marketing", "1"), ("b@x.com", "marketing", "1"), ("c@x.com", "opted_out", "u"))
-    planned = state(("b@x.com", "marketing", "2"), ("d@x.com", "opted_out", "u"))
+    previous = state(("a@x.com", "marketing", "1", None, True), ("b@x.com", "marketing", "1", None, True), ("c@x.com", "opted_out", "u"))
+    planned = state(("b@x.com", "marketing", "2", None, True), ("d@x.com", "opted_out", "u"))
 
     merged = diff(planned, previous, changes_only=True)
-    replaced = diff(planned, previous)
 
     assert merged.contacts == {"b@x.com"} and merged.opt_outs == {"d@x.com"}
     expected = {"a@x.com": "1", "b@x.com": "2", "c@x.com": "u", "d@x.com": "u"}
     assert dict(merged.next_snapshot.select("email", "digest").iter_rows()) == expected
-    assert set(replaced.next_snapshot["email"]) == {"b@x.com", "c@x.com", "d@x.com"}
+    # The provider did not list a@x.com: not changed there, not gone. c@x.com came from the
+    # files, read whole: it left them.
+    assert merged.left_source == {"c@x.com"}
+    assert dict(merged.next_snapshot.select("email", "left_source").iter_rows()) == {
+        "a@x.com": False, "b@x.com": False, "c@x.com": True, "d@x.com": False
+    }
 
 
 def test_a_contact_read_again_unchanged_is_not_sent_again_after_a_partial_run():
@@ -270,9 +388,10 @@ def test_a_snapshot_an_earlier_version_kept_is_read_as_having_no_change_times(tm
 
     assert delta.contacts == {"a@x.com"} and delta.kept_opted_out == {"c@x.com"}
     assert delta.next_snapshot.schema == pl.Schema(SNAPSHOT_SCHEMA)
-    assert delta.next_snapshot.filter(pl.col("email") == "c@x.com").rows() == [("c@x.com", "opted_out", "u", None, False)]
+    assert delta.next_snapshot.filter(pl.col("email") == "c@x.com").rows() == [("c@x.com", "opted_out", "u", None, False, False)]
     assert snapshot_after(delta, previous, failed={"a@x.com"}).sort("email").rows() == [
-        ("a@x.com", "marketing", "1", None, False), ("b@x.com", "marketing", "1", T1, True), ("c@x.com", "opted_out", "u", None, False)
+        ("a@x.com", "marketing", "1", None, False, False), ("b@x.com", "marketing", "1", T1, True, False),
+        ("c@x.com", "opted_out", "u", None, False, False),
     ]
 
 

@@ -1,0 +1,130 @@
+"""The recurring sync run again and again on a folder of exports against the HubSpot emulator,
+as a user sees it: a value changed back to an earlier one and then again is sent each time, the
+folder is one sync however its path is typed, an older export does not undo a newer one, and
+contacts missing from an export cut short stay where they were, counted, and are not sent again
+when they come back; a failed run's retry finds its own finished steps, the next run none."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from emulators.hubspot import serve_in_background
+from flows.sync import sync_contacts
+from schemas.params import SyncParameters
+from tasks.errors import LoadError
+
+EXPORT = "subscribed_email_audience_export_a1.csv"
+CHANGED = "LAST_CHANGED"
+OTHERS = 4
+
+
+@pytest.fixture
+def token(monkeypatch):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "sync-token")
+
+
+def write_export(folder: Path, prefix: str, city: str, changed: str | None = None, others: int = OTHERS) -> None:
+    """A Mailchimp export of ``<prefix>0@example.com`` in ``city`` and ``others`` more people
+    in Boston, with a change time column when ``changed`` is given."""
+    folder.mkdir(exist_ok=True)
+    header = ["Email Address", "First Name", "Last Name", "CITY", *([CHANGED] if changed else [])]
+    rows = [[f"{prefix}{n}@example.com", f"{prefix.title()}{n}", f"N{n}", city if n == 0 else "Boston"] for n in range(others + 1)]
+    with (folder / EXPORT).open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *(row + ([changed] if changed else []) for row in rows)])
+
+
+def city_in_hubspot(hubspot, email: str) -> str:
+    contacts = httpx.get(f"{hubspot.url}/_emulator/state").json()["contacts"]
+    return next(c["properties"].get("city") for c in contacts if c["properties"]["email"] == email)
+
+
+def sync(folder: Path | str, out: Path, hubspot) -> dict:
+    return sync_contacts(SyncParameters(sources=[str(folder)], output=str(out), portal_url=hubspot.url))
+
+
+def test_a_value_changed_back_and_forth_is_sent_every_time(prefect_api_url, hubspot, token, tmp_path):
+    folder, out = tmp_path / "flip", tmp_path / "out"
+    seen = []
+    for city in ("Boston", "Denver", "Boston", "Denver"):
+        write_export(folder, "flip", city)
+        report = sync(folder, out, hubspot)
+        seen.append((report["sync"]["new_or_changed_contacts"], report["load"]["rows_failed"], city_in_hubspot(hubspot, "flip0@example.com")))
+
+    # The third and fourth runs send the same bytes as the first and second did: sent all the same.
+    assert seen == [(5, 0, "Boston"), (1, 0, "Denver"), (1, 0, "Boston"), (1, 0, "Denver")]
+    assert sync(folder, out, hubspot)["sync"]["new_or_changed_contacts"] == 0
+
+
+def test_a_folder_is_one_sync_however_its_path_is_typed(prefect_api_url, hubspot, token, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_export(tmp_path / "export", "typed", "Boston")
+    out = tmp_path / "out"
+    assert sync("export", out, hubspot)["sync"]["new_or_changed_contacts"] == OTHERS + 1
+
+    for typed in ("export/", "./export", str(tmp_path / "export")):
+        again = sync(typed, out, hubspot)
+        assert (again["sync"]["new_or_changed_contacts"], again["sync"]["unchanged"], "load" in again) == (0, OTHERS + 1, False), typed
+    assert len(list((out / ".onramp-sync").iterdir())) == 1
+
+
+def test_an_older_export_does_not_undo_a_newer_one(prefect_api_url, hubspot, token, tmp_path):
+    folder, out = tmp_path / "stale", tmp_path / "out"
+    write_export(folder, "stale", "Denver", changed="2024-02-01 10:00:00")
+    sync(folder, out, hubspot)
+    write_export(folder, "stale", "Boston", changed="2024-01-01 10:00:00")
+
+    older = sync(folder, out, hubspot)
+
+    assert (older["sync"]["older_than_sent"], older["sync"]["new_or_changed_contacts"]) == (OTHERS + 1, 0)
+    assert city_in_hubspot(hubspot, "stale0@example.com") == "Denver"
+    write_export(folder, "stale", "Boston", changed="2024-03-01 10:00:00")
+    assert sync(folder, out, hubspot)["sync"]["new_or_changed_contacts"] == OTHERS + 1
+    assert city_in_hubspot(hubspot, "stale0@example.com") == "Boston"
+
+
+def test_contacts_missing_from_an_export_cut_short_are_counted_and_not_sent_again_when_back(
+    prefect_api_url, hubspot, token, tmp_path, caplog
+):
+    folder, out = tmp_path / "partial", tmp_path / "out"
+    write_export(folder, "part", "Boston")
+    sync(folder, out, hubspot)
+    write_export(folder, "part", "Boston", others=0)
+
+    cut = sync(folder, out, hubspot)
+
+    assert (cut["sync"]["left_source"], cut["sync"]["new_or_changed_contacts"]) == (OTHERS, 0)
+    assert f"sync: {OTHERS} contact(s) the last run read (80%) are no longer in the sources" in caplog.text
+    write_export(folder, "part", "Boston")
+    back = sync(folder, out, hubspot)
+    assert (back["sync"]["left_source"], back["sync"]["new_or_changed_contacts"], back["sync"]["unchanged"]) == (0, 0, OTHERS + 1)
+
+
+def test_a_failed_run_s_retry_takes_up_its_own_finished_steps_and_the_next_run_none(prefect_api_url, token, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "budgets"))
+    folder, out = tmp_path / "resume", tmp_path / "out"
+    write_export(folder, "resume", "Boston")
+    with serve_in_background() as hub:
+        # The portal's quota runs out at the batch upsert, after the properties step.
+        hub.emulator.configure(daily_quota_at=10)
+        with pytest.raises(LoadError, match="daily"):
+            sync(folder, out, hub)
+        done = json.loads((out / "report.json").read_text())["load_done"]["steps_done"]
+        assert done, "the run stopped before any step finished: give it more quota"
+        # The next day: HubSpot's quota has reset, and the budget's memory of it is stale.
+        hub.emulator.configure(daily_quota_at=None)
+        monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "next-day"))
+
+        retry = sync(folder, out, hub)
+
+        already_done = [(step["step"], step["subject"]) for step in retry["load"]["steps"] if step["already_done"]]
+        assert already_done == [(step["step"], step["subject"]) for step in done]
+        assert city_in_hubspot(hub, "resume0@example.com") == "Boston"
+        write_export(folder, "resume", "Denver")
+        after = sync(folder, out, hub)
+        assert not any(step["already_done"] for step in after["load"]["steps"])
+        assert city_in_hubspot(hub, "resume0@example.com") == "Denver"
