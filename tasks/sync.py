@@ -78,6 +78,9 @@ WATERMARK_FILE = "watermark.json"
 PENDING_FILE = "pending.json"
 """In a sync's state folder: the generation of the run that has no generated snapshot to start
 from (:func:`run_generation`), kept until a run succeeds so its retries find its steps."""
+EARLIER_KEY_FILE = "earlier-key.json"
+"""In the state folder of a sync's key: the key an earlier version named the sync's state by,
+which it goes on using (:func:`state_key`)."""
 GENERATION = "onramp_sync_generation"
 """The snapshot's Parquet metadata item naming its generation (:func:`run_generation`)."""
 LEFT_SOURCE_WARNING_SHARE = 0.2
@@ -143,7 +146,9 @@ def state_key(output: str, sources: Sequence[str], portal_url: str) -> str:
 
     A version before sources were normalised named the state by the sources as typed
     (``export/``): such a state, when the normalised key has none yet, goes on being the sync's,
-    so its next run is not a first run (sending everything again and filling another list).
+    so its next run is not a first run (sending everything again and filling another list). The
+    normalised key's folder records it (:data:`EARLIER_KEY_FILE`), so the same sources typed
+    another way (``export``) find it too.
 
     Args:
         output: The output folder (a path or URL).
@@ -151,7 +156,13 @@ def state_key(output: str, sources: Sequence[str], portal_url: str) -> str:
         portal_url: The portal's base URL.
     """
     key, typed = sync_key(sources, portal_url), earlier_sync_key(sources, portal_url)
+    fs, alias = fsspec.core.url_to_fs(f"{state_location(output, key)}/{EARLIER_KEY_FILE}")
+    if fs.exists(alias):
+        with fs.open(alias, "r", encoding="utf-8") as handle:
+            return json.load(handle)["key"]
     if typed != key and not _exists(snapshot_location(output, key)) and _exists(snapshot_location(output, typed)):
+        with written_whole(f"{state_location(output, key)}/{EARLIER_KEY_FILE}") as handle:
+            json.dump({"key": typed}, handle)
         return typed
     return key
 

@@ -144,9 +144,10 @@ def test_a_sync_an_earlier_version_named_by_its_path_as_typed_keeps_its_state(tm
     write_snapshot(snapshot_location(out, earlier), state(("a@x.com", "marketing", "1")))
 
     assert state_key(out, ["export/"], portal) == earlier
-    # Once the normalised key has a snapshot of its own, it is the sync's.
-    write_snapshot(snapshot_location(out, sync_key(["export"], portal)), state(("a@x.com", "marketing", "1")))
-    assert state_key(out, ["export/"], portal) == sync_key(["export"], portal)
+    # Typed another way, the same folder finds the same state.
+    assert state_key(out, ["export"], portal) == state_key(out, [str(tmp_path / "export")], portal) == earlier
+    # Another folder does not.
+    assert state_key(out, ["other/"], portal) == sync_key(["other"], portal)
 
 
 def test_each_successful_run_starts_a_new_generation_and_a_failed_one_keeps_its_own(tmp_path):
