@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -87,6 +88,7 @@ class ConstantContactEmulator:
         limits: Its request budget (``limits.used_today``, ``limits.throttled``).
         tokens: Its access and refresh tokens (``tokens.refreshes``, ``tokens.revoke()``).
         in_flight: Requests served at once.
+        removed: Contacts taken by ``settings.removals`` so far, in the order taken.
     """
 
     def __init__(self, settings: ConstantContactSettings) -> None:
@@ -95,6 +97,24 @@ class ConstantContactEmulator:
         self.limits = Limits(settings)
         self.tokens = TokenIssuer(settings)
         self.in_flight = InFlight()
+        self.removed: list[dict] = []
+        self._account_lock = threading.Lock()
+
+    def page(self, statuses: set[str], after: datetime | None, includes: set[str], start: int, limit: int) -> tuple[list[dict], int]:
+        """The contacts of one page and the total selected, then the removal due after serving
+        the page starting at ``start`` (``settings.removals``), if any: the page shows the
+        account before it."""
+        with self._account_lock:
+            selected = self.account.select(statuses, after)
+            page = [shape(contact, includes) for contact in selected[start : start + limit]]
+            total = len(selected)
+            due = next((removal for removal in self.settings.removals if removal[0] == start), None)
+            if due is not None:
+                self.settings.removals.remove(due)
+                _, index, count = due
+                self.removed += self.account.contacts[index : index + count]
+                del self.account.contacts[index : index + count]
+            return page, total
 
 
 def create_app(emulator: ConstantContactEmulator) -> FastAPI:
@@ -148,13 +168,13 @@ def create_app(emulator: ConstantContactEmulator) -> FastAPI:
             after = parse_time(state["updated_after"]) if state["updated_after"] else None
         except ValueError:
             return error(400, "query_param.invalid", "updated_after must be an ISO 8601 time.")
-        selected = account.select(statuses, after)
         start, end = state["next"], state["next"] + state["limit"]
-        body: dict = {"contacts": [shape(contact, includes) for contact in selected[start:end]], "_links": {}}
-        if end < len(selected):
+        page, total = emulator.page(statuses, after, includes, start, state["limit"])
+        body: dict = {"contacts": page, "_links": {}}
+        if end < total:
             body["_links"]["next"] = {"href": f"{API_PREFIX}/contacts?cursor={_cursor({**state, 'next': end})}"}
         if include_count:
-            body["contacts_count"] = len(selected)
+            body["contacts_count"] = total
         # A JSONResponse skips FastAPI's per-value encoder: pages of 500 contacts serve much faster.
         return JSONResponse(body)
 

@@ -46,6 +46,10 @@ class ConstantContactSettings:
             ``token_failure_status`` (an authorization server briefly down), before answering
             as usual: tests check that a transient failure of a refresh is retried.
         token_failure_status: The status of those answers (503 Service Unavailable).
+        removals: Contacts gone from every listing mid-read (a purge: a deleted contact stays
+            listed under ``status=all``): each ``(start, index, count)`` takes ``count``
+            contacts from position ``index`` just after the contacts page starting at ``start``
+            is served, once; they apply in turn, each at the next serving of its page.
     """
 
     token: str = "emulator-access-token"
@@ -70,3 +74,4 @@ class ConstantContactSettings:
     access_token_lifetime_requests: int | None = None
     token_failures: int = 0
     token_failure_status: int = 503
+    removals: list[tuple[int, int, int]] = field(default_factory=list)

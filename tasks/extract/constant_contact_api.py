@@ -232,12 +232,19 @@ def quota_spent(response: httpx.Response) -> str | None:
 
 
 def contact_pages(client: ApiClient, params: Mapping[str, str | int]) -> Iterator[list[dict]]:
-    """Every contact the filters select, one page of up to 500 at a time.
+    """Every contact the filters select, one page of up to 500 at a time, each once.
+
+    A deleted contact stays listed (``status=all``), so deleting contacts does not move the
+    cursor; should the read still end with fewer contacts than the first page counted
+    (``contacts_count``), the contacts are read again (``cursor_pages``).
 
     Yields:
-        Each page's contact objects.
+        Each page's contact objects not yielded before.
     """
-    yield from cursor_pages(client, CONSTANT_CONTACT_CONTACTS_ENDPOINT, "contacts", params)
+    yield from cursor_pages(
+        client, CONSTANT_CONTACT_CONTACTS_ENDPOINT, "contacts", params,
+        id_key="contact_id", count_key="contacts_count", collection="account's contacts",
+    )  # fmt: skip
 
 
 def contact_headers(custom_fields: Mapping[str, str]) -> list[str]:
@@ -304,6 +311,6 @@ def _names(client: ApiClient, path: str, items_key: str, id_key: str, name_key: 
     """Id → name of an account's lists, tags or custom fields."""
     return {
         item[id_key]: item.get(name_key) or item[id_key]
-        for page in cursor_pages(client, path, items_key, {"limit": CONSTANT_CONTACT_PAGE_SIZE})
+        for page in cursor_pages(client, path, items_key, {"limit": CONSTANT_CONTACT_PAGE_SIZE}, id_key=id_key)
         for item in page
     }
