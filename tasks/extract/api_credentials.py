@@ -130,7 +130,7 @@ class RefreshedTokens:
     def __init__(self, credentials: ConstantContactCredentials) -> None:
         self._credentials = credentials
         # Made in the run's thread: the refresh may come from another.
-        self._log = run_logger(__name__)
+        self._log = run_logger()
         self._warned = False
 
     def __call__(self, access_token: str, refresh_token: str) -> None:

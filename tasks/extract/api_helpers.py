@@ -11,7 +11,8 @@ one id a record, kept to yield each once), and ``staged_source`` reads that CSV 
 RawSource.
 
 What a read has to say (a throttle, a re-read) goes to the Prefect run's logger when it runs in
-one, so the line reaches both the command's output and the run's log; else to this module's.
+one, so the line reaches both the command's output and the run's log; else to Prefect's
+``onramp.extract`` logger, which the console shows too (``run_logger``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 import polars as pl
 from prefect.exceptions import MissingContextError
-from prefect.logging import get_run_logger
+from prefect.logging import get_logger, get_run_logger
 
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from tasks.errors import InputError
@@ -64,19 +65,23 @@ _STAGED_LINEAGE = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS)
 
 LOGGER = logging.Logger | logging.LoggerAdapter
 """A standard logger, or Prefect's run logger (an adapter binding the run)."""
+EXTRACT_LOGGER = "onramp.extract"
+"""The logger of reads outside a Prefect run, below Prefect's (``prefect.onramp.extract``)."""
 
 
-def run_logger(fallback: str = __name__) -> LOGGER:
-    """The Prefect run's logger inside a flow or task run, else the standard logger ``fallback``.
+def run_logger() -> LOGGER:
+    """The Prefect run's logger inside a flow or task run, else Prefect's ``onramp.extract`` logger.
 
-    Only WARNING and above of a standard logger reach the console (Prefect's root handler), and
-    none reaches the run's log: INFO lines a user is promised go through the run's logger. Call
-    it in the run's own thread (a pool's threads have no run context) and hand the logger on.
+    A plain standard logger's INFO lines reach neither the console (Prefect's root handler takes
+    WARNING and above) nor the run's log: the lines a user is promised go through the run's
+    logger, or outside a run (``onramp inspect``) through one below Prefect's, whose INFO the
+    console shows. Call it in the run's own thread (a pool's threads have no run context) and
+    hand the logger on.
     """
     try:
         return get_run_logger()
     except MissingContextError:
-        return logging.getLogger(fallback)
+        return get_logger(EXTRACT_LOGGER)
 
 
 class RequestAbandoned(Exception):

@@ -329,7 +329,7 @@ def test_mailchimp_pages_at_once_settle_at_the_connections_other_apps_leave_free
     # the 55 requests overlap and the limit has time to shrink and grow back several times.
     big_chimp.settings.max_connections = 3
     big_chimp.settings.response_delay = 0.1
-    caplog.set_level(logging.DEBUG, logger="tasks.extract.api_helpers")
+    caplog.set_level(logging.DEBUG, logger="prefect.onramp.extract")
     key = big_chimp.settings.api_key
     client = ApiClient(
         big_chimp.api_url, f"mailchimp://{LIST}", "Mailchimp", httpx.BasicAuth("x", key), FAST_RETRY,
