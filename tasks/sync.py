@@ -66,6 +66,7 @@ from tasks.extract.api_helpers import query_item
 from tasks.extract.api_settings import API_SCHEMES, api_scheme
 from tasks.extract.locations import CHAIN_SEPARATOR
 from tasks.import_files import STATIC_LISTS
+from tasks.load.lists import SYNC_DELTA
 from tasks.load.optouts import normalise_email
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows, planned_rows
@@ -539,7 +540,8 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) ->
     copy_lineage(plan.lineage_path, directory / plan.data.get("lineage", "lineage.csv"), moved)
     label = plan.data.get("property_group", {}).get("label", "")
     lists = sync_lists(kept_entries["imports"], label, key, delta.opt_outs)
-    data = {**plan.data, **kept_entries, "lists": lists}
+    # The marker makes the load take the delta's non-marketing contacts out of the sync's list.
+    data = {**plan.data, **kept_entries, "lists": lists, SYNC_DELTA: True}
     (directory / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     return read_plan(directory)
 
@@ -550,9 +552,10 @@ def sync_lists(
     """A delta plan's static lists: one per outcome the load lists (``STATIC_LISTS``), named
     after the sync rather than the plan, holding the files the delta sends to it.
 
-    A list is kept without files when the delta opts people out: earlier runs may have put them
-    in it, and the load takes them out of a list it finds (``tasks/load/lists.py``), though it
-    makes none for them. Otherwise a list without files is left out (nothing to do with it).
+    A list is kept without files when the delta opts people out or sends some as non-marketing:
+    earlier runs may have put them in it, and the load takes them out of a list it finds
+    (``tasks/load/lists.py``), though it makes none for them. Otherwise a list without files is
+    left out (nothing to do with it).
     (The load's list step is keyed by its entry and the plan's opt-out files,
     ``tasks/load/resume.py``: a retry of a failed run that finds other opt-outs takes those out
     too.)
@@ -565,9 +568,11 @@ def sync_lists(
         opt_outs: The emails the delta opts out.
     """
     named = []
+    imports = list(imports)
+    leaving = bool(opt_outs) or any(entry.get("outcome") == Outcome.NON_MARKETING.value for entry in imports)
     for outcome, members in STATIC_LISTS.items():
         sent = [entry["file"] for entry in imports if entry.get("list") == outcome.value]
-        if sent or opt_outs:
+        if sent or leaving:
             name = SYNC_LIST_NAME.format(source=source_label, members=members, key=key)
             named.append({"key": outcome.value, "name": name, "outcome": outcome.value, "files": sent})
     return named

@@ -128,3 +128,25 @@ def test_a_failed_run_s_retry_takes_up_its_own_finished_steps_and_the_next_run_n
         after = sync(folder, out, hub)
         assert not any(step["already_done"] for step in after["load"]["steps"])
         assert city_in_hubspot(hub, "resume0@example.com") == "Denver"
+
+
+def test_a_subscriber_no_longer_marketing_in_the_source_leaves_the_sync_s_list(prefect_api_url, hubspot, token, tmp_path):
+    folder, out = tmp_path / "leaving", tmp_path / "out"
+    write_export(folder, "leaving", "Boston")
+    [made] = [entry for entry in sync(folder, out, hubspot)["load"]["lists"] if "name" in entry]
+    # leaving0 is now transactional in Mailchimp: in the export's non-subscribed file.
+    rows = list(csv.reader((folder / EXPORT).open(encoding="utf-8")))
+    with (folder / EXPORT).open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([rows[0], *rows[2:]])
+    with (folder / "nonsubscribed_email_audience_export_a1.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([rows[0], rows[1]])
+
+    report = sync(folder, out, hubspot)
+
+    [found] = [entry for entry in report["load"]["lists"] if "name" in entry]
+    assert (found["list_id"], found["files"], found["removed_non_marketing"]) == (made["list_id"], [], 1)
+    lists = httpx.get(f"{hubspot.url}/_emulator/state").json()["lists"]
+    contacts = httpx.get(f"{hubspot.url}/_emulator/state").json()["contacts"]
+    in_list = next(entry["members"] for entry in lists if str(entry["listId"]) == made["list_id"])
+    emails = {contact["id"]: contact["properties"]["email"] for contact in contacts}
+    assert sorted(emails[str(member)] for member in in_list) == [f"leaving{n}@example.com" for n in range(1, OTHERS + 1)]

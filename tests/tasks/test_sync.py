@@ -296,7 +296,15 @@ def test_a_sync_list_is_named_by_the_sync_and_holds_only_the_files_sent():
 
     assert named == [{"key": "marketing", "name": "Onramp — Mailchimp marketing contacts (sync 0123456789abcdef)",
                       "outcome": "marketing", "files": ["hubspot/contacts-marketing-002.csv"]}]  # fmt: skip
-    assert sync_lists(imports[1:], "Mailchimp", "0123456789abcdef") == []
+    assert sync_lists([], "Mailchimp", "0123456789abcdef") == []
+
+
+def test_a_sync_that_sends_people_as_non_marketing_keeps_its_list_to_take_them_out_of_it():
+    non_marketing = [{"file": "hubspot/contacts-non-marketing-001.csv", "outcome": "non_marketing"}]
+
+    [kept] = sync_lists(non_marketing, "Mailchimp", "0123456789abcdef")
+
+    assert (kept["key"], kept["files"]) == ("marketing", [])
 
 
 def test_a_sync_that_opts_people_out_keeps_its_list_to_take_them_out_of_it():
