@@ -37,9 +37,9 @@ def _read_members_in_a_run(api_url: str, api_key: str, staging: str) -> int:
 
 
 def test_mailchimp_429_lines_reach_the_runs_log(prefect_api_url, tmp_path, caplog):
-    # Three connections free, each request held 0.2 s: of the five pages asked together after
+    # Three connections free, each request held 0.5 s: of the five pages asked together after
     # the first, two are answered 429 and the pages read at once are cut from 10 to 5.
-    with mailchimp(members=5500, max_connections=3, response_delay=0.2) as server:
+    with mailchimp(members=5500, max_connections=3, response_delay=0.5) as server:
         caplog.set_level(logging.INFO)
         read = _read_members_in_a_run(server.api_url, server.settings.api_key, str(tmp_path))
         refused = server.emulator.in_flight.refused
