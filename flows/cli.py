@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 EXIT_OK = 0
@@ -19,6 +20,28 @@ EXIT_BAD_INPUT = 2
 
 SAMPLE_EXPORT = Path(__file__).resolve().parent.parent / "samples" / "mailchimp-audience-export.zip"
 DEMO_TOKEN = "demo-token"
+
+FLAG_OF_FIELD = {
+    "sources": "SOURCE",
+    "output": "--out",
+    "consent_overrides": "--consent",
+    "profile": "--profile",
+    "mapping_file": "--mapping",
+    "max_rows_per_file": "--max-rows-per-file",
+    "mailchimp_secret_block": "--mailchimp-secret",
+    "constant_contact_secret_block": "--constant-contact-secret",
+    "portal_url": "--portal-url",
+    "token_secret_block": "--token-secret",
+    "portal_id": "--portal-id",
+    "load_path": "--load-path",
+    "manifest": "MANIFEST",
+    "max_concurrent_accounts": "--max-concurrent",
+    "task_runner": "--task-runner",
+    "dask_address": "--dask-address",
+    "account_deployment": "--deployment",
+    "child_start_timeout_seconds": "--child-start-timeout",
+}
+"""The command-line flag of each flow parameter the commands set, for messages about a value."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,17 +64,62 @@ def _run(args: argparse.Namespace) -> int:
     from tasks.errors import InputError, LoadError
 
     try:
-        return args.run(args)
+        with _output_kept_only_if_used(getattr(args, "out", None)):
+            return args.run(args)
     except InputError as error:
         return _fail(str(error), EXIT_BAD_INPUT)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "parameters"
-        return _fail(f"{where}: {first['msg']}", EXIT_BAD_INPUT)
+        return _fail(_parameter_problem(error.errors()[0]), EXIT_BAD_INPUT)
     except LoadError as error:
         return _fail(f"load failed: {error}", EXIT_LOAD_FAILED)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+
+
+def _parameter_problem(error: dict) -> str:
+    """A parameter's validation error named by the flag that set it (never quoting its value:
+    it may be a credential typed where a name belongs)."""
+    from schemas.params import VALUE_ERROR_PREFIX
+
+    names = [str(part) for part in error["loc"]]
+    flag = next((FLAG_OF_FIELD[name] for name in reversed(names) if name in FLAG_OF_FIELD), None)
+    where = flag or ".".join(names) or "parameters"
+    return f"{where}: {error['msg'].removeprefix(VALUE_ERROR_PREFIX)}"
+
+
+@contextmanager
+def _output_kept_only_if_used(output: str | None) -> Iterator[None]:
+    """Remove the local output folder, and the parents of it, that this command made and left
+    empty (a run refused before it wrote anything, a missing token say): no trace of a run that
+    did nothing."""
+    made = _missing_folders(output) if output else []
+    try:
+        yield
+    finally:
+        for folder in made:  # deepest first; a folder holding anything stays, and so do its parents
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _missing_folders(output: str) -> list[Path]:
+    """The local folders of ``output`` that do not exist yet, deepest first (none for a remote one)."""
+    from fsspec.core import url_to_fs
+    from fsspec.implementations.local import LocalFileSystem
+
+    try:
+        fs, root = url_to_fs(output)
+    except (ValueError, ImportError):
+        return []  # an unknown or unavailable scheme: refused with its own message later
+    if not isinstance(fs, LocalFileSystem):
+        return []
+    missing = []
+    folder = Path(root)
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _fail(message: str, status: int) -> int:
@@ -324,8 +392,7 @@ def _run_migrate(args: argparse.Namespace) -> int:
     _preflight(params)
     from flows.migrate import migrate_contacts
 
-    report = _in_engine(migrate_contacts, params)
-    _print_summary(report, params.output)
+    report = _summarised(migrate_contacts, params)
     return EXIT_OK if params.dry_run or not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
 
 
@@ -348,8 +415,7 @@ def _run_sync(args: argparse.Namespace) -> int:
     _preflight(params)
     from flows.sync import sync_contacts
 
-    report = _in_engine(sync_contacts, params)
-    _print_summary(report, params.output)
+    report = _summarised(sync_contacts, params)
     # No "load" when nothing changed: nothing was sent, nothing failed.
     return EXIT_LOAD_FAILED if report.get("load", {}).get("rows_failed") else EXIT_OK
 
@@ -463,13 +529,12 @@ def _run_demo(args: argparse.Namespace) -> int:
         # The emulator accepts any token; this one lives only in this process.
         os.environ.setdefault(TOKEN_ENV_VAR, DEMO_TOKEN)
         params = MigrationParameters(sources=[str(SAMPLE_EXPORT)], output=args.out, portal_url=emulator.url)
-        report = _in_engine(migrate_contacts, params)
-    _print_summary(report, params.output)
+        report = _summarised(migrate_contacts, params)
     out = Path(params.output)
     print(
         "\nWhere to look:\n"
         f"  {out / 'report.json'}        the ledger and the load results ({out / 'report.html'} as a page)\n"
-        f"  {out / 'hubspot'}/               the files HubSpot imported (contacts per outcome, opt-outs)\n"
+        f"  {out / 'hubspot'}/               the files the load sent (contacts per outcome, opt-outs)\n"
         f"  {out / 'rejects.csv'}        rows that could not be used, with the reason\n"
         f"  {out / 'value-rejects.csv'}  values not sent: not of their property's type\n"
         f"  {out / 'lineage.csv'}        each contact's source rows\n"
@@ -508,11 +573,62 @@ def _in_engine(flow: Callable, params: object) -> dict:
     return flow(params)
 
 
+def _summarised(flow: Callable, params: object) -> dict:
+    """Run a flow that loads and print its summary; when the load stops (the daily quota, HubSpot
+    down), the summary its report holds is printed before the error goes up, so the console
+    still says what was planned and where the report is."""
+    from tasks.errors import LoadError
+
+    try:
+        report = _in_engine(flow, params)
+    except LoadError as error:
+        stopped = _report_of_the_stop(params.output, error)
+        if stopped is not None:
+            _print_summary(stopped, params.output)
+        raise
+    _print_summary(report, params.output)
+    return report
+
+
+def _report_of_the_stop(output: str, error: Exception) -> dict | None:
+    """The report the run published when its load stopped with ``error``; None when there is none
+    (the run stopped before it planned) or the report there is an earlier run's."""
+    import json
+
+    import fsspec
+
+    from tasks.report import REPORT_FILE
+
+    try:
+        with fsspec.open(f"{output.rstrip('/')}/{REPORT_FILE}", "r", encoding="utf-8") as handle:
+            report = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    # The flow writes the error's own message there as it stops (flows/migrate.py).
+    return report if isinstance(report, dict) and report.get("load_stopped") == str(error) else None
+
+
 def _portal_named(section: dict) -> str:
     """The portal a load or a dry run talked to, by its id when HubSpot said it."""
     if section.get("portal_id") is None:
         return f"HubSpot ({section['portal']})"
     return f"HubSpot portal {section['portal_id']} ({section['account_type']}) at {section['portal']}"
+
+
+def _files_sent(results: list[dict]) -> str:
+    """How the load's contacts files went, counted as HubSpot holds them: ``2 import(s)``, or
+    ``1 import(s), 2 file(s) by batch upsert (the marketing status of 1 of them by import)`` (a
+    file sent by batch upsert is no import; its contacts' marketing status is set by one)."""
+    from tasks.load.upsert import UPSERT
+
+    upserted = [result for result in results if result.get("path") == UPSERT]
+    marked = sum(bool(result.get("import_id")) for result in upserted)
+    imports = len(results) - len(upserted) + marked
+    if not upserted:
+        return f"{imports} import(s)"
+    return f"{imports} import(s), {len(upserted)} file(s) by batch upsert" + (
+        f" (the marketing status of {marked} of them by import)" if marked else ""
+    )
 
 
 def _print_summary(report: dict, output: str) -> None:
@@ -549,11 +665,14 @@ def _print_summary(report: dict, output: str) -> None:
                 f"  {dry_run['marketing_opted_out']} contact(s) of the marketing files are unsubscribed from all email in "
                 "HubSpot: the load will send them as non-marketing, not billed and not in the list (report.json dry_run.files)"
             )
+    if report.get("load_stopped"):
+        print("the load stopped before it finished: report.json load_stopped says why, load_done what was done; "
+              "the same command resumes it")
     load = report.get("load")
     if load:
         refused = load.get("rows_with_value_errors", 0)
         print(
-            f"{_portal_named(load)}: {len(load['imports'])} import(s), "
+            f"{_portal_named(load)}: {_files_sent(load['imports'])}, "
             f"{load['opt_outs']['unsubscribed']} opted out, {load['rows_failed']} row(s) failed"
             + (f", {refused} row(s) with values HubSpot refused" if refused else "")
             + (" (report.json load.errors)" if load["rows_failed"] or refused else "")

@@ -21,15 +21,24 @@ A relative source path is read beside the manifest (its folder, local or remote)
 
 from __future__ import annotations
 
+import difflib
 import posixpath
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import fsspec
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from schemas.params import DEFAULT_PORTAL_URL, SourceCredentials
+from schemas.params import (
+    DEFAULT_PORTAL_URL,
+    NAMES_ONLY,
+    VALUE_ERROR_PREFIX,
+    EnvironmentVariableName,
+    SourceCredentials,
+    secret_block_name,
+)
 from tasks.errors import InputError
 
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -43,11 +52,13 @@ ACCOUNT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 class PortalSpec(BaseModel):
     """The HubSpot portal an account is migrated into."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **NAMES_ONLY)
 
     url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
-    token_env: str | None = Field(default=None, description="Environment variable holding the token.")
-    token_secret: str | None = Field(default=None, description="Prefect Secret block holding the token.")
+    token_env: EnvironmentVariableName = Field(default=None, description="Environment variable holding the token.")
+    token_secret: Annotated[str | None, secret_block_name("the token in the environment variable token_env names")] = Field(
+        default=None, description="Prefect Secret block holding the token."
+    )
     work_queue: str | None = Field(
         default=None,
         min_length=1,
@@ -111,7 +122,7 @@ class SourceCredentialsSpec(SourceCredentials):
 class AccountSpec(BaseModel):
     """One account: its name (also its output folder), sources and portal."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **NAMES_ONLY)
 
     name: str = Field(pattern=ACCOUNT_NAME_PATTERN, description="Lowercase name; the account's output folder.")
     sources: list[str] = Field(min_length=1, description="Export zips, folders, CSVs (paths or URLs) or provider APIs.")
@@ -134,7 +145,7 @@ class AccountSpec(BaseModel):
 class Manifest(BaseModel):
     """Every account of a multi-account migration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **NAMES_ONLY)
 
     accounts: list[AccountSpec] = Field(min_length=1)
 
@@ -240,9 +251,47 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
     try:
         return Manifest.model_validate(data, context={**(context or {}), MANIFEST_URI: uri})
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "manifest"
-        raise InputError(uri, f"{where}: {first['msg']}", line=_line_of(root, first["loc"])) from None
+        errors = error.errors()
+        # An unknown key explains the "Field required" of the key it was meant to be: it goes first.
+        first = next((item for item in errors if item["type"] == EXTRA_KEY), errors[0])
+        raise InputError(uri, _problem(first), line=_line_of(root, first["loc"])) from None
+
+
+EXTRA_KEY = "extra_forbidden"
+"""pydantic's error type for a key the model does not know."""
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """A validation error as the manifest's reader puts it: where, then what; an unknown key is
+    named, with the key it may have been meant to be."""
+    loc = error["loc"]
+    if error["type"] != EXTRA_KEY:
+        return f"{'.'.join(str(p) for p in loc) or 'manifest'}: {error['msg'].removeprefix(VALUE_ERROR_PREFIX)}"
+    *parent, key = loc
+    where = ".".join(str(p) for p in parent) or "manifest"
+    close = difflib.get_close_matches(str(key), _keys_at(parent), n=1)
+    return f"{where}: unknown key {str(key)!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _keys_at(loc: list[Any]) -> list[str]:
+    """The keys the manifest's model allows at a location (``["accounts", 1]``: an account's)."""
+    model: type[BaseModel] = Manifest
+    for key in loc:
+        if isinstance(key, int):
+            continue  # an item of a list: the list's field already named its model
+        field = model.model_fields.get(str(key))
+        nested = _model_in(field.annotation) if field else None
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field's annotation holds (``list[AccountSpec]``: AccountSpec), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next(filter(None, map(_model_in, typing.get_args(annotation))), None)
 
 
 def _line_of(node: Any, loc: tuple) -> int | None:

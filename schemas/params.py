@@ -7,9 +7,11 @@ named here.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from tasks.events import DEFAULT_REJECTS_ALERT_FRACTION
 from tasks.extract.api_settings import (
@@ -19,12 +21,58 @@ from tasks.extract.api_settings import (
     MAILCHIMP_SECRET_BLOCK,
 )
 from tasks.import_files import MAX_BYTES_PER_FILE, MAX_ROWS_PER_FILE
+from tasks.load.settings import TOKEN_ENV_VAR
+from tasks.secrets import block_name_problem
 
 DEFAULT_PORTAL_URL = "https://api.hubapi.com"
 
 # HubSpot's own per-file ceilings: 1,048,576 rows including the header, 512 MB.
 HUBSPOT_MAX_DATA_ROWS = 1_048_575
 HUBSPOT_MAX_FILE_BYTES = 512 * 1024 * 1024
+
+VALUE_ERROR_PREFIX = "Value error, "
+"""pydantic's prefix of a validator's own message, cut from the one-line errors: noise to a person."""
+
+ENVIRONMENT_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Models naming where credentials are: a value typed where a name belongs may be the credential
+# itself, and pydantic's error text would otherwise quote it.
+NAMES_ONLY = ConfigDict(hide_input_in_errors=True)
+
+
+def secret_block_name(instead: str) -> AfterValidator:
+    """A field naming a Prefect Secret block: refuses a value that cannot be a block's name, in a
+    message that never repeats it (it may be the credential itself: before a flow run is
+    created, so it never reaches Prefect's database).
+
+    Args:
+        instead: Where the credential goes instead, completing "put the ... or save it in a
+            block and name the block".
+    """
+
+    def checked(name: str | None) -> str | None:
+        # Empty is unset (a form's blank field): the default block is read.
+        problem = block_name_problem(name) if name else None
+        if problem:
+            raise PydanticCustomError("secret_block_name", f"{problem}; put {instead} or save it in a block and name the block")
+        return name
+
+    return AfterValidator(checked)
+
+
+def _environment_variable_name(name: str | None) -> str | None:
+    # Empty means "no variable: the block only"; anything else must be a name a shell can set.
+    if name and not ENVIRONMENT_VARIABLE_NAME.match(name):
+        raise PydanticCustomError(
+            "environment_variable_name",
+            "not the name of an environment variable (letters, digits and underscores): name the variable holding "
+            "the credential, never the credential",
+        )
+    return name
+
+
+EnvironmentVariableName = Annotated[str | None, AfterValidator(_environment_variable_name)]
+"""A field naming an environment variable that holds a credential (never the credential)."""
 
 
 class SourceCredentials(BaseModel):
@@ -35,20 +83,24 @@ class SourceCredentials(BaseModel):
     An empty environment name reads only the block.
     """
 
-    mailchimp_key_env: str | None = Field(
+    model_config = NAMES_ONLY
+
+    mailchimp_key_env: EnvironmentVariableName = Field(
         default=MAILCHIMP_KEY_ENV, description="Environment variable holding the Mailchimp API key."
     )
-    mailchimp_secret_block: str | None = Field(
+    mailchimp_secret_block: Annotated[str | None, secret_block_name(f"the key in {MAILCHIMP_KEY_ENV}")] = Field(
         default=None,
         description=f"Prefect Secret block holding the Mailchimp API key, read when the variable is unset "
         f"(default: {MAILCHIMP_SECRET_BLOCK}).",
     )
-    constant_contact_env_prefix: str | None = Field(
+    constant_contact_env_prefix: EnvironmentVariableName = Field(
         default=CONSTANT_CONTACT_ENV_PREFIX,
         description="Prefix of the Constant Contact variables: <prefix>_TOKEN (an access token), or "
         "<prefix>_REFRESH_TOKEN with <prefix>_CLIENT_ID (and <prefix>_CLIENT_SECRET for the authorization-code flow).",
     )
-    constant_contact_secret_block: str | None = Field(
+    constant_contact_secret_block: Annotated[
+        str | None, secret_block_name(f"the token in {CONSTANT_CONTACT_ENV_PREFIX}_TOKEN")
+    ] = Field(
         default=None,
         description=f"Prefect Secret block holding the Constant Contact access token, or a JSON object with "
         f"access_token, refresh_token, client_id, client_secret; read when no variable is set "
@@ -58,6 +110,8 @@ class SourceCredentials(BaseModel):
 
 class PlanParameters(BaseModel):
     """What to read and where to write the plan."""
+
+    model_config = NAMES_ONLY
 
     sources: list[str] = Field(
         min_length=1,
@@ -101,12 +155,12 @@ class MigrationParameters(PlanParameters):
     """A plan, then its load into one HubSpot portal."""
 
     portal_url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
-    token_env: str | None = Field(
-        default="HUBSPOT_ACCESS_TOKEN",
+    token_env: EnvironmentVariableName = Field(
+        default=TOKEN_ENV_VAR,
         description="Environment variable holding the HubSpot private-app token (read by the process running the flow); "
         "empty: read only the Secret block.",
     )
-    token_secret_block: str | None = Field(
+    token_secret_block: Annotated[str | None, secret_block_name(f"the token in {TOKEN_ENV_VAR}")] = Field(
         default=None,
         description="Name of a Prefect Secret block holding the token, used when the environment variable is unset.",
     )

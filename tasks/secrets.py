@@ -7,7 +7,23 @@ repeats what a block holds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+
+BLOCK_NAME = re.compile(r"^[a-z0-9-]+$")
+"""What Prefect accepts as a block document's name (``prefect.types.names.BlockDocumentName``:
+lowercase letters, digits and dashes): a name outside it names no block that can exist."""
+
+CREDENTIAL_SHAPES = {
+    "a HubSpot private-app token": re.compile(r"^pat-[a-z]{2,4}\d*-", re.IGNORECASE),
+    "a UUID (HubSpot's keys and token bodies)": re.compile(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}", re.IGNORECASE),
+    "a Mailchimp API key": re.compile(r"[0-9a-f]{32}-[a-z]{2}\d+", re.IGNORECASE),
+    "a JWT (an OAuth2 access token)": re.compile(r"^eyJ[\w-]*\.[\w-]*\.?"),
+    "a long run of hex digits": re.compile(r"[0-9a-f]{24}", re.IGNORECASE),
+    # A random token's segment mixes letters and digits at length; a block name's words do not.
+    "a long mix of letters and digits": re.compile(r"(?=[a-z0-9_]*\d)(?=[a-z0-9_]*[a-z])[a-z0-9_]{20,}", re.IGNORECASE),
+}
+"""Shapes a credential has and a block name a person chooses does not, by what they are."""
 
 
 class SecretUnavailable(Exception):
@@ -52,6 +68,32 @@ def save_secret_block(name: str, value: str | dict) -> None:
         raise SecretUnavailable(f"{type(error).__name__} writing the block") from None
 
 
+def looks_like_a_credential(value: str) -> bool:
+    """Whether ``value``, given where a Secret block's name belongs, looks like a credential
+    itself (a token or key typed in place of the block's name), so no message may repeat it."""
+    return any(shape.search(value) for shape in CREDENTIAL_SHAPES.values())
+
+
+def block_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be the name of a Prefect Secret block, in words that never repeat
+    it (it may be a credential); None when it can be.
+
+    Args:
+        value: What was given as a block's name.
+    """
+    if looks_like_a_credential(value):
+        return "that looks like a token, not the name of a Prefect Secret block"
+    if not BLOCK_NAME.match(value):
+        return "not the name of a Prefect Secret block (block names are lowercase letters, digits and dashes)"
+    return None
+
+
+def shown_block_name(name: str) -> str:
+    """A block's name as a message may show it: quoted, or a placeholder when it looks like a
+    credential (a message is printed, logged and stored by Prefect)."""
+    return "(the name given, not shown: it looks like a token)" if looks_like_a_credential(name) else repr(name)
+
+
 class CredentialMissing(Exception):
     """No credential where one was looked for; the message says where to put one, never a value."""
 
@@ -76,8 +118,8 @@ def string_credential(environ: Mapping[str, str], variable: str | None, block: s
     try:
         held = read_secret_block(block)
     except SecretUnavailable as error:
-        raise CredentialMissing(f"no {what}: {asked} a Prefect Secret block named {block!r} ({error})") from None
+        raise CredentialMissing(f"no {what}: {asked} a Prefect Secret block named {shown_block_name(block)} ({error})") from None
     value = held.strip() if isinstance(held, str) else ""
     if not value:
-        raise CredentialMissing(f"the Prefect Secret block {block!r} holds no {what} (a string)")
+        raise CredentialMissing(f"the Prefect Secret block {shown_block_name(block)} holds no {what} (a string)")
     return value

@@ -14,7 +14,13 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 from tasks.errors import InputError
-from tasks.extract.api_settings import API_SCHEMES
+from tasks.extract.api_settings import (
+    API_SCHEMES,
+    CONSTANT_CONTACT_ENV_PREFIX,
+    CONSTANT_CONTACT_SCHEME,
+    MAILCHIMP_KEY_ENV,
+    MAILCHIMP_SCHEME,
+)
 
 SUPPORTED_SCHEMES = ("file", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "http", "https", *API_SCHEMES)
 """URL schemes a SOURCE or ``--out`` may use, besides a plain local path (a provider API's
@@ -27,6 +33,15 @@ _CREDENTIAL_PARAMETER = re.compile(
     r"(sig|signature|token|secret|password|passwd|pwd|credential|key|auth|session)", re.IGNORECASE
 )
 REDACTED = "***"
+
+CREDENTIAL_HOME = {
+    MAILCHIMP_SCHEME: f"give the API key in {MAILCHIMP_KEY_ENV} or a Prefect Secret block (--mailchimp-secret)",
+    CONSTANT_CONTACT_SCHEME: f"give the token in {CONSTANT_CONTACT_ENV_PREFIX}_TOKEN (or {CONSTANT_CONTACT_ENV_PREFIX}_REFRESH_TOKEN "
+    f"with {CONSTANT_CONTACT_ENV_PREFIX}_CLIENT_ID) or a Prefect Secret block (--constant-contact-secret)",
+}
+"""Where a provider API's credential goes instead of its URL, by scheme; any other location's
+goes in the environment or the file system's configuration (:data:`STORAGE_CREDENTIAL_HOME`)."""
+STORAGE_CREDENTIAL_HOME = "give it through the environment (AWS_* and the like) or the file system's configuration"
 
 
 def redact(location: str) -> str:
@@ -65,11 +80,8 @@ def check_location(location: str) -> None:
         parts = urlsplit(link)
         credential_in_query = any(_CREDENTIAL_PARAMETER.search(name) for name, _ in parse_qsl(parts.query, keep_blank_values=True))
         if "@" in parts.netloc or credential_in_query:
-            raise InputError(
-                redact(location),
-                "the URL carries a credential: give it through the environment (AWS_* and the like) "
-                "or the file system's configuration, never in the URL",
-            )
+            home = CREDENTIAL_HOME.get(scheme, STORAGE_CREDENTIAL_HOME)
+            raise InputError(redact(location), f"the URL carries a credential: {home}, never in the URL")
 
 
 def _api_schemes() -> tuple[str, ...]:

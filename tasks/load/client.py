@@ -16,7 +16,7 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.log import get_logger
 from tasks.load.ratelimit import RateBudget, budget_key
-from tasks.load.retry import HttpError, call_with_retries
+from tasks.load.retry import HttpError, Unreachable, call_with_retries
 from tasks.secrets import CredentialMissing, string_credential
 
 # HubSpot's account-info API: which portal a token is for (scope ``oauth``, which every token
@@ -149,7 +149,7 @@ class HubSpotPortal:
             data, _status, headers = method(*args, _request_timeout=settings.REQUEST_TIMEOUT_SECONDS, **kwargs)
             return data, headers
 
-        return call_with_retries(send, budget=self.budget, what=what, landed=landed)
+        return self._sent(send, what, landed)
 
     def request(
         self,
@@ -186,7 +186,18 @@ class HubSpotPortal:
                 raise HttpError(response.status_code, response.content, response.headers, what)
             return (response.json() if response.content else None), response.headers
 
-        return call_with_retries(send, budget=self.budget, what=what, landed=landed)
+        return self._sent(send, what, landed)
+
+    def _sent(self, send: Callable[[], tuple[Any, Any]], what: str, landed: Callable[[], Any] | None) -> Any:
+        """``call_with_retries``, with a portal that never answered named by its URL (a wrong
+        ``--portal-url`` or no network), which the request alone does not say."""
+        try:
+            return call_with_retries(send, budget=self.budget, what=what, landed=landed)
+        except Unreachable as error:
+            raise LoadError(
+                f"cannot reach {self.url}: {error.reason} ({error.what}, {error.attempts} attempts); "
+                "check the portal URL and the network"
+            ) from error
 
     @property
     def details(self) -> PortalDetails | None:

@@ -118,6 +118,46 @@ class HttpError(Exception):
         return mask_emails_in(f"{self.what}: HTTP {self.status}: {error_message(self)}")
 
 
+class Unreachable(LoadError):
+    """No answer at all, attempt after attempt: the connection refused or dropped, the name not
+    resolved, every attempt timed out. The caller that knows where it sent names the place.
+
+    Args:
+        what: The request, as ``METHOD /path``.
+        attempts: How many were made.
+        reason: The last failure in a few words (``Connection refused``).
+    """
+
+    def __init__(self, what: str, attempts: int, reason: str) -> None:
+        self.what = what
+        self.attempts = attempts
+        self.reason = reason
+        super().__init__(f"{what}: still failing after {attempts} attempts ({reason})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.what, self.attempts, self.reason))
+
+
+def connection_failure(error: BaseException) -> str:
+    """Why a request got no answer, in a few words: the operating system's reason found along
+    the chain of errors (``Connection refused``, ``Name or service not known``), else the type.
+
+    requests wraps urllib3's error, which wraps the socket's: the reason is at the bottom.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+    return type(error).__name__
+
+
 class Cause(enum.Enum):
     """Why a call failed, as far as deciding what to do next goes."""
 
@@ -265,7 +305,8 @@ def call_with_retries(
 
     Raises:
         LoadError: The daily quota is spent, the token was refused, the portal is migrating,
-            or transient failures / rate-limit waits went on past their bounds.
+            or transient failures / rate-limit waits went on past their bounds
+            (:class:`Unreachable` when no attempt got an answer).
         HttpError: Any other non-retryable error answer (a 4xx), for the caller to record; an
             SDK ``ApiException`` becomes one, with the original as ``__cause__``.
         Exception: Whatever else ``send`` raised that is not retryable (no HTTP answer: a bug,
@@ -317,6 +358,8 @@ def call_with_retries(
                 ) from error
             if cause in (Cause.TRANSIENT, Cause.LOCKED):
                 failures += 1
+                if failures >= settings.MAX_ATTEMPTS and http_status(error) is None:
+                    raise Unreachable(what, failures, connection_failure(error)) from error
                 if failures >= settings.MAX_ATTEMPTS:
                     raise LoadError(
                         f"{what}: still failing after {failures} attempts "

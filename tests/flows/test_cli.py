@@ -87,7 +87,7 @@ def test_a_portal_id_that_is_no_portal_id_exits_2(tmp_path, capsys):
     status = main(["migrate", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out"), "--portal-id", "0"])
 
     assert status == 2
-    assert capsys.readouterr().err == "onramp: error: portal_id: Input should be greater than or equal to 1\n"
+    assert capsys.readouterr().err == "onramp: error: --portal-id: Input should be greater than or equal to 1\n"
 
 
 def test_plan_reads_and_writes_s3_through_a_local_s3_server(tmp_path, s3_server, prefect_api_url):

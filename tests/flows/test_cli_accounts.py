@@ -35,7 +35,7 @@ def test_a_dask_address_without_the_dask_runner_exits_2(tmp_path, capsys):
     status = main(["migrate-accounts", "accounts.yaml", "--out", str(tmp_path / "out"), "--dask-address", "tcp://127.0.0.1:8786"])
 
     assert status == 2
-    assert capsys.readouterr().err == "onramp: error: parameters: Value error, dask_address needs task_runner 'dask'\n"
+    assert capsys.readouterr().err == "onramp: error: parameters: dask_address needs task_runner 'dask'\n"
 
 
 def test_a_work_queue_without_a_deployment_exits_2_before_the_engine_starts(tmp_path, capsys, monkeypatch):
@@ -118,7 +118,7 @@ def test_a_deployment_with_the_dask_runner_exits_2(tmp_path, capsys):
 
     assert status == 2
     assert capsys.readouterr().err == (
-        "onramp: error: parameters: Value error, account_deployment runs the accounts on the deployment's workers: "
+        "onramp: error: parameters: account_deployment runs the accounts on the deployment's workers: "
         "leave task_runner 'threads'\n"
     )
 
@@ -146,4 +146,4 @@ def test_a_child_start_timeout_of_zero_exits_2(tmp_path, capsys):
                    "--deployment", "onramp-migrate/backfill", "--child-start-timeout", "0"])
 
     assert status == 2
-    assert capsys.readouterr().err == "onramp: error: child_start_timeout_seconds: Input should be greater than 0\n"
+    assert capsys.readouterr().err == "onramp: error: --child-start-timeout: Input should be greater than 0\n"

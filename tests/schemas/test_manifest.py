@@ -37,7 +37,7 @@ def test_a_manifest_lists_accounts_with_where_their_tokens_are(tmp_path):
         (GOOD.replace("    sources: [/data/initech.zip]\n", ""), 8, "accounts.2.sources"),
         (GOOD.replace("token_env: ACME_HUBSPOT_TOKEN", "token_env: X, token_secret: y"), 4, "not both"),
         (GOOD.replace("name: initech", "name: acme"), 1, "repeated: acme"),
-        (GOOD.replace("portal: {token_secret", "portl: {token_secret"), 7, "accounts.1.portl"),
+        (GOOD.replace("portal: {token_secret", "portl: {token_secret"), 7, "accounts.1: unknown key 'portl' (did you mean 'portal'?)"),
         ("accounts: [\n", 2, "not valid YAML"),
     ],
 )
@@ -76,7 +76,7 @@ accounts:
     both = text.replace("{mailchimp_secret_block: acme-mailchimp}", "{mailchimp_secret_block: a, mailchimp_key_env: B}")
     with pytest.raises(InputError, match=r":4: .*give mailchimp_key_env or mailchimp_secret_block, not both"):
         load_manifest(write(tmp_path, both))
-    with pytest.raises(InputError, match=r":4: accounts\.0\.source_credentials\.mailchimp_api_key: Extra inputs"):
+    with pytest.raises(InputError, match=r":4: accounts\.0\.source_credentials: unknown key 'mailchimp_api_key' \(did you mean 'mailchimp_key_env'\?\)$"):
         load_manifest(write(tmp_path, text.replace("{mailchimp_secret_block: acme-mailchimp}", "{mailchimp_api_key: abc-us6}")))
 
 
@@ -117,7 +117,7 @@ def test_the_accounts_of_one_portal_name_one_work_queue(tmp_path, replaced, by, 
     uri = write(tmp_path, QUEUED.replace(replaced, by))
     with pytest.raises(InputError) as caught:
         load_manifest(uri)
-    assert str(caught.value).startswith(f"{uri}:1: manifest: Value error, {fragment}: give every account of a portal the same")
+    assert str(caught.value).startswith(f"{uri}:1: manifest: {fragment}: give every account of a portal the same")
     assert "\n" not in str(caught.value)
 
 
@@ -147,7 +147,7 @@ def test_the_accounts_of_one_portal_name_one_portal_id(tmp_path):
     with pytest.raises(InputError) as caught:
         load_manifest(uri)
     assert str(caught.value) == (
-        f"{uri}:1: manifest: Value error, accounts acme and globex load into one portal (http://portal-a, token_env A_TOKEN) "
+        f"{uri}:1: manifest: accounts acme and globex load into one portal (http://portal-a, token_env A_TOKEN) "
         "but name different portal ids (111 and 222): one token is for one portal, so fix the token or the portal_id of one of them"
     )
 
@@ -181,3 +181,43 @@ def test_relative_sources_are_read_beside_the_manifest_wherever_it_is_run_from(t
 def test_relative_sources_of_a_remote_manifest_are_read_from_its_folder():
     assert relative_to_manifest("exports/acme.zip", "s3://agency/manifests/accounts.yaml") == "s3://agency/manifests/exports/acme.zip"
     assert relative_to_manifest("s3://other/acme.zip", "s3://agency/manifests/accounts.yaml") == "s3://other/acme.zip"
+
+
+@pytest.mark.parametrize(
+    ("replaced", "by", "problem"),
+    [
+        ("    sources: [s3", "    source: [s3", "accounts.0: unknown key 'source' (did you mean 'sources'?)"),
+        ("portal: {url", "portal: {ulr", "accounts.0.portal: unknown key 'ulr' (did you mean 'url'?)"),
+        ("accounts:", "acounts:", "manifest: unknown key 'acounts' (did you mean 'accounts'?)"),
+    ],
+)
+def test_a_misspelt_key_is_named_with_the_key_it_may_be(tmp_path, replaced, by, problem):
+    # The misspelling also leaves a required key missing: the unknown key is what explains it.
+    uri = write(tmp_path, GOOD.replace(replaced, by, 1))
+    with pytest.raises(InputError) as caught:
+        load_manifest(uri)
+    assert str(caught.value).split(": ", 1)[1] == problem
+
+
+TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
+MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us6"
+
+
+@pytest.mark.parametrize(
+    ("replaced", "by", "field"),
+    [
+        ("{url: https://api.hubapi.com, token_env: ACME_HUBSPOT_TOKEN}", f"{{token_secret: {TOKEN}}}", "accounts.0.portal.token_secret"),
+        ("token_env: ACME_HUBSPOT_TOKEN}", f"token_env: {TOKEN}}}", "accounts.0.portal.token_env"),
+        ("ACME_HUBSPOT_TOKEN}\n", f"ACME_HUBSPOT_TOKEN}}\n    source_credentials: {{mailchimp_secret_block: {MAILCHIMP_KEY}}}\n",
+         "accounts.0.source_credentials.mailchimp_secret_block"),
+    ],
+)
+def test_a_credential_where_its_name_belongs_is_refused_without_repeating_it(tmp_path, replaced, by, field):
+    text = GOOD.replace(replaced, by, 1)
+    assert text != GOOD
+    with pytest.raises(InputError) as caught:
+        load_manifest(write(tmp_path, text))
+    message = str(caught.value)
+    assert f": {field}: " in message
+    assert TOKEN not in message and MAILCHIMP_KEY not in message
+    assert "11111111" not in message and "0123456789abcdef" not in message

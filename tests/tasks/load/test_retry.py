@@ -17,12 +17,15 @@ from hubspot.crm.lists.rest import RESTResponse
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.ratelimit import DailyQuotaSpent
+from tasks.load.client import HubSpotPortal
 from tasks.load.retry import (
     Cause,
     HttpError,
+    Unreachable,
     backoff_seconds,
     call_with_retries,
     classify,
+    connection_failure,
     describe,
     window_seconds,
 )
@@ -273,3 +276,41 @@ def test_messages_mask_emails_in_the_request_path():
         call_with_retries(send, budget=rate_budget, what="POST /statuses/jane.doe@example.com/unsubscribe-all")
     assert "jane.doe" not in str(raised.value)
     assert "j***@example.com" in str(raised.value)
+
+
+def refused_connection() -> requests.exceptions.ConnectionError:
+    """A refused connection as requests raises it: the socket's error under urllib3's two."""
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as socket_error:
+            raise urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection") from socket_error
+    except urllib3.exceptions.NewConnectionError as new_connection:
+        return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/x", reason=new_connection))
+
+
+def test_a_request_no_attempt_got_an_answer_for_says_why_from_the_socket():
+    send = scripted(*[refused_connection()] * settings.MAX_ATTEMPTS)
+    with pytest.raises(Unreachable) as raised:
+        call_with_retries(send, budget=budget()[0], what="GET /x", rng=random.Random(0))
+    assert (raised.value.what, raised.value.attempts, raised.value.reason) == ("GET /x", settings.MAX_ATTEMPTS, "Connection refused")
+    assert connection_failure(requests.exceptions.ReadTimeout("slow")) == "ReadTimeout"
+
+
+def test_a_5xx_to_the_end_is_no_unreachable_portal():
+    send = scripted(*[FakeApiError(503)] * settings.MAX_ATTEMPTS)
+    with pytest.raises(LoadError) as raised:
+        call_with_retries(send, budget=budget()[0], what="GET /x", rng=random.Random(0))
+    assert not isinstance(raised.value, Unreachable)
+
+
+def test_a_portal_nothing_answers_at_is_named_by_its_url(monkeypatch):
+    monkeypatch.setattr(settings, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(settings, "BACKOFF_BASE_SECONDS", 0.0)
+    token = "pat-na1-11111111-2222-3333-4444-555555555555"
+    portal = HubSpotPortal("http://127.0.0.1:1", token, budget=budget()[0])
+    with pytest.raises(LoadError) as raised:
+        portal.request("GET", "/account-info/v3/details")
+    message = str(raised.value)
+    assert message.startswith("cannot reach http://127.0.0.1:1: Connection refused (GET /account-info/v3/details, 2 attempts)")
+    assert token not in message

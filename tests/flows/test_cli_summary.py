@@ -1,0 +1,83 @@
+"""What the console says after a load: a stopped load still prints the plan's ledger and where the
+report is, and the contacts files are counted by how they went to HubSpot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import flows.cli
+from flows.cli import _print_summary, main
+from tasks.errors import LoadError
+
+CONTACTS = {"marketing": 33, "non_marketing": 4, "opted_out": 10}
+LEDGER = "rows read 60  rejected 8  duplicates merged 5  ->  marketing 33  non-marketing 4  opted out 10"
+STOP = "POST /crm/v3/imports: the portal's daily HubSpot API quota is spent (before the stop: done properties; 0 of 37 contacts sent)"
+
+
+def planned(**more) -> dict:
+    return {"rows_read": 60, "rows_rejected": 8, "duplicates_merged": 5, "contacts": CONTACTS, "sources": [], **more}
+
+
+def engine_stopping_with(report_written: dict | None):
+    """A stand-in for the flow: writes the report the run left (if any), then stops as a load does."""
+
+    def engine(flow, params):
+        if report_written is not None:
+            (Path(params.output) / "report.json").write_text(json.dumps(report_written), encoding="utf-8")
+        raise LoadError(STOP)
+
+    return engine
+
+
+def test_a_stopped_load_prints_the_ledger_and_where_the_report_is(tmp_path, capsys, monkeypatch, prefect_api_url):
+    out = tmp_path / "out"
+    monkeypatch.setattr(flows.cli, "_in_engine", engine_stopping_with(planned(load_stopped=STOP, load_done={})))
+
+    status = main(["migrate", str(flows.cli.SAMPLE_EXPORT), "--out", str(out)])
+
+    printed = capsys.readouterr()
+    assert status == 1
+    assert LEDGER in printed.out
+    assert "the load stopped before it finished: report.json load_stopped says why, load_done what was done" in printed.out
+    assert printed.out.rstrip().endswith(f"report: {out}/report.json")
+    assert printed.err == f"onramp: error: load failed: {STOP}\n"
+
+
+@pytest.mark.parametrize(
+    "left", [None, planned(load_stopped="an earlier run's stop"), planned()], ids=["no report", "earlier stop", "earlier run"]
+)
+def test_a_report_that_is_not_this_stops_is_not_printed(tmp_path, capsys, monkeypatch, prefect_api_url, left):
+    out = tmp_path / "out"
+    monkeypatch.setattr(flows.cli, "_in_engine", engine_stopping_with(left))
+
+    status = main(["migrate", str(flows.cli.SAMPLE_EXPORT), "--out", str(out)])
+
+    assert status == 1
+    assert capsys.readouterr().out == ""
+
+
+def file_result(path: str | None, import_id: int | None) -> dict:
+    return {"import_id": import_id, **({"path": path} if path else {})}
+
+
+@pytest.mark.parametrize(
+    ("files", "counted"),
+    [
+        ([file_result(None, 1), file_result(None, 2)], "2 import(s)"),
+        ([file_result(None, 1), file_result("upsert", None)], "1 import(s), 1 file(s) by batch upsert"),
+        # The demo: both files upserted; the marketing one's status set by an import (HubSpot holds 1).
+        ([file_result("upsert", 5), file_result("upsert", None)],
+         "1 import(s), 2 file(s) by batch upsert (the marketing status of 1 of them by import)"),
+    ],
+    ids=["imports", "one of each", "upserts"],
+)
+def test_contacts_files_are_counted_by_how_they_went(capsys, files, counted):
+    load = {"portal": "http://127.0.0.1:1", "portal_id": None, "imports": files, "opt_outs": {"unsubscribed": 10}, "rows_failed": 0}
+
+    _print_summary(planned(load=load), "out")
+
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("HubSpot (")]
+    assert line == f"HubSpot (http://127.0.0.1:1): {counted}, 10 opted out, 0 row(s) failed"
