@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from emulators.hubspot import serve_in_background
+from flows.cli import _print_summary
 from flows.sync import sync_contacts
 from schemas.params import SyncParameters
 from tasks.errors import LoadError
@@ -72,7 +73,7 @@ def test_a_folder_is_one_sync_however_its_path_is_typed(prefect_api_url, hubspot
     assert len(list((out / ".onramp-sync").iterdir())) == 1
 
 
-def test_an_older_export_does_not_undo_a_newer_one(prefect_api_url, hubspot, token, tmp_path):
+def test_an_older_export_does_not_undo_a_newer_one(prefect_api_url, hubspot, token, tmp_path, capsys):
     folder, out = tmp_path / "stale", tmp_path / "out"
     write_export(folder, "stale", "Denver", changed="2024-02-01 10:00:00")
     sync(folder, out, hubspot)
@@ -82,6 +83,8 @@ def test_an_older_export_does_not_undo_a_newer_one(prefect_api_url, hubspot, tok
 
     assert (older["sync"]["older_than_sent"], older["sync"]["new_or_changed_contacts"]) == (OTHERS + 1, 0)
     assert city_in_hubspot(hubspot, "stale0@example.com") == "Denver"
+    _print_summary(older, str(out))
+    assert f"{OTHERS + 1} older than the row sent, 0 no longer in the sources" in capsys.readouterr().out
     write_export(folder, "stale", "Boston", changed="2024-03-01 10:00:00")
     assert sync(folder, out, hubspot)["sync"]["new_or_changed_contacts"] == OTHERS + 1
     assert city_in_hubspot(hubspot, "stale0@example.com") == "Boston"
