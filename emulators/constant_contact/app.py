@@ -31,6 +31,7 @@ from emulators.constant_contact.settings import (
 )
 from emulators.constant_contact.oauth import TOKEN_PATH, TokenIssuer, oauth_error
 from emulators.loopback import InFlight
+from emulators.removals import remove_due
 
 API_PREFIX = "/v3"
 
@@ -108,12 +109,7 @@ class ConstantContactEmulator:
             selected = self.account.select(statuses, after)
             page = [shape(contact, includes) for contact in selected[start : start + limit]]
             total = len(selected)
-            due = next((removal for removal in self.settings.removals if removal[0] == start), None)
-            if due is not None:
-                self.settings.removals.remove(due)
-                _, index, count = due
-                self.removed += self.account.contacts[index : index + count]
-                del self.account.contacts[index : index + count]
+            self.removed += remove_due(self.settings.removals, start, self.account.contacts)
             return page, total
 
 

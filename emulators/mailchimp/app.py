@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from emulators.loopback import InFlight
 from emulators.mailchimp.audience import MERGE_FIELDS, Audience
 from emulators.mailchimp.settings import DEFAULT_COUNT, MAX_COUNT, STATUSES, MailchimpSettings
+from emulators.removals import remove_due
 
 API_PREFIX = "/3.0"
 ERROR_DOCS = "https://mailchimp.com/developer/marketing/docs/errors/"
@@ -114,12 +115,7 @@ class MailchimpEmulator:
             selected = self.audience.select(status, since)
             page = [dict(member) for member in selected[offset : offset + count]]
             total = len(selected)
-            due = next((removal for removal in self.settings.removals if removal[0] == offset), None)
-            if due is not None:
-                self.settings.removals.remove(due)
-                _, index, removed = due
-                self.removed += self.audience.members[index : index + removed]
-                del self.audience.members[index : index + removed]
+            self.removed += remove_due(self.settings.removals, offset, self.audience.members)
             return page, total
 
     def reset_counters(self) -> None:
