@@ -78,14 +78,19 @@ def test_an_access_token_expiring_mid_read_with_no_refresh_token_says_how_to_ref
     )
 
 
+def _refresh_from_env(monkeypatch, server) -> None:
+    """Point the reader at ``server`` with a refresh token and client credentials from the environment."""
+    settings = server.settings
+    _constant_contact_env(
+        monkeypatch, server, REFRESH_TOKEN=settings.refresh_token, CLIENT_ID=settings.client_id, CLIENT_SECRET=settings.client_secret
+    )
+
+
 def test_a_refresh_token_rotated_from_the_environment_is_told_once_and_never_shown(tmp_path, monkeypatch, caplog):
     # Each token admits 3 requests: the read refreshes several times, each rotating the refresh token.
     with constant_contact(contacts=2000, access_token_lifetime_requests=3) as server:
         settings = server.settings
-        _constant_contact_env(
-            monkeypatch, server, REFRESH_TOKEN=settings.refresh_token, CLIENT_ID=settings.client_id,
-            CLIENT_SECRET=settings.client_secret,
-        )  # fmt: skip
+        _refresh_from_env(monkeypatch, server)
         caplog.set_level(logging.INFO)
         assert _read_contacts(tmp_path) == 2000
         assert server.emulator.tokens.refreshes >= 2
@@ -104,10 +109,7 @@ def test_a_refresh_token_rotated_from_the_environment_is_told_once_and_never_sho
 def test_a_long_lived_refresh_token_from_the_environment_is_no_news(tmp_path, monkeypatch, caplog):
     with constant_contact(contacts=600, access_token_lifetime_requests=3, rotate_refresh_tokens=False) as server:
         settings = server.settings
-        _constant_contact_env(
-            monkeypatch, server, REFRESH_TOKEN=settings.refresh_token, CLIENT_ID=settings.client_id,
-            CLIENT_SECRET=settings.client_secret,
-        )  # fmt: skip
+        _refresh_from_env(monkeypatch, server)
         caplog.set_level(logging.INFO)
         assert _read_contacts(tmp_path) == 600 and server.emulator.tokens.refreshes >= 2
     assert "rotated" not in caplog.text
