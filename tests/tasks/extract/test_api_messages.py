@@ -108,7 +108,6 @@ def test_a_refresh_token_rotated_from_the_environment_is_told_once_and_never_sho
 
 def test_a_long_lived_refresh_token_from_the_environment_is_no_news(tmp_path, monkeypatch, caplog):
     with constant_contact(contacts=600, access_token_lifetime_requests=3, rotate_refresh_tokens=False) as server:
-        settings = server.settings
         _refresh_from_env(monkeypatch, server)
         caplog.set_level(logging.INFO)
         assert _read_contacts(tmp_path) == 600 and server.emulator.tokens.refreshes >= 2
