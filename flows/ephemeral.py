@@ -12,10 +12,14 @@ server module. It is stopped at exit, after Prefect has sent its last logs and e
 did not come up, nothing is set and Prefect starts its own temporary server, as it would have
 without Onramp. A command that ends before its flow starts (bad input) stops it.
 
-A killed command stops it too, though ``atexit`` does not run then: SIGTERM and SIGHUP stop it
-before they end the command (Ctrl-C ends it by ``KeyboardInterrupt``, so ``atexit`` runs), and
-on Linux the server asks the kernel for SIGTERM when the command dies, whatever killed it
-(SIGKILL, the OOM killer).
+A stopped command stops it too. Ctrl-C, SIGTERM and SIGHUP stop a command that runs a flow
+the same way, at any point: the work in flight is told to stop (``tasks/stopping.py``: an
+import being waited for, a rate-limit wait, a retry's backoff), the command says in one line
+that it was stopped and that running it again resumes, and it exits 128 + the signal's number
+(130, 143, 129) through ``SystemExit``, so ``atexit`` runs and stops the server. During a flow,
+Prefect takes SIGTERM over and raises its own ``TerminationSignal``; once its engine has
+recorded the run as crashed it hands the signal back here. On Linux the server also asks the
+kernel for SIGTERM when the command dies, whatever killed it (SIGKILL, the OOM killer).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
+from tasks import stopping
+
 # SERVER_ENV and uvicorn_command are what Prefect's SubprocessASGIServer._run_uvicorn_command
 # runs; tests/flows/test_ephemeral.py holds them equal, so a Prefect upgrade that changes its
 # command fails there, not in a user's run.
@@ -46,14 +52,36 @@ _PORTS = range(8000, 9000)
 _PORT_ATTEMPTS = 10
 _HEALTH_POLL_SECONDS = 0.1
 _STOP_TIMEOUT_SECONDS = 5
-# Signals whose default action ends the command without running atexit. Each is taken over only
-# while at its default: one the command was started ignoring (SIGHUP under nohup) stays ignored.
-_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+# Signals that stop the command, as a person names them. Each is taken over only while at its
+# default: one the command was started ignoring (SIGINT in a shell's background job, SIGHUP under
+# nohup) stays ignored.
+_STOP_SIGNALS = {
+    getattr(signal, name): said
+    for name, said in (("SIGINT", "Ctrl-C (SIGINT)"), ("SIGTERM", "SIGTERM"), ("SIGHUP", "SIGHUP"))
+    if hasattr(signal, name)
+}
+_DEFAULT_HANDLERS = (signal.SIG_DFL, signal.default_int_handler)
 # <linux/prctl.h>: the signal the kernel sends a process when the thread that forked it exits.
 _PR_SET_PDEATHSIG = 1
 
-# Servers launched and not stopped yet: what an ending signal stops.
-_running: set[subprocess.Popen] = set()
+
+class CommandStopped(SystemExit):
+    """The command was stopped by a signal: it exits 128 + the signal's number.
+
+    A ``SystemExit``, so the command's own error handling lets it through and ``atexit`` runs.
+
+    Args:
+        signum: The signal.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    @property
+    def message(self) -> str:
+        """What the command says as it ends."""
+        return f"stopped by {_STOP_SIGNALS[self.signum]}; run the same command again to resume where it stopped"
 
 
 class _EarlyServer:
@@ -79,10 +107,18 @@ def temporary_server_started_early(wanted: bool) -> Iterator[None]:
         wanted: Whether the command runs a flow.
     """
     global _early
+    replaced = _stop_on_signals() if wanted else {}
     if wanted:
         _early = _launch()
     try:
         yield
+    except CommandStopped as stopped:
+        print(f"onramp: {stopped.message}", file=sys.stderr, flush=True)
+        raise
+    else:
+        # The command ended and its process goes on (a test, a script): it gets its signals back.
+        for signum, handler in replaced.items():
+            signal.signal(signum, handler)
     finally:
         early, _early = _early, None
         if early is not None and not early.in_use:
@@ -97,7 +133,10 @@ def use_the_early_server() -> None:
     launched; when the server died (its port was taken meanwhile) or did not answer in
     ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``, it is stopped and Prefect starts its
     own temporary server instead.
+
+    It also takes Ctrl-C back for the command (see :func:`_stop_on_signals`).
     """
+    _stop_on_signals()
     if _early is None or _early.in_use:
         return
     from prefect.context import refresh_global_settings_context
@@ -140,8 +179,6 @@ def _launch() -> _EarlyServer | None:
     # files as this process, so it runs with the settings Prefect would have handed it.
     process = subprocess.Popen(uvicorn_command(port), env={**os.environ, **SERVER_ENV}, preexec_fn=_dies_with_the_command())
     early = _EarlyServer(process, port)
-    _running.add(process)
-    _stop_servers_on_ending_signals()
     # A server named in a Prefect profile or settings file is known only once they are read.
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
@@ -194,24 +231,39 @@ def _dies_with_the_command() -> Callable[[], None] | None:
     return ask_for_sigterm_when_the_command_dies
 
 
-def _stop_servers_on_ending_signals() -> None:
-    """Have SIGTERM and SIGHUP stop the running servers, then end the command as they would
-    have. Python handles signals on the main thread only: elsewhere, only Linux's parent-death
-    signal stops the server."""
+def _stop_on_signals() -> dict[int, Callable | int]:
+    """Have Ctrl-C, SIGTERM and SIGHUP stop the command (see the module), and return the handlers
+    replaced. Python handles signals on the main thread only: elsewhere, they keep theirs.
+
+    Called again just before the flow starts (:func:`use_the_early_server`), once the command's
+    libraries are imported: polars installs a native SIGINT handler as it is imported, with
+    ``SA_RESTART`` (pola-rs/polars#21739), so that a wait of the main thread for other threads
+    (a load's steps) resumes after Ctrl-C instead of returning to run Python's handler: Ctrl-C
+    did nothing until the wait ended. Setting the handler again puts Python's own back.
+    """
     if threading.current_thread() is not threading.main_thread():
+        return {}
+    replaced = {}
+    for signum in _STOP_SIGNALS:
+        handler = signal.getsignal(signum)
+        if handler in _DEFAULT_HANDLERS or handler is _stop_the_command:
+            signal.signal(signum, _stop_the_command)
+            replaced[signum] = handler
+    return replaced
+
+
+_stopped = False
+
+
+def _stop_the_command(signum: int, frame: object) -> None:
+    global _stopped
+    # Once: a second signal would cut the stop's own clean-up short (stopping the server, sending
+    # Prefect's last logs) with a traceback. SIGKILL still ends it at once.
+    if _stopped:
         return
-    for signum in _ENDING_SIGNALS:
-        if signal.getsignal(signum) is signal.SIG_DFL:
-            signal.signal(signum, _stop_servers_then_end)
-
-
-def _stop_servers_then_end(signum: int, frame: object) -> None:
-    for process in list(_running):
-        _stop(process)
-    # Ended by the signal itself, at its default: the exit status says which (143 for SIGTERM),
-    # and nothing more is printed, as a command without a server would end.
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    _stopped = True
+    stopping.request_stop()
+    raise CommandStopped(signum)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -221,4 +273,3 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    _running.discard(process)

@@ -8,6 +8,8 @@ lineage to the source rows it came from. ``reference/hubspot-api.md`` §1.
 
 With an :class:`~tasks.load.resume.ImportJournal`, a file whose import was already submitted
 (by a run that was killed or stopped) is not submitted again: its import is polled instead.
+So a command stopped while it waits for an import (``tasks/stopping.py`` ends the wait at once)
+loses nothing: its rerun takes the import up.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks import stopping
 from tasks.csv_safety import restore_formulas
 from tasks.errors import LoadError
 from tasks.load import settings
@@ -444,7 +447,7 @@ def import_contacts_files(
                 results[run.entry["file"]] = _result(run, "REJECTED", None, rows_not_loaded(plan, run, "REJECTED", [rejection]))
         if not running:
             continue
-        time.sleep(poll_interval)
+        stopping.wait(poll_interval)
         for run in list(running):
             response = get_import(portal, run.import_id)
             file = run.entry["file"]

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tasks import stopping
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.log import get_logger
@@ -217,7 +218,9 @@ class RateBudget:
             counts that this budget cannot see.
         clock: Monotonic clock shared by the processes of the machine (``time.monotonic`` is
             system-wide on Linux), seconds.
-        sleep: Sleep function, seconds.
+        sleep: Sleep function, seconds: by default one that ends at once, raising
+            :class:`~tasks.stopping.Stopping`, when the command stops (it is also the backoff
+            of ``tasks/load/retry.py``).
         wall_clock: Seconds since the epoch (``time.time``): when the daily quota resets is a
             time of day, which the monotonic clock cannot tell.
     """
@@ -229,7 +232,7 @@ class RateBudget:
         *,
         reserve: int = settings.RATE_LIMIT_RESERVE,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = stopping.wait,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.key = key
@@ -401,10 +404,12 @@ class RateBudget:
                 process that has had no answer since the quota was seen spent (a rerun) sends
                 one request first, to see whether the quota is back (lifted, more bought, or
                 reset); the other requests wait for its answer.
+            Stopping: The command is stopping (``tasks/stopping.py``): no request starts.
         """
         kind = kind_of(what)
         logged = False
         while True:
+            stopping.check_not_stopping()
             with self._state() as state:
                 now = self.clock()
                 verdict = self._daily_verdict(state)

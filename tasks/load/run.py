@@ -45,6 +45,7 @@ from tasks.load.properties import ensure_properties, ensure_properties_task
 from tasks.load.reconcile import publish_reconciliation, reconcile_task
 from tasks.load.resume import STATE_FOLDER, ImportJournal, SentContent, claim_state
 from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
+from tasks.stopping import stopped_when_interrupted
 
 AUTO = "auto"
 LOAD_PATHS = (AUTO, IMPORTS, UPSERT)
@@ -477,7 +478,8 @@ def load_steps(
     _log_start(portal, planned)
     progress = LoadProgress(planned)
     log = StepLog()
-    with _said_on_a_stop(progress, log):
+    # Interrupted (Ctrl-C, SIGTERM), the steps still running in other threads stop too.
+    with stopped_when_interrupted(), _said_on_a_stop(progress, log):
         kept = keep_opted_out_non_marketing(portal, planned, state_dir)
         plan = kept.plan
         progress.follow(plan)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
 import requests
 from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 
+from tasks import stopping
 from tasks.errors import LoadError
 from tasks.load import (
     HubSpotPortal,
@@ -19,6 +22,7 @@ from tasks.load import (
     read_plan,
 )
 from tasks.load.upsert import upsert_contacts_file
+from tests.reliability.portal import wait_for
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_plan
 
@@ -447,3 +451,36 @@ def test_cells_neutralised_for_spreadsheets_reach_hubspot_as_their_values_by_imp
         assert {email: (c.properties["firstname"], c.properties["mailchimp_notes"]) for email, c in contacts.items()} == expected
     # Nothing of the copy is left beside the plan.
     assert not list((tmp_path / "imported").glob(".onramp-upload-*"))
+
+
+@pytest.fixture
+def stop_request(monkeypatch):
+    """A stop request of the test's own: one made here must not stop the other tests' loads."""
+    monkeypatch.setattr(stopping, "_stop_requested", threading.Event())
+    return stopping
+
+
+def test_a_stop_ends_the_wait_on_an_import_hubspot_is_still_processing(portal, emulator, stop_request, tmp_path):
+    plan = migration(tmp_path, opt_outs={}, properties=[], group=None)
+    emulator.imports.hold()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            # Polled once a minute, as if HubSpot were slow: the stop must not wait for the poll.
+            waiting = pool.submit(import_contacts_files, portal, plan, plan.imports, poll_interval=60)
+            wait_for(lambda: len(emulator.portal.imports) == len(plan.imports))
+            stop_request.request_stop()
+            with pytest.raises(stopping.Stopping):
+                waiting.result(timeout=30)
+        finally:
+            emulator.imports.release()
+    assert count_requests(emulator, "POST", "/crm/v3/imports") == len(plan.imports)
+    assert count_requests(emulator, "GET", "/crm/v3/imports") == 0
+
+
+def test_once_stopping_no_request_starts_not_even_from_the_opt_out_pool(portal, emulator, stop_request, tmp_path):
+    stop_request.request_stop()
+
+    with pytest.raises(stopping.Stopping):
+        apply_opt_outs(portal, migration(tmp_path))
+
+    assert sum(emulator.request_counts.values()) == 0
