@@ -103,6 +103,9 @@ def temporary_server_started_early(wanted: bool) -> Iterator[None]:
     environment or in Prefect's settings, nothing is left running. On leaving, a server no flow
     used (see :func:`use_the_early_server`) is stopped.
 
+    If ``wanted``, Ctrl-C, SIGTERM and SIGHUP stop the command inside it as the module says:
+    the stop's one line is printed here, as :class:`CommandStopped` leaves it.
+
     Args:
         wanted: Whether the command runs a flow.
     """
@@ -115,11 +118,12 @@ def temporary_server_started_early(wanted: bool) -> Iterator[None]:
     except CommandStopped as stopped:
         print(f"onramp: {stopped.message}", file=sys.stderr, flush=True)
         raise
-    else:
-        # The command ended and its process goes on (a test, a script): it gets its signals back.
-        for signum, handler in replaced.items():
-            signal.signal(signum, handler)
     finally:
+        if not _stopped:
+            # The command ended, and its process may go on (a test, a script): it gets its
+            # signals back. A stopped one keeps them to the end (see _stop_the_command).
+            for signum, handler in replaced.items():
+                signal.signal(signum, handler)
         early, _early = _early, None
         if early is not None and not early.in_use:
             _stop(early.process)
