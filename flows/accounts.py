@@ -55,6 +55,7 @@ from tasks.load.log import get_logger
 from tasks.load.run import LoadStopped
 from tasks.privacy import mask_emails_in
 from tasks.report import REPORT_FILE
+from tasks.stopping import stopped_when_interrupted
 from tasks.transform.consent import Outcome
 
 ROLLUP_FILE = "rollup.json"
@@ -418,7 +419,9 @@ def migrate_accounts(params: AccountsParameters) -> dict:
     # temporary server of this process) every worker would start a temporary server of its own
     # and the accounts' runs would be recorded where no one looks.
     api_url = str(FlowRunContext.get().client.api_url)
-    with temporary_settings({PREFECT_API_URL: api_url}), task_runner_for(params) as runner:
+    # An interruption (Prefect's SIGTERM is raised here, in the main thread) must reach the
+    # accounts' loads in the runner's threads before the runner's exit waits for them.
+    with temporary_settings({PREFECT_API_URL: api_url}), task_runner_for(params) as runner, stopped_when_interrupted():
         try:
             while waiting or running:
                 while waiting and len(running) < params.max_concurrent_accounts:

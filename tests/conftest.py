@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,8 +14,18 @@ from moto.server import ThreadedMotoServer
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 
+from tasks import stopping
+
 S3_BUCKET = "onramp-test"
 S3_CREDENTIALS = {"key": "testing", "secret": "testing"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_stop_request(monkeypatch):
+    """Each test starts with no stop requested. The request is process-wide and never cleared
+    (a command's process ends once it stops), so a test that interrupts a flow would otherwise
+    stop every later test's load in the same worker."""
+    monkeypatch.setattr(stopping, "_stop_requested", threading.Event())
 
 
 @dataclass(frozen=True)

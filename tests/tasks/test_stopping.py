@@ -9,10 +9,7 @@ import pytest
 from tasks import stopping
 
 
-@pytest.fixture(autouse=True)
-def stop_request(monkeypatch):
-    """A stop request of the test's own: one made here must not stop the other tests' work."""
-    monkeypatch.setattr(stopping, "_stop_requested", threading.Event())
+# Each test has a stop request of its own (tests/conftest.py's fresh_stop_request).
 
 
 def test_a_wait_in_another_thread_ends_when_the_stop_is_requested():

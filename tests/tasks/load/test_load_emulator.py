@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -453,14 +452,7 @@ def test_cells_neutralised_for_spreadsheets_reach_hubspot_as_their_values_by_imp
     assert not list((tmp_path / "imported").glob(".onramp-upload-*"))
 
 
-@pytest.fixture
-def stop_request(monkeypatch):
-    """A stop request of the test's own: one made here must not stop the other tests' loads."""
-    monkeypatch.setattr(stopping, "_stop_requested", threading.Event())
-    return stopping
-
-
-def test_a_stop_ends_the_wait_on_an_import_hubspot_is_still_processing(portal, emulator, stop_request, tmp_path):
+def test_a_stop_ends_the_wait_on_an_import_hubspot_is_still_processing(portal, emulator, tmp_path):
     plan = migration(tmp_path, opt_outs={}, properties=[], group=None)
     emulator.imports.hold()
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -468,7 +460,7 @@ def test_a_stop_ends_the_wait_on_an_import_hubspot_is_still_processing(portal, e
             # Polled once a minute, as if HubSpot were slow: the stop must not wait for the poll.
             waiting = pool.submit(import_contacts_files, portal, plan, plan.imports, poll_interval=60)
             wait_for(lambda: len(emulator.portal.imports) == len(plan.imports))
-            stop_request.request_stop()
+            stopping.request_stop()
             with pytest.raises(stopping.Stopping):
                 waiting.result(timeout=30)
         finally:
@@ -477,8 +469,8 @@ def test_a_stop_ends_the_wait_on_an_import_hubspot_is_still_processing(portal, e
     assert count_requests(emulator, "GET", "/crm/v3/imports") == 0
 
 
-def test_once_stopping_no_request_starts_not_even_from_the_opt_out_pool(portal, emulator, stop_request, tmp_path):
-    stop_request.request_stop()
+def test_once_stopping_no_request_starts_not_even_from_the_opt_out_pool(portal, emulator, tmp_path):
+    stopping.request_stop()
 
     with pytest.raises(stopping.Stopping):
         apply_opt_outs(portal, migration(tmp_path))
