@@ -8,6 +8,7 @@ on stderr naming the file and the problem, never a traceback), 1 when a load (or
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -579,10 +580,12 @@ def _summarised(flow: Callable, params: object) -> dict:
     still says what was planned and where the report is."""
     from tasks.errors import LoadError
 
+    started = datetime.datetime.now(datetime.UTC)
     try:
         report = _in_engine(flow, params)
-    except LoadError as error:
-        stopped = _report_of_the_stop(params.output, error)
+    except BaseException as error:
+        # A load error, or an interruption (Ctrl-C, SIGTERM); not a bug.
+        stopped = _report_of_the_stop(params.output, error, started) if isinstance(error, LoadError) or not isinstance(error, Exception) else None
         if stopped is not None:
             _print_summary(stopped, params.output)
         raise
@@ -590,22 +593,31 @@ def _summarised(flow: Callable, params: object) -> dict:
     return report
 
 
-def _report_of_the_stop(output: str, error: Exception) -> dict | None:
-    """The report the run published when its load stopped with ``error``; None when there is none
-    (the run stopped before it planned) or the report there is an earlier run's."""
+def _report_of_the_stop(output: str, error: BaseException, started: datetime.datetime) -> dict | None:
+    """The report the run published when its load stopped with ``error`` (a load error, or an
+    interruption); None when there is none (the run stopped before it planned) or the report
+    there is an earlier run's (its message differs, or it was written before ``started``)."""
     import json
 
     import fsspec
 
+    from tasks.load.run import INTERRUPTED
     from tasks.report import REPORT_FILE
 
+    location = f"{output.rstrip('/')}/{REPORT_FILE}"
     try:
-        with fsspec.open(f"{output.rstrip('/')}/{REPORT_FILE}", "r", encoding="utf-8") as handle:
+        fs, path = fsspec.core.url_to_fs(location)
+        if fs.modified(path).astimezone(datetime.UTC) < started:
+            return None
+        with fs.open(path, "r", encoding="utf-8") as handle:
             report = json.load(handle)
-    except (OSError, ValueError):
+    except (OSError, ValueError, NotImplementedError):
         return None
-    # The flow writes the error's own message there as it stops (flows/migrate.py).
-    return report if isinstance(report, dict) and report.get("load_stopped") == str(error) else None
+    # The flow writes the error's own message there as it stops, or why an interruption stopped
+    # it (flows/migrate.py).
+    said = report.get("load_stopped") if isinstance(report, dict) else None
+    matches = said == str(error) if isinstance(error, Exception) else bool(said) and said.startswith(INTERRUPTED)
+    return report if matches else None
 
 
 def _portal_named(section: dict) -> str:

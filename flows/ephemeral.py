@@ -181,7 +181,12 @@ def _launch() -> _EarlyServer | None:
         return None  # left to Prefect, which retries for longer
     # Launched before Prefect is imported: the server reads the same environment and settings
     # files as this process, so it runs with the settings Prefect would have handed it.
-    process = subprocess.Popen(uvicorn_command(port), env={**os.environ, **SERVER_ENV}, preexec_fn=_dies_with_the_command())
+    # A session of its own: a terminal's Ctrl-C goes to its whole foreground process group, and
+    # the server, stopped with the command, left Prefect retrying a dead API for a minute before
+    # the command could say it stopped. The command stops it at its end (or the kernel does).
+    process = subprocess.Popen(
+        uvicorn_command(port), env={**os.environ, **SERVER_ENV}, preexec_fn=_dies_with_the_command(), start_new_session=True
+    )
     early = _EarlyServer(process, port)
     # A server named in a Prefect profile or settings file is known only once they are read.
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED

@@ -24,7 +24,7 @@ from tasks.load.dryrun import dry_run_task
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import read_plan
 from tasks.load.resume import load_state_dir
-from tasks.load.run import LoadStopped, load_steps
+from tasks.load.run import INTERRUPTED, LOAD_DONE, LoadStopped, load_steps, stop_message
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
 from tasks.plan import DEFAULT_PROFILE, consent_profiles
@@ -135,14 +135,23 @@ def checked_portal(params: MigrationParameters) -> HubSpotPortal:
 
 @contextmanager
 def reported_if_the_load_stops(report: dict, out: OutputFolder, rejects_alert_fraction: float) -> Iterator[None]:
-    """When the load stops (daily quota, HubSpot down), publish the report with why under
-    ``load_stopped`` and, for a stop partway, what was done by then under ``load_done`` (steps
-    done, contacts sent of those planned) before failing, so the run says where it stopped."""
+    """When the load stops (daily quota, HubSpot down, Ctrl-C or SIGTERM), publish the report with
+    why under ``load_stopped`` and, for a stop partway, what was done by then under ``load_done``
+    (steps done, contacts sent of those planned) before failing, so the run says where it stopped."""
     try:
         yield
     except LoadError as error:
         report["load_stopped"] = str(error)
         if isinstance(error, LoadStopped):
             report["load_done"] = error.done
+        publish_report(report, out, rejects_alert_fraction)
+        raise
+    except BaseException as interruption:
+        if isinstance(interruption, Exception):
+            raise  # a bug: nothing to say of the load
+        done = getattr(interruption, LOAD_DONE, None)
+        report["load_stopped"] = stop_message(INTERRUPTED, done) if done else INTERRUPTED
+        if done:
+            report["load_done"] = done
         publish_report(report, out, rejects_alert_fraction)
         raise

@@ -386,15 +386,26 @@ class LoadStopped(LoadError):
     def __init__(self, reason: LoadError, done: dict[str, Any]) -> None:
         self.reason = reason
         self.done = done
-        steps = _named(done["steps_done"]) or "nothing"
-        super().__init__(
-            f"{reason} (before the stop: done {steps}; {done['contacts_sent']} of {done['contacts_planned']} contacts sent)"
-        )
+        super().__init__(stop_message(str(reason), done))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled (to or from a Dask worker) with the reason as a plain LoadError: the reason's
         # own class may take other arguments than its message.
         return (type(self), (LoadError(str(self.reason)), self.done))
+
+
+def stop_message(reason: str, done: dict[str, Any]) -> str:
+    """Why the load stopped, then what it had done: ``... (before the stop: done properties,
+    1 opt-out file; 100 of 245 contacts sent)`` (``done`` as :class:`LoadStopped` holds it)."""
+    steps = _named(done["steps_done"]) or "nothing"
+    return f"{reason} (before the stop: done {steps}; {done['contacts_sent']} of {done['contacts_planned']} contacts sent)"
+
+
+INTERRUPTED = "stopped by a signal (Ctrl-C, SIGTERM)"
+"""Why a load that an interruption ended stopped, in its report."""
+LOAD_DONE = "onramp_load_done"
+"""The attribute an interruption leaving :func:`load_steps` carries: what was done by then
+(:meth:`LoadProgress.done_before_stop`), for the report (``flows/migrate.py``)."""
 
 
 def _settled(future: PrefectFuture) -> State:
@@ -520,11 +531,16 @@ def load_steps(
 
 @contextmanager
 def _said_on_a_stop(progress: LoadProgress, log: StepLog) -> Iterator[None]:
-    """Turn a :class:`LoadError` that stops the load into a :class:`LoadStopped` saying what was done."""
+    """Turn a :class:`LoadError` that stops the load into a :class:`LoadStopped` saying what was
+    done; an interruption (Ctrl-C, SIGTERM) goes on up as it is, carrying it as :data:`LOAD_DONE`."""
     try:
         yield
     except LoadError as error:
         raise LoadStopped(error, progress.done_before_stop(log.steps)) from error
+    except BaseException as error:
+        if not isinstance(error, Exception):
+            setattr(error, LOAD_DONE, progress.done_before_stop(log.steps))
+        raise
 
 
 def _log_start(portal: HubSpotPortal, plan: LoadPlan) -> None:

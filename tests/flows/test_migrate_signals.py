@@ -9,6 +9,7 @@ waiting in the task runner's threads.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import time
 import pytest
 
 from emulators.hubspot import serve_in_background
+from tasks.load.run import INTERRUPTED
 from tests.flows.test_ephemeral_signals import GONE_WITHIN_SECONDS, REPO, STARTUP_SECONDS, children, running
 from tests.reliability.portal import TOKEN, run_cli, wait_for
 
@@ -32,8 +34,10 @@ STOPPED = {
 }
 
 
-# Resuming does not depend on which signal stopped the run: one of them is rerun.
-@pytest.mark.parametrize(("signum", "rerun"), [(signal.SIGTERM, True), (signal.SIGINT, False)], ids=["SIGTERM", "SIGINT"])
+# Ctrl-C as a terminal sends it, to the command's whole process group (the temporary server
+# has a session of its own, so it is not stopped under the command). Resuming does not depend
+# on which signal stopped the run: one of them is rerun.
+@pytest.mark.parametrize(("signum", "rerun"), [(signal.SIGTERM, True), (signal.SIGINT, False)], ids=["SIGTERM", "SIGINT-to-the-group"])
 def test_a_signal_stops_a_migration_waiting_on_an_import_and_a_rerun_takes_it_up(signum, rerun, prefect_api_url, tmp_path):
     (tmp_path / "export.zip").symlink_to(SAMPLE)
     env = {
@@ -42,21 +46,24 @@ def test_a_signal_stops_a_migration_waiting_on_an_import_and_a_rerun_takes_it_up
         "HUBSPOT_ACCESS_TOKEN": TOKEN,
         "ONRAMP_STATE_DIR": str(tmp_path / "budgets"),
     }
-    stderr = tmp_path / "stderr.txt"
+    stderr, stdout = tmp_path / "stderr.txt", tmp_path / "stdout.txt"
     with serve_in_background() as hub:
         hub.emulator.imports.hold()
         # A file, not a pipe: a server left running would hold a pipe open after the command ended.
-        with stderr.open("w") as stderr_file:
+        with stderr.open("w") as stderr_file, stdout.open("w") as stdout_file:
             command = subprocess.Popen(
                 [sys.executable, "-m", "flows.cli", "migrate", str(tmp_path / "export.zip"), "--out", str(tmp_path / "out"),
                  "--portal-url", hub.url, "--load-path", "imports"],
-                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr_file,
+                cwd=REPO, env=env, stdout=stdout_file, stderr=stderr_file, start_new_session=True,
             )
         try:
             wait_for(lambda: len(hub.emulator.portal.imports) == IMPORTS, timeout=STARTUP_SECONDS)
             servers = [pid for pid, cmdline in children(command.pid) if "uvicorn" in cmdline]
             assert len(servers) == 1, children(command.pid)
-            command.send_signal(signum)
+            if signum == signal.SIGINT:
+                os.killpg(command.pid, signum)
+            else:
+                command.send_signal(signum)
             command.wait(timeout=GONE_WITHIN_SECONDS)
         finally:
             if command.poll() is None:
@@ -70,6 +77,11 @@ def test_a_signal_stops_a_migration_waiting_on_an_import_and_a_rerun_takes_it_up
         assert STOPPED[signum] in said.splitlines(), said
         assert "Traceback" not in said, said
         assert not running(servers[0])
+        # The report says the load stopped and what it had done; the console says where it is.
+        report = json.loads((tmp_path / "out" / "report.json").read_text())
+        assert report["load_stopped"].startswith(INTERRUPTED), report.get("load_stopped")
+        assert report["load_done"]["contacts_planned"] > 0
+        assert f"report: {tmp_path / 'out' / 'report.json'}" in stdout.read_text().splitlines()
 
         if not rerun:
             return
