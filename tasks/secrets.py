@@ -20,8 +20,9 @@ CREDENTIAL_SHAPES = {
     "a Mailchimp API key": re.compile(r"[0-9a-f]{32}-[a-z]{2}\d+", re.IGNORECASE),
     "a JWT (an OAuth2 access token)": re.compile(r"^eyJ[\w-]*\.[\w-]*\.?"),
     "a long run of hex digits": re.compile(r"[0-9a-f]{24}", re.IGNORECASE),
-    # A random token's segment mixes letters and digits at length; a block name's words do not.
-    "a long mix of letters and digits": re.compile(r"(?=[a-z0-9_]*\d)(?=[a-z0-9_]*[a-z])[a-z0-9_]{20,}", re.IGNORECASE),
+    # A random token's segment of 20 or more switches between letters and digits again and
+    # again; a name people give a block switches once or twice (mycompany2024hubspotkey).
+    "a long mix of letters and digits": re.compile(r"(?=[a-z0-9_]{20,})(?:[a-z_]*\d+[a-z_]+){3}", re.IGNORECASE),
 }
 """Shapes a credential has and a block name a person chooses does not, by what they are."""
 

@@ -29,7 +29,8 @@ def test_a_credential_is_no_block_name(value):
 @pytest.mark.parametrize(
     "name",
     [DEFAULT_SECRET_BLOCK, MAILCHIMP_SECRET_BLOCK, CONSTANT_CONTACT_SECRET_BLOCK, "globex-hubspot-token",
-     "acme-2024-11-29", "portal-4417281-token", "production2024-hubspot", "a"],
+     "acme-2024-11-29", "portal-4417281-token", "production2024-hubspot", "a", "mycompany2024hubspotkey",
+     "clientacme2024northregion", "hubspotportal4417281sandbox"],
 )
 def test_names_people_give_blocks_are_block_names(name):
     assert block_name_problem(name) is None
