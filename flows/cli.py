@@ -579,13 +579,14 @@ def _summarised(flow: Callable, params: object) -> dict:
     down), the summary its report holds is printed before the error goes up, so the console
     still says what was planned and where the report is."""
     from tasks.errors import LoadError
+    from tasks.stopping import is_interruption
 
     started = datetime.datetime.now(datetime.UTC)
     try:
         report = _in_engine(flow, params)
     except BaseException as error:
         # A load error, or an interruption (Ctrl-C, SIGTERM); not a bug.
-        stopped = _report_of_the_stop(params.output, error, started) if isinstance(error, LoadError) or not isinstance(error, Exception) else None
+        stopped = _report_of_the_stop(params.output, error, started) if isinstance(error, LoadError) or is_interruption(error) else None
         if stopped is not None:
             _print_summary(stopped, params.output)
         raise
@@ -603,6 +604,7 @@ def _report_of_the_stop(output: str, error: BaseException, started: datetime.dat
 
     from tasks.load.run import INTERRUPTED
     from tasks.report import REPORT_FILE
+    from tasks.stopping import is_interruption
 
     location = f"{output.rstrip('/')}/{REPORT_FILE}"
     try:
@@ -616,7 +618,7 @@ def _report_of_the_stop(output: str, error: BaseException, started: datetime.dat
     # The flow writes the error's own message there as it stops, or why an interruption stopped
     # it (flows/migrate.py).
     said = report.get("load_stopped") if isinstance(report, dict) else None
-    matches = said == str(error) if isinstance(error, Exception) else bool(said) and said.startswith(INTERRUPTED)
+    matches = bool(said) and said.startswith(INTERRUPTED) if is_interruption(error) else said == str(error)
     return report if matches else None
 
 

@@ -29,6 +29,7 @@ from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
 from tasks.plan import DEFAULT_PROFILE, consent_profiles
 from tasks.steps import extract_files, plan, publish_report
+from tasks.stopping import is_interruption
 from tasks.transform.mapping_file import UserMapping
 from tasks.transform.profile import load_profile
 
@@ -147,7 +148,7 @@ def reported_if_the_load_stops(report: dict, out: OutputFolder, rejects_alert_fr
         publish_report(report, out, rejects_alert_fraction)
         raise
     except BaseException as interruption:
-        if isinstance(interruption, Exception):
+        if not is_interruption(interruption):
             raise  # a bug: nothing to say of the load
         done = getattr(interruption, LOAD_DONE, None)
         report["load_stopped"] = stop_message(INTERRUPTED, done) if done else INTERRUPTED

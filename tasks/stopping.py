@@ -66,6 +66,12 @@ def wait(seconds: float) -> None:
         raise Stopping
 
 
+def is_interruption(error: BaseException) -> bool:
+    """Whether ``error`` interrupts the work (Ctrl-C, SIGTERM as Prefect raises it, a
+    :class:`Stopping`, the command's exit) rather than being an error of it: not an ``Exception``."""
+    return not isinstance(error, Exception)
+
+
 @contextmanager
 def stopped_when_interrupted() -> Iterator[None]:
     """Request the stop when the block is left by an interruption, not by an error.
@@ -78,6 +84,6 @@ def stopped_when_interrupted() -> Iterator[None]:
     try:
         yield
     except BaseException as error:
-        if not isinstance(error, Exception):
+        if is_interruption(error):
             request_stop()
         raise

@@ -524,17 +524,23 @@ def _offset_read(
             while not last_page and len(ahead) < limit.ceiling and next_offset + 1 < total:
                 ahead.append(request(next_offset))
                 next_offset += stride
-            fresh = [record for record, record_id in zip(records, ids, strict=True) if record_id not in yielded]
-            yielded.update(ids)
             previous_ids = set(ids)
-            if fresh:
-                yield fresh
+            yield from _unseen(records, ids, yielded)
             if last_page:
                 return True
         # The pages asked for ran out before one said it was the last: the collection shrank.
         return False
     finally:
         abandoned.set()
+
+
+def _unseen(records: list[dict], ids: list[str], yielded: set[str]) -> Iterator[list[dict]]:
+    """The page's records whose ids are not in ``yielded`` (as one page, none if all were),
+    their ids then added to it."""
+    fresh = [record for record, record_id in zip(records, ids, strict=True) if record_id not in yielded]
+    yielded.update(ids)
+    if fresh:
+        yield fresh
 
 
 def cursor_pages(
@@ -600,11 +606,9 @@ def _cursor_read(
     while True:
         records = body.get(items_key) or []
         ids = [record[id_key] for record in records]
-        fresh = [record for record, record_id in zip(records, ids, strict=True) if record_id not in yielded]
-        yielded.update(ids)
+        yield from _unseen(records, ids, yielded)
+        # After: on the first read this is ``yielded`` itself.
         read_ids.update(ids)
-        if fresh:
-            yield fresh
         href = ((body.get("_links") or {}).get("next") or {}).get("href")
         if not href:
             return counted is None or len(read_ids) >= counted

@@ -45,7 +45,7 @@ from tasks.load.properties import ensure_properties, ensure_properties_task
 from tasks.load.reconcile import publish_reconciliation, reconcile_task
 from tasks.load.resume import STATE_FOLDER, ImportJournal, SentContent, claim_state
 from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
-from tasks.stopping import stopped_when_interrupted
+from tasks.stopping import is_interruption, stopped_when_interrupted
 
 AUTO = "auto"
 LOAD_PATHS = (AUTO, IMPORTS, UPSERT)
@@ -538,7 +538,7 @@ def _said_on_a_stop(progress: LoadProgress, log: StepLog) -> Iterator[None]:
     except LoadError as error:
         raise LoadStopped(error, progress.done_before_stop(log.steps)) from error
     except BaseException as error:
-        if not isinstance(error, Exception):
+        if is_interruption(error):
             setattr(error, LOAD_DONE, progress.done_before_stop(log.steps))
         raise
 
