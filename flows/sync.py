@@ -8,11 +8,13 @@ then keep the new snapshot and watermark. Scheduled from ``deployments/prefect.y
 
 The load's step results are kept per run (``run_generation``): a retry of a failed run takes up
 its own unfinished work, and a new run never finds an earlier one's, even for a delta of the
-same bytes (a value changed back to what an earlier run sent, then changed again).
+same bytes (a value changed back to what an earlier run sent, then changed again). Once the
+state has advanced they are removed: no later run can use them.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -94,8 +96,8 @@ def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncS
     logger.info("sync: %s (%s)", step.counts, "first run" if previous is None else "since the last successful run")
     if delta.mostly_left:
         logger.warning(
-            "sync: %d contact(s) the last run read (%.0f%%) are no longer in the sources: an export cut short or a "
-            "file missing? They are not deleted from HubSpot, and stay in the snapshot: sent again only if they "
+            "sync: %d contact(s) the last run read (%.0f%%) are no longer in the sources: an export cut short, a "
+            "file missing, or the sources replaced by others? They are not deleted from HubSpot, and stay in the snapshot: sent again only if they "
             "come back changed",
             len(delta.left_source),
             100 * delta.left_share,
@@ -151,6 +153,7 @@ def sync_contacts(params: SyncParameters) -> dict:
         report["dry_run"] = dry_run_task(portal, step.plan)
         publish_report(report, out, params.rejects_alert_fraction)
         return report
+    state_dir = None
     if step.delta.opt_outs or step.delta.contacts:
         # The steps' results belong to this run (a retry of a failed run finds them, the next run
         # none: its delta may be the same bytes as an earlier one's, yet must be sent); the list
@@ -169,5 +172,8 @@ def sync_contacts(params: SyncParameters) -> dict:
         # Not even a load with nothing in it: it would still read the portal and make a list.
         get_run_logger().info("sync: nothing new or changed since the last successful run; nothing sent")
     advance_state(step, state, report.get("load", {}), fetch_started)
+    if state_dir is not None:
+        # Its step results served only this run's retries: the next run has a generation of its own.
+        shutil.rmtree(state_dir, ignore_errors=True)
     publish_report(report, out, params.rejects_alert_fraction)
     return report

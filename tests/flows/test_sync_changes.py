@@ -59,6 +59,8 @@ def test_a_value_changed_back_and_forth_is_sent_every_time(prefect_api_url, hubs
     # The third and fourth runs send the same bytes as the first and second did: sent all the same.
     assert seen == [(5, 0, "Boston"), (1, 0, "Denver"), (1, 0, "Boston"), (1, 0, "Denver")]
     assert sync(folder, out, hubspot)["sync"]["new_or_changed_contacts"] == 0
+    # Each run's step results went once its state advanced: a daily sync does not pile them up.
+    assert not list((out / ".onramp-load").glob("sync-*"))
 
 
 def test_a_folder_is_one_sync_however_its_path_is_typed(prefect_api_url, hubspot, token, tmp_path, monkeypatch):
@@ -118,6 +120,7 @@ def test_a_failed_run_s_retry_takes_up_its_own_finished_steps_and_the_next_run_n
             sync(folder, out, hub)
         done = json.loads((out / "report.json").read_text())["load_done"]["steps_done"]
         assert done, "the run stopped before any step finished: give it more quota"
+        assert len(list((out / ".onramp-load").glob("sync-*"))) == 1
         # The next day: HubSpot's quota has reset, and the budget's memory of it is stale.
         hub.emulator.configure(daily_quota_at=None)
         monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "next-day"))
