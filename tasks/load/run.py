@@ -29,6 +29,7 @@ from prefect import Task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture, as_completed
 from prefect.states import State
+from prefect.transactions import CommitMode, transaction
 
 from tasks.errors import LoadError
 from tasks.load import settings
@@ -489,8 +490,11 @@ def load_steps(
     _log_start(portal, planned)
     progress = LoadProgress(planned)
     log = StepLog()
-    # Interrupted (Ctrl-C, SIGTERM), the steps still running in other threads stop too.
-    with stopped_when_interrupted(), _said_on_a_stop(progress, log):
+    # Interrupted (Ctrl-C, SIGTERM), the steps still running in other threads stop too. Each
+    # step's result is kept as soon as the step finishes, also when the load runs inside another
+    # task (an account of `migrate-accounts`): Prefect otherwise holds it until that task's own
+    # transaction commits, and a stop rolls it back, so the rerun sent everything again.
+    with transaction(commit_mode=CommitMode.EAGER), stopped_when_interrupted(), _said_on_a_stop(progress, log):
         kept = keep_opted_out_non_marketing(portal, planned, state_dir)
         plan = kept.plan
         progress.follow(plan)
