@@ -12,10 +12,14 @@ accounts:
 
 A manifest names where tokens and keys are (environment variables or Prefect Secret blocks),
 never the tokens themselves, so it can be committed and reviewed. A portal's ``work_queue``
-(with ``account_deployment`` only) sends its accounts' flow runs to the one worker serving that
+(with ``account_deployment`` only) sends its account's flow run to the one worker serving that
 queue, so one machine spends the portal's rate budget. A portal's ``portal_id`` is the HubSpot
 portal the token must be for: an account whose token is another portal's stops before its load
 sends anything.
+Each portal takes one account: two accounts aimed at one portal (the same ``portal_id``, or the
+same URL and token location) are refused, since each would plan its contacts alone and neither
+would see the other's opt-outs (DESIGN.md: one row per email, the most restrictive outcome
+wins); their sources belong under one account.
 A relative source path is read beside the manifest (its folder, local or remote).
 """
 
@@ -25,7 +29,8 @@ import difflib
 import posixpath
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
+from urllib.parse import urlsplit
 
 import fsspec
 import yaml
@@ -47,6 +52,8 @@ RUNS_ON_WORKERS = "runs_on_workers"
 # Validation context key: the manifest's own location, which relative source paths are read from.
 MANIFEST_URI = "manifest_uri"
 ACCOUNT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# The schemes a portal URL may have, and the port each implies when the URL names none.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class PortalSpec(BaseModel):
@@ -63,7 +70,7 @@ class PortalSpec(BaseModel):
         default=None,
         min_length=1,
         description="With account_deployment: the work queue of the deployment's pool whose worker loads this "
-        "portal's accounts, so that one machine spends the portal's rate budget.",
+        "portal's account, so that one machine spends the portal's rate budget.",
     )
     portal_id: int | None = Field(
         default=None,
@@ -80,6 +87,14 @@ class PortalSpec(BaseModel):
             self.token_env = DEFAULT_TOKEN_ENV
         return self
 
+    @field_validator("url")
+    @classmethod
+    def _an_api_base_url(cls, url: str) -> str:
+        problem = portal_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
+
     @field_validator("work_queue")
     @classmethod
     def _queue_of_a_deployment(cls, work_queue: str | None, info: ValidationInfo) -> str | None:
@@ -90,10 +105,37 @@ class PortalSpec(BaseModel):
             raise ValueError("a work queue needs account_deployment (--deployment): without it the accounts run in this process")
         return work_queue
 
-    def rate_budget_key(self) -> tuple[str, str]:
-        """What the load keys the portal's rate budget by, as the manifest knows it: the URL and
-        where its token is (the token itself is read where the account runs)."""
-        return self.url.rstrip("/"), f"token_env {self.token_env}" if self.token_env else f"token_secret {self.token_secret}"
+    def address(self) -> str:
+        """The portal's URL as a server tells it apart: scheme and host in lower case, no default
+        port, no trailing slash (``HTTP://Api.HubAPI.com:443/`` is ``https://api.hubapi.com``)."""
+        parts = urlsplit(self.url)
+        scheme = parts.scheme.lower()
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+        port = "" if parts.port in (None, DEFAULT_PORTS.get(scheme)) else f":{parts.port}"
+        return f"{scheme}://{host}{port}{parts.path.rstrip('/')}"
+
+    def token_location(self) -> str:
+        """Where the token is, as the manifest names it (the token itself is read where the account runs)."""
+        return f"token_env {self.token_env}" if self.token_env else f"token_secret {self.token_secret}"
+
+
+def portal_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a portal's API base URL, or None when it can.
+
+    The URL is logged and written to reports, and the token travels in a header: user-info or a
+    query (where a credential sits) is refused. The answer never repeats the URL.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is no number raises here
+    except ValueError:
+        return "not a URL: give the HubSpot API base URL (https://api.hubapi.com)"
+    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+        return "expected an http:// or https:// URL: the HubSpot API base URL (https://api.hubapi.com)"
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        return ("the URL carries user-info or a query, where a credential would be copied into logs and reports: give "
+                "the HubSpot API base URL alone (https://api.hubapi.com) and the token's place in token_env or token_secret")
+    return None
 
 
 class SourceCredentialsSpec(SourceCredentials):
@@ -157,46 +199,6 @@ class Manifest(BaseModel):
             raise ValueError(f"account names must be unique; repeated: {', '.join(duplicates)}")
         return self
 
-    @model_validator(mode="after")
-    def _one_work_queue_per_portal(self) -> Manifest:
-        # Accounts of one portal on two machines would each spend the portal's whole budget.
-        disagreeing = self._disagreeing_on("work_queue", unset_agrees=False)
-        if disagreeing:
-            first, account = disagreeing
-            raise ValueError(
-                f"accounts {first.name} and {account.name} load into {_portal_label(account)} but name different "
-                f"work queues ({_queue_label(first.portal.work_queue)} and {_queue_label(account.portal.work_queue)}): "
-                "give every account of a portal the same portal.work_queue"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _one_portal_id_per_portal(self) -> Manifest:
-        # One token location holds one token, for one portal: two ids for it mean a wrong token or
-        # id, which would otherwise stop one of the accounts only once the run reached its load.
-        disagreeing = self._disagreeing_on("portal_id", unset_agrees=True)
-        if disagreeing:
-            first, account = disagreeing
-            raise ValueError(
-                f"accounts {first.name} and {account.name} load into {_portal_label(account)} but name different "
-                f"portal ids ({first.portal.portal_id} and {account.portal.portal_id}): one token is for one portal, "
-                "so fix the token or the portal_id of one of them"
-            )
-        return self
-
-    def _disagreeing_on(self, field: str, *, unset_agrees: bool) -> tuple[AccountSpec, AccountSpec] | None:
-        """The first two accounts of one portal (URL and token location) whose portals give ``field``
-        different values, or None; with ``unset_agrees``, an account leaving it unset agrees with any."""
-        first_of_portal: dict[tuple[str, str], AccountSpec] = {}
-        for account in self.accounts:
-            value = getattr(account.portal, field)
-            if value is None and unset_agrees:
-                continue
-            first = first_of_portal.setdefault(account.portal.rate_budget_key(), account)
-            if getattr(first.portal, field) != value:
-                return first, account
-        return None
-
     def work_queues(self) -> set[str]:
         """The work queues the accounts' portals name."""
         return {a.portal.work_queue for a in self.accounts if a.portal.work_queue}
@@ -217,13 +219,58 @@ def relative_to_manifest(source: str, manifest: str) -> str:
     return str(Path(manifest).expanduser().absolute().parent / source)
 
 
-def _portal_label(account: AccountSpec) -> str:
-    url, token = account.portal.rate_budget_key()
-    return f"one portal ({url}, {token})"
+class SharedPortal(NamedTuple):
+    """Two accounts of a manifest aimed at one portal: their places in it, and what they share."""
+
+    first: int
+    second: int
+    portal: str
 
 
-def _queue_label(work_queue: str | None) -> str:
-    return f"'{work_queue}'" if work_queue else "none"
+def first_shared_portal(accounts: list[AccountSpec]) -> SharedPortal | None:
+    """The first account aimed at a portal an earlier account is aimed at, or None.
+
+    One portal is the same ``portal_id``, or the same URL (:meth:`PortalSpec.address`) with the
+    same token location (the defaults count: no ``token_env`` is HUBSPOT_ACCESS_TOKEN). Two
+    accounts with different token locations and no ids may yet be one portal; no manifest tells.
+    """
+    first_at: dict[str, int] = {}
+    for index, account in enumerate(accounts):
+        portal = account.portal
+        shared_by = [f"{portal.address()}, {portal.token_location()}"]
+        if portal.portal_id is not None:
+            shared_by.append(f"portal_id {portal.portal_id}")
+        for what in shared_by:
+            if what in first_at:
+                return SharedPortal(first_at[what], index, what)
+            first_at[what] = index
+    return None
+
+
+def first_repeated_key(node: yaml.Node | None, walked: set[int] | None = None) -> yaml.ScalarNode | None:
+    """The first key (in document order) given twice in one mapping anywhere under ``node``, or None.
+
+    YAML loaders keep the last of two equal keys without a word: a second ``portal:`` would drop
+    the first one's ``token_env`` and fall back to the default token, another client's maybe.
+    """
+    walked = set() if walked is None else walked
+    if node is None or id(node) in walked:
+        return None
+    walked.add(id(node))  # an alias is the node it names: walked once
+    if isinstance(node, yaml.SequenceNode):
+        return next(filter(None, (first_repeated_key(item, walked) for item in node.value)), None)
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    keys: set[str] = set()
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            if key.value in keys:
+                return key
+            keys.add(key.value)
+        repeated = first_repeated_key(value, walked)
+        if repeated is not None:
+            return repeated
+    return None
 
 
 def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
@@ -234,8 +281,9 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
         context: What is known of the run it is for (``RUNS_ON_WORKERS``), checked against it.
 
     Raises:
-        InputError: The file is missing, is not YAML, or does not describe accounts; the
-            message names the line of the offending entry.
+        InputError: The file is missing, is not YAML, repeats a key, does not describe
+            accounts, or aims two accounts at one portal; the message names the line of the
+            offending entry.
     """
     try:
         with fsspec.open(uri, "r", encoding="utf-8") as handle:
@@ -248,13 +296,28 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise InputError(uri, f"not valid YAML: {getattr(error, 'problem', error)}", line=mark.line + 1 if mark else None) from None
+    repeated = first_repeated_key(root)
+    if repeated is not None:
+        raise InputError(uri, f"key {repeated.value!r} given twice in one mapping (YAML would keep only the last): "
+                              "give it once", line=repeated.start_mark.line + 1)
     try:
-        return Manifest.model_validate(data, context={**(context or {}), MANIFEST_URI: uri})
+        manifest = Manifest.model_validate(data, context={**(context or {}), MANIFEST_URI: uri})
     except ValidationError as error:
         errors = error.errors()
         # An unknown key explains the "Field required" of the key it was meant to be: it goes first.
         first = next((item for item in errors if item["type"] == EXTRA_KEY), errors[0])
         raise InputError(uri, _problem(first), line=_line_of(root, first["loc"])) from None
+    shared = first_shared_portal(manifest.accounts)
+    if shared is not None:
+        first_name, second_name = manifest.accounts[shared.first].name, manifest.accounts[shared.second].name
+        raise InputError(
+            uri,
+            f"accounts.{shared.second}.portal: accounts {first_name} and {second_name} load into one portal ({shared.portal}): "
+            "list their sources under one account, so their contacts merge into one row per email "
+            "(apart, an opt-out in one would not stop the other's import)",
+            line=_line_of(root, ("accounts", shared.second, "portal")),
+        )
+    return manifest
 
 
 EXTRA_KEY = "extra_forbidden"

@@ -65,8 +65,10 @@ accounts:
   - name: globex
     sources: [constantcontact://contacts]
     source_credentials: {constant_contact_env_prefix: GLOBEX_CC}
+    portal: {token_env: GLOBEX_TOKEN}
   - name: initech
     sources: [mailchimp://f6e5d4]
+    portal: {token_env: INITECH_TOKEN}
 """
     acme, globex, initech = load_manifest(write(tmp_path, text)).accounts
     # A block named for an account is all it reads: no variable on the machine stands in for it.
@@ -84,10 +86,10 @@ QUEUED = """\
 accounts:
   - name: acme
     sources: [/data/acme.zip]
-    portal: {url: "http://portal-a", token_env: A_TOKEN, work_queue: portal-a}
+    portal: {url: "http://portal-a", token_env: ACME_TOKEN, work_queue: portal-a}
   - name: globex
     sources: [/data/globex.zip]
-    portal: {url: "http://portal-a/", token_env: A_TOKEN, work_queue: portal-a}
+    portal: {url: "http://portal-a/", token_env: GLOBEX_TOKEN, work_queue: portal-a}
   - name: initech
     sources: [/data/initech.zip]
     portal: {url: "http://portal-a", token_env: INITECH_TOKEN, work_queue: portal-b}
@@ -101,26 +103,6 @@ def test_a_portal_names_the_work_queue_its_accounts_runs_go_to(tmp_path):
     assert load_manifest(write(tmp_path, GOOD)).work_queues() == set()
 
 
-@pytest.mark.parametrize(
-    ("replaced", "by", "fragment"),
-    [
-        # One portal (URL and token) on two queues: two workers would each spend its whole budget.
-        ("token_env: A_TOKEN, work_queue: portal-a}\n  - name: initech", "token_env: A_TOKEN, work_queue: portal-c}\n  - name: initech",
-         "accounts acme and globex load into one portal (http://portal-a, token_env A_TOKEN) but name different work queues "
-         "('portal-a' and 'portal-c')"),
-        ("token_env: A_TOKEN, work_queue: portal-a}\n  - name: initech", "token_env: A_TOKEN}\n  - name: initech",
-         "accounts acme and globex load into one portal (http://portal-a, token_env A_TOKEN) but name different work queues "
-         "('portal-a' and none)"),
-    ],
-)
-def test_the_accounts_of_one_portal_name_one_work_queue(tmp_path, replaced, by, fragment):
-    uri = write(tmp_path, QUEUED.replace(replaced, by))
-    with pytest.raises(InputError) as caught:
-        load_manifest(uri)
-    assert str(caught.value).startswith(f"{uri}:1: manifest: {fragment}: give every account of a portal the same")
-    assert "\n" not in str(caught.value)
-
-
 def test_a_work_queue_without_a_deployment_is_refused_at_its_line(tmp_path):
     uri = write(tmp_path, QUEUED)
     params = AccountsParameters(manifest=uri, output=str(tmp_path / "out"))
@@ -131,25 +113,53 @@ def test_a_work_queue_without_a_deployment_is_refused_at_its_line(tmp_path):
 
 
 def test_a_portal_names_the_portal_id_its_token_must_be_for(tmp_path):
-    text = QUEUED.replace("work_queue: portal-a}", "portal_id: 111}").replace("work_queue: portal-b}", "portal_id: 222}")
+    text = QUEUED.replace("ACME_TOKEN, work_queue: portal-a}", "ACME_TOKEN, portal_id: 111}")
+    text = text.replace("GLOBEX_TOKEN, work_queue: portal-a}", "GLOBEX_TOKEN, portal_id: 333}").replace("work_queue: portal-b}", "portal_id: 222}")
     acme, globex, initech = load_manifest(write(tmp_path, text)).accounts
-    assert [a.portal.portal_id for a in (acme, globex, initech)] == [111, 111, 222]
-    # An account of the portal that names no id agrees with the one that does: its token is the same.
-    unnamed = text.replace("token_env: A_TOKEN, portal_id: 111}\n  - name: initech", "token_env: A_TOKEN}\n  - name: initech")
-    assert [a.portal.portal_id for a in load_manifest(write(tmp_path, unnamed)).accounts] == [111, None, 222]
+    assert [a.portal.portal_id for a in (acme, globex, initech)] == [111, 333, 222]
     assert load_manifest(write(tmp_path, GOOD)).accounts[0].portal.portal_id is None
 
 
-def test_the_accounts_of_one_portal_name_one_portal_id(tmp_path):
-    # globex names acme's token location with another client's portal id: one of them is wrong.
-    text = QUEUED.replace("work_queue: portal-a}", "portal_id: 111}").replace("work_queue: portal-b}", "portal_id: 222}")
-    uri = write(tmp_path, text.replace("token_env: A_TOKEN, portal_id: 111}\n  - name: initech", "token_env: A_TOKEN, portal_id: 222}\n  - name: initech"))
-    with pytest.raises(InputError) as caught:
-        load_manifest(uri)
-    assert str(caught.value) == (
-        f"{uri}:1: manifest: accounts acme and globex load into one portal (http://portal-a, token_env A_TOKEN) "
-        "but name different portal ids (111 and 222): one token is for one portal, so fix the token or the portal_id of one of them"
+def two_accounts(brand_b_portal: str, brand_a_portal: str) -> str:
+    """brand-b, then brand-a, each with its ``portal:`` line (none when empty)."""
+    return "".join(
+        f"  - name: {name}\n    sources: [/data/{name}.zip]\n" + (f"    portal: {portal}\n" if portal else "")
+        for name, portal in (("brand-b", brand_b_portal), ("brand-a", brand_a_portal))
     )
+
+
+@pytest.mark.parametrize(
+    ("brand_b", "brand_a", "portal", "line"),
+    [
+        ('{url: "http://portal-a", token_env: CLIENT_TOKEN, portal_id: 111}', '{url: "http://portal-a", token_env: CLIENT_TOKEN, portal_id: 111}',
+         "http://portal-a, token_env CLIENT_TOKEN", 7),
+        # The same URL written otherwise, each account on a work queue of its own: still one portal.
+        ('{url: "http://portal-a", token_env: CLIENT_TOKEN, work_queue: q1}', '{url: "HTTP://Portal-A:80/", token_env: CLIENT_TOKEN, work_queue: q2}',
+         "http://portal-a, token_env CLIENT_TOKEN", 7),
+        # One portal id through two token locations (or URLs): one portal whatever the token.
+        ('{url: "http://portal-a", token_env: B_TOKEN, portal_id: 111}', '{url: "http://portal-b", token_env: A_TOKEN, portal_id: 111}', "portal_id 111", 7),
+        ("{token_secret: client-token}", "{token_secret: client-token}", "https://api.hubapi.com, token_secret client-token", 7),
+        # Neither names a URL nor a token: both take the defaults.
+        ("", "", f"https://api.hubapi.com, token_env {DEFAULT_TOKEN_ENV}", 4),
+        ("", f"{{token_env: {DEFAULT_TOKEN_ENV}}}", f"https://api.hubapi.com, token_env {DEFAULT_TOKEN_ENV}", 6),
+    ],
+)
+def test_two_accounts_aimed_at_one_portal_are_refused_naming_both_and_the_line(tmp_path, brand_b, brand_a, portal, line):
+    uri = write(tmp_path, "accounts:\n" + two_accounts(brand_b, brand_a))
+    with pytest.raises(InputError) as caught:
+        load_manifest(uri, context={RUNS_ON_WORKERS: True})
+    assert str(caught.value) == (
+        f"{uri}:{line}: accounts.1.portal: accounts brand-b and brand-a load into one portal ({portal}): list their sources under one "
+        "account, so their contacts merge into one row per email (apart, an opt-out in one would not stop the other's import)"
+    )
+
+
+def test_accounts_on_other_portals_or_other_tokens_of_one_url_are_kept_apart(tmp_path):
+    # Two tokens at one URL may be two portals (every real portal is at api.hubapi.com): the manifest cannot tell.
+    other_token = two_accounts("{token_env: B_TOKEN}", "{token_env: A_TOKEN}")
+    assert [a.name for a in load_manifest(write(tmp_path, "accounts:\n" + other_token)).accounts] == ["brand-b", "brand-a"]
+    other_ids = two_accounts('{url: "http://portal-a", token_env: B_TOKEN, portal_id: 222}', '{url: "http://portal-a", token_env: A_TOKEN, portal_id: 111}')
+    assert len(load_manifest(write(tmp_path, "accounts:\n" + other_ids)).accounts) == 2
 
 
 def test_a_portal_id_is_a_positive_number_refused_at_its_line(tmp_path):
@@ -221,3 +231,49 @@ def test_a_credential_where_its_name_belongs_is_refused_without_repeating_it(tmp
     assert f": {field}: " in message
     assert TOKEN not in message and MAILCHIMP_KEY not in message
     assert "11111111" not in message and "0123456789abcdef" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        # A second portal would drop the first's token_env: the default token, another client's maybe.
+        ('accounts:\n  - name: a\n    sources: [x.zip]\n    portal: {url: "http://127.0.0.1:18401", token_env: A_TOKEN}\n'
+         '    portal: {url: "http://127.0.0.1:18402"}\n', 5, "portal"),
+        ('accounts:\n  - name: a\n    sources: [x.zip]\n    portal: {token_env: A_TOKEN, token_env: B_TOKEN}\n', 4, "token_env"),
+        ("accounts:\n  - name: a\n    sources: [x.zip]\naccounts:\n  - name: b\n    sources: [y.zip]\n", 4, "accounts"),
+    ],
+)
+def test_a_key_given_twice_is_refused_at_its_second_line(tmp_path, text, line, key):
+    uri = write(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        load_manifest(uri)
+    assert str(caught.value) == f"{uri}:{line}: key '{key}' given twice in one mapping (YAML would keep only the last): give it once"
+
+
+def test_one_mapping_used_twice_through_an_alias_repeats_no_key(tmp_path):
+    text = ("accounts:\n  - name: a\n    sources: [x.zip]\n    source_credentials: &shared {mailchimp_key_env: MC_KEY}\n"
+            "  - name: b\n    sources: [y.zip]\n    portal: {token_env: B_TOKEN}\n    source_credentials: *shared\n")
+    a, b = load_manifest(write(tmp_path, text)).accounts
+    assert a.source_credentials.mailchimp_key_env == b.source_credentials.mailchimp_key_env == "MC_KEY"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://user:hunter2@api.hubapi.com", "https://api.hubapi.com/?hapikey=hunter2", "https://api.hubapi.com#hunter2",
+     "http://hunter2@127.0.0.1:18401"],
+)
+def test_a_portal_url_carrying_a_credential_is_refused_at_its_line_without_repeating_it(tmp_path, url):
+    uri = write(tmp_path, GOOD.replace("url: https://api.hubapi.com,", f'url: "{url}",'))
+    with pytest.raises(InputError) as caught:
+        load_manifest(uri)
+    assert str(caught.value) == (
+        f"{uri}:4: accounts.0.portal.url: the URL carries user-info or a query, where a credential would be copied into "
+        "logs and reports: give the HubSpot API base URL alone (https://api.hubapi.com) and the token's place in token_env or token_secret"
+    )
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["ftp://api.hubapi.com", "api.hubapi.com", "https://"])
+def test_a_portal_url_that_is_no_http_url_is_refused(tmp_path, url):
+    with pytest.raises(InputError, match=r":4: accounts\.0\.portal\.url: expected an http:// or https:// URL"):
+        load_manifest(write(tmp_path, GOOD.replace("url: https://api.hubapi.com,", f'url: "{url}",')))
