@@ -1,9 +1,12 @@
 """Multi-account migration: one child run per account, a few at a time, and a roll-up.
 
 Each account is a ``migrate_contacts`` run of its own (its own report under
-``<output>/<name>/``); accounts aimed at one portal share that portal's rate budget because
-the load keys its budget by portal. One account's failure never stops the others, and a rerun
-skips every account whose last run finished, so only the failed ones are tried again.
+``<output>/<name>/``) into a portal no other account of the manifest is aimed at (the manifest
+refuses two: their contacts would not merge); its load spends the rate budget the load keys by
+portal URL and token, shared with any other run on that portal. One account's failure never
+stops the others, and a rerun skips every account whose last run finished the same manifest
+entry (its sources and portal, as ``manifest-entry.json`` in its folder records them), so only
+the failed or changed ones run again.
 
 Accounts run on threads of this process or, with ``task_runner: dask``, in Dask worker
 processes (a local cluster, or a running one at ``dask_address``). The choice is a parameter
@@ -27,6 +30,7 @@ import json
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import fsspec
@@ -59,7 +63,12 @@ from tasks.stopping import stopped_when_interrupted
 from tasks.transform.consent import Outcome
 
 ROLLUP_FILE = "rollup.json"
+# Beside an account's report: the manifest entry its last finished run migrated.
+MANIFEST_ENTRY_FILE = "manifest-entry.json"
 LEDGER_KEYS = ("rows_read", "rows_rejected", "duplicates_merged")
+# What a finished load adds to the ledger, and the totals sum: rows HubSpot did not take, rows
+# it took with some values refused.
+LOAD_COUNTS = ("rows_failed", "rows_with_value_errors")
 # How often a thread waiting on an account's flow run asks the API for its state: one cheap
 # read per account in flight; the worker's own poll (PREFECT_WORKER_QUERY_SECONDS) costs more.
 CHILD_RUN_POLL_SECONDS = 2
@@ -84,6 +93,51 @@ def finished_report(output: str) -> dict | None:
     return report if report is not None and "load" in report else None
 
 
+def manifest_entry(account: AccountSpec) -> dict:
+    """What an account migrates where, as its manifest entry says (its name aside, and the work
+    queue, which only says where it runs): sources, portal (URL as a server tells it apart, token
+    location, portal id), consent overrides and source credentials' locations."""
+    portal = account.portal
+    return {
+        "sources": list(account.sources),
+        "portal": {"url": portal.address(), "token": portal.token_location(), "portal_id": portal.portal_id},
+        "consent_overrides": dict(account.consent_overrides),
+        "source_credentials": account.source_credentials.model_dump(mode="json"),
+    }
+
+
+def recorded_entry(output: str) -> dict | None:
+    """The manifest entry the account's last finished run migrated, if recorded."""
+    try:
+        with fsspec.open(f"{output.rstrip('/')}/{MANIFEST_ENTRY_FILE}", "r", encoding="utf-8") as handle:
+            return json.load(handle)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def record_entry(output: str, entry: dict) -> None:
+    """Record the manifest entry a run of the account finished, beside its report."""
+    with fsspec.open(f"{output.rstrip('/')}/{MANIFEST_ENTRY_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
+        json.dump(entry, handle, indent=2)
+
+
+def why_run_again(recorded: dict | None, entry: dict) -> str | None:
+    """Why an account whose last run finished must run again, or None when it need not: that run
+    was for another manifest entry (which parts changed are named), or no record says which.
+
+    Args:
+        recorded: The entry the finished run recorded (:func:`recorded_entry`), or None.
+        entry: The account's entry now (:func:`manifest_entry`).
+    """
+    if recorded is None:
+        return "no record says which sources and portal it was for"
+    changed = [part.replace("_", " ") for part in entry if recorded.get(part) != entry[part]]
+    if not changed:
+        return None
+    named = changed[0] if len(changed) == 1 else f"{', '.join(changed[:-1])} and {changed[-1]}"
+    return f"its {named} changed since"
+
+
 def stopped_report(output: str, stop: str) -> dict | None:
     """The account's report if its last run's load stopped with the message ``stop`` in it
     (so never an older run's report), else None: it holds the plan's ledger."""
@@ -106,14 +160,23 @@ def account_result(
 
     Returns:
         ``{"name", "status", "error", "ledger"}``; the ledger (``None`` without a report) has
-        the plan's counts, ``rows_failed`` (the finished load's), and for a stopped load
-        ``stopped``: ``{"contacts_sent", "contacts_planned", "steps_done"}`` or ``None`` when
-        the run that stopped is elsewhere (a worker's: its report.json's ``load_stopped`` says).
+        the plan's counts; the finished load's ``rows_failed``, ``rows_with_value_errors`` and
+        ``read_back`` (the read-back's mismatches by check, as report.json's
+        ``load.reconciliation.by_check`` has them, those found only); and for a stopped load
+        ``stopped``: ``{"contacts_sent", "contacts_planned", "steps_done"}``, or ``None`` when
+        not known here (the run that stopped is a worker's, or it stopped before its load
+        steps: its report.json's ``load_stopped`` says).
     """
     if not report:
         return {"name": name, "status": status, "error": error, "ledger": None}
     load = report.get("load") or {}
-    ledger = {k: report[k] for k in LEDGER_KEYS} | {"contacts": report["contacts"], "rows_failed": load.get("rows_failed", 0)}
+    mismatches = (load.get("reconciliation") or {}).get("by_check") or {}
+    ledger = (
+        {k: report[k] for k in LEDGER_KEYS}
+        | {"contacts": report["contacts"]}
+        | {k: load.get(k, 0) for k in LOAD_COUNTS}
+        | {"read_back": {check: count for check, count in mismatches.items() if count}}
+    )
     if "load_stopped" in report and not load:
         ledger["stopped"] = (
             {"contacts_sent": sent["contacts_sent"], "contacts_planned": sent["contacts_planned"], "steps_done": sent["steps_done"]}
@@ -124,12 +187,13 @@ def account_result(
 
 
 def roll_up(results: list[dict]) -> dict:
-    """Sum the ledgers of the accounts that finished or stopped in their load (their plans were
-    made: their rows were read); list the ones that failed. ``contacts_sent_before_stops`` adds
-    up what the stopped loads had sent."""
+    """Sum the ledgers of the accounts whose plans were made (their rows were read: the load
+    finished, stopped, or failed before it began); list the ones that failed.
+    ``contacts_sent_before_stops`` adds up what the stopped loads had sent."""
     finished = [r["ledger"] for r in results if r["ledger"]]
-    totals = {k: sum(l[k] for l in finished) for k in (*LEDGER_KEYS, "rows_failed")}
+    totals = {k: sum(l[k] for l in finished) for k in (*LEDGER_KEYS, *LOAD_COUNTS)}
     totals["contacts"] = {o.value: sum(l["contacts"][o.value] for l in finished) for o in Outcome}
+    totals["read_back"] = dict(sum((Counter(l["read_back"]) for l in finished), Counter()))
     totals["contacts_sent_before_stops"] = sum((l.get("stopped") or {}).get("contacts_sent", 0) for l in finished)
     return {
         "accounts": results,
@@ -303,16 +367,28 @@ def cancel_child_run(client: SyncPrefectClient, flow_run: FlowRun, reason: str) 
 @task(name="migrate-account", task_run_name="account {account.name}", cache_policy=NO_CACHE)
 def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | None = None) -> dict:
     """Migrate one account (a child flow run, here or, with ``child_runs``, of a deployment on a
-    worker), or skip it when its last run finished.
+    worker), or skip it when its last run finished the manifest entry it has now.
 
     Never raises: an account's failure is its result, so the other accounts go on.
     """
     quiet_if_the_command_asked()
     out = account_output(output, account)
+    entry = manifest_entry(account)
     done = finished_report(out)
     if done is not None:
-        get_run_logger().info("account %s finished in an earlier run: skipped", account.name)
-        return account_result(account.name, "skipped", done)
+        again = why_run_again(recorded_entry(out), entry)
+        if again is None:
+            get_run_logger().info("account %s finished in an earlier run: skipped", account.name)
+            return account_result(account.name, "skipped", done)
+        get_run_logger().warning("account %s finished in an earlier run, but %s: migrated again", account.name, again)
+    result = run_account(account, out, child_runs)
+    if result["status"] == "migrated":
+        record_entry(out, entry)
+    return result
+
+
+def run_account(account: AccountSpec, out: str, child_runs: ChildRuns | None) -> dict:
+    """Migrate one account into ``out``: its result, never an exception (see :func:`migrate_account`)."""
     params = account_parameters(account, out)
     if child_runs:
         return run_on_a_worker(child_runs, account.name, for_workers(params), account.portal.work_queue)
@@ -325,7 +401,9 @@ def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | N
         # The run published its report when the load stopped: its ledger, and what was sent.
         return account_result(account.name, "failed", stopped_report(out, str(error)), error=str(error), sent=error.done)
     except (InputError, LoadError) as error:
-        return account_result(account.name, "failed", error=str(error))
+        # A load refused before its steps (a bad token, an unreachable portal) published its
+        # report too, with the plan's ledger; an error before the plan left none of this run's.
+        return account_result(account.name, "failed", stopped_report(out, str(error)), error=str(error))
     except Exception as error:  # noqa: BLE001 - one account's bug must not stop the others
         return account_result(account.name, "failed", error=f"{type(error).__name__}: {mask_emails_in(str(error))}")
     return account_result(account.name, "migrated", report)

@@ -437,13 +437,25 @@ def _run_migrate_accounts(args: argparse.Namespace) -> int:
 
     rollup = _in_engine(migrate_accounts, params)
     for account in rollup["accounts"]:
-        ledger = account["ledger"]
-        detail = account["error"] if account["error"] else f"{ledger['rows_read']} rows read, {ledger['rows_failed']} failed"
+        detail = account["error"] if account["error"] else _load_counts(account["ledger"])
         print(f"  {account['name']:<20} {account['status']:<9} {detail}")
     totals = rollup["totals"]
-    print(f"{len(rollup['accounts'])} account(s), {len(rollup['failed'])} failed; rows read {totals['rows_read']}; "
+    print(f"{len(rollup['accounts'])} account(s), {len(rollup['failed'])} failed; {_load_counts(totals)}; "
           f"roll-up: {params.output.rstrip('/')}/{ROLLUP_FILE}")
-    return EXIT_LOAD_FAILED if rollup["failed"] else EXIT_OK
+    # As `onramp migrate`: rows HubSpot did not take fail the command, though their accounts finished.
+    return EXIT_LOAD_FAILED if rollup["failed"] or totals["rows_failed"] else EXIT_OK
+
+
+def _load_counts(ledger: dict) -> str:
+    """An account's ledger (or the roll-up's totals) as the accounts summary says it: rows read
+    and failed, and what `onramp migrate`'s summary says beside them (values HubSpot refused,
+    mismatches the read-back from HubSpot found)."""
+    refused, read_back = ledger["rows_with_value_errors"], ledger["read_back"]
+    return (
+        f"{ledger['rows_read']} rows read, {ledger['rows_failed']} failed"
+        + (f", {refused} with values HubSpot refused" if refused else "")
+        + (f"; read back from HubSpot: {', '.join(f'{count} {check}' for check, count in read_back.items())}" if read_back else "")
+    )
 
 
 SOURCE_EMULATORS = {

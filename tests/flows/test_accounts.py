@@ -24,13 +24,17 @@ import flows.accounts
 from flows.accounts import (
     ChildRuns,
     account_parameters,
+    account_result,
     check_deployment,
     child_run_result,
     for_workers,
+    manifest_entry,
     migrate_accounts,
+    roll_up,
     run_on_a_worker,
     settled,
     task_runner_for,
+    why_run_again,
 )
 from schemas.manifest import AccountSpec, AccountsParameters
 from schemas.params import MigrationParameters
@@ -64,36 +68,68 @@ def writes(hubspot) -> int:
     return sum(n for (method, _, _), n in hubspot.emulator.request_counts.items() if method in {"POST", "PUT", "PATCH", "DELETE"})
 
 
-def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_one(prefect_api_url, hubspot, tmp_path, monkeypatch):
+def reports_of(out, *names: str) -> dict[str, dict]:
+    return {n: json.loads((out / n / "report.json").read_text()) for n in names}
+
+
+def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_changed_ones(prefect_api_url, hubspot, tmp_path, monkeypatch, caplog):
     for name in ("ACME_TOKEN", "GLOBEX_TOKEN", "INITECH_TOKEN"):
         monkeypatch.setenv(name, f"token-{name.lower()}")
     broken = tmp_path / "initech.zip"
     broken.write_text("not a zip", encoding="utf-8")
-    params = AccountsParameters(manifest=manifest(tmp_path, hubspot.url, str(broken)), output=str(tmp_path / "out"), max_concurrent_accounts=2)
+    out = tmp_path / "out"
+    params = AccountsParameters(manifest=manifest(tmp_path, hubspot.url, str(broken)), output=str(out), max_concurrent_accounts=2)
+    # Each account's marketing import fails (both its tries): its contacts' marketing status is
+    # not set, and the read-back finds them not marketing.
+    hubspot.emulator.fail_next_imports(4)
 
     first = migrate_accounts(params)
 
     assert {a["name"]: a["status"] for a in first["accounts"]} == {"acme": "migrated", "globex": "migrated", "initech": "failed"}
     assert "initech.zip" in first["accounts"][2]["error"]
+    assert first["accounts"][2]["ledger"] is None
     assert first["failed"] == ["initech"]
-    reports = {n: json.loads((tmp_path / "out" / n / "report.json").read_text()) for n in ("acme", "globex")}
+    reports = reports_of(out, "acme", "globex")
     assert first["totals"]["rows_read"] == sum(r["rows_read"] for r in reports.values())
     assert first["totals"]["contacts"]["marketing"] == sum(r["contacts"]["marketing"] for r in reports.values())
-    assert json.loads((tmp_path / "out" / "rollup.json").read_text()) == first
+    for account in first["accounts"][:2]:
+        load = reports[account["name"]]["load"]
+        assert account["ledger"]["rows_with_value_errors"] == load["rows_with_value_errors"] > 0
+        assert account["ledger"]["read_back"] == {check: n for check, n in load["reconciliation"]["by_check"].items() if n}
+    assert first["totals"]["read_back"]["not-marketing"] == sum(a["ledger"]["read_back"]["not-marketing"] for a in first["accounts"][:2]) > 0
+    assert json.loads((out / "rollup.json").read_text()) == first
     assert not any(status == 429 for (_, _, status) in hubspot.emulator.request_counts)
 
+    # initech's export is mended, but HubSpot refuses its token: its plan was made, so its rows count.
     write_export(broken, rows=50, seed=3)
-    writes_before = writes(hubspot)
-    finished_reports = {n: (tmp_path / "out" / n / "report.json").read_bytes() for n in ("acme", "globex")}
+    hubspot.emulator.configure(allowed_tokens=frozenset({"token-acme_token", "token-globex_token"}))
+    finished_reports = {n: (out / n / "report.json").read_bytes() for n in ("acme", "globex")}
     second = migrate_accounts(params)
 
-    assert {a["name"]: a["status"] for a in second["accounts"]} == {"acme": "skipped", "globex": "skipped", "initech": "migrated"}
-    assert second["failed"] == []
-    assert {n: (tmp_path / "out" / n / "report.json").read_bytes() for n in ("acme", "globex")} == finished_reports
-    initech = json.loads((tmp_path / "out" / "initech" / "report.json").read_text())
-    imports_and_opt_outs = len(initech["load"]["imports"]) + len(initech["load"]["opt_outs"]["files"])
+    assert {a["name"]: a["status"] for a in second["accounts"]} == {"acme": "skipped", "globex": "skipped", "initech": "failed"}
+    initech = second["accounts"][2]
+    assert "refused the access token (401)" in initech["error"]
+    assert initech["ledger"]["rows_read"] == reports_of(out, "initech")["initech"]["rows_read"] == 50
+    assert second["totals"]["rows_read"] == first["totals"]["rows_read"] + 50
+
+    # acme's manifest entry gains a source: a finished run of its old entry does not count.
+    write_export(tmp_path / "acme-2.zip", rows=10, seed=5)
+    hubspot.emulator.configure(allowed_tokens=None)
+    acme_entry = f"sources: [{tmp_path / 'acme.zip'}]"
+    manifest_text = (tmp_path / "accounts.yaml").read_text()
+    (tmp_path / "accounts.yaml").write_text(manifest_text.replace(acme_entry, f"sources: [{tmp_path / 'acme.zip'}, {tmp_path / 'acme-2.zip'}]"))
+    writes_before = writes(hubspot)
+    third = migrate_accounts(params)
+
+    assert {a["name"]: a["status"] for a in third["accounts"]} == {"acme": "migrated", "globex": "skipped", "initech": "migrated"}
+    assert "account acme finished in an earlier run, but its sources changed since: migrated again" in caplog.messages
+    assert (out / "globex" / "report.json").read_bytes() == finished_reports["globex"]
+    third_reports = reports_of(out, "acme", "initech")
+    assert third_reports["acme"]["rows_read"] == 50
+    imports_and_opt_outs = sum(len(r["load"]["imports"]) + len(r["load"]["opt_outs"]["files"]) for r in third_reports.values())
     assert writes(hubspot) - writes_before >= imports_and_opt_outs
-    assert second["totals"]["rows_read"] == first["totals"]["rows_read"] + initech["rows_read"]
+    assert third["failed"] == []
+    assert third["totals"]["rows_read"] == 50 + reports["globex"]["rows_read"] + 50
 
 
 def test_threads_run_as_many_accounts_at_once_as_allowed():
@@ -168,7 +204,7 @@ def test_a_completed_child_run_is_its_account_migrated_with_the_report_from_its_
 
     assert result == {"name": "acme", "status": "migrated", "error": None, "ledger": {
         "rows_read": 3, "rows_rejected": 1, "duplicates_merged": 0,
-        "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "rows_failed": 0}}
+        "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "rows_failed": 0, "rows_with_value_errors": 0, "read_back": {}}}
 
 
 @pytest.mark.parametrize("state, ended", [
@@ -396,5 +432,51 @@ def test_a_child_run_whose_load_stopped_brings_its_ledger_but_never_an_older_run
     stopped = child_run_result("acme", flow_run(Failed(message=f"Flow run encountered an exception: LoadStopped: {stop}")), None, str(tmp_path))
     older = child_run_result("acme", flow_run(Failed(message="Flow run encountered an exception: InputError: a.zip: not a zip")), None, str(tmp_path))
 
-    assert stopped["ledger"] == {k: REPORT[k] for k in ("rows_read", "rows_rejected", "duplicates_merged", "contacts")} | {"rows_failed": 0, "stopped": None}
+    assert stopped["ledger"] == {k: REPORT[k] for k in ("rows_read", "rows_rejected", "duplicates_merged", "contacts")} | {
+        "rows_failed": 0, "rows_with_value_errors": 0, "read_back": {}, "stopped": None}
     assert older["ledger"] is None
+
+
+ACME_ENTRY = {"name": "acme", "sources": ["/data/acme.zip"], "portal": {"url": "https://api.hubapi.com", "token_env": "ACME_TOKEN", "portal_id": 4417281}}
+ACME = AccountSpec(**ACME_ENTRY)
+
+
+@pytest.mark.parametrize(("changed", "why"), [
+    ({"sources": ["/data/acme.zip", "/data/acme-2023.csv"]}, "its sources changed since"),
+    ({"portal": {"url": "http://127.0.0.1:18402", "token_env": "ACME_TOKEN", "portal_id": 4417281}}, "its portal changed since"),
+    ({"portal": {"token_env": "GLOBEX_TOKEN", "portal_id": 4417281}}, "its portal changed since"),
+    ({"portal": {"token_env": "ACME_TOKEN", "portal_id": 5520913}}, "its portal changed since"),
+    ({"portal": {"token_secret": "acme-token", "portal_id": 4417281}}, "its portal changed since"),
+    ({"sources": ["/data/acme-new.zip"], "consent_overrides": {"cleaned": "non_marketing"}}, "its sources and consent overrides changed since"),
+    ({"sources": ["/data/acme-new.zip"], "consent_overrides": {"cleaned": "non_marketing"}, "portal": {"token_env": "GLOBEX_TOKEN"}},
+     "its sources, portal and consent overrides changed since"),
+])
+def test_an_account_finished_for_another_entry_runs_again_saying_what_changed(changed, why):
+    assert why_run_again(manifest_entry(ACME), manifest_entry(AccountSpec(**(ACME_ENTRY | changed)))) == why
+
+
+def test_an_account_finished_for_its_entry_is_not_run_again_whatever_only_changes_where_it_runs():
+    # The same portal written otherwise, and a work queue (where the run goes, not what it sends).
+    same = AccountSpec(name="acme", sources=["/data/acme.zip"],
+                       portal={"url": "HTTPS://API.hubapi.com:443/", "token_env": "ACME_TOKEN", "portal_id": 4417281, "work_queue": "portal-a"})
+
+    assert why_run_again(manifest_entry(ACME), manifest_entry(same)) is None
+    assert why_run_again(json.loads(json.dumps(manifest_entry(ACME))), manifest_entry(ACME)) is None
+    assert why_run_again(None, manifest_entry(ACME)) == "no record says which sources and portal it was for"
+
+
+FAILED_ROWS_REPORT = REPORT | {"load": {"rows_failed": 3, "rows_with_value_errors": 33,
+                                         "reconciliation": {"by_check": {"not-marketing": 33, "contact-missing": 0, "opted-out-made-marketing": 1}}}}
+
+
+def test_rows_failed_and_read_back_mismatches_are_in_the_ledger_and_the_totals():
+    rollup = roll_up([account_result("acme", "migrated", FAILED_ROWS_REPORT), account_result("globex", "skipped", FAILED_ROWS_REPORT),
+                      account_result("initech", "migrated", REPORT)])
+
+    acme = rollup["accounts"][0]["ledger"]
+    assert (acme["rows_failed"], acme["rows_with_value_errors"]) == (3, 33)
+    assert acme["read_back"] == {"not-marketing": 33, "opted-out-made-marketing": 1}
+    totals = rollup["totals"]
+    assert (totals["rows_failed"], totals["rows_with_value_errors"]) == (6, 66)
+    assert totals["read_back"] == {"not-marketing": 66, "opted-out-made-marketing": 2}
+    assert rollup["failed"] == []

@@ -10,6 +10,7 @@ from distributed import Client, LocalCluster
 
 import flows.cli
 from benchmarks.generate_mailchimp import write_export
+from flows.accounts import account_result, roll_up
 from flows.cli import main
 from tests.flows.test_accounts import write_manifest
 from tests.flows.test_cli import assert_one_line_error, run
@@ -29,6 +30,63 @@ def test_a_bad_manifest_exits_2_with_one_line_naming_its_line(tmp_path):
 
     assert_one_line_error(result, 2, "accounts.yaml:4:", "accounts.1.name")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("account_lines", "line", "problem"),
+    [
+        (["  - name: brand-b", "    sources: [b.zip]", "    portal: {token_env: CLIENT_TOKEN}",
+          "  - name: brand-a", "    sources: [a.zip]", "    portal: {token_env: CLIENT_TOKEN}"],
+         7, "accounts.1.portal: accounts brand-b and brand-a load into one portal (https://api.hubapi.com, token_env CLIENT_TOKEN): "
+            "list their sources under one account"),
+        (["  - name: acme", "    sources: [acme.zip]", "    portal: {url: http://127.0.0.1:18401, token_env: ACME_TOKEN}",
+          "    portal: {url: http://127.0.0.1:18402}"], 5, "key 'portal' given twice in one mapping"),
+        (["  - name: acme", "    sources: [acme.zip]", '    portal: {url: "https://user:hunter2@api.hubapi.com", token_env: ACME_TOKEN}'],
+         4, "accounts.0.portal.url: the URL carries user-info or a query"),
+    ],
+)
+def test_a_manifest_refused_when_read_exits_2_in_one_line_before_the_engine_starts(tmp_path, capsys, monkeypatch, account_lines, line, problem):
+    monkeypatch.setattr("flows.cli._in_engine", lambda *args: pytest.fail("the engine started"))
+    manifest = manifest_of(tmp_path, *account_lines)
+
+    status = main(["migrate-accounts", str(manifest), "--out", str(tmp_path / "out")])
+
+    assert status == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"onramp: error: {manifest}:{line}: {problem}") and error.count("\n") == 1
+    assert "hunter2" not in error
+    assert not (tmp_path / "out").exists()
+
+
+LOADED = {"rows_read": 60, "rows_rejected": 8, "duplicates_merged": 5, "contacts": {"marketing": 33, "non_marketing": 4, "opted_out": 10}}
+
+
+@pytest.mark.parametrize(
+    ("load", "status", "acme_counts", "total_counts"),
+    [
+        ({"rows_failed": 2, "rows_with_value_errors": 0, "reconciliation": {"by_check": {"contact-missing": 2, "not-marketing": 0}}}, 1,
+         "60 rows read, 2 failed; read back from HubSpot: 2 contact-missing",
+         "120 rows read, 2 failed; read back from HubSpot: 2 contact-missing"),
+        ({"rows_failed": 0, "rows_with_value_errors": 33, "reconciliation": {"by_check": {"not-marketing": 33, "opted-out-made-marketing": 1}}}, 0,
+         "60 rows read, 0 failed, 33 with values HubSpot refused; read back from HubSpot: 33 not-marketing, 1 opted-out-made-marketing",
+         "120 rows read, 0 failed, 33 with values HubSpot refused; read back from HubSpot: 33 not-marketing, 1 opted-out-made-marketing"),
+    ],
+)
+def test_the_summary_says_each_accounts_failed_rows_and_read_back_and_failed_rows_exit_1(
+    tmp_path, capsys, monkeypatch, load, status, acme_counts, total_counts
+):
+    manifest = write_manifest(tmp_path / "accounts.yaml", "http://127.0.0.1:9", {"acme": "acme.zip", "globex": "globex.zip"})
+    rollup = roll_up([account_result("acme", "migrated", LOADED | {"load": load}),
+                      account_result("globex", "skipped", LOADED | {"load": {"rows_failed": 0}})])
+    monkeypatch.setattr(flows.cli, "_in_engine", lambda flow, params: rollup)
+
+    assert main(["migrate-accounts", manifest, "--out", str(tmp_path / "out")]) == status
+
+    assert capsys.readouterr().out.splitlines() == [
+        f"  acme                 migrated  {acme_counts}",
+        "  globex               skipped   60 rows read, 0 failed",
+        f"2 account(s), 0 failed; {total_counts}; roll-up: {tmp_path / 'out'}/rollup.json",
+    ]
 
 
 def test_a_dask_address_without_the_dask_runner_exits_2(tmp_path, capsys):
@@ -129,7 +187,7 @@ def test_the_child_start_timeout_reaches_the_parameters(tmp_path, monkeypatch):
 
     def engine(flow, params):
         started.append(params)
-        return {"accounts": [], "totals": {"rows_read": 0}, "failed": []}
+        return roll_up([])
 
     monkeypatch.setattr(flows.cli, "_in_engine", engine)
 
