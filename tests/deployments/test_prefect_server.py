@@ -42,7 +42,7 @@ accounts:
     portal: {{url: "{portal}", token_env: AGENCY_HUBSPOT_TOKEN}}
   - name: initech
     sources: [initech.zip]
-    portal: {{url: "{portal}", token_env: AGENCY_HUBSPOT_TOKEN}}
+    portal: {{url: "{portal}", token_env: INITECH_HUBSPOT_TOKEN}}
 """
 
 pytestmark = [pytest.mark.prefect_server, pytest.mark.timeout(SERVER_START_TIMEOUT_SECONDS + 2 * RUN_TIMEOUT_SECONDS)]
@@ -113,6 +113,7 @@ def test_a_backfill_and_accounts_run_through_a_deployment_on_a_worker(tmp_path):
         # The flow runs in the worker's child process, which reads the token from its environment.
         "HUBSPOT_ACCESS_TOKEN": TOKEN,
         "AGENCY_HUBSPOT_TOKEN": TOKEN,
+        "INITECH_HUBSPOT_TOKEN": TOKEN,
     }
     # The accounts' parent runs in `onramp`, whose environment holds no token: the worker reads it.
     accounts_env = {k: v for k, v in env.items() if not k.endswith("_TOKEN")}
