@@ -634,32 +634,9 @@ def _report_of_the_stop(output: str, error: BaseException, started: datetime.dat
     return report if matches else None
 
 
-def _portal_named(section: dict) -> str:
-    """The portal a load or a dry run talked to, by its id when HubSpot said it."""
-    if section.get("portal_id") is None:
-        return f"HubSpot ({section['portal']})"
-    return f"HubSpot portal {section['portal_id']} ({section['account_type']}) at {section['portal']}"
-
-
-def _files_sent(results: list[dict]) -> str:
-    """How the load's contacts files went, counted as HubSpot holds them: ``2 import(s)``, or
-    ``1 import(s), 2 file(s) by batch upsert (the marketing status of 1 of them by import)`` (a
-    file sent by batch upsert is no import; its contacts' marketing status is set by one)."""
-    from tasks.load.upsert import UPSERT
-
-    upserted = [result for result in results if result.get("path") == UPSERT]
-    marked = sum(bool(result.get("import_id")) for result in upserted)
-    imports = len(results) - len(upserted) + marked
-    if not upserted:
-        return f"{imports} import(s)"
-    return f"{imports} import(s), {len(upserted)} file(s) by batch upsert" + (
-        f" (the marketing status of {marked} of them by import)" if marked else ""
-    )
-
-
 def _print_summary(report: dict, output: str) -> None:
     from tasks.load.run import resumed_note
-    from tasks.report import source_warnings, summary_rows
+    from tasks.report import load_lines, portal_named, source_warnings, summary_rows
 
     c = report["contacts"]
     print(
@@ -683,7 +660,7 @@ def _print_summary(report: dict, output: str) -> None:
     if dry_run:
         contacts, opt_outs = dry_run["contacts"], dry_run["opt_outs"]
         print(
-            f"dry run against {_portal_named(dry_run)}, nothing written: would create {contacts['create']}, "
+            f"dry run against {portal_named(dry_run)}, nothing written: would create {contacts['create']}, "
             f"update {contacts['update']}, leave {contacts['unchanged']} contacts; opt out {opt_outs['opt_out']} "
             f"({opt_outs['unchanged']} already); +{dry_run['billing_delta']} marketing contacts"
         )
@@ -697,37 +674,8 @@ def _print_summary(report: dict, output: str) -> None:
               "the same command resumes it")
     load = report.get("load")
     if load:
-        refused = load.get("rows_with_value_errors", 0)
-        print(
-            f"{_portal_named(load)}: {_files_sent(load['imports'])}, "
-            f"{load['opt_outs']['unsubscribed']} opted out, {load['rows_failed']} row(s) failed"
-            + (f", {refused} row(s) with values HubSpot refused" if refused else "")
-            + (" (report.json load.errors)" if load["rows_failed"] or refused else "")
-        )
-        for static in (item for item in load.get("lists", []) if "name" in item and item["list_id"]):
-            removed, not_removed = static.get("removed_opted_out", 0), static.get("remove_failed", 0)
-            left = static.get("removed_non_marketing", 0)
-            print(
-                f"  list {static['name']!r} (id {static['list_id']}): {static['added']} contacts added"
-                + (f", {removed} opted-out contact(s) removed" if removed else "")
-                + (f", {left} contact(s) no longer marketing in the source removed" if left else "")
-                + (f", {not_removed} contact(s) not removed (report.json load.errors)" if not_removed else "")
-            )
-            for earlier in static.get("earlier_lists", []):
-                print(f"    earlier list {earlier['name']!r} (id {earlier['list_id']}): {earlier['removed_opted_out']} opted-out contact(s) removed")
-        kept = (load.get("kept_non_marketing_opted_out") or {}).get("count")
-        if kept:
-            print(
-                f"  {kept} contact(s) HubSpot holds as unsubscribed from all email sent as non-marketing "
-                "(report.json load.kept_non_marketing_opted_out)"
-            )
-        companies = load.get("companies")
-        if companies:
-            print(f"  companies: {companies['created']} created, {companies['existing']} existing, {companies['associated']} contacts associated")
-        mismatches = (load.get("reconciliation") or {}).get("by_check") or {}
-        if any(mismatches.values()):
-            found = ", ".join(f"{count} {check}" for check, count in mismatches.items() if count)
-            print(f"  read back from HubSpot: {found} (report.json load.reconciliation)")
+        for line in load_lines(load):
+            print(line)
         resumed = resumed_note(load)
         if resumed:
             print(resumed)

@@ -296,6 +296,69 @@ def summary_rows(report: dict) -> list[dict]:
     return rows
 
 
+def portal_named(section: dict) -> str:
+    """The portal a load or a dry run talked to, by its id when HubSpot said it."""
+    if section.get("portal_id") is None:
+        return f"HubSpot ({section['portal']})"
+    return f"HubSpot portal {section['portal_id']} ({section['account_type']}) at {section['portal']}"
+
+
+def _files_sent(results: list[dict]) -> str:
+    """How the load's contacts files went, counted as HubSpot holds them: ``2 import(s)``, or
+    ``1 import(s), 2 file(s) by batch upsert (the marketing status of 1 of them by import)`` (a
+    file sent by batch upsert is no import; its contacts' marketing status is set by one)."""
+    from tasks.load.upsert import UPSERT
+
+    upserted = [result for result in results if result.get("path") == UPSERT]
+    marked = sum(bool(result.get("import_id")) for result in upserted)
+    imports = len(results) - len(upserted) + marked
+    if not upserted:
+        return f"{imports} import(s)"
+    return f"{imports} import(s), {len(upserted)} file(s) by batch upsert" + (
+        f" (the marketing status of {marked} of them by import)" if marked else ""
+    )
+
+
+def load_lines(load: dict) -> list[str]:
+    """What a load did, as the console and the markdown report say it: the portal, the files,
+    opt-outs and rows failed, then one indented line each for the static lists, the contacts
+    kept non-marketing, the companies and what the read-back found amiss."""
+    refused = load.get("rows_with_value_errors", 0)
+    lines = [
+        f"{portal_named(load)}: {_files_sent(load['imports'])}, "
+        f"{load['opt_outs']['unsubscribed']} opted out, {load['rows_failed']} row(s) failed"
+        + (f", {refused} row(s) with values HubSpot refused" if refused else "")
+        + (" (report.json load.errors)" if load["rows_failed"] or refused else "")
+    ]
+    for static in (item for item in load.get("lists", []) if "name" in item and item["list_id"]):
+        removed, not_removed = static.get("removed_opted_out", 0), static.get("remove_failed", 0)
+        left = static.get("removed_non_marketing", 0)
+        lines.append(
+            f"  list {static['name']!r} (id {static['list_id']}): {static['added']} contacts added"
+            + (f", {removed} opted-out contact(s) removed" if removed else "")
+            + (f", {left} contact(s) no longer marketing in the source removed" if left else "")
+            + (f", {not_removed} contact(s) not removed (report.json load.errors)" if not_removed else "")
+        )
+        lines += [
+            f"    earlier list {earlier['name']!r} (id {earlier['list_id']}): {earlier['removed_opted_out']} opted-out contact(s) removed"
+            for earlier in static.get("earlier_lists", [])
+        ]
+    kept = (load.get("kept_non_marketing_opted_out") or {}).get("count")
+    if kept:
+        lines.append(
+            f"  {kept} contact(s) HubSpot holds as unsubscribed from all email sent as non-marketing "
+            "(report.json load.kept_non_marketing_opted_out)"
+        )
+    companies = load.get("companies")
+    if companies:
+        lines.append(f"  companies: {companies['created']} created, {companies['existing']} existing, {companies['associated']} contacts associated")
+    mismatches = (load.get("reconciliation") or {}).get("by_check") or {}
+    if any(mismatches.values()):
+        found = ", ".join(f"{count} {check}" for check, count in mismatches.items() if count)
+        lines.append(f"  read back from HubSpot: {found} (report.json load.reconciliation)")
+    return lines
+
+
 PROVENANCE_ROWS_SHOWN = 20
 """The most common provenance combinations the human reports show (report.json has them all)."""
 
@@ -328,7 +391,8 @@ def markdown_report(report: dict) -> str:
     ]
     load = report.get("load")
     if load:
-        lines += ["", "## Load", "", "```json", json.dumps(load.get("summary", load), indent=2)[:4000], "```"]
+        # Indented lines go one level down: markdown nests a list item under the one above it.
+        lines += ["", "## Load", "", *(f"{line[:len(line) - len(line.lstrip())]}- {line.lstrip()}" for line in load_lines(load))]
     return "\n".join(lines) + "\n"
 
 

@@ -112,3 +112,30 @@ def test_the_files_not_read_are_named_in_one_line_the_first_few_and_how_many():
     assert f"x.zip!{SKIPPED_FILES_SHOWN - 1}.png and 2 more;" in line
     assert f"x.zip!{SKIPPED_FILES_SHOWN}.png" not in line
     assert report["skipped_files"] == skipped
+
+
+def test_the_markdown_report_says_what_the_load_did_as_the_console_does_whatever_its_size():
+    sources = [SourceSummary("s.csv", "mailchimp-export", "subscribed", rows=1, rejected=0)]
+    report = build_report(sources, contacts(["marketing"], [1]), [], PLAN)
+    # Enough properties and errors that a JSON dump of the load cut at a few thousand characters
+    # ended before the rows failed and the read-back.
+    report["load"] = {
+        "portal": "https://api.hubapi.com", "portal_id": 4417281, "account_type": "STANDARD",
+        "properties": {"created": [f"property_{n}" for n in range(400)]},
+        "imports": [{"file": "hubspot/contacts-marketing-001.csv", "import_id": "7"}],
+        "opt_outs": {"unsubscribed": 3},
+        "lists": [{"name": "Onramp — s.csv marketing", "list_id": "12", "added": 1, "removed_opted_out": 2}],
+        "errors": [{"file": "hubspot/contacts-marketing-001.csv", "line": n, "message": "x" * 80} for n in range(100)],
+        "rows_failed": 100,
+        "reconciliation": {"by_check": {"not-marketing": 4, "opted-out-made-marketing": 0}},
+    }
+
+    markdown = markdown_report(report)
+
+    assert markdown.endswith(
+        "## Load\n\n"
+        "- HubSpot portal 4417281 (STANDARD) at https://api.hubapi.com: 1 import(s), 3 opted out, 100 row(s) failed "
+        "(report.json load.errors)\n"
+        "  - list 'Onramp — s.csv marketing' (id 12): 1 contacts added, 2 opted-out contact(s) removed\n"
+        "  - read back from HubSpot: 4 not-marketing (report.json load.reconciliation)\n"
+    )
