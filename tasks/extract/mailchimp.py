@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -29,6 +30,11 @@ from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
 from tasks.errors import InputError
 from tasks.extract.sources import SkippedFile, StagedFile, map_in_order, stage_files
 from tasks.extract.text import first_non_utf8, text_pieces
+from tasks.transform.catalog import consent_headers
+from tasks.transform.consent import severity_expr
+
+if TYPE_CHECKING:
+    from tasks.transform.catalog import ReadingProfile
 
 FORMAT = "mailchimp-export"
 
@@ -96,8 +102,14 @@ The plan counts them in the parse it stages the file with, and writes them nowhe
 
 KEEPS_FIRST = "the first non-empty value of each row is kept"
 KEEPS_JOINED = "such a row is rejected, its addresses joined"
-"""What a row keeps of a repeated header whose copies disagree: the first non-empty value, or
-for the email header every address (so the row is rejected with both in view)."""
+KEEPS_MOST_RESTRICTIVE = "each row keeps the value whose consent reading is the most restrictive"
+"""What a row keeps of a repeated header whose copies disagree: the first non-empty value; for
+the email header every address (so the row is rejected with both in view); for a header the
+profile reads consent from, the copy that reads as the most restrictive outcome."""
+
+_COPY_PREFIX = "_copy "
+_COPY_SEVERITY_PREFIX = "_copy severity "
+"""Start the names of the working columns a repeated consent header's copies are read in."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,8 @@ class RawSource:
             the others (``catalog.unread_status_values``). Empty for a file whose status is its
             name's, or a provider API's own.
         header_copies: Each of ``duplicate_headers`` → how many columns it names.
+        consent_copies: The ``duplicate_headers`` the profile reads consent from, whose copies
+            are all read (see ``scan_columns``).
         skipped_files: The files of the same zip or folder that Onramp does not read (every
             file of a source carries them all; the report lists each once).
     """
@@ -139,11 +153,14 @@ class RawSource:
     local_path: Path | None = None
     status_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
     header_copies: Mapping[str, int] = field(default_factory=dict)
+    consent_copies: tuple[str, ...] = ()
     skipped_files: tuple[SkippedFile, ...] = ()
 
     def keeps(self, header: str) -> str:
         """What a row keeps of a duplicated header whose copies disagree (``KEEPS_FIRST``...)."""
-        return KEEPS_JOINED if header == self.email_column else KEEPS_FIRST
+        if header == self.email_column:
+            return KEEPS_JOINED
+        return KEEPS_MOST_RESTRICTIVE if header in self.consent_copies else KEEPS_FIRST
 
 
 def is_export_filename(name: str) -> bool:
@@ -463,8 +480,25 @@ def _one_cell(cells: list[pl.Expr], *, joined: bool) -> pl.Expr:
     return pl.when(values != "").then(values)
 
 
+def repeated_consent_headers(columns: list[tuple[str, list[int]]], profile: ReadingProfile | None) -> tuple[str, ...]:
+    """The headers naming more than one column that the profile reads consent from, in column order.
+
+    Args:
+        columns: Each header with the positions it occupies (see ``group_by_name``).
+        profile: The profile the file is read with; None reads no consent from columns.
+    """
+    if profile is None:
+        return ()
+    read = set(consent_headers(profile, [header for header, _ in columns]))
+    return tuple(header for header in repeated_headers(columns) if header in read)
+
+
 def scan_columns(
-    staged: StagedFile, columns: list[tuple[str, list[int]]], status: str, email_column: str | None = None
+    staged: StagedFile,
+    columns: list[tuple[str, list[int]]],
+    status: str,
+    email_column: str | None = None,
+    profile: ReadingProfile | None = None,
 ) -> pl.LazyFrame:
     """The lazy scan of a CSV file, duplicate headers coalesced, with its lineage columns.
 
@@ -477,6 +511,10 @@ def scan_columns(
             view rather than one address vanishing; other duplicated headers take their first
             non-empty value (a 2013 Mailchimp export repeats ``UNSUB_REASON``, one left blank).
             Each repeated header also gets its ``disagreeing_column``.
+        profile: The profile the file is read with. A repeated header it reads consent from
+            (``repeated_consent_headers``) takes, in each row, the non-empty copy whose reading
+            is the most restrictive (the first on a tie), so ``Status,Status`` holding
+            ``Active,Unsubscribed`` reads as unsubscribed: an opt-out in any copy is final.
     """
     # Positional names sidestep polars' renaming of duplicate headers (``a_duplicated_0``); the
     # real names come back in the select, where duplicates are coalesced. Overflow columns
@@ -485,7 +523,11 @@ def scan_columns(
     width = sum(len(positions) for _, positions in columns)
     positional = [f"_{position}" for position in range(width)]
     overflow = [f"_overflow_{n}" for n in range(OVERFLOW_COLUMNS)]
-    return (
+    consent_repeated = repeated_consent_headers(columns, profile)
+    consent_copies = {
+        header: [f"{_COPY_PREFIX}{p}" for p in positions] for header, positions in columns if header in consent_repeated
+    }
+    frame = (
         pl.scan_csv(
             staged.path,
             has_header=False,
@@ -510,6 +552,40 @@ def scan_columns(
             pl.col(SOURCE_ROW).cast(pl.Int64),
             pl.lit(status, dtype=pl.String).alias(SOURCE_STATUS),
             pl.lit(FORMAT, dtype=pl.String).alias(SOURCE_FORMAT),
+            *(
+                non_empty(positional[p]).alias(copy)
+                for header, positions in columns
+                if header in consent_copies
+                for p, copy in zip(positions, consent_copies[header], strict=True)
+            ),
         )
         .with_columns(pl.when(pl.col(EXTRA_FIELDS) != "").then(pl.col(EXTRA_FIELDS)).alias(EXTRA_FIELDS))
     )
+    for header, copies in consent_copies.items():
+        frame = _keep_most_restrictive(frame, header, copies, profile)
+    return frame
+
+
+def _keep_most_restrictive(frame: pl.LazyFrame, header: str, copies: list[str], profile: ReadingProfile) -> pl.LazyFrame:
+    """``frame`` with ``header`` set, in each row, to the non-empty copy whose consent reading is
+    the most restrictive (the first such copy), and the copies' working columns dropped.
+
+    A copy no rule reads (``no`` in an opt-in flag) counts as the profile's default status: a
+    row whose copies say ``no`` and ``yes`` to a subscription is not read as subscribed.
+
+    Args:
+        frame: The scan, with ``header`` and each of its copies in a column of its own.
+        header: The repeated consent header.
+        copies: The working columns holding its copies, in column order.
+        profile: The profile whose rules read the header.
+    """
+    # The rules read a column by its header's name, so each copy is read in its turn under it.
+    outcome = profile.profile.consent.status_outcome_expr(profile.status_expr([header], profile.default_status))
+    severities = [f"{_COPY_SEVERITY_PREFIX}{copy}" for copy in copies]
+    for copy, severity in zip(copies, severities, strict=True):
+        frame = frame.with_columns(pl.col(copy).alias(header)).with_columns(
+            pl.when(pl.col(header).is_not_null()).then(severity_expr(outcome)).alias(severity)
+        )
+    most = pl.max_horizontal(severities)
+    kept = pl.coalesce(pl.when(pl.col(s) == most).then(pl.col(c)) for c, s in zip(copies, severities, strict=True))
+    return frame.with_columns(kept.alias(header)).drop(*copies, *severities)

@@ -108,10 +108,9 @@ def map_rows(
     targets: dict[str, list[str]] = {}
     customs: dict[str, CustomProperty] = {}
     routes = [ColumnRoute(uri, email_column, EMAIL, "email")]
-    for header in headers:
-        if header == email_column:
-            continue
-        target = profile.route(header)
+    # Columns the profile does not list each get a property of their own (``Fav Colour`` and
+    # ``Fav-Colour`` would otherwise share one, and a row keep one of the two values).
+    for header, target in profile.routes([h for h in headers if h != email_column]).items():
         if isinstance(target, CustomProperty):
             customs.setdefault(target.name, target)
             name, kind = target.name, "custom"
@@ -122,12 +121,10 @@ def map_rows(
     for header in _second_sources(targets):
         # Several columns fill one property (Constant Contact's home, work and other phones all
         # go to ``phone``): the property takes each row's first non-empty value, and every
-        # column after the first is kept whole as well, as an unlisted column would be, so a
-        # row's second phone is not lost.
-        kept = profile.unlisted_route(header)
-        if kept.name in targets:
-            continue
-        customs.setdefault(kept.name, kept)
+        # column after the first is kept whole as well, in a property of its own as an
+        # unlisted column would be, so a row's second phone is not lost.
+        kept = profile.unlisted_route(header, taken=targets.keys())
+        customs[kept.name] = kept
         targets[kept.name] = [header]
         routes.append(ColumnRoute(uri, header, kept.name, "custom"))
 

@@ -6,10 +6,14 @@ or re-routing a column is an edit to a table. Headers match case-insensitively a
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
+import unicodedata
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain, count
 from pathlib import Path
 
 from tasks.transform.consent import ConsentPolicy
@@ -20,6 +24,11 @@ PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]*")
 """A HubSpot property's internal name: lowercase letters, digits and underscores, starting with a letter."""
 _NOT_NAME_CHARS = re.compile(r"[^a-z0-9]+")
 MAX_PROPERTY_NAME_LENGTH = 100
+
+_ASCII_SPELLINGS = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+"""Latin letters NFKD does not split into an ASCII letter and an accent, spelled as people do."""
+HEADER_HASH_BYTES = 4
+"""The size of the hash that keeps a header's property name its own (8 hex characters)."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +89,17 @@ class SourceProfile:
     custom_properties: dict[str, CustomProperty]
     consent: ConsentPolicy
 
+    def lists(self, header: str) -> bool:
+        """Whether the profile (or the user's mapping) says where this column goes."""
+        key = header.strip().lower()
+        return key in self.default_properties or key in self.custom_properties
+
     def route(self, header: str) -> str | CustomProperty:
         """Where a source column goes: a default property's name, or a custom property.
 
         A header the profile does not know (a user-defined merge field) becomes a text
-        property named after it, so no column is ever dropped.
+        property named after it, so no column is ever dropped. Two such headers of one file
+        may share that name (``Fav Colour``, ``Fav-Colour``): ``routes`` keeps them apart.
         """
         key = header.strip().lower()
         if key in self.default_properties:
@@ -93,10 +108,40 @@ class SourceProfile:
             return self.custom_properties[key]
         return self.unlisted_route(header)
 
-    def unlisted_route(self, header: str) -> CustomProperty:
-        """The text property a column the profile does not list goes to, named after it."""
+    def routes(self, headers: Sequence[str]) -> dict[str, str | CustomProperty]:
+        """Where each of a file's columns goes, no column the profile does not list sharing a
+        property with another column.
+
+        A listed column goes where the profile says, even to a property another listed column
+        fills (``Phone`` and ``Phone Number`` both fill ``phone``). An unlisted one gets a
+        property of its own (``unlisted_route``): when its name is another column's target,
+        the header's hash is added to it, so each column keeps its values.
+
+        Args:
+            headers: The file's headers (distinct, the email column left out), in file order.
+        """
+        listed = {header: self.route(header) for header in headers if self.lists(header)}
+        taken = {target.name if isinstance(target, CustomProperty) else target for target in listed.values()}
+        unlisted: dict[str, CustomProperty] = {}
+        for header in headers:
+            if header not in listed:
+                unlisted[header] = self.unlisted_route(header, taken)
+                taken.add(unlisted[header].name)
+        return {header: listed.get(header) or unlisted[header] for header in headers}
+
+    def unlisted_route(self, header: str, taken: Collection[str] = ()) -> CustomProperty:
+        """The text property a column the profile does not list goes to, named after it.
+
+        Never a custom property the profile lists for another column (``Member Rating`` beside
+        Mailchimp's ``MEMBER_RATING``), in this file or another of the run.
+
+        Args:
+            header: The column's header.
+            taken: Property names other columns of the file go to, which this one must not.
+        """
+        listed = {prop.name for prop in self.custom_properties.values()}
         return CustomProperty(
-            name=custom_property_name(self.group_name, header),
+            name=distinct_property_name(custom_property_name(self.group_name, header), header, taken, listed),
             label=header.strip(),
             group=self.group_name,
             source_label=self.label,
@@ -105,13 +150,51 @@ class SourceProfile:
 
 
 def custom_property_name(group: str, header: str) -> str:
-    """``("mailchimp", "Favourite Colour")`` → ``mailchimp_favourite_colour``."""
-    return f"{group}_{property_slug(header) or 'column'}"[:MAX_PROPERTY_NAME_LENGTH]
+    """A valid HubSpot internal name for a header's property, the same for the same header.
+
+    ``("mailchimp", "Favourite Colour")`` → ``mailchimp_favourite_colour``; accents are dropped
+    (``Année`` → ``imported_annee``). A header with letters that have no ASCII spelling
+    (``Имя``, ``電話番号``) gets the hash of the header after what is left
+    (``imported_column_1c9e2f0a``): headers that differ only there keep properties of their own.
+    """
+    name = f"{group}_{property_slug(header) or 'column'}"
+    return _with_header_hash(name, header) if _has_letters_without_ascii(header) else name[:MAX_PROPERTY_NAME_LENGTH]
+
+
+def distinct_property_name(name: str, header: str, *taken: Collection[str]) -> str:
+    """``name``, or when another column's property has it (it is in one of ``taken``), ``name``
+    with the header's hash.
+
+    ``("imported_fav_colour", "Fav-Colour", {"imported_fav_colour"})`` →
+    ``imported_fav_colour_<8 hex>``: the same for that header in every run, so a recurring sync
+    fills the same property.
+    """
+    candidates = chain([name], (_with_header_hash(name, header, attempt) for attempt in count()))
+    return next(candidate for candidate in candidates if not any(candidate in names for names in taken))
 
 
 def property_slug(text: str) -> str:
-    """``" Favourite Colour! "`` → ``favourite_colour``: text as property-name characters (maybe empty)."""
-    return _NOT_NAME_CHARS.sub("_", text.strip().lower()).strip("_")
+    """``" Favourite Colour! "`` → ``favourite_colour``, ``Année`` → ``annee``: text as
+    property-name characters (maybe empty); letters with no ASCII spelling are left out."""
+    return _NOT_NAME_CHARS.sub("_", _ascii_spelling(text).encode("ascii", "ignore").decode()).strip("_")
+
+
+def _ascii_spelling(text: str) -> str:
+    """Trimmed, lowercased text, accents split off (NFKD) and the letters of ``_ASCII_SPELLINGS`` spelled out."""
+    return unicodedata.normalize("NFKD", text.strip().lower().translate(_ASCII_SPELLINGS))
+
+
+def _has_letters_without_ascii(header: str) -> bool:
+    """Whether ``property_slug`` leaves out letters or digits of the header (Cyrillic, CJK)."""
+    return any(char.isalnum() and not char.isascii() for char in _ascii_spelling(header))
+
+
+def _with_header_hash(name: str, header: str, attempt: int = 0) -> str:
+    """``name`` ending in a hash of the header (of the header and ``attempt`` after the first),
+    cut to fit HubSpot's name length."""
+    text = header.strip().casefold() + (f"\n{attempt}" if attempt else "")
+    digest = hashlib.blake2s(text.encode("utf-8"), digest_size=HEADER_HASH_BYTES).hexdigest()
+    return f"{name[: MAX_PROPERTY_NAME_LENGTH - len(digest) - 1]}_{digest}"
 
 
 @cache
