@@ -49,12 +49,14 @@ from tasks.extract.mailchimp import (
 from tasks.extract.sources import TEXT_TABLE_SUFFIXES, FileKinds, StagedFile, map_in_order, stage_source
 from tasks.extract.text import TextLayout, normalise_text
 from tasks.transform.catalog import (
+    FALLBACK_PROFILE,
     ReadingProfile,
     canonical_timestamp,
     consent_headers,
     detect_profile,
     reading_profile,
     unread_consent,
+    unread_known_consent,
 )
 
 if TYPE_CHECKING:
@@ -253,10 +255,14 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     """Read one UTF-8 CSV (a text file made plain, a workbook's staged sheet): recognise it,
     scan it lazily.
 
+    The rows' status is read from the profile's consent columns and from the file's name (a
+    workbook sheet's name counts as the file's): the most restrictive reading wins.
+
     Raises:
-        InputError: The file cannot be parsed; the profile named for it would leave its
-            consent columns unread; its header has no email column (saying which later line
-            looks like the header, when one does).
+        InputError: The file cannot be parsed; the profile named for it, or the fallback profile
+            no other profile's headers beat, would leave some of its consent columns unread; its
+            header has no email column (saying which later line looks like the header, when one
+            does).
     """
     check_parsable(staged)
     raw_headers, sample = read_head(staged)
@@ -266,16 +272,19 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     profile = options.resolve(headers, staged.uri)
     if options.named_profile:
         _refuse_unread_consent(staged.uri, profile, headers)
+    elif profile.name == FALLBACK_PROFILE:
+        _refuse_unread_known_consent(staged.uri, profile, headers)
     if profile.format == mailchimp.FORMAT:
         return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout, staged.key)
     emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
-    file_status = profile.file_status(split_sheet(staged.uri)[0])
+    name_status = profile.name_status(*split_sheet(staged.uri))
+    file_status = name_status or profile.default_status
     frame = (
         scan_columns(staged, columns, file_status, emails[0])
         .with_columns(_clean(header, profile) for header in headers)
         .with_columns(pl.coalesce([non_empty(e) for e in emails]).alias(emails[0]))
         .with_columns(
-            profile.status_expr(headers, file_status).alias(SOURCE_STATUS),
+            profile.status_expr(headers, name_status).alias(SOURCE_STATUS),
             pl.lit(profile.format, dtype=pl.String).alias(SOURCE_FORMAT),
         )
     )
@@ -301,11 +310,24 @@ def _refuse_unread_consent(uri: str, named: ReadingProfile, headers: Sequence[st
         InputError: ``<file>:1:`` which columns (or which status in the name) would go unread,
             and the profile that reads them.
     """
-    file_name = split_sheet(uri)[0]
+    file_name, sheet = split_sheet(uri)
     # A Mailchimp export's status is in its name, read by the Mailchimp reader, not a profile table.
     mailchimp_status = mailchimp.status_from_filename(file_name) if mailchimp.is_export_filename(file_name) else None
     name_statuses = {MAILCHIMP_PROFILE: mailchimp_status} if mailchimp_status else {}
-    unread = unread_consent(named, headers, file_name, name_statuses)
+    unread = unread_consent(named, headers, file_name, name_statuses, sheet)
+    if unread is not None:
+        raise InputError(uri, unread.problem(), line=1)
+
+
+def _refuse_unread_known_consent(uri: str, profile: ReadingProfile, headers: Sequence[str]) -> None:
+    """Refuse a file read with the fallback profile that leaves a consent column some bundled
+    profile reads unread (``unread_known_consent``): no one profile reads all of its consent
+    columns, so which reads the file is the user's choice.
+
+    Raises:
+        InputError: ``<file>:1:`` which columns would go unread, and a profile that reads them.
+    """
+    unread = unread_known_consent(profile, headers)
     if unread is not None:
         raise InputError(uri, unread.problem(), line=1)
 

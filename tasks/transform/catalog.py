@@ -7,14 +7,15 @@ and, in the tables read here, how to recognise and read its files:
   headers wins) and ``email_columns`` in order of preference (later ones fill a blank first);
 - ``timestamp_formats``: how the source writes times; such cells are rewritten as UTC
   ``%Y-%m-%d %H:%M:%S`` (Excel date serials included) before the transform reads them;
-- ``[status]``: ``default`` (a row no rule reads), ``file_names`` (a word in the file name →
-  the status of all its rows, for one-file-per-status exports) and ``rules``, each reading some
-  columns: ``values`` (cell → status), ``when_true`` (a yes/true/1 cell → status) or
-  ``when_present`` (any non-empty, non-false cell → status).
+- ``[status]``: ``default`` (a row nothing reads), ``file_names`` (a word in the file's name,
+  or its workbook sheet's → the status of all its rows, for one-file-per-status exports) and
+  ``rules``, each reading some columns: ``values`` (cell → status), ``when_true`` (a yes/true/1
+  cell → status) or ``when_present`` (any non-empty, non-false cell → status).
 
 The status is a string the profile's ``[consent]`` table (the locked ``ConsentPolicy``) maps to
-an outcome. When several rules read a row, the most restrictive reading wins, whatever the rule
-order: an opt-out flag in any column is never out-voted by a "subscribed" in another.
+an outcome. When several rules, or a rule and the file's name, read a row, the most restrictive
+reading wins, whatever the order: an opt-out flag in any column, or in the file's name, is never
+out-voted by a "subscribed" elsewhere.
 
 A user's mapping file (``tasks.transform.mapping_file``) overrides any of it for one run.
 """
@@ -66,6 +67,9 @@ MICROSECONDS_PER_DAY = 86_400_000_000
 
 _FILE_NAME_START = re.compile(r"[/\\!]")
 """What precedes a file's own name in a URI: a folder, or the zip archive holding it."""
+
+FALLBACK_PROFILE = "generic"
+"""The profile of a file no other profile's identifying headers match."""
 
 MIN_DETECT_SCORE = 2
 """Identifying headers a file must match for a profile to be chosen: one shared column name
@@ -159,32 +163,62 @@ class ReadingProfile:
         present = {h.strip().lower(): h for h in headers}
         return [present[c.lower()] for c in self.email_columns if c.lower() in present]
 
-    def file_status(self, uri: str) -> str:
-        """The status a file's name gives all its rows, or the profile's default.
+    def name_status(self, file_name: str, sheet: str | None = None) -> str | None:
+        """The status the file's name, or its sheet's, gives all its rows; None when neither says one.
 
         Only the file's own name counts, not the folder or zip archive holding it
-        (``active_exports.zip!unsubscribed.xlsx`` is unsubscribed).
+        (``active_exports.zip!unsubscribed.xlsx`` is unsubscribed); a workbook's sheet named for
+        a status (``contacts.xlsx#Bounced``) counts as a file so named. When the names hold
+        several words, the most restrictive status wins (``active_and_unsubscribed.csv``). A word
+        counts anywhere in a name (``hardbounces.csv``), but one whose status is marketing only
+        where a word of the name starts: a name is weak evidence of consent, and
+        ``inactive.csv`` is not ``active``.
 
         Args:
-            uri: The file's URI, without a workbook's ``#sheet``.
+            file_name: The file's URI, without a workbook's ``#sheet``.
+            sheet: The workbook sheet the rows are on, if any.
         """
-        name = _FILE_NAME_START.split(uri)[-1].lower()
-        return next((status for word, status in self.file_statuses if word in name), self.default_status)
+        names = (_FILE_NAME_START.split(file_name)[-1].lower(), (sheet or "").lower())
+        said = [
+            status
+            for word, status in self.file_statuses
+            for name in names
+            if _name_holds(name, word, anywhere=self.severity(status) > SEVERITY[Outcome.MARKETING])
+        ]
+        # max keeps the first of equally restrictive statuses: the longest word's.
+        return max(said, key=self.severity, default=None)
+
+    def file_status(self, file_name: str, sheet: str | None = None) -> str:
+        """The status the file's name (or its sheet's) gives all its rows, or the profile's default.
+
+        Args:
+            file_name: The file's URI, without a workbook's ``#sheet``.
+            sheet: The workbook sheet the rows are on, if any.
+        """
+        return self.name_status(file_name, sheet) or self.default_status
+
+    def severity(self, status: str) -> int:
+        """How restrictive a status's outcome is under this profile's consent policy."""
+        return SEVERITY[self.profile.consent.outcome_of(status)]
 
     def timestamp_columns(self) -> frozenset[str]:
         """Lowercase headers holding times: the change-time columns and datetime properties."""
         customs = {key for key, prop in self.profile.custom_properties.items() if prop.type == "datetime"}
         return frozenset({c.lower() for c in self.profile.last_changed_columns} | customs)
 
-    def status_expr(self, headers: Sequence[str], file_status: str) -> pl.Expr:
-        """Each row's status: the most restrictive reading of any rule, else ``file_status``.
+    def status_expr(self, headers: Sequence[str], name_status: str | None = None) -> pl.Expr:
+        """Each row's status: the most restrictive reading of any rule or of the file's name, else
+        the profile's default.
+
+        The name is one more reading, never a fallback only: ``bounces.csv`` whose rows say
+        ``Active`` is bounced, and ``active.csv`` whose row says ``Unsubscribed`` is unsubscribed.
 
         Args:
             headers: The file's headers, as written in the file.
-            file_status: The status of a row no rule reads.
+            name_status: The status the file's (or its sheet's) name gives all its rows
+                (``name_status``); None, or the profile's default, when the name says nothing.
         """
         present = {h.strip().lower(): h for h in headers}
-        policy = self.profile.consent
         readings: list[tuple[int, pl.Expr]] = []
         for rule in self.rules:
             for column in rule.columns:
@@ -192,18 +226,20 @@ class ReadingProfile:
                 if header is None:
                     continue
                 for status, condition in rule.readings(_consent_cell(header)):
-                    readings.append((SEVERITY[policy.outcome_of(status)], pl.when(condition).then(pl.lit(status))))
+                    readings.append((self.severity(status), pl.when(condition).then(pl.lit(status))))
         unrecognised = [_unrecognised(header, known) for header, known in self.status_values(headers).items()]
         if unrecognised:
             # A value no rule reads might be an opt-out a rule does not know (``opted out`` in an
             # opt-out flag, a typo): such a row is never marketing, whatever another column says.
-            # An opt-out in its file's name still holds, and a rule's opt-out reading still wins.
-            status = file_status if policy.outcome_of(file_status) is Outcome.OPTED_OUT else UNRECOGNISED_STATUS
+            # A rule's or the file name's opt-out still wins, being more restrictive.
             condition = pl.any_horizontal(unrecognised).fill_null(False)
-            readings.append((SEVERITY[policy.outcome_of(status)], pl.when(condition).then(pl.lit(status))))
-        # A stable sort keeps rule order within one severity: the profile's order, then the user's.
+            readings.append((self.severity(UNRECOGNISED_STATUS), pl.when(condition).then(pl.lit(UNRECOGNISED_STATUS))))
+        if name_status and name_status != self.default_status:
+            readings.append((self.severity(name_status), pl.lit(name_status, dtype=pl.String)))
+        # A stable sort keeps reading order within one severity: the profile's rules, the user's,
+        # then the name (a column's "explicit" is more precise than a name's "active").
         ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
-        return pl.coalesce(*ordered, pl.lit(file_status, dtype=pl.String))
+        return pl.coalesce(*ordered, pl.lit(self.default_status, dtype=pl.String))
 
     def status_values(self, headers: Sequence[str]) -> dict[str, frozenset[str]]:
         """The file's consent headers whose values the rules read one by one, each with the
@@ -265,6 +301,11 @@ class ReadingProfile:
         return dataclasses.replace(
             self, profile=profile, email_columns=email_columns, rules=self.rules + mapping.rules
         )
+
+
+def _name_holds(name: str, word: str, *, anywhere: bool) -> bool:
+    """Whether a lowercase name holds a status word: anywhere in it, or where one of its words starts."""
+    return word in name if anywhere else re.search(rf"(?<![a-z]){re.escape(word)}", name) is not None
 
 
 def _consent_cell(header: str) -> pl.Expr:
@@ -345,15 +386,27 @@ def all_profiles() -> list[ReadingProfile]:
     return [reading_profile(name) for name in profile_names()]
 
 
-def detect_profile(headers: Sequence[str], fallback: str = "generic") -> ReadingProfile:
+def detect_profile(headers: Sequence[str], fallback: str = FALLBACK_PROFILE) -> ReadingProfile:
     """The profile whose identifying headers a file matches most (by name on a tie).
 
     Returns:
-        That profile when it matches at least ``MIN_DETECT_SCORE`` headers, else ``fallback``,
-        whose consent rules read the usual opt-out and consent columns of any CRM.
+        That profile when it matches at least ``MIN_DETECT_SCORE`` headers. Else ``fallback``,
+        whose consent rules read the usual opt-out and consent columns of any CRM, unless the
+        file has a consent column it does not read and a bundled profile does (Brevo's
+        ``EMAIL_BLACKLISTED`` beside ``Email`` and ``First Name``): then the one profile that
+        reads every consent column of the file, when exactly one does (when none or several
+        do, ``unread_known_consent`` says what the fallback would leave unread).
     """
     best = max(all_profiles(), key=lambda p: (p.score(headers), -profile_names().index(p.name)))
-    return best if best.score(headers) >= MIN_DETECT_SCORE else reading_profile(fallback)
+    if best.score(headers) >= MIN_DETECT_SCORE:
+        return best
+    default = reading_profile(fallback)
+    if unread_known_consent(default, headers) is None:
+        return default
+    readers = consent_readers(headers)
+    every_column = {column for columns in readers.values() for column in columns}
+    whole = [name for name, columns in readers.items() if set(columns) == every_column]
+    return reading_profile(whole[0]) if len(whole) == 1 else default
 
 
 def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:
@@ -363,32 +416,47 @@ def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[st
     return tuple(dict.fromkeys(read))
 
 
+def consent_readers(headers: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each bundled profile that reads consent from some of the file's headers, with those headers."""
+    readers = {profile.name: consent_headers(profile, headers) for profile in all_profiles()}
+    return {name: columns for name, columns in readers.items() if columns}
+
+
 @dataclass(frozen=True)
 class UnreadConsent:
-    """Consent a file carries that the profile named for it does not read, and who reads it.
+    """Consent a file carries that the profile it would be read with does not read, and who reads it.
 
     Attributes:
-        named: The profile named for the file (``--profile``, a mapping's ``profile``).
+        named: The profile named for the file (``--profile``, a mapping's ``profile``), or the
+            fallback profile it would be read with.
         reader: The bundled profile that reads it.
         columns: The file's headers (as written) the reader takes consent from; empty when the
             consent is in the file's name.
         name_status: The opt-out status the file's name gives under the reader (a per-status
             export: ``unsubscribed.xlsx``), when the consent is there.
+        left_to_mapping: The file's consent columns the reader does not read either, when no
+            one profile reads them all (only a mapping's ``[[status.rules]]`` can have them
+            read beside the reader's); empty when the reader reads every one.
     """
 
     named: str
     reader: str
     columns: tuple[str, ...] = ()
     name_status: str | None = None
+    left_to_mapping: tuple[str, ...] = ()
 
     def problem(self) -> str:
         """The one-line refusal: where the consent is and how to have it read."""
-        if self.columns:
+        unread = f"the {self.named} profile does not read its consent columns ({', '.join(self.columns)}), so their opt-outs would be lost"
+        if self.left_to_mapping:
+            read = [column for column in self.columns if column not in self.left_to_mapping]
             return (
-                f"the {self.named} profile does not read its consent columns ({', '.join(self.columns)}), "
-                f"so their opt-outs would be lost: the {self.reader} profile reads them (--profile {self.reader}), "
-                "or name them in a mapping's [[status.rules]]"
+                f"{unread}, and no one profile reads all its consent columns: the {self.reader} profile reads "
+                f"{', '.join(read)} (--profile {self.reader}), and a mapping's [[status.rules]] can read "
+                f"{', '.join(self.left_to_mapping)}"
             )
+        if self.columns:
+            return f"{unread}: the {self.reader} profile reads them (--profile {self.reader}), or name them in a mapping's [[status.rules]]"
         return (
             f"the {self.named} profile does not read its name, which says {self.name_status!r}, "
             f"so its opt-outs would be lost: the {self.reader} profile reads it (--profile {self.reader})"
@@ -396,7 +464,11 @@ class UnreadConsent:
 
 
 def unread_consent(
-    named: ReadingProfile, headers: Sequence[str], file_name: str = "", name_statuses: Mapping[str, str] | None = None
+    named: ReadingProfile,
+    headers: Sequence[str],
+    file_name: str = "",
+    name_statuses: Mapping[str, str] | None = None,
+    sheet: str | None = None,
 ) -> UnreadConsent | None:
     """Whether reading a file with the profile named for it would ignore consent the file carries.
 
@@ -416,6 +488,7 @@ def unread_consent(
         file_name: The file's URI (without a workbook's ``#sheet``), for statuses in its name.
         name_statuses: Statuses the name gives outside the profiles' ``file_names``, by
             profile (a Mailchimp export's name: ``{"mailchimp": "unsubscribed"}``).
+        sheet: The workbook sheet the rows are on, whose name counts as the file's does.
 
     Returns:
         What would go unread, naming the profile that reads it: for columns, the one the
@@ -429,14 +502,13 @@ def unread_consent(
         return UnreadConsent(named=named.name, reader=detected.name, columns=left)
     if read:
         return None
-    readers = {profile.name: consent_headers(profile, headers) for profile in all_profiles()}
-    readers = {name: columns for name, columns in readers.items() if columns}
+    readers = consent_readers(headers)
     if readers:
         reader = detected.name if detected.name in readers else max(readers, key=lambda name: len(readers[name]))
         return UnreadConsent(named=named.name, reader=reader, columns=readers[reader])
-    if named.file_status(file_name) in named.profile.consent.opt_out_statuses:
+    if named.file_status(file_name, sheet) in named.profile.consent.opt_out_statuses:
         return None
-    said = {detected.name: detected.file_status(file_name), **(name_statuses or {})}
+    said = {detected.name: detected.file_status(file_name, sheet), **(name_statuses or {})}
     return next(
         (
             UnreadConsent(named=named.name, reader=reader, name_status=status)
@@ -445,6 +517,33 @@ def unread_consent(
         ),
         None,
     )
+
+
+def unread_known_consent(profile: ReadingProfile, headers: Sequence[str]) -> UnreadConsent | None:
+    """The file's consent columns some bundled profile reads and ``profile`` leaves unread.
+
+    What a file read with the fallback profile must not have: its opt-outs (ActiveCampaign's
+    ``List Status``, Klaviyo's ``Email Suppressions``) would be read as no consent at all, and
+    a run's ``--consent no_consent=marketing`` would make them marketing.
+
+    Args:
+        profile: The profile the file would be read with, with the user's mapping applied.
+        headers: The file's headers, as written in the file.
+
+    Returns:
+        The unread columns in file order, naming the profile that reads the most of them (by
+        name on a tie) and the file's consent columns that profile leaves unread in turn; None
+        when ``profile`` reads every one.
+    """
+    readers = consent_readers(headers)
+    read = set(consent_headers(profile, headers))
+    known = {column for columns in readers.values() for column in columns}
+    left = tuple(header for header in dict.fromkeys(headers) if header in known and header not in read)
+    if not left:
+        return None
+    reader = max(readers, key=lambda name: (len(set(readers[name]) & set(left)), -profile_names().index(name)))
+    others = tuple(header for header in dict.fromkeys(headers) if header in known and header not in readers[reader])
+    return UnreadConsent(named=profile.name, reader=reader, columns=left, left_to_mapping=others)
 
 
 def canonical_timestamp(cell: pl.Expr, formats: Sequence[str]) -> pl.Expr:

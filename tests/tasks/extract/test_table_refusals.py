@@ -172,7 +172,7 @@ def test_every_sheet_with_an_email_column_is_read_and_a_named_sheet_alone(tmp_pa
     ],
 )
 def test_a_plain_file_reads_the_opt_out_flags_crms_write(tmp_path, header, cell, outcome):
-    path = write_csv(tmp_path / "list.csv", ["Email", "Status", header], [["a@x.com", "Active", cell]])
+    path = write_csv(tmp_path / "list.csv", ["Email", "Email Status", header], [["a@x.com", "Active", cell]])
     [read] = read_source(str(path), tmp_path / "staging", ReadOptions(profile="generic"))
     assert outcomes(read) == {"a@x.com": outcome}
 

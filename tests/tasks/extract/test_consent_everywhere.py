@@ -1,0 +1,220 @@
+"""An opt-out is final wherever a file writes it: another source's consent column in a file no
+profile's headers identify, the file's name or its sheet's, an opt-out flag holding a date."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.lineage import SOURCE_STATUS
+from tasks.errors import InputError
+from tasks.extract.tables import ReadOptions, read_source
+from tasks.inspect import inspect_source
+from tasks.output import OutputFolder
+from tasks.plan import consent_profiles, plan_sources
+from tasks.transform.catalog import reading_profile
+from tasks.transform.mapping_file import UserMapping
+from tests.tasks.extract.test_tables import outcomes, read_one, write_csv, write_xlsx
+
+# Files with one or two of a source's columns beside the email: too few of its identifying
+# headers for the source to be detected, but a consent column only that source's profile reads.
+NARROW_EXPORTS = [
+    # file, headers, rows, the profile that reads them, each row's outcome
+    ("ac.csv", ["Email", "Name", "List Status"], [["acl@x.com", "A", "Unsubscribed"]], "activecampaign", {"acl@x.com": "opted_out"}),
+    ("brevo.csv", ["Email", "First Name", "EMAIL_BLACKLISTED"], [["bv@x.com", "B", "Yes"]], "brevo", {"bv@x.com": "opted_out"}),
+    (
+        "hubspot_bounces.csv", ["Email", "First Name", "Email hard bounce reason"], [["hb@x.com", "H", "Mailbox does not exist"]],
+        "hubspot", {"hb@x.com": "opted_out"},
+    ),
+    (
+        "klaviyo_suppressed.csv", ["Email", "First Name", "Email Suppressions"], [["ks1@x.com", "K", '["HARD_BOUNCE"]'], ["ks2@x.com", "K", "[]"]],
+        "klaviyo", {"ks1@x.com": "opted_out", "ks2@x.com": "non_marketing"},
+    ),
+    ("pipedrive.csv", ["Email", "Person - Marketing status"], [["pd@x.com", "Unsubscribed"]], "pipedrive", {"pd@x.com": "opted_out"}),
+]  # fmt: skip
+
+
+def write_french_brevo(path):
+    """Brevo's French export: semicolons, Windows-1252, ``LISTE_NOIRE`` for the blacklist flag."""
+    rows = [["fr1@x.fr", "Côté", "René", "+33612345678", "Oui"], ["fr2@x.fr", "Dupont", "Marie", "", "Non"]]
+    return write_csv(path, ["EMAIL", "NOM", "PRENOM", "SMS", "LISTE_NOIRE"], rows, delimiter=";", encoding="cp1252")
+
+
+@pytest.mark.parametrize(("name", "headers", "rows", "profile", "expected"), NARROW_EXPORTS, ids=[e[0] for e in NARROW_EXPORTS])
+def test_a_consent_column_only_one_profile_reads_has_the_file_read_with_it(tmp_path, name, headers, rows, profile, expected):
+    read = read_one(write_csv(tmp_path / name, headers, rows), tmp_path)
+    assert (read.profile.name, outcomes(read)) == (profile, expected)
+
+
+def test_a_french_brevo_export_is_read_for_its_blacklist_flag(tmp_path):
+    read = read_one(write_french_brevo(tmp_path / "contacts.csv"), tmp_path)
+    assert (read.profile.name, outcomes(read)) == ("brevo", {"fr1@x.fr": "opted_out", "fr2@x.fr": "non_marketing"})
+
+
+def test_a_run_making_no_consent_marketing_leaves_every_opt_out_opted_out(tmp_path):
+    paths = [write_csv(tmp_path / name, headers, rows) for name, headers, rows, _, _ in NARROW_EXPORTS]
+    paths += [write_french_brevo(tmp_path / "brevo_fr.csv"), write_csv(tmp_path / "plain.csv", ["Email", "Name"], [["plain@x.com", "P"]])]
+    reads = [read for path in paths for read in read_source(str(path), tmp_path / "staging")]
+    profiles = consent_profiles([read.profile.profile for read in reads], {"no_consent": "marketing"})
+    report = plan_sources([read.raw for read in reads], OutputFolder(str(tmp_path / "out")), profiles)
+    # The plain list's row is the one the re-map makes marketing; ks2 and fr2 are no opt-outs.
+    assert report["contacts"] == {"marketing": 1, "non_marketing": 2, "opted_out": 6}
+
+
+def test_consent_columns_no_one_profile_reads_all_of_are_refused_naming_them(tmp_path):
+    path = write_csv(tmp_path / "list.csv", ["Email", "List Status", "EMAIL_BLACKLISTED"], [["a@x.com", "Active", "Yes"]])
+    with pytest.raises(InputError) as refused:
+        read_source(str(path), tmp_path / "staging")
+    assert str(refused.value) == (
+        f"{path}:1: the generic profile does not read its consent columns (List Status, EMAIL_BLACKLISTED), so their "
+        "opt-outs would be lost, and no one profile reads all its consent columns: the activecampaign profile reads "
+        "List Status (--profile activecampaign), and a mapping's [[status.rules]] can read EMAIL_BLACKLISTED"
+    )
+
+
+def test_a_generic_column_beside_another_profiles_consent_column_is_refused(tmp_path):
+    # Klaviyo does not read "Status", the generic profile does not read "Email Suppressions".
+    path = write_csv(tmp_path / "list.csv", ["Email", "Status", "Email Suppressions"], [["a@x.com", "Unsubscribed", "[]"]])
+    with pytest.raises(InputError, match=r"list\.csv:1: the generic profile does not read its consent columns \(Email Suppressions\)"):
+        read_source(str(path), tmp_path / "staging")
+
+
+def test_a_mapping_rule_reading_the_other_column_lets_the_file_be_read(tmp_path):
+    path = write_csv(tmp_path / "list.csv", ["Email", "List Status", "EMAIL_BLACKLISTED"], [["a@x.com", "Active", "Yes"], ["b@x.com", "Active", ""]])
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        'profile = "activecampaign"\n[[status.rules]]\ncolumns = ["EMAIL_BLACKLISTED"]\nwhen_true = "blacklisted"\n'
+        '[consent]\nblacklisted = "opted_out"\n',
+        encoding="utf-8",
+    )
+    read = read_one(path, tmp_path, ReadOptions(mapping=UserMapping.load(mapping)))
+    assert outcomes(read) == {"a@x.com": "opted_out", "b@x.com": "marketing"}
+
+
+OPT_OUT_NAMES = [
+    ("unsubscribes.csv", "unsubscribed"),
+    ("unsubscribed.csv", "unsubscribed"),
+    ("Unsubscribed_contacts.csv", "unsubscribed"),
+    ("bounces.csv", "bounced"),
+    ("bounced_contacts_2024.csv", "bounced"),
+    ("opt-outs.csv", "unsubscribed"),
+    ("Suppression list.csv", "unsubscribed"),
+    ("blocklist.csv", "unsubscribed"),
+    ("spam_complaints.csv", "unsubscribed"),
+]
+
+
+@pytest.mark.parametrize("headers", [["Email"], ["Email address", "First name", "Last name"]], ids=["plain", "constant-contact-names"])
+@pytest.mark.parametrize(("name", "status"), OPT_OUT_NAMES)
+def test_a_file_named_for_its_opt_outs_opts_them_out_without_a_profile_named(tmp_path, headers, name, status):
+    path = write_csv(tmp_path / name, headers, [["a@x.com", *([""] * (len(headers) - 1))]])
+    read = read_one(path, tmp_path)
+    assert read.profile.name == "generic"
+    assert read.raw.frame.select(SOURCE_STATUS).collect().to_series().to_list() == [status]
+    assert outcomes(read) == {"a@x.com": "opted_out"}
+
+
+def test_inspect_shows_the_opt_out_a_file_name_gives(tmp_path):
+    [entry] = inspect_source(str(write_csv(tmp_path / "bounces.csv", ["Email", "First Name"], [["a@x.com", "Ann"]])))
+    assert entry["status_counts"] == [{"status": "bounced", "outcome": "opted_out", "rows": 1}]
+
+
+def test_a_name_saying_no_opt_out_leaves_a_plain_list_without_consent(tmp_path):
+    read = read_one(write_csv(tmp_path / "subscribers.csv", ["Email"], [["a@x.com"]]), tmp_path)
+    assert outcomes(read) == {"a@x.com": "non_marketing"}
+
+
+CC_STATUS_HEADERS = ["Email address", "First name", "Last name", "Email status", "Email permission status", "Email Lists"]
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "permission", "expected"),
+    [
+        # The file's name is one more reading: its opt-out wins over the row's "Active".
+        ("bounces.csv", "Active", "Implied permission", "bounced"),
+        ("unsubscribed.csv", "Active", "Express permission", "unsubscribed"),
+        # A name saying active never out-votes a row's opt-out either.
+        ("active.csv", "Unsubscribed", "", "unsubscribed"),
+        # Of equally restrictive readings, the column's is the more precise.
+        ("active.csv", "", "Express permission", "explicit"),
+    ],
+)
+def test_an_opt_out_in_the_file_name_wins_over_a_status_column(tmp_path, name, status, permission, expected):
+    path = write_csv(tmp_path / name, CC_STATUS_HEADERS, [["a@x.com", "Ann", "A", status, permission, "Newsletter"]])
+    read = read_one(path, tmp_path)
+    assert read.profile.name == "constantcontact"
+    assert read.raw.frame.select(SOURCE_STATUS).collect().to_series().to_list() == [expected]
+
+
+def test_a_generic_file_named_for_bounces_keeps_the_bounce_over_an_email_status(tmp_path):
+    read = read_one(write_csv(tmp_path / "bounces.csv", ["Email", "Email Status"], [["a@x.com", "Active"]]), tmp_path)
+    assert (read.profile.name, outcomes(read)) == ("generic", {"a@x.com": "opted_out"})
+
+
+def test_a_workbook_sheet_named_for_a_status_gives_its_rows_that_status(tmp_path):
+    headers = ["Email address", "First name", "Last name", "Email Lists"]
+    workbook = write_xlsx(
+        tmp_path / "contacts.xlsx",
+        {
+            "Active": [headers, ["sa@x.com", "A", "L", "Newsletter"]],
+            "Unsubscribed": [headers, ["su@x.com", "U", "L", "Newsletter"]],
+            "Bounced": [headers, ["sb@x.com", "B", "L", "Newsletter"]],
+            "Suppressed": [["Email", "Name"], ["ss@x.com", "S"]],
+        },
+    )
+    reads = read_source(str(workbook), tmp_path / "staging")
+    assert {read.raw.uri.rpartition("#")[2]: (read.profile.name, outcomes(read)) for read in reads} == {
+        "Active": ("constantcontact", {"sa@x.com": "marketing"}),
+        "Unsubscribed": ("constantcontact", {"su@x.com": "opted_out"}),
+        "Bounced": ("constantcontact", {"sb@x.com": "opted_out"}),
+        "Suppressed": ("generic", {"ss@x.com": "opted_out"}),
+    }
+
+
+def test_the_most_restrictive_word_of_the_file_and_sheet_names_wins():
+    profile = reading_profile("constantcontact")
+    assert profile.name_status("active.xlsx", "Unsubscribed") == "unsubscribed"
+    assert profile.name_status("x.zip!unsubscribed.xlsx", "Active") == "unsubscribed"
+    assert profile.name_status("pending_and_active.csv") == "pending_confirmation"
+    assert profile.name_status("contacts.xlsx", "Sheet1") is None
+    # A folder's name is not the file's.
+    assert profile.name_status("bounced/contacts.csv") is None
+    # An opt-out word counts inside another; a word saying marketing only where a word starts.
+    assert profile.name_status("hardbounces.csv") == "bounced"
+    assert profile.name_status("contacts.xlsx", "Inactive") is None
+    assert profile.name_status("inactive_members.csv") is None
+    assert profile.name_status("contacts.xlsx", "Active 2024") == "active"
+
+
+def test_a_generic_opt_out_flag_holding_anything_but_a_false_value_opts_out(tmp_path):
+    rows = [
+        ["d1@x.com", "2024-03-01", ""],
+        ["d2@x.com", "", "hard"],
+        ["d3@x.com", "Yes", ""],
+        ["d4@x.com", "", ""],
+        ["d5@x.com", "no", "false"],
+        ["d6@x.com", "0", "n"],
+        ["d7@x.com", "opted out", ""],
+    ]
+    read = read_one(write_csv(tmp_path / "people.csv", ["Email", "Unsubscribed", "Bounced"], rows), tmp_path)
+    assert read.profile.name == "generic"
+    assert outcomes(read) == {
+        "d1@x.com": "opted_out", "d2@x.com": "opted_out", "d3@x.com": "opted_out", "d4@x.com": "non_marketing",
+        "d5@x.com": "non_marketing", "d6@x.com": "non_marketing", "d7@x.com": "opted_out",
+    }  # fmt: skip
+
+
+def test_a_bare_status_active_is_no_consent_and_is_reported_unread(tmp_path):
+    rows = [["mem1@x.com", "Active", "Gold"], ["mem2@x.com", "Subscribed", "Silver"], ["mem3@x.com", "Unsubscribed", "Gold"]]
+    read = read_one(write_csv(tmp_path / "members.csv", ["Email", "Status", "Membership Level"], rows), tmp_path)
+    assert read.profile.name == "generic"
+    assert outcomes(read) == {"mem1@x.com": "non_marketing", "mem2@x.com": "marketing", "mem3@x.com": "opted_out"}
+    report = plan_sources([read.raw], OutputFolder(str(tmp_path / "out")), consent_profiles([read.profile.profile], {}))
+    assert report["sources"][0]["unread_status_values"] == [
+        {"column": "Status", "value": "active", "status": "unrecognised", "rows": 1, "outcome": "non_marketing"}
+    ]
+
+
+@pytest.mark.parametrize("header", ["Email Status", "Subscription Status", "Marketing Status"])
+def test_active_in_a_column_named_for_email_or_subscriptions_is_marketing(tmp_path, header):
+    read = read_one(write_csv(tmp_path / "list.csv", ["Email", header], [["a@x.com", "Active"]]), tmp_path)
+    assert outcomes(read) == {"a@x.com": "marketing"}
