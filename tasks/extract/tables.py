@@ -43,6 +43,7 @@ from tasks.extract.mailchimp import (
     group_by_name,
     non_empty,
     read_head,
+    repeated_consent_headers,
     repeated_headers,
     scan_columns,
 )
@@ -256,7 +257,8 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     scan it lazily.
 
     The rows' status is read from the profile's consent columns and from the file's name (a
-    workbook sheet's name counts as the file's): the most restrictive reading wins.
+    workbook sheet's name counts as the file's): the most restrictive reading wins. A consent
+    column repeated in the header is read in every copy (``scan_columns``).
 
     Raises:
         InputError: The file cannot be parsed; the profile named for it, or the fallback profile
@@ -280,7 +282,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     name_status = profile.name_status(*split_sheet(staged.uri))
     file_status = name_status or profile.default_status
     frame = (
-        scan_columns(staged, columns, file_status, emails[0])
+        scan_columns(staged, columns, file_status, emails[0], profile)
         .with_columns(_clean(header, profile) for header in headers)
         .with_columns(pl.coalesce([non_empty(e) for e in emails]).alias(emails[0]))
         .with_columns(
@@ -299,6 +301,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         local_path=staged.path,
         status_values=profile.status_values(headers),
         header_copies=repeated_headers(columns),
+        consent_copies=repeated_consent_headers(columns, profile),
     )
     return ReadFile(raw, profile, layout, staged.key)
 

@@ -7,6 +7,7 @@ import pytest
 
 from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
+from tasks.extract.mailchimp import KEEPS_MOST_RESTRICTIVE
 from tasks.extract.tables import ReadOptions, read_source
 from tasks.inspect import inspect_source
 from tasks.output import OutputFolder
@@ -218,3 +219,16 @@ def test_a_bare_status_active_is_no_consent_and_is_reported_unread(tmp_path):
 def test_active_in_a_column_named_for_email_or_subscriptions_is_marketing(tmp_path, header):
     read = read_one(write_csv(tmp_path / "list.csv", ["Email", header], [["a@x.com", "Active"]]), tmp_path)
     assert outcomes(read) == {"a@x.com": "marketing"}
+
+
+def test_every_copy_of_a_repeated_consent_column_is_read_and_the_opt_out_kept(tmp_path):
+    rows = [
+        ["ann@x.com", "Ann", "Active", "Unsubscribed", "2024-01-01 10:00:00"],
+        ["bob@x.com", "Bob", "", "Bounced", "2024-01-01 10:00:00"],
+        ["cat@x.com", "Cat", "Active", "Active", "2024-01-01 10:00:00"],
+    ]
+    read = read_one(write_csv(tmp_path / "contacts.csv", ["Email", "First Name", "Status", "Status", "Date Created"], rows), tmp_path)
+    assert read.profile.name == "activecampaign"
+    assert outcomes(read) == {"ann@x.com": "opted_out", "bob@x.com": "opted_out", "cat@x.com": "marketing"}
+    assert read.raw.keeps("Status") == KEEPS_MOST_RESTRICTIVE
+    assert read.raw.frame.collect().get_column("Status").to_list() == ["Unsubscribed", "Bounced", "Active"]
