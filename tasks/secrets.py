@@ -95,6 +95,24 @@ def shown_block_name(name: str) -> str:
     return "(the name given, not shown: it looks like a token)" if looks_like_a_credential(name) else repr(name)
 
 
+def variable_read(named_block: str | None, variable: str | None) -> str | None:
+    """The environment variable a credential is read from, given the Secret block a run names.
+
+    A block the run names is the only place its credential is read: a worker's or a shell's
+    variable is often set for another client, and taking it over the block the run was given
+    would load one client's contacts into another's portal. A run naming no block reads the
+    variable first, then the default block.
+
+    Args:
+        named_block: The Secret block the run names (None or empty: none).
+        variable: The variable read when no block is named (None: none).
+
+    Returns:
+        The variable's name, or None when only a block is read.
+    """
+    return None if named_block else variable
+
+
 class CredentialMissing(Exception):
     """No credential where one was looked for; the message says where to put one, never a value."""
 

@@ -17,7 +17,7 @@ from tasks.load import settings
 from tasks.load.log import get_logger
 from tasks.load.ratelimit import RateBudget, budget_key
 from tasks.load.retry import HttpError, Unreachable, call_with_retries
-from tasks.secrets import CredentialMissing, string_credential
+from tasks.secrets import CredentialMissing, string_credential, variable_read
 
 # HubSpot's account-info API: which portal a token is for (scope ``oauth``, which every token
 # has). The SDK has no module for it.
@@ -25,24 +25,25 @@ ACCOUNT_INFO_PATH = "/account-info/v3/details"
 
 
 def resolve_token(secret_block: str | None = None, env_var: str | None = settings.TOKEN_ENV_VAR) -> str:
-    """Find the HubSpot access token: the environment first, then a Prefect Secret block.
+    """Find the HubSpot access token: the Secret block named, else the environment, else the default block.
 
     Args:
-        secret_block: Name of the Prefect ``Secret`` block to read when ``env_var`` is unset;
-            defaults to ``settings.DEFAULT_SECRET_BLOCK``.
-        env_var: The environment variable holding the token (one per account in a
-            multi-account run); ``HUBSPOT_ACCESS_TOKEN`` by default. None reads the block only:
-            a manifest account that names its block must never pick up a token the machine's
-            environment holds for another portal.
+        secret_block: Name of the Prefect ``Secret`` block holding the token: when given, the
+            only place it is read (:func:`tasks.secrets.variable_read`). None reads ``env_var``, then
+            ``settings.DEFAULT_SECRET_BLOCK``.
+        env_var: The environment variable holding the token when no block is named (one per
+            account in a multi-account run); ``HUBSPOT_ACCESS_TOKEN`` by default. None reads
+            the default block only.
 
     Returns:
         The token.
 
     Raises:
-        LoadError: Neither the variable nor the block holds a token.
+        LoadError: No token where it is read (the message names the variable and the block).
     """
+    variable = variable_read(secret_block, env_var)
     try:
-        return string_credential(os.environ, env_var, secret_block or settings.DEFAULT_SECRET_BLOCK, "HubSpot access token")
+        return string_credential(os.environ, variable, secret_block or settings.DEFAULT_SECRET_BLOCK, "HubSpot access token")
     except CredentialMissing as error:
         raise LoadError(str(error)) from None
 

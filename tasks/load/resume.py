@@ -18,6 +18,9 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
   journal file keyed like the cache, and the import id once HubSpot answers. A rerun polls the
   journalled import instead of submitting the file again; if the process died between the two
   writes, it finds the import by its name among the portal's imports created since the intent.
+- **One load at a time.** A load holds its state folder (:func:`load_lock`, ``flock``) for its
+  duration: a second run into the same output at once stops before it sends anything, and a
+  killed run's hold ends with its process.
 
 The portal's URL stands for "where", never the token: nothing here sees it. The key includes no
 run id or time, so a rerun of a finished migration finds every step done and writes nothing.
@@ -29,10 +32,16 @@ find every step done and send nothing, while a run with a new token for the same
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +59,11 @@ PORTAL_FILE = "portals.json"
 """In a state folder: per portal URL, which portal it was written for: ``{"portal_id",
 "account_type"}``, or, written before portal ids or for a token HubSpot will not say the portal
 of, the token's ``HubSpotPortal.identity`` (a hash)."""
+LOCK_FILE = "load.lock"
+"""In a state folder: the file a load holds locked (``flock``) while it runs, saying which run."""
+SCHEME_ALIASES = {"s3a": "s3", "gcs": "gs", "abfs": "az", "abfss": "az"}
+"""URL schemes fsspec serves with the same filesystem as another (s3fs registers ``s3`` and
+``s3a``, gcsfs ``gs`` and ``gcs``, adlfs ``az``, ``abfs`` and ``abfss``): the same folder."""
 # A file is hashed in pieces this large, so a 512 MB import file never sits in memory.
 _HASH_CHUNK_BYTES = 1024 * 1024
 
@@ -185,12 +199,40 @@ def _claim_of(portal: HubSpotPortal) -> str | dict[str, Any]:
     return {"portal_id": details.portal_id, "account_type": details.account_type}
 
 
+def normalised_output_url(output_url: str) -> str:
+    """A remote output folder's URL, spelled one way for every way of writing the same folder.
+
+    A trailing slash, repeated slashes (``s3://bucket//run-1``), ``.`` segments and a scheme's
+    alias (``s3a://``) do not make another output: a rerun spelling it differently must find
+    the same load state, or it sends everything again.
+
+    Args:
+        output_url: The output folder as given (an fsspec URL such as ``s3://bucket/run-1/``).
+
+    Returns:
+        ``scheme://segment/segment`` (``s3://bucket/run-1``); text without a scheme, unchanged.
+    """
+    scheme, separator, rest = output_url.partition("://")
+    if not separator:
+        return output_url
+    segments = [segment for segment in rest.split("/") if segment not in ("", ".")]
+    return f"{SCHEME_ALIASES.get(scheme, scheme)}://{'/'.join(segments)}"
+
+
+def _state_name(text: str) -> str:
+    """The name of a remote output's state folder under ``$PREFECT_HOME``: a hash of ``text``."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def load_state_dir(output_url: str, local: Path) -> Path:
     """Where a migration keeps its step results and import journal between runs.
 
     A local output folder holds them itself (``<out>/.onramp-load``), so rerunning with the same
     ``--out`` resumes. A remote one is written to a fresh temporary folder each run and uploaded
-    at the end, so its state lives under ``$PREFECT_HOME`` instead, one folder per output URL.
+    at the end, so its state lives under ``$PREFECT_HOME`` instead, one folder per output: named
+    by its :func:`normalised_output_url`, so ``s3://outputs/run-1`` and ``s3://outputs/run-1/``
+    share one. A state an earlier version kept under the URL's text as given is used while the
+    normalised name has none, so an upgrade resends nothing.
 
     Args:
         output_url: The output folder as given (a path or an fsspec URL).
@@ -200,8 +242,77 @@ def load_state_dir(output_url: str, local: Path) -> Path:
         return Path(local) / STATE_FOLDER
     from prefect.settings import PREFECT_HOME
 
-    name = hashlib.sha256(output_url.encode()).hexdigest()[:16]
-    return Path(PREFECT_HOME.value()) / "onramp" / "load-state" / name
+    states = Path(PREFECT_HOME.value()) / "onramp" / "load-state"
+    normalised = states / _state_name(normalised_output_url(output_url))
+    as_given = states / _state_name(output_url)
+    return as_given if not normalised.exists() and as_given.exists() else normalised
+
+
+class LoadInProgress(LoadError):
+    """Another run holds the load's state folder: this one sends nothing."""
+
+
+@contextmanager
+def load_lock(folder: str | Path) -> Iterator[None]:
+    """Hold a state folder for one load, or refuse at once when another run holds it.
+
+    Two runs into the same output at once (a double click on Run) would both send: opt-outs
+    twice, a file imported twice. The lock is ``flock`` on ``<folder>/load.lock``, exclusive
+    and never waited for; the kernel drops it when the process ends however it ends, so a
+    killed run leaves nothing to clean up. Not re-entrant: a second hold of the same folder,
+    in the same process too, is refused. The file says which run holds it, for the refusal.
+
+    Args:
+        folder: The load's state folder (local; made if missing).
+
+    Raises:
+        LoadInProgress: Another run holds the folder (one line: which, and what to do).
+    """
+    path = Path(folder) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = handle.read().strip() or f"its lock: {path}"
+            raise LoadInProgress(
+                f"another run is loading into this output ({holder}) now: wait for it to finish, then run again"
+            ) from None
+        handle.truncate(0)
+        handle.write(_lock_holder())
+        handle.flush()
+        try:
+            yield
+        finally:
+            # Cleared before the kernel drops the lock, so no later refusal names a finished run.
+            handle.truncate(0)
+
+
+@contextmanager
+def claimed_state(folder: Path, portal: HubSpotPortal) -> Iterator[None]:
+    """Hold a state folder for a load into ``portal`` (:func:`load_lock`), then bind it to the
+    portal (:func:`claim_state`): two runs at once never both claim it, nor both send.
+
+    Args:
+        folder: The load's state folder (local).
+        portal: Where the load sends.
+
+    Raises:
+        LoadInProgress: Another run holds the folder: nothing is sent.
+        LoadError: The folder holds the state of a load into another portal: nothing is sent.
+    """
+    with load_lock(folder):
+        claim_state(folder, portal)
+        yield
+
+
+def _lock_holder() -> str:
+    """Which run holds a load's lock, as its refusal names it: the flow run, process, host, since when."""
+    from prefect.runtime import flow_run
+
+    since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    run = f"flow run {flow_run.name!r}, " if flow_run.name else ""
+    return f"{run}process {os.getpid()} on {socket.gethostname()}, since {since}"
 
 
 class ImportJournal:

@@ -8,7 +8,7 @@ import pytest
 import tasks.secrets
 from tasks.extract.api_settings import CONSTANT_CONTACT_SECRET_BLOCK, MAILCHIMP_SECRET_BLOCK
 from tasks.load.settings import DEFAULT_SECRET_BLOCK
-from tasks.secrets import CredentialMissing, SecretUnavailable, block_name_problem, string_credential
+from tasks.secrets import CredentialMissing, SecretUnavailable, block_name_problem, string_credential, variable_read
 
 CREDENTIALS = {
     "HubSpot private-app token": "pat-na1-11111111-2222-3333-4444-555555555555",
@@ -59,3 +59,12 @@ def test_no_such_block_names_a_plain_block(monkeypatch):
     monkeypatch.setattr(tasks.secrets, "read_secret_block", no_such_block)
     with pytest.raises(CredentialMissing, match="create a Prefect Secret block named 'hubspot-access-token' \\(no such block\\)"):
         string_credential({}, "HUBSPOT_ACCESS_TOKEN", "hubspot-access-token", "HubSpot access token")
+
+
+@pytest.mark.parametrize(
+    ("named_block", "variable", "read"),
+    [("client-b-token", "HUBSPOT_ACCESS_TOKEN", None), ("client-b-token", None, None),
+     (None, "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_ACCESS_TOKEN"), ("", "ACME_TOKEN", "ACME_TOKEN"), (None, None, None)],
+)
+def test_a_named_block_is_read_alone_and_the_variable_only_without_one(named_block, variable, read):
+    assert variable_read(named_block, variable) == read

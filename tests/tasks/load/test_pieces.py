@@ -167,16 +167,17 @@ def test_resolve_token_prefers_the_environment(monkeypatch):
     assert resolve_token() == "pat-from-env"
 
 
-def test_resolve_token_without_a_variable_reads_only_the_named_block(prefect_api_url, monkeypatch):
-    """A manifest account naming its block never takes the token the machine holds for another portal."""
+def test_a_named_block_is_the_only_place_the_token_is_read(prefect_api_url, monkeypatch):
+    """A run naming its block never takes the token the machine holds for another portal."""
     from prefect.blocks.system import Secret
 
     monkeypatch.setenv(settings.TOKEN_ENV_VAR, "pat-of-another-portal")
     Secret(value="pat-of-this-portal").save("this-portal-token", overwrite=True)
+    assert resolve_token("this-portal-token") == "pat-of-this-portal"
     assert resolve_token("this-portal-token", None) == "pat-of-this-portal"
-    assert resolve_token("this-portal-token") == "pat-of-another-portal"
+    assert resolve_token(None) == "pat-of-another-portal"
     with pytest.raises(LoadError, match=r"^no HubSpot access token: create a Prefect Secret block named 'no-such-block'") as refused:
-        resolve_token("no-such-block", None)
+        resolve_token("no-such-block")
     assert "pat-of" not in str(refused.value)
 
 

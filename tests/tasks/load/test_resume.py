@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import fsspec
 import pytest
+from prefect.settings import PREFECT_HOME, temporary_settings
 
 from tasks.load.dryrun import CREATE, UNCHANGED, UPDATE, contact_action, dry_run, same_value
 from tasks.load.imports import import_contacts_file
@@ -13,7 +15,7 @@ from tasks.load.plan import read_plan
 from tasks.load.reconcile import reconcile
 from tasks.errors import LoadError
 from tasks.load.client import ACCOUNT_INFO_PATH, HubSpotPortal
-from tasks.load.resume import PORTAL_FILE, ImportJournal, claim_state, load_state_dir, step_key
+from tasks.load.resume import PORTAL_FILE, ImportJournal, claim_state, load_state_dir, normalised_output_url, step_key
 from tasks.load.run import contacts_path, load_plan, progress_line
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_plan
@@ -141,6 +143,28 @@ def test_state_lives_in_a_local_output_folder_and_under_prefect_home_for_a_remot
     assert load_state_dir(str(tmp_path), tmp_path) == tmp_path / ".onramp-load"
     remote = load_state_dir("s3://bucket/run-1", tmp_path)
     assert tmp_path not in remote.parents and remote == load_state_dir("s3://bucket/run-1", tmp_path / "other")
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["s3://outputs/run-1/", "s3://outputs//run-1", "s3://outputs/./run-1//", "s3a://outputs/run-1"],
+)
+def test_a_remote_output_has_one_state_however_its_url_is_spelled(tmp_path, spelling):
+    with temporary_settings(updates={PREFECT_HOME: tmp_path / "prefect-home"}):
+        assert load_state_dir(spelling, tmp_path / "a") == load_state_dir("s3://outputs/run-1", tmp_path / "b")
+    assert normalised_output_url(spelling) == "s3://outputs/run-1"
+    assert normalised_output_url("gcs://bucket/x/") == normalised_output_url("gs://bucket/x")
+    assert normalised_output_url("s3://outputs/run-1/Sub") != normalised_output_url("s3://outputs/run-1/sub")
+
+
+def test_a_state_kept_under_the_url_as_given_by_an_earlier_version_is_still_found(tmp_path):
+    with temporary_settings(updates={PREFECT_HOME: tmp_path / "prefect-home"}):
+        earlier = tmp_path / "prefect-home" / "onramp" / "load-state" / hashlib.sha256(b"s3://outputs/run-1/").hexdigest()[:16]
+        earlier.mkdir(parents=True)
+        assert load_state_dir("s3://outputs/run-1/", tmp_path) == earlier
+        # Once the normalised name has a state, every spelling uses it.
+        load_state_dir("s3://outputs/run-1", tmp_path).mkdir(parents=True)
+        assert load_state_dir("s3://outputs/run-1/", tmp_path) == load_state_dir("s3://outputs/run-1", tmp_path) != earlier
 
 
 def test_a_journalled_import_is_polled_not_submitted_again(portal, emulator, tmp_path):
