@@ -11,11 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
 from prefect import flow
+from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.params import MigrationParameters, PlanParameters
 from tasks.errors import InputError, LoadError
+from tasks.extract.api_settings import api_scheme
+from tasks.extract.excel import split_sheet
 from tasks.extract.locations import check_location, check_portal_url
 from tasks.extract.tables import ReadOptions, refuse_files_read_twice
 from tasks.import_files import PlanLimits
@@ -26,12 +31,13 @@ from tasks.load.plan import read_plan
 from tasks.load.resume import load_state_dir
 from tasks.load.run import INTERRUPTED, LOAD_DONE, LoadStopped, load_steps, stop_message
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
-from tasks.output import OutputFolder
+from tasks.output import OutputFolder, check_remote_output, storage_problem
 from tasks.plan import DEFAULT_PROFILE, consent_profiles
 from tasks.steps import extract_files, plan, publish_report
 from tasks.stopping import is_interruption
 from tasks.transform.mapping_file import UserMapping
 from tasks.transform.profile import load_profile
+
 
 def check_parameters(params: PlanParameters) -> None:
     """Fail fast, before any task runs, on a location or consent policy that cannot be used.
@@ -42,13 +48,56 @@ def check_parameters(params: PlanParameters) -> None:
     Raises:
         InputError: A source, the output or the portal URL has an unsupported scheme or carries a
             credential (the message cuts it out); an override names an unknown outcome or
-            re-maps an opt-out status.
+            re-maps an opt-out status; a source is not there or cannot be reached
+            (:func:`check_sources_reachable`); a remote output cannot be written
+            (:func:`~tasks.output.check_remote_output`; a local one is made, and so checked,
+            with the run's output folder, after the token is: a run refused for its token
+            leaves no folder behind).
     """
     for location in [*params.sources, params.output]:
         check_location(location)
     if getattr(params, "portal_url", None):
         check_portal_url(params.portal_url)
     load_profile(DEFAULT_PROFILE).consent.with_overrides(params.consent_overrides)
+    check_sources_reachable(params.sources)
+    check_remote_output(params.output)
+
+
+def check_sources_reachable(sources: list[str]) -> None:
+    """Refuse a source that is not there or whose storage cannot be reached, before any work.
+
+    A provider API (``mailchimp://``) is not checked here: its credentials are read when it is.
+
+    Raises:
+        InputError: One line naming the source and why: no such file or folder, no bucket named
+            (``s3://``), no credentials, the storage unreachable, access denied.
+    """
+    for source in sources:
+        problem = None if api_scheme(source) else _source_problem(source)
+        if problem:
+            raise InputError(source, problem)
+
+
+def _source_problem(source: str) -> str | None:
+    """Why a source cannot be read, in a few words; None when it is there (a workbook's
+    ``#Sheet`` is looked for when the workbook is read)."""
+    try:
+        fs, path = fsspec.core.url_to_fs(split_sheet(source)[0])
+        if not isinstance(fs, LocalFileSystem) and not path.strip("/"):
+            # All of a store is no source: s3fs cannot even list it ("Cannot traverse all of S3").
+            return "names no bucket: give a file or folder in a bucket (s3://BUCKET/PATH)"
+        return None if fs.exists(path) else "no such file or folder"
+    # Any failure to reach a storage is the source's: file systems raise their clients' own
+    # errors (botocore's NoCredentialsError is no OSError).
+    except Exception as error:  # noqa: BLE001
+        return f"cannot read the source: {storage_problem(error)}"
+
+
+def refused(error: InputError) -> State:
+    """How a flow ends on bad input found before any work: Failed with the error's one line, so
+    the flow-run log says it without a traceback (Prefect logs one for a raised error). The error
+    rides in the state: a caller of the flow (the CLI) still gets it raised."""
+    return Failed(message=str(error), data=error)
 
 
 def plan_run(params: PlanParameters, out: OutputFolder) -> dict:
@@ -72,12 +121,16 @@ def plan_run(params: PlanParameters, out: OutputFolder) -> dict:
 
 
 @flow(name="onramp-plan", validate_parameters=True)
-def plan_contacts(params: PlanParameters) -> dict:
+def plan_contacts(params: PlanParameters) -> dict | State:
     """Extract, validate and transform the sources; write the plan and report. Talks to no HubSpot."""
-    check_parameters(params)
-    out = OutputFolder(params.output)
-    report = plan_run(params, out)
-    publish_report(report, out, params.rejects_alert_fraction)
+    try:
+        check_parameters(params)
+        out = OutputFolder(params.output)
+    except InputError as error:
+        return refused(error)
+    with out:
+        report = plan_run(params, out)
+        publish_report(report, out, params.rejects_alert_fraction)
     return report
 
 
@@ -87,7 +140,7 @@ def plan_contacts(params: PlanParameters) -> dict:
     # Contacts files load concurrently, but HubSpot processes only three imports at a time.
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENT_IMPORTS),
 )
-def migrate_contacts(params: MigrationParameters) -> dict:
+def migrate_contacts(params: MigrationParameters) -> dict | State:
     """Plan the sources, then load the plan into one HubSpot portal (or only read it, for a dry
     run) and report both.
 
@@ -95,22 +148,26 @@ def migrate_contacts(params: MigrationParameters) -> dict:
     and so does, with a ``portal_id``, a token for another portal (:func:`checked_portal`). A
     rerun with the same output folder resumes: finished load steps are not sent again.
     """
-    check_parameters(params)
-    portal = checked_portal(params)
-    out = OutputFolder(params.output)
-    report = plan_run(params, out)
-    if params.dry_run:
-        report["dry_run"] = dry_run_task(portal, read_plan(out.local))
-    else:
-        with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
-            report["load"] = load_steps(
-                portal,
-                out.local,
-                state_dir=load_state_dir(out.url, out.local),
-                load_path=params.load_path,
-                import_companies=params.import_companies,
-            )
-    publish_report(report, out, params.rejects_alert_fraction)
+    try:
+        check_parameters(params)
+        portal = checked_portal(params)
+        out = OutputFolder(params.output)
+    except InputError as error:
+        return refused(error)
+    with out:
+        report = plan_run(params, out)
+        if params.dry_run:
+            report["dry_run"] = dry_run_task(portal, read_plan(out.local))
+        else:
+            with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
+                report["load"] = load_steps(
+                    portal,
+                    out.local,
+                    state_dir=load_state_dir(out.url, out.local),
+                    load_path=params.load_path,
+                    import_companies=params.import_companies,
+                )
+        publish_report(report, out, params.rejects_alert_fraction)
     return report
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from tasks.events import DEFAULT_REJECTS_ALERT_FRACTION
@@ -22,7 +22,7 @@ from tasks.extract.api_settings import (
 )
 from tasks.import_files import MAX_BYTES_PER_FILE, MAX_ROWS_PER_FILE
 from tasks.load.settings import TOKEN_ENV_VAR
-from tasks.secrets import block_name_problem
+from tasks.secrets import BLOCK_NAME, CREDENTIAL_SHAPES, block_name_problem
 
 DEFAULT_PORTAL_URL = "https://api.hubapi.com"
 
@@ -35,15 +35,55 @@ VALUE_ERROR_PREFIX = "Value error, "
 
 ENVIRONMENT_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+NOT_BLANK = r"\S"
+"""A JSON-schema pattern: at least one character that is not whitespace."""
+
 # Models naming where credentials are: a value typed where a name belongs may be the credential
 # itself, and pydantic's error text would otherwise quote it.
 NAMES_ONLY = ConfigDict(hide_input_in_errors=True)
 
 
+def _unless_credential_shaped(name_pattern: str) -> str:
+    """``name_pattern`` (anchored by ``^``) made to refuse, in a JSON schema, a value of any of
+    :data:`~tasks.secrets.CREDENTIAL_SHAPES` as well: one negative lookahead per shape, so
+    Prefect refuses a token typed where a name belongs when the flow run is created, before
+    anything stores it. ECMA-262 and Python's ``re`` both read it; shapes anchored at the start
+    stay anchored there, the others may start anywhere."""
+    lookaheads = "".join(
+        f"(?!{shape.pattern[1:]})" if shape.pattern.startswith("^") else f"(?!.*{shape.pattern})"
+        for shape in CREDENTIAL_SHAPES.values()
+    )
+    return f"^{lookaheads}{name_pattern.removeprefix('^')}"
+
+
+BLOCK_NAME_OR_BLANK = _unless_credential_shaped(BLOCK_NAME.pattern.replace("+", "*"))
+"""The JSON-schema pattern of a field naming a Secret block: a block's name or blank (unset),
+never a credential's shape. The shapes are matched case-sensitively there (JSON schema has no
+flags), which is enough: a block's name is lowercase, and an uppercase value is refused by the
+name's own pattern."""
+
+ENVIRONMENT_VARIABLE_NAME_OR_BLANK = f"^({ENVIRONMENT_VARIABLE_NAME.pattern.removeprefix('^').removesuffix('$')})?$"
+"""The JSON-schema pattern of a field naming an environment variable: a name a shell can set, or
+blank (none)."""
+
+
+def _string_or_null_matching(pattern: str) -> WithJsonSchema:
+    """The JSON schema of an optional string field that must match ``pattern``: Prefect checks a
+    deployment's parameters against it when a flow run is created, so a value outside it is
+    refused before it is stored, where the field's own validator (run by the flow) would be too
+    late."""
+    return WithJsonSchema({"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}]})
+
+
+BLOCK_NAME_SCHEMA = _string_or_null_matching(BLOCK_NAME_OR_BLANK)
+"""The JSON schema of a flow parameter's field naming a Secret block."""
+
+
 def secret_block_name(instead: str) -> AfterValidator:
     """A field naming a Prefect Secret block: refuses a value that cannot be a block's name, in a
     message that never repeats it (it may be the credential itself: before a flow run is
-    created, so it never reaches Prefect's database).
+    created, so it never reaches Prefect's database). A flow parameter's field carries
+    :data:`BLOCK_NAME_SCHEMA` too, so that Prefect refuses most such values when a run is created.
 
     Args:
         instead: Where the credential goes instead, completing "put the ... or save it in a
@@ -71,8 +111,37 @@ def _environment_variable_name(name: str | None) -> str | None:
     return name
 
 
-EnvironmentVariableName = Annotated[str | None, AfterValidator(_environment_variable_name)]
+EnvironmentVariableName = Annotated[
+    str | None, AfterValidator(_environment_variable_name), _string_or_null_matching(ENVIRONMENT_VARIABLE_NAME_OR_BLANK)
+]
 """A field naming an environment variable that holds a credential (never the credential)."""
+
+
+def _not_blank(value: str) -> str:
+    if not value:
+        raise PydanticCustomError("blank", "blank: give a local path or a URL")
+    return value
+
+
+Location = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_not_blank),
+    WithJsonSchema({"type": "string", "minLength": 1, "pattern": NOT_BLANK}),
+]
+"""A source or the output folder: a local path or a URL, its surrounding whitespace cut. Blank is
+refused (by Prefect too, when a run is created): it would name the working folder of whatever
+process runs the flow."""
+
+
+def _blank_is_the_default_portal(url: object) -> object:
+    # A form's cleared field means HubSpot's API, the only one there is (the token says which
+    # portal); anything but a string is left to the type's own check.
+    return (url.strip() or DEFAULT_PORTAL_URL) if isinstance(url, str) else url
+
+
+PortalUrl = Annotated[str, BeforeValidator(_blank_is_the_default_portal)]
+"""HubSpot's API base URL; blank means the default (``https://api.hubapi.com``)."""
 
 
 class SourceCredentials(BaseModel):
@@ -88,7 +157,7 @@ class SourceCredentials(BaseModel):
     mailchimp_key_env: EnvironmentVariableName = Field(
         default=MAILCHIMP_KEY_ENV, description="Environment variable holding the Mailchimp API key."
     )
-    mailchimp_secret_block: Annotated[str | None, secret_block_name(f"the key in {MAILCHIMP_KEY_ENV}")] = Field(
+    mailchimp_secret_block: Annotated[str | None, secret_block_name(f"the key in {MAILCHIMP_KEY_ENV}"), BLOCK_NAME_SCHEMA] = Field(
         default=None,
         description=f"Prefect Secret block holding the Mailchimp API key, read when the variable is unset "
         f"(default: {MAILCHIMP_SECRET_BLOCK}).",
@@ -99,7 +168,7 @@ class SourceCredentials(BaseModel):
         "<prefix>_REFRESH_TOKEN with <prefix>_CLIENT_ID (and <prefix>_CLIENT_SECRET for the authorization-code flow).",
     )
     constant_contact_secret_block: Annotated[
-        str | None, secret_block_name(f"the token in {CONSTANT_CONTACT_ENV_PREFIX}_TOKEN")
+        str | None, secret_block_name(f"the token in {CONSTANT_CONTACT_ENV_PREFIX}_TOKEN"), BLOCK_NAME_SCHEMA
     ] = Field(
         default=None,
         description=f"Prefect Secret block holding the Constant Contact access token, or a JSON object with "
@@ -113,11 +182,11 @@ class PlanParameters(BaseModel):
 
     model_config = NAMES_ONLY
 
-    sources: list[str] = Field(
+    sources: list[Location] = Field(
         min_length=1,
         description="Exports: Mailchimp zips, Constant Contact or CRM CSV/XLSX files (x.xlsx#Sheet), folders, as local paths or URLs (s3://...).",
     )
-    output: str = Field(description="Folder (local path or URL) for report.json, rejects.csv and the import files.")
+    output: Location = Field(description="Folder (local path or URL) for report.json, rejects.csv and the import files.")
     consent_overrides: dict[str, str] = Field(
         default_factory=dict,
         description="Source status → outcome (marketing, non_marketing, opted_out) replacing the defaults. "
@@ -154,13 +223,13 @@ class PlanParameters(BaseModel):
 class MigrationParameters(PlanParameters):
     """A plan, then its load into one HubSpot portal."""
 
-    portal_url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
+    portal_url: PortalUrl = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL; blank: HubSpot's (the default).")
     token_env: EnvironmentVariableName = Field(
         default=TOKEN_ENV_VAR,
         description="Environment variable holding the HubSpot private-app token (read by the process running the flow); "
         "empty: read only the Secret block.",
     )
-    token_secret_block: Annotated[str | None, secret_block_name(f"the token in {TOKEN_ENV_VAR}")] = Field(
+    token_secret_block: Annotated[str | None, secret_block_name(f"the token in {TOKEN_ENV_VAR}"), BLOCK_NAME_SCHEMA] = Field(
         default=None,
         description="Name of a Prefect Secret block holding the token, used when the environment variable is unset.",
     )

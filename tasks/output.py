@@ -1,14 +1,22 @@
 """The run's output folder: a local path or any fsspec URL.
 
 Files are always written to a local folder first (polars and HubSpot's SDK both want local
-paths); for a remote URL that folder is a temporary one uploaded by :meth:`publish`.
+paths); for a remote URL that folder is a temporary one uploaded by :meth:`OutputFolder.publish`
+and removed once uploaded.
+
+Nothing here ever creates a bucket: s3fs's ``makedirs`` (and so a recursive ``put``) creates a
+missing bucket (fsspec/s3fs#1045: no option turns that off), which would turn a mistyped bucket
+name into a new bucket holding the run's contacts. Only files are written remotely (an object
+store has no folders to make), and a missing bucket is refused before any work.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +30,19 @@ from tasks.errors import InputError
 NOT_A_FOLDER = (FileExistsError, NotADirectoryError)
 """What creating a folder raises where a file (or a device) already holds the name or a parent's."""
 
+WRITE_CHECK_PREFIX = ".onramp-write-check-"
+"""The name of the empty object written and removed to check a remote output before any work."""
+
+STORAGE_CLIENT_PROBLEMS = {
+    "NoCredentialsError": "no AWS credentials where the flow runs (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+    "a profile or a role)",
+    "PartialCredentialsError": "incomplete AWS credentials where the flow runs",
+    "EndpointConnectionError": "cannot reach the storage (nothing answers at its endpoint)",
+    "ConnectTimeoutError": "cannot reach the storage (its endpoint does not answer in time)",
+}
+"""What an object store's client error means, by its class name: the clients (botocore, ...) are
+imported only by the file systems that use them."""
+
 
 @contextmanager
 def written_whole(location: str | Path, mode: str = "w") -> Iterator[IO]:
@@ -34,7 +55,9 @@ def written_whole(location: str | Path, mode: str = "w") -> Iterator[IO]:
         mode: ``"w"`` (UTF-8 text) or ``"wb"``.
     """
     fs, path = fsspec.core.url_to_fs(str(location))
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    if isinstance(fs, LocalFileSystem):
+        # Only a local folder: an object store has none, and s3fs would create a missing bucket.
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     # The process in the name: two writers of one file never share the aside copy.
     partial = f"{path}.{os.getpid()}.partial"
     with fs.open(partial, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
@@ -44,6 +67,10 @@ def written_whole(location: str | Path, mode: str = "w") -> Iterator[IO]:
 
 class OutputFolder:
     """Where a run writes its report, rejects and import files.
+
+    A remote output's local copy (a temporary folder) holds the whole plan, email addresses
+    included: it is removed once published, or when the run ends without publishing (used as a
+    context manager); only a copy that could not be published is kept, and the error says where.
 
     Args:
         url: A local path or an fsspec URL such as ``s3://bucket/run-1``.
@@ -64,7 +91,20 @@ class OutputFolder:
             self.local = Path(tempfile.mkdtemp(prefix="onramp-out-"))
             self._remote = True
         self._replaced: set[str] = set()
+        self._kept = False
         _make_folder(self.local, url)
+
+    def __enter__(self) -> OutputFolder:
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        self.discard_local_copy()
+
+    def discard_local_copy(self) -> None:
+        """Remove a remote output's local copy, unless publishing it failed (the error said where
+        it is kept). A local output folder is the output itself: never removed."""
+        if self._remote and not self._kept:
+            shutil.rmtree(self.local, ignore_errors=True)
 
     def path(self, relative: str) -> Path:
         """The local path of a file of the run, its folder created."""
@@ -98,26 +138,107 @@ class OutputFolder:
         return target
 
     def publish(self) -> None:
-        """Upload the local files to the remote URL (nothing to do for a local folder); the
-        remote copies of the folders the run replaced are removed first."""
-        if self._remote:
+        """Upload the local files to the remote URL (nothing to do for a local folder), then
+        remove the local copy; the remote copies of the folders the run replaced are removed first.
+
+        Raises:
+            InputError: The upload failed: one line saying why and where the local copy is kept.
+        """
+        if not self._remote:
+            return
+        try:
             for relative in sorted(self._replaced):
                 remote = f"{self._root.rstrip('/')}/{relative}"
                 if self._fs.exists(remote):
                     self._fs.rm(remote, recursive=True)
-            self._fs.put(f"{self.local}/", self._root, recursive=True)
+            files = sorted(path for path in self.local.rglob("*") if path.is_file())
+            # Files only, as two lists: a folder would be "made" remotely, creating a missing bucket.
+            self._fs.put(
+                [str(path) for path in files],
+                [f"{self._root.rstrip('/')}/{path.relative_to(self.local).as_posix()}" for path in files],
+            )
+        except Exception as error:  # noqa: BLE001 - any failure of the storage: the output is kept
+            self._kept = True
+            raise InputError(
+                self.url, f"could not publish the output ({storage_problem(error, self._root)}); it is kept in {self.local}"
+            ) from None
+        self._replaced.clear()
+        self.discard_local_copy()
 
 
-def check_output_location(url: str) -> None:
-    """Make a local output folder now, so an unusable ``--out`` is refused before any work
-    (a remote one is checked when the run publishes to it).
+def check_output_location(url: str, storage_options: dict | None = None) -> None:
+    """Refuse an unusable ``--out`` before any work: a local folder is made now, a remote one is
+    checked by :func:`check_remote_output`.
+
+    Args:
+        url: The output folder, a local path or an fsspec URL.
+        storage_options: Options for the remote filesystem (credentials, endpoint).
 
     Raises:
-        InputError: The local folder cannot be made, as :class:`OutputFolder` says.
+        InputError: The local folder cannot be made, as :class:`OutputFolder` says; or the remote
+            one cannot be written, as :func:`check_remote_output` says.
     """
-    fs, root = fsspec.core.url_to_fs(url)
+    fs, root = _file_system(url, storage_options)
     if isinstance(fs, LocalFileSystem):
         _make_folder(Path(root), url)
+    else:
+        check_remote_output(url, storage_options)
+
+
+def check_remote_output(url: str, storage_options: dict | None = None) -> None:
+    """Refuse a remote output that cannot be written, before any work, by writing and removing an
+    empty object in it (its bucket is never created); a local path is left alone (it is made,
+    and so checked, when the run's :class:`OutputFolder` is).
+
+    Args:
+        url: The output folder, a local path or an fsspec URL.
+        storage_options: Options for the remote filesystem (credentials, endpoint).
+
+    Raises:
+        InputError: One line naming the output and why: it names no bucket, no credentials, no
+            such bucket, access denied, the storage unreachable.
+    """
+    fs, root = _file_system(url, storage_options)
+    if isinstance(fs, LocalFileSystem):
+        return
+    if not root.strip("/"):
+        raise InputError(url, "the output names no bucket: give the bucket and a folder in it (s3://BUCKET/FOLDER)")
+    probe = f"{root.rstrip('/')}/{WRITE_CHECK_PREFIX}{uuid.uuid4().hex}"
+    try:
+        fs.pipe_file(probe, b"")
+        fs.rm_file(probe)
+    except Exception as error:  # noqa: BLE001 - any failure of the storage makes the output unusable
+        raise InputError(url, f"cannot write the output: {storage_problem(error, root)}") from None
+
+
+def _file_system(url: str, storage_options: dict | None) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The file system of the output and its path there; one that cannot even be set up (its
+    package missing, say) makes the output unusable."""
+    try:
+        return fsspec.core.url_to_fs(url, **(storage_options or {}))
+    except Exception as error:  # noqa: BLE001
+        raise InputError(url, f"cannot write the output: {storage_problem(error)}") from None
+
+
+def storage_problem(error: BaseException, path: str = "") -> str:
+    """What an error of a remote storage means, in a few words and never a traceback.
+
+    Args:
+        error: What the file system (or its client) raised.
+        path: The path (``bucket/key``) the error is about, to name its bucket.
+    """
+    for kind in type(error).__mro__:
+        if kind.__name__ in STORAGE_CLIENT_PROBLEMS:
+            return STORAGE_CLIENT_PROBLEMS[kind.__name__]
+    bucket = path.strip("/").split("/", 1)[0]
+    named = f" {bucket!r}" if bucket else ""
+    if isinstance(error, FileNotFoundError):
+        return f"no such bucket{named}: create it, or name an existing one"
+    if isinstance(error, PermissionError):
+        return f"access denied to the bucket{named}"
+    if isinstance(error, OSError) and error.errno == errno.EINVAL:
+        return f"not a valid bucket name{named}"
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _make_folder(folder: Path, url: str) -> None:

@@ -1,0 +1,142 @@
+"""Runs with S3 sources and outputs, as a Prefect deployment runs them (credentials and endpoint
+from the environment): an unusable output or source is refused in one line before any work, the
+flow-run log says it without a traceback, and no copy of the plan is left on the worker.
+
+The flows run in-process against the session's Prefect server; S3 is moto's server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import boto3
+import pytest
+import s3fs
+
+from flows.migrate import check_sources_reachable, migrate_contacts, plan_contacts
+from schemas.params import MigrationParameters, PlanParameters
+from tasks.errors import InputError
+
+SAMPLE_EXPORT = Path(__file__).resolve().parents[2] / "samples" / "mailchimp-audience-export.zip"
+UNUSED_PORTAL = "http://127.0.0.1:9"
+"""Nothing listens there: a run that reached HubSpot would fail otherwise than these tests say."""
+
+
+@pytest.fixture
+def aws_environment(s3_server, monkeypatch, tmp_path) -> Path:
+    """The worker's environment: S3 through ``AWS_*`` variables, and a temporary folder of its own
+    (returned) in which a run's local copies of its output would be left."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    worker_tmp = tmp_path / "worker-tmp"
+    worker_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(worker_tmp))
+    # fsspec reuses a file system made with the same options, whatever the environment says now.
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield worker_tmp
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def s3(s3_server):
+    client = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")  # fmt: skip
+    client.upload_file(str(SAMPLE_EXPORT), s3_server.bucket, "exports/audience.zip")
+    return client
+
+
+def refused(flow, params, caplog) -> str:
+    """What a flow run refused with; its log (the records Prefect's handlers, its API's among
+    them, got) says it in one line, without a traceback."""
+    state = flow(params, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(InputError) as error:
+        state.result()
+    assert state.message == str(error.value)
+    run_log = [record for record in caplog.records if record.name.startswith("prefect.flow_runs")]
+    assert any(str(error.value) in record.getMessage() for record in run_log)
+    assert not any(record.exc_info for record in run_log)
+    assert "Traceback" not in caplog.text
+    return str(error.value)
+
+
+def buckets(s3) -> set[str]:
+    return {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+
+
+def test_a_missing_output_bucket_is_refused_before_any_work_and_never_created(prefect_api_url, caplog, aws_environment, s3, s3_server):
+    params = MigrationParameters(sources=[f"s3://{s3_server.bucket}/exports/audience.zip"], output="s3://no-such-bucket/run-x",
+                                 portal_url=UNUSED_PORTAL)  # fmt: skip
+
+    said = refused(migrate_contacts, params, caplog)
+
+    assert said == "s3://no-such-bucket/run-x: cannot write the output: no such bucket 'no-such-bucket': create it, or name an existing one"
+    assert "no-such-bucket" not in buckets(s3)
+    # Refused before the token is even looked for, the plan made or a local copy begun.
+    assert list(aws_environment.iterdir()) == []
+
+
+def test_a_published_run_leaves_no_copy_of_its_plan_on_the_worker(prefect_api_url, aws_environment, s3, s3_server):
+    params = PlanParameters(sources=[f"s3://{s3_server.bucket}/exports/audience.zip"], output=f"s3://{s3_server.bucket}/runs/clean")
+
+    report = plan_contacts(params)
+
+    assert report["rows_read"] == 60
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_server.bucket, Prefix="runs/clean/")["Contents"]}
+    assert "runs/clean/hubspot/contacts-marketing-001.csv" in keys
+    assert list(aws_environment.iterdir()) == []
+
+
+def test_no_credentials_name_the_source(prefect_api_url, caplog, aws_environment, s3, s3_server, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    source = f"s3://{s3_server.bucket}/exports/audience.zip"
+
+    said = refused(plan_contacts, PlanParameters(sources=[source], output=f"s3://{s3_server.bucket}/runs/nocreds"), caplog)
+
+    assert said == (
+        f"{source}: cannot read the source: no AWS credentials where the flow runs "
+        "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or a role)"
+    )
+
+
+def test_no_credentials_name_the_output(prefect_api_url, caplog, aws_environment, s3_server, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+
+    said = refused(plan_contacts, PlanParameters(sources=[str(SAMPLE_EXPORT)], output=f"s3://{s3_server.bucket}/runs/nocreds"), caplog)
+
+    assert said.startswith(f"s3://{s3_server.bucket}/runs/nocreds: cannot write the output: no AWS credentials where the flow runs")
+
+
+def test_an_unreachable_storage_is_one_line(prefect_api_url, caplog, aws_environment, s3_server, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    source = f"s3://{s3_server.bucket}/exports/audience.zip"
+
+    said = refused(plan_contacts, PlanParameters(sources=[source], output=f"s3://{s3_server.bucket}/runs/unreachable"), caplog)
+
+    assert said == f"{source}: cannot read the source: cannot reach the storage (nothing answers at its endpoint)"
+
+
+def test_all_of_s3_is_no_source(prefect_api_url, caplog, aws_environment, s3_server):
+    said = refused(plan_contacts, PlanParameters(sources=["s3://"], output=f"s3://{s3_server.bucket}/runs/everything"), caplog)
+
+    assert said == "s3://: names no bucket: give a file or folder in a bucket (s3://BUCKET/PATH)"
+
+
+def test_a_workbook_sheet_is_looked_for_in_its_workbook(tmp_path):
+    workbook = tmp_path / "export.xlsx"
+    workbook.write_bytes(b"a workbook's bytes: only its presence is checked here")
+
+    check_sources_reachable([f"{workbook}#Contacts"])
+    with pytest.raises(InputError, match="no such file or folder"):
+        check_sources_reachable([f"{tmp_path / 'missing.xlsx'}#Contacts"])
