@@ -32,7 +32,7 @@ from tasks.extract.api_settings import (
     MAILCHIMP_SECRET_BLOCK,
 )
 from tasks.extract.api_helpers import run_logger
-from tasks.secrets import CredentialMissing, SecretUnavailable, read_secret_block, save_secret_block, string_credential
+from tasks.secrets import CredentialMissing, SecretUnavailable, read_secret_block, save_secret_block, string_credential, variable_read
 
 _REFRESH_PARTS = "{refresh_token} and {client_id} (and {client_secret}, for the authorization-code flow)"
 """The credentials a refresh needs, named as where they are set (variables or a block's keys)."""
@@ -63,14 +63,15 @@ class ConstantContactCredentials:
 
 
 def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[str, str]) -> str:
-    """The Mailchimp API key: its environment variable when set, else its Secret block.
+    """The Mailchimp API key: from the Secret block the run names, alone; else its environment
+    variable when set, else the default block (``variable_read``).
 
     Raises:
         InputError: Neither holds a key (one line naming both).
     """
     block = where.mailchimp_secret_block or MAILCHIMP_SECRET_BLOCK
     try:
-        return string_credential(environ, where.mailchimp_key_env, block, "Mailchimp API key")
+        return string_credential(environ, variable_read(where.mailchimp_secret_block, where.mailchimp_key_env), block, "Mailchimp API key")
     except CredentialMissing as error:
         raise InputError(source, str(error)) from None
 
@@ -78,13 +79,13 @@ def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[st
 def constant_contact_credentials(
     source: str, where: SourceCredentials, environ: Mapping[str, str]
 ) -> ConstantContactCredentials:
-    """Constant Contact's credentials: the ``<prefix>_*`` variables when one holds a token, else
-    the Secret block.
+    """Constant Contact's credentials: from the Secret block the run names, alone; else the
+    ``<prefix>_*`` variables when one holds a token, else the default block (``variable_read``).
 
     Raises:
         InputError: Neither holds a token, or a refresh token comes without its client id.
     """
-    prefix = where.constant_contact_env_prefix
+    prefix = variable_read(where.constant_contact_secret_block, where.constant_contact_env_prefix)
     block = where.constant_contact_secret_block or CONSTANT_CONTACT_SECRET_BLOCK
     if prefix:
         names = {key: f"{prefix}_{suffix}" for key, suffix in CONSTANT_CONTACT_CREDENTIAL_ENV.items()}

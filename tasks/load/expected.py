@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.client import HubSpotPortal, PortalDetails
+from tasks.secrets import variable_read
 
 # Where a run's expected portal id comes from, as the person who gave it would look for it.
 _GIVEN_BY = "the run's portal id (--portal-id, or portal_id in the manifest)"
@@ -44,12 +45,15 @@ class ExpectedPortal:
         environ: Mapping[str, str] = os.environ,
     ) -> ExpectedPortal | None:
         """The expectation of a run's parameters, its token located as ``resolve_token`` finds it
-        (the variable when it holds a token, else the Secret block).
+        (the Secret block when one is named, else the variable when it holds a token, else the
+        default block).
 
         Args:
             portal_id: The portal id the run was given; None when it was given none.
-            token_env: The environment variable the token is read from first (None: none).
-            token_secret_block: The Secret block read otherwise (None: the default block).
+            token_env: The environment variable the token is read from when no block is named
+                (None: none).
+            token_secret_block: The Secret block the token is read from alone (None: the
+                variable, then the default block).
             environ: The environment the token is read from.
 
         Returns:
@@ -57,8 +61,9 @@ class ExpectedPortal:
         """
         if portal_id is None:
             return None
-        if token_env and environ.get(token_env, "").strip():
-            return cls(portal_id, token_env)
+        variable = variable_read(token_secret_block, token_env)
+        if variable and environ.get(variable, "").strip():
+            return cls(portal_id, variable)
         return cls(portal_id, f"Prefect Secret block {token_secret_block or settings.DEFAULT_SECRET_BLOCK!r}")
 
 

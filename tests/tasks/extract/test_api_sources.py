@@ -173,7 +173,7 @@ def test_mailchimp_credentials_stay_out_of_errors_files_and_lineage(chimp_env, t
     assert key not in str(in_uri.value)
 
 
-def test_a_secret_block_supplies_the_key_when_the_environment_does_not(chimp, prefect_api_url, tmp_path, monkeypatch, caplog):
+def test_a_named_secret_block_is_the_only_place_the_key_is_read(chimp, prefect_api_url, tmp_path, monkeypatch, caplog):
     from prefect.blocks.system import Secret
 
     monkeypatch.delenv("MAILCHIMP_API_KEY", raising=False)
@@ -181,8 +181,7 @@ def test_a_secret_block_supplies_the_key_when_the_environment_does_not(chimp, pr
     with pytest.raises(InputError) as missing:
         read_source(f"mailchimp://{LIST}", tmp_path, ReadOptions(credentials=SourceCredentials(mailchimp_secret_block="acme-mailchimp")))
     assert str(missing.value) == (
-        f"mailchimp://{LIST}: no Mailchimp API key: set MAILCHIMP_API_KEY or create a Prefect Secret block "
-        "named 'acme-mailchimp' (no such block)"
+        f"mailchimp://{LIST}: no Mailchimp API key: create a Prefect Secret block named 'acme-mailchimp' (no such block)"
     )
     Secret(value=chimp.settings.api_key).save("acme-mailchimp", overwrite=True)
     wrong = "wrong0123456789abcdef-us6"
@@ -193,10 +192,12 @@ def test_a_secret_block_supplies_the_key_when_the_environment_does_not(chimp, pr
     assert read.raw.frame.collect().height == chimp.settings.members
     with pytest.raises(InputError, match="refused the credentials") as refused:
         read_source(f"mailchimp://{LIST}", tmp_path, ReadOptions(credentials=SourceCredentials(mailchimp_secret_block="acme-mailchimp-old")))
-    # The environment wins over the block when it holds a key.
+    # A variable set for another account (a worker's, a shell's) is not read when a block is named.
     monkeypatch.setenv("MAILCHIMP_API_KEY", wrong)
+    [read] = read_source(f"mailchimp://{LIST}", tmp_path, options)
+    assert read.raw.frame.collect().height == chimp.settings.members
     with pytest.raises(InputError, match="refused the credentials"):
-        read_source(f"mailchimp://{LIST}", tmp_path, options)
+        read_source(f"mailchimp://{LIST}", tmp_path, ReadOptions())
     assert "\n" not in str(missing.value) + str(refused.value)
     assert not any(secret in str(refused.value) + caplog.text for secret in (chimp.settings.api_key, wrong))
 
@@ -217,6 +218,8 @@ def test_constant_contact_credentials_from_a_secret_block_which_keeps_the_rotate
         credentials = {"refresh_token": settings.refresh_token, "client_id": settings.client_id, "client_secret": settings.client_secret}
         Secret(value=credentials).save("acme-cc", overwrite=True)
         where = SourceCredentials(constant_contact_secret_block="acme-cc")
+        # A variable set for another account is not read when a block is named.
+        monkeypatch.setenv("CONSTANT_CONTACT_TOKEN", "another-accounts-token")
         found = constant_contact_credentials("constantcontact://contacts", where, os.environ)
         assert (found.access_token, found.refresh_token, found.client_id) == (None, settings.refresh_token, settings.client_id)
         assert settings.refresh_token not in repr(found)
@@ -230,6 +233,7 @@ def test_constant_contact_credentials_from_a_secret_block_which_keeps_the_rotate
     Secret(value={"refresh_token": "rt-1"}).save("acme-cc-no-client", overwrite=True)
     with pytest.raises(InputError, match="needs the application's client id: set client_id in the Prefect Secret block 'acme-cc-no-client'"):
         constant_contact_credentials("constantcontact://contacts", SourceCredentials(constant_contact_secret_block="acme-cc-no-client"), os.environ)
+    monkeypatch.delenv("CONSTANT_CONTACT_TOKEN")
     with pytest.raises(InputError) as missing:
         constant_contact_credentials("constantcontact://contacts", SourceCredentials(), os.environ)
     assert "set CONSTANT_CONTACT_TOKEN (or CONSTANT_CONTACT_REFRESH_TOKEN and CONSTANT_CONTACT_CLIENT_ID) or create a Prefect Secret block named 'constant-contact-credentials'" in str(missing.value)

@@ -37,9 +37,11 @@ def test_only_the_expected_portal_passes():
 def test_the_token_is_named_where_it_was_read_never_by_its_value():
     environ = {"ACME_HUBSPOT_TOKEN": TOKEN, "BLANK": "  "}
     assert ExpectedPortal.of(None, "ACME_HUBSPOT_TOKEN", None, environ) is None
-    assert ExpectedPortal.of(111, "ACME_HUBSPOT_TOKEN", "acme-token", environ) == EXPECTED
-    # A variable that holds no token is passed over for the block, as resolve_token does.
-    assert ExpectedPortal.of(111, "BLANK", "acme-token", environ) == ExpectedPortal(111, "Prefect Secret block 'acme-token'")
+    assert ExpectedPortal.of(111, "ACME_HUBSPOT_TOKEN", None, environ) == EXPECTED
+    # A named block is the only place the token is read, as resolve_token reads it: the variable, set, is not.
+    assert ExpectedPortal.of(111, "ACME_HUBSPOT_TOKEN", "acme-token", environ) == ExpectedPortal(111, "Prefect Secret block 'acme-token'")
+    # A variable that holds no token is passed over for the default block.
+    assert ExpectedPortal.of(111, "BLANK", None, environ) == ExpectedPortal(111, "Prefect Secret block 'hubspot-access-token'")
     assert ExpectedPortal.of(111, None, None, environ) == ExpectedPortal(111, "Prefect Secret block 'hubspot-access-token'")
 
 
