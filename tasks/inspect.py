@@ -7,7 +7,8 @@ from pathlib import Path
 
 from schemas.lineage import SOURCE_STATUS
 from tasks.extract.api_helpers import source_parts
-from tasks.extract.api_settings import API_SOURCE_KINDS, api_scheme
+from tasks.extract.api_settings import API_SOURCE_KINDS, PER_ROW_STATUS, api_scheme
+from tasks.extract.excel import split_sheet
 from tasks.extract.tables import ReadFile, ReadOptions, read_source
 from tasks.transform.catalog import all_profiles, describe
 
@@ -25,10 +26,11 @@ def profiles_text() -> str:
 def inspect_source(source: str, options: ReadOptions = ReadOptions()) -> list[dict]:
     """Read a source as a plan would and say how: one entry per file.
 
-    Each entry is :func:`tasks.transform.catalog.describe` plus ``uri``, ``rows`` and
-    ``status_counts`` (status → rows, with its outcome), and how it was read: a file's
-    ``encoding`` and ``delimiter``, an API source's ``api`` (``provider``, ``endpoint``,
-    ``consent``: where each row's status comes from).
+    Each entry is :func:`tasks.transform.catalog.describe` plus ``uri``, ``rows``,
+    ``status_counts`` (status → rows, with its outcome), ``unread_row_status`` (the status of a
+    row no consent column reads: the file's name's, else the profile's default), and how it was
+    read: a file's ``encoding`` and ``delimiter``, an API source's ``api`` (``provider``,
+    ``endpoint``, ``consent``: where each row's status comes from).
 
     Raises:
         InputError: The source cannot be read, or the mapping names a column none of its files
@@ -48,12 +50,22 @@ def _describe_file(read: ReadFile) -> dict:
         "uri": read.raw.uri,
         **_how_read(read),
         **describe(read.profile, read.raw.headers, read.raw.email_column),
+        "unread_row_status": _unread_row_status(read),
         "rows": int(counts.get_column("len").sum()),
         "status_counts": [
             {"status": status, "outcome": policy.outcome_of(status).value, "rows": rows}
             for status, rows in counts.iter_rows()
         ],
     }
+
+
+def _unread_row_status(read: ReadFile) -> str:
+    """The status a row no consent column reads gets: the one its file's (or sheet's) name gives,
+    else the profile's default (``bounces.csv`` is bounced, not ``no_consent``)."""
+    if read.raw.status != PER_ROW_STATUS:
+        # The status every row of the file carries: its name's, or a Mailchimp export's.
+        return read.raw.status
+    return read.profile.file_status(*split_sheet(read.raw.uri))
 
 
 def _how_read(read: ReadFile) -> dict:
@@ -89,7 +101,7 @@ def _file_lines(entry: dict) -> list[str]:
         f"encoding {entry['encoding']}, delimiter {delimiter}",
         f"  email        {entry['email_column']}",
         f"  consent from {', '.join(entry['consent_columns']) or 'the file name'} "
-        f"(a row nothing reads: {entry['default_status'] or 'its file name'})",
+        f"(a row nothing reads: {entry['unread_row_status'] or 'its file name'})",
     ]
 
 

@@ -210,7 +210,7 @@ def read_contacts(
         path = staging_dir / "api" / "constantcontact-contacts.csv"
         stage_pages(staged, headers, path)
     # The profile reads each row's status as it reads an export's, user rules included.
-    raw = staged_source(source, path, headers, profile.format, profile.status_expr(headers, profile.default_status))
+    raw = staged_source(source, path, headers, profile.format, profile.status_expr(headers))
     return dataclasses.replace(raw, status_values=profile.status_values(headers))
 
 

@@ -580,7 +580,7 @@ def _keep_most_restrictive(frame: pl.LazyFrame, header: str, copies: list[str], 
         profile: The profile whose rules read the header.
     """
     # The rules read a column by its header's name, so each copy is read in its turn under it.
-    outcome = profile.profile.consent.status_outcome_expr(profile.status_expr([header], profile.default_status))
+    outcome = profile.profile.consent.status_outcome_expr(profile.status_expr([header]))
     severities = [f"{_COPY_SEVERITY_PREFIX}{copy}" for copy in copies]
     for copy, severity in zip(copies, severities, strict=True):
         frame = frame.with_columns(pl.col(copy).alias(header)).with_columns(

@@ -9,8 +9,10 @@ and, in the tables read here, how to recognise and read its files:
   ``%Y-%m-%d %H:%M:%S`` (Excel date serials included) before the transform reads them;
 - ``[status]``: ``default`` (a row nothing reads), ``file_names`` (a word in the file's name,
   or its workbook sheet's → the status of all its rows, for one-file-per-status exports) and
-  ``rules``, each reading some columns: ``values`` (cell → status), ``when_true`` (a yes/true/1
-  cell → status) or ``when_present`` (any non-empty, non-false cell → status).
+  ``rules``, each reading some columns (``columns``, named exactly, and ``column_prefixes``,
+  every header starting so: one column per subscription, whatever the subscriptions' names):
+  ``values`` (cell → status), ``when_true`` (a yes/true/1 cell → status) or ``when_present``
+  (any non-empty, non-false cell → status).
 
 The status is a string the profile's ``[consent]`` table (the locked ``ConsentPolicy``) maps to
 an outcome. When several rules, or a rule and the file's name, read a row, the most restrictive
@@ -92,12 +94,17 @@ class StatusRule:
 
     Attributes:
         columns: Headers the rule reads (case-insensitive); every one present is read.
+        column_prefixes: Starts of headers the rule reads too (case-insensitive, compared with
+            the trimmed header, so a trailing space counts): every header starting so is read
+            (HubSpot's ``Opted out of email: <subscription>``, one per subscription of the
+            portal, named as the portal names them).
         values: Lowercase cell value → status.
         when_true: The status of a row whose cell is one of ``TRUTHY``.
         when_present: The status of a row whose cell is non-empty and not one of ``FALSY``.
     """
 
-    columns: tuple[str, ...]
+    columns: tuple[str, ...] = ()
+    column_prefixes: tuple[str, ...] = ()
     values: Mapping[str, str] = dataclasses.field(default_factory=dict)
     when_true: str | None = None
     when_present: str | None = None
@@ -106,11 +113,27 @@ class StatusRule:
     def from_data(cls, data: Mapping) -> StatusRule:
         """Build a rule from a ``[[status.rules]]`` table."""
         return cls(
-            columns=tuple(data["columns"]),
+            columns=tuple(data.get("columns", ())),
+            column_prefixes=tuple(data.get("column_prefixes", ())),
             values={str(k).strip().lower(): v for k, v in data.get("values", {}).items()},
             when_true=data.get("when_true"),
             when_present=data.get("when_present"),
         )
+
+    def headers_read(self, headers: Sequence[str]) -> list[str]:
+        """The file's headers (as written in the file) this rule reads, each once: its named
+        columns present, in the rule's order, then every header whose trimmed, lowercase form
+        starts with one of its prefixes, in file order.
+
+        Args:
+            headers: The file's headers, as written in the file.
+        """
+        present = {h.strip().lower(): h for h in headers}
+        named = [present[column.lower()] for column in self.columns if column.lower() in present]
+        # A header is compared trimmed, so a prefix's leading spaces could never match.
+        prefixes = tuple(prefix.lstrip().lower() for prefix in self.column_prefixes)
+        prefixed = [h for h in headers if prefixes and h.strip().lower().startswith(prefixes)]
+        return list(dict.fromkeys(named + prefixed))
 
     def readings(self, cell: pl.Expr) -> Iterator[tuple[str, pl.Expr]]:
         """Each status this rule can give, with the condition on a cleaned, lowercased cell."""
@@ -218,13 +241,9 @@ class ReadingProfile:
             name_status: The status the file's (or its sheet's) name gives all its rows
                 (``name_status``); None, or the profile's default, when the name says nothing.
         """
-        present = {h.strip().lower(): h for h in headers}
         readings: list[tuple[int, pl.Expr]] = []
         for rule in self.rules:
-            for column in rule.columns:
-                header = present.get(column.lower())
-                if header is None:
-                    continue
+            for header in rule.headers_read(headers):
                 for status, condition in rule.readings(_consent_cell(header)):
                     readings.append((self.severity(status), pl.when(condition).then(pl.lit(status))))
         unrecognised = [_unrecognised(header, known) for header, known in self.status_values(headers).items()]
@@ -253,14 +272,10 @@ class ReadingProfile:
         Args:
             headers: The file's headers, as written in the file.
         """
-        present = {h.strip().lower(): h for h in headers}
         known: dict[str, set[str]] = {}
         open_ended: set[str] = set()
         for rule in self.rules:
-            for column in rule.columns:
-                header = present.get(column.lower())
-                if header is None:
-                    continue
+            for header in rule.headers_read(headers):
                 if rule.when_present:
                     open_ended.add(header)
                 values = known.setdefault(header, set())
@@ -411,9 +426,7 @@ def detect_profile(headers: Sequence[str], fallback: str = FALLBACK_PROFILE) -> 
 
 def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:
     """The file's headers (as written in the file) the profile's status rules read, in rule order."""
-    present = {h.strip().lower(): h for h in headers}
-    read = (present[column.lower()] for rule in profile.rules for column in rule.columns if column.lower() in present)
-    return tuple(dict.fromkeys(read))
+    return tuple(dict.fromkeys(header for rule in profile.rules for header in rule.headers_read(headers)))
 
 
 def consent_readers(headers: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -585,25 +598,25 @@ def describe(profile: ReadingProfile, headers: Sequence[str], email_column: str 
     """
     emails = profile.email_headers(headers)
     email = email_column or (emails[0] if emails else None)
+    # Routed together, as the plan routes them: two columns that would share a property's name
+    # (``Fav Colour``, ``Fav-Colour``) are shown going where the plan sends each.
+    routes = profile.profile.routes([header for header in dict.fromkeys(headers) if header != email])
     columns = []
     for header in headers:
         if header == email:
             columns.append({"column": header, "property": "email", "kind": "email"})
             continue
-        target = profile.profile.route(header)
+        target = routes[header]
         custom = isinstance(target, CustomProperty)
         columns.append(
             {"column": header, "property": target.name if custom else target, "kind": "custom" if custom else "default"}
         )
-    present = {h.strip().lower() for h in headers}
-    consent_columns = sorted({c for rule in profile.rules for c in rule.columns if c.lower() in present})
     return {
         "profile": profile.name,
         "format": profile.format,
         "email_column": email,
         "columns": columns,
-        "consent_columns": consent_columns,
+        "consent_columns": sorted(consent_headers(profile, headers)),
         "statuses": {s: o.value for s, o in profile.profile.consent.outcomes.items()},
         "default_status": profile.default_status,
     }
-

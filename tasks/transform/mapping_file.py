@@ -8,7 +8,8 @@
     "Region" = "state"                # a default property
     "Favourite colour" = "acme_colour"  # anything else: a custom property in the source's group
     [[status.rules]]                  # more consent columns, read like the profile's own
-    columns = ["Newsletter"]
+    columns = ["Newsletter"]          # named exactly, and/or
+    column_prefixes = ["Opt-in: "]    # every column whose header starts so
     when_true = "newsletter"
     [consent]                         # status → outcome; opt-out statuses cannot be re-mapped
     newsletter = "marketing"
@@ -30,7 +31,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated, NoReturn, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -94,7 +95,7 @@ class UserMapping:
         )
 
     def check_headers(self, headers: Iterable[str]) -> None:
-        """Refuse a column the mapping names that no file of the run has.
+        """Refuse a column the mapping names, or a status rule's column prefix, that no file of the run has.
 
         A mapping applies to every file of a run, and sources may mix formats, so a column may
         be missing from some files; one missing from every file can do nothing: it is a typo
@@ -115,8 +116,21 @@ class UserMapping:
                 continue
             close = difflib.get_close_matches(column.strip().lower(), present, n=3, cutoff=0.6)
             hint = f": did you mean {' or '.join(repr(present[key]) for key in close)}?" if close else ""
-            problem = f"no file read has a column {column!r}{hint}"
-            raise self.origin.error(loc, problem) if self.origin else InputError("mapping", problem)
+            self._refuse(loc, f"no file read has a column {column!r}{hint}")
+        for number, rule in enumerate(self.rules):
+            for position, prefix in enumerate(rule.column_prefixes):
+                # Matched as the rule matches it, so what is refused here is what it would not read.
+                if not StatusRule(column_prefixes=(prefix,)).headers_read(list(present.values())):
+                    loc = ("status", "rules", number, "column_prefixes", position)
+                    self._refuse(loc, f"no file read has a column starting {prefix!r}")
+
+    def _refuse(self, loc: Loc, problem: str) -> NoReturn:
+        """Raise ``problem`` at the mapping file's line for ``loc``.
+
+        Raises:
+            InputError: Always.
+        """
+        raise self.origin.error(loc, problem) if self.origin else InputError("mapping", problem)
 
     def _named_columns(self) -> Iterator[tuple[Loc, str]]:
         """Every source column the mapping names, with where the file names it."""
@@ -155,13 +169,18 @@ _Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 class _StatusRuleSpec(_Spec):
     """A ``[[status.rules]]`` table (see ``StatusRule``)."""
 
-    columns: list[_Name] = Field(min_length=1)
+    columns: list[_Name] = Field(default_factory=list, min_length=1)
+    column_prefixes: list[_Key] = Field(default_factory=list, min_length=1)
     values: dict[str, _Name] = Field(default_factory=dict)
     when_true: _Name | None = None
     when_present: _Name | None = None
 
     @model_validator(mode="after")
     def _reads_a_status(self) -> _StatusRuleSpec:
+        if not (self.columns or self.column_prefixes):
+            raise PydanticCustomError(
+                "reads_no_column", "a status rule needs columns or column_prefixes: this one reads no column"
+            )
         if not (self.values or self.when_true or self.when_present):
             raise PydanticCustomError("reads_nothing", "a status rule needs values, when_true or when_present: this one reads nothing")
         return self

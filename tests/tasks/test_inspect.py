@@ -1,8 +1,11 @@
+from pathlib import Path
+
 import pytest
 
 from tasks.errors import InputError
-from tasks.extract.tables import ReadOptions
-from tasks.inspect import inspect_source
+from tasks.extract.tables import ReadOptions, read_source
+from tasks.inspect import inspect_source, inspection_text
+from tasks.transform.contacts import map_rows
 from tasks.transform.mapping_file import UserMapping
 
 
@@ -25,3 +28,45 @@ def test_a_renamed_first_column_of_addresses_is_shown_as_the_email_column(tmp_pa
     [described] = inspect_source(str(source))
     assert described["email_column"] == "Contact"
     assert {"column": "Contact", "property": "email", "kind": "email"} in described["columns"]
+
+
+def test_a_file_named_for_its_opt_outs_says_its_rows_nothing_reads_take_the_names_status(tmp_path):
+    plain = tmp_path / "bounces.csv"
+    plain.write_text("Email,First Name\na@x.com,Ann\n", encoding="utf-8")
+    with_status = tmp_path / "unsubscribes.csv"
+    with_status.write_text("Email,Email Status\nb@x.com,\nc@x.com,subscribed\n", encoding="utf-8")
+    neutral = tmp_path / "people.csv"
+    neutral.write_text("Email,First Name\nd@x.com,Dee\n", encoding="utf-8")
+    entries = {Path(entry["uri"]).name: entry for path in (plain, with_status, neutral) for entry in inspect_source(str(path))}
+    assert {name: entry["unread_row_status"] for name, entry in entries.items()} == {
+        "bounces.csv": "bounced", "unsubscribes.csv": "unsubscribed", "people.csv": "no_consent",
+    }  # fmt: skip
+    text = inspection_text(list(entries.values()))
+    assert "consent from the file name (a row nothing reads: bounced)" in text
+    assert "consent from Email Status (a row nothing reads: unsubscribed)" in text
+    assert "(a row nothing reads: no_consent)" in text
+
+
+def test_columns_sharing_a_property_name_are_shown_going_where_the_plan_sends_them(tmp_path):
+    source = tmp_path / "people.csv"
+    source.write_text("Email,Fav Colour,Fav-Colour,First Name\na@x.com,Red,Blue,Ann\n", encoding="utf-8")
+    [read] = read_source(str(source), tmp_path / "staging")
+    [described] = inspect_source(str(source))
+    shown = {column["column"]: column["property"] for column in described["columns"]}
+    raw, profile = read.raw, read.profile.profile
+    planned = map_rows(raw.frame.collect(), raw.headers, raw.email_column, raw.uri, profile, profile.consent)
+    assert shown == {route.column: route.property for route in planned.routes}
+    assert shown["Fav Colour"] == "imported_fav_colour"
+    assert shown["Fav-Colour"].startswith("imported_fav_colour_")
+
+
+def test_a_hubspot_export_shows_each_subscription_opt_out_column_as_a_consent_column(tmp_path):
+    source = tmp_path / "hubspot.csv"
+    source.write_text(
+        "Record ID,Email,Marketing contact status,Opted out of email: Product Updates,Lifecycle Stage\n"
+        "1,a@x.com,Marketing contact,true,Lead\n",
+        encoding="utf-8",
+    )
+    [described] = inspect_source(str(source))
+    assert described["consent_columns"] == ["Marketing contact status", "Opted out of email: Product Updates"]
+    assert [(c["status"], c["outcome"]) for c in described["status_counts"]] == [("opted_out_of_a_subscription", "non_marketing")]

@@ -36,3 +36,41 @@ def test_an_opt_out_of_one_subscription_is_never_made_a_marketing_contact(tmp_pa
     policy = read.profile.profile.consent
     outcomes = {row["Email"]: policy.outcome_of(row[SOURCE_STATUS]).value for row in read.raw.frame.collect().iter_rows(named=True)}
     assert outcomes == {email: outcome for email, *_, outcome in CONTACTS}
+
+
+def outcomes_of(path: Path, headers: list[str], records: list[list[str]], email_column: str) -> dict[str, str]:
+    """Each row's outcome, the file read as a plan reads it (asserted read as a HubSpot export)."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([headers, *records])
+    [read] = read_source(str(path), path.parent / "staging")
+    assert read.profile.name == "hubspot"
+    policy = read.profile.profile.consent
+    rows = read.raw.frame.collect().iter_rows(named=True)
+    return {row[email_column]: policy.outcome_of(row[SOURCE_STATUS]).value for row in rows}
+
+
+def test_an_opt_out_of_a_portals_own_subscription_is_never_made_a_marketing_contact(tmp_path: Path):
+    headers = [
+        "Record ID", "Email", "Marketing contact status", "Unsubscribed from all email",
+        "Opted out of email: Product Updates", "Lifecycle Stage",
+    ]  # fmt: skip
+    records = [
+        ["1", "pu1@x.com", "Marketing contact", "false", "true", "Lead"],
+        ["2", "pu2@x.com", "Marketing contact", "false", "false", "Lead"],
+        ["3", "pu3@x.com", "Marketing contact", "true", "false", "Lead"],
+    ]
+    assert outcomes_of(tmp_path / "hubspot-export.csv", headers, records, "Email") == {
+        "pu1@x.com": "non_marketing", "pu2@x.com": "marketing", "pu3@x.com": "opted_out",
+    }  # fmt: skip
+
+
+def test_an_export_by_internal_names_reads_each_subscription_id_and_unsubscribed_from_all_apart(tmp_path: Path):
+    headers = ["hs_object_id", "email", "hs_marketable_status", "hs_email_optout", "hs_email_optout_12345", "lifecyclestage"]
+    records = [
+        ["1", "id1@x.com", "true", "false", "true", "lead"],
+        ["2", "id2@x.com", "true", "true", "false", "lead"],
+        ["3", "id3@x.com", "true", "false", "false", "lead"],
+    ]
+    assert outcomes_of(tmp_path / "hubspot-export.csv", headers, records, "email") == {
+        "id1@x.com": "non_marketing", "id2@x.com": "opted_out", "id3@x.com": "marketing",
+    }  # fmt: skip
