@@ -28,7 +28,7 @@ from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import read_plan
-from tasks.load.resume import load_state_dir
+from tasks.load.resume import load_lock, load_state_dir
 from tasks.load.run import INTERRUPTED, LOAD_DONE, LoadStopped, load_steps, stop_message
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder, check_remote_output, storage_problem
@@ -154,7 +154,9 @@ def migrate_contacts(params: MigrationParameters) -> dict | State:
         out = OutputFolder(params.output)
     except InputError as error:
         return refused(error)
-    with out:
+    # One run at a time into an output, from its plan on: a second (a double click on Run) would
+    # rewrite the plan's files under the first's load, then send it all again.
+    with out, load_lock(load_state_dir(out.url, out.local)):
         report = plan_run(params, out)
         if params.dry_run:
             report["dry_run"] = dry_run_task(portal, read_plan(out.local))

@@ -22,13 +22,16 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
+from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.migrate import check_parameters, checked_portal, plan_run, reported_if_the_load_stops
+from flows.migrate import check_parameters, checked_portal, plan_run, refused, reported_if_the_load_stops
 from schemas.params import SyncParameters
+from tasks.errors import InputError
+from tasks.load.client import HubSpotPortal
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import LoadPlan, read_plan
-from tasks.load.resume import claim_state, load_state_dir
+from tasks.load.resume import claim_state, load_lock, load_state_dir
 from tasks.load.run import load_steps
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
@@ -127,7 +130,7 @@ def advance_state(step: SyncStep, state: SyncState, load: dict, fetch_started: d
     validate_parameters=True,
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENT_IMPORTS),
 )
-def sync_contacts(params: SyncParameters) -> dict:
+def sync_contacts(params: SyncParameters) -> dict | State:
     """Send what changed in the sources since the last successful run into one HubSpot portal.
 
     A dry run reports what the delta would do and keeps the snapshot and watermark as they were.
@@ -136,10 +139,20 @@ def sync_contacts(params: SyncParameters) -> dict:
     a token for another portal stop the run before its state is claimed, anything is read from
     the sources or anything is sent.
     """
-    check_parameters(params)
-    # Before the state is claimed: a wrong token must not bind it.
-    portal = checked_portal(params)
-    out = OutputFolder(params.output)
+    try:
+        check_parameters(params)
+        # Before the state is claimed: a wrong token must not bind it.
+        portal = checked_portal(params)
+        out = OutputFolder(params.output)
+    except InputError as error:
+        return refused(error)
+    # One run at a time into an output, as for a migration (flows/migrate.py).
+    with out, load_lock(load_state_dir(out.url, out.local)):
+        return _synced(params, portal, out)
+
+
+def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder) -> dict:
+    """The sync's work once its parameters, token and output are checked and the output held."""
     state = SyncState.of(out.url, state_key(out.url, params.sources, params.portal_url))
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)

@@ -288,24 +288,6 @@ def load_lock(folder: str | Path) -> Iterator[None]:
             handle.truncate(0)
 
 
-@contextmanager
-def claimed_state(folder: Path, portal: HubSpotPortal) -> Iterator[None]:
-    """Hold a state folder for a load into ``portal`` (:func:`load_lock`), then bind it to the
-    portal (:func:`claim_state`): two runs at once never both claim it, nor both send.
-
-    Args:
-        folder: The load's state folder (local).
-        portal: Where the load sends.
-
-    Raises:
-        LoadInProgress: Another run holds the folder: nothing is sent.
-        LoadError: The folder holds the state of a load into another portal: nothing is sent.
-    """
-    with load_lock(folder):
-        claim_state(folder, portal)
-        yield
-
-
 def _lock_holder() -> str:
     """Which run holds a load's lock, as its refusal names it: the flow run, process, host, since when."""
     from prefect.runtime import flow_run

@@ -13,9 +13,11 @@ from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePubli
 
 from benchmarks.generate_mailchimp import write_export
 from emulators.hubspot import serve_in_background
+from flows.cli import SAMPLE_EXPORT
 from flows.migrate import migrate_contacts, plan_contacts
 from schemas.mailchimp import REJECT_REASONS
 from schemas.params import MigrationParameters, PlanParameters
+from tasks.load.resume import LoadInProgress, load_lock, load_state_dir
 
 TOKEN = "test-token"
 OPT_OUT_STATUSES = ("unsubscribed", "cleaned")
@@ -169,3 +171,21 @@ def test_a_flow_started_outside_the_cli_refuses_a_credential_in_a_location(prefe
         plan_contacts(PlanParameters(sources=["s3://AKIAKEY:s3cr3t@bucket/export.zip"], output=str(tmp_path / "out")))
     assert "s3cr3t" not in str(refused.value) and "AKIAKEY" not in str(refused.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_into_an_output_another_run_is_loading_stops_before_it_plans_or_sends(prefect_api_url, hubspot, tmp_path, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "token-double")
+    out = tmp_path / "out"
+    params = MigrationParameters(sources=[str(SAMPLE_EXPORT)], output=str(out), portal_url=hubspot.url)
+
+    def writes() -> int:
+        return sum(n for (method, _, _), n in hubspot.emulator.request_counts.items() if method != "GET")
+
+    before = writes()
+    # Another run's hold, as a double click on Run leaves one while the first loads.
+    with load_lock(load_state_dir(str(out), out)), pytest.raises(LoadInProgress, match="another run is loading into this output"):
+        migrate_contacts(params)
+
+    assert not (out / "hubspot").exists() and not (out / "report.json").exists()
+    assert writes() == before
+    assert migrate_contacts(params)["load"]["rows_failed"] == 0
