@@ -256,7 +256,8 @@ def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--portal-url", help="HubSpot API base URL (default: https://api.hubapi.com)")
     parser.add_argument(
         "--token-secret",
-        help="Prefect Secret block holding the token (default: the HUBSPOT_ACCESS_TOKEN environment variable)",
+        help="Prefect Secret block holding the token, the only place it is read when given "
+        "(default: the HUBSPOT_ACCESS_TOKEN environment variable, else the block hubspot-access-token)",
     )
     parser.add_argument(
         "--portal-id",

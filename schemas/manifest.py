@@ -64,7 +64,7 @@ class PortalSpec(BaseModel):
     url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
     token_env: EnvironmentVariableName = Field(default=None, description="Environment variable holding the token.")
     token_secret: Annotated[str | None, secret_block_name("the token in the environment variable token_env names")] = Field(
-        default=None, description="Prefect Secret block holding the token."
+        default=None, description="Prefect Secret block holding the token: the only place it is read."
     )
     work_queue: str | None = Field(
         default=None,

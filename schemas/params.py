@@ -148,8 +148,9 @@ class SourceCredentials(BaseModel):
     """Where the provider API sources (``mailchimp://``, ``constantcontact://``) find their
     credentials: names of environment variables and Prefect Secret blocks, never a value.
 
-    Per provider, the environment wins when it holds a credential; else the Secret block is read.
-    An empty environment name reads only the block.
+    Per provider, a Secret block the run names is the only place its credential is read; without
+    one, the environment variable when it holds a credential, else the default block. An empty
+    environment name reads only the block.
     """
 
     model_config = NAMES_ONLY
@@ -159,8 +160,8 @@ class SourceCredentials(BaseModel):
     )
     mailchimp_secret_block: Annotated[str | None, secret_block_name(f"the key in {MAILCHIMP_KEY_ENV}"), BLOCK_NAME_SCHEMA] = Field(
         default=None,
-        description=f"Prefect Secret block holding the Mailchimp API key, read when the variable is unset "
-        f"(default: {MAILCHIMP_SECRET_BLOCK}).",
+        description=f"Prefect Secret block holding the Mailchimp API key: when given, the only place it is read "
+        f"(the variable is ignored). Empty: the variable, else the block {MAILCHIMP_SECRET_BLOCK}.",
     )
     constant_contact_env_prefix: EnvironmentVariableName = Field(
         default=CONSTANT_CONTACT_ENV_PREFIX,
@@ -172,8 +173,8 @@ class SourceCredentials(BaseModel):
     ] = Field(
         default=None,
         description=f"Prefect Secret block holding the Constant Contact access token, or a JSON object with "
-        f"access_token, refresh_token, client_id, client_secret; read when no variable is set "
-        f"(default: {CONSTANT_CONTACT_SECRET_BLOCK}).",
+        f"access_token, refresh_token, client_id, client_secret: when given, the only place they are read "
+        f"(the variables are ignored). Empty: the variables, else the block {CONSTANT_CONTACT_SECRET_BLOCK}.",
     )
 
 
@@ -226,12 +227,13 @@ class MigrationParameters(PlanParameters):
     portal_url: PortalUrl = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL; blank: HubSpot's (the default).")
     token_env: EnvironmentVariableName = Field(
         default=TOKEN_ENV_VAR,
-        description="Environment variable holding the HubSpot private-app token (read by the process running the flow); "
-        "empty: read only the Secret block.",
+        description="Environment variable holding the HubSpot private-app token (read by the process running the flow), "
+        "when no Secret block is named; empty: read only the Secret block.",
     )
     token_secret_block: Annotated[str | None, secret_block_name(f"the token in {TOKEN_ENV_VAR}"), BLOCK_NAME_SCHEMA] = Field(
         default=None,
-        description="Name of a Prefect Secret block holding the token, used when the environment variable is unset.",
+        description="Name of a Prefect Secret block holding the token: when given, the only place the token is read "
+        "(the environment variable is ignored). Empty: the environment variable, else the block hubspot-access-token.",
     )
     portal_id: int | None = Field(
         default=None,
