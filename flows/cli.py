@@ -349,29 +349,14 @@ def _plan_parameters(args: argparse.Namespace) -> dict:
 
 
 def _preflight(params: object) -> None:
-    """Fail fast, before the Prefect engine starts, on a bad policy or a source that is not there."""
-    from fsspec.core import url_to_fs
-
+    """Fail fast, before the Prefect engine starts, on bad parameters, a source that is not there
+    or an output that cannot be written (the flow checks them again: a deployment's run has no CLI)."""
     from flows.migrate import check_parameters
-    from tasks.errors import InputError
-    from tasks.extract.api_settings import api_scheme
     from tasks.output import check_output_location
 
     # Before anything opens, logs or records a location: no credential in it, a known scheme.
     check_parameters(params)
-    for source in params.sources:
-        if api_scheme(source):
-            continue  # a provider API, read with credentials from the environment or a Secret block
-        try:
-            fs, path = url_to_fs(source)
-            found = fs.exists(path)
-        # Any failure to reach a storage is the location's: filesystems raise their clients'
-        # own errors (botocore's EndpointConnectionError is no OSError).
-        except Exception as error:  # noqa: BLE001
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise InputError(source, f"cannot open: {first_line}") from None
-        if not found:
-            raise InputError(source, "no such file or folder")
+    # A local folder is made now, so a file in its way is refused before the engine starts.
     check_output_location(params.output)
 
 

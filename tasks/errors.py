@@ -29,6 +29,11 @@ class InputError(Exception):
         where = f"{self.uri}:{self.line}" if self.line is not None else self.uri
         return f"{where}: {self.problem}"
 
+    def __reduce__(self) -> tuple:
+        # Pickled with its fields, not its message: a failed state's error crosses processes
+        # (a Dask worker's account) and result storage, and __init__ needs them.
+        return type(self), (self.uri, self.problem, self.line)
+
 
 class LoadError(Exception):
     """A load into HubSpot that cannot go on (authentication refused, daily quota spent, ...).

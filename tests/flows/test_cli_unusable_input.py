@@ -71,3 +71,17 @@ def test_inspect_refuses_a_folder_holding_one_file_twice(tmp_path):
     result = run(["inspect", str(folder)])
 
     assert_one_line_error(result, 2, f"{folder}/copy.csv: given twice (as {folder}/contacts.csv too)")
+
+
+def test_a_workbook_s_named_sheet_passes_the_check_before_the_engine_and_a_missing_workbook_does_not(tmp_path):
+    import polars as pl
+
+    from flows.cli import _preflight
+    from schemas.params import PlanParameters
+    from tasks.errors import InputError
+
+    pl.DataFrame({"Email": ["ann@example.com"]}).write_excel(tmp_path / "book.xlsx", worksheet="Contacts")
+
+    _preflight(PlanParameters(sources=[f"{tmp_path / 'book.xlsx'}#Contacts"], output=str(tmp_path / "out")))
+    with pytest.raises(InputError, match="missing.xlsx#Contacts: no such file or folder"):
+        _preflight(PlanParameters(sources=[f"{tmp_path / 'missing.xlsx'}#Contacts"], output=str(tmp_path / "out")))

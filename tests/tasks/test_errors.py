@@ -1,3 +1,5 @@
+import pickle
+
 from tasks.errors import InputError
 
 
@@ -7,3 +9,11 @@ def test_an_input_error_names_a_url_without_its_query_or_user_info():
     )
     assert str(InputError("mailchimp://a1b2c3d4e5#page=2", "unreadable", line=4)) == "mailchimp://a1b2c3d4e5#page=2:4: unreadable"
     assert str(InputError("--consent", "unknown status")) == "--consent: unknown status"
+
+
+def test_an_input_error_survives_pickling_as_a_failed_state_crossing_processes_carries_it():
+    error = InputError("s3://b/export.zip", "not a zip file", line=3)
+
+    copy = pickle.loads(pickle.dumps(error))
+
+    assert (type(copy), str(copy), copy.uri, copy.problem, copy.line) == (InputError, str(error), error.uri, error.problem, 3)
