@@ -390,7 +390,7 @@ def _import_list(portal: Portal, job: ImportJob) -> str:
     # The list from an import is a MANUAL list named after the import; a name already taken
     # gets the import id appended so the import itself never fails on it.
     name = job.name or f"Import {job.id}"
-    if portal.list_by_name(catalog.CONTACTS, name) is not None:
+    if portal.list_holding_name(name) is not None:
         name = f"{name} ({job.id})"
     return portal.create_list(name, catalog.CONTACTS, "MANUAL").list_id
 

@@ -10,7 +10,9 @@ Rules, as HubSpot applies them:
   input``), else the whole request is refused with 400;
 - when every input carries an ``objectWriteTraceId``, failed inputs are reported one by one in a
   207 and the others are written; otherwise the first failure refuses the whole batch with 400
-  and nothing is written.
+  and nothing is written. With ``whole_batch_email_upserts`` set, a batch upsert by email is
+  refused so even when traced ("Partial upserts are not supported when using email as the
+  idProperty", HubSpot's contacts guide).
 """
 
 from __future__ import annotations
@@ -104,24 +106,39 @@ def check_batch(inputs: Any, id_of: Callable[[dict[str, Any]], str | None]) -> l
     return inputs
 
 
+def partial_success(operation: str, inputs: list[dict[str, Any]], whole_batch_email_upserts: bool) -> bool:
+    """Whether a batch may succeed in part (207), given the emulator's
+    ``whole_batch_email_upserts``: not an upsert by email when it is set."""
+    by_email = operation == "upsert" and any(entry.get("idProperty") == "email" for entry in inputs)
+    return not (whole_batch_email_upserts and by_email)
+
+
 def run_batch(
     portal: Portal,
     inputs: list[dict[str, Any]],
     plan: Callable[[dict[str, Any]], Apply],
+    *,
+    partial: bool = True,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Check every input with ``plan``, then write the ones that passed.
 
-    When every input carries an ``objectWriteTraceId``, failed inputs become ``StandardError``
-    entries (their trace id in ``context.objectWriteTraceId``) and the rest is written; otherwise
-    the first failure is raised and nothing is written.
+    When every input carries an ``objectWriteTraceId`` (and ``partial``), failed inputs become
+    ``StandardError`` entries (their trace id in ``context.objectWriteTraceId``) and the rest is
+    written; otherwise the first failure is raised and nothing is written.
+
+    Args:
+        portal: the portal.
+        inputs: the batch's inputs, checked by :func:`check_batch`.
+        plan: checks one input and returns its write.
+        partial: whether the batch may succeed in part (:func:`partial_success`).
 
     Returns:
         ``(results, errors)``.
 
     Raises:
-        HubSpotError: the first failure of an untraced batch.
+        HubSpotError: the first failure of an untraced batch, or of any batch when not ``partial``.
     """
-    traced = all(entry.get("objectWriteTraceId") for entry in inputs)
+    traced = partial and all(entry.get("objectWriteTraceId") for entry in inputs)
     applies: list[Apply] = []
     errors: list[dict[str, Any]] = []
     with portal.lock:

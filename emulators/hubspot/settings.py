@@ -76,6 +76,11 @@ class EmulatorSettings:
             it 403 ``MISSING_SCOPES``, as HubSpot answers a token without the ``oauth`` scope.
         missing_scopes: scopes the token's app was not granted (e.g. ``crm.import``): every
             request needing one is answered 403 ``MISSING_SCOPES`` (see ``scopes.py``).
+        whole_batch_email_upserts: whether a batch upsert by email with an invalid input is
+            answered 400 for the whole batch (nothing written), trace ids or not, as HubSpot
+            may: its contacts guide says "Partial upserts are not supported when using email as
+            the idProperty", and documents 207 for batch create only. ``False`` answers 207
+            per input when every input carries an ``objectWriteTraceId``.
     """
 
     tier: str = "professional"
@@ -101,6 +106,7 @@ class EmulatorSettings:
     time_zone: str = "US/Eastern"
     account_info_allowed: bool = True
     missing_scopes: tuple[str, ...] = ()
+    whole_batch_email_upserts: bool = False
 
     def __post_init__(self) -> None:
         if self.tier not in BURST_LIMITS:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from emulators.hubspot import catalog
-from emulators.hubspot.errors import conflict, not_found, validation_error
+from emulators.hubspot.errors import HubSpotError, conflict, not_found, validation_error
 from emulators.hubspot.values import format_datetime
 
 # Properties every object read returns even when none are asked for.
@@ -94,6 +94,11 @@ class ImportJob:
     errors: list[dict[str, Any]] = field(default_factory=list)
     list_id: str | None = None
     cancel_requested: bool = False
+
+
+def _name_taken(name: str) -> HubSpotError:
+    """The 409 for a list name another list holds."""
+    return conflict(f"A list named '{name}' already exists.", sub_category="ILS_LIST_NAME_ALREADY_EXISTS")
 
 
 class Portal:
@@ -340,16 +345,15 @@ class Portal:
         """Create a MANUAL or SNAPSHOT list.
 
         Raises:
-            HubSpotError: 409 when a list has that name, 400 for another processing type.
+            HubSpotError: 409 when a list of any object type has that name (names are "globally
+                unique across all public lists in the portal", crm-lists-v3.json), 400 for
+                another processing type.
         """
         with self.lock:
             if processing_type not in ("MANUAL", "SNAPSHOT", "DYNAMIC"):
                 raise validation_error(f"Invalid processingType {processing_type}")
-            if self.list_by_name(object_type_id, name) is not None:
-                raise conflict(
-                    f"A list named '{name}' already exists.",
-                    sub_category="ILS_LIST_NAME_ALREADY_EXISTS",
-                )
+            if self.list_holding_name(name) is not None:
+                raise _name_taken(name)
             stamp = now_iso()
             portal_list = PortalList(
                 str(self.next_id("list")), name, object_type_id, processing_type, stamp, stamp
@@ -372,15 +376,14 @@ class Portal:
     def list_by_name(self, object_type_id: str, name: str) -> PortalList | None:
         """Return the list of that object type with that name (names compare case-insensitively)."""
         with self.lock:
+            found = self.list_holding_name(name)
+            return found if found is not None and found.object_type_id == object_type_id else None
+
+    def list_holding_name(self, name: str) -> PortalList | None:
+        """Return the list of any object type with that name: a name is unique across them all."""
+        with self.lock:
             wanted = name.strip().lower()
-            return next(
-                (
-                    portal_list for portal_list in self.lists.values()
-                    if portal_list.object_type_id == object_type_id
-                    and portal_list.name.lower() == wanted
-                ),
-                None,
-            )
+            return next((portal_list for portal_list in self.lists.values() if portal_list.name.lower() == wanted), None)
 
     def rename_list(self, list_id: str, name: str) -> PortalList:
         """Give a list another name, as a person can in HubSpot's UI.
@@ -393,9 +396,9 @@ class Portal:
             portal_list = self.get_list(list_id)
             if not name.strip():
                 raise validation_error("listName must not be blank.")
-            taken = self.list_by_name(portal_list.object_type_id, name)
+            taken = self.list_holding_name(name)
             if taken is not None and taken is not portal_list:
-                raise conflict(f"A list named '{name}' already exists.", sub_category="ILS_LIST_NAME_ALREADY_EXISTS")
+                raise _name_taken(name)
             portal_list.name = name
             portal_list.version += 1
             portal_list.updated_at = now_iso()

@@ -44,6 +44,13 @@ _IMPORT_ERROR_TYPES = {
     "datetime": "COULD_NOT_PARSE_DATE",
 }
 
+# A text property holds at most 65,536 characters added through the CRM (HubSpot's knowledge
+# base on property field types; schemas/contact.py cites the same limit). HubSpot's error for a
+# longer value is undocumented: an import reports its spec's COLUMN_TOO_LARGE, an object API the
+# code below.
+MAX_STRING_CHARS = 65_536
+TOO_LONG_CODE = "MAX_LENGTH_EXCEEDED"
+
 DATE_FORMATS = ("MONTH_DAY_YEAR", "DAY_MONTH_YEAR", "YEAR_MONTH_DAY")
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
@@ -202,4 +209,9 @@ def normalise(definition: dict[str, Any], raw: Any, date_format: str = "MONTH_DA
                 f"{raw} is not midnight UTC: a date property holds a date only",
             )
         return moment.strftime("%Y-%m-%d") if kind == "date" else format_datetime(moment)
+    if len(text) > MAX_STRING_CHARS:
+        raise ValueProblem(
+            "COLUMN_TOO_LARGE", TOO_LONG_CODE,
+            f"{name} is {len(text)} characters long; a property value holds {MAX_STRING_CHARS} at most",
+        )
     return str(raw)

@@ -153,6 +153,18 @@ def _create(portal: HubSpotPortal, name: str) -> dict[str, Any] | None:
         raise LoadError(f"cannot create the HubSpot list {name!r}: {describe(error)}") from error
 
 
+def _name_held_by_another_list(name: str) -> str:
+    """The one line a load stops with when creating a contact list is answered 409 and no contact
+    list bears the name: list names are unique across all of a portal's lists
+    (crm-lists-v3.json), so a list of companies, deals or another object holds it, and no create
+    passes until a person renames or deletes that list."""
+    return (
+        f"cannot create the HubSpot contact list {name!r}: another list in the portal, not a contact list, "
+        "already has that name (HubSpot list names are unique across lists of every object type); "
+        "rename or delete that list in HubSpot, then run the load again"
+    )
+
+
 def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ListJournal) -> dict[str, Any]:
     """The HubSpot list a planned list is: the one recorded (by id, whatever a person renamed it
     to), else the one bearing its name, else a new one (also when the recorded one was deleted);
@@ -184,15 +196,22 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
         (:func:`remove_members`), ``remove_failed`` how many, which stays when the load report
         moves ``errors`` to its own.
         ``list_id`` is ``None`` for a list without files that HubSpot does not have.
+
+    Raises:
+        LoadError: HubSpot cannot be read or refuses the list, or another list (not a contact
+            list) holds its name.
     """
     recorded = journal.read(entry)
     found = _existing(portal, f"{_LISTS_PATH}/{recorded}") if recorded else None
     found = found or _named(portal, entry["name"])
     created = None
-    while found is None and entry.get("files"):
+    if found is None and entry.get("files"):
         created = _create(portal, entry["name"])
-        # None after a 409: the name was taken since the check, by this plan's own create.
+        # None after a 409: the name was taken since the check (by this plan's own create), or
+        # a list of another object type holds it, which no retry changes.
         found = created or _named(portal, entry["name"])
+        if found is None:
+            raise LoadError(_name_held_by_another_list(entry["name"]))
     if found is None:
         get_logger().info("list %s of %s: %s not in HubSpot, no contacts to take out of it", entry["key"], plan.directory, entry["name"])
         return _ensured(entry, entry["name"], None, created=False, removal={"removed": 0, "errors": []})

@@ -11,7 +11,9 @@ Each file of the plan is read as a stream and sent as ``POST
   a 207 instead of the whole batch, and each error is tied back to its source rows;
 - an input refused for some of its values is sent once more without them, so the rest of the
   row lands, as an import would have done (the error is kept, scope ``value``);
-- a batch refused whole (400) is split in two until the bad input is alone; the rest lands;
+- a batch refused whole (400) is split in two until the bad input is alone; the rest lands; an
+  input alone refused for some of its values (HubSpot may refuse a batch upsert by email whole
+  rather than answer 207) is sent once more without them, as above;
 - blank cells are left out, as an import ignores them, rather than clearing HubSpot's value;
 - ``UPSERT_THREADS`` batches are in flight at once, all drawing on the portal's shared
   :class:`~tasks.load.ratelimit.RateBudget`, which holds them at HubSpot's ceiling.
@@ -50,7 +52,7 @@ from tasks.load.imports import EMAIL_COLUMN, import_contacts_file
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
 from tasks.load.resume import ImportJournal
-from tasks.load.retry import HttpError, describe
+from tasks.load.retry import HttpError, describe, error_body
 from tasks.privacy import mask_emails_in
 
 UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
@@ -157,6 +159,28 @@ class _Outcome:
         self.errors.extend(other.errors)
 
 
+def _message(error: dict[str, Any]) -> str:
+    """HubSpot's message of an error (a 207's per-input one, or a 400's body), emails masked."""
+    return mask_emails_in(str(error.get("message") or error.get("category") or "refused"))
+
+
+def _without_refused_values(file: str, item: UpsertInput, error: dict[str, Any], outcome: _Outcome) -> UpsertInput | None:
+    """The input to send again without the values HubSpot refused, or ``None`` when the error
+    is not about values the input holds (the row itself is refused, its email included).
+
+    ``error`` is what HubSpot said of this input alone: a 207's error for it, or the body of a
+    400 to a batch of it alone. Each value left out is recorded in ``outcome`` (scope ``value``):
+    the rest of the row still lands, as in an import.
+    """
+    bad = _bad_properties(error)
+    refused = sorted(bad & item.properties.keys())
+    if not refused or EMAIL_COLUMN in bad:
+        return None
+    message = _message(error)
+    outcome.errors.extend(_row_error(file, item.line, "INVALID_VALUE", message, scope="value", column=name) for name in refused)
+    return UpsertInput(item.line, item.email, {name: value for name, value in item.properties.items() if name not in bad})
+
+
 def upsert_batch(portal: HubSpotPortal, file: str, inputs: list[UpsertInput]) -> _Outcome:
     """Upsert one batch of inputs with unique emails, isolating whatever HubSpot refuses.
 
@@ -183,6 +207,12 @@ def upsert_batch(portal: HubSpotPortal, file: str, inputs: list[UpsertInput]) ->
             for half in (inputs[:middle], inputs[middle:]):
                 outcome.add(upsert_batch(portal, file, half))
             return outcome
+        # The input alone, refused for some of its values (HubSpot does not upsert part of a
+        # batch by email): the 400 names them as a 207's error does.
+        resend = _without_refused_values(file, inputs[0], error_body(error), outcome) if error.status == 400 else None
+        if resend is not None:
+            outcome.add(upsert_batch(portal, file, [resend]))
+            return outcome
         message = mask_emails_in(describe(error))
         outcome.errors.extend(_row_error(file, item.line, "UPSERT_REJECTED", message) for item in inputs)
         return outcome
@@ -204,20 +234,16 @@ def upsert_batch(portal: HubSpotPortal, file: str, inputs: list[UpsertInput]) ->
             outcome.updated += 1
     retry: list[UpsertInput] = []
     for error in response.get("errors", []):
-        message = mask_emails_in(str(error.get("message") or error.get("category") or "refused"))
         for trace in _error_trace_ids(error):
             item = by_trace.get(trace)
             if item is None or trace in answered:
                 continue
             answered.add(trace)
-            bad = _bad_properties(error)
-            if bad and EMAIL_COLUMN not in bad and bad & item.properties.keys():
-                # A value HubSpot will not take: the rest of the row still lands, as in an import.
-                for name in sorted(bad & item.properties.keys()):
-                    outcome.errors.append(_row_error(file, item.line, "INVALID_VALUE", message, scope="value", column=name))
-                retry.append(UpsertInput(item.line, item.email, {k: v for k, v in item.properties.items() if k not in bad}))
+            resend = _without_refused_values(file, item, error, outcome)
+            if resend is not None:
+                retry.append(resend)
             else:
-                outcome.errors.append(_row_error(file, item.line, str(error.get("category") or "UPSERT_FAILED"), message))
+                outcome.errors.append(_row_error(file, item.line, str(error.get("category") or "UPSERT_FAILED"), _message(error)))
     for trace, item in by_trace.items():
         if trace not in answered:
             outcome.errors.append(_row_error(file, item.line, "UPSERT_UNCONFIRMED", "HubSpot's answer did not mention this row"))

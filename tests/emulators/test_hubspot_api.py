@@ -209,6 +209,25 @@ def test_a_list_is_renamed_and_deleted_as_a_person_does_in_hubspot(client, hub, 
     assert client.crm.contacts.basic_api.get_by_id(contacts["a@x.com"]).id == contacts["a@x.com"]
 
 
+def test_a_list_name_is_unique_across_object_types(hub):
+    # "The name of the list, which must be globally unique across all public lists in the
+    # portal" (crm-lists-v3.json, POST /crm/v3/lists): a company list's name is taken for contacts.
+    create = f"{hub.url}/crm/v3/lists"
+    companies = requests.post(create, headers=auth(), json={"name": "Partners", "objectTypeId": "0-2", "processingType": "MANUAL"})
+    same_kind = requests.post(create, headers=auth(), json={"name": "partners", "objectTypeId": "0-2", "processingType": "MANUAL"})
+    contacts = requests.post(create, headers=auth(), json={"name": "Partners", "objectTypeId": "0-1", "processingType": "MANUAL"})
+    other = requests.post(create, headers=auth(), json={"name": "Customers", "objectTypeId": "0-1", "processingType": "MANUAL"})
+    renamed = requests.put(f"{create}/{other.json()['list']['listId']}/update-list-name", params={"listName": "PARTNERS"}, headers=auth())
+
+    assert companies.status_code == 200
+    assert (contacts.status_code, renamed.status_code) == (409, 409)
+    bodies = [{k: v for k, v in answer.json().items() if k != "correlationId"} for answer in (same_kind, contacts)]
+    assert bodies[0] == bodies[1] | {"message": "A list named 'partners' already exists."}
+    assert (bodies[1]["category"], bodies[1]["subCategory"]) == ("CONFLICT", "ILS_LIST_NAME_ALREADY_EXISTS")
+    # Looked up by name for contacts, the company list is not found.
+    assert requests.get(f"{create}/object-type-id/0-1/name/Partners", headers=auth()).status_code == 404
+
+
 def test_list_memberships_are_paged(client, contacts):
     list_id = client.crm.lists.lists_api.create(ListCreateRequest(
         name="All", object_type_id="0-1", processing_type="SNAPSHOT")).list.list_id

@@ -118,6 +118,25 @@ def test_untraced_batch_with_a_bad_input_writes_nothing(hub):
     assert hub.emulator.portal.live("0-1") == []
 
 
+def test_a_traced_batch_upsert_by_email_is_refused_whole_when_set_as_hubspot_may(hub):
+    # "Partial upserts are not supported when using email as the idProperty" (contacts guide).
+    settings = requests.post(f"{hub.url}/_emulator/faults", json={"whole_batch_email_upserts": True})
+    by_email = post(hub, f"{CONTACTS}/batch/upsert", {"inputs": [
+        upsert("good@x.com", "t1", firstname="G"), upsert("bad@x.com", "t2", lifecyclestage="wizard"),
+    ]})
+    created = post(hub, f"{CONTACTS}/batch/create", {"inputs": [
+        {"properties": {"email": "c1@x.com"}, "objectWriteTraceId": "t1"},
+        {"properties": {"email": "c2@x.com", "lifecyclestage": "wizard"}, "objectWriteTraceId": "t2"},
+    ]})
+
+    assert settings.json()["whole_batch_email_upserts"] is True
+    assert by_email.status_code == 400
+    assert [error["context"]["propertyName"] for error in by_email.json()["errors"]] == [["lifecyclestage"]]
+    # A batch create still succeeds in part: 207 is documented for it.
+    assert created.status_code == 207
+    assert [c.properties["email"] for c in hub.emulator.portal.live("0-1")] == ["c1@x.com"]
+
+
 def test_batches_over_100_and_duplicate_ids_are_refused(hub):
     big = post(hub, f"{CONTACTS}/batch/upsert",
                {"inputs": [upsert(f"u{n}@x.com", f"t{n}") for n in range(101)]})

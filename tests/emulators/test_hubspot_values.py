@@ -93,3 +93,22 @@ def test_the_object_api_answers_a_padded_number_with_hubspots_validation_error(c
     assert body["category"] == "VALIDATION_ERROR"
     [detail] = json.loads(body["message"].removeprefix("Property values were not valid: "))
     assert detail == {"isValid": False, "message": '" 5" includes leading or trailing whitespace.', "error": "LEADING_TRAILING_WHITESPACE", "name": "rating"}
+
+
+def test_a_batch_upsert_refuses_a_string_value_over_65536_characters_for_that_input_alone(hub):
+    # HubSpot holds at most 65,536 characters in a text property; one more is refused, naming
+    # the property, as any invalid value is.
+    response = requests.post(
+        f"{hub.url}/crm/v3/objects/contacts/batch/upsert",
+        json={"inputs": [
+            {"idProperty": "email", "id": "long@x.com", "properties": {"firstname": "x" * 65_537}, "objectWriteTraceId": "1"},
+            {"idProperty": "email", "id": "full@x.com", "properties": {"firstname": "y" * 65_536}, "objectWriteTraceId": "2"},
+        ]},
+        headers=auth(),
+    )
+    assert response.status_code == 207
+    [error] = response.json()["errors"]
+    assert (error["category"], error["context"]["objectWriteTraceId"]) == ("VALIDATION_ERROR", ["1"])
+    assert [(detail["code"], detail["context"]["propertyName"]) for detail in error["errors"]] == [("MAX_LENGTH_EXCEEDED", ["firstname"])]
+    [written] = hub.emulator.portal.live("0-1")
+    assert (written.properties["email"], len(written.properties["firstname"])) == ("full@x.com", 65_536)

@@ -86,6 +86,7 @@ _FAULT_FIELDS = {
     "fault_seed", "error_rate", "error_statuses", "drop_rate", "latency", "daily_quota_at",
     "tier", "daily_limit", "ten_second_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
     "portal_id", "account_type", "time_zone", "account_info_allowed", "missing_scopes",
+    "whole_batch_email_upserts",
 }
 
 # Counts of the next imports or writes to fail, added to what is pending rather than settings.
@@ -101,7 +102,8 @@ async def faults(request: Request) -> dict[str, Any]:
     ``batch_comm_prefs_allowed``,
     ``import_start_delay``, ``row_delay``, the account's ``portal_id``, ``account_type``,
     ``time_zone`` and ``account_info_allowed``, ``missing_scopes`` (scopes the token's app lacks:
-    the requests needing them are answered 403 ``MISSING_SCOPES``), plus ``fail_imports`` (the
+    the requests needing them are answered 403 ``MISSING_SCOPES``), ``whole_batch_email_upserts``
+    (a batch upsert by email with an invalid input is answered 400 whole), plus ``fail_imports`` (the
     next N imports end FAILED) and ``error_after_write`` (the next N writes are applied, then answered 504).
     Returns the resulting settings.
     """

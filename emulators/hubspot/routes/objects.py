@@ -142,7 +142,8 @@ async def batch_write(object_type_name: str, operation: str, request: Request) -
         raise not_found(f"Unknown batch operation {operation}.")
     plan, success = _PLANS[operation]
     inputs = objects.check_batch(body.get("inputs"), objects.batch_key(type_id, operation))
-    results, errors = objects.run_batch(portal, inputs, lambda entry: plan(portal, type_id, entry))
+    partial = objects.partial_success(operation, inputs, emulator_of(request).settings.whole_batch_email_upserts)
+    results, errors = objects.run_batch(portal, inputs, lambda entry: plan(portal, type_id, entry), partial=partial)
     status, response = batch_response(results, errors, started)
     return JSONResponse(response, status_code=status or success)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tasks.errors import LoadError
 from tasks.load import ensure_properties, load_plan, read_plan
 from tasks.load.companies import CREATED, ORIGINS, companies_report, company_links, load_companies
 from tasks.load.lists import ensure_lists
@@ -120,6 +121,24 @@ def test_a_list_deleted_in_hubspot_is_made_again_under_the_planned_name(portal, 
     # The journal now points at the new list.
     assert (again["marketing"]["list_id"], again["marketing"]["created"]) == (remade["marketing"]["list_id"], False)
     assert count_requests(emulator, "POST", "/crm/v3/lists") == 2
+
+
+def test_a_list_name_held_by_a_company_list_stops_the_step_in_one_line_not_a_loop(portal, emulator, tmp_path):
+    # HubSpot's list names are unique across object types: the create is answered 409, and the
+    # contacts' by-name lookup finds nothing, every time.
+    portal.request("POST", "/crm/v3/lists", json={"name": LIST_NAME, "objectTypeId": "0-2", "processingType": "MANUAL"})
+    plan = read_plan(plan_dir(tmp_path / "plan", [["ann@example.com", "Ann", "", ""]]))
+
+    with pytest.raises(LoadError) as stopped:
+        ensure_lists(portal, plan, tmp_path / "state")
+
+    assert str(stopped.value) == (
+        f"cannot create the HubSpot contact list {LIST_NAME!r}: another list in the portal, not a contact list, "
+        "already has that name (HubSpot list names are unique across lists of every object type); "
+        "rename or delete that list in HubSpot, then run the load again"
+    )
+    assert count_requests(emulator, "POST", "/crm/v3/lists", 409) == 1
+    assert count_requests(emulator, "GET", "/name/") == 2
 
 
 @pytest.mark.parametrize(

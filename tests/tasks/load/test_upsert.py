@@ -1,16 +1,13 @@
-"""The batch-upsert path: against the emulator over HTTP, and against a scripted portal where
-the emulator cannot be made to refuse a whole batch."""
+"""The batch-upsert path, against the emulator over HTTP (answering a batch with a bad input 207
+per input, or 400 for the whole batch as HubSpot may when upserting by email)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from tasks.load import settings
 from tasks.load.plan import read_plan
 from tasks.load.ratelimit import DailyQuotaSpent
-from tasks.load.retry import HttpError
 from tasks.load.upsert import UPSERT_PATH, choose_load_path, upsert_contacts_file
 from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.plans import write_plan
@@ -101,36 +98,26 @@ def test_the_daily_quota_stops_the_upsert_before_a_429_and_says_when_to_resume(p
     assert count_requests(emulator, "POST", "/batch/", 429) == 0
 
 
-class ScriptedPortal:
-    """A portal that refuses, with one 400 for the whole batch, any batch holding ``bad``."""
+def spy_on_batches(portal) -> list[list[str]]:
+    """The emails of every batch upsert the portal sends, in order."""
+    batches: list[list[str]] = []
+    original = portal.request
 
-    def __init__(self, bad: str) -> None:
-        self.bad = bad
-        self.batches: list[list[str]] = []
+    def spy(method, path, **kwargs):
+        if path == UPSERT_PATH:
+            batches.append([entry["id"] for entry in kwargs["json"]["inputs"]])
+        return original(method, path, **kwargs)
 
-    def request(self, method, path, *, json=None, params=None):
-        emails = [entry["id"] for entry in json["inputs"]]
-        self.batches.append(emails)
-        if self.bad in emails:
-            body = {"status": "error", "category": "VALIDATION_ERROR", "message": f"Invalid input: {self.bad}"}
-            raise HttpError(400, _json(body), {}, f"{method} {path}")
-        return {
-            "status": "COMPLETE",
-            "results": [
-                {"id": str(n), "new": True, "properties": {"email": entry["id"]}, "objectWriteTraceId": entry["objectWriteTraceId"]}
-                for n, entry in enumerate(json["inputs"])
-            ],
-        }
+    portal.request = spy
+    return batches
 
 
-def _json(body) -> bytes:
-    return json.dumps(body).encode()
-
-
-def test_a_batch_refused_whole_is_split_until_the_bad_input_is_alone(tmp_path):
+def test_a_batch_refused_whole_is_split_until_the_bad_input_is_alone(portal, emulator, tmp_path):
     rows = [[f"p{n}@example.com"] for n in range(100)]
+    rows[37] = ["p37@example.nosuchtld"]
     plan = plan_of(tmp_path, ["email"], rows)
-    portal = ScriptedPortal(bad="p37@example.com")
+    emulator.configure(whole_batch_email_upserts=True)
+    batches = spy_on_batches(portal)
 
     result = upsert_contacts_file(portal, plan, plan.imports[0], threads=1)
 
@@ -138,5 +125,26 @@ def test_a_batch_refused_whole_is_split_until_the_bad_input_is_alone(tmp_path):
     [error] = result["errors"]
     assert (error["line"], error["error_type"], error["sources"]) == (39, "UPSERT_REJECTED", [f"{SOURCE}:39"])
     assert "p37" not in error["message"]  # masked
-    assert [["p37@example.com"]] == [batch for batch in portal.batches if len(batch) == 1]
-    assert len(portal.batches) <= 2 * 7 + 1  # a bisection, not one request per row
+    assert [["p37@example.nosuchtld"]] == [batch for batch in batches if len(batch) == 1]
+    assert len(batches) <= 2 * 7 + 1  # a bisection, not one request per row
+
+
+@pytest.mark.parametrize("whole_batch", [False, True], ids=["207 per input", "400 for the whole batch"])
+def test_a_refused_value_is_left_out_and_reported_whether_hubspot_answers_207_or_400(portal, emulator, client, tmp_path, whole_batch):
+    # HubSpot may refuse a batch upsert by email whole for one bad value ("Partial upserts are
+    # not supported when using email as the idProperty"): the row lands all the same.
+    rows = [["ann@example.com", "Ann", "lead"], ["ben@example.com", "Ben", "not-a-stage"], ["cy@example.com", "Cy", "customer"]]
+    plan = plan_of(tmp_path, ["email", "firstname", "lifecyclestage"], rows)
+    emulator.configure(whole_batch_email_upserts=whole_batch)
+
+    result = upsert_contacts_file(portal, plan, plan.imports[0], threads=1)
+
+    assert (result["rows_failed"], result["rows_with_value_errors"], result["counters"]["CREATED_OBJECTS"]) == (0, 1, 3)
+    [error] = result["errors"]
+    assert (error["line"], error["error_type"], error["scope"], error["column"], error["sources"]) == (
+        3, "INVALID_VALUE", "value", "lifecyclestage", [f"{SOURCE}:3"])
+    assert "not-a-stage was not one of the allowed options" in error["message"]
+    written = read_contacts(client, ["ann@example.com", "ben@example.com", "cy@example.com"], ("email", "firstname", "lifecyclestage"))
+    assert {email: (c.properties["firstname"], c.properties["lifecyclestage"]) for email, c in written.items()} == {
+        "ann@example.com": ("Ann", "lead"), "ben@example.com": ("Ben", None), "cy@example.com": ("Cy", "customer")}
+    assert count_requests(emulator, "POST", "/batch/", 400) == (3 if whole_batch else 0)
