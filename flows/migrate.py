@@ -149,14 +149,10 @@ def migrate_contacts(params: MigrationParameters) -> dict | State:
     rerun with the same output folder resumes: finished load steps are not sent again.
     """
     try:
-        check_parameters(params)
-        portal = checked_portal(params)
-        out = OutputFolder(params.output)
+        portal, out = checked_run(params)
     except InputError as error:
         return refused(error)
-    # One run at a time into an output, from its plan on: a second (a double click on Run) would
-    # rewrite the plan's files under the first's load, then send it all again.
-    with out, load_lock(load_state_dir(out.url, out.local)):
+    with held(out):
         report = plan_run(params, out)
         if params.dry_run:
             report["dry_run"] = dry_run_task(portal, read_plan(out.local))
@@ -171,6 +167,29 @@ def migrate_contacts(params: MigrationParameters) -> dict | State:
                 )
         publish_report(report, out, params.rejects_alert_fraction)
     return report
+
+
+def checked_run(params: MigrationParameters) -> tuple[HubSpotPortal, OutputFolder]:
+    """What a run that loads needs before any work: its parameters checked, its portal's token
+    (:func:`checked_portal`; before anything binds a state to it) and its output folder.
+
+    Raises:
+        InputError: As :func:`check_parameters` and :func:`checked_portal` say; or the output
+            folder cannot be made.
+        LoadError: A token for another portal.
+    """
+    check_parameters(params)
+    portal = checked_portal(params)
+    return portal, OutputFolder(params.output)
+
+
+@contextmanager
+def held(out: OutputFolder) -> Iterator[OutputFolder]:
+    """The output held for one run, from its plan on (:func:`~tasks.load.resume.load_lock`): a
+    second run into it at once (a double click on Run) would rewrite the plan's files under the
+    first's load, then send it all again. Leaving, a remote output's local copy is removed."""
+    with out, load_lock(load_state_dir(out.url, out.local)):
+        yield out
 
 
 def checked_portal(params: MigrationParameters) -> HubSpotPortal:

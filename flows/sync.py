@@ -25,13 +25,13 @@ from prefect.logging import get_run_logger
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.migrate import check_parameters, checked_portal, plan_run, refused, reported_if_the_load_stops
+from flows.migrate import checked_run, held, plan_run, refused, reported_if_the_load_stops
 from schemas.params import SyncParameters
 from tasks.errors import InputError
 from tasks.load.client import HubSpotPortal
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import LoadPlan, read_plan
-from tasks.load.resume import claim_state, load_lock, load_state_dir
+from tasks.load.resume import claim_state, load_state_dir
 from tasks.load.run import load_steps
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
@@ -140,14 +140,11 @@ def sync_contacts(params: SyncParameters) -> dict | State:
     the sources or anything is sent.
     """
     try:
-        check_parameters(params)
         # Before the state is claimed: a wrong token must not bind it.
-        portal = checked_portal(params)
-        out = OutputFolder(params.output)
+        portal, out = checked_run(params)
     except InputError as error:
         return refused(error)
-    # One run at a time into an output, as for a migration (flows/migrate.py).
-    with out, load_lock(load_state_dir(out.url, out.local)):
+    with held(out):
         return _synced(params, portal, out)
 
 
