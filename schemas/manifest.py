@@ -230,21 +230,26 @@ class SharedPortal(NamedTuple):
 def first_shared_portal(accounts: list[AccountSpec]) -> SharedPortal | None:
     """The first account aimed at a portal an earlier account is aimed at, or None.
 
-    One portal is the same ``portal_id``, or the same URL (:meth:`PortalSpec.address`) with the
-    same token location (the defaults count: no ``token_env`` is HUBSPOT_ACCESS_TOKEN). Two
-    accounts with different token locations and no ids may yet be one portal; no manifest tells.
+    One portal is the same ``portal_id``, or, unless both give ids (which then differ), the same
+    URL (:meth:`PortalSpec.address`) with the same token location (the defaults count: no
+    ``token_env`` is HUBSPOT_ACCESS_TOKEN). Ids given on both decide: two accounts of one URL and
+    token location may run on workers of their own (work queues), each holding its own token.
+    Two accounts with different token locations and no ids may yet be one portal; no manifest tells.
     """
-    first_at: dict[str, int] = {}
-    for index, account in enumerate(accounts):
-        portal = account.portal
-        shared_by = [f"{portal.address()}, {portal.token_location()}"]
-        if portal.portal_id is not None:
-            shared_by.append(f"portal_id {portal.portal_id}")
-        for what in shared_by:
-            if what in first_at:
-                return SharedPortal(first_at[what], index, what)
-            first_at[what] = index
+    for later, account in enumerate(accounts):
+        for earlier in range(later):
+            shared = _one_portal(accounts[earlier].portal, account.portal)
+            if shared is not None:
+                return SharedPortal(earlier, later, shared)
     return None
+
+
+def _one_portal(first: PortalSpec, second: PortalSpec) -> str | None:
+    """What shows two accounts' portals to be one (as a message names it), or None."""
+    if first.portal_id is not None and second.portal_id is not None:
+        return f"portal_id {first.portal_id}" if first.portal_id == second.portal_id else None
+    where = f"{first.address()}, {first.token_location()}"
+    return where if where == f"{second.address()}, {second.token_location()}" else None
 
 
 def first_repeated_key(node: yaml.Node | None, walked: set[int] | None = None) -> yaml.ScalarNode | None:
@@ -314,7 +319,8 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
             uri,
             f"accounts.{shared.second}.portal: accounts {first_name} and {second_name} load into one portal ({shared.portal}): "
             "list their sources under one account, so their contacts merge into one row per email "
-            "(apart, an opt-out in one would not stop the other's import)",
+            "(apart, an opt-out in one would not stop the other's import); two portals reached through one token "
+            "location (on workers of their own) each give their portal_id",
             line=_line_of(root, ("accounts", shared.second, "portal")),
         )
     return manifest

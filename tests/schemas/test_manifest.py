@@ -132,7 +132,7 @@ def two_accounts(brand_b_portal: str, brand_a_portal: str) -> str:
     ("brand_b", "brand_a", "portal", "line"),
     [
         ('{url: "http://portal-a", token_env: CLIENT_TOKEN, portal_id: 111}', '{url: "http://portal-a", token_env: CLIENT_TOKEN, portal_id: 111}',
-         "http://portal-a, token_env CLIENT_TOKEN", 7),
+         "portal_id 111", 7),
         # The same URL written otherwise, each account on a work queue of its own: still one portal.
         ('{url: "http://portal-a", token_env: CLIENT_TOKEN, work_queue: q1}', '{url: "HTTP://Portal-A:80/", token_env: CLIENT_TOKEN, work_queue: q2}',
          "http://portal-a, token_env CLIENT_TOKEN", 7),
@@ -150,7 +150,8 @@ def test_two_accounts_aimed_at_one_portal_are_refused_naming_both_and_the_line(t
         load_manifest(uri, context={RUNS_ON_WORKERS: True})
     assert str(caught.value) == (
         f"{uri}:{line}: accounts.1.portal: accounts brand-b and brand-a load into one portal ({portal}): list their sources under one "
-        "account, so their contacts merge into one row per email (apart, an opt-out in one would not stop the other's import)"
+        "account, so their contacts merge into one row per email (apart, an opt-out in one would not stop the other's import); "
+        "two portals reached through one token location (on workers of their own) each give their portal_id"
     )
 
 
@@ -160,6 +161,9 @@ def test_accounts_on_other_portals_or_other_tokens_of_one_url_are_kept_apart(tmp
     assert [a.name for a in load_manifest(write(tmp_path, "accounts:\n" + other_token)).accounts] == ["brand-b", "brand-a"]
     other_ids = two_accounts('{url: "http://portal-a", token_env: B_TOKEN, portal_id: 222}', '{url: "http://portal-a", token_env: A_TOKEN, portal_id: 111}')
     assert len(load_manifest(write(tmp_path, "accounts:\n" + other_ids)).accounts) == 2
+    # One token location on workers of their own (each worker's HUBSPOT_ACCESS_TOKEN), told apart by their ids.
+    own_workers = two_accounts("{work_queue: portal-b, portal_id: 222}", "{work_queue: portal-a, portal_id: 111}")
+    assert len(load_manifest(write(tmp_path, "accounts:\n" + own_workers), context={RUNS_ON_WORKERS: True}).accounts) == 2
 
 
 def test_a_portal_id_is_a_positive_number_refused_at_its_line(tmp_path):
