@@ -188,7 +188,8 @@ def check_output_location(url: str, storage_options: dict | None = None) -> None
 def check_remote_output(url: str, storage_options: dict | None = None) -> None:
     """Refuse a remote output that cannot be written, before any work, by writing and removing an
     empty object in it (its bucket is never created); a local path is left alone (it is made,
-    and so checked, when the run's :class:`OutputFolder` is).
+    and so checked, when the run's :class:`OutputFolder` is). A policy that grants writing but
+    not deleting passes, with a warning naming the object left behind: the run needs only to write.
 
     Args:
         url: The output folder, a local path or an fsspec URL.
@@ -206,9 +207,17 @@ def check_remote_output(url: str, storage_options: dict | None = None) -> None:
     probe = f"{root.rstrip('/')}/{WRITE_CHECK_PREFIX}{uuid.uuid4().hex}"
     try:
         fs.pipe_file(probe, b"")
-        fs.rm_file(probe)
     except Exception as error:  # noqa: BLE001 - any failure of the storage makes the output unusable
         raise InputError(url, f"cannot write the output: {storage_problem(error, root)}") from None
+    try:
+        fs.rm_file(probe)
+    except Exception as error:  # noqa: BLE001 - written is all the run needs
+        from tasks.load.log import get_logger
+
+        get_logger().warning(
+            "%s: the output's write check could not remove %s (%s): delete it when convenient",
+            url, probe.rsplit("/", 1)[-1], storage_problem(error, root),
+        )
 
 
 def _file_system(url: str, storage_options: dict | None) -> tuple[fsspec.AbstractFileSystem, str]:

@@ -6,13 +6,17 @@ Everything talks HTTP to moto's S3 server on 127.0.0.1 (the ``s3_server`` fixtur
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import boto3
 import pytest
 import requests
 import s3fs
 
+import tasks.load.log  # noqa: F401 - imports Prefect, which sets logging up as it loads: before caplog's handler, not mid-test
 from tasks.errors import InputError
 from tasks.output import OutputFolder, check_output_location, written_whole
 
@@ -101,20 +105,44 @@ def test_an_unreachable_storage_is_named_as_such(s3_server):
     assert said == f"s3://{s3_server.bucket}/run: cannot write the output: cannot reach the storage (nothing answers at its endpoint)"
 
 
-@pytest.fixture
-def user_without_permissions(s3_server) -> Iterator[dict]:
-    """Credentials of an IAM user granted nothing, with moto enforcing IAM (its own switch,
-    ``/moto-api/reset-auth``: the next three requests are free, then every one is checked)."""
-    requests.post(f"{s3_server.endpoint}/moto-api/reset-auth", data="3", timeout=10).raise_for_status()
+@contextmanager
+def iam_user(s3_server, name: str, bucket: str, actions: list[str]) -> Iterator[dict]:
+    """Credentials of an IAM user granted ``actions`` on ``bucket``, with moto enforcing IAM (its
+    own switch, ``/moto-api/reset-auth``: the next requests named are free, then every one is checked)."""
+    # Free: the bucket, the user and its key, and with actions the policy and its attachment.
+    setup_requests = 3 + (2 if actions else 0)
+    requests.post(f"{s3_server.endpoint}/moto-api/reset-auth", data=str(setup_requests), timeout=10).raise_for_status()
     try:
-        s3_client(s3_server).create_bucket(Bucket="locked-outputs")
+        s3_client(s3_server).create_bucket(Bucket=bucket)
         iam = boto3.client("iam", endpoint_url=s3_server.endpoint, aws_access_key_id="testing",
                            aws_secret_access_key="testing", region_name="us-east-1")  # fmt: skip
-        iam.create_user(UserName="nobody")
-        key = iam.create_access_key(UserName="nobody")["AccessKey"]
+        iam.create_user(UserName=name)
+        if actions:
+            resources = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+            policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}
+            arn = iam.create_policy(PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))["Policy"]["Arn"]
+            iam.attach_user_policy(UserName=name, PolicyArn=arn)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
         yield {"key": key["AccessKeyId"], "secret": key["SecretAccessKey"], "client_kwargs": {"endpoint_url": s3_server.endpoint}}
     finally:
         requests.post(f"{s3_server.endpoint}/moto-api/reset-auth", data="inf", timeout=10).raise_for_status()
+
+
+@pytest.fixture
+def user_without_permissions(s3_server) -> Iterator[dict]:
+    """Credentials of an IAM user granted nothing."""
+    with iam_user(s3_server, "nobody", "locked-outputs", []) as credentials:
+        yield credentials
+
+
+def test_a_user_who_may_write_but_not_delete_passes_and_is_told_of_the_object_left(s3_server, caplog):
+    caplog.set_level(logging.WARNING, logger="tasks.load")
+    with iam_user(s3_server, "writer", "put-only-outputs", ["s3:PutObject", "s3:GetObject", "s3:ListBucket"]) as credentials:
+        check_output_location("s3://put-only-outputs/run", credentials)
+
+    [left] = [item["Key"] for item in s3_client(s3_server).list_objects_v2(Bucket="put-only-outputs")["Contents"]]
+    assert left.startswith("run/.onramp-write-check-")
+    assert f"the output's write check could not remove {left.rsplit('/', 1)[-1]} (access denied" in caplog.text
 
 
 def test_access_denied_is_named_as_such(user_without_permissions):
