@@ -128,7 +128,8 @@ def plan_contacts(params: PlanParameters) -> dict | State:
         out = OutputFolder(params.output)
     except InputError as error:
         return refused(error)
-    with out:
+    # Held too: a plan into an output a migration is loading would rewrite the files it imports.
+    with held(out):
         report = plan_run(params, out)
         publish_report(report, out, params.rejects_alert_fraction)
     return report

@@ -183,8 +183,12 @@ def test_a_run_into_an_output_another_run_is_loading_stops_before_it_plans_or_se
 
     before = writes()
     # Another run's hold, as a double click on Run leaves one while the first loads.
-    with load_lock(load_state_dir(str(out), out)), pytest.raises(LoadInProgress, match="another run is loading into this output"):
-        migrate_contacts(params)
+    with load_lock(load_state_dir(str(out), out)):
+        with pytest.raises(LoadInProgress, match="another run is loading into this output"):
+            migrate_contacts(params)
+        # A plan alone would rewrite the files the other run imports: held off too.
+        with pytest.raises(LoadInProgress):
+            plan_contacts(PlanParameters(sources=params.sources, output=params.output))
 
     assert not (out / "hubspot").exists() and not (out / "report.json").exists()
     assert writes() == before
