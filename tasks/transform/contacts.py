@@ -118,11 +118,13 @@ def map_rows(
             name, kind = target, "default"
         targets.setdefault(name, []).append(header)
         routes.append(ColumnRoute(uri, header, name, kind))
-    for header in _second_sources(targets):
+    for header in sorted(_second_sources(targets)):
         # Several columns fill one property (Constant Contact's home, work and other phones all
         # go to ``phone``): the property takes each row's first non-empty value, and every
         # column after the first is kept whole as well, in a property of its own as an
-        # unlisted column would be, so a row's second phone is not lost.
+        # unlisted column would be, so a row's second phone is not lost. Named in the order of
+        # the headers' text, as ``routes`` names unlisted ones: of two whose names clash, the same
+        # one keeps the plain name whatever the column order.
         kept = profile.unlisted_route(header, taken=targets.keys())
         customs[kept.name] = kept
         targets[kept.name] = [header]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -25,8 +24,6 @@ PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _NOT_NAME_CHARS = re.compile(r"[^a-z0-9]+")
 MAX_PROPERTY_NAME_LENGTH = 100
 
-_ASCII_SPELLINGS = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
-"""Latin letters NFKD does not split into an ASCII letter and an accent, spelled as people do."""
 HEADER_HASH_BYTES = 4
 """The size of the hash that keeps a header's property name its own (8 hex characters)."""
 
@@ -115,7 +112,9 @@ class SourceProfile:
         A listed column goes where the profile says, even to a property another listed column
         fills (``Phone`` and ``Phone Number`` both fill ``phone``). An unlisted one gets a
         property of its own (``unlisted_route``): when its name is another column's target,
-        the header's hash is added to it, so each column keeps its values.
+        the header's hash is added to it, so each column keeps its values. Of unlisted headers
+        sharing a name, the one that sorts first by its exact text keeps it plain (``Fav Colour``
+        before ``Fav-Colour``), whatever the file's column order.
 
         Args:
             headers: The file's headers (distinct, the email column left out), in file order.
@@ -123,7 +122,9 @@ class SourceProfile:
         listed = {header: self.route(header) for header in headers if self.lists(header)}
         taken = {target.name if isinstance(target, CustomProperty) else target for target in listed.values()}
         unlisted: dict[str, CustomProperty] = {}
-        for header in headers:
+        # Named in the order of the headers' text, not the file's: a later export that swaps two
+        # clashing columns must not swap the properties their values go to.
+        for header in sorted(headers):
             if header not in listed:
                 unlisted[header] = self.unlisted_route(header, taken)
                 taken.add(unlisted[header].name)
@@ -152,13 +153,19 @@ class SourceProfile:
 def custom_property_name(group: str, header: str) -> str:
     """A valid HubSpot internal name for a header's property, the same for the same header.
 
-    ``("mailchimp", "Favourite Colour")`` → ``mailchimp_favourite_colour``; accents are dropped
-    (``Année`` → ``imported_annee``). A header with letters that have no ASCII spelling
-    (``Имя``, ``電話番号``) gets the hash of the header after what is left
-    (``imported_column_1c9e2f0a``): headers that differ only there keep properties of their own.
+    ``("mailchimp", "Favourite Colour")`` → ``mailchimp_favourite_colour``. A character outside
+    a-z and 0-9 is a separator, accented letters too (``Prénom`` → ``mailchimp_pr_nom``): the
+    names earlier versions gave, so a recurring sync keeps filling the properties it made. A
+    header whose letters and digits are all outside them (``Имя``, ``電話番号``), which earlier
+    versions all sent to one ``imported_column``, gets the header's hash after ``column``
+    (``imported_column_25ca9f1c``), so each keeps its values; one with no letter or digit at
+    all (``#``) still gets ``imported_column``.
     """
-    name = f"{group}_{property_slug(header) or 'column'}"
-    return _with_header_hash(name, header) if _has_letters_without_ascii(header) else name[:MAX_PROPERTY_NAME_LENGTH]
+    slug = property_slug(header)
+    if slug:
+        return f"{group}_{slug}"[:MAX_PROPERTY_NAME_LENGTH]
+    name = f"{group}_column"
+    return _with_header_hash(name, header) if any(char.isalnum() for char in header) else name
 
 
 def distinct_property_name(name: str, header: str, *taken: Collection[str]) -> str:
@@ -174,19 +181,9 @@ def distinct_property_name(name: str, header: str, *taken: Collection[str]) -> s
 
 
 def property_slug(text: str) -> str:
-    """``" Favourite Colour! "`` → ``favourite_colour``, ``Année`` → ``annee``: text as
-    property-name characters (maybe empty); letters with no ASCII spelling are left out."""
-    return _NOT_NAME_CHARS.sub("_", _ascii_spelling(text).encode("ascii", "ignore").decode()).strip("_")
-
-
-def _ascii_spelling(text: str) -> str:
-    """Trimmed, lowercased text, accents split off (NFKD) and the letters of ``_ASCII_SPELLINGS`` spelled out."""
-    return unicodedata.normalize("NFKD", text.strip().lower().translate(_ASCII_SPELLINGS))
-
-
-def _has_letters_without_ascii(header: str) -> bool:
-    """Whether ``property_slug`` leaves out letters or digits of the header (Cyrillic, CJK)."""
-    return any(char.isalnum() and not char.isascii() for char in _ascii_spelling(header))
+    """``" Favourite Colour! "`` → ``favourite_colour``, ``Année`` → ``ann_e``: text as
+    property-name characters (maybe empty), every run of other characters one ``_``."""
+    return _NOT_NAME_CHARS.sub("_", text.strip().lower()).strip("_")
 
 
 def _with_header_hash(name: str, header: str, attempt: int = 0) -> str:

@@ -33,9 +33,20 @@ def contact(rows: ContactRows) -> dict[str, str]:
     return merged
 
 
-@pytest.mark.parametrize(("header", "slug"), [("Année", "annee"), ("Straße", "strasse"), (" Favourite Colour! ", "favourite_colour"), ("Имя", "")])
-def test_accents_are_spelled_in_ascii_and_letters_without_an_ascii_spelling_left_out(header, slug):
+@pytest.mark.parametrize(("header", "slug"), [("Année", "ann_e"), ("Straße", "stra_e"), (" Favourite Colour! ", "favourite_colour"), ("Имя", "")])
+def test_characters_outside_ascii_letters_and_digits_are_separators(header, slug):
     assert property_slug(header) == slug
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [("Prénom", "mailchimp_pr_nom"), ("Société", "mailchimp_soci_t"), ("Straße", "mailchimp_stra_e"), ("Œuvre", "mailchimp_uvre"), ("#", "mailchimp_column")],
+)
+def test_a_header_that_had_a_name_keeps_the_name_earlier_versions_gave_it(header, name):
+    # A recurring sync must keep filling the property it made, not create a second one.
+    rows = mapped("mailchimp", {"Email Address": "fr@example.com", header: "valeur"}, "Email Address")
+    assert routes(rows)[header] == name
+    assert contact(rows)[name] == "valeur"
 
 
 def test_non_latin_headers_each_keep_their_values_in_a_property_of_their_own():
@@ -58,6 +69,30 @@ def test_headers_with_one_slug_each_keep_their_values_in_a_property_of_their_own
     assert [contact(rows)[name] for name in names] == ["Red", "Blue", "Green"]
     assert [p.label for p in rows.custom_properties] == ["Fav Colour", "Fav-Colour", "fav_colour!"]
     assert routes(mapped("generic", {"Email": "sl@example.com", "Fav Colour": "", "Fav-Colour": "", "fav_colour!": ""})) == routes(rows)
+
+
+def test_swapping_clashing_columns_keeps_each_headers_property_and_values():
+    row = {"Email": "sw@example.com", "Fav Colour": "Red", "Fav-Colour": "Blue", "Année": "2020", "Annèe": "2021"}
+    swapped = {"Email": "sw@example.com", "Annèe": "2021", "Fav-Colour": "Blue", "Année": "2020", "Fav Colour": "Red"}
+    rows, rows_swapped = mapped("generic", row), mapped("generic", swapped)
+    assert routes(rows_swapped) == routes(rows)
+    # The header that sorts first by its text keeps the plain name (è is before é).
+    assert (routes(rows)["Fav Colour"], routes(rows)["Annèe"]) == ("imported_fav_colour", "imported_ann_e")
+    assert len({routes(rows)[header] for header in ("Fav Colour", "Fav-Colour", "Année", "Annèe")}) == 4
+    values, values_swapped = contact(rows), contact(rows_swapped)
+    assert {header: values_swapped[name] for header, name in routes(rows).items()} == row
+    assert {header: values[name] for header, name in routes(rows).items()} == row
+
+
+def test_swapping_columns_that_fill_one_property_keeps_the_copies_apart_by_header():
+    row = {"Email Address": "a@x.com", "Phone Number": "555-0111", "Phone": "555-0122", "phone": "555-0133"}
+    swapped = {"Email Address": "a@x.com", "Phone Number": "555-0111", "phone": "555-0133", "Phone": "555-0122"}
+    kept, kept_swapped = (
+        {route.column: route.property for route in mapped("mailchimp", r, "Email Address").routes if route.kind == "custom"}
+        for r in (row, swapped)
+    )
+    assert kept == kept_swapped
+    assert kept["Phone"] == "mailchimp_phone" and kept["phone"].startswith("mailchimp_phone_")
 
 
 def test_an_unlisted_header_never_takes_the_property_of_a_listed_one():
