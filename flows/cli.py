@@ -223,12 +223,13 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", metavar="FILE", help="mapping file (TOML or YAML) overriding column targets and consent")
     parser.add_argument(
         "--mailchimp-secret", metavar="BLOCK",
-        help="Prefect Secret block holding the Mailchimp API key when MAILCHIMP_API_KEY is unset (default: mailchimp-api-key)",
+        help="Prefect Secret block holding the Mailchimp API key, the only place it is read when given "
+        "(default: MAILCHIMP_API_KEY, else the block mailchimp-api-key)",
     )
     parser.add_argument(
         "--constant-contact-secret", metavar="BLOCK",
-        help="Prefect Secret block holding the Constant Contact token(s) when no CONSTANT_CONTACT_* variable is set "
-        "(default: constant-contact-credentials)",
+        help="Prefect Secret block holding the Constant Contact token(s), the only place they are read when given "
+        "(default: the CONSTANT_CONTACT_* variables, else the block constant-contact-credentials)",
     )
 
 
@@ -244,7 +245,8 @@ def _read_options(args: argparse.Namespace) -> object:
 
 
 def _source_credentials(args: argparse.Namespace) -> object:
-    """Where API sources find their credentials: the environment, else the blocks named here."""
+    """Where API sources find their credentials: the blocks named here alone, else the environment,
+    else the default blocks."""
     from schemas.params import SourceCredentials
 
     return SourceCredentials(
