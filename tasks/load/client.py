@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 from hubspot import HubSpot
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from tasks.errors import LoadError
@@ -112,6 +113,10 @@ class HubSpotPortal:
             retry=Retry(total=0, raise_on_status=False),
         )
         self.session = requests.Session()
+        # A kept-alive connection for every request the load can have out at once.
+        keep_alive = HTTPAdapter(pool_maxsize=settings.HTTP_CONNECTIONS_PER_HOST)
+        self.session.mount("https://", keep_alive)
+        self.session.mount("http://", keep_alive)
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         self.batch_opt_outs_allowed: bool | None = None
         self._details: PortalDetails | None = None

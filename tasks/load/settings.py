@@ -20,6 +20,14 @@ CONTACT_OBJECT_TYPE_ID = "0-1"
 # (connect, read). Reads get a long allowance because an import upload sends the whole file
 # (up to 512 MB) in one request and HubSpot answers only once it has it all.
 REQUEST_TIMEOUT_SECONDS = (10.0, 300.0)
+# Requests one load step keeps in flight at once (batch upserts, single-address opt-outs). The
+# ceiling is held only with (requests a second) x (seconds an answer takes) of them out, and
+# HubSpot answers a 100-contact batch upsert in a few hundred milliseconds to over a second.
+# The fastest tier (API add-on, 250 per 10 s: 25 a second) at 1.6 s an answer is 40; at
+# Professional 40 cover answers of 2.5 s (the budget's 15 a second then). More would only wait
+# in the rate budget, which paces them all and counts each until a window after its answer, so
+# none meets a 429; a waiting thread costs about 1 % of a core, woken to look at the budget.
+REQUESTS_IN_FLIGHT = 40
 
 # --- retries by cause ------------------------------------------------------------------------
 # Transient failures (5xx, 423, timeouts, dropped connections): jittered exponential backoff.
@@ -95,8 +103,8 @@ OPT_OUT_BATCH_SIZE = 100
 OPT_OUT_CHANNEL = "EMAIL"
 COMM_PREFS_PATH = "/communication-preferences/v4/statuses"
 # Single-address unsubscribes and reads in flight at once (portals without the batch scopes):
-# one request per address, so the same reasoning as UPSERT_THREADS.
-OPT_OUT_THREADS = 6
+# one request per address, so the same reasoning as REQUESTS_IN_FLIGHT.
+OPT_OUT_THREADS = REQUESTS_IN_FLIGHT
 
 # --- imports ---------------------------------------------------------------------------------
 # HubSpot processes at most three imports at once per portal; a fourth waits as DEFERRED.
@@ -119,11 +127,13 @@ IMPORT_ERRORS_PAGE_SIZE = 100
 # --- batch upsert (tasks/load/upsert.py) -----------------------------------------------------
 # "Batch operations are limited to 100 records at a time" (HubSpot docs; 101 answers 400).
 UPSERT_BATCH_SIZE = 100
-# Batches in flight at once. At Professional the budget grants one request every ~53 ms; a
-# 100-record upsert takes tens of milliseconds to answer, so a few threads keep the pace with
-# room for a slow answer; more would only wait in the budget (and past 10, requests' pool of
-# kept-alive connections per host, would reconnect).
-UPSERT_THREADS = 6
+# Batches in flight at once: the same reasoning as REQUESTS_IN_FLIGHT.
+UPSERT_THREADS = REQUESTS_IN_FLIGHT
+# Connections a portal's session keeps alive per host: one for every request the load can have
+# out at once (MAX_CONCURRENT_IMPORTS contacts files, UPSERT_THREADS each). requests keeps 10 by
+# default; past that each request opens a connection (a TLS handshake to HubSpot) only for
+# urllib3 to drop it after ("Connection pool is full, discarding connection").
+HTTP_CONNECTIONS_PER_HOST = MAX_CONCURRENT_IMPORTS * UPSERT_THREADS
 # Files up to this many rows go through batch upsert, larger ones through the Imports API. At
 # the Professional ceiling 50,000 rows is 500 requests (under half a minute, under 0.1 % of the
 # daily quota); past that an import costs a handful of requests instead of thousands and leaves

@@ -201,6 +201,21 @@ def test_threads_and_clients_of_one_portal_share_one_budget(hub, emulator, short
     assert count_requests(emulator, "GET", "/groups", 429) == 0
 
 
+def test_as_many_threads_as_the_load_runs_meet_no_429_when_answers_are_slow(hub, emulator, short_window):
+    # Answers a fifth of the window late: the budget must hold each request until a window
+    # after its answer, however many threads are waiting to send.
+    emulator.configure(tier="starter", latency=0.2)
+
+    def send(_: int) -> None:
+        HubSpotPortal(hub.url, TOKEN).request("GET", GROUPS)
+
+    with ThreadPoolExecutor(max_workers=settings.UPSERT_THREADS) as pool:
+        list(pool.map(send, range(300)))  # three windows' worth
+
+    assert count_requests(emulator, "GET", "/groups", 200) == 300
+    assert count_requests(emulator, "GET", "/groups", 429) == 0
+
+
 CHILD = textwrap.dedent(
     """
     import sys, time
