@@ -175,6 +175,18 @@ class Ticket:
 _HEARD_IN: dict[str, float] = {}
 
 
+_turns: dict[tuple[Path, str], threading.Lock] = {}
+_turns_guard = threading.Lock()
+
+
+def _turn(path: Path, kind: str) -> threading.Lock:
+    """The lock a process's threads take in turn to wait on one budget file for one kind of
+    request. Grants come one at a time anyway, so one waiter per process loses nothing; forty
+    threads each polling the locked file cost a core's worth of wake-ups for no request more."""
+    with _turns_guard:
+        return _turns.setdefault((path, kind), threading.Lock())
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -407,6 +419,10 @@ class RateBudget:
             Stopping: The command is stopping (``tasks/stopping.py``): no request starts.
         """
         kind = kind_of(what)
+        with _turn(self.path, kind):
+            return self._acquire_in_turn(what, kind)
+
+    def _acquire_in_turn(self, what: str, kind: str) -> Ticket:
         logged = False
         while True:
             stopping.check_not_stopping()
