@@ -15,7 +15,9 @@ import polars as pl
 from schemas import lineage
 from schemas.contact import OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES, SOURCES_SEPARATOR
 from tasks.csv_safety import sink_safe_csv
+from tasks.extract.excel import split_sheet
 from tasks.output import OutputFolder
+from tasks.transform.catalog import NAME_DISAGREES_STATUS, name_status_of
 from tasks.transform.consent import Outcome
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
 from tasks.typed_values import VALUE_REJECTS_FILE, value_reject_warnings
@@ -97,7 +99,7 @@ def unread_status_warnings(report: dict) -> list[str]:
     """
     lines = []
     for source in report["sources"]:
-        unread = source.get("unread_status_values") or []
+        unread = [u for u in source.get("unread_status_values") or [] if u["status"] != NAME_DISAGREES_STATUS]
         if not unread:
             continue
         named = ", ".join(
@@ -109,6 +111,30 @@ def unread_status_warnings(report: dict) -> list[str]:
         lines.append(
             f"warning: {source['uri']}: {rows} consent cell(s) hold a value no status rule reads: {named}{more}; "
             "read them with a mapping's [[status.rules]]"
+        )
+    return lines
+
+
+def name_disagrees_warnings(report: dict) -> list[str]:
+    """One line per source file whose name says an opt-out that some rows' columns contradict.
+
+    Such rows (``bounces.csv`` whose Email Status says ``Active``) are planned non-marketing
+    (``catalog.NAME_DISAGREES_STATUS``): an opt-out inferred from a name may be wrong (a brand,
+    a topic) and HubSpot does not let an API client undo it; a person should decide.
+    """
+    lines = []
+    for source in report["sources"]:
+        disagreeing = [u for u in source.get("unread_status_values") or [] if u["status"] == NAME_DISAGREES_STATUS]
+        if not disagreeing:
+            continue
+        said = name_status_of(source["format"], *split_sheet(source["uri"])) or "an opt-out"
+        rows = sum(u["rows"] for u in disagreeing)
+        readings = "/".join(dict.fromkeys(u["value"] for u in disagreeing))
+        columns = ", ".join(dict.fromkeys(u["column"] for u in disagreeing))
+        lines.append(
+            f"warning: {source['uri']}: its name says {said}, but {rows} row(s) read {readings} from their columns "
+            f"({columns}): planned non-marketing (neither opted out nor marketing); if they did opt out, "
+            f"--consent {NAME_DISAGREES_STATUS}=opted_out says so; if the name is no opt-out, rename the file"
         )
     return lines
 
@@ -162,6 +188,7 @@ def rejected_opt_out_warnings(report: dict) -> list[str]:
 
 SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
     unread_status_warnings,
+    name_disagrees_warnings,
     rejected_opt_out_warnings,
     duplicate_header_warnings,
     skipped_file_warnings,

@@ -7,17 +7,18 @@ and, in the tables read here, how to recognise and read its files:
   headers wins) and ``email_columns`` in order of preference (later ones fill a blank first);
 - ``timestamp_formats``: how the source writes times; such cells are rewritten as UTC
   ``%Y-%m-%d %H:%M:%S`` (Excel date serials included) before the transform reads them;
-- ``[status]``: ``default`` (a row nothing reads), ``file_names`` (a word in the file's name,
-  or its workbook sheet's → the status of all its rows, for one-file-per-status exports) and
+- ``[status]``: ``default`` (a row nothing reads), ``file_names`` (whole words of the file's
+  name, or its workbook sheet's → the status of its rows, for one-file-per-status exports) and
   ``rules``, each reading some columns (``columns``, named exactly, and ``column_prefixes``,
   every header starting so: one column per subscription, whatever the subscriptions' names):
-  ``values`` (cell → status), ``when_true`` (a yes/true/1 cell → status) or ``when_present``
-  (any non-empty, non-false cell → status).
+  ``values`` (cell → status), ``when_true`` (a yes/true/1 cell → status), ``when_set`` (a
+  yes/true/1 cell or a date → status) or ``when_present`` (any non-empty, non-false cell → status).
 
 The status is a string the profile's ``[consent]`` table (the locked ``ConsentPolicy``) maps to
-an outcome. When several rules, or a rule and the file's name, read a row, the most restrictive
-reading wins, whatever the order: an opt-out flag in any column, or in the file's name, is never
-out-voted by a "subscribed" elsewhere.
+an outcome. When several rules read a row, the most restrictive reading wins, whatever the
+order: an opt-out flag in any column is never out-voted by a "subscribed" elsewhere. The file's
+name gives the status of a row no rule reads; an opt-out name a row's column contradicts makes
+it ``NAME_DISAGREES_STATUS`` (``ReadingProfile.status_expr``).
 
 A user's mapping file (``tasks.transform.mapping_file``) overrides any of it for one run.
 """
@@ -37,19 +38,49 @@ import polars as pl
 from schemas.contact import BOOKKEEPING_COLUMNS, PROVENANCE
 from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
-from tasks.transform.consent import SEVERITY, UNRECOGNISED_STATUS, Outcome
+from tasks.transform.consent import SEVERITY, UNRECOGNISED_STATUS, ConsentPolicy, Outcome
 from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile
 
 if TYPE_CHECKING:
     from tasks.transform.mapping_file import UserMapping
 
-TRUTHY = frozenset({"true", "t", "1", "1.0", "yes", "y", "x", "checked", "on", "oui", "vrai", "ja", "wahr", "si", "sí"})
+TRUTHY = frozenset(
+    {"true", "t", "1", "1.0", "yes", "y", "x", "checked", "on", "oui", "vrai", "ja", "wahr", "si", "sí", "sim"}
+)
 """Cells that set a flag, in the languages exports are localised to (compared lowercased);
 ``t`` and ``1.0`` as databases and spreadsheets write a boolean."""
 
-FALSY = frozenset({"false", "f", "0", "0.0", "no", "n", "off", "non", "faux", "nein", "falsch", "[]"})
-"""Cells that say a flag is not set: never "present". ``[]`` is an empty list, as Klaviyo
-writes "Email Suppressions" for a profile with none."""
+FALSY = frozenset(
+    {
+        "false", "f", "0", "0.0", "no", "n", "off", "non", "faux", "falso", "nein", "falsch", "nee", "não", "nao",
+        "unchecked", "null", "none", "n/a", "na", "-", "blank", "[]",
+    }
+)  # fmt: skip
+"""Cells that say a flag is not set, or hold nothing (``NULL``, ``N/A``, ``-`` as databases and
+spreadsheets write an empty cell): never "present", never "set". ``[]`` is an empty list, as
+Klaviyo writes "Email Suppressions" for a profile with none."""
+
+_DATE_CELL = r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(z|[+-]\d{2}:?\d{2})?)?$"
+"""A lowercased cell holding a date or a date and time (``2024-03-01``, ``01/03/2024 10:00``,
+``2024-03-01t10:00:00z``): in an opt-out flag, when the row opted out."""
+
+ANY_DATE = "\0date"
+"""In a header's known values (``ReadingProfile.status_values``): every date is read too (a
+``when_set`` flag's). No cell holds it."""
+
+NAME_DISAGREES_STATUS = "name_disagrees"
+"""The status of a row whose file (or sheet) name says an opt-out while its own consent column
+says something less restrictive (``bounces.csv`` whose row's Email Status is ``Active``): the
+name may be a brand or a topic (``Bounce_Trampoline_Parks.csv``), and an opt-out HubSpot is
+told cannot be undone by an API client, so the row is neither opted out nor marketing; the
+report names such rows (``name_disagrees_rows``)."""
+
+NAME_NEGATIONS = frozenset({"no", "non", "not", "without", "minus", "anti", "removed", "free"})
+"""Words of a file's name that cancel the status word next to them: ``contacts_no_bounces``,
+``newsletter_minus_unsubscribes``, ``non-bounced``, ``spam-free``, ``bounces_removed``."""
+
+_NAME_WORD = re.compile(r"[^\W\d_]+")
+"""A word of a file's name: a run of letters (digits, ``_``, ``-``, ``.`` and spaces split words)."""
 
 ONRAMP_COLUMNS = BOOKKEEPING_COLUMNS | {PROVENANCE}
 """The columns Onramp gives each contact itself: a mapping cannot send a source column to one,
@@ -100,6 +131,10 @@ class StatusRule:
             portal, named as the portal names them).
         values: Lowercase cell value → status.
         when_true: The status of a row whose cell is one of ``TRUTHY``.
+        when_set: The status of a row whose flag is set: its cell is one of ``TRUTHY`` or a date
+            (``Unsubscribed: 2024-03-01``). A cell neither set nor one of ``FALSY`` says nothing
+            the rule reads (``status_values``): the row is ``unrecognised``, never opted out on
+            a guess (HubSpot does not let an API client re-subscribe it).
         when_present: The status of a row whose cell is non-empty and not one of ``FALSY``.
     """
 
@@ -107,6 +142,7 @@ class StatusRule:
     column_prefixes: tuple[str, ...] = ()
     values: Mapping[str, str] = dataclasses.field(default_factory=dict)
     when_true: str | None = None
+    when_set: str | None = None
     when_present: str | None = None
 
     @classmethod
@@ -117,6 +153,7 @@ class StatusRule:
             column_prefixes=tuple(data.get("column_prefixes", ())),
             values={str(k).strip().lower(): v for k, v in data.get("values", {}).items()},
             when_true=data.get("when_true"),
+            when_set=data.get("when_set"),
             when_present=data.get("when_present"),
         )
 
@@ -144,6 +181,8 @@ class StatusRule:
             yield status, cell.is_in(values)
         if self.when_true:
             yield self.when_true, cell.is_in(list(TRUTHY))
+        if self.when_set:
+            yield self.when_set, cell.is_in(list(TRUTHY)) | cell.str.contains(_DATE_CELL)
         if self.when_present:
             yield self.when_present, cell.is_not_null() & (cell != "") & ~cell.is_in(list(FALSY))
 
@@ -161,6 +200,8 @@ class ReadingProfile:
         default_status: A row's status when no rule reads it and its file name says nothing.
         file_statuses: Lowercase word in a file name → status, longest word first.
         timestamp_formats: strptime formats of the source's times.
+        consent_from: The bundled profile whose consent rules the fallback profile borrowed for
+            the file's other consent columns (``detect_profile``), if any.
     """
 
     name: str
@@ -171,6 +212,7 @@ class ReadingProfile:
     default_status: str
     file_statuses: tuple[tuple[str, str], ...]
     timestamp_formats: tuple[str, ...]
+    consent_from: str | None = None
 
     @property
     def format(self) -> str:
@@ -192,22 +234,17 @@ class ReadingProfile:
         Only the file's own name counts, not the folder or zip archive holding it
         (``active_exports.zip!unsubscribed.xlsx`` is unsubscribed); a workbook's sheet named for
         a status (``contacts.xlsx#Bounced``) counts as a file so named. When the names hold
-        several words, the most restrictive status wins (``active_and_unsubscribed.csv``). A word
-        counts anywhere in a name (``hardbounces.csv``), but one whose status is marketing only
-        where a word of the name starts: a name is weak evidence of consent, and
-        ``inactive.csv`` is not ``active``.
+        several words, the most restrictive status wins (``active_and_unsubscribed.csv``). A
+        status word counts only as whole words of the name (``bounces`` is listed beside
+        ``bounce``): ``Suppressor_club.csv`` and ``antispam.csv`` say nothing, nor does a word
+        next to a negation (``NAME_NEGATIONS``: ``contacts_no_bounces.csv``, ``spam-free.csv``).
 
         Args:
             file_name: The file's URI, without a workbook's ``#sheet``.
             sheet: The workbook sheet the rows are on, if any.
         """
-        names = (_FILE_NAME_START.split(file_name)[-1].lower(), (sheet or "").lower())
-        said = [
-            status
-            for word, status in self.file_statuses
-            for name in names
-            if _name_holds(name, word, anywhere=self.severity(status) > SEVERITY[Outcome.MARKETING])
-        ]
+        names = (_NAME_WORD.findall(_FILE_NAME_START.split(file_name)[-1].lower()), _NAME_WORD.findall((sheet or "").lower()))
+        said = [status for word, status in self.file_statuses for name in names if _name_says(name, _NAME_WORD.findall(word))]
         # max keeps the first of equally restrictive statuses: the longest word's.
         return max(said, key=self.severity, default=None)
 
@@ -230,35 +267,40 @@ class ReadingProfile:
         return frozenset({c.lower() for c in self.profile.last_changed_columns} | customs)
 
     def status_expr(self, headers: Sequence[str], name_status: str | None = None) -> pl.Expr:
-        """Each row's status: the most restrictive reading of any rule or of the file's name, else
-        the profile's default.
+        """Each row's status: the most restrictive reading of any rule, else the status the file's
+        name gives, else the profile's default.
 
-        The name is one more reading, never a fallback only: ``bounces.csv`` whose rows say
-        ``Active`` is bounced, and ``active.csv`` whose row says ``Unsubscribed`` is unsubscribed.
+        An opt-out flag in any column is never out-voted by a "subscribed" in another. A row no
+        rule reads takes its file's name's status (``unsubscribes.csv`` of bare addresses), and
+        so does a value no rule reads in a file whose name opts out. A rule reading something
+        less restrictive than the name's opt-out (``bounces.csv`` whose row's Email Status is
+        ``Active``) gives ``NAME_DISAGREES_STATUS``: a name is weak evidence
+        (``Bounce_Trampoline_Parks.csv``), and the column's reading is contradicted by it.
 
         Args:
             headers: The file's headers, as written in the file.
             name_status: The status the file's (or its sheet's) name gives all its rows
-                (``name_status``); None, or the profile's default, when the name says nothing.
+                (``name_status``); None when the name says nothing.
         """
+        name_opts_out = name_status is not None and name_status in self.profile.consent.opt_out_statuses
         readings: list[tuple[int, pl.Expr]] = []
         for rule in self.rules:
             for header in rule.headers_read(headers):
                 for status, condition in rule.readings(_consent_cell(header)):
+                    if name_opts_out and self.severity(status) < self.severity(name_status):
+                        status = NAME_DISAGREES_STATUS
                     readings.append((self.severity(status), pl.when(condition).then(pl.lit(status))))
         unrecognised = [_unrecognised(header, known) for header, known in self.status_values(headers).items()]
         if unrecognised:
             # A value no rule reads might be an opt-out a rule does not know (``opted out`` in an
             # opt-out flag, a typo): such a row is never marketing, whatever another column says.
-            # A rule's or the file name's opt-out still wins, being more restrictive.
+            # In a file whose name opts out, the name reads it, as it reads an empty cell.
+            status = name_status if name_opts_out else UNRECOGNISED_STATUS
             condition = pl.any_horizontal(unrecognised).fill_null(False)
-            readings.append((self.severity(UNRECOGNISED_STATUS), pl.when(condition).then(pl.lit(UNRECOGNISED_STATUS))))
-        if name_status and name_status != self.default_status:
-            readings.append((self.severity(name_status), pl.lit(name_status, dtype=pl.String)))
-        # A stable sort keeps reading order within one severity: the profile's rules, the user's,
-        # then the name (a column's "explicit" is more precise than a name's "active").
+            readings.append((self.severity(status), pl.when(condition).then(pl.lit(status))))
+        # A stable sort keeps reading order within one severity: the profile's rules, then the user's.
         ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
-        return pl.coalesce(*ordered, pl.lit(self.default_status, dtype=pl.String))
+        return pl.coalesce(*ordered, pl.lit(name_status or self.default_status, dtype=pl.String))
 
     def status_values(self, headers: Sequence[str]) -> dict[str, frozenset[str]]:
         """The file's consent headers whose values the rules read one by one, each with the
@@ -280,8 +322,10 @@ class ReadingProfile:
                     open_ended.add(header)
                 values = known.setdefault(header, set())
                 values.update(rule.values)
-                if rule.when_true:
+                if rule.when_true or rule.when_set:
                     values.update(TRUTHY | FALSY)
+                if rule.when_set:
+                    values.add(ANY_DATE)
         return {header: frozenset(values) for header, values in known.items() if header not in open_ended}
 
     def with_mapping(self, mapping: UserMapping) -> ReadingProfile:
@@ -318,9 +362,14 @@ class ReadingProfile:
         )
 
 
-def _name_holds(name: str, word: str, *, anywhere: bool) -> bool:
-    """Whether a lowercase name holds a status word: anywhere in it, or where one of its words starts."""
-    return word in name if anywhere else re.search(rf"(?<![a-z]){re.escape(word)}", name) is not None
+def _name_says(name: Sequence[str], phrase: Sequence[str]) -> bool:
+    """Whether a name's words hold a status word's words, with no negation right before or after."""
+    width = len(phrase)
+    return any(
+        list(name[start : start + width]) == list(phrase)
+        and not NAME_NEGATIONS & {*name[max(start - 1, 0) : start], *name[start + width : start + width + 1]}
+        for start in range(len(name) - width + 1)
+    )
 
 
 def _consent_cell(header: str) -> pl.Expr:
@@ -329,9 +378,11 @@ def _consent_cell(header: str) -> pl.Expr:
 
 
 def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
-    """True where the consent cell holds a value, and not one of ``known`` (null where empty)."""
+    """True where the consent cell holds a value, and not one of ``known`` nor, when ``known``
+    holds ``ANY_DATE``, a date (null where empty)."""
     cell = _consent_cell(header)
-    return (cell != "") & ~cell.is_in(list(known))
+    unknown = (cell != "") & ~cell.is_in(list(known - {ANY_DATE}))
+    return unknown & ~cell.str.contains(_DATE_CELL) if ANY_DATE in known else unknown
 
 
 UNREAD_STATUS_COLUMNS = ("column", "value", "status", "rows")
@@ -339,7 +390,12 @@ UNREAD_STATUS_COLUMNS = ("column", "value", "status", "rows")
 
 
 def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozenset[str]]) -> pl.LazyFrame | None:
-    """How many rows hold each consent value no rule reads, and the status those rows got.
+    """How many rows hold each consent value no rule reads, and the status those rows got; and
+    how many rows a file's opt-out name disagrees with, by the value their column read.
+
+    A row whose status is ``NAME_DISAGREES_STATUS`` is counted once, under the first consent
+    column whose value a rule reads (such a row holds no unread value: in a file whose name
+    opts out, the name reads those).
 
     Args:
         frame: A file's rows, with their ``SOURCE_STATUS`` (see ``ReadingProfile.status_expr``).
@@ -352,10 +408,16 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
     if not status_values:
         return None
     headers = list(status_values)
+    disagrees = pl.col(SOURCE_STATUS) == NAME_DISAGREES_STATUS
+    read = {h: ((_consent_cell(h) != "") & ~_unrecognised(h, known)).fill_null(False) for h, known in status_values.items()}
+    first_read = {h: read[h] & ~pl.any_horizontal(pl.lit(False), *(read[e] for e in headers[:i])) for i, h in enumerate(headers)}
     return (
         frame.select(
             pl.col(SOURCE_STATUS).alias("status"),
-            *(pl.when(_unrecognised(h, known)).then(_consent_cell(h)).alias(h) for h, known in status_values.items()),
+            *(
+                pl.when(_unrecognised(h, known)).then(_consent_cell(h)).when(disagrees & first_read[h]).then(_consent_cell(h)).alias(h)
+                for h, known in status_values.items()
+            ),
         )
         .unpivot(on=headers, index="status", variable_name="column", value_name="value")
         .drop_nulls("value")
@@ -363,6 +425,20 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
         .agg(pl.len().cast(pl.Int64).alias("rows"))
         .select(UNREAD_STATUS_COLUMNS)
     )
+
+
+def name_status_of(format: str, file_name: str, sheet: str | None = None) -> str | None:
+    """The status the name of a file read as ``format`` gives its rows (``ReadingProfile.name_status``).
+
+    Args:
+        format: The source format the file was read as (a borrowing fallback's
+            ``generic-csv+<profile>`` is the fallback's).
+        file_name: The file's URI, without a workbook's ``#sheet``.
+        sheet: The workbook sheet the rows are on, if any.
+    """
+    base = format.partition("+")[0]
+    profile = next((p for p in all_profiles() if p.format == base), None)
+    return profile.name_status(file_name, sheet) if profile else None
 
 
 @cache
@@ -406,22 +482,65 @@ def detect_profile(headers: Sequence[str], fallback: str = FALLBACK_PROFILE) -> 
 
     Returns:
         That profile when it matches at least ``MIN_DETECT_SCORE`` headers. Else ``fallback``,
-        whose consent rules read the usual opt-out and consent columns of any CRM, unless the
-        file has a consent column it does not read and a bundled profile does (Brevo's
-        ``EMAIL_BLACKLISTED`` beside ``Email`` and ``First Name``): then the one profile that
-        reads every consent column of the file, when exactly one does (when none or several
-        do, ``unread_known_consent`` says what the fallback would leave unread).
+        whose consent rules read the usual opt-out and consent columns of any CRM. When the file
+        has a consent column it does not read and a bundled profile does (Brevo's
+        ``EMAIL_BLACKLISTED`` beside ``Email`` and ``First Name``), and exactly one profile
+        reads every consent column of the file, ``fallback`` borrows that profile's reading of
+        those columns (``borrowing_consent``); when none or several do,
+        ``unread_known_consent`` says what the fallback would leave unread.
     """
     best = max(all_profiles(), key=lambda p: (p.score(headers), -profile_names().index(p.name)))
     if best.score(headers) >= MIN_DETECT_SCORE:
         return best
     default = reading_profile(fallback)
-    if unread_known_consent(default, headers) is None:
+    unread = unread_known_consent(default, headers)
+    if unread is None:
         return default
     readers = consent_readers(headers)
     every_column = {column for columns in readers.values() for column in columns}
     whole = [name for name, columns in readers.items() if set(columns) == every_column]
-    return reading_profile(whole[0]) if len(whole) == 1 else default
+    return borrowing_consent(default, reading_profile(whole[0]), unread.columns, headers) if len(whole) == 1 else default
+
+
+def borrowing_consent(
+    base: ReadingProfile, lender: ReadingProfile, columns: Sequence[str], headers: Sequence[str]
+) -> ReadingProfile:
+    """``base`` reading ``columns`` with ``lender``'s status rules, its routing left as it is.
+
+    A plain CRM file with one other source's consent column (``List Status``) keeps the
+    fallback profile's properties (``First Name`` → ``firstname``, others ``imported_…``, as
+    every run before it wrote them), and only the column's consent is read as the source reads it.
+
+    Args:
+        base: The profile routing the file's columns (the fallback).
+        lender: The bundled profile that reads ``columns``.
+        columns: The file's consent headers ``base`` does not read, as written in the file.
+        headers: The file's headers, as written in the file.
+
+    Returns:
+        ``base`` with ``lender``'s rules for ``columns`` only (``base`` still reads its own,
+        as it would a bare ``Status``), ``lender``'s statuses in its consent table and its
+        default status (a Brevo row not blacklisted is ``not_blacklisted``, as ``--consent``
+        names it for Brevo's files); its format names both (``generic-csv+activecampaign``), so the run keeps its consent table
+        apart from a plain file's.
+    """
+    borrowed = tuple(
+        dataclasses.replace(rule, columns=tuple(read), column_prefixes=())
+        for rule in lender.rules
+        if (read := [header for header in rule.headers_read(headers) if header in columns])
+    )
+    format = f"{base.format}+{lender.name}"
+    ours, theirs = base.profile.consent.outcomes, lender.profile.consent.outcomes
+    # A status both tables name keeps the more restrictive outcome: an opt-out stays one.
+    outcomes = {
+        status: max((o for o in (ours.get(status), theirs.get(status)) if o is not None), key=SEVERITY.__getitem__)
+        for status in {**ours, **theirs}
+    }
+    consent = ConsentPolicy.from_mapping(format, {status: outcome.value for status, outcome in outcomes.items()})
+    profile = dataclasses.replace(base.profile, format=format, consent=consent)
+    return dataclasses.replace(
+        base, profile=profile, rules=base.rules + borrowed, default_status=lender.default_status, consent_from=lender.name
+    )
 
 
 def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:
@@ -510,14 +629,16 @@ def unread_consent(
     """
     read = set(consent_headers(named, headers))
     detected = detect_profile(headers)
+    # The fallback profile borrowing another's consent rules is no --profile: name the lender.
+    detected_reader = detected.consent_from or detected.name
     left = tuple(column for column in consent_headers(detected, headers) if column not in read)
-    if left and detected.name != named.name:
-        return UnreadConsent(named=named.name, reader=detected.name, columns=left)
+    if left and detected_reader != named.name:
+        return UnreadConsent(named=named.name, reader=detected_reader, columns=left)
     if read:
         return None
     readers = consent_readers(headers)
     if readers:
-        reader = detected.name if detected.name in readers else max(readers, key=lambda name: len(readers[name]))
+        reader = detected_reader if detected_reader in readers else max(readers, key=lambda name: len(readers[name]))
         return UnreadConsent(named=named.name, reader=reader, columns=readers[reader])
     if named.file_status(file_name, sheet) in named.profile.consent.opt_out_statuses:
         return None

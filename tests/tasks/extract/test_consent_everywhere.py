@@ -12,6 +12,7 @@ from tasks.extract.tables import ReadOptions, read_source
 from tasks.inspect import inspect_source
 from tasks.output import OutputFolder
 from tasks.plan import consent_profiles, plan_sources
+from tasks.report import source_warnings
 from tasks.transform.catalog import reading_profile
 from tasks.transform.mapping_file import UserMapping
 from tests.tasks.extract.test_tables import outcomes, read_one, write_csv, write_xlsx
@@ -27,7 +28,7 @@ NARROW_EXPORTS = [
         "hubspot", {"hb@x.com": "opted_out"},
     ),
     (
-        "klaviyo_suppressed.csv", ["Email", "First Name", "Email Suppressions"], [["ks1@x.com", "K", '["HARD_BOUNCE"]'], ["ks2@x.com", "K", "[]"]],
+        "klaviyo_profiles.csv", ["Email", "First Name", "Email Suppressions"], [["ks1@x.com", "K", '["HARD_BOUNCE"]'], ["ks2@x.com", "K", "[]"]],
         "klaviyo", {"ks1@x.com": "opted_out", "ks2@x.com": "non_marketing"},
     ),
     ("pipedrive.csv", ["Email", "Person - Marketing status"], [["pd@x.com", "Unsubscribed"]], "pipedrive", {"pd@x.com": "opted_out"}),
@@ -41,14 +42,43 @@ def write_french_brevo(path):
 
 
 @pytest.mark.parametrize(("name", "headers", "rows", "profile", "expected"), NARROW_EXPORTS, ids=[e[0] for e in NARROW_EXPORTS])
-def test_a_consent_column_only_one_profile_reads_has_the_file_read_with_it(tmp_path, name, headers, rows, profile, expected):
+def test_a_consent_column_only_one_profile_reads_is_read_with_that_profiles_rules(tmp_path, name, headers, rows, profile, expected):
     read = read_one(write_csv(tmp_path / name, headers, rows), tmp_path)
-    assert (read.profile.name, outcomes(read)) == (profile, expected)
+    assert (read.profile.name, read.profile.consent_from, outcomes(read)) == ("generic", profile, expected)
+
+
+@pytest.mark.parametrize(
+    ("consent_column", "cell", "lender", "outcome"),
+    [("EMAIL_BLACKLISTED", "true", "brevo", "opted_out"), ("List Status", "Unsubscribed", "activecampaign", "opted_out"),
+     ("Email Suppressions", "[]", "klaviyo", "non_marketing")],
+)  # fmt: skip
+def test_a_plain_file_borrowing_a_consent_column_keeps_the_generic_properties(tmp_path, consent_column, cell, lender, outcome):
+    # The columns go where every run before wrote them (firstname, imported_...): only the
+    # consent column is read as its source reads it.
+    headers = ["Email", "First Name", "Last Name", "Fav Colour", consent_column]
+    read = read_one(write_csv(tmp_path / "crm.csv", headers, [["a@x.com", "Ann", "Lee", "red", cell]]), tmp_path)
+    routes = read.profile.profile.routes(headers[1:4])
+    assert (routes["First Name"], routes["Last Name"], routes["Fav Colour"].name) == ("firstname", "lastname", "imported_fav_colour")
+    assert routes["Fav Colour"].group == "imported"
+    assert (read.profile.consent_from, read.raw.format, outcomes(read)) == (lender, f"generic-csv+{lender}", {"a@x.com": outcome})
+
+
+def test_files_borrowing_from_different_profiles_keep_their_own_consent_tables(tmp_path):
+    paths = [
+        write_csv(tmp_path / "a.csv", ["Email", "First Name", "EMAIL_BLACKLISTED"], [["bl@x.com", "B", "true"]]),
+        write_csv(tmp_path / "b.csv", ["Email", "First Name", "List Status"], [["ls@x.com", "L", "Active"]]),
+        write_csv(tmp_path / "c.csv", ["Email", "First Name"], [["pl@x.com", "P"]]),
+    ]
+    reads = [read for path in paths for read in read_source(str(path), tmp_path / "staging")]
+    profiles = consent_profiles([read.profile.profile for read in reads], {})
+    report = plan_sources([read.raw for read in reads], OutputFolder(str(tmp_path / "out")), profiles)
+    # Brevo's "blacklisted" and ActiveCampaign's "active" are each read under their own table.
+    assert report["contacts"] == {"opted_out": 1, "marketing": 1, "non_marketing": 1}
 
 
 def test_a_french_brevo_export_is_read_for_its_blacklist_flag(tmp_path):
     read = read_one(write_french_brevo(tmp_path / "contacts.csv"), tmp_path)
-    assert (read.profile.name, outcomes(read)) == ("brevo", {"fr1@x.fr": "opted_out", "fr2@x.fr": "non_marketing"})
+    assert (read.profile.consent_from or read.profile.name, outcomes(read)) == ("brevo", {"fr1@x.fr": "opted_out", "fr2@x.fr": "non_marketing"})
 
 
 def test_a_run_making_no_consent_marketing_leaves_every_opt_out_opted_out(tmp_path):
@@ -130,25 +160,66 @@ CC_STATUS_HEADERS = ["Email address", "First name", "Last name", "Email status",
 @pytest.mark.parametrize(
     ("name", "status", "permission", "expected"),
     [
-        # The file's name is one more reading: its opt-out wins over the row's "Active".
-        ("bounces.csv", "Active", "Implied permission", "bounced"),
-        ("unsubscribed.csv", "Active", "Express permission", "unsubscribed"),
+        # A name's opt-out the row's columns contradict is neither taken nor dropped.
+        ("bounces.csv", "Active", "Implied permission", "name_disagrees"),
+        ("unsubscribed.csv", "Active", "Express permission", "name_disagrees"),
+        ("bounce-fitness-contacts.csv", "Active", "Implied permission", "name_disagrees"),
+        # A row's own opt-out, or a row no column reads, keeps the name's.
+        ("bounces.csv", "Unsubscribed", "", "unsubscribed"),
+        ("bounces.csv", "", "", "bounced"),
+        ("bounces.csv", "Deleted", "", "bounced"),
+        # A name saying no opt-out never out-votes a column.
+        ("duplicates_removed.csv", "Active", "Express permission", "active"),
+        ("pending.csv", "Active", "", "active"),
         # A name saying active never out-votes a row's opt-out either.
         ("active.csv", "Unsubscribed", "", "unsubscribed"),
         # Of equally restrictive readings, the column's is the more precise.
         ("active.csv", "", "Express permission", "explicit"),
     ],
 )
-def test_an_opt_out_in_the_file_name_wins_over_a_status_column(tmp_path, name, status, permission, expected):
+def test_a_status_column_and_the_file_name_read_together(tmp_path, name, status, permission, expected):
     path = write_csv(tmp_path / name, CC_STATUS_HEADERS, [["a@x.com", "Ann", "A", status, permission, "Newsletter"]])
     read = read_one(path, tmp_path)
     assert read.profile.name == "constantcontact"
     assert read.raw.frame.select(SOURCE_STATUS).collect().to_series().to_list() == [expected]
 
 
-def test_a_generic_file_named_for_bounces_keeps_the_bounce_over_an_email_status(tmp_path):
-    read = read_one(write_csv(tmp_path / "bounces.csv", ["Email", "Email Status"], [["a@x.com", "Active"]]), tmp_path)
-    assert (read.profile.name, outcomes(read)) == ("generic", {"a@x.com": "opted_out"})
+def test_a_generic_file_named_for_bounces_whose_email_status_says_active_is_non_marketing_with_a_warning(tmp_path):
+    rows = [["a@x.com", "Active"], ["b@x.com", "Subscribed"], ["c@x.com", "Unsubscribed"], ["d@x.com", ""]]
+    read = read_one(write_csv(tmp_path / "bounces.csv", ["Email", "Email Status"], rows), tmp_path)
+    assert (read.profile.name, outcomes(read)) == (
+        "generic", {"a@x.com": "non_marketing", "b@x.com": "non_marketing", "c@x.com": "opted_out", "d@x.com": "opted_out"}
+    )
+    report = plan_sources([read.raw], OutputFolder(str(tmp_path / "out")), consent_profiles([read.profile.profile], {}))
+    assert source_warnings(report) == [
+        f"warning: {read.raw.uri}: its name says bounced, but 2 row(s) read active/subscribed from their columns (Email Status): "
+        "planned non-marketing (neither opted out nor marketing); if they did opt out, --consent name_disagrees=opted_out "
+        "says so; if the name is no opt-out, rename the file"
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Bounce_Trampoline_Parks_newsletter.csv", "bounce-fitness-contacts.csv", "spam_complaints.csv"],
+)
+def test_a_name_saying_an_opt_out_never_opts_out_a_row_its_column_says_is_subscribed(tmp_path, name):
+    read = read_one(write_csv(tmp_path / name, ["Email", "Subscription Status"], [["a@x.com", "Subscribed"]]), tmp_path)
+    assert read.raw.frame.select(SOURCE_STATUS).collect().to_series().to_list() == ["name_disagrees"]
+    assert outcomes(read) == {"a@x.com": "non_marketing"}
+
+
+@pytest.mark.parametrize(
+    ("name", "sheet"),
+    [
+        ("spam-free-weekly-digest.csv", None), ("contacts_no_bounces.csv", None), ("newsletter_minus_unsubscribes.csv", None),
+        ("antispam_tips.csv", None), ("Suppressor_club.csv", None), ("non-bounced.csv", None), ("bounces_removed.csv", None),
+        ("without_unsubscribes.csv", None), ("not-spam.csv", None), ("anti spam.csv", None), ("members.xlsx", "Bouncers"),
+    ],
+)  # fmt: skip
+def test_a_name_holding_an_opt_out_word_only_inside_a_word_or_negated_says_nothing(name, sheet):
+    assert reading_profile("generic").name_status(name, sheet) is None
+    # Constant Contact's own "removed" status is no opt-out.
+    assert reading_profile("constantcontact").name_status(name, sheet) in (None, "removed")
 
 
 def test_a_workbook_sheet_named_for_a_status_gives_its_rows_that_status(tmp_path):
@@ -179,29 +250,41 @@ def test_the_most_restrictive_word_of_the_file_and_sheet_names_wins():
     assert profile.name_status("contacts.xlsx", "Sheet1") is None
     # A folder's name is not the file's.
     assert profile.name_status("bounced/contacts.csv") is None
-    # An opt-out word counts inside another; a word saying marketing only where a word starts.
+    # Whole words only: each form a status takes is listed.
     assert profile.name_status("hardbounces.csv") == "bounced"
+    assert profile.name_status("Bounced_contacts.csv") == "bounced"
+    assert profile.name_status("duplicates_removed.csv") == "removed"
     assert profile.name_status("contacts.xlsx", "Inactive") is None
     assert profile.name_status("inactive_members.csv") is None
     assert profile.name_status("contacts.xlsx", "Active 2024") == "active"
 
 
-def test_a_generic_opt_out_flag_holding_anything_but_a_false_value_opts_out(tmp_path):
-    rows = [
-        ["d1@x.com", "2024-03-01", ""],
-        ["d2@x.com", "", "hard"],
-        ["d3@x.com", "Yes", ""],
-        ["d4@x.com", "", ""],
-        ["d5@x.com", "no", "false"],
-        ["d6@x.com", "0", "n"],
-        ["d7@x.com", "opted out", ""],
-    ]
-    read = read_one(write_csv(tmp_path / "people.csv", ["Email", "Unsubscribed", "Bounced"], rows), tmp_path)
+FLAG_CELLS = [
+    # an opt-out flag's cell, the row's outcome
+    *((cell, "opted_out") for cell in ["Yes", "TRUE", "1", "x", "checked", "on", "Oui", "ja", "Sí", "si", "sim", "2024-03-01",
+                                       "01/03/2024", "2024-03-01 10:00:00", "2024-03-01T10:00:00Z"]),
+    *((cell, "non_marketing") for cell in ["", "no", "false", "0", "n", "NULL", "N/A", "na", "none", "-", "unchecked", "nee",
+                                           "não", "nao", "nein", "non", "faux", "falso", "off", "blank"]),
+    # Neither set nor unset: unrecognised, never an opt-out on a guess.
+    *((cell, "non_marketing") for cell in ["hard", "opted out", "maybe"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("header", ["Unsubscribed", "Bounced"])
+def test_a_generic_opt_out_flag_is_set_by_a_yes_word_or_a_date_only(tmp_path, header):
+    rows = [[f"r{n}@x.com", cell] for n, (cell, _) in enumerate(FLAG_CELLS)]
+    read = read_one(write_csv(tmp_path / "people.csv", ["Email", header], rows), tmp_path)
     assert read.profile.name == "generic"
-    assert outcomes(read) == {
-        "d1@x.com": "opted_out", "d2@x.com": "opted_out", "d3@x.com": "opted_out", "d4@x.com": "non_marketing",
-        "d5@x.com": "non_marketing", "d6@x.com": "non_marketing", "d7@x.com": "opted_out",
-    }  # fmt: skip
+    assert outcomes(read) == {f"r{n}@x.com": outcome for n, (_, outcome) in enumerate(FLAG_CELLS)}
+
+
+def test_an_opt_out_flag_value_neither_set_nor_unset_is_reported_unread(tmp_path):
+    rows = [["a@x.com", "NULL"], ["b@x.com", "2024-03-01"], ["c@x.com", "hard"], ["d@x.com", "hard"]]
+    read = read_one(write_csv(tmp_path / "people.csv", ["Email", "Bounced"], rows), tmp_path)
+    report = plan_sources([read.raw], OutputFolder(str(tmp_path / "out")), consent_profiles([read.profile.profile], {}))
+    assert report["sources"][0]["unread_status_values"] == [
+        {"column": "Bounced", "value": "hard", "status": "unrecognised", "rows": 2, "outcome": "non_marketing"}
+    ]
 
 
 def test_a_bare_status_active_is_no_consent_and_is_reported_unread(tmp_path):
