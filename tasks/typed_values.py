@@ -1,18 +1,26 @@
-"""Values of typed properties (number, date, datetime) that cannot be read as their type.
+"""Values HubSpot would refuse: of typed properties (number, date, datetime) that cannot be read
+as their type, and of any property longer than HubSpot holds.
 
 HubSpot refuses such a value and drops it from the contact (``COULD_NOT_PARSE_NUMBER``,
-``COULD_NOT_PARSE_DATE``): sent raw, it would vanish in HubSpot, unseen. So the plan reads each
-cell of a column going to a typed property as that type; a cell it cannot read is not sent (the
-property is left blank, so in the merge an older row's value fills it, as a blank is filled),
-the contact is kept, and the value is accounted for: a count per source file and column in
-``report.json``, a warning line, and the value with its lineage in ``value-rejects.csv``.
+``COULD_NOT_PARSE_DATE``, a value over 65,536 characters): sent raw, it would vanish in HubSpot,
+unseen. So the plan reads each cell of a column going to a typed property as that type, and
+holds a column with a cell longer than that to the limit (:func:`within_length`); a cell refused
+so is not sent (the property is left blank, so in the merge an older row's value fills it, as a
+blank is filled; never cut, which would send a value the source does not hold), the contact is
+kept, and the value is accounted for: a count per source file and column in ``report.json``, a
+warning line, and the value with its lineage in ``value-rejects.csv``.
 
 The check costs no pass of its own: :func:`map_rows` (``tasks.transform.contacts``) carries
-each row's unreadable cells in one column of the staged rows (:data:`DROPPED`, a struct of a
-field per typed column, null where the cell was read), which the staging query sinks with the
+each row's refused cells in one column of the staged rows (:data:`DROPPED`, a struct of a
+field per checked column, null where the cell is sent), which the staging query sinks with the
 rows in the same parse of the CSV; :func:`write_value_rejects` reads that column back from the
 staged Parquet (nearly all nulls, so nearly free), and the merge drops it
 (:func:`without_dropped`), so it never reaches the contacts or the import files.
+
+Lengths are not checked cell by cell in every column: a wide file would pay for a carried field
+per column. The staging query takes one more count in the same parse, each mapped column's
+longest cell in bytes (:func:`longest_cells`); a file with a column over the limit (nearly
+never) is staged again with only those columns held to it (:func:`too_long_columns`).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from typing import TYPE_CHECKING, Protocol
 import polars as pl
 
 from schemas import lineage
+from schemas.contact import MAX_PROVENANCE_CHARS
 from tasks.csv_safety import sink_safe_csv
 from tasks.output import OutputFolder
 
@@ -33,11 +42,49 @@ if TYPE_CHECKING:  # contacts imports this module
 
 VALUE_REJECTS_FILE = "value-rejects.csv"
 DROPPED = "_dropped_values"
-"""The staged rows' column of cells not sent: a struct, one field per typed source column."""
+"""The staged rows' column of cells not sent: a struct, one field per checked source column."""
 VALUE_REJECT_COLUMNS = ("source", "row", "column", "property", "value", "reason")
 """The columns of ``value-rejects.csv``."""
 VALUES_DROPPED = "values_dropped"
 """``report.json``'s list of dropped values counted per source file and column."""
+
+
+MAX_VALUE_CHARS = MAX_PROVENANCE_CHARS
+"""HubSpot's limit on a property value, in characters (its provenance is cut to it)."""
+TOO_LONG = f"longer than the {MAX_VALUE_CHARS:,} characters HubSpot holds in a property"
+"""Why a cell over :data:`MAX_VALUE_CHARS` is not sent, for ``value-rejects.csv``."""
+
+
+def longest_cells(rows: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame | None:
+    """One row: each column's longest cell in bytes (None for no column).
+
+    Bytes, not characters: a string's byte length is kept with it, so this costs next to
+    nothing, and no cell has more characters than bytes, so a column whose longest cell has no
+    more bytes than :data:`MAX_VALUE_CHARS` holds no cell too long (:func:`too_long_columns`).
+    Counted on the cells as read, before they are trimmed: an upper bound again.
+    """
+    if not columns:
+        return None
+    return rows.select(pl.col(column).str.len_bytes().max() for column in columns)
+
+
+def too_long_columns(longest: pl.DataFrame | None) -> list[str]:
+    """The columns that may hold a cell HubSpot refuses for its length, from :func:`longest_cells`.
+
+    Only these need :func:`within_length` (nearly never any).
+    """
+    if longest is None or longest.is_empty():
+        return []
+    return [column for column, most in longest.row(0, named=True).items() if most is not None and most > MAX_VALUE_CHARS]
+
+
+def within_length(cell: pl.Expr) -> pl.Expr:
+    """The cell when HubSpot holds it whole, else null (:data:`MAX_VALUE_CHARS`).
+
+    Bytes are counted first (free); only a cell with more bytes than the limit is counted in
+    characters.
+    """
+    return pl.when((cell.str.len_bytes() <= MAX_VALUE_CHARS) | (cell.str.len_chars() <= MAX_VALUE_CHARS)).then(cell)
 
 
 def _number(cell: pl.Expr, parsed_time: pl.Expr) -> pl.Expr:
@@ -89,7 +136,8 @@ types, so only profiles' ``[custom_properties]`` are read."""
 
 @dataclass(frozen=True)
 class TypedColumn:
-    """A source column going to a typed property: what ``value-rejects.csv`` says of its cells."""
+    """A source column whose cells are checked (read as a type, or held to the length limit):
+    what ``value-rejects.csv`` says of the cells it refuses."""
 
     column: str
     property: str
@@ -101,13 +149,14 @@ def unsent(cell: pl.Expr, value: pl.Expr) -> pl.Expr:
 
     Args:
         cell: The cleaned cell (trimmed, null when blank).
-        value: Its value to send, as its property type's ``TypedReading.read`` gives it.
+        value: Its value to send, as its property type's ``TypedReading.read`` or
+            :func:`within_length` gives it.
     """
     return pl.when(cell.is_not_null() & value.is_null()).then(cell)
 
 
 def dropped_column(dropped: dict[str, pl.Expr]) -> pl.Expr | None:
-    """The :data:`DROPPED` column of a file's typed columns (column → cell not sent), or None
+    """The :data:`DROPPED` column of a file's checked columns (column → cell not sent), or None
     for a file without any."""
     if not dropped:
         return None
@@ -179,7 +228,7 @@ VALUES_NAMED = 5
 
 
 def value_reject_warnings(report: dict) -> list[str]:
-    """One line per source file with cells of typed columns that cannot be read as their type.
+    """One line per source file with cells HubSpot would refuse (:func:`write_value_rejects`).
 
     Such a cell is not sent (HubSpot would refuse it and drop it unseen); the contact is, with
     the property blank or filled from another of its rows.
@@ -193,7 +242,7 @@ def value_reject_warnings(report: dict) -> list[str]:
         more = f" and {len(counts) - VALUES_NAMED} more column(s)" if len(counts) > VALUES_NAMED else ""
         total = sum(c["values"] for c in counts)
         lines.append(
-            f"warning: {source}: {total} value(s) cannot be read as their property's type and are not sent "
+            f"warning: {source}: {total} value(s) HubSpot would refuse are not sent "
             f"(the contacts are): {named}{more}; each is in {VALUE_REJECTS_FILE}"
         )
     return lines

@@ -10,12 +10,13 @@ The rules (DESIGN.md, "Domain rules"):
   row's change time as ``last_changed`` (the latest of its rows'), so a later run can tell
   whether a source's row is newer than what was sent (``tasks/sync.py``);
 - a cell of a column going to a number, date or datetime property that cannot be read as that
-  type is not sent, as if blank, and is accounted for (``tasks/typed_values.py``).
+  type, or a cell longer than HubSpot holds in a property, is not sent, as if blank, and is
+  accounted for (``tasks/typed_values.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -40,7 +41,16 @@ from schemas.contact import (
 )
 from tasks.transform.consent import ConsentPolicy, Outcome, outcome_from_severity_expr, severity_expr
 from tasks.transform.profile import CustomProperty, SourceProfile
-from tasks.typed_values import DROPPED, READINGS, TypedColumn, dropped_column, unsent, without_dropped
+from tasks.typed_values import (
+    DROPPED,
+    READINGS,
+    TOO_LONG,
+    TypedColumn,
+    dropped_column,
+    unsent,
+    within_length,
+    without_dropped,
+)
 
 _SEVERITY = "_severity"
 _ROW_OUTCOME = "_row_outcome"
@@ -83,8 +93,15 @@ class ContactRows:
     routes: list[ColumnRoute]
     custom_properties: list[CustomProperty]
     typed_columns: tuple[TypedColumn, ...] = ()
-    """Its columns going to a number, date or datetime property, in header order: their cells
-    that cannot be read as the type are not sent, and are in the frame's ``DROPPED`` column."""
+    """Its checked columns: those going to a number, date or datetime property, in header
+    order, then those held to HubSpot's length limit. Their cells HubSpot would refuse are not
+    sent, and are in the frame's ``DROPPED`` column."""
+
+    @property
+    def mapped_columns(self) -> list[str]:
+        """Its source columns that fill a property, but the email's, in header order: those
+        whose longest cell ``tasks.typed_values.longest_cells`` measures."""
+        return list(dict.fromkeys(r.column for r in self.routes if r.kind != "email"))
 
 
 def map_rows(
@@ -94,6 +111,7 @@ def map_rows(
     uri: str,
     profile: SourceProfile,
     policy: ConsentPolicy,
+    too_long: Collection[str] = (),
 ) -> ContactRows:
     """Map one file's accepted rows to property columns with an outcome and a change time.
 
@@ -104,6 +122,8 @@ def map_rows(
         uri: The file, for the column routes.
         profile: The source format's profile.
         policy: The run's consent policy for this format.
+        too_long: Columns that may hold a cell longer than HubSpot holds in a property
+            (``tasks.typed_values.too_long_columns``): only they are held to the limit.
     """
     targets: dict[str, list[str]] = {}
     customs: dict[str, CustomProperty] = {}
@@ -142,7 +162,9 @@ def map_rows(
         if name in customs and customs[name].type in READINGS
         for h in sources
     }
-    typed = {h: pl.col(_TYPED + h) for h in readings}
+    # A typed reading's value is never that long: only the other columns are held to the limit.
+    limited = {h: name for name, sources in targets.items() for h in sources if h in too_long and h not in readings}
+    typed = {h: pl.col(_TYPED + h) for h in [*readings, *limited]}
 
     def value_of(name: str, sources: list[str]) -> pl.Expr:
         # Two headers for one property (e.g. "Phone" and "Phone Number"): first non-empty wins
@@ -171,10 +193,10 @@ def map_rows(
         )
     ).with_columns(
         # Read once: the property and the carried cell both use it.
-        reading.read(pl.col(h), pl.col(_PARSED + h)).alias(_TYPED + h)
-        for h, (_, reading) in readings.items()
+        *(reading.read(pl.col(h), pl.col(_PARSED + h)).alias(_TYPED + h) for h, (_, reading) in readings.items()),
+        *(within_length(pl.col(h)).alias(_TYPED + h) for h in limited),
     )
-    dropped_values = dropped_column({h: unsent(pl.col(h), pl.col(_TYPED + h)) for h in readings})
+    dropped_values = dropped_column({h: unsent(pl.col(h), value) for h, value in typed.items()})
     frame = prepared.select(
         normalise_email(pl.col(email_column)).alias(EMAIL),
         *(value_of(name, sources) for name, sources in targets.items()),
@@ -183,7 +205,10 @@ def map_rows(
         *lineage.ALL,
         *([] if dropped_values is None else [dropped_values]),
     )
-    typed_columns = tuple(TypedColumn(h, name, reading.reason) for h, (name, reading) in readings.items())
+    typed_columns = (
+        *(TypedColumn(h, name, reading.reason) for h, (name, reading) in readings.items()),
+        *(TypedColumn(h, name, TOO_LONG) for h, name in limited.items()),
+    )
     return ContactRows(frame=frame, routes=routes, custom_properties=list(customs.values()), typed_columns=typed_columns)
 
 

@@ -11,7 +11,15 @@ import pytest
 
 from tasks.output import OutputFolder
 from tasks.transform.contacts import ContactRows, merge_contacts
-from tasks.typed_values import DROPPED, value_reject_warnings, write_value_rejects
+from tasks.typed_values import (
+    DROPPED,
+    MAX_VALUE_CHARS,
+    TOO_LONG,
+    longest_cells,
+    too_long_columns,
+    value_reject_warnings,
+    write_value_rejects,
+)
 from tests.tasks.transform.test_contacts import export_file, merged
 
 NOT_A_TIME = "not a time any format of this source reads"
@@ -86,15 +94,66 @@ def test_value_rejects_csv_names_every_cell_not_sent_with_its_lineage(tmp_path):
         {"source": "one.csv", "column": "OPTIN_TIME", "property": "mailchimp_optin_time", "reason": NOT_A_TIME, "values": 1},
     ]
     assert value_reject_warnings({"values_dropped": counts}) == [
-        "warning: one.csv: 3 value(s) cannot be read as their property's type and are not sent (the contacts are): "
+        "warning: one.csv: 3 value(s) HubSpot would refuse are not sent (the contacts are): "
         f"MEMBER_RATING 2 (not a number), OPTIN_TIME 1 ({NOT_A_TIME}); each is in value-rejects.csv"
     ]
 
 
-def test_a_run_without_typed_columns_writes_the_header_and_warns_of_nothing(tmp_path):
+def test_a_run_without_checked_columns_writes_the_header_and_warns_of_nothing(tmp_path):
     plain = export_file("subscribed", [{"Email Address": "d@x.com", "First Name": "D"}], uri="two.csv")
     counts = write_value_rejects([stage(plain, tmp_path, "two")], OutputFolder(str(tmp_path / "out")))
     assert (tmp_path / "out" / "value-rejects.csv").read_text() == "source,row,column,property,value,reason\n"
     assert counts == []
     assert value_reject_warnings({"values_dropped": counts}) == []
     assert pl.read_parquet(tmp_path / "two.rows.parquet").columns.count(DROPPED) == 0
+
+
+def test_only_columns_whose_longest_cell_has_more_bytes_than_the_limit_may_be_too_long():
+    rows = pl.LazyFrame({
+        "at_limit": ["x" * MAX_VALUE_CHARS, "y"],
+        "over": ["x", "x" * (MAX_VALUE_CHARS + 1)],
+        # 65,536 characters but twice as many bytes: a candidate, checked in characters later.
+        "wide_characters": ["é" * MAX_VALUE_CHARS, None],
+        "blank": [None, None],
+    }, schema_overrides={"blank": pl.String})
+    longest = longest_cells(rows, ["at_limit", "over", "wide_characters", "blank"]).collect()
+    assert too_long_columns(longest) == ["over", "wide_characters"]
+    assert longest_cells(rows, []) is None
+    assert too_long_columns(None) == []
+
+
+def test_a_cell_longer_than_hubspot_holds_is_not_sent_nor_cut_but_reported(tmp_path):
+    full, over = "é" * MAX_VALUE_CHARS, "x" * (MAX_VALUE_CHARS + 1)
+    file = export_file("subscribed", [
+        {"Email Address": "a@x.com", "First Name": over, "NOTES": full, "Last Name": "A"},
+        {"Email Address": "b@x.com", "First Name": "B", "NOTES": over, "Last Name": "B"},
+    ], uri="long.csv", too_long=["First Name", "NOTES"])
+    rows = file.frame.collect()
+    counts = write_value_rejects([stage(file, tmp_path, "long")], OutputFolder(str(tmp_path / "out")))
+
+    assert [(r["firstname"], r["mailchimp_notes"], r["lastname"]) for r in rows.to_dicts()] == [(None, full, "A"), ("B", None, "B")]
+    # Only the columns found too long are carried: the others cost nothing.
+    assert [field.name for field in rows.schema[DROPPED].fields] == ["First Name", "NOTES"]
+    with open(tmp_path / "out" / "value-rejects.csv", newline="", encoding="utf-8") as handle:
+        assert [(r[1], r[2], r[3], r[4] == over, r[5]) for r in list(csv.reader(handle))[1:]] == [
+            ("2", "First Name", "firstname", True, TOO_LONG),
+            ("3", "NOTES", "mailchimp_notes", True, TOO_LONG),
+        ]
+    assert [(c["column"], c["values"], c["reason"]) for c in counts] == [("First Name", 1, TOO_LONG), ("NOTES", 1, TOO_LONG)]
+    assert value_reject_warnings({"values_dropped": counts}) == [
+        f"warning: long.csv: 2 value(s) HubSpot would refuse are not sent (the contacts are): First Name 1 ({TOO_LONG}), "
+        f"NOTES 1 ({TOO_LONG}); each is in value-rejects.csv"
+    ]
+
+
+def test_a_too_long_cell_is_filled_from_another_row_and_a_typed_column_keeps_its_reading():
+    newer = export_file("subscribed", [
+        {"Email Address": "a@x.com", "NOTES": "x" * (MAX_VALUE_CHARS + 1), "MEMBER_RATING": "abc", "LAST_CHANGED": "2020-01-01 00:00:00"},
+    ], uri="new.csv", too_long=["NOTES", "MEMBER_RATING"])
+    older = export_file("subscribed", [
+        {"Email Address": "a@x.com", "NOTES": "short", "MEMBER_RATING": "3", "LAST_CHANGED": "2019-01-01 00:00:00"},
+    ], uri="old.csv")
+    contact = merged(newer, older)["a@x.com"]
+    assert (contact["mailchimp_notes"], contact["mailchimp_member_rating"]) == ("short", "3")
+    assert [(c.column, c.reason) for c in newer.typed_columns][-1] == ("NOTES", TOO_LONG)
+    assert ("MEMBER_RATING", "not a number") in [(c.column, c.reason) for c in newer.typed_columns]

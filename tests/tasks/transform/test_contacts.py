@@ -16,8 +16,9 @@ PROFILE = load_profile("mailchimp")
 STATUS_TIME = {"subscribed": "LAST_CHANGED", "nonsubscribed": "LAST_CHANGED", "unsubscribed": "UNSUB_TIME", "cleaned": "CLEAN_TIME"}
 
 
-def export_file(status: str, rows: list[dict], uri: str | None = None, policy=PROFILE.consent):
-    """A file's accepted rows as the extractor and validator hand them over."""
+def export_file(status: str, rows: list[dict], uri: str | None = None, policy=PROFILE.consent, too_long=()):
+    """A file's accepted rows as the extractor and validator hand them over (``too_long``: the
+    columns the plan found a cell longer than HubSpot holds in, as ``map_rows`` takes them)."""
     uri = uri or f"export.zip!{status}.csv"
     headers = list(dict.fromkeys(k for row in rows for k in row))
     frame = pl.DataFrame({h: [row.get(h) for row in rows] for h in headers}, schema=dict.fromkeys(headers, pl.String))
@@ -27,7 +28,7 @@ def export_file(status: str, rows: list[dict], uri: str | None = None, policy=PR
         pl.lit(status).alias(lineage.SOURCE_STATUS),
         pl.lit("mailchimp-export").alias(lineage.SOURCE_FORMAT),
     )
-    return map_rows(frame, headers, "Email Address", uri, PROFILE, policy)
+    return map_rows(frame, headers, "Email Address", uri, PROFILE, policy, too_long)
 
 
 def merged(*files):
