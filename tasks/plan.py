@@ -37,7 +37,7 @@ from tasks.transform.consent import ConsentPolicy, Outcome
 from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.transform.rejected_opt_outs import REPORT_KEY, RejectedFile, RejectedOptOutCounts, named_addresses, opt_out_named, plan_unmatched
-from tasks.typed_values import VALUES_DROPPED, write_value_rejects
+from tasks.typed_values import VALUES_DROPPED, longest_cells, too_long_columns, write_value_rejects
 from tasks.validate import split_rejects
 
 WORK_FOLDER_PREFIX = ".onramp-work-"
@@ -229,12 +229,13 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
     """
     parts: list[StagedFile] = []
     count_parts: dict[str, list[pl.DataFrame]] = {UNREAD_COUNT: [], DISAGREEING_COUNT: []}
+    too_long: list[str] = []
     # A slice that came back short was the file's last.
     while not parts or parts[-1].counts()[0] == ROWS_PER_SLICE:
         number = len(parts)
         rows = raw.frame.slice(number * ROWS_PER_SLICE, ROWS_PER_SLICE)
         part, sinks, counts = staging_query(
-            dataclasses.replace(raw, frame=rows), stem.with_name(f"{stem.name}-{number:05d}"), profile, policy
+            dataclasses.replace(raw, frame=rows), stem.with_name(f"{stem.name}-{number:05d}"), profile, policy, too_long
         )
         try:
             results = pl.collect_all([*sinks, *counts.values()])
@@ -243,7 +244,16 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
             if refusal is None:
                 raise
             raise refusal from error
-        for name, result in zip(counts, results[len(sinks) :], strict=True):
+        counted = dict(zip(counts, results[len(sinks) :], strict=True))
+        more_too_long = [c for c in too_long_columns(counted.pop(LONGEST_CELLS, None)) if c not in too_long]
+        if more_too_long:
+            # A column with a cell HubSpot refuses for its length (nearly never): the file is
+            # staged again from its first slice with that column held to the limit, so every
+            # slice carries the same refused cells' columns.
+            too_long.extend(more_too_long)
+            parts, count_parts = [], {UNREAD_COUNT: [], DISAGREEING_COUNT: []}
+            continue
+        for name, result in counted.items():
             count_parts[name].append(result)
         parts.append(part)
     rejects = [path for part in parts for path in part.rejects]
@@ -289,11 +299,12 @@ def _unread_statuses(parts: Sequence[pl.DataFrame], policy: ConsentPolicy) -> tu
 
 UNREAD_COUNT = "unread status values"
 DISAGREEING_COUNT = "disagreeing duplicate headers"
+LONGEST_CELLS = "longest cells"
 """The counts a file's staging query takes in the same parse as its sinks (``staging_query``)."""
 
 
 def staging_query(
-    raw: RawSource, stem: Path, profile: SourceProfile, policy: ConsentPolicy
+    raw: RawSource, stem: Path, profile: SourceProfile, policy: ConsentPolicy, too_long: Sequence[str] = ()
 ) -> tuple[StagedFile, list[pl.LazyFrame], dict[str, pl.LazyFrame]]:
     """The staging of one file (or slice of it): where its Parquet files go, the two lazy
     sinks that write them, and the counts taken on the way.
@@ -303,13 +314,15 @@ def staging_query(
         stem: Where its Parquet files go (``<stem>.rejects.parquet``, ``<stem>.rows.parquet``).
         profile: The source format's profile.
         policy: The run's consent policy.
+        too_long: Columns held to HubSpot's length limit (``map_rows``).
 
     Returns:
         The staged file (its Parquet files exist once the sinks ran), the two sinks that write
         them, and the counts: for a file whose rules read consent values one by one, under
         ``UNREAD_COUNT``, the count of values they do not read (``catalog.unread_status_values``);
         for a file with repeated headers, under ``DISAGREEING_COUNT``, the rows where each one's
-        copies disagree (a one-row table, a column per header, named ``disagreeing_column``).
+        copies disagree (a one-row table, a column per header, named ``disagreeing_column``);
+        under ``LONGEST_CELLS``, each mapped column's longest cell (``longest_cells``).
         Collected together, they share one parse of the CSV.
 
     Raises:
@@ -317,7 +330,7 @@ def staging_query(
     """
     schema = export_file_schema(raw.status, raw.email_column)
     validated = split_rejects(raw.frame, schema, ROW_RULES, REJECT_REASONS, raw.uri)
-    mapped = map_rows(validated.accepted, raw.headers, raw.email_column, raw.uri, profile, policy)
+    mapped = map_rows(validated.accepted, raw.headers, raw.email_column, raw.uri, profile, policy, too_long)
     staged = StagedFile(raw, mapped, [stem.with_suffix(".rejects.parquet")], [stem.with_suffix(".rows.parquet")])
     # The reader's disagreement columns are counted, never written. Dropped from the rejects
     # once they are selected, not from the frame the sinks share: a query on top of that frame
@@ -333,6 +346,7 @@ def staging_query(
     counts = {
         UNREAD_COUNT: unread_status_values(validated.checked, raw.status_values),
         DISAGREEING_COUNT: validated.checked.select(pl.col(disagreeing).sum()) if disagreeing else None,
+        LONGEST_CELLS: longest_cells(validated.checked, mapped.mapped_columns),
     }
     return staged, sinks, {name: count for name, count in counts.items() if count is not None}
 
