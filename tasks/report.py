@@ -17,7 +17,8 @@ from schemas.contact import OUTCOME, PROVENANCE, ROWS_MERGED, SOURCES, SOURCES_S
 from tasks.csv_safety import sink_safe_csv
 from tasks.extract.excel import split_sheet
 from tasks.output import OutputFolder
-from tasks.transform.catalog import NAME_DISAGREES_STATUS, name_status_of
+from tasks.extract.api_settings import PER_ROW_STATUS
+from tasks.transform.catalog import NAME_DISAGREES_STATUS, NAME_ONLY_COLUMN, name_opts_out, name_status_of, negated_name_words_of
 from tasks.transform.consent import Outcome
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
 from tasks.typed_values import VALUE_REJECTS_FILE, value_reject_warnings
@@ -99,7 +100,11 @@ def unread_status_warnings(report: dict) -> list[str]:
     """
     lines = []
     for source in report["sources"]:
-        unread = [u for u in source.get("unread_status_values") or [] if u["status"] != NAME_DISAGREES_STATUS]
+        unread = [
+            u
+            for u in source.get("unread_status_values") or []
+            if u["status"] != NAME_DISAGREES_STATUS and u["column"] != NAME_ONLY_COLUMN
+        ]
         if not unread:
             continue
         named = ", ".join(
@@ -119,7 +124,7 @@ def name_disagrees_warnings(report: dict) -> list[str]:
     """One line per source file whose name says an opt-out that some rows' columns contradict.
 
     Such rows (``bounces.csv`` whose Email Status says ``Active``) are planned non-marketing
-    (``catalog.NAME_DISAGREES_STATUS``): an opt-out inferred from a name may be wrong (a brand,
+    unless the run maps ``catalog.NAME_DISAGREES_STATUS`` to opted out, as the line says: an opt-out inferred from a name may be wrong (a brand,
     a topic) and HubSpot does not let an API client undo it; a person should decide.
     """
     lines = []
@@ -131,12 +136,49 @@ def name_disagrees_warnings(report: dict) -> list[str]:
         rows = sum(u["rows"] for u in disagreeing)
         readings = "/".join(dict.fromkeys(u["value"] for u in disagreeing))
         columns = ", ".join(dict.fromkeys(u["column"] for u in disagreeing))
+        planned = (
+            f"planned opted out (--consent {NAME_DISAGREES_STATUS}=opted_out)"
+            if disagreeing[0]["outcome"] == Outcome.OPTED_OUT
+            else f"planned non-marketing (neither opted out nor marketing); if they did opt out, "
+            f"--consent {NAME_DISAGREES_STATUS}=opted_out says so"
+        )
         lines.append(
             f"warning: {source['uri']}: its name says {said}, but {rows} row(s) read {readings} from their columns "
-            f"({columns}): planned non-marketing (neither opted out nor marketing); if they did opt out, "
-            f"--consent {NAME_DISAGREES_STATUS}=opted_out says so; if the name is no opt-out, rename the file"
+            f"({columns}): {planned}; if the name is no opt-out, rename the file"
         )
     return lines
+
+
+def name_only_warnings(report: dict) -> list[str]:
+    """One line per source file whose name alone opts out some rows: those no consent column
+    reads (a file with no consent column, or rows whose consent cells hold nothing).
+
+    An opt-out inferred from a name may be wrong (``Customer Complaints 2024.csv``) and HubSpot
+    does not let an API client undo it: a person should see how many rows it decides.
+    """
+    lines = []
+    for source in report["sources"]:
+        said = name_status_of(source["format"], *split_sheet(source["uri"]))
+        if said is None or not name_opts_out(source["format"], said):
+            continue
+        if source["status"] == PER_ROW_STATUS:
+            unread = source.get("unread_status_values") or []
+            rows = sum(u["rows"] for u in unread if u["column"] == NAME_ONLY_COLUMN)
+        else:
+            rows = source["rows"] - source["rejected"] if source["status"] == said else 0
+        if rows:
+            lines.append(f"warning: {source['uri']}: its name says {said}: {rows} row(s) no column reads are opted out")
+    return lines
+
+
+def negated_name_warnings(report: dict) -> list[str]:
+    """One line per source file whose name holds a status word a negation next to it cancels
+    (``Unsubscribed_non-members.csv``): the name is not read, and a person should know why."""
+    return [
+        f"warning: {source['uri']}: its name mentions {word!r} beside {negation!r}: not read as a status"
+        for source in report["sources"]
+        for word, negation in negated_name_words_of(source["format"], *split_sheet(source["uri"]))
+    ]
 
 
 def duplicate_header_warnings(report: dict) -> list[str]:
@@ -189,6 +231,8 @@ def rejected_opt_out_warnings(report: dict) -> list[str]:
 SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
     unread_status_warnings,
     name_disagrees_warnings,
+    name_only_warnings,
+    negated_name_warnings,
     rejected_opt_out_warnings,
     duplicate_header_warnings,
     skipped_file_warnings,

@@ -12,13 +12,14 @@ and, in the tables read here, how to recognise and read its files:
   ``rules``, each reading some columns (``columns``, named exactly, and ``column_prefixes``,
   every header starting so: one column per subscription, whatever the subscriptions' names):
   ``values`` (cell → status), ``when_true`` (a yes/true/1 cell → status), ``when_set`` (a
-  yes/true/1 cell or a date → status) or ``when_present`` (any non-empty, non-false cell → status).
+  yes/true/1 cell or a date → status) or ``when_present`` (any non-empty, non-false cell → status);
+  a cell of ``NULL_WORDS`` or a zero date (``0000-00-00``) holds nothing: never set nor present.
 
 The status is a string the profile's ``[consent]`` table (the locked ``ConsentPolicy``) maps to
 an outcome. When several rules read a row, the most restrictive reading wins, whatever the
 order: an opt-out flag in any column is never out-voted by a "subscribed" elsewhere. The file's
-name gives the status of a row no rule reads; an opt-out name a row's column contradicts makes
-it ``NAME_DISAGREES_STATUS`` (``ReadingProfile.status_expr``).
+name gives the status of a row whose consent cells hold nothing; an opt-out name a row's cells
+contradict makes it ``NAME_DISAGREES_STATUS`` (``ReadingProfile.status_expr``).
 
 A user's mapping file (``tasks.transform.mapping_file``) overrides any of it for one run.
 """
@@ -38,11 +39,17 @@ import polars as pl
 from schemas.contact import BOOKKEEPING_COLUMNS, PROVENANCE
 from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
-from tasks.transform.consent import SEVERITY, UNRECOGNISED_STATUS, ConsentPolicy, Outcome
+from tasks.transform.consent import NAME_DISAGREES_STATUS, SEVERITY, UNRECOGNISED_STATUS, ConsentPolicy, Outcome
 from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile
 
 if TYPE_CHECKING:
     from tasks.transform.mapping_file import UserMapping
+
+NULL_WORDS = frozenset({"null", "none", "n/a", "na", "-", "blank", "[]", "never"})
+"""Cells that hold nothing, as databases and spreadsheets write an empty cell (``NULL``, ``N/A``,
+``-``; ``Never`` in an "Unsubscribed At" column): a file's opt-out name reads such a row as it
+reads an empty one. ``[]`` is an empty list, as Klaviyo writes "Email Suppressions" for a
+profile with none."""
 
 TRUTHY = frozenset(
     {"true", "t", "1", "1.0", "yes", "y", "x", "checked", "on", "oui", "vrai", "ja", "wahr", "si", "sí", "sim"}
@@ -53,27 +60,22 @@ TRUTHY = frozenset(
 FALSY = frozenset(
     {
         "false", "f", "0", "0.0", "no", "n", "off", "non", "faux", "falso", "nein", "falsch", "nee", "não", "nao",
-        "unchecked", "null", "none", "n/a", "na", "-", "blank", "[]",
+        "unchecked",
     }
-)  # fmt: skip
-"""Cells that say a flag is not set, or hold nothing (``NULL``, ``N/A``, ``-`` as databases and
-spreadsheets write an empty cell): never "present", never "set". ``[]`` is an empty list, as
-Klaviyo writes "Email Suppressions" for a profile with none."""
+) | NULL_WORDS  # fmt: skip
+"""Cells that say a flag is not set, or hold nothing (``NULL_WORDS``): never "present", never "set"."""
 
 _DATE_CELL = r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(z|[+-]\d{2}:?\d{2})?)?$"
 """A lowercased cell holding a date or a date and time (``2024-03-01``, ``01/03/2024 10:00``,
 ``2024-03-01t10:00:00z``): in an opt-out flag, when the row opted out."""
 
+_ZERO_DATE_CELL = r"^0{4}-0{1,2}-0{1,2}([ t]0{1,2}:00(:00(\.0+)?)?\s*(z|[+-]\d{2}:?\d{2})?)?$"
+"""A lowercased cell holding a zero date (``0000-00-00``, ``0000-00-00 00:00:00``), as MySQL
+writes a date never set: it holds nothing, like an empty cell."""
+
 ANY_DATE = "\0date"
 """In a header's known values (``ReadingProfile.status_values``): every date is read too (a
 ``when_set`` flag's). No cell holds it."""
-
-NAME_DISAGREES_STATUS = "name_disagrees"
-"""The status of a row whose file (or sheet) name says an opt-out while its own consent column
-says something less restrictive (``bounces.csv`` whose row's Email Status is ``Active``): the
-name may be a brand or a topic (``Bounce_Trampoline_Parks.csv``), and an opt-out HubSpot is
-told cannot be undone by an API client, so the row is neither opted out nor marketing; the
-report names such rows (``name_disagrees_rows``)."""
 
 NAME_NEGATIONS = frozenset({"no", "non", "not", "without", "minus", "anti", "removed", "free"})
 """Words of a file's name that cancel the status word next to them: ``contacts_no_bounces``,
@@ -132,10 +134,11 @@ class StatusRule:
         values: Lowercase cell value → status.
         when_true: The status of a row whose cell is one of ``TRUTHY``.
         when_set: The status of a row whose flag is set: its cell is one of ``TRUTHY`` or a date
-            (``Unsubscribed: 2024-03-01``). A cell neither set nor one of ``FALSY`` says nothing
+            (``Unsubscribed: 2024-03-01``), never a zero date. A cell neither set nor one of ``FALSY`` says nothing
             the rule reads (``status_values``): the row is ``unrecognised``, never opted out on
             a guess (HubSpot does not let an API client re-subscribe it).
-        when_present: The status of a row whose cell is non-empty and not one of ``FALSY``.
+        when_present: The status of a row whose cell is non-empty, not one of ``FALSY`` and
+            no zero date (``0000-00-00 00:00:00``).
     """
 
     columns: tuple[str, ...] = ()
@@ -182,9 +185,9 @@ class StatusRule:
         if self.when_true:
             yield self.when_true, cell.is_in(list(TRUTHY))
         if self.when_set:
-            yield self.when_set, cell.is_in(list(TRUTHY)) | cell.str.contains(_DATE_CELL)
+            yield self.when_set, cell.is_in(list(TRUTHY)) | (cell.str.contains(_DATE_CELL) & ~_holds_nothing(cell))
         if self.when_present:
-            yield self.when_present, cell.is_not_null() & (cell != "") & ~cell.is_in(list(FALSY))
+            yield self.when_present, ~_holds_nothing(cell) & ~cell.is_in(list(FALSY))
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,26 @@ class ReadingProfile:
         # max keeps the first of equally restrictive statuses: the longest word's.
         return max(said, key=self.severity, default=None)
 
+    def negated_name_words(self, file_name: str, sheet: str | None = None) -> list[tuple[str, str]]:
+        """Each status word of the file's (or its sheet's) name not read because a negation is
+        next to it (``Unsubscribed_non-members.csv``), with that negation, in name order.
+
+        Args:
+            file_name: The file's URI, without a workbook's ``#sheet``.
+            sheet: The workbook sheet the rows are on, if any.
+        """
+        names = (_NAME_WORD.findall(_FILE_NAME_START.split(file_name)[-1].lower()), _NAME_WORD.findall((sheet or "").lower()))
+        words = {word: _NAME_WORD.findall(word) for word, _ in self.file_statuses}
+        return list(
+            dict.fromkeys(
+                (word, negation)
+                for name in names
+                for word, phrase in words.items()
+                if not _name_says(name, phrase)
+                for negation in _negations_beside(name, phrase)
+            )
+        )
+
     def file_status(self, file_name: str, sheet: str | None = None) -> str:
         """The status the file's name (or its sheet's) gives all its rows, or the profile's default.
 
@@ -270,12 +293,13 @@ class ReadingProfile:
         """Each row's status: the most restrictive reading of any rule, else the status the file's
         name gives, else the profile's default.
 
-        An opt-out flag in any column is never out-voted by a "subscribed" in another. A row no
-        rule reads takes its file's name's status (``unsubscribes.csv`` of bare addresses), and
-        so does a value no rule reads in a file whose name opts out. A rule reading something
-        less restrictive than the name's opt-out (``bounces.csv`` whose row's Email Status is
-        ``Active``) gives ``NAME_DISAGREES_STATUS``: a name is weak evidence
-        (``Bounce_Trampoline_Parks.csv``), and the column's reading is contradicted by it.
+        An opt-out flag in any column is never out-voted by a "subscribed" in another. A row
+        whose consent cells all hold nothing (empty, ``NULL``, a zero date) takes its file's
+        name's status (``unsubscribes.csv`` of bare addresses). In a file whose name opts out,
+        a row with any other consent cell that reads no opt-out (``bounces.csv`` whose row's
+        Email Status is ``Active``, ``unsubscribes.csv`` whose Unsubscribed is ``FALSE``, a
+        ``Status`` of ``Lapsed`` no rule reads) gives ``NAME_DISAGREES_STATUS``: a name is weak
+        evidence (``Bounce_Trampoline_Parks.csv``), and the row's own cells contradict it.
 
         Args:
             headers: The file's headers, as written in the file.
@@ -290,14 +314,18 @@ class ReadingProfile:
                     if name_opts_out and self.severity(status) < self.severity(name_status):
                         status = NAME_DISAGREES_STATUS
                     readings.append((self.severity(status), pl.when(condition).then(pl.lit(status))))
-        unrecognised = [_unrecognised(header, known) for header, known in self.status_values(headers).items()]
-        if unrecognised:
+        if name_opts_out:
+            # The name reads only a row whose consent cells hold nothing: a flag not set
+            # (``Unsubscribed=FALSE``) or a value no rule reads (``Status=Lapsed``) contradicts it.
+            said = [~_holds_nothing(_consent_cell(header)) for header in consent_headers(self, headers)]
+            if said:
+                condition = pl.any_horizontal(said).fill_null(False)
+                readings.append((self.severity(NAME_DISAGREES_STATUS), pl.when(condition).then(pl.lit(NAME_DISAGREES_STATUS))))
+        elif unrecognised := [_unrecognised(header, known) for header, known in self.status_values(headers).items()]:
             # A value no rule reads might be an opt-out a rule does not know (``opted out`` in an
             # opt-out flag, a typo): such a row is never marketing, whatever another column says.
-            # In a file whose name opts out, the name reads it, as it reads an empty cell.
-            status = name_status if name_opts_out else UNRECOGNISED_STATUS
             condition = pl.any_horizontal(unrecognised).fill_null(False)
-            readings.append((self.severity(status), pl.when(condition).then(pl.lit(status))))
+            readings.append((self.severity(UNRECOGNISED_STATUS), pl.when(condition).then(pl.lit(UNRECOGNISED_STATUS))))
         # A stable sort keeps reading order within one severity: the profile's rules, then the user's.
         ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
         return pl.coalesce(*ordered, pl.lit(name_status or self.default_status, dtype=pl.String))
@@ -364,12 +392,25 @@ class ReadingProfile:
 
 def _name_says(name: Sequence[str], phrase: Sequence[str]) -> bool:
     """Whether a name's words hold a status word's words, with no negation right before or after."""
+    return any(not negations for negations in _phrase_negations(name, phrase))
+
+
+def _negations_beside(name: Sequence[str], phrase: Sequence[str]) -> list[str]:
+    """The negations right before or after each place a name's words hold a status word's words."""
+    return sorted({negation for negations in _phrase_negations(name, phrase) for negation in negations})
+
+
+def _phrase_negations(name: Sequence[str], phrase: Sequence[str]) -> Iterator[frozenset[str]]:
+    """For each place a name's words hold a status word's words, the negations next to it."""
     width = len(phrase)
-    return any(
-        list(name[start : start + width]) == list(phrase)
-        and not NAME_NEGATIONS & {*name[max(start - 1, 0) : start], *name[start + width : start + width + 1]}
-        for start in range(len(name) - width + 1)
-    )
+    for start in range(len(name) - width + 1):
+        if list(name[start : start + width]) == list(phrase):
+            yield NAME_NEGATIONS & frozenset({*name[max(start - 1, 0) : start], *name[start + width : start + width + 1]})
+
+
+def _holds_nothing(cell: pl.Expr) -> pl.Expr:
+    """True where a cleaned, lowercased consent cell is empty, one of ``NULL_WORDS`` or a zero date."""
+    return cell.is_null() | (cell == "") | cell.is_in(list(NULL_WORDS)) | cell.str.contains(_ZERO_DATE_CELL)
 
 
 def _consent_cell(header: str) -> pl.Expr:
@@ -388,14 +429,20 @@ def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
 UNREAD_STATUS_COLUMNS = ("column", "value", "status", "rows")
 """The columns of :func:`unread_status_values`' table."""
 
+NAME_ONLY_COLUMN = ""
+"""The ``column`` under which :func:`unread_status_values` counts the rows opted out by their
+file's name alone (every consent cell holding nothing), with an empty ``value``."""
+
 
 def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozenset[str]]) -> pl.LazyFrame | None:
     """How many rows hold each consent value no rule reads, and the status those rows got; and
-    how many rows a file's opt-out name disagrees with, by the value their column read.
+    how many rows a file's opt-out name disagrees with, by the value their column read, or
+    alone opts out.
 
-    A row whose status is ``NAME_DISAGREES_STATUS`` is counted once, under the first consent
-    column whose value a rule reads (such a row holds no unread value: in a file whose name
-    opts out, the name reads those).
+    A row whose status is ``NAME_DISAGREES_STATUS`` is counted once, under the first of these
+    consent columns whose cell holds something, by that value, read or not. A row with an
+    opt-out status whose cells all hold nothing (its file's name opted it out) is counted under
+    ``NAME_ONLY_COLUMN``.
 
     Args:
         frame: A file's rows, with their ``SOURCE_STATUS`` (see ``ReadingProfile.status_expr``).
@@ -409,17 +456,23 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
         return None
     headers = list(status_values)
     disagrees = pl.col(SOURCE_STATUS) == NAME_DISAGREES_STATUS
-    read = {h: ((_consent_cell(h) != "") & ~_unrecognised(h, known)).fill_null(False) for h, known in status_values.items()}
-    first_read = {h: read[h] & ~pl.any_horizontal(pl.lit(False), *(read[e] for e in headers[:i])) for i, h in enumerate(headers)}
+    said = {h: (~_holds_nothing(_consent_cell(h))).fill_null(False) for h in headers}
+    first_said = {h: said[h] & ~pl.any_horizontal(pl.lit(False), *(said[e] for e in headers[:i])) for i, h in enumerate(headers)}
+    opt_outs = sorted({status for profile in all_profiles() for status in profile.profile.consent.opt_out_statuses})
+    # No rule reads an opt-out from cells that hold nothing: such a row's opt-out is its file's name's.
+    name_only = pl.col(SOURCE_STATUS).is_in(opt_outs) & ~pl.any_horizontal(pl.lit(False), *said.values())
     return (
         frame.select(
             pl.col(SOURCE_STATUS).alias("status"),
             *(
-                pl.when(_unrecognised(h, known)).then(_consent_cell(h)).when(disagrees & first_read[h]).then(_consent_cell(h)).alias(h)
+                pl.when(pl.when(disagrees).then(first_said[h]).otherwise(_unrecognised(h, known)))
+                .then(_consent_cell(h))
+                .alias(h)
                 for h, known in status_values.items()
             ),
+            pl.when(name_only).then(pl.lit("")).alias(NAME_ONLY_COLUMN),
         )
-        .unpivot(on=headers, index="status", variable_name="column", value_name="value")
+        .unpivot(on=[*headers, NAME_ONLY_COLUMN], index="status", variable_name="column", value_name="value")
         .drop_nulls("value")
         .group_by(*UNREAD_STATUS_COLUMNS[:3])
         .agg(pl.len().cast(pl.Int64).alias("rows"))
@@ -436,9 +489,34 @@ def name_status_of(format: str, file_name: str, sheet: str | None = None) -> str
         file_name: The file's URI, without a workbook's ``#sheet``.
         sheet: The workbook sheet the rows are on, if any.
     """
-    base = format.partition("+")[0]
-    profile = next((p for p in all_profiles() if p.format == base), None)
+    profile = _profile_of_format(format)
     return profile.name_status(file_name, sheet) if profile else None
+
+
+def name_opts_out(format: str, status: str) -> bool:
+    """Whether ``status`` is an opt-out of the profile reading ``format`` (a borrowing
+    fallback's ``generic-csv+<profile>`` is the fallback's)."""
+    profile = _profile_of_format(format)
+    return profile is not None and status in profile.profile.consent.opt_out_statuses
+
+
+def _profile_of_format(format: str) -> ReadingProfile | None:
+    """The bundled profile whose files are read as ``format``; None for a mapping's own."""
+    base = format.partition("+")[0]
+    return next((p for p in all_profiles() if p.format == base), None)
+
+
+def negated_name_words_of(format: str, file_name: str, sheet: str | None = None) -> list[tuple[str, str]]:
+    """The status words of the name of a file read as ``format`` that a negation cancels
+    (``ReadingProfile.negated_name_words``); empty for a format no bundled profile reads.
+
+    Args:
+        format: The source format the file was read as.
+        file_name: The file's URI, without a workbook's ``#sheet``.
+        sheet: The workbook sheet the rows are on, if any.
+    """
+    profile = _profile_of_format(format)
+    return profile.negated_name_words(file_name, sheet) if profile else []
 
 
 @cache

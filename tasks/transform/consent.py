@@ -40,6 +40,18 @@ an opt-out). No policy names it, so its outcome is ``DEFAULT_OUTCOME``; a run ca
 (``--consent`` and a mapping's ``[consent]`` refuse a status no profile gives): a mapping's
 ``[[status.rules]]`` reads the value instead."""
 
+NAME_DISAGREES_STATUS = "name_disagrees"
+"""The status of a row whose file (or sheet) name says an opt-out while its own consent cells
+say something else (``bounces.csv`` whose row's Email Status is ``Active``, ``unsubscribes.csv``
+whose Unsubscribed is ``FALSE``): the name may be a brand or a topic
+(``Bounce_Trampoline_Parks.csv``), and an opt-out HubSpot is told cannot be undone by an API
+client, so the row is neither opted out nor marketing; the report names such rows."""
+
+NEVER_MARKETING_STATUSES = frozenset({NAME_DISAGREES_STATUS, "opted_out_of_a_subscription"})
+"""Statuses that are evidence of an opt-out, though not a final one (a file's name; HubSpot's
+opt-out of one subscription): a run may make them opted out or leave them non-marketing, never
+marketing."""
+
 
 @dataclass(frozen=True)
 class ConsentPolicy:
@@ -70,7 +82,8 @@ class ConsentPolicy:
         """A copy with a run's overrides applied.
 
         Raises:
-            InputError: An override names an unknown outcome or tries to re-map an opt-out status.
+            InputError: An override names an unknown outcome, tries to re-map an opt-out status,
+                or maps a ``NEVER_MARKETING_STATUSES`` status to marketing.
         """
         outcomes = dict(self.outcomes)
         for status, value in overrides.items():
@@ -80,6 +93,12 @@ class ConsentPolicy:
                 raise InputError(
                     "consent policy",
                     f"{self.format} status {status!r} is an opt-out and cannot be mapped to {outcome.value}",
+                )
+            if status in NEVER_MARKETING_STATUSES and outcome is Outcome.MARKETING:
+                raise InputError(
+                    "consent policy",
+                    f"{self.format} status {status!r} is evidence of an opt-out and cannot be mapped to marketing "
+                    f"(use {Outcome.NON_MARKETING.value} or {Outcome.OPTED_OUT.value})",
                 )
             outcomes[status] = outcome
         return ConsentPolicy(self.format, outcomes, self.opt_out_statuses)

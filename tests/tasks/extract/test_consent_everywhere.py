@@ -164,10 +164,11 @@ CC_STATUS_HEADERS = ["Email address", "First name", "Last name", "Email status",
         ("bounces.csv", "Active", "Implied permission", "name_disagrees"),
         ("unsubscribed.csv", "Active", "Express permission", "name_disagrees"),
         ("bounce-fitness-contacts.csv", "Active", "Implied permission", "name_disagrees"),
-        # A row's own opt-out, or a row no column reads, keeps the name's.
+        # A row's own opt-out, or a row whose consent cells are empty, keeps the name's.
         ("bounces.csv", "Unsubscribed", "", "unsubscribed"),
         ("bounces.csv", "", "", "bounced"),
-        ("bounces.csv", "Deleted", "", "bounced"),
+        # A value no rule reads contradicts the name as a less restrictive one does.
+        ("bounces.csv", "Deleted", "", "name_disagrees"),
         # A name saying no opt-out never out-votes a column.
         ("duplicates_removed.csv", "Active", "Express permission", "active"),
         ("pending.csv", "Active", "", "active"),
@@ -194,7 +195,8 @@ def test_a_generic_file_named_for_bounces_whose_email_status_says_active_is_non_
     assert source_warnings(report) == [
         f"warning: {read.raw.uri}: its name says bounced, but 2 row(s) read active/subscribed from their columns (Email Status): "
         "planned non-marketing (neither opted out nor marketing); if they did opt out, --consent name_disagrees=opted_out "
-        "says so; if the name is no opt-out, rename the file"
+        "says so; if the name is no opt-out, rename the file",
+        f"warning: {read.raw.uri}: its name says bounced: 1 row(s) no column reads are opted out",
     ]
 
 
@@ -315,3 +317,101 @@ def test_every_copy_of_a_repeated_consent_column_is_read_and_the_opt_out_kept(tm
     assert outcomes(read) == {"ann@x.com": "opted_out", "bob@x.com": "opted_out", "cat@x.com": "marketing"}
     assert read.raw.keeps("Status") == KEEPS_MOST_RESTRICTIVE
     assert read.raw.frame.collect().get_column("Status").to_list() == ["Unsubscribed", "Bounced", "Active"]
+
+
+def plan_warnings(read, tmp_path, overrides=None) -> list[str]:
+    """The source warnings of planning one read file, with a run's ``--consent`` overrides."""
+    report = plan_sources([read.raw], OutputFolder(str(tmp_path / "out")), consent_profiles([read.profile.profile], overrides or {}))
+    return source_warnings(report)
+
+
+@pytest.mark.parametrize(
+    ("name", "headers", "rows", "expected"),
+    [
+        # A flag not set, a subscription column saying no, a membership status no rule reads:
+        # each contradicts the name; only the row whose consent cells are empty takes it.
+        (
+            "unsubscribes.csv", ["Email", "Unsubscribed"], [["u1@x.com", "TRUE"], ["u2@x.com", "FALSE"], ["u3@x.com", ""]],
+            {"u1@x.com": "unsubscribed", "u2@x.com": "name_disagrees", "u3@x.com": "unsubscribed"},
+        ),
+        (
+            "Bounce_Trampoline_Parks_newsletter.csv", ["Email", "Subscribed"], [["t1@x.com", "no"], ["t2@x.com", "NULL"]],
+            {"t1@x.com": "name_disagrees", "t2@x.com": "bounced"},
+        ),
+        (
+            "Bounce_Trampoline_Parks_members.csv", ["Email", "Status"], [["m1@x.com", "Active"], ["m2@x.com", "Lapsed"]],
+            {"m1@x.com": "name_disagrees", "m2@x.com": "name_disagrees"},
+        ),
+    ],
+)  # fmt: skip
+def test_a_name_opts_out_only_rows_whose_consent_cells_are_empty(tmp_path, name, headers, rows, expected):
+    read = read_one(write_csv(tmp_path / name, headers, rows), tmp_path)
+    assert dict(read.raw.frame.select(read.raw.email_column, SOURCE_STATUS).collect().iter_rows()) == expected
+    disagreeing = sum(status == "name_disagrees" for status in expected.values())
+    assert any(f"but {disagreeing} row(s) read" in line for line in plan_warnings(read, tmp_path))
+
+
+def test_a_sheet_named_bounced_does_not_opt_out_a_row_whose_flag_is_not_set(tmp_path):
+    workbook = write_xlsx(tmp_path / "book.xlsx", {"Bounced": [["Email", "Unsubscribed"], ["x1@x.com", "FALSE"], ["x2@x.com", ""]]})
+    [read] = read_source(str(workbook), tmp_path / "staging")
+    assert outcomes(read) == {"x1@x.com": "non_marketing", "x2@x.com": "opted_out"}
+
+
+@pytest.mark.parametrize("cell", ["0000-00-00 00:00:00", "0000-00-00", "Never", "null", "n/a", "none", "-"])
+@pytest.mark.parametrize("column", ["Unsubscribed At", "Do Not Email"])
+def test_a_placeholder_date_or_null_word_is_no_opt_out(tmp_path, column, cell):
+    rows = [["p@x.com", cell], ["d@x.com", "2024-03-01"]]
+    read = read_one(write_csv(tmp_path / "crm.csv", ["Email", column], rows), tmp_path)
+    assert outcomes(read) == {"p@x.com": "non_marketing", "d@x.com": "opted_out"}
+    # Nothing unread is reported either: the cell holds nothing.
+    assert plan_warnings(read, tmp_path) == []
+
+
+def test_a_zero_date_in_a_file_named_for_opt_outs_takes_the_names_status(tmp_path):
+    rows = [["z@x.com", "0000-00-00"], ["f@x.com", "false"]]
+    read = read_one(write_csv(tmp_path / "unsubscribes.csv", ["Email", "Do Not Email"], rows), tmp_path)
+    assert outcomes(read) == {"z@x.com": "opted_out", "f@x.com": "non_marketing"}
+
+
+@pytest.mark.parametrize(
+    ("status", "profile"), [("name_disagrees", "generic"), ("name_disagrees", "constantcontact"), ("opted_out_of_a_subscription", "hubspot")]
+)
+def test_evidence_of_an_opt_out_cannot_be_mapped_to_marketing(status, profile):
+    policy = reading_profile(profile).profile.consent
+    with pytest.raises(InputError, match=f"{status}' is evidence of an opt-out and cannot be mapped to marketing"):
+        policy.with_overrides({status: "marketing"})
+    assert policy.with_overrides({status: "opted_out"}).outcome_of(status).value == "opted_out"
+    assert policy.with_overrides({status: "non_marketing"}).outcome_of(status).value == "non_marketing"
+
+
+def test_the_name_disagrees_warning_says_the_outcome_planned(tmp_path):
+    read = read_one(write_csv(tmp_path / "bounces.csv", ["Email", "Email Status"], [["a@x.com", "Active"]]), tmp_path)
+    [line] = plan_warnings(read, tmp_path, {"name_disagrees": "opted_out"})
+    assert "planned opted out (--consent name_disagrees=opted_out)" in line
+    assert "non-marketing" not in line
+
+
+@pytest.mark.parametrize(
+    ("name", "headers", "rows", "warning"),
+    [
+        ("Customer Complaints 2024.csv", ["Email", "Ticket"], [["c1@x.com", "Late"], ["c2@x.com", "Rude"]], "its name says unsubscribed: 2 row(s)"),
+        ("Bounce House Rentals - leads.csv", ["Email", "Company"], [["h1@x.com", "Jumpy"]], "its name says bounced: 1 row(s)"),
+        # Only the rows no column reads: the one whose flag is set is opted out by its column.
+        ("unsubscribes.csv", ["Email", "Unsubscribed"], [["u1@x.com", "TRUE"], ["u2@x.com", ""]], "its name says unsubscribed: 1 row(s)"),
+    ],
+)  # fmt: skip
+def test_a_name_alone_opting_out_rows_is_reported(tmp_path, name, headers, rows, warning):
+    read = read_one(write_csv(tmp_path / name, headers, rows), tmp_path)
+    assert plan_warnings(read, tmp_path) == [f"warning: {read.raw.uri}: {warning} no column reads are opted out"]
+
+
+@pytest.mark.parametrize(
+    ("name", "word", "negation"),
+    [("Unsubscribed_non-members.csv", "unsubscribed", "non"), ("bounces_removed_from_list.csv", "bounces", "removed")],
+)
+def test_a_status_word_a_negation_cancels_is_reported(tmp_path, name, word, negation):
+    read = read_one(write_csv(tmp_path / name, ["Email", "First Name"], [["a@x.com", "Ann"]]), tmp_path)
+    assert outcomes(read) == {"a@x.com": "non_marketing"}
+    assert plan_warnings(read, tmp_path) == [
+        f"warning: {read.raw.uri}: its name mentions {word!r} beside {negation!r}: not read as a status"
+    ]

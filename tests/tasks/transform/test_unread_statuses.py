@@ -81,11 +81,11 @@ def test_a_row_with_an_unrecognised_consent_value_is_never_marketing_but_keeps_a
     assert statuses == {"a@example.com": "unrecognised", "b@example.com": "unsubscribed", "c@example.com": "active"}
 
 
-def test_an_opt_out_in_the_file_name_holds_over_an_unrecognised_value(tmp_path):
+def test_an_opt_out_in_the_file_name_reads_empty_cells_and_disagrees_with_an_unrecognised_value(tmp_path):
     rows = [["a@example.com", "Ann", "Deleted", ""], ["b@example.com", "Bob", "", ""]]
     [read] = read_source(str(write_csv(tmp_path / "unsubscribed.csv", CC_HEADERS, rows)), tmp_path / "staging", ReadOptions())
     statuses = dict(read.raw.frame.select("Email address", SOURCE_STATUS).collect().iter_rows())
-    assert statuses == {"a@example.com": "unsubscribed", "b@example.com": "unsubscribed"}
+    assert statuses == {"a@example.com": "name_disagrees", "b@example.com": "unsubscribed"}
 
 
 def test_a_flag_written_as_a_database_boolean_is_read(tmp_path):
