@@ -2,8 +2,8 @@
 
 HubSpot's API has no opt-out import (``reference/hubspot-api.md`` §1.5), so each address is
 unsubscribed through communication preferences v4 ``unsubscribe-all``: the batch endpoint where
-the token may use it (Marketing Hub Enterprise), else one call per address, several in flight
-under the portal's shared rate budget. Then the statuses are
+the token may use it (Marketing Hub Enterprise), else one call per address, ``OPT_OUT_THREADS``
+in flight through the whole file under the portal's shared rate budget. Then the statuses are
 read back, and an address counts as done only when HubSpot reports it unsubscribed. Nothing here
 creates a contact.
 
@@ -13,8 +13,8 @@ opt-out is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -34,8 +34,10 @@ from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_email, mask_emails_in
 
 T = TypeVar("T")
+R = TypeVar("R")
 _PARAMS = {"channel": settings.OPT_OUT_CHANNEL}
 _BATCH_PATH = f"{settings.COMM_PREFS_PATH}/batch/unsubscribe-all"
+NOT_UNSUBSCRIBED = "not unsubscribed from all email when read back"
 
 
 def normalise_email(value: str) -> str:
@@ -85,62 +87,143 @@ def _is_unsubscribed(wide_statuses: Iterable[dict[str, Any]]) -> bool:
     return any(status.get("status") == "UNSUBSCRIBED" for status in wide_statuses)
 
 
-def _per_address(call: Callable[[str], T], emails: list[str]) -> list[T]:
-    """``call`` for every address, ``OPT_OUT_THREADS`` at once: without the batch endpoint each
-    address is a request, and only several in flight keep up with the portal's budget, which
-    paces them all."""
-    with ThreadPoolExecutor(max_workers=settings.OPT_OUT_THREADS, thread_name_prefix="hubspot-opt-out") as pool:
-        return list(pool.map(call, emails))
+def as_answered(call: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
+    """``call`` on every item, ``OPT_OUT_THREADS`` at once, each ``(item, result)`` as it comes.
 
+    Without the batch endpoints each address is a request, and only several in flight keep up
+    with the portal's budget, which paces them all. A thread that finishes takes the next item at
+    once: nothing waits for the slowest answer of a group (waiting for that of every 100
+    addresses, unsubscribes then read-backs, idled the threads twice an answer's time per 100).
+    Items are taken at most twice the threads ahead of the answers, so a million-address file
+    never holds a million pending calls.
 
-def _unsubscribe_singly(portal: HubSpotPortal, emails: list[str], failures: dict[str, str]) -> None:
-    def unsubscribe(email: str) -> str | None:
-        try:
-            portal.request("POST", _single_path(email), params=_PARAMS)
-        except HttpError as error:
-            return mask_emails_in(describe(error))
-        return None
+    Args:
+        call: What to do with one item (one request, usually); it runs in the pool's threads.
+        items: The items, taken lazily.
 
-    for email, failure in zip(emails, _per_address(unsubscribe, emails)):
-        if failure is not None:
-            failures[email] = failure
+    Yields:
+        ``(item, call(item))``, in the order the calls finish.
 
-
-def _unsubscribe(portal: HubSpotPortal, emails: list[str], failures: dict[str, str]) -> str:
-    """Unsubscribe a batch of addresses; returns the mode used, ``batch`` or ``single``."""
-    if portal.batch_opt_outs_allowed is not False:
-        try:
-            portal.request("POST", _BATCH_PATH, params=_PARAMS, json={"inputs": emails})
-        except HttpError as error:
-            if error.status == 403:
-                # The batch scopes need Marketing Hub Enterprise: remember, stop asking.
-                portal.batch_opt_outs_allowed = False
-                get_logger().info("batch unsubscribe not allowed for this portal (403): one call per address")
-            else:
-                # A 4xx for the whole batch (one malformed address, say): address by address
-                # isolates it, and the others still get unsubscribed.
-                get_logger().warning("batch unsubscribe refused (%s): retrying address by address", describe(error))
-        else:
-            portal.batch_opt_outs_allowed = True
-            return "batch"
-    _unsubscribe_singly(portal, emails, failures)
-    return "single"
-
-
-def _unsubscribe_other_spellings(portal: HubSpotPortal, emails: list[str]) -> int:
-    """Unsubscribe the ``xn--`` spelling of each address at an internationalised domain, as the
-    portal may hold that one (:func:`schemas.contact.ascii_spelling`); returns how many were sent.
-
-    Over and above the file's own addresses: a failure is logged, never a failed row (the file's
-    address itself is what the ledger verifies).
+    Raises:
+        Exception: The first exception a call raised (:class:`~tasks.errors.LoadError`,
+            :class:`~tasks.stopping.Stopping`): the items not yet started are dropped, and the
+            calls in flight end before it is raised.
     """
+    read_ahead = 2 * settings.OPT_OUT_THREADS
+    with ThreadPoolExecutor(max_workers=settings.OPT_OUT_THREADS, thread_name_prefix="hubspot-opt-out") as pool:
+        pending: dict[Future[R], T] = {}
+        try:
+            for item in items:
+                pending[pool.submit(call, item)] = item
+                if len(pending) >= read_ahead:
+                    yield from _finished(pending)
+            while pending:
+                yield from _finished(pending)
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _finished(pending: dict[Future[R], T]) -> Iterator[tuple[T, R]]:
+    """Wait for at least one of ``pending`` to finish; yield and forget those that have."""
+    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+    for future in finished:
+        item = pending.pop(future)
+        yield item, future.result()
+
+
+def _unsubscribe_one(portal: HubSpotPortal, email: str) -> str | None:
+    """Unsubscribe one address; returns why HubSpot refused it (emails masked), or ``None``."""
+    try:
+        portal.request("POST", _single_path(email), params=_PARAMS)
+    except HttpError as error:
+        return mask_emails_in(describe(error))
+    return None
+
+
+def _reads_unsubscribed(portal: HubSpotPortal, email: str) -> bool:
+    try:
+        response = portal.request("GET", _single_path(email), params=_PARAMS)
+    except HttpError:
+        # An address HubSpot will not even read (malformed) is certainly not unsubscribed.
+        return False
+    return _is_unsubscribed((response or {}).get("results", []))
+
+
+def _with_other_spellings(emails: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    """Each address as ``(address, False)``, followed by its ``xn--`` spelling as
+    ``(spelling, True)`` when its domain is internationalised (:func:`schemas.contact.ascii_spelling`):
+    the portal may hold that one."""
+    for email in emails:
+        yield email, False
+        spelling = ascii_spelling(email)
+        if spelling is not None:
+            yield spelling, True
+
+
+def _unsubscribe_singly(portal: HubSpotPortal, targets: Iterable[tuple[str, bool]], failures: dict[str, str]) -> int:
+    """Unsubscribe each of ``targets`` (:func:`_with_other_spellings`) with a call of its own.
+
+    A refused address goes into ``failures``; a refused ``xn--`` spelling is only logged, as it
+    is over and above the file's addresses (the file's address itself is what the ledger
+    verifies). Returns how many ``xn--`` spellings were sent.
+    """
+    spellings = 0
+    for (email, other_spelling), failure in as_answered(lambda target: _unsubscribe_one(portal, target[0]), targets):
+        spellings += other_spelling
+        if failure is None:
+            continue
+        if other_spelling:
+            get_logger().warning("opt-out of %s, the xn-- spelling of an address: %s", mask_email(email), failure)
+        else:
+            failures[email] = failure
+    return spellings
+
+
+def _opt_out_singly(portal: HubSpotPortal, emails: list[str], failures: dict[str, str]) -> int:
+    """Unsubscribe ``emails`` (and their ``xn--`` spellings) one call each, then read each back.
+
+    Every unsubscribe is answered before the first read-back, each step keeping
+    ``OPT_OUT_THREADS`` requests in flight over all of ``emails``. An address refused, or not
+    unsubscribed when read back, goes into ``failures``. Returns how many ``xn--`` spellings
+    were sent.
+    """
+    spellings = _unsubscribe_singly(portal, _with_other_spellings(emails), failures)
+    # An address whose unsubscribe call was refused needs no read to know it failed.
+    to_read = [email for email in emails if email not in failures]
+    for email, unsubscribed in as_answered(lambda email: _reads_unsubscribed(portal, email), to_read):
+        if not unsubscribed:
+            failures[email] = NOT_UNSUBSCRIBED
+    return spellings
+
+
+def _unsubscribe_in_batch(portal: HubSpotPortal, emails: list[str]) -> bool:
+    """Unsubscribe ``emails`` through the batch endpoint; ``False`` when they must go one call
+    each instead (the portal's tier does not allow it, or HubSpot refused the batch)."""
+    try:
+        portal.request("POST", _BATCH_PATH, params=_PARAMS, json={"inputs": emails})
+    except HttpError as error:
+        if error.status == 403:
+            # The batch scopes need Marketing Hub Enterprise: remember, stop asking.
+            portal.batch_opt_outs_allowed = False
+            get_logger().info("batch unsubscribe not allowed for this portal (403): one call per address")
+        else:
+            # A 4xx for the whole batch (one malformed address, say): address by address
+            # isolates it, and the others still get unsubscribed.
+            get_logger().warning("batch unsubscribe refused (%s): retrying address by address", describe(error))
+        return False
+    portal.batch_opt_outs_allowed = True
+    return True
+
+
+def _opt_out_in_batch(portal: HubSpotPortal, emails: list[str], failures: dict[str, str]) -> int:
+    """Opt out a batch the batch endpoint took (:func:`_unsubscribe_in_batch`): unsubscribe the
+    ``xn--`` spellings too, then read the addresses back; returns how many spellings were sent."""
     spellings = [spelling for spelling in map(ascii_spelling, emails) if spelling is not None]
-    if not spellings:
-        return 0
-    failures: dict[str, str] = {}
-    _unsubscribe(portal, spellings, failures)
-    for email, failure in failures.items():
-        get_logger().warning("opt-out of %s, the xn-- spelling of an address: %s", mask_email(email), failure)
+    if spellings and not _unsubscribe_in_batch(portal, spellings):
+        _unsubscribe_singly(portal, ((spelling, True) for spelling in spellings), failures)
+    done = unsubscribed_among(portal, emails)
+    failures.update((email, NOT_UNSUBSCRIBED) for email in emails if email not in done)
     return len(spellings)
 
 
@@ -163,15 +246,7 @@ def unsubscribed_among(portal: HubSpotPortal, emails: list[str]) -> set[str]:
                 for result in (response or {}).get("results", [])
                 if _is_unsubscribed(result.get("wideStatuses", []))
             }
-    def unsubscribed(email: str) -> bool:
-        try:
-            response = portal.request("GET", _single_path(email), params=_PARAMS)
-        except HttpError:
-            # An address HubSpot will not even read (malformed) is certainly not unsubscribed.
-            return False
-        return _is_unsubscribed((response or {}).get("results", []))
-
-    return {email for email, done in zip(emails, _per_address(unsubscribed, emails)) if done}
+    return {email for email, done in as_answered(lambda email: _reads_unsubscribed(portal, email), emails) if done}
 
 
 def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
@@ -195,28 +270,29 @@ def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, A
     logger = get_logger()
     addresses, blank_lines = read_opt_out_emails(plan.path(entry["file"]))
     failures: dict[str, str] = {}
-    verified = 0
-    modes: set[str] = set()
+    other_spellings = 0
+    # Batches while the portal allows them; the addresses it does not take in a batch, one call
+    # each, all in one stream so that the requests stay in flight through the whole file.
+    singly: list[str] = []
+    for batch in chunked((email for _, email in addresses), settings.OPT_OUT_BATCH_SIZE):
+        if portal.batch_opt_outs_allowed is not False and _unsubscribe_in_batch(portal, batch):
+            other_spellings += _opt_out_in_batch(portal, batch, failures)
+        else:
+            singly.extend(batch)
+    other_spellings += _opt_out_singly(portal, singly, failures)
     errors: list[dict[str, Any]] = [
         {"file": entry["file"], "line": line, "error_type": "NO_EMAIL", "scope": "row", "message": "empty Email cell"}
         for line in blank_lines
     ]
-    other_spellings = 0
-    for batch in chunked(addresses, settings.OPT_OUT_BATCH_SIZE):
-        emails = [email for _, email in batch]
-        modes.add(_unsubscribe(portal, emails, failures))
-        other_spellings += _unsubscribe_other_spellings(portal, emails)
-        # An address whose unsubscribe call was refused needs no read to know it failed.
-        done = unsubscribed_among(portal, [email for email in emails if email not in failures])
-        verified += len(done)
-        for line, email in batch:
-            if email in done:
-                continue
-            message = failures.get(email, "not unsubscribed from all email when read back")
-            errors.append(
-                {"file": entry["file"], "line": line, "error_type": "OPT_OUT_FAILED", "scope": "row", "message": message}
-            )
-            logger.warning("opt-out %s line %d (%s): %s", entry["file"], line, mask_email(email), message)
+    for line, email in addresses:
+        if email not in failures:
+            continue
+        message = failures[email]
+        errors.append(
+            {"file": entry["file"], "line": line, "error_type": "OPT_OUT_FAILED", "scope": "row", "message": message}
+        )
+        logger.warning("opt-out %s line %d (%s): %s", entry["file"], line, mask_email(email), message)
+    verified = len(addresses) - len(failures)
     logger.info("opt-outs %s: %d of %d addresses unsubscribed", entry["file"], verified, len(addresses))
     if other_spellings:
         logger.info("opt-outs %s: also %d internationalised address(es) in their xn-- spelling", entry["file"], other_spellings)
@@ -227,7 +303,7 @@ def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, A
         "addresses": len(addresses),
         "unsubscribed": verified,
         "failed": len(errors),
-        "mode": "single" if "single" in modes else "batch",
+        "mode": "single" if singly else "batch",
         "errors": tie_back(plan, errors),
     }
 
