@@ -78,13 +78,23 @@ CHILD_RUN_POLL_SECONDS = 2
 _STARTING_A_CHILD_RUN = threading.Lock()
 
 
-def published_report(output: str) -> dict | None:
-    """The account's report as its last run left it (finished, or stopped in the load), else None."""
+def _account_file(output: str, name: str) -> str:
+    """Where a file of the account's output folder is."""
+    return f"{output.rstrip('/')}/{name}"
+
+
+def _read_account_json(output: str, name: str) -> dict | None:
+    """A JSON file of the account's output folder, else None (never written, or cut short)."""
     try:
-        with fsspec.open(f"{output.rstrip('/')}/{REPORT_FILE}", "r", encoding="utf-8") as handle:
+        with fsspec.open(_account_file(output, name), "r", encoding="utf-8") as handle:
             return json.load(handle)
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def published_report(output: str) -> dict | None:
+    """The account's report as its last run left it (finished, or stopped in the load), else None."""
+    return _read_account_json(output, REPORT_FILE)
 
 
 def finished_report(output: str) -> dict | None:
@@ -108,16 +118,12 @@ def manifest_entry(account: AccountSpec) -> dict:
 
 def recorded_entry(output: str) -> dict | None:
     """The manifest entry the account's last finished run migrated, if recorded."""
-    try:
-        with fsspec.open(f"{output.rstrip('/')}/{MANIFEST_ENTRY_FILE}", "r", encoding="utf-8") as handle:
-            return json.load(handle)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+    return _read_account_json(output, MANIFEST_ENTRY_FILE)
 
 
 def record_entry(output: str, entry: dict) -> None:
     """Record the manifest entry a run of the account finished, beside its report."""
-    with fsspec.open(f"{output.rstrip('/')}/{MANIFEST_ENTRY_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
+    with fsspec.open(_account_file(output, MANIFEST_ENTRY_FILE), "w", encoding="utf-8", auto_mkdir=True) as handle:
         json.dump(entry, handle, indent=2)
 
 

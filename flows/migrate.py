@@ -153,7 +153,7 @@ def migrate_contacts(params: MigrationParameters) -> dict | State:
         portal, out = checked_run(params)
     except InputError as error:
         return refused(error)
-    with held(out):
+    with held(out) as state_dir:
         report = plan_run(params, out)
         if params.dry_run:
             report["dry_run"] = dry_run_task(portal, read_plan(out.local))
@@ -162,7 +162,7 @@ def migrate_contacts(params: MigrationParameters) -> dict | State:
                 report["load"] = load_steps(
                     portal,
                     out.local,
-                    state_dir=load_state_dir(out.url, out.local),
+                    state_dir=state_dir,
                     load_path=params.load_path,
                     import_companies=params.import_companies,
                 )
@@ -185,12 +185,14 @@ def checked_run(params: MigrationParameters) -> tuple[HubSpotPortal, OutputFolde
 
 
 @contextmanager
-def held(out: OutputFolder) -> Iterator[OutputFolder]:
+def held(out: OutputFolder) -> Iterator[Path]:
     """The output held for one run, from its plan on (:func:`~tasks.load.resume.load_lock`): a
     second run into it at once (a double click on Run) would rewrite the plan's files under the
-    first's load, then send it all again. Leaving, a remote output's local copy is removed."""
-    with out, load_lock(load_state_dir(out.url, out.local)):
-        yield out
+    first's load, then send it all again. Yields the load's state folder, the one held. Leaving,
+    a remote output's local copy is removed."""
+    state_dir = load_state_dir(out.url, out.local)
+    with out, load_lock(state_dir):
+        yield state_dir
 
 
 def checked_portal(params: MigrationParameters) -> HubSpotPortal:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 from prefect import flow, task
@@ -31,7 +32,7 @@ from tasks.errors import InputError
 from tasks.load.client import HubSpotPortal
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import LoadPlan, read_plan
-from tasks.load.resume import claim_state, load_state_dir
+from tasks.load.resume import claim_state
 from tasks.load.run import load_steps
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
@@ -144,12 +145,13 @@ def sync_contacts(params: SyncParameters) -> dict | State:
         portal, out = checked_run(params)
     except InputError as error:
         return refused(error)
-    with held(out):
-        return _synced(params, portal, out)
+    with held(out) as state_dir:
+        return _synced(params, portal, out, state_dir)
 
 
-def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder) -> dict:
-    """The sync's work once its parameters, token and output are checked and the output held."""
+def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, output_state_dir: Path) -> dict:
+    """The sync's work once its parameters, token and output are checked and the output held
+    (``output_state_dir``: the output's load state folder, :func:`~flows.migrate.held`)."""
     state = SyncState.of(out.url, state_key(out.url, params.sources, params.portal_url))
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)
@@ -168,7 +170,7 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder) ->
         # The steps' results belong to this run (a retry of a failed run finds them, the next run
         # none: its delta may be the same bytes as an earlier one's, yet must be sent); the list
         # journal to the sync, so the next delta fills the same list even once a person renamed it.
-        state_dir = load_state_dir(out.url, out.local) / f"sync-{run_generation(state.folder)}"
+        state_dir = output_state_dir / f"sync-{run_generation(state.folder)}"
         with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
             report["load"] = load_steps(
                 portal,

@@ -124,8 +124,9 @@ def name_disagrees_warnings(report: dict) -> list[str]:
     """One line per source file whose name says an opt-out that some rows' columns contradict.
 
     Such rows (``bounces.csv`` whose Email Status says ``Active``) are planned non-marketing
-    unless the run maps ``catalog.NAME_DISAGREES_STATUS`` to opted out, as the line says: an opt-out inferred from a name may be wrong (a brand,
-    a topic) and HubSpot does not let an API client undo it; a person should decide.
+    unless the run maps ``catalog.NAME_DISAGREES_STATUS`` to opted out, as the line says: an
+    opt-out inferred from a name may be wrong (a brand, a topic) and HubSpot does not let an API
+    client undo it; a person should decide.
     """
     lines = []
     for source in report["sources"]:

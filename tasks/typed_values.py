@@ -81,10 +81,9 @@ def too_long_columns(longest: pl.DataFrame | None) -> list[str]:
 def within_length(cell: pl.Expr) -> pl.Expr:
     """The cell when HubSpot holds it whole, else null (:data:`MAX_VALUE_CHARS`).
 
-    Bytes are counted first (free); only a cell with more bytes than the limit is counted in
-    characters.
+    Counted in characters; it runs only on the columns :func:`too_long_columns` found by bytes.
     """
-    return pl.when((cell.str.len_bytes() <= MAX_VALUE_CHARS) | (cell.str.len_chars() <= MAX_VALUE_CHARS)).then(cell)
+    return pl.when(cell.str.len_chars() <= MAX_VALUE_CHARS).then(cell)
 
 
 def _number(cell: pl.Expr, parsed_time: pl.Expr) -> pl.Expr:

@@ -246,7 +246,7 @@ class ReadingProfile:
             file_name: The file's URI, without a workbook's ``#sheet``.
             sheet: The workbook sheet the rows are on, if any.
         """
-        names = (_NAME_WORD.findall(_FILE_NAME_START.split(file_name)[-1].lower()), _NAME_WORD.findall((sheet or "").lower()))
+        names = _name_words(file_name, sheet)
         said = [status for word, status in self.file_statuses for name in names if _name_says(name, _NAME_WORD.findall(word))]
         # max keeps the first of equally restrictive statuses: the longest word's.
         return max(said, key=self.severity, default=None)
@@ -259,7 +259,7 @@ class ReadingProfile:
             file_name: The file's URI, without a workbook's ``#sheet``.
             sheet: The workbook sheet the rows are on, if any.
         """
-        names = (_NAME_WORD.findall(_FILE_NAME_START.split(file_name)[-1].lower()), _NAME_WORD.findall((sheet or "").lower()))
+        names = _name_words(file_name, sheet)
         words = {word: _NAME_WORD.findall(word) for word, _ in self.file_statuses}
         return list(
             dict.fromkeys(
@@ -388,6 +388,11 @@ class ReadingProfile:
         return dataclasses.replace(
             self, profile=profile, email_columns=email_columns, rules=self.rules + mapping.rules
         )
+
+
+def _name_words(file_name: str, sheet: str | None) -> tuple[list[str], list[str]]:
+    """The lowercase words of a file's own name (not its folder's or zip's) and of its sheet's."""
+    return _NAME_WORD.findall(_FILE_NAME_START.split(file_name)[-1].lower()), _NAME_WORD.findall((sheet or "").lower())
 
 
 def _name_says(name: Sequence[str], phrase: Sequence[str]) -> bool:
