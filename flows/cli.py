@@ -354,12 +354,13 @@ def _preflight(params: object) -> None:
     """Fail fast, before the Prefect engine starts, on bad parameters, a source that is not there
     or an output that cannot be written (the flow checks them again: a deployment's run has no CLI)."""
     from flows.migrate import check_parameters
-    from tasks.output import check_output_location
+    from tasks.output import make_local_output
 
-    # Before anything opens, logs or records a location: no credential in it, a known scheme.
+    # Before anything opens, logs or records a location: no credential in it, a known scheme;
+    # a remote output written to once (check_parameters checks it).
     check_parameters(params)
     # A local folder is made now, so a file in its way is refused before the engine starts.
-    check_output_location(params.output)
+    make_local_output(params.output)
 
 
 def _run_plan(args: argparse.Namespace) -> int:

@@ -178,11 +178,20 @@ def check_output_location(url: str, storage_options: dict | None = None) -> None
         InputError: The local folder cannot be made, as :class:`OutputFolder` says; or the remote
             one cannot be written, as :func:`check_remote_output` says.
     """
+    make_local_output(url, storage_options)
+    check_remote_output(url, storage_options)
+
+
+def make_local_output(url: str, storage_options: dict | None = None) -> None:
+    """Make a local output folder now, refusing a file in its way as :class:`OutputFolder` does;
+    a remote output is left alone (:func:`check_remote_output` checks it).
+
+    Raises:
+        InputError: The local folder cannot be made.
+    """
     fs, root = _file_system(url, storage_options)
     if isinstance(fs, LocalFileSystem):
         _make_folder(Path(root), url)
-    else:
-        check_remote_output(url, storage_options)
 
 
 def check_remote_output(url: str, storage_options: dict | None = None) -> None:
