@@ -58,7 +58,7 @@ from tasks.errors import InputError, LoadError
 from tasks.load.log import get_logger
 from tasks.load.run import LoadStopped
 from tasks.privacy import mask_emails_in
-from tasks.report import REPORT_FILE
+from tasks.report import REPORT_FILE, read_back_mismatches
 from tasks.stopping import stopped_when_interrupted
 from tasks.transform.consent import Outcome
 
@@ -176,12 +176,11 @@ def account_result(
     if not report:
         return {"name": name, "status": status, "error": error, "ledger": None}
     load = report.get("load") or {}
-    mismatches = (load.get("reconciliation") or {}).get("by_check") or {}
     ledger = (
         {k: report[k] for k in LEDGER_KEYS}
         | {"contacts": report["contacts"]}
         | {k: load.get(k, 0) for k in LOAD_COUNTS}
-        | {"read_back": {check: count for check, count in mismatches.items() if count}}
+        | {"read_back": read_back_mismatches(load)}
     )
     if "load_stopped" in report and not load:
         ledger["stopped"] = (

@@ -439,11 +439,13 @@ def _load_counts(ledger: dict) -> str:
     """An account's ledger (or the roll-up's totals) as the accounts summary says it: rows read
     and failed, and what `onramp migrate`'s summary says beside them (values HubSpot refused,
     mismatches the read-back from HubSpot found)."""
+    from tasks.report import mismatches_said
+
     refused, read_back = ledger["rows_with_value_errors"], ledger["read_back"]
     return (
         f"{ledger['rows_read']} rows read, {ledger['rows_failed']} failed"
         + (f", {refused} with values HubSpot refused" if refused else "")
-        + (f"; read back from HubSpot: {', '.join(f'{count} {check}' for check, count in read_back.items())}" if read_back else "")
+        + (f"; read back from HubSpot: {mismatches_said(read_back)}" if read_back else "")
     )
 
 

@@ -424,11 +424,22 @@ def load_lines(load: dict) -> list[str]:
     companies = load.get("companies")
     if companies:
         lines.append(f"  companies: {companies['created']} created, {companies['existing']} existing, {companies['associated']} contacts associated")
-    mismatches = (load.get("reconciliation") or {}).get("by_check") or {}
-    if any(mismatches.values()):
-        found = ", ".join(f"{count} {check}" for check, count in mismatches.items() if count)
-        lines.append(f"  read back from HubSpot: {found} (report.json load.reconciliation)")
+    mismatches = read_back_mismatches(load)
+    if mismatches:
+        lines.append(f"  read back from HubSpot: {mismatches_said(mismatches)} (report.json load.reconciliation)")
     return lines
+
+
+def read_back_mismatches(load: dict) -> dict[str, int]:
+    """What the load's read-back from HubSpot found amiss, by check (``load.reconciliation.by_check``,
+    the checks that found nothing left out)."""
+    by_check = (load.get("reconciliation") or {}).get("by_check") or {}
+    return {check: count for check, count in by_check.items() if count}
+
+
+def mismatches_said(mismatches: dict[str, int]) -> str:
+    """Read-back mismatches as the console says them: ``33 not-marketing, 1 opted-out-made-marketing``."""
+    return ", ".join(f"{count} {check}" for check, count in mismatches.items())
 
 
 PROVENANCE_ROWS_SHOWN = 20
