@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.latency < 0:
         parser.error(f"--latency must be 0 or more seconds, not {args.latency}")
+    if args.seconds <= 0:
+        # The batch-upsert figure is the benchmark's last line: a run of no contacts has none.
+        parser.error(f"--seconds must be more than 0, not {args.seconds}")
     print(
         f"emulator latency: {args.latency:.2f} s an answer (budget's bound: {100 * budget_bound(args.latency):.1f}% "
         f"of ceiling); threads: {settings.UPSERT_THREADS} upsert, {settings.OPT_OUT_THREADS} opt-out",

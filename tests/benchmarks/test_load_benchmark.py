@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 
 def run_benchmark(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -22,9 +24,17 @@ def test_the_load_benchmark_answers_late_and_ends_with_its_summary_line():
     assert re.fullmatch(r"load: [\d,]+ records/s = \d+\.\d% of ceiling, failed rows: 0, 429s: 0", lines[-1]), lines
 
 
-def test_a_negative_latency_is_refused_in_one_line():
-    result = run_benchmark("--latency", "-1")
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (("--latency", "-1"), "--latency must be 0 or more seconds, not -1.0"),
+        (("--seconds", "0"), "--seconds must be more than 0, not 0.0"),
+    ],
+)
+def test_an_impossible_run_is_refused_in_one_line(arguments, error):
+    result = run_benchmark(*arguments)
 
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "load.py: error: --latency must be 0 or more seconds, not -1.0"
+    assert result.stderr.strip().splitlines()[-1] == f"load.py: error: {error}"
     assert "Traceback" not in result.stderr
+    assert result.stdout == ""
