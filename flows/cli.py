@@ -29,6 +29,7 @@ FLAG_OF_FIELD = {
     "profile": "--profile",
     "mapping_file": "--mapping",
     "max_rows_per_file": "--max-rows-per-file",
+    "max_bytes_per_file": "--max-bytes-per-file",
     "mailchimp_secret_block": "--mailchimp-secret",
     "constant_contact_secret_block": "--constant-contact-secret",
     "portal_url": "--portal-url",
@@ -215,6 +216,10 @@ def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         help="re-map a source status to marketing, non_marketing or opted_out (repeatable)",
     )
     parser.add_argument("--max-rows-per-file", type=int, help="most contacts in one import file (default: 1,000,000)")
+    parser.add_argument(
+        "--max-bytes-per-file", type=int, metavar="BYTES",
+        help="largest import file, in bytes (default: 471,859,200 = 450 MiB; a free HubSpot portal takes 20 MB: 20000000)",
+    )
     _add_reading_arguments(parser)
 
 
@@ -345,8 +350,9 @@ def _plan_parameters(args: argparse.Namespace) -> dict:
         "mapping_file": args.mapping,
         "source_credentials": _source_credentials(args),
     }
-    if args.max_rows_per_file is not None:
-        params["max_rows_per_file"] = args.max_rows_per_file
+    for limit in ("max_rows_per_file", "max_bytes_per_file"):
+        if getattr(args, limit) is not None:
+            params[limit] = getattr(args, limit)
     return params
 
 

@@ -87,11 +87,30 @@ def test_a_block_name_prefect_would_not_take_is_refused_unrepeated(tmp_path, cap
     assert "My_Token" not in printed.err
 
 
-def test_a_parameter_out_of_range_is_named_by_its_flag(tmp_path, capsys, no_flow_runs):
-    status = main(["plan", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out"), "--max-rows-per-file", "0"])
+@pytest.mark.parametrize(
+    ("flag", "value", "problem"),
+    [
+        ("--max-rows-per-file", "0", "Input should be greater than or equal to 1"),
+        ("--max-bytes-per-file", "1000", "Input should be greater than or equal to 1024"),
+        ("--max-bytes-per-file", "600000000", "Input should be less than or equal to 536870912"),
+    ],
+)
+def test_a_parameter_out_of_range_is_named_by_its_flag(tmp_path, capsys, no_flow_runs, flag, value, problem):
+    status = main(["plan", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out"), flag, value])
 
     assert status == 2
-    assert capsys.readouterr().err == "onramp: error: --max-rows-per-file: Input should be greater than or equal to 1\n"
+    assert capsys.readouterr().err == f"onramp: error: {flag}: {problem}\n"
+
+
+def test_the_import_file_limits_reach_the_run_only_when_given():
+    given = flows.cli._plan_parameters(
+        flows.cli._parser().parse_args(["plan", "x.zip", "--out", "o", "--max-bytes-per-file", "20000000"])
+    )
+    defaults = flows.cli._plan_parameters(flows.cli._parser().parse_args(["plan", "x.zip", "--out", "o"]))
+
+    assert given["max_bytes_per_file"] == 20_000_000
+    assert "max_rows_per_file" not in given
+    assert "max_bytes_per_file" not in defaults
 
 
 def _flow_runs() -> list:
