@@ -1,12 +1,14 @@
 """Multi-account migration: one child run per account, a few at a time, and a roll-up.
 
 Each account is a ``migrate_contacts`` run of its own (its own report under
-``<output>/<name>/``) into a portal no other account of the manifest is aimed at (the manifest
-refuses two: their contacts would not merge); its load spends the rate budget the load keys by
-portal URL and token, shared with any other run on that portal. One account's failure never
-stops the others, and a rerun skips every account whose last run finished the same manifest
-entry (its sources and portal, as ``manifest-entry.json`` in its folder records them), so only
-the failed or changed ones run again.
+``<output>/<name>/``) into a portal no other account of the manifest is aimed at: their
+contacts would not merge, so the manifest refuses two it shows to be one portal, and the run
+two HubSpot says are (asked of each token before any account starts: ``tasks.load.portals``).
+Its load spends the rate budget the load keys by portal URL and token, shared with any other
+run on that portal. One account's failure never stops the others, and a rerun skips every
+account whose last run finished the same manifest entry (its sources and portal, as
+``manifest-entry.json`` in its folder records them), so only the failed or changed ones run
+again.
 
 Accounts run on threads of this process or, with ``task_runner: dask``, in Dask worker
 processes (a local cluster, or a running one at ``dask_address``). The choice is a parameter
@@ -56,6 +58,7 @@ from schemas.manifest import AccountSpec, AccountsParameters, account_output
 from schemas.params import MigrationParameters
 from tasks.errors import InputError, LoadError
 from tasks.load.log import get_logger
+from tasks.load.portals import check_one_portal_each
 from tasks.load.run import LoadStopped
 from tasks.privacy import mask_emails_in
 from tasks.report import REPORT_FILE, read_back_mismatches
@@ -490,10 +493,20 @@ def check_deployment(name: str, work_queues: set[str] | frozenset[str] = frozens
 
 @flow(name="onramp-migrate-accounts", validate_parameters=True)
 def migrate_accounts(params: AccountsParameters) -> dict:
-    """Migrate every account of a manifest, at most ``max_concurrent_accounts`` at once."""
+    """Migrate every account of a manifest, at most ``max_concurrent_accounts`` at once, once
+    HubSpot has shown no two of them to load into one portal (before any plans or sends).
+
+    Raises:
+        InputError: The manifest cannot be used, the deployment is unknown, or two accounts'
+            tokens are for one portal, or one is for another portal than its ``portal_id``
+            (:func:`~tasks.load.portals.check_one_portal_each`).
+    """
     manifest = params.read_manifest()
     if params.account_deployment:
         check_deployment(params.account_deployment, manifest.work_queues())
+    # Before any account plans or sends: two tokens kept apart may be one portal, which only
+    # HubSpot tells (the manifest refused the pairs it shows itself).
+    check_one_portal_each(params.manifest, manifest.accounts, runs_elsewhere=bool(params.account_deployment or params.dask_address))
     waiting = list(manifest.accounts)
     running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}

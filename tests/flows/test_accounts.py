@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from uuid import uuid4
 
@@ -41,23 +41,25 @@ from schemas.params import MigrationParameters
 from tasks.errors import InputError
 
 
-def write_manifest(path, portal_url: str, sources: dict[str, str], work_queue: str | None = None) -> str:
+def write_manifest(path, portal_url: str | Mapping[str, str], sources: dict[str, str], work_queue: str | None = None) -> str:
     """A manifest of one account per name, each reading its source with the token in ``<NAME>_TOKEN``
-    (and its portal's runs going to ``work_queue`` when given)."""
+    into ``portal_url`` (or the URL the mapping gives its name) and its portal's runs going to
+    ``work_queue`` when given."""
     queue = f", work_queue: {work_queue}" if work_queue else ""
+    urls = portal_url if isinstance(portal_url, Mapping) else dict.fromkeys(sources, portal_url)
     entries = "".join(
-        f"  - name: {name}\n    sources: [{source}]\n    portal: {{url: \"{portal_url}\", token_env: {name.upper()}_TOKEN{queue}}}\n"
+        f"  - name: {name}\n    sources: [{source}]\n    portal: {{url: \"{urls[name]}\", token_env: {name.upper()}_TOKEN{queue}}}\n"
         for name, source in sources.items()
     )
     path.write_text(f"accounts:\n{entries}", encoding="utf-8")
     return str(path)
 
 
-def manifest(tmp_path, portal_url: str, broken_source: str) -> str:
+def manifest(tmp_path, portal_urls: dict[str, str], broken_source: str) -> str:
     for seed, name in ((1, "acme"), (2, "globex")):
         write_export(tmp_path / f"{name}.zip", rows=40, seed=seed)
     sources = {"acme": str(tmp_path / "acme.zip"), "globex": str(tmp_path / "globex.zip"), "initech": broken_source}
-    return write_manifest(tmp_path / "accounts.yaml", portal_url, sources)
+    return write_manifest(tmp_path / "accounts.yaml", portal_urls, sources)
 
 
 # A 250-row export's load: which portal, its properties and opt-outs come first.
@@ -72,16 +74,26 @@ def reports_of(out, *names: str) -> dict[str, dict]:
     return {n: json.loads((out / n / "report.json").read_text()) for n in names}
 
 
-def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_changed_ones(prefect_api_url, hubspot, tmp_path, monkeypatch, caplog):
+@pytest.fixture
+def two_more_portals():
+    """Two HubSpot portals besides the module's, each of its own portal id (the module's is the emulator's default)."""
+    with serve_in_background(portal_id=5520913) as first, serve_in_background(portal_id=6631024) as second:
+        yield first, second
+
+
+def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_changed_ones(prefect_api_url, hubspot, two_more_portals, tmp_path, monkeypatch, caplog):
     for name in ("ACME_TOKEN", "GLOBEX_TOKEN", "INITECH_TOKEN"):
         monkeypatch.setenv(name, f"token-{name.lower()}")
     broken = tmp_path / "initech.zip"
     broken.write_text("not a zip", encoding="utf-8")
     out = tmp_path / "out"
-    params = AccountsParameters(manifest=manifest(tmp_path, hubspot.url, str(broken)), output=str(out), max_concurrent_accounts=2)
+    # A portal each: HubSpot's account-info answer tells them apart before any account runs.
+    hubs = dict(zip(("acme", "globex", "initech"), (hubspot, *two_more_portals), strict=True))
+    params = AccountsParameters(manifest=manifest(tmp_path, {name: hub.url for name, hub in hubs.items()}, str(broken)), output=str(out), max_concurrent_accounts=2)
     # Each account's marketing import fails (both its tries): its contacts' marketing status is
     # not set, and the read-back finds them not marketing.
-    hubspot.emulator.fail_next_imports(4)
+    for name in ("acme", "globex"):
+        hubs[name].emulator.fail_next_imports(2)
 
     first = migrate_accounts(params)
 
@@ -98,27 +110,29 @@ def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_ch
         assert account["ledger"]["read_back"] == {check: n for check, n in load["reconciliation"]["by_check"].items() if n}
     assert first["totals"]["read_back"]["not-marketing"] == sum(a["ledger"]["read_back"]["not-marketing"] for a in first["accounts"][:2]) > 0
     assert json.loads((out / "rollup.json").read_text()) == first
-    assert not any(status == 429 for (_, _, status) in hubspot.emulator.request_counts)
+    assert not any(status == 429 for hub in hubs.values() for (_, _, status) in hub.emulator.request_counts)
 
-    # initech's export is mended, but HubSpot refuses its token: its plan was made, so its rows count.
+    # initech's export is mended, but HubSpot refuses its token: its plan was made, so its rows
+    # count; which portal it is cannot be asked, and the other accounts are compared without it.
     write_export(broken, rows=50, seed=3)
-    hubspot.emulator.configure(allowed_tokens=frozenset({"token-acme_token", "token-globex_token"}))
+    hubs["initech"].emulator.configure(allowed_tokens=frozenset({"token-someone-else"}))
     finished_reports = {n: (out / n / "report.json").read_bytes() for n in ("acme", "globex")}
     second = migrate_accounts(params)
 
     assert {a["name"]: a["status"] for a in second["accounts"]} == {"acme": "skipped", "globex": "skipped", "initech": "failed"}
     initech = second["accounts"][2]
     assert "refused the access token (401)" in initech["error"]
+    assert any(m.endswith(": initech (no answer from HubSpot for its token); give each its portal_id in the manifest") for m in caplog.messages)
     assert initech["ledger"]["rows_read"] == reports_of(out, "initech")["initech"]["rows_read"] == 50
     assert second["totals"]["rows_read"] == first["totals"]["rows_read"] + 50
 
     # acme's manifest entry gains a source: a finished run of its old entry does not count.
     write_export(tmp_path / "acme-2.zip", rows=10, seed=5)
-    hubspot.emulator.configure(allowed_tokens=None)
+    hubs["initech"].emulator.configure(allowed_tokens=None)
     acme_entry = f"sources: [{tmp_path / 'acme.zip'}]"
     manifest_text = (tmp_path / "accounts.yaml").read_text()
     (tmp_path / "accounts.yaml").write_text(manifest_text.replace(acme_entry, f"sources: [{tmp_path / 'acme.zip'}, {tmp_path / 'acme-2.zip'}]"))
-    writes_before = writes(hubspot)
+    writes_before = writes(hubs["acme"]) + writes(hubs["initech"])
     third = migrate_accounts(params)
 
     assert {a["name"]: a["status"] for a in third["accounts"]} == {"acme": "migrated", "globex": "skipped", "initech": "migrated"}
@@ -127,7 +141,7 @@ def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_ch
     third_reports = reports_of(out, "acme", "initech")
     assert third_reports["acme"]["rows_read"] == 50
     imports_and_opt_outs = sum(len(r["load"]["imports"]) + len(r["load"]["opt_outs"]["files"]) for r in third_reports.values())
-    assert writes(hubspot) - writes_before >= imports_and_opt_outs
+    assert writes(hubs["acme"]) + writes(hubs["initech"]) - writes_before >= imports_and_opt_outs
     assert third["failed"] == []
     assert third["totals"]["rows_read"] == 50 + reports["globex"]["rows_read"] + 50
 
