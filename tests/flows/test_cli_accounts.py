@@ -10,6 +10,7 @@ from distributed import Client, LocalCluster
 
 import flows.cli
 from benchmarks.generate_mailchimp import write_export
+from emulators.hubspot import serve_in_background
 from flows.accounts import account_result, roll_up
 from flows.cli import main
 from tests.flows.test_accounts import write_manifest
@@ -111,11 +112,13 @@ def test_a_work_queue_without_a_deployment_exits_2_before_the_engine_starts(tmp_
 def test_accounts_on_a_local_dask_cluster_one_failing_does_not_stop_the_next(prefect_api_url, hubspot, tmp_path):
     write_export(tmp_path / "acme.zip", rows=20, seed=1)
     (tmp_path / "initech.zip").write_text("not a zip", encoding="utf-8")
-    manifest = write_manifest(tmp_path / "accounts.yaml", hubspot.url, {"acme": str(tmp_path / "acme.zip"), "initech": str(tmp_path / "initech.zip")})
     tokens = {"ACME_TOKEN": "token-acme", "INITECH_TOKEN": "token-initech"}
-
-    result = run(["migrate-accounts", manifest, "--out", str(tmp_path / "out"), "--max-concurrent", "1", "--task-runner", "dask"],
-                 env={"PREFECT_API_URL": prefect_api_url, **tokens})
+    # A portal of its own: two accounts whose tokens HubSpot says are for one portal are refused.
+    with serve_in_background(portal_id=6631024) as initech_portal:
+        manifest = write_manifest(tmp_path / "accounts.yaml", {"acme": hubspot.url, "initech": initech_portal.url},
+                                  {"acme": str(tmp_path / "acme.zip"), "initech": str(tmp_path / "initech.zip")})
+        result = run(["migrate-accounts", manifest, "--out", str(tmp_path / "out"), "--max-concurrent", "1", "--task-runner", "dask"],
+                     env={"PREFECT_API_URL": prefect_api_url, **tokens})
 
     assert result.returncode == 1, result.stderr
     assert "Creating a new Dask cluster with `distributed.deploy.local.LocalCluster`" in result.stdout + result.stderr
