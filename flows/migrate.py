@@ -109,7 +109,14 @@ def plan_run(params: PlanParameters, out: OutputFolder) -> dict:
     """
     limits = PlanLimits(max_rows=params.max_rows_per_file, max_bytes=params.max_bytes_per_file)
     mapping = UserMapping.load(params.mapping_file) if params.mapping_file else None
-    options = ReadOptions(profile=params.profile, mapping=mapping, credentials=params.source_credentials)
+    # The run's --consent reaches each file's profile before its rows are read: the policy ranks
+    # a row's readings, not only the outcome of the status that wins.
+    options = ReadOptions(
+        profile=params.profile,
+        mapping=mapping,
+        credentials=params.source_credentials,
+        consent_overrides=params.consent_overrides,
+    )
     with tempfile.TemporaryDirectory(prefix="onramp-staging-") as staging:
         files = [file for source in params.sources for file in extract_files(source, Path(staging), options)]
         refuse_files_read_twice(files)

@@ -108,6 +108,10 @@ Profiles = Mapping[str, tuple[SourceProfile, ConsentPolicy]]
 def consent_profiles(profiles: Iterable[SourceProfile], overrides: Mapping[str, str]) -> dict[str, tuple[SourceProfile, ConsentPolicy]]:
     """Each format's profile with the run's consent overrides applied (opt-outs stay locked).
 
+    The files' profiles already carry the overrides when they were read with them
+    (``ReadOptions.consent_overrides``, which also rank a row's readings): applying them again
+    changes nothing. This is where a status no profile of the run gives is refused.
+
     Args:
         profiles: The profiles the files were read with, in input order; the first one is the
             run's primary profile (it names the imports). None read: ``DEFAULT_PROFILE``.

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tasks.extract.tables import read_source, refuse_files_read_twice
+from tasks.extract.tables import ReadOptions, read_source, refuse_files_read_twice
 from tasks.import_files import PlanLimits
 from tasks.output import OutputFolder
 from tasks.plan import consent_profiles, plan_sources
@@ -38,7 +38,9 @@ def plan(
     """
     out = OutputFolder(str(output))
     with tempfile.TemporaryDirectory(prefix="onramp-staging-", dir=staging_root) as staging:
-        files = [file for source in sources for file in read_source(source, Path(staging))]
+        overrides = dict(consent_overrides or {})
+        options = ReadOptions(consent_overrides=overrides)
+        files = [file for source in sources for file in read_source(source, Path(staging), options)]
         refuse_files_read_twice(files)
-        profiles = consent_profiles([file.profile.profile for file in files], dict(consent_overrides or {}))
+        profiles = consent_profiles([file.profile.profile for file in files], overrides)
         return plan_sources([file.raw for file in files], out, profiles, limits)

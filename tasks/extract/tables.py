@@ -19,7 +19,7 @@ import csv
 import dataclasses
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,11 +94,14 @@ class ReadOptions:
         profile: A profile name to use for every file, instead of detecting one.
         mapping: A user's mapping, applied on top of the profile.
         credentials: Where provider API sources find their credentials (names only).
+        consent_overrides: The run's status → outcome overrides (``--consent``), applied on top
+            of the mapping's: the policy that ranks a row's readings must be the run's.
     """
 
     profile: str | None = None
     mapping: UserMapping | None = None
     credentials: SourceCredentials = field(default_factory=SourceCredentials)
+    consent_overrides: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def named_profile(self) -> str | None:
@@ -109,12 +112,22 @@ class ReadOptions:
         """The profile a file is read with: the one named; else a Mailchimp export when it is
         named as Mailchimp names export files (the status is in the name, never in a column,
         so an ``unsubscribed_…`` file read by its headers alone would lose its opt-outs);
-        else the profile its headers match."""
+        else the profile its headers match. The mapping and the run's consent overrides are
+        applied to it (``applied``)."""
         name = self.named_profile
         if name is None and mailchimp.is_export_filename(uri):
             name = MAILCHIMP_PROFILE
-        profile = reading_profile(name) if name else detect_profile(headers)
-        return profile.with_mapping(self.mapping) if self.mapping else profile
+        return self.applied(reading_profile(name) if name else detect_profile(headers))
+
+    def applied(self, profile: ReadingProfile) -> ReadingProfile:
+        """``profile`` with the user's mapping, then the run's consent overrides, applied.
+
+        Raises:
+            InputError: The mapping or an override re-maps one of the profile's opt-out statuses
+                (or makes a never-marketing one marketing), or names an unknown outcome.
+        """
+        mapped = profile.with_mapping(self.mapping) if self.mapping else profile
+        return mapped.with_run_consent(self.consent_overrides)
 
 
 @dataclass(frozen=True)
@@ -204,7 +217,8 @@ def refuse_files_read_twice(files: Sequence[ReadFile]) -> None:
 
 
 def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) -> ReadFile:
-    """Read a provider API source with its provider's profile and the user's mapping.
+    """Read a provider API source with its provider's profile, the user's mapping and the run's
+    consent overrides (``ReadOptions.applied``).
 
     Raises:
         InputError: Another profile is named for it, or the API cannot be read.
@@ -215,8 +229,7 @@ def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) 
         raise InputError(source, f"an API source is read with the {name!r} profile, not {named!r}")
     if scheme == MAILCHIMP_SCHEME and options.mapping and options.mapping.rules:
         raise InputError(source, "a mapping's status rules cannot apply: each Mailchimp member's status is its own")
-    profile = reading_profile(name)
-    profile = profile.with_mapping(options.mapping) if options.mapping else profile
+    profile = options.applied(reading_profile(name))
     if scheme == MAILCHIMP_SCHEME:
         raw = mailchimp_api.read_uri(source, staging_dir, os.environ, options.credentials)
     else:

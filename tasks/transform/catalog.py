@@ -17,9 +17,12 @@ and, in the tables read here, how to recognise and read its files:
 
 The status is a string the profile's ``[consent]`` table (the locked ``ConsentPolicy``) maps to
 an outcome. When several rules read a row, the most restrictive reading wins, whatever the
-order: an opt-out flag in any column is never out-voted by a "subscribed" elsewhere. The file's
-name gives the status of a row whose consent cells hold nothing; an opt-out name a row's cells
-contradict makes it ``NAME_DISAGREES_STATUS`` (``ReadingProfile.status_expr``).
+order: an opt-out flag in any column is never out-voted by a "subscribed" elsewhere. Restrictive
+as the run's policy says: a mapping's ``[consent]`` and the run's ``--consent`` are applied to
+the profile before its rows are read (``ReadingProfile.with_consent_overrides``,
+``with_run_consent``). The file's name gives the status of a row whose consent cells hold
+nothing; an opt-out name a row's cells contradict makes it ``NAME_DISAGREES_STATUS``
+(``ReadingProfile.status_expr``).
 
 A user's mapping file (``tasks.transform.mapping_file``) overrides any of it for one run.
 """
@@ -65,9 +68,10 @@ FALSY = frozenset(
 ) | NULL_WORDS  # fmt: skip
 """Cells that say a flag is not set, or hold nothing (``NULL_WORDS``): never "present", never "set"."""
 
-_DATE_CELL = r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(z|[+-]\d{2}:?\d{2})?)?$"
+_DATE_CELL = r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s*[ap]m)?\s*(z|[+-]\d{2}:?\d{2})?)?$"
 """A lowercased cell holding a date or a date and time (``2024-03-01``, ``01/03/2024 10:00``,
-``2024-03-01t10:00:00z``): in an opt-out flag, when the row opted out."""
+``3/4/2024 1:05 pm``, as US-locale spreadsheets write a time, ``2024-03-01t10:00:00z``): in an
+opt-out flag, when the row opted out."""
 
 _ZERO_DATE_CELL = r"^0{4}-0{1,2}-0{1,2}([ t]0{1,2}:00(:00(\.0+)?)?\s*(z|[+-]\d{2}:?\d{2})?)?$"
 """A lowercased cell holding a zero date (``0000-00-00``, ``0000-00-00 00:00:00``), as MySQL
@@ -281,7 +285,8 @@ class ReadingProfile:
         return self.name_status(file_name, sheet) or self.default_status
 
     def severity(self, status: str) -> int:
-        """How restrictive a status's outcome is under this profile's consent policy."""
+        """How restrictive a status's outcome is under this profile's consent policy (a run's
+        ``--consent`` included once applied: ``with_run_consent``)."""
         return SEVERITY[self.profile.consent.outcome_of(status)]
 
     def timestamp_columns(self) -> frozenset[str]:
@@ -293,7 +298,11 @@ class ReadingProfile:
         """Each row's status: the most restrictive reading of any rule, else the status the file's
         name gives, else the profile's default.
 
-        An opt-out flag in any column is never out-voted by a "subscribed" in another. A row
+        Readings are ranked by this profile's consent policy, so a profile read for a run
+        carries the run's ``--consent`` (``with_run_consent``): of ``Active`` and
+        ``Implied permission``, both marketing by default, ``implicit=non_marketing`` makes the
+        second win. Of equally restrictive readings, the first rule's, then the first column's,
+        wins. An opt-out flag in any column is never out-voted by a "subscribed" in another. A row
         whose consent cells all hold nothing (empty, ``NULL``, a zero date) takes its file's
         name's status (``unsubscribes.csv`` of bare addresses). In a file whose name opts out,
         a row with any other consent cell that reads no opt-out (``bounces.csv`` whose row's
@@ -356,6 +365,45 @@ class ReadingProfile:
                     values.add(ANY_DATE)
         return {header: frozenset(values) for header, values in known.items() if header not in open_ended}
 
+    def with_consent_overrides(self, overrides: Mapping[str, str]) -> ReadingProfile:
+        """This profile with status → outcome overrides applied to its consent policy.
+
+        The policy ranks a row's readings (``severity``) as well as giving its outcome, so a
+        mapping's ``[consent]`` and a run's ``--consent`` (``with_run_consent``) are applied
+        before any status expression is built: of two readings of one row equally restrictive
+        by default (Constant Contact's ``Active`` and ``Implied permission``), the one an
+        override makes more restrictive must win.
+
+        Args:
+            overrides: Status → outcome, as a mapping's ``[consent]`` or a run's ``--consent``.
+
+        Raises:
+            InputError: An override re-maps an opt-out status, makes a
+                ``NEVER_MARKETING_STATUSES`` status marketing, or names an unknown outcome.
+        """
+        if not overrides:
+            return self
+        profile = dataclasses.replace(self.profile, consent=self.profile.consent.with_overrides(overrides))
+        return dataclasses.replace(self, profile=profile)
+
+    def with_run_consent(self, overrides: Mapping[str, str]) -> ReadingProfile:
+        """This profile with those of a run's ``--consent`` overrides that name one of its
+        statuses applied (``with_consent_overrides``), before its rows are read.
+
+        The others change no row of this profile: they are another format's of the run (a
+        Mailchimp export's ``nonsubscribed`` beside a Constant Contact file), or a typo, which
+        the run refuses once every file's profile is known (``tasks.plan.check_override_statuses``
+        compares the overrides with the profiles' statuses, so none may be added here).
+
+        Args:
+            overrides: The run's status → outcome overrides.
+
+        Raises:
+            InputError: As ``with_consent_overrides``, for an override naming one of its statuses.
+        """
+        known = self.profile.consent.outcomes
+        return self.with_consent_overrides({status: outcome for status, outcome in overrides.items() if status.lower() in known})
+
     def with_mapping(self, mapping: UserMapping) -> ReadingProfile:
         """This profile with a user's mapping applied.
 
@@ -378,16 +426,10 @@ class ReadingProfile:
                     source_label=self.profile.label,
                     source_column=column.strip(),
                 )
-        profile = dataclasses.replace(
-            self.profile,
-            default_properties=defaults,
-            custom_properties=customs,
-            consent=self.profile.consent.with_overrides(mapping.consent),
-        )
+        profile = dataclasses.replace(self.profile, default_properties=defaults, custom_properties=customs)
         email_columns = (mapping.email, *self.email_columns) if mapping.email else self.email_columns
-        return dataclasses.replace(
-            self, profile=profile, email_columns=email_columns, rules=self.rules + mapping.rules
-        )
+        mapped = dataclasses.replace(self, profile=profile, email_columns=email_columns, rules=self.rules + mapping.rules)
+        return mapped.with_consent_overrides(mapping.consent)
 
 
 def _name_words(file_name: str, sheet: str | None) -> tuple[list[str], list[str]]:

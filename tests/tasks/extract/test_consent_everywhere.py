@@ -264,11 +264,11 @@ def test_the_most_restrictive_word_of_the_file_and_sheet_names_wins():
 FLAG_CELLS = [
     # an opt-out flag's cell, the row's outcome
     *((cell, "opted_out") for cell in ["Yes", "TRUE", "1", "x", "checked", "on", "Oui", "ja", "Sí", "si", "sim", "2024-03-01",
-                                       "01/03/2024", "2024-03-01 10:00:00", "2024-03-01T10:00:00Z"]),
+                                       "01/03/2024", "2024-03-01 10:00:00", "2024-03-01T10:00:00Z", "3/4/2024 1:05 PM"]),
     *((cell, "non_marketing") for cell in ["", "no", "false", "0", "n", "NULL", "N/A", "na", "none", "-", "unchecked", "nee",
                                            "não", "nao", "nein", "non", "faux", "falso", "off", "blank"]),
-    # Neither set nor unset: unrecognised, never an opt-out on a guess.
-    *((cell, "non_marketing") for cell in ["hard", "opted out", "maybe"]),
+    # Neither set nor unset: unrecognised, never an opt-out on a guess ("-1" is true to some databases only).
+    *((cell, "non_marketing") for cell in ["hard", "-1", "maybe"]),
 ]  # fmt: skip
 
 

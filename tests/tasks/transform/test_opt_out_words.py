@@ -1,0 +1,101 @@
+"""Clear opt-out words are read as opt-outs: in a file's name (``unsubscribers.csv``,
+``complained.csv``, Mailchimp's ``cleaned.csv``) and in a generic opt-out flag's cell
+(``opted out``, ``suppressed``, a date with AM/PM), never as values no rule reads."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tasks.report import source_warnings
+from tasks.transform.catalog import reading_profile
+from tests.plain_plan import plan
+
+NAMES = [
+    # file name, its status under the generic profile, under the constantcontact profile
+    ("unsubscribers.csv", "unsubscribed", "unsubscribed"),
+    ("Newsletter Unsubscriber List.xlsx", "unsubscribed", "unsubscribed"),
+    ("unsub_2024.csv", "unsubscribed", "unsubscribed"),
+    ("complained.csv", "unsubscribed", "unsubscribed"),
+    ("complainers_2024.csv", "unsubscribed", "unsubscribed"),
+    ("optedout.csv", "unsubscribed", "unsubscribed"),
+    ("email_blocklists.csv", "unsubscribed", None),
+    # Mailchimp's hard bounce, as the generic profile reads a Status column's "cleaned".
+    ("cleaned.csv", "bounced", None),
+    # Whole words only, and never beside a negation.
+    ("uncleaned.csv", None, None),
+    ("not_cleaned.csv", None, None),
+    ("contacts_no_unsubscribers.csv", None, None),
+    ("complainedabout.csv", None, None),
+]
+
+
+@pytest.mark.parametrize(("name", "generic", "constantcontact"), NAMES, ids=[n[0] for n in NAMES])
+def test_each_form_of_an_opt_out_word_in_a_file_name_is_read(name, generic, constantcontact):
+    assert reading_profile("generic").name_status(name) == generic
+    assert reading_profile("constantcontact").name_status(name) == constantcontact
+
+
+FLAG_CELLS = {
+    # an "Opted Out" cell → its status; a "Bounced" cell → its status
+    "opted out": ("unsubscribed", "unrecognised"),
+    "Opted-Out": ("unsubscribed", "unrecognised"),
+    "Unsubscribed": ("unsubscribed", "unrecognised"),
+    "SUPPRESSED": ("unsubscribed", "bounced"),
+    "hard bounce": ("unrecognised", "bounced"),
+    "Bounced": ("unrecognised", "bounced"),
+    "3/4/2024 1:05 PM": ("unsubscribed", "bounced"),
+    "03/04/2024 01:05:09 am": ("unsubscribed", "bounced"),
+    "2024-03-04 1:05pm": ("unsubscribed", "bounced"),
+    # True in some databases' exports, nowhere documented as an export's: not an opt-out on a guess.
+    "-1": ("unrecognised", "unrecognised"),
+    "1:05 PM": ("unrecognised", "unrecognised"),
+    "no": ("no_consent", "no_consent"),
+    "": ("no_consent", "no_consent"),
+}
+
+
+@pytest.mark.parametrize(("header", "index"), [("Opted Out", 0), ("Bounced", 1)])
+def test_a_generic_opt_out_flag_reads_the_words_naming_its_opt_out(header, index):
+    profile = reading_profile("generic")
+    frame = pl.DataFrame({"Email": [f"r{n}@x.com" for n in range(len(FLAG_CELLS))], header: list(FLAG_CELLS)})
+    statuses = frame.select(profile.status_expr(["Email", header]).alias("status"))["status"].to_list()
+    assert dict(zip(FLAG_CELLS, statuses, strict=True)) == {cell: expected[index] for cell, expected in FLAG_CELLS.items()}
+
+
+def test_the_opt_out_words_of_a_flag_are_no_longer_values_no_rule_reads():
+    known = reading_profile("generic").status_values(["Email", "Unsubscribed", "Bounced"])
+    assert {"opted out", "opted-out", "unsubscribed", "suppressed"} <= known["Unsubscribed"]
+    assert {"bounced", "hard bounce", "hard bounced", "suppressed"} <= known["Bounced"]
+    assert "-1" not in known["Unsubscribed"] | known["Bounced"]
+
+
+def write_csv(path: Path, headers: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([headers, *rows])
+
+
+def test_a_plan_opts_out_the_rows_of_files_named_for_opt_outs_and_of_flags_saying_so(tmp_path):
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    write_csv(folder / "unsubscribers.csv", ["Email", "First Name"], [["u1@x.com", "Una"]])
+    write_csv(folder / "complained.csv", ["Email", "First Name"], [["c1@x.com", "Cal"]])
+    write_csv(folder / "cleaned.csv", ["Email", "First Name"], [["b1@x.com", "Bea"]])
+    flags = [["f1@x.com", "opted out"], ["f2@x.com", "Suppressed"], ["f3@x.com", "3/4/2024 1:05 PM"], ["f4@x.com", "-1"], ["f5@x.com", "no"]]
+    write_csv(folder / "people.csv", ["Email", "Opted Out"], flags)
+
+    report = plan([str(folder)], tmp_path / "out")
+
+    opted_out = {entry["status"]: set(pl.read_csv(tmp_path / "out" / entry["file"])["Email"]) for entry in report["files"]["opt_outs"]}
+    assert opted_out == {"unsubscribed": {"u1@x.com", "c1@x.com", "f1@x.com", "f2@x.com", "f3@x.com"}, "bounced": {"b1@x.com"}}
+    assert report["contacts"] == {"marketing": 0, "non_marketing": 2, "opted_out": 6}
+    [people] = [source for source in report["sources"] if source["uri"].endswith("people.csv")]
+    assert people["unread_status_values"] == [
+        {"column": "Opted Out", "value": "-1", "status": "unrecognised", "rows": 1, "outcome": "non_marketing"}
+    ]
+    # An opt-out read from a name alone is said, file by file.
+    warnings = source_warnings(report)
+    assert any("cleaned.csv: its name says bounced: 1 row(s)" in line for line in warnings)
