@@ -1,5 +1,5 @@
 """Clear opt-out words are read as opt-outs: in a file's name (``unsubscribers.csv``,
-``complained.csv``, Mailchimp's ``cleaned.csv``) and in a generic opt-out flag's cell
+``complained.csv``; not ``contacts_cleaned.csv``) and in a generic opt-out flag's cell
 (``opted out``, ``suppressed``, a date with AM/PM), never as values no rule reads."""
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ NAMES = [
     ("complainers_2024.csv", "unsubscribed", "unsubscribed"),
     ("optedout.csv", "unsubscribed", "unsubscribed"),
     ("email_blocklists.csv", "unsubscribed", None),
-    # Mailchimp's hard bounce, as the generic profile reads a Status column's "cleaned".
-    ("cleaned.csv", "bounced", None),
+    # A plain file's name saying "cleaned" is as often a cleaned-up list: no opt-out.
+    ("contacts_cleaned.csv", None, None),
     # Whole words only, and never beside a negation.
-    ("uncleaned.csv", None, None),
-    ("not_cleaned.csv", None, None),
+    ("unbounced.csv", None, None),
+    ("not_bounced.csv", None, None),
     ("contacts_no_unsubscribers.csv", None, None),
     ("complainedabout.csv", None, None),
 ]
@@ -83,19 +83,19 @@ def test_a_plan_opts_out_the_rows_of_files_named_for_opt_outs_and_of_flags_sayin
     folder.mkdir()
     write_csv(folder / "unsubscribers.csv", ["Email", "First Name"], [["u1@x.com", "Una"]])
     write_csv(folder / "complained.csv", ["Email", "First Name"], [["c1@x.com", "Cal"]])
-    write_csv(folder / "cleaned.csv", ["Email", "First Name"], [["b1@x.com", "Bea"]])
+    write_csv(folder / "contacts_cleaned.csv", ["Email", "First Name"], [["b1@x.com", "Bea"]])
     flags = [["f1@x.com", "opted out"], ["f2@x.com", "Suppressed"], ["f3@x.com", "3/4/2024 1:05 PM"], ["f4@x.com", "-1"], ["f5@x.com", "no"]]
     write_csv(folder / "people.csv", ["Email", "Opted Out"], flags)
 
     report = plan([str(folder)], tmp_path / "out")
 
     opted_out = {entry["status"]: set(pl.read_csv(tmp_path / "out" / entry["file"])["Email"]) for entry in report["files"]["opt_outs"]}
-    assert opted_out == {"unsubscribed": {"u1@x.com", "c1@x.com", "f1@x.com", "f2@x.com", "f3@x.com"}, "bounced": {"b1@x.com"}}
-    assert report["contacts"] == {"marketing": 0, "non_marketing": 2, "opted_out": 6}
+    assert opted_out == {"unsubscribed": {"u1@x.com", "c1@x.com", "f1@x.com", "f2@x.com", "f3@x.com"}}
+    assert report["contacts"] == {"marketing": 0, "non_marketing": 3, "opted_out": 5}
     [people] = [source for source in report["sources"] if source["uri"].endswith("people.csv")]
     assert people["unread_status_values"] == [
         {"column": "Opted Out", "value": "-1", "status": "unrecognised", "rows": 1, "outcome": "non_marketing"}
     ]
     # An opt-out read from a name alone is said, file by file.
     warnings = source_warnings(report)
-    assert any("cleaned.csv: its name says bounced: 1 row(s)" in line for line in warnings)
+    assert any("complained.csv: its name says unsubscribed: 1 row(s)" in line for line in warnings)
