@@ -30,6 +30,10 @@ DAILY_LIMITS = {
 # HubSpot's per-file import limits: 1,048,576 rows or 512 MB, whichever comes first.
 MAX_IMPORT_ROWS = 1_048_576
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
+# A multiple checkboxes property holds at most 5,000 options
+# (https://knowledge.hubspot.com/account/property-field-types-in-hubspot); held for every
+# enumeration here.
+MAX_PROPERTY_OPTIONS = 5_000
 
 # The account types HubSpot's account-info API names.
 ACCOUNT_TYPES = ("STANDARD", "SANDBOX", "DEVELOPER_TEST", "APP_DEVELOPER")
@@ -58,6 +62,8 @@ class EmulatorSettings:
         max_concurrent_imports: imports processing at once; the rest wait as ``DEFERRED``.
         max_import_rows: data rows allowed in one import file.
         max_import_bytes: bytes allowed in one import file.
+        max_property_options: options one enumeration property may hold; a create or update
+            with more is answered 400 ``VALIDATION_ERROR`` (tests lower it to stay small).
         search_per_second: CRM search requests allowed per second.
         fault_seed: seed of the fault draws, so a failing run can be replayed.
         error_rate: fraction of HubSpot requests answered with one of ``error_statuses``.
@@ -93,6 +99,7 @@ class EmulatorSettings:
     max_concurrent_imports: int = 3
     max_import_rows: int = MAX_IMPORT_ROWS
     max_import_bytes: int = MAX_IMPORT_BYTES
+    max_property_options: int = MAX_PROPERTY_OPTIONS
     search_per_second: int = 5
     fault_seed: int = 0
     error_rate: float = 0.0

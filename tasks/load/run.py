@@ -1,4 +1,4 @@
-"""A whole plan into HubSpot: properties, then opt-outs, then contacts files, then their static
+"""A whole plan into HubSpot: opt-outs, then properties, then contacts files, then their static
 lists (and, when asked, their companies), then a read-back.
 
 Two ways in:
@@ -9,10 +9,16 @@ Two ways in:
   progress artifact that moves as steps and batches finish;
 - :func:`load_plan`, the same load as plain function calls, without Prefect (tests, scripts).
 
-The order matters in both: properties exist before any import maps a column to them, and
-opt-outs are recorded before any contact could be made marketable. Before either, the marketing
-files' contacts HubSpot already holds as unsubscribed from all email are moved to non-marketing
-files of their own (``tasks/load/opted_out.py``): the rest of the load sends that plan.
+The order matters in both: opt-outs go first, so that nothing unrelated to consent (a property
+HubSpot refuses, its options limit, a contacts file) can keep an opt-out from being recorded,
+and before any contact could be made marketable; they need no property (an unsubscribe creates
+no contact). Properties exist before any contacts file maps a column to them. Before all of
+it, the marketing files' contacts HubSpot already holds as unsubscribed from all email are moved
+to non-marketing files of their own (``tasks/load/opted_out.py``), and once the properties are
+there, the values that could not be options (HubSpot's limit per property) are taken out of
+the contacts files (``tasks/load/properties.py``): the rest of the load sends that plan. Steps
+are cached by what they send, not by their place, so a run cached in the earlier order
+(properties first) resumes in this one, finding the steps it had done.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from tasks.load.log import get_logger
 from tasks.load.opted_out import REPORT_KEY, keep_opted_out_non_marketing
 from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
-from tasks.load.properties import ensure_properties, ensure_properties_task
+from tasks.load.properties import LEFT_OUT_KEY, ensure_properties, ensure_properties_task, left_out_warning, without_options_left_out
 from tasks.load.reconcile import publish_reconciliation, reconcile_task
 from tasks.load.resume import STATE_FOLDER, ImportJournal, SentContent, claim_state
 from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
@@ -60,8 +66,8 @@ _BAR_WIDTH = 20
 _CACHED_STATE = "Cached"
 # The load's steps as a summary counts them, in load order: (step, one, several).
 _STEP_NAMES = (
-    ("properties", "properties", "properties"),
     ("opt-outs", "opt-out file", "opt-out files"),
+    ("properties", "properties", "properties"),
     (UPSERT, "contacts file", "contacts files"),
     (IMPORTS, "contacts file", "contacts files"),
     ("list", "list", "lists"),
@@ -77,11 +83,15 @@ def load_report(
     contacts: list[dict[str, Any]],
     lists: list[dict[str, Any]] = (),
     members: list[dict[str, Any]] = (),
+    left_out: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Assemble the load report from the steps' results (their ``errors`` are moved out).
 
     A file whose contacts were added to a static list (``members``) gets that list among its
-    ``list_ids``, so the reconciliation checks its contacts are in it.
+    ``list_ids``, so the reconciliation checks its contacts are in it. ``left_out`` are the value
+    errors of the rows sent without values that could not be options
+    (:class:`~tasks.load.properties.OptionsLeftOut`): they join ``errors``, and their rows count
+    among ``rows_with_value_errors`` (a row HubSpot failed, or already counted, not again).
 
     Returns:
         The load report, JSON-serialisable (the run report keeps it under ``"load"``)::
@@ -101,6 +111,7 @@ def load_report(
              "errors": [{"file", "line", "error_type", "scope", "message", "sources", ...}],
              "rows_failed": N, "rows_with_value_errors": N}
 
+        ``properties`` also has ``options_added`` and ``options_left_out`` ({name: [values]}).
         ``rows_failed`` counts the rows of the plan that did not make it: distinct failed lines
         of finished imports and opt-out files, and every row of an import that did not end DONE.
         ``rows_with_value_errors`` counts rows imported with a value HubSpot refused (``scope``
@@ -127,6 +138,9 @@ def load_report(
         }
         for planned in lists
     ]
+    counted = {(error["file"], error["line"]) for error in errors if error.get("scope") in ("row", "value")}
+    errors.extend(left_out)
+    rows_left_out = {(error["file"], error["line"]) for error in left_out} - counted
     opt_outs = {
         "files": files,
         "unsubscribed": sum(result["unsubscribed"] for result in files),
@@ -140,7 +154,7 @@ def load_report(
         "lists": static + import_lists,
         "errors": errors,
         "rows_failed": opt_outs["failed"] + sum(result["rows_failed"] for result in imports),
-        "rows_with_value_errors": sum(result["rows_with_value_errors"] for result in imports),
+        "rows_with_value_errors": sum(result["rows_with_value_errors"] for result in imports) + len(rows_left_out),
     }
 
 
@@ -168,8 +182,8 @@ def load_plan(
         import_companies: Also create the contacts' companies and associate them
             (``tasks/load/companies.py``); the report then has ``companies``.
         expected_portal: The portal the token must be for (:func:`check_expected_portal`).
-        state_dir: Where files derived from the plan's are written (``tasks/load/opted_out.py``);
-            default ``<plan_dir>/.onramp-load``, as a migration keeps it.
+        state_dir: Where files derived from the plan's are written (``tasks/load/opted_out.py``,
+            ``tasks/load/properties.py``); default ``<plan_dir>/.onramp-load``, as a migration keeps it.
 
     Returns:
         The load report of :func:`load_report`, plus ``kept_non_marketing_opted_out``
@@ -182,20 +196,30 @@ def load_plan(
     planned = read_plan(plan_dir)
     check_expected_portal(portal, expected_portal)
     _log_start(portal, planned)
-    kept = keep_opted_out_non_marketing(portal, planned, Path(plan_dir) / STATE_FOLDER if state_dir is None else state_dir)
-    plan = kept.plan
-    properties = ensure_properties(portal, plan)
-    opt_outs = [apply_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]
+    state = Path(plan_dir) / STATE_FOLDER if state_dir is None else Path(state_dir)
+    kept = keep_opted_out_non_marketing(portal, planned, state)
+    opt_outs = [apply_opt_out_file(portal, kept.plan, entry) for entry in kept.plan.opt_outs]
+    properties = ensure_properties(portal, kept.plan)
+    sent = without_options_left_out(kept.plan, properties, state)
+    plan = sent.plan
     imports = import_contacts_files(portal, plan, poll_interval=poll_interval)
     lists = ensure_lists(portal, plan)
     members = [add_file_members(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]
-    report = load_report(portal, properties, opt_outs, imports, list(lists.values()), members)
+    report = load_report(portal, properties, opt_outs, imports, list(lists.values()), members, sent.errors)
     if import_companies:
         report["companies"] = load_companies(portal, plan)
     report[REPORT_KEY] = kept.report
     kept.as_planned(report["errors"])
-    get_logger().info("load finished: %d rows failed", report["rows_failed"])
+    _log_finished(report)
     return report
+
+
+def _log_finished(report: dict[str, Any]) -> None:
+    """Say the load finished, after a warning per property whose values could not all be options."""
+    logger = get_logger()
+    for name, values in (report["properties"].get(LEFT_OUT_KEY) or {}).items():
+        logger.warning("%s", left_out_warning(name, len(values)))
+    logger.info("load finished: %d rows failed", report["rows_failed"])
 
 
 def contacts_path(entry: dict[str, Any], load_path: str, upsert_max_rows: int = settings.UPSERT_MAX_ROWS) -> str:
@@ -371,8 +395,8 @@ class LoadStopped(LoadError):
     """The load stopped partway (daily quota, HubSpot down, token refused): why, and what it had
     done by then, so a report can say more than that it stopped.
 
-    Its message is the reason's, then what was done: ``... (before the stop: done properties,
-    1 opt-out file; 100 of 245 contacts sent)``.
+    Its message is the reason's, then what was done: ``... (before the stop: done 1 opt-out file,
+    properties; 100 of 245 contacts sent)``.
 
     Args:
         reason: What stopped the load (its ``__cause__`` too).
@@ -396,8 +420,8 @@ class LoadStopped(LoadError):
 
 
 def stop_message(reason: str, done: dict[str, Any]) -> str:
-    """Why the load stopped, then what it had done: ``... (before the stop: done properties,
-    1 opt-out file; 100 of 245 contacts sent)`` (``done`` as :class:`LoadStopped` holds it)."""
+    """Why the load stopped, then what it had done: ``... (before the stop: done 1 opt-out file,
+    properties; 100 of 245 contacts sent)`` (``done`` as :class:`LoadStopped` holds it)."""
     steps = _named(done["steps_done"]) or "nothing"
     return f"{reason} (before the stop: done {steps}; {done['contacts_sent']} of {done['contacts_planned']} contacts sent)"
 
@@ -452,7 +476,8 @@ def load_steps(
 
     Contacts files are submitted together; the flow's task runner runs at most
     ``settings.MAX_CONCURRENT_IMPORTS`` of them at once (HubSpot processes three imports at a
-    time, a fourth would wait DEFERRED). Opt-outs all finish before the first contacts file.
+    time, a fourth would wait DEFERRED). Opt-outs go first and all finish before the properties
+    (a properties step that stops the load has not held them back) and the first contacts file.
 
     Args:
         portal: The portal.
@@ -496,12 +521,13 @@ def load_steps(
     # transaction commits, and a stop rolls it back, so the rerun sent everything again.
     with transaction(commit_mode=CommitMode.EAGER), stopped_when_interrupted(), _said_on_a_stop(progress, log):
         kept = keep_opted_out_non_marketing(portal, planned, state_dir)
-        plan = kept.plan
-        progress.follow(plan)
-        properties = log.result("properties", None, _cached(ensure_properties_task, "properties", state_dir)(portal, plan, return_state=True))
-        progress.step_done(None, 0)
+        progress.follow(kept.plan)
         opt_out_task = _cached(apply_opt_out_file_task, "opt-outs", state_dir)
-        opt_outs = _gather({opt_out_task.submit(portal, plan, entry): ("opt-outs", entry) for entry in plan.opt_outs}, progress, log)
+        opt_outs = _gather({opt_out_task.submit(portal, kept.plan, entry): ("opt-outs", entry) for entry in kept.plan.opt_outs}, progress, log)
+        properties = log.result("properties", None, _cached(ensure_properties_task, "properties", state_dir)(portal, kept.plan, return_state=True))
+        progress.step_done(None, 0)
+        sent = without_options_left_out(kept.plan, properties, state_dir)
+        plan = sent.plan
         contacts = _gather(
             {
                 _submit_contacts(portal, plan, entry, load_path, state_dir, poll_interval, progress): (contacts_path(entry, load_path), entry)
@@ -516,7 +542,7 @@ def load_steps(
         member_task = _cached(add_file_members_task, "list-members", state_dir)
         member_futures = {member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]): entry for entry in _listed(plan)}
         members = [log.result("list-members", entry["file"], _settled(future)) for future, entry in member_futures.items()]
-        report = load_report(portal, properties, opt_outs, contacts, list(lists.values()), members)
+        report = load_report(portal, properties, opt_outs, contacts, list(lists.values()), members, sent.errors)
         if import_companies:
             company_task = _cached(load_file_companies_task, "companies", state_dir)
             companies = CompanyJournal(state_dir, portal.url)
@@ -529,7 +555,7 @@ def load_steps(
     kept.as_planned(report["errors"])
     kept.as_planned(report["reconciliation"]["mismatches"])
     publish_reconciliation(report["reconciliation"])
-    get_logger().info("load finished: %d rows failed", report["rows_failed"])
+    _log_finished(report)
     return report
 
 

@@ -80,6 +80,12 @@ STATE_DIR_ENV_VAR = "ONRAMP_STATE_DIR"
 # CRM batch endpoints take at most 100 inputs per request (HubSpot docs); properties/batch/create
 # is assumed to follow the same rule, since it documents none of its own.
 PROPERTY_BATCH_SIZE = 100
+# A multiple checkboxes property holds at most 5,000 options (HubSpot's property field types,
+# https://knowledge.hubspot.com/account/property-field-types-in-hubspot); a create or update with
+# more is refused. Held for every enumeration field type (dropdown, radio too): assumed, the page
+# gives no other figure. The load makes options of at most this many values per property, the
+# portal's existing options counted, and leaves the rest out (tasks/load/properties.py).
+MAX_OPTIONS_PER_PROPERTY = 5_000
 
 # --- lists -----------------------------------------------------------------------------------
 # HubSpot documents no maximum for memberships/add (reference §5, "chunk the adds"); 1,000 ids

@@ -39,11 +39,20 @@ def _check_kind(body: dict[str, Any]) -> None:
         raise validation_error(f"Enumeration property {body['name']} needs options.")
 
 
-def _options(options: Any) -> list[dict[str, Any]]:
-    """Check ``OptionInput`` items (``label``, ``value`` required; values unique) and return them
-    in the ``Option`` shape."""
+def _options(options: Any, name: str, limit: int) -> list[dict[str, Any]]:
+    """Check ``OptionInput`` items (``label``, ``value`` required; values unique; at most
+    ``limit`` of them) and return them in the ``Option`` shape.
+
+    HubSpot documents the limit (5,000 options) but not how it refuses a property over it: a 400
+    ``VALIDATION_ERROR`` naming the property is assumed, as it answers other invalid definitions.
+    """
     if not isinstance(options, list) or not all(isinstance(option, dict) for option in options):
         raise validation_error("options must be an array of objects.")
+    if len(options) > limit:
+        raise validation_error(
+            f"Property {name} has {len(options)} options; a property can have at most {limit} options.",
+            context={"name": [name]},
+        )
     incomplete = [order for order, option in enumerate(options) if option.get("label") in (None, "") or option.get("value") in (None, "")]
     if incomplete:
         raise validation_error(f"Options at positions {incomplete} need a label and a value.")
@@ -63,8 +72,9 @@ def _options(options: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _definition(body: dict[str, Any]) -> dict[str, Any]:
-    """Check a ``PropertyCreate`` body and return the property to store."""
+def _definition(body: dict[str, Any], max_options: int) -> dict[str, Any]:
+    """Check a ``PropertyCreate`` body (an enumeration with at most ``max_options`` options) and
+    return the property to store."""
     missing = [
         name for name in ("name", "label", "type", "fieldType", "groupName") if not body.get(name)
     ]
@@ -80,7 +90,7 @@ def _definition(body: dict[str, Any]) -> dict[str, Any]:
         body["type"],
         body["fieldType"],
         body["groupName"],
-        options=_options(body.get("options") or []),
+        options=_options(body.get("options") or [], body["name"], max_options),
         description=body.get("description") or "",
         has_unique_value=bool(body.get("hasUniqueValue", False)),
         display_order=body.get("displayOrder", -1),
@@ -102,8 +112,9 @@ async def list_properties(object_type_name: str, request: Request) -> dict[str, 
 async def create_property(object_type_name: str, request: Request) -> dict[str, Any]:
     """Create a property (409 when it exists)."""
     type_id = object_type(object_type_name)
-    definition = _definition(await json_object(request))
-    return emulator_of(request).portal.add_property(type_id, definition)
+    emulator = emulator_of(request)
+    definition = _definition(await json_object(request), emulator.settings.max_property_options)
+    return emulator.portal.add_property(type_id, definition)
 
 
 @router.post("/batch/create")
@@ -114,10 +125,11 @@ async def batch_create(object_type_name: str, request: Request) -> JSONResponse:
     inputs = (await json_object(request)).get("inputs")
     if not isinstance(inputs, list):
         raise validation_error("inputs is required.")
+    emulator = emulator_of(request)
     results, errors = [], []
     for entry in inputs:
         try:
-            results.append(emulator_of(request).portal.add_property(type_id, _definition(entry)))
+            results.append(emulator.portal.add_property(type_id, _definition(entry, emulator.settings.max_property_options)))
         except HubSpotError as error:
             errors.append(
                 standard_error(error.message, error.category, context=error.context or {})
@@ -211,7 +223,8 @@ async def update_property(
     unknown = sorted(set(body) - UPDATABLE)
     if unknown:
         raise validation_error(f"Unrecognized fields in the property update: {unknown}.")
-    portal = emulator_of(request).portal
+    emulator = emulator_of(request)
+    portal = emulator.portal
     with portal.lock:
         current = portal.property(type_id, property_name)
         if current is None:
@@ -222,7 +235,7 @@ async def update_property(
             raise validation_error(f"Property {property_name} is read only and cannot be updated.")
         changes = dict(body)
         if "options" in changes:
-            changes["options"] = _options(changes["options"])
+            changes["options"] = _options(changes["options"], property_name, emulator.settings.max_property_options)
         updated = {**current, **changes, "name": property_name}
         _check_kind(updated)
         if updated["groupName"] not in portal.groups[type_id]:
