@@ -4,7 +4,9 @@ A cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return is run a
 Excel, LibreOffice and Google Sheets (CSV injection). Such cells get a leading apostrophe,
 except plain numbers and phone numbers (``-5``, ``+1 619 305 8111``), which are data and must
 reach HubSpot unchanged. The apostrophe is for people opening the files: whatever sends a
-file's values to HubSpot takes it off again (:func:`restore_formulas`, ``unneutralise``).
+file's values to HubSpot takes it off again (:func:`restore_formulas`, ``unneutralise``). A source
+value that itself starts with an apostrophe before a formula character or another apostrophe
+(``'=1+2``, a note's ``'-- regards``) gets one more, so taking one off gives every value back.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ import polars as pl
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """The first characters that make a spreadsheet run a cell as a formula."""
-_FORMULA_START = r"^[=+\-@\t\r]"
-_NEUTRALISED = r"^'([=+\-@\t\r])"
+NEUTRALISED_STARTS = ("'", *FORMULA_STARTS)
+"""What follows the apostrophe of a neutralised cell: a formula character, or the value's own
+leading apostrophe (``'=1+2`` is written ``''=1+2``)."""
+# One anchored match decides both: a formula start, or an apostrophe the restore would take off.
+_NEEDS_APOSTROPHE = r"^(?:[=+\-@\t\r]|'['=+\-@\t\r])"
+_NEUTRALISED = r"^'(['=+\-@\t\r])"
 _PLAIN_NUMBER = r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$"
 _PHONE_NUMBER = r"^\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*$"
 
@@ -28,14 +34,15 @@ def neutralise_formulas(value: pl.Expr) -> pl.Expr:
     only added to those: every other cell is null in the later steps, which polars skips, so
     the cost over all cells is one anchored first-character match.
     """
-    suspect = pl.when(value.str.contains(_FORMULA_START)).then(value)
+    suspect = pl.when(value.str.contains(_NEEDS_APOSTROPHE)).then(value)
     data = suspect.str.contains(_PLAIN_NUMBER) | suspect.str.contains(_PHONE_NUMBER)
     return pl.when(data.not_()).then(pl.lit("'") + suspect).otherwise(value)
 
 
 def restore_formulas(value: pl.Expr) -> pl.Expr:
     """A neutralised cell as the value it stands for: without the apostrophe in front of a
-    formula character (``'=SUM(A1)`` is ``=SUM(A1)``); any other cell as it is."""
+    formula character or another apostrophe (``'=SUM(A1)`` is ``=SUM(A1)``, ``''=x`` is ``'=x``);
+    any other cell as it is."""
     return value.str.replace(_NEUTRALISED, "$1")
 
 

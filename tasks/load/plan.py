@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.csv_safety import FORMULA_STARTS
+from tasks.csv_safety import NEUTRALISED_STARTS
 from tasks.errors import LoadError
 
 PLAN_FORMAT_VERSION = 1
@@ -124,8 +124,9 @@ def read_plan(plan_dir: str | Path) -> LoadPlan:
 
 def unneutralise(cell: str) -> str:
     """A planned CSV cell as the value it stands for: without the apostrophe the planner puts in
-    front of a cell a spreadsheet would run as a formula (``'-joe@x.com`` is ``-joe@x.com``)."""
-    if cell.startswith("'") and cell[1:2] in FORMULA_STARTS:
+    front of a cell a spreadsheet would run as a formula (``'-joe@x.com`` is ``-joe@x.com``), or
+    of a value's own leading apostrophe (``''=x`` is ``'=x``), as ``tasks.csv_safety.restore_formulas`` does."""
+    if cell.startswith("'") and cell[1:2] in NEUTRALISED_STARTS:
         return cell[1:]
     return cell
 
