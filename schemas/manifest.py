@@ -290,11 +290,7 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
             accounts, or aims two accounts at one portal; the message names the line of the
             offending entry.
     """
-    try:
-        with fsspec.open(uri, "r", encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(uri, f"cannot read the manifest: {type(error).__name__}") from None
+    text = _manifest_text(uri)
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -324,6 +320,37 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
             line=_line_of(root, ("accounts", shared.second, "portal")),
         )
     return manifest
+
+
+def _manifest_text(uri: str) -> str:
+    """The manifest's text.
+
+    Raises:
+        InputError: It cannot be read.
+    """
+    try:
+        with fsspec.open(uri, "r", encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(uri, f"cannot read the manifest: {type(error).__name__}") from None
+
+
+def manifest_line(uri: str, loc: tuple) -> int | None:
+    """The 1-based line of a manifest's entry, for a refusal found after the manifest was read
+    (``("accounts", 1, "portal")``: the second account's portal; the deepest part found).
+
+    Args:
+        uri: The manifest's path or fsspec URL.
+        loc: Where in it, as a validation error's location.
+
+    Returns:
+        The line, or None when the manifest can no longer be read as YAML.
+    """
+    try:
+        root = yaml.compose(_manifest_text(uri))
+    except (InputError, yaml.YAMLError):
+        return None
+    return _line_of(root, loc)
 
 
 EXTRA_KEY = "extra_forbidden"

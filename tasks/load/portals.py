@@ -16,8 +16,9 @@ import contextvars
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from schemas.manifest import AccountSpec, PortalSpec
+from schemas.manifest import AccountSpec, PortalSpec, manifest_line
 from tasks.errors import InputError, LoadError
 from tasks.load.client import HubSpotPortal, PortalDetails, resolve_token
 from tasks.load.expected import ExpectedPortal, portal_refusal
@@ -75,26 +76,44 @@ def what_is_known(account: str, expected: ExpectedPortal | None, details: Portal
     return AccountPortal(account, None, why_unanswered)
 
 
-def run_refusal(portals: Sequence[AccountPortal]) -> str | None:
-    """Why a run of these accounts must not start, in one line, or None when it may.
+class RunRefusal(NamedTuple):
+    """Why a run must not start, and the manifest entry to blame.
 
-    An account whose ``portal_id`` HubSpot contradicts comes first; then the first account whose
-    portal an earlier account loads into. Accounts whose portal is not known are not compared.
+    Attributes:
+        account: The account whose entry is to blame.
+        key: The part of its entry (``("portal",)``, ``("portal", "portal_id")``), whose line the
+            refusal names.
+        reason: One line, the accounts named.
     """
-    disagreement = next((p.disagreement for p in portals if p.disagreement), None)
-    if disagreement:
-        return disagreement
+
+    account: str
+    key: tuple[str, ...]
+    reason: str
+
+
+def run_refusal(portals: Sequence[AccountPortal]) -> RunRefusal | None:
+    """Why a run of these accounts must not start, or None when it may.
+
+    An account whose ``portal_id`` HubSpot contradicts comes first (its ``portal_id`` to blame);
+    then the first account whose portal an earlier account loads into (its ``portal``). Accounts
+    whose portal is not known are not compared.
+    """
+    contradicted = next((p for p in portals if p.disagreement), None)
+    if contradicted is not None:
+        return RunRefusal(contradicted.account, ("portal", "portal_id"), contradicted.disagreement)
     earlier: dict[int, AccountPortal] = {}
     for portal in portals:
         if portal.portal_id is None:
             continue
         first = earlier.setdefault(portal.portal_id, portal)
         if first is not portal:
-            return (
+            return RunRefusal(
+                portal.account,
+                ("portal",),
                 f"accounts {first.account} and {portal.account} load into one HubSpot portal, {portal.portal_id} "
                 f"({first.account}: {first.how_known}; {portal.account}: {portal.how_known}): list their sources under "
                 "one account, so their contacts merge into one row per email (apart, an opt-out in one would not stop "
-                "the other's import): nothing was sent"
+                "the other's import): nothing was sent",
             )
     return None
 
@@ -141,15 +160,16 @@ def check_one_portal_each(manifest: str, accounts: Sequence[AccountSpec], runs_e
     their ``portal_id``; warn of the accounts whose portal cannot be known before they run.
 
     Args:
-        manifest: The manifest's location, named in the refusal.
-        accounts: Every account of the manifest, finished ones too: a portal they loaded keeps
-            their contacts, which another account's import would not merge with.
+        manifest: The manifest's location, named in the refusal with the line to blame.
+        accounts: Every account of the manifest, in its order, finished ones too: a portal they
+            loaded keeps their contacts, which another account's import would not merge with.
         runs_elsewhere: Whether the accounts run on a deployment's workers or a Dask cluster
             of their own (:func:`token_read_here`).
 
     Raises:
-        InputError: One line naming both accounts and the portal id, or the account whose
-            token HubSpot says is another portal's; never a token.
+        InputError: One line naming the manifest's line of the second account's ``portal``,
+            both accounts and the portal id, or that of the ``portal_id`` HubSpot contradicts
+            and its account; never a token.
     """
     with ThreadPoolExecutor(max_workers=ASKED_AT_ONCE, thread_name_prefix="onramp-portal-id") as pool:
         # Each question in a copy of this context: the run's settings (its Prefect API, where
@@ -158,7 +178,8 @@ def check_one_portal_each(manifest: str, accounts: Sequence[AccountSpec], runs_e
         portals = [question.result() for question in asked]
     refusal = run_refusal(portals)
     if refusal:
-        raise InputError(manifest, refusal)
+        entry = next(index for index, account in enumerate(accounts) if account.name == refusal.account)
+        raise InputError(manifest, refusal.reason, line=manifest_line(manifest, ("accounts", entry, *refusal.key)))
     unknown = [p for p in portals if p.portal_id is None]
     if unknown and len(portals) > 1:
         get_logger().warning(

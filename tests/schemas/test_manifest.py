@@ -1,6 +1,13 @@
 import pytest
 
-from schemas.manifest import DEFAULT_TOKEN_ENV, RUNS_ON_WORKERS, AccountsParameters, load_manifest, relative_to_manifest
+from schemas.manifest import (
+    DEFAULT_TOKEN_ENV,
+    RUNS_ON_WORKERS,
+    AccountsParameters,
+    load_manifest,
+    manifest_line,
+    relative_to_manifest,
+)
 from tasks.errors import InputError
 
 GOOD = """\
@@ -281,3 +288,21 @@ def test_a_portal_url_carrying_a_credential_is_refused_at_its_line_without_repea
 def test_a_portal_url_that_is_no_http_url_is_refused(tmp_path, url):
     with pytest.raises(InputError, match=r":4: accounts\.0\.portal\.url: expected an http:// or https:// URL"):
         load_manifest(write(tmp_path, GOOD.replace("url: https://api.hubapi.com,", f'url: "{url}",')))
+
+
+def test_the_line_of_an_entry_is_found_after_the_manifest_was_read_and_none_once_it_cannot_be(tmp_path):
+    path = tmp_path / "accounts.yaml"
+    path.write_text(
+        "accounts:\n"
+        "  - name: acme\n    sources: [a.zip]\n"
+        "  - name: globex\n    sources: [g.zip]\n    portal:\n      url: https://api.hubapi.com\n      portal_id: 12\n",
+        encoding="utf-8",
+    )
+
+    assert manifest_line(str(path), ("accounts", 1)) == 4
+    assert manifest_line(str(path), ("accounts", 1, "portal", "portal_id")) == 8
+    # An account without a portal key: its entry's line, the deepest part found.
+    assert manifest_line(str(path), ("accounts", 0, "portal")) == 2
+    assert manifest_line(str(tmp_path / "gone.yaml"), ("accounts", 1)) is None
+    path.write_text("accounts: [", encoding="utf-8")
+    assert manifest_line(str(path), ("accounts", 1)) is None
