@@ -391,6 +391,21 @@ def _files_sent(results: list[dict]) -> str:
     )
 
 
+MARKETING_BILLING_HINT = (
+    "Marketing contacts are billed: they count toward the portal's HubSpot marketing-contacts tier, and going over it "
+    "upgrades the tier automatically. `--consent STATUS=non_marketing` (the flow's consent_overrides) imports a "
+    "status's contacts as non-marketing."
+)
+"""What a person should know before marketing contacts are made
+(https://knowledge.hubspot.com/account/understand-marketing-contacts-billing)."""
+
+
+def marketing_billing_hint(report: dict) -> str | None:
+    """:data:`MARKETING_BILLING_HINT`, said once beside the ledger's marketing count, for a run
+    that plans marketing contacts; None for one that plans none."""
+    return MARKETING_BILLING_HINT if report["contacts"]["marketing"] else None
+
+
 def load_lines(load: dict) -> list[str]:
     """What a load did, as the console and the markdown report say it: the portal, the files,
     opt-outs and rows failed, then one indented line each for the static lists, the contacts
@@ -449,6 +464,7 @@ PROVENANCE_ROWS_SHOWN = 20
 def markdown_report(report: dict) -> str:
     """A short human report of the run: the ledger, outcomes, files and load results."""
     c = report["contacts"]
+    billing = marketing_billing_hint(report)
     lines = [
         "# Onramp run report",
         "",
@@ -456,6 +472,7 @@ def markdown_report(report: dict) -> str:
         "|---:|---:|---:|---:|---:|---:|",
         f"| {report['rows_read']} | {report['rows_rejected']} | {report['duplicates_merged']} "
         f"| {c['marketing']} | {c['non_marketing']} | {c['opted_out']} |",
+        *([f"\n{billing}"] if billing else []),
         "",
         "## Sources",
         "",

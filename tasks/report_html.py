@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tasks.report import PROVENANCE_ROWS_SHOWN, source_warnings
+from tasks.report import PROVENANCE_ROWS_SHOWN, marketing_billing_hint, source_warnings
 
 REPORT_HTML_FILE = "report.html"
 
@@ -70,7 +70,9 @@ def _funnel(report: dict) -> str:
         f"<tr id='{key}'><th>{label}</th><td class='n'>{count:,}</td><td class='b'>{_bar(count, read, colour)}</td></tr>"
         for key, label, count, colour in steps
     )
-    return f"<h2>From rows read to outcomes</h2><table>{rows}</table>"
+    hint = marketing_billing_hint(report)
+    billing = f"<p id='marketing-billing'>{escape(hint)}</p>" if hint else ""
+    return f"<h2>From rows read to outcomes</h2><table>{rows}</table>{billing}"
 
 
 def _sources(sources: Iterable[dict]) -> str:
