@@ -9,7 +9,10 @@ lineage to the source rows it came from. ``reference/hubspot-api.md`` §1.
 With an :class:`~tasks.load.resume.ImportJournal`, a file whose import was already submitted
 (by a run that was killed or stopped) is not submitted again: its import is polled instead.
 So a command stopped while it waits for an import (``tasks/stopping.py`` ends the wait at once)
-loses nothing: its rerun takes the import up.
+loses nothing: its rerun takes the import up. A journalled import that ended without doing the
+work (``FAILED``, ``CANCELED``) is not taken up: the file is submitted again. As a Prefect task, a
+file whose import did not end ``DONE`` is not recorded done (``tasks/load/resume.py``), so a rerun
+sends it again; one that ended ``DONE``, row errors and all, is.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back, unneutralise
-from tasks.load.resume import ImportJournal
+from tasks.load.resume import ImportJournal, leave_unrecorded, step_finished
 from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_emails_in
 
@@ -224,10 +227,20 @@ def find_import(portal: HubSpotPortal, name: str, since_ms: int) -> str | None:
 
 
 def resume_import(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ImportJournal) -> str | None:
-    """The import an earlier run submitted for this file, if the journal or HubSpot knows one."""
+    """The import an earlier run submitted for this file, if the journal or HubSpot knows one
+    that is still running or ended ``DONE``.
+
+    One that ended otherwise (``FAILED``, ``CANCELED``) did not do the work, so the file is
+    submitted again; one that ended ``DONE`` is never submitted twice.
+    """
     record = journal.read(plan, entry)
     if record.get("import_id"):
-        return str(record["import_id"])
+        import_id = str(record["import_id"])
+        state = get_import(portal, import_id).state
+        if state in _ADOPTABLE_STATES:
+            return import_id
+        get_logger().info("%s: import %s of an earlier run ended %s; submitting the file again", entry["file"], import_id, state)
+        return None
     if record.get("name"):
         import_id = find_import(portal, record["name"], int(record.get("intent_at", 0)))
         if import_id is not None:
@@ -311,7 +324,8 @@ def _submit(
 ) -> dict[str, Any] | None:
     """(Re)start ``run``'s import; returns the error when HubSpot refuses to start it (a 4xx).
 
-    On the first attempt, an import an earlier run submitted for the file is taken up instead.
+    On the first attempt, an import an earlier run submitted for the file is taken up instead,
+    unless it ended without doing the work (:func:`resume_import`).
     """
     if run.attempts == 0 and journal is not None:
         resumed = resume_import(portal, plan, run.entry, journal)
@@ -487,11 +501,16 @@ def import_contacts_file(
     """Import one planned contacts file and wait for it; see :func:`import_contacts_files`.
 
     A flow that runs this per file keeps to ``settings.MAX_CONCURRENT_IMPORTS`` at once itself
-    (e.g. a task runner with that many workers); a fourth would only wait as ``DEFERRED``.
+    (e.g. a task runner with that many workers); a fourth would only wait as ``DEFERRED``. In a
+    Prefect task, an import that did not end ``DONE`` keeps the task from being recorded done
+    (:func:`~tasks.load.resume.leave_unrecorded`), so a rerun sends the file again.
     """
-    return import_contacts_files(
+    result = import_contacts_files(
         portal, plan, [entry], poll_interval=poll_interval, timeout=timeout, journal=journal
     )[0]
+    if not step_finished(result):
+        leave_unrecorded()
+    return result
 
 
 import_contacts_file_task = task(

@@ -13,6 +13,14 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
   so it survives the process, the server and an ephemeral server's throwaway database.
   Transactions were not needed: each step is one task, and nothing has to be rolled back when a
   later step fails (a HubSpot write cannot be undone anyway).
+- **Only finished work is recorded.** A contacts file's step whose import did not end ``DONE``
+  (``FAILED``, ``CANCELED``, refused at creation, still running when the load stopped waiting; on
+  the upsert path, its marketing-status import) returns its result like any other, so the run
+  reports its rows failed, but keeps its task's transaction from writing the result
+  (:func:`leave_unrecorded`): a rerun sends it again. ``DONE`` with row errors is finished:
+  those rows are data HubSpot refused, reported per row, and would only be refused again. The
+  steps that need a file's contacts in HubSpot (its list members, its companies) are recorded only
+  once that file's step is (:class:`SentContent`); the read-back is never recorded.
 - **An import journal.** An import is the one step whose work outlives the request: HubSpot goes
   on processing after the process dies. So before it submits, the step writes its intent to a
   journal file keyed like the cache, and the import id once HubSpot answers. A rerun polls the
@@ -48,6 +56,8 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from prefect.cache_policies import CachePolicy
+from prefect.context import TaskRunContext
+from prefect.transactions import get_transaction
 
 from tasks.errors import LoadError
 from tasks.load.client import HubSpotPortal
@@ -64,6 +74,14 @@ LOCK_FILE = "load.lock"
 SCHEME_ALIASES = {"s3a": "s3", "gcs": "gs", "abfs": "az", "abfss": "az"}
 """URL schemes fsspec serves with the same filesystem as another (s3fs registers ``s3`` and
 ``s3a``, gcsfs ``gs`` and ``gcs``, adlfs ``az``, ``abfs`` and ``abfss``): the same folder."""
+IMPORTS = "imports"
+UPSERT = "upsert"
+CONTACTS_STEPS = (IMPORTS, UPSERT)
+"""The step names of a contacts file, by its load path (``tasks/load/run.py`` caches them so)."""
+STEPS_AFTER_CONTACTS = frozenset({"list-members", "companies"})
+"""Steps keyed by a contacts file's entry that need its contacts in HubSpot: recorded done only
+once that file's contacts step is."""
+FINISHED_STATE = "DONE"
 # A file is hashed in pieces this large, so a 512 MB import file never sits in memory.
 _HASH_CHUNK_BYTES = 1024 * 1024
 
@@ -126,9 +144,45 @@ class SentContent(CachePolicy):
 
     step: str = "step"
 
-    def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str:
-        """The step key of this task run's inputs."""
-        return step_key(self.step, inputs["portal"].url, inputs["plan"], inputs.get("entry"))
+    def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
+        """The step key of this task run's inputs, or ``None`` (run, and record nothing) for a
+        step of :data:`STEPS_AFTER_CONTACTS` whose contacts file's step is not recorded done."""
+        url, plan, entry = inputs["portal"].url, inputs["plan"], inputs.get("entry")
+        if self.step in STEPS_AFTER_CONTACTS and not any(
+            task_ctx.result_store.exists(step_key(step, url, plan, entry)) for step in CONTACTS_STEPS
+        ):
+            # Some of the file's contacts may not be in HubSpot yet: what this step does now
+            # must be done again once the rerun has sent them.
+            return None
+        return step_key(self.step, url, plan, entry)
+
+
+def step_finished(result: dict[str, Any]) -> bool:
+    """Whether a contacts file's step did its work: its import ended ``DONE``.
+
+    ``DONE`` with row errors is finished (those rows are reported, and sending them again would
+    only be refused again); ``FAILED``, ``CANCELED``, ``REVERTED``, ``REJECTED`` (HubSpot would not
+    start it) or a state still running when the load stopped waiting are not.
+
+    Args:
+        result: The step's result (``tasks/load/imports.py``, ``tasks/load/upsert.py``), whose
+            ``state`` says how its import ended.
+    """
+    return result.get("state") == FINISHED_STATE
+
+
+def leave_unrecorded() -> None:
+    """Keep the Prefect task running now from recording its result, so a rerun runs it again.
+
+    The task still completes and returns its result to this run; only its transaction does not
+    write it under the step's key. A contacts file's step calls this when its work did not
+    finish (:func:`step_finished`); so does a function the step calls for part of its work (the
+    upsert path's marketing-status import), since the step did not finish either. Outside a task
+    (a plain call) there is no record to keep.
+    """
+    transaction = get_transaction() if TaskRunContext.get() is not None else None
+    if transaction is not None:
+        transaction.write_on_commit = False
 
 
 def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:

@@ -51,13 +51,11 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN, import_contacts_file
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
-from tasks.load.resume import ImportJournal
+from tasks.load.resume import FINISHED_STATE, IMPORTS, UPSERT, ImportJournal, leave_unrecorded, step_finished
 from tasks.load.retry import HttpError, describe, error_body
 from tasks.privacy import mask_emails_in
 
 UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
-IMPORTS = "imports"
-UPSERT = "upsert"
 MARKETING_STATUS_PROPERTY = "hs_marketable_status"
 
 
@@ -341,8 +339,10 @@ def _set_marketing_status(
 
     Returns:
         The import's result (:func:`~tasks.load.imports.import_contacts_file`), its errors
-        moved onto the lines of the planned file and scoped ``value`` (the contact landed, its
-        marketing status did not).
+        moved onto the lines of the planned file. When the import ended ``DONE``, a row it
+        refused is scoped ``value`` (the contact landed, its marketing status did not: data, not
+        sent again). When it did not (``FAILED``, ``CANCELED``, refused, not finished), every row
+        is scoped ``row``: those rows failed, and a rerun (or the next sync) sends them again.
     """
     file_name = entry["file"].rsplit("/", 1)[-1]
     landed = sorted(landed)
@@ -355,6 +355,7 @@ def _set_marketing_status(
         result = import_contacts_file(
             portal, LoadPlan(Path(directory), plan.data), status_entry, poll_interval=poll_interval, journal=journal
         )
+    finished = step_finished(result)
     errors = []
     for error in result["errors"]:
         line = landed[error["line"] - 2][0] if error.get("line") else None
@@ -363,18 +364,19 @@ def _set_marketing_status(
                 **error,
                 "file": entry["file"],
                 "line": line,
-                "scope": "value" if line else "file",
+                "scope": ("value" if finished else "row") if line else "file",
                 "column": MARKETING_STATUS_PROPERTY,
                 "message": f"marketing status not set: {error['message']}",
             }
         )
-    if result["state"] != "DONE":
+    if not finished:
         errors.append(
             {
                 **_row_error(entry["file"], None, "MARKETING_STATUS_NOT_SET", ""),
                 "scope": "file",
                 "column": MARKETING_STATUS_PROPERTY,
-                "message": f"marketing-status import ended {result['state']}: {len(landed)} contacts upserted as non-marketing",
+                "message": f"marketing-status import ended {result['state']}: {len(landed)} contacts upserted as "
+                "non-marketing, counted failed and sent again by the next run",
             }
         )
     result["errors"] = tie_back(plan, errors)
@@ -412,7 +414,9 @@ def upsert_contacts_file(
              "previous_import_ids", "state", "attempts", "counters", "list_ids", "rows_failed",
              "rows_with_value_errors", "errors", "path", "requests"}
 
-        ``state`` is ``DONE`` (every row was sent and answered); ``import_id`` and ``list_ids``
+        ``state`` is ``DONE`` (every row was sent and answered, and the marketing status set),
+        else the state the marketing-status import ended in (its rows failed, and as a Prefect
+        task the step is not recorded done: a rerun sends the file again); ``import_id`` and ``list_ids``
         are those of the marketing-status import (``None`` / empty for a non-marketing file);
         ``counters`` has ``TOTAL_ROWS``, ``CREATED_OBJECTS``, ``UPDATED_OBJECTS``, ``ERRORS``;
         errors are ``{"file", "line", "error_type", "scope", "message", "column", "sources"}``,
@@ -439,7 +443,9 @@ def upsert_contacts_file(
     for repeats in later:
         _send_all(portal, file, chunked(repeats, settings.UPSERT_BATCH_SIZE), total, threads=threads, on_batch=report)
     errors.extend(total.errors)
-    marketing: dict[str, Any] = {"import_id": None, "previous_import_ids": [], "attempts": 0, "list_ids": [], "errors": []}
+    marketing: dict[str, Any] = {
+        "import_id": None, "previous_import_ids": [], "state": FINISHED_STATE, "attempts": 0, "list_ids": [], "errors": [],
+    }
     if entry.get("marketable") and total.landed:
         marketing = _set_marketing_status(portal, plan, entry, total.landed, poll_interval, journal)
     errors = tie_back(plan, errors) + marketing["errors"]
@@ -452,7 +458,7 @@ def upsert_contacts_file(
         "upsert %s: %d rows, %d created, %d updated, %d failed, %d requests",
         file, rows, total.created, total.updated, len(failed_lines), total.requests,
     )
-    return {
+    result = {
         "file": file,
         "name": entry.get("name"),
         "outcome": entry.get("outcome"),
@@ -460,7 +466,7 @@ def upsert_contacts_file(
         "rows": entry.get("rows", rows),
         "import_id": marketing["import_id"],
         "previous_import_ids": marketing["previous_import_ids"],
-        "state": "DONE",
+        "state": marketing["state"],
         "attempts": marketing["attempts"],
         "counters": {
             "TOTAL_ROWS": rows,
@@ -475,6 +481,10 @@ def upsert_contacts_file(
         "path": UPSERT,
         "requests": total.requests,
     }
+    if not step_finished(result):
+        # As a Prefect task: not recorded done, so a rerun (a sync's retry) sends the file again.
+        leave_unrecorded()
+    return result
 
 
 upsert_contacts_file_task = task(
