@@ -391,6 +391,12 @@ def _files_sent(results: list[dict]) -> str:
     )
 
 
+def not_associated(load: dict) -> int:
+    """The rows a load with companies left without their company: contacts HubSpot holds but
+    would not associate with it, or whose company it would not create (``load.companies.errors``)."""
+    return (load.get("companies") or {}).get("not_associated", 0)
+
+
 MARKETING_BILLING_HINT = (
     "Marketing contacts are billed: they count toward the portal's HubSpot marketing-contacts tier, and going over it "
     "upgrades the tier automatically. `--consent STATUS=non_marketing` (the flow's consent_overrides) imports a "
@@ -408,14 +414,18 @@ def marketing_billing_hint(report: dict) -> str | None:
 
 def load_lines(load: dict) -> list[str]:
     """What a load did, as the console and the markdown report say it: the portal, the files,
-    opt-outs and rows failed, then one indented line each for the static lists, the contacts
-    kept non-marketing, the companies and what the read-back found amiss."""
+    opt-outs and rows failed (and the rows loaded without some values or without their company),
+    then one indented line each for the static lists, the contacts kept non-marketing, the
+    companies and what the read-back found amiss."""
     refused = load.get("rows_with_value_errors", 0)
+    without_company = not_associated(load)
     lines = [
         f"{portal_named(load)}: {_files_sent(load['imports'])}, "
         f"{load['opt_outs']['unsubscribed']} opted out, {load['rows_failed']} row(s) failed"
         + (f", {refused} row(s) with values HubSpot refused" if refused else "")
         + (" (report.json load.errors)" if load["rows_failed"] or refused else "")
+        + (f", {without_company} row(s) not associated with their company (report.json load.companies.errors)"
+           if without_company else "")
     ]
     for static in (item for item in load.get("lists", []) if "name" in item and item["list_id"]):
         removed, not_removed = static.get("removed_opted_out", 0), static.get("remove_failed", 0)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tasks.report import PROVENANCE_ROWS_SHOWN, marketing_billing_hint, source_warnings
+from tasks.report import PROVENANCE_ROWS_SHOWN, marketing_billing_hint, not_associated, source_warnings
 
 REPORT_HTML_FILE = "report.html"
 
@@ -126,10 +126,17 @@ def _load(load: dict | None) -> str:
         return ""
     failed = load.get("rows_failed", 0)
     refused = load.get("rows_with_value_errors", 0)
+    without_company = not_associated(load)
     named = " report.json's <code>load.errors</code> names each row and why." if failed or refused else ""
+    companies = (
+        f" {without_company:,} row(s) loaded but not associated with their company (HubSpot refused the association "
+        "or the company); report.json's <code>load.companies.errors</code> names each row and why."
+        if without_company
+        else ""
+    )
     status = (
-        f"<p class='{'bad' if failed or refused else 'ok'}'>{failed:,} row(s) failed in HubSpot. "
-        f"{refused:,} row(s) loaded with values HubSpot refused (those values were left out).{named}</p>"
+        f"<p class='{'bad' if failed or refused or without_company else 'ok'}'>{failed:,} row(s) failed in HubSpot. "
+        f"{refused:,} row(s) loaded with values HubSpot refused (those values were left out).{named}{companies}</p>"
     )
     rows = "".join(
         f"<tr><td><code>{escape(str(i.get('file', '')))}</code></td><td>{escape(str(i.get('state', '')))}</td>"

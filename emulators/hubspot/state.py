@@ -131,6 +131,9 @@ class Portal:
             self.subscription_statuses: dict[tuple[str, int], tuple[str, str]] = {}
             self.imports: dict[str, ImportJob] = {}
             self.associations: dict[tuple[str, str], set[tuple[str, str]]] = {}
+            # Admin-configured association limits: (from type, to type) → the most records of the
+            # second type one record of the first may be associated with by default.
+            self.association_limits: dict[tuple[str, str], int] = {}
 
     def next_id(self, kind: str) -> int:
         """Hand out the next id of a kind (``object``, ``list``, ``import``, ``file``)."""

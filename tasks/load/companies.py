@@ -13,6 +13,13 @@ APIs instead of a multi-object import, because a multi-object import is always n
 3. the contacts' ids, read back by email, associated with their companies by the default
    (unlabeled) association, 100 pairs a request.
 
+A contact HubSpot would not associate with its company (an association limit its admin set, any
+refusal of an input of a batch), or whose company HubSpot would not create, is an error of the
+file's result, by its file and line, source rows and why, and counted in ``not_associated``. A step with such
+errors is not recorded done (:func:`~tasks.load.resume.leave_unrecorded`): the refusal comes from
+the portal, not from the plan, so once it is mended there (a limit raised), the same command
+associates them.
+
 Files are done one after another: two files sharing a domain side by side would both find it
 missing and both create it.
 """
@@ -24,7 +31,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 from prefect import task
@@ -37,7 +44,8 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.contact_ids import EMAIL_COLUMN, contact_ids
 from tasks.load.log import get_logger
-from tasks.load.plan import LoadPlan, read_header, unneutralise
+from tasks.load.plan import LoadPlan, read_header, tie_back, unneutralise
+from tasks.load.resume import leave_unrecorded
 from tasks.load.retry import HttpError, describe
 
 FREE_MAIL_DOMAINS = frozenset(
@@ -49,6 +57,11 @@ COMPANY_COLUMN = "company"
 WEBSITE_COLUMN = "website"
 DOMAIN = "domain"
 NAME = "name"
+LINE = "line"
+# The load errors of contacts left without their company: their scope, and why.
+ASSOCIATION_SCOPE = "association"
+ASSOCIATION_REFUSED = "ASSOCIATION_REFUSED"
+COMPANY_NOT_CREATED = "COMPANY_NOT_CREATED"
 _COMPANIES_PATH = "/crm/v3/objects/companies"
 _ASSOCIATE_PATH = "/crm/v4/associations/contacts/companies/batch/associate/default"
 # A host name: dot-separated labels of letters, digits and hyphens, at least two labels.
@@ -110,8 +123,9 @@ def company_links(path: Path) -> pl.DataFrame:
     """Each contact of a contacts file with its company's domain and name, when it has one.
 
     Returns:
-        Columns ``email``, ``domain``, ``name`` (the contact's ``company`` cell, or null), one
-        row per contact with a domain, in file order.
+        Columns ``email``, ``domain``, ``name`` (the contact's ``company`` cell, or null) and
+        ``line`` (its line in the file, the header line 1, counted in records as lineage counts
+        them), one row per contact with a domain, in file order.
     """
     present = set(read_header(path))
     wanted = [column for column in (EMAIL_COLUMN, COMPANY_COLUMN, WEBSITE_COLUMN) if column in present]
@@ -128,6 +142,7 @@ def company_links(path: Path) -> pl.DataFrame:
         email.alias(EMAIL_COLUMN),
         pl.coalesce(_valid_domain(website), _valid_domain(email.str.split("@").list.last())).alias(DOMAIN),
         name.alias(NAME),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(LINE),
     ).drop_nulls(DOMAIN)
 
 
@@ -193,19 +208,92 @@ def _made_by(portal: HubSpotPortal, batch: list[tuple[str, str]]) -> Callable[[]
     return landed
 
 
-def _associate(portal: HubSpotPortal, pairs: Iterable[tuple[str, str]]) -> tuple[int, list[str]]:
-    """Associate ``(contact id, company id)`` pairs by default; returns (associated, refusals)."""
-    done, problems = 0, []
-    for batch in chunked(pairs, settings.ASSOCIATION_BATCH_SIZE):
-        body = {"inputs": [{"from": {"id": contact}, "to": {"id": company}} for contact, company in batch]}
+class Association(NamedTuple):
+    """A contact to associate with its company: its email, its record id and the company's."""
+
+    email: str
+    contact: str
+    company: str
+
+
+def refusals(batch: list[Association], answer: dict[str, Any]) -> dict[str, str]:
+    """Why HubSpot did not associate each contact of a batch its answer has no result for.
+
+    A batch answer's ``results`` are the associations made; its ``errors`` do not always say
+    which input they are about. A contact is refused when no result pairs it with its company,
+    and its reason is the message of the error whose ``context`` names its record id, else those
+    of the errors that name no contact of the batch.
+
+    Args:
+        batch: The batch sent.
+        answer: HubSpot's answer to it.
+
+    Returns:
+        ``{email: why}`` for each contact left without its company.
+    """
+    made = {
+        (str((result.get("from") or {}).get("id")), str((result.get("to") or {}).get("id")))
+        for result in answer.get("results") or []
+    }
+    named = [(_named_ids(error), str(error.get("message"))) for error in answer.get("errors") or []]
+    contacts = {item.contact for item in batch}
+    unnamed = "; ".join(dict.fromkeys(message for ids, message in named if not ids & contacts)) or "HubSpot gave no reason"
+
+    def why(contact: str) -> str:
+        return next((message for ids, message in named if contact in ids), unnamed)
+
+    return {item.email: why(item.contact) for item in batch if (item.contact, item.company) not in made}
+
+
+def _named_ids(error: dict[str, Any]) -> set[str]:
+    """The values a batch error's ``context`` names (record ids among them)."""
+    context = error.get("context") or {}
+    return {str(value) for values in context.values() if isinstance(values, list) for value in values}
+
+
+def _associate(portal: HubSpotPortal, associations: Iterable[Association]) -> tuple[int, dict[str, str]]:
+    """Associate contacts with their companies by default, 100 a request.
+
+    Returns:
+        How many were associated, and why each refused contact was (``{email: why}``).
+    """
+    done, refused = 0, {}
+    for batch in chunked(associations, settings.ASSOCIATION_BATCH_SIZE):
+        body = {"inputs": [{"from": {"id": item.contact}, "to": {"id": item.company}} for item in batch]}
         try:
             answer = portal.request("POST", _ASSOCIATE_PATH, json=body) or {}
         except HttpError as error:
-            problems.append(describe(error))
+            refused.update((item.email, describe(error)) for item in batch)
             continue
-        done += len(answer.get("results", []))
-        problems.extend(str(error.get("message")) for error in answer.get("errors", []))
-    return done, problems
+        left = refusals(batch, answer)
+        done += len(batch) - len(left)
+        refused.update(left)
+    return done, refused
+
+
+def _not_associated_errors(
+    plan: LoadPlan, file: str, company_of: dict[str, tuple[str, int]], refused: dict[str, str], not_created: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The load errors of a file's contacts left without their company, by line, with their
+    sources (``tie_back``); never an email.
+
+    Args:
+        plan: The plan (its lineage names the sources).
+        file: The contacts file.
+        company_of: Each contact's company domain and line, by email.
+        refused: Why HubSpot refused each association, by email.
+        not_created: The domain of each contact whose company HubSpot did not create, by email.
+    """
+    errors = [
+        {"file": file, "line": company_of[email][1], "error_type": ASSOCIATION_REFUSED, "scope": ASSOCIATION_SCOPE,
+         DOMAIN: company_of[email][0], "message": f"not associated with its company: {why}"}
+        for email, why in refused.items()
+    ] + [
+        {"file": file, "line": company_of[email][1], "error_type": COMPANY_NOT_CREATED, "scope": ASSOCIATION_SCOPE,
+         DOMAIN: domain, "message": f"HubSpot did not create the company of {domain} (load.companies.problems says why)"}
+        for email, domain in not_created.items()
+    ]
+    return tie_back(plan, sorted(errors, key=lambda error: error["line"]))
 
 
 def load_file_companies(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: CompanyJournal) -> dict[str, Any]:
@@ -220,9 +308,14 @@ def load_file_companies(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, 
 
     Returns:
         ``{"file", "domains", "created", "existing", "associated", "without_company",
-        "problems", "origins"}``: counts (``created``: companies this step created;
-        ``existing``: those HubSpot had before the migration), HubSpot's messages for what it
-        refused, and each domain's origin (:func:`_origin`) for :func:`companies_report`.
+        "not_associated", "problems", "errors", "origins"}``: counts (``created``: companies
+        this step created; ``existing``: those HubSpot had before the migration;
+        ``not_associated``: contacts HubSpot holds but would not associate with their company,
+        or whose company it would not create), HubSpot's messages for the companies it would
+        not create, the errors of the contacts not associated (``{"file", "line", "error_type",
+        "scope": "association", "domain", "message", "sources"}``) and each domain's origin
+        (:func:`_origin`) for :func:`companies_report`. With errors, the step is not recorded
+        done (the module's docstring says why).
     """
     path = plan.path(entry["file"])
     links = company_links(path)
@@ -234,19 +327,28 @@ def load_file_companies(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, 
     missing = {domain: wanted[domain] or domain for domain in unknown if domain not in existing}
     problems = _create(portal, missing, journal) if missing else []
     ids = {**existing, **journal.ids}
-    company_of = dict(zip(links[EMAIL_COLUMN].to_list(), links[DOMAIN].to_list()))
-    pairs = (
-        (contact, ids[company_of[email]])
-        for _asked, found in contact_ids(portal, iter(company_of))
-        for email, contact in found.items()
-        if company_of[email] in ids
-    )
-    associated, refused = _associate(portal, pairs)
-    problems += refused
+    company_of = dict(zip(links[EMAIL_COLUMN].to_list(), zip(links[DOMAIN].to_list(), links[LINE].to_list())))
+    not_created: dict[str, str] = {}
+
+    def associations() -> Iterable[Association]:
+        for _asked, found in contact_ids(portal, iter(company_of)):
+            # The contacts HubSpot holds: one it does not failed to load, and is in the ledger already.
+            for email, contact in found.items():
+                domain = company_of[email][0]
+                if domain in ids:
+                    yield Association(email, contact, ids[domain])
+                else:
+                    not_created[email] = domain
+
+    associated, refused = _associate(portal, associations())
+    errors = _not_associated_errors(plan, entry["file"], company_of, refused, not_created)
+    if errors:
+        leave_unrecorded()
     rows = int(entry.get("rows") or 0)
     created = len([domain for domain in missing if domain in journal.ids])
     get_logger().info(
-        "companies of %s: %d domains, %d created, %d associations", entry["file"], len(wanted), created, associated
+        "companies of %s: %d domains, %d created, %d associations, %d contacts not associated",
+        entry["file"], len(wanted), created, associated, len(errors),
     )
     return {
         "file": entry["file"],
@@ -255,7 +357,9 @@ def load_file_companies(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, 
         "existing": len(existing),
         "associated": associated,
         "without_company": max(rows - links.height, 0),
+        "not_associated": len(errors),
         "problems": problems,
+        "errors": errors,
         ORIGINS: {domain: _origin(domain, existing, journal) for domain in wanted},
     }
 
@@ -275,8 +379,10 @@ def companies_report(files: list[dict[str, Any]]) -> dict[str, Any]:
     The files share domains (a company made for file 1 is found again by file 2), so
     ``domains``, ``created`` and ``existing`` count distinct companies, each by the best origin
     any file saw for it (:data:`ORIGIN_RANK`); ``associated`` and ``without_company`` count
-    contacts, each in one file, so they are summed. Each file's ``created`` counts what that
-    file's step created, its ``existing`` what HubSpot had before the migration.
+    contacts, each in one file, so they are summed, as are ``not_associated`` and the files'
+    ``errors`` (the contacts left without their company, by file and line). Each file's
+    ``created`` counts what that file's step created, its ``existing`` what HubSpot had before
+    the migration.
     """
     origin_of: dict[str, str] = {}
     for result in files:
@@ -291,9 +397,13 @@ def companies_report(files: list[dict[str, Any]]) -> dict[str, Any]:
         "created": counts[CREATED] + sum(result["created"] for result in legacy),
         "existing": counts[EXISTING] + sum(result["existing"] for result in legacy),
         **{key: sum(result[key] for result in files) for key in ("associated", "without_company")},
+        # A step finished by an older Onramp counted no contact as not associated.
+        "not_associated": sum(result.get("not_associated", 0) for result in files),
         "problems": [problem for result in files for problem in result["problems"]],
-        # The per-domain origins stay in the steps' cached results, out of the report.
-        "files": [{key: value for key, value in result.items() if key != ORIGINS} for result in files],
+        "errors": [error for result in files for error in result.get("errors", [])],
+        # The per-domain origins stay in the steps' cached results, out of the report; the
+        # errors are the totals'.
+        "files": [{key: value for key, value in result.items() if key not in (ORIGINS, "errors")} for result in files],
     }
 
 

@@ -155,7 +155,7 @@ def test_a_contact_company_is_keyed_by_website_else_a_non_free_mail_domain(tmp_p
     path = tmp_path / "contacts.csv"
     write_csv(path, ["email", "company", "website"], [row])
     links = company_links(path).to_dicts()
-    assert links == ([{"email": row[0].lstrip("'").lower(), "domain": domain, "name": name}] if domain else [])
+    assert links == ([{"email": row[0].lstrip("'").lower(), "domain": domain, "name": name, "line": 2}] if domain else [])
 
 
 def test_companies_are_created_once_across_runs_and_contacts_associated(portal, emulator, client, tmp_path):
