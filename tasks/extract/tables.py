@@ -55,6 +55,7 @@ from tasks.transform.catalog import (
     canonical_timestamp,
     consent_headers,
     detect_profile,
+    reading_fallback_opt_outs,
     reading_profile,
     unread_consent,
     unread_known_consent,
@@ -269,8 +270,9 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     """Read one UTF-8 CSV (a text file made plain, a workbook's staged sheet): recognise it,
     scan it lazily.
 
-    The rows' status is read from the profile's consent columns and from the file's name (a
-    workbook sheet's name counts as the file's): the most restrictive reading wins. A consent
+    The rows' status is read from the profile's consent columns, the fallback profile's opt-out
+    and bounce flags the profile does not read itself (``reading_fallback_opt_outs``), and the
+    file's name (a workbook sheet's name counts as the file's): the most restrictive reading wins. A consent
     column repeated in the header is read in every copy (``scan_columns``).
 
     Raises:
@@ -291,6 +293,9 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         _refuse_unread_known_consent(staged.uri, profile, headers)
     if profile.format == mailchimp.FORMAT:
         return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout, staged.key)
+    # Past the refusals, which weigh the profile's own consent columns: a plain opt-out flag
+    # beside them is read too, whichever profile the headers or the user chose.
+    profile = reading_fallback_opt_outs(profile, headers)
     emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
     name_status = profile.name_status(*split_sheet(staged.uri))
     file_status = name_status or profile.default_status

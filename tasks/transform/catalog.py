@@ -164,6 +164,11 @@ class StatusRule:
             when_present=data.get("when_present"),
         )
 
+    def statuses(self) -> frozenset[str]:
+        """Every status this rule can give a row."""
+        given = (*self.values.values(), self.when_true, self.when_set, self.when_present)
+        return frozenset(status for status in given if status is not None)
+
     def headers_read(self, headers: Sequence[str]) -> list[str]:
         """The file's headers (as written in the file) this rule reads, each once: its named
         columns present, in the rule's order, then every header whose trimmed, lowercase form
@@ -207,8 +212,10 @@ class ReadingProfile:
         default_status: A row's status when no rule reads it and its file name says nothing.
         file_statuses: Lowercase word in a file name → status, longest word first.
         timestamp_formats: strptime formats of the source's times.
-        consent_from: The bundled profile whose consent rules the fallback profile borrowed for
-            the file's other consent columns (``detect_profile``), if any.
+        consent_from: The bundled profile whose consent rules this profile borrowed for some
+            of the file's consent columns, if any: the fallback profile another's
+            (``detect_profile``), any other the fallback's opt-out flags
+            (``reading_fallback_opt_outs``).
     """
 
     name: str
@@ -628,7 +635,11 @@ def detect_profile(headers: Sequence[str], fallback: str = FALLBACK_PROFILE) -> 
 
 
 def borrowing_consent(
-    base: ReadingProfile, lender: ReadingProfile, columns: Sequence[str], headers: Sequence[str]
+    base: ReadingProfile,
+    lender: ReadingProfile,
+    columns: Sequence[str],
+    headers: Sequence[str],
+    default_status: str | None = None,
 ) -> ReadingProfile:
     """``base`` reading ``columns`` with ``lender``'s status rules, its routing left as it is.
 
@@ -641,13 +652,15 @@ def borrowing_consent(
         lender: The bundled profile that reads ``columns``.
         columns: The file's consent headers ``base`` does not read, as written in the file.
         headers: The file's headers, as written in the file.
+        default_status: The status of a row nothing reads; None for ``lender``'s.
 
     Returns:
         ``base`` with ``lender``'s rules for ``columns`` only (``base`` still reads its own,
-        as it would a bare ``Status``), ``lender``'s statuses in its consent table and its
-        default status (a Brevo row not blacklisted is ``not_blacklisted``, as ``--consent``
-        names it for Brevo's files); its format names both (``generic-csv+activecampaign``), so the run keeps its consent table
-        apart from a plain file's.
+        as it would a bare ``Status``), ``lender``'s statuses in its consent table and, unless
+        ``default_status`` is given, its default status (a Brevo row not blacklisted is
+        ``not_blacklisted``, as ``--consent`` names it for Brevo's files); its format names
+        both (``generic-csv+activecampaign``), so the run keeps its consent table apart from a
+        plain file's.
     """
     borrowed = tuple(
         dataclasses.replace(rule, columns=tuple(read), column_prefixes=())
@@ -664,8 +677,46 @@ def borrowing_consent(
     consent = ConsentPolicy.from_mapping(format, {status: outcome.value for status, outcome in outcomes.items()})
     profile = dataclasses.replace(base.profile, format=format, consent=consent)
     return dataclasses.replace(
-        base, profile=profile, rules=base.rules + borrowed, default_status=lender.default_status, consent_from=lender.name
+        base,
+        profile=profile,
+        rules=base.rules + borrowed,
+        default_status=lender.default_status if default_status is None else default_status,
+        consent_from=lender.name,
     )
+
+
+def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -> ReadingProfile:
+    """``profile`` also reading the file's opt-out and bounce flags the fallback profile knows
+    (``Unsubscribed``, ``Do Not Email``, ``Bounced``, ``Unsubscribed At``, …) and ``profile``
+    does not read as consent itself.
+
+    A profile is chosen by a few identifying headers (``Email Address`` and ``Email Status`` make
+    a file Constant Contact's), or named for the file; an opt-out flag beside its own columns is
+    an opt-out all the same, and read as the fallback profile would have read it. Only the
+    fallback's rules that give nothing but opt-outs are borrowed (not its ``Status`` or
+    ``Subscribed``), and the most restrictive reading of a row wins: a borrowed flag can make a
+    row opted out or, holding a value no rule reads, non-marketing, never marketing.
+
+    Args:
+        profile: The profile the file is read with, with the user's mapping applied (a column
+            its ``[[status.rules]]`` read is read as they say).
+        headers: The file's headers, as written in the file.
+
+    Returns:
+        ``profile`` itself when the file has no such flag (the fallback profile reads them all);
+        else ``profile`` borrowing the fallback's rules for those flags (``borrowing_consent``):
+        its routing, its own rules and its default status unchanged, its format naming both
+        (``constantcontact-export+generic``), so the run keeps its consent table apart from
+        that of the profile's files without such a flag.
+    """
+    fallback = reading_profile(FALLBACK_PROFILE)
+    opt_outs = fallback.profile.consent.opt_out_statuses
+    rules = tuple(rule for rule in fallback.rules if rule.statuses() <= opt_outs)
+    consent = ConsentPolicy.from_mapping(fallback.format, {status: Outcome.OPTED_OUT.value for status in opt_outs})
+    lender = dataclasses.replace(fallback, rules=rules, profile=dataclasses.replace(fallback.profile, consent=consent))
+    read = set(consent_headers(profile, headers))
+    flags = [header for header in consent_headers(lender, headers) if header not in read]
+    return borrowing_consent(profile, lender, flags, headers, default_status=profile.default_status) if flags else profile
 
 
 def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:
