@@ -1,7 +1,8 @@
 """The Imports API: checking an import request, processing its rows, reporting its errors.
 
 An import is checked when it is created (HTTP 400 for a malformed request, 429 for a file over
-HubSpot's per-file limits) and then processed in the background: ``STARTED`` → ``PROCESSING`` →
+HubSpot's per-file limits, or, when ``max_imports_per_day`` is set, for one import more than the
+portal may create in 24 hours) and then processed in the background: ``STARTED`` → ``PROCESSING`` →
 ``DONE`` (or ``CANCELED``/``FAILED``). At most ``max_concurrent_imports`` (3) process at once;
 the others wait as ``DEFERRED``.
 
@@ -33,6 +34,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from emulators.hubspot import catalog
@@ -46,6 +48,8 @@ FINAL_STATES = ("DONE", "FAILED", "CANCELED", "REVERTED")
 OPERATIONS = ("CREATE", "UPDATE", "UPSERT")
 _LIFECYCLE_ORDER = {value: rank for rank, (value, _) in enumerate(catalog.LIFECYCLE_STAGES)}
 _CHUNK_ROWS = 500
+# HubSpot counts a portal's imports over a rolling 24 hours.
+IMPORTS_WINDOW = timedelta(hours=24)
 
 
 def _decode(data: bytes) -> str:
@@ -80,6 +84,27 @@ def _check_limits(file_name: str, data: bytes, has_header: bool, settings: Emula
             f"File {file_name} has more than {settings.max_import_rows} rows; split the file.",
             "RATE_LIMITS",
             sub_category="IMPORT_ROW_LIMIT_EXCEEDED",
+        )
+
+
+def _check_imports_a_day(portal: Portal, settings: EmulatorSettings) -> None:
+    """Refuse one import more than ``max_imports_per_day`` in the last 24 hours (the caller
+    holds the portal's lock, so two creations cannot both take the last one).
+
+    HubSpot documents the limit (500 a day, 50 on free portals) but not its answer: this 429 is
+    assumed, shaped as its per-file limit answers are, with no ``policyName`` (it is no request
+    rate window) and no ``subCategory`` (it is no limit of the file).
+    """
+    allowed = settings.max_imports_per_day
+    if allowed is None:
+        return
+    since = datetime.now(timezone.utc) - IMPORTS_WINDOW
+    created = sum(1 for job in portal.imports.values() if datetime.fromisoformat(job.created_at) > since)
+    if created >= allowed:
+        raise HubSpotError(
+            429,
+            f"You have reached the limit of {allowed} imports in a rolling 24 hours for this portal.",
+            "RATE_LIMITS",
         )
 
 
@@ -137,7 +162,8 @@ def create_job(
         The stored import, not yet processing.
 
     Raises:
-        HubSpotError: 400 for a malformed request, 429 for a file over the per-file limits.
+        HubSpotError: 400 for a malformed request, 429 for a file over the per-file limits or
+            one import more than ``max_imports_per_day`` in 24 hours.
     """
     if not import_request:
         raise validation_error("The importRequest form field is required.")
@@ -176,16 +202,17 @@ def create_job(
         _check_limits(file_name, data, page.get("hasHeader", True), settings)
         _check_mapping(file_name, page, data)
         files.append((entry, data, portal.next_id("file")))
-    stamp = now_iso()
-    job = ImportJob(
-        id=str(portal.next_id("import")),
-        name=str(request.get("name") or ""),
-        request=request,
-        files=files,
-        created_at=stamp,
-        updated_at=stamp,
-    )
     with portal.lock:
+        _check_imports_a_day(portal, settings)
+        stamp = now_iso()
+        job = ImportJob(
+            id=str(portal.next_id("import")),
+            name=str(request.get("name") or ""),
+            request=request,
+            files=files,
+            created_at=stamp,
+            updated_at=stamp,
+        )
         portal.imports[job.id] = job
     return job
 

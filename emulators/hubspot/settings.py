@@ -62,6 +62,9 @@ class EmulatorSettings:
         max_concurrent_imports: imports processing at once; the rest wait as ``DEFERRED``.
         max_import_rows: data rows allowed in one import file.
         max_import_bytes: bytes allowed in one import file.
+        max_imports_per_day: imports the portal may create in any 24 hours; one more is
+            answered 429 (``imports.py``: HubSpot's own answer is undocumented, this one is
+            assumed). ``None``, the default, does not model the limit.
         max_property_options: options one enumeration property may hold; a create or update
             with more is answered 400 ``VALIDATION_ERROR`` (tests lower it to stay small).
         search_per_second: CRM search requests allowed per second.
@@ -99,6 +102,7 @@ class EmulatorSettings:
     max_concurrent_imports: int = 3
     max_import_rows: int = MAX_IMPORT_ROWS
     max_import_bytes: int = MAX_IMPORT_BYTES
+    max_imports_per_day: int | None = None
     max_property_options: int = MAX_PROPERTY_OPTIONS
     search_per_second: int = 5
     fault_seed: int = 0
@@ -130,6 +134,8 @@ class EmulatorSettings:
         # A list from JSON or the command line, kept sorted and unique so settings compare equal.
         scopes = (self.missing_scopes,) if isinstance(self.missing_scopes, str) else self.missing_scopes
         object.__setattr__(self, "missing_scopes", tuple(sorted(set(scopes))))
+        if self.max_imports_per_day is not None and self.max_imports_per_day < 0:
+            raise ValueError("max_imports_per_day must be 0 or more")
         for name in ("error_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")

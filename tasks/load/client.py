@@ -16,7 +16,7 @@ from urllib3.util.retry import Retry
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.log import get_logger
-from tasks.load.ratelimit import RateBudget, budget_key
+from tasks.load.ratelimit import ImportLog, RateBudget, budget_key, portal_key
 from tasks.load.retry import HttpError, Unreachable, call_with_retries
 from tasks.secrets import CredentialMissing, string_credential, variable_read
 
@@ -47,6 +47,22 @@ def resolve_token(secret_block: str | None = None, env_var: str | None = setting
         return string_credential(os.environ, variable, secret_block or settings.DEFAULT_SECRET_BLOCK, "HubSpot access token")
     except CredentialMissing as error:
         raise LoadError(str(error)) from None
+
+
+class _AnswerForCaller(Exception):
+    """An error answer the caller takes as it is, carried past ``call_with_retries``: an
+    exception with no HTTP status meets none of its retries by cause and leaves it unchanged.
+
+    Args:
+        answer: The answer.
+    """
+
+    def __init__(self, answer: HttpError) -> None:
+        super().__init__(str(answer))
+        self.answer = answer
+        # What the budget learns from an answer's rate headers (``call_with_retries`` releases
+        # the request's ticket with the headers of whatever it caught).
+        self.headers = answer.headers
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,8 @@ class HubSpotPortal:
         budget: The rate budget.
         batch_opt_outs_allowed: Whether the batch ``unsubscribe-all`` endpoint is open to this
             token (it needs Marketing Hub Enterprise); ``None`` until the first try says.
+        imports_log: The imports Onramp created in the portal over the last 24 hours
+            (:class:`~tasks.load.ratelimit.ImportLog`).
     """
 
     def __init__(self, portal_url: str, token: str, *, budget: RateBudget | None = None) -> None:
@@ -122,6 +140,8 @@ class HubSpotPortal:
         self._details: PortalDetails | None = None
         self._details_asked = False
         self._details_lock = threading.Lock()
+        self._imports_log: ImportLog | None = None
+        self._imports_log_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"HubSpotPortal(url={self.url!r})"
@@ -132,6 +152,7 @@ class HubSpotPortal:
         *args: Any,
         what: str,
         landed: Callable[[], Any] | None = None,
+        final: Callable[[BaseException], bool] | None = None,
         **kwargs: Any,
     ) -> Any:
         """Call an SDK ``..._with_http_info`` method with retries, throttled by the budget.
@@ -145,14 +166,29 @@ class HubSpotPortal:
             what: The request as ``METHOD /path`` for messages.
             landed: For a write that is not safe to repeat, what finds it applied after an
                 answer was lost (``call_with_retries``).
+            final: Which error answers are the caller's as they come: raised to it at once as
+                an :class:`HttpError`, never retried nor waited on (a 429 refusing an import
+                for the portal's imports a day, which no ten-second wait lifts).
             **kwargs: Its keyword arguments.
 
         Returns:
             The deserialised response, or what ``landed`` found.
+
+        Raises:
+            HttpError: An answer ``final`` picked, or one ``call_with_retries`` raises.
         """
 
         def send() -> tuple[Any, Any]:
-            data, _status, headers = method(*args, _request_timeout=settings.REQUEST_TIMEOUT_SECONDS, **kwargs)
+            try:
+                data, _status, headers = method(*args, _request_timeout=settings.REQUEST_TIMEOUT_SECONDS, **kwargs)
+            except Exception as error:
+                if final is not None and final(error):
+                    answer = HttpError(
+                        error.status, getattr(error, "body", None), getattr(error, "headers", None), what,
+                        getattr(error, "reason", None),
+                    )
+                    raise _AnswerForCaller(answer) from error
+                raise
             return data, headers
 
         return self._sent(send, what, landed)
@@ -199,6 +235,8 @@ class HubSpotPortal:
         ``--portal-url`` or no network), which the request alone does not say."""
         try:
             return call_with_retries(send, budget=self.budget, what=what, landed=landed)
+        except _AnswerForCaller as carried:
+            raise carried.answer from carried.__cause__
         except Unreachable as error:
             raise LoadError(
                 f"cannot reach {self.url}: {error.reason} ({error.what}, {error.attempts} attempts); "
@@ -224,6 +262,18 @@ class HubSpotPortal:
                 if self._details is not None:
                     self.budget.time_zone = self._details.time_zone
             return self._details
+
+    @property
+    def imports_log(self) -> ImportLog:
+        """The imports Onramp created in this portal over the last 24 hours, kept where the
+        rate budget is: by portal id when HubSpot says which portal the token is for (HubSpot
+        counts a portal's imports whatever app makes them), else by URL and token."""
+        with self._imports_log_lock:
+            if self._imports_log is None:
+                details = self.details
+                key = portal_key(self.url, details.portal_id) if details else self.identity
+                self._imports_log = ImportLog(key, self.budget.path.parent)
+            return self._imports_log
 
     def _ask_details(self) -> PortalDetails | None:
         try:

@@ -13,6 +13,14 @@ loses nothing: its rerun takes the import up. A journalled import that ended wit
 work (``FAILED``, ``CANCELED``) is not taken up: the file is submitted again. As a Prefect task, a
 file whose import did not end ``DONE`` is not recorded done (``tasks/load/resume.py``), so a rerun
 sends it again; one that ended ``DONE``, row errors and all, is.
+
+HubSpot lets a portal create 500 imports a day (50 on free portals), over a rolling 24 hours,
+and does not document its answer past that. Every import created is counted in the portal's
+:class:`~tasks.load.ratelimit.ImportLog`; a run that brings the count near the limit says so
+once (:func:`imports_day_warning`), nothing waits on it. An import creation HubSpot refuses with a
+429 that is not the ten-second window's, or with a 4xx whose message mentions a limit
+(:func:`refused_for_imports_limit`), is not retried: the file is left unfinished, with one line
+naming the likely cause and when to rerun (:func:`imports_limit_refusal`).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +47,9 @@ from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back, unneutralise
+from tasks.load.ratelimit import ImportCount, quota_reset
 from tasks.load.resume import ImportJournal, leave_unrecorded, step_finished
-from tasks.load.retry import HttpError, describe
+from tasks.load.retry import Cause, HttpError, classify, describe, error_body, error_message, http_status
 from tasks.privacy import mask_emails_in
 
 _IMPORTS_PATH = "/crm/v3/imports"
@@ -47,6 +57,8 @@ _UPLOAD_FOLDER_PREFIX = ".onramp-upload-"
 # An import found by name must have been created after the journal's intent, less this much
 # for the difference between this machine's clock and HubSpot's.
 _CLOCK_SKEW_MS = 60_000
+# The policies of the 429s a wait of seconds lifts: the ten-second window and search's second.
+_WINDOW_POLICIES = frozenset({"TEN_SECONDLY_ROLLING", "SECONDLY"})
 # States of an import that is still doing, or did, the work asked of it.
 _ADOPTABLE_STATES = frozenset({"STARTED", "PROCESSING", "DEFERRED", "DONE"})
 EMAIL_COLUMN = "email"
@@ -78,6 +90,129 @@ def error_scope(error_type: str, line: int | None) -> str:
     if not line:
         return "file"
     return "value" if error_type in VALUE_ERROR_TYPES else "row"
+
+
+def imports_limit_429(error: BaseException) -> bool:
+    """Whether an import creation's 429 may be the portal's imports a day rather than a window.
+
+    HubSpot does not document that answer. Its ten-second window's and search's 429s name their
+    policy (``TEN_SECONDLY_ROLLING``, ``SECONDLY``), so any other 429 is taken for it: one with
+    another policy (``DAILY`` included: the imports limit is also a day's) or with none, except a
+    429 with a ``subCategory`` and no policy, a limit of the file itself (over 1,048,576 rows or
+    512 MB), which keeps its own message (``tasks/load/retry.py``).
+    """
+    if http_status(error) != 429 or classify(error) is Cause.RATE_SECOND:
+        return False
+    body = error_body(error)
+    policy = str(body.get("policyName") or "").upper()
+    if policy:
+        return policy not in _WINDOW_POLICIES
+    return not body.get("subCategory")
+
+
+def refused_for_imports_limit(error: BaseException) -> bool:
+    """Whether HubSpot's refusal to create an import may be the portal's imports a day: a 429
+    :func:`imports_limit_429` takes for it, or another 4xx whose message mentions a limit."""
+    status = http_status(error)
+    if status is None or not 400 <= status < 500:
+        return False
+    if status == 429:
+        return imports_limit_429(error)
+    return "limit" in error_message(error).lower()
+
+
+def may_be_free(burst_limit: int | None) -> bool:
+    """Whether a portal may be on HubSpot's free tools as far as Onramp can tell: its ten-second
+    burst limit (``X-HubSpot-RateLimit-Max``) is free's and Starter's alike, or not known yet."""
+    return burst_limit is None or burst_limit <= settings.FREE_AND_STARTER_BURST_LIMIT
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row{'' if count == 1 else 's'}"
+
+
+def imports_day_warning(count: ImportCount, burst_limit: int | None) -> str | None:
+    """The warning for a count of Onramp's imports near the portal's imports a day.
+
+    Args:
+        count: Onramp's imports in the portal over the last 24 hours.
+        burst_limit: The portal's ten-second burst limit, ``None`` while unknown: one above
+            free's and Starter's says a paid plan, whose limit is 500; else it may be 50.
+
+    Returns:
+        One line, or ``None`` while the count is below ``settings.IMPORTS_WARN_FREE`` imports and
+        ``IMPORT_ROWS_WARN_FREE`` rows (``IMPORTS_WARN_PAID`` imports on a paid plan).
+    """
+    if not may_be_free(burst_limit):
+        if count.imports <= settings.IMPORTS_WARN_PAID:
+            return None
+        return (
+            f"Onramp has created {count.imports} imports in this portal in the last 24 hours, of the "
+            f"{settings.IMPORTS_PER_DAY} HubSpot allows in any 24 hours, other apps' and people's imports "
+            f"counted too; it refuses more until the oldest is 24 hours old (Onramp's oldest: {_utc(count.oldest_ages_out)})"
+        )
+    if count.imports <= settings.IMPORTS_WARN_FREE and count.rows <= settings.IMPORT_ROWS_WARN_FREE:
+        return None
+    return (
+        f"Onramp has created {count.imports} imports ({_rows(count.rows)}) in this portal in the last 24 hours: "
+        f"a free portal may create {settings.IMPORTS_PER_DAY_FREE} imports and import {settings.IMPORT_ROWS_PER_DAY_FREE:,} "
+        f"rows in any 24 hours (paid plans {settings.IMPORTS_PER_DAY} imports), other apps' and people's imports "
+        f"counted too, and HubSpot refuses more until the oldest is 24 hours old (Onramp's oldest: "
+        f"{_utc(count.oldest_ages_out)}). Onramp cannot tell a free portal from a Starter one (both allow "
+        f"{settings.FREE_AND_STARTER_BURST_LIMIT} requests per 10 s): on Starter the limit is {settings.IMPORTS_PER_DAY}"
+    )
+
+
+def imports_limit_refusal(error: BaseException, count: ImportCount, now: datetime, time_zone: str | None) -> str:
+    """The line for an import HubSpot refused to create, as :func:`refused_for_imports_limit`
+    takes it: the likely cause, Onramp's own count, and when to rerun.
+
+    Args:
+        error: HubSpot's answer.
+        count: Onramp's imports in the portal over the last 24 hours.
+        now: The time now (aware).
+        time_zone: The portal's time zone, for a ``DAILY`` 429 that may be the API quota.
+
+    Returns:
+        The line, emails masked.
+    """
+    policy = str(error_body(error).get("policyName") or "")
+    said = f"{http_status(error)}{' ' + policy if policy else ''}: {error_message(error)}"
+    if count.oldest_ages_out:
+        made = f"Onramp created {count.imports} in the last 24 h, with {_rows(count.rows)}"
+        rerun = f"Rerun after {_utc(count.oldest_ages_out)}, when the oldest of those is 24 h old"
+    else:
+        made = "Onramp created none in the last 24 h: other apps' and people's imports count too"
+        rerun = f"Rerun by {_utc(now + timedelta(seconds=settings.IMPORTS_WINDOW_SECONDS))} at the latest"
+    line = (
+        f"HubSpot refused to create the import ({said}): the portal may have reached its imports a day "
+        f"({settings.IMPORTS_PER_DAY}; {settings.IMPORTS_PER_DAY_FREE} on free portals, which may also import only "
+        f"{settings.IMPORT_ROWS_PER_DAY_FREE:,} rows a day; rolling 24 hours; {made}). {rerun}"
+    )
+    if policy.upper() == "DAILY":
+        reset, exact = quota_reset(now, time_zone)
+        line += (
+            "; if it is the portal's daily API quota instead, that resets at midnight in the portal's time zone: "
+            f"{_utc(reset)}{'' if exact else ' at the latest'}"
+        )
+    return mask_emails_in(line)
+
+
+def _count_created(portal: HubSpotPortal, entry: dict[str, Any]) -> None:
+    """Count an import HubSpot created in the portal's imports log, and warn, once a run, when
+    the count nears HubSpot's imports a day (:func:`imports_day_warning`)."""
+    log = portal.imports_log
+    count = log.record(int(entry.get("rows") or 0))
+    if log.warned:
+        return
+    warning = imports_day_warning(count, portal.budget.snapshot()["limit"])
+    if warning is not None:
+        log.warned = True
+        get_logger().warning("%s", warning)
 
 
 def build_import_request(entry: dict[str, Any], header: list[str], *, date_format: str) -> dict[str, Any]:
@@ -140,6 +275,10 @@ def submit_import(
 
     Returns:
         HubSpot's import id.
+
+    Raises:
+        HttpError: HubSpot refused to create the import; a 429 that may be the portal's imports
+            a day (:func:`imports_limit_429`) at once, without the ten-second window's retries.
     """
     with values_as_they_are(plan.path(entry["file"]), plan.directory) as upload:
         header = read_header(upload)
@@ -162,9 +301,12 @@ def submit_import(
             import_request=json.dumps(request),
             what=f"POST {_IMPORTS_PATH}",
             landed=created,
+            # A wait of seconds does not lift the portal's imports a day: no ten-second retries.
+            final=imports_limit_429,
         )
     if journal is not None:
         journal.submitted(plan, entry, str(response.id))
+    _count_created(portal, entry)
     get_logger().info("import %s started for %s (%s rows)", response.id, entry["file"], entry.get("rows", "?"))
     return str(response.id)
 
@@ -322,7 +464,8 @@ def _file_error(file: str, error_type: str, message: str) -> dict[str, Any]:
 def _submit(
     portal: HubSpotPortal, plan: LoadPlan, run: _Running, journal: ImportJournal | None
 ) -> dict[str, Any] | None:
-    """(Re)start ``run``'s import; returns the error when HubSpot refuses to start it (a 4xx).
+    """(Re)start ``run``'s import; returns the error when HubSpot refuses to start it (a 4xx),
+    naming the portal's imports a day when that may be why (:func:`refused_for_imports_limit`).
 
     On the first attempt, an import an earlier run submitted for the file is taken up instead,
     unless it ended without doing the work (:func:`resume_import`).
@@ -340,7 +483,13 @@ def _submit(
         run.import_id = submit_import(portal, plan, run.entry, journal)
     except HttpError as error:
         run.import_id = None
-        return _file_error(run.entry["file"], "IMPORT_REJECTED", mask_emails_in(describe(error)))
+        if refused_for_imports_limit(error):
+            message = imports_limit_refusal(
+                error, portal.imports_log.count(), datetime.now(timezone.utc), portal.budget.time_zone
+            )
+        else:
+            message = mask_emails_in(describe(error))
+        return _file_error(run.entry["file"], "IMPORT_REJECTED", message)
     run.started = time.monotonic()
     return None
 
@@ -420,7 +569,9 @@ def import_contacts_files(
 
     A ``DEFERRED`` import (HubSpot is busy with other imports of the portal) is simply polled on.
     A ``FAILED`` one is submitted again, ``IMPORT_FAILED_RETRIES`` times. One HubSpot refuses to
-    start (a 4xx) ends ``REJECTED`` with an ``IMPORT_REJECTED`` error, and the other files go on.
+    start (a 4xx) ends ``REJECTED`` with an ``IMPORT_REJECTED`` error, and the other files go on; a
+    refusal that may be the portal's imports a day (:func:`refused_for_imports_limit`) is not
+    retried, and its error says so and when to rerun.
     An import still running after ``timeout`` is left to HubSpot and reported with an
     ``IMPORT_NOT_FINISHED`` error.
 

@@ -30,6 +30,10 @@ make it exact rather than hopeful:
 
 The file is named by a hash of the portal URL and of the token's hash: nothing on disk says
 which token it is.
+
+Next to the budgets, :class:`ImportLog` counts the imports Onramp created in each portal over a
+rolling 24 hours (HubSpot allows 500 a day, 50 on free portals), the same way: a small file per
+portal, under ``flock``.
 """
 
 from __future__ import annotations
@@ -107,6 +111,32 @@ def default_state_dir() -> Path:
     if base:
         return Path(base) / "rate-budgets"
     return Path(tempfile.gettempdir()) / f"onramp-{os.getuid()}" / "rate-budgets"
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    """A state file's JSON object; empty when there is none yet or it cannot be read."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+@contextlib.contextmanager
+def _locked_state(path: Path, read: Callable[[], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """A state file (``NAME.json``) read by ``read`` and written back when the block ends,
+    locked with ``flock`` on ``NAME.lock`` against every other thread and process meanwhile."""
+    with path.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            state = read()
+            yield state
+            scratch = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
+            scratch.write_text(json.dumps(state), encoding="utf-8")
+            # Replaced whole, so a process killed mid-write never leaves half a file.
+            os.replace(scratch, path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def quota_reset(now: datetime, time_zone: str | None) -> tuple[datetime, bool]:
@@ -251,7 +281,6 @@ class RateBudget:
         directory = Path(state_dir) if state_dir is not None else default_state_dir()
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{key}.json"
-        self._lock_path = directory / f"{key}.lock"
         self.reserve = reserve
         self.clock = clock
         self.sleep = sleep
@@ -282,26 +311,12 @@ class RateBudget:
                 # The day's first answer (which portal is this?) came before its time zone did.
                 self._set_reset(daily, zone)
 
-    @contextlib.contextmanager
-    def _state(self) -> Iterator[dict[str, Any]]:
+    def _state(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
         """The shared state, locked against every other thread and process while in use."""
-        with self._lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                state = self._read()
-                yield state
-                scratch = self.path.with_name(f"{self.path.name}.{self._pid}.{threading.get_ident()}")
-                scratch.write_text(json.dumps(state), encoding="utf-8")
-                # Replaced whole, so a process killed mid-write never leaves half a file.
-                os.replace(scratch, self.path)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return _locked_state(self.path, self._read)
 
     def _read(self) -> dict[str, Any]:
-        try:
-            state = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            state = {}
+        state = _read_state(self.path)
         state.setdefault("limit", None)
         state.setdefault("window", settings.DEFAULT_RATE_WINDOW_SECONDS)
         state.setdefault("paused_until", {BURST: 0.0, SEARCH: 0.0})
@@ -493,3 +508,110 @@ class RateBudget:
             "daily_remaining": state["daily"]["remaining"] if state["daily"] else None,
             "in_flight": len(state["flight"]),
         }
+
+
+def portal_key(portal_url: str, portal_id: int) -> str:
+    """A portal's identity whichever token talks to it: its URL and its id (HubSpot's "Hub ID"),
+    hashed as :func:`budget_key` is. HubSpot counts imports per portal, not per app."""
+    return hashlib.sha256(f"{portal_url.rstrip('/')}\nportal {portal_id}".encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class ImportCount:
+    """The imports Onramp created in one portal over the last 24 hours.
+
+    Attributes:
+        imports: How many.
+        rows: Their data rows, as planned.
+        oldest: When the oldest of them was created (UTC); ``None`` when there are none.
+    """
+
+    imports: int
+    rows: int
+    oldest: datetime | None
+
+    @property
+    def oldest_ages_out(self) -> datetime | None:
+        """When the oldest is 24 hours old and leaves HubSpot's rolling count; ``None`` when
+        there are none."""
+        return None if self.oldest is None else self.oldest + timedelta(seconds=settings.IMPORTS_WINDOW_SECONDS)
+
+
+def _created_entry(entry: Any) -> bool:
+    """Whether an entry of an imports log is ``[seconds since the epoch, rows]``."""
+    return (
+        isinstance(entry, list)
+        and len(entry) == 2
+        and all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in entry)
+    )
+
+
+class ImportLog:
+    """The imports Onramp created in one portal over a rolling 24 hours, shared through a file.
+
+    HubSpot lets a portal create 500 imports a day (50 on free portals), counted over a rolling 24
+    hours across every app and user of the portal, and does not document its answer once the
+    limit is reached. Onramp sees only its own imports: this log counts them, so that the load
+    can warn before the limit and, when HubSpot refuses an import, say how many Onramp made and
+    when the oldest leaves the count. It is kept with the rate budgets (:func:`default_state_dir`),
+    one small file per portal, locked as theirs are, so every process of the machine (an hourly
+    sync, accounts migrated side by side) adds to one count. A count, not a scheduler: nothing
+    waits on it.
+
+    Args:
+        key: The portal's identity: :func:`portal_key`, or the budget's key when HubSpot will
+            not say which portal a token is for.
+        state_dir: Where the log lives; :func:`default_state_dir` by default.
+        wall_clock: Seconds since the epoch (``time.time``): the window is 24 hours of real
+            time, across restarts and reboots, which the monotonic clock cannot measure.
+
+    Attributes:
+        path: The log's file.
+        warned: Whether the load has said, this run, that the count is near HubSpot's limit
+            (it says so once).
+    """
+
+    def __init__(self, key: str, state_dir: str | Path | None = None, *, wall_clock: Callable[[], float] = time.time) -> None:
+        directory = Path(state_dir) if state_dir is not None else default_state_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"imports-{key}.json"
+        self.wall_clock = wall_clock
+        self.warned = False
+
+    def __repr__(self) -> str:
+        return f"ImportLog(path={str(self.path)!r})"
+
+    def _read(self) -> dict[str, Any]:
+        state = _read_state(self.path)
+        created = state.get("created")
+        horizon = self.wall_clock() - settings.IMPORTS_WINDOW_SECONDS
+        # An entry past the window no longer counts; one that is not [time, rows] never did.
+        state["created"] = [
+            entry for entry in (created if isinstance(created, list) else []) if _created_entry(entry) and entry[0] > horizon
+        ]
+        return state
+
+    def _count(self, created: list[list[float]]) -> ImportCount:
+        oldest = min((entry[0] for entry in created), default=None)
+        return ImportCount(
+            imports=len(created),
+            rows=int(sum(entry[1] for entry in created)),
+            oldest=None if oldest is None else datetime.fromtimestamp(oldest, timezone.utc),
+        )
+
+    def record(self, rows: int) -> ImportCount:
+        """Count one import HubSpot has just created.
+
+        Args:
+            rows: Its data rows.
+
+        Returns:
+            The count over the last 24 hours, this import included.
+        """
+        with _locked_state(self.path, self._read) as state:
+            state["created"].append([self.wall_clock(), rows])
+            return self._count(state["created"])
+
+    def count(self) -> ImportCount:
+        """The imports Onramp created in the portal over the last 24 hours."""
+        return self._count(self._read()["created"])

@@ -52,9 +52,12 @@ SECONDLY_WINDOW_SECONDS = 1.0
 # sends, so one request of slack (0.5 % at Professional) is for anything HubSpot counts that the
 # log cannot see.
 RATE_LIMIT_RESERVE = 1
-# Until a response tells the tier (X-HubSpot-RateLimit-Max), assume the smallest burst limit
-# (Free/Starter: 100 per 10 s), which no tier's portal answers with a 429.
-DEFAULT_BURST_LIMIT = 100
+# The ten-second burst limit of free and Starter portals alike (HubSpot's usage guidelines); the
+# paid tiers above Starter allow more.
+FREE_AND_STARTER_BURST_LIMIT = 100
+# Until a response tells the tier (X-HubSpot-RateLimit-Max), assume the smallest burst limit,
+# which no tier's portal answers with a 429.
+DEFAULT_BURST_LIMIT = FREE_AND_STARTER_BURST_LIMIT
 # "5 requests per second per account" (CRM search docs); search answers carry no rate headers.
 SEARCH_PER_SECOND = 5
 # When the daily quota's remaining count (X-HubSpot-RateLimit-Daily-Remaining, minus what was
@@ -126,6 +129,21 @@ IMPORT_TIMEOUT_SECONDS = 6 * 3600.0
 # failure on HubSpot's side without looping on a file HubSpot will never accept.
 IMPORT_FAILED_RETRIES = 1
 IMPORT_TERMINAL_STATES = frozenset({"DONE", "FAILED", "CANCELED", "REVERTED"})
+# Imports a portal may create (KB-FILE, knowledge.hubspot.com/import-and-export/set-up-your-import-file):
+# 500 a day on paid plans, 50 on free ones, over a rolling 24 hours, every app's and user's
+# counted; free portals also 500,000 rows a day. HubSpot's answer past them is undocumented.
+IMPORTS_PER_DAY = 500
+IMPORTS_PER_DAY_FREE = 50
+IMPORT_ROWS_PER_DAY_FREE = 500_000
+IMPORTS_WINDOW_SECONDS = 24 * 3600.0
+# The load warns once in a run whose imports bring Onramp's own count past these. A free portal's
+# 40 of 50 leaves an hourly sync (2-3 imports a run with changes) a few runs to be looked at; a
+# portal whose burst limit says it is paid above Starter is warned 10 short of its 500 instead.
+# Onramp cannot tell a free portal from a Starter one (both allow 100 requests per 10 s), so both
+# are warned at the free figures.
+IMPORTS_WARN_FREE = 40
+IMPORT_ROWS_WARN_FREE = 400_000
+IMPORTS_WARN_PAID = 490
 # /errors page size. The spec sets no maximum; 100 is the page cap of HubSpot's other CRM v3
 # list endpoints, so a larger value could be silently cut (the paging cursor still covers it).
 IMPORT_ERRORS_PAGE_SIZE = 100
