@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from schemas.contact import EMAIL, normalise_email
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
 from tasks.errors import InputError
@@ -32,6 +33,7 @@ from tasks.extract.sources import SkippedFile, StagedFile, map_in_order, stage_f
 from tasks.extract.text import first_non_utf8, text_pieces
 from tasks.transform.catalog import consent_headers
 from tasks.transform.consent import severity_expr
+from tasks.transform.contacts import one_spelling
 
 if TYPE_CHECKING:
     from tasks.transform.catalog import ReadingProfile
@@ -107,6 +109,10 @@ KEEPS_MOST_RESTRICTIVE = "each row keeps the value whose consent reading is the 
 the email header every address (so the row is rejected with both in view); for a header the
 profile reads consent from, the copy that reads as the most restrictive outcome."""
 
+_ADDRESS_PREFIX = "_address "
+"""Starts the name of the working column holding one copy of a repeated email header as the
+plan compares addresses (``_address``)."""
+
 _COPY_PREFIX = "_copy "
 _COPY_SEVERITY_PREFIX = "_copy severity "
 """Start the names of the working columns a repeated consent header's copies are read in."""
@@ -125,7 +131,7 @@ class RawSource:
         duplicate_headers: Header names that occurred more than once; their columns are
             coalesced into one.
         frame: Every header column as ``pl.String`` (an empty cell is null; a duplicated header
-            takes its first non-empty value, the email header its distinct values joined), a
+            takes its first non-empty value, the email header its distinct addresses joined), a
             Boolean column per duplicated header (``disagreeing_column``), then the lineage columns ``SOURCE_URI``,
             ``SOURCE_ROW`` (Int64, the spreadsheet row: the first record is row 2, whatever
             newlines its cells hold), ``SOURCE_STATUS`` and ``SOURCE_FORMAT``, and
@@ -471,12 +477,33 @@ def non_empty(column: str) -> pl.Expr:
     return pl.when(pl.col(column).str.len_bytes() > 0).then(pl.col(column))
 
 
-def _one_cell(cells: list[pl.Expr], *, joined: bool) -> pl.Expr:
-    """The cells of one header as one: the first non-empty, or with ``joined`` the distinct
-    non-empty values in column order, comma-joined (a header seen once is taken as it is)."""
-    if len(cells) == 1 or not joined:
-        return pl.coalesce(cells)
-    values = pl.concat_list(cells).list.drop_nulls().list.unique(maintain_order=True).list.join(JOINED_EMAILS_SEPARATOR)
+def _address(cell: pl.Expr) -> pl.Expr:
+    """An email cell as the plan compares addresses: trimmed, lowercased and an internationalised
+    domain in one spelling (``one_spelling``); null where it holds nothing but blanks."""
+    trimmed = normalise_email(cell)
+    return pl.when(trimmed != "").then(trimmed).map_batches(_one_spelling_of, pl.String, is_elementwise=True)
+
+
+def _one_spelling_of(addresses: pl.Series) -> pl.Series:
+    """Each address of a batch in the one spelling the plan gives it (``one_spelling``)."""
+    [spelt] = one_spelling([addresses.to_frame(EMAIL).lazy()])
+    return spelt.collect().get_column(EMAIL)
+
+
+def _distinct_addresses(cells: list[pl.Expr], addresses: list[pl.Expr]) -> pl.Expr:
+    """A repeated email header's cells as one: each address once, as its first copy writes it
+    (``Bob@x.com`` and ``bob@x.com `` are one), several different ones comma-joined.
+
+    Args:
+        cells: The header's cells, in column order.
+        addresses: Each cell as the plan compares it (``_address``), in the same order.
+    """
+    firsts = [
+        pl.when(address.is_not_null() & ~pl.any_horizontal(pl.lit(False), *((address == seen).fill_null(False) for seen in addresses[:i])))
+        .then(cell)
+        for i, (cell, address) in enumerate(zip(cells, addresses, strict=True))
+    ]
+    values = pl.concat_str(firsts, separator=JOINED_EMAILS_SEPARATOR, ignore_nulls=True)
     return pl.when(values != "").then(values)
 
 
@@ -508,9 +535,12 @@ def scan_columns(
         status: The status every row carries in SOURCE_STATUS.
         email_column: The email header. Where it occurs more than once, a row's different
             addresses are joined (``a@x.com, b@y.com``), so the row is rejected with both in
-            view rather than one address vanishing; other duplicated headers take their first
-            non-empty value (a 2013 Mailchimp export repeats ``UNSUB_REASON``, one left blank).
-            Each repeated header also gets its ``disagreeing_column``.
+            view rather than one address vanishing; addresses are compared as the plan
+            compares them (trimmed, lowercased, an internationalised domain in one spelling),
+            so one address in two spellings is that address. Other duplicated headers take
+            their first non-empty value (a 2013 Mailchimp export repeats ``UNSUB_REASON``, one
+            left blank). Each repeated header also gets its ``disagreeing_column`` (for the
+            email header: where its addresses differ).
         profile: The profile the file is read with. A repeated header it reads consent from
             (``repeated_consent_headers``) takes, in each row, the non-empty copy whose reading
             is the most restrictive (the first on a tie), so ``Status,Status`` holding
@@ -527,6 +557,11 @@ def scan_columns(
     consent_copies = {
         header: [f"{_COPY_PREFIX}{p}" for p in positions] for header, positions in columns if header in consent_repeated
     }
+    # Only a repeated email header's copies are compared as addresses: the spelling takes Python.
+    repeated_email = next((positions for header, positions in columns if header == email_column and len(positions) > 1), [])
+    addresses = {p: f"{_ADDRESS_PREFIX}{p}" for p in repeated_email}
+    address_cells = [pl.col(address) for address in addresses.values()]
+    cells = {header: [non_empty(positional[p]) for p in positions] for header, positions in columns}
     frame = (
         pl.scan_csv(
             staged.path,
@@ -537,13 +572,18 @@ def scan_columns(
             truncate_ragged_lines=True,
         )
         .with_row_index(SOURCE_ROW, offset=FIRST_RECORD_ROW)
+        .with_columns(_address(non_empty(positional[p])).alias(address) for p, address in addresses.items())
         .select(
             *(
-                _one_cell([non_empty(positional[p]) for p in positions], joined=header == email_column).alias(header)
-                for header, positions in columns
+                (
+                    _distinct_addresses(cells[header], address_cells)
+                    if header == email_column and addresses
+                    else pl.coalesce(cells[header])
+                ).alias(header)
+                for header in cells
             ),
             *(
-                _copies_disagree([non_empty(positional[p]) for p in positions]).alias(disagreeing_column(header))
+                _copies_disagree(address_cells if header == email_column else cells[header]).alias(disagreeing_column(header))
                 for header, positions in columns
                 if len(positions) > 1
             ),
