@@ -59,9 +59,10 @@ from schemas.params import MigrationParameters
 from tasks.errors import InputError, LoadError
 from tasks.load.log import get_logger
 from tasks.load.portals import check_one_portal_each
+from tasks.load.resume import unfinished_imports
 from tasks.load.run import LoadStopped
 from tasks.privacy import mask_emails_in
-from tasks.report import REPORT_FILE, read_back_mismatches
+from tasks.report import REPORT_FILE, not_associated, read_back_mismatches
 from tasks.stopping import stopped_when_interrupted
 from tasks.transform.consent import Outcome
 
@@ -130,16 +131,21 @@ def record_entry(output: str, entry: dict) -> None:
         json.dump(entry, handle, indent=2)
 
 
-def why_run_again(recorded: dict | None, entry: dict) -> str | None:
+def why_run_again(recorded: dict | None, entry: dict, unfinished: int = 0) -> str | None:
     """Why an account whose last run finished must run again, or None when it need not: that run
-    was for another manifest entry (which parts changed are named), or no record says which.
+    was for another manifest entry (which parts changed are named), no record says which, or
+    some of its imports did not finish (the rerun sends only those, its other steps recorded).
 
     Args:
         recorded: The entry the finished run recorded (:func:`recorded_entry`), or None.
         entry: The account's entry now (:func:`manifest_entry`).
+        unfinished: How many of that run's contacts files did not finish their import
+            (``tasks.load.resume.unfinished_imports``).
     """
     if recorded is None:
         return "no record says which sources and portal it was for"
+    if unfinished:
+        return f"{unfinished} of its import(s) did not finish"
     changed = [part.replace("_", " ") for part in entry if recorded.get(part) != entry[part]]
     if not changed:
         return None
@@ -169,7 +175,8 @@ def account_result(
 
     Returns:
         ``{"name", "status", "error", "ledger"}``; the ledger (``None`` without a report) has
-        the plan's counts; the finished load's ``rows_failed``, ``rows_with_value_errors`` and
+        the plan's counts; the finished load's ``rows_failed``, ``rows_with_value_errors``,
+        ``not_associated`` (contacts HubSpot would not associate with their company) and
         ``read_back`` (the read-back's mismatches by check, as report.json's
         ``load.reconciliation.by_check`` has them, those found only); and for a stopped load
         ``stopped``: ``{"contacts_sent", "contacts_planned", "steps_done"}``, or ``None`` when
@@ -183,6 +190,7 @@ def account_result(
         {k: report[k] for k in LEDGER_KEYS}
         | {"contacts": report["contacts"]}
         | {k: load.get(k, 0) for k in LOAD_COUNTS}
+        | {"not_associated": not_associated(load)}
         | {"read_back": read_back_mismatches(load)}
     )
     if "load_stopped" in report and not load:
@@ -199,7 +207,7 @@ def roll_up(results: list[dict]) -> dict:
     finished, stopped, or failed before it began); list the ones that failed.
     ``contacts_sent_before_stops`` adds up what the stopped loads had sent."""
     finished = [r["ledger"] for r in results if r["ledger"]]
-    totals = {k: sum(l[k] for l in finished) for k in (*LEDGER_KEYS, *LOAD_COUNTS)}
+    totals = {k: sum(l[k] for l in finished) for k in (*LEDGER_KEYS, *LOAD_COUNTS, "not_associated")}
     totals["contacts"] = {o.value: sum(l["contacts"][o.value] for l in finished) for o in Outcome}
     totals["read_back"] = dict(sum((Counter(l["read_back"]) for l in finished), Counter()))
     totals["contacts_sent_before_stops"] = sum((l.get("stopped") or {}).get("contacts_sent", 0) for l in finished)
@@ -384,7 +392,7 @@ def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | N
     entry = manifest_entry(account)
     done = finished_report(out)
     if done is not None:
-        again = why_run_again(recorded_entry(out), entry)
+        again = why_run_again(recorded_entry(out), entry, unfinished_imports(done["load"]))
         if again is None:
             get_run_logger().info("account %s finished in an earlier run: skipped", account.name)
             return account_result(account.name, "skipped", done)

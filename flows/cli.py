@@ -447,10 +447,11 @@ def _load_counts(ledger: dict) -> str:
     mismatches the read-back from HubSpot found)."""
     from tasks.report import mismatches_said
 
-    refused, read_back = ledger["rows_with_value_errors"], ledger["read_back"]
+    refused, unassociated, read_back = ledger["rows_with_value_errors"], ledger["not_associated"], ledger["read_back"]
     return (
         f"{ledger['rows_read']} rows read, {ledger['rows_failed']} failed"
         + (f", {refused} with values HubSpot refused" if refused else "")
+        + (f", {unassociated} not associated with their company" if unassociated else "")
         + (f"; read back from HubSpot: {mismatches_said(read_back)}" if read_back else "")
     )
 
@@ -633,7 +634,7 @@ def _report_of_the_stop(output: str, error: BaseException, started: datetime.dat
 
 def _print_summary(report: dict, output: str) -> None:
     from tasks.load.run import resumed_note
-    from tasks.report import load_lines, portal_named, source_warnings, summary_rows
+    from tasks.report import load_lines, marketing_billing_hint, portal_named, source_warnings, summary_rows
 
     c = report["contacts"]
     print(
@@ -641,6 +642,9 @@ def _print_summary(report: dict, output: str) -> None:
         f"duplicates merged {report['duplicates_merged']}  ->  marketing {c['marketing']}  "
         f"non-marketing {c['non_marketing']}  opted out {c['opted_out']}"
     )
+    billing = marketing_billing_hint(report)
+    if billing:
+        print(f"  {billing}")
     for row in summary_rows(report)[:-1]:
         print(f"  {row['status']:>14}  {row['rows']:>8} rows  {row['rejected']:>6} rejected  {row['source']}")
     for line in source_warnings(report):

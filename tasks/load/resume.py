@@ -171,6 +171,16 @@ def step_finished(result: dict[str, Any]) -> bool:
     return result.get("state") == FINISHED_STATE
 
 
+def unfinished_imports(load: dict[str, Any]) -> int:
+    """How many of a finished load's contacts files did not finish their import
+    (:func:`step_finished`), so that a rerun sends them again.
+
+    Args:
+        load: A load report (``report.json``'s ``load``).
+    """
+    return sum(1 for result in load.get("imports", []) if not step_finished(result))
+
+
 def leave_unrecorded() -> None:
     """Keep the Prefect task running now from recording its result, so a rerun runs it again.
 

@@ -208,6 +208,7 @@ def load_plan(
     report = load_report(portal, properties, opt_outs, imports, list(lists.values()), members, sent.errors)
     if import_companies:
         report["companies"] = load_companies(portal, plan)
+        kept.as_planned(report["companies"]["errors"])
     report[REPORT_KEY] = kept.report
     kept.as_planned(report["errors"])
     _log_finished(report)
@@ -549,6 +550,7 @@ def load_steps(
             report["companies"] = companies_report(
                 [log.result("companies", entry["file"], company_task(portal, plan, entry, companies, return_state=True)) for entry in plan.imports]
             )
+            kept.as_planned(report["companies"]["errors"])
         report["steps"] = log.steps
         report["reconciliation"] = reconcile_task(portal, plan, report)
     report[REPORT_KEY] = kept.report

@@ -91,7 +91,7 @@ def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_ch
     hubs = dict(zip(("acme", "globex", "initech"), (hubspot, *two_more_portals), strict=True))
     params = AccountsParameters(manifest=manifest(tmp_path, {name: hub.url for name, hub in hubs.items()}, str(broken)), output=str(out), max_concurrent_accounts=2)
     # Each account's marketing import fails (both its tries): its contacts' marketing status is
-    # not set, and the read-back finds them not marketing.
+    # not set, and their rows fail.
     for name in ("acme", "globex"):
         hubs[name].emulator.fail_next_imports(2)
 
@@ -106,20 +106,24 @@ def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_ch
     assert first["totals"]["contacts"]["marketing"] == sum(r["contacts"]["marketing"] for r in reports.values())
     for account in first["accounts"][:2]:
         load = reports[account["name"]]["load"]
-        assert account["ledger"]["rows_with_value_errors"] == load["rows_with_value_errors"] > 0
+        assert account["ledger"]["rows_failed"] == load["rows_failed"] > 0
         assert account["ledger"]["read_back"] == {check: n for check, n in load["reconciliation"]["by_check"].items() if n}
-    assert first["totals"]["read_back"]["not-marketing"] == sum(a["ledger"]["read_back"]["not-marketing"] for a in first["accounts"][:2]) > 0
+    assert first["totals"]["rows_failed"] == sum(a["ledger"]["rows_failed"] for a in first["accounts"][:2]) > 0
     assert json.loads((out / "rollup.json").read_text()) == first
     assert not any(status == 429 for hub in hubs.values() for (_, _, status) in hub.emulator.request_counts)
 
     # initech's export is mended, but HubSpot refuses its token: its plan was made, so its rows
     # count; which portal it is cannot be asked, and the other accounts are compared without it.
+    # acme and globex run again for their unfinished imports, and only those are sent.
     write_export(broken, rows=50, seed=3)
     hubs["initech"].emulator.configure(allowed_tokens=frozenset({"token-someone-else"}))
-    finished_reports = {n: (out / n / "report.json").read_bytes() for n in ("acme", "globex")}
     second = migrate_accounts(params)
 
-    assert {a["name"]: a["status"] for a in second["accounts"]} == {"acme": "skipped", "globex": "skipped", "initech": "failed"}
+    assert {a["name"]: a["status"] for a in second["accounts"]} == {"acme": "migrated", "globex": "migrated", "initech": "failed"}
+    assert "account acme finished in an earlier run, but 1 of its import(s) did not finish: migrated again" in caplog.messages
+    for account in second["accounts"][:2]:
+        assert account["ledger"]["rows_failed"] == 0 and "not-marketing" not in account["ledger"]["read_back"]
+    finished_reports = {n: (out / n / "report.json").read_bytes() for n in ("acme", "globex")}
     initech = second["accounts"][2]
     assert "refused the access token (401)" in initech["error"]
     assert any(m.endswith(": initech (no answer from HubSpot for its token); give each its portal_id in the manifest") for m in caplog.messages)
@@ -218,7 +222,7 @@ def test_a_completed_child_run_is_its_account_migrated_with_the_report_from_its_
 
     assert result == {"name": "acme", "status": "migrated", "error": None, "ledger": {
         "rows_read": 3, "rows_rejected": 1, "duplicates_merged": 0,
-        "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "rows_failed": 0, "rows_with_value_errors": 0, "read_back": {}}}
+        "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "rows_failed": 0, "rows_with_value_errors": 0, "not_associated": 0, "read_back": {}}}
 
 
 @pytest.mark.parametrize("state, ended", [
@@ -447,7 +451,7 @@ def test_a_child_run_whose_load_stopped_brings_its_ledger_but_never_an_older_run
     older = child_run_result("acme", flow_run(Failed(message="Flow run encountered an exception: InputError: a.zip: not a zip")), None, str(tmp_path))
 
     assert stopped["ledger"] == {k: REPORT[k] for k in ("rows_read", "rows_rejected", "duplicates_merged", "contacts")} | {
-        "rows_failed": 0, "rows_with_value_errors": 0, "read_back": {}, "stopped": None}
+        "rows_failed": 0, "rows_with_value_errors": 0, "not_associated": 0, "read_back": {}, "stopped": None}
     assert older["ledger"] is None
 
 
@@ -479,7 +483,7 @@ def test_an_account_finished_for_its_entry_is_not_run_again_whatever_only_change
     assert why_run_again(None, manifest_entry(ACME)) == "no record says which sources and portal it was for"
 
 
-FAILED_ROWS_REPORT = REPORT | {"load": {"rows_failed": 3, "rows_with_value_errors": 33,
+FAILED_ROWS_REPORT = REPORT | {"load": {"rows_failed": 3, "rows_with_value_errors": 33, "companies": {"not_associated": 2},
                                          "reconciliation": {"by_check": {"not-marketing": 33, "contact-missing": 0, "opted-out-made-marketing": 1}}}}
 
 
@@ -488,9 +492,9 @@ def test_rows_failed_and_read_back_mismatches_are_in_the_ledger_and_the_totals()
                       account_result("initech", "migrated", REPORT)])
 
     acme = rollup["accounts"][0]["ledger"]
-    assert (acme["rows_failed"], acme["rows_with_value_errors"]) == (3, 33)
+    assert (acme["rows_failed"], acme["rows_with_value_errors"], acme["not_associated"]) == (3, 33, 2)
     assert acme["read_back"] == {"not-marketing": 33, "opted-out-made-marketing": 1}
     totals = rollup["totals"]
-    assert (totals["rows_failed"], totals["rows_with_value_errors"]) == (6, 66)
+    assert (totals["rows_failed"], totals["rows_with_value_errors"], totals["not_associated"]) == (6, 66, 4)
     assert totals["read_back"] == {"not-marketing": 66, "opted-out-made-marketing": 2}
     assert rollup["failed"] == []

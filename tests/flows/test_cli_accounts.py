@@ -68,9 +68,12 @@ LOADED = {"rows_read": 60, "rows_rejected": 8, "duplicates_merged": 5, "contacts
         ({"rows_failed": 2, "rows_with_value_errors": 0, "reconciliation": {"by_check": {"contact-missing": 2, "not-marketing": 0}}}, 1,
          "60 rows read, 2 failed; read back from HubSpot: 2 contact-missing",
          "120 rows read, 2 failed; read back from HubSpot: 2 contact-missing"),
-        ({"rows_failed": 0, "rows_with_value_errors": 33, "reconciliation": {"by_check": {"not-marketing": 33, "opted-out-made-marketing": 1}}}, 0,
-         "60 rows read, 0 failed, 33 with values HubSpot refused; read back from HubSpot: 33 not-marketing, 1 opted-out-made-marketing",
-         "120 rows read, 0 failed, 33 with values HubSpot refused; read back from HubSpot: 33 not-marketing, 1 opted-out-made-marketing"),
+        ({"rows_failed": 0, "rows_with_value_errors": 33, "companies": {"not_associated": 3},
+          "reconciliation": {"by_check": {"not-marketing": 33, "opted-out-made-marketing": 1}}}, 0,
+         "60 rows read, 0 failed, 33 with values HubSpot refused, 3 not associated with their company; "
+         "read back from HubSpot: 33 not-marketing, 1 opted-out-made-marketing",
+         "120 rows read, 0 failed, 33 with values HubSpot refused, 3 not associated with their company; "
+         "read back from HubSpot: 33 not-marketing, 1 opted-out-made-marketing"),
     ],
 )
 def test_the_summary_says_each_accounts_failed_rows_and_read_back_and_failed_rows_exit_1(
