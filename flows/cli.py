@@ -307,6 +307,14 @@ def _add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     portal.add_argument("--account-type", metavar="TYPE", help="STANDARD, SANDBOX, DEVELOPER_TEST or APP_DEVELOPER (default: STANDARD)")
     portal.add_argument("--time-zone", metavar="ZONE", help="the portal's IANA time zone (its daily quota resets at midnight there; default: US/Eastern)")
     portal.add_argument(
+        "--max-imports-per-day", type=int, metavar="N",
+        help="imports the portal may create in any 24 hours (HubSpot: 500, 50 on free portals; default: not limited)",
+    )
+    portal.add_argument(
+        "--max-property-options", type=int, metavar="N",
+        help="options one enumeration property may hold (default: HubSpot's 5,000)",
+    )
+    portal.add_argument(
         "--no-batch-opt-outs", action="store_true",
         help="answer the batch communication-preferences endpoints 403, as below Marketing Hub Enterprise",
     )
@@ -503,7 +511,13 @@ def _run_emulator(args: argparse.Namespace) -> int:
             daily_limit=args.daily_limit,
             **{
                 name: value
-                for name, value in {"portal_id": args.portal_id, "account_type": args.account_type, "time_zone": args.time_zone}.items()
+                for name, value in {
+                    "portal_id": args.portal_id,
+                    "account_type": args.account_type,
+                    "time_zone": args.time_zone,
+                    "max_imports_per_day": args.max_imports_per_day,
+                    "max_property_options": args.max_property_options,
+                }.items()
                 if value is not None
             },
             allowed_tokens=frozenset(args.token) if args.token else None,

@@ -136,6 +136,8 @@ class EmulatorSettings:
         object.__setattr__(self, "missing_scopes", tuple(sorted(set(scopes))))
         if self.max_imports_per_day is not None and self.max_imports_per_day < 0:
             raise ValueError("max_imports_per_day must be 0 or more")
+        if self.max_property_options < 1:
+            raise ValueError("max_property_options must be 1 or more")
         for name in ("error_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")

@@ -66,6 +66,7 @@ def test_fault_flags():
         "--drop-rate", "1", "--error-rate", "0.5", "--fault-seed", "5", "--latency", "0.01",
         "--fail-imports", "2", "--error-after-write", "3", "--daily-limit", "1000", "--no-batch-opt-outs",
         "--missing-scope", "crm.import", "--missing-scope", "crm.lists.write",
+        "--max-imports-per-day", "7", "--max-property-options", "9",
     )
     with emulator(*flags) as url:
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
@@ -76,11 +77,14 @@ def test_fault_flags():
     assert settings["batch_comm_prefs_allowed"] is False
     assert settings["pendingImportFailures"] == 2 and settings["pendingErrorsAfterWrite"] == 3
     assert settings["missing_scopes"] == ["crm.import", "crm.lists.write"]
+    assert (settings["max_imports_per_day"], settings["max_property_options"]) == (7, 9)
 
 
 @pytest.mark.parametrize(
     ("flags", "message"),
-    [(("--tier", "gold"), "unknown tier 'gold'"), (("--account-type", "GOLD"), "unknown account type 'GOLD'"), (("--time-zone", "Mars/Base"), "unknown time zone 'Mars/Base'")],
+    [(("--tier", "gold"), "unknown tier 'gold'"), (("--account-type", "GOLD"), "unknown account type 'GOLD'"), (("--time-zone", "Mars/Base"), "unknown time zone 'Mars/Base'"),
+     (("--max-imports-per-day", "-1"), "max_imports_per_day must be 0 or more"),
+     (("--max-property-options", "0"), "max_property_options must be 1 or more")],
 )
 def test_an_unknown_setting_is_a_usage_error(flags, message):
     done = subprocess.run(

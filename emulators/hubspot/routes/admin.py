@@ -86,7 +86,7 @@ _FAULT_FIELDS = {
     "fault_seed", "error_rate", "error_statuses", "drop_rate", "latency", "daily_quota_at",
     "tier", "daily_limit", "ten_second_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
     "portal_id", "account_type", "time_zone", "account_info_allowed", "missing_scopes",
-    "whole_batch_email_upserts",
+    "whole_batch_email_upserts", "max_imports_per_day", "max_property_options",
 }
 
 # Counts of the next imports or writes to fail, added to what is pending rather than settings.
