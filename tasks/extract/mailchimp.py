@@ -32,7 +32,6 @@ from tasks.errors import InputError
 from tasks.extract.sources import SkippedFile, StagedFile, map_in_order, stage_files
 from tasks.extract.text import first_non_utf8, text_pieces
 from tasks.transform.catalog import consent_headers
-from tasks.transform.consent import severity_expr
 from tasks.transform.contacts import one_spelling
 
 if TYPE_CHECKING:
@@ -114,7 +113,7 @@ _ADDRESS_PREFIX = "_address "
 plan compares addresses (``_address``)."""
 
 _COPY_PREFIX = "_copy "
-_COPY_SEVERITY_PREFIX = "_copy severity "
+_COPY_RANK_PREFIX = "_copy rank "
 """Start the names of the working columns a repeated consent header's copies are read in."""
 
 
@@ -543,8 +542,10 @@ def scan_columns(
             email header: where its addresses differ).
         profile: The profile the file is read with. A repeated header it reads consent from
             (``repeated_consent_headers``) takes, in each row, the non-empty copy whose reading
-            is the most restrictive (the first on a tie), so ``Status,Status`` holding
-            ``Active,Unsubscribed`` reads as unsubscribed: an opt-out in any copy is final.
+            is the most restrictive, a copy saying something winning a tie with one saying
+            nothing (``ReadingProfile.copy_rank``), so ``Status,Status`` holding
+            ``Active,Unsubscribed`` reads as unsubscribed (an opt-out in any copy is final) and
+            ``Unsubscribed,Unsubscribed`` holding ``false,maybe`` as unrecognised.
     """
     # Positional names sidestep polars' renaming of duplicate headers (``a_duplicated_0``); the
     # real names come back in the select, where duplicates are coalesced. Overflow columns
@@ -607,11 +608,15 @@ def scan_columns(
 
 
 def _keep_most_restrictive(frame: pl.LazyFrame, header: str, copies: list[str], profile: ReadingProfile) -> pl.LazyFrame:
-    """``frame`` with ``header`` set, in each row, to the non-empty copy whose consent reading is
-    the most restrictive (the first such copy), and the copies' working columns dropped.
+    """``frame`` with ``header`` set, in each row, to the non-empty copy that speaks most strongly
+    for the row's consent (``ReadingProfile.copy_rank``: the most restrictive reading, then a
+    copy that says something over one that says nothing; the first such copy), and the
+    copies' working columns dropped.
 
     A copy no rule reads (``no`` in an opt-in flag) counts as the profile's default status: a
-    row whose copies say ``no`` and ``yes`` to a subscription is not read as subscribed.
+    row whose copies say ``no`` and ``yes`` to a subscription is not read as subscribed. A
+    value no rule reads (``maybe``) beats a flag not set (``false``): it keeps the row from
+    being marketing, whichever copy comes first.
 
     Args:
         frame: The scan, with ``header`` and each of its copies in a column of its own.
@@ -620,12 +625,12 @@ def _keep_most_restrictive(frame: pl.LazyFrame, header: str, copies: list[str], 
         profile: The profile whose rules read the header.
     """
     # The rules read a column by its header's name, so each copy is read in its turn under it.
-    outcome = profile.profile.consent.status_outcome_expr(profile.status_expr([header]))
-    severities = [f"{_COPY_SEVERITY_PREFIX}{copy}" for copy in copies]
-    for copy, severity in zip(copies, severities, strict=True):
+    rank = profile.copy_rank(header)
+    ranks = [f"{_COPY_RANK_PREFIX}{copy}" for copy in copies]
+    for copy, copy_rank in zip(copies, ranks, strict=True):
         frame = frame.with_columns(pl.col(copy).alias(header)).with_columns(
-            pl.when(pl.col(header).is_not_null()).then(severity_expr(outcome)).alias(severity)
+            pl.when(pl.col(header).is_not_null()).then(rank).alias(copy_rank)
         )
-    most = pl.max_horizontal(severities)
-    kept = pl.coalesce(pl.when(pl.col(s) == most).then(pl.col(c)) for c, s in zip(copies, severities, strict=True))
-    return frame.with_columns(kept.alias(header)).drop(*copies, *severities)
+    highest = pl.max_horizontal(ranks)
+    kept = pl.coalesce(pl.when(pl.col(r) == highest).then(pl.col(c)) for c, r in zip(copies, ranks, strict=True))
+    return frame.with_columns(kept.alias(header)).drop(*copies, *ranks)

@@ -42,7 +42,14 @@ import polars as pl
 from schemas.contact import BOOKKEEPING_COLUMNS, PROVENANCE
 from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
-from tasks.transform.consent import NAME_DISAGREES_STATUS, SEVERITY, UNRECOGNISED_STATUS, ConsentPolicy, Outcome
+from tasks.transform.consent import (
+    NAME_DISAGREES_STATUS,
+    SEVERITY,
+    UNRECOGNISED_STATUS,
+    ConsentPolicy,
+    Outcome,
+    severity_expr,
+)
 from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile
 
 if TYPE_CHECKING:
@@ -322,6 +329,19 @@ class ReadingProfile:
             name_status: The status the file's (or its sheet's) name gives all its rows
                 (``name_status``); None when the name says nothing.
         """
+        return pl.coalesce(self.reading_expr(headers, name_status), pl.lit(name_status or self.default_status, dtype=pl.String))
+
+    def reading_expr(self, headers: Sequence[str], name_status: str | None = None) -> pl.Expr:
+        """Each row's status as its consent cells give it (``status_expr``); null where they give
+        none: no rule reads any of them and none holds a value no rule reads (or, in a file
+        whose name opts out, they all hold nothing), so the row takes its file's name's status
+        or the profile's default.
+
+        Args:
+            headers: The file's headers, as written in the file.
+            name_status: The status the file's (or its sheet's) name gives all its rows
+                (``name_status``); None when the name says nothing.
+        """
         name_opts_out = name_status is not None and name_status in self.profile.consent.opt_out_statuses
         readings: list[tuple[int, pl.Expr]] = []
         for rule in self.rules:
@@ -344,7 +364,29 @@ class ReadingProfile:
             readings.append((self.severity(UNRECOGNISED_STATUS), pl.when(condition).then(pl.lit(UNRECOGNISED_STATUS))))
         # A stable sort keeps reading order within one severity: the profile's rules, then the user's.
         ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
-        return pl.coalesce(*ordered, pl.lit(name_status or self.default_status, dtype=pl.String))
+        return pl.coalesce(*ordered) if ordered else pl.lit(None, dtype=pl.String)
+
+    def copy_rank(self, header: str) -> pl.Expr:
+        """How strongly a cell of a consent header speaks for its row: of a repeated header's
+        copies (each read in its turn under the header's name), the row keeps the highest.
+
+        First the outcome's severity of the cell's reading, a cell no rule reads counting as
+        the default status (``no`` beside ``yes`` in an opt-in flag: not subscribed). Of equally
+        severe cells, one a rule reads or one holding a value no rule reads (``maybe`` in an
+        opt-out flag: never marketing, whatever another column says) ranks above one holding
+        a value that says nothing (a flag not set: ``false``), which ranks above one holding
+        nothing (``N/A``: the file's opt-out name reads the row only when all its cells hold
+        nothing). So the copy kept does not depend on the copies' order, but for copies ranking
+        alike (two statuses of one outcome that a rule reads): the first of them is kept.
+
+        Args:
+            header: The consent header (as written in the file), its column holding one copy.
+        """
+        reading = self.reading_expr([header])
+        status = pl.coalesce(reading, pl.lit(self.default_status, dtype=pl.String))
+        severity = severity_expr(self.profile.consent.status_outcome_expr(status)).cast(pl.Int32)
+        said = pl.when(reading.is_not_null()).then(2).when(~_holds_nothing(_consent_cell(header))).then(1).otherwise(0)
+        return severity * 3 + said
 
     def status_values(self, headers: Sequence[str]) -> dict[str, frozenset[str]]:
         """The file's consent headers whose values the rules read one by one, each with the
