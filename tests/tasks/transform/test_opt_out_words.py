@@ -1,6 +1,6 @@
-"""Clear opt-out words are read as opt-outs: in a file's name (``unsubscribers.csv``,
-``complained.csv``; not ``contacts_cleaned.csv``) and in a generic opt-out flag's cell
-(``opted out``, ``suppressed``, a date with AM/PM), never as values no rule reads."""
+"""Clear opt-out words in a generic opt-out flag's cell (``opted out``, ``suppressed``, a date
+with AM/PM) are read as opt-outs, never as values no rule reads; a file's name naming people or
+events (``reactivated_unsubscribers.csv``) is no opt-out."""
 
 from __future__ import annotations
 
@@ -15,28 +15,23 @@ from tasks.transform.catalog import reading_profile
 from tests.plain_plan import plan
 
 NAMES = [
-    # file name, its status under the generic profile, under the constantcontact profile
-    ("unsubscribers.csv", "unsubscribed", "unsubscribed"),
-    ("Newsletter Unsubscriber List.xlsx", "unsubscribed", "unsubscribed"),
-    ("unsub_2024.csv", "unsubscribed", "unsubscribed"),
-    ("complained.csv", "unsubscribed", "unsubscribed"),
-    ("complainers_2024.csv", "unsubscribed", "unsubscribed"),
-    ("optedout.csv", "unsubscribed", "unsubscribed"),
-    ("email_blocklists.csv", "unsubscribed", None),
-    # A plain file's name saying "cleaned" is as often a cleaned-up list: no opt-out.
-    ("contacts_cleaned.csv", None, None),
-    # Whole words only, and never beside a negation.
-    ("unbounced.csv", None, None),
-    ("not_bounced.csv", None, None),
-    ("contacts_no_unsubscribers.csv", None, None),
-    ("complainedabout.csv", None, None),
+    # A file's name is weak evidence and an opt-out sent to HubSpot cannot be undone: words that
+    # name people or events, not the list itself, say nothing (a second audit found each of these
+    # on files that were no opt-out lists).
+    "resubscribed_former_unsubscribers.csv",
+    "reactivated_unsubscribers.csv",
+    "unsub_survey_responses.csv",
+    "never_complained_customers.csv",
+    "complainers_resolved_2024.csv",
+    "blacklists_reviewed.csv",
+    "contacts_cleaned.csv",
 ]
 
 
-@pytest.mark.parametrize(("name", "generic", "constantcontact"), NAMES, ids=[n[0] for n in NAMES])
-def test_each_form_of_an_opt_out_word_in_a_file_name_is_read(name, generic, constantcontact):
-    assert reading_profile("generic").name_status(name) == generic
-    assert reading_profile("constantcontact").name_status(name) == constantcontact
+@pytest.mark.parametrize("name", NAMES)
+def test_a_file_name_naming_people_or_events_is_no_opt_out(name):
+    assert reading_profile("generic").name_status(name) is None
+    assert reading_profile("constantcontact").name_status(name) is None
 
 
 FLAG_CELLS = {
@@ -78,11 +73,11 @@ def write_csv(path: Path, headers: list[str], rows: list[list[str]]) -> None:
         csv.writer(handle).writerows([headers, *rows])
 
 
-def test_a_plan_opts_out_the_rows_of_files_named_for_opt_outs_and_of_flags_saying_so(tmp_path):
+def test_a_plan_opts_out_the_rows_of_flags_saying_so_and_not_of_files_named_for_people(tmp_path):
     folder = tmp_path / "crm"
     folder.mkdir()
-    write_csv(folder / "unsubscribers.csv", ["Email", "First Name"], [["u1@x.com", "Una"]])
-    write_csv(folder / "complained.csv", ["Email", "First Name"], [["c1@x.com", "Cal"]])
+    write_csv(folder / "reactivated_unsubscribers.csv", ["Email", "First Name"], [["u1@x.com", "Una"]])
+    write_csv(folder / "unsubscribes.csv", ["Email", "First Name"], [["c1@x.com", "Cal"]])
     write_csv(folder / "contacts_cleaned.csv", ["Email", "First Name"], [["b1@x.com", "Bea"]])
     flags = [["f1@x.com", "opted out"], ["f2@x.com", "Suppressed"], ["f3@x.com", "3/4/2024 1:05 PM"], ["f4@x.com", "-1"], ["f5@x.com", "no"]]
     write_csv(folder / "people.csv", ["Email", "Opted Out"], flags)
@@ -90,12 +85,13 @@ def test_a_plan_opts_out_the_rows_of_files_named_for_opt_outs_and_of_flags_sayin
     report = plan([str(folder)], tmp_path / "out")
 
     opted_out = {entry["status"]: set(pl.read_csv(tmp_path / "out" / entry["file"])["Email"]) for entry in report["files"]["opt_outs"]}
-    assert opted_out == {"unsubscribed": {"u1@x.com", "c1@x.com", "f1@x.com", "f2@x.com", "f3@x.com"}}
-    assert report["contacts"] == {"marketing": 0, "non_marketing": 3, "opted_out": 5}
+    assert opted_out == {"unsubscribed": {"c1@x.com", "f1@x.com", "f2@x.com", "f3@x.com"}}
+    assert report["contacts"] == {"marketing": 0, "non_marketing": 4, "opted_out": 4}
     [people] = [source for source in report["sources"] if source["uri"].endswith("people.csv")]
     assert people["unread_status_values"] == [
         {"column": "Opted Out", "value": "-1", "status": "unrecognised", "rows": 1, "outcome": "non_marketing"}
     ]
     # An opt-out read from a name alone is said, file by file.
     warnings = source_warnings(report)
-    assert any("complained.csv: its name says unsubscribed: 1 row(s)" in line for line in warnings)
+    assert any("unsubscribes.csv: its name says unsubscribed: 1 row(s)" in line for line in warnings)
+    assert not any("unsubscribers.csv" in line or "cleaned.csv" in line for line in warnings)
