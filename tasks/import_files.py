@@ -218,12 +218,6 @@ def write_plan(
     used = {c for entry in imports for c in entry["columns"]}
     planned = [p for p in custom_properties if p.name in used]
     options = enumeration_options(pl.concat(list(contacts.values())), planned)
-    # Imported here: tasks.load imports this module (its properties step reads the separators).
-    from tasks.load.log import get_logger
-    from tasks.load.settings import MAX_OPTIONS_PER_PROPERTY
-
-    for warning in options_limit_warnings(options, MAX_OPTIONS_PER_PROPERTY):
-        get_logger().warning("%s", warning)
     onramp_properties = [PROVENANCE_PROPERTY] if PROVENANCE in used else []
     group = {"name": profile.group_name, "label": profile.group_label}
     plan = {
@@ -309,26 +303,6 @@ def enumeration_options(contacts: pl.LazyFrame, properties: list[CustomProperty]
             {"label": value, "value": value, "hidden": False, "displayOrder": order} for order, value in enumerate(ordered)
         ]
     return options
-
-
-def options_limit_warnings(options: Mapping[str, list[dict]], limit: int) -> list[str]:
-    """One line per enumeration property with more distinct values than HubSpot holds options.
-
-    The plan keeps every value (it cannot know the options the portal's property has already):
-    the load makes options of the most frequent that fit and sends the rows without the rest
-    (``tasks/load/properties.py``).
-
-    Args:
-        options: Property name → its options (:func:`enumeration_options`).
-        limit: The most options a property holds (HubSpot's, ``tasks.load.settings``).
-    """
-    return [
-        f"warning: property {name}: {len(values):,} distinct values, more than the {limit:,} options HubSpot "
-        f"holds: the load keeps the {limit:,} most frequent (fewer if the portal's property has other options) "
-        "and sends the rows without the rest, each in report.json load.errors"
-        for name, values in options.items()
-        if len(values) > limit
-    ]
 
 
 def _option_values(cell: pl.Expr, field_type: str) -> pl.Expr:

@@ -18,6 +18,8 @@ from tasks.csv_safety import sink_safe_csv
 from tasks.extract.excel import split_sheet
 from tasks.output import OutputFolder
 from tasks.extract.api_settings import PER_ROW_STATUS
+from tasks.load.properties import LEFT_OUT_KEY as OPTIONS_LEFT_OUT
+from tasks.load.settings import MAX_OPTIONS_PER_PROPERTY
 from tasks.transform.catalog import NAME_DISAGREES_STATUS, NAME_ONLY_COLUMN, name_opts_out, name_status_of, negated_name_words_of
 from tasks.transform.consent import Outcome
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
@@ -229,6 +231,26 @@ def rejected_opt_out_warnings(report: dict) -> list[str]:
     ]
 
 
+OPTIONS_OVER_LIMIT = "options_over_limit"
+"""The report's enumeration properties with more distinct values than HubSpot holds options
+(``tasks.load.settings.MAX_OPTIONS_PER_PROPERTY``): property name → its distinct values."""
+
+
+def options_limit_warnings(report: dict) -> list[str]:
+    """One line per enumeration property with more distinct values than HubSpot holds options.
+
+    The plan keeps every value (it cannot know the options the portal's property has already):
+    the load makes options of the most frequent that fit and sends the rows without the rest
+    (``tasks/load/properties.py``).
+    """
+    return [
+        f"warning: property {name}: {count:,} distinct values, more than the {MAX_OPTIONS_PER_PROPERTY:,} options "
+        f"HubSpot holds: the load keeps the {MAX_OPTIONS_PER_PROPERTY:,} most frequent (fewer if the portal's property "
+        "has other options) and sends the rows without the rest, each in report.json load.errors"
+        for name, count in (report.get(OPTIONS_OVER_LIMIT) or {}).items()
+    ]
+
+
 SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
     unread_status_warnings,
     name_disagrees_warnings,
@@ -238,6 +260,7 @@ SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
     duplicate_header_warnings,
     skipped_file_warnings,
     value_reject_warnings,
+    options_limit_warnings,
 )
 """Every kind of source warning :func:`source_warnings` gives, in the order they are shown."""
 
@@ -285,6 +308,11 @@ def build_report(
             ],
         },
         "columns": list(columns),
+        OPTIONS_OVER_LIMIT: {
+            prop["name"]: len(prop["options"])
+            for prop in plan.get("properties", ())
+            if len(prop.get("options") or ()) > MAX_OPTIONS_PER_PROPERTY
+        },
         "files": {
             "rejects": REJECTS_FILE,
             "value_rejects": VALUE_REJECTS_FILE,
@@ -445,6 +473,11 @@ def load_lines(load: dict) -> list[str]:
         lines.append(
             f"  {kept} contact(s) HubSpot holds as unsubscribed from all email sent as non-marketing "
             "(report.json load.kept_non_marketing_opted_out)"
+        )
+    for name, values in ((load.get("properties") or {}).get(OPTIONS_LEFT_OUT) or {}).items():
+        lines.append(
+            f"  property {name}: {len(values):,} value(s) left out of the rows sent, no room for them among the "
+            f"{MAX_OPTIONS_PER_PROPERTY:,} options HubSpot holds (report.json load.properties.{OPTIONS_LEFT_OUT})"
         )
     companies = load.get("companies")
     if companies:

@@ -12,7 +12,7 @@ import requests
 from prefect import flow
 
 from emulators.hubspot.settings import MAX_PROPERTY_OPTIONS, EmulatorSettings
-from tasks.import_files import options_limit_warnings
+from tasks.report import OPTIONS_OVER_LIMIT, load_lines, options_limit_warnings
 from tasks.load import ensure_properties, load_plan, read_plan, settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.properties import OPTION_LIMIT, options_within_limit
@@ -168,13 +168,27 @@ def test_opt_outs_are_sent_before_a_properties_step_that_stops_the_load(prefect_
 
 
 def test_the_plan_warns_of_a_property_with_more_values_than_options_in_one_line():
-    warnings = options_limit_warnings({"mailchimp_tags": options(*"abcd"), "mailchimp_plan": options("x")}, 3)
+    warnings = options_limit_warnings({OPTIONS_OVER_LIMIT: {"mailchimp_tags": 6_001}})
 
     assert warnings == [
-        "warning: property mailchimp_tags: 4 distinct values, more than the 3 options HubSpot holds: the load keeps "
-        "the 3 most frequent (fewer if the portal's property has other options) and sends the rows without the rest, "
-        "each in report.json load.errors"
+        "warning: property mailchimp_tags: 6,001 distinct values, more than the 5,000 options HubSpot holds: the load "
+        "keeps the 5,000 most frequent (fewer if the portal's property has other options) and sends the rows without "
+        "the rest, each in report.json load.errors"
     ]
+    assert options_limit_warnings({OPTIONS_OVER_LIMIT: {}}) == options_limit_warnings({}) == []
+
+
+def test_the_load_says_which_values_of_a_property_it_left_out():
+    load = {
+        "portal": "http://127.0.0.1:1", "portal_id": 1, "account_type": "STANDARD", "imports": [],
+        "opt_outs": {"unsubscribed": 0}, "rows_failed": 0, "rows_with_value_errors": 2,
+        "properties": {"options_left_out": {"mailchimp_tags": ["zeta", "eta"]}},
+    }
+
+    assert load_lines(load)[1] == (
+        "  property mailchimp_tags: 2 value(s) left out of the rows sent, no room for them among the 5,000 options "
+        "HubSpot holds (report.json load.properties.options_left_out)"
+    )
 
 
 def test_values_left_out_of_a_file_split_for_contacts_unsubscribed_in_hubspot_keep_their_planned_lines(
