@@ -30,7 +30,7 @@ from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
-from tasks.load.plan import LoadPlan, read_header, read_plan, tie_back
+from tasks.load.plan import LoadPlan, read_header, read_plan, tie_back, unneutralise
 from tasks.load.retry import HttpError, describe
 
 _PROPERTIES_PATH = f"/crm/v3/properties/{settings.CONTACT_OBJECT_TYPE}"
@@ -346,11 +346,14 @@ def without_options_left_out(plan: LoadPlan, properties: dict[str, Any], state_d
 def _write_without(source: Path, target: Path, file: str, columns: dict[str, tuple[frozenset[str], str]]) -> list[dict[str, Any]]:
     """Copy a contacts file without the values left out of ``columns`` (name → (values left
     out, field type)); the value errors of the rows that lost some."""
-    rows = pl.scan_csv(source, infer_schema=False)
+    planned = pl.scan_csv(source, infer_schema=False)
+    # The planned cells and headers are neutralised for people opening the file: taken off here,
+    # the copy, neutralised once as it is written, holds every cell as the plan did.
+    rows = planned.select(restore_formulas(pl.col(name)).alias(unneutralise(name)) for name in planned.collect_schema().names())
     kept, lost = [], []
     for name, (values, field_type) in columns.items():
         separator = MULTI_VALUE_SEPARATORS.get(field_type)
-        cell = restore_formulas(pl.col(name))
+        cell = pl.col(name)
         parts = (cell.str.split(separator) if separator else pl.concat_list(cell)).list.eval(pl.element().str.strip_chars())
         out = pl.element().is_in(list(values))
         dropped = parts.list.eval(pl.element().filter(out))

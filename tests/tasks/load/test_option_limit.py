@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import csv
 
+import polars as pl
 import pytest
 import requests
 from prefect import flow
 
 from emulators.hubspot.settings import MAX_PROPERTY_OPTIONS, EmulatorSettings
+from tasks.csv_safety import restore_formulas, sink_safe_csv
 from tasks.report import OPTIONS_OVER_LIMIT, load_lines, options_limit_warnings
 from tasks.load import ensure_properties, load_plan, read_plan, settings
 from tasks.load.client import HubSpotPortal
-from tasks.load.properties import OPTION_LIMIT, options_within_limit
+from tasks.load.properties import OPTION_LIMIT, _write_without, options_within_limit
 from tasks.load.run import LoadStopped, load_steps
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_plan
@@ -209,3 +211,20 @@ def test_values_left_out_of_a_file_split_for_contacts_unsubscribed_in_hubspot_ke
     # Each on the planned file and line the row came from, with its source row.
     assert left_out == [(MARKETING, 2, ["file:///exports/audience.zip:2"]), (MARKETING, 3, ["file:///exports/audience.zip:3"])]
     assert report["rows_failed"] == 0 and report["rows_with_value_errors"] == 2
+
+
+def test_a_copy_without_left_out_values_holds_every_other_cell_as_planned(tmp_path):
+    planned, copy = tmp_path / "contacts-marketing-001.csv", tmp_path / "copy.csv"
+    values = {
+        "Email": ["ann@x.com", "bob@x.com", "cy@x.com"],
+        "firstname": ["'=Ann", "=Bob", "Cy"],
+        "notes": ["-- regards", "", "plain"],
+        "mailchimp_tags": ["=z;common", "gone;common", "gone"],
+    }
+    sink_safe_csv(pl.LazyFrame(values), planned)
+
+    errors = _write_without(planned, copy, "hubspot/contacts-marketing-001.csv", {"mailchimp_tags": (frozenset({"gone"}), "checkbox")})
+
+    sent = pl.read_csv(copy, infer_schema=False).select(restore_formulas(pl.all()))
+    assert sent.to_dict(as_series=False) == values | {"mailchimp_tags": ["=z;common", "common", None]}
+    assert [(e["line"], e["error_type"]) for e in errors] == [(3, OPTION_LIMIT), (4, OPTION_LIMIT)]
