@@ -112,8 +112,10 @@ def options_within_limit(
     """Which planned options a property lacks can be added under its options limit.
 
     The existing options count toward the limit and are never removed. When the missing options
-    do not all fit, the most frequent (``counts``: the rows holding each value) go first, ties
-    by value case-insensitively, then exactly, so the choice is the same every run.
+    do not all fit, only those some row sent holds are wanted (a sync's plan lists every option
+    of its sources, its files only the delta's rows), the most frequent (``counts``: the rows
+    holding each value) first, ties by value case-insensitively, then exactly, so the choice is
+    the same every run.
 
     Args:
         planned: The plan's ``OptionInput`` dicts for the property, in its display order.
@@ -122,14 +124,15 @@ def options_within_limit(
         limit: The most options the property may hold.
 
     Returns:
-        ``(to_add, left_out)``: the options to add, in ``planned``'s order, and the values that
-        do not fit, most frequent first.
+        ``(to_add, left_out)``: the options to add, in ``planned``'s order, and the values some
+        row holds that do not fit, most frequent first.
     """
     missing = [option for option in planned if option["value"] not in existing]
     room = max(limit - len(existing), 0)
     if len(missing) <= room:
         return missing, []
-    ranked = sorted(missing, key=lambda option: (-counts.get(option["value"], 0), option["value"].casefold(), option["value"]))
+    wanted = [option for option in missing if counts.get(option["value"], 0)]
+    ranked = sorted(wanted, key=lambda option: (-counts[option["value"]], option["value"].casefold(), option["value"]))
     fits = {option["value"] for option in ranked[:room]}
     return [option for option in missing if option["value"] in fits], [option["value"] for option in ranked[room:]]
 

@@ -52,7 +52,14 @@ def test_ties_go_by_value_case_insensitively_then_exactly_and_a_full_property_ta
     full_add, full_left_out = options_within_limit(options("x", "y"), {"p", "q", "r"}, {"x": 3}, 3)
 
     assert [o["value"] for o in to_add] == ["B", "a"] and left_out == ["b"]
-    assert full_add == [] and full_left_out == ["x", "y"]
+    # y is on no row sent (a sync's plan lists its sources' every option): nothing is left out of it.
+    assert full_add == [] and full_left_out == ["x"]
+
+
+def test_past_the_limit_a_value_no_row_sent_holds_is_neither_added_nor_left_out():
+    to_add, left_out = options_within_limit(options("new", "unused", "other"), {"p"}, {"new": 1}, 2)
+
+    assert [o["value"] for o in to_add] == ["new"] and left_out == []
 
 
 def test_the_emulator_refuses_a_property_over_its_options_limit_as_a_validation_error(hub, emulator):
