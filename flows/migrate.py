@@ -14,6 +14,7 @@ from pathlib import Path
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from prefect import flow
+from prefect.logging import get_run_logger
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -32,11 +33,10 @@ from tasks.load.resume import load_lock, load_state_dir
 from tasks.load.run import INTERRUPTED, LOAD_DONE, LoadStopped, load_steps, stop_message
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder, check_remote_output, storage_problem
-from tasks.plan import DEFAULT_PROFILE, consent_profiles
+from tasks.plan import check_run_overrides, consent_profiles
 from tasks.steps import extract_files, plan, publish_report
 from tasks.stopping import is_interruption
 from tasks.transform.mapping_file import UserMapping
-from tasks.transform.profile import load_profile
 
 
 def check_parameters(params: PlanParameters) -> None:
@@ -48,7 +48,8 @@ def check_parameters(params: PlanParameters) -> None:
     Raises:
         InputError: A source, the output or the portal URL has an unsupported scheme or carries a
             credential (the message cuts it out); an override names an unknown outcome or
-            re-maps an opt-out status; a source is not there or cannot be reached
+            is one no run may make, whatever its files (:func:`~tasks.plan.check_run_overrides`:
+            it weakens an opt-out of any bundled profile); a source is not there or cannot be reached
             (:func:`check_sources_reachable`); a remote output cannot be written
             (:func:`~tasks.output.check_remote_output`; a local one is made, and so checked,
             with the run's output folder, after the token is: a run refused for its token
@@ -58,7 +59,7 @@ def check_parameters(params: PlanParameters) -> None:
         check_location(location)
     if getattr(params, "portal_url", None):
         check_portal_url(params.portal_url)
-    load_profile(DEFAULT_PROFILE).consent.with_overrides(params.consent_overrides)
+    check_run_overrides(params.consent_overrides)
     check_sources_reachable(params.sources)
     check_remote_output(params.output)
 
@@ -109,6 +110,8 @@ def plan_run(params: PlanParameters, out: OutputFolder) -> dict:
     """
     limits = PlanLimits(max_rows=params.max_rows_per_file, max_bytes=params.max_bytes_per_file)
     mapping = UserMapping.load(params.mapping_file) if params.mapping_file else None
+    for loosened in mapping.loosened_by(params.consent_overrides) if mapping else []:
+        get_run_logger().warning(loosened)
     # The run's --consent reaches each file's profile before its rows are read: the policy ranks
     # a row's readings, not only the outcome of the status that wins.
     options = ReadOptions(

@@ -287,7 +287,8 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
 
     Raises:
         InputError: The file is missing, is not YAML, repeats a key, does not describe
-            accounts, or aims two accounts at one portal; the message names the line of the
+            accounts, aims two accounts at one portal, or gives an account a consent override
+            no run may make (one weakening an opt-out); the message names the line of the
             offending entry.
     """
     text = _manifest_text(uri)
@@ -319,7 +320,34 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
             "location (on workers of their own) each give their portal_id",
             line=_line_of(root, ("accounts", shared.second, "portal")),
         )
+    refused = first_refused_account_override(manifest.accounts)
+    if refused is not None:
+        number, status, problem = refused
+        raise InputError(
+            uri,
+            f"accounts.{number}.consent_overrides.{status}: account {manifest.accounts[number].name}: {problem}",
+            line=_line_of(root, ("accounts", number, "consent_overrides", status)),
+        )
     return manifest
+
+
+def first_refused_account_override(accounts: list[AccountSpec]) -> tuple[int, str, str] | None:
+    """The first account's consent override no run may make, found before any account starts
+    (refused only when its account ran, the run failed after other accounts had migrated).
+
+    Returns:
+        The account's place in the manifest, the override's status and why it is refused
+        (``tasks.plan.refused_run_override``); None when every override may be made.
+    """
+    # Imported here: the profiles' consent rules bring the planning modules, which reading a
+    # manifest's shape does not need.
+    from tasks.plan import refused_run_override
+
+    for number, account in enumerate(accounts):
+        refused = refused_run_override(account.consent_overrides)
+        if refused is not None:
+            return number, *refused
+    return None
 
 
 def _manifest_text(uri: str) -> str:

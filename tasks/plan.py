@@ -32,8 +32,8 @@ from tasks.import_files import PlanLimits, write_plan, write_plan_file
 from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
-from tasks.transform.catalog import unread_status_values
-from tasks.transform.consent import ConsentPolicy, Outcome
+from tasks.transform.catalog import profile_names, unread_status_values
+from tasks.transform.consent import ConsentPolicy, Outcome, first_refused_override
 from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.transform.rejected_opt_outs import REPORT_KEY, RejectedFile, RejectedOptOutCounts, named_addresses, opt_out_named, plan_unmatched
@@ -118,12 +118,42 @@ def consent_profiles(profiles: Iterable[SourceProfile], overrides: Mapping[str, 
         overrides: The run's status → outcome overrides.
 
     Raises:
-        InputError: An override re-maps an opt-out status, names an unknown outcome, or names a
-            status none of the profiles gives a row (a typo, which would change nothing).
+        InputError: An override no run may make (:func:`check_run_overrides`), or one naming
+            a status none of the profiles gives a row (a typo, which would change nothing).
     """
     read_with = list(profiles) or [load_profile(DEFAULT_PROFILE)]
+    check_run_overrides(overrides)
     check_override_statuses(overrides, [p.consent for p in read_with])
     return {p.format: (p, p.consent.with_overrides(overrides)) for p in read_with}
+
+
+def refused_run_override(overrides: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first of a run's overrides no run may make, whatever its files, and why; or None.
+
+    Checked against every bundled profile before any file is read (a file's profile is known
+    only from its headers): an override weakening an opt-out of any profile giving that status
+    is refused naming those profiles, and so are ``unrecognised`` and a ``NEVER_MARKETING_STATUSES``
+    status made marketing (``tasks.transform.consent.first_refused_override``).
+
+    Args:
+        overrides: Status → outcome, as given (``--consent``, an account's ``consent_overrides``).
+
+    Returns:
+        The refused override's status, as given, and why; None when every override may be made.
+    """
+    policies = {name: load_profile(name).consent for name in profile_names()}
+    return first_refused_override(overrides, policies)
+
+
+def check_run_overrides(overrides: Mapping[str, str]) -> None:
+    """Refuse a run's ``--consent`` override no run may make (:func:`refused_run_override`).
+
+    Raises:
+        InputError: ``--consent: <why>``, naming the status and the profiles it is an opt-out in.
+    """
+    refused = refused_run_override(overrides)
+    if refused:
+        raise InputError("--consent", refused[1])
 
 
 def check_override_statuses(overrides: Mapping[str, str], policies: Sequence[ConsentPolicy]) -> None:

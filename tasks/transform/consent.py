@@ -7,7 +7,7 @@ signal can never be re-mapped by a run's policy: it is the one promise Onramp ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -37,8 +37,17 @@ DEFAULT_OUTCOME = Outcome.NON_MARKETING
 UNRECOGNISED_STATUS = "unrecognised"
 """The status of a row whose consent cell holds a value no rule reads (and that nothing reads as
 an opt-out). No policy names it, so its outcome is ``DEFAULT_OUTCOME``; a run cannot re-map it
-(``--consent`` and a mapping's ``[consent]`` refuse a status no profile gives): a mapping's
-``[[status.rules]]`` reads the value instead."""
+(``--consent``, an account's ``consent_overrides`` and a mapping's ``[consent]`` refuse it,
+``UNRECOGNISED_REFUSAL``): the values behind it differ (``maybe``, ``Lapsed``, a misspelt
+``unsubscribed``), so one outcome for all of them is wrong for some: marketing would market an
+opt-out no rule knows, opted out (which an API client cannot undo in HubSpot) would opt out
+contacts who never did. A mapping's ``[[status.rules]]`` reads each value instead."""
+
+UNRECOGNISED_REFUSAL = (
+    f"{UNRECOGNISED_STATUS!r} (a value no rule reads) cannot be re-mapped: "
+    "read the value with a mapping file's [[status.rules]]"
+)
+"""Why an override of ``UNRECOGNISED_STATUS`` is refused."""
 
 NAME_DISAGREES_STATUS = "name_disagrees"
 """The status of a row whose file (or sheet) name says an opt-out while its own consent cells
@@ -89,19 +98,20 @@ class ConsentPolicy:
         for status, value in overrides.items():
             status = status.lower()
             outcome = _parse_outcome(self.format, status, value)
-            if status in self.opt_out_statuses and outcome is not Outcome.OPTED_OUT:
+            if self.weakens_opt_out(status, outcome):
                 raise InputError(
                     "consent policy",
                     f"{self.format} status {status!r} is an opt-out and cannot be mapped to {outcome.value}",
                 )
-            if status in NEVER_MARKETING_STATUSES and outcome is Outcome.MARKETING:
-                raise InputError(
-                    "consent policy",
-                    f"{self.format} status {status!r} is evidence of an opt-out and cannot be mapped to marketing "
-                    f"(use {Outcome.NON_MARKETING.value} or {Outcome.OPTED_OUT.value})",
-                )
+            refusal = override_refusal(status, outcome)
+            if refusal:
+                raise InputError("consent policy", refusal)
             outcomes[status] = outcome
         return ConsentPolicy(self.format, outcomes, self.opt_out_statuses)
+
+    def weakens_opt_out(self, status: str, outcome: Outcome) -> bool:
+        """Whether giving ``status`` this outcome would weaken one of this policy's opt-outs."""
+        return status.lower() in self.opt_out_statuses and outcome is not Outcome.OPTED_OUT
 
     def status_outcome_expr(self, status: pl.Expr) -> pl.Expr:
         """A polars expression giving the outcome (as a string) of each row's status."""
@@ -112,12 +122,65 @@ class ConsentPolicy:
         )
 
 
+def override_refusal(status: str, outcome: Outcome, opt_out_in: Sequence[str] = ()) -> str | None:
+    """Why no run may give ``status`` this outcome, or None: the rules every override (a run's
+    ``--consent``, an account's ``consent_overrides``, a mapping's ``[consent]``) is held to.
+
+    Args:
+        status: The status, lowercase.
+        outcome: The outcome the override gives it.
+        opt_out_in: The names of the policies (or profiles) whose opt-out the override would
+            weaken (``ConsentPolicy.weakens_opt_out``), named in the refusal.
+    """
+    if status == UNRECOGNISED_STATUS:
+        return UNRECOGNISED_REFUSAL
+    if opt_out_in:
+        return f"status {status!r} is an opt-out ({', '.join(opt_out_in)}) and cannot be mapped to {outcome.value}"
+    if status in NEVER_MARKETING_STATUSES and outcome is Outcome.MARKETING:
+        return (
+            f"status {status!r} is evidence of an opt-out and cannot be mapped to marketing "
+            f"(use {Outcome.NON_MARKETING.value} or {Outcome.OPTED_OUT.value})"
+        )
+    return None
+
+
+def first_refused_override(overrides: Mapping[str, str], policies: Mapping[str, ConsentPolicy]) -> tuple[str, str] | None:
+    """The first override no run may make while any of ``policies`` could read a row, and why.
+
+    A run's overrides apply to whatever its files turn out to be, so each is held to every
+    policy it could meet: an opt-out in any one stays an opt-out, named by the policies that
+    make it one.
+
+    Args:
+        overrides: Status → outcome, as given.
+        policies: Name to show (a profile's) → its policy.
+
+    Returns:
+        The override's status, as given, and why it is refused (an unknown outcome included);
+        None when every override may be made.
+    """
+    for status, value in overrides.items():
+        try:
+            outcome = Outcome(value)
+        except ValueError:
+            return status, _unknown_outcome(status.lower(), value)
+        opt_out_in = [name for name, policy in policies.items() if policy.weakens_opt_out(status, outcome)]
+        refusal = override_refusal(status.lower(), outcome, opt_out_in)
+        if refusal:
+            return status, refusal
+    return None
+
+
 def _parse_outcome(format: str, status: str, value: str) -> Outcome:
     try:
         return Outcome(value)
     except ValueError:
-        allowed = ", ".join(o.value for o in Outcome)
-        raise InputError("consent policy", f"{format} status {status!r}: unknown outcome {value!r} (use {allowed})") from None
+        raise InputError("consent policy", f"{format} {_unknown_outcome(status, value)}") from None
+
+
+def _unknown_outcome(status: str, value: str) -> str:
+    allowed = ", ".join(o.value for o in Outcome)
+    return f"status {status!r}: unknown outcome {value!r} (use {allowed})"
 
 
 def severity_expr(outcome: pl.Expr) -> pl.Expr:

@@ -40,7 +40,7 @@ from pydantic_core import PydanticCustomError
 from schemas.contact import EMAIL
 from tasks.errors import InputError
 from tasks.transform.catalog import ONRAMP_COLUMNS, ReadingProfile, StatusRule, all_profiles, profile_names, reading_profile
-from tasks.transform.consent import Outcome
+from tasks.transform.consent import SEVERITY, Outcome, override_refusal
 from tasks.transform.profile import MAX_PROPERTY_NAME_LENGTH, PROPERTY_NAME, property_slug
 
 
@@ -93,6 +93,32 @@ class UserMapping:
             consent={status: outcome.value for status, outcome in spec.consent.items()},
             origin=origin,
         )
+
+    def loosened_by(self, overrides: Mapping[str, str]) -> list[str]:
+        """One warning line for each of a run's ``--consent`` overrides that makes a status less
+        restrictive than this mapping's ``[consent]`` makes it.
+
+        The run's ``--consent`` wins (it is applied after the mapping): it is the choice made for
+        this run. A loosening may still be a mistake (a mapping kept strict on purpose), so it is
+        said, naming both.
+
+        Args:
+            overrides: The run's status → outcome overrides, already checked (``check_run_overrides``).
+        """
+        mapped = {status.lower(): (status, Outcome(outcome)) for status, outcome in self.consent.items()}
+        lines = []
+        for status, value in overrides.items():
+            if status.lower() not in mapped:
+                continue
+            written, mapped_outcome = mapped[status.lower()]
+            chosen = Outcome(value)
+            if SEVERITY[chosen] < SEVERITY[mapped_outcome]:
+                where = f"{self.origin.path}:{self.origin.line_of(('consent', written))}" if self.origin else "the mapping"
+                lines.append(
+                    f"--consent {status}={chosen.value} makes {status!r} less restrictive than {where} does "
+                    f'({written} = "{mapped_outcome.value}"): the run\'s --consent wins, its rows are {chosen.value}'
+                )
+        return lines
 
     def check_headers(self, headers: Iterable[str]) -> None:
         """Refuse a column the mapping names, or a status rule's column prefix, that no file of the run has.
@@ -317,7 +343,8 @@ def _column_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
 
 
 def _consent_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
-    """Each ``[consent]`` entry re-mapping an opt-out, or naming a status no row can have.
+    """Each ``[consent]`` entry no run may make (``consent.override_refusal``: re-mapping an
+    opt-out, ``unrecognised``, opt-out evidence made marketing), or naming a status no row can have.
 
     The profile a file is read with is only known once its headers are, so without a named
     profile a status is checked against every profile: an opt-out in any one stays an opt-out.
@@ -328,11 +355,10 @@ def _consent_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
     for profile in profiles:
         known |= _statuses_given(profile)
     for status, outcome in spec.consent.items():
-        opt_out_in = [profile.name for profile in profiles if status.lower() in profile.profile.consent.opt_out_statuses]
-        if opt_out_in and outcome is not Outcome.OPTED_OUT:
-            yield ("consent", status), (
-                f"status {status!r} is an opt-out ({', '.join(opt_out_in)}) and cannot be mapped to {outcome.value}"
-            )
+        opt_out_in = [profile.name for profile in profiles if profile.profile.consent.weakens_opt_out(status, outcome)]
+        refusal = override_refusal(status.lower(), outcome, opt_out_in)
+        if refusal:
+            yield ("consent", status), refusal
         elif status.lower() not in known:
             close = difflib.get_close_matches(status.lower(), known, n=1)
             if close:

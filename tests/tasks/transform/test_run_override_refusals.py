@@ -1,0 +1,122 @@
+"""A run's consent overrides held to every bundled profile before any file is read: an opt-out
+of any profile stays one, named by the profiles that make it one; ``unrecognised`` is refused
+saying why; a mapping's ``[consent]`` the run's ``--consent`` loosens is said in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.manifest import load_manifest
+from tasks.errors import InputError
+from tasks.plan import check_run_overrides, consent_profiles, refused_run_override
+from tasks.transform.consent import UNRECOGNISED_REFUSAL
+from tasks.transform.mapping_file import UserMapping
+from tasks.transform.profile import load_profile
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "problem"),
+    [
+        # A Constant Contact status, refused with no Constant Contact file read (the run's files are unknown yet).
+        ({"bounced": "marketing"}, "bounced",
+         "status 'bounced' is an opt-out (activecampaign, constantcontact, generic, pipedrive) and cannot be mapped to marketing"),
+        # Mailchimp's only: the message names no format that does not make it an opt-out.
+        ({"subscribed": "non_marketing", "Cleaned": "non_marketing"}, "Cleaned",
+         "status 'cleaned' is an opt-out (mailchimp) and cannot be mapped to non_marketing"),
+        ({"unrecognised": "opted_out"}, "unrecognised", UNRECOGNISED_REFUSAL),
+        ({"name_disagrees": "marketing"}, "name_disagrees",
+         "status 'name_disagrees' is evidence of an opt-out and cannot be mapped to marketing (use non_marketing or opted_out)"),
+        ({"implicit": "maybe"}, "implicit", "status 'implicit': unknown outcome 'maybe' (use marketing, non_marketing, opted_out)"),
+    ],
+)  # fmt: skip
+def test_an_override_no_run_may_make_is_refused_naming_the_status_and_why(overrides, status, problem):
+    assert refused_run_override(overrides) == (status, problem)
+    with pytest.raises(InputError) as refused:
+        check_run_overrides(overrides)
+    assert str(refused.value) == f"--consent: {problem}"
+
+
+def test_the_refusal_of_unrecognised_says_what_it_is_and_what_to_do():
+    assert UNRECOGNISED_REFUSAL == (
+        "'unrecognised' (a value no rule reads) cannot be re-mapped: read the value with a mapping file's [[status.rules]]"
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"cleaned": "opted_out"}, {"subscribed": "non_marketing", "implicit": "non_marketing"}, {"name_disagrees": "opted_out"}],
+)
+def test_overrides_that_weaken_no_opt_out_pass(overrides):
+    assert refused_run_override(overrides) is None
+    check_run_overrides(overrides)
+
+
+def test_the_plans_own_check_refuses_unrecognised_with_the_true_reason_not_as_a_status_no_row_has():
+    with pytest.raises(InputError, match=r"^--consent: 'unrecognised' \(a value no rule reads\) cannot be re-mapped"):
+        consent_profiles([load_profile("generic")], {"unrecognised": "opted_out"})
+
+
+MANIFEST = """\
+accounts:
+  - name: acme
+    sources: [a.csv]
+    portal: {url: "http://127.0.0.1:1", token_env: ACME_TOKEN}
+  - name: globex
+    sources: [b.csv]
+    portal: {url: "http://127.0.0.1:2", token_env: GLOBEX_TOKEN}
+    consent_overrides:
+      subscribed: non_marketing
+      unsubscribed: marketing
+"""
+
+
+def test_a_manifest_weakening_an_opt_out_is_refused_whole_naming_the_account_line_and_status(tmp_path):
+    manifest = tmp_path / "accounts.yaml"
+    manifest.write_text(MANIFEST, encoding="utf-8")
+
+    with pytest.raises(InputError) as refused:
+        load_manifest(str(manifest))
+
+    assert str(refused.value) == (
+        f"{manifest}:10: accounts.1.consent_overrides.unsubscribed: account globex: status 'unsubscribed' is an opt-out "
+        "(activecampaign, constantcontact, generic, klaviyo, mailchimp, pipedrive) and cannot be mapped to marketing"
+    )
+
+
+def test_a_manifest_whose_overrides_weaken_no_opt_out_is_read(tmp_path):
+    manifest = tmp_path / "accounts.yaml"
+    manifest.write_text(MANIFEST.replace("unsubscribed: marketing", "cleaned: opted_out"), encoding="utf-8")
+
+    assert load_manifest(str(manifest)).accounts[1].consent_overrides == {"subscribed": "non_marketing", "cleaned": "opted_out"}
+
+
+@pytest.mark.parametrize(
+    ("consent", "line", "problem"),
+    [('unrecognised = "opted_out"', 3, UNRECOGNISED_REFUSAL),
+     ('name_disagrees = "marketing"', 3, "status 'name_disagrees' is evidence of an opt-out and cannot be mapped to marketing")],
+)  # fmt: skip
+def test_a_mapping_file_is_held_to_the_same_rules(tmp_path, consent, line, problem):
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(f'[consent]\nsubscribed = "non_marketing"\n{consent}\n', encoding="utf-8")
+
+    with pytest.raises(InputError) as refused:
+        UserMapping.load(mapping)
+
+    assert str(refused.value).startswith(f"{mapping}:{line}: {problem}")
+
+
+def test_the_runs_consent_loosening_a_mapping_is_one_line_naming_both(tmp_path):
+    mapping = tmp_path / "strict.toml"
+    mapping.write_text('[consent]\nname_disagrees = "opted_out"\nSubscribed = "opted_out"\nno_consent = "non_marketing"\n', encoding="utf-8")
+    loaded = UserMapping.load(mapping)
+
+    lines = loaded.loosened_by({"subscribed": "marketing", "name_disagrees": "opted_out", "no_consent": "opted_out", "implicit": "marketing"})
+
+    assert lines == [
+        f"--consent subscribed=marketing makes 'subscribed' less restrictive than {mapping}:3 does "
+        "(Subscribed = \"opted_out\"): the run's --consent wins, its rows are marketing"
+    ]
+    assert loaded.loosened_by({"name_disagrees": "non_marketing"}) == [
+        f"--consent name_disagrees=non_marketing makes 'name_disagrees' less restrictive than {mapping}:2 does "
+        "(name_disagrees = \"opted_out\"): the run's --consent wins, its rows are non_marketing"
+    ]
