@@ -469,11 +469,16 @@ def _parse_timestamp(value: pl.Expr, timestamp_format: str) -> pl.Expr:
     return value.str.to_datetime(timestamp_format, strict=False, time_unit="us", cache=False)
 
 
+TAG_SEPARATOR_STAND_IN = "\uff1b"
+"""What a ``;`` inside a tag is written as (HubSpot joins a multi-select's values with ``;``)."""
+
+
 def _tag_list(value: pl.Expr) -> pl.Expr:
     """``"Member","2025 waiver"`` → ``Member;2025 waiver`` (HubSpot's multi-value separator).
 
     A tag holding that separator (``"Q1;Q2 promo"``) would become two options, so its ``;`` is
-    written ``,`` (``Q1,Q2 promo``): one tag stays one option.
+    written as the full-width ``；`` (U+FF1B, ``Q1；Q2 promo``): one tag stays one option, apart
+    from a tag ``Q1,Q2 promo``, and reads the same.
     """
     names = (
         pl.when(value.str.starts_with('"'))
@@ -485,6 +490,10 @@ def _tag_list(value: pl.Expr) -> pl.Expr:
     # polars does not share a repeated expression here, so ``joined`` used twice ran the
     # list.eval twice (0.64 against 0.28 CPU s over the subscribed file's 700,000 tag cells).
     cleaned = (
-        pl.element().str.replace_all('""', '"', literal=True).str.replace_all(";", ",", literal=True).str.strip_chars().replace("", None)
+        pl.element()
+        .str.replace_all('""', '"', literal=True)
+        .str.replace_all(";", TAG_SEPARATOR_STAND_IN, literal=True)
+        .str.strip_chars()
+        .replace("", None)
     )
     return names.list.eval(cleaned.drop_nulls()).list.join(";").replace("", None)

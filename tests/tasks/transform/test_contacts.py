@@ -207,7 +207,7 @@ def test_timestamps_become_unix_milliseconds_and_unparsable_ones_are_not_sent():
 
 @pytest.mark.parametrize(
     ("cell", "tags"),
-    [('"Member","2025 waiver"', "Member;2025 waiver"), ('"Board, former","VIP"', "Board, former;VIP"), ("Member,VIP", "Member;VIP"), ('"Q1;Q2 promo","VIP"', "Q1,Q2 promo;VIP"), ("", None)],
+    [('"Member","2025 waiver"', "Member;2025 waiver"), ('"Board, former","VIP"', "Board, former;VIP"), ("Member,VIP", "Member;VIP"), ('"Q1;Q2 promo","Q1,Q2 promo"', "Q1\uff1bQ2 promo;Q1,Q2 promo"), ("", None)],
 )
 def test_tags_become_a_semicolon_separated_list(cell, tags):
     assert merged(export_file("subscribed", [{"Email Address": "a@x.com", "TAGS": cell}]))["a@x.com"]["mailchimp_tags"] == tags
