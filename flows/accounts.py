@@ -107,6 +107,17 @@ def finished_report(output: str) -> dict | None:
     return report if report is not None and "load" in report else None
 
 
+def loaded_portals(output: str, accounts: list[AccountSpec]) -> dict[str, int]:
+    """The portal each account's last finished run loaded into, by account name, as its report
+    records it (``load.portal_id``; none when HubSpot would not say which portal its token was for)."""
+    loaded = {}
+    for account in accounts:
+        portal_id = ((finished_report(account_output(output, account)) or {}).get("load") or {}).get("portal_id")
+        if portal_id is not None:
+            loaded[account.name] = int(portal_id)
+    return loaded
+
+
 def manifest_entry(account: AccountSpec) -> dict:
     """What an account migrates where, as its manifest entry says (its name aside, and the work
     queue, which only says where it runs): sources, portal (URL as a server tells it apart, token
@@ -513,8 +524,14 @@ def migrate_accounts(params: AccountsParameters) -> dict:
     if params.account_deployment:
         check_deployment(params.account_deployment, manifest.work_queues())
     # Before any account plans or sends: two tokens kept apart may be one portal, which only
-    # HubSpot tells (the manifest refused the pairs it shows itself).
-    check_one_portal_each(params.manifest, manifest.accounts, runs_elsewhere=bool(params.account_deployment or params.dask_address))
+    # HubSpot tells (the manifest refused the pairs it shows itself); a finished account's
+    # report says which portal holds its contacts, whether or not its token can be asked now.
+    check_one_portal_each(
+        params.manifest,
+        manifest.accounts,
+        runs_elsewhere=bool(params.account_deployment or params.dask_address),
+        loaded_into=loaded_portals(params.output, manifest.accounts),
+    )
     waiting = list(manifest.accounts)
     running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}

@@ -17,7 +17,8 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.log import get_logger
 from tasks.load.ratelimit import ImportLog, RateBudget, budget_key, portal_key
-from tasks.load.retry import HttpError, Unreachable, call_with_retries
+from tasks.load.retry import Cause, HttpError, Unreachable, call_with_retries, classify, connection_failure, describe, http_status
+from tasks.privacy import mask_emails_in
 from tasks.secrets import CredentialMissing, string_credential, variable_read
 
 # HubSpot's account-info API: which portal a token is for (scope ``oauth``, which every token
@@ -65,6 +66,22 @@ class _AnswerForCaller(Exception):
         self.headers = answer.headers
 
 
+class _AttemptsSpent(Exception):
+    """The portal's own bound on attempts (``HubSpotPortal(attempts=...)``) met by a failure that
+    ``call_with_retries`` would retry: carried past it as :class:`_AnswerForCaller` is.
+
+    Args:
+        failure: The last attempt's failure.
+        attempts: How many attempts were made.
+    """
+
+    def __init__(self, failure: Exception, attempts: int) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+        self.attempts = attempts
+        self.headers = getattr(failure, "headers", None)
+
+
 @dataclass(frozen=True)
 class PortalDetails:
     """Which HubSpot account a token is for, as HubSpot's account-info API says.
@@ -98,6 +115,12 @@ class HubSpotPortal:
         token: A private-app access token (or service key).
         budget: The rate budget; by default the one every thread and process of this machine
             shares for this portal and token (``RateBudget.for_portal``).
+        timeout: Each request's (connect, read) timeouts in seconds; the load's by default.
+        attempts: How many attempts a request that keeps failing transiently (a timeout, a 5xx)
+            gets; None leaves the bound to ``call_with_retries`` (``settings.MAX_ATTEMPTS``).
+            A quick question whose answer is optional asks with short ``timeout`` and few attempts.
+        asked_for: Whom the requests are for (``account acme``), named before each request in
+            the messages of its retries and failures; None names none.
 
     Attributes:
         url: The base URL, without a trailing slash.
@@ -113,10 +136,22 @@ class HubSpotPortal:
             (:class:`~tasks.load.ratelimit.ImportLog`).
     """
 
-    def __init__(self, portal_url: str, token: str, *, budget: RateBudget | None = None) -> None:
+    def __init__(
+        self,
+        portal_url: str,
+        token: str,
+        *,
+        budget: RateBudget | None = None,
+        timeout: tuple[float, float] = settings.REQUEST_TIMEOUT_SECONDS,
+        attempts: int | None = None,
+        asked_for: str | None = None,
+    ) -> None:
         if not token:
             raise LoadError("no HubSpot access token given")
         self.url = portal_url.rstrip("/")
+        self.timeout = timeout
+        self.attempts = attempts
+        self.asked_for = asked_for
         # What saved state knows the portal by: its URL says little (a sandbox and production
         # are both api.hubapi.com), its token says which portal and app; hashed, never kept.
         self.identity = budget_key(self.url, token)
@@ -177,10 +212,11 @@ class HubSpotPortal:
         Raises:
             HttpError: An answer ``final`` picked, or one ``call_with_retries`` raises.
         """
+        what = self._named(what)
 
         def send() -> tuple[Any, Any]:
             try:
-                data, _status, headers = method(*args, _request_timeout=settings.REQUEST_TIMEOUT_SECONDS, **kwargs)
+                data, _status, headers = method(*args, _request_timeout=self.timeout, **kwargs)
             except Exception as error:
                 if final is not None and final(error):
                     answer = HttpError(
@@ -218,11 +254,11 @@ class HubSpotPortal:
         Raises:
             HttpError: A non-retryable error response (see ``call_with_retries``).
         """
-        what = f"{method} {path}"
+        what = self._named(f"{method} {path}")
 
         def send() -> tuple[Any, Any]:
             response = self.session.request(
-                method, self.url + path, params=params, json=json, timeout=settings.REQUEST_TIMEOUT_SECONDS
+                method, self.url + path, params=params, json=json, timeout=self.timeout
             )
             if not response.ok:
                 raise HttpError(response.status_code, response.content, response.headers, what)
@@ -230,11 +266,23 @@ class HubSpotPortal:
 
         return self._sent(send, what, landed)
 
+    def _named(self, what: str) -> str:
+        """The request as messages say it: after whom it is for, if the portal was given that."""
+        return f"{self.asked_for}: {what}" if self.asked_for else what
+
     def _sent(self, send: Callable[[], tuple[Any, Any]], what: str, landed: Callable[[], Any] | None) -> Any:
         """``call_with_retries``, with a portal that never answered named by its URL (a wrong
-        ``--portal-url`` or no network), which the request alone does not say."""
+        ``--portal-url`` or no network), which the request alone does not say, and the portal's
+        own bound on attempts, if any."""
         try:
-            return call_with_retries(send, budget=self.budget, what=what, landed=landed)
+            try:
+                return call_with_retries(self._within_attempts(send), budget=self.budget, what=what, landed=landed)
+            except _AttemptsSpent as spent:
+                if http_status(spent.failure) is None:
+                    raise Unreachable(mask_emails_in(what), spent.attempts, connection_failure(spent.failure)) from spent.failure
+                raise LoadError(
+                    mask_emails_in(f"{what}: still failing after {spent.attempts} attempts ({describe(spent.failure)})")
+                ) from spent.failure
         except _AnswerForCaller as carried:
             raise carried.answer from carried.__cause__
         except Unreachable as error:
@@ -242,6 +290,26 @@ class HubSpotPortal:
                 f"cannot reach {self.url}: {error.reason} ({error.what}, {error.attempts} attempts); "
                 "check the portal URL and the network"
             ) from error
+
+    def _within_attempts(self, send: Callable[[], tuple[Any, Any]]) -> Callable[[], tuple[Any, Any]]:
+        """``send``, raising :class:`_AttemptsSpent` at the failure that spends :attr:`attempts`
+        (none when that bound is ``call_with_retries``' own)."""
+        if self.attempts is None:
+            return send
+        failures = 0
+
+        def sent_within_attempts() -> tuple[Any, Any]:
+            nonlocal failures
+            try:
+                return send()
+            except Exception as error:
+                if classify(error) in (Cause.TRANSIENT, Cause.LOCKED):
+                    failures += 1
+                    if failures >= self.attempts:
+                        raise _AttemptsSpent(error, failures) from error
+                raise
+
+        return sent_within_attempts
 
     @property
     def details(self) -> PortalDetails | None:

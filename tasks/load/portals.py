@@ -8,25 +8,43 @@ of the same address as marketing. The manifest refuses two it shows to be one po
 apart only by HubSpot, whose account-info API says which portal each is for. A run is refused
 when two accounts turn out to be one portal, or when an account's ``portal_id`` is not the one
 HubSpot names for its token, before any account plans or sends anything.
+
+An account a rerun skips counts too: the portal its finished run loaded into (its report.json's
+``load.portal_id``) holds its contacts whether or not its token can be asked now, and another
+account's import there would not merge with them. An account is kept apart in that portal and
+in the one its token is for now (what a run of it would load into), when the two differ.
+
+The question is cheap and optional: an account it cannot ask about is left to its own run, which
+asks again with the load's full timeouts and retries. So it is asked with short timeouts and one
+retry, on daemon threads the interrupted main thread does not wait for: a portal that accepts a
+connection and never answers holds the run for seconds, and Ctrl-C or SIGTERM stops it at once.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from schemas.manifest import AccountSpec, PortalSpec, manifest_line
 from tasks.errors import InputError, LoadError
 from tasks.load.client import HubSpotPortal, PortalDetails, resolve_token
 from tasks.load.expected import ExpectedPortal, portal_refusal
 from tasks.load.log import get_logger
+from tasks.stopping import stopped_when_interrupted
+
+T = TypeVar("T")
 
 # Accounts asked about at once: each question is one small GET to its own portal, so many
 # accounts cost about one round trip, and an unreachable portal its retries once, not in turn.
 ASKED_AT_ONCE = 8
+# The question's (connect, read) timeouts and attempts: HubSpot answers it in well under a
+# second; a portal that has not answered in a few seconds is left to the account's own run.
+ASK_TIMEOUT_SECONDS = (3.05, 5.0)
+ASK_ATTEMPTS = 2
 # How a portal id is known, or why none is, as the refusal and the warning say it.
 SAID_BY_HUBSPOT = "HubSpot says its token is for it"
 HELD_TO_ITS_PORTAL_ID = "its portal_id, which its run holds its token to"
@@ -34,6 +52,7 @@ TOKEN_READ_WHERE_IT_RUNS = "its token is read where it runs"
 HUBSPOT_WILL_NOT_SAY = "HubSpot will not say which portal its token is for"
 NO_TOKEN_HERE = "no token where the manifest says it is"
 NO_ANSWER = "no answer from HubSpot for its token"
+LOADED_BY_ITS_FINISHED_RUN = "its finished run loaded into it, as its report.json says"
 
 
 @dataclass(frozen=True)
@@ -47,16 +66,34 @@ class AccountPortal:
             or why it is not.
         disagreement: Why the run must not go on when HubSpot names another portal for the
             token than the manifest's ``portal_id`` (one line, the account named), else None.
+        loaded_into: The portal its last finished run loaded into (its report.json's
+            ``load.portal_id``), else None.
     """
 
     account: str
     portal_id: int | None
     how_known: str
     disagreement: str | None = None
+    loaded_into: int | None = None
+
+    def kept_apart_in(self) -> list[tuple[int, str]]:
+        """The portals no other account may load into, each with how it is known: the one a run
+        of the account loads into, and the one its finished run loaded (its contacts are there)."""
+        known = [(self.portal_id, self.how_known)] if self.portal_id is not None else []
+        if self.loaded_into is not None and self.loaded_into != self.portal_id:
+            known.append((self.loaded_into, LOADED_BY_ITS_FINISHED_RUN))
+        return known
 
 
-def what_is_known(account: str, expected: ExpectedPortal | None, details: PortalDetails | None, why_unanswered: str) -> AccountPortal:
-    """An account's portal from HubSpot's answer for its token and the manifest's ``portal_id``.
+def what_is_known(
+    account: str,
+    expected: ExpectedPortal | None,
+    details: PortalDetails | None,
+    why_unanswered: str,
+    loaded_into: int | None = None,
+) -> AccountPortal:
+    """An account's portal from HubSpot's answer for its token and the manifest's ``portal_id``,
+    with the portal its finished run loaded into.
 
     HubSpot's answer decides. Without one, the manifest's ``portal_id`` stands in: the account's
     own run stops before it sends anything unless its token is for that portal
@@ -67,13 +104,15 @@ def what_is_known(account: str, expected: ExpectedPortal | None, details: Portal
         expected: Its manifest ``portal_id`` and token location (``ExpectedPortal.of``), or None.
         details: What HubSpot said of its token; None when it was not asked or did not say.
         why_unanswered: Why there are no ``details``, for when nothing else tells the id.
+        loaded_into: The portal its last finished run loaded into, as its report records it, or None.
     """
     if details is not None:
         refusal = portal_refusal(details, expected) if expected is not None else None
-        return AccountPortal(account, details.portal_id, SAID_BY_HUBSPOT, f"account {account}: {refusal}" if refusal else None)
+        disagreement = f"account {account}: {refusal}" if refusal else None
+        return AccountPortal(account, details.portal_id, SAID_BY_HUBSPOT, disagreement, loaded_into)
     if expected is not None:
-        return AccountPortal(account, expected.portal_id, HELD_TO_ITS_PORTAL_ID)
-    return AccountPortal(account, None, why_unanswered)
+        return AccountPortal(account, expected.portal_id, HELD_TO_ITS_PORTAL_ID, loaded_into=loaded_into)
+    return AccountPortal(account, None, why_unanswered, loaded_into=loaded_into)
 
 
 class RunRefusal(NamedTuple):
@@ -95,26 +134,25 @@ def run_refusal(portals: Sequence[AccountPortal]) -> RunRefusal | None:
     """Why a run of these accounts must not start, or None when it may.
 
     An account whose ``portal_id`` HubSpot contradicts comes first (its ``portal_id`` to blame);
-    then the first account whose portal an earlier account loads into (its ``portal``). Accounts
-    whose portal is not known are not compared.
+    then the first account one of whose portals (:meth:`AccountPortal.kept_apart_in`) an earlier
+    account's is too (its ``portal``). An account none of whose portals is known is not compared.
     """
     contradicted = next((p for p in portals if p.disagreement), None)
     if contradicted is not None:
         return RunRefusal(contradicted.account, ("portal", "portal_id"), contradicted.disagreement)
-    earlier: dict[int, AccountPortal] = {}
+    earlier: dict[int, tuple[str, str]] = {}
     for portal in portals:
-        if portal.portal_id is None:
-            continue
-        first = earlier.setdefault(portal.portal_id, portal)
-        if first is not portal:
-            return RunRefusal(
-                portal.account,
-                ("portal",),
-                f"accounts {first.account} and {portal.account} load into one HubSpot portal, {portal.portal_id} "
-                f"({first.account}: {first.how_known}; {portal.account}: {portal.how_known}): list their sources under "
-                "one account, so their contacts merge into one row per email (apart, an opt-out in one would not stop "
-                "the other's import): nothing was sent",
-            )
+        for portal_id, how_known in portal.kept_apart_in():
+            first, first_known = earlier.setdefault(portal_id, (portal.account, how_known))
+            if first != portal.account:
+                return RunRefusal(
+                    portal.account,
+                    ("portal",),
+                    f"accounts {first} and {portal.account} load into one HubSpot portal, {portal_id} "
+                    f"({first}: {first_known}; {portal.account}: {how_known}): list their sources under "
+                    "one account, so their contacts merge into one row per email (apart, an opt-out in one would not stop "
+                    "the other's import): nothing was sent",
+                )
     return None
 
 
@@ -129,33 +167,76 @@ def token_read_here(portal: PortalSpec, runs_elsewhere: bool) -> bool:
     return portal.token_secret is not None or not runs_elsewhere
 
 
-def ask_account_portal(account: AccountSpec, runs_elsewhere: bool) -> AccountPortal:
+def ask_account_portal(account: AccountSpec, runs_elsewhere: bool, loaded_into: int | None = None) -> AccountPortal:
     """Ask HubSpot which portal the account's token is for, when this process reads that token.
 
     The question goes through the client every request of a load goes through
-    (:attr:`HubSpotPortal.details`: the portal's rate budget, retries). No token here, a token
-    HubSpot refuses and a portal that does not answer are no error: the account's own run meets
-    them and fails alone, with its plan's ledger.
+    (:attr:`HubSpotPortal.details`: the portal's rate budget, headers), with short timeouts and
+    one retry (:data:`ASK_TIMEOUT_SECONDS`, :data:`ASK_ATTEMPTS`), its messages naming the
+    account. No token here, a token HubSpot refuses and a portal that does not answer in time
+    are no error: the account's own run meets them and fails alone, with its plan's ledger.
+
+    Args:
+        account: The account.
+        runs_elsewhere: Whether it runs where this process's variables are not read (:func:`token_read_here`).
+        loaded_into: The portal its last finished run loaded into, as its report records it, or None.
     """
     portal = account.portal
     expected = ExpectedPortal.of(portal.portal_id, portal.token_env, portal.token_secret)
     if not token_read_here(portal, runs_elsewhere):
-        return what_is_known(account.name, expected, None, TOKEN_READ_WHERE_IT_RUNS)
+        return what_is_known(account.name, expected, None, TOKEN_READ_WHERE_IT_RUNS, loaded_into)
     try:
         token = resolve_token(portal.token_secret, portal.token_env)
     except LoadError:
-        return what_is_known(account.name, expected, None, NO_TOKEN_HERE)
-    hubspot = HubSpotPortal(portal.url, token)
+        return what_is_known(account.name, expected, None, NO_TOKEN_HERE, loaded_into)
+    hubspot = HubSpotPortal(portal.url, token, timeout=ASK_TIMEOUT_SECONDS, attempts=ASK_ATTEMPTS, asked_for=f"account {account.name}")
     try:
         details = hubspot.details
     except LoadError:
-        return what_is_known(account.name, expected, None, NO_ANSWER)
+        return what_is_known(account.name, expected, None, NO_ANSWER, loaded_into)
     finally:
         hubspot.session.close()
-    return what_is_known(account.name, expected, details, HUBSPOT_WILL_NOT_SAY)
+    return what_is_known(account.name, expected, details, HUBSPOT_WILL_NOT_SAY, loaded_into)
 
 
-def check_one_portal_each(manifest: str, accounts: Sequence[AccountSpec], runs_elsewhere: bool) -> None:
+def on_a_daemon_thread(work: Callable[[], T], room: threading.Semaphore) -> Future[T]:
+    """Run ``work`` on a daemon thread once ``room`` lets it, in a copy of this context (the run's
+    settings, its Prefect API and logger live in context variables): its future, whose
+    ``result()`` an interruption of the main thread ends. Unlike an executor's thread, the process
+    does not wait for it to exit: a request in flight is left to its timeout."""
+    answer: Future[T] = Future()
+    in_this_context = contextvars.copy_context()
+
+    def run() -> None:
+        with room:
+            try:
+                answer.set_result(in_this_context.run(work))
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread, which raises it
+                answer.set_exception(error)
+
+    threading.Thread(target=run, name="onramp-portal-id", daemon=True).start()
+    return answer
+
+
+def asked_at_once(accounts: Sequence[AccountSpec], runs_elsewhere: bool, loaded_into: Mapping[str, int]) -> list[AccountPortal]:
+    """Every account's portal (:func:`ask_account_portal`), :data:`ASKED_AT_ONCE` at a time.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C (or Prefect's SIGTERM) while waiting: the questions' waits
+            end (``tasks.stopping``) and no new one starts.
+    """
+    room = threading.Semaphore(ASKED_AT_ONCE)
+    questions = [
+        on_a_daemon_thread(lambda account=account: ask_account_portal(account, runs_elsewhere, loaded_into.get(account.name)), room)
+        for account in accounts
+    ]
+    with stopped_when_interrupted():
+        return [question.result() for question in questions]
+
+
+def check_one_portal_each(
+    manifest: str, accounts: Sequence[AccountSpec], runs_elsewhere: bool, loaded_into: Mapping[str, int] | None = None
+) -> None:
     """Refuse a run whose accounts HubSpot shows to share a portal, or to be another portal than
     their ``portal_id``; warn of the accounts whose portal cannot be known before they run.
 
@@ -165,17 +246,15 @@ def check_one_portal_each(manifest: str, accounts: Sequence[AccountSpec], runs_e
             loaded keeps their contacts, which another account's import would not merge with.
         runs_elsewhere: Whether the accounts run on a deployment's workers or a Dask cluster
             of their own (:func:`token_read_here`).
+        loaded_into: The portal each account's last finished run loaded into, by account name,
+            as its report records it (accounts with none left out).
 
     Raises:
         InputError: One line naming the manifest's line of the second account's ``portal``,
             both accounts and the portal id, or that of the ``portal_id`` HubSpot contradicts
             and its account; never a token.
     """
-    with ThreadPoolExecutor(max_workers=ASKED_AT_ONCE, thread_name_prefix="onramp-portal-id") as pool:
-        # Each question in a copy of this context: the run's settings (its Prefect API, where
-        # Secret blocks are read) and its logger live in context variables.
-        asked = [pool.submit(contextvars.copy_context().run, ask_account_portal, account, runs_elsewhere) for account in accounts]
-        portals = [question.result() for question in asked]
+    portals = asked_at_once(accounts, runs_elsewhere, loaded_into or {})
     refusal = run_refusal(portals)
     if refusal:
         entry = next(index for index, account in enumerate(accounts) if account.name == refusal.account)
@@ -185,5 +264,12 @@ def check_one_portal_each(manifest: str, accounts: Sequence[AccountSpec], runs_e
         get_logger().warning(
             "which portal these accounts load into is not known before they run, so they are not compared with the "
             "others': %s; give each its portal_id in the manifest",
-            "; ".join(f"{p.account} ({p.how_known})" for p in unknown),
+            "; ".join(unknown_portal(p) for p in unknown),
         )
+
+
+def unknown_portal(portal: AccountPortal) -> str:
+    """An account whose token's portal is not known, as the warning names it: why, and the portal
+    its finished run loaded into, which is compared all the same."""
+    loaded = f"; portal {portal.loaded_into}, which its finished run loaded into, is compared" if portal.loaded_into is not None else ""
+    return f"{portal.account} ({portal.how_known}{loaded})"

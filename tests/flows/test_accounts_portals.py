@@ -5,7 +5,13 @@ manifest's line to blame: the second account's portal, or the contradicted porta
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from uuid import uuid4
 
 import pytest
@@ -13,18 +19,24 @@ from prefect.blocks.system import Secret
 
 from benchmarks.generate_mailchimp import write_export
 from emulators.hubspot import serve_in_background
+from flows.accounts import loaded_portals
 from schemas.manifest import AccountSpec, PortalSpec
+from tasks import stopping
 from tasks.errors import InputError
 from tasks.load.client import ACCOUNT_INFO_PATH, PortalDetails
 from tasks.load.expected import ExpectedPortal
 from tasks.load.portals import (
     HELD_TO_ITS_PORTAL_ID,
+    ASK_ATTEMPTS,
     HUBSPOT_WILL_NOT_SAY,
+    LOADED_BY_ITS_FINISHED_RUN,
     NO_ANSWER,
+    NO_TOKEN_HERE,
     SAID_BY_HUBSPOT,
     TOKEN_READ_WHERE_IT_RUNS,
     AccountPortal,
     RunRefusal,
+    asked_at_once,
     check_one_portal_each,
     run_refusal,
     token_read_here,
@@ -188,3 +200,134 @@ def test_migrate_accounts_into_one_portal_through_two_variables_exits_2_before_a
     assert_one_line_error(result, 2, f"onramp: error: {manifest}:7: accounts acme and globex load into one HubSpot portal, {ACME} ")
     assert not any(token in result.stdout + result.stderr for token in TOKENS.values())
     assert not (tmp_path / "out" / "acme").exists() and not (tmp_path / "out" / "globex").exists()
+
+
+def test_the_portal_a_finished_run_loaded_into_is_compared_whether_or_not_its_token_can_be_asked_now():
+    unasked_but_finished = AccountPortal("acme", None, NO_TOKEN_HERE, loaded_into=ACME)
+    moved = AccountPortal("acme", GLOBEX, SAID_BY_HUBSPOT, loaded_into=ACME)
+
+    assert unasked_but_finished.kept_apart_in() == [(ACME, LOADED_BY_ITS_FINISHED_RUN)]
+    # A token now for another portal: a run loads there, the contacts stay in the first.
+    assert moved.kept_apart_in() == [(GLOBEX, SAID_BY_HUBSPOT), (ACME, LOADED_BY_ITS_FINISHED_RUN)]
+    assert run_refusal([unasked_but_finished, AccountPortal("globex", ACME, SAID_BY_HUBSPOT)]).reason.startswith(
+        f"accounts acme and globex load into one HubSpot portal, {ACME} (acme: {LOADED_BY_ITS_FINISHED_RUN}; globex: {SAID_BY_HUBSPOT}): "
+    )
+    assert run_refusal([AccountPortal("globex", GLOBEX, SAID_BY_HUBSPOT), moved]).reason.startswith(
+        f"accounts globex and acme load into one HubSpot portal, {GLOBEX} "
+    )
+    assert run_refusal([moved, AccountPortal("initech", 7, HELD_TO_ITS_PORTAL_ID, loaded_into=7)]) is None
+
+
+def test_a_finished_account_whose_token_is_gone_still_keeps_a_new_one_out_of_the_portal_it_loaded(monkeypatch, tmp_path):
+    """The audit's rerun: acme finished into a portal, its variable unset since; globex's token is
+    for the same portal. Before the fix acme was left out and globex migrated beside it."""
+    monkeypatch.delenv("ACME_TOKEN", raising=False)
+    monkeypatch.setenv("GLOBEX_TOKEN", TOKENS["GLOBEX_TOKEN"])
+    (tmp_path / "out" / "acme").mkdir(parents=True)
+    (tmp_path / "out" / "acme" / "report.json").write_text(json.dumps({"load": {"portal_id": ACME}}), encoding="utf-8")
+    with serve_in_background(portal_id=ACME) as hub:
+        accounts = [account("acme", hub.url), account("globex", hub.url)]
+        manifest = manifest_of(tmp_path, *accounts)
+        loaded = loaded_portals(str(tmp_path / "out"), accounts)
+        with pytest.raises(InputError) as refused:
+            check_one_portal_each(manifest, accounts, runs_elsewhere=False, loaded_into=loaded)
+
+    assert loaded == {"acme": ACME}
+    assert str(refused.value).startswith(f"{manifest}:7: accounts acme and globex load into one HubSpot portal, {ACME} "
+                                         f"(acme: {LOADED_BY_ITS_FINISHED_RUN}; globex: {SAID_BY_HUBSPOT}): ")
+
+
+class SilentPortal:
+    """A TCP server on 127.0.0.1 that accepts connections, reads each request and never answers.
+
+    Attributes:
+        url: ``http://127.0.0.1:<port>``.
+        connections: The connections accepted, in order, held open.
+        accepted: Set at the first connection whose request was read.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        self.accepted = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            connection.recv(65536)
+            self.connections.append(connection)
+            self.accepted.set()
+
+    def still_waited_on(self, connection: socket.socket) -> bool:
+        """Whether the client still holds the connection open, waiting for an answer."""
+        connection.setblocking(False)
+        try:
+            return connection.recv(1, socket.MSG_PEEK) != b""
+        except BlockingIOError:
+            return True
+
+    def close(self) -> None:
+        self._listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@contextmanager
+def silent_portal() -> Iterator[SilentPortal]:
+    portal = SilentPortal()
+    try:
+        yield portal
+    finally:
+        portal.close()
+
+
+def test_a_portal_that_never_answers_is_given_up_on_its_account_named_and_the_others_compared(monkeypatch, caplog, tmp_path):
+    for name, token in TOKENS.items():
+        monkeypatch.setenv(name, token)
+    caplog.set_level(logging.WARNING)
+    with silent_portal() as silent, serve_in_background(portal_id=GLOBEX) as hub:
+        accounts = [account("acme", silent.url), account("globex", hub.url)]
+        check_one_portal_each(manifest_of(tmp_path, *accounts), accounts, runs_elsewhere=False)
+
+        assert asked(hub) == {("GET", ACCOUNT_INFO_PATH, 200): 1}
+        assert len(silent.connections) == ASK_ATTEMPTS
+    retry, not_known = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert retry.startswith(f"account acme: GET {ACCOUNT_INFO_PATH}: transient (ReadTimeout), retry 1 in ")
+    assert not_known.endswith(f"others': acme ({NO_ANSWER}); give each its portal_id in the manifest")
+
+
+def test_an_interruption_ends_the_wait_on_a_portal_that_never_answers_at_once(monkeypatch):
+    """Ctrl-C as the main thread gets it (Prefect raises SIGTERM there too): the question's thread is
+    a daemon, its request left in flight, and the stop it is told of ends it before a retry."""
+    monkeypatch.setenv("ACME_TOKEN", TOKENS["ACME_TOKEN"])
+    # SIGINT's own handler does this; a signal of the test's own leaves the test runner's alone.
+    interrupt_on = signal.SIGUSR1
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(interrupt_on, interrupted)
+    try:
+        with silent_portal() as silent:
+            def interrupt_once_asked() -> None:
+                if silent.accepted.wait(30):
+                    signal.pthread_kill(threading.main_thread().ident, interrupt_on)
+
+            threading.Thread(target=interrupt_once_asked, daemon=True).start()
+            with pytest.raises(KeyboardInterrupt):
+                asked_at_once([account("acme", silent.url)], runs_elsewhere=False, loaded_into={})
+
+            (asking,) = [t for t in threading.enumerate() if t.name == "onramp-portal-id"]
+            assert asking.daemon
+            assert silent.still_waited_on(silent.connections[0])
+            assert stopping._stop_requested.is_set()
+            asking.join(30)
+            assert not asking.is_alive()
+            assert len(silent.connections) == 1
+    finally:
+        signal.signal(interrupt_on, previous)
