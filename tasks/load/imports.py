@@ -47,7 +47,7 @@ from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back, unneutralise
-from tasks.load.ratelimit import ImportCount, quota_reset
+from tasks.load.ratelimit import ImportCount
 from tasks.load.resume import ImportJournal, leave_unrecorded, step_finished
 from tasks.load.retry import Cause, HttpError, classify, describe, error_body, error_message, http_status
 from tasks.privacy import mask_emails_in
@@ -57,8 +57,10 @@ _UPLOAD_FOLDER_PREFIX = ".onramp-upload-"
 # An import found by name must have been created after the journal's intent, less this much
 # for the difference between this machine's clock and HubSpot's.
 _CLOCK_SKEW_MS = 60_000
-# The policies of the 429s a wait of seconds lifts: the ten-second window and search's second.
-_WINDOW_POLICIES = frozenset({"TEN_SECONDLY_ROLLING", "SECONDLY"})
+# The policies of 429s that are not the imports a day: the ten-second window and search's
+# second (a wait of seconds lifts them), and the daily API quota (the budget stops the load and
+# says when it resets at the portal's midnight).
+_NOT_IMPORTS_POLICIES = frozenset({"TEN_SECONDLY_ROLLING", "SECONDLY", "DAILY"})
 # States of an import that is still doing, or did, the work asked of it.
 _ADOPTABLE_STATES = frozenset({"STARTED", "PROCESSING", "DEFERRED", "DONE"})
 EMAIL_COLUMN = "email"
@@ -95,18 +97,18 @@ def error_scope(error_type: str, line: int | None) -> str:
 def imports_limit_429(error: BaseException) -> bool:
     """Whether an import creation's 429 may be the portal's imports a day rather than a window.
 
-    HubSpot does not document that answer. Its ten-second window's and search's 429s name their
-    policy (``TEN_SECONDLY_ROLLING``, ``SECONDLY``), so any other 429 is taken for it: one with
-    another policy (``DAILY`` included: the imports limit is also a day's) or with none, except a
-    429 with a ``subCategory`` and no policy, a limit of the file itself (over 1,048,576 rows or
-    512 MB), which keeps its own message (``tasks/load/retry.py``).
+    HubSpot does not document that answer. Its ten-second window's, search's and daily API
+    quota's 429s name their policy (``TEN_SECONDLY_ROLLING``, ``SECONDLY``, ``DAILY``), so any
+    other 429 is taken for it: one with another policy or with none, except a 429 with a
+    ``subCategory`` and no policy, a limit of the file itself (over 1,048,576 rows or 512 MB),
+    which keeps its own message (``tasks/load/retry.py``).
     """
     if http_status(error) != 429 or classify(error) is Cause.RATE_SECOND:
         return False
     body = error_body(error)
     policy = str(body.get("policyName") or "").upper()
     if policy:
-        return policy not in _WINDOW_POLICIES
+        return policy not in _NOT_IMPORTS_POLICIES
     return not body.get("subCategory")
 
 
@@ -128,7 +130,9 @@ def may_be_free(burst_limit: int | None) -> bool:
 
 
 def _utc(moment: datetime) -> str:
-    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    """A time to rerun at, to the minute, rounded up: never a minute before the room frees."""
+    later = moment + timedelta(microseconds=-1) + timedelta(minutes=1)
+    return f"{later.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 
 def _rows(count: int) -> str:
@@ -153,7 +157,7 @@ def imports_day_warning(count: ImportCount, burst_limit: int | None) -> str | No
         return (
             f"Onramp has created {count.imports} imports in this portal in the last 24 hours, of the "
             f"{settings.IMPORTS_PER_DAY} HubSpot allows in any 24 hours, other apps' and people's imports "
-            f"counted too; it refuses more until the oldest is 24 hours old (Onramp's oldest: {_utc(count.oldest_ages_out)})"
+            f"counted too; it refuses more until the oldest is 24 hours old (Onramp's oldest is at {_utc(count.oldest_ages_out)})"
         )
     if count.imports <= settings.IMPORTS_WARN_FREE and count.rows <= settings.IMPORT_ROWS_WARN_FREE:
         return None
@@ -161,13 +165,13 @@ def imports_day_warning(count: ImportCount, burst_limit: int | None) -> str | No
         f"Onramp has created {count.imports} imports ({_rows(count.rows)}) in this portal in the last 24 hours: "
         f"a free portal may create {settings.IMPORTS_PER_DAY_FREE} imports and import {settings.IMPORT_ROWS_PER_DAY_FREE:,} "
         f"rows in any 24 hours (paid plans {settings.IMPORTS_PER_DAY} imports), other apps' and people's imports "
-        f"counted too, and HubSpot refuses more until the oldest is 24 hours old (Onramp's oldest: "
+        f"counted too, and HubSpot refuses more until the oldest is 24 hours old (Onramp's oldest is at "
         f"{_utc(count.oldest_ages_out)}). Onramp cannot tell a free portal from a Starter one (both allow "
         f"{settings.FREE_AND_STARTER_BURST_LIMIT} requests per 10 s): on Starter the limit is {settings.IMPORTS_PER_DAY}"
     )
 
 
-def imports_limit_refusal(error: BaseException, count: ImportCount, now: datetime, time_zone: str | None) -> str:
+def imports_limit_refusal(error: BaseException, count: ImportCount, now: datetime) -> str:
     """The line for an import HubSpot refused to create, as :func:`refused_for_imports_limit`
     takes it: the likely cause, Onramp's own count, and when to rerun.
 
@@ -175,7 +179,6 @@ def imports_limit_refusal(error: BaseException, count: ImportCount, now: datetim
         error: HubSpot's answer.
         count: Onramp's imports in the portal over the last 24 hours.
         now: The time now (aware).
-        time_zone: The portal's time zone, for a ``DAILY`` 429 that may be the API quota.
 
     Returns:
         The line, emails masked.
@@ -184,22 +187,15 @@ def imports_limit_refusal(error: BaseException, count: ImportCount, now: datetim
     said = f"{http_status(error)}{' ' + policy if policy else ''}: {error_message(error)}"
     if count.oldest_ages_out:
         made = f"Onramp created {count.imports} in the last 24 h, with {_rows(count.rows)}"
-        rerun = f"Rerun after {_utc(count.oldest_ages_out)}, when the oldest of those is 24 h old"
+        rerun = f"Rerun after {_utc(count.oldest_ages_out)}, when the oldest of those is 24 h old (room for one more import)"
     else:
         made = "Onramp created none in the last 24 h: other apps' and people's imports count too"
         rerun = f"Rerun by {_utc(now + timedelta(seconds=settings.IMPORTS_WINDOW_SECONDS))} at the latest"
-    line = (
+    return mask_emails_in(
         f"HubSpot refused to create the import ({said}): the portal may have reached its imports a day "
         f"({settings.IMPORTS_PER_DAY}; {settings.IMPORTS_PER_DAY_FREE} on free portals, which may also import only "
         f"{settings.IMPORT_ROWS_PER_DAY_FREE:,} rows a day; rolling 24 hours; {made}). {rerun}"
     )
-    if policy.upper() == "DAILY":
-        reset, exact = quota_reset(now, time_zone)
-        line += (
-            "; if it is the portal's daily API quota instead, that resets at midnight in the portal's time zone: "
-            f"{_utc(reset)}{'' if exact else ' at the latest'}"
-        )
-    return mask_emails_in(line)
 
 
 def _count_created(portal: HubSpotPortal, entry: dict[str, Any]) -> None:
@@ -484,9 +480,7 @@ def _submit(
     except HttpError as error:
         run.import_id = None
         if refused_for_imports_limit(error):
-            message = imports_limit_refusal(
-                error, portal.imports_log.count(), datetime.now(timezone.utc), portal.budget.time_zone
-            )
+            message = imports_limit_refusal(error, portal.imports_log.count(), datetime.now(timezone.utc))
         else:
             message = mask_emails_in(describe(error))
         return _file_error(run.entry["file"], "IMPORT_REJECTED", message)

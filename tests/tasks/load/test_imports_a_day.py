@@ -55,8 +55,10 @@ def contacts_files(tmp_path):
     return migration(tmp_path, opt_outs={}, properties=[], group=None)
 
 
-def utc(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+def utc_rounded_up(moment: datetime) -> str:
+    """The minute a rerun is told to wait for: never one before ``moment``."""
+    minute = moment.replace(second=0, microsecond=0)
+    return f"{minute if minute == moment else minute + timedelta(minutes=1):%Y-%m-%d %H:%M} UTC"
 
 
 def warnings(caplog, text: str) -> list[str]:
@@ -81,7 +83,9 @@ def test_an_import_past_the_portals_imports_a_day_is_refused_at_once_with_its_ca
     assert refusal["said"] == "429: You have reached the limit of 1 imports in a rolling 24 hours for this portal."
     assert refusal["made"] == "Onramp created 1 in the last 24 h, with 4 rows"
     oldest = portal.imports_log.count().oldest
-    assert refusal["rerun"] == f"Rerun after {utc(oldest + timedelta(hours=24))}, when the oldest of those is 24 h old"
+    assert refusal["rerun"] == (
+        f"Rerun after {utc_rounded_up(oldest + timedelta(hours=24))}, when the oldest of those is 24 h old (room for one more import)"
+    )
     # Asked once: no ten-second window's waits before the refusal, and the line is said once.
     assert count_requests(emulator, "POST", "/crm/v3/imports", 429) == 1
     assert not warnings(caplog, "waiting")
@@ -233,7 +237,8 @@ def test_processes_recording_at_once_lose_no_import(tmp_path):
         # A limit of the file itself keeps its own message.
         (429, {"category": "RATE_LIMITS", "subCategory": "IMPORT_ROW_LIMIT_EXCEEDED", "message": "split the file"}, False),
         (429, {"category": "RATE_LIMITS", "message": "maximum number of imports in a 24 hour period"}, True),
-        (429, {"policyName": "DAILY", "message": "You have reached your daily limit."}, True),
+        # The daily API quota: the budget stops the load and says when it resets.
+        (429, {"policyName": "DAILY", "message": "You have reached your daily limit."}, False),
         (429, {"policyName": "IMPORTS_DAILY"}, True),
         (400, {"category": "VALIDATION_ERROR", "message": "Import limit reached"}, True),
         (403, {"category": "FORBIDDEN", "message": "You have exceeded the limit of imports"}, True),
@@ -245,18 +250,17 @@ def test_which_refusals_may_be_the_imports_a_day(status, body, imports_limit):
     assert refused_for_imports_limit(answer(status, **body)) is imports_limit
 
 
-def test_a_daily_429_names_the_api_quota_too_and_when_each_frees_up():
-    count = ImportCount(imports=50, rows=120, oldest=NOW - timedelta(hours=20))
-    daily = answer(429, policyName="DAILY", message="You have reached your daily limit.")
+def test_the_refusal_says_when_the_oldest_import_frees_room_rounded_up_to_the_minute():
+    count = ImportCount(imports=50, rows=120, oldest=NOW - timedelta(hours=20, seconds=20))
+    refused = answer(429, message="You have reached the maximum number of imports allowed in a 24 hour period")
 
-    line = imports_limit_refusal(daily, count, NOW, "Asia/Tokyo")
+    line = imports_limit_refusal(refused, count, NOW)
 
     assert line == (
-        "HubSpot refused to create the import (429 DAILY: You have reached your daily limit.): the portal may have "
-        "reached its imports a day (500; 50 on free portals, which may also import only 500,000 rows a day; rolling "
-        "24 hours; Onramp created 50 in the last 24 h, with 120 rows). Rerun after 2026-11-30 06:00 UTC, when the oldest "
-        "of those is 24 h old; if it is the portal's daily API quota instead, that resets at midnight in the portal's "
-        "time zone: 2026-11-30 15:00 UTC"
+        "HubSpot refused to create the import (429: You have reached the maximum number of imports allowed in a 24 "
+        "hour period): the portal may have reached its imports a day (500; 50 on free portals, which may also import "
+        "only 500,000 rows a day; rolling 24 hours; Onramp created 50 in the last 24 h, with 120 rows). Rerun after "
+        "2026-11-30 06:00 UTC, when the oldest of those is 24 h old (room for one more import)"
     )
 
 
@@ -269,4 +273,4 @@ def test_the_warning_thresholds():
     assert imports_day_warning(counted(settings.IMPORTS_WARN_FREE + 1), None) is not None
     assert imports_day_warning(counted(2, settings.IMPORT_ROWS_WARN_FREE + 1), 100) is not None
     assert imports_day_warning(counted(settings.IMPORTS_WARN_PAID, 10**6), 190) is None
-    assert "(Onramp's oldest: 2026-12-01 02:00 UTC)" in imports_day_warning(counted(settings.IMPORTS_WARN_PAID + 1), 190)
+    assert "(Onramp's oldest is at 2026-12-01 02:00 UTC)" in imports_day_warning(counted(settings.IMPORTS_WARN_PAID + 1), 190)
