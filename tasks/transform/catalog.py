@@ -374,10 +374,12 @@ class ReadingProfile:
         the default status (``no`` beside ``yes`` in an opt-in flag: not subscribed). Of equally
         severe cells, one a rule reads or one holding a value no rule reads (``maybe`` in an
         opt-out flag: never marketing, whatever another column says) ranks above one holding
-        a value that says nothing (a flag not set: ``false``), which ranks above one holding
-        nothing (``N/A``: the file's opt-out name reads the row only when all its cells hold
-        nothing). So the copy kept does not depend on the copies' order, but for copies ranking
-        alike (two statuses of one outcome that a rule reads): the first of them is kept.
+        a value that says nothing (a flag not set: ``false``). A cell holding nothing (empty,
+        ``N/A``, ``NULL``, a zero date) ranks below every cell that says something, in every
+        kind of column, whatever the default status's severity: the file's opt-out name reads
+        the row only when all its cells hold nothing, so ``yes,N/A`` and ``N/A,yes`` must keep
+        the same copy. So the copy kept does not depend on the copies' order, but for copies
+        ranking alike (two statuses of one outcome that a rule reads): the first of them is kept.
 
         Args:
             header: The consent header (as written in the file), its column holding one copy.
@@ -385,8 +387,8 @@ class ReadingProfile:
         reading = self.reading_expr([header])
         status = pl.coalesce(reading, pl.lit(self.default_status, dtype=pl.String))
         severity = severity_expr(self.profile.consent.status_outcome_expr(status)).cast(pl.Int32)
-        said = pl.when(reading.is_not_null()).then(2).when(~_holds_nothing(_consent_cell(header))).then(1).otherwise(0)
-        return severity * 3 + said
+        said = pl.when(reading.is_not_null()).then(2).otherwise(1)
+        return pl.when(_holds_nothing(_consent_cell(header))).then(0).otherwise(severity * 3 + said)
 
     def status_values(self, headers: Sequence[str]) -> dict[str, frozenset[str]]:
         """The file's consent headers whose values the rules read one by one, each with the
@@ -515,10 +517,11 @@ def _consent_cell(header: str) -> pl.Expr:
 
 
 def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
-    """True where the consent cell holds a value, and not one of ``known`` nor, when ``known``
-    holds ``ANY_DATE``, a date (null where empty)."""
+    """True where the consent cell says something (``_holds_nothing``: ``N/A`` says nothing, so
+    it is never a value no rule reads) and is not one of ``known`` nor, when ``known`` holds
+    ``ANY_DATE``, a date."""
     cell = _consent_cell(header)
-    unknown = (cell != "") & ~cell.is_in(list(known - {ANY_DATE}))
+    unknown = ~_holds_nothing(cell) & ~cell.is_in(list(known - {ANY_DATE}))
     return unknown & ~cell.str.contains(_DATE_CELL) if ANY_DATE in known else unknown
 
 
