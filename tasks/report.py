@@ -21,7 +21,7 @@ from tasks.extract.api_settings import PER_ROW_STATUS
 from tasks.load.properties import LEFT_OUT_KEY as OPTIONS_LEFT_OUT
 from tasks.load.settings import MAX_OPTIONS_PER_PROPERTY
 from tasks.transform.catalog import NAME_DISAGREES_STATUS, NAME_ONLY_COLUMN, name_opts_out, name_status_of, negated_name_words_of
-from tasks.transform.consent import Outcome
+from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, Outcome
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
 from tasks.typed_values import VALUE_REJECTS_FILE, value_reject_warnings
 
@@ -105,7 +105,7 @@ def unread_status_warnings(report: dict) -> list[str]:
         unread = [
             u
             for u in source.get("unread_status_values") or []
-            if u["status"] != NAME_DISAGREES_STATUS and u["column"] != NAME_ONLY_COLUMN
+            if u["status"] not in (NAME_DISAGREES_STATUS, OPT_OUT_FLAG_UNCONFIRMED_STATUS) and u["column"] != NAME_ONLY_COLUMN
         ]
         if not unread:
             continue
@@ -148,6 +148,37 @@ def name_disagrees_warnings(report: dict) -> list[str]:
         lines.append(
             f"warning: {source['uri']}: its name says {said}, but {rows} row(s) read {readings} from their columns "
             f"({columns}): {planned}; if the name is no opt-out, rename the file"
+        )
+    return lines
+
+
+def unconfirmed_flag_warnings(report: dict) -> list[str]:
+    """One line per source file whose rows set an opt-out or bounce flag its profile does not
+    read itself (``catalog.reading_fallback_opt_outs``: a HubSpot export's ``Bounced``).
+
+    Such rows (``OPT_OUT_FLAG_UNCONFIRMED_STATUS``) are planned non-marketing unless the run
+    maps the status to opted out, as the line says: the column may merely share a flag's name
+    (a count, a postal preference), and HubSpot does not let an API client undo an opt-out; a
+    person should decide.
+    """
+    lines = []
+    for source in report["sources"]:
+        flagged = [u for u in source.get("unread_status_values") or [] if u["status"] == OPT_OUT_FLAG_UNCONFIRMED_STATUS]
+        if not flagged:
+            continue
+        rows = sum(u["rows"] for u in flagged)
+        columns = ", ".join(dict.fromkeys(u["column"] for u in flagged))
+        values = "/".join(dict.fromkeys(u["value"] for u in flagged))
+        confirm = f"--consent {OPT_OUT_FLAG_UNCONFIRMED_STATUS}=opted_out"
+        planned = (
+            f"planned opted out ({confirm})"
+            if flagged[0]["outcome"] == Outcome.OPTED_OUT
+            else f"planned non-marketing (neither opted out nor marketing); if they did opt out, {confirm} says so"
+        )
+        read_as = source["format"].partition("+")[0]
+        lines.append(
+            f"warning: {source['uri']}: {rows} row(s) set an opt-out flag ({columns}: {values}) that a {read_as} file "
+            f"does not read as consent, so it may merely share a flag's name: {planned}"
         )
     return lines
 
@@ -254,6 +285,7 @@ def options_limit_warnings(report: dict) -> list[str]:
 SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
     unread_status_warnings,
     name_disagrees_warnings,
+    unconfirmed_flag_warnings,
     name_only_warnings,
     negated_name_warnings,
     rejected_opt_out_warnings,

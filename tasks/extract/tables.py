@@ -128,7 +128,13 @@ class ReadOptions:
                 (or makes a never-marketing one marketing), or names an unknown outcome.
         """
         mapped = profile.with_mapping(self.mapping) if self.mapping else profile
-        return mapped.with_run_consent(self.consent_overrides)
+        return self.with_run_consent(mapped)
+
+    def with_run_consent(self, profile: ReadingProfile) -> ReadingProfile:
+        """``profile`` with the run's consent overrides naming its statuses applied
+        (``ReadingProfile.with_run_consent``): again once it borrowed statuses of its own
+        (``opt_out_flag_unconfirmed=opted_out``), which rank a row's readings too."""
+        return profile.with_run_consent(self.consent_overrides)
 
 
 @dataclass(frozen=True)
@@ -271,9 +277,10 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     scan it lazily.
 
     The rows' status is read from the profile's consent columns, the fallback profile's opt-out
-    and bounce flags the profile does not read itself (``reading_fallback_opt_outs``), and the
-    file's name (a workbook sheet's name counts as the file's): the most restrictive reading wins. A consent
-    column repeated in the header is read in every copy (``scan_columns``).
+    and bounce flags the profile does not read itself (``reading_fallback_opt_outs``: a flag set
+    there is ``opt_out_flag_unconfirmed``, read only in a file whose name opts out nothing), and
+    the file's name (a workbook sheet's name counts as the file's): the most restrictive reading
+    wins. A consent column repeated in the header is read in every copy (``scan_columns``).
 
     Raises:
         InputError: The file cannot be parsed; the profile named for it, or the fallback profile
@@ -293,11 +300,15 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         _refuse_unread_known_consent(staged.uri, profile, headers)
     if profile.format == mailchimp.FORMAT:
         return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout, staged.key)
-    # Past the refusals, which weigh the profile's own consent columns: a plain opt-out flag
-    # beside them is read too, whichever profile the headers or the user chose.
-    profile = reading_fallback_opt_outs(profile, headers)
-    emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
     name_status = profile.name_status(*split_sheet(staged.uri))
+    if name_status not in profile.profile.consent.opt_out_statuses:
+        # Past the refusals, which weigh the profile's own consent columns: a plain opt-out flag
+        # beside them is read too (unconfirmed: it may merely share a flag's name), whichever
+        # profile the headers or the user chose. A file whose name opts out is read by its name
+        # and its profile's own columns, as before such flags were read: a flag set agrees with
+        # the name.
+        profile = options.with_run_consent(reading_fallback_opt_outs(profile, headers))
+    emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
     file_status = name_status or profile.default_status
     frame = (
         scan_columns(staged, columns, file_status, emails[0], profile)

@@ -44,6 +44,7 @@ from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
 from tasks.transform.consent import (
     NAME_DISAGREES_STATUS,
+    OPT_OUT_FLAG_UNCONFIRMED_STATUS,
     SEVERITY,
     UNRECOGNISED_STATUS,
     ConsentPolicy,
@@ -87,6 +88,18 @@ writes a date never set: it holds nothing, like an empty cell."""
 ANY_DATE = "\0date"
 """In a header's known values (``ReadingProfile.status_values``): every date is read too (a
 ``when_set`` flag's). No cell holds it."""
+
+ANY_VALUE = "\0any"
+"""In a header's known values (``ReadingProfile.status_values``): every value is read (a
+borrowed ``when_present`` flag's, listed only for ``BORROWED_FLAG``). No cell holds it."""
+
+BORROWED_FLAG = "\0borrowed"
+"""In a header's known values (``ReadingProfile.status_values``): the header is a flag read only
+as ``OPT_OUT_FLAG_UNCONFIRMED_STATUS`` (``reading_fallback_opt_outs``), under which
+:func:`unread_status_values` counts the rows it gave that status. No cell holds it."""
+
+_KNOWN_MARKERS = frozenset({ANY_DATE, ANY_VALUE, BORROWED_FLAG})
+"""The known values no cell holds."""
 
 NAME_NEGATIONS = frozenset({"no", "non", "not", "without", "minus", "anti", "removed", "free"})
 """Words of a file's name that cancel the status word next to them: ``contacts_no_bounces``,
@@ -175,6 +188,16 @@ class StatusRule:
         """Every status this rule can give a row."""
         given = (*self.values.values(), self.when_true, self.when_set, self.when_present)
         return frozenset(status for status in given if status is not None)
+
+    def giving(self, status: str) -> StatusRule:
+        """This rule reading the same cells, giving ``status`` wherever it gives a status."""
+        return dataclasses.replace(
+            self,
+            values=dict.fromkeys(self.values, status),
+            when_true=self.when_true and status,
+            when_set=self.when_set and status,
+            when_present=self.when_present and status,
+        )
 
     def headers_read(self, headers: Sequence[str]) -> list[str]:
         """The file's headers (as written in the file) this rule reads, each once: its named
@@ -397,7 +420,10 @@ class ReadingProfile:
         A value outside that set (Constant Contact's ``Deleted``, a ``maybe`` opt-out flag) says
         nothing of the row's consent: :func:`unread_status_values` counts such cells so the
         report can name them. A header some rule reads as ``when_present`` is left out: there,
-        every value says something.
+        every value says something; but for a flag borrowed from the fallback profile
+        (``reading_fallback_opt_outs``), whose known values hold ``BORROWED_FLAG`` (and, read as
+        ``when_present``, ``ANY_VALUE``), so the rows it gives ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``
+        are counted under it.
 
         Args:
             headers: The file's headers, as written in the file.
@@ -405,10 +431,16 @@ class ReadingProfile:
         known: dict[str, set[str]] = {}
         open_ended: set[str] = set()
         for rule in self.rules:
+            borrowed = rule.statuses() == {OPT_OUT_FLAG_UNCONFIRMED_STATUS}
             for header in rule.headers_read(headers):
-                if rule.when_present:
-                    open_ended.add(header)
                 values = known.setdefault(header, set())
+                if borrowed:
+                    values.add(BORROWED_FLAG)
+                if rule.when_present:
+                    if borrowed:
+                        values.add(ANY_VALUE)
+                    else:
+                        open_ended.add(header)
                 values.update(rule.values)
                 if rule.when_true or rule.when_set:
                     values.update(TRUTHY | FALSY)
@@ -519,10 +551,28 @@ def _consent_cell(header: str) -> pl.Expr:
 def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
     """True where the consent cell says something (``_holds_nothing``: ``N/A`` says nothing, so
     it is never a value no rule reads) and is not one of ``known`` nor, when ``known`` holds
-    ``ANY_DATE``, a date."""
+    ``ANY_DATE``, a date; never when ``known`` holds ``ANY_VALUE``."""
+    if ANY_VALUE in known:
+        return pl.lit(False)
     cell = _consent_cell(header)
-    unknown = ~_holds_nothing(cell) & ~cell.is_in(list(known - {ANY_DATE}))
+    unknown = ~_holds_nothing(cell) & ~cell.is_in(list(known - _KNOWN_MARKERS))
     return unknown & ~cell.str.contains(_DATE_CELL) if ANY_DATE in known else unknown
+
+
+def _flag_set(header: str, known: frozenset[str]) -> pl.Expr:
+    """True where a flag's cleaned cell is set: it says something, not a value saying the flag
+    is not set (``FALSY``), and a value its rules read."""
+    cell = _consent_cell(header)
+    return ~_holds_nothing(cell) & ~cell.is_in(list(FALSY)) & ~_unrecognised(header, known)
+
+
+def _first_of(conditions: Mapping[str, pl.Expr]) -> dict[str, pl.Expr]:
+    """Each header's condition, true only in the rows where no header before it holds true."""
+    headers = list(conditions)
+    return {
+        h: conditions[h] & ~pl.any_horizontal(pl.lit(False), *(conditions[e] for e in headers[:i]))
+        for i, h in enumerate(headers)
+    }
 
 
 UNREAD_STATUS_COLUMNS = ("column", "value", "status", "rows")
@@ -539,7 +589,9 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
     alone opts out.
 
     A row whose status is ``NAME_DISAGREES_STATUS`` is counted once, under the first of these
-    consent columns whose cell holds something, by that value, read or not. A row with an
+    consent columns whose cell holds something, by that value, read or not; one whose status is
+    ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``, under the first borrowed flag (``BORROWED_FLAG``) set in
+    it, by that flag's value. A row with an
     opt-out status whose cells all hold nothing (its file's name opted it out) is counted under
     ``NAME_ONLY_COLUMN``.
 
@@ -555,8 +607,11 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
         return None
     headers = list(status_values)
     disagrees = pl.col(SOURCE_STATUS) == NAME_DISAGREES_STATUS
+    unconfirmed = pl.col(SOURCE_STATUS) == OPT_OUT_FLAG_UNCONFIRMED_STATUS
     said = {h: (~_holds_nothing(_consent_cell(h))).fill_null(False) for h in headers}
-    first_said = {h: said[h] & ~pl.any_horizontal(pl.lit(False), *(said[e] for e in headers[:i])) for i, h in enumerate(headers)}
+    first_said = _first_of(said)
+    flags = {h: _flag_set(h, known).fill_null(False) for h, known in status_values.items() if BORROWED_FLAG in known}
+    first_set = _first_of(flags)
     opt_outs = sorted({status for profile in all_profiles() for status in profile.profile.consent.opt_out_statuses})
     # No rule reads an opt-out from cells that hold nothing: such a row's opt-out is its file's name's.
     name_only = pl.col(SOURCE_STATUS).is_in(opt_outs) & ~pl.any_horizontal(pl.lit(False), *said.values())
@@ -564,7 +619,13 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
         frame.select(
             pl.col(SOURCE_STATUS).alias("status"),
             *(
-                pl.when(pl.when(disagrees).then(first_said[h]).otherwise(_unrecognised(h, known)))
+                pl.when(
+                    pl.when(disagrees)
+                    .then(first_said[h])
+                    .when(unconfirmed)
+                    .then(first_set.get(h, pl.lit(False)))
+                    .otherwise(_unrecognised(h, known))
+                )
                 .then(_consent_cell(h))
                 .alias(h)
                 for h, known in status_values.items()
@@ -685,6 +746,7 @@ def borrowing_consent(
     columns: Sequence[str],
     headers: Sequence[str],
     default_status: str | None = None,
+    read_first: bool = False,
 ) -> ReadingProfile:
     """``base`` reading ``columns`` with ``lender``'s status rules, its routing left as it is.
 
@@ -698,6 +760,8 @@ def borrowing_consent(
         columns: The file's consent headers ``base`` does not read, as written in the file.
         headers: The file's headers, as written in the file.
         default_status: The status of a row nothing reads; None for ``lender``'s.
+        read_first: Whether ``lender``'s rules come before ``base``'s, so that of equally
+            restrictive readings of a row theirs wins; else ``base``'s come first.
 
     Returns:
         ``base`` with ``lender``'s rules for ``columns`` only (``base`` still reads its own,
@@ -724,7 +788,7 @@ def borrowing_consent(
     return dataclasses.replace(
         base,
         profile=profile,
-        rules=base.rules + borrowed,
+        rules=borrowed + base.rules if read_first else base.rules + borrowed,
         default_status=lender.default_status if default_status is None else default_status,
         consent_from=lender.name,
     )
@@ -736,11 +800,17 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -
     does not read as consent itself.
 
     A profile is chosen by a few identifying headers (``Email Address`` and ``Email Status`` make
-    a file Constant Contact's), or named for the file; an opt-out flag beside its own columns is
-    an opt-out all the same, and read as the fallback profile would have read it. Only the
-    fallback's rules that give nothing but opt-outs are borrowed (not its ``Status`` or
-    ``Subscribed``), and the most restrictive reading of a row wins: a borrowed flag can make a
-    row opted out or, holding a value no rule reads, non-marketing, never marketing.
+    a file Constant Contact's), or named for the file; an opt-out flag beside its own columns
+    must not be lost (``Unsubscribed=yes`` read as Constant Contact was planned marketing). But
+    a column of a source's own export may merely share a flag's name (a HubSpot export's custom
+    ``Bounced``, a count; Salesforce's postal ``Do Not Mail``), and an opt-out HubSpot is told
+    cannot be undone by an API client: so a flag set there gives
+    ``OPT_OUT_FLAG_UNCONFIRMED_STATUS`` (non-marketing unless the run maps it to opted out,
+    never marketing; the report counts its rows by flag), and a value no rule reads gives
+    ``unrecognised``. Only the fallback's rules that give nothing but opt-outs are borrowed
+    (not its ``Status`` or ``Subscribed``), read before the profile's own: of a row's equally
+    restrictive readings (``non_marketing_contact``) the flag's wins, so the report counts every
+    row the flag is set in and a run's ``opt_out_flag_unconfirmed=opted_out`` opts out all of them.
 
     Args:
         profile: The profile the file is read with, with the user's mapping applied (a column
@@ -749,19 +819,22 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -
 
     Returns:
         ``profile`` itself when the file has no such flag (the fallback profile reads them all);
-        else ``profile`` borrowing the fallback's rules for those flags (``borrowing_consent``):
-        its routing, its own rules and its default status unchanged, its format naming both
-        (``constantcontact-export+generic``), so the run keeps its consent table apart from
-        that of the profile's files without such a flag.
+        else ``profile`` borrowing the fallback's rules for those flags (``borrowing_consent``),
+        each giving ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``: its routing, its own rules and its
+        default status unchanged, its format naming both (``constantcontact-export+generic``),
+        so the run keeps its consent table apart from that of the profile's files without such
+        a flag.
     """
     fallback = reading_profile(FALLBACK_PROFILE)
     opt_outs = fallback.profile.consent.opt_out_statuses
-    rules = tuple(rule for rule in fallback.rules if rule.statuses() <= opt_outs)
-    consent = ConsentPolicy.from_mapping(fallback.format, {status: Outcome.OPTED_OUT.value for status in opt_outs})
+    rules = tuple(rule.giving(OPT_OUT_FLAG_UNCONFIRMED_STATUS) for rule in fallback.rules if rule.statuses() <= opt_outs)
+    consent = ConsentPolicy.from_mapping(fallback.format, {OPT_OUT_FLAG_UNCONFIRMED_STATUS: Outcome.NON_MARKETING.value})
     lender = dataclasses.replace(fallback, rules=rules, profile=dataclasses.replace(fallback.profile, consent=consent))
     read = set(consent_headers(profile, headers))
     flags = [header for header in consent_headers(lender, headers) if header not in read]
-    return borrowing_consent(profile, lender, flags, headers, default_status=profile.default_status) if flags else profile
+    if not flags:
+        return profile
+    return borrowing_consent(profile, lender, flags, headers, default_status=profile.default_status, read_first=True)
 
 
 def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:

@@ -56,10 +56,21 @@ whose Unsubscribed is ``FALSE``): the name may be a brand or a topic
 (``Bounce_Trampoline_Parks.csv``), and an opt-out HubSpot is told cannot be undone by an API
 client, so the row is neither opted out nor marketing; the report names such rows."""
 
-NEVER_MARKETING_STATUSES = frozenset({NAME_DISAGREES_STATUS, "opted_out_of_a_subscription"})
-"""Statuses that are evidence of an opt-out, though not a final one (a file's name; HubSpot's
-opt-out of one subscription): a run may make them opted out or leave them non-marketing, never
-marketing."""
+OPT_OUT_FLAG_UNCONFIRMED_STATUS = "opt_out_flag_unconfirmed"
+"""The status of a row whose opt-out or bounce flag is set in a column its file's profile does
+not read itself, only the fallback profile does (``catalog.reading_fallback_opt_outs``: a
+HubSpot export's ``Bounced``, a Salesforce ``Do Not Mail``): the column may merely share a
+flag's name (a count of bounces, a postal preference), and an opt-out HubSpot is told cannot be
+undone by an API client, so, like ``NAME_DISAGREES_STATUS``, the row is neither opted out nor
+marketing unless the run confirms it (``--consent opt_out_flag_unconfirmed=opted_out``); the
+report names such rows."""
+
+NEVER_MARKETING_STATUSES = frozenset(
+    {NAME_DISAGREES_STATUS, OPT_OUT_FLAG_UNCONFIRMED_STATUS, "opted_out_of_a_subscription"}
+)
+"""Statuses that are evidence of an opt-out, though not a final one (a file's name; a flag read
+beside a profile that does not read it; HubSpot's opt-out of one subscription): a run may make
+them opted out or leave them non-marketing, never marketing."""
 
 
 @dataclass(frozen=True)
