@@ -294,20 +294,20 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
     profile = options.resolve(headers, staged.uri)
+    is_mailchimp_export = profile.format == mailchimp.FORMAT
+    name_status = profile.name_status(*split_sheet(staged.uri))
+    if not is_mailchimp_export and name_status not in profile.profile.consent.opt_out_statuses:
+        # A plain opt-out flag beside the profile's own columns is read too (unconfirmed: it may
+        # merely share a flag's name), whichever profile the headers or the user chose; the
+        # refusals weigh it as read. A file whose name opts out is read by its name and its
+        # profile's own columns, as before such flags were read: a flag set agrees with the name.
+        profile = options.with_run_consent(reading_fallback_opt_outs(profile, headers))
     if options.named_profile:
         _refuse_unread_consent(staged.uri, profile, headers)
     elif profile.name == FALLBACK_PROFILE:
         _refuse_unread_known_consent(staged.uri, profile, headers)
-    if profile.format == mailchimp.FORMAT:
+    if is_mailchimp_export:
         return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout, staged.key)
-    name_status = profile.name_status(*split_sheet(staged.uri))
-    if name_status not in profile.profile.consent.opt_out_statuses:
-        # Past the refusals, which weigh the profile's own consent columns: a plain opt-out flag
-        # beside them is read too (unconfirmed: it may merely share a flag's name), whichever
-        # profile the headers or the user chose. A file whose name opts out is read by its name
-        # and its profile's own columns, as before such flags were read: a flag set agrees with
-        # the name.
-        profile = options.with_run_consent(reading_fallback_opt_outs(profile, headers))
     emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
     file_status = name_status or profile.default_status
     frame = (

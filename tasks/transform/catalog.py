@@ -905,11 +905,13 @@ def unread_consent(
     as Salesforce's), or that reads nothing from a file whose name is an opt-out status to the
     profile its headers match (Constant Contact's ``unsubscribed.xlsx``), would make its
     unsubscribed and bounced rows contacts without consent. A file no profile takes consent
-    from (a plain list), or whose consent columns the named profile reads (its own, or a
-    mapping's ``[[status.rules]]``), is read as named.
+    from (a plain list), or whose consent columns the named profile reads (its own, a
+    mapping's ``[[status.rules]]``, or the plain opt-out flags it reads beside them), is read
+    as named.
 
     Args:
-        named: The named profile, with the user's mapping applied.
+        named: The named profile, with the user's mapping applied and the plain opt-out flags
+            it will read beside its own columns (``reading_fallback_opt_outs``).
         headers: The file's headers, as written in the file.
         file_name: The file's URI (without a workbook's ``#sheet``), for statuses in its name.
         name_statuses: Statuses the name gives outside the profiles' ``file_names``, by
@@ -955,13 +957,15 @@ def unread_known_consent(profile: ReadingProfile, headers: Sequence[str]) -> Unr
     a run's ``--consent no_consent=marketing`` would make them marketing.
 
     Args:
-        profile: The profile the file would be read with, with the user's mapping applied.
+        profile: The profile the file would be read with, with the user's mapping applied (and
+            the plain opt-out flags it will read beside its own columns).
         headers: The file's headers, as written in the file.
 
     Returns:
         The unread columns in file order, naming the profile that reads the most of them (by
-        name on a tie) and the file's consent columns that profile leaves unread in turn; None
-        when ``profile`` reads every one.
+        name on a tie) and the file's consent columns that profile, with the plain opt-out
+        flags it would read beside its own, leaves unread in turn; None when ``profile`` reads
+        every one.
     """
     readers = consent_readers(headers)
     read = set(consent_headers(profile, headers))
@@ -970,7 +974,9 @@ def unread_known_consent(profile: ReadingProfile, headers: Sequence[str]) -> Unr
     if not left:
         return None
     reader = max(readers, key=lambda name: (len(set(readers[name]) & set(left)), -profile_names().index(name)))
-    others = tuple(header for header in dict.fromkeys(headers) if header in known and header not in readers[reader])
+    # The reader reads the plain opt-out flags beside its own too (``reading_fallback_opt_outs``).
+    read_by_reader = set(consent_headers(reading_fallback_opt_outs(reading_profile(reader), headers), headers))
+    others = tuple(header for header in dict.fromkeys(headers) if header in known and header not in read_by_reader)
     return UnreadConsent(named=profile.name, reader=reader, columns=left, left_to_mapping=others)
 
 
