@@ -39,8 +39,8 @@ from pydantic_core import PydanticCustomError
 
 from schemas.contact import EMAIL
 from tasks.errors import InputError
-from tasks.transform.catalog import ONRAMP_COLUMNS, ReadingProfile, StatusRule, all_profiles, profile_names, reading_profile
-from tasks.transform.consent import SEVERITY, Outcome, override_refusal
+from tasks.transform.catalog import FALLBACK_PROFILE, ONRAMP_COLUMNS, ReadingProfile, StatusRule, all_profiles, profile_names, reading_profile
+from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, SEVERITY, Outcome, override_refusal
 from tasks.transform.profile import MAX_PROPERTY_NAME_LENGTH, PROPERTY_NAME, property_slug
 
 
@@ -407,10 +407,18 @@ def _candidate_profiles(spec: _MappingSpec) -> list[ReadingProfile]:
     return [reading_profile(spec.profile)] if spec.profile in profile_names() else all_profiles()
 
 
+# The profiles whose files never borrow the fallback's opt-out flags
+# (``catalog.reading_fallback_opt_outs``): the fallback reads them itself, and a Mailchimp
+# export's rows take their status from its file's name.
+_NOT_BORROWING_FLAGS = frozenset({FALLBACK_PROFILE, "mailchimp"})
+
+
 def _statuses_given(profile: ReadingProfile) -> set[str]:
     """Every status (lowercase) a profile can give a row, or names an outcome for."""
     given = {status for rule in profile.rules for status in _rule_statuses(rule)}
     given |= {status for _, status in profile.file_statuses} | {profile.default_status}
+    if profile.name not in _NOT_BORROWING_FLAGS:
+        given.add(OPT_OUT_FLAG_UNCONFIRMED_STATUS)
     return {status.lower() for status in given | set(profile.profile.consent.outcomes)}
 
 

@@ -198,3 +198,14 @@ def test_a_plan_refuses_a_mapping_column_no_file_has_before_reading_a_row(tmp_pa
     result = run(["plan", str(source), "--mapping", str(mapping), "--out", str(out)], env={"PREFECT_API_URL": prefect_api_url})
     assert_one_line_error(result, 2, f"{mapping}:2: no file read has a column 'Frist Name'")
     assert not (out / "report.json").exists()
+
+
+def test_a_mapping_may_confirm_an_unconfirmed_opt_out_flag_where_a_profile_borrows_flags(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('profile = "hubspot"\n[consent]\nopt_out_flag_unconfirmed = "opted_out"\n', encoding="utf-8")
+    assert UserMapping.load(path).consent == {"opt_out_flag_unconfirmed": "opted_out"}
+
+    # The plain file's profile reads those flags as opt-outs itself: no row of it has that status.
+    path.write_text('profile = "generic"\n[consent]\nopt_out_flag_unconfirmed = "opted_out"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="no row can have the status 'opt_out_flag_unconfirmed'"):
+        UserMapping.load(path)
