@@ -288,8 +288,8 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
     Raises:
         InputError: The file is missing, is not YAML, repeats a key, does not describe
             accounts, aims two accounts at one portal, or gives an account a consent override
-            no run may make (one weakening an opt-out); the message names the line of the
-            offending entry.
+            no run may make (one weakening an opt-out) or naming a status no profile gives; the
+            message names the line of the offending entry.
     """
     text = _manifest_text(uri)
     try:
@@ -332,7 +332,8 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
 
 
 def first_refused_account_override(accounts: list[AccountSpec]) -> tuple[int, str, str] | None:
-    """The first account's consent override no run may make, found before any account starts
+    """The first account's consent override no run may make, or naming a status no bundled
+    profile gives (a typo: an account reads no mapping file), found before any account starts
     (refused only when its account ran, the run failed after other accounts had migrated).
 
     Returns:
@@ -342,11 +343,17 @@ def first_refused_account_override(accounts: list[AccountSpec]) -> tuple[int, st
     # Imported here: the profiles' consent rules bring the planning modules, which reading a
     # manifest's shape does not need.
     from tasks.plan import refused_run_override
+    from tasks.transform.mapping_file import no_such_status, statuses_any_profile_gives
 
+    known = statuses_any_profile_gives()
     for number, account in enumerate(accounts):
         refused = refused_run_override(account.consent_overrides)
         if refused is not None:
             return number, *refused
+        # An account reads no mapping file: a status no bundled profile gives is a typo.
+        unknown = next((status for status in account.consent_overrides if status.lower() not in known), None)
+        if unknown is not None:
+            return number, unknown, no_such_status(unknown, known)
     return None
 
 

@@ -360,14 +360,27 @@ def _consent_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
         if refusal:
             yield ("consent", status), refusal
         elif status.lower() not in known:
-            close = difflib.get_close_matches(status.lower(), known, n=1)
-            if close:
-                hint = f": did you mean {close[0]!r}?"
-            elif spec.profile in profile_names():
-                hint = f" (the {spec.profile} profile's statuses: {', '.join(sorted(known))})"
-            else:
-                hint = " (`onramp profiles` lists each profile's statuses)"
-            yield ("consent", status), f"no row can have the status {status!r}{hint}"
+            listing = (
+                f"(the {spec.profile} profile's statuses: {', '.join(sorted(known))})" if spec.profile in profile_names() else None
+            )
+            yield ("consent", status), no_such_status(status, known, listing)
+
+
+ALL_STATUSES_LISTED = "(`onramp profiles` lists each profile's statuses)"
+"""Where a person finds the statuses a status was looked for among, when they are every profile's."""
+
+
+def no_such_status(status: str, known: set[str], listing: str | None = None) -> str:
+    """Why a consent override of ``status`` is refused when no row can have it (a typo): the
+    closest of ``known`` statuses, else ``listing`` (:data:`ALL_STATUSES_LISTED` by default)."""
+    close = difflib.get_close_matches(status.lower(), known, n=1)
+    hint = f": did you mean {close[0]!r}?" if close else f" {listing or ALL_STATUSES_LISTED}"
+    return f"no row can have the status {status!r}{hint}"
+
+
+def statuses_any_profile_gives() -> set[str]:
+    """Every status (lowercase) some bundled profile can give a row, or names an outcome for."""
+    return {status for profile in all_profiles() for status in _statuses_given(profile)}
 
 
 def _rule_status_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:

@@ -83,6 +83,19 @@ def test_a_manifest_weakening_an_opt_out_is_refused_whole_naming_the_account_lin
     )
 
 
+def test_a_manifest_naming_a_status_no_profile_gives_is_refused_before_any_account_runs(tmp_path):
+    manifest = tmp_path / "accounts.yaml"
+    manifest.write_text(MANIFEST.replace("unsubscribed: marketing", "subscibed: marketing"), encoding="utf-8")
+
+    with pytest.raises(InputError) as refused:
+        load_manifest(str(manifest))
+
+    assert str(refused.value) == (
+        f"{manifest}:10: accounts.1.consent_overrides.subscibed: account globex: no row can have the status 'subscibed': "
+        "did you mean 'subscribed'?"
+    )
+
+
 def test_a_manifest_whose_overrides_weaken_no_opt_out_is_read(tmp_path):
     manifest = tmp_path / "accounts.yaml"
     manifest.write_text(MANIFEST.replace("unsubscribed: marketing", "cleaned: opted_out"), encoding="utf-8")
