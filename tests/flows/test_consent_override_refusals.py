@@ -58,34 +58,28 @@ def test_migrate_accounts_refuses_the_manifest_before_any_account_runs(prefect_a
     assert not (tmp_path / "out").exists()
 
 
-def test_the_runs_consent_wins_over_the_mapping_and_a_loosening_is_warned_of(prefect_api_url, tmp_path, caplog):
+@pytest.mark.parametrize(
+    ("mapped", "run", "loosened"),
+    [("opted_out", "marketing", True), ("marketing", "opted_out", False)],
+    ids=["a-loosening-is-warned-of", "a-stricter-run-warns-of-nothing"],
+)
+def test_the_runs_consent_wins_over_the_mapping(prefect_api_url, tmp_path, caplog, mapped, run, loosened):
     source = tmp_path / "in" / "people.csv"
     source.parent.mkdir()
     with source.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([["Email", "First Name", "Status"], ["sub@x.com", "Sue", "subscribed"]])
-    mapping = tmp_path / "strict.toml"
-    mapping.write_text('[consent]\nsubscribed = "opted_out"\n', encoding="utf-8")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(f'[consent]\nsubscribed = "{mapped}"\n', encoding="utf-8")
 
     plan_contacts(PlanParameters(sources=[str(source)], output=str(tmp_path / "out"), mapping_file=str(mapping),
-                                 consent_overrides={"subscribed": "marketing"}))  # fmt: skip
+                                 consent_overrides={"subscribed": run}))  # fmt: skip
 
-    assert outcomes_of(tmp_path / "out") == {"sub@x.com": "marketing"}
-    assert (
-        f"--consent subscribed=marketing makes 'subscribed' less restrictive than {mapping}:2 does "
-        "(subscribed = \"opted_out\"): the run's --consent wins, its rows are marketing"
-    ) in caplog.messages
-
-
-def test_a_run_whose_consent_is_as_strict_as_the_mapping_warns_of_nothing(prefect_api_url, tmp_path, caplog):
-    source = tmp_path / "in" / "people.csv"
-    source.parent.mkdir()
-    with source.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows([["Email", "First Name", "Status"], ["sub@x.com", "Sue", "subscribed"]])
-    mapping = tmp_path / "loose.toml"
-    mapping.write_text('[consent]\nsubscribed = "marketing"\n', encoding="utf-8")
-
-    plan_contacts(PlanParameters(sources=[str(source)], output=str(tmp_path / "out"), mapping_file=str(mapping),
-                                 consent_overrides={"subscribed": "opted_out"}))  # fmt: skip
-
-    assert outcomes_of(tmp_path / "out") == {"sub@x.com": "opted_out"}
-    assert not [m for m in caplog.messages if "less restrictive" in m]
+    assert outcomes_of(tmp_path / "out") == {"sub@x.com": run}
+    warned = [m for m in caplog.messages if "less restrictive" in m]
+    if loosened:
+        assert warned == [
+            f"--consent subscribed=marketing makes 'subscribed' less restrictive than {mapping}:2 does "
+            "(subscribed = \"opted_out\"): the run's --consent wins, its rows are marketing"
+        ]
+    else:
+        assert warned == []

@@ -70,30 +70,30 @@ accounts:
 """
 
 
-def test_a_manifest_weakening_an_opt_out_is_refused_whole_naming_the_account_line_and_status(tmp_path):
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        (
+            "unsubscribed: marketing",
+            "accounts.1.consent_overrides.unsubscribed: account globex: status 'unsubscribed' is an opt-out "
+            "(activecampaign, constantcontact, generic, klaviyo, mailchimp, pipedrive) and cannot be mapped to marketing",
+        ),
+        # A typo: an account reads no mapping file that could give the status.
+        (
+            "subscibed: marketing",
+            "accounts.1.consent_overrides.subscibed: account globex: no row can have the status 'subscibed': "
+            "did you mean 'subscribed'?",
+        ),
+    ],
+)
+def test_a_manifest_override_no_run_may_make_is_refused_whole_naming_the_account_line_and_status(tmp_path, override, problem):
     manifest = tmp_path / "accounts.yaml"
-    manifest.write_text(MANIFEST, encoding="utf-8")
+    manifest.write_text(MANIFEST.replace("unsubscribed: marketing", override), encoding="utf-8")
 
     with pytest.raises(InputError) as refused:
         load_manifest(str(manifest))
 
-    assert str(refused.value) == (
-        f"{manifest}:10: accounts.1.consent_overrides.unsubscribed: account globex: status 'unsubscribed' is an opt-out "
-        "(activecampaign, constantcontact, generic, klaviyo, mailchimp, pipedrive) and cannot be mapped to marketing"
-    )
-
-
-def test_a_manifest_naming_a_status_no_profile_gives_is_refused_before_any_account_runs(tmp_path):
-    manifest = tmp_path / "accounts.yaml"
-    manifest.write_text(MANIFEST.replace("unsubscribed: marketing", "subscibed: marketing"), encoding="utf-8")
-
-    with pytest.raises(InputError) as refused:
-        load_manifest(str(manifest))
-
-    assert str(refused.value) == (
-        f"{manifest}:10: accounts.1.consent_overrides.subscibed: account globex: no row can have the status 'subscibed': "
-        "did you mean 'subscribed'?"
-    )
+    assert str(refused.value) == f"{manifest}:10: {problem}"
 
 
 def test_a_manifest_whose_overrides_weaken_no_opt_out_is_read(tmp_path):
