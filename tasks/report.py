@@ -18,8 +18,7 @@ from tasks.csv_safety import sink_safe_csv
 from tasks.extract.excel import split_sheet
 from tasks.output import OutputFolder
 from tasks.extract.api_settings import PER_ROW_STATUS
-from tasks.load.properties import LEFT_OUT_KEY as OPTIONS_LEFT_OUT
-from tasks.load.settings import MAX_OPTIONS_PER_PROPERTY
+from tasks.import_files import MAX_OPTIONS_PER_PROPERTY
 from tasks.transform.catalog import NAME_DISAGREES_STATUS, NAME_ONLY_COLUMN, name_opts_out, name_status_of, negated_name_words_of
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, Outcome
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
@@ -262,9 +261,13 @@ def rejected_opt_out_warnings(report: dict) -> list[str]:
     ]
 
 
+OPTIONS_LEFT_OUT = "options_left_out"
+"""The load's properties report's values left out of the rows sent, by property (no room among
+the property's options: ``tasks/load/properties.py``)."""
+
 OPTIONS_OVER_LIMIT = "options_over_limit"
 """The report's enumeration properties with more distinct values than HubSpot holds options
-(``tasks.load.settings.MAX_OPTIONS_PER_PROPERTY``): property name → its distinct values."""
+(``tasks.import_files.MAX_OPTIONS_PER_PROPERTY``): property name → its distinct values."""
 
 
 def options_limit_warnings(report: dict) -> list[str]:

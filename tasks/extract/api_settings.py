@@ -17,6 +17,8 @@ with consent columns: ``tasks.extract.tables`` uses it too)."""
 
 MAILCHIMP_SCHEME = "mailchimp"
 """``mailchimp://<list_id>[?since=<ISO 8601>]``: every member of one audience."""
+MAILCHIMP_PROFILE = "mailchimp"
+"""The reading profile of a Mailchimp export file (its name carries the status) and of the API's members."""
 MAILCHIMP_KEY_ENV = "MAILCHIMP_API_KEY"
 MAILCHIMP_SECRET_BLOCK = "mailchimp-api-key"
 """The Prefect Secret block read when the key's environment variable is unset (block names

@@ -30,7 +30,7 @@ from schemas.lineage import SOURCE_FORMAT, SOURCE_STATUS
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
-from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
+from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import SPREADSHEET_SUFFIXES, is_spreadsheet, split_sheet, stage_sheets
 # The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
 # positional scan with overflow columns for ragged rows) serves every format alike.
@@ -64,8 +64,6 @@ from tasks.transform.catalog import (
 if TYPE_CHECKING:
     from tasks.transform.mapping_file import UserMapping
 
-MAILCHIMP_PROFILE = "mailchimp"
-"""The reading profile of a file whose name carries a Mailchimp status."""
 
 EXPORT_FILES = FileKinds(
     (*TEXT_TABLE_SUFFIXES, *SPREADSHEET_SUFFIXES), "CSV or TSV file or workbook", "CSV or TSV files and workbooks"

@@ -32,14 +32,13 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, read_plan, tie_back, unneutralise
 from tasks.load.retry import HttpError, describe
+from tasks.report import OPTIONS_LEFT_OUT
 
 _PROPERTIES_PATH = f"/crm/v3/properties/{settings.CONTACT_OBJECT_TYPE}"
 OPTION_LIMIT = "OPTION_LIMIT"
 """The ``error_type`` of a row whose values of a property were left out for the options limit."""
 LEFT_OUT_FOLDER = "options-left-out"
 """Under the load's state folder: the contacts files sent without the values left out, as a plan."""
-LEFT_OUT_KEY = "options_left_out"
-"""The properties report's property name → the values left out, in the order they ranked."""
 
 
 def existing_properties(portal: HubSpotPortal) -> dict[str, Any]:
@@ -207,7 +206,7 @@ def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
     not allow changing it, and the values will be checked by the import. An existing
     enumeration gets the planned options it lacks (:func:`_add_options`). Options beyond the
     limit (:func:`options_within_limit`) are neither created nor added: they are reported under
-    :data:`LEFT_OUT_KEY`, with a warning, for :func:`without_options_left_out`.
+    :data:`OPTIONS_LEFT_OUT`, with a warning, for :func:`without_options_left_out`.
 
     Args:
         portal: The portal.
@@ -230,7 +229,7 @@ def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
         "existing": [],
         "type_mismatches": [],
         "options_added": {},
-        LEFT_OUT_KEY: {},
+        OPTIONS_LEFT_OUT: {},
     }
     # A run over several source formats has a group per format; the first is reported above.
     for other in plan.property_groups[1:]:
@@ -255,7 +254,7 @@ def ensure_properties(portal: HubSpotPortal, plan: LoadPlan) -> dict[str, Any]:
         elif fits:
             report["options_added"][prop["name"]] = _add_options(portal, prop, current, fits)
         if left_out:
-            report[LEFT_OUT_KEY][prop["name"]] = left_out
+            report[OPTIONS_LEFT_OUT][prop["name"]] = left_out
             logger.warning("%s", left_out_warning(prop["name"], len(left_out)))
     if missing:
         problems = _create_properties(portal, missing)
@@ -312,7 +311,7 @@ def without_options_left_out(plan: LoadPlan, properties: dict[str, Any], state_d
 
     Args:
         plan: The plan the load sends (maybe derived already).
-        properties: The properties step's report (its :data:`LEFT_OUT_KEY`; an earlier
+        properties: The properties step's report (its :data:`OPTIONS_LEFT_OUT`; an earlier
             version's cached report without it left nothing out).
         state_dir: The load's state folder.
 
@@ -321,7 +320,7 @@ def without_options_left_out(plan: LoadPlan, properties: dict[str, Any], state_d
     """
     directory = Path(state_dir) / LEFT_OUT_FOLDER
     shutil.rmtree(directory, ignore_errors=True)
-    left_out = {name: frozenset(values) for name, values in (properties.get(LEFT_OUT_KEY) or {}).items() if values}
+    left_out = {name: frozenset(values) for name, values in (properties.get(OPTIONS_LEFT_OUT) or {}).items() if values}
     if not left_out:
         return OptionsLeftOut(plan)
     field_types = {prop["name"]: prop.get("fieldType", "") for prop in plan.properties}

@@ -48,10 +48,11 @@ from tasks.load.log import get_logger
 from tasks.load.opted_out import REPORT_KEY, keep_opted_out_non_marketing
 from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
-from tasks.load.properties import LEFT_OUT_KEY, ensure_properties, ensure_properties_task, left_out_warning, without_options_left_out
+from tasks.load.properties import ensure_properties, ensure_properties_task, left_out_warning, without_options_left_out
 from tasks.load.reconcile import publish_reconciliation, reconcile_task
 from tasks.load.resume import STATE_FOLDER, ImportJournal, SentContent, claim_state
 from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
+from tasks.report import OPTIONS_LEFT_OUT
 from tasks.stopping import is_interruption, stopped_when_interrupted
 
 AUTO = "auto"
@@ -218,7 +219,7 @@ def load_plan(
 def _log_finished(report: dict[str, Any]) -> None:
     """Say the load finished, after a warning per property whose values could not all be options."""
     logger = get_logger()
-    for name, values in (report["properties"].get(LEFT_OUT_KEY) or {}).items():
+    for name, values in (report["properties"].get(OPTIONS_LEFT_OUT) or {}).items():
         logger.warning("%s", left_out_warning(name, len(values)))
     logger.info("load finished: %d rows failed", report["rows_failed"])
 

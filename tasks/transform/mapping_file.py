@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_core import PydanticCustomError
 
 from schemas.contact import EMAIL
+from tasks.extract.api_settings import MAILCHIMP_PROFILE
 from tasks.errors import InputError
 from tasks.transform.catalog import FALLBACK_PROFILE, ONRAMP_COLUMNS, ReadingProfile, StatusRule, all_profiles, profile_names, reading_profile
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, SEVERITY, Outcome, override_refusal
@@ -423,7 +424,7 @@ def _candidate_profiles(spec: _MappingSpec) -> list[ReadingProfile]:
 # The profiles whose files never borrow the fallback's opt-out flags
 # (``catalog.reading_fallback_opt_outs``): the fallback reads them itself, and a Mailchimp
 # export's rows take their status from its file's name.
-_NOT_BORROWING_FLAGS = frozenset({FALLBACK_PROFILE, "mailchimp"})
+_NOT_BORROWING_FLAGS = frozenset({FALLBACK_PROFILE, MAILCHIMP_PROFILE})
 
 
 def _statuses_given(profile: ReadingProfile) -> set[str]:
