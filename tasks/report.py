@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import polars as pl
 
@@ -82,6 +83,13 @@ UNREAD_VALUES_SHOWN = 5
 has them all)."""
 
 
+def _first_named(names: list[str], shown: int) -> str:
+    """The first ``shown`` of ``names``, comma-separated, and how many more there are
+    (``a, b and 3 more``): the console and the human reports name a few, report.json all."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def source_warnings(report: dict) -> list[str]:
     """What a person should read about the run's sources, one line each, for the console, the
     flow's log and the human reports (``report.json`` holds the details).
@@ -108,17 +116,62 @@ def unread_status_warnings(report: dict) -> list[str]:
         ]
         if not unread:
             continue
-        named = ", ".join(
-            f"{u['column']}={u['value']!r} in {u['rows']} row(s), read as {u['status']} ({u['outcome']})"
-            for u in unread[:UNREAD_VALUES_SHOWN]
+        named = _first_named(
+            [f"{u['column']}={u['value']!r} in {u['rows']} row(s), read as {u['status']} ({u['outcome']})" for u in unread],
+            UNREAD_VALUES_SHOWN,
         )
-        more = f" and {len(unread) - UNREAD_VALUES_SHOWN} more" if len(unread) > UNREAD_VALUES_SHOWN else ""
         rows = sum(u["rows"] for u in unread)
         lines.append(
-            f"warning: {source['uri']}: {rows} consent cell(s) hold a value no status rule reads: {named}{more}; "
+            f"warning: {source['uri']}: {rows} consent cell(s) hold a value no status rule reads: {named}; "
             "read them with a mapping's [[status.rules]]"
         )
     return lines
+
+
+def _planned(status: str, outcome: str) -> str:
+    """How rows of a ``status`` a person should confirm are planned (their ``outcome``), and
+    the ``--consent`` that plans them opted out."""
+    confirm = f"--consent {status}=opted_out"
+    if outcome == Outcome.OPTED_OUT:
+        return f"planned opted out ({confirm})"
+    return f"planned non-marketing (neither opted out nor marketing); if they did opt out, {confirm} says so"
+
+
+class _RowsToConfirm(NamedTuple):
+    """A source file's rows of a status a person should confirm (:func:`_rows_to_confirm`).
+
+    Attributes:
+        source: The source file's entry in the report's ``sources``.
+        rows: How many.
+        values: The values their consent cells hold, each once, ``/``-separated.
+        columns: The columns holding them, each once, comma-separated.
+        planned: How they are planned, and the ``--consent`` that plans them opted out.
+    """
+
+    source: dict
+    rows: int
+    values: str
+    columns: str
+    planned: str
+
+
+def _rows_to_confirm(report: dict, status: str) -> list[_RowsToConfirm]:
+    """Per source file with rows of ``status`` (among its ``unread_status_values``), those rows."""
+    found = []
+    for source in report["sources"]:
+        unread = [u for u in source.get("unread_status_values") or [] if u["status"] == status]
+        if not unread:
+            continue
+        found.append(
+            _RowsToConfirm(
+                source=source,
+                rows=sum(u["rows"] for u in unread),
+                values="/".join(dict.fromkeys(u["value"] for u in unread)),
+                columns=", ".join(dict.fromkeys(u["column"] for u in unread)),
+                planned=_planned(status, unread[0]["outcome"]),
+            )
+        )
+    return found
 
 
 def name_disagrees_warnings(report: dict) -> list[str]:
@@ -130,23 +183,11 @@ def name_disagrees_warnings(report: dict) -> list[str]:
     client undo it; a person should decide.
     """
     lines = []
-    for source in report["sources"]:
-        disagreeing = [u for u in source.get("unread_status_values") or [] if u["status"] == NAME_DISAGREES_STATUS]
-        if not disagreeing:
-            continue
-        said = name_status_of(source["format"], *split_sheet(source["uri"])) or "an opt-out"
-        rows = sum(u["rows"] for u in disagreeing)
-        readings = "/".join(dict.fromkeys(u["value"] for u in disagreeing))
-        columns = ", ".join(dict.fromkeys(u["column"] for u in disagreeing))
-        planned = (
-            f"planned opted out (--consent {NAME_DISAGREES_STATUS}=opted_out)"
-            if disagreeing[0]["outcome"] == Outcome.OPTED_OUT
-            else f"planned non-marketing (neither opted out nor marketing); if they did opt out, "
-            f"--consent {NAME_DISAGREES_STATUS}=opted_out says so"
-        )
+    for found in _rows_to_confirm(report, NAME_DISAGREES_STATUS):
+        said = name_status_of(found.source["format"], *split_sheet(found.source["uri"])) or "an opt-out"
         lines.append(
-            f"warning: {source['uri']}: its name says {said}, but {rows} row(s) read {readings} from their columns "
-            f"({columns}): {planned}; if the name is no opt-out, rename the file"
+            f"warning: {found.source['uri']}: its name says {said}, but {found.rows} row(s) read {found.values} from their "
+            f"columns ({found.columns}): {found.planned}; if the name is no opt-out, rename the file"
         )
     return lines
 
@@ -161,23 +202,11 @@ def unconfirmed_flag_warnings(report: dict) -> list[str]:
     person should decide.
     """
     lines = []
-    for source in report["sources"]:
-        flagged = [u for u in source.get("unread_status_values") or [] if u["status"] == OPT_OUT_FLAG_UNCONFIRMED_STATUS]
-        if not flagged:
-            continue
-        rows = sum(u["rows"] for u in flagged)
-        columns = ", ".join(dict.fromkeys(u["column"] for u in flagged))
-        values = "/".join(dict.fromkeys(u["value"] for u in flagged))
-        confirm = f"--consent {OPT_OUT_FLAG_UNCONFIRMED_STATUS}=opted_out"
-        planned = (
-            f"planned opted out ({confirm})"
-            if flagged[0]["outcome"] == Outcome.OPTED_OUT
-            else f"planned non-marketing (neither opted out nor marketing); if they did opt out, {confirm} says so"
-        )
-        read_as = source["format"].partition("+")[0]
+    for found in _rows_to_confirm(report, OPT_OUT_FLAG_UNCONFIRMED_STATUS):
+        read_as = found.source["format"].partition("+")[0]
         lines.append(
-            f"warning: {source['uri']}: {rows} row(s) set an opt-out flag ({columns}: {values}) that a {read_as} file "
-            f"does not read as consent, so it may merely share a flag's name: {planned}"
+            f"warning: {found.source['uri']}: {found.rows} row(s) set an opt-out flag ({found.columns}: {found.values}) "
+            f"that a {read_as} file does not read as consent, so it may merely share a flag's name: {found.planned}"
         )
     return lines
 
@@ -239,11 +268,10 @@ def skipped_file_warnings(report: dict) -> list[str]:
     skipped = report.get("skipped_files") or []
     if not skipped:
         return []
-    named = ", ".join(file["uri"] for file in skipped[:SKIPPED_FILES_SHOWN])
-    more = f" and {len(skipped) - SKIPPED_FILES_SHOWN} more" if len(skipped) > SKIPPED_FILES_SHOWN else ""
+    named = _first_named([file["uri"] for file in skipped], SKIPPED_FILES_SHOWN)
     return [
         f"warning: {len(skipped)} file(s) in the sources are not read (only CSV and TSV files and workbooks are): "
-        f"{named}{more}; rename one that holds contacts to .csv to read it"
+        f"{named}; rename one that holds contacts to .csv to read it"
     ]
 
 

@@ -34,7 +34,6 @@ moved by its planned file and line, and its errors and read-back speak of planne
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from array import array
@@ -52,8 +51,8 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.log import get_logger
 from tasks.load.optouts import normalised_emails
-from tasks.load.plan import LoadPlan, read_header, read_plan, tie_back
-from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows
+from tasks.load.plan import LoadPlan, read_header, tie_back
+from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows, write_derived_plan
 from tasks.load.reconcile import MARKETING_STATUS, OPTED_OUT_PROPERTY, READ_BATCH_SIZE, is_marketing, is_opted_out, read_contacts
 from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_email
@@ -308,9 +307,7 @@ def _write_split_files(
         entries.extend(pieces)
         derived.extend(pieces)
     copy_lineage(plan.lineage_path, directory / "lineage.csv", lineage)
-    data = {**plan.data, "imports": derived, "opt_outs": [], "lists": [], "lineage": "lineage.csv"}
-    (directory / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return LoadPlan(plan.directory, {**plan.data, "imports": entries}, derived=read_plan(directory)), planned
+    return LoadPlan(plan.directory, {**plan.data, "imports": entries}, derived=write_derived_plan(plan, derived, directory)), planned
 
 
 def keep_opted_out_non_marketing(portal: HubSpotPortal, plan: LoadPlan, state_dir: str | Path) -> KeptNonMarketing:

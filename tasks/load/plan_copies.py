@@ -3,16 +3,21 @@
 A derived plan (a sync's delta, a marketing file split by who HubSpot holds as unsubscribed)
 sends fewer rows than the plan, or sends them from other files; a HubSpot error on one of its
 lines must still name the source row that made it, so each copy says which planned lines it
-kept and the lineage is copied with every kept row at its new file and line.
+kept and the lineage is copied with every kept row at its new file and line. The copies'
+folder is a plan of its own (:func:`write_derived_plan`), which the load sends in place of
+the planned files (:attr:`tasks.load.plan.LoadPlan.derived`).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from tasks.load.optouts import normalise_email
+from tasks.load.plan import LoadPlan, read_plan
 
 PlannedLine = tuple[str, int]
 """A row of the plan: its file (as the plan names it) and line (header = 1)."""
@@ -78,3 +83,22 @@ def copy_lineage(source: Path, target: Path, moved: Mapping[PlannedLine, Planned
             place = moved.get((row.get("file", ""), int(row.get("line") or 0)))
             if place is not None:
                 writer.writerow({**row, "file": place[0], "line": place[1]})
+
+
+def write_derived_plan(plan: LoadPlan, imports: list[dict[str, Any]], directory: Path) -> LoadPlan:
+    """Write the ``plan.json`` of copies written to ``directory`` and read it back.
+
+    The derived plan is the plan's own but for what it sends: ``imports`` only (no opt-outs, no
+    lists, which the planned plan still sends), its lineage the ``lineage.csv`` written beside them.
+
+    Args:
+        plan: The plan the copies were made from.
+        imports: The ``imports`` entries of the files in ``directory``.
+        directory: The copies' folder (it exists).
+
+    Returns:
+        The derived plan, for :attr:`LoadPlan.derived`.
+    """
+    data = {**plan.data, "imports": imports, "opt_outs": [], "lists": [], "lineage": "lineage.csv"}
+    (directory / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return read_plan(directory)

@@ -13,7 +13,6 @@ HubSpot refuses.
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,8 @@ from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
-from tasks.load.plan import LoadPlan, read_header, read_plan, tie_back, unneutralise
+from tasks.load.plan import LoadPlan, read_header, tie_back, unneutralise
+from tasks.load.plan_copies import write_derived_plan
 from tasks.load.retry import HttpError, describe
 from tasks.report import OPTIONS_LEFT_OUT
 
@@ -339,9 +339,7 @@ def without_options_left_out(plan: LoadPlan, properties: dict[str, Any], state_d
             shutil.copyfile(source, target)
         entries.append(entry)
     _copy_lineage(plan, directory / "lineage.csv", {entry["file"] for entry in entries})
-    data = {**plan.data, "imports": entries, "opt_outs": [], "lists": [], "lineage": "lineage.csv"}
-    (directory / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-    sent = LoadPlan(plan.directory, plan.data, derived=read_plan(directory))
+    sent = LoadPlan(plan.directory, plan.data, derived=write_derived_plan(plan, entries, directory))
     return OptionsLeftOut(sent, tie_back(sent, errors))
 
 

@@ -113,6 +113,18 @@ def default_state_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"onramp-{os.getuid()}" / "rate-budgets"
 
 
+def _state_file(state_dir: str | Path | None, name: str) -> Path:
+    """The path of the state file ``name``, its folder made.
+
+    Args:
+        state_dir: The folder; :func:`default_state_dir` when None.
+        name: The file's name.
+    """
+    directory = Path(state_dir) if state_dir is not None else default_state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / name
+
+
 def _read_state(path: Path) -> dict[str, Any]:
     """A state file's JSON object; empty when there is none yet or it cannot be read."""
     try:
@@ -278,9 +290,7 @@ class RateBudget:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.key = key
-        directory = Path(state_dir) if state_dir is not None else default_state_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{key}.json"
+        self.path = _state_file(state_dir, f"{key}.json")
         self.reserve = reserve
         self.clock = clock
         self.sleep = sleep
@@ -572,9 +582,7 @@ class ImportLog:
     """
 
     def __init__(self, key: str, state_dir: str | Path | None = None, *, wall_clock: Callable[[], float] = time.time) -> None:
-        directory = Path(state_dir) if state_dir is not None else default_state_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"imports-{key}.json"
+        self.path = _state_file(state_dir, f"imports-{key}.json")
         self.wall_clock = wall_clock
         self.warned = False
 
