@@ -17,8 +17,7 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.log import get_logger
 from tasks.load.ratelimit import ImportLog, RateBudget, budget_key, portal_key
-from tasks.load.retry import Cause, HttpError, Unreachable, call_with_retries, classify, connection_failure, describe, http_status
-from tasks.privacy import mask_emails_in
+from tasks.load.retry import HttpError, Unreachable, call_with_retries
 from tasks.secrets import CredentialMissing, string_credential, variable_read
 
 # HubSpot's account-info API: which portal a token is for (scope ``oauth``, which every token
@@ -48,38 +47,6 @@ def resolve_token(secret_block: str | None = None, env_var: str | None = setting
         return string_credential(os.environ, variable, secret_block or settings.DEFAULT_SECRET_BLOCK, "HubSpot access token")
     except CredentialMissing as error:
         raise LoadError(str(error)) from None
-
-
-class _AnswerForCaller(Exception):
-    """An error answer the caller takes as it is, carried past ``call_with_retries``: an
-    exception with no HTTP status meets none of its retries by cause and leaves it unchanged.
-
-    Args:
-        answer: The answer.
-    """
-
-    def __init__(self, answer: HttpError) -> None:
-        super().__init__(str(answer))
-        self.answer = answer
-        # What the budget learns from an answer's rate headers (``call_with_retries`` releases
-        # the request's ticket with the headers of whatever it caught).
-        self.headers = answer.headers
-
-
-class _AttemptsSpent(Exception):
-    """The portal's own bound on attempts (``HubSpotPortal(attempts=...)``) met by a failure that
-    ``call_with_retries`` would retry: carried past it as :class:`_AnswerForCaller` is.
-
-    Args:
-        failure: The last attempt's failure.
-        attempts: How many attempts were made.
-    """
-
-    def __init__(self, failure: Exception, attempts: int) -> None:
-        super().__init__(str(failure))
-        self.failure = failure
-        self.attempts = attempts
-        self.headers = getattr(failure, "headers", None)
 
 
 @dataclass(frozen=True)
@@ -187,7 +154,7 @@ class HubSpotPortal:
         *args: Any,
         what: str,
         landed: Callable[[], Any] | None = None,
-        final: Callable[[BaseException], bool] | None = None,
+        final: Callable[[BaseException, int], bool] | None = None,
         **kwargs: Any,
     ) -> Any:
         """Call an SDK ``..._with_http_info`` method with retries, throttled by the budget.
@@ -201,9 +168,9 @@ class HubSpotPortal:
             what: The request as ``METHOD /path`` for messages.
             landed: For a write that is not safe to repeat, what finds it applied after an
                 answer was lost (``call_with_retries``).
-            final: Which error answers are the caller's as they come: raised to it at once as
-                an :class:`HttpError`, never retried nor waited on (a 429 refusing an import
-                for the portal's imports a day, which no ten-second wait lifts).
+            final: Which error answers are the caller's as they come, given how many 429
+                waits the request has had: raised to it as an :class:`HttpError`, not retried
+                (``call_with_retries``).
             **kwargs: Its keyword arguments.
 
         Returns:
@@ -215,19 +182,10 @@ class HubSpotPortal:
         what = self._named(what)
 
         def send() -> tuple[Any, Any]:
-            try:
-                data, _status, headers = method(*args, _request_timeout=self.timeout, **kwargs)
-            except Exception as error:
-                if final is not None and final(error):
-                    answer = HttpError(
-                        error.status, getattr(error, "body", None), getattr(error, "headers", None), what,
-                        getattr(error, "reason", None),
-                    )
-                    raise _AnswerForCaller(answer) from error
-                raise
+            data, _status, headers = method(*args, _request_timeout=self.timeout, **kwargs)
             return data, headers
 
-        return self._sent(send, what, landed)
+        return self._sent(send, what, landed, final)
 
     def request(
         self,
@@ -270,46 +228,25 @@ class HubSpotPortal:
         """The request as messages say it: after whom it is for, if the portal was given that."""
         return f"{self.asked_for}: {what}" if self.asked_for else what
 
-    def _sent(self, send: Callable[[], tuple[Any, Any]], what: str, landed: Callable[[], Any] | None) -> Any:
-        """``call_with_retries``, with a portal that never answered named by its URL (a wrong
-        ``--portal-url`` or no network), which the request alone does not say, and the portal's
-        own bound on attempts, if any."""
+    def _sent(
+        self,
+        send: Callable[[], tuple[Any, Any]],
+        what: str,
+        landed: Callable[[], Any] | None,
+        final: Callable[[BaseException, int], bool] | None = None,
+    ) -> Any:
+        """``call_with_retries`` with the portal's own bound on attempts, if any, and a portal that
+        never answered named by its URL (a wrong ``--portal-url`` or no network), which the
+        request alone does not say."""
         try:
-            try:
-                return call_with_retries(self._within_attempts(send), budget=self.budget, what=what, landed=landed)
-            except _AttemptsSpent as spent:
-                if http_status(spent.failure) is None:
-                    raise Unreachable(mask_emails_in(what), spent.attempts, connection_failure(spent.failure)) from spent.failure
-                raise LoadError(
-                    mask_emails_in(f"{what}: still failing after {spent.attempts} attempts ({describe(spent.failure)})")
-                ) from spent.failure
-        except _AnswerForCaller as carried:
-            raise carried.answer from carried.__cause__
+            return call_with_retries(
+                send, budget=self.budget, what=what, landed=landed, max_attempts=self.attempts, final=final
+            )
         except Unreachable as error:
             raise LoadError(
                 f"cannot reach {self.url}: {error.reason} ({error.what}, {error.attempts} attempts); "
                 "check the portal URL and the network"
             ) from error
-
-    def _within_attempts(self, send: Callable[[], tuple[Any, Any]]) -> Callable[[], tuple[Any, Any]]:
-        """``send``, raising :class:`_AttemptsSpent` at the failure that spends :attr:`attempts`
-        (none when that bound is ``call_with_retries``' own)."""
-        if self.attempts is None:
-            return send
-        failures = 0
-
-        def sent_within_attempts() -> tuple[Any, Any]:
-            nonlocal failures
-            try:
-                return send()
-            except Exception as error:
-                if classify(error) in (Cause.TRANSIENT, Cause.LOCKED):
-                    failures += 1
-                    if failures >= self.attempts:
-                        raise _AttemptsSpent(error, failures) from error
-                raise
-
-        return sent_within_attempts
 
     @property
     def details(self) -> PortalDetails | None:

@@ -20,7 +20,9 @@ and does not document its answer past that. Every import created is counted in t
 once (:func:`imports_day_warning`), nothing waits on it. An import creation HubSpot refuses with a
 429 that is not the ten-second window's, or with a 4xx whose message mentions a limit
 (:func:`refused_for_imports_limit`), is not retried: the file is left unfinished, with one line
-naming the likely cause and when to rerun (:func:`imports_limit_refusal`).
+naming the likely cause and when to rerun (:func:`imports_limit_refusal`). A 429 that names no
+limit at all (no body, as a proxy may answer) is waited out as a rate window
+``UNNAMED_429_WAITS`` times first (:func:`creation_refusal_final`).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back, unneutralise
 from tasks.load.ratelimit import ImportCount
 from tasks.load.resume import ImportJournal, leave_unrecorded, step_finished
-from tasks.load.retry import Cause, HttpError, classify, describe, error_body, error_message, http_status
+from tasks.load.retry import Cause, HttpError, classify, describe, error_body, error_message, http_status, rate_policy
 from tasks.privacy import mask_emails_in
 
 _IMPORTS_PATH = "/crm/v3/imports"
@@ -57,10 +59,13 @@ _UPLOAD_FOLDER_PREFIX = ".onramp-upload-"
 # An import found by name must have been created after the journal's intent, less this much
 # for the difference between this machine's clock and HubSpot's.
 _CLOCK_SKEW_MS = 60_000
-# The policies of 429s that are not the imports a day: the ten-second window and search's
-# second (a wait of seconds lifts them), and the daily API quota (the budget stops the load and
-# says when it resets at the portal's midnight).
-_NOT_IMPORTS_POLICIES = frozenset({"TEN_SECONDLY_ROLLING", "SECONDLY", "DAILY"})
+# The ten-second window's policy: classify waits its 429 out just as one naming another limit or
+# none, which may be the imports a day.
+_TEN_SECOND_WINDOW = "TEN_SECONDLY_ROLLING"
+# Waits of the rate window a 429 naming no limit at import creation gets before it is taken for
+# the imports a day: HubSpot's refusals name a policy or a category, a proxy's or gateway's 429
+# may have no body, and a short window is over after one or two waits.
+UNNAMED_429_WAITS = 3
 # States of an import that is still doing, or did, the work asked of it.
 _ADOPTABLE_STATES = frozenset({"STARTED", "PROCESSING", "DEFERRED", "DONE"})
 EMAIL_COLUMN = "email"
@@ -99,17 +104,31 @@ def imports_limit_429(error: BaseException) -> bool:
 
     HubSpot does not document that answer. Its ten-second window's, search's and daily API
     quota's 429s name their policy (``TEN_SECONDLY_ROLLING``, ``SECONDLY``, ``DAILY``), so any
-    other 429 is taken for it: one with another policy or with none, except a 429 with a
-    ``subCategory`` and no policy, a limit of the file itself (over 1,048,576 rows or 512 MB),
-    which keeps its own message (``tasks/load/retry.py``).
+    other 429 :func:`~tasks.load.retry.classify` would wait out as a window is taken for it: one
+    with another policy or with none, except a 429 with a ``subCategory`` and no policy, a limit
+    of the file itself (over 1,048,576 rows or 512 MB), which keeps its own message.
     """
-    if http_status(error) != 429 or classify(error) is Cause.RATE_SECOND:
-        return False
-    body = error_body(error)
-    policy = str(body.get("policyName") or "").upper()
-    if policy:
-        return policy not in _NOT_IMPORTS_POLICIES
-    return not body.get("subCategory")
+    return classify(error) is Cause.RATE_WINDOW and rate_policy(error) != _TEN_SECOND_WINDOW
+
+
+def names_no_limit(error: BaseException) -> bool:
+    """Whether an error answer names neither a policy nor a category: no body, or one that is
+    none of HubSpot's (its rate limits name a ``policyName``, its other refusals a ``category``)."""
+    return not (rate_policy(error) or error_body(error).get("category"))
+
+
+def creation_refusal_final(error: BaseException, rate_waits: int) -> bool:
+    """Whether an import creation's failure goes to the caller now rather than be retried.
+
+    A 429 :func:`imports_limit_429` takes for the imports a day does, at once when it names its
+    limit; one that names none (:func:`names_no_limit`) may be a proxy's or a short window's, so
+    only after ``UNNAMED_429_WAITS`` waits of the rate window have not lifted it.
+
+    Args:
+        error: What the creation raised.
+        rate_waits: How many 429 waits the creation has had.
+    """
+    return imports_limit_429(error) and (rate_waits >= UNNAMED_429_WAITS or not names_no_limit(error))
 
 
 def refused_for_imports_limit(error: BaseException) -> bool:
@@ -183,7 +202,7 @@ def imports_limit_refusal(error: BaseException, count: ImportCount, now: datetim
     Returns:
         The line, emails masked.
     """
-    policy = str(error_body(error).get("policyName") or "")
+    policy = rate_policy(error)
     said = f"{http_status(error)}{' ' + policy if policy else ''}: {error_message(error)}"
     if count.oldest_ages_out:
         made = f"Onramp created {count.imports} in the last 24 h, with {_rows(count.rows)}"
@@ -274,7 +293,8 @@ def submit_import(
 
     Raises:
         HttpError: HubSpot refused to create the import; a 429 that may be the portal's imports
-            a day (:func:`imports_limit_429`) at once, without the ten-second window's retries.
+            a day (:func:`imports_limit_429`) without the ten-second window's retries, or after
+            a few when it names no limit (:func:`creation_refusal_final`).
     """
     with values_as_they_are(plan.path(entry["file"]), plan.directory) as upload:
         header = read_header(upload)
@@ -298,7 +318,7 @@ def submit_import(
             what=f"POST {_IMPORTS_PATH}",
             landed=created,
             # A wait of seconds does not lift the portal's imports a day: no ten-second retries.
-            final=imports_limit_429,
+            final=creation_refusal_final,
         )
     if journal is not None:
         journal.submitted(plan, entry, str(response.id))

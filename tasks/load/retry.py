@@ -26,6 +26,9 @@ any other 4xx                             no retry: raised to the caller as an
                                           rows it concerns
 ========================================  =====================================================
 
+A caller may take some answers as they come, unretried (``final``): import creation takes a 429
+that may be the portal's imports a day, which no wait lifts.
+
 Errors are recognised by duck typing on ``.status``, ``.body`` and ``.headers`` because each
 hubspot-api-client package raises its own ``ApiException`` class; :class:`HttpError` gives
 responses from ``requests`` the same shape. An error answer that leaves :func:`call_with_retries`
@@ -201,6 +204,12 @@ def error_message(error: BaseException) -> str:
     return text[:300] or str(getattr(error, "reason", "") or type(error).__name__)
 
 
+def rate_policy(error: BaseException) -> str:
+    """The limit a 429 names (its body's ``policyName``, upper-cased): ``TEN_SECONDLY_ROLLING``,
+    ``SECONDLY``, ``DAILY``; empty when the body names none, ``"policyName": null`` included."""
+    return str(error_body(error).get("policyName") or "").upper()
+
+
 def classify(error: BaseException) -> Cause:
     """Decide what a failed call calls for.
 
@@ -216,7 +225,7 @@ def classify(error: BaseException) -> Cause:
         return Cause.TRANSIENT if isinstance(error, _TRANSIENT_EXCEPTIONS) else Cause.FATAL
     if status == 429:
         body = error_body(error)
-        policy = str(body.get("policyName", "")).upper()
+        policy = rate_policy(error)
         if policy == "DAILY":
             return Cause.DAILY
         if policy == "SECONDLY" or "secondly limit" in str(body.get("message", "")).lower():
@@ -287,6 +296,8 @@ def call_with_retries(
     what: str,
     rng: random.Random | None = None,
     landed: Callable[[], T | None] | None = None,
+    max_attempts: int | None = None,
+    final: Callable[[BaseException, int], bool] | None = None,
 ) -> T:
     """Send one request, retrying by cause (see the module's table).
 
@@ -299,6 +310,13 @@ def call_with_retries(
         landed: For a write that is not safe to repeat: asked before each retry of a
             transient failure (which may have been applied) whether it was; what it finds
             is the result, ``None`` sends the request again.
+        max_attempts: How many attempts a request failing transiently (a timeout, a 5xx, a
+            lock) gets; ``settings.MAX_ATTEMPTS`` by default. A quick question whose answer is
+            optional asks with fewer.
+        final: Which failures are the caller's as they come: asked of each, with how many 429
+            waits the request has had so far, before its cause is weighed; one it picks is not
+            retried nor waited on but raised at once, an error answer as an :class:`HttpError`
+            (a 429 refusing an import for the portal's imports a day, which no wait lifts).
 
     Returns:
         The value ``send`` returned on the first successful attempt, or what ``landed`` found.
@@ -307,12 +325,14 @@ def call_with_retries(
         LoadError: The daily quota is spent, the token was refused, the portal is migrating,
             or transient failures / rate-limit waits went on past their bounds
             (:class:`Unreachable` when no attempt got an answer).
-        HttpError: Any other non-retryable error answer (a 4xx), for the caller to record; an
-            SDK ``ApiException`` becomes one, with the original as ``__cause__``.
+        HttpError: Any other non-retryable error answer (a 4xx), or one ``final`` picked, for
+            the caller to record; an SDK ``ApiException`` becomes one, with the original as
+            ``__cause__``.
         Exception: Whatever else ``send`` raised that is not retryable (no HTTP answer: a bug,
             an SSL failure), unchanged.
     """
     what = mask_emails_in(what)
+    attempts_allowed = settings.MAX_ATTEMPTS if max_attempts is None else max_attempts
     failures = 0
     rate_waits = 0
     while True:
@@ -322,7 +342,8 @@ def call_with_retries(
         except Exception as error:  # noqa: BLE001 - classified below, re-raised when not ours
             headers = getattr(error, "headers", None)
             budget.release(ticket, headers)
-            cause = classify(error)
+            # The caller's pick is not retried: it leaves as a non-retryable answer does.
+            cause = Cause.FATAL if final is not None and final(error, rate_waits) else classify(error)
             if cause in (Cause.RATE_WINDOW, Cause.RATE_SECOND):
                 rate_waits += 1
                 if rate_waits > settings.MAX_RATE_LIMIT_WAITS:
@@ -358,9 +379,9 @@ def call_with_retries(
                 ) from error
             if cause in (Cause.TRANSIENT, Cause.LOCKED):
                 failures += 1
-                if failures >= settings.MAX_ATTEMPTS and http_status(error) is None:
+                if failures >= attempts_allowed and http_status(error) is None:
                     raise Unreachable(what, failures, connection_failure(error)) from error
-                if failures >= settings.MAX_ATTEMPTS:
+                if failures >= attempts_allowed:
                     raise LoadError(
                         f"{what}: still failing after {failures} attempts "
                         f"({mask_emails_in(describe(error))})"

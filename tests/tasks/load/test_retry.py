@@ -27,6 +27,7 @@ from tasks.load.retry import (
     classify,
     connection_failure,
     describe,
+    rate_policy,
     window_seconds,
 )
 
@@ -314,3 +315,72 @@ def test_a_portal_nothing_answers_at_is_named_by_its_url(monkeypatch):
     message = str(raised.value)
     assert message.startswith("cannot reach http://127.0.0.1:1: Connection refused (GET /account-info/v3/details, 2 attempts)")
     assert token not in message
+
+
+@pytest.mark.parametrize(
+    ("body", "cause"),
+    [
+        # An explicit null reads as no policy: a limit of the request itself, not a window.
+        ({"policyName": None, "category": "RATE_LIMITS", "subCategory": "IMPORT_FILE_TOO_LARGE"}, Cause.FATAL),
+        ({"policyName": None, "message": "Too many requests"}, Cause.RATE_WINDOW),
+        ({"policyName": None, "message": "You have reached your secondly limit."}, Cause.RATE_SECOND),
+    ],
+)
+def test_a_null_policy_name_reads_as_none(body, cause):
+    error = FakeApiError(429, body)
+    assert rate_policy(error) == ""
+    assert classify(error) is cause
+
+
+def test_the_policy_is_read_upper_cased_and_empty_without_a_body():
+    assert rate_policy(rate_limited("ten_secondly_rolling")) == "TEN_SECONDLY_ROLLING"
+    assert rate_policy(FakeApiError(429)) == ""
+
+
+def test_a_caller_may_allow_fewer_attempts():
+    rate_budget, sleeps = budget()
+    send = scripted(FakeApiError(503), FakeApiError(503), "never")
+    with pytest.raises(LoadError, match=r"^GET /x: still failing after 2 attempts \(HTTP 503"):
+        call_with_retries(send, budget=rate_budget, what="GET /x", rng=random.Random(0), max_attempts=2)
+    assert len(send.calls) == 2 and len(sleeps.waits) == 1
+
+
+def test_fewer_attempts_without_an_answer_is_an_unreachable_portal():
+    send = scripted(refused_connection(), refused_connection(), "never")
+    with pytest.raises(Unreachable) as raised:
+        call_with_retries(send, budget=budget()[0], what="GET /x", rng=random.Random(0), max_attempts=2)
+    assert (raised.value.attempts, raised.value.reason) == (2, "Connection refused")
+
+
+def test_an_answer_the_caller_picks_as_final_is_raised_at_once_as_an_http_error():
+    rate_budget, sleeps = budget()
+    refusal = FakeApiError(429, {"category": "RATE_LIMITS", "message": "no more today"}, {"X-Request-Id": "9"})
+    asked = []
+
+    def final(error, rate_waits):
+        asked.append((error, rate_waits))
+        return error is refusal
+
+    send = scripted(refusal, "never")
+    with pytest.raises(HttpError) as raised:
+        call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports", final=final)
+    assert (raised.value.status, raised.value.body, raised.value.headers) == (429, refusal.body, refusal.headers)
+    assert raised.value.__cause__ is refusal
+    assert asked == [(refusal, 0)]
+    assert len(send.calls) == 1 and sleeps.waits == [] and rate_budget.released == 1
+
+
+def test_the_caller_is_told_how_many_429_waits_came_before():
+    rate_budget, sleeps = budget()
+    window = rate_limited("TEN_SECONDLY_ROLLING", 100)
+    send = scripted(window, window, window, "never")
+    with pytest.raises(HttpError):
+        call_with_retries(send, budget=rate_budget, what="GET /x", final=lambda error, rate_waits: rate_waits == 2)
+    assert len(send.calls) == 3 and sleeps.waits == [0.1, 0.1]
+
+
+def test_an_answer_the_caller_does_not_pick_is_retried_by_its_cause():
+    rate_budget, sleeps = budget()
+    send = scripted(rate_limited("TEN_SECONDLY_ROLLING", 500), "ok")
+    assert call_with_retries(send, budget=rate_budget, what="GET /x", final=lambda error, rate_waits: False) == "ok"
+    assert sleeps.waits == [0.5]

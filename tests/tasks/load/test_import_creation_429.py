@@ -1,0 +1,138 @@
+"""A 429 at import creation: taken for the portal's imports a day at once when it names its limit,
+after a few waits of the rate window when it names none (no body, as a proxy or gateway answers).
+
+The emulator answers every 429 with a body naming its policy or category, so the 429 without a
+body comes from a stand-in proxy on 127.0.0.1 that answers nothing else."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tasks.load.client import HubSpotPortal
+from tasks.load.imports import (
+    UNNAMED_429_WAITS,
+    creation_refusal_final,
+    import_contacts_files,
+    imports_limit_429,
+    names_no_limit,
+)
+from tasks.load.retry import HttpError, call_with_retries
+from tests.tasks.load.conftest import TOKEN
+from tests.tasks.load.test_imports_a_day import REFUSAL
+from tests.tasks.load.test_resume import small_plan
+from tests.tasks.load.test_retry import FakeApiError, budget, scripted
+
+WINDOW_MS = 100
+
+
+def refused(body: dict | None = None) -> FakeApiError:
+    return FakeApiError(429, body)
+
+
+NO_BODY = refused()
+WINDOW = refused({"policyName": "TEN_SECONDLY_ROLLING", "message": "You have reached your ten_secondly_rolling limit."})
+IMPORTS_A_DAY = refused({"category": "RATE_LIMITS", "message": "You have reached the limit of 50 imports."})
+FILE_TOO_LARGE = refused({"policyName": None, "category": "RATE_LIMITS", "subCategory": "IMPORT_FILE_TOO_LARGE"})
+
+
+@pytest.mark.parametrize(
+    ("error", "rate_waits", "final"),
+    [
+        (IMPORTS_A_DAY, 0, True),
+        (refused({"policyName": "IMPORTS_DAILY"}), 0, True),
+        (NO_BODY, 0, False),
+        (NO_BODY, UNNAMED_429_WAITS - 1, False),
+        (NO_BODY, UNNAMED_429_WAITS, True),
+        (refused({"message": "Too many requests"}), UNNAMED_429_WAITS, True),
+        (refused({"policyName": None, "message": "Too many requests"}), 0, False),
+        # Windows a wait lifts, a quota the budget stops on, a file's own limit: never the caller's here.
+        (WINDOW, UNNAMED_429_WAITS, False),
+        (refused({"policyName": "SECONDLY"}), UNNAMED_429_WAITS, False),
+        (refused({"policyName": "DAILY"}), UNNAMED_429_WAITS, False),
+        (FILE_TOO_LARGE, UNNAMED_429_WAITS, False),
+        (FakeApiError(503), UNNAMED_429_WAITS, False),
+        (ConnectionError("reset"), UNNAMED_429_WAITS, False),
+    ],
+)
+def test_which_creation_refusals_go_to_the_caller_and_when(error, rate_waits, final):
+    assert creation_refusal_final(error, rate_waits) is final
+
+
+def test_a_null_policy_name_is_read_as_no_policy():
+    assert not imports_limit_429(FILE_TOO_LARGE)
+    assert imports_limit_429(refused({"policyName": None, "category": "RATE_LIMITS"}))
+    assert names_no_limit(refused({"policyName": None}))
+    assert not names_no_limit(IMPORTS_A_DAY) and not names_no_limit(WINDOW)
+
+
+def test_a_429_naming_no_limit_is_waited_out_as_a_window():
+    rate_budget, sleeps = budget()
+    send = scripted(NO_BODY, NO_BODY, "created")
+    assert call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports", final=creation_refusal_final) == "created"
+    assert len(sleeps.waits) == 2
+
+
+def test_a_429_naming_no_limit_goes_to_the_caller_after_its_waits():
+    rate_budget, sleeps = budget()
+    send = scripted(*[NO_BODY] * (UNNAMED_429_WAITS + 1), "never")
+    with pytest.raises(HttpError) as raised:
+        call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports", final=creation_refusal_final)
+    assert raised.value.status == 429 and raised.value.__cause__ is NO_BODY
+    assert len(send.calls) == UNNAMED_429_WAITS + 1 and len(sleeps.waits) == UNNAMED_429_WAITS
+
+
+class _RefusingImports(BaseHTTPRequestHandler):
+    """Every import creation: 429, no body, a short window in the headers. Account info: 403."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.creations.append(self.path)
+        self._answer(429, {"X-HubSpot-RateLimit-Interval-Milliseconds": str(WINDOW_MS)})
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self._answer(403, {})
+
+    def _answer(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": "0"}.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        """Quiet: the test reads the answers, not the server's log."""
+
+
+@contextmanager
+def proxy_refusing_imports() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingImports)
+    server.creations = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_an_import_refused_429_without_a_body_is_rejected_after_the_windows_waits(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    with proxy_refusing_imports() as proxy:
+        portal = HubSpotPortal(f"http://127.0.0.1:{proxy.server_port}", TOKEN)
+
+        [result] = import_contacts_files(portal, small_plan(tmp_path), poll_interval=0.01)
+
+    assert proxy.creations == ["/crm/v3/imports/"] * (UNNAMED_429_WAITS + 1)
+    assert (result["state"], result["import_id"], result["rows_failed"]) == ("REJECTED", None, 2)
+    refusal = REFUSAL.fullmatch(result["errors"][0]["message"])
+    assert refusal, result["errors"][0]["message"]
+    assert refusal["said"] == "429: Too Many Requests"
+    waits = [record.getMessage() for record in caplog.records if "429 (rate limit: 10-second window), waiting" in record.getMessage()]
+    assert waits == [f"POST /crm/v3/imports: 429 (rate limit: 10-second window), waiting {WINDOW_MS / 1000:.1f} s"] * UNNAMED_429_WAITS
