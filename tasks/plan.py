@@ -33,7 +33,7 @@ from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
 from tasks.transform.catalog import profile_names, unread_status_values
-from tasks.transform.consent import ConsentPolicy, Outcome, first_refused_override
+from tasks.transform.consent import OWN_STATUS_HINT, ConsentPolicy, Outcome, first_refused_override
 from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.transform.rejected_opt_outs import REPORT_KEY, RejectedFile, RejectedOptOutCounts, named_addresses, opt_out_named, plan_unmatched
@@ -112,22 +112,31 @@ def consent_profiles(profiles: Iterable[SourceProfile], overrides: Mapping[str, 
     (``ReadOptions.consent_overrides``, which also rank a row's readings): applying them again
     changes nothing. This is where a status no profile of the run gives is refused.
 
+    The overrides no run may make whatever its files were refused before any file was read
+    (``check_run_overrides``, which every flow calls first); each policy refuses those that
+    would weaken its own opt-outs again as they are applied, so a caller that skipped that
+    check (a test, a benchmark) still cannot weaken consent for any row it plans.
+
     Args:
         profiles: The profiles the files were read with, in input order; the first one is the
             run's primary profile (it names the imports). None read: ``DEFAULT_PROFILE``.
         overrides: The run's status → outcome overrides.
 
     Raises:
-        InputError: An override no run may make (:func:`check_run_overrides`), or one naming
-            a status none of the profiles gives a row (a typo, which would change nothing).
+        InputError: An override one of the profiles refuses (``ConsentPolicy.with_overrides``:
+            it re-maps an opt-out, re-maps ``unrecognised`` or makes a never-marketing status
+            marketing), or one naming a status none of the profiles gives a row (a typo, which
+            would change nothing).
     """
     read_with = list(profiles) or [load_profile(DEFAULT_PROFILE)]
-    check_run_overrides(overrides)
+    # Applied before the statuses are compared: ``unrecognised`` is refused for what it is, not
+    # as a status no row has.
+    policies = {p.format: (p, p.consent.with_overrides(overrides)) for p in read_with}
     check_override_statuses(overrides, [p.consent for p in read_with])
-    return {p.format: (p, p.consent.with_overrides(overrides)) for p in read_with}
+    return policies
 
 
-def refused_run_override(overrides: Mapping[str, str]) -> tuple[str, str] | None:
+def refused_run_override(overrides: Mapping[str, str], hint: str = "") -> tuple[str, str] | None:
     """The first of a run's overrides no run may make, whatever its files, and why; or None.
 
     Checked against every bundled profile before any file is read (a file's profile is known
@@ -137,21 +146,25 @@ def refused_run_override(overrides: Mapping[str, str]) -> tuple[str, str] | None
 
     Args:
         overrides: Status → outcome, as given (``--consent``, an account's ``consent_overrides``).
+        hint: What to do instead, added to the refusal of an opt-out re-mapped.
 
     Returns:
         The refused override's status, as given, and why; None when every override may be made.
     """
     policies = {name: load_profile(name).consent for name in profile_names()}
-    return first_refused_override(overrides, policies)
+    return first_refused_override(overrides, policies, hint)
 
 
 def check_run_overrides(overrides: Mapping[str, str]) -> None:
     """Refuse a run's ``--consent`` override no run may make (:func:`refused_run_override`).
 
     Raises:
-        InputError: ``--consent: <why>``, naming the status and the profiles it is an opt-out in.
+        InputError: ``--consent: <why>``, naming the status and the profiles it is an opt-out
+            in, and how a value of the user's own file gets an outcome (``OWN_STATUS_HINT``: a
+            run may read a mapping file; an account of a manifest reads none, so its refusal
+            has no such hint).
     """
-    refused = refused_run_override(overrides)
+    refused = refused_run_override(overrides, OWN_STATUS_HINT)
     if refused:
         raise InputError("--consent", refused[1])
 

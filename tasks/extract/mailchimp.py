@@ -220,7 +220,7 @@ def read_export(
     return map_in_order(read_export_file, staged_files, cost=StagedFile.size)
 
 
-def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:
+def read_export_file(staged: StagedFile, *, checked: bool = False, profile: ReadingProfile | None = None) -> RawSource:
     """Read one staged Mailchimp export CSV lazily, after checking it can be parsed.
 
     The check is one streaming pass over the bytes (valid UTF-8, balanced quotes), so a
@@ -230,6 +230,9 @@ def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:
         staged: The file, as ``stage_files`` returns it.
         checked: The caller has run the check already (the flow's reader does, before it
             knows the file is Mailchimp's): a second pass over the bytes would only cost.
+        profile: The profile the file is read with, when a status rule of it reads some of
+            its columns (a plain opt-out flag among its merge fields): every copy of such a
+            column repeated is read (``scan_columns``).
 
     Returns:
         The file's RawSource.
@@ -266,10 +269,11 @@ def read_export_file(staged: StagedFile, *, checked: bool = False) -> RawSource:
         format=FORMAT,
         headers=headers,
         duplicate_headers=list(repeated_headers(columns)),
-        frame=scan_columns(staged, columns, status, email_column),
+        frame=scan_columns(staged, columns, status, email_column, profile),
         email_column=email_column,
         local_path=staged.path,
         header_copies=repeated_headers(columns),
+        consent_copies=repeated_consent_headers(columns, profile),
     )
 
 

@@ -4,9 +4,10 @@ Each file is made plain first (each contact sheet of a workbook staged as a CSV 
 encoding and delimiter transcoded to UTF-8 CSV: ``tasks.extract.text``), then recognised by its
 headers (``tasks.transform.catalog``) or read with the profile the user names, which must read
 the consent the file carries (``unread_consent``). A Mailchimp export goes to the Mailchimp
-reader (its status is its file name); every other file is read here with the same parsing
-machinery, and its rows' status comes from the profile's consent columns, so one file may hold
-every status.
+reader (its status is its file name, which a column read as consent, such as a merge field named
+like an opt-out flag, may only make more restrictive); every other file is read here with the
+same parsing machinery, and its rows' status comes from the profile's consent columns, so one
+file may hold every status.
 
 Cells are cleaned where spreadsheets damage them: Excel's apostrophe before a number
 (``'+16193058111``) is removed, and time columns are rewritten as UTC (offsets, Excel date
@@ -126,13 +127,7 @@ class ReadOptions:
                 (or makes a never-marketing one marketing), or names an unknown outcome.
         """
         mapped = profile.with_mapping(self.mapping) if self.mapping else profile
-        return self.with_run_consent(mapped)
-
-    def with_run_consent(self, profile: ReadingProfile) -> ReadingProfile:
-        """``profile`` with the run's consent overrides naming its statuses applied
-        (``ReadingProfile.with_run_consent``): again once it borrowed statuses of its own
-        (``opt_out_flag_unconfirmed=opted_out``), which rank a row's readings too."""
-        return profile.with_run_consent(self.consent_overrides)
+        return mapped.with_run_consent(self.consent_overrides)
 
 
 @dataclass(frozen=True)
@@ -278,7 +273,9 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     and bounce flags the profile does not read itself (``reading_fallback_opt_outs``: a flag set
     there is ``opt_out_flag_unconfirmed``, read only in a file whose name opts out nothing), and
     the file's name (a workbook sheet's name counts as the file's): the most restrictive reading
-    wins. A consent column repeated in the header is read in every copy (``scan_columns``).
+    wins; in a Mailchimp export, of the rules' readings and its file's status
+    (``_read_by_status_rules_too``). A consent column repeated in the header is read in every
+    copy (``scan_columns``).
 
     Raises:
         InputError: The file cannot be parsed; the profile named for it, or the fallback profile
@@ -293,19 +290,25 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     headers = [header for header, _ in columns]
     profile = options.resolve(headers, staged.uri)
     is_mailchimp_export = profile.format == mailchimp.FORMAT
-    name_status = profile.name_status(*split_sheet(staged.uri))
-    if not is_mailchimp_export and name_status not in profile.profile.consent.opt_out_statuses:
+    # A Mailchimp export's status is its file's name, as Mailchimp names the file of each status.
+    file_name, sheet = split_sheet(staged.uri)
+    name_status = mailchimp.status_from_filename(file_name) if is_mailchimp_export else profile.name_status(file_name, sheet)
+    if name_status not in profile.profile.consent.opt_out_statuses:
         # A plain opt-out flag beside the profile's own columns is read too (unconfirmed: it may
-        # merely share a flag's name), whichever profile the headers or the user chose; the
-        # refusals weigh it as read. A file whose name opts out is read by its name and its
-        # profile's own columns, as before such flags were read: a flag set agrees with the name.
-        profile = options.with_run_consent(reading_fallback_opt_outs(profile, headers))
+        # merely share a flag's name; in a Mailchimp export, a merge field's), whichever profile
+        # the headers or the user chose; the refusals weigh it as read. A file whose name opts
+        # out is read by its name and its profile's own columns, as before such flags were
+        # read: a flag set agrees with the name.
+        # The run's --consent is applied again: the borrowed status is the profile's only now
+        # (``opt_out_flag_unconfirmed=opted_out``), and it ranks a row's readings too.
+        profile = reading_fallback_opt_outs(profile, headers).with_run_consent(options.consent_overrides)
     if options.named_profile:
         _refuse_unread_consent(staged.uri, profile, headers)
     elif profile.name == FALLBACK_PROFILE:
         _refuse_unread_known_consent(staged.uri, profile, headers)
     if is_mailchimp_export:
-        return ReadFile(mailchimp.read_export_file(staged, checked=True), profile, layout, staged.key)
+        raw = mailchimp.read_export_file(staged, checked=True, profile=profile)
+        return ReadFile(_read_by_status_rules_too(raw, profile), profile, layout, staged.key)
     emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
     file_status = name_status or profile.default_status
     frame = (
@@ -331,6 +334,24 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         consent_copies=repeated_consent_headers(columns, profile),
     )
     return ReadFile(raw, profile, layout, staged.key)
+
+
+def _read_by_status_rules_too(export: RawSource, profile: ReadingProfile) -> RawSource:
+    """A Mailchimp export whose columns some status rule of ``profile`` reads (a plain opt-out
+    flag among its merge fields, a mapping's ``[[status.rules]]``), each row's status being
+    the most restrictive of its file's and the rules' readings
+    (``ReadingProfile.floored_status_expr``): Mailchimp's own status is never made less
+    restrictive, and an opt-out a column holds is never lost. ``export`` itself when no rule
+    reads a column of it."""
+    if not consent_headers(profile, export.headers):
+        return export
+    frame = export.frame.with_columns(
+        profile.floored_status_expr(export.headers, export.status).alias(SOURCE_STATUS),
+        pl.lit(profile.format, dtype=pl.String).alias(SOURCE_FORMAT),
+    )
+    return dataclasses.replace(
+        export, frame=frame, status=PER_ROW_STATUS, format=profile.format, status_values=profile.status_values(export.headers)
+    )
 
 
 def _refuse_unread_consent(uri: str, named: ReadingProfile, headers: Sequence[str]) -> None:

@@ -354,6 +354,20 @@ class ReadingProfile:
         """
         return pl.coalesce(self.reading_expr(headers, name_status), pl.lit(name_status or self.default_status, dtype=pl.String))
 
+    def floored_status_expr(self, headers: Sequence[str], floor: str) -> pl.Expr:
+        """Each row's status in a file whose every row has a status no column may make less
+        restrictive (a Mailchimp export's, from its name: Mailchimp's own record of each member,
+        not a guess from a name as ``status_expr`` weighs it): the most restrictive of ``floor``
+        and the rules' readings. Of equally restrictive ones a rule's wins, so the rows a plain
+        opt-out flag is set in are counted under it and a run confirming it opts them out.
+
+        Args:
+            headers: The file's headers, as written in the file.
+            floor: The status of every row of the file.
+        """
+        readings = [*self._readings(headers), (self.severity(floor), pl.lit(floor, dtype=pl.String))]
+        return _most_restrictive(readings)
+
     def reading_expr(self, headers: Sequence[str], name_status: str | None = None) -> pl.Expr:
         """Each row's status as its consent cells give it (``status_expr``); null where they give
         none: no rule reads any of them and none holds a value no rule reads (or, in a file
@@ -365,6 +379,11 @@ class ReadingProfile:
             name_status: The status the file's (or its sheet's) name gives all its rows
                 (``name_status``); None when the name says nothing.
         """
+        return _most_restrictive(self._readings(headers, name_status))
+
+    def _readings(self, headers: Sequence[str], name_status: str | None = None) -> list[tuple[int, pl.Expr]]:
+        """Each reading of a row's consent cells (``reading_expr``): its severity, and its status
+        where it reads one (else null), in reading order."""
         name_opts_out = name_status is not None and name_status in self.profile.consent.opt_out_statuses
         readings: list[tuple[int, pl.Expr]] = []
         for rule in self.rules:
@@ -385,9 +404,7 @@ class ReadingProfile:
             # opt-out flag, a typo): such a row is never marketing, whatever another column says.
             condition = pl.any_horizontal(unrecognised).fill_null(False)
             readings.append((self.severity(UNRECOGNISED_STATUS), pl.when(condition).then(pl.lit(UNRECOGNISED_STATUS))))
-        # A stable sort keeps reading order within one severity: the profile's rules, then the user's.
-        ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
-        return pl.coalesce(*ordered) if ordered else pl.lit(None, dtype=pl.String)
+        return readings
 
     def copy_rank(self, header: str) -> pl.Expr:
         """How strongly a cell of a consent header speaks for its row: of a repeated header's
@@ -541,6 +558,14 @@ def _phrase_negations(name: Sequence[str], phrase: Sequence[str]) -> Iterator[fr
 def _holds_nothing(cell: pl.Expr) -> pl.Expr:
     """True where a cleaned, lowercased consent cell is empty, one of ``NULL_WORDS`` or a zero date."""
     return cell.is_null() | (cell == "") | cell.is_in(list(NULL_WORDS)) | cell.str.contains(_ZERO_DATE_CELL)
+
+
+def _most_restrictive(readings: list[tuple[int, pl.Expr]]) -> pl.Expr:
+    """The status of the most severe of a row's ``readings`` (severity, status or null) that reads
+    one; null when none does."""
+    # A stable sort keeps reading order within one severity: the profile's rules, then the user's.
+    ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
+    return pl.coalesce(*ordered) if ordered else pl.lit(None, dtype=pl.String)
 
 
 def _consent_cell(header: str) -> pl.Expr:

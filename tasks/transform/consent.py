@@ -133,20 +133,42 @@ class ConsentPolicy:
         )
 
 
-def override_refusal(status: str, outcome: Outcome, opt_out_in: Sequence[str] = ()) -> str | None:
+EVERY_PROFILE_HOLDS = "an override holds for every profile: which one reads a file is known only once it is read"
+"""Why an override is held to the opt-outs of profiles a run may not read: said in the refusal,
+or an opt-out of a format the user never gave (Klaviyo's ``suppressed``) reads as a mistake."""
+
+OWN_STATUS_HINT = (
+    "to give a value of your own file an outcome, read it as a status of your own with a mapping's "
+    "[[status.rules]] and map that status under [consent]"
+)
+"""How to do what an override refused for another profile's opt-out most often meant: a value of
+the user's own file (read as the profile reading it says, so a mapping's rule can never weaken
+an opt-out its profile reads)."""
+
+
+def override_refusal(
+    status: str, outcome: Outcome, opt_out_in: Sequence[str] = (), *, every_profile: bool = False, hint: str = ""
+) -> str | None:
     """Why no run may give ``status`` this outcome, or None: the rules every override (a run's
     ``--consent``, an account's ``consent_overrides``, a mapping's ``[consent]``) is held to.
 
     Args:
         status: The status, lowercase.
         outcome: The outcome the override gives it.
-        opt_out_in: The names of the policies (or profiles) whose opt-out the override would
-            weaken (``ConsentPolicy.weakens_opt_out``), named in the refusal.
+        opt_out_in: The names of the profiles whose opt-out the override would weaken
+            (``ConsentPolicy.weakens_opt_out``), named in the refusal.
+        every_profile: The override was held to every bundled profile, not only those of the
+            run (which are not known yet): the refusal says why (:data:`EVERY_PROFILE_HOLDS`).
+        hint: What to do instead, added to the refusal of an opt-out re-mapped
+            (:data:`OWN_STATUS_HINT` where a mapping file can be used).
     """
     if status == UNRECOGNISED_STATUS:
         return UNRECOGNISED_REFUSAL
     if opt_out_in:
-        return f"status {status!r} is an opt-out ({', '.join(opt_out_in)}) and cannot be mapped to {outcome.value}"
+        profiles = f"the {', '.join(opt_out_in)} profile{'s' if len(opt_out_in) > 1 else ''}"
+        why = f" ({EVERY_PROFILE_HOLDS})" if every_profile else ""
+        then = f"; {hint}" if hint else ""
+        return f"status {status!r} is an opt-out in {profiles}{why} and cannot be mapped to {outcome.value}{then}"
     if status in NEVER_MARKETING_STATUSES and outcome is Outcome.MARKETING:
         return (
             f"status {status!r} is evidence of an opt-out and cannot be mapped to marketing "
@@ -155,16 +177,19 @@ def override_refusal(status: str, outcome: Outcome, opt_out_in: Sequence[str] = 
     return None
 
 
-def first_refused_override(overrides: Mapping[str, str], policies: Mapping[str, ConsentPolicy]) -> tuple[str, str] | None:
+def first_refused_override(
+    overrides: Mapping[str, str], policies: Mapping[str, ConsentPolicy], hint: str = ""
+) -> tuple[str, str] | None:
     """The first override no run may make while any of ``policies`` could read a row, and why.
 
     A run's overrides apply to whatever its files turn out to be, so each is held to every
     policy it could meet: an opt-out in any one stays an opt-out, named by the policies that
-    make it one.
+    make it one, and the refusal says so (:data:`EVERY_PROFILE_HOLDS`).
 
     Args:
         overrides: Status → outcome, as given.
-        policies: Name to show (a profile's) → its policy.
+        policies: Name to show (a profile's) → its policy: every bundled profile's.
+        hint: What to do instead, added to the refusal of an opt-out re-mapped (``override_refusal``).
 
     Returns:
         The override's status, as given, and why it is refused (an unknown outcome included);
@@ -176,7 +201,7 @@ def first_refused_override(overrides: Mapping[str, str], policies: Mapping[str, 
         except ValueError:
             return status, _unknown_outcome(status.lower(), value)
         opt_out_in = [name for name, policy in policies.items() if policy.weakens_opt_out(status, outcome)]
-        refusal = override_refusal(status.lower(), outcome, opt_out_in)
+        refusal = override_refusal(status.lower(), outcome, opt_out_in, every_profile=True, hint=hint)
         if refusal:
             return status, refusal
     return None

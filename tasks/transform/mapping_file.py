@@ -10,7 +10,7 @@
     [[status.rules]]                  # more consent columns, read like the profile's own
     columns = ["Newsletter"]          # named exactly, and/or
     column_prefixes = ["Opt-in: "]    # every column whose header starts so
-    when_true = "newsletter"
+    when_true = "newsletter"          # or values, when_set, when_present (see catalog.StatusRule)
     [consent]                         # status → outcome; opt-out statuses cannot be re-mapped
     newsletter = "marketing"
 
@@ -38,10 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_core import PydanticCustomError
 
 from schemas.contact import EMAIL
-from tasks.extract.api_settings import MAILCHIMP_PROFILE
 from tasks.errors import InputError
 from tasks.transform.catalog import FALLBACK_PROFILE, ONRAMP_COLUMNS, ReadingProfile, StatusRule, all_profiles, profile_names, reading_profile
-from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, SEVERITY, Outcome, override_refusal
+from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, OWN_STATUS_HINT, SEVERITY, Outcome, override_refusal
 from tasks.transform.profile import MAX_PROPERTY_NAME_LENGTH, PROPERTY_NAME, property_slug
 
 
@@ -200,6 +199,7 @@ class _StatusRuleSpec(_Spec):
     column_prefixes: list[_Key] = Field(default_factory=list, min_length=1)
     values: dict[str, _Name] = Field(default_factory=dict)
     when_true: _Name | None = None
+    when_set: _Name | None = None
     when_present: _Name | None = None
 
     @model_validator(mode="after")
@@ -208,8 +208,10 @@ class _StatusRuleSpec(_Spec):
             raise PydanticCustomError(
                 "reads_no_column", "a status rule needs columns or column_prefixes: this one reads no column"
             )
-        if not (self.values or self.when_true or self.when_present):
-            raise PydanticCustomError("reads_nothing", "a status rule needs values, when_true or when_present: this one reads nothing")
+        if not (self.values or self.when_true or self.when_set or self.when_present):
+            raise PydanticCustomError(
+                "reads_nothing", "a status rule needs values, when_true, when_set or when_present: this one reads nothing"
+            )
         return self
 
 
@@ -351,13 +353,18 @@ def _consent_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
     profile a status is checked against every profile: an opt-out in any one stays an opt-out.
     """
     profiles = _candidate_profiles(spec)
+    every_profile = spec.profile not in profile_names()
     rules = [StatusRule.from_data(rule.model_dump()) for rule in spec.status.rules]
-    known = {status.lower() for rule in rules for status in _rule_statuses(rule)}
+    known = {status.lower() for rule in rules for status in rule.statuses()}
     for profile in profiles:
         known |= _statuses_given(profile)
     for status, outcome in spec.consent.items():
         opt_out_in = [profile.name for profile in profiles if profile.profile.consent.weakens_opt_out(status, outcome)]
-        refusal = override_refusal(status.lower(), outcome, opt_out_in)
+        # Held to every profile, the opt-out may be a format's this mapping never meets: say
+        # why, and how to name a value of the user's own file.
+        refusal = override_refusal(
+            status.lower(), outcome, opt_out_in, every_profile=every_profile, hint=OWN_STATUS_HINT if every_profile else ""
+        )
         if refusal:
             yield ("consent", status), refusal
         elif status.lower() not in known:
@@ -374,9 +381,22 @@ ALL_STATUSES_LISTED = "(`onramp profiles` lists each profile's statuses)"
 def no_such_status(status: str, known: set[str], listing: str | None = None) -> str:
     """Why a consent override of ``status`` is refused when no row can have it (a typo): the
     closest of ``known`` statuses, else ``listing`` (:data:`ALL_STATUSES_LISTED` by default)."""
-    close = difflib.get_close_matches(status.lower(), known, n=1)
-    hint = f": did you mean {close[0]!r}?" if close else f" {listing or ALL_STATUSES_LISTED}"
+    close = closest_status(status, known)
+    hint = f": did you mean {close!r}?" if close else f" {listing or ALL_STATUSES_LISTED}"
     return f"no row can have the status {status!r}{hint}"
+
+
+def closest_status(status: str, known: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The one of ``known`` (lowercase) statuses ``status`` is most likely a typo of, if any is
+    at least ``cutoff`` alike (``difflib``'s ratio)."""
+    close = difflib.get_close_matches(status.lower(), list(known), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+RULE_STATUS_TYPO_CUTOFF = 0.8
+"""How alike a rule's status must be to a known one to be named as its likely typo
+(``unsubscibed``: 0.96). A rule may give a status of the user's own (``optout``), which a
+looser match would name as a misspelt other one (Zoho's ``email_opt_out``: 0.63)."""
 
 
 def statuses_any_profile_gives() -> set[str]:
@@ -388,14 +408,18 @@ def _rule_status_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
     """Each status a ``[[status.rules]]`` entry gives that nothing gives an outcome.
 
     Such a status would be read as ``non_marketing`` (``DEFAULT_OUTCOME``): a rule reading an
-    opt-out column into a status of its own (``optout``) would lose every opt-out it reads. A
-    status the named profile knows (without one: every profile) keeps the profile's outcome.
+    opt-out column into a status of its own (``optout``), or into a misspelt one
+    (``unsubscibed``), would lose every opt-out it reads. A status the named profile knows
+    (without one: every profile) keeps the profile's outcome. A status no profile and no
+    ``[consent]`` entry knows is named with the closest one that does: most likely, it is a typo.
     """
     profiles = _candidate_profiles(spec)
     mapped = {status.lower() for status in spec.consent}
+    with_outcome = mapped | {status for profile in profiles for status in profile.profile.consent.outcomes}
     for number, rule in enumerate(spec.status.rules):
         given = [
             (("when_true",), rule.when_true),
+            (("when_set",), rule.when_set),
             (("when_present",), rule.when_present),
             *((("values", cell), status) for cell, status in rule.values.items()),
         ]
@@ -403,14 +427,17 @@ def _rule_status_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
             if status is None or status.lower() in mapped:
                 continue
             lacking = [profile.name for profile in profiles if status.lower() not in profile.profile.consent.outcomes]
-            if lacking:
-                # Named when some profiles know the status: those are why it needs one anyway.
-                where = f" in {', '.join(lacking)}" if len(lacking) < len(profiles) else ""
-                loc = ("status", "rules", number, *place)
-                yield loc, (
-                    f"{_dotted(loc)}: no outcome for the status {status!r}{where}: give it one under consent "
-                    "(" + ", ".join(outcome.value for outcome in Outcome) + ")"
-                )
+            if not lacking:
+                continue
+            # Named when some profiles know the status: those are why it needs one anyway.
+            where = f" in {', '.join(lacking)}" if len(lacking) < len(profiles) else ""
+            close = None if where else closest_status(status, with_outcome, RULE_STATUS_TYPO_CUTOFF)
+            typo = f" (did you mean {close!r}?)" if close else ""
+            loc = ("status", "rules", number, *place)
+            yield loc, (
+                f"{_dotted(loc)}: no outcome for the status {status!r}{where}{typo}: give it one under consent "
+                "(" + ", ".join(outcome.value for outcome in Outcome) + ")"
+            )
 
 
 def _candidate_profiles(spec: _MappingSpec) -> list[ReadingProfile]:
@@ -421,24 +448,17 @@ def _candidate_profiles(spec: _MappingSpec) -> list[ReadingProfile]:
     return [reading_profile(spec.profile)] if spec.profile in profile_names() else all_profiles()
 
 
-# The profiles whose files never borrow the fallback's opt-out flags
-# (``catalog.reading_fallback_opt_outs``): the fallback reads them itself, and a Mailchimp
-# export's rows take their status from its file's name.
-_NOT_BORROWING_FLAGS = frozenset({FALLBACK_PROFILE, MAILCHIMP_PROFILE})
 
 
 def _statuses_given(profile: ReadingProfile) -> set[str]:
     """Every status (lowercase) a profile can give a row, or names an outcome for."""
-    given = {status for rule in profile.rules for status in _rule_statuses(rule)}
+    given = {status for rule in profile.rules for status in rule.statuses()}
     given |= {status for _, status in profile.file_statuses} | {profile.default_status}
-    if profile.name not in _NOT_BORROWING_FLAGS:
+    if profile.name != FALLBACK_PROFILE:
+        # Every other profile's files borrow the fallback's opt-out flags
+        # (``catalog.reading_fallback_opt_outs``), a Mailchimp export's merge fields too.
         given.add(OPT_OUT_FLAG_UNCONFIRMED_STATUS)
     return {status.lower() for status in given | set(profile.profile.consent.outcomes)}
-
-
-def _rule_statuses(rule: StatusRule) -> set[str]:
-    """Every status a status rule can give."""
-    return {*rule.values.values(), *filter(None, (rule.when_true, rule.when_present))}
 
 
 _MAPPING_CHECKS = (_profile_problems, _column_problems, _consent_problems, _rule_status_problems)

@@ -10,10 +10,14 @@ import pytest
 from flows.migrate import plan_contacts
 from schemas.params import PlanParameters
 from tasks.errors import InputError
+from tasks.transform.consent import EVERY_PROFILE_HOLDS, OWN_STATUS_HINT
 from tests.flows.test_cli import assert_one_line_error, run
 from tests.flows.test_consent_overrides import outcomes_of, write_cc_export
 
-BOUNCED_REFUSAL = "status 'bounced' is an opt-out (activecampaign, constantcontact, generic, pipedrive) and cannot be mapped to marketing"
+BOUNCED_REFUSAL = (
+    "status 'bounced' is an opt-out in the activecampaign, constantcontact, generic, pipedrive profiles "
+    f"({EVERY_PROFILE_HOLDS}) and cannot be mapped to marketing; {OWN_STATUS_HINT}"
+)
 
 
 def test_the_flow_refuses_an_override_weakening_an_opt_out_before_it_makes_the_output(prefect_api_url, tmp_path):
@@ -53,7 +57,7 @@ def test_migrate_accounts_refuses_the_manifest_before_any_account_runs(prefect_a
                  env={"PREFECT_API_URL": prefect_api_url, "ACME_TOKEN": "tok-a", "GLOBEX_TOKEN": "tok-g"})  # fmt: skip
 
     assert_one_line_error(result, 2, f"{manifest}:8: accounts.1.consent_overrides.unsubscribed: account globex: status 'unsubscribed' "
-                                     "is an opt-out (", "and cannot be mapped to non_marketing")  # fmt: skip
+                                     "is an opt-out in the ", "and cannot be mapped to non_marketing")  # fmt: skip
     assert "mailchimp-export" not in result.stderr
     assert not (tmp_path / "out").exists()
 

@@ -6,6 +6,7 @@ import pytest
 
 from tasks.errors import InputError
 from tasks.transform.catalog import StatusRule
+from tasks.transform.consent import EVERY_PROFILE_HOLDS, OWN_STATUS_HINT
 from tasks.transform.mapping_file import UserMapping
 from tests.flows.test_cli import assert_one_line_error, run
 
@@ -34,7 +35,7 @@ RULE = '[[status.rules]]\ncolumns = ["Newsletter"]\nwhen_true = "newsletter"\n'
         ("m.yaml", "status:\n  rulez: []\n", 2, "unknown key 'rulez' in status (did you mean 'rules'?)"),
         ("m.toml", "rules = []\n", 1, "unknown key 'rules' (known keys: profile, email, columns, status, consent)"),
         # Rules that read nothing or give a status nothing gives an outcome.
-        ("m.yaml", "status:\n  rules:\n    - columns: [A]\n", 3, "status.rules[1]: a status rule needs values, when_true or when_present: this one reads nothing"),
+        ("m.yaml", "status:\n  rules:\n    - columns: [A]\n", 3, "status.rules[1]: a status rule needs values, when_true, when_set or when_present: this one reads nothing"),
         ("m.toml", '[[status.rules]]\ncolumns = []\nwhen_true = "x"\n[consent]\nx = "marketing"\n', 2, "status.rules[1].columns is empty: name at least one column"),
         (
             "m.toml",
@@ -47,6 +48,28 @@ RULE = '[[status.rules]]\ncolumns = ["Newsletter"]\nwhen_true = "newsletter"\n'
             '[[status.rules]]\ncolumns = ["Do Not Mail"]\nwhen_true = "unsubscribed"\n',
             3,
             "status.rules[1].when_true: no outcome for the status 'unsubscribed' in brevo, hubspot, salesforce, zoho: "
+            "give it one under consent (marketing, non_marketing, opted_out)",
+        ),
+        # A misspelt status, in any kind of rule: named with the closest status that has an outcome.
+        (
+            "m.toml",
+            '[[status.rules]]\ncolumns = ["Left At"]\nwhen_set = "unsubscibed"\n',
+            3,
+            "status.rules[1].when_set: no outcome for the status 'unsubscibed' (did you mean 'unsubscribed'?): "
+            "give it one under consent (marketing, non_marketing, opted_out)",
+        ),
+        (
+            "m.yaml",
+            'status:\n  rules:\n    - columns: [Newsletter]\n      values: {"Y": newsleter}\nconsent:\n  newsletter: marketing\n',
+            4,
+            "status.rules[1].values.Y: no outcome for the status 'newsleter' (did you mean 'newsletter'?): "
+            "give it one under consent (marketing, non_marketing, opted_out)",
+        ),
+        (
+            "m.toml",
+            'profile = "salesforce"\n[[status.rules]]\ncolumns = ["Unsubscribed"]\nwhen_present = "opted_out_of_emial"\n',
+            4,
+            "status.rules[1].when_present: no outcome for the status 'opted_out_of_emial' (did you mean 'opted_out_of_email'?): "
             "give it one under consent (marketing, non_marketing, opted_out)",
         ),
         # Targets HubSpot would not take as a property name.
@@ -86,7 +109,7 @@ RULE = '[[status.rules]]\ncolumns = ["Newsletter"]\nwhen_true = "newsletter"\n'
         ),
         ("m.toml", '[consent]\nsubscribed = "yes"\n', 2, 'consent.subscribed: unknown outcome "yes" (use marketing, non_marketing, opted_out)'),
         ("m.toml", '[consent]\nno_consent = "marketing"\nsubscrbed = "marketing"\n', 3, "no row can have the status 'subscrbed': did you mean 'subscribed'?"),
-        ("m.toml", 'profile = "constantcontact"\n[consent]\nunsubscribed = "marketing"\n', 3, "status 'unsubscribed' is an opt-out (constantcontact) and cannot be mapped to marketing"),
+        ("m.toml", 'profile = "constantcontact"\n[consent]\nunsubscribed = "marketing"\n', 3, "status 'unsubscribed' is an opt-out in the constantcontact profile and cannot be mapped to marketing"),
         # Files that are not TOML, YAML or text at all.
         ("m.toml", '[columns\n"First Name" = "x"\n', 1, "not valid TOML: Expected ']' at the end of a table declaration"),
         ("m.yaml", "columns:\n  a: b\n c: d\n", 3, "not valid YAML: expected <block end>, but found '<block mapping start>'"),
@@ -105,8 +128,10 @@ def test_an_opt_out_of_any_profile_stays_one_when_no_profile_is_named(tmp_path):
     path.write_text('[consent]\nbounced = "non_marketing"\n', encoding="utf-8")
     with pytest.raises(InputError) as refused:
         UserMapping.load(path)
-    assert str(refused.value).startswith(f"{path}:2: status 'bounced' is an opt-out (")
-    assert "generic" in str(refused.value) and str(refused.value).endswith("and cannot be mapped to non_marketing")
+    assert str(refused.value) == (
+        f"{path}:2: status 'bounced' is an opt-out in the activecampaign, constantcontact, generic, pipedrive profiles "
+        f"({EVERY_PROFILE_HOLDS}) and cannot be mapped to non_marketing; {OWN_STATUS_HINT}"
+    )
 
 
 def test_the_first_mistake_in_the_file_is_the_one_named(tmp_path):
@@ -200,9 +225,10 @@ def test_a_plan_refuses_a_mapping_column_no_file_has_before_reading_a_row(tmp_pa
     assert not (out / "report.json").exists()
 
 
-def test_a_mapping_may_confirm_an_unconfirmed_opt_out_flag_where_a_profile_borrows_flags(tmp_path):
+@pytest.mark.parametrize("profile", ["hubspot", "mailchimp"])  # a Mailchimp export's merge fields borrow them too
+def test_a_mapping_may_confirm_an_unconfirmed_opt_out_flag_where_a_profile_borrows_flags(tmp_path, profile):
     path = tmp_path / "m.toml"
-    path.write_text('profile = "hubspot"\n[consent]\nopt_out_flag_unconfirmed = "opted_out"\n', encoding="utf-8")
+    path.write_text(f'profile = "{profile}"\n[consent]\nopt_out_flag_unconfirmed = "opted_out"\n', encoding="utf-8")
     assert UserMapping.load(path).consent == {"opt_out_flag_unconfirmed": "opted_out"}
 
     # The plain file's profile reads those flags as opt-outs itself: no row of it has that status.
