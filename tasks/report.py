@@ -20,7 +20,7 @@ from tasks.extract.excel import split_sheet
 from tasks.output import OutputFolder
 from tasks.extract.api_settings import PER_ROW_STATUS
 from tasks.import_files import MAX_OPTIONS_PER_PROPERTY
-from tasks.transform.catalog import NAME_DISAGREES_STATUS, NAME_ONLY_COLUMN, name_opts_out, name_status_of, negated_name_words_of
+from tasks.transform.catalog import NAME_DISAGREES_STATUS, NAME_ONLY_COLUMN, name_opt_out_of, negated_name_words_of
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, Outcome
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
 from tasks.typed_values import VALUE_REJECTS_FILE, value_reject_warnings
@@ -184,7 +184,7 @@ def name_disagrees_warnings(report: dict) -> list[str]:
     """
     lines = []
     for found in _rows_to_confirm(report, NAME_DISAGREES_STATUS):
-        said = name_status_of(found.source["format"], *split_sheet(found.source["uri"])) or "an opt-out"
+        said = name_opt_out_of(found.source["format"], *split_sheet(found.source["uri"])) or "an opt-out"
         lines.append(
             f"warning: {found.source['uri']}: its name says {said}, but {found.rows} row(s) read {found.values} from their "
             f"columns ({found.columns}): {found.planned}; if the name is no opt-out, rename the file"
@@ -220,8 +220,8 @@ def name_only_warnings(report: dict) -> list[str]:
     """
     lines = []
     for source in report["sources"]:
-        said = name_status_of(source["format"], *split_sheet(source["uri"]))
-        if said is None or not name_opts_out(source["format"], said):
+        said = name_opt_out_of(source["format"], *split_sheet(source["uri"]))
+        if said is None:
             continue
         if source["status"] == PER_ROW_STATUS:
             unread = source.get("unread_status_values") or []

@@ -384,15 +384,15 @@ class ReadingProfile:
     def _readings(self, headers: Sequence[str], name_status: str | None = None) -> list[tuple[int, pl.Expr]]:
         """Each reading of a row's consent cells (``reading_expr``): its severity, and its status
         where it reads one (else null), in reading order."""
-        name_opts_out = name_status is not None and name_status in self.profile.consent.opt_out_statuses
+        name_is_opt_out = name_status is not None and name_status in self.profile.consent.opt_out_statuses
         readings: list[tuple[int, pl.Expr]] = []
         for rule in self.rules:
             for header in rule.headers_read(headers):
                 for status, condition in rule.readings(_consent_cell(header)):
-                    if name_opts_out and self.severity(status) < self.severity(name_status):
+                    if name_is_opt_out and self.severity(status) < self.severity(name_status):
                         status = NAME_DISAGREES_STATUS
                     readings.append((self.severity(status), pl.when(condition).then(pl.lit(status))))
-        if name_opts_out:
+        if name_is_opt_out:
             # The name reads only a row whose consent cells hold nothing: a flag not set
             # (``Unsubscribed=FALSE``) or a value no rule reads (``Status=Lapsed``) contradicts it.
             said = [~_holds_nothing(_consent_cell(header)) for header in consent_headers(self, headers)]
@@ -665,24 +665,25 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
     )
 
 
-def name_status_of(format: str, file_name: str, sheet: str | None = None) -> str | None:
-    """The status the name of a file read as ``format`` gives its rows (``ReadingProfile.name_status``).
+def name_opt_out_of(format: str, file_name: str, sheet: str | None = None) -> str | None:
+    """The status the name of a file read as ``format`` gives its rows
+    (``ReadingProfile.name_status``), when that status is one of the profile's opt-outs.
 
     Args:
         format: The source format the file was read as (a borrowing fallback's
             ``generic-csv+<profile>`` is the fallback's).
         file_name: The file's URI, without a workbook's ``#sheet``.
         sheet: The workbook sheet the rows are on, if any.
+
+    Returns:
+        The opt-out status; None when the name gives none, or a status that is no opt-out, or
+        no bundled profile reads ``format``.
     """
     profile = _profile_of_format(format)
-    return profile.name_status(file_name, sheet) if profile else None
-
-
-def name_opts_out(format: str, status: str) -> bool:
-    """Whether ``status`` is an opt-out of the profile reading ``format`` (a borrowing
-    fallback's ``generic-csv+<profile>`` is the fallback's)."""
-    profile = _profile_of_format(format)
-    return profile is not None and status in profile.profile.consent.opt_out_statuses
+    if profile is None:
+        return None
+    said = profile.name_status(file_name, sheet)
+    return said if said in profile.profile.consent.opt_out_statuses else None
 
 
 def _profile_of_format(format: str) -> ReadingProfile | None:
