@@ -7,11 +7,20 @@ APIs instead of a multi-object import, because a multi-object import is always n
 1. each contact's company domain: its ``website``'s host, else its email's domain unless that
    is a mail provider's (``free_mail_domains.txt``); a contact with neither gets no company.
    The company's name is the first ``company`` cell among its contacts, else the domain;
-2. the domains' companies: those this migration made before (the journal), then those HubSpot
-   already has (search by ``domain``), and the rest created with ``batch/create``. A company is
-   keyed by its domain, so no run makes a second company for a domain;
-3. the contacts' ids, read back by email, associated with their companies by the default
-   (unlabeled) association, 100 pairs a request.
+2. the contacts' ids, read back by email, 100 a request. A contact HubSpot does not hold (its
+   row failed to load; the ledger says why) is counted ``missing`` and makes no company;
+3. the companies of the domains of the contacts HubSpot holds: those this migration made
+   before (the journal), then those HubSpot already has (search by ``domain``), and the rest
+   created with ``batch/create``. A company is keyed by its domain, so no run makes a second
+   company for a domain;
+4. each contact associated with its company by the default (unlabeled) association, 100 pairs
+   a request.
+
+A file whose contacts step did not finish (its import, or on the upsert path its
+marketing-status import, did not end ``DONE``) sends nothing at all: its rows are counted
+``waiting``, with the reason, and the rerun that sends its contacts again does its companies.
+So every row of a file is counted once: ``associated``, ``not_associated``, ``without_company``,
+``missing`` or ``waiting``.
 
 A contact HubSpot would not associate with its company (an association limit its admin set, any
 refusal of an input of a batch), or whose company HubSpot would not create, is an error of the
@@ -29,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -58,6 +67,7 @@ WEBSITE_COLUMN = "website"
 DOMAIN = "domain"
 NAME = "name"
 LINE = "line"
+CONTACT = "contact"
 # The load errors of contacts left without their company: their scope, and why.
 ASSOCIATION_SCOPE = "association"
 ASSOCIATION_REFUSED = "ASSOCIATION_REFUSED"
@@ -272,7 +282,7 @@ def _associate(portal: HubSpotPortal, associations: Iterable[Association]) -> tu
 
 
 def _not_associated_errors(
-    plan: LoadPlan, file: str, company_of: dict[str, tuple[str, int]], refused: dict[str, str], not_created: dict[str, str]
+    plan: LoadPlan, file: str, held: pl.DataFrame, refused: dict[str, str], companies: dict[str, str]
 ) -> list[dict[str, Any]]:
     """The load errors of a file's contacts left without their company, by line, with their
     sources (``tie_back``); never an email.
@@ -280,23 +290,38 @@ def _not_associated_errors(
     Args:
         plan: The plan (its lineage names the sources).
         file: The contacts file.
-        company_of: Each contact's company domain and line, by email.
+        held: The file's contacts HubSpot holds (:func:`_held`).
         refused: Why HubSpot refused each association, by email.
-        not_created: The domain of each contact whose company HubSpot did not create, by email.
+        companies: The company ids HubSpot has, by domain: a contact whose domain has none is
+            one whose company HubSpot did not create.
     """
+    left = held.filter(~pl.col(DOMAIN).is_in(list(companies)) | pl.col(EMAIL_COLUMN).is_in(list(refused)))
     errors = [
-        {"file": file, "line": company_of[email][1], "error_type": ASSOCIATION_REFUSED, "scope": ASSOCIATION_SCOPE,
-         DOMAIN: company_of[email][0], "message": f"not associated with its company: {why}"}
-        for email, why in refused.items()
-    ] + [
-        {"file": file, "line": company_of[email][1], "error_type": COMPANY_NOT_CREATED, "scope": ASSOCIATION_SCOPE,
-         DOMAIN: domain, "message": f"HubSpot did not create the company of {domain} (load.companies.problems says why)"}
-        for email, domain in not_created.items()
+        {"file": file, "line": line, "error_type": ASSOCIATION_REFUSED, "scope": ASSOCIATION_SCOPE,
+         DOMAIN: domain, "message": f"not associated with its company: {refused[email]}"}
+        if domain in companies
+        else {"file": file, "line": line, "error_type": COMPANY_NOT_CREATED, "scope": ASSOCIATION_SCOPE,
+              DOMAIN: domain, "message": f"HubSpot did not create the company of {domain} (load.companies.problems says why)"}
+        for email, domain, line in left.select(EMAIL_COLUMN, DOMAIN, LINE).iter_rows()
     ]
     return tie_back(plan, sorted(errors, key=lambda error: error["line"]))
 
 
-def load_file_companies(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: CompanyJournal) -> dict[str, Any]:
+def _held(portal: HubSpotPortal, contacts: pl.DataFrame) -> pl.DataFrame:
+    """The contacts of :func:`company_links` (one row per email) that HubSpot holds, with their
+    record ids (column ``contact``), read back by email, 100 a request; file order."""
+    found = [
+        pl.DataFrame({EMAIL_COLUMN: list(ids), CONTACT: list(ids.values())}, schema={EMAIL_COLUMN: pl.String, CONTACT: pl.String})
+        for _asked, ids in contact_ids(portal, iter(contacts[EMAIL_COLUMN]))
+    ]
+    if not found:
+        return contacts.clear().with_columns(pl.lit(None, pl.String).alias(CONTACT))
+    return contacts.join(pl.concat(found), on=EMAIL_COLUMN, how="inner", maintain_order="left")
+
+
+def load_file_companies(
+    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: CompanyJournal, waiting: str | None = None
+) -> dict[str, Any]:
     """Create a loaded contacts file's companies (those missing) and associate its contacts.
 
     Args:
@@ -305,62 +330,99 @@ def load_file_companies(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, 
         entry: The file's ``imports`` entry.
         journal: The companies this migration created (shared by the files, which run one
             after another).
+        waiting: Why the file's contacts are not to get their companies yet
+            (``tasks/load/run.py``'s ``contacts_waiting``), ``None`` when its contacts step
+            finished. Given, nothing is sent (the module's docstring says why).
 
     Returns:
         ``{"file", "domains", "created", "existing", "associated", "without_company",
-        "not_associated", "problems", "errors", "origins"}``: counts (``created``: companies
-        this step created; ``existing``: those HubSpot had before the migration;
-        ``not_associated``: contacts HubSpot holds but would not associate with their company,
-        or whose company it would not create), HubSpot's messages for the companies it would
-        not create, the errors of the contacts not associated (``{"file", "line", "error_type",
-        "scope": "association", "domain", "message", "sources"}``) and each domain's origin
-        (:func:`_origin`) for :func:`companies_report`. With errors, the step is not recorded
-        done (the module's docstring says why).
+        "not_associated", "missing", "waiting", "waiting_reason", "problems", "errors",
+        "origins"}``: counts (``created``: companies this step created; ``existing``: those
+        HubSpot had before the migration; ``not_associated``: contacts HubSpot holds but would
+        not associate with their company, or whose company it would not create; ``missing``:
+        contacts with a company domain that HubSpot does not hold, their rows failed to load;
+        ``waiting``: the file's rows left for the rerun, because of ``waiting_reason``), HubSpot's
+        messages for the companies it would not create, the errors of the contacts not
+        associated (``{"file", "line", "error_type", "scope": "association", "domain",
+        "message", "sources"}``) and each domain's origin (:func:`_origin`) for
+        :func:`companies_report`. With errors, the step is not recorded done (the module's
+        docstring says why).
     """
-    path = plan.path(entry["file"])
-    links = company_links(path)
+    rows = int(entry.get("rows") or 0)
+    if waiting is not None:
+        get_logger().info("companies of %s: %d contacts left for the rerun: %s", entry["file"], rows, waiting)
+        return _file_result(entry["file"], waiting=rows, waiting_reason=waiting)
+    links = company_links(plan.path(entry["file"]))
+    # One contact per email, the last row's domain, as HubSpot holds the last row's values.
+    held = _held(portal, links.unique(EMAIL_COLUMN, keep="last", maintain_order=True))
     names = links.group_by(DOMAIN, maintain_order=True).agg(pl.col(NAME).drop_nulls().first())
-    wanted = dict(zip(names[DOMAIN].to_list(), names[NAME].to_list()))
+    # Only the domains of contacts HubSpot holds: a row that failed to load makes no company.
+    landed = set(held[DOMAIN].unique().to_list())
+    wanted = {domain: name for domain, name in zip(names[DOMAIN].to_list(), names[NAME].to_list()) if domain in landed}
     known = {domain: journal.ids[domain] for domain in wanted if domain in journal.ids}
     unknown = [domain for domain in wanted if domain not in known]
     existing = _search_existing(portal, unknown) if unknown else {}
-    missing = {domain: wanted[domain] or domain for domain in unknown if domain not in existing}
-    problems = _create(portal, missing, journal) if missing else []
+    to_create = {domain: wanted[domain] or domain for domain in unknown if domain not in existing}
+    problems = _create(portal, to_create, journal) if to_create else []
     ids = {**existing, **journal.ids}
-    company_of = dict(zip(links[EMAIL_COLUMN].to_list(), zip(links[DOMAIN].to_list(), links[LINE].to_list())))
-    not_created: dict[str, str] = {}
-
-    def associations() -> Iterable[Association]:
-        for _asked, found in contact_ids(portal, iter(company_of)):
-            # The contacts HubSpot holds: one it does not failed to load, and is in the ledger already.
-            for email, contact in found.items():
-                domain = company_of[email][0]
-                if domain in ids:
-                    yield Association(email, contact, ids[domain])
-                else:
-                    not_created[email] = domain
-
-    associated, refused = _associate(portal, associations())
-    errors = _not_associated_errors(plan, entry["file"], company_of, refused, not_created)
+    associable = held.filter(pl.col(DOMAIN).is_in(list(ids))).select(EMAIL_COLUMN, CONTACT, DOMAIN)
+    associated, refused = _associate(
+        portal, (Association(email, contact, ids[domain]) for email, contact, domain in associable.iter_rows())
+    )
+    errors = _not_associated_errors(plan, entry["file"], held, refused, ids)
     if errors:
         leave_unrecorded()
-    rows = int(entry.get("rows") or 0)
-    created = len([domain for domain in missing if domain in journal.ids])
+    created = len([domain for domain in to_create if domain in journal.ids])
     get_logger().info(
         "companies of %s: %d domains, %d created, %d associations, %d contacts not associated",
         entry["file"], len(wanted), created, associated, len(errors),
     )
+    return _file_result(
+        entry["file"],
+        domains=len(wanted),
+        created=created,
+        existing=len(existing),
+        associated=associated,
+        without_company=max(rows - links.height, 0),
+        not_associated=len(errors),
+        missing=links[EMAIL_COLUMN].n_unique() - held.height,
+        problems=problems,
+        errors=errors,
+        origins={domain: _origin(domain, existing, journal) for domain in wanted},
+    )
+
+
+def _file_result(
+    file: str,
+    *,
+    domains: int = 0,
+    created: int = 0,
+    existing: int = 0,
+    associated: int = 0,
+    without_company: int = 0,
+    not_associated: int = 0,
+    missing: int = 0,
+    waiting: int = 0,
+    waiting_reason: str | None = None,
+    problems: Iterable[str] = (),
+    errors: Iterable[dict[str, Any]] = (),
+    origins: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """:func:`load_file_companies`' result: what is not given is none."""
     return {
-        "file": entry["file"],
-        "domains": len(wanted),
+        "file": file,
+        "domains": domains,
         "created": created,
-        "existing": len(existing),
+        "existing": existing,
         "associated": associated,
-        "without_company": max(rows - links.height, 0),
-        "not_associated": len(errors),
-        "problems": problems,
-        "errors": errors,
-        ORIGINS: {domain: _origin(domain, existing, journal) for domain in wanted},
+        "without_company": without_company,
+        "not_associated": not_associated,
+        "missing": missing,
+        "waiting": waiting,
+        "waiting_reason": waiting_reason,
+        "problems": list(problems),
+        "errors": list(errors),
+        ORIGINS: origins or {},
     }
 
 
@@ -379,8 +441,9 @@ def companies_report(files: list[dict[str, Any]]) -> dict[str, Any]:
     The files share domains (a company made for file 1 is found again by file 2), so
     ``domains``, ``created`` and ``existing`` count distinct companies, each by the best origin
     any file saw for it (:data:`ORIGIN_RANK`); ``associated`` and ``without_company`` count
-    contacts, each in one file, so they are summed, as are ``not_associated`` and the files'
-    ``errors`` (the contacts left without their company, by file and line). Each file's
+    contacts, each in one file, so they are summed, as are ``not_associated``, ``missing``,
+    ``waiting`` and the files' ``errors`` (the contacts left without their company, by file and
+    line; a file waiting says why in its ``waiting_reason``). Each file's
     ``created`` counts what that file's step created, its ``existing`` what HubSpot had before
     the migration.
     """
@@ -397,8 +460,8 @@ def companies_report(files: list[dict[str, Any]]) -> dict[str, Any]:
         "created": counts[CREATED] + sum(result["created"] for result in legacy),
         "existing": counts[EXISTING] + sum(result["existing"] for result in legacy),
         **{key: sum(result[key] for result in files) for key in ("associated", "without_company")},
-        # A step finished by an older Onramp counted no contact as not associated.
-        "not_associated": sum(result.get("not_associated", 0) for result in files),
+        # A step finished by an older Onramp counted no contact as not associated, missing or waiting.
+        **{key: sum(result.get(key, 0) for result in files) for key in ("not_associated", "missing", "waiting")},
         "problems": [problem for result in files for problem in result["problems"]],
         "errors": [error for result in files for error in result.get("errors", [])],
         # The per-domain origins stay in the steps' cached results, out of the report; the
@@ -407,14 +470,26 @@ def companies_report(files: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def load_companies(portal: HubSpotPortal, plan: LoadPlan, state_dir: Path | None = None) -> dict[str, Any]:
+def load_companies(
+    portal: HubSpotPortal, plan: LoadPlan, state_dir: Path | None = None, waiting: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """:func:`load_file_companies` for every contacts file of the plan, in plan order.
+
+    Args:
+        portal: The portal.
+        plan: The plan.
+        state_dir: Where the :class:`CompanyJournal` is kept (``None``: in memory).
+        waiting: Why a file's contacts are not to get their companies yet, by file
+            (``tasks/load/run.py``'s ``contacts_waiting``); a file not in it has finished.
 
     Returns:
         :func:`companies_report` of the files.
     """
     journal = CompanyJournal(state_dir, portal.url)
-    return companies_report([load_file_companies(portal, plan, entry, journal) for entry in plan.imports])
+    waiting = waiting or {}
+    return companies_report(
+        [load_file_companies(portal, plan, entry, journal, waiting.get(entry["file"])) for entry in plan.imports]
+    )
 
 
 load_file_companies_task = task(

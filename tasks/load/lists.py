@@ -11,7 +11,9 @@ longer has it.
 
 Members are added after their file is loaded: their ids are read back by email
 (``tasks/load/contact_ids.py``) and added in chunks with ``memberships/add``, which ignores
-records already in the list, so adding again after a crash is harmless.
+records already in the list, so adding again after a crash is harmless. A file whose contacts
+step did not finish (its import, or on the upsert path its marketing-status import, did not end
+``DONE``) adds nobody yet: the rerun that sends its contacts again adds them.
 
 A list found already existing (recorded, or bearing its name) may hold contacts an earlier run
 added that this plan opts out: the next run of a sync after someone unsubscribed, a rerun. HubSpot's
@@ -386,19 +388,36 @@ def ensure_lists(portal: HubSpotPortal, plan: LoadPlan, journal_dir: str | Path 
     return {entry["key"]: ensure_list(portal, plan, entry, journal) for entry in plan.lists}
 
 
-def add_file_members(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], list_id: str) -> dict[str, Any]:
+def add_file_members(
+    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], list_id: str, waiting: str | None = None
+) -> dict[str, Any]:
     """Add a loaded contacts file's contacts to its list.
+
+    A file whose contacts step did not finish adds nobody: HubSpot holds its contacts as the
+    plan did not ask (not at all, or upserted but not marketing when the upsert path's
+    marketing-status import failed), and a marketing list must not hold a contact that is not
+    a marketing contact. Its rows are counted failed already; the rerun that sends them again
+    adds them (the step is not recorded done until the file's contacts step is,
+    ``tasks/load/resume.py``).
 
     Args:
         portal: The portal.
         plan: The plan.
         entry: The file's ``imports`` entry.
         list_id: The list's HubSpot id.
+        waiting: Why the file's contacts are not to be added yet (``tasks/load/run.py``'s
+            ``contacts_waiting``), ``None`` when its contacts step finished.
 
     Returns:
-        ``{"file", "list_id", "added", "missing"}``: ``added`` contacts HubSpot newly put in the
-        list, ``missing`` emails with no contact (their rows failed to load; the ledger says why).
+        ``{"file", "list_id", "added", "missing", "waiting", "waiting_reason"}``: ``added``
+        contacts HubSpot newly put in the list, ``missing`` emails with no contact (their rows
+        failed to load; the ledger says why), ``waiting`` the file's rows not added because of
+        ``waiting_reason`` (``waiting``, or ``None``).
     """
+    if waiting is not None:
+        rows = int(entry.get("rows") or 0)
+        get_logger().info("list %s: %d contacts of %s not added: %s", list_id, rows, entry["file"], waiting)
+        return {"file": entry["file"], "list_id": list_id, "added": 0, "missing": 0, "waiting": rows, "waiting_reason": waiting}
     added = missing = 0
     path = f"{_LISTS_PATH}/{list_id}/memberships/add"
     pending: list[str] = []
@@ -411,7 +430,7 @@ def add_file_members(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any
     if pending:
         added += len(_add(portal, path, pending))
     get_logger().info("list %s: %d contacts of %s added, %d not in HubSpot", list_id, added, entry["file"], missing)
-    return {"file": entry["file"], "list_id": list_id, "added": added, "missing": missing}
+    return {"file": entry["file"], "list_id": list_id, "added": added, "missing": missing, "waiting": 0, "waiting_reason": None}
 
 
 def _add(portal: HubSpotPortal, path: str, record_ids: list[str]) -> list[str]:

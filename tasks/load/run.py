@@ -42,7 +42,7 @@ from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.companies import CompanyJournal, companies_report, load_companies, load_file_companies_task
 from tasks.load.expected import ExpectedPortal, check_expected_portal
-from tasks.load.imports import import_contacts_file_task, import_contacts_files
+from tasks.load.imports import import_contacts_file_task, import_contacts_files, imports_day_warning
 from tasks.load.lists import ListJournal, add_file_members, add_file_members_task, ensure_list_task, ensure_lists
 from tasks.load.log import get_logger
 from tasks.load.opted_out import REPORT_KEY, keep_opted_out_non_marketing
@@ -50,7 +50,7 @@ from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.properties import ensure_properties, ensure_properties_task, left_out_warning, without_options_left_out
 from tasks.load.reconcile import publish_reconciliation, reconcile_task
-from tasks.load.resume import STATE_FOLDER, ImportJournal, SentContent, claim_state
+from tasks.load.resume import STATE_FOLDER, ImportJournal, SentContent, claim_state, step_finished
 from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
 from tasks.report import OPTIONS_LEFT_OUT
 from tasks.stopping import is_interruption, stopped_when_interrupted
@@ -106,18 +106,21 @@ def load_report(
                           "previous_import_ids", "state", "attempts", "counters", "list_ids",
                           "rows_failed", "rows_with_value_errors", ("path", "requests")}],
              "lists": [{"key", "name", "list_id", "created", "files", "added", "missing",
-                        "removed_opted_out", "removed_non_marketing", "earlier_lists",
-                        "remove_failed"}  (static lists)
+                        "waiting", "removed_opted_out", "removed_non_marketing",
+                        "earlier_lists", "remove_failed"}  (static lists)
                        | {"list_id", "file", "import_id"}],  (lists an import made)
              "errors": [{"file", "line", "error_type", "scope", "message", "sources", ...}],
-             "rows_failed": N, "rows_with_value_errors": N}
+             "rows_failed": N, "rows_with_value_errors": N, "warnings": [line]}
 
         ``properties`` also has ``options_added`` and ``options_left_out`` ({name: [values]}).
         ``rows_failed`` counts the rows of the plan that did not make it: distinct failed lines
         of finished imports and opt-out files, and every row of an import that did not end DONE.
         ``rows_with_value_errors`` counts rows imported with a value HubSpot refused (``scope``
         ``value`` errors say which). ``portal_id`` and ``account_type`` say which portal was
-        loaded; ``None`` when HubSpot would not say (``HubSpotPortal.details``).
+        loaded; ``None`` when HubSpot would not say (``HubSpotPortal.details``). A static
+        list's ``waiting`` counts the rows of its files whose contacts step did not finish, not
+        added yet (:func:`contacts_waiting`); such a file gets no static list among its
+        ``list_ids``. ``warnings`` are :func:`load_warnings`.
     """
     errors: list[dict[str, Any]] = []
     files = [_errors_moved(result, errors) for result in opt_out_files]
@@ -129,13 +132,16 @@ def load_report(
     ]
     filled = {member["file"]: member for member in members}
     for result in imports:
-        if result["file"] in filled:
+        if result["file"] in filled and filled[result["file"]].get("waiting_reason") is None:
             result["list_ids"] = [*result["list_ids"], filled[result["file"]]["list_id"]]
     static = [
         {
             **_errors_moved(planned, errors),
-            "added": sum(filled[file]["added"] for file in planned["files"] if file in filled),
-            "missing": sum(filled[file]["missing"] for file in planned["files"] if file in filled),
+            # A step an older Onramp finished has no "waiting": it waited for nothing.
+            **{
+                key: sum(filled[file].get(key, 0) for file in planned["files"] if file in filled)
+                for key in ("added", "missing", "waiting")
+            },
         }
         for planned in lists
     ]
@@ -156,6 +162,46 @@ def load_report(
         "errors": errors,
         "rows_failed": opt_outs["failed"] + sum(result["rows_failed"] for result in imports),
         "rows_with_value_errors": sum(result["rows_with_value_errors"] for result in imports) + len(rows_left_out),
+        "warnings": load_warnings(portal),
+    }
+
+
+def load_warnings(portal: HubSpotPortal) -> list[str]:
+    """What a load warns of that no count of its report says, for a person who reads only the
+    summary: the portal's imports a day near HubSpot's limit as the load ends
+    (:func:`~tasks.load.imports.imports_day_warning`; the log said so when an import took the
+    count there). Read from the portal's shared import count, so it holds whichever process
+    created the imports.
+
+    Returns:
+        One line per warning; none when there is nothing to warn of.
+    """
+    warning = imports_day_warning(portal.imports_log.count(), portal.budget.snapshot()["limit"])
+    return [] if warning is None else [warning]
+
+
+def contacts_waiting(results: list[dict[str, Any]]) -> dict[str, str]:
+    """Why each contacts file whose step did not finish keeps its list members and companies
+    waiting for the rerun, by file.
+
+    Such a file's contacts are not in HubSpot as planned (its import did not end ``DONE``; on the
+    upsert path they were upserted but its marketing-status import did not end ``DONE``, so
+    HubSpot holds them non-marketing), its rows are counted failed, and the rerun sends them
+    again: its contacts are added to their list and get their companies then.
+
+    Args:
+        results: The contacts steps' results (``tasks/load/imports.py``, ``tasks/load/upsert.py``).
+
+    Returns:
+        ``{file: reason}`` for each unfinished file; the others are not in it.
+    """
+    return {
+        result["file"]: (
+            f"waiting for the rerun: its {'marketing-status import' if result.get('path') == UPSERT else 'import'} "
+            f"ended {result['state']}, its rows are counted failed (load.errors), and the same command sends them again first"
+        )
+        for result in results
+        if not step_finished(result)
     }
 
 
@@ -204,11 +250,14 @@ def load_plan(
     sent = without_options_left_out(kept.plan, properties, state)
     plan = sent.plan
     imports = import_contacts_files(portal, plan, poll_interval=poll_interval)
+    waiting = contacts_waiting(imports)
     lists = ensure_lists(portal, plan)
-    members = [add_file_members(portal, plan, entry, lists[entry["list"]]["list_id"]) for entry in _listed(plan)]
+    members = [
+        add_file_members(portal, plan, entry, lists[entry["list"]]["list_id"], waiting.get(entry["file"])) for entry in _listed(plan)
+    ]
     report = load_report(portal, properties, opt_outs, imports, list(lists.values()), members, sent.errors)
     if import_companies:
-        report["companies"] = load_companies(portal, plan)
+        report["companies"] = load_companies(portal, plan, waiting=waiting)
         kept.as_planned(report["companies"]["errors"])
     report[REPORT_KEY] = kept.report
     kept.as_planned(report["errors"])
@@ -538,18 +587,25 @@ def load_steps(
             progress,
             log,
         )
+        waiting = contacts_waiting(contacts)
         journal = ListJournal(state_dir if list_journal_dir is None else list_journal_dir, portal.url)
         list_task = _cached(ensure_list_task, "list", state_dir)
         lists = {entry["key"]: log.result("list", entry["key"], list_task(portal, plan, entry, journal, return_state=True)) for entry in plan.lists}
         member_task = _cached(add_file_members_task, "list-members", state_dir)
-        member_futures = {member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"]): entry for entry in _listed(plan)}
+        member_futures = {
+            member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"], waiting.get(entry["file"])): entry
+            for entry in _listed(plan)
+        }
         members = [log.result("list-members", entry["file"], _settled(future)) for future, entry in member_futures.items()]
         report = load_report(portal, properties, opt_outs, contacts, list(lists.values()), members, sent.errors)
         if import_companies:
             company_task = _cached(load_file_companies_task, "companies", state_dir)
             companies = CompanyJournal(state_dir, portal.url)
             report["companies"] = companies_report(
-                [log.result("companies", entry["file"], company_task(portal, plan, entry, companies, return_state=True)) for entry in plan.imports]
+                [
+                    log.result("companies", entry["file"], company_task(portal, plan, entry, companies, waiting.get(entry["file"]), return_state=True))
+                    for entry in plan.imports
+                ]
             )
             kept.as_planned(report["companies"]["errors"])
         report["steps"] = log.steps

@@ -51,7 +51,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN, import_contacts_file
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
-from tasks.load.resume import FINISHED_STATE, IMPORTS, UPSERT, ImportJournal, leave_unrecorded, step_finished
+from tasks.load.resume import FINISHED_STATE, IMPORTS, UPSERT, ImportJournal, step_finished
 from tasks.load.retry import HttpError, describe, error_body
 from tasks.privacy import mask_emails_in
 
@@ -416,7 +416,8 @@ def upsert_contacts_file(
 
         ``state`` is ``DONE`` (every row was sent and answered, and the marketing status set),
         else the state the marketing-status import ended in (its rows failed, and as a Prefect
-        task the step is not recorded done: a rerun sends the file again); ``import_id`` and ``list_ids``
+        task the step is not recorded done: that import, run inside it, leaves it unrecorded, so a
+        rerun sends the file again); ``import_id`` and ``list_ids``
         are those of the marketing-status import (``None`` / empty for a non-marketing file);
         ``counters`` has ``TOTAL_ROWS``, ``CREATED_OBJECTS``, ``UPDATED_OBJECTS``, ``ERRORS``;
         errors are ``{"file", "line", "error_type", "scope", "message", "column", "sources"}``,
@@ -458,7 +459,7 @@ def upsert_contacts_file(
         "upsert %s: %d rows, %d created, %d updated, %d failed, %d requests",
         file, rows, total.created, total.updated, len(failed_lines), total.requests,
     )
-    result = {
+    return {
         "file": file,
         "name": entry.get("name"),
         "outcome": entry.get("outcome"),
@@ -481,10 +482,6 @@ def upsert_contacts_file(
         "path": UPSERT,
         "requests": total.requests,
     }
-    if not step_finished(result):
-        # As a Prefect task: not recorded done, so a rerun (a sync's retry) sends the file again.
-        leave_unrecorded()
-    return result
 
 
 upsert_contacts_file_task = task(

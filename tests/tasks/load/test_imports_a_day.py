@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tasks.load import settings
+from tasks.load import load_plan, settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.imports import (
     import_contacts_file,
@@ -172,6 +172,25 @@ def test_a_run_past_40_imports_warns_once_on_a_portal_that_may_be_free(portal, e
         "Onramp cannot tell a free portal from a Starter one (both allow 100 requests per 10 s): on Starter the limit is 500"
     )
     assert portal.imports_log.count().imports == 42
+
+
+def test_the_warning_is_in_the_load_report_for_a_person_who_reads_only_the_summary(portal, emulator, tmp_path, caplog):
+    emulator.configure(tier="free")
+    for _ in range(40):
+        portal.imports_log.record(1)
+
+    report = load_plan(portal, contacts_files(tmp_path).directory, poll_interval=POLL)
+
+    assert warnings(caplog, "Onramp has created")
+    # Said as the load ends: both of its imports counted.
+    [warning] = report["warnings"]
+    assert warning.startswith("Onramp has created 42 imports (46 rows) in this portal in the last 24 hours: a free portal may create 50 ")
+
+
+def test_a_load_far_from_the_limit_warns_of_nothing(portal, emulator, tmp_path, caplog):
+    report = load_plan(portal, contacts_files(tmp_path).directory, poll_interval=POLL)
+
+    assert report["warnings"] == [] and not warnings(caplog, "Onramp has created")
 
 
 def test_a_paid_portal_is_warned_only_near_its_500(portal, emulator, tmp_path, caplog):

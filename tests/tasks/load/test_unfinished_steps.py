@@ -42,6 +42,10 @@ def marketing_status(client) -> dict[str, str | None]:
     return {email: contacts[email].properties.get("hs_marketable_status") if email in contacts else None for email in EMAILS}
 
 
+def list_members(client, list_id: str) -> set[str]:
+    return {member.record_id for member in client.crm.lists.memberships_api.get_page(list_id, limit=100).results}
+
+
 def imports_created(emulator) -> int:
     """Imports HubSpot created (not a cancel, also a POST under the same path)."""
     return emulator.request_counts[IMPORT_CREATED]
@@ -56,7 +60,7 @@ def test_imports_that_failed_are_sent_again_by_the_rerun_with_their_list_members
 
     assert [result["state"] for result in first["imports"]] == ["FAILED", "FAILED"]
     assert first["rows_failed"] == 3 and not emulator.portal.live("0-1")
-    assert first["lists"][0]["added"] == 0
+    assert (first["lists"][0]["added"], first["lists"][0]["waiting"]) == (0, 2)
 
     again = load(portal, plan, state, IMPORTS)
 
@@ -85,16 +89,21 @@ def test_a_failed_marketing_status_import_fails_its_rows_and_the_rerun_sets_the_
     assert (marketing["state"], marketing["rows_failed"], marketing["rows_with_value_errors"]) == ("FAILED", 2, 0)
     assert first["rows_failed"] == 2 and first["rows_with_value_errors"] == 0
     assert {(error["line"], error["scope"]) for error in first["errors"] if error["line"]} == {(2, "row"), (3, "row")}
-    # Upserted, but not marketing contacts: not the load of a marketing file.
+    # Upserted, but not marketing contacts: not the load of a marketing file, nor in its list.
     assert marketing_status(client) == {"ann@acme.io": "false", "ben@beta.com": "false", "cat@acme.io": "false"}
+    [static] = first["lists"]
+    assert list_members(client, static["list_id"]) == set()
+    assert (static["added"], static["missing"], static["waiting"]) == (0, 0, 2)
+    assert static["list_id"] not in marketing["list_ids"]
 
     again = load(portal, plan, state, UPSERT)
 
     assert already_done(again) == [("properties", None), (UPSERT, NON_MARKETING), ("list", "marketing")]
     assert by_file(again)[MARKETING]["state"] == "DONE" and again["rows_failed"] == 0
     assert marketing_status(client) == {"ann@acme.io": "true", "ben@beta.com": "true", "cat@acme.io": "false"}
-    # The list members were sent again too (the first run had put the contacts in the list already).
-    assert (again["lists"][0]["added"], again["lists"][0]["missing"]) == (0, 0)
+    # Marketing contacts now: the rerun put them in the list.
+    assert (again["lists"][0]["added"], again["lists"][0]["missing"], again["lists"][0]["waiting"]) == (2, 0, 0)
+    assert len(list_members(client, static["list_id"])) == 2
 
 
 def test_an_import_hubspot_refused_to_start_is_submitted_again(portal, emulator, tmp_path):
