@@ -507,7 +507,7 @@ def load_lines(load: dict) -> list[str]:
     """What a load did, as the console and the markdown report say it: the portal, the files,
     opt-outs and rows failed (and the rows loaded without some values or without their company),
     then one indented line each for the static lists, the contacts kept non-marketing, the
-    companies and what the read-back found amiss."""
+    companies, what the read-back found amiss and the load's warnings (imports a day)."""
     refused = load.get("rows_with_value_errors", 0)
     without_company = not_associated(load)
     lines = [
@@ -526,6 +526,8 @@ def load_lines(load: dict) -> list[str]:
             + (f", {removed} opted-out contact(s) removed" if removed else "")
             + (f", {left} contact(s) no longer marketing in the source removed" if left else "")
             + (f", {not_removed} contact(s) not removed (report.json load.errors)" if not_removed else "")
+            + (f", {static['waiting']} waiting for their file's import (the same command adds them)"
+               if static.get("waiting") else "")
         )
         lines += [
             f"    earlier list {earlier['name']!r} (id {earlier['list_id']}): {earlier['removed_opted_out']} opted-out contact(s) removed"
@@ -544,10 +546,16 @@ def load_lines(load: dict) -> list[str]:
         )
     companies = load.get("companies")
     if companies:
-        lines.append(f"  companies: {companies['created']} created, {companies['existing']} existing, {companies['associated']} contacts associated")
+        missing, waiting = companies.get("missing", 0), companies.get("waiting", 0)
+        lines.append(
+            f"  companies: {companies['created']} created, {companies['existing']} existing, {companies['associated']} contacts associated"
+            + (f", {missing} contact(s) not in HubSpot (their rows failed)" if missing else "")
+            + (f", {waiting} contact(s) waiting for their file's import (the same command does them)" if waiting else "")
+        )
     mismatches = read_back_mismatches(load)
     if mismatches:
         lines.append(f"  read back from HubSpot: {mismatches_said(mismatches)} (report.json load.reconciliation)")
+    lines += [f"  warning: {warning}" for warning in load.get("warnings", [])]
     return lines
 
 

@@ -151,7 +151,11 @@ def _load(load: dict | None) -> str:
     opted = f"<p>{opt_outs.get('unsubscribed', 0):,} address(es) opted out of all email, {opt_outs.get('failed', 0):,} failed.</p>"
     # Which portal, when HubSpot said (its id tells a sandbox from production at the same URL).
     account = f", HubSpot portal {load['portal_id']} ({escape(str(load.get('account_type')))})" if load.get("portal_id") else ""
-    return f"<h2>HubSpot</h2><p>Portal <code>{escape(str(load.get('portal', '')))}</code>{account}</p>{status}{table}{opted}{_reconciliation(load.get('reconciliation'), failed)}"
+    warnings = "".join(f"<p class='bad'>Warning: {escape(warning)}</p>" for warning in load.get("warnings", []))
+    return (
+        f"<h2>HubSpot</h2><p>Portal <code>{escape(str(load.get('portal', '')))}</code>{account}</p>{status}{table}{opted}"
+        f"{warnings}{_reconciliation(load.get('reconciliation'), failed)}"
+    )
 
 
 def _reconciliation(reconciliation: dict | None, failed: int) -> str:

@@ -50,6 +50,13 @@ def test_the_portal_loaded_is_named_by_its_id_when_hubspot_said():
     assert "<code>http://127.0.0.1:1</code>, HubSpot portal 123456 (SANDBOX)</p>" in render_report_html(named, {})
 
 
+def test_the_loads_warnings_are_shown_escaped():
+    warning = "Onramp has created 42 imports (46 rows) in this portal in the last 24 hours: <a free portal> may create 50"
+    page = render_report_html({**REPORT, "load": {**REPORT["load"], "warnings": [warning]}}, {})
+    assert "<p class='bad'>Warning: Onramp has created 42 imports (46 rows) in this portal in the last 24 hours: &lt;a free portal&gt; may create 50</p>" in page
+    assert "Warning:" not in render_report_html(REPORT, {})
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (CI installs Debian's chromium)")
 def test_headless_chromium_shows_the_funnel(tmp_path):
     page = tmp_path / "report.html"

@@ -11,6 +11,7 @@ from tasks.load import load_plan
 from tasks.load.client import HubSpotPortal
 from tasks.load.run import load_steps
 from tasks.load.upsert import IMPORTS
+from tasks.report import load_lines
 from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.test_tags_lists_companies import POLL, plan_dir
 
@@ -53,6 +54,9 @@ def test_a_file_hubspot_refused_to_import_gets_no_company_until_the_rerun_loads_
     assert file["waiting_reason"].startswith("waiting for the rerun: its import ended REJECTED, its rows are counted failed")
     assert (file["domains"], file["created"], first["companies"]["created"]) == (0, 0, 0)
     assert (first["lists"][0]["added"], first["lists"][0]["waiting"]) == (0, 3)
+    said = load_lines(first)
+    assert any(line.startswith("  list ") and line.endswith(", 3 waiting for their file's import (the same command adds them)") for line in said)
+    assert any(line.startswith("  companies: 0 created") and line.endswith(", 3 contact(s) waiting for their file's import (the same command does them)") for line in said)
 
     emulator.configure(max_imports_per_day=None)
     again = load(portal, plan, state)
@@ -77,3 +81,4 @@ def test_a_row_that_failed_in_a_finished_import_makes_no_company_and_is_counted_
     assert counted(file) == {"associated": 2, "without_company": 1, "missing": 1}
     assert sum(counted(file).values()) == result["rows"]
     assert (file["domains"], file["created"], report["companies"]["missing"]) == (2, 2, 1)
+    assert "  companies: 2 created, 0 existing, 2 contacts associated, 1 contact(s) not in HubSpot (their rows failed)" in load_lines(report)

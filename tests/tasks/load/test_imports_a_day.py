@@ -40,6 +40,7 @@ from tests.tasks.load.test_unfinished_steps import (
     marketing_status,
 )
 from tasks.load.upsert import IMPORTS
+from tasks.report import load_lines
 
 POLL = 0.02
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)
@@ -185,6 +186,7 @@ def test_the_warning_is_in_the_load_report_for_a_person_who_reads_only_the_summa
     # Said as the load ends: both of its imports counted.
     [warning] = report["warnings"]
     assert warning.startswith("Onramp has created 42 imports (46 rows) in this portal in the last 24 hours: a free portal may create 50 ")
+    assert load_lines(report)[-1] == f"  warning: {warning}"
 
 
 def test_a_load_far_from_the_limit_warns_of_nothing(portal, emulator, tmp_path, caplog):
