@@ -469,15 +469,20 @@ def portal_named(section: dict) -> str:
 def _files_sent(results: list[dict]) -> str:
     """How the load's contacts files went, counted as HubSpot holds them: ``2 import(s)``, or
     ``1 import(s), 2 file(s) by batch upsert (the marketing status of 1 of them by import)`` (a
-    file sent by batch upsert is no import; its contacts' marketing status is set by one)."""
+    file sent by batch upsert is no import; its contacts' marketing status is set by one). An
+    import HubSpot ended ``FAILED`` and the run submitted again is one more: each counts toward
+    the portal's imports a day (``3 import(s) (1 of them submitted again after it FAILED)``)."""
     from tasks.load.upsert import UPSERT
 
     upserted = [result for result in results if result.get("path") == UPSERT]
     marked = sum(bool(result.get("import_id")) for result in upserted)
-    imports = len(results) - len(upserted) + marked
+    again = sum(len(result.get("previous_import_ids") or []) for result in results)
+    imports = f"{len(results) - len(upserted) + marked + again} import(s)" + (
+        f" ({again} of them submitted again after it FAILED)" if again else ""
+    )
     if not upserted:
-        return f"{imports} import(s)"
-    return f"{imports} import(s), {len(upserted)} file(s) by batch upsert" + (
+        return imports
+    return f"{imports}, {len(upserted)} file(s) by batch upsert" + (
         f" (the marketing status of {marked} of them by import)" if marked else ""
     )
 

@@ -59,8 +59,8 @@ def test_a_report_that_is_not_this_stops_is_not_printed(tmp_path, capsys, monkey
     assert capsys.readouterr().out == ""
 
 
-def file_result(path: str | None, import_id: int | None) -> dict:
-    return {"import_id": import_id, **({"path": path} if path else {})}
+def file_result(path: str | None, import_id: int | None, *failed_before: int) -> dict:
+    return {"import_id": import_id, "previous_import_ids": list(failed_before), **({"path": path} if path else {})}
 
 
 @pytest.mark.parametrize(
@@ -71,8 +71,10 @@ def file_result(path: str | None, import_id: int | None) -> dict:
         # The demo: both files upserted; the marketing one's status set by an import (HubSpot holds 1).
         ([file_result("upsert", 5), file_result("upsert", None)],
          "1 import(s), 2 file(s) by batch upsert (the marketing status of 1 of them by import)"),
+        # An import HubSpot ended FAILED, submitted again in the run: both count toward the day's.
+        ([file_result(None, 2, 1), file_result(None, 3)], "3 import(s) (1 of them submitted again after it FAILED)"),
     ],
-    ids=["imports", "one of each", "upserts"],
+    ids=["imports", "one of each", "upserts", "a failed import submitted again"],
 )
 def test_contacts_files_are_counted_by_how_they_went(capsys, files, counted):
     load = {"portal": "http://127.0.0.1:1", "portal_id": None, "imports": files, "opt_outs": {"unsubscribed": 10}, "rows_failed": 0}
