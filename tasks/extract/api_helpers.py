@@ -8,7 +8,8 @@ provider caps them per second; one client may be shared by threads. ``offset_pag
 generators yielding one page of records at a time, in order, each record once; ``stage_pages``
 writes pages to a CSV as they come, so memory stays flat whatever the audience's size (but for
 one id a record, kept to yield each once), and ``staged_source`` reads that CSV back as a
-RawSource.
+RawSource. ``reading_opt_out_flags`` and ``with_statuses`` read its rows' consent as the
+provider's export file's would be read.
 
 What a read has to say (a throttle, a re-read) goes to the Prefect run's logger when it runs in
 one, so the line reaches both the command's output and the run's log; else to Prefect's
@@ -18,6 +19,7 @@ one, so the line reaches both the command's output and the run's log; else to Pr
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import random
 import re
@@ -42,7 +44,7 @@ from tasks.errors import InputError
 from tasks.extract.api_settings import PER_ROW_STATUS, REQUEST_TIMEOUT_SECONDS, RetryPolicy
 from tasks.extract.mailchimp import RawSource, non_empty
 from tasks.extract.oauth import TokenEndpointUnavailable
-from tasks.transform.catalog import CANONICAL_TIMESTAMP
+from tasks.transform.catalog import CANONICAL_TIMESTAMP, ReadingProfile, reading_fallback_opt_outs
 
 FINAL_429 = Callable[[httpx.Response], str | None]
 """Reads a 429: the message to stop with when waiting cannot help (a spent daily quota), else None."""
@@ -721,6 +723,29 @@ def stage_pages(pages: Iterable[StagedPage], headers: Sequence[str], path: Path)
                 written += 1
                 writer.writerow([*(cells.get(header, "") for header in headers), page.uri, written, status])
     return written
+
+
+def reading_opt_out_flags(profile: ReadingProfile, headers: Sequence[str], consent_overrides: Mapping[str, str]) -> ReadingProfile:
+    """``profile`` also reading the plain opt-out flags among a provider API's columns (a merge
+    or custom field named ``Do Not Email``), as it would in the provider's export file whose
+    name opts out nothing (``catalog.reading_fallback_opt_outs``: set, a flag gives
+    ``opt_out_flag_unconfirmed``); with the run's ``--consent`` applied again, as the status it
+    borrowed is its own only now (``opt_out_flag_unconfirmed=opted_out``).
+
+    Args:
+        profile: The provider's profile, the user's mapping and the run's ``--consent`` applied.
+        headers: The staged file's columns.
+        consent_overrides: The run's ``--consent``.
+    """
+    return reading_fallback_opt_outs(profile, headers).with_run_consent(consent_overrides)
+
+
+def with_statuses(raw: RawSource, profile: ReadingProfile, status: pl.Expr) -> RawSource:
+    """A staged source whose rows' status is ``status``, read by ``profile``: its format and the
+    values its rules read (``ReadingProfile.status_values``, which the report counts the others
+    of) are ``profile``'s."""
+    frame = raw.frame.with_columns(status.alias(SOURCE_STATUS), pl.lit(profile.format, dtype=pl.String).alias(SOURCE_FORMAT))
+    return dataclasses.replace(raw, frame=frame, format=profile.format, status_values=profile.status_values(raw.headers))
 
 
 def staged_source(

@@ -12,7 +12,8 @@ Contacts are written as the UI export writes them (``Email address``, ``First na
 ``Created At``, custom fields by label), so the ``constantcontact`` profile maps them and reads
 each row's status from its ``Email status`` (``permission_to_send``; ``removed`` for a deleted
 contact, unless it opted out: see ``email_status``), the most restrictive reading winning as
-for an export file.
+for an export file. Read for a run (``read_as_export``), a custom field named like a plain
+opt-out flag is read too, as in an export file.
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ from tasks.extract.api_helpers import (
     error_detail,
     parse_since,
     quoted_list,
+    reading_opt_out_flags,
     source_parts,
     stage_pages,
     staged_source,
     text,
     unique_headers,
+    with_statuses,
 )
 from tasks.extract.api_settings import (
     CONSTANT_CONTACT_ADDRESS_KINDS,
@@ -68,7 +71,7 @@ from tasks.extract.api_settings import (
 )
 from tasks.extract.mailchimp import RawSource
 from tasks.extract.oauth import RefreshingBearerAuth
-from tasks.transform.catalog import ReadingProfile
+from tasks.transform.catalog import ReadingProfile, consent_headers
 
 EMAIL = "Email address"
 STATUS = "Email status"
@@ -212,6 +215,31 @@ def read_contacts(
     # The profile reads each row's status as it reads an export's, user rules included.
     raw = staged_source(source, path, headers, profile.format, profile.status_expr(headers))
     return dataclasses.replace(raw, status_values=profile.status_values(headers))
+
+
+def read_as_export(
+    contacts: RawSource, profile: ReadingProfile, consent_overrides: Mapping[str, str]
+) -> tuple[RawSource, ReadingProfile]:
+    """The contacts as read (``read_uri``), each one's status read as the account's export file
+    would read it (``tables.read_table``): a custom field named like a plain opt-out flag
+    (``Do Not Email``) is read as one too (``reading_opt_out_flags``: set, it gives
+    ``opt_out_flag_unconfirmed``), the most restrictive reading winning.
+
+    Args:
+        contacts: The contacts' RawSource, read with ``profile``.
+        profile: The ``constantcontact`` profile with the user's mapping and the run's
+            ``--consent`` applied (``tables.ReadOptions.applied``).
+        consent_overrides: The run's ``--consent``.
+
+    Returns:
+        The contacts' RawSource and the profile that read it; ``contacts`` and ``profile``
+        themselves when no custom field is named like such a flag.
+    """
+    headers = contacts.headers
+    flags_read = reading_opt_out_flags(profile, headers, consent_overrides)
+    if consent_headers(flags_read, headers) == consent_headers(profile, headers):
+        return contacts, profile
+    return with_statuses(contacts, flags_read, flags_read.status_expr(headers)), flags_read
 
 
 def quota_spent(response: httpx.Response) -> str | None:

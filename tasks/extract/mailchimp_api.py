@@ -10,7 +10,10 @@ Members deleted mid-read make the audience be read again, each member staged onc
 
 Members are written as the audience export writes them (``Email Address``, the merge fields
 by label, ``MEMBER_RATING`` … ``LAST_CHANGED``, ``LEID``, ``EUID``, ``TAGS`` as a quoted list),
-so the ``mailchimp`` profile maps them; each row carries its member's status.
+so the ``mailchimp`` profile maps them; each row carries its member's status. Read for a run
+(``read_as_export``), each member's consent is read as the export's file of its status would
+read it: a merge field named like a plain opt-out flag, and a mapping's ``[[status.rules]]``,
+may only make the member's own status more restrictive.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
+import polars as pl
 
+from schemas.lineage import SOURCE_STATUS
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract.api_credentials import mailchimp_api_key
@@ -31,11 +36,13 @@ from tasks.extract.api_helpers import (
     offset_pages,
     parse_since,
     quoted_list,
+    reading_opt_out_flags,
     source_parts,
     stage_pages,
     staged_source,
     text,
     unique_headers,
+    with_statuses,
 )
 from tasks.extract.api_settings import (
     MAILCHIMP_BASE_URL,
@@ -54,6 +61,7 @@ from tasks.extract.api_settings import (
     RetryPolicy,
 )
 from tasks.extract.mailchimp import FORMAT, RawSource
+from tasks.transform.catalog import ReadingProfile, consent_headers
 
 _DATA_CENTRE = re.compile(r"-([a-z]+[0-9]+)$")
 
@@ -140,6 +148,56 @@ def read_members(
         path = staging_dir / "api" / f"mailchimp-{list_id}.csv"
         stage_pages(staged, headers, path)
     return staged_source(source, path, headers, FORMAT)
+
+
+def read_as_export(
+    audience: RawSource, profile: ReadingProfile, consent_overrides: Mapping[str, str]
+) -> tuple[RawSource, ReadingProfile]:
+    """An audience as read (``read_uri``), each member's status read as the audience export's
+    file of that status would read it (``tables.read_table``): a run reads one person alike
+    from either source.
+
+    A merge field named like a plain opt-out flag (``Do Not Email``, ``Unsubscribed``) is read
+    as one (``reading_opt_out_flags``: set, it gives ``opt_out_flag_unconfirmed``), but
+    for a member whose own status opts out (as in the export's file of that status, whose name
+    opts out: a flag set agrees with it); the columns a mapping's ``[[status.rules]]`` read are
+    read for every member. Each member's status is the most restrictive of its own and theirs
+    (``ReadingProfile.floored_status_expr``, the member's status standing for the status an
+    export's file name gives): an unsubscribed or cleaned member stays opted out, and an
+    opt-out a column holds is never lost.
+
+    Args:
+        audience: The audience's RawSource, each row carrying its member's status.
+        profile: The ``mailchimp`` profile with the user's mapping and the run's ``--consent``
+            applied (``tables.ReadOptions.applied``).
+        consent_overrides: The run's ``--consent``, applied again once the profile borrowed a
+            status of its own (``opt_out_flag_unconfirmed=opted_out``), as for an export.
+
+    Returns:
+        The audience's RawSource and the profile that read it; ``audience`` and ``profile``
+        themselves when no rule reads any of its columns.
+    """
+    headers = audience.headers
+    flags_read = reading_opt_out_flags(profile, headers, consent_overrides)
+    if not consent_headers(flags_read, headers):
+        return audience, profile
+    member_status = pl.col(SOURCE_STATUS)
+    # The floor is a status, not an expression: each status the audience's members have gets
+    # a branch of its own (Mailchimp has six; one it adds is read too, never dropped). Finding
+    # them is one pass over the staged file's status column, only when a rule reads a column.
+    statuses = audience.frame.select(member_status.unique()).collect().to_series().drop_nulls().sort().to_list()
+    status = member_status
+    for own in statuses:
+        status = pl.when(member_status == own).then(_read_as_its_export_file(own, profile, flags_read, headers)).otherwise(status)
+    return with_statuses(audience, flags_read, status), flags_read
+
+
+def _read_as_its_export_file(own: str, profile: ReadingProfile, flags_read: ReadingProfile, headers: list[str]) -> pl.Expr:
+    """The status of a member whose own is ``own``, as the export's file of that status reads
+    it (``read_as_export``): with ``flags_read`` (``profile`` reading plain opt-out flags too),
+    but where ``own`` opts out, as such a file's name does."""
+    reading = profile if own in profile.profile.consent.opt_out_statuses else flags_read
+    return reading.floored_status_expr(headers, own)
 
 
 def connection_limit_403(response: httpx.Response) -> bool:
