@@ -4,7 +4,8 @@ Order of checks for each HubSpot request: trailing slash dropped (the official S
 ``/crm/v3/imports/``), injected faults, bearer token (401), limits (429, counted per token),
 the scope the route needs (403 ``MISSING_SCOPES`` when the token's app lacks it, ``scopes.py``),
 then the route; a write chosen by the after-write fault is answered 504 once the route has run
-(its own answer is thrown away, and counted as the route answered it). Admin routes under
+(its own answer is thrown away, and counted as the route answered it); an import creation chosen
+by the bare-429 fault is answered 429 with no body before auth and limits. Admin routes under
 ``/_emulator`` skip faults, auth and limits.
 """
 
@@ -16,7 +17,7 @@ import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulators.hubspot.emulator import HubSpotEmulator
@@ -90,6 +91,10 @@ class _Edge:
             raise DroppedConnection("connection dropped by the emulator's fault injection")
         if fault.error is not None:
             await _error_response(fault.error)(scope, receive, send)
+            return
+        if self.emulator.bare_import_429s.take(scope["method"], path):
+            # A proxy's or gateway's refusal: no body, none of HubSpot's rate-limit headers.
+            await Response(status_code=429)(scope, receive, send)
             return
         if self.emulator.write_faults.take(scope["method"], path):
             await self.app(scope, receive, _discard)

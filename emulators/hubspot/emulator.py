@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from emulators.hubspot.faults import FaultInjector, WriteFaults
+from emulators.hubspot.faults import CountedFault, FaultInjector, is_import_creation, is_write
 from emulators.hubspot.imports import ImportRunner
 from emulators.hubspot.persistence import AutoSaver, load, save
 from emulators.hubspot.ratelimit import RateLimiter
@@ -34,7 +34,10 @@ class HubSpotEmulator:
         self.portal = Portal()
         self.limiter = self._limiter()
         self.faults = FaultInjector(self.settings)
-        self.write_faults = WriteFaults()
+        # The next N writes applied then answered 504; the next N import creations answered
+        # 429 with no body (a proxy's or gateway's refusal).
+        self.write_faults = CountedFault(is_write)
+        self.bare_import_429s = CountedFault(is_import_creation)
         self.imports = ImportRunner(self.portal, lambda: self.settings)
         self._counts_lock = threading.Lock()
         self.request_counts: Counter[tuple[str, str, int]] = Counter()
@@ -80,6 +83,7 @@ class HubSpotEmulator:
         self.imports.release()
         self.imports.fail_next = 0
         self.write_faults.clear()
+        self.bare_import_429s.clear()
         self.limiter = self._limiter()
         self.faults = FaultInjector(self.settings)
         with self._counts_lock:

@@ -6,8 +6,11 @@ Drawn per HubSpot request (admin routes are never faulted) from a generator seed
 decided before auth and rate limits, so they do not use the request budget.
 
 Those faults answer before the route runs, so nothing was written. HubSpot's 502 and 504 are
-gateway timeouts, though, of work that may have been done: :class:`WriteFaults` lets the next N
-writes run and answers them 504 all the same, which is what a client must not send twice.
+gateway timeouts, though, of work that may have been done: a :class:`CountedFault` of writes
+(:func:`is_write`) lets the next N writes run and answers them 504 all the same, which is what a
+client must not send twice. Another (:func:`is_import_creation`) answers the next N import
+creations 429 with no body and no rate-limit headers, as a proxy or gateway in front of HubSpot
+may: a refusal naming no limit, which a client cannot tell from HubSpot's own.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import random
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulators.hubspot.errors import HubSpotError
@@ -35,6 +39,7 @@ _MESSAGES = {
 _READS_SENT_AS_POST = re.compile(r"/(search|read)$")
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AFTER_WRITE_STATUS = 504
+IMPORTS_PATH = "/crm/v3/imports"
 
 
 class DroppedConnection(Exception):
@@ -97,41 +102,50 @@ def is_write(method: str, path: str) -> bool:
     return method.upper() in _WRITE_METHODS and not _READS_SENT_AS_POST.search(path)
 
 
+def is_import_creation(method: str, path: str) -> bool:
+    """Whether a HubSpot request creates an import (``POST /crm/v3/imports``, trailing slash dropped)."""
+    return method.upper() == "POST" and path == IMPORTS_PATH
+
+
 def after_write_error() -> HubSpotError:
     """The answer to a write the route applied: a gateway timeout, as HubSpot's own."""
     message, category = _MESSAGES[AFTER_WRITE_STATUS]
     return HubSpotError(AFTER_WRITE_STATUS, message, category)
 
 
-class WriteFaults:
-    """How many of the next writes are applied and then answered 504 (thread-safe).
+class CountedFault:
+    """How many of the next requests a rule picks are still to be faulted (thread-safe).
 
     Kept apart from :class:`FaultInjector` (remade whenever settings change), like the imports
-    to fail: a count set for the next writes survives a change of rates.
+    to fail: a count set for the next requests survives a change of rates.
+
+    Args:
+        picks: whether a request (method, path) is one this fault counts down on.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, picks: Callable[[str, str], bool]) -> None:
+        self._picks = picks
         self._pending = 0
         self._lock = threading.Lock()
 
     @property
     def pending(self) -> int:
-        """Writes still to be answered 504 after they are applied."""
+        """Requests still to be faulted."""
         return self._pending
 
     def add(self, count: int) -> None:
-        """Answer the next ``count`` writes 504 once applied."""
+        """Fault the next ``count`` requests the rule picks."""
         with self._lock:
             self._pending += count
 
     def clear(self) -> None:
-        """Forget the writes still to fail."""
+        """Forget the requests still to be faulted."""
         with self._lock:
             self._pending = 0
 
     def take(self, method: str, path: str) -> bool:
-        """Whether this request is a write to be answered 504 after it is applied (counted down)."""
-        if not is_write(method, path):
+        """Whether this request is one to fault (counted down)."""
+        if not self._picks(method, path):
             return False
         with self._lock:
             if self._pending <= 0:

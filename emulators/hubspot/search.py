@@ -1,11 +1,11 @@
 """CRM search (``POST /crm/v3/objects/{type}/search``): filters, sorts, paging, the 10,000 cap.
 
-Filters of a group are ANDed, groups are ORed (at most 5 groups, 6 filters each, 18 in all);
-``query`` matches a token prefix of the default searchable properties; a number property sorts
-by its number (``hs_object_id`` ascending is how a client pages past the cap: a ``GT`` filter
-on the last id it saw); at most 200 results a page
-and no paging past the 10,000th result (400), as HubSpot does. Search sees writes at once here,
-whereas HubSpot indexes them "after a few moments".
+Filters of a group are ANDed, groups are ORed; ``query`` matches a token prefix of the default
+searchable properties; a number property sorts by its number (``hs_object_id`` ascending is how a
+client pages past the cap: a ``GT`` filter on the last id it saw). A request over one of HubSpot's
+search limits (:func:`limit_broken`; the body's 3,000 characters only when the emulator's
+``max_search_body_characters`` says so) is refused 400 ``VALIDATION_ERROR``. Search sees writes at
+once here, whereas HubSpot indexes them "after a few moments".
 """
 
 from __future__ import annotations
@@ -15,6 +15,22 @@ from typing import Any
 from emulators.hubspot.errors import validation_error
 from emulators.hubspot.state import CrmObject, Portal
 
+# HubSpot's search limits, from its "Search the CRM" guide (Limits and Sort sections,
+# https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm, last modified
+# 2026-03-30): "you can include a maximum of five filterGroups with up to six filters in each
+# group, with a maximum of 18 filters in total. If you've included too many groups or filters,
+# you'll receive a VALIDATION_ERROR error response"; "Only one sorting rule can be applied to any
+# search"; "The maximum number of supported objects per page is 200"; "If the body of your request
+# exceeds 3,000 characters, a 400 error will be returned" (the Contacts spec words it as "The
+# search query string, up to 3000 characters"; the guide's body is the stricter reading); and
+# "Attempting to page beyond 10,000 will result in a 400 error". (HubSpot's August 2024 changelog
+# announced 10 filters a group and 25 in all; the guide still says 6 and 18, the stricter. How
+# HubSpot answers a second sort is undocumented: it is refused like the other limits here.)
+MAX_FILTER_GROUPS = 5
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
+MAX_SORTS = 1
+MAX_BODY_CHARACTERS = 3_000
 MAX_PAGE = 200
 MAX_RESULTS = 10_000
 QUERY_PROPERTIES = ("firstname", "lastname", "email", "phone", "company", "name", "domain", "website")
@@ -65,12 +81,40 @@ def _matches(values: dict[str, str], condition: dict[str, Any]) -> bool:
     return checks[operator]()
 
 
-def _check_request(body: dict[str, Any]) -> tuple[list[list[dict[str, Any]]], int, int]:
+def limit_broken(body: dict[str, Any], body_characters: int, max_body_characters: int | None) -> str | None:
+    """Which of HubSpot's search limits a request breaks, as the 400's message, or None.
+
+    Args:
+        body: The request's JSON body.
+        body_characters: The length of the body as sent, in characters.
+        max_body_characters: The characters a body may have (``None``: not held; the
+            emulator's setting, see ``settings.py``).
+    """
     groups = [group.get("filters") or [] for group in body.get("filterGroups") or []]
-    if len(groups) > 5 or any(len(group) > 6 for group in groups) or sum(map(len, groups)) > 18:
-        raise validation_error(
-            "Too many filters: at most 5 filterGroups of 6 filters each, 18 filters in all."
+    sorts = body.get("sorts") or []
+    if max_body_characters is not None and body_characters > max_body_characters:
+        return (
+            f"The request body has {body_characters} characters; a search request has at most "
+            f"{max_body_characters}."
         )
+    if len(groups) > MAX_FILTER_GROUPS or any(len(group) > MAX_FILTERS_PER_GROUP for group in groups) \
+            or sum(map(len, groups)) > MAX_FILTERS:
+        return (
+            f"Too many filters: at most {MAX_FILTER_GROUPS} filterGroups of {MAX_FILTERS_PER_GROUP} "
+            f"filters each, {MAX_FILTERS} filters in all."
+        )
+    if len(sorts) > MAX_SORTS:
+        return f"{len(sorts)} sorts; only {MAX_SORTS} sorting rule can be applied to a search."
+    return None
+
+
+def _check_request(
+    body: dict[str, Any], body_characters: int, max_body_characters: int | None
+) -> tuple[list[list[dict[str, Any]]], int, int]:
+    broken = limit_broken(body, body_characters, max_body_characters)
+    if broken:
+        raise validation_error(broken)
+    groups = [group.get("filters") or [] for group in body.get("filterGroups") or []]
     limit = int(body.get("limit") or 10)
     if limit > MAX_PAGE:
         raise validation_error(f"limit {limit} is greater than the maximum of {MAX_PAGE}.")
@@ -103,13 +147,27 @@ def _sort_value(definition: dict[str, Any] | None, value: str | None) -> tuple[i
     return (1 if value not in (None, "") else 0), 0.0, str(value or "")
 
 
-def search(portal: Portal, type_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def search(
+    portal: Portal,
+    type_id: str,
+    body: dict[str, Any],
+    body_characters: int,
+    max_body_characters: int | None = None,
+) -> dict[str, Any]:
     """Run a search request and return ``{total, results, paging?}``.
 
+    Args:
+        portal: The portal searched.
+        type_id: The object type searched (``0-1``, ...).
+        body: The request's JSON body.
+        body_characters: The length of the body as sent, in characters.
+        max_body_characters: The characters a body may have (``None``: not held).
+
     Raises:
-        HubSpotError: 400 for an invalid request or paging past 10,000 results.
+        HubSpotError: 400 for an invalid request, one over a search limit or paging past 10,000
+            results.
     """
-    groups, limit, offset = _check_request(body)
+    groups, limit, offset = _check_request(body, body_characters, max_body_characters)
     query = str(body.get("query") or "").strip().lower()
     with portal.lock:
         found: list[tuple[CrmObject, dict[str, str]]] = []

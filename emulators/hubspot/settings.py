@@ -68,6 +68,11 @@ class EmulatorSettings:
         max_property_options: options one enumeration property may hold; a create or update
             with more is answered 400 ``VALIDATION_ERROR`` (tests lower it to stay small).
         search_per_second: CRM search requests allowed per second.
+        max_search_body_characters: characters a CRM search request's body may have; a longer
+            one is answered 400 ``VALIDATION_ERROR`` (HubSpot's 3,000, ``search.MAX_BODY_CHARACTERS``).
+            ``None``, the default, does not hold it: Onramp's company search by domain can break
+            it (50 domains a request, however long; ``tests/tasks/load/test_company_search_size.py``),
+            so it is held where a test asks for it.
         fault_seed: seed of the fault draws, so a failing run can be replayed.
         error_rate: fraction of HubSpot requests answered with one of ``error_statuses``.
         error_statuses: statuses injected by ``error_rate`` (drawn uniformly).
@@ -105,6 +110,7 @@ class EmulatorSettings:
     max_imports_per_day: int | None = None
     max_property_options: int = MAX_PROPERTY_OPTIONS
     search_per_second: int = 5
+    max_search_body_characters: int | None = None
     fault_seed: int = 0
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 502, 503, 504, 423)
@@ -136,6 +142,8 @@ class EmulatorSettings:
         object.__setattr__(self, "missing_scopes", tuple(sorted(set(scopes))))
         if self.max_imports_per_day is not None and self.max_imports_per_day < 0:
             raise ValueError("max_imports_per_day must be 0 or more")
+        if self.max_search_body_characters is not None and self.max_search_body_characters < 1:
+            raise ValueError("max_search_body_characters must be 1 or more")
         if self.max_property_options < 1:
             raise ValueError("max_property_options must be 1 or more")
         for name in ("error_rate", "drop_rate"):

@@ -95,6 +95,22 @@ def test_property_update_replaces_options_and_checks_them(client, hub):
     assert requests.patch(f"{hub.url}/crm/v3/properties/contacts/email", headers=auth(), json={"label": "x"}).status_code == 400
 
 
+@pytest.mark.parametrize("name", ["Member_Rating", "1st_purchase", "_rating", "member-rating", "member rating", "é_rating"])
+def test_a_property_name_breaking_hubspots_rules_is_refused(hub, name):
+    definition = {"label": "x", "type": "string", "fieldType": "text", "groupName": "contactinformation"}
+    refused = requests.post(f"{hub.url}/crm/v3/properties/contacts", headers=auth(), json={**definition, "name": name})
+    batch = requests.post(f"{hub.url}/crm/v3/properties/contacts/batch/create", headers=auth(), json={"inputs": [
+        {**definition, "name": name}, {**definition, "name": "member_rating_2"},
+    ]})
+
+    assert refused.status_code == 400
+    assert (refused.json()["category"], refused.json()["context"]) == ("VALIDATION_ERROR", {"name": [name]})
+    assert batch.status_code == 207
+    assert [result["name"] for result in batch.json()["results"]] == ["member_rating_2"]
+    assert batch.json()["errors"][0]["context"] == {"name": [name]}
+    assert requests.get(f"{hub.url}/crm/v3/properties/contacts/{name}", headers=auth()).status_code == 404
+
+
 def test_property_batch_create_and_read(client):
     batch = client.crm.properties.batch_api.create(
         "contacts",

@@ -7,7 +7,7 @@ import requests
 from hubspot.crm.properties import ApiException
 
 from emulators.hubspot import serve_in_background
-from tests.emulators.conftest import auth, run_import
+from tests.emulators.conftest import auth, import_request, run_import
 
 PROPERTIES = "/crm/v3/properties/contacts"
 
@@ -85,6 +85,31 @@ def test_an_error_after_write_answers_504_for_a_write_that_was_applied(hub):
     emails = sorted(c["properties"]["email"] for c in requests.get(hub.url + "/_emulator/state").json()["contacts"])
     assert emails == ["kept@x.com", "next@x.com"]
     assert set_faults(hub)["pendingErrorsAfterWrite"] == 0
+
+
+def test_import_creations_can_be_answered_429_with_no_body_as_a_proxy_may(hub, client, tmp_path):
+    assert set_faults(hub, bare_import_429s=2)["pendingBareImport429s"] == 2
+    request = {"importRequest": import_request("a.csv", [("Email", "email")])}
+    refused = [
+        requests.post(hub.url + "/crm/v3/imports/", headers=auth(), data=request,
+                      files={"files": ("a.csv", b"Email\na@x.com\n", "text/csv")})
+        for _ in range(2)
+    ]
+    # Other requests are not counted down: only import creations are refused.
+    assert statuses(hub, 1) == [200]
+    done = run_import(client, tmp_path, "a.csv", "Email\na@x.com\n", [("Email", "email")])
+
+    assert [(answer.status_code, answer.content) for answer in refused] == [(429, b"")] * 2
+    assert not any(name.lower().startswith("x-hubspot-ratelimit") for answer in refused for name in answer.headers)
+    assert done.state == "DONE"
+    assert [job["id"] for job in requests.get(hub.url + "/_emulator/state").json()["imports"]] == [str(done.id)]
+    assert set_faults(hub)["pendingBareImport429s"] == 0
+
+
+def test_a_reset_forgets_the_import_creations_to_refuse(hub):
+    set_faults(hub, bare_import_429s=3)
+    requests.post(hub.url + "/_emulator/reset").raise_for_status()
+    assert set_faults(hub)["pendingBareImport429s"] == 0
 
 
 def test_daily_quota_reached_at_a_given_request():

@@ -86,11 +86,12 @@ _FAULT_FIELDS = {
     "fault_seed", "error_rate", "error_statuses", "drop_rate", "latency", "daily_quota_at",
     "tier", "daily_limit", "ten_second_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
     "portal_id", "account_type", "time_zone", "account_info_allowed", "missing_scopes",
-    "whole_batch_email_upserts", "max_imports_per_day", "max_property_options",
+    "whole_batch_email_upserts", "max_imports_per_day", "max_property_options", "max_search_body_characters",
 }
 
-# Counts of the next imports or writes to fail, added to what is pending rather than settings.
-_COUNTS = {"fail_imports", "error_after_write"}
+# Counts of the next imports, writes or import creations to fail, added to what is pending rather
+# than settings.
+_COUNTS = {"fail_imports", "error_after_write", "bare_import_429s"}
 
 
 @router.post("/faults")
@@ -104,7 +105,9 @@ async def faults(request: Request) -> dict[str, Any]:
     ``time_zone`` and ``account_info_allowed``, ``missing_scopes`` (scopes the token's app lacks:
     the requests needing them are answered 403 ``MISSING_SCOPES``), ``whole_batch_email_upserts``
     (a batch upsert by email with an invalid input is answered 400 whole), plus ``fail_imports`` (the
-    next N imports end FAILED) and ``error_after_write`` (the next N writes are applied, then answered 504).
+    next N imports end FAILED), ``error_after_write`` (the next N writes are applied, then answered 504)
+    and ``bare_import_429s`` (the next N import creations are answered 429 with no body, as a proxy
+    or gateway may; nothing is created).
     Returns the resulting settings.
     """
     emulator = emulator_of(request)
@@ -116,6 +119,8 @@ async def faults(request: Request) -> dict[str, Any]:
         emulator.fail_next_imports(int(body["fail_imports"]))
     if body.get("error_after_write"):
         emulator.write_faults.add(int(body["error_after_write"]))
+    if body.get("bare_import_429s"):
+        emulator.bare_import_429s.add(int(body["bare_import_429s"]))
     changes = {key: value for key, value in body.items() if key in _FAULT_FIELDS}
     try:
         settings = emulator.configure(**changes)
@@ -123,4 +128,8 @@ async def faults(request: Request) -> dict[str, Any]:
         raise validation_error(str(error)) from None
     return {
         key: value for key, value in settings.__dict__.items() if key != "allowed_tokens"
-    } | {"pendingImportFailures": emulator.imports.fail_next, "pendingErrorsAfterWrite": emulator.write_faults.pending}
+    } | {
+        "pendingImportFailures": emulator.imports.fail_next,
+        "pendingErrorsAfterWrite": emulator.write_faults.pending,
+        "pendingBareImport429s": emulator.bare_import_429s.pending,
+    }

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from emulators.hubspot import catalog, objects
 from emulators.hubspot.search import search
-from emulators.hubspot.errors import not_found, standard_error, validation_error
+from emulators.hubspot.errors import not_found, standard_error
 from emulators.hubspot.routes.common import (
     batch_response,
     emulator_of,
@@ -150,6 +150,11 @@ async def batch_write(object_type_name: str, operation: str, request: Request) -
 
 @router.post("/search")
 async def search_objects(object_type_name: str, request: Request) -> dict[str, Any]:
-    """Search records (limited to 5 requests a second, 10,000 results)."""
+    """Search records (limited to 5 requests a second, 10,000 results; see ``search.py``)."""
     type_id = object_type(object_type_name)
-    return search(emulator_of(request).portal, type_id, await json_object(request))
+    emulator = emulator_of(request)
+    body_characters = len((await request.body()).decode("utf-8", errors="replace"))
+    return search(
+        emulator.portal, type_id, await json_object(request), body_characters,
+        emulator.settings.max_search_body_characters,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +21,16 @@ FIELD_TYPES = (
     "phonenumber", "radio", "select", "text", "textarea",
 )
 
+
+# A property's internal name starts with a lowercase letter (HubSpot's Properties v1 reference:
+# "The internal name of the property. Must be unique and start with a lowercase letter.",
+# https://developers.hubspot.com/docs/api-reference/legacy/crm-properties-v1-contacts/post-properties-v1-contacts-properties)
+# and holds lowercase letters and numbers (its older contact-property guide: "This property name
+# can only include lower case letters and numbers, and MUST start with a lower case letter",
+# https://developers.hubspot.com/docs/methods/contacts/create_property) and underscores (its own
+# names, ``hs_email_optout``, and the v3 guide's example ``my_contact_property``). No length limit
+# is documented by HubSpot, so none is held. How HubSpot words the 400 is undocumented.
+PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 # The fields of the spec's ``PropertyUpdate`` (a PATCH body); ``name`` is not among them.
 UPDATABLE = frozenset({
@@ -82,6 +93,12 @@ def _definition(body: dict[str, Any], max_options: int) -> dict[str, Any]:
         raise validation_error(
             f"Missing required fields: {missing}",
             errors=[{"message": f"{name} is required", "in": name} for name in missing],
+        )
+    if not PROPERTY_NAME.fullmatch(str(body["name"])):
+        raise validation_error(
+            f"Property name {body['name']!r} is invalid: a property's name is lowercase letters, "
+            "digits and underscores, starting with a letter.",
+            context={"name": [str(body["name"])]},
         )
     _check_kind(body)
     return catalog.property_definition(

@@ -1,20 +1,14 @@
 """A 429 at import creation: taken for the portal's imports a day at once when it names its limit,
-after a few waits of the rate window when it names none (no body, as a proxy or gateway answers).
-
-The emulator answers every 429 with a body naming its policy or category, so the 429 without a
-body comes from a stand-in proxy on 127.0.0.1 that answers nothing else."""
+after a few waits of the rate window when it names none (no body, as a proxy or gateway answers:
+the emulator's ``bare_import_429s`` fault)."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tasks.load.client import HubSpotPortal
+from tasks.load import settings
 from tasks.load.imports import (
     UNNAMED_429_WAITS,
     creation_refusal_final,
@@ -23,7 +17,6 @@ from tasks.load.imports import (
     names_no_limit,
 )
 from tasks.load.retry import HttpError, call_with_retries
-from tests.tasks.load.conftest import TOKEN
 from tests.tasks.load.test_imports_a_day import REFUSAL
 from tests.tasks.load.test_resume import small_plan
 from tests.tasks.load.test_retry import FakeApiError, budget, scripted
@@ -87,49 +80,17 @@ def test_a_429_naming_no_limit_goes_to_the_caller_after_its_waits():
     assert len(send.calls) == UNNAMED_429_WAITS + 1 and len(sleeps.waits) == UNNAMED_429_WAITS
 
 
-class _RefusingImports(BaseHTTPRequestHandler):
-    """Every import creation: 429, no body, a short window in the headers. Account info: 403."""
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.creations.append(self.path)
-        self._answer(429, {"X-HubSpot-RateLimit-Interval-Milliseconds": str(WINDOW_MS)})
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        self._answer(403, {})
-
-    def _answer(self, status: int, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for name, value in {**headers, "Content-Length": "0"}.items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        """Quiet: the test reads the answers, not the server's log."""
-
-
-@contextmanager
-def proxy_refusing_imports() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingImports)
-    server.creations = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
-def test_an_import_refused_429_without_a_body_is_rejected_after_the_windows_waits(tmp_path, caplog):
+def test_an_import_refused_429_without_a_body_is_rejected_after_the_windows_waits(portal, emulator, tmp_path, caplog, monkeypatch):
+    # A proxy's 429 carries none of HubSpot's rate-limit headers: the load waits its default
+    # window, cut short here.
+    monkeypatch.setattr(settings, "DEFAULT_RATE_WINDOW_SECONDS", WINDOW_MS / 1000)
     caplog.set_level(logging.WARNING)
-    with proxy_refusing_imports() as proxy:
-        portal = HubSpotPortal(f"http://127.0.0.1:{proxy.server_port}", TOKEN)
+    # One refusal more than the load sends: the one left shows how many it sent.
+    emulator.bare_import_429s.add(UNNAMED_429_WAITS + 2)
 
-        [result] = import_contacts_files(portal, small_plan(tmp_path), poll_interval=0.01)
+    [result] = import_contacts_files(portal, small_plan(tmp_path), poll_interval=0.01)
 
-    assert proxy.creations == ["/crm/v3/imports/"] * (UNNAMED_429_WAITS + 1)
+    assert emulator.bare_import_429s.pending == 1 and emulator.portal.imports == {}
     assert (result["state"], result["import_id"], result["rows_failed"]) == ("REJECTED", None, 2)
     refusal = REFUSAL.fullmatch(result["errors"][0]["message"])
     assert refusal, result["errors"][0]["message"]
