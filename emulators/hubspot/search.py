@@ -3,8 +3,8 @@
 Filters of a group are ANDed, groups are ORed; ``query`` matches a token prefix of the default
 searchable properties; a number property sorts by its number (``hs_object_id`` ascending is how a
 client pages past the cap: a ``GT`` filter on the last id it saw). A request over one of HubSpot's
-search limits (:func:`limit_broken`; the body's 3,000 characters only when the emulator's
-``max_search_body_characters`` says so) is refused 400 ``VALIDATION_ERROR``. Search sees writes at
+search limits (:func:`limit_broken`; the body's 3,000 characters unless the emulator's
+``max_search_body_characters`` says otherwise) is refused 400 ``VALIDATION_ERROR``. Search sees writes at
 once here, whereas HubSpot indexes them "after a few moments".
 """
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from emulators.hubspot.search import MAX_BODY_CHARACTERS
+
 # Ten-second burst per app (private app token), from HubSpot's usage guidelines.
 BURST_LIMITS = {
     "free": 100,
@@ -69,10 +71,8 @@ class EmulatorSettings:
             with more is answered 400 ``VALIDATION_ERROR`` (tests lower it to stay small).
         search_per_second: CRM search requests allowed per second.
         max_search_body_characters: characters a CRM search request's body may have; a longer
-            one is answered 400 ``VALIDATION_ERROR`` (HubSpot's 3,000, ``search.MAX_BODY_CHARACTERS``).
-            ``None``, the default, does not hold it: Onramp's company search by domain can break
-            it (50 domains a request, however long; ``tests/tasks/load/test_company_search_size.py``),
-            so it is held where a test asks for it.
+            one is answered 400 ``VALIDATION_ERROR``: HubSpot's 3,000 by default
+            (``search.MAX_BODY_CHARACTERS``); ``None`` does not hold it.
         fault_seed: seed of the fault draws, so a failing run can be replayed.
         error_rate: fraction of HubSpot requests answered with one of ``error_statuses``.
         error_statuses: statuses injected by ``error_rate`` (drawn uniformly).
@@ -110,7 +110,7 @@ class EmulatorSettings:
     max_imports_per_day: int | None = None
     max_property_options: int = MAX_PROPERTY_OPTIONS
     search_per_second: int = 5
-    max_search_body_characters: int | None = None
+    max_search_body_characters: int | None = MAX_BODY_CHARACTERS
     fault_seed: int = 0
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 502, 503, 504, 423)

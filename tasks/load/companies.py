@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -156,15 +156,43 @@ def company_links(path: Path) -> pl.DataFrame:
     ).drop_nulls(DOMAIN)
 
 
+def domain_search_body(domains: list[str]) -> dict[str, Any]:
+    """The body of a company search for these domains (one ``IN`` filter)."""
+    return {
+        "filterGroups": [{"filters": [{"propertyName": DOMAIN, "operator": "IN", "values": domains}]}],
+        "properties": [DOMAIN],
+        "limit": settings.COMPANY_SEARCH_PAGE_SIZE,
+    }
+
+
+def domain_search_batches(domains: list[str]) -> Iterator[list[str]]:
+    """The domains in batches of one search each: at most ``COMPANY_SEARCH_VALUES``, and no more
+    than keep the search's body, as sent, within HubSpot's ``SEARCH_BODY_MAX_CHARACTERS`` with
+    room for a next page's cursor (long domains make smaller batches).
+
+    Args:
+        domains: The domains to search for, each at most 253 characters (DNS's limit).
+
+    Yields:
+        Consecutive batches, in order, every domain in one.
+    """
+    room = settings.SEARCH_BODY_MAX_CHARACTERS - settings.SEARCH_CURSOR_ROOM
+    batch: list[str] = []
+    for domain in domains:
+        # As requests sends it (json.dumps' default separators).
+        if batch and (len(batch) == settings.COMPANY_SEARCH_VALUES or len(json.dumps(domain_search_body([*batch, domain]))) > room):
+            yield batch
+            batch = []
+        batch.append(domain)
+    if batch:
+        yield batch
+
+
 def _search_existing(portal: HubSpotPortal, domains: list[str]) -> dict[str, str]:
     """The companies HubSpot has for these domains; of several for one domain, the oldest."""
     found: dict[str, str] = {}
-    for batch in chunked(domains, settings.COMPANY_SEARCH_VALUES):
-        body: dict[str, Any] = {
-            "filterGroups": [{"filters": [{"propertyName": DOMAIN, "operator": "IN", "values": batch}]}],
-            "properties": [DOMAIN],
-            "limit": settings.COMPANY_SEARCH_PAGE_SIZE,
-        }
+    for batch in domain_search_batches(domains):
+        body = domain_search_body(batch)
         while True:
             try:
                 page = portal.request("POST", f"{_COMPANIES_PATH}/search", json=body) or {}

@@ -99,9 +99,14 @@ LIST_MEMBERSHIP_BATCH_SIZE = 1000
 # Batch create and the v4 batch associate follow the CRM batch rule of 100 inputs a request.
 COMPANY_BATCH_SIZE = 100
 ASSOCIATION_BATCH_SIZE = 100
-# Domains per search: HubSpot's IN filter takes a list of values; 50 keeps the request well
-# under the 3,000-character query limit for ordinary domains. Search returns at most 200 a page.
+# Domains per search: HubSpot's IN filter takes a list of values, and a search request's body
+# may have at most 3,000 characters ("Search the CRM": "If the body of your request exceeds 3,000
+# characters, a 400 error will be returned"): a search holds at most 50 domains, fewer when long
+# ones would take its body past the limit, less room for the paging cursor a next page adds.
+# Search returns at most 200 a page.
 COMPANY_SEARCH_VALUES = 50
+SEARCH_BODY_MAX_CHARACTERS = 3_000
+SEARCH_CURSOR_ROOM = 100
 COMPANY_SEARCH_PAGE_SIZE = 200
 
 # --- opt-outs --------------------------------------------------------------------------------
