@@ -27,15 +27,32 @@ _DOMAIN_CHARACTERS = (
     "\u00c0-\u1fff\u2070-\u2fff\u3040-\ufdff\ufe10-\ufefe\uff66-\U0010ffff"
 )
 _DOMAIN_LABEL = rf"[{_DOMAIN_CHARACTERS}](?:[{_DOMAIN_CHARACTERS}-]{{0,61}}[{_DOMAIN_CHARACTERS}])?"
-EMAIL_PATTERN = (
-    # The first character excludes "=", "+", "-" and "@": legal in a local part but read as a
-    # formula by spreadsheets, and never seen in real audiences. The local part stays ASCII:
-    # HubSpot holds addresses to RFC 2822, which has no other.
-    r"^[a-z0-9!#$%&'*/?^_`{|}~][a-z0-9!#$%&'*+/=?^_`{|}~-]*(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    rf"@(?:{_DOMAIN_LABEL}\.)+{_DOMAIN_LABEL}$"
-)
-"""The form of an address HubSpot accepts, applied to the trimmed, lowercased address (its
-top-level domain is checked apart, by :func:`ends_in_top_level_domain`)."""
+_LOCAL_CHARACTERS = "a-z0-9!#$%&'*+/=?^_`{|}~-"
+"""RFC 2822's atext, lowercased: the local part stays ASCII, as HubSpot holds addresses to RFC
+2822, which has no other."""
+_FORMULA_FREE_LOCAL_CHARACTERS = "a-z0-9!#$%&'*/?^_`{|}~"
+"""The atext a contact's address may start with: not "=", "+" or "-", which spreadsheets read as
+a formula ("@" cannot start a local part anyway)."""
+
+
+def _address_pattern(first_characters: str) -> str:
+    """The form of an address whose local part starts with one of ``first_characters``."""
+    local_part = rf"[{first_characters}][{_LOCAL_CHARACTERS}]*(?:\.[{_LOCAL_CHARACTERS}]+)*"
+    return rf"^{local_part}@(?:{_DOMAIN_LABEL}\.)+{_DOMAIN_LABEL}$"
+
+
+EMAIL_PATTERN = _address_pattern(_FORMULA_FREE_LOCAL_CHARACTERS)
+"""The form of a contact's address, applied to the trimmed, lowercased address (its top-level
+domain is checked apart, by :func:`ends_in_top_level_domain`). RFC 2822's form, less a first
+character a spreadsheet reads as a formula: the plan's files would show such an address with an
+apostrophe in front (``'+news@x.com``; the load takes it off again), and no real audience has
+shown one, so such a contact is rejected (listed in ``rejects.csv``) rather than imported. Its
+opt-out is never dropped: :data:`OPT_OUT_ADDRESS_PATTERN`."""
+
+OPT_OUT_ADDRESS_PATTERN = _address_pattern(_LOCAL_CHARACTERS)
+"""The form of an address an opt-out is sent for: RFC 2822's whole, a first ``+``, ``-`` or
+``=`` included. HubSpot takes such an address as a contact's, so a portal may hold the person
+already; opt-outs go by API, the address as it is, and an opt-out must never be dropped."""
 
 MAX_EMAIL_CHARS = 254
 MAX_LOCAL_PART_CHARS = 64
@@ -82,10 +99,11 @@ def _ascii_domain(domain: str) -> str | None:
         return None
 
 
-def has_email_form(email: pl.Expr) -> pl.Expr:
-    """True where a trimmed, lowercased address has HubSpot's form and RFC 5321's lengths."""
+def has_email_form(email: pl.Expr, pattern: str = EMAIL_PATTERN) -> pl.Expr:
+    """True where a trimmed, lowercased address has a contact's form (or ``pattern``'s) and RFC
+    5321's lengths."""
     return (
-        email.str.contains(EMAIL_PATTERN)
+        email.str.contains(pattern)
         & (email.str.len_chars() <= MAX_EMAIL_CHARS)
         & (email.str.split("@").list.first().str.len_chars() <= MAX_LOCAL_PART_CHARS)
     )
@@ -98,9 +116,16 @@ def ends_in_top_level_domain(email: pl.Expr) -> pl.Expr:
 
 
 def is_valid_email(email: pl.Expr) -> pl.Expr:
-    """True where a trimmed, lowercased address is one HubSpot accepts: its form, its lengths and
-    a real top-level domain."""
+    """True where a trimmed, lowercased address is one a contact may have: its form
+    (:data:`EMAIL_PATTERN`), its lengths and a real top-level domain."""
     return has_email_form(email) & ends_in_top_level_domain(email)
+
+
+def is_opt_out_address(email: pl.Expr) -> pl.Expr:
+    """True where a trimmed, lowercased address is one HubSpot can hold and so one to opt out: as
+    :func:`is_valid_email`, its local part starting with any of RFC 2822's characters
+    (:data:`OPT_OUT_ADDRESS_PATTERN`)."""
+    return has_email_form(email, OPT_OUT_ADDRESS_PATTERN) & ends_in_top_level_domain(email)
 
 
 EMAIL = "email"

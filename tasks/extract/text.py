@@ -7,7 +7,9 @@ readers scan: UTF-8, comma-separated, RFC 4180 quoting. A file already in that l
 where it is; any other is transcoded once, streaming, into the staging folder.
 
 Detection never guesses silently: the BOM decides, else strict UTF-8, else Windows-1252 — and a
-file mixing UTF-8 and Windows-1252 is refused rather than read as mojibake ("FranÃ§oise"). The
+file mixing UTF-8 and Windows-1252 is refused rather than read as mojibake ("FranÃ§oise"), as is
+a file whose bytes break the encoding its BOM names. The refusal names the physical line (as an
+editor counts it: the line breaks inside a quoted cell count too) where the reading breaks. The
 five bytes Windows-1252 leaves undefined are read as browsers read them (WHATWG), as the Latin-1
 characters of the same code, so one stray byte costs no other character of the file.
 """
@@ -112,25 +114,61 @@ def detect_encoding(path: Path, uri: str) -> str:
         uri: The file as the user knows it, for errors.
 
     Raises:
-        InputError: The file has no BOM, is not UTF-8, and holds UTF-8 sequences for accented
-            letters or punctuation: it mixes two encodings, and no single one reads it right.
+        InputError: The file mixes two encodings, and no single one reads it right: it has no
+            BOM, is not UTF-8, and holds UTF-8 sequences for accented letters or punctuation; or
+            its BOM says UTF-8 and a byte is not. The line named is where the encoding the file
+            starts in (the first of the two found) breaks.
     """
     with path.open("rb") as handle:
         head = handle.read(4)
     for bom, encoding in BOMS:
         if head.startswith(bom):
+            if encoding == UTF8_BOM:
+                # Scanned as it is, by polars: a byte that is not UTF-8 would stop it mid-file.
+                _refuse_non_utf8_after_utf8_bom(path, uri)
             return encoding
-    if _is_utf8(path):
+    non_utf8 = _first_non_utf8_byte(path)
+    if non_utf8 is None:
         return UTF8
-    line = _first_match_line(path, _MOJIBAKE)
-    if line is not None:
+    utf8_letter = _first_match(path, _MOJIBAKE)
+    if utf8_letter is None:
+        return LEGACY
+    legacy_at, byte = non_utf8
+    utf8_at, sequence = utf8_letter
+    legacy, utf8 = _as_windows_1252(byte), _as_utf8(sequence)
+    # The file reads as the encoding it starts in, up to the first text of the other.
+    (here, breaks), (there, began) = sorted([(legacy_at, legacy), (utf8_at, utf8)], reverse=True)
+    raise InputError(
+        uri,
+        f"mixes UTF-8 and Windows-1252 text: {breaks} on this line, after {began} on line "
+        f"{line_at(path, there)}: read either way some names would be garbled; save it again as UTF-8",
+        line=line_at(path, here),
+    )
+
+
+def _refuse_non_utf8_after_utf8_bom(path: Path, uri: str) -> None:
+    """Refuse a file that starts with UTF-8's BOM and holds a byte that is not UTF-8."""
+    non_utf8 = _first_non_utf8_byte(path)
+    if non_utf8 is not None:
+        offset, byte = non_utf8
         raise InputError(
             uri,
-            "mixes UTF-8 and Windows-1252 text (read either way some names would be garbled): "
+            f"{_as_windows_1252(byte)} is not UTF-8, which the file's byte order mark says it is: "
             "save it again as UTF-8",
-            line=line,
+            line=line_at(path, offset),
         )
-    return LEGACY
+
+
+def _as_windows_1252(byte: int) -> str:
+    """A byte that is not UTF-8, for a message: ``byte 0xE9 ("é" in Windows-1252)``."""
+    character = bytes([byte]).decode(LEGACY, errors=UNDEFINED_AS_LATIN1)
+    shown = f' ("{character}" in Windows-1252)' if character.isprintable() else ""
+    return f"byte 0x{byte:02X}{shown}"
+
+
+def _as_utf8(sequence: bytes) -> str:
+    """A UTF-8 sequence, for a message: ``"é" in UTF-8 (bytes C3 A9)``."""
+    return f'"{sequence.decode(UTF8)}" in UTF-8 (bytes {sequence.hex(" ").upper()})'
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -152,10 +190,18 @@ def sniff_delimiter(header_line: str) -> str:
 
 
 def detect_layout(staged: StagedFile) -> TextLayout:
-    """Detect a staged text file's encoding and delimiter."""
+    """Detect a staged text file's encoding and delimiter.
+
+    Raises:
+        InputError: As :func:`detect_encoding`; or bytes in the first characters that break
+            the encoding the file's BOM names (:func:`undecodable`).
+    """
     encoding = detect_encoding(staged.path, staged.uri)
-    with open_text(staged.path, encoding) as handle:
-        head = handle.read(HEADER_SNIFF_CHARS)
+    try:
+        with open_text(staged.path, encoding) as handle:
+            head = handle.read(HEADER_SNIFF_CHARS)
+    except UnicodeDecodeError:
+        raise undecodable(staged, encoding) from None
     first_line = head.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
     return TextLayout(encoding=encoding, delimiter=sniff_delimiter(first_line))
 
@@ -175,9 +221,10 @@ def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, T
         The file to scan (same ``uri``) and the layout it was found in.
 
     Raises:
-        InputError: Mixed encodings, an unclosed quote, a quoted cell followed by more text
-            (``"O"Brien``: read leniently it would silently become ``OBrien``), or a record the
-            csv module cannot split (a cell over its field limit, :data:`~tasks.csv_field_limit.CSV_FIELD_LIMIT`).
+        InputError: Mixed encodings, bytes that break the encoding the file's BOM names, an
+            unclosed quote, a quoted cell followed by more text (``"O"Brien``: read leniently it
+            would silently become ``OBrien``), or a record the csv module cannot split (a cell
+            over its field limit, :data:`~tasks.csv_field_limit.CSV_FIELD_LIMIT`).
     """
     layout = detect_layout(staged)
     if layout.canonical:
@@ -196,6 +243,8 @@ def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, T
             writer.writerows(records)
         except csv.Error as error:
             raise _split_error(error, staged.uri, layout.delimiter, records.line_num, quotes) from error
+        except UnicodeDecodeError:
+            raise undecodable(staged, layout.encoding) from None
         if quotes.open_since is not None:
             raise InputError(staged.uri, "unclosed double quote", line=quotes.open_since)
     return dataclasses.replace(staged, path=target), layout
@@ -223,6 +272,46 @@ def _latin1_for_undefined(error: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(UNDEFINED_AS_LATIN1, _latin1_for_undefined)
+
+MARK_UNDECODABLE = "onramp-mark-undecodable"
+"""The decoding error handler that writes each byte its codec cannot decode as the lone surrogate
+U+DC00 + byte, as ``surrogateescape`` does for bytes over 0x7F only. A strict decoder never gives
+a lone surrogate, so in text decoded with it one marks exactly the bytes that broke the codec."""
+_UNDECODABLE_MARKS = re.compile("[\udc00-\udcff]+")
+_CODEC_NAMES = {"utf-16": "UTF-16", "utf-32": "UTF-32"}
+"""How messages name the encodings a BOM can give that may fail to decode."""
+
+
+def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
+    """The error handler :data:`MARK_UNDECODABLE`."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return "".join(chr(0xDC00 + byte) for byte in error.object[error.start : error.end]), error.end
+
+
+codecs.register_error(MARK_UNDECODABLE, _mark_undecodable)
+
+
+def undecodable(staged: StagedFile, encoding: str) -> InputError:
+    """The refusal of a file with bytes its encoding cannot decode (``encoding`` comes from its
+    BOM: UTF-16 or UTF-32; a file found to be UTF-8 or Windows-1252 always decodes).
+
+    Only called once the decoding failed: the file is decoded again, marking the bad bytes
+    (:data:`MARK_UNDECODABLE`), to find the physical line of the first (line breaks inside a
+    quoted cell count, as an editor counts them).
+    """
+    with staged.path.open(encoding=encoding, errors=MARK_UNDECODABLE, newline="") as handle:
+        for number, text in enumerate(handle, start=1):
+            marks = _UNDECODABLE_MARKS.search(text)
+            if marks:
+                shown = bytes(ord(mark) - 0xDC00 for mark in marks.group()).hex(" ").upper()
+                problem = (
+                    f"bytes {shown} are not {_CODEC_NAMES.get(encoding, encoding)}, which the "
+                    "file's byte order mark says it is: save it again as UTF-8"
+                )
+                return InputError(staged.uri, problem, line=number)
+    return InputError(staged.uri, f"not {_CODEC_NAMES.get(encoding, encoding)} text: save it again as UTF-8")
+
 
 
 def _split_error(error: csv.Error, uri: str, delimiter: str, line: int, quotes: _QuoteTracker) -> InputError:
@@ -316,8 +405,29 @@ class _QuoteTracker:
         self.ended = True
 
 
-def _is_utf8(path: Path) -> bool:
-    return all(first_non_utf8(piece) is None for _, piece in text_pieces(path, CHUNK_BYTES))
+def _first_non_utf8_byte(path: Path) -> tuple[int, int] | None:
+    """The offset and value of a file's first byte that is not UTF-8, or None when it all is."""
+    for offset, piece in text_pieces(path, CHUNK_BYTES):
+        position = first_non_utf8(piece)
+        if position is not None:
+            return offset + position, piece[position]
+    return None
+
+
+def line_at(path: Path, offset: int) -> int:
+    """The physical line of a file's byte at ``offset``, counting from 1.
+
+    Every line break counts, those inside quoted cells too, as an editor numbers lines (and as
+    the csv module counts them): LF, CRLF, and a lone CR (old Mac line endings).
+    """
+    breaks = 0
+    for start, piece in text_pieces(path, CHUNK_BYTES):
+        before = piece[: offset - start]
+        # A piece never ends between a CR and its LF: CRLF is counted once.
+        breaks += before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n")
+        if offset < start + len(piece):
+            break
+    return breaks + 1
 
 
 def text_pieces(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
@@ -371,17 +481,14 @@ def _whole_characters(chunk: bytes) -> int:
     return len(chunk)
 
 
-def _first_match_line(path: Path, pattern: re.Pattern[bytes]) -> int | None:
-    """The 1-based line of the first match of a byte pattern, streaming (matches are ≤ 3 bytes)."""
-    overlap = 2
-    newlines = 0
-    tail = b""
-    with path.open("rb") as handle:
-        for chunk in iter(partial(handle.read, CHUNK_BYTES), b""):
-            window = tail + chunk
-            match = pattern.search(window)
-            if match:
-                return newlines - tail.count(b"\n") + window.count(b"\n", 0, match.start()) + 1
-            newlines += chunk.count(b"\n")
-            tail = window[-overlap:]
+def _first_match(path: Path, pattern: re.Pattern[bytes]) -> tuple[int, bytes] | None:
+    """The offset and bytes of the first match of a pattern of whole UTF-8 characters, streaming.
+
+    The file is read in :func:`text_pieces`, which never cut a UTF-8 character, so no match
+    spans two pieces.
+    """
+    for offset, piece in text_pieces(path, CHUNK_BYTES):
+        match = pattern.search(piece)
+        if match:
+            return offset + match.start(), match.group()
     return None

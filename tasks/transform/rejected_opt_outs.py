@@ -2,8 +2,8 @@
 
 A row of an opt-out (an unsubscribed or cleaned file, a row whose status is an opt-out) is
 rejected when its email cell is not one clean address (``jane@example.com.``, a zero-width
-space, ``Jane <jane@example.com>``, ``mailto:``, two addresses in one cell) or when the row
-splits wrong. It is not imported, but its opt-out must not be lost: the same person in a
+space, ``Jane <jane@example.com>``, ``mailto:``, two addresses in one cell, an address starting
+with ``+``, ``-`` or ``=``) or when the row splits wrong. It is not imported, but its opt-out must not be lost: the same person in a
 subscribed file would otherwise become a marketing contact. So the addresses those rows name
 are read out of their cells (:func:`named_addresses`), and every contact with one of them is
 planned as opted out (:func:`opt_out_named`), the rejected row added to its sources and
@@ -36,7 +36,7 @@ from schemas.contact import (
     SOURCES,
     SOURCES_SEPARATOR,
     canonical_address,
-    is_valid_email,
+    is_opt_out_address,
     normalise_email,
 )
 from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
@@ -163,8 +163,10 @@ def named_addresses(files: Sequence[RejectedFile]) -> pl.DataFrame:
 
     Each token of :func:`addresses_in` is trimmed and lowercased, an internationalised domain
     put in its one spelling (``canonical_address``), and kept if HubSpot would take it
-    (``is_valid_email``: an address at no top-level domain, ``jane@gmail.con``, is no contact's
-    and could not be opted out).
+    (``is_opt_out_address``: an address at no top-level domain, ``jane@gmail.con``, is no
+    contact's and could not be opted out). That is more than a contact's form: an address
+    starting with ``+``, ``-`` or ``=`` (``+news@example.com``) is rejected as a contact, for the
+    spreadsheets the import files are opened in, but HubSpot holds it, so its opt-out is kept.
 
     Args:
         files: Every source file's rejects, in input order.
@@ -189,7 +191,7 @@ def named_addresses(files: Sequence[RejectedFile]) -> pl.DataFrame:
     respelt = pl.col(EMAIL).replace(international, [canonical_address(address) for address in international])
     return (
         named.with_columns(respelt)
-        .filter(is_valid_email(pl.col(EMAIL)))
+        .filter(is_opt_out_address(pl.col(EMAIL)))
         .group_by(EMAIL, maintain_order=True)
         .agg(
             pl.col(_STATUS).first(),

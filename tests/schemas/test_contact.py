@@ -2,7 +2,7 @@ import pandera.errors
 import polars as pl
 import pytest
 
-from schemas.contact import EMAIL_PATTERN, CanonicalContactSchema, is_valid_email, top_level_domains
+from schemas.contact import EMAIL_PATTERN, CanonicalContactSchema, is_opt_out_address, is_valid_email, top_level_domains
 
 
 @pytest.mark.parametrize(
@@ -152,3 +152,14 @@ def test_a_top_level_domain_newer_than_the_bundled_list_can_be_named(monkeypatch
     reread_top_level_domains()
     for email in newer:
         assert pl.select(is_valid_email(pl.lit(email))).item(), email
+
+
+@pytest.mark.parametrize("email", ["+news@example.com", "-dash@example.com", "=eq@example.com"])
+def test_an_address_starting_like_a_formula_is_no_contact_s_but_is_opted_out(email):
+    assert not pl.select(is_valid_email(pl.lit(email))).item()
+    assert pl.select(is_opt_out_address(pl.lit(email))).item()
+
+
+@pytest.mark.parametrize("email", ["a@example.com", "+news@gmail.con", "+news@", ".news@example.com", "@news@example.com", "+né@example.com"])
+def test_an_opt_out_address_is_held_to_the_rest_of_a_contact_s_rules(email):
+    assert pl.select(is_opt_out_address(pl.lit(email))).item() is pl.select(is_valid_email(pl.lit(email))).item()

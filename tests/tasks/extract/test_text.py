@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import polars as pl
@@ -46,12 +47,72 @@ def test_every_encoding_and_delimiter_round_trips_names_intact(tmp_path, encodin
     assert first_names(source, tmp_path) == NAMES
 
 
+def refusal(source: Path, tmp_path: Path) -> InputError:
+    with pytest.raises(InputError) as error:
+        read_source(str(source), tmp_path / "staging")
+    return error.value
+
+
 def test_a_file_mixing_utf8_and_windows_1252_is_refused_not_garbled(tmp_path):
     source = tmp_path / "mixed.csv"
     source.write_bytes("Email,First Name\na@x.com,Françoise\n".encode() + "b@x.com,Zoë\n".encode("cp1252"))
-    with pytest.raises(InputError, match="mixes UTF-8 and Windows-1252") as error:
-        read_source(str(source), tmp_path / "staging")
-    assert error.value.line == 2
+    error = refusal(source, tmp_path)
+    assert "mixes UTF-8 and Windows-1252" in error.problem
+    assert error.line == 3
+
+
+GOOD_ROWS = "".join(f"p{n}@example.com,Ann\r\n" for n in range(50_000))
+
+
+@pytest.mark.parametrize(
+    ("first", "later", "problem"),
+    [
+        (
+            "Françoise".encode(),
+            "Zoë".encode("cp1252"),
+            'byte 0xEB ("ë" in Windows-1252) on this line, after "ç" in UTF-8 (bytes C3 A7) on line 2',
+        ),
+        (
+            "Zoë".encode("cp1252"),
+            "O’Brien".encode(),
+            '"’" in UTF-8 (bytes E2 80 99) on this line, after byte 0xEB ("ë" in Windows-1252) on line 2',
+        ),
+    ],
+    ids=["utf-8-then-windows-1252", "windows-1252-then-utf-8"],
+)
+def test_a_mixed_file_names_the_line_where_the_encoding_it_starts_in_breaks(tmp_path, first, later, problem):
+    # Past the first 4 MiB piece, and a quoted cell over three lines before it: every line
+    # break counts, as an editor numbers lines.
+    source = tmp_path / "mixed.csv"
+    source.write_bytes(
+        b"Email,First Name\r\na@x.com," + first + b"\r\n" + GOOD_ROWS.encode() * 4
+        + b'b@x.com,"two\nmore\rlines"\r\nc@x.com,' + later + b"\r\n"
+    )  # fmt: skip
+    error = refusal(source, tmp_path)
+    assert error.line == 2 + 200_000 + 3 + 1
+    assert problem in error.problem and "save it again as UTF-8" in error.problem
+
+
+def test_a_byte_that_breaks_the_utf8_a_bom_names_is_refused_on_its_line(tmp_path):
+    source = tmp_path / "bom.csv"
+    source.write_bytes(codecs.BOM_UTF8 + b"Email;First Name\na@x.com;Ann\nb@x.com;Zo\xeb\n")
+    error = refusal(source, tmp_path)
+    assert (error.line, error.problem) == (
+        3,
+        'byte 0xEB ("ë" in Windows-1252) is not UTF-8, which the file\'s byte order mark says it is: save it again as UTF-8',
+    )
+
+
+@pytest.mark.parametrize("rows", [1, 20_000], ids=["in-the-sniffed-head", "past-it"])
+def test_bytes_that_break_the_utf16_a_bom_names_are_refused_on_their_line(tmp_path, rows):
+    good = "".join(f"p{n}@example.com,Ann\n" for n in range(rows))
+    source = tmp_path / "utf16.csv"
+    source.write_bytes(("\ufeffEmail,Name\n" + good).encode("utf-16-le") + b"\x00\xd8" + "b@x.com,Bob\n".encode("utf-16-le"))
+    error = refusal(source, tmp_path)
+    assert (error.line, error.problem) == (
+        rows + 2,
+        "bytes 00 D8 are not UTF-16, which the file's byte order mark says it is: save it again as UTF-8",
+    )
 
 
 def test_latin1_bytes_undefined_in_windows_1252_still_read(tmp_path):
