@@ -62,7 +62,11 @@ class PortalSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", **NAMES_ONLY)
 
     url: str = Field(default=DEFAULT_PORTAL_URL, description="HubSpot API base URL.")
-    token_env: EnvironmentVariableName = Field(default=None, description="Environment variable holding the token.")
+    token_env: EnvironmentVariableName = Field(
+        default=None,
+        description="Environment variable holding the token: the only place it is read (unset, the account fails alone); "
+        "with neither this nor token_secret: HUBSPOT_ACCESS_TOKEN, then the Secret block hubspot-access-token.",
+    )
     token_secret: Annotated[str | None, secret_block_name("the token in the environment variable token_env names")] = Field(
         default=None, description="Prefect Secret block holding the token: the only place it is read."
     )

@@ -101,7 +101,7 @@ def variable_read(named_block: str | None, variable: str | None) -> str | None:
     A block the run names is the only place its credential is read: a worker's or a shell's
     variable is often set for another client, and taking it over the block the run was given
     would load one client's contacts into another's portal. A run naming no block reads the
-    variable first, then the default block.
+    variable (then, when it is the default one, the default block: :func:`block_read`).
 
     Args:
         named_block: The Secret block the run names (None or empty: none).
@@ -113,26 +113,53 @@ def variable_read(named_block: str | None, variable: str | None) -> str | None:
     return None if named_block else variable
 
 
+def block_read(named_block: str | None, variable: str | None, default_variable: str, default_block: str) -> str | None:
+    """The Secret block a credential is read from when the variable read holds none, or None.
+
+    A place the run names is the only place read: the block it names, or a variable of its own (a
+    manifest account's ``token_env``, say). The default block follows only the default variable,
+    or no variable: a run naming nothing reads ``HUBSPOT_ACCESS_TOKEN``, then
+    ``hubspot-access-token``. Were the default block read for an account's own variable left
+    unset, that account would load with whichever client's token the block holds.
+
+    Args:
+        named_block: The Secret block the run names (None or empty: none).
+        variable: The variable read when no block is named (None or empty: none).
+        default_variable: The variable a run naming nothing reads (``HUBSPOT_ACCESS_TOKEN``).
+        default_block: The block a run naming nothing reads after it (``hubspot-access-token``).
+
+    Returns:
+        The block's name, or None when only the variable is read.
+    """
+    if named_block:
+        return named_block
+    return default_block if not variable or variable == default_variable else None
+
+
 class CredentialMissing(Exception):
     """No credential where one was looked for; the message says where to put one, never a value."""
 
 
-def string_credential(environ: Mapping[str, str], variable: str | None, block: str, what: str) -> str:
+def string_credential(environ: Mapping[str, str], variable: str | None, block: str | None, what: str) -> str:
     """A credential held as one string: the environment variable when it holds one, else the block.
 
     Args:
         environ: The environment to read.
         variable: The variable to read first; None reads only the block (a block named for one
             account must never be overridden by a variable set for another).
-        block: The Prefect Secret block to read otherwise.
+        block: The Prefect Secret block to read otherwise; None reads only the variable (an
+            account's own variable must never be stood in for by a block holding another's
+            credential: :func:`block_read`).
         what: The credential's name for messages (``HubSpot access token``).
 
     Raises:
-        CredentialMissing: Neither holds a non-empty string (one line naming both).
+        CredentialMissing: No place read holds a non-empty string (one line naming each).
     """
     value = environ.get(variable, "").strip() if variable else ""
     if value:
         return value
+    if block is None:
+        raise CredentialMissing(f"no {what}: set {variable}")
     asked = f"set {variable} or create" if variable else "create"
     try:
         held = read_secret_block(block)

@@ -18,7 +18,7 @@ from tasks.load import settings
 from tasks.load.log import get_logger
 from tasks.load.ratelimit import ImportLog, RateBudget, budget_key, portal_key
 from tasks.load.retry import HttpError, Unreachable, call_with_retries
-from tasks.secrets import CredentialMissing, string_credential, variable_read
+from tasks.secrets import CredentialMissing, block_read, string_credential, variable_read
 
 # HubSpot's account-info API: which portal a token is for (scope ``oauth``, which every token
 # has). The SDK has no module for it.
@@ -26,25 +26,31 @@ ACCOUNT_INFO_PATH = "/account-info/v3/details"
 
 
 def resolve_token(secret_block: str | None = None, env_var: str | None = settings.TOKEN_ENV_VAR) -> str:
-    """Find the HubSpot access token: the Secret block named, else the environment, else the default block.
+    """Find the HubSpot access token where the run says it is, else where a run naming nothing finds it.
+
+    A place the run names is the only place read (:func:`tasks.secrets.block_read`): the Secret
+    block named, or a variable of its own (a manifest account's ``token_env``), whose being unset
+    is an error naming it, never a fall back to the default block, which may hold another
+    client's token. A run naming neither reads ``HUBSPOT_ACCESS_TOKEN``, then the default block.
 
     Args:
         secret_block: Name of the Prefect ``Secret`` block holding the token: when given, the
-            only place it is read (:func:`tasks.secrets.variable_read`). None reads ``env_var``, then
-            ``settings.DEFAULT_SECRET_BLOCK``.
+            only place it is read. None reads ``env_var``.
         env_var: The environment variable holding the token when no block is named (one per
-            account in a multi-account run); ``HUBSPOT_ACCESS_TOKEN`` by default. None reads
-            the default block only.
+            account in a multi-account run): a variable other than ``HUBSPOT_ACCESS_TOKEN`` is
+            the only place read; ``HUBSPOT_ACCESS_TOKEN`` (the default) or None is followed by
+            ``settings.DEFAULT_SECRET_BLOCK``.
 
     Returns:
         The token.
 
     Raises:
-        LoadError: No token where it is read (the message names the variable and the block).
+        LoadError: No token where it is read (the message names the variable and the block read).
     """
     variable = variable_read(secret_block, env_var)
+    block = block_read(secret_block, env_var, settings.TOKEN_ENV_VAR, settings.DEFAULT_SECRET_BLOCK)
     try:
-        return string_credential(os.environ, variable, secret_block or settings.DEFAULT_SECRET_BLOCK, "HubSpot access token")
+        return string_credential(os.environ, variable, block, "HubSpot access token")
     except CredentialMissing as error:
         raise LoadError(str(error)) from None
 

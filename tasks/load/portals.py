@@ -50,7 +50,6 @@ SAID_BY_HUBSPOT = "HubSpot says its token is for it"
 HELD_TO_ITS_PORTAL_ID = "its portal_id, which its run holds its token to"
 TOKEN_READ_WHERE_IT_RUNS = "its token is read where it runs"
 HUBSPOT_WILL_NOT_SAY = "HubSpot will not say which portal its token is for"
-NO_TOKEN_HERE = "no token where the manifest says it is"
 NO_ANSWER = "no answer from HubSpot for its token"
 LOADED_BY_ITS_FINISHED_RUN = "its finished run loaded into it, as its report.json says"
 
@@ -63,7 +62,7 @@ class AccountPortal:
         account: The account's name.
         portal_id: The portal's id; None when nothing tells it.
         how_known: How the id is known (:data:`SAID_BY_HUBSPOT`, :data:`HELD_TO_ITS_PORTAL_ID`),
-            or why it is not.
+            or why it is not (:data:`NO_ANSWER`, or where its missing token was looked for).
         disagreement: Why the run must not go on when HubSpot names another portal for the
             token than the manifest's ``portal_id`` (one line, the account named), else None.
         loaded_into: The portal its last finished run loaded into (its report.json's
@@ -187,8 +186,9 @@ def ask_account_portal(account: AccountSpec, runs_elsewhere: bool, loaded_into: 
         return what_is_known(account.name, expected, None, TOKEN_READ_WHERE_IT_RUNS, loaded_into)
     try:
         token = resolve_token(portal.token_secret, portal.token_env)
-    except LoadError:
-        return what_is_known(account.name, expected, None, NO_TOKEN_HERE, loaded_into)
+    except LoadError as missing:
+        # Why the portal is not known: where the token was looked for (HubSpot was asked nothing).
+        return what_is_known(account.name, expected, None, str(missing), loaded_into)
     hubspot = HubSpotPortal(portal.url, token, timeout=ASK_TIMEOUT_SECONDS, attempts=ASK_ATTEMPTS, asked_for=f"account {account.name}")
     try:
         details = hubspot.details

@@ -31,7 +31,6 @@ from tasks.load.portals import (
     HUBSPOT_WILL_NOT_SAY,
     LOADED_BY_ITS_FINISHED_RUN,
     NO_ANSWER,
-    NO_TOKEN_HERE,
     SAID_BY_HUBSPOT,
     TOKEN_READ_WHERE_IT_RUNS,
     AccountPortal,
@@ -44,6 +43,7 @@ from tasks.load.portals import (
 )
 from tests.flows.test_accounts import write_manifest
 from tests.flows.test_cli import assert_one_line_error, run
+from tests.flows.test_cli_accounts_token import default_block_holding
 
 ACME, GLOBEX = 4417281, 5520913
 TOKENS = {"ACME_TOKEN": "token-of-acme", "GLOBEX_TOKEN": "token-of-globex"}
@@ -164,6 +164,22 @@ def test_a_refused_token_is_left_to_its_run_and_the_others_are_compared_without_
                        f"initech ({NO_ANSWER}); give each its portal_id in the manifest")
 
 
+def test_an_account_whose_token_is_missing_is_not_said_by_hubspot_to_be_anywhere(prefect_api_url, monkeypatch, caplog, tmp_path):
+    """The audit's case: globex's variable unset and the default block holding acme's token. The
+    refusal said HubSpot put globex in acme's portal, though globex's own token was never found."""
+    monkeypatch.setenv("ACME_TOKEN", TOKENS["ACME_TOKEN"])
+    monkeypatch.delenv("GLOBEX_TOKEN", raising=False)
+    caplog.set_level(logging.WARNING)
+    with serve_in_background(portal_id=ACME) as hub, default_block_holding(TOKENS["ACME_TOKEN"]):
+        accounts = [account("acme", hub.url), account("globex", hub.url)]
+        check_one_portal_each(manifest_of(tmp_path, *accounts), accounts, runs_elsewhere=False)
+
+        assert asked(hub) == {("GET", ACCOUNT_INFO_PATH, 200): 1}
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.endswith(": globex (no HubSpot access token: set GLOBEX_TOKEN); give each its portal_id in the manifest")
+    assert SAID_BY_HUBSPOT not in warning
+
+
 def test_a_variable_read_where_its_account_runs_is_not_asked_about_and_its_portal_id_stands_in(prefect_api_url, monkeypatch, caplog, tmp_path):
     for name, token in TOKENS.items():
         monkeypatch.setenv(name, token)
@@ -203,7 +219,7 @@ def test_migrate_accounts_into_one_portal_through_two_variables_exits_2_before_a
 
 
 def test_the_portal_a_finished_run_loaded_into_is_compared_whether_or_not_its_token_can_be_asked_now():
-    unasked_but_finished = AccountPortal("acme", None, NO_TOKEN_HERE, loaded_into=ACME)
+    unasked_but_finished = AccountPortal("acme", None, "no HubSpot access token: set ACME_TOKEN", loaded_into=ACME)
     moved = AccountPortal("acme", GLOBEX, SAID_BY_HUBSPOT, loaded_into=ACME)
 
     assert unasked_but_finished.kept_apart_in() == [(ACME, LOADED_BY_ITS_FINISHED_RUN)]

@@ -8,7 +8,7 @@ import pytest
 import tasks.secrets
 from tasks.extract.api_settings import CONSTANT_CONTACT_SECRET_BLOCK, MAILCHIMP_SECRET_BLOCK
 from tasks.load.settings import DEFAULT_SECRET_BLOCK
-from tasks.secrets import CredentialMissing, SecretUnavailable, block_name_problem, string_credential, variable_read
+from tasks.secrets import CredentialMissing, SecretUnavailable, block_name_problem, block_read, string_credential, variable_read
 
 CREDENTIALS = {
     "HubSpot private-app token": "pat-na1-11111111-2222-3333-4444-555555555555",
@@ -68,3 +68,22 @@ def test_no_such_block_names_a_plain_block(monkeypatch):
 )
 def test_a_named_block_is_read_alone_and_the_variable_only_without_one(named_block, variable, read):
     assert variable_read(named_block, variable) == read
+
+
+@pytest.mark.parametrize(
+    ("named_block", "variable", "read"),
+    [("client-b-token", "HUBSPOT_ACCESS_TOKEN", "client-b-token"), ("client-b-token", "ACME_TOKEN", "client-b-token"),
+     (None, "HUBSPOT_ACCESS_TOKEN", DEFAULT_SECRET_BLOCK), (None, None, DEFAULT_SECRET_BLOCK), ("", "", DEFAULT_SECRET_BLOCK),
+     (None, "ACME_TOKEN", None), ("", "ACME_TOKEN", None)],
+)
+def test_the_default_block_stands_in_only_for_the_default_variable(named_block, variable, read):
+    # An account's own variable, unset, must not fall back to a block holding another client's token.
+    assert block_read(named_block, variable, "HUBSPOT_ACCESS_TOKEN", DEFAULT_SECRET_BLOCK) == read
+
+
+def test_a_variable_read_alone_and_unset_is_named_with_no_block(monkeypatch):
+    monkeypatch.setattr(tasks.secrets, "read_secret_block", no_such_block)
+    with pytest.raises(CredentialMissing) as raised:
+        string_credential({"ACME_TOKEN": "  "}, "ACME_TOKEN", None, "HubSpot access token")
+    assert str(raised.value) == "no HubSpot access token: set ACME_TOKEN"
+    assert string_credential({"ACME_TOKEN": " token-of-acme\n"}, "ACME_TOKEN", None, "HubSpot access token") == "token-of-acme"
