@@ -185,7 +185,7 @@ def create_app(emulator: MailchimpEmulator) -> FastAPI:
     def merge_fields(list_id: str, count: int = Query(DEFAULT_COUNT, le=MAX_COUNT), offset: int = 0):
         if _audience(list_id) is None:
             return problem(404, "Resource Not Found", "The requested resource could not be found.")
-        fields = [{**field, "list_id": list_id} for field in MERGE_FIELDS]
+        fields = [{**field, "list_id": list_id} for field in (*MERGE_FIELDS, *emulator.settings.extra_merge_fields)]
         return {"merge_fields": fields[offset : offset + count], "list_id": list_id, "total_items": len(fields)}
 
     return app

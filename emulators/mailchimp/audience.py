@@ -52,7 +52,10 @@ class Audience:
         statuses = rng.choices(
             list(settings.status_shares), weights=list(settings.status_shares.values()), k=settings.members
         )
-        return cls(settings.list_id, [_member(rng, index, status, settings.list_id) for index, status in enumerate(statuses)])
+        members = [_member(rng, index, status, settings.list_id) for index, status in enumerate(statuses)]
+        for member in members:
+            member["merge_fields"].update((extra["tag"], "") for extra in settings.extra_merge_fields)
+        return cls(settings.list_id, members)
 
     def select(self, status: str | None, since_last_changed: datetime | None) -> list[dict]:
         """The members a listing filters to.

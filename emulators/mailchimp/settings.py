@@ -32,6 +32,9 @@ class MailchimpSettings:
             ``(offset, index, count)`` deletes ``count`` members from position ``index`` just
             after the member page at ``offset`` is served, once; they apply in turn, each at
             the next serving of its offset (three ``(0, 10, 5)`` delete during three reads).
+        extra_merge_fields: Merge fields the audience has beside ``audience.MERGE_FIELDS``
+            (``{"merge_id", "tag", "name", "type"}``), as an account's own (``Do Not Email``);
+            the seeded members' cells of them are empty.
     """
 
     api_key: str = "0123456789abcdef0123456789abcdef-us6"
@@ -49,3 +52,4 @@ class MailchimpSettings:
     response_delay: float = 0.0
     failing_offsets: frozenset[int] = frozenset()
     removals: list[tuple[int, int, int]] = field(default_factory=list)
+    extra_merge_fields: tuple[dict, ...] = ()

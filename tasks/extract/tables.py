@@ -218,7 +218,11 @@ def refuse_files_read_twice(files: Sequence[ReadFile]) -> None:
 
 def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) -> ReadFile:
     """Read a provider API source with its provider's profile, the user's mapping and the run's
-    consent overrides (``ReadOptions.applied``).
+    consent overrides (``ReadOptions.applied``), each record's consent read as the provider's
+    export file would read it (``read_as_export``): a merge or custom field named like a plain
+    opt-out flag is read as one, and a Mailchimp audience's merge fields a mapping's
+    ``[[status.rules]]`` read are read too; neither makes a Mailchimp member's own status less
+    restrictive.
 
     Raises:
         InputError: Another profile is named for it, or the API cannot be read.
@@ -227,13 +231,13 @@ def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) 
     named = options.named_profile
     if named not in (None, name):
         raise InputError(source, f"an API source is read with the {name!r} profile, not {named!r}")
-    if scheme == MAILCHIMP_SCHEME and options.mapping and options.mapping.rules:
-        raise InputError(source, "a mapping's status rules cannot apply: each Mailchimp member's status is its own")
     profile = options.applied(reading_profile(name))
     if scheme == MAILCHIMP_SCHEME:
-        raw = mailchimp_api.read_uri(source, staging_dir, os.environ, options.credentials)
+        audience = mailchimp_api.read_uri(source, staging_dir, os.environ, options.credentials)
+        raw, profile = mailchimp_api.read_as_export(audience, profile, options.consent_overrides)
     else:
-        raw = constant_contact_api.read_uri(source, staging_dir, os.environ, profile, options.credentials)
+        contacts = constant_contact_api.read_uri(source, staging_dir, os.environ, profile, options.credentials)
+        raw, profile = constant_contact_api.read_as_export(contacts, profile, options.consent_overrides)
     return ReadFile(raw, profile, None)
 
 

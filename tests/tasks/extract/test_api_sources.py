@@ -589,16 +589,9 @@ def test_constant_contact_spent_quota_says_when_to_resume(tmp_path, monkeypatch)
         assert server.emulator.limits.used_today == 2
 
 
-def test_an_api_source_keeps_its_providers_profile_and_statuses(tmp_path):
-    from tasks.extract.tables import ReadOptions
-    from tasks.transform.catalog import StatusRule
-    from tasks.transform.mapping_file import UserMapping
-
+def test_an_api_source_keeps_its_providers_profile(tmp_path):
     with pytest.raises(InputError, match="read with the 'constantcontact' profile"):
         read_source("constantcontact://contacts", tmp_path, ReadOptions(profile="generic"))
-    rules = UserMapping(rules=(StatusRule(columns=("Company",), when_present="vip"),))
-    with pytest.raises(InputError, match="status is its own"):
-        read_source(f"mailchimp://{LIST}", tmp_path, ReadOptions(mapping=rules))
 
 
 def test_api_uris_pass_the_location_check_unless_they_carry_a_credential():

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import emulators.mailchimp.app as emulated_api
 from emulators.mailchimp import serve_in_background as mailchimp
-from emulators.mailchimp.audience import MERGE_FIELDS
 from schemas.lineage import SOURCE_STATUS
 from tasks.extract import mailchimp_api
 from tasks.extract.tables import ReadFile, ReadOptions, read_source
@@ -49,11 +47,7 @@ STATUS_RULES = (
 def audience(monkeypatch):
     """An emulated audience serving ``FLAG`` beside its merge fields (every cell empty), its
     key and address in the environment; tests set members' cells."""
-    # The emulator serves its module's merge fields; it has no setting for more of them.
-    monkeypatch.setattr(emulated_api, "MERGE_FIELDS", (*MERGE_FIELDS, FLAG))
-    with mailchimp(members=120) as server:
-        for member in server.emulator.audience.members:
-            member["merge_fields"]["NOEMAIL"] = ""
+    with mailchimp(members=120, extra_merge_fields=(FLAG,)) as server:
         monkeypatch.setenv("MAILCHIMP_API_KEY", server.settings.api_key)
         monkeypatch.setenv("MAILCHIMP_BASE_URL", server.api_url)
         yield server
