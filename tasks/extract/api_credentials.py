@@ -2,8 +2,9 @@
 
 Never the URI and never a flow parameter's value (Prefect stores parameters):
 ``schemas.params.SourceCredentials`` names the variables and blocks, and this module reads
-them when a source is read. Per provider, the environment wins when it holds a credential;
-otherwise the Secret block is read (the one named, else the default name):
+them when a source is read. Per provider, a Secret block named is the only place read, and so
+is a variable (a prefix) of the run's own, such as a manifest account's; the default variables
+below are read first, then the default blocks (``tasks.secrets.block_read``):
 
 - Mailchimp: ``MAILCHIMP_API_KEY``, else the block ``mailchimp-api-key`` holding the key.
 - Constant Contact: ``CONSTANT_CONTACT_TOKEN`` (an access token) and/or
@@ -28,11 +29,21 @@ from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract.api_settings import (
     CONSTANT_CONTACT_CREDENTIAL_ENV,
+    CONSTANT_CONTACT_ENV_PREFIX,
     CONSTANT_CONTACT_SECRET_BLOCK,
+    MAILCHIMP_KEY_ENV,
     MAILCHIMP_SECRET_BLOCK,
 )
 from tasks.extract.api_helpers import run_logger
-from tasks.secrets import CredentialMissing, SecretUnavailable, read_secret_block, save_secret_block, string_credential, variable_read
+from tasks.secrets import (
+    CredentialMissing,
+    SecretUnavailable,
+    block_read,
+    read_secret_block,
+    save_secret_block,
+    string_credential,
+    variable_read,
+)
 
 _REFRESH_PARTS = "{refresh_token} and {client_id} (and {client_secret}, for the authorization-code flow)"
 """The credentials a refresh needs, named as where they are set (variables or a block's keys)."""
@@ -63,13 +74,13 @@ class ConstantContactCredentials:
 
 
 def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[str, str]) -> str:
-    """The Mailchimp API key: from the Secret block the run names, alone; else its environment
-    variable when set, else the default block (``variable_read``).
+    """The Mailchimp API key: from the Secret block or the variable the run names, alone; a run
+    naming neither reads ``MAILCHIMP_API_KEY``, then the default block (``block_read``).
 
     Raises:
         InputError: Neither holds a key (one line naming both).
     """
-    block = where.mailchimp_secret_block or MAILCHIMP_SECRET_BLOCK
+    block = block_read(where.mailchimp_secret_block, where.mailchimp_key_env, MAILCHIMP_KEY_ENV, MAILCHIMP_SECRET_BLOCK)
     try:
         return string_credential(environ, variable_read(where.mailchimp_secret_block, where.mailchimp_key_env), block, "Mailchimp API key")
     except CredentialMissing as error:
@@ -79,14 +90,16 @@ def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[st
 def constant_contact_credentials(
     source: str, where: SourceCredentials, environ: Mapping[str, str]
 ) -> ConstantContactCredentials:
-    """Constant Contact's credentials: from the Secret block the run names, alone; else the
-    ``<prefix>_*`` variables when one holds a token, else the default block (``variable_read``).
+    """Constant Contact's credentials: from the Secret block or the ``<prefix>_*`` variables the
+    run names, alone; a run naming neither reads ``CONSTANT_CONTACT_*``, then the default block
+    (``block_read``).
 
     Raises:
         InputError: Neither holds a token, or a refresh token comes without its client id.
     """
     prefix = variable_read(where.constant_contact_secret_block, where.constant_contact_env_prefix)
-    block = where.constant_contact_secret_block or CONSTANT_CONTACT_SECRET_BLOCK
+    block = block_read(where.constant_contact_secret_block, where.constant_contact_env_prefix, CONSTANT_CONTACT_ENV_PREFIX,
+                       CONSTANT_CONTACT_SECRET_BLOCK)
     if prefix:
         names = {key: f"{prefix}_{suffix}" for key, suffix in CONSTANT_CONTACT_CREDENTIAL_ENV.items()}
         found = {key: environ.get(name, "").strip() or None for key, name in names.items()}
@@ -94,7 +107,10 @@ def constant_contact_credentials(
             hint = "set " + _REFRESH_PARTS.format(**names)
             credentials = ConstantContactCredentials(**found, origin=names["refresh_token"], refresh_hint=hint)
             return _checked(source, credentials, names["client_id"])
-        asked = f"set {names['access_token']} (or {names['refresh_token']} and {names['client_id']}) or create"
+        wanted = f"set {names['access_token']} (or {names['refresh_token']} and {names['client_id']})"
+        if block is None:
+            raise InputError(source, f"no Constant Contact credentials: {wanted}")
+        asked = f"{wanted} or create"
     else:
         asked = "create"
     value = _read_block(source, block, f"no Constant Contact credentials: {asked} a Prefect Secret block named {block!r}")
