@@ -160,7 +160,7 @@ class HubSpotPortal:
         *args: Any,
         what: str,
         landed: Callable[[], Any] | None = None,
-        final: Callable[[BaseException, int], bool] | None = None,
+        final: Callable[[BaseException], bool] | None = None,
         **kwargs: Any,
     ) -> Any:
         """Call an SDK ``..._with_http_info`` method with retries, throttled by the budget.
@@ -174,9 +174,8 @@ class HubSpotPortal:
             what: The request as ``METHOD /path`` for messages.
             landed: For a write that is not safe to repeat, what finds it applied after an
                 answer was lost (``call_with_retries``).
-            final: Which error answers are the caller's as they come, given how many 429
-                waits the request has had: raised to it as an :class:`HttpError`, not retried
-                (``call_with_retries``).
+            final: Which error answers are the caller's as they come: raised to it as an
+                :class:`HttpError`, not retried (``call_with_retries``).
             **kwargs: Its keyword arguments.
 
         Returns:
@@ -239,7 +238,7 @@ class HubSpotPortal:
         send: Callable[[], tuple[Any, Any]],
         what: str,
         landed: Callable[[], Any] | None,
-        final: Callable[[BaseException, int], bool] | None = None,
+        final: Callable[[BaseException], bool] | None = None,
     ) -> Any:
         """``call_with_retries`` with the portal's own bound on attempts, if any, and a portal that
         never answered named by its URL (a wrong ``--portal-url`` or no network), which the

@@ -22,7 +22,7 @@ once (:func:`imports_day_warning`), nothing waits on it. An import creation HubS
 (:func:`refused_for_imports_limit`), is not retried: the file is left unfinished, with one line
 naming the likely cause and when to rerun (:func:`imports_limit_refusal`). A 429 that names no
 limit at all (no body, as a proxy may answer) is waited out as a rate window
-``UNNAMED_429_WAITS`` times first (:func:`creation_refusal_final`).
+``UNNAMED_429_WAITS`` times first (:class:`CreationRefusals`).
 """
 
 from __future__ import annotations
@@ -117,18 +117,27 @@ def names_no_limit(error: BaseException) -> bool:
     return not (rate_policy(error) or error_body(error).get("category"))
 
 
-def creation_refusal_final(error: BaseException, rate_waits: int) -> bool:
-    """Whether an import creation's failure goes to the caller now rather than be retried.
+class CreationRefusals:
+    """Which of one import creation's failures go to the caller now rather than be retried
+    (``call_with_retries``' ``final``; a new one for each creation).
 
     A 429 :func:`imports_limit_429` takes for the imports a day does, at once when it names its
     limit; one that names none (:func:`names_no_limit`) may be a proxy's or a short window's, so
-    only after ``UNNAMED_429_WAITS`` waits of the rate window have not lifted it.
-
-    Args:
-        error: What the creation raised.
-        rate_waits: How many 429 waits the creation has had.
+    only once ``UNNAMED_429_WAITS`` waits of the rate window after such 429s have not lifted it.
+    They are counted apart from the ten-second window's 429s, which may come before them.
     """
-    return imports_limit_429(error) and (rate_waits >= UNNAMED_429_WAITS or not names_no_limit(error))
+
+    def __init__(self) -> None:
+        self.naming_no_limit = 0
+
+    def __call__(self, error: BaseException) -> bool:
+        """Whether ``error``, the creation's latest failure, goes to the caller now."""
+        if not imports_limit_429(error):
+            return False
+        if not names_no_limit(error):
+            return True
+        self.naming_no_limit += 1
+        return self.naming_no_limit > UNNAMED_429_WAITS
 
 
 def refused_for_imports_limit(error: BaseException) -> bool:
@@ -294,7 +303,7 @@ def submit_import(
     Raises:
         HttpError: HubSpot refused to create the import; a 429 that may be the portal's imports
             a day (:func:`imports_limit_429`) without the ten-second window's retries, or after
-            a few when it names no limit (:func:`creation_refusal_final`).
+            a few when it names no limit (:class:`CreationRefusals`).
     """
     with values_as_they_are(plan.path(entry["file"]), plan.directory) as upload:
         header = read_header(upload)
@@ -318,7 +327,7 @@ def submit_import(
             what=f"POST {_IMPORTS_PATH}",
             landed=created,
             # A wait of seconds does not lift the portal's imports a day: no ten-second retries.
-            final=creation_refusal_final,
+            final=CreationRefusals(),
         )
     if journal is not None:
         journal.submitted(plan, entry, str(response.id))

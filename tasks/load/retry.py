@@ -297,7 +297,7 @@ def call_with_retries(
     rng: random.Random | None = None,
     landed: Callable[[], T | None] | None = None,
     max_attempts: int | None = None,
-    final: Callable[[BaseException, int], bool] | None = None,
+    final: Callable[[BaseException], bool] | None = None,
 ) -> T:
     """Send one request, retrying by cause (see the module's table).
 
@@ -313,8 +313,8 @@ def call_with_retries(
         max_attempts: How many attempts a request failing transiently (a timeout, a 5xx, a
             lock) gets; ``settings.MAX_ATTEMPTS`` by default. A quick question whose answer is
             optional asks with fewer.
-        final: Which failures are the caller's as they come: asked of each, with how many 429
-            waits the request has had so far, before its cause is weighed; one it picks is not
+        final: Which failures are the caller's as they come: asked of each failure before its
+            cause is weighed (once a failure, so it may count them); one it picks is not
             retried nor waited on but raised at once, an error answer as an :class:`HttpError`
             (a 429 refusing an import for the portal's imports a day, which no wait lifts).
 
@@ -343,7 +343,7 @@ def call_with_retries(
             headers = getattr(error, "headers", None)
             budget.release(ticket, headers)
             # The caller's pick is not retried: it leaves as a non-retryable answer does.
-            cause = Cause.FATAL if final is not None and final(error, rate_waits) else classify(error)
+            cause = Cause.FATAL if final is not None and final(error) else classify(error)
             if cause in (Cause.RATE_WINDOW, Cause.RATE_SECOND):
                 rate_waits += 1
                 if rate_waits > settings.MAX_RATE_LIMIT_WAITS:

@@ -11,7 +11,7 @@ import pytest
 from tasks.load import settings
 from tasks.load.imports import (
     UNNAMED_429_WAITS,
-    creation_refusal_final,
+    CreationRefusals,
     import_contacts_files,
     imports_limit_429,
     names_no_limit,
@@ -35,7 +35,7 @@ FILE_TOO_LARGE = refused({"policyName": None, "category": "RATE_LIMITS", "subCat
 
 
 @pytest.mark.parametrize(
-    ("error", "rate_waits", "final"),
+    ("error", "unnamed_before", "final"),
     [
         (IMPORTS_A_DAY, 0, True),
         (refused({"policyName": "IMPORTS_DAILY"}), 0, True),
@@ -53,8 +53,10 @@ FILE_TOO_LARGE = refused({"policyName": None, "category": "RATE_LIMITS", "subCat
         (ConnectionError("reset"), UNNAMED_429_WAITS, False),
     ],
 )
-def test_which_creation_refusals_go_to_the_caller_and_when(error, rate_waits, final):
-    assert creation_refusal_final(error, rate_waits) is final
+def test_which_creation_refusals_go_to_the_caller_and_when(error, unnamed_before, final):
+    refusals = CreationRefusals()
+    assert not any(refusals(NO_BODY) for _ in range(unnamed_before))
+    assert refusals(error) is final
 
 
 def test_a_null_policy_name_is_read_as_no_policy():
@@ -67,7 +69,7 @@ def test_a_null_policy_name_is_read_as_no_policy():
 def test_a_429_naming_no_limit_is_waited_out_as_a_window():
     rate_budget, sleeps = budget()
     send = scripted(NO_BODY, NO_BODY, "created")
-    assert call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports", final=creation_refusal_final) == "created"
+    assert call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports", final=CreationRefusals()) == "created"
     assert len(sleeps.waits) == 2
 
 
@@ -75,9 +77,16 @@ def test_a_429_naming_no_limit_goes_to_the_caller_after_its_waits():
     rate_budget, sleeps = budget()
     send = scripted(*[NO_BODY] * (UNNAMED_429_WAITS + 1), "never")
     with pytest.raises(HttpError) as raised:
-        call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports", final=creation_refusal_final)
+        call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports", final=CreationRefusals())
     assert raised.value.status == 429 and raised.value.__cause__ is NO_BODY
     assert len(send.calls) == UNNAMED_429_WAITS + 1 and len(sleeps.waits) == UNNAMED_429_WAITS
+
+
+def test_ten_second_window_429s_before_do_not_spend_the_waits_of_a_429_naming_no_limit():
+    rate_budget, sleeps = budget()
+    send = scripted(WINDOW, WINDOW, WINDOW, *[NO_BODY] * UNNAMED_429_WAITS, "created")
+    assert call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports", final=CreationRefusals()) == "created"
+    assert len(sleeps.waits) == 3 + UNNAMED_429_WAITS
 
 
 def test_an_import_refused_429_without_a_body_is_rejected_after_the_windows_waits(portal, emulator, tmp_path, caplog, monkeypatch):

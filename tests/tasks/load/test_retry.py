@@ -357,8 +357,8 @@ def test_an_answer_the_caller_picks_as_final_is_raised_at_once_as_an_http_error(
     refusal = FakeApiError(429, {"category": "RATE_LIMITS", "message": "no more today"}, {"X-Request-Id": "9"})
     asked = []
 
-    def final(error, rate_waits):
-        asked.append((error, rate_waits))
+    def final(error):
+        asked.append(error)
         return error is refusal
 
     send = scripted(refusal, "never")
@@ -366,21 +366,12 @@ def test_an_answer_the_caller_picks_as_final_is_raised_at_once_as_an_http_error(
         call_with_retries(send, budget=rate_budget, what="POST /crm/v3/imports", final=final)
     assert (raised.value.status, raised.value.body, raised.value.headers) == (429, refusal.body, refusal.headers)
     assert raised.value.__cause__ is refusal
-    assert asked == [(refusal, 0)]
+    assert asked == [refusal]
     assert len(send.calls) == 1 and sleeps.waits == [] and rate_budget.released == 1
-
-
-def test_the_caller_is_told_how_many_429_waits_came_before():
-    rate_budget, sleeps = budget()
-    window = rate_limited("TEN_SECONDLY_ROLLING", 100)
-    send = scripted(window, window, window, "never")
-    with pytest.raises(HttpError):
-        call_with_retries(send, budget=rate_budget, what="GET /x", final=lambda error, rate_waits: rate_waits == 2)
-    assert len(send.calls) == 3 and sleeps.waits == [0.1, 0.1]
 
 
 def test_an_answer_the_caller_does_not_pick_is_retried_by_its_cause():
     rate_budget, sleeps = budget()
     send = scripted(rate_limited("TEN_SECONDLY_ROLLING", 500), "ok")
-    assert call_with_retries(send, budget=rate_budget, what="GET /x", final=lambda error, rate_waits: False) == "ok"
+    assert call_with_retries(send, budget=rate_budget, what="GET /x", final=lambda error: False) == "ok"
     assert sleeps.waits == [0.5]
