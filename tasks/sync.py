@@ -62,6 +62,7 @@ import fsspec
 import polars as pl
 
 from schemas.contact import LAST_CHANGED, LAST_CHANGED_FORMAT, SOURCES, SOURCES_SEPARATOR
+from tasks.csv_safety import restore_formulas
 from tasks.extract.api_helpers import query_item
 from tasks.extract.api_settings import API_SCHEMES, api_scheme
 from tasks.extract.locations import CHAIN_SEPARATOR
@@ -341,7 +342,9 @@ def _lineage_state(plan: LoadPlan) -> pl.DataFrame:
     )
     from_api = pl.col(SOURCES).str.contains(_API_SOURCE).fill_null(False)
     return (
-        lineage.select(pl.col("email"), changed.alias(LAST_CHANGED), from_api.alias(FROM_API))
+        # The planned emails are read as the load sends them (``normalise_email``): so is the
+        # lineage's, which the CSV holds neutralised (``'+gone@example.com``).
+        lineage.select(restore_formulas(pl.col("email")).alias("email"), changed.alias(LAST_CHANGED), from_api.alias(FROM_API))
         .unique("email", keep="first")
         .collect()
     )

@@ -323,11 +323,13 @@ def test_the_planned_state_has_each_contacts_change_time_and_whether_an_api_gave
         ("a@x.com", "Ann", T2, f"{FILE_ROW} | {API_ROW}"),
         ("b@x.com", "Bo", T1, FILE_ROW),
         ("c@x.com", "Cy", None, f"{FILE_ROW} | {cc_row}"),
+        # Written '+dee@x.com in the plan's CSV files, lineage.csv's too.
+        ("+dee@x.com", "Dee", T3, API_ROW),
     )
 
     assert state_.columns == list(SNAPSHOT_SCHEMA)
     assert state_.select("email", "last_changed", "from_api").rows() == [
-        ("a@x.com", T2, True), ("b@x.com", T1, False), ("c@x.com", None, True)
+        ("a@x.com", T2, True), ("b@x.com", T1, False), ("c@x.com", None, True), ("+dee@x.com", T3, True)
     ]
 
 
