@@ -228,12 +228,14 @@ class MigrationParameters(PlanParameters):
     token_env: EnvironmentVariableName = Field(
         default=TOKEN_ENV_VAR,
         description="Environment variable holding the HubSpot private-app token (read by the process running the flow), "
-        "when no Secret block is named; empty: read only the Secret block.",
+        "when no Secret block is named: the only place read, unless it is HUBSPOT_ACCESS_TOKEN, which is followed by "
+        "the block hubspot-access-token; empty: read only the block hubspot-access-token.",
     )
     token_secret_block: Annotated[str | None, secret_block_name(f"the token in {TOKEN_ENV_VAR}"), BLOCK_NAME_SCHEMA] = Field(
         default=None,
         description="Name of a Prefect Secret block holding the token: when given, the only place the token is read "
-        "(the environment variable is ignored). Empty: the environment variable, else the block hubspot-access-token.",
+        "(the environment variable is ignored). Empty: the environment variable (then, for HUBSPOT_ACCESS_TOKEN, "
+        "the block hubspot-access-token).",
     )
     portal_id: int | None = Field(
         default=None,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.client import HubSpotPortal, PortalDetails
-from tasks.secrets import variable_read
+from tasks.secrets import block_read, variable_read
 
 # Where a run's expected portal id comes from, as the person who gave it would look for it.
 _GIVEN_BY = "the run's portal id (--portal-id, or portal_id in the manifest)"
@@ -46,14 +46,14 @@ class ExpectedPortal:
     ) -> ExpectedPortal | None:
         """The expectation of a run's parameters, its token located as ``resolve_token`` finds it
         (the Secret block when one is named, else the variable when it holds a token, else the
-        default block).
+        default block where ``block_read`` reads it: after ``HUBSPOT_ACCESS_TOKEN`` only).
 
         Args:
             portal_id: The portal id the run was given; None when it was given none.
             token_env: The environment variable the token is read from when no block is named
                 (None: none).
             token_secret_block: The Secret block the token is read from alone (None: the
-                variable, then the default block).
+                variable, then for ``HUBSPOT_ACCESS_TOKEN`` the default block).
             environ: The environment the token is read from.
 
         Returns:
@@ -64,7 +64,8 @@ class ExpectedPortal:
         variable = variable_read(token_secret_block, token_env)
         if variable and environ.get(variable, "").strip():
             return cls(portal_id, variable)
-        return cls(portal_id, f"Prefect Secret block {token_secret_block or settings.DEFAULT_SECRET_BLOCK!r}")
+        block = block_read(token_secret_block, token_env, settings.TOKEN_ENV_VAR, settings.DEFAULT_SECRET_BLOCK)
+        return cls(portal_id, f"Prefect Secret block {block!r}" if block else variable)
 
 
 def portal_refusal(details: PortalDetails | None, expected: ExpectedPortal) -> str | None:
