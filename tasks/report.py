@@ -471,15 +471,15 @@ def _files_sent(results: list[dict]) -> str:
     ``1 import(s), 2 file(s) by batch upsert (the marketing status of 1 of them by import)`` (a
     file sent by batch upsert is no import; its contacts' marketing status is set by one). An
     import HubSpot ended ``FAILED`` and the run submitted again is one more: each counts toward
-    the portal's imports a day (``3 import(s) (1 of them submitted again after it FAILED)``)."""
+    the portal's imports a day (``3 import(s) (1 of them FAILED and submitted again)``)."""
     from tasks.load.upsert import UPSERT
 
     upserted = [result for result in results if result.get("path") == UPSERT]
     marked = sum(bool(result.get("import_id")) for result in upserted)
     again = sum(len(result.get("previous_import_ids") or []) for result in results)
-    imports = f"{len(results) - len(upserted) + marked + again} import(s)" + (
-        f" ({again} of them submitted again after it FAILED)" if again else ""
-    )
+    # A file HubSpot refused to import at creation has no import id: no import of it exists.
+    created = sum(bool(result.get("import_id")) for result in results) + again
+    imports = f"{created} import(s)" + (f" ({again} of them FAILED and submitted again)" if again else "")
     if not upserted:
         return imports
     return f"{imports}, {len(upserted)} file(s) by batch upsert" + (

@@ -152,10 +152,31 @@ def _load(load: dict | None) -> str:
     # Which portal, when HubSpot said (its id tells a sandbox from production at the same URL).
     account = f", HubSpot portal {load['portal_id']} ({escape(str(load.get('account_type')))})" if load.get("portal_id") else ""
     warnings = "".join(f"<p class='bad'>Warning: {escape(warning)}</p>" for warning in load.get("warnings", []))
+    waiting = _waiting(load)
     return (
         f"<h2>HubSpot</h2><p>Portal <code>{escape(str(load.get('portal', '')))}</code>{account}</p>{status}{table}{opted}"
-        f"{warnings}{_reconciliation(load.get('reconciliation'), failed)}"
+        f"{waiting}{warnings}{_reconciliation(load.get('reconciliation'), failed)}"
     )
+
+
+def _waiting(load: dict) -> str:
+    """What the load left for the rerun: list members and companies of files whose import did not
+    finish, and contacts HubSpot does not hold (their rows failed), which get no company."""
+    listed = sum(static.get("waiting", 0) for static in load.get("lists", []))
+    companies = load.get("companies") or {}
+    said = [
+        f"{listed:,} contact(s) not added to their list yet" if listed else "",
+        f"{companies.get('waiting', 0):,} contact(s) without their company yet" if companies.get("waiting") else "",
+    ]
+    lines = []
+    if any(said):
+        lines.append(
+            f"<p class='bad'>{' and '.join(s for s in said if s)}: their file's import did not finish; "
+            "the same command sends them again, then does these.</p>"
+        )
+    if companies.get("missing"):
+        lines.append(f"<p>{companies['missing']:,} contact(s) with a company domain are not in HubSpot (their rows failed): no company was made for them.</p>")
+    return "".join(lines)
 
 
 def _reconciliation(reconciliation: dict | None, failed: int) -> str:

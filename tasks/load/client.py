@@ -90,8 +90,9 @@ class HubSpotPortal:
             shares for this portal and token (``RateBudget.for_portal``).
         timeout: Each request's (connect, read) timeouts in seconds; the load's by default.
         attempts: How many attempts a request that keeps failing transiently (a timeout, a 5xx)
-            gets; None leaves the bound to ``call_with_retries`` (``settings.MAX_ATTEMPTS``).
-            A quick question whose answer is optional asks with short ``timeout`` and few attempts.
+            or answered 429 gets; None leaves the bounds to ``call_with_retries``
+            (``settings.MAX_ATTEMPTS``, ``settings.MAX_RATE_LIMIT_WAITS``). A quick question whose
+            answer is optional asks with short ``timeout`` and few attempts.
         asked_for: Whom the requests are for (``account acme``), named before each request in
             the messages of its retries and failures; None names none.
 

@@ -171,7 +171,7 @@ def ask_account_portal(account: AccountSpec, runs_elsewhere: bool, loaded_into: 
 
     The question goes through the client every request of a load goes through
     (:attr:`HubSpotPortal.details`: the portal's rate budget, headers), with short timeouts and
-    one retry (:data:`ASK_TIMEOUT_SECONDS`, :data:`ASK_ATTEMPTS`), its messages naming the
+    one retry or one 429 wait (:data:`ASK_TIMEOUT_SECONDS`, :data:`ASK_ATTEMPTS`), its messages naming the
     account. No token here, a token HubSpot refuses and a portal that does not answer in time
     are no error: the account's own run meets them and fails alone, with its plan's ledger.
 

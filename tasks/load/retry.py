@@ -310,9 +310,10 @@ def call_with_retries(
         landed: For a write that is not safe to repeat: asked before each retry of a
             transient failure (which may have been applied) whether it was; what it finds
             is the result, ``None`` sends the request again.
-        max_attempts: How many attempts a request failing transiently (a timeout, a 5xx, a
-            lock) gets; ``settings.MAX_ATTEMPTS`` by default. A quick question whose answer is
-            optional asks with fewer.
+        max_attempts: How many attempts a request gets, failing transiently (a timeout, a 5xx,
+            a lock) or answered 429 (never more than ``settings.MAX_RATE_LIMIT_WAITS`` waits);
+            by default ``settings.MAX_ATTEMPTS`` for the first and the waits for the second. A
+            quick question whose answer is optional asks with fewer, and waits as little.
         final: Which failures are the caller's as they come: asked of each failure before its
             cause is weighed (once a failure, so it may count them); one it picks is not
             retried nor waited on but raised at once, an error answer as an :class:`HttpError`
@@ -333,6 +334,7 @@ def call_with_retries(
     """
     what = mask_emails_in(what)
     attempts_allowed = settings.MAX_ATTEMPTS if max_attempts is None else max_attempts
+    waits_allowed = settings.MAX_RATE_LIMIT_WAITS if max_attempts is None else min(settings.MAX_RATE_LIMIT_WAITS, max_attempts - 1)
     failures = 0
     rate_waits = 0
     while True:
@@ -346,10 +348,10 @@ def call_with_retries(
             cause = Cause.FATAL if final is not None and final(error) else classify(error)
             if cause in (Cause.RATE_WINDOW, Cause.RATE_SECOND):
                 rate_waits += 1
-                if rate_waits > settings.MAX_RATE_LIMIT_WAITS:
+                if rate_waits > waits_allowed:
                     raise LoadError(
                         f"{what}: HubSpot kept answering 429 ({cause.value}) after "
-                        f"{settings.MAX_RATE_LIMIT_WAITS} waits; another app may be using the "
+                        f"{waits_allowed} waits; another app may be using the "
                         "portal's budget. Rerun later."
                     ) from error
                 if cause is Cause.RATE_WINDOW:

@@ -72,9 +72,11 @@ def file_result(path: str | None, import_id: int | None, *failed_before: int) ->
         ([file_result("upsert", 5), file_result("upsert", None)],
          "1 import(s), 2 file(s) by batch upsert (the marketing status of 1 of them by import)"),
         # An import HubSpot ended FAILED, submitted again in the run: both count toward the day's.
-        ([file_result(None, 2, 1), file_result(None, 3)], "3 import(s) (1 of them submitted again after it FAILED)"),
+        ([file_result(None, 2, 1), file_result(None, 3)], "3 import(s) (1 of them FAILED and submitted again)"),
+        # HubSpot refused to create the second file's import (the imports a day): none exists.
+        ([file_result(None, 1), file_result(None, None)], "1 import(s)"),
     ],
-    ids=["imports", "one of each", "upserts", "a failed import submitted again"],
+    ids=["imports", "one of each", "upserts", "a failed import submitted again", "an import refused at creation"],
 )
 def test_contacts_files_are_counted_by_how_they_went(capsys, files, counted):
     load = {"portal": "http://127.0.0.1:1", "portal_id": None, "imports": files, "opt_outs": {"unsubscribed": 10}, "rows_failed": 0}

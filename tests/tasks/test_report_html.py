@@ -50,6 +50,18 @@ def test_the_portal_loaded_is_named_by_its_id_when_hubspot_said():
     assert "<code>http://127.0.0.1:1</code>, HubSpot portal 123456 (SANDBOX)</p>" in render_report_html(named, {})
 
 
+def test_what_waits_for_the_rerun_is_shown():
+    load = {**REPORT["load"], "lists": [{"name": "m", "list_id": "1", "added": 0, "waiting": 3}],
+            "companies": {"created": 0, "existing": 0, "associated": 0, "waiting": 3, "missing": 1}}
+    page = render_report_html({**REPORT, "load": load}, {})
+    assert (
+        "<p class='bad'>3 contact(s) not added to their list yet and 3 contact(s) without their company yet: their file's "
+        "import did not finish; the same command sends them again, then does these.</p>"
+    ) in page
+    assert "1 contact(s) with a company domain are not in HubSpot (their rows failed): no company was made for them." in page
+    assert "not added to their list" not in render_report_html(REPORT, {})
+
+
 def test_the_loads_warnings_are_shown_escaped():
     warning = "Onramp has created 42 imports (46 rows) in this portal in the last 24 hours: <a free portal> may create 50"
     page = render_report_html({**REPORT, "load": {**REPORT["load"], "warnings": [warning]}}, {})

@@ -59,7 +59,7 @@ def test_the_html_never_claims_a_match_for_rows_that_failed(portal, emulator, tm
     assert report["load"]["rows_failed"] == 3
     # Both of the file's imports, the FAILED one submitted again, count toward the day's.
     assert console(report, capsys).endswith(
-        ": 2 import(s) (1 of them submitted again after it FAILED), 0 opted out, 3 row(s) failed (report.json load.errors)"
+        ": 2 import(s) (1 of them FAILED and submitted again), 0 opted out, 3 row(s) failed (report.json load.errors)"
     )
     page = render_report_html(report)
     assert "holds exactly" not in page

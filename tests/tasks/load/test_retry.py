@@ -352,6 +352,15 @@ def test_fewer_attempts_without_an_answer_is_an_unreachable_portal():
     assert (raised.value.attempts, raised.value.reason) == (2, "Connection refused")
 
 
+def test_fewer_attempts_also_bound_the_429_waits():
+    rate_budget, sleeps = budget()
+    window = rate_limited("TEN_SECONDLY_ROLLING", 100)
+    send = scripted(window, window, "never")
+    with pytest.raises(LoadError, match="kept answering 429 .* after 1 waits"):
+        call_with_retries(send, budget=rate_budget, what="GET /account-info/v3/details", max_attempts=2)
+    assert len(send.calls) == 2 and sleeps.waits == [0.1]
+
+
 def test_an_answer_the_caller_picks_as_final_is_raised_at_once_as_an_http_error():
     rate_budget, sleeps = budget()
     refusal = FakeApiError(429, {"category": "RATE_LIMITS", "message": "no more today"}, {"X-Request-Id": "9"})
