@@ -6,8 +6,9 @@ import tempfile
 from pathlib import Path
 
 from schemas.lineage import SOURCE_STATUS
+from tasks.extract import mailchimp
 from tasks.extract.api_helpers import source_parts
-from tasks.extract.api_settings import API_SOURCE_KINDS, PER_ROW_STATUS, api_scheme
+from tasks.extract.api_settings import API_SOURCE_KINDS, MAILCHIMP_PROFILE, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import split_sheet
 from tasks.extract.tables import ReadFile, ReadOptions, read_source
 from tasks.transform.catalog import all_profiles, describe
@@ -61,11 +62,16 @@ def _describe_file(read: ReadFile) -> dict:
 
 def _unread_row_status(read: ReadFile) -> str:
     """The status a row no consent column reads gets: the one its file's (or sheet's) name gives,
-    else the profile's default (``bounces.csv`` is bounced, not ``no_consent``)."""
+    else the profile's default (``bounces.csv`` is bounced, not ``no_consent``); a Mailchimp
+    export's, whose columns some rule reads too, the status Mailchimp names its file for
+    (empty for an audience read through the API: each member's own)."""
     if read.raw.status != PER_ROW_STATUS:
         # The status every row of the file carries: its name's, or a Mailchimp export's.
         return read.raw.status
-    return read.profile.file_status(*split_sheet(read.raw.uri))
+    file_name, sheet = split_sheet(read.raw.uri)
+    if read.profile.name == MAILCHIMP_PROFILE:
+        return mailchimp.status_from_filename(file_name) or ""
+    return read.profile.file_status(file_name, sheet)
 
 
 def _how_read(read: ReadFile) -> dict:

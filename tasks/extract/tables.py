@@ -300,7 +300,8 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     if name_status not in profile.profile.consent.opt_out_statuses:
         # A plain opt-out flag beside the profile's own columns is read too (unconfirmed: it may
         # merely share a flag's name; in a Mailchimp export, a merge field's), whichever profile
-        # the headers or the user chose; the refusals weigh it as read. A file whose name opts
+        # the headers or the user chose; the refusals weigh its column as read, never as the
+        # opt-out a name gives a row whose flag holds nothing. A file whose name opts
         # out is read by its name and its profile's own columns, as before such flags were
         # read: a flag set agrees with the name.
         # The run's --consent is applied again: the borrowed status is the profile's only now

@@ -246,6 +246,9 @@ class ReadingProfile:
             of the file's consent columns, if any: the fallback profile another's
             (``detect_profile``), any other the fallback's opt-out flags
             (``reading_fallback_opt_outs``).
+        mapping_rules: The rules among ``rules`` a user's mapping added (``with_mapping``): they
+            read a column beside the profile's own rules and the plain opt-out flags it borrows,
+            never instead of them.
     """
 
     name: str
@@ -257,11 +260,16 @@ class ReadingProfile:
     file_statuses: tuple[tuple[str, str], ...]
     timestamp_formats: tuple[str, ...]
     consent_from: str | None = None
+    mapping_rules: tuple[StatusRule, ...] = ()
 
     @property
     def format(self) -> str:
         """The source format rows read with this profile carry."""
         return self.profile.format
+
+    def own_rules(self) -> tuple[StatusRule, ...]:
+        """Its status rules but those a user's mapping added: the profile's own and those it borrowed."""
+        return tuple(rule for rule in self.rules if rule not in self.mapping_rules)
 
     def score(self, headers: Sequence[str]) -> int:
         """How many of a file's headers identify this source."""
@@ -528,7 +536,13 @@ class ReadingProfile:
                 )
         profile = dataclasses.replace(self.profile, default_properties=defaults, custom_properties=customs)
         email_columns = (mapping.email, *self.email_columns) if mapping.email else self.email_columns
-        mapped = dataclasses.replace(self, profile=profile, email_columns=email_columns, rules=self.rules + mapping.rules)
+        mapped = dataclasses.replace(
+            self,
+            profile=profile,
+            email_columns=email_columns,
+            rules=self.rules + mapping.rules,
+            mapping_rules=self.mapping_rules + mapping.rules,
+        )
         return mapped.with_consent_overrides(mapping.consent)
 
 
@@ -680,10 +694,7 @@ def name_opt_out_of(format: str, file_name: str, sheet: str | None = None) -> st
         no bundled profile reads ``format``.
     """
     profile = _profile_of_format(format)
-    if profile is None:
-        return None
-    said = profile.name_status(file_name, sheet)
-    return said if said in profile.profile.consent.opt_out_statuses else None
+    return name_opt_out(profile, file_name, sheet=sheet) if profile else None
 
 
 def _profile_of_format(format: str) -> ReadingProfile | None:
@@ -838,9 +849,12 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -
     restrictive readings (``non_marketing_contact``) the flag's wins, so the report counts every
     row the flag is set in and a run's ``opt_out_flag_unconfirmed=opted_out`` opts out all of them.
 
+    A mapping's ``[[status.rules]]`` reading such a flag (``column_prefixes = ["Email Opt"]``
+    catching a merge field ``Email Opt Out``) read it beside the borrowed rule, not instead: the
+    most restrictive reading wins, so a rule can make a flagged row opted out, never marketing.
+
     Args:
-        profile: The profile the file is read with, with the user's mapping applied (a column
-            its ``[[status.rules]]`` read is read as they say).
+        profile: The profile the file is read with, with the user's mapping applied.
         headers: The file's headers, as written in the file.
 
     Returns:
@@ -856,7 +870,7 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -
     rules = tuple(rule.giving(OPT_OUT_FLAG_UNCONFIRMED_STATUS) for rule in fallback.rules if rule.statuses() <= opt_outs)
     consent = ConsentPolicy.from_mapping(fallback.format, {OPT_OUT_FLAG_UNCONFIRMED_STATUS: Outcome.NON_MARKETING.value})
     lender = dataclasses.replace(fallback, rules=rules, profile=dataclasses.replace(fallback.profile, consent=consent))
-    read = set(consent_headers(profile, headers))
+    read = {header for rule in profile.own_rules() for header in rule.headers_read(headers)}
     flags = [header for header in consent_headers(lender, headers) if header not in read]
     if not flags:
         return profile
@@ -884,11 +898,15 @@ class UnreadConsent:
         reader: The bundled profile that reads it.
         columns: The file's headers (as written) the reader takes consent from; empty when the
             consent is in the file's name.
-        name_status: The opt-out status the file's name gives under the reader (a per-status
-            export: ``unsubscribed.xlsx``), when the consent is there.
+        name_status: The opt-out status the file's name gives: under the reader (a per-status
+            export: ``unsubscribed.xlsx``), when the consent is there; else under
+            ``name_reader``, when the reader of the columns does not read the name.
         left_to_mapping: The file's consent columns the reader does not read either, when no
             one profile reads them all (only a mapping's ``[[status.rules]]`` can have them
             read beside the reader's); empty when the reader reads every one.
+        name_reader: The profile reading the opt-out in the file's name (the named one, or
+            another) when the reader of the columns does not: naming the reader would lose the
+            name's opt-outs, so the columns go to a mapping's ``[[status.rules]]`` beside it.
     """
 
     named: str
@@ -896,9 +914,11 @@ class UnreadConsent:
     columns: tuple[str, ...] = ()
     name_status: str | None = None
     left_to_mapping: tuple[str, ...] = ()
+    name_reader: str | None = None
 
     def problem(self) -> str:
-        """The one-line refusal: where the consent is and how to have it read."""
+        """The one-line refusal: where the consent is and how to have it read, never by a
+        profile that would lose an opt-out the file's name gives."""
         unread = f"the {self.named} profile does not read its consent columns ({', '.join(self.columns)}), so their opt-outs would be lost"
         if self.left_to_mapping:
             read = [column for column in self.columns if column not in self.left_to_mapping]
@@ -907,12 +927,37 @@ class UnreadConsent:
                 f"{', '.join(read)} (--profile {self.reader}), and a mapping's [[status.rules]] can read "
                 f"{', '.join(self.left_to_mapping)}"
             )
+        if self.columns and self.name_reader:
+            beside = "" if self.name_reader == self.named else f" with the {self.name_reader} profile, which reads it"
+            return (
+                f"{unread}: the {self.reader} profile reads them but not its name, which says {self.name_status!r}: "
+                f"name them in a mapping's [[status.rules]]{beside}"
+            )
         if self.columns:
             return f"{unread}: the {self.reader} profile reads them (--profile {self.reader}), or name them in a mapping's [[status.rules]]"
         return (
             f"the {self.named} profile does not read its name, which says {self.name_status!r}, "
             f"so its opt-outs would be lost: the {self.reader} profile reads it (--profile {self.reader})"
         )
+
+
+def name_opt_out(
+    profile: ReadingProfile, file_name: str, name_statuses: Mapping[str, str] | None = None, sheet: str | None = None
+) -> str | None:
+    """The opt-out status a file's name gives its rows read with ``profile``: from the profile's
+    ``file_names``, or given for it outside them (a Mailchimp export's name, for ``mailchimp``).
+
+    Args:
+        profile: The profile reading the file.
+        file_name: The file's URI, without a workbook's ``#sheet``.
+        name_statuses: Statuses the name gives outside the profiles' ``file_names``, by profile.
+        sheet: The workbook sheet the rows are on, whose name counts as the file's does.
+
+    Returns:
+        That status; None when the name gives the profile no opt-out.
+    """
+    said = ((name_statuses or {}).get(profile.name), profile.name_status(file_name, sheet))
+    return next((status for status in said if status in profile.profile.consent.opt_out_statuses), None)
 
 
 def unread_consent(
@@ -928,12 +973,16 @@ def unread_consent(
     column the profile its headers match reads (Constant Contact's ``Email permission status``
     read as a generic file, which reads ``Email status`` only), that reads none of the file's
     consent columns while another bundled profile reads some (a Constant Contact export read
-    as Salesforce's), or that reads nothing from a file whose name is an opt-out status to the
-    profile its headers match (Constant Contact's ``unsubscribed.xlsx``), would make its
-    unsubscribed and bounced rows contacts without consent. A file no profile takes consent
-    from (a plain list), or whose consent columns the named profile reads (its own, a
-    mapping's ``[[status.rules]]``, or the plain opt-out flags it reads beside them), is read
-    as named.
+    as Salesforce's), or that does not read the opt-out status in the file's name that the
+    profile its headers match, or Mailchimp for its export's files, reads (Constant Contact's
+    ``unsubscribed.xlsx``; Mailchimp's ``cleaned_email_audience_export_….csv``), would make
+    its unsubscribed and bounced rows contacts without consent. The name counts whatever
+    columns the named profile reads: a row whose consent cells hold nothing (an empty merge
+    field named ``Bounced``) takes its status from the name. A file no profile takes consent
+    from (a plain list), or whose consent the named profile reads (its own columns, a
+    mapping's ``[[status.rules]]``, the plain opt-out flags it reads beside them, its name),
+    is read as named; so is a file whose name gives the named profile an opt-out every row
+    keeps (a Mailchimp export's, read as Mailchimp's).
 
     Args:
         named: The named profile, with the user's mapping applied and the plain opt-out flags
@@ -941,38 +990,42 @@ def unread_consent(
         headers: The file's headers, as written in the file.
         file_name: The file's URI (without a workbook's ``#sheet``), for statuses in its name.
         name_statuses: Statuses the name gives outside the profiles' ``file_names``, by
-            profile (a Mailchimp export's name: ``{"mailchimp": "unsubscribed"}``).
+            profile (a Mailchimp export's name: ``{"mailchimp": "unsubscribed"}``): the status
+            of every row read with that profile, which no column makes less restrictive.
         sheet: The workbook sheet the rows are on, whose name counts as the file's does.
 
     Returns:
-        What would go unread, naming the profile that reads it: for columns, the one the
-        headers match (``detect_profile``) when it reads them, else the one reading the most of
-        them (by name on a tie); None when nothing would.
+        What would go unread, naming a profile that reads it and no profile that would lose
+        the name's opt-out: for columns, the one the headers match (``detect_profile``) when it
+        reads them, else the one reading the most of them (by name on a tie); None when
+        nothing would.
     """
+    if (name_statuses or {}).get(named.name) in named.profile.consent.opt_out_statuses:
+        # Every row keeps that opt-out (a Mailchimp export read as Mailchimp's): no column can lose one.
+        return None
     read = set(consent_headers(named, headers))
     detected = detect_profile(headers)
     # The fallback profile borrowing another's consent rules is no --profile: name the lender.
     detected_reader = detected.consent_from or detected.name
-    left = tuple(column for column in consent_headers(detected, headers) if column not in read)
-    if left and detected_reader != named.name:
-        return UnreadConsent(named=named.name, reader=detected_reader, columns=left)
-    if read:
-        return None
-    readers = consent_readers(headers)
-    if readers:
-        reader = detected_reader if detected_reader in readers else max(readers, key=lambda name: len(readers[name]))
-        return UnreadConsent(named=named.name, reader=reader, columns=readers[reader])
-    if named.file_status(file_name, sheet) in named.profile.consent.opt_out_statuses:
-        return None
-    said = {detected.name: detected.file_status(file_name, sheet), **(name_statuses or {})}
-    return next(
-        (
-            UnreadConsent(named=named.name, reader=reader, name_status=status)
-            for reader, status in said.items()
-            if reader != named.name and status in reading_profile(reader).profile.consent.opt_out_statuses
-        ),
+    # Who reads an opt-out in the file's name, and which: the named profile, if it does.
+    name_readers = (named, detected, *map(reading_profile, name_statuses or {}))
+    said = next(
+        ((reader.name, status) for reader in name_readers if (status := name_opt_out(reader, file_name, name_statuses, sheet))),
         None,
     )
+    left = tuple(column for column in consent_headers(detected, headers) if column not in read)
+    if left and detected_reader != named.name:
+        reader, columns = detected_reader, left
+    elif said is not None and said[0] != named.name:
+        return UnreadConsent(named=named.name, reader=said[0], name_status=said[1])
+    elif read or not (readers := consent_readers(headers)):
+        return None
+    else:
+        reader = detected_reader if detected_reader in readers else max(readers, key=lambda name: len(readers[name]))
+        columns = readers[reader]
+    if said is None or name_opt_out(reading_profile(reader), file_name, name_statuses, sheet):
+        return UnreadConsent(named=named.name, reader=reader, columns=columns)
+    return UnreadConsent(named=named.name, reader=reader, columns=columns, name_status=said[1], name_reader=said[0])
 
 
 def unread_known_consent(profile: ReadingProfile, headers: Sequence[str]) -> UnreadConsent | None:
