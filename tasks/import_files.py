@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -43,6 +44,8 @@ PLAN_FORMAT_VERSION = 1
 HUBSPOT_DIR = "hubspot"
 LINEAGE_FILE = "lineage.csv"
 PLAN_FILE = "plan.json"
+REJECTED_OPT_OUTS_FILE = f"{HUBSPOT_DIR}/opt-out-rejected-rows.csv"
+"""The opt-out file of the addresses only rejected opt-out rows name (``tasks.transform.rejected_opt_outs``)."""
 
 # HubSpot takes at most 1,048,576 rows (header included) or 512 MB per file. Stay a margin
 # below both: the byte size is estimated before quoting.
@@ -132,10 +135,26 @@ def chunk_bounds(row_bytes: pl.Series, limits: PlanLimits) -> list[tuple[int, in
     return bounds
 
 
-def opt_out_file_name(status: str) -> str:
-    """``Unsubscribed`` → ``hubspot/opt-out-unsubscribed.csv``."""
-    slug = _NOT_SLUG.sub("-", status.lower()).strip("-") or "opted-out"
-    return f"{HUBSPOT_DIR}/opt-out-{slug}.csv"
+def opt_out_file_names(statuses: Iterable[str]) -> dict[str, str]:
+    """Each opt-out status's file: ``Unsubscribed`` → ``hubspot/opt-out-unsubscribed.csv``.
+
+    Statuses whose names make one file name (``opted out`` and ``opted-out``, ``Bounced`` and
+    ``bounced``), or the name of :data:`REJECTED_OPT_OUTS_FILE`, each take their own name's hash
+    after it (``opt-out-opted-out-1a2b3c4d.csv``): one status's file written over another's would
+    lose its opt-outs.
+    """
+    def slug(status: str) -> str:
+        return _NOT_SLUG.sub("-", status.lower()).strip("-") or "opted-out"
+
+    def named(stem: str) -> str:
+        return f"{HUBSPOT_DIR}/opt-out-{stem}.csv"
+
+    plain = {status: named(slug(status)) for status in statuses}
+    taken = Counter([*plain.values(), REJECTED_OPT_OUTS_FILE])
+    return {
+        status: file if taken[file] == 1 else named(f"{slug(status)}-{hashlib.sha256(status.encode()).hexdigest()[:8]}")
+        for status, file in plain.items()
+    }
 
 
 def by_outcome(contacts: pl.LazyFrame | pl.DataFrame) -> dict[str, pl.LazyFrame]:
@@ -206,9 +225,9 @@ def write_plan(
 
     opt_outs: list[dict] = []
     opted_out = contacts[Outcome.OPTED_OUT.value]
-    for status in sorted(s for o, s in tally if o == _OPT_OUT_KEY):
+    files = opt_out_file_names(sorted(s for o, s in tally if o == _OPT_OUT_KEY))
+    for status, file in files.items():
         members = opted_out.filter(pl.col(OPT_OUT_STATUS) == status)
-        file = opt_out_file_name(status)
         sinks.append(sink_safe_csv(members.select(pl.col(EMAIL).alias("Email")), out.path(file), lazy=True))
         opt_outs.append({"file": file, "status": status, "rows": tally[(_OPT_OUT_KEY, status)]})
         placed.append(_placement(members, file))

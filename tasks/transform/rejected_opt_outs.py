@@ -41,7 +41,7 @@ from schemas.contact import (
 )
 from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
 from tasks.csv_safety import safe_frame, write_safe_csv
-from tasks.import_files import HUBSPOT_DIR, LINEAGE_FILE
+from tasks.import_files import LINEAGE_FILE, REJECTED_OPT_OUTS_FILE
 from tasks.output import OutputFolder
 from tasks.transform.consent import ConsentPolicy, Outcome
 
@@ -247,7 +247,7 @@ def opt_out_named(contacts: pl.LazyFrame, named: pl.DataFrame) -> tuple[pl.LazyF
     return opted_out, tally
 
 
-UNMATCHED_FILE = f"{HUBSPOT_DIR}/opt-out-rejected-rows.csv"
+UNMATCHED_FILE = REJECTED_OPT_OUTS_FILE
 """The opt-out file of the addresses only rejected opt-out rows name (no contact has them)."""
 
 UNMATCHED_STATUS = "named by rejected rows"

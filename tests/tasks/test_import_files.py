@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from tasks.output import OutputFolder
-from tasks.import_files import PlanLimits, by_outcome, chunk_bounds, opt_out_file_name, write_plan
+from tasks.import_files import REJECTED_OPT_OUTS_FILE, PlanLimits, by_outcome, chunk_bounds, opt_out_file_names, write_plan
 from tasks.transform.profile import CustomProperty, load_profile
 
 PROFILE = load_profile("mailchimp")
@@ -39,7 +39,26 @@ def test_chunks_never_exceed_the_byte_limit_unless_one_row_does():
 
 @pytest.mark.parametrize(("status", "file"), [("unsubscribed", "hubspot/opt-out-unsubscribed.csv"), ("Temp Hold", "hubspot/opt-out-temp-hold.csv")])
 def test_opt_out_files_are_named_after_the_status(status, file):
-    assert opt_out_file_name(status) == file
+    assert opt_out_file_names([status]) == {status: file}
+
+
+def test_statuses_whose_names_make_one_file_name_each_get_a_file_of_their_own():
+    files = opt_out_file_names(["opted out", "opted-out", "Bounced", "bounced", "rejected rows", "cleaned"])
+
+    assert len(set(files.values())) == len(files)
+    assert REJECTED_OPT_OUTS_FILE not in files.values()
+    assert files["cleaned"] == "hubspot/opt-out-cleaned.csv"
+    assert re.fullmatch(r"hubspot/opt-out-opted-out-[0-9a-f]{8}\.csv", files["opted out"])
+
+
+def test_every_opt_out_of_statuses_sharing_a_file_name_is_written(tmp_path):
+    two_spellings = contacts().with_columns(
+        pl.when(pl.col("email") == "c1@x.com").then(pl.lit("Unsubscribed")).otherwise(pl.col("opt_out_status")).alias("opt_out_status")
+    )
+    plan = write_plan(by_outcome(two_spellings), PROFILE, [RATING], OutputFolder(str(tmp_path)))
+
+    written = {entry["status"]: [row["Email"] for row in read_csv(tmp_path / entry["file"])] for entry in plan["opt_outs"]}
+    assert written == {"Unsubscribed": ["c1@x.com"], "unsubscribed": ["u1@x.com"]}
 
 
 def contacts() -> pl.DataFrame:
