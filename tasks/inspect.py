@@ -11,7 +11,10 @@ from tasks.extract.api_helpers import source_parts
 from tasks.extract.api_settings import API_SOURCE_KINDS, MAILCHIMP_PROFILE, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import split_sheet
 from tasks.extract.tables import ReadFile, ReadOptions, read_source
-from tasks.transform.catalog import all_profiles, describe
+from tasks.transform.catalog import all_profiles, consent_headers, describe, reading_profile
+
+NO_STATUS = "(no status)"
+"""How the inspection text names the rows with no status (their outcome: the default)."""
 
 
 def profiles_text() -> str:
@@ -28,10 +31,12 @@ def inspect_source(source: str, options: ReadOptions = ReadOptions()) -> list[di
     """Read a source as a plan would and say how: one entry per file.
 
     Each entry is :func:`tasks.transform.catalog.describe` plus ``uri``, ``rows``,
-    ``status_counts`` (status → rows, with its outcome), ``unread_row_status`` (the status of a
-    row no consent column reads: the file's name's, else the profile's default), and how it was
+    ``status_counts`` (status → rows, with its outcome; a status of None: rows with none, a
+    Mailchimp member the API gives no status), ``unread_row_status`` (the status of a row no
+    consent column reads: the file's name's, else the profile's default), and how it was
     read: a file's ``encoding`` and ``delimiter``, an API source's ``api`` (``provider``,
-    ``endpoint``, ``consent``: where each row's status comes from).
+    ``endpoint``, ``consent``: where each row's status comes from, the record's own status and
+    the columns read beside it).
 
     Raises:
         InputError: The source cannot be read, or the mapping names a column none of its files
@@ -85,7 +90,19 @@ def _how_read(read: ReadFile) -> dict:
     kind = API_SOURCE_KINDS[scheme]
     name, since = source_parts(read.raw.uri, "an API source URI")
     endpoint = kind.endpoint.format(name=name) + (f", changed since {since}" if since else "")
-    return {"api": {"provider": kind.provider, "endpoint": endpoint, "consent": kind.consent}}
+    return {"api": {"provider": kind.provider, "endpoint": endpoint, "consent": _api_consent(kind.consent, read)}}
+
+
+def _api_consent(own_status: str, read: ReadFile) -> str:
+    """Where an API record's status comes from: its own status (``own_status``, as the provider
+    gives it), and the columns read beside it (a field named like an opt-out flag, a mapping's
+    ``[[status.rules]]`` columns, every copy of a label two fields share), the most restrictive
+    reading winning. The provider's profile's own consent columns are its own status."""
+    own = set(consent_headers(reading_profile(read.profile.name), read.raw.headers))
+    beside = [header for header in consent_headers(read.profile, read.raw.headers) if header not in own]
+    if not beside:
+        return own_status
+    return f"{own_status}, and {', '.join(beside)} (the most restrictive reading)"
 
 
 def inspection_text(files: list[dict]) -> str:
@@ -93,11 +110,17 @@ def inspection_text(files: list[dict]) -> str:
     blocks = []
     for entry in files:
         lines = [entry["uri"], *(_api_lines(entry) if "api" in entry else _file_lines(entry))]
-        lines += [f"    {c['status']:<28} → {c['outcome']:<14} {c['rows']} rows" for c in entry["status_counts"]]
+        lines += [f"    {_status_name(c['status']):<28} → {c['outcome']:<14} {c['rows']} rows" for c in entry["status_counts"]]
         lines.append("  columns")
         lines += [f"    {c['column']:<32} → {c['property']} ({c['kind']})" for c in entry["columns"]]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _status_name(status: str | None) -> str:
+    """A status as the inspection shows it: rows with none (a Mailchimp member the API gives no
+    status) under ``NO_STATUS``."""
+    return NO_STATUS if status is None else status
 
 
 def _file_lines(entry: dict) -> list[str]:

@@ -8,8 +8,8 @@ provider caps them per second; one client may be shared by threads. ``offset_pag
 generators yielding one page of records at a time, in order, each record once; ``stage_pages``
 writes pages to a CSV as they come, so memory stays flat whatever the audience's size (but for
 one id a record, kept to yield each once), and ``staged_source`` reads that CSV back as a
-RawSource. ``reading_opt_out_flags`` and ``with_statuses`` read its rows' consent as the
-provider's export file's would be read.
+RawSource. ``reading_opt_out_flags``, ``reading_every_copy`` and ``with_statuses`` read its
+rows' consent as the provider's export file's would be read.
 
 What a read has to say (a throttle, a re-read) goes to the Prefect run's logger when it runs in
 one, so the line reaches both the command's output and the run's log; else to Prefect's
@@ -44,7 +44,7 @@ from tasks.errors import InputError
 from tasks.extract.api_settings import PER_ROW_STATUS, REQUEST_TIMEOUT_SECONDS, RetryPolicy
 from tasks.extract.mailchimp import RawSource, non_empty
 from tasks.extract.oauth import TokenEndpointUnavailable
-from tasks.transform.catalog import CANONICAL_TIMESTAMP, ReadingProfile, reading_fallback_opt_outs
+from tasks.transform.catalog import CANONICAL_TIMESTAMP, ReadingProfile, StatusRule, reading_fallback_opt_outs
 
 FINAL_429 = Callable[[httpx.Response], str | None]
 """Reads a 429: the message to stop with when waiting cannot help (a spent daily quota), else None."""
@@ -683,15 +683,41 @@ def text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def unique_headers(names: Iterable[str]) -> list[str]:
-    """Headers with any name seen before (case-insensitively) suffixed ``(2)``, ``(3)``…: a
-    custom field labelled like a standard column keeps a column of its own."""
-    seen: dict[str, int] = {}
+def unique_headers(names: Sequence[str]) -> list[str]:
+    """Headers with any name seen before (case-insensitively) suffixed ``(2)``, ``(3)``…, a
+    suffix no other name has: a custom field labelled like a standard column keeps a column of
+    its own, and so does each of two fields sharing a label."""
+    taken = {name.casefold() for name in names}
+    copies: dict[str, int] = {}
     unique = []
     for name in names:
-        count = seen[name.casefold()] = seen.get(name.casefold(), 0) + 1
-        unique.append(name if count == 1 else f"{name} ({count})")
+        key = name.casefold()
+        if key not in copies:
+            copies[key] = 1
+            unique.append(name)
+            continue
+        copies[key] += 1
+        # A field labelled "Do Not Email (2)" keeps its label: the copy of "Do Not Email" moves on.
+        while f"{name} ({copies[key]})".casefold() in taken:
+            copies[key] += 1
+        header = f"{name} ({copies[key]})"
+        taken.add(header.casefold())
+        unique.append(header)
     return unique
+
+
+def label_copies(names: Sequence[str], headers: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each header whose name (case-insensitively) other fields share → the headers those
+    fields are staged under (``unique_headers``): ``Do Not Email`` → ``("Do Not Email (2)",)``.
+
+    Args:
+        names: The fields' names, as the provider labels them (the export's headers, repeated).
+        headers: ``unique_headers(names)``.
+    """
+    shared: dict[str, list[str]] = {}
+    for name, header in zip(names, headers, strict=True):
+        shared.setdefault(name.casefold(), []).append(header)
+    return {first: tuple(others) for first, *others in shared.values() if others}
 
 
 @dataclass(frozen=True)
@@ -740,6 +766,27 @@ def reading_opt_out_flags(profile: ReadingProfile, headers: Sequence[str], conse
     return reading_fallback_opt_outs(profile, headers).with_run_consent(consent_overrides)
 
 
+def reading_every_copy(profile: ReadingProfile, copies: Mapping[str, tuple[str, ...]]) -> ReadingProfile:
+    """``profile`` whose status rules read, beside each header they read, the headers of the
+    fields sharing its label (``ApiSource.label_copies``), as the provider's export file reads
+    every copy of a repeated consent header: two merge fields labelled ``Do Not Email`` are
+    both read, and a row keeps the most restrictive reading (a flag set in either copy).
+
+    Args:
+        profile: The profile reading the staged file (its mapping, borrowed flags and run's
+            ``--consent`` applied).
+        copies: Each header → the headers of the other fields sharing its label.
+    """
+
+    def with_copies(rule: StatusRule) -> StatusRule:
+        read = tuple(copy for header in rule.headers_read(list(copies)) for copy in copies[header])
+        return dataclasses.replace(rule, columns=(*rule.columns, *read)) if read else rule
+
+    return dataclasses.replace(
+        profile, rules=tuple(map(with_copies, profile.rules)), mapping_rules=tuple(map(with_copies, profile.mapping_rules))
+    )
+
+
 def with_statuses(raw: RawSource, profile: ReadingProfile, status: pl.Expr) -> RawSource:
     """A staged source whose rows' status is ``status``, read by ``profile``: its format and the
     values its rules read (``ReadingProfile.status_values``, which the report counts the others
@@ -748,9 +795,28 @@ def with_statuses(raw: RawSource, profile: ReadingProfile, status: pl.Expr) -> R
     return dataclasses.replace(raw, frame=frame, format=profile.format, status_values=profile.status_values(raw.headers))
 
 
+@dataclass(frozen=True)
+class ApiSource(RawSource):
+    """A provider API's records staged as its export file's rows (``staged_source``).
+
+    Attributes:
+        label_copies: Each header whose label other fields share (two merge fields labelled
+            ``Do Not Email``; the export repeats the header) → the headers those fields are
+            staged under (``label_copies``), so their consent is read as the export reads
+            every copy (``reading_every_copy``).
+    """
+
+    label_copies: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+
 def staged_source(
-    source: str, path: Path, headers: Sequence[str], source_format: str, status: pl.Expr | None = None
-) -> RawSource:
+    source: str,
+    path: Path,
+    headers: Sequence[str],
+    source_format: str,
+    status: pl.Expr | None = None,
+    copies: Mapping[str, tuple[str, ...]] | None = None,
+) -> ApiSource:
     """A staged CSV as a RawSource whose rows carry their own status.
 
     Args:
@@ -760,6 +826,7 @@ def staged_source(
         source_format: The format of the export the columns copy (its profile's format).
         status: Each row's status read from its cells (a profile's rules); default: the
             status staged with the row.
+        copies: Each header whose label other fields share → their headers (``label_copies``).
     """
     schema = {**dict.fromkeys(headers, pl.String), **dict.fromkeys(_STAGED_LINEAGE, pl.String)}
     frame = pl.scan_csv(path, schema=schema).select(
@@ -770,7 +837,7 @@ def staged_source(
         pl.col(SOURCE_STATUS) if status is None else status.alias(SOURCE_STATUS),
         pl.lit(source_format, dtype=pl.String).alias(SOURCE_FORMAT),
     )
-    return RawSource(
+    return ApiSource(
         uri=source,
         status=PER_ROW_STATUS,
         format=source_format,
@@ -779,4 +846,5 @@ def staged_source(
         frame=frame,
         email_column=headers[0],
         local_path=path,
+        label_copies=dict(copies or {}),
     )

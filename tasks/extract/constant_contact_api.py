@@ -34,13 +34,16 @@ from tasks.extract.api_credentials import (
 )
 from tasks.extract.api_helpers import (
     ApiClient,
+    ApiSource,
     BearerAuth,
     StagedPage,
     canonical_time,
     cursor_pages,
     error_detail,
+    label_copies,
     parse_since,
     quoted_list,
+    reading_every_copy,
     reading_opt_out_flags,
     source_parts,
     stage_pages,
@@ -69,7 +72,6 @@ from tasks.extract.api_settings import (
     CONSTANT_CONTACT_TOKEN_URL_ENV,
     RetryPolicy,
 )
-from tasks.extract.mailchimp import RawSource
 from tasks.extract.oauth import RefreshingBearerAuth
 from tasks.transform.catalog import ReadingProfile, consent_headers
 
@@ -112,7 +114,7 @@ def read_uri(
     profile: ReadingProfile,
     credentials: SourceCredentials = SourceCredentials(),
     retry: RetryPolicy = RetryPolicy(),
-) -> RawSource:
+) -> ApiSource:
     """Read ``constantcontact://contacts[?since=<ISO 8601>]`` with credentials from the
     environment or a Prefect Secret block (``tasks.extract.api_credentials``).
 
@@ -172,7 +174,7 @@ def read_contacts(
     source: str = f"{CONSTANT_CONTACT_SCHEME}://contacts",
     retry: RetryPolicy = RetryPolicy(),
     refusals: Mapping[int, str] | None = None,
-) -> RawSource:
+) -> ApiSource:
     """Stage every contact of the account as an export-shaped CSV and scan it.
 
     Args:
@@ -198,7 +200,7 @@ def read_contacts(
         lists = _names(client, CONSTANT_CONTACT_LISTS_ENDPOINT, "lists", "list_id", "name")
         tags = _names(client, CONSTANT_CONTACT_TAGS_ENDPOINT, "tags", "tag_id", "name")
         fields = _names(client, CONSTANT_CONTACT_CUSTOM_FIELDS_ENDPOINT, "custom_fields", "custom_field_id", "label")
-        headers = contact_headers(fields)
+        headers, copies = contact_headers(fields)
         field_columns = dict(zip(fields, headers[len(headers) - len(fields) :], strict=True))
         params = {"status": CONSTANT_CONTACT_STATUS, "include": CONSTANT_CONTACT_INCLUDE, "limit": CONSTANT_CONTACT_PAGE_SIZE}
         if updated_after is not None:
@@ -212,18 +214,21 @@ def read_contacts(
         )
         path = staging_dir / "api" / "constantcontact-contacts.csv"
         stage_pages(staged, headers, path)
-    # The profile reads each row's status as it reads an export's, user rules included.
-    raw = staged_source(source, path, headers, profile.format, profile.status_expr(headers))
-    return dataclasses.replace(raw, status_values=profile.status_values(headers))
+    # The profile reads each row's status as it reads an export's, user rules included, and
+    # every copy of a label it reads (a custom field labelled ``Email status``).
+    reading = reading_every_copy(profile, copies)
+    raw = staged_source(source, path, headers, profile.format, reading.status_expr(headers), copies)
+    return dataclasses.replace(raw, status_values=reading.status_values(headers))
 
 
 def read_as_export(
-    contacts: RawSource, profile: ReadingProfile, consent_overrides: Mapping[str, str]
-) -> tuple[RawSource, ReadingProfile]:
+    contacts: ApiSource, profile: ReadingProfile, consent_overrides: Mapping[str, str]
+) -> tuple[ApiSource, ReadingProfile]:
     """The contacts as read (``read_uri``), each one's status read as the account's export file
     would read it (``tables.read_table``): a custom field named like a plain opt-out flag
     (``Do Not Email``) is read as one too (``reading_opt_out_flags``: set, it gives
-    ``opt_out_flag_unconfirmed``), the most restrictive reading winning.
+    ``opt_out_flag_unconfirmed``), the most restrictive reading winning. Fields sharing a
+    label (the export repeats the header) are each read (``reading_every_copy``).
 
     Args:
         contacts: The contacts' RawSource, read with ``profile``.
@@ -236,7 +241,8 @@ def read_as_export(
         themselves when no custom field is named like such a flag.
     """
     headers = contacts.headers
-    flags_read = reading_opt_out_flags(profile, headers, consent_overrides)
+    flags_read = reading_every_copy(reading_opt_out_flags(profile, headers, consent_overrides), contacts.label_copies)
+    profile = reading_every_copy(profile, contacts.label_copies)
     if consent_headers(flags_read, headers) == consent_headers(profile, headers):
         return contacts, profile
     return with_statuses(contacts, flags_read, flags_read.status_expr(headers)), flags_read
@@ -275,13 +281,16 @@ def contact_pages(client: ApiClient, params: Mapping[str, str | int]) -> Iterato
     )  # fmt: skip
 
 
-def contact_headers(custom_fields: Mapping[str, str]) -> list[str]:
-    """The staged file's columns: the export's, then each custom field by its label."""
+def contact_headers(custom_fields: Mapping[str, str]) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """The staged file's columns: the export's, then each custom field by its label; and each
+    column whose label a custom field shares → the columns of those fields (``label_copies``)."""
     standard = [
         EMAIL, *list(FIXED_COLUMNS)[:4], STATUS, *list(FIXED_COLUMNS)[4:],
         *PHONE_COLUMNS.values(), *ADDRESS_COLUMNS.values(), BIRTHDAY, LISTS, TAGS,
     ]  # fmt: skip
-    return unique_headers([*standard, *custom_fields.values()])
+    names = [*standard, *custom_fields.values()]
+    headers = unique_headers(names)
+    return headers, label_copies(names, headers)
 
 
 def contact_row(

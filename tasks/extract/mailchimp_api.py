@@ -32,10 +32,13 @@ from tasks.extract.api_credentials import mailchimp_api_key
 from tasks.extract.api_helpers import (
     ApiClient,
     StagedPage,
+    ApiSource,
     canonical_time,
+    label_copies,
     offset_pages,
     parse_since,
     quoted_list,
+    reading_every_copy,
     reading_opt_out_flags,
     source_parts,
     stage_pages,
@@ -60,8 +63,9 @@ from tasks.extract.api_settings import (
     MAILCHIMP_UNKNOWN_ZERO_COLUMNS,
     RetryPolicy,
 )
-from tasks.extract.mailchimp import FORMAT, RawSource
+from tasks.extract.mailchimp import FORMAT
 from tasks.transform.catalog import ReadingProfile, consent_headers
+from tasks.transform.consent import DEFAULT_OUTCOME, SEVERITY, severity_expr
 
 _DATA_CENTRE = re.compile(r"-([a-z]+[0-9]+)$")
 
@@ -84,7 +88,7 @@ def read_uri(
     environ: Mapping[str, str],
     credentials: SourceCredentials = SourceCredentials(),
     retry: RetryPolicy = RetryPolicy(),
-) -> RawSource:
+) -> ApiSource:
     """Read ``mailchimp://<list_id>[?since=<ISO 8601>]`` with the key from the environment or a
     Prefect Secret block (``tasks.extract.api_credentials``).
 
@@ -114,7 +118,7 @@ def read_members(
     source: str | None = None,
     retry: RetryPolicy = RetryPolicy(),
     connections: int = MAILCHIMP_MAX_CONNECTIONS,
-) -> RawSource:
+) -> ApiSource:
     """Stage every member of an audience as an export-shaped CSV and scan it.
 
     Args:
@@ -135,7 +139,7 @@ def read_members(
     changed_after = parse_since(source, since)
     auth = httpx.BasicAuth("onramp", api_key)
     with ApiClient(base_url, source, "Mailchimp", auth, retry, throttled=connection_limit_403) as client:
-        labels = merge_field_labels(client, list_id)
+        labels, copies = merge_field_columns(merge_field_labels(client, list_id))
         headers = member_headers(labels)
         params = {"exclude_fields": MAILCHIMP_EXCLUDE_FIELDS}
         if changed_after is not None:
@@ -147,12 +151,12 @@ def read_members(
         )
         path = staging_dir / "api" / f"mailchimp-{list_id}.csv"
         stage_pages(staged, headers, path)
-    return staged_source(source, path, headers, FORMAT)
+    return staged_source(source, path, headers, FORMAT, copies=copies)
 
 
 def read_as_export(
-    audience: RawSource, profile: ReadingProfile, consent_overrides: Mapping[str, str]
-) -> tuple[RawSource, ReadingProfile]:
+    audience: ApiSource, profile: ReadingProfile, consent_overrides: Mapping[str, str]
+) -> tuple[ApiSource, ReadingProfile]:
     """An audience as read (``read_uri``), each member's status read as the audience export's
     file of that status would read it (``tables.read_table``): a run reads one person alike
     from either source.
@@ -164,7 +168,10 @@ def read_as_export(
     read for every member. Each member's status is the most restrictive of its own and theirs
     (``ReadingProfile.floored_status_expr``, the member's status standing for the status an
     export's file name gives): an unsubscribed or cleaned member stays opted out, and an
-    opt-out a column holds is never lost.
+    opt-out a column holds is never lost. A member with no status (null or empty) is read as
+    one of a status opting out nothing, never marketing (``_read_without_a_status``). Merge
+    fields sharing a label (the export repeats the header) are each read
+    (``reading_every_copy``): a flag set in any of them is read.
 
     Args:
         audience: The audience's RawSource, each row carrying its member's status.
@@ -178,7 +185,8 @@ def read_as_export(
         themselves when no rule reads any of its columns.
     """
     headers = audience.headers
-    flags_read = reading_opt_out_flags(profile, headers, consent_overrides)
+    flags_read = reading_every_copy(reading_opt_out_flags(profile, headers, consent_overrides), audience.label_copies)
+    profile = reading_every_copy(profile, audience.label_copies)
     if not consent_headers(flags_read, headers):
         return audience, profile
     member_status = pl.col(SOURCE_STATUS)
@@ -186,7 +194,7 @@ def read_as_export(
     # a branch of its own (Mailchimp has six; one it adds is read too, never dropped). Finding
     # them is one pass over the staged file's status column, only when a rule reads a column.
     statuses = audience.frame.select(member_status.unique()).collect().to_series().drop_nulls().sort().to_list()
-    status = member_status
+    status = pl.when(member_status.is_null()).then(_read_without_a_status(flags_read, headers)).otherwise(member_status)
     for own in statuses:
         status = pl.when(member_status == own).then(_read_as_its_export_file(own, profile, flags_read, headers)).otherwise(status)
     return with_statuses(audience, flags_read, status), flags_read
@@ -196,8 +204,19 @@ def _read_as_its_export_file(own: str, profile: ReadingProfile, flags_read: Read
     """The status of a member whose own is ``own``, as the export's file of that status reads
     it (``read_as_export``): with ``flags_read`` (``profile`` reading plain opt-out flags too),
     but where ``own`` opts out, as such a file's name does."""
-    reading = profile if own in profile.profile.consent.opt_out_statuses else flags_read
+    reading = profile if own.lower() in profile.profile.consent.opt_out_statuses else flags_read
     return reading.floored_status_expr(headers, own)
+
+
+def _read_without_a_status(flags_read: ReadingProfile, headers: list[str]) -> pl.Expr:
+    """The status of a member Mailchimp gives no status (null or empty), as an export file of a
+    status opting out nothing reads it (``read_as_export``): its columns' reading where that is
+    never marketing (a flag set, a rule's opt-out, a value no rule reads), else null, the
+    status no policy names (``consent.DEFAULT_OUTCOME``: non-marketing). A rule reading it as
+    marketing is as far below a missing status as below one Mailchimp adds."""
+    reading = flags_read.reading_expr(headers)
+    outcome = flags_read.profile.consent.status_outcome_expr(reading)
+    return pl.when(reading.is_not_null() & (severity_expr(outcome) >= SEVERITY[DEFAULT_OUTCOME])).then(reading)
 
 
 def connection_limit_403(response: httpx.Response) -> bool:
@@ -207,17 +226,28 @@ def connection_limit_403(response: httpx.Response) -> bool:
 
 
 def merge_field_labels(client: ApiClient, list_id: str) -> dict[str, str]:
-    """Each merge field's tag → its label, the export's column name (``FNAME`` → ``First Name``)."""
+    """Each merge field's tag → its label, the export's column name (``FNAME`` → ``First Name``),
+    email first; two fields may share a label."""
     path = MAILCHIMP_MERGE_FIELDS_ENDPOINT.format(list_id=list_id)
     pages = offset_pages(client, path, "merge_fields", MAILCHIMP_PAGE_SIZE, id_key="merge_id", collection="audience's merge fields")
     fields = [field for page in pages for field in page]
     tags = ["EMAIL", *(field["tag"] for field in fields if field["tag"] != "EMAIL")]
     names = {field["tag"]: field.get("name") for field in fields}
-    labels = [names.get(tag) or MAILCHIMP_MERGE_LABELS.get(tag, tag) for tag in tags]
-    system = list(MAILCHIMP_MEMBER_COLUMNS) + [MAILCHIMP_TAGS_COLUMN]
-    # A merge field labelled like a system column (a "TAGS" field) gets a column of its own.
-    unique = unique_headers([*labels, *system])[: len(labels)]
-    return dict(zip(tags, unique, strict=True))
+    return {tag: names.get(tag) or MAILCHIMP_MERGE_LABELS.get(tag, tag) for tag in tags}
+
+
+def merge_field_columns(labels: Mapping[str, str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Each merge field's tag → its column in the staged file, and each column whose label
+    other fields (or a system column) share → their columns (``label_copies``).
+
+    A merge field labelled like a system column (a ``TAGS`` field) or like another merge field
+    gets a column of its own (``TAGS (2)``, ``Do Not Email (2)``): the system columns keep
+    their names, the mailchimp profile maps them.
+    """
+    system = [*MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN]
+    names = [*system, *labels.values()]
+    unique = unique_headers(names)
+    return dict(zip(labels, unique[len(system) :], strict=True)), label_copies(names, unique)
 
 
 def member_headers(labels: Mapping[str, str]) -> list[str]:

@@ -94,9 +94,10 @@ class ConsentPolicy:
         opt_outs = frozenset(s for s, o in outcomes.items() if o is Outcome.OPTED_OUT)
         return cls(format=format, outcomes=outcomes, opt_out_statuses=opt_outs)
 
-    def outcome_of(self, status: str) -> Outcome:
-        """The outcome of a row with this source status."""
-        return self.outcomes.get(status.lower(), DEFAULT_OUTCOME)
+    def outcome_of(self, status: str | None) -> Outcome:
+        """The outcome of a row with this source status; of a row with none (a Mailchimp
+        member the API gives no status) the default, as ``status_outcome_expr`` gives it."""
+        return DEFAULT_OUTCOME if status is None else self.outcomes.get(status.lower(), DEFAULT_OUTCOME)
 
     def with_overrides(self, overrides: Mapping[str, str]) -> ConsentPolicy:
         """A copy with a run's overrides applied.
