@@ -618,6 +618,10 @@ def _summarised(flow: Callable, params: object) -> dict:
     return report
 
 
+REPORT_TIME_SLACK = datetime.timedelta(seconds=2)
+"""How much older than the run's start its own report may look (:func:`_report_of_the_stop`)."""
+
+
 def _report_of_the_stop(output: str, error: BaseException, started: datetime.datetime) -> dict | None:
     """The report the run published when its load stopped with ``error`` (a load error, or an
     interruption); None when there is none (the run stopped before it planned) or the report
@@ -633,7 +637,9 @@ def _report_of_the_stop(output: str, error: BaseException, started: datetime.dat
     location = f"{output.rstrip('/')}/{REPORT_FILE}"
     try:
         fs, path = fsspec.core.url_to_fs(location)
-        if fs.modified(path).astimezone(datetime.UTC) < started:
+        # File systems keep coarse times (S3 whole seconds, a local disk its kernel's tick, behind
+        # the clock read at the start): a report written at once would look older than the run.
+        if fs.modified(path).astimezone(datetime.UTC) < started - REPORT_TIME_SLACK:
             return None
         with fs.open(path, "r", encoding="utf-8") as handle:
             report = json.load(handle)

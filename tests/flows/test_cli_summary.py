@@ -4,6 +4,7 @@ report is, and the contacts files are counted by how they went to HubSpot."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,17 @@ def planned(**more) -> dict:
     return {"rows_read": 60, "rows_rejected": 8, "duplicates_merged": 5, "contacts": CONTACTS, "sources": [], **more}
 
 
-def engine_stopping_with(report_written: dict | None):
-    """A stand-in for the flow: writes the report the run left (if any), then stops as a load does."""
+def engine_stopping_with(report_written: dict | None, age_seconds: float = 0):
+    """A stand-in for the flow: writes the report the run left (if any; ``age_seconds`` before it
+    started, an earlier run's), then stops as a load does."""
 
     def engine(flow, params):
         if report_written is not None:
-            (Path(params.output) / "report.json").write_text(json.dumps(report_written), encoding="utf-8")
+            report = Path(params.output) / "report.json"
+            report.write_text(json.dumps(report_written), encoding="utf-8")
+            if age_seconds:
+                written = report.stat().st_mtime - age_seconds
+                os.utime(report, (written, written))
         raise LoadError(STOP)
 
     return engine
@@ -56,6 +62,15 @@ def test_a_report_that_is_not_this_stops_is_not_printed(tmp_path, capsys, monkey
     status = main(["migrate", str(flows.cli.SAMPLE_EXPORT), "--out", str(out)])
 
     assert status == 1
+    assert capsys.readouterr().out == ""
+
+
+def test_an_earlier_runs_report_of_the_same_stop_is_not_printed(tmp_path, capsys, monkeypatch, prefect_api_url):
+    out = tmp_path / "out"
+    stopped_an_hour_ago = engine_stopping_with(planned(load_stopped=STOP, load_done={}), age_seconds=3600)
+    monkeypatch.setattr(flows.cli, "_in_engine", stopped_an_hour_ago)
+
+    assert main(["migrate", str(flows.cli.SAMPLE_EXPORT), "--out", str(out)]) == 1
     assert capsys.readouterr().out == ""
 
 
