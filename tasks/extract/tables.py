@@ -367,10 +367,12 @@ def _refuse_unread_consent(uri: str, named: ReadingProfile, headers: Sequence[st
             and the profile that reads them.
     """
     file_name, sheet = split_sheet(uri)
-    # A Mailchimp export's status is in its name, read by the Mailchimp reader, not a profile table.
-    mailchimp_status = mailchimp.status_from_filename(file_name) if mailchimp.is_export_filename(file_name) else None
+    # A Mailchimp export's status is in its name, read by the Mailchimp reader, not a profile
+    # table; so is the status in any file's name read as Mailchimp's (``read_table``).
+    is_export = mailchimp.is_export_filename(file_name)
+    mailchimp_status = mailchimp.status_from_filename(file_name) if is_export or named.name == MAILCHIMP_PROFILE else None
     name_statuses = {MAILCHIMP_PROFILE: mailchimp_status} if mailchimp_status else {}
-    unread = unread_consent(named, headers, file_name, name_statuses, sheet)
+    unread = unread_consent(named, headers, file_name, name_statuses, sheet, auto_profile=MAILCHIMP_PROFILE if is_export else None)
     if unread is not None:
         raise InputError(uri, unread.problem(), line=1)
 

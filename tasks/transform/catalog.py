@@ -895,50 +895,60 @@ class UnreadConsent:
     Attributes:
         named: The profile named for the file (``--profile``, a mapping's ``profile``), or the
             fallback profile it would be read with.
-        reader: The bundled profile that reads it.
-        columns: The file's headers (as written) the reader takes consent from; empty when the
-            consent is in the file's name.
-        name_status: The opt-out status the file's name gives: under the reader (a per-status
-            export: ``unsubscribed.xlsx``), when the consent is there; else under
-            ``name_reader``, when the reader of the columns does not read the name.
+        reader: A bundled profile that reads all of it (every consent column of the file, and
+            the opt-out in its name if one gives one), when one does; else None.
+        columns: The file's headers (as written) whose consent would go unread.
+        name_status: The status the file's name gives, when it would go unread too: an opt-out,
+            or a status every row keeps that is no consent either (a Mailchimp export's
+            ``nonsubscribed``).
         left_to_mapping: The file's consent columns the reader does not read either, when no
             one profile reads them all (only a mapping's ``[[status.rules]]`` can have them
             read beside the reader's); empty when the reader reads every one.
-        name_reader: The profile reading the opt-out in the file's name (the named one, or
-            another) when the reader of the columns does not: naming the reader would lose the
-            name's opt-outs, so the columns go to a mapping's ``[[status.rules]]`` beside it.
+        auto_reads: Whether the file read without a named profile (the profile its headers
+            match, or Mailchimp's for its export's names) reads all of it, when no reader does.
+        name_reader: The profile reading the name's opt-out, when no one profile reads all of
+            it: a mapping's ``[[status.rules]]`` beside it can read the columns it does not
+            (``left_to_mapping``).
+        name_opts_out: Whether ``name_status`` is an opt-out.
     """
 
     named: str
-    reader: str
+    reader: str | None
     columns: tuple[str, ...] = ()
     name_status: str | None = None
     left_to_mapping: tuple[str, ...] = ()
+    auto_reads: bool = False
     name_reader: str | None = None
+    name_opts_out: bool = True
 
     def problem(self) -> str:
-        """The one-line refusal: where the consent is and how to have it read, never by a
-        profile that would lose an opt-out the file's name gives."""
-        unread = f"the {self.named} profile does not read its consent columns ({', '.join(self.columns)}), so their opt-outs would be lost"
-        if self.left_to_mapping:
+        """The one-line refusal: what would go unread and how to have all of the file's consent
+        read, never by a profile that would lose an opt-out its columns or name give."""
+        columns, name = ", ".join(self.columns), self.name_status
+        lost = "their opt-outs would be lost" if self.columns else "its opt-outs would be lost"
+        if name and not self.name_opts_out:
+            lost = f"{'their opt-outs would be lost and ' if self.columns else ''}rows it says are no consent could be planned marketing"
+        if self.columns and name:
+            unread = f"the {self.named} profile does not read its consent columns ({columns}) nor its name, which says {name!r}, so {lost}"
+        elif self.columns:
+            unread = f"the {self.named} profile does not read its consent columns ({columns}), so {lost}"
+        else:
+            unread = f"the {self.named} profile does not read its name, which says {name!r}, so {lost}"
+        if self.reader and self.left_to_mapping:
             read = [column for column in self.columns if column not in self.left_to_mapping]
             return (
                 f"{unread}, and no one profile reads all its consent columns: the {self.reader} profile reads "
                 f"{', '.join(read)} (--profile {self.reader}), and a mapping's [[status.rules]] can read "
                 f"{', '.join(self.left_to_mapping)}"
             )
-        if self.columns and self.name_reader:
-            beside = "" if self.name_reader == self.named else f" with the {self.name_reader} profile, which reads it"
-            return (
-                f"{unread}: the {self.reader} profile reads them but not its name, which says {self.name_status!r}: "
-                f"name them in a mapping's [[status.rules]]{beside}"
-            )
-        if self.columns:
+        if self.reader and not name:
             return f"{unread}: the {self.reader} profile reads them (--profile {self.reader}), or name them in a mapping's [[status.rules]]"
-        return (
-            f"the {self.named} profile does not read its name, which says {self.name_status!r}, "
-            f"so its opt-outs would be lost: the {self.reader} profile reads it (--profile {self.reader})"
-        )
+        if self.reader:
+            return f"{unread}: the {self.reader} profile reads {'them all' if self.columns else 'it'} (--profile {self.reader})"
+        if self.auto_reads:
+            return f"{unread}: the profile its headers match reads them all (run without --profile or a mapping's profile)"
+        beside = f" with the {self.name_reader} profile (profile = {self.name_reader!r}), which reads its name" if self.name_reader else ""
+        return f"{unread}, and no one profile reads them all: name {', '.join(self.left_to_mapping)} in a mapping's [[status.rules]]{beside}"
 
 
 def name_opt_out(
@@ -960,29 +970,44 @@ def name_opt_out(
     return next((status for status in said if status in profile.profile.consent.opt_out_statuses), None)
 
 
+def _consent_read(
+    profile: ReadingProfile, headers: Sequence[str], file_name: str, name_statuses: Mapping[str, str], sheet: str | None
+) -> tuple[frozenset[str], str | None]:
+    """The file's consent columns a file read with ``profile`` reads, as ``read_table`` reads it
+    (the plain opt-out flags beside its own, unless its name opts out), and the opt-out its
+    name gives (the status, for ``name_statuses``); every consent column of the file, and the status every row keeps, when the
+    name gives one no column makes less restrictive (a Mailchimp export's, read as Mailchimp's)."""
+    if (floor := name_statuses.get(profile.name)) is not None:
+        return frozenset(header for columns in consent_readers(headers).values() for header in columns), floor
+    said = name_opt_out(profile, file_name, name_statuses, sheet)
+    reading = profile if said is not None else reading_fallback_opt_outs(profile, headers)
+    return frozenset(consent_headers(reading, headers)), said
+
+
 def unread_consent(
     named: ReadingProfile,
     headers: Sequence[str],
     file_name: str = "",
     name_statuses: Mapping[str, str] | None = None,
     sheet: str | None = None,
+    auto_profile: str | None = None,
 ) -> UnreadConsent | None:
     """Whether reading a file with the profile named for it would ignore consent the file carries.
 
-    An opt-out is final wherever it is written: a named profile that leaves unread a consent
-    column the profile its headers match reads (Constant Contact's ``Email permission status``
-    read as a generic file, which reads ``Email status`` only), that reads none of the file's
-    consent columns while another bundled profile reads some (a Constant Contact export read
-    as Salesforce's), or that does not read the opt-out status in the file's name that the
-    profile its headers match, or Mailchimp for its export's files, reads (Constant Contact's
-    ``unsubscribed.xlsx``; Mailchimp's ``cleaned_email_audience_export_….csv``), would make
-    its unsubscribed and bounced rows contacts without consent. The name counts whatever
-    columns the named profile reads: a row whose consent cells hold nothing (an empty merge
-    field named ``Bounced``) takes its status from the name. A file no profile takes consent
-    from (a plain list), or whose consent the named profile reads (its own columns, a
-    mapping's ``[[status.rules]]``, the plain opt-out flags it reads beside them, its name),
-    is read as named; so is a file whose name gives the named profile an opt-out every row
-    keeps (a Mailchimp export's, read as Mailchimp's).
+    An opt-out is final wherever it is written. The named profile must read every consent
+    column a file read without it would have read: the columns of the profile its headers
+    match (Constant Contact's ``Email permission status``, which a generic file's profile does
+    not read), or, when they match none (or the named profile reads none of the file's consent
+    columns), every column some bundled profile reads (Klaviyo's ``Email Suppressions`` beside
+    a ``Bounced`` flag the named profile reads), as the fallback profile must
+    (``unread_known_consent``). It must read the opt-out status in the file's name too, when the
+    profile its headers match, or Mailchimp for its export's files, reads one (Constant
+    Contact's ``unsubscribed.xlsx``; Mailchimp's ``cleaned_email_audience_export_….csv``),
+    whatever columns it reads: a row whose consent cells hold nothing (an empty merge field
+    named ``Bounced``) takes its status from the name. The named profile reads a column with
+    its own rules, a mapping's ``[[status.rules]]`` or the plain opt-out flags it reads beside
+    them. A file whose name gives the named profile an opt-out every row keeps (a Mailchimp
+    export's, read as Mailchimp's) is read as named.
 
     Args:
         named: The named profile, with the user's mapping applied and the plain opt-out flags
@@ -993,39 +1018,67 @@ def unread_consent(
             profile (a Mailchimp export's name: ``{"mailchimp": "unsubscribed"}``): the status
             of every row read with that profile, which no column makes less restrictive.
         sheet: The workbook sheet the rows are on, whose name counts as the file's does.
+        auto_profile: The profile the file is read with when none is named, if not the one its
+            headers match (``mailchimp`` for its export's names).
 
     Returns:
-        What would go unread, naming a profile that reads it and no profile that would lose
-        the name's opt-out: for columns, the one the headers match (``detect_profile``) when it
-        reads them, else the one reading the most of them (by name on a tie); None when
-        nothing would.
+        What would go unread, advising only what reads all of the file's consent: a bundled
+        profile reading every consent column and the name's opt-out (the one the headers match
+        first, else by name), else the file read without a named profile, else a mapping's
+        ``[[status.rules]]`` (beside the profile reading the name's opt-out, if any); None when
+        nothing would go unread.
     """
-    if (name_statuses or {}).get(named.name) in named.profile.consent.opt_out_statuses:
-        # Every row keeps that opt-out (a Mailchimp export read as Mailchimp's): no column can lose one.
+    statuses = dict(name_statuses or {})
+    floor = statuses.get(named.name)
+    if floor in named.profile.consent.opt_out_statuses or (floor is not None and auto_profile == named.name):
+        # Every row keeps that opt-out (a Mailchimp export read as Mailchimp's): no column can
+        # lose one; or it is read as it is without a named profile.
         return None
     read = set(consent_headers(named, headers))
     detected = detect_profile(headers)
-    # The fallback profile borrowing another's consent rules is no --profile: name the lender.
-    detected_reader = detected.consent_from or detected.name
-    # Who reads an opt-out in the file's name, and which: the named profile, if it does.
-    name_readers = (named, detected, *map(reading_profile, name_statuses or {}))
-    said = next(
-        ((reader.name, status) for reader in name_readers if (status := name_opt_out(reader, file_name, name_statuses, sheet))),
-        None,
-    )
-    left = tuple(column for column in consent_headers(detected, headers) if column not in read)
-    if left and detected_reader != named.name:
-        reader, columns = detected_reader, left
-    elif said is not None and said[0] != named.name:
-        return UnreadConsent(named=named.name, reader=said[0], name_status=said[1])
-    elif read or not (readers := consent_readers(headers)):
+    known = {header for columns in consent_readers(headers).values() for header in columns}
+    expected = known if detected.name == FALLBACK_PROFILE or not read else set(consent_headers(detected, headers))
+    columns = tuple(header for header in dict.fromkeys(headers) if header in expected and header not in read)
+    # Whose reading of the name counts, first: a status every row keeps (a Mailchimp export's,
+    # which no profile reading the name as a guess may weaken), then the named profile's, then
+    # the profile its headers match.
+    floors = [
+        (lender, status)
+        for name, status in statuses.items()
+        if name != named.name and (lender := reading_profile(name)).severity(status) > SEVERITY[Outcome.MARKETING]
+    ]
+    guesses = [(reader, status) for reader in (named, detected) if (status := name_opt_out(reader, file_name, sheet=sheet))]
+    said = next(iter(floors + guesses), None)
+    name_unread = said is not None and said[0].name != named.name
+    if not columns and not name_unread:
         return None
-    else:
-        reader = detected_reader if detected_reader in readers else max(readers, key=lambda name: len(readers[name]))
-        columns = readers[reader]
-    if said is None or name_opt_out(reading_profile(reader), file_name, name_statuses, sheet):
-        return UnreadConsent(named=named.name, reader=reader, columns=columns)
-    return UnreadConsent(named=named.name, reader=reader, columns=columns, name_status=said[1], name_reader=said[0])
+    lost = UnreadConsent(
+        named=named.name,
+        reader=None,
+        columns=columns,
+        name_status=said[1] if name_unread else None,
+        name_opts_out=not name_unread or said[1] in said[0].profile.consent.opt_out_statuses,
+    )
+    needed = expected | (read & known)
+
+    def reads_all(profile: ReadingProfile) -> bool:
+        read_by, name = _consent_read(profile, headers, file_name, statuses, sheet)
+        # A status every row keeps is read only by its profile, never as another's guess from the name.
+        reads_name = said is None or (name is not None and (not floors or profile.name == said[0].name))
+        return needed <= read_by and reads_name
+
+    detected_reader = detected.consent_from or detected.name
+    candidates = [detected_reader, *(name for name in profile_names() if name != detected_reader)]
+    reader = next((name for name in candidates if name != named.name and reads_all(reading_profile(name))), None)
+    if reader is not None:
+        return dataclasses.replace(lost, reader=reader)
+    auto = reading_profile(auto_profile) if auto_profile else detected
+    if reads_all(auto):
+        return dataclasses.replace(lost, auto_reads=True)
+    name_reader = reading_profile(said[0].name) if name_unread else named
+    read_by_name_reader, _ = _consent_read(name_reader, headers, file_name, statuses, sheet)
+    left = tuple(header for header in dict.fromkeys(headers) if header in needed - read_by_name_reader)
+    return dataclasses.replace(lost, left_to_mapping=left, name_reader=name_reader.name if name_reader.name != named.name else None)
 
 
 def unread_known_consent(profile: ReadingProfile, headers: Sequence[str]) -> UnreadConsent | None:

@@ -2,7 +2,12 @@
 name gives, whatever columns it reads: a plain opt-out flag it borrows (an empty merge field
 ``Bounced``) holds nothing for a row the name opts out. Mailchimp reads its export's names; no
 refusal advises a profile that would lose them. And a mapping's ``[[status.rules]]`` reading a
-column named like an opt-out flag reads it beside the flag, never lifting a set flag to marketing."""
+column named like an opt-out flag reads it beside the flag, never lifting a set flag to marketing.
+
+A forced profile reading one consent column is refused for another profile's it leaves unread;
+a refusal advises only what reads every consent column and the name's opt-out (a profile, the
+run without a named profile, or a mapping's rules); a Mailchimp export's member status is read
+by Mailchimp's profile only, never weighed as another's guess from the name."""
 
 from __future__ import annotations
 
@@ -86,24 +91,80 @@ def test_an_opt_out_file_name_a_forced_profile_does_not_read_is_refused_whatever
 
 
 @pytest.mark.parametrize(
-    ("named", "advice"),
+    ("named", "unread"),
     [
-        # Klaviyo reads the column but not the name: a mapping's rule beside the generic profile reads both.
-        ("hubspot", "name them in a mapping's [[status.rules]] with the generic profile, which reads it"),
-        ("generic", "name them in a mapping's [[status.rules]]"),
+        ("hubspot", "its consent columns (Email Suppressions) nor its name, which says 'unsubscribed', so their opt-outs"),
+        ("generic", "its consent columns (Email Suppressions), so their opt-outs"),
+        ("klaviyo", "its name, which says 'unsubscribed', so its opt-outs"),
     ],
 )
-def test_a_column_refusal_never_advises_a_profile_that_would_lose_the_names_opt_out(tmp_path, named, advice):
-    path = write_csv(tmp_path / "unsubscribes.csv", ["Email", "Email Suppressions"], [["a@x.com", ""]])
+def test_a_refusal_never_advises_a_profile_that_would_lose_the_names_or_a_columns_opt_out(tmp_path, named, unread):
+    # Klaviyo reads the column but not the name, the generic profile the name but not the
+    # column: only the file read by its headers (generic borrowing Klaviyo's column) reads both.
+    path = write_csv(tmp_path / "unsubscribes.csv", ["Email", "Email Suppressions"], [["a@x.com", ""], ["b@x.com", "HARD_BOUNCE"]])
     with pytest.raises(InputError) as refused:
         read_source(str(path), tmp_path / "staging", ReadOptions(profile=named))
     assert str(refused.value) == (
-        f"{path}:1: the {named} profile does not read its consent columns (Email Suppressions), so their opt-outs "
-        f"would be lost: the klaviyo profile reads them but not its name, which says 'unsubscribed': {advice}"
+        f"{path}:1: the {named} profile does not read {unread} would be lost: "
+        "the profile its headers match reads them all (run without --profile or a mapping's profile)"
     )
-    # Klaviyo itself is refused for the name it does not read.
-    with pytest.raises(InputError, match="the klaviyo profile does not read its name, which says 'unsubscribed'"):
-        read_source(str(path), tmp_path / "staging", ReadOptions(profile="klaviyo"))
+    assert outcomes(read_one(path, tmp_path, ReadOptions())) == {"a@x.com": "opted_out", "b@x.com": "opted_out"}
+
+
+@pytest.mark.parametrize(
+    ("name", "headers", "rows", "named", "unread", "reader"),
+    [
+        # A borrowed plain flag read, another profile's column beside it unread.
+        ("contacts_kb.csv", ["Email", "Email Suppressions", "Bounced"], [["a@x.com", "", ""], ["b@x.com", "HARD_BOUNCE", ""]], "hubspot", "Email Suppressions", "klaviyo"),
+        ("contacts_bb.csv", ["EMAIL", "EMAIL_BLACKLISTED", "Do Not Email"], [["a@x.com", "No", ""], ["b@x.com", "Yes", ""]], "generic", "EMAIL_BLACKLISTED", "brevo"),
+        ("contacts_hb.csv", ["Email", "Email hard bounce reason", "Unsubscribed"], [["a@x.com", "", ""], ["b@x.com", "BOUNCED_MAILBOX_DOES_NOT_EXIST", ""]], "salesforce", "Email hard bounce reason", "hubspot"),
+    ],
+)
+def test_a_forced_profile_reading_one_consent_column_is_refused_for_another_profiles_column_it_leaves_unread(
+    tmp_path, name, headers, rows, named, unread, reader
+):
+    path = write_csv(tmp_path / name, headers, rows)
+    with pytest.raises(InputError) as refused:
+        read_source(str(path), tmp_path / "staging", ReadOptions(profile=named))
+    assert str(refused.value) == (
+        f"{path}:1: the {named} profile does not read its consent columns ({unread}), so their opt-outs would be lost: "
+        f"the {reader} profile reads them (--profile {reader}), or name them in a mapping's [[status.rules]]"
+    )
+    # The profile advised reads every consent column: the opt-out is kept.
+    assert outcomes(read_one(path, tmp_path, ReadOptions(profile=reader))) == {"a@x.com": "non_marketing", "b@x.com": "opted_out"}
+
+
+@pytest.mark.parametrize(("named", "unread"), [("generic", "Email Suppressions"), ("klaviyo", "Status")])
+def test_when_no_profile_reads_every_consent_column_the_refusal_advises_a_mapping_rule_not_a_profile_losing_one(tmp_path, named, unread):
+    path = write_csv(tmp_path / "contacts_k.csv", ["Email", "Email Suppressions", "Status"], [["a@x.com", "", "unsubscribed"], ["b@x.com", "HARD_BOUNCE", ""]])
+    with pytest.raises(InputError) as refused:
+        read_source(str(path), tmp_path / "staging", ReadOptions(profile=named))
+    assert str(refused.value) == (
+        f"{path}:1: the {named} profile does not read its consent columns ({unread}), so their opt-outs would be lost, "
+        f"and no one profile reads them all: name {unread} in a mapping's [[status.rules]]"
+    )
+
+
+def test_the_mailchimp_profile_forced_on_a_file_named_for_an_opt_out_reads_its_name(tmp_path):
+    path = write_csv(tmp_path / "unsubscribed_list.csv", ["Email", "First Name"], [["a@x.com", "Ann"]])
+    assert outcomes(read_one(path, tmp_path, ReadOptions(profile="mailchimp"))) == {"a@x.com": "opted_out"}
+
+
+@pytest.mark.parametrize(
+    ("named", "unread"),
+    [
+        # The generic profile reads the name's word, but as a guess a merge field reading "yes" out-votes.
+        ("generic", "its name, which says 'unsubscribed', so its opt-outs would be lost: the mailchimp profile reads it"),
+        ("constantcontact", "its consent columns (Newsletter) nor its name, which says 'unsubscribed', so their opt-outs would be lost: the mailchimp profile reads them all"),
+    ],
+)
+def test_a_mailchimp_exports_opt_out_status_is_never_weighed_as_a_guessed_name_by_a_forced_profile(tmp_path, named, unread):
+    headers = ["Email Address", "MEMBER_RATING", "LEID", "Newsletter"]
+    path = write_csv(tmp_path / EXPORT_FILES["unsubscribed"], headers, [["u1@x.com", "2", "1", "yes"]])
+    with pytest.raises(InputError) as refused:
+        read_source(str(path), tmp_path / "staging", ReadOptions(profile=named))
+    assert str(refused.value) == f"{path}:1: the {named} profile does not read {unread} (--profile mailchimp)"
+    assert outcomes(read_one(path, tmp_path, ReadOptions(profile="mailchimp"))) == {"u1@x.com": "opted_out"}
 
 
 def test_a_mapping_rule_catching_a_flag_merge_field_never_makes_its_flagged_members_marketing(tmp_path):
@@ -150,3 +211,29 @@ def test_inspect_shows_the_status_a_mailchimp_export_read_by_a_flag_merge_field_
     path = write_csv(tmp_path / EXPORT_FILES["subscribed"], EXPORT_HEADERS, [["a@x.com", "Ann", "2", "2024-01-01 10:00:00", "1", "yes"]])
     [described] = inspect_source(str(path))
     assert (described["format"], described["unread_row_status"]) == ("mailchimp-export+generic", "subscribed")
+
+
+@pytest.mark.parametrize("status", ["nonsubscribed", "transactional"])
+def test_a_mailchimp_export_of_members_never_opted_in_is_refused_to_a_forced_profile_that_could_make_them_marketing(tmp_path, status):
+    headers = ["Email Address", "MEMBER_RATING", "LEID", "Newsletter"]
+    path = write_csv(tmp_path / f"{status}_email_audience_export_abc123def0.csv", headers, [["n1@x.com", "2", "1", "yes"]])
+    with pytest.raises(InputError) as refused:
+        read_source(str(path), tmp_path / "staging", ReadOptions(profile="generic"))
+    assert str(refused.value) == (
+        f"{path}:1: the generic profile does not read its name, which says {status!r}, so rows it says are no consent "
+        "could be planned marketing: the mailchimp profile reads it (--profile mailchimp)"
+    )
+    # As without a named profile: the member's Mailchimp status, whatever the merge field says.
+    assert outcomes(read_one(path, tmp_path, ReadOptions(profile="mailchimp"))) == {"n1@x.com": "non_marketing"}
+
+
+def test_a_mailchimp_export_matching_no_profile_by_its_headers_is_never_advised_to_a_profile_guessing_its_name(tmp_path):
+    # Its headers match no profile, and the generic profile reads "unsubscribed" in its name,
+    # but only as a guess a merge field out-votes: Mailchimp's reading is advised.
+    path = write_csv(tmp_path / EXPORT_FILES["unsubscribed"], ["Email Address", "First Name", "Newsletter"], [["u1@x.com", "Ann", "yes"]])
+    with pytest.raises(InputError) as refused:
+        read_source(str(path), tmp_path / "staging", ReadOptions(profile="hubspot"))
+    assert str(refused.value) == (
+        f"{path}:1: the hubspot profile does not read its consent columns (Newsletter) nor its name, which says 'unsubscribed', "
+        "so their opt-outs would be lost: the mailchimp profile reads them all (--profile mailchimp)"
+    )
