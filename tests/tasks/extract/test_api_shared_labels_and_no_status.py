@@ -5,9 +5,6 @@ nothing, never marketing. Over HTTP against the emulators."""
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ from schemas.lineage import SOURCE_STATUS
 from tasks.extract.tables import ReadOptions, read_source
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS
 from tasks.transform.mapping_file import UserMapping
-from tests.tasks.extract.test_mailchimp_api_consent_columns import EXPORT_FILES, SOURCE, STATUS_RULES, read_api
+from tests.tasks.extract.test_mailchimp_api_consent_columns import SOURCE, STATUS_RULES, audience_export, read_api
 from tests.tasks.extract.test_tables import outcomes
 
 FLAG = {"merge_id": 7, "tag": "NOEMAIL", "name": "Do Not Email", "type": "text"}
@@ -43,18 +40,10 @@ def export_with_repeated_flag(path: Path, members: list[dict]) -> Path:
     """The members as an audience export: ``Do Not Email`` twice (``FLAG``, ``SECOND_FLAG``)
     beside ``OWN_LABEL``'s column, as Mailchimp writes merge fields sharing a label."""
     headers = ["Email Address", "Do Not Email", "Do Not Email", "Do Not Email (2)", "LEID"]
-    rows = {}
-    for member in members:
-        fields = member["merge_fields"]
-        rows.setdefault(EXPORT_FILES[member["status"]], []).append(
-            [member["email_address"], fields["NOEMAIL"], fields["NOEMAIL2"], fields["NOEMAIL3"], str(member["web_id"])]
-        )
-    with zipfile.ZipFile(path, "w") as archive:
-        for status, lines in rows.items():
-            text = io.StringIO()
-            csv.writer(text).writerows([headers, *lines])
-            archive.writestr(f"{status}_members_export_abc.csv", text.getvalue())
-    return path
+    return audience_export(
+        path, members, headers,
+        lambda member, fields: [member["email_address"], fields["NOEMAIL"], fields["NOEMAIL2"], fields["NOEMAIL3"], str(member["web_id"])],
+    )
 
 
 @pytest.mark.parametrize("overrides", [{}, {OPT_OUT_FLAG_UNCONFIRMED_STATUS: "opted_out"}], ids=["unconfirmed", "confirmed"])

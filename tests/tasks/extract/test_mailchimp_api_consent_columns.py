@@ -10,7 +10,7 @@ import csv
 import io
 import os
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -137,18 +137,28 @@ def test_an_audience_no_rule_reads_a_column_of_is_read_as_its_members_statuses(t
 
 
 def write_export(path: Path, members: list[dict]) -> Path:
-    """The members as an audience export zip: one CSV per status, the status in its name."""
+    """The members as an audience export zip under ``EXPORT_HEADERS``."""
+    return audience_export(
+        path, members, EXPORT_HEADERS,
+        lambda member, fields: [member["email_address"], fields["FNAME"], fields["LNAME"], fields["COMPANY"], fields["NOEMAIL"],
+                                str(member["member_rating"]), "", str(member["web_id"])],
+        folder="members_export_abc/",
+    )  # fmt: skip
+
+
+def audience_export(
+    path: Path, members: list[dict], headers: list[str], row_of: Callable[[dict, dict], list[str]], folder: str = ""
+) -> Path:
+    """Members as an audience export zip: one CSV per status, the status in its name, each row
+    ``row_of(member, its merge fields)``."""
     files: dict[str, list[list[str]]] = {}
     for member in members:
-        fields = member["merge_fields"]
-        row = [member["email_address"], fields["FNAME"], fields["LNAME"], fields["COMPANY"], fields["NOEMAIL"],
-               str(member["member_rating"]), "", str(member["web_id"])]  # fmt: skip
-        files.setdefault(EXPORT_FILES[member["status"]], []).append(row)
+        files.setdefault(EXPORT_FILES[member["status"]], []).append(row_of(member, member["merge_fields"]))
     with zipfile.ZipFile(path, "w") as archive:
         for status, rows in files.items():
             text = io.StringIO()
-            csv.writer(text).writerows([EXPORT_HEADERS, *rows])
-            archive.writestr(f"members_export_abc/{status}_members_export_abc.csv", text.getvalue())
+            csv.writer(text).writerows([headers, *rows])
+            archive.writestr(f"{folder}{status}_members_export_abc.csv", text.getvalue())
     return path
 
 
