@@ -975,10 +975,16 @@ def _consent_read(
 ) -> tuple[frozenset[str], str | None]:
     """The file's consent columns a file read with ``profile`` reads, as ``read_table`` reads it
     (the plain opt-out flags beside its own, unless its name opts out), and the opt-out its
-    name gives (the status, for ``name_statuses``); every consent column of the file, and the status every row keeps, when the
-    name gives one no column makes less restrictive (a Mailchimp export's, read as Mailchimp's)."""
-    if (floor := name_statuses.get(profile.name)) is not None:
+    name gives (the status, for ``name_statuses``); every consent column of the file, and the
+    status every row keeps, when the name gives an opt-out no column makes less restrictive (a
+    Mailchimp export's, read as Mailchimp's)."""
+    floor = name_statuses.get(profile.name)
+    if floor in profile.profile.consent.opt_out_statuses:
         return frozenset(header for columns in consent_readers(headers).values() for header in columns), floor
+    if floor is not None:
+        # A status that opts nothing out (a Mailchimp export's subscribed file): the columns
+        # still say who opted out, and only those the profile reads are read.
+        return frozenset(consent_headers(reading_fallback_opt_outs(profile, headers), headers)), floor
     said = name_opt_out(profile, file_name, name_statuses, sheet)
     reading = profile if said is not None else reading_fallback_opt_outs(profile, headers)
     return frozenset(consent_headers(reading, headers)), said
@@ -1030,9 +1036,9 @@ def unread_consent(
     """
     statuses = dict(name_statuses or {})
     floor = statuses.get(named.name)
-    if floor in named.profile.consent.opt_out_statuses or (floor is not None and auto_profile == named.name):
+    if floor in named.profile.consent.opt_out_statuses:
         # Every row keeps that opt-out (a Mailchimp export read as Mailchimp's): no column can
-        # lose one; or it is read as it is without a named profile.
+        # lose one.
         return None
     read = set(consent_headers(named, headers))
     detected = detect_profile(headers)

@@ -221,10 +221,12 @@ def test_a_mailchimp_export_of_members_never_opted_in_is_refused_to_a_forced_pro
         read_source(str(path), tmp_path / "staging", ReadOptions(profile="generic"))
     assert str(refused.value) == (
         f"{path}:1: the generic profile does not read its name, which says {status!r}, so rows it says are no consent "
-        "could be planned marketing: the mailchimp profile reads it (--profile mailchimp)"
+        "could be planned marketing, and no one profile reads them all: name Newsletter in a mapping's [[status.rules]] "
+        "with the mailchimp profile (profile = 'mailchimp'), which reads its name"
     )
-    # As without a named profile: the member's Mailchimp status, whatever the merge field says.
-    assert outcomes(read_one(path, tmp_path, ReadOptions(profile="mailchimp"))) == {"n1@x.com": "non_marketing"}
+    # Nor the mailchimp profile, which does not read Newsletter: an opt-out it held would be lost.
+    with pytest.raises(InputError, match=r"the mailchimp profile does not read its consent columns \(Newsletter\)"):
+        read_source(str(path), tmp_path / "staging", ReadOptions(profile="mailchimp"))
 
 
 def test_a_mailchimp_export_matching_no_profile_by_its_headers_is_never_advised_to_a_profile_guessing_its_name(tmp_path):
@@ -237,3 +239,12 @@ def test_a_mailchimp_export_matching_no_profile_by_its_headers_is_never_advised_
         f"{path}:1: the hubspot profile does not read its consent columns (Newsletter) nor its name, which says 'unsubscribed', "
         "so their opt-outs would be lost: the mailchimp profile reads them all (--profile mailchimp)"
     )
+
+
+def test_a_subscribed_export_file_holding_another_platforms_consent_column_is_refused_to_the_mailchimp_profile(tmp_path):
+    # A merge field that is Klaviyo's suppression column: the file's subscribed status opts
+    # nothing out, so a HARD_BOUNCE there would be planned marketing were it not read.
+    headers = ["Email Address", "MEMBER_RATING", "LEID", "Email Suppressions"]
+    path = write_csv(tmp_path / EXPORT_FILES["subscribed"], headers, [["s1@x.com", "2", "1", ""], ["s2@x.com", "2", "2", "HARD_BOUNCE"]])
+    with pytest.raises(InputError, match=r"the mailchimp profile does not read its consent columns \(Email Suppressions\)"):
+        read_source(str(path), tmp_path / "staging", ReadOptions(profile="mailchimp"))
