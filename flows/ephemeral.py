@@ -184,8 +184,12 @@ def _launch() -> _EarlyServer | None:
     # A session of its own: a terminal's Ctrl-C goes to its whole foreground process group, and
     # the server, stopped with the command, left Prefect retrying a dead API for a minute before
     # the command could say it stopped. The command stops it at its end (or the kernel does).
+    # Its output is not the command's: stopped while it starts (a parameter refused at once), it
+    # logged Prefect's own traceback on the console under the command's one-line error; a
+    # server that fails is replaced by Prefect's own (use_the_early_server).
     process = subprocess.Popen(
-        uvicorn_command(port), env={**os.environ, **SERVER_ENV}, preexec_fn=_dies_with_the_command(), start_new_session=True
+        uvicorn_command(port), env={**os.environ, **SERVER_ENV}, preexec_fn=_dies_with_the_command(), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     early = _EarlyServer(process, port)
     # A server named in a Prefect profile or settings file is known only once they are read.

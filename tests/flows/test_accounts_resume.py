@@ -9,10 +9,7 @@ from benchmarks.generate_mailchimp import write_export
 from emulators.hubspot import serve_in_background
 from flows.accounts import migrate_accounts
 from schemas.manifest import AccountsParameters
-
-# A 250-row export's load: which portal, its properties and opt-outs come first, then the quota
-# runs out among the contacts' upsert batches.
-QUOTA_AMONG_UPSERTS = 16
+from tests.flows.test_accounts import QUOTA_AMONG_UPSERTS
 
 
 def test_an_account_whose_load_stopped_takes_up_its_finished_steps_on_the_rerun(prefect_api_url, tmp_path, monkeypatch):
