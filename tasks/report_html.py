@@ -164,14 +164,16 @@ def _waiting(load: dict) -> str:
     finish, and contacts HubSpot does not hold (their rows failed), which get no company."""
     listed = sum(static.get("waiting", 0) for static in load.get("lists", []))
     companies = load.get("companies") or {}
+    waiting = companies.get("waiting", 0)
     said = [
-        f"{listed:,} contact(s) not added to their list yet" if listed else "",
-        f"{companies.get('waiting', 0):,} contact(s) without their company yet" if companies.get("waiting") else "",
+        text
+        for count, text in ((listed, f"{listed:,} contact(s) not added to their list yet"), (waiting, f"{waiting:,} contact(s) without their company yet"))
+        if count
     ]
     lines = []
-    if any(said):
+    if said:
         lines.append(
-            f"<p class='bad'>{' and '.join(s for s in said if s)}: their file's import did not finish; "
+            f"<p class='bad'>{' and '.join(said)}: their file's import did not finish; "
             "the same command sends them again, then does these.</p>"
         )
     if companies.get("missing"):

@@ -62,13 +62,12 @@ import fsspec
 import polars as pl
 
 from schemas.contact import LAST_CHANGED, LAST_CHANGED_FORMAT, SOURCES, SOURCES_SEPARATOR
-from tasks.csv_safety import restore_formulas
 from tasks.extract.api_helpers import query_item
 from tasks.extract.api_settings import API_SCHEMES, api_scheme
 from tasks.extract.locations import CHAIN_SEPARATOR
 from tasks.import_files import STATIC_LISTS
 from tasks.load.lists import SYNC_DELTA
-from tasks.load.optouts import normalise_email
+from tasks.load.optouts import normalise_email, normalised_emails
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows, planned_rows
 from tasks.output import written_whole
@@ -344,7 +343,7 @@ def _lineage_state(plan: LoadPlan) -> pl.DataFrame:
     return (
         # The planned emails are read as the load sends them (``normalise_email``): so is the
         # lineage's, which the CSV holds neutralised (``'+gone@example.com``).
-        lineage.select(restore_formulas(pl.col("email")).alias("email"), changed.alias(LAST_CHANGED), from_api.alias(FROM_API))
+        lineage.select(normalised_emails(pl.col("email")).alias("email"), changed.alias(LAST_CHANGED), from_api.alias(FROM_API))
         .unique("email", keep="first")
         .collect()
     )

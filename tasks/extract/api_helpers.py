@@ -8,7 +8,7 @@ provider caps them per second; one client may be shared by threads. ``offset_pag
 generators yielding one page of records at a time, in order, each record once; ``stage_pages``
 writes pages to a CSV as they come, so memory stays flat whatever the audience's size (but for
 one id a record, kept to yield each once), and ``staged_source`` reads that CSV back as a
-RawSource. ``reading_opt_out_flags``, ``reading_every_copy`` and ``with_statuses`` read its
+RawSource. ``reading_every_copy`` and ``with_statuses`` (with ``catalog.reading_opt_out_flags``) read its
 rows' consent as the provider's export file's would be read.
 
 What a read has to say (a throttle, a re-read) goes to the Prefect run's logger when it runs in
@@ -749,21 +749,6 @@ def stage_pages(pages: Iterable[StagedPage], headers: Sequence[str], path: Path)
                 written += 1
                 writer.writerow([*(cells.get(header, "") for header in headers), page.uri, written, status])
     return written
-
-
-def reading_opt_out_flags(profile: ReadingProfile, headers: Sequence[str], consent_overrides: Mapping[str, str]) -> ReadingProfile:
-    """``profile`` also reading the plain opt-out flags among a provider API's columns (a merge
-    or custom field named ``Do Not Email``), as it would in the provider's export file whose
-    name opts out nothing (``catalog.reading_fallback_opt_outs``: set, a flag gives
-    ``opt_out_flag_unconfirmed``); with the run's ``--consent`` applied again, as the status it
-    borrowed is its own only now (``opt_out_flag_unconfirmed=opted_out``).
-
-    Args:
-        profile: The provider's profile, the user's mapping and the run's ``--consent`` applied.
-        headers: The staged file's columns.
-        consent_overrides: The run's ``--consent``.
-    """
-    return reading_fallback_opt_outs(profile, headers).with_run_consent(consent_overrides)
 
 
 def reading_every_copy(profile: ReadingProfile, copies: Mapping[str, tuple[str, ...]]) -> ReadingProfile:

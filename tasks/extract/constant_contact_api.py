@@ -44,7 +44,6 @@ from tasks.extract.api_helpers import (
     parse_since,
     quoted_list,
     reading_every_copy,
-    reading_opt_out_flags,
     source_parts,
     stage_pages,
     staged_source,
@@ -73,7 +72,7 @@ from tasks.extract.api_settings import (
     RetryPolicy,
 )
 from tasks.extract.oauth import RefreshingBearerAuth
-from tasks.transform.catalog import ReadingProfile, consent_headers
+from tasks.transform.catalog import ReadingProfile, consent_headers, reading_opt_out_flags
 
 EMAIL = "Email address"
 STATUS = "Email status"

@@ -39,7 +39,6 @@ from tasks.extract.api_helpers import (
     parse_since,
     quoted_list,
     reading_every_copy,
-    reading_opt_out_flags,
     source_parts,
     stage_pages,
     staged_source,
@@ -64,7 +63,7 @@ from tasks.extract.api_settings import (
     RetryPolicy,
 )
 from tasks.extract.mailchimp import FORMAT
-from tasks.transform.catalog import ReadingProfile, consent_headers
+from tasks.transform.catalog import ReadingProfile, consent_headers, reading_opt_out_flags
 from tasks.transform.consent import DEFAULT_OUTCOME, SEVERITY, severity_expr
 
 _DATA_CENTRE = re.compile(r"-([a-z]+[0-9]+)$")

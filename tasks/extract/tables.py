@@ -31,6 +31,7 @@ from schemas.lineage import SOURCE_FORMAT, SOURCE_STATUS
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
+from tasks.extract.api_helpers import with_statuses
 from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import SPREADSHEET_SUFFIXES, is_spreadsheet, split_sheet, stage_sheets
 # The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
@@ -56,7 +57,7 @@ from tasks.transform.catalog import (
     canonical_timestamp,
     consent_headers,
     detect_profile,
-    reading_fallback_opt_outs,
+    reading_opt_out_flags,
     reading_profile,
     unread_consent,
     unread_known_consent,
@@ -304,9 +305,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         # opt-out a name gives a row whose flag holds nothing. A file whose name opts
         # out is read by its name and its profile's own columns, as before such flags were
         # read: a flag set agrees with the name.
-        # The run's --consent is applied again: the borrowed status is the profile's only now
-        # (``opt_out_flag_unconfirmed=opted_out``), and it ranks a row's readings too.
-        profile = reading_fallback_opt_outs(profile, headers).with_run_consent(options.consent_overrides)
+        profile = reading_opt_out_flags(profile, headers, options.consent_overrides)
     if options.named_profile:
         _refuse_unread_consent(staged.uri, profile, headers)
     elif profile.name == FALLBACK_PROFILE:
@@ -350,13 +349,8 @@ def _read_by_status_rules_too(export: RawSource, profile: ReadingProfile) -> Raw
     reads a column of it."""
     if not consent_headers(profile, export.headers):
         return export
-    frame = export.frame.with_columns(
-        profile.floored_status_expr(export.headers, export.status).alias(SOURCE_STATUS),
-        pl.lit(profile.format, dtype=pl.String).alias(SOURCE_FORMAT),
-    )
-    return dataclasses.replace(
-        export, frame=frame, status=PER_ROW_STATUS, format=profile.format, status_values=profile.status_values(export.headers)
-    )
+    floored = with_statuses(export, profile, profile.floored_status_expr(export.headers, export.status))
+    return dataclasses.replace(floored, status=PER_ROW_STATUS)
 
 
 def _refuse_unread_consent(uri: str, named: ReadingProfile, headers: Sequence[str]) -> None:

@@ -177,13 +177,18 @@ def domain_search_batches(domains: list[str]) -> Iterator[list[str]]:
         Consecutive batches, in order, every domain in one.
     """
     room = settings.SEARCH_BODY_MAX_CHARACTERS - settings.SEARCH_CURSOR_ROOM
+    # As requests sends it (json.dumps' default separators): each domain after the first adds
+    # itself, quoted, and ", " to the body of one domain less.
+    empty = len(json.dumps(domain_search_body([])))
     batch: list[str] = []
+    size = empty
     for domain in domains:
-        # As requests sends it (json.dumps' default separators).
-        if batch and (len(batch) == settings.COMPANY_SEARCH_VALUES or len(json.dumps(domain_search_body([*batch, domain]))) > room):
+        added = len(json.dumps(domain)) + (2 if batch else 0)
+        if batch and (len(batch) == settings.COMPANY_SEARCH_VALUES or size + added > room):
             yield batch
-            batch = []
+            batch, size, added = [], empty, len(json.dumps(domain))
         batch.append(domain)
+        size += added
     if batch:
         yield batch
 

@@ -26,7 +26,7 @@ import contextvars
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple, TypeVar
 
 from schemas.manifest import AccountSpec, PortalSpec, manifest_line
@@ -89,10 +89,8 @@ def what_is_known(
     expected: ExpectedPortal | None,
     details: PortalDetails | None,
     why_unanswered: str,
-    loaded_into: int | None = None,
 ) -> AccountPortal:
-    """An account's portal from HubSpot's answer for its token and the manifest's ``portal_id``,
-    with the portal its finished run loaded into.
+    """An account's portal from HubSpot's answer for its token and the manifest's ``portal_id``.
 
     HubSpot's answer decides. Without one, the manifest's ``portal_id`` stands in: the account's
     own run stops before it sends anything unless its token is for that portal
@@ -103,15 +101,14 @@ def what_is_known(
         expected: Its manifest ``portal_id`` and token location (``ExpectedPortal.of``), or None.
         details: What HubSpot said of its token; None when it was not asked or did not say.
         why_unanswered: Why there are no ``details``, for when nothing else tells the id.
-        loaded_into: The portal its last finished run loaded into, as its report records it, or None.
     """
     if details is not None:
         refusal = portal_refusal(details, expected) if expected is not None else None
         disagreement = f"account {account}: {refusal}" if refusal else None
-        return AccountPortal(account, details.portal_id, SAID_BY_HUBSPOT, disagreement, loaded_into)
+        return AccountPortal(account, details.portal_id, SAID_BY_HUBSPOT, disagreement)
     if expected is not None:
-        return AccountPortal(account, expected.portal_id, HELD_TO_ITS_PORTAL_ID, loaded_into=loaded_into)
-    return AccountPortal(account, None, why_unanswered, loaded_into=loaded_into)
+        return AccountPortal(account, expected.portal_id, HELD_TO_ITS_PORTAL_ID)
+    return AccountPortal(account, None, why_unanswered)
 
 
 class RunRefusal(NamedTuple):
@@ -166,7 +163,7 @@ def token_read_here(portal: PortalSpec, runs_elsewhere: bool) -> bool:
     return portal.token_secret is not None or not runs_elsewhere
 
 
-def ask_account_portal(account: AccountSpec, runs_elsewhere: bool, loaded_into: int | None = None) -> AccountPortal:
+def ask_account_portal(account: AccountSpec, runs_elsewhere: bool) -> AccountPortal:
     """Ask HubSpot which portal the account's token is for, when this process reads that token.
 
     The question goes through the client every request of a load goes through
@@ -178,25 +175,24 @@ def ask_account_portal(account: AccountSpec, runs_elsewhere: bool, loaded_into: 
     Args:
         account: The account.
         runs_elsewhere: Whether it runs where this process's variables are not read (:func:`token_read_here`).
-        loaded_into: The portal its last finished run loaded into, as its report records it, or None.
     """
     portal = account.portal
     expected = ExpectedPortal.of(portal.portal_id, portal.token_env, portal.token_secret)
     if not token_read_here(portal, runs_elsewhere):
-        return what_is_known(account.name, expected, None, TOKEN_READ_WHERE_IT_RUNS, loaded_into)
+        return what_is_known(account.name, expected, None, TOKEN_READ_WHERE_IT_RUNS)
     try:
         token = resolve_token(portal.token_secret, portal.token_env)
     except LoadError as missing:
         # Why the portal is not known: where the token was looked for (HubSpot was asked nothing).
-        return what_is_known(account.name, expected, None, str(missing), loaded_into)
+        return what_is_known(account.name, expected, None, str(missing))
     hubspot = HubSpotPortal(portal.url, token, timeout=ASK_TIMEOUT_SECONDS, attempts=ASK_ATTEMPTS, asked_for=f"account {account.name}")
     try:
         details = hubspot.details
     except LoadError:
-        return what_is_known(account.name, expected, None, NO_ANSWER, loaded_into)
+        return what_is_known(account.name, expected, None, NO_ANSWER)
     finally:
         hubspot.session.close()
-    return what_is_known(account.name, expected, details, HUBSPOT_WILL_NOT_SAY, loaded_into)
+    return what_is_known(account.name, expected, details, HUBSPOT_WILL_NOT_SAY)
 
 
 def on_a_daemon_thread(work: Callable[[], T], room: threading.Semaphore) -> Future[T]:
@@ -219,7 +215,8 @@ def on_a_daemon_thread(work: Callable[[], T], room: threading.Semaphore) -> Futu
 
 
 def asked_at_once(accounts: Sequence[AccountSpec], runs_elsewhere: bool, loaded_into: Mapping[str, int]) -> list[AccountPortal]:
-    """Every account's portal (:func:`ask_account_portal`), :data:`ASKED_AT_ONCE` at a time.
+    """Every account's portal (:func:`ask_account_portal`), :data:`ASKED_AT_ONCE` at a time, with
+    the portal its last finished run loaded into (``loaded_into``, by account name).
 
     Raises:
         KeyboardInterrupt: Ctrl-C (or Prefect's SIGTERM) while waiting: the questions' waits
@@ -227,7 +224,12 @@ def asked_at_once(accounts: Sequence[AccountSpec], runs_elsewhere: bool, loaded_
     """
     room = threading.Semaphore(ASKED_AT_ONCE)
     questions = [
-        on_a_daemon_thread(lambda account=account: ask_account_portal(account, runs_elsewhere, loaded_into.get(account.name)), room)
+        on_a_daemon_thread(
+            lambda account=account: replace(
+                ask_account_portal(account, runs_elsewhere), loaded_into=loaded_into.get(account.name)
+            ),
+            room,
+        )
         for account in accounts
     ]
     with stopped_when_interrupted():

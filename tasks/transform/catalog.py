@@ -577,7 +577,8 @@ def _holds_nothing(cell: pl.Expr) -> pl.Expr:
 def _most_restrictive(readings: list[tuple[int, pl.Expr]]) -> pl.Expr:
     """The status of the most severe of a row's ``readings`` (severity, status or null) that reads
     one; null when none does."""
-    # A stable sort keeps reading order within one severity: the profile's rules, then the user's.
+    # A stable sort keeps reading order within one severity: borrowed opt-out flags, the
+    # profile's rules, then the user's.
     ordered = [expr for _, expr in sorted(readings, key=lambda reading: -reading[0])]
     return pl.coalesce(*ordered) if ordered else pl.lit(None, dtype=pl.String)
 
@@ -875,6 +876,21 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -
     if not flags:
         return profile
     return borrowing_consent(profile, lender, flags, headers, default_status=profile.default_status, read_first=True)
+
+
+def reading_opt_out_flags(profile: ReadingProfile, headers: Sequence[str], consent_overrides: Mapping[str, str]) -> ReadingProfile:
+    """``profile`` also reading the plain opt-out flags among a file's columns, as a file whose
+    name opts out nothing is read (:func:`reading_fallback_opt_outs`: set, a flag gives
+    ``opt_out_flag_unconfirmed``), with the run's ``--consent`` applied again: the status it
+    borrowed is its own only now (``opt_out_flag_unconfirmed=opted_out``), and it ranks a row's
+    readings too.
+
+    Args:
+        profile: The profile, the user's mapping and the run's ``--consent`` applied.
+        headers: The file's columns.
+        consent_overrides: The run's ``--consent``.
+    """
+    return reading_fallback_opt_outs(profile, headers).with_run_consent(consent_overrides)
 
 
 def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:

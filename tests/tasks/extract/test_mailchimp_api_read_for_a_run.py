@@ -32,6 +32,9 @@ def test_onramp_plan_of_the_api_and_of_the_export_plan_the_same_consent(audience
 
     assert files(tmp_path / "api") == files(tmp_path / "export")
     assert from_api["contacts"] == from_export["contacts"]
+    # Both read the flag: a subscribed member it is set for is no marketing contact.
+    flagged = members_by_status(audience)["subscribed"][0]["email_address"].lower()
+    assert files(tmp_path / "api")[flagged] != "hubspot/contacts-marketing-001.csv"
     [source] = from_api["sources"]
     assert source["format"] == "mailchimp-export+generic"
 

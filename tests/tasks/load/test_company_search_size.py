@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tasks.load.companies import domain_search_body, domain_search_batches
 from tasks.load import load_plan, settings
 from tests.tasks.load.conftest import count_requests
@@ -16,19 +18,16 @@ def contacts_at(domains: list[str]) -> list[list[str]]:
     return [[f"ann@{domain}", "Ann", "", ""] for domain in domains]
 
 
-def test_a_search_of_ordinary_domains_stays_within_the_body_limit(portal, emulator, tmp_path):
-    domains = [f"company-{n:02d}.example.com" for n in range(settings.COMPANY_SEARCH_VALUES)]
-
-    report = load_plan(portal, plan_dir(tmp_path, contacts_at(domains)), poll_interval=POLL, import_companies=True)
-
-    assert (report["companies"]["created"], report["companies"]["associated"]) == (len(domains), len(domains))
-    assert count_requests(emulator, "POST", "/search", 400) == 0
-
-
-def test_a_search_of_long_domains_stays_within_the_body_limit(portal, emulator, tmp_path):
-    # Legal domains (a label has at most 63 characters), if long ones.
-    domains = [f"regional-veterinary-hospital-and-animal-care-partners-{n:02d}.com" for n in range(settings.COMPANY_SEARCH_VALUES)]
-
+@pytest.mark.parametrize(
+    "domains",
+    [
+        [f"company-{n:02d}.example.com" for n in range(settings.COMPANY_SEARCH_VALUES)],
+        # Legal domains (a label has at most 63 characters), if long ones.
+        [f"regional-veterinary-hospital-and-animal-care-partners-{n:02d}.com" for n in range(settings.COMPANY_SEARCH_VALUES)],
+    ],
+    ids=["ordinary", "long"],
+)
+def test_a_search_of_domains_stays_within_the_body_limit(portal, emulator, tmp_path, domains):
     report = load_plan(portal, plan_dir(tmp_path, contacts_at(domains)), poll_interval=POLL, import_companies=True)
 
     assert (report["companies"]["created"], report["companies"]["associated"]) == (len(domains), len(domains))
