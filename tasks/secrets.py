@@ -95,31 +95,17 @@ def shown_block_name(name: str) -> str:
     return "(the name given, not shown: it looks like a token)" if looks_like_a_credential(name) else repr(name)
 
 
-def variable_read(named_block: str | None, variable: str | None) -> str | None:
-    """The environment variable a credential is read from, given the Secret block a run names.
+def places_read(
+    named_block: str | None, variable: str | None, default_variable: str, default_block: str
+) -> tuple[str | None, str | None]:
+    """Where a credential is read: the environment variable first, then the Secret block.
 
-    A block the run names is the only place its credential is read: a worker's or a shell's
-    variable is often set for another client, and taking it over the block the run was given
-    would load one client's contacts into another's portal. A run naming no block reads the
-    variable (then, when it is the default one, the default block: :func:`block_read`).
-
-    Args:
-        named_block: The Secret block the run names (None or empty: none).
-        variable: The variable read when no block is named (None: none).
-
-    Returns:
-        The variable's name, or None when only a block is read.
-    """
-    return None if named_block else variable
-
-
-def block_read(named_block: str | None, variable: str | None, default_variable: str, default_block: str) -> str | None:
-    """The Secret block a credential is read from when the variable read holds none, or None.
-
-    A place the run names is the only place read: the block it names, or a variable of its own (a
-    manifest account's ``token_env``, say). The default block follows only the default variable,
-    or no variable: a run naming nothing reads ``HUBSPOT_ACCESS_TOKEN``, then
-    ``hubspot-access-token``. Were the default block read for an account's own variable left
+    A place the run names is the only place read. A block it names is read alone: a worker's or
+    a shell's variable is often set for another client, and taking it over the block the run was
+    given would load one client's contacts into another's portal. A variable of its own (a
+    manifest account's ``token_env``, say) is read alone too: the default block follows only the
+    default variable, or no variable (a run naming nothing reads ``HUBSPOT_ACCESS_TOKEN``, then
+    ``hubspot-access-token``). Were the default block read for an account's own variable left
     unset, that account would load with whichever client's token the block holds.
 
     Args:
@@ -129,11 +115,12 @@ def block_read(named_block: str | None, variable: str | None, default_variable: 
         default_block: The block a run naming nothing reads after it (``hubspot-access-token``).
 
     Returns:
-        The block's name, or None when only the variable is read.
+        ``(variable, block)``: the variable's name (None when only a block is read) and the
+        block's name (None when only the variable is read), in the order they are read.
     """
     if named_block:
-        return named_block
-    return default_block if not variable or variable == default_variable else None
+        return None, named_block
+    return variable, (default_block if not variable or variable == default_variable else None)
 
 
 class CredentialMissing(Exception):
@@ -149,7 +136,7 @@ def string_credential(environ: Mapping[str, str], variable: str | None, block: s
             account must never be overridden by a variable set for another).
         block: The Prefect Secret block to read otherwise; None reads only the variable (an
             account's own variable must never be stood in for by a block holding another's
-            credential: :func:`block_read`).
+            credential: :func:`places_read`).
         what: The credential's name for messages (``HubSpot access token``).
 
     Raises:

@@ -4,7 +4,7 @@ Never the URI and never a flow parameter's value (Prefect stores parameters):
 ``schemas.params.SourceCredentials`` names the variables and blocks, and this module reads
 them when a source is read. Per provider, a Secret block named is the only place read, and so
 is a variable (a prefix) of the run's own, such as a manifest account's; the default variables
-below are read first, then the default blocks (``tasks.secrets.block_read``):
+below are read first, then the default blocks (``tasks.secrets.places_read``):
 
 - Mailchimp: ``MAILCHIMP_API_KEY``, else the block ``mailchimp-api-key`` holding the key.
 - Constant Contact: ``CONSTANT_CONTACT_TOKEN`` (an access token) and/or
@@ -38,11 +38,10 @@ from tasks.extract.api_helpers import run_logger
 from tasks.secrets import (
     CredentialMissing,
     SecretUnavailable,
-    block_read,
+    places_read,
     read_secret_block,
     save_secret_block,
     string_credential,
-    variable_read,
 )
 
 _REFRESH_PARTS = "{refresh_token} and {client_id} (and {client_secret}, for the authorization-code flow)"
@@ -75,14 +74,15 @@ class ConstantContactCredentials:
 
 def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[str, str]) -> str:
     """The Mailchimp API key: from the Secret block or the variable the run names, alone; a run
-    naming neither reads ``MAILCHIMP_API_KEY``, then the default block (``block_read``).
+    naming neither reads ``MAILCHIMP_API_KEY``, then the default block (``places_read``).
 
     Raises:
         InputError: Neither holds a key (one line naming both).
     """
-    block = block_read(where.mailchimp_secret_block, where.mailchimp_key_env, MAILCHIMP_KEY_ENV, MAILCHIMP_SECRET_BLOCK)
+    variable, block = places_read(where.mailchimp_secret_block, where.mailchimp_key_env,
+                                  MAILCHIMP_KEY_ENV, MAILCHIMP_SECRET_BLOCK)
     try:
-        return string_credential(environ, variable_read(where.mailchimp_secret_block, where.mailchimp_key_env), block, "Mailchimp API key")
+        return string_credential(environ, variable, block, "Mailchimp API key")
     except CredentialMissing as error:
         raise InputError(source, str(error)) from None
 
@@ -92,14 +92,13 @@ def constant_contact_credentials(
 ) -> ConstantContactCredentials:
     """Constant Contact's credentials: from the Secret block or the ``<prefix>_*`` variables the
     run names, alone; a run naming neither reads ``CONSTANT_CONTACT_*``, then the default block
-    (``block_read``).
+    (``places_read``).
 
     Raises:
         InputError: Neither holds a token, or a refresh token comes without its client id.
     """
-    prefix = variable_read(where.constant_contact_secret_block, where.constant_contact_env_prefix)
-    block = block_read(where.constant_contact_secret_block, where.constant_contact_env_prefix, CONSTANT_CONTACT_ENV_PREFIX,
-                       CONSTANT_CONTACT_SECRET_BLOCK)
+    prefix, block = places_read(where.constant_contact_secret_block, where.constant_contact_env_prefix,
+                                CONSTANT_CONTACT_ENV_PREFIX, CONSTANT_CONTACT_SECRET_BLOCK)
     if prefix:
         names = {key: f"{prefix}_{suffix}" for key, suffix in CONSTANT_CONTACT_CREDENTIAL_ENV.items()}
         found = {key: environ.get(name, "").strip() or None for key, name in names.items()}

@@ -18,7 +18,7 @@ from tasks.load import settings
 from tasks.load.log import get_logger
 from tasks.load.ratelimit import ImportLog, RateBudget, budget_key, portal_key
 from tasks.load.retry import HttpError, Unreachable, call_with_retries
-from tasks.secrets import CredentialMissing, block_read, string_credential, variable_read
+from tasks.secrets import CredentialMissing, places_read, string_credential
 
 # HubSpot's account-info API: which portal a token is for (scope ``oauth``, which every token
 # has). The SDK has no module for it.
@@ -28,7 +28,7 @@ ACCOUNT_INFO_PATH = "/account-info/v3/details"
 def resolve_token(secret_block: str | None = None, env_var: str | None = settings.TOKEN_ENV_VAR) -> str:
     """Find the HubSpot access token where the run says it is, else where a run naming nothing finds it.
 
-    A place the run names is the only place read (:func:`tasks.secrets.block_read`): the Secret
+    A place the run names is the only place read (:func:`tasks.secrets.places_read`): the Secret
     block named, or a variable of its own (a manifest account's ``token_env``), whose being unset
     is an error naming it, never a fall back to the default block, which may hold another
     client's token. A run naming neither reads ``HUBSPOT_ACCESS_TOKEN``, then the default block.
@@ -47,8 +47,7 @@ def resolve_token(secret_block: str | None = None, env_var: str | None = setting
     Raises:
         LoadError: No token where it is read (the message names the variable and the block read).
     """
-    variable = variable_read(secret_block, env_var)
-    block = block_read(secret_block, env_var, settings.TOKEN_ENV_VAR, settings.DEFAULT_SECRET_BLOCK)
+    variable, block = places_read(secret_block, env_var, settings.TOKEN_ENV_VAR, settings.DEFAULT_SECRET_BLOCK)
     try:
         return string_credential(os.environ, variable, block, "HubSpot access token")
     except CredentialMissing as error:

@@ -8,7 +8,7 @@ import pytest
 import tasks.secrets
 from tasks.extract.api_settings import CONSTANT_CONTACT_SECRET_BLOCK, MAILCHIMP_SECRET_BLOCK
 from tasks.load.settings import DEFAULT_SECRET_BLOCK
-from tasks.secrets import CredentialMissing, SecretUnavailable, block_name_problem, block_read, string_credential, variable_read
+from tasks.secrets import CredentialMissing, SecretUnavailable, block_name_problem, places_read, string_credential
 
 CREDENTIALS = {
     "HubSpot private-app token": "pat-na1-11111111-2222-3333-4444-555555555555",
@@ -62,23 +62,24 @@ def test_no_such_block_names_a_plain_block(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("named_block", "variable", "read"),
-    [("client-b-token", "HUBSPOT_ACCESS_TOKEN", None), ("client-b-token", None, None),
-     (None, "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_ACCESS_TOKEN"), ("", "ACME_TOKEN", "ACME_TOKEN"), (None, None, None)],
+    ("named_block", "variable", "places"),
+    [
+        # A named block is read alone, whatever variable is given.
+        ("client-b-token", "HUBSPOT_ACCESS_TOKEN", (None, "client-b-token")),
+        ("client-b-token", "ACME_TOKEN", (None, "client-b-token")),
+        ("client-b-token", None, (None, "client-b-token")),
+        # The default variable, or none, is followed by the default block.
+        (None, "HUBSPOT_ACCESS_TOKEN", ("HUBSPOT_ACCESS_TOKEN", DEFAULT_SECRET_BLOCK)),
+        (None, None, (None, DEFAULT_SECRET_BLOCK)),
+        ("", "", ("", DEFAULT_SECRET_BLOCK)),
+        # An account's own variable is read alone: unset, it must not fall back to a block
+        # holding another client's token.
+        (None, "ACME_TOKEN", ("ACME_TOKEN", None)),
+        ("", "ACME_TOKEN", ("ACME_TOKEN", None)),
+    ],
 )
-def test_a_named_block_is_read_alone_and_the_variable_only_without_one(named_block, variable, read):
-    assert variable_read(named_block, variable) == read
-
-
-@pytest.mark.parametrize(
-    ("named_block", "variable", "read"),
-    [("client-b-token", "HUBSPOT_ACCESS_TOKEN", "client-b-token"), ("client-b-token", "ACME_TOKEN", "client-b-token"),
-     (None, "HUBSPOT_ACCESS_TOKEN", DEFAULT_SECRET_BLOCK), (None, None, DEFAULT_SECRET_BLOCK), ("", "", DEFAULT_SECRET_BLOCK),
-     (None, "ACME_TOKEN", None), ("", "ACME_TOKEN", None)],
-)
-def test_the_default_block_stands_in_only_for_the_default_variable(named_block, variable, read):
-    # An account's own variable, unset, must not fall back to a block holding another client's token.
-    assert block_read(named_block, variable, "HUBSPOT_ACCESS_TOKEN", DEFAULT_SECRET_BLOCK) == read
+def test_a_place_the_run_names_is_read_alone_and_the_default_block_follows_only_the_default_variable(named_block, variable, places):
+    assert places_read(named_block, variable, "HUBSPOT_ACCESS_TOKEN", DEFAULT_SECRET_BLOCK) == places
 
 
 def test_a_variable_read_alone_and_unset_is_named_with_no_block(monkeypatch):

@@ -40,7 +40,7 @@ def test_the_token_is_named_where_it_was_read_never_by_its_value():
     assert ExpectedPortal.of(111, "ACME_HUBSPOT_TOKEN", None, environ) == EXPECTED
     # A named block is the only place the token is read, as resolve_token reads it: the variable, set, is not.
     assert ExpectedPortal.of(111, "ACME_HUBSPOT_TOKEN", "acme-token", environ) == ExpectedPortal(111, "Prefect Secret block 'acme-token'")
-    # An account's own variable is the only place read, set or not (block_read)...
+    # An account's own variable is the only place read, set or not (places_read)...
     assert ExpectedPortal.of(111, "BLANK", None, environ) == ExpectedPortal(111, "BLANK")
     # ... HUBSPOT_ACCESS_TOKEN holding none is passed over for the default block.
     assert ExpectedPortal.of(111, "HUBSPOT_ACCESS_TOKEN", None, environ) == ExpectedPortal(111, "Prefect Secret block 'hubspot-access-token'")
