@@ -73,6 +73,8 @@ LEDGER_KEYS = ("rows_read", "rows_rejected", "duplicates_merged")
 # What a finished load adds to the ledger, and the totals sum: rows HubSpot did not take, rows
 # it took with some values refused.
 LOAD_COUNTS = ("rows_failed", "rows_with_value_errors")
+# The ledger's rows a load with companies left without their company (tasks.report.not_associated).
+NOT_ASSOCIATED = "not_associated"
 # How often a thread waiting on an account's flow run asks the API for its state: one cheap
 # read per account in flight; the worker's own poll (PREFECT_WORKER_QUERY_SECONDS) costs more.
 CHILD_RUN_POLL_SECONDS = 2
@@ -201,7 +203,7 @@ def account_result(
         {k: report[k] for k in LEDGER_KEYS}
         | {"contacts": report["contacts"]}
         | {k: load.get(k, 0) for k in LOAD_COUNTS}
-        | {"not_associated": not_associated(load)}
+        | {NOT_ASSOCIATED: not_associated(load)}
         | {"read_back": read_back_mismatches(load)}
     )
     if "load_stopped" in report and not load:
@@ -218,7 +220,7 @@ def roll_up(results: list[dict]) -> dict:
     finished, stopped, or failed before it began); list the ones that failed.
     ``contacts_sent_before_stops`` adds up what the stopped loads had sent."""
     finished = [r["ledger"] for r in results if r["ledger"]]
-    totals = {k: sum(l[k] for l in finished) for k in (*LEDGER_KEYS, *LOAD_COUNTS, "not_associated")}
+    totals = {k: sum(l[k] for l in finished) for k in (*LEDGER_KEYS, *LOAD_COUNTS, NOT_ASSOCIATED)}
     totals["contacts"] = {o.value: sum(l["contacts"][o.value] for l in finished) for o in Outcome}
     totals["read_back"] = dict(sum((Counter(l["read_back"]) for l in finished), Counter()))
     totals["contacts_sent_before_stops"] = sum((l.get("stopped") or {}).get("contacts_sent", 0) for l in finished)

@@ -453,9 +453,10 @@ def _load_counts(ledger: dict) -> str:
     """An account's ledger (or the roll-up's totals) as the accounts summary says it: rows read
     and failed, and what `onramp migrate`'s summary says beside them (values HubSpot refused,
     mismatches the read-back from HubSpot found)."""
+    from flows.accounts import NOT_ASSOCIATED
     from tasks.report import mismatches_said
 
-    refused, unassociated, read_back = ledger["rows_with_value_errors"], ledger["not_associated"], ledger["read_back"]
+    refused, unassociated, read_back = ledger["rows_with_value_errors"], ledger[NOT_ASSOCIATED], ledger["read_back"]
     return (
         f"{ledger['rows_read']} rows read, {ledger['rows_failed']} failed"
         + (f", {refused} with values HubSpot refused" if refused else "")

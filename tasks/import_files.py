@@ -67,11 +67,6 @@ name the same when a migration is planned again to resume it on another day."""
 _PLAN_ID_CHARS = 8
 
 ENUMERATION = "enumeration"
-MAX_OPTIONS_PER_PROPERTY = 5_000
-"""A multiple checkboxes property holds at most 5,000 options (HubSpot's property field types,
-https://knowledge.hubspot.com/account/property-field-types-in-hubspot); a create or update with
-more is refused. Held for every enumeration field type (dropdown, radio too): assumed, the page
-gives no other figure."""
 
 MULTI_VALUE_SEPARATORS = {"checkbox": ";"}
 """The enumeration field types whose cells hold several options, and how they are joined."""

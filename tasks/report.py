@@ -19,7 +19,7 @@ from tasks.csv_safety import sink_safe_csv
 from tasks.extract.excel import split_sheet
 from tasks.output import OutputFolder
 from tasks.extract.api_settings import PER_ROW_STATUS
-from tasks.import_files import MAX_OPTIONS_PER_PROPERTY
+from tasks.hubspot_limits import MAX_OPTIONS_PER_PROPERTY
 from tasks.transform.catalog import NAME_DISAGREES_STATUS, NAME_ONLY_COLUMN, name_opt_out_of, negated_name_words_of
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, Outcome
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
@@ -295,7 +295,7 @@ the property's options: ``tasks/load/properties.py``)."""
 
 OPTIONS_OVER_LIMIT = "options_over_limit"
 """The report's enumeration properties with more distinct values than HubSpot holds options
-(``tasks.import_files.MAX_OPTIONS_PER_PROPERTY``): property name → its distinct values."""
+(``tasks.hubspot_limits.MAX_OPTIONS_PER_PROPERTY``): property name → its distinct values."""
 
 
 def options_limit_warnings(report: dict) -> list[str]:

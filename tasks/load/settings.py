@@ -6,7 +6,7 @@ reason next to them. Sources: ``../shared/reference/hubspot-api.md``.
 
 from __future__ import annotations
 
-from tasks import import_files
+from tasks import hubspot_limits
 
 # --- where and who ---------------------------------------------------------------------------
 DEFAULT_PORTAL_URL = "https://api.hubapi.com"
@@ -85,10 +85,10 @@ STATE_DIR_ENV_VAR = "ONRAMP_STATE_DIR"
 # CRM batch endpoints take at most 100 inputs per request (HubSpot docs); properties/batch/create
 # is assumed to follow the same rule, since it documents none of its own.
 PROPERTY_BATCH_SIZE = 100
-# HubSpot's options a property (tasks.import_files, where the plan reads it too); the load makes
-# options of at most this many values per property, the portal's existing options counted, and
-# leaves the rest out (tasks/load/properties.py).
-MAX_OPTIONS_PER_PROPERTY = import_files.MAX_OPTIONS_PER_PROPERTY
+# HubSpot's options a property (tasks.hubspot_limits, where the plan's report reads it too); the
+# load makes options of at most this many values per property, the portal's existing options
+# counted, and leaves the rest out (tasks/load/properties.py).
+MAX_OPTIONS_PER_PROPERTY = hubspot_limits.MAX_OPTIONS_PER_PROPERTY
 
 # --- lists -----------------------------------------------------------------------------------
 # HubSpot documents no maximum for memberships/add (reference §5, "chunk the adds"); 1,000 ids
