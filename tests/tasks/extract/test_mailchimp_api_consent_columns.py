@@ -6,10 +6,7 @@ own status less restrictive. Over HTTP against the Mailchimp emulator."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from tasks.plan import consent_profiles, plan_sources
 from tasks.transform.catalog import reading_profile
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS
 from tasks.transform.mapping_file import UserMapping
+from tests.mailchimp_exports import audience_export_zip
 from tests.tasks.extract.test_tables import outcomes, planned
 
 LIST = "a1b2c3d4e5"
@@ -154,12 +152,7 @@ def audience_export(
     files: dict[str, list[list[str]]] = {}
     for member in members:
         files.setdefault(EXPORT_FILES[member["status"]], []).append(row_of(member, member["merge_fields"]))
-    with zipfile.ZipFile(path, "w") as archive:
-        for status, rows in files.items():
-            text = io.StringIO()
-            csv.writer(text).writerows([headers, *rows])
-            archive.writestr(f"{folder}{status}_members_export_abc.csv", text.getvalue())
-    return path
+    return audience_export_zip(path, files, headers, folder=folder)
 
 
 def plan_reads(files: list[ReadFile], out: Path, overrides: Mapping[str, str]) -> dict[str, str]:

@@ -5,23 +5,15 @@ in a finished import makes no company and is counted missing. Into the emulator 
 
 from __future__ import annotations
 
-from prefect import flow
-
 from tasks.load import load_plan
-from tasks.load.client import HubSpotPortal
-from tasks.load.run import load_steps
 from tasks.load.upsert import IMPORTS
 from tasks.report import load_lines
 from tests.tasks.load.conftest import count_requests
-from tests.tasks.load.test_tags_lists_companies import POLL, plan_dir
+from tests.tasks.load.reruns import already_done, load_in_a_flow
+from tests.tasks.load.test_tags_lists_companies import MARKETING, POLL, plan_dir
 
 ROWS = [["ann@acme.io", "Ann", "Acme", ""], ["ben@beta.com", "Ben", "", ""], ["dan@gmail.com", "Dan", "Solo", ""]]
 COUNTED = ("associated", "not_associated", "without_company", "missing", "waiting")
-
-
-@flow(validate_parameters=False)
-def load(portal: HubSpotPortal, plan: str, state: str) -> dict:
-    return load_steps(portal, plan, state_dir=state, load_path=IMPORTS, poll_interval=POLL, import_companies=True)
 
 
 def company_domains(client) -> list[str]:
@@ -33,17 +25,12 @@ def counted(file: dict) -> dict[str, int]:
     return {key: file[key] for key in COUNTED if file[key]}
 
 
-def companies_step_already_done(report: dict) -> bool:
-    [step] = [step for step in report["steps"] if step["step"] == "companies"]
-    return step["already_done"]
-
-
 def test_a_file_hubspot_refused_to_import_gets_no_company_until_the_rerun_loads_it(prefect_api_url, portal, emulator, client, tmp_path):
     plan, state = str(plan_dir(tmp_path / "plan", ROWS)), str(tmp_path / "state")
     # The portal's imports a day used up: HubSpot refuses to start the file's import.
     emulator.configure(max_imports_per_day=0)
 
-    first = load(portal, plan, state)
+    first = load_in_a_flow(portal, plan, state, IMPORTS, import_companies=True)
 
     [result] = first["imports"]
     assert (result["state"], first["rows_failed"]) == ("REJECTED", 3)
@@ -59,10 +46,10 @@ def test_a_file_hubspot_refused_to_import_gets_no_company_until_the_rerun_loads_
     assert any(line.startswith("  companies: 0 created") and line.endswith(", 3 contact(s) waiting for their file's import (the same command does them)") for line in said)
 
     emulator.configure(max_imports_per_day=None)
-    again = load(portal, plan, state)
+    again = load_in_a_flow(portal, plan, state, IMPORTS, import_companies=True)
 
     [file] = again["companies"]["files"]
-    assert not companies_step_already_done(again)
+    assert ("companies", MARKETING) not in already_done(again)
     assert counted(file) == {"associated": 2, "without_company": 1} and file["waiting_reason"] is None
     assert company_domains(client) == ["acme.io", "beta.com"]
     assert (again["lists"][0]["added"], again["lists"][0]["waiting"]) == (3, 0)

@@ -6,7 +6,6 @@ character as a formula), but HubSpot holds it, so its opt-out is never dropped. 
 from __future__ import annotations
 
 import json
-import zipfile
 
 import polars as pl
 import pytest
@@ -14,20 +13,19 @@ from hubspot.crm.contacts import SimplePublicObjectInputForCreate
 
 from tasks.load import apply_opt_outs, read_plan
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE, UNMATCHED_STATUS
+from tests.mailchimp_exports import audience_export_zip
 from tests.plain_plan import plan
 
-HEADER = "Email Address,First Name,Last Name"
+HEADERS = ["Email Address", "First Name", "Last Name"]
 EXPORT = "audience_export_fe/"
 FORMULA_LIKE_OPT_OUTS = ["+gone@example.com", "=eqgone@example.com", "-dashgone@example.com"]
 
 
 def export_zip(path, subscribed: list[str], unsubscribed: list[str]):
     """A Mailchimp export zip holding a subscribed and an unsubscribed file of these addresses."""
-    with zipfile.ZipFile(path, "w") as archive:
-        for status, emails in (("subscribed", subscribed), ("unsubscribed", unsubscribed)):
-            rows = [HEADER, *(f"{email},Name,{status}" for email in emails)]
-            archive.writestr(f"{EXPORT}{status}_email_audience_export_fe.csv", "\n".join(rows) + "\n")
-    return path
+    files = {"subscribed": subscribed, "unsubscribed": unsubscribed}
+    rows = {status: [[email, "Name", status] for email in emails] for status, emails in files.items()}
+    return audience_export_zip(path, rows, HEADERS, name="{status}_email_audience_export_fe.csv", folder=EXPORT)
 
 
 def test_a_formula_like_unsubscribe_is_planned_as_an_opt_out_and_counted_as_a_rejected_one(tmp_path):

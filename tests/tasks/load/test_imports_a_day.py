@@ -27,6 +27,7 @@ from tasks.load.ratelimit import ImportCount, ImportLog
 from tasks.load.resume import ImportJournal, step_finished
 from tasks.load.retry import HttpError
 from tests.tasks.load.conftest import TOKEN, count_requests
+from tests.tasks.load.reruns import already_done, load_in_a_flow
 from tests.tasks.load.test_load_emulator import MARKETING, NON_MARKETING, migration
 from tests.tasks.load.test_resume import small_plan
 from tests.tasks.load.test_tags_lists_companies import plan_dir
@@ -34,9 +35,7 @@ from tests.tasks.load.test_unfinished_steps import (
     EMAILS,
     MARKETING_ROWS,
     NON_MARKETING_ROWS,
-    already_done,
     imports_created,
-    load,
     marketing_status,
 )
 from tasks.load.upsert import IMPORTS
@@ -115,7 +114,7 @@ def test_a_load_step_refused_for_the_day_is_sent_by_the_rerun_and_the_done_one_i
     plan, state = str(plan_dir(tmp_path / "plan", MARKETING_ROWS, NON_MARKETING_ROWS)), str(tmp_path / "state")
     emulator.configure(max_imports_per_day=1)
 
-    first = load(portal, plan, state, IMPORTS)
+    first = load_in_a_flow(portal, plan, state, IMPORTS)
 
     [done, refused] = sorted(first["imports"], key=lambda result: result["state"])
     assert (done["state"], refused["state"]) == ("DONE", "REJECTED")
@@ -124,7 +123,7 @@ def test_a_load_step_refused_for_the_day_is_sent_by_the_rerun_and_the_done_one_i
     assert first["rows_failed"] == refused["rows"]
 
     emulator.configure(max_imports_per_day=None)
-    again = load(portal, plan, state, IMPORTS)
+    again = load_in_a_flow(portal, plan, state, IMPORTS)
 
     assert (IMPORTS, done["file"]) in already_done(again) and (IMPORTS, refused["file"]) not in already_done(again)
     assert again["rows_failed"] == 0 and imports_created(emulator) == 2

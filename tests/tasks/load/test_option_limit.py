@@ -10,17 +10,16 @@ import csv
 import polars as pl
 import pytest
 import requests
-from prefect import flow
 
 from emulators.hubspot.settings import MAX_PROPERTY_OPTIONS, EmulatorSettings
 from tasks.csv_safety import restore_formulas, sink_safe_csv
 from tasks.report import OPTIONS_OVER_LIMIT, load_lines, options_limit_warnings
 from tasks.load import ensure_properties, load_plan, read_plan, settings
-from tasks.load.client import HubSpotPortal
 from tasks.load.properties import OPTION_LIMIT, _write_without, options_within_limit
-from tasks.load.run import LoadStopped, load_steps
+from tasks.load.run import LoadStopped
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_plan
+from tests.tasks.load.reruns import load_in_a_flow
 from tests.tasks.load.test_opted_out import opted_out_in_hubspot
 from tests.tasks.load.test_optouts import UNSUBSCRIBED, is_opted_out
 from tests.tasks.load.test_tags_lists_companies import GROUP, MARKETING, POLL, options, stored_options, tags_property
@@ -126,11 +125,6 @@ def test_a_load_whose_tags_exceed_the_limit_finishes_sends_its_opt_outs_and_repo
 def contact_and_property_writes(emulator):
     return sum(count_requests(emulator, method, route) for method, route in
                (("POST", "/crm/v3/objects/contacts"), ("POST", "/crm/v3/imports"), ("POST", "/crm/v3/properties"), ("PATCH", "/crm/v3/properties")))
-
-
-@flow(validate_parameters=False)
-def load_in_a_flow(portal: HubSpotPortal, plan: str, state: str) -> dict:
-    return load_steps(portal, plan, state_dir=state, poll_interval=POLL)
 
 
 def test_a_load_of_a_new_property_over_the_limit_resumes_with_the_same_files_and_sends_nothing_again(

@@ -6,13 +6,11 @@ emulator over HTTP."""
 from __future__ import annotations
 
 import pytest
-from prefect import flow
 
-from tasks.load.client import HubSpotPortal
 from tasks.load.imports import import_contacts_file
 from tasks.load.resume import ImportJournal, step_finished
-from tasks.load.run import load_steps
 from tasks.load.upsert import IMPORTS, UPSERT
+from tests.tasks.load.reruns import already_done, load_in_a_flow
 from tests.tasks.load.test_load_emulator import read_contacts
 from tests.tasks.load.test_resume import small_plan
 from tests.tasks.load.test_tags_lists_companies import MARKETING, NON_MARKETING, plan_dir
@@ -22,15 +20,6 @@ NON_MARKETING_ROWS = [["cat@acme.io", "Cat", "", ""]]
 EMAILS = ["ann@acme.io", "ben@beta.com", "cat@acme.io"]
 POLL = 0.02
 IMPORT_CREATED = ("POST", "/crm/v3/imports", 200)
-
-
-@flow(validate_parameters=False)
-def load(portal: HubSpotPortal, plan: str, state: str, load_path: str) -> dict:
-    return load_steps(portal, plan, state_dir=state, load_path=load_path, poll_interval=POLL)
-
-
-def already_done(report: dict) -> list[tuple[str, str | None]]:
-    return [(step["step"], step["subject"]) for step in report["steps"] if step["already_done"]]
 
 
 def by_file(report: dict) -> dict[str, dict]:
@@ -56,13 +45,13 @@ def test_imports_that_failed_are_sent_again_by_the_rerun_with_their_list_members
     # Each file's import FAILED, and FAILED again when submitted once more.
     emulator.fail_next_imports(4)
 
-    first = load(portal, plan, state, IMPORTS)
+    first = load_in_a_flow(portal, plan, state, IMPORTS)
 
     assert [result["state"] for result in first["imports"]] == ["FAILED", "FAILED"]
     assert first["rows_failed"] == 3 and not emulator.portal.live("0-1")
     assert (first["lists"][0]["added"], first["lists"][0]["waiting"]) == (0, 2)
 
-    again = load(portal, plan, state, IMPORTS)
+    again = load_in_a_flow(portal, plan, state, IMPORTS)
 
     # Only what finished was found done: the properties and the list itself.
     assert already_done(again) == [("properties", None), ("list", "marketing")]
@@ -72,7 +61,7 @@ def test_imports_that_failed_are_sent_again_by_the_rerun_with_their_list_members
     assert again["reconciliation"]["contacts_checked"] == 3 and again["reconciliation"]["mismatches"] == []
     created = imports_created(emulator)
 
-    third = load(portal, plan, state, IMPORTS)
+    third = load_in_a_flow(portal, plan, state, IMPORTS)
 
     assert all(step["already_done"] for step in third["steps"])
     assert imports_created(emulator) == created == 6
@@ -83,7 +72,7 @@ def test_a_failed_marketing_status_import_fails_its_rows_and_the_rerun_sets_the_
     # The marketing file's marketing-status import FAILED, and FAILED again when submitted once more.
     emulator.fail_next_imports(2)
 
-    first = load(portal, plan, state, UPSERT)
+    first = load_in_a_flow(portal, plan, state, UPSERT)
 
     marketing = by_file(first)[MARKETING]
     assert (marketing["state"], marketing["rows_failed"], marketing["rows_with_value_errors"]) == ("FAILED", 2, 0)
@@ -96,7 +85,7 @@ def test_a_failed_marketing_status_import_fails_its_rows_and_the_rerun_sets_the_
     assert (static["added"], static["missing"], static["waiting"]) == (0, 0, 2)
     assert static["list_id"] not in marketing["list_ids"]
 
-    again = load(portal, plan, state, UPSERT)
+    again = load_in_a_flow(portal, plan, state, UPSERT)
 
     assert already_done(again) == [("properties", None), (UPSERT, NON_MARKETING), ("list", "marketing")]
     assert by_file(again)[MARKETING]["state"] == "DONE" and again["rows_failed"] == 0
