@@ -57,6 +57,7 @@ from tasks.transform.catalog import (
     canonical_timestamp,
     consent_headers,
     detect_profile,
+    reading_fallback_opt_outs,
     reading_opt_out_flags,
     reading_profile,
     unread_consent,
@@ -304,12 +305,18 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         # the headers or the user chose; the refusals weigh its column as read, never as the
         # opt-out a name gives a row whose flag holds nothing. A file whose name opts
         # out is read by its name and its profile's own columns, as before such flags were
-        # read: a flag set agrees with the name.
+        # read: a flag set agrees with the name. Another platform's consent column the
+        # profile does not read is read so too (a merge field ``Email Suppressions``), but the
+        # refusals weigh only the plain flags as read: such a column read as an unconfirmed
+        # flag is no reason to let a profile that does not read it be forced on the file.
+        checked = reading_fallback_opt_outs(profile, headers)
         profile = reading_opt_out_flags(profile, headers, options.consent_overrides)
+    else:
+        checked = profile
     if options.named_profile:
-        _refuse_unread_consent(staged.uri, profile, headers)
-    elif profile.name == FALLBACK_PROFILE:
-        _refuse_unread_known_consent(staged.uri, profile, headers)
+        _refuse_unread_consent(staged.uri, checked, headers)
+    elif checked.name == FALLBACK_PROFILE:
+        _refuse_unread_known_consent(staged.uri, checked, headers)
     if is_mailchimp_export:
         raw = mailchimp.read_export_file(staged, checked=True, profile=profile)
         return ReadFile(_read_by_status_rules_too(raw, profile), profile, layout, staged.key)

@@ -98,8 +98,14 @@ BORROWED_FLAG = "\0borrowed"
 as ``OPT_OUT_FLAG_UNCONFIRMED_STATUS`` (``reading_fallback_opt_outs``), under which
 :func:`unread_status_values` counts the rows it gave that status. No cell holds it."""
 
+NOT_SET = "\0not set:"
+"""In a borrowed flag's known values (``BORROWED_FLAG``), before a value: the value is read and
+says the flag is not set (``StatusRule.says_nothing``: another platform's consent column's value
+its platform reads as marketing, ``active``), so :func:`unread_status_values` never counts a row
+under it. No cell holds it."""
+
 _KNOWN_MARKERS = frozenset({ANY_DATE, ANY_VALUE, BORROWED_FLAG})
-"""The known values no cell holds."""
+"""The known values no cell holds (with ``NOT_SET``'s)."""
 
 NAME_NEGATIONS = frozenset({"no", "non", "not", "without", "minus", "anti", "removed", "free"})
 """Words of a file's name that cancel the status word next to them: ``contacts_no_bounces``,
@@ -163,6 +169,8 @@ class StatusRule:
             a guess (HubSpot does not let an API client re-subscribe it).
         when_present: The status of a row whose cell is non-empty, not one of ``FALSY`` and
             no zero date (``0000-00-00 00:00:00``).
+        says_nothing: Lowercase values the rule reads as saying nothing of the row's consent:
+            neither a status nor a value no rule reads (``read_as_unconfirmed``'s marketing values).
     """
 
     columns: tuple[str, ...] = ()
@@ -171,6 +179,7 @@ class StatusRule:
     when_true: str | None = None
     when_set: str | None = None
     when_present: str | None = None
+    says_nothing: frozenset[str] = frozenset()
 
     @classmethod
     def from_data(cls, data: Mapping) -> StatusRule:
@@ -198,6 +207,38 @@ class StatusRule:
             when_set=self.when_set and status,
             when_present=self.when_present and status,
         )
+
+    def read_as_unconfirmed(self, consent: ConsentPolicy) -> StatusRule | None:
+        """This rule (another platform's, ``consent`` its policy) reading its columns in a file
+        of a source that does not read them: a value the platform reads as an opt-out gives
+        ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``, as a plain opt-out flag does (the column may merely
+        share the platform's name: a Mailchimp merge field ``Email Suppressions``); a value it
+        reads as marketing says nothing (``says_nothing``: the row keeps its own source's
+        status); any other (``pending_confirmation``) is a value no rule reads, so the row is
+        ``unrecognised``: never marketing, and a mapping's ``[[status.rules]]`` can read it.
+
+        Returns:
+            That rule; None when the platform reads no opt-out from the column.
+        """
+
+        def given(status: str | None) -> str | None:
+            return OPT_OUT_FLAG_UNCONFIRMED_STATUS if status in consent.opt_out_statuses else None
+
+        def marketing(status: str | None) -> bool:
+            return status is not None and consent.outcome_of(status) is Outcome.MARKETING
+
+        says_nothing = {value for value, status in self.values.items() if marketing(status)}
+        if self.when_true or self.when_set:
+            says_nothing |= FALSY | (TRUTHY if marketing(self.when_true) or marketing(self.when_set) else set())
+        rule = dataclasses.replace(
+            self,
+            values={value: OPT_OUT_FLAG_UNCONFIRMED_STATUS for value, status in self.values.items() if given(status)},
+            when_true=given(self.when_true),
+            when_set=given(self.when_set),
+            when_present=given(self.when_present),
+            says_nothing=frozenset(says_nothing),
+        )
+        return rule if rule.statuses() else None
 
     def headers_read(self, headers: Sequence[str]) -> list[str]:
         """The file's headers (as written in the file) this rule reads, each once: its named
@@ -467,6 +508,9 @@ class ReadingProfile:
                     else:
                         open_ended.add(header)
                 values.update(rule.values)
+                values.update(rule.says_nothing)
+                if borrowed:
+                    values.update(NOT_SET + value for value in rule.says_nothing)
                 if rule.when_true or rule.when_set:
                     values.update(TRUTHY | FALSY)
                 if rule.when_set:
@@ -595,15 +639,17 @@ def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
     if ANY_VALUE in known:
         return pl.lit(False)
     cell = _consent_cell(header)
-    unknown = ~_holds_nothing(cell) & ~cell.is_in(list(known - _KNOWN_MARKERS))
+    read = [value for value in known - _KNOWN_MARKERS if not value.startswith(NOT_SET)]
+    unknown = ~_holds_nothing(cell) & ~cell.is_in(read)
     return unknown & ~cell.str.contains(_DATE_CELL) if ANY_DATE in known else unknown
 
 
 def _flag_set(header: str, known: frozenset[str]) -> pl.Expr:
     """True where a flag's cleaned cell is set: it says something, not a value saying the flag
-    is not set (``FALSY``), and a value its rules read."""
+    is not set (``FALSY``, ``NOT_SET``'s), and a value its rules read."""
     cell = _consent_cell(header)
-    return ~_holds_nothing(cell) & ~cell.is_in(list(FALSY)) & ~_unrecognised(header, known)
+    not_set = [value.removeprefix(NOT_SET) for value in known if value.startswith(NOT_SET)]
+    return ~_holds_nothing(cell) & ~cell.is_in([*FALSY, *not_set]) & ~_unrecognised(header, known)
 
 
 def _first_of(conditions: Mapping[str, pl.Expr]) -> dict[str, pl.Expr]:
@@ -832,7 +878,7 @@ def borrowing_consent(
     )
 
 
-def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -> ReadingProfile:
+def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str], other_platforms: bool = False) -> ReadingProfile:
     """``profile`` also reading the file's opt-out and bounce flags the fallback profile knows
     (``Unsubscribed``, ``Do Not Email``, ``Bounced``, ``Unsubscribed At``, …) and ``profile``
     does not read as consent itself.
@@ -857,6 +903,11 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -
     Args:
         profile: The profile the file is read with, with the user's mapping applied.
         headers: The file's headers, as written in the file.
+        other_platforms: Whether other bundled platforms' consent columns the fallback profile
+            does not read are borrowed too, each as an unconfirmed opt-out flag
+            (``_other_platforms_rules``): how a file is read. The refusals weigh a named
+            profile's own reading, without them (``unread_consent``): a column read only as an
+            unconfirmed flag is no reason to let a profile that does not read it be forced.
 
     Returns:
         ``profile`` itself when the file has no such flag (the fallback profile reads them all);
@@ -869,6 +920,8 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -
     fallback = reading_profile(FALLBACK_PROFILE)
     opt_outs = fallback.profile.consent.opt_out_statuses
     rules = tuple(rule.giving(OPT_OUT_FLAG_UNCONFIRMED_STATUS) for rule in fallback.rules if rule.statuses() <= opt_outs)
+    if other_platforms:
+        rules += _other_platforms_rules(profile, headers)
     consent = ConsentPolicy.from_mapping(fallback.format, {OPT_OUT_FLAG_UNCONFIRMED_STATUS: Outcome.NON_MARKETING.value})
     lender = dataclasses.replace(fallback, rules=rules, profile=dataclasses.replace(fallback.profile, consent=consent))
     read = {header for rule in profile.own_rules() for header in rule.headers_read(headers)}
@@ -878,19 +931,46 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str]) -
     return borrowing_consent(profile, lender, flags, headers, default_status=profile.default_status, read_first=True)
 
 
+def _other_platforms_rules(profile: ReadingProfile, headers: Sequence[str]) -> tuple[StatusRule, ...]:
+    """The rules reading the file's consent columns of another bundled platform than
+    ``profile``'s (a Mailchimp merge field ``Email Suppressions``, Klaviyo's; a HubSpot export's
+    ``EMAIL_BLACKLISTED``, Brevo's), each as an unconfirmed opt-out flag
+    (``StatusRule.read_as_unconfirmed``), the first platform by name reading a column.
+
+    A column the fallback profile reads is left out: its opt-out and bounce flags are borrowed
+    already, and its ``Status`` or ``Subscribed`` are words any source uses for something else
+    (a Salesforce lead's ``Status``); so are the columns ``profile``'s own rules read (a
+    mapping's ``[[status.rules]]`` reads such a column beside the borrowed rule, as it does a flag).
+    """
+    fallback = reading_profile(FALLBACK_PROFILE)
+    own = {header for rule in profile.own_rules() for header in rule.headers_read(headers)}
+    left = set(headers) - set(consent_headers(fallback, headers)) - own
+    rules = []
+    for platform in all_profiles():
+        if platform.name in (profile.name, FALLBACK_PROFILE):
+            continue
+        for rule in platform.rules:
+            unconfirmed = rule.read_as_unconfirmed(platform.profile.consent)
+            read = [header for header in rule.headers_read(headers) if header in left]
+            if unconfirmed is not None and read:
+                left -= set(read)
+                rules.append(dataclasses.replace(unconfirmed, columns=tuple(read), column_prefixes=()))
+    return tuple(rules)
+
+
 def reading_opt_out_flags(profile: ReadingProfile, headers: Sequence[str], consent_overrides: Mapping[str, str]) -> ReadingProfile:
-    """``profile`` also reading the plain opt-out flags among a file's columns, as a file whose
-    name opts out nothing is read (:func:`reading_fallback_opt_outs`: set, a flag gives
-    ``opt_out_flag_unconfirmed``), with the run's ``--consent`` applied again: the status it
-    borrowed is its own only now (``opt_out_flag_unconfirmed=opted_out``), and it ranks a row's
-    readings too.
+    """``profile`` also reading the plain opt-out flags among a file's columns, and other
+    platforms' consent columns it does not read, as a file whose name opts out nothing is read
+    (:func:`reading_fallback_opt_outs`: set, a flag gives ``opt_out_flag_unconfirmed``), with
+    the run's ``--consent`` applied again: the status it borrowed is its own only now
+    (``opt_out_flag_unconfirmed=opted_out``), and it ranks a row's readings too.
 
     Args:
         profile: The profile, the user's mapping and the run's ``--consent`` applied.
         headers: The file's columns.
         consent_overrides: The run's ``--consent``.
     """
-    return reading_fallback_opt_outs(profile, headers).with_run_consent(consent_overrides)
+    return reading_fallback_opt_outs(profile, headers, other_platforms=True).with_run_consent(consent_overrides)
 
 
 def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:

@@ -1,0 +1,148 @@
+"""Another platform's consent column in a file its own profile reads (a Mailchimp merge field
+``Email Suppressions``, Klaviyo's; a HubSpot export's ``EMAIL_BLACKLISTED``, Brevo's) is read
+as an unconfirmed opt-out flag: a value that platform reads as an opt-out keeps the row from
+marketing (``opt_out_flag_unconfirmed``, opted out when the run confirms it), one it reads as
+marketing says nothing, any other is a value no rule reads (never marketing). Before, such a
+column was routed as a plain property and its opt-outs planned marketing. Columns the fallback
+profile reads under a common word (``Status``) are not: any source uses them for other things."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from emulators.mailchimp import serve_in_background as mailchimp
+from tasks.extract import mailchimp_api
+from tasks.extract.tables import ReadFile, ReadOptions
+from tasks.report import source_warnings
+from tasks.transform.catalog import reading_profile
+from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS
+from tasks.transform.mapping_file import UserMapping
+from tests.plain_plan import plan
+from tests.tasks.extract.test_tables import outcomes, planned, read_one, write_csv
+
+SUBSCRIBED = "subscribed_members_export_abc.csv"
+"""A Mailchimp export's file of subscribed members: every row is marketing unless a column says otherwise."""
+
+
+def mailchimp_export(tmp_path, column: str, cells: list[str], file_name: str = SUBSCRIBED):
+    """A Mailchimp export file whose merge field ``column`` holds ``cells``, one member each
+    (``m0@x.com``, ``m1@x.com``, …)."""
+    headers = ["Email Address", "First Name", column, "MEMBER_RATING", "OPTIN_TIME", "LEID"]
+    rows = [[f"m{i}@x.com", "M", cell, "2", "2024-01-01 10:00:00", str(i)] for i, cell in enumerate(cells)]
+    return write_csv(tmp_path / file_name, headers, rows)
+
+
+@pytest.mark.parametrize(
+    ("column", "cells", "expected"),
+    [
+        # Klaviyo reads any suppression reason as suppressed (an opt-out).
+        ("Email Suppressions", ["HARD_BOUNCE", ""], ["non_marketing", "marketing"]),
+        # Brevo's blacklist flag.
+        ("EMAIL_BLACKLISTED", ["true", "false"], ["non_marketing", "marketing"]),
+        # Constant Contact: unsubscribed is an opt-out, explicit is marketing (says nothing),
+        # pending confirmation is neither (a value no rule reads: never marketing).
+        ("Email permission status", ["Unsubscribed", "Explicit", "Pending_confirmation", ""], ["non_marketing", "marketing", "non_marketing", "marketing"]),
+        # ActiveCampaign's list status.
+        ("List Status", ["Bounced", "Active"], ["non_marketing", "marketing"]),
+    ],
+)
+def test_another_platforms_consent_merge_field_keeps_a_subscribed_member_from_marketing(tmp_path, column, cells, expected):
+    read = read_one(mailchimp_export(tmp_path, column, cells), tmp_path)
+
+    assert (read.profile.name, read.raw.format) == ("mailchimp", "mailchimp-export+generic")
+    assert outcomes(read) == {f"m{i}@x.com": outcome for i, outcome in enumerate(expected)}
+
+
+def test_a_merge_field_under_a_common_word_is_no_consent_column(tmp_path):
+    # ``Status`` is ActiveCampaign's and the fallback profile's, but any source uses the word.
+    read = read_one(mailchimp_export(tmp_path, "Status", ["Unsubscribed", "Lapsed"]), tmp_path)
+
+    assert read.raw.format == "mailchimp-export"
+    assert set(outcomes(read).values()) == {"marketing"}
+
+
+def test_an_opted_out_members_file_keeps_its_opt_out_whatever_the_column_says(tmp_path):
+    read = read_one(mailchimp_export(tmp_path, "List Status", ["Active"], "unsubscribed_members_export_abc.csv"), tmp_path)
+
+    assert outcomes(read) == {"m0@x.com": "opted_out"}
+
+
+def test_the_plan_names_the_column_and_a_run_confirming_it_opts_the_member_out(tmp_path):
+    source = str(mailchimp_export(tmp_path, "Email Suppressions", ["HARD_BOUNCE", "", "UNSUBSCRIBE"]))
+
+    report = plan([source], tmp_path / "out")
+    assert report["contacts"] == {"marketing": 1, "non_marketing": 2, "opted_out": 0}
+    [warning] = [line for line in source_warnings(report) if OPT_OUT_FLAG_UNCONFIRMED_STATUS in line]
+    assert "2 row(s) set an opt-out flag (Email Suppressions: hard_bounce/unsubscribe)" in warning
+
+    confirmed = plan([source], tmp_path / "confirmed", {OPT_OUT_FLAG_UNCONFIRMED_STATUS: "opted_out"})
+    assert confirmed["contacts"] == {"marketing": 1, "non_marketing": 0, "opted_out": 2}
+    assert set(planned(tmp_path / "confirmed")["opt-out-opt-out-flag-unconfirmed.csv"]) == {"m0@x.com", "m2@x.com"}
+
+
+def test_a_row_is_counted_under_the_column_that_set_its_flag_not_one_reading_marketing(tmp_path):
+    # ``List Status`` comes first and reads ``Active`` (marketing: it says nothing); the row's
+    # flag is ``Email Suppressions``'s, and the report must name that column, not the first.
+    headers = ["Email Address", "List Status", "Email Suppressions", "MEMBER_RATING"]
+    source = str(write_csv(tmp_path / SUBSCRIBED, headers, [["ann@x.com", "Active", "SPAM_COMPLAINT", "2"]]))
+
+    report = plan([source], tmp_path / "out")
+
+    [source_report] = report["sources"]
+    unconfirmed = [u for u in source_report["unread_status_values"] if u["status"] == OPT_OUT_FLAG_UNCONFIRMED_STATUS]
+    assert [(u["column"], u["value"], u["rows"]) for u in unconfirmed] == [("Email Suppressions", "spam_complaint", 1)]
+
+
+def test_another_platforms_column_beside_a_detected_profile_is_read_too(tmp_path):
+    # A HubSpot export (its identifying headers) with Brevo's blacklist column.
+    headers = ["Email", "First Name", "Record ID", "Create Date", "Marketing contact status", "EMAIL_BLACKLISTED"]
+    rows = [
+        ["ann@x.com", "Ann", "1", "2024-01-01", "Marketing contact", "yes"],
+        ["bob@x.com", "Bob", "2", "2024-01-01", "Marketing contact", "no"],
+    ]
+    read = read_one(write_csv(tmp_path / "hubspot-contacts.csv", headers, rows), tmp_path)
+
+    assert (read.profile.name, read.raw.format) == ("hubspot", "hubspot-export+generic")
+    assert outcomes(read) == {"ann@x.com": "non_marketing", "bob@x.com": "marketing"}
+
+
+def test_a_mapping_rule_reads_the_column_beside_the_borrowed_reading_never_below_it(tmp_path):
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        '[[status.rules]]\ncolumns = ["Email Suppressions"]\nvalues = { spam_complaint = "complained", manual = "kept" }\n'
+        '[consent]\ncomplained = "opted_out"\nkept = "marketing"\n',
+        encoding="utf-8",
+    )
+    path = mailchimp_export(tmp_path, "Email Suppressions", ["SPAM_COMPLAINT", "MANUAL"])
+
+    read = read_one(path, tmp_path, ReadOptions(mapping=UserMapping.load(mapping)))
+
+    # The rule's opt-out is read; its "marketing" cannot lift the borrowed unconfirmed opt-out.
+    assert outcomes(read) == {"m0@x.com": "opted_out", "m1@x.com": "non_marketing"}
+
+
+def test_a_named_profile_is_still_refused_a_file_whose_platform_reads_the_column_as_an_opt_out(tmp_path):
+    # Klaviyo's suppressed-profiles columns read as Klaviyo's opt-outs when the file is read as
+    # Klaviyo's: forcing HubSpot's profile would read them only as unconfirmed flags.
+    headers = ["Email", "First Name", "Email Marketing Consent", "Email Suppressions"]
+    path = write_csv(tmp_path / "profiles.csv", headers, [["ann@x.com", "Ann", "SUBSCRIBED", "HARD_BOUNCE"]])
+
+    with pytest.raises(Exception, match=r"the hubspot profile does not read its consent columns \(Email Marketing Consent, Email Suppressions\)"):
+        read_one(path, tmp_path, ReadOptions(profile="hubspot"))
+
+
+def test_a_mailchimp_audience_read_through_the_api_reads_the_merge_field_as_its_export_does(tmp_path, monkeypatch):
+    suppressions = {"merge_id": 8, "tag": "SUPPRESS", "name": "Email Suppressions", "type": "text"}
+    with mailchimp(members=40, extra_merge_fields=(suppressions,)) as server:
+        monkeypatch.setenv("MAILCHIMP_API_KEY", server.settings.api_key)
+        monkeypatch.setenv("MAILCHIMP_BASE_URL", server.api_url)
+        subscribed = [m for m in server.emulator.audience.members if m["status"] == "subscribed"][:2]
+        subscribed[0]["merge_fields"]["SUPPRESS"] = "HARD_BOUNCE"
+        raw = mailchimp_api.read_uri(f"mailchimp://{server.emulator.audience.list_id}", tmp_path / "staging", os.environ)
+        read, profile = mailchimp_api.read_as_export(raw, reading_profile("mailchimp"), {})
+
+    by_email = outcomes(ReadFile(read, profile, None))
+    assert by_email[subscribed[0]["email_address"]] == "non_marketing"
+    assert by_email[subscribed[1]["email_address"]] == "marketing"
