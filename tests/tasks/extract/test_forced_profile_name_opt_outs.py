@@ -93,15 +93,15 @@ def test_an_opt_out_file_name_a_forced_profile_does_not_read_is_refused_whatever
 @pytest.mark.parametrize(
     ("named", "unread"),
     [
-        ("hubspot", "its consent columns (Email Suppressions) nor its name, which says 'unsubscribed', so their opt-outs"),
-        ("generic", "its consent columns (Email Suppressions), so their opt-outs"),
-        ("klaviyo", "its name, which says 'unsubscribed', so its opt-outs"),
+        ("hubspot", "its consent columns (EMAIL_BLACKLISTED) nor its name, which says 'unsubscribed', so their opt-outs"),
+        ("generic", "its consent columns (EMAIL_BLACKLISTED), so their opt-outs"),
+        ("brevo", "its name, which says 'unsubscribed', so its opt-outs"),
     ],
 )
 def test_a_refusal_never_advises_a_profile_that_would_lose_the_names_or_a_columns_opt_out(tmp_path, named, unread):
-    # Klaviyo reads the column but not the name, the generic profile the name but not the
-    # column: only the file read by its headers (generic borrowing Klaviyo's column) reads both.
-    path = write_csv(tmp_path / "unsubscribes.csv", ["Email", "Email Suppressions"], [["a@x.com", ""], ["b@x.com", "HARD_BOUNCE"]])
+    # Brevo reads the column but not the name, the generic profile the name but not the
+    # column: only the file read by its headers (generic borrowing Brevo's column) reads both.
+    path = write_csv(tmp_path / "unsubscribes.csv", ["Email", "EMAIL_BLACKLISTED"], [["a@x.com", ""], ["b@x.com", "true"]])
     with pytest.raises(InputError) as refused:
         read_source(str(path), tmp_path / "staging", ReadOptions(profile=named))
     assert str(refused.value) == (
@@ -248,3 +248,16 @@ def test_a_subscribed_export_file_holding_another_platforms_consent_column_is_re
     path = write_csv(tmp_path / EXPORT_FILES["subscribed"], headers, [["s1@x.com", "2", "1", ""], ["s2@x.com", "2", "2", "HARD_BOUNCE"]])
     with pytest.raises(InputError, match=r"the mailchimp profile does not read its consent columns \(Email Suppressions\)"):
         read_source(str(path), tmp_path / "staging", ReadOptions(profile="mailchimp"))
+
+
+def test_klaviyos_suppressed_profiles_export_forced_as_klaviyos_reads_its_name(tmp_path):
+    # Klaviyo reads the name of its suppressed profiles' file as the generic profile does: a
+    # row whose suppression cells hold nothing is suppressed by it, so forcing Klaviyo's
+    # profile loses nothing and is not refused.
+    headers = ["Email", "Suppressed", "Email Suppression Reason"]
+    path = write_csv(tmp_path / "klaviyo_suppressed_profiles.csv", headers, [["a@x.com", "", ""], ["b@x.com", "2024-01-01", "HARD_BOUNCE"]])
+
+    read = read_one(path, tmp_path, ReadOptions(profile="klaviyo"))
+
+    assert read.raw.format == "klaviyo-export"
+    assert outcomes(read) == {"a@x.com": "opted_out", "b@x.com": "opted_out"}
