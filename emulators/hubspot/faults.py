@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulators.hubspot.errors import HubSpotError
+from emulators.hubspot.imports import IMPORTS_PATH
 from emulators.hubspot.settings import EmulatorSettings
 
 _MESSAGES = {
@@ -39,7 +40,6 @@ _MESSAGES = {
 _READS_SENT_AS_POST = re.compile(r"/(search|read)$")
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AFTER_WRITE_STATUS = 504
-IMPORTS_PATH = "/crm/v3/imports"
 
 
 class DroppedConnection(Exception):

@@ -43,6 +43,8 @@ from emulators.hubspot.settings import EmulatorSettings
 from emulators.hubspot.state import CrmObject, ImportJob, Portal, now_iso, now_ms
 from emulators.hubspot.values import DATE_FORMATS, ValueProblem, normalise, normalise_email
 
+# Where the Imports API lives: the routes' prefix, and what the faults of import creations pick.
+IMPORTS_PATH = "/crm/v3/imports"
 ACTIVE_STATES = ("STARTED", "PROCESSING")
 FINAL_STATES = ("DONE", "FAILED", "CANCELED", "REVERTED")
 OPERATIONS = ("CREATE", "UPDATE", "UPSERT")

@@ -3,9 +3,9 @@
 Filters of a group are ANDed, groups are ORed; ``query`` matches a token prefix of the default
 searchable properties; a number property sorts by its number (``hs_object_id`` ascending is how a
 client pages past the cap: a ``GT`` filter on the last id it saw). A request over one of HubSpot's
-search limits (:func:`limit_broken`; the body's 3,000 characters unless the emulator's
-``max_search_body_characters`` says otherwise) is refused 400 ``VALIDATION_ERROR``. Search sees writes at
-once here, whereas HubSpot indexes them "after a few moments".
+search limits (all held in :func:`_within_limits`; the body's 3,000 characters unless the
+emulator's ``max_search_body_characters`` says otherwise) is refused 400 ``VALIDATION_ERROR``.
+Search sees writes at once here, whereas HubSpot indexes them "after a few moments".
 """
 
 from __future__ import annotations
@@ -81,40 +81,38 @@ def _matches(values: dict[str, str], condition: dict[str, Any]) -> bool:
     return checks[operator]()
 
 
-def limit_broken(body: dict[str, Any], body_characters: int, max_body_characters: int | None) -> str | None:
-    """Which of HubSpot's search limits a request breaks, as the 400's message, or None.
+def _within_limits(
+    body: dict[str, Any], body_characters: int, max_body_characters: int | None
+) -> tuple[list[list[dict[str, Any]]], int, int]:
+    """A search request's filter groups, page size and offset, once it is held to HubSpot's
+    search limits (the constants above), all of them here.
 
     Args:
         body: The request's JSON body.
         body_characters: The length of the body as sent, in characters.
         max_body_characters: The characters a body may have (``None``: not held; the
             emulator's setting, see ``settings.py``).
+
+    Raises:
+        HubSpotError: 400 ``VALIDATION_ERROR`` for the first limit the request breaks, in this
+            order: the body's characters, the filters, the sorts, the page size, paging past
+            ``MAX_RESULTS`` (an ``after`` that is not a number is refused before that one).
     """
     groups = [group.get("filters") or [] for group in body.get("filterGroups") or []]
     sorts = body.get("sorts") or []
     if max_body_characters is not None and body_characters > max_body_characters:
-        return (
+        raise validation_error(
             f"The request body has {body_characters} characters; a search request has at most "
             f"{max_body_characters}."
         )
     if len(groups) > MAX_FILTER_GROUPS or any(len(group) > MAX_FILTERS_PER_GROUP for group in groups) \
             or sum(map(len, groups)) > MAX_FILTERS:
-        return (
+        raise validation_error(
             f"Too many filters: at most {MAX_FILTER_GROUPS} filterGroups of {MAX_FILTERS_PER_GROUP} "
             f"filters each, {MAX_FILTERS} filters in all."
         )
     if len(sorts) > MAX_SORTS:
-        return f"{len(sorts)} sorts; only {MAX_SORTS} sorting rule can be applied to a search."
-    return None
-
-
-def _check_request(
-    body: dict[str, Any], body_characters: int, max_body_characters: int | None
-) -> tuple[list[list[dict[str, Any]]], int, int]:
-    broken = limit_broken(body, body_characters, max_body_characters)
-    if broken:
-        raise validation_error(broken)
-    groups = [group.get("filters") or [] for group in body.get("filterGroups") or []]
+        raise validation_error(f"{len(sorts)} sorts; only {MAX_SORTS} sorting rule can be applied to a search.")
     limit = int(body.get("limit") or 10)
     if limit > MAX_PAGE:
         raise validation_error(f"limit {limit} is greater than the maximum of {MAX_PAGE}.")
@@ -167,7 +165,7 @@ def search(
         HubSpotError: 400 for an invalid request, one over a search limit or paging past 10,000
             results.
     """
-    groups, limit, offset = _check_request(body, body_characters, max_body_characters)
+    groups, limit, offset = _within_limits(body, body_characters, max_body_characters)
     query = str(body.get("query") or "").strip().lower()
     with portal.lock:
         found: list[tuple[CrmObject, dict[str, str]]] = []

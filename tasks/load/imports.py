@@ -22,7 +22,7 @@ once (:func:`imports_day_warning`), nothing waits on it. An import creation HubS
 (:func:`refused_for_imports_limit`), is not retried: the file is left unfinished, with one line
 naming the likely cause and when to rerun (:func:`imports_limit_refusal`). A 429 that names no
 limit at all (no body, as a proxy may answer) is waited out as a rate window
-``UNNAMED_429_WAITS`` times first (:class:`CreationRefusals`).
+``settings.UNNAMED_429_WAITS`` times first (:class:`CreationRefusals`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,17 @@ from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back, unneutralise
 from tasks.load.ratelimit import ImportCount
 from tasks.load.resume import ImportJournal, leave_unrecorded, step_finished
-from tasks.load.retry import Cause, HttpError, classify, describe, error_body, error_message, http_status, rate_policy
+from tasks.load.retry import (
+    TEN_SECOND_WINDOW_POLICY,
+    Cause,
+    HttpError,
+    classify,
+    describe,
+    error_body,
+    error_message,
+    http_status,
+    rate_policy,
+)
 from tasks.privacy import mask_emails_in
 
 _IMPORTS_PATH = "/crm/v3/imports"
@@ -59,13 +69,6 @@ _UPLOAD_FOLDER_PREFIX = ".onramp-upload-"
 # An import found by name must have been created after the journal's intent, less this much
 # for the difference between this machine's clock and HubSpot's.
 _CLOCK_SKEW_MS = 60_000
-# The ten-second window's policy: classify waits its 429 out just as one naming another limit or
-# none, which may be the imports a day.
-_TEN_SECOND_WINDOW = "TEN_SECONDLY_ROLLING"
-# Waits of the rate window a 429 naming no limit at import creation gets before it is taken for
-# the imports a day: HubSpot's refusals name a policy or a category, a proxy's or gateway's 429
-# may have no body, and a short window is over after one or two waits.
-UNNAMED_429_WAITS = 3
 # States of an import that is still doing, or did, the work asked of it.
 _ADOPTABLE_STATES = frozenset({"STARTED", "PROCESSING", "DEFERRED", "DONE"})
 EMAIL_COLUMN = "email"
@@ -108,7 +111,7 @@ def imports_limit_429(error: BaseException) -> bool:
     with another policy or with none, except a 429 with a ``subCategory`` and no policy, a limit
     of the file itself (over 1,048,576 rows or 512 MB), which keeps its own message.
     """
-    return classify(error) is Cause.RATE_WINDOW and rate_policy(error) != _TEN_SECOND_WINDOW
+    return classify(error) is Cause.RATE_WINDOW and rate_policy(error) != TEN_SECOND_WINDOW_POLICY
 
 
 def names_no_limit(error: BaseException) -> bool:
@@ -123,8 +126,9 @@ class CreationRefusals:
 
     A 429 :func:`imports_limit_429` takes for the imports a day does, at once when it names its
     limit; one that names none (:func:`names_no_limit`) may be a proxy's or a short window's, so
-    only once ``UNNAMED_429_WAITS`` waits of the rate window after such 429s have not lifted it.
-    They are counted apart from the ten-second window's 429s, which may come before them.
+    only once ``settings.UNNAMED_429_WAITS`` waits of the rate window after such 429s have not
+    lifted it. They are counted apart from the ten-second window's 429s, which may come before
+    them.
     """
 
     def __init__(self) -> None:
@@ -137,7 +141,7 @@ class CreationRefusals:
         if not names_no_limit(error):
             return True
         self.naming_no_limit += 1
-        return self.naming_no_limit > UNNAMED_429_WAITS
+        return self.naming_no_limit > settings.UNNAMED_429_WAITS
 
 
 def refused_for_imports_limit(error: BaseException) -> bool:

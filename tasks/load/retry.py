@@ -67,6 +67,9 @@ from tasks.privacy import mask_emails_in
 
 T = TypeVar("T")
 
+# The policy a 429 of the ten-second window names (its body's ``policyName``).
+TEN_SECOND_WINDOW_POLICY = "TEN_SECONDLY_ROLLING"
+
 # Scopes whose absence the load works around, so their 403 goes to the caller: without Marketing
 # Hub Enterprise the batch opt-out calls go one address at a time (both the specs' and the docs'
 # names), and without ``oauth`` the account-info API is skipped. Any other missing scope stops.
@@ -210,6 +213,23 @@ def rate_policy(error: BaseException) -> str:
     return str(error_body(error).get("policyName") or "").upper()
 
 
+def rate_limit_waited(error: BaseException, cause: Cause) -> str:
+    """The limit a 429 that is waited out was taken for, in a few words for messages.
+
+    A 429 that does not name the ten-second window (no policy, as a proxy's or gateway's 429
+    with no body; or a policy the load does not know) is waited out as that window, but said
+    to be what it is.
+
+    Args:
+        error: The 429.
+        cause: What :func:`classify` made of it.
+    """
+    policy = rate_policy(error)
+    if cause is not Cause.RATE_WINDOW or policy == TEN_SECOND_WINDOW_POLICY:
+        return cause.value
+    return f"rate limit: policy {mask_emails_in(policy)}" if policy else "naming no limit"
+
+
 def classify(error: BaseException) -> Cause:
     """Decide what a failed call calls for.
 
@@ -348,9 +368,10 @@ def call_with_retries(
             cause = Cause.FATAL if final is not None and final(error) else classify(error)
             if cause in (Cause.RATE_WINDOW, Cause.RATE_SECOND):
                 rate_waits += 1
+                limit = rate_limit_waited(error, cause)
                 if rate_waits > waits_allowed:
                     raise LoadError(
-                        f"{what}: HubSpot kept answering 429 ({cause.value}) after "
+                        f"{what}: HubSpot kept answering 429 ({limit}) after "
                         f"{waits_allowed} waits; another app may be using the "
                         "portal's budget. Rerun later."
                     ) from error
@@ -358,7 +379,7 @@ def call_with_retries(
                     wait, kind = window_seconds(headers), BURST
                 else:
                     wait, kind = settings.SECONDLY_WINDOW_SECONDS, SEARCH
-                get_logger().warning("%s: 429 (%s), waiting %.1f s", what, cause.value, wait)
+                get_logger().warning("%s: 429 (%s), waiting %.1f s", what, limit, wait)
                 budget.pause(wait, kind)
                 continue
             if cause is Cause.DAILY:

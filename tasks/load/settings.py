@@ -48,6 +48,10 @@ MAX_RATE_LIMIT_WAITS = 10
 DEFAULT_RATE_WINDOW_SECONDS = 10.0
 # The CRM search limit is per second (policy "SECONDLY"), not per 10 seconds.
 SECONDLY_WINDOW_SECONDS = 1.0
+# Waits of the rate window a 429 naming no limit at import creation gets before it is taken for
+# the imports a day (tasks/load/imports.py): HubSpot's refusals name a policy or a category, a
+# proxy's or gateway's 429 may have no body, and a short window is over after one or two waits.
+UNNAMED_429_WAITS = 3
 
 # --- throttling before a 429 (tasks/load/ratelimit.py) ---------------------------------------
 # Requests of the 10-second window left unused: the budget's log is exact for what this machine

@@ -1,5 +1,6 @@
 """HubSpot's CRM search limits, held by the emulator: filter groups and filters, one sort, 200 a
-page, and (when asked) 3,000 characters a request body, each refused 400 ``VALIDATION_ERROR``."""
+page, 10,000 results a query and 3,000 characters a request body (unless told not to), each
+refused 400 ``VALIDATION_ERROR``, the first a request breaks named."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import pytest
 import requests
 
-from emulators.hubspot.search import MAX_BODY_CHARACTERS
+from emulators.hubspot.search import MAX_BODY_CHARACTERS, MAX_RESULTS
 from tests.emulators.conftest import auth
 
 SEARCH = "/crm/v3/objects/contacts/search"
@@ -77,3 +78,29 @@ def test_a_long_body_is_searched_when_the_limit_is_not_held(hub):
     requests.post(hub.url + "/_emulator/faults", json={"max_search_body_characters": None}).raise_for_status()
 
     assert search(hub, body_of(MAX_BODY_CHARACTERS + 1)).status_code == 200
+
+
+def test_paging_past_10000_results_is_refused_naming_the_after(hub):
+    assert search(hub, {"after": "9800", "limit": 200}).status_code == 200
+    refused = search(hub, {"after": "9801", "limit": 200})
+    assert_refused(refused, f"at most {MAX_RESULTS} results")
+    assert refused.json()["context"] == {"after": ["9801"]}
+    assert_refused(search(hub, {"after": "next"}), "Invalid after 'next'")
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({**groups(7), "sorts": ["email", "firstname"], "limit": 201, "after": "10000"}, "Too many filters"),
+        ({"sorts": ["email", "firstname"], "limit": 201, "after": "next"}, "sorting rule"),
+        ({"limit": 201, "after": "next"}, "limit 201"),
+        ({"limit": 200, "after": "next"}, "Invalid after"),
+    ],
+)
+def test_a_request_over_several_limits_is_refused_for_the_first_in_order(hub, body, named):
+    assert_refused(search(hub, body), named)
+
+
+def test_the_body_length_is_refused_before_any_other_limit(hub):
+    over = {**groups(7), "properties": ["p" * MAX_BODY_CHARACTERS]}
+    assert_refused(search(hub, over), "characters; a search request has at most")

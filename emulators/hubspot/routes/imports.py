@@ -11,7 +11,7 @@ from emulators.hubspot.errors import not_found, validation_error
 from emulators.hubspot.routes.common import emulator_of, offset_page, query_bool, query_int
 from emulators.hubspot.state import ImportJob
 
-router = APIRouter(prefix="/crm/v3/imports")
+router = APIRouter(prefix=imports.IMPORTS_PATH)
 
 
 def _job(request: Request, import_id: str) -> ImportJob:

@@ -5,6 +5,7 @@ answer; waits go to a recording sleep."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 from datetime import datetime, timezone
 
@@ -27,6 +28,7 @@ from tasks.load.retry import (
     classify,
     connection_failure,
     describe,
+    rate_limit_waited,
     rate_policy,
     window_seconds,
 )
@@ -205,6 +207,34 @@ def test_rate_limit_waits_are_bounded():
     send = scripted(*[rate_limited("TEN_SECONDLY_ROLLING", 10)] * (settings.MAX_RATE_LIMIT_WAITS + 1))
     with pytest.raises(LoadError, match="kept answering 429"):
         call_with_retries(send, budget=rate_budget, what="GET /x")
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (rate_limited("TEN_SECONDLY_ROLLING"), "rate limit: 10-second window"),
+        (rate_limited("SECONDLY"), "rate limit: per-second search window"),
+        (FakeApiError(429, {"message": "You have reached your secondly limit."}), "rate limit: per-second search window"),
+        # Waited out as the ten-second window, but not said to be it.
+        (FakeApiError(429), "naming no limit"),
+        (FakeApiError(429, {"policyName": None, "message": "Too many requests"}), "naming no limit"),
+        (rate_limited("SOME_NEW_POLICY"), "rate limit: policy SOME_NEW_POLICY"),
+    ],
+)
+def test_a_429_waited_out_is_said_to_be_the_limit_it_names(error, said):
+    assert rate_limit_waited(error, classify(error)) == said
+
+
+def test_429s_naming_no_limit_are_logged_and_stopped_on_as_such(caplog):
+    caplog.set_level(logging.WARNING)
+    rate_budget, sleeps = budget()
+    send = scripted(*[FakeApiError(429)] * (settings.MAX_RATE_LIMIT_WAITS + 1))
+    with pytest.raises(LoadError, match=rf"^GET /x: HubSpot kept answering 429 \(naming no limit\) after {settings.MAX_RATE_LIMIT_WAITS} waits"):
+        call_with_retries(send, budget=rate_budget, what="GET /x")
+    waits = [record.getMessage() for record in caplog.records if "429" in record.getMessage()]
+    wait = f"GET /x: 429 (naming no limit), waiting {settings.DEFAULT_RATE_WINDOW_SECONDS:.1f} s"
+    assert waits == [wait] * settings.MAX_RATE_LIMIT_WAITS
+    assert sleeps.waits == [settings.DEFAULT_RATE_WINDOW_SECONDS] * settings.MAX_RATE_LIMIT_WAITS
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 409])
