@@ -8,8 +8,8 @@ provider caps them per second; one client may be shared by threads. ``offset_pag
 generators yielding one page of records at a time, in order, each record once; ``stage_pages``
 writes pages to a CSV as they come, so memory stays flat whatever the audience's size (but for
 one id a record, kept to yield each once), and ``staged_source`` reads that CSV back as a
-RawSource. ``reading_every_copy`` and ``with_statuses`` (with ``catalog.reading_opt_out_flags``) read its
-rows' consent as the provider's export file's would be read.
+RawSource. ``export_readings`` (with ``catalog.reading_opt_out_flags`` and ``reading_every_copy``)
+and ``with_statuses`` read its rows' consent as the provider's export file's would be read.
 
 What a read has to say (a throttle, a re-read) goes to the Prefect run's logger when it runs in
 one, so the line reaches both the command's output and the run's log; else to Prefect's
@@ -44,7 +44,13 @@ from tasks.errors import InputError
 from tasks.extract.api_settings import PER_ROW_STATUS, REQUEST_TIMEOUT_SECONDS, RetryPolicy
 from tasks.extract.mailchimp import RawSource, non_empty
 from tasks.extract.oauth import TokenEndpointUnavailable
-from tasks.transform.catalog import CANONICAL_TIMESTAMP, ReadingProfile, StatusRule, reading_fallback_opt_outs
+from tasks.transform.catalog import (
+    CANONICAL_TIMESTAMP,
+    ReadingProfile,
+    StatusRule,
+    reading_fallback_opt_outs,
+    reading_opt_out_flags,
+)
 
 FINAL_429 = Callable[[httpx.Response], str | None]
 """Reads a 429: the message to stop with when waiting cannot help (a spent daily quota), else None."""
@@ -770,6 +776,28 @@ def reading_every_copy(profile: ReadingProfile, copies: Mapping[str, tuple[str, 
     return dataclasses.replace(
         profile, rules=tuple(map(with_copies, profile.rules)), mapping_rules=tuple(map(with_copies, profile.mapping_rules))
     )
+
+
+def export_readings(
+    source: ApiSource, profile: ReadingProfile, consent_overrides: Mapping[str, str]
+) -> tuple[ReadingProfile, ReadingProfile]:
+    """The two readings of an API source's rows as its provider's export file reads them
+    (``read_as_export``): ``profile``, and ``profile`` also reading the plain opt-out flags
+    among the source's columns (``catalog.reading_opt_out_flags``), each reading every copy
+    of a label the source repeats (``reading_every_copy``).
+
+    Args:
+        source: The staged source: its headers and ``label_copies``.
+        profile: The provider's profile with the user's mapping and the run's ``--consent``
+            applied (``tables.ReadOptions.applied``).
+        consent_overrides: The run's ``--consent``, applied again once the profile borrowed a
+            status of its own (``opt_out_flag_unconfirmed=opted_out``).
+
+    Returns:
+        ``profile`` and its reading of the plain opt-out flags, both reading every copy.
+    """
+    flags_read = reading_opt_out_flags(profile, source.headers, consent_overrides)
+    return reading_every_copy(profile, source.label_copies), reading_every_copy(flags_read, source.label_copies)
 
 
 def with_statuses(raw: RawSource, profile: ReadingProfile, status: pl.Expr) -> RawSource:

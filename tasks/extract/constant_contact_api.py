@@ -40,6 +40,7 @@ from tasks.extract.api_helpers import (
     canonical_time,
     cursor_pages,
     error_detail,
+    export_readings,
     label_copies,
     parse_since,
     quoted_list,
@@ -72,7 +73,7 @@ from tasks.extract.api_settings import (
     RetryPolicy,
 )
 from tasks.extract.oauth import RefreshingBearerAuth
-from tasks.transform.catalog import ReadingProfile, consent_headers, reading_opt_out_flags
+from tasks.transform.catalog import ReadingProfile, consent_headers
 
 EMAIL = "Email address"
 STATUS = "Email status"
@@ -236,12 +237,12 @@ def read_as_export(
         consent_overrides: The run's ``--consent``.
 
     Returns:
-        The contacts' RawSource and the profile that read it; ``contacts`` and ``profile``
-        themselves when no custom field is named like such a flag.
+        The contacts' RawSource and the profile that read it (``export_readings``);
+        ``contacts`` itself and ``profile`` reading every copy of a repeated label when no
+        custom field is named like such a flag.
     """
     headers = contacts.headers
-    flags_read = reading_every_copy(reading_opt_out_flags(profile, headers, consent_overrides), contacts.label_copies)
-    profile = reading_every_copy(profile, contacts.label_copies)
+    profile, flags_read = export_readings(contacts, profile, consent_overrides)
     if consent_headers(flags_read, headers) == consent_headers(profile, headers):
         return contacts, profile
     return with_statuses(contacts, flags_read, flags_read.status_expr(headers)), flags_read

@@ -34,11 +34,11 @@ from tasks.extract.api_helpers import (
     StagedPage,
     ApiSource,
     canonical_time,
+    export_readings,
     label_copies,
     offset_pages,
     parse_since,
     quoted_list,
-    reading_every_copy,
     source_parts,
     stage_pages,
     staged_source,
@@ -63,7 +63,7 @@ from tasks.extract.api_settings import (
     RetryPolicy,
 )
 from tasks.extract.mailchimp import FORMAT
-from tasks.transform.catalog import ReadingProfile, consent_headers, reading_opt_out_flags
+from tasks.transform.catalog import ReadingProfile, consent_headers
 from tasks.transform.consent import DEFAULT_OUTCOME, SEVERITY, severity_expr
 
 _DATA_CENTRE = re.compile(r"-([a-z]+[0-9]+)$")
@@ -180,12 +180,12 @@ def read_as_export(
             status of its own (``opt_out_flag_unconfirmed=opted_out``), as for an export.
 
     Returns:
-        The audience's RawSource and the profile that read it; ``audience`` and ``profile``
-        themselves when no rule reads any of its columns.
+        The audience's RawSource and the profile that read it (``export_readings``);
+        ``audience`` itself and ``profile`` reading every copy of a repeated label when no rule
+        reads any of its columns.
     """
     headers = audience.headers
-    flags_read = reading_every_copy(reading_opt_out_flags(profile, headers, consent_overrides), audience.label_copies)
-    profile = reading_every_copy(profile, audience.label_copies)
+    profile, flags_read = export_readings(audience, profile, consent_overrides)
     if not consent_headers(flags_read, headers):
         return audience, profile
     member_status = pl.col(SOURCE_STATUS)

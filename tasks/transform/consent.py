@@ -7,9 +7,10 @@ signal can never be re-mapped by a run's policy: it is the one promise Onramp ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
 import polars as pl
 
@@ -103,19 +104,15 @@ class ConsentPolicy:
         """A copy with a run's overrides applied.
 
         Raises:
-            InputError: An override names an unknown outcome, tries to re-map an opt-out status,
-                or maps a ``NEVER_MARKETING_STATUSES`` status to marketing.
+            InputError: An override names an unknown outcome, or is one no run may make
+                (``override_refusal``): it re-maps an opt-out status or ``unrecognised``, or
+                maps a ``NEVER_MARKETING_STATUSES`` status to marketing.
         """
         outcomes = dict(self.outcomes)
         for status, value in overrides.items():
             status = status.lower()
             outcome = _parse_outcome(self.format, status, value)
-            if self.weakens_opt_out(status, outcome):
-                raise InputError(
-                    "consent policy",
-                    f"{self.format} status {status!r} is an opt-out and cannot be mapped to {outcome.value}",
-                )
-            refusal = override_refusal(status, outcome)
+            refusal = override_refusal(status, outcome, applied_to=self)
             if refusal:
                 raise InputError("consent policy", refusal)
             outcomes[status] = outcome
@@ -148,7 +145,13 @@ an opt-out its profile reads)."""
 
 
 def override_refusal(
-    status: str, outcome: Outcome, opt_out_in: Sequence[str] = (), *, every_profile: bool = False, hint: str = ""
+    status: str,
+    outcome: Outcome,
+    held_to: Mapping[str, ConsentPolicy] = MappingProxyType({}),
+    *,
+    every_profile: bool = False,
+    hint: str = "",
+    applied_to: ConsentPolicy | None = None,
 ) -> str | None:
     """Why no run may give ``status`` this outcome, or None: the rules every override (a run's
     ``--consent``, an account's ``consent_overrides``, a mapping's ``[consent]``) is held to.
@@ -156,15 +159,22 @@ def override_refusal(
     Args:
         status: The status, lowercase.
         outcome: The outcome the override gives it.
-        opt_out_in: The names of the profiles whose opt-out the override would weaken
-            (``ConsentPolicy.weakens_opt_out``), named in the refusal.
-        every_profile: The override was held to every bundled profile, not only those of the
-            run (which are not known yet): the refusal says why (:data:`EVERY_PROFILE_HOLDS`).
-        hint: What to do instead, added to the refusal of an opt-out re-mapped
+        held_to: Name to show (a profile's) → its policy: those whose opt-outs the override
+            may not weaken (``ConsentPolicy.weakens_opt_out``) before a file's profile is
+            known; the refusal names those it would weaken one of.
+        every_profile: ``held_to`` is every bundled profile, not only those of the run (which
+            are not known yet): the refusal says why (:data:`EVERY_PROFILE_HOLDS`).
+        hint: What to do instead, added to the refusal of an opt-out of ``held_to`` re-mapped
             (:data:`OWN_STATUS_HINT` where a mapping file can be used).
+        applied_to: The policy of the format a file is read as, which the override is being
+            applied to (``ConsentPolicy.with_overrides``): the refusal of one of its opt-outs
+            names the format.
     """
     if status == UNRECOGNISED_STATUS:
         return UNRECOGNISED_REFUSAL
+    if applied_to is not None and applied_to.weakens_opt_out(status, outcome):
+        return f"{applied_to.format} status {status!r} is an opt-out and cannot be mapped to {outcome.value}"
+    opt_out_in = [name for name, policy in held_to.items() if policy.weakens_opt_out(status, outcome)]
     if opt_out_in:
         profiles = f"the {', '.join(opt_out_in)} profile{'s' if len(opt_out_in) > 1 else ''}"
         why = f" ({EVERY_PROFILE_HOLDS})" if every_profile else ""
@@ -201,8 +211,7 @@ def first_refused_override(
             outcome = Outcome(value)
         except ValueError:
             return status, _unknown_outcome(status.lower(), value)
-        opt_out_in = [name for name, policy in policies.items() if policy.weakens_opt_out(status, outcome)]
-        refusal = override_refusal(status.lower(), outcome, opt_out_in, every_profile=True, hint=hint)
+        refusal = override_refusal(status.lower(), outcome, policies, every_profile=True, hint=hint)
         if refusal:
             return status, refusal
     return None

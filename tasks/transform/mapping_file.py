@@ -358,12 +358,12 @@ def _consent_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
     known = {status.lower() for rule in rules for status in rule.statuses()}
     for profile in profiles:
         known |= _statuses_given(profile)
+    policies = {profile.name: profile.profile.consent for profile in profiles}
     for status, outcome in spec.consent.items():
-        opt_out_in = [profile.name for profile in profiles if profile.profile.consent.weakens_opt_out(status, outcome)]
         # Held to every profile, the opt-out may be a format's this mapping never meets: say
         # why, and how to name a value of the user's own file.
         refusal = override_refusal(
-            status.lower(), outcome, opt_out_in, every_profile=every_profile, hint=OWN_STATUS_HINT if every_profile else ""
+            status.lower(), outcome, policies, every_profile=every_profile, hint=OWN_STATUS_HINT if every_profile else ""
         )
         if refusal:
             yield ("consent", status), refusal
