@@ -528,6 +528,9 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) ->
         key: The sync's key (:func:`sync_key`), which names its lists.
     """
     shutil.rmtree(directory, ignore_errors=True)
+    # Made here, not by the first file copied: a run that planned no row (an API source read
+    # since its watermark with nothing changed) copies none, and still writes its lineage.
+    directory.mkdir(parents=True)
     moved: dict[PlannedLine, PlannedLine] = {}
     kept_entries: dict[str, list[dict[str, Any]]] = {"imports": [], "opt_outs": []}
     for kind, wanted in (("imports", delta.contacts), ("opt_outs", delta.opt_outs)):

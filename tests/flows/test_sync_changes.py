@@ -109,6 +109,22 @@ def test_contacts_missing_from_an_export_cut_short_are_counted_and_not_sent_agai
     assert (back["sync"]["left_source"], back["sync"]["new_or_changed_contacts"], back["sync"]["unchanged"]) == (0, 0, OTHERS + 1)
 
 
+def test_a_run_whose_sources_give_no_row_sends_nothing_and_keeps_the_sync(prefect_api_url, hubspot, token, tmp_path):
+    # As an API source read since its watermark with nothing changed: the plan has no row.
+    folder, out = tmp_path / "quiet", tmp_path / "out"
+    write_export(folder, "quiet", "Boston")
+    sync(folder, out, hubspot)
+    with (folder / EXPORT).open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["Email Address", "First Name"], ["not-an-address", "Nobody"]])
+
+    quiet = sync(folder, out, hubspot)
+
+    assert (quiet["rows_read"], quiet["rows_rejected"]) == (1, 1)
+    assert (quiet["sync"]["new_or_changed_contacts"], quiet["sync"]["new_opt_outs"]) == (0, 0)
+    assert "load" not in quiet, "nothing to send: no load"
+    assert city_in_hubspot(hubspot, "quiet0@example.com") == "Boston"
+
+
 def test_a_failed_run_s_retry_takes_up_its_own_finished_steps_and_the_next_run_none(prefect_api_url, token, tmp_path, monkeypatch):
     monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "budgets"))
     folder, out = tmp_path / "resume", tmp_path / "out"
