@@ -28,7 +28,9 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
   writes, it finds the import by its name among the portal's imports created since the intent.
 - **One load at a time.** A load holds its state folder (:func:`load_lock`, ``flock``) for its
   duration: a second run into the same output at once stops before it sends anything, and a
-  killed run's hold ends with its process.
+  killed run's hold ends with its process. A remote output's state folder is on the machine
+  that runs, so the load also holds a lease object in the output itself (:func:`output_lease`):
+  a run on another machine stops too, and a killed run's lease lapses once it is not renewed.
 
 The portal's URL stands for "where", never the token: nothing here sees it. The key includes no
 run id or time, so a rerun of a finished migration finds every step done and writes nothing.
@@ -43,13 +45,17 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import socket
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +65,11 @@ from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 from prefect.transactions import get_transaction
 
-from tasks.errors import LoadError
+from tasks.errors import InputError, LoadError
 from tasks.load.client import HubSpotPortal
+from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan
-from tasks.output import written_whole
+from tasks.output import storage_problem, written_whole
 
 STATE_FOLDER = ".onramp-load"
 PORTAL_FILE = "portals.json"
@@ -71,6 +78,18 @@ PORTAL_FILE = "portals.json"
 of, the token's ``HubSpotPortal.identity`` (a hash)."""
 LOCK_FILE = "load.lock"
 """In a state folder: the file a load holds locked (``flock``) while it runs, saying which run."""
+LEASE_FILE = ".onramp-load.lock"
+"""In a remote output (``s3://``), beside its files: the object a load holds while it runs
+(:func:`output_lease`), saying which run. None of the run's files is named so (its local copy has
+no such file to upload over it) and no folder the run replaces holds it."""
+LEASE_SECONDS = 600
+"""How long a remote output's lease holds unrenewed: past that its holder is taken for dead (killed,
+out of memory, its machine lost) and the next run takes the lease over."""
+LEASE_RENEWAL_SECONDS = 60
+"""How often a load renews its lease: ten times a lease, so a few failed requests lose nothing."""
+LEASE_LOST = frozenset({"PreconditionFailed", "NoSuchKey", "ConditionalRequestConflict"})
+"""S3's error codes for a conditional write or delete of the lease that found another version, or
+none, or lost a race to another request: another run's move, not a failure of the storage."""
 SCHEME_ALIASES = {"s3a": "s3", "gcs": "gs", "abfs": "az", "abfss": "az"}
 """URL schemes fsspec serves with the same filesystem as another (s3fs registers ``s3`` and
 ``s3a``, gcsfs ``gs`` and ``gcs``, adlfs ``az``, ``abfs`` and ``abfss``): the same folder."""
@@ -338,10 +357,7 @@ def load_lock(folder: str | Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = handle.read().strip() or f"its lock: {path}"
-            raise LoadInProgress(
-                f"another run is loading into this output ({holder}) now: wait for it to finish, then run again"
-            ) from None
+            raise _in_progress(handle.read().strip() or f"its lock: {path}") from None
         handle.truncate(0)
         handle.write(_lock_holder())
         handle.flush()
@@ -352,6 +368,11 @@ def load_lock(folder: str | Path) -> Iterator[None]:
             handle.truncate(0)
 
 
+def _in_progress(holder: str) -> LoadInProgress:
+    """The refusal of a run into an output that ``holder`` (:func:`_lock_holder`) is loading into."""
+    return LoadInProgress(f"another run is loading into this output ({holder}) now: wait for it to finish, then run again")
+
+
 def _lock_holder() -> str:
     """Which run holds a load's lock, as its refusal names it: the flow run, process, host, since when."""
     from prefect.runtime import flow_run
@@ -359,6 +380,245 @@ def _lock_holder() -> str:
     since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     run = f"flow run {flow_run.name!r}, " if flow_run.name else ""
     return f"{run}process {os.getpid()} on {socket.gethostname()}, since {since}"
+
+
+@contextmanager
+def output_lease(
+    output_url: str,
+    storage_options: dict | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+    renewal_seconds: float = LEASE_RENEWAL_SECONDS,
+) -> Iterator[None]:
+    """Hold a remote output for one load with a lease object in it, or refuse at once when another
+    run, on any machine, holds it.
+
+    :func:`load_lock` holds the load's state folder, which for a remote output is on the machine
+    that runs (``$PREFECT_HOME``): two workers of a pool would both load into one ``s3://`` output.
+    So the run also writes ``<output>/.onramp-load.lock`` (:data:`LEASE_FILE`) with S3's exclusive
+    create (``If-None-Match: *``, as s3fs's ``pipe_file(mode="create")`` sends it): a second run
+    finds it and stops with the same one-line refusal, naming the holder. No flock can end with a
+    killed process here, so the lease lapses instead: its holder renews it every
+    ``renewal_seconds`` in a daemon thread, and a run finding it unrenewed for longer than its
+    holder's ``lease_seconds`` takes it over. Every change of the object is conditional on the
+    version read (``If-Match``), so of two runs taking over one lapsed lease, one does. Leaving
+    however the load ends (Ctrl-C and SIGTERM too), the lease is removed if it is still this run's.
+
+    A local output is left alone (its state folder is in it: :func:`load_lock` is enough), as is
+    a remote one on a storage other than S3, whose lease Onramp cannot create exclusively.
+
+    Args:
+        output_url: The output folder as given (a path or an fsspec URL).
+        storage_options: Options for the remote filesystem (credentials, endpoint).
+        lease_seconds: How long this run's lease holds unrenewed (said in the object, for the
+            next run to judge it by).
+        renewal_seconds: How often this run renews it.
+
+    Raises:
+        LoadInProgress: Another run holds the output (one line: which, and what to do).
+        InputError: The lease cannot be read or written (one line: access denied, no
+            credentials, the storage unreachable).
+    """
+    fs, root = fsspec.core.url_to_fs(output_url, **(storage_options or {}))
+    if "s3" not in ({fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)):
+        yield
+        return
+    lease = _OutputLease(fs, f"{root.rstrip('/')}/{LEASE_FILE}", f"{output_url.rstrip('/')}/{LEASE_FILE}")
+    try:
+        lease.take(lease_seconds)
+    except LoadInProgress:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure of the storage: the run cannot hold its output
+        problem = storage_problem(error, root)
+        raise InputError(output_url, f"cannot hold the output for this run ({LEASE_FILE}): {problem}") from None
+    stop = threading.Event()
+    # The run's logger, taken here: the renewing thread has no Prefect run context to find it in.
+    renewal = (lease, stop, renewal_seconds, get_logger())
+    threading.Thread(target=_renew_until, args=renewal, name="onramp-lease", daemon=True).start()
+    try:
+        yield
+    finally:
+        # Not waited for: a renewal still in flight writes only over this run's own version of
+        # the lease, so it cannot bring a released lease back.
+        stop.set()
+        lease.release(lease_seconds)
+
+
+@dataclass(frozen=True)
+class LeaseFound:
+    """A remote output's lease object as read.
+
+    Attributes:
+        holder: Which run holds it (:func:`_lock_holder`); ``None`` once released.
+        etag: The version read, which a change of it is conditional on.
+        lease_seconds: How long its holder said it holds unrenewed.
+        unrenewed_seconds: How long since it was last written, by the storage's clock.
+    """
+
+    holder: str | None
+    etag: str
+    lease_seconds: float
+    unrenewed_seconds: float
+
+    @property
+    def free(self) -> bool:
+        """Whether another run may take it: released, or lapsed (its holder is taken for dead)."""
+        return self.holder is None or self.unrenewed_seconds > self.lease_seconds
+
+
+def unrenewed_seconds(last_modified: datetime, server_date: str | None) -> float:
+    """How long ago a lease object was last written.
+
+    Judged by the storage's own clock: the ``Date`` of the response that gave the object's
+    ``LastModified``, both the server's, so a worker whose clock is minutes fast never takes a
+    live lease over (a margin would only bound the skew it tolerates). Without a ``Date`` header,
+    the local clock.
+
+    Args:
+        last_modified: The object's ``LastModified``.
+        server_date: The response's ``Date`` header, if any.
+    """
+    now = parsedate_to_datetime(server_date) if server_date else datetime.now(timezone.utc)
+    return (now - last_modified).total_seconds()
+
+
+class _LeaseLost(Exception):
+    """This run's lease is no longer its own: another run took it over."""
+
+
+class _OutputLease:
+    """One run's lease object in a remote output on S3 (:func:`output_lease`).
+
+    Args:
+        fs: The output's file system (s3fs).
+        path: The object (``bucket/key``).
+        location: The object's URL, for messages.
+    """
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, path: str, location: str) -> None:
+        self.fs = fs
+        self.path = path
+        self.location = location
+        self.bucket, self.key, _ = fs.split_path(path)
+        self.body = b""
+        self.etag = ""
+
+    def take(self, lease_seconds: float) -> None:
+        """Create the lease, or take over a free one (:attr:`LeaseFound.free`).
+
+        Raises:
+            LoadInProgress: Another run holds it.
+        """
+        # A random id makes each hold's body, and so its ETag, its own: a release or renewal
+        # conditional on it never matches another hold written in the same second by this process.
+        self.body = json.dumps({"holder": _lock_holder(), "lease_seconds": lease_seconds, "id": uuid.uuid4().hex}).encode()
+        found = None
+        # Three tries: between two requests, the holder may release or another run take it over.
+        for _ in range(3):
+            etag = self._write(self.body, IfNoneMatch="*")
+            if etag:
+                self.etag = etag
+                return
+            found = self._read()
+            if found is None:
+                continue  # released since
+            if not found.free:
+                raise _in_progress(found.holder)
+            etag = self._write(self.body, IfMatch=found.etag)
+            if etag:
+                self.etag = etag
+                if found.holder:
+                    get_logger().warning(
+                        "%s: took the load's lease over from %s: not renewed for %d s, longer than its %d s lease "
+                        "(that run was killed or its machine lost)",
+                        self.location, found.holder, found.unrenewed_seconds, found.lease_seconds,
+                    )
+                return
+        raise _in_progress(found.holder if found and found.holder else f"its lease: {self.location}")
+
+    def renew(self) -> None:
+        """Write the lease again, unchanged (so its ETag stays this run's), if it is still this run's.
+
+        Raises:
+            _LeaseLost: Another run took it over.
+        """
+        if not self._write(self.body, IfMatch=self.etag):
+            raise _LeaseLost
+
+    def release(self, lease_seconds: float) -> None:
+        """Remove the lease if it is still this run's. A policy that grants writing but not
+        deleting gets it marked released instead, which the next run takes at once; failing that,
+        a warning says the next run waits for it to lapse."""
+        try:
+            self.fs.call_s3("delete_object", Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
+            return
+        except Exception as error:  # noqa: BLE001 - any failure of the storage: try marking it released
+            if _s3_error_code(error) in LEASE_LOST:
+                return  # another run's now: not this run's to remove
+        try:
+            self._write(json.dumps({"holder": None}).encode(), IfMatch=self.etag)
+        except Exception as error:  # noqa: BLE001 - the load is over: the lease lapses by itself
+            get_logger().warning(
+                "%s: could not release the load's lease (%s): a run into this output within %d s is refused",
+                self.location, storage_problem(error, self.path), lease_seconds,
+            )
+
+    def _write(self, body: bytes, **condition: str) -> str | None:
+        """Write the lease object if ``condition`` (``IfNoneMatch``, ``IfMatch``) holds.
+
+        Returns:
+            Its new ETag; ``None`` when the condition did not hold (:data:`LEASE_LOST`).
+        """
+        try:
+            written = self.fs.call_s3("put_object", Bucket=self.bucket, Key=self.key, Body=body, **condition)
+        except Exception as error:
+            if _s3_error_code(error) in LEASE_LOST:
+                return None
+            raise
+        return written["ETag"]
+
+    def _read(self) -> LeaseFound | None:
+        """The lease object as it is, or ``None`` when there is none."""
+        try:
+            head = self.fs.call_s3("head_object", Bucket=self.bucket, Key=self.key)
+            body = self.fs.cat_file(self.path)
+        except FileNotFoundError:
+            return None
+        try:
+            terms = json.loads(body)
+            holder, lease_seconds = terms["holder"], float(terms.get("lease_seconds", LEASE_SECONDS))
+        except (ValueError, TypeError, KeyError):
+            # Not a lease Onramp wrote: held, by whom it cannot say, for a default lease.
+            holder, lease_seconds = f"its lease: {self.location}", LEASE_SECONDS
+        unrenewed = unrenewed_seconds(head["LastModified"], head["ResponseMetadata"]["HTTPHeaders"].get("date"))
+        return LeaseFound(holder, head["ETag"], lease_seconds, unrenewed)
+
+
+def _renew_until(
+    lease: _OutputLease, stop: threading.Event, every: float, logger: logging.Logger | logging.LoggerAdapter
+) -> None:
+    """Renew ``lease`` every ``every`` seconds until ``stop`` is set or the lease is lost, saying
+    to ``logger`` what went wrong."""
+    while not stop.wait(every):
+        try:
+            lease.renew()
+        except _LeaseLost:
+            if not stop.is_set():
+                logger.warning(
+                    "%s: another run took this load's lease over (it went unrenewed longer than its lease): "
+                    "two runs may be loading into this output now",
+                    lease.location,
+                )
+            return
+        except Exception as error:  # noqa: BLE001 - a failed renewal is tried again; the lease outlasts ten
+            if not stop.is_set():
+                problem = storage_problem(error, lease.path)
+                logger.warning("%s: could not renew the load's lease (%s)", lease.location, problem)
+
+
+def _s3_error_code(error: BaseException) -> str | None:
+    """S3's error code behind an error s3fs raised (it keeps botocore's as the cause), if any."""
+    response = getattr(error.__cause__, "response", None) or {}
+    return response.get("Error", {}).get("Code")
 
 
 class ImportJournal:

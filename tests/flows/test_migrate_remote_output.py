@@ -17,6 +17,7 @@ import s3fs
 from flows.migrate import check_sources_reachable, migrate_contacts, plan_contacts
 from schemas.params import MigrationParameters, PlanParameters
 from tasks.errors import InputError
+from tasks.load.resume import LEASE_FILE, LoadInProgress, output_lease
 
 SAMPLE_EXPORT = Path(__file__).resolve().parents[2] / "samples" / "mailchimp-audience-export.zip"
 UNUSED_PORTAL = "http://127.0.0.1:9"
@@ -93,6 +94,25 @@ def test_a_published_run_leaves_no_copy_of_its_plan_on_the_worker(prefect_api_ur
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_server.bucket, Prefix="runs/clean/")["Contents"]}
     assert "runs/clean/hubspot/contacts-marketing-001.csv" in keys
     assert list(aws_environment.iterdir()) == []
+
+
+def test_a_run_into_an_output_a_run_on_another_machine_holds_stops_before_it_plans(prefect_api_url, aws_environment, s3, s3_server):
+    output = f"s3://{s3_server.bucket}/runs/leased"
+    params = PlanParameters(sources=[f"s3://{s3_server.bucket}/exports/audience.zip"], output=output)
+
+    def keys() -> set[str]:
+        return {o["Key"] for o in s3.list_objects_v2(Bucket=s3_server.bucket, Prefix="runs/leased/").get("Contents", [])}
+
+    # The other machine's run holds only the lease in the output: its state folder is its own.
+    with output_lease(output):
+        with pytest.raises(LoadInProgress, match="another run is loading into this output"):
+            plan_contacts(params)
+        assert keys() == {f"runs/leased/{LEASE_FILE}"}
+        assert list(aws_environment.iterdir()) == []
+
+    assert plan_contacts(params)["rows_read"] == 60
+    assert "runs/leased/hubspot/contacts-marketing-001.csv" in keys()
+    assert f"runs/leased/{LEASE_FILE}" not in keys()
 
 
 def test_no_credentials_name_the_source(prefect_api_url, caplog, aws_environment, s3, s3_server, monkeypatch):
