@@ -44,6 +44,7 @@ from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
 from tasks.transform.consent import (
     NAME_DISAGREES_STATUS,
+    NEVER_MARKETING_STATUSES,
     OPT_OUT_FLAG_UNCONFIRMED_STATUS,
     SEVERITY,
     UNRECOGNISED_STATUS,
@@ -98,14 +99,14 @@ BORROWED_FLAG = "\0borrowed"
 as ``OPT_OUT_FLAG_UNCONFIRMED_STATUS`` (``reading_fallback_opt_outs``), under which
 :func:`unread_status_values` counts the rows it gave that status. No cell holds it."""
 
-NOT_SET = "\0not set:"
-"""In a borrowed flag's known values (``BORROWED_FLAG``), before a value: the value is read and
-says the flag is not set (``StatusRule.says_nothing``: another platform's consent column's value
-its platform reads as marketing, ``active``), so :func:`unread_status_values` never counts a row
-under it. No cell holds it."""
+OTHERS_SAY_NOTHING = "\0others"
+"""In a header's known values (``ReadingProfile.status_values``): a value not listed says
+nothing, rather than being a value no rule reads (``StatusRule.others_say_nothing``: another
+source's consent column, read for its opt-outs only); only the values listed set its flag. No
+cell holds it."""
 
-_KNOWN_MARKERS = frozenset({ANY_DATE, ANY_VALUE, BORROWED_FLAG})
-"""The known values no cell holds (with ``NOT_SET``'s)."""
+_KNOWN_MARKERS = frozenset({ANY_DATE, ANY_VALUE, BORROWED_FLAG, OTHERS_SAY_NOTHING})
+"""The known values no cell holds."""
 
 NAME_NEGATIONS = frozenset({"no", "non", "not", "without", "minus", "anti", "removed", "free"})
 """Words of a file's name that cancel the status word next to them: ``contacts_no_bounces``,
@@ -169,8 +170,8 @@ class StatusRule:
             a guess (HubSpot does not let an API client re-subscribe it).
         when_present: The status of a row whose cell is non-empty, not one of ``FALSY`` and
             no zero date (``0000-00-00 00:00:00``).
-        says_nothing: Lowercase values the rule reads as saying nothing of the row's consent:
-            neither a status nor a value no rule reads (``read_as_unconfirmed``'s marketing values).
+        others_say_nothing: Whether a value the rule does not read says nothing of the row's
+            consent, rather than being a value no rule reads (``read_as_unconfirmed``).
     """
 
     columns: tuple[str, ...] = ()
@@ -179,7 +180,7 @@ class StatusRule:
     when_true: str | None = None
     when_set: str | None = None
     when_present: str | None = None
-    says_nothing: frozenset[str] = frozenset()
+    others_say_nothing: bool = False
 
     @classmethod
     def from_data(cls, data: Mapping) -> StatusRule:
@@ -209,34 +210,29 @@ class StatusRule:
         )
 
     def read_as_unconfirmed(self, consent: ConsentPolicy) -> StatusRule | None:
-        """This rule (another platform's, ``consent`` its policy) reading its columns in a file
-        of a source that does not read them: a value the platform reads as an opt-out gives
-        ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``, as a plain opt-out flag does (the column may merely
-        share the platform's name: a Mailchimp merge field ``Email Suppressions``); a value it
-        reads as marketing says nothing (``says_nothing``: the row keeps its own source's
-        status); any other (``pending_confirmation``) is a value no rule reads, so the row is
-        ``unrecognised``: never marketing, and a mapping's ``[[status.rules]]`` can read it.
+        """This rule (another source's, ``consent`` its policy) reading its columns in a file of
+        a source that does not read them, for their opt-outs only: a value the source reads as
+        an opt-out, or as evidence of one (``NEVER_MARKETING_STATUSES``: HubSpot's opt-out of
+        one subscription), gives ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``, as a plain opt-out flag
+        does (the column may merely share the source's name: a Mailchimp merge field
+        ``Email Suppressions``, a Salesforce lead's ``Status``); any other value says nothing
+        (``others_say_nothing``), so the row keeps its own source's status.
 
         Returns:
-            That rule; None when the platform reads no opt-out from the column.
+            That rule; None when the source reads no opt-out from the column.
         """
+        evidence = consent.opt_out_statuses | NEVER_MARKETING_STATUSES
 
         def given(status: str | None) -> str | None:
-            return OPT_OUT_FLAG_UNCONFIRMED_STATUS if status in consent.opt_out_statuses else None
+            return OPT_OUT_FLAG_UNCONFIRMED_STATUS if status in evidence else None
 
-        def marketing(status: str | None) -> bool:
-            return status is not None and consent.outcome_of(status) is Outcome.MARKETING
-
-        says_nothing = {value for value, status in self.values.items() if marketing(status)}
-        if self.when_true or self.when_set:
-            says_nothing |= FALSY | (TRUTHY if marketing(self.when_true) or marketing(self.when_set) else set())
         rule = dataclasses.replace(
             self,
             values={value: OPT_OUT_FLAG_UNCONFIRMED_STATUS for value, status in self.values.items() if given(status)},
             when_true=given(self.when_true),
             when_set=given(self.when_set),
             when_present=given(self.when_present),
-            says_nothing=frozenset(says_nothing),
+            others_say_nothing=True,
         )
         return rule if rule.statuses() else None
 
@@ -496,6 +492,7 @@ class ReadingProfile:
         """
         known: dict[str, set[str]] = {}
         open_ended: set[str] = set()
+        closed: set[str] = set()
         for rule in self.rules:
             borrowed = rule.statuses() == {OPT_OUT_FLAG_UNCONFIRMED_STATUS}
             for header in rule.headers_read(headers):
@@ -508,14 +505,18 @@ class ReadingProfile:
                     else:
                         open_ended.add(header)
                 values.update(rule.values)
-                values.update(rule.says_nothing)
-                if borrowed:
-                    values.update(NOT_SET + value for value in rule.says_nothing)
+                if not rule.others_say_nothing:
+                    closed.add(header)
                 if rule.when_true or rule.when_set:
                     values.update(TRUTHY | FALSY)
                 if rule.when_set:
                     values.add(ANY_DATE)
-        return {header: frozenset(values) for header, values in known.items() if header not in open_ended}
+        # A header only rules reading another source's opt-outs read: its other values say nothing.
+        return {
+            header: frozenset(values if header in closed else values | {OTHERS_SAY_NOTHING})
+            for header, values in known.items()
+            if header not in open_ended
+        }
 
     def with_consent_overrides(self, overrides: Mapping[str, str]) -> ReadingProfile:
         """This profile with status → outcome overrides applied to its consent policy.
@@ -636,20 +637,23 @@ def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
     """True where the consent cell says something (``_holds_nothing``: ``N/A`` says nothing, so
     it is never a value no rule reads) and is not one of ``known`` nor, when ``known`` holds
     ``ANY_DATE``, a date; never when ``known`` holds ``ANY_VALUE``."""
-    if ANY_VALUE in known:
+    if ANY_VALUE in known or OTHERS_SAY_NOTHING in known:
         return pl.lit(False)
     cell = _consent_cell(header)
-    read = [value for value in known - _KNOWN_MARKERS if not value.startswith(NOT_SET)]
-    unknown = ~_holds_nothing(cell) & ~cell.is_in(read)
+    unknown = ~_holds_nothing(cell) & ~cell.is_in(list(known - _KNOWN_MARKERS))
     return unknown & ~cell.str.contains(_DATE_CELL) if ANY_DATE in known else unknown
 
 
 def _flag_set(header: str, known: frozenset[str]) -> pl.Expr:
     """True where a flag's cleaned cell is set: it says something, not a value saying the flag
-    is not set (``FALSY``, ``NOT_SET``'s), and a value its rules read."""
+    is not set (``FALSY``), and a value its rules read (where ``OTHERS_SAY_NOTHING``, only the
+    values listed, a date for ``ANY_DATE`` or any for ``ANY_VALUE``, set it)."""
     cell = _consent_cell(header)
-    not_set = [value.removeprefix(NOT_SET) for value in known if value.startswith(NOT_SET)]
-    return ~_holds_nothing(cell) & ~cell.is_in([*FALSY, *not_set]) & ~_unrecognised(header, known)
+    said = ~_holds_nothing(cell) & ~cell.is_in(list(FALSY))
+    if OTHERS_SAY_NOTHING not in known or ANY_VALUE in known:
+        return said & ~_unrecognised(header, known)
+    listed = cell.is_in(list(known - _KNOWN_MARKERS))
+    return said & (listed | cell.str.contains(_DATE_CELL) if ANY_DATE in known else listed)
 
 
 def _first_of(conditions: Mapping[str, pl.Expr]) -> dict[str, pl.Expr]:
@@ -878,7 +882,7 @@ def borrowing_consent(
     )
 
 
-def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str], other_platforms: bool = False) -> ReadingProfile:
+def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str], other_sources: bool = False) -> ReadingProfile:
     """``profile`` also reading the file's opt-out and bounce flags the fallback profile knows
     (``Unsubscribed``, ``Do Not Email``, ``Bounced``, ``Unsubscribed At``, …) and ``profile``
     does not read as consent itself.
@@ -903,11 +907,12 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str], o
     Args:
         profile: The profile the file is read with, with the user's mapping applied.
         headers: The file's headers, as written in the file.
-        other_platforms: Whether other bundled platforms' consent columns the fallback profile
-            does not read are borrowed too, each as an unconfirmed opt-out flag
-            (``_other_platforms_rules``): how a file is read. The refusals weigh a named
-            profile's own reading, without them (``unread_consent``): a column read only as an
-            unconfirmed flag is no reason to let a profile that does not read it be forced.
+        other_sources: Whether the consent columns other bundled profiles read and
+            ``profile`` does not are borrowed too, for their opt-outs only, each as an
+            unconfirmed opt-out flag (``_other_sources_rules``): how a file is read. The
+            refusals weigh a named profile's own reading, without them (``unread_consent``): a
+            column read only for its opt-outs is no reason to let a profile that does not read
+            it be forced on a file another profile reads whole.
 
     Returns:
         ``profile`` itself when the file has no such flag (the fallback profile reads them all);
@@ -920,8 +925,8 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str], o
     fallback = reading_profile(FALLBACK_PROFILE)
     opt_outs = fallback.profile.consent.opt_out_statuses
     rules = tuple(rule.giving(OPT_OUT_FLAG_UNCONFIRMED_STATUS) for rule in fallback.rules if rule.statuses() <= opt_outs)
-    if other_platforms:
-        rules += _other_platforms_rules(profile, headers)
+    if other_sources:
+        rules += _other_sources_rules(profile, headers, rules)
     consent = ConsentPolicy.from_mapping(fallback.format, {OPT_OUT_FLAG_UNCONFIRMED_STATUS: Outcome.NON_MARKETING.value})
     lender = dataclasses.replace(fallback, rules=rules, profile=dataclasses.replace(fallback.profile, consent=consent))
     read = {header for rule in profile.own_rules() for header in rule.headers_read(headers)}
@@ -931,36 +936,38 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str], o
     return borrowing_consent(profile, lender, flags, headers, default_status=profile.default_status, read_first=True)
 
 
-def _other_platforms_rules(profile: ReadingProfile, headers: Sequence[str]) -> tuple[StatusRule, ...]:
-    """The rules reading the file's consent columns of another bundled platform than
-    ``profile``'s (a Mailchimp merge field ``Email Suppressions``, Klaviyo's; a HubSpot export's
-    ``EMAIL_BLACKLISTED``, Brevo's), each as an unconfirmed opt-out flag
-    (``StatusRule.read_as_unconfirmed``), the first platform by name reading a column.
+def _other_sources_rules(profile: ReadingProfile, headers: Sequence[str], flags: Sequence[StatusRule]) -> tuple[StatusRule, ...]:
+    """The rules reading, for their opt-outs only (``StatusRule.read_as_unconfirmed``), the
+    file's consent columns that another bundled profile than ``profile`` reads and ``profile``'s
+    own rules do not: another platform's (a Mailchimp merge field ``Email Suppressions``,
+    Klaviyo's; a HubSpot export's ``EMAIL_BLACKLISTED``, Brevo's), or the plain file's under a
+    common word (``Status``, ``Subscribed``), which any source may use for something else (a
+    Salesforce lead's ``Status=Open``): only an opt-out word there (``Unsubscribed``) is read.
+    A column every profile reading it reads so: each rule gives the same status.
 
-    A column the fallback profile reads is left out: its opt-out and bounce flags are borrowed
-    already, and its ``Status`` or ``Subscribed`` are words any source uses for something else
-    (a Salesforce lead's ``Status``); so are the columns ``profile``'s own rules read (a
-    mapping's ``[[status.rules]]`` reads such a column beside the borrowed rule, as it does a flag).
+    Args:
+        profile: The profile the file is read with, with the user's mapping applied (a
+            mapping's ``[[status.rules]]`` reads such a column beside these rules, as it does
+            a flag).
+        headers: The file's headers, as written in the file.
+        flags: The plain opt-out flags borrowed already (``reading_fallback_opt_outs``).
     """
-    fallback = reading_profile(FALLBACK_PROFILE)
-    own = {header for rule in profile.own_rules() for header in rule.headers_read(headers)}
-    left = set(headers) - set(consent_headers(fallback, headers)) - own
+    taken = {header for rule in (*profile.own_rules(), *flags) for header in rule.headers_read(headers)}
     rules = []
-    for platform in all_profiles():
-        if platform.name in (profile.name, FALLBACK_PROFILE):
+    for source in all_profiles():
+        if source.name == profile.name:
             continue
-        for rule in platform.rules:
-            unconfirmed = rule.read_as_unconfirmed(platform.profile.consent)
-            read = [header for header in rule.headers_read(headers) if header in left]
+        for rule in source.rules:
+            unconfirmed = rule.read_as_unconfirmed(source.profile.consent)
+            read = [header for header in rule.headers_read(headers) if header not in taken]
             if unconfirmed is not None and read:
-                left -= set(read)
                 rules.append(dataclasses.replace(unconfirmed, columns=tuple(read), column_prefixes=()))
     return tuple(rules)
 
 
 def reading_opt_out_flags(profile: ReadingProfile, headers: Sequence[str], consent_overrides: Mapping[str, str]) -> ReadingProfile:
-    """``profile`` also reading the plain opt-out flags among a file's columns, and other
-    platforms' consent columns it does not read, as a file whose name opts out nothing is read
+    """``profile`` also reading the plain opt-out flags among a file's columns, and the opt-outs
+    of other profiles' consent columns it does not read, as a file whose name opts out nothing is read
     (:func:`reading_fallback_opt_outs`: set, a flag gives ``opt_out_flag_unconfirmed``), with
     the run's ``--consent`` applied again: the status it borrowed is its own only now
     (``opt_out_flag_unconfirmed=opted_out``), and it ranks a row's readings too.
@@ -970,7 +977,7 @@ def reading_opt_out_flags(profile: ReadingProfile, headers: Sequence[str], conse
         headers: The file's columns.
         consent_overrides: The run's ``--consent``.
     """
-    return reading_fallback_opt_outs(profile, headers, other_platforms=True).with_run_consent(consent_overrides)
+    return reading_fallback_opt_outs(profile, headers, other_sources=True).with_run_consent(consent_overrides)
 
 
 def consent_headers(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:
@@ -1109,7 +1116,9 @@ def unread_consent(
     named ``Bounced``) takes its status from the name. The named profile reads a column with
     its own rules, a mapping's ``[[status.rules]]`` or the plain opt-out flags it reads beside
     them. A file whose name gives the named profile an opt-out every row keeps (a Mailchimp
-    export's, read as Mailchimp's) is read as named.
+    export's, read as Mailchimp's) is read as named, and so is a file named the profile it is
+    read with anyway (``--profile mailchimp`` on a Mailchimp export, whose merge field
+    ``List Status`` both read for its opt-outs only).
 
     Args:
         named: The named profile, with the user's mapping applied and the plain opt-out flags
@@ -1136,8 +1145,13 @@ def unread_consent(
         # Every row keeps that opt-out (a Mailchimp export read as Mailchimp's): no column can
         # lose one.
         return None
-    read = set(consent_headers(named, headers))
     detected = detect_profile(headers)
+    auto = reading_profile(auto_profile) if auto_profile else detected
+    if named.name == auto.name != FALLBACK_PROFILE and auto.consent_from is None:
+        # Forced as the file is read without it: it reads all a run without it would (a plain
+        # file is refused without it when another profile's consent column is left unread).
+        return None
+    read = set(consent_headers(named, headers))
     known = {header for columns in consent_readers(headers).values() for header in columns}
     expected = known if detected.name == FALLBACK_PROFILE or not read else set(consent_headers(detected, headers))
     columns = tuple(header for header in dict.fromkeys(headers) if header in expected and header not in read)
@@ -1174,7 +1188,6 @@ def unread_consent(
     reader = next((name for name in candidates if name != named.name and reads_all(reading_profile(name))), None)
     if reader is not None:
         return dataclasses.replace(lost, reader=reader)
-    auto = reading_profile(auto_profile) if auto_profile else detected
     if reads_all(auto):
         return dataclasses.replace(lost, auto_reads=True)
     name_reader = reading_profile(said[0].name) if name_unread else named

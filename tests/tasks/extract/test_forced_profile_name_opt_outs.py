@@ -224,9 +224,9 @@ def test_a_mailchimp_export_of_members_never_opted_in_is_refused_to_a_forced_pro
         "could be planned marketing, and no one profile reads them all: name Newsletter in a mapping's [[status.rules]] "
         "with the mailchimp profile (profile = 'mailchimp'), which reads its name"
     )
-    # Nor the mailchimp profile, which does not read Newsletter: an opt-out it held would be lost.
-    with pytest.raises(InputError, match=r"the mailchimp profile does not read its consent columns \(Newsletter\)"):
-        read_source(str(path), tmp_path / "staging", ReadOptions(profile="mailchimp"))
+    # The mailchimp profile reads it as a run without --profile does: Newsletter for its
+    # opt-outs only, the member kept as Mailchimp's own status says.
+    assert outcomes(read_one(path, tmp_path, ReadOptions(profile="mailchimp"))) == {"n1@x.com": "non_marketing"}
 
 
 def test_a_mailchimp_export_matching_no_profile_by_its_headers_is_never_advised_to_a_profile_guessing_its_name(tmp_path):
@@ -241,13 +241,14 @@ def test_a_mailchimp_export_matching_no_profile_by_its_headers_is_never_advised_
     )
 
 
-def test_a_subscribed_export_file_holding_another_platforms_consent_column_is_refused_to_the_mailchimp_profile(tmp_path):
+def test_a_subscribed_export_file_holding_another_platforms_consent_column_is_read_by_the_mailchimp_profile_as_without_it(tmp_path):
     # A merge field that is Klaviyo's suppression column: the file's subscribed status opts
-    # nothing out, so a HARD_BOUNCE there would be planned marketing were it not read.
+    # nothing out, so a HARD_BOUNCE there must keep the member from marketing, forced or not.
     headers = ["Email Address", "MEMBER_RATING", "LEID", "Email Suppressions"]
     path = write_csv(tmp_path / EXPORT_FILES["subscribed"], headers, [["s1@x.com", "2", "1", ""], ["s2@x.com", "2", "2", "HARD_BOUNCE"]])
-    with pytest.raises(InputError, match=r"the mailchimp profile does not read its consent columns \(Email Suppressions\)"):
-        read_source(str(path), tmp_path / "staging", ReadOptions(profile="mailchimp"))
+    expected = {"s1@x.com": "marketing", "s2@x.com": "non_marketing"}
+    assert outcomes(read_one(path, tmp_path, ReadOptions(profile="mailchimp"))) == expected
+    assert outcomes(read_one(path, tmp_path, ReadOptions())) == expected
 
 
 def test_klaviyos_suppressed_profiles_export_forced_as_klaviyos_reads_its_name(tmp_path):

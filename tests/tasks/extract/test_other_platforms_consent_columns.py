@@ -41,11 +41,15 @@ def mailchimp_export(tmp_path, column: str, cells: list[str], file_name: str = S
         ("Email Suppressions", ["HARD_BOUNCE", ""], ["non_marketing", "marketing"]),
         # Brevo's blacklist flag.
         ("EMAIL_BLACKLISTED", ["true", "false"], ["non_marketing", "marketing"]),
-        # Constant Contact: unsubscribed is an opt-out, explicit is marketing (says nothing),
-        # pending confirmation is neither (a value no rule reads: never marketing).
-        ("Email permission status", ["Unsubscribed", "Explicit", "Pending_confirmation", ""], ["non_marketing", "marketing", "non_marketing", "marketing"]),
+        # Constant Contact: unsubscribed is an opt-out; explicit and pending confirmation are
+        # not, and say nothing: the member keeps Mailchimp's own status.
+        ("Email permission status", ["Unsubscribed", "Explicit", "Pending_confirmation", ""], ["non_marketing", "marketing", "marketing", "marketing"]),
         # ActiveCampaign's list status.
         ("List Status", ["Bounced", "Active"], ["non_marketing", "marketing"]),
+        # Klaviyo's consent column, which the plain profile reads too.
+        ("Email Marketing Consent", ["UNSUBSCRIBED", "SUBSCRIBED", "NEVER_SUBSCRIBED"], ["non_marketing", "marketing", "marketing"]),
+        # HubSpot's opt-out of one subscription: evidence of an opt-out, never marketing.
+        ("Opted out of email: Newsletter", ["true", "false"], ["non_marketing", "marketing"]),
     ],
 )
 def test_another_platforms_consent_merge_field_keeps_a_subscribed_member_from_marketing(tmp_path, column, cells, expected):
@@ -55,12 +59,13 @@ def test_another_platforms_consent_merge_field_keeps_a_subscribed_member_from_ma
     assert outcomes(read) == {f"m{i}@x.com": outcome for i, outcome in enumerate(expected)}
 
 
-def test_a_merge_field_under_a_common_word_is_no_consent_column(tmp_path):
-    # ``Status`` is ActiveCampaign's and the fallback profile's, but any source uses the word.
-    read = read_one(mailchimp_export(tmp_path, "Status", ["Unsubscribed", "Lapsed"]), tmp_path)
+def test_a_column_under_a_common_word_is_read_for_an_opt_out_word_only(tmp_path):
+    # ``Status`` is the plain profile's and ActiveCampaign's, but any source uses the word for
+    # other things (a Salesforce lead's ``Open``, a membership's ``Lapsed``): those say nothing.
+    read = read_one(mailchimp_export(tmp_path, "Status", ["Unsubscribed", "Lapsed", "Open - Not Contacted", "cleaned"]), tmp_path)
 
-    assert read.raw.format == "mailchimp-export"
-    assert set(outcomes(read).values()) == {"marketing"}
+    # Lapsed and Open are no value left unread (that would be non-marketing): they say nothing.
+    assert outcomes(read) == {"m0@x.com": "non_marketing", "m1@x.com": "marketing", "m2@x.com": "marketing", "m3@x.com": "non_marketing"}
 
 
 def test_an_opted_out_members_file_keeps_its_opt_out_whatever_the_column_says(tmp_path):
