@@ -93,8 +93,8 @@ class StagedFile:
 
     def counts(self) -> tuple[int, int]:
         """Rows read and rows rejected (from the Parquet metadata: nothing is read)."""
-        rejected = pl.scan_parquet(self.rejects).select(pl.len()).collect().item()
-        accepted = pl.scan_parquet(self.accepted).select(pl.len()).collect().item()
+        rejected = pl.scan_parquet(self.rejects, glob=False).select(pl.len()).collect().item()
+        accepted = pl.scan_parquet(self.accepted, glob=False).select(pl.len()).collect().item()
         return accepted + rejected, rejected
 
 
@@ -213,25 +213,25 @@ def plan_sources(
     with tempfile.TemporaryDirectory(prefix=WORK_FOLDER_PREFIX, dir=out.local) as folder:
         work = Path(folder)
         staged = stage_sources(raws, work, profiles)
-        rejected = [RejectedFile(pl.scan_parquet(s.rejects), s.raw.email_column, s.raw.headers, profiles[s.raw.format][1]) for s in staged]
+        rejected = [RejectedFile(pl.scan_parquet(s.rejects, glob=False), s.raw.email_column, s.raw.headers, profiles[s.raw.format][1]) for s in staged]
         named = named_addresses(rejected)
         contacts_by_outcome, rejected_opt_outs = stage_contacts(staged, work, named)
         contact_files = [path for paths in contacts_by_outcome.values() for path in paths]
         check_contract(contact_files)
-        contacts = pl.scan_parquet(contact_files)
+        contacts = pl.scan_parquet(contact_files, glob=False)
 
         customs: dict[str, CustomProperty] = {}
         for s in staged:
             for prop in s.mapped.custom_properties:
                 customs.setdefault(prop.name, prop)
-        by_outcome = {outcome: pl.scan_parquet(paths) for outcome, paths in contacts_by_outcome.items()}
+        by_outcome = {outcome: pl.scan_parquet(paths, glob=False) for outcome, paths in contacts_by_outcome.items()}
         plan = write_plan(by_outcome, primary, list(customs.values()), out, limits)
         unmatched = plan_unmatched(named, contact_files, out)
         if unmatched is not None:
             plan = {**plan, "opt_outs": [*plan["opt_outs"], unmatched]}
             write_plan_file(plan, out)
         plan = add_property_groups(plan, [p for p, _ in profiles.values()], out)
-        write_rejects([pl.scan_parquet(s.rejects) for s in staged], out)
+        write_rejects([pl.scan_parquet(s.rejects, glob=False) for s in staged], out)
         values_dropped = write_value_rejects(staged, out)
         sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts(), s.unread_statuses, s.duplicate_headers) for s in staged]
         routes = [route.as_dict() for s in staged for route in s.mapped.routes]
@@ -419,7 +419,7 @@ def stage_contacts(
         Outcome → its contacts' Parquet files, one per staged slice, in order (everything
         after reads them a few times); and what the rejected opt-out rows did.
     """
-    parts = [pl.scan_parquet(path) for s in staged for path in s.accepted]
+    parts = [pl.scan_parquet(path, glob=False) for s in staged for path in s.accepted]
     paths: dict[str, list[Path]] = {outcome.value: [] for outcome in Outcome}
     tallies: list[pl.DataFrame] = []
     # LZ4: a third of the uncompressed size for little CPU; zstd cost more to write and read
@@ -455,8 +455,8 @@ def check_contract(contact_files: Sequence[Path]) -> None:
     columns = list(CanonicalContactSchema.columns)
     with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
         for files in _batches(contact_files, ROWS_PER_CONTRACT_CHECK):
-            ContactRowSchema.validate(pl.scan_parquet(files).select(columns).collect())
-        for partition in email_partitions(pl.scan_parquet(contact_files).select(EMAIL)):
+            ContactRowSchema.validate(pl.scan_parquet(files, glob=False).select(columns).collect())
+        for partition in email_partitions(pl.scan_parquet(contact_files, glob=False).select(EMAIL)):
             UniqueEmailSchema.validate(partition.collect())
 
 
@@ -473,7 +473,7 @@ def _batches(files: Sequence[Path], max_rows: int) -> list[list[Path]]:
     batches: list[list[Path]] = []
     rows = 0
     for path in files:
-        count = pl.scan_parquet(path).select(pl.len()).collect().item()
+        count = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
         if not batches or rows + count > max_rows:
             batches.append([])
             rows = 0

@@ -224,7 +224,7 @@ def _short(uri: str) -> str:
 def reject_reasons(rejects_csv: Path) -> dict[str, int]:
     """Reason → rejected rows, most frequent first, read from the rejects file's reason column."""
     counts = (
-        pl.scan_csv(rejects_csv, infer_schema=False)
+        pl.scan_csv(rejects_csv, infer_schema=False, glob=False)
         .group_by("reason")
         .len()
         .sort(["len", "reason"], descending=[True, False])

@@ -333,7 +333,7 @@ def _lineage_state(plan: LoadPlan) -> pl.DataFrame:
     a lineage file, and no change time from a lineage without the column."""
     if not plan.lineage_path.exists():
         return pl.DataFrame(schema={name: SNAPSHOT_SCHEMA[name] for name in ("email", LAST_CHANGED, FROM_API)})
-    lineage = pl.scan_csv(plan.lineage_path, infer_schema=False)
+    lineage = pl.scan_csv(plan.lineage_path, infer_schema=False, glob=False)
     changed = (
         pl.col(LAST_CHANGED).str.to_datetime(LAST_CHANGED_FORMAT, time_unit="us", strict=False)
         if LAST_CHANGED in lineage.collect_schema().names()

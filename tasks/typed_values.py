@@ -201,7 +201,7 @@ def _value_rejects(staged: StagedRows) -> pl.LazyFrame:
     """One file's cells not sent, in row then column order."""
     columns = staged.mapped.typed_columns
     names = [c.column for c in columns]
-    rows = pl.scan_parquet(staged.accepted).select(lineage.SOURCE_URI, lineage.SOURCE_ROW, DROPPED)
+    rows = pl.scan_parquet(staged.accepted, glob=False).select(lineage.SOURCE_URI, lineage.SOURCE_ROW, DROPPED)
     # Only rows with a cell not sent go on: a few, so the unpivot and sort below are cheap.
     fields = [pl.col(DROPPED).struct.field(name) for name in names]
     with_drops = rows.filter(pl.any_horizontal(field.is_not_null() for field in fields))

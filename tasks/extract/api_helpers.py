@@ -842,7 +842,7 @@ def staged_source(
         copies: Each header whose label other fields share → their headers (``label_copies``).
     """
     schema = {**dict.fromkeys(headers, pl.String), **dict.fromkeys(_STAGED_LINEAGE, pl.String)}
-    frame = pl.scan_csv(path, schema=schema).select(
+    frame = pl.scan_csv(path, schema=schema, glob=False).select(
         *(non_empty(header).alias(header) for header in headers),
         pl.lit(None, dtype=pl.String).alias(EXTRA_FIELDS),
         pl.col(SOURCE_URI),

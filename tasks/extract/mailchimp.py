@@ -575,6 +575,9 @@ def scan_columns(
             schema=dict.fromkeys(positional + overflow, pl.String),
             missing_columns="insert",
             truncate_ragged_lines=True,
+            # A file is read by its name, never as a pattern: ``contacts[1].csv`` would read
+            # ``contacts1.csv`` beside it.
+            glob=False,
         )
         .with_row_index(SOURCE_ROW, offset=FIRST_RECORD_ROW)
         .with_columns(_address(non_empty(positional[p])).alias(address) for p, address in addresses.items())

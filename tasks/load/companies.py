@@ -139,7 +139,7 @@ def company_links(path: Path) -> pl.DataFrame:
     """
     present = set(read_header(path))
     wanted = [column for column in (EMAIL_COLUMN, COMPANY_COLUMN, WEBSITE_COLUMN) if column in present]
-    rows = pl.read_csv(path, columns=wanted, infer_schema=False, encoding="utf8-lossy")
+    rows = pl.read_csv(path, columns=wanted, infer_schema=False, encoding="utf8-lossy", glob=False)
     website = (
         _unneutralised(WEBSITE_COLUMN).str.to_lowercase().str.replace(_SCHEME, "").str.replace(r"^www\.", "")
         .str.replace(r"[/?#:].*$", "")

@@ -358,7 +358,7 @@ def values_as_they_are(path: Path, scratch: Path) -> Iterator[Path]:
     """
     with tempfile.TemporaryDirectory(prefix=_UPLOAD_FOLDER_PREFIX, dir=scratch) as folder:
         upload = Path(folder) / path.name
-        rows = pl.scan_csv(path, infer_schema=False)
+        rows = pl.scan_csv(path, infer_schema=False, glob=False)
         names = rows.collect_schema().names()
         restored = rows.select(restore_formulas(pl.col(name)).alias(unneutralise(name)) for name in names)
         restored.sink_csv(upload, quote_style="necessary")

@@ -162,7 +162,7 @@ def _file_emails(plan: LoadPlan, entry: dict[str, Any]) -> pl.LazyFrame:
     if column is None:
         raise LoadError(f"{entry['file']}: no {EMAIL_COLUMN!r} column in the header; nothing to upsert by")
     return (
-        pl.scan_csv(path, infer_schema=False)
+        pl.scan_csv(path, infer_schema=False, glob=False)
         .with_row_index("line", offset=2)
         .select(pl.col("line").cast(pl.Int64), normalised_emails(pl.col(column)).alias("email"))
     )

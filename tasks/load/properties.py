@@ -142,7 +142,7 @@ def _value_cells(plan: LoadPlan, name: str, field_type: str) -> list[pl.LazyFram
     cell = restore_formulas(pl.col(name))
     values = (cell.str.split(separator).explode() if separator else cell).str.strip_chars().alias(name)
     paths = [plan.path(entry["file"]) for entry in plan.imports]
-    return [pl.scan_csv(path, infer_schema=False).select(values) for path in paths if name in read_header(path)]
+    return [pl.scan_csv(path, infer_schema=False, glob=False).select(values) for path in paths if name in read_header(path)]
 
 
 def value_counts(plan: LoadPlan, name: str, field_type: str) -> dict[str, int]:
@@ -346,7 +346,7 @@ def without_options_left_out(plan: LoadPlan, properties: dict[str, Any], state_d
 def _write_without(source: Path, target: Path, file: str, columns: dict[str, tuple[frozenset[str], str]]) -> list[dict[str, Any]]:
     """Copy a contacts file without the values left out of ``columns`` (name → (values left
     out, field type)); the value errors of the rows that lost some."""
-    planned = pl.scan_csv(source, infer_schema=False)
+    planned = pl.scan_csv(source, infer_schema=False, glob=False)
     # The planned cells and headers are neutralised for people opening the file: taken off here,
     # the copy, neutralised once as it is written, holds every cell as the plan did.
     rows = planned.select(restore_formulas(pl.col(name)).alias(unneutralise(name)) for name in planned.collect_schema().names())

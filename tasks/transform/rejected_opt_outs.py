@@ -274,7 +274,7 @@ def plan_unmatched(named: pl.DataFrame, contact_files: Sequence[Path], out: Outp
     """
     if named.is_empty():
         return None
-    contacts = pl.scan_parquet(contact_files).select(EMAIL)
+    contacts = pl.scan_parquet(contact_files, glob=False).select(EMAIL)
     unmatched = named.lazy().join(contacts, on=EMAIL, how="anti", maintain_order="left").collect()
     if unmatched.is_empty():
         return None

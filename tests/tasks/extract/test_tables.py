@@ -388,7 +388,7 @@ def planned(out: Path) -> dict[str, dict[str, dict[str, str]]]:
     """Every file the plan wrote under ``hubspot/``, as email → row."""
     files = {}
     for path in sorted((out / "hubspot").glob("*.csv")):
-        rows = pl.read_csv(path, infer_schema=False).iter_rows(named=True)
+        rows = pl.read_csv(path, infer_schema=False, glob=False).iter_rows(named=True)
         files[path.name] = {row.get("email") or row["Email"]: row for row in rows}
     return files
 
