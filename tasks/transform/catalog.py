@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -102,11 +102,13 @@ as ``OPT_OUT_FLAG_UNCONFIRMED_STATUS`` (``reading_fallback_opt_outs``), under wh
 OTHERS_SAY_NOTHING = "\0others"
 """In a header's known values (``ReadingProfile.status_values``): a value not listed says
 nothing, rather than being a value no rule reads (``StatusRule.others_say_nothing``: another
-source's consent column, read for its opt-outs only); only the values listed set its flag. No
-cell holds it."""
+source's consent column, read for its opt-outs only). No cell holds it."""
 
-_KNOWN_MARKERS = frozenset({ANY_DATE, ANY_VALUE, BORROWED_FLAG, OTHERS_SAY_NOTHING})
-"""The known values no cell holds."""
+FLAG_SETS = "\0sets:"
+"""In a borrowed flag's known values (``BORROWED_FLAG``), before a value (or ``ANY_DATE``,
+``ANY_VALUE``): the value sets the flag, as the borrowed rule reads it. Another rule reading the
+header too (a mapping's ``[[status.rules]]``) reads other values, which set no flag: so
+:func:`unread_status_values` counts a row under the flag that gave it its status. No cell holds it."""
 
 NAME_NEGATIONS = frozenset({"no", "non", "not", "without", "minus", "anti", "removed", "free"})
 """Words of a file's name that cancel the status word next to them: ``contacts_no_bounces``,
@@ -216,7 +218,9 @@ class StatusRule:
         one subscription), gives ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``, as a plain opt-out flag
         does (the column may merely share the source's name: a Mailchimp merge field
         ``Email Suppressions``, a Salesforce lead's ``Status``); any other value says nothing
-        (``others_say_nothing``), so the row keeps its own source's status.
+        (``others_say_nothing``), so the row keeps its own source's status. A value without a
+        letter is never read so: a source's numeric code (ActiveCampaign's ``2``, unsubscribed)
+        means that only in its own export, and a ``Status`` of ``2`` anywhere else is anything.
 
         Returns:
             That rule; None when the source reads no opt-out from the column.
@@ -228,7 +232,11 @@ class StatusRule:
 
         rule = dataclasses.replace(
             self,
-            values={value: OPT_OUT_FLAG_UNCONFIRMED_STATUS for value, status in self.values.items() if given(status)},
+            values={
+                value: OPT_OUT_FLAG_UNCONFIRMED_STATUS
+                for value, status in self.values.items()
+                if given(status) and any(character.isalpha() for character in value)
+            },
             when_true=given(self.when_true),
             when_set=given(self.when_set),
             when_present=given(self.when_present),
@@ -498,7 +506,7 @@ class ReadingProfile:
             for header in rule.headers_read(headers):
                 values = known.setdefault(header, set())
                 if borrowed:
-                    values.add(BORROWED_FLAG)
+                    values |= {BORROWED_FLAG, *(FLAG_SETS + value for value in _values_setting(rule))}
                 if rule.when_present:
                     if borrowed:
                         values.add(ANY_VALUE)
@@ -640,20 +648,37 @@ def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
     if ANY_VALUE in known or OTHERS_SAY_NOTHING in known:
         return pl.lit(False)
     cell = _consent_cell(header)
-    unknown = ~_holds_nothing(cell) & ~cell.is_in(list(known - _KNOWN_MARKERS))
+    unknown = ~_holds_nothing(cell) & ~cell.is_in(_cell_values(known))
     return unknown & ~cell.str.contains(_DATE_CELL) if ANY_DATE in known else unknown
 
 
 def _flag_set(header: str, known: frozenset[str]) -> pl.Expr:
-    """True where a flag's cleaned cell is set: it says something, not a value saying the flag
-    is not set (``FALSY``), and a value its rules read (where ``OTHERS_SAY_NOTHING``, only the
-    values listed, a date for ``ANY_DATE`` or any for ``ANY_VALUE``, set it)."""
+    """True where a borrowed flag's cleaned cell is set: it says something, not a value saying
+    the flag is not set (``FALSY``), and a value the borrowed rule reads as set (``FLAG_SETS``)."""
+    sets = {value.removeprefix(FLAG_SETS) for value in known if value.startswith(FLAG_SETS)}
     cell = _consent_cell(header)
     said = ~_holds_nothing(cell) & ~cell.is_in(list(FALSY))
-    if OTHERS_SAY_NOTHING not in known or ANY_VALUE in known:
-        return said & ~_unrecognised(header, known)
-    listed = cell.is_in(list(known - _KNOWN_MARKERS))
-    return said & (listed | cell.str.contains(_DATE_CELL) if ANY_DATE in known else listed)
+    if ANY_VALUE in sets:
+        return said
+    listed = cell.is_in(_cell_values(sets))
+    return said & (listed | cell.str.contains(_DATE_CELL)) if ANY_DATE in sets else said & listed
+
+
+def _values_setting(rule: StatusRule) -> set[str]:
+    """The values a borrowed flag's rule reads as set, as ``FLAG_SETS`` lists them."""
+    values = set(rule.values)
+    if rule.when_true or rule.when_set:
+        values |= TRUTHY
+    if rule.when_set:
+        values.add(ANY_DATE)
+    if rule.when_present:
+        values.add(ANY_VALUE)
+    return values
+
+
+def _cell_values(known: Iterable[str]) -> list[str]:
+    """The values among ``known`` a cell can hold: every marker starts with NUL, which no cell does."""
+    return [value for value in known if not value.startswith("\0")]
 
 
 def _first_of(conditions: Mapping[str, pl.Expr]) -> dict[str, pl.Expr]:

@@ -16,7 +16,7 @@ from emulators.mailchimp import serve_in_background as mailchimp
 from tasks.extract import mailchimp_api
 from tasks.extract.tables import ReadFile, ReadOptions
 from tasks.report import source_warnings
-from tasks.transform.catalog import reading_profile
+from tasks.transform.catalog import reading_profile, unread_status_values
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS
 from tasks.transform.mapping_file import UserMapping
 from tests.plain_plan import plan
@@ -151,3 +151,28 @@ def test_a_mailchimp_audience_read_through_the_api_reads_the_merge_field_as_its_
     by_email = outcomes(ReadFile(read, profile, None))
     assert by_email[subscribed[0]["email_address"]] == "non_marketing"
     assert by_email[subscribed[1]["email_address"]] == "marketing"
+
+
+def test_a_numeric_code_of_another_platform_says_nothing_beside_a_files_own_profile(tmp_path):
+    # ActiveCampaign's export writes 2 for unsubscribed and 3 for bounced in its Status column;
+    # a Status of 2 in another source's file is anything (a tier, a stage).
+    read = read_one(mailchimp_export(tmp_path, "Status", ["2", "3", "Unsubscribed"]), tmp_path)
+
+    assert outcomes(read) == {"m0@x.com": "marketing", "m1@x.com": "marketing", "m2@x.com": "non_marketing"}
+
+
+def test_a_row_is_counted_under_the_borrowed_reading_not_a_mapping_rules_value_beside_it(tmp_path):
+    # The mapping reads Status's own values (gold, silver); the row's flag is set by Email
+    # Marketing Consent, and the report must name that column, not Status's gold.
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        '[[status.rules]]\ncolumns = ["Status"]\nvalues = { gold = "vip", silver = "vip" }\n[consent]\nvip = "marketing"\n',
+        encoding="utf-8",
+    )
+    headers = ["Email Address", "Status", "Email Marketing Consent", "MEMBER_RATING"]
+    source = write_csv(tmp_path / SUBSCRIBED, headers, [["ann@x.com", "gold", "UNSUBSCRIBED", "2"]])
+    read = read_one(source, tmp_path, ReadOptions(mapping=UserMapping.load(mapping)))
+
+    unread = unread_status_values(read.raw.frame, read.raw.status_values).collect()
+
+    assert unread.rows() == [("Email Marketing Consent", "unsubscribed", OPT_OUT_FLAG_UNCONFIRMED_STATUS, 1)]
