@@ -7,6 +7,7 @@ bug in Onramp, not bad input, so it raises rather than producing rejects.
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -100,19 +101,35 @@ def _ascii_domain(domain: str) -> str | None:
 
 
 def has_email_form(email: pl.Expr, pattern: str = EMAIL_PATTERN) -> pl.Expr:
-    """True where a trimmed, lowercased address has a contact's form (or ``pattern``'s) and RFC
-    5321's lengths."""
+    """True where a trimmed, lowercased address has a contact's form (or ``pattern``'s, one of
+    :func:`_address_pattern`'s) and RFC 5321's lengths."""
+    # The local part's length is where the "@" is: wherever the pattern matches, the local part
+    # is ASCII (bytes are characters) and holds no "@", and wherever it does not, the address
+    # fails anyway. Splitting every address into a list to measure its first part made the
+    # whole test cost half as much again (700,000 addresses: 0.08 CPU s against 0.05).
     return (
         email.str.contains(pattern)
         & (email.str.len_chars() <= MAX_EMAIL_CHARS)
-        & (email.str.split("@").list.first().str.len_chars() <= MAX_LOCAL_PART_CHARS)
+        & (email.str.find("@", literal=True) <= MAX_LOCAL_PART_CHARS)
     )
 
 
 def ends_in_top_level_domain(email: pl.Expr) -> pl.Expr:
-    """True where the address's last label is a top-level domain (:func:`top_level_domains`)."""
-    # One list, imploded: polars deprecates is_in against a bare collection of the same type.
-    return email.str.extract(r"\.([^.@]+)$", 1).is_in(pl.Series(top_level_domains(), dtype=pl.String).implode())
+    """True where the address's last label is a top-level domain (:func:`top_level_domains`);
+    False where it has none (no dot, or an "@" after the last one)."""
+    # Matched from the end of the address, as the regex engine runs a pattern anchored only at
+    # the end: a third of the CPU of extracting the last label and looking it up in the list
+    # (700,000 addresses: 0.018 CPU s against 0.059).
+    return email.str.contains(_ending_in_one_of(top_level_domains()))
+
+
+@cache
+def _ending_in_one_of(names: tuple[str, ...]) -> str:
+    """The pattern of an address ending in a dot and one of ``names`` (the list is read again
+    when the environment names others, so it is the key)."""
+    # A name with a dot (``example.newtld`` in the environment's list) is never a last label.
+    labels = (re.escape(name) for name in names if "." not in name)
+    return rf"\.(?:{'|'.join(labels)})$"
 
 
 def is_valid_email(email: pl.Expr) -> pl.Expr:

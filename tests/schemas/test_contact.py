@@ -154,6 +154,38 @@ def test_a_top_level_domain_newer_than_the_bundled_list_can_be_named(monkeypatch
         assert pl.select(is_valid_email(pl.lit(email))).item(), email
 
 
+def test_a_name_the_environment_adds_is_a_whole_last_label(monkeypatch, reread_top_level_domains):
+    """Each name is matched as written, and only as the address's last label: one with a dot
+    never is one, and one holding a pattern character matches only itself."""
+    from schemas.contact import EXTRA_TOP_LEVEL_DOMAINS_ENV, ends_in_top_level_domain
+
+    monkeypatch.setenv(EXTRA_TOP_LEVEL_DOMAINS_ENV, "example.newtld, a+b")
+    reread_top_level_domains()
+    ends = {
+        address: pl.select(ends_in_top_level_domain(pl.lit(address))).item()
+        for address in ("jane@mail.example.newtld", "jane@mail.a+b", "jane@mail.aab", "jane@mail.com", "jane@mail.com@x", "jane@localhost")
+    }
+
+    assert ends == {
+        "jane@mail.example.newtld": False,
+        "jane@mail.a+b": True,
+        "jane@mail.aab": False,
+        "jane@mail.com": True,
+        "jane@mail.com@x": False,
+        "jane@localhost": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("email", "valid"),
+    [("jane@doe@example.com", False), ("j\u00e9@example.com", False), ("\u00e9" * 32 + "@example.com", False), ("a.b@example.com", True)],
+)
+def test_the_local_part_is_measured_only_where_the_form_holds(email, valid):
+    """An address with two "@" or a local part outside ASCII fails on its form, whatever its
+    local part's length in bytes or characters."""
+    assert pl.select(is_valid_email(pl.lit(email))).item() is valid
+
+
 @pytest.mark.parametrize("email", ["+news@example.com", "-dash@example.com", "=eq@example.com"])
 def test_an_address_starting_like_a_formula_is_no_contact_s_but_is_opted_out(email):
     assert not pl.select(is_valid_email(pl.lit(email))).item()
