@@ -95,3 +95,13 @@ def test_a_plan_opts_out_the_rows_of_flags_saying_so_and_not_of_files_named_for_
     warnings = source_warnings(report)
     assert any("unsubscribes.csv: its name says unsubscribed: 1 row(s)" in line for line in warnings)
     assert not any("unsubscribers.csv" in line or "cleaned.csv" in line for line in warnings)
+
+
+@pytest.mark.parametrize(
+    ("cell", "status"),
+    [("Opted-Out", "unsubscribed"), ("opted out", "unsubscribed"), ("Hard Bounced", "bounced"), ("hard bounce", "bounced"), ("Lapsed", "unrecognised")],
+)
+def test_a_status_column_reads_the_words_a_flag_reads_as_its_opt_out(cell, status):
+    # The flags read "opted-out" and "hard bounced"; a Status column saying them says as much.
+    frame = pl.DataFrame({"Email": ["a@x.com"], "Status": [cell]})
+    assert frame.select(reading_profile("generic").status_expr(["Email", "Status"]))[0, 0] == status
