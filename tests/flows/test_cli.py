@@ -15,6 +15,7 @@ import pytest
 import flows.cli
 from flows.cli import SAMPLE_EXPORT, main
 from schemas.params import MigrationParameters, SyncParameters
+from tasks.load.resume import STATE_FOLDER, load_lock
 
 ONRAMP = [sys.executable, "-m", "flows.cli"]
 
@@ -57,6 +58,14 @@ def test_a_broken_csv_inside_an_export_names_the_file_and_line(tmp_path, prefect
 def test_an_opt_out_cannot_be_remapped_from_the_command_line(tmp_path):
     result = run(["plan", str(SAMPLE_EXPORT), "--out", str(tmp_path), "--consent", "unsubscribed=marketing"])
     assert_one_line_error(result, 2, "unsubscribed", "opt-out")
+
+
+def test_a_plan_into_an_output_another_run_holds_exits_1_naming_that_run_not_a_load_failure(tmp_path, prefect_api_url):
+    out = tmp_path / "out"
+    with load_lock(out / STATE_FOLDER):
+        result = run(["plan", str(SAMPLE_EXPORT), "--out", str(out)], env={"PREFECT_API_URL": prefect_api_url})
+    assert_one_line_error(result, 1, "onramp: error: another run is loading into this output (process ")
+    assert not (out / "plan.json").exists()
 
 
 def test_usage_errors_exit_2(tmp_path):
