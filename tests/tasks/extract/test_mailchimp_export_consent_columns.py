@@ -32,17 +32,33 @@ def test_a_merge_field_flag_set_keeps_a_subscribed_member_from_marketing(tmp_pat
     assert outcomes(read) == {"ann@x.com": "non_marketing", "bob@x.com": "marketing", "cy@x.com": "non_marketing"}
 
 
-def test_the_plan_warns_of_the_flag_and_a_run_confirming_it_opts_the_member_out(tmp_path):
-    source = str(write_csv(tmp_path / "subscribed_members_export_abc.csv", HEADERS, ROWS))
+SUPPRESSIONS = (
+    ["Email Address", "Email Suppressions", "MEMBER_RATING"],
+    [["ann@x.com", "HARD_BOUNCE", "2"], ["bob@x.com", "", "2"], ["cy@x.com", "UNSUBSCRIBE", "2"]],
+)
+"""A merge field that is another platform's consent column (Klaviyo's), read for its opt-outs."""
+
+
+@pytest.mark.parametrize(
+    ("columns", "flagged", "warned", "not_flagged"),
+    [
+        ((HEADERS, ROWS), {"ann@x.com"}, "1 row(s) set an opt-out flag (Do Not Email: yes)", 1),
+        (SUPPRESSIONS, {"ann@x.com", "cy@x.com"}, "2 row(s) set an opt-out flag (Email Suppressions: hard_bounce/unsubscribe)", 0),
+    ],
+    ids=["flag", "another-platforms-column"],
+)
+def test_the_plan_warns_of_the_flag_and_a_run_confirming_it_opts_the_member_out(tmp_path, columns, flagged, warned, not_flagged):
+    # A value the flag does not read (cy's "maybe") stays non-marketing when the run confirms the flag.
+    source = str(write_csv(tmp_path / "subscribed_members_export_abc.csv", *columns))
 
     report = plan([source], tmp_path / "out")
     assert report["contacts"] == {"marketing": 1, "non_marketing": 2, "opted_out": 0}
     [warning] = [line for line in source_warnings(report) if OPT_OUT_FLAG_UNCONFIRMED_STATUS in line]
-    assert "1 row(s) set an opt-out flag (Do Not Email: yes)" in warning
+    assert warned in warning
 
     confirmed = plan([source], tmp_path / "confirmed", {OPT_OUT_FLAG_UNCONFIRMED_STATUS: "opted_out"})
-    assert confirmed["contacts"] == {"marketing": 1, "non_marketing": 1, "opted_out": 1}
-    assert set(planned(tmp_path / "confirmed")["opt-out-opt-out-flag-unconfirmed.csv"]) == {"ann@x.com"}
+    assert confirmed["contacts"] == {"marketing": 1, "non_marketing": not_flagged, "opted_out": len(flagged)}
+    assert set(planned(tmp_path / "confirmed")["opt-out-opt-out-flag-unconfirmed.csv"]) == flagged
 
 
 def test_an_opted_out_members_file_stays_opted_out_whatever_its_flag_says(tmp_path):

@@ -1,10 +1,10 @@
-"""Another platform's consent column in a file its own profile reads (a Mailchimp merge field
-``Email Suppressions``, Klaviyo's; a HubSpot export's ``EMAIL_BLACKLISTED``, Brevo's) is read
-as an unconfirmed opt-out flag: a value that platform reads as an opt-out keeps the row from
-marketing (``opt_out_flag_unconfirmed``, opted out when the run confirms it), one it reads as
-marketing says nothing, any other is a value no rule reads (never marketing). Before, such a
-column was routed as a plain property and its opt-outs planned marketing. Columns the fallback
-profile reads under a common word (``Status``) are not: any source uses them for other things."""
+"""A consent column another bundled profile reads and the file's own does not (a Mailchimp merge
+field ``Email Suppressions``, Klaviyo's; a HubSpot export's ``EMAIL_BLACKLISTED``, Brevo's; a
+plain file's ``Status`` or ``Email Marketing Consent``) is read for its opt-outs only: a value
+that profile reads as an opt-out, or as evidence of one, keeps the row from marketing
+(``opt_out_flag_unconfirmed``, opted out when the run confirms it); any other value, and a
+numeric code, says nothing, and the row keeps its own profile's status. Before, such a column
+was routed as a plain property and its opt-outs planned marketing."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ import pytest
 from emulators.mailchimp import serve_in_background as mailchimp
 from tasks.extract import mailchimp_api
 from tasks.extract.tables import ReadFile, ReadOptions
-from tasks.report import source_warnings
 from tasks.transform.catalog import reading_profile, unread_status_values
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS
 from tasks.transform.mapping_file import UserMapping
 from tests.plain_plan import plan
-from tests.tasks.extract.test_tables import outcomes, planned, read_one, write_csv
+from tests.tasks.extract.test_tables import outcomes, read_one, write_csv
 
 SUBSCRIBED = "subscribed_members_export_abc.csv"
 """A Mailchimp export's file of subscribed members: every row is marketing unless a column says otherwise."""
@@ -72,19 +71,6 @@ def test_an_opted_out_members_file_keeps_its_opt_out_whatever_the_column_says(tm
     read = read_one(mailchimp_export(tmp_path, "List Status", ["Active"], "unsubscribed_members_export_abc.csv"), tmp_path)
 
     assert outcomes(read) == {"m0@x.com": "opted_out"}
-
-
-def test_the_plan_names_the_column_and_a_run_confirming_it_opts_the_member_out(tmp_path):
-    source = str(mailchimp_export(tmp_path, "Email Suppressions", ["HARD_BOUNCE", "", "UNSUBSCRIBE"]))
-
-    report = plan([source], tmp_path / "out")
-    assert report["contacts"] == {"marketing": 1, "non_marketing": 2, "opted_out": 0}
-    [warning] = [line for line in source_warnings(report) if OPT_OUT_FLAG_UNCONFIRMED_STATUS in line]
-    assert "2 row(s) set an opt-out flag (Email Suppressions: hard_bounce/unsubscribe)" in warning
-
-    confirmed = plan([source], tmp_path / "confirmed", {OPT_OUT_FLAG_UNCONFIRMED_STATUS: "opted_out"})
-    assert confirmed["contacts"] == {"marketing": 1, "non_marketing": 0, "opted_out": 2}
-    assert set(planned(tmp_path / "confirmed")["opt-out-opt-out-flag-unconfirmed.csv"]) == {"m0@x.com", "m2@x.com"}
 
 
 def test_a_row_is_counted_under_the_column_that_set_its_flag_not_one_reading_marketing(tmp_path):
