@@ -48,7 +48,6 @@ from tasks.transform.catalog import (
     CANONICAL_TIMESTAMP,
     ReadingProfile,
     StatusRule,
-    reading_fallback_opt_outs,
     reading_opt_out_flags,
 )
 
@@ -783,8 +782,9 @@ def export_readings(
 ) -> tuple[ReadingProfile, ReadingProfile]:
     """The two readings of an API source's rows as its provider's export file reads them
     (``read_as_export``): ``profile``, and ``profile`` also reading the plain opt-out flags
-    among the source's columns (``catalog.reading_opt_out_flags``), each reading every copy
-    of a label the source repeats (``reading_every_copy``).
+    among the source's columns and the opt-outs of other profiles' consent columns
+    (``catalog.reading_opt_out_flags``), each reading every copy of a label the source repeats
+    (``reading_every_copy``).
 
     Args:
         source: The staged source: its headers and ``label_copies``.
@@ -794,7 +794,8 @@ def export_readings(
             status of its own (``opt_out_flag_unconfirmed=opted_out``).
 
     Returns:
-        ``profile`` and its reading of the plain opt-out flags, both reading every copy.
+        ``profile`` and its reading of the plain opt-out flags and other profiles' consent
+        columns, both reading every copy.
     """
     flags_read = reading_opt_out_flags(profile, source.headers, consent_overrides)
     return reading_every_copy(profile, source.label_copies), reading_every_copy(flags_read, source.label_copies)

@@ -227,7 +227,8 @@ def read_as_export(
     """The contacts as read (``read_uri``), each one's status read as the account's export file
     would read it (``tables.read_table``): a custom field named like a plain opt-out flag
     (``Do Not Email``) is read as one too (``reading_opt_out_flags``: set, it gives
-    ``opt_out_flag_unconfirmed``), the most restrictive reading winning. Fields sharing a
+    ``opt_out_flag_unconfirmed``), and so is another profile's consent column for its opt-outs
+    (``Email Suppressions``), the most restrictive reading winning. Fields sharing a
     label (the export repeats the header) are each read (``reading_every_copy``).
 
     Args:
@@ -239,7 +240,7 @@ def read_as_export(
     Returns:
         The contacts' RawSource and the profile that read it (``export_readings``);
         ``contacts`` itself and ``profile`` reading every copy of a repeated label when no
-        custom field is named like such a flag.
+        custom field is named like such a flag or column.
     """
     headers = contacts.headers
     profile, flags_read = export_readings(contacts, profile, consent_overrides)

@@ -161,7 +161,8 @@ def read_as_export(
     from either source.
 
     A merge field named like a plain opt-out flag (``Do Not Email``, ``Unsubscribed``) is read
-    as one (``reading_opt_out_flags``: set, it gives ``opt_out_flag_unconfirmed``), but
+    as one (``reading_opt_out_flags``: set, it gives ``opt_out_flag_unconfirmed``), and so is
+    another profile's consent column for its opt-outs (``Email Suppressions``), but
     for a member whose own status opts out (as in the export's file of that status, whose name
     opts out: a flag set agrees with it); the columns a mapping's ``[[status.rules]]`` read are
     read for every member. Each member's status is the most restrictive of its own and theirs

@@ -92,12 +92,7 @@ ANY_DATE = "\0date"
 
 ANY_VALUE = "\0any"
 """In a header's known values (``ReadingProfile.status_values``): every value is read (a
-borrowed ``when_present`` flag's, listed only for ``BORROWED_FLAG``). No cell holds it."""
-
-BORROWED_FLAG = "\0borrowed"
-"""In a header's known values (``ReadingProfile.status_values``): the header is a flag read only
-as ``OPT_OUT_FLAG_UNCONFIRMED_STATUS`` (``reading_fallback_opt_outs``), under which
-:func:`unread_status_values` counts the rows it gave that status. No cell holds it."""
+borrowed ``when_present`` flag's, behind ``FLAG_SETS``). No cell holds it."""
 
 OTHERS_SAY_NOTHING = "\0others"
 """In a header's known values (``ReadingProfile.status_values``): a value not listed says
@@ -105,10 +100,12 @@ nothing, rather than being a value no rule reads (``StatusRule.others_say_nothin
 source's consent column, read for its opt-outs only). No cell holds it."""
 
 FLAG_SETS = "\0sets:"
-"""In a borrowed flag's known values (``BORROWED_FLAG``), before a value (or ``ANY_DATE``,
-``ANY_VALUE``): the value sets the flag, as the borrowed rule reads it. Another rule reading the
-header too (a mapping's ``[[status.rules]]``) reads other values, which set no flag: so
-:func:`unread_status_values` counts a row under the flag that gave it its status. No cell holds it."""
+"""In a header's known values (``ReadingProfile.status_values``), before a value (or
+``ANY_DATE``, ``ANY_VALUE``): the header is a flag read as ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``
+(``reading_fallback_opt_outs``), and the value sets it, as the borrowed rule reads it.
+:func:`unread_status_values` counts the rows a flag gave that status under it; another rule
+reading the header too (a mapping's ``[[status.rules]]``) reads other values, which set no flag.
+No cell holds it."""
 
 NAME_NEGATIONS = frozenset({"no", "non", "not", "without", "minus", "anti", "removed", "free"})
 """Words of a file's name that cancel the status word next to them: ``contacts_no_bounces``,
@@ -218,9 +215,10 @@ class StatusRule:
         one subscription), gives ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``, as a plain opt-out flag
         does (the column may merely share the source's name: a Mailchimp merge field
         ``Email Suppressions``, a Salesforce lead's ``Status``); any other value says nothing
-        (``others_say_nothing``), so the row keeps its own source's status. A value without a
-        letter is never read so: a source's numeric code (ActiveCampaign's ``2``, unsubscribed)
-        means that only in its own export, and a ``Status`` of ``2`` anywhere else is anything.
+        (``others_say_nothing``), so the row keeps its own source's status. A listed value
+        (``values``) without a letter is never read so: a source's numeric code
+        (ActiveCampaign's ``2``, unsubscribed) means that only in its own export, and a
+        ``Status`` of ``2`` anywhere else is anything.
 
         Returns:
             That rule; None when the source reads no opt-out from the column.
@@ -491,9 +489,9 @@ class ReadingProfile:
         nothing of the row's consent: :func:`unread_status_values` counts such cells so the
         report can name them. A header some rule reads as ``when_present`` is left out: there,
         every value says something; but for a flag borrowed from the fallback profile
-        (``reading_fallback_opt_outs``), whose known values hold ``BORROWED_FLAG`` (and, read as
-        ``when_present``, ``ANY_VALUE``), so the rows it gives ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``
-        are counted under it.
+        (``reading_fallback_opt_outs``), whose known values hold the values setting it
+        (``FLAG_SETS``: ``ANY_VALUE`` for ``when_present``), so the rows it gives
+        ``OPT_OUT_FLAG_UNCONFIRMED_STATUS`` are counted under it.
 
         Args:
             headers: The file's headers, as written in the file.
@@ -506,7 +504,7 @@ class ReadingProfile:
             for header in rule.headers_read(headers):
                 values = known.setdefault(header, set())
                 if borrowed:
-                    values |= {BORROWED_FLAG, *(FLAG_SETS + value for value in _values_setting(rule))}
+                    values.update(FLAG_SETS + value for value in _values_setting(rule))
                 if rule.when_present:
                     if borrowed:
                         values.add(ANY_VALUE)
@@ -652,10 +650,15 @@ def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
     return unknown & ~cell.str.contains(_DATE_CELL) if ANY_DATE in known else unknown
 
 
-def _flag_set(header: str, known: frozenset[str]) -> pl.Expr:
+def _flag_values(known: frozenset[str]) -> set[str]:
+    """The values setting a borrowed flag, among a header's known values (``FLAG_SETS``); empty
+    for a header that is no borrowed flag."""
+    return {value.removeprefix(FLAG_SETS) for value in known if value.startswith(FLAG_SETS)}
+
+
+def _flag_set(sets: set[str], header: str) -> pl.Expr:
     """True where a borrowed flag's cleaned cell is set: it says something, not a value saying
-    the flag is not set (``FALSY``), and a value the borrowed rule reads as set (``FLAG_SETS``)."""
-    sets = {value.removeprefix(FLAG_SETS) for value in known if value.startswith(FLAG_SETS)}
+    the flag is not set (``FALSY``), and one of ``sets`` (:func:`_flag_values`)."""
     cell = _consent_cell(header)
     said = ~_holds_nothing(cell) & ~cell.is_in(list(FALSY))
     if ANY_VALUE in sets:
@@ -705,7 +708,7 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
 
     A row whose status is ``NAME_DISAGREES_STATUS`` is counted once, under the first of these
     consent columns whose cell holds something, by that value, read or not; one whose status is
-    ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``, under the first borrowed flag (``BORROWED_FLAG``) set in
+    ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``, under the first borrowed flag (``FLAG_SETS``) set in
     it, by that flag's value. A row with an
     opt-out status whose cells all hold nothing (its file's name opted it out) is counted under
     ``NAME_ONLY_COLUMN``.
@@ -725,7 +728,7 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
     unconfirmed = pl.col(SOURCE_STATUS) == OPT_OUT_FLAG_UNCONFIRMED_STATUS
     said = {h: (~_holds_nothing(_consent_cell(h))).fill_null(False) for h in headers}
     first_said = _first_of(said)
-    flags = {h: _flag_set(h, known).fill_null(False) for h, known in status_values.items() if BORROWED_FLAG in known}
+    flags = {h: _flag_set(sets, h).fill_null(False) for h, known in status_values.items() if (sets := _flag_values(known))}
     first_set = _first_of(flags)
     opt_outs = sorted({status for profile in all_profiles() for status in profile.profile.consent.opt_out_statuses})
     # No rule reads an opt-out from cells that hold nothing: such a row's opt-out is its file's name's.
@@ -940,8 +943,9 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str], o
             it be forced on a file another profile reads whole.
 
     Returns:
-        ``profile`` itself when the file has no such flag (the fallback profile reads them all);
-        else ``profile`` borrowing the fallback's rules for those flags (``borrowing_consent``),
+        ``profile`` itself when the file has no such flag (the fallback profile reads them all)
+        nor, with ``other_sources``, such a column; else ``profile`` borrowing the fallback's
+        rules for those flags, and the other sources' for those columns (``borrowing_consent``),
         each giving ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``: its routing, its own rules and its
         default status unchanged, its format naming both (``constantcontact-export+generic``),
         so the run keeps its consent table apart from that of the profile's files without such
@@ -1172,7 +1176,7 @@ def unread_consent(
         return None
     detected = detect_profile(headers)
     auto = reading_profile(auto_profile) if auto_profile else detected
-    if named.name == auto.name != FALLBACK_PROFILE and auto.consent_from is None:
+    if named.name == auto.name != FALLBACK_PROFILE:
         # Forced as the file is read without it: it reads all a run without it would (a plain
         # file is refused without it when another profile's consent column is left unread).
         return None
