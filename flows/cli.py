@@ -64,7 +64,6 @@ def _run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from tasks.errors import InputError, LoadError
-    from tasks.load.resume import LoadInProgress
 
     try:
         with _output_kept_only_if_used(getattr(args, "out", None)):
@@ -73,11 +72,12 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(str(error), EXIT_BAD_INPUT)
     except ValidationError as error:
         return _fail(_parameter_problem(error.errors()[0]), EXIT_BAD_INPUT)
-    except LoadInProgress as error:
-        # Another run's, not this one's failure: a plan refused so loads nothing.
-        return _fail(str(error), EXIT_LOAD_FAILED)
     except LoadError as error:
-        return _fail(f"load failed: {error}", EXIT_LOAD_FAILED)
+        # Imported only now: it loads Prefect, which the emulators' commands never need.
+        from tasks.load.resume import LoadInProgress
+
+        # Another run holding the output is no failure of this one: a plan refused so loads nothing.
+        return _fail(str(error) if isinstance(error, LoadInProgress) else f"load failed: {error}", EXIT_LOAD_FAILED)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 

@@ -256,7 +256,7 @@ def read_snapshot(location: str) -> pl.DataFrame | None:
     if not fs.exists(path):
         return None
     with fs.open(path, "rb") as handle:
-        return pl.read_parquet(handle)
+        return pl.read_parquet(handle, glob=False)
 
 
 def write_snapshot(location: str, snapshot: pl.DataFrame) -> None:

@@ -25,6 +25,12 @@ from tasks.secrets import CredentialMissing, places_read, string_credential
 ACCOUNT_INFO_PATH = "/account-info/v3/details"
 
 
+def token_places(secret_block: str | None, env_var: str | None) -> tuple[str | None, str | None]:
+    """Where a run's HubSpot token is read (:func:`tasks.secrets.places_read` with HubSpot's
+    default variable and block): the variable and the Secret block, either None."""
+    return places_read(secret_block, env_var, settings.TOKEN_ENV_VAR, settings.DEFAULT_SECRET_BLOCK)
+
+
 def resolve_token(secret_block: str | None = None, env_var: str | None = settings.TOKEN_ENV_VAR) -> str:
     """Find the HubSpot access token where the run says it is, else where a run naming nothing finds it.
 
@@ -47,7 +53,7 @@ def resolve_token(secret_block: str | None = None, env_var: str | None = setting
     Raises:
         LoadError: No token where it is read (the message names the variable and the block read).
     """
-    variable, block = places_read(secret_block, env_var, settings.TOKEN_ENV_VAR, settings.DEFAULT_SECRET_BLOCK)
+    variable, block = token_places(secret_block, env_var)
     try:
         return string_credential(os.environ, variable, block, "HubSpot access token")
     except CredentialMissing as error:

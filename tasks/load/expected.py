@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tasks.errors import LoadError
-from tasks.load import settings
-from tasks.load.client import HubSpotPortal, PortalDetails
-from tasks.secrets import places_read
+from tasks.load.client import HubSpotPortal, PortalDetails, token_places
 
 # Where a run's expected portal id comes from, as the person who gave it would look for it.
 _GIVEN_BY = "the run's portal id (--portal-id, or portal_id in the manifest)"
@@ -46,7 +44,7 @@ class ExpectedPortal:
     ) -> ExpectedPortal | None:
         """The expectation of a run's parameters, its token located as ``resolve_token`` finds it
         (the Secret block when one is named, else the variable when it holds a token, else the
-        default block where ``places_read`` reads it: after ``HUBSPOT_ACCESS_TOKEN`` only).
+        default block where ``token_places`` reads it: after ``HUBSPOT_ACCESS_TOKEN`` only).
 
         Args:
             portal_id: The portal id the run was given; None when it was given none.
@@ -61,7 +59,7 @@ class ExpectedPortal:
         """
         if portal_id is None:
             return None
-        variable, block = places_read(token_secret_block, token_env, settings.TOKEN_ENV_VAR, settings.DEFAULT_SECRET_BLOCK)
+        variable, block = token_places(token_secret_block, token_env)
         if variable and environ.get(variable, "").strip():
             return cls(portal_id, variable)
         return cls(portal_id, f"Prefect Secret block {block!r}" if block else variable)
