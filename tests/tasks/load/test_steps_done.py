@@ -13,6 +13,7 @@ from tasks.load.ratelimit import DailyQuotaSpent
 from tasks.load.run import LoadStopped, load_steps, resumed_note
 from tasks.load.upsert import UPSERT
 from tests.tasks.load.conftest import count_requests
+from tests.tasks.load.reruns import load_in_a_flow
 from tests.tasks.load.test_tags_lists_companies import plan_dir
 
 MARKETING_ROWS = [["ann@acme.io", "Ann", "Acme", ""], ["ben@beta.com", "Ben", "", ""]]
@@ -45,21 +46,16 @@ def test_a_rerun_says_every_step_was_already_done_and_that_its_counts_are_the_fi
     )
 
 
-@flow(validate_parameters=False)
-def load_by_upsert(portal: HubSpotPortal, plan: str, state: str) -> dict:
-    return load_steps(portal, plan, state_dir=state, load_path=UPSERT, poll_interval=0.02)
-
-
 def test_a_rerun_of_the_upsert_path_takes_up_the_marketing_status_import_an_earlier_run_submitted(prefect_api_url, portal, emulator, tmp_path):
     plan = plan_dir(tmp_path / "plan", MARKETING_ROWS, NON_MARKETING_ROWS)
     state = tmp_path / "state"
-    first = load_by_upsert(portal, str(plan), str(state))
+    first = load_in_a_flow(portal, str(plan), str(state), UPSERT)
     # As if killed once the marketing-status import was submitted: no step's result was kept
     # (Prefect writes it when the step ends), the import journal was.
     shutil.rmtree(state / "results")
     shutil.rmtree(state / "keys")
 
-    again = load_by_upsert(portal, str(plan), str(state))
+    again = load_in_a_flow(portal, str(plan), str(state), UPSERT)
 
     [first_marketing] = [result for result in first["imports"] if result["marketable"]]
     [marketing] = [result for result in again["imports"] if result["marketable"]]
@@ -75,7 +71,7 @@ def test_a_load_stopped_by_the_daily_quota_says_what_it_had_done(prefect_api_url
     emulator.configure(daily_quota_at=6)
 
     with pytest.raises(LoadStopped) as stopped:
-        load_by_upsert(portal, str(plan), str(tmp_path / "state"))
+        load_in_a_flow(portal, str(plan), str(tmp_path / "state"), UPSERT)
 
     done = stopped.value.done
     landed = len(emulator.portal.live("0-1"))
@@ -92,7 +88,7 @@ def test_a_load_stopped_while_it_looks_for_contacts_opted_out_in_hubspot_says_it
     emulator.configure(daily_quota_at=2)
 
     with pytest.raises(LoadStopped) as stopped:
-        load_by_upsert(portal, str(plan), str(tmp_path / "state"))
+        load_in_a_flow(portal, str(plan), str(tmp_path / "state"), UPSERT)
 
     assert stopped.value.done == {"steps_done": [], "contacts_sent": 0, "contacts_planned": 3, "opt_out_rows_sent": 0}
     assert "/search" in str(stopped.value.reason)
