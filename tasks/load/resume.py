@@ -30,7 +30,8 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
   duration: a second run into the same output at once stops before it sends anything, and a
   killed run's hold ends with its process. A remote output's state folder is on the machine
   that runs, so the load also holds a lease object in the output itself (:func:`output_lease`):
-  a run on another machine stops too, and a killed run's lease lapses once it is not renewed.
+  a run on another machine stops too, and a killed run's lease lapses once it is not renewed
+  (or is taken over at once by a run on the same machine, which sees its process gone).
 
 The portal's URL stands for "where", never the token: nothing here sees it. The key includes no
 run id or time, so a rerun of a finished migration finds every step done and writes nothing.
@@ -54,7 +55,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan
 from tasks.output import storage_problem, written_whole
+from tasks.stopping import is_interruption
 
 STATE_FOLDER = ".onramp-load"
 PORTAL_FILE = "portals.json"
@@ -368,9 +370,11 @@ def load_lock(folder: str | Path) -> Iterator[None]:
             handle.truncate(0)
 
 
-def _in_progress(holder: str) -> LoadInProgress:
-    """The refusal of a run into an output that ``holder`` (:func:`_lock_holder`) is loading into."""
-    return LoadInProgress(f"another run is loading into this output ({holder}) now: wait for it to finish, then run again")
+def _in_progress(holder: str, lapses_at: datetime | None = None) -> LoadInProgress:
+    """The refusal of a run into an output that ``holder`` (:func:`_lock_holder`) is loading into;
+    with ``lapses_at``, when the holder's lease lapses unless it is renewed (a killed run's does)."""
+    lapse = f"; its lease lapses at {lapses_at:%H:%M:%S} UTC if that run is gone" if lapses_at else ""
+    return LoadInProgress(f"another run is loading into this output ({holder}) now: wait for it to finish, then run again{lapse}")
 
 
 def _lock_holder() -> str:
@@ -380,6 +384,33 @@ def _lock_holder() -> str:
     since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     run = f"flow run {flow_run.name!r}, " if flow_run.name else ""
     return f"{run}process {os.getpid()} on {socket.gethostname()}, since {since}"
+
+
+def process_space() -> str | None:
+    """Where a process id names one process: this boot of this machine and this process's pid
+    namespace (a container's own), or ``None`` where Onramp cannot tell (no ``/proc``).
+
+    A host name alone does not say it: machines made from one image share theirs, and so can
+    containers on one host (with its network), each with pids of its own.
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return f"{boot} {namespace}"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this process's space (:func:`process_space`) is running; one of
+    another user's is."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: running
+    return True
 
 
 @contextmanager
@@ -396,12 +427,14 @@ def output_lease(
     that runs (``$PREFECT_HOME``): two workers of a pool would both load into one ``s3://`` output.
     So the run also writes ``<output>/.onramp-load.lock`` (:data:`LEASE_FILE`) with S3's exclusive
     create (``If-None-Match: *``, as s3fs's ``pipe_file(mode="create")`` sends it): a second run
-    finds it and stops with the same one-line refusal, naming the holder. No flock can end with a
-    killed process here, so the lease lapses instead: its holder renews it every
-    ``renewal_seconds`` in a daemon thread, and a run finding it unrenewed for longer than its
-    holder's ``lease_seconds`` takes it over. Every change of the object is conditional on the
-    version read (``If-Match``), so of two runs taking over one lapsed lease, one does. Leaving
-    however the load ends (Ctrl-C and SIGTERM too), the lease is removed if it is still this run's.
+    finds it and stops with the same one-line refusal, naming the holder and when its lease lapses.
+    No flock can end with a killed process here, so the lease lapses instead: its holder renews it
+    every ``renewal_seconds`` in a daemon thread, and a run finding it unrenewed for longer than
+    its holder's ``lease_seconds`` takes it over, as it does at once a lease whose holder's process
+    is gone from this machine (:func:`holder_gone`). Every change of the object is conditional on
+    the version read (``If-Match``), so of two runs taking over one lapsed lease, one does. Leaving
+    however the load ends (Ctrl-C and SIGTERM too, during the take as well), the lease is removed
+    if it is still this run's.
 
     A local output is left alone (its state folder is in it: :func:`load_lock` is enough), as is
     a remote one on a storage other than S3, whose lease Onramp cannot create exclusively.
@@ -414,7 +447,8 @@ def output_lease(
         renewal_seconds: How often this run renews it.
 
     Raises:
-        LoadInProgress: Another run holds the output (one line: which, and what to do).
+        LoadInProgress: Another run holds the output (one line: which, when its lease lapses,
+            and what to do).
         InputError: The lease cannot be read or written (one line: access denied, no
             credentials, the storage unreachable).
     """
@@ -422,12 +456,17 @@ def output_lease(
     if "s3" not in ({fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)):
         yield
         return
-    lease = _OutputLease(fs, f"{root.rstrip('/')}/{LEASE_FILE}", f"{output_url.rstrip('/')}/{LEASE_FILE}")
+    lease = _OutputLease(fs, f"{root.rstrip('/')}/{LEASE_FILE}", f"{output_url.rstrip('/')}/{LEASE_FILE}", lease_seconds)
     try:
-        lease.take(lease_seconds)
+        lease.take()
     except LoadInProgress:
         raise
-    except Exception as error:  # noqa: BLE001 - any failure of the storage: the run cannot hold its output
+    except BaseException as error:
+        # The write may have been done before the failure or interruption (its answer lost,
+        # Ctrl-C while it was answered): left behind, it would refuse every run for a lease.
+        lease.withdraw()
+        if is_interruption(error):
+            raise
         problem = storage_problem(error, root)
         raise InputError(output_url, f"cannot hold the output for this run ({LEASE_FILE}): {problem}") from None
     stop = threading.Event()
@@ -437,10 +476,10 @@ def output_lease(
     try:
         yield
     finally:
-        # Not waited for: a renewal still in flight writes only over this run's own version of
-        # the lease, so it cannot bring a released lease back.
+        # The renewing thread is not joined: a renewal in flight ends before the release starts
+        # (they take turns, _OutputLease.changing), and none is written after it.
         stop.set()
-        lease.release(lease_seconds)
+        lease.release()
 
 
 @dataclass(frozen=True)
@@ -452,17 +491,37 @@ class LeaseFound:
         etag: The version read, which a change of it is conditional on.
         lease_seconds: How long its holder said it holds unrenewed.
         unrenewed_seconds: How long since it was last written, by the storage's clock.
+        lapses_at: When it lapses unless renewed, by the storage's clock.
+        hold_id: Which hold wrote it (:attr:`_OutputLease.hold_id`); ``None`` if none is said.
+        pid: The holder's process id; ``None`` if not said (an earlier Onramp's lease).
+        process_space: Where that id names the holder (:func:`process_space`); ``None`` if not said.
     """
 
     holder: str | None
     etag: str
     lease_seconds: float
     unrenewed_seconds: float
+    lapses_at: datetime
+    hold_id: str | None = None
+    pid: int | None = None
+    process_space: str | None = None
 
     @property
     def free(self) -> bool:
         """Whether another run may take it: released, or lapsed (its holder is taken for dead)."""
         return self.holder is None or self.unrenewed_seconds > self.lease_seconds
+
+
+def holder_gone(found: LeaseFound, here: str | None) -> bool:
+    """Whether a lease's holder is known dead: a process of this machine's space ``here``
+    (:func:`process_space`) that is no longer running (killed, out of memory). Its lease is
+    taken over at once rather than once it lapses.
+
+    A holder of another machine or container, or one whose lease does not say, is not known
+    dead: its lease is waited out. A process id reused since only makes the holder seem alive.
+    """
+    same_space = here is not None and found.process_space == here
+    return same_space and found.pid is not None and not process_alive(found.pid)
 
 
 def unrenewed_seconds(last_modified: datetime, server_date: str | None) -> float:
@@ -482,85 +541,153 @@ def unrenewed_seconds(last_modified: datetime, server_date: str | None) -> float
 
 
 class _LeaseLost(Exception):
-    """This run's lease is no longer its own: another run took it over."""
+    """This run's lease is no longer its own; the message says how (for the run's log)."""
 
 
 class _OutputLease:
     """One run's lease object in a remote output on S3 (:func:`output_lease`).
 
+    Its version (ETag) is the one S3 gave this run's last write of it: each write, unchanged
+    bytes too, may get a new one (an SSE-KMS or SSE-C object's ETag is no digest of its bytes).
+
     Args:
         fs: The output's file system (s3fs).
         path: The object (``bucket/key``).
         location: The object's URL, for messages.
+        lease_seconds: How long the lease holds unrenewed.
     """
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, path: str, location: str) -> None:
+    def __init__(self, fs: fsspec.AbstractFileSystem, path: str, location: str, lease_seconds: float) -> None:
         self.fs = fs
         self.path = path
         self.location = location
+        self.lease_seconds = lease_seconds
         self.bucket, self.key, _ = fs.split_path(path)
-        self.body = b""
+        # Which hold this is, in the object: a write of it whose answer was lost (botocore's retry
+        # of it then finds the lease already written) is found to be this run's own by it.
+        self.hold_id = uuid.uuid4().hex
+        self.body = json.dumps({
+            "holder": _lock_holder(), "lease_seconds": lease_seconds, "id": self.hold_id,
+            "pid": os.getpid(), "process_space": process_space(),
+        }).encode()  # fmt: skip
         self.etag = ""
+        # Renewing and releasing, in two threads, each read and replace the version held.
+        self.changing = threading.Lock()
+        self.released = False
 
-    def take(self, lease_seconds: float) -> None:
-        """Create the lease, or take over a free one (:attr:`LeaseFound.free`).
+    def take(self) -> None:
+        """Create the lease, or take over a free one (:attr:`LeaseFound.free`) or one whose holder
+        is gone (:func:`holder_gone`).
 
         Raises:
             LoadInProgress: Another run holds it.
         """
-        # A random id makes each hold's body, and so its ETag, its own: a release or renewal
-        # conditional on it never matches another hold written in the same second by this process.
-        self.body = json.dumps({"holder": _lock_holder(), "lease_seconds": lease_seconds, "id": uuid.uuid4().hex}).encode()
         found = None
+        here = process_space()
         # Three tries: between two requests, the holder may release or another run take it over.
         for _ in range(3):
-            etag = self._write(self.body, IfNoneMatch="*")
-            if etag:
-                self.etag = etag
+            if self._write_held(IfNoneMatch="*"):
                 return
             found = self._read()
             if found is None:
                 continue  # released since
-            if not found.free:
-                raise _in_progress(found.holder)
-            etag = self._write(self.body, IfMatch=found.etag)
-            if etag:
-                self.etag = etag
-                if found.holder:
+            if self._keep_if_own(found):
+                return
+            gone = holder_gone(found, here)
+            if not (found.free or gone):
+                raise _in_progress(found.holder, found.lapses_at)
+            if self._write_held(IfMatch=found.etag):
+                if gone:
+                    get_logger().warning(
+                        "%s: took the load's lease over from %s: its process is no longer running on this machine "
+                        "(killed, or out of memory)",
+                        self.location, found.holder,
+                    )
+                elif found.holder:
                     get_logger().warning(
                         "%s: took the load's lease over from %s: not renewed for %d s, longer than its %d s lease "
                         "(that run was killed or its machine lost)",
                         self.location, found.holder, found.unrenewed_seconds, found.lease_seconds,
                     )
                 return
-        raise _in_progress(found.holder if found and found.holder else f"its lease: {self.location}")
+        if found and found.holder:
+            raise _in_progress(found.holder, found.lapses_at)
+        raise _in_progress(f"its lease: {self.location}")
 
     def renew(self) -> None:
-        """Write the lease again, unchanged (so its ETag stays this run's), if it is still this run's.
+        """Write the lease again, if it is still this run's, keeping the version S3 gives it.
 
         Raises:
-            _LeaseLost: Another run took it over.
+            _LeaseLost: It is not this run's any more (taken over, or deleted).
         """
-        if not self._write(self.body, IfMatch=self.etag):
-            raise _LeaseLost
-
-    def release(self, lease_seconds: float) -> None:
-        """Remove the lease if it is still this run's. A policy that grants writing but not
-        deleting gets it marked released instead, which the next run takes at once; failing that,
-        a warning says the next run waits for it to lapse."""
-        try:
-            self.fs.call_s3("delete_object", Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
-            return
-        except Exception as error:  # noqa: BLE001 - any failure of the storage: try marking it released
-            if _s3_error_code(error) in LEASE_LOST:
-                return  # another run's now: not this run's to remove
-        try:
-            self._write(json.dumps({"holder": None}).encode(), IfMatch=self.etag)
-        except Exception as error:  # noqa: BLE001 - the load is over: the lease lapses by itself
-            get_logger().warning(
-                "%s: could not release the load's lease (%s): a run into this output within %d s is refused",
-                self.location, storage_problem(error, self.path), lease_seconds,
+        with self.changing:
+            if self.released or self._write_held(IfMatch=self.etag):
+                return
+            found = self._read()
+            if found is not None and self._keep_if_own(found):
+                return
+            if found is None:
+                raise _LeaseLost(
+                    "the load's lease was deleted while it ran (by someone, or by a run that took it over and has "
+                    "ended): a run into this output now is not refused"
+                )
+            if found.holder is None:
+                raise _LeaseLost(
+                    "another run took this load's lease over (it went unrenewed longer than its lease) and has ended"
+                )
+            raise _LeaseLost(
+                f"another run ({found.holder}) took this load's lease over (it went unrenewed longer than its lease): "
+                "two runs may be loading into this output now"
             )
+
+    def release(self) -> None:
+        """Remove the lease if it is still this run's, and renew it no more. A policy that grants
+        writing but not deleting gets it marked released instead, which the next run takes at
+        once; failing that, a warning says the next run waits for it to lapse."""
+        with self.changing:
+            self.released = True
+            try:
+                self.fs.call_s3("delete_object", Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
+                return
+            except Exception as error:  # noqa: BLE001 - any failure of the storage: try marking it released
+                if _s3_error_code(error) in LEASE_LOST:
+                    return  # another run's now: not this run's to remove
+            try:
+                self._write(json.dumps({"holder": None}).encode(), IfMatch=self.etag)
+            except Exception as error:  # noqa: BLE001 - the load is over: the lease lapses by itself
+                get_logger().warning(
+                    "%s: could not release the load's lease (%s): a run into this output within %d s is refused",
+                    self.location, storage_problem(error, self.path), self.lease_seconds,
+                )
+
+    def withdraw(self) -> None:
+        """Release the lease if a :meth:`take` that did not end wrote it; if the storage cannot
+        say, the lease lapses by itself (the take's own failure is what the run reports)."""
+        try:
+            found = self._read()
+        except Exception:  # noqa: BLE001 - the take's failure is what the run reports; the lease lapses by itself
+            return
+        if found is not None and self._keep_if_own(found):
+            self.release()
+
+    def _keep_if_own(self, found: LeaseFound) -> bool:
+        """Whether ``found`` is this hold's own write (its answer lost, or not yet seen); if so, it is
+        held from the version read on."""
+        if found.hold_id != self.hold_id:
+            return False
+        self.etag = found.etag
+        return True
+
+    def _write_held(self, **condition: str) -> bool:
+        """Write this run's lease if ``condition`` holds, keeping the version S3 gives it.
+
+        Returns:
+            Whether it was written.
+        """
+        etag = self._write(self.body, **condition)
+        if etag:
+            self.etag = etag
+        return etag is not None
 
     def _write(self, body: bytes, **condition: str) -> str | None:
         """Write the lease object if ``condition`` (``IfNoneMatch``, ``IfMatch``) holds.
@@ -588,9 +715,14 @@ class _OutputLease:
             holder, lease_seconds = terms["holder"], float(terms.get("lease_seconds", LEASE_SECONDS))
         except (ValueError, TypeError, KeyError):
             # Not a lease Onramp wrote: held, by whom it cannot say, for a default lease.
-            holder, lease_seconds = f"its lease: {self.location}", LEASE_SECONDS
+            holder, lease_seconds, terms = f"its lease: {self.location}", LEASE_SECONDS, {}
+        pid = terms.get("pid")
         unrenewed = unrenewed_seconds(head["LastModified"], head["ResponseMetadata"]["HTTPHeaders"].get("date"))
-        return LeaseFound(holder, head["ETag"], lease_seconds, unrenewed)
+        return LeaseFound(
+            holder, head["ETag"], lease_seconds, unrenewed,
+            lapses_at=head["LastModified"] + timedelta(seconds=lease_seconds),
+            hold_id=terms.get("id"), pid=pid if isinstance(pid, int) and pid > 0 else None, process_space=terms.get("process_space"),
+        )  # fmt: skip
 
 
 def _renew_until(
@@ -601,13 +733,8 @@ def _renew_until(
     while not stop.wait(every):
         try:
             lease.renew()
-        except _LeaseLost:
-            if not stop.is_set():
-                logger.warning(
-                    "%s: another run took this load's lease over (it went unrenewed longer than its lease): "
-                    "two runs may be loading into this output now",
-                    lease.location,
-                )
+        except _LeaseLost as lost:
+            logger.warning("%s: %s", lease.location, lost)
             return
         except Exception as error:  # noqa: BLE001 - a failed renewal is tried again; the lease outlasts ten
             if not stop.is_set():
