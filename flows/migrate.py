@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import fsspec
@@ -29,7 +29,7 @@ from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import read_plan
-from tasks.load.resume import load_lock, load_state_dir, output_lease
+from tasks.load.resume import LoadInProgress, load_lock, load_state_dir, output_lease
 from tasks.load.run import INTERRUPTED, LOAD_DONE, LoadStopped, load_steps, stop_message
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder, check_remote_output, storage_problem
@@ -94,10 +94,11 @@ def _source_problem(source: str) -> str | None:
         return f"cannot read the source: {storage_problem(error)}"
 
 
-def refused(error: InputError) -> State:
-    """How a flow ends on bad input found before any work: Failed with the error's one line, so
-    the flow-run log says it without a traceback (Prefect logs one for a raised error). The error
-    rides in the state: a caller of the flow (the CLI) still gets it raised."""
+def refused(error: InputError | LoadInProgress) -> State:
+    """How a flow ends on bad input found before any work, or an output another run holds:
+    Failed with the error's one line, so the flow-run log says it without a traceback (Prefect
+    logs one for a raised error). The error rides in the state: a caller of the flow (the CLI)
+    still gets it raised."""
     return Failed(message=str(error), data=error)
 
 
@@ -139,7 +140,9 @@ def plan_contacts(params: PlanParameters) -> dict | State:
     except InputError as error:
         return refused(error)
     # Held too: a plan into an output a migration is loading would rewrite the files it imports.
-    with held(out):
+    with ExitStack() as holding:
+        if isinstance(state_dir := held_or_refused(out, holding), State):
+            return state_dir
         report = plan_run(params, out)
         publish_report(report, out, params.rejects_alert_fraction)
     return report
@@ -163,7 +166,9 @@ def migrate_contacts(params: MigrationParameters) -> dict | State:
         portal, out = checked_run(params)
     except InputError as error:
         return refused(error)
-    with held(out) as state_dir:
+    with ExitStack() as holding:
+        if isinstance(state_dir := held_or_refused(out, holding), State):
+            return state_dir
         report = plan_run(params, out)
         if params.dry_run:
             report["dry_run"] = dry_run_task(portal, read_plan(out.local))
@@ -192,6 +197,16 @@ def checked_run(params: MigrationParameters) -> tuple[HubSpotPortal, OutputFolde
     check_parameters(params)
     portal = checked_portal(params)
     return portal, OutputFolder(params.output)
+
+
+def held_or_refused(out: OutputFolder, holding: ExitStack) -> Path | State:
+    """The output held until ``holding`` closes (:func:`held`): its load's state folder; or, when
+    another run holds it or its lease cannot be held, the flow's refusal (:func:`refused`), one
+    line in the flow-run log rather than a traceback (a double click on Run in Prefect's UI)."""
+    try:
+        return holding.enter_context(held(out))
+    except (InputError, LoadInProgress) as error:
+        return refused(error)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ state has advanced they are removed: no later run can use them.
 from __future__ import annotations
 
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from prefect.logging import get_run_logger
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.migrate import checked_run, held, plan_run, refused, reported_if_the_load_stops
+from flows.migrate import checked_run, held_or_refused, plan_run, refused, reported_if_the_load_stops
 from schemas.params import SyncParameters
 from tasks.errors import InputError
 from tasks.load.client import HubSpotPortal
@@ -145,7 +146,9 @@ def sync_contacts(params: SyncParameters) -> dict | State:
         portal, out = checked_run(params)
     except InputError as error:
         return refused(error)
-    with held(out) as state_dir:
+    with ExitStack() as holding:
+        if isinstance(state_dir := held_or_refused(out, holding), State):
+            return state_dir
         return _synced(params, portal, out, state_dir)
 
 

@@ -173,7 +173,7 @@ def test_a_flow_started_outside_the_cli_refuses_a_credential_in_a_location(prefe
     assert not (tmp_path / "out").exists()
 
 
-def test_a_run_into_an_output_another_run_is_loading_stops_before_it_plans_or_sends(prefect_api_url, hubspot, tmp_path, monkeypatch):
+def test_a_run_into_an_output_another_run_is_loading_stops_before_it_plans_or_sends(prefect_api_url, hubspot, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "token-double")
     out = tmp_path / "out"
     params = MigrationParameters(sources=[str(SAMPLE_EXPORT)], output=str(out), portal_url=hubspot.url)
@@ -186,9 +186,14 @@ def test_a_run_into_an_output_another_run_is_loading_stops_before_it_plans_or_se
     with load_lock(load_state_dir(str(out), out)):
         with pytest.raises(LoadInProgress, match="another run is loading into this output"):
             migrate_contacts(params)
-        # A plan alone would rewrite the files the other run imports: held off too.
-        with pytest.raises(LoadInProgress):
-            plan_contacts(PlanParameters(sources=params.sources, output=params.output))
+        # A plan alone would rewrite the files the other run imports: held off too, its run's
+        # log saying so in one line (a double click on Run in Prefect's UI), no traceback.
+        state = plan_contacts(PlanParameters(sources=params.sources, output=params.output), return_state=True)
+        with pytest.raises(LoadInProgress) as refusal:
+            state.result()
+        assert state.is_failed() and state.message == str(refusal.value)
+        run_log = [record for record in caplog.records if record.name.startswith("prefect.flow_runs")]
+        assert not any(record.exc_info for record in run_log) and "Traceback" not in caplog.text
 
     assert not (out / "hubspot").exists() and not (out / "report.json").exists()
     assert writes() == before
