@@ -43,16 +43,19 @@ find every step done and send nothing, while a run with a new token for the same
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -89,6 +92,20 @@ LEASE_SECONDS = 600
 out of memory, its machine lost) and the next run takes the lease over."""
 LEASE_RENEWAL_SECONDS = 60
 """How often a load renews its lease: ten times a lease, so a few failed requests lose nothing."""
+LEASE_REQUEST_SECONDS = 30
+"""How long one request about the lease (its take, a renewal, its release, a read) may take, its
+retries included, before it is given up. s3fs's defaults (a 15 s read timeout, tried again and again)
+make minutes of one request to a storage gone silent: a run whose load has finished would hang at its
+release with nothing said. The lease lapses by itself anyway, so giving up soon loses nothing; its
+requests go through a file system of their own, with timeouts that fit in this
+(:func:`lease_file_system`)."""
+LEASE_REQUEST_ATTEMPTS = 2
+"""How many times botocore sends one request about the lease (s3fs's own retries are off for it)."""
+LONGEST_LEASE_SECONDS = 86400
+"""The longest lease a lease object may say it holds unrenewed: one saying more (or a pid no process
+has) was not written by Onramp, and is read as held by an unknown run for a default lease."""
+LARGEST_PID = 2**22
+"""Linux's largest process id (``pid_max`` at most)."""
 LEASE_LOST = frozenset({"PreconditionFailed", "NoSuchKey", "ConditionalRequestConflict"})
 """S3's error codes for a conditional write or delete of the lease that found another version, or
 none, or lost a race to another request: another run's move, not a failure of the storage."""
@@ -333,6 +350,30 @@ def load_state_dir(output_url: str, local: Path) -> Path:
     return as_given if not normalised.exists() and as_given.exists() else normalised
 
 
+def lease_file_system(fs: fsspec.AbstractFileSystem, storage_options: dict | None, request_seconds: float) -> fsspec.AbstractFileSystem:
+    """The file system a remote output's lease is written through: the output's (``fs``, its
+    endpoint and credentials from ``storage_options``), with timeouts and retries that give up one
+    request within about ``request_seconds`` (:data:`LEASE_REQUEST_SECONDS`).
+
+    Args:
+        fs: The output's file system (s3fs).
+        storage_options: The options it was made with.
+        request_seconds: How long one request may take, its retries included.
+    """
+    options = dict(storage_options or {})
+    # Two attempts of a connect and a read: 5 s and 10 s of a 30 s request.
+    options["config_kwargs"] = {
+        **options.get("config_kwargs", {}),
+        "connect_timeout": request_seconds / (3 * LEASE_REQUEST_ATTEMPTS),
+        "read_timeout": request_seconds / (1.5 * LEASE_REQUEST_ATTEMPTS),
+        "retries": {"max_attempts": LEASE_REQUEST_ATTEMPTS, "mode": "standard"},
+    }
+    # Not cached: its retries below are its own, not those of the output's file system.
+    lease_fs = type(fs)(**options, skip_instance_cache=True)
+    lease_fs.retries = 1  # s3fs's tries of a request, on top of botocore's
+    return lease_fs
+
+
 class LoadInProgress(LoadError):
     """Another run holds the load's state folder: this one sends nothing."""
 
@@ -419,6 +460,7 @@ def output_lease(
     storage_options: dict | None = None,
     lease_seconds: float = LEASE_SECONDS,
     renewal_seconds: float = LEASE_RENEWAL_SECONDS,
+    request_seconds: float = LEASE_REQUEST_SECONDS,
 ) -> Iterator[None]:
     """Hold a remote output for one load with a lease object in it, or refuse at once when another
     run, on any machine, holds it.
@@ -434,7 +476,9 @@ def output_lease(
     is gone from this machine (:func:`holder_gone`). Every change of the object is conditional on
     the version read (``If-Match``), so of two runs taking over one lapsed lease, one does. Leaving
     however the load ends (Ctrl-C and SIGTERM too, during the take as well), the lease is removed
-    if it is still this run's.
+    if it is still this run's. Each request about the lease gives up within ``request_seconds``
+    (:data:`LEASE_REQUEST_SECONDS`), so does the release (a warning says so): a storage gone silent
+    at the end of a load delays the run's end by that much at most.
 
     A local output is left alone (its state folder is in it: :func:`load_lock` is enough), as is
     a remote one on a storage other than S3, whose lease Onramp cannot create exclusively.
@@ -445,6 +489,7 @@ def output_lease(
         lease_seconds: How long this run's lease holds unrenewed (said in the object, for the
             next run to judge it by).
         renewal_seconds: How often this run renews it.
+        request_seconds: How long one request about it may take, its retries included.
 
     Raises:
         LoadInProgress: Another run holds the output (one line: which, when its lease lapses,
@@ -456,14 +501,17 @@ def output_lease(
     if "s3" not in ({fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)):
         yield
         return
-    lease = _OutputLease(fs, f"{root.rstrip('/')}/{LEASE_FILE}", f"{output_url.rstrip('/')}/{LEASE_FILE}", lease_seconds)
+    lease = _OutputLease(
+        lease_file_system(fs, storage_options, request_seconds), f"{root.rstrip('/')}/{LEASE_FILE}",
+        f"{output_url.rstrip('/')}/{LEASE_FILE}", lease_seconds, request_seconds,
+    )  # fmt: skip
     try:
         lease.take()
     except LoadInProgress:
         raise
     except BaseException as error:
         # The write may have been done before the failure or interruption (its answer lost,
-        # Ctrl-C while it was answered): left behind, it would refuse every run for a lease.
+        # Ctrl-C while it was sent or answered): left behind, it would refuse every run for a lease.
         lease.withdraw()
         if is_interruption(error):
             raise
@@ -477,7 +525,8 @@ def output_lease(
         yield
     finally:
         # The renewing thread is not joined: a renewal in flight ends before the release starts
-        # (they take turns, _OutputLease.changing), and none is written after it.
+        # (they take turns, _OutputLease.changing; the release waits for it a request's time at
+        # most), and none is written after it.
         stop.set()
         lease.release()
 
@@ -551,17 +600,19 @@ class _OutputLease:
     bytes too, may get a new one (an SSE-KMS or SSE-C object's ETag is no digest of its bytes).
 
     Args:
-        fs: The output's file system (s3fs).
+        fs: The lease's file system (s3fs, :func:`lease_file_system`).
         path: The object (``bucket/key``).
         location: The object's URL, for messages.
         lease_seconds: How long the lease holds unrenewed.
+        request_seconds: How long one request about it may take before it is given up.
     """
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, path: str, location: str, lease_seconds: float) -> None:
+    def __init__(self, fs: fsspec.AbstractFileSystem, path: str, location: str, lease_seconds: float, request_seconds: float) -> None:
         self.fs = fs
         self.path = path
         self.location = location
         self.lease_seconds = lease_seconds
+        self.request_seconds = request_seconds
         self.bucket, self.key, _ = fs.split_path(path)
         # Which hold this is, in the object: a write of it whose answer was lost (botocore's retry
         # of it then finds the lease already written) is found to be this run's own by it.
@@ -574,6 +625,9 @@ class _OutputLease:
         # Renewing and releasing, in two threads, each read and replace the version held.
         self.changing = threading.Lock()
         self.released = False
+        # The last request sent, which goes on in fsspec's event loop when the thread that sent it
+        # stops waiting (Ctrl-C): a take interrupted waits for it before it looks for its write.
+        self.in_flight: concurrent.futures.Future | None = None
 
     def take(self) -> None:
         """Create the lease, or take over a free one (:attr:`LeaseFound.free`) or one whose holder
@@ -643,26 +697,51 @@ class _OutputLease:
     def release(self) -> None:
         """Remove the lease if it is still this run's, and renew it no more. A policy that grants
         writing but not deleting gets it marked released instead, which the next run takes at
-        once; failing that, a warning says the next run waits for it to lapse."""
-        with self.changing:
-            self.released = True
-            try:
-                self.fs.call_s3("delete_object", Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
-                return
-            except Exception as error:  # noqa: BLE001 - any failure of the storage: try marking it released
-                if _s3_error_code(error) in LEASE_LOST:
-                    return  # another run's now: not this run's to remove
-            try:
-                self._write(json.dumps({"holder": None}).encode(), IfMatch=self.etag)
-            except Exception as error:  # noqa: BLE001 - the load is over: the lease lapses by itself
-                get_logger().warning(
-                    "%s: could not release the load's lease (%s): a run into this output within %d s is refused",
-                    self.location, storage_problem(error, self.path), self.lease_seconds,
-                )
+        once. Given up within :attr:`request_seconds` (a renewal in flight waited for included),
+        with a warning that the next run waits for it to lapse."""
+        self.released = True  # a renewal in flight is the last
+        deadline = time.monotonic() + self.request_seconds
+        if not self.changing.acquire(timeout=self.request_seconds):
+            self._warn_unreleased(f"a renewal of it got no answer within {self.request_seconds:g} s")
+            return
+        try:
+            self._request("delete_object", deadline, IfMatch=self.etag)
+        except Exception as error:  # noqa: BLE001 - the load is over: the lease lapses by itself
+            code = _s3_error_code(error)
+            if code in LEASE_LOST:
+                return  # another run's now: not this run's to remove
+            # Refused (a policy without s3:DeleteObject): marked released instead. Not answered at
+            # all (a timeout, the storage unreachable): a marking would not be either.
+            if code is None or not self._mark_released(deadline):
+                self._warn_unreleased(storage_problem(error, self.path))
+        finally:
+            self.changing.release()
+
+    def _mark_released(self, deadline: float) -> bool:
+        """Write the lease as released (``{"holder": null}``) if it is still this run's.
+
+        Returns:
+            Whether it is no longer this run's: marked so, or another run's.
+        """
+        try:
+            self._write(json.dumps({"holder": None}).encode(), deadline, IfMatch=self.etag)
+        except Exception:  # noqa: BLE001 - the delete's refusal is what the warning says
+            return False
+        return True
+
+    def _warn_unreleased(self, problem: str) -> None:
+        get_logger().warning(
+            "%s: could not release the load's lease (%s): it lapses by itself within %d s; a run into this "
+            "output before then is refused",
+            self.location, problem, self.lease_seconds,
+        )  # fmt: skip
 
     def withdraw(self) -> None:
         """Release the lease if a :meth:`take` that did not end wrote it; if the storage cannot
         say, the lease lapses by itself (the take's own failure is what the run reports)."""
+        if self.in_flight is not None:
+            # Interrupted while a write was sent: it may still land, once the storage answers it.
+            concurrent.futures.wait([self.in_flight], timeout=self.request_seconds)
         try:
             found = self._read()
         except Exception:  # noqa: BLE001 - the take's failure is what the run reports; the lease lapses by itself
@@ -689,14 +768,14 @@ class _OutputLease:
             self.etag = etag
         return etag is not None
 
-    def _write(self, body: bytes, **condition: str) -> str | None:
+    def _write(self, body: bytes, deadline: float | None = None, **condition: str) -> str | None:
         """Write the lease object if ``condition`` (``IfNoneMatch``, ``IfMatch``) holds.
 
         Returns:
             Its new ETag; ``None`` when the condition did not hold (:data:`LEASE_LOST`).
         """
         try:
-            written = self.fs.call_s3("put_object", Bucket=self.bucket, Key=self.key, Body=body, **condition)
+            written = self._request("put_object", deadline, Body=body, **condition)
         except Exception as error:
             if _s3_error_code(error) in LEASE_LOST:
                 return None
@@ -704,25 +783,87 @@ class _OutputLease:
         return written["ETag"]
 
     def _read(self) -> LeaseFound | None:
-        """The lease object as it is, or ``None`` when there is none."""
+        """The lease object as it is, or ``None`` when there is none: one ``GET``, so its body, its
+        version and when it was written are of one version."""
         try:
-            head = self.fs.call_s3("head_object", Bucket=self.bucket, Key=self.key)
-            body = self.fs.cat_file(self.path)
+            answer, body = self._run(self._get())
         except FileNotFoundError:
             return None
-        try:
-            terms = json.loads(body)
-            holder, lease_seconds = terms["holder"], float(terms.get("lease_seconds", LEASE_SECONDS))
-        except (ValueError, TypeError, KeyError):
-            # Not a lease Onramp wrote: held, by whom it cannot say, for a default lease.
-            holder, lease_seconds, terms = f"its lease: {self.location}", LEASE_SECONDS, {}
-        pid = terms.get("pid")
-        unrenewed = unrenewed_seconds(head["LastModified"], head["ResponseMetadata"]["HTTPHeaders"].get("date"))
+        last_modified = answer["LastModified"]
+        # Not a lease Onramp wrote: held, by whom it cannot say, for a default lease.
+        terms = lease_terms(body) or {"holder": f"its lease: {self.location}", "lease_seconds": LEASE_SECONDS}
+        unrenewed = unrenewed_seconds(last_modified, answer["ResponseMetadata"]["HTTPHeaders"].get("date"))
         return LeaseFound(
-            holder, head["ETag"], lease_seconds, unrenewed,
-            lapses_at=head["LastModified"] + timedelta(seconds=lease_seconds),
-            hold_id=terms.get("id"), pid=pid if isinstance(pid, int) and pid > 0 else None, process_space=terms.get("process_space"),
+            etag=answer["ETag"], unrenewed_seconds=unrenewed,
+            lapses_at=last_modified + timedelta(seconds=terms["lease_seconds"]), **terms,
         )  # fmt: skip
+
+    async def _get(self) -> tuple[dict[str, Any], bytes]:
+        """The lease object's ``GET`` answer and its body, read in the same request."""
+        answer = await self.fs._call_s3("get_object", Bucket=self.bucket, Key=self.key)
+        async with answer["Body"] as stream:
+            return answer, await stream.read()
+
+    def _request(self, method: str, deadline: float | None = None, **params: Any) -> dict[str, Any]:
+        """S3's answer to ``method`` on the lease object, given up at ``deadline`` (``time.monotonic``),
+        else after :attr:`request_seconds`."""
+        seconds = self.request_seconds if deadline is None else deadline - time.monotonic()
+        if seconds <= 0:
+            raise TimeoutError(f"the storage did not answer within {self.request_seconds:g} s")
+        return self._run(self.fs._call_s3(method, Bucket=self.bucket, Key=self.key, **params), seconds)
+
+    def _run(self, request: Coroutine[Any, Any, Any], seconds: float | None = None) -> Any:
+        """The result of ``request`` run in the file system's event loop, given up (cancelled)
+        after ``seconds`` (:attr:`request_seconds` by default).
+
+        Raises:
+            TimeoutError: It was not done in time (one line, for the run's log).
+        """
+        seconds = self.request_seconds if seconds is None else seconds
+        self.in_flight = asyncio.run_coroutine_threadsafe(request, self.fs.loop)
+        try:
+            return self.in_flight.result(timeout=seconds)
+        except concurrent.futures.TimeoutError:
+            if self.in_flight.done():
+                raise  # the request's own timeout
+            self.in_flight.cancel()
+            raise TimeoutError(f"the storage did not answer within {self.request_seconds:g} s") from None
+
+
+def lease_terms(body: bytes) -> dict[str, Any] | None:
+    """What a lease object's body says, as :class:`LeaseFound` takes it (``holder``,
+    ``lease_seconds``, ``hold_id``, ``pid``, ``process_space``); ``None`` for a body Onramp did
+    not write: not JSON, or a holder, a lease or a process id that no Onramp would write.
+
+    Args:
+        body: The object's bytes.
+    """
+    try:
+        terms = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(terms, dict):
+        return None
+    holder, lease_seconds, hold_id = terms.get("holder", ...), terms.get("lease_seconds", LEASE_SECONDS), terms.get("id")
+    pid, space = terms.get("pid"), terms.get("process_space")
+    understood = (
+        (holder is None or isinstance(holder, str))
+        and _is_number(lease_seconds) and 0 <= lease_seconds <= LONGEST_LEASE_SECONDS
+        and (hold_id is None or isinstance(hold_id, str))
+        and (pid is None or (_is_number(pid) and pid == int(pid) and 0 < pid <= LARGEST_PID))
+        and (space is None or isinstance(space, str))
+    )  # fmt: skip
+    if not understood:
+        return None
+    return {
+        "holder": holder, "lease_seconds": float(lease_seconds), "hold_id": hold_id,
+        "pid": None if pid is None else int(pid), "process_space": space,
+    }  # fmt: skip
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite JSON number (``true`` is not one)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _renew_until(

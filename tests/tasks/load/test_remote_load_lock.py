@@ -4,8 +4,8 @@ lapses; a killed run's lease is taken over once it lapses, or at once on the mac
 it is released however the load ends, its version followed wherever S3 changes it.
 
 Everything talks HTTP to moto's S3 server on 127.0.0.1 (the ``s3_server`` fixture); what a
-storage or a network does to a request (a fresh ETag, a lost answer) is done by a proxy on
-127.0.0.1 in front of it (:class:`S3Proxy`).
+storage or a network does to a request (a fresh ETag, a lost answer, a late or no answer) is done
+by a proxy on 127.0.0.1 in front of it (:class:`S3Proxy`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import _thread
 import http.client
 import json
 import logging
+import math
 import re
 import signal
 import socket
@@ -48,6 +49,18 @@ with output_lease(sys.argv[1], json.loads(sys.argv[2]), lease_seconds=float(sys.
     sys.stdin.read()
 """
 """Another run, as a process of its own: holds the output until its stdin closes."""
+
+INTERRUPTED_TAKE = """
+import json, os, signal, sys, threading
+from tasks.load.resume import output_lease
+threading.Timer(float(sys.argv[3]), os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    with output_lease(sys.argv[1], json.loads(sys.argv[2])):
+        print("held", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+"""A run in a process of its own, Ctrl-C'd (a real SIGINT) ``argv[3]`` seconds after it starts to take the output."""
 
 ANOTHER_MACHINE = "00000000-0000-0000-0000-000000000000 pid:[4026531836]"
 """Another machine's process space (another boot id), as its run writes it in its lease."""
@@ -112,6 +125,11 @@ class S3Proxy(ThreadingHTTPServer):
     def asked(self, method: str, headers: Message) -> None:
         """Change a lease request's ``headers`` before it is sent on (in place)."""
 
+    def delay(self, method: str, headers: Message) -> float:
+        """How many seconds a lease request waits before it is sent on; ``math.inf``: never sent
+        on nor answered (a storage gone silent), until the proxy stops."""
+        return 0
+
     def answered(self, method: str, asked: Message, status: int, headers: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
         """The headers to answer a lease request with, or ``None`` to drop the connection instead
         (the request was done, its answer lost)."""
@@ -119,11 +137,13 @@ class S3Proxy(ThreadingHTTPServer):
 
     @contextmanager
     def running(self) -> Iterator[S3Proxy]:
+        self.stopping = threading.Event()
         thread = threading.Thread(target=self.serve_forever, daemon=True)
         thread.start()
         try:
             yield self
         finally:
+            self.stopping.set()
             self.shutdown()
             self.server_close()
 
@@ -140,6 +160,11 @@ class _Forward(BaseHTTPRequestHandler):
             headers[name] = value
         if lease:
             self.server.asked(self.command, headers)
+            delay = self.server.delay(self.command, headers)
+            if math.isinf(delay):
+                self.server.stopping.wait()
+                return
+            time.sleep(delay)
         upstream = http.client.HTTPConnection(self.server.upstream, timeout=30)
         upstream.request(self.command, self.path, body=body or None, headers=dict(headers.items()))
         answer = upstream.getresponse()
@@ -221,6 +246,52 @@ class CtrlCAsAnswered(S3Proxy):
             self.interrupted = True
             _thread.interrupt_main()
         return headers
+
+
+class Silent(S3Proxy):
+    """A storage gone silent: lease requests matching ``requests`` (a method, and ``If-None-Match``
+    or ``If-Match`` for a conditional write; ``"all"`` once :attr:`after_take` is set: every one)
+    are never answered."""
+
+    def __init__(self, s3_server, requests: str) -> None:
+        super().__init__(s3_server)
+        self.requests = requests
+        self.after_take = threading.Event()
+        self.unanswered = 0
+
+    def delay(self, method: str, headers: Message) -> float:
+        if self.requests == "all" and self.after_take.is_set() or self.requests == method:
+            self.unanswered += 1
+            return math.inf
+        return 0
+
+
+class LateCreate(S3Proxy):
+    """The lease's exclusive create is sent on (and written) ``seconds`` late, whatever its sender
+    does meanwhile."""
+
+    def __init__(self, s3_server, seconds: float) -> None:
+        super().__init__(s3_server)
+        self.seconds = seconds
+        self.creates = 0
+        self.landed = threading.Event()
+
+    def delay(self, method: str, headers: Message) -> float:
+        if method == "PUT" and "If-None-Match" in headers:
+            self.creates += 1
+            return self.seconds
+        return 0
+
+    def answered(self, method: str, asked: Message, status: int, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        if method == "PUT" and "If-None-Match" in asked:
+            self.landed.set()
+        return headers
+
+
+def left_in(with_block: threading.Thread, seconds: float) -> bool:
+    """Whether ``with_block`` (started) is still running ``seconds`` on: a hang."""
+    with_block.join(timeout=seconds)
+    return with_block.is_alive()
 
 
 def test_a_second_run_into_the_output_is_refused_naming_the_first_and_when_its_lease_lapses(s3_server):
@@ -329,6 +400,62 @@ def test_ctrl_c_as_the_lease_is_written_leaves_no_lease(s3_server):
         assert storage.interrupted
 
     assert lease_object(s3_server, s3_server.bucket, "interrupted") is None
+
+
+def test_ctrl_c_while_the_lease_is_being_written_leaves_no_lease_once_it_lands(s3_server):
+    # Ctrl-C 1 s into the take, while its create waits 3 s to be sent on: it lands after the run
+    # stopped waiting for it (fsspec's event loop goes on with it).
+    with LateCreate(s3_server, 3).running() as storage:
+        output = f"s3://{s3_server.bucket}/interrupted-in-flight"
+        run = subprocess.run([sys.executable, "-c", INTERRUPTED_TAKE, output, json.dumps(storage.storage_options), "1"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+
+        assert run.stdout == "interrupted\n", run.stderr
+        assert storage.creates == 1
+        assert storage.landed.wait(timeout=30)
+    assert lease_object(s3_server, s3_server.bucket, "interrupted-in-flight") is None
+
+
+@pytest.mark.parametrize("silent", ["DELETE", "all"], ids=["release-unanswered", "silent-after-the-take"])
+def test_a_release_the_storage_does_not_answer_is_given_up_with_a_warning(s3_server, caplog, silent):
+    caplog.set_level(logging.WARNING, logger="tasks.load")
+    folder = f"unanswered-{silent.lower()}"
+    with Silent(s3_server, silent).running() as storage:
+
+        def load() -> None:
+            with output_lease(f"s3://{s3_server.bucket}/{folder}", storage.storage_options, renewal_seconds=0.2, request_seconds=2):
+                # Silent from here on: a renewal is in flight, unanswered, as the load ends.
+                storage.after_take.set()
+                time.sleep(0.5)
+
+        with_block = threading.Thread(target=load, daemon=True)
+        with_block.start()
+        # s3fs's own timeouts and retries would keep it minutes.
+        assert not left_in(with_block, 20)
+        assert storage.unanswered >= 1
+
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 1, warnings
+    assert re.fullmatch(
+        rf"s3://{s3_server.bucket}/{folder}/{re.escape(LEASE_FILE)}: could not release the load's lease \(.+\): "
+        "it lapses by itself within 600 s; a run into this output before then is refused",
+        warnings[0],
+    ), warnings[0]
+    assert lease_object(s3_server, s3_server.bucket, folder)["holder"] is not None
+
+
+@pytest.mark.parametrize("body", [b'{"holder": "me", "lease_seconds": 1e999}', b'{"holder": "me", "pid": 123456789012345678901234567890}',
+                                  b'{"lease_seconds": 60}', b"not json"], ids=["endless-lease", "huge-pid", "no-holder", "not-json"])  # fmt: skip
+def test_a_lease_onramp_did_not_write_is_held_by_an_unknown_run_for_a_default_lease(s3_server, body):
+    client = s3_client(s3_server)
+    key = f"hand-made/{LEASE_FILE}"
+    client.put_object(Bucket=s3_server.bucket, Key=key, Body=body)
+    written = client.head_object(Bucket=s3_server.bucket, Key=key)["LastModified"]
+
+    said = refusal(f"s3://{s3_server.bucket}/hand-made", s3_server.storage_options)
+
+    assert said.group(1) == f"its lease: s3://{s3_server.bucket}/hand-made/{LEASE_FILE}"
+    assert said.group(2) == f"{written + timedelta(seconds=600):%H:%M:%S}"
 
 
 def test_the_lease_is_released_when_the_load_fails(s3_server):
