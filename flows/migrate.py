@@ -29,7 +29,8 @@ from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import read_plan
-from tasks.load.resume import LoadInProgress, load_lock, load_state_dir, output_lease
+from tasks.load.lease import output_lease
+from tasks.load.resume import LoadInProgress, load_lock, load_state_dir
 from tasks.load.run import INTERRUPTED, LOAD_DONE, LoadStopped, load_steps, stop_message
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder, check_remote_output, storage_problem
@@ -212,7 +213,7 @@ def held_or_refused(out: OutputFolder, holding: ExitStack) -> Path | State:
 @contextmanager
 def held(out: OutputFolder) -> Iterator[Path]:
     """The output held for one run, from its plan on (:func:`~tasks.load.resume.load_lock`; a
-    remote output also by a lease in it, :func:`~tasks.load.resume.output_lease`, for a run on
+    remote output also by a lease in it, :func:`~tasks.load.lease.output_lease`, for a run on
     another machine): a second run into it at once (a double click on Run) would rewrite the
     plan's files under the first's load, then send it all again. Yields the load's state folder,
     the one held. Leaving, a remote output's local copy is removed."""

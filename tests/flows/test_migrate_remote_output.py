@@ -17,7 +17,8 @@ import s3fs
 from flows.migrate import check_sources_reachable, migrate_contacts, plan_contacts
 from schemas.params import MigrationParameters, PlanParameters
 from tasks.errors import InputError
-from tasks.load.resume import LEASE_FILE, LoadInProgress, output_lease
+from tasks.load.lease import LEASE_FILE, output_lease
+from tasks.load.resume import LoadInProgress
 
 SAMPLE_EXPORT = Path(__file__).resolve().parents[2] / "samples" / "mailchimp-audience-export.zip"
 UNUSED_PORTAL = "http://127.0.0.1:9"

@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tasks.errors import InputError
-from tasks.load.resume import LEASE_FILE, LoadInProgress, load_lock, output_lease, unrenewed_seconds
+from tasks.load.lease import LEASE_FILE, output_lease, unrenewed_seconds
+from tasks.load.resume import LoadInProgress, load_lock
 from tests.tasks.test_output_remote import fresh_file_systems, iam_user, s3_client  # noqa: F401 - an autouse fixture
 
 REFUSAL = (
@@ -43,7 +44,7 @@ REFUSAL = (
 
 HOLDER = """
 import json, sys
-from tasks.load.resume import output_lease
+from tasks.load.lease import output_lease
 with output_lease(sys.argv[1], json.loads(sys.argv[2]), lease_seconds=float(sys.argv[3]), renewal_seconds=3600):
     print("held", flush=True)
     sys.stdin.read()
@@ -52,7 +53,7 @@ with output_lease(sys.argv[1], json.loads(sys.argv[2]), lease_seconds=float(sys.
 
 INTERRUPTED_TAKE = """
 import json, os, signal, sys, threading
-from tasks.load.resume import output_lease
+from tasks.load.lease import output_lease
 threading.Timer(float(sys.argv[3]), os.kill, (os.getpid(), signal.SIGINT)).start()
 try:
     with output_lease(sys.argv[1], json.loads(sys.argv[2])):
