@@ -967,29 +967,27 @@ def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str], o
 
 def _other_sources_rules(profile: ReadingProfile, headers: Sequence[str], flags: Sequence[StatusRule]) -> tuple[StatusRule, ...]:
     """The rules reading, for their opt-outs only (``StatusRule.read_as_unconfirmed``), the
-    file's consent columns that another bundled profile than ``profile`` reads and ``profile``'s
-    own rules do not: another platform's (a Mailchimp merge field ``Email Suppressions``,
-    Klaviyo's; a HubSpot export's ``EMAIL_BLACKLISTED``, Brevo's), or the plain file's under a
-    common word (``Status``, ``Subscribed``), which any source may use for something else (a
-    Salesforce lead's ``Status=Open``): only an opt-out word there (``Unsubscribed``) is read.
-    A column every profile reading it reads so: each rule gives the same status.
+    file's consent columns that another bundled profile than ``profile`` reads: another
+    platform's (a Mailchimp merge field ``Email Suppressions``, Klaviyo's; a HubSpot export's
+    ``EMAIL_BLACKLISTED``, Brevo's), or the plain file's under a common word (``Status``,
+    ``Subscribed``), which any source may use for something else (a Salesforce lead's
+    ``Status=Open``): only an opt-out word there (``Unsubscribed``) is read. A column every
+    profile reading it reads so: each rule gives the same status. The columns ``profile``'s own
+    rules read are left out where they are borrowed (``reading_fallback_opt_outs``).
 
     Args:
-        profile: The profile the file is read with, with the user's mapping applied (a
-            mapping's ``[[status.rules]]`` reads such a column beside these rules, as it does
-            a flag).
+        profile: The profile the file is read with.
         headers: The file's headers, as written in the file.
-        flags: The plain opt-out flags borrowed already (``reading_fallback_opt_outs``).
+        flags: The plain opt-out flags borrowed already, whose columns they read alone.
     """
-    taken = {header for rule in (*profile.own_rules(), *flags) for header in rule.headers_read(headers)}
+    flagged = {header for rule in flags for header in rule.headers_read(headers)}
     rules = []
     for source in all_profiles():
         if source.name == profile.name:
             continue
         for rule in source.rules:
-            unconfirmed = rule.read_as_unconfirmed(source.profile.consent)
-            read = [header for header in rule.headers_read(headers) if header not in taken]
-            if unconfirmed is not None and read:
+            read = [header for header in rule.headers_read(headers) if header not in flagged]
+            if read and (unconfirmed := rule.read_as_unconfirmed(source.profile.consent)) is not None:
                 rules.append(dataclasses.replace(unconfirmed, columns=tuple(read), column_prefixes=()))
     return tuple(rules)
 
