@@ -14,11 +14,9 @@ state has advanced they are removed: no later run can use them.
 
 from __future__ import annotations
 
-import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import polars as pl
 from prefect import flow, task
@@ -33,7 +31,7 @@ from tasks.errors import InputError
 from tasks.load.client import HubSpotPortal
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import LoadPlan, read_plan
-from tasks.load.resume import claim_state
+from tasks.load.resume import LoadState, claim_state
 from tasks.load.run import load_steps
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
@@ -147,14 +145,14 @@ def sync_contacts(params: SyncParameters) -> dict | State:
     except InputError as error:
         return refused(error)
     with ExitStack() as holding:
-        if isinstance(state_dir := held_or_refused(out, holding), State):
-            return state_dir
-        return _synced(params, portal, out, state_dir)
+        if isinstance(load_state := held_or_refused(out, holding), State):
+            return load_state
+        return _synced(params, portal, out, load_state)
 
 
-def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, output_state_dir: Path) -> dict:
+def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, output_load_state: LoadState) -> dict:
     """The sync's work once its parameters, token and output are checked and the output held
-    (``output_state_dir``: the output's load state folder, :func:`~flows.migrate.held`)."""
+    (``output_load_state``: the output's load state, :func:`~flows.migrate.held`)."""
     state = SyncState.of(out.url, state_key(out.url, params.sources, params.portal_url))
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)
@@ -168,17 +166,18 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
         report["dry_run"] = dry_run_task(portal, step.plan)
         publish_report(report, out, params.rejects_alert_fraction)
         return report
-    state_dir = None
+    run_state = None
     if step.delta.opt_outs or step.delta.contacts:
         # The steps' results belong to this run (a retry of a failed run finds them, the next run
         # none: its delta may be the same bytes as an earlier one's, yet must be sent); the list
         # journal to the sync, so the next delta fills the same list even once a person renamed it.
-        state_dir = output_state_dir / f"sync-{run_generation(state.folder)}"
+        run_state = output_load_state.within(f"sync-{run_generation(state.folder)}")
         with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
             report["load"] = load_steps(
                 portal,
                 step.plan.directory,
-                state_dir=state_dir,
+                state_dir=run_state.work,
+                records=run_state.records,
                 list_journal_dir=state.folder,
                 load_path=params.load_path,
                 import_companies=params.import_companies,
@@ -187,8 +186,8 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
         # Not even a load with nothing in it: it would still read the portal and make a list.
         get_run_logger().info("sync: nothing new or changed since the last successful run; nothing sent")
     advance_state(step, state, report.get("load", {}), fetch_started)
-    if state_dir is not None:
+    if run_state is not None:
         # Its step results served only this run's retries: the next run has a generation of its own.
-        shutil.rmtree(state_dir, ignore_errors=True)
+        run_state.discard()
     publish_report(report, out, params.rejects_alert_fraction)
     return report

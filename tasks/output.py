@@ -13,6 +13,7 @@ store has no folders to make), and a missing bucket is refused before any work.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import shutil
 import tempfile
@@ -46,18 +47,23 @@ imported only by the file systems that use them."""
 
 @contextmanager
 def written_whole(location: str | Path, mode: str = "w") -> Iterator[IO]:
-    """A file at ``location`` (a path or fsspec URL), written aside and moved into place once
-    whole: a kill mid-write leaves the previous file, never half of one (locally a rename; an
-    object store writes an object whole). Its folder is created.
+    """A file at ``location`` (a path or fsspec URL), put in place only once written whole: a
+    kill or an error mid-write leaves the previous file, never half of one. Locally it is written
+    aside and renamed (its folder created); to an object store it is held in memory and sent as
+    one object, which a store writes whole (no copy to move, so no delete either: a policy
+    without ``s3:DeleteObject`` can still write it).
 
     Args:
         location: The file.
         mode: ``"w"`` (UTF-8 text) or ``"wb"``.
     """
     fs, path = fsspec.core.url_to_fs(str(location))
-    if isinstance(fs, LocalFileSystem):
-        # Only a local folder: an object store has none, and s3fs would create a missing bucket.
-        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    if not isinstance(fs, LocalFileSystem):
+        held = io.BytesIO()
+        yield held if "b" in mode else io.TextIOWrapper(held, encoding="utf-8", write_through=True)
+        fs.pipe_file(path, held.getvalue())
+        return
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     # The process in the name: two writers of one file never share the aside copy.
     partial = f"{path}.{os.getpid()}.partial"
     with fs.open(partial, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 import pytest
+import s3fs
 from moto.server import ThreadedMotoServer
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
@@ -81,3 +84,25 @@ def prefect_api_url() -> Iterator[str]:
     timeout = int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90"))
     with prefect_test_harness(server_startup_timeout=timeout):
         yield PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def aws_environment(s3_server, monkeypatch, tmp_path) -> Path:
+    """The worker's environment: S3 through ``AWS_*`` variables, and a temporary folder of its own
+    (returned) in which a run's local copies of its output would be left."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    worker_tmp = tmp_path / "worker-tmp"
+    worker_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(worker_tmp))
+    # fsspec reuses a file system made with the same options, whatever the environment says now.
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield worker_tmp
+    s3fs.S3FileSystem.clear_instance_cache()

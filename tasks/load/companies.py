@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import fsspec
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -53,9 +54,10 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.contact_ids import EMAIL_COLUMN, contact_ids
 from tasks.load.log import get_logger
-from tasks.load.plan import LoadPlan, read_header, tie_back, unneutralise
+from tasks.load.plan import LoadPlan, read_header, tie_back
 from tasks.load.resume import leave_unrecorded
 from tasks.load.retry import HttpError, describe
+from tasks.output import written_whole
 
 FREE_MAIL_DOMAINS = frozenset(
     line.strip()
@@ -86,37 +88,46 @@ ORIGIN_RANK = {NOT_CREATED: 0, EXISTING: 1, CREATED: 2}
 
 
 class CompanyJournal:
-    """The companies this migration created, by domain, kept in an append-only file.
+    """The companies this migration created, by domain, kept in files written whole.
 
     HubSpot's search finds a new record only "a few moments" after it is written, so a run
     killed right after a create could search again and not see the company it made; the
-    journal is what prevents a second one. One JSON line per company, appended as soon as
-    HubSpot answers (a kill can leave at most a partial last line, which is skipped).
+    journal is what prevents a second one. Each create's companies are written as soon as
+    HubSpot answers, as a file of JSON lines of their own (``<key>-NNNNNN.jsonl``): an object
+    store has no append, and a file written whole is never left half written. One load writes
+    at a time (its lock and lease), so the numbers never collide. An earlier version appended
+    to ``<key>.jsonl``, which is read as well; a partial last line of it is skipped.
 
     Args:
-        directory: The migration's state folder (``None``: kept in memory only).
+        records: The load's records folder (a path or fsspec URL; ``None``: kept in memory only).
         portal_url: The portal's base URL.
     """
 
-    def __init__(self, directory: Path | None, portal_url: str) -> None:
-        key = hashlib.sha256(portal_url.rstrip("/").encode()).hexdigest()[:16]
-        self.path = Path(directory) / "companies" / f"{key}.jsonl" if directory is not None else None
+    def __init__(self, records: str | Path | None, portal_url: str) -> None:
+        self.key = hashlib.sha256(portal_url.rstrip("/").encode()).hexdigest()[:16]
+        self.directory = f"{str(records).rstrip('/')}/companies" if records is not None else None
         self.ids: dict[str, str] = {}
-        if self.path is not None and self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                    self.ids[record[DOMAIN]] = record["id"]
-                except (ValueError, KeyError, TypeError):
-                    continue
+        self.files = 0
+        if self.directory is None:
+            return
+        fs, folder = fsspec.core.url_to_fs(self.directory)
+        for path in sorted(fs.glob(f"{folder}/{self.key}*.jsonl")):
+            self.files += 1
+            with fs.open(path, "r", encoding="utf-8") as handle:
+                for line in handle:
+                    try:
+                        record = json.loads(line)
+                        self.ids[record[DOMAIN]] = record["id"]
+                    except (ValueError, KeyError, TypeError):
+                        continue
 
     def record(self, created: dict[str, str]) -> None:
         """Record companies just created (``{domain: id}``)."""
         self.ids.update(created)
-        if self.path is None or not created:
+        if self.directory is None or not created:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
+        self.files += 1
+        with written_whole(f"{self.directory}/{self.key}-{self.files:06d}.jsonl") as handle:
             handle.writelines(json.dumps({DOMAIN: domain, "id": company_id}) + "\n" for domain, company_id in created.items())
 
 

@@ -31,6 +31,11 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
   killed run's hold ends with its process. A remote output's state folder is on the machine
   that runs, so the load also holds a lease object in the output itself (:func:`tasks.load.lease.output_lease`):
   a run on another machine stops too (:mod:`tasks.load.lease`).
+- **Records in the output.** What a rerun must find (the steps' results and keys, the journals,
+  the portal claim) is kept with the output (:class:`LoadState`): a remote output's in
+  ``<out>/.onramp-load/`` there, so a rerun on another machine (a worker whose container is
+  new every run) resumes too. Only the lock and the files derived from the plan, which every
+  run writes again, stay on the machine.
 
 The portal's URL stands for "where", never the token: nothing here sees it. The key includes no
 run id or time, so a rerun of a finished migration finds every step done and writes nothing.
@@ -46,25 +51,28 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
+from prefect.filesystems import RemoteFileSystem
+from prefect.results import ResultRecordMetadata
 from prefect.transactions import get_transaction
 
-from tasks.errors import LoadError
+from tasks.errors import InputError, LoadError
 from tasks.load.client import HubSpotPortal
 from tasks.load.plan import LoadPlan
-from tasks.output import written_whole
+from tasks.output import storage_problem, written_whole
 
 STATE_FOLDER = ".onramp-load"
 PORTAL_FILE = "portals.json"
@@ -290,28 +298,128 @@ def _state_name(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_state_dir(output_url: str, local: Path) -> Path:
-    """Where a migration keeps its step results and import journal between runs.
+RECORDS = ("keys", "results", "imports", "companies", "lists", PORTAL_FILE)
+"""What a state folder holds that a rerun must find (:class:`LoadState`'s ``records``)."""
+
+
+@dataclass(frozen=True)
+class LoadState:
+    """Where a load keeps what it needs between runs.
+
+    Attributes:
+        work: A local folder: the lock (:func:`load_lock`) and the files derived from the plan,
+            which every run writes again.
+        records: A path or fsspec URL: what a rerun must find (:data:`RECORDS`: the steps'
+            results and keys, the import, company and list journals, the portal claim). For a
+            local output the same folder as ``work``; for a remote one, in the output itself.
+    """
+
+    work: Path
+    records: str
+
+    def within(self, name: str) -> LoadState:
+        """The state of a part of the load kept apart (a recurring sync's one run): ``name``
+        under both folders."""
+        return LoadState(self.work / name, f"{self.records.rstrip('/')}/{name}")
+
+    def discard(self) -> None:
+        """Remove both folders (a sync's run, once its state has advanced); what cannot be
+        removed is left, as a record no later run looks for."""
+        shutil.rmtree(self.work, ignore_errors=True)
+        fs, path = fsspec.core.url_to_fs(self.records)
+        with suppress(Exception):  # noqa: BLE001 - a storage failure: nothing reads it again
+            fs.rm(path, recursive=True)
+
+
+def load_state(output_url: str, local: Path) -> LoadState:
+    """Where a migration keeps its step results, journals and lock between runs.
 
     A local output folder holds them itself (``<out>/.onramp-load``), so rerunning with the same
-    ``--out`` resumes. A remote one is written to a fresh temporary folder each run and uploaded
-    at the end, so its state lives under ``$PREFECT_HOME`` instead, one folder per output: named
-    by its :func:`normalised_output_url`, so ``s3://outputs/run-1`` and ``s3://outputs/run-1/``
-    share one. A state an earlier version kept under the URL's text as given is used while the
-    normalised name has none, so an upgrade resends nothing.
+    ``--out`` resumes. A remote one keeps its records in ``<out>/.onramp-load`` too (by its
+    :func:`normalised_output_url`, so ``s3://outputs/run-1`` and ``s3://outputs/run-1/`` share
+    them), and its work folder, which a lock must be local for, under ``$PREFECT_HOME``, named
+    by the same URL (or the URL's text as given, where an earlier version kept it so).
+    Records an earlier version kept in that work folder are moved into the output by
+    :func:`move_records_into_output`.
 
     Args:
         output_url: The output folder as given (a path or an fsspec URL).
         local: The folder the run writes to locally.
     """
     if isinstance(fsspec.core.url_to_fs(output_url)[0], LocalFileSystem):
-        return Path(local) / STATE_FOLDER
+        folder = Path(local) / STATE_FOLDER
+        return LoadState(folder, str(folder))
     from prefect.settings import PREFECT_HOME
 
     states = Path(PREFECT_HOME.value()) / "onramp" / "load-state"
     normalised = states / _state_name(normalised_output_url(output_url))
     as_given = states / _state_name(output_url)
-    return as_given if not normalised.exists() and as_given.exists() else normalised
+    return LoadState(
+        as_given if not normalised.exists() and as_given.exists() else normalised,
+        f"{normalised_output_url(output_url)}/{STATE_FOLDER}",
+    )
+
+
+def move_records_into_output(state: LoadState) -> None:
+    """Move the records an earlier version kept in a remote output's work folder (a recurring
+    sync's unfinished run's too) into the output, so an upgrade resends nothing; call it holding
+    the output. Records the output has of its own (a later run's, on another machine) win: the
+    work folder's are then dropped."""
+    if state.work == Path(state.records) or not state.work.is_dir():
+        return
+    kept = sorted(path for path in state.work.iterdir() if path.name in RECORDS or (path.is_dir() and path.name.startswith("sync-")))
+    if not kept:
+        return
+    fs, records = fsspec.core.url_to_fs(state.records)
+    try:
+        if not fs.exists(f"{records}/{PORTAL_FILE}"):
+            files = sorted(path for folder in kept for path in ([folder] if folder.is_file() else folder.rglob("*")) if path.is_file())
+            # The claim last: once the output has one, a run stopped half way here moves no more.
+            for path in sorted(files, key=lambda path: path == state.work / PORTAL_FILE):
+                fs.pipe_file(f"{records}/{path.relative_to(state.work).as_posix()}", _record_bytes(path))
+    except Exception as error:  # noqa: BLE001 - any failure of the storage: nothing is moved yet
+        raise InputError(state.records, f"cannot move the load's records into the output ({storage_problem(error, records)})") from None
+    for folder in kept:
+        if folder.is_file():
+            folder.unlink()
+        else:
+            shutil.rmtree(folder)
+
+
+def _record_bytes(path: Path) -> bytes:
+    """A record file's bytes as the output keeps them: a step key's (Prefect's result metadata,
+    under ``keys/``) names its result by the local path it was written to, which the output's
+    result storage reads relative to itself, so it names it by its file name there."""
+    data = path.read_bytes()
+    if path.parent.name != "keys":
+        return data
+    metadata = ResultRecordMetadata.load_bytes(data)
+    if metadata.storage_key is None:
+        return data
+    return metadata.model_copy(update={"storage_key": Path(metadata.storage_key).name}).dump_bytes()
+
+
+class RecordStorage(NamedTuple):
+    """Where Prefect keeps a load's step keys and results (:func:`record_storage`)."""
+
+    keys: Path | RemoteFileSystem
+    results: Path | RemoteFileSystem
+
+
+def record_storage(records: str) -> RecordStorage:
+    """Where Prefect keeps the step keys and results of a load whose records are at ``records``.
+
+    A local folder is given as paths. A remote one as file system blocks that Prefect writes
+    through fsspec; Prefect takes a task's result storage only as a block saved on its server,
+    so the results' is saved there, named by the folder (``onramp-records-<hash>``: it holds
+    the folder's URL only, credentials coming from where the flow runs, as for the output).
+    """
+    keys, results = f"{records.rstrip('/')}/keys", f"{records.rstrip('/')}/results"
+    if isinstance(fsspec.core.url_to_fs(records)[0], LocalFileSystem):
+        return RecordStorage(Path(keys), Path(results))
+    result_block = RemoteFileSystem(basepath=results)
+    result_block.save(f"onramp-records-{_state_name(results)}", overwrite=True)
+    return RecordStorage(RemoteFileSystem(basepath=keys), result_block)
 
 
 class LoadInProgress(LoadError):
@@ -370,30 +478,32 @@ def lock_holder() -> str:
 class ImportJournal:
     """Which import each contacts file became, kept in files so that a killed run can find it.
 
-    One small JSON file per step key under ``<state>/imports/``, written atomically (a rename),
-    so concurrent import tasks never share a file and a kill never leaves half a record.
+    One small JSON file per step key under ``<records>/imports/``, written whole
+    (:func:`~tasks.output.written_whole`), so concurrent import tasks never share a file and a
+    kill never leaves half a record.
 
     Args:
-        directory: The migration's state folder.
+        records: The load's records folder (:class:`LoadState`; a path or fsspec URL).
         portal_url: The portal's base URL.
     """
 
-    def __init__(self, directory: Path, portal_url: str) -> None:
-        self.directory = Path(directory) / "imports"
+    def __init__(self, records: str | Path, portal_url: str) -> None:
+        self.directory = f"{str(records).rstrip('/')}/imports"
         self.portal_url = portal_url
 
-    def _path(self, plan: LoadPlan, entry: dict[str, Any]) -> Path:
-        return self.directory / f"{step_key('import', self.portal_url, plan, entry)}.json"
+    def _location(self, plan: LoadPlan, entry: dict[str, Any]) -> str:
+        return f"{self.directory}/{step_key('import', self.portal_url, plan, entry)}.json"
 
     def read(self, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
         """The file's record: ``{}``, ``{"name", "intent_at"}`` or that with ``import_id``."""
         try:
-            return json.loads(self._path(plan, entry).read_text(encoding="utf-8"))
+            with fsspec.open(self._location(plan, entry), "r", encoding="utf-8") as handle:
+                return json.load(handle)
         except (OSError, ValueError):
             return {}
 
     def _write(self, plan: LoadPlan, entry: dict[str, Any], record: dict[str, Any]) -> None:
-        with written_whole(self._path(plan, entry)) as handle:
+        with written_whole(self._location(plan, entry)) as handle:
             json.dump(record, handle)
 
     def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str, at_ms: int | None = None) -> None:

@@ -50,7 +50,7 @@ from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.properties import ensure_properties, ensure_properties_task, left_out_warning, without_options_left_out
 from tasks.load.reconcile import publish_reconciliation, reconcile_task
-from tasks.load.resume import STATE_FOLDER, ImportJournal, SentContent, claim_state, step_finished
+from tasks.load.resume import STATE_FOLDER, ImportJournal, RecordStorage, SentContent, claim_state, record_storage, step_finished
 from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
 from tasks.report import OPTIONS_LEFT_OUT
 from tasks.stopping import is_interruption, stopped_when_interrupted
@@ -366,8 +366,9 @@ class LoadProgress:
             get_logger().info("load %s", line)
 
 
-def _cached(task: Task, step: str, state_dir: Path) -> Task:
-    """``task`` keyed by what it sends and where, its result kept under ``state_dir``.
+def _cached(task: Task, step: str, storage: RecordStorage) -> Task:
+    """``task`` keyed by what it sends and where, its key and result kept in ``storage``
+    (:func:`~tasks.load.resume.record_storage`).
 
     See ``tasks/load/resume.py`` for why this is the mechanism. ``persist_result`` must be
     set: Prefect persists nothing by default, and caching needs the persisted result. The keys
@@ -376,9 +377,9 @@ def _cached(task: Task, step: str, state_dir: Path) -> Task:
     output folders in one process), and a key would then point at another folder's result.
     """
     return task.with_options(
-        cache_policy=SentContent(step=step, key_storage=Path(state_dir) / "keys"),
+        cache_policy=SentContent(step=step, key_storage=storage.keys),
         persist_result=True,
-        result_storage=Path(state_dir) / "results",
+        result_storage=storage.results,
     )
 
 
@@ -517,6 +518,7 @@ def load_steps(
     plan_dir: str | Path,
     *,
     state_dir: Path,
+    records: str | Path | None = None,
     list_journal_dir: str | Path | None = None,
     load_path: str = AUTO,
     poll_interval: float = settings.IMPORT_POLL_INTERVAL_SECONDS,
@@ -533,10 +535,13 @@ def load_steps(
     Args:
         portal: The portal.
         plan_dir: The planner's output directory (local).
-        state_dir: Where the steps' results and the import journal are kept between runs.
+        state_dir: The load's local folder: the files derived from the plan
+            (:class:`~tasks.load.resume.LoadState`'s ``work``).
+        records: Where the steps' results and keys, the journals and the portal claim are kept
+            between runs (a path or fsspec URL: ``LoadState.records``). Default ``state_dir``.
         list_journal_dir: Where the static lists' journal is kept (``tasks/load/lists.py``),
-            when it must outlive ``state_dir``: a recurring sync keeps it with its own state (a
-            path or fsspec URL), so its next run finds its list again. Default ``state_dir``.
+            when it must outlive ``records``: a recurring sync keeps it with its own state (a
+            path or fsspec URL), so its next run finds its list again. Default ``records``.
         load_path: ``auto`` (by each file's size), ``imports`` or ``upsert``.
         poll_interval: Seconds between import status polls.
         import_companies: Also create the contacts' companies and associate them, a step per
@@ -557,12 +562,14 @@ def load_steps(
         LoadStopped: A step could not go on (daily quota, token refused, HubSpot down); every
             other step of its phase was let finish first, so a rerun starts after them. It
             says what was done before the stop (steps, contacts sent). Or
-            ``state_dir`` holds the state of a load into another portal (:func:`claim_state`):
+            ``records`` holds the state of a load into another portal (:func:`claim_state`):
             nothing is sent. Or the token is not for ``expected_portal``: nothing is sent.
     """
     planned = read_plan(plan_dir)
     check_expected_portal(portal, expected_portal)
-    claim_state(state_dir, portal)
+    records = str(state_dir if records is None else records)
+    claim_state(records, portal)
+    storage = record_storage(records)
     _log_start(portal, planned)
     progress = LoadProgress(planned)
     log = StepLog()
@@ -573,25 +580,25 @@ def load_steps(
     with transaction(commit_mode=CommitMode.EAGER), stopped_when_interrupted(), _said_on_a_stop(progress, log):
         kept = keep_opted_out_non_marketing(portal, planned, state_dir)
         progress.follow(kept.plan)
-        opt_out_task = _cached(apply_opt_out_file_task, "opt-outs", state_dir)
+        opt_out_task = _cached(apply_opt_out_file_task, "opt-outs", storage)
         opt_outs = _gather({opt_out_task.submit(portal, kept.plan, entry): ("opt-outs", entry) for entry in kept.plan.opt_outs}, progress, log)
-        properties = log.result("properties", None, _cached(ensure_properties_task, "properties", state_dir)(portal, kept.plan, return_state=True))
+        properties = log.result("properties", None, _cached(ensure_properties_task, "properties", storage)(portal, kept.plan, return_state=True))
         progress.step_done(None, 0)
         sent = without_options_left_out(kept.plan, properties, state_dir)
         plan = sent.plan
         contacts = _gather(
             {
-                _submit_contacts(portal, plan, entry, load_path, state_dir, poll_interval, progress): (contacts_path(entry, load_path), entry)
+                _submit_contacts(portal, plan, entry, load_path, records, storage, poll_interval, progress): (contacts_path(entry, load_path), entry)
                 for entry in plan.imports
             },
             progress,
             log,
         )
         waiting = contacts_waiting(contacts)
-        journal = ListJournal(state_dir if list_journal_dir is None else list_journal_dir, portal.url)
-        list_task = _cached(ensure_list_task, "list", state_dir)
+        journal = ListJournal(records if list_journal_dir is None else list_journal_dir, portal.url)
+        list_task = _cached(ensure_list_task, "list", storage)
         lists = {entry["key"]: log.result("list", entry["key"], list_task(portal, plan, entry, journal, return_state=True)) for entry in plan.lists}
-        member_task = _cached(add_file_members_task, "list-members", state_dir)
+        member_task = _cached(add_file_members_task, "list-members", storage)
         member_futures = {
             member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"], waiting.get(entry["file"])): entry
             for entry in _listed(plan)
@@ -599,8 +606,8 @@ def load_steps(
         members = [log.result("list-members", entry["file"], _settled(future)) for future, entry in member_futures.items()]
         report = load_report(portal, properties, opt_outs, contacts, list(lists.values()), members, sent.errors)
         if import_companies:
-            company_task = _cached(load_file_companies_task, "companies", state_dir)
-            companies = CompanyJournal(state_dir, portal.url)
+            company_task = _cached(load_file_companies_task, "companies", storage)
+            companies = CompanyJournal(records, portal.url)
             report["companies"] = companies_report(
                 [
                     log.result("companies", entry["file"], company_task(portal, plan, entry, companies, waiting.get(entry["file"]), return_state=True))
@@ -650,7 +657,8 @@ def _submit_contacts(
     plan: LoadPlan,
     entry: dict[str, Any],
     load_path: str,
-    state_dir: Path,
+    records: str,
+    storage: RecordStorage,
     poll_interval: float,
     progress: LoadProgress,
 ) -> PrefectFuture:
@@ -660,9 +668,9 @@ def _submit_contacts(
         def on_batch(batch: dict[str, int]) -> None:
             progress.rows_done(entry["file"], batch["rows"])
 
-        return _cached(upsert_contacts_file_task, UPSERT, state_dir).submit(
-            portal, plan, entry, poll_interval=poll_interval, on_batch=on_batch, journal=ImportJournal(state_dir, portal.url)
+        return _cached(upsert_contacts_file_task, UPSERT, storage).submit(
+            portal, plan, entry, poll_interval=poll_interval, on_batch=on_batch, journal=ImportJournal(records, portal.url)
         )
-    return _cached(import_contacts_file_task, IMPORTS, state_dir).submit(
-        portal, plan, entry, poll_interval=poll_interval, journal=ImportJournal(state_dir, portal.url)
+    return _cached(import_contacts_file_task, IMPORTS, storage).submit(
+        portal, plan, entry, poll_interval=poll_interval, journal=ImportJournal(records, portal.url)
     )

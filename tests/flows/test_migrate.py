@@ -17,7 +17,7 @@ from flows.cli import SAMPLE_EXPORT
 from flows.migrate import migrate_contacts, plan_contacts
 from schemas.mailchimp import REJECT_REASONS
 from schemas.params import MigrationParameters, PlanParameters
-from tasks.load.resume import LoadInProgress, load_lock, load_state_dir
+from tasks.load.resume import LoadInProgress, load_lock, load_state
 
 TOKEN = "test-token"
 OPT_OUT_STATUSES = ("unsubscribed", "cleaned")
@@ -183,7 +183,7 @@ def test_a_run_into_an_output_another_run_is_loading_stops_before_it_plans_or_se
 
     before = writes()
     # Another run's hold, as a double click on Run leaves one while the first loads.
-    with load_lock(load_state_dir(str(out), out)):
+    with load_lock(load_state(str(out), out).work):
         with pytest.raises(LoadInProgress, match="another run is loading into this output"):
             migrate_contacts(params)
         # A plan alone would rewrite the files the other run imports: held off too, its run's

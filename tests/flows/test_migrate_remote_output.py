@@ -7,44 +7,24 @@ The flows run in-process against the session's Prefect server; S3 is moto's serv
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 from pathlib import Path
 
 import boto3
 import pytest
-import s3fs
 
+from emulators.hubspot import serve_in_background
 from flows.migrate import check_sources_reachable, migrate_contacts, plan_contacts
 from schemas.params import MigrationParameters, PlanParameters
 from tasks.errors import InputError
 from tasks.load.lease import LEASE_FILE, output_lease
-from tasks.load.resume import LoadInProgress
+from tasks.load.client import HubSpotPortal
+from tasks.load.resume import PORTAL_FILE, RECORDS, LoadInProgress, load_state, move_records_into_output
+from tests.tasks.load.reruns import load_in_a_flow
 
 SAMPLE_EXPORT = Path(__file__).resolve().parents[2] / "samples" / "mailchimp-audience-export.zip"
 UNUSED_PORTAL = "http://127.0.0.1:9"
 """Nothing listens there: a run that reached HubSpot would fail otherwise than these tests say."""
-
-
-@pytest.fixture
-def aws_environment(s3_server, monkeypatch, tmp_path) -> Path:
-    """The worker's environment: S3 through ``AWS_*`` variables, and a temporary folder of its own
-    (returned) in which a run's local copies of its output would be left."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    worker_tmp = tmp_path / "worker-tmp"
-    worker_tmp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(worker_tmp))
-    # fsspec reuses a file system made with the same options, whatever the environment says now.
-    s3fs.S3FileSystem.clear_instance_cache()
-    yield worker_tmp
-    s3fs.S3FileSystem.clear_instance_cache()
 
 
 @pytest.fixture
@@ -161,3 +141,70 @@ def test_a_workbook_sheet_is_looked_for_in_its_workbook(tmp_path):
     check_sources_reachable([f"{workbook}#Contacts"])
     with pytest.raises(InputError, match="no such file or folder"):
         check_sources_reachable([f"{tmp_path / 'missing.xlsx'}#Contacts"])
+
+
+def writes(emulator) -> int:
+    """The requests that changed the emulated portal (reads and searches aside)."""
+    return sum(
+        count
+        for (method, route, status), count in emulator.request_counts.items()
+        if method != "GET" and status < 300 and "read" not in route and "search" not in route
+    )
+
+
+def test_a_rerun_on_another_machine_finds_the_load_done_in_the_output(prefect_api_url, aws_environment, s3, s3_server, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "token-remote")
+    output = f"s3://{s3_server.bucket}/runs/resumed"
+    with serve_in_background() as hub:
+        params = MigrationParameters(
+            sources=[f"s3://{s3_server.bucket}/exports/audience.zip"], output=output, portal_url=hub.url, import_companies=True
+        )
+        first = migrate_contacts(params)["load"]
+        records = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_server.bucket, Prefix="runs/resumed/.onramp-load/")["Contents"]}
+        # The other machine is a new container: nothing of the first run's is on it.
+        shutil.rmtree(load_state(output, Path()).work)
+        before = writes(hub.emulator)
+        again = migrate_contacts(params)["load"]
+
+        assert writes(hub.emulator) == before
+    assert first["rows_failed"] == 0 and first["imports"]
+    assert {folder.split("/")[3] for folder in records} >= {"keys", "results", "imports", PORTAL_FILE}
+    assert {step["step"] for step in again["steps"] if not step["already_done"]} == set()
+    assert again["companies"] == first["companies"]
+
+
+def test_a_load_an_earlier_version_kept_on_the_machine_is_found_done_once_moved_into_the_output(
+    prefect_api_url, aws_environment, s3, s3_server, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "token-upgraded")
+    output = f"s3://{s3_server.bucket}/runs/upgraded"
+    source = f"s3://{s3_server.bucket}/exports/audience.zip"
+    work = load_state(output, Path()).work
+    with serve_in_background() as hub:
+        # The earlier version: the same plan loaded with every record in the machine's folder.
+        plan_contacts(PlanParameters(sources=[source], output=str(tmp_path / "plan")))
+        earlier = load_in_a_flow(HubSpotPortal(hub.url, "token-upgraded"), str(tmp_path / "plan"), str(work))
+        before = writes(hub.emulator)
+
+        upgraded = migrate_contacts(MigrationParameters(sources=[source], output=output, portal_url=hub.url))["load"]
+
+        assert writes(hub.emulator) == before
+    assert earlier["rows_failed"] == 0 and all(step["already_done"] for step in upgraded["steps"])
+    # Moved, not copied: what stays on the machine is the lock and the files derived each run.
+    assert not {path.name for path in work.iterdir()} & set(RECORDS)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_server.bucket, Prefix="runs/upgraded/.onramp-load/")["Contents"]}
+    assert {key.split("/")[3] for key in keys} >= {"keys", "results", "imports", "lists", PORTAL_FILE}
+
+
+def test_records_the_output_holds_win_over_what_a_machine_kept(aws_environment, s3, s3_server):
+    output = f"s3://{s3_server.bucket}/runs/held-elsewhere"
+    s3.put_object(Bucket=s3_server.bucket, Key=f"runs/held-elsewhere/.onramp-load/{PORTAL_FILE}", Body=b"{}")
+    state = load_state(output, Path())
+    (state.work / "keys").mkdir(parents=True)
+    (state.work / "keys" / "stale").write_text("stale")
+
+    move_records_into_output(state)
+
+    assert not (state.work / "keys").exists()
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_server.bucket, Prefix="runs/held-elsewhere/")["Contents"]}
+    assert keys == {f"runs/held-elsewhere/.onramp-load/{PORTAL_FILE}"}

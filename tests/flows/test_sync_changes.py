@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
+import fsspec
 import httpx
 import pytest
 
@@ -18,6 +20,7 @@ from flows.cli import _print_summary
 from flows.sync import sync_contacts
 from schemas.params import SyncParameters
 from tasks.errors import LoadError
+from tasks.load.resume import load_state
 
 EXPORT = "subscribed_email_audience_export_a1.csv"
 CHANGED = "LAST_CHANGED"
@@ -44,7 +47,7 @@ def city_in_hubspot(hubspot, email: str) -> str:
     return next(c["properties"].get("city") for c in contacts if c["properties"]["email"] == email)
 
 
-def sync(folder: Path | str, out: Path, hubspot) -> dict:
+def sync(folder: Path | str, out: Path | str, hubspot) -> dict:
     return sync_contacts(SyncParameters(sources=[str(folder)], output=str(out), portal_url=hubspot.url))
 
 
@@ -125,31 +128,45 @@ def test_a_run_whose_sources_give_no_row_sends_nothing_and_keeps_the_sync(prefec
     assert city_in_hubspot(hubspot, "quiet0@example.com") == "Boston"
 
 
-def test_a_failed_run_s_retry_takes_up_its_own_finished_steps_and_the_next_run_none(prefect_api_url, token, tmp_path, monkeypatch):
+@pytest.fixture(params=["local", "s3"])
+def output(request, tmp_path) -> str:
+    """A sync's output folder: local, or in S3 (moto's server), the load's records in it."""
+    if request.param == "local":
+        return str(tmp_path / "out")
+    request.getfixturevalue("aws_environment")
+    return f"s3://{request.getfixturevalue('s3_server').bucket}/{tmp_path.name}/out"
+
+
+def test_a_failed_run_s_retry_takes_up_its_own_finished_steps_and_the_next_run_none(prefect_api_url, token, tmp_path, output, monkeypatch):
     monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "budgets"))
-    folder, out = tmp_path / "resume", tmp_path / "out"
+    folder = tmp_path / "resume"
+    fs, out = fsspec.core.url_to_fs(output)
     write_export(folder, "resume", "Boston")
     with serve_in_background() as hub:
         # The portal's quota runs out at the batch upsert, after the properties step.
         hub.emulator.configure(daily_quota_at=10)
         with pytest.raises(LoadError, match="daily"):
-            sync(folder, out, hub)
-        done = json.loads((out / "report.json").read_text())["load_done"]["steps_done"]
+            sync(folder, output, hub)
+        done = json.loads(fs.cat(f"{out}/report.json"))["load_done"]["steps_done"]
         assert done, "the run stopped before any step finished: give it more quota"
-        assert len(list((out / ".onramp-load").glob("sync-*"))) == 1
-        # The next day: HubSpot's quota has reset, and the budget's memory of it is stale.
+        assert len(fs.glob(f"{out}/.onramp-load/sync-*")) == 1
+        # The next day: HubSpot's quota has reset, and the budget's memory of it is stale. The
+        # retry runs on a machine of its own (a worker's new container): nothing of the first's.
         hub.emulator.configure(daily_quota_at=None)
         monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "next-day"))
+        shutil.rmtree(load_state(output, tmp_path / "unused").work, ignore_errors=True)
 
-        retry = sync(folder, out, hub)
+        retry = sync(folder, output, hub)
 
         already_done = [(step["step"], step["subject"]) for step in retry["load"]["steps"] if step["already_done"]]
         assert already_done == [(step["step"], step["subject"]) for step in done]
         assert city_in_hubspot(hub, "resume0@example.com") == "Boston"
         write_export(folder, "resume", "Denver")
-        after = sync(folder, out, hub)
+        after = sync(folder, output, hub)
         assert not any(step["already_done"] for step in after["load"]["steps"])
         assert city_in_hubspot(hub, "resume0@example.com") == "Denver"
+    # Each run's records went once its state advanced, from a remote output too.
+    assert fs.glob(f"{out}/.onramp-load/sync-*") == []
 
 
 def test_a_subscriber_no_longer_marketing_in_the_source_leaves_the_sync_s_list(prefect_api_url, hubspot, token, tmp_path):

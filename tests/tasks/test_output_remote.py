@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import boto3
+import fsspec
 import pytest
 import requests
 import s3fs
@@ -203,3 +204,21 @@ def test_a_whole_write_into_a_missing_bucket_fails_and_creates_none(s3_server, m
 
     assert "never-made" not in buckets(s3_server)
 
+
+
+def test_a_whole_write_to_a_bucket_lands_as_one_object_and_a_failed_one_leaves_the_last(aws_environment, s3_server, tmp_path):
+    folder = f"s3://{s3_server.bucket}/{tmp_path.name}"
+    with written_whole(f"{folder}/state.json") as handle:
+        handle.write('{"generation": "é1"}')
+    with written_whole(f"{folder}/snapshot.bin", "wb") as handle:
+        handle.write(b"\x00\x01")
+
+    with pytest.raises(RuntimeError), written_whole(f"{folder}/state.json") as handle:
+        handle.write('{"generation": ')
+        raise RuntimeError("the writer failed half way")
+
+    fs = fsspec.filesystem("s3")
+    assert fs.cat(f"{folder}/state.json").decode("utf-8") == '{"generation": "é1"}'
+    assert fs.cat(f"{folder}/snapshot.bin") == b"\x00\x01"
+    # Nothing written aside to be moved (and deleted) after.
+    assert sorted(path.rsplit("/", 1)[1] for path in fs.ls(folder, refresh=True)) == ["snapshot.bin", "state.json"]

@@ -314,13 +314,14 @@ def test_a_second_run_into_the_output_is_refused_naming_the_first_and_when_its_l
 def test_another_machines_lease_is_taken_over_once_it_lapses(s3_server, caplog):
     caplog.set_level(logging.WARNING, logger="tasks.load")
     output = f"s3://{s3_server.bucket}/lapsed-run"
-    # A lease of 1 s, never renewed, by a process that no longer runs here (nor anything says there).
+    # A lease of 4 s, never renewed, by a process that no longer runs here (nor anything says there):
+    # long enough to be refused first on a busy machine.
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     holder = "process 7 on another-worker, since 2026-01-01 00:00:00 UTC"
-    lapses_at = write_lease(s3_server, "lapsed-run", holder=holder, lease_seconds=1, id="theirs",
+    lapses_at = write_lease(s3_server, "lapsed-run", holder=holder, lease_seconds=4, id="theirs",
                             pid=int(ended.stdout), process_space=ANOTHER_MACHINE)  # fmt: skip
     assert refusal(output, s3_server.storage_options).group(2) == f"{lapses_at:%H:%M:%S}"
-    time.sleep(2.1)
+    time.sleep(5.1)
 
     with output_lease(output, s3_server.storage_options):
         assert lease_object(s3_server, s3_server.bucket, "lapsed-run")["holder"] != holder

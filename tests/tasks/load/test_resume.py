@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import fsspec
 import pytest
@@ -15,7 +16,7 @@ from tasks.load.plan import read_plan
 from tasks.load.reconcile import reconcile
 from tasks.errors import LoadError
 from tasks.load.client import ACCOUNT_INFO_PATH, HubSpotPortal
-from tasks.load.resume import PORTAL_FILE, ImportJournal, claim_state, load_state_dir, normalised_output_url, step_key
+from tasks.load.resume import PORTAL_FILE, ImportJournal, LoadState, claim_state, load_state, normalised_output_url, step_key
 from tasks.load.run import contacts_path, load_plan, progress_line
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_plan
@@ -139,10 +140,14 @@ def test_without_account_info_the_folder_is_bound_to_the_token(hub, emulator, tm
     assert all("403" in warning and TOKEN not in warning for warning in warnings)
 
 
-def test_state_lives_in_a_local_output_folder_and_under_prefect_home_for_a_remote_one(tmp_path):
-    assert load_state_dir(str(tmp_path), tmp_path) == tmp_path / ".onramp-load"
-    remote = load_state_dir("s3://bucket/run-1", tmp_path)
-    assert tmp_path not in remote.parents and remote == load_state_dir("s3://bucket/run-1", tmp_path / "other")
+def test_state_lives_in_a_local_output_folder_and_a_remote_one_keeps_its_records_in_the_output(tmp_path):
+    local = load_state(str(tmp_path), tmp_path)
+    assert local.work == Path(local.records) == tmp_path / ".onramp-load"
+    remote = load_state("s3://bucket/run-1/", tmp_path)
+    assert remote.records == "s3://bucket/run-1/.onramp-load"
+    # The work folder (the lock, derived files) is the machine's, the same for every local copy.
+    assert tmp_path not in remote.work.parents and remote.work == load_state("s3://bucket/run-1", tmp_path / "other").work
+    assert remote.within("sync-3") == LoadState(remote.work / "sync-3", "s3://bucket/run-1/.onramp-load/sync-3")
 
 
 @pytest.mark.parametrize(
@@ -151,7 +156,7 @@ def test_state_lives_in_a_local_output_folder_and_under_prefect_home_for_a_remot
 )
 def test_a_remote_output_has_one_state_however_its_url_is_spelled(tmp_path, spelling):
     with temporary_settings(updates={PREFECT_HOME: tmp_path / "prefect-home"}):
-        assert load_state_dir(spelling, tmp_path / "a") == load_state_dir("s3://outputs/run-1", tmp_path / "b")
+        assert load_state(spelling, tmp_path / "a") == load_state("s3://outputs/run-1", tmp_path / "b")
     assert normalised_output_url(spelling) == "s3://outputs/run-1"
     assert normalised_output_url("gcs://bucket/x/") == normalised_output_url("gs://bucket/x")
     assert normalised_output_url("s3://outputs/run-1/Sub") != normalised_output_url("s3://outputs/run-1/sub")
@@ -161,10 +166,10 @@ def test_a_state_kept_under_the_url_as_given_by_an_earlier_version_is_still_foun
     with temporary_settings(updates={PREFECT_HOME: tmp_path / "prefect-home"}):
         earlier = tmp_path / "prefect-home" / "onramp" / "load-state" / hashlib.sha256(b"s3://outputs/run-1/").hexdigest()[:16]
         earlier.mkdir(parents=True)
-        assert load_state_dir("s3://outputs/run-1/", tmp_path) == earlier
+        assert load_state("s3://outputs/run-1/", tmp_path).work == earlier
         # Once the normalised name has a state, every spelling uses it.
-        load_state_dir("s3://outputs/run-1", tmp_path).mkdir(parents=True)
-        assert load_state_dir("s3://outputs/run-1/", tmp_path) == load_state_dir("s3://outputs/run-1", tmp_path) != earlier
+        load_state("s3://outputs/run-1", tmp_path).work.mkdir(parents=True)
+        assert load_state("s3://outputs/run-1/", tmp_path).work == load_state("s3://outputs/run-1", tmp_path).work != earlier
 
 
 def test_a_journalled_import_is_polled_not_submitted_again(portal, emulator, tmp_path):
