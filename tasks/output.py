@@ -40,6 +40,7 @@ STORAGE_CLIENT_PROBLEMS = {
     "PartialCredentialsError": "incomplete AWS credentials where the flow runs",
     "EndpointConnectionError": "cannot reach the storage (nothing answers at its endpoint)",
     "ConnectTimeoutError": "cannot reach the storage (its endpoint does not answer in time)",
+    "ReadTimeoutError": "the storage stopped answering (no answer in time)",
 }
 """What an object store's client error means, by its class name: the clients (botocore, ...) are
 imported only by the file systems that use them."""

@@ -16,10 +16,11 @@ import fsspec
 import pytest
 import requests
 import s3fs
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 import tasks.load.log  # noqa: F401 - imports Prefect, which sets logging up as it loads: before caplog's handler, not mid-test
 from tasks.errors import InputError
-from tasks.output import OutputFolder, check_output_location, written_whole
+from tasks.output import OutputFolder, check_output_location, storage_problem, written_whole
 
 NO_AWS_CONFIGURATION = {
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
@@ -222,3 +223,15 @@ def test_a_whole_write_to_a_bucket_lands_as_one_object_and_a_failed_one_leaves_t
     assert fs.cat(f"{folder}/snapshot.bin") == b"\x00\x01"
     # Nothing written aside to be moved (and deleted) after.
     assert sorted(path.rsplit("/", 1)[1] for path in fs.ls(folder, refresh=True)) == ["snapshot.bin", "state.json"]
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (ReadTimeoutError(endpoint_url="http://10.0.0.7:9000/b/k?uploadId=x"), "the storage stopped answering (no answer in time)"),
+        (ConnectTimeoutError(endpoint_url="http://10.0.0.7:9000"), "cannot reach the storage (its endpoint does not answer in time)"),
+        (PermissionError("Access Denied"), "access denied to the bucket 'outputs'"),
+    ],
+)
+def test_a_storage_problem_is_said_in_a_few_words_naming_no_endpoint(error, said):
+    assert storage_problem(error, "outputs/run-1/report.json") == said
