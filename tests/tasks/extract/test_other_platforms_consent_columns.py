@@ -67,6 +67,15 @@ def test_a_column_under_a_common_word_is_read_for_an_opt_out_word_only(tmp_path)
     assert outcomes(read) == {"m0@x.com": "non_marketing", "m1@x.com": "marketing", "m2@x.com": "marketing", "m3@x.com": "non_marketing"}
 
 
+def test_the_common_spellings_of_an_opt_out_in_a_status_keep_a_member_from_marketing(tmp_path):
+    # Each said nothing beside Mailchimp's profile (no rule's word), and the member was planned
+    # marketing; a junk lead's "Spam" is no opt-out word and still says nothing.
+    cells = ["unsubscribe", "Opt Out", "opt-out", "OptOut", "Do Not Email", "Do Not Contact", "Blocklisted", "Bounce", "Spam"]
+    read = read_one(mailchimp_export(tmp_path, "Status", cells), tmp_path)
+
+    assert outcomes(read) == {f"m{i}@x.com": "non_marketing" for i in range(len(cells) - 1)} | {f"m{len(cells) - 1}@x.com": "marketing"}
+
+
 def test_an_opted_out_members_file_keeps_its_opt_out_whatever_the_column_says(tmp_path):
     read = read_one(mailchimp_export(tmp_path, "List Status", ["Active"], "unsubscribed_members_export_abc.csv"), tmp_path)
 

@@ -38,6 +38,10 @@ FLAG_CELLS = {
     # an "Opted Out" cell → its status; a "Bounced" cell → its status
     "opted out": ("unsubscribed", "unrecognised"),
     "Opted-Out": ("unsubscribed", "unrecognised"),
+    "Opt Out": ("unsubscribed", "unrecognised"),
+    "do not email": ("unsubscribed", "unrecognised"),
+    "Blocklisted": ("unsubscribed", "unrecognised"),
+    "hardbounce": ("unrecognised", "bounced"),
     "Unsubscribed": ("unsubscribed", "unrecognised"),
     "SUPPRESSED": ("unsubscribed", "bounced"),
     "hard bounce": ("unrecognised", "bounced"),
@@ -99,7 +103,21 @@ def test_a_plan_opts_out_the_rows_of_flags_saying_so_and_not_of_files_named_for_
 
 @pytest.mark.parametrize(
     ("cell", "status"),
-    [("Opted-Out", "unsubscribed"), ("opted out", "unsubscribed"), ("Hard Bounced", "bounced"), ("hard bounce", "bounced"), ("Lapsed", "unrecognised")],
+    [
+        ("Opted-Out", "unsubscribed"),
+        ("opted out", "unsubscribed"),
+        ("Opt Out", "unsubscribed"),
+        ("OPTOUT", "unsubscribed"),
+        ("Unsubscribe", "unsubscribed"),
+        ("Do Not Email", "unsubscribed"),
+        ("do not contact", "unsubscribed"),
+        ("Blacklisted", "unsubscribed"),
+        ("Hard Bounced", "bounced"),
+        ("hard bounce", "bounced"),
+        ("Bounce", "bounced"),
+        ("Lapsed", "unrecognised"),
+        ("Spam", "unrecognised"),
+    ],
 )
 def test_a_status_column_reads_the_words_a_flag_reads_as_its_opt_out(cell, status):
     # The flags read "opted-out" and "hard bounced"; a Status column saying them says as much.
