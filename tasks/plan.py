@@ -26,13 +26,15 @@ from pandera.config import ValidationDepth, config_context
 from schemas.contact import EMAIL, OUTCOME, CanonicalContactSchema, ContactRowSchema, UniqueEmailSchema
 from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.errors import InputError
+from tasks.extract.api_settings import PER_ROW_STATUS
+from tasks.extract.excel import split_sheet
 from tasks.extract.mailchimp import RawSource, disagreeing_column
 from tasks.extract.text import stray_quote_refusal
 from tasks.import_files import PlanLimits, write_plan, write_plan_file
 from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
-from tasks.transform.catalog import profile_names, unread_status_values
+from tasks.transform.catalog import name_opt_out_of, profile_names, unread_status_values
 from tasks.transform.consent import OWN_STATUS_HINT, ConsentPolicy, Outcome, first_refused_override
 from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
@@ -391,11 +393,18 @@ def staging_query(
     # that starts from the very frame the sinks share, and a filter on it would break that
     # (measured: a second parse, twice the CPU).
     counts = {
-        UNREAD_COUNT: unread_status_values(validated.checked, raw.status_values),
+        UNREAD_COUNT: unread_status_values(validated.checked, raw.status_values, _name_opts_out(raw)),
         DISAGREEING_COUNT: validated.checked.select(pl.col(disagreeing).sum()) if disagreeing else None,
         LONGEST_CELLS: longest_cells(validated.checked, mapped.mapped_columns),
     }
     return staged, sinks, {name: count for name, count in counts.items() if count is not None}
+
+
+def _name_opts_out(raw: RawSource) -> bool:
+    """Whether the name of a file whose status is per row opts out its rows no column reads
+    (``unsubscribes.csv``): not a provider API's members, nor a Mailchimp export's file, whose
+    status is the file's."""
+    return raw.status == PER_ROW_STATUS and name_opt_out_of(raw.format, *split_sheet(raw.uri)) is not None
 
 
 def stage_contacts(

@@ -701,7 +701,9 @@ NAME_ONLY_COLUMN = ""
 file's name alone (every consent cell holding nothing), with an empty ``value``."""
 
 
-def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozenset[str]]) -> pl.LazyFrame | None:
+def unread_status_values(
+    frame: pl.LazyFrame, status_values: Mapping[str, frozenset[str]], name_opts_out: bool
+) -> pl.LazyFrame | None:
     """How many rows hold each consent value no rule reads, and the status those rows got; and
     how many rows a file's opt-out name disagrees with, by the value their column read, or
     alone opts out.
@@ -711,11 +713,14 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
     ``OPT_OUT_FLAG_UNCONFIRMED_STATUS``, under the first borrowed flag (``FLAG_SETS``) set in
     it, by that flag's value. A row with an
     opt-out status whose cells all hold nothing (its file's name opted it out) is counted under
-    ``NAME_ONLY_COLUMN``.
+    ``NAME_ONLY_COLUMN``, when ``name_opts_out``.
 
     Args:
         frame: A file's rows, with their ``SOURCE_STATUS`` (see ``ReadingProfile.status_expr``).
         status_values: Consent header → the values its rules read (``ReadingProfile.status_values``).
+        name_opts_out: Whether the file's name gives its rows an opt-out (:func:`name_opt_out_of`)
+            where their status is per row: otherwise an opted-out row with empty consent cells
+            has its status from elsewhere (a provider API, a Mailchimp export file's status).
 
     Returns:
         A lazy table of ``UNREAD_STATUS_COLUMNS`` (the value cleaned and lowercased, as the rules
@@ -732,7 +737,7 @@ def unread_status_values(frame: pl.LazyFrame, status_values: Mapping[str, frozen
     first_set = _first_of(flags)
     opt_outs = sorted({status for profile in all_profiles() for status in profile.profile.consent.opt_out_statuses})
     # No rule reads an opt-out from cells that hold nothing: such a row's opt-out is its file's name's.
-    name_only = pl.col(SOURCE_STATUS).is_in(opt_outs) & ~pl.any_horizontal(pl.lit(False), *said.values())
+    name_only = pl.lit(name_opts_out) & pl.col(SOURCE_STATUS).is_in(opt_outs) & ~pl.any_horizontal(pl.lit(False), *said.values())
     return (
         frame.select(
             pl.col(SOURCE_STATUS).alias("status"),

@@ -37,7 +37,7 @@ def test_a_copy_holding_nothing_ranks_below_one_saying_something(header, said, n
 def test_a_cell_holding_nothing_is_no_value_no_rule_reads():
     frame = pl.DataFrame({"Status": ["N/A", "NULL", "", "Lapsed"]})
     statuses = frame.with_columns(pl.lit("no_consent").alias(SOURCE_STATUS)).lazy()
-    counted = unread_status_values(statuses, reading_profile("generic").status_values(["Status"]))
+    counted = unread_status_values(statuses, reading_profile("generic").status_values(["Status"]), name_opts_out=False)
     assert counted.collect().select("value", "rows").rows() == [("lapsed", 1)]
 
 

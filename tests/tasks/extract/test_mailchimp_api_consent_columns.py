@@ -96,6 +96,20 @@ def test_a_flag_merge_field_set_keeps_a_member_from_marketing_but_never_lifts_an
     assert {statuses[email] for email in opted_out} == {"unsubscribed", "cleaned"}
 
 
+def test_opted_out_members_with_an_empty_merge_field_are_not_counted_as_opted_out_by_a_name(audience, tmp_path):
+    # Their status is the API's: no file name opted them out, and report.json said one had
+    # (an entry with an empty column among the values no rule reads).
+    by_status = members_by_status(audience)
+    set_cells(by_status["unsubscribed"], "NOEMAIL", ["", ""])
+    set_cells(by_status["subscribed"], "NOEMAIL", ["maybe"])
+    read = read_api(tmp_path)
+
+    report = plan_sources([read.raw], OutputFolder(str(tmp_path / "plan")), consent_profiles([read.profile.profile], {}))
+
+    [source] = report["sources"]
+    assert source["unread_status_values"] == [{"column": "Do Not Email", "value": "maybe", "status": "unrecognised", "rows": 1, "outcome": "non_marketing"}]
+
+
 def test_a_run_confirming_the_flag_opts_the_flagged_members_out(audience, tmp_path):
     by_status = members_by_status(audience)
     flagged = set_cells(by_status["subscribed"], "NOEMAIL", ["yes"]) | set_cells(by_status["transactional"], "NOEMAIL", ["true"])

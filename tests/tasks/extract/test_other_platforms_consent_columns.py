@@ -168,6 +168,6 @@ def test_a_row_is_counted_under_the_borrowed_reading_not_a_mapping_rules_value_b
     source = write_csv(tmp_path / SUBSCRIBED, headers, [["ann@x.com", "gold", "UNSUBSCRIBED", "2"]])
     read = read_one(source, tmp_path, ReadOptions(mapping=UserMapping.load(mapping)))
 
-    unread = unread_status_values(read.raw.frame, read.raw.status_values).collect()
+    unread = unread_status_values(read.raw.frame, read.raw.status_values, name_opts_out=False).collect()
 
     assert unread.rows() == [("Email Marketing Consent", "unsubscribed", OPT_OUT_FLAG_UNCONFIRMED_STATUS, 1)]

@@ -52,7 +52,7 @@ def test_rows_are_counted_under_the_first_flag_set_in_them():
         ]
     )
     assert frame[SOURCE_STATUS].to_list() == [OPT_OUT_FLAG_UNCONFIRMED_STATUS] * 3 + ["marketing_contact", "unrecognised"]
-    counted = unread_status_values(frame.lazy(), HUBSPOT_WITH_FLAGS.status_values(HEADERS)).collect()
+    counted = unread_status_values(frame.lazy(), HUBSPOT_WITH_FLAGS.status_values(HEADERS), name_opts_out=False).collect()
     assert sorted(counted.iter_rows()) == [
         ("Bounced", "1", OPT_OUT_FLAG_UNCONFIRMED_STATUS, 1),
         ("Bounced", "2", "unrecognised", 1),
