@@ -227,7 +227,7 @@ def held(out: OutputFolder) -> Iterator[LoadState]:
 def checked_portal(params: MigrationParameters) -> HubSpotPortal:
     """The portal a run loads into (or, for a dry run, reads), before any work: its token
     resolved (a missing one fails in seconds) and, with a ``portal_id``, the token checked to be
-    that portal's (before the run plans, claims a state folder, reads or sends anything).
+    that portal's (before the run plans, claims its records, reads or sends anything).
 
     Raises:
         InputError: No token: the variable unset or empty and no Secret block holding one (a

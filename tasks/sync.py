@@ -260,8 +260,8 @@ def read_snapshot(location: str) -> pl.DataFrame | None:
 
 
 def write_snapshot(location: str, snapshot: pl.DataFrame) -> None:
-    """Replace the snapshot, as a new generation (:func:`run_generation`); written aside first,
-    so a crash mid-write leaves the old one whole. The pending generation, if any, is done with."""
+    """Replace the snapshot, as a new generation (:func:`run_generation`); written whole
+    (:func:`~tasks.output.written_whole`), so a crash mid-write leaves the old one. The pending generation, if any, is done with."""
     with written_whole(location, "wb") as handle:
         snapshot.write_parquet(handle, metadata={GENERATION: secrets.token_hex(8)})
     fs, path = fsspec.core.url_to_fs(f"{location.rsplit('/', 1)[0]}/{PENDING_FILE}")

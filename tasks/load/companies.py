@@ -111,15 +111,18 @@ class CompanyJournal:
         if self.directory is None:
             return
         fs, folder = fsspec.core.url_to_fs(self.directory)
-        for path in sorted(fs.glob(f"{folder}/{self.key}*.jsonl")):
-            self.files += 1
-            with fs.open(path, "r", encoding="utf-8") as handle:
-                for line in handle:
-                    try:
-                        record = json.loads(line)
-                        self.ids[record[DOMAIN]] = record["id"]
-                    except (ValueError, KeyError, TypeError):
-                        continue
+        earlier = f"{folder}/{self.key}.jsonl"
+        # The earlier version's file first, the rest in the order written; fetched together.
+        paths = sorted(fs.glob(f"{folder}/{self.key}*.jsonl"), key=lambda path: (path != earlier, path))
+        self.files = len(paths)
+        contents = fs.cat(paths) if paths else {}
+        for path in paths:
+            for line in contents[path].decode("utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                    self.ids[record[DOMAIN]] = record["id"]
+                except (ValueError, KeyError, TypeError):
+                    continue
 
     def record(self, created: dict[str, str]) -> None:
         """Record companies just created (``{domain: id}``)."""
@@ -515,21 +518,21 @@ def companies_report(files: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def load_companies(
-    portal: HubSpotPortal, plan: LoadPlan, state_dir: Path | None = None, waiting: Mapping[str, str] | None = None
+    portal: HubSpotPortal, plan: LoadPlan, records: str | Path | None = None, waiting: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """:func:`load_file_companies` for every contacts file of the plan, in plan order.
 
     Args:
         portal: The portal.
         plan: The plan.
-        state_dir: Where the :class:`CompanyJournal` is kept (``None``: in memory).
+        records: Where the :class:`CompanyJournal` is kept (``None``: in memory).
         waiting: Why a file's contacts are not to get their companies yet, by file
             (``tasks/load/run.py``'s ``contacts_waiting``); a file not in it has finished.
 
     Returns:
         :func:`companies_report` of the files.
     """
-    journal = CompanyJournal(state_dir, portal.url)
+    journal = CompanyJournal(records, portal.url)
     waiting = waiting or {}
     return companies_report(
         [load_file_companies(portal, plan, entry, journal, waiting.get(entry["file"])) for entry in plan.imports]

@@ -1,6 +1,6 @@
 """One load at a time into a remote output, on any machine: a lease object in the output.
 
-:func:`~tasks.load.resume.load_lock` holds a load's state folder with ``flock``, which for a
+:func:`~tasks.load.resume.load_lock` holds a load's work folder with ``flock``, which for a
 remote output (``s3://``) is on the machine that runs (``$PREFECT_HOME``): two workers of a pool
 would both load into one output. So the load also holds ``<output>/.onramp-load.lock``
 (:func:`output_lease`), created exclusively and changed only conditionally on the version read,
@@ -125,7 +125,7 @@ def output_lease(
     """Hold a remote output for one load with a lease object in it, or refuse at once when another
     run, on any machine, holds it.
 
-    :func:`~tasks.load.resume.load_lock` holds the load's state folder, which for a remote output is on the machine
+    :func:`~tasks.load.resume.load_lock` holds the load's work folder, which for a remote output is on the machine
     that runs (``$PREFECT_HOME``): two workers of a pool would both load into one ``s3://`` output.
     So the run also writes ``<output>/.onramp-load.lock`` (:data:`LEASE_FILE`) with S3's exclusive
     create (``If-None-Match: *``, as s3fs's ``pipe_file(mode="create")`` sends it): a second run
@@ -140,7 +140,7 @@ def output_lease(
     (:data:`LEASE_REQUEST_SECONDS`), so does the release (a warning says so): a storage gone silent
     at the end of a load delays the run's end by that much at most.
 
-    A local output is left alone (its state folder is in it: ``load_lock`` is enough), as is
+    A local output is left alone (its work folder is in it: ``load_lock`` is enough), as is
     a remote one on a storage other than S3, whose lease Onramp cannot create exclusively.
 
     Args:

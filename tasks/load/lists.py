@@ -4,7 +4,7 @@ A list's name carries the plan's hash (``... (plan 6dd0e635)``), so it collides 
 person made, and a list already bearing it is the plan's own: made by a run killed between
 HubSpot's answer and the journal, or by a create whose answer was lost and retried. Such a list
 is taken over, never duplicated. Which list a plan's list became is recorded in the migration's
-state folder as soon as it is known. A recurring sync names its lists by the sync instead
+records folder as soon as it is known. A recurring sync names its lists by the sync instead
 (``tasks/sync.py``) and keeps their journal with its own state, so every run of a sync fills one
 list: found by the recorded id even after a person renamed it, made again only once HubSpot no
 longer has it.
@@ -121,8 +121,8 @@ class ListJournal:
         return list(dict.fromkeys(ids))
 
     def record(self, planned: dict[str, Any], list_id: str) -> None:
-        """Record the list a planned list became, written aside and moved into place (locally a
-        rename: a kill never leaves half a file; an object store writes an object whole)."""
+        """Record the list a planned list became, written whole (:func:`~tasks.output.written_whole`:
+        a kill never leaves half a file)."""
         if self.directory is None:
             return
         with written_whole(self._location(planned)) as handle:
@@ -379,7 +379,7 @@ def ensure_lists(portal: HubSpotPortal, plan: LoadPlan, journal_dir: str | Path 
         portal: The portal.
         plan: The plan.
         journal_dir: Where the lists they became are recorded (:class:`ListJournal`): the
-            migration's state folder, or a recurring sync's state.
+            migration's records folder, or a recurring sync's state.
 
     Returns:
         List key → :func:`ensure_list`'s result.

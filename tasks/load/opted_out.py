@@ -24,7 +24,7 @@ names it once the import has made it a contact (``opted-out-made-marketing``).
 The first search page is always asked (one request: it says how many opt-outs the portal holds,
 and holds them all in a portal with at most 200), then the cheaper way finishes.
 
-The files sent are derived into the load's state folder (:data:`FOLDER`), rewritten the same
+The files sent are derived into the load's work folder (:data:`FOLDER`), rewritten the same
 way every run (so a rerun's steps find the same content, keys and import journal): each split
 file's remaining rows under its planned name, its moved rows in ``<name>-opted-out.csv``, both
 with their lineage (``tasks/load/plan_copies.py``). The load reports every row
@@ -58,7 +58,7 @@ from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_email
 
 FOLDER = "opted-out-non-marketing"
-"""Under the load's state folder: the files sent in place of split marketing files, as a plan."""
+"""Under the load's work folder: the files sent in place of split marketing files, as a plan."""
 MOVED_SUFFIX = "-opted-out"
 REPORT_KEY = "kept_non_marketing_opted_out"
 SEARCH_PATH = f"/crm/v3/objects/{settings.CONTACT_OBJECT_TYPE}/search"
@@ -268,7 +268,7 @@ def _write_split_files(
     Args:
         plan: The planned plan.
         found: Per planned file, its opted-out rows (``line``, ``email``); none for the others.
-        directory: Where to write (the load's state folder's :data:`FOLDER`, which
+        directory: Where to write (the load's work folder's :data:`FOLDER`, which
             :func:`keep_opted_out_non_marketing` emptied: it holds only this run's files).
 
     Returns:
@@ -320,7 +320,7 @@ def keep_opted_out_non_marketing(portal: HubSpotPortal, plan: LoadPlan, state_di
     Args:
         portal: The portal (only read here).
         plan: The planned plan.
-        state_dir: The load's state folder (the derived files go to its :data:`FOLDER`).
+        state_dir: The load's work folder (the derived files go to its :data:`FOLDER`).
 
     Returns:
         :class:`KeptNonMarketing`; its ``report`` goes into the load report as :data:`REPORT_KEY`.

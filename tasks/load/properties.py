@@ -5,7 +5,7 @@ limit, the portal's existing options counted). When the plan's values do not all
 frequent among the contacts files become options (ties by value: case-insensitive, then exact;
 :func:`options_within_limit`) and the rest are left out, never a stopped load: the load sends
 the contacts files without those values (:func:`without_options_left_out`, files derived into
-the load's state folder, every row still sent) and reports each row that lost one as a value
+the load's work folder, every row still sent) and reports each row that lost one as a value
 error (``scope`` ``value``, ``error_type`` :data:`OPTION_LIMIT`), as it reports the values
 HubSpot refuses.
 """
@@ -38,7 +38,7 @@ _PROPERTIES_PATH = f"/crm/v3/properties/{settings.CONTACT_OBJECT_TYPE}"
 OPTION_LIMIT = "OPTION_LIMIT"
 """The ``error_type`` of a row whose values of a property were left out for the options limit."""
 LEFT_OUT_FOLDER = "options-left-out"
-"""Under the load's state folder: the contacts files sent without the values left out, as a plan."""
+"""Under the load's work folder: the contacts files sent without the values left out, as a plan."""
 
 
 def existing_properties(portal: HubSpotPortal) -> dict[str, Any]:
@@ -313,7 +313,7 @@ def without_options_left_out(plan: LoadPlan, properties: dict[str, Any], state_d
         plan: The plan the load sends (maybe derived already).
         properties: The properties step's report (its :data:`OPTIONS_LEFT_OUT`; an earlier
             version's cached report without it left nothing out).
-        state_dir: The load's state folder.
+        state_dir: The load's work folder.
 
     Returns:
         :class:`OptionsLeftOut`.

@@ -6,11 +6,15 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
   one contacts file) is a Prefect task whose cache key is :func:`step_key`: a hash of the step,
   the portal URL and the bytes the step sends (the file, and the plan entry that says how to send
   it). The task persists its result (``persist_result=True``; Prefect's default is off) as a file
-  under the migration's state folder, named by that key. Prefect writes the file only when the
-  task completes, and a later run with the same key finds it and returns it as ``Cached`` without
-  running the task: no request at all. A step killed half way (SIGKILL, a DAILY stop) left no
-  file, so a rerun sends it again. The cache lives in files, not in the Prefect server's database,
-  so it survives the process, the server and an ephemeral server's throwaway database.
+  in the load's records folder (:class:`LoadState`), named by that key. Prefect writes the file
+  only when the task completes, and a later run with the same key finds it and returns it as
+  ``Cached`` without running the task: no request at all. A step killed half way (SIGKILL, a
+  DAILY stop) left no file, so a rerun sends it again. The cache lives in files, not in the
+  Prefect server's database, so it survives the process, the server and an ephemeral server's
+  throwaway database (a remote folder's results are written through a storage block saved on
+  the server, :func:`record_storage`, which names the folder only: any server's will do). Prefect
+  takes a key it cannot read (the storage not answering) for a step not done: the step is sent
+  again, as after a kill.
   Transactions were not needed: each step is one task, and nothing has to be rolled back when a
   later step fails (a HubSpot write cannot be undone anyway).
 - **Only finished work is recorded.** A contacts file's step whose import did not end ``DONE``
@@ -26,10 +30,10 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
   journal file keyed like the cache, and the import id once HubSpot answers. A rerun polls the
   journalled import instead of submitting the file again; if the process died between the two
   writes, it finds the import by its name among the portal's imports created since the intent.
-- **One load at a time.** A load holds its state folder (:func:`load_lock`, ``flock``) for its
+- **One load at a time.** A load holds its work folder (:func:`load_lock`, ``flock``) for its
   duration: a second run into the same output at once stops before it sends anything, and a
-  killed run's hold ends with its process. A remote output's state folder is on the machine
-  that runs, so the load also holds a lease object in the output itself (:func:`tasks.load.lease.output_lease`):
+  killed run's hold ends with its process. A remote output's lock is on the machine that runs,
+  so the load also holds a lease object in the output itself (:func:`tasks.load.lease.output_lease`):
   a run on another machine stops too (:mod:`tasks.load.lease`).
 - **Records in the output.** What a rerun must find (the steps' results and keys, the journals,
   the portal claim) is kept with the output (:class:`LoadState`): a remote output's in
@@ -39,7 +43,7 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
 
 The portal's URL stands for "where", never the token: nothing here sees it. The key includes no
 run id or time, so a rerun of a finished migration finds every step done and writes nothing.
-Every portal is at the same URL, though (a sandbox as well as production), so a state folder is
+Every portal is at the same URL, though (a sandbox as well as production), so a records folder is
 bound to the portal it was written for, by the id HubSpot's account-info API gives
 (:func:`claim_state`): a run into another portal stops before it sends anything, rather than
 find every step done and send nothing, while a run with a new token for the same portal goes on.
@@ -76,11 +80,11 @@ from tasks.output import storage_problem, written_whole
 
 STATE_FOLDER = ".onramp-load"
 PORTAL_FILE = "portals.json"
-"""In a state folder: per portal URL, which portal it was written for: ``{"portal_id",
+"""In a records folder: per portal URL, which portal it was written for: ``{"portal_id",
 "account_type"}``, or, written before portal ids or for a token HubSpot will not say the portal
 of, the token's ``HubSpotPortal.identity`` (a hash)."""
 LOCK_FILE = "load.lock"
-"""In a state folder: the file a load holds locked (``flock``) while it runs, saying which run."""
+"""In a work folder: the file a load holds locked (``flock``) while it runs, saying which run."""
 SCHEME_ALIASES = {"s3a": "s3", "gcs": "gs", "abfs": "az", "abfss": "az"}
 """URL schemes fsspec serves with the same filesystem as another (s3fs registers ``s3`` and
 ``s3a``, gcsfs ``gs`` and ``gcs``, adlfs ``az``, ``abfs`` and ``abfss``): the same folder."""
@@ -206,7 +210,7 @@ def leave_unrecorded() -> None:
 
 
 def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:
-    """Bind a state folder to the portal it is written for at a URL, or refuse another portal.
+    """Bind a records folder to the portal it is written for at a URL, or refuse another portal.
 
     The step keys hold the portal's URL, and every portal is at the same one (a sandbox as well
     as production): a load into production from the folder of a sandbox rehearsal would find
@@ -222,7 +226,7 @@ def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:
     another portal's, so that run stops, as a token without a portal id does at a portal's claim.
 
     Args:
-        folder: A migration's or a sync's state folder (a path or fsspec URL).
+        folder: A migration's or a sync's records folder (a path or fsspec URL).
         portal: Where this run loads.
 
     Raises:
@@ -266,7 +270,7 @@ def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:
 
 
 def _claim_of(portal: HubSpotPortal) -> str | dict[str, Any]:
-    """What binds a state folder to ``portal``: its portal id, else its token's hash."""
+    """What binds a records folder to ``portal``: its portal id, else its token's hash."""
     details = portal.details
     if details is None:
         return portal.identity
@@ -294,12 +298,12 @@ def normalised_output_url(output_url: str) -> str:
 
 
 def _state_name(text: str) -> str:
-    """The name of a remote output's state folder under ``$PREFECT_HOME``: a hash of ``text``."""
+    """A name made of ``text``: a hash (a remote output's work folder under ``$PREFECT_HOME``, its storage block)."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 RECORDS = ("keys", "results", "imports", "companies", "lists", PORTAL_FILE)
-"""What a state folder holds that a rerun must find (:class:`LoadState`'s ``records``)."""
+"""What a load keeps that a rerun must find (:class:`LoadState`'s ``records``)."""
 
 
 @dataclass(frozen=True)
@@ -323,12 +327,17 @@ class LoadState:
         return LoadState(self.work / name, f"{self.records.rstrip('/')}/{name}")
 
     def discard(self) -> None:
-        """Remove both folders (a sync's run, once its state has advanced); what cannot be
-        removed is left, as a record no later run looks for."""
+        """Remove both folders, and a remote one's storage block (:func:`record_storage`): a
+        sync's run, once its state has advanced. What cannot be removed is left, as a record no
+        later run looks for."""
         shutil.rmtree(self.work, ignore_errors=True)
+        if self.work == Path(self.records):
+            return
         fs, path = fsspec.core.url_to_fs(self.records)
         with suppress(Exception):  # noqa: BLE001 - a storage failure: nothing reads it again
             fs.rm(path, recursive=True)
+        with suppress(Exception):  # noqa: BLE001 - the server's: an unused block, nothing more
+            RemoteFileSystem.delete(_results_block_name(self.records))
 
 
 def load_state(output_url: str, local: Path) -> LoadState:
@@ -361,23 +370,33 @@ def load_state(output_url: str, local: Path) -> LoadState:
 
 
 def move_records_into_output(state: LoadState) -> None:
-    """Move the records an earlier version kept in a remote output's work folder (a recurring
-    sync's unfinished run's too) into the output, so an upgrade resends nothing; call it holding
-    the output. Records the output has of its own (a later run's, on another machine) win: the
-    work folder's are then dropped."""
+    """Move the records an earlier version kept in a remote output's work folder into the output,
+    its own and each recurring sync's unfinished run's (``sync-N``), so an upgrade resends
+    nothing; call it holding the output. Records the output has of its own for a folder (a later
+    run's, on another machine: its claim, ``portals.json``) win: the work folder's are dropped.
+
+    Raises:
+        InputError: The storage refused or did not answer (nothing of the folder is dropped).
+    """
     if state.work == Path(state.records) or not state.work.is_dir():
         return
-    kept = sorted(path for path in state.work.iterdir() if path.name in RECORDS or (path.is_dir() and path.name.startswith("sync-")))
+    for folder in [state, *(state.within(sync.name) for sync in sorted(state.work.glob("sync-*")) if sync.is_dir())]:
+        _move_records(folder)
+
+
+def _move_records(state: LoadState) -> None:
+    """Move the :data:`RECORDS` of one work folder (not its sub-folders) into its records folder,
+    the claim last: once the output has one, a run stopped half way here moves no more."""
+    kept = sorted(state.work / name for name in RECORDS if (state.work / name).exists())
     if not kept:
         return
     fs, records = fsspec.core.url_to_fs(state.records)
     try:
         if not fs.exists(f"{records}/{PORTAL_FILE}"):
             files = sorted(path for folder in kept for path in ([folder] if folder.is_file() else folder.rglob("*")) if path.is_file())
-            # The claim last: once the output has one, a run stopped half way here moves no more.
-            for path in sorted(files, key=lambda path: path == state.work / PORTAL_FILE):
+            for path in sorted(files, key=lambda path: path.name == PORTAL_FILE):
                 fs.pipe_file(f"{records}/{path.relative_to(state.work).as_posix()}", _record_bytes(path))
-    except Exception as error:  # noqa: BLE001 - any failure of the storage: nothing is moved yet
+    except Exception as error:  # noqa: BLE001 - any failure of the storage: nothing is dropped yet
         raise InputError(state.records, f"cannot move the load's records into the output ({storage_problem(error, records)})") from None
     for folder in kept:
         if folder.is_file():
@@ -411,24 +430,30 @@ def record_storage(records: str) -> RecordStorage:
 
     A local folder is given as paths. A remote one as file system blocks that Prefect writes
     through fsspec; Prefect takes a task's result storage only as a block saved on its server,
-    so the results' is saved there, named by the folder (``onramp-records-<hash>``: it holds
-    the folder's URL only, credentials coming from where the flow runs, as for the output).
+    so the results' is saved there, named by the folder (:func:`_results_block_name`: one per
+    output, and one per recurring sync's run until :meth:`LoadState.discard`). It holds the
+    folder's URL only, the credentials coming from where the flow runs, as for the output.
     """
     keys, results = f"{records.rstrip('/')}/keys", f"{records.rstrip('/')}/results"
     if isinstance(fsspec.core.url_to_fs(records)[0], LocalFileSystem):
         return RecordStorage(Path(keys), Path(results))
     result_block = RemoteFileSystem(basepath=results)
-    result_block.save(f"onramp-records-{_state_name(results)}", overwrite=True)
+    result_block.save(_results_block_name(records), overwrite=True)
     return RecordStorage(RemoteFileSystem(basepath=keys), result_block)
 
 
+def _results_block_name(records: str) -> str:
+    """The name of the storage block of a remote records folder's step results."""
+    return f"onramp-records-{_state_name(records.rstrip('/'))}"
+
+
 class LoadInProgress(LoadError):
-    """Another run holds the load's state folder: this one sends nothing."""
+    """Another run holds the load's work folder (or its output's lease): this one sends nothing."""
 
 
 @contextmanager
 def load_lock(folder: str | Path) -> Iterator[None]:
-    """Hold a state folder for one load, or refuse at once when another run holds it.
+    """Hold a work folder for one load, or refuse at once when another run holds it.
 
     Two runs into the same output at once (a double click on Run) would both send: opt-outs
     twice, a file imported twice. The lock is ``flock`` on ``<folder>/load.lock``, exclusive
@@ -437,7 +462,7 @@ def load_lock(folder: str | Path) -> Iterator[None]:
     in the same process too, is refused. The file says which run holds it, for the refusal.
 
     Args:
-        folder: The load's state folder (local; made if missing).
+        folder: The load's work folder (local; made if missing).
 
     Raises:
         LoadInProgress: Another run holds the folder (one line: which, and what to do).

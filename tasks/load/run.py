@@ -570,6 +570,7 @@ def load_steps(
     records = str(state_dir if records is None else records)
     claim_state(records, portal)
     storage = record_storage(records)
+    import_journal = ImportJournal(records, portal.url)
     _log_start(portal, planned)
     progress = LoadProgress(planned)
     log = StepLog()
@@ -588,7 +589,7 @@ def load_steps(
         plan = sent.plan
         contacts = _gather(
             {
-                _submit_contacts(portal, plan, entry, load_path, records, storage, poll_interval, progress): (contacts_path(entry, load_path), entry)
+                _submit_contacts(portal, plan, entry, load_path, import_journal, storage, poll_interval, progress): (contacts_path(entry, load_path), entry)
                 for entry in plan.imports
             },
             progress,
@@ -657,7 +658,7 @@ def _submit_contacts(
     plan: LoadPlan,
     entry: dict[str, Any],
     load_path: str,
-    records: str,
+    journal: ImportJournal,
     storage: RecordStorage,
     poll_interval: float,
     progress: LoadProgress,
@@ -669,8 +670,8 @@ def _submit_contacts(
             progress.rows_done(entry["file"], batch["rows"])
 
         return _cached(upsert_contacts_file_task, UPSERT, storage).submit(
-            portal, plan, entry, poll_interval=poll_interval, on_batch=on_batch, journal=ImportJournal(records, portal.url)
+            portal, plan, entry, poll_interval=poll_interval, on_batch=on_batch, journal=journal
         )
     return _cached(import_contacts_file_task, IMPORTS, storage).submit(
-        portal, plan, entry, poll_interval=poll_interval, journal=ImportJournal(records, portal.url)
+        portal, plan, entry, poll_interval=poll_interval, journal=journal
     )

@@ -208,3 +208,22 @@ def test_records_the_output_holds_win_over_what_a_machine_kept(aws_environment, 
     assert not (state.work / "keys").exists()
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_server.bucket, Prefix="runs/held-elsewhere/")["Contents"]}
     assert keys == {f"runs/held-elsewhere/.onramp-load/{PORTAL_FILE}"}
+
+
+def test_a_syncs_unfinished_run_moves_its_records_alone_and_only_where_the_output_has_none(aws_environment, s3, s3_server):
+    output = f"s3://{s3_server.bucket}/runs/synced"
+    state = load_state(output, Path())
+    for name in ["sync-2/keys/a", f"sync-2/{PORTAL_FILE}", "sync-2/opted-out-non-marketing/contacts-marketing-001.csv", "sync-3/keys/b"]:
+        (state.work / name).parent.mkdir(parents=True, exist_ok=True)
+        (state.work / name).write_text("{}")
+    # sync-3's run went on elsewhere: its records in the output win.
+    s3.put_object(Bucket=s3_server.bucket, Key=f"runs/synced/.onramp-load/sync-3/{PORTAL_FILE}", Body=b"{}")
+
+    move_records_into_output(state)
+
+    keys = {o["Key"].removeprefix("runs/synced/.onramp-load/") for o in s3.list_objects_v2(Bucket=s3_server.bucket, Prefix="runs/synced/")["Contents"]}
+    # The files derived from the plan (addresses among them) are no record: they stay, unsent.
+    assert keys == {"sync-2/keys/a", f"sync-2/{PORTAL_FILE}", f"sync-3/{PORTAL_FILE}"}
+    assert sorted(path.relative_to(state.work).as_posix() for path in state.work.rglob("*") if path.is_file()) == [
+        "sync-2/opted-out-non-marketing/contacts-marketing-001.csv"
+    ]

@@ -123,3 +123,11 @@ def test_a_status_column_reads_the_words_a_flag_reads_as_its_opt_out(cell, statu
     # The flags read "opted-out" and "hard bounced"; a Status column saying them says as much.
     frame = pl.DataFrame({"Email": ["a@x.com"], "Status": [cell]})
     assert frame.select(reading_profile("generic").status_expr(["Email", "Status"]))[0, 0] == status
+
+
+def test_a_status_reads_every_opt_out_word_the_flags_read():
+    # The words are listed twice in generic.toml (a flag's rule and Status's): kept in step.
+    rules = {rule.columns[0]: rule.values for rule in reading_profile("generic").rules}
+    status = rules["Status"]
+    assert rules["Unsubscribed"].items() <= status.items()
+    assert {word: "bounced" for word in rules["Bounced"] if word != "suppressed"}.items() <= status.items()
