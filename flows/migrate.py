@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -29,7 +30,7 @@ from tasks.load.client import HubSpotPortal, resolve_token
 from tasks.load.dryrun import dry_run_task
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import read_plan
-from tasks.load.lease import output_lease
+from tasks.load.lease import LeaseHold, output_lease
 from tasks.load.resume import LoadInProgress, LoadState, load_lock, load_state, move_records_into_output
 from tasks.load.run import INTERRUPTED, LOAD_DONE, LoadStopped, load_steps, stop_message
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
@@ -142,8 +143,8 @@ def plan_contacts(params: PlanParameters) -> dict | State:
         return refused(error)
     # Held too: a plan into an output a migration is loading would rewrite the files it imports.
     with ExitStack() as holding:
-        if isinstance(state := held_or_refused(out, holding), State):
-            return state
+        if isinstance(output := held_or_refused(out, holding), State):
+            return output
         report = plan_run(params, out)
         publish_report(report, out, params.rejects_alert_fraction)
     return report
@@ -168,8 +169,9 @@ def migrate_contacts(params: MigrationParameters) -> dict | State:
     except InputError as error:
         return refused(error)
     with ExitStack() as holding:
-        if isinstance(state := held_or_refused(out, holding), State):
-            return state
+        if isinstance(output := held_or_refused(out, holding), State):
+            return output
+        portal.guard = output.lease.check
         report = plan_run(params, out)
         if params.dry_run:
             report["dry_run"] = dry_run_task(portal, read_plan(out.local))
@@ -178,8 +180,8 @@ def migrate_contacts(params: MigrationParameters) -> dict | State:
                 report["load"] = load_steps(
                     portal,
                     out.local,
-                    state_dir=state.work,
-                    records=state.records,
+                    state_dir=output.state.work,
+                    records=output.state.records,
                     load_path=params.load_path,
                     import_companies=params.import_companies,
                 )
@@ -201,8 +203,17 @@ def checked_run(params: MigrationParameters) -> tuple[HubSpotPortal, OutputFolde
     return portal, OutputFolder(params.output)
 
 
-def held_or_refused(out: OutputFolder, holding: ExitStack) -> LoadState | State:
-    """The output held until ``holding`` closes (:func:`held`): its load's state; or, when
+class HeldOutput(NamedTuple):
+    """An output held for one run (:func:`held`)."""
+
+    state: LoadState
+    lease: LeaseHold
+    """Whether the output's lease is still this run's: a run that loads makes its portal check
+    it before each request (``HubSpotPortal.guard``)."""
+
+
+def held_or_refused(out: OutputFolder, holding: ExitStack) -> HeldOutput | State:
+    """The output held until ``holding`` closes (:func:`held`); or, when
     another run holds it or its lease cannot be held, the flow's refusal (:func:`refused`), one
     line in the flow-run log rather than a traceback (a double click on Run in Prefect's UI)."""
     try:
@@ -212,16 +223,17 @@ def held_or_refused(out: OutputFolder, holding: ExitStack) -> LoadState | State:
 
 
 @contextmanager
-def held(out: OutputFolder) -> Iterator[LoadState]:
+def held(out: OutputFolder) -> Iterator[HeldOutput]:
     """The output held for one run, from its plan on (:func:`~tasks.load.resume.load_lock`; a
     remote output also by a lease in it, :func:`~tasks.load.lease.output_lease`, for a run on
     another machine): a second run into it at once (a double click on Run) would rewrite the
     plan's files under the first's load, then send it all again. Yields the load's state (its
-    work folder is the one held). Leaving, a remote output's local copy is removed."""
+    work folder is the one held) and the lease's hold. Leaving, a remote output's local copy is
+    removed."""
     state = load_state(out.url, out.local)
-    with out, load_lock(state.work), output_lease(out.url):
+    with out, load_lock(state.work), output_lease(out.url) as lease:
         move_records_into_output(state)
-        yield state
+        yield HeldOutput(state, lease)
 
 
 def checked_portal(params: MigrationParameters) -> HubSpotPortal:

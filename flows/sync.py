@@ -145,9 +145,10 @@ def sync_contacts(params: SyncParameters) -> dict | State:
     except InputError as error:
         return refused(error)
     with ExitStack() as holding:
-        if isinstance(load_state := held_or_refused(out, holding), State):
-            return load_state
-        return _synced(params, portal, out, load_state)
+        if isinstance(output := held_or_refused(out, holding), State):
+            return output
+        portal.guard = output.lease.check
+        return _synced(params, portal, out, output.state)
 
 
 def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, output_load_state: LoadState) -> dict:

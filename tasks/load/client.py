@@ -113,6 +113,9 @@ class HubSpotPortal:
             token (it needs Marketing Hub Enterprise); ``None`` until the first try says.
         imports_log: The imports Onramp created in the portal over the last 24 hours
             (:class:`~tasks.load.ratelimit.ImportLog`).
+        guard: Called before each request, to stop the load by raising: a run sets it to its
+            output's hold (``tasks.load.lease.LeaseHold.check``), so a load whose output another
+            run took over sends nothing more.
     """
 
     def __init__(
@@ -156,6 +159,7 @@ class HubSpotPortal:
         self._details_lock = threading.Lock()
         self._imports_log: ImportLog | None = None
         self._imports_log_lock = threading.Lock()
+        self.guard: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"HubSpotPortal(url={self.url!r})"
@@ -248,7 +252,9 @@ class HubSpotPortal:
     ) -> Any:
         """``call_with_retries`` with the portal's own bound on attempts, if any, and a portal that
         never answered named by its URL (a wrong ``--portal-url`` or no network), which the
-        request alone does not say."""
+        request alone does not say; not sent when :attr:`guard` raises."""
+        if self.guard is not None:
+            self.guard()
         try:
             return call_with_retries(
                 send, budget=self.budget, what=what, landed=landed, max_attempts=self.attempts, final=final

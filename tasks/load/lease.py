@@ -29,7 +29,7 @@ from typing import Any
 
 import fsspec
 
-from tasks.errors import InputError
+from tasks.errors import InputError, LoadError
 from tasks.load.log import get_logger
 from tasks.load.resume import LoadInProgress, in_progress, lock_holder
 from tasks.output import storage_problem
@@ -121,9 +121,9 @@ def output_lease(
     lease_seconds: float = LEASE_SECONDS,
     renewal_seconds: float = LEASE_RENEWAL_SECONDS,
     request_seconds: float = LEASE_REQUEST_SECONDS,
-) -> Iterator[None]:
+) -> Iterator[LeaseHold]:
     """Hold a remote output for one load with a lease object in it, or refuse at once when another
-    run, on any machine, holds it.
+    run, on any machine, holds it. Yields the hold, which says once the lease is lost.
 
     :func:`~tasks.load.resume.load_lock` holds the load's work folder, which for a remote output is on the machine
     that runs (``$PREFECT_HOME``): two workers of a pool would both load into one ``s3://`` output.
@@ -136,7 +136,10 @@ def output_lease(
     is gone from this machine (:func:`holder_gone`). Every change of the object is conditional on
     the version read (``If-Match``), so of two runs taking over one lapsed lease, one does. Leaving
     however the load ends (Ctrl-C and SIGTERM too, during the take as well), the lease is removed
-    if it is still this run's. Each request about the lease gives up within ``request_seconds``
+    if it is still this run's. A lease lost while the load runs (deleted, or taken over after the
+    run went unrenewed longer than its lease: a machine asleep, a storage out of reach) is said in
+    a warning, and :meth:`LeaseHold.check` raises from then on: the load stops at its next request
+    to HubSpot (``HubSpotPortal.guard``), as another run may be loading into the output. Each request about the lease gives up within ``request_seconds``
     (:data:`LEASE_REQUEST_SECONDS`), so does the release (a warning says so): a storage gone silent
     at the end of a load delays the run's end by that much at most.
 
@@ -158,8 +161,9 @@ def output_lease(
             credentials, the storage unreachable).
     """
     fs, root = fsspec.core.url_to_fs(output_url, **(storage_options or {}))
+    hold = LeaseHold(f"{output_url.rstrip('/')}/{LEASE_FILE}")
     if "s3" not in ({fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)):
-        yield
+        yield hold
         return
     lease = _OutputLease(
         lease_file_system(fs, storage_options, request_seconds), f"{root.rstrip('/')}/{LEASE_FILE}",
@@ -179,10 +183,10 @@ def output_lease(
         raise InputError(output_url, f"cannot hold the output for this run ({LEASE_FILE}): {problem}") from None
     stop = threading.Event()
     # The run's logger, taken here: the renewing thread has no Prefect run context to find it in.
-    renewal = (lease, stop, renewal_seconds, get_logger())
+    renewal = (lease, hold, stop, renewal_seconds, get_logger())
     threading.Thread(target=_renew_until, args=renewal, name="onramp-lease", daemon=True).start()
     try:
-        yield
+        yield hold
     finally:
         # The renewing thread is not joined: a renewal in flight ends before the release starts
         # (they take turns, _OutputLease.changing; the release waits for it a request's time at
@@ -251,6 +255,31 @@ def unrenewed_seconds(last_modified: datetime, server_date: str | None) -> float
 
 class _LeaseLost(Exception):
     """This run's lease is no longer its own; the message says how (for the run's log)."""
+
+
+class LeaseLost(LoadError):
+    """The output's lease is no longer this run's: its load stops (:meth:`LeaseHold.check`)."""
+
+
+class LeaseHold:
+    """One run's hold of its output (:func:`output_lease`): whether its lease is still its own.
+
+    Args:
+        location: The lease object's URL, for messages.
+    """
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.lost: str | None = None
+
+    def check(self) -> None:
+        """Raise if the lease was lost; call it before each request the load sends.
+
+        Raises:
+            LeaseLost: The lease was lost (one line: how, and what to do).
+        """
+        if self.lost is not None:
+            raise LeaseLost(f"{self.location}: {self.lost}; the load stopped: once no other run loads into this output, run again to resume")
 
 
 class _OutputLease:
@@ -527,15 +556,16 @@ def _is_number(value: Any) -> bool:
 
 
 def _renew_until(
-    lease: _OutputLease, stop: threading.Event, every: float, logger: logging.Logger | logging.LoggerAdapter
+    lease: _OutputLease, hold: LeaseHold, stop: threading.Event, every: float, logger: logging.Logger | logging.LoggerAdapter
 ) -> None:
-    """Renew ``lease`` every ``every`` seconds until ``stop`` is set or the lease is lost, saying
-    to ``logger`` what went wrong."""
+    """Renew ``lease`` every ``every`` seconds until ``stop`` is set or the lease is lost (then
+    ``hold`` says so), saying to ``logger`` what went wrong."""
     while not stop.wait(every):
         try:
             lease.renew()
         except _LeaseLost as lost:
-            logger.warning("%s: %s", lease.location, lost)
+            hold.lost = str(lost)
+            logger.warning("%s: %s; the load stops at its next request", lease.location, lost)
             return
         except Exception as error:  # noqa: BLE001 - a failed renewal is tried again; the lease outlasts ten
             if not stop.is_set():

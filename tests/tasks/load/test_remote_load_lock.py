@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tasks.errors import InputError
-from tasks.load.lease import LEASE_FILE, output_lease, unrenewed_seconds
+from tasks.load.client import ACCOUNT_INFO_PATH, HubSpotPortal
+from tasks.load.lease import LEASE_FILE, LeaseLost, output_lease, unrenewed_seconds
 from tasks.load.resume import LoadInProgress, load_lock
 from tests.tasks.test_output_remote import fresh_file_systems, iam_user, s3_client  # noqa: F401 - an autouse fixture
 
@@ -362,9 +363,10 @@ def test_a_process_gone_from_another_machine_is_waited_for(s3_server):
 def test_a_renewed_lease_does_not_lapse(s3_server):
     output = f"s3://{s3_server.bucket}/renewed"
     # Lapsed after 1 s unless renewed, and renewed five times a second: still held 2.5 s on.
-    with output_lease(output, s3_server.storage_options, lease_seconds=1, renewal_seconds=0.2):
+    with output_lease(output, s3_server.storage_options, lease_seconds=1, renewal_seconds=0.2) as hold:
         time.sleep(2.5)
         refusal_holder(output, s3_server.storage_options)
+        hold.check()
 
 
 def test_a_lease_given_a_new_etag_at_every_write_stays_held_and_is_released(s3_server, caplog):
@@ -469,25 +471,41 @@ def test_the_lease_is_released_when_the_load_fails(s3_server):
     assert lease_object(s3_server, s3_server.bucket, "failed-load") is None
 
 
-def test_a_lease_another_run_took_over_is_left_to_it_and_its_loss_is_told(s3_server, caplog):
+def test_a_lease_another_run_took_over_is_left_to_it_and_its_loss_stops_the_load(s3_server, caplog, hub, emulator):
     caplog.set_level(logging.WARNING, logger="tasks.load")
     output = f"s3://{s3_server.bucket}/taken-over"
     newcomer = {"holder": "process 1 on another-worker, since 2026-01-01 00:00:00 UTC", "lease_seconds": 600}
-    with output_lease(output, s3_server.storage_options, renewal_seconds=0.2):
+    portal = HubSpotPortal(hub.url, "token-taken-over")
+    with output_lease(output, s3_server.storage_options, renewal_seconds=0.2) as hold:
+        portal.guard = hold.check
+        portal.request("GET", ACCOUNT_INFO_PATH)
         # As a run on another machine does once this one went unrenewed for longer than its lease.
         write_lease(s3_server, "taken-over", **newcomer)
         time.sleep(1)
+        before = sum(emulator.request_counts.values())
+        with pytest.raises(LeaseLost) as lost:
+            portal.request("GET", ACCOUNT_INFO_PATH)
 
+    # Not one request more: the other run may be loading into the output now.
+    assert sum(emulator.request_counts.values()) == before
+    assert str(lost.value) == (
+        f"{output}/{LEASE_FILE}: another run ({newcomer['holder']}) took this load's lease over (it went unrenewed longer "
+        "than its lease): two runs may be loading into this output now; the load stopped: once no other run loads into "
+        "this output, run again to resume"
+    )
     assert f"another run ({newcomer['holder']}) took this load's lease over" in caplog.text
+    assert "the load stops at its next request" in caplog.text
     assert lease_object(s3_server, s3_server.bucket, "taken-over") == newcomer
     assert refusal_holder(output, s3_server.storage_options) == newcomer["holder"]
 
 
 def test_a_lease_deleted_under_the_load_is_told_as_deleted(s3_server, caplog):
     caplog.set_level(logging.WARNING, logger="tasks.load")
-    with output_lease(f"s3://{s3_server.bucket}/deleted", s3_server.storage_options, renewal_seconds=0.2):
+    with output_lease(f"s3://{s3_server.bucket}/deleted", s3_server.storage_options, renewal_seconds=0.2) as hold:
         s3_client(s3_server).delete_object(Bucket=s3_server.bucket, Key=f"deleted/{LEASE_FILE}")
         time.sleep(1)
+        with pytest.raises(LeaseLost, match="the load's lease was deleted while it ran"):
+            hold.check()
 
     assert "the load's lease was deleted while it ran" in caplog.text
     assert "took this load's lease over" not in caplog.text
