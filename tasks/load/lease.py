@@ -119,7 +119,7 @@ def output_lease(
     output_url: str,
     storage_options: dict | None = None,
     lease_seconds: float = LEASE_SECONDS,
-    renewal_seconds: float = LEASE_RENEWAL_SECONDS,
+    renewal_seconds: float | None = None,
     request_seconds: float = LEASE_REQUEST_SECONDS,
 ) -> Iterator[LeaseHold]:
     """Hold a remote output for one load with a lease object in it, or refuse at once when another
@@ -151,7 +151,7 @@ def output_lease(
         storage_options: Options for the remote filesystem (credentials, endpoint).
         lease_seconds: How long this run's lease holds unrenewed (said in the object, for the
             next run to judge it by).
-        renewal_seconds: How often this run renews it.
+        renewal_seconds: How often this run renews it; :data:`LEASE_RENEWAL_SECONDS` by default.
         request_seconds: How long one request about it may take, its retries included.
 
     Raises:
@@ -183,7 +183,7 @@ def output_lease(
         raise InputError(output_url, f"cannot hold the output for this run ({LEASE_FILE}): {problem}") from None
     stop = threading.Event()
     # The run's logger, taken here: the renewing thread has no Prefect run context to find it in.
-    renewal = (lease, hold, stop, renewal_seconds, get_logger())
+    renewal = (lease, hold, stop, LEASE_RENEWAL_SECONDS if renewal_seconds is None else renewal_seconds, get_logger())
     threading.Thread(target=_renew_until, args=renewal, name="onramp-lease", daemon=True).start()
     try:
         yield hold

@@ -7,7 +7,10 @@ The flows run in-process against the session's Prefect server; S3 is moto's serv
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -17,7 +20,9 @@ from emulators.hubspot import serve_in_background
 from flows.migrate import check_sources_reachable, migrate_contacts, plan_contacts
 from schemas.params import MigrationParameters, PlanParameters
 from tasks.errors import InputError
+from tasks.load import lease
 from tasks.load.lease import LEASE_FILE, output_lease
+from tasks.load.run import LoadStopped
 from tasks.load.client import HubSpotPortal
 from tasks.load.resume import PORTAL_FILE, RECORDS, LoadInProgress, load_state, move_records_into_output
 from tests.tasks.load.reruns import load_in_a_flow
@@ -227,3 +232,31 @@ def test_a_syncs_unfinished_run_moves_its_records_alone_and_only_where_the_outpu
     assert sorted(path.relative_to(state.work).as_posix() for path in state.work.rglob("*") if path.is_file()) == [
         "sync-2/opted-out-non-marketing/contacts-marketing-001.csv"
     ]
+
+
+def test_a_migration_whose_lease_another_run_takes_over_stops_sending(prefect_api_url, aws_environment, s3, s3_server, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "token-overtaken")
+    # Renewed five times a second, so its loss is found while the load waits on an import.
+    monkeypatch.setattr(lease, "LEASE_RENEWAL_SECONDS", 0.2)
+    output = f"s3://{s3_server.bucket}/runs/overtaken"
+    newcomer = {"holder": "process 1 on another-worker, since 2026-01-01 00:00:00 UTC", "lease_seconds": 600}
+    with serve_in_background() as hub:
+        hub.emulator.imports.hold()
+
+        def take_over_once_an_import_waits() -> None:
+            while not hub.emulator.portal.imports:
+                time.sleep(0.05)
+            s3.put_object(Bucket=s3_server.bucket, Key=f"runs/overtaken/{LEASE_FILE}", Body=json.dumps(newcomer).encode())
+
+        taker = threading.Thread(target=take_over_once_an_import_waits, daemon=True)
+        taker.start()
+        params = MigrationParameters(sources=[f"s3://{s3_server.bucket}/exports/audience.zip"], output=output, portal_url=hub.url)
+        with pytest.raises(LoadStopped, match="took this load's lease over"):
+            migrate_contacts(params)
+        hub.emulator.imports.release()
+        taker.join(timeout=10)
+
+    report = json.loads(s3.get_object(Bucket=s3_server.bucket, Key="runs/overtaken/report.json")["Body"].read())
+    assert "two runs may be loading into this output now; the load stopped" in report["load_stopped"]
+    # The other run's lease is left to it.
+    assert json.loads(s3.get_object(Bucket=s3_server.bucket, Key=f"runs/overtaken/{LEASE_FILE}")["Body"].read()) == newcomer
