@@ -136,9 +136,12 @@ def earlier_sync_key(sources: Iterable[str], portal_url: str) -> str:
 
 def sync_source(source: str) -> str:
     """A source as it names a sync: a local path as the absolute path it reads (``~`` expanded,
-    ``./`` and a trailing slash gone), a URL as written but for a trailing slash."""
+    ``./`` and a trailing slash gone), a URL as written but for a trailing slash and, for a
+    provider API, its ``?since=``, which bounds the first run only: a schedule that drops it after
+    that run is the same sync (a sync an earlier version named with it is found by
+    :func:`state_key` while the command still writes it)."""
     if "://" in source or CHAIN_SEPARATOR in source:
-        return source.rstrip("/")
+        return _without_since(source).rstrip("/") if api_scheme(source) else source.rstrip("/")
     return os.path.abspath(os.path.expanduser(source))
 
 
@@ -235,10 +238,15 @@ def sources_since(sources: Sequence[str], watermark: datetime | None) -> list[st
 def _with_since(source: str, moment: datetime) -> str:
     """``source`` with its ``since`` set to ``moment`` (any other query item kept, for the reader
     to refuse as it would have)."""
-    parts = urlsplit(source)
-    others = [item for item in parts.query.split("&") if item and query_item(item)[0] != SINCE]
+    parts = urlsplit(_without_since(source))
     since = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return urlunsplit(parts._replace(query="&".join([*others, f"{SINCE}={since}"])))
+    return urlunsplit(parts._replace(query="&".join([*filter(None, [parts.query]), f"{SINCE}={since}"])))
+
+
+def _without_since(source: str) -> str:
+    """``source`` without its ``since`` query item (any other kept)."""
+    parts = urlsplit(source)
+    return urlunsplit(parts._replace(query="&".join(item for item in parts.query.split("&") if item and query_item(item)[0] != SINCE)))
 
 
 def reads_changes_only(sources: Iterable[str]) -> bool:

@@ -134,6 +134,20 @@ def test_a_local_source_names_the_sync_by_the_folder_it_reads_a_url_as_written(t
     assert sync_key(written, portal) == earlier_sync_key(written, portal)
 
 
+def test_a_since_bounds_the_first_run_only_and_names_no_other_sync(tmp_path):
+    out, portal = str(tmp_path / "out"), "http://h"
+    first, scheduled = "mailchimp://a1b2?since=2024-01-01T00:00:00Z", "mailchimp://a1b2"
+    assert sync_key([first], portal) == sync_key([scheduled], portal) == sync_key(["mailchimp://a1b2/"], portal)
+    assert sync_key(["mailchimp://a1b2?since=2024-01-01&count=5"], portal) == sync_key(["mailchimp://a1b2?count=5"], portal)
+    # A file's URL is read whole: its query is its own.
+    assert sync_key(["s3://b/x.csv?since=1"], portal) != sync_key(["s3://b/x.csv"], portal)
+    # A sync an earlier version named with its since goes on, and its schedule without it too.
+    earlier = earlier_sync_key([first], portal)
+    write_snapshot(snapshot_location(out, earlier), state(("a@x.com", "opted_out", "1")))
+    assert state_key(out, [first], portal) == earlier
+    assert state_key(out, [scheduled], portal) == earlier
+
+
 def test_a_sync_an_earlier_version_named_by_its_path_as_typed_keeps_its_state(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out, portal = str(tmp_path / "out"), "http://h"
