@@ -14,7 +14,8 @@ state has advanced they are removed: no later run can use them.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,7 +33,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.resume import LoadState, claim_state
-from tasks.load.run import load_steps
+from tasks.load.run import LOAD_DONE, LoadStopped, load_steps
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
 from tasks.steps import publish_report
@@ -47,7 +48,9 @@ from tasks.sync import (
     read_watermark,
     reads_changes_only,
     run_generation,
+    sent_opt_outs,
     snapshot_after,
+    snapshot_with_opt_outs,
     snapshot_location,
     sources_since,
     state_key,
@@ -106,6 +109,21 @@ def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncS
             100 * delta.left_share,
         )
     return step
+
+
+@contextmanager
+def opt_outs_kept_if_stopped(step: SyncStep, state: SyncState, generation: str) -> Iterator[None]:
+    """When the load stops (daily quota, HubSpot down, Ctrl-C), keep in the snapshot the opt-outs
+    it sent (:func:`~tasks.sync.snapshot_with_opt_outs`), as the same generation so the retry
+    still finds its finished steps; nothing else advances."""
+    try:
+        yield
+    except BaseException as stop:
+        done = stop.done if isinstance(stop, LoadStopped) else getattr(stop, LOAD_DONE, None)
+        if done and (sent := sent_opt_outs(step.plan, done["steps_done"])):
+            write_snapshot(state.snapshot, snapshot_with_opt_outs(step.delta, step.previous, sent), generation)
+            get_run_logger().info("sync: %d opt-out(s) sent before the stop are kept as opted out", len(sent))
+        raise
 
 
 @task(name="sync-advance", cache_policy=NO_CACHE)
@@ -172,8 +190,9 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
         # The steps' results belong to this run (a retry of a failed run finds them, the next run
         # none: its delta may be the same bytes as an earlier one's, yet must be sent); the list
         # journal to the sync, so the next delta fills the same list even once a person renamed it.
-        run_state = output_load_state.within(f"sync-{run_generation(state.folder)}")
-        with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
+        generation = run_generation(state.folder)
+        run_state = output_load_state.within(f"sync-{generation}")
+        with reported_if_the_load_stops(report, out, params.rejects_alert_fraction), opt_outs_kept_if_stopped(step, state, generation):
             report["load"] = load_steps(
                 portal,
                 step.plan.directory,

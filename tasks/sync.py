@@ -70,6 +70,7 @@ from tasks.load.lists import SYNC_DELTA
 from tasks.load.optouts import normalise_email, normalised_emails
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows, planned_rows
+from tasks.load.resume import OPT_OUTS
 from tasks.output import written_whole
 from tasks.transform.consent import Outcome
 
@@ -267,11 +268,13 @@ def read_snapshot(location: str) -> pl.DataFrame | None:
         return pl.read_parquet(handle, glob=False)
 
 
-def write_snapshot(location: str, snapshot: pl.DataFrame) -> None:
-    """Replace the snapshot, as a new generation (:func:`run_generation`); written whole
-    (:func:`~tasks.output.written_whole`), so a crash mid-write leaves the old one. The pending generation, if any, is done with."""
+def write_snapshot(location: str, snapshot: pl.DataFrame, generation: str | None = None) -> None:
+    """Replace the snapshot, as a new generation (:func:`run_generation`), or as ``generation``
+    (a stopped run's, whose retry must find its own steps); written whole
+    (:func:`~tasks.output.written_whole`), so a crash mid-write leaves the old one. The pending
+    generation, if any, is done with."""
     with written_whole(location, "wb") as handle:
-        snapshot.write_parquet(handle, metadata={GENERATION: secrets.token_hex(8)})
+        snapshot.write_parquet(handle, metadata={GENERATION: generation or secrets.token_hex(8)})
     fs, path = fsspec.core.url_to_fs(f"{location.rsplit('/', 1)[0]}/{PENDING_FILE}")
     if fs.exists(path):
         fs.rm(path)
@@ -599,6 +602,27 @@ def failed_emails(plan: LoadPlan, errors: Iterable[dict[str, Any]]) -> set[str]:
         _, email_index, rows = planned_rows(plan.path(file))
         emails |= {normalise_email(cells[email_index]) for line, cells in rows if (file, line) in wanted and len(cells) > email_index}
     return emails
+
+
+def sent_opt_outs(plan: LoadPlan, steps_done: Iterable[dict[str, Any]]) -> set[str]:
+    """The emails of the delta's opt-out files whose step finished (``steps_done``: a stopped
+    load's, ``{"step", "subject"}``; an earlier try's included): opted out in HubSpot."""
+    files = {entry["file"] for entry in plan.opt_outs} & {step["subject"] for step in steps_done if step["step"] == OPT_OUTS}
+    emails = set()
+    for file in files:
+        _, email_index, rows = planned_rows(plan.path(file))
+        emails |= {normalise_email(cells[email_index]) for _, cells in rows if len(cells) > email_index}
+    return emails - {""}
+
+
+def snapshot_with_opt_outs(delta: Delta, previous: pl.DataFrame | None, sent: set[str]) -> pl.DataFrame:
+    """The snapshot a stopped run keeps: the last one, with the opt-outs it sent (``sent``) as
+    opted out. Without them, a person who subscribed again before the retry would be sent as a
+    marketing contact and kept so, though HubSpot holds the opt-out the run sent; everything
+    else waits for the retry, as for any failed run."""
+    opted_out = delta.next_snapshot.filter(pl.col("email").is_in(sorted(sent)) & (pl.col("outcome") == OPTED_OUT))
+    kept = current_snapshot(previous) if previous is not None else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+    return pl.concat([kept.join(opted_out, on="email", how="anti"), opted_out])
 
 
 def snapshot_after(delta: Delta, previous: pl.DataFrame | None, failed: set[str]) -> pl.DataFrame:

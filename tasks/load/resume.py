@@ -88,6 +88,8 @@ LOCK_FILE = "load.lock"
 SCHEME_ALIASES = {"s3a": "s3", "gcs": "gs", "abfs": "az", "abfss": "az"}
 """URL schemes fsspec serves with the same filesystem as another (s3fs registers ``s3`` and
 ``s3a``, gcsfs ``gs`` and ``gcs``, adlfs ``az``, ``abfs`` and ``abfss``): the same folder."""
+OPT_OUTS = "opt-outs"
+"""The step name of an opt-out file (``tasks/load/run.py`` caches it so)."""
 IMPORTS = "imports"
 UPSERT = "upsert"
 CONTACTS_STEPS = (IMPORTS, UPSERT)

@@ -50,7 +50,7 @@ from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.properties import ensure_properties, ensure_properties_task, left_out_warning, without_options_left_out
 from tasks.load.reconcile import publish_reconciliation, reconcile_task
-from tasks.load.resume import STATE_FOLDER, ImportJournal, RecordStorage, SentContent, claim_state, record_storage, step_finished
+from tasks.load.resume import OPT_OUTS, STATE_FOLDER, ImportJournal, RecordStorage, SentContent, claim_state, record_storage, step_finished
 from tasks.load.upsert import IMPORTS, UPSERT, choose_load_path, upsert_contacts_file_task
 from tasks.report import OPTIONS_LEFT_OUT
 from tasks.stopping import is_interruption, stopped_when_interrupted
@@ -67,7 +67,7 @@ _BAR_WIDTH = 20
 _CACHED_STATE = "Cached"
 # The load's steps as a summary counts them, in load order: (step, one, several).
 _STEP_NAMES = (
-    ("opt-outs", "opt-out file", "opt-out files"),
+    (OPT_OUTS, "opt-out file", "opt-out files"),
     ("properties", "properties", "properties"),
     (UPSERT, "contacts file", "contacts files"),
     (IMPORTS, "contacts file", "contacts files"),
@@ -581,8 +581,8 @@ def load_steps(
     with transaction(commit_mode=CommitMode.EAGER), stopped_when_interrupted(), _said_on_a_stop(progress, log):
         kept = keep_opted_out_non_marketing(portal, planned, state_dir)
         progress.follow(kept.plan)
-        opt_out_task = _cached(apply_opt_out_file_task, "opt-outs", storage)
-        opt_outs = _gather({opt_out_task.submit(portal, kept.plan, entry): ("opt-outs", entry) for entry in kept.plan.opt_outs}, progress, log)
+        opt_out_task = _cached(apply_opt_out_file_task, OPT_OUTS, storage)
+        opt_outs = _gather({opt_out_task.submit(portal, kept.plan, entry): (OPT_OUTS, entry) for entry in kept.plan.opt_outs}, progress, log)
         properties = log.result("properties", None, _cached(ensure_properties_task, "properties", storage)(portal, kept.plan, return_state=True))
         progress.step_done(None, 0)
         sent = without_options_left_out(kept.plan, properties, state_dir)
