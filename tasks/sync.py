@@ -103,6 +103,7 @@ name; :func:`state_location`)."""
 DELTA_FOLDER = "sync-delta"
 FROM_API = "from_api"
 LEFT_SOURCE = "left_source"
+API_SOURCES = "api_sources"
 SNAPSHOT_SCHEMA = {
     "email": pl.String,
     "outcome": pl.String,
@@ -110,15 +111,23 @@ SNAPSHOT_SCHEMA = {
     LAST_CHANGED: pl.Datetime("us"),
     FROM_API: pl.Boolean,
     LEFT_SOURCE: pl.Boolean,
+    API_SOURCES: pl.List(pl.String),
 }
 """One row per email: its planned outcome, a digest of its planned row, when it last changed at
-its sources (UTC, null when unknown), whether a provider API source gave (part of) its row and
-whether it has left the sources (its row is the last one they gave)."""
-_SINCE_EARLIER_VERSIONS = {LAST_CHANGED: None, FROM_API: False, LEFT_SOURCE: False}
-"""The snapshot's columns an earlier version did not keep, and what they read as: unknown, no
-and no, so its first run compares digests as that version did."""
-_API_SOURCE = f"(?i)(?:^|{pl.escape_regex(SOURCES_SEPARATOR)})(?:{'|'.join(API_SCHEMES)})://"
+its sources (UTC, null when unknown), whether a provider API source gave (part of) its row,
+whether it has left the sources (its row is the last one they gave), and which provider APIs
+have given it (``mailchimp://a1b2``; null when unknown)."""
+_SINCE_EARLIER_VERSIONS = {LAST_CHANGED: None, FROM_API: False, LEFT_SOURCE: False, API_SOURCES: None}
+"""The snapshot's columns an earlier version did not keep, and what they read as: unknown, no,
+no and unknown, so its first run compares digests as that version did."""
+_API_SCHEME = f"(?:{'|'.join(API_SCHEMES)})://"
+_API_SOURCE = f"(?i)(?:^|{pl.escape_regex(SOURCES_SEPARATOR)}){_API_SCHEME}"
 """A ``sources`` cell (``uri:row`` entries) naming a row read from a provider API."""
+_API_SOURCE_NAME = f"(?i){_API_SCHEME}[^?#:|\\s]*"
+"""A provider API source in a ``sources`` cell, without its query, page or record
+(``mailchimp://a1b2`` of ``mailchimp://a1b2?since=…#page=1:17``)."""
+MARKETING = Outcome.MARKETING.value
+NON_MARKETING = Outcome.NON_MARKETING.value
 OPTED_OUT = Outcome.OPTED_OUT.value
 
 
@@ -334,16 +343,17 @@ def planned_state(plan: LoadPlan) -> pl.DataFrame:
     )
     return (
         planned.join(_lineage_state(plan), on="email", how="left", maintain_order="left")
-        .with_columns(pl.col(FROM_API).fill_null(False), pl.lit(False).alias(LEFT_SOURCE))
+        .with_columns(pl.col(FROM_API).fill_null(False), pl.lit(False).alias(LEFT_SOURCE), pl.col(API_SOURCES).fill_null([]))
         .select(pl.col(name).cast(dtype) for name, dtype in SNAPSHOT_SCHEMA.items())
     )
 
 
 def _lineage_state(plan: LoadPlan) -> pl.DataFrame:
-    """Each email of the plan's lineage with its ``last_changed`` and ``from_api``; none without
-    a lineage file, and no change time from a lineage without the column."""
+    """Each email of the plan's lineage with its ``last_changed``, ``from_api`` and
+    ``api_sources``; none without a lineage file, and no change time from a lineage without the
+    column."""
     if not plan.lineage_path.exists():
-        return pl.DataFrame(schema={name: SNAPSHOT_SCHEMA[name] for name in ("email", LAST_CHANGED, FROM_API)})
+        return pl.DataFrame(schema={name: SNAPSHOT_SCHEMA[name] for name in ("email", LAST_CHANGED, FROM_API, API_SOURCES)})
     lineage = pl.scan_csv(plan.lineage_path, infer_schema=False, glob=False)
     changed = (
         pl.col(LAST_CHANGED).str.to_datetime(LAST_CHANGED_FORMAT, time_unit="us", strict=False)
@@ -351,10 +361,13 @@ def _lineage_state(plan: LoadPlan) -> pl.DataFrame:
         else pl.lit(None, SNAPSHOT_SCHEMA[LAST_CHANGED])
     )
     from_api = pl.col(SOURCES).str.contains(_API_SOURCE).fill_null(False)
+    api_sources = pl.col(SOURCES).str.extract_all(_API_SOURCE_NAME).list.unique().list.sort()
     return (
         # The planned emails are read as the load sends them (``normalise_email``): so is the
         # lineage's, which the CSV holds neutralised (``'+gone@example.com``).
-        lineage.select(normalised_emails(pl.col("email")).alias("email"), changed.alias(LAST_CHANGED), from_api.alias(FROM_API))
+        lineage.select(
+            normalised_emails(pl.col("email")).alias("email"), changed.alias(LAST_CHANGED), from_api.alias(FROM_API), api_sources.alias(API_SOURCES)
+        )
         .unique("email", keep="first")
         .collect()
     )
@@ -394,6 +407,9 @@ class Delta:
             API gave at a later change time: not sent, the API's row kept.
         older_than_sent: Emails planned from files alone at a change time before the one of
             the files' row the snapshot holds (sent by an earlier run): not sent, that row kept.
+        held_non_marketing: Emails a run reading a provider for its changes planned as
+            marketing that the snapshot holds as non-marketing from a provider API that did not
+            list them this time (:func:`_marketing_unheard`): not sent, that row kept.
         left_source: Emails the last run read that this run's sources lack (as far as it can
             tell): not sent, kept in the snapshot.
         left_share: ``left_source``'s share of the emails the last run read that this run
@@ -406,6 +422,7 @@ class Delta:
     kept_opted_out: frozenset[str]
     kept_newer_from_api: frozenset[str]
     older_than_sent: frozenset[str]
+    held_non_marketing: frozenset[str]
     left_source: frozenset[str]
     left_share: float
     next_snapshot: pl.DataFrame
@@ -425,6 +442,7 @@ class Delta:
             "kept_opted_out": len(self.kept_opted_out),
             "kept_newer_from_api": len(self.kept_newer_from_api),
             "older_than_sent": len(self.older_than_sent),
+            "held_non_marketing": len(self.held_non_marketing),
         }
         return {
             "planned_contacts": planned,
@@ -447,7 +465,9 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
             there, so only one whose snapshot row came from files alone counts as having left.
             Such a run also keeps, rather than sends, a contact planned from files alone whose
             snapshot row a provider API gave at a change time no older than the files'
-            (:func:`_newer_from_api`).
+            (:func:`_newer_from_api`), and a contact it plans as marketing that the snapshot holds
+            as non-marketing from a provider API that did not list it this time
+            (:func:`_marketing_unheard`).
     """
     previous = current_snapshot(previous) if previous is not None else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
     was_opted_out = previous.filter(pl.col("outcome") == OPTED_OUT)
@@ -455,13 +475,19 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
     contacts = planned.filter(pl.col("outcome") != OPTED_OUT)
     kept = contacts.join(was_opted_out, on="email", how="semi")
     never_opted_out = contacts.join(was_opted_out, on="email", how="anti")
-    newer_from_api = _newer_from_api(never_opted_out, previous) if changes_only else never_opted_out.select("email").clear()
+    nobody = never_opted_out.select("email").clear()
+    newer_from_api = _newer_from_api(never_opted_out, previous) if changes_only else nobody
     older = _older_than_sent(never_opted_out, previous)
-    held_back = pl.concat([newer_from_api, older])
+    unheard = _marketing_unheard(never_opted_out, previous) if changes_only else nobody
+    unheard = unheard.join(pl.concat([newer_from_api, older]), on="email", how="anti")
+    held_back = pl.concat([newer_from_api, older, unheard])
     changed = never_opted_out.join(held_back, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
     new_opt_outs = opted_out.join(was_opted_out, on="email", how="anti")
     # A row held back is not this run's state: the snapshot keeps the row it replaces (below).
     fresh = planned.join(was_opted_out, on="email", how="anti").join(held_back, on="email", how="anti")
+    if changes_only:
+        # The providers that did not list a contact this time still gave what the snapshot holds.
+        fresh = _with_earlier_api_sources(fresh, previous)
     unseen = previous.join(planned, on="email", how="anti")
     # A provider read for its changes only does not list who did not change: its contacts
     # cannot be told gone. Everyone else the sources lack has left them.
@@ -484,6 +510,7 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
         kept_opted_out=frozenset(kept["email"]),
         kept_newer_from_api=frozenset(newer_from_api["email"]),
         older_than_sent=frozenset(older["email"]),
+        held_non_marketing=frozenset(unheard["email"]),
         left_source=frozenset(left["email"]),
         left_share=left.height / read_last_run.height if read_last_run.height else 0.0,
         next_snapshot=next_snapshot,
@@ -504,6 +531,41 @@ def _newer_from_api(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFr
         previous: The snapshot, in this version's columns.
     """
     return _changed_before(contacts, previous.filter(pl.col(FROM_API)), pl.col(LAST_CHANGED) <= pl.col("_sent_changed"))
+
+
+def _marketing_unheard(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """The emails of ``contacts`` planned as marketing that the snapshot holds as non-marketing
+    from a provider API that did not list them this time (a snapshot row whose providers are
+    unknown, an earlier version's: from a provider, now planned from files alone).
+
+    A run that reads a provider for its changes only plans a contact from the sources that
+    listed it: a provider that did not (nothing changed there) still says what it said, and a
+    migration would merge it in, the most restrictive outcome winning. Planned from the others
+    alone, a contact that provider keeps from marketing (transactional at Mailchimp, no
+    permission at Constant Contact) would be sent as marketing. Held back, the snapshot keeps
+    the row that provider's merge gave, until it lists the contact again.
+
+    Args:
+        contacts: Planned contacts (:data:`SNAPSHOT_SCHEMA`).
+        previous: The snapshot, in this version's columns.
+    """
+    earlier = previous.filter(pl.col("outcome") == NON_MARKETING).select(
+        "email", pl.col(API_SOURCES).alias("_earlier_apis"), pl.col(FROM_API).alias("_earlier_from_api")
+    )
+    unlisted = (
+        pl.when(pl.col("_earlier_apis").is_null())
+        .then(pl.col("_earlier_from_api") & pl.col(FROM_API).not_())
+        .otherwise(pl.col("_earlier_apis").list.set_difference(pl.col(API_SOURCES)).list.len() > 0)
+    )
+    return contacts.filter(pl.col("outcome") == MARKETING).join(earlier, on="email").filter(unlisted).select("email")
+
+
+def _with_earlier_api_sources(planned: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """``planned`` whose ``api_sources`` also name the providers its snapshot row names."""
+    earlier = previous.select("email", pl.col(API_SOURCES).alias("_earlier_apis"))
+    joined = planned.join(earlier, on="email", how="left", maintain_order="left")
+    merged = pl.concat_list(pl.col(API_SOURCES), pl.col("_earlier_apis").fill_null([])).list.unique().list.sort()
+    return joined.with_columns(merged.alias(API_SOURCES)).drop("_earlier_apis")
 
 
 def _older_than_sent(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tasks.import_files import by_outcome, write_plan
 from tasks.load.plan import read_plan
 from tasks.output import OutputFolder
 from tasks.sync import (
+    API_SOURCES,
     LEFT_SOURCE_WARNING_SHARE,
     SNAPSHOT_SCHEMA,
     WATERMARK_OVERLAP,
@@ -44,9 +46,9 @@ T1, T2, T3 = datetime(2026, 1, 5, 9, 0), datetime(2026, 3, 1, 10, 30), datetime(
 
 
 def state(*rows: tuple) -> pl.DataFrame:
-    """Snapshot rows: ``(email, outcome, digest)``, optionally with ``last_changed``, ``from_api``
-    and ``left_source``."""
-    unsaid = (None, False, False)
+    """Snapshot rows: ``(email, outcome, digest)``, optionally with ``last_changed``, ``from_api``,
+    ``left_source`` and ``api_sources``."""
+    unsaid = (None, False, False, [])
     padded = [(*row, *unsaid[len(row) - 3 :]) for row in rows]
     return pl.DataFrame(padded, schema=SNAPSHOT_SCHEMA, orient="row")
 
@@ -92,7 +94,7 @@ def test_only_new_or_changed_contacts_and_new_opt_outs_are_sent():
     assert delta.opt_outs == {"e@x.com"}
     assert delta.counts(5) == {
         "planned_contacts": 5, "new_opt_outs": 1, "new_or_changed_contacts": 2, "kept_opted_out": 0, "kept_newer_from_api": 0,
-        "older_than_sent": 0, "unchanged": 2, "left_source": 0,
+        "older_than_sent": 0, "held_non_marketing": 0, "unchanged": 2, "left_source": 0,
     }
 
 
@@ -380,7 +382,9 @@ def test_a_files_row_changed_after_the_apis_is_sent(tmp_path):
     delta = diff(second, snapshot, changes_only=True)
 
     assert delta.contacts == {"x@x.com"}
-    assert delta.next_snapshot.rows() == second.rows()
+    # The file's row, and the provider that gave the last one still named: it did not list it.
+    assert delta.next_snapshot.drop(API_SOURCES).rows() == second.drop(API_SOURCES).rows()
+    assert delta.next_snapshot[API_SOURCES].to_list() == [["mailchimp://a1b2"]]
 
 
 def test_without_a_change_time_on_either_side_the_digests_decide():
@@ -413,10 +417,10 @@ def test_a_snapshot_an_earlier_version_kept_is_read_as_having_no_change_times(tm
 
     assert delta.contacts == {"a@x.com"} and delta.kept_opted_out == {"c@x.com"}
     assert delta.next_snapshot.schema == pl.Schema(SNAPSHOT_SCHEMA)
-    assert delta.next_snapshot.filter(pl.col("email") == "c@x.com").rows() == [("c@x.com", "opted_out", "u", None, False, False)]
+    assert delta.next_snapshot.filter(pl.col("email") == "c@x.com").rows() == [("c@x.com", "opted_out", "u", None, False, False, None)]
     assert snapshot_after(delta, previous, failed={"a@x.com"}).sort("email").rows() == [
-        ("a@x.com", "marketing", "1", None, False, False), ("b@x.com", "marketing", "1", T1, True, False),
-        ("c@x.com", "opted_out", "u", None, False, False),
+        ("a@x.com", "marketing", "1", None, False, False, None), ("b@x.com", "marketing", "1", T1, True, False, []),
+        ("c@x.com", "opted_out", "u", None, False, False, None),
     ]
 
 
@@ -427,3 +431,59 @@ def test_a_plan_with_no_row_has_an_empty_planned_state_and_nothing_to_send(tmp_p
     assert planned.height == 0 and planned.schema["email"] == pl.String
     delta = diff(planned, None)
     assert not delta.opt_outs and not delta.contacts
+
+
+CC_ROW = "constantcontact://contacts?since=2026-03-01T08:00:05Z:4"
+
+
+@pytest.mark.parametrize(
+    ("first_sources", "then_sources"),
+    [
+        # A file says subscribed, Mailchimp transactional: the file alone again (Mailchimp
+        # listed no change) must not make the contact marketing.
+        (f"{FILE_ROW} | {API_ROW}", FILE_ROW),
+        # Mailchimp subscribed, Constant Contact no permission: Mailchimp alone again.
+        (f"{API_ROW} | {CC_ROW}", API_ROW),
+    ],
+    ids=["file-and-api", "two-apis"],
+)
+def test_a_contact_a_provider_kept_from_marketing_is_not_made_marketing_by_the_others_alone(tmp_path, first_sources, then_sources):
+    first = planned(tmp_path / "1", ("x@x.com", "Xavi", T2, first_sources)).with_columns(pl.lit("non_marketing").alias("outcome"))
+    snapshot = diff(first, None).next_snapshot
+    again = planned(tmp_path / "2", ("x@x.com", "Xavier", T3, then_sources))
+
+    delta = diff(again, snapshot, changes_only=True)
+
+    assert delta.contacts == set() and delta.held_non_marketing == {"x@x.com"}
+    assert (delta.counts(1)["held_non_marketing"], delta.counts(1)["unchanged"]) == (1, 0)
+    assert delta.next_snapshot.rows() == snapshot.rows()
+    # A run that read every source merges them all: it decides.
+    assert diff(again, snapshot).contacts == {"x@x.com"}
+
+
+def test_a_provider_listing_the_contact_again_may_make_it_marketing(tmp_path):
+    # Pending at Mailchimp, then subscribed: Mailchimp lists the change, and is the only provider.
+    first = planned(tmp_path / "1", ("x@x.com", "Xavi", T2, API_ROW)).with_columns(pl.lit("non_marketing").alias("outcome"))
+    again = planned(tmp_path / "2", ("x@x.com", "Xavi", T3, API_ROW))
+
+    delta = diff(again, diff(first, None).next_snapshot, changes_only=True)
+
+    assert delta.contacts == {"x@x.com"} and delta.held_non_marketing == set()
+
+
+def test_the_providers_that_gave_a_contact_are_remembered_across_runs_that_do_not_list_it(tmp_path):
+    first = planned(tmp_path / "1", ("x@x.com", "Xavi", T1, f"{API_ROW} | {CC_ROW}")).with_columns(pl.lit("non_marketing").alias("outcome"))
+    # Mailchimp alone lists a non-marketing change: Constant Contact's part is still remembered.
+    second = planned(tmp_path / "2", ("x@x.com", "Xavier", T2, API_ROW)).with_columns(pl.lit("non_marketing").alias("outcome"))
+    after_second = diff(second, diff(first, None).next_snapshot, changes_only=True).next_snapshot
+    third = planned(tmp_path / "3", ("x@x.com", "Xavier", T3, API_ROW))
+
+    assert after_second[API_SOURCES].to_list() == [["constantcontact://contacts", "mailchimp://a1b2"]]
+    assert diff(third, after_second, changes_only=True).held_non_marketing == {"x@x.com"}
+
+
+def test_an_earlier_versions_snapshot_holds_a_providers_non_marketing_row_from_files_alone():
+    previous = state(("x@x.com", "non_marketing", "1", T2, True)).with_columns(pl.lit(None, pl.List(pl.String)).alias(API_SOURCES))
+    from_files = state(("x@x.com", "marketing", "2", T3, False))
+
+    assert diff(from_files, previous, changes_only=True).held_non_marketing == {"x@x.com"}
