@@ -26,7 +26,7 @@ from typing import IO
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from tasks.errors import InputError
+from tasks.errors import InputError, LoadError
 
 NOT_A_FOLDER = (FileExistsError, NotADirectoryError)
 """What creating a folder raises where a file (or a device) already holds the name or a parent's."""
@@ -44,6 +44,32 @@ STORAGE_CLIENT_PROBLEMS = {
 }
 """What an object store's client error means, by its class name: the clients (botocore, ...) are
 imported only by the file systems that use them."""
+
+
+SCHEME_ALIASES = {"s3a": "s3", "gcs": "gs", "abfs": "az", "abfss": "az"}
+"""URL schemes fsspec serves with the same filesystem as another (s3fs registers ``s3`` and
+``s3a``, gcsfs ``gs`` and ``gcs``, adlfs ``az``, ``abfs`` and ``abfss``): the same folder."""
+
+
+def normalised_output_url(output_url: str) -> str:
+    """A remote output folder's URL, spelled one way for every way of writing the same folder.
+
+    A trailing slash, repeated slashes (``s3://bucket//run-1``), ``.`` segments and a scheme's
+    alias (``s3a://``) do not make another output: a rerun spelling it differently must find
+    the same output, load state and lease, or it sends everything again (and two runs on two
+    machines, each holding its own spelling, would load at once).
+
+    Args:
+        output_url: The output folder as given (an fsspec URL such as ``s3://bucket/run-1/``).
+
+    Returns:
+        ``scheme://segment/segment`` (``s3://bucket/run-1``); text without a scheme, unchanged.
+    """
+    scheme, separator, rest = output_url.partition("://")
+    if not separator:
+        return output_url
+    segments = [segment for segment in rest.split("/") if segment not in ("", ".")]
+    return f"{SCHEME_ALIASES.get(scheme, scheme)}://{'/'.join(segments)}"
 
 
 @contextmanager
@@ -72,6 +98,28 @@ def written_whole(location: str | Path, mode: str = "w") -> Iterator[IO]:
     fs.mv(partial, path)
 
 
+@contextmanager
+def record_kept(location: str | Path) -> Iterator[None]:
+    """Read or write a load's record at ``location`` (a path or fsspec URL): a failure of the
+    storage (a 500, access denied, no answer) stops the load in one line rather than pass for a
+    record never written, which would send its step again (an import twice). A record not found
+    (``FileNotFoundError``) or not readable as one (``ValueError``, ``KeyError``) is the caller's.
+
+    Raises:
+        LoadError: The storage failed (one line: which record, why, and that a rerun resumes).
+    """
+    try:
+        yield
+    except (FileNotFoundError, ValueError, KeyError):
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure of the storage: its client's classes vary
+        path = fsspec.core.url_to_fs(str(location))[1]
+        raise LoadError(
+            f"{location}: cannot read or write the load's record ({storage_problem(error, path)}): run again once the "
+            "storage answers; what is done is kept"
+        ) from None
+
+
 class OutputFolder:
     """Where a run writes its report, rejects and import files.
 
@@ -91,6 +139,11 @@ class OutputFolder:
     def __init__(self, url: str, storage_options: dict | None = None) -> None:
         self.url = url
         self._fs, self._root = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        if not isinstance(self._fs, LocalFileSystem):
+            # By one spelling (normalised_output_url): its files, its load's records and its
+            # lease are where every spelling of it finds them.
+            self.url = normalised_output_url(url)
+            self._root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))[1]
         if isinstance(self._fs, LocalFileSystem):
             self.local = Path(self._root)
             self._remote = False

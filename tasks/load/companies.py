@@ -57,7 +57,7 @@ from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back
 from tasks.load.resume import leave_unrecorded
 from tasks.load.retry import HttpError, describe
-from tasks.output import written_whole
+from tasks.output import record_kept, written_whole
 
 FREE_MAIL_DOMAINS = frozenset(
     line.strip()
@@ -113,9 +113,10 @@ class CompanyJournal:
         fs, folder = fsspec.core.url_to_fs(self.directory)
         earlier = f"{folder}/{self.key}.jsonl"
         # The earlier version's file first, the rest in the order written; fetched together.
-        paths = sorted(fs.glob(f"{folder}/{self.key}*.jsonl"), key=lambda path: (path != earlier, path))
+        with record_kept(self.directory):
+            paths = sorted(fs.glob(f"{folder}/{self.key}*.jsonl"), key=lambda path: (path != earlier, path))
+            contents = fs.cat(paths) if paths else {}
         self.files = len(paths)
-        contents = fs.cat(paths) if paths else {}
         for path in paths:
             for line in contents[path].decode("utf-8").splitlines():
                 try:
@@ -130,7 +131,8 @@ class CompanyJournal:
         if self.directory is None or not created:
             return
         self.files += 1
-        with written_whole(f"{self.directory}/{self.key}-{self.files:06d}.jsonl") as handle:
+        location = f"{self.directory}/{self.key}-{self.files:06d}.jsonl"
+        with record_kept(location), written_whole(location) as handle:
             handle.writelines(json.dumps({DOMAIN: domain, "id": company_id}) + "\n" for domain, company_id in created.items())
 
 

@@ -53,7 +53,7 @@ from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.optouts import normalise_email, read_opt_out_emails
 from tasks.load.plan import LoadPlan, iter_column, tie_back
 from tasks.load.retry import HttpError, describe
-from tasks.output import written_whole
+from tasks.output import record_kept, written_whole
 from tasks.privacy import mask_emails_in
 
 _LISTS_PATH = "/crm/v3/lists"
@@ -99,10 +99,11 @@ class ListJournal:
         """The list id recorded for a planned list, if any."""
         if self.directory is None:
             return None
+        location = self._location(planned)
         try:
-            with fsspec.open(self._location(planned), "r", encoding="utf-8") as handle:
+            with record_kept(location), fsspec.open(location, "r", encoding="utf-8") as handle:
                 return json.load(handle)["list_id"]
-        except (OSError, ValueError, KeyError):
+        except (FileNotFoundError, ValueError, KeyError):
             return None
 
     def recorded(self) -> list[str]:
@@ -112,12 +113,13 @@ class ListJournal:
             return []
         fs, folder = fsspec.core.url_to_fs(self.directory)
         ids = []
-        for path in sorted(fs.glob(f"{folder}/*.json")):
-            try:
-                with fs.open(path, "r", encoding="utf-8") as handle:
-                    ids.append(str(json.load(handle)["list_id"]))
-            except (OSError, ValueError, KeyError):
-                continue
+        with record_kept(self.directory):
+            for path in sorted(fs.glob(f"{folder}/*.json")):
+                try:
+                    with fs.open(path, "r", encoding="utf-8") as handle:
+                        ids.append(str(json.load(handle)["list_id"]))
+                except (FileNotFoundError, ValueError, KeyError):
+                    continue
         return list(dict.fromkeys(ids))
 
     def record(self, planned: dict[str, Any], list_id: str) -> None:
@@ -125,7 +127,8 @@ class ListJournal:
         a kill never leaves half a file)."""
         if self.directory is None:
             return
-        with written_whole(self._location(planned)) as handle:
+        location = self._location(planned)
+        with record_kept(location), written_whole(location) as handle:
             json.dump({"list_id": list_id}, handle)
 
 

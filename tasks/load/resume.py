@@ -76,7 +76,7 @@ from prefect.transactions import get_transaction
 from tasks.errors import InputError, LoadError
 from tasks.load.client import HubSpotPortal
 from tasks.load.plan import LoadPlan
-from tasks.output import storage_problem, written_whole
+from tasks.output import normalised_output_url, record_kept, storage_problem, written_whole
 
 STATE_FOLDER = ".onramp-load"
 PORTAL_FILE = "portals.json"
@@ -85,9 +85,6 @@ PORTAL_FILE = "portals.json"
 of, the token's ``HubSpotPortal.identity`` (a hash)."""
 LOCK_FILE = "load.lock"
 """In a work folder: the file a load holds locked (``flock``) while it runs, saying which run."""
-SCHEME_ALIASES = {"s3a": "s3", "gcs": "gs", "abfs": "az", "abfss": "az"}
-"""URL schemes fsspec serves with the same filesystem as another (s3fs registers ``s3`` and
-``s3a``, gcsfs ``gs`` and ``gcs``, adlfs ``az``, ``abfs`` and ``abfss``): the same folder."""
 OPT_OUTS = "opt-outs"
 """The step name of an opt-out file (``tasks/load/run.py`` caches it so)."""
 IMPORTS = "imports"
@@ -238,15 +235,16 @@ def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:
     record = f"{str(folder).rstrip('/')}/{PORTAL_FILE}"
     claimed: dict[str, str | dict[str, Any]] = {}
     fs, path = fsspec.core.url_to_fs(record)
-    if fs.exists(path):
-        with fs.open(path, "r", encoding="utf-8") as handle:
-            claimed = json.load(handle)
+    with record_kept(record):
+        if fs.exists(path):
+            with fs.open(path, "r", encoding="utf-8") as handle:
+                claimed = json.load(handle)
     claim = claimed.get(portal.url)
     ours = _claim_of(portal)
     # No claim yet, or this token's own hash: the folder is this portal's (its id when known).
     if claim is None or claim == portal.identity:
         if claim != ours:
-            with written_whole(record) as handle:
+            with record_kept(record), written_whole(record) as handle:
                 json.dump({**claimed, portal.url: ours}, handle)
         return
     if isinstance(claim, str):
@@ -277,26 +275,6 @@ def _claim_of(portal: HubSpotPortal) -> str | dict[str, Any]:
     if details is None:
         return portal.identity
     return {"portal_id": details.portal_id, "account_type": details.account_type}
-
-
-def normalised_output_url(output_url: str) -> str:
-    """A remote output folder's URL, spelled one way for every way of writing the same folder.
-
-    A trailing slash, repeated slashes (``s3://bucket//run-1``), ``.`` segments and a scheme's
-    alias (``s3a://``) do not make another output: a rerun spelling it differently must find
-    the same load state, or it sends everything again.
-
-    Args:
-        output_url: The output folder as given (an fsspec URL such as ``s3://bucket/run-1/``).
-
-    Returns:
-        ``scheme://segment/segment`` (``s3://bucket/run-1``); text without a scheme, unchanged.
-    """
-    scheme, separator, rest = output_url.partition("://")
-    if not separator:
-        return output_url
-    segments = [segment for segment in rest.split("/") if segment not in ("", ".")]
-    return f"{SCHEME_ALIASES.get(scheme, scheme)}://{'/'.join(segments)}"
 
 
 def _state_name(text: str) -> str:
@@ -523,14 +501,16 @@ class ImportJournal:
 
     def read(self, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
         """The file's record: ``{}``, ``{"name", "intent_at"}`` or that with ``import_id``."""
+        location = self._location(plan, entry)
         try:
-            with fsspec.open(self._location(plan, entry), "r", encoding="utf-8") as handle:
+            with record_kept(location), fsspec.open(location, "r", encoding="utf-8") as handle:
                 return json.load(handle)
-        except (OSError, ValueError):
+        except (FileNotFoundError, ValueError):
             return {}
 
     def _write(self, plan: LoadPlan, entry: dict[str, Any], record: dict[str, Any]) -> None:
-        with written_whole(self._location(plan, entry)) as handle:
+        location = self._location(plan, entry)
+        with record_kept(location), written_whole(location) as handle:
             json.dump(record, handle)
 
     def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str, at_ms: int | None = None) -> None:

@@ -493,15 +493,16 @@ def _settled(future: PrefectFuture) -> State:
 
 def _gather(futures: dict[PrefectFuture, tuple[str, dict[str, Any]]], progress: LoadProgress, log: StepLog) -> list[dict[str, Any]]:
     """Wait for every step (each future's ``(step, plan entry)``); results in submission order.
-    Every step is let finish (and so be cached) before the first step's :class:`LoadError`, if
-    any, is raised."""
+    Every step is let finish (and so be cached) before the first step's error, if any, is raised
+    (a :class:`LoadError`; another, a bug, too: the load must not end, and its output be let go,
+    while steps still send)."""
     results: dict[str, dict[str, Any]] = {}
     failures: list[BaseException] = []
     for future in as_completed(list(futures)):
         _step, entry = futures[future]
         try:
             results[entry["file"]] = future.result()
-        except LoadError as error:
+        except Exception as error:  # noqa: BLE001 - raised once every other step has finished
             failures.append(error)
             continue
         progress.step_done(entry["file"], int(entry.get("rows") or 0))

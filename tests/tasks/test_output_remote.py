@@ -235,3 +235,15 @@ def test_a_whole_write_to_a_bucket_lands_as_one_object_and_a_failed_one_leaves_t
 )
 def test_a_storage_problem_is_said_in_a_few_words_naming_no_endpoint(error, said):
     assert storage_problem(error, "outputs/run-1/report.json") == said
+
+
+def test_every_spelling_of_a_remote_output_is_one_folder_and_a_local_url_is_left_as_it_is(aws_environment, s3_server, tmp_path):
+    for spelling in (f"s3://{s3_server.bucket}//spelled/./run/", f"s3a://{s3_server.bucket}/spelled/run"):
+        with OutputFolder(spelling) as out:
+            out.path("report.json").write_text("{}", encoding="utf-8")
+            out.publish()
+        assert out.url == f"s3://{s3_server.bucket}/spelled/run"
+    fs = fsspec.filesystem("s3")
+    assert fs.find(f"{s3_server.bucket}/spelled", refresh=True) == [f"{s3_server.bucket}/spelled/run/report.json"]
+    local = OutputFolder(f"file://{tmp_path}/out")
+    assert (local.url, local.local) == (f"file://{tmp_path}/out", tmp_path / "out")

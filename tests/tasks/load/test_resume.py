@@ -8,6 +8,7 @@ from pathlib import Path
 
 import fsspec
 import pytest
+import s3fs
 from prefect.settings import PREFECT_HOME, temporary_settings
 
 from tasks.load.dryrun import CREATE, UNCHANGED, UPDATE, contact_action, dry_run, same_value
@@ -16,7 +17,10 @@ from tasks.load.plan import read_plan
 from tasks.load.reconcile import reconcile
 from tasks.errors import LoadError
 from tasks.load.client import ACCOUNT_INFO_PATH, HubSpotPortal
-from tasks.load.resume import PORTAL_FILE, ImportJournal, LoadState, claim_state, load_state, normalised_output_url, step_key
+from tasks.load.companies import CompanyJournal
+from tasks.load.lists import ListJournal
+from tasks.load.resume import PORTAL_FILE, ImportJournal, LoadState, claim_state, load_state, step_key
+from tasks.output import normalised_output_url
 from tasks.load.run import contacts_path, load_plan, progress_line
 from tests.tasks.load.conftest import TOKEN, count_requests
 from tests.tasks.load.plans import write_plan
@@ -290,3 +294,31 @@ def test_a_contact_opted_out_in_hubspot_that_a_marketing_file_names_is_shown_by_
     m0 = emulator.portal.find("0-1", "email", "m0@example.com")
     assert m0.properties.get("hs_marketable_status") != "true"
     assert "m0@" not in str(load["kept_non_marketing_opted_out"])
+
+
+def test_records_the_storage_cannot_read_or_write_stop_the_load_in_one_line(tmp_path, monkeypatch, portal):
+    # A record that cannot be read must not pass for one never written: the import would be
+    # submitted again, the list made again.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    s3fs.S3FileSystem.clear_instance_cache()
+    plan = small_plan(tmp_path)
+    records = "s3://out-of-reach/run/.onramp-load"
+    said = r"s3://out-of-reach/run/\.onramp-load/\S+: cannot read or write the load's record \(cannot reach the storage .*\): run again"
+    journal = ImportJournal(records, portal.url)
+    lists = ListJournal(records, portal.url)
+    attempts = [
+        lambda: journal.read(plan, plan.imports[0]),
+        lambda: journal.intend(plan, plan.imports[0], "import"),
+        lambda: lists.read({"name": "a list"}),
+        lambda: lists.recorded(),
+        lambda: lists.record({"name": "a list"}, "7"),
+        lambda: CompanyJournal(records, portal.url),
+        lambda: claim_state(records, portal),
+    ]
+    for attempt in attempts:
+        with pytest.raises(LoadError, match=said):
+            attempt()
+    s3fs.S3FileSystem.clear_instance_cache()
