@@ -41,10 +41,12 @@ from schemas.params import (
     NAMES_ONLY,
     VALUE_ERROR_PREFIX,
     EnvironmentVariableName,
+    Location,
     SourceCredentials,
     secret_block_name,
 )
 from tasks.errors import InputError
+from tasks.extract.locations import check_location
 
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 # Validation context key: whether the run sends accounts to a deployment's workers.
@@ -171,7 +173,7 @@ class AccountSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", **NAMES_ONLY)
 
     name: str = Field(pattern=ACCOUNT_NAME_PATTERN, description="Lowercase name; the account's output folder.")
-    sources: list[str] = Field(min_length=1, description="Export zips, folders, CSVs (paths or URLs) or provider APIs.")
+    sources: list[Location] = Field(min_length=1, description="Export zips, folders, CSVs (paths or URLs) or provider APIs.")
     portal: PortalSpec = Field(default_factory=PortalSpec)
     source_credentials: SourceCredentialsSpec = Field(
         default_factory=SourceCredentialsSpec,
@@ -182,6 +184,15 @@ class AccountSpec(BaseModel):
     @field_validator("sources")
     @classmethod
     def _beside_the_manifest(cls, sources: list[str], info: ValidationInfo) -> list[str]:
+        # Refused as a single command refuses them, before they become the accounts' run
+        # parameters (kept in Prefect's database): a credential in a URL, an unknown scheme.
+        # A blank one is refused by its type first: beside the manifest it would be the
+        # manifest's own folder, every other account's exports in it.
+        for source in sources:
+            try:
+                check_location(source)
+            except InputError as refused:
+                raise ValueError(str(refused)) from None
         # A relative path means the same files wherever the command is run from, as in any
         # file that names others: beside the manifest.
         manifest = (info.context or {}).get(MANIFEST_URI)

@@ -46,6 +46,13 @@ def test_a_manifest_lists_accounts_with_where_their_tokens_are(tmp_path):
         (GOOD.replace("name: initech", "name: acme"), 1, "repeated: acme"),
         (GOOD.replace("portal: {token_secret", "portl: {token_secret"), 7, "accounts.1: unknown key 'portl' (did you mean 'portal'?)"),
         ("accounts: [\n", 2, "not valid YAML"),
+        # Beside the manifest a blank source was its folder: every other account's exports.
+        (GOOD.replace("[/data/initech.zip]", '[""]'), 9, "accounts.2.sources.0: blank"),
+        (GOOD.replace("[/data/initech.zip]", "['  ']"), 9, "accounts.2.sources.0: blank"),
+        # Refused as a command refuses it, before it is kept among a run's parameters.
+        (GOOD.replace("/data/globex-old.zip", "https://agency:SeCrEt123@files.example.com/g.zip"), 6,
+         "https://***@files.example.com/g.zip: the URL carries a credential"),
+        (GOOD.replace("/data/globex-old.zip", "ftp://files.example.com/g.zip"), 6, "unsupported location scheme 'ftp'"),
     ],
 )
 def test_a_bad_manifest_names_the_line_and_the_problem(tmp_path, text, line, fragment):
@@ -55,7 +62,7 @@ def test_a_bad_manifest_names_the_line_and_the_problem(tmp_path, text, line, fra
     message = str(caught.value)
     assert message.startswith(f"{uri}:{line}: ")
     assert fragment in message
-    assert "\n" not in message
+    assert "\n" not in message and "SeCrEt123" not in message
 
 
 def test_a_missing_manifest_is_an_input_error(tmp_path):
