@@ -28,6 +28,7 @@ cancelled; a started one is waited for however long it takes. When the parent st
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -57,6 +58,8 @@ from flows.console import quiet_if_the_command_asked
 from schemas.manifest import AccountSpec, AccountsParameters, account_output
 from schemas.params import MigrationParameters
 from tasks.errors import InputError, LoadError
+from tasks.extract.api_settings import api_scheme
+from tasks.extract.locations import CHAIN_SEPARATOR
 from tasks.load.log import get_logger
 from tasks.load.portals import check_one_portal_each
 from tasks.load.resume import unfinished_imports
@@ -133,6 +136,34 @@ def manifest_entry(account: AccountSpec) -> dict:
     }
 
 
+def source_files(sources: list[str]) -> str | None:
+    """What the account's exports are now: a hash of each file's name, size and version (its
+    modification time, or an object store's ETag) under every source read from files; a
+    provider API's contacts are not files (an ongoing change is what ``onramp sync`` is for).
+
+    A fresh export dropped at the same path (someone unsubscribed since) is another migration:
+    the account runs again, though its manifest entry did not change. None when a source cannot
+    be looked at now (missing, no credentials): the account runs again and says why itself.
+
+    Args:
+        sources: The account's sources, as its manifest gives them.
+    """
+    listed = []
+    try:
+        for source in sources:
+            if api_scheme(source):
+                continue
+            fs, root = fsspec.core.url_to_fs(source.split(CHAIN_SEPARATOR, 1)[0])
+            files = fs.find(root, detail=True) if fs.isdir(root) else {root: fs.info(root)}
+            listed += [
+                [name, info.get("size"), str(info.get("ETag") or info.get("mtime") or info.get("LastModified"))]
+                for name, info in sorted(files.items())
+            ]
+    except Exception:  # noqa: BLE001 - whatever stops a look now stops the run, which says it
+        return None
+    return hashlib.sha256(json.dumps(listed).encode()).hexdigest()
+
+
 def recorded_entry(output: str) -> dict | None:
     """The manifest entry the account's last finished run migrated, if recorded."""
     return _read_account_json(output, MANIFEST_ENTRY_FILE)
@@ -157,6 +188,8 @@ def why_run_again(recorded: dict | None, entry: dict, unfinished: int = 0) -> st
     """
     if recorded is None:
         return "no record says which sources and portal it was for"
+    if "source_files" in entry and entry["source_files"] is None:
+        return "its source files cannot be looked at from here"
     if unfinished:
         return f"{unfinished} of its import(s) did not finish"
     changed = [part.replace("_", " ") for part in entry if recorded.get(part) != entry[part]]
@@ -402,7 +435,7 @@ def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | N
     """
     quiet_if_the_command_asked()
     out = account_output(output, account)
-    entry = manifest_entry(account)
+    entry = {**manifest_entry(account), "source_files": source_files(account.sources)}
     done = finished_report(out)
     if done is not None:
         again = why_run_again(recorded_entry(out), entry, unfinished_imports(done["load"]))

@@ -34,6 +34,7 @@ from flows.accounts import (
     run_on_a_worker,
     settled,
     task_runner_for,
+    source_files,
     why_run_again,
 )
 from schemas.manifest import AccountSpec, AccountsParameters
@@ -142,7 +143,7 @@ def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_ch
     third = migrate_accounts(params)
 
     assert {a["name"]: a["status"] for a in third["accounts"]} == {"acme": "migrated", "globex": "skipped", "initech": "migrated"}
-    assert "account acme finished in an earlier run, but its sources changed since: migrated again" in caplog.messages
+    assert "account acme finished in an earlier run, but its sources and source files changed since: migrated again" in caplog.messages
     assert (out / "globex" / "report.json").read_bytes() == finished_reports["globex"]
     third_reports = reports_of(out, "acme", "initech")
     assert third_reports["acme"]["rows_read"] == 50
@@ -150,6 +151,15 @@ def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_ch
     assert writes(hubs["acme"]) + writes(hubs["initech"]) - writes_before >= imports_and_opt_outs
     assert third["failed"] == []
     assert third["totals"]["rows_read"] == 50 + reports["globex"]["rows_read"] + 50
+
+    # A fresh export dropped at globex's path (someone unsubscribed since): another migration,
+    # though its manifest entry did not change.
+    write_export(tmp_path / "globex.zip", rows=45, seed=9)
+    fourth = migrate_accounts(params)
+
+    assert {a["name"]: a["status"] for a in fourth["accounts"]} == {"acme": "skipped", "globex": "migrated", "initech": "skipped"}
+    assert "account globex finished in an earlier run, but its source files changed since: migrated again" in caplog.messages
+    assert reports_of(out, "globex")["globex"]["rows_read"] == 45
 
 
 def test_threads_run_as_many_accounts_at_once_as_allowed():
@@ -483,6 +493,18 @@ def test_an_account_finished_for_its_entry_is_not_run_again_whatever_only_change
     assert why_run_again(manifest_entry(ACME), manifest_entry(same)) is None
     assert why_run_again(json.loads(json.dumps(manifest_entry(ACME))), manifest_entry(ACME)) is None
     assert why_run_again(None, manifest_entry(ACME)) == "no record says which sources and portal it was for"
+
+
+def test_an_account_whose_source_files_cannot_be_looked_at_runs_again(tmp_path):
+    export = tmp_path / "acme.zip"
+    export.write_bytes(b"PK")
+    entry = manifest_entry(ACME) | {"source_files": source_files([str(export)])}
+    assert entry["source_files"] == source_files([str(tmp_path)]) is not None
+    assert why_run_again(entry, entry) is None
+    unseen = manifest_entry(ACME) | {"source_files": source_files([str(tmp_path / "gone.zip")])}
+    assert why_run_again(unseen, unseen) == "its source files cannot be looked at from here"
+    # A provider API's contacts are no files: its account is compared by its entry alone.
+    assert source_files(["mailchimp://a1b2"]) == source_files([])
 
 
 FAILED_ROWS_REPORT = REPORT | {"load": {"rows_failed": 3, "rows_with_value_errors": 33, "companies": {"not_associated": 2},
