@@ -129,11 +129,14 @@ def _missing_folders(output: str) -> list[Path]:
 
 
 def _fail(message: str, status: int) -> int:
-    # A file or member name may hold a newline or a terminal escape: the message stays one
-    # line of plain text whatever the input.
-    line = "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
-    print(f"onramp: error: {line}", file=sys.stderr)
+    print(f"onramp: error: {_one_line(message)}", file=sys.stderr)
     return status
+
+
+def _one_line(message: str) -> str:
+    """``message`` as one line of plain text: a file or member name may hold a newline or a
+    terminal escape."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -444,7 +447,7 @@ def _run_migrate_accounts(args: argparse.Namespace) -> int:
 
     rollup = _in_engine(migrate_accounts, params)
     for account in rollup["accounts"]:
-        detail = account["error"] if account["error"] else _load_counts(account["ledger"])
+        detail = _one_line(account["error"]) if account["error"] else _load_counts(account["ledger"])
         print(f"  {account['name']:<20} {account['status']:<9} {detail}")
     totals = rollup["totals"]
     print(f"{len(rollup['accounts'])} account(s), {len(rollup['failed'])} failed; {_load_counts(totals)}; "

@@ -23,7 +23,7 @@ from schemas.params import MigrationParameters, PlanParameters
 from tasks.errors import InputError, LoadError
 from tasks.extract.api_settings import api_scheme
 from tasks.extract.excel import split_sheet
-from tasks.extract.locations import check_location, check_portal_url
+from tasks.extract.locations import CHAIN_SEPARATOR, check_location, check_portal_url
 from tasks.extract.tables import ReadOptions, refuse_files_read_twice
 from tasks.import_files import PlanLimits
 from tasks.load.client import HubSpotPortal, resolve_token
@@ -63,7 +63,29 @@ def check_parameters(params: PlanParameters) -> None:
         check_portal_url(params.portal_url)
     check_run_overrides(params.consent_overrides)
     check_sources_reachable(params.sources)
+    check_output_apart(params.sources, params.output)
     check_remote_output(params.output)
+
+
+def check_output_apart(sources: list[str], output: str) -> None:
+    """Refuse a local output folder that is a source folder or inside one: the plan's own files
+    (import files, ``lineage.csv``, ``rejects.csv``) would be read as contacts by the next run.
+
+    Raises:
+        InputError: One line naming the output and the source folder it is in.
+    """
+    if "://" in output:
+        return
+    out = Path(output).expanduser().resolve()
+    for source in sources:
+        if "://" in source or CHAIN_SEPARATOR in source:
+            continue
+        folder = Path(source).expanduser().resolve()
+        if folder.is_dir() and (out == folder or folder in out.parents):
+            raise InputError(
+                output, f"the output folder is inside the source folder {source}: the next run would read the plan's own "
+                "files as contacts; give the output a folder of its own"
+            )
 
 
 def check_sources_reachable(sources: list[str]) -> None:

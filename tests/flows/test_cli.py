@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,7 +14,7 @@ import boto3
 import pytest
 
 import flows.cli
-from flows.cli import SAMPLE_EXPORT, main
+from flows.cli import SAMPLE_EXPORT, _one_line, main
 from schemas.params import MigrationParameters, SyncParameters
 from tasks.load.resume import STATE_FOLDER, load_lock
 
@@ -148,3 +149,22 @@ def _zip(path: Path, members: dict[str, str]) -> Path:
         for name, text in members.items():
             archive.writestr(name, text)
     return path
+
+
+@pytest.mark.parametrize("output", ["exports", "exports/out", "exports/./acme/../out"])
+def test_an_output_inside_a_source_folder_exits_2_before_anything_is_written(tmp_path, output, prefect_api_url):
+    # Its import files, lineage.csv and rejects.csv would be read as contacts by the next run.
+    (tmp_path / "exports").mkdir()
+    shutil.copy(SAMPLE_EXPORT, tmp_path / "exports" / "audience.zip")
+
+    result = run(["plan", "exports", "--out", output], cwd=tmp_path)
+
+    assert_one_line_error(result, 2, f"{output}: the output folder is inside the source folder exports")
+    assert sorted(path.name for path in (tmp_path / "exports").iterdir()) == ["audience.zip"]
+    # A file as the source, and a folder beside it, are fine.
+    assert run(["plan", "exports/audience.zip", "--out", "exports-plan"], env={"PREFECT_API_URL": prefect_api_url}, cwd=tmp_path).returncode == 0
+
+
+def test_an_error_naming_a_file_with_a_newline_or_a_terminal_escape_is_printed_on_one_plain_line():
+    # As an account's error in migrate-accounts' summary, and any command's error line.
+    assert _one_line("bad\nname\x1b[31m.csv:2: unclosed quote") == "bad\\nname\\x1b[31m.csv:2: unclosed quote"
