@@ -33,6 +33,8 @@ _CREDENTIAL_PARAMETER = re.compile(
     r"(sig|signature|token|secret|password|passwd|pwd|credential|key|auth|session)", re.IGNORECASE
 )
 REDACTED = "***"
+SHOWN_QUERY_ITEM = "since"
+"""The one query item a location is named with: a provider API's time to read changes from."""
 
 CREDENTIAL_HOME = {
     MAILCHIMP_SCHEME: f"give the API key in {MAILCHIMP_KEY_ENV} or a Prefect Secret block (--mailchimp-secret)",
@@ -45,7 +47,8 @@ STORAGE_CREDENTIAL_HOME = "give it through the environment (AWS_* and the like) 
 
 
 def redact(location: str) -> str:
-    """``location`` with any user-info and query string replaced by ``***``."""
+    """``location`` with any user-info and query string replaced by ``***``, but for a provider
+    API's ``since=`` (a time, never a credential, and what a sync's run asked for)."""
     links = []
     for link in location.split(CHAIN_SEPARATOR):
         parts = urlsplit(link) if "://" in link else None
@@ -55,7 +58,10 @@ def redact(location: str) -> str:
         netloc = parts.netloc
         if "@" in netloc:
             netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
-        query = f"?{REDACTED}" if parts.query else ""
+        items = [item for item in parts.query.split("&") if item]
+        shown = [item for item in items if item.partition("=")[0] == SHOWN_QUERY_ITEM and parts.scheme in _api_schemes()]
+        hidden = [REDACTED] if len(shown) < len(items) else []
+        query = f"?{'&'.join(hidden + shown)}" if items else ""
         fragment = f"#{parts.fragment}" if parts.fragment else ""
         links.append(f"{parts.scheme}://{netloc}{parts.path}{query}{fragment}")
     return CHAIN_SEPARATOR.join(links)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.errors import InputError
-from tasks.extract.locations import check_location
+from tasks.extract.locations import check_location, redact
 
 
 @pytest.mark.parametrize(
@@ -24,3 +24,17 @@ def test_a_credential_in_a_url_is_sent_where_it_belongs(location, shown, home):
     with pytest.raises(InputError) as raised:
         check_location(location)
     assert str(raised.value) == f"{shown}: the URL carries a credential: {home}, never in the URL"
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        # A provider API's since is a time a sync asked for: named as it is.
+        ("mailchimp://a1b2c3d4e5?since=2024-01-01T00:00:00Z", "mailchimp://a1b2c3d4e5?since=2024-01-01T00:00:00Z"),
+        ("constantcontact://contacts?count=5&since=2024-01-01", "constantcontact://contacts?***&since=2024-01-01"),
+        # Anywhere else a query may hold a credential under any name.
+        ("https://files.example.com/x.zip?since=abc&sig=def", "https://files.example.com/x.zip?***"),
+    ],
+)
+def test_a_location_is_named_without_its_query_but_a_providers_since(location, shown):
+    assert redact(location) == shown
