@@ -206,13 +206,10 @@ class Manifest(BaseModel):
 
     accounts: list[AccountSpec] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Manifest:
-        names = [a.name for a in self.accounts]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"account names must be unique; repeated: {', '.join(duplicates)}")
-        return self
+    def first_repeated_name(self) -> int | None:
+        """The index of the first account named as an earlier one (names are output folders)."""
+        names = [account.name for account in self.accounts]
+        return next((index for index, name in enumerate(names) if name in names[:index]), None)
 
     def work_queues(self) -> set[str]:
         """The work queues the accounts' portals name."""
@@ -324,6 +321,14 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
         # An unknown key explains the "Field required" of the key it was meant to be: it goes first.
         first = next((item for item in errors if item["type"] == EXTRA_KEY), errors[0])
         raise InputError(uri, _problem(first), line=_line_of(root, first["loc"])) from None
+    repeated_name = manifest.first_repeated_name()
+    if repeated_name is not None:
+        raise InputError(
+            uri,
+            f"accounts.{repeated_name}.name: account names must be unique (each is its output folder); repeated: "
+            f"{manifest.accounts[repeated_name].name}",
+            line=_line_of(root, ("accounts", repeated_name, "name")),
+        )
     shared = first_shared_portal(manifest.accounts)
     if shared is not None:
         first_name, second_name = manifest.accounts[shared.first].name, manifest.accounts[shared.second].name

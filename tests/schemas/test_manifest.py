@@ -43,7 +43,7 @@ def test_a_manifest_lists_accounts_with_where_their_tokens_are(tmp_path):
         (GOOD.replace("name: globex", "name: Globex Corp"), 5, "accounts.1.name"),
         (GOOD.replace("    sources: [/data/initech.zip]\n", ""), 8, "accounts.2.sources"),
         (GOOD.replace("token_env: ACME_HUBSPOT_TOKEN", "token_env: X, token_secret: y"), 4, "not both"),
-        (GOOD.replace("name: initech", "name: acme"), 1, "repeated: acme"),
+        (GOOD.replace("name: initech", "name: acme"), 8, "accounts.2.name: account names must be unique (each is its output folder); repeated: acme"),
         (GOOD.replace("portal: {token_secret", "portl: {token_secret"), 7, "accounts.1: unknown key 'portl' (did you mean 'portal'?)"),
         ("accounts: [\n", 2, "not valid YAML"),
         # Beside the manifest a blank source was its folder: every other account's exports.
