@@ -220,6 +220,12 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     if found is None:
         get_logger().info("list %s of %s: %s not in HubSpot, no contacts to take out of it", entry["key"], plan.directory, entry["name"])
         return _ensured(entry, entry["name"], None, created=False, removal={"removed": 0, "errors": []})
+    if created and recorded and plan.data.get(SYNC_DELTA):
+        get_logger().warning(
+            "list %s: the sync's list (id %s) is gone from HubSpot: made again (id %s) holding this run's new and changed "
+            "contacts only; the contacts earlier runs added are in no list Onramp made",
+            entry["name"], recorded, found["listId"],
+        )
     if str(found["listId"]) != recorded:
         journal.record(entry, str(found["listId"]))
     get_logger().info("list %s of %s: %s (%s)", entry["key"], plan.directory, found["name"], "created" if created else "existing")

@@ -232,3 +232,20 @@ def test_an_opt_out_a_stopped_run_sent_is_kept_when_the_person_subscribes_again_
         assert city_in_hubspot(hub, "stopped2@example.com") == "Denver"
         assert city_in_hubspot(hub, "stopped1@example.com") == "Boston"
         assert sync(folder, out, hub)["sync"]["kept_opted_out"] == 1
+
+
+def test_a_sync_whose_list_was_deleted_in_hubspot_says_the_new_one_holds_only_the_runs_contacts(prefect_api_url, hubspot, token, tmp_path, caplog):
+    folder, out = tmp_path / "listless", tmp_path / "out"
+    write_export(folder, "listless", "Boston")
+    [made] = [entry for entry in sync(folder, out, hubspot)["load"]["lists"] if "name" in entry]
+    # Someone deletes the sync's list in HubSpot; then one member moves.
+    del hubspot.emulator.portal.lists[made["list_id"]]
+    write_export(folder, "listless", "Denver")
+
+    [again] = [entry for entry in sync(folder, out, hubspot)["load"]["lists"] if "name" in entry]
+
+    assert again["created"] and again["list_id"] != made["list_id"]
+    assert (
+        f"list {made['name']}: the sync's list (id {made['list_id']}) is gone from HubSpot: made again (id {again['list_id']}) "
+        "holding this run's new and changed contacts only; the contacts earlier runs added are in no list Onramp made"
+    ) in caplog.messages
