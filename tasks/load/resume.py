@@ -69,6 +69,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
+from prefect.filesystems import LocalFileSystem as LocalBlock
 from prefect.filesystems import RemoteFileSystem
 from prefect.results import ResultRecordMetadata
 from prefect.transactions import get_transaction
@@ -307,17 +308,17 @@ class LoadState:
         return LoadState(self.work / name, f"{self.records.rstrip('/')}/{name}")
 
     def discard(self) -> None:
-        """Remove both folders, and a remote one's storage block (:func:`record_storage`): a
+        """Remove both folders, and the records' storage block (:func:`record_storage`): a
         sync's run, once its state has advanced. What cannot be removed is left, as a record no
         later run looks for."""
         shutil.rmtree(self.work, ignore_errors=True)
-        if self.work == Path(self.records):
-            return
-        fs, path = fsspec.core.url_to_fs(self.records)
-        with suppress(Exception):  # noqa: BLE001 - a storage failure: nothing reads it again
-            fs.rm(path, recursive=True)
+        if self.work != Path(self.records):
+            fs, path = fsspec.core.url_to_fs(self.records)
+            with suppress(Exception):  # noqa: BLE001 - a storage failure: nothing reads it again
+                fs.rm(path, recursive=True)
+        block = LocalBlock if isinstance(fsspec.core.url_to_fs(self.records)[0], LocalFileSystem) else RemoteFileSystem
         with suppress(Exception):  # noqa: BLE001 - the server's: an unused block, nothing more
-            RemoteFileSystem.delete(_results_block_name(self.records))
+            block.delete(_results_block_name(self.records))
 
 
 def load_state(output_url: str, local: Path) -> LoadState:
@@ -402,24 +403,26 @@ class RecordStorage(NamedTuple):
     """Where Prefect keeps a load's step keys and results (:func:`record_storage`)."""
 
     keys: Path | RemoteFileSystem
-    results: Path | RemoteFileSystem
+    results: LocalBlock | RemoteFileSystem
 
 
 def record_storage(records: str) -> RecordStorage:
     """Where Prefect keeps the step keys and results of a load whose records are at ``records``.
 
-    A local folder is given as paths. A remote one as file system blocks that Prefect writes
-    through fsspec; Prefect takes a task's result storage only as a block saved on its server,
-    so the results' is saved there, named by the folder (:func:`_results_block_name`: one per
-    output, and one per recurring sync's run until :meth:`LoadState.discard`). It holds the
-    folder's URL only, the credentials coming from where the flow runs, as for the output.
+    The results go through a file system block saved on Prefect's server, named by the folder
+    (:func:`_results_block_name`: one per output, and one per recurring sync's run until
+    :meth:`LoadState.discard`): Prefect takes a task's result storage as a saved block only for
+    a remote folder, and names a result by its path relative to a saved block's folder (by its
+    absolute path for a plain local folder, which a moved output could then never read again).
+    The block holds the folder's path or URL only, the credentials coming from where the flow
+    runs, as for the output. The keys go to a path, or a remote block Prefect writes through
+    fsspec.
     """
     keys, results = f"{records.rstrip('/')}/keys", f"{records.rstrip('/')}/results"
-    if isinstance(fsspec.core.url_to_fs(records)[0], LocalFileSystem):
-        return RecordStorage(Path(keys), Path(results))
-    result_block = RemoteFileSystem(basepath=results)
+    local = isinstance(fsspec.core.url_to_fs(records)[0], LocalFileSystem)
+    result_block = LocalBlock(basepath=results) if local else RemoteFileSystem(basepath=results)
     result_block.save(_results_block_name(records), overwrite=True)
-    return RecordStorage(RemoteFileSystem(basepath=keys), result_block)
+    return RecordStorage(Path(keys) if local else RemoteFileSystem(basepath=keys), result_block)
 
 
 def _results_block_name(records: str) -> str:

@@ -198,3 +198,17 @@ def test_a_run_into_an_output_another_run_is_loading_stops_before_it_plans_or_se
     assert not (out / "hubspot").exists() and not (out / "report.json").exists()
     assert writes() == before
     assert migrate_contacts(params)["load"]["rows_failed"] == 0
+
+
+def test_a_migration_whose_output_folder_was_moved_finds_its_steps_done(prefect_api_url, hubspot, tmp_path, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
+    params = MigrationParameters(sources=[str(SAMPLE_EXPORT)], output=str(tmp_path / "out"), portal_url=hubspot.url)
+    first = migrate_contacts(params)["load"]
+    (tmp_path / "out").rename(tmp_path / "out-2026")
+    before = dict(hubspot.emulator.request_counts)
+
+    again = migrate_contacts(params.model_copy(update={"output": str(tmp_path / "out-2026")}))["load"]
+
+    sent_again = {key: count - before.get(key, 0) for key, count in hubspot.emulator.request_counts.items()}
+    assert first["rows_failed"] == 0 and all(step["already_done"] for step in again["steps"])
+    assert not [key for key, count in sent_again.items() if count and key[0] != "GET" and "read" not in key[1] and "search" not in key[1]]
