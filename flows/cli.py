@@ -684,7 +684,7 @@ def _print_summary(report: dict, output: str) -> None:
             f"{sync['unchanged']} unchanged, {sync['kept_opted_out']} kept opted out, "
             f"{sync['kept_newer_from_api']} kept as a provider API last gave them, "
             f"{sync['older_than_sent']} older than the row sent, "
-            f"{sync['held_non_marketing']} kept non-marketing as a provider not read again left them, "
+            f"{sync['held_non_marketing']} kept non-marketing as a provider that did not list them left them, "
             f"{sync['left_source']} no longer in the sources"
         )
     dry_run = report.get("dry_run")

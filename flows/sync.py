@@ -186,7 +186,7 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
         publish_report(report, out, params.rejects_alert_fraction)
         return report
     run_state = None
-    if step.delta.opt_outs or step.delta.contacts:
+    if step.delta.opt_outs or step.delta.contacts or step.delta.held_edited:
         # The steps' results belong to this run (a retry of a failed run finds them, the next run
         # none: its delta may be the same bytes as an earlier one's, yet must be sent); the list
         # journal to the sync, so the next delta fills the same list even once a person renamed it.

@@ -127,6 +127,9 @@ _API_SOURCE_NAME = f"(?i){_API_SCHEME}[^?#:|\\s]*"
 """A provider API source in a ``sources`` cell, without its query, page or record
 (``mailchimp://a1b2`` of ``mailchimp://a1b2?since=…#page=1:17``)."""
 MARKETING = Outcome.MARKETING.value
+HELD_SUFFIX = "-held-non-marketing.csv"
+"""The name ending of a delta's copy of a marketing file holding the contacts it sends as
+non-marketing (``Delta.held_edited``)."""
 NON_MARKETING = Outcome.NON_MARKETING.value
 OPTED_OUT = Outcome.OPTED_OUT.value
 
@@ -409,7 +412,9 @@ class Delta:
             the files' row the snapshot holds (sent by an earlier run): not sent, that row kept.
         held_non_marketing: Emails a run reading a provider for its changes planned as
             marketing that the snapshot holds as non-marketing from a provider API that did not
-            list them this time (:func:`_marketing_unheard`): not sent, that row kept.
+            list them this time (:func:`_marketing_unheard`): not sent as marketing.
+        held_edited: Those of ``held_non_marketing`` whose row changed otherwise: sent as
+            non-marketing contacts (:func:`write_delta_plan`); the others are not sent.
         left_source: Emails the last run read that this run's sources lack (as far as it can
             tell): not sent, kept in the snapshot.
         left_share: ``left_source``'s share of the emails the last run read that this run
@@ -423,6 +428,7 @@ class Delta:
     kept_newer_from_api: frozenset[str]
     older_than_sent: frozenset[str]
     held_non_marketing: frozenset[str]
+    held_edited: frozenset[str]
     left_source: frozenset[str]
     left_share: float
     next_snapshot: pl.DataFrame
@@ -481,10 +487,15 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
     unheard = _marketing_unheard(never_opted_out, previous) if changes_only else nobody
     unheard = unheard.join(pl.concat([newer_from_api, older]), on="email", how="anti")
     held_back = pl.concat([newer_from_api, older, unheard])
+    # A held contact's other changes still go, as the non-marketing contact it stays.
+    held_edited = unheard.join(previous.select("email", "digest"), on="email").join(planned, on=["email", "digest"], how="anti")
     changed = never_opted_out.join(held_back, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
     new_opt_outs = opted_out.join(was_opted_out, on="email", how="anti")
     # A row held back is not this run's state: the snapshot keeps the row it replaces (below).
-    fresh = planned.join(was_opted_out, on="email", how="anti").join(held_back, on="email", how="anti")
+    fresh = pl.concat([
+        planned.join(was_opted_out, on="email", how="anti").join(held_back, on="email", how="anti"),
+        planned.join(held_edited, on="email", how="semi").with_columns(pl.lit(NON_MARKETING).alias("outcome")),
+    ])
     if changes_only:
         # The providers that did not list a contact this time still gave what the snapshot holds.
         fresh = _with_earlier_api_sources(fresh, previous)
@@ -511,6 +522,7 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
         kept_newer_from_api=frozenset(newer_from_api["email"]),
         older_than_sent=frozenset(older["email"]),
         held_non_marketing=frozenset(unheard["email"]),
+        held_edited=frozenset(held_edited["email"]),
         left_source=frozenset(left["email"]),
         left_share=left.height / read_last_run.height if read_last_run.height else 0.0,
         next_snapshot=next_snapshot,
@@ -592,7 +604,9 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) ->
 
     Files keep their names and headers; empty ones are left out; lineage follows the rows to
     their new lines, so a HubSpot error still names its source row. Static lists are the
-    sync's own (:func:`sync_lists`).
+    sync's own (:func:`sync_lists`). The edited rows of contacts held non-marketing
+    (``Delta.held_edited``) go to a non-marketing copy of their marketing file
+    (:data:`HELD_SUFFIX`), which no list holds.
 
     Args:
         plan: This run's full plan.
@@ -615,6 +629,18 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) ->
                 kept_entries[kind].append({**entry, "rows": len(rows)})
             else:
                 (directory / entry["file"]).unlink()
+    for entry in (entry for entry in plan.imports if entry.get("outcome") == MARKETING and delta.held_edited):
+        held_file = entry["file"].removesuffix(".csv") + HELD_SUFFIX
+        rows = copy_rows(plan.path(entry["file"]), directory / held_file, delta.held_edited.__contains__)
+        for new_line, old_line in enumerate(rows, start=2):
+            moved[(entry["file"], old_line)] = (held_file, new_line)
+        if rows:
+            held = {key: value for key, value in entry.items() if key != "list"}
+            kept_entries["imports"].append(
+                {**held, "file": held_file, "outcome": NON_MARKETING, "marketable": False, "rows": len(rows), "name": f"{entry['name']} held"}
+            )
+        else:
+            (directory / held_file).unlink()
     copy_lineage(plan.lineage_path, directory / plan.data.get("lineage", "lineage.csv"), moved)
     label = plan.data.get("property_group", {}).get("label", "")
     lists = sync_lists(kept_entries["imports"], label, key, delta.opt_outs)

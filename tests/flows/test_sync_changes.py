@@ -90,7 +90,7 @@ def test_an_older_export_does_not_undo_a_newer_one(prefect_api_url, hubspot, tok
     assert (older["sync"]["older_than_sent"], older["sync"]["new_or_changed_contacts"]) == (OTHERS + 1, 0)
     assert city_in_hubspot(hubspot, "stale0@example.com") == "Denver"
     _print_summary(older, str(out))
-    assert f"{OTHERS + 1} older than the row sent, 0 kept non-marketing as a provider not read again left them, 0 no longer in the sources" in capsys.readouterr().out
+    assert f"{OTHERS + 1} older than the row sent, 0 kept non-marketing as a provider that did not list them left them, 0 no longer in the sources" in capsys.readouterr().out
     write_export(folder, "stale", "Boston", changed="2024-03-01 10:00:00")
     assert sync(folder, out, hubspot)["sync"]["new_or_changed_contacts"] == OTHERS + 1
     assert city_in_hubspot(hubspot, "stale0@example.com") == "Boston"

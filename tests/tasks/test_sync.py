@@ -34,6 +34,7 @@ from tasks.sync import (
     sync_key,
     sync_lists,
     watermark_location,
+    write_delta_plan,
     write_snapshot,
     write_watermark,
 )
@@ -456,7 +457,13 @@ def test_a_contact_a_provider_kept_from_marketing_is_not_made_marketing_by_the_o
 
     assert delta.contacts == set() and delta.held_non_marketing == {"x@x.com"}
     assert (delta.counts(1)["held_non_marketing"], delta.counts(1)["unchanged"]) == (1, 0)
-    assert delta.next_snapshot.rows() == snapshot.rows()
+    # Its new first name still goes, as the non-marketing contact it stays, and only once.
+    assert delta.held_edited == {"x@x.com"}
+    kept = delta.next_snapshot.row(0, named=True)
+    assert (kept["outcome"], kept["digest"]) == ("non_marketing", again["digest"][0])
+    assert "mailchimp://a1b2" in kept[API_SOURCES]
+    unchanged = diff(again, delta.next_snapshot, changes_only=True)
+    assert (unchanged.held_non_marketing, unchanged.held_edited, unchanged.contacts) == ({"x@x.com"}, set(), set())
     # A run that read every source merges them all: it decides.
     assert diff(again, snapshot).contacts == {"x@x.com"}
 
@@ -487,3 +494,19 @@ def test_an_earlier_versions_snapshot_holds_a_providers_non_marketing_row_from_f
     from_files = state(("x@x.com", "marketing", "2", T3, False))
 
     assert diff(from_files, previous, changes_only=True).held_non_marketing == {"x@x.com"}
+
+
+def test_a_held_contacts_edited_row_is_sent_as_a_non_marketing_contact_in_no_list(tmp_path):
+    first = planned(tmp_path / "1", ("x@x.com", "Xavi", T2, f"{FILE_ROW} | {API_ROW}")).with_columns(pl.lit("non_marketing").alias("outcome"))
+    again = planned(tmp_path / "2", ("x@x.com", "Xavier", T3, FILE_ROW))
+    delta = diff(again, diff(first, None).next_snapshot, changes_only=True)
+
+    sent = write_delta_plan(read_plan(tmp_path / "2"), delta, tmp_path / "delta", "k1")
+
+    [entry] = sent.imports
+    assert entry["file"] == "hubspot/contacts-marketing-001-held-non-marketing.csv"
+    assert (entry["outcome"], entry["marketable"], entry["rows"], "list" in entry) == ("non_marketing", False, 1, False)
+    assert pl.read_csv(sent.path(entry["file"]))["firstname"].to_list() == ["Xavier"]
+    # Its lineage names the row where it now is, and the source row it came from.
+    lineage = pl.read_csv(sent.lineage_path)
+    assert lineage.select("file", "line").rows() == [(entry["file"], 2)]
