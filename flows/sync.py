@@ -33,7 +33,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.resume import LoadState, claim_state
-from tasks.load.run import LOAD_DONE, LoadStopped, load_steps
+from tasks.load.run import load_steps
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import OutputFolder
 from tasks.steps import publish_report
@@ -47,10 +47,12 @@ from tasks.sync import (
     read_snapshot,
     read_watermark,
     reads_changes_only,
+    PENDING_OPT_OUTS_FILE,
+    forget_pending_opt_outs,
+    keep_pending_opt_outs,
+    read_pending_opt_outs,
     run_generation,
-    sent_opt_outs,
     snapshot_after,
-    snapshot_with_opt_outs,
     snapshot_location,
     sources_since,
     state_key,
@@ -78,6 +80,11 @@ class SyncState:
         """The state of sync ``key`` beside the output folder."""
         return cls(key, snapshot_location(output, key), watermark_location(output, key), state_location(output, key))
 
+    @property
+    def pending_opt_outs(self) -> str:
+        """The opt-outs a stopped run left to send again (:data:`~tasks.sync.PENDING_OPT_OUTS_FILE`)."""
+        return f"{self.folder}/{PENDING_OPT_OUTS_FILE}"
+
 
 @dataclass(frozen=True)
 class SyncStep:
@@ -95,7 +102,7 @@ def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncS
     previous = read_snapshot(state.snapshot)
     full_plan = read_plan(out.local)
     planned = planned_state(full_plan)
-    delta = diff(planned, previous, changes_only)
+    delta = diff(planned, previous, changes_only, read_pending_opt_outs(state.pending_opt_outs))
     plan = write_delta_plan(full_plan, delta, out.replace_folder(DELTA_FOLDER), state.key)
     step = SyncStep(delta, previous, plan, delta.counts(planned.height))
     logger = get_run_logger()
@@ -112,17 +119,16 @@ def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncS
 
 
 @contextmanager
-def opt_outs_kept_if_stopped(step: SyncStep, state: SyncState, generation: str) -> Iterator[None]:
-    """When the load stops (daily quota, HubSpot down, Ctrl-C), keep in the snapshot the opt-outs
-    it sent (:func:`~tasks.sync.snapshot_with_opt_outs`), as the same generation so the retry
-    still finds its finished steps; nothing else advances."""
+def opt_outs_pending_if_stopped(step: SyncStep, state: SyncState) -> Iterator[None]:
+    """When the load stops (daily quota, HubSpot down, Ctrl-C), keep its opt-outs as pending
+    (:func:`~tasks.sync.keep_pending_opt_outs`): sent or not, the next run sends them again, also
+    for someone who subscribed again since (HubSpot may hold the opt-out already), and takes them
+    out of the sync's list. Nothing else advances."""
     try:
         yield
-    except BaseException as stop:
-        done = stop.done if isinstance(stop, LoadStopped) else getattr(stop, LOAD_DONE, None)
-        if done and (sent := sent_opt_outs(step.plan, done["steps_done"])):
-            write_snapshot(state.snapshot, snapshot_with_opt_outs(step.delta, step.previous, sent), generation)
-            get_run_logger().info("sync: %d opt-out(s) sent before the stop are kept as opted out", len(sent))
+    except BaseException:
+        if step.plan.opt_outs:
+            keep_pending_opt_outs(state.pending_opt_outs, step.plan)
         raise
 
 
@@ -137,6 +143,7 @@ def advance_state(step: SyncStep, state: SyncState, load: dict, fetch_started: d
     """
     failed = failed_emails(step.plan, load.get("errors", []))
     write_snapshot(state.snapshot, snapshot_after(step.delta, step.previous, failed))
+    forget_pending_opt_outs(state.pending_opt_outs)
     if failed:
         get_run_logger().warning("sync: %d contact(s) not taken by HubSpot are sent again next run", len(failed))
     else:
@@ -190,9 +197,8 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
         # The steps' results belong to this run (a retry of a failed run finds them, the next run
         # none: its delta may be the same bytes as an earlier one's, yet must be sent); the list
         # journal to the sync, so the next delta fills the same list even once a person renamed it.
-        generation = run_generation(state.folder)
-        run_state = output_load_state.within(f"sync-{generation}")
-        with reported_if_the_load_stops(report, out, params.rejects_alert_fraction), opt_outs_kept_if_stopped(step, state, generation):
+        run_state = output_load_state.within(f"sync-{run_generation(state.folder)}")
+        with reported_if_the_load_stops(report, out, params.rejects_alert_fraction), opt_outs_pending_if_stopped(step, state):
             report["load"] = load_steps(
                 portal,
                 step.plan.directory,

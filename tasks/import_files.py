@@ -58,6 +58,8 @@ IMPORT_FILE_STEMS = {
 }
 """The outcomes imported as contacts, and their file names."""
 
+OPT_OUT_EMAIL_COLUMN = "Email"
+"""An opt-out file's one column."""
 STATIC_LISTS = {Outcome.MARKETING: "marketing contacts"}
 """The outcomes whose contacts the load adds to a static list for their source, and what the
 list's name calls them (DESIGN: marketing contacts are "added to a static list for its source")."""
@@ -223,7 +225,7 @@ def write_plan(
     files = opt_out_file_names(sorted(s for o, s in tally if o == _OPT_OUT_KEY))
     for status, file in files.items():
         members = opted_out.filter(pl.col(OPT_OUT_STATUS) == status)
-        sinks.append(sink_safe_csv(members.select(pl.col(EMAIL).alias("Email")), out.path(file), lazy=True))
+        sinks.append(sink_safe_csv(members.select(pl.col(EMAIL).alias(OPT_OUT_EMAIL_COLUMN)), out.path(file), lazy=True))
         opt_outs.append({"file": file, "status": status, "rows": tally[(_OPT_OUT_KEY, status)]})
         placed.append(_placement(members, file))
 

@@ -46,12 +46,13 @@ generated snapshot (the first, or one after a version that kept none) names its 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,12 +66,11 @@ from schemas.contact import LAST_CHANGED, LAST_CHANGED_FORMAT, SOURCES, SOURCES_
 from tasks.extract.api_helpers import query_item
 from tasks.extract.api_settings import API_SCHEMES, api_scheme
 from tasks.extract.locations import CHAIN_SEPARATOR
-from tasks.import_files import STATIC_LISTS
+from tasks.import_files import OPT_OUT_EMAIL_COLUMN, STATIC_LISTS, opt_out_file_names
 from tasks.load.lists import SYNC_DELTA
 from tasks.load.optouts import normalise_email, normalised_emails
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows, planned_rows
-from tasks.load.resume import OPT_OUTS
 from tasks.output import written_whole
 from tasks.transform.consent import Outcome
 
@@ -78,6 +78,11 @@ SYNC_FOLDER = ".onramp-sync"
 SNAPSHOT_FILE = "snapshot.parquet"
 WATERMARK_FILE = "watermark.json"
 PENDING_FILE = "pending.json"
+PENDING_OPT_OUTS_FILE = "pending-opt-outs.json"
+"""In a sync's state folder: the opt-outs (email → status) of a run that stopped, sent again by
+the next run whatever its sources now say (:func:`diff`), and removed once a run went through."""
+AGAIN_SUFFIX = "-again.csv"
+"""The name ending of a delta's opt-out file for pending opt-outs no planned file holds."""
 """In a sync's state folder: the generation of the run that has no generated snapshot to start
 from (:func:`run_generation`), kept until a run succeeds so its retries find its steps."""
 EARLIER_KEY_FILE = "earlier-key.json"
@@ -280,13 +285,12 @@ def read_snapshot(location: str) -> pl.DataFrame | None:
         return pl.read_parquet(handle, glob=False)
 
 
-def write_snapshot(location: str, snapshot: pl.DataFrame, generation: str | None = None) -> None:
-    """Replace the snapshot, as a new generation (:func:`run_generation`), or as ``generation``
-    (a stopped run's, whose retry must find its own steps); written whole
+def write_snapshot(location: str, snapshot: pl.DataFrame) -> None:
+    """Replace the snapshot, as a new generation (:func:`run_generation`); written whole
     (:func:`~tasks.output.written_whole`), so a crash mid-write leaves the old one. The pending
     generation, if any, is done with."""
     with written_whole(location, "wb") as handle:
-        snapshot.write_parquet(handle, metadata={GENERATION: generation or secrets.token_hex(8)})
+        snapshot.write_parquet(handle, metadata={GENERATION: secrets.token_hex(8)})
     fs, path = fsspec.core.url_to_fs(f"{location.rsplit('/', 1)[0]}/{PENDING_FILE}")
     if fs.exists(path):
         fs.rm(path)
@@ -337,7 +341,7 @@ def planned_state(plan: LoadPlan) -> pl.DataFrame:
             emails.append(email)
             outcomes.append(OPTED_OUT if is_opt_out else entry["outcome"])
             row = f"status:{entry.get('status')}" if is_opt_out else _row_text(header, cells)
-            digests.append(hashlib.sha256(row.encode()).hexdigest()[:32])
+            digests.append(_digest(row))
     # The schema is given: a plan with no row (every row rejected) would type the columns null.
     planned = pl.DataFrame(
         {"email": emails, "outcome": outcomes, "digest": digests}, schema=dict.fromkeys(("email", "outcome", "digest"), pl.String)
@@ -349,6 +353,11 @@ def planned_state(plan: LoadPlan) -> pl.DataFrame:
         .with_columns(pl.col(FROM_API).fill_null(False), pl.lit(False).alias(LEFT_SOURCE), pl.col(API_SOURCES).fill_null([]))
         .select(pl.col(name).cast(dtype) for name, dtype in SNAPSHOT_SCHEMA.items())
     )
+
+
+def _digest(row: str) -> str:
+    """A planned row's digest (opt-outs: ``status:<status>``), as the snapshot keeps it."""
+    return hashlib.sha256(row.encode()).hexdigest()[:32]
 
 
 def _lineage_state(plan: LoadPlan) -> pl.DataFrame:
@@ -406,6 +415,8 @@ class Delta:
         contacts: Emails new or changed since the snapshot, none of them ever opted out.
         kept_opted_out: Emails the export now plans as contacts that the snapshot holds as
             opted out: not sent, still opted out.
+        opt_outs_again: A stopped run's pending opt-outs this run's plan holds in no opt-out
+            file (email → status): sent from a file of their own (:func:`write_delta_plan`).
         kept_newer_from_api: Emails planned from files alone whose snapshot row a provider
             API gave at a later change time: not sent, the API's row kept.
         older_than_sent: Emails planned from files alone at a change time before the one of
@@ -425,6 +436,7 @@ class Delta:
     opt_outs: frozenset[str]
     contacts: frozenset[str]
     kept_opted_out: frozenset[str]
+    opt_outs_again: dict[str, str]
     kept_newer_from_api: frozenset[str]
     older_than_sent: frozenset[str]
     held_non_marketing: frozenset[str]
@@ -460,7 +472,9 @@ class Delta:
         }
 
 
-def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: bool = False) -> Delta:
+def diff(
+    planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: bool = False, pending: Mapping[str, str] | None = None
+) -> Delta:
     """Compare the planned state with the last successful run's snapshot.
 
     Args:
@@ -474,13 +488,18 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
             (:func:`_newer_from_api`), and a contact it plans as marketing that the snapshot holds
             as non-marketing from a provider API that did not list it this time
             (:func:`_marketing_unheard`).
+        pending: The opt-outs a stopped run was sending (:data:`PENDING_OPT_OUTS_FILE`, email →
+            status): opted out again whatever the sources now say (someone who subscribed
+            again since is one HubSpot may hold opted out already), and taken out of the list.
     """
+    pending = dict(pending or {})
     previous = current_snapshot(previous) if previous is not None else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
     was_opted_out = previous.filter(pl.col("outcome") == OPTED_OUT)
     opted_out = planned.filter(pl.col("outcome") == OPTED_OUT)
     contacts = planned.filter(pl.col("outcome") != OPTED_OUT)
-    kept = contacts.join(was_opted_out, on="email", how="semi")
-    never_opted_out = contacts.join(was_opted_out, on="email", how="anti")
+    again = pl.DataFrame({"email": list(pending)}, schema={"email": pl.String})
+    kept = contacts.join(was_opted_out, on="email", how="semi").join(again, on="email", how="anti")
+    never_opted_out = contacts.join(was_opted_out, on="email", how="anti").join(again, on="email", how="anti")
     nobody = never_opted_out.select("email").clear()
     newer_from_api = _newer_from_api(never_opted_out, previous) if changes_only else nobody
     older = _older_than_sent(never_opted_out, previous)
@@ -490,7 +509,7 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
     # A held contact's other changes still go, as the non-marketing contact it stays.
     held_edited = unheard.join(previous.select("email", "digest"), on="email").join(planned, on=["email", "digest"], how="anti")
     changed = never_opted_out.join(held_back, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
-    new_opt_outs = opted_out.join(was_opted_out, on="email", how="anti")
+    new_opt_outs = pl.concat([opted_out.join(was_opted_out, on="email", how="anti").select("email"), again]).unique("email")
     # A row held back is not this run's state: the snapshot keeps the row it replaces (below).
     fresh = pl.concat([
         planned.join(was_opted_out, on="email", how="anti").join(held_back, on="email", how="anti"),
@@ -514,11 +533,13 @@ def diff(planned: pl.DataFrame, previous: pl.DataFrame | None, changes_only: boo
             stayed.with_columns(pl.lit(False).alias(LEFT_SOURCE)),
             unseen.with_columns(pl.col(LEFT_SOURCE) | can_tell),
         ]
-    )
+    ).join(again, on="email", how="anti")
+    next_snapshot = pl.concat([next_snapshot, _opted_out_rows(pending)])
     return Delta(
         opt_outs=frozenset(new_opt_outs["email"]),
         contacts=frozenset(changed["email"]),
         kept_opted_out=frozenset(kept["email"]),
+        opt_outs_again={email: status for email, status in pending.items() if email not in set(opted_out["email"])},
         kept_newer_from_api=frozenset(newer_from_api["email"]),
         older_than_sent=frozenset(older["email"]),
         held_non_marketing=frozenset(unheard["email"]),
@@ -543,6 +564,51 @@ def _newer_from_api(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFr
         previous: The snapshot, in this version's columns.
     """
     return _changed_before(contacts, previous.filter(pl.col(FROM_API)), pl.col(LAST_CHANGED) <= pl.col("_sent_changed"))
+
+
+def _opted_out_rows(pending: Mapping[str, str]) -> pl.DataFrame:
+    """Snapshot rows of ``pending`` opt-outs (email → status), as :func:`planned_state` gives an opt-out."""
+    emails = sorted(pending)
+    return pl.DataFrame(
+        {
+            "email": emails,
+            "outcome": [OPTED_OUT] * len(emails),
+            "digest": [_digest(f"status:{pending[email]}") for email in emails],
+            LAST_CHANGED: [None] * len(emails),
+            FROM_API: [False] * len(emails),
+            LEFT_SOURCE: [False] * len(emails),
+            API_SOURCES: [[] for _ in emails],
+        },
+        schema=SNAPSHOT_SCHEMA,
+    )
+
+
+def read_pending_opt_outs(location: str) -> dict[str, str]:
+    """A stopped run's opt-outs (:data:`PENDING_OPT_OUTS_FILE`), email → status; none when no run stopped."""
+    fs, path = fsspec.core.url_to_fs(location)
+    if not fs.exists(path):
+        return {}
+    with fs.open(path, "r", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def keep_pending_opt_outs(location: str, plan: LoadPlan) -> None:
+    """Add a stopping run's opt-outs (every row of its delta plan's opt-out files) to the pending
+    ones: whether or not HubSpot took them, the next run sends them again (:func:`diff`)."""
+    pending = read_pending_opt_outs(location)
+    for entry in plan.opt_outs:
+        _, email_index, rows = planned_rows(plan.path(entry["file"]))
+        pending |= {normalise_email(cells[email_index]): entry["status"] for _, cells in rows if len(cells) > email_index}
+    pending.pop("", None)
+    with written_whole(location) as handle:
+        json.dump(pending, handle)
+
+
+def forget_pending_opt_outs(location: str) -> None:
+    """Remove the pending opt-outs, once a run sent them."""
+    fs, path = fsspec.core.url_to_fs(location)
+    if fs.exists(path):
+        fs.rm(path)
 
 
 def _marketing_unheard(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
@@ -629,6 +695,14 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) ->
                 kept_entries[kind].append({**entry, "rows": len(rows)})
             else:
                 (directory / entry["file"]).unlink()
+    statuses = sorted(set(delta.opt_outs_again.values()))
+    for status, file in opt_out_file_names(statuses).items():
+        again_file = file.removesuffix(".csv") + AGAIN_SUFFIX
+        emails = sorted(email for email, said in delta.opt_outs_again.items() if said == status)
+        (directory / again_file).parent.mkdir(parents=True, exist_ok=True)
+        with (directory / again_file).open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, lineterminator="\n").writerows([[OPT_OUT_EMAIL_COLUMN], *([email] for email in emails)])
+        kept_entries["opt_outs"].append({"file": again_file, "status": status, "rows": len(emails)})
     for entry in (entry for entry in plan.imports if entry.get("outcome") == MARKETING and delta.held_edited):
         held_file = entry["file"].removesuffix(".csv") + HELD_SUFFIX
         rows = copy_rows(plan.path(entry["file"]), directory / held_file, delta.held_edited.__contains__)
@@ -690,27 +764,6 @@ def failed_emails(plan: LoadPlan, errors: Iterable[dict[str, Any]]) -> set[str]:
         _, email_index, rows = planned_rows(plan.path(file))
         emails |= {normalise_email(cells[email_index]) for line, cells in rows if (file, line) in wanted and len(cells) > email_index}
     return emails
-
-
-def sent_opt_outs(plan: LoadPlan, steps_done: Iterable[dict[str, Any]]) -> set[str]:
-    """The emails of the delta's opt-out files whose step finished (``steps_done``: a stopped
-    load's, ``{"step", "subject"}``; an earlier try's included): opted out in HubSpot."""
-    files = {entry["file"] for entry in plan.opt_outs} & {step["subject"] for step in steps_done if step["step"] == OPT_OUTS}
-    emails = set()
-    for file in files:
-        _, email_index, rows = planned_rows(plan.path(file))
-        emails |= {normalise_email(cells[email_index]) for _, cells in rows if len(cells) > email_index}
-    return emails - {""}
-
-
-def snapshot_with_opt_outs(delta: Delta, previous: pl.DataFrame | None, sent: set[str]) -> pl.DataFrame:
-    """The snapshot a stopped run keeps: the last one, with the opt-outs it sent (``sent``) as
-    opted out. Without them, a person who subscribed again before the retry would be sent as a
-    marketing contact and kept so, though HubSpot holds the opt-out the run sent; everything
-    else waits for the retry, as for any failed run."""
-    opted_out = delta.next_snapshot.filter(pl.col("email").is_in(sorted(sent)) & (pl.col("outcome") == OPTED_OUT))
-    kept = current_snapshot(previous) if previous is not None else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
-    return pl.concat([kept.join(opted_out, on="email", how="anti"), opted_out])
 
 
 def snapshot_after(delta: Delta, previous: pl.DataFrame | None, failed: set[str]) -> pl.DataFrame:

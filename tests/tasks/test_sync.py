@@ -510,3 +510,23 @@ def test_a_held_contacts_edited_row_is_sent_as_a_non_marketing_contact_in_no_lis
     # Its lineage names the row where it now is, and the source row it came from.
     lineage = pl.read_csv(sent.lineage_path)
     assert lineage.select("file", "line").rows() == [(entry["file"], 2)]
+
+
+def test_a_stopped_runs_opt_outs_are_sent_again_whatever_the_sources_now_say(tmp_path):
+    previous = state(("a@x.com", "marketing", "1"), ("b@x.com", "marketing", "1"), ("c@x.com", "marketing", "1"))
+    # a subscribed again since, b is still unsubscribed, c left the sources.
+    planned_ = state(("a@x.com", "marketing", "2"), ("b@x.com", "opted_out", "status:unsubscribed"))
+    pending = {"a@x.com": "unsubscribed", "b@x.com": "unsubscribed", "c@x.com": "cleaned"}
+
+    delta = diff(planned_, previous, pending=pending)
+
+    assert delta.opt_outs == {"a@x.com", "b@x.com", "c@x.com"} and delta.contacts == set()
+    assert delta.opt_outs_again == {"a@x.com": "unsubscribed", "c@x.com": "cleaned"}
+    assert dict(delta.next_snapshot.select("email", "outcome").iter_rows()) == dict.fromkeys(pending, "opted_out")
+    # The delta plan sends the ones no planned opt-out file holds from files of their own.
+    plan_dir = tmp_path / "plan"
+    write_plan_by_hand(plan_dir, opt_outs={"hubspot/opt-out-unsubscribed.csv": ("unsubscribed", ["b@x.com"])}, group={"name": "mailchimp", "label": "Mailchimp"})
+    sent = write_delta_plan(read_plan(plan_dir), delta, tmp_path / "delta", "k1")
+    again = {entry["file"]: entry["status"] for entry in sent.opt_outs if entry["file"].endswith("-again.csv")}
+    assert again == {"hubspot/opt-out-cleaned-again.csv": "cleaned", "hubspot/opt-out-unsubscribed-again.csv": "unsubscribed"}
+    assert pl.read_csv(sent.path("hubspot/opt-out-unsubscribed-again.csv"))["Email"].to_list() == ["a@x.com"]
