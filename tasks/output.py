@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -21,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -120,6 +121,24 @@ def record_kept(location: str | Path) -> Iterator[None]:
         ) from None
 
 
+@contextmanager
+def record_written(location: str | Path) -> Iterator[IO]:
+    """A load's record at ``location``, written whole (:func:`written_whole`); a failure of the
+    storage stops the load in one line (:func:`record_kept`)."""
+    with record_kept(location), written_whole(location) as handle:
+        yield handle
+
+
+def read_record(location: str | Path) -> Any:
+    """A load's JSON record at ``location``: None when there is none, or none readable as JSON
+    (a storage failure stops the load in one line, :func:`record_kept`)."""
+    try:
+        with record_kept(location), fsspec.open(str(location), "r", encoding="utf-8") as handle:
+            return json.load(handle)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 class OutputFolder:
     """Where a run writes its report, rejects and import files.
 
@@ -139,15 +158,14 @@ class OutputFolder:
     def __init__(self, url: str, storage_options: dict | None = None) -> None:
         self.url = url
         self._fs, self._root = fsspec.core.url_to_fs(url, **(storage_options or {}))
-        if not isinstance(self._fs, LocalFileSystem):
-            # By one spelling (normalised_output_url): its files, its load's records and its
-            # lease are where every spelling of it finds them.
-            self.url = normalised_output_url(url)
-            self._root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))[1]
         if isinstance(self._fs, LocalFileSystem):
             self.local = Path(self._root)
             self._remote = False
         else:
+            # By one spelling (normalised_output_url): its files, its load's records and its
+            # lease are where every spelling of it finds them.
+            self.url = normalised_output_url(url)
+            self._root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))[1]
             self.local = Path(tempfile.mkdtemp(prefix="onramp-out-"))
             self._remote = True
         self._replaced: set[str] = set()

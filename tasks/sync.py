@@ -52,7 +52,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,13 +78,13 @@ SYNC_FOLDER = ".onramp-sync"
 SNAPSHOT_FILE = "snapshot.parquet"
 WATERMARK_FILE = "watermark.json"
 PENDING_FILE = "pending.json"
+"""In a sync's state folder: the generation of the run that has no generated snapshot to start
+from (:func:`run_generation`), kept until a run succeeds so its retries find its steps."""
 PENDING_OPT_OUTS_FILE = "pending-opt-outs.json"
 """In a sync's state folder: the opt-outs (email → status) of a run that stopped, sent again by
 the next run whatever its sources now say (:func:`diff`), and removed once a run went through."""
 AGAIN_SUFFIX = "-again.csv"
 """The name ending of a delta's opt-out file for pending opt-outs no planned file holds."""
-"""In a sync's state folder: the generation of the run that has no generated snapshot to start
-from (:func:`run_generation`), kept until a run succeeds so its retries find its steps."""
 EARLIER_KEY_FILE = "earlier-key.json"
 """In the state folder of a sync's key: the key an earlier version named the sync's state by,
 which it goes on using (:func:`state_key`)."""
@@ -132,11 +132,11 @@ _API_SOURCE_NAME = f"(?i){_API_SCHEME}[^?#:|\\s]*"
 """A provider API source in a ``sources`` cell, without its query, page or record
 (``mailchimp://a1b2`` of ``mailchimp://a1b2?since=…#page=1:17``)."""
 MARKETING = Outcome.MARKETING.value
+NON_MARKETING = Outcome.NON_MARKETING.value
+OPTED_OUT = Outcome.OPTED_OUT.value
 HELD_SUFFIX = "-held-non-marketing.csv"
 """The name ending of a delta's copy of a marketing file holding the contacts it sends as
 non-marketing (``Delta.held_edited``)."""
-NON_MARKETING = Outcome.NON_MARKETING.value
-OPTED_OUT = Outcome.OPTED_OUT.value
 
 
 def sync_key(sources: Iterable[str], portal_url: str) -> str:
@@ -258,7 +258,7 @@ def _with_since(source: str, moment: datetime) -> str:
     to refuse as it would have)."""
     parts = urlsplit(_without_since(source))
     since = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return urlunsplit(parts._replace(query="&".join([*filter(None, [parts.query]), f"{SINCE}={since}"])))
+    return urlunsplit(parts._replace(query="&".join(filter(None, [parts.query, f"{SINCE}={since}"]))))
 
 
 def _without_since(source: str) -> str:
@@ -498,6 +498,7 @@ def diff(
     opted_out = planned.filter(pl.col("outcome") == OPTED_OUT)
     contacts = planned.filter(pl.col("outcome") != OPTED_OUT)
     again = pl.DataFrame({"email": list(pending)}, schema={"email": pl.String})
+    planned_opt_outs = set(opted_out["email"])
     kept = contacts.join(was_opted_out, on="email", how="semi").join(again, on="email", how="anti")
     never_opted_out = contacts.join(was_opted_out, on="email", how="anti").join(again, on="email", how="anti")
     nobody = never_opted_out.select("email").clear()
@@ -539,7 +540,7 @@ def diff(
         opt_outs=frozenset(new_opt_outs["email"]),
         contacts=frozenset(changed["email"]),
         kept_opted_out=frozenset(kept["email"]),
-        opt_outs_again={email: status for email, status in pending.items() if email not in set(opted_out["email"])},
+        opt_outs_again={email: status for email, status in pending.items() if email not in planned_opt_outs},
         kept_newer_from_api=frozenset(newer_from_api["email"]),
         older_than_sent=frozenset(older["email"]),
         held_non_marketing=frozenset(unheard["email"]),
@@ -597,9 +598,7 @@ def keep_pending_opt_outs(location: str, plan: LoadPlan) -> None:
     ones: whether or not HubSpot took them, the next run sends them again (:func:`diff`)."""
     pending = read_pending_opt_outs(location)
     for entry in plan.opt_outs:
-        _, email_index, rows = planned_rows(plan.path(entry["file"]))
-        pending |= {normalise_email(cells[email_index]): entry["status"] for _, cells in rows if len(cells) > email_index}
-    pending.pop("", None)
+        pending |= {email: entry["status"] for _, email in _emails_in(plan, entry["file"]) if email}
     with written_whole(location) as handle:
         json.dump(pending, handle)
 
@@ -759,11 +758,13 @@ def sync_lists(
 def failed_emails(plan: LoadPlan, errors: Iterable[dict[str, Any]]) -> set[str]:
     """The emails of the delta rows HubSpot did not take (``row``-scoped load errors)."""
     wanted = {(error["file"], error["line"]) for error in errors if error.get("scope") == "row" and error.get("line")}
-    emails = set()
-    for file in {file for file, _ in wanted}:
-        _, email_index, rows = planned_rows(plan.path(file))
-        emails |= {normalise_email(cells[email_index]) for line, cells in rows if (file, line) in wanted and len(cells) > email_index}
-    return emails
+    return {email for file in {file for file, _ in wanted} for line, email in _emails_in(plan, file) if (file, line) in wanted}
+
+
+def _emails_in(plan: LoadPlan, file: str) -> Iterator[tuple[int, str]]:
+    """Each row of a planned file as its line and its email, read as the load sends it."""
+    _, email_index, rows = planned_rows(plan.path(file))
+    return ((line, normalise_email(cells[email_index])) for line, cells in rows if len(cells) > email_index)
 
 
 def snapshot_after(delta: Delta, previous: pl.DataFrame | None, failed: set[str]) -> pl.DataFrame:

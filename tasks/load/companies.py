@@ -57,7 +57,7 @@ from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, read_header, tie_back
 from tasks.load.resume import leave_unrecorded
 from tasks.load.retry import HttpError, describe
-from tasks.output import record_kept, written_whole
+from tasks.output import record_kept, record_written
 
 FREE_MAIL_DOMAINS = frozenset(
     line.strip()
@@ -131,8 +131,7 @@ class CompanyJournal:
         if self.directory is None or not created:
             return
         self.files += 1
-        location = f"{self.directory}/{self.key}-{self.files:06d}.jsonl"
-        with record_kept(location), written_whole(location) as handle:
+        with record_written(f"{self.directory}/{self.key}-{self.files:06d}.jsonl") as handle:
             handle.writelines(json.dumps({DOMAIN: domain, "id": company_id}) + "\n" for domain, company_id in created.items())
 
 

@@ -161,13 +161,14 @@ def output_lease(
             credentials, the storage unreachable).
     """
     fs, root = fsspec.core.url_to_fs(output_url, **(storage_options or {}))
-    hold = LeaseHold(f"{output_url.rstrip('/')}/{LEASE_FILE}")
+    location = f"{output_url.rstrip('/')}/{LEASE_FILE}"
+    hold = LeaseHold(location)
     if "s3" not in ({fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)):
         yield hold
         return
     lease = _OutputLease(
         lease_file_system(fs, storage_options, request_seconds), f"{root.rstrip('/')}/{LEASE_FILE}",
-        f"{output_url.rstrip('/')}/{LEASE_FILE}", lease_seconds, request_seconds,
+        location, lease_seconds, request_seconds,
     )  # fmt: skip
     try:
         lease.take()

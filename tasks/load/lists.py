@@ -53,7 +53,7 @@ from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.optouts import normalise_email, read_opt_out_emails
 from tasks.load.plan import LoadPlan, iter_column, tie_back
 from tasks.load.retry import HttpError, describe
-from tasks.output import record_kept, written_whole
+from tasks.output import read_record, record_kept, record_written
 from tasks.privacy import mask_emails_in
 
 _LISTS_PATH = "/crm/v3/lists"
@@ -99,12 +99,8 @@ class ListJournal:
         """The list id recorded for a planned list, if any."""
         if self.directory is None:
             return None
-        location = self._location(planned)
-        try:
-            with record_kept(location), fsspec.open(location, "r", encoding="utf-8") as handle:
-                return json.load(handle)["list_id"]
-        except (FileNotFoundError, ValueError, KeyError):
-            return None
+        record = read_record(self._location(planned))
+        return record.get("list_id") if isinstance(record, dict) else None
 
     def recorded(self) -> list[str]:
         """The ids of every list recorded here: the lists earlier runs with this state made
@@ -127,8 +123,7 @@ class ListJournal:
         a kill never leaves half a file)."""
         if self.directory is None:
             return
-        location = self._location(planned)
-        with record_kept(location), written_whole(location) as handle:
+        with record_written(self._location(planned)) as handle:
             json.dump({"list_id": list_id}, handle)
 
 

@@ -11,8 +11,8 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
   ``Cached`` without running the task: no request at all. A step killed half way (SIGKILL, a
   DAILY stop) left no file, so a rerun sends it again. The cache lives in files, not in the
   Prefect server's database, so it survives the process, the server and an ephemeral server's
-  throwaway database (a remote folder's results are written through a storage block saved on
-  the server, :func:`record_storage`, which names the folder only: any server's will do). Prefect
+  throwaway database (the results are written through a storage block saved on the server,
+  :func:`record_storage`, which names the folder only: any server's will do). Prefect
   takes a key it cannot read (the storage not answering) for a step not done: the step is sent
   again, as after a kill.
   Transactions were not needed: each step is one task, and nothing has to be rolled back when a
@@ -77,7 +77,7 @@ from prefect.transactions import get_transaction
 from tasks.errors import InputError, LoadError
 from tasks.load.client import HubSpotPortal
 from tasks.load.plan import LoadPlan
-from tasks.output import normalised_output_url, record_kept, storage_problem, written_whole
+from tasks.output import normalised_output_url, read_record, record_kept, record_written, storage_problem
 
 STATE_FOLDER = ".onramp-load"
 PORTAL_FILE = "portals.json"
@@ -245,7 +245,7 @@ def claim_state(folder: str | Path, portal: HubSpotPortal) -> None:
     # No claim yet, or this token's own hash: the folder is this portal's (its id when known).
     if claim is None or claim == portal.identity:
         if claim != ours:
-            with record_kept(record), written_whole(record) as handle:
+            with record_written(record) as handle:
                 json.dump({**claimed, portal.url: ours}, handle)
         return
     if isinstance(claim, str):
@@ -316,7 +316,7 @@ class LoadState:
             fs, path = fsspec.core.url_to_fs(self.records)
             with suppress(Exception):  # noqa: BLE001 - a storage failure: nothing reads it again
                 fs.rm(path, recursive=True)
-        block = LocalBlock if isinstance(fsspec.core.url_to_fs(self.records)[0], LocalFileSystem) else RemoteFileSystem
+        block = LocalBlock if _is_local(self.records) else RemoteFileSystem
         with suppress(Exception):  # noqa: BLE001 - the server's: an unused block, nothing more
             block.delete(_results_block_name(self.records))
 
@@ -336,7 +336,7 @@ def load_state(output_url: str, local: Path) -> LoadState:
         output_url: The output folder as given (a path or an fsspec URL).
         local: The folder the run writes to locally.
     """
-    if isinstance(fsspec.core.url_to_fs(output_url)[0], LocalFileSystem):
+    if _is_local(output_url):
         folder = Path(local) / STATE_FOLDER
         return LoadState(folder, str(folder))
     from prefect.settings import PREFECT_HOME
@@ -411,22 +411,27 @@ def record_storage(records: str) -> RecordStorage:
 
     The results go through a file system block saved on Prefect's server, named by the folder
     (:func:`_results_block_name`: one per output, and one per recurring sync's run until
-    :meth:`LoadState.discard`): Prefect takes a task's result storage as a saved block only for
-    a remote folder, and names a result by its path relative to a saved block's folder (by its
-    absolute path for a plain local folder, which a moved output could then never read again).
+    :meth:`LoadState.discard`): Prefect takes block storage only as a saved block, and names a
+    result by its path relative to a saved block's folder (by its absolute path for a plain
+    local path, which a moved output could then never read again).
     The block holds the folder's path or URL only, the credentials coming from where the flow
     runs, as for the output. The keys go to a path, or a remote block Prefect writes through
     fsspec.
     """
     keys, results = f"{records.rstrip('/')}/keys", f"{records.rstrip('/')}/results"
-    local = isinstance(fsspec.core.url_to_fs(records)[0], LocalFileSystem)
+    local = _is_local(records)
     result_block = LocalBlock(basepath=results) if local else RemoteFileSystem(basepath=results)
     result_block.save(_results_block_name(records), overwrite=True)
     return RecordStorage(Path(keys) if local else RemoteFileSystem(basepath=keys), result_block)
 
 
+def _is_local(location: str) -> bool:
+    """Whether ``location`` (a path or fsspec URL) is on this machine's file system."""
+    return isinstance(fsspec.core.url_to_fs(location)[0], LocalFileSystem)
+
+
 def _results_block_name(records: str) -> str:
-    """The name of the storage block of a remote records folder's step results."""
+    """The name of the storage block of a records folder's step results."""
     return f"onramp-records-{_state_name(records.rstrip('/'))}"
 
 
@@ -504,16 +509,10 @@ class ImportJournal:
 
     def read(self, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
         """The file's record: ``{}``, ``{"name", "intent_at"}`` or that with ``import_id``."""
-        location = self._location(plan, entry)
-        try:
-            with record_kept(location), fsspec.open(location, "r", encoding="utf-8") as handle:
-                return json.load(handle)
-        except (FileNotFoundError, ValueError):
-            return {}
+        return read_record(self._location(plan, entry)) or {}
 
     def _write(self, plan: LoadPlan, entry: dict[str, Any], record: dict[str, Any]) -> None:
-        location = self._location(plan, entry)
-        with record_kept(location), written_whole(location) as handle:
+        with record_written(self._location(plan, entry)) as handle:
             json.dump(record, handle)
 
     def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str, at_ms: int | None = None) -> None:
