@@ -126,15 +126,18 @@ def test_a_storm_of_ten_secondly_429s_from_an_outside_client_is_waited_out(expor
 
     def storm(url: str, limit: int) -> None:
         # Another tool with the same token, outside this machine's budget, spends the whole
-        # window in a burst, again and again while the load runs.
+        # window in a burst (twice what it holds, so the burst itself meets 429s), again and
+        # again while the load runs. It rests a window and a half between bursts: a tool that
+        # never rested would rightly make the load give up after its waits, and how many
+        # windows in a row the load lost would be a race with this thread.
         nonlocal outsider_429s
         with requests.Session() as session:
             session.headers["Authorization"] = f"Bearer {TOKEN}"
             while not stop.is_set():
-                for _ in range(limit):
+                for _ in range(2 * limit):
                     answer = session.get(f"{url}/crm/v3/properties/contacts/groups", timeout=10)
                     outsider_429s += answer.status_code == 429
-                stop.wait(0.3)
+                stop.wait(1.5 * emulator_limits.BURST_WINDOW_SECONDS)
 
     with serve_in_background(tier="starter") as hub:
         outsider = threading.Thread(target=storm, args=(hub.url, hub.emulator.settings.burst_limit), daemon=True)
