@@ -47,6 +47,7 @@ from tasks.sync import (
     keep_pending_opt_outs,
     next_watermark,
     planned_state,
+    providers_unknown,
     read_pending_opt_outs,
     read_snapshot,
     read_watermark,
@@ -55,6 +56,7 @@ from tasks.sync import (
     snapshot_after,
     snapshot_location,
     sources_since,
+    sources_whole,
     state_key,
     state_location,
     watermark_location,
@@ -183,7 +185,15 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)
     since = read_watermark(state.watermark)
-    sources = sources_since(params.sources, since)
+    if since is not None and providers_unknown(state.snapshot, params.sources):
+        get_run_logger().warning(
+            "sync: the snapshot, kept by an earlier version, does not say which provider gave each contact; "
+            "this run reads every provider whole, once, so none of them can be taken for another"
+        )
+        since = None
+        sources = sources_whole(params.sources)
+    else:
+        sources = sources_since(params.sources, since)
     fetch_started = datetime.now(UTC)
     report = plan_run(params.model_copy(update={"sources": sources}), out)
     step = plan_delta(out, state, reads_changes_only(sources))
@@ -192,12 +202,11 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
         report["dry_run"] = dry_run_task(portal, step.plan)
         publish_report(report, out, params.rejects_alert_fraction)
         return report
-    run_state = None
+    # The steps' results belong to this run (a retry of a failed run finds them, the next run
+    # none: its delta may be the same bytes as an earlier one's, yet must be sent); the list
+    # journal to the sync, so the next delta fills the same list even once a person renamed it.
+    run_state = output_load_state.within(f"sync-{run_generation(state.folder)}")
     if step.delta.opt_outs or step.delta.contacts or step.delta.held_edited:
-        # The steps' results belong to this run (a retry of a failed run finds them, the next run
-        # none: its delta may be the same bytes as an earlier one's, yet must be sent); the list
-        # journal to the sync, so the next delta fills the same list even once a person renamed it.
-        run_state = output_load_state.within(f"sync-{run_generation(state.folder)}")
         with reported_if_the_load_stops(report, out, params.rejects_alert_fraction), opt_outs_pending_if_stopped(step, state):
             report["load"] = load_steps(
                 portal,
@@ -212,8 +221,8 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
         # Not even a load with nothing in it: it would still read the portal and make a list.
         get_run_logger().info("sync: nothing new or changed since the last successful run; nothing sent")
     advance_state(step, state, report.get("load", {}), fetch_started)
-    if run_state is not None:
-        # Its step results served only this run's retries: the next run has a generation of its own.
-        run_state.discard()
+    # Its step results served only this run's retries (a stopped run's too, when its retry finds
+    # nothing left to send): the next run has a generation of its own.
+    run_state.discard()
     publish_report(report, out, params.rejects_alert_fraction)
     return report

@@ -253,6 +253,35 @@ def sources_since(sources: Sequence[str], watermark: datetime | None) -> list[st
     return [_with_since(source, watermark) if api_scheme(source) else source for source in sources]
 
 
+def providers_unknown(snapshot: str, sources: Sequence[str]) -> bool:
+    """Whether the sync reads more than one provider API and its snapshot, kept by an earlier
+    version, does not say which of them gave each contact (no ``api_sources``).
+
+    Read for their changes only, such providers cannot be told apart: a contact one of them
+    keeps from marketing (transactional at Mailchimp, no permission at Constant Contact) and
+    another lists as subscribed would be planned marketing from the other alone, and
+    :func:`_marketing_unheard` could not tell which provider did not list it. The run then
+    reads every provider whole, once (:func:`sources_whole`): its snapshot names them all.
+    With one provider the unknown is that one, and the snapshot's ``from_api`` says enough.
+
+    Args:
+        snapshot: The snapshot's location (:func:`snapshot_location`).
+        sources: The sync's sources, as the user wrote them.
+    """
+    if len({_without_since(source) for source in sources if api_scheme(source)}) < 2:
+        return False
+    fs, path = fsspec.core.url_to_fs(snapshot)
+    if not fs.exists(path):
+        return False
+    with fs.open(path, "rb") as handle:
+        return API_SOURCES not in pl.read_parquet_schema(handle)
+
+
+def sources_whole(sources: Sequence[str]) -> list[str]:
+    """The sources with no ``since`` on any provider API source: every contact read."""
+    return [_without_since(source) if api_scheme(source) else source for source in sources]
+
+
 def _with_since(source: str, moment: datetime) -> str:
     """``source`` with its ``since`` set to ``moment`` (any other query item kept, for the reader
     to refuse as it would have)."""
@@ -417,6 +446,8 @@ class Delta:
             opted out: not sent, still opted out.
         opt_outs_again: A stopped run's pending opt-outs this run's plan holds in no opt-out
             file (email → status): sent from a file of their own (:func:`write_delta_plan`).
+        unplanned_opt_outs: Those of ``opt_outs_again`` no source gives any more: sent, but
+            not among the planned contacts the counts start from.
         kept_newer_from_api: Emails planned from files alone whose snapshot row a provider
             API gave at a later change time: not sent, the API's row kept.
         older_than_sent: Emails planned from files alone at a change time before the one of
@@ -437,6 +468,7 @@ class Delta:
     contacts: frozenset[str]
     kept_opted_out: frozenset[str]
     opt_outs_again: dict[str, str]
+    unplanned_opt_outs: frozenset[str]
     kept_newer_from_api: frozenset[str]
     older_than_sent: frozenset[str]
     held_non_marketing: frozenset[str]
@@ -454,8 +486,10 @@ class Delta:
     def counts(self, planned: int) -> dict[str, int]:
         """The delta's counts, as the run report keeps them under ``"sync"``.
 
-        ``left_source`` is not planned, so not part of ``planned_contacts`` either.
+        ``left_source`` is not planned, so not part of ``planned_contacts`` either, nor are
+        ``unplanned_opt_outs``, though ``new_opt_outs`` counts them.
         """
+        planned_opt_outs = len(self.opt_outs) - len(self.unplanned_opt_outs)
         not_sent = {
             "kept_opted_out": len(self.kept_opted_out),
             "kept_newer_from_api": len(self.kept_newer_from_api),
@@ -467,7 +501,7 @@ class Delta:
             "new_opt_outs": len(self.opt_outs),
             "new_or_changed_contacts": len(self.contacts),
             **not_sent,
-            "unchanged": planned - len(self.opt_outs) - len(self.contacts) - sum(not_sent.values()),
+            "unchanged": planned - planned_opt_outs - len(self.contacts) - sum(not_sent.values()),
             "left_source": len(self.left_source),
         }
 
@@ -541,6 +575,7 @@ def diff(
         contacts=frozenset(changed["email"]),
         kept_opted_out=frozenset(kept["email"]),
         opt_outs_again={email: status for email, status in pending.items() if email not in planned_opt_outs},
+        unplanned_opt_outs=frozenset(again.join(planned, on="email", how="anti")["email"]),
         kept_newer_from_api=frozenset(newer_from_api["email"]),
         older_than_sent=frozenset(older["email"]),
         held_non_marketing=frozenset(unheard["email"]),

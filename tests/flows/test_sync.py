@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 
 from emulators.constant_contact import serve_in_background as constant_contact
@@ -24,7 +25,7 @@ from flows.sync import sync_contacts
 from schemas.params import SyncParameters
 from tasks.errors import LoadError
 from tasks.load.client import ACCOUNT_INFO_PATH
-from tasks.sync import DELTA_FOLDER, sync_key
+from tasks.sync import API_SOURCES, DELTA_FOLDER, SNAPSHOT_FILE, SYNC_FOLDER, sync_key
 
 # The emulator counts requests by route template; batch upserts of contacts are the only batch writes a sync sends.
 BATCH_ROUTE = ("POST", "/crm/v3/objects/{object_type_name}/batch/{operation}")
@@ -223,6 +224,49 @@ def test_the_second_sync_sends_only_the_changes_and_the_new_opt_outs(prefect_api
     finally:
         hubspot.emulator.configure(portal_id=portal_id)
     assert Counter(hubspot.emulator.request_counts) - requests_before == Counter({("GET", ACCOUNT_INFO_PATH, 200): 1})
+
+
+def test_a_sync_from_an_earlier_versions_snapshot_reads_both_providers_whole_once(
+    prefect_api_url, hubspot, providers, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "sync-token")
+    chimp, cc = providers
+    out = tmp_path / "out"
+    sources = [f"mailchimp://{chimp.settings.list_id}", "constantcontact://contacts"]
+    params = SyncParameters(sources=sources, output=str(out), portal_url=hubspot.url)
+    # One person at both: no permission set at Constant Contact, subscribed at Mailchimp.
+    live = [c for c in cc.emulator.account.contacts if "deleted_at" not in c]
+    email = next(c for c in live if c["email_address"]["permission_to_send"] == "not_set")["email_address"]["address"]
+    members = chimp.emulator.audience.members
+    member = deepcopy(next(m for m in members if m["status"] == "subscribed"))
+    member.update(email_address=email, id="in-both", unique_email_id="in-both", contact_id="in-both")
+    member["last_changed"] = (datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)).isoformat()
+    members.append(member)
+    sync_contacts(params)
+    assert contact_properties(hubspot, email)["hs_marketable_status"] == "false"
+    # The snapshot as an earlier version kept it: without the providers that gave each contact.
+    [snapshot] = out.glob(f"{SYNC_FOLDER}/*/{SNAPSHOT_FILE}")
+    pl.read_parquet(snapshot).drop(API_SOURCES).write_parquet(snapshot, metadata=pl.read_parquet_metadata(snapshot))
+    # Mailchimp lists a change of the person's; Constant Contact, where nothing changed, does not.
+    member["merge_fields"]["FNAME"] = "Renamed"
+    member["last_changed"] = datetime.now(UTC).replace(microsecond=0).isoformat()
+
+    upgraded = sync_contacts(params)
+
+    # Read for Mailchimp's change alone, the person would have been sent marketing: both
+    # providers were read whole instead, and the strictest outcome kept.
+    properties = contact_properties(hubspot, email)
+    assert (properties["firstname"], properties["hs_marketable_status"]) == ("Renamed", "false")
+    assert "reads every provider whole, once" in caplog.text
+    assert upgraded["sync"]["since"] is None
+    assert not any("since=" in entry["uri"] for entry in upgraded["sources"])
+    # The snapshot now names the providers: the next run asks them for their changes only.
+    assert all("?since=" in entry["uri"] for entry in sync_contacts(params)["sources"])
+
+
+def contact_properties(hubspot, email: str) -> dict:
+    contacts = httpx.get(f"{hubspot.url}/_emulator/state").json()["contacts"]
+    return next(contact["properties"] for contact in contacts if contact["properties"]["email"] == email)
 
 
 def test_a_sync_given_another_portal_s_id_stops_before_its_state_is_claimed(hubspot, tmp_path, monkeypatch):

@@ -2,7 +2,8 @@
 as a user sees it: a value changed back to an earlier one and then again is sent each time, the
 folder is one sync however its path is typed, an older export does not undo a newer one, and
 contacts missing from an export cut short stay where they were, counted, and are not sent again
-when they come back; a failed run's retry finds its own finished steps, the next run none."""
+when they come back; a failed run's retry finds its own finished steps, the next run none, and
+a stopped run's records go even when its retry has nothing left to send."""
 
 from __future__ import annotations
 
@@ -127,6 +128,27 @@ def test_a_run_whose_sources_give_no_row_sends_nothing_and_keeps_the_sync(prefec
     assert (quiet["sync"]["new_or_changed_contacts"], quiet["sync"]["new_opt_outs"]) == (0, 0)
     assert "load" not in quiet, "nothing to send: no load"
     assert city_in_hubspot(hubspot, "quiet0@example.com") == "Boston"
+
+
+def test_a_stopped_runs_records_go_when_its_retry_has_nothing_left_to_send(prefect_api_url, token, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "budgets"))
+    folder, out = tmp_path / "stopped", tmp_path / "out"
+    write_export(folder, "stopped", "Boston")
+    with serve_in_background() as hub:
+        hub.emulator.configure(daily_quota_at=10)
+        with pytest.raises(LoadError, match="daily"):
+            sync(folder, out, hub)
+        assert len(list(out.glob(".onramp-load/sync-*"))) == 1
+        hub.emulator.configure(daily_quota_at=None)
+        monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "next-day"))
+        # By the retry the export holds no usable row: nothing is left to send.
+        with (folder / EXPORT).open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([["Email Address", "First Name"], ["not-an-address", "Nobody"]])
+
+        retry = sync(folder, out, hub)
+
+    assert "load" not in retry
+    assert list(out.glob(".onramp-load/sync-*")) == []
 
 
 @pytest.fixture(params=["local", "s3"])

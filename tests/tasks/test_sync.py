@@ -22,6 +22,7 @@ from tasks.sync import (
     earlier_sync_key,
     next_watermark,
     planned_state,
+    providers_unknown,
     read_snapshot,
     read_watermark,
     reads_changes_only,
@@ -29,6 +30,7 @@ from tasks.sync import (
     snapshot_after,
     snapshot_location,
     sources_since,
+    sources_whole,
     state_key,
     state_location,
     sync_key,
@@ -496,6 +498,38 @@ def test_an_earlier_versions_snapshot_holds_a_providers_non_marketing_row_from_f
     assert diff(from_files, previous, changes_only=True).held_non_marketing == {"x@x.com"}
 
 
+@pytest.mark.parametrize(
+    ("sources", "snapshot_columns", "unknown"),
+    [
+        # Two providers, an earlier version's snapshot: which gave a contact is unknown.
+        (["mailchimp://a1b2?since=2026-03-01T08:00:05Z", "constantcontact://contacts", "exports/"], "earlier", True),
+        # This version's snapshot names them.
+        (["mailchimp://a1b2", "constantcontact://contacts"], "current", False),
+        # One provider (read twice under two spellings is one): the unknown is that one.
+        (["mailchimp://a1b2", "mailchimp://a1b2?since=2026-03-01T08:00:05Z", "exports/"], "earlier", False),
+        # No snapshot yet: a first run reads everything anyway.
+        (["mailchimp://a1b2", "constantcontact://contacts"], None, False),
+    ],
+    ids=["two-providers-earlier-snapshot", "current-snapshot", "one-provider", "no-snapshot"],
+)
+def test_an_earlier_versions_snapshot_with_two_providers_makes_the_run_read_them_whole(tmp_path, sources, snapshot_columns, unknown):
+    location = str(tmp_path / "snapshot.parquet")
+    snapshot = state(("x@x.com", "non_marketing", "1", T2, True))
+    if snapshot_columns is not None:
+        write_snapshot(location, snapshot.drop(API_SOURCES) if snapshot_columns == "earlier" else snapshot)
+
+    assert providers_unknown(location, sources) is unknown
+
+
+def test_sources_read_whole_lose_every_since_and_keep_their_other_query_items():
+    sources = ["mailchimp://a1b2?since=2026-03-01T08:00:05Z", "constantcontact://contacts?status=all&since=2026-03-01T08:00:05Z", "exports/"]
+
+    whole = sources_whole(sources)
+
+    assert whole == ["mailchimp://a1b2", "constantcontact://contacts?status=all", "exports/"]
+    assert not reads_changes_only(whole)
+
+
 def test_a_held_contacts_edited_row_is_sent_as_a_non_marketing_contact_in_no_list(tmp_path):
     first = planned(tmp_path / "1", ("x@x.com", "Xavi", T2, f"{FILE_ROW} | {API_ROW}")).with_columns(pl.lit("non_marketing").alias("outcome"))
     again = planned(tmp_path / "2", ("x@x.com", "Xavier", T3, FILE_ROW))
@@ -523,6 +557,10 @@ def test_a_stopped_runs_opt_outs_are_sent_again_whatever_the_sources_now_say(tmp
     assert delta.opt_outs == {"a@x.com", "b@x.com", "c@x.com"} and delta.contacts == set()
     assert delta.opt_outs_again == {"a@x.com": "unsubscribed", "c@x.com": "cleaned"}
     assert dict(delta.next_snapshot.select("email", "outcome").iter_rows()) == dict.fromkeys(pending, "opted_out")
+    # c is sent, but no source gives it: the counts of the planned contacts leave it out.
+    assert delta.unplanned_opt_outs == {"c@x.com"}
+    counts = delta.counts(planned_.height)
+    assert (counts["new_opt_outs"], counts["unchanged"], counts["planned_contacts"]) == (3, 0, 2)
     # The delta plan sends the ones no planned opt-out file holds from files of their own.
     plan_dir = tmp_path / "plan"
     write_plan_by_hand(plan_dir, opt_outs={"hubspot/opt-out-unsubscribed.csv": ("unsubscribed", ["b@x.com"])}, group={"name": "mailchimp", "label": "Mailchimp"})
