@@ -47,7 +47,6 @@ from tasks.sync import (
     keep_pending_opt_outs,
     next_watermark,
     planned_state,
-    providers_unknown,
     read_pending_opt_outs,
     read_snapshot,
     read_watermark,
@@ -60,6 +59,7 @@ from tasks.sync import (
     state_key,
     state_location,
     watermark_location,
+    why_read_whole,
     write_delta_plan,
     write_snapshot,
     write_watermark,
@@ -141,10 +141,12 @@ def advance_state(step: SyncStep, state: SyncState, load: dict, fetch_started: d
     The snapshot is written first: a crash between the two leaves the old watermark, so the next
     run reads a few changes again and finds them in the snapshot, rather than missing some. With
     rows HubSpot refused, the watermark stays: those rows are read again next run, to be sent
-    again (the rest match the snapshot).
+    again (the rest match the snapshot). The snapshot counts the contacts the run held
+    non-marketing, so that the next run reads every provider whole
+    (:func:`~tasks.sync.why_read_whole`).
     """
     failed = failed_emails(step.plan, load.get("errors", []))
-    write_snapshot(state.snapshot, snapshot_after(step.delta, step.previous, failed))
+    write_snapshot(state.snapshot, snapshot_after(step.delta, step.previous, failed), held=len(step.delta.held_non_marketing))
     forget_pending_opt_outs(state.pending_opt_outs)
     if failed:
         get_run_logger().warning("sync: %d contact(s) not taken by HubSpot are sent again next run", len(failed))
@@ -185,11 +187,8 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)
     since = read_watermark(state.watermark)
-    if since is not None and providers_unknown(state.snapshot, params.sources):
-        get_run_logger().warning(
-            "sync: the snapshot, kept by an earlier version, does not say which provider gave each contact; "
-            "this run reads every provider whole, once, so none of them can be taken for another"
-        )
+    if since is not None and (reason := why_read_whole(state.snapshot, params.sources)):
+        get_run_logger().warning("sync: %s; this run reads every provider whole, so each one's consent counts", reason)
         since = None
         sources = sources_whole(params.sources)
     else:

@@ -90,6 +90,9 @@ EARLIER_KEY_FILE = "earlier-key.json"
 which it goes on using (:func:`state_key`)."""
 GENERATION = "onramp_sync_generation"
 """The snapshot's Parquet metadata item naming its generation (:func:`run_generation`)."""
+HELD_LAST_RUN = "onramp_sync_held_non_marketing"
+"""The snapshot's Parquet metadata item counting the contacts its run held non-marketing
+(``Delta.held_non_marketing``): the next run reads every provider whole (:func:`why_read_whole`)."""
 LEFT_SOURCE_WARNING_SHARE = 0.2
 """Above this share of the contacts the last run read gone from the sources, the run warns."""
 WATERMARK_OVERLAP = timedelta(minutes=5)
@@ -253,28 +256,40 @@ def sources_since(sources: Sequence[str], watermark: datetime | None) -> list[st
     return [_with_since(source, watermark) if api_scheme(source) else source for source in sources]
 
 
-def providers_unknown(snapshot: str, sources: Sequence[str]) -> bool:
-    """Whether the sync reads more than one provider API and its snapshot, kept by an earlier
-    version, does not say which of them gave each contact (no ``api_sources``).
+def why_read_whole(snapshot: str, sources: Sequence[str]) -> str | None:
+    """Why this run must read every provider API whole (:func:`sources_whole`), not only what
+    changed since the watermark; None when it need not.
 
-    Read for their changes only, such providers cannot be told apart: a contact one of them
-    keeps from marketing (transactional at Mailchimp, no permission at Constant Contact) and
-    another lists as subscribed would be planned marketing from the other alone, and
-    :func:`_marketing_unheard` could not tell which provider did not list it. The run then
-    reads every provider whole, once (:func:`sources_whole`): its snapshot names them all.
-    With one provider the unknown is that one, and the snapshot's ``from_api`` says enough.
+    A run reading providers for their changes only plans a contact from the providers that
+    listed it, and holds non-marketing one that a provider which did not list it might keep from
+    marketing (:func:`_marketing_unheard`). That takes knowing which providers gave each contact,
+    and holds some contacts the silent provider would now let through: the snapshot does not
+    keep each provider's own answer. A whole read merges every provider's answer, as a migration
+    does, and settles both:
+
+    - the snapshot, kept by an earlier version, does not say which providers gave each contact
+      (no ``api_sources``) and the sync reads more than one (with one, the unknown is that one,
+      and ``from_api`` says enough);
+    - the last run held contacts so (:data:`HELD_LAST_RUN`): read whole, each is sent as its
+      merged rows now decide, so a hold lasts one run, never until the provider lists it again.
 
     Args:
         snapshot: The snapshot's location (:func:`snapshot_location`).
         sources: The sync's sources, as the user wrote them.
     """
-    if len({_without_since(source) for source in sources if api_scheme(source)}) < 2:
-        return False
+    providers = {_without_since(source) for source in sources if api_scheme(source)}
     fs, path = fsspec.core.url_to_fs(snapshot)
-    if not fs.exists(path):
-        return False
+    if not providers or not fs.exists(path):
+        return None
     with fs.open(path, "rb") as handle:
-        return API_SOURCES not in pl.read_parquet_schema(handle)
+        held = int(pl.read_parquet_metadata(handle).get(HELD_LAST_RUN) or 0)
+        handle.seek(0)
+        names_providers = API_SOURCES in pl.read_parquet_schema(handle)
+    if len(providers) > 1 and not names_providers:
+        return "the snapshot, kept by an earlier version, does not say which provider gave each contact"
+    if held:
+        return f"the last run held {held} contact(s) non-marketing that a provider did not list"
+    return None
 
 
 def sources_whole(sources: Sequence[str]) -> list[str]:
@@ -314,12 +329,18 @@ def read_snapshot(location: str) -> pl.DataFrame | None:
         return pl.read_parquet(handle, glob=False)
 
 
-def write_snapshot(location: str, snapshot: pl.DataFrame) -> None:
+def write_snapshot(location: str, snapshot: pl.DataFrame, held: int = 0) -> None:
     """Replace the snapshot, as a new generation (:func:`run_generation`); written whole
     (:func:`~tasks.output.written_whole`), so a crash mid-write leaves the old one. The pending
-    generation, if any, is done with."""
+    generation, if any, is done with.
+
+    Args:
+        location: The snapshot's location (:func:`snapshot_location`).
+        snapshot: The snapshot (:data:`SNAPSHOT_SCHEMA`).
+        held: How many contacts the run held non-marketing (:data:`HELD_LAST_RUN`).
+    """
     with written_whole(location, "wb") as handle:
-        snapshot.write_parquet(handle, metadata={GENERATION: secrets.token_hex(8)})
+        snapshot.write_parquet(handle, metadata={GENERATION: secrets.token_hex(8), HELD_LAST_RUN: str(held)})
     fs, path = fsspec.core.url_to_fs(f"{location.rsplit('/', 1)[0]}/{PENDING_FILE}")
     if fs.exists(path):
         fs.rm(path)
@@ -655,7 +676,8 @@ def _marketing_unheard(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.Dat
     migration would merge it in, the most restrictive outcome winning. Planned from the others
     alone, a contact that provider keeps from marketing (transactional at Mailchimp, no
     permission at Constant Contact) would be sent as marketing. Held back, the snapshot keeps
-    the row that provider's merge gave, until it lists the contact again.
+    the row that provider's merge gave; the next run reads every provider whole
+    (:func:`why_read_whole`), and the merged rows of all of them decide.
 
     Args:
         contacts: Planned contacts (:data:`SNAPSHOT_SCHEMA`).

@@ -234,14 +234,8 @@ def test_a_sync_from_an_earlier_versions_snapshot_reads_both_providers_whole_onc
     out = tmp_path / "out"
     sources = [f"mailchimp://{chimp.settings.list_id}", "constantcontact://contacts"]
     params = SyncParameters(sources=sources, output=str(out), portal_url=hubspot.url)
-    # One person at both: no permission set at Constant Contact, subscribed at Mailchimp.
-    live = [c for c in cc.emulator.account.contacts if "deleted_at" not in c]
-    email = next(c for c in live if c["email_address"]["permission_to_send"] == "not_set")["email_address"]["address"]
-    members = chimp.emulator.audience.members
-    member = deepcopy(next(m for m in members if m["status"] == "subscribed"))
-    member.update(email_address=email, id="in-both", unique_email_id="in-both", contact_id="in-both")
-    member["last_changed"] = (datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)).isoformat()
-    members.append(member)
+    email, _ = in_both_without_permission_at_constant_contact(chimp, cc)
+    member = next(m for m in chimp.emulator.audience.members if m["email_address"] == email)
     sync_contacts(params)
     assert contact_properties(hubspot, email)["hs_marketable_status"] == "false"
     # The snapshot as an earlier version kept it: without the providers that gave each contact.
@@ -257,11 +251,54 @@ def test_a_sync_from_an_earlier_versions_snapshot_reads_both_providers_whole_onc
     # providers were read whole instead, and the strictest outcome kept.
     properties = contact_properties(hubspot, email)
     assert (properties["firstname"], properties["hs_marketable_status"]) == ("Renamed", "false")
-    assert "reads every provider whole, once" in caplog.text
+    assert "does not say which provider gave each contact; this run reads every provider whole" in caplog.text
     assert upgraded["sync"]["since"] is None
     assert not any("since=" in entry["uri"] for entry in upgraded["sources"])
     # The snapshot now names the providers: the next run asks them for their changes only.
     assert all("?since=" in entry["uri"] for entry in sync_contacts(params)["sources"])
+
+
+def test_a_contact_held_non_marketing_is_settled_by_every_providers_consent_the_next_run(
+    prefect_api_url, hubspot, providers, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "sync-token")
+    chimp, cc = providers
+    params = SyncParameters(sources=[f"mailchimp://{chimp.settings.list_id}", "constantcontact://contacts"], output=str(tmp_path / "out"), portal_url=hubspot.url)
+    email, contact = in_both_without_permission_at_constant_contact(chimp, cc)
+    sync_contacts(params)
+    # Constant Contact now has the person's permission to send; Mailchimp, where the person
+    # was subscribed all along, lists no change.
+    contact["email_address"]["permission_to_send"] = "explicit"
+    contact["updated_at"] = contact["email_address"]["updated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    held = sync_contacts(params)
+
+    # Mailchimp's answer is not in this run: the person is held, not made marketing on Constant
+    # Contact's word alone.
+    assert held["sync"]["held_non_marketing"] == 1
+    assert contact_properties(hubspot, email)["hs_marketable_status"] == "false"
+
+    settled = sync_contacts(params)
+
+    # Read whole, both providers answer, and both say marketing.
+    assert "the last run held 1 contact(s) non-marketing that a provider did not list" in caplog.text
+    assert (settled["sync"]["since"], settled["sync"]["held_non_marketing"]) == (None, 0)
+    assert contact_properties(hubspot, email)["hs_marketable_status"] == "true"
+    assert all("?since=" in entry["uri"] for entry in sync_contacts(params)["sources"])
+
+
+def in_both_without_permission_at_constant_contact(chimp, cc) -> tuple[str, dict]:
+    """Give a Constant Contact contact with no permission set a subscribed Mailchimp member of
+    its address, changed an hour ago; return the address and the Constant Contact contact."""
+    live = [c for c in cc.emulator.account.contacts if "deleted_at" not in c]
+    contact = next(c for c in live if c["email_address"]["permission_to_send"] == "not_set")
+    email = contact["email_address"]["address"]
+    members = chimp.emulator.audience.members
+    member = deepcopy(next(m for m in members if m["status"] == "subscribed"))
+    member.update(email_address=email, id="in-both", unique_email_id="in-both", contact_id="in-both")
+    member["last_changed"] = (datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)).isoformat()
+    members.append(member)
+    return email, contact
 
 
 def contact_properties(hubspot, email: str) -> dict:

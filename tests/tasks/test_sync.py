@@ -22,7 +22,6 @@ from tasks.sync import (
     earlier_sync_key,
     next_watermark,
     planned_state,
-    providers_unknown,
     read_snapshot,
     read_watermark,
     reads_changes_only,
@@ -36,6 +35,7 @@ from tasks.sync import (
     sync_key,
     sync_lists,
     watermark_location,
+    why_read_whole,
     write_delta_plan,
     write_snapshot,
     write_watermark,
@@ -499,26 +499,32 @@ def test_an_earlier_versions_snapshot_holds_a_providers_non_marketing_row_from_f
 
 
 @pytest.mark.parametrize(
-    ("sources", "snapshot_columns", "unknown"),
+    ("sources", "snapshot_kept", "reason"),
     [
         # Two providers, an earlier version's snapshot: which gave a contact is unknown.
-        (["mailchimp://a1b2?since=2026-03-01T08:00:05Z", "constantcontact://contacts", "exports/"], "earlier", True),
+        (["mailchimp://a1b2?since=2026-03-01T08:00:05Z", "constantcontact://contacts", "exports/"], "earlier", "does not say which provider"),
         # This version's snapshot names them.
-        (["mailchimp://a1b2", "constantcontact://contacts"], "current", False),
+        (["mailchimp://a1b2", "constantcontact://contacts"], "current", None),
         # One provider (read twice under two spellings is one): the unknown is that one.
-        (["mailchimp://a1b2", "mailchimp://a1b2?since=2026-03-01T08:00:05Z", "exports/"], "earlier", False),
+        (["mailchimp://a1b2", "mailchimp://a1b2?since=2026-03-01T08:00:05Z", "exports/"], "earlier", None),
+        # The last run held contacts non-marketing: the next one lets every provider decide.
+        (["mailchimp://a1b2", "exports/"], "held", "the last run held 2 contact(s) non-marketing"),
+        # Files alone are read whole anyway.
+        (["exports/"], "held", None),
         # No snapshot yet: a first run reads everything anyway.
-        (["mailchimp://a1b2", "constantcontact://contacts"], None, False),
+        (["mailchimp://a1b2", "constantcontact://contacts"], None, None),
     ],
-    ids=["two-providers-earlier-snapshot", "current-snapshot", "one-provider", "no-snapshot"],
+    ids=["two-providers-earlier-snapshot", "current-snapshot", "one-provider", "held-last-run", "files-only", "no-snapshot"],
 )
-def test_an_earlier_versions_snapshot_with_two_providers_makes_the_run_read_them_whole(tmp_path, sources, snapshot_columns, unknown):
+def test_a_run_reads_every_provider_whole_when_the_snapshot_cannot_tell_their_consent_apart(tmp_path, sources, snapshot_kept, reason):
     location = str(tmp_path / "snapshot.parquet")
     snapshot = state(("x@x.com", "non_marketing", "1", T2, True))
-    if snapshot_columns is not None:
-        write_snapshot(location, snapshot.drop(API_SOURCES) if snapshot_columns == "earlier" else snapshot)
+    if snapshot_kept is not None:
+        write_snapshot(location, snapshot.drop(API_SOURCES) if snapshot_kept == "earlier" else snapshot, held=2 if snapshot_kept == "held" else 0)
 
-    assert providers_unknown(location, sources) is unknown
+    why = why_read_whole(location, sources)
+
+    assert why is None if reason is None else reason in why
 
 
 def test_sources_read_whole_lose_every_since_and_keep_their_other_query_items():
