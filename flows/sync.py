@@ -55,7 +55,6 @@ from tasks.sync import (
     snapshot_after,
     snapshot_location,
     sources_since,
-    sources_whole,
     state_key,
     state_location,
     watermark_location,
@@ -187,15 +186,16 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)
     since = read_watermark(state.watermark)
-    if since is not None and (reason := why_read_whole(state.snapshot, params.sources)):
+    whole = since is not None and (reason := why_read_whole(state.snapshot, params.sources))
+    if whole:
         get_run_logger().warning("sync: %s; this run reads every provider whole, so each one's consent counts", reason)
         since = None
-        sources = sources_whole(params.sources)
-    else:
-        sources = sources_since(params.sources, since)
+    # Read whole, a provider lists every contact an earlier run read from it (each changed after
+    # the first run's own ``since``, if any, which the whole read keeps): one it omits has left it.
+    sources = sources_since(params.sources, since)
     fetch_started = datetime.now(UTC)
     report = plan_run(params.model_copy(update={"sources": sources}), out)
-    step = plan_delta(out, state, reads_changes_only(sources))
+    step = plan_delta(out, state, not whole and reads_changes_only(sources))
     report["sync"] = {**step.counts, "since": since.isoformat() if since else None}
     if params.dry_run:
         report["dry_run"] = dry_run_task(portal, step.plan)

@@ -257,8 +257,9 @@ def sources_since(sources: Sequence[str], watermark: datetime | None) -> list[st
 
 
 def why_read_whole(snapshot: str, sources: Sequence[str]) -> str | None:
-    """Why this run must read every provider API whole (:func:`sources_whole`), not only what
-    changed since the watermark; None when it need not.
+    """Why this run must read every provider API whole, as the sync's first run did (from the
+    ``since`` the user wrote, if any), not only what changed since the watermark; None when it
+    need not.
 
     A run reading providers for their changes only plans a contact from the providers that
     listed it, and holds non-marketing one that a provider which did not list it might keep from
@@ -290,11 +291,6 @@ def why_read_whole(snapshot: str, sources: Sequence[str]) -> str | None:
     if held:
         return f"the last run held {held} contact(s) non-marketing that a provider did not list"
     return None
-
-
-def sources_whole(sources: Sequence[str]) -> list[str]:
-    """The sources with no ``since`` on any provider API source: every contact read."""
-    return [_without_since(source) if api_scheme(source) else source for source in sources]
 
 
 def _with_since(source: str, moment: datetime) -> str:

@@ -29,7 +29,6 @@ from tasks.sync import (
     snapshot_after,
     snapshot_location,
     sources_since,
-    sources_whole,
     state_key,
     state_location,
     sync_key,
@@ -525,15 +524,6 @@ def test_a_run_reads_every_provider_whole_when_the_snapshot_cannot_tell_their_co
     why = why_read_whole(location, sources)
 
     assert why is None if reason is None else reason in why
-
-
-def test_sources_read_whole_lose_every_since_and_keep_their_other_query_items():
-    sources = ["mailchimp://a1b2?since=2026-03-01T08:00:05Z", "constantcontact://contacts?status=all&since=2026-03-01T08:00:05Z", "exports/"]
-
-    whole = sources_whole(sources)
-
-    assert whole == ["mailchimp://a1b2", "constantcontact://contacts?status=all", "exports/"]
-    assert not reads_changes_only(whole)
 
 
 def test_a_held_contacts_edited_row_is_sent_as_a_non_marketing_contact_in_no_list(tmp_path):
