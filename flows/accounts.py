@@ -13,7 +13,10 @@ again.
 Accounts run on threads of this process or, with ``task_runner: dask``, in Dask worker
 processes (a local cluster, or a running one at ``dask_address``). The choice is a parameter
 and the flow enters the runner itself, so a run started from a deployment honours it as the
-CLI does (a flow's own ``task_runner`` is fixed before its parameters are known).
+CLI does (a flow's own ``task_runner`` is fixed before its parameters are known). A
+``dask_address`` where no scheduler answers is refused in one line before any account starts.
+Stopped (Ctrl-C, SIGTERM), the command gives each account's run a few seconds to end: a request
+it has in flight to a portal that does not answer is left behind, not waited for.
 
 With ``account_deployment``, each account is instead a flow run of that deployment, taken by
 a worker of its pool on whatever machine: a thread here starts it, waits for its final state,
@@ -28,12 +31,14 @@ cancelled; a started one is waited for however long it takes. When the parent st
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import threading
 import time
 from collections import Counter
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 
 import fsspec
@@ -61,12 +66,12 @@ from tasks.errors import InputError, LoadError
 from tasks.extract.api_settings import api_scheme
 from tasks.extract.locations import CHAIN_SEPARATOR
 from tasks.load.log import get_logger
-from tasks.load.portals import check_one_portal_each
+from tasks.load.portals import check_one_portal_each, on_a_daemon_thread
 from tasks.load.resume import unfinished_imports
 from tasks.load.run import LoadStopped
 from tasks.privacy import mask_emails_in
 from tasks.report import REPORT_FILE, not_associated, read_back_mismatches
-from tasks.stopping import stopped_when_interrupted
+from tasks.stopping import Stopping, check_not_stopping, stopped_when_interrupted
 from tasks.transform.consent import Outcome
 
 ROLLUP_FILE = "rollup.json"
@@ -85,6 +90,11 @@ CHILD_RUN_POLL_SECONDS = 2
 # the threads share unguarded: two accounts started at the same instant could get one task run
 # (one parent line in the UI for both). Runs start one at a time; their waits overlap.
 _STARTING_A_CHILD_RUN = threading.Lock()
+# How often an account's task looks whether the command is stopping while the account's run goes
+# on, and how long a stopping run is given to unwind (its report says it stopped) before it is
+# left behind, on a daemon thread the command's exit does not wait for.
+STOP_POLL_SECONDS = 0.2
+STOP_GRACE_SECONDS = 5.0
 
 
 def _account_file(output: str, name: str) -> str:
@@ -457,8 +467,11 @@ def run_account(account: AccountSpec, out: str, child_runs: ChildRuns | None) ->
     try:
         # Through the module, not a name imported here: Dask ships this task's function by value
         # with only the globals it names, and the flow would lose the module the annotations of
-        # its parameters are resolved in.
-        report = migrate.migrate_contacts(params)
+        # its parameters are resolved in. On a daemon thread: a request in flight (a portal that
+        # accepted the connection and never answers) holds its thread up to the load's read
+        # timeout, minutes, and the task runner's exit would wait for it however the command was
+        # stopped.
+        report = result_unless_stopping(on_a_daemon_thread(lambda: migrate.migrate_contacts(params), name=f"onramp-account-{account.name}"))
     except LoadStopped as error:
         # The run published its report when the load stopped: its ledger, and what was sent.
         return account_result(account.name, "failed", stopped_report(out, str(error)), error=str(error), sent=error.done)
@@ -469,6 +482,23 @@ def run_account(account: AccountSpec, out: str, child_runs: ChildRuns | None) ->
     except Exception as error:  # noqa: BLE001 - one account's bug must not stop the others
         return account_result(account.name, "failed", error=f"{type(error).__name__}: {mask_emails_in(str(error))}")
     return account_result(account.name, "migrated", report)
+
+
+def result_unless_stopping(answer: Future[dict]) -> dict:
+    """The result of an account's run on its own thread (or the error it raised), unless the
+    command is stopping: then the run is given :data:`STOP_GRACE_SECONDS` to end (its waits end
+    at once, ``tasks.stopping``; a request in flight may not), and left behind after.
+
+    Raises:
+        Stopping: The command is stopping and the run had not ended within the grace.
+    """
+    while not wait([answer], timeout=STOP_POLL_SECONDS).done:
+        try:
+            check_not_stopping()
+        except Stopping:
+            if not wait([answer], timeout=STOP_GRACE_SECONDS).done:
+                raise
+    return answer.result()
 
 
 def thread_pool(params: AccountsParameters) -> TaskRunner:
@@ -505,6 +535,52 @@ def settled(future: PrefectFuture, account: AccountSpec) -> dict:
         return future.result()
     except Exception as error:  # noqa: BLE001 - one account's lost worker must not stop the others
         return account_result(account.name, "failed", error=f"{type(error).__name__}: {mask_emails_in(str(error))}")
+
+
+def dask_connect_timeout_seconds() -> float:
+    """How long a Dask client tries to reach a scheduler (``distributed.comm.timeouts.connect``,
+    30 s unless the Dask config or ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT`` says otherwise)."""
+    import dask.config
+    from dask.utils import parse_timedelta
+
+    return parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="seconds")
+
+
+def check_dask_scheduler(address: str) -> None:
+    """Fail before any account runs when no Dask scheduler answers at ``address``, in one line,
+    rather than in the traceback of the first account's submission.
+
+    A scheduler answers its ``identity`` with its type; anything else listening there (a worker,
+    another server) is no scheduler. It is given as long as a Dask client would be.
+
+    Args:
+        address: The scheduler's address, ``tcp://host:8786`` (``dask_address``).
+
+    Raises:
+        InputError: Nothing answered at ``address`` in time, or not a Dask scheduler.
+    """
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    timeout = dask_connect_timeout_seconds()
+
+    async def identity() -> object:
+        comm = await connect(address, timeout=timeout, **Security().get_connection_args("client"))
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            await comm.close()
+
+    try:
+        # Bounded as a whole: connect's own timeout does not bound its handshake with a peer
+        # that takes the connection and never answers (an HTTP server, say).
+        answer = asyncio.run(asyncio.wait_for(identity(), timeout))
+    except (OSError, TimeoutError, ValueError):
+        answer = None
+    if not (isinstance(answer, dict) and answer.get("type") == "Scheduler"):
+        raise InputError(address, f"no Dask scheduler answered there within {timeout:g} s (dask_address): "
+                                  "start the cluster's scheduler, or leave the address out to run a local cluster")
 
 
 def check_deployment(name: str, work_queues: set[str] | frozenset[str] = frozenset()) -> None:
@@ -551,11 +627,13 @@ def migrate_accounts(params: AccountsParameters) -> dict:
     HubSpot has shown no two of them to load into one portal (before any plans or sends).
 
     Raises:
-        InputError: The manifest cannot be used, the deployment is unknown, or two accounts'
-            tokens are for one portal, or one is for another portal than its ``portal_id``
-            (:func:`~tasks.load.portals.check_one_portal_each`).
+        InputError: The manifest cannot be used, no Dask scheduler answers at ``dask_address``,
+            the deployment is unknown, or two accounts' tokens are for one portal, or one is for
+            another portal than its ``portal_id`` (:func:`~tasks.load.portals.check_one_portal_each`).
     """
     manifest = params.read_manifest()
+    if params.dask_address:
+        check_dask_scheduler(params.dask_address)
     if params.account_deployment:
         check_deployment(params.account_deployment, manifest.work_queues())
     # Before any account plans or sends: two tokens kept apart may be one portal, which only

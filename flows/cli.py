@@ -1,8 +1,9 @@
 """The ``onramp`` command: plan, migrate, sync, migrate-accounts, emulator, demo.
 
 Exit status: 0 on success (rejected rows included), 2 on unusable input or usage (one line
-on stderr naming the file and the problem, never a traceback), 1 when a load (or, for
-``migrate-accounts``, any account) fails.
+on stderr naming the file and the problem, never a traceback; a ``PREFECT_API_URL`` or Dask
+scheduler that does not answer too), 1 when a load (or, for ``migrate-accounts``, any account)
+fails.
 """
 
 from __future__ import annotations
@@ -602,8 +603,45 @@ def _in_engine(flow: Callable, params: object) -> dict:
     from flows.ephemeral import use_the_early_server
 
     quiet_expected_tracebacks()
+    _check_prefect_api()
     use_the_early_server()
     return flow(params)
+
+
+def _check_prefect_api() -> None:
+    """Refuse in one line, before the flow starts, a Prefect API the user named that does not
+    answer (Prefect's own failure is a traceback); a no-op when none is named: the command's
+    temporary server is checked as it starts (``flows.ephemeral``).
+
+    Raises:
+        InputError: ``PREFECT_API_URL`` (named without user-info or query) did not answer its
+            health check, answered it with an error status, or runs an incompatible Prefect.
+    """
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    from tasks.errors import InputError
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return
+    try:
+        # Entering the client asks the server's version, once per process: the flow's own client
+        # does not ask again.
+        with get_client(sync_client=True) as client:
+            failure = client.api_healthcheck()
+    except Exception as error:  # noqa: BLE001 - whatever it is, the flow could not start: said in one line
+        failure = error
+    if failure is None:
+        return
+    if isinstance(failure, httpx.HTTPStatusError):
+        problem = f"the Prefect API there answered its health check {failure.response.status_code}"
+    elif "incompatible versions" in str(failure):
+        problem = f"the Prefect API there is of another version: {failure}"
+    else:
+        problem = "no Prefect API answered there"
+    raise InputError(url, f"{problem} (PREFECT_API_URL): start it (prefect server start) or point PREFECT_API_URL at one that runs")
 
 
 def _summarised(flow: Callable, params: object) -> dict:

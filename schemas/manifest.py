@@ -20,6 +20,10 @@ Each portal takes one account: two accounts aimed at one portal (the same ``port
 same URL and token location) are refused, since each would plan its contacts alone and neither
 would see the other's opt-outs (DESIGN.md: one row per email, the most restrictive outcome
 wins); their sources belong under one account.
+Accounts reading Constant Contact's API each name where their credentials are when more than one
+does, and no two name one place: a ``constantcontact://`` source names no Constant Contact
+account, so unnamed they would all read the ``CONSTANT_CONTACT_*`` variables of whatever shell
+runs them, one Constant Contact account's contacts into every portal.
 A relative source path is read beside the manifest (its folder, local or remote).
 """
 
@@ -46,7 +50,9 @@ from schemas.params import (
     secret_block_name,
 )
 from tasks.errors import InputError
+from tasks.extract.api_settings import CONSTANT_CONTACT_ENV_PREFIX, CONSTANT_CONTACT_SCHEME, CONSTANT_CONTACT_SECRET_BLOCK, api_scheme
 from tasks.extract.locations import check_location
+from tasks.secrets import places_read
 
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 # Validation context key: whether the run sends accounts to a deployment's workers.
@@ -299,7 +305,8 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
 
     Raises:
         InputError: The file is missing, is not YAML, repeats a key, does not describe
-            accounts, aims two accounts at one portal, or gives an account a consent override
+            accounts, aims two accounts at one portal, has accounts reading Constant Contact's
+            API that do not each name credentials of their own, or gives an account a consent override
             no run may make (one weakening an opt-out) or naming a status no profile gives; the
             message names the line of the offending entry.
     """
@@ -340,6 +347,12 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
             "location (on workers of their own) each give their portal_id",
             line=_line_of(root, ("accounts", shared.second, "portal")),
         )
+    unnamed = first_constant_contact_reader_not_its_own(manifest.accounts)
+    if unnamed is not None:
+        number, problem = unnamed
+        named = "source_credentials" in manifest.accounts[number].model_fields_set
+        raise InputError(uri, f"accounts.{number}.source_credentials: {problem}",
+                         line=_line_of(root, ("accounts", number, "source_credentials" if named else "sources")))
     refused = first_refused_account_override(manifest.accounts)
     if refused is not None:
         number, status, problem = refused
@@ -349,6 +362,59 @@ def load_manifest(uri: str, context: dict[str, Any] | None = None) -> Manifest:
             line=_line_of(root, ("accounts", number, "consent_overrides", status)),
         )
     return manifest
+
+
+CONSTANT_CONTACT_PLACES = ("constant_contact_env_prefix", "constant_contact_secret_block")
+"""The keys of ``source_credentials`` that name where an account's Constant Contact credentials are."""
+
+
+def constant_contact_places(credentials: SourceCredentials) -> list[str]:
+    """Where an account's Constant Contact credentials are read, in order, as a refusal names them."""
+    prefix, block = places_read(
+        credentials.constant_contact_secret_block, credentials.constant_contact_env_prefix,
+        CONSTANT_CONTACT_ENV_PREFIX, CONSTANT_CONTACT_SECRET_BLOCK,
+    )
+    return ([f"the variables {prefix}_*"] if prefix else []) + ([f"the Secret block {block}"] if block else [])
+
+
+def first_constant_contact_reader_not_its_own(accounts: list[AccountSpec]) -> tuple[int, str] | None:
+    """When more than one account reads Constant Contact's API (``constantcontact://``), the first
+    of them that names no place for its credentials, or names one an earlier one names, with why.
+
+    Unnamed, an account reads the ``CONSTANT_CONTACT_*`` variables of whatever shell or worker
+    runs it, else the default block: two such accounts read one Constant Contact account, and its
+    contacts went into both portals without a word. A Constant Contact source names no account
+    (``constantcontact://contacts`` is the whole of the token's), so only its credentials tell
+    them apart.
+
+    Returns:
+        The account's place in the manifest and why it is refused; None when each reader names
+        a place of its own (or only one account reads Constant Contact).
+    """
+    readers = [
+        (number, account) for number, account in enumerate(accounts)
+        if any(api_scheme(source) == CONSTANT_CONTACT_SCHEME for source in account.sources)
+    ]
+    if len(readers) < 2:
+        return None
+    earlier: dict[str, str] = {}
+    for number, account in readers:
+        places = constant_contact_places(account.source_credentials)
+        if not account.source_credentials.model_fields_set & set(CONSTANT_CONTACT_PLACES):
+            return number, (
+                f"account {account.name} reads Constant Contact's API, as other accounts of the manifest do, and names no "
+                f"place for its credentials: it would read {' else '.join(places)}, whichever client's they hold; give each "
+                "such account its own constant_contact_env_prefix or constant_contact_secret_block"
+            )
+        shared = next((place for place in places if earlier.get(place, account.name) != account.name), None)
+        if shared is not None:
+            return number, (
+                f"accounts {earlier[shared]} and {account.name} read Constant Contact's API with the credentials in one place "
+                f"({shared}): one Constant Contact account's contacts would go into both portals; give each its own"
+            )
+        for place in places:
+            earlier.setdefault(place, account.name)
+    return None
 
 
 def first_refused_account_override(accounts: list[AccountSpec]) -> tuple[int, str, str] | None:

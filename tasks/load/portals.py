@@ -22,6 +22,7 @@ connection and never answers holds the run for seconds, and Ctrl-C or SIGTERM st
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ from tasks.errors import InputError, LoadError
 from tasks.load.client import HubSpotPortal, PortalDetails, resolve_token
 from tasks.load.expected import ExpectedPortal, portal_refusal
 from tasks.load.log import get_logger
+from tasks.load.ratelimit import DailyQuotaSpent
 from tasks.stopping import stopped_when_interrupted
 
 T = TypeVar("T")
@@ -51,6 +53,7 @@ HELD_TO_ITS_PORTAL_ID = "its portal_id, which its run holds its token to"
 TOKEN_READ_WHERE_IT_RUNS = "its token is read where it runs"
 HUBSPOT_WILL_NOT_SAY = "HubSpot will not say which portal its token is for"
 NO_ANSWER = "no answer from HubSpot for its token"
+DAILY_QUOTA_SPENT = "its portal's daily HubSpot API quota is spent: the account stops at its load unless the quota has reset by then"
 LOADED_BY_ITS_FINISHED_RUN = "its finished run loaded into it, as its report.json says"
 
 
@@ -62,7 +65,8 @@ class AccountPortal:
         account: The account's name.
         portal_id: The portal's id; None when nothing tells it.
         how_known: How the id is known (:data:`SAID_BY_HUBSPOT`, :data:`HELD_TO_ITS_PORTAL_ID`),
-            or why it is not (:data:`NO_ANSWER`, or where its missing token was looked for).
+            or why it is not (:data:`NO_ANSWER`, :func:`quota_spent_said`, or where its missing
+            token was looked for).
         disagreement: Why the run must not go on when HubSpot names another portal for the
             token than the manifest's ``portal_id`` (one line, the account named), else None.
         loaded_into: The portal its last finished run loaded into (its report.json's
@@ -169,8 +173,9 @@ def ask_account_portal(account: AccountSpec, runs_elsewhere: bool) -> AccountPor
     The question goes through the client every request of a load goes through
     (:attr:`HubSpotPortal.details`: the portal's rate budget, headers), with short timeouts and
     one retry or one 429 wait (:data:`ASK_TIMEOUT_SECONDS`, :data:`ASK_ATTEMPTS`), its messages naming the
-    account. No token here, a token HubSpot refuses and a portal that does not answer in time
-    are no error: the account's own run meets them and fails alone, with its plan's ledger.
+    account. No token here, a token HubSpot refuses, a portal whose daily quota is spent and one
+    that does not answer in time are no error: the account's own run meets them and fails alone,
+    with its plan's ledger.
 
     Args:
         account: The account.
@@ -188,6 +193,9 @@ def ask_account_portal(account: AccountSpec, runs_elsewhere: bool) -> AccountPor
     hubspot = HubSpotPortal(portal.url, token, timeout=ASK_TIMEOUT_SECONDS, attempts=ASK_ATTEMPTS, asked_for=f"account {account.name}")
     try:
         details = hubspot.details
+    except DailyQuotaSpent as spent:
+        # HubSpot answered: not "no answer", and the account's own load will meet the same 429.
+        return what_is_known(account.name, expected, None, quota_spent_said(spent))
     except LoadError:
         return what_is_known(account.name, expected, None, NO_ANSWER)
     finally:
@@ -195,22 +203,29 @@ def ask_account_portal(account: AccountSpec, runs_elsewhere: bool) -> AccountPor
     return what_is_known(account.name, expected, details, HUBSPOT_WILL_NOT_SAY)
 
 
-def on_a_daemon_thread(work: Callable[[], T], room: threading.Semaphore) -> Future[T]:
-    """Run ``work`` on a daemon thread once ``room`` lets it, in a copy of this context (the run's
-    settings, its Prefect API and logger live in context variables): its future, whose
-    ``result()`` an interruption of the main thread ends. Unlike an executor's thread, the process
-    does not wait for it to exit: a request in flight is left to its timeout."""
+def quota_spent_said(spent: DailyQuotaSpent) -> str:
+    """Why an account's portal is not known when HubSpot answered its question 429 ``DAILY``, as
+    the warning says it: the quota is spent, the account's load stops unless it resets, and when
+    it does (:attr:`DailyQuotaSpent.resume_by`)."""
+    return f"{DAILY_QUOTA_SPENT}: it resets by {spent.resume_by:%Y-%m-%d %H:%M} UTC"
+
+
+def on_a_daemon_thread(work: Callable[[], T], room: threading.Semaphore | None = None, name: str = "onramp-portal-id") -> Future[T]:
+    """Run ``work`` on a daemon thread named ``name`` once ``room`` (if any) lets it, in a copy of
+    this context (the run's settings, its Prefect API and logger live in context variables): its
+    future, whose ``result()`` an interruption of the main thread ends. Unlike an executor's
+    thread, the process does not wait for it to exit: a request in flight is left to its timeout."""
     answer: Future[T] = Future()
     in_this_context = contextvars.copy_context()
 
     def run() -> None:
-        with room:
+        with room or contextlib.nullcontext():
             try:
                 answer.set_result(in_this_context.run(work))
             except BaseException as error:  # noqa: BLE001 - handed to the waiting thread, which raises it
                 answer.set_exception(error)
 
-    threading.Thread(target=run, name="onramp-portal-id", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return answer
 
 

@@ -26,6 +26,7 @@ from tasks.errors import InputError
 from tasks.load.client import ACCOUNT_INFO_PATH, PortalDetails
 from tasks.load.expected import ExpectedPortal
 from tasks.load.portals import (
+    DAILY_QUOTA_SPENT,
     HELD_TO_ITS_PORTAL_ID,
     ASK_ATTEMPTS,
     HUBSPOT_WILL_NOT_SAY,
@@ -162,6 +163,23 @@ def test_a_refused_token_is_left_to_its_run_and_the_others_are_compared_without_
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warning == ("which portal these accounts load into is not known before they run, so they are not compared with the others': "
                        f"initech ({NO_ANSWER}); give each its portal_id in the manifest")
+
+
+def test_a_portal_whose_daily_quota_is_spent_is_said_to_be_so_not_to_give_no_answer(monkeypatch, caplog, tmp_path):
+    """The audit's case: HubSpot answered acme's question 429 DAILY, and the warning said "no
+    answer", as of a portal down; the account then stopped at its load, unforeseen."""
+    for name, token in TOKENS.items():
+        monkeypatch.setenv(name, token)
+    monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "budgets"))
+    caplog.set_level(logging.WARNING)
+    with serve_in_background(portal_id=ACME, daily_quota_at=1) as spent, serve_in_background(portal_id=GLOBEX) as hub:
+        accounts = [account("acme", spent.url), account("globex", hub.url)]
+        check_one_portal_each(manifest_of(tmp_path, *accounts), accounts, runs_elsewhere=False)
+
+        assert asked(spent) == {("GET", ACCOUNT_INFO_PATH, 429): 1}
+    not_known = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"][-1]
+    assert f"others': acme ({DAILY_QUOTA_SPENT}: it resets by " in not_known
+    assert NO_ANSWER not in not_known
 
 
 def test_an_account_whose_token_is_missing_is_not_said_by_hubspot_to_be_anywhere(prefect_api_url, monkeypatch, caplog, tmp_path):

@@ -1,0 +1,62 @@
+"""Ctrl-C and SIGTERM stop ``onramp migrate-accounts`` while an account's portal holds a request
+unanswered (Linux: the test reads processes from /proc).
+
+The portal accepts connections and never answers: the pre-flight gives up on it within seconds
+(tasks/load/portals.py), then the account's own run asks it which portal its token is for, with
+the load's read timeout of minutes. Before the fix the signal stopped the command only once that
+request timed out: the task runner's exit waited for the account's thread, blocked in it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.generate_mailchimp import write_export
+from tasks.load.portals import ASK_ATTEMPTS
+from tests.flows.test_accounts import write_manifest
+from tests.flows.test_accounts_portals import silent_portal
+from tests.flows.test_ephemeral_signals import GONE_WITHIN_SECONDS, REPO, STARTUP_SECONDS
+from tests.flows.test_migrate_signals import STOPPED
+from tests.reliability.portal import wait_for
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals as a terminal sends them")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT-to-the-group"])
+def test_a_signal_stops_migrate_accounts_while_a_portal_never_answers_the_account_s_run(signum, prefect_api_url, tmp_path):
+    write_export(tmp_path / "acme.zip", rows=20, seed=1)
+    env = {
+        **{name: value for name, value in os.environ.items() if name not in ("ONRAMP_DEBUG", "HUBSPOT_ACCESS_TOKEN")},
+        "PREFECT_API_URL": prefect_api_url,
+        "ACME_TOKEN": "token-of-acme",
+        "ONRAMP_STATE_DIR": str(tmp_path / "budgets"),
+    }
+    stderr = tmp_path / "stderr.txt"
+    with silent_portal() as silent:
+        manifest = write_manifest(tmp_path / "accounts.yaml", silent.url, {"acme": str(tmp_path / "acme.zip")})
+        with stderr.open("w") as stderr_file:
+            command = subprocess.Popen(
+                [sys.executable, "-m", "flows.cli", "migrate-accounts", manifest, "--out", str(tmp_path / "out")],
+                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr_file, start_new_session=True,
+            )
+        try:
+            # The pre-flight's attempts, then the account's run's first request, held.
+            wait_for(lambda: len(silent.connections) > ASK_ATTEMPTS, timeout=STARTUP_SECONDS)
+            if signum == signal.SIGINT:
+                os.killpg(command.pid, signum)
+            else:
+                command.send_signal(signum)
+            command.wait(timeout=GONE_WITHIN_SECONDS)
+        finally:
+            if command.poll() is None:
+                command.kill()
+                command.wait()
+    said = stderr.read_text()
+    assert command.returncode == 128 + signum, said
+    assert STOPPED[signum] in said.splitlines(), said
+    assert "Traceback" not in said, said
