@@ -14,7 +14,7 @@ state has advanced they are removed: no later run can use them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +29,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.migrate import checked_run, held_or_refused, plan_run, refused, reported_if_the_load_stops
 from schemas.params import SyncParameters
 from tasks.errors import InputError
+from tasks.extract.api_settings import api_scheme
 from tasks.load.client import HubSpotPortal
 from tasks.load.dryrun import dry_run_task
 from tasks.load.plan import LoadPlan, read_plan
@@ -46,7 +47,9 @@ from tasks.sync import (
     forget_pending_opt_outs,
     keep_pending_opt_outs,
     next_watermark,
+    next_whole_read,
     planned_state,
+    read_marks,
     read_pending_opt_outs,
     read_snapshot,
     read_watermark,
@@ -134,18 +137,25 @@ def opt_outs_pending_if_stopped(step: SyncStep, state: SyncState) -> Iterator[No
 
 
 @task(name="sync-advance", cache_policy=NO_CACHE)
-def advance_state(step: SyncStep, state: SyncState, load: dict, fetch_started: datetime) -> None:
+def advance_state(
+    step: SyncStep, state: SyncState, load: dict, fetch_started: datetime, read_whole: bool, first_read: Sequence[str]
+) -> None:
     """Keep the new snapshot and watermark: the next run sends only what changes after this one.
 
     The snapshot is written first: a crash between the two leaves the old watermark, so the next
     run reads a few changes again and finds them in the snapshot, rather than missing some. With
     rows HubSpot refused, the watermark stays: those rows are read again next run, to be sent
-    again (the rest match the snapshot). The snapshot counts the contacts the run held
-    non-marketing, so that the next run reads every provider whole
-    (:func:`~tasks.sync.why_read_whole`).
+    again (the rest match the snapshot). The snapshot says whether the next run must read every
+    provider whole (:func:`~tasks.sync.next_whole_read`; ``read_whole``: whether this one did),
+    and how the first run read them (``first_read``).
     """
     failed = failed_emails(step.plan, load.get("errors", []))
-    write_snapshot(state.snapshot, snapshot_after(step.delta, step.previous, failed), held=len(step.delta.held_non_marketing))
+    write_snapshot(
+        state.snapshot,
+        snapshot_after(step.delta, step.previous, failed),
+        read_whole_next=next_whole_read(step.delta, failed, read_whole),
+        first_read=first_read,
+    )
     forget_pending_opt_outs(state.pending_opt_outs)
     if failed:
         get_run_logger().warning("sync: %d contact(s) not taken by HubSpot are sent again next run", len(failed))
@@ -185,17 +195,19 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
     state = SyncState.of(out.url, state_key(out.url, params.sources, params.portal_url))
     # Before the snapshot is compared: another portal's snapshot would hide what it lacks.
     claim_state(state.folder, portal)
+    marks = read_marks(state.snapshot)
     since = read_watermark(state.watermark)
-    whole = since is not None and (reason := why_read_whole(state.snapshot, params.sources))
-    if whole:
+    reason = why_read_whole(marks, params.sources) if since is not None else None
+    if reason:
         get_run_logger().warning("sync: %s; this run reads every provider whole, so each one's consent counts", reason)
         since = None
+    first_read = marks.first_read if marks is not None else None
     # Read whole, a provider lists every contact an earlier run read from it (each changed after
     # the first run's own ``since``, if any, which the whole read keeps): one it omits has left it.
-    sources = sources_since(params.sources, since)
+    sources = sources_since(params.sources, since, first_read or ())
     fetch_started = datetime.now(UTC)
     report = plan_run(params.model_copy(update={"sources": sources}), out)
-    step = plan_delta(out, state, not whole and reads_changes_only(sources))
+    step = plan_delta(out, state, not reason and reads_changes_only(sources))
     report["sync"] = {**step.counts, "since": since.isoformat() if since else None}
     if params.dry_run:
         report["dry_run"] = dry_run_task(portal, step.plan)
@@ -219,7 +231,11 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
     else:
         # Not even a load with nothing in it: it would still read the portal and make a list.
         get_run_logger().info("sync: nothing new or changed since the last successful run; nothing sent")
-    advance_state(step, state, report.get("load", {}), fetch_started)
+    # Without a record of how the first run read (the first run, an earlier version's snapshot),
+    # this run read whole: it is the record.
+    if first_read is None:
+        first_read = [source for source in sources if api_scheme(source)]
+    advance_state(step, state, report.get("load", {}), fetch_started, read_whole=since is None, first_read=first_read)
     # Its step results served only this run's retries (a stopped run's too, when its retry finds
     # nothing left to send): the next run has a generation of its own.
     run_state.discard()

@@ -52,17 +52,18 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import fsspec
 import polars as pl
 
 from schemas.contact import LAST_CHANGED, LAST_CHANGED_FORMAT, SOURCES, SOURCES_SEPARATOR
+from tasks.errors import InputError
 from tasks.extract.api_helpers import query_item
 from tasks.extract.api_settings import API_SCHEMES, api_scheme
 from tasks.extract.locations import CHAIN_SEPARATOR
@@ -90,9 +91,12 @@ EARLIER_KEY_FILE = "earlier-key.json"
 which it goes on using (:func:`state_key`)."""
 GENERATION = "onramp_sync_generation"
 """The snapshot's Parquet metadata item naming its generation (:func:`run_generation`)."""
-HELD_LAST_RUN = "onramp_sync_held_non_marketing"
-"""The snapshot's Parquet metadata item counting the contacts its run held non-marketing
-(``Delta.held_non_marketing``): the next run reads every provider whole (:func:`why_read_whole`)."""
+READ_WHOLE_NEXT = "onramp_sync_read_whole_next"
+"""The snapshot's Parquet metadata item saying why the next run must read every provider whole
+(:func:`next_whole_read`; empty when it need not). A snapshot without it is an earlier version's."""
+FIRST_READ = "onramp_sync_first_read"
+"""The snapshot's Parquet metadata item listing (JSON) the provider API sources as the sync's
+first run read them, a ``since`` the user wrote kept: a whole read reads them so again."""
 LEFT_SOURCE_WARNING_SHARE = 0.2
 """Above this share of the contacts the last run read gone from the sources, the run warns."""
 WATERMARK_OVERLAP = timedelta(minutes=5)
@@ -240,57 +244,65 @@ def next_watermark(fetch_started: datetime, overlap: timedelta = WATERMARK_OVERL
     return (fetch_started - overlap).astimezone(UTC).replace(microsecond=0)
 
 
-def sources_since(sources: Sequence[str], watermark: datetime | None) -> list[str]:
+def sources_since(sources: Sequence[str], watermark: datetime | None, first_read: Sequence[str] = ()) -> list[str]:
     """The sources as a run reads them: each provider API source asks only for the changes
     since the watermark; files are read whole (the diff finds their changes).
 
     Before the first successful run there is no watermark and a source is read as the user
     wrote it, so a ``?since=`` of theirs bounds the first run; after it, the watermark replaces it.
+    A whole read (no watermark, :func:`why_read_whole`) reads each provider as the first run did,
+    though the schedule no longer writes its ``since``: the contacts it left out stay out.
 
     Args:
         sources: The sync's sources, as the user wrote them.
-        watermark: :func:`read_watermark`.
+        watermark: :func:`read_watermark`, or None for a whole read.
+        first_read: The provider sources as the first run read them (``SnapshotMarks.first_read``).
     """
     if watermark is None:
-        return list(sources)
+        as_first_read = {_without_since(source): source for source in first_read}
+        return [as_first_read.get(_without_since(source), source) if api_scheme(source) else source for source in sources]
     return [_with_since(source, watermark) if api_scheme(source) else source for source in sources]
 
 
-def why_read_whole(snapshot: str, sources: Sequence[str]) -> str | None:
-    """Why this run must read every provider API whole, as the sync's first run did (from the
-    ``since`` the user wrote, if any), not only what changed since the watermark; None when it
-    need not.
+def why_read_whole(marks: SnapshotMarks | None, sources: Sequence[str]) -> str | None:
+    """Why this run must read every provider API whole, as the sync's first run did, not only
+    what changed since the watermark; None when it need not.
 
     A run reading providers for their changes only plans a contact from the providers that
-    listed it, and holds non-marketing one that a provider which did not list it might keep from
-    marketing (:func:`_marketing_unheard`). That takes knowing which providers gave each contact,
-    and holds some contacts the silent provider would now let through: the snapshot does not
-    keep each provider's own answer. A whole read merges every provider's answer, as a migration
-    does, and settles both:
-
-    - the snapshot, kept by an earlier version, does not say which providers gave each contact
-      (no ``api_sources``) and the sync reads more than one (with one, the unknown is that one,
-      and ``from_api`` says enough);
-    - the last run held contacts so (:data:`HELD_LAST_RUN`): read whole, each is sent as its
-      merged rows now decide, so a hold lasts one run, never until the provider lists it again.
+    listed it. It holds non-marketing one that a provider which did not list it might keep from
+    marketing (:func:`_marketing_unheard`), which takes the snapshot's record of which providers
+    gave each contact, and may hold one the silent provider would now let through: the snapshot
+    does not keep each provider's own answer. A whole read merges every provider's answer, as a
+    migration does. The last run says when the next one needs it (:func:`next_whole_read`); a
+    snapshot an earlier version kept does not, and may lack the providers a contact came from,
+    so the first run after the upgrade reads whole.
 
     Args:
-        snapshot: The snapshot's location (:func:`snapshot_location`).
+        marks: The snapshot's marks (:func:`read_marks`); None before the first run.
         sources: The sync's sources, as the user wrote them.
     """
-    providers = {_without_since(source) for source in sources if api_scheme(source)}
-    fs, path = fsspec.core.url_to_fs(snapshot)
-    if not providers or not fs.exists(path):
+    if marks is None or not any(api_scheme(source) for source in sources):
         return None
-    with fs.open(path, "rb") as handle:
-        held = int(pl.read_parquet_metadata(handle).get(HELD_LAST_RUN) or 0)
-        handle.seek(0)
-        names_providers = API_SOURCES in pl.read_parquet_schema(handle)
-    if len(providers) > 1 and not names_providers:
-        return "the snapshot, kept by an earlier version, does not say which provider gave each contact"
-    if held:
-        return f"the last run held {held} contact(s) non-marketing that a provider did not list"
-    return None
+    if marks.read_whole_next is None:
+        return "the snapshot, kept by an earlier version, does not say what each provider gave"
+    return marks.read_whole_next or None
+
+
+def next_whole_read(delta: Delta, failed: set[str], read_whole: bool) -> str:
+    """Why the run after this one must read every provider whole (:func:`why_read_whole`), or
+    "" when it need not.
+
+    Args:
+        delta: This run's delta.
+        failed: The emails of the rows HubSpot did not take (:func:`failed_emails`).
+        read_whole: Whether this run read every provider whole: its refused rows are read again
+            only by another (the watermark, held back, would not list the unchanged ones).
+    """
+    if delta.held_non_marketing:
+        return f"the last run held {len(delta.held_non_marketing)} contact(s) non-marketing that a provider did not list"
+    if read_whole and failed:
+        return f"HubSpot did not take {len(failed)} contact(s) of the last run, which read every provider whole"
+    return ""
 
 
 def _with_since(source: str, moment: datetime) -> str:
@@ -316,16 +328,61 @@ def reads_changes_only(sources: Iterable[str]) -> bool:
     )
 
 
-def read_snapshot(location: str) -> pl.DataFrame | None:
-    """The last successful run's snapshot, or None before the first one."""
+@dataclass(frozen=True)
+class SnapshotMarks:
+    """What a snapshot's Parquet metadata says beside its rows.
+
+    Attributes:
+        generation: Its generation (:func:`run_generation`); None from a version that kept none.
+        read_whole_next: Why the next run must read every provider whole, "" when it need not
+            (:data:`READ_WHOLE_NEXT`); None from an earlier version, which did not say.
+        first_read: The provider sources as the sync's first run read them
+            (:data:`FIRST_READ`); None from an earlier version.
+    """
+
+    generation: str | None
+    read_whole_next: str | None
+    first_read: tuple[str, ...] | None
+
+
+def _from_snapshot(location: str, read: Callable[[IO[bytes]], Any]) -> Any:
+    """``read`` of the snapshot file at ``location``; None when there is none.
+
+    Raises:
+        InputError: The file is not a snapshot Parquet can read (damaged, or another file).
+    """
     fs, path = fsspec.core.url_to_fs(location)
     if not fs.exists(path):
         return None
-    with fs.open(path, "rb") as handle:
-        return pl.read_parquet(handle, glob=False)
+    try:
+        with fs.open(path, "rb") as handle:
+            return read(handle)
+    except pl.exceptions.PolarsError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(
+            location,
+            f"cannot be read as the sync's snapshot ({reason}); move the folder it is in away to start the sync "
+            "over (every contact is sent again)",
+        ) from None
 
 
-def write_snapshot(location: str, snapshot: pl.DataFrame, held: int = 0) -> None:
+def read_snapshot(location: str) -> pl.DataFrame | None:
+    """The last successful run's snapshot, or None before the first one."""
+    return _from_snapshot(location, lambda handle: pl.read_parquet(handle, glob=False))
+
+
+def read_marks(location: str) -> SnapshotMarks | None:
+    """The last successful run's snapshot's marks (:class:`SnapshotMarks`), or None before the first one."""
+    metadata = _from_snapshot(location, pl.read_parquet_metadata)
+    if metadata is None:
+        return None
+    first_read = metadata.get(FIRST_READ)
+    return SnapshotMarks(
+        metadata.get(GENERATION) or None, metadata.get(READ_WHOLE_NEXT), tuple(json.loads(first_read)) if first_read else None
+    )
+
+
+def write_snapshot(location: str, snapshot: pl.DataFrame, read_whole_next: str = "", first_read: Sequence[str] = ()) -> None:
     """Replace the snapshot, as a new generation (:func:`run_generation`); written whole
     (:func:`~tasks.output.written_whole`), so a crash mid-write leaves the old one. The pending
     generation, if any, is done with.
@@ -333,10 +390,12 @@ def write_snapshot(location: str, snapshot: pl.DataFrame, held: int = 0) -> None
     Args:
         location: The snapshot's location (:func:`snapshot_location`).
         snapshot: The snapshot (:data:`SNAPSHOT_SCHEMA`).
-        held: How many contacts the run held non-marketing (:data:`HELD_LAST_RUN`).
+        read_whole_next: Why the next run must read every provider whole (:func:`next_whole_read`).
+        first_read: The provider sources as the sync's first run read them (:data:`FIRST_READ`).
     """
+    metadata = {GENERATION: secrets.token_hex(8), READ_WHOLE_NEXT: read_whole_next, FIRST_READ: json.dumps(list(first_read))}
     with written_whole(location, "wb") as handle:
-        snapshot.write_parquet(handle, metadata={GENERATION: secrets.token_hex(8), HELD_LAST_RUN: str(held)})
+        snapshot.write_parquet(handle, metadata=metadata)
     fs, path = fsspec.core.url_to_fs(f"{location.rsplit('/', 1)[0]}/{PENDING_FILE}")
     if fs.exists(path):
         fs.rm(path)
@@ -354,12 +413,9 @@ def run_generation(folder: str) -> str:
     Args:
         folder: The sync's state folder (:func:`state_location`).
     """
-    fs, path = fsspec.core.url_to_fs(f"{folder}/{SNAPSHOT_FILE}")
-    if fs.exists(path):
-        with fs.open(path, "rb") as handle:
-            generation = pl.read_parquet_metadata(handle).get(GENERATION)
-        if generation:
-            return generation
+    marks = read_marks(f"{folder}/{SNAPSHOT_FILE}")
+    if marks is not None and marks.generation:
+        return marks.generation
     pending = f"{folder}/{PENDING_FILE}"
     fs, path = fsspec.core.url_to_fs(pending)
     if fs.exists(path):
@@ -503,8 +559,10 @@ class Delta:
     def counts(self, planned: int) -> dict[str, int]:
         """The delta's counts, as the run report keeps them under ``"sync"``.
 
-        ``left_source`` is not planned, so not part of ``planned_contacts`` either, nor are
-        ``unplanned_opt_outs``, though ``new_opt_outs`` counts them.
+        ``planned_contacts`` is the sum of ``new_opt_outs`` less ``opt_outs_no_longer_in_sources``
+        (a stopped run's opt-outs sent again, of contacts no source gives now), and of every
+        count after it but ``held_sent_non_marketing`` (those of ``held_non_marketing`` whose other
+        changes are sent) and ``left_source`` (not planned).
         """
         planned_opt_outs = len(self.opt_outs) - len(self.unplanned_opt_outs)
         not_sent = {
@@ -516,8 +574,10 @@ class Delta:
         return {
             "planned_contacts": planned,
             "new_opt_outs": len(self.opt_outs),
+            "opt_outs_no_longer_in_sources": len(self.unplanned_opt_outs),
             "new_or_changed_contacts": len(self.contacts),
             **not_sent,
+            "held_sent_non_marketing": len(self.held_edited),
             "unchanged": planned - planned_opt_outs - len(self.contacts) - sum(not_sent.values()),
             "left_source": len(self.left_source),
         }
@@ -586,7 +646,7 @@ def diff(
             unseen.with_columns(pl.col(LEFT_SOURCE) | can_tell),
         ]
     ).join(again, on="email", how="anti")
-    next_snapshot = pl.concat([next_snapshot, _opted_out_rows(pending)])
+    next_snapshot = pl.concat([next_snapshot, _opted_out_rows(pending, planned, previous)])
     return Delta(
         opt_outs=frozenset(new_opt_outs["email"]),
         contacts=frozenset(changed["email"]),
@@ -619,20 +679,27 @@ def _newer_from_api(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFr
     return _changed_before(contacts, previous.filter(pl.col(FROM_API)), pl.col(LAST_CHANGED) <= pl.col("_sent_changed"))
 
 
-def _opted_out_rows(pending: Mapping[str, str]) -> pl.DataFrame:
-    """Snapshot rows of ``pending`` opt-outs (email → status), as :func:`planned_state` gives an opt-out."""
+def _opted_out_rows(pending: Mapping[str, str], planned: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """Snapshot rows of ``pending`` opt-outs (email → status), as :func:`planned_state` gives an
+    opt-out: where it came from (its change time, its providers) as this run planned it, else as
+    the snapshot holds it, so that a contact a provider still has is not counted gone from it.
+
+    Args:
+        pending: The pending opt-outs.
+        planned: This run's planned state.
+        previous: The snapshot, in this version's columns.
+    """
     emails = sorted(pending)
-    return pl.DataFrame(
-        {
-            "email": emails,
-            "outcome": [OPTED_OUT] * len(emails),
-            "digest": [_digest(f"status:{pending[email]}") for email in emails],
-            LAST_CHANGED: [None] * len(emails),
-            FROM_API: [False] * len(emails),
-            LEFT_SOURCE: [False] * len(emails),
-            API_SOURCES: [[] for _ in emails],
-        },
-        schema=SNAPSHOT_SCHEMA,
+    opted_out = pl.DataFrame(
+        {"email": emails, "outcome": [OPTED_OUT] * len(emails), "digest": [_digest(f"status:{pending[email]}") for email in emails]},
+        schema={name: SNAPSHOT_SCHEMA[name] for name in ("email", "outcome", "digest")},
+    )
+    whence = [LAST_CHANGED, FROM_API, API_SOURCES]
+    known = pl.concat([planned.select("email", *whence), previous.join(planned, on="email", how="anti").select("email", *whence)])
+    return (
+        opted_out.join(known, on="email", how="left", maintain_order="left")
+        .with_columns(pl.col(FROM_API).fill_null(False), pl.lit(False).alias(LEFT_SOURCE), pl.col(API_SOURCES).fill_null([]))
+        .select(pl.col(name).cast(dtype) for name, dtype in SNAPSHOT_SCHEMA.items())
     )
 
 
@@ -712,9 +779,14 @@ def _older_than_sent(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataF
 
 def _changed_before(contacts: pl.DataFrame, sent: pl.DataFrame, older: pl.Expr) -> pl.DataFrame:
     """The emails of ``contacts`` from files alone that ``older`` (comparing a contact's
-    ``last_changed`` with ``_sent_changed``, its time in ``sent``) holds back."""
-    sent_times = sent.select("email", pl.col(LAST_CHANGED).alias("_sent_changed"))
-    return contacts.join(sent_times, on="email").filter(pl.col(FROM_API).not_() & older).select("email")
+    ``last_changed`` with ``_sent_changed``, its time in ``sent``) holds back.
+
+    Change times decide which row's values win, never consent: a row keeping from marketing a
+    contact sent as marketing is not held back, however old (a migration of both rows would
+    merge them, the most restrictive outcome winning)."""
+    sent_rows = sent.select("email", pl.col(LAST_CHANGED).alias("_sent_changed"), pl.col("outcome").alias("_sent_outcome"))
+    restricts = (pl.col("outcome") != MARKETING) & (pl.col("_sent_outcome") == MARKETING)
+    return contacts.join(sent_rows, on="email").filter(pl.col(FROM_API).not_() & older & restricts.not_()).select("email")
 
 
 def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) -> LoadPlan:

@@ -10,18 +10,23 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tasks.errors import InputError
 from tasks.import_files import by_outcome, write_plan
 from tasks.load.plan import read_plan
 from tasks.output import OutputFolder
 from tasks.sync import (
     API_SOURCES,
+    FROM_API,
     LEFT_SOURCE_WARNING_SHARE,
     SNAPSHOT_SCHEMA,
     WATERMARK_OVERLAP,
+    SnapshotMarks,
     diff,
     earlier_sync_key,
     next_watermark,
+    next_whole_read,
     planned_state,
+    read_marks,
     read_snapshot,
     read_watermark,
     reads_changes_only,
@@ -95,8 +100,9 @@ def test_only_new_or_changed_contacts_and_new_opt_outs_are_sent():
     assert delta.contacts == {"b@x.com", "d@x.com"}
     assert delta.opt_outs == {"e@x.com"}
     assert delta.counts(5) == {
-        "planned_contacts": 5, "new_opt_outs": 1, "new_or_changed_contacts": 2, "kept_opted_out": 0, "kept_newer_from_api": 0,
-        "older_than_sent": 0, "held_non_marketing": 0, "unchanged": 2, "left_source": 0,
+        "planned_contacts": 5, "new_opt_outs": 1, "opt_outs_no_longer_in_sources": 0, "new_or_changed_contacts": 2,
+        "kept_opted_out": 0, "kept_newer_from_api": 0, "older_than_sent": 0, "held_non_marketing": 0,
+        "held_sent_non_marketing": 0, "unchanged": 2, "left_source": 0,
     }
 
 
@@ -306,6 +312,13 @@ def test_api_sources_ask_for_changes_since_the_watermark_and_files_are_read_whol
     assert reads_changes_only(sources) and reads_changes_only(sources_since(sources[:2], since))
 
 
+def test_a_whole_read_reads_the_providers_as_the_first_run_did_though_the_schedule_dropped_its_since():
+    first_read = ["constantcontact://contacts?since=2020-01-01", "mailchimp://a1b2"]
+    now = ["exports/audience.zip", "mailchimp://a1b2", "constantcontact://contacts"]
+
+    assert sources_since(now, None, first_read) == ["exports/audience.zip", "mailchimp://a1b2", "constantcontact://contacts?since=2020-01-01"]
+
+
 def test_a_sync_list_is_named_by_the_sync_and_holds_only_the_files_sent():
     imports = [{"file": "hubspot/contacts-marketing-002.csv", "outcome": "marketing", "list": "marketing"},
                {"file": "hubspot/contacts-non-marketing-001.csv", "outcome": "non_marketing"}]  # fmt: skip
@@ -375,6 +388,21 @@ def test_a_contact_the_api_did_not_list_again_is_not_sent_back_with_the_files_ol
     assert diff(second, delta.next_snapshot, changes_only=True).contacts == set()
     # A run that read everything compares digests as ever.
     assert diff(second, snapshot).contacts == {"x@x.com", "new@x.com"}
+
+
+def test_change_times_never_hold_back_a_row_that_keeps_a_marketing_contact_from_marketing(tmp_path):
+    # Sent as marketing from the API's newer row (T2); the file now withdraws consent, in a row
+    # stamped before the API's (T1), and the API lists no change.
+    snapshot = diff(planned(tmp_path / "1", ("x@x.com", "From the API", T2, f"{FILE_ROW} | {API_ROW}")), None).next_snapshot
+    withdrawn = planned(tmp_path / "2", ("x@x.com", "From the file", T1, FILE_ROW)).with_columns(pl.lit("non_marketing").alias("outcome"))
+    # The same for a file's row older than the file's row sent.
+    sent_from_files = state(("y@x.com", "marketing", "1", T2, False))
+    older_file = state(("y@x.com", "non_marketing", "2", T1, False))
+
+    assert diff(withdrawn, snapshot, changes_only=True).contacts == {"x@x.com"}
+    assert diff(older_file, sent_from_files).contacts == {"y@x.com"}
+    # Granting consent, an older row is held back as before: the row sent stays.
+    assert diff(state(("y@x.com", "marketing", "2", T1, False)), state(("y@x.com", "non_marketing", "1", T2, False))).older_than_sent == {"y@x.com"}
 
 
 def test_a_files_row_changed_after_the_apis_is_sent(tmp_path):
@@ -497,33 +525,67 @@ def test_an_earlier_versions_snapshot_holds_a_providers_non_marketing_row_from_f
     assert diff(from_files, previous, changes_only=True).held_non_marketing == {"x@x.com"}
 
 
-@pytest.mark.parametrize(
-    ("sources", "snapshot_kept", "reason"),
-    [
-        # Two providers, an earlier version's snapshot: which gave a contact is unknown.
-        (["mailchimp://a1b2?since=2026-03-01T08:00:05Z", "constantcontact://contacts", "exports/"], "earlier", "does not say which provider"),
-        # This version's snapshot names them.
-        (["mailchimp://a1b2", "constantcontact://contacts"], "current", None),
-        # One provider (read twice under two spellings is one): the unknown is that one.
-        (["mailchimp://a1b2", "mailchimp://a1b2?since=2026-03-01T08:00:05Z", "exports/"], "earlier", None),
-        # The last run held contacts non-marketing: the next one lets every provider decide.
-        (["mailchimp://a1b2", "exports/"], "held", "the last run held 2 contact(s) non-marketing"),
-        # Files alone are read whole anyway.
-        (["exports/"], "held", None),
-        # No snapshot yet: a first run reads everything anyway.
-        (["mailchimp://a1b2", "constantcontact://contacts"], None, None),
-    ],
-    ids=["two-providers-earlier-snapshot", "current-snapshot", "one-provider", "held-last-run", "files-only", "no-snapshot"],
-)
-def test_a_run_reads_every_provider_whole_when_the_snapshot_cannot_tell_their_consent_apart(tmp_path, sources, snapshot_kept, reason):
-    location = str(tmp_path / "snapshot.parquet")
-    snapshot = state(("x@x.com", "non_marketing", "1", T2, True))
-    if snapshot_kept is not None:
-        write_snapshot(location, snapshot.drop(API_SOURCES) if snapshot_kept == "earlier" else snapshot, held=2 if snapshot_kept == "held" else 0)
+EARLIER = SnapshotMarks("g1", None, None)
+"""The marks of a snapshot an earlier version kept: it did not say whether to read whole."""
 
-    why = why_read_whole(location, sources)
+
+@pytest.mark.parametrize(
+    ("marks", "sources", "reason"),
+    [
+        # An earlier version's snapshot did not keep what each provider gave: read whole once.
+        (EARLIER, ["mailchimp://a1b2?since=2026-03-01T08:00:05Z", "exports/"], "kept by an earlier version"),
+        # This version's says when the next run must.
+        (SnapshotMarks("g1", "", ("mailchimp://a1b2",)), ["mailchimp://a1b2", "constantcontact://contacts"], None),
+        (SnapshotMarks("g1", "the last run held 2 contact(s)", ()), ["mailchimp://a1b2"], "the last run held 2 contact(s)"),
+        # Files alone are read whole anyway.
+        (EARLIER, ["exports/"], None),
+        # No snapshot yet: a first run reads everything anyway.
+        (None, ["mailchimp://a1b2"], None),
+    ],
+    ids=["earlier-version", "current-nothing-to-settle", "held-last-run", "files-only", "no-snapshot"],
+)
+def test_a_run_reads_every_provider_whole_when_the_last_one_says_so_or_cannot(marks, sources, reason):
+    why = why_read_whole(marks, sources)
 
     assert why is None if reason is None else reason in why
+
+
+def test_the_next_run_reads_whole_after_a_hold_or_after_a_whole_read_hubspot_refused_rows_of():
+    planned_ = state(("x@x.com", "marketing", "2", T3, True, False, ["mailchimp://a1b2"]))
+    held = diff(planned_, state(("x@x.com", "non_marketing", "1", T2, True, False, ["constantcontact://contacts", "mailchimp://a1b2"])), changes_only=True)
+    quiet = diff(planned_, state(("x@x.com", "marketing", "1", T2, True, False, ["mailchimp://a1b2"])), changes_only=True)
+
+    assert next_whole_read(held, set(), read_whole=False) == "the last run held 1 contact(s) non-marketing that a provider did not list"
+    assert next_whole_read(quiet, {"x@x.com"}, read_whole=True).startswith("HubSpot did not take 1 contact(s)")
+    # Refused rows of a changes-only read are listed again from the watermark held back.
+    assert next_whole_read(quiet, {"x@x.com"}, read_whole=False) == ""
+    assert next_whole_read(quiet, set(), read_whole=True) == ""
+
+
+def test_a_snapshot_keeps_its_marks_and_an_earlier_versions_reads_as_saying_nothing(tmp_path):
+    location = str(tmp_path / "snapshot.parquet")
+    snapshot = state(("x@x.com", "non_marketing", "1", T2, True))
+    write_snapshot(location, snapshot, read_whole_next="why", first_read=["mailchimp://a1b2?since=2020-01-01"])
+
+    marks = read_marks(location)
+
+    assert (marks.read_whole_next, marks.first_read) == ("why", ("mailchimp://a1b2?since=2020-01-01",))
+    assert marks.generation and marks.generation == run_generation(str(tmp_path))
+    snapshot.drop(API_SOURCES).write_parquet(location, metadata={"onramp_sync_generation": "g0"})
+    assert read_marks(location) == SnapshotMarks("g0", None, None)
+    assert read_marks(str(tmp_path / "none.parquet")) is None
+
+
+def test_a_damaged_snapshot_stops_the_run_in_one_line_saying_how_to_start_over(tmp_path):
+    location = tmp_path / "snapshot.parquet"
+    state(("x@x.com", "marketing", "1")).write_parquet(location)
+    location.write_bytes(location.read_bytes()[: location.stat().st_size // 2])
+
+    for read in (read_marks, read_snapshot):
+        with pytest.raises(InputError) as refused:
+            read(str(location))
+        assert str(refused.value).startswith(f"{location}: cannot be read as the sync's snapshot (")
+        assert "start the sync over" in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_a_held_contacts_edited_row_is_sent_as_a_non_marketing_contact_in_no_list(tmp_path):
@@ -557,6 +619,13 @@ def test_a_stopped_runs_opt_outs_are_sent_again_whatever_the_sources_now_say(tmp
     assert delta.unplanned_opt_outs == {"c@x.com"}
     counts = delta.counts(planned_.height)
     assert (counts["new_opt_outs"], counts["unchanged"], counts["planned_contacts"]) == (3, 0, 2)
+    # Where each came from is kept: c, last given by a provider, is not taken for gone from it
+    # by a run that reads the provider for its changes only.
+    from_api = state(("c@x.com", "marketing", "1", T2, True, False, ["mailchimp://a1b2"]))
+    after = diff(planned_.head(0), from_api, pending={"c@x.com": "cleaned"}).next_snapshot
+    kept = after.row(0, named=True)
+    assert (kept["outcome"], kept[FROM_API], kept[API_SOURCES]) == ("opted_out", True, ["mailchimp://a1b2"])
+    assert diff(planned_.head(0), after, changes_only=True).left_source == set()
     # The delta plan sends the ones no planned opt-out file holds from files of their own.
     plan_dir = tmp_path / "plan"
     write_plan_by_hand(plan_dir, opt_outs={"hubspot/opt-out-unsubscribed.csv": ("unsubscribed", ["b@x.com"])}, group={"name": "mailchimp", "label": "Mailchimp"})
