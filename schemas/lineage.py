@@ -1,7 +1,7 @@
 """Names of the lineage columns every row carries from extraction to the ledger.
 
-They start with an underscore so they can never collide with a source header or a
-HubSpot property name.
+They start with an underscore, as no HubSpot property name does; a source header holding one
+of them (:data:`RESERVED`) is refused, as it would collide with Onramp's own column.
 """
 
 SOURCE_URI = "_source_uri"
@@ -19,4 +19,10 @@ SOURCE_FORMAT = "_source_format"
 EXTRA_FIELDS = "_extra_fields"
 """Fields a row carries beyond its header, comma-joined; null for a row that splits right."""
 
+REJECT_REASON = "_reject_reason"
+"""Why a row is rejected (null for a row that passed): ``reason`` in ``rejects.csv``."""
+
 ALL = (SOURCE_URI, SOURCE_ROW, SOURCE_STATUS, SOURCE_FORMAT)
+
+RESERVED = (*ALL, EXTRA_FIELDS, REJECT_REASON)
+"""The names a source's rows carry beside its own columns, which no header of it may hold."""

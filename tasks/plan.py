@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 
+from schemas import lineage
 from schemas.contact import EMAIL, OUTCOME, CanonicalContactSchema, ContactRowSchema, UniqueEmailSchema
 from schemas.mailchimp import REJECT_REASONS, ROW_RULES, export_file_schema
 from tasks.errors import InputError
@@ -276,6 +277,8 @@ def stage_file(raw: RawSource, stem: Path, profile: SourceProfile, policy: Conse
         InputError: The file as a whole does not fit its schema, or a quoted cell in it is
             followed by more text (``"O"Brien``), which polars refuses only as it parses.
     """
+    if reserved := [header for header in raw.headers if header in lineage.RESERVED]:
+        raise InputError(raw.uri, f"the header {reserved[0]!r} is a name Onramp gives its own column: rename that column", line=1)
     parts: list[StagedFile] = []
     count_parts: dict[str, list[pl.DataFrame]] = {UNREAD_COUNT: [], DISAGREEING_COUNT: []}
     too_long: list[str] = []

@@ -34,8 +34,12 @@ REJECT_COLUMNS = {
     lineage.SOURCE_STATUS: "status",
     lineage.SOURCE_FORMAT: "format",
     lineage.EXTRA_FIELDS: "extra fields",
+    lineage.REJECT_REASON: "reason",
 }
 """Lineage column → its header in rejects.csv."""
+SOURCE_COLUMN_SUFFIX = " (in the file)"
+"""Added in rejects.csv to a source column named as one of its own (:data:`REJECT_COLUMNS`): a
+SendGrid bounce export's ``reason``, a newsletter tool's ``status``."""
 
 _SOURCE_ROW_SUFFIX = r":\d+$"
 """What ends each ``uri:row`` of a contact's ``sources``: stripped, the file is left."""
@@ -434,13 +438,22 @@ def write_rejects(rejects: Sequence[pl.LazyFrame], out: OutputFolder) -> int:
     """
     counted = [(r, r.select(pl.len()).collect().item()) for r in rejects]
     # Only files with rejects add their columns to the header.
-    frames = [r.rename(REJECT_COLUMNS, strict=False) for r, count in counted if count]
+    frames = [_with_reject_headers(r) for r, count in counted if count]
     if frames:
         table = pl.concat(frames, how="diagonal_relaxed")
     else:
         table = pl.LazyFrame(schema={"source": pl.String, "row": pl.Int64, "status": pl.String, "format": pl.String, "reason": pl.String})
     sink_safe_csv(table, out.path(REJECTS_FILE))
     return sum(count for _, count in counted)
+
+
+def _with_reject_headers(rejects: pl.LazyFrame) -> pl.LazyFrame:
+    """A file's rejects under rejects.csv's headers: its lineage columns renamed
+    (:data:`REJECT_COLUMNS`), and any column of the file named as one of them marked as the
+    file's (:data:`SOURCE_COLUMN_SUFFIX`)."""
+    own = set(REJECT_COLUMNS.values())
+    sources = {name: f"{name}{SOURCE_COLUMN_SUFFIX}" for name in rejects.collect_schema().names() if name in own}
+    return rejects.rename(sources).rename(REJECT_COLUMNS, strict=False)
 
 
 def write_report(report: dict, out: OutputFolder) -> str:

@@ -19,7 +19,7 @@ from pandera.config import ValidationDepth, config_context
 from schemas import lineage
 from tasks.errors import InputError
 
-REASON = "reason"
+REASON = lineage.REJECT_REASON
 REASON_SEPARATOR = "; "
 BLANK_ROW_REASON = "blank row"
 """The reason of a reject with no value in any cell (a blank line, a row of empty cells): it

@@ -739,8 +739,10 @@ def unread_status_values(
     # No rule reads an opt-out from cells that hold nothing: such a row's opt-out is its file's name's.
     name_only = pl.lit(name_opts_out) & pl.col(SOURCE_STATUS).is_in(opt_outs) & ~pl.any_horizontal(pl.lit(False), *said.values())
     return (
+        # The file's status keeps its lineage name until the headers are unpivoted into values:
+        # a header may be called ``status``.
         frame.select(
-            pl.col(SOURCE_STATUS).alias("status"),
+            pl.col(SOURCE_STATUS),
             *(
                 pl.when(
                     pl.when(disagrees)
@@ -755,7 +757,8 @@ def unread_status_values(
             ),
             pl.when(name_only).then(pl.lit("")).alias(NAME_ONLY_COLUMN),
         )
-        .unpivot(on=[*headers, NAME_ONLY_COLUMN], index="status", variable_name="column", value_name="value")
+        .unpivot(on=[*headers, NAME_ONLY_COLUMN], index=SOURCE_STATUS, variable_name="column", value_name="value")
+        .rename({SOURCE_STATUS: "status"})
         .drop_nulls("value")
         .group_by(*UNREAD_STATUS_COLUMNS[:3])
         .agg(pl.len().cast(pl.Int64).alias("rows"))

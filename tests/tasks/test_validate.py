@@ -34,20 +34,20 @@ def test_rows_without_a_usable_email_go_to_the_rejects_with_lineage_reason_and_v
     frame = rows([" Jane@Example.com ", None, "   ", "jane.doe@", "no-at-sign", "ok@x.org"])
     accepted, rejects = split(frame)
     assert accepted["Email Address"].to_list() == [" Jane@Example.com ", "ok@x.org"]
-    assert rejects.select(lineage.SOURCE_ROW, "reason", "NOTES").rows() == [
+    assert rejects.select(lineage.SOURCE_ROW, lineage.REJECT_REASON, "NOTES").rows() == [
         (3, "no email address", "note 1"),
         (4, "no email address", "note 2"),
         (5, "invalid email address", "note 3"),
         (6, "invalid email address", "note 4"),
     ]
-    assert rejects.columns[:5] == [*lineage.ALL, "reason"]
+    assert rejects.columns[:5] == [*lineage.ALL, lineage.REJECT_REASON]
 
 
 def test_an_address_whose_domain_ends_in_no_top_level_domain_is_rejected_for_that_alone():
     frame = rows(["jane@gmail.con", "jane@x.example", "Jane@Bücher.DE", "jane@email.삼성", "jane@gmail.com", "jane@gmail"])
     accepted, rejects = split(frame)
     assert accepted["Email Address"].to_list() == ["Jane@Bücher.DE", "jane@email.삼성", "jane@gmail.com"]
-    assert rejects.select(lineage.SOURCE_ROW, "reason").rows() == [
+    assert rejects.select(lineage.SOURCE_ROW, lineage.REJECT_REASON).rows() == [
         (2, REJECT_REASONS["email_domain_known"]),
         (3, REJECT_REASONS["email_domain_known"]),
         (7, "invalid email address"),
@@ -61,7 +61,7 @@ def test_a_row_with_no_value_in_any_cell_is_rejected_as_a_blank_row():
     )
     accepted, rejects = split(frame)
     assert accepted["Email Address"].to_list() == ["a@x.com"]
-    assert rejects.select(lineage.SOURCE_ROW, "reason").rows() == [
+    assert rejects.select(lineage.SOURCE_ROW, lineage.REJECT_REASON).rows() == [
         (3, BLANK_ROW_REASON),
         (4, BLANK_ROW_REASON),
         (5, "no email address"),
@@ -87,7 +87,7 @@ def test_a_row_with_more_fields_than_the_header_is_rejected_with_its_values(tmp_
     [raw] = read_export(str(source), tmp_path / "staging")
     accepted, rejects = split(raw.frame, raw.status, raw.email_column, raw.uri)
     assert accepted["Email Address"].to_list() == ["a@x.com", "c@x.com"]
-    assert rejects.select(lineage.SOURCE_ROW, "reason", "First Name", lineage.EXTRA_FIELDS).rows() == [
+    assert rejects.select(lineage.SOURCE_ROW, lineage.REJECT_REASON, "First Name", lineage.EXTRA_FIELDS).rows() == [
         (3, "the row has more fields than the header", "Bob", "stray,fields")
     ]
 
@@ -95,7 +95,7 @@ def test_a_row_with_more_fields_than_the_header_is_rejected_with_its_values(tmp_
 def test_a_row_failing_two_checks_gets_both_reasons_in_check_name_order():
     frame = rows(["no-at-sign"]).with_columns(pl.lit("stray").alias(lineage.EXTRA_FIELDS))
     _, rejects = split(frame)
-    assert rejects["reason"].to_list() == ["invalid email address; the row has more fields than the header"]
+    assert rejects[lineage.REJECT_REASON].to_list() == ["invalid email address; the row has more fields than the header"]
 
 
 def test_the_reasons_are_the_pandera_checks_verdicts():
@@ -119,4 +119,4 @@ def test_a_schema_check_that_is_no_row_rule_is_refused():
 def test_several_addresses_in_one_row_are_rejected_for_that_alone():
     accepted, rejects = split(rows(["a@x.com, b@y.com", "a@x.com"]))
     assert accepted["Email Address"].to_list() == ["a@x.com"]
-    assert rejects.select(lineage.SOURCE_ROW, "reason").rows() == [(2, REJECT_REASONS["email_single"])]
+    assert rejects.select(lineage.SOURCE_ROW, lineage.REJECT_REASON).rows() == [(2, REJECT_REASONS["email_single"])]
