@@ -725,6 +725,11 @@ def _print_summary(report: dict, output: str) -> None:
             f"{sync['held_non_marketing']} kept non-marketing as a provider that did not list them left them, "
             f"{sync['left_source']} no longer in the sources"
         )
+        if sync["held_non_marketing"]:
+            print(
+                f"sync: {sync['held_sent_non_marketing']} of the {sync['held_non_marketing']} kept non-marketing were sent with their "
+                "other changes; the next run reads every provider whole, so each one's consent decides for them"
+            )
     dry_run = report.get("dry_run")
     if dry_run:
         contacts, opt_outs = dry_run["contacts"], dry_run["opt_outs"]

@@ -20,7 +20,7 @@ import pytest
 
 from emulators.constant_contact import serve_in_background as constant_contact
 from emulators.mailchimp import serve_in_background as mailchimp
-from flows.cli import SAMPLE_EXPORT
+from flows.cli import SAMPLE_EXPORT, _print_summary
 from flows.sync import sync_contacts
 from schemas.params import SyncParameters
 from tasks.errors import LoadError
@@ -260,7 +260,7 @@ def test_a_sync_from_an_earlier_versions_snapshot_reads_both_providers_whole_onc
 
 
 def test_a_contact_held_non_marketing_is_settled_by_every_providers_consent_the_next_run(
-    prefect_api_url, hubspot, providers, tmp_path, monkeypatch, caplog
+    prefect_api_url, hubspot, providers, tmp_path, monkeypatch, caplog, capsys
 ):
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "sync-token")
     chimp, cc = providers
@@ -278,6 +278,8 @@ def test_a_contact_held_non_marketing_is_settled_by_every_providers_consent_the_
     # Contact's word alone.
     assert held["sync"]["held_non_marketing"] == 1
     assert contact_properties(hubspot, email)["hs_marketable_status"] == "false"
+    _print_summary(held, params.output)
+    assert "sync: 1 of the 1 kept non-marketing were sent with their other changes; the next run reads every provider whole" in capsys.readouterr().out
     # Someone else is deleted at Mailchimp: only a whole read can tell.
     members = chimp.emulator.audience.members
     members.remove(next(m for m in members if m["email_address"] != email))
