@@ -131,7 +131,17 @@ def _file_lines(entry: dict) -> list[str]:
         f"  email        {entry['email_column']}",
         f"  consent from {', '.join(entry['consent_columns']) or 'the file name'} "
         f"(a row nothing reads: {entry['unread_row_status'] or 'its file name'})",
+        *_consent_like_lines(entry),
     ]
+
+
+def _consent_like_lines(entry: dict) -> list[str]:
+    """The columns whose names look like consent that no status rule reads: imported as text,
+    their values say nothing of a row's consent (a plain file's are refused unless a mapping
+    sends them to a property)."""
+    if not entry["consent_like_unread"]:
+        return []
+    return [f"  not consent  {', '.join(entry['consent_like_unread'])} (named like consent; imported as text, no status rule reads them)"]
 
 
 def _api_lines(entry: dict) -> list[str]:
@@ -141,4 +151,5 @@ def _api_lines(entry: dict) -> list[str]:
         f"  read as      {entry['format']} (profile {entry['profile']}), {entry['rows']} rows",
         f"  email        {entry['email_column']}",
         f"  consent from {api['consent']}",
+        *_consent_like_lines(entry),
     ]

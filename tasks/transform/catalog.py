@@ -9,10 +9,12 @@ and, in the tables read here, how to recognise and read its files:
   ``%Y-%m-%d %H:%M:%S`` (Excel date serials included) before the transform reads them;
 - ``[status]``: ``default`` (a row nothing reads), ``file_names`` (whole words of the file's
   name, or its workbook sheet's → the status of its rows, for one-file-per-status exports) and
-  ``rules``, each reading some columns (``columns``, named exactly, and ``column_prefixes``,
-  every header starting so: one column per subscription, whatever the subscriptions' names):
-  ``values`` (cell → status), ``when_true`` (a yes/true/1 cell → status), ``when_set`` (a
-  yes/true/1 cell or a date → status) or ``when_present`` (any non-empty, non-false cell → status);
+  ``rules``, each reading some columns (``columns``, named as ``consent_header_key`` compares
+  headers: any case, spacing or separator, a Salesforce ``__c`` or a ``(Y/N)`` aside; and
+  ``column_prefixes``, every header starting so: one column per subscription, whatever the
+  subscriptions' names): ``values`` (cell → status), ``when_true`` (a yes/true/1 cell → status),
+  ``when_false`` (a no/false/0 cell, never an empty one → status), ``when_set`` (a yes/true/1
+  cell or a date → status) or ``when_present`` (any non-empty, non-false cell → status);
   a cell of ``NULL_WORDS`` or a zero date (``0000-00-00``) holds nothing: never set nor present.
 
 The status is a string the profile's ``[consent]`` table (the locked ``ConsentPolicy``) maps to
@@ -30,11 +32,12 @@ A user's mapping file (``tasks.transform.mapping_file``) overrides any of it for
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -52,7 +55,7 @@ from tasks.transform.consent import (
     Outcome,
     severity_expr,
 )
-from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile
+from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile, property_slug
 
 if TYPE_CHECKING:
     from tasks.transform.mapping_file import UserMapping
@@ -114,6 +117,98 @@ NAME_NEGATIONS = frozenset({"no", "non", "not", "without", "minus", "anti", "rem
 _NAME_WORD = re.compile(r"[^\W\d_]+")
 """A word of a file's name: a run of letters (digits, ``_``, ``-``, ``.`` and spaces split words)."""
 
+_INVISIBLE_CHARACTERS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+"""Characters a header may carry unseen (zero-width spaces and joiners, a byte-order mark, a soft
+hyphen, pasted from a web page or a spreadsheet): removed before a header is compared."""
+
+_HEADER_SEPARATORS = re.compile(r"[\s_\-.?:()\[\]]+")
+"""What separates a header's words: any whitespace (a non-breaking space, as spreadsheets write
+one, or several spaces), ``_ - . ? :`` and brackets."""
+
+_HEADER_ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+"""A bracketed aside in a header (``Unsubscribed (Y/N)``, ``Opt-out (email)``): how the column is
+filled, not what it is."""
+
+_SALESFORCE_CUSTOM_SUFFIX = re.compile(r"__c$", re.IGNORECASE)
+"""How Salesforce ends a custom field's API name (``Email_Opt_Out__c``)."""
+
+_CONSENT_LIKE_WORDS = re.compile(
+    r"unsub|opt(ed)? ?out|bounce|suppress|complain|spam|do ?not ?(e ?mail|contact|mail)"
+    r"|dont ?(e ?mail|contact)|block ?list|black ?list|gdpr|consent|permission|erasure|double ?opt"
+    r"|(e ?mail|mailing|newsletter|subscri\w*|marketing|list) ?status"
+)
+"""Words of a header (``header_words``) that say its column may hold consent: an opt-out, a
+bounce, a complaint, a refusal, a permission, a subscription's status. A plain file's column so
+named that no status rule reads is refused (``unread_consent_like``): its opt-outs would be
+imported as text, and its rows marketed on another column's yes."""
+
+
+@lru_cache(maxsize=4096)
+def header_words(header: str) -> str:
+    """A header's words, lowercase, one space apart: invisible characters removed, a Salesforce
+    custom field's ``__c`` left out, and every run of whitespace and separators (``_ - . ? :``,
+    brackets) one space. ``" Email_Opt_Out__c "`` → ``email opt out``; ``Email\u00a0 Opt-Out?`` →
+    ``email opt out``."""
+    visible = header.translate(_INVISIBLE_CHARACTERS).strip()
+    return _HEADER_SEPARATORS.sub(" ", _SALESFORCE_CUSTOM_SUFFIX.sub("", visible).casefold()).strip()
+
+
+@lru_cache(maxsize=4096)
+def consent_header_key(header: str) -> str:
+    """What a consent column's header is compared by: its words (``header_words``) without a
+    bracketed aside nor spaces, so every spelling of one column is the same key.
+
+    ``unsubscribed_at``, ``Unsubscribed At``, ``UnsubscribedAt`` → ``unsubscribedat``;
+    ``Unsubscribed?``, ``Unsubscribed (Y/N)``, ``Unsubscribed\u200b`` → ``unsubscribed``;
+    ``Email_Opt_Out__c``, ``Email  Opt Out`` → ``emailoptout``. A header that is all aside
+    (``(Unsubscribed)``) keeps its words. Compared once per header of a file, never per row.
+    """
+    visible = header.translate(_INVISIBLE_CHARACTERS)
+    without_aside = _HEADER_ASIDE.sub(" ", visible)
+    return header_words(without_aside if without_aside.strip() else visible).replace(" ", "")
+
+
+def names_column(header: str, column: str) -> bool:
+    """Whether a file's header names a status rule's column: the same trimmed, lowercase text,
+    or, for a header no bundled profile's rule spells so (``_bundled_column_names``), the same
+    ``consent_header_key`` (``unsubscribed_at`` names ``Unsubscribed At``). A header a bundled
+    profile spells exactly (Brevo's ``EMAIL_BLACKLISTED``) names only that column, so which
+    profile reads it, and so how a file is recognised, stays as that spelling says."""
+    text = header.strip().lower()
+    if text == column.strip().lower():
+        return True
+    return text not in _bundled_column_names() and consent_header_key(header) == consent_header_key(column)
+
+
+@lru_cache(maxsize=256)
+def _headers_by_name(headers: tuple[str, ...]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """A file's headers by what names a column (``names_column``), so a rule finds its columns
+    once per file, never comparing every header with every column: by trimmed, lowercase text,
+    and, but for those a bundled profile spells so, by ``consent_header_key``. Not to be changed
+    by the caller (cached)."""
+    exact: dict[str, list[str]] = {}
+    keyed: dict[str, list[str]] = {}
+    for header in headers:
+        text = header.strip().lower()
+        exact.setdefault(text, []).append(header)
+        if text not in _bundled_column_names():
+            keyed.setdefault(consent_header_key(header), []).append(header)
+    return exact, keyed
+
+
+@cache
+def _bundled_column_names() -> frozenset[str]:
+    """Every column a bundled profile's status rule names, trimmed and lowercase."""
+    return frozenset(column.strip().lower() for profile in all_profiles() for rule in profile.rules for column in rule.columns)
+
+
+def looks_like_consent(header: str) -> bool:
+    """Whether a header's words (``header_words``) say its column may hold consent
+    (``_CONSENT_LIKE_WORDS``): ``Unsubscribe Reason``, ``GDPR Consent``, ``Do-Not-Email``,
+    ``emailOptOut``, ``Newsletter Status``; not ``First Name`` nor a bare ``Status``."""
+    return _CONSENT_LIKE_WORDS.search(header_words(header)) is not None
+
+
 ONRAMP_COLUMNS = BOOKKEEPING_COLUMNS | {PROVENANCE}
 """The columns Onramp gives each contact itself: a mapping cannot send a source column to one,
 nor to ``email`` (named by the mapping's ``email``) or a name starting with ``_`` (Onramp's
@@ -156,13 +251,17 @@ class StatusRule:
     """One way a source says a row's consent status, read from one or more columns.
 
     Attributes:
-        columns: Headers the rule reads (case-insensitive); every one present is read.
+        columns: Headers the rule reads, as a file's headers name them (``names_column``:
+            ``unsubscribed_at`` names ``Unsubscribed At``); every one present is read.
         column_prefixes: Starts of headers the rule reads too (case-insensitive, compared with
             the trimmed header, so a trailing space counts): every header starting so is read
             (HubSpot's ``Opted out of email: <subscription>``, one per subscription of the
             portal, named as the portal names them).
         values: Lowercase cell value → status.
         when_true: The status of a row whose cell is one of ``TRUTHY``.
+        when_false: The status of a row whose cell says no (one of ``FALSY`` but for
+            ``NULL_WORDS``: ``Marketing Consent=no``): an explicit refusal, never the status
+            of an empty cell, which a run may map to marketing.
         when_set: The status of a row whose flag is set: its cell is one of ``TRUTHY`` or a date
             (``Unsubscribed: 2024-03-01``), never a zero date. A cell neither set nor one of ``FALSY`` says nothing
             the rule reads (``status_values``): the row is ``unrecognised``, never opted out on
@@ -177,6 +276,7 @@ class StatusRule:
     column_prefixes: tuple[str, ...] = ()
     values: Mapping[str, str] = dataclasses.field(default_factory=dict)
     when_true: str | None = None
+    when_false: str | None = None
     when_set: str | None = None
     when_present: str | None = None
     others_say_nothing: bool = False
@@ -189,13 +289,14 @@ class StatusRule:
             column_prefixes=tuple(data.get("column_prefixes", ())),
             values={str(k).strip().lower(): v for k, v in data.get("values", {}).items()},
             when_true=data.get("when_true"),
+            when_false=data.get("when_false"),
             when_set=data.get("when_set"),
             when_present=data.get("when_present"),
         )
 
     def statuses(self) -> frozenset[str]:
         """Every status this rule can give a row."""
-        given = (*self.values.values(), self.when_true, self.when_set, self.when_present)
+        given = (*self.values.values(), self.when_true, self.when_false, self.when_set, self.when_present)
         return frozenset(status for status in given if status is not None)
 
     def giving(self, status: str) -> StatusRule:
@@ -204,6 +305,7 @@ class StatusRule:
             self,
             values=dict.fromkeys(self.values, status),
             when_true=self.when_true and status,
+            when_false=self.when_false and status,
             when_set=self.when_set and status,
             when_present=self.when_present and status,
         )
@@ -236,6 +338,7 @@ class StatusRule:
                 if given(status) and any(character.isalpha() for character in value)
             },
             when_true=given(self.when_true),
+            when_false=given(self.when_false),
             when_set=given(self.when_set),
             when_present=given(self.when_present),
             others_say_nothing=True,
@@ -243,15 +346,22 @@ class StatusRule:
         return rule if rule.statuses() else None
 
     def headers_read(self, headers: Sequence[str]) -> list[str]:
-        """The file's headers (as written in the file) this rule reads, each once: its named
-        columns present, in the rule's order, then every header whose trimmed, lowercase form
-        starts with one of its prefixes, in file order.
+        """The file's headers (as written in the file) this rule reads, each once: the headers
+        naming its columns (``names_column``: ``Email_Opt_Out__c`` names ``Email Opt Out``), in
+        the rule's order (several headers naming one column in file order), then every header
+        whose trimmed, lowercase form starts with one of its prefixes, in file order.
 
         Args:
             headers: The file's headers, as written in the file.
         """
-        present = {h.strip().lower(): h for h in headers}
-        named = [present[column.lower()] for column in self.columns if column.lower() in present]
+        exact, keyed = _headers_by_name(tuple(headers))
+        named = [
+            header
+            for column in self.columns
+            for header in sorted(
+                {*exact.get(column.strip().lower(), ()), *keyed.get(consent_header_key(column), ())}, key=headers.index
+            )
+        ]
         # A header is compared trimmed, so a prefix's leading spaces could never match.
         prefixes = tuple(prefix.lstrip().lower() for prefix in self.column_prefixes)
         prefixed = [h for h in headers if prefixes and h.strip().lower().startswith(prefixes)]
@@ -266,6 +376,8 @@ class StatusRule:
             yield status, cell.is_in(values)
         if self.when_true:
             yield self.when_true, cell.is_in(list(TRUTHY))
+        if self.when_false:
+            yield self.when_false, cell.is_in(list(FALSY - NULL_WORDS))
         if self.when_set:
             yield self.when_set, cell.is_in(list(TRUTHY)) | (cell.str.contains(_DATE_CELL) & ~_holds_nothing(cell))
         if self.when_present:
@@ -513,7 +625,7 @@ class ReadingProfile:
                 values.update(rule.values)
                 if not rule.others_say_nothing:
                     closed.add(header)
-                if rule.when_true or rule.when_set:
+                if rule.when_true or rule.when_false or rule.when_set:
                     values.update(TRUTHY | FALSY)
                 if rule.when_set:
                     values.add(ANY_DATE)
@@ -855,7 +967,7 @@ def detect_profile(headers: Sequence[str], fallback: str = FALLBACK_PROFILE) -> 
     if best.score(headers) >= MIN_DETECT_SCORE:
         return best
     default = reading_profile(fallback)
-    unread = unread_known_consent(default, headers)
+    unread = _unread_bundled_consent(default, headers)
     if unread is None:
         return default
     readers = consent_readers(headers)
@@ -1048,6 +1160,10 @@ class UnreadConsent:
             it: a mapping's ``[[status.rules]]`` beside it can read the columns it does not
             (``left_to_mapping``).
         name_opts_out: Whether ``name_status`` is an opt-out.
+        consent_like: The file's headers (as written) that look like consent
+            (``looks_like_consent``) and that no status rule of the plain profile reading the file,
+            nor any bundled profile's, reads, nor its mapping sends to a property
+            (``unread_consent_like``).
     """
 
     named: str
@@ -1058,10 +1174,39 @@ class UnreadConsent:
     auto_reads: bool = False
     name_reader: str | None = None
     name_opts_out: bool = True
+    consent_like: tuple[str, ...] = ()
 
     def problem(self) -> str:
         """The one-line refusal: what would go unread and how to have all of the file's consent
-        read, never by a profile that would lose an opt-out its columns or name give."""
+        read, never by a profile that would lose an opt-out its columns or name give; then the
+        columns that look like consent no rule reads, and how to say what they hold."""
+        said = [self._known_problem() if self.columns or self.name_status else "", self._consent_like_problem()]
+        return "; and ".join(part for part in said if part)
+
+    def _consent_like_problem(self) -> str:
+        """What to do about ``consent_like``: read each with a mapping's ``[[status.rules]]``, or
+        say it holds no consent by sending it to a property under ``[columns]``; empty when none."""
+        if not self.consent_like:
+            return ""
+        first = _toml_string(self.consent_like[0])
+        status = property_slug(self.consent_like[0]) or "opted_out_here"
+        columns = ", ".join(repr(header) for header in self.consent_like)
+        return (
+            f"the {self.named} profile reads no consent from {columns}, named like consent (an opt-out there would be "
+            f"imported as text, its row marketed on another column's yes): say what it holds in a mapping file "
+            f"(--mapping), reading it with [[status.rules]] (columns = [{first}], and when_set = \"{status}\" for a "
+            f"yes or a date, when_present for any value, or values = {{ <word> = \"{status}\" }}; and under [consent] "
+            f"{status} = \"opted_out\") or, if it holds no consent, sending it to a property under [columns] "
+            f"({first} = \"{self.consent_like_property}\")"
+        )
+
+    @property
+    def consent_like_property(self) -> str:
+        """The property the first of ``consent_like`` goes to when sent to one as it is named."""
+        return reading_profile(self.named).profile.unlisted_route(self.consent_like[0]).name
+
+    def _known_problem(self) -> str:
+        """The refusal of unread consent some bundled profile reads (``columns``, ``name_status``)."""
         columns, name = ", ".join(self.columns), self.name_status
         lost = "their opt-outs would be lost" if self.columns else "its opt-outs would be lost"
         if name and not self.name_opts_out:
@@ -1129,6 +1274,36 @@ def _consent_read(
 
 
 def unread_consent(
+    named: ReadingProfile,
+    headers: Sequence[str],
+    file_name: str = "",
+    name_statuses: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+    auto_profile: str | None = None,
+) -> UnreadConsent | None:
+    """Whether reading a file with the profile named for it would ignore consent the file carries:
+    consent some bundled profile reads (``_unread_named_consent``, which says how and when), and,
+    when the named profile is the plain one, a column that looks like consent no rule reads
+    (``unread_consent_like``).
+
+    Args:
+        named: The named profile, with the user's mapping applied and the plain opt-out flags
+            it will read beside its own columns (``reading_fallback_opt_outs``).
+        headers: The file's headers, as written in the file.
+        file_name: The file's URI (without a workbook's ``#sheet``), for statuses in its name.
+        name_statuses: Statuses the name gives outside the profiles' ``file_names``, by profile.
+        sheet: The workbook sheet the rows are on, whose name counts as the file's does.
+        auto_profile: The profile the file is read with when none is named, if not the one its
+            headers match.
+
+    Returns:
+        What would go unread; None when nothing would.
+    """
+    lost = _unread_named_consent(named, headers, file_name, name_statuses, sheet, auto_profile)
+    return _with_consent_like(lost, named, headers)
+
+
+def _unread_named_consent(
     named: ReadingProfile,
     headers: Sequence[str],
     file_name: str = "",
@@ -1232,6 +1407,60 @@ def unread_consent(
 
 
 def unread_known_consent(profile: ReadingProfile, headers: Sequence[str]) -> UnreadConsent | None:
+    """The file's consent columns some bundled profile reads and ``profile`` leaves unread
+    (``_unread_bundled_consent``), and, when ``profile`` is the plain one, its columns that look
+    like consent no rule reads (``unread_consent_like``).
+
+    Args:
+        profile: The profile the file would be read with, with the user's mapping applied (and
+            the plain opt-out flags it will read beside its own columns).
+        headers: The file's headers, as written in the file.
+
+    Returns:
+        What would go unread; None when nothing would.
+    """
+    return _with_consent_like(_unread_bundled_consent(profile, headers), profile, headers)
+
+
+def _with_consent_like(lost: UnreadConsent | None, profile: ReadingProfile, headers: Sequence[str]) -> UnreadConsent | None:
+    """``lost`` with the plain profile's unread columns that look like consent added
+    (``unread_consent_like``); ``lost`` itself for any other profile."""
+    if profile.name != FALLBACK_PROFILE:
+        return lost
+    consent_like = unread_consent_like(profile, headers)
+    if not consent_like:
+        return lost
+    return dataclasses.replace(lost or UnreadConsent(named=profile.name, reader=None), consent_like=consent_like)
+
+
+def unread_consent_like(profile: ReadingProfile, headers: Sequence[str]) -> tuple[str, ...]:
+    """The file's headers that look like consent (``looks_like_consent``: ``Unsubscribe Reason``,
+    ``GDPR Consent``, ``List Unsubscribe``) whose consent nothing would read, in file order.
+
+    Such a column would become a text property: an opt-out there would never reach HubSpot, and
+    its row would be marketed on another column's yes. Left out: the columns ``profile`` reads
+    (a mapping's ``[[status.rules]]`` included) or some other bundled profile reads (refused or
+    borrowed as such: ``_unread_bundled_consent``), the email columns, and the columns the
+    profile or the user's mapping sends to a property (``[columns]``: the user says it holds no
+    consent).
+
+    Args:
+        profile: The profile the file would be read with, with the user's mapping applied.
+        headers: The file's headers, as written in the file.
+    """
+    read = set(consent_headers(profile, headers))
+    known = {header for columns in consent_readers(headers).values() for header in columns}
+    emails = set(profile.email_headers(headers))
+    return tuple(
+        header
+        for header in dict.fromkeys(headers)
+        if looks_like_consent(header)
+        and header not in read | known | emails
+        and not profile.profile.lists(header)
+    )
+
+
+def _unread_bundled_consent(profile: ReadingProfile, headers: Sequence[str]) -> UnreadConsent | None:
     """The file's consent columns some bundled profile reads and ``profile`` leaves unread.
 
     What a file read with the fallback profile must not have: its opt-outs (ActiveCampaign's
@@ -1286,6 +1515,14 @@ def _parse(value: pl.Expr, fmt: str) -> pl.Expr:
     return parsed.cast(pl.Datetime("us"))
 
 
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string, a character one cannot see or tell from a space (a
+    non-breaking or zero-width space) escaped, so a mapping copied from a message names the
+    header as the file writes it."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return "".join(char if char.isprintable() and (char == " " or not char.isspace()) else f"\\u{ord(char):04x}" for char in quoted)
+
+
 def describe(profile: ReadingProfile, headers: Sequence[str], email_column: str | None = None) -> dict:
     """What reading a file with these headers would do: for ``onramp inspect``.
 
@@ -1297,7 +1534,10 @@ def describe(profile: ReadingProfile, headers: Sequence[str], email_column: str 
 
     Returns:
         ``{"profile", "format", "email_column", "columns": [{"column", "property", "kind"}],
-        "consent_columns": [...], "statuses": {status: outcome}, "default_status"}``.
+        "consent_columns": [...], "consent_like_unread": [...], "statuses": {status: outcome},
+        "default_status"}``: ``consent_like_unread`` are the headers whose names look like consent
+        (``looks_like_consent``) that no status rule reads, in file order (a plain file's are
+        refused unless its mapping sends them to a property: ``unread_consent_like``).
     """
     emails = profile.email_headers(headers)
     email = email_column or (emails[0] if emails else None)
@@ -1320,6 +1560,11 @@ def describe(profile: ReadingProfile, headers: Sequence[str], email_column: str 
         "email_column": email,
         "columns": columns,
         "consent_columns": sorted(consent_headers(profile, headers)),
+        "consent_like_unread": [
+            header
+            for header in dict.fromkeys(headers)
+            if header != email and looks_like_consent(header) and header not in consent_headers(profile, headers)
+        ],
         "statuses": {s: o.value for s, o in profile.profile.consent.outcomes.items()},
         "default_status": profile.default_status,
     }

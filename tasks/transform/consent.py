@@ -66,6 +66,20 @@ undone by an API client, so, like ``NAME_DISAGREES_STATUS``, the row is neither 
 marketing unless the run confirms it (``--consent opt_out_flag_unconfirmed=opted_out``); the
 report names such rows."""
 
+DECLINED_STATUS = "declined"
+"""The status of a row whose consent column explicitly says no (``Marketing Consent=no``,
+``Subscribed=0``; a ``when_false`` rule). It is kept apart from a row with no consent at all (a
+blank cell, no consent column), which a run may make marketing (``--consent
+no_consent=marketing``: consent implied by how the list was collected): a refusal is never
+marketing (``DECLINED_REFUSAL``), and it says nothing of an opt-out, so a run may leave it
+non-marketing or make it opted out."""
+
+DECLINED_REFUSAL = (
+    f"status {DECLINED_STATUS!r} (a consent column saying no) cannot be mapped to marketing "
+    f"(use {Outcome.NON_MARKETING.value} or {Outcome.OPTED_OUT.value})"
+)
+"""Why an override making ``DECLINED_STATUS`` marketing is refused."""
+
 NEVER_MARKETING_STATUSES = frozenset(
     {NAME_DISAGREES_STATUS, OPT_OUT_FLAG_UNCONFIRMED_STATUS, "opted_out_of_a_subscription"}
 )
@@ -106,7 +120,7 @@ class ConsentPolicy:
         Raises:
             InputError: An override names an unknown outcome, or is one no run may make
                 (``override_refusal``): it re-maps an opt-out status or ``unrecognised``, or
-                maps a ``NEVER_MARKETING_STATUSES`` status to marketing.
+                maps ``DECLINED_STATUS`` or a ``NEVER_MARKETING_STATUSES`` status to marketing.
         """
         outcomes = dict(self.outcomes)
         for status, value in overrides.items():
@@ -180,6 +194,8 @@ def override_refusal(
         why = f" ({EVERY_PROFILE_HOLDS})" if every_profile else ""
         then = f"; {hint}" if hint else ""
         return f"status {status!r} is an opt-out in {profiles}{why} and cannot be mapped to {outcome.value}{then}"
+    if status == DECLINED_STATUS and outcome is Outcome.MARKETING:
+        return DECLINED_REFUSAL
     if status in NEVER_MARKETING_STATUSES and outcome is Outcome.MARKETING:
         return (
             f"status {status!r} is evidence of an opt-out and cannot be mapped to marketing "
