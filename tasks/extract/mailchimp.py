@@ -7,7 +7,7 @@ The email column is, in order of preference:
 
 1. the first column whose header is ``Email Address`` or ``Email`` (any case);
 2. otherwise the first column, when its header is not a Mailchimp system column and its values
-   look like emails (at least half of the first non-blank values hold an ``@``, or there are no
+   look like emails (at least half of the first non-blank values hold an address, or there are no
    values yet). Mailchimp always writes the ``EMAIL`` merge field first, under its label, and
    labels are renamable (``E-mail``, ``Courriel``).
 """
@@ -71,6 +71,13 @@ SYSTEM_COLUMNS = frozenset(
 
 EMAIL_SAMPLE_RECORDS = 100
 """How many records the email-column guess looks at."""
+
+_ADDRESS = re.compile(r"[^\s@]@[^\s@]")
+"""An email address somewhere in a cell: a character either side of an ``@`` (a ``@handle`` has none
+before it)."""
+
+HOLDS_ADDRESSES_SHARE = 0.5
+"""A column holds email addresses when at least this share of its sampled non-blank cells hold one."""
 
 FIRST_RECORD_ROW = 2
 """The spreadsheet row of the first record: the header is row 1."""
@@ -466,9 +473,31 @@ def detect_email_column(columns: list[tuple[str, list[int]]], sample: list[list[
     first, positions = columns[0]
     if first.casefold() in SYSTEM_COLUMNS or len(positions) > 1:
         return None
-    values = [record[0].strip() for record in sample if record and record[0].strip()]
-    looks_like_emails = sum("@" in value for value in values) * 2 >= len(values)
-    return first if looks_like_emails else None
+    share = address_share(column_values(positions, sample))
+    return first if share is None or share >= HOLDS_ADDRESSES_SHARE else None
+
+
+def column_values(positions: list[int], sample: list[list[str]]) -> list[str]:
+    """A header's non-blank cells in the sampled records, trimmed: the first non-blank copy of
+    each record, for a header repeated.
+
+    Args:
+        positions: The positions the header occupies (see ``group_by_name``).
+        sample: The first records.
+    """
+    cells = ((record[p].strip() for p in positions if p < len(record)) for record in sample)
+    return [value for value in (next((cell for cell in record if cell), "") for record in cells) if value]
+
+
+def address_share(values: list[str]) -> float | None:
+    """The share of ``values`` holding an email address; None when there are no values to tell.
+
+    Args:
+        values: A column's non-blank cells (``column_values``).
+    """
+    if not values:
+        return None
+    return sum(bool(_ADDRESS.search(value)) for value in values) / len(values)
 
 
 def non_empty(column: str) -> pl.Expr:

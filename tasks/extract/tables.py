@@ -31,16 +31,19 @@ from schemas.lineage import SOURCE_FORMAT, SOURCE_STATUS
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
-from tasks.extract.api_helpers import with_statuses
+from tasks.extract.api_helpers import run_logger, with_statuses
 from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import SPREADSHEET_SUFFIXES, is_spreadsheet, split_sheet, stage_sheets
 # The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
 # positional scan with overflow columns for ragged rows) serves every format alike.
 from tasks.extract.mailchimp import (
     EMAIL_HEADERS,
+    HOLDS_ADDRESSES_SHARE,
     RawSource,
+    address_share,
     check_parsable,
     clean_header,
+    column_values,
     detect_email_column,
     group_by_name,
     non_empty,
@@ -49,14 +52,16 @@ from tasks.extract.mailchimp import (
     repeated_headers,
     scan_columns,
 )
-from tasks.extract.sources import TEXT_TABLE_SUFFIXES, FileKinds, StagedFile, map_in_order, stage_source
+from tasks.extract.sources import TEXT_TABLE_SUFFIXES, FileKinds, SkippedFile, StagedFile, map_in_order, stage_source
 from tasks.extract.text import TextLayout, normalise_text
 from tasks.transform.catalog import (
     FALLBACK_PROFILE,
     ReadingProfile,
+    all_profiles,
     canonical_timestamp,
     consent_headers,
     detect_profile,
+    name_opt_out,
     reading_fallback_opt_outs,
     reading_opt_out_flags,
     reading_profile,
@@ -78,6 +83,14 @@ often a README as a table, so it is listed as skipped rather than read (and refu
 
 _EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
 """Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
+
+NO_ADDRESSES_SHARE = 0.1
+"""A column named as the email column holds (almost) no addresses when fewer than this share of its
+sampled non-blank cells hold one: it holds something else (``Email`` as a ``Yes``/``No`` channel
+preference beside ``Email Address``)."""
+
+EMAIL_MAPPING_FIX = 'name the contacts\' column in a mapping file (--mapping): email = "<column>"'
+"""How a user settles which column holds the contacts' addresses."""
 
 HEADER_SEARCH_LINES = 10
 """How far down a file whose first line names no email column a header is looked for: an
@@ -183,6 +196,7 @@ def read_source(
         return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
     staged = stage_source(location, staging_dir, storage_options, EXPORT_FILES)
+    refuse_skipped_opt_out_lists(staged.skipped)
     per_file = map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged.files, cost=StagedFile.size)
     skipped = tuple(staged.skipped)
     files = [
@@ -192,6 +206,43 @@ def read_source(
     ]
     refuse_files_read_twice(files)
     return files
+
+
+def refuse_skipped_opt_out_lists(skipped: Sequence[SkippedFile]) -> None:
+    """Refuse a zip or folder holding a file it does not read whose name says it lists opt-outs
+    (``unsubscribes.txt``, Excel's "Text (Tab delimited)"; ``bounces.csv.gz``): its people would be
+    planned from the other files as if they had never opted out, and HubSpot does not let an API
+    client undo a marketing contact. Skipped files named otherwise are only listed (a README).
+
+    Args:
+        skipped: The zip's or folder's files that are not read.
+
+    Raises:
+        InputError: The first such file, the opt-out its name says, and what to do.
+    """
+    for file in skipped:
+        said = skipped_file_opt_out(file.uri)
+        if said is not None:
+            raise InputError(
+                file.uri,
+                f"its name says {said}, but only CSV and TSV files and workbooks are read, so its people would not be "
+                "opted out: rename it to .csv if it is delimited text (any delimiter; decompress a .gz first), else save "
+                "it as CSV; or take it out of the source if it lists no opt-outs",
+            )
+
+
+def skipped_file_opt_out(uri: str) -> str | None:
+    """The opt-out a file's name says to any bundled profile (``catalog.name_opt_out``: its file
+    name words, or a Mailchimp export's status prefix), whatever the file's kind; None when no
+    profile reads an opt-out in it.
+
+    Args:
+        uri: The file, as its source names it (only its own name counts).
+    """
+    mailchimp_status = mailchimp.status_from_filename(uri)
+    name_statuses = {MAILCHIMP_PROFILE: mailchimp_status} if mailchimp_status else {}
+    said = (name_opt_out(profile, uri, name_statuses) for profile in all_profiles())
+    return next((status for status in said if status is not None), None)
 
 
 def refuse_files_read_twice(files: Sequence[ReadFile]) -> None:
@@ -320,7 +371,9 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     if is_mailchimp_export:
         raw = mailchimp.read_export_file(staged, checked=True, profile=profile)
         return ReadFile(_read_by_status_rules_too(raw, profile), profile, layout, staged.key)
-    emails = profile.email_headers(headers) or [_unnamed_email_column(staged, profile, columns, sample)]
+    emails = _email_columns(staged.uri, profile, columns, sample, options)
+    if not emails:
+        emails = [_unnamed_email_column(staged, profile, columns, sample)]
     file_status = name_status or profile.default_status
     frame = (
         scan_columns(staged, columns, file_status, emails[0], profile)
@@ -391,17 +444,104 @@ def _refuse_unread_known_consent(uri: str, profile: ReadingProfile, headers: Seq
         raise InputError(uri, unread.problem(), line=1)
 
 
+def _email_columns(
+    uri: str, profile: ReadingProfile, columns: list[tuple[str, list[int]]], sample: list[list[str]], options: ReadOptions
+) -> list[str]:
+    """The columns a file's header names as its email columns, in order of preference (a later
+    one fills a row the first leaves blank); empty when its header names none.
+
+    The header is read for the profile's email headers, then a plain ``Email`` or ``Email
+    Address`` (``EMAIL_HEADERS``, what any profile takes). When the first holds (almost) no
+    addresses in the sampled records (``Email`` holding a ``Yes``/``No`` channel preference)
+    while another column does, a name alone does not settle it (``_address_email_columns``);
+    the column a user's mapping names is taken as named.
+
+    Raises:
+        InputError: The named column holds no addresses, and which other one does is for the
+            user to say.
+    """
+    headers = [header for header, _ in columns]
+    named = profile.email_headers(headers) or [header for header in headers if header.casefold() in EMAIL_HEADERS]
+    mapped = options.mapping.email if options.mapping else None
+    if not named or (mapped is not None and named[0].casefold() == mapped.strip().casefold()):
+        return named
+    positions = dict(columns)
+    shares = {header: address_share(column_values(positions[header], sample)) for header in headers}
+    return _address_email_columns(uri, named, shares)
+
+
+def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, float | None]) -> list[str]:
+    """The email columns a header names, once the sampled cells of each are weighed.
+
+    The first named column is kept unless it holds (almost) no addresses (``NO_ADDRESSES_SHARE``)
+    and another column holds them (``HOLDS_ADDRESSES_SHARE``). Then exactly one other named
+    column holding addresses is taken in its place, with a warning: of two columns a profile
+    names as the email, the one holding addresses is the contacts' (the other is dropped from
+    the email columns, so its cells never fill a row's address, and is read as a property of
+    its own). Otherwise (several named ones hold addresses, or only a column the profile does not
+    name as an email does) a person must say which: every row would be rejected for an invalid
+    address, or the wrong addresses taken.
+
+    Args:
+        uri: The file, named in the refusal and the warning.
+        named: The header's email columns, in order of preference.
+        shares: Each header → the share of its sampled cells holding an address (``address_share``).
+
+    Raises:
+        InputError: ``<file>:1:`` the named column holding no addresses, those that do, and how
+            to name one.
+    """
+    first = named[0]
+    if not _holds_no_addresses(shares[first]):
+        return named
+    holding = [header for header, share in shares.items() if _holds_addresses(share)]
+    if not holding:
+        return named  # no column holds addresses: each row is rejected for its own
+    named_holding = [header for header in named if header in holding]
+    if len(named_holding) == 1:
+        [taken] = named_holding
+        run_logger().warning(
+            "%s: the column %r holds no email addresses and %r does: %r is read as the email column; "
+            "to read another, %s",
+            uri, first, taken, taken, EMAIL_MAPPING_FIX,
+        )  # fmt: skip
+        return [taken, *(header for header in named if header != taken and not _holds_no_addresses(shares[header]))]
+    raise InputError(
+        uri,
+        f"the email column {first!r} holds no email addresses, but {_quoted(named_holding or holding)} "
+        f"{'do' if len(named_holding or holding) > 1 else 'does'}: {EMAIL_MAPPING_FIX}",
+        line=1,
+    )
+
+
+def _holds_addresses(share: float | None) -> bool:
+    return share is not None and share >= HOLDS_ADDRESSES_SHARE
+
+
+def _holds_no_addresses(share: float | None) -> bool:
+    return share is not None and share < NO_ADDRESSES_SHARE
+
+
+def _quoted(headers: Sequence[str]) -> str:
+    return ", ".join(repr(header) for header in headers)
+
+
 def _unnamed_email_column(
     staged: StagedFile, profile: ReadingProfile, columns: list[tuple[str, list[int]]], sample: list[list[str]]
 ) -> str:
-    """The email column of a file whose header row names none the profile knows.
+    """The email column of a file whose header row names none the profile knows: its first
+    column, when that holds addresses (or the file no values yet) and no other column does.
 
     A title line above the real header is refused first: taken as the header, it would let the
     renamed-first-column guess take the real header's column of addresses for the file's own,
-    and every row would be rejected for reasons that do not say why.
+    and every row would be rejected for reasons that do not say why. A file where several
+    columns hold addresses (``Owner Email,Contact Email``) is refused: which is the contacts'
+    is for a person to say, and the wrong one would give every row a sales rep's address (and
+    a customer's opt-out to the rep). The column taken is named in a warning.
 
     Raises:
-        InputError: A later line looks like the header, or no column holds addresses.
+        InputError: A later line looks like the header, several columns hold addresses, or the
+            first column holds none (naming the column that does, if one does).
     """
     header_line = _later_header_line(staged, profile)
     if header_line is not None:
@@ -410,13 +550,29 @@ def _unnamed_email_column(
             f"no email column in the header; line {header_line} looks like the header: remove the lines above it",
             line=1,
         )
-    email = detect_email_column(columns, sample)
-    if email is None:
+    holding = [
+        header
+        for header, positions in columns
+        if header.casefold() not in mailchimp.SYSTEM_COLUMNS and _holds_addresses(address_share(column_values(positions, sample)))
+    ]
+    if len(holding) > 1:
         raise InputError(
             staged.uri,
-            f"no email column: expected one of {', '.join(profile.email_columns)} ({profile.profile.label})",
+            f"no header names the email column, and {len(holding)} columns hold addresses ({_quoted(holding)}): "
+            f"{EMAIL_MAPPING_FIX}",
             line=1,
         )
+    email = detect_email_column(columns, sample)
+    if email is None or (holding and holding != [email]):
+        expected = f"no email column: expected one of {', '.join(profile.email_columns)} ({profile.profile.label})"
+        found = f"; the column {holding[0]!r} holds addresses: to read it, {EMAIL_MAPPING_FIX}" if holding else ""
+        raise InputError(staged.uri, expected + found, line=1)
+    if holding:
+        run_logger().warning(
+            "%s: no header names the email column: %r, the only column holding addresses, is read as the email "
+            "column; to read another, %s",
+            staged.uri, email, EMAIL_MAPPING_FIX,
+        )  # fmt: skip
     return email
 
 

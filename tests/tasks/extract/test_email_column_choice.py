@@ -1,0 +1,178 @@
+"""Which column holds the contacts' addresses, when the header alone does not say.
+
+With no email header, a file where several columns hold addresses (``Owner Email,Contact
+Email``) is refused: the first one taken gave every contact the sales rep's address, and a
+customer's unsubscribe to the rep. One column holding addresses is still taken, and named in
+a warning. A column named as the email that holds no addresses (``Email`` as a ``Yes``/``No``
+channel preference) gives way to the one other email header holding them, or the file is
+refused naming both.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from tasks.errors import InputError
+from tasks.extract.tables import EMAIL_MAPPING_FIX, ReadOptions
+from tasks.transform.mapping_file import UserMapping
+from tests.flows.test_cli import assert_one_line_error, run
+from tests.plain_plan import plan
+from tests.tasks.extract.test_tables import planned, read_one, write_csv
+
+OWNER_HEADERS = ["Owner Email", "Contact Email", "First Name", "Last Name", "Unsubscribed"]
+OWNER_ROWS = [
+    ["rep@acme.com", "cust1@example.com", "Ann", "One", ""],
+    ["rep@acme.com", "cust2@example.com", "Bob", "Two", "yes"],
+    ["rep@acme.com", "cust3@example.com", "Cy", "Three", ""],
+    ["rep2@acme.com", "cust4@example.com", "Di", "Four", ""],
+]
+
+
+def test_a_file_whose_owner_and_contact_columns_both_hold_addresses_is_refused(tmp_path, prefect_api_url):
+    source = write_csv(tmp_path / "contacts.csv", OWNER_HEADERS, OWNER_ROWS)
+
+    result = run(["plan", str(source), "--out", str(tmp_path / "out")], env={"PREFECT_API_URL": prefect_api_url})
+
+    assert_one_line_error(
+        result,
+        2,
+        f"{source}:1: no header names the email column, and 2 columns hold addresses ('Owner Email', 'Contact Email'): "
+        f"{EMAIL_MAPPING_FIX}",
+    )
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_the_mapping_the_refusal_asks_for_plans_each_customer_as_a_contact(tmp_path, prefect_api_url):
+    source = write_csv(tmp_path / "contacts.csv", OWNER_HEADERS, OWNER_ROWS)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('email = "Contact Email"\n', encoding="utf-8")
+
+    result = run(
+        ["plan", str(source), "--mapping", str(mapping), "--out", str(tmp_path / "out")],
+        env={"PREFECT_API_URL": prefect_api_url},
+    )
+
+    assert result.returncode == 0, result.stderr
+    files = planned(tmp_path / "out")
+    assert set(files["contacts-non-marketing-001.csv"]) == {"cust1@example.com", "cust3@example.com", "cust4@example.com"}
+    assert set(files["opt-out-unsubscribed.csv"]) == {"cust2@example.com"}
+    # The sales reps are a column of their contacts, never contacts themselves.
+    assert files["contacts-non-marketing-001.csv"]["cust4@example.com"]["imported_owner_email"] == "rep2@acme.com"
+
+
+def test_the_one_column_holding_addresses_is_taken_and_named_in_a_warning(tmp_path, caplog):
+    source = write_csv(
+        tmp_path / "contacts.csv",
+        ["Contact Email", "Name", "Twitter"],
+        [["ann@example.com", "Ann", "@ann"], ["bob@example.com", "Bob", "@bob"]],
+    )
+
+    with caplog.at_level(logging.WARNING):
+        read = read_one(source, tmp_path)
+        report = plan([str(source)], tmp_path / "out")
+
+    # A handle (``@ann``) is no address: only the first column holds addresses.
+    assert read.raw.email_column == "Contact Email"
+    assert (
+        f"{source}: no header names the email column: 'Contact Email', the only column holding addresses, is read as "
+        f"the email column; to read another, {EMAIL_MAPPING_FIX}"
+    ) in caplog.messages
+    assert report["rows_rejected"] == 0
+    assert set(planned(tmp_path / "out")["contacts-non-marketing-001.csv"]) == {"ann@example.com", "bob@example.com"}
+
+
+def test_addresses_only_in_a_later_unnamed_column_are_named_in_the_refusal(tmp_path):
+    source = write_csv(tmp_path / "contacts.csv", ["Name", "Contact Email"], [["Ann", "ann@example.com"], ["Bob", "bob@example.com"]])
+
+    with pytest.raises(InputError) as refused:
+        read_one(source, tmp_path)
+
+    assert str(refused.value).startswith(f"{source}:1: no email column: expected one of Email, Email Address, ")
+    assert str(refused.value).endswith(f"; the column 'Contact Email' holds addresses: to read it, {EMAIL_MAPPING_FIX}")
+
+
+PREFERENCE_HEADERS = ["Email Address", "First Name", "Email", "SMS"]
+PREFERENCE_ROWS = [["pref1@example.com", "A", "Yes", "No"], ["pref2@example.com", "B", "No", "Yes"]]
+
+
+def test_an_email_header_holding_preferences_gives_way_to_the_email_header_holding_addresses(tmp_path, prefect_api_url):
+    source = write_csv(tmp_path / "preferences.csv", PREFERENCE_HEADERS, PREFERENCE_ROWS)
+
+    result = run(["plan", str(source), "--out", str(tmp_path / "out")], env={"PREFECT_API_URL": prefect_api_url})
+
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"{source}: the column 'Email' holds no email addresses and 'Email Address' does: 'Email Address' is read as "
+        f"the email column; to read another, {EMAIL_MAPPING_FIX}"
+    ) in result.stderr + result.stdout
+    contacts = planned(tmp_path / "out")["contacts-non-marketing-001.csv"]
+    assert {email: row["imported_email"] for email, row in contacts.items()} == {"pref1@example.com": "Yes", "pref2@example.com": "No"}
+    assert "rows read 2  rejected 0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("headers", "rows", "problem"),
+    [
+        # The profile names no other email column: a person must say that "Contact" is it.
+        (["Email", "Contact"], [["Yes", "a@example.com"], ["No", "b@example.com"]], "'Contact' does"),
+        # Two other email headers hold addresses: which is the contacts' is not for a guess.
+        (
+            ["Email", "Email Address", "E-mail"],
+            [["Yes", "a@example.com", "a2@example.com"], ["No", "b@example.com", "b2@example.com"]],
+            "'Email Address', 'E-mail' do",
+        ),
+    ],
+    ids=["unnamed column", "two email headers"],
+)
+def test_an_email_header_holding_no_addresses_is_refused_when_no_one_column_replaces_it(tmp_path, headers, rows, problem):
+    source = write_csv(tmp_path / "contacts.csv", headers, rows)
+
+    with pytest.raises(InputError) as refused:
+        read_one(source, tmp_path)
+
+    assert str(refused.value) == f"{source}:1: the email column 'Email' holds no email addresses, but {problem}: {EMAIL_MAPPING_FIX}"
+
+
+def test_an_email_header_holding_some_addresses_stays_the_email_column(tmp_path):
+    # One address in three is a column of addresses badly kept, not a preference: its rows are
+    # judged one by one, as before.
+    source = write_csv(
+        tmp_path / "contacts.csv",
+        ["Email", "Email Address"],
+        [["a@example.com", "a2@example.com"], ["n/a", "b2@example.com"], ["unknown", "c2@example.com"]],
+    )
+
+    report = plan([str(source)], tmp_path / "out")
+
+    assert report["rows_rejected"] == 2
+    assert set(planned(tmp_path / "out")["contacts-non-marketing-001.csv"]) == {"a@example.com"}
+
+
+def test_a_mapping_naming_the_email_column_is_read_as_named(tmp_path):
+    source = write_csv(tmp_path / "preferences.csv", PREFERENCE_HEADERS, PREFERENCE_ROWS)
+
+    read = read_one(source, tmp_path, ReadOptions(mapping=UserMapping(email="Email")))
+
+    assert read.raw.email_column == "Email"
+    assert read.raw.frame.collect().get_column("Email").to_list() == ["Yes", "No"]
+
+
+def test_a_blank_email_column_is_still_filled_by_the_next_email_header(tmp_path):
+    # Nothing to tell in the first column: the later email header fills its rows, as before.
+    source = write_csv(tmp_path / "contacts.csv", ["Email", "Email Address"], [["", "a@example.com"], ["", "b@example.com"]])
+
+    read = read_one(source, tmp_path)
+
+    assert read.raw.email_column == "Email"
+    assert read.raw.frame.collect().get_column("Email").to_list() == ["a@example.com", "b@example.com"]
+
+
+def test_a_header_only_file_with_a_renamed_first_column_is_still_read(tmp_path: Path):
+    source = write_csv(tmp_path / "contacts.csv", ["Courriel électronique", "Nom"], [])
+
+    read = read_one(source, tmp_path)
+
+    assert read.raw.email_column == "Courriel électronique"

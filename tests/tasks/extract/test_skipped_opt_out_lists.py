@@ -1,0 +1,100 @@
+"""A zip's or folder's file Onramp does not read, named as an opt-out list, stops the run.
+
+Excel saves "Text (Tab delimited)" as ``.txt``; an opt-out list so saved (or compressed, or
+kept as a backup) was skipped with a warning, and its people planned from the other files as
+if they had never opted out. Given as a source of its own, such a file is refused too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+
+import pytest
+
+from tasks.errors import InputError
+from tasks.extract.tables import read_source
+from tests.flows.test_cli import assert_one_line_error, run
+from tests.plain_plan import plan
+from tests.tasks.extract.test_tables import planned, write_csv
+
+CONTACTS = (["Email", "First Name", "Subscribed"], [["tx1@example.com", "Tx", "yes"], ["tx2@example.com", "Ty", "yes"]])
+TAB_DELIMITED_OPT_OUTS = b"Email\tReason\r\ntx1@example.com\tasked\r\n"
+
+FIX = (
+    "only CSV and TSV files and workbooks are read, so its people would not be opted out: rename it to .csv if it is "
+    "delimited text (any delimiter; decompress a .gz first), else save it as CSV; or take it out of the source if it "
+    "lists no opt-outs"
+)
+
+
+def test_a_folder_with_a_tab_delimited_txt_opt_out_list_is_refused(tmp_path, prefect_api_url):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "contacts.csv", *CONTACTS)
+    (folder / "unsubscribes.txt").write_bytes(TAB_DELIMITED_OPT_OUTS)
+
+    result = run(["plan", str(folder), "--out", str(tmp_path / "out")], env={"PREFECT_API_URL": prefect_api_url})
+
+    assert_one_line_error(result, 2, f"{folder}/unsubscribes.txt: its name says unsubscribed, but {FIX}")
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("unsubscribes.csv.gz", gzip.compress(TAB_DELIMITED_OPT_OUTS, mtime=0), "unsubscribed"),
+        ("unsubscribes.CSV.bak", TAB_DELIMITED_OPT_OUTS, "unsubscribed"),
+        ("Hard Bounces.numbers", b"not text", "bounced"),
+        # Mailchimp's name for its cleaned (bounced) members, saved as text.
+        ("cleaned_members_export_ab12.txt", TAB_DELIMITED_OPT_OUTS, "cleaned"),
+    ],
+    ids=["gz", "bak", "numbers", "mailchimp txt"],
+)
+def test_a_zip_member_named_as_an_opt_out_list_that_is_not_read_is_refused(tmp_path, name, content, said):
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr("contacts.csv", "Email,Subscribed\r\ntx1@example.com,yes\r\n")
+        archive.writestr(f"lists/{name}", content)
+
+    with pytest.raises(InputError) as refused:
+        read_source(str(export), tmp_path / "staging")
+
+    assert str(refused.value) == f"{export}!lists/{name}: its name says {said}, but {FIX}"
+
+
+def test_other_files_not_read_are_listed_and_the_run_goes_on(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "contacts.csv", *CONTACTS)
+    (folder / "README.txt").write_text("exported by hand", encoding="utf-8")
+    # A negation next to the word: the name says no opt-out.
+    (folder / "no_bounces_report.txt").write_text("all delivered", encoding="utf-8")
+
+    [read] = read_source(str(folder), tmp_path / "staging")
+
+    assert [file.uri for file in read.raw.skipped_files] == [f"{folder}/README.txt", f"{folder}/no_bounces_report.txt"]
+
+
+def test_the_list_renamed_as_the_refusal_says_opts_its_people_out(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "contacts.csv", *CONTACTS)
+    (folder / "unsubscribes.csv").write_bytes(TAB_DELIMITED_OPT_OUTS)
+
+    report = plan([str(folder)], tmp_path / "out")
+
+    assert report["contacts"] == {"marketing": 1, "non_marketing": 0, "opted_out": 1}
+    files = planned(tmp_path / "out")
+    assert set(files["contacts-marketing-001.csv"]) == {"tx2@example.com"}
+    assert set(files["opt-out-unsubscribed.csv"]) == {"tx1@example.com"}
+
+
+def test_the_same_list_given_as_a_source_of_its_own_is_refused_too(tmp_path):
+    source = tmp_path / "unsubscribes.txt"
+    source.write_bytes(TAB_DELIMITED_OPT_OUTS)
+
+    with pytest.raises(InputError) as refused:
+        read_source(str(source), tmp_path / "staging")
+
+    assert str(refused.value) == f"{source}: not a zip archive, a folder or a CSV or TSV file or workbook"
