@@ -20,7 +20,7 @@ from benchmarks.generate_mailchimp import write_export
 from tasks.load.portals import ASK_ATTEMPTS
 from tests.flows.test_accounts import write_manifest
 from tests.flows.test_accounts_portals import silent_portal
-from tests.flows.test_ephemeral_signals import GONE_WITHIN_SECONDS, REPO, STARTUP_SECONDS
+from tests.flows.test_ephemeral_signals import REPO, STARTUP_SECONDS, killed_if_left, stop
 from tests.flows.test_migrate_signals import STOPPED
 from tests.reliability.portal import wait_for
 
@@ -44,18 +44,10 @@ def test_a_signal_stops_migrate_accounts_while_a_portal_never_answers_the_accoun
                 [sys.executable, "-m", "flows.cli", "migrate-accounts", manifest, "--out", str(tmp_path / "out")],
                 cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr_file, start_new_session=True,
             )
-        try:
+        with killed_if_left(command):
             # The pre-flight's attempts, then the account's run's first request, held.
             wait_for(lambda: len(silent.connections) > ASK_ATTEMPTS, timeout=STARTUP_SECONDS)
-            if signum == signal.SIGINT:
-                os.killpg(command.pid, signum)
-            else:
-                command.send_signal(signum)
-            command.wait(timeout=GONE_WITHIN_SECONDS)
-        finally:
-            if command.poll() is None:
-                command.kill()
-                command.wait()
+            stop(command, signum)
     said = stderr.read_text()
     assert command.returncode == 128 + signum, said
     assert STOPPED[signum] in said.splitlines(), said

@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,27 @@ GONE_WITHIN_SECONDS = 15
 # How the command ends: SIGTERM stops it (a message, exit status 128 + 15, atexit run); nothing
 # can catch SIGKILL.
 ENDED_WITH = {signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGKILL: -signal.SIGKILL}
+
+
+def stop(command: subprocess.Popen, signum: int) -> None:
+    """Send ``signum`` as a terminal or a supervisor does (Ctrl-C to the command's process group,
+    SIGTERM to the command) and wait at most :data:`GONE_WITHIN_SECONDS` for it to end."""
+    if signum == signal.SIGINT:
+        os.killpg(command.pid, signum)
+    else:
+        command.send_signal(signum)
+    command.wait(timeout=GONE_WITHIN_SECONDS)
+
+
+@contextmanager
+def killed_if_left(command: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """The command, killed on leaving if it still runs (a test failed before it ended)."""
+    try:
+        yield command
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
 
 
 def children(pid: int) -> list[tuple[int, str]]:

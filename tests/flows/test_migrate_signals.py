@@ -20,7 +20,7 @@ import pytest
 
 from emulators.hubspot import serve_in_background
 from tasks.load.run import INTERRUPTED
-from tests.flows.test_ephemeral_signals import GONE_WITHIN_SECONDS, REPO, STARTUP_SECONDS, children, running
+from tests.flows.test_ephemeral_signals import GONE_WITHIN_SECONDS, REPO, STARTUP_SECONDS, children, killed_if_left, running, stop
 from tests.reliability.portal import TOKEN, run_cli, wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads processes from /proc")
@@ -56,19 +56,11 @@ def test_a_signal_stops_a_migration_waiting_on_an_import_and_a_rerun_takes_it_up
                  "--portal-url", hub.url, "--load-path", "imports"],
                 cwd=REPO, env=env, stdout=stdout_file, stderr=stderr_file, start_new_session=True,
             )
-        try:
+        with killed_if_left(command):
             wait_for(lambda: len(hub.emulator.portal.imports) == IMPORTS, timeout=STARTUP_SECONDS)
             servers = [pid for pid, cmdline in children(command.pid) if "uvicorn" in cmdline]
             assert len(servers) == 1, children(command.pid)
-            if signum == signal.SIGINT:
-                os.killpg(command.pid, signum)
-            else:
-                command.send_signal(signum)
-            command.wait(timeout=GONE_WITHIN_SECONDS)
-        finally:
-            if command.poll() is None:
-                command.kill()
-                command.wait()
+            stop(command, signum)
         deadline = time.monotonic() + GONE_WITHIN_SECONDS
         while running(servers[0]) and time.monotonic() < deadline:
             time.sleep(0.2)
