@@ -34,6 +34,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess, status: int, *fra
     for fragment in fragments:
         assert fragment in errors[0]
     assert "Traceback" not in result.stderr + result.stdout
+    # Said once: the engine's lines on the run that failed of it are not on the console.
+    said = errors[0].removeprefix("onramp: error: ")
+    assert sum(said in line for line in result.stderr.splitlines()) == 1, result.stderr
 
 
 @pytest.mark.parametrize(
