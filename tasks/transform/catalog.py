@@ -125,9 +125,16 @@ _HEADER_SEPARATORS = re.compile(r"[\s_\-.?:()\[\]]+")
 """What separates a header's words: any whitespace (a non-breaking space, as spreadsheets write
 one, or several spaces), ``_ - . ? :`` and brackets."""
 
-_HEADER_ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
-"""A bracketed aside in a header (``Unsubscribed (Y/N)``, ``Opt-out (email)``): how the column is
-filled, not what it is."""
+_FILL_HINT_WORD = r"(?:y|yes|n|no|t|f|true|false|1|0|x|on|off|oui|non|ja|nein|si|sí)"
+_HEADER_ASIDE = re.compile(
+    rf"\(\s*(?:{_FILL_HINT_WORD}(?:\s*/\s*{_FILL_HINT_WORD})+|e-?mail)\s*\)"
+    rf"|\[\s*(?:{_FILL_HINT_WORD}(?:\s*/\s*{_FILL_HINT_WORD})+|e-?mail)\s*\]",
+    re.IGNORECASE,
+)
+"""A bracketed aside in a header that says how the column is filled (``Unsubscribed (Y/N)``) or
+that its channel is email (``Opt-out (email)``), not what it is. Any other aside says what the
+column is about (``Opt In (SMS)``, ``Subscribed (pending confirmation)``, ``Unsubscribed
+(count)``): it stays, so such a column names no consent column."""
 
 _SALESFORCE_CUSTOM_SUFFIX = re.compile(r"__c$", re.IGNORECASE)
 """How Salesforce ends a custom field's API name (``Email_Opt_Out__c``)."""
@@ -1189,21 +1196,24 @@ class UnreadConsent:
         if not self.consent_like:
             return ""
         first = _toml_string(self.consent_like[0])
-        status = property_slug(self.consent_like[0]) or "opted_out_here"
+        status = property_slug(self.consent_like[0]) or "said_here"
         columns = ", ".join(repr(header) for header in self.consent_like)
+        # Every such column, each with its own rule: a mapping reading only the first would be
+        # refused again for the next. The outcome is the user's to say (a consent date is no
+        # opt-out), so the text holds a choice, which the mapping refuses until one is made.
         return (
             f"the {self.named} profile reads no consent from {columns}, named like consent (an opt-out there would be "
-            f"imported as text, its row marketed on another column's yes): say what it holds in a mapping file "
-            f"(--mapping), reading it with [[status.rules]] (columns = [{first}], and when_set = \"{status}\" for a "
+            f"imported as text, its row marketed on another column's yes): say what each holds in a mapping file "
+            f"(--mapping), reading it with [[status.rules]] (e.g. columns = [{first}], and when_set = \"{status}\" for a "
             f"yes or a date, when_present for any value, or values = {{ <word> = \"{status}\" }}; and under [consent] "
-            f"{status} = \"opted_out\") or, if it holds no consent, sending it to a property under [columns] "
-            f"({first} = \"{self.consent_like_property}\")"
+            f"{status} = \"<opted_out, non_marketing or marketing>\") or, if it holds no consent, sending it to a "
+            f"property under [columns] ({self._as_properties()})"
         )
 
-    @property
-    def consent_like_property(self) -> str:
-        """The property the first of ``consent_like`` goes to when sent to one as it is named."""
-        return reading_profile(self.named).profile.unlisted_route(self.consent_like[0]).name
+    def _as_properties(self) -> str:
+        """The ``[columns]`` lines sending every one of ``consent_like`` to the property it is named for."""
+        profile = reading_profile(self.named).profile
+        return "; ".join(f"{_toml_string(header)} = \"{profile.unlisted_route(header).name}\"" for header in self.consent_like)
 
     def _known_problem(self) -> str:
         """The refusal of unread consent some bundled profile reads (``columns``, ``name_status``)."""

@@ -122,13 +122,35 @@ def test_the_plain_profile_leaves_unread_only_consent_like_columns_nothing_reads
 
 def test_the_refusal_names_the_columns_and_both_ways_a_mapping_says_what_they_hold():
     generic = reading_profile("generic")
-    headers = ["Email", "Subscribed", "Email\u00a0Unsubscribe Reason"]
+    headers = ["Email", "Subscribed", "Email\u00a0Unsubscribe Reason", "Consent Date"]
     for unread in (unread_known_consent(generic, headers), unread_consent(generic, headers)):
         problem = unread.problem()
-        assert "'Email\\xa0Unsubscribe Reason'" in problem
-        assert '[[status.rules]] (columns = ["Email\\u00a0Unsubscribe Reason"]' in problem
-        assert '[columns] ("Email\\u00a0Unsubscribe Reason" = "imported_email_unsubscribe_reason")' in problem
+        assert "'Email\\xa0Unsubscribe Reason', 'Consent Date'" in problem
+        assert '[[status.rules]] (e.g. columns = ["Email\\u00a0Unsubscribe Reason"]' in problem
+        # The outcome is a choice to make (a consent date is no opt-out), not one given.
+        assert '= "<opted_out, non_marketing or marketing>"' in problem and '= "opted_out")' not in problem
+        # Every column, so that pasting the [columns] lines is not refused for the next one.
+        assert (
+            '[columns] ("Email\\u00a0Unsubscribe Reason" = "imported_email_unsubscribe_reason"; '
+            '"Consent Date" = "imported_consent_date")'
+        ) in problem
         assert "\n" not in problem
+
+
+@pytest.mark.parametrize(
+    ("header", "column"),
+    [
+        ("Opt In (SMS)", "Opt In"),
+        ("Opt Out (SMS)", "Opt Out"),
+        ("Subscribed (pending confirmation)", "Subscribed"),
+        ("Consent (Cookies)", "Consent"),
+        ("Status (SMS)", "Status"),
+        ("Unsubscribed (count)", "Unsubscribed"),
+        ("Do Not Email (Sales team only)", "Do Not Email"),
+    ],
+)
+def test_an_aside_saying_what_the_column_is_about_keeps_it_from_naming_a_consent_column(header, column):
+    assert not names_column(header, column)
 
 
 def test_inspect_lists_columns_named_like_consent_that_no_rule_reads():
