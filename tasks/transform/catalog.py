@@ -46,6 +46,7 @@ from schemas.contact import BOOKKEEPING_COLUMNS, PROVENANCE
 from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
 from tasks.transform.consent import (
+    DECLINED_STATUS,
     NAME_DISAGREES_STATUS,
     NEVER_MARKETING_STATUSES,
     OPT_OUT_FLAG_UNCONFIRMED_STATUS,
@@ -126,15 +127,13 @@ _HEADER_SEPARATORS = re.compile(r"[\s_\-.?:()\[\]]+")
 one, or several spaces), ``_ - . ? :`` and brackets."""
 
 _FILL_HINT_WORD = r"(?:y|yes|n|no|t|f|true|false|1|0|x|on|off|oui|non|ja|nein|si|sí)"
-_HEADER_ASIDE = re.compile(
-    rf"\(\s*(?:{_FILL_HINT_WORD}(?:\s*/\s*{_FILL_HINT_WORD})+|e-?mail)\s*\)"
-    rf"|\[\s*(?:{_FILL_HINT_WORD}(?:\s*/\s*{_FILL_HINT_WORD})+|e-?mail)\s*\]",
-    re.IGNORECASE,
-)
-"""A bracketed aside in a header that says how the column is filled (``Unsubscribed (Y/N)``) or
-that its channel is email (``Opt-out (email)``), not what it is. Any other aside says what the
-column is about (``Opt In (SMS)``, ``Subscribed (pending confirmation)``, ``Unsubscribed
-(count)``): it stays, so such a column names no consent column."""
+_ASIDE_SAYING_NOTHING = rf"{_FILL_HINT_WORD}(?:\s*/\s*{_FILL_HINT_WORD})+|e-?mail|\d+"
+_HEADER_ASIDE = re.compile(rf"\(\s*(?:{_ASIDE_SAYING_NOTHING})\s*\)|\[\s*(?:{_ASIDE_SAYING_NOTHING})\s*\]", re.IGNORECASE)
+"""A bracketed aside in a header that says how the column is filled (``Unsubscribed (Y/N)``),
+that its channel is email (``Opt-out (email)``) or which copy of a repeated header it is (``Do
+Not Email (2)``), not what it is. Any other aside says what the column is about (``Opt In
+(SMS)``, ``Subscribed (pending confirmation)``, ``Unsubscribed (count)``): it stays, so such a
+column names no consent column."""
 
 _SALESFORCE_CUSTOM_SUFFIX = re.compile(r"__c$", re.IGNORECASE)
 """How Salesforce ends a custom field's API name (``Email_Opt_Out__c``)."""
@@ -327,7 +326,10 @@ class StatusRule:
         (``others_say_nothing``), so the row keeps its own source's status. A listed value
         (``values``) without a letter is never read so: a source's numeric code
         (ActiveCampaign's ``2``, unsubscribed) means that only in its own export, and a
-        ``Status`` of ``2`` anywhere else is anything.
+        ``Status`` of ``2`` anywhere else is anything. A refusal the source reads
+        (``DECLINED_STATUS``: ``Marketing Consent=no``) stays one: a row whose own cell refuses
+        marketing is never marketing, whatever its file's status (its policy, naming no such
+        status, makes it non-marketing).
 
         Returns:
             That rule; None when the source reads no opt-out from the column.
@@ -335,6 +337,8 @@ class StatusRule:
         evidence = consent.opt_out_statuses | NEVER_MARKETING_STATUSES
 
         def given(status: str | None) -> str | None:
+            if status == DECLINED_STATUS:
+                return status
             return OPT_OUT_FLAG_UNCONFIRMED_STATUS if status in evidence else None
 
         rule = dataclasses.replace(

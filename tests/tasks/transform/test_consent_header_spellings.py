@@ -302,3 +302,16 @@ def test_an_explicit_no_stays_non_marketing_when_the_run_makes_no_consent_market
     assert report["contacts"] == {"marketing": 2, "non_marketing": 4, "opted_out": 0}
     with pytest.raises(InputError, match="'declined'"):
         plan([str(source)], tmp_path / "out2", consent_overrides={"declined": "marketing"})
+
+
+def test_a_consent_column_saying_no_keeps_a_mailchimp_subscriber_from_marketing(tmp_path):
+    # A merge field of the audience, read by the plain profile's rules beside the export's own:
+    # a row whose own cell refuses marketing is not marketed on its file's "subscribed".
+    export = write_csv(
+        tmp_path / "subscribed_members_export_a1b2c3.csv",
+        [["Email Address", "First Name", "Marketing Consent"], ["yes@example.com", "Y", "yes"], ["no@example.com", "N", "no"], ["blank@example.com", "B", ""]],
+    )
+
+    plan([str(export)], tmp_path / "out")
+
+    assert planned_outcomes(tmp_path / "out") == {"yes@example.com": "marketing", "no@example.com": "non_marketing", "blank@example.com": "marketing"}
