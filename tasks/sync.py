@@ -19,7 +19,14 @@ API's row. Without a change time on either side the digests decide, as for any o
 
 A contact planned from files alone is also held back when the files' row the snapshot holds
 for it changed later (``older_than_sent``): an export older than the one a run sent must not
-undo it. Without a change time on either side the digests decide.
+undo it. Without a change time on either side the digests decide. Change times decide values,
+never consent: a row keeping a marketing contact from marketing is sent however old.
+
+A run reading providers for their changes only holds non-marketing a contact a provider that
+did not list it might keep from marketing (``held_non_marketing``); the snapshot says so, and
+the next run reads every provider whole, as the first run did, so that each one's consent
+decides (:func:`why_read_whole`). So does the first run after an upgrade, whose snapshot does not
+say what each provider gave.
 
 A contact the last run read that this run's sources lack has **left the source**: counted
 (``left_source``), not deleted from HubSpot, and kept in the snapshot, marked, so that it is not
