@@ -19,10 +19,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -56,6 +57,9 @@ from tasks.extract.sources import TEXT_TABLE_SUFFIXES, FileKinds, SkippedFile, S
 from tasks.extract.text import TextLayout, normalise_text
 from tasks.transform.catalog import (
     FALLBACK_PROFILE,
+    FALSY,
+    NULL_WORDS,
+    TRUTHY,
     ReadingProfile,
     all_profiles,
     canonical_timestamp,
@@ -196,7 +200,7 @@ def read_source(
         return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
     staged = stage_source(location, staging_dir, storage_options, EXPORT_FILES)
-    refuse_skipped_opt_out_lists(staged.skipped)
+    refuse_skipped_opt_out_lists(staged.skipped, [file.uri for file in staged.files])
     per_file = map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged.files, cost=StagedFile.size)
     skipped = tuple(staged.skipped)
     files = [
@@ -208,20 +212,25 @@ def read_source(
     return files
 
 
-def refuse_skipped_opt_out_lists(skipped: Sequence[SkippedFile]) -> None:
+def refuse_skipped_opt_out_lists(skipped: Sequence[SkippedFile], read: Sequence[str] = ()) -> None:
     """Refuse a zip or folder holding a file it does not read whose name says it lists opt-outs
     (``unsubscribes.txt``, Excel's "Text (Tab delimited)"; ``bounces.csv.gz``): its people would be
     planned from the other files as if they had never opted out, and HubSpot does not let an API
-    client undo a marketing contact. Skipped files named otherwise are only listed (a README).
+    client undo a marketing contact. Skipped files named otherwise are only listed (a README), as
+    are those that cannot be a list (:func:`_may_hold_a_list`: ``How to unsubscribe.pdf``, an
+    editor's lock) and a compressed or backed-up copy of a file that is read
+    (``unsubscribes.csv.gz`` beside ``unsubscribes.csv``).
 
     Args:
         skipped: The zip's or folder's files that are not read.
+        read: The files of it that are read.
 
     Raises:
         InputError: The first such file, the opt-out its name says, and what to do.
     """
     for file in skipped:
-        said = skipped_file_opt_out(file.uri)
+        copy_of_a_read_file = file.uri.rsplit(".", 1)[0] in read
+        said = skipped_file_opt_out(file.uri) if _may_hold_a_list(file.uri) and not copy_of_a_read_file else None
         if said is not None:
             raise InputError(
                 file.uri,
@@ -229,6 +238,23 @@ def refuse_skipped_opt_out_lists(skipped: Sequence[SkippedFile]) -> None:
                 "opted out: rename it to .csv if it is delimited text (any delimiter; decompress a .gz first), else save "
                 "it as CSV; or take it out of the source if it lists no opt-outs",
             )
+
+
+LIST_LIKE_SUFFIXES = frozenset({".txt", ".gz", ".bz2", ".xz", ".zst", ".bak", ".old", ".numbers", ".dat", ".tab", ".psv", ".json", ".xml"})
+"""Endings of a file that may hold a list of people (text under another name, a compressed or
+backed-up export, a Numbers sheet), as a document, an image or a web page does not
+(``How to unsubscribe.pdf``)."""
+
+_EDITOR_LEFTOVER = re.compile(r"(^\.~lock\.|~$|\.sw[a-p]$)", re.IGNORECASE)
+"""An editor's lock, swap or backup of a file (LibreOffice's ``.~lock.unsubscribes.csv#``,
+vim's ``.unsubscribes.csv.swp``, ``unsubscribes.xlsx~``): the file it stands beside is read."""
+
+
+def _may_hold_a_list(uri: str) -> bool:
+    """Whether a skipped file may be a list of people by its name's ending
+    (:data:`LIST_LIKE_SUFFIXES`), not an editor's leftover (:data:`_EDITOR_LEFTOVER`)."""
+    name = uri.rsplit("/", 1)[-1].rsplit("!", 1)[-1].rstrip("#")
+    return not _EDITOR_LEFTOVER.search(name) and PurePosixPath(name.lower()).suffix in LIST_LIKE_SUFFIXES
 
 
 def skipped_file_opt_out(uri: str) -> str | None:
@@ -467,14 +493,27 @@ def _email_columns(
         return named
     positions = dict(columns)
     shares = {header: address_share(column_values(positions[header], sample)) for header in headers}
-    return _address_email_columns(uri, named, shares)
+    preferences = {header for header in named if _is_preference(column_values(positions[header], sample))}
+    return _address_email_columns(uri, named, shares, preferences)
 
 
-def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, float | None]) -> list[str]:
+def _is_preference(values: list[str]) -> bool:
+    """Whether an email header's sampled cells are all yes/no words, placeholders aside (``Email``
+    holding a ``Yes``/``No`` channel preference): no email column, whatever share of them is
+    blank (a blank is no evidence, nor is ``none``/``N/A``)."""
+    said = [value.casefold() for value in values if value.casefold() not in NULL_WORDS]
+    return bool(said) and all(value in TRUTHY | FALSY for value in said)
+
+
+def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, float | None], preferences: set[str]) -> list[str]:
     """The email columns a header names, once the sampled cells of each are weighed.
 
-    The first named column is kept unless it holds (almost) no addresses (``NO_ADDRESSES_SHARE``)
-    and another column holds them (``HOLDS_ADDRESSES_SHARE``). Then exactly one other named
+    A named column holding yes/no words alone (``preferences``) is no email column: it never
+    fills a row's address. The first named column is kept unless it is one, holding no
+    addresses (``NO_ADDRESSES_SHARE``), while another column holds them
+    (``HOLDS_ADDRESSES_SHARE``): a sample of placeholders or blanks at the top of a file says
+    nothing, and a column of a few addresses among invalid values is the email still, its bad
+    rows rejected one by one. Then exactly one other named
     column holding addresses is taken in its place, with a warning: of two columns a profile
     names as the email, the one holding addresses is the contacts' (the other is dropped from
     the email columns, so its cells never fill a row's address, and is read as a property of
@@ -486,17 +525,19 @@ def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, floa
         uri: The file, named in the refusal and the warning.
         named: The header's email columns, in order of preference.
         shares: Each header → the share of its sampled cells holding an address (``address_share``).
+        preferences: The named columns holding yes/no words alone (``_is_preference``).
 
     Raises:
         InputError: ``<file>:1:`` the named column holding no addresses, those that do, and how
             to name one.
     """
     first = named[0]
-    if not _holds_no_addresses(shares[first]):
-        return named
+    addresses = [header for header in named if header not in preferences] or named
+    if first not in preferences or not _holds_no_addresses(shares[first]):
+        return addresses
     holding = [header for header, share in shares.items() if _holds_addresses(share)]
     if not holding:
-        return named  # no column holds addresses: each row is rejected for its own
+        return addresses  # no sampled cell holds one: each row is rejected for its own, if it must
     named_holding = [header for header in named if header in holding]
     if len(named_holding) == 1:
         [taken] = named_holding
@@ -505,7 +546,7 @@ def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, floa
             "to read another, %s",
             uri, first, taken, taken, EMAIL_MAPPING_FIX,
         )  # fmt: skip
-        return [taken, *(header for header in named if header != taken and not _holds_no_addresses(shares[header]))]
+        return [taken, *(header for header in addresses if header != taken)]
     raise InputError(
         uri,
         f"the email column {first!r} holds no email addresses, but {_quoted(named_holding or holding)} "

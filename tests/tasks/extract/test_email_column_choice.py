@@ -176,3 +176,27 @@ def test_a_header_only_file_with_a_renamed_first_column_is_still_read(tmp_path: 
     read = read_one(source, tmp_path)
 
     assert read.raw.email_column == "Courriel électronique"
+
+
+def test_placeholders_at_the_top_of_the_email_column_do_not_make_it_give_way(tmp_path):
+    # The first sampled records say "none": no evidence the column is a preference. The later
+    # contacts keep their own address, not the work one beside it.
+    rows = [[f"L{n}", "none", f"w{n}@corp.example"] for n in range(120)] + [[f"C{n}", f"c{n}@example.com", f"cw{n}@corp.example"] for n in range(5)]
+    source = write_csv(tmp_path / "leads.csv", ["First Name", "Email", "Work Email"], rows)
+
+    report = plan([str(source)], tmp_path / "out")
+
+    assert report["rows_rejected"] == 120
+    assert set(planned(tmp_path / "out")["contacts-non-marketing-001.csv"]) == {f"c{n}@example.com" for n in range(5)}
+
+
+def test_an_email_header_holding_yes_or_no_never_fills_a_blank_address(tmp_path):
+    # The address column is blank at the top (phone-only rows): the preference beside it must
+    # not be taken for their address, nor for the later rows'.
+    rows = [[f"P{n}", "", "Yes", "555-0100"] for n in range(120)] + [[f"A{n}", f"a{n}@example.com", "No", ""] for n in range(5)]
+    source = write_csv(tmp_path / "people.csv", ["Name", "Email Address", "Email", "Phone"], rows)
+
+    report = plan([str(source)], tmp_path / "out")
+
+    assert report["rows_rejected"] == 120
+    assert set(planned(tmp_path / "out")["contacts-non-marketing-001.csv"]) == {f"a{n}@example.com" for n in range(5)}

@@ -76,6 +76,22 @@ def test_other_files_not_read_are_listed_and_the_run_goes_on(tmp_path):
     assert [file.uri for file in read.raw.skipped_files] == [f"{folder}/README.txt", f"{folder}/no_bounces_report.txt"]
 
 
+def test_files_that_cannot_be_the_list_or_copy_a_read_one_are_only_listed(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "contacts.csv", *CONTACTS)
+    (folder / "unsubscribes.csv").write_bytes(TAB_DELIMITED_OPT_OUTS)
+    # A document about opt-outs, an editor's lock of the list being read, the list as it came
+    # compressed beside its decompressed copy.
+    (folder / "How to unsubscribe.pdf").write_bytes(b"%PDF-1.4")
+    (folder / ".~lock.unsubscribes.csv#").write_text("user,host", encoding="utf-8")
+    (folder / "unsubscribes.csv.gz").write_bytes(gzip.compress(TAB_DELIMITED_OPT_OUTS, mtime=0))
+
+    report = plan([str(folder)], tmp_path / "out")
+
+    assert report["contacts"] == {"marketing": 1, "non_marketing": 0, "opted_out": 1}
+
+
 def test_the_list_renamed_as_the_refusal_says_opts_its_people_out(tmp_path):
     folder = tmp_path / "export"
     folder.mkdir()
