@@ -262,7 +262,7 @@ def read_export_file(staged: StagedFile, *, checked: bool = False, profile: Read
     names = [clean_header(header, position) for position, header in enumerate(raw_headers)]
     columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
-    email_column = detect_email_column(columns, sample)
+    email_column = export_email_column(columns, sample)
     if email_column is None:
         raise InputError(
             staged.uri,
@@ -455,6 +455,25 @@ def _copies_disagree(cells: list[pl.Expr]) -> pl.Expr:
     with anything), else null: each is compared with the first non-empty one."""
     first = pl.coalesce(cells)
     return pl.when(pl.any_horizontal((cell != first).fill_null(False) for cell in cells[1:])).then(True)
+
+
+def export_email_column(columns: list[tuple[str, list[int]]], sample: list[list[str]]) -> str | None:
+    """A Mailchimp export's email column: Mailchimp writes the ``EMAIL`` merge field first, under
+    its label (``E-mail``, ``Courriel``), so the first column is it when it holds addresses (or
+    no value yet: an SMS-only file), even beside a merge field named ``Email`` (a ``Yes``/``No``
+    preference, an old address); else :func:`detect_email_column` (a file whose columns were
+    reordered).
+
+    Args:
+        columns: Each header with the positions it occupies (see ``group_by_name``).
+        sample: The first records.
+    """
+    first, positions = columns[0]
+    if first.casefold() not in SYSTEM_COLUMNS and len(positions) == 1:
+        share = address_share(column_values(positions, sample))
+        if share is None or share >= HOLDS_ADDRESSES_SHARE:
+            return first
+    return detect_email_column(columns, sample)
 
 
 def detect_email_column(columns: list[tuple[str, list[int]]], sample: list[list[str]]) -> str | None:

@@ -200,3 +200,20 @@ def test_an_email_header_holding_yes_or_no_never_fills_a_blank_address(tmp_path)
 
     assert report["rows_rejected"] == 120
     assert set(planned(tmp_path / "out")["contacts-non-marketing-001.csv"]) == {f"a{n}@example.com" for n in range(5)}
+
+
+@pytest.mark.parametrize(
+    "email_field",
+    [["Yes", "No", "Yes"], ["old1@example.net", "old2@example.net", "old3@example.net"]],
+    ids=["preference", "old address"],
+)
+def test_a_mailchimp_exports_first_column_is_its_email_beside_a_merge_field_named_email(tmp_path, email_field):
+    # Mailchimp writes the EMAIL merge field first, under its label (renamed "E-mail" here); a
+    # merge field labelled "Email" beside it is the audience's own (a preference, an old address).
+    rows = [[f"m{n}@example.com", f"M{n}", value] for n, value in enumerate(email_field)]
+    source = write_csv(tmp_path / "subscribed_members_export_a1b2c3.csv", ["E-mail", "First Name", "Email"], rows)
+
+    report = plan([str(source)], tmp_path / "out")
+
+    assert report["rows_rejected"] == 0
+    assert set(planned(tmp_path / "out")["contacts-marketing-001.csv"]) == {"m0@example.com", "m1@example.com", "m2@example.com"}
