@@ -3,13 +3,14 @@
 Headers are matched by name, never by position: case-insensitively, trimmed, with a UTF-8 BOM
 stripped. Every column is read as text; typing and validation come later.
 
-The email column is, in order of preference:
+The email column of an export is, in order of preference (``export_email_column``):
 
-1. the first column whose header is ``Email Address`` or ``Email`` (any case);
-2. otherwise the first column, when its header is not a Mailchimp system column and its values
-   look like emails (at least half of the first non-blank values hold an address, or there are no
-   values yet). Mailchimp always writes the ``EMAIL`` merge field first, under its label, and
-   labels are renamable (``E-mail``, ``Courriel``).
+1. the first column, when its header is not a Mailchimp system column and its values look like
+   emails (at least half of the first non-blank values hold an address, or there are no values
+   yet): Mailchimp always writes the ``EMAIL`` merge field first, under its label, and labels
+   are renamable (``E-mail``, ``Courriel``), while another merge field may be labelled ``Email``;
+2. otherwise the first column whose header is ``Email Address`` or ``Email`` (any case), as
+   ``detect_email_column`` reads any file.
 """
 
 from __future__ import annotations
