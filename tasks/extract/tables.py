@@ -559,6 +559,15 @@ def _holds_addresses(share: float | None) -> bool:
     return share is not None and share >= HOLDS_ADDRESSES_SHARE
 
 
+def _a_column_of_addresses(values: list[str], records: int) -> bool:
+    """Whether a column's sampled cells make it a column of addresses: at least half of the
+    sampled records hold a value, and at least half of those are an address as a whole (no
+    space in it), not a comment mentioning one (``forwarded by bob@corp.com``) nor a sparse
+    ``Referred By``."""
+    whole = [value for value in values if " " not in value]
+    return len(values) * 2 >= records and _holds_addresses(address_share(whole) if len(whole) * 2 >= len(values) else 0.0)
+
+
 def _holds_no_addresses(share: float | None) -> bool:
     return share is not None and share < NO_ADDRESSES_SHARE
 
@@ -594,7 +603,7 @@ def _unnamed_email_column(
     holding = [
         header
         for header, positions in columns
-        if header.casefold() not in mailchimp.SYSTEM_COLUMNS and _holds_addresses(address_share(column_values(positions, sample)))
+        if header.casefold() not in mailchimp.SYSTEM_COLUMNS and _a_column_of_addresses(column_values(positions, sample), len(sample))
     ]
     if len(holding) > 1:
         raise InputError(

@@ -217,3 +217,15 @@ def test_a_mailchimp_exports_first_column_is_its_email_beside_a_merge_field_name
 
     assert report["rows_rejected"] == 0
     assert set(planned(tmp_path / "out")["contacts-marketing-001.csv"]) == {"m0@example.com", "m1@example.com", "m2@example.com"}
+
+
+def test_a_comment_or_a_sparse_column_mentioning_an_address_is_no_second_column_of_addresses(tmp_path):
+    rows = [[f"c{n}@example.com", f"C{n}", "", ""] for n in range(10)]
+    rows[0][2] = "forwarded by bob@corp.example"
+    rows[1][3] = "ref@example.org"
+    source = write_csv(tmp_path / "contacts.csv", ["Adresse courriel", "Prénom", "Comments", "Referred By"], rows)
+
+    report = plan([str(source)], tmp_path / "out")
+
+    assert report["rows_rejected"] == 0
+    assert set(planned(tmp_path / "out")["contacts-non-marketing-001.csv"]) == {f"c{n}@example.com" for n in range(10)}
