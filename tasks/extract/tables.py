@@ -88,10 +88,6 @@ often a README as a table, so it is listed as skipped rather than read (and refu
 _EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
 """Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
 
-NO_ADDRESSES_SHARE = 0.1
-"""A column named as the email column holds (almost) no addresses when fewer than this share of its
-sampled non-blank cells hold one: it holds something else (``Email`` as a ``Yes``/``No`` channel
-preference beside ``Email Address``)."""
 
 EMAIL_MAPPING_FIX = 'name the contacts\' column in a mapping file (--mapping): email = "<column>"'
 """How a user settles which column holds the contacts' addresses."""
@@ -501,19 +497,18 @@ def _is_preference(values: list[str]) -> bool:
     """Whether an email header's sampled cells are all yes/no words, placeholders aside (``Email``
     holding a ``Yes``/``No`` channel preference): no email column, whatever share of them is
     blank (a blank is no evidence, nor is ``none``/``N/A``)."""
-    said = [value.casefold() for value in values if value.casefold() not in NULL_WORDS]
-    return bool(said) and all(value in TRUTHY | FALSY for value in said)
+    said = {value.casefold() for value in values} - NULL_WORDS
+    return bool(said) and said <= TRUTHY | FALSY
 
 
 def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, float | None], preferences: set[str]) -> list[str]:
     """The email columns a header names, once the sampled cells of each are weighed.
 
     A named column holding yes/no words alone (``preferences``) is no email column: it never
-    fills a row's address. The first named column is kept unless it is one, holding no
-    addresses (``NO_ADDRESSES_SHARE``), while another column holds them
-    (``HOLDS_ADDRESSES_SHARE``): a sample of placeholders or blanks at the top of a file says
-    nothing, and a column of a few addresses among invalid values is the email still, its bad
-    rows rejected one by one. Then exactly one other named
+    fills a row's address. The first named column is kept unless it is one, while another
+    column holds addresses (``HOLDS_ADDRESSES_SHARE``): a sample of placeholders or blanks at the
+    top of a file says nothing, and a column of a few addresses among invalid values is the
+    email still, its bad rows rejected one by one. Then exactly one other named
     column holding addresses is taken in its place, with a warning: of two columns a profile
     names as the email, the one holding addresses is the contacts' (the other is dropped from
     the email columns, so its cells never fill a row's address, and is read as a property of
@@ -533,7 +528,7 @@ def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, floa
     """
     first = named[0]
     addresses = [header for header in named if header not in preferences] or named
-    if first not in preferences or not _holds_no_addresses(shares[first]):
+    if first not in preferences:
         return addresses
     holding = [header for header, share in shares.items() if _holds_addresses(share)]
     if not holding:
@@ -566,10 +561,6 @@ def _a_column_of_addresses(values: list[str], records: int) -> bool:
     ``Referred By``."""
     whole = [value for value in values if " " not in value]
     return len(values) * 2 >= records and _holds_addresses(address_share(whole) if len(whole) * 2 >= len(values) else 0.0)
-
-
-def _holds_no_addresses(share: float | None) -> bool:
-    return share is not None and share < NO_ADDRESSES_SHARE
 
 
 def _quoted(headers: Sequence[str]) -> str:
