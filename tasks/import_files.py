@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -160,12 +160,20 @@ def by_outcome(contacts: pl.LazyFrame | pl.DataFrame) -> dict[str, pl.LazyFrame]
     return {outcome.value: contacts.filter(pl.col(OUTCOME) == outcome.value) for outcome in Outcome}
 
 
+def sources_label(profiles: Sequence[SourceProfile]) -> str:
+    """What a run's imports and lists are named after: its profiles' labels in input order,
+    ``Klaviyo + Pipedrive`` for a run reading both (one source's name would claim the other's
+    contacts as its own)."""
+    return " + ".join(dict.fromkeys(profile.label for profile in profiles))
+
+
 def write_plan(
     contacts: Mapping[str, pl.LazyFrame],
     profile: SourceProfile,
     custom_properties: list[CustomProperty],
     out: OutputFolder,
     limits: PlanLimits = PlanLimits(),
+    source_label: str | None = None,
 ) -> dict:
     """Write the import files, opt-out files, lineage and ``plan.json``.
 
@@ -178,15 +186,18 @@ def write_plan(
         contacts: Outcome → its canonical contacts (one per email) from the merge, in their
             order (:func:`by_outcome` splits one frame); every outcome present. They are
             scanned a few times, so they should be cheap to scan (Parquet).
-        profile: The source profile (property group, labels).
+        profile: The run's primary source profile (its property group).
         custom_properties: Every custom property the mapping produced; only those with a
             value in some import file are created in HubSpot.
         out: The run's output folder.
         limits: Per-file limits.
+        source_label: What the imports and lists are named after (:func:`sources_label` of
+            the run's profiles); the profile's own label when not given.
 
     Returns:
         The plan, as written to ``plan.json``.
     """
+    label = source_label or profile.label
     names = contacts[Outcome.MARKETING.value].collect_schema().names()
     property_columns = [c for c in names if c != EMAIL and c not in BOOKKEEPING_COLUMNS]
     tally, all_columns_bytes = _tally(contacts, property_columns)
@@ -215,7 +226,7 @@ def write_plan(
                     **({"list": outcome.value} if outcome in STATIC_LISTS else {}),
                     "rows": end - start,
                     "columns": columns,
-                    "name": f"Onramp {profile.label} {outcome.value.replace('_', '-')} {number:03d}",
+                    "name": f"Onramp {label} {outcome.value.replace('_', '-')} {number:03d}",
                 }
             )
             placed.append(_placement(chunk, file))
@@ -249,7 +260,7 @@ def write_plan(
         **({"property_groups": [group, ONRAMP_PROPERTY_GROUP]} if onramp_properties else {}),
         "properties": [p.hubspot_definition(options.get(p.name)) for p in planned] + onramp_properties,
         "imports": imports,
-        "lists": static_lists(imports, profile.label, out),
+        "lists": static_lists(imports, label, out),
         "opt_outs": opt_outs,
         "lineage": LINEAGE_FILE,
     }

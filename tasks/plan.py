@@ -31,7 +31,7 @@ from tasks.extract.api_settings import PER_ROW_STATUS
 from tasks.extract.excel import split_sheet
 from tasks.extract.mailchimp import RawSource, disagreeing_column
 from tasks.extract.text import stray_quote_refusal
-from tasks.import_files import PlanLimits, write_plan, write_plan_file
+from tasks.import_files import PlanLimits, sources_label, write_plan, write_plan_file
 from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
@@ -122,7 +122,7 @@ def consent_profiles(profiles: Iterable[SourceProfile], overrides: Mapping[str, 
 
     Args:
         profiles: The profiles the files were read with, in input order; the first one is the
-            run's primary profile (it names the imports). None read: ``DEFAULT_PROFILE``.
+            run's primary profile (its property group is the plan's). None read: ``DEFAULT_PROFILE``.
         overrides: The run's status → outcome overrides.
 
     Raises:
@@ -204,7 +204,8 @@ def plan_sources(
         raws: The extracted files, in input order (their staging folder must still exist).
         out: The run's output folder.
         profiles: Every file's format → its profile and consent policy; the first entry is
-            the run's primary profile, which names the imports (see :func:`consent_profiles`).
+            the run's primary profile, whose property group is the plan's (see
+            :func:`consent_profiles`). The imports and lists are named after every entry.
         limits: Per-file limits for the import files.
 
     Returns:
@@ -228,7 +229,7 @@ def plan_sources(
             for prop in s.mapped.custom_properties:
                 customs.setdefault(prop.name, prop)
         by_outcome = {outcome: pl.scan_parquet(paths, glob=False) for outcome, paths in contacts_by_outcome.items()}
-        plan = write_plan(by_outcome, primary, list(customs.values()), out, limits)
+        plan = write_plan(by_outcome, primary, list(customs.values()), out, limits, sources_label([p for p, _ in profiles.values()]))
         unmatched = plan_unmatched(named, contact_files, out)
         if unmatched is not None:
             plan = {**plan, "opt_outs": [*plan["opt_outs"], unmatched]}

@@ -463,3 +463,20 @@ def test_the_files_a_source_holds_that_are_not_read_are_in_the_report_once(tmp_p
         f"warning: 1 file(s) in the sources are not read (only CSV and TSV files and workbooks are): {folder}/README.txt; "
         "rename one that holds contacts to .csv to read it"
     ]
+
+
+def test_a_plan_of_several_formats_names_its_imports_and_list_after_each(tmp_path):
+    generic = tmp_path / "newsletter.csv"
+    generic.write_text("Email,First Name,Subscribed\nann@example.com,Ann,yes\n", encoding="utf-8")
+    pipedrive = tmp_path / "people.csv"
+    pipedrive.write_text(
+        "Person - Name,Person - Email - Work,Person - Marketing status\nBo,bo@example.com,Subscribed\n", encoding="utf-8"
+    )
+
+    plain_plan([str(generic), str(pipedrive)], tmp_path / "out")
+
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    # Neither source's name alone: the marketing contact may be either's.
+    assert {entry["name"] for entry in plan["imports"]} == {"Onramp Imported contacts + Pipedrive marketing 001"}
+    [marketing_list] = plan["lists"]
+    assert re.fullmatch(r"Onramp — Imported contacts \+ Pipedrive marketing contacts \(plan [0-9a-f]{8}\)", marketing_list["name"])
