@@ -5,12 +5,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import polars as pl
+
 from schemas.lineage import SOURCE_STATUS
 from tasks.extract import mailchimp
 from tasks.extract.api_helpers import source_parts
 from tasks.extract.api_settings import API_SOURCE_KINDS, MAILCHIMP_PROFILE, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import split_sheet
 from tasks.extract.tables import ReadFile, ReadOptions, read_source
+from tasks.extract.text import stray_quote_refusal
 from tasks.transform.catalog import all_profiles, consent_headers, describe, reading_profile
 
 NO_STATUS = "(no status)"
@@ -50,17 +53,37 @@ def inspect_source(source: str, options: ReadOptions = ReadOptions()) -> list[di
 
 
 def _describe_file(read: ReadFile) -> dict:
-    counts = read.raw.frame.group_by(SOURCE_STATUS).len().sort(SOURCE_STATUS).collect()
-    policy = read.profile.profile.consent
     return {
         "uri": read.raw.uri,
         **_how_read(read),
         **describe(read.profile, read.raw.headers, read.raw.email_column),
         "unread_row_status": _unread_row_status(read),
+        **_row_counts(read),
+    }
+
+
+def _row_counts(read: ReadFile) -> dict:
+    """``rows`` and ``status_counts``, every cell parsed as a plan parses it.
+
+    Raises:
+        InputError: A cell the plan would refuse (``"O"Brien``): polars parses only the columns
+            a query reads, so counting the statuses alone would pass it.
+    """
+    # Collected, not selected away afterwards: the optimiser would drop an aggregate no one reads.
+    every_cell = pl.sum_horizontal(pl.all().exclude(SOURCE_STATUS).null_count()).alias("empty_cells")
+    try:
+        counts = read.raw.frame.group_by(SOURCE_STATUS).agg(pl.len(), every_cell).sort(SOURCE_STATUS).collect()
+    except pl.exceptions.ComputeError as error:
+        refusal = stray_quote_refusal(error, read.raw.local_path, read.raw.uri)
+        if refusal is None:
+            raise
+        raise refusal from error
+    policy = read.profile.profile.consent
+    return {
         "rows": int(counts.get_column("len").sum()),
         "status_counts": [
             {"status": status, "outcome": policy.outcome_of(status).value, "rows": rows}
-            for status, rows in counts.iter_rows()
+            for status, rows in counts.select(SOURCE_STATUS, "len").iter_rows()
         ],
     }
 

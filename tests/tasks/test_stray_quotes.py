@@ -18,6 +18,7 @@ from tasks.errors import InputError
 from tasks.extract.sources import StagedFile
 from tasks.extract.tables import read_source
 from tasks.extract.text import STRAY_QUOTE, normalise_text, stray_quote_line, stray_quote_refusal
+from tasks.inspect import inspect_source
 from tests.plain_plan import plan
 
 MAILCHIMP = "subscribed_email_audience_export_ab12.csv"
@@ -45,6 +46,17 @@ def test_a_quoted_cell_followed_by_text_is_refused_with_its_line(tmp_path, name,
     error = refusal(source, tmp_path)
 
     assert str(error) == f"{source}:3: {STRAY_QUOTE}"
+
+
+@pytest.mark.parametrize("name", [MAILCHIMP, GENERIC])
+def test_inspect_refuses_what_the_plan_refuses(tmp_path, name):
+    # Its row counts read the status column only, which polars parses alone.
+    source = write(tmp_path / name, HEADER + GOOD + 'bob@example.com,Bob,"O"Brien\n')
+
+    with pytest.raises(InputError) as error:
+        inspect_source(str(source))
+
+    assert str(error.value) == f"{source}:3: {STRAY_QUOTE}"
 
 
 @pytest.mark.parametrize("line_end", ["\n", "\r\n"])
