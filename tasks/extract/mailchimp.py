@@ -228,7 +228,9 @@ def read_export(
     return map_in_order(read_export_file, staged_files, cost=StagedFile.size)
 
 
-def read_export_file(staged: StagedFile, *, checked: bool = False, profile: ReadingProfile | None = None) -> RawSource:
+def read_export_file(
+    staged: StagedFile, *, checked: bool = False, profile: ReadingProfile | None = None, mapped_email: str | None = None
+) -> RawSource:
     """Read one staged Mailchimp export CSV lazily, after checking it can be parsed.
 
     The check is one streaming pass over the bytes (valid UTF-8, balanced quotes), so a
@@ -241,6 +243,9 @@ def read_export_file(staged: StagedFile, *, checked: bool = False, profile: Read
         profile: The profile the file is read with, when a status rule of it reads some of
             its columns (a plain opt-out flag among its merge fields): every copy of such a
             column repeated is read (``scan_columns``).
+        mapped_email: The email column a user's mapping names (``email = "E-mail"``): taken
+            when the file has it (trimmed, in any case), else the export's own
+            (:func:`export_email_column`).
 
     Returns:
         The file's RawSource.
@@ -263,7 +268,7 @@ def read_export_file(staged: StagedFile, *, checked: bool = False, profile: Read
     names = [clean_header(header, position) for position, header in enumerate(raw_headers)]
     columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
-    email_column = export_email_column(columns, sample)
+    email_column = named_header(headers, mapped_email) or export_email_column(columns, sample)
     if email_column is None:
         raise InputError(
             staged.uri,
@@ -456,6 +461,14 @@ def _copies_disagree(cells: list[pl.Expr]) -> pl.Expr:
     with anything), else null: each is compared with the first non-empty one."""
     first = pl.coalesce(cells)
     return pl.when(pl.any_horizontal((cell != first).fill_null(False) for cell in cells[1:])).then(True)
+
+
+def named_header(headers: list[str], name: str | None) -> str | None:
+    """The header ``name`` names, trimmed and in any case (as a mapping names columns), if any."""
+    if name is None:
+        return None
+    wanted = name.strip().casefold()
+    return next((header for header in headers if header.strip().casefold() == wanted), None)
 
 
 def export_email_column(columns: list[tuple[str, list[int]]], sample: list[list[str]]) -> str | None:

@@ -391,7 +391,8 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     elif checked.name == FALLBACK_PROFILE:
         _refuse_unread_known_consent(staged.uri, checked, headers)
     if is_mailchimp_export:
-        raw = mailchimp.read_export_file(staged, checked=True, profile=profile)
+        mapped = options.mapping.email if options.mapping else None
+        raw = mailchimp.read_export_file(staged, checked=True, profile=profile, mapped_email=mapped)
         return ReadFile(_read_by_status_rules_too(raw, profile), profile, layout, staged.key)
     emails = _email_columns(staged.uri, profile, columns, sample, options)
     if not emails:

@@ -229,3 +229,14 @@ def test_a_comment_or_a_sparse_column_mentioning_an_address_is_no_second_column_
 
     assert report["rows_rejected"] == 0
     assert set(planned(tmp_path / "out")["contacts-non-marketing-001.csv"]) == {f"c{n}@example.com" for n in range(10)}
+
+
+def test_a_mailchimp_exports_email_column_is_the_one_a_mapping_names(tmp_path):
+    # The audience's old EMAIL field comes first; the user says the contacts are the login's.
+    rows = [[f"old{n}@example.net", f"M{n}", f" login{n}@example.com"] for n in range(3)]
+    source = write_csv(tmp_path / "subscribed_members_export_a1b2c3.csv", ["Email Address", "First Name", "Login Email"], rows)
+
+    read = read_one(source, tmp_path, ReadOptions(mapping=UserMapping(email=" login email")))
+
+    assert read.raw.email_column == "Login Email"
+    assert read.raw.frame.collect().get_column("Login Email").to_list() == [f" login{n}@example.com" for n in range(3)]
