@@ -35,9 +35,16 @@ from tasks.import_files import PlanLimits, sources_label, write_plan, write_plan
 from tasks.output import OutputFolder
 from tasks.property_groups import add_property_groups
 from tasks.report import SourceSummary, build_report, write_rejects, write_report
-from tasks.transform.catalog import name_opt_out_of, profile_names, unread_status_values
+from tasks.transform.catalog import name_opt_out_of, parsed_time_column, profile_names, unread_status_values
 from tasks.transform.consent import OWN_STATUS_HINT, ConsentPolicy, Outcome, first_refused_override
-from tasks.transform.contacts import ContactRows, email_partitions, map_rows, stream_contacts_by_file
+from tasks.transform.contacts import (
+    CHANGE_TIMES_UNREAD,
+    ContactRows,
+    count_unread_change_times,
+    email_partitions,
+    map_rows,
+    stream_contacts_by_file,
+)
 from tasks.transform.profile import CustomProperty, SourceProfile, load_profile
 from tasks.transform.rejected_opt_outs import REPORT_KEY, RejectedFile, RejectedOptOutCounts, named_addresses, opt_out_named, plan_unmatched
 from tasks.typed_values import VALUES_DROPPED, longest_cells, too_long_columns, write_value_rejects
@@ -242,6 +249,7 @@ def plan_sources(
         skipped = {file.uri: file.as_dict() for raw in raws for file in raw.skipped_files}
         report = build_report(sources, contacts, routes, plan, list(skipped.values()))
         report[VALUES_DROPPED] = values_dropped
+        report[CHANGE_TIMES_UNREAD] = count_unread_change_times(staged)
         report[REPORT_KEY] = rejected_opt_outs.as_dict()
     write_report(report, out)
     return report
@@ -385,12 +393,15 @@ def staging_query(
     validated = split_rejects(raw.frame, schema, ROW_RULES, REJECT_REASONS, raw.uri)
     mapped = map_rows(validated.accepted, raw.headers, raw.email_column, raw.uri, profile, policy, too_long)
     staged = StagedFile(raw, mapped, [stem.with_suffix(".rejects.parquet")], [stem.with_suffix(".rows.parquet")])
-    # The reader's disagreement columns are counted, never written. Dropped from the rejects
-    # once they are selected, not from the frame the sinks share: a query on top of that frame
-    # would no longer share its parse.
+    # The reader's disagreement columns are counted, never written, and its times read are
+    # mapped, never written. Dropped from the rejects once they are selected, not from the frame
+    # the sinks share: a query on top of that frame would no longer share its parse.
     disagreeing = [disagreeing_column(header) for header in raw.duplicate_headers]
+    times_read = [parsed_time_column(header) for header in raw.headers]
     sinks = [
-        validated.rejects.drop(disagreeing).sink_parquet(staged.rejects[0], compression="uncompressed", **SCRATCH_PARQUET),
+        validated.rejects.drop(disagreeing)
+        .drop(times_read, strict=False)
+        .sink_parquet(staged.rejects[0], compression="uncompressed", **SCRATCH_PARQUET),
         mapped.frame.sink_parquet(staged.accepted[0], compression="lz4", **SCRATCH_PARQUET),
     ]
     # Counted over every row checked, rejects too: polars shares the parse only with a query

@@ -20,8 +20,10 @@ from tasks.extract.excel import split_sheet
 from tasks.output import OutputFolder
 from tasks.extract.api_settings import PER_ROW_STATUS
 from tasks.hubspot_limits import MAX_OPTIONS_PER_PROPERTY
+from tasks.privacy import mask_emails_in
 from tasks.transform.catalog import NAME_DISAGREES_STATUS, NAME_ONLY_COLUMN, name_opt_out_of, negated_name_words_of
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, Outcome
+from tasks.transform.contacts import CHANGE_TIMES_UNREAD
 from tasks.transform.rejected_opt_outs import UNMATCHED_FILE
 from tasks.typed_values import VALUE_REJECTS_FILE, value_reject_warnings
 
@@ -293,6 +295,37 @@ def rejected_opt_out_warnings(report: dict) -> list[str]:
     ]
 
 
+def unread_change_time_warnings(report: dict) -> list[str]:
+    """One line per source file with change times no format of its source reads
+    (``tasks.transform.contacts.count_unread_change_times``).
+
+    Such a row counts as one without a change time: a dated row of its email, however old,
+    gives the contact's properties. Most often the file writes its dates in a form or an order
+    its profile does not read (``31/12/2024`` in a file read month first), which a mapping's
+    ``date_order`` may settle.
+    """
+    by_source: dict[str, list[dict]] = {}
+    for count in report.get(CHANGE_TIMES_UNREAD) or []:
+        by_source.setdefault(count["source"], []).append(count)
+    return [
+        f"warning: {source}: {sum(c['rows'] for c in counts)} change time(s) no format of this source reads "
+        f"({_change_times_named(counts)}): those rows count as undated, so a dated row of the same email gives "
+        "the properties; write them as 2024-12-31 13:45, or, if numeric dates are read in the wrong order, name "
+        'the order in a mapping (date_order = "day_first" or "month_first")'
+        for source, counts in by_source.items()
+    ]
+
+
+def _change_times_named(counts: list[dict]) -> str:
+    """``Last Modified: 2, first on row 2 ("31/12/2024")``, for each column of one file."""
+    # The cell is quoted as written, but for an address in it (logs mask every address).
+    return "; ".join(
+        f"{c['column']}: {c['rows']}, first on row {c['first_row']} "
+        f"({mask_emails_in(json.dumps(c['first_value'], ensure_ascii=False))})"
+        for c in counts
+    )
+
+
 OPTIONS_LEFT_OUT = "options_left_out"
 """The load's properties report's values left out of the rows sent, by property (no room among
 the property's options: ``tasks/load/properties.py``)."""
@@ -327,6 +360,7 @@ SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
     duplicate_header_warnings,
     skipped_file_warnings,
     value_reject_warnings,
+    unread_change_time_warnings,
     options_limit_warnings,
 )
 """Every kind of source warning :func:`source_warnings` gives, in the order they are shown."""

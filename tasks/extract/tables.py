@@ -10,8 +10,11 @@ same parsing machinery, and its rows' status comes from the profile's consent co
 file may hold every status.
 
 Cells are cleaned where spreadsheets damage them: Excel's apostrophe before a number
-(``'+16193058111``) is removed, and time columns are rewritten as UTC (offsets, Excel date
-serials) so rows of every source compare by the same clock.
+(``'+16193058111``) is removed. Time columns are kept as written, and read as UTC times (offsets,
+Excel date serials) into a working column beside each (``catalog.parsed_time_column``), so rows
+of every source compare by the same clock; numeric dates (``05/02/2024``) in the order the
+user's mapping or the profile declares, else the order the column's own values prove
+(``_time_readings``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from schemas.lineage import SOURCE_FORMAT, SOURCE_STATUS
+from schemas.lineage import SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
@@ -56,19 +59,28 @@ from tasks.extract.mailchimp import (
 from tasks.extract.sources import TEXT_TABLE_SUFFIXES, FileKinds, SkippedFile, StagedFile, map_in_order, stage_source
 from tasks.extract.text import TextLayout, normalise_text
 from tasks.transform.catalog import (
+    DATE_ORDERS,
+    DAY_FIRST,
     FALLBACK_PROFILE,
     FALSY,
+    MONTH_FIRST,
     NULL_WORDS,
     TRUTHY,
     ReadingProfile,
+    TimeReading,
     all_profiles,
-    canonical_timestamp,
     consent_headers,
+    date_order_proofs,
     detect_profile,
+    formats_date_order,
     name_opt_out,
+    orders_to_read,
+    parse_time,
+    parsed_time_column,
     reading_fallback_opt_outs,
     reading_opt_out_flags,
     reading_profile,
+    time_reading,
     unread_consent,
     unread_known_consent,
 )
@@ -398,13 +410,18 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     if not emails:
         emails = [_unnamed_email_column(staged, profile, columns, sample)]
     file_status = name_status or profile.default_status
+    time_readings = _time_readings(staged, columns, profile, file_status)
     frame = (
         scan_columns(staged, columns, file_status, emails[0], profile)
-        .with_columns(_clean(header, profile) for header in headers)
+        .with_columns(_clean(header) for header in headers)
         .with_columns(pl.coalesce([non_empty(e) for e in emails]).alias(emails[0]))
         .with_columns(
             profile.status_expr(headers, name_status).alias(SOURCE_STATUS),
             pl.lit(profile.format, dtype=pl.String).alias(SOURCE_FORMAT),
+            *(
+                parse_time(pl.col(header).str.strip_chars(), reading).alias(parsed_time_column(header))
+                for header, reading in time_readings.items()
+            ),
         )
     )
     raw = RawSource(
@@ -649,11 +666,66 @@ def _names_email_column(headers: Sequence[str], profile: ReadingProfile) -> bool
     return bool(profile.email_headers(headers)) or any(header.casefold() in EMAIL_HEADERS for header in headers)
 
 
-def _clean(header: str, profile: ReadingProfile) -> pl.Expr:
-    cell = pl.col(header).str.replace(_EXCEL_TEXT_NUMBER, "${1}")
-    if header.strip().lower() in profile.timestamp_columns():
-        cell = canonical_timestamp(cell, profile.timestamp_formats)
-    return cell.alias(header)
+def _clean(header: str) -> pl.Expr:
+    return pl.col(header).str.replace(_EXCEL_TEXT_NUMBER, "${1}").alias(header)
+
+
+def _time_readings(
+    staged: StagedFile, columns: list[tuple[str, list[int]]], profile: ReadingProfile, status: str
+) -> dict[str, TimeReading]:
+    """How each of a file's time columns (``ReadingProfile.timestamp_columns``) is read
+    (``catalog.time_reading``).
+
+    Numeric dates are read in the order the user's mapping or the profile declares
+    (``date_order``); else in the order the column's own values prove, else the file's other
+    time columns (``catalog.orders_to_read``: a UK report's ``13/02/2024`` makes its
+    ``05/02/2024`` the 5th of February), else in the order of the profile's formats. Only a file
+    with a time column whose profile reads numeric dates (``05/02/2024``) in an order nobody
+    declares is looked at before it is staged: one pass over its time columns. A column whose
+    dates are read in both orders is read without a guess (a date the two orders read
+    differently is no time), with a warning naming a value of each order.
+
+    Args:
+        staged: The file.
+        columns: Each header with the positions it occupies (``group_by_name``).
+        profile: The profile it is read with, the user's mapping applied.
+        status: The status its rows carry before their consent columns are read (for the scan).
+    """
+    times = [header for header, _ in columns if header.strip().lower() in profile.timestamp_columns()]
+    formats = profile.timestamp_formats
+    if not times or profile.date_order is not None or formats_date_order(formats) is None:
+        return {header: time_reading(formats, profile.date_order) for header in times}
+    proofs = {
+        (header, order): proof
+        for header in times
+        for order, proof in date_order_proofs(pl.col(header).str.strip_chars(), formats).items()
+    }
+    firsts = (
+        scan_columns(staged, columns, status)
+        .select(
+            pl.struct(pl.col(SOURCE_ROW).filter(proof).first().alias("row"), pl.col(header).filter(proof).first().alias("value"))
+            .alias(f"{number}")
+            for number, ((header, _), proof) in enumerate(proofs.items())
+        )
+        .collect()
+        .row(0)
+    )
+    examples: dict[str, str] = {}
+    proven: dict[str, set[str]] = {header: set() for header in times}
+    for ((header, order), _), first in zip(proofs.items(), firsts, strict=True):
+        if first["row"] is not None:
+            proven[header].add(order)
+            examples.setdefault(order, f"{header} row {first['row']}: {first['value']}")
+    orders = orders_to_read(proven)
+    unguessed = [header for header in times if len(orders[header]) == len(DATE_ORDERS)]
+    if unguessed:
+        run_logger().warning(
+            "%s: dates are written day first (%s) and month first (%s): in %s, a date the two orders read "
+            "differently (05/02/2024) is read as no time; to read it, name the file's order in a mapping "
+            '(date_order = "day_first" or "month_first")',
+            staged.uri, examples[DAY_FIRST], examples[MONTH_FIRST], _quoted(unguessed),
+        )  # fmt: skip
+    return {header: time_reading(formats, proven=orders[header]) for header in times}
 
 
 def _is_header_row(cells: list[str], options: ReadOptions) -> bool:

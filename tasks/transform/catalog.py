@@ -5,8 +5,11 @@ and, in the tables read here, how to recognise and read its files:
 
 - ``[detect]``: ``headers`` that identify the source (the profile matching most of a file's
   headers wins) and ``email_columns`` in order of preference (later ones fill a blank first);
-- ``timestamp_formats``: how the source writes times; such cells are rewritten as UTC
-  ``%Y-%m-%d %H:%M:%S`` (Excel date serials included) before the transform reads them;
+- ``timestamp_formats``: how the source writes times (Excel date serials are read too), read
+  as UTC times by the transform (``parse_time``), and ``date_order``: the order its numeric dates
+  write day and month in when the source has one (``month_first`` for Constant Contact's
+  US-only exports); else each file's time column is read in the order its own values prove
+  (``time_reading``), the formats' order when they prove none;
 - ``[status]``: ``default`` (a row nothing reads), ``file_names`` (whole words of the file's
   name, or its workbook sheet's → the status of its rows, for one-file-per-status exports) and
   ``rules``, each reading some columns (``columns``, named as ``consent_header_key`` compares
@@ -35,7 +38,7 @@ import dataclasses
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
@@ -408,6 +411,9 @@ class ReadingProfile:
         default_status: A row's status when no rule reads it and its file name says nothing.
         file_statuses: Lowercase word in a file name → status, longest word first.
         timestamp_formats: strptime formats of the source's times.
+        date_order: The order (``DATE_ORDERS``) the source's numeric dates write day and month
+            in, when the source (or the user's mapping) says; None when each file's values
+            decide it (``time_reading``).
         consent_from: The bundled profile whose consent rules this profile borrowed for some
             of the file's consent columns, if any: the fallback profile another's
             (``detect_profile``), any other the fallback's opt-out flags
@@ -425,6 +431,7 @@ class ReadingProfile:
     default_status: str
     file_statuses: tuple[tuple[str, str], ...]
     timestamp_formats: tuple[str, ...]
+    date_order: str | None = None
     consent_from: str | None = None
     mapping_rules: tuple[StatusRule, ...] = ()
 
@@ -501,8 +508,8 @@ class ReadingProfile:
         return SEVERITY[self.profile.consent.outcome_of(status)]
 
     def timestamp_columns(self) -> frozenset[str]:
-        """Lowercase headers holding times: the change-time columns and datetime properties."""
-        customs = {key for key, prop in self.profile.custom_properties.items() if prop.type == "datetime"}
+        """Lowercase headers holding times: the change-time columns and date or datetime properties."""
+        customs = {key for key, prop in self.profile.custom_properties.items() if prop.type in ("datetime", "date")}
         return frozenset({c.lower() for c in self.profile.last_changed_columns} | customs)
 
     def status_expr(self, headers: Sequence[str], name_status: str | None = None) -> pl.Expr:
@@ -716,6 +723,7 @@ class ReadingProfile:
             email_columns=email_columns,
             rules=self.rules + mapping.rules,
             mapping_rules=self.mapping_rules + mapping.rules,
+            date_order=mapping.date_order or self.date_order,
         )
         return mapped.with_consent_overrides(mapping.consent)
 
@@ -949,6 +957,7 @@ def reading_profile(name: str) -> ReadingProfile:
         default_status=status.get("default", ""),
         file_statuses=tuple(sorted(((w.lower(), s) for w, s in words.items()), key=lambda p: -len(p[0]))),
         timestamp_formats=tuple(data.get("timestamp_formats", ())),
+        date_order=data.get("date_order"),
     )
 
 
@@ -1505,24 +1514,153 @@ def _unread_bundled_consent(profile: ReadingProfile, headers: Sequence[str]) -> 
     return UnreadConsent(named=profile.name, reader=reader, columns=left, left_to_mapping=others)
 
 
-def canonical_timestamp(cell: pl.Expr, formats: Sequence[str]) -> pl.Expr:
-    """A time cell rewritten as UTC ``CANONICAL_TIMESTAMP``; a cell no format reads stays as it is.
+DAY_FIRST = "day_first"
+MONTH_FIRST = "month_first"
+DATE_ORDERS = (DAY_FIRST, MONTH_FIRST)
+"""The orders a numeric date writes its day and month in (``13/02/2024``, ``02/13/2024``), as a
+profile's or a mapping's ``date_order`` names them."""
 
-    Offsets (``2020-09-25 16:45:13 -0400``) are converted to UTC; an Excel date serial
-    (``44099.7``, a time that went through a spreadsheet) becomes its date and time.
+_YEAR_DIRECTIVE = re.compile(r"%[Yy]")
+
+
+def date_order_of(time_format: str) -> str | None:
+    """The order a time format writes a date's day and month in, when both are numbers before
+    the year: ``%d/%m/%Y`` → ``day_first``, ``%m/%d/%Y %H:%M`` → ``month_first``. None for any
+    other format: ``%Y-%m-%d`` writes the year first, and only one order reads it."""
+    day, month = time_format.find("%d"), time_format.find("%m")
+    year = _YEAR_DIRECTIVE.search(time_format)
+    if day < 0 or month < 0 or year is None or year.start() < max(day, month):
+        return None
+    return DAY_FIRST if day < month else MONTH_FIRST
+
+
+def in_date_order(formats: Sequence[str], order: str) -> tuple[str, ...]:
+    """``formats`` reading numeric dates in ``order`` only: a format of the other order reads
+    with its day and month swapped (``%m/%d/%Y`` → ``%d/%m/%Y``); each format once, in order."""
+    swapped = (_day_month_swapped(fmt) if date_order_of(fmt) not in (None, order) else fmt for fmt in formats)
+    return tuple(dict.fromkeys(swapped))
+
+
+def _day_month_swapped(time_format: str) -> str:
+    return time_format.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def formats_date_order(formats: Sequence[str]) -> str | None:
+    """The order of the first of ``formats`` writing a numeric day and month (Zoho lists both
+    orders, day first first): the order a column whose values prove none is read in. None when
+    no format writes one: there is no order to decide."""
+    return next((order for fmt in formats if (order := date_order_of(fmt))), None)
+
+
+@dataclass(frozen=True)
+class TimeReading:
+    """How one column's time cells are read (:func:`parse_time`).
+
+    Attributes:
+        formats: strptime formats, the first that reads a cell wins; numeric dates in one order.
+        other_order: When the column's values prove both orders (``13/02/2024`` and
+            ``02/13/2024``): the formats in the other order. A cell each order reads as a
+            different time (``05/02/2024``) is no time; one a single order reads is read so.
+        excel_serials: Whether an Excel date serial (``44099.7``, a time that went through a
+            spreadsheet) is read as its date and time.
     """
-    value = cell.str.strip_chars()
-    parsed = [_parse(value, fmt) for fmt in formats]
-    serial = value.cast(pl.Float64, strict=False)
-    from_serial = (
-        pl.when(serial.is_between(EXCEL_FIRST_SERIAL, EXCEL_LAST_SERIAL))
-        .then(pl.datetime(*EXCEL_EPOCH, time_unit="us") + pl.duration(microseconds=(serial * MICROSECONDS_PER_DAY).round().cast(pl.Int64)))
-    )
-    return pl.coalesce(pl.coalesce(*parsed, from_serial).dt.strftime(CANONICAL_TIMESTAMP), cell)
+
+    formats: tuple[str, ...]
+    other_order: tuple[str, ...] = ()
+    excel_serials: bool = True
+
+
+PARSED_TIME_PREFIX = "_time_of_"
+"""Before a time column's header: the reader's working column holding its cells read as times
+(``parsed_time_column``), beside the cells as written."""
+
+
+def parsed_time_column(header: str) -> str:
+    """The working column a reader puts a time column's cells in, read as times (:func:`parse_time`)."""
+    return PARSED_TIME_PREFIX + header
+
+
+def time_reading(formats: Sequence[str], declared: str | None = None, proven: Collection[str] = ()) -> TimeReading:
+    """How a column's time cells are read: numeric dates in the order the user or the profile
+    declares, else in the order the column's own values prove, else in the formats' order.
+
+    A value proves an order when only that order reads it (``13/02/2024``: 13 is no month).
+    When the column's values prove both, neither is guessed: a value both orders read as
+    different dates is no time (``TimeReading.other_order``).
+
+    Args:
+        formats: The profile's ``timestamp_formats``.
+        declared: The order the mapping or the profile names (``DATE_ORDERS``), if any: it
+            holds whatever the values say.
+        proven: The orders the column's dates are proven written in: by its own values, else
+            by its file's other time columns (:func:`orders_to_read`).
+    """
+    fallback = formats_date_order(formats)
+    if fallback is None:
+        return TimeReading(tuple(formats))
+    if declared is not None:
+        return TimeReading(in_date_order(formats, declared))
+    if len(set(proven)) == 1:
+        return TimeReading(in_date_order(formats, next(iter(proven))))
+    other = (MONTH_FIRST if fallback == DAY_FIRST else DAY_FIRST) if proven else None
+    return TimeReading(in_date_order(formats, fallback), in_date_order(formats, other) if other else ())
+
+
+def orders_to_read(proven: Mapping[str, Collection[str]]) -> dict[str, frozenset[str]]:
+    """Each time column of a file → the orders its dates are read in (``time_reading``'s
+    ``proven``): those its own values prove, else those the file's other time columns prove (a
+    UK report's ``Created Date 13/02/2024`` makes its ``Last Modified Date 05/02/2024`` the 5th
+    of February: one locale wrote the file). Empty when nothing in the file proves an order.
+
+    Args:
+        proven: Each time column → the orders its values prove (``date_order_proofs``).
+    """
+    in_file = frozenset(order for orders in proven.values() for order in orders)
+    return {column: frozenset(orders) or in_file for column, orders in proven.items()}
+
+
+def date_order_proofs(cell: pl.Expr, formats: Sequence[str]) -> dict[str, pl.Expr]:
+    """Each order (``DATE_ORDERS``) → whether a trimmed cell proves it: the numeric formats of
+    ``formats`` read the cell in that order only (``13/02/2024`` proves day first,
+    ``02/13/2024`` month first, ``05/02/2024`` and ``2024-02-13`` neither)."""
+    numeric = [fmt for fmt in formats if date_order_of(fmt)]
+    read = {order: _parsed(cell, in_date_order(numeric, order), excel_serials=False).is_not_null() for order in DATE_ORDERS}
+    return {order: read[order] & ~read[other] for order, other in zip(DATE_ORDERS, reversed(DATE_ORDERS), strict=True)}
+
+
+def parse_time(cell: pl.Expr, reading: TimeReading) -> pl.Expr:
+    """A trimmed time cell as a UTC time to the second (naive, as every source's times are
+    compared); null where the reading reads no time.
+
+    Offsets (``2020-09-25 16:45:13 -0400``) are converted to UTC. Fractions of a second are
+    dropped, as the canonical form every run compares change times in writes none.
+    """
+    first = _parsed(cell, reading.formats, reading.excel_serials)
+    if not reading.other_order:
+        return first.dt.truncate("1s")
+    other = _parsed(cell, reading.other_order, reading.excel_serials)
+    ambiguous = first.is_not_null() & other.is_not_null() & (first != other)
+    return pl.when(~ambiguous).then(pl.coalesce(first, other)).dt.truncate("1s")
+
+
+def _parsed(cell: pl.Expr, formats: Sequence[str], excel_serials: bool) -> pl.Expr:
+    """The cell read by the first of ``formats`` that reads it (or as an Excel date serial)."""
+    parsed = [_parse(cell, fmt) for fmt in formats]
+    if excel_serials:
+        serial = cell.cast(pl.Float64, strict=False)
+        parsed.append(
+            pl.when(serial.is_between(EXCEL_FIRST_SERIAL, EXCEL_LAST_SERIAL)).then(
+                pl.datetime(*EXCEL_EPOCH, time_unit="us") + pl.duration(microseconds=(serial * MICROSECONDS_PER_DAY).round().cast(pl.Int64))
+            )
+        )
+    if not parsed:
+        return pl.lit(None, pl.Datetime("us"))
+    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
 
 
 def _parse(value: pl.Expr, fmt: str) -> pl.Expr:
-    parsed = value.str.to_datetime(fmt, strict=False, time_unit="us")
+    # No cache: times are nearly all distinct.
+    parsed = value.str.to_datetime(fmt, strict=False, time_unit="us", cache=False)
     if "%z" in fmt or "%:z" in fmt:
         # Naive UTC, like every other time: rows of several sources are compared by it.
         return parsed.dt.convert_time_zone("UTC").dt.replace_time_zone(None)

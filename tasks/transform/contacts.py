@@ -8,7 +8,9 @@ The rules (DESIGN.md, "Domain rules"):
 - properties come from the most recently changed row (then the earliest in input order);
   a blank never overwrites a value, it is filled from the other rows. The contact keeps that
   row's change time as ``last_changed`` (the latest of its rows'), so a later run can tell
-  whether a source's row is newer than what was sent (``tasks/sync.py``);
+  whether a source's row is newer than what was sent (``tasks/sync.py``). A change time no
+  format of its source reads counts as none (its row ranks with the undated rows, after every
+  dated one), and is accounted for (:func:`count_unread_change_times`);
 - a cell of a column going to a number, date or datetime property that cannot be read as that
   type, or a cell longer than HubSpot holds in a property, is not sent, as if blank, and is
   accounted for (``tasks/typed_values.py``).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -39,6 +42,7 @@ from schemas.contact import (
     is_valid_email,
     normalise_email,
 )
+from tasks.transform.catalog import TimeReading, parse_time, parsed_time_column
 from tasks.transform.consent import ConsentPolicy, Outcome, outcome_from_severity_expr, severity_expr
 from tasks.transform.profile import CustomProperty, SourceProfile
 from tasks.typed_values import (
@@ -51,6 +55,9 @@ from tasks.typed_values import (
     within_length,
     without_dropped,
 )
+
+if TYPE_CHECKING:
+    from tasks.typed_values import StagedRows
 
 _SEVERITY = "_severity"
 _ROW_OUTCOME = "_row_outcome"
@@ -66,6 +73,12 @@ _FILE_STRIDE = 1 << 32
 ROWS_PER_EMAIL_PARTITION = 1_000_000
 """Rows whose emails one pass per email holds (see :func:`email_partitions`): the duplicate
 search's and the contract's uniqueness check's."""
+UNREAD_CHANGE_TIME_CELLS = "_unread_change_times"
+"""The mapped rows' column of change times no format of their source reads: a struct, one field
+per change-time column, the cell where it is unread (else null). Carried to the staged rows and
+counted there (:func:`count_unread_change_times`), never merged."""
+CHANGE_TIMES_UNREAD = "change_times_unread"
+"""``report.json``'s list of unread change times counted per source file and column."""
 ROWS_PER_MERGE = 100_000
 """Rows of duplicated emails merged in memory at once (every column of each). At 5M rows,
 ~210,000 rows share an email with another; merged at once they took ~540 MiB more than the
@@ -96,6 +109,9 @@ class ContactRows:
     """Its checked columns: those going to a number, date or datetime property, in header
     order, then those held to HubSpot's length limit. Their cells HubSpot would refuse are not
     sent, and are in the frame's ``DROPPED`` column."""
+    change_columns: tuple[str, ...] = ()
+    """Its change-time columns, in the profile's order: their cells no format reads are in the
+    frame's ``UNREAD_CHANGE_TIME_CELLS`` column."""
 
     @property
     def mapped_columns(self) -> list[str]:
@@ -115,8 +131,14 @@ def map_rows(
 ) -> ContactRows:
     """Map one file's accepted rows to property columns with an outcome and a change time.
 
+    A time column's cells are read as times (its change time, a date or datetime property)
+    from the reader's working column of them (``catalog.parsed_time_column``: a plain file's,
+    in the date order the file proves), else with the profile's ``timestamp_format`` (a
+    provider's own records, written so). A change time no format reads counts as none.
+
     Args:
-        rows: Accepted rows: the file's header columns (strings) plus lineage.
+        rows: Accepted rows: the file's header columns (strings) plus lineage (and the working
+            columns of its times, when its reader read them).
         headers: The file's headers, in file order.
         email_column: The header holding the email address.
         uri: The file, for the column routes.
@@ -150,7 +172,8 @@ def map_rows(
         targets[kept.name] = [header]
         routes.append(ColumnRoute(uri, header, kept.name, "custom"))
 
-    timestamp_format = profile.timestamp_format
+    as_written = TimeReading((profile.timestamp_format,), excel_serials=False)
+    carried_times = set(rows.collect_schema().names())
     change_headers = [
         h for column in profile.last_changed_columns for h in headers if h.strip().lower() == column.lower()
     ]
@@ -184,19 +207,25 @@ def map_rows(
     # property and a change time both. Times are parsed from the cleaned cells, not cleaned
     # once more (the email column alone is not cleaned: normalise_email trims it).
     cleaned = {h: _blank_to_null(pl.col(h)) for h in headers if h != email_column}
+
+    def time_of(h: str) -> pl.Expr:
+        carried = parsed_time_column(h)
+        if carried in carried_times:
+            return pl.col(carried)
+        return parse_time(pl.col(h) if h in cleaned else _blank_to_null(pl.col(h)), as_written)
+
     prepared = (
         rows.lazy()
         .with_columns(cell.alias(h) for h, cell in cleaned.items())
-        .with_columns(
-            _parse_timestamp(pl.col(h) if h in cleaned else _blank_to_null(pl.col(h)), timestamp_format).alias(_PARSED + h)
-            for h in dict.fromkeys([*change_headers, *time_headers])
-        )
+        .with_columns(time_of(h).alias(_PARSED + h) for h in dict.fromkeys([*change_headers, *time_headers]))
     ).with_columns(
         # Read once: the property and the carried cell both use it.
         *(reading.read(pl.col(h), pl.col(_PARSED + h)).alias(_TYPED + h) for h, (_, reading) in readings.items()),
         *(within_length(pl.col(h)).alias(_TYPED + h) for h in limited),
     )
     dropped_values = dropped_column({h: unsent(pl.col(h), value) for h, value in typed.items()})
+    # An unread change time is null, as a blank one is: its row ranks after every dated row.
+    unread_change_times = [unsent(pl.col(h), pl.col(_PARSED + h)).alias(h) for h in change_headers]
     frame = prepared.select(
         normalise_email(pl.col(email_column)).alias(EMAIL),
         *(value_of(name, sources) for name, sources in targets.items()),
@@ -204,12 +233,65 @@ def map_rows(
         outcome.alias(_ROW_OUTCOME),
         *lineage.ALL,
         *([] if dropped_values is None else [dropped_values]),
+        *([pl.struct(unread_change_times).alias(UNREAD_CHANGE_TIME_CELLS)] if unread_change_times else []),
     )
     typed_columns = (
         *(TypedColumn(h, name, reading.reason) for h, (name, reading) in readings.items()),
         *(TypedColumn(h, name, TOO_LONG) for h, name in limited.items()),
     )
-    return ContactRows(frame=frame, routes=routes, custom_properties=list(customs.values()), typed_columns=typed_columns)
+    return ContactRows(
+        frame=frame,
+        routes=routes,
+        custom_properties=list(customs.values()),
+        typed_columns=typed_columns,
+        change_columns=tuple(change_headers),
+    )
+
+
+def count_unread_change_times(staged: Sequence[StagedRows]) -> list[dict]:
+    """The change times no format of their source reads, per source file and column.
+
+    Such a row counts as one without a change time: in a merge, a dated row of its email gives
+    the properties, however old (a blank cell is the same). A person should know: most often
+    the file writes its dates in a form or order the profile does not read.
+
+    Args:
+        staged: The staged files, in input order.
+
+    Returns:
+        For ``report.json``'s :data:`CHANGE_TIMES_UNREAD`: per source file and column with one,
+        its ``source``, ``column``, ``rows``, ``first_row`` and that row's ``first_value``, in
+        input order, then in column order.
+    """
+    counts = []
+    for file in staged:
+        columns = file.mapped.change_columns
+        if not columns:
+            continue
+        fields = [pl.col(UNREAD_CHANGE_TIME_CELLS).struct.field(column).alias(column) for column in columns]
+        # Only rows with an unread change time are collected: a few.
+        unread = (
+            pl.scan_parquet(file.accepted, glob=False)
+            .select(lineage.SOURCE_URI, lineage.SOURCE_ROW, *fields)
+            .filter(pl.any_horizontal(pl.col(column).is_not_null() for column in columns))
+            .collect()
+            .sort(lineage.SOURCE_ROW)
+        )
+        for column in columns:
+            cells = unread.filter(pl.col(column).is_not_null())
+            if cells.is_empty():
+                continue
+            first = cells.row(0, named=True)
+            counts.append(
+                {
+                    "source": first[lineage.SOURCE_URI],
+                    "column": column,
+                    "rows": cells.height,
+                    "first_row": first[lineage.SOURCE_ROW],
+                    "first_value": first[column],
+                }
+            )
+    return counts
 
 
 def _second_sources(targets: dict[str, list[str]]) -> list[str]:
@@ -267,7 +349,7 @@ def merge_contacts(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
         return pl.DataFrame(
             schema=dict.fromkeys(_contact_columns([]), pl.String) | {ROWS_MERGED: pl.UInt32, LAST_CHANGED: pl.Datetime("us")}
         )
-    return _merged(one_spelling(without_dropped(files)))
+    return _merged(one_spelling(_without_carried(files)))
 
 
 def _merged(files: Sequence[pl.LazyFrame]) -> pl.DataFrame:
@@ -329,7 +411,7 @@ def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]
     """
     if not files:
         return [merge_contacts([]).lazy()]
-    files = one_spelling(without_dropped(files))
+    files = one_spelling(_without_carried(files))
     columns = _contact_columns(property_columns(files))
     positioned = [f.with_columns(_position_expr(i)) for i, f in enumerate(files)]
     duplicated = _duplicated_emails(positioned)
@@ -354,9 +436,15 @@ def stream_contacts_by_file(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]
     return streams
 
 
+def _without_carried(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]:
+    """Mapped rows without the columns carried for the report only (cells not sent, unread
+    change times): a Parquet scan then never reads them."""
+    return [f.drop(UNREAD_CHANGE_TIME_CELLS, strict=False) for f in without_dropped(files)]
+
+
 def property_columns(files: Sequence[pl.LazyFrame]) -> list[str]:
     """The property columns of mapped files, in order of first appearance."""
-    internal = {EMAIL, _LAST_CHANGED, _ROW_OUTCOME, DROPPED, *lineage.ALL}
+    internal = {EMAIL, _LAST_CHANGED, _ROW_OUTCOME, DROPPED, UNREAD_CHANGE_TIME_CELLS, *lineage.ALL}
     names = (c for f in files for c in f.collect_schema().names() if c not in internal)
     return list(dict.fromkeys(names))
 
@@ -462,11 +550,6 @@ def _blank_to_null(value: pl.Expr) -> pl.Expr:
     # hostile corpus's 2,000-column file took 96 s instead of 15.
     value = value.str.strip_chars()
     return pl.when(value == "").then(None).otherwise(value)
-
-
-def _parse_timestamp(value: pl.Expr, timestamp_format: str) -> pl.Expr:
-    """Parse a cleaned cell (see :func:`_blank_to_null`); no cache: times are nearly all distinct."""
-    return value.str.to_datetime(timestamp_format, strict=False, time_unit="us", cache=False)
 
 
 TAG_SEPARATOR_STAND_IN = "\uff1b"

@@ -4,6 +4,7 @@
 
     profile = "salesforce"            # use this profile instead of detecting one
     email = "Work Email"              # the email column
+    date_order = "day_first"          # numeric dates are 13/02/2024 (or "month_first": 02/13/2024)
     [columns]                         # source column → HubSpot property
     "Region" = "state"                # a default property
     "Favourite colour" = "acme_colour"  # anything else: a custom property in the source's group
@@ -39,7 +40,18 @@ from pydantic_core import PydanticCustomError
 
 from schemas.contact import EMAIL
 from tasks.errors import InputError
-from tasks.transform.catalog import FALLBACK_PROFILE, ONRAMP_COLUMNS, ReadingProfile, StatusRule, all_profiles, profile_names, reading_profile
+from tasks.transform.catalog import (
+    DATE_ORDERS,
+    DAY_FIRST,
+    FALLBACK_PROFILE,
+    MONTH_FIRST,
+    ONRAMP_COLUMNS,
+    ReadingProfile,
+    StatusRule,
+    all_profiles,
+    profile_names,
+    reading_profile,
+)
 from tasks.transform.consent import OPT_OUT_FLAG_UNCONFIRMED_STATUS, OWN_STATUS_HINT, SEVERITY, Outcome, override_refusal
 from tasks.transform.profile import MAX_PROPERTY_NAME_LENGTH, PROPERTY_NAME, property_slug
 
@@ -54,6 +66,8 @@ class UserMapping:
         columns: Source column → HubSpot property.
         rules: Extra status rules.
         consent: Status → outcome.
+        date_order: The order every file's numeric dates write day and month in
+            (``catalog.DATE_ORDERS``), instead of the order each file's values prove.
         origin: The file it was read from, to name the line of a later refusal (None when built
             in code).
     """
@@ -63,6 +77,7 @@ class UserMapping:
     columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
     rules: tuple[StatusRule, ...] = ()
     consent: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    date_order: str | None = None
     origin: MappingText | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -91,6 +106,7 @@ class UserMapping:
             columns={column: target.strip() for column, target in spec.columns.items()},
             rules=tuple(StatusRule.from_data(rule.model_dump()) for rule in spec.status.rules),
             consent={status: outcome.value for status, outcome in spec.consent.items()},
+            date_order=spec.date_order.lower() if spec.date_order else None,
             origin=origin,
         )
 
@@ -226,6 +242,7 @@ class _MappingSpec(_Spec):
 
     profile: _Name | None = None
     email: _Name | None = None
+    date_order: _Name | None = None
     columns: dict[_Key, str] = Field(default_factory=dict)
     status: _StatusSpec = Field(default_factory=_StatusSpec)
     consent: dict[_Key, Outcome] = Field(default_factory=dict)
@@ -329,6 +346,14 @@ def _profile_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
         close = difflib.get_close_matches(spec.profile, names, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         yield ("profile",), f"no profile {spec.profile!r} ({hint}profiles: {', '.join(names)})"
+
+
+def _date_order_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
+    """The mapping's ``date_order`` when it names no order Onramp reads dates in."""
+    if spec.date_order is not None and spec.date_order.lower() not in DATE_ORDERS:
+        close = difflib.get_close_matches(spec.date_order.lower(), DATE_ORDERS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        yield ("date_order",), f"no date order {spec.date_order!r}{hint}: use {DAY_FIRST!r} (13/02/2024) or {MONTH_FIRST!r} (02/13/2024)"
 
 
 def _column_problems(spec: _MappingSpec) -> Iterator[tuple[Loc, str]]:
@@ -461,7 +486,7 @@ def _statuses_given(profile: ReadingProfile) -> set[str]:
     return {status.lower() for status in given | set(profile.profile.consent.outcomes)}
 
 
-_MAPPING_CHECKS = (_profile_problems, _column_problems, _consent_problems, _rule_status_problems)
+_MAPPING_CHECKS = (_profile_problems, _date_order_problems, _column_problems, _consent_problems, _rule_status_problems)
 """What is checked once a mapping file has the right shape; the earliest problem in the file is refused."""
 
 _SPECS = (_MappingSpec, _StatusSpec, _StatusRuleSpec)

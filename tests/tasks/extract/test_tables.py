@@ -19,6 +19,7 @@ from tasks.extract.sources import SkippedFile
 from tasks.extract.tables import PER_ROW_STATUS, ReadFile, ReadOptions, read_source, refuse_files_read_twice
 from tasks.output import OutputFolder
 from tasks.plan import consent_profiles, plan_sources
+from tasks.transform.catalog import parsed_time_column
 from tasks.transform.mapping_file import UserMapping
 
 CC_HEADERS = [
@@ -163,8 +164,9 @@ def test_every_contact_sheet_is_read_as_a_file_of_its_own_unless_one_is_named(tm
     # trailing ones are gone.
     assert frame.get_column("Email address").to_list() == ["a@x.com", None, "b@x.com"]
     assert frame.get_column("_source_row").to_list() == [2, 3, 4]
-    # An Excel date serial in a time column becomes its date.
-    assert frame.get_column("Created At").to_list()[0] == "2020-09-25 12:00:00"
+    # An Excel date serial in a time column is read as its date, the cell kept as written.
+    assert frame.get_column("Created At").to_list()[0] == "44099.5"
+    assert frame.get_column(parsed_time_column("Created At")).to_list()[0] == datetime.datetime(2020, 9, 25, 12)
     assert outcomes(read)["b@x.com"] == "opted_out"
 
     named = read_one(f"{workbook}#Lists", tmp_path)

@@ -33,7 +33,7 @@ RULE = '[[status.rules]]\ncolumns = ["Newsletter"]\nwhen_true = "newsletter"\n'
         ("m.toml", '[colums]\n"First Name" = "firstname"\n', 1, "unknown key 'colums' (did you mean 'columns'?)"),
         ("m.toml", f'{RULE}\n[[status.rules]]\ncolumns = ["VIP"]\nwhen_ture = "vip"\n', 7, "unknown key 'when_ture' in status.rules[2] (did you mean 'when_true'?)"),
         ("m.yaml", "status:\n  rulez: []\n", 2, "unknown key 'rulez' in status (did you mean 'rules'?)"),
-        ("m.toml", "rules = []\n", 1, "unknown key 'rules' (known keys: profile, email, columns, status, consent)"),
+        ("m.toml", "rules = []\n", 1, "unknown key 'rules' (known keys: profile, email, date_order, columns, status, consent)"),
         # Rules that read nothing or give a status nothing gives an outcome.
         ("m.yaml", "status:\n  rules:\n    - columns: [A]\n", 3, "status.rules[1]: a status rule needs values, when_true, when_set or when_present: this one reads nothing"),
         ("m.toml", '[[status.rules]]\ncolumns = []\nwhen_true = "x"\n[consent]\nx = "marketing"\n', 2, "status.rules[1].columns is empty: name at least one column"),
