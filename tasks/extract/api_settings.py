@@ -7,6 +7,7 @@ Their responses are written as the providers' own export files are, so the shipp
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 PER_ROW_STATUS = "per-row"
@@ -74,6 +75,16 @@ MAILCHIMP_TIME_COLUMNS = frozenset({"OPTIN_TIME", "CONFIRM_TIME", "LAST_CHANGED"
 MAILCHIMP_UNKNOWN_ZERO_COLUMNS = frozenset({"LATITUDE", "LONGITUDE"})
 """Mailchimp writes 0 for an unknown location; the export leaves the cell blank."""
 MAILCHIMP_TAGS_COLUMN = "TAGS"
+MAILCHIMP_PERMISSIONS_COLUMN = "MARKETING_PERMISSIONS"
+"""A GDPR-enabled audience's marketing permissions of a member, each ``<text>: yes|no``
+(``Email: no; Direct Mail: yes``): kept as a property, and read for consent
+(``mailchimp_api.permission_status``)."""
+MAILCHIMP_EMAIL_PERMISSION = re.compile(r"\be-?mail", re.IGNORECASE)
+"""A marketing permission's text naming email (Mailchimp's default is ``Email``, beside
+``Direct Mail`` and ``Customized Online Advertising``)."""
+EMAIL_PERMISSION_OFF_STATUS = "email_permission_off"
+"""A subscribed member of a GDPR-enabled audience who did not give (or took back) the email
+marketing permission: Mailchimp asks to email only those who expressly opted in to it."""
 
 # --- Constant Contact v3 API ----------------------------------------------------------------
 

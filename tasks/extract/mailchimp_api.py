@@ -47,8 +47,10 @@ from tasks.extract.api_helpers import (
     with_statuses,
 )
 from tasks.extract.api_settings import (
+    EMAIL_PERMISSION_OFF_STATUS,
     MAILCHIMP_BASE_URL,
     MAILCHIMP_BASE_URL_ENV,
+    MAILCHIMP_EMAIL_PERMISSION,
     MAILCHIMP_EXCLUDE_FIELDS,
     MAILCHIMP_MAX_CONNECTIONS,
     MAILCHIMP_MEMBER_COLUMNS,
@@ -56,6 +58,7 @@ from tasks.extract.api_settings import (
     MAILCHIMP_MERGE_FIELDS_ENDPOINT,
     MAILCHIMP_MERGE_LABELS,
     MAILCHIMP_PAGE_SIZE,
+    MAILCHIMP_PERMISSIONS_COLUMN,
     MAILCHIMP_SCHEME,
     MAILCHIMP_TAGS_COLUMN,
     MAILCHIMP_TIME_COLUMNS,
@@ -244,7 +247,7 @@ def merge_field_columns(labels: Mapping[str, str]) -> tuple[dict[str, str], dict
     gets a column of its own (``TAGS (2)``, ``Do Not Email (2)``): the system columns keep
     their names, the mailchimp profile maps them.
     """
-    system = [*MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN]
+    system = [*MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN, MAILCHIMP_PERMISSIONS_COLUMN]
     names = [*system, *labels.values()]
     unique = unique_headers(names)
     return dict(zip(labels, unique[len(system) :], strict=True)), label_copies(names, unique)
@@ -252,7 +255,7 @@ def merge_field_columns(labels: Mapping[str, str]) -> tuple[dict[str, str], dict
 
 def member_headers(labels: Mapping[str, str]) -> list[str]:
     """The staged file's columns: the merge fields (email first), then the system columns."""
-    return [*labels.values(), *MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN]
+    return [*labels.values(), *MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN, MAILCHIMP_PERMISSIONS_COLUMN]
 
 
 def member_pages(
@@ -290,7 +293,30 @@ def member_row(member: Mapping, labels: Mapping[str, str]) -> tuple[dict[str, st
             value = ""
         cells[column] = text(value)
     cells[MAILCHIMP_TAGS_COLUMN] = quoted_list(tag["name"] for tag in member.get("tags") or [])
-    return cells, text(member.get("status"))
+    permissions = member.get("marketing_permissions") or []
+    cells[MAILCHIMP_PERMISSIONS_COLUMN] = "; ".join(
+        f"{text(permission.get('text'))}: {'yes' if permission.get('enabled') else 'no'}" for permission in permissions
+    )
+    return cells, permission_status(text(member.get("status")), permissions)
+
+
+def permission_status(status: str, permissions: list[Mapping]) -> str:
+    """A member's status, its marketing permissions weighed (a GDPR-enabled audience's).
+
+    A subscribed member is ``EMAIL_PERMISSION_OFF_STATUS`` (non-marketing, unless a run's
+    ``--consent`` says otherwise) when a permission naming email is not enabled: Mailchimp asks
+    senders to email only those who opted in to it, and a marketing contact is one HubSpot
+    cannot make non-marketing again. A member of an audience without permissions, or whose
+    permissions name no email, keeps its status.
+
+    Args:
+        status: The member's Mailchimp status.
+        permissions: Its ``marketing_permissions`` (``{"text", "enabled"}`` each).
+    """
+    email = [permission for permission in permissions if MAILCHIMP_EMAIL_PERMISSION.search(text(permission.get("text")))]
+    if status == "subscribed" and any(permission.get("enabled") is not True for permission in email):
+        return EMAIL_PERMISSION_OFF_STATUS
+    return status
 
 
 def _at(record: Mapping, path: tuple[str, ...]) -> object:

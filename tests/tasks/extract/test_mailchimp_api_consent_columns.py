@@ -200,3 +200,45 @@ def test_the_api_and_the_export_of_the_same_members_plan_the_same_consent(audien
     flag_file = "opt-out-opt-out-flag-unconfirmed.csv" if overrides else "contacts-non-marketing-001.csv"
     assert from_api[by_status["subscribed"][0]["email_address"]] == flag_file
     assert not {from_api[email] for email in flagged} & {"contacts-marketing-001.csv"}
+
+
+def permissions(email: bool | None, direct_mail: bool = True) -> list[dict]:
+    """A GDPR-enabled audience's marketing permissions of a member, as the API gives them."""
+    given = [{"marketing_permission_id": "dm1", "text": "Direct Mail", "enabled": direct_mail}]
+    if email is not None:
+        given.insert(0, {"marketing_permission_id": "em1", "text": "Email", "enabled": email})
+    return given
+
+
+def test_a_subscribed_member_without_the_email_marketing_permission_is_not_marketing(audience, tmp_path):
+    by_status = members_by_status(audience)
+    cases = dict(zip(["email off", "email on", "no email permission", "unsubscribed, email on"],
+                     [*by_status["subscribed"][:3], by_status["unsubscribed"][0]], strict=True))  # fmt: skip
+    for (case, member), given in zip(cases.items(), [permissions(False), permissions(True, False), permissions(None), permissions(True)], strict=True):
+        member["marketing_permissions"] = given
+    emails = {case: member["email_address"] for case, member in cases.items()}
+
+    read = read_api(tmp_path)
+    rows = {row[read.raw.email_column]: row for row in read.raw.frame.collect().iter_rows(named=True)}
+
+    # Off (or never given): non-marketing, not opted out; the permissions are kept as a property.
+    assert {case: outcomes(read)[email] for case, email in emails.items()} == {
+        "email off": "non_marketing", "email on": "marketing", "no email permission": "marketing", "unsubscribed, email on": "opted_out",
+    }  # fmt: skip
+    assert rows[emails["email off"]][SOURCE_STATUS] == "email_permission_off"
+    assert rows[emails["email off"]]["MARKETING_PERMISSIONS"] == "Email: no; Direct Mail: yes"
+    assert rows[by_status["subscribed"][3]["email_address"]]["MARKETING_PERMISSIONS"] is None
+    # A run that has another lawful basis may say so.
+    overridden = read_api(tmp_path / "again", ReadOptions(consent_overrides={"email_permission_off": "marketing"}))
+    assert outcomes(overridden)[emails["email off"]] == "marketing"
+
+
+def test_the_marketing_permissions_are_planned_as_a_property_of_their_own(audience, tmp_path):
+    [member] = members_by_status(audience)["subscribed"][:1]
+    member["marketing_permissions"] = permissions(False)
+    read = read_api(tmp_path)
+
+    plan_sources([read.raw], OutputFolder(str(tmp_path / "plan")), consent_profiles([read.profile.profile], {}))
+
+    row = planned(tmp_path / "plan")["contacts-non-marketing-001.csv"][member["email_address"]]
+    assert row["mailchimp_marketing_permissions"] == "Email: no; Direct Mail: yes"
