@@ -4,7 +4,9 @@ A SOURCE is a zip archive, a folder or a single file, given as a local path or a
 URL (``s3://bucket/export.zip``). ``stage_source`` turns it into the files it holds of the kinds
 its reader takes (CSV files; for the export reader, TSV files and workbooks too), each as a local
 file: archive members and remote files are streamed to a staging folder, a local plain file is
-used where it is. The other files of a zip or folder are listed as skipped, never dropped unsaid.
+used where it is. A file whose name may or may not be a table's (``.txt``) is read when its first
+line is a table's header (``SniffedKind``). The other files of a zip or folder are listed as
+skipped, never dropped unsaid.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ CSV_SUFFIX = ".csv"
 TSV_SUFFIX = ".tsv"
 TEXT_TABLE_SUFFIXES = (CSV_SUFFIX, TSV_SUFFIX)
 """Text tables: read by the text reader, whatever their delimiter (``tasks.extract.text``)."""
+TXT_SUFFIX = ".txt"
+"""Excel's "Text (Tab delimited)" and "Unicode Text" (UTF-16), and any README or notes."""
+SNIFF_BYTES = 1 << 18
+"""The first bytes of a file read to tell whether it holds a table (``SniffedKind``): a header
+line of thousands of columns, in UTF-16 too."""
 ZIP_SUFFIX = ".zip"
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 """A zip starts with a local file header, or with the end record when it is empty."""
@@ -76,6 +83,22 @@ _Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
+class SniffedKind:
+    """Files whose name's ending is as often a table's as not (``.txt``: a table saved by Excel
+    as "Text (Tab delimited)" or "Unicode Text", or a README): read when their first bytes say
+    they hold a table, else skipped in a zip or folder and refused given alone.
+
+    Attributes:
+        suffixes: Lowercase name endings (``.txt``).
+        refusal: Given a file's URI and its first SNIFF_BYTES, why it is no table to read (a
+            clause, as ``its first line names no email column``), or None when it is one.
+    """
+
+    suffixes: tuple[str, ...]
+    refusal: Callable[[str, bytes], str | None]
+
+
+@dataclass(frozen=True)
 class FileKinds:
     """The files of a zip or folder a reader takes, by the end of their names.
 
@@ -83,15 +106,27 @@ class FileKinds:
         suffixes: Lowercase name endings (``.csv``).
         label: One such file, in messages (``CSV file``).
         plural: Several, in messages (``CSV files``).
+        sniffed: The files also taken when their first bytes say they hold a table.
     """
 
     suffixes: tuple[str, ...]
     label: str
     plural: str
+    sniffed: SniffedKind | None = None
 
     def matches(self, name: str) -> bool:
         """Whether a file or member name is of these kinds (and not macOS or Excel junk)."""
         return name.lower().endswith(self.suffixes) and not _is_junk(name)
+
+    def may_match(self, name: str) -> bool:
+        """Whether a file or member name is of the kinds taken when their first bytes say so
+        (``sniffed``), and not junk."""
+        return self.sniffed is not None and name.lower().endswith(self.sniffed.suffixes) and not _is_junk(name)
+
+    def not_read(self, refusal: str) -> str:
+        """Why a file is not read, given why its first bytes are no table: ``not a CSV file, nor
+        a table: <refusal>``."""
+        return f"not a {self.label}, nor a table: {refusal}"
 
 
 CSV_FILES = FileKinds((CSV_SUFFIX,), "CSV file", "CSV files")
@@ -200,7 +235,8 @@ def stage_source(
     Raises:
         InputError: The source does not exist or cannot be read, is a corrupt, encrypted or
             nested zip archive or a zip bomb, holds no file of ``kinds`` or more than
-            MAX_SOURCE_FILES, or names something that is not a regular file (a device, a pipe).
+            MAX_SOURCE_FILES, names something that is not a regular file (a device, a pipe), or
+            is a file of ``kinds.sniffed`` whose first bytes are no table (saying why).
     """
     fs, root = _filesystem(source, storage_options)
     target = staging_dir / hashlib.sha256(source.encode()).hexdigest()[:12]
@@ -213,7 +249,9 @@ def stage_source(
         elif _looks_like_zip(fs, root, kinds):
             staged = _stage_zip(fs, source, root, target, kinds)
             where = "zip archive"
-        elif kinds.matches(root):
+        elif kinds.matches(root) or kinds.may_match(root):
+            if not kinds.matches(root):
+                _refuse_unless_table(fs, source, root, kinds)
             staged = StagedSource([_stage_plain_file(fs, source, root, target, 0)], [])
             where = "file"
         else:
@@ -240,10 +278,38 @@ def _identity(fs: AbstractFileSystem, path: str) -> str:
     return os.path.realpath(path) if _is_local(fs) else fs.unstrip_protocol(path)
 
 
-def _skipped(names: Sequence[str], uri_of: Callable[[str], str], kinds: FileKinds) -> list[SkippedFile]:
-    """The files of a zip's or folder's listing that ``kinds`` does not take (junk left out)."""
-    reason = f"not a {kinds.label}"
-    return [SkippedFile(uri_of(name), reason) for name in names if not kinds.matches(name) and not _is_junk(name)]
+def _refuse_unless_table(fs: AbstractFileSystem, source: str, path: str, kinds: FileKinds) -> None:
+    """Refuse a file given alone, of the kinds taken when their first bytes say so
+    (``FileKinds.sniffed``), whose first bytes are no table.
+
+    Raises:
+        InputError: They are not, saying why; or it is not a regular file.
+    """
+    _refuse_non_regular(fs, source, path)
+    with fs.open(path, "rb") as handle:
+        refusal = kinds.sniffed.refusal(source, handle.read(SNIFF_BYTES))
+    if refusal is not None:
+        raise InputError(source, f"not a zip archive, a folder or a {kinds.label}, nor a table: {refusal}")
+
+
+def _sniffed_refusals(
+    names: Sequence[str], uri_of: Callable[[str], str], head_of: Callable[[str], bytes], kinds: FileKinds
+) -> dict[str, str | None]:
+    """Each name of a zip's or folder's listing of the kinds taken when their first bytes say
+    so → why those bytes (``head_of``) are no table, or None when they are one."""
+    return {name: kinds.sniffed.refusal(uri_of(name), head_of(name)) for name in names if kinds.may_match(name)}
+
+
+def _skipped(
+    names: Sequence[str], read: set[str], refusals: dict[str, str | None], uri_of: Callable[[str], str], kinds: FileKinds
+) -> list[SkippedFile]:
+    """The files of a zip's or folder's listing that are not ``read`` (junk left out): each
+    ``not a <kind>``, and why its first bytes are no table when they were looked at."""
+    return [
+        SkippedFile(uri_of(name), kinds.not_read(refusals[name]) if refusals.get(name) else f"not a {kinds.label}")
+        for name in names
+        if name not in read and not _is_junk(name)
+    ]
 
 
 def _filesystem(source: str, storage_options: dict | None) -> tuple[AbstractFileSystem, str]:
@@ -293,22 +359,27 @@ def _is_junk(name: str) -> bool:
     return MACOS_JUNK_FOLDER in parts or parts[-1].startswith(JUNK_PREFIXES)
 
 
-def _check_listing(source: str, names: list[str], where: str, kinds: FileKinds) -> None:
-    """Refuse a source whose files Onramp would not all read: nested archives, too many.
-
-    A zip inside the source may hold the export itself; skipping it would lose its rows
-    without a word, so the user is asked to pass it as its own SOURCE.
-    """
+def _refuse_nested_zip(source: str, names: list[str], where: str) -> None:
+    """Refuse a source holding a zip archive: it may hold the export itself; skipping it would
+    lose its rows without a word, so the user is asked to pass it as its own SOURCE."""
     nested = next((n for n in names if n.lower().endswith(ZIP_SUFFIX) and not _is_junk(n)), None)
     if nested is not None:
         raise InputError(
             source, f"the {where} holds a zip archive ({nested}): pass it as its own SOURCE"
         )
-    count = sum(kinds.matches(name) for name in names)
+
+
+def _refuse_too_many(source: str, count: int, where: str, kinds: FileKinds) -> None:
+    """Refuse a source with more than MAX_SOURCE_FILES files to read."""
     if count > MAX_SOURCE_FILES:
         raise InputError(
             source, f"the {where} holds {count:,} {kinds.plural}, more than {MAX_SOURCE_FILES:,}"
         )
+
+
+def _files_to_read(names: Sequence[str], refusals: dict[str, str | None], kinds: FileKinds) -> set[str]:
+    """The names of a listing that are read: of ``kinds``, or tables by their first bytes."""
+    return {name for name in names if kinds.matches(name) or (name in refusals and refusals[name] is None)}
 
 
 def _staging_path(target: Path, index: int, name: str) -> Path:
@@ -324,7 +395,8 @@ def _is_local(fs: AbstractFileSystem) -> bool:
 
 def _looks_like_zip(fs: AbstractFileSystem, path: str, kinds: FileKinds) -> bool:
     """A zip archive of files: named ``.zip``, or starting like a zip when its name is not one of
-    ``kinds`` other than a text table (an XLSX workbook is a zip, read whole; a CSV never is one)."""
+    ``kinds`` other than a text table (an XLSX workbook is a zip, read whole; a CSV never is one;
+    a ``.txt`` starting like a zip is one renamed)."""
     name = path.lower()
     if name.endswith(ZIP_SUFFIX):
         return True
@@ -338,17 +410,31 @@ def _stage_folder(
     fs: AbstractFileSystem, source: str, root: str, target: Path, kinds: FileKinds
 ) -> StagedSource:
     sizes = {posixpath.relpath(path, root): info.get("size") or 0 for path, info in fs.find(root, detail=True).items()}
-    _check_listing(source, list(sizes), "folder", kinds)
-    relative = sorted(name for name in sizes if kinds.matches(name))
+    names = list(sizes)
+    _refuse_nested_zip(source, names, "folder")
     base = source.rstrip("/")
+
+    def uri_of(name: str) -> str:
+        return f"{base}/{name}"
+
+    def head_of(name: str) -> bytes:
+        path = posixpath.join(root, name)
+        _refuse_non_regular(fs, uri_of(name), path)
+        with _input_errors(uri_of(name)), fs.open(path, "rb") as handle:
+            return handle.read(SNIFF_BYTES)
+
+    refusals = _sniffed_refusals(names, uri_of, head_of, kinds)
+    read = _files_to_read(names, refusals, kinds)
+    _refuse_too_many(source, len(read), "folder", kinds)
+    relative = sorted(read)
 
     def stage_file(indexed: tuple[int, str]) -> StagedFile:
         index, name = indexed
-        return _stage_plain_file(fs, f"{base}/{name}", posixpath.join(root, name), target, index)
+        return _stage_plain_file(fs, uri_of(name), posixpath.join(root, name), target, index)
 
     # Biggest first: a remote folder's biggest file, copied last, would be copied alone.
     files = map_in_order(stage_file, list(enumerate(relative)), cost=lambda indexed: sizes[indexed[1]])
-    return StagedSource(files, _skipped(list(sizes), lambda name: f"{base}/{name}", kinds))
+    return StagedSource(files, _skipped(names, read, refusals, uri_of, kinds))
 
 
 def _stage_plain_file(
@@ -367,16 +453,27 @@ def _stage_plain_file(
         InputError: It cannot be read, or is not a regular file (a device, pipe or socket).
     """
     if _is_local(fs):
-        with _input_errors(uri):
-            mode = os.stat(path).st_mode
-        # A symlink to /dev/zero or a named pipe would be read forever.
-        if not stat.S_ISREG(mode):
-            raise InputError(uri, "not a regular file (a device, pipe or socket)")
+        _refuse_non_regular(fs, uri, path)
         return StagedFile(uri=uri, path=Path(path), identity=_identity(fs, path))
     destination = _staging_path(target, index, path)
     with _input_errors(uri), fs.open(path, "rb") as handle:
         _copy(handle, destination, uri, limit=None)
     return StagedFile(uri=uri, path=destination, identity=_identity(fs, path))
+
+
+def _refuse_non_regular(fs: AbstractFileSystem, uri: str, path: str) -> None:
+    """Refuse a local file that is not a regular file: a symlink to /dev/zero or a named pipe
+    would be read forever.
+
+    Raises:
+        InputError: It is a device, pipe or socket, or cannot be looked at.
+    """
+    if not _is_local(fs):
+        return
+    with _input_errors(uri):
+        mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise InputError(uri, "not a regular file (a device, pipe or socket)")
 
 
 def _stage_zip(
@@ -403,12 +500,25 @@ def _stage_members(
     extracted; the others listed as skipped."""
     files = [info for info in archive.infolist() if not info.is_dir()]
     names = [info.filename for info in files]
-    _check_listing(source, names, "zip archive", kinds)
-    members = [info for info in files if kinds.matches(info.filename)]
+    _refuse_nested_zip(source, names, "zip archive")
+    infos = {info.filename: info for info in files}
+
+    def uri_of(name: str) -> str:
+        return f"{source}{ARCHIVE_MEMBER_SEPARATOR}{name}"
+
+    def head_of(name: str) -> bytes:
+        _refuse_unreadable_member(infos[name], uri_of(name))
+        with _input_errors(uri_of(name)), archive.open(infos[name]) as member:
+            return member.read(SNIFF_BYTES)
+
+    refusals = _sniffed_refusals(names, uri_of, head_of, kinds)
+    read = _files_to_read(names, refusals, kinds)
+    _refuse_too_many(source, len(read), "zip archive", kinds)
+    members = [info for info in files if info.filename in read]
 
     def stage_member(indexed: tuple[int, zipfile.ZipInfo]) -> StagedFile:
         index, info = indexed
-        uri = f"{source}{ARCHIVE_MEMBER_SEPARATOR}{info.filename}"
+        uri = uri_of(info.filename)
         _refuse_unreadable_member(info, uri)
         refuse_zip_bomb(info, uri)
         destination = _staging_path(target, index, info.filename)
@@ -417,7 +527,7 @@ def _stage_members(
         return StagedFile(uri=uri, path=destination, identity=f"{identity}{ARCHIVE_MEMBER_SEPARATOR}{info.filename}")
 
     staged = map_in_order(stage_member, list(enumerate(members)), workers, cost=lambda indexed: indexed[1].file_size)
-    return StagedSource(staged, _skipped(names, lambda name: f"{source}{ARCHIVE_MEMBER_SEPARATOR}{name}", kinds))
+    return StagedSource(staged, _skipped(names, read, refusals, uri_of, kinds))
 
 
 def map_in_order(

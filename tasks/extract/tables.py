@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -56,8 +57,17 @@ from tasks.extract.mailchimp import (
     repeated_headers,
     scan_columns,
 )
-from tasks.extract.sources import TEXT_TABLE_SUFFIXES, FileKinds, SkippedFile, StagedFile, map_in_order, stage_source
-from tasks.extract.text import TextLayout, normalise_text
+from tasks.extract.sources import (
+    TEXT_TABLE_SUFFIXES,
+    TXT_SUFFIX,
+    FileKinds,
+    SkippedFile,
+    SniffedKind,
+    StagedFile,
+    map_in_order,
+    stage_source,
+)
+from tasks.extract.text import TextLayout, header_cells, normalise_text
 from tasks.transform.catalog import (
     DATE_ORDERS,
     DAY_FIRST,
@@ -88,14 +98,6 @@ from tasks.transform.catalog import (
 if TYPE_CHECKING:
     from tasks.transform.mapping_file import UserMapping
 
-
-EXPORT_FILES = FileKinds(
-    (*TEXT_TABLE_SUFFIXES, *SPREADSHEET_SUFFIXES), "CSV or TSV file or workbook", "CSV or TSV files and workbooks"
-)
-"""What a source's zip or folder is read for: a Constant Contact export saved per status as
-XLSX files, or a CRM's workbook beside CSV files, is read like the same files given one by one.
-A ``.tsv`` is a table by its name, and the text reader takes any delimiter; a ``.txt`` is as
-often a README as a table, so it is listed as skipped rather than read (and refused)."""
 
 _EXCEL_TEXT_NUMBER = r"^'([+(0-9][0-9 ()+./-]*)$"
 """Excel's apostrophe that keeps a number as text (``'+1 619 305 8111``, ``'00123``): not data."""
@@ -157,6 +159,66 @@ class ReadOptions:
         return mapped.with_run_consent(self.consent_overrides)
 
 
+def export_files(options: ReadOptions) -> FileKinds:
+    """What a source's zip or folder is read for, and a file given alone: a Constant Contact
+    export saved per status as XLSX files, or a CRM's workbook beside CSV files, is read like
+    the same files given one by one. A ``.tsv`` is a table by its name, and the text reader takes
+    any delimiter; a ``.txt`` is as often a README as a table (Excel's "Text (Tab delimited)" and
+    "Unicode Text"), so it is read only when its first line is a contact list's header as
+    ``options`` read it (:func:`_txt_refusal`), else skipped (and refused given alone)."""
+    # Once per distinct first line: a zip of thousands of notes resolves a profile once.
+    is_contact_header = functools.cache(lambda cells: _is_contact_list(list(cells), options))
+    return FileKinds(
+        (*TEXT_TABLE_SUFFIXES, *SPREADSHEET_SUFFIXES),
+        "CSV or TSV file or workbook",
+        "CSV or TSV files and workbooks",
+        SniffedKind((TXT_SUFFIX,), lambda uri, head: _txt_refusal(uri, head, options, is_contact_header)),
+    )
+
+
+NOT_TEXT = "not text (a NUL byte: a binary file, or UTF-16 without a byte order mark)"
+"""Why a ``.txt`` whose first bytes hold a NUL is not read as a table."""
+
+
+def _txt_refusal(
+    uri: str, head: bytes, options: ReadOptions, is_contact_header: Callable[[tuple[str, ...]], bool]
+) -> str | None:
+    """Why a ``.txt`` file is no contact list to read, by its first bytes; None when it is one.
+
+    Its first line must be a header naming an email column (``_is_contact_list``: the line a
+    workbook's sheet is read by). A name that says an opt-out (``skipped_file_opt_out``) must be
+    read by the profile its header matches: a ``.txt`` is never named as Mailchimp names its
+    exports, and read by the generic profile its ``cleaned_members_export_….txt`` would lose the
+    status its name says; it is skipped instead, and so refused (``refuse_skipped_opt_out_lists``).
+
+    Args:
+        uri: The file, as its source names it.
+        head: Its first bytes.
+        options: Profile and mapping choices.
+        is_contact_header: ``_is_contact_list`` under ``options``, of a first line's cells.
+    """
+    cells = header_cells(head)
+    if cells is None:
+        return NOT_TEXT
+    if not is_contact_header(tuple(cells)):
+        return "its first line names no email column"
+    if skipped_file_opt_out(uri) is None:
+        return None
+    profile = options.resolve([cell.strip() for cell in cells if cell.strip()], uri)
+    if _name_status(profile, uri) is None:
+        return f"the {profile.name} profile its header matches reads no status from its name"
+    return None
+
+
+def _name_status(profile: ReadingProfile, uri: str) -> str | None:
+    """The status a file's name (or its sheet's) gives its rows read with ``profile``: a
+    Mailchimp export's status is its file's name, as Mailchimp names the file of each status."""
+    file_name, sheet = split_sheet(uri)
+    if profile.format == mailchimp.FORMAT:
+        return mailchimp.status_from_filename(file_name)
+    return profile.name_status(file_name, sheet)
+
+
 @dataclass(frozen=True)
 class ReadFile:
     """One file as read, with how it was read (what ``onramp inspect`` shows).
@@ -207,7 +269,7 @@ def read_source(
     if scheme is not None:
         return [read_api(source, scheme, staging_dir, options)]
     location, sheet = split_sheet(source)
-    staged = stage_source(location, staging_dir, storage_options, EXPORT_FILES)
+    staged = stage_source(location, staging_dir, storage_options, export_files(options))
     refuse_skipped_opt_out_lists(staged.skipped, [file.uri for file in staged.files])
     per_file = map_in_order(lambda file: read_file(file, staging_dir, options, sheet), staged.files, cost=StagedFile.size)
     skipped = tuple(staged.skipped)
@@ -222,7 +284,7 @@ def read_source(
 
 def refuse_skipped_opt_out_lists(skipped: Sequence[SkippedFile], read: Sequence[str] = ()) -> None:
     """Refuse a zip or folder holding a file it does not read whose name says it lists opt-outs
-    (``unsubscribes.txt``, Excel's "Text (Tab delimited)"; ``bounces.csv.gz``): its people would be
+    (``unsubscribes.txt`` whose first line is no header, ``bounces.csv.gz``): its people would be
     planned from the other files as if they had never opted out, and HubSpot does not let an API
     client undo a marketing contact. Skipped files named otherwise are only listed (a README), as
     are those that cannot be a list (:func:`_may_hold_a_list`: ``How to unsubscribe.pdf``, an
@@ -234,7 +296,8 @@ def refuse_skipped_opt_out_lists(skipped: Sequence[SkippedFile], read: Sequence[
         read: The files of it that are read.
 
     Raises:
-        InputError: The first such file, the opt-out its name says, and what to do.
+        InputError: The first such file, the opt-out its name says, why it is not read, and
+            what to do.
     """
     for file in skipped:
         copy_of_a_read_file = file.uri.rsplit(".", 1)[0] in read
@@ -242,9 +305,9 @@ def refuse_skipped_opt_out_lists(skipped: Sequence[SkippedFile], read: Sequence[
         if said is not None:
             raise InputError(
                 file.uri,
-                f"its name says {said}, but only CSV and TSV files and workbooks are read, so its people would not be "
-                "opted out: rename it to .csv if it is delimited text (any delimiter; decompress a .gz first), else save "
-                "it as CSV; or take it out of the source if it lists no opt-outs",
+                f"its name says {said}, but it is not read ({file.reason}), so its people would not be opted out: "
+                "rename it to .csv if it is delimited text (any delimiter; decompress a .gz first), else save it as "
+                "CSV; or take it out of the source if it lists no opt-outs",
             )
 
 
@@ -343,6 +406,8 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
     """
     if not is_spreadsheet(staged.uri):
         plain, layout = normalise_text(staged, staging_dir)
+        if layout.note:
+            run_logger().warning("%s: %s", staged.uri, layout.note)
         return [read_table(plain, options, layout)]
     with _ONE_WORKBOOK_AT_A_TIME:
         sheets = stage_sheets(
@@ -381,9 +446,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     headers = [header for header, _ in columns]
     profile = options.resolve(headers, staged.uri)
     is_mailchimp_export = profile.format == mailchimp.FORMAT
-    # A Mailchimp export's status is its file's name, as Mailchimp names the file of each status.
-    file_name, sheet = split_sheet(staged.uri)
-    name_status = mailchimp.status_from_filename(file_name) if is_mailchimp_export else profile.name_status(file_name, sheet)
+    name_status = _name_status(profile, staged.uri)
     if name_status not in profile.profile.consent.opt_out_statuses:
         # A plain opt-out flag beside the profile's own columns is read too (unconfirmed: it may
         # merely share a flag's name; in a Mailchimp export, a merge field's), whichever profile

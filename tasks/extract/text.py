@@ -1,17 +1,19 @@
 """Text tables as spreadsheets and European locales leave them: any common encoding, any delimiter.
 
 A CSV re-saved by Excel arrives as UTF-8 with or without a BOM, as UTF-16 with a BOM or, with
-no BOM at all, in the PC's legacy code page (Windows-1252); European Excel separates with ``;``,
-other tools with a tab or ``|``. ``normalise_text`` turns any of these into the one layout the
-readers scan: UTF-8, comma-separated, RFC 4180 quoting. A file already in that layout is used
-where it is; any other is transcoded once, streaming, into the staging folder.
+no BOM at all, in the PC's legacy code page (Windows-1252) or, from Excel for Mac's "CSV
+(Macintosh)", in Mac Roman; European Excel separates with ``;``, other tools with a tab or ``|``.
+``normalise_text`` turns any of these into the one layout the readers scan: UTF-8,
+comma-separated, RFC 4180 quoting. A file already in that layout is used where it is; any other
+is transcoded once, streaming, into the staging folder.
 
-Detection never guesses silently: the BOM decides, else strict UTF-8, else Windows-1252 — and a
-file mixing UTF-8 and Windows-1252 is refused rather than read as mojibake ("FranÃ§oise"), as is
-a file whose bytes break the encoding its BOM names. The refusal names the physical line (as an
-editor counts it: the line breaks inside a quoted cell count too) where the reading breaks. The
-five bytes Windows-1252 leaves undefined are read as browsers read them (WHATWG), as the Latin-1
-characters of the same code, so one stray byte costs no other character of the file.
+Detection never guesses silently: the BOM decides, else strict UTF-8, else Windows-1252 unless
+its reading garbles a word where Mac Roman's garbles none (``ZoŽ`` for ``Zoé``: the two share
+ASCII and differ on every other byte), and a file read as Mac Roman is named in a warning. A file
+mixing UTF-8 and Windows-1252 is refused rather than read as mojibake ("FranÃ§oise"), as is a
+file that garbles a word read either way, and a file whose bytes break the encoding its BOM
+names. The refusal names the physical line (as an editor counts it: the line breaks inside a
+quoted cell count too) where the reading breaks.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import csv
 import dataclasses
 import hashlib
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,16 +45,15 @@ UTF8_LEAD = 0xC0
 
 UTF8 = "utf-8"
 UTF8_BOM = "utf-8-sig"
-LEGACY = "cp1252"
+WINDOWS_1252 = "cp1252"
+MAC_ROMAN = "mac_roman"
+ENCODING_NAMES = {WINDOWS_1252: "Windows-1252", MAC_ROMAN: "Mac Roman"}
+"""The single-byte encodings a file without a BOM that is not UTF-8 may be in, as messages name
+them: Windows' and the Mac's legacy code pages, which Excel still saves CSV files in."""
 
-UNDEFINED_AS_LATIN1 = "onramp-undefined-as-latin-1"
-"""The decoding error handler that reads a byte Windows-1252 leaves undefined (0x81, 0x8D, 0x8F,
-0x90, 0x9D) as the Latin-1 character of the same code, as the WHATWG Encoding Standard (every
-browser) does. Reading such a file as Latin-1 instead would turn its every €, ’, “ ”, — (0x80-0x9F)
-into control characters, which are then dropped."""
-
-DECODING_ERRORS = {LEGACY: UNDEFINED_AS_LATIN1}
-"""Encoding → the decoding error handler a file in it is read with (else ``strict``)."""
+WORD_JOINERS = frozenset("’´·\u00a0\u00ad–—")
+"""Characters that stand between two letters in real text, in either encoding (``O’Brien``,
+``Smith–Jones``, Catalan ``l·l``, a no-break space or a soft hyphen): no evidence either way."""
 
 BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -88,16 +90,32 @@ E2 80 99): decoded as Windows-1252 they become ``Ã©`` and ``â€™``, which 
 
 
 @dataclass(frozen=True)
+class DetectedEncoding:
+    """The encoding a text file is read in, and what its reader tells the user about it.
+
+    Attributes:
+        codec: A Python codec name (``utf-8``, ``utf-8-sig``, ``utf-16``, ``cp1252``, ...).
+        note: Why the file is read in an encoding Excel on Windows does not save (Mac Roman),
+            for a warning; empty otherwise.
+    """
+
+    codec: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class TextLayout:
     """How a text table is written.
 
     Attributes:
         encoding: A Python codec name (``utf-8``, ``utf-8-sig``, ``utf-16``, ``cp1252``, ...).
         delimiter: The field separator.
+        note: What the reader warns about how the file is read (``DetectedEncoding.note``).
     """
 
     encoding: str
     delimiter: str
+    note: str = ""
 
     @property
     def canonical(self) -> bool:
@@ -105,9 +123,9 @@ class TextLayout:
         return self.encoding in SCANNED_AS_IS and self.delimiter == CANONICAL_DELIMITER
 
 
-def detect_encoding(path: Path, uri: str) -> str:
-    """The encoding of a text file: its BOM's, else UTF-8 if every byte decodes, else Windows-1252
-    (its undefined bytes read as Latin-1: :data:`UNDEFINED_AS_LATIN1`).
+def detect_encoding(path: Path, uri: str) -> DetectedEncoding:
+    """The encoding of a text file: its BOM's, else UTF-8 if every byte decodes, else the
+    single-byte encoding that garbles no word of it (:func:`single_byte_encoding`).
 
     Args:
         path: The local file.
@@ -117,7 +135,8 @@ def detect_encoding(path: Path, uri: str) -> str:
         InputError: The file mixes two encodings, and no single one reads it right: it has no
             BOM, is not UTF-8, and holds UTF-8 sequences for accented letters or punctuation; or
             its BOM says UTF-8 and a byte is not. The line named is where the encoding the file
-            starts in (the first of the two found) breaks.
+            starts in (the first of the two found) breaks. Or it is in neither Windows-1252
+            nor Mac Roman (:func:`single_byte_encoding`).
     """
     with path.open("rb") as handle:
         head = handle.read(4)
@@ -126,13 +145,13 @@ def detect_encoding(path: Path, uri: str) -> str:
             if encoding == UTF8_BOM:
                 # Scanned as it is, by polars: a byte that is not UTF-8 would stop it mid-file.
                 _refuse_non_utf8_after_utf8_bom(path, uri)
-            return encoding
+            return DetectedEncoding(encoding)
     non_utf8 = _first_non_utf8_byte(path)
     if non_utf8 is None:
-        return UTF8
+        return DetectedEncoding(UTF8)
     utf8_letter = _first_match(path, _MOJIBAKE)
     if utf8_letter is None:
-        return LEGACY
+        return single_byte_encoding(path, uri)
     legacy_at, byte = non_utf8
     utf8_at, sequence = utf8_letter
     legacy, utf8 = _as_windows_1252(byte), _as_utf8(sequence)
@@ -161,9 +180,158 @@ def _refuse_non_utf8_after_utf8_bom(path: Path, uri: str) -> None:
 
 def _as_windows_1252(byte: int) -> str:
     """A byte that is not UTF-8, for a message: ``byte 0xE9 ("é" in Windows-1252)``."""
-    character = bytes([byte]).decode(LEGACY, errors=UNDEFINED_AS_LATIN1)
-    shown = f' ("{character}" in Windows-1252)' if character.isprintable() else ""
+    character = _character(byte, WINDOWS_1252)
+    shown = f' ("{character}" in Windows-1252)' if character is not None and character.isprintable() else ""
     return f"byte 0x{byte:02X}{shown}"
+
+
+def _character(byte: int, codec: str) -> str | None:
+    """What a byte is in a single-byte encoding; None when the encoding leaves it undefined
+    (0x81, 0x8D, 0x8F, 0x90, 0x9D in Windows-1252)."""
+    try:
+        return bytes([byte]).decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _byte_class(values: list[int]) -> bytes:
+    """A regular expression's class of the bytes ``values``."""
+    return b"[" + b"".join(re.escape(bytes([value])) for value in values) + b"]"
+
+
+def _misreading(codec: str) -> re.Pattern[bytes]:
+    """The bytes of a word a single-byte encoding garbles, each judged by the bytes beside it.
+
+    A byte over 0x7F is garbled when it is, in ``codec``: undefined (a control character, never
+    text); a capital letter after a small one (``ZoŽ``), or between a capital and a small one
+    (``MŸller``); or a sign between two letters (``Gar‡on``) that is no apostrophe, dash, middle
+    dot or invisible space (:data:`WORD_JOINERS`). Real names and words hold none of these, and
+    the wrong one of Windows-1252 and Mac Roman makes one of most accented letters: what is a
+    small accented letter in one is mostly a capital or a sign in the other.
+
+    The pattern matches the garbled byte itself; its two lookbehinds span it and the byte
+    before, so a search from a position still sees the byte before it.
+    """
+    characters = {value: _character(value, codec) for value in range(256)}
+    categories = {value: unicodedata.category(char) for value, char in characters.items() if char is not None}
+    small = [value for value, category in categories.items() if category == "Ll"]
+    capitals = [value for value, category in categories.items() if category in ("Lu", "Lt")]
+    letters = [value for value, category in categories.items() if category in ("Ll", "Lu", "Lt", "Lo")]
+    high_capitals = [value for value in capitals if value >= UTF8_CONTINUATION]
+    signs = [
+        value
+        for value in range(UTF8_CONTINUATION, 256)
+        if value in categories and value not in letters and characters[value] not in WORD_JOINERS
+    ]
+    undefined = [value for value, character in characters.items() if character is None]
+    small_class, capital_class, letter_class = _byte_class(small), _byte_class(capitals), _byte_class(letters)
+    high_capital_class, sign_class = _byte_class(high_capitals), _byte_class(signs)
+    contexts = [
+        b"(?<=" + small_class + high_capital_class + b")",
+        b"(?<=" + capital_class + high_capital_class + b")(?=" + small_class + b")",
+        b"(?<=" + letter_class + sign_class + b")(?=" + letter_class + b")",
+    ]
+    if undefined:
+        contexts.append(b"(?<=" + _byte_class(undefined) + b")")
+    # The candidate byte first: the search skips every other byte at C speed.
+    candidates = _byte_class(high_capitals + signs + undefined)
+    return re.compile(candidates + b"(?:" + b"|".join(contexts) + b")", re.DOTALL)
+
+
+MISREADINGS = {codec: _misreading(codec) for codec in ENCODING_NAMES}
+"""Each single-byte encoding → the bytes of a word it garbles (:func:`_misreading`)."""
+
+
+def first_misread(data: bytes, codec: str, start: int = 0) -> int | None:
+    """Where the first byte of ``data`` that garbles a word read in ``codec`` is, or None.
+
+    Args:
+        data: Bytes of a file.
+        codec: ``cp1252`` or ``mac_roman``.
+        start: Where to look from; the byte before it still counts as its neighbour.
+    """
+    match = MISREADINGS[codec].search(data, start)
+    return match.start() if match else None
+
+
+def single_byte_encoding(path: Path, uri: str) -> DetectedEncoding:
+    """The single-byte encoding of a file that is not UTF-8: Windows-1252, unless reading it so
+    garbles a word (:func:`_misreading`) and reading it as Mac Roman garbles none.
+
+    A Mac Roman file read as Windows-1252 would send ``ZoŽ MŸller`` for ``Zoé Müller`` and a
+    control character for each ``ç``; a Windows-1252 file read as Mac Roman, ``CafÈ``. So the
+    file is read in the one encoding that garbles none of its words, Windows-1252 when both
+    garble none (a file of ``€``, quotes and dashes alone), and refused when both garble one.
+
+    Args:
+        path: The local file, neither UTF-8 nor marked with a BOM.
+        uri: The file as the user knows it, for the note and the refusal.
+
+    Returns:
+        The encoding; read as Mac Roman, with a note naming the line and the byte that decided.
+
+    Raises:
+        InputError: Both encodings garble a word: the later of the two lines is named, with the
+            byte each garbles.
+    """
+    windows = _first_misread_in_file(path, WINDOWS_1252)
+    if windows is None:
+        return DetectedEncoding(WINDOWS_1252)
+    windows_at, windows_byte = windows
+    mac = _first_misread_in_file(path, MAC_ROMAN)
+    if mac is None:
+        note = (
+            f"read as Mac Roman (Excel for Mac's \"CSV (Macintosh)\"), not Windows-1252: "
+            f"{_misread(windows_byte, WINDOWS_1252)} on line {line_at(path, windows_at)}; "
+            "if names look wrong, save it again as UTF-8"
+        )
+        return DetectedEncoding(MAC_ROMAN, note)
+    mac_at, mac_byte = mac
+    line = line_at(path, max(windows_at, mac_at))
+    if mac_at == windows_at:
+        readings = f"{_reading(mac_byte, WINDOWS_1252)} and {_reading(mac_byte, MAC_ROMAN)}"
+        both = f"byte 0x{mac_byte:02X} on this line is {readings}"
+    else:
+        misreads = [(windows_at, _misread(windows_byte, WINDOWS_1252)), (mac_at, _misread(mac_byte, MAC_ROMAN))]
+        (_, later), (earlier_at, earlier) = sorted(misreads, reverse=True)
+        earlier_line = line_at(path, earlier_at)
+        where = "earlier on it" if earlier_line == line else f"on line {earlier_line}"
+        both = f"{later} on this line, {earlier} {where}"
+    raise InputError(
+        uri,
+        f"neither Windows-1252 nor Mac Roman reads it without garbling a word: {both}; save it again as UTF-8",
+        line=line,
+    )
+
+
+def _misread(byte: int, codec: str) -> str:
+    """A byte ``codec`` garbles a word with, for a message: ``byte 0x8E is "Ž" in Windows-1252
+    ("é" in Mac Roman)``."""
+    other = MAC_ROMAN if codec == WINDOWS_1252 else WINDOWS_1252
+    return f"byte 0x{byte:02X} is {_reading(byte, codec)} ({_reading(byte, other)})"
+
+
+def _reading(byte: int, codec: str) -> str:
+    """What a byte is in ``codec``, for a message: ``"é" in Mac Roman``, ``undefined in Windows-1252``."""
+    character = _character(byte, codec)
+    name = ENCODING_NAMES[codec]
+    return f'"{character}" in {name}' if character is not None else f"undefined in {name}"
+
+
+def _first_misread_in_file(path: Path, codec: str) -> tuple[int, int] | None:
+    """The offset and value of a file's first byte garbling a word read in ``codec``, streaming.
+
+    Each piece is searched with the two bytes before it: the last byte of the piece before is
+    judged again, now that the byte after it is seen, by the byte before it.
+    """
+    carried = b""
+    for offset, piece in text_pieces(path, CHUNK_BYTES):
+        window = carried + piece
+        position = first_misread(window, codec, max(len(carried) - 1, 0))
+        if position is not None:
+            return offset - len(carried) + position, window[position]
+        carried = window[-2:]
+    return None
 
 
 def _as_utf8(sequence: bytes) -> str:
@@ -198,12 +366,48 @@ def detect_layout(staged: StagedFile) -> TextLayout:
     """
     encoding = detect_encoding(staged.path, staged.uri)
     try:
-        with open_text(staged.path, encoding) as handle:
+        with open_text(staged.path, encoding.codec) as handle:
             head = handle.read(HEADER_SNIFF_CHARS)
     except UnicodeDecodeError:
-        raise undecodable(staged, encoding) from None
-    first_line = head.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
-    return TextLayout(encoding=encoding, delimiter=sniff_delimiter(first_line))
+        raise undecodable(staged, encoding.codec) from None
+    return TextLayout(encoding=encoding.codec, delimiter=sniff_delimiter(_first_line(head)), note=encoding.note)
+
+
+def _first_line(text: str) -> str:
+    """The first line of a text, whatever its line breaks."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
+
+
+def header_cells(head: bytes) -> list[str] | None:
+    """The cells of the first line of a text file, split at the delimiter that line uses
+    (:func:`sniff_delimiter`): what tells a table saved under a name that does not say so
+    (Excel's "Text (Tab delimited)" and "Unicode Text" as ``.txt``) from a README.
+
+    Args:
+        head: The file's first bytes; a character cut at their end is of no matter.
+
+    Returns:
+        The first line's cells as written; None when the bytes are no text (a NUL byte: a
+        binary file, or UTF-16 without a byte order mark).
+    """
+    text = _head_text(head)
+    if "\x00" in text:
+        return None
+    first_line = _first_line(text)
+    return next(csv.reader([first_line], delimiter=sniff_delimiter(first_line)), [])
+
+
+def _head_text(head: bytes) -> str:
+    """A file's first bytes decoded well enough to read a header's names: as its BOM says, else
+    UTF-8 if they are, else Windows-1252 (a header's names are read, not kept: an accented
+    letter wrong in it changes nothing)."""
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            return head.decode(encoding, errors="replace")
+    try:
+        return codecs.getincrementaldecoder(UTF8)().decode(head, final=False)
+    except UnicodeDecodeError:
+        return head.decode(WINDOWS_1252, errors="replace")
 
 
 def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, TextLayout]:
@@ -251,27 +455,15 @@ def normalise_text(staged: StagedFile, staging_dir: Path) -> tuple[StagedFile, T
 
 
 def open_text(path: Path, encoding: str) -> TextIO:
-    """A text file opened for the csv module (newlines kept as written), decoded as its
-    encoding is read (:data:`DECODING_ERRORS`), streaming.
+    """A text file opened for the csv module (newlines kept as written), decoded strictly,
+    streaming.
 
     Args:
         path: The local file.
         encoding: Its encoding, as :func:`detect_encoding` found it.
     """
-    return path.open(encoding=encoding, errors=DECODING_ERRORS.get(encoding, "strict"), newline="")
+    return path.open(encoding=encoding, newline="")
 
-
-def _latin1_for_undefined(error: UnicodeError) -> tuple[str, int]:
-    """The error handler :data:`UNDEFINED_AS_LATIN1`: the undefined bytes as Latin-1 characters.
-
-    Called by the codec only at such a byte, so a file without one pays nothing.
-    """
-    if not isinstance(error, UnicodeDecodeError):
-        raise error
-    return error.object[error.start : error.end].decode("latin-1"), error.end
-
-
-codecs.register_error(UNDEFINED_AS_LATIN1, _latin1_for_undefined)
 
 MARK_UNDECODABLE = "onramp-mark-undecodable"
 """The decoding error handler that writes each byte its codec cannot decode as the lone surrogate
@@ -294,7 +486,7 @@ codecs.register_error(MARK_UNDECODABLE, _mark_undecodable)
 
 def undecodable(staged: StagedFile, encoding: str) -> InputError:
     """The refusal of a file with bytes its encoding cannot decode (``encoding`` comes from its
-    BOM: UTF-16 or UTF-32; a file found to be UTF-8 or Windows-1252 always decodes).
+    BOM: UTF-16 or UTF-32; a file found to be UTF-8, Windows-1252 or Mac Roman always decodes).
 
     Only called once the decoding failed: the file is decoded again, marking the bad bytes
     (:data:`MARK_UNDECODABLE`), to find the physical line of the first (line breaks inside a

@@ -2,7 +2,9 @@
 
 Excel saves "Text (Tab delimited)" as ``.txt``; an opt-out list so saved (or compressed, or
 kept as a backup) was skipped with a warning, and its people planned from the other files as
-if they had never opted out. Given as a source of its own, such a file is refused too.
+if they had never opted out. A ``.txt`` whose first line is a header naming the email column is
+now read; one that is not (a bare list of addresses), and a compressed or backed-up list, are
+refused, saying why they are not read. Given as a source of its own, such a file is refused too.
 """
 
 from __future__ import annotations
@@ -20,38 +22,52 @@ from tests.tasks.extract.test_tables import planned, write_csv
 
 CONTACTS = (["Email", "First Name", "Subscribed"], [["tx1@example.com", "Tx", "yes"], ["tx2@example.com", "Ty", "yes"]])
 TAB_DELIMITED_OPT_OUTS = b"Email\tReason\r\ntx1@example.com\tasked\r\n"
+BARE_ADDRESSES = b"tx1@example.com\r\n"
+"""An opt-out list of addresses alone: no header line says it is a table."""
 
-FIX = (
-    "only CSV and TSV files and workbooks are read, so its people would not be opted out: rename it to .csv if it is "
-    "delimited text (any delimiter; decompress a .gz first), else save it as CSV; or take it out of the source if it "
-    "lists no opt-outs"
-)
+NOT_A_TABLE = "not a CSV or TSV file or workbook, nor a table: its first line names no email column"
+NOT_READ = "not a CSV or TSV file or workbook"
 
 
-def test_a_folder_with_a_tab_delimited_txt_opt_out_list_is_refused(tmp_path, prefect_api_url):
+def fix(reason: str) -> str:
+    return (
+        f"it is not read ({reason}), so its people would not be opted out: rename it to .csv if it is delimited text "
+        "(any delimiter; decompress a .gz first), else save it as CSV; or take it out of the source if it lists no "
+        "opt-outs"
+    )
+
+
+def test_a_folder_with_a_txt_opt_out_list_of_bare_addresses_is_refused(tmp_path, prefect_api_url):
     folder = tmp_path / "export"
     folder.mkdir()
     write_csv(folder / "contacts.csv", *CONTACTS)
-    (folder / "unsubscribes.txt").write_bytes(TAB_DELIMITED_OPT_OUTS)
+    (folder / "unsubscribes.txt").write_bytes(BARE_ADDRESSES)
 
     result = run(["plan", str(folder), "--out", str(tmp_path / "out")], env={"PREFECT_API_URL": prefect_api_url})
 
-    assert_one_line_error(result, 2, f"{folder}/unsubscribes.txt: its name says unsubscribed, but {FIX}")
+    assert_one_line_error(result, 2, f"{folder}/unsubscribes.txt: its name says unsubscribed, but {fix(NOT_A_TABLE)}")
     assert not (tmp_path / "out" / "report.json").exists()
 
 
 @pytest.mark.parametrize(
-    ("name", "content", "said"),
+    ("name", "content", "said", "reason"),
     [
-        ("unsubscribes.csv.gz", gzip.compress(TAB_DELIMITED_OPT_OUTS, mtime=0), "unsubscribed"),
-        ("unsubscribes.CSV.bak", TAB_DELIMITED_OPT_OUTS, "unsubscribed"),
-        ("Hard Bounces.numbers", b"not text", "bounced"),
-        # Mailchimp's name for its cleaned (bounced) members, saved as text.
-        ("cleaned_members_export_ab12.txt", TAB_DELIMITED_OPT_OUTS, "cleaned"),
+        ("unsubscribes.csv.gz", gzip.compress(TAB_DELIMITED_OPT_OUTS, mtime=0), "unsubscribed", NOT_READ),
+        ("unsubscribes.CSV.bak", TAB_DELIMITED_OPT_OUTS, "unsubscribed", NOT_READ),
+        ("Hard Bounces.numbers", b"not text", "bounced", NOT_READ),
+        ("unsubscribes.txt", BARE_ADDRESSES, "unsubscribed", NOT_A_TABLE),
+        # Mailchimp's name for its cleaned (bounced) members, saved as text: read by its header
+        # alone (the generic profile), it would lose the status its name says.
+        (
+            "cleaned_members_export_ab12.txt",
+            TAB_DELIMITED_OPT_OUTS,
+            "cleaned",
+            "not a CSV or TSV file or workbook, nor a table: the generic profile its header matches reads no status from its name",
+        ),
     ],
-    ids=["gz", "bak", "numbers", "mailchimp txt"],
+    ids=["gz", "bak", "numbers", "bare txt", "mailchimp txt"],
 )
-def test_a_zip_member_named_as_an_opt_out_list_that_is_not_read_is_refused(tmp_path, name, content, said):
+def test_a_zip_member_named_as_an_opt_out_list_that_is_not_read_is_refused(tmp_path, name, content, said, reason):
     export = tmp_path / "export.zip"
     with zipfile.ZipFile(export, "w") as archive:
         archive.writestr("contacts.csv", "Email,Subscribed\r\ntx1@example.com,yes\r\n")
@@ -60,7 +76,7 @@ def test_a_zip_member_named_as_an_opt_out_list_that_is_not_read_is_refused(tmp_p
     with pytest.raises(InputError) as refused:
         read_source(str(export), tmp_path / "staging")
 
-    assert str(refused.value) == f"{export}!lists/{name}: its name says {said}, but {FIX}"
+    assert str(refused.value) == f"{export}!lists/{name}: its name says {said}, but {fix(reason)}"
 
 
 def test_other_files_not_read_are_listed_and_the_run_goes_on(tmp_path):
@@ -108,9 +124,12 @@ def test_the_list_renamed_as_the_refusal_says_opts_its_people_out(tmp_path):
 
 def test_the_same_list_given_as_a_source_of_its_own_is_refused_too(tmp_path):
     source = tmp_path / "unsubscribes.txt"
-    source.write_bytes(TAB_DELIMITED_OPT_OUTS)
+    source.write_bytes(BARE_ADDRESSES)
 
     with pytest.raises(InputError) as refused:
         read_source(str(source), tmp_path / "staging")
 
-    assert str(refused.value) == f"{source}: not a zip archive, a folder or a CSV or TSV file or workbook"
+    assert str(refused.value) == (
+        f"{source}: not a zip archive, a folder or a CSV or TSV file or workbook, nor a table: its first line names no "
+        "email column"
+    )

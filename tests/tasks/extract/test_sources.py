@@ -12,9 +12,10 @@ import pytest
 from benchmarks.generate_mailchimp import write_export
 from tasks.errors import InputError
 from tasks.extract.sources import ZIP_BOMB_MIN_BYTES, SkippedFile, stage_files, stage_source
-from tasks.extract.tables import EXPORT_FILES
+from tasks.extract.tables import ReadOptions, export_files
 
 CSV_TEXT = b"Email Address,First Name\r\njane@example.com,Jane\r\n"
+EXPORT_FILES = export_files(ReadOptions())
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -280,7 +281,7 @@ def test_the_files_of_a_zip_or_folder_that_are_not_read_are_listed_junk_left_out
         # macOS forks and Excel's lock files are never an export; anything else is named.
         assert staged.skipped == [
             SkippedFile(f"{prefix}.DS_Store", "not a CSV or TSV file or workbook"),
-            SkippedFile(f"{prefix}README.txt", "not a CSV or TSV file or workbook"),
+            SkippedFile(f"{prefix}README.txt", "not a CSV or TSV file or workbook, nor a table: its first line names no email column"),
             SkippedFile(f"{prefix}logo.png", "not a CSV or TSV file or workbook"),
         ]
 

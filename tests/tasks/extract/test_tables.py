@@ -543,4 +543,4 @@ def test_a_tsv_in_a_folder_is_read_and_what_is_not_read_is_carried_to_the_plan(t
 
     assert (read.raw.uri, read.layout.delimiter) == (f"{folder}/contacts.tsv", "\t")
     assert read.raw.frame.collect().get_column("First Name").to_list() == ["Ann, Jr"]
-    assert read.raw.skipped_files == (SkippedFile(f"{folder}/README.txt", "not a CSV or TSV file or workbook"),)
+    assert read.raw.skipped_files == (SkippedFile(f"{folder}/README.txt", "not a CSV or TSV file or workbook, nor a table: its first line names no email column"),)

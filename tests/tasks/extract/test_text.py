@@ -115,18 +115,29 @@ def test_bytes_that_break_the_utf16_a_bom_names_are_refused_on_their_line(tmp_pa
     )
 
 
-def test_latin1_bytes_undefined_in_windows_1252_still_read(tmp_path):
+def test_a_byte_undefined_in_windows_1252_beside_a_word_mac_roman_garbles_is_refused(tmp_path):
+    # Read as Windows-1252, 0x81 would reach HubSpot as a control character; read as Mac Roman,
+    # Søren would become S¯ren: neither is guessed.
     source = tmp_path / "latin1.csv"
     source.write_bytes(b"Email;First Name\na@x.com;S\xf8ren\x81\n")
-    assert first_names(source, tmp_path) == ["Søren\x81"]
+    error = refusal(source, tmp_path)
+    assert (error.line, error.problem) == (
+        2,
+        'neither Windows-1252 nor Mac Roman reads it without garbling a word: byte 0x81 is undefined in Windows-1252 '
+        '("Å" in Mac Roman) on this line, byte 0xF8 is "¯" in Mac Roman ("ø" in Windows-1252) earlier on it; '
+        "save it again as UTF-8",
+    )
 
 
-def test_one_byte_undefined_in_windows_1252_costs_no_other_character(tmp_path):
-    # As browsers read it: the defined bytes as Windows-1252 (€ ’ —), the undefined one (0x81)
-    # as its Latin-1 code point; read as Latin-1, every € ’ — would become a control character.
+def test_one_byte_undefined_in_windows_1252_that_mac_roman_garbles_too_is_refused_on_its_line(tmp_path):
     source = tmp_path / "cp1252.csv"
     source.write_bytes(b"Email,First Name\na@x.com,\x80100 \x97 O\x92Brien\nb@x.com,typo\x81\n")
-    assert first_names(source, tmp_path) == ["€100 — O’Brien", "typo\x81"]
+    error = refusal(source, tmp_path)
+    assert (error.line, error.problem) == (
+        3,
+        'neither Windows-1252 nor Mac Roman reads it without garbling a word: byte 0x81 on this line is undefined in '
+        'Windows-1252 and "Å" in Mac Roman; save it again as UTF-8',
+    )
 
 
 @pytest.mark.parametrize(
