@@ -28,6 +28,9 @@ class MailchimpSettings:
         response_delay: Seconds each request takes (a remote API's latency), so
             tests see requests overlap and hold connections open.
         failing_offsets: Member-page offsets answered 503 every time: a read that cannot finish.
+        cut_short_offsets: Member-page offset → how many times its answer is a 200 whose JSON
+            body is cut in half (a connection dropped mid-answer, a proxy's page), before it is
+            served whole.
         removals: Members permanently deleted mid-read, as an admin might: each
             ``(offset, index, count)`` deletes ``count`` members from position ``index`` just
             after the member page at ``offset`` is served, once; they apply in turn, each at
@@ -51,5 +54,6 @@ class MailchimpSettings:
     bare_403_beyond_limit: bool = False
     response_delay: float = 0.0
     failing_offsets: frozenset[int] = frozenset()
+    cut_short_offsets: dict[int, int] = field(default_factory=dict)
     removals: list[tuple[int, int, int]] = field(default_factory=list)
     extra_merge_fields: tuple[dict, ...] = ()

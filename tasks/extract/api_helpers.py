@@ -96,6 +96,15 @@ class RequestAbandoned(Exception):
     (another page failed, or the reader stopped): nobody reads this error."""
 
 
+def _json_object(response: httpx.Response) -> dict | None:
+    """A response's body as the JSON object every endpoint read answers, else None."""
+    try:
+        document = response.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+        return None
+    return document if isinstance(document, dict) else None
+
+
 def _transport_problem(error: httpx.TransportError) -> str:
     """What went wrong with a request that got no usable answer, for the error after the retries.
 
@@ -290,7 +299,14 @@ class ApiClient:
                 self._wait(attempt, None, abandoned)
                 continue
             if response.status_code < 300:
-                return response.json()
+                document = _json_object(response)
+                if document is not None:
+                    return document
+                # A body cut short (a connection dropped mid-answer) or a proxy's HTML page under
+                # a 200: the provider's answer did not arrive, which another try may cure.
+                problem = f"HTTP {response.status_code} with a body that is not a JSON object"
+                self._wait(attempt, None, abandoned)
+                continue
             if response.status_code == 429 and (final := self.final_429(response)):
                 raise InputError(self.source, final)
             if response.status_code not in _RETRIED_STATUSES and not self.throttled(response):

@@ -404,6 +404,22 @@ def test_a_mailchimp_page_that_keeps_failing_ends_the_read_in_one_line(big_chimp
     assert _offset_threads() == []
 
 
+def test_a_mailchimp_page_whose_json_is_cut_short_is_asked_again(big_chimp, tmp_path):
+    # The second page's first two answers are 200s holding half their JSON.
+    big_chimp.settings.cut_short_offsets = {999: 2}
+    whole = _read_members(big_chimp, tmp_path, retry=FAST_RETRY)
+    frame = pl.read_csv(whole, infer_schema=False)
+    assert frame.height == frame["Email Address"].n_unique() == 5500
+    assert big_chimp.settings.cut_short_offsets == {999: 0}
+
+
+def test_a_mailchimp_page_never_answered_whole_ends_the_read_in_one_line(big_chimp, tmp_path):
+    big_chimp.settings.cut_short_offsets = {0: 10}
+    with pytest.raises(InputError) as failed:
+        _read_members(big_chimp, tmp_path, retry=RetryPolicy(attempts=3, first_delay=0.01, max_delay=0.02))
+    assert str(failed.value) == f"mailchimp://{LIST}: Mailchimp still failing after 3 attempts: HTTP 200 with a body that is not a JSON object"
+
+
 def test_since_last_changed_filters_every_concurrent_page(big_chimp, tmp_path):
     members = big_chimp.emulator.audience.members
     saved = [member["last_changed"] for member in members]
