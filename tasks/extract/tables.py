@@ -36,7 +36,7 @@ from schemas.lineage import SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
-from tasks.extract.api_helpers import run_logger, with_statuses
+from tasks.extract.api_helpers import run_logger, source_parts, with_statuses
 from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import SPREADSHEET_SUFFIXES, is_spreadsheet, split_sheet, stage_sheets
 # The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
@@ -388,7 +388,10 @@ def read_api(source: str, scheme: str, staging_dir: Path, options: ReadOptions) 
     else:
         contacts = constant_contact_api.read_uri(source, staging_dir, os.environ, profile, options.credentials)
         raw, profile = constant_contact_api.read_as_export(contacts, profile, options.consent_overrides)
-    return ReadFile(raw, profile, None)
+    # One audience however named (``?since=``, a trailing slash): read twice, its rows would be
+    # counted twice, and the second read overwrites the staged file the first one scans.
+    name, _ = source_parts(source, f"{scheme}://<name>")
+    return ReadFile(raw, profile, None, identity=f"{scheme}://{name}")
 
 
 def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet: str | None = None) -> list[ReadFile]:

@@ -28,7 +28,7 @@ from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp_api
 from tasks.extract.api_helpers import ApiClient, ConcurrencyLimit, RequestAbandoned, offset_pages
 from tasks.extract.api_settings import MAILCHIMP_MAX_CONNECTIONS, RetryPolicy
-from tasks.extract.tables import PER_ROW_STATUS, ReadOptions, read_source
+from tasks.extract.tables import PER_ROW_STATUS, ReadOptions, read_source, refuse_files_read_twice
 from tasks.transform.catalog import reading_profile
 from tests.plain_plan import plan
 
@@ -243,6 +243,22 @@ def test_mailchimp_host_comes_from_the_keys_data_centre():
     assert mailchimp_api.base_url_for("0123abcd-us6", "mailchimp://x") == "https://us6.api.mailchimp.com/3.0"
     with pytest.raises(InputError, match="data-centre suffix"):
         mailchimp_api.base_url_for("0123abcd", "mailchimp://x")
+
+
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [(f"mailchimp://{LIST}", f"mailchimp://{LIST}?since=2017-01-01"), (f"mailchimp://{LIST}", f"mailchimp://{LIST}/"),
+     ("constantcontact://contacts", "constantcontact://contacts")],
+)  # fmt: skip
+def test_one_audience_named_twice_is_refused_as_read_twice(chimp_env, cc_env, tmp_path, first, again):
+    # Its rows would count twice, and the second read overwrote the CSV the first one scans.
+    files = [read for source in (first, again) for read in read_source(source, tmp_path / "staging")]
+
+    with pytest.raises(InputError) as error:
+        refuse_files_read_twice(files)
+
+    also = f" (as {first} too)" if first != again else ""
+    assert str(error.value) == f"{again}: given twice{also}: its rows would be counted twice; give each file once"
 
 
 def test_an_unknown_list_and_a_bad_since_are_input_errors(chimp_env, tmp_path):
