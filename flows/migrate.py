@@ -68,24 +68,34 @@ def check_parameters(params: PlanParameters) -> None:
 
 
 def check_output_apart(sources: list[str], output: str) -> None:
-    """Refuse a local output folder that is a source folder or inside one: the plan's own files
-    (import files, ``lineage.csv``, ``rejects.csv``) would be read as contacts by the next run.
+    """Refuse an output folder that is a source folder or inside one, local or on a bucket
+    (``--out s3://clients`` beside the source ``s3://clients/crm/``, each account's output being
+    ``s3://clients/<account>``): the plan's own files (import files, ``lineage.csv``,
+    ``rejects.csv``) would be read as contacts by the next run.
 
     Raises:
         InputError: One line naming the output and the source folder it is in.
     """
-    if "://" in output:
-        return
-    out = Path(output).expanduser().resolve()
     for source in sources:
-        if "://" in source or CHAIN_SEPARATOR in source:
+        if api_scheme(source) or CHAIN_SEPARATOR in source or not _is_within(output, source):
             continue
-        folder = Path(source).expanduser().resolve()
-        if folder.is_dir() and (out == folder or folder in out.parents):
-            raise InputError(
-                output, f"the output folder is inside the source folder {source}: the next run would read the plan's own "
-                "files as contacts; give the output a folder of its own"
-            )
+        raise InputError(
+            output, f"the output folder is inside the source folder {source}: the next run would read the plan's own "
+            "files as contacts; give the output a folder of its own"
+        )
+
+
+def _is_within(output: str, source: str) -> bool:
+    """Whether ``output`` is the folder ``source`` names or inside it. A bucket's folders are
+    prefixes, compared without a request; a local source must be a folder."""
+    out_protocol, out_path = fsspec.core.split_protocol(output)
+    source_protocol, source_path = fsspec.core.split_protocol(source)
+    if out_protocol or source_protocol:
+        out_path, source_path = out_path.rstrip("/"), source_path.rstrip("/")
+        return out_protocol == source_protocol and (out_path == source_path or out_path.startswith(source_path + "/"))
+    out = Path(output).expanduser().resolve()
+    folder = Path(source).expanduser().resolve()
+    return folder.is_dir() and (out == folder or folder in out.parents)
 
 
 def check_sources_reachable(sources: list[str]) -> None:
