@@ -69,6 +69,7 @@ from tasks.load.log import get_logger
 from tasks.load.portals import check_one_portal_each, on_a_daemon_thread
 from tasks.load.resume import unfinished_imports
 from tasks.load.run import LoadStopped
+from tasks.output import storage_problem
 from tasks.privacy import mask_emails_in
 from tasks.report import REPORT_FILE, not_associated, read_back_mismatches
 from tasks.stopping import Stopping, check_not_stopping, stopped_when_interrupted
@@ -103,11 +104,18 @@ def _account_file(output: str, name: str) -> str:
 
 
 def _read_account_json(output: str, name: str) -> dict | None:
-    """A JSON file of the account's output folder, else None (never written, or cut short)."""
+    """A JSON file of the account's output folder, else None: never written, cut short, or its
+    storage not answering now (a warning says so). An account's result must not be lost to a
+    record it cannot read: a stopped load's own message says what stopped and what is kept, and
+    an account not known to be finished is run again, its load resuming from what is recorded."""
+    path = _account_file(output, name)
     try:
-        with fsspec.open(_account_file(output, name), "r", encoding="utf-8") as handle:
+        with fsspec.open(path, "r", encoding="utf-8") as handle:
             return json.load(handle)
     except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    except Exception as error:  # noqa: BLE001 - whatever the storage's client raises
+        get_logger().warning("cannot read %s: %s", path, storage_problem(error, path.split("://", 1)[-1]))
         return None
 
 
@@ -621,6 +629,18 @@ def check_deployment(name: str, work_queues: set[str] | frozenset[str] = frozens
         )
 
 
+def write_rollup(rollup: dict, output: str) -> None:
+    """Write ``rollup.json`` into the run's output; a storage that does not take it now is
+    warned about, not raised: the accounts' results are still the command's summary, and each
+    account's own folder keeps its report."""
+    path = f"{output.rstrip('/')}/{ROLLUP_FILE}"
+    try:
+        with fsspec.open(path, "w", encoding="utf-8", auto_mkdir=True) as handle:
+            json.dump(rollup, handle, indent=2)
+    except Exception as error:  # noqa: BLE001 - whatever the storage's client raises
+        get_logger().warning("cannot write %s: %s", path, storage_problem(error, path.split("://", 1)[-1]))
+
+
 @flow(name="onramp-migrate-accounts", validate_parameters=True)
 def migrate_accounts(params: AccountsParameters) -> dict:
     """Migrate every account of a manifest, at most ``max_concurrent_accounts`` at once, once
@@ -672,8 +692,7 @@ def migrate_accounts(params: AccountsParameters) -> dict:
             if child_runs:
                 child_runs.stop_waiting.set()
     rollup = roll_up([results[a.name] for a in manifest.accounts])
-    with fsspec.open(f"{params.output.rstrip('/')}/{ROLLUP_FILE}", "w", encoding="utf-8", auto_mkdir=True) as handle:
-        json.dump(rollup, handle, indent=2)
+    write_rollup(rollup, params.output)
     create_table_artifact(
         [{"account": r["name"], "status": r["status"], "error": r["error"] or ""} for r in rollup["accounts"]],
         key="onramp-accounts",

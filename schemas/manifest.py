@@ -46,6 +46,7 @@ from schemas.params import (
     VALUE_ERROR_PREFIX,
     EnvironmentVariableName,
     Location,
+    PortalId,
     SourceCredentials,
     secret_block_name,
 )
@@ -84,9 +85,8 @@ class PortalSpec(BaseModel):
         description="With account_deployment: the work queue of the deployment's pool whose worker loads this "
         "portal's account, so that one machine spends the portal's rate budget.",
     )
-    portal_id: int | None = Field(
+    portal_id: PortalId | None = Field(
         default=None,
-        ge=1,
         description="The HubSpot portal id (Hub ID) the token must be for: the account's load stops before it sends "
         "anything when the token is another portal's.",
     )

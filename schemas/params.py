@@ -144,6 +144,18 @@ PortalUrl = Annotated[str, BeforeValidator(_blank_is_the_default_portal)]
 """HubSpot's API base URL; blank means the default (``https://api.hubapi.com``)."""
 
 
+def _no_boolean_portal_id(value: object) -> object:
+    # Pydantic reads true as 1: a manifest's `portal_id: true` (a flag for "check it") became
+    # portal 1, which the run's refusal then named though no one wrote it.
+    if isinstance(value, bool):
+        raise PydanticCustomError("portal_id", "a HubSpot portal id is a number (its Hub ID), not {value}", {"value": str(value).lower()})
+    return value
+
+
+PortalId = Annotated[int, Field(ge=1), BeforeValidator(_no_boolean_portal_id)]
+"""A HubSpot portal id (Hub ID)."""
+
+
 class SourceCredentials(BaseModel):
     """Where the provider API sources (``mailchimp://``, ``constantcontact://``) find their
     credentials: names of environment variables and Prefect Secret blocks, never a value.
@@ -237,9 +249,8 @@ class MigrationParameters(PlanParameters):
         "(the environment variable is ignored). Empty: the environment variable (then, for HUBSPOT_ACCESS_TOKEN, "
         "the block hubspot-access-token).",
     )
-    portal_id: int | None = Field(
+    portal_id: PortalId | None = Field(
         default=None,
-        ge=1,
         description="The HubSpot portal id (Hub ID) the token must be for: the run stops before sending or reading "
         "anything when the token is another portal's, or when HubSpot will not say which (the app lacks the oauth "
         "scope). Empty: not checked.",

@@ -30,12 +30,14 @@ from flows.accounts import (
     for_workers,
     manifest_entry,
     migrate_accounts,
+    published_report,
     roll_up,
     run_on_a_worker,
     settled,
     task_runner_for,
     source_files,
     why_run_again,
+    write_rollup,
 )
 from schemas.manifest import AccountSpec, AccountsParameters
 from schemas.params import MigrationParameters
@@ -522,3 +524,22 @@ def test_rows_failed_and_read_back_mismatches_are_in_the_ledger_and_the_totals()
     assert (totals["rows_failed"], totals["rows_with_value_errors"], totals["not_associated"]) == (6, 66, 4)
     assert totals["read_back"] == {"not-marketing": 66, "opted-out-made-marketing": 2}
     assert rollup["failed"] == []
+
+
+def test_an_account_record_the_storage_will_not_give_is_read_as_none_and_named_in_a_warning(tmp_path, caplog):
+    # A folder path through a file fails as an unreachable bucket does: neither missing nor cut short.
+    blocker = tmp_path / "output"
+    blocker.write_text("not a folder", encoding="utf-8")
+
+    assert published_report(str(blocker / "acme")) is None
+    assert f"cannot read {blocker}/acme/report.json" in caplog.text
+
+
+def test_a_rollup_the_storage_will_not_take_is_a_warning_not_a_crash(tmp_path, caplog):
+    blocker = tmp_path / "output"
+    blocker.write_text("not a folder", encoding="utf-8")
+
+    write_rollup({"accounts": []}, str(blocker / "run-1"))
+
+    assert f"cannot write {blocker}/run-1/rollup.json" in caplog.text
+    assert blocker.read_text(encoding="utf-8") == "not a folder"

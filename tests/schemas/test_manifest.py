@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError
 
 from schemas.manifest import (
     DEFAULT_TOKEN_ENV,
@@ -8,6 +9,7 @@ from schemas.manifest import (
     manifest_line,
     relative_to_manifest,
 )
+from schemas.params import MigrationParameters
 from tasks.errors import InputError
 
 GOOD = """\
@@ -132,6 +134,19 @@ def test_a_portal_names_the_portal_id_its_token_must_be_for(tmp_path):
     acme, globex, initech = load_manifest(write(tmp_path, text)).accounts
     assert [a.portal.portal_id for a in (acme, globex, initech)] == [111, 333, 222]
     assert load_manifest(write(tmp_path, GOOD)).accounts[0].portal.portal_id is None
+
+
+@pytest.mark.parametrize("flag", ["true", "false"])
+def test_a_portal_id_given_as_true_or_false_is_refused_not_read_as_portal_1(tmp_path, flag):
+    text = QUEUED.replace("ACME_TOKEN, work_queue: portal-a}", f"ACME_TOKEN, portal_id: {flag}}}")
+
+    with pytest.raises(InputError, match=rf":4: accounts\.0\.portal\.portal_id: a HubSpot portal id is a number \(its Hub ID\), not {flag}$"):
+        load_manifest(write(tmp_path, text))
+
+
+def test_a_run_given_true_as_its_portal_id_is_refused():
+    with pytest.raises(ValidationError, match="a HubSpot portal id is a number"):
+        MigrationParameters(sources=["export.zip"], output="out", portal_id=True)
 
 
 def two_accounts(brand_b_portal: str, brand_a_portal: str) -> str:
