@@ -460,7 +460,7 @@ def test_the_files_a_source_holds_that_are_not_read_are_in_the_report_once(tmp_p
     assert report["skipped_files"] == [{"uri": f"{folder}/README.txt", "reason": "not a CSV or TSV file or workbook, nor a table: its first line names no email column"}]
     assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["skipped_files"] == report["skipped_files"]
     assert source_warnings(report) == [
-        f"warning: 1 file(s) in the sources are not read (only CSV and TSV files and workbooks are): {folder}/README.txt; "
+        f"warning: 1 file(s) in the sources are not read (only CSV and TSV files, workbooks and .txt tables whose first line names the email column are): {folder}/README.txt; "
         "rename one that holds contacts to .csv to read it"
     ]
 
