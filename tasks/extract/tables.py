@@ -84,6 +84,7 @@ from tasks.transform.catalog import (
     detect_profile,
     formats_date_order,
     name_opt_out,
+    name_word,
     orders_to_read,
     parse_time,
     parsed_time_column,
@@ -328,10 +329,23 @@ def _may_hold_a_list(uri: str) -> bool:
     return not _EDITOR_LEFTOVER.search(name) and PurePosixPath(name.lower()).suffix in LIST_LIKE_SUFFIXES
 
 
+LIKELY_OPT_OUT_LIST_WORDS = (
+    "unsubscribers", "unsub", "dnc", "abuse",
+    "desabonnes", "désabonnés", "désinscrits", "desinscritos", "bajas", "abgemeldet", "abmeldungen", "afmeldingen",
+    "disiscritti",
+)  # fmt: skip
+"""Words of a file's name that may name an opt-out list though no profile reads its rows so
+(``DNC list.txt``, ``abuse_reports.txt``, Mailchimp's file of abuse reports; a French, Spanish,
+German, Dutch or Italian list of unsubscribes): a read file so named is no opt-out list by its
+name alone (``unsub_survey_responses.csv``; "DNC" is as often a do-not-call list of phones), but
+one left unread is refused for a person to say (:func:`refuse_skipped_opt_out_lists`)."""
+
+
 def skipped_file_opt_out(uri: str) -> str | None:
     """The opt-out a file's name says to any bundled profile (``catalog.name_opt_out``: its file
-    name words, or a Mailchimp export's status prefix), whatever the file's kind; None when no
-    profile reads an opt-out in it.
+    name words, or a Mailchimp export's status prefix), whatever the file's kind, else a word of
+    it that may name an opt-out list (:data:`LIKELY_OPT_OUT_LIST_WORDS`, quoted); None when
+    neither.
 
     Args:
         uri: The file, as its source names it (only its own name counts).
@@ -339,7 +353,11 @@ def skipped_file_opt_out(uri: str) -> str | None:
     mailchimp_status = mailchimp.status_from_filename(uri)
     name_statuses = {MAILCHIMP_PROFILE: mailchimp_status} if mailchimp_status else {}
     said = (name_opt_out(profile, uri, name_statuses) for profile in all_profiles())
-    return next((status for status in said if status is not None), None)
+    status = next((status for status in said if status is not None), None)
+    if status is not None:
+        return status
+    word = name_word(uri, LIKELY_OPT_OUT_LIST_WORDS)
+    return None if word is None else repr(word)
 
 
 def refuse_files_read_twice(files: Sequence[ReadFile]) -> None:

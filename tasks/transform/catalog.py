@@ -733,6 +733,14 @@ def _name_words(file_name: str, sheet: str | None) -> tuple[list[str], list[str]
     return _NAME_WORD.findall(_FILE_NAME_START.split(file_name)[-1].lower()), _NAME_WORD.findall((sheet or "").lower())
 
 
+def name_word(file_name: str, words: Sequence[str]) -> str | None:
+    """The first of ``words`` (each one or more words: ``do not contact``) a file's own name holds
+    as whole words, with no negation beside it (as :meth:`ReadingProfile.name_status` reads a
+    name), else None."""
+    name, _ = _name_words(file_name, None)
+    return next((word for word in words if _name_says(name, _NAME_WORD.findall(word.lower()))), None)
+
+
 def _name_says(name: Sequence[str], phrase: Sequence[str]) -> bool:
     """Whether a name's words hold a status word's words, with no negation right before or after."""
     return any(not negations for negations in _phrase_negations(name, phrase))

@@ -79,6 +79,36 @@ def test_a_zip_member_named_as_an_opt_out_list_that_is_not_read_is_refused(tmp_p
     assert str(refused.value) == f"{export}!lists/{name}: its name says {said}, but {fix(reason)}"
 
 
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("DNC list.txt", "'dnc'"), ("unsubscribers.txt", "'unsubscribers'"), ("abuse_reports.txt", "'abuse'"),
+     ("Abgemeldet.txt", "'abgemeldet'"), ("désabonnés.txt", "'désabonnés'"), ("do_not_contact.txt", "unsubscribed")],
+)  # fmt: skip
+def test_a_list_not_read_whose_name_may_name_opt_outs_is_refused_too(tmp_path, name, said):
+    # No profile reads these names as opt-outs (a read "unsub_survey.csv" is no list of them),
+    # but a person must say what a list left unread holds.
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "contacts.csv", *CONTACTS)
+    (folder / name).write_bytes(BARE_ADDRESSES)
+
+    with pytest.raises(InputError) as refused:
+        read_source(str(folder), tmp_path / "staging")
+
+    assert str(refused.value) == f"{folder}/{name}: its name says {said}, but {fix(NOT_A_TABLE)}"
+
+
+def test_a_file_named_do_not_contact_opts_its_people_out(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "contacts.csv", *CONTACTS)
+    (folder / "Do Not Contact.csv").write_bytes(TAB_DELIMITED_OPT_OUTS)
+
+    plan([str(folder)], tmp_path / "out")
+
+    assert set(planned(tmp_path / "out")["opt-out-unsubscribed.csv"]) == {"tx1@example.com"}
+
+
 def test_other_files_not_read_are_listed_and_the_run_goes_on(tmp_path):
     folder = tmp_path / "export"
     folder.mkdir()
