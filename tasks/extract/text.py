@@ -238,8 +238,26 @@ def _misreading(codec: str) -> re.Pattern[bytes]:
     return re.compile(candidates + b"(?:" + b"|".join(contexts) + b")", re.DOTALL)
 
 
-MISREADINGS = {codec: _misreading(codec) for codec in ENCODING_NAMES}
-"""Each single-byte encoding → the bytes of a word it garbles (:func:`_misreading`)."""
+_WINDOWS_1252_SMALL = rb"[a-z\xdf-\xf6\xf8-\xff]"
+_WINDOWS_1252_CAPITAL = rb"[A-Z\xc0-\xd6\xd8-\xde]"
+_WINDOWS_1252_GARBLES = re.compile(
+    rb"[\x81\x8d\x8f\x90\x9d]"
+    rb"|(?<=" + _WINDOWS_1252_SMALL + rb")[\x8a\x8c\x8e\x9f]"
+    rb"|(?<=" + _WINDOWS_1252_CAPITAL + rb")[\x8a\x8c\x8e\x9f](?=" + _WINDOWS_1252_SMALL + rb")",
+    re.DOTALL,
+)
+"""What only a file in another encoding holds, read as Windows-1252: a byte it leaves undefined
+(Mac Roman's ``ç è ê Å ù``), or ``Š Œ Ž Ÿ`` after a small letter or between a capital and a
+small one (Mac Roman's ``ä Œ é ü``: ``ZoŽ``, ``MŸller``). Nothing else counts against it: curly
+quotes, ``™``, ``•`` or ``…`` touching a letter (``O‘Brien``, ``msg…will``) and an accented
+capital after a small letter (``McÉvoy``) are real Windows-1252 text, which the general rule
+(:func:`_misreading`) read as garbled, and a Windows-1252 file must never be read otherwise
+(``OíBrien``, ``Paid Ä20``). So a Mac Roman file holding none of these (Spanish ``í ñ ó`` are
+``’ – —`` in Windows-1252) is read as Windows-1252, as it always was."""
+
+MISREADINGS = {WINDOWS_1252: _WINDOWS_1252_GARBLES, MAC_ROMAN: _misreading(MAC_ROMAN)}
+"""Each single-byte encoding → the bytes of a word it garbles: Windows-1252's by what its own
+text never holds (:data:`_WINDOWS_1252_GARBLES`), Mac Roman's by :func:`_misreading`."""
 
 
 def first_misread(data: bytes, codec: str, start: int = 0) -> int | None:
@@ -256,7 +274,8 @@ def first_misread(data: bytes, codec: str, start: int = 0) -> int | None:
 
 def single_byte_encoding(path: Path, uri: str) -> DetectedEncoding:
     """The single-byte encoding of a file that is not UTF-8: Windows-1252, unless reading it so
-    garbles a word (:func:`_misreading`) and reading it as Mac Roman garbles none.
+    garbles a word (:data:`_WINDOWS_1252_GARBLES`) and reading it as Mac Roman garbles none
+    (:func:`_misreading`).
 
     A Mac Roman file read as Windows-1252 would send ``ZoŽ MŸller`` for ``Zoé Müller`` and a
     control character for each ``ç``; a Windows-1252 file read as Mac Roman, ``CafÈ``. So the

@@ -15,12 +15,22 @@ from tasks.extract.text import CHUNK_BYTES, MAC_ROMAN, WINDOWS_1252, detect_enco
 from tests.plain_plan import plan
 from tests.tasks.extract.test_tables import planned
 
-MAC_WORDS = ["Zoé", "Müller", "François", "Garçon", "Hélène", "Sánchez", "Jürgen", "Bär", "don’t", "Noël"]
-"""Words of a Mac Roman file that Windows-1252 garbles: ZoŽ, MŸller, Fran<U+008D>ois, Gar<U+008D>on,
-HŽl<U+008F>ne, S‡nchez, JŸrgen, BŠr, donÕt, No‘l."""
+MAC_WORDS = ["Zoé", "Müller", "François", "Garçon", "Hélène", "Jürgen", "Bär", "Crème", "fête"]
+"""Words of a Mac Roman file that Windows-1252 garbles in a way its own text never holds: ZoŽ,
+MŸller, Fran<U+008D>ois, Gar<U+008D>on, HŽl<U+008F>ne, JŸrgen, BŠr, Cr<U+008F>me, f<U+0090>te
+(a <U+00xx>: a byte it leaves undefined)."""
 
-WINDOWS_WORDS = ["Zoé", "Müller", "François", "Renée", "“VIP”", "O’Brien", "€100", "ÉLODIE", "Ñandú", "Smith–Jones", "cœur", "Šárka"]
-"""Words of a Windows-1252 file: accented letters, curly quotes, a dash, the euro."""
+MAC_WORDS_READ_AS_WINDOWS_1252 = ["Sánchez", "María", "Peña", "don’t", "Noël"]
+"""Mac Roman words Windows-1252 reads as text of its own (S‡nchez, Mar’a, Pe–a, donÕt, No‘l): a
+file holding only such words is read as Windows-1252, as it always was; telling them apart would
+read real Windows-1252 text (``O‘Brien``, ``McÉvoy``) as Mac Roman."""
+
+WINDOWS_WORDS = [
+    "Zoé", "Müller", "François", "Renée", "“VIP”", "O’Brien", "€100", "ÉLODIE", "Ñandú", "Smith–Jones", "cœur", "Šárka",
+    "O‘Brien", "“Mary”", "Trade™Mark", "a•b", "msg…will", "McÉvoy", "na hÉireann",
+]  # fmt: skip
+"""Words of a Windows-1252 file: accented letters, curly quotes touching letters, a dash, the
+euro, ``™``, ``…``, an accented capital after a small letter."""
 
 
 @pytest.mark.parametrize("word", MAC_WORDS)
@@ -28,6 +38,11 @@ def test_windows_1252_garbles_a_mac_roman_word_and_mac_roman_reads_it(word):
     data = f"a@x.com,{word},x\r".encode(MAC_ROMAN)
     assert first_misread(data, WINDOWS_1252) is not None
     assert first_misread(data, MAC_ROMAN) is None
+
+
+@pytest.mark.parametrize("word", MAC_WORDS_READ_AS_WINDOWS_1252)
+def test_mac_roman_words_windows_1252_reads_as_its_own_text_are_not_evidence(word):
+    assert first_misread(f"a@x.com,{word},x\r".encode(MAC_ROMAN), WINDOWS_1252) is None
 
 
 @pytest.mark.parametrize("word", WINDOWS_WORDS)
