@@ -1,4 +1,4 @@
-"""The Marketing API subset Onramp reads: an audience's members and merge fields.
+"""The Marketing API subset Onramp reads: an audience's members, merge fields and groups.
 
 Every request is checked for the API key (HTTP Basic with any username and the key as
 password, or ``Authorization: Bearer <key>``), then counted against the simultaneous
@@ -191,5 +191,29 @@ def create_app(emulator: MailchimpEmulator) -> FastAPI:
             return problem(404, "Resource Not Found", "The requested resource could not be found.")
         fields = [{**field, "list_id": list_id} for field in (*MERGE_FIELDS, *emulator.settings.extra_merge_fields)]
         return {"merge_fields": fields[offset : offset + count], "list_id": list_id, "total_items": len(fields)}
+
+    @app.get(API_PREFIX + "/lists/{list_id}/interest-categories")
+    def interest_categories(list_id: str, count: int = Query(DEFAULT_COUNT, le=MAX_COUNT), offset: int = 0):
+        if _audience(list_id) is None:
+            return problem(404, "Resource Not Found", "The requested resource could not be found.")
+        categories = [
+            {"list_id": list_id, "id": category["id"], "title": category["title"],
+             "display_order": category["display_order"], "type": category["type"]}
+            for category in settings.interest_categories
+        ]  # fmt: skip
+        return {"categories": categories[offset : offset + count], "list_id": list_id, "total_items": len(categories)}
+
+    @app.get(API_PREFIX + "/lists/{list_id}/interest-categories/{category_id}/interests")
+    def interests(list_id: str, category_id: str, count: int = Query(DEFAULT_COUNT, le=MAX_COUNT), offset: int = 0):
+        found = [category for category in settings.interest_categories if category["id"] == category_id]
+        if _audience(list_id) is None or not found:
+            return problem(404, "Resource Not Found", "The requested resource could not be found.")
+        members = emulator.audience.members
+        groups = [
+            {"category_id": category_id, "list_id": list_id, "id": group_id, "name": name, "display_order": order,
+             "subscriber_count": str(sum(bool((member.get("interests") or {}).get(group_id)) for member in members))}
+            for order, (group_id, name) in enumerate(found[0]["interests"])
+        ]  # fmt: skip
+        return {"interests": groups[offset : offset + count], "list_id": list_id, "category_id": category_id, "total_items": len(groups)}
 
     return app

@@ -29,6 +29,9 @@ MERGE_FIELDS = (
 )
 """The audience's merge fields, as ``GET /lists/{id}/merge-fields`` lists them."""
 
+GROUP_RATE = 0.5
+"""Share of members in each checkbox group; a radio category's member is in one group or none."""
+
 BLANK_RATE = 0.2
 TAGS_RATE = 0.4
 
@@ -53,6 +56,10 @@ class Audience:
             list(settings.status_shares), weights=list(settings.status_shares.values()), k=settings.members
         )
         members = [_member(rng, index, status, settings.list_id) for index, status in enumerate(statuses)]
+        # Groups from a generator of their own: the members' other fields stay those of the seed.
+        groups = random.Random(f"{settings.seed}-interests")
+        for member in members:
+            member["interests"] = _interests(groups, settings.interest_categories)
         for member in members:
             member["merge_fields"].update((extra["tag"], "") for extra in settings.extra_merge_fields)
         return cls(settings.list_id, members)
@@ -93,6 +100,20 @@ class Audience:
         for member in self.members:
             counts[member["status"]] += 1
         return counts
+
+
+def _interests(rng: random.Random, categories: tuple[dict, ...]) -> dict[str, bool]:
+    """A member's ``interests``: every group of the audience's ``categories``, ``True`` for those
+    the member is in (a radio category's member is in at most one)."""
+    chosen: dict[str, bool] = {}
+    for category in categories:
+        ids = [group_id for group_id, _ in category["interests"]]
+        if category["type"] == "radio":
+            picked = rng.choice([*ids, None])
+            chosen.update((group_id, group_id == picked) for group_id in ids)
+        else:
+            chosen.update((group_id, rng.random() < GROUP_RATE) for group_id in ids)
+    return chosen
 
 
 def _member(rng: random.Random, index: int, status: str, list_id: str) -> dict:

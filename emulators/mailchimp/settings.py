@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
 """Every member status the Marketing API knows."""
 
+INTEREST_CATEGORIES = (
+    {"id": "c1a2b3", "title": "Interests", "type": "checkboxes", "display_order": 0,
+     "interests": (("i1a001", "Gardening"), ("i1a002", "Cooking"), ("i1a003", "Travel"))},
+    {"id": "c2d4e6", "title": "Newsletter Frequency", "type": "radio", "display_order": 1,
+     "interests": (("i2b001", "Weekly"), ("i2b002", "Monthly"))},
+)  # fmt: skip
+"""The audience's group categories and their groups (``(id, name)`` in display order), as
+``GET /lists/{id}/interest-categories`` and ``…/{category_id}/interests`` list them."""
+
 MAX_COUNT = 1000
 """The Marketing API's largest page (``count``)."""
 DEFAULT_COUNT = 10
@@ -35,6 +44,9 @@ class MailchimpSettings:
             ``(offset, index, count)`` deletes ``count`` members from position ``index`` just
             after the member page at ``offset`` is served, once; they apply in turn, each at
             the next serving of its offset (three ``(0, 10, 5)`` delete during three reads).
+        interest_categories: The audience's group categories (``INTEREST_CATEGORIES``' shape);
+            the seeded members are each in some of their groups (``()``: an audience without
+            groups).
         extra_merge_fields: Merge fields the audience has beside ``audience.MERGE_FIELDS``
             (``{"merge_id", "tag", "name", "type"}``), as an account's own (``Do Not Email``);
             the seeded members' cells of them are empty.
@@ -56,4 +68,5 @@ class MailchimpSettings:
     failing_offsets: frozenset[int] = frozenset()
     cut_short_offsets: dict[int, int] = field(default_factory=dict)
     removals: list[tuple[int, int, int]] = field(default_factory=list)
+    interest_categories: tuple[dict, ...] = INTEREST_CATEGORIES
     extra_merge_fields: tuple[dict, ...] = ()

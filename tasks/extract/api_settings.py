@@ -30,6 +30,13 @@ MAILCHIMP_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
 """The data centre is the API key's suffix (``…-us6`` → ``us6``)."""
 MAILCHIMP_MEMBERS_ENDPOINT = "/lists/{list_id}/members"
 MAILCHIMP_MERGE_FIELDS_ENDPOINT = "/lists/{list_id}/merge-fields"
+MAILCHIMP_INTEREST_CATEGORIES_ENDPOINT = "/lists/{list_id}/interest-categories"
+MAILCHIMP_INTERESTS_ENDPOINT = "/lists/{list_id}/interest-categories/{category_id}/interests"
+"""An audience's group categories and each one's groups (``interests``), both paged."""
+MAILCHIMP_GROUP_SEPARATOR = ", "
+"""Between a member's groups in a category's column, as the export lists them (``Cats, Dogs``)."""
+MAILCHIMP_URL_SCHEMES = ("http", "https")
+"""The schemes a ``MAILCHIMP_BASE_URL`` may have."""
 MAILCHIMP_PAGE_SIZE = 1000
 """The Marketing API's largest ``count``."""
 MAILCHIMP_MAX_CONNECTIONS = 10

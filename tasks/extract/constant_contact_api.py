@@ -9,10 +9,11 @@ mid-read, when a refresh token is given (``tasks.extract.oauth``).
 
 Contacts are written as the UI export writes them (``Email address``, ``First name``,
 ``Email status``, ``Phone - mobile``, ``City - Home``, ``Email Lists``, ``Tags``,
-``Created At``, custom fields by label), so the ``constantcontact`` profile maps them and reads
-each row's status from its ``Email status`` (``permission_to_send``; ``removed`` for a deleted
-contact, unless it opted out: see ``email_status``), the most restrictive reading winning as
-for an export file. Read for a run (``read_as_export``), a custom field named like a plain
+``Created At``, custom fields by label; a second phone or street address of one kind under
+columns of its own, ``Phone - home 2``, ``City - Home 2``), so the ``constantcontact`` profile
+maps them and reads each row's status from its ``Email status`` (``permission_to_send``;
+``removed`` for a deleted contact, unless it opted out: see ``email_status``), the most
+restrictive reading winning as for an export file. Read for a run (``read_as_export``), a custom field named like a plain
 opt-out flag is read too, as in an export file.
 """
 
@@ -24,7 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import polars as pl
 
+from schemas.lineage import SOURCE_ROW
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract.api_credentials import (
@@ -94,12 +97,6 @@ FIXED_COLUMNS = {
 }
 """Export column → the contact field holding it."""
 TIME_COLUMNS = frozenset({"Confirmed Opt-Out Date", "Created At", "Updated At"})
-PHONE_COLUMNS = {kind: f"Phone - {kind}" for kind in CONSTANT_CONTACT_PHONE_KINDS}
-ADDRESS_COLUMNS = {
-    (kind, part): f"{column} - {kind.capitalize()}"
-    for kind in CONSTANT_CONTACT_ADDRESS_KINDS
-    for part, column in CONSTANT_CONTACT_ADDRESS_PARTS.items()
-}
 BIRTHDAY = "Birthday"
 UNSUBSCRIBED = "unsubscribed"
 """The ``permission_to_send`` of a contact who opted out."""
@@ -205,10 +202,11 @@ def read_contacts(
         params = {"status": CONSTANT_CONTACT_STATUS, "include": CONSTANT_CONTACT_INCLUDE, "limit": CONSTANT_CONTACT_PAGE_SIZE}
         if updated_after is not None:
             params["updated_after"] = updated_after.isoformat()
+        overflow = OverflowCells(headers)
         staged = (
             StagedPage(
                 f"{CONSTANT_CONTACT_SCHEME}://contacts#page={number}",
-                [_with_status(contact_row(contact, lists, tags, field_columns)) for contact in page],
+                [_with_status(overflow.kept(contact_row(contact, lists, tags, field_columns))) for contact in page],
             )
             for number, page in enumerate(contact_pages(client, params), start=1)
         )
@@ -217,7 +215,7 @@ def read_contacts(
     # The profile reads each row's status as it reads an export's, user rules included, and
     # every copy of a label it reads (a custom field labelled ``Email status``).
     reading = reading_every_copy(profile, copies)
-    raw = staged_source(source, path, headers, profile.format, reading.status_expr(headers), copies)
+    raw = overflow.joined(staged_source(source, path, headers, profile.format, reading.status_expr(headers), copies))
     return dataclasses.replace(raw, status_values=reading.status_values(headers))
 
 
@@ -287,11 +285,57 @@ def contact_headers(custom_fields: Mapping[str, str]) -> tuple[list[str], dict[s
     column whose label a custom field shares → the columns of those fields (``label_copies``)."""
     standard = [
         EMAIL, *list(FIXED_COLUMNS)[:4], STATUS, *list(FIXED_COLUMNS)[4:],
-        *PHONE_COLUMNS.values(), *ADDRESS_COLUMNS.values(), BIRTHDAY, LISTS, TAGS,
+        *(phone_column(kind, 1) for kind in CONSTANT_CONTACT_PHONE_KINDS),
+        *(address_column(kind, part, 1) for kind in CONSTANT_CONTACT_ADDRESS_KINDS for part in CONSTANT_CONTACT_ADDRESS_PARTS),
+        BIRTHDAY, LISTS, TAGS,
     ]  # fmt: skip
     names = [*standard, *custom_fields.values()]
     headers = unique_headers(names)
     return headers, label_copies(names, headers)
+
+
+class OverflowCells:
+    """The cells of a second phone or street address of one kind (``Phone - home 2``), kept
+    beside the staged file, whose columns are fixed before any contact is read.
+
+    Constant Contact allows three phones and three addresses of any kinds; the export has one
+    column per kind and a second one for a second phone of a kind (``Phone - home 2``). Few
+    contacts have one: their cells are held in memory by staged row, and joined to the staged
+    file as columns of their own, in the order the kinds are (``joined``).
+
+    Args:
+        headers: The staged file's columns.
+    """
+
+    def __init__(self, headers: list[str]) -> None:
+        self._headers = frozenset(headers)
+        self._rows = 0
+        self._cells: dict[int, dict[str, str]] = {}
+
+    def kept(self, cells: dict[str, str]) -> dict[str, str]:
+        """A staged row's cells as given (rows are numbered as ``stage_pages`` writes them),
+        once the cells of no staged column are kept aside."""
+        self._rows += 1
+        extra = {column: value for column, value in cells.items() if column not in self._headers and value}
+        if extra:
+            self._cells[self._rows] = extra
+        return cells
+
+    def joined(self, raw: ApiSource) -> ApiSource:
+        """``raw`` with a column for each overflow cell kept, after the staged file's columns
+        (``raw`` itself when none was)."""
+        if not self._cells:
+            return raw
+        columns = sorted({column for cells in self._cells.values() for column in cells}, key=_overflow_order)
+        extra = pl.DataFrame(
+            {SOURCE_ROW: list(self._cells), **{column: [cells.get(column) for cells in self._cells.values()] for column in columns}},
+            schema={SOURCE_ROW: pl.Int64, **dict.fromkeys(columns, pl.String)},
+        )
+        staged = raw.frame.collect_schema().names()
+        frame = raw.frame.join(extra.lazy(), on=SOURCE_ROW, how="left").select(
+            *raw.headers, *columns, *(column for column in staged if column not in raw.headers)
+        )
+        return dataclasses.replace(raw, frame=frame, headers=[*raw.headers, *columns])
 
 
 def contact_row(
@@ -303,13 +347,13 @@ def contact_row(
     for column, path in FIXED_COLUMNS.items():
         value = contact.get(path[0]) if len(path) == 1 else email.get(path[1])
         cells[column] = canonical_time(value) if column in TIME_COLUMNS else text(value)
-    for phone in contact.get("phone_numbers") or []:
-        column = PHONE_COLUMNS.get(phone.get("kind"), PHONE_COLUMNS["other"])
-        cells[column] = cells.get(column) or text(phone.get("phone_number"))
-    for address in contact.get("street_addresses") or []:
-        kind = address.get("kind") if address.get("kind") in CONSTANT_CONTACT_ADDRESS_KINDS else "other"
+    phones = [phone for phone in contact.get("phone_numbers") or [] if text(phone.get("phone_number"))]
+    for phone, nth in _nth_of_kind(phones, CONSTANT_CONTACT_PHONE_KINDS):
+        cells[phone_column(phone["kind"], nth)] = text(phone.get("phone_number"))
+    # An address goes whole under its own columns: two addresses' fields are never mixed.
+    for address, nth in _nth_of_kind(contact.get("street_addresses") or [], CONSTANT_CONTACT_ADDRESS_KINDS):
         for part in CONSTANT_CONTACT_ADDRESS_PARTS:
-            cells[ADDRESS_COLUMNS[(kind, part)]] = text(address.get(part))
+            cells[address_column(address["kind"], part, nth)] = text(address.get(part))
     if contact.get("birthday_month") and contact.get("birthday_day"):
         cells[BIRTHDAY] = f"{contact['birthday_month']:02d}/{contact['birthday_day']:02d}"
     cells[LISTS] = quoted_list(lists.get(list_id, list_id) for list_id in contact.get("list_memberships") or [])
@@ -319,6 +363,49 @@ def contact_row(
         if column is not None:
             cells[column] = text(field.get("value"))
     return cells
+
+
+def phone_column(kind: str, nth: int) -> str:
+    """The export's column of a contact's ``nth`` phone of a kind: ``Phone - home``, then
+    ``Phone - home 2`` for a second home phone."""
+    return f"Phone - {kind}" + ("" if nth == 1 else f" {nth}")
+
+
+def address_column(kind: str, part: str, nth: int) -> str:
+    """The column of a field of a contact's ``nth`` street address of a kind: ``City - Home``,
+    then ``City - Home 2`` for a second home address, as for phones (``phone_column``)."""
+    return f"{CONSTANT_CONTACT_ADDRESS_PARTS[part]} - {kind.capitalize()}" + ("" if nth == 1 else f" {nth}")
+
+
+def _overflow_order(column: str) -> tuple[int, str]:
+    """Overflow columns (``OverflowCells``) as the export's are: phones by kind, then addresses
+    by kind, each kind's second before its third, an address's fields in the export's order."""
+    return _OVERFLOW_PLACES.get(column, len(_OVERFLOW_PLACES)), column
+
+
+_MORE_OF_A_KIND = (2, 3)
+"""The places of the phones or addresses of one kind after the first that Constant Contact's
+limit of three allows."""
+_OVERFLOW_PLACES = {
+    column: place
+    for place, column in enumerate(
+        [
+            *(phone_column(kind, nth) for kind in CONSTANT_CONTACT_PHONE_KINDS for nth in _MORE_OF_A_KIND),
+            *(address_column(kind, part, nth) for kind in CONSTANT_CONTACT_ADDRESS_KINDS for nth in _MORE_OF_A_KIND
+              for part in CONSTANT_CONTACT_ADDRESS_PARTS),
+        ]
+    )
+}  # fmt: skip
+
+
+def _nth_of_kind(items: list[Mapping], kinds: tuple[str, ...]) -> Iterator[tuple[dict, int]]:
+    """Each phone or address with its kind (one not in ``kinds`` is ``other``) and its place
+    among those of that kind (1: the first)."""
+    seen: dict[str, int] = {}
+    for item in items:
+        kind = item.get("kind") if item.get("kind") in kinds else "other"
+        seen[kind] = seen.get(kind, 0) + 1
+        yield {**item, "kind": kind}, seen[kind]
 
 
 def email_status(email: Mapping, *, deleted: bool) -> str:

@@ -1,15 +1,18 @@
 """Reading an audience from the Mailchimp Marketing API v3: ``mailchimp://<list_id>``.
 
-Endpoints: ``GET /lists/{list_id}/merge-fields`` (the audience's column labels) and
-``GET /lists/{list_id}/members`` (every member of every status, pages of 1,000, with
-``since_last_changed`` for an incremental run). Member pages are requested up to
-``MAILCHIMP_MAX_CONNECTIONS`` at once (Mailchimp's 10 simultaneous connections) and staged in
-offset order; a 429 is retried, and halves the pages requested at once, which grow back one at a
-time while none is refused: the read settles at the connections the user's other apps leave free.
+Endpoints: ``GET /lists/{list_id}/merge-fields`` (the audience's column labels),
+``GET /lists/{list_id}/interest-categories`` and ``…/interest-categories/{id}/interests`` (its
+group categories and groups), read once at the start, and ``GET /lists/{list_id}/members``
+(every member of every status, pages of 1,000, with ``since_last_changed`` for an incremental
+run). Member pages are requested up to ``MAILCHIMP_MAX_CONNECTIONS`` at once (Mailchimp's 10
+simultaneous connections) and staged in offset order; a 429 is retried, and halves the pages
+requested at once, which grow back one at a time while none is refused: the read settles at the
+connections the user's other apps leave free.
 Members deleted mid-read make the audience be read again, each member staged once.
 
 Members are written as the audience export writes them (``Email Address``, the merge fields
-by label, ``MEMBER_RATING`` … ``LAST_CHANGED``, ``LEID``, ``EUID``, ``TAGS`` as a quoted list),
+by label, each group category by title holding the member's groups (``Cats, Dogs``),
+``MEMBER_RATING`` … ``LAST_CHANGED``, ``LEID``, ``EUID``, ``TAGS`` as a quoted list),
 so the ``mailchimp`` profile maps them; each row carries its member's status. Read for a run
 (``read_as_export``), each member's consent is read as the export's file of its status would
 read it: a merge field named like a plain opt-out flag, and a mapping's ``[[status.rules]]``,
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -52,6 +56,9 @@ from tasks.extract.api_settings import (
     MAILCHIMP_BASE_URL_ENV,
     MAILCHIMP_EMAIL_PERMISSION,
     MAILCHIMP_EXCLUDE_FIELDS,
+    MAILCHIMP_GROUP_SEPARATOR,
+    MAILCHIMP_INTEREST_CATEGORIES_ENDPOINT,
+    MAILCHIMP_INTERESTS_ENDPOINT,
     MAILCHIMP_MAX_CONNECTIONS,
     MAILCHIMP_MEMBER_COLUMNS,
     MAILCHIMP_MEMBERS_ENDPOINT,
@@ -63,13 +70,28 @@ from tasks.extract.api_settings import (
     MAILCHIMP_TAGS_COLUMN,
     MAILCHIMP_TIME_COLUMNS,
     MAILCHIMP_UNKNOWN_ZERO_COLUMNS,
+    MAILCHIMP_URL_SCHEMES,
     RetryPolicy,
 )
 from tasks.extract.mailchimp import FORMAT
 from tasks.transform.catalog import ReadingProfile, consent_headers
 from tasks.transform.consent import DEFAULT_OUTCOME, SEVERITY, severity_expr
 
-_DATA_CENTRE = re.compile(r"-([a-z]+[0-9]+)$")
+_DATA_CENTRE = re.compile(r"-([a-z]+[0-9]+)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class GroupCategory:
+    """One of an audience's group categories (``interest-categories``), as the export writes it:
+    a column titled like it, holding each member's groups of it.
+
+    Attributes:
+        title: The category's title, the export's header.
+        groups: Each group's (``interest``) id → its name, in the audience's display order.
+    """
+
+    title: str
+    groups: dict[str, str]
 
 
 def base_url_for(api_key: str, source: str) -> str:
@@ -81,7 +103,29 @@ def base_url_for(api_key: str, source: str) -> str:
     match = _DATA_CENTRE.search(api_key)
     if match is None:
         raise InputError(source, "the Mailchimp API key has no data-centre suffix (a key ends like '-us6')")
-    return MAILCHIMP_BASE_URL.format(dc=match.group(1))
+    # Host names are case-insensitive; Mailchimp issues lower-case keys, a user may retype one.
+    return MAILCHIMP_BASE_URL.format(dc=match.group(1).lower())
+
+
+def checked_base_url(url: str, source: str) -> str:
+    """A ``MAILCHIMP_BASE_URL`` that can be requested: ``http(s)://host[:port]/…``.
+
+    Raises:
+        InputError: No scheme or host, another scheme, or a port out of range: refused at
+            once, rather than retried as a connection failing for minutes.
+    """
+    usage = f"{MAILCHIMP_BASE_URL_ENV} must be an http(s) URL such as https://us6.api.mailchimp.com/3.0"
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise InputError(source, f"{usage}: it is not a URL") from None
+    if parsed.scheme not in MAILCHIMP_URL_SCHEMES:
+        raise InputError(source, f"{usage}: it has no http:// or https:// before the host")
+    if not parsed.host:
+        raise InputError(source, f"{usage}: it names no host")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise InputError(source, f"{usage}: its port {parsed.port} is not one (1 to 65535)")
+    return url
 
 
 def read_uri(
@@ -106,8 +150,18 @@ def read_uri(
     """
     list_id, since = source_parts(source, "mailchimp://<list_id>[?since=<ISO 8601 time>]")
     api_key = mailchimp_api_key(source, credentials, environ)
-    base_url = environ.get(MAILCHIMP_BASE_URL_ENV) or base_url_for(api_key, source)
-    return read_members(list_id, staging_dir, api_key, base_url, since, source=source, retry=retry)
+    overridden = environ.get(MAILCHIMP_BASE_URL_ENV, "").strip()
+    if not overridden:
+        return read_members(list_id, staging_dir, api_key, base_url_for(api_key, source), since, source=source, retry=retry)
+    base_url = checked_base_url(overridden, source)
+    # A malformed ``since`` is refused before the try: it has nothing to do with the address.
+    parse_since(source, since)
+    try:
+        return read_members(list_id, staging_dir, api_key, base_url, since, source=source, retry=retry)
+    except InputError as error:
+        # Said where the requests went: a mistyped address otherwise reads as Mailchimp being down.
+        where = f"the API at {httpx.URL(base_url).netloc.decode()}, set by {MAILCHIMP_BASE_URL_ENV}"
+        raise InputError(error.uri, f"{error.problem} ({where})", error.line) from None
 
 
 def read_members(
@@ -141,14 +195,14 @@ def read_members(
     changed_after = parse_since(source, since)
     auth = httpx.BasicAuth("onramp", api_key)
     with ApiClient(base_url, source, "Mailchimp", auth, retry, throttled=connection_limit_403) as client:
-        labels, copies = merge_field_columns(merge_field_labels(client, list_id))
-        headers = member_headers(labels)
+        labels, groups, copies = member_columns(merge_field_labels(client, list_id), group_categories(client, list_id))
+        headers = member_headers(labels, groups)
         params = {"exclude_fields": MAILCHIMP_EXCLUDE_FIELDS}
         if changed_after is not None:
             params["since_last_changed"] = changed_after.isoformat()
         pages = member_pages(client, list_id, params, connections)
         staged = (
-            StagedPage(f"{MAILCHIMP_SCHEME}://{list_id}#page={number}", [member_row(m, labels) for m in page])
+            StagedPage(f"{MAILCHIMP_SCHEME}://{list_id}#page={number}", [member_row(m, labels, groups) for m in page])
             for number, page in enumerate(pages, start=1)
         )
         path = staging_dir / "api" / f"mailchimp-{list_id}.csv"
@@ -239,23 +293,52 @@ def merge_field_labels(client: ApiClient, list_id: str) -> dict[str, str]:
     return {tag: names.get(tag) or MAILCHIMP_MERGE_LABELS.get(tag, tag) for tag in tags}
 
 
-def merge_field_columns(labels: Mapping[str, str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
-    """Each merge field's tag → its column in the staged file, and each column whose label
-    other fields (or a system column) share → their columns (``label_copies``).
+def group_categories(client: ApiClient, list_id: str) -> list[GroupCategory]:
+    """The audience's group categories and their groups, each in display order (as the
+    export's columns and a cell's groups are)."""
+    path = MAILCHIMP_INTEREST_CATEGORIES_ENDPOINT.format(list_id=list_id)
+    pages = offset_pages(client, path, "categories", MAILCHIMP_PAGE_SIZE, collection="audience's group categories")
+    categories = sorted((category for page in pages for category in page), key=_display_order)
+    return [GroupCategory(text(category.get("title")) or category["id"], _groups(client, list_id, category["id"])) for category in categories]
 
-    A merge field labelled like a system column (a ``TAGS`` field) or like another merge field
-    gets a column of its own (``TAGS (2)``, ``Do Not Email (2)``): the system columns keep
-    their names, the mailchimp profile maps them.
+
+def _groups(client: ApiClient, list_id: str, category_id: str) -> dict[str, str]:
+    path = MAILCHIMP_INTERESTS_ENDPOINT.format(list_id=list_id, category_id=category_id)
+    pages = offset_pages(client, path, "interests", MAILCHIMP_PAGE_SIZE, collection="audience's groups")
+    return {group["id"]: text(group.get("name")) for group in sorted((group for page in pages for group in page), key=_display_order)}
+
+
+def _display_order(item: Mapping) -> int:
+    return item.get("display_order") or 0
+
+
+def member_columns(
+    labels: Mapping[str, str], categories: list[GroupCategory]
+) -> tuple[dict[str, str], dict[str, GroupCategory], dict[str, tuple[str, ...]]]:
+    """Each merge field's tag → its column in the staged file, each group category's column →
+    the category, and each column whose label other fields (or a system column) share → their
+    columns (``label_copies``).
+
+    A merge field or group category labelled like a system column (a ``TAGS`` field) or like
+    another gets a column of its own (``TAGS (2)``, ``Do Not Email (2)``): the system columns
+    keep their names, the mailchimp profile maps them.
     """
     system = [*MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN, MAILCHIMP_PERMISSIONS_COLUMN]
-    names = [*system, *labels.values()]
+    names = [*system, *labels.values(), *(category.title for category in categories)]
     unique = unique_headers(names)
-    return dict(zip(labels, unique[len(system) :], strict=True)), label_copies(names, unique)
+    label_columns = unique[len(system) : len(system) + len(labels)]
+    group_columns = unique[len(system) + len(labels) :]
+    return (
+        dict(zip(labels, label_columns, strict=True)),
+        dict(zip(group_columns, categories, strict=True)),
+        label_copies(names, unique),
+    )
 
 
-def member_headers(labels: Mapping[str, str]) -> list[str]:
-    """The staged file's columns: the merge fields (email first), then the system columns."""
-    return [*labels.values(), *MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN, MAILCHIMP_PERMISSIONS_COLUMN]
+def member_headers(labels: Mapping[str, str], groups: Mapping[str, GroupCategory]) -> list[str]:
+    """The staged file's columns: the merge fields (email first), the group categories, then
+    the system columns."""
+    return [*labels.values(), *groups, *MAILCHIMP_MEMBER_COLUMNS, MAILCHIMP_TAGS_COLUMN, MAILCHIMP_PERMISSIONS_COLUMN]
 
 
 def member_pages(
@@ -274,12 +357,14 @@ def member_pages(
     yield from offset_pages(client, path, "members", MAILCHIMP_PAGE_SIZE, params, connections, collection="audience")
 
 
-def member_row(member: Mapping, labels: Mapping[str, str]) -> tuple[dict[str, str], str]:
+def member_row(member: Mapping, labels: Mapping[str, str], groups: Mapping[str, GroupCategory]) -> tuple[dict[str, str], str]:
     """A member as an export row, with its status.
 
     Merge fields go under their labels (an address flattened as the export does:
-    ``1 Main St, Bar Harbor, ME  04609  US``). The columns are fixed when the read begins, from
-    the audience's merge fields: a merge field added while the read runs is not read.
+    ``1 Main St, Bar Harbor, ME  04609  US``), and each group category's column lists the
+    member's groups of it (``interests``: ``{id: true}``). The columns are fixed when the read
+    begins, from the audience's merge fields and groups: one added while the read runs is not
+    read.
     """
     cells = {labels["EMAIL"]: text(member.get("email_address"))}
     for tag, value in (member.get("merge_fields") or {}).items():
@@ -292,6 +377,9 @@ def member_row(member: Mapping, labels: Mapping[str, str]) -> tuple[dict[str, st
         elif column in MAILCHIMP_UNKNOWN_ZERO_COLUMNS and value == 0:
             value = ""
         cells[column] = text(value)
+    interests = member.get("interests") or {}
+    for column, category in groups.items():
+        cells[column] = MAILCHIMP_GROUP_SEPARATOR.join(name for group, name in category.groups.items() if interests.get(group) is True)
     cells[MAILCHIMP_TAGS_COLUMN] = quoted_list(tag["name"] for tag in member.get("tags") or [])
     permissions = member.get("marketing_permissions") or []
     cells[MAILCHIMP_PERMISSIONS_COLUMN] = "; ".join(
