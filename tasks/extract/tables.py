@@ -80,6 +80,7 @@ from tasks.transform.catalog import (
     TimeReading,
     all_profiles,
     consent_headers,
+    date_order_doubt,
     date_order_proofs,
     detect_profile,
     formats_date_order,
@@ -754,6 +755,10 @@ def _clean(header: str) -> pl.Expr:
     return pl.col(header).str.replace(_EXCEL_TEXT_NUMBER, "${1}").alias(header)
 
 
+_DOUBT = "doubt"
+"""The key of a time column's first date its profile's order guesses (``catalog.date_order_doubt``)."""
+
+
 def _time_readings(
     staged: StagedFile, columns: list[tuple[str, list[int]]], profile: ReadingProfile, status: str
 ) -> dict[str, TimeReading]:
@@ -784,6 +789,8 @@ def _time_readings(
         for header in times
         for order, proof in date_order_proofs(pl.col(header).str.strip_chars(), formats).items()
     }
+    # Where nothing proves an order, whether some date is read as the profile's order guesses.
+    proofs |= {(header, _DOUBT): date_order_doubt(pl.col(header).str.strip_chars(), formats) for header in times}
     firsts = (
         scan_columns(staged, columns, status)
         .select(
@@ -800,7 +807,21 @@ def _time_readings(
         if first["row"] is not None:
             proven[header].add(order)
             examples.setdefault(order, f"{header} row {first['row']}: {first['value']}")
+    doubted = {header for header, orders in proven.items() if _DOUBT in orders}
+    proven = {header: orders - {_DOUBT} for header, orders in proven.items()}
     orders = orders_to_read(proven)
+    guessed = [header for header in times if header in doubted and not orders[header]]
+    if guessed:
+        # Read in the profile's order as before, but a person should know: another export of the
+        # same system, proving the other order, would be read otherwise (a merge or a sync
+        # would then rank its rows by days that are not theirs).
+        guess = formats_date_order(formats)
+        run_logger().warning(
+            "%s: no date of %s says whether it is written day or month first (%s): read %s, the %s profile's order; "
+            'if the file writes them otherwise, name its order in a mapping (date_order = "%s")',
+            staged.uri, _quoted(guessed), examples[_DOUBT], guess.replace("_", " "), profile.name,
+            DAY_FIRST if guess == MONTH_FIRST else MONTH_FIRST,
+        )  # fmt: skip
     unguessed = [header for header in times if len(orders[header]) == len(DATE_ORDERS)]
     if unguessed:
         run_logger().warning(

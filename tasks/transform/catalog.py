@@ -1636,6 +1636,14 @@ def date_order_proofs(cell: pl.Expr, formats: Sequence[str]) -> dict[str, pl.Exp
     return {order: read[order] & ~read[other] for order, other in zip(DATE_ORDERS, reversed(DATE_ORDERS), strict=True)}
 
 
+def date_order_doubt(cell: pl.Expr, formats: Sequence[str]) -> pl.Expr:
+    """Whether a trimmed cell is a date the numeric formats of ``formats`` read as two days, one
+    per order (``05/02/2024``; not ``05/05/2024``, nor ``13/02/2024``, which proves one)."""
+    numeric = [fmt for fmt in formats if date_order_of(fmt)]
+    first, second = (_parsed(cell, in_date_order(numeric, order), excel_serials=False) for order in DATE_ORDERS)
+    return first.is_not_null() & second.is_not_null() & (first != second)
+
+
 def parse_time(cell: pl.Expr, reading: TimeReading) -> pl.Expr:
     """A trimmed time cell as a UTC time to the second (naive, as every source's times are
     compared); null where the reading reads no time.

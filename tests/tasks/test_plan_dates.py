@@ -142,6 +142,28 @@ def test_a_column_proving_both_orders_reads_no_date_the_two_read_differently(tmp
     assert [(c["column"], c["rows"], c["first_row"]) for c in report["change_times_unread"]] == [("Last Modified Date", 1, 4)]
 
 
+@pytest.mark.parametrize(
+    ("dates", "warned"),
+    [(["05/02/2024", "01/01/2024"], True), (["05/02/2024", "13/02/2024"], False), (["05/05/2024", "2024-02-13"], False)],
+    ids=["nothing proves the order", "a date proves it", "no date two orders read apart"],
+)
+def test_dates_read_in_the_profiles_order_for_want_of_proof_are_warned_about(tmp_path, caplog, dates, warned):
+    # Another export of the same system, proving the other order, would be read otherwise: a
+    # person should know the order was guessed, and how to name it.
+    rows = [[f"c{n}@example.com", "Ann", date] for n, date in enumerate(dates)]
+    source = write_csv(tmp_path / "contacts.csv", ["Email", "First Name", "Last Modified"], rows)
+
+    read_source(str(source), tmp_path / "staging")
+
+    warning = (
+        f"{source}: no date of 'Last Modified' says whether it is written day or month first (Last Modified row 2: "
+        "05/02/2024): read month first, the generic profile's order; if the file writes them otherwise, name its "
+        'order in a mapping (date_order = "day_first")'
+    )
+    assert (warning in caplog.text) is warned
+    assert ("says whether it is written day or month first" in caplog.text) is warned
+
+
 def test_a_mappings_date_order_holds_whatever_the_file_proves(tmp_path):
     source = write_csv(
         tmp_path / "contacts.csv",
