@@ -57,7 +57,9 @@ class ConstantContactCredentials:
         refresh_token: The refresh token, or None.
         client_id: The application's client id (its API key).
         client_secret: The client secret (authorization-code flow), or None (PKCE flow).
-        origin: Where they were found (names only, for messages).
+        origin: Where they were found (names only, for messages): the refresh token's variable.
+        client_origin: Where the client id and secret were found (names only): their variables,
+            or the block.
         block: The Prefect Secret block they were read from, or None (the environment).
         refresh_hint: How to give what a refresh needs, where these came from (names only):
             ``set CONSTANT_CONTACT_REFRESH_TOKEN and CONSTANT_CONTACT_CLIENT_ID (…)``.
@@ -68,6 +70,7 @@ class ConstantContactCredentials:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     origin: str = ""
+    client_origin: str = ""
     block: str | None = None
     refresh_hint: str = ""
 
@@ -104,7 +107,8 @@ def constant_contact_credentials(
         found = {key: environ.get(name, "").strip() or None for key, name in names.items()}
         if found["access_token"] or found["refresh_token"]:
             hint = "set " + _REFRESH_PARTS.format(**names)
-            credentials = ConstantContactCredentials(**found, origin=names["refresh_token"], refresh_hint=hint)
+            client = names["client_id"] + (f" and {names['client_secret']}" if found["client_secret"] else "")
+            credentials = ConstantContactCredentials(**found, origin=names["refresh_token"], client_origin=client, refresh_hint=hint)
             return _checked(source, credentials, names["client_id"])
         wanted = f"set {names['access_token']} (or {names['refresh_token']} and {names['client_id']})"
         if block is None:

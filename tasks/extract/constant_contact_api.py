@@ -145,7 +145,7 @@ def bearer_auth(source: str, credentials: ConstantContactCredentials, token_url:
     return RefreshingBearerAuth(
         source, "Constant Contact", token_url, credentials.access_token, credentials.refresh_token,
         credentials.client_id, credentials.client_secret, credentials.origin,
-        on_new_tokens=RefreshedTokens(credentials),
+        client_origin=credentials.client_origin, on_new_tokens=RefreshedTokens(credentials),
     )  # fmt: skip
 
 

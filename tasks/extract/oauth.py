@@ -23,7 +23,7 @@ from tasks.errors import InputError
 _REFUSALS = {
     "invalid_grant": "{provider} refused the refresh token (invalid_grant: revoked, expired after 180 days unused, "
     "or replaced by a newer one); authorise the application again and store the new refresh token in {origin}",
-    "invalid_client": "{provider} refused the client id or secret (invalid_client) given in {origin}",
+    "invalid_client": "{provider} refused the client id or secret (invalid_client) given in {client_origin}",
 }
 """OAuth2 error code → what to tell the user (RFC 6749 §5.2); any other: the code itself."""
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -57,7 +57,9 @@ class RefreshingBearerAuth(httpx.Auth):
         refresh_token: The refresh token, or None when the access token is all there is.
         client_id: The application's client id (its API key), needed with a refresh token.
         client_secret: The client secret (authorization-code flow), or None (PKCE flow).
-        origin: Where the credentials were found (names only), for the error that asks for new ones.
+        origin: Where the refresh token was found (names only), for the error that asks for a new one.
+        client_origin: Where the client id and secret were found (names only), for the error
+            refusing them; ``origin`` when not given.
         on_new_tokens: Called with each new access token and the refresh token now in force.
         timeout: Seconds allowed for a token request.
 
@@ -75,6 +77,7 @@ class RefreshingBearerAuth(httpx.Auth):
         client_id: str | None = None,
         client_secret: str | None = None,
         origin: str = "",
+        client_origin: str = "",
         on_new_tokens: Callable[[str, str], None] | None = None,
         timeout: float = 60.0,
     ) -> None:
@@ -88,6 +91,7 @@ class RefreshingBearerAuth(httpx.Auth):
         self._client_id = client_id
         self._client_secret = client_secret
         self._origin = origin
+        self._client_origin = client_origin or origin
         self._on_new_tokens = on_new_tokens
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -132,8 +136,8 @@ class RefreshingBearerAuth(httpx.Auth):
         if response.status_code != 200 or not body.get("access_token"):
             code = str(body.get("error") or f"HTTP {response.status_code}")
             template = _REFUSALS.get(code, "{provider}'s token endpoint refused the refresh ({code})")
-            origin = self._origin or "the credentials"
-            raise InputError(self._source, template.format(provider=self._provider, origin=origin, code=code))
+            origin, client_origin = self._origin or "the credentials", self._client_origin or "the credentials"
+            raise InputError(self._source, template.format(provider=self._provider, origin=origin, client_origin=client_origin, code=code))
         if body.get("refresh_token"):
             with _latest_lock:
                 _latest[configured] = str(body["refresh_token"])
