@@ -288,7 +288,9 @@ def refuse_skipped_opt_out_lists(skipped: Sequence[SkippedFile], read: Sequence[
     """Refuse a zip or folder holding a file it does not read whose name says it lists opt-outs
     (``unsubscribes.txt`` whose first line is no header, ``bounces.csv.gz``): its people would be
     planned from the other files as if they had never opted out, and HubSpot does not let an API
-    client undo a marketing contact. Skipped files named otherwise are only listed (a README), as
+    client undo a marketing contact. So is one whose name may name such a list though no profile
+    reads it so (:data:`LIKELY_OPT_OUT_LIST_WORDS`: ``DNC list.txt``), for a person to say what
+    it holds. Skipped files named otherwise are only listed (a README), as
     are those that cannot be a list (:func:`_may_hold_a_list`: ``How to unsubscribe.pdf``, an
     editor's lock) and a compressed or backed-up copy of a file that is read
     (``unsubscribes.csv.gz`` beside ``unsubscribes.csv``).
@@ -302,14 +304,23 @@ def refuse_skipped_opt_out_lists(skipped: Sequence[SkippedFile], read: Sequence[
             what to do.
     """
     for file in skipped:
-        copy_of_a_read_file = file.uri.rsplit(".", 1)[0] in read
-        said = skipped_file_opt_out(file.uri) if _may_hold_a_list(file.uri) and not copy_of_a_read_file else None
+        if not _may_hold_a_list(file.uri) or file.uri.rsplit(".", 1)[0] in read:
+            continue
+        said = skipped_file_opt_out(file.uri)
         if said is not None:
             raise InputError(
                 file.uri,
                 f"its name says {said}, but it is not read ({file.reason}), so its people would not be opted out: "
                 "rename it to .csv if it is delimited text (any delimiter; decompress a .gz first), else save it as "
                 "CSV; or take it out of the source if it lists no opt-outs",
+            )
+        word = name_word(file.uri, LIKELY_OPT_OUT_LIST_WORDS)
+        if word is not None:
+            raise InputError(
+                file.uri,
+                f"its name ({word!r}) may name a list of opt-outs, but it is not read ({file.reason}): if it lists "
+                "opt-outs, save it as CSV named for them (unsubscribes.csv), a name read as opting its people out; "
+                "else take it out of the source",
             )
 
 
@@ -344,9 +355,8 @@ one left unread is refused for a person to say (:func:`refuse_skipped_opt_out_li
 
 def skipped_file_opt_out(uri: str) -> str | None:
     """The opt-out a file's name says to any bundled profile (``catalog.name_opt_out``: its file
-    name words, or a Mailchimp export's status prefix), whatever the file's kind, else a word of
-    it that may name an opt-out list (:data:`LIKELY_OPT_OUT_LIST_WORDS`, quoted); None when
-    neither.
+    name words, or a Mailchimp export's status prefix), whatever the file's kind; None when no
+    profile reads an opt-out in it.
 
     Args:
         uri: The file, as its source names it (only its own name counts).
@@ -354,11 +364,7 @@ def skipped_file_opt_out(uri: str) -> str | None:
     mailchimp_status = mailchimp.status_from_filename(uri)
     name_statuses = {MAILCHIMP_PROFILE: mailchimp_status} if mailchimp_status else {}
     said = (name_opt_out(profile, uri, name_statuses) for profile in all_profiles())
-    status = next((status for status in said if status is not None), None)
-    if status is not None:
-        return status
-    word = name_word(uri, LIKELY_OPT_OUT_LIST_WORDS)
-    return None if word is None else repr(word)
+    return next((status for status in said if status is not None), None)
 
 
 def refuse_files_read_twice(files: Sequence[ReadFile]) -> None:
@@ -463,6 +469,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     """
     check_parsable(staged)
     raw_headers, sample = read_head(staged)
+    _refuse_headerless(staged.uri, raw_headers)
     names = [clean_header(header, position) for position, header in enumerate(raw_headers)]
     columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
@@ -831,6 +838,28 @@ def _time_readings(
             staged.uri, examples[DAY_FIRST], examples[MONTH_FIRST], _quoted(unguessed),
         )  # fmt: skip
     return {header: time_reading(formats, proven=orders[header]) for header in times}
+
+
+_WHOLE_ADDRESS = re.compile(r"[^\s@,;<>\"']+@[^\s@,;<>\"']+\.[^\s@,;<>\"']+")
+"""A cell that is an email address and nothing else."""
+
+
+def _refuse_headerless(uri: str, first_row: Sequence[str]) -> None:
+    """Refuse a file whose first line is a record, not a header: an opt-out list of bare
+    addresses (``unsubscribes.csv`` of one address a line) read so would take its first address
+    for a column's name, and that person, never opted out, could be marketed from another file.
+
+    Raises:
+        InputError: A cell of the first line is an email address.
+    """
+    position = next((number for number, cell in enumerate(first_row, start=1) if _WHOLE_ADDRESS.fullmatch(cell.strip())), None)
+    if position is not None:
+        raise InputError(
+            uri,
+            f"the first line holds an email address (column {position}) where the column names should be: the file has "
+            "no header line; add one naming its columns (Email, …) above the first record",
+            line=1,
+        )
 
 
 def _is_header_row(cells: list[str], options: ReadOptions) -> bool:

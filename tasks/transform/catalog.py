@@ -393,9 +393,9 @@ class StatusRule:
         if self.when_false:
             yield self.when_false, cell.is_in(list(FALSY - NULL_WORDS))
         if self.when_set:
-            yield self.when_set, cell.is_in(list(TRUTHY)) | (cell.str.contains(_DATE_CELL) & ~_holds_nothing(cell))
+            yield self.when_set, cell.is_in(list(TRUTHY)) | (cell.str.contains(_DATE_CELL) & ~holds_nothing(cell))
         if self.when_present:
-            yield self.when_present, ~_holds_nothing(cell) & ~cell.is_in(list(FALSY))
+            yield self.when_present, ~holds_nothing(cell) & ~cell.is_in(list(FALSY))
 
 
 @dataclass(frozen=True)
@@ -576,7 +576,7 @@ class ReadingProfile:
         if name_is_opt_out:
             # The name reads only a row whose consent cells hold nothing: a flag not set
             # (``Unsubscribed=FALSE``) or a value no rule reads (``Status=Lapsed``) contradicts it.
-            said = [~_holds_nothing(_consent_cell(header)) for header in consent_headers(self, headers)]
+            said = [~holds_nothing(_consent_cell(header)) for header in consent_headers(self, headers)]
             if said:
                 condition = pl.any_horizontal(said).fill_null(False)
                 readings.append((self.severity(NAME_DISAGREES_STATUS), pl.when(condition).then(pl.lit(NAME_DISAGREES_STATUS))))
@@ -609,7 +609,7 @@ class ReadingProfile:
         status = pl.coalesce(reading, pl.lit(self.default_status, dtype=pl.String))
         severity = severity_expr(self.profile.consent.status_outcome_expr(status)).cast(pl.Int32)
         said = pl.when(reading.is_not_null()).then(2).otherwise(1)
-        return pl.when(_holds_nothing(_consent_cell(header))).then(0).otherwise(severity * 3 + said)
+        return pl.when(holds_nothing(_consent_cell(header))).then(0).otherwise(severity * 3 + said)
 
     def status_values(self, headers: Sequence[str]) -> dict[str, frozenset[str]]:
         """The file's consent headers whose values the rules read one by one, each with the
@@ -759,8 +759,9 @@ def _phrase_negations(name: Sequence[str], phrase: Sequence[str]) -> Iterator[fr
             yield NAME_NEGATIONS & frozenset({*name[max(start - 1, 0) : start], *name[start + width : start + width + 1]})
 
 
-def _holds_nothing(cell: pl.Expr) -> pl.Expr:
-    """True where a cleaned, lowercased consent cell is empty, one of ``NULL_WORDS`` or a zero date."""
+def holds_nothing(cell: pl.Expr) -> pl.Expr:
+    """True where a cleaned, lowercased cell (a consent cell, a change time) is empty, one of
+    ``NULL_WORDS`` or a zero date: it says nothing."""
     return cell.is_null() | (cell == "") | cell.is_in(list(NULL_WORDS)) | cell.str.contains(_ZERO_DATE_CELL)
 
 
@@ -779,13 +780,13 @@ def _consent_cell(header: str) -> pl.Expr:
 
 
 def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
-    """True where the consent cell says something (``_holds_nothing``: ``N/A`` says nothing, so
+    """True where the consent cell says something (``holds_nothing``: ``N/A`` says nothing, so
     it is never a value no rule reads) and is not one of ``known`` nor, when ``known`` holds
     ``ANY_DATE``, a date; never when ``known`` holds ``ANY_VALUE``."""
     if ANY_VALUE in known or OTHERS_SAY_NOTHING in known:
         return pl.lit(False)
     cell = _consent_cell(header)
-    unknown = ~_holds_nothing(cell) & ~cell.is_in(_cell_values(known))
+    unknown = ~holds_nothing(cell) & ~cell.is_in(_cell_values(known))
     return unknown & ~cell.str.contains(_DATE_CELL) if ANY_DATE in known else unknown
 
 
@@ -799,7 +800,7 @@ def _flag_set(sets: set[str], header: str) -> pl.Expr:
     """True where a borrowed flag's cleaned cell is set: it says something, not a value saying
     the flag is not set (``FALSY``), and one of ``sets`` (:func:`_flag_values`)."""
     cell = _consent_cell(header)
-    said = ~_holds_nothing(cell) & ~cell.is_in(list(FALSY))
+    said = ~holds_nothing(cell) & ~cell.is_in(list(FALSY))
     if ANY_VALUE in sets:
         return said
     listed = cell.is_in(_cell_values(sets))
@@ -870,7 +871,7 @@ def unread_status_values(
     headers = list(status_values)
     disagrees = pl.col(SOURCE_STATUS) == NAME_DISAGREES_STATUS
     unconfirmed = pl.col(SOURCE_STATUS) == OPT_OUT_FLAG_UNCONFIRMED_STATUS
-    said = {h: (~_holds_nothing(_consent_cell(h))).fill_null(False) for h in headers}
+    said = {h: (~holds_nothing(_consent_cell(h))).fill_null(False) for h in headers}
     first_said = _first_of(said)
     flags = {h: _flag_set(sets, h).fill_null(False) for h, known in status_values.items() if (sets := _flag_values(known))}
     first_set = _first_of(flags)

@@ -42,7 +42,7 @@ from schemas.contact import (
     is_valid_email,
     normalise_email,
 )
-from tasks.transform.catalog import TimeReading, parse_time, parsed_time_column
+from tasks.transform.catalog import TimeReading, holds_nothing, parse_time, parsed_time_column
 from tasks.transform.consent import ConsentPolicy, Outcome, outcome_from_severity_expr, severity_expr
 from tasks.transform.profile import CustomProperty, SourceProfile
 from tasks.typed_values import (
@@ -224,8 +224,12 @@ def map_rows(
         *(within_length(pl.col(h)).alias(_TYPED + h) for h in limited),
     )
     dropped_values = dropped_column({h: unsent(pl.col(h), value) for h, value in typed.items()})
-    # An unread change time is null, as a blank one is: its row ranks after every dated row.
-    unread_change_times = [unsent(pl.col(h), pl.col(_PARSED + h)).alias(h) for h in change_headers]
+    # An unread change time is null, as a blank one is: its row ranks after every dated row. One
+    # saying nothing (NULL, -, Never, 0000-00-00) is no time nobody could read: not counted.
+    unread_change_times = [
+        pl.when(~holds_nothing(pl.col(h).str.to_lowercase())).then(unsent(pl.col(h), pl.col(_PARSED + h))).alias(h)
+        for h in change_headers
+    ]
     frame = prepared.select(
         normalise_email(pl.col(email_column)).alias(EMAIL),
         *(value_of(name, sources) for name, sources in targets.items()),

@@ -65,6 +65,10 @@ def test_unread_change_times_rank_as_undated_and_are_counted_and_said(tmp_path):
             ["p1@example.com", "FromB-2020", "2020-01-01"],
             ["p2@example.com", "FromB-2020", "2020-01-01"],
             ["p3@example.com", "FromB-garbage", "yesterday"],
+            # Cells saying nothing are no unread time.
+            ["p4@example.com", "FromB-null", "NULL"],
+            ["p5@example.com", "FromB-zero", "0000-00-00"],
+            ["p6@example.com", "FromB-never", "Never"],
         ],
     )
 
@@ -83,7 +87,8 @@ def test_unread_change_times_rank_as_undated_and_are_counted_and_said(tmp_path):
         "p1@example.com": "2024-12-31T00:00:00Z",
         "p2@example.com": "2020-01-01T00:00:00Z",
         "p3@example.com": "2024-06-01T00:00:00Z",
-    }
+        "p4@example.com": None, "p5@example.com": None, "p6@example.com": None,
+    }  # fmt: skip
     assert report["change_times_unread"] == [
         {"source": str(a), "column": "Last Modified", "rows": 1, "first_row": 3, "first_value": "Dec 5, 2024"},
         {"source": str(b), "column": "Last Modified", "rows": 1, "first_row": 4, "first_value": "yesterday"},

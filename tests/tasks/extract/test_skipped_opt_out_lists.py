@@ -80,11 +80,11 @@ def test_a_zip_member_named_as_an_opt_out_list_that_is_not_read_is_refused(tmp_p
 
 
 @pytest.mark.parametrize(
-    ("name", "said"),
-    [("DNC list.txt", "'dnc'"), ("unsubscribers.txt", "'unsubscribers'"), ("abuse_reports.txt", "'abuse'"),
-     ("Abgemeldet.txt", "'abgemeldet'"), ("désabonnés.txt", "'désabonnés'"), ("do_not_contact.txt", "unsubscribed")],
+    ("name", "word"),
+    [("DNC list.txt", "dnc"), ("unsubscribers.txt", "unsubscribers"), ("abuse_reports.txt", "abuse"),
+     ("Abgemeldet.txt", "abgemeldet"), ("désabonnés.txt", "désabonnés")],
 )  # fmt: skip
-def test_a_list_not_read_whose_name_may_name_opt_outs_is_refused_too(tmp_path, name, said):
+def test_a_list_not_read_whose_name_may_name_opt_outs_is_refused_too(tmp_path, name, word):
     # No profile reads these names as opt-outs (a read "unsub_survey.csv" is no list of them),
     # but a person must say what a list left unread holds.
     folder = tmp_path / "export"
@@ -95,7 +95,11 @@ def test_a_list_not_read_whose_name_may_name_opt_outs_is_refused_too(tmp_path, n
     with pytest.raises(InputError) as refused:
         read_source(str(folder), tmp_path / "staging")
 
-    assert str(refused.value) == f"{folder}/{name}: its name says {said}, but {fix(NOT_A_TABLE)}"
+    assert str(refused.value) == (
+        f"{folder}/{name}: its name ('{word}') may name a list of opt-outs, but it is not read ({NOT_A_TABLE}): if it "
+        "lists opt-outs, save it as CSV named for them (unsubscribes.csv), a name read as opting its people out; else "
+        "take it out of the source"
+    )
 
 
 def test_a_file_named_do_not_contact_opts_its_people_out(tmp_path):
@@ -136,6 +140,24 @@ def test_files_that_cannot_be_the_list_or_copy_a_read_one_are_only_listed(tmp_pa
     report = plan([str(folder)], tmp_path / "out")
 
     assert report["contacts"] == {"marketing": 1, "non_marketing": 0, "opted_out": 1}
+
+
+@pytest.mark.parametrize("name", ["unsubscribes.csv", "contacts2.csv"])
+def test_a_csv_of_bare_addresses_is_refused_for_its_missing_header(tmp_path, name):
+    # Its first address was read as the column's name, and that person, never opted out,
+    # was marketed from the other file.
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "contacts.csv", *CONTACTS)
+    (folder / name).write_bytes(b"tx1@example.com\r\ntx2@example.com\r\n")
+
+    with pytest.raises(InputError) as refused:
+        read_source(str(folder), tmp_path / "staging")
+
+    assert str(refused.value) == (
+        f"{folder}/{name}:1: the first line holds an email address (column 1) where the column names should be: the "
+        "file has no header line; add one naming its columns (Email, …) above the first record"
+    )
 
 
 def test_the_list_renamed_as_the_refusal_says_opts_its_people_out(tmp_path):
