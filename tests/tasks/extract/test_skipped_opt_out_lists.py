@@ -29,6 +29,14 @@ NOT_A_TABLE = "not a CSV or TSV file or workbook, nor a table: its first line na
 NOT_READ = "not a CSV or TSV file or workbook"
 
 
+def export_folder(tmp_path):
+    """An export folder holding a contacts file whose two people are subscribed."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "contacts.csv", *CONTACTS)
+    return folder
+
+
 def fix(reason: str) -> str:
     return (
         f"it is not read ({reason}), so its people would not be opted out: rename it to .csv if it is delimited text "
@@ -38,9 +46,7 @@ def fix(reason: str) -> str:
 
 
 def test_a_folder_with_a_txt_opt_out_list_of_bare_addresses_is_refused(tmp_path, prefect_api_url):
-    folder = tmp_path / "export"
-    folder.mkdir()
-    write_csv(folder / "contacts.csv", *CONTACTS)
+    folder = export_folder(tmp_path)
     (folder / "unsubscribes.txt").write_bytes(BARE_ADDRESSES)
 
     result = run(["plan", str(folder), "--out", str(tmp_path / "out")], env={"PREFECT_API_URL": prefect_api_url})
@@ -87,9 +93,7 @@ def test_a_zip_member_named_as_an_opt_out_list_that_is_not_read_is_refused(tmp_p
 def test_a_list_not_read_whose_name_may_name_opt_outs_is_refused_too(tmp_path, name, word):
     # No profile reads these names as opt-outs (a read "unsub_survey.csv" is no list of them),
     # but a person must say what a list left unread holds.
-    folder = tmp_path / "export"
-    folder.mkdir()
-    write_csv(folder / "contacts.csv", *CONTACTS)
+    folder = export_folder(tmp_path)
     (folder / name).write_bytes(BARE_ADDRESSES)
 
     with pytest.raises(InputError) as refused:
@@ -103,9 +107,7 @@ def test_a_list_not_read_whose_name_may_name_opt_outs_is_refused_too(tmp_path, n
 
 
 def test_a_file_named_do_not_contact_opts_its_people_out(tmp_path):
-    folder = tmp_path / "export"
-    folder.mkdir()
-    write_csv(folder / "contacts.csv", *CONTACTS)
+    folder = export_folder(tmp_path)
     (folder / "Do Not Contact.csv").write_bytes(TAB_DELIMITED_OPT_OUTS)
 
     plan([str(folder)], tmp_path / "out")
@@ -114,9 +116,7 @@ def test_a_file_named_do_not_contact_opts_its_people_out(tmp_path):
 
 
 def test_other_files_not_read_are_listed_and_the_run_goes_on(tmp_path):
-    folder = tmp_path / "export"
-    folder.mkdir()
-    write_csv(folder / "contacts.csv", *CONTACTS)
+    folder = export_folder(tmp_path)
     (folder / "README.txt").write_text("exported by hand", encoding="utf-8")
     # A negation next to the word: the name says no opt-out.
     (folder / "no_bounces_report.txt").write_text("all delivered", encoding="utf-8")
@@ -127,9 +127,7 @@ def test_other_files_not_read_are_listed_and_the_run_goes_on(tmp_path):
 
 
 def test_files_that_cannot_be_the_list_or_copy_a_read_one_are_only_listed(tmp_path):
-    folder = tmp_path / "export"
-    folder.mkdir()
-    write_csv(folder / "contacts.csv", *CONTACTS)
+    folder = export_folder(tmp_path)
     (folder / "unsubscribes.csv").write_bytes(TAB_DELIMITED_OPT_OUTS)
     # A document about opt-outs, an editor's lock of the list being read, the list as it came
     # compressed beside its decompressed copy.
@@ -146,9 +144,7 @@ def test_files_that_cannot_be_the_list_or_copy_a_read_one_are_only_listed(tmp_pa
 def test_a_csv_of_bare_addresses_is_refused_for_its_missing_header(tmp_path, name):
     # Its first address was read as the column's name, and that person, never opted out,
     # was marketed from the other file.
-    folder = tmp_path / "export"
-    folder.mkdir()
-    write_csv(folder / "contacts.csv", *CONTACTS)
+    folder = export_folder(tmp_path)
     (folder / name).write_bytes(b"tx1@example.com\r\ntx2@example.com\r\n")
 
     with pytest.raises(InputError) as refused:
@@ -161,9 +157,7 @@ def test_a_csv_of_bare_addresses_is_refused_for_its_missing_header(tmp_path, nam
 
 
 def test_the_list_renamed_as_the_refusal_says_opts_its_people_out(tmp_path):
-    folder = tmp_path / "export"
-    folder.mkdir()
-    write_csv(folder / "contacts.csv", *CONTACTS)
+    folder = export_folder(tmp_path)
     (folder / "unsubscribes.csv").write_bytes(TAB_DELIMITED_OPT_OUTS)
 
     report = plan([str(folder)], tmp_path / "out")
