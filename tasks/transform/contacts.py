@@ -226,10 +226,8 @@ def map_rows(
     dropped_values = dropped_column({h: unsent(pl.col(h), value) for h, value in typed.items()})
     # An unread change time is null, as a blank one is: its row ranks after every dated row. One
     # saying nothing (NULL, -, Never, 0000-00-00) is no time nobody could read: not counted.
-    unread_change_times = [
-        pl.when(~holds_nothing(pl.col(h).str.to_lowercase())).then(unsent(pl.col(h), pl.col(_PARSED + h))).alias(h)
-        for h in change_headers
-    ]
+    # Judged on the unread cells alone (nearly all null, which string functions skip), not every cell.
+    unread_change_times = [_said_something(unsent(pl.col(h), pl.col(_PARSED + h))).alias(h) for h in change_headers]
     frame = prepared.select(
         normalise_email(pl.col(email_column)).alias(EMAIL),
         *(value_of(name, sources) for name, sources in targets.items()),
@@ -250,6 +248,11 @@ def map_rows(
         typed_columns=typed_columns,
         change_columns=tuple(change_headers),
     )
+
+
+def _said_something(cell: pl.Expr) -> pl.Expr:
+    """``cell`` where it says something, else null (``catalog.holds_nothing``)."""
+    return pl.when(~holds_nothing(cell.str.to_lowercase())).then(cell)
 
 
 def count_unread_change_times(staged: Sequence[StagedRows]) -> list[dict]:
