@@ -244,7 +244,10 @@ def plan_sources(
         plan = add_property_groups(plan, [p for p, _ in profiles.values()], out)
         write_rejects([pl.scan_parquet(s.rejects, glob=False) for s in staged], out)
         values_dropped = write_value_rejects(staged, out)
-        sources = [SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts(), s.unread_statuses, s.duplicate_headers) for s in staged]
+        sources = [
+            SourceSummary(s.raw.uri, s.raw.format, s.raw.status, *s.counts(), s.unread_statuses, s.duplicate_headers, s.raw.notes)
+            for s in staged
+        ]
         routes = [route.as_dict() for s in staged for route in s.mapped.routes]
         skipped = {file.uri: file.as_dict() for raw in raws for file in raw.skipped_files}
         report = build_report(sources, contacts, routes, plan, list(skipped.values()))

@@ -62,6 +62,9 @@ class SourceSummary:
         duplicate_headers: Its repeated headers: each one's ``column``, ``copies``, the
             ``rows_disagreeing`` where its copies hold different values, and what such a row
             ``keeps`` (see ``tasks.plan.StagedFile``).
+        notes: What reading it warned about, each a sentence without the file's name
+            (``RawSource.notes``: read as Mac Roman, the email column a name alone did not
+            settle, dates read in an order nothing proves).
     """
 
     uri: str
@@ -71,6 +74,7 @@ class SourceSummary:
     rejected: int
     unread_status_values: tuple[dict, ...] = ()
     duplicate_headers: tuple[dict, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {
@@ -81,6 +85,7 @@ class SourceSummary:
             "rejected": self.rejected,
             "unread_status_values": list(self.unread_status_values),
             "duplicate_headers": list(self.duplicate_headers),
+            "notes": list(self.notes),
         }
 
 
@@ -103,6 +108,16 @@ def source_warnings(report: dict) -> list[str]:
     Each kind of warning is one function of the report in ``SOURCE_WARNINGS``.
     """
     return [line for warnings in SOURCE_WARNINGS for line in warnings(report)]
+
+
+def reading_note_warnings(report: dict) -> list[str]:
+    """One line per warning reading a source file gave (its ``notes``): how the file was read
+    (Mac Roman), which column was read as the email, dates read in an order nothing proves or in
+    none. Such a file is planned, but a person should check that it was read as meant."""
+    # A note quotes the file's header and cells: logs mask every address.
+    return [
+        f"warning: {source['uri']}: {mask_emails_in(note)}" for source in report["sources"] for note in source.get("notes") or []
+    ]
 
 
 def unread_status_warnings(report: dict) -> list[str]:
@@ -351,6 +366,7 @@ def options_limit_warnings(report: dict) -> list[str]:
 
 
 SOURCE_WARNINGS: tuple[Callable[[dict], list[str]], ...] = (
+    reading_note_warnings,
     unread_status_warnings,
     name_disagrees_warnings,
     unconfirmed_flag_warnings,

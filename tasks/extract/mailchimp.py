@@ -154,6 +154,9 @@ class RawSource:
             are all read (see ``scan_columns``).
         skipped_files: The files of the same zip or folder that Onramp does not read (every
             file of a source carries them all; the report lists each once).
+        notes: What reading the file warns about, each a sentence without the file's name (read
+            as Mac Roman, the email column a name alone did not settle, dates read in an order
+            nothing proves): report.json keeps them with the file's source.
     """
 
     uri: str
@@ -168,6 +171,7 @@ class RawSource:
     header_copies: Mapping[str, int] = field(default_factory=dict)
     consent_copies: tuple[str, ...] = ()
     skipped_files: tuple[SkippedFile, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def keeps(self, header: str) -> str:
         """What a row keeps of a duplicated header whose copies disagree (``KEEPS_FIRST``...)."""

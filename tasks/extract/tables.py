@@ -36,7 +36,7 @@ from schemas.lineage import SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS
 from schemas.params import SourceCredentials
 from tasks.errors import InputError
 from tasks.extract import constant_contact_api, mailchimp, mailchimp_api
-from tasks.extract.api_helpers import run_logger, source_parts, with_statuses
+from tasks.extract.api_helpers import source_parts, with_statuses
 from tasks.extract.api_settings import CONSTANT_CONTACT_PROFILE, MAILCHIMP_PROFILE, MAILCHIMP_SCHEME, PER_ROW_STATUS, api_scheme
 from tasks.extract.excel import SPREADSHEET_SUFFIXES, is_spreadsheet, split_sheet, stage_sheets
 # The Mailchimp reader's parsing machinery (quote and encoding checks, the header read, the
@@ -434,8 +434,6 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
     """
     if not is_spreadsheet(staged.uri):
         plain, layout = normalise_text(staged, staging_dir)
-        if layout.note:
-            run_logger().warning("%s: %s", staged.uri, layout.note)
         return [read_table(plain, options, layout)]
     with _ONE_WORKBOOK_AT_A_TIME:
         sheets = stage_sheets(
@@ -461,6 +459,10 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     (``_read_by_status_rules_too``). A consent column repeated in the header is read in every
     copy (``scan_columns``).
 
+    What the reading warns about (the encoding a text file is read in, the email column a name
+    alone did not settle, dates read in an order nothing proves, or in none) is kept as the
+    RawSource's ``notes``: the plan carries them into report.json and the run's warnings.
+
     Raises:
         InputError: The file cannot be parsed; the profile named for it, or the fallback profile
             no other profile's headers beat, would leave some of its consent columns unread; its
@@ -468,6 +470,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
             does).
     """
     check_parsable(staged)
+    layout_notes = (layout.note,) if layout and layout.note else ()
     raw_headers, sample = read_head(staged)
     _refuse_headerless(staged.uri, raw_headers)
     names = [clean_header(header, position) for position, header in enumerate(raw_headers)]
@@ -497,12 +500,14 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     if is_mailchimp_export:
         mapped = options.mapping.email if options.mapping else None
         raw = mailchimp.read_export_file(staged, checked=True, profile=profile, mapped_email=mapped)
+        raw = dataclasses.replace(raw, notes=layout_notes)
         return ReadFile(_read_by_status_rules_too(raw, profile), profile, layout, staged.key)
-    emails = _email_columns(staged.uri, profile, columns, sample, options)
+    emails, email_notes = _email_columns(staged.uri, profile, columns, sample, options)
     if not emails:
-        emails = [_unnamed_email_column(staged, profile, columns, sample)]
+        email, email_notes = _unnamed_email_column(staged, profile, columns, sample)
+        emails = [email]
     file_status = name_status or profile.default_status
-    time_readings = _time_readings(staged, columns, profile, file_status)
+    time_readings, time_notes = _time_readings(staged, columns, profile, file_status)
     frame = (
         scan_columns(staged, columns, file_status, emails[0], profile)
         .with_columns(_clean(header) for header in headers)
@@ -528,6 +533,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
         status_values=profile.status_values(headers),
         header_copies=repeated_headers(columns),
         consent_copies=repeated_consent_headers(columns, profile),
+        notes=(*layout_notes, *email_notes, *time_notes),
     )
     return ReadFile(raw, profile, layout, staged.key)
 
@@ -578,9 +584,10 @@ def _refuse_unread_known_consent(uri: str, profile: ReadingProfile, headers: Seq
 
 def _email_columns(
     uri: str, profile: ReadingProfile, columns: list[tuple[str, list[int]]], sample: list[list[str]], options: ReadOptions
-) -> list[str]:
+) -> tuple[list[str], tuple[str, ...]]:
     """The columns a file's header names as its email columns, in order of preference (a later
-    one fills a row the first leaves blank); empty when its header names none.
+    one fills a row the first leaves blank), empty when its header names none; and the warning
+    a choice between them gives, if one does.
 
     The header is read for the profile's email headers, then a plain ``Email`` or ``Email
     Address`` (``EMAIL_HEADERS``, what any profile takes). When the first holds (almost) no
@@ -596,7 +603,7 @@ def _email_columns(
     named = profile.email_headers(headers) or [header for header in headers if header.casefold() in EMAIL_HEADERS]
     mapped = options.mapping.email if options.mapping else None
     if not named or (mapped is not None and named[0].casefold() == mapped.strip().casefold()):
-        return named
+        return named, ()
     positions = dict(columns)
     shares = {header: address_share(column_values(positions[header], sample)) for header in headers}
     preferences = {header for header in named if _is_preference(column_values(positions[header], sample))}
@@ -611,8 +618,11 @@ def _is_preference(values: list[str]) -> bool:
     return bool(said) and said <= TRUTHY | FALSY
 
 
-def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, float | None], preferences: set[str]) -> list[str]:
-    """The email columns a header names, once the sampled cells of each are weighed.
+def _address_email_columns(
+    uri: str, named: list[str], shares: Mapping[str, float | None], preferences: set[str]
+) -> tuple[list[str], tuple[str, ...]]:
+    """The email columns a header names, once the sampled cells of each are weighed, and the
+    warning taking another column than the first gives.
 
     A named column holding yes/no words alone (``preferences``) is no email column: it never
     fills a row's address. The first named column is kept unless it is one, while another
@@ -627,7 +637,7 @@ def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, floa
     address, or the wrong addresses taken.
 
     Args:
-        uri: The file, named in the refusal and the warning.
+        uri: The file, named in the refusal.
         named: The header's email columns, in order of preference.
         shares: Each header → the share of its sampled cells holding an address (``address_share``).
         preferences: The named columns holding yes/no words alone (``_is_preference``).
@@ -639,19 +649,18 @@ def _address_email_columns(uri: str, named: list[str], shares: Mapping[str, floa
     first = named[0]
     addresses = [header for header in named if header not in preferences] or named
     if first not in preferences:
-        return addresses
+        return addresses, ()
     holding = [header for header, share in shares.items() if _holds_addresses(share)]
     if not holding:
-        return addresses  # no sampled cell holds one: each row is rejected for its own, if it must
+        return addresses, ()  # no sampled cell holds one: each row is rejected for its own, if it must
     named_holding = [header for header in named if header in holding]
     if len(named_holding) == 1:
         [taken] = named_holding
-        run_logger().warning(
-            "%s: the column %r holds no email addresses and %r does: %r is read as the email column; "
-            "to read another, %s",
-            uri, first, taken, taken, EMAIL_MAPPING_FIX,
-        )  # fmt: skip
-        return [taken, *(header for header in addresses if header != taken)]
+        warning = (
+            f"the column {first!r} holds no email addresses and {taken!r} does: {taken!r} is read as the email column; "
+            f"to read another, {EMAIL_MAPPING_FIX}"
+        )
+        return [taken, *(header for header in addresses if header != taken)], (warning,)
     raise InputError(
         uri,
         f"the email column {first!r} holds no email addresses, but {_quoted(named_holding or holding)} "
@@ -679,16 +688,17 @@ def _quoted(headers: Sequence[str]) -> str:
 
 def _unnamed_email_column(
     staged: StagedFile, profile: ReadingProfile, columns: list[tuple[str, list[int]]], sample: list[list[str]]
-) -> str:
+) -> tuple[str, tuple[str, ...]]:
     """The email column of a file whose header row names none the profile knows: its first
-    column, when that holds addresses (or the file no values yet) and no other column does.
+    column, when that holds addresses (or the file no values yet) and no other column does; and
+    the warning naming it, when it holds addresses.
 
     A title line above the real header is refused first: taken as the header, it would let the
     renamed-first-column guess take the real header's column of addresses for the file's own,
     and every row would be rejected for reasons that do not say why. A file where several
     columns hold addresses (``Owner Email,Contact Email``) is refused: which is the contacts'
     is for a person to say, and the wrong one would give every row a sales rep's address (and
-    a customer's opt-out to the rep). The column taken is named in a warning.
+    a customer's opt-out to the rep).
 
     Raises:
         InputError: A later line looks like the header, several columns hold addresses, or the
@@ -718,13 +728,13 @@ def _unnamed_email_column(
         expected = f"no email column: expected one of {', '.join(profile.email_columns)} ({profile.profile.label})"
         found = f"; the column {holding[0]!r} holds addresses: to read it, {EMAIL_MAPPING_FIX}" if holding else ""
         raise InputError(staged.uri, expected + found, line=1)
-    if holding:
-        run_logger().warning(
-            "%s: no header names the email column: %r, the only column holding addresses, is read as the email "
-            "column; to read another, %s",
-            staged.uri, email, EMAIL_MAPPING_FIX,
-        )  # fmt: skip
-    return email
+    if not holding:
+        return email, ()
+    warning = (
+        f"no header names the email column: {email!r}, the only column holding addresses, is read as the email "
+        f"column; to read another, {EMAIL_MAPPING_FIX}"
+    )
+    return email, (warning,)
 
 
 def _later_header_line(staged: StagedFile, profile: ReadingProfile) -> int | None:
@@ -768,9 +778,9 @@ _DOUBT = "doubt"
 
 def _time_readings(
     staged: StagedFile, columns: list[tuple[str, list[int]]], profile: ReadingProfile, status: str
-) -> dict[str, TimeReading]:
+) -> tuple[dict[str, TimeReading], tuple[str, ...]]:
     """How each of a file's time columns (``ReadingProfile.timestamp_columns``) is read
-    (``catalog.time_reading``).
+    (``catalog.time_reading``), and the warnings the reading gives.
 
     Numeric dates are read in the order the user's mapping or the profile declares
     (``date_order``); else in the order the column's own values prove, else the file's other
@@ -779,7 +789,8 @@ def _time_readings(
     with a time column whose profile reads numeric dates (``05/02/2024``) in an order nobody
     declares is looked at before it is staged: one pass over its time columns. A column whose
     dates are read in both orders is read without a guess (a date the two orders read
-    differently is no time), with a warning naming a value of each order.
+    differently is no time), with a warning naming a value of each order; dates read in the
+    profile's order for want of any proving one, with a warning naming one of them.
 
     Args:
         staged: The file.
@@ -790,7 +801,7 @@ def _time_readings(
     times = [header for header, _ in columns if header.strip().lower() in profile.timestamp_columns()]
     formats = profile.timestamp_formats
     if not times or profile.date_order is not None or formats_date_order(formats) is None:
-        return {header: time_reading(formats, profile.date_order) for header in times}
+        return {header: time_reading(formats, profile.date_order) for header in times}, ()
     proofs = {
         (header, order): proof
         for header in times
@@ -817,27 +828,27 @@ def _time_readings(
     doubted = {header for header, orders in proven.items() if _DOUBT in orders}
     proven = {header: orders - {_DOUBT} for header, orders in proven.items()}
     orders = orders_to_read(proven)
+    warnings: list[str] = []
     guessed = [header for header in times if header in doubted and not orders[header]]
     if guessed:
         # Read in the profile's order as before, but a person should know: another export of the
         # same system, proving the other order, would be read otherwise (a merge or a sync
         # would then rank its rows by days that are not theirs).
         guess = formats_date_order(formats)
-        run_logger().warning(
-            "%s: no date of %s says whether it is written day or month first (%s): read %s, the %s profile's order; "
-            'if the file writes them otherwise, name its order in a mapping (date_order = "%s")',
-            staged.uri, _quoted(guessed), examples[_DOUBT], guess.replace("_", " "), profile.name,
-            DAY_FIRST if guess == MONTH_FIRST else MONTH_FIRST,
-        )  # fmt: skip
+        warnings.append(
+            f"no date of {_quoted(guessed)} says whether it is written day or month first ({examples[_DOUBT]}): "
+            f"read {guess.replace('_', ' ')}, the {profile.name} profile's order; if the file writes them otherwise, "
+            f'name its order in a mapping (date_order = "{DAY_FIRST if guess == MONTH_FIRST else MONTH_FIRST}")'
+        )
     unguessed = [header for header in times if len(orders[header]) == len(DATE_ORDERS)]
     if unguessed:
-        run_logger().warning(
-            "%s: dates are written day first (%s) and month first (%s): in %s, a date the two orders read "
-            "differently (05/02/2024) is read as no time; to read it, name the file's order in a mapping "
-            '(date_order = "day_first" or "month_first")',
-            staged.uri, examples[DAY_FIRST], examples[MONTH_FIRST], _quoted(unguessed),
-        )  # fmt: skip
-    return {header: time_reading(formats, proven=orders[header]) for header in times}
+        warnings.append(
+            f"dates are written day first ({examples[DAY_FIRST]}) and month first ({examples[MONTH_FIRST]}): in "
+            f"{_quoted(unguessed)}, a date the two orders read differently (05/02/2024) is read as no time; to read it, "
+            "name the file's order in a mapping "
+            '(date_order = "day_first" or "month_first")'
+        )
+    return {header: time_reading(formats, proven=orders[header]) for header in times}, tuple(warnings)
 
 
 _WHOLE_ADDRESS = re.compile(r"[^\s@,;<>\"']+@[^\s@,;<>\"']+\.[^\s@,;<>\"']+")

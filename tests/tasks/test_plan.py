@@ -127,7 +127,7 @@ def reference(raws) -> dict:
         rows = frame.drop(disagreeing).to_dicts()
         bad = [(r, reason(r, raw.email_column)) for r in rows]
         rejected = [{**r, "reason": why} for r, why in bad if why]
-        sources.append({"uri": raw.uri, "format": raw.format, "status": raw.status, "rows": len(rows), "rejected": len(rejected), "unread_status_values": [], "duplicate_headers": duplicates})
+        sources.append({"uri": raw.uri, "format": raw.format, "status": raw.status, "rows": len(rows), "rejected": len(rejected), "unread_status_values": [], "duplicate_headers": duplicates, "notes": []})
         if rejected:
             rejects.append(rejected)
         accepted_rows = [r for r, why in bad if not why]

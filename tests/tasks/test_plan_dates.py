@@ -145,6 +145,13 @@ def test_a_column_proving_both_orders_reads_no_date_the_two_read_differently(tmp
         "2024-05-05T00:00:00Z"
     )
     assert [(c["column"], c["rows"], c["first_row"]) for c in report["change_times_unread"]] == [("Last Modified Date", 1, 4)]
+    note = (
+        "dates are written day first (Created Date row 2: 13/02/2024) and month first (Created Date row 3: 02/13/2024): "
+        "in 'Created Date', 'Last Modified Date', a date the two orders read differently (05/02/2024) is read as no "
+        'time; to read it, name the file\'s order in a mapping (date_order = "day_first" or "month_first")'
+    )
+    assert report["sources"][0]["notes"] == [note]
+    assert f"warning: {source}: {note}" in source_warnings(report)
 
 
 @pytest.mark.parametrize(
@@ -152,21 +159,24 @@ def test_a_column_proving_both_orders_reads_no_date_the_two_read_differently(tmp
     [(["05/02/2024", "01/01/2024"], True), (["05/02/2024", "13/02/2024"], False), (["05/05/2024", "2024-02-13"], False)],
     ids=["nothing proves the order", "a date proves it", "no date two orders read apart"],
 )
-def test_dates_read_in_the_profiles_order_for_want_of_proof_are_warned_about(tmp_path, caplog, dates, warned):
+def test_dates_read_in_the_profiles_order_for_want_of_proof_are_warned_about(tmp_path, dates, warned):
     # Another export of the same system, proving the other order, would be read otherwise: a
-    # person should know the order was guessed, and how to name it.
+    # person should know the order was guessed, and how to name it, in the report and the summary.
     rows = [[f"c{n}@example.com", "Ann", date] for n, date in enumerate(dates)]
     source = write_csv(tmp_path / "contacts.csv", ["Email", "First Name", "Last Modified"], rows)
 
-    read_source(str(source), tmp_path / "staging")
+    report = plan([str(source)], tmp_path / "out")
 
-    warning = (
-        f"{source}: no date of 'Last Modified' says whether it is written day or month first (Last Modified row 2: "
+    note = (
+        "no date of 'Last Modified' says whether it is written day or month first (Last Modified row 2: "
         "05/02/2024): read month first, the generic profile's order; if the file writes them otherwise, name its "
         'order in a mapping (date_order = "day_first")'
     )
-    assert (warning in caplog.text) is warned
-    assert ("says whether it is written day or month first" in caplog.text) is warned
+    [summary] = report["sources"]
+    assert summary["notes"] == ([note] if warned else [])
+    assert [line for line in source_warnings(report) if "day or month first" in line] == (
+        [f"warning: {source}: {note}"] if warned else []
+    )
 
 
 def test_a_mappings_date_order_holds_whatever_the_file_proves(tmp_path):

@@ -27,7 +27,7 @@ def test_the_ledger_balances_rows_read_against_rejects_merges_and_outcomes():
         "duplicates_merged": 2,
         "contacts": {"marketing": 2, "non_marketing": 1, "opted_out": 1},
     }
-    assert report["sources"][1] == {"uri": "u.csv", "format": "mailchimp-export", "status": "unsubscribed", "rows": 2, "rejected": 0, "unread_status_values": [], "duplicate_headers": []}
+    assert report["sources"][1] == {"uri": "u.csv", "format": "mailchimp-export", "status": "unsubscribed", "rows": 2, "rejected": 0, "unread_status_values": [], "duplicate_headers": [], "notes": []}
     assert "| 7 | 1 | 2 | 2 | 1 | 1 |" in markdown_report(report)
 
 
@@ -99,6 +99,26 @@ def test_a_repeated_header_warns_only_where_its_copies_disagree_saying_what_was_
     assert source_warnings(report) == [
         "warning: s.csv: the column 'Email' appears 2 times, with different values in 1 row(s): "
         "such a row is rejected, its addresses joined"
+    ]
+    assert source_warnings(report)[0] in markdown_report(report)
+
+
+def test_what_reading_a_file_warned_about_is_kept_with_its_source_and_warned_about_again():
+    notes = (
+        "no header names the email column: 'Contact Email', the only column holding addresses, is read as the email column",
+        "the column 'ann@example.com' holds no email addresses",
+    )
+    sources = [
+        SourceSummary("s.csv", "generic-csv", "per-row", rows=1, rejected=0, notes=notes),
+        SourceSummary("t.csv", "generic-csv", "per-row", rows=1, rejected=0),
+    ]
+    report = build_report(sources, contacts(["non_marketing", "non_marketing"], [1, 1]), [], PLAN)
+
+    assert [source["notes"] for source in report["sources"]] == [list(notes), []]
+    # An address a note quotes (a header of one) is masked, as everywhere the console and logs say.
+    assert source_warnings(report) == [
+        f"warning: s.csv: {notes[0]}",
+        "warning: s.csv: the column '***@example.com' holds no email addresses",
     ]
     assert source_warnings(report)[0] in markdown_report(report)
 

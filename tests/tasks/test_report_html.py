@@ -69,6 +69,18 @@ def test_the_loads_warnings_are_shown_escaped():
     assert "Warning:" not in render_report_html(REPORT, {})
 
 
+def test_what_reading_a_file_warned_about_is_shown_escaped():
+    note = "no date of 'Last Modified' says whether it is written day or month first (<b>Last Modified</b> row 2: 05/02/2024)"
+    [first, *others] = REPORT["sources"]
+    page = render_report_html({**REPORT, "sources": [{**first, "notes": [note]}, *others]}, {})
+    assert (
+        "<p class='bad source-warning'>warning: x.zip!subscribed_&lt;script&gt;alert(1)&lt;/script&gt;.csv: no date of "
+        "&#x27;Last Modified&#x27; says whether it is written day or month first (&lt;b&gt;Last Modified&lt;/b&gt; row 2: "
+        "05/02/2024)</p>"
+    ) in page
+    assert "source-warning" not in render_report_html(REPORT, {})
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (CI installs Debian's chromium)")
 def test_headless_chromium_shows_the_funnel(tmp_path):
     page = tmp_path / "report.html"

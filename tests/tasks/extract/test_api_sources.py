@@ -119,7 +119,7 @@ def test_mailchimp_plan_matches_the_seeded_audience(chimp_env, tmp_path):
     hubspot = tmp_path / "out" / "hubspot"
     for status in ("unsubscribed", "cleaned"):
         assert pl.read_csv(hubspot / f"opt-out-{status}.csv").height == truth[status]
-    assert report["sources"] == [{"uri": f"mailchimp://{LIST}", "format": "mailchimp-export", "status": PER_ROW_STATUS, "rows": 2345, "rejected": 0, "unread_status_values": [], "duplicate_headers": []}]
+    assert report["sources"] == [{"uri": f"mailchimp://{LIST}", "format": "mailchimp-export", "status": PER_ROW_STATUS, "rows": 2345, "rejected": 0, "unread_status_values": [], "duplicate_headers": [], "notes": []}]
 
 
 def test_mailchimp_since_reads_only_what_changed(chimp_env, tmp_path):

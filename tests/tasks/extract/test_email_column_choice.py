@@ -10,13 +10,14 @@ refused naming both.
 
 from __future__ import annotations
 
-import logging
+import json
 from pathlib import Path
 
 import pytest
 
 from tasks.errors import InputError
 from tasks.extract.tables import EMAIL_MAPPING_FIX, ReadOptions
+from tasks.report import source_warnings
 from tasks.transform.mapping_file import UserMapping
 from tests.flows.test_cli import assert_one_line_error, run
 from tests.plain_plan import plan
@@ -63,23 +64,24 @@ def test_the_mapping_the_refusal_asks_for_plans_each_customer_as_a_contact(tmp_p
     assert files["contacts-non-marketing-001.csv"]["cust4@example.com"]["imported_owner_email"] == "rep2@acme.com"
 
 
-def test_the_one_column_holding_addresses_is_taken_and_named_in_a_warning(tmp_path, caplog):
+def test_the_one_column_holding_addresses_is_taken_and_named_in_a_warning(tmp_path):
     source = write_csv(
         tmp_path / "contacts.csv",
         ["Contact Email", "Name", "Twitter"],
         [["ann@example.com", "Ann", "@ann"], ["bob@example.com", "Bob", "@bob"]],
     )
 
-    with caplog.at_level(logging.WARNING):
-        read = read_one(source, tmp_path)
-        report = plan([str(source)], tmp_path / "out")
+    read = read_one(source, tmp_path)
+    report = plan([str(source)], tmp_path / "out")
 
     # A handle (``@ann``) is no address: only the first column holds addresses.
     assert read.raw.email_column == "Contact Email"
-    assert (
-        f"{source}: no header names the email column: 'Contact Email', the only column holding addresses, is read as "
-        f"the email column; to read another, {EMAIL_MAPPING_FIX}"
-    ) in caplog.messages
+    note = (
+        "no header names the email column: 'Contact Email', the only column holding addresses, is read as the email "
+        f"column; to read another, {EMAIL_MAPPING_FIX}"
+    )
+    assert report["sources"][0]["notes"] == [note]
+    assert source_warnings(report) == [f"warning: {source}: {note}"]
     assert report["rows_rejected"] == 0
     assert set(planned(tmp_path / "out")["contacts-non-marketing-001.csv"]) == {"ann@example.com", "bob@example.com"}
 
@@ -104,10 +106,15 @@ def test_an_email_header_holding_preferences_gives_way_to_the_email_header_holdi
     result = run(["plan", str(source), "--out", str(tmp_path / "out")], env={"PREFECT_API_URL": prefect_api_url})
 
     assert result.returncode == 0, result.stderr
-    assert (
-        f"{source}: the column 'Email' holds no email addresses and 'Email Address' does: 'Email Address' is read as "
-        f"the email column; to read another, {EMAIL_MAPPING_FIX}"
-    ) in result.stderr + result.stdout
+    note = (
+        "the column 'Email' holds no email addresses and 'Email Address' does: 'Email Address' is read as the email "
+        f"column; to read another, {EMAIL_MAPPING_FIX}"
+    )
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["sources"][0]["notes"] == [note]
+    # In the summary once, and once in the run's log (the plan's warnings): not also as the file is read.
+    assert f"warning: {source}: {note}" in result.stdout.splitlines()
+    assert (result.stderr + result.stdout).count(note) == 2
     contacts = planned(tmp_path / "out")["contacts-non-marketing-001.csv"]
     assert {email: row["imported_email"] for email, row in contacts.items()} == {"pref1@example.com": "Yes", "pref2@example.com": "No"}
     assert "rows read 2  rejected 0" in result.stdout

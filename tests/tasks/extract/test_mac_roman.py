@@ -12,6 +12,7 @@ import pytest
 
 from tasks.errors import InputError
 from tasks.extract.text import CHUNK_BYTES, MAC_ROMAN, WINDOWS_1252, detect_encoding, first_misread
+from tasks.report import source_warnings
 from tests.plain_plan import plan
 from tests.tasks.extract.test_tables import planned
 
@@ -129,10 +130,27 @@ def test_a_mac_roman_export_is_planned_with_its_names_intact(tmp_path):
     rows = ["Email,First Name,Last Name,Subscribed", "mr1@example.com,Zoé,Müller,yes", "mr2@example.com,François,Garçon,yes"]
     source.write_bytes("\r".join(rows).encode(MAC_ROMAN) + b"\r")
 
-    plan([str(source)], tmp_path / "out")
+    report = plan([str(source)], tmp_path / "out")
 
     contacts = planned(tmp_path / "out")["contacts-marketing-001.csv"]
     assert {email: (row["firstname"], row["lastname"]) for email, row in contacts.items()} == {
         "mr1@example.com": ("Zoé", "Müller"),
         "mr2@example.com": ("François", "Garçon"),
     }
+    # The warning reaches report.json and the run's warnings, not the run's log alone.
+    note = (
+        'read as Mac Roman (Excel for Mac\'s "CSV (Macintosh)"), not Windows-1252: byte 0x8E is "Ž" in Windows-1252 '
+        '("é" in Mac Roman) on line 2; if names look wrong, save it again as UTF-8'
+    )
+    assert report["sources"][0]["notes"] == [note]
+    assert source_warnings(report) == [f"warning: {source}: {note}"]
+
+
+def test_a_file_read_as_it_was_saved_carries_no_note(tmp_path):
+    source = tmp_path / "contacts.csv"
+    source.write_bytes("Email,First Name\r\nw1@example.com,Zoé\r\nw2@example.com,O’Brien\r\n".encode(WINDOWS_1252))
+
+    report = plan([str(source)], tmp_path / "out")
+
+    assert report["sources"][0]["notes"] == []
+    assert source_warnings(report) == []
