@@ -59,6 +59,7 @@ def _describe_file(read: ReadFile) -> dict:
         **describe(read.profile, read.raw.headers, read.raw.email_column),
         "unread_row_status": _unread_row_status(read),
         **_row_counts(read),
+        "notes": list(read.raw.notes),
     }
 
 
@@ -155,6 +156,7 @@ def _file_lines(entry: dict) -> list[str]:
         f"  consent from {', '.join(entry['consent_columns']) or 'the file name'} "
         f"(a row nothing reads: {entry['unread_row_status'] or 'its file name'})",
         *_consent_like_lines(entry),
+        *(f"  warning      {note}" for note in entry["notes"]),
     ]
 
 

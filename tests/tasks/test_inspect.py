@@ -70,3 +70,17 @@ def test_a_hubspot_export_shows_each_subscription_opt_out_column_as_a_consent_co
     [described] = inspect_source(str(source))
     assert described["consent_columns"] == ["Marketing contact status", "Opted out of email: Product Updates"]
     assert [(c["status"], c["outcome"]) for c in described["status_counts"]] == [("opted_out_of_a_subscription", "non_marketing")]
+
+
+def test_how_a_file_was_read_is_said_as_the_plan_says_it(tmp_path):
+    source = tmp_path / "contacts.csv"
+    source.write_bytes("Email,Name\rmr1@example.com,Zoé Müller\r".encode("mac_roman"))
+
+    [entry] = inspect_source(str(source))
+
+    [note] = entry["notes"]
+    assert note.startswith("read as Mac Roman (Excel for Mac's \"CSV (Macintosh)\"), not Windows-1252")
+    assert f"  warning      {note}" in inspection_text([entry]).splitlines()
+    plain = tmp_path / "plain.csv"
+    plain.write_text("Email,Name\nann@example.com,Ann\n", encoding="utf-8")
+    assert inspect_source(str(plain))[0]["notes"] == []
