@@ -104,6 +104,15 @@ READ_WHOLE_NEXT = "onramp_sync_read_whole_next"
 FIRST_READ = "onramp_sync_first_read"
 """The snapshot's Parquet metadata item listing (JSON) the provider API sources as the sync's
 first run read them, a ``since`` the user wrote kept: a whole read reads them so again."""
+PROVIDER_READING = "onramp_sync_provider_reading"
+"""The snapshot's Parquet metadata item naming how much of a provider's records the run read
+(:data:`PROVIDER_READING_VERSION`)."""
+PROVIDER_READING_VERSION = 2
+"""How much of a provider's records this version reads. 2: a Mailchimp member's marketing
+permissions (its outcome) and groups, a Constant Contact contact's second phones and addresses.
+A snapshot of a lower one (or none) holds outcomes and rows read from less: a run reading its
+providers for their changes only would never read again the members that did not change, so a
+subscribed member whose email permission is off would stay marketing for good."""
 LEFT_SOURCE_WARNING_SHARE = 0.2
 """Above this share of the contacts the last run read gone from the sources, the run warns."""
 WATERMARK_OVERLAP = timedelta(minutes=5)
@@ -282,7 +291,8 @@ def why_read_whole(marks: SnapshotMarks | None, sources: Sequence[str]) -> str |
     does not keep each provider's own answer. A whole read merges every provider's answer, as a
     migration does. The last run says when the next one needs it (:func:`next_whole_read`); a
     snapshot an earlier version kept does not, and may lack the providers a contact came from,
-    so the first run after the upgrade reads whole.
+    so the first run after the upgrade reads whole; so does the first after an upgrade reading
+    more of each provider's records (:data:`PROVIDER_READING_VERSION`).
 
     Args:
         marks: The snapshot's marks (:func:`read_marks`); None before the first run.
@@ -292,6 +302,8 @@ def why_read_whole(marks: SnapshotMarks | None, sources: Sequence[str]) -> str |
         return None
     if marks.read_whole_next is None:
         return "the snapshot, kept by an earlier version, does not say what each provider gave"
+    if (marks.provider_reading or 1) < PROVIDER_READING_VERSION:
+        return "the snapshot was kept by an earlier version, which read less of each provider's records (permissions, groups)"
     return marks.read_whole_next or None
 
 
@@ -345,11 +357,14 @@ class SnapshotMarks:
             (:data:`READ_WHOLE_NEXT`); None from an earlier version, which did not say.
         first_read: The provider sources as the sync's first run read them
             (:data:`FIRST_READ`); None from an earlier version.
+        provider_reading: How much of a provider's records the run read
+            (:data:`PROVIDER_READING_VERSION`); None from an earlier version.
     """
 
     generation: str | None
     read_whole_next: str | None
     first_read: tuple[str, ...] | None
+    provider_reading: int | None = None
 
 
 def _from_snapshot(location: str, read: Callable[[IO[bytes]], Any]) -> Any:
@@ -384,8 +399,12 @@ def read_marks(location: str) -> SnapshotMarks | None:
     if metadata is None:
         return None
     first_read = metadata.get(FIRST_READ)
+    provider_reading = metadata.get(PROVIDER_READING)
     return SnapshotMarks(
-        metadata.get(GENERATION) or None, metadata.get(READ_WHOLE_NEXT), tuple(json.loads(first_read)) if first_read else None
+        metadata.get(GENERATION) or None,
+        metadata.get(READ_WHOLE_NEXT),
+        tuple(json.loads(first_read)) if first_read else None,
+        int(provider_reading) if provider_reading else None,
     )
 
 
@@ -400,7 +419,12 @@ def write_snapshot(location: str, snapshot: pl.DataFrame, read_whole_next: str =
         read_whole_next: Why the next run must read every provider whole (:func:`next_whole_read`).
         first_read: The provider sources as the sync's first run read them (:data:`FIRST_READ`).
     """
-    metadata = {GENERATION: secrets.token_hex(8), READ_WHOLE_NEXT: read_whole_next, FIRST_READ: json.dumps(list(first_read))}
+    metadata = {
+        GENERATION: secrets.token_hex(8),
+        READ_WHOLE_NEXT: read_whole_next,
+        FIRST_READ: json.dumps(list(first_read)),
+        PROVIDER_READING: str(PROVIDER_READING_VERSION),
+    }
     with written_whole(location, "wb") as handle:
         snapshot.write_parquet(handle, metadata=metadata)
     fs, path = fsspec.core.url_to_fs(f"{location.rsplit('/', 1)[0]}/{PENDING_FILE}")

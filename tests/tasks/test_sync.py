@@ -20,6 +20,7 @@ from tasks.sync import (
     LEFT_SOURCE_WARNING_SHARE,
     SNAPSHOT_SCHEMA,
     WATERMARK_OVERLAP,
+    PROVIDER_READING_VERSION,
     SnapshotMarks,
     diff,
     earlier_sync_key,
@@ -525,6 +526,7 @@ def test_an_earlier_versions_snapshot_holds_a_providers_non_marketing_row_from_f
     assert diff(from_files, previous, changes_only=True).held_non_marketing == {"x@x.com"}
 
 
+CURRENT = PROVIDER_READING_VERSION
 EARLIER = SnapshotMarks("g1", None, None)
 """The marks of a snapshot an earlier version kept: it did not say whether to read whole."""
 
@@ -535,14 +537,17 @@ EARLIER = SnapshotMarks("g1", None, None)
         # An earlier version's snapshot did not keep what each provider gave: read whole once.
         (EARLIER, ["mailchimp://a1b2?since=2026-03-01T08:00:05Z", "exports/"], "kept by an earlier version"),
         # This version's says when the next run must.
-        (SnapshotMarks("g1", "", ("mailchimp://a1b2",)), ["mailchimp://a1b2", "constantcontact://contacts"], None),
-        (SnapshotMarks("g1", "the last run held 2 contact(s)", ()), ["mailchimp://a1b2"], "the last run held 2 contact(s)"),
+        (SnapshotMarks("g1", "", ("mailchimp://a1b2",), CURRENT), ["mailchimp://a1b2", "constantcontact://contacts"], None),
+        (SnapshotMarks("g1", "the last run held 2 contact(s)", (), CURRENT), ["mailchimp://a1b2"], "the last run held 2 contact(s)"),
+        # One that read less of each provider's records (no GDPR permissions): its members'
+        # outcomes are read again, whether or not they changed.
+        (SnapshotMarks("g1", "", ("mailchimp://a1b2",)), ["mailchimp://a1b2"], "read less of each provider's records"),
         # Files alone are read whole anyway.
         (EARLIER, ["exports/"], None),
         # No snapshot yet: a first run reads everything anyway.
         (None, ["mailchimp://a1b2"], None),
     ],
-    ids=["earlier-version", "current-nothing-to-settle", "held-last-run", "files-only", "no-snapshot"],
+    ids=["earlier-version", "current-nothing-to-settle", "held-last-run", "read-less", "files-only", "no-snapshot"],
 )
 def test_a_run_reads_every_provider_whole_when_the_last_one_says_so_or_cannot(marks, sources, reason):
     why = why_read_whole(marks, sources)
@@ -570,6 +575,7 @@ def test_a_snapshot_keeps_its_marks_and_an_earlier_versions_reads_as_saying_noth
     marks = read_marks(location)
 
     assert (marks.read_whole_next, marks.first_read) == ("why", ("mailchimp://a1b2?since=2020-01-01",))
+    assert marks.provider_reading == PROVIDER_READING_VERSION
     assert marks.generation and marks.generation == run_generation(str(tmp_path))
     snapshot.drop(API_SOURCES).write_parquet(location, metadata={"onramp_sync_generation": "g0"})
     assert read_marks(location) == SnapshotMarks("g0", None, None)
