@@ -851,24 +851,26 @@ def _time_readings(
     return {header: time_reading(formats, proven=orders[header]) for header in times}, tuple(warnings)
 
 
-_WHOLE_ADDRESS = re.compile(r"[^\s@,;<>\"']+@[^\s@,;<>\"']+\.[^\s@,;<>\"']+")
-"""A cell that is an email address and nothing else."""
+_HOLDS_AN_ADDRESS = re.compile(r"[^\s@,;:<>()\[\]\"]+@[^\s@,;:<>()\[\]\"']+\.[^\s@,;:<>()\[\]\"']+")
+"""A cell holding an email address, bare or in a name (``o'brien@example.com``, ``<ann@x.com>``,
+``Ann Lee <ann@x.com>``): no column's name."""
 
 
 def _refuse_headerless(uri: str, first_row: Sequence[str]) -> None:
     """Refuse a file whose first line is a record, not a header: an opt-out list of bare
     addresses (``unsubscribes.csv`` of one address a line) read so would take its first address
     for a column's name, and that person, never opted out, could be marketed from another file.
+    A line above the header (``Exported by,admin@acme.com``) is refused so too.
 
     Raises:
-        InputError: A cell of the first line is an email address.
+        InputError: A cell of the first line holds an email address.
     """
-    position = next((number for number, cell in enumerate(first_row, start=1) if _WHOLE_ADDRESS.fullmatch(cell.strip())), None)
+    position = next((number for number, cell in enumerate(first_row, start=1) if _HOLDS_AN_ADDRESS.search(cell)), None)
     if position is not None:
         raise InputError(
             uri,
-            f"the first line holds an email address (column {position}) where the column names should be: the file has "
-            "no header line; add one naming its columns (Email, …) above the first record",
+            f"the first line holds an email address (column {position}) where the column names should be: remove any "
+            "line above the header, or, if the file has no header line, add one naming its columns (Email, …)",
             line=1,
         )
 

@@ -140,19 +140,23 @@ def test_files_that_cannot_be_the_list_or_copy_a_read_one_are_only_listed(tmp_pa
     assert report["contacts"] == {"marketing": 1, "non_marketing": 0, "opted_out": 1}
 
 
-@pytest.mark.parametrize("name", ["unsubscribes.csv", "contacts2.csv"])
-def test_a_csv_of_bare_addresses_is_refused_for_its_missing_header(tmp_path, name):
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [("unsubscribes.csv", "tx1@example.com"), ("contacts2.csv", "tx1@example.com"), ("unsubscribes.csv", "o'brien@example.com"),
+     ("unsubscribes.csv", "<tx1@example.com>"), ("unsubscribes.csv", "Tx One <tx1@example.com>")],
+)  # fmt: skip
+def test_a_csv_of_bare_addresses_is_refused_for_its_missing_header(tmp_path, name, first):
     # Its first address was read as the column's name, and that person, never opted out,
     # was marketed from the other file.
     folder = export_folder(tmp_path)
-    (folder / name).write_bytes(b"tx1@example.com\r\ntx2@example.com\r\n")
+    (folder / name).write_text(f"{first}\r\ntx2@example.com\r\n", encoding="utf-8")
 
     with pytest.raises(InputError) as refused:
         read_source(str(folder), tmp_path / "staging")
 
     assert str(refused.value) == (
-        f"{folder}/{name}:1: the first line holds an email address (column 1) where the column names should be: the "
-        "file has no header line; add one naming its columns (Email, …) above the first record"
+        f"{folder}/{name}:1: the first line holds an email address (column 1) where the column names should be: remove "
+        "any line above the header, or, if the file has no header line, add one naming its columns (Email, …)"
     )
 
 
