@@ -86,9 +86,10 @@ MAILCHIMP_PERMISSIONS_COLUMN = "MARKETING_PERMISSIONS"
 """A GDPR-enabled audience's marketing permissions of a member, each ``<text>: yes|no``
 (``Email: no; Direct Mail: yes``): kept as a property, and read for consent
 (``mailchimp_api.permission_status``)."""
-MAILCHIMP_EMAIL_PERMISSION = re.compile(r"\be-?mail", re.IGNORECASE)
+MAILCHIMP_EMAIL_PERMISSION = re.compile(r"e-?mail|courriel|correo|posta elettronica|e-?post\b|newsletter", re.IGNORECASE)
 """A marketing permission's text naming email (Mailchimp's default is ``Email``, beside
-``Direct Mail`` and ``Customized Online Advertising``)."""
+``Direct Mail`` and ``Customized Online Advertising``; an account may retitle it, in its own
+language: ``Courriel``, ``Correo electrónico``, ``E-Mail``, ``Newsletter``)."""
 EMAIL_PERMISSION_OFF_STATUS = "email_permission_off"
 """A subscribed member of a GDPR-enabled audience who did not give (or took back) the email
 marketing permission: Mailchimp asks to email only those who expressly opted in to it."""

@@ -248,8 +248,8 @@ def read_export_file(
             its columns (a plain opt-out flag among its merge fields): every copy of such a
             column repeated is read (``scan_columns``).
         mapped_email: The email column a user's mapping names (``email = "E-mail"``): taken
-            when the file has it (trimmed, in any case), else the export's own
-            (:func:`export_email_column`).
+            when the file has it (trimmed, in any case), a row it leaves blank filled from the
+            export's own (:func:`export_email_column`), which is taken when it has not.
 
     Returns:
         The file's RawSource.
@@ -272,7 +272,8 @@ def read_export_file(
     names = [clean_header(header, position) for position, header in enumerate(raw_headers)]
     columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
-    email_column = named_header(headers, mapped_email) or export_email_column(columns, sample)
+    own = export_email_column(columns, sample)
+    email_column = named_header(headers, mapped_email) or own
     if email_column is None:
         raise InputError(
             staged.uri,
@@ -280,13 +281,18 @@ def read_export_file(
             "or email addresses in the first column",
             line=1,
         )
+    frame = scan_columns(staged, columns, status, email_column, profile)
+    if own is not None and own != email_column:
+        # A member whose mapped column is blank keeps the address Mailchimp knows it by: its
+        # status (an unsubscribe) must still reach someone.
+        frame = frame.with_columns(pl.coalesce(non_empty(email_column), non_empty(own)).alias(email_column))
     return RawSource(
         uri=staged.uri,
         status=status,
         format=FORMAT,
         headers=headers,
         duplicate_headers=list(repeated_headers(columns)),
-        frame=scan_columns(staged, columns, status, email_column, profile),
+        frame=frame,
         email_column=email_column,
         local_path=staged.path,
         header_copies=repeated_headers(columns),

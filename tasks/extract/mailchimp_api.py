@@ -392,19 +392,22 @@ def permission_status(status: str, permissions: list[Mapping]) -> str:
     """A member's status, its marketing permissions weighed (a GDPR-enabled audience's).
 
     A subscribed member is ``EMAIL_PERMISSION_OFF_STATUS`` (non-marketing, unless a run's
-    ``--consent`` says otherwise) when a permission naming email is not enabled: Mailchimp asks
-    senders to email only those who opted in to it, and a marketing contact is one HubSpot
-    cannot make non-marketing again. A member of an audience without permissions, or whose
-    permissions name no email, keeps its status.
+    ``--consent`` says otherwise) when a permission naming email
+    (:data:`MAILCHIMP_EMAIL_PERMISSION`) is not enabled, or, when none names email, none is
+    enabled: Mailchimp asks senders to email only those who opted in to it, and a marketing
+    contact is one HubSpot cannot make non-marketing again. A member of an audience without
+    permissions keeps its status.
 
     Args:
         status: The member's Mailchimp status.
         permissions: Its ``marketing_permissions`` (``{"text", "enabled"}`` each).
     """
+    if status != "subscribed" or not permissions:
+        return status
     email = [permission for permission in permissions if MAILCHIMP_EMAIL_PERMISSION.search(text(permission.get("text")))]
-    if status == "subscribed" and any(permission.get("enabled") is not True for permission in email):
-        return EMAIL_PERMISSION_OFF_STATUS
-    return status
+    enabled = [permission.get("enabled") is True for permission in permissions]
+    given = all(permission.get("enabled") is True for permission in email) if email else any(enabled)
+    return status if given else EMAIL_PERMISSION_OFF_STATUS
 
 
 def _at(record: Mapping, path: tuple[str, ...]) -> object:

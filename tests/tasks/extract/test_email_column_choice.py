@@ -241,9 +241,11 @@ def test_a_comment_or_a_sparse_column_mentioning_an_address_is_no_second_column_
 def test_a_mailchimp_exports_email_column_is_the_one_a_mapping_names(tmp_path):
     # The audience's old EMAIL field comes first; the user says the contacts are the login's.
     rows = [[f"old{n}@example.net", f"M{n}", f" login{n}@example.com"] for n in range(3)]
-    source = write_csv(tmp_path / "subscribed_members_export_a1b2c3.csv", ["Email Address", "First Name", "Login Email"], rows)
+    # A member with no login keeps the address Mailchimp knows it by: an unsubscribe must reach someone.
+    rows[2][2] = ""
+    source = write_csv(tmp_path / "unsubscribed_members_export_a1b2c3.csv", ["Email Address", "First Name", "Login Email"], rows)
 
     read = read_one(source, tmp_path, ReadOptions(mapping=UserMapping(email=" login email")))
 
     assert read.raw.email_column == "Login Email"
-    assert read.raw.frame.collect().get_column("Login Email").to_list() == [f" login{n}@example.com" for n in range(3)]
+    assert read.raw.frame.collect().get_column("Login Email").to_list() == [" login0@example.com", " login1@example.com", "old2@example.net"]

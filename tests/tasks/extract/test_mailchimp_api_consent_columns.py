@@ -242,3 +242,22 @@ def test_the_marketing_permissions_are_planned_as_a_property_of_their_own(audien
 
     row = planned(tmp_path / "plan")["contacts-non-marketing-001.csv"][member["email_address"]]
     assert row["mailchimp_marketing_permissions"] == "Email: no; Direct Mail: yes"
+
+
+@pytest.mark.parametrize(
+    ("given", "status"),
+    [
+        ([("Courriel", False), ("Publicité", True)], "email_permission_off"),
+        ([("Correo electrónico", True)], "subscribed"),
+        ([("E-Mail", False)], "email_permission_off"),
+        # None names email (retitled "Updates"): a member who gave none gave no email either.
+        ([("Updates", False), ("Direct Mail", False)], "email_permission_off"),
+        ([("Updates", True), ("Direct Mail", False)], "subscribed"),
+        ([], "subscribed"),
+    ],
+)
+def test_a_permission_retitled_or_in_another_language_still_decides(given, status):
+    permissions_given = [{"text": text, "enabled": enabled} for text, enabled in given]
+
+    assert mailchimp_api.permission_status("subscribed", permissions_given) == status
+    assert mailchimp_api.permission_status("pending", permissions_given) == "pending"
