@@ -34,7 +34,7 @@ from tasks.load.lease import LeaseHold, output_lease
 from tasks.load.resume import LoadInProgress, LoadState, load_lock, load_state, move_records_into_output
 from tasks.load.run import INTERRUPTED, LOAD_DONE, LoadStopped, load_steps, stop_message
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
-from tasks.output import OutputFolder, check_remote_output, storage_problem
+from tasks.output import SCHEME_ALIASES, OutputFolder, check_remote_output, storage_problem
 from tasks.plan import check_run_overrides, consent_profiles
 from tasks.steps import extract_files, plan, publish_report
 from tasks.stopping import is_interruption
@@ -86,16 +86,27 @@ def check_output_apart(sources: list[str], output: str) -> None:
 
 
 def _is_within(output: str, source: str) -> bool:
-    """Whether ``output`` is the folder ``source`` names or inside it. A bucket's folders are
-    prefixes, compared without a request; a local source must be a folder."""
-    out_protocol, out_path = fsspec.core.split_protocol(output)
-    source_protocol, source_path = fsspec.core.split_protocol(source)
-    if out_protocol or source_protocol:
+    """Whether ``output`` is the folder ``source`` names or inside it, however each is written
+    (``s3a://`` is ``s3://``, ``file://`` a local path). A bucket's folders are prefixes,
+    compared without a request; a local source must be a folder."""
+    (out_protocol, out_path), (source_protocol, source_path) = (_where(output), _where(source))
+    if out_protocol != source_protocol:
+        return False
+    if out_protocol != LOCAL:
         out_path, source_path = out_path.rstrip("/"), source_path.rstrip("/")
-        return out_protocol == source_protocol and (out_path == source_path or out_path.startswith(source_path + "/"))
-    out = Path(output).expanduser().resolve()
-    folder = Path(source).expanduser().resolve()
+        return out_path == source_path or out_path.startswith(source_path + "/")
+    out = Path(out_path).expanduser().resolve()
+    folder = Path(source_path).expanduser().resolve()
     return folder.is_dir() and (out == folder or folder in out.parents)
+
+
+LOCAL = "file"
+
+
+def _where(location: str) -> tuple[str, str]:
+    """A location's file system (one name for each: ``SCHEME_ALIASES``) and its path there."""
+    protocol, path = fsspec.core.split_protocol(location)
+    return SCHEME_ALIASES.get(protocol or LOCAL, protocol or LOCAL), path
 
 
 def check_sources_reachable(sources: list[str]) -> None:

@@ -15,13 +15,15 @@ from tasks.errors import InputError
         (["s3://clients/crm/"], "s3://clients/crm"),
         (["s3://clients/crm"], "s3://clients/crm/out"),
         (["s3://clients/crm/", "mailchimp://a1b2"], "s3://clients/crm/runs/1/"),
+        # One bucket, however its scheme is spelt.
+        (["s3a://clients/crm/"], "s3://clients/crm/out"),
     ],
 )
 def test_an_output_in_a_source_folder_on_a_bucket_is_refused(sources, output):
     with pytest.raises(InputError) as error:
         check_output_apart(sources, output)
 
-    assert str(error.value).startswith(f"{output}: the output folder is inside the source folder s3://clients/crm")
+    assert str(error.value).startswith(f"{output}: the output folder is inside the source folder {sources[0].rstrip('/')}")
 
 
 @pytest.mark.parametrize(
@@ -38,8 +40,9 @@ def test_an_output_beside_a_source_is_fine(sources, output):
     check_output_apart(sources, output)
 
 
-def test_a_local_output_in_a_local_source_folder_is_refused(tmp_path):
+@pytest.mark.parametrize("source_prefix", ["", "file://"])
+def test_a_local_output_in_a_local_source_folder_is_refused(tmp_path, source_prefix):
     (tmp_path / "exports").mkdir()
 
     with pytest.raises(InputError, match="the output folder is inside the source folder"):
-        check_output_apart([str(tmp_path / "exports")], str(tmp_path / "exports" / "out"))
+        check_output_apart([f"{source_prefix}{tmp_path / 'exports'}"], str(tmp_path / "exports" / "out"))
