@@ -85,6 +85,10 @@ def check_output_apart(sources: list[str], output: str) -> None:
         )
 
 
+LOCAL = "file"
+"""The file system of a location given as a path (or a ``file://`` URL)."""
+
+
 def _is_within(output: str, source: str) -> bool:
     """Whether ``output`` is the folder ``source`` names or inside it, however each is written
     (``s3a://`` is ``s3://``, ``file://`` a local path). A bucket's folders are prefixes,
@@ -98,9 +102,6 @@ def _is_within(output: str, source: str) -> bool:
     out = Path(out_path).expanduser().resolve()
     folder = Path(source_path).expanduser().resolve()
     return folder.is_dir() and (out == folder or folder in out.parents)
-
-
-LOCAL = "file"
 
 
 def _where(location: str) -> tuple[str, str]:
