@@ -728,9 +728,19 @@ class ReadingProfile:
         return mapped.with_consent_overrides(mapping.consent)
 
 
+_CAMEL_CASE_JOIN = re.compile(r"(?<=[a-z])(?=[A-Z])")
+"""Where a small letter meets a capital in a name (``DoNotContact``, ``HardBounces``): a word ends."""
+
+
 def _name_words(file_name: str, sheet: str | None) -> tuple[list[str], list[str]]:
-    """The lowercase words of a file's own name (not its folder's or zip's) and of its sheet's."""
-    return _NAME_WORD.findall(_FILE_NAME_START.split(file_name)[-1].lower()), _NAME_WORD.findall((sheet or "").lower())
+    """The lowercase words of a file's own name (not its folder's or zip's) and of its sheet's,
+    a capital after a small letter starting a word (``DoNotContact.csv``)."""
+    own_name = _FILE_NAME_START.split(file_name)[-1]
+    return _words_of(own_name), _words_of(sheet or "")
+
+
+def _words_of(name: str) -> list[str]:
+    return _NAME_WORD.findall(_CAMEL_CASE_JOIN.sub(" ", name).lower())
 
 
 def name_word(file_name: str, words: Sequence[str]) -> str | None:

@@ -183,3 +183,13 @@ def test_the_same_list_given_as_a_source_of_its_own_is_refused_too(tmp_path):
         f"{source}: not a zip archive, a folder or a CSV or TSV file or workbook, nor a table: its first line names no "
         "email column"
     )
+
+
+@pytest.mark.parametrize("name", ["DoNotContact.csv", "DoNotEmail.csv", "HardBounces.csv"])
+def test_a_list_named_in_camel_case_opts_its_people_out(tmp_path, name):
+    folder = export_folder(tmp_path)
+    (folder / name).write_bytes(TAB_DELIMITED_OPT_OUTS)
+
+    report = plan([str(folder)], tmp_path / "out")
+
+    assert report["contacts"] == {"marketing": 1, "non_marketing": 0, "opted_out": 1}
