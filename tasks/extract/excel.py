@@ -47,6 +47,7 @@ def stage_sheets(
     is_contact_list: Callable[[list[str]], bool],
     looks_like_header: Callable[[list[str]], bool] | None = None,
     header_search_rows: int = 1,
+    unread_sheet_problem: Callable[[str], str | None] | None = None,
 ) -> list[StagedFile]:
     """Write the contact sheets of a workbook as UTF-8 CSVs, every cell as text.
 
@@ -59,19 +60,25 @@ def stage_sheets(
         looks_like_header: Whether a later row reads as a header row, to name it in the refusal
             when no sheet starts with one (a title above the header); None looks for none.
         header_search_rows: How far down a sheet such a row is looked for.
+        unread_sheet_problem: Why a sheet left unread (no contact list's header row) must not
+            be, by its name (``Unsubscribed``: its people would never be opted out); None when
+            it may. Asked only when every contact sheet is read.
 
     Returns:
         Each sheet as a CSV, its URI ``<workbook>#<sheet>``, in workbook order.
 
     Raises:
-        InputError: The workbook cannot be read, the named sheet does not exist, or no sheet
-            has a contact list's header row.
+        InputError: The workbook cannot be read, the named sheet does not exist, no sheet
+            has a contact list's header row, or a sheet left unread must not be.
     """
     workbook = _open(staged)
     headers = {name: _first_row(workbook, name) for name in workbook.sheet_names}
     if sheet is not None and sheet not in headers:
         raise InputError(staged.uri, f"no sheet {sheet!r} (sheets: {', '.join(headers)})")
     names = [sheet] if sheet is not None else [name for name, row in headers.items() if is_contact_list(row)]
+    for name in headers.keys() - set(names) if sheet is None and unread_sheet_problem else ():
+        if problem := unread_sheet_problem(name):
+            raise InputError(f"{staged.uri}#{name}", problem)
     if not names:
         raise InputError(staged.uri, _no_contact_sheet(workbook, list(headers), looks_like_header, header_search_rows))
     return [_stage_sheet(workbook, staged, staging_dir, name) for name in names]

@@ -443,8 +443,22 @@ def read_file(staged: StagedFile, staging_dir: Path, options: ReadOptions, sheet
             lambda headers: _is_contact_list(headers, options),
             lambda cells: _is_header_row(cells, options),
             HEADER_SEARCH_LINES,
+            _unread_sheet_problem,
         )
     return [read_table(staged_sheet, options, None) for staged_sheet in sheets]
+
+
+def _unread_sheet_problem(name: str) -> str | None:
+    """Why a workbook's sheet with no contact list's header row must not be left unread: its name
+    says it lists opt-outs (``Unsubscribed``, a sheet of bare addresses), whose people would be
+    planned from the other sheets as if they had never opted out."""
+    said = skipped_file_opt_out(name)
+    if said is None:
+        return None
+    return (
+        f"its name says {said}, but its first row names no email column, so the sheet is not read and its people would "
+        "not be opted out: give it a header row naming its columns (Email, …), or delete the sheet if it lists no opt-outs"
+    )
 
 
 def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | None) -> ReadFile:

@@ -18,7 +18,7 @@ from tasks.errors import InputError
 from tasks.extract.tables import read_source
 from tests.flows.test_cli import assert_one_line_error, run
 from tests.plain_plan import plan
-from tests.tasks.extract.test_tables import planned, write_csv
+from tests.tasks.extract.test_tables import planned, write_csv, write_xlsx
 
 CONTACTS = (["Email", "First Name", "Subscribed"], [["tx1@example.com", "Tx", "yes"], ["tx2@example.com", "Ty", "yes"]])
 TAB_DELIMITED_OPT_OUTS = b"Email\tReason\r\ntx1@example.com\tasked\r\n"
@@ -193,3 +193,19 @@ def test_a_list_named_in_camel_case_opts_its_people_out(tmp_path, name):
     report = plan([str(folder)], tmp_path / "out")
 
     assert report["contacts"] == {"marketing": 1, "non_marketing": 0, "opted_out": 1}
+
+
+def test_a_workbook_sheet_named_for_opt_outs_with_no_header_is_refused_not_ignored(tmp_path):
+    # Its people were planned from the contacts sheet as marketing, without a word.
+    book = write_xlsx(
+        tmp_path / "export.xlsx",
+        {"Contacts": [["Email", "Subscribed"], ["zed@example.com", "yes"]], "Unsubscribed": [["zed@example.com"]], "Notes": [["hi"]]},
+    )
+
+    with pytest.raises(InputError) as refused:
+        read_source(str(book), tmp_path / "staging")
+
+    assert str(refused.value).startswith(f"{book}#Unsubscribed: its name says unsubscribed, but its first row names no email column")
+    # With a header row the sheet is read, and opts its people out.
+    write_xlsx(book, {"Contacts": [["Email", "Subscribed"], ["zed@example.com", "yes"]], "Unsubscribed": [["Email"], ["zed@example.com"]]})
+    assert plan([str(book)], tmp_path / "out")["contacts"]["opted_out"] == 1
