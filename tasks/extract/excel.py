@@ -76,7 +76,8 @@ def stage_sheets(
     if sheet is not None and sheet not in headers:
         raise InputError(staged.uri, f"no sheet {sheet!r} (sheets: {', '.join(headers)})")
     names = [sheet] if sheet is not None else [name for name, row in headers.items() if is_contact_list(row)]
-    for name in headers.keys() - set(names) if sheet is None and unread_sheet_problem else ():
+    unread = [name for name in headers if name not in names] if sheet is None and unread_sheet_problem else []
+    for name in unread:
         if problem := unread_sheet_problem(name):
             raise InputError(f"{staged.uri}#{name}", problem)
     if not names:
