@@ -80,8 +80,8 @@ from tasks.transform.catalog import (
     TimeReading,
     all_profiles,
     consent_headers,
-    date_order_doubt,
-    date_order_proofs,
+    DATES_READ_APART,
+    date_order_evidence,
     detect_profile,
     formats_date_order,
     name_opt_out,
@@ -786,10 +786,6 @@ def _clean(header: str) -> pl.Expr:
     return pl.col(header).str.replace(_EXCEL_TEXT_NUMBER, "${1}").alias(header)
 
 
-_DOUBT = "doubt"
-"""The key of a time column's first date its profile's order guesses (``catalog.date_order_doubt``)."""
-
-
 def _time_readings(
     staged: StagedFile, columns: list[tuple[str, list[int]]], profile: ReadingProfile, status: str
 ) -> tuple[dict[str, TimeReading], tuple[str, ...]]:
@@ -816,13 +812,13 @@ def _time_readings(
     formats = profile.timestamp_formats
     if not times or profile.date_order is not None or formats_date_order(formats) is None:
         return {header: time_reading(formats, profile.date_order) for header in times}, ()
+    # Each order a column's dates prove, and, where nothing proves one, whether some date is
+    # read as the profile's order guesses (DATES_READ_APART).
     proofs = {
-        (header, order): proof
+        (header, said): proof
         for header in times
-        for order, proof in date_order_proofs(pl.col(header).str.strip_chars(), formats).items()
+        for said, proof in date_order_evidence(pl.col(header).str.strip_chars(), formats).items()
     }
-    # Where nothing proves an order, whether some date is read as the profile's order guesses.
-    proofs |= {(header, _DOUBT): date_order_doubt(pl.col(header).str.strip_chars(), formats) for header in times}
     firsts = (
         scan_columns(staged, columns, status)
         .select(
@@ -839,8 +835,8 @@ def _time_readings(
         if first["row"] is not None:
             proven[header].add(order)
             examples.setdefault(order, f"{header} row {first['row']}: {first['value']}")
-    doubted = {header for header, orders in proven.items() if _DOUBT in orders}
-    proven = {header: orders - {_DOUBT} for header, orders in proven.items()}
+    doubted = {header for header, orders in proven.items() if DATES_READ_APART in orders}
+    proven = {header: orders - {DATES_READ_APART} for header, orders in proven.items()}
     orders = orders_to_read(proven)
     warnings: list[str] = []
     guessed = [header for header in times if header in doubted and not orders[header]]
@@ -850,7 +846,7 @@ def _time_readings(
         # would then rank its rows by days that are not theirs).
         guess = formats_date_order(formats)
         warnings.append(
-            f"no date of {_quoted(guessed)} says whether it is written day or month first ({examples[_DOUBT]}): "
+            f"no date of {_quoted(guessed)} says whether it is written day or month first ({examples[DATES_READ_APART]}): "
             f"read {guess.replace('_', ' ')}, the {profile.name} profile's order; if the file writes them otherwise, "
             f'name its order in a mapping (date_order = "{DAY_FIRST if guess == MONTH_FIRST else MONTH_FIRST}")'
         )

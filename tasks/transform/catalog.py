@@ -1632,26 +1632,33 @@ def orders_to_read(proven: Mapping[str, Collection[str]]) -> dict[str, frozenset
     of February: one locale wrote the file). Empty when nothing in the file proves an order.
 
     Args:
-        proven: Each time column → the orders its values prove (``date_order_proofs``).
+        proven: Each time column → the orders its values prove (``date_order_evidence``).
     """
     in_file = frozenset(order for orders in proven.values() for order in orders)
     return {column: frozenset(orders) or in_file for column, orders in proven.items()}
 
 
-def date_order_proofs(cell: pl.Expr, formats: Sequence[str]) -> dict[str, pl.Expr]:
-    """Each order (``DATE_ORDERS``) → whether a trimmed cell proves it: the numeric formats of
-    ``formats`` read the cell in that order only (``13/02/2024`` proves day first,
-    ``02/13/2024`` month first, ``05/02/2024`` and ``2024-02-13`` neither)."""
-    numeric = [fmt for fmt in formats if date_order_of(fmt)]
-    read = {order: _parsed(cell, in_date_order(numeric, order), excel_serials=False).is_not_null() for order in DATE_ORDERS}
-    return {order: read[order] & ~read[other] for order, other in zip(DATE_ORDERS, reversed(DATE_ORDERS), strict=True)}
+DATES_READ_APART = "read_apart"
+"""The key of :func:`date_order_evidence` saying a cell is a date the two orders read as two days."""
 
 
-def date_order_doubt(cell: pl.Expr, formats: Sequence[str]) -> pl.Expr:
-    """Whether a trimmed cell is a date the numeric formats of ``formats`` read as two days, one
-    per order (``05/02/2024``; not ``05/05/2024``, nor ``13/02/2024``, which proves one)."""
+def date_order_evidence(cell: pl.Expr, formats: Sequence[str]) -> dict[str, pl.Expr]:
+    """What a trimmed cell says of its date order, from one reading of it in each order: each
+    order (``DATE_ORDERS``) → whether the cell proves it (the numeric formats of ``formats`` read
+    it in that order only: ``13/02/2024`` proves day first, ``02/13/2024`` month first,
+    ``05/02/2024`` and ``2024-02-13`` neither); and :data:`DATES_READ_APART` → whether the two
+    orders read it as two days (``05/02/2024``; not ``05/05/2024``)."""
     numeric = [fmt for fmt in formats if date_order_of(fmt)]
-    first, second = (_parsed(cell, in_date_order(numeric, order), excel_serials=False) for order in DATE_ORDERS)
+    day, month = (_parsed(cell, in_date_order(numeric, order), excel_serials=False) for order in DATE_ORDERS)
+    return {
+        DAY_FIRST: day.is_not_null() & month.is_null(),
+        MONTH_FIRST: month.is_not_null() & day.is_null(),
+        DATES_READ_APART: _read_apart(day, month),
+    }
+
+
+def _read_apart(first: pl.Expr, second: pl.Expr) -> pl.Expr:
+    """Whether two readings of a cell are two different times."""
     return first.is_not_null() & second.is_not_null() & (first != second)
 
 
@@ -1666,8 +1673,7 @@ def parse_time(cell: pl.Expr, reading: TimeReading) -> pl.Expr:
     if not reading.other_order:
         return first.dt.truncate("1s")
     other = _parsed(cell, reading.other_order, reading.excel_serials)
-    ambiguous = first.is_not_null() & other.is_not_null() & (first != other)
-    return pl.when(~ambiguous).then(pl.coalesce(first, other)).dt.truncate("1s")
+    return pl.when(~_read_apart(first, other)).then(pl.coalesce(first, other)).dt.truncate("1s")
 
 
 def _parsed(cell: pl.Expr, formats: Sequence[str], excel_serials: bool) -> pl.Expr:

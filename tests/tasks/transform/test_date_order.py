@@ -11,11 +11,12 @@ import pytest
 
 from tasks.errors import InputError
 from tasks.transform.catalog import (
+    DATES_READ_APART,
     DAY_FIRST,
     MONTH_FIRST,
     TimeReading,
     date_order_of,
-    date_order_proofs,
+    date_order_evidence,
     formats_date_order,
     in_date_order,
     orders_to_read,
@@ -85,10 +86,11 @@ def test_a_column_proving_nothing_takes_the_order_the_files_other_time_columns_p
 
 def test_a_value_proves_the_only_order_that_reads_it():
     cells = pl.DataFrame({"cell": ["13/02/2024", "02/13/2024 10:00", "05/02/2024", "2024-02-13", "31/02/2024", "Dec 5, 2024", None]})
-    proofs = date_order_proofs(pl.col("cell"), GENERIC)
-    proven = cells.select(day=proofs[DAY_FIRST], month=proofs[MONTH_FIRST])
+    proofs = date_order_evidence(pl.col("cell"), GENERIC)
+    proven = cells.select(day=proofs[DAY_FIRST], month=proofs[MONTH_FIRST], apart=proofs[DATES_READ_APART])
     assert proven.get_column("day").to_list() == [True, False, False, False, False, False, False]
     assert proven.get_column("month").to_list() == [False, True, False, False, False, False, False]
+    assert proven.get_column("apart").to_list() == [False, False, True, False, False, False, False]
 
 
 def _read(cells: list[str | None], reading: TimeReading) -> list[datetime.datetime | None]:
