@@ -115,8 +115,14 @@ def _read_account_json(output: str, name: str) -> dict | None:
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     except Exception as error:  # noqa: BLE001 - whatever the storage's client raises
-        get_logger().warning("cannot read %s: %s", path, storage_problem(error, path.split("://", 1)[-1]))
+        _warn_of_storage("read", path, error)
         return None
+
+
+def _warn_of_storage(doing: str, path: str, error: BaseException) -> None:
+    """Warn that the storage would not let a record at ``path`` be read or written (``doing``),
+    in a few words (``storage_problem``: its bucket named, never a traceback)."""
+    get_logger().warning("cannot %s %s: %s", doing, path, storage_problem(error, path.split("://", 1)[-1]))
 
 
 def published_report(output: str) -> dict | None:
@@ -638,7 +644,7 @@ def write_rollup(rollup: dict, output: str) -> None:
         with fsspec.open(path, "w", encoding="utf-8", auto_mkdir=True) as handle:
             json.dump(rollup, handle, indent=2)
     except Exception as error:  # noqa: BLE001 - whatever the storage's client raises
-        get_logger().warning("cannot write %s: %s", path, storage_problem(error, path.split("://", 1)[-1]))
+        _warn_of_storage("write", path, error)
 
 
 @flow(name="onramp-migrate-accounts", validate_parameters=True)

@@ -291,7 +291,8 @@ def skipped_file_warnings(report: dict) -> list[str]:
         return []
     named = _first_named([file["uri"] for file in skipped], SKIPPED_FILES_SHOWN)
     return [
-        f"warning: {len(skipped)} file(s) in the sources are not read (only CSV and TSV files, workbooks and .txt tables whose first line names the email column are): "
+        f"warning: {len(skipped)} file(s) in the sources are not read (only CSV and TSV files, workbooks and .txt "
+        "tables whose first line names the email column are): "
         f"{named}; rename one that holds contacts to .csv to read it"
     ]
 
