@@ -405,8 +405,8 @@ def permission_status(status: str, permissions: list[Mapping]) -> str:
     if status != "subscribed" or not permissions:
         return status
     email = [permission for permission in permissions if MAILCHIMP_EMAIL_PERMISSION.search(text(permission.get("text")))]
-    enabled = [permission.get("enabled") is True for permission in permissions]
-    given = all(permission.get("enabled") is True for permission in email) if email else any(enabled)
+    granted = [permission.get("enabled") is True for permission in email or permissions]
+    given = all(granted) if email else any(granted)
     return status if given else EMAIL_PERMISSION_OFF_STATUS
 
 
