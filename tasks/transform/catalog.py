@@ -233,6 +233,12 @@ N days after 1899-12-30."""
 EXCEL_LAST_SERIAL = 2_958_465
 """9999-12-31, Excel's last date: a bigger number is not a date."""
 MICROSECONDS_PER_DAY = 86_400_000_000
+EARLIEST_YEAR = 1000
+"""A four-digit year format (``%m/%d/%Y``) reads ``2/13/24`` as the year 24: no contact's time is
+that old, so a time before this year is read as none (a two-digit year format reads it)."""
+TWO_DIGIT_YEARS_FROM = 1930
+"""A two-digit year (``%y``: ``2/13/24``, ``3/4/65``) is read in the hundred years from here, as
+Excel reads one (``24`` → 2024, ``65`` → 1965; polars alone would read ``65`` as 2065)."""
 
 _FILE_NAME_START = re.compile(r"[/\\!]")
 """What precedes a file's own name in a URI: a folder, or the zip archive holding it."""
@@ -1545,7 +1551,11 @@ _YEAR_DIRECTIVE = re.compile(r"%[Yy]")
 def date_order_of(time_format: str) -> str | None:
     """The order a time format writes a date's day and month in, when both are numbers before
     the year: ``%d/%m/%Y`` → ``day_first``, ``%m/%d/%Y %H:%M`` → ``month_first``. None for any
-    other format: ``%Y-%m-%d`` writes the year first, and only one order reads it."""
+    other format: ``%Y-%m-%d`` writes the year first, and only one order reads it; a dotted date
+    (``%d.%m.%Y``) is day first wherever it is written (German, Swiss, Nordic, Russian), so it is
+    never read the other way round, nor taken as evidence of a file's order."""
+    if "%d.%m" in time_format:
+        return None
     day, month = time_format.find("%d"), time_format.find("%m")
     year = _YEAR_DIRECTIVE.search(time_format)
     if day < 0 or month < 0 or year is None or year.start() < max(day, month):
@@ -1691,13 +1701,21 @@ def _parsed(cell: pl.Expr, formats: Sequence[str], excel_serials: bool) -> pl.Ex
     return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
 
 
+_OFFSET_DIRECTIVE = re.compile(r"%[:#]?z")
+"""A format's UTC offset (``%z``: ``+0100``; ``%:z``: ``+01:00``; ``%#z``: also ``Z`` and ``+01``)."""
+
+
 def _parse(value: pl.Expr, fmt: str) -> pl.Expr:
     # No cache: times are nearly all distinct.
     parsed = value.str.to_datetime(fmt, strict=False, time_unit="us", cache=False)
-    if "%z" in fmt or "%:z" in fmt:
+    if _OFFSET_DIRECTIVE.search(fmt):
         # Naive UTC, like every other time: rows of several sources are compared by it.
-        return parsed.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    return parsed.cast(pl.Datetime("us"))
+        parsed = parsed.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    else:
+        parsed = parsed.cast(pl.Datetime("us"))
+    if "%y" in fmt:
+        return pl.when(parsed.dt.year() >= TWO_DIGIT_YEARS_FROM + 100).then(parsed.dt.offset_by("-100y")).otherwise(parsed)
+    return pl.when(parsed.dt.year() >= EARLIEST_YEAR).then(parsed)
 
 
 def _toml_string(text: str) -> str:

@@ -85,7 +85,7 @@ def test_a_column_proving_nothing_takes_the_order_the_files_other_time_columns_p
 
 
 def test_a_value_proves_the_only_order_that_reads_it():
-    cells = pl.DataFrame({"cell": ["13/02/2024", "02/13/2024 10:00", "05/02/2024", "2024-02-13", "31/02/2024", "Dec 5, 2024", None]})
+    cells = pl.DataFrame({"cell": ["13/02/2024", "02/13/2024 10:00", "05/02/2024", "2024-02-13", "31/02/2024", "early Dec 2024", None]})
     proofs = date_order_evidence(pl.col("cell"), GENERIC)
     proven = cells.select(day=proofs[DAY_FIRST], month=proofs[MONTH_FIRST], apart=proofs[DATES_READ_APART])
     assert proven.get_column("day").to_list() == [True, False, False, False, False, False, False]
@@ -98,7 +98,7 @@ def _read(cells: list[str | None], reading: TimeReading) -> list[datetime.dateti
 
 
 def test_a_time_is_read_in_its_columns_order_as_utc_to_the_second():
-    cells = ["05/02/2024", "05/02/2024 10:30", "2024-02-05T10:30:15.250+0100", "45000.5", "Dec 5, 2024", None]
+    cells = ["05/02/2024", "05/02/2024 10:30", "2024-02-05T10:30:15.250+0100", "45000.5", "early Dec 2024", None]
     assert _read(cells, time_reading(GENERIC, proven={DAY_FIRST})) == [
         datetime.datetime(2024, 2, 5),
         datetime.datetime(2024, 2, 5, 10, 30),
@@ -108,6 +108,57 @@ def test_a_time_is_read_in_its_columns_order_as_utc_to_the_second():
         None,
     ]
     assert _read(cells[:2], time_reading(GENERIC))[0] == datetime.datetime(2024, 5, 2)
+
+
+@pytest.mark.parametrize(
+    ("cell", "read"),
+    [
+        # ISO 8601 with Z, an offset or none, with or without a fraction of a second.
+        ("2024-02-13T13:05:22Z", datetime.datetime(2024, 2, 13, 13, 5, 22)),
+        ("2024-02-13T13:05:22.123Z", datetime.datetime(2024, 2, 13, 13, 5, 22)),
+        ("2024-02-13T13:05:22+01", datetime.datetime(2024, 2, 13, 12, 5, 22)),
+        ("2024-02-13 13:05:22 -0500", datetime.datetime(2024, 2, 13, 18, 5, 22)),
+        ("2024-02-13 13:05:22.123", datetime.datetime(2024, 2, 13, 13, 5, 22)),
+        ("2024/02/13", datetime.datetime(2024, 2, 13)),
+        # As Excel and Google Sheets save a time: seconds or not, AM/PM, a two-digit year.
+        ("2/13/2024 1:05 PM", datetime.datetime(2024, 2, 13, 13, 5)),
+        ("2/3/2024 9:05:07 AM", datetime.datetime(2024, 2, 3, 9, 5, 7)),
+        ("2/13/2024 13:05:22", datetime.datetime(2024, 2, 13, 13, 5, 22)),
+        ("2/13/24", datetime.datetime(2024, 2, 13)),
+        ("2/13/24 1:05 PM", datetime.datetime(2024, 2, 13, 13, 5)),
+        # Dotted dates and English month names.
+        ("13.02.2024 14:30", datetime.datetime(2024, 2, 13, 14, 30)),
+        ("Feb 13, 2024", datetime.datetime(2024, 2, 13)),
+        ("February 13, 2024 1:05 PM", datetime.datetime(2024, 2, 13, 13, 5)),
+        ("13 Feb 2024", datetime.datetime(2024, 2, 13)),
+        ("13-Feb-2024", datetime.datetime(2024, 2, 13)),
+    ],
+)
+def test_the_generic_profile_reads_times_as_crms_and_spreadsheets_write_them(cell, read):
+    assert _read([cell], time_reading(GENERIC)) == [read]
+
+
+def test_a_two_digit_year_is_read_as_excel_reads_it_and_never_as_a_year_before_1000():
+    # 30-99 are the 1900s, 00-29 the 2000s: a birthday of 1965 is not one of 2065.
+    assert _read(["3/4/65", "3/4/30", "3/4/29"], time_reading(GENERIC)) == [
+        datetime.datetime(1965, 3, 4),
+        datetime.datetime(1930, 3, 4),
+        datetime.datetime(2029, 3, 4),
+    ]
+    # A profile with four-digit years only reads "2/13/24" as no time, not as the year 24.
+    assert _read(["2/13/24", "2/13/0024", "0001-01-01"], time_reading(("%m/%d/%Y", "%Y-%m-%d"))) == [None, None, None]
+
+
+def test_a_dotted_date_is_day_first_whatever_order_the_file_shows():
+    assert date_order_of("%d.%m.%Y %H:%M") is None
+    assert in_date_order(("%m/%d/%Y", "%d.%m.%Y"), MONTH_FIRST) == ("%m/%d/%Y", "%d.%m.%Y")
+    assert _read(["05.02.2024", "05/02/2024"], time_reading(GENERIC, proven={MONTH_FIRST})) == [
+        datetime.datetime(2024, 2, 5),
+        datetime.datetime(2024, 5, 2),
+    ]
+    proofs = date_order_evidence(pl.col("cell"), GENERIC)
+    proven = pl.DataFrame({"cell": ["13.02.2024"]}).select(day=proofs[DAY_FIRST], month=proofs[MONTH_FIRST])
+    assert proven.row(0) == (False, False)
 
 
 def test_a_column_proving_both_orders_reads_no_date_the_two_read_differently():
