@@ -558,7 +558,12 @@ def _read_by_status_rules_too(export: RawSource, profile: ReadingProfile) -> Raw
     the most restrictive of its file's and the rules' readings
     (``ReadingProfile.floored_status_expr``): Mailchimp's own status is never made less
     restrictive, and an opt-out a column holds is never lost. ``export`` itself when no rule
-    reads a column of it."""
+    reads a column of it.
+
+    In a file whose name opts its members out, Mailchimp's own status columns (``UNSUB_TIME``,
+    ``CLEAN_TIME``) say what the name says, so only a mapping's rules are read there."""
+    if export.status in profile.profile.consent.opt_out_statuses:
+        profile = dataclasses.replace(profile, rules=profile.mapping_rules)
     if not consent_headers(profile, export.headers):
         return export
     floored = with_statuses(export, profile, profile.floored_status_expr(export.headers, export.status))

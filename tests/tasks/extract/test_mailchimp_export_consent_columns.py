@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from schemas.lineage import SOURCE_STATUS
 from tasks.extract.api_settings import PER_ROW_STATUS
 from tasks.extract.tables import ReadOptions
 from tasks.report import source_warnings
@@ -99,3 +100,30 @@ def test_a_repeated_flag_merge_field_keeps_its_most_restrictive_copy(tmp_path):
 
     assert read.raw.consent_copies == ("Do Not Email",)
     assert outcomes(read) == {"ann@x.com": "non_marketing"}
+
+
+COMBINED = (
+    ["Email Address", "First Name", "LEID", "UNSUB_TIME", "UNSUB_REASON", "CLEAN_TIME"],
+    [
+        ["ann@x.com", "Ann", "1", "", "", ""],
+        ["bob@x.com", "Bob", "2", "2024-02-01 09:15:00", "NORMAL", ""],
+        ["cy@x.com", "Cy", "3", "", "", "2024-02-01 09:15:00"],
+    ],
+)
+"""An audience's files pasted into one in a spreadsheet and saved as its subscribed file: its
+unsubscribed and cleaned members' rows keep their ``UNSUB_TIME`` and ``CLEAN_TIME``."""
+
+
+def test_a_member_unsubscribed_or_cleaned_by_its_own_columns_is_opted_out_whatever_its_files_name(tmp_path):
+    read = read_one(write_csv(tmp_path / "subscribed_members_export_abc.csv", *COMBINED), tmp_path)
+
+    assert outcomes(read) == {"ann@x.com": "marketing", "bob@x.com": "opted_out", "cy@x.com": "opted_out"}
+    statuses = dict(read.raw.frame.collect().select("Email Address", SOURCE_STATUS).iter_rows())
+    assert statuses == {"ann@x.com": "subscribed", "bob@x.com": "unsubscribed", "cy@x.com": "cleaned"}
+
+
+def test_an_unsubscribed_file_whose_rows_hold_their_unsubscribe_time_stays_opted_out(tmp_path):
+    headers, rows = COMBINED
+    read = read_one(write_csv(tmp_path / "unsubscribed_members_export_abc.csv", headers, rows), tmp_path)
+
+    assert set(outcomes(read).values()) == {"opted_out"}
