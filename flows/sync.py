@@ -14,8 +14,8 @@ state has advanced they are removed: no later run can use them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -122,18 +122,15 @@ def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncS
     return step
 
 
-@contextmanager
-def opt_outs_pending_if_stopped(step: SyncStep, state: SyncState) -> Iterator[None]:
-    """When the load stops (daily quota, HubSpot down, Ctrl-C), keep its opt-outs as pending
-    (:func:`~tasks.sync.keep_pending_opt_outs`): sent or not, the next run sends them again, also
-    for someone who subscribed again since (HubSpot may hold the opt-out already), and takes them
-    out of the sync's list. Nothing else advances."""
-    try:
-        yield
-    except BaseException:
-        if step.plan.opt_outs:
-            keep_pending_opt_outs(state.pending_opt_outs, step.plan)
-        raise
+def keep_opt_outs_pending(step: SyncStep, state: SyncState) -> None:
+    """Keep the load's opt-outs as pending before the first is sent
+    (:func:`~tasks.sync.keep_pending_opt_outs`), until :func:`advance_state` forgets them: if the
+    load stops (daily quota, HubSpot down, Ctrl-C, or a kill no handler sees: SIGKILL, the OOM
+    killer, a lost machine), the next run sends them again, sent or not, also for someone who
+    subscribed again since (HubSpot may hold the opt-out already), and takes them out of the
+    sync's list. Nothing else advances."""
+    if step.plan.opt_outs:
+        keep_pending_opt_outs(state.pending_opt_outs, step.plan)
 
 
 @task(name="sync-advance", cache_policy=NO_CACHE)
@@ -218,7 +215,8 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
     # journal to the sync, so the next delta fills the same list even once a person renamed it.
     run_state = output_load_state.within(f"sync-{run_generation(state.folder)}")
     if step.delta.opt_outs or step.delta.contacts or step.delta.held_edited:
-        with reported_if_the_load_stops(report, out, params.rejects_alert_fraction), opt_outs_pending_if_stopped(step, state):
+        keep_opt_outs_pending(step, state)
+        with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
             report["load"] = load_steps(
                 portal,
                 step.plan.directory,

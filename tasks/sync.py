@@ -744,8 +744,9 @@ def read_pending_opt_outs(location: str) -> dict[str, str]:
 
 
 def keep_pending_opt_outs(location: str, plan: LoadPlan) -> None:
-    """Add a stopping run's opt-outs (every row of its delta plan's opt-out files) to the pending
-    ones: whether or not HubSpot took them, the next run sends them again (:func:`diff`)."""
+    """Add a run's opt-outs (every row of its delta plan's opt-out files) to the pending ones,
+    before it sends any: unless the run ends and forgets them, the next run sends them again
+    (:func:`diff`), whether or not HubSpot took them."""
     pending = read_pending_opt_outs(location)
     for entry in plan.opt_outs:
         pending |= {email: entry["status"] for _, email in _emails_in(plan, entry["file"]) if email}

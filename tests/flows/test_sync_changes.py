@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import fsspec
@@ -282,3 +284,36 @@ def test_a_sync_whose_list_was_deleted_in_hubspot_says_the_new_one_holds_only_th
         f"list {made['name']}: the sync's list (id {made['list_id']}) is gone from HubSpot: made again (id {again['list_id']}) "
         "holding this run's new and changed contacts only; the contacts earlier runs added are in no list Onramp made"
     ) in caplog.messages
+
+
+def test_a_runs_opt_outs_are_pending_before_the_first_reaches_hubspot(prefect_api_url, token, tmp_path, monkeypatch):
+    # A run killed outright (SIGKILL, the OOM killer) runs no handler: its opt-outs must be kept
+    # before any is sent, or the next run, finding them in no file, would never send them.
+    monkeypatch.setenv("ONRAMP_STATE_DIR", str(tmp_path / "budgets"))
+    folder, out = tmp_path / "killed", tmp_path / "out"
+    write_export(folder, "killed", "Boston")
+    with serve_in_background() as hub:
+        sync(folder, out, hub)
+        rows = list(csv.reader((folder / EXPORT).open(encoding="utf-8")))
+        with (folder / EXPORT).open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([rows[0], *rows[3:]])
+        with (folder / "unsubscribed_email_audience_export_a1.csv").open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(rows[:3])
+        # One call per address, each answered late: the run is still sending when the first lands.
+        hub.emulator.configure(latency=0.2, batch_comm_prefs_allowed=False)
+        pending_when_the_first_landed: list[dict] = []
+
+        def watch() -> None:
+            while not hub.emulator.portal.opt_outs:
+                time.sleep(0.005)
+            pending_when_the_first_landed.extend(json.loads(p.read_text()) for p in out.glob(".onramp-sync/*/pending-opt-outs.json"))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        report = sync(folder, out, hub)
+        watcher.join(timeout=30)
+
+    assert report["sync"]["new_opt_outs"] == 2
+    assert pending_when_the_first_landed == [{"killed0@example.com": "unsubscribed", "killed1@example.com": "unsubscribed"}]
+    # Sent, the run forgot them.
+    assert not list(out.glob(".onramp-sync/*/pending-opt-outs.json"))
