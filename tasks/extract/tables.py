@@ -84,6 +84,7 @@ from tasks.transform.catalog import (
     date_order_evidence,
     detect_profile,
     formats_date_order,
+    looks_like_consent,
     name_opt_out,
     name_word,
     orders_to_read,
@@ -491,6 +492,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
     profile = options.resolve(headers, staged.uri)
+    _refuse_second_header_row(staged.uri, sample, profile)
     is_mailchimp_export = profile.format == mailchimp.FORMAT
     name_status = _name_status(profile, staged.uri)
     if name_status not in profile.profile.consent.opt_out_statuses:
@@ -772,6 +774,42 @@ def _later_header_line(staged: StagedFile, profile: ReadingProfile) -> int | Non
         except csv.Error:
             pass  # a record the reader refuses (a cell over its size limit) ends the search
     return None
+
+
+SECOND_HEADER_ROW_NAMES = 2
+"""Column names the first record under a header must hold (and no address) to be read as a
+second header row: one may be a value (a ``Status`` of ``Unsubscribed``), two are a header."""
+
+
+def _refuse_second_header_row(uri: str, sample: Sequence[Sequence[str]], profile: ReadingProfile) -> None:
+    """Refuse a file whose header takes two rows (Excel's merged cells: ``Email,Name,,Preferences,``
+    over ``,First Name,Last Name,Newsletter,Unsubscribed``): its second row would be read as a
+    contact with no address, and the columns it names (an opt-out flag under a blank or a
+    group's header) would go unread.
+
+    Raises:
+        InputError: The first record holds no address and names columns
+            (:data:`SECOND_HEADER_ROW_NAMES` or more: ``_names_a_column``), saying which.
+    """
+    if not sample or any("@" in cell for cell in sample[0]):
+        return
+    named = [cell.strip() for cell in sample[0] if _names_a_column(cell.strip(), profile)]
+    if len(named) >= SECOND_HEADER_ROW_NAMES:
+        raise InputError(
+            uri,
+            f"the row under the header names columns ({_quoted(named)}): a header of two rows? Make it one row "
+            "naming each column (Email, First Name, Unsubscribed, …), then plan again",
+            line=2,
+        )
+
+
+def _names_a_column(cell: str, profile: ReadingProfile) -> bool:
+    """Whether a cell is a column's name: one the profile routes to a property or reads for
+    consent or an email column, or one that looks like consent (``Unsubscribed``)."""
+    known = profile.profile.default_properties.keys() | profile.profile.custom_properties.keys()
+    return bool(cell) and (
+        cell.casefold() in known or _names_email_column([cell], profile) or bool(consent_headers(profile, [cell])) or looks_like_consent(cell)
+    )
 
 
 def _looks_like_header(cells: Sequence[str], profile: ReadingProfile) -> bool:

@@ -130,6 +130,35 @@ def test_a_title_above_the_header_is_refused_naming_the_header_line(tmp_path):
     assert str(refused.value) == f"{path}:1: no email column in the header; line 3 looks like the header: remove the lines above it"
 
 
+@pytest.mark.parametrize(
+    ("lines", "named"),
+    [
+        # Excel's merged cells: "Unsubscribed" under a blank top cell would go unread.
+        (["Email,Name,,Subscribed,", ",First,Last,Newsletter,Unsubscribed"], "'Newsletter', 'Unsubscribed'"),
+        (["Email,Contact,,Email Preferences,", ",First Name,Last Name,Newsletter,Unsubscribed"], "'First Name', 'Last Name', 'Newsletter', 'Unsubscribed'"),
+    ],
+)
+def test_a_header_of_two_rows_is_refused_naming_what_its_second_row_names(tmp_path, lines, named):
+    path = write_lines(tmp_path / "crm.csv", [*lines, "ann@example.com,Ann,Lee,Yes,No", "bob@example.com,Bob,Ray,Yes,Yes"])
+    with pytest.raises(InputError) as refused:
+        read_source(str(path), tmp_path / "staging")
+    assert str(refused.value) == (
+        f"{path}:2: the row under the header names columns ({named}): a header of two rows? Make it one row naming "
+        "each column (Email, First Name, Unsubscribed, …), then plan again"
+    )
+
+
+@pytest.mark.parametrize(
+    "first_row",
+    [",Bob,Unsubscribed,Yes", ",First Name,Ray,No", "ann@example.com,First Name,Unsubscribed,Yes"],
+    ids=["one-value-naming-a-column", "one-name-only", "an-address"],
+)
+def test_a_first_row_naming_fewer_than_two_columns_or_holding_an_address_is_data(tmp_path, first_row):
+    path = write_lines(tmp_path / "crm.csv", ["Email,Name,Status,Newsletter", first_row, "cy@example.com,Cy,Active,Yes"])
+    [read] = read_source(str(path), tmp_path / "staging")
+    assert "cy@example.com" in outcomes(read)
+
+
 def test_a_header_below_the_first_lines_is_not_looked_for(tmp_path):
     lines = ["Exported from Acme CRM", *(["Report line"] * 10), "Email,First Name", "x@example.com,Ann"]
     with pytest.raises(InputError, match=r":1: no email column: expected one of Email, "):
