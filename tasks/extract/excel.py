@@ -119,7 +119,25 @@ def _open(staged: StagedFile) -> fastexcel.ExcelReader:
     try:
         return fastexcel.read_excel(staged.path)
     except Exception as error:  # fastexcel raises its own hierarchy, one per calamine failure
+        if _is_markup(staged.path):
+            raise InputError(
+                staged.uri,
+                "not a workbook but a web page under a workbook's name (Salesforce's and Zoho's \"Export to Excel\" "
+                "write one): open it in Excel and save it as .xlsx or CSV",
+            ) from error
         raise InputError(staged.uri, f"not a readable workbook: {str(error).splitlines()[0]}") from error
+
+
+MARKUP_HEAD_BYTES = 512
+"""The first bytes of a file looked at for HTML markup."""
+
+
+def _is_markup(path: Path) -> bool:
+    """Whether a file starts, past a byte order mark and blanks, as HTML or XML does (``<html>``,
+    ``<?xml``, ``<table>``): a report saved as a web page under an ``.xls`` name."""
+    with path.open("rb") as handle:
+        head = handle.read(MARKUP_HEAD_BYTES)
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
 
 
 def _first_row(workbook: fastexcel.ExcelReader, name: str) -> list[str]:

@@ -362,6 +362,11 @@ CORPUS = [
     Case("missing-source", lambda folder: [str(folder / "nowhere.zip")], refused=("nowhere.zip", "no such file")),
     Case("xlsx-truncated", workbook("contacts.xlsx", lambda: xlsx_bytes([("Contacts", XLSX_ROWS)])[:700]), refused=("contacts.xlsx", "not a readable workbook")),
     Case("xlsx-binary-junk", workbook("contacts.xlsx", lambda: _BINARY), refused=("contacts.xlsx", "not a readable workbook")),
+    Case(
+        "xls-that-is-a-web-page",
+        workbook("report1709.xls", lambda: b"\xef\xbb\xbf\r\n<html><body><table><tr><th>Email</th></tr><tr><td>ann@example.com</td></tr></table></body></html>"),
+        refused=("report1709.xls", "not a workbook but a web page under a workbook's name"),
+    ),
     Case("xlsx-password-protected-ole2", workbook("contacts.xlsx", lambda: OLE2_SIGNATURE + _BINARY), refused=("contacts.xlsx", "password")),
     Case(
         "xlsx-300-sheets-contacts-last",
