@@ -429,14 +429,21 @@ def read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
         return header, sample
 
 
+_HEADER_EDGES = re.compile(r"^[\s\u200b\u2060\u00ad]+|[\s\u200b\u2060\u00ad]+$")
+"""Spaces and characters one cannot see (zero-width space, word joiner, soft hyphen) before or
+after a header's name: pasted from a web page, ``\u200bLast Name`` would name no known column.
+Joiners inside a name stay (a Persian header's zero-width non-joiner is spelling)."""
+
+
 def clean_header(header: str, position: int) -> str:
-    """A header cell without byte-order marks or surrounding spaces; a blank one gets a name.
+    """A header cell without byte-order marks, or spaces and invisible characters around it
+    (:data:`_HEADER_EDGES`); a blank one gets a name.
 
     Args:
         header: The cell as read.
         position: Its 0-based column, naming a blank header ``column_<position + 1>``.
     """
-    cleaned = header.replace(BOM, "").strip()
+    cleaned = _HEADER_EDGES.sub("", header.replace(BOM, ""))
     return cleaned or f"column_{position + 1}"
 
 

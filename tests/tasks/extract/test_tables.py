@@ -544,3 +544,14 @@ def test_a_tsv_in_a_folder_is_read_and_what_is_not_read_is_carried_to_the_plan(t
     assert (read.raw.uri, read.layout.delimiter) == (f"{folder}/contacts.tsv", "\t")
     assert read.raw.frame.collect().get_column("First Name").to_list() == ["Ann, Jr"]
     assert read.raw.skipped_files == (SkippedFile(f"{folder}/README.txt", "not a CSV or TSV file or workbook, nor a table: its first line names no email column"),)
+
+
+def test_a_header_with_invisible_characters_around_it_names_its_column(tmp_path):
+    # Pasted from a web page: a zero-width space, a word joiner, a soft hyphen around the name;
+    # a zero-width non-joiner inside a Persian name is spelling, kept.
+    headers = ["Email", "\u200bFirst Name", "Last Name\u2060 ", "\u00adUnsubscribed", "نام\u200cخانوادگی"]
+    rows = [["ann@x.com", "Ann", "Lee", "yes", "ا"], ["bob@x.com", "Bob", "Ray", "", "ب"]]
+    read = read_one(write_csv(tmp_path / "contacts.csv", headers, rows), tmp_path)
+
+    assert read.raw.headers == ["Email", "First Name", "Last Name", "Unsubscribed", "نام\u200cخانوادگی"]
+    assert outcomes(read) == {"ann@x.com": "opted_out", "bob@x.com": "non_marketing"}
