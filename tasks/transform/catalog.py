@@ -3,8 +3,10 @@
 A profile (``profiles/<name>.toml``) says where each column goes (``tasks.transform.profile``)
 and, in the tables read here, how to recognise and read its files:
 
-- ``[detect]``: ``headers`` that identify the source (the profile matching most of a file's
-  headers wins) and ``email_columns`` in order of preference (later ones fill a blank first);
+- ``[detect]``: ``headers`` only the source's exports write (``Record ID``, ``Klaviyo ID``),
+  ``shared_headers`` its exports write that plain lists and other sources write too
+  (``Status``, ``Postal Code``), which count only beside one of its own (``detect_profile``), and
+  ``email_columns`` in order of preference (later ones fill a blank first);
 - ``timestamp_formats``: how the source writes times (Excel date serials are read too), read
   as UTC times by the transform (``parse_time``), and ``date_order``: the order its numeric dates
   write day and month in when the source has one (``month_first`` for Constant Contact's
@@ -142,14 +144,29 @@ _SALESFORCE_CUSTOM_SUFFIX = re.compile(r"__c$", re.IGNORECASE)
 """How Salesforce ends a custom field's API name (``Email_Opt_Out__c``)."""
 
 _CONSENT_LIKE_WORDS = re.compile(
-    r"unsub|opt(ed)? ?out|bounce|suppress|complain|spam|do ?not ?(e ?mail|contact|mail)"
+    r"unsub|opt(ed)? ?out|bounce|suppress|complain|spam|do ?not ?(e ?mail|contact|mail|solicit)"
     r"|dont ?(e ?mail|contact)|block ?list|black ?list|gdpr|consent|permission|erasure|double ?opt"
     r"|(e ?mail|mailing|newsletter|subscri\w*|marketing|list) ?status"
+    # A refusal in English: "No Email", "No Marketing", "Stop Emails", "Remove From Mailing
+    # List", "Solicit Codes" (not "Solicitor", "No.", "Phone No" nor a bare "Stop").
+    r"|\bno ?(e ?mails?|mail\w*|marketing|newsletters?|promo\w*|contact\w*)\b|solicit(?!or)"
+    r"|\bstop ?(e ?mails?|mail\w*|marketing|newsletters?|contact\w*)\b|\bremove\w* ?from\b"
+    # German: "Abgemeldet am", "Von allen E-Mails abgemeldet", "Newsletter-Abmeldung", "Keine
+    # Werbung", "Einwilligung", "Werbewiderspruch" (not "Anmeldung", a sign-up, nor "Abteilung").
+    r"|abgemeldet|abmeld|abbestell|ausgetragen|austragung|\bkeine ?(e ?mails?|werbung|newsletter|post)\b"
+    r"|einwilligung|widerspruch|widerruf|sperrliste"
+    # French: "Désinscrit le", "Désabonné de tous les e-mails", "Ne pas contacter".
+    r"|d[ée]sinscri|d[ée]sabonn|\bne ?(pas|plus) ?(contacter|envoyer|solliciter|recevoir)\b"
+    # Spanish, Portuguese, Italian, Dutch: "Dado de baja", "Fecha de baja", "Desuscrito",
+    # "Descadastrado", "Disiscritto", "Afgemeld", "Uitgeschreven", "Consenso", "Toestemming".
+    r"|\bbaja\b|desuscri|descadastr|disiscri|afgemeld|afmeld|uitgeschreven|consens|toestemming"
+    r"|\bn(o|ão|ao|on|iet) ?(enviar|contactar|contatar|contattare|inviare|mailen|benaderen)\b"
 )
 """Words of a header (``header_words``) that say its column may hold consent: an opt-out, a
-bounce, a complaint, a refusal, a permission, a subscription's status. A plain file's column so
-named that no status rule reads is refused (``unread_consent_like``): its opt-outs would be
-imported as text, and its rows marketed on another column's yes."""
+bounce, a complaint, a refusal, a permission, a subscription's status, in English and in the
+languages exports are localised to (a German HubSpot export's "Von allen E-Mails abgemeldet").
+A plain file's column so named that no status rule reads is refused (``unread_consent_like``):
+its opt-outs would be imported as text, and its rows marketed on another column's yes."""
 
 
 @lru_cache(maxsize=4096)
@@ -247,8 +264,11 @@ FALLBACK_PROFILE = "generic"
 """The profile of a file no other profile's identifying headers match."""
 
 MIN_DETECT_SCORE = 2
-"""Identifying headers a file must match for a profile to be chosen: one shared column name
-("Email Opt Out" is Salesforce's and Zoho's) says too little."""
+"""Identifying headers (its own and shared ones) a file must match for a profile to be chosen,
+one of them its own (``ReadingProfile.score``): one column name says too little, and names a
+plain list writes too (``Status``, ``Tags``, ``Phone Number``, ``Postal Code``) say nothing of
+the vendor however many there are: a contact list's ``Status`` of ``Active`` is a membership's,
+which ActiveCampaign's profile would read as a subscription."""
 
 HUBSPOT_DEFAULT_PROPERTIES = frozenset(
     {
@@ -411,7 +431,8 @@ class ReadingProfile:
     Attributes:
         name: The profile file's stem (``constantcontact``), as ``--profile`` names it.
         profile: Where the columns go and what each status means.
-        detect_headers: Lowercase headers that identify the source.
+        detect_headers: Lowercase headers only the source's exports write: a file is read
+            with the profile only when it has one (``detect_profile``).
         email_columns: Email headers in order of preference.
         rules: How a row's status is read.
         default_status: A row's status when no rule reads it and its file name says nothing.
@@ -427,6 +448,9 @@ class ReadingProfile:
         mapping_rules: The rules among ``rules`` a user's mapping added (``with_mapping``): they
             read a column beside the profile's own rules and the plain opt-out flags it borrows,
             never instead of them.
+        shared_detect_headers: Lowercase headers the source's exports write that plain lists
+            or other sources write too (``Created At``, ``Mobile``): they identify the source
+            only beside one of ``detect_headers``, and rank the profiles matching as many of those.
     """
 
     name: str
@@ -440,6 +464,7 @@ class ReadingProfile:
     date_order: str | None = None
     consent_from: str | None = None
     mapping_rules: tuple[StatusRule, ...] = ()
+    shared_detect_headers: frozenset[str] = frozenset()
 
     @property
     def format(self) -> str:
@@ -450,9 +475,15 @@ class ReadingProfile:
         """Its status rules but those a user's mapping added: the profile's own and those it borrowed."""
         return tuple(rule for rule in self.rules if rule not in self.mapping_rules)
 
-    def score(self, headers: Sequence[str]) -> int:
-        """How many of a file's headers identify this source."""
-        return len({h.strip().lower() for h in headers} & self.detect_headers)
+    def score(self, headers: Sequence[str]) -> tuple[int, int]:
+        """How far a file's headers identify this source: how many are its own
+        (``detect_headers``), then how many identify it with the shared ones
+        (``shared_detect_headers``) counted too. Compared as a tuple, its own headers rank first:
+        a Salesforce report's ``Mailing State/Province`` outweighs the ``Account Name``,
+        ``Mobile`` and ``Lead Source`` it shares with Zoho."""
+        present = {h.strip().lower() for h in headers}
+        own = len(present & self.detect_headers)
+        return own, own + len(present & self.shared_detect_headers)
 
     def email_headers(self, headers: Sequence[str]) -> list[str]:
         """The file's email headers (as written in the file), in order of preference."""
@@ -977,6 +1008,7 @@ def reading_profile(name: str) -> ReadingProfile:
         name=name,
         profile=load_profile(name),
         detect_headers=frozenset(h.lower() for h in detect.get("headers", ())),
+        shared_detect_headers=frozenset(h.lower() for h in detect.get("shared_headers", ())),
         email_columns=tuple(detect.get("email_columns", ())),
         rules=tuple(StatusRule.from_data(rule) for rule in status.get("rules", ())),
         default_status=status.get("default", ""),
@@ -997,10 +1029,13 @@ def all_profiles() -> list[ReadingProfile]:
 
 
 def detect_profile(headers: Sequence[str], fallback: str = FALLBACK_PROFILE) -> ReadingProfile:
-    """The profile whose identifying headers a file matches most (by name on a tie).
+    """The profile whose own identifying headers a file matches most, then its identifying
+    headers shared ones included (``ReadingProfile.score``), by name on a tie.
 
     Returns:
-        That profile when it matches at least ``MIN_DETECT_SCORE`` headers. Else ``fallback``,
+        That profile when it matches one of its own headers and at least ``MIN_DETECT_SCORE``
+        identifying headers: a plain list's ``Status`` and ``Tags``, or ``Phone Number`` and
+        ``Postal Code``, are no vendor's evidence. Else ``fallback``,
         whose consent rules read the usual opt-out and consent columns of any CRM. When the file
         has a consent column it does not read and a bundled profile does (Brevo's
         ``EMAIL_BLACKLISTED`` beside ``Email`` and ``First Name``), and exactly one profile
@@ -1009,7 +1044,8 @@ def detect_profile(headers: Sequence[str], fallback: str = FALLBACK_PROFILE) -> 
         ``unread_known_consent`` says what the fallback would leave unread.
     """
     best = max(all_profiles(), key=lambda p: (p.score(headers), -profile_names().index(p.name)))
-    if best.score(headers) >= MIN_DETECT_SCORE:
+    own, identifying = best.score(headers)
+    if own and identifying >= MIN_DETECT_SCORE:
         return best
     default = reading_profile(fallback)
     unread = _unread_bundled_consent(default, headers)

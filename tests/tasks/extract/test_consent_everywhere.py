@@ -308,11 +308,12 @@ def test_active_in_a_column_named_for_email_or_subscriptions_is_marketing(tmp_pa
 
 def test_every_copy_of_a_repeated_consent_column_is_read_and_the_opt_out_kept(tmp_path):
     rows = [
-        ["ann@x.com", "Ann", "Active", "Unsubscribed", "2024-01-01 10:00:00"],
-        ["bob@x.com", "Bob", "", "Bounced", "2024-01-01 10:00:00"],
-        ["cat@x.com", "Cat", "Active", "Active", "2024-01-01 10:00:00"],
+        ["ann@x.com", "Ann", "Active", "Unsubscribed", "2024-01-01 10:00:00", "0"],
+        ["bob@x.com", "Bob", "", "Bounced", "2024-01-01 10:00:00", "0"],
+        ["cat@x.com", "Cat", "Active", "Active", "2024-01-01 10:00:00", "0"],
     ]
-    read = read_one(write_csv(tmp_path / "contacts.csv", ["Email", "First Name", "Status", "Status", "Date Created"], rows), tmp_path)
+    headers = ["Email", "First Name", "Status", "Status", "Date Created", "Contact Score"]
+    read = read_one(write_csv(tmp_path / "contacts.csv", headers, rows), tmp_path)
     assert read.profile.name == "activecampaign"
     assert outcomes(read) == {"ann@x.com": "opted_out", "bob@x.com": "opted_out", "cat@x.com": "marketing"}
     assert read.raw.keeps("Status") == KEEPS_MOST_RESTRICTIVE

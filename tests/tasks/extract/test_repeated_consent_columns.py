@@ -52,12 +52,12 @@ def outcomes(profile: ReadingProfile, frame: pl.DataFrame) -> dict[str, str]:
     ("headers", "rows", "profile", "expected"),
     [
         (
-            ["Email", "First Name", "Last Name", "Status", "Status", "Date Created"],
+            ["Email", "First Name", "Last Name", "Status", "Status", "Date Created", "Contact Score"],
             [
-                ["ann@x.com", "Ann", "A", "Active", "Unsubscribed", "2024-01-01 10:00:00"],
-                ["bob@x.com", "Bob", "B", "", "Bounced", "2024-01-01 10:00:00"],
-                ["cy@x.com", "Cy", "C", "Unconfirmed", "Active", "2024-01-01 10:00:00"],
-                ["di@x.com", "Di", "D", "Active", "", "2024-01-01 10:00:00"],
+                ["ann@x.com", "Ann", "A", "Active", "Unsubscribed", "2024-01-01 10:00:00", "0"],
+                ["bob@x.com", "Bob", "B", "", "Bounced", "2024-01-01 10:00:00", "0"],
+                ["cy@x.com", "Cy", "C", "Unconfirmed", "Active", "2024-01-01 10:00:00", "0"],
+                ["di@x.com", "Di", "D", "Active", "", "2024-01-01 10:00:00", "0"],
             ],
             "activecampaign",
             {"ann@x.com": "opted_out", "bob@x.com": "opted_out", "cy@x.com": "non_marketing", "di@x.com": "marketing"},

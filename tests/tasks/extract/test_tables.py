@@ -222,11 +222,11 @@ CRM_FILES = [
     ),
     (
         "activecampaign",
-        ["Email", "First Name", "Last Name", "Phone", "Organization", "Tags", "Date Created", "Status"],
+        ["Email", "First Name", "Last Name", "Phone", "Organization", "Tags", "Date Created", "Status", "Contact Score"],
         [
-            ["ann@x.com", "Ann", "A", "", "Acme", "a, b", "2024-01-02 10:00:00", "Active"],
-            ["bob@x.com", "Bob", "B", "", "Acme", "", "2024-01-02 10:00:00", "Unsubscribed"],
-            ["cy@x.com", "Cy", "C", "", "Acme", "", "2024-01-02 10:00:00", "Bounced"],
+            ["ann@x.com", "Ann", "A", "", "Acme", "a, b", "2024-01-02 10:00:00", "Active", "0"],
+            ["bob@x.com", "Bob", "B", "", "Acme", "", "2024-01-02 10:00:00", "Unsubscribed", "0"],
+            ["cy@x.com", "Cy", "C", "", "Acme", "", "2024-01-02 10:00:00", "Bounced", "0"],
         ],
         {"ann@x.com": "marketing", "bob@x.com": "opted_out", "cy@x.com": "opted_out"},
     ),

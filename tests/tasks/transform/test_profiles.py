@@ -37,7 +37,9 @@ KLAVIYO_PROFILES = [
     ("gus@x.com", "", "[]", "non_marketing"),
 ]
 
-ACTIVECAMPAIGN_HEADERS = ["Email", "First Name", "Last Name", "Phone", "Tags", "Status"]
+# "Contact Score" is a name only ActiveCampaign writes: without one, "Status" and "Tags" are any
+# contact list's, and the file is read as a plain one.
+ACTIVECAMPAIGN_HEADERS = ["Email", "First Name", "Last Name", "Phone", "Tags", "Status", "Contact Score"]
 
 ACTIVECAMPAIGN_CONTACTS = [
     # email, status, expected outcome
@@ -130,7 +132,10 @@ def test_a_narrow_klaviyo_export_with_a_bare_suppression_reason_is_still_klaviyo
 
 def test_an_activecampaign_export_is_detected_and_its_list_statuses_read(tmp_path):
     rows = [
-        {"Email": email, "First Name": "Ann", "Last Name": "Lee", "Phone": "+1 619 305 8111", "Tags": "customer, vip", "Status": status}
+        {
+            "Email": email, "First Name": "Ann", "Last Name": "Lee", "Phone": "+1 619 305 8111", "Tags": "customer, vip",
+            "Status": status, "Contact Score": "0",
+        }  # fmt: skip
         for email, status, _ in ACTIVECAMPAIGN_CONTACTS
     ]
     [read] = read_source(str(write_csv(tmp_path / "contacts.csv", ACTIVECAMPAIGN_HEADERS, rows)), tmp_path / "staging")
