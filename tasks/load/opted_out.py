@@ -24,20 +24,35 @@ names it once the import has made it a contact (``opted-out-made-marketing``).
 The first search page is always asked (one request: it says how many opt-outs the portal holds,
 and holds them all in a portal with at most 200), then the cheaper way finishes.
 
+An internationalised domain has two spellings, one mailbox: the plan writes Unicode
+(``jane@bücher.de``), HubSpot may hold the ``xn--`` form (``jane@xn--bcher-kva.de``) and takes
+the two for two contacts. A row whose address HubSpot holds only in the other spelling is sent
+in HubSpot's (:func:`portal_spellings`), in whichever file it is sent, so the contact HubSpot
+holds is updated (kept unsubscribed, not billed twice) rather than a second one created.
+
 The files sent are derived into the load's work folder (:data:`FOLDER`), rewritten the same
 way every run (so a rerun's steps find the same content, keys and import journal): each split
 file's remaining rows under its planned name, its moved rows in ``<name>-opted-out.csv``, both
-with their lineage (``tasks/load/plan_copies.py``). The load reports every row
-moved by its planned file and line, and its errors and read-back speak of planned lines too
-(:meth:`KeptNonMarketing.as_planned`).
+with their lineage (``tasks/load/plan_copies.py``), respelt addresses in HubSpot's spelling.
+The load reports every row moved and every row respelt by its planned file and line, and its
+errors and read-back speak of planned lines too (:meth:`KeptNonMarketing.as_planned`).
+
+How a marketing file is sent is recorded before it is sent (``tasks/load/resume.py``,
+:class:`~tasks.load.resume.SplitJournal`): a rerun after a stop, which may find the portal
+changed (someone unsubscribed meanwhile), sends a file the stopped run submitted an import for
+as that run did, so that import is taken up, not sent again beside a new split of the file.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
+import time
 from array import array
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +65,19 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.log import get_logger
-from tasks.load.optouts import normalised_emails
+from tasks.load.optouts import normalise_email, normalised_emails
 from tasks.load.plan import LoadPlan, read_header, tie_back
-from tasks.load.plan_copies import PlannedLine, copy_lineage, copy_rows, write_derived_plan
-from tasks.load.reconcile import MARKETING_STATUS, OPTED_OUT_PROPERTY, READ_BATCH_SIZE, is_marketing, is_opted_out, read_contacts
+from tasks.load.plan_copies import PlannedLine, copy_lineage, planned_rows, write_derived_plan
+from tasks.load.reconcile import (
+    KEPT_NON_MARKETING,
+    MARKETING_STATUS,
+    OPTED_OUT_PROPERTY,
+    READ_BATCH_SIZE,
+    is_marketing,
+    is_opted_out,
+    read_contacts,
+)
+from tasks.load.resume import ImportJournal, SplitJournal
 from tasks.load.retry import HttpError, describe
 from tasks.privacy import mask_email
 
@@ -215,8 +239,11 @@ class KeptNonMarketing:
         plan: The plan to load: the planned one, its split files replaced by the derived ones
             (:attr:`LoadPlan.derived`); the planned plan itself when nothing was split.
         report: The load report's :data:`REPORT_KEY`: ``{"count", "folder", "lookup", "rows":
-            [{"file", "line", "sent_file", "sent_line", "sources"}]}`` (``file``/``line`` the
-            planned row; no email).
+            [{"file", "line", "sent_file", "sent_line", "sources"}], "respelt": {"count",
+            "requests", "rows": [same]}, "sent_as_decided_before": [{"file", "decided_at"}]}``
+            (``file``/``line`` the planned row; no email): the rows moved to non-marketing, the
+            rows sent under HubSpot's ``xn--`` spelling of their address, and the marketing
+            files sent as an earlier run decided (:func:`keep_opted_out_non_marketing`).
         planned: Per derived file: its planned file and, by its line - 2, the planned line.
     """
 
@@ -252,14 +279,118 @@ def _moved_entry(entry: dict[str, Any], rows: int) -> dict[str, Any]:
         "outcome": "non_marketing",
         "marketable": False,
         "create_list": False,
+        KEPT_NON_MARKETING: True,
         **({"name": f"{name} (unsubscribed in HubSpot: non-marketing)"} if name else {}),
     }
 
 
+@dataclass(frozen=True)
+class Decision:
+    """How one planned contacts file is sent, by its planned lines.
+
+    Attributes:
+        moved: The lines sent as non-marketing (HubSpot held them as unsubscribed).
+        respelt: The lines sent under HubSpot's spelling of their address (:func:`portal_spellings`).
+        decided_at: When it was decided (epoch milliseconds).
+    """
+
+    moved: frozenset[int] = frozenset()
+    respelt: frozenset[int] = frozenset()
+    decided_at: int = 0
+
+    def same_sending(self, other: Decision) -> bool:
+        """Whether ``other`` sends the same files (whenever it was decided)."""
+        return (self.moved, self.respelt) == (other.moved, other.respelt)
+
+    def record(self) -> dict[str, Any]:
+        """As :class:`~tasks.load.resume.SplitJournal` keeps it."""
+        return {"decided_at": self.decided_at, "moved": sorted(self.moved), "respelt": sorted(self.respelt)}
+
+    @classmethod
+    def of_record(cls, record: dict[str, Any]) -> Decision:
+        """The decision a :class:`~tasks.load.resume.SplitJournal` record holds."""
+        return cls(frozenset(record.get("moved") or ()), frozenset(record.get("respelt") or ()), int(record.get("decided_at") or 0))
+
+
+def portal_spellings(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[str, Any]]) -> tuple[dict[str, str], int]:
+    """The files' addresses HubSpot holds under another spelling only: an internationalised
+    domain the plan spells in Unicode (:func:`canonical_address`) and HubSpot holds in its
+    ``xn--`` form (:func:`ascii_spelling`), with no contact under the plan's.
+
+    Sent as the plan spells it, such an address would be a second contact beside HubSpot's (not
+    unsubscribed as it is, billed twice as a marketing one): the load sends HubSpot's spelling,
+    so its contact is updated. Both spellings of each address are read (50 addresses a batch
+    read); a plan without an internationalised address asks nothing.
+
+    Returns:
+        ``({planned address: HubSpot's spelling}, requests sent)``.
+    """
+    if not entries:
+        return {}, 0
+    international = pl.concat([_file_emails(plan, entry).select("email") for entry in entries]).filter(
+        pl.col("email").str.contains(r"[^\x00-\x7f]")
+    )
+    addresses = international.unique().drop_nulls().collect()["email"].sort().to_list()
+    pairs = [(address, spelt) for address in addresses if (spelt := ascii_spelling(address))]
+    respelt: dict[str, str] = {}
+    requests = 0
+    for batch in chunked(pairs, READ_BATCH_SIZE // 2):
+        found = read_contacts(portal, [spelling for pair in batch for spelling in pair], [])
+        requests += 1
+        respelt |= {address: spelt for address, spelt in batch if spelt in found and address not in found}
+    return respelt, requests
+
+
+def _respelt(cell: str) -> str:
+    """A planned email cell with its domain as HubSpot spells it (:func:`ascii_spelling`); the
+    rest of the cell (its local part, an apostrophe neutralising it) as it is."""
+    spelt = ascii_spelling(normalise_email(cell))
+    return cell if spelt is None else f"{cell.rpartition('@')[0]}@{spelt.rpartition('@')[2]}"
+
+
+@dataclass(frozen=True)
+class _Copied:
+    """What :func:`_write_sent_copies` wrote: the planned lines kept in the file, those moved to
+    its non-marketing file, and the moved rows' addresses (for the log)."""
+
+    kept: list[int]
+    moved: list[int]
+    moved_emails: list[str]
+
+
+def _write_sent_copies(plan: LoadPlan, file: str, decision: Decision, directory: Path) -> _Copied:
+    """Copy a planned contacts file as ``decision`` sends it, in one pass: its rows still
+    marketing under its planned name, its moved rows in ``<name>-opted-out.csv``, each respelt
+    row's email cell in HubSpot's spelling; cells otherwise as they are."""
+    header, email_index, rows = planned_rows(plan.path(file))
+    copied = _Copied([], [], [])
+    with ExitStack() as files:
+        writers = {}
+        for moved, name in ((False, file), (True, _moved_name(file))):
+            if moved and not decision.moved:
+                continue
+            target = directory / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            writers[moved] = csv.writer(files.enter_context(target.open("w", newline="", encoding="utf-8")), lineterminator="\n")
+            writers[moved].writerow(header)
+        for line, cells in rows:
+            if len(cells) <= email_index:
+                continue
+            moved = line in decision.moved
+            if line in decision.respelt:
+                cells = [*cells[:email_index], _respelt(cells[email_index]), *cells[email_index + 1 :]]
+            writers[moved].writerow(cells)
+            (copied.moved if moved else copied.kept).append(line)
+            if moved:
+                copied.moved_emails.append(normalise_email(cells[email_index]))
+    return copied
+
+
 def _write_split_files(
-    plan: LoadPlan, found: dict[str, pl.DataFrame], directory: Path
-) -> tuple[LoadPlan, dict[str, tuple[str, array]]]:
-    """Derive the files the load sends in place of the marketing files holding opted-out rows.
+    plan: LoadPlan, decisions: dict[str, Decision], directory: Path
+) -> tuple[LoadPlan, dict[str, tuple[str, array]], dict[str, list[str]]]:
+    """Derive the files the load sends in place of the planned files some of whose rows move
+    or are respelt (:class:`Decision`).
 
     Each such file becomes its rows still marketing (under its planned name) and its moved rows
     (``<name>-opted-out.csv``, non-marketing), both in ``directory`` with their lineage, as a
@@ -267,12 +398,14 @@ def _write_split_files(
 
     Args:
         plan: The planned plan.
-        found: Per planned file, its opted-out rows (``line``, ``email``); none for the others.
+        decisions: Per planned file, how it is sent; a file without one, or whose sends it as
+            planned, is sent as it is.
         directory: Where to write (the load's work folder's :data:`FOLDER`, which
             :func:`keep_opted_out_non_marketing` emptied: it holds only this run's files).
 
     Returns:
-        The plan the load sends, and :attr:`KeptNonMarketing.planned`.
+        The plan the load sends, :attr:`KeptNonMarketing.planned`, and per planned file its
+        moved rows' addresses.
 
     Raises:
         LoadError: A split did not account for every row of its file (a row too short to have
@@ -282,16 +415,16 @@ def _write_split_files(
     entries: list[dict[str, Any]] = []
     derived: list[dict[str, Any]] = []
     planned: dict[str, tuple[str, array]] = {}
+    moved_emails: dict[str, list[str]] = {}
     lineage: dict[PlannedLine, PlannedLine] = {}
     for entry in plan.imports:
-        rows = found.get(entry["file"])
-        if rows is None or rows.is_empty():
+        decision = decisions.get(entry["file"], Decision())
+        if not (decision.moved or decision.respelt):
             entries.append(entry)
             continue
         file, moved = entry["file"], _moved_name(entry["file"])
-        opted = frozenset(rows["email"].to_list())
-        kept = copy_rows(plan.path(file), directory / file, lambda email: email not in opted)
-        sent = copy_rows(plan.path(file), directory / moved, opted.__contains__)
+        copied = _write_sent_copies(plan, file, decision, directory)
+        kept, sent = copied.kept, copied.moved
         if len(kept) + len(sent) != int(entry.get("rows") or 0):
             raise LoadError(
                 f"{file}: {entry.get('rows')} rows planned, {len(kept)} kept as marketing and {len(sent)} moved to "
@@ -300,27 +433,73 @@ def _write_split_files(
         lineage.update(((file, old), (file, new)) for new, old in enumerate(kept, start=2))
         lineage.update(((file, old), (moved, new)) for new, old in enumerate(sent, start=2))
         planned[file] = (file, array("q", kept))
-        planned[moved] = (file, array("q", sent))
-        pieces = ([{**entry, "rows": len(kept)}] if kept else []) + [_moved_entry(entry, len(sent))]
+        pieces = [{**entry, "rows": len(kept)}] if kept else []
+        if sent:
+            planned[moved] = (file, array("q", sent))
+            moved_emails[file] = copied.moved_emails
+            pieces.append(_moved_entry(entry, len(sent)))
         if not kept:
             (directory / file).unlink()
         entries.extend(pieces)
         derived.extend(pieces)
     copy_lineage(plan.lineage_path, directory / "lineage.csv", lineage)
-    return LoadPlan(plan.directory, {**plan.data, "imports": entries}, derived=write_derived_plan(plan, derived, directory)), planned
+    sent_plan = LoadPlan(plan.directory, {**plan.data, "imports": entries}, derived=write_derived_plan(plan, derived, directory))
+    return sent_plan, planned, moved_emails
 
 
-def keep_opted_out_non_marketing(portal: HubSpotPortal, plan: LoadPlan, state_dir: str | Path) -> KeptNonMarketing:
+def _submitted_since(intents: list[dict[str, Any]], file: str, since_ms: int) -> bool:
+    """Whether the import journal's ``intents`` hold an import of ``file``'s sent files (its
+    planned name or its moved rows', by base name, as the upsert path's marketing-status import
+    is named) about to be submitted at or after ``since_ms``."""
+    names = {name.rsplit("/", 1)[-1] for name in (file, _moved_name(file))}
+    return any(
+        str(intent.get("file") or "").rsplit("/", 1)[-1] in names and int(intent.get("intent_at") or 0) >= since_ms
+        for intent in intents
+    )
+
+
+def _decided_before(
+    plan: LoadPlan, marketing: list[dict[str, Any]], splits: SplitJournal, imports: ImportJournal
+) -> tuple[dict[str, Decision], dict[str, Decision]]:
+    """The marketing files an earlier run decided how to send and then submitted an import
+    for (a stopped run's may still be processing): each is sent as then, so its import is taken
+    up rather than sent again beside it (``tasks/load/resume.py``).
+
+    Returns:
+        ``(taken up, recorded)``: per planned file, the decision to send it by, and every
+        recorded decision (a fresh one the same is not recorded again).
+    """
+    recorded = {entry["file"]: record for entry in marketing if (record := splits.read(plan, entry)) is not None}
+    intents = imports.intents() if recorded else []
+    decisions = {file: Decision.of_record(record) for file, record in recorded.items()}
+    taken_up = {file: decision for file, decision in decisions.items() if _submitted_since(intents, file, decision.decided_at)}
+    return taken_up, decisions
+
+
+def keep_opted_out_non_marketing(
+    portal: HubSpotPortal, plan: LoadPlan, state_dir: str | Path, records: str | Path | None = None
+) -> KeptNonMarketing:
     """The plan to load: the marketing files' rows HubSpot holds as unsubscribed from all email
-    moved to non-marketing files of their own (see the module docstring).
+    moved to non-marketing files of their own, and every contacts file's addresses HubSpot holds
+    under another spelling respelt as it does (see the module docstring).
 
-    A plan without marketing files asks HubSpot nothing. Nothing is written when no row moves,
-    and a derived folder an earlier run left is removed: the planned files are sent as they are.
+    A marketing file an earlier run decided how to send, and submitted an import for, is sent as
+    then (:func:`_decided_before`), whatever the portal holds now: the stopped run's import is
+    taken up rather than sent again beside it, and the read-back names a contact it made
+    marketing after the contact unsubscribed (``opted-out-made-marketing``). Every other file is
+    decided now, a marketing file's decision recorded (:class:`~tasks.load.resume.SplitJournal`)
+    before anything of it is sent.
+
+    A plan without marketing files or internationalised addresses asks HubSpot nothing. Nothing
+    is written to the work folder when every file is sent as planned, and a derived folder an
+    earlier run left is removed.
 
     Args:
         portal: The portal (only read here).
         plan: The planned plan.
         state_dir: The load's work folder (the derived files go to its :data:`FOLDER`).
+        records: The load's records folder (a path or fsspec URL: the import journal and the
+            decisions are there); default ``state_dir``.
 
     Returns:
         :class:`KeptNonMarketing`; its ``report`` goes into the load report as :data:`REPORT_KEY`.
@@ -329,43 +508,114 @@ def keep_opted_out_non_marketing(portal: HubSpotPortal, plan: LoadPlan, state_di
         LoadError: HubSpot refused the lookup, or a split could not account for every row.
     """
     directory = Path(state_dir) / FOLDER
+    records = state_dir if records is None else records
+    splits = SplitJournal(records, portal.url)
     marketing = [entry for entry in plan.imports if entry.get("marketable")]
-    report: dict[str, Any] = {"count": 0, "folder": None, "lookup": None, "rows": []}
     shutil.rmtree(directory, ignore_errors=True)
-    if not marketing:
+    taken_up, recorded = _decided_before(plan, marketing, splits, ImportJournal(records, portal.url))
+    fresh = [entry for entry in plan.imports if entry["file"] not in taken_up]
+    fresh_marketing = [entry for entry in fresh if entry.get("marketable")]
+    opted, lookup = portal_opted_out(portal, plan, fresh_marketing) if fresh_marketing else (set(), None)
+    respelt, spelling_requests = portal_spellings(portal, plan, fresh)
+    decisions = {**taken_up, **_decide(plan, fresh, _as_planned(opted), respelt)}
+    for entry in fresh_marketing:
+        decision, earlier = decisions[entry["file"]], recorded.get(entry["file"])
+        if earlier is None or not decision.same_sending(earlier):
+            splits.write(plan, entry, decision.record())
+    report: dict[str, Any] = {
+        "count": 0,
+        "folder": None,
+        "lookup": lookup,
+        "rows": [],
+        "respelt": {"count": 0, "requests": spelling_requests, "rows": []},
+        "sent_as_decided_before": [
+            {"file": file, "decided_at": _iso(decision.decided_at)} for file, decision in taken_up.items()
+        ],
+    }
+    _log_taken_up(taken_up)
+    if not any(decision.moved or decision.respelt for decision in decisions.values()):
         return KeptNonMarketing(plan, report)
-    emails, report["lookup"] = portal_opted_out(portal, plan, marketing)
-    found = {}
-    if emails:
-        wanted = pl.Series("email", sorted(_as_planned(emails)), dtype=pl.String)
-        for entry in marketing:
-            rows = _file_emails(plan, entry).filter(pl.col("email").is_in(wanted.implode())).collect()
-            if not rows.is_empty():
-                found[entry["file"]] = rows
-    if not found:
-        return KeptNonMarketing(plan, report)
-    sent_plan, planned = _write_split_files(plan, found, directory)
-    rows = [
+    sent_plan, planned, moved_emails = _write_split_files(plan, decisions, directory)
+    moved = [
         {"file": file, "line": line, "sent_file": sent_file, "sent_line": sent_line}
         for sent_file, (file, lines) in planned.items()
         if sent_file != file
         for sent_line, line in enumerate(lines, start=2)
     ]
-    report = {**report, "count": len(rows), "folder": str(directory), "rows": tie_back(plan, rows)}
-    _log(report, found)
+    respelt_rows = [
+        {"file": file, "line": line, "sent_file": sent_file, "sent_line": sent_line}
+        for sent_file, (file, lines) in planned.items()
+        if decisions[file].respelt
+        for sent_line, line in enumerate(lines, start=2)
+        if line in decisions[file].respelt
+    ]
+    report = {
+        **report,
+        "count": len(moved),
+        "folder": str(directory),
+        "rows": tie_back(plan, moved),
+        "respelt": {"count": len(respelt_rows), "requests": spelling_requests, "rows": tie_back(plan, respelt_rows)},
+    }
+    _log(report, moved_emails)
     return KeptNonMarketing(sent_plan, report, planned)
 
 
-def _log(report: dict[str, Any], found: dict[str, pl.DataFrame]) -> None:
-    """The one console line: how many rows moved, and the first few (emails masked)."""
-    examples = [
-        f"{file}:{line} {mask_email(email)}"
-        for file, rows in found.items()
-        for line, email in rows.head(_EXAMPLES_LOGGED).iter_rows()
-    ][:_EXAMPLES_LOGGED]
-    more = ", ..." if report["count"] > len(examples) else ""
-    get_logger().warning(
-        "%d contact(s) of the marketing files HubSpot holds as unsubscribed from all email sent as non-marketing "
-        "(not billed, not in the marketing list; files in %s, rows in report.json load.%s): %s%s",
-        report["count"], report["folder"], REPORT_KEY, ", ".join(examples), more,
-    )
+def _decide(plan: LoadPlan, entries: list[dict[str, Any]], opted: set[str], respelt: dict[str, str]) -> dict[str, Decision]:
+    """How each of ``entries`` is sent now: a marketing file's rows whose address is in
+    ``opted`` (as the plan spells it) moved, any file's rows whose address is in ``respelt``
+    respelt."""
+    now = int(time.time() * 1000)
+    if not opted and not respelt:
+        return {entry["file"]: Decision(decided_at=now) for entry in entries}
+    opted_series = pl.Series("email", sorted(opted), dtype=pl.String)
+    respelt_series = pl.Series("email", sorted(respelt), dtype=pl.String)
+    decisions = {}
+    for entry in entries:
+        moving = pl.col("email").is_in(opted_series.implode()) & pl.lit(bool(entry.get("marketable")))
+        respelling = pl.col("email").is_in(respelt_series.implode())
+        rows = _file_emails(plan, entry).select("line", moving.alias("moved"), respelling.alias("respelt")).filter(
+            pl.col("moved") | pl.col("respelt")
+        ).collect()
+        decisions[entry["file"]] = Decision(
+            frozenset(rows.filter("moved")["line"].to_list()), frozenset(rows.filter("respelt")["line"].to_list()), now
+        )
+    return decisions
+
+
+def _iso(epoch_ms: int) -> str:
+    """Epoch milliseconds as ISO 8601 UTC, to the second."""
+    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _log_taken_up(taken_up: dict[str, Decision]) -> None:
+    """One console line per marketing file sent as an earlier run decided."""
+    for file, decision in taken_up.items():
+        get_logger().info(
+            "%s: sent as the run of %s split it, an import of it having been submitted since (taken up, not sent "
+            "again); a contact unsubscribed in HubSpot since that it made marketing is named by the read-back "
+            "(opted-out-made-marketing)",
+            file, _iso(decision.decided_at),
+        )
+
+
+def _log(report: dict[str, Any], moved_emails: dict[str, list[str]]) -> None:
+    """The console lines: how many rows moved, and the first few (emails masked); how many
+    were respelt."""
+    if report["count"]:
+        examples = [
+            f"{row['file']}:{row['line']} {mask_email(email)}"
+            for file, emails in moved_emails.items()
+            for row, email in zip([row for row in report["rows"] if row["file"] == file], emails[:_EXAMPLES_LOGGED])
+        ][:_EXAMPLES_LOGGED]
+        more = ", ..." if report["count"] > len(examples) else ""
+        get_logger().warning(
+            "%d contact(s) of the marketing files HubSpot holds as unsubscribed from all email sent as non-marketing "
+            "(not billed, not in the marketing list; files in %s, rows in report.json load.%s): %s%s",
+            report["count"], report["folder"], REPORT_KEY, ", ".join(examples), more,
+        )
+    if report["respelt"]["count"]:
+        get_logger().warning(
+            "%d contact(s) HubSpot holds under the xn-- spelling of their internationalised domain sent in that "
+            "spelling, so HubSpot's contact is updated rather than a second one created (rows in report.json load.%s.respelt)",
+            report["respelt"]["count"], REPORT_KEY,
+        )

@@ -11,7 +11,11 @@ Checked, for every row of the plan that the load did not already report as faile
   from all email: a marketing contact that is billed for and can never be emailed, which only
   HubSpot's UI can set back. The load sends a contact HubSpot held so before it as
   non-marketing (``tasks/load/opted_out.py``; the plan checked is then the one sent, those rows
-  in a non-marketing file), so this finds one unsubscribed during the load or by another tool.
+  in a non-marketing file), so this finds one unsubscribed during the load or by another tool;
+- ``kept-non-marketing-is-marketing``: a contact the load sent as non-marketing because HubSpot
+  held it as unsubscribed (a row of a file :data:`KEPT_NON_MARKETING` marks) is a marketing
+  contact after all: an import sent before it unsubscribed (a stopped run's, still processing,
+  which a rerun took up) or another tool made it one.
 
 Everything is read in batches (100 contacts per ``batch/read``, list members 250 a page), file
 by file, so memory follows a file's list size rather than the migration's. Nothing is written.
@@ -41,7 +45,18 @@ LIST_PAGE_SIZE = 250
 ARTIFACT_KEY = "onramp-reconciliation"
 # The artifact is for reading, not for processing: report.json holds every mismatch.
 _ARTIFACT_MAX_ROWS = 500
-CHECKS = ("contact-missing", "not-marketing", "not-in-list", "not-opted-out", "opted-out-is-marketing", "opted-out-made-marketing")
+CHECKS = (
+    "contact-missing",
+    "not-marketing",
+    "not-in-list",
+    "not-opted-out",
+    "opted-out-is-marketing",
+    "opted-out-made-marketing",
+    "kept-non-marketing-is-marketing",
+)
+KEPT_NON_MARKETING = "kept_non_marketing"
+"""A contacts file entry's flag: its rows are a marketing file's that HubSpot held as unsubscribed
+from all email, sent as non-marketing (``tasks/load/opted_out.py``); none may be marketing."""
 
 
 def planned_rows(plan: LoadPlan, entry: dict[str, Any]) -> Iterator[tuple[int, str, dict[str, str]]]:
@@ -144,6 +159,9 @@ def _check_contacts(
             if entry.get("marketable") and is_marketing(contact) and is_opted_out(contact):
                 detail = "a marketing contact HubSpot holds as unsubscribed from all email: billed, never emailed"
                 mismatches.append(_mismatch("opted-out-made-marketing", file, line, detail))
+            if entry.get(KEPT_NON_MARKETING) and is_marketing(contact):
+                detail = "sent as non-marketing (HubSpot held it as unsubscribed from all email), yet a marketing contact: billed, never emailed"
+                mismatches.append(_mismatch("kept-non-marketing-is-marketing", file, line, detail))
             for list_id, list_members in zip(result.get("list_ids", []), members):
                 if contact["id"] not in list_members:
                     mismatches.append(_mismatch("not-in-list", file, line, f"contact {contact['id']} not in list {list_id}"))

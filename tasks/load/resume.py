@@ -30,6 +30,15 @@ Mechanism (DESIGN.md "Idempotent and resumable": Prefect's own machinery first):
   journal file keyed like the cache, and the import id once HubSpot answers. A rerun polls the
   journalled import instead of submitting the file again; if the process died between the two
   writes, it finds the import by its name among the portal's imports created since the intent.
+- **A file is sent as it was first sent.** Before the contacts steps, the load derives the
+  files it sends from the planned ones (``tasks/load/opted_out.py``: rows HubSpot holds as
+  unsubscribed moved to a non-marketing file, addresses respelt as HubSpot holds them) from the
+  portal's state then, which a rerun may find changed (someone unsubscribed meanwhile): derived
+  again, the files' content, so their keys and journal entries, would differ, and a rerun would
+  submit new imports beside the one still processing. So the derivation is journalled per planned
+  file (:class:`SplitJournal`), and a rerun that finds an import submitted since for that file
+  (:meth:`ImportJournal.intents`) derives it as then, takes its import up, and lets the read-back
+  name what changed since.
 - **One load at a time.** A load holds its work folder (:func:`load_lock`, ``flock``) for its
   duration: a second run into the same output at once stops before it sends anything, and a
   killed run's hold ends with its process. A remote output's lock is on the machine that runs,
@@ -74,6 +83,7 @@ from prefect.filesystems import RemoteFileSystem
 from prefect.results import ResultRecordMetadata
 from prefect.transactions import get_transaction
 
+from tasks import stopping
 from tasks.errors import InputError, LoadError
 from tasks.load.client import HubSpotPortal
 from tasks.load.plan import LoadPlan
@@ -95,6 +105,8 @@ CONTACTS_STEPS = (IMPORTS, UPSERT)
 STEPS_AFTER_CONTACTS = frozenset({"list-members", "companies"})
 """Steps keyed by a contacts file's entry that need its contacts in HubSpot: recorded done only
 once that file's contacts step is."""
+SPLIT_STEP = "opted-out-split"
+"""The step name :class:`SplitJournal` keys a planned contacts file's record by."""
 FINISHED_STATE = "DONE"
 # A file is hashed in pieces this large, so a 512 MB import file never sits in memory.
 _HASH_CHUNK_BYTES = 1024 * 1024
@@ -283,6 +295,8 @@ def _state_name(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+SPLITS = "opted-out-splits"
+"""In a records folder: how each planned contacts file was sent (:class:`SplitJournal`)."""
 RECORDS = ("keys", "results", "imports", "companies", "lists", PORTAL_FILE)
 """What a load keeps that a rerun must find (:class:`LoadState`'s ``records``)."""
 
@@ -516,10 +530,60 @@ class ImportJournal:
             json.dump(record, handle)
 
     def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str, at_ms: int | None = None) -> None:
-        """Record, before submitting, that an import named ``name`` is about to be created
-        (at ``at_ms``, epoch milliseconds; now by default)."""
-        self._write(plan, entry, {"name": name, "intent_at": int(time.time() * 1000) if at_ms is None else at_ms})
+        """Record, before submitting, that an import named ``name`` of the entry's file is about
+        to be created (at ``at_ms``, epoch milliseconds; now by default).
+
+        Raises:
+            Stopping: The command is stopping: no request starts any more (``tasks/stopping.py``),
+                so none is recorded as about to, which would have a rerun send the file as
+                this run split it (:class:`SplitJournal`) though nothing of it was sent.
+        """
+        stopping.check_not_stopping()
+        at_ms = int(time.time() * 1000) if at_ms is None else at_ms
+        self._write(plan, entry, {"name": name, "file": entry["file"], "intent_at": at_ms})
+
+    def intents(self) -> list[dict[str, Any]]:
+        """Every import recorded, ``{"name", "file", "intent_at"}`` and maybe ``import_id``
+        (``file`` missing from a record an earlier version wrote)."""
+        fs, path = fsspec.core.url_to_fs(self.directory)
+        with record_kept(self.directory):
+            try:
+                locations = fs.ls(path, detail=False)
+            except FileNotFoundError:
+                return []
+        records = (read_record(fs.unstrip_protocol(location)) for location in sorted(locations) if location.endswith(".json"))
+        return [record for record in records if isinstance(record, dict)]
 
     def submitted(self, plan: LoadPlan, entry: dict[str, Any], import_id: str) -> None:
         """Record the import id HubSpot gave the file's import."""
         self._write(plan, entry, {**self.read(plan, entry), "import_id": import_id})
+
+
+class SplitJournal:
+    """How each planned contacts file was sent, kept so that a rerun can send it the same way.
+
+    One small JSON file per planned file under ``<records>/opted-out-splits/``, keyed by the
+    portal and the planned file's content and entry (:func:`step_key`), written whole: what
+    ``tasks/load/opted_out.py`` decided for it and when (``{"decided_at", ...}``, epoch ms).
+
+    Args:
+        records: The load's records folder (:class:`LoadState`; a path or fsspec URL).
+        portal_url: The portal's base URL.
+    """
+
+    def __init__(self, records: str | Path, portal_url: str) -> None:
+        self.directory = f"{str(records).rstrip('/')}/{SPLITS}"
+        self.portal_url = portal_url
+
+    def _location(self, plan: LoadPlan, entry: dict[str, Any]) -> str:
+        return f"{self.directory}/{step_key(SPLIT_STEP, self.portal_url, plan, entry)}.json"
+
+    def read(self, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """The planned file's record, or ``None`` when no run recorded one."""
+        record = read_record(self._location(plan, entry))
+        return record if isinstance(record, dict) else None
+
+    def write(self, plan: LoadPlan, entry: dict[str, Any], record: dict[str, Any]) -> None:
+        """Record how the planned file is sent (replacing an earlier record)."""
+        with record_written(self._location(plan, entry)) as handle:
+            json.dump(record, handle)
