@@ -25,7 +25,18 @@ upserted emails are therefore imported once more, as a one-column import with
 ``marketableContactImport`` (and the file's ``createContactListFromImport``): one request and a
 few polls, and the file ends where the Imports path would have left it, list included. (A
 contact HubSpot already held as unsubscribed from all email is not in a marketable file by then:
-the load moved it to a non-marketing one, ``tasks/load/opted_out.py``.) With an
+the load moved it to a non-marketing one, ``tasks/load/opted_out.py``.)
+
+An address HubSpot holds as unsubscribed with no contact yet (an opt-out by address: an earlier
+migration's opt-out file) is one that lookup cannot find, but the upsert has created its contact
+by the time the status is set, and a contact's ``hs_email_optout`` says it. So the contacts the
+upsert landed are read back first (100 a ``batch/read``, under the portal's rate budget: one
+read per upsert batch) and those HubSpot holds as unsubscribed, and not marketing yet, are left
+out of the marketing-status import: they stay non-marketing, as the lookup's would have, and
+the result names their rows (:data:`~tasks.load.opted_out.REPORT_KEY`). The updated ones are
+read too, not only the created: the lookup saw them before the upsert, but one may have
+unsubscribed since, and a rerun that sends a file as a stopped run split it (to take up its
+import) updates the contacts that run created, whose marketing-status import left them out. With an
 :class:`~tasks.load.resume.ImportJournal` that import is journalled as the Imports path's are, so
 a rerun after a kill takes up the one already submitted instead of sending it again.
 """
@@ -44,19 +55,23 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from schemas.contact import canonical_address
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN, import_contacts_file
 from tasks.load.log import get_logger
+from tasks.load.opted_out import REPORT_KEY, kept_non_marketing
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
+from tasks.load.reconcile import READ_BATCH_SIZE, read_contacts
 from tasks.load.resume import FINISHED_STATE, IMPORTS, UPSERT, ImportJournal, step_finished
 from tasks.load.retry import HttpError, describe, error_body
-from tasks.privacy import mask_emails_in
+from tasks.privacy import mask_email, mask_emails_in
 
 UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
 MARKETING_STATUS_PROPERTY = "hs_marketable_status"
+_EXAMPLES_LOGGED = 5
 
 
 def choose_load_path(rows: int, threshold: int = settings.UPSERT_MAX_ROWS) -> str:
@@ -324,6 +339,50 @@ def _send_all(
             raise
 
 
+def kept_non_marketing_among(portal: HubSpotPortal, emails: list[str]) -> set[str]:
+    """Which of the contacts an upsert landed HubSpot holds as unsubscribed from all email and
+    not as marketing contacts, read back 100 a request.
+
+    Args:
+        portal: The portal.
+        emails: The landed contacts' emails, as the upsert sent them.
+
+    Returns:
+        Those to keep non-marketing (:func:`~tasks.load.opted_out.kept_non_marketing`), spelt as
+        sent.
+
+    Raises:
+        LoadError: HubSpot refused a read. Nothing was made marketing yet: the rerun reads
+            them back again before it does.
+    """
+    kept: set[str] = set()
+    for batch in chunked(sorted(set(emails)), READ_BATCH_SIZE):
+        try:
+            found = read_contacts(portal, batch, [])
+        except HttpError as error:
+            raise LoadError(
+                "cannot read back the contacts the upsert landed, to keep those HubSpot holds as unsubscribed "
+                f"from all email non-marketing: {mask_emails_in(describe(error))}; nothing was made marketing, "
+                "run the same command again"
+            ) from error
+        asked = set(batch)
+        # HubSpot may hold an internationalised domain in its xn-- spelling; the plan's is Unicode.
+        kept |= {email if email in asked else canonical_address(email) for email, contact in found.items() if kept_non_marketing(contact)}
+    return kept
+
+
+def _log_kept(file: str, landed: list[tuple[int, str]]) -> None:
+    """The one console line for the upserted contacts kept non-marketing (emails masked)."""
+    examples = [f"{file}:{line} {mask_email(email)}" for line, email in landed[:_EXAMPLES_LOGGED]]
+    more = ", ..." if len(landed) > len(examples) else ""
+    get_logger().warning(
+        "upsert %s: %d row(s) whose contact HubSpot holds as unsubscribed from all email once upserted (unsubscribed "
+        "by address before the contact existed, or since the load's lookup) kept non-marketing (not billed, not in the "
+        "marketing list; rows in report.json load.%s): %s%s",
+        file, len(landed), REPORT_KEY, ", ".join(examples), more,
+    )
+
+
 def _set_marketing_status(
     portal: HubSpotPortal,
     plan: LoadPlan,
@@ -408,11 +467,12 @@ def upsert_contacts_file(
 
     Returns:
         The shape of :func:`~tasks.load.imports.import_contacts_file`'s result plus
-        ``"path": "upsert"`` and ``"requests"`` (batch upserts sent)::
+        ``"path": "upsert"``, ``"requests"`` (batch upserts sent) and
+        ``"kept_non_marketing_opted_out"`` (:data:`~tasks.load.opted_out.REPORT_KEY`)::
 
             {"file", "name", "outcome", "marketable", "rows", "import_id",
              "previous_import_ids", "state", "attempts", "counters", "list_ids", "rows_failed",
-             "rows_with_value_errors", "errors", "path", "requests"}
+             "rows_with_value_errors", "errors", "path", "requests", "kept_non_marketing_opted_out"}
 
         ``state`` is ``DONE`` (every row was sent and answered, and the marketing status set),
         else the state the marketing-status import ended in (its rows failed, and as a Prefect
@@ -422,6 +482,11 @@ def upsert_contacts_file(
         ``counters`` has ``TOTAL_ROWS``, ``CREATED_OBJECTS``, ``UPDATED_OBJECTS``, ``ERRORS``;
         errors are ``{"file", "line", "error_type", "scope", "message", "column", "sources"}``,
         scoped as in imports (``row``: not written, ``value``: written without that value).
+        ``kept_non_marketing_opted_out`` has a ``{"file", "line", "sent_file", "sent_line",
+        "sources"}`` per row of a marketable file whose contact HubSpot holds, once upserted, as
+        unsubscribed from all email and not marketing: upserted, left out of the marketing status
+        (not failed, not a value error; ``sent_file``/``sent_line`` are ``file``/``line`` until
+        the load moves them onto the planned ones, :meth:`~tasks.load.opted_out.KeptNonMarketing.as_planned`).
 
     Raises:
         LoadError: The load cannot go on (daily quota: :class:`~tasks.load.ratelimit.DailyQuotaSpent`
@@ -447,13 +512,20 @@ def upsert_contacts_file(
     marketing: dict[str, Any] = {
         "import_id": None, "previous_import_ids": [], "state": FINISHED_STATE, "attempts": 0, "list_ids": [], "errors": [],
     }
+    made_marketing, kept = total.landed, []
     if entry.get("marketable") and total.landed:
-        marketing = _set_marketing_status(portal, plan, entry, total.landed, poll_interval, journal)
+        opted_out = kept_non_marketing_among(portal, [email for _, email in total.landed])
+        made_marketing = [(line, email) for line, email in total.landed if email not in opted_out]
+        kept = sorted((line, email) for line, email in total.landed if email in opted_out)
+        if kept:
+            _log_kept(file, kept)
+        if made_marketing:
+            marketing = _set_marketing_status(portal, plan, entry, made_marketing, poll_interval, journal)
     errors = tie_back(plan, errors) + marketing["errors"]
     failed_lines = {error["line"] for error in errors if error["scope"] == "row"}
     value_lines = {error["line"] for error in errors if error["scope"] == "value"} - failed_lines
     if any(error["scope"] == "file" for error in marketing["errors"]):
-        value_lines |= {line for line, _ in total.landed} - failed_lines
+        value_lines |= {line for line, _ in made_marketing} - failed_lines
     rows = len(failed_lines) + len({line for line, _ in total.landed} - failed_lines)
     logger.info(
         "upsert %s: %d rows, %d created, %d updated, %d failed, %d requests",
@@ -481,6 +553,7 @@ def upsert_contacts_file(
         "errors": errors,
         "path": UPSERT,
         "requests": total.requests,
+        REPORT_KEY: tie_back(plan, [{"file": file, "line": line, "sent_file": file, "sent_line": line} for line, _ in kept]),
     }
 
 
