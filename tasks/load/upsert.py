@@ -377,8 +377,8 @@ def _log_kept(file: str, landed: list[tuple[int, str]]) -> None:
     more = ", ..." if len(landed) > len(examples) else ""
     get_logger().warning(
         "upsert %s: %d row(s) whose contact HubSpot holds as unsubscribed from all email once upserted (unsubscribed "
-        "by address before the contact existed, or since the load's lookup) kept non-marketing (not billed, not in the "
-        "marketing list; rows in report.json load.%s): %s%s",
+        "by address before the contact existed, or since the load's lookup) kept non-marketing, not billed (rows in "
+        "report.json, %s): %s%s",
         file, len(landed), REPORT_KEY, ", ".join(examples), more,
     )
 
