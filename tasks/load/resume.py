@@ -297,7 +297,7 @@ def _state_name(text: str) -> str:
 
 SPLITS = "opted-out-splits"
 """In a records folder: how each planned contacts file was sent (:class:`SplitJournal`)."""
-RECORDS = ("keys", "results", "imports", "companies", "lists", PORTAL_FILE)
+RECORDS = ("keys", "results", "imports", "companies", "lists", SPLITS, PORTAL_FILE)
 """What a load keeps that a rerun must find (:class:`LoadState`'s ``records``)."""
 
 

@@ -580,7 +580,7 @@ def load_steps(
     # task (an account of `migrate-accounts`): Prefect otherwise holds it until that task's own
     # transaction commits, and a stop rolls it back, so the rerun sent everything again.
     with transaction(commit_mode=CommitMode.EAGER), stopped_when_interrupted(), _said_on_a_stop(progress, log):
-        kept = keep_opted_out_non_marketing(portal, planned, state_dir)
+        kept = keep_opted_out_non_marketing(portal, planned, state_dir, records=records)
         progress.follow(kept.plan)
         opt_out_task = _cached(apply_opt_out_file_task, OPT_OUTS, storage)
         opt_outs = _gather({opt_out_task.submit(portal, kept.plan, entry): (OPT_OUTS, entry) for entry in kept.plan.opt_outs}, progress, log)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from schemas.contact import ascii_spelling
+from tasks.load.dryrun import dry_run
 from tasks.load.opted_out import FOLDER, REPORT_KEY
+from tasks.load.plan import read_plan
 from tasks.load.run import load_plan
 from tasks.load.settings import CONTACT_OBJECT_TYPE_ID as CONTACTS
 from tasks.load.upsert import IMPORTS, UPSERT
@@ -90,3 +92,13 @@ def test_a_contact_hubspot_holds_in_both_spellings_is_sent_as_the_plan_spells_it
     held = contacts_by_email(emulator)
     assert held[MAX]["firstname"] == "Max" and held[ascii_spelling(MAX)]["firstname"] == "Old"
     assert report[REPORT_KEY]["respelt"]["count"] == 0
+
+
+def test_the_dry_run_counts_a_contact_hubspot_holds_in_the_xn_spelling_as_updated_not_created(portal, emulator, tmp_path):
+    held_in_xn_spelling(portal, MAX, LEA)
+
+    found = dry_run(portal, read_plan(idn_plan(tmp_path / "plan")))
+
+    by_file = {entry["file"]: entry for entry in found["files"]}
+    assert (by_file[MARKETING]["create"], by_file[MARKETING]["update"]) == (2, 1)
+    assert (by_file[NON_MARKETING]["create"], by_file[NON_MARKETING]["update"]) == (0, 1)
