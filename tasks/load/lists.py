@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -47,7 +48,7 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
-from tasks.load.contact_ids import contact_ids, file_emails
+from tasks.load.contact_ids import contact_ids
 from tasks.load.log import get_logger
 from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.optouts import normalise_email, read_opt_out_emails
@@ -393,7 +394,12 @@ def ensure_lists(portal: HubSpotPortal, plan: LoadPlan, journal_dir: str | Path 
 
 
 def add_file_members(
-    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], list_id: str, waiting: str | None = None
+    portal: HubSpotPortal,
+    plan: LoadPlan,
+    entry: dict[str, Any],
+    list_id: str,
+    waiting: str | None = None,
+    kept_non_marketing: Collection[int] = (),
 ) -> dict[str, Any]:
     """Add a loaded contacts file's contacts to its list.
 
@@ -411,6 +417,9 @@ def add_file_members(
         list_id: The list's HubSpot id.
         waiting: Why the file's contacts are not to be added yet (``tasks/load/run.py``'s
             ``contacts_waiting``), ``None`` when its contacts step finished.
+        kept_non_marketing: The file's lines whose contact its contacts step kept non-marketing
+            (the upsert path's, HubSpot holding them as unsubscribed once upserted,
+            ``tasks/load/upsert.py``): a marketing list never holds them.
 
     Returns:
         ``{"file", "list_id", "added", "missing", "waiting", "waiting_reason"}``: ``added``
@@ -425,7 +434,9 @@ def add_file_members(
     added = missing = 0
     path = f"{_LISTS_PATH}/{list_id}/memberships/add"
     pending: list[str] = []
-    for asked, found in contact_ids(portal, file_emails(plan.path(entry["file"]))):
+    lines = iter_column(plan.path(entry["file"]), EMAIL_COLUMN)
+    emails = (normalise_email(cell) for line, cell in lines if line not in kept_non_marketing)
+    for asked, found in contact_ids(portal, filter(None, emails)):
         missing += len(asked) - len(found)
         pending.extend(found.values())
         while len(pending) >= settings.LIST_MEMBERSHIP_BATCH_SIZE:

@@ -17,6 +17,10 @@ Checked, for every row of the plan that the load did not already report as faile
   contact after all: an import sent before it unsubscribed (a stopped run's, still processing,
   which a rerun took up) or another tool made it one.
 
+A marketing file's row whose contact the upsert path kept non-marketing, HubSpot holding it as
+unsubscribed once upserted (``tasks/load/upsert.py``), is not checked to be marketing or in a
+list: it is meant to be neither (``opted-out-made-marketing`` names it if it is marketing).
+
 Everything is read in batches (100 contacts per ``batch/read``, list members 250 a page), file
 by file, so memory follows a file's list size rather than the migration's. Nothing is written.
 """
@@ -24,7 +28,7 @@ by file, so memory follows a file's list size rather than the migration's. Nothi
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
@@ -140,7 +144,12 @@ def _mismatch(check: str, file: str, line: int, detail: str) -> dict[str, Any]:
 
 
 def _check_contacts(
-    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], result: dict[str, Any], failed: set[tuple[str, int]]
+    portal: HubSpotPortal,
+    plan: LoadPlan,
+    entry: dict[str, Any],
+    result: dict[str, Any],
+    failed: set[tuple[str, int]],
+    kept_non_marketing: Collection[int],
 ) -> tuple[int, list[dict[str, Any]]]:
     file = entry["file"]
     members = [_list_members(portal, list_id) for list_id in result.get("list_ids", [])]
@@ -154,7 +163,8 @@ def _check_contacts(
             if contact is None:
                 mismatches.append(_mismatch("contact-missing", file, line, "no contact with this email"))
                 continue
-            if entry.get("marketable") and not is_marketing(contact):
+            kept = line in kept_non_marketing
+            if entry.get("marketable") and not kept and not is_marketing(contact):
                 mismatches.append(_mismatch("not-marketing", file, line, f"{MARKETING_STATUS} is not true"))
             if entry.get("marketable") and is_marketing(contact) and is_opted_out(contact):
                 detail = "a marketing contact HubSpot holds as unsubscribed from all email: billed, never emailed"
@@ -163,7 +173,7 @@ def _check_contacts(
                 detail = "sent as non-marketing (HubSpot held it as unsubscribed from all email), yet a marketing contact: billed, never emailed"
                 mismatches.append(_mismatch("kept-non-marketing-is-marketing", file, line, detail))
             for list_id, list_members in zip(result.get("list_ids", []), members):
-                if contact["id"] not in list_members:
+                if not kept and contact["id"] not in list_members:
                     mismatches.append(_mismatch("not-in-list", file, line, f"contact {contact['id']} not in list {list_id}"))
     return checked, mismatches
 
@@ -187,7 +197,9 @@ def _check_opt_outs(
     return checked, mismatches
 
 
-def reconcile(portal: HubSpotPortal, plan: LoadPlan, load: dict[str, Any]) -> dict[str, Any]:
+def reconcile(
+    portal: HubSpotPortal, plan: LoadPlan, load: dict[str, Any], kept_non_marketing: Mapping[str, Collection[int]] | None = None
+) -> dict[str, Any]:
     """Read back what the load wrote and compare it with the plan (see the module docstring).
 
     Rows the load already reported failed (a ``row`` error, or every row of a contacts file
@@ -197,6 +209,8 @@ def reconcile(portal: HubSpotPortal, plan: LoadPlan, load: dict[str, Any]) -> di
         portal: The portal.
         plan: The plan that was loaded.
         load: The load report (:func:`tasks.load.run.load_report`).
+        kept_non_marketing: Per contacts file, its lines the upsert path kept non-marketing
+            (``tasks/load/upsert.py``), not checked to be marketing or in a list.
 
     Returns:
         ``{"rows_checked": N, "contacts_checked": N, "opt_outs_checked": N, "mismatches":
@@ -210,7 +224,7 @@ def reconcile(portal: HubSpotPortal, plan: LoadPlan, load: dict[str, Any]) -> di
         result = results.get(entry["file"], {})
         if result.get("state") != "DONE":
             continue
-        checked, found = _check_contacts(portal, plan, entry, result, failed)
+        checked, found = _check_contacts(portal, plan, entry, result, failed, (kept_non_marketing or {}).get(entry["file"], ()))
         contacts_checked += checked
         mismatches.extend(found)
     for entry in plan.opt_outs:

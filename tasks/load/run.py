@@ -45,7 +45,7 @@ from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.imports import import_contacts_file_task, import_contacts_files, imports_day_warning
 from tasks.load.lists import ListJournal, add_file_members, add_file_members_task, ensure_list_task, ensure_lists
 from tasks.load.log import get_logger
-from tasks.load.opted_out import REPORT_KEY, keep_opted_out_non_marketing
+from tasks.load.opted_out import REPORT_KEY, KeptNonMarketing, keep_opted_out_non_marketing
 from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.properties import ensure_properties, ensure_properties_task, left_out_warning, without_options_left_out
@@ -203,6 +203,30 @@ def contacts_waiting(results: list[dict[str, Any]]) -> dict[str, str]:
         for result in results
         if not step_finished(result)
     }
+
+
+def upserted_kept_lines(results: list[dict[str, Any]]) -> dict[str, frozenset[int]]:
+    """Per contacts file, the lines its upsert kept non-marketing, HubSpot holding their contacts
+    as unsubscribed once upserted (``tasks/load/upsert.py``): kept out of the file's list and
+    not read back as marketing. Files without any are not in it.
+
+    Args:
+        results: The contacts steps' results.
+    """
+    return {result["file"]: frozenset(row["sent_line"] for row in result[REPORT_KEY]) for result in results if result.get(REPORT_KEY)}
+
+
+def kept_report(kept: KeptNonMarketing, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The load report's :data:`~tasks.load.opted_out.REPORT_KEY`: the rows the lookup moved to
+    non-marketing files before the load, then those the upsert path kept non-marketing after
+    upserting them (``tasks/load/upsert.py``), all on their planned lines.
+
+    Args:
+        kept: What the lookup did (:func:`~tasks.load.opted_out.keep_opted_out_non_marketing`).
+        results: The contacts steps' results.
+    """
+    upserted = kept.as_planned([row for result in results for row in result.get(REPORT_KEY, [])])
+    return {**kept.report, "count": kept.report["count"] + len(upserted), "rows": kept.report["rows"] + upserted}
 
 
 def _errors_moved(result: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -555,8 +579,8 @@ def load_steps(
         ``"steps"`` (:class:`StepLog`: ``[{"step", "subject", "already_done"}]`` in load order,
         ``already_done`` for a step an earlier run finished, whose counts are that run's) and
         ``"reconciliation"`` (:func:`~tasks.load.reconcile.reconcile`) and
-        ``"kept_non_marketing_opted_out"`` (:func:`~tasks.load.opted_out.keep_opted_out_non_marketing`:
-        the rows sent as non-marketing, whose files are derived into ``state_dir``). Errors and
+        ``"kept_non_marketing_opted_out"`` (:func:`kept_report`: the rows sent as non-marketing,
+        whose files are derived into ``state_dir``, and those the upsert path kept non-marketing). Errors and
         mismatches name the planned file and line, also of a row sent from a derived file.
 
     Raises:
@@ -597,12 +621,15 @@ def load_steps(
             log,
         )
         waiting = contacts_waiting(contacts)
+        kept_lines = upserted_kept_lines(contacts)
         journal = ListJournal(records if list_journal_dir is None else list_journal_dir, portal.url)
         list_task = _cached(ensure_list_task, "list", storage)
         lists = {entry["key"]: log.result("list", entry["key"], list_task(portal, plan, entry, journal, return_state=True)) for entry in plan.lists}
         member_task = _cached(add_file_members_task, "list-members", storage)
         member_futures = {
-            member_task.submit(portal, plan, entry, lists[entry["list"]]["list_id"], waiting.get(entry["file"])): entry
+            member_task.submit(
+                portal, plan, entry, lists[entry["list"]]["list_id"], waiting.get(entry["file"]), kept_lines.get(entry["file"], frozenset())
+            ): entry
             for entry in _listed(plan)
         }
         members = [log.result("list-members", entry["file"], _settled(future)) for future, entry in member_futures.items()]
@@ -618,8 +645,8 @@ def load_steps(
             )
             kept.as_planned(report["companies"]["errors"])
         report["steps"] = log.steps
-        report["reconciliation"] = reconcile_task(portal, plan, report)
-    report[REPORT_KEY] = kept.report
+        report["reconciliation"] = reconcile_task(portal, plan, report, kept_lines)
+    report[REPORT_KEY] = kept_report(kept, contacts)
     kept.as_planned(report["errors"])
     kept.as_planned(report["reconciliation"]["mismatches"])
     publish_reconciliation(report["reconciliation"])

@@ -5,12 +5,15 @@ before the marketing status is set. Against the emulator over HTTP."""
 from __future__ import annotations
 
 import pytest
+from prefect import flow
 
 from tasks.errors import LoadError
+from tasks.load.client import HubSpotPortal
 from tasks.load.opted_out import REPORT_KEY
 from tasks.load.plan import read_plan
+from tasks.load.run import load_steps
 from tasks.load.settings import CONTACT_OBJECT_TYPE_ID as CONTACTS
-from tasks.load.upsert import upsert_contacts_file
+from tasks.load.upsert import UPSERT, upsert_contacts_file
 from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.plans import write_plan
 
@@ -135,3 +138,35 @@ def test_a_refused_read_back_stops_the_file_before_anyone_is_made_marketing(port
     assert "\n" not in str(raised.value) and "ann@" not in str(raised.value)
     assert not is_marketing(emulator, "ann@example.com") and not is_marketing(emulator, "bob@example.com")
     assert count_requests(emulator, "POST", "/crm/v3/imports") == 0
+
+
+@flow(validate_parameters=False)
+def load_twice(portal: HubSpotPortal, plan: str, state: str) -> tuple[dict, dict]:
+    first = load_steps(portal, plan, state_dir=state, load_path=UPSERT, poll_interval=POLL)
+    again = load_steps(portal, plan, state_dir=state, load_path=UPSERT, poll_interval=POLL)
+    return first, again
+
+
+def test_in_a_load_the_kept_contact_is_counted_with_the_lookups_left_out_of_the_static_list_and_not_read_back_amiss(
+    prefect_api_url, portal, emulator, tmp_path
+):
+    fields = {**MARKETING_FIELDS, "create_list": False, "list": "marketing"}
+    lists = [{"key": "marketing", "name": "Onramp — test marketing contacts", "outcome": "marketing", "files": [MARKETING]}]
+    rows = [[email, email[0].upper()] for email in ("bob@example.com", "ann@example.com", "cat@example.com")]
+    plan = write_plan(tmp_path / "plan", contacts={MARKETING: (fields, ["email", "firstname"], rows)}, lists=lists, source=SOURCE)
+    unsubscribed_by_address(portal, "ann@example.com")
+
+    first, again = load_twice(portal, str(plan), str(tmp_path / "state"))
+
+    assert not is_marketing(emulator, "ann@example.com")
+    assert is_marketing(emulator, "bob@example.com") and is_marketing(emulator, "cat@example.com")
+    [static] = emulator.portal.lists.values()
+    assert list_members(emulator, static.list_id) == {"bob@example.com", "cat@example.com"}
+    for report in (first, again):
+        assert report[REPORT_KEY]["count"] == 1
+        assert report[REPORT_KEY]["rows"] == [{"file": MARKETING, "line": 3, "sent_file": MARKETING, "sent_line": 3, "sources": [f"{SOURCE}:3"]}]
+        assert (report["rows_failed"], report["rows_with_value_errors"]) == (0, 0)
+    assert first["reconciliation"]["mismatches"] == [] and first["reconciliation"]["contacts_checked"] == 3
+    # The rerun finds every step done: the marketing-status import is not sent again.
+    assert all(step["already_done"] for step in again["steps"])
+    assert count_requests(emulator, "POST", "/crm/v3/imports") == 1
