@@ -502,12 +502,37 @@ def lock_holder() -> str:
     return f"{run}process {os.getpid()} on {socket.gethostname()}, since {since}"
 
 
-class ImportJournal:
-    """Which import each contacts file became, kept in files so that a killed run can find it.
+class _FileRecords:
+    """A record per contacts file, one small JSON file per step key under a folder of a load's
+    records, written whole (:func:`~tasks.output.written_whole`), so concurrent steps never share
+    a file and a kill never leaves half a record.
 
-    One small JSON file per step key under ``<records>/imports/``, written whole
-    (:func:`~tasks.output.written_whole`), so concurrent import tasks never share a file and a
-    kill never leaves half a record.
+    Args:
+        records: The load's records folder (:class:`LoadState`; a path or fsspec URL).
+        portal_url: The portal's base URL.
+        folder: The records' folder under ``records``.
+        step: The step kind keying them (:func:`step_key`).
+    """
+
+    def __init__(self, records: str | Path, portal_url: str, folder: str, step: str) -> None:
+        self.directory = f"{str(records).rstrip('/')}/{folder}"
+        self.portal_url = portal_url
+        self.step = step
+
+    def _location(self, plan: LoadPlan, entry: dict[str, Any]) -> str:
+        return f"{self.directory}/{step_key(self.step, self.portal_url, plan, entry)}.json"
+
+    def _read(self, plan: LoadPlan, entry: dict[str, Any]) -> Any:
+        return read_record(self._location(plan, entry))
+
+    def _write(self, plan: LoadPlan, entry: dict[str, Any], record: dict[str, Any]) -> None:
+        with record_written(self._location(plan, entry)) as handle:
+            json.dump(record, handle)
+
+
+class ImportJournal(_FileRecords):
+    """Which import each contacts file became, kept under ``<records>/imports/`` so that a killed
+    run can find it.
 
     Args:
         records: The load's records folder (:class:`LoadState`; a path or fsspec URL).
@@ -515,19 +540,11 @@ class ImportJournal:
     """
 
     def __init__(self, records: str | Path, portal_url: str) -> None:
-        self.directory = f"{str(records).rstrip('/')}/imports"
-        self.portal_url = portal_url
-
-    def _location(self, plan: LoadPlan, entry: dict[str, Any]) -> str:
-        return f"{self.directory}/{step_key('import', self.portal_url, plan, entry)}.json"
+        super().__init__(records, portal_url, "imports", "import")
 
     def read(self, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
         """The file's record: ``{}``, ``{"name", "intent_at"}`` or that with ``import_id``."""
-        return read_record(self._location(plan, entry)) or {}
-
-    def _write(self, plan: LoadPlan, entry: dict[str, Any], record: dict[str, Any]) -> None:
-        with record_written(self._location(plan, entry)) as handle:
-            json.dump(record, handle)
+        return self._read(plan, entry) or {}
 
     def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str, at_ms: int | None = None) -> None:
         """Record, before submitting, that an import named ``name`` of the entry's file is about
@@ -559,12 +576,11 @@ class ImportJournal:
         self._write(plan, entry, {**self.read(plan, entry), "import_id": import_id})
 
 
-class SplitJournal:
-    """How each planned contacts file was sent, kept so that a rerun can send it the same way.
-
-    One small JSON file per planned file under ``<records>/opted-out-splits/``, keyed by the
-    portal and the planned file's content and entry (:func:`step_key`), written whole: what
-    ``tasks/load/opted_out.py`` decided for it and when (``{"decided_at", ...}``, epoch ms).
+class SplitJournal(_FileRecords):
+    """How each planned contacts file was sent, kept so that a rerun can send it the same way:
+    under ``<records>/opted-out-splits/``, keyed by the portal and the planned file's content and
+    entry (:func:`step_key`), what ``tasks/load/opted_out.py`` decided for it and when
+    (``{"decided_at", ...}``, epoch ms).
 
     Args:
         records: The load's records folder (:class:`LoadState`; a path or fsspec URL).
@@ -572,18 +588,13 @@ class SplitJournal:
     """
 
     def __init__(self, records: str | Path, portal_url: str) -> None:
-        self.directory = f"{str(records).rstrip('/')}/{SPLITS}"
-        self.portal_url = portal_url
-
-    def _location(self, plan: LoadPlan, entry: dict[str, Any]) -> str:
-        return f"{self.directory}/{step_key(SPLIT_STEP, self.portal_url, plan, entry)}.json"
+        super().__init__(records, portal_url, SPLITS, SPLIT_STEP)
 
     def read(self, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any] | None:
         """The planned file's record, or ``None`` when no run recorded one."""
-        record = read_record(self._location(plan, entry))
+        record = self._read(plan, entry)
         return record if isinstance(record, dict) else None
 
     def write(self, plan: LoadPlan, entry: dict[str, Any], record: dict[str, Any]) -> None:
         """Record how the planned file is sent (replacing an earlier record)."""
-        with record_written(self._location(plan, entry)) as handle:
-            json.dump(record, handle)
+        self._write(plan, entry, record)
