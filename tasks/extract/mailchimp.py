@@ -443,8 +443,17 @@ def clean_header(header: str, position: int) -> str:
         header: The cell as read.
         position: Its 0-based column, naming a blank header ``column_<position + 1>``.
     """
-    cleaned = _HEADER_EDGES.sub("", header.replace(BOM, ""))
-    return cleaned or f"column_{position + 1}"
+    return _trimmed_header(header) or f"column_{position + 1}"
+
+
+def is_blank_header(header: str) -> bool:
+    """Whether a header cell names nothing once trimmed as :func:`clean_header` trims it (a
+    merged cell's right-hand part, a trailing comma's column)."""
+    return not _trimmed_header(header)
+
+
+def _trimmed_header(header: str) -> str:
+    return _HEADER_EDGES.sub("", header.replace(BOM, ""))
 
 
 def group_by_name(names: list[str]) -> dict[str, list[int]]:

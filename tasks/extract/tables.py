@@ -492,7 +492,7 @@ def read_table(staged: StagedFile, options: ReadOptions, layout: TextLayout | No
     columns = [(names[positions[0]], positions) for positions in group_by_name(names).values()]
     headers = [header for header, _ in columns]
     profile = options.resolve(headers, staged.uri)
-    _refuse_second_header_row(staged.uri, sample, profile)
+    _refuse_second_header_row(staged.uri, raw_headers, sample, profile)
     is_mailchimp_export = profile.format == mailchimp.FORMAT
     name_status = _name_status(profile, staged.uri)
     if name_status not in profile.profile.consent.opt_out_statuses:
@@ -776,29 +776,32 @@ def _later_header_line(staged: StagedFile, profile: ReadingProfile) -> int | Non
     return None
 
 
-SECOND_HEADER_ROW_NAMES = 2
-"""Column names the first record under a header must hold (and no address) to be read as a
-second header row: one may be a value (a ``Status`` of ``Unsubscribed``), two are a header."""
-
-
-def _refuse_second_header_row(uri: str, sample: Sequence[Sequence[str]], profile: ReadingProfile) -> None:
+def _refuse_second_header_row(uri: str, raw_headers: Sequence[str], sample: Sequence[Sequence[str]], profile: ReadingProfile) -> None:
     """Refuse a file whose header takes two rows (Excel's merged cells: ``Email,Name,,Preferences,``
     over ``,First Name,Last Name,Newsletter,Unsubscribed``): its second row would be read as a
-    contact with no address, and the columns it names (an opt-out flag under a blank or a
-    group's header) would go unread.
+    contact with no address, and the columns it names under the first row's blank cells (an
+    opt-out flag) would go unread.
+
+    Merged cells leave the first row blank where a group spans columns, so the evidence is a
+    column name (``_names_a_column``) in the first record under a blank header cell, in a record
+    holding no address. A one-row header's first contact without an address (its ``Status`` of
+    ``Unsubscribed`` under a named column) is data.
 
     Raises:
-        InputError: The first record holds no address and names columns
-            (:data:`SECOND_HEADER_ROW_NAMES` or more: ``_names_a_column``), saying which.
+        InputError: Line 2 is such a record, saying what it names under the blank cells.
     """
     if not sample or any("@" in cell for cell in sample[0]):
         return
-    named = [cell.strip() for cell in sample[0] if _names_a_column(cell.strip(), profile)]
-    if len(named) >= SECOND_HEADER_ROW_NAMES:
+    under_blanks = [
+        cell.strip()
+        for header, cell in zip(raw_headers, sample[0])
+        if mailchimp.is_blank_header(header) and _names_a_column(cell.strip(), profile)
+    ]
+    if under_blanks:
         raise InputError(
             uri,
-            f"the row under the header names columns ({_quoted(named)}): a header of two rows? Make it one row "
-            "naming each column (Email, First Name, Unsubscribed, …), then plan again",
+            f"the row under the header names columns under its blank cells ({_quoted(under_blanks)}): a header of two "
+            "rows? Make it one row naming each column (Email, First Name, Unsubscribed, …), then plan again",
             line=2,
         )
 
@@ -806,7 +809,7 @@ def _refuse_second_header_row(uri: str, sample: Sequence[Sequence[str]], profile
 def _names_a_column(cell: str, profile: ReadingProfile) -> bool:
     """Whether a cell is a column's name: one the profile routes to a property or reads for
     consent or an email column, or one that looks like consent (``Unsubscribed``)."""
-    known = profile.profile.default_properties.keys() | profile.profile.custom_properties.keys()
+    known = {name.casefold() for name in (*profile.profile.default_properties, *profile.profile.custom_properties)}
     return bool(cell) and (
         cell.casefold() in known or _names_email_column([cell], profile) or bool(consent_headers(profile, [cell])) or looks_like_consent(cell)
     )

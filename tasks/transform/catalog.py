@@ -145,21 +145,23 @@ _SALESFORCE_CUSTOM_SUFFIX = re.compile(r"__c$", re.IGNORECASE)
 
 _CONSENT_LIKE_WORDS = re.compile(
     r"unsub|opt(ed)? ?out|bounce|suppress|complain|spam|do ?not ?(e ?mail|contact|mail|solicit)"
-    r"|dont ?(e ?mail|contact)|block ?list|black ?list|gdpr|consent|permission|erasure|double ?opt"
+    r"|don[’']?t ?(e ?mail|contact|send|mail)|do ?not ?send|block ?list|black ?list|gdpr|consent|permission|erasure|double ?opt"
+    r"|\bmailable\b|robinson|suscripci"
     r"|(e ?mail|mailing|newsletter|subscri\w*|marketing|list) ?status"
     # A refusal in English: "No Email", "No Marketing", "Stop Emails", "Remove From Mailing
     # List", "Solicit Codes" (not "Solicitor", "No.", "Phone No" nor a bare "Stop").
-    r"|\bno ?(e ?mails?|mail\w*|marketing|newsletters?|promo\w*|contact\w*)\b|solicit(?!or)"
+    r"|\bno ?(e ?mails?|mail\w*(?! ?address)|marketing|newsletters?|promo\w*|contact\w*)\b|solicit(?!or)"
     r"|\bstop ?(e ?mails?|mail\w*|marketing|newsletters?|contact\w*)\b|\bremove\w* ?from\b"
     # German: "Abgemeldet am", "Von allen E-Mails abgemeldet", "Newsletter-Abmeldung", "Keine
     # Werbung", "Einwilligung", "Werbewiderspruch" (not "Anmeldung", a sign-up, nor "Abteilung").
-    r"|abgemeldet|abmeld|abbestell|ausgetragen|austragung|\bkeine ?(e ?mails?|werbung|newsletter|post)\b"
-    r"|einwilligung|widerspruch|widerruf|sperrliste"
+    r"|abgemeldet|abmeld|abbestell|ausgetragen|austragung|\bkeine? ?(e ?mails?|werbung|newsletter|post)\b"
+    r"|einwilligung|widerspruch|widerruf|sperrliste|werbesperre|nicht ?kontaktieren"
     # French: "Désinscrit le", "Désabonné de tous les e-mails", "Ne pas contacter".
-    r"|d[ée]sinscri|d[ée]sabonn|\bne ?(pas|plus) ?(contacter|envoyer|solliciter|recevoir)\b"
+    r"|d[ée]sinscri|d[ée]sabonn|\bne ?(pas|plus) ?(contacter|envoyer|solliciter|recevoir)\b|\brefus\b|\bopposition\b"
     # Spanish, Portuguese, Italian, Dutch: "Dado de baja", "Fecha de baja", "Desuscrito",
     # "Descadastrado", "Disiscritto", "Afgemeld", "Uitgeschreven", "Consenso", "Toestemming".
-    r"|\bbaja\b|desuscri|descadastr|disiscri|afgemeld|afmeld|uitgeschreven|consens|toestemming"
+    r"|\bbaja\b|desuscri|descadastr|disiscri|afgemeld|afmeld|uitgeschreven|uitschrij|consens|toestemming"
+    r"|\bgeen ?(e ?mails?|nieuwsbrief|mailings?|post|reclame)\b|annullat\w* ?iscrizion|\bno ?desea\b"
     r"|\bn(o|ão|ao|on|iet) ?(enviar|contactar|contatar|contattare|inviare|mailen|benaderen)\b"
 )
 """Words of a header (``header_words``) that say its column may hold consent: an opt-out, a

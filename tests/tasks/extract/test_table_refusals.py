@@ -134,27 +134,37 @@ def test_a_title_above_the_header_is_refused_naming_the_header_line(tmp_path):
     ("lines", "named"),
     [
         # Excel's merged cells: "Unsubscribed" under a blank top cell would go unread.
-        (["Email,Name,,Subscribed,", ",First,Last,Newsletter,Unsubscribed"], "'Newsletter', 'Unsubscribed'"),
-        (["Email,Contact,,Email Preferences,", ",First Name,Last Name,Newsletter,Unsubscribed"], "'First Name', 'Last Name', 'Newsletter', 'Unsubscribed'"),
+        (["Email,Name,,Subscribed,", ",First,Last,Newsletter,Unsubscribed"], "'Unsubscribed'"),
+        (["Email,Contact,,Email Preferences,", ",First Name,Last Name,Newsletter,Unsubscribed"], "'Last Name', 'Unsubscribed'"),
+        # One group over two columns, one name under its blank half.
+        (["Email,First Name,Last Name,Opt In,Email preferences,", ",,,,Frequency,Unsubscribed"], "'Unsubscribed'"),
     ],
 )
-def test_a_header_of_two_rows_is_refused_naming_what_its_second_row_names(tmp_path, lines, named):
-    path = write_lines(tmp_path / "crm.csv", [*lines, "ann@example.com,Ann,Lee,Yes,No", "bob@example.com,Bob,Ray,Yes,Yes"])
+def test_a_header_of_two_rows_is_refused_naming_what_its_second_row_names_under_blank_cells(tmp_path, lines, named):
+    path = write_lines(tmp_path / "crm.csv", [*lines, "ann@example.com,Ann,Lee,Yes,No,", "bob@example.com,Bob,Ray,Yes,Yes,Yes"])
     with pytest.raises(InputError) as refused:
         read_source(str(path), tmp_path / "staging")
     assert str(refused.value) == (
-        f"{path}:2: the row under the header names columns ({named}): a header of two rows? Make it one row naming "
-        "each column (Email, First Name, Unsubscribed, …), then plan again"
+        f"{path}:2: the row under the header names columns under its blank cells ({named}): a header of two rows? "
+        "Make it one row naming each column (Email, First Name, Unsubscribed, …), then plan again"
     )
 
 
 @pytest.mark.parametrize(
-    "first_row",
-    [",Bob,Unsubscribed,Yes", ",First Name,Ray,No", "ann@example.com,First Name,Unsubscribed,Yes"],
-    ids=["one-value-naming-a-column", "one-name-only", "an-address"],
+    "lines",
+    [
+        # A first contact with no address, whose values name statuses under named columns.
+        ["Email,First Name,Status,Email Status", ",Ann,Unsubscribed,Bounced"],
+        ["Email,First Name,Preferred Channel,Newsletter", ",Ann,Email,Subscribed"],
+        # A trailing comma's blank column, empty in the first row.
+        ["Email,First Name,Unsubscribed,", ",First Name,Unsubscribed,"],
+        # An address in the row: data, whatever else it names.
+        ["Email,First Name,,", "ann@example.com,First Name,Unsubscribed,"],
+    ],
+    ids=["statuses-under-named-columns", "values-naming-columns", "trailing-blank-column", "an-address"],
 )
-def test_a_first_row_naming_fewer_than_two_columns_or_holding_an_address_is_data(tmp_path, first_row):
-    path = write_lines(tmp_path / "crm.csv", ["Email,Name,Status,Newsletter", first_row, "cy@example.com,Cy,Active,Yes"])
+def test_a_first_row_naming_nothing_under_blank_cells_or_holding_an_address_is_data(tmp_path, lines):
+    path = write_lines(tmp_path / "crm.csv", [*lines, "cy@example.com,Cy,Active,"])
     [read] = read_source(str(path), tmp_path / "staging")
     assert "cy@example.com" in outcomes(read)
 

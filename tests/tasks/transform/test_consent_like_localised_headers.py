@@ -23,12 +23,17 @@ OPT_OUT_HEADERS = [
     "Afgemeld", "Uitgeschreven", "Niet mailen", "Toestemming",
     # English
     "No Email", "No Emails", "No Marketing", "No Mail", "Do Not Solicit", "Solicit Codes", "Remove From Mailing List",
-    "Removed From List", "Stop Emails", "Stop Marketing",
+    "Removed From List", "Stop Emails", "Stop Marketing", "Don't Email", "Don’t Email", "Do not send", "Mailable",
+    # Found missing by the re-audit: German's masculine form, Robinson lists, Dutch, Italian
+    # HubSpot, Spanish, French objections.
+    "Kein Newsletter", "Robinsonliste", "Werbesperre", "Nicht kontaktieren", "Geen nieuwsbrief", "Geen e-mail",
+    "Uitschrijfdatum", "Uitschrijven", "Annullata iscrizione a tutte le email", "No desea recibir", "Cancelar suscripción",
+    "Opposition", "Refus de sollicitation",
 ]  # fmt: skip
 
 ORDINARY_HEADERS = [
     "Email", "Name", "First Name", "Status", "Stop", "No.", "Phone No", "No. of Employees", "Solicitor", "Removed", "Notes",
-    "Mailing City", "Newsletter",
+    "Mailing City", "Newsletter", "No Mailing Address", "Mailing Address", "Kein", "Refusal Reason",
     "E-Mail", "Vorname", "Nachname", "Abteilung", "Anmeldedatum", "Anmeldung", "Straße", "Postleitzahl", "Erstellungsdatum",
     "Courriel", "Prénom", "Nom", "Société", "Ville", "Date de création",
     "Correo electrónico", "Nombre", "Apellidos", "Empresa", "Código postal", "Fecha de alta", "Teléfono",

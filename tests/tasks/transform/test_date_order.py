@@ -128,6 +128,8 @@ def test_a_time_is_read_in_its_columns_order_as_utc_to_the_second():
         ("2/13/24 1:05 PM", datetime.datetime(2024, 2, 13, 13, 5)),
         # Dotted dates and English month names.
         ("13.02.2024 14:30", datetime.datetime(2024, 2, 13, 14, 30)),
+        ("13.02.24", datetime.datetime(2024, 2, 13)),
+        ("05-Mar-24", datetime.datetime(2024, 3, 5)),
         ("Feb 13, 2024", datetime.datetime(2024, 2, 13)),
         ("February 13, 2024 1:05 PM", datetime.datetime(2024, 2, 13, 13, 5)),
         ("13 Feb 2024", datetime.datetime(2024, 2, 13)),
