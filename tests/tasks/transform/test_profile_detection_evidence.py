@@ -25,6 +25,9 @@ PLAIN_LISTS = [
     ("app list", ["Email", "First Name", "Last Name", "Date Added", "Last Active", "Subscribed", "Unsubscribed"]),
     ("app users", ["Email", "First Name", "Last Name", "Subscribed", "Unsubscribed", "Created At", "Updated At"]),
     ("mailing addresses", ["Email", "Mailing Street", "Mailing City", "Mailing State", "Mailing Zip", "Unsubscribed"]),
+    # Found by the re-audit: Zoho's and HubSpot's labels a plain list writes too.
+    ("created and modified times", ["Email", "First Name", "Created Time", "Modified Time", "Do Not Email"]),
+    ("lifecycle stages", ["Email", "First Name", "Phone Number", "Lifecycle Stage", "Do Not Email"]),
 ]  # fmt: skip
 
 SALESFORCE_REPORT = [
