@@ -300,7 +300,7 @@ def test_a_runs_opt_outs_are_pending_before_the_first_reaches_hubspot(prefect_ap
         with (folder / "unsubscribed_email_audience_export_a1.csv").open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows(rows[:3])
         # One call per address, each answered late: the run is still sending when the first lands.
-        hub.emulator.configure(latency=0.2, batch_comm_prefs_allowed=False)
+        hub.emulator.configure(latency=0.05, batch_comm_prefs_allowed=False)
         pending_when_the_first_landed: list[dict] = []
 
         def watch() -> None:
