@@ -405,18 +405,28 @@ def resume_import(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], 
     submitted again; one that ended ``DONE`` is never submitted twice.
     """
     record = journal.read(plan, entry)
+    import_id = adoptable_import(portal, record)
+    if import_id is not None and not record.get("import_id"):
+        journal.submitted(plan, entry, import_id)
+    return import_id
+
+
+def adoptable_import(portal: HubSpotPortal, record: dict[str, Any]) -> str | None:
+    """The import an import journal's record names (:class:`~tasks.load.resume.ImportJournal`)
+    when HubSpot holds it still running or ``DONE``: by its id, or, for a run killed while
+    submitting (the record holds only the name and when), by :func:`find_import`. ``None`` when
+    HubSpot has none such: it ended ``FAILED`` or ``CANCELED``, or was never created (refused
+    at submission, the day's quota spent, the run stopped before the request)."""
     if record.get("import_id"):
         import_id = str(record["import_id"])
         state = get_import(portal, import_id).state
         if state in _ADOPTABLE_STATES:
             return import_id
-        get_logger().info("%s: import %s of an earlier run ended %s; submitting the file again", entry["file"], import_id, state)
+        named = record.get("file", record.get("name"))
+        get_logger().info("%s: import %s of an earlier run ended %s; submitting the file again", named, import_id, state)
         return None
     if record.get("name"):
-        import_id = find_import(portal, record["name"], int(record.get("intent_at", 0)))
-        if import_id is not None:
-            journal.submitted(plan, entry, import_id)
-        return import_id
+        return find_import(portal, record["name"], int(record.get("intent_at", 0)))
     return None
 
 

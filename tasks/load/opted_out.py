@@ -63,7 +63,7 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
-from tasks.load.imports import EMAIL_COLUMN
+from tasks.load.imports import EMAIL_COLUMN, adoptable_import
 from tasks.load.log import get_logger
 from tasks.load.optouts import normalise_email, normalised_emails
 from tasks.load.plan import LoadPlan, read_header, tie_back
@@ -447,23 +447,29 @@ def _write_split_files(
     return sent_plan, planned, moved_emails
 
 
-def _submitted_since(intents: list[dict[str, Any]], file: str, since_ms: int) -> bool:
+def _submitted_since(portal: HubSpotPortal, intents: list[dict[str, Any]], file: str, since_ms: int) -> bool:
     """Whether the import journal's ``intents`` hold an import of ``file``'s sent files (its
     planned name or its moved rows', by base name, as the upsert path's marketing-status import
-    is named) about to be submitted at or after ``since_ms``."""
+    is named) submitted at or after ``since_ms`` that HubSpot holds still running or ``DONE``
+    (:func:`~tasks.load.imports.adoptable_import`). One that failed, or was never created (the
+    day's quota spent at submission), is no import to take up: the file is decided again, so
+    someone who unsubscribed since is looked up, not made marketing."""
     names = {name.rsplit("/", 1)[-1] for name in (file, _moved_name(file))}
     return any(
-        str(intent.get("file") or "").rsplit("/", 1)[-1] in names and int(intent.get("intent_at") or 0) >= since_ms
+        str(intent.get("file") or "").rsplit("/", 1)[-1] in names
+        and int(intent.get("intent_at") or 0) >= since_ms
+        and adoptable_import(portal, intent) is not None
         for intent in intents
     )
 
 
 def _decided_before(
-    plan: LoadPlan, marketing: list[dict[str, Any]], splits: SplitJournal, imports: ImportJournal
+    portal: HubSpotPortal, plan: LoadPlan, marketing: list[dict[str, Any]], splits: SplitJournal, imports: ImportJournal
 ) -> tuple[dict[str, Decision], dict[str, Decision]]:
     """The marketing files an earlier run decided how to send and then submitted an import
-    for (a stopped run's may still be processing): each is sent as then, so its import is taken
-    up rather than sent again beside it (``tasks/load/resume.py``).
+    for that HubSpot still runs or finished (a stopped run's may still be processing): each is
+    sent as then, so its import is taken up rather than sent again beside it
+    (``tasks/load/resume.py``).
 
     Returns:
         ``(taken up, recorded)``: per planned file, the decision to send it by, and every
@@ -472,7 +478,7 @@ def _decided_before(
     recorded = {entry["file"]: record for entry in marketing if (record := splits.read(plan, entry)) is not None}
     intents = imports.intents() if recorded else []
     decisions = {file: Decision.of_record(record) for file, record in recorded.items()}
-    taken_up = {file: decision for file, decision in decisions.items() if _submitted_since(intents, file, decision.decided_at)}
+    taken_up = {file: decision for file, decision in decisions.items() if _submitted_since(portal, intents, file, decision.decided_at)}
     return taken_up, decisions
 
 
@@ -512,7 +518,7 @@ def keep_opted_out_non_marketing(
     splits = SplitJournal(records, portal.url)
     marketing = [entry for entry in plan.imports if entry.get("marketable")]
     shutil.rmtree(directory, ignore_errors=True)
-    taken_up, recorded = _decided_before(plan, marketing, splits, ImportJournal(records, portal.url))
+    taken_up, recorded = _decided_before(portal, plan, marketing, splits, ImportJournal(records, portal.url))
     fresh = [entry for entry in plan.imports if entry["file"] not in taken_up]
     fresh_marketing = [entry for entry in fresh if entry.get("marketable")]
     opted, lookup = portal_opted_out(portal, plan, fresh_marketing) if fresh_marketing else (set(), None)

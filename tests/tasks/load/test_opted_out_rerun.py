@@ -13,6 +13,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks import stopping
+from tasks.load import settings
 from tasks.load.client import HubSpotPortal
 from tasks.load.opted_out import REPORT_KEY
 from tasks.load.run import load_steps
@@ -117,3 +118,29 @@ def test_a_row_kept_non_marketing_that_an_import_in_flight_made_marketing_is_a_m
     assert contact(emulator, "x2@example.com") is not None
     checks = sorted((m["check"], m["file"], m["line"]) for m in again["reconciliation"]["mismatches"])
     assert checks == [("kept-non-marketing-is-marketing", SECOND, 2), ("opted-out-made-marketing", FIRST, 2)]
+
+
+@pytest.mark.parametrize("ended", ["never created", "FAILED"])
+def test_a_rerun_after_an_import_that_did_no_work_decides_again_and_keeps_one_unsubscribed_since(
+    prefect_api_url, portal, emulator, tmp_path, monkeypatch, ended
+):
+    portal.request("POST", "/crm/v3/objects/contacts", json={"properties": {"email": S2}})
+    plan, state = marketing_plan(tmp_path / "plan", {FIRST: PEOPLE}), str(tmp_path / "state")
+    if ended == "never created":
+        # The day's imports used up: HubSpot refuses the import at creation, after its intent.
+        emulator.configure(max_imports_per_day=0)
+    else:
+        # Every try of the import fails: the file ends FAILED.
+        emulator.imports.fail_next = settings.IMPORT_FAILED_RETRIES + 1
+    first = load_a_file_at_a_time(portal, plan, state, IMPORTS)
+    assert first["rows_failed"] == len(PEOPLE)
+    # S2 unsubscribes before the rerun: nothing of the first run's is in flight to take up.
+    opted_out_in_hubspot(portal, S2, contact=False)
+    emulator.configure(max_imports_per_day=None)
+
+    again = load_a_file_at_a_time(portal, plan, state, IMPORTS)
+
+    kept = again[REPORT_KEY]
+    assert kept["sent_as_decided_before"] == []
+    assert [(row["file"], row["line"]) for row in kept["rows"]] == [(FIRST, 4)]
+    assert not is_marketing(emulator, S2) and again["reconciliation"]["mismatches"] == []
