@@ -238,16 +238,18 @@ def asked_at_once(accounts: Sequence[AccountSpec], runs_elsewhere: bool, loaded_
             end (``tasks.stopping``) and no new one starts.
     """
     room = threading.Semaphore(ASKED_AT_ONCE)
-    questions = [
-        on_a_daemon_thread(
-            lambda account=account: replace(
-                ask_account_portal(account, runs_elsewhere), loaded_into=loaded_into.get(account.name)
-            ),
-            room,
-        )
-        for account in accounts
-    ]
+    # Entered before the first question starts: a Ctrl-C that lands as soon as one is asked must
+    # still tell it to stop.
     with stopped_when_interrupted():
+        questions = [
+            on_a_daemon_thread(
+                lambda account=account: replace(
+                    ask_account_portal(account, runs_elsewhere), loaded_into=loaded_into.get(account.name)
+                ),
+                room,
+            )
+            for account in accounts
+        ]
         return [question.result() for question in questions]
 
 
