@@ -32,7 +32,7 @@ from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
 from tasks.errors import InputError
 from tasks.extract.sources import SkippedFile, StagedFile, map_in_order, stage_files
 from tasks.extract.text import first_non_utf8, text_pieces
-from tasks.transform.catalog import consent_headers
+from tasks.transform.catalog import INVISIBLE_CHARACTERS, consent_headers
 from tasks.transform.contacts import one_spelling
 
 if TYPE_CHECKING:
@@ -429,10 +429,10 @@ def read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
         return header, sample
 
 
-_HEADER_EDGES = re.compile(r"^[\s\u200b\u2060\u00ad]+|[\s\u200b\u2060\u00ad]+$")
-"""Spaces and characters one cannot see (zero-width space, word joiner, soft hyphen) before or
-after a header's name: pasted from a web page, ``\u200bLast Name`` would name no known column.
-Joiners inside a name stay (a Persian header's zero-width non-joiner is spelling)."""
+_HEADER_EDGES = re.compile(rf"^[\s{INVISIBLE_CHARACTERS}]+|[\s{INVISIBLE_CHARACTERS}]+$")
+"""Spaces and characters one cannot see (:data:`~tasks.transform.catalog.INVISIBLE_CHARACTERS`)
+before or after a header's name: pasted from a web page, ``\u200bLast Name`` would name no known
+column. Inside a name they stay (a Persian header's zero-width non-joiner is spelling)."""
 
 
 def clean_header(header: str, position: int) -> str:

@@ -6,7 +6,7 @@ reports none), so they are read back: 100 emails per ``batch/read``, streamed fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from tasks.load.batches import chunked
@@ -18,11 +18,12 @@ from tasks.load.reconcile import READ_BATCH_SIZE, read_contacts
 EMAIL_COLUMN = "email"
 
 
-def file_emails(path: Path) -> Iterator[str]:
-    """The emails of a planned contacts file, as HubSpot stores them (lower case)."""
-    for _line, cell in iter_column(path, EMAIL_COLUMN):
+def file_emails(path: Path, skipped_lines: Collection[int] = ()) -> Iterator[str]:
+    """The emails of a planned contacts file, as HubSpot stores them (lower case), but those of
+    ``skipped_lines``."""
+    for line, cell in iter_column(path, EMAIL_COLUMN):
         email = normalise_email(cell)
-        if email:
+        if email and line not in skipped_lines:
             yield email
 
 

@@ -86,11 +86,12 @@ def _contacts_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any])
         for asked in chunked(with_other_spellings([email for _, email, _ in batch]), READ_BATCH_SIZE):
             found |= read_contacts(portal, asked, properties)
         for _, email, values in batch:
-            contact = found.get(email) or found.get(ascii_spelling(email) or "")
+            other_spelling = found.get(ascii_spelling(email) or "")
             # A contact HubSpot holds only under the xn-- spelling is the one the load updates (it
             # sends HubSpot's spelling). The load sends a contact HubSpot holds as unsubscribed
             # (under either spelling of an internationalised address) as non-marketing.
-            kept = marketable and (kept_non_marketing(contact) or kept_non_marketing(found.get(ascii_spelling(email) or "")))
+            contact = found.get(email) or other_spelling
+            kept = marketable and (kept_non_marketing(contact) or kept_non_marketing(other_spelling))
             sent_marketable = marketable and not kept
             counts[contact_action(values, contact, sent_marketable)] += 1
             billing += sent_marketable and not is_marketing(contact)

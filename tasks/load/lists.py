@@ -48,7 +48,7 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
-from tasks.load.contact_ids import contact_ids
+from tasks.load.contact_ids import contact_ids, file_emails
 from tasks.load.log import get_logger
 from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.optouts import normalise_email, read_opt_out_emails
@@ -434,9 +434,7 @@ def add_file_members(
     added = missing = 0
     path = f"{_LISTS_PATH}/{list_id}/memberships/add"
     pending: list[str] = []
-    lines = iter_column(plan.path(entry["file"]), EMAIL_COLUMN)
-    emails = (normalise_email(cell) for line, cell in lines if line not in kept_non_marketing)
-    for asked, found in contact_ids(portal, filter(None, emails)):
+    for asked, found in contact_ids(portal, file_emails(plan.path(entry["file"]), kept_non_marketing)):
         missing += len(asked) - len(found)
         pending.extend(found.values())
         while len(pending) >= settings.LIST_MEMBERSHIP_BATCH_SIZE:

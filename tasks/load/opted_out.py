@@ -50,6 +50,7 @@ import re
 import shutil
 import time
 from array import array
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -542,19 +543,8 @@ def keep_opted_out_non_marketing(
     if not any(decision.moved or decision.respelt for decision in decisions.values()):
         return KeptNonMarketing(plan, report)
     sent_plan, planned, moved_emails = _write_split_files(plan, decisions, directory)
-    moved = [
-        {"file": file, "line": line, "sent_file": sent_file, "sent_line": sent_line}
-        for sent_file, (file, lines) in planned.items()
-        if sent_file != file
-        for sent_line, line in enumerate(lines, start=2)
-    ]
-    respelt_rows = [
-        {"file": file, "line": line, "sent_file": sent_file, "sent_line": sent_line}
-        for sent_file, (file, lines) in planned.items()
-        if decisions[file].respelt
-        for sent_line, line in enumerate(lines, start=2)
-        if line in decisions[file].respelt
-    ]
+    moved = _sent_rows(planned, lambda sent_file, file, _line: sent_file != file)
+    respelt_rows = _sent_rows(planned, lambda _sent_file, file, line: line in decisions[file].respelt)
     report = {
         **report,
         "count": len(moved),
@@ -564,6 +554,17 @@ def keep_opted_out_non_marketing(
     }
     _log(report, moved_emails)
     return KeptNonMarketing(sent_plan, report, planned)
+
+
+def _sent_rows(planned: dict[str, tuple[str, array]], wanted: Callable[[str, str, int], bool]) -> list[dict[str, Any]]:
+    """Each sent row ``wanted(sent file, planned file, planned line)`` picks, as the report
+    names it: ``{"file", "line", "sent_file", "sent_line"}`` (:attr:`KeptNonMarketing.planned`)."""
+    return [
+        {"file": file, "line": line, "sent_file": sent_file, "sent_line": sent_line}
+        for sent_file, (file, lines) in planned.items()
+        for sent_line, line in enumerate(lines, start=2)
+        if wanted(sent_file, file, line)
+    ]
 
 
 def _decide(plan: LoadPlan, entries: list[dict[str, Any]], opted: set[str], respelt: dict[str, str]) -> dict[str, Decision]:
