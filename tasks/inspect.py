@@ -136,9 +136,18 @@ def inspection_text(files: list[dict]) -> str:
         lines = [entry["uri"], *(_api_lines(entry) if "api" in entry else _file_lines(entry))]
         lines += [f"    {_status_name(c['status']):<28} → {c['outcome']:<14} {c['rows']} rows" for c in entry["status_counts"]]
         lines.append("  columns")
-        lines += [f"    {c['column']:<32} → {c['property']} ({c['kind']})" for c in entry["columns"]]
+        lines += [f"    {c['column']:<32} → {c['property']} ({_route_kind(c)})" for c in entry["columns"]]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _route_kind(column: dict) -> str:
+    """A column's kind of property, and when it shares the property, how."""
+    if column.get("copy"):
+        return f"{column['kind']}: the whole column"
+    if column.get("after"):
+        return f"{column['kind']}, where {' and '.join(column['after'])} {'is' if len(column['after']) == 1 else 'are'} blank"
+    return column["kind"]
 
 
 def _status_name(status: str | None) -> str:

@@ -61,7 +61,7 @@ from tasks.transform.consent import (
     Outcome,
     severity_expr,
 )
-from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile, property_slug
+from tasks.transform.profile import PROFILES_DIR, CustomProperty, SourceProfile, load_profile, property_name, property_slug
 
 if TYPE_CHECKING:
     from tasks.transform.mapping_file import UserMapping
@@ -1765,6 +1765,10 @@ def _toml_string(text: str) -> str:
     return "".join(char if char.isprintable() and (char == " " or not char.isspace()) else f"\\u{ord(char):04x}" for char in quoted)
 
 
+def _column_route(header: str, target: str | CustomProperty) -> dict[str, str]:
+    return {"column": header, "property": property_name(target), "kind": "custom" if isinstance(target, CustomProperty) else "default"}
+
+
 def describe(profile: ReadingProfile, headers: Sequence[str], email_column: str | None = None) -> dict:
     """What reading a file with these headers would do: for ``onramp inspect``.
 
@@ -1779,23 +1783,32 @@ def describe(profile: ReadingProfile, headers: Sequence[str], email_column: str 
         "consent_columns": [...], "consent_like_unread": [...], "statuses": {status: outcome},
         "default_status"}``: ``consent_like_unread`` are the headers whose names look like consent
         (``looks_like_consent``) that no status rule reads, in file order (a plain file's are
-        refused unless its mapping sends them to a property: ``unread_consent_like``).
+        refused unless its mapping sends them to a property: ``unread_consent_like``). A column
+        filling a property other columns fill first (``Work Phone`` after ``Phone``) fills it
+        where they are blank, said by ``"after"`` (those columns), and is kept whole in a
+        property of its own too: a second entry, with ``"copy": True``.
     """
     emails = profile.email_headers(headers)
     email = email_column or (emails[0] if emails else None)
     # Routed together, as the plan routes them: two columns that would share a property's name
-    # (``Fav Colour``, ``Fav-Colour``) are shown going where the plan sends each.
-    routes = profile.profile.routes([header for header in dict.fromkeys(headers) if header != email])
-    columns = []
-    for header in headers:
+    # (``Fav Colour``, ``Fav-Colour``) are shown going where the plan sends each, and a column
+    # filling a property another fills first, going to its own property as well.
+    distinct = [header for header in dict.fromkeys(headers) if header != email]
+    routes = profile.profile.routes_with_copies(distinct)
+    own_route = dict(routes[: len(distinct)])
+    fillers: dict[str, list[str]] = {}
+    for header, target in own_route.items():
+        fillers.setdefault(property_name(target), []).append(header)
+
+    def column(header: str) -> dict:
         if header == email:
-            columns.append({"column": header, "property": "email", "kind": "email"})
-            continue
-        target = routes[header]
-        custom = isinstance(target, CustomProperty)
-        columns.append(
-            {"column": header, "property": target.name if custom else target, "kind": "custom" if custom else "default"}
-        )
+            return {"column": header, "property": "email", "kind": "email"}
+        sources = fillers[property_name(own_route[header])]
+        earlier = sources[: sources.index(header)]
+        return _column_route(header, own_route[header]) | ({"after": earlier} if earlier else {})
+
+    columns = [column(header) for header in headers]
+    columns += [{**_column_route(header, target), "copy": True} for header, target in routes[len(distinct) :]]
     return {
         "profile": profile.name,
         "format": profile.format,

@@ -151,8 +151,9 @@ def map_rows(
     customs: dict[str, CustomProperty] = {}
     routes = [ColumnRoute(uri, email_column, EMAIL, "email")]
     # Columns the profile does not list each get a property of their own (``Fav Colour`` and
-    # ``Fav-Colour`` would otherwise share one, and a row keep one of the two values).
-    for header, target in profile.routes([h for h in headers if h != email_column]).items():
+    # ``Fav-Colour`` would otherwise share one, and a row keep one of the two values); a column
+    # filling a property another fills first is kept whole in one of its own as well.
+    for header, target in profile.routes_with_copies([h for h in headers if h != email_column]):
         if isinstance(target, CustomProperty):
             customs.setdefault(target.name, target)
             name, kind = target.name, "custom"
@@ -160,17 +161,6 @@ def map_rows(
             name, kind = target, "default"
         targets.setdefault(name, []).append(header)
         routes.append(ColumnRoute(uri, header, name, kind))
-    for header in sorted(_second_sources(targets)):
-        # Several columns fill one property (Constant Contact's home, work and other phones all
-        # go to ``phone``): the property takes each row's first non-empty value, and every
-        # column after the first is kept whole as well, in a property of its own as an
-        # unlisted column would be, so a row's second phone is not lost. Named in the order of
-        # the headers' text, as ``routes`` names unlisted ones: of two whose names clash, the same
-        # one keeps the plain name whatever the column order.
-        kept = profile.unlisted_route(header, taken=targets.keys())
-        customs[kept.name] = kept
-        targets[kept.name] = [header]
-        routes.append(ColumnRoute(uri, header, kept.name, "custom"))
 
     as_written = TimeReading((profile.timestamp_format,), excel_serials=False)
     carried_times = set(rows.collect_schema().names())
@@ -299,11 +289,6 @@ def count_unread_change_times(staged: Sequence[StagedRows]) -> list[dict]:
                 }
             )
     return counts
-
-
-def _second_sources(targets: dict[str, list[str]]) -> list[str]:
-    """Every column after the first that fills a property several columns fill, in file order."""
-    return [header for sources in targets.values() for header in sources[1:]]
 
 
 def one_spelling(files: Sequence[pl.LazyFrame]) -> list[pl.LazyFrame]:

@@ -120,7 +120,7 @@ class SourceProfile:
             headers: The file's headers (distinct, the email column left out), in file order.
         """
         listed = {header: self.route(header) for header in headers if self.lists(header)}
-        taken = {target.name if isinstance(target, CustomProperty) else target for target in listed.values()}
+        taken = {property_name(target) for target in listed.values()}
         unlisted: dict[str, CustomProperty] = {}
         # Named in the order of the headers' text, not the file's: a later export that swaps two
         # clashing columns must not swap the properties their values go to.
@@ -129,6 +129,34 @@ class SourceProfile:
                 unlisted[header] = self.unlisted_route(header, taken)
                 taken.add(unlisted[header].name)
         return {header: listed.get(header) or unlisted[header] for header in headers}
+
+    def routes_with_copies(self, headers: Sequence[str]) -> list[tuple[str, str | CustomProperty]]:
+        """Every place a file's columns go: each column's route (:meth:`routes`), then a copy of
+        each column that fills a property after another one does, in a property of its own.
+
+        Several columns may fill one property (Constant Contact's home, work and other phones
+        all go to ``phone``): the property takes each row's first non-empty value, in file
+        order, and every column after the first is kept whole as well, as an unlisted column
+        would be, so a row's second phone is not lost. The copies are named in the order of the
+        headers' text, as :meth:`routes` names unlisted ones: of two whose names clash, the same
+        one keeps the plain name whatever the column order.
+
+        Args:
+            headers: The file's headers (distinct, the email column left out), in file order.
+
+        Returns:
+            ``(header, target)`` pairs: one per header, in file order, then one per copy.
+        """
+        routes = list(self.routes(headers).items())
+        fills: dict[str, list[str]] = {}
+        for header, target in routes:
+            fills.setdefault(property_name(target), []).append(header)
+        taken = set(fills)
+        for header in sorted(header for sources in fills.values() for header in sources[1:]):
+            copy = self.unlisted_route(header, taken)
+            taken.add(copy.name)
+            routes.append((header, copy))
+        return routes
 
     def unlisted_route(self, header: str, taken: Collection[str] = ()) -> CustomProperty:
         """The text property a column the profile does not list goes to, named after it.
@@ -148,6 +176,11 @@ class SourceProfile:
             source_label=self.label,
             source_column=header.strip(),
         )
+
+
+def property_name(target: str | CustomProperty) -> str:
+    """The name of the property a column goes to: a default property's, or a custom one's."""
+    return target.name if isinstance(target, CustomProperty) else target
 
 
 def custom_property_name(group: str, header: str) -> str:

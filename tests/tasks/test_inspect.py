@@ -60,6 +60,29 @@ def test_columns_sharing_a_property_name_are_shown_going_where_the_plan_sends_th
     assert shown["Fav-Colour"].startswith("imported_fav_colour_")
 
 
+def test_columns_filling_one_property_are_shown_as_the_plan_fills_it_and_keeps_each_whole(tmp_path):
+    source = tmp_path / "people.csv"
+    source.write_text("Email,Phone,Work Phone,Home Phone,Region,State\na@x.com,,2,3,EMEA,CA\n", encoding="utf-8")
+    [read] = read_source(str(source), tmp_path / "staging")
+    [described] = inspect_source(str(source))
+    raw, profile = read.raw, read.profile.profile
+    planned = map_rows(raw.frame.collect(), raw.headers, raw.email_column, raw.uri, profile, profile.consent)
+    shown = [(column["column"], column["property"]) for column in described["columns"]]
+    assert sorted(shown) == sorted((route.column, route.property) for route in planned.routes)
+    by_route = {(column["column"], column["property"]): column for column in described["columns"]}
+    assert by_route[("Work Phone", "phone")]["after"] == ["Phone"]
+    assert by_route[("Home Phone", "phone")]["after"] == ["Phone", "Work Phone"]
+    assert by_route[("Work Phone", "imported_work_phone")]["copy"] is True
+    # A sales territory is not the state: only State fills it.
+    assert by_route[("Region", "imported_region")]["kind"] == "custom"
+    assert ("Region", "state") not in by_route and "after" not in by_route[("State", "state")]
+    text = inspection_text([described])
+    assert "Home Phone                       → phone (default, where Phone and Work Phone are blank)" in text
+    assert "Work Phone                       → imported_work_phone (custom: the whole column)" in text
+    [planned_row] = planned.frame.collect().select("phone", "state", "imported_work_phone", "imported_region").rows()
+    assert planned_row == ("2", "CA", "2", "EMEA")
+
+
 def test_a_hubspot_export_shows_each_subscription_opt_out_column_as_a_consent_column(tmp_path):
     source = tmp_path / "hubspot.csv"
     source.write_text(
