@@ -218,7 +218,7 @@ def migrate_contacts(params: MigrationParameters) -> dict | State:
         portal.guard = output.lease.check
         report = plan_run(params, out)
         if params.dry_run:
-            report["dry_run"] = dry_run_task(portal, read_plan(out.local))
+            report["dry_run"] = dry_run_task(portal, read_plan(out.local), load_path=params.load_path)
         else:
             with reported_if_the_load_stops(report, out, params.rejects_alert_fraction):
                 report["load"] = load_steps(

@@ -207,7 +207,7 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
     step = plan_delta(out, state, not reason and reads_changes_only(sources))
     report["sync"] = {**step.counts, "since": since.isoformat() if since else None}
     if params.dry_run:
-        report["dry_run"] = dry_run_task(portal, step.plan)
+        report["dry_run"] = dry_run_task(portal, step.plan, load_path=params.load_path)
         publish_report(report, out, params.rejects_alert_fraction)
         return report
     # The steps' results belong to this run (a retry of a failed run finds them, the next run

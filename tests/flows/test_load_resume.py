@@ -119,8 +119,10 @@ def test_a_load_killed_mid_way_resumes_without_resending_finished_steps(prefect_
     truth = write_export(tmp_path / "export.zip", rows=150, seed=5)
     # The uninterrupted run, into a portal of its own; a dry run first says what it will do.
     with serve_in_background() as reference:
-        preview = migrate_contacts(params(tmp_path, reference, out="ref", dry_run=True))
+        preview = migrate_contacts(params(tmp_path, reference, out="ref", dry_run=True, load_path="imports"))
         assert writes(reference) == {}
+        # Forecast on the path the load is told to take (the plan's files are small: auto would upsert).
+        assert {entry["path"] for entry in preview["dry_run"]["files"] if "path" in entry} == {"imports"}
         expected = expected_outcomes(truth)
         assert preview["dry_run"]["contacts"]["create"] == len(expected["marketing"] | expected["non_marketing"])
         assert preview["dry_run"]["billing_delta"] == len(expected["marketing"])
