@@ -60,6 +60,7 @@ find every step done and send nothing, while a run with a new token for the same
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import json
@@ -541,9 +542,19 @@ class ImportJournal(_FileRecords):
 
     def __init__(self, records: str | Path, portal_url: str) -> None:
         super().__init__(records, portal_url, "imports", "import")
+        self.intent_fields: dict[str, Any] = {}
+
+    def recording(self, fields: dict[str, Any]) -> ImportJournal:
+        """This journal, its intents also recording ``fields``: written with the intent, before
+        the import is submitted, so a run killed while submitting leaves them too (the upsert
+        path's marketing-status import records which planned file and rows it is of)."""
+        journal = copy.copy(self)
+        journal.intent_fields = {**self.intent_fields, **fields}
+        return journal
 
     def read(self, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:
-        """The file's record: ``{}``, ``{"name", "intent_at"}`` or that with ``import_id``."""
+        """The file's record: ``{}``, ``{"name", "intent_at"}`` or that with ``import_id``
+        (and the :meth:`recording` fields it was written with)."""
         return self._read(plan, entry) or {}
 
     def intend(self, plan: LoadPlan, entry: dict[str, Any], name: str, at_ms: int | None = None) -> None:
@@ -557,11 +568,11 @@ class ImportJournal(_FileRecords):
         """
         stopping.check_not_stopping()
         at_ms = int(time.time() * 1000) if at_ms is None else at_ms
-        self._write(plan, entry, {"name": name, "file": entry["file"], "intent_at": at_ms})
+        self._write(plan, entry, {"name": name, "file": entry["file"], "intent_at": at_ms, **self.intent_fields})
 
     def intents(self) -> list[dict[str, Any]]:
-        """Every import recorded, ``{"name", "file", "intent_at"}`` and maybe ``import_id``
-        (``file`` missing from a record an earlier version wrote)."""
+        """Every import recorded, ``{"name", "file", "intent_at"}`` and maybe ``import_id`` and
+        :meth:`recording` fields (``file`` missing from a record an earlier version wrote)."""
         fs, path = fsspec.core.url_to_fs(self.directory)
         with record_kept(self.directory):
             try:

@@ -37,8 +37,13 @@ the result names their rows (:data:`~tasks.load.opted_out.REPORT_KEY`). The upda
 read too, not only the created: the lookup saw them before the upsert, but one may have
 unsubscribed since, and a rerun that sends a file as a stopped run split it (to take up its
 import) updates the contacts that run created, whose marketing-status import left them out. With an
-:class:`~tasks.load.resume.ImportJournal` that import is journalled as the Imports path's are, so
-a rerun after a kill takes up the one already submitted instead of sending it again.
+:class:`~tasks.load.resume.ImportJournal` that import is journalled as the Imports path's are, and
+recorded as of its planned file with the rows it sends, so a rerun after a stop or a kill takes
+up the one an earlier run submitted (while HubSpot still runs it or finished it) even when its
+read-back differs, and imports only the emails that one does not hold: one import per file, not
+a second beside the first. Someone who unsubscribed since that import was submitted is made
+marketing by it all the same: not counted kept non-marketing, but named by the read-back
+(``opted-out-made-marketing``).
 """
 
 from __future__ import annotations
@@ -60,17 +65,22 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
-from tasks.load.imports import EMAIL_COLUMN, import_contacts_file
+from tasks.load.imports import EMAIL_COLUMN, adoptable_import, import_contacts_file
 from tasks.load.log import get_logger
 from tasks.load.opted_out import REPORT_KEY, kept_non_marketing
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
 from tasks.load.reconcile import READ_BATCH_SIZE, read_contacts
-from tasks.load.resume import FINISHED_STATE, IMPORTS, UPSERT, ImportJournal, step_finished
+from tasks.load.resume import FINISHED_STATE, IMPORTS, UPSERT, ImportJournal, step_finished, step_key
 from tasks.load.retry import HttpError, describe, error_body
 from tasks.privacy import mask_email, mask_emails_in
 
 UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
 MARKETING_STATUS_PROPERTY = "hs_marketable_status"
+STATUS_IMPORT_OF = "marketing_status_of"
+"""In an import journal's record of a marketing-status import: the upsert step key
+(:func:`~tasks.load.resume.step_key`) of the planned file it sets the status of."""
+STATUS_ROWS = "rows_sent"
+"""In that record: ``[[line, email], ...]``, the planned file's rows whose emails it sends, in its order."""
 _EXAMPLES_LOGGED = 5
 
 
@@ -383,41 +393,65 @@ def _log_kept(file: str, landed: list[tuple[int, str]]) -> None:
     )
 
 
-def _set_marketing_status(
+def earlier_status_imports(
+    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ImportJournal | None
+) -> list[list[tuple[int, str]]]:
+    """The rows of each marketing-status import an earlier run submitted for this file (a run
+    stopped or killed while it processed) that HubSpot still runs or finished
+    (:func:`~tasks.load.imports.adoptable_import`), oldest first.
+
+    The journal keys an import by what it sends, and a rerun's read-back may leave out someone
+    who unsubscribed since, or keep in a row that failed before: so the import is found by the
+    planned file it is of (:data:`STATUS_IMPORT_OF`), and its rows (:data:`STATUS_ROWS`) say
+    whom it makes marketing. One refused at creation, ``FAILED`` or ``CANCELED`` did no work: its
+    rows are sent again. Two records HubSpot answers with one import (a run killed while
+    submitting the second, found by name) are that import once: the later's rows are sent again.
+    """
+    if journal is None:
+        return []
+    planned = step_key(UPSERT, portal.url, plan, entry)
+    records = sorted(
+        (record for record in journal.intents() if record.get(STATUS_IMPORT_OF) == planned),
+        key=lambda record: int(record.get("intent_at") or 0),
+    )
+    adopted: set[str] = set()
+    taken_up = []
+    for record in records:
+        import_id = adoptable_import(portal, record)
+        if import_id is not None and import_id not in adopted:
+            adopted.add(import_id)
+            taken_up.append([(int(line), str(email)) for line, email in record[STATUS_ROWS]])
+    return taken_up
+
+
+def _status_import(
     portal: HubSpotPortal,
     plan: LoadPlan,
     entry: dict[str, Any],
-    landed: list[tuple[int, str]],
+    rows: list[tuple[int, str]],
     poll_interval: float,
     journal: ImportJournal | None,
 ) -> dict[str, Any]:
-    """Make the upserted contacts of a ``marketable`` file marketing contacts, by an import of
-    their emails alone (the API cannot set the status; see the module docstring). The import is
-    journalled in ``journal`` under what it sends (the same emails make the same key), so one an
-    earlier run submitted is taken up.
-
-    Returns:
-        The import's result (:func:`~tasks.load.imports.import_contacts_file`), its errors
-        moved onto the lines of the planned file. When the import ended ``DONE``, a row it
-        refused is scoped ``value`` (the contact landed, its marketing status did not: data, not
-        sent again). When it did not (``FAILED``, ``CANCELED``, refused, not finished), every row
-        is scoped ``row``: those rows failed, and a rerun (or the next sync) sends them again.
-    """
+    """One marketing-status import of ``rows``' emails (sorted by line), journalled under what it
+    sends and recorded as of this planned file, with its rows; one an earlier run submitted of
+    the same rows is taken up. Its errors are moved onto the rows' lines of the planned file."""
     file_name = entry["file"].rsplit("/", 1)[-1]
-    landed = sorted(landed)
+    if journal is not None:
+        planned = step_key(UPSERT, portal.url, plan, entry)
+        journal = journal.recording({STATUS_IMPORT_OF: planned, STATUS_ROWS: [list(row) for row in rows]})
     with tempfile.TemporaryDirectory(prefix="onramp-marketing-") as directory:
         with (Path(directory) / file_name).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow([EMAIL_COLUMN])
-            writer.writerows([email] for _, email in landed)
-        status_entry = {**entry, "file": file_name, "rows": len(landed), "columns": [EMAIL_COLUMN]}
+            writer.writerows([email] for _, email in rows)
+        status_entry = {**entry, "file": file_name, "rows": len(rows), "columns": [EMAIL_COLUMN]}
         result = import_contacts_file(
             portal, LoadPlan(Path(directory), plan.data), status_entry, poll_interval=poll_interval, journal=journal
         )
     finished = step_finished(result)
     errors = []
     for error in result["errors"]:
-        line = landed[error["line"] - 2][0] if error.get("line") else None
+        line = rows[error["line"] - 2][0] if error.get("line") else None
         errors.append(
             {
                 **error,
@@ -434,12 +468,67 @@ def _set_marketing_status(
                 **_row_error(entry["file"], None, "MARKETING_STATUS_NOT_SET", ""),
                 "scope": "file",
                 "column": MARKETING_STATUS_PROPERTY,
-                "message": f"marketing-status import ended {result['state']}: {len(landed)} contacts upserted as "
+                "message": f"marketing-status import ended {result['state']}: {len(rows)} contacts upserted as "
                 "non-marketing, counted failed and sent again by the next run",
             }
         )
     result["errors"] = tie_back(plan, errors)
     return result
+
+
+def _log_taken_up(file: str, taken_up: list[list[tuple[int, str]]], unsubscribed: list[tuple[int, str]]) -> None:
+    """The console lines for the marketing-status imports an earlier run submitted, taken up,
+    and for whom they make marketing though HubSpot holds them as unsubscribed now (emails masked)."""
+    if not taken_up:
+        return
+    logger = get_logger()
+    logger.info(
+        "upsert %s: %d marketing-status import(s) an earlier run submitted taken up (%d contacts), not sent again",
+        file, len(taken_up), sum(len(rows) for rows in taken_up),
+    )
+    if unsubscribed:
+        examples = [f"{file}:{line} {mask_email(email)}" for line, email in unsubscribed[:_EXAMPLES_LOGGED]]
+        more = ", ..." if len(unsubscribed) > len(examples) else ""
+        logger.warning(
+            "upsert %s: %d contact(s) unsubscribed in HubSpot since an earlier run's marketing-status import named "
+            "them; that import, taken up, makes them marketing (the read-back names them, opted-out-made-marketing): %s%s",
+            file, len(unsubscribed), ", ".join(examples), more,
+        )
+
+
+def _set_marketing_status(
+    portal: HubSpotPortal,
+    plan: LoadPlan,
+    entry: dict[str, Any],
+    imports: list[list[tuple[int, str]]],
+    poll_interval: float,
+    journal: ImportJournal | None,
+) -> dict[str, Any]:
+    """Make the upserted contacts of a ``marketable`` file marketing contacts, by imports of
+    their emails alone (the API cannot set the status; see the module docstring): one per list
+    of rows in ``imports``, in turn (those an earlier run submitted, taken up, then the rows
+    none of them holds).
+
+    Returns:
+        The last import's result (:func:`~tasks.load.imports.import_contacts_file`), with every
+        import's errors (moved onto the lines of the planned file), lists and attempts, the
+        other imports' ids as ``earlier_import_ids`` and, unless all ended ``DONE``, the state of
+        the first that did not. When an import ended ``DONE``, a row it refused is scoped
+        ``value`` (the contact landed, its marketing status did not: data, not sent again). When
+        it did not (``FAILED``, ``CANCELED``, refused, not finished), every row of it is scoped
+        ``row``: those rows failed, and a rerun (or the next sync) sends them again.
+    """
+    results = [_status_import(portal, plan, entry, sorted(rows), poll_interval, journal) for rows in imports]
+    unfinished = [result["state"] for result in results if not step_finished(result)]
+    return {
+        **results[-1],
+        "earlier_import_ids": [result["import_id"] for result in results[:-1]],
+        "previous_import_ids": [import_id for result in results for import_id in result["previous_import_ids"]],
+        "state": unfinished[0] if unfinished else FINISHED_STATE,
+        "attempts": sum(result["attempts"] for result in results),
+        "list_ids": [list_id for result in results for list_id in result["list_ids"]],
+        "errors": [error for result in results for error in result["errors"]],
+    }
 
 
 def upsert_contacts_file(
@@ -470,15 +559,17 @@ def upsert_contacts_file(
         ``"path": "upsert"``, ``"requests"`` (batch upserts sent) and
         ``"kept_non_marketing_opted_out"`` (:data:`~tasks.load.opted_out.REPORT_KEY`)::
 
-            {"file", "name", "outcome", "marketable", "rows", "import_id",
+            {"file", "name", "outcome", "marketable", "rows", "import_id", "earlier_import_ids",
              "previous_import_ids", "state", "attempts", "counters", "list_ids", "rows_failed",
              "rows_with_value_errors", "errors", "path", "requests", "kept_non_marketing_opted_out"}
 
         ``state`` is ``DONE`` (every row was sent and answered, and the marketing status set),
         else the state the marketing-status import ended in (its rows failed, and as a Prefect
         task the step is not recorded done: that import, run inside it, leaves it unrecorded, so a
-        rerun sends the file again); ``import_id`` and ``list_ids``
-        are those of the marketing-status import (``None`` / empty for a non-marketing file);
+        rerun sends the file again); ``import_id`` is that of the (last) marketing-status
+        import (``None`` for a non-marketing file), ``earlier_import_ids`` those of the file's
+        other marketing-status imports, an earlier run's taken up (each one more import in the
+        portal), ``list_ids`` the lists they made;
         ``counters`` has ``TOTAL_ROWS``, ``CREATED_OBJECTS``, ``UPDATED_OBJECTS``, ``ERRORS``;
         errors are ``{"file", "line", "error_type", "scope", "message", "column", "sources"}``,
         scoped as in imports (``row``: not written, ``value``: written without that value).
@@ -510,17 +601,25 @@ def upsert_contacts_file(
         _send_all(portal, file, chunked(repeats, settings.UPSERT_BATCH_SIZE), total, threads=threads, on_batch=report)
     errors.extend(total.errors)
     marketing: dict[str, Any] = {
-        "import_id": None, "previous_import_ids": [], "state": FINISHED_STATE, "attempts": 0, "list_ids": [], "errors": [],
+        "import_id": None, "earlier_import_ids": [], "previous_import_ids": [], "state": FINISHED_STATE, "attempts": 0,
+        "list_ids": [], "errors": [],
     }
     made_marketing, kept = total.landed, []
     if entry.get("marketable") and total.landed:
+        taken_up = earlier_status_imports(portal, plan, entry, journal)
+        covered = {email for rows in taken_up for _, email in rows}
         opted_out = kept_non_marketing_among(portal, [email for _, email in total.landed])
-        made_marketing = [(line, email) for line, email in total.landed if email not in opted_out]
-        kept = sorted((line, email) for line, email in total.landed if email in opted_out)
+        # Whom an earlier run's import makes marketing it makes so, unsubscribed since or not:
+        # not kept, and the read-back names them (opted-out-made-marketing).
+        fresh = [(line, email) for line, email in total.landed if email not in covered]
+        kept = sorted((line, email) for line, email in fresh if email in opted_out)
+        unsent = [(line, email) for line, email in fresh if email not in opted_out]
+        made_marketing = [row for rows in taken_up for row in rows] + unsent
         if kept:
             _log_kept(file, kept)
-        if made_marketing:
-            marketing = _set_marketing_status(portal, plan, entry, made_marketing, poll_interval, journal)
+        _log_taken_up(file, taken_up, sorted((line, email) for line, email in total.landed if email in covered & opted_out))
+        if taken_up or unsent:
+            marketing = _set_marketing_status(portal, plan, entry, taken_up + ([unsent] if unsent else []), poll_interval, journal)
     errors = tie_back(plan, errors) + marketing["errors"]
     failed_lines = {error["line"] for error in errors if error["scope"] == "row"}
     value_lines = {error["line"] for error in errors if error["scope"] == "value"} - failed_lines
@@ -538,6 +637,7 @@ def upsert_contacts_file(
         "marketable": bool(entry.get("marketable", False)),
         "rows": entry.get("rows", rows),
         "import_id": marketing["import_id"],
+        "earlier_import_ids": marketing["earlier_import_ids"],
         "previous_import_ids": marketing["previous_import_ids"],
         "state": marketing["state"],
         "attempts": marketing["attempts"],
