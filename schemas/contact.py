@@ -208,10 +208,21 @@ def ascii_spelling(address: str) -> str | None:
     return None if spelt is None else f"{local}{at}{spelt}"
 
 
+INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+"""Characters a cell or a header may carry unseen (zero-width spaces and joiners, a byte-order
+mark, a soft hyphen), pasted from a web page or a spreadsheet."""
+
+_EMAIL_EDGES = "".join(chr(code) for code in range(0x3001) if chr(code).isspace()) + INVISIBLE_CHARACTERS
+"""What is trimmed from around an address: Unicode's spaces (as ``strip_chars()`` trims) and the
+characters one cannot see, which a copied ``\u200bann@example.com`` carries and which would
+make it invalid."""
+
+
 def normalise_email(column: pl.Expr) -> pl.Expr:
-    """Trim and lowercase, as HubSpot does, before anything is compared (an internationalised
-    domain's spellings are made one when the contacts are merged: :func:`canonical_address`)."""
-    return column.str.strip_chars().str.to_lowercase()
+    """Trim (spaces and invisible characters) and lowercase, as HubSpot does, before anything is
+    compared (an internationalised domain's spellings are made one when the contacts are merged:
+    :func:`canonical_address`)."""
+    return column.str.strip_chars(_EMAIL_EDGES).str.to_lowercase()
 
 
 CanonicalContactSchema = pa.DataFrameSchema(

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from schemas.contact import EMAIL, normalise_email
+from schemas.contact import EMAIL, INVISIBLE_CHARACTERS, normalise_email
 from schemas.lineage import EXTRA_FIELDS, SOURCE_FORMAT, SOURCE_ROW, SOURCE_STATUS, SOURCE_URI
 from schemas.mailchimp import JOINED_EMAILS_SEPARATOR
 from tasks.errors import InputError
 from tasks.extract.sources import SkippedFile, StagedFile, map_in_order, stage_files
 from tasks.extract.text import first_non_utf8, text_pieces
-from tasks.transform.catalog import INVISIBLE_CHARACTERS, consent_headers
+from tasks.transform.catalog import consent_headers
 from tasks.transform.contacts import one_spelling
 
 if TYPE_CHECKING:
@@ -430,7 +430,7 @@ def read_head(staged: StagedFile) -> tuple[list[str], list[list[str]]]:
 
 
 _HEADER_EDGES = re.compile(rf"^[\s{INVISIBLE_CHARACTERS}]+|[\s{INVISIBLE_CHARACTERS}]+$")
-"""Spaces and characters one cannot see (:data:`~tasks.transform.catalog.INVISIBLE_CHARACTERS`)
+"""Spaces and characters one cannot see (:data:`~schemas.contact.INVISIBLE_CHARACTERS`)
 before or after a header's name: pasted from a web page, ``\u200bLast Name`` would name no known
 column. Inside a name they stay (a Persian header's zero-width non-joiner is spelling)."""
 

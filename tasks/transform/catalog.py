@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from schemas.contact import BOOKKEEPING_COLUMNS, PROVENANCE
+from schemas.contact import BOOKKEEPING_COLUMNS, INVISIBLE_CHARACTERS, PROVENANCE
 from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
 from tasks.transform.consent import (
@@ -123,9 +123,7 @@ NAME_NEGATIONS = frozenset({"no", "non", "not", "without", "minus", "anti", "rem
 _NAME_WORD = re.compile(r"[^\W\d_]+")
 """A word of a file's name: a run of letters (digits, ``_``, ``-``, ``.`` and spaces split words)."""
 
-INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
-"""Characters a header may carry unseen (zero-width spaces and joiners, a byte-order mark, a soft
-hyphen, pasted from a web page or a spreadsheet): removed before a header is compared."""
+# Removed before a header is compared.
 _INVISIBLE_CHARACTERS = dict.fromkeys(map(ord, INVISIBLE_CHARACTERS), None)
 
 _HEADER_SEPARATORS = re.compile(r"[\s_\-.?:()\[\]]+")

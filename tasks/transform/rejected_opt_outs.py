@@ -28,6 +28,7 @@ from schemas import lineage
 from schemas.contact import (
     EMAIL,
     INTERNATIONAL_DOMAIN,
+    INVISIBLE_CHARACTERS,
     LAST_CHANGED,
     OPT_OUT_STATUS,
     OUTCOME,
@@ -45,7 +46,7 @@ from tasks.import_files import LINEAGE_FILE, REJECTED_OPT_OUTS_FILE
 from tasks.output import OutputFolder
 from tasks.transform.consent import ConsentPolicy, Outcome
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_ZERO_WIDTH = dict.fromkeys(map(ord, INVISIBLE_CHARACTERS))
 """Characters that show as nothing (a ``str.translate`` table deleting them): pasted into a cell,
 they make a good address invalid."""
 _SEPARATORS = re.compile(rf"(?:{re.escape(JOINED_EMAILS_SEPARATOR)}|[\s,;<>()\[\]\"])+")

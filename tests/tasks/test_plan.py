@@ -29,7 +29,7 @@ from schemas import lineage
 from schemas.contact import EMAIL_PATTERN, MAX_EMAIL_CHARS, MAX_LOCAL_PART_CHARS, canonical_address, top_level_domains
 from tasks.extract.mailchimp import DISAGREEING_PREFIX, KEEPS_FIRST, disagreeing_column, read_export
 from tasks.extract.tables import ReadOptions, read_source
-from tasks.import_files import PlanLimits
+from tasks.import_files import LINEAGE_FILE, PlanLimits
 from tasks.output import OutputFolder
 from tasks.errors import InputError
 from tasks.plan import check_contract, consent_profiles, plan_sources
@@ -480,3 +480,15 @@ def test_a_plan_of_several_formats_names_its_imports_and_list_after_each(tmp_pat
     assert {entry["name"] for entry in plan["imports"]} == {"Onramp Imported contacts + Pipedrive marketing 001"}
     [marketing_list] = plan["lists"]
     assert re.fullmatch(r"Onramp — Imported contacts \+ Pipedrive marketing contacts \(plan [0-9a-f]{8}\)", marketing_list["name"])
+
+
+def test_an_address_pasted_with_invisible_characters_around_it_is_the_same_contact(tmp_path):
+    # Copied from a web page: a zero-width space before, a byte-order mark and a no-break space after.
+    people = tmp_path / "people.csv"
+    people.write_text("Email,First Name\n\u200bAnn@Example.com\ufeff\u00a0,Ann\n", encoding="utf-8")
+    unsubscribes = tmp_path / "unsubscribes.csv"
+    unsubscribes.write_text("Email\nann@example.com\n", encoding="utf-8")
+    report = plain_plan([str(people), str(unsubscribes)], tmp_path / "out")
+    assert (report["rows_rejected"], report["duplicates_merged"]) == (0, 1)
+    [contact] = pl.read_csv(tmp_path / "out" / LINEAGE_FILE, infer_schema=False).rows(named=True)
+    assert (contact["email"], contact["outcome"]) == ("ann@example.com", "opted_out")
