@@ -535,14 +535,17 @@ def _files_sent(results: list[dict]) -> str:
     ``1 import(s), 2 file(s) by batch upsert (the marketing status of 1 of them by import)`` (a
     file sent by batch upsert is no import; its contacts' marketing status is set by one). An
     import HubSpot ended ``FAILED`` and the run submitted again is one more: each counts toward
-    the portal's imports a day (``3 import(s) (1 of them FAILED and submitted again)``)."""
+    the portal's imports a day (``3 import(s) (1 of them FAILED and submitted again)``), and so
+    is an earlier run's marketing-status import a rerun took up beside its own
+    (``earlier_import_ids``)."""
     from tasks.load.upsert import UPSERT
 
     upserted = [result for result in results if result.get("path") == UPSERT]
     marked = sum(bool(result.get("import_id")) for result in upserted)
     again = sum(len(result.get("previous_import_ids") or []) for result in results)
     # A file HubSpot refused to import at creation has no import id: no import of it exists.
-    created = sum(bool(result.get("import_id")) for result in results) + again
+    taken_up = sum(len(result.get("earlier_import_ids") or []) for result in results)
+    created = sum(bool(result.get("import_id")) for result in results) + again + taken_up
     imports = f"{created} import(s)" + (f" ({again} of them FAILED and submitted again)" if again else "")
     if not upserted:
         return imports

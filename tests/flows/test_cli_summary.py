@@ -90,8 +90,11 @@ def file_result(path: str | None, import_id: int | None, *failed_before: int) ->
         ([file_result(None, 2, 1), file_result(None, 3)], "3 import(s) (1 of them FAILED and submitted again)"),
         # HubSpot refused to create the second file's import (the imports a day): none exists.
         ([file_result(None, 1), file_result(None, None)], "1 import(s)"),
+        # A rerun took up a stopped run's marketing-status import and sent one for the rows it lacked.
+        ([{**file_result("upsert", 7), "earlier_import_ids": [6]}],
+         "2 import(s), 1 file(s) by batch upsert (the marketing status of 1 of them by import)"),
     ],
-    ids=["imports", "one of each", "upserts", "a failed import submitted again", "an import refused at creation"],
+    ids=["imports", "one of each", "upserts", "a failed import submitted again", "an import refused at creation", "an earlier run's import taken up"],
 )
 def test_contacts_files_are_counted_by_how_they_went(capsys, files, counted):
     load = {"portal": "http://127.0.0.1:1", "portal_id": None, "imports": files, "opt_outs": {"unsubscribed": 10}, "rows_failed": 0}
