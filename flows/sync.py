@@ -44,10 +44,11 @@ from tasks.sync import (
     Delta,
     diff,
     failed_emails,
-    forget_pending_opt_outs,
+    keep_only_pending_opt_outs,
     keep_pending_opt_outs,
     next_watermark,
     next_whole_read,
+    opt_outs_not_taken,
     planned_state,
     read_marks,
     read_pending_opt_outs,
@@ -86,7 +87,8 @@ class SyncState:
 
     @property
     def pending_opt_outs(self) -> str:
-        """The opt-outs a stopped run left to send again (:data:`~tasks.sync.PENDING_OPT_OUTS_FILE`)."""
+        """The opt-outs a stopped run left, or HubSpot did not take, to send again
+        (:data:`~tasks.sync.PENDING_OPT_OUTS_FILE`)."""
         return f"{self.folder}/{PENDING_OPT_OUTS_FILE}"
 
 
@@ -124,11 +126,11 @@ def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncS
 
 def keep_opt_outs_pending(step: SyncStep, state: SyncState) -> None:
     """Keep the load's opt-outs as pending before the first is sent
-    (:func:`~tasks.sync.keep_pending_opt_outs`), until :func:`advance_state` forgets them: if the
-    load stops (daily quota, HubSpot down, Ctrl-C, or a kill no handler sees: SIGKILL, the OOM
-    killer, a lost machine), the next run sends them again, sent or not, also for someone who
-    subscribed again since (HubSpot may hold the opt-out already), and takes them out of the
-    sync's list. Nothing else advances."""
+    (:func:`~tasks.sync.keep_pending_opt_outs`), until :func:`advance_state` keeps only those
+    HubSpot did not take: if the load stops (daily quota, HubSpot down, Ctrl-C, or a kill no
+    handler sees: SIGKILL, the OOM killer, a lost machine), the next run sends them again, sent
+    or not, also for someone who subscribed again since (HubSpot may hold the opt-out already),
+    and takes them out of the sync's list. Nothing else advances."""
     if step.plan.opt_outs:
         keep_pending_opt_outs(state.pending_opt_outs, step.plan)
 
@@ -142,21 +144,27 @@ def advance_state(
     The snapshot is written first: a crash between the two leaves the old watermark, so the next
     run reads a few changes again and finds them in the snapshot, rather than missing some. With
     rows HubSpot refused, the watermark stays: those rows are read again next run, to be sent
-    again (the rest match the snapshot). The snapshot says whether the next run must read every
-    provider whole (:func:`~tasks.sync.next_whole_read`; ``read_whole``: whether this one did),
-    and how the first run read them (``first_read``).
+    again (the rest match the snapshot). Opt-outs HubSpot did not take stay pending instead, and
+    opted out in the snapshot: every run sends them again until HubSpot takes them, whatever the
+    sources say by then (:func:`~tasks.sync.snapshot_after`); they hold back neither the
+    watermark nor a whole read, which the pending file makes needless. The snapshot says whether
+    the next run must read every provider whole (:func:`~tasks.sync.next_whole_read`;
+    ``read_whole``: whether this one did), and how the first run read them (``first_read``).
     """
     failed = failed_emails(step.plan, load.get("errors", []))
+    not_taken = opt_outs_not_taken(step.plan, failed)
+    refused_contacts = failed - not_taken.keys()
     write_snapshot(
         state.snapshot,
         snapshot_after(step.delta, step.previous, failed),
-        read_whole_next=next_whole_read(step.delta, failed, read_whole),
+        read_whole_next=next_whole_read(step.delta, refused_contacts, read_whole),
         first_read=first_read,
     )
-    forget_pending_opt_outs(state.pending_opt_outs)
+    # After the snapshot: a crash between the two sends this run's taken opt-outs once more.
+    keep_only_pending_opt_outs(state.pending_opt_outs, not_taken)
     if failed:
         get_run_logger().warning("sync: %d contact(s) not taken by HubSpot are sent again next run", len(failed))
-    else:
+    if not refused_contacts:
         write_watermark(state.watermark, next_watermark(fetch_started))
 
 

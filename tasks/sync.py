@@ -89,8 +89,9 @@ PENDING_FILE = "pending.json"
 """In a sync's state folder: the generation of the run that has no generated snapshot to start
 from (:func:`run_generation`), kept until a run succeeds so its retries find its steps."""
 PENDING_OPT_OUTS_FILE = "pending-opt-outs.json"
-"""In a sync's state folder: the opt-outs (email → status) of a run that stopped, sent again by
-the next run whatever its sources now say (:func:`diff`), and removed once a run went through."""
+"""In a sync's state folder: the opt-outs (email → status) of a run that stopped, or that HubSpot
+did not take, sent again by the next run whatever its sources now say (:func:`diff`); removed
+once a run ended with HubSpot taking them all."""
 AGAIN_SUFFIX = "-again.csv"
 """The name ending of a delta's opt-out file for pending opt-outs no planned file holds."""
 EARLIER_KEY_FILE = "earlier-key.json"
@@ -548,8 +549,9 @@ class Delta:
         contacts: Emails new or changed since the snapshot, none of them ever opted out.
         kept_opted_out: Emails the export now plans as contacts that the snapshot holds as
             opted out: not sent, still opted out.
-        opt_outs_again: A stopped run's pending opt-outs this run's plan holds in no opt-out
-            file (email → status): sent from a file of their own (:func:`write_delta_plan`).
+        opt_outs_again: The pending opt-outs (a stopped run's, or ones HubSpot did not take)
+            this run's plan holds in no opt-out file (email → status): sent from a file of
+            their own (:func:`write_delta_plan`).
         unplanned_opt_outs: Those of ``opt_outs_again`` no source gives any more: sent, but
             not among the planned contacts the counts start from.
         kept_newer_from_api: Emails planned from files alone whose snapshot row a provider
@@ -591,7 +593,7 @@ class Delta:
         """The delta's counts, as the run report keeps them under ``"sync"``.
 
         ``planned_contacts`` is the sum of ``new_opt_outs`` less ``opt_outs_no_longer_in_sources``
-        (a stopped run's opt-outs sent again, of contacts no source gives now), and of every
+        (pending opt-outs sent again, of contacts no source gives now), and of every
         count after it but ``held_sent_non_marketing`` (those of ``held_non_marketing`` whose other
         changes are sent) and ``left_source`` (not planned).
         """
@@ -630,9 +632,10 @@ def diff(
             (:func:`_newer_from_api`), and a contact it plans as marketing that the snapshot holds
             as non-marketing from a provider API that did not list it this time
             (:func:`_marketing_unheard`).
-        pending: The opt-outs a stopped run was sending (:data:`PENDING_OPT_OUTS_FILE`, email →
-            status): opted out again whatever the sources now say (someone who subscribed
-            again since is one HubSpot may hold opted out already), and taken out of the list.
+        pending: The opt-outs a stopped run was sending, or an earlier run's HubSpot did not
+            take (:data:`PENDING_OPT_OUTS_FILE`, email → status): opted out again whatever the
+            sources now say (someone who subscribed again since is one HubSpot may hold opted
+            out already, or must), and taken out of the list.
     """
     pending = dict(pending or {})
     previous = current_snapshot(previous) if previous is not None else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
@@ -670,14 +673,11 @@ def diff(
     # Every row the sources no longer give stays, the last one they gave (an opt-out for good):
     # a contact that comes back unchanged is not sent again.
     stayed = previous.join(planned, on="email", how="semi").join(fresh, on="email", how="anti")
+    unseen_after = unseen.with_columns(pl.col(LEFT_SOURCE) | can_tell)
     next_snapshot = pl.concat(
-        [
-            fresh,
-            stayed.with_columns(pl.lit(False).alias(LEFT_SOURCE)),
-            unseen.with_columns(pl.col(LEFT_SOURCE) | can_tell),
-        ]
+        [fresh, stayed.with_columns(pl.lit(False).alias(LEFT_SOURCE)), unseen_after]
     ).join(again, on="email", how="anti")
-    next_snapshot = pl.concat([next_snapshot, _opted_out_rows(pending, planned, previous)])
+    next_snapshot = pl.concat([next_snapshot, _opted_out_rows(pending, planned, unseen_after)])
     return Delta(
         opt_outs=frozenset(new_opt_outs["email"]),
         contacts=frozenset(changed["email"]),
@@ -710,32 +710,36 @@ def _newer_from_api(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFr
     return _changed_before(contacts, previous.filter(pl.col(FROM_API)), pl.col(LAST_CHANGED) <= pl.col("_sent_changed"))
 
 
-def _opted_out_rows(pending: Mapping[str, str], planned: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+def _opted_out_rows(pending: Mapping[str, str], planned: pl.DataFrame, unseen: pl.DataFrame) -> pl.DataFrame:
     """Snapshot rows of ``pending`` opt-outs (email → status), as :func:`planned_state` gives an
     opt-out: where it came from (its change time, its providers) as this run planned it, else as
     the snapshot holds it, so that a contact a provider still has is not counted gone from it.
 
+    One no source gives any more keeps its unseen row's ``left_source`` (counted gone by this run,
+    not by the next again); one the snapshot does not hold either (a stopped first run's) has left.
+
     Args:
         pending: The pending opt-outs.
         planned: This run's planned state.
-        previous: The snapshot, in this version's columns.
+        unseen: The snapshot's rows this run did not plan, ``left_source`` as this run leaves it.
     """
     emails = sorted(pending)
     opted_out = pl.DataFrame(
         {"email": emails, "outcome": [OPTED_OUT] * len(emails), "digest": [_digest(f"status:{pending[email]}") for email in emails]},
         schema={name: SNAPSHOT_SCHEMA[name] for name in ("email", "outcome", "digest")},
     )
-    whence = [LAST_CHANGED, FROM_API, API_SOURCES]
-    known = pl.concat([planned.select("email", *whence), previous.join(planned, on="email", how="anti").select("email", *whence)])
+    whence = [LAST_CHANGED, FROM_API, LEFT_SOURCE, API_SOURCES]
+    known = pl.concat([planned.select("email", *whence), unseen.select("email", *whence)])
     return (
         opted_out.join(known, on="email", how="left", maintain_order="left")
-        .with_columns(pl.col(FROM_API).fill_null(False), pl.lit(False).alias(LEFT_SOURCE), pl.col(API_SOURCES).fill_null([]))
+        .with_columns(pl.col(FROM_API).fill_null(False), pl.col(LEFT_SOURCE).fill_null(True), pl.col(API_SOURCES).fill_null([]))
         .select(pl.col(name).cast(dtype) for name, dtype in SNAPSHOT_SCHEMA.items())
     )
 
 
 def read_pending_opt_outs(location: str) -> dict[str, str]:
-    """A stopped run's opt-outs (:data:`PENDING_OPT_OUTS_FILE`), email → status; none when no run stopped."""
+    """The pending opt-outs (:data:`PENDING_OPT_OUTS_FILE`), email → status: a stopped run's, and
+    those HubSpot did not take; none when every run ended with HubSpot taking them."""
     fs, path = fsspec.core.url_to_fs(location)
     if not fs.exists(path):
         return {}
@@ -745,20 +749,40 @@ def read_pending_opt_outs(location: str) -> dict[str, str]:
 
 def keep_pending_opt_outs(location: str, plan: LoadPlan) -> None:
     """Add a run's opt-outs (every row of its delta plan's opt-out files) to the pending ones,
-    before it sends any: unless the run ends and forgets them, the next run sends them again
-    (:func:`diff`), whether or not HubSpot took them."""
-    pending = read_pending_opt_outs(location)
-    for entry in plan.opt_outs:
-        pending |= {email: entry["status"] for _, email in _emails_in(plan, entry["file"]) if email}
+    before it sends any: unless the run ends and keeps only those HubSpot did not take
+    (:func:`keep_only_pending_opt_outs`), the next run sends them again (:func:`diff`), whether
+    or not HubSpot took them."""
     with written_whole(location) as handle:
-        json.dump(pending, handle)
+        json.dump(read_pending_opt_outs(location) | _opt_outs_of(plan), handle)
 
 
-def forget_pending_opt_outs(location: str) -> None:
-    """Remove the pending opt-outs, once a run sent them."""
+def opt_outs_not_taken(plan: LoadPlan, failed: set[str]) -> dict[str, str]:
+    """The opt-outs of a delta plan (email → status) whose rows HubSpot did not take: the
+    unsubscribe refused or not confirmed, or the list removal refused.
+
+    Args:
+        plan: The delta plan.
+        failed: The emails of the rows HubSpot did not take (:func:`failed_emails`).
+    """
+    return {email: status for email, status in _opt_outs_of(plan).items() if email in failed}
+
+
+def keep_only_pending_opt_outs(location: str, pending: Mapping[str, str]) -> None:
+    """Once a run ended, keep pending only the opt-outs HubSpot did not take
+    (:func:`opt_outs_not_taken`), for every later run to send again until it does; with none
+    left, the file goes."""
+    if pending:
+        with written_whole(location) as handle:
+            json.dump(dict(pending), handle)
+        return
     fs, path = fsspec.core.url_to_fs(location)
     if fs.exists(path):
         fs.rm(path)
+
+
+def _opt_outs_of(plan: LoadPlan) -> dict[str, str]:
+    """Every address of a plan's opt-out files, email → status."""
+    return {email: entry["status"] for entry in plan.opt_outs for _, email in _emails_in(plan, entry["file"]) if email}
 
 
 def _marketing_unheard(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
@@ -925,9 +949,15 @@ def _emails_in(plan: LoadPlan, file: str) -> Iterator[tuple[int, str]]:
 
 
 def snapshot_after(delta: Delta, previous: pl.DataFrame | None, failed: set[str]) -> pl.DataFrame:
-    """The snapshot to keep after a load: the delta's, except that emails whose rows failed keep
-    their previous entry (or none), so the next run sends them again."""
-    kept = delta.next_snapshot.filter(~pl.col("email").is_in(sorted(failed)))
-    if previous is None or not failed:
+    """The snapshot to keep after a load: the delta's, except that contacts whose rows failed
+    keep their previous entry (or none), so the next run sends them again.
+
+    An opt-out that failed keeps the delta's row, opted out: the source said so, which is final
+    (``DESIGN.md``). It stays pending (:func:`keep_only_pending_opt_outs`) and is sent again by
+    every run until HubSpot takes it; whatever the source says by then, it is never a contact
+    to send again (a previous marketing row would make it one, were it to subscribe again)."""
+    refused_contacts = sorted(failed - delta.opt_outs)
+    kept = delta.next_snapshot.filter(~pl.col("email").is_in(refused_contacts))
+    if previous is None or not refused_contacts:
         return kept
-    return pl.concat([kept, current_snapshot(previous).filter(pl.col("email").is_in(sorted(failed)))])
+    return pl.concat([kept, current_snapshot(previous).filter(pl.col("email").is_in(refused_contacts))])

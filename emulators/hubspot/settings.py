@@ -95,6 +95,9 @@ class EmulatorSettings:
             may: its contacts guide says "Partial upserts are not supported when using email as
             the idProperty", and documents 207 for batch create only. ``False`` answers 207
             per input when every input carries an ``objectWriteTraceId``.
+        refused_opt_outs: addresses whose ``unsubscribe-all`` is answered 400
+            ``VALIDATION_ERROR`` (a batch naming one is refused whole, nothing written), to test
+            an opt-out HubSpot does not take; any case, kept lowercased.
     """
 
     tier: str = "professional"
@@ -124,6 +127,7 @@ class EmulatorSettings:
     account_info_allowed: bool = True
     missing_scopes: tuple[str, ...] = ()
     whole_batch_email_upserts: bool = False
+    refused_opt_outs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.tier not in BURST_LIMITS:
@@ -140,6 +144,8 @@ class EmulatorSettings:
         # A list from JSON or the command line, kept sorted and unique so settings compare equal.
         scopes = (self.missing_scopes,) if isinstance(self.missing_scopes, str) else self.missing_scopes
         object.__setattr__(self, "missing_scopes", tuple(sorted(set(scopes))))
+        refused = (self.refused_opt_outs,) if isinstance(self.refused_opt_outs, str) else self.refused_opt_outs
+        object.__setattr__(self, "refused_opt_outs", tuple(sorted({email.lower() for email in refused})))
         if self.max_imports_per_day is not None and self.max_imports_per_day < 0:
             raise ValueError("max_imports_per_day must be 0 or more")
         if self.max_search_body_characters is not None and self.max_search_body_characters < 1:

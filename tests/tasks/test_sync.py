@@ -24,10 +24,14 @@ from tasks.sync import (
     SnapshotMarks,
     diff,
     earlier_sync_key,
+    keep_only_pending_opt_outs,
+    keep_pending_opt_outs,
     next_watermark,
     next_whole_read,
+    opt_outs_not_taken,
     planned_state,
     read_marks,
+    read_pending_opt_outs,
     read_snapshot,
     read_watermark,
     reads_changes_only,
@@ -639,3 +643,49 @@ def test_a_stopped_runs_opt_outs_are_sent_again_whatever_the_sources_now_say(tmp
     again = {entry["file"]: entry["status"] for entry in sent.opt_outs if entry["file"].endswith("-again.csv")}
     assert again == {"hubspot/opt-out-cleaned-again.csv": "cleaned", "hubspot/opt-out-unsubscribed-again.csv": "unsubscribed"}
     assert pl.read_csv(sent.path("hubspot/opt-out-unsubscribed-again.csv"))["Email"].to_list() == ["a@x.com"]
+
+
+def test_an_opt_out_hubspot_did_not_take_stays_opted_out_and_pending_whatever_the_source_says_next(tmp_path):
+    previous = state(("a@x.com", "marketing", "1"), ("b@x.com", "marketing", "1"), ("c@x.com", "marketing", "1"))
+    # a and b unsubscribe, c moves; HubSpot refuses a's opt-out and c's row.
+    delta = diff(state(("a@x.com", "opted_out", "u"), ("b@x.com", "opted_out", "u"), ("c@x.com", "marketing", "2")), previous)
+    plan_dir = write_plan_by_hand(
+        tmp_path / "delta",
+        contacts={"hubspot/contacts-marketing-001.csv": ({"outcome": "marketing"}, ["email"], [["c@x.com"]])},
+        opt_outs={"hubspot/opt-out-unsubscribed.csv": ("unsubscribed", ["a@x.com", "b@x.com"])},
+    )
+    pending = str(tmp_path / "pending-opt-outs.json")
+    keep_pending_opt_outs(pending, read_plan(plan_dir))
+    failed = {"a@x.com", "c@x.com"}
+
+    not_taken = opt_outs_not_taken(read_plan(plan_dir), failed)
+    keep_only_pending_opt_outs(pending, not_taken)
+    after = snapshot_after(delta, previous, failed)
+
+    assert read_pending_opt_outs(pending) == {"a@x.com": "unsubscribed"}
+    # The refused contact keeps its previous row, to be sent again; the refused opt-out stays opted out.
+    assert dict(after.select("email", "outcome").iter_rows()) == {"a@x.com": "opted_out", "b@x.com": "opted_out", "c@x.com": "marketing"}
+    # a subscribes again at the source: sent again as an opt-out, never as a contact.
+    resubscribed = state(("a@x.com", "marketing", "3"), ("b@x.com", "opted_out", "u"), ("c@x.com", "marketing", "2"))
+    again = diff(resubscribed, after, pending=read_pending_opt_outs(pending))
+    assert (again.opt_outs, again.opt_outs_again, again.contacts) == ({"a@x.com"}, {"a@x.com": "unsubscribed"}, {"c@x.com"})
+    # Refused once more, it is still opted out and pending; taken, the file goes.
+    assert dict(snapshot_after(again, after, {"a@x.com"}).select("email", "outcome").iter_rows())["a@x.com"] == "opted_out"
+    keep_only_pending_opt_outs(pending, {})
+    assert read_pending_opt_outs(pending) == {}
+    assert diff(resubscribed, again.next_snapshot).kept_opted_out == {"a@x.com"}
+
+
+def test_a_pending_opt_out_of_someone_who_left_the_sources_is_counted_gone_once():
+    previous = state(("a@x.com", "marketing", "1"), ("b@x.com", "marketing", "1"))
+    stayed = state(("a@x.com", "marketing", "1"))
+
+    delta = diff(stayed, previous, pending={"b@x.com": "unsubscribed"})
+
+    assert (delta.opt_outs, delta.unplanned_opt_outs, delta.left_source) == ({"b@x.com"}, {"b@x.com"}, {"b@x.com"})
+    assert diff(stayed, delta.next_snapshot).left_source == set()
+    # Pending again (HubSpot did not take it), still counted once.
+    assert diff(stayed, delta.next_snapshot, pending={"b@x.com": "unsubscribed"}).left_source == set()
+    # A stopped first run's opt-out of someone who then left was never read by a run: never counted.
+    first = diff(stayed, None, pending={"c@x.com": "cleaned"})
+    assert diff(stayed, first.next_snapshot).left_source == set()

@@ -87,6 +87,7 @@ _FAULT_FIELDS = {
     "tier", "daily_limit", "ten_second_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
     "portal_id", "account_type", "time_zone", "account_info_allowed", "missing_scopes",
     "whole_batch_email_upserts", "max_imports_per_day", "max_property_options", "max_search_body_characters",
+    "refused_opt_outs",
 }
 
 # Counts of the next imports, writes or import creations to fail, added to what is pending rather
@@ -104,7 +105,8 @@ async def faults(request: Request) -> dict[str, Any]:
     ``import_start_delay``, ``row_delay``, the account's ``portal_id``, ``account_type``,
     ``time_zone`` and ``account_info_allowed``, ``missing_scopes`` (scopes the token's app lacks:
     the requests needing them are answered 403 ``MISSING_SCOPES``), ``whole_batch_email_upserts``
-    (a batch upsert by email with an invalid input is answered 400 whole), plus ``fail_imports`` (the
+    (a batch upsert by email with an invalid input is answered 400 whole), ``refused_opt_outs``
+    (addresses whose ``unsubscribe-all`` is answered 400), plus ``fail_imports`` (the
     next N imports end FAILED), ``error_after_write`` (the next N writes are applied, then answered 504)
     and ``bare_import_429s`` (the next N import creations are answered 429 with no body, as a proxy
     or gateway may; nothing is created).

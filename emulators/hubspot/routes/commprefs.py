@@ -4,6 +4,7 @@ An opt-out ("unsubscribed from all email") belongs to the lowercased address, ma
 contact does, and no endpoint removes it: a resubscribe of an opted-out address is refused.
 Batch endpoints answer 403 ``MISSING_SCOPES`` when the portal lacks Marketing Hub Enterprise
 (``batch_comm_prefs_allowed=False``): the app's gate refuses them, as every scope (``scopes.py``).
+An ``unsubscribe-all`` naming an address of ``refused_opt_outs`` is answered 400 (a batch whole).
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ def _wide_statuses(portal: Portal, email: str) -> list[dict[str, Any]]:
     ]
 
 
+def _refuse_opt_outs(request: Request, emails: list[str]) -> None:
+    """Answer 400 when the settings refuse the opt-out of one of ``emails`` (``refused_opt_outs``)."""
+    refused = sorted(set(emails) & set(emulator_of(request).settings.refused_opt_outs))
+    if refused:
+        raise validation_error(f"Unsubscribe refused for {', '.join(refused)}.", context={"subscriberIdString": refused})
+
+
 def _unsubscribe_all(portal: Portal, email: str) -> list[dict[str, Any]]:
     with portal.lock:
         changed = portal.opt_out(email)
@@ -115,6 +123,7 @@ async def batch_unsubscribe_all(request: Request):
     _channel(request)
     started = now_iso()
     emails, invalid = await _batch_emails(request)
+    _refuse_opt_outs(request, emails)
     portal = emulator_of(request).portal
     results = [
         {"subscriberIdString": email, "statuses": _unsubscribe_all(portal, email)} for email in emails
@@ -206,7 +215,9 @@ async def unsubscribe_all(subscriber: str, request: Request) -> dict[str, Any]:
     """Unsubscribe one address from all email."""
     _channel(request)
     started = now_iso()
-    return action_body(_unsubscribe_all(emulator_of(request).portal, _email(subscriber)), started)
+    email = _email(subscriber)
+    _refuse_opt_outs(request, [email])
+    return action_body(_unsubscribe_all(emulator_of(request).portal, email), started)
 
 
 @router.get(_V4 + "/{subscriber}")
