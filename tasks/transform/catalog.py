@@ -452,6 +452,10 @@ class ReadingProfile:
         shared_detect_headers: Lowercase headers the source's exports write that plain lists
             or other sources write too (``Created At``, ``Mobile``): they identify the source
             only beside one of ``detect_headers``, and rank the profiles matching as many of those.
+        silent_on_name: Status a file's name gives → lowercase consent headers that say
+            nothing of it (Constant Contact's ``Email permission status`` of a row in
+            ``bounced.csv``: a permission, not whether mail reached the address), so their
+            less restrictive readings neither contradict nor out-vote that name.
     """
 
     name: str
@@ -466,6 +470,7 @@ class ReadingProfile:
     consent_from: str | None = None
     mapping_rules: tuple[StatusRule, ...] = ()
     shared_detect_headers: frozenset[str] = frozenset()
+    silent_on_name: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def format(self) -> str:
@@ -564,7 +569,10 @@ class ReadingProfile:
         a row with any other consent cell that reads no opt-out (``bounces.csv`` whose row's
         Email Status is ``Active``, ``unsubscribes.csv`` whose Unsubscribed is ``FALSE``, a
         ``Status`` of ``Lapsed`` no rule reads) gives ``NAME_DISAGREES_STATUS``: a name is weak
-        evidence (``Bounce_Trampoline_Parks.csv``), and the row's own cells contradict it.
+        evidence (``Bounce_Trampoline_Parks.csv``), and the row's own cells contradict it. A
+        column that says nothing of what the name says (``silent_on_name``: Constant Contact's
+        ``Email permission status`` in ``removed.xlsx``) never makes a row less restrictive
+        than the name.
 
         Args:
             headers: The file's headers, as written in the file.
@@ -604,17 +612,26 @@ class ReadingProfile:
         """Each reading of a row's consent cells (``reading_expr``): its severity, and its status
         where it reads one (else null), in reading order."""
         name_is_opt_out = name_status is not None and name_status in self.profile.consent.opt_out_statuses
+        silent = self.silent_on_name.get(name_status, frozenset()) if name_status is not None else frozenset()
         readings: list[tuple[int, pl.Expr]] = []
         for rule in self.rules:
             for header in rule.headers_read(headers):
                 for status, condition in rule.readings(_consent_cell(header)):
-                    if name_is_opt_out and self.severity(status) < self.severity(name_status):
-                        status = NAME_DISAGREES_STATUS
+                    if name_status is not None and self.severity(status) < self.severity(name_status):
+                        if header.strip().lower() in silent:
+                            continue
+                        if name_is_opt_out:
+                            status = NAME_DISAGREES_STATUS
                     readings.append((self.severity(status), pl.when(condition).then(pl.lit(status))))
         if name_is_opt_out:
             # The name reads only a row whose consent cells hold nothing: a flag not set
-            # (``Unsubscribed=FALSE``) or a value no rule reads (``Status=Lapsed``) contradicts it.
-            said = [~holds_nothing(_consent_cell(header)) for header in consent_headers(self, headers)]
+            # (``Unsubscribed=FALSE``) or a value no rule reads (``Status=Lapsed``) contradicts it;
+            # a column that says nothing of what the name says does not.
+            said = [
+                ~holds_nothing(_consent_cell(header))
+                for header in consent_headers(self, headers)
+                if header.strip().lower() not in silent
+            ]
             if said:
                 condition = pl.any_horizontal(said).fill_null(False)
                 readings.append((self.severity(NAME_DISAGREES_STATUS), pl.when(condition).then(pl.lit(NAME_DISAGREES_STATUS))))
@@ -1016,6 +1033,9 @@ def reading_profile(name: str) -> ReadingProfile:
         file_statuses=tuple(sorted(((w.lower(), s) for w, s in words.items()), key=lambda p: -len(p[0]))),
         timestamp_formats=tuple(data.get("timestamp_formats", ())),
         date_order=data.get("date_order"),
+        silent_on_name={
+            name_status: frozenset(h.lower() for h in columns) for name_status, columns in status.get("silent_on_name", {}).items()
+        },
     )
 
 

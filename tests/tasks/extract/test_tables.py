@@ -140,6 +140,33 @@ def test_constant_contact_xlsx_per_status_takes_the_status_from_its_name(tmp_pat
     assert frame.get_column("Created At").to_list() == ["2020-09-25 16:45:13"]
 
 
+@pytest.mark.parametrize(
+    ("file_name", "outcomes_by_row"),
+    [
+        # A permission says nothing of whether mail reached the address: the bounce stands. An
+        # Email status of Active does contradict it (name_disagrees: never marketing).
+        ("bounced.csv", {"a@x.com": "opted_out", "b@x.com": "opted_out", "c@x.com": "non_marketing"}),
+        # Nor whether the contact was removed or held; an Email status still out-votes such a name.
+        ("removed.csv", {"a@x.com": "non_marketing", "b@x.com": "non_marketing", "c@x.com": "marketing"}),
+        ("temporary_hold.csv", {"a@x.com": "non_marketing", "b@x.com": "non_marketing", "c@x.com": "marketing"}),
+        ("active.csv", {"a@x.com": "marketing", "b@x.com": "marketing", "c@x.com": "marketing"}),
+    ],
+)
+def test_a_constant_contact_file_per_status_keeping_its_permission_column_takes_its_names_status(tmp_path, file_name, outcomes_by_row):
+    path = write_csv(
+        tmp_path / file_name,
+        ["Email address", "First name", "Email permission status", "Email status"],
+        [["a@x.com", "Ann", "Implied permission", ""], ["b@x.com", "Bob", "Express permission", ""], ["c@x.com", "Cy", "", "Active"]],
+    )
+    read = read_one(path, tmp_path)
+    assert read.profile.name == "constantcontact"
+    assert outcomes(read) == outcomes_by_row
+    unsubscribed = write_csv(
+        tmp_path / "active_2.csv", ["Email address", "Email permission status"], [["d@x.com", "Unsubscribed"]]
+    )
+    assert outcomes(read_one(unsubscribed, tmp_path)) == {"d@x.com": "opted_out"}
+
+
 def test_every_contact_sheet_is_read_as_a_file_of_its_own_unless_one_is_named(tmp_path):
     workbook = write_xlsx(
         tmp_path / "export.xlsx",
