@@ -208,9 +208,11 @@ def ascii_spelling(address: str) -> str | None:
     return None if spelt is None else f"{local}{at}{spelt}"
 
 
-INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
-"""Characters a cell or a header may carry unseen (zero-width spaces and joiners, a byte-order
-mark, a soft hyphen), pasted from a web page or a spreadsheet."""
+INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+"""Characters a cell or a header may carry unseen, pasted from a web page, a spreadsheet or a
+right-to-left text: zero-width spaces and joiners, a byte-order mark, a soft hyphen, the
+Mongolian vowel separator, and the marks, embeddings, overrides and isolates that set a text's
+direction."""
 
 _EMAIL_EDGES = "".join(chr(code) for code in range(0x3001) if chr(code).isspace()) + INVISIBLE_CHARACTERS
 """What is trimmed from around an address: Unicode's spaces (as ``strip_chars()`` trims) and the
@@ -218,11 +220,16 @@ characters one cannot see, which a copied ``\u200bann@example.com`` carries and 
 make it invalid."""
 
 
+def trimmed_email(column: pl.Expr) -> pl.Expr:
+    """An email cell without the spaces and invisible characters around it."""
+    return column.str.strip_chars(_EMAIL_EDGES)
+
+
 def normalise_email(column: pl.Expr) -> pl.Expr:
     """Trim (spaces and invisible characters) and lowercase, as HubSpot does, before anything is
     compared (an internationalised domain's spellings are made one when the contacts are merged:
     :func:`canonical_address`)."""
-    return column.str.strip_chars(_EMAIL_EDGES).str.to_lowercase()
+    return trimmed_email(column).str.to_lowercase()
 
 
 CanonicalContactSchema = pa.DataFrameSchema(

@@ -28,6 +28,7 @@ limit at all (no body, as a proxy may answer) is waited out as a rate window
 from __future__ import annotations
 
 import json
+import secrets
 import tempfile
 import time
 from collections import deque
@@ -69,6 +70,8 @@ _UPLOAD_FOLDER_PREFIX = ".onramp-upload-"
 # An import found by name must have been created after the journal's intent, less this much
 # for the difference between this machine's clock and HubSpot's.
 _CLOCK_SKEW_MS = 60_000
+# Random bytes (in hex) ending each import's name: ``Onramp mailchimp subscribed marketing 001 [3fa2b1c9]``.
+SUBMISSION_TOKEN_BYTES = 4
 # States of an import that is still doing, or did, the work asked of it.
 _ADOPTABLE_STATES = frozenset({"STARTED", "PROCESSING", "DEFERRED", "DONE"})
 EMAIL_COLUMN = "email"
@@ -314,6 +317,10 @@ def submit_import(
         if entry.get("columns") and list(entry["columns"]) != header:
             get_logger().warning("%s: header differs from the plan's columns; mapping the header", entry["file"])
         request = build_import_request(entry, header, date_format=entry.get("date_format", settings.DEFAULT_DATE_FORMAT))
+        # Named for this submission alone: the import HubSpot may have created is found by its
+        # name (a lost answer, a run killed before it wrote the id down), and the plan's names
+        # repeat (another plan's file, another run's, another --out into the same portal).
+        request["name"] = f"{request['name']} [{secrets.token_hex(SUBMISSION_TOKEN_BYTES)}]"
         intent_at = int(time.time() * 1000)
         if journal is not None:
             journal.intend(plan, entry, request["name"], intent_at)

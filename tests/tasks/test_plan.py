@@ -482,13 +482,33 @@ def test_a_plan_of_several_formats_names_its_imports_and_list_after_each(tmp_pat
     assert re.fullmatch(r"Onramp — Imported contacts \+ Pipedrive marketing contacts \(plan [0-9a-f]{8}\)", marketing_list["name"])
 
 
-def test_an_address_pasted_with_invisible_characters_around_it_is_the_same_contact(tmp_path):
-    # Copied from a web page: a zero-width space before, a byte-order mark and a no-break space after.
+@pytest.mark.parametrize(
+    ("subscribed", "unsubscribed"),
+    [
+        # Copied from a web page: a zero-width space before, a byte-order mark and a no-break space after.
+        ("\u200bAnn@Example.com\ufeff\u00a0", "ann@example.com"),
+        # From a right-to-left text: direction marks, an embedding, an isolate.
+        ("ann@example.com", "\u200eann@example.com\u200f"),
+        ("ann@example.com", "\u202bann@example.com\u202c"),
+        ("\u2067ann@example.com\u2069", "ann@example.com"),
+    ],
+    ids=["zero-width", "direction-marks", "embedding", "isolate"],
+)
+def test_an_address_pasted_with_invisible_characters_around_it_is_the_same_contact(tmp_path, subscribed, unsubscribed):
     people = tmp_path / "people.csv"
-    people.write_text("Email,First Name\n\u200bAnn@Example.com\ufeff\u00a0,Ann\n", encoding="utf-8")
+    people.write_text(f"Email,First Name\n{subscribed},Ann\n", encoding="utf-8")
     unsubscribes = tmp_path / "unsubscribes.csv"
-    unsubscribes.write_text("Email\nann@example.com\n", encoding="utf-8")
+    unsubscribes.write_text(f"Email\n{unsubscribed}\n", encoding="utf-8")
     report = plain_plan([str(people), str(unsubscribes)], tmp_path / "out")
     assert (report["rows_rejected"], report["duplicates_merged"]) == (0, 1)
     [contact] = pl.read_csv(tmp_path / "out" / LINEAGE_FILE, infer_schema=False).rows(named=True)
     assert (contact["email"], contact["outcome"]) == ("ann@example.com", "opted_out")
+
+
+def test_an_email_cell_of_invisible_characters_alone_is_rejected_as_no_email(tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text("Email,First Name\n\u200b\u200e,Ann\nbob@example.com,Bob\n", encoding="utf-8")
+    report = plain_plan([str(people)], tmp_path / "out")
+    assert report["rows_rejected"] == 1
+    [rejected] = pl.read_csv(tmp_path / "out" / "rejects.csv", infer_schema=False).rows(named=True)
+    assert (rejected["row"], rejected["reason"]) == ("2", "no email address")

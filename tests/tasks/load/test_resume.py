@@ -191,11 +191,30 @@ def test_an_import_submitted_before_a_kill_is_found_by_name(portal, emulator, tm
     journal = ImportJournal(tmp_path / "state", portal.url)
     first = import_contacts_file(portal, plan, entry, poll_interval=0.05, journal=journal)
     # As if killed after HubSpot took the import but before its id was written down.
-    journal.intend(plan, entry, first["name"] or entry["file"].rsplit("/", 1)[-1])
+    journal.intend(plan, entry, journal.read(plan, entry)["name"])
     again = import_contacts_file(portal, plan, entry, poll_interval=0.05, journal=journal)
     assert again["import_id"] == first["import_id"]
     assert count_requests(emulator, "POST", "/crm/v3/imports", 200) == 1
     assert journal.read(plan, entry)["import_id"] == first["import_id"]
+
+
+def test_an_import_refused_at_creation_never_takes_up_another_plans_import_of_the_same_name(portal, emulator, tmp_path):
+    # Two migrations into one portal, each with its own --out: their plans name their files alike.
+    first, second = (small_plan(tmp_path / name, rows=rows) for name, rows in (("a", 2), ("b", 3)))
+    assert first.imports[0]["file"] == second.imports[0]["file"]
+    first_journal, second_journal = (ImportJournal(tmp_path / name / "state", portal.url) for name in ("a", "b"))
+    emulator.configure(max_imports_per_day=0)
+    refused = import_contacts_file(portal, first, first.imports[0], poll_interval=0.05, journal=first_journal)
+    assert refused["import_id"] is None
+    emulator.configure(max_imports_per_day=None)
+    other = import_contacts_file(portal, second, second.imports[0], poll_interval=0.05, journal=second_journal)
+
+    again = import_contacts_file(portal, first, first.imports[0], poll_interval=0.05, journal=first_journal)
+
+    # The first plan's file is imported, not the second's import taken up in its stead.
+    assert again["import_id"] not in (None, other["import_id"]) and again["state"] == "DONE"
+    assert again["counters"]["CREATED_OBJECTS"] == 0 and again["counters"]["UPDATED_OBJECTS"] == 2
+    assert count_requests(emulator, "POST", "/crm/v3/imports", 200) == 2
 
 
 @pytest.mark.parametrize("journalled", [True, False])
