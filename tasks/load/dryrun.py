@@ -3,7 +3,8 @@
 Every email of the plan is read by email (``batch/read``, 100 a call) and every opt-out address's
 subscription status read back; nothing is created, updated or unsubscribed. Each contacts file is
 forecast on the path the load would send it by (``load_path``, by its size when ``auto``:
-:func:`~tasks.load.run.contacts_path`), named in its ``path``. Per contact:
+:func:`~tasks.load.run.contacts_path`, the size of what the load's split leaves of it, as the
+load decides), named in its ``path``. Per contact:
 
 - ``create``: HubSpot has no contact with that email (nor with its ``xn--`` spelling);
 - ``update``: it has one, and a planned value differs from HubSpot's, or the plan would make it
@@ -38,6 +39,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas.contact import ascii_spelling
+from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.expected import ExpectedPortal, check_expected_portal
@@ -48,7 +50,7 @@ from tasks.load.plan import LoadPlan, read_header
 from tasks.load.properties import existing_properties
 from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, planned_rows, read_contacts, read_unsubscribed
 from tasks.load.run import AUTO, contacts_path
-from tasks.load.upsert import UPSERT
+from tasks.load.upsert import IMPORTS, UPSERT
 
 CREATE, UPDATE, UNCHANGED, OPT_OUT = "create", "update", "unchanged", "opt_out"
 
@@ -89,52 +91,41 @@ def contact_action(values: dict[str, str], contact: dict[str, Any] | None, marke
     return UPDATE if differs or (marketable and not is_marketing(contact)) else UNCHANGED
 
 
-def kept_out_of_marketing(own: dict[str, Any] | None, other: dict[str, Any] | None, unsubscribed_address: bool) -> bool:
-    """Whether the load keeps a marketing file's row non-marketing.
-
-    Args:
-        own: HubSpot's contact under the row's address, ``None`` when there is none.
-        other: HubSpot's contact under the address's other (``xn--``) spelling, if any.
-        unsubscribed_address: Whether HubSpot holds the address as unsubscribed with no contact
-            under either spelling and the file goes by upsert, which creates the contact and
-            then reads it back as unsubscribed.
-
-    Returns:
-        ``True`` when the row is sent as non-marketing or left out of the marketing-status import.
-    """
-    # Either spelling held as unsubscribed counts: the load's lookup reads both (opted_out.py).
-    return kept_non_marketing(own) or kept_non_marketing(other) or unsubscribed_address
-
-
 def _contacts_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], load_path: str) -> dict[str, Any]:
     properties = [name for name in read_header(plan.path(entry["file"])) if name != "email"]
     marketable = bool(entry.get("marketable"))
-    path = contacts_path(entry, load_path)
-    reads_addresses = marketable and path == UPSERT
     counts = {CREATE: 0, UPDATE: 0, UNCHANGED: 0}
-    billing = opted_out = 0
+    billing = moved = 0
+    # The addresses of a marketing file HubSpot has no contact for, under either spelling: if the
+    # file goes by upsert, those HubSpot holds as unsubscribed are read back so once created and
+    # kept non-marketing (upsert.py); an import makes them marketing before anything reads them.
+    new: list[str] | None = [] if marketable and load_path != IMPORTS else None
     for batch in chunked(planned_rows(plan, entry), READ_BATCH_SIZE):
         found = {}
         for asked in chunked(with_other_spellings([email for _, email, _ in batch]), READ_BATCH_SIZE):
             found |= read_contacts(portal, asked, properties)
-        held = [(email, values, found.get(email), found.get(ascii_spelling(email) or "")) for _, email, values in batch]
-        # The upsert path reads back the contacts it creates (upsert.py): one whose address HubSpot
-        # held as unsubscribed is held so too, and kept non-marketing. An import makes it marketing
-        # before anything reads it, so only the upsert path's new addresses are asked about.
-        new = [email for email, _, own, other in held if own is None and other is None]
-        unsubscribed = read_unsubscribed(portal, new) if reads_addresses and new else set()
-        for email, values, own, other in held:
+        for _, email, values in batch:
+            own, other = found.get(email), found.get(ascii_spelling(email) or "")
             # A contact HubSpot holds only under the xn-- spelling is the one the load updates (it
-            # sends HubSpot's spelling).
+            # sends HubSpot's spelling); either spelling held as unsubscribed is moved to a
+            # non-marketing file before the load (opted_out.py reads both).
             contact = own or other
-            kept = marketable and kept_out_of_marketing(own, other, email in unsubscribed)
-            sent_marketable = marketable and not kept
-            counts[contact_action(values, contact, sent_marketable)] += 1
-            billing += sent_marketable and not is_marketing(contact)
-            opted_out += kept
+            kept = marketable and (kept_non_marketing(own) or kept_non_marketing(other))
+            counts[contact_action(values, contact, marketable and not kept)] += 1
+            billing += marketable and not kept and not is_marketing(contact)
+            moved += kept
+            if new is not None and contact is None:
+                new.append(email)
+        if new is not None and load_path == AUTO and len(new) > settings.UPSERT_MAX_ROWS:
+            new = None  # what the split leaves of the file holds them all: too many to go by upsert
+    # The load chooses the path by what the split leaves of the file.
+    path = contacts_path({**entry, "rows": int(entry.get("rows") or 0) - moved}, load_path)
+    address_kept = 0
+    if path == UPSERT and new:
+        address_kept = sum(len(read_unsubscribed(portal, batch)) for batch in chunked(new, READ_BATCH_SIZE))
     return {
         "file": entry["file"], "outcome": entry.get("outcome"), "path": path, **counts,
-        "billing_delta": billing, "marketing_opted_out": opted_out,
+        "billing_delta": billing - address_kept, "marketing_opted_out": moved + address_kept,
     }
 
 

@@ -3,6 +3,8 @@ emulated portal over real HTTP and compare the forecast with the portal before a
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from prefect import flow
 
@@ -12,6 +14,7 @@ from tasks.load.opted_out import REPORT_KEY
 from tasks.load.plan import read_plan
 from tasks.load.run import AUTO, load_steps
 from tasks.load.settings import CONTACT_OBJECT_TYPE_ID as CONTACTS
+from tasks.load.settings import UPSERT_MAX_ROWS
 from tasks.load.upsert import IMPORTS, UPSERT
 from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.test_opted_out import POLL, plan_dir
@@ -93,3 +96,20 @@ def test_the_imports_forecast_reads_no_status(portal, emulator, tmp_path):
 
     assert dry_run(portal, plan, load_path=IMPORTS)["marketing_opted_out"] == 0
     assert count_requests(emulator, "POST", STATUS_BATCH_READ) == count_requests(emulator, "GET", "/communication-preferences") == 0
+
+
+def test_a_file_the_split_brings_within_the_upsert_limit_is_forecast_by_upsert(portal, tmp_path):
+    plan_folder = plan_dir(tmp_path / "plan", [NEW, UNSUBSCRIBED_BY_ADDRESS, UNSUBSCRIBED_CONTACT])
+    # The file holds one row over the limit; the load's split moves the unsubscribed contact's
+    # row to a file of its own, and what it leaves goes by upsert (run.contacts_path).
+    plan_json = plan_folder / "plan.json"
+    data = json.loads(plan_json.read_text(encoding="utf-8"))
+    data["imports"][0]["rows"] = UPSERT_MAX_ROWS + 1
+    plan_json.write_text(json.dumps(data), encoding="utf-8")
+    seeded(portal)
+
+    [marketing, _] = [entry for entry in dry_run(portal, read_plan(plan_folder))["files"] if "path" in entry]
+
+    assert marketing["path"] == UPSERT
+    # The new address is billed; the one HubSpot holds unsubscribed is kept, as the upsert's read-back keeps it.
+    assert (marketing["billing_delta"], marketing["marketing_opted_out"]) == (1, 2)
