@@ -494,10 +494,16 @@ def _run_source_emulator(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from emulators.hubspot.server import PortUnavailable
+
     package, records_field, source, variables = SOURCE_EMULATORS[args.provider]
     serve = importlib.import_module(f"emulators.{package}").serve_in_background
     seeded = {} if args.records is None else {records_field: args.records}
-    with serve(port=args.port, **seeded) as server:
+    try:
+        server = serve(port=args.port, **seeded)
+    except PortUnavailable as error:
+        return _port_unavailable(error)
+    with server:
         exports = " ".join(f"{name}={operator.attrgetter(path)(server)}" for name, path in variables.items())
         print(f"{args.provider} emulator on {server.url}; in another terminal:", flush=True)
         print(f"  export {exports}", flush=True)
@@ -511,8 +517,14 @@ def _run_source_emulator(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _port_unavailable(error: OSError) -> int:
+    """Fail an emulator command whose ``--port`` cannot be listened on, in one line."""
+    return _fail(f"{error}: pick another with --port", EXIT_BAD_INPUT)
+
+
 def _run_emulator(args: argparse.Namespace) -> int:
     from emulators.hubspot import EmulatorSettings, serve_forever
+    from emulators.hubspot.server import PortUnavailable
 
     try:
         settings = EmulatorSettings(
@@ -545,6 +557,8 @@ def _run_emulator(args: argparse.Namespace) -> int:
         serve_forever(
             port=args.port, settings=settings, fail_imports=args.fail_imports, error_after_write=args.error_after_write
         )
+    except PortUnavailable as error:
+        return _port_unavailable(error)
     except KeyboardInterrupt:
         # Ctrl-C is how an emulator is stopped (its state is saved by then): not an error.
         pass

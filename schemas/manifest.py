@@ -52,7 +52,7 @@ from schemas.params import (
 )
 from tasks.errors import InputError
 from tasks.extract.api_settings import CONSTANT_CONTACT_ENV_PREFIX, CONSTANT_CONTACT_SCHEME, CONSTANT_CONTACT_SECRET_BLOCK, api_scheme
-from tasks.extract.locations import check_location
+from tasks.extract.locations import check_location, portal_url_problem
 from tasks.secrets import places_read
 
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -129,25 +129,6 @@ class PortalSpec(BaseModel):
     def token_location(self) -> str:
         """Where the token is, as the manifest names it (the token itself is read where the account runs)."""
         return f"token_env {self.token_env}" if self.token_env else f"token_secret {self.token_secret}"
-
-
-def portal_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a portal's API base URL, or None when it can.
-
-    The URL is logged and written to reports, and the token travels in a header: user-info or a
-    query (where a credential sits) is refused. The answer never repeats the URL.
-    """
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a port that is no number raises here
-    except ValueError:
-        return "not a URL: give the HubSpot API base URL (https://api.hubapi.com)"
-    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
-        return "expected an http:// or https:// URL: the HubSpot API base URL (https://api.hubapi.com)"
-    if "@" in parts.netloc or parts.query or parts.fragment:
-        return ("the URL carries user-info or a query, where a credential would be copied into logs and reports: give "
-                "the HubSpot API base URL alone (https://api.hubapi.com) and the token's place in token_env or token_secret")
-    return None
 
 
 class SourceCredentialsSpec(SourceCredentials):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import signal
 import socket
 import threading
@@ -30,14 +31,33 @@ def _server(emulator: HubSpotEmulator) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+class PortUnavailable(OSError):
+    """A port an emulator cannot listen on; the message names the port and why, in one line."""
+
+
 def _bind(host: str, port: int) -> socket.socket:
     # uvicorn writes a response's head and body in two sends. asyncio turns Nagle off
     # (TCP_NODELAY) on each accepted connection only when the socket's protocol is IPPROTO_TCP;
     # with the default 0 the body waits for the client's delayed ACK, ~40 ms a kept-alive request.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except (OSError, OverflowError) as error:
+        sock.close()
+        raise PortUnavailable(port_unavailable_reason(port, error)) from None
     return sock
+
+
+def port_unavailable_reason(port: int, error: OSError | OverflowError) -> str:
+    """Why ``port`` cannot be listened on, in words, from the error binding it raised."""
+    if isinstance(error, OverflowError):
+        return f"port {port} is not one (0 to 65535)"
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} is in use"
+    if error.errno == errno.EACCES:
+        return f"port {port} needs privileges this user lacks"
+    return f"port {port} cannot be listened on ({error.strerror})"
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
@@ -133,11 +153,15 @@ def serve_forever(
         fail_imports: the first this many imports to process end ``FAILED``.
         error_after_write: the first this many writes are applied, then answered 504.
         **overrides: settings fields to change, e.g. ``tier="starter"``.
+
+    Raises:
+        PortUnavailable: ``port`` is in use, needs privileges, or is no port.
     """
+    # Bound first: a port another program holds is refused before a state file is read.
+    sock = _bind(host, port)
     emulator = HubSpotEmulator(_settings(settings, overrides))
     emulator.fail_next_imports(fail_imports)
     emulator.write_faults.add(error_after_write)
-    sock = _bind(host, port)
     print(f"HubSpot emulator listening on http://{host}:{sock.getsockname()[1]} (Ctrl-C to stop)",
           flush=True)
     signal.signal(signal.SIGTERM, _exit_quietly)

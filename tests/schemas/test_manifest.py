@@ -308,7 +308,7 @@ def test_a_portal_url_carrying_a_credential_is_refused_at_its_line_without_repea
 
 @pytest.mark.parametrize("url", ["ftp://api.hubapi.com", "api.hubapi.com", "https://"])
 def test_a_portal_url_that_is_no_http_url_is_refused(tmp_path, url):
-    with pytest.raises(InputError, match=r":4: accounts\.0\.portal\.url: expected an http:// or https:// URL"):
+    with pytest.raises(InputError, match=r":4: accounts\.0\.portal\.url: must be an http\(s\) URL such as https://api\.hubapi\.com: "):
         load_manifest(write(tmp_path, GOOD.replace("url: https://api.hubapi.com,", f'url: "{url}",')))
 
 
