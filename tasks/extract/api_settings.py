@@ -35,8 +35,6 @@ MAILCHIMP_INTERESTS_ENDPOINT = "/lists/{list_id}/interest-categories/{category_i
 """An audience's group categories and each one's groups (``interests``), both paged."""
 MAILCHIMP_GROUP_SEPARATOR = ", "
 """Between a member's groups in a category's column, as the export lists them (``Cats, Dogs``)."""
-MAILCHIMP_URL_SCHEMES = ("http", "https")
-"""The schemes a ``MAILCHIMP_BASE_URL`` may have."""
 MAILCHIMP_PAGE_SIZE = 1000
 """The Marketing API's largest ``count``."""
 MAILCHIMP_MAX_CONNECTIONS = 10

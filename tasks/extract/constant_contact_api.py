@@ -75,6 +75,7 @@ from tasks.extract.api_settings import (
     CONSTANT_CONTACT_TOKEN_URL_ENV,
     RetryPolicy,
 )
+from tasks.extract.locations import http_url_problem
 from tasks.extract.oauth import RefreshingBearerAuth
 from tasks.transform.catalog import ReadingProfile, consent_headers
 
@@ -132,10 +133,23 @@ def read_uri(
     if name != "contacts":
         raise InputError(source, f"expected {usage}")
     found = constant_contact_credentials(source, credentials, environ)
-    base_url = environ.get(CONSTANT_CONTACT_BASE_URL_ENV) or CONSTANT_CONTACT_BASE_URL
-    token_url = environ.get(CONSTANT_CONTACT_TOKEN_URL_ENV) or CONSTANT_CONTACT_TOKEN_URL
+    base_url = _endpoint(environ, CONSTANT_CONTACT_BASE_URL_ENV, CONSTANT_CONTACT_BASE_URL, source)
+    token_url = _endpoint(environ, CONSTANT_CONTACT_TOKEN_URL_ENV, CONSTANT_CONTACT_TOKEN_URL, source)
     auth = bearer_auth(source, found, token_url)
     return read_contacts(staging_dir, auth, base_url, profile, since, source=source, retry=retry, refusals=token_refusals(found))
+
+
+def _endpoint(environ: Mapping[str, str], variable: str, default: str, source: str) -> str:
+    """The URL ``variable`` overrides an endpoint with (an emulator's), else ``default``.
+
+    Raises:
+        InputError: A URL that cannot be requested, refused at once rather than retried.
+    """
+    url = environ.get(variable, "").strip()
+    problem = http_url_problem(url) if url else None
+    if problem:
+        raise InputError(source, f"{variable} must be an http(s) URL such as {default}: {problem}")
+    return url or default
 
 
 def bearer_auth(source: str, credentials: ConstantContactCredentials, token_url: str) -> RefreshingBearerAuth:

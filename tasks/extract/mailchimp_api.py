@@ -70,9 +70,9 @@ from tasks.extract.api_settings import (
     MAILCHIMP_TAGS_COLUMN,
     MAILCHIMP_TIME_COLUMNS,
     MAILCHIMP_UNKNOWN_ZERO_COLUMNS,
-    MAILCHIMP_URL_SCHEMES,
     RetryPolicy,
 )
+from tasks.extract.locations import http_url_problem
 from tasks.extract.mailchimp import FORMAT
 from tasks.transform.catalog import ReadingProfile, consent_headers
 from tasks.transform.consent import DEFAULT_OUTCOME, SEVERITY, severity_expr
@@ -108,23 +108,16 @@ def base_url_for(api_key: str, source: str) -> str:
 
 
 def checked_base_url(url: str, source: str) -> str:
-    """A ``MAILCHIMP_BASE_URL`` that can be requested: ``http(s)://host[:port]/…``.
+    """A ``MAILCHIMP_BASE_URL`` that can be requested (:func:`~tasks.extract.locations.http_url_problem`).
 
     Raises:
-        InputError: No scheme or host, another scheme, or a port out of range: refused at
-            once, rather than retried as a connection failing for minutes.
+        InputError: No scheme or host, another scheme, a port out of range, or a URL the HTTP
+            client cannot parse: refused at once, rather than retried as a connection failing
+            for minutes.
     """
-    usage = f"{MAILCHIMP_BASE_URL_ENV} must be an http(s) URL such as https://us6.api.mailchimp.com/3.0"
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        raise InputError(source, f"{usage}: it is not a URL") from None
-    if parsed.scheme not in MAILCHIMP_URL_SCHEMES:
-        raise InputError(source, f"{usage}: it has no http:// or https:// before the host")
-    if not parsed.host:
-        raise InputError(source, f"{usage}: it names no host")
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise InputError(source, f"{usage}: its port {parsed.port} is not one (1 to 65535)")
+    problem = http_url_problem(url)
+    if problem:
+        raise InputError(source, f"{MAILCHIMP_BASE_URL_ENV} must be an http(s) URL such as https://us6.api.mailchimp.com/3.0: {problem}")
     return url
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tasks.errors import InputError
+from tasks.extract import constant_contact_api
+from tasks.extract.api_settings import CONSTANT_CONTACT_TOKEN_URL, RetryPolicy
 from tasks.extract.locations import PORTAL_URL_USAGE, check_location, check_portal_url, http_url_problem, portal_url_problem
+from tasks.transform.catalog import reading_profile
 
 
 @pytest.mark.parametrize(
@@ -66,3 +69,20 @@ def test_a_source_that_is_no_url_is_refused_in_one_line_without_its_credential(l
         check_location(location)
 
     assert str(refused.value) == f"{shown}: it is not a URL"
+
+
+@pytest.mark.parametrize(
+    ("variable", "example"),
+    [("CONSTANT_CONTACT_BASE_URL", "https://api.cc.email/v3"), ("CONSTANT_CONTACT_TOKEN_URL", CONSTANT_CONTACT_TOKEN_URL)],
+)
+def test_a_constant_contact_endpoint_that_cannot_be_requested_is_refused_at_once(tmp_path, variable, example):
+    environ = {"CONSTANT_CONTACT_TOKEN": "t", "CONSTANT_CONTACT_REFRESH_TOKEN": "r", "CONSTANT_CONTACT_CLIENT_ID": "c",
+               variable: "http://127.0.0.1:99999/v3"}  # fmt: skip
+    with pytest.raises(InputError) as refused:
+        # Retried for minutes were it a connection failing: refused before any request.
+        constant_contact_api.read_uri(
+            "constantcontact://contacts", tmp_path, environ, reading_profile("constantcontact"), retry=RetryPolicy(attempts=8, first_delay=60)
+        )
+    assert str(refused.value) == (
+        f"constantcontact://contacts: {variable} must be an http(s) URL such as {example}: its port 99999 is not one (1 to 65535)"
+    )
