@@ -552,8 +552,11 @@ class Delta:
         opt_outs_again: The pending opt-outs (a stopped run's, or ones HubSpot did not take)
             this run's plan holds in no opt-out file (email → status): sent from a file of
             their own (:func:`write_delta_plan`).
-        unplanned_opt_outs: Those of ``opt_outs_again`` no source gives any more: sent, but
-            not among the planned contacts the counts start from.
+        unplanned_opt_outs: Those of ``opt_outs_again`` no source gives any more, as far as
+            the run can tell: sent, but not among the planned contacts the counts start from.
+        unlisted_opt_outs: Those of ``opt_outs_again`` a provider read for its changes only
+            did not list, whose snapshot row it gave: sent, not among the planned contacts
+            either, but still that provider's as far as the run can tell.
         kept_newer_from_api: Emails planned from files alone whose snapshot row a provider
             API gave at a later change time: not sent, the API's row kept.
         older_than_sent: Emails planned from files alone at a change time before the one of
@@ -575,6 +578,7 @@ class Delta:
     kept_opted_out: frozenset[str]
     opt_outs_again: dict[str, str]
     unplanned_opt_outs: frozenset[str]
+    unlisted_opt_outs: frozenset[str]
     kept_newer_from_api: frozenset[str]
     older_than_sent: frozenset[str]
     held_non_marketing: frozenset[str]
@@ -593,11 +597,13 @@ class Delta:
         """The delta's counts, as the run report keeps them under ``"sync"``.
 
         ``planned_contacts`` is the sum of ``new_opt_outs`` less ``opt_outs_no_longer_in_sources``
-        (pending opt-outs sent again, of contacts no source gives now), and of every
-        count after it but ``held_sent_non_marketing`` (those of ``held_non_marketing`` whose other
-        changes are sent) and ``left_source`` (not planned).
+        (pending opt-outs sent again, of contacts no source gives now) and
+        ``opt_outs_not_listed_by_providers`` (pending opt-outs sent again, of contacts a provider
+        read for its changes only did not list), and of every count after them but
+        ``held_sent_non_marketing`` (those of ``held_non_marketing`` whose other changes are sent)
+        and ``left_source`` (not planned).
         """
-        planned_opt_outs = len(self.opt_outs) - len(self.unplanned_opt_outs)
+        planned_opt_outs = len(self.opt_outs) - len(self.unplanned_opt_outs) - len(self.unlisted_opt_outs)
         not_sent = {
             "kept_opted_out": len(self.kept_opted_out),
             "kept_newer_from_api": len(self.kept_newer_from_api),
@@ -608,6 +614,7 @@ class Delta:
             "planned_contacts": planned,
             "new_opt_outs": len(self.opt_outs),
             "opt_outs_no_longer_in_sources": len(self.unplanned_opt_outs),
+            "opt_outs_not_listed_by_providers": len(self.unlisted_opt_outs),
             "new_or_changed_contacts": len(self.contacts),
             **not_sent,
             "held_sent_non_marketing": len(self.held_edited),
@@ -677,13 +684,21 @@ def diff(
     next_snapshot = pl.concat(
         [fresh, stayed.with_columns(pl.lit(False).alias(LEFT_SOURCE)), unseen_after]
     ).join(again, on="email", how="anti")
-    next_snapshot = pl.concat([next_snapshot, _opted_out_rows(pending, planned, unseen_after)])
+    # A provider read for its changes only still holds whom it did not list: a pending opt-out
+    # planned from the other sources alone keeps the providers its snapshot row came from.
+    pending_planned = planned.join(again, on="email", how="semi")
+    origin = _with_earlier_providers(pending_planned, previous) if changes_only else pending_planned
+    next_snapshot = pl.concat([next_snapshot, _opted_out_rows(pending, origin, unseen_after)])
+    unplanned = again.join(planned, on="email", how="anti")
+    # A provider read for its changes only did not list them; one a run found gone has left.
+    unlisted = unplanned.join(previous.filter(can_tell.not_() & pl.col(LEFT_SOURCE).not_()), on="email", how="semi")
     return Delta(
         opt_outs=frozenset(new_opt_outs["email"]),
         contacts=frozenset(changed["email"]),
         kept_opted_out=frozenset(kept["email"]),
         opt_outs_again={email: status for email, status in pending.items() if email not in planned_opt_outs},
-        unplanned_opt_outs=frozenset(again.join(planned, on="email", how="anti")["email"]),
+        unplanned_opt_outs=frozenset(unplanned.join(unlisted, on="email", how="anti")["email"]),
+        unlisted_opt_outs=frozenset(unlisted["email"]),
         kept_newer_from_api=frozenset(newer_from_api["email"]),
         older_than_sent=frozenset(older["email"]),
         held_non_marketing=frozenset(unheard["email"]),
@@ -720,7 +735,8 @@ def _opted_out_rows(pending: Mapping[str, str], planned: pl.DataFrame, unseen: p
 
     Args:
         pending: The pending opt-outs.
-        planned: This run's planned state.
+        planned: This run's planned state of them; in a run reading a provider for its changes
+            only, with the providers their snapshot rows name (:func:`_with_earlier_providers`).
         unseen: The snapshot's rows this run did not plan, ``left_source`` as this run leaves it.
     """
     emails = sorted(pending)
@@ -819,6 +835,19 @@ def _with_earlier_api_sources(planned: pl.DataFrame, previous: pl.DataFrame) -> 
     joined = planned.join(earlier, on="email", how="left", maintain_order="left")
     merged = pl.concat_list(pl.col(API_SOURCES), pl.col("_earlier_apis").fill_null([])).list.unique().list.sort()
     return joined.with_columns(merged.alias(API_SOURCES)).drop("_earlier_apis")
+
+
+def _with_earlier_providers(planned: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """``planned`` whose ``api_sources`` also name the providers its snapshot row names
+    (:func:`_with_earlier_api_sources`), and ``from_api`` also when that row's is.
+
+    For an opt-out's row only: its digest is its status, not a provider's row, so saying a
+    provider gave it changes no comparison; it keeps a run reading that provider for its
+    changes only from taking it for gone (``left_source``) once the other sources drop it.
+    """
+    earlier = previous.select("email", pl.col(FROM_API).alias("_earlier_from_api"))
+    joined = _with_earlier_api_sources(planned, previous).join(earlier, on="email", how="left", maintain_order="left")
+    return joined.with_columns((pl.col(FROM_API) | pl.col("_earlier_from_api").fill_null(False)).alias(FROM_API)).drop("_earlier_from_api")
 
 
 def _older_than_sent(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:

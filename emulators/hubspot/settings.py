@@ -145,6 +145,9 @@ class EmulatorSettings:
         scopes = (self.missing_scopes,) if isinstance(self.missing_scopes, str) else self.missing_scopes
         object.__setattr__(self, "missing_scopes", tuple(sorted(set(scopes))))
         refused = (self.refused_opt_outs,) if isinstance(self.refused_opt_outs, str) else self.refused_opt_outs
+        # Checked here, so the faults route answers one 400 for a JSON null or a list of numbers.
+        if not isinstance(refused, (list, tuple)) or not all(isinstance(email, str) for email in refused):
+            raise ValueError(f"refused_opt_outs must be an address or a list of addresses, not {self.refused_opt_outs!r}")
         object.__setattr__(self, "refused_opt_outs", tuple(sorted({email.lower() for email in refused})))
         if self.max_imports_per_day is not None and self.max_imports_per_day < 0:
             raise ValueError("max_imports_per_day must be 0 or more")

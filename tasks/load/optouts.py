@@ -184,17 +184,32 @@ def _opt_out_singly(portal: HubSpotPortal, emails: list[str], failures: dict[str
     """Unsubscribe ``emails`` (and their ``xn--`` spellings) one call each, then read each back.
 
     Every unsubscribe is answered before the first read-back, each step keeping
-    ``OPT_OUT_THREADS`` requests in flight over all of ``emails``. An address refused, or not
-    unsubscribed when read back, goes into ``failures``. Returns how many ``xn--`` spellings
-    were sent.
+    ``OPT_OUT_THREADS`` requests in flight over all of ``emails``. An address not unsubscribed
+    when read back goes into ``failures``, as does one whose call was refused, unless HubSpot
+    holds it unsubscribed all the same (:func:`_taken_though_refused`). Returns how many
+    ``xn--`` spellings were sent.
     """
     spellings = _unsubscribe_singly(portal, _with_other_spellings(emails), failures)
-    # An address whose unsubscribe call was refused needs no read to know it failed.
+    refused = [email for email in emails if email in failures]
     to_read = [email for email in emails if email not in failures]
     for email, unsubscribed in as_answered(lambda email: _reads_unsubscribed(portal, email), to_read):
         if not unsubscribed:
             failures[email] = NOT_UNSUBSCRIBED
+    for email in _taken_though_refused(portal, refused):
+        get_logger().info("opt-out of %s refused (%s), but HubSpot holds it unsubscribed: taken", mask_email(email), failures.pop(email))
     return spellings
+
+
+def _taken_though_refused(portal: HubSpotPortal, refused: list[str]) -> set[str]:
+    """The addresses among ``refused`` (their unsubscribe call refused) that HubSpot holds
+    unsubscribed from all email, read back in batches where the portal allows them.
+
+    HubSpot may refuse to unsubscribe an address it holds unsubscribed already: one a sync
+    sends again because an earlier run's list removal failed, or its answer was lost. Counted
+    failed, it would stay pending and be sent again by every run, never taken.
+    """
+    held = {email for batch in chunked(refused, settings.OPT_OUT_BATCH_SIZE) for email in unsubscribed_among(portal, batch)}
+    return held & set(refused)
 
 
 def _unsubscribe_in_batch(portal: HubSpotPortal, emails: list[str]) -> bool:

@@ -1,7 +1,8 @@
 """The recurring sync against the HubSpot emulator when HubSpot refuses an opt-out: the address
 stays opted out in the sync's state and pending, and every later run sends it again until
 HubSpot takes it, whether the person subscribed again at the source since or left it; someone who
-left is counted gone once; nobody whose opt-out was refused is put back in the sync's list."""
+left is counted gone once; nobody whose opt-out was refused is put back in the sync's list. One
+HubSpot holds unsubscribed though it refuses it again is read back, and taken."""
 
 from __future__ import annotations
 
@@ -78,7 +79,12 @@ def test_a_refused_opt_out_is_sent_by_every_run_until_hubspot_takes_it(prefect_a
     assert cities[BACK] == "Boston" and BACK not in listed
     assert pending(out) == {GONE: "unsubscribed"}
 
+    # HubSpot comes to hold GONE unsubscribed (an answer lost, say), and answers 400 to its
+    # unsubscribe all the same: read back, it is taken, and no longer pending.
     hubspot.emulator.configure(refused_opt_outs=())
+    unsubscribe = f"{hubspot.url}/communication-preferences/v4/statuses/{GONE}/unsubscribe-all"
+    httpx.post(unsubscribe, params={"channel": "EMAIL"}, headers={"Authorization": "Bearer sync-token"}).raise_for_status()
+    hubspot.emulator.configure(refused_opt_outs=(GONE,))
     taken = sync_contacts(params)
 
     assert (taken["sync"]["new_opt_outs"], taken["sync"]["kept_opted_out"], taken["sync"]["left_source"]) == (1, 1, 0)

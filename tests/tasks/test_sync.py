@@ -105,7 +105,8 @@ def test_only_new_or_changed_contacts_and_new_opt_outs_are_sent():
     assert delta.contacts == {"b@x.com", "d@x.com"}
     assert delta.opt_outs == {"e@x.com"}
     assert delta.counts(5) == {
-        "planned_contacts": 5, "new_opt_outs": 1, "opt_outs_no_longer_in_sources": 0, "new_or_changed_contacts": 2,
+        "planned_contacts": 5, "new_opt_outs": 1, "opt_outs_no_longer_in_sources": 0, "opt_outs_not_listed_by_providers": 0,
+        "new_or_changed_contacts": 2,
         "kept_opted_out": 0, "kept_newer_from_api": 0, "older_than_sent": 0, "held_non_marketing": 0,
         "held_sent_non_marketing": 0, "unchanged": 2, "left_source": 0,
     }
@@ -689,3 +690,52 @@ def test_a_pending_opt_out_of_someone_who_left_the_sources_is_counted_gone_once(
     # A stopped first run's opt-out of someone who then left was never read by a run: never counted.
     first = diff(stayed, None, pending={"c@x.com": "cleaned"})
     assert diff(stayed, first.next_snapshot).left_source == set()
+
+
+def adds_up(counts: dict[str, int]) -> bool:
+    """Whether the sync's counts add up to its planned contacts (README, ``report.json``)."""
+    not_sent = ("kept_opted_out", "kept_newer_from_api", "older_than_sent", "held_non_marketing", "unchanged")
+    opt_outs = counts["new_opt_outs"] - counts["opt_outs_no_longer_in_sources"] - counts["opt_outs_not_listed_by_providers"]
+    return opt_outs + counts["new_or_changed_contacts"] + sum(counts[name] for name in not_sent) == counts["planned_contacts"]
+
+
+CC = "constantcontact://contacts"
+
+
+def test_a_pending_opt_out_planned_from_the_files_alone_keeps_its_provider_and_is_not_taken_for_gone():
+    # c's opt-out at Constant Contact is pending (HubSpot refused it); Constant Contact lists no
+    # change since, and the file still holds c subscribed, then drops c.
+    previous = state(("c@x.com", "opted_out", "u", T2, True, False, [CC]), ("f@x.com", "marketing", "1", T1))
+    from_files = state(("c@x.com", "marketing", "2", T1), ("f@x.com", "marketing", "1", T1))
+    pending = {"c@x.com": "unsubscribed"}
+
+    after = diff(from_files, previous, changes_only=True, pending=pending).next_snapshot
+    c = after.filter(pl.col("email") == "c@x.com").row(0, named=True)
+    assert (c["outcome"], c[FROM_API], c[API_SOURCES]) == ("opted_out", True, [CC])
+
+    dropped = diff(state(("f@x.com", "marketing", "1", T1)), after, changes_only=True, pending=pending)
+    assert (dropped.left_source, dropped.unplanned_opt_outs, dropped.unlisted_opt_outs) == (set(), set(), {"c@x.com"})
+    assert dropped.left_share == 0.0
+    # A run reading Constant Contact whole that finds c in the files alone: it left the provider.
+    whole = diff(from_files, previous, pending=pending).next_snapshot
+    assert whole.filter(pl.col("email") == "c@x.com")[FROM_API].to_list() == [False]
+
+
+def test_a_pending_opt_out_a_provider_read_for_its_changes_did_not_list_is_not_counted_gone():
+    previous = state(("x@x.com", "opted_out", "u", T2, True, False, ["mailchimp://a1b2"]), ("f@x.com", "marketing", "1"))
+    files_only = state(("f@x.com", "marketing", "1"))
+
+    unlisted = diff(files_only, previous, changes_only=True, pending={"x@x.com": "unsubscribed"})
+    counts = unlisted.counts(files_only.height)
+
+    assert (counts["new_opt_outs"], counts["opt_outs_no_longer_in_sources"], counts["opt_outs_not_listed_by_providers"]) == (1, 0, 1)
+    assert (counts["unchanged"], unlisted.left_source) == (1, set())
+    assert adds_up(counts)
+    # Read whole, the provider would have listed it: gone, and counted so.
+    read_whole = diff(files_only, previous, pending={"x@x.com": "unsubscribed"})
+    gone = read_whole.counts(files_only.height)
+    assert (gone["opt_outs_no_longer_in_sources"], gone["opt_outs_not_listed_by_providers"], gone["left_source"]) == (1, 0, 1)
+    assert adds_up(gone)
+    # Found gone, it stays so for the runs after that read the provider for its changes only.
+    after = diff(files_only, read_whole.next_snapshot, changes_only=True, pending={"x@x.com": "unsubscribed"})
+    assert (after.unplanned_opt_outs, after.unlisted_opt_outs, after.left_source) == ({"x@x.com"}, set(), set())

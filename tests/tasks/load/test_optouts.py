@@ -134,10 +134,10 @@ def test_a_file_of_several_batches_goes_one_call_per_address_with_its_failures_i
         (182, "OPT_OUT_FAILED"),
     ]
     assert all(error["message"].startswith("HTTP 400") for error in report["errors"][1:])
-    # One unsubscribe per address and one for the xn-- spelling; a read-back per address
-    # HubSpot took; the batch endpoint asked once.
+    # One unsubscribe per address and one for the xn-- spelling; a read-back per address (a
+    # refused one may be held unsubscribed already); the batch endpoint asked once.
     assert count_requests(emulator, "POST", SINGLE) == 248 + 1
-    assert count_requests(emulator, "GET", SINGLE) == 246
+    assert count_requests(emulator, "GET", SINGLE) == 248
     assert count_requests(emulator, "POST", "/batch/unsubscribe-all") == 1
     for email in ("gone0@example.com", "gone249@example.com", "jane@bücher.de", "jane@xn--bcher-kva.de"):
         assert is_opted_out(portal, email), email
@@ -160,6 +160,39 @@ def test_an_address_unsubscribed_and_not_read_back_so_is_a_failed_row(portal, em
 
     assert report["unsubscribed"] == 1
     assert [(error["line"], error["message"]) for error in report["errors"]] == [(3, NOT_UNSUBSCRIBED)]
+
+
+def test_a_refused_opt_out_of_an_address_hubspot_holds_unsubscribed_is_taken_read_back_one_call_each(
+    portal, emulator, tmp_path
+):
+    emulator.configure(batch_comm_prefs_allowed=False)
+    portal.request("POST", f"{settings.COMM_PREFS_PATH}/held@example.com/unsubscribe-all", params={"channel": "EMAIL"})
+    emulator.configure(refused_opt_outs=("held@example.com", "never@example.com"))
+    plan = opt_out_plan(tmp_path, ["held@example.com", "never@example.com", "fresh@example.com"])
+    reads_before = count_requests(emulator, "GET", SINGLE)
+
+    report = apply_opt_outs(portal, plan)
+
+    assert (report["unsubscribed"], report["failed"]) == (2, 1)
+    assert [(error["line"], error["message"][:8]) for error in report["errors"]] == [(3, "HTTP 400")]
+    # One read-back per address: the refused ones too, and no more.
+    assert count_requests(emulator, "GET", SINGLE) - reads_before == 3
+
+
+def test_refused_opt_outs_are_read_back_in_a_batch_where_the_portal_batches(portal, emulator, tmp_path):
+    # The first batch is taken whole (the portal batches); the second, naming refused
+    # addresses, is refused whole and goes one call per address.
+    taken = [f"gone{n}@example.com" for n in range(settings.OPT_OUT_BATCH_SIZE)]
+    portal.request("POST", f"{settings.COMM_PREFS_PATH}/held@example.com/unsubscribe-all", params={"channel": "EMAIL"})
+    emulator.configure(refused_opt_outs=("held@example.com", "never@example.com"))
+
+    report = apply_opt_outs(portal, opt_out_plan(tmp_path, [*taken, "held@example.com", "never@example.com"]))
+
+    assert (report["unsubscribed"], report["failed"]) == (len(taken) + 1, 1)
+    assert [error["line"] for error in report["errors"]] == [len(taken) + 3]
+    # The first batch's read-back and one for the refused addresses; none one by one.
+    assert count_requests(emulator, "POST", "/batch/unsubscribe-all/read") == 2
+    assert count_requests(emulator, "GET", SINGLE) == 0
 
 
 def test_a_load_stopped_partway_through_the_addresses_is_redone_whole_by_its_rerun(
