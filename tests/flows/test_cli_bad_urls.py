@@ -14,17 +14,13 @@ from tests.flows.test_cli import ONRAMP, assert_one_line_error, run
 
 UNUSABLE_PORTAL_URLS = {
     "http://127.0.0.1:99999": "its port 99999 is not one (1 to 65535)",
-    "http://127.0.0.1:0": "its port 0 is not one (1 to 65535)",
-    "http://127.0.0.1:abc": "its port is not a number (1 to 65535)",
     "http://": "it names no host",
-    "http://:8090": "it names no host",
-    "http://a b": "it is not a URL",
-    "http://[::1": "it is not a URL",
 }
 
 
-@pytest.mark.parametrize("url", sorted(UNUSABLE_PORTAL_URLS))
-@pytest.mark.parametrize("dry_run", [["--dry-run"], []], ids=["dry-run", "migrate"])
+# Each kind of URL is checked by tests/tasks/extract/test_http_urls.py; here, that the command
+# line refuses one before any work, a dry run as well.
+@pytest.mark.parametrize(("url", "dry_run"), zip(UNUSABLE_PORTAL_URLS, [[], ["--dry-run"]]), ids=["migrate", "dry-run"])
 def test_migrate_refuses_a_portal_url_it_cannot_request_in_one_line(tmp_path, url, dry_run):
     env = {**os.environ, "HUBSPOT_ACCESS_TOKEN": "token"}
     arguments = ["migrate", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out"), "--portal-url", url, *dry_run]
