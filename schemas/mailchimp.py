@@ -15,7 +15,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import lineage
-from schemas.contact import ends_in_top_level_domain, has_email_form, normalise_email, trimmed_email
+from schemas.contact import ends_in_top_level_domain, has_email_form, normalise_email, trimmed
 
 _COMMON_COLUMNS = (
     "First Name", "Last Name", "Address", "Phone Number", "Birthday", "MEMBER_RATING",
@@ -51,8 +51,8 @@ REJECT_REASONS = {
 
 def email_present(email: pl.Expr) -> pl.Expr:
     """True where the email cell holds something besides blanks (spaces and the characters one
-    cannot see, :func:`~schemas.contact.trimmed_email`)."""
-    return trimmed_email(email).fill_null("") != ""
+    cannot see, :func:`~schemas.contact.trimmed`)."""
+    return trimmed(email).fill_null("") != ""
 
 
 def email_single(email: pl.Expr) -> pl.Expr:

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from schemas.contact import BOOKKEEPING_COLUMNS, INVISIBLE_CHARACTERS, PROVENANCE
+from schemas.contact import BOOKKEEPING_COLUMNS, INVISIBLE_CHARACTERS, PROVENANCE, trimmed
 from schemas.lineage import SOURCE_STATUS
 from tasks.errors import InputError
 from tasks.transform.consent import (
@@ -452,8 +452,8 @@ class ReadingProfile:
         shared_detect_headers: Lowercase headers the source's exports write that plain lists
             or other sources write too (``Created At``, ``Mobile``): they identify the source
             only beside one of ``detect_headers``, and rank the profiles matching as many of those.
-        silent_on_name: Status a file's name gives → lowercase consent headers that say
-            nothing of it (Constant Contact's ``Email permission status`` of a row in
+        silent_on_name: Status a file's name gives → the keys (``consent_header_key``: every
+            spelling of a header) of the consent headers that say nothing of it (Constant Contact's ``Email permission status`` of a row in
             ``bounced.csv``: a permission, not whether mail reached the address), so their
             less restrictive readings neither contradict nor out-vote that name.
     """
@@ -613,12 +613,13 @@ class ReadingProfile:
         where it reads one (else null), in reading order."""
         name_is_opt_out = name_status is not None and name_status in self.profile.consent.opt_out_statuses
         silent = self.silent_on_name.get(name_status, frozenset()) if name_status is not None else frozenset()
+        silent_headers = {header for header in headers if consent_header_key(header) in silent}
         readings: list[tuple[int, pl.Expr]] = []
         for rule in self.rules:
             for header in rule.headers_read(headers):
                 for status, condition in rule.readings(_consent_cell(header)):
                     if name_status is not None and self.severity(status) < self.severity(name_status):
-                        if header.strip().lower() in silent:
+                        if header in silent_headers:
                             continue
                         if name_is_opt_out:
                             status = NAME_DISAGREES_STATUS
@@ -630,7 +631,7 @@ class ReadingProfile:
             said = [
                 ~holds_nothing(_consent_cell(header))
                 for header in consent_headers(self, headers)
-                if header.strip().lower() not in silent
+                if header not in silent_headers
             ]
             if said:
                 condition = pl.any_horizontal(said).fill_null(False)
@@ -840,8 +841,9 @@ def _most_restrictive(readings: list[tuple[int, pl.Expr]]) -> pl.Expr:
 
 
 def _consent_cell(header: str) -> pl.Expr:
-    """A consent cell as the rules compare it: trimmed and lowercased."""
-    return pl.col(header).str.strip_chars().str.to_lowercase()
+    """A consent cell as the rules compare it: trimmed (of spaces and invisible characters:
+    ``\u200eYes``) and lowercased."""
+    return trimmed(pl.col(header)).str.to_lowercase()
 
 
 def _unrecognised(header: str, known: frozenset[str]) -> pl.Expr:
@@ -1034,7 +1036,7 @@ def reading_profile(name: str) -> ReadingProfile:
         timestamp_formats=tuple(data.get("timestamp_formats", ())),
         date_order=data.get("date_order"),
         silent_on_name={
-            name_status: frozenset(h.lower() for h in columns) for name_status, columns in status.get("silent_on_name", {}).items()
+            name_status: frozenset(map(consent_header_key, columns)) for name_status, columns in status.get("silent_on_name", {}).items()
         },
     )
 
@@ -1129,6 +1131,11 @@ def borrowing_consent(
         rules=borrowed + base.rules if read_first else base.rules + borrowed,
         default_status=lender.default_status if default_status is None else default_status,
         consent_from=lender.name,
+        # The columns borrowed say as little of a name's status as in the lender's own files.
+        silent_on_name={
+            status: base.silent_on_name.get(status, frozenset()) | lender.silent_on_name.get(status, frozenset())
+            for status in {*base.silent_on_name, *lender.silent_on_name}
+        },
     )
 
 

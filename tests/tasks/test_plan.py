@@ -491,8 +491,9 @@ def test_a_plan_of_several_formats_names_its_imports_and_list_after_each(tmp_pat
         ("ann@example.com", "\u200eann@example.com\u200f"),
         ("ann@example.com", "\u202bann@example.com\u202c"),
         ("\u2067ann@example.com\u2069", "ann@example.com"),
+        ("ann@example.com", "\u061cann@example.com\u2063"),
     ],
-    ids=["zero-width", "direction-marks", "embedding", "isolate"],
+    ids=["zero-width", "direction-marks", "embedding", "isolate", "arabic-mark-invisible-separator"],
 )
 def test_an_address_pasted_with_invisible_characters_around_it_is_the_same_contact(tmp_path, subscribed, unsubscribed):
     people = tmp_path / "people.csv"

@@ -167,6 +167,26 @@ def test_a_constant_contact_file_per_status_keeping_its_permission_column_takes_
     assert outcomes(read_one(unsubscribed, tmp_path)) == {"d@x.com": "opted_out"}
 
 
+@pytest.mark.parametrize("permission_header", ["email_permission_status", "EmailPermissionStatus", "Email permission status (email)"])
+@pytest.mark.parametrize(("file_name", "outcome"), [("removed.csv", "non_marketing"), ("bounced.csv", "opted_out")])
+def test_any_spelling_of_the_permission_column_says_nothing_of_a_constant_contact_files_name(
+    tmp_path, permission_header, file_name, outcome
+):
+    path = write_csv(tmp_path / file_name, ["Email address", "First name", permission_header], [["a@x.com", "Ann", "Implied permission"]])
+    read = read_one(path, tmp_path, ReadOptions(profile="constantcontact"))
+    assert outcomes(read) == {"a@x.com": outcome}
+
+
+@pytest.mark.parametrize(
+    "status",
+    # Pasted from a right-to-left text or a web page: a mark or a zero-width space around the value.
+    ["\u200fUnsubscribed", "Unsubscribed\u200b", "\u061cunsubscribed\u2069"],
+)
+def test_a_consent_value_with_invisible_characters_around_it_is_read(tmp_path, status):
+    path = write_csv(tmp_path / "export.csv", ["Email address", "Email status", "Email permission status"], [["a@x.com", status, ""]])
+    assert outcomes(read_one(path, tmp_path)) == {"a@x.com": "opted_out"}
+
+
 def test_every_contact_sheet_is_read_as_a_file_of_its_own_unless_one_is_named(tmp_path):
     workbook = write_xlsx(
         tmp_path / "export.xlsx",
