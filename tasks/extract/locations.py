@@ -134,6 +134,8 @@ def http_url_problem(url: str) -> str | None:
     import httpx
     import requests
 
+    if url != url.strip():
+        return "it has spaces around it"
     try:
         # Not _split: a port out of range or of letters is named below, not refused as no URL.
         parts = urlsplit(url)

@@ -27,6 +27,7 @@ from tasks.transform.catalog import reading_profile
         ("http://a b/3.0", "it is not a URL"),
         ("http://[::1", "it is not a URL"),
         ("http://*.example.com", "it is not a URL"),
+        ("http://127.0.0.1:8090 ", "it has spaces around it"),
     ],
 )
 def test_a_url_no_http_client_can_request_is_named_for_what_is_wrong(url, problem):
