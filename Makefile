@@ -22,7 +22,7 @@ demo: $(STAMP)
 # tests hermetic. pytest's exit 5 ("no tests collected") is a failure here.
 # Three pytest workers (TEST_WORKERS=0: one process): many tests wait on servers and
 # subprocesses, so three overlap well even on two cores (1,271 tests on 2 cores: 7 min 55 s
-# with three, 9 min 18 s with two). --dist loadfile keeps each file on one worker, so a
+# with three, 9 min 18 s with two; 2,702 tests: 8 min 28 s with three). --dist loadfile keeps each file on one worker, so a
 # module's fixtures (an emulator, a Prefect server) start once. The 20 slowest tests are
 # listed at the end: the suite must stay under 10 minutes on 2 cores.
 TEST_WORKERS ?= 3
