@@ -75,7 +75,7 @@ from tasks.extract.api_settings import (
     CONSTANT_CONTACT_TOKEN_URL_ENV,
     RetryPolicy,
 )
-from tasks.extract.locations import http_url_problem
+from tasks.extract.locations import check_api_url
 from tasks.extract.oauth import RefreshingBearerAuth
 from tasks.transform.catalog import ReadingProfile, consent_headers
 
@@ -146,10 +146,7 @@ def _endpoint(environ: Mapping[str, str], variable: str, default: str, source: s
         InputError: A URL that cannot be requested, refused at once rather than retried.
     """
     url = environ.get(variable, "").strip()
-    problem = http_url_problem(url) if url else None
-    if problem:
-        raise InputError(source, f"{variable} must be an http(s) URL such as {default}: {problem}")
-    return url or default
+    return check_api_url(url, source, variable, default) if url else default
 
 
 def bearer_auth(source: str, credentials: ConstantContactCredentials, token_url: str) -> RefreshingBearerAuth:

@@ -158,6 +158,20 @@ def http_url_problem(url: str) -> str | None:
     return None
 
 
+def check_api_url(url: str, source: str, variable: str, example: str) -> str:
+    """``url``, a provider API's endpoint that ``variable`` overrides (an emulator's), when it can
+    be requested (:func:`http_url_problem`).
+
+    Raises:
+        InputError: One line naming ``source``, the variable, an ``example`` of a URL it takes and
+            what is wrong: refused at once, rather than retried as a connection failing for minutes.
+    """
+    problem = http_url_problem(url)
+    if problem:
+        raise InputError(source, f"{variable} must be an http(s) URL such as {example}: {problem}")
+    return url
+
+
 def portal_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be a HubSpot portal's API base URL, or None when it can: the one check
     of ``--portal-url`` and of a manifest's ``portal.url``.

@@ -72,7 +72,7 @@ from tasks.extract.api_settings import (
     MAILCHIMP_UNKNOWN_ZERO_COLUMNS,
     RetryPolicy,
 )
-from tasks.extract.locations import http_url_problem
+from tasks.extract.locations import check_api_url
 from tasks.extract.mailchimp import FORMAT
 from tasks.transform.catalog import ReadingProfile, consent_headers
 from tasks.transform.consent import DEFAULT_OUTCOME, SEVERITY, severity_expr
@@ -107,20 +107,6 @@ def base_url_for(api_key: str, source: str) -> str:
     return MAILCHIMP_BASE_URL.format(dc=match.group(1).lower())
 
 
-def checked_base_url(url: str, source: str) -> str:
-    """A ``MAILCHIMP_BASE_URL`` that can be requested (:func:`~tasks.extract.locations.http_url_problem`).
-
-    Raises:
-        InputError: No scheme or host, another scheme, a port out of range, or a URL the HTTP
-            client cannot parse: refused at once, rather than retried as a connection failing
-            for minutes.
-    """
-    problem = http_url_problem(url)
-    if problem:
-        raise InputError(source, f"{MAILCHIMP_BASE_URL_ENV} must be an http(s) URL such as https://us6.api.mailchimp.com/3.0: {problem}")
-    return url
-
-
 def read_uri(
     source: str,
     staging_dir: Path,
@@ -146,7 +132,7 @@ def read_uri(
     overridden = environ.get(MAILCHIMP_BASE_URL_ENV, "").strip()
     if not overridden:
         return read_members(list_id, staging_dir, api_key, base_url_for(api_key, source), since, source=source, retry=retry)
-    base_url = checked_base_url(overridden, source)
+    base_url = check_api_url(overridden, source, MAILCHIMP_BASE_URL_ENV, "https://us6.api.mailchimp.com/3.0")
     # A malformed ``since`` is refused before the try: it has nothing to do with the address.
     parse_since(source, since)
     try:

@@ -381,21 +381,23 @@ def kept_non_marketing_among(portal: HubSpotPortal, emails: list[str]) -> set[st
     return kept
 
 
+def _examples(file: str, rows: list[tuple[int, str]]) -> str:
+    """The first few of ``rows`` as a log line names them, ``file:line`` and the masked email."""
+    examples = [f"{file}:{line} {mask_email(email)}" for line, email in rows[:_EXAMPLES_LOGGED]]
+    return ", ".join(examples) + (", ..." if len(rows) > len(examples) else "")
+
+
 def _log_kept(file: str, landed: list[tuple[int, str]]) -> None:
     """The one console line for the upserted contacts kept non-marketing (emails masked)."""
-    examples = [f"{file}:{line} {mask_email(email)}" for line, email in landed[:_EXAMPLES_LOGGED]]
-    more = ", ..." if len(landed) > len(examples) else ""
     get_logger().warning(
         "upsert %s: %d row(s) whose contact HubSpot holds as unsubscribed from all email once upserted (unsubscribed "
         "by address before the contact existed, or since the load's lookup) kept non-marketing, not billed (rows in "
-        "report.json, %s): %s%s",
-        file, len(landed), REPORT_KEY, ", ".join(examples), more,
+        "report.json, %s): %s",
+        file, len(landed), REPORT_KEY, _examples(file, landed),
     )
 
 
-def earlier_status_imports(
-    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], journal: ImportJournal | None
-) -> list[list[tuple[int, str]]]:
+def earlier_status_imports(portal: HubSpotPortal, journal: ImportJournal | None) -> list[list[tuple[int, str]]]:
     """The rows of each marketing-status import an earlier run submitted for this file (a run
     stopped or killed while it processed) that HubSpot still runs or finished
     (:func:`~tasks.load.imports.adoptable_import`), oldest first.
@@ -406,10 +408,15 @@ def earlier_status_imports(
     whom it makes marketing. One refused at creation, ``FAILED`` or ``CANCELED`` did no work: its
     rows are sent again. Two records HubSpot answers with one import (a run killed while
     submitting the second, found by name) are that import once: the later's rows are sent again.
+
+    Args:
+        portal: The portal.
+        journal: The load's import journal :meth:`~tasks.load.resume.ImportJournal.recording`
+            the planned file (:data:`STATUS_IMPORT_OF`), if the load keeps one.
     """
     if journal is None:
         return []
-    planned = step_key(UPSERT, portal.url, plan, entry)
+    planned = journal.intent_fields[STATUS_IMPORT_OF]
     records = sorted(
         (record for record in journal.intents() if record.get(STATUS_IMPORT_OF) == planned),
         key=lambda record: int(record.get("intent_at") or 0),
@@ -433,12 +440,12 @@ def _status_import(
     journal: ImportJournal | None,
 ) -> dict[str, Any]:
     """One marketing-status import of ``rows``' emails (sorted by line), journalled under what it
-    sends and recorded as of this planned file, with its rows; one an earlier run submitted of
+    sends and recorded, by ``journal`` (one :meth:`~tasks.load.resume.ImportJournal.recording`
+    the planned file, :data:`STATUS_IMPORT_OF`), with its rows; one an earlier run submitted of
     the same rows is taken up. Its errors are moved onto the rows' lines of the planned file."""
     file_name = entry["file"].rsplit("/", 1)[-1]
     if journal is not None:
-        planned = step_key(UPSERT, portal.url, plan, entry)
-        journal = journal.recording({STATUS_IMPORT_OF: planned, STATUS_ROWS: [list(row) for row in rows]})
+        journal = journal.recording({STATUS_ROWS: [list(row) for row in rows]})
     with tempfile.TemporaryDirectory(prefix="onramp-marketing-") as directory:
         with (Path(directory) / file_name).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -487,12 +494,10 @@ def _log_taken_up(file: str, taken_up: list[list[tuple[int, str]]], unsubscribed
         file, len(taken_up), sum(len(rows) for rows in taken_up),
     )
     if unsubscribed:
-        examples = [f"{file}:{line} {mask_email(email)}" for line, email in unsubscribed[:_EXAMPLES_LOGGED]]
-        more = ", ..." if len(unsubscribed) > len(examples) else ""
         logger.warning(
             "upsert %s: %d contact(s) unsubscribed in HubSpot since an earlier run's marketing-status import named "
-            "them; that import, taken up, makes them marketing (the read-back names them, opted-out-made-marketing): %s%s",
-            file, len(unsubscribed), ", ".join(examples), more,
+            "them; that import, taken up, makes them marketing (the read-back names them, opted-out-made-marketing): %s",
+            file, len(unsubscribed), _examples(file, unsubscribed),
         )
 
 
@@ -606,7 +611,9 @@ def upsert_contacts_file(
     }
     made_marketing, kept = total.landed, []
     if entry.get("marketable") and total.landed:
-        taken_up = earlier_status_imports(portal, plan, entry, journal)
+        # The planned file's key, hashed once: its status imports are recorded and found by it.
+        file_journal = None if journal is None else journal.recording({STATUS_IMPORT_OF: step_key(UPSERT, portal.url, plan, entry)})
+        taken_up = earlier_status_imports(portal, file_journal)
         covered = {email for rows in taken_up for _, email in rows}
         opted_out = kept_non_marketing_among(portal, [email for _, email in total.landed])
         # Whom an earlier run's import makes marketing it makes so, unsubscribed since or not:
@@ -619,7 +626,7 @@ def upsert_contacts_file(
             _log_kept(file, kept)
         _log_taken_up(file, taken_up, sorted((line, email) for line, email in total.landed if email in covered & opted_out))
         if taken_up or unsent:
-            marketing = _set_marketing_status(portal, plan, entry, taken_up + ([unsent] if unsent else []), poll_interval, journal)
+            marketing = _set_marketing_status(portal, plan, entry, taken_up + ([unsent] if unsent else []), poll_interval, file_journal)
     errors = tie_back(plan, errors) + marketing["errors"]
     failed_lines = {error["line"] for error in errors if error["scope"] == "row"}
     value_lines = {error["line"] for error in errors if error["scope"] == "value"} - failed_lines

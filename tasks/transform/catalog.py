@@ -453,9 +453,10 @@ class ReadingProfile:
             or other sources write too (``Created At``, ``Mobile``): they identify the source
             only beside one of ``detect_headers``, and rank the profiles matching as many of those.
         silent_on_name: Status a file's name gives → the keys (``consent_header_key``: every
-            spelling of a header) of the consent headers that say nothing of it (Constant Contact's ``Email permission status`` of a row in
-            ``bounced.csv``: a permission, not whether mail reached the address), so their
-            less restrictive readings neither contradict nor out-vote that name.
+            spelling of a header) of the consent headers that say nothing of it (Constant
+            Contact's ``Email permission status`` of a row in ``bounced.csv``: a permission, not
+            whether mail reached the address), so their less restrictive readings neither
+            contradict nor out-vote that name.
     """
 
     name: str
