@@ -98,6 +98,10 @@ class EmulatorSettings:
         refused_opt_outs: addresses whose ``unsubscribe-all`` is answered 400
             ``VALIDATION_ERROR`` (a batch naming one is refused whole, nothing written), to test
             an opt-out HubSpot does not take; any case, kept lowercased.
+        whole_batch_status_reads: whether a batch status read (``.../batch/read``,
+            ``.../batch/unsubscribe-all/read``) naming a malformed address is answered 400 for
+            the whole batch, as HubSpot might (its spec documents 207 and errors, not which);
+            ``False`` answers the others and lists the malformed ones in ``errors``.
     """
 
     tier: str = "professional"
@@ -128,6 +132,7 @@ class EmulatorSettings:
     missing_scopes: tuple[str, ...] = ()
     whole_batch_email_upserts: bool = False
     refused_opt_outs: tuple[str, ...] = ()
+    whole_batch_status_reads: bool = False
 
     def __post_init__(self) -> None:
         if self.tier not in BURST_LIMITS:
@@ -149,6 +154,9 @@ class EmulatorSettings:
         if not isinstance(refused, (list, tuple)) or not all(isinstance(email, str) for email in refused):
             raise ValueError(f"refused_opt_outs must be an address or a list of addresses, not {self.refused_opt_outs!r}")
         object.__setattr__(self, "refused_opt_outs", tuple(sorted({email.lower() for email in refused})))
+        # A JSON string "false" would otherwise switch the fault on.
+        if not isinstance(self.whole_batch_status_reads, bool):
+            raise ValueError(f"whole_batch_status_reads must be true or false, not {self.whole_batch_status_reads!r}")
         if self.max_imports_per_day is not None and self.max_imports_per_day < 0:
             raise ValueError("max_imports_per_day must be 0 or more")
         if self.max_search_body_characters is not None and self.max_search_body_characters < 1:

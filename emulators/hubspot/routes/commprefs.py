@@ -5,6 +5,8 @@ contact does, and no endpoint removes it: a resubscribe of an opted-out address 
 Batch endpoints answer 403 ``MISSING_SCOPES`` when the portal lacks Marketing Hub Enterprise
 (``batch_comm_prefs_allowed=False``): the app's gate refuses them, as every scope (``scopes.py``).
 An ``unsubscribe-all`` naming an address of ``refused_opt_outs`` is answered 400 (a batch whole).
+A batch status read lists its malformed addresses in ``errors``, or, with
+``whole_batch_status_reads``, is answered 400 whole for one of them, as HubSpot might.
 """
 
 from __future__ import annotations
@@ -134,11 +136,17 @@ async def batch_unsubscribe_all(request: Request):
 
 
 async def _batch_lookup(request: Request, key: str, lookup) -> dict[str, Any]:
-    """Answer a batch read: ``{subscriberIdString, <key>: lookup(portal, email)}`` per address."""
+    """Answer a batch read: ``{subscriberIdString, <key>: lookup(portal, email)}`` per address
+    (400 for the whole batch when it names a malformed address and ``whole_batch_status_reads``)."""
     _channel(request)
     started = now_iso()
     emails, invalid = await _batch_emails(request)
-    portal = emulator_of(request).portal
+    emulator = emulator_of(request)
+    if invalid and emulator.settings.whole_batch_status_reads:
+        raise validation_error(
+            f"Invalid email addresses: {', '.join(invalid)}", sub_category="INVALID_EMAIL", context={"emails": invalid}
+        )
+    portal = emulator.portal
     with portal.lock:
         results = [{"subscriberIdString": email, key: lookup(portal, email)} for email in emails]
     return action_body(results, started, _invalid_errors(invalid))
