@@ -405,7 +405,16 @@ def _run_migrate(args: argparse.Namespace) -> int:
     from flows.migrate import migrate_contacts
 
     report = _summarised(migrate_contacts, params)
-    return EXIT_OK if params.dry_run or not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
+    return EXIT_OK if params.dry_run else _load_exit(report["load"])
+
+
+def _load_exit(load: dict) -> int:
+    """The exit status of a command that loaded: ``EXIT_LOAD_FAILED`` when HubSpot did not take
+    something that must be sent again, a row or a contact's removal from a static list
+    (:func:`tasks.report.load_failed`), else ``EXIT_OK``."""
+    from tasks.report import load_failed
+
+    return EXIT_LOAD_FAILED if load_failed(load) else EXIT_OK
 
 
 def _portal_parameters(args: argparse.Namespace) -> dict:
@@ -429,7 +438,7 @@ def _run_sync(args: argparse.Namespace) -> int:
 
     report = _summarised(sync_contacts, params)
     # No "load" when nothing changed: nothing was sent, nothing failed.
-    return EXIT_LOAD_FAILED if report.get("load", {}).get("rows_failed") else EXIT_OK
+    return _load_exit(report.get("load", {}))
 
 
 def _run_migrate_accounts(args: argparse.Namespace) -> int:
@@ -589,7 +598,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         "Next: `prefect server start` shows these runs and their artifacts in the Prefect UI;\n"
         "`onramp migrate SOURCE --out DIR` with HUBSPOT_ACCESS_TOKEN set loads into a real portal."
     )
-    return EXIT_OK if not report["load"]["rows_failed"] else EXIT_LOAD_FAILED
+    return _load_exit(report["load"])
 
 
 def _run_profiles(args: argparse.Namespace) -> int:
@@ -714,7 +723,7 @@ def _report_of_the_stop(output: str, error: BaseException, started: datetime.dat
 
 def _print_summary(report: dict, output: str) -> None:
     from tasks.load.run import resumed_note
-    from tasks.report import load_lines, marketing_billing_hint, portal_named, source_warnings, summary_rows
+    from tasks.report import load_lines, marketing_billing_hint, pending_opt_out_lines, portal_named, source_warnings, summary_rows
 
     c = report["contacts"]
     print(
@@ -744,6 +753,8 @@ def _print_summary(report: dict, output: str) -> None:
                 f"sync: {sync['held_sent_non_marketing']} of the {sync['held_non_marketing']} kept non-marketing were sent with their "
                 "other changes; the next run reads every provider whole, so each one's consent decides for them"
             )
+        for line in pending_opt_out_lines(report):
+            print(line)
     dry_run = report.get("dry_run")
     if dry_run:
         contacts, opt_outs = dry_run["contacts"], dry_run["opt_outs"]

@@ -575,18 +575,70 @@ def marketing_billing_hint(report: dict) -> str | None:
     return MARKETING_BILLING_HINT if report["contacts"]["marketing"] else None
 
 
+def list_removals_failed(load: dict) -> int:
+    """How many contacts HubSpot would not take out of the load's static lists (opted out, or no
+    longer marketing in the source): their rows went through, so ``rows_failed`` leaves them
+    out, but they are among ``load.errors``, and a sync sends them again next run."""
+    return sum(static.get("remove_failed", 0) for static in load.get("lists", []))
+
+
+def load_failed(load: dict) -> bool:
+    """Whether HubSpot did not take something of the load that must be sent again: a row
+    (``rows_failed``), or a contact's removal from a static list (:func:`list_removals_failed`).
+    Such a load fails the command."""
+    return bool(load.get("rows_failed") or list_removals_failed(load))
+
+
+def opt_outs_not_taken(load: dict) -> int:
+    """How many opt-outs of the load HubSpot did not take: the addresses of the opt-out files'
+    rows among ``load.errors`` (the unsubscribe refused or not confirmed, or the contact's removal
+    from a static list refused). A sync keeps them pending and sends them again next run."""
+    opt_out_files = {entry["file"] for entry in load["opt_outs"]["files"]}
+    return len({
+        (error["file"], error["line"])
+        for error in load.get("errors", [])
+        # An empty Email cell is a failed row, but no address to send again.
+        if error.get("scope") == "row" and error.get("line") and error["file"] in opt_out_files and error.get("error_type") != "NO_EMAIL"
+    })
+
+
+def pending_opt_out_lines(report: dict) -> list[str]:
+    """What a sync run did with the opt-outs HubSpot had not taken before (pending), as the console
+    says it: those sent again (to send again, in a dry run) that no planned file holds, by why,
+    and how many HubSpot did not take this run, pending still. Nothing when all are zero, or the
+    run is no sync."""
+    sync = report.get("sync")
+    if not sync:
+        return []
+    lines = []
+    gone, unlisted = sync.get("opt_outs_no_longer_in_sources", 0), sync.get("opt_outs_not_listed_by_providers", 0)
+    if gone or unlisted:
+        lines.append(
+            f"sync: pending opt-outs {'to send' if 'dry_run' in report else 'sent'} again: {gone} of contacts no source gives any more, "
+            f"{unlisted} of contacts a provider read for its changes did not list"
+        )
+    load = report.get("load")
+    still_pending = opt_outs_not_taken(load) if load else 0
+    if still_pending:
+        lines.append(f"sync: {still_pending} opt-out(s) HubSpot did not take stay pending, sent again next run (report.json load.errors)")
+    return lines
+
+
 def load_lines(load: dict) -> list[str]:
     """What a load did, as the console and the markdown report say it: the portal, the files,
-    opt-outs and rows failed (and the rows loaded without some values or without their company),
-    then one indented line each for the static lists, the contacts kept non-marketing, the
-    companies, what the read-back found amiss and the load's warnings (imports a day)."""
+    opt-outs and rows failed (and the rows loaded without some values or without their company,
+    and the contacts HubSpot would not take out of a static list), then one indented line each
+    for the static lists, the contacts kept non-marketing, the companies, what the read-back
+    found amiss and the load's warnings (imports a day)."""
     refused = load.get("rows_with_value_errors", 0)
     without_company = not_associated(load)
+    not_removed = list_removals_failed(load)
     lines = [
         f"{portal_named(load)}: {_files_sent(load['imports'])}, "
         f"{load['opt_outs']['unsubscribed']} opted out, {load['rows_failed']} row(s) failed"
         + (f", {refused} row(s) with values HubSpot refused" if refused else "")
-        + (" (report.json load.errors)" if load["rows_failed"] or refused else "")
+        + (f", {not_removed} contact(s) HubSpot would not take out of a list" if not_removed else "")
+        + (" (report.json load.errors)" if load["rows_failed"] or refused or not_removed else "")
         + (f", {without_company} row(s) not associated with their company (report.json load.companies.errors)"
            if without_company else "")
     ]
