@@ -6,6 +6,11 @@ the delta plan — new opt-outs first, then new and changed contacts by batch up
 sync's static list: its new marketing contacts added, the newly opted out taken out — and only
 then keep the new snapshot and watermark. Scheduled from ``deployments/prefect.yaml``.
 
+The delta plan names the changed contacts an earlier run already made marketing (counted
+``changed_already_marketing``): the load reads their marketing status first and keeps
+non-marketing one a person set so in HubSpot since, a billing choice the sync must not undo
+(``tasks/load/opted_out.py``).
+
 The load's step results are kept per run (``run_generation``): a retry of a failed run takes up
 its own unfinished work, and a new run never finds an earlier one's, even for a delta of the
 same bytes (a value changed back to what an earlier run sent, then changed again). Once the
@@ -110,7 +115,9 @@ def plan_delta(out: OutputFolder, state: SyncState, changes_only: bool) -> SyncS
     planned = planned_state(full_plan)
     delta = diff(planned, previous, changes_only, read_pending_opt_outs(state.pending_opt_outs))
     plan = write_delta_plan(full_plan, delta, out.replace_folder(DELTA_FOLDER), state.key)
-    step = SyncStep(delta, previous, plan, delta.counts(planned.height))
+    # Of the new or changed contacts: those the load reads HubSpot's marketing status of first.
+    counts = {**delta.counts(planned.height), "changed_already_marketing": len(delta.marketing_already_set)}
+    step = SyncStep(delta, previous, plan, counts)
     logger = get_run_logger()
     logger.info("sync: %s (%s)", step.counts, "first run" if previous is None else "since the last successful run")
     if delta.mostly_left:

@@ -63,6 +63,14 @@ OPT_OUT_EMAIL_COLUMN = "Email"
 STATIC_LISTS = {Outcome.MARKETING: "marketing contacts"}
 """The outcomes whose contacts the load adds to a static list for their source, and what the
 list's name calls them (DESIGN: marketing contacts are "added to a static list for its source")."""
+MARKETING_ALREADY_SET = "marketing_already_set"
+"""A ``plan.json`` key written only by a recurring sync's delta (``tasks/sync.py``): the
+plan-relative name of a CSV file (one ``email`` column) of the marketing files' contacts an
+earlier successful run already made marketing. The load reads their marketing status first and
+keeps non-marketing those HubSpot holds as set so by hand (``tasks/load/opted_out.py``); a load
+that ignores the key sends them as any marketing contact. A migration's plan has none."""
+MARKETING_ALREADY_SET_FILE = "marketing-already-set.csv"
+"""The file :data:`MARKETING_ALREADY_SET` names in a sync's delta plan."""
 LIST_NAME = "Onramp — {source} {members} (plan {plan_id})"
 """A static list's name. The plan id (a hash of the plan's imports) rather than a date keeps the
 name the same when a migration is planned again to resume it on another day."""

@@ -74,7 +74,7 @@ from tasks.errors import InputError
 from tasks.extract.api_helpers import query_item
 from tasks.extract.api_settings import API_SCHEMES, api_scheme
 from tasks.extract.locations import CHAIN_SEPARATOR
-from tasks.import_files import OPT_OUT_EMAIL_COLUMN, STATIC_LISTS, opt_out_file_names
+from tasks.import_files import MARKETING_ALREADY_SET, MARKETING_ALREADY_SET_FILE, OPT_OUT_EMAIL_COLUMN, STATIC_LISTS, opt_out_file_names
 from tasks.load.lists import SYNC_DELTA
 from tasks.load.optouts import normalise_email, normalised_emails
 from tasks.load.plan import LoadPlan, read_plan
@@ -571,6 +571,13 @@ class Delta:
         left_share: ``left_source``'s share of the emails the last run read that this run
             could tell were gone (0 without any).
         next_snapshot: The snapshot after a successful run.
+        marketing_already_set: Those of ``contacts`` planned as marketing that the snapshot
+            holds as marketing too: an earlier successful run made them marketing contacts,
+            and a person may have set them non-marketing in HubSpot since (a billing choice,
+            not a change of consent). The delta plan names them
+            (:func:`write_delta_plan`), and the load keeps non-marketing those HubSpot holds so
+            (``tasks/load/opted_out.py``); the snapshot keeps them marketing, as planned, so
+            every later run treats them alike.
     """
 
     opt_outs: frozenset[str]
@@ -586,6 +593,7 @@ class Delta:
     left_source: frozenset[str]
     left_share: float
     next_snapshot: pl.DataFrame
+    marketing_already_set: frozenset[str] = frozenset()
 
     @property
     def mostly_left(self) -> bool:
@@ -662,6 +670,7 @@ def diff(
     # A held contact's other changes still go, as the non-marketing contact it stays.
     held_edited = unheard.join(previous.select("email", "digest"), on="email").join(planned, on=["email", "digest"], how="anti")
     changed = never_opted_out.join(held_back, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
+    already_marketing = _marketing_again(changed, previous)
     new_opt_outs = pl.concat([opted_out.join(was_opted_out, on="email", how="anti").select("email"), again]).unique("email")
     # A row held back is not this run's state: the snapshot keeps the row it replaces (below).
     fresh = pl.concat([
@@ -706,7 +715,21 @@ def diff(
         left_source=frozenset(left["email"]),
         left_share=left.height / read_last_run.height if read_last_run.height else 0.0,
         next_snapshot=next_snapshot,
+        marketing_already_set=frozenset(already_marketing["email"]),
     )
+
+
+def _marketing_again(changed: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """The emails of ``changed`` planned as marketing whose snapshot row is marketing too: an
+    earlier successful run made them marketing contacts (the snapshot keeps a contact HubSpot
+    did not take as it was). One new, or whose outcome changed to marketing, is not among them.
+
+    Args:
+        changed: The contacts this run sends (:data:`SNAPSHOT_SCHEMA`).
+        previous: The snapshot, in this version's columns.
+    """
+    was_marketing = previous.filter(pl.col("outcome") == MARKETING).select("email")
+    return changed.filter(pl.col("outcome") == MARKETING).join(was_marketing, on="email", how="semi").select("email")
 
 
 def _newer_from_api(contacts: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
@@ -881,7 +904,10 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) ->
     their new lines, so a HubSpot error still names its source row. Static lists are the
     sync's own (:func:`sync_lists`). The edited rows of contacts held non-marketing
     (``Delta.held_edited``) go to a non-marketing copy of their marketing file
-    (:data:`HELD_SUFFIX`), which no list holds.
+    (:data:`HELD_SUFFIX`), which no list holds. The contacts an earlier run already made
+    marketing (``Delta.marketing_already_set``) stay in their marketing file, and are listed in
+    a file of their own that ``plan.json`` names (:data:`~tasks.import_files.MARKETING_ALREADY_SET`),
+    none without any: the newly marketing are the file's others.
 
     Args:
         plan: This run's full plan.
@@ -924,11 +950,16 @@ def write_delta_plan(plan: LoadPlan, delta: Delta, directory: Path, key: str) ->
             )
         else:
             (directory / held_file).unlink()
+    already_marketing = {}
+    if delta.marketing_already_set:
+        with (directory / MARKETING_ALREADY_SET_FILE).open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, lineterminator="\n").writerows([["email"], *([email] for email in sorted(delta.marketing_already_set))])
+        already_marketing = {MARKETING_ALREADY_SET: MARKETING_ALREADY_SET_FILE}
     copy_lineage(plan.lineage_path, directory / plan.data.get("lineage", "lineage.csv"), moved)
     label = plan.data.get("property_group", {}).get("label", "")
     lists = sync_lists(kept_entries["imports"], label, key, delta.opt_outs)
     # The marker makes the load take the delta's non-marketing contacts out of the sync's list.
-    data = {**plan.data, **kept_entries, "lists": lists, SYNC_DELTA: True}
+    data = {**plan.data, **kept_entries, "lists": lists, SYNC_DELTA: True, **already_marketing}
     (directory / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     return read_plan(directory)
 

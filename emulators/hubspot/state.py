@@ -251,6 +251,22 @@ class Portal:
             record.updated_at = now_iso()
             return record
 
+    def set_marketing_status(self, email: str, marketable: bool) -> CrmObject:
+        """Set a contact marketing or non-marketing as a person does in HubSpot's UI (the API
+        cannot: ``hs_marketable_status`` is read-only there). The emulated change takes effect at
+        once, where HubSpot makes a marketing contact non-marketing only at the next update date.
+
+        Raises:
+            HubSpotError: 404 when no live contact has that email.
+        """
+        with self.lock:
+            record = self.find(catalog.CONTACTS, "email", email)
+            if record is None:
+                raise not_found(f"No contact with email {email!r}")
+            record.properties["hs_marketable_status"] = "true" if marketable else "false"
+            record.updated_at = now_iso()
+            return record
+
     def archive(self, object_type_id: str, object_id: str) -> bool:
         """Archive a record; return whether it existed."""
         with self.lock:

@@ -29,6 +29,11 @@ billed, not in the list) because HubSpot holds them as unsubscribed from all ema
 
 On the Imports path such an address is ``create`` and in ``billing_delta``: the import makes it a
 marketing contact before anything can read it (the read-back names it, ``opted-out-made-marketing``).
+
+``kept_non_marketing_as_set_in_hubspot`` counts the contacts of marketing files that a sync's
+delta names as made marketing by an earlier run (:data:`~tasks.import_files.MARKETING_ALREADY_SET`)
+and HubSpot holds as non-marketing, set so by hand: the load sends them as non-marketing
+(``tasks/load/opted_out.py``), not billed. The contacts are read anyway: it costs no request.
 """
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.log import get_logger
-from tasks.load.opted_out import kept_non_marketing, with_other_spellings
+from tasks.load.opted_out import AS_SET_REPORT_KEY, kept_non_marketing, marketing_already_set, set_non_marketing, with_other_spellings
 from tasks.load.optouts import read_opt_out_emails
 from tasks.load.plan import LoadPlan, read_header
 from tasks.load.properties import existing_properties
@@ -91,11 +96,13 @@ def contact_action(values: dict[str, str], contact: dict[str, Any] | None, marke
     return UPDATE if differs or (marketable and not is_marketing(contact)) else UNCHANGED
 
 
-def _contacts_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], load_path: str) -> dict[str, Any]:
+def _contacts_file(
+    portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], load_path: str, already_marketing: frozenset[str]
+) -> dict[str, Any]:
     properties = [name for name in read_header(plan.path(entry["file"])) if name != "email"]
     marketable = bool(entry.get("marketable"))
     counts = {CREATE: 0, UPDATE: 0, UNCHANGED: 0}
-    billing = moved = 0
+    billing = moved = as_set = 0
     # The addresses of a marketing file HubSpot has no contact for, under either spelling: if the
     # file goes by upsert, those HubSpot holds as unsubscribed are read back so once created and
     # kept non-marketing (upsert.py); an import makes them marketing before anything reads them.
@@ -111,19 +118,22 @@ def _contacts_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any],
             # non-marketing file before the load (opted_out.py reads both).
             contact = own or other
             kept = marketable and (kept_non_marketing(own) or kept_non_marketing(other))
-            counts[contact_action(values, contact, marketable and not kept)] += 1
-            billing += marketable and not kept and not is_marketing(contact)
+            # Set non-marketing by hand since an earlier sync run made it marketing: sent so too.
+            kept_as_set = marketable and email in already_marketing and not kept and set_non_marketing(contact)
+            counts[contact_action(values, contact, marketable and not kept and not kept_as_set)] += 1
+            billing += marketable and not kept and not kept_as_set and not is_marketing(contact)
             moved += kept
+            as_set += kept_as_set
             if new is not None and contact is None:
                 new.append(email)
         if new is not None and load_path == AUTO and len(new) > settings.UPSERT_MAX_ROWS:
             new = None  # what the split leaves of the file holds them all: too many to go by upsert
     # The load chooses the path by what the split leaves of the file.
-    path = contacts_path({**entry, "rows": int(entry.get("rows") or 0) - moved}, load_path)
+    path = contacts_path({**entry, "rows": int(entry.get("rows") or 0) - moved - as_set}, load_path)
     address_kept = _unsubscribed_count(portal, new) if path == UPSERT and new else 0
     return {
         "file": entry["file"], "outcome": entry.get("outcome"), "path": path, **counts,
-        "billing_delta": billing - address_kept, "marketing_opted_out": moved + address_kept,
+        "billing_delta": billing - address_kept, "marketing_opted_out": moved + address_kept, AS_SET_REPORT_KEY: as_set,
     }
 
 
@@ -154,8 +164,8 @@ def dry_run(
     Returns:
         ``{"portal", "portal_id", "account_type", "properties": {"create": [names], "existing": N},
         "contacts": {"create", "update", "unchanged"}, "opt_outs": {"opt_out", "unchanged"},
-        "billing_delta": N, "marketing_opted_out": N, "files": [per contacts file (with its
-        ``path``) and opt-out file counts]}``.
+        "billing_delta": N, "marketing_opted_out": N, "kept_non_marketing_as_set_in_hubspot": N,
+        "files": [per contacts file (with its ``path``) and opt-out file counts]}``.
 
     Raises:
         LoadError: The token is not for ``expected_portal``: nothing was read but which portal it is.
@@ -164,7 +174,8 @@ def dry_run(
     check_expected_portal(portal, expected_portal)
     existing = existing_properties(portal) if plan.properties else {}
     missing = [prop["name"] for prop in plan.properties if prop["name"] not in existing]
-    contacts = [_contacts_file(portal, plan, entry, load_path) for entry in plan.imports]
+    already_marketing = marketing_already_set(plan)
+    contacts = [_contacts_file(portal, plan, entry, load_path, already_marketing) for entry in plan.imports]
     opt_outs = [_opt_out_file(portal, plan, entry) for entry in plan.opt_outs]
     report = {
         **portal.report_fields(),
@@ -173,13 +184,16 @@ def dry_run(
         "opt_outs": {action: sum(f[action] for f in opt_outs) for action in (OPT_OUT, UNCHANGED)},
         "billing_delta": sum(f["billing_delta"] for f in contacts),
         "marketing_opted_out": sum(f["marketing_opted_out"] for f in contacts),
+        AS_SET_REPORT_KEY: sum(f[AS_SET_REPORT_KEY] for f in contacts),
         "files": contacts + opt_outs,
     }
     get_logger().info(
         "dry run into %s: would create %d, update %d and leave %d contacts, opt out %d addresses (%d already are), "
-        "add %d marketing contacts to billing, keep %d contacts HubSpot holds as unsubscribed from all email non-marketing",
+        "add %d marketing contacts to billing, keep %d contacts HubSpot holds as unsubscribed from all email non-marketing "
+        "and %d a sync already made marketing that HubSpot holds as set non-marketing by hand",
         portal.describe(),
         *report["contacts"].values(), *report["opt_outs"].values(), report["billing_delta"], report["marketing_opted_out"],
+        report[AS_SET_REPORT_KEY],
     )
     return report
 

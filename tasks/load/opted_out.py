@@ -21,6 +21,16 @@ Only contacts are found: an address HubSpot holds as unsubscribed with no contac
 address would find it (one request each without the Enterprise batch scope); the read-back
 names it once the import has made it a contact (``opted-out-made-marketing``).
 
+A recurring sync's delta names the marketing files' contacts an earlier run already made
+marketing (:data:`~tasks.import_files.MARKETING_ALREADY_SET`). A person may have set one of them
+non-marketing in HubSpot since, a billing choice (they never unsubscribed): a marketing import
+would make them marketing again, billed again every run that sends them. So those addresses are
+read by email too (100 a batch read), and the rows of those HubSpot holds as existing,
+non-marketing contacts are sent as a non-marketing file of their own,
+``<name>-non-marketing-in-hubspot.csv`` (:data:`AS_SET_REPORT_KEY` counts them); those HubSpot
+lacks (deleted since) or holds as marketing stay marketing, as do the newly marketing ones.
+Contacts HubSpot holds as unsubscribed are moved as such first.
+
 The first search page is always asked (one request: it says how many opt-outs the portal holds,
 and holds them all in a portal with at most 200), then the cheaper way finishes.
 
@@ -32,8 +42,9 @@ holds is updated (kept unsubscribed, not billed twice) rather than a second one 
 
 The files sent are derived into the load's work folder (:data:`FOLDER`), rewritten the same
 way every run (so a rerun's steps find the same content, keys and import journal): each split
-file's remaining rows under its planned name, its moved rows in ``<name>-opted-out.csv``, both
-with their lineage (``tasks/load/plan_copies.py``), respelt addresses in HubSpot's spelling.
+file's remaining rows under its planned name, its moved rows in ``<name>-opted-out.csv`` and
+``<name>-non-marketing-in-hubspot.csv``, all with their lineage (``tasks/load/plan_copies.py``),
+respelt addresses in HubSpot's spelling.
 The load reports every row moved and every row respelt by its planned file and line, and its
 errors and read-back speak of planned lines too (:meth:`KeptNonMarketing.as_planned`).
 
@@ -50,7 +61,7 @@ import re
 import shutil
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -61,6 +72,7 @@ import polars as pl
 
 from schemas.contact import INTERNATIONAL_DOMAIN, ascii_spelling, canonical_address
 from tasks.errors import LoadError
+from tasks.import_files import MARKETING_ALREADY_SET
 from tasks.load import settings
 from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
@@ -86,6 +98,12 @@ FOLDER = "opted-out-non-marketing"
 """Under the load's work folder: the files sent in place of split marketing files, as a plan."""
 MOVED_SUFFIX = "-opted-out"
 REPORT_KEY = "kept_non_marketing_opted_out"
+AS_SET_SUFFIX = "-non-marketing-in-hubspot"
+"""The name ending of a split file's rows HubSpot holds as set non-marketing by hand."""
+AS_SET_REPORT_KEY = "kept_non_marketing_as_set_in_hubspot"
+"""The load report's count of the rows of contacts a sync already made marketing
+(:data:`~tasks.import_files.MARKETING_ALREADY_SET`) sent as non-marketing, HubSpot holding them
+as set so by hand (:attr:`KeptNonMarketing.as_set`)."""
 SEARCH_PATH = f"/crm/v3/objects/{settings.CONTACT_OBJECT_TYPE}/search"
 SEARCH_PAGE_SIZE = 200
 # "Search can page through at most 10,000 results" (HubSpot docs): a query is started again
@@ -159,6 +177,36 @@ def kept_non_marketing(contact: dict[str, Any] | None) -> bool:
     return is_opted_out(contact) and not is_marketing(contact)
 
 
+def set_non_marketing(contact: dict[str, Any] | None) -> bool:
+    """Whether HubSpot holds a contact, read back, as existing and not a marketing contact: of
+    the contacts an earlier sync run already made marketing, one a person set non-marketing since."""
+    return contact is not None and not is_marketing(contact)
+
+
+def marketing_already_set(plan: LoadPlan) -> frozenset[str]:
+    """The addresses a sync's delta plan names as made marketing by an earlier run
+    (:data:`~tasks.import_files.MARKETING_ALREADY_SET`), as the load compares them; none in a
+    plan without the key (a migration's).
+
+    Raises:
+        LoadError: ``plan.json`` names a file the plan does not hold.
+    """
+    name = plan.data.get(MARKETING_ALREADY_SET)
+    if not name:
+        return frozenset()
+    if not plan.path(name).is_file():
+        raise LoadError(f"{plan.directory / 'plan.json'}: {MARKETING_ALREADY_SET} names {name}, which the plan does not hold")
+    _, email_index, rows = planned_rows(plan.path(name))
+    return frozenset(normalise_email(cells[email_index]) for _, cells in rows if len(cells) > email_index)
+
+
+def masked_examples(rows: Sequence[tuple[str, int, str]]) -> str:
+    """The first few rows, each ``(file, line, email)``, as a log line names them: ``file:line``
+    and the masked email, ``...`` when there are more."""
+    examples = [f"{file}:{line} {mask_email(email)}" for file, line, email in rows[:_EXAMPLES_LOGGED]]
+    return ", ".join(examples) + (", ..." if len(rows) > len(examples) else "")
+
+
 def _emails(page: dict[str, Any]) -> set[str]:
     """A search page's contacts to keep non-marketing, by email."""
     found = {str((result.get("properties") or {}).get(EMAIL_COLUMN) or "").lower(): result for result in page.get("results") or []}
@@ -193,15 +241,20 @@ def _file_emails(plan: LoadPlan, entry: dict[str, Any]) -> pl.LazyFrame:
     )
 
 
-def _read_opted_out(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[str, Any]]) -> tuple[set[str], int]:
-    """The files' addresses HubSpot holds as unsubscribed, by batch reads; with the requests sent."""
-    addresses = pl.concat([_file_emails(plan, entry).select("email") for entry in entries]).unique().drop_nulls().collect()
+def _addresses(plan: LoadPlan, entries: list[dict[str, Any]]) -> list[str]:
+    """The files' addresses, each once, as HubSpot stores them."""
+    return pl.concat([_file_emails(plan, entry).select("email") for entry in entries]).unique().drop_nulls().collect()["email"].to_list()
+
+
+def read_held(portal: HubSpotPortal, addresses: list[str], held: Callable[[dict[str, Any]], bool]) -> tuple[set[str], int]:
+    """The addresses whose contact, as HubSpot holds it, ``held`` takes, by batch reads of both
+    spellings of each (100 a request); spelt as HubSpot does, with the requests sent."""
     emails: set[str] = set()
     requests = 0
-    for batch in chunked(with_other_spellings(addresses["email"].to_list()), READ_BATCH_SIZE):
+    for batch in chunked(with_other_spellings(addresses), READ_BATCH_SIZE):
         found = read_contacts(portal, batch, [])
         requests += 1
-        emails |= {email for email, contact in found.items() if kept_non_marketing(contact)}
+        emails |= {email for email, contact in found.items() if held(contact)}
     return emails, requests
 
 
@@ -227,7 +280,7 @@ def portal_opted_out(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[s
     if method == SEARCH:
         emails, requests = _search_rest(portal, first)
     else:
-        emails, requests = _read_opted_out(portal, plan, entries)
+        emails, requests = read_held(portal, _addresses(plan, entries), kept_non_marketing)
     return emails, {"method": method, "requests": requests + 1, "opted_out_in_portal": total}
 
 
@@ -246,11 +299,16 @@ class KeptNonMarketing:
             rows sent under HubSpot's ``xn--`` spelling of their address, and the marketing
             files sent as an earlier run decided (:func:`keep_opted_out_non_marketing`).
         planned: Per derived file: its planned file and, by its line - 2, the planned line.
+        as_set: The load report's :data:`AS_SET_REPORT_KEY`: ``{"count", "requests", "rows":
+            [same]}``, the rows of the contacts a sync already made marketing
+            (:data:`~tasks.import_files.MARKETING_ALREADY_SET`) moved to non-marketing, HubSpot
+            holding them as set so by hand, and the batch reads that found them.
     """
 
     plan: LoadPlan
     report: dict[str, Any]
     planned: dict[str, tuple[str, array]] = field(default_factory=dict)
+    as_set: dict[str, Any] = field(default_factory=lambda: {"count": 0, "requests": 0, "rows": []})
 
     def as_planned(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Errors or mismatches (``file``, ``line``) on derived files moved, in place, onto the
@@ -264,24 +322,28 @@ class KeptNonMarketing:
         return rows
 
 
-def _moved_name(file: str) -> str:
+def _moved_name(file: str, ending: str = MOVED_SUFFIX) -> str:
+    """The name of a split file's rows moved to non-marketing: ``file`` with ``ending`` before its extension."""
     stem, dot, suffix = file.rpartition(".")
-    return f"{stem}{MOVED_SUFFIX}.{suffix}" if dot else f"{file}{MOVED_SUFFIX}"
+    return f"{stem}{ending}.{suffix}" if dot else f"{file}{ending}"
 
 
-def _moved_entry(entry: dict[str, Any], rows: int) -> dict[str, Any]:
-    """A split file's moved rows as a non-marketing file of the plan: no marketing status, no list."""
+def _moved_entry(entry: dict[str, Any], rows: int, as_set: bool = False) -> dict[str, Any]:
+    """A split file's moved rows as a non-marketing file of the plan: no marketing status, no
+    list; ``as_set``: the rows HubSpot holds as set non-marketing by hand (:data:`AS_SET_SUFFIX`),
+    else those it holds as unsubscribed (:data:`~tasks.load.reconcile.KEPT_NON_MARKETING`)."""
     moved = {key: value for key, value in entry.items() if key != "list"}
     name = entry.get("name")
+    why = "set non-marketing in HubSpot" if as_set else "unsubscribed in HubSpot: non-marketing"
     return {
         **moved,
-        "file": _moved_name(entry["file"]),
+        "file": _moved_name(entry["file"], AS_SET_SUFFIX if as_set else MOVED_SUFFIX),
         "rows": rows,
         "outcome": "non_marketing",
         "marketable": False,
         "create_list": False,
-        KEPT_NON_MARKETING: True,
-        **({"name": f"{name} (unsubscribed in HubSpot: non-marketing)"} if name else {}),
+        **({} if as_set else {KEPT_NON_MARKETING: True}),
+        **({"name": f"{name} ({why})"} if name else {}),
     }
 
 
@@ -293,24 +355,37 @@ class Decision:
         moved: The lines sent as non-marketing (HubSpot held them as unsubscribed).
         respelt: The lines sent under HubSpot's spelling of their address (:func:`portal_spellings`).
         decided_at: When it was decided (epoch milliseconds).
+        as_set: The lines sent as non-marketing because HubSpot held them as set so by hand
+            (contacts a sync already made marketing, :data:`~tasks.import_files.MARKETING_ALREADY_SET`).
     """
 
     moved: frozenset[int] = frozenset()
     respelt: frozenset[int] = frozenset()
     decided_at: int = 0
+    as_set: frozenset[int] = frozenset()
 
     def same_sending(self, other: Decision) -> bool:
         """Whether ``other`` sends the same files (whenever it was decided)."""
-        return (self.moved, self.respelt) == (other.moved, other.respelt)
+        return (self.moved, self.respelt, self.as_set) == (other.moved, other.respelt, other.as_set)
+
+    def splits(self) -> bool:
+        """Whether the file is sent otherwise than planned (some of its rows moved or respelt)."""
+        return bool(self.moved or self.respelt or self.as_set)
 
     def record(self) -> dict[str, Any]:
         """As :class:`~tasks.load.resume.SplitJournal` keeps it."""
-        return {"decided_at": self.decided_at, "moved": sorted(self.moved), "respelt": sorted(self.respelt)}
+        return {"decided_at": self.decided_at, "moved": sorted(self.moved), "respelt": sorted(self.respelt), "as_set": sorted(self.as_set)}
 
     @classmethod
     def of_record(cls, record: dict[str, Any]) -> Decision:
-        """The decision a :class:`~tasks.load.resume.SplitJournal` record holds."""
-        return cls(frozenset(record.get("moved") or ()), frozenset(record.get("respelt") or ()), int(record.get("decided_at") or 0))
+        """The decision a :class:`~tasks.load.resume.SplitJournal` record holds (an earlier
+        version's has no ``as_set``: none)."""
+        return cls(
+            frozenset(record.get("moved") or ()),
+            frozenset(record.get("respelt") or ()),
+            int(record.get("decided_at") or 0),
+            frozenset(record.get("as_set") or ()),
+        )
 
 
 def portal_spellings(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[str, Any]]) -> tuple[dict[str, str], int]:
@@ -349,53 +424,63 @@ def _respelt(cell: str) -> str:
     return cell if spelt is None else f"{cell.rpartition('@')[0]}@{spelt.rpartition('@')[2]}"
 
 
+KEPT, MOVED, AS_SET = "kept", "moved", "as_set"
+"""The parts a split file is sent as: its rows still marketing, those HubSpot holds as
+unsubscribed, those it holds as set non-marketing by hand."""
+_ENDINGS = {MOVED: MOVED_SUFFIX, AS_SET: AS_SET_SUFFIX}
+
+
+def part_name(file: str, part: str) -> str:
+    """The name a split file's ``part`` is sent under: the planned name for its rows still
+    marketing, ``<name>-opted-out.csv`` or ``<name>-non-marketing-in-hubspot.csv`` for its moved rows."""
+    return file if part == KEPT else _moved_name(file, _ENDINGS[part])
+
+
 @dataclass(frozen=True)
 class _Copied:
-    """What :func:`_write_sent_copies` wrote: the planned lines kept in the file, those moved to
-    its non-marketing file, and the moved rows' addresses (for the log)."""
+    """What :func:`_write_sent_copies` wrote: per part (:data:`KEPT`, :data:`MOVED`,
+    :data:`AS_SET`) the planned lines it holds, and per moved part their addresses (for the log)."""
 
-    kept: list[int]
-    moved: list[int]
-    moved_emails: list[str]
+    lines: dict[str, list[int]]
+    emails: dict[str, list[str]]
 
 
 def _write_sent_copies(plan: LoadPlan, file: str, decision: Decision, directory: Path) -> _Copied:
     """Copy a planned contacts file as ``decision`` sends it, in one pass: its rows still
-    marketing under its planned name, its moved rows in ``<name>-opted-out.csv``, each respelt
-    row's email cell in HubSpot's spelling; cells otherwise as they are."""
+    marketing under its planned name, its moved rows in their part's file (:func:`part_name`),
+    each respelt row's email cell in HubSpot's spelling; cells otherwise as they are."""
     header, email_index, rows = planned_rows(plan.path(file))
-    copied = _Copied([], [], [])
+    parts = [KEPT, *(part for part, lines in ((MOVED, decision.moved), (AS_SET, decision.as_set)) if lines)]
+    copied = _Copied({part: [] for part in parts}, {part: [] for part in parts if part != KEPT})
     with ExitStack() as files:
         writers = {}
-        for moved, name in ((False, file), (True, _moved_name(file))):
-            if moved and not decision.moved:
-                continue
-            target = directory / name
+        for part in parts:
+            target = directory / part_name(file, part)
             target.parent.mkdir(parents=True, exist_ok=True)
-            writers[moved] = csv.writer(files.enter_context(target.open("w", newline="", encoding="utf-8")), lineterminator="\n")
-            writers[moved].writerow(header)
+            writers[part] = csv.writer(files.enter_context(target.open("w", newline="", encoding="utf-8")), lineterminator="\n")
+            writers[part].writerow(header)
         for line, cells in rows:
             if len(cells) <= email_index:
                 continue
-            moved = line in decision.moved
+            part = MOVED if line in decision.moved else AS_SET if line in decision.as_set else KEPT
             if line in decision.respelt:
                 cells = [*cells[:email_index], _respelt(cells[email_index]), *cells[email_index + 1 :]]
-            writers[moved].writerow(cells)
-            (copied.moved if moved else copied.kept).append(line)
-            if moved:
-                copied.moved_emails.append(normalise_email(cells[email_index]))
+            writers[part].writerow(cells)
+            copied.lines[part].append(line)
+            if part != KEPT:
+                copied.emails[part].append(normalise_email(cells[email_index]))
     return copied
 
 
 def _write_split_files(
     plan: LoadPlan, decisions: dict[str, Decision], directory: Path
-) -> tuple[LoadPlan, dict[str, tuple[str, array]], dict[str, list[str]]]:
+) -> tuple[LoadPlan, dict[str, tuple[str, array]], dict[str, list[tuple[str, int, str]]]]:
     """Derive the files the load sends in place of the planned files some of whose rows move
     or are respelt (:class:`Decision`).
 
     Each such file becomes its rows still marketing (under its planned name) and its moved rows
-    (``<name>-opted-out.csv``, non-marketing), both in ``directory`` with their lineage, as a
-    plan (``plan.json``) of their own.
+    (``<name>-opted-out.csv`` and ``<name>-non-marketing-in-hubspot.csv``, non-marketing), all in
+    ``directory`` with their lineage, as a plan (``plan.json``) of their own.
 
     Args:
         plan: The planned plan.
@@ -405,8 +490,8 @@ def _write_split_files(
             :func:`keep_opted_out_non_marketing` emptied: it holds only this run's files).
 
     Returns:
-        The plan the load sends, :attr:`KeptNonMarketing.planned`, and per planned file its
-        moved rows' addresses.
+        The plan the load sends, :attr:`KeptNonMarketing.planned`, and per moved part
+        (:data:`MOVED`, :data:`AS_SET`) its rows as ``(planned file, planned line, email)``.
 
     Raises:
         LoadError: A split did not account for every row of its file (a row too short to have
@@ -416,36 +501,38 @@ def _write_split_files(
     entries: list[dict[str, Any]] = []
     derived: list[dict[str, Any]] = []
     planned: dict[str, tuple[str, array]] = {}
-    moved_emails: dict[str, list[str]] = {}
+    moved_rows: dict[str, list[tuple[str, int, str]]] = {MOVED: [], AS_SET: []}
     lineage: dict[PlannedLine, PlannedLine] = {}
     for entry in plan.imports:
         decision = decisions.get(entry["file"], Decision())
-        if not (decision.moved or decision.respelt):
+        if not decision.splits():
             entries.append(entry)
             continue
-        file, moved = entry["file"], _moved_name(entry["file"])
+        file = entry["file"]
         copied = _write_sent_copies(plan, file, decision, directory)
-        kept, sent = copied.kept, copied.moved
-        if len(kept) + len(sent) != int(entry.get("rows") or 0):
+        counted = {part: len(lines) for part, lines in copied.lines.items()}
+        if sum(counted.values()) != int(entry.get("rows") or 0):
+            moved = " and ".join(f"{counted[part]} moved to {part_name(file, part)}" for part in counted if part != KEPT)
             raise LoadError(
-                f"{file}: {entry.get('rows')} rows planned, {len(kept)} kept as marketing and {len(sent)} moved to "
-                f"{moved}: a row without an email cell cannot be split; fix the plan's file"
+                f"{file}: {entry.get('rows')} rows planned, {counted[KEPT]} kept as marketing and {moved}: "
+                "a row without an email cell cannot be split; fix the plan's file"
             )
-        lineage.update(((file, old), (file, new)) for new, old in enumerate(kept, start=2))
-        lineage.update(((file, old), (moved, new)) for new, old in enumerate(sent, start=2))
-        planned[file] = (file, array("q", kept))
-        pieces = [{**entry, "rows": len(kept)}] if kept else []
-        if sent:
-            planned[moved] = (file, array("q", sent))
-            moved_emails[file] = copied.moved_emails
-            pieces.append(_moved_entry(entry, len(sent)))
-        if not kept:
-            (directory / file).unlink()
+        pieces = []
+        for part, lines in copied.lines.items():
+            sent_file = part_name(file, part)
+            lineage.update(((file, old), (sent_file, new)) for new, old in enumerate(lines, start=2))
+            if not lines:
+                (directory / sent_file).unlink()
+                continue
+            planned[sent_file] = (file, array("q", lines))
+            pieces.append({**entry, "rows": len(lines)} if part == KEPT else _moved_entry(entry, len(lines), as_set=part == AS_SET))
+            if part != KEPT:
+                moved_rows[part].extend((file, line, email) for line, email in zip(lines, copied.emails[part]))
         entries.extend(pieces)
         derived.extend(pieces)
     copy_lineage(plan.lineage_path, directory / "lineage.csv", lineage)
     sent_plan = LoadPlan(plan.directory, {**plan.data, "imports": entries}, derived=write_derived_plan(plan, derived, directory))
-    return sent_plan, planned, moved_emails
+    return sent_plan, planned, moved_rows
 
 
 def _submitted_since(portal: HubSpotPortal, intents: list[dict[str, Any]], file: str, since_ms: int) -> bool:
@@ -455,7 +542,7 @@ def _submitted_since(portal: HubSpotPortal, intents: list[dict[str, Any]], file:
     (:func:`~tasks.load.imports.adoptable_import`). One that failed, or was never created (the
     day's quota spent at submission), is no import to take up: the file is decided again, so
     someone who unsubscribed since is looked up, not made marketing."""
-    names = {name.rsplit("/", 1)[-1] for name in (file, _moved_name(file))}
+    names = {part_name(file, part).rsplit("/", 1)[-1] for part in (KEPT, MOVED, AS_SET)}
     return any(
         str(intent.get("file") or "").rsplit("/", 1)[-1] in names
         and int(intent.get("intent_at") or 0) >= since_ms
@@ -487,8 +574,10 @@ def keep_opted_out_non_marketing(
     portal: HubSpotPortal, plan: LoadPlan, state_dir: str | Path, records: str | Path | None = None
 ) -> KeptNonMarketing:
     """The plan to load: the marketing files' rows HubSpot holds as unsubscribed from all email
-    moved to non-marketing files of their own, and every contacts file's addresses HubSpot holds
-    under another spelling respelt as it does (see the module docstring).
+    moved to non-marketing files of their own, so are the rows of contacts a sync already made
+    marketing (:data:`~tasks.import_files.MARKETING_ALREADY_SET`) that HubSpot holds as set
+    non-marketing, and every contacts file's addresses HubSpot holds under another spelling respelt as it does
+    (see the module docstring).
 
     A marketing file an earlier run decided how to send, and submitted an import for, is sent as
     then (:func:`_decided_before`), whatever the portal holds now: the stopped run's import is
@@ -523,8 +612,9 @@ def keep_opted_out_non_marketing(
     fresh = [entry for entry in plan.imports if entry["file"] not in taken_up]
     fresh_marketing = [entry for entry in fresh if entry.get("marketable")]
     opted, lookup = portal_opted_out(portal, plan, fresh_marketing) if fresh_marketing else (set(), None)
+    as_set, as_set_requests = portal_set_non_marketing(portal, plan, fresh_marketing)
     respelt, spelling_requests = portal_spellings(portal, plan, fresh)
-    decisions = {**taken_up, **_decide(plan, fresh, _as_planned(opted), respelt)}
+    decisions = {**taken_up, **_decide(plan, fresh, _as_planned(opted), respelt, as_set)}
     for entry in fresh_marketing:
         decision, earlier = decisions[entry["file"]], recorded.get(entry["file"])
         if earlier is None or not decision.same_sending(earlier):
@@ -540,10 +630,11 @@ def keep_opted_out_non_marketing(
         ],
     }
     _log_taken_up(taken_up)
-    if not any(decision.moved or decision.respelt for decision in decisions.values()):
-        return KeptNonMarketing(plan, report)
-    sent_plan, planned, moved_emails = _write_split_files(plan, decisions, directory)
-    moved = _sent_rows(planned, lambda sent_file, file, _line: sent_file != file)
+    if not any(decision.splits() for decision in decisions.values()):
+        return KeptNonMarketing(plan, report, as_set={"count": 0, "requests": as_set_requests, "rows": []})
+    sent_plan, planned, moved_rows = _write_split_files(plan, decisions, directory)
+    moved = _sent_rows(planned, lambda sent_file, file, _line: sent_file == part_name(file, MOVED))
+    kept_as_set = _sent_rows(planned, lambda sent_file, file, _line: sent_file == part_name(file, AS_SET))
     respelt_rows = _sent_rows(planned, lambda _sent_file, file, line: line in decisions[file].respelt)
     report = {
         **report,
@@ -552,8 +643,33 @@ def keep_opted_out_non_marketing(
         "rows": tie_back(plan, moved),
         "respelt": {"count": len(respelt_rows), "requests": spelling_requests, "rows": tie_back(plan, respelt_rows)},
     }
-    _log(report, moved_emails)
-    return KeptNonMarketing(sent_plan, report, planned)
+    as_set_report = {"count": len(kept_as_set), "requests": as_set_requests, "rows": tie_back(plan, kept_as_set)}
+    _log(report, moved_rows)
+    return KeptNonMarketing(sent_plan, report, planned, as_set_report)
+
+
+def portal_set_non_marketing(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[str, Any]]) -> tuple[set[str], int]:
+    """Which addresses of the marketing files that a sync's delta names as made marketing by an
+    earlier run (:func:`marketing_already_set`) HubSpot holds as existing, non-marketing contacts
+    (:func:`set_non_marketing`): a person set them non-marketing since. Read by email, 100 a
+    request; none asked in a plan that names none.
+
+    Args:
+        portal: The portal.
+        plan: The plan.
+        entries: Its marketing files' entries.
+
+    Returns:
+        ``(emails, requests)``: the addresses as the plan spells them, and the batch reads sent.
+
+    Raises:
+        LoadError: HubSpot refused a read (a missing scope, the daily quota): nothing was sent.
+    """
+    already = marketing_already_set(plan)
+    if not already or not entries:
+        return set(), 0
+    emails, requests = read_held(portal, [email for email in _addresses(plan, entries) if email in already], set_non_marketing)
+    return _as_planned(emails), requests
 
 
 def _sent_rows(planned: dict[str, tuple[str, array]], wanted: Callable[[str, str, int], bool]) -> list[dict[str, Any]]:
@@ -567,24 +683,32 @@ def _sent_rows(planned: dict[str, tuple[str, array]], wanted: Callable[[str, str
     ]
 
 
-def _decide(plan: LoadPlan, entries: list[dict[str, Any]], opted: set[str], respelt: dict[str, str]) -> dict[str, Decision]:
+def _decide(
+    plan: LoadPlan, entries: list[dict[str, Any]], opted: set[str], respelt: dict[str, str], as_set: Collection[str] = frozenset()
+) -> dict[str, Decision]:
     """How each of ``entries`` is sent now: a marketing file's rows whose address is in
-    ``opted`` (as the plan spells it) moved, any file's rows whose address is in ``respelt``
-    respelt."""
+    ``opted`` (as the plan spells it) moved, its other rows whose address is in ``as_set``
+    (:func:`portal_set_non_marketing`) moved as set non-marketing, any file's rows whose address
+    is in ``respelt`` respelt."""
     now = int(time.time() * 1000)
-    if not opted and not respelt:
+    if not opted and not respelt and not as_set:
         return {entry["file"]: Decision(decided_at=now) for entry in entries}
     opted_series = pl.Series("email", sorted(opted), dtype=pl.String)
     respelt_series = pl.Series("email", sorted(respelt), dtype=pl.String)
+    as_set_series = pl.Series("email", sorted(as_set), dtype=pl.String)
     decisions = {}
     for entry in entries:
-        moving = pl.col("email").is_in(opted_series.implode()) & pl.lit(bool(entry.get("marketable")))
+        marketable = bool(entry.get("marketable"))
+        moving = pl.col("email").is_in(opted_series.implode()) & pl.lit(marketable)
+        keeping = pl.col("email").is_in(as_set_series.implode()) & pl.lit(marketable) & moving.not_()
         respelling = pl.col("email").is_in(respelt_series.implode())
-        rows = _file_emails(plan, entry).select("line", moving.alias("moved"), respelling.alias("respelt")).filter(
-            pl.col("moved") | pl.col("respelt")
-        ).collect()
+        rows = _file_emails(plan, entry).select(
+            "line", moving.alias("moved"), respelling.alias("respelt"), keeping.alias("as_set")
+        ).filter(pl.col("moved") | pl.col("respelt") | pl.col("as_set")).collect()
         decisions[entry["file"]] = Decision(
-            frozenset(rows.filter("moved")["line"].to_list()), frozenset(rows.filter("respelt")["line"].to_list()), now
+            *(frozenset(rows.filter(part)["line"].to_list()) for part in ("moved", "respelt")),
+            now,
+            frozenset(rows.filter("as_set")["line"].to_list()),
         )
     return decisions
 
@@ -605,20 +729,21 @@ def _log_taken_up(taken_up: dict[str, Decision]) -> None:
         )
 
 
-def _log(report: dict[str, Any], moved_emails: dict[str, list[str]]) -> None:
-    """The console lines: how many rows moved, and the first few (emails masked); how many
-    were respelt."""
-    if report["count"]:
-        examples = [
-            f"{row['file']}:{row['line']} {mask_email(email)}"
-            for file, emails in moved_emails.items()
-            for row, email in zip([row for row in report["rows"] if row["file"] == file], emails[:_EXAMPLES_LOGGED])
-        ][:_EXAMPLES_LOGGED]
-        more = ", ..." if report["count"] > len(examples) else ""
+def _log(report: dict[str, Any], moved_rows: dict[str, list[tuple[str, int, str]]]) -> None:
+    """The console lines: how many rows moved each way, and the first few (emails masked); how
+    many were respelt."""
+    if moved_rows[MOVED]:
         get_logger().warning(
             "%d contact(s) of the marketing files HubSpot holds as unsubscribed from all email sent as non-marketing "
-            "(not billed, not in the marketing list; files in %s, rows in report.json load.%s): %s%s",
-            report["count"], report["folder"], REPORT_KEY, ", ".join(examples), more,
+            "(not billed, not in the marketing list; files in %s, rows in report.json load.%s): %s",
+            len(moved_rows[MOVED]), report["folder"], REPORT_KEY, masked_examples(moved_rows[MOVED]),
+        )
+    if moved_rows[AS_SET]:
+        get_logger().warning(
+            "%d contact(s) an earlier sync run made marketing that HubSpot now holds as non-marketing, set so by hand, "
+            "sent as non-marketing: not made marketing (billed) again, their other changes sent (files in %s, rows in "
+            "report.json load.%s): %s",
+            len(moved_rows[AS_SET]), report["folder"], AS_SET_REPORT_KEY, masked_examples(moved_rows[AS_SET]),
         )
     if report["respelt"]["count"]:
         get_logger().warning(

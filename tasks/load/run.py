@@ -45,7 +45,7 @@ from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.imports import import_contacts_file_task, import_contacts_files, imports_day_warning
 from tasks.load.lists import ListJournal, add_file_members, add_file_members_task, ensure_list_task, ensure_lists
 from tasks.load.log import get_logger
-from tasks.load.opted_out import REPORT_KEY, KeptNonMarketing, keep_opted_out_non_marketing
+from tasks.load.opted_out import AS_SET_REPORT_KEY, REPORT_KEY, KeptNonMarketing, keep_opted_out_non_marketing
 from tasks.load.optouts import apply_opt_out_file, apply_opt_out_file_task
 from tasks.load.plan import LoadPlan, read_plan
 from tasks.load.properties import ensure_properties, ensure_properties_task, left_out_warning, without_options_left_out
@@ -257,7 +257,8 @@ def load_plan(
             ``tasks/load/properties.py``); default ``<plan_dir>/.onramp-load``, as a migration keeps it.
 
     Returns:
-        The load report of :func:`load_report`, plus ``kept_non_marketing_opted_out``
+        The load report of :func:`load_report`, plus ``kept_non_marketing_opted_out`` and
+        ``kept_non_marketing_as_set_in_hubspot``
         (:func:`~tasks.load.opted_out.keep_opted_out_non_marketing`); errors name planned lines.
 
     Raises:
@@ -284,6 +285,7 @@ def load_plan(
         report["companies"] = load_companies(portal, plan, waiting=waiting)
         kept.as_planned(report["companies"]["errors"])
     report[REPORT_KEY] = kept.report
+    report[AS_SET_REPORT_KEY] = kept.as_set
     kept.as_planned(report["errors"])
     _log_finished(report)
     return report
@@ -580,7 +582,10 @@ def load_steps(
         ``already_done`` for a step an earlier run finished, whose counts are that run's) and
         ``"reconciliation"`` (:func:`~tasks.load.reconcile.reconcile`) and
         ``"kept_non_marketing_opted_out"`` (:func:`kept_report`: the rows sent as non-marketing,
-        whose files are derived into ``state_dir``, and those the upsert path kept non-marketing). Errors and
+        whose files are derived into ``state_dir``, and those the upsert path kept non-marketing) and
+        ``"kept_non_marketing_as_set_in_hubspot"`` (:attr:`~tasks.load.opted_out.KeptNonMarketing.as_set`:
+        the rows of a sync's contacts already made marketing that HubSpot holds as set non-marketing
+        by hand, sent as non-marketing). Errors and
         mismatches name the planned file and line, also of a row sent from a derived file.
 
     Raises:
@@ -647,6 +652,7 @@ def load_steps(
         report["steps"] = log.steps
         report["reconciliation"] = reconcile_task(portal, plan, report, kept_lines)
     report[REPORT_KEY] = kept_report(kept, contacts)
+    report[AS_SET_REPORT_KEY] = kept.as_set
     kept.as_planned(report["errors"])
     kept.as_planned(report["reconciliation"]["mismatches"])
     publish_reconciliation(report["reconciliation"])

@@ -25,7 +25,9 @@ upserted emails are therefore imported once more, as a one-column import with
 ``marketableContactImport`` (and the file's ``createContactListFromImport``): one request and a
 few polls, and the file ends where the Imports path would have left it, list included. (A
 contact HubSpot already held as unsubscribed from all email is not in a marketable file by then:
-the load moved it to a non-marketing one, ``tasks/load/opted_out.py``.)
+the load moved it to a non-marketing one, ``tasks/load/opted_out.py``; so is one a sync's earlier
+run made marketing that a person set non-marketing in HubSpot since: upserted, left out of the
+marketing-status import.)
 
 An address HubSpot holds as unsubscribed with no contact yet (an opt-out by address: an earlier
 migration's opt-out file) is one that lookup cannot find, but the upsert has created its contact
@@ -67,12 +69,12 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.imports import EMAIL_COLUMN, adoptable_import, import_contacts_file
 from tasks.load.log import get_logger
-from tasks.load.opted_out import REPORT_KEY, kept_non_marketing
+from tasks.load.opted_out import REPORT_KEY, kept_non_marketing, masked_examples
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
 from tasks.load.reconcile import READ_BATCH_SIZE, read_contacts
 from tasks.load.resume import FINISHED_STATE, IMPORTS, UPSERT, ImportJournal, step_finished, step_key
 from tasks.load.retry import HttpError, describe, error_body
-from tasks.privacy import mask_email, mask_emails_in
+from tasks.privacy import mask_emails_in
 
 UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
 MARKETING_STATUS_PROPERTY = "hs_marketable_status"
@@ -81,7 +83,6 @@ STATUS_IMPORT_OF = "marketing_status_of"
 (:func:`~tasks.load.resume.step_key`) of the planned file it sets the status of."""
 STATUS_ROWS = "rows_sent"
 """In that record: ``[[line, email], ...]``, the planned file's rows whose emails it sends, in its order."""
-_EXAMPLES_LOGGED = 5
 
 
 def choose_load_path(rows: int, threshold: int = settings.UPSERT_MAX_ROWS) -> str:
@@ -382,9 +383,9 @@ def kept_non_marketing_among(portal: HubSpotPortal, emails: list[str]) -> set[st
 
 
 def _examples(file: str, rows: list[tuple[int, str]]) -> str:
-    """The first few of ``rows`` as a log line names them, ``file:line`` and the masked email."""
-    examples = [f"{file}:{line} {mask_email(email)}" for line, email in rows[:_EXAMPLES_LOGGED]]
-    return ", ".join(examples) + (", ..." if len(rows) > len(examples) else "")
+    """The first few of one file's ``(line, email)`` rows as a log line names them
+    (:func:`~tasks.load.opted_out.masked_examples`)."""
+    return masked_examples([(file, line, email) for line, email in rows])
 
 
 def _log_kept(file: str, landed: list[tuple[int, str]]) -> None:

@@ -68,6 +68,22 @@ async def state(request: Request) -> dict[str, Any]:
         }
 
 
+@router.post("/contacts/marketing-status")
+async def set_marketing_status(request: Request) -> dict[str, Any]:
+    """Set a contact marketing or not, as a person does by hand in HubSpot's UI (a billing
+    choice the API cannot make). Body: ``{"email": "...", "marketable": false}``; 404 when no
+    contact has that email. Returns the contact as ``/state`` lists it."""
+    emulator = emulator_of(request)
+    body = await json_object(request)
+    email, marketable = body.get("email"), body.get("marketable")
+    if not isinstance(email, str) or not isinstance(marketable, bool):
+        raise validation_error('Body must be {"email": "<address>", "marketable": true | false}')
+    portal = emulator.portal
+    with portal.lock:
+        record = portal.set_marketing_status(email, marketable)
+        return {"id": record.id, "properties": portal.values(record)}
+
+
 @router.post("/imports/hold")
 async def hold_imports(request: Request) -> dict[str, Any]:
     """Keep imports that reach PROCESSING from finishing (to observe DEFERRED, cancel, ...)."""
