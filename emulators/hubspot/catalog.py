@@ -90,6 +90,7 @@ _CONTACT_PROPERTIES: tuple[tuple[str, str, tuple[str, str], tuple, bool], ...] =
     ("hs_lead_status", "Lead Status", ("enumeration", "radio"), LEAD_STATUSES, False),
     ("hs_marketable_status", "Marketing contact status", ("enumeration", "select"),
      BOOLEAN_OPTIONS, True),
+    ("hs_marketable_until_renewal", "Marketing contact until next update", _BOOL, BOOLEAN_OPTIONS, True),
     ("hs_email_optout", "Unsubscribed from all email", _BOOL, BOOLEAN_OPTIONS, True),
     ("hs_email_bounce", "Marketing emails bounced", _NUMBER, (), True),
     ("createdate", "Create Date", _DATETIME, (), True),

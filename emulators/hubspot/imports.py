@@ -323,7 +323,9 @@ class _FileRun:
             record = self.portal.update(record, values)
             self.job.counters["UPDATED_OBJECTS"] += 1
         if self.marketable:
+            # Made marketing again: a change to non-marketing waiting for the update date is undone.
             record.properties["hs_marketable_status"] = "true"
+            record.properties["hs_marketable_until_renewal"] = "false"
         if self.columns[catalog.COMPANIES]:
             company = self._values(catalog.COMPANIES, line, cells)
             if company:

@@ -251,10 +251,14 @@ class Portal:
             record.updated_at = now_iso()
             return record
 
-    def set_marketing_status(self, email: str, marketable: bool) -> CrmObject:
+    def set_marketing_status(self, email: str, marketable: bool, at_next_update: bool = False) -> CrmObject:
         """Set a contact marketing or non-marketing as a person does in HubSpot's UI (the API
-        cannot: ``hs_marketable_status`` is read-only there). The emulated change takes effect at
-        once, where HubSpot makes a marketing contact non-marketing only at the next update date.
+        cannot: ``hs_marketable_status`` is read-only there).
+
+        HubSpot makes a marketing contact non-marketing only at the portal's next update date:
+        until then it stays marketing, ``hs_marketable_until_renewal`` true. ``at_next_update``
+        emulates that wait (a marketing contact only); else the change takes effect at once, as
+        after the update date.
 
         Raises:
             HubSpotError: 404 when no live contact has that email.
@@ -263,7 +267,9 @@ class Portal:
             record = self.find(catalog.CONTACTS, "email", email)
             if record is None:
                 raise not_found(f"No contact with email {email!r}")
-            record.properties["hs_marketable_status"] = "true" if marketable else "false"
+            waiting = not marketable and at_next_update and record.properties.get("hs_marketable_status") == "true"
+            record.properties["hs_marketable_status"] = "true" if marketable or waiting else "false"
+            record.properties["hs_marketable_until_renewal"] = "true" if waiting else "false"
             record.updated_at = now_iso()
             return record
 

@@ -49,11 +49,11 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.log import get_logger
-from tasks.load.opted_out import AS_SET_REPORT_KEY, kept_non_marketing, marketing_already_set, set_non_marketing, with_other_spellings
+from tasks.load.opted_out import AS_SET_REPORT_KEY, kept_non_marketing, marketing_already_set, with_other_spellings
 from tasks.load.optouts import read_opt_out_emails
 from tasks.load.plan import LoadPlan, read_header
 from tasks.load.properties import existing_properties
-from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, planned_rows, read_contacts, read_unsubscribed
+from tasks.load.reconcile import READ_BATCH_SIZE, is_marketing, is_set_non_marketing, planned_rows, read_contacts, read_unsubscribed
 from tasks.load.run import AUTO, contacts_path
 from tasks.load.upsert import IMPORTS, UPSERT
 
@@ -119,7 +119,7 @@ def _contacts_file(
             contact = own or other
             kept = marketable and (kept_non_marketing(own) or kept_non_marketing(other))
             # Set non-marketing by hand since an earlier sync run made it marketing: sent so too.
-            kept_as_set = marketable and email in already_marketing and not kept and set_non_marketing(contact)
+            kept_as_set = marketable and email in already_marketing and not kept and is_set_non_marketing(contact)
             counts[contact_action(values, contact, marketable and not kept and not kept_as_set)] += 1
             billing += marketable and not kept and not kept_as_set and not is_marketing(contact)
             moved += kept

@@ -88,6 +88,7 @@ from tasks.load.reconcile import (
     READ_BATCH_SIZE,
     is_marketing,
     is_opted_out,
+    is_set_non_marketing,
     read_contacts,
 )
 from tasks.load.resume import ImportJournal, SplitJournal
@@ -175,12 +176,6 @@ def kept_non_marketing(contact: dict[str, Any] | None) -> bool:
     non-marketing.
     """
     return is_opted_out(contact) and not is_marketing(contact)
-
-
-def set_non_marketing(contact: dict[str, Any] | None) -> bool:
-    """Whether HubSpot holds a contact, read back, as existing and not a marketing contact: of
-    the contacts an earlier sync run already made marketing, one a person set non-marketing since."""
-    return contact is not None and not is_marketing(contact)
 
 
 def marketing_already_set(plan: LoadPlan) -> frozenset[str]:
@@ -651,7 +646,7 @@ def keep_opted_out_non_marketing(
 def portal_set_non_marketing(portal: HubSpotPortal, plan: LoadPlan, entries: list[dict[str, Any]]) -> tuple[set[str], int]:
     """Which addresses of the marketing files that a sync's delta names as made marketing by an
     earlier run (:func:`marketing_already_set`) HubSpot holds as existing, non-marketing contacts
-    (:func:`set_non_marketing`): a person set them non-marketing since. Read by email, 100 a
+    (:func:`~tasks.load.reconcile.is_set_non_marketing`): a person set them non-marketing since. Read by email, 100 a
     request; none asked in a plan that names none.
 
     Args:
@@ -668,7 +663,7 @@ def portal_set_non_marketing(portal: HubSpotPortal, plan: LoadPlan, entries: lis
     already = marketing_already_set(plan)
     if not already or not entries:
         return set(), 0
-    emails, requests = read_held(portal, [email for email in _addresses(plan, entries) if email in already], set_non_marketing)
+    emails, requests = read_held(portal, [email for email in _addresses(plan, entries) if email in already], is_set_non_marketing)
     return _as_planned(emails), requests
 
 

@@ -43,6 +43,9 @@ from tasks.load.optouts import normalise_email, read_opt_out_emails, unsubscribe
 from tasks.load.plan import LoadPlan, tie_back, unneutralise
 
 MARKETING_STATUS = "hs_marketable_status"
+MARKETING_UNTIL_NEXT_UPDATE = "hs_marketable_until_renewal"
+"""True on a marketing contact a person set non-marketing: HubSpot makes it so only at the
+portal's next update date, ``hs_marketable_status`` staying true until then."""
 OPTED_OUT_PROPERTY = "hs_email_optout"
 READ_BATCH_SIZE = 100
 LIST_PAGE_SIZE = 250
@@ -88,7 +91,7 @@ def read_contacts(portal: HubSpotPortal, emails: list[str], properties: list[str
     """
     request = BatchReadInputSimplePublicObjectId(
         id_property="email",
-        properties=sorted({"email", MARKETING_STATUS, OPTED_OUT_PROPERTY, *properties}),
+        properties=sorted({"email", MARKETING_STATUS, MARKETING_UNTIL_NEXT_UPDATE, OPTED_OUT_PROPERTY, *properties}),
         properties_with_history=[],
         inputs=[SimplePublicObjectId(id=email) for email in emails],
     )
@@ -120,6 +123,15 @@ def read_unsubscribed(portal: HubSpotPortal, emails: list[str]) -> set[str]:
 def is_marketing(contact: dict[str, Any] | None) -> bool:
     """Whether a contact read back is a marketing contact."""
     return bool(contact) and str(contact["properties"].get(MARKETING_STATUS, "")).lower() == "true"
+
+
+def is_set_non_marketing(contact: dict[str, Any] | None) -> bool:
+    """Whether a contact read back is set to be non-marketing: non-marketing already, or a
+    marketing contact a person set non-marketing that stays marketing until the portal's next
+    update date (:data:`MARKETING_UNTIL_NEXT_UPDATE`). A marketing import now would undo that."""
+    if not contact:
+        return False
+    return not is_marketing(contact) or str(contact["properties"].get(MARKETING_UNTIL_NEXT_UPDATE, "")).lower() == "true"
 
 
 def is_opted_out(contact: dict[str, Any] | None) -> bool:

@@ -10,10 +10,11 @@ from tests.emulators.conftest import auth, run_import
 from tests.emulators.test_hubspot_imports import COLUMNS, read_contacts
 
 ROUTE = "/_emulator/contacts/marketing-status"
+PROPERTIES = ("email", "hs_marketable_status", "hs_marketable_until_renewal")
 
 
-def set_by_hand(hub, email, marketable):
-    return requests.post(f"{hub.url}{ROUTE}", json={"email": email, "marketable": marketable}, timeout=10)
+def set_by_hand(hub, email, marketable, **more):
+    return requests.post(f"{hub.url}{ROUTE}", json={"email": email, "marketable": marketable, **more}, timeout=10)
 
 
 def test_a_contact_set_non_marketing_by_hand_reads_so_and_a_marketing_import_makes_it_marketing_again(hub, client, tmp_path):
@@ -28,6 +29,21 @@ def test_a_contact_set_non_marketing_by_hand_reads_so_and_a_marketing_import_mak
     assert read_contacts(client, "ann@x.com")["ann@x.com"]["hs_marketable_status"] == "false"
     run_import(client, tmp_path, "m2.csv", "Email,First Name,Stage\nann@x.com,Ann,\n", COLUMNS, marketableContactImport=True)
     assert read_contacts(client, "ann@x.com")["ann@x.com"]["hs_marketable_status"] == "true"
+
+
+def test_a_marketing_contact_set_non_marketing_at_the_next_update_date_stays_marketing_until_then(hub, client, tmp_path):
+    run_import(client, tmp_path, "m.csv", "Email,First Name,Stage\nann@x.com,Ann,\n", COLUMNS, marketableContactImport=True)
+
+    answer = set_by_hand(hub, "ann@x.com", False, at_next_update=True)
+
+    assert answer.status_code == 200
+    read = read_contacts(client, "ann@x.com", properties=PROPERTIES)["ann@x.com"]
+    assert (read["hs_marketable_status"], read["hs_marketable_until_renewal"]) == ("true", "true")
+    # A marketing import naming it undoes the change waiting for the update date.
+    run_import(client, tmp_path, "m2.csv", "Email,First Name,Stage\nann@x.com,Ann,\n", COLUMNS, marketableContactImport=True)
+    read = read_contacts(client, "ann@x.com", properties=PROPERTIES)["ann@x.com"]
+    assert (read["hs_marketable_status"], read["hs_marketable_until_renewal"]) == ("true", "false")
+    assert set_by_hand(hub, "ann@x.com", False, at_next_update="soon").status_code == 400
 
 
 def test_the_api_still_cannot_set_the_status_and_the_route_refuses_what_it_cannot_do(hub, client):

@@ -71,16 +71,18 @@ async def state(request: Request) -> dict[str, Any]:
 @router.post("/contacts/marketing-status")
 async def set_marketing_status(request: Request) -> dict[str, Any]:
     """Set a contact marketing or not, as a person does by hand in HubSpot's UI (a billing
-    choice the API cannot make). Body: ``{"email": "...", "marketable": false}``; 404 when no
-    contact has that email. Returns the contact as ``/state`` lists it."""
+    choice the API cannot make). Body: ``{"email": "...", "marketable": false}``, and
+    ``"at_next_update": true`` to keep a marketing contact set non-marketing marketing until the
+    portal's next update date, as HubSpot does; 404 when no contact has that email. Returns the
+    contact as ``/state`` lists it."""
     emulator = emulator_of(request)
     body = await json_object(request)
-    email, marketable = body.get("email"), body.get("marketable")
-    if not isinstance(email, str) or not isinstance(marketable, bool):
-        raise validation_error('Body must be {"email": "<address>", "marketable": true | false}')
+    email, marketable, at_next_update = body.get("email"), body.get("marketable"), body.get("at_next_update", False)
+    if not isinstance(email, str) or not isinstance(marketable, bool) or not isinstance(at_next_update, bool):
+        raise validation_error('Body must be {"email": "<address>", "marketable": true | false, "at_next_update": true | false}')
     portal = emulator.portal
     with portal.lock:
-        record = portal.set_marketing_status(email, marketable)
+        record = portal.set_marketing_status(email, marketable, at_next_update)
         return {"id": record.id, "properties": portal.values(record)}
 
 
@@ -103,7 +105,7 @@ _FAULT_FIELDS = {
     "tier", "daily_limit", "ten_second_limit", "batch_comm_prefs_allowed", "import_start_delay", "row_delay",
     "portal_id", "account_type", "time_zone", "account_info_allowed", "missing_scopes",
     "whole_batch_email_upserts", "max_imports_per_day", "max_property_options", "max_search_body_characters",
-    "refused_opt_outs",
+    "refused_opt_outs", "whole_batch_status_reads",
 }
 
 # Counts of the next imports, writes or import creations to fail, added to what is pending rather
@@ -122,7 +124,8 @@ async def faults(request: Request) -> dict[str, Any]:
     ``time_zone`` and ``account_info_allowed``, ``missing_scopes`` (scopes the token's app lacks:
     the requests needing them are answered 403 ``MISSING_SCOPES``), ``whole_batch_email_upserts``
     (a batch upsert by email with an invalid input is answered 400 whole), ``refused_opt_outs``
-    (addresses whose ``unsubscribe-all`` is answered 400), plus ``fail_imports`` (the
+    (addresses whose ``unsubscribe-all`` is answered 400), ``whole_batch_status_reads`` (a batch
+    status read naming a malformed address is answered 400 whole), plus ``fail_imports`` (the
     next N imports end FAILED), ``error_after_write`` (the next N writes are applied, then answered 504)
     and ``bare_import_429s`` (the next N import creations are answered 429 with no body, as a proxy
     or gateway may; nothing is created).

@@ -10,6 +10,7 @@ import json
 import logging
 
 import httpx
+import pytest
 
 from tasks.import_files import MARKETING_ALREADY_SET, MARKETING_ALREADY_SET_FILE
 from tasks.load.dryrun import dry_run
@@ -30,9 +31,11 @@ ALREADY_MARKETING = ["ann@example.com", "ben@example.com", "cy@example.com", "de
 ROWS = [["ann@example.com", "Ann2"], ["ben@example.com", "Ben2"], ["cy@example.com", "Cy2"], ["dee@example.com", "Dee2"], ["eve@example.com", "Eve"]]
 
 
-def set_marketing_by_hand(hub, email: str, marketable: bool) -> None:
-    """As a person does in HubSpot's UI: the emulator's admin route."""
-    httpx.post(f"{hub.url}/_emulator/contacts/marketing-status", json={"email": email, "marketable": marketable}).raise_for_status()
+def set_marketing_by_hand(hub, email: str, marketable: bool, at_next_update: bool = False) -> None:
+    """As a person does in HubSpot's UI: the emulator's admin route (``at_next_update``: made
+    non-marketing only at the portal's next update date, as HubSpot does)."""
+    body = {"email": email, "marketable": marketable, "at_next_update": at_next_update}
+    httpx.post(f"{hub.url}/_emulator/contacts/marketing-status", json=body).raise_for_status()
 
 
 def earlier_sync_made_marketing(portal, hub, *emails: str) -> None:
@@ -58,16 +61,22 @@ def plan_dir(directory, named: bool = True):
     return directory
 
 
-def hubspot_as_left_by_earlier_runs(portal, hub) -> None:
+def hubspot_as_left_by_earlier_runs(portal, hub, at_next_update: bool = False) -> None:
     earlier_sync_made_marketing(portal, hub, "ann@example.com", "ben@example.com")
-    set_marketing_by_hand(hub, "ann@example.com", False)
+    set_marketing_by_hand(hub, "ann@example.com", False, at_next_update)
     opted_out_in_hubspot(portal, "dee@example.com")
     # eve exists, non-marketing: newly marketing in the plan, so made marketing.
     portal.request("POST", "/crm/v3/objects/contacts", json={"properties": {"email": "eve@example.com"}})
 
 
-def test_a_contact_set_non_marketing_by_hand_stays_so_and_the_others_are_made_marketing(portal, hub, emulator, tmp_path, caplog):
-    hubspot_as_left_by_earlier_runs(portal, hub)
+# HubSpot makes a marketing contact set non-marketing so only at the portal's next update date:
+# until then it reads marketing, hs_marketable_until_renewal true, and a marketing import would
+# undo the change.
+@pytest.mark.parametrize("at_next_update", [False, True], ids=["at-once", "at-the-next-update-date"])
+def test_a_contact_set_non_marketing_by_hand_stays_so_and_the_others_are_made_marketing(
+    portal, hub, emulator, tmp_path, caplog, at_next_update
+):
+    hubspot_as_left_by_earlier_runs(portal, hub, at_next_update)
     plan = plan_dir(tmp_path / "plan")
     caplog.set_level(logging.WARNING, logger="tasks.load")
 
@@ -80,7 +89,9 @@ def test_a_contact_set_non_marketing_by_hand_stays_so_and_the_others_are_made_ma
     # and eve marketing; dee non-marketing as HubSpot holds it unsubscribed.
     assert contact(emulator, "ann@example.com").properties["firstname"] == "Ann2"
     marketing = {name: is_marketing(emulator, f"{name}@example.com") for name in ("ann", "ben", "cy", "dee", "eve")}
-    assert marketing == {"ann": False, "ben": True, "cy": True, "dee": False, "eve": True}
+    assert marketing == {"ann": at_next_update, "ben": True, "cy": True, "dee": False, "eve": True}
+    # Still set to be non-marketing at the next update date: no marketing import undid it.
+    assert contact(emulator, "ann@example.com").properties["hs_marketable_until_renewal"] == str(at_next_update).lower()
     assert list_members(emulator) == {"ben@example.com", "cy@example.com", "eve@example.com"}
     kept = report[AS_SET_REPORT_KEY]
     assert (kept["count"], kept["requests"]) == (1, 1)
