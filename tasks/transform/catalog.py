@@ -1078,10 +1078,7 @@ def detect_profile(headers: Sequence[str], fallback: str = FALLBACK_PROFILE) -> 
     readers = consent_readers(headers)
     every_column = {column for columns in readers.values() for column in columns}
     whole = [name for name, columns in readers.items() if set(columns) == every_column]
-    if len(whole) != 1:
-        return default
-    lender = reading_profile(whole[0])
-    return with_restricting_name_words(borrowing_consent(default, lender, unread.columns, headers), lender)
+    return borrowing_consent(default, reading_profile(whole[0]), unread.columns, headers) if len(whole) == 1 else default
 
 
 def borrowing_consent(
@@ -1141,31 +1138,6 @@ def borrowing_consent(
             for status in {*base.silent_on_name, *lender.silent_on_name}
         },
     )
-
-
-def with_restricting_name_words(profile: ReadingProfile, lender: ReadingProfile) -> ReadingProfile:
-    """``profile`` also taking the file-name words of ``lender`` it lacks whose status keeps a
-    row from marketing under ``profile``'s consent table.
-
-    A plain file read with another source's consent columns is often that source's export with
-    its headers renamed: Constant Contact's ``removed.csv`` holding ``email_permission_status``,
-    whose ``Implied permission`` says nothing of the removal (``silent_on_name``, borrowed with
-    the columns). Without the lender's ``removed`` the name said nothing and the row was planned
-    marketing. Words that would make rows marketing (``active``, ``implied``) are left out: a
-    name may only keep a plain file's rows from marketing, never bring them to it.
-
-    Args:
-        profile: The fallback profile borrowing ``lender``'s consent (``borrowing_consent``).
-        lender: The bundled profile whose consent columns the file holds.
-    """
-    own = {word for word, _ in profile.file_statuses}
-    restricting = [
-        (word, status)
-        for word, status in lender.file_statuses
-        if word not in own and profile.severity(status) > SEVERITY[Outcome.MARKETING]
-    ]
-    words = sorted((*profile.file_statuses, *restricting), key=lambda pair: -len(pair[0]))
-    return dataclasses.replace(profile, file_statuses=tuple(words))
 
 
 def reading_fallback_opt_outs(profile: ReadingProfile, headers: Sequence[str], other_sources: bool = False) -> ReadingProfile:

@@ -178,38 +178,6 @@ def test_any_spelling_of_the_permission_column_says_nothing_of_a_constant_contac
 
 
 @pytest.mark.parametrize(
-    ("file_name", "outcome"),
-    [
-        ("removed.csv", "non_marketing"),
-        ("temporary_hold.csv", "non_marketing"),
-        ("bounced.csv", "opted_out"),
-        # Constant Contact's names that would bring rows to marketing are not taken.
-        ("active.csv", "marketing"),
-        ("implied.csv", "marketing"),
-    ],
-)
-def test_a_constant_contact_file_with_renamed_headers_read_as_plain_takes_its_names_restricting_status(tmp_path, file_name, outcome):
-    # Headers renamed on the way (no Constant Contact header left but its permission column):
-    # read as a plain file borrowing Constant Contact's consent, and its file names with it.
-    path = write_csv(
-        tmp_path / file_name, ["Email address", "First name", "email_permission_status"], [["a@x.com", "Ann", "Implied permission"]]
-    )
-    read = read_one(path, tmp_path)
-    assert (read.profile.name, read.profile.format) == ("generic", "generic-csv+constantcontact")
-    assert outcomes(read) == {"a@x.com": outcome}
-    # A row nothing reads keeps the default: a name word that brings rows to marketing is not taken.
-    blank = write_csv(tmp_path / f"blank_{file_name}", ["Email address", "email_permission_status"], [["b@x.com", ""]])
-    assert outcomes(read_one(blank, tmp_path)) == {"b@x.com": "opted_out" if outcome == "opted_out" else "non_marketing"}
-
-
-def test_a_plain_file_without_another_sources_consent_takes_no_other_sources_names(tmp_path):
-    path = write_csv(tmp_path / "removed.csv", ["Email", "First Name", "Status"], [["a@x.com", "Ann", "subscribed"]])
-    read = read_one(path, tmp_path)
-    assert read.profile.format == "generic-csv"
-    assert outcomes(read) == {"a@x.com": "marketing"}
-
-
-@pytest.mark.parametrize(
     "status",
     # Pasted from a right-to-left text or a web page: a mark or a zero-width space around the value.
     ["\u200fUnsubscribed", "Unsubscribed\u200b", "\u061cunsubscribed\u2069"],
