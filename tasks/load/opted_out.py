@@ -184,14 +184,17 @@ def marketing_already_set(plan: LoadPlan) -> frozenset[str]:
     plan without the key (a migration's).
 
     Raises:
-        LoadError: ``plan.json`` names a file the plan does not hold.
+        LoadError: ``plan.json`` names a file the plan does not hold, or one without an email column.
     """
     name = plan.data.get(MARKETING_ALREADY_SET)
     if not name:
         return frozenset()
     if not plan.path(name).is_file():
         raise LoadError(f"{plan.directory / 'plan.json'}: {MARKETING_ALREADY_SET} names {name}, which the plan does not hold")
-    _, email_index, rows = planned_rows(plan.path(name))
+    try:
+        _, email_index, rows = planned_rows(plan.path(name))
+    except ValueError:
+        raise LoadError(f"{plan.path(name)}: line 1 has no email column (the sync writes one)") from None
     return frozenset(normalise_email(cells[email_index]) for _, cells in rows if len(cells) > email_index)
 
 

@@ -124,3 +124,16 @@ def test_a_plan_naming_a_file_it_does_not_hold_is_refused_in_one_line(tmp_path):
         marketing_already_set(read_plan(plan_dir))
 
     assert str(refused.value) == f"{plan_dir / 'plan.json'}: {MARKETING_ALREADY_SET} names {MARKETING_ALREADY_SET_FILE}, which the plan does not hold"
+
+
+@pytest.mark.parametrize("content", ["", "address\ne@x.com\n"], ids=["empty", "no-email-header"])
+def test_a_named_file_without_an_email_column_is_refused_in_one_line(tmp_path, content):
+    plan_dir = write_plan(tmp_path / "plan", contacts={MARKETING_FILE: ({"outcome": "marketing", "marketable": True}, ["email"], [["e@x.com"]])})
+    data = json.loads((plan_dir / "plan.json").read_text())
+    (plan_dir / "plan.json").write_text(json.dumps({**data, MARKETING_ALREADY_SET: MARKETING_ALREADY_SET_FILE}))
+    (plan_dir / MARKETING_ALREADY_SET_FILE).write_text(content)
+
+    with pytest.raises(LoadError) as refused:
+        marketing_already_set(read_plan(plan_dir))
+
+    assert str(refused.value) == f"{plan_dir / MARKETING_ALREADY_SET_FILE}: line 1 has no email column (the sync writes one)"
