@@ -30,6 +30,7 @@ A relative source path is read beside the manifest (its folder, local or remote)
 from __future__ import annotations
 
 import difflib
+import os
 import posixpath
 import typing
 from pathlib import Path
@@ -205,17 +206,27 @@ class Manifest(BaseModel):
 
 def relative_to_manifest(source: str, manifest: str) -> str:
     """A source as the manifest at ``manifest`` means it: a relative path is read from the
-    manifest's folder (local or remote); a URL or an absolute path is kept as it is.
+    manifest's folder (local or remote), ``..`` and ``.`` resolved as a shell would (an object
+    store has no folders to resolve them: ``s3://b/manifests/../x.zip`` is no key); a URL or an
+    absolute path is kept as it is.
 
     Args:
         source: A source as the manifest lists it.
         manifest: The manifest's path or fsspec URL.
+
+    Raises:
+        ValueError: The path climbs above the top of the manifest's bucket (or host).
     """
     if "://" in source or posixpath.isabs(source) or source.startswith("~"):
         return source
-    if "://" in manifest:
-        return posixpath.join(posixpath.dirname(manifest), source)
-    return str(Path(manifest).expanduser().absolute().parent / source)
+    if "://" not in manifest:
+        return os.path.normpath(Path(manifest).expanduser().absolute().parent / source)
+    scheme, _, rest = manifest.partition("://")
+    bucket, _, key = rest.partition("/")
+    within = posixpath.normpath(posixpath.join(posixpath.dirname(key), source))
+    if within == ".." or within.startswith("../"):
+        raise ValueError(f"{source} climbs above the top of {scheme}://{bucket}, the manifest's bucket: give its full URL")
+    return f"{scheme}://{bucket}/{'' if within == '.' else within}"
 
 
 class SharedPortal(NamedTuple):
