@@ -8,7 +8,10 @@ repeats what a block holds.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
+
+from schemas.contact import INVISIBLE_CHARACTERS
 
 BLOCK_NAME = re.compile(r"^[a-z0-9-]+$")
 """What Prefect accepts as a block document's name (``prefect.types.names.BlockDocumentName``:
@@ -123,8 +126,84 @@ def places_read(
     return variable, (default_block if not variable or variable == default_variable else None)
 
 
-class CredentialMissing(Exception):
+class CredentialUnusable(Exception):
+    """No credential that can be sent where one was looked for; the message says where, never a value."""
+
+
+class CredentialMissing(CredentialUnusable):
     """No credential where one was looked for; the message says where to put one, never a value."""
+
+
+class CredentialMalformed(CredentialUnusable):
+    """A credential holding a character no credential holds; the message says where it was read and
+    which character (its kind and position), never the credential or any part of it."""
+
+
+_CREDENTIAL_EDGES = re.compile(rf"^[\s{INVISIBLE_CHARACTERS}]+|[\s{INVISIBLE_CHARACTERS}]+\Z")
+"""What is trimmed from around a credential: spaces, line breaks and the characters one cannot
+see (``schemas.contact.INVISIBLE_CHARACTERS``), which a token copied from a web page or a
+password manager carries with it."""
+
+_VISIBLE_ASCII = re.compile(r"[!-~]*")
+"""What a credential is made of: HubSpot's tokens, Mailchimp's keys and OAuth2 tokens and client
+secrets are all printable ASCII without spaces. Anything else in one was pasted with it, and sent
+in an HTTP header it either fails to encode or is refused by ``requests`` in an error whose
+message repeats the whole header, the token with it."""
+
+
+def trimmed_credential(value: str) -> str:
+    """A credential without the spaces and invisible characters around it."""
+    return _CREDENTIAL_EDGES.sub("", value)
+
+
+def character_kind(character: str) -> str:
+    """A character that has no place in a credential, named by its kind. Its code point is shown
+    only for a character no credential is made of (a control, format or space character), so the
+    name never repeats a part of a credential."""
+    category = unicodedata.category(character)
+    code = f"U+{ord(character):04X}"
+    if character in "\r\n":
+        return f"a line break ({code})"
+    if category == "Cc":
+        return f"a control character ({code})"
+    if category == "Cf" or character in INVISIBLE_CHARACTERS:
+        return f"an invisible character ({code})"
+    if category.startswith("Z"):
+        return f"a space ({code})"
+    return "a character outside visible ASCII (a letter or sign no token is made of)"
+
+
+def credential_character_problem(value: str) -> str | None:
+    """What in a (trimmed) credential no credential holds, as a message may say it: the first such
+    character's kind and 1-based position, never the character's neighbours; None when every
+    character is visible ASCII."""
+    visible = _VISIBLE_ASCII.match(value).end()
+    if visible == len(value):
+        return None
+    return f"{character_kind(value[visible])} at character {visible + 1}"
+
+
+def usable_credential(value: str, what: str, origin: str) -> str:
+    """A credential as it is sent: trimmed of spaces and invisible characters around it, and
+    refused when it holds any other character than visible ASCII.
+
+    Args:
+        value: The credential as read.
+        what: Its name for messages (``HubSpot access token``).
+        origin: Where it was read, names only (``WS_TOK``, ``the Prefect Secret block 'x'``).
+
+    Raises:
+        CredentialMalformed: It holds a character outside visible ASCII (one line naming
+            ``origin``, the character's kind and its position; never the credential).
+    """
+    trimmed = trimmed_credential(value)
+    problem = credential_character_problem(trimmed)
+    if problem:
+        raise CredentialMalformed(
+            f"the {what} in {origin} holds {problem}, and a {what} has only letters, digits and "
+            "punctuation: something was copied with it; put it there again, copied alone"
+        )
+    return trimmed
 
 
 def string_credential(environ: Mapping[str, str], variable: str | None, block: str | None, what: str) -> str:
@@ -139,12 +218,18 @@ def string_credential(environ: Mapping[str, str], variable: str | None, block: s
             credential: :func:`places_read`).
         what: The credential's name for messages (``HubSpot access token``).
 
+    Returns:
+        The credential, trimmed of the spaces and invisible characters around it
+        (:func:`usable_credential`).
+
     Raises:
         CredentialMissing: No place read holds a non-empty string (one line naming each).
+        CredentialMalformed: The place read holds one with a character outside visible ASCII
+            (one line naming the place, never the value).
     """
-    value = environ.get(variable, "").strip() if variable else ""
+    value = trimmed_credential(environ.get(variable, "")) if variable else ""
     if value:
-        return value
+        return usable_credential(value, what, variable)
     if block is None:
         raise CredentialMissing(f"no {what}: set {variable}")
     asked = f"set {variable} or create" if variable else "create"
@@ -152,7 +237,7 @@ def string_credential(environ: Mapping[str, str], variable: str | None, block: s
         held = read_secret_block(block)
     except SecretUnavailable as error:
         raise CredentialMissing(f"no {what}: {asked} a Prefect Secret block named {shown_block_name(block)} ({error})") from None
-    value = held.strip() if isinstance(held, str) else ""
+    value = trimmed_credential(held) if isinstance(held, str) else ""
     if not value:
         raise CredentialMissing(f"the Prefect Secret block {shown_block_name(block)} holds no {what} (a string)")
-    return value
+    return usable_credential(value, what, f"the Prefect Secret block {shown_block_name(block)}")

@@ -36,12 +36,14 @@ from tasks.extract.api_settings import (
 )
 from tasks.extract.api_helpers import run_logger
 from tasks.secrets import (
-    CredentialMissing,
+    CredentialMalformed,
+    CredentialUnusable,
     SecretUnavailable,
     places_read,
     read_secret_block,
     save_secret_block,
     string_credential,
+    usable_credential,
 )
 
 _REFRESH_PARTS = "{refresh_token} and {client_id} (and {client_secret}, for the authorization-code flow)"
@@ -86,7 +88,7 @@ def mailchimp_api_key(source: str, where: SourceCredentials, environ: Mapping[st
                                   MAILCHIMP_KEY_ENV, MAILCHIMP_SECRET_BLOCK)
     try:
         return string_credential(environ, variable, block, "Mailchimp API key")
-    except CredentialMissing as error:
+    except CredentialUnusable as error:
         raise InputError(source, str(error)) from None
 
 
@@ -104,7 +106,7 @@ def constant_contact_credentials(
                                 CONSTANT_CONTACT_ENV_PREFIX, CONSTANT_CONTACT_SECRET_BLOCK)
     if prefix:
         names = {key: f"{prefix}_{suffix}" for key, suffix in CONSTANT_CONTACT_CREDENTIAL_ENV.items()}
-        found = {key: environ.get(name, "").strip() or None for key, name in names.items()}
+        found = _usable(source, {key: (environ.get(name, ""), name) for key, name in names.items()})
         if found["access_token"] or found["refresh_token"]:
             hint = "set " + _REFRESH_PARTS.format(**names)
             client = names["client_id"] + (f" and {names['client_secret']}" if found["client_secret"] else "")
@@ -121,9 +123,11 @@ def constant_contact_credentials(
     block_keys = {key: key for key in CONSTANT_CONTACT_CREDENTIAL_ENV}
     hint = f"store a JSON object of {_REFRESH_PARTS.format(**block_keys)} in {origin}"
     if isinstance(value, str):
-        credentials = ConstantContactCredentials(access_token=value.strip() or None, origin=origin, refresh_hint=hint)
+        access_token = _usable(source, {"access_token": (value, origin)})["access_token"]
+        credentials = ConstantContactCredentials(access_token=access_token, origin=origin, refresh_hint=hint)
     elif isinstance(value, Mapping) and set(value) <= set(CONSTANT_CONTACT_CREDENTIAL_ENV):
-        found = {key: str(value.get(key) or "").strip() or None for key in CONSTANT_CONTACT_CREDENTIAL_ENV}
+        read = {key: (str(value.get(key) or ""), f"the key {key} of {origin}") for key in CONSTANT_CONTACT_CREDENTIAL_ENV}
+        found = _usable(source, read)
         credentials = ConstantContactCredentials(**found, origin=origin, block=block, refresh_hint=hint)
     else:
         keys = ", ".join(CONSTANT_CONTACT_CREDENTIAL_ENV)
@@ -182,6 +186,23 @@ class RefreshedTokens:
         if not self._warned:
             self._warned = True
             self._log.warning(message, *args)
+
+
+def _usable(source: str, read: Mapping[str, tuple[str, str]]) -> dict[str, str | None]:
+    """Constant Contact's credentials as they are sent (``tasks.secrets.usable_credential``), each
+    None when empty, from each one's value and where it was read (names only), by key.
+
+    Raises:
+        InputError: One holds a character outside visible ASCII (one line naming where it was
+            read, the character's kind and position; never the credential).
+    """
+    try:
+        return {
+            key: usable_credential(value, f"Constant Contact {key.replace('_', ' ')}", origin) or None
+            for key, (value, origin) in read.items()
+        }
+    except CredentialMalformed as error:
+        raise InputError(source, str(error)) from None
 
 
 def _checked(source: str, credentials: ConstantContactCredentials, client_id_name: str) -> ConstantContactCredentials:

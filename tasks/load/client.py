@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,8 @@ from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.log import get_logger
 from tasks.load.ratelimit import ImportLog, RateBudget, budget_key, portal_key
-from tasks.load.retry import HttpError, Unreachable, call_with_retries
-from tasks.secrets import CredentialMissing, places_read, string_credential
+from tasks.load.retry import HttpError, Unreachable, call_with_retries, http_status
+from tasks.secrets import CredentialUnusable, places_read, shown_block_name, string_credential, trimmed_credential
 
 # HubSpot's account-info API: which portal a token is for (scope ``oauth``, which every token
 # has). The SDK has no module for it.
@@ -51,13 +51,24 @@ def resolve_token(secret_block: str | None = None, env_var: str | None = setting
         The token.
 
     Raises:
-        LoadError: No token where it is read (the message names the variable and the block read).
+        LoadError: No token where it is read (the message names the variable and the block read),
+            or one holding a character outside visible ASCII (the message names where it was
+            read and the character's kind and position, never the token).
     """
     variable, block = token_places(secret_block, env_var)
     try:
         return string_credential(os.environ, variable, block, "HubSpot access token")
-    except CredentialMissing as error:
+    except CredentialUnusable as error:
         raise LoadError(str(error)) from None
+
+
+def token_read_from(secret_block: str | None, env_var: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """Where :func:`resolve_token` reads the token, named for messages (never the token): the
+    variable when it holds one, else the Secret block (``the Prefect Secret block 'name'``)."""
+    variable, block = token_places(secret_block, env_var)
+    if variable and (trimmed_credential(environ.get(variable, "")) or block is None):
+        return variable
+    return f"the Prefect Secret block {shown_block_name(block)}"
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,9 @@ class HubSpotPortal:
             answer is optional asks with short ``timeout`` and few attempts.
         asked_for: Whom the requests are for (``account acme``), named before each request in
             the messages of its retries and failures; None names none.
+        token_location: Where the token was read (:func:`token_read_from`: names only), named
+            when HubSpot refuses it (401), so the person knows which token to replace; None
+            names none.
 
     Attributes:
         url: The base URL, without a trailing slash.
@@ -127,6 +141,7 @@ class HubSpotPortal:
         timeout: tuple[float, float] = settings.REQUEST_TIMEOUT_SECONDS,
         attempts: int | None = None,
         asked_for: str | None = None,
+        token_location: str | None = None,
     ) -> None:
         if not token:
             raise LoadError("no HubSpot access token given")
@@ -134,6 +149,7 @@ class HubSpotPortal:
         self.timeout = timeout
         self.attempts = attempts
         self.asked_for = asked_for
+        self.token_location = token_location
         # What saved state knows the portal by: its URL says little (a sandbox and production
         # are both api.hubapi.com), its token says which portal and app; hashed, never kept.
         self.identity = budget_key(self.url, token)
@@ -264,6 +280,10 @@ class HubSpotPortal:
                 f"cannot reach {self.url}: {error.reason} ({error.what}, {error.attempts} attempts); "
                 "check the portal URL and the network"
             ) from error
+        except LoadError as error:
+            if self.token_location is None or http_status(error.__cause__) != 401:
+                raise
+            raise LoadError(f"{error} (the token read from {self.token_location})") from error.__cause__
 
     @property
     def details(self) -> PortalDetails | None:

@@ -36,6 +36,7 @@ from tasks.load.client import HubSpotPortal, PortalDetails, resolve_token
 from tasks.load.expected import ExpectedPortal, portal_refusal
 from tasks.load.log import get_logger
 from tasks.load.ratelimit import DailyQuotaSpent
+from tasks.load.retry import http_status
 from tasks.stopping import stopped_when_interrupted
 
 T = TypeVar("T")
@@ -65,8 +66,8 @@ class AccountPortal:
         account: The account's name.
         portal_id: The portal's id; None when nothing tells it.
         how_known: How the id is known (:data:`SAID_BY_HUBSPOT`, :data:`HELD_TO_ITS_PORTAL_ID`),
-            or why it is not (:data:`NO_ANSWER`, :func:`quota_spent_said`, or where its missing
-            token was looked for).
+            or why it is not (:data:`NO_ANSWER`, :func:`hubspot_answer_said`,
+            :func:`quota_spent_said`, or where its token was looked for and why none was read).
         disagreement: Why the run must not go on when HubSpot names another portal for the
             token than the manifest's ``portal_id`` (one line, the account named), else None.
         loaded_into: The portal its last finished run loaded into (its report.json's
@@ -196,11 +197,28 @@ def ask_account_portal(account: AccountSpec, runs_elsewhere: bool) -> AccountPor
     except DailyQuotaSpent as spent:
         # HubSpot answered: not "no answer", and the account's own load will meet the same 429.
         return what_is_known(account.name, expected, None, quota_spent_said(spent))
-    except LoadError:
-        return what_is_known(account.name, expected, None, NO_ANSWER)
+    except LoadError as unanswered:
+        return what_is_known(account.name, expected, None, hubspot_answer_said(unanswered, portal.token_location()))
     finally:
         hubspot.session.close()
     return what_is_known(account.name, expected, details, HUBSPOT_WILL_NOT_SAY)
+
+
+def hubspot_answer_said(error: LoadError, token_location: str) -> str:
+    """Why an account's portal is not known when its question failed, as the warning says it:
+    what HubSpot answered (a 401 refusing the token, named by where the manifest says it is), or
+    :data:`NO_ANSWER` when it did not answer at all.
+
+    Args:
+        error: Why the question failed; an answer's error is its cause (``call_with_retries``).
+        token_location: Where the manifest says the token is (``token_env ACME_TOKEN``): names only.
+    """
+    status = http_status(error.__cause__)
+    if status is None:
+        return NO_ANSWER
+    if status == 401:
+        return f"HubSpot refused its token, {token_location} (401): its run fails unless the token is replaced"
+    return f"HubSpot answered {status} for its token, {token_location}"
 
 
 def quota_spent_said(spent: DailyQuotaSpent) -> str:
