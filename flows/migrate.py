@@ -26,7 +26,7 @@ from tasks.extract.excel import split_sheet
 from tasks.extract.locations import CHAIN_SEPARATOR, check_location, check_portal_url
 from tasks.extract.tables import ReadOptions, refuse_files_read_twice
 from tasks.import_files import PlanLimits
-from tasks.load.client import HubSpotPortal, resolve_token
+from tasks.load.client import HubSpotPortal, resolve_token, token_read_from
 from tasks.load.dryrun import dry_run_task
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import read_plan
@@ -295,7 +295,7 @@ def checked_portal(params: MigrationParameters) -> HubSpotPortal:
     except LoadError as missing:
         # Named by the portal it is for: a multi-account run's accounts each have their own.
         raise InputError(params.portal_url, str(missing)) from None
-    portal = HubSpotPortal(params.portal_url, token)
+    portal = HubSpotPortal(params.portal_url, token, token_location=token_read_from(params.token_secret_block, params.token_env))
     check_expected_portal(portal, ExpectedPortal.of(params.portal_id, params.token_env, params.token_secret_block))
     return portal
 

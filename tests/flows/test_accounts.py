@@ -131,7 +131,8 @@ def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_ch
     finished_reports = {n: (out / n / "report.json").read_bytes() for n in ("acme", "globex")}
     initech = second["accounts"][2]
     assert "refused the access token (401)" in initech["error"]
-    assert any(m.endswith(": initech (no answer from HubSpot for its token); give each its portal_id in the manifest") for m in caplog.messages)
+    assert any(m.endswith(": initech (HubSpot refused its token, token_env INITECH_TOKEN (401): its run fails unless the token is "
+                          "replaced); give each its portal_id in the manifest") for m in caplog.messages)
     assert initech["ledger"]["rows_read"] == reports_of(out, "initech")["initech"]["rows_read"] == 50
     assert second["totals"]["rows_read"] == first["totals"]["rows_read"] + 50
 

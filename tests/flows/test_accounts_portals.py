@@ -162,7 +162,8 @@ def test_a_refused_token_is_left_to_its_run_and_the_others_are_compared_without_
         assert asked(hub) == {("GET", ACCOUNT_INFO_PATH, 200): 1, ("GET", ACCOUNT_INFO_PATH, 401): 1}
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warning == ("which portal these accounts load into is not known before they run, so they are not compared with the others': "
-                       f"initech ({NO_ANSWER}); give each its portal_id in the manifest")
+                       "initech (HubSpot refused its token, token_env INITECH_TOKEN (401): its run fails unless the token is "
+                       "replaced); give each its portal_id in the manifest")
 
 
 def test_a_portal_whose_daily_quota_is_spent_is_said_to_be_so_not_to_give_no_answer(monkeypatch, caplog, tmp_path):

@@ -214,7 +214,7 @@ def test_relative_sources_are_read_beside_the_manifest_wherever_it_is_run_from(t
     [acme] = load_manifest(write(agency, text)).accounts
     assert acme.sources == [
         str(agency / "exports" / "acme.zip"),
-        str(agency / ".." / "shared" / "globex.csv"),
+        str(agency.parent / "shared" / "globex.csv"),
         "/data/initech.zip",
         "s3://bucket/x.zip",
         "mailchimp://a1b2c3d4e5",
