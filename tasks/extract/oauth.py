@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import httpx
 
 from tasks.errors import InputError
+from tasks.secrets import credential_character_problem, trimmed_credential
 
 _REFUSALS = {
     "invalid_grant": "{provider} refused the refresh token (invalid_grant: revoked, expired after 180 days unused, "
@@ -141,7 +142,11 @@ class RefreshingBearerAuth(httpx.Auth):
         if body.get("refresh_token"):
             with _latest_lock:
                 _latest[configured] = str(body["refresh_token"])
-        return str(body["access_token"])
+        access_token = trimmed_credential(str(body["access_token"]))
+        # Sent in a header, which holds visible ASCII only: httpx's error would quote the token.
+        if problem := credential_character_problem(access_token):
+            raise InputError(self._source, f"{self._provider}'s token endpoint answered an access token that holds {problem}, which no token holds")
+        return access_token
 
 
 def _json_object(response: httpx.Response) -> dict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from tasks.errors import LoadError
 from tasks.load.client import HubSpotPortal, PortalDetails, token_places
+from tasks.secrets import trimmed_credential
 
 # Where a run's expected portal id comes from, as the person who gave it would look for it.
 _GIVEN_BY = "the run's portal id (--portal-id, or portal_id in the manifest)"
@@ -60,7 +61,7 @@ class ExpectedPortal:
         if portal_id is None:
             return None
         variable, block = token_places(token_secret_block, token_env)
-        if variable and environ.get(variable, "").strip():
+        if variable and trimmed_credential(environ.get(variable, "")):
             return cls(portal_id, variable)
         return cls(portal_id, f"Prefect Secret block {block!r}" if block else variable)
 

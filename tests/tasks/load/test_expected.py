@@ -45,6 +45,9 @@ def test_the_token_is_named_where_it_was_read_never_by_its_value():
     # ... HUBSPOT_ACCESS_TOKEN holding none is passed over for the default block.
     assert ExpectedPortal.of(111, "HUBSPOT_ACCESS_TOKEN", None, environ) == ExpectedPortal(111, "Prefect Secret block 'hubspot-access-token'")
     assert ExpectedPortal.of(111, None, None, environ) == ExpectedPortal(111, "Prefect Secret block 'hubspot-access-token'")
+    # A variable holding only invisible characters holds no token either, as resolve_token reads it.
+    invisible = {"HUBSPOT_ACCESS_TOKEN": "\u200b\ufeff"}
+    assert ExpectedPortal.of(111, "HUBSPOT_ACCESS_TOKEN", None, invisible) == ExpectedPortal(111, "Prefect Secret block 'hubspot-access-token'")
 
 
 def test_the_expected_portal_is_loaded(portal, emulator, tmp_path):
