@@ -30,7 +30,7 @@ from tasks.load.batches import chunked
 from tasks.load.client import HubSpotPortal
 from tasks.load.log import get_logger
 from tasks.load.plan import LoadPlan, iter_column, tie_back, unneutralise
-from tasks.load.retry import HttpError, describe
+from tasks.load.retry import HttpError, describe, error_body
 from tasks.privacy import mask_email, mask_emails_in
 
 T = TypeVar("T")
@@ -141,13 +141,20 @@ def _unsubscribe_one(portal: HubSpotPortal, email: str) -> str | None:
     return None
 
 
-def _reads_unsubscribed(portal: HubSpotPortal, email: str) -> bool:
+def _read_back(portal: HubSpotPortal, email: str) -> str | None:
+    """Why ``email``, read back on its own, is not taken: ``None`` when HubSpot holds it
+    unsubscribed from all email, :data:`NOT_UNSUBSCRIBED` when it does not, and HubSpot's own
+    reason when it will not read the address (a malformed one: it is certainly not unsubscribed)."""
     try:
         response = portal.request("GET", _single_path(email), params=_PARAMS)
-    except HttpError:
-        # An address HubSpot will not even read (malformed) is certainly not unsubscribed.
-        return False
-    return _is_unsubscribed((response or {}).get("results", []))
+    except HttpError as error:
+        return _unreadable(error)
+    return None if _is_unsubscribed((response or {}).get("results", [])) else NOT_UNSUBSCRIBED
+
+
+def _unreadable(error: HttpError) -> str:
+    """An address's failure when HubSpot refused to read its status, with HubSpot's reason."""
+    return f"HubSpot would not read it back: {mask_emails_in(describe(error))}"
 
 
 def _with_other_spellings(emails: Iterable[str]) -> Iterator[tuple[str, bool]]:
@@ -192,9 +199,9 @@ def _opt_out_singly(portal: HubSpotPortal, emails: list[str], failures: dict[str
     spellings = _unsubscribe_singly(portal, _with_other_spellings(emails), failures)
     refused = [email for email in emails if email in failures]
     to_read = [email for email in emails if email not in failures]
-    for email, unsubscribed in as_answered(lambda email: _reads_unsubscribed(portal, email), to_read):
-        if not unsubscribed:
-            failures[email] = NOT_UNSUBSCRIBED
+    for email, failure in as_answered(lambda email: _read_back(portal, email), to_read):
+        if failure is not None:
+            failures[email] = failure
     for email in _taken_though_refused(portal, refused):
         get_logger().info("opt-out of %s refused (%s), but HubSpot holds it unsubscribed: taken", mask_email(email), failures.pop(email))
     return spellings
@@ -237,38 +244,76 @@ def _opt_out_in_batch(portal: HubSpotPortal, emails: list[str], failures: dict[s
     spellings = [spelling for spelling in map(ascii_spelling, emails) if spelling is not None]
     if spellings and not _unsubscribe_in_batch(portal, spellings):
         _unsubscribe_singly(portal, ((spelling, True) for spelling in spellings), failures)
-    done = unsubscribed_among(portal, emails)
-    failures.update((email, NOT_UNSUBSCRIBED) for email in emails if email not in done)
+    unreadable: dict[str, str] = {}
+    done = unsubscribed_among(portal, emails, unreadable)
+    failures.update((email, unreadable.get(email, NOT_UNSUBSCRIBED)) for email in emails if email not in done)
     return len(spellings)
 
 
-def unsubscribed_among(portal: HubSpotPortal, emails: list[str]) -> set[str]:
+def unsubscribed_among(portal: HubSpotPortal, emails: list[str], unreadable: dict[str, str] | None = None) -> set[str]:
     """The addresses among ``emails`` that HubSpot reports unsubscribed from all email.
 
+    A batch read HubSpot refuses 400 whole, as it may for a malformed address, names the
+    addresses it refused (``context``, HubSpot's map of names to values, or an ``errors``
+    entry's): those are left out and the rest read again in a batch, once; only an answer that
+    names none of them (or a second refusal) has the rest read one address each.
+
     Args:
-        portal: The portal to ask (the batch read when its tier allows, else one call each;
-            one call each too when HubSpot refuses the batch read 400, as it may for a single
-            malformed address).
+        portal: The portal to ask (the batch read when its tier allows, else one call each).
         emails: Normalised addresses.
+        unreadable: Where the addresses HubSpot would not read go, with its reason
+            (:func:`_unreadable`), when given.
     """
+    unreadable = {} if unreadable is None else unreadable
     if portal.batch_opt_outs_allowed:
-        try:
-            response = portal.request("POST", f"{_BATCH_PATH}/read", params=_PARAMS, json={"inputs": emails})
-        except HttpError as error:
-            if error.status == 400:
-                # HubSpot may refuse the whole read for one malformed address (the emulator's
-                # ``whole_batch_status_reads``): one read each isolates it, and that address,
-                # which HubSpot will not read, counts as not unsubscribed.
-                get_logger().warning("batch status read refused (%s): reading address by address", mask_emails_in(describe(error)))
-            elif error.status != 403:
-                raise
-        else:
-            return {
-                str(result.get("subscriberIdString", "")).lower()
-                for result in (response or {}).get("results", [])
-                if _is_unsubscribed(result.get("wideStatuses", []))
-            }
-    return {email for email, done in as_answered(lambda email: _reads_unsubscribed(portal, email), emails) if done}
+        for _read in range(2):
+            try:
+                response = portal.request("POST", f"{_BATCH_PATH}/read", params=_PARAMS, json={"inputs": emails})
+            except HttpError as error:
+                if error.status == 403:
+                    break
+                if error.status != 400:
+                    raise
+                named = _addresses_named(error, emails)
+                get_logger().warning(
+                    "batch status read refused (%s): %s",
+                    mask_emails_in(describe(error)),
+                    f"reading the other {len(emails) - len(named)} again" if named else "reading address by address",
+                )
+                if not named:
+                    break
+                unreadable.update(dict.fromkeys(named, _unreadable(error)))
+                emails = [email for email in emails if email not in named]
+                if not emails:
+                    return set()
+            else:
+                return {
+                    str(result.get("subscriberIdString", "")).lower()
+                    for result in (response or {}).get("results", [])
+                    if _is_unsubscribed(result.get("wideStatuses", []))
+                }
+    unsubscribed = set()
+    for email, failure in as_answered(lambda email: _read_back(portal, email), emails):
+        if failure is None:
+            unsubscribed.add(email)
+        elif failure != NOT_UNSUBSCRIBED:
+            unreadable[email] = failure
+    return unsubscribed
+
+
+def _addresses_named(error: HttpError, emails: list[str]) -> set[str]:
+    """The addresses of ``emails`` a refusal names in its ``context`` or an ``errors`` entry's
+    (HubSpot's ``Error``: a map of names to lists of values, crm specs' ``ErrorDetail`` alike)."""
+    body = error_body(error)
+    contexts = [body.get("context"), *(detail.get("context") for detail in body.get("errors") or [] if isinstance(detail, dict))]
+    named = {
+        str(value).strip().lower()
+        for context in contexts
+        if isinstance(context, dict)
+        for values in context.values()
+        for value in (values if isinstance(values, list) else [values])
+    }
+    return named & set(emails)
 
 
 def apply_opt_out_file(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """Opt-outs read back where HubSpot refuses a whole batch status read (400) for one malformed
 address, as it might (the emulator's ``whole_batch_status_reads``), against the HubSpot emulator
-over real HTTP: address by address instead, the malformed one failed, the load going on."""
+over real HTTP: the addresses the refusal names are left out and the others read again in one
+batch (address by address only when it names none), the malformed one failed with HubSpot's
+reason, the load going on."""
 
 from __future__ import annotations
 
 from tasks.load import apply_opt_outs, read_plan, settings
+from tasks.load.optouts import NOT_UNSUBSCRIBED
 from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.plans import write_plan
 
@@ -20,7 +23,8 @@ def opt_out_plan(tmp_path, emails):
 def test_refused_opt_outs_whose_batch_read_back_is_refused_are_read_back_one_call_each(portal, emulator, tmp_path, caplog):
     # The first batch is taken whole (the portal batches); the second names refused addresses,
     # so it is refused whole and goes one call per address; the refused ones (the malformed one
-    # among them) are read back in a batch, which HubSpot refuses for the malformed one.
+    # among them) are read back in a batch, which HubSpot refuses naming the malformed one: the
+    # other two are read again in a batch.
     taken = [f"gone{n}@example.com" for n in range(settings.OPT_OUT_BATCH_SIZE)]
     portal.request("POST", f"{settings.COMM_PREFS_PATH}/held@example.com/unsubscribe-all", params={"channel": "EMAIL"})
     emulator.configure(refused_opt_outs=("held@example.com", "never@example.com"), whole_batch_status_reads=True)
@@ -34,9 +38,9 @@ def test_refused_opt_outs_whose_batch_read_back_is_refused_are_read_back_one_cal
         (len(emails), "OPT_OUT_FAILED"),
         (len(emails) + 1, "OPT_OUT_FAILED"),
     ]
-    assert (count_requests(emulator, "POST", BATCH_READ, status=200), count_requests(emulator, "POST", BATCH_READ, status=400)) == (1, 1)
-    # fresh@ read back alone after its unsubscribe; the three refused ones after the batch read.
-    assert count_requests(emulator, "GET", SINGLE_READ) == 1 + 3
+    assert (count_requests(emulator, "POST", BATCH_READ, status=200), count_requests(emulator, "POST", BATCH_READ, status=400)) == (2, 1)
+    # fresh@ read back alone after its unsubscribe; the refused ones in the batches.
+    assert count_requests(emulator, "GET", SINGLE_READ) == 1
     assert "never@example.com" not in emulator.portal.opt_outs
     # The refusals' warnings quote HubSpot's messages, which name the addresses: masked.
     assert "batch unsubscribe refused" in caplog.text and "batch status read refused" in caplog.text
@@ -52,8 +56,32 @@ def test_a_batch_taken_whose_read_back_is_refused_is_read_back_one_call_each(por
     report = apply_opt_outs(portal, opt_out_plan(tmp_path, emails))
 
     assert (report["unsubscribed"], report["failed"]) == (2, 1)
-    assert [error["line"] for error in report["errors"]] == [3]
+    [error] = report["errors"]
+    assert error["line"] == 3 and NOT_UNSUBSCRIBED not in error["message"]
+    assert "HubSpot would not read it back: HTTP 400: Invalid email addresses: not an address" in error["message"]
     assert report["files"][0]["mode"] == "batch"
-    assert count_requests(emulator, "POST", BATCH_READ, status=400) == 1
-    assert count_requests(emulator, "GET", SINGLE_READ) == 3
+    # The refusal named the malformed address: the other two read again in one batch, none alone.
+    assert (count_requests(emulator, "POST", BATCH_READ, status=400), count_requests(emulator, "POST", BATCH_READ, status=200)) == (1, 1)
+    assert count_requests(emulator, "GET", SINGLE_READ) == 0
     assert {"gone1@example.com", "gone2@example.com"} <= set(emulator.portal.opt_outs)
+
+
+def test_a_refused_batch_read_back_naming_no_address_is_read_one_call_each_the_malformed_one_with_hubspots_reason(
+    portal, emulator, tmp_path, monkeypatch
+):
+    from emulators.hubspot.routes import commprefs
+
+    # A refusal that says which addresses only in its message, not in its context.
+    naming = commprefs.validation_error
+    monkeypatch.setattr(commprefs, "validation_error", lambda message, **fields: naming(message, **{k: v for k, v in fields.items() if k != "context"}))
+    emulator.configure(whole_batch_status_reads=True)
+    emails = ["gone1@example.com", "not an address", "gone2@example.com"]
+
+    report = apply_opt_outs(portal, opt_out_plan(tmp_path, emails))
+
+    assert (report["unsubscribed"], report["failed"]) == (2, 1)
+    [error] = report["errors"]
+    assert error["line"] == 3 and NOT_UNSUBSCRIBED not in error["message"]
+    assert "HubSpot would not read it back: HTTP 400: Invalid email address: not an address" in error["message"]
+    assert (count_requests(emulator, "POST", BATCH_READ, status=400), count_requests(emulator, "POST", BATCH_READ, status=200)) == (1, 0)
+    assert count_requests(emulator, "GET", SINGLE_READ) == 3
