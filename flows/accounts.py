@@ -71,7 +71,7 @@ from tasks.load.resume import unfinished_imports
 from tasks.load.run import LoadStopped
 from tasks.output import storage_problem
 from tasks.privacy import mask_emails_in
-from tasks.report import REPORT_FILE, not_associated, read_back_mismatches
+from tasks.report import LOAD_FAILURES, REPORT_FILE, load_failures, not_associated, read_back_mismatches
 from tasks.stopping import Stopping, check_not_stopping, stopped_when_interrupted
 from tasks.transform.consent import Outcome
 
@@ -80,7 +80,8 @@ ROLLUP_FILE = "rollup.json"
 MANIFEST_ENTRY_FILE = "manifest-entry.json"
 LEDGER_KEYS = ("rows_read", "rows_rejected", "duplicates_merged")
 # What a finished load adds to the ledger, and the totals sum: rows HubSpot did not take, rows
-# it took with some values refused.
+# it took with some values refused; and what fails the command (tasks.report.LOAD_FAILURES:
+# those rows, and contacts HubSpot would not take out of a static list).
 LOAD_COUNTS = ("rows_failed", "rows_with_value_errors")
 # The ledger's rows a load with companies left without their company (tasks.report.not_associated).
 NOT_ASSOCIATED = "not_associated"
@@ -246,6 +247,7 @@ def account_result(
     Returns:
         ``{"name", "status", "error", "ledger"}``; the ledger (``None`` without a report) has
         the plan's counts; the finished load's ``rows_failed``, ``rows_with_value_errors``,
+        ``list_removals_failed`` (contacts HubSpot would not take out of a static list),
         ``not_associated`` (contacts HubSpot would not associate with their company) and
         ``read_back`` (the read-back's mismatches by check, as report.json's
         ``load.reconciliation.by_check`` has them, those found only); and for a stopped load
@@ -260,6 +262,7 @@ def account_result(
         {k: report[k] for k in LEDGER_KEYS}
         | {"contacts": report["contacts"]}
         | {k: load.get(k, 0) for k in LOAD_COUNTS}
+        | load_failures(load)
         | {NOT_ASSOCIATED: not_associated(load)}
         | {"read_back": read_back_mismatches(load)}
     )
@@ -277,7 +280,7 @@ def roll_up(results: list[dict]) -> dict:
     finished, stopped, or failed before it began); list the ones that failed.
     ``contacts_sent_before_stops`` adds up what the stopped loads had sent."""
     finished = [r["ledger"] for r in results if r["ledger"]]
-    totals = {k: sum(l[k] for l in finished) for k in (*LEDGER_KEYS, *LOAD_COUNTS, NOT_ASSOCIATED)}
+    totals = {k: sum(l[k] for l in finished) for k in dict.fromkeys((*LEDGER_KEYS, *LOAD_COUNTS, *LOAD_FAILURES, NOT_ASSOCIATED))}
     totals["contacts"] = {o.value: sum(l["contacts"][o.value] for l in finished) for o in Outcome}
     totals["read_back"] = dict(sum((Counter(l["read_back"]) for l in finished), Counter()))
     totals["contacts_sent_before_stops"] = sum((l.get("stopped") or {}).get("contacts_sent", 0) for l in finished)

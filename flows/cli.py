@@ -454,6 +454,7 @@ def _run_migrate_accounts(args: argparse.Namespace) -> int:
     params.read_manifest()
     check_output_location(params.output)
     from flows.accounts import ROLLUP_FILE, migrate_accounts
+    from tasks.report import LOAD_FAILURES
 
     rollup = _in_engine(migrate_accounts, params)
     for account in rollup["accounts"]:
@@ -462,21 +463,23 @@ def _run_migrate_accounts(args: argparse.Namespace) -> int:
     totals = rollup["totals"]
     print(f"{len(rollup['accounts'])} account(s), {len(rollup['failed'])} failed; {_load_counts(totals)}; "
           f"roll-up: {params.output.rstrip('/')}/{ROLLUP_FILE}")
-    # As `onramp migrate`: rows HubSpot did not take fail the command, though their accounts finished.
-    return EXIT_LOAD_FAILED if rollup["failed"] or totals["rows_failed"] else EXIT_OK
+    # As `onramp migrate`: what HubSpot did not take fails the command, though its accounts finished.
+    return EXIT_LOAD_FAILED if rollup["failed"] or any(totals[failure] for failure in LOAD_FAILURES) else EXIT_OK
 
 
 def _load_counts(ledger: dict) -> str:
     """An account's ledger (or the roll-up's totals) as the accounts summary says it: rows read
     and failed, and what `onramp migrate`'s summary says beside them (values HubSpot refused,
-    mismatches the read-back from HubSpot found)."""
+    contacts it would not take out of a list, mismatches the read-back from HubSpot found)."""
     from flows.accounts import NOT_ASSOCIATED
     from tasks.report import mismatches_said
 
     refused, unassociated, read_back = ledger["rows_with_value_errors"], ledger[NOT_ASSOCIATED], ledger["read_back"]
+    not_removed = ledger["list_removals_failed"]
     return (
         f"{ledger['rows_read']} rows read, {ledger['rows_failed']} failed"
         + (f", {refused} with values HubSpot refused" if refused else "")
+        + (f", {not_removed} contact(s) HubSpot would not take out of a list" if not_removed else "")
         + (f", {unassociated} not associated with their company" if unassociated else "")
         + (f"; read back from HubSpot: {mismatches_said(read_back)}" if read_back else "")
     )
@@ -752,6 +755,11 @@ def _print_summary(report: dict, output: str) -> None:
             print(
                 f"sync: {sync['held_sent_non_marketing']} of the {sync['held_non_marketing']} kept non-marketing were sent with their "
                 "other changes; the next run reads every provider whole, so each one's consent decides for them"
+            )
+        if sync.get("changed_already_marketing"):
+            print(
+                f"sync: {sync['changed_already_marketing']} of the {sync['new_or_changed_contacts']} new or changed contacts an earlier "
+                "run made marketing: their marketing status was read from HubSpot first (report.json sync.changed_already_marketing)"
             )
         for line in pending_opt_out_lines(report):
             print(line)

@@ -145,7 +145,7 @@ def keep_opt_outs_pending(step: SyncStep, state: SyncState) -> None:
 @task(name="sync-advance", cache_policy=NO_CACHE)
 def advance_state(
     step: SyncStep, state: SyncState, load: dict, fetch_started: datetime, read_whole: bool, first_read: Sequence[str]
-) -> None:
+) -> dict[str, str]:
     """Keep the new snapshot and watermark: the next run sends only what changes after this one.
 
     The snapshot is written first: a crash between the two leaves the old watermark, so the next
@@ -157,6 +157,9 @@ def advance_state(
     watermark nor a whole read, which the pending file makes needless. The snapshot says whether
     the next run must read every provider whole (:func:`~tasks.sync.next_whole_read`;
     ``read_whole``: whether this one did), and how the first run read them (``first_read``).
+
+    Returns:
+        The opt-outs HubSpot did not take (email → status), pending still.
     """
     failed = failed_emails(step.plan, load.get("errors", []))
     not_taken = opt_outs_not_taken(step.plan, failed)
@@ -173,6 +176,7 @@ def advance_state(
         get_run_logger().warning("sync: %d contact(s) not taken by HubSpot are sent again next run", len(failed))
     if not refused_contacts:
         write_watermark(state.watermark, next_watermark(fetch_started))
+    return not_taken
 
 
 @flow(
@@ -248,7 +252,8 @@ def _synced(params: SyncParameters, portal: HubSpotPortal, out: OutputFolder, ou
     # this run read whole: it is the record.
     if first_read is None:
         first_read = [source for source in sources if api_scheme(source)]
-    advance_state(step, state, report.get("load", {}), fetch_started, read_whole=since is None, first_read=first_read)
+    not_taken = advance_state(step, state, report.get("load", {}), fetch_started, read_whole=since is None, first_read=first_read)
+    report["sync"]["opt_outs_still_pending"] = len(not_taken)
     # Its step results served only this run's retries (a stopped run's too, when its retry finds
     # nothing left to send): the next run has a generation of its own.
     run_state.discard()

@@ -578,50 +578,95 @@ def marketing_billing_hint(report: dict) -> str | None:
 def list_removals_failed(load: dict) -> int:
     """How many contacts HubSpot would not take out of the load's static lists (opted out, or no
     longer marketing in the source): their rows went through, so ``rows_failed`` leaves them
-    out, but they are among ``load.errors``, and a sync sends them again next run."""
-    return sum(static.get("remove_failed", 0) for static in load.get("lists", []))
+    out, but they are among ``load.errors``, and a sync sends them again next run. Each contact
+    counts once (by planned file and line, or its HubSpot id where no line names it), however
+    many lists refused it."""
+    from tasks.load.lists import REMOVE_FAILED
+
+    return len({
+        (error["file"], error.get("line") or f"id {error.get('record_id')}")
+        for error in load.get("errors", [])
+        if error.get("error_type") == REMOVE_FAILED
+    })
+
+
+def rows_left_out_of_read_back(load: dict) -> int:
+    """How many planned rows the load's read-back from HubSpot did not check
+    (``tasks/load/reconcile.py`` leaves out every row a ``row`` error names): the rows failed,
+    and the rows whose contact HubSpot would not take out of a list, each once."""
+    from tasks.load.lists import REMOVE_FAILED
+
+    row_errors = [error for error in load.get("errors", []) if error.get("scope") == "row" and error.get("line")]
+    failed = {(error["file"], error["line"]) for error in row_errors if error.get("error_type") != REMOVE_FAILED}
+    not_removed = {(error["file"], error["line"]) for error in row_errors if error.get("error_type") == REMOVE_FAILED}
+    return load.get("rows_failed", 0) + len(not_removed - failed)
+
+
+def lists_not_static(load: dict) -> list[str]:
+    """The warnings for the load's lists, planned or earlier, that a person turned into lists no
+    longer static: Onramp takes nobody out of them, so they fail no run."""
+    from tasks.load.lists import not_static_warning
+
+    return [
+        not_static_warning(static["name"], static["list_id"], static["not_static"])
+        for planned in load.get("lists", [])
+        for static in (planned, *planned.get("earlier_lists", []))
+        if static.get("not_static") and static.get("list_id")
+    ]
+
+
+LOAD_FAILURES = ("rows_failed", "list_removals_failed")
+"""What a load can leave for the next run to send again, each of which fails the command: rows
+HubSpot did not take, and contacts it would not take out of a static list."""
+
+
+def load_failures(load: dict) -> dict[str, int]:
+    """A load's :data:`LOAD_FAILURES`, by name: ``rows_failed``, and
+    ``list_removals_failed`` (:func:`list_removals_failed`)."""
+    return {"rows_failed": load.get("rows_failed", 0), "list_removals_failed": list_removals_failed(load)}
 
 
 def load_failed(load: dict) -> bool:
-    """Whether HubSpot did not take something of the load that must be sent again: a row
-    (``rows_failed``), or a contact's removal from a static list (:func:`list_removals_failed`).
-    Such a load fails the command."""
-    return bool(load.get("rows_failed") or list_removals_failed(load))
-
-
-def opt_outs_not_taken(load: dict) -> int:
-    """How many opt-outs of the load HubSpot did not take: the addresses of the opt-out files'
-    rows among ``load.errors`` (the unsubscribe refused or not confirmed, or the contact's removal
-    from a static list refused). A sync keeps them pending and sends them again next run."""
-    opt_out_files = {entry["file"] for entry in load["opt_outs"]["files"]}
-    return len({
-        (error["file"], error["line"])
-        for error in load.get("errors", [])
-        # An empty Email cell is a failed row, but no address to send again.
-        if error.get("scope") == "row" and error.get("line") and error["file"] in opt_out_files and error.get("error_type") != "NO_EMAIL"
-    })
+    """Whether HubSpot did not take something of the load that must be sent again
+    (:func:`load_failures`): a row, or a contact's removal from a static list. Such a load
+    fails the command."""
+    return any(load_failures(load).values())
 
 
 def pending_opt_out_lines(report: dict) -> list[str]:
     """What a sync run did with the opt-outs HubSpot had not taken before (pending), as the console
-    says it: those sent again (to send again, in a dry run) that no planned file holds, by why,
-    and how many HubSpot did not take this run, pending still. Nothing when all are zero, or the
-    run is no sync."""
+    says it: how many it sent again (to send again, in a dry run), of which those no planned file
+    holds, by why, and how many HubSpot did not take this run, pending still
+    (``sync.opt_outs_still_pending``). Nothing when all are zero, or the run is no sync."""
     sync = report.get("sync")
     if not sync:
         return []
     lines = []
-    gone, unlisted = sync.get("opt_outs_no_longer_in_sources", 0), sync.get("opt_outs_not_listed_by_providers", 0)
-    if gone or unlisted:
+    again = sync.get("opt_outs_sent_again", 0)
+    if again:
+        gone, unlisted = sync.get("opt_outs_no_longer_in_sources", 0), sync.get("opt_outs_not_listed_by_providers", 0)
         lines.append(
-            f"sync: pending opt-outs {'to send' if 'dry_run' in report else 'sent'} again: {gone} of contacts no source gives any more, "
-            f"{unlisted} of contacts a provider read for its changes did not list"
+            f"sync: {again} pending opt-out(s) HubSpot had not taken {'to send' if 'dry_run' in report else 'sent'} again: "
+            f"{gone} of contacts no source gives any more, {unlisted} of contacts a provider read for its changes did not list"
         )
-    load = report.get("load")
-    still_pending = opt_outs_not_taken(load) if load else 0
+    still_pending = sync.get("opt_outs_still_pending", 0)
     if still_pending:
         lines.append(f"sync: {still_pending} opt-out(s) HubSpot did not take stay pending, sent again next run (report.json load.errors)")
     return lines
+
+
+def kept_non_marketing_lines(load: dict) -> list[str]:
+    """The contacts of marketing files the load sent as non-marketing as HubSpot holds them, one
+    line each kind with any: unsubscribed from all email, and (a sync's) made marketing by an
+    earlier run but set non-marketing by a person in HubSpot since."""
+    opted_out = (load.get("kept_non_marketing_opted_out") or {}).get("count")
+    as_set = (load.get("kept_non_marketing_as_set_in_hubspot") or {}).get("count")
+    return [
+        *([f"{opted_out} contact(s) HubSpot holds as unsubscribed from all email sent as non-marketing "
+           "(report.json load.kept_non_marketing_opted_out)"] if opted_out else []),
+        *([f"{as_set} contact(s) an earlier sync made marketing that HubSpot holds set non-marketing sent as non-marketing, "
+           "not billed again (report.json load.kept_non_marketing_as_set_in_hubspot)"] if as_set else []),
+    ]  # fmt: skip
 
 
 def load_lines(load: dict) -> list[str]:
@@ -655,14 +700,10 @@ def load_lines(load: dict) -> list[str]:
         )
         lines += [
             f"    earlier list {earlier['name']!r} (id {earlier['list_id']}): {earlier['removed_opted_out']} opted-out contact(s) removed"
+            + (f", {earlier['remove_failed']} contact(s) not removed (report.json load.errors)" if earlier.get("remove_failed") else "")
             for earlier in static.get("earlier_lists", [])
         ]
-    kept = (load.get("kept_non_marketing_opted_out") or {}).get("count")
-    if kept:
-        lines.append(
-            f"  {kept} contact(s) HubSpot holds as unsubscribed from all email sent as non-marketing "
-            "(report.json load.kept_non_marketing_opted_out)"
-        )
+    lines += [f"  {line}" for line in kept_non_marketing_lines(load)]
     for name, values in ((load.get("properties") or {}).get(OPTIONS_LEFT_OUT) or {}).items():
         lines.append(
             f"  property {name}: {len(values):,} value(s) left out of the rows sent, no room for them among the "
@@ -679,7 +720,7 @@ def load_lines(load: dict) -> list[str]:
     mismatches = read_back_mismatches(load)
     if mismatches:
         lines.append(f"  read back from HubSpot: {mismatches_said(mismatches)} (report.json load.reconciliation)")
-    lines += [f"  warning: {warning}" for warning in load.get("warnings", [])]
+    lines += [f"  warning: {warning}" for warning in (*lists_not_static(load), *load.get("warnings", []))]
     return lines
 
 

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import polars as pl
 
-from tasks.report import PROVENANCE_ROWS_SHOWN, marketing_billing_hint, not_associated, source_warnings
+from tasks.report import (
+    PROVENANCE_ROWS_SHOWN,
+    kept_non_marketing_lines,
+    list_removals_failed,
+    lists_not_static,
+    marketing_billing_hint,
+    not_associated,
+    rows_left_out_of_read_back,
+    source_warnings,
+)
 
 REPORT_HTML_FILE = "report.html"
 
@@ -126,8 +135,14 @@ def _load(load: dict | None) -> str:
         return ""
     failed = load.get("rows_failed", 0)
     refused = load.get("rows_with_value_errors", 0)
+    not_removed = list_removals_failed(load)
     without_company = not_associated(load)
-    named = " report.json's <code>load.errors</code> names each row and why." if failed or refused else ""
+    named = " report.json's <code>load.errors</code> names each row and why." if failed or refused or not_removed else ""
+    removals = (
+        f" {not_removed:,} contact(s) HubSpot would not take out of a list (the run fails; a sync sends them again next run)."
+        if not_removed
+        else ""
+    )
     companies = (
         f" {without_company:,} row(s) loaded but not associated with their company (HubSpot refused the association "
         "or the company); report.json's <code>load.companies.errors</code> names each row and why."
@@ -135,8 +150,8 @@ def _load(load: dict | None) -> str:
         else ""
     )
     status = (
-        f"<p class='{'bad' if failed or refused or without_company else 'ok'}'>{failed:,} row(s) failed in HubSpot. "
-        f"{refused:,} row(s) loaded with values HubSpot refused (those values were left out).{named}{companies}</p>"
+        f"<p class='{'bad' if failed or refused or not_removed or without_company else 'ok'}'>{failed:,} row(s) failed in HubSpot. "
+        f"{refused:,} row(s) loaded with values HubSpot refused (those values were left out).{removals}{named}{companies}</p>"
     )
     rows = "".join(
         f"<tr><td><code>{escape(str(i.get('file', '')))}</code></td><td>{escape(str(i.get('state', '')))}</td>"
@@ -149,13 +164,14 @@ def _load(load: dict | None) -> str:
     )
     opt_outs = load.get("opt_outs", {})
     opted = f"<p>{opt_outs.get('unsubscribed', 0):,} address(es) opted out of all email, {opt_outs.get('failed', 0):,} failed.</p>"
+    opted += "".join(f"<p>{escape(line)}</p>" for line in kept_non_marketing_lines(load))
     # Which portal, when HubSpot said (its id tells a sandbox from production at the same URL).
     account = f", HubSpot portal {load['portal_id']} ({escape(str(load.get('account_type')))})" if load.get("portal_id") else ""
-    warnings = "".join(f"<p class='bad'>Warning: {escape(warning)}</p>" for warning in load.get("warnings", []))
+    warnings = "".join(f"<p class='bad'>Warning: {escape(warning)}</p>" for warning in (*lists_not_static(load), *load.get("warnings", [])))
     waiting = _waiting(load)
     return (
         f"<h2>HubSpot</h2><p>Portal <code>{escape(str(load.get('portal', '')))}</code>{account}</p>{status}{table}{opted}"
-        f"{waiting}{warnings}{_reconciliation(load.get('reconciliation'), failed)}"
+        f"{waiting}{warnings}{_reconciliation(load.get('reconciliation'), rows_left_out_of_read_back(load))}"
     )
 
 
@@ -181,8 +197,10 @@ def _waiting(load: dict) -> str:
     return "".join(lines)
 
 
-def _reconciliation(reconciliation: dict | None, failed: int) -> str:
-    """What the read-back compared and found; it says what it left out rather than claim a match."""
+def _reconciliation(reconciliation: dict | None, left_out_rows: int) -> str:
+    """What the read-back compared and found; it says what it left out (``left_out_rows``: the
+    rows HubSpot did not take, :func:`~tasks.report.rows_left_out_of_read_back`) rather than
+    claim a match."""
     if not reconciliation:
         return ""
     mismatches = reconciliation.get("mismatches", [])
@@ -192,8 +210,8 @@ def _reconciliation(reconciliation: dict | None, failed: int) -> str:
         "from all email, not a marketing contact)"
     )
     left_out = "; other property values were not compared"
-    if failed:
-        left_out += f", nor the {failed:,} row(s) that failed"
+    if left_out_rows:
+        left_out += f", nor the {left_out_rows:,} row(s) HubSpot did not take (failed, or not taken out of a list)"
     if not mismatches:
         return f"<h3>Reconciliation</h3><p class='ok'>{compared}: no mismatch{left_out}.</p>"
     rows = "".join(f"<li>{_mismatch(m)}</li>" for m in mismatches[:50])

@@ -578,6 +578,10 @@ class Delta:
             (:func:`write_delta_plan`), and the load keeps non-marketing those HubSpot holds so
             (``tasks/load/opted_out.py``); the snapshot keeps them marketing, as planned, so
             every later run treats them alike.
+        pending_sent_again: The pending opt-outs (a stopped run's, or ones HubSpot did not
+            take) this run read and sends again that are not new since the snapshot (one the
+            snapshot holds opted out, or no planned opt-out file holds): among ``opt_outs``,
+            counted apart from the new ones, so each person is counted once.
     """
 
     opt_outs: frozenset[str]
@@ -594,6 +598,7 @@ class Delta:
     left_share: float
     next_snapshot: pl.DataFrame
     marketing_already_set: frozenset[str] = frozenset()
+    pending_sent_again: frozenset[str] = frozenset()
 
     @property
     def mostly_left(self) -> bool:
@@ -602,14 +607,15 @@ class Delta:
         return self.left_share > LEFT_SOURCE_WARNING_SHARE
 
     def counts(self, planned: int) -> dict[str, int]:
-        """The delta's counts, as the run report keeps them under ``"sync"``.
+        """The delta's counts, as the run report keeps them under ``"sync"``: each person once.
 
-        ``planned_contacts`` is the sum of ``new_opt_outs`` less ``opt_outs_no_longer_in_sources``
-        (pending opt-outs sent again, of contacts no source gives now) and
-        ``opt_outs_not_listed_by_providers`` (pending opt-outs sent again, of contacts a provider
-        read for its changes only did not list), and of every count after them but
-        ``held_sent_non_marketing`` (those of ``held_non_marketing`` whose other changes are sent)
-        and ``left_source`` (not planned).
+        ``new_opt_outs`` counts the opt-outs new since the snapshot; ``opt_outs_sent_again`` the
+        pending ones sent again (:attr:`pending_sent_again`), of which
+        ``opt_outs_no_longer_in_sources`` are of contacts no source gives now and
+        ``opt_outs_not_listed_by_providers`` of contacts a provider read for its changes only did
+        not list. ``planned_contacts`` is the sum of ``new_opt_outs``, of ``opt_outs_sent_again``
+        less those two, and of every count after them but ``held_sent_non_marketing`` (those of
+        ``held_non_marketing`` whose other changes are sent) and ``left_source`` (not planned).
         """
         planned_opt_outs = len(self.opt_outs) - len(self.unplanned_opt_outs) - len(self.unlisted_opt_outs)
         not_sent = {
@@ -620,7 +626,8 @@ class Delta:
         }
         return {
             "planned_contacts": planned,
-            "new_opt_outs": len(self.opt_outs),
+            "new_opt_outs": len(self.opt_outs - self.pending_sent_again),
+            "opt_outs_sent_again": len(self.pending_sent_again),
             "opt_outs_no_longer_in_sources": len(self.unplanned_opt_outs),
             "opt_outs_not_listed_by_providers": len(self.unlisted_opt_outs),
             "new_or_changed_contacts": len(self.contacts),
@@ -671,7 +678,8 @@ def diff(
     held_edited = unheard.join(previous.select("email", "digest"), on="email").join(planned, on=["email", "digest"], how="anti")
     changed = never_opted_out.join(held_back, on="email", how="anti").join(previous, on=["email", "outcome", "digest"], how="anti")
     already_marketing = _marketing_again(changed, previous)
-    new_opt_outs = pl.concat([opted_out.join(was_opted_out, on="email", how="anti").select("email"), again]).unique("email")
+    opted_out_since = opted_out.join(was_opted_out, on="email", how="anti").select("email")
+    new_opt_outs = pl.concat([opted_out_since, again]).unique("email")
     # A row held back is not this run's state: the snapshot keeps the row it replaces (below).
     fresh = pl.concat([
         planned.join(was_opted_out, on="email", how="anti").join(held_back, on="email", how="anti"),
@@ -716,6 +724,7 @@ def diff(
         left_share=left.height / read_last_run.height if read_last_run.height else 0.0,
         next_snapshot=next_snapshot,
         marketing_already_set=frozenset(already_marketing["email"]),
+        pending_sent_again=frozenset(again.join(opted_out_since, on="email", how="anti")["email"]),
     )
 
 

@@ -20,7 +20,10 @@ added that this plan opts out: the next run of a sync after someone unsubscribed
 API cannot set a contact's marketing status back, but it can take it out of the list, so the
 plan's opted-out contacts are read back by email and removed with ``memberships/remove``, which
 ignores records not in the list: a rerun removes nothing twice. A list made now holds nobody yet
-and needs no such read. A removal HubSpot refuses is a load error naming the opt-out row.
+and needs no such read. A removal HubSpot refuses is a load error naming the opt-out row, counted
+against the list that refused it. Each earlier list is cleaned once a load. A list a person
+turned DYNAMIC (HubSpot edits the members of MANUAL and SNAPSHOT lists only) is no longer
+Onramp's to keep clean: it is left alone, with a warning naming it, failing no run.
 
 A recurring sync's run also takes out of its marketing list the contacts its delta sends as
 non-marketing (:data:`SYNC_DELTA`): a subscriber the source now holds as transactional, archived
@@ -51,6 +54,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.contact_ids import contact_ids, file_emails
 from tasks.load.log import get_logger
 from tasks.load.imports import EMAIL_COLUMN
+from tasks.load.opted_out import AS_SET_SUFFIX
 from tasks.load.optouts import normalise_email, read_opt_out_emails
 from tasks.load.plan import LoadPlan, iter_column, tie_back
 from tasks.load.retry import HttpError, describe
@@ -173,7 +177,10 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     (:func:`remove_members`).
 
     The other lists the journal recorded (an earlier plan's, in a migration's state) lose them
-    too (:func:`_earlier_lists`); the opted-out contacts are read back once for all of them.
+    too, once a load: the plan's first list's step cleans them (:func:`_cleans_earlier_lists`),
+    the plan's other lists each clean themselves; the opted-out contacts are read back once for
+    all of them. A list a person turned into a DYNAMIC one is left alone with a warning
+    (:func:`not_static_warning`): HubSpot refuses to take anyone out of it, on every run.
 
     A sync delta's marketing list found existing also loses the delta's non-marketing contacts
     (:data:`SYNC_DELTA`).
@@ -189,12 +196,14 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
 
     Returns:
         ``{"key", "name", "list_id", "created", "files", "removed_opted_out",
-        "removed_non_marketing", "earlier_lists", "remove_failed", "errors"}``:
+        "removed_non_marketing", "earlier_lists", "remove_failed", "not_static", "errors"}``:
         ``removed_opted_out`` the opted-out contacts taken out of the list,
         ``removed_non_marketing`` a sync delta's non-marketing contacts taken out of it,
-        ``earlier_lists`` each earlier list's ``{"list_id", "name", "removed_opted_out"}``,
-        ``errors`` the rows whose contact HubSpot would not take out
-        (:func:`remove_members`), ``remove_failed`` how many, which stays when the load report
+        ``earlier_lists`` each earlier list's ``{"list_id", "name", "removed_opted_out",
+        "remove_failed", "not_static"}``, ``not_static`` the list's processing type when it is no
+        longer static (``None`` else), ``errors`` the rows whose contact HubSpot would not take
+        out of this list or an earlier one (:func:`remove_members`), ``remove_failed`` how many
+        this list refused (an earlier list's are its own), which stays when the load report
         moves ``errors`` to its own.
         ``list_id`` is ``None`` for a list without files that HubSpot does not have.
 
@@ -213,45 +222,111 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
         found = created or _named(portal, entry["name"])
         if found is None:
             raise LoadError(_name_held_by_another_list(entry["name"]))
+    list_id = str(found["listId"]) if found is not None else None
+    earlier = _earlier_lists(portal, plan, journal, list_id) if _cleans_earlier_lists(plan, entry) else []
     if found is None:
         get_logger().info("list %s of %s: %s not in HubSpot, no contacts to take out of it", entry["key"], plan.directory, entry["name"])
-        return _ensured(entry, entry["name"], None, created=False, removal={"removed": 0, "errors": []})
+        return _ensured(entry, entry["name"], None, created=False, removal=_none_removed(), earlier=_cleaned(portal, plan, [], earlier)[1])
     if created and recorded and plan.data.get(SYNC_DELTA):
         get_logger().warning(
             "list %s: the sync's list (id %s) is gone from HubSpot: made again (id %s) holding this run's new and changed "
             "contacts only; the contacts earlier runs added are in no list Onramp made",
             entry["name"], recorded, found["listId"],
         )
-    if str(found["listId"]) != recorded:
-        journal.record(entry, str(found["listId"]))
+    if list_id != recorded:
+        journal.record(entry, list_id)
     get_logger().info("list %s of %s: %s (%s)", entry["key"], plan.directory, found["name"], "created" if created else "existing")
-    list_id = str(found["listId"])
-    earlier = _earlier_lists(portal, plan, journal, list_id)
     # Whatever was not made now may hold contacts of an earlier run, a 409's list included.
-    cleaned = ([] if created else [(list_id, found["name"])]) + earlier
-    # Read back once for every list they are taken out of.
-    members = opted_out_members(portal, plan) if cleaned else []
-    removals = {
-        cleaned_id: remove_members(portal, plan, cleaned_id, name, members, "removed_opted_out") for cleaned_id, name in cleaned
-    }
-    leaving = non_marketing_members(portal, plan) if not created and _sheds_non_marketing(plan, entry) else []
+    own_removals, earlier_cleaned = _cleaned(portal, plan, [] if created else [found], earlier)
+    removal = own_removals[0] if own_removals else _none_removed()
+    not_static = None if created else _not_static(found)
+    leaving = non_marketing_members(portal, plan) if not created and not not_static and _sheds_non_marketing(plan, entry) else []
     return _ensured(
         entry,
         found["name"],
         list_id,
         created=bool(created),
-        removal=removals.get(list_id, {"removed": 0, "errors": []}),
+        removal=removal,
         non_marketing=remove_members(portal, plan, list_id, found["name"], leaving, "removed_non_marketing"),
-        earlier=[
-            {"list_id": earlier_id, "name": name, "removed_opted_out": removals[earlier_id]["removed"], "errors": removals[earlier_id]["errors"]}
-            for earlier_id, name in earlier
-        ],
+        earlier=earlier_cleaned,
+        not_static=not_static,
     )
 
 
-def _earlier_lists(portal: HubSpotPortal, plan: LoadPlan, journal: ListJournal, list_id: str) -> list[tuple[str, str]]:
-    """The other lists this state's earlier runs made, as ``(id, name)``, for the plan's
-    opted-out contacts to be taken out of too (none when the plan opts nobody out).
+def _none_removed() -> dict[str, Any]:
+    """:func:`remove_members`'s result for a list nobody was taken out of."""
+    return {"removed": 0, "errors": []}
+
+
+_STATIC_TYPES = frozenset({"MANUAL", "SNAPSHOT"})
+"""The processing types whose memberships the API edits (crm-lists-v3.json: a DYNAMIC list's
+members are its filters' matches, and ``memberships/remove`` is refused for it)."""
+
+
+def _not_static(found: dict[str, Any]) -> str | None:
+    """A list's processing type when it is no longer a static list (a person turned it DYNAMIC:
+    its filters, not Onramp, decide who is in it); ``None`` for a static one, or one whose answer
+    does not say."""
+    processing_type = found.get("processingType")
+    return processing_type if processing_type and processing_type not in _STATIC_TYPES else None
+
+
+def _cleaned(
+    portal: HubSpotPortal, plan: LoadPlan, own: list[dict[str, Any]], earlier: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Take the plan's opted-out contacts out of the lists given (the planned list found existing,
+    if any, and the earlier lists), read back once for all of them. A list that is no longer
+    static is left alone, with a warning naming it: its filters decide who is in it, and HubSpot
+    refuses to take anyone out, on this run and every later one.
+
+    Returns:
+        The removals of ``own`` (:func:`remove_members`, or none for a list no longer static),
+        and each earlier list's ``{"list_id", "name", "removed_opted_out", "remove_failed",
+        "not_static", "errors"}``.
+    """
+    static = [found for found in (*own, *earlier) if _not_static(found) is None]
+    members = opted_out_members(portal, plan) if static else []
+    removals = {}
+    for found in (*own, *earlier):
+        list_id, not_static = str(found["listId"]), _not_static(found)
+        if not_static:
+            get_logger().warning("%s", not_static_warning(found["name"], list_id, not_static))
+            removals[list_id] = _none_removed()
+        else:
+            removals[list_id] = remove_members(portal, plan, list_id, found["name"], members, "removed_opted_out")
+    return [removals[str(found["listId"])] for found in own], [
+        {
+            "list_id": str(found["listId"]),
+            "name": found["name"],
+            "removed_opted_out": removals[str(found["listId"])]["removed"],
+            "remove_failed": len(removals[str(found["listId"])]["errors"]),
+            "not_static": _not_static(found),
+            "errors": removals[str(found["listId"])]["errors"],
+        }
+        for found in earlier
+    ]
+
+
+def not_static_warning(name: str, list_id: str, processing_type: str) -> str:
+    """The one line saying a list Onramp made is no longer static, so nobody is taken out of it."""
+    return (
+        f"list {name!r} (id {list_id}) is {processing_type} now, no longer a static list: its filters decide who is in it, "
+        "so Onramp takes no opted-out or non-marketing contact out of it"
+    )
+
+
+def _cleans_earlier_lists(plan: LoadPlan, entry: dict[str, Any]) -> bool:
+    """Whether this planned list's step takes the opted-out contacts out of the earlier lists: the
+    plan's first list with files (always found or made), or its first list when none has files,
+    so each earlier list is cleaned once a load, not once per planned list."""
+    with_files = [planned for planned in plan.lists if planned.get("files")] or plan.lists[:1]
+    return bool(with_files) and with_files[0]["key"] == entry["key"]
+
+
+def _earlier_lists(portal: HubSpotPortal, plan: LoadPlan, journal: ListJournal, list_id: str | None) -> list[dict[str, Any]]:
+    """The other lists this state's earlier runs made, as HubSpot answers them, for the plan's
+    opted-out contacts to be taken out of too (none when the plan opts nobody out). The plan's own
+    lists are not among them: each cleans itself.
 
     A migration's list is named by its plan, so a rerun whose files changed (someone moved to
     the unsubscribed file) fills a list of its own, and the earlier one would keep the person.
@@ -259,11 +334,12 @@ def _earlier_lists(portal: HubSpotPortal, plan: LoadPlan, journal: ListJournal, 
     """
     if not plan.opt_outs:
         return []
+    own = {journal.read(planned) for planned in plan.lists} | {list_id}
     earlier = []
     for earlier_id in journal.recorded():
-        found = None if earlier_id == list_id else _existing(portal, f"{_LISTS_PATH}/{earlier_id}")
+        found = None if earlier_id in own else _existing(portal, f"{_LISTS_PATH}/{earlier_id}")
         if found is not None:
-            earlier.append((earlier_id, found["name"]))
+            earlier.append(found)
     return earlier
 
 
@@ -281,10 +357,11 @@ def _ensured(
     removal: dict[str, Any],
     non_marketing: dict[str, Any] | None = None,
     earlier: list[dict[str, Any]] = (),
+    not_static: str | None = None,
 ) -> dict[str, Any]:
     """:func:`ensure_list`'s result."""
-    non_marketing = non_marketing or {"removed": 0, "errors": []}
-    errors = [*removal["errors"], *non_marketing["errors"], *(error for cleaned in earlier for error in cleaned["errors"])]
+    non_marketing = non_marketing or _none_removed()
+    own_errors = [*removal["errors"], *non_marketing["errors"]]
     return {
         "key": entry["key"],
         "name": name,
@@ -294,8 +371,9 @@ def _ensured(
         "removed_opted_out": removal["removed"],
         "removed_non_marketing": non_marketing["removed"],
         "earlier_lists": [{key: value for key, value in cleaned.items() if key != "errors"} for cleaned in earlier],
-        "remove_failed": len(errors),
-        "errors": errors,
+        "remove_failed": len(own_errors),
+        "not_static": not_static,
+        "errors": [*own_errors, *(error for cleaned in earlier for error in cleaned["errors"])],
     }
 
 
@@ -319,10 +397,14 @@ def opted_out_members(portal: HubSpotPortal, plan: LoadPlan) -> list[Member]:
 
 def non_marketing_members(portal: HubSpotPortal, plan: LoadPlan) -> list[Member]:
     """The contacts of the plan's non-marketing contacts files, read back by email, 100 a
-    request (an address HubSpot has no contact for was never in a list)."""
+    request (an address HubSpot has no contact for was never in a list).
+
+    A file of contacts sent non-marketing because a person set them so in HubSpot
+    (:data:`~tasks.load.opted_out.AS_SET_SUFFIX`) is not among them: the source still holds them
+    as marketing contacts, which is what the list holds."""
     members = []
     for entry in plan.imports:
-        if entry.get("marketable"):
+        if entry.get("marketable") or _set_non_marketing_in_hubspot(entry):
             continue
         line_of = {}
         for line, cell in iter_column(plan.path(entry["file"]), EMAIL_COLUMN):
@@ -334,6 +416,12 @@ def non_marketing_members(portal: HubSpotPortal, plan: LoadPlan) -> list[Member]
             for email, record_id in found.items()
         )
     return members
+
+
+def _set_non_marketing_in_hubspot(entry: dict[str, Any]) -> bool:
+    """Whether a contacts file holds the contacts sent non-marketing as HubSpot holds them set so
+    by hand (its name ends :data:`~tasks.load.opted_out.AS_SET_SUFFIX`)."""
+    return Path(entry["file"]).stem.endswith(AS_SET_SUFFIX)
 
 
 def remove_members(
@@ -353,8 +441,9 @@ def remove_members(
     Returns:
         ``{"removed": N, "errors": [...]}``: ``removed`` the contacts HubSpot took out,
         ``errors`` one per row whose contact HubSpot would not take out, as
-        ``{"file", "line", "error_type", "scope", "message", "sources"}`` (``scope`` ``row``,
-        so a sync sends the row again next run, and the removal is tried again).
+        ``{"file", "line", "error_type", "scope", "message", "list_id", "record_id", "sources"}``
+        (``scope`` ``row``, so a sync sends the row again next run, and the removal is tried
+        again; ``record_id`` tells contacts apart when ``line`` is ``None``).
     """
     path = f"{_LISTS_PATH}/{list_id}/memberships/remove"
     removed = 0
@@ -369,8 +458,9 @@ def remove_members(
             )
             get_logger().warning("list %s: %d contacts not removed: %s", list_id, len(chunk), message)
             errors.extend(
-                {"file": file, "line": line, "error_type": REMOVE_FAILED, "scope": "row", "message": message}
-                for file, _record_id, line in chunk
+                {"file": file, "line": line, "error_type": REMOVE_FAILED, "scope": "row", "message": message,
+                 "list_id": list_id, "record_id": record_id}
+                for file, record_id, line in chunk
             )
     if members:
         get_logger().info("list %s: %d contacts removed (%s), %d could not be", list_id, removed, _WHY_REMOVED[kind], len(errors))

@@ -237,7 +237,7 @@ def test_a_completed_child_run_is_its_account_migrated_with_the_report_from_its_
 
     assert result == {"name": "acme", "status": "migrated", "error": None, "ledger": {
         "rows_read": 3, "rows_rejected": 1, "duplicates_merged": 0,
-        "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "rows_failed": 0, "rows_with_value_errors": 0, "not_associated": 0, "read_back": {}}}
+        "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "rows_failed": 0, "rows_with_value_errors": 0, "list_removals_failed": 0, "not_associated": 0, "read_back": {}}}
 
 
 @pytest.mark.parametrize("state, ended", [
@@ -466,7 +466,7 @@ def test_a_child_run_whose_load_stopped_brings_its_ledger_but_never_an_older_run
     older = child_run_result("acme", flow_run(Failed(message="Flow run encountered an exception: InputError: a.zip: not a zip")), None, str(tmp_path))
 
     assert stopped["ledger"] == {k: REPORT[k] for k in ("rows_read", "rows_rejected", "duplicates_merged", "contacts")} | {
-        "rows_failed": 0, "rows_with_value_errors": 0, "not_associated": 0, "read_back": {}, "stopped": None}
+        "rows_failed": 0, "rows_with_value_errors": 0, "list_removals_failed": 0, "not_associated": 0, "read_back": {}, "stopped": None}
     assert older["ledger"] is None
 
 

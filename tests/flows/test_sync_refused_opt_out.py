@@ -60,7 +60,8 @@ def test_a_refused_opt_out_is_sent_by_every_run_until_hubspot_takes_it(prefect_a
     write_export(folder, staying, [BACK, GONE])
     refused = sync_contacts(params)
 
-    assert (refused["sync"]["new_opt_outs"], refused["load"]["rows_failed"]) == (2, 2)
+    assert (refused["sync"]["new_opt_outs"], refused["sync"]["opt_outs_sent_again"], refused["load"]["rows_failed"]) == (2, 0, 2)
+    assert refused["sync"]["opt_outs_still_pending"] == 2
     assert "sync: 2 contact(s) not taken by HubSpot are sent again next run" in caplog.messages
     assert pending(out) == {BACK: "unsubscribed", GONE: "unsubscribed"}
     assert not hubspot.emulator.portal.opt_outs.keys() & {BACK, GONE}
@@ -72,7 +73,9 @@ def test_a_refused_opt_out_is_sent_by_every_run_until_hubspot_takes_it(prefect_a
     write_export(folder, staying | {BACK: "Denver"})
     resent = sync_contacts(params)
 
-    assert (resent["sync"]["new_opt_outs"], resent["sync"]["opt_outs_no_longer_in_sources"]) == (2, 1)
+    # Sent again, each counted once: no new opt-out.
+    assert (resent["sync"]["new_opt_outs"], resent["sync"]["opt_outs_sent_again"], resent["sync"]["opt_outs_no_longer_in_sources"]) == (0, 2, 1)
+    assert resent["sync"]["opt_outs_still_pending"] == 1
     assert (resent["sync"]["new_or_changed_contacts"], resent["sync"]["left_source"], resent["load"]["rows_failed"]) == (0, 1, 1)
     assert BACK in hubspot.emulator.portal.opt_outs and GONE not in hubspot.emulator.portal.opt_outs
     cities, listed = portal(hubspot)
@@ -87,7 +90,8 @@ def test_a_refused_opt_out_is_sent_by_every_run_until_hubspot_takes_it(prefect_a
     hubspot.emulator.configure(refused_opt_outs=(GONE,))
     taken = sync_contacts(params)
 
-    assert (taken["sync"]["new_opt_outs"], taken["sync"]["kept_opted_out"], taken["sync"]["left_source"]) == (1, 1, 0)
+    assert (taken["sync"]["new_opt_outs"], taken["sync"]["opt_outs_sent_again"], taken["sync"]["kept_opted_out"], taken["sync"]["left_source"]) == (0, 1, 1, 0)
+    assert taken["sync"]["opt_outs_still_pending"] == 0
     assert taken["load"]["rows_failed"] == 0
     assert {BACK, GONE} <= hubspot.emulator.portal.opt_outs.keys()
     assert pending(out) == {}

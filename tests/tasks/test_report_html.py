@@ -131,3 +131,32 @@ def test_a_mismatch_of_the_read_back_is_shown_as_its_check_file_line_and_source_
         "holds as unsubscribed from all email: billed, never emailed (source rows: export.zip!subscribed.csv:12)</li>"
     ) in page
     assert "{'check'" not in page
+
+
+def test_contacts_hubspot_would_not_take_out_of_a_list_are_shown_as_a_failure_and_left_out_of_the_read_back():
+    refused = {"file": "hubspot/opt-out-unsubscribed.csv", "line": 2, "error_type": "LIST_REMOVE_FAILED", "scope": "row", "record_id": "5"}
+    # The same contact refused by an earlier list too: one contact, one row.
+    errors = [refused, {**refused, "list_id": "2"}]
+    reconciliation = {"contacts_checked": 900, "opt_outs_checked": 199, "mismatches": [], "by_check": {}}
+    load = {**REPORT["load"], "rows_failed": 0, "errors": errors, "reconciliation": reconciliation,
+            "lists": [{"name": "m", "list_id": "1", "added": 0, "remove_failed": 1}]}  # fmt: skip
+
+    page = render_report_html({**REPORT, "load": load}, {})
+
+    assert (
+        "<p class='bad'>0 row(s) failed in HubSpot. 0 row(s) loaded with values HubSpot refused (those values were left out). "
+        "1 contact(s) HubSpot would not take out of a list (the run fails; a sync sends them again next run). "
+        "report.json's <code>load.errors</code> names each row and why.</p>"
+    ) in page
+    assert "no mismatch; other property values were not compared, nor the 1 row(s) HubSpot did not take" in page
+    assert "would not take out of a list" not in render_report_html(REPORT, {})
+
+
+def test_a_list_no_longer_static_is_warned_of_by_name():
+    load = {**REPORT["load"], "lists": [{"name": "m <1>", "list_id": "1", "added": 0, "not_static": "DYNAMIC",
+                                          "earlier_lists": [{"name": "old", "list_id": "2", "not_static": None}]}]}  # fmt: skip
+
+    page = render_report_html({**REPORT, "load": load}, {})
+
+    assert "<p class='bad'>Warning: list &#x27;m &lt;1&gt;&#x27; (id 1) is DYNAMIC now, no longer a static list" in page
+    assert "(id 2)" not in page

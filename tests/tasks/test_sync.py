@@ -105,7 +105,8 @@ def test_only_new_or_changed_contacts_and_new_opt_outs_are_sent():
     assert delta.contacts == {"b@x.com", "d@x.com"}
     assert delta.opt_outs == {"e@x.com"}
     assert delta.counts(5) == {
-        "planned_contacts": 5, "new_opt_outs": 1, "opt_outs_no_longer_in_sources": 0, "opt_outs_not_listed_by_providers": 0,
+        "planned_contacts": 5, "new_opt_outs": 1, "opt_outs_sent_again": 0, "opt_outs_no_longer_in_sources": 0,
+        "opt_outs_not_listed_by_providers": 0,
         "new_or_changed_contacts": 2,
         "kept_opted_out": 0, "kept_newer_from_api": 0, "older_than_sent": 0, "held_non_marketing": 0,
         "held_sent_non_marketing": 0, "unchanged": 2, "left_source": 0,
@@ -629,7 +630,9 @@ def test_a_stopped_runs_opt_outs_are_sent_again_whatever_the_sources_now_say(tmp
     # c is sent, but no source gives it: the counts of the planned contacts leave it out.
     assert delta.unplanned_opt_outs == {"c@x.com"}
     counts = delta.counts(planned_.height)
-    assert (counts["new_opt_outs"], counts["unchanged"], counts["planned_contacts"]) == (3, 0, 2)
+    # b is new (the snapshot holds it marketing); a and c are pending ones sent again, each once.
+    assert (counts["new_opt_outs"], counts["opt_outs_sent_again"], counts["unchanged"], counts["planned_contacts"]) == (1, 2, 0, 2)
+    assert adds_up(counts)
     # Where each came from is kept: c, last given by a provider, is not taken for gone from it
     # by a run that reads the provider for its changes only.
     from_api = state(("c@x.com", "marketing", "1", T2, True, False, ["mailchimp://a1b2"]))
@@ -677,6 +680,21 @@ def test_an_opt_out_hubspot_did_not_take_stays_opted_out_and_pending_whatever_th
     assert diff(resubscribed, again.next_snapshot).kept_opted_out == {"a@x.com"}
 
 
+def test_an_opt_out_hubspot_keeps_refusing_is_counted_sent_again_on_every_later_run_never_new():
+    # a unsubscribed a run ago; HubSpot did not take it, so the snapshot holds it opted out and
+    # it is pending: the source still says so.
+    previous = state(("a@x.com", "opted_out", "u"), ("b@x.com", "marketing", "1"))
+    planned_ = state(("a@x.com", "opted_out", "u"), ("b@x.com", "marketing", "1"))
+
+    counts = diff(planned_, previous, pending={"a@x.com": "unsubscribed"}).counts(planned_.height)
+
+    assert (counts["new_opt_outs"], counts["opt_outs_sent_again"], counts["unchanged"]) == (0, 1, 1)
+    assert adds_up(counts)
+    # A stopped run's opt-out the snapshot never took in is new still on the run that retries it.
+    retried = diff(planned_, state(("a@x.com", "marketing", "1"), ("b@x.com", "marketing", "1")), pending={"a@x.com": "unsubscribed"})
+    assert (retried.counts(2)["new_opt_outs"], retried.counts(2)["opt_outs_sent_again"]) == (1, 0)
+
+
 def test_a_pending_opt_out_of_someone_who_left_the_sources_is_counted_gone_once():
     previous = state(("a@x.com", "marketing", "1"), ("b@x.com", "marketing", "1"))
     stayed = state(("a@x.com", "marketing", "1"))
@@ -695,7 +713,10 @@ def test_a_pending_opt_out_of_someone_who_left_the_sources_is_counted_gone_once(
 def adds_up(counts: dict[str, int]) -> bool:
     """Whether the sync's counts add up to its planned contacts (README, ``report.json``)."""
     not_sent = ("kept_opted_out", "kept_newer_from_api", "older_than_sent", "held_non_marketing", "unchanged")
-    opt_outs = counts["new_opt_outs"] - counts["opt_outs_no_longer_in_sources"] - counts["opt_outs_not_listed_by_providers"]
+    opt_outs = (
+        counts["new_opt_outs"] + counts["opt_outs_sent_again"]
+        - counts["opt_outs_no_longer_in_sources"] - counts["opt_outs_not_listed_by_providers"]
+    )
     return opt_outs + counts["new_or_changed_contacts"] + sum(counts[name] for name in not_sent) == counts["planned_contacts"]
 
 
@@ -728,7 +749,7 @@ def test_a_pending_opt_out_a_provider_read_for_its_changes_did_not_list_is_not_c
     unlisted = diff(files_only, previous, changes_only=True, pending={"x@x.com": "unsubscribed"})
     counts = unlisted.counts(files_only.height)
 
-    assert (counts["new_opt_outs"], counts["opt_outs_no_longer_in_sources"], counts["opt_outs_not_listed_by_providers"]) == (1, 0, 1)
+    assert (counts["new_opt_outs"], counts["opt_outs_sent_again"], counts["opt_outs_no_longer_in_sources"], counts["opt_outs_not_listed_by_providers"]) == (0, 1, 0, 1)
     assert (counts["unchanged"], unlisted.left_source) == (1, set())
     assert adds_up(counts)
     # Read whole, the provider would have listed it: gone, and counted so.

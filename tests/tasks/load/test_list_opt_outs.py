@@ -89,16 +89,18 @@ def test_opted_out_contacts_are_read_back_a_hundred_a_request(portal, emulator, 
     assert count_requests(emulator, "PUT", "memberships/remove") == 1
 
 
-def test_a_removal_hubspot_refuses_is_a_load_error_naming_the_opt_out_row(portal, emulator, tmp_path):
+def test_a_removal_hubspot_refuses_is_a_load_error_naming_the_opt_out_row(portal, emulator, tmp_path, monkeypatch):
+    from tests.tasks.load.test_list_removal_failures import removals_by_list
+
     [made] = load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]), poll_interval=POLL)["lists"]
-    # A list HubSpot no longer lets anyone edit the members of (only MANUAL and SNAPSHOT lists).
-    emulator.portal.lists[made["list_id"]].processing_type = "DYNAMIC"
+    removals_by_list(emulator, monkeypatch, refusing=made["list_id"])
 
     found = ensure_lists(portal, read_plan(plan_dir(tmp_path / "second", ["ben@example.com"], ["zed@example.com", "ann@example.com"])))
 
     [error] = found["marketing"]["errors"]
     assert (error["file"], error["line"], error["error_type"], error["scope"]) == (UNSUBSCRIBED, 3, REMOVE_FAILED, "row")
     assert error["message"].startswith(f"opted out, but HubSpot would not take the contact out of the list {LIST_NAME!r} (id {made['list_id']}): HTTP 400")
+    assert (error["list_id"], error["record_id"]) == (made["list_id"], emulator.portal.find(CONTACTS, "email", "ann@example.com").id)
     assert error["sources"] == [f"{SOURCE}:4"] and "ann@example.com" not in error["message"]
     assert (found["marketing"]["removed_opted_out"], found["marketing"]["remove_failed"]) == (0, 1)
 
@@ -155,11 +157,14 @@ def test_a_rerun_whose_plan_names_another_list_takes_its_opt_outs_out_of_the_ear
     # The rerun's files changed (Ann moved to the unsubscribed file), so its list has another name.
     second = read_plan(plan_dir(tmp_path / "second", ["ben@example.com"], ["ann@example.com"]))
     renamed = {**second.lists[0], "name": "Onramp — Mailchimp marketing contacts (plan 2b3c4d5e)"}
+    second.data["lists"] = [renamed]
 
     found = ensure_list(portal, second, renamed, journal)
 
     assert found["created"] and found["list_id"] != earlier["list_id"]
-    assert found["earlier_lists"] == [{"list_id": earlier["list_id"], "name": LIST_NAME, "removed_opted_out": 1}]
+    assert found["earlier_lists"] == [
+        {"list_id": earlier["list_id"], "name": LIST_NAME, "removed_opted_out": 1, "remove_failed": 0, "not_static": None}
+    ]
     assert members(emulator, earlier["list_id"]) == {"ben@example.com"}
     load = {"portal": portal.url, "imports": [], "opt_outs": {"unsubscribed": 1}, "rows_failed": 0, "lists": [{**found, "added": 0}]}
     _print_summary({"rows_read": 2, "rows_rejected": 0, "duplicates_merged": 0, "contacts": {"marketing": 1, "non_marketing": 0, "opted_out": 1}, "sources": [], "load": load}, "out")
@@ -224,9 +229,11 @@ def test_a_migrations_list_keeps_its_members_and_reads_no_non_marketing_contact_
     assert count_requests(emulator, "POST", BATCH_READ) - reads == 1
 
 
-def test_a_refused_removal_of_a_contact_no_longer_marketing_names_its_row(portal, emulator, tmp_path):
+def test_a_refused_removal_of_a_contact_no_longer_marketing_names_its_row(portal, emulator, tmp_path, monkeypatch):
+    from tests.tasks.load.test_list_removal_failures import removals_by_list
+
     [made] = load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]), poll_interval=POLL)["lists"]
-    emulator.portal.lists[made["list_id"]].processing_type = "DYNAMIC"
+    removals_by_list(emulator, monkeypatch, refusing=made["list_id"])
 
     found = ensure_lists(portal, read_plan(delta_plan(tmp_path / "delta", ["ann@example.com"], ["ben@example.com"], sync_delta=True)))
 
