@@ -115,11 +115,17 @@ class RefreshingBearerAuth(httpx.Auth):
             # Another thread may have refreshed while this one waited: its token is as new.
             if self._access_token and self._access_token != stale:
                 return self._access_token
-            self._access_token = self._request_token()
+            token = self._request_token()
             self.refreshes += 1
+            problem = _unsendable(token)
             if self._on_new_tokens is not None:
-                self._on_new_tokens(self._access_token, latest_refresh_token(self._configured_refresh_token))
-            return self._access_token
+                # Kept even beside an access token no header can hold: the refresh token the
+                # endpoint rotated is the only one that works from now on.
+                self._on_new_tokens("" if problem else token, latest_refresh_token(self._configured_refresh_token))
+            if problem:
+                raise InputError(self._source, f"{self._provider}'s token endpoint answered an access token that {problem}")
+            self._access_token = token
+            return token
 
     def _request_token(self) -> str:
         configured = self._configured_refresh_token
@@ -142,11 +148,16 @@ class RefreshingBearerAuth(httpx.Auth):
         if body.get("refresh_token"):
             with _latest_lock:
                 _latest[configured] = str(body["refresh_token"])
-        access_token = trimmed_credential(str(body["access_token"]))
-        # Sent in a header, which holds visible ASCII only: httpx's error would quote the token.
-        if problem := credential_character_problem(access_token):
-            raise InputError(self._source, f"{self._provider}'s token endpoint answered an access token that holds {problem}, which no token holds")
-        return access_token
+        return trimmed_credential(str(body["access_token"]))
+
+
+def _unsendable(access_token: str) -> str | None:
+    """Why an access token cannot be sent in an ``Authorization`` header, which holds visible ASCII
+    only (httpx's error would quote the token), as a message ends; None when it can."""
+    if not access_token:
+        return "is blank"
+    problem = credential_character_problem(access_token)
+    return f"holds {problem}, which no token holds" if problem else None
 
 
 def _json_object(response: httpx.Response) -> dict:
