@@ -23,7 +23,8 @@ ignores records not in the list: a rerun removes nothing twice. A list made now 
 and needs no such read. A removal HubSpot refuses is a load error naming the opt-out row, counted
 against the list that refused it. Each earlier list is cleaned once a load. A list a person
 turned DYNAMIC (HubSpot edits the members of MANUAL and SNAPSHOT lists only) is no longer
-Onramp's to keep clean: it is left alone, with a warning naming it, failing no run.
+Onramp's to keep clean, nor to fill: it is left alone, with a warning naming it, failing no run
+(a file's contacts HubSpot refuses to add to it are counted not added, :func:`add_file_members`).
 
 A recurring sync's run also takes out of its marketing list the contacts its delta sends as
 non-marketing (:data:`SYNC_DELTA`): a subscriber the source now holds as transactional, archived
@@ -511,36 +512,95 @@ def add_file_members(
             (the upsert path's, HubSpot holding them as unsubscribed once upserted,
             ``tasks/load/upsert.py``): a marketing list never holds them.
 
+    A list a person turned DYNAMIC since it was made (HubSpot refuses to add anyone to a list
+    that is not MANUAL or SNAPSHOT) adds nobody either, on this run and every later one: one
+    warning names the list, the file's rows count ``not_added``, and the load goes on.
+
     Returns:
-        ``{"file", "list_id", "added", "missing", "waiting", "waiting_reason"}``: ``added``
-        contacts HubSpot newly put in the list, ``missing`` emails with no contact (their rows
-        failed to load; the ledger says why), ``waiting`` the file's rows not added because of
-        ``waiting_reason`` (``waiting``, or ``None``).
+        ``{"file", "list_id", "added", "missing", "waiting", "waiting_reason", "not_static",
+        "not_added"}``: ``added`` contacts HubSpot newly put in the list, ``missing`` emails with
+        no contact (their rows failed to load; the ledger says why), ``waiting`` the file's rows
+        left for the rerun because of ``waiting``; ``waiting_reason`` why the file's contacts are
+        not in the list (``None`` when they were added); ``not_static`` the list's processing
+        type when it is no longer static (``None`` else), ``not_added`` the file's rows not
+        added to it then.
+
+    Raises:
+        LoadError: HubSpot refused to add contacts to a static list, or cannot be read.
     """
     if waiting is not None:
         rows = int(entry.get("rows") or 0)
         get_logger().info("list %s: %d contacts of %s not added: %s", list_id, rows, entry["file"], waiting)
-        return {"file": entry["file"], "list_id": list_id, "added": 0, "missing": 0, "waiting": rows, "waiting_reason": waiting}
+        return _members_result(entry, list_id, waiting=rows, waiting_reason=waiting)
     added = missing = 0
-    path = f"{_LISTS_PATH}/{list_id}/memberships/add"
     pending: list[str] = []
-    for asked, found in contact_ids(portal, file_emails(plan.path(entry["file"]), kept_non_marketing)):
-        missing += len(asked) - len(found)
-        pending.extend(found.values())
-        while len(pending) >= settings.LIST_MEMBERSHIP_BATCH_SIZE:
-            chunk, pending = pending[: settings.LIST_MEMBERSHIP_BATCH_SIZE], pending[settings.LIST_MEMBERSHIP_BATCH_SIZE :]
-            added += len(_add(portal, path, chunk))
-    if pending:
-        added += len(_add(portal, path, pending))
+    try:
+        for asked, found in contact_ids(portal, file_emails(plan.path(entry["file"]), kept_non_marketing)):
+            missing += len(asked) - len(found)
+            pending.extend(found.values())
+            while len(pending) >= settings.LIST_MEMBERSHIP_BATCH_SIZE:
+                chunk, pending = pending[: settings.LIST_MEMBERSHIP_BATCH_SIZE], pending[settings.LIST_MEMBERSHIP_BATCH_SIZE :]
+                added += len(_add(portal, list_id, chunk))
+        if pending:
+            added += len(_add(portal, list_id, pending))
+    except _NotStatic as refused:
+        not_static, not_added = _not_static(refused.found), max(int(entry.get("rows") or 0) - added, 0)
+        warning = not_filled_warning(refused.found.get("name", entry["file"]), list_id, not_static, not_added, entry["file"])
+        get_logger().warning("%s", warning)
+        return _members_result(entry, list_id, added=added, missing=missing, waiting_reason=warning, not_static=not_static, not_added=not_added)
     get_logger().info("list %s: %d contacts of %s added, %d not in HubSpot", list_id, added, entry["file"], missing)
-    return {"file": entry["file"], "list_id": list_id, "added": added, "missing": missing, "waiting": 0, "waiting_reason": None}
+    return _members_result(entry, list_id, added=added, missing=missing)
 
 
-def _add(portal: HubSpotPortal, path: str, record_ids: list[str]) -> list[str]:
-    """``memberships/add``; returns the ids HubSpot newly added."""
+def _members_result(
+    entry: dict[str, Any],
+    list_id: str,
+    *,
+    added: int = 0,
+    missing: int = 0,
+    waiting: int = 0,
+    waiting_reason: str | None = None,
+    not_static: str | None = None,
+    not_added: int = 0,
+) -> dict[str, Any]:
+    """:func:`add_file_members`'s result."""
+    return {
+        "file": entry["file"], "list_id": list_id, "added": added, "missing": missing, "waiting": waiting,
+        "waiting_reason": waiting_reason, "not_static": not_static, "not_added": not_added,
+    }  # fmt: skip
+
+
+def not_filled_warning(name: str, list_id: str, processing_type: str, not_added: int, file: str) -> str:
+    """The one line saying a list Onramp made is no longer static, so a file's contacts are not added to it."""
+    return (
+        f"list {name!r} (id {list_id}) is {processing_type} now, no longer a static list: its filters decide who is in it, "
+        f"so Onramp adds none of the {not_added} contact(s) of {file} to it"
+    )
+
+
+class _NotStatic(Exception):
+    """HubSpot refused to add contacts to a list that is no longer static (``found``, as HubSpot answers it)."""
+
+    def __init__(self, found: dict[str, Any]) -> None:
+        super().__init__(found.get("processingType"))
+        self.found = found
+
+
+def _add(portal: HubSpotPortal, list_id: str, record_ids: list[str]) -> list[str]:
+    """``memberships/add``; returns the ids HubSpot newly added.
+
+    Raises:
+        _NotStatic: HubSpot refused, and the list is no longer static (read only once refused:
+            a static list costs no read).
+        LoadError: HubSpot refused to add them to a static list.
+    """
+    path = f"{_LISTS_PATH}/{list_id}/memberships/add"
     try:
         answer = portal.request("PUT", path, json=record_ids) or {}
     except HttpError as error:
+        found = _existing(portal, f"{_LISTS_PATH}/{list_id}") or {}
+        if _not_static(found):
+            raise _NotStatic(found) from error
         raise LoadError(f"cannot add contacts to the HubSpot list ({path}): {describe(error)}") from error
     # The spec and SDK spell it recordsIdsAdded; one HubSpot example shows recordIdsAdded.
     return answer.get("recordsIdsAdded", answer.get("recordIdsAdded", []))

@@ -2,7 +2,8 @@
 contact out of the sync's list. A static list refusing: the run exits 1 (the opt-out is sent
 again next run, as a refused row is), its summary says what failed and what stays pending, and
 the next run sends the pending opt-out again, saying so once, not as a new opt-out. A list a
-person turned DYNAMIC: a warning naming it, and the run, and every rerun, exits 0."""
+person turned DYNAMIC: a warning naming it, a new subscriber not added to it, and the run, and
+every rerun, exits 0."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.tasks.load.test_list_removal_failures import removals_by_list
 
 LEAVER = "leaver@example.com"
 STAYING = {f"stays{n}@example.com": "Boston" for n in range(2)}
+NEWCOMER = "newcomer@example.com"
 
 
 def sync_list(hubspot):
@@ -67,20 +69,27 @@ def test_a_static_list_refusing_a_removal_exits_1_and_the_opt_out_stays_pending(
     assert LEAVER not in portal(hubspot)[1]
 
 
-def test_a_list_turned_dynamic_is_warned_of_by_name_and_fails_no_run(prefect_api_url, hubspot, tmp_path, monkeypatch, capsys):
+def test_a_list_turned_dynamic_is_warned_of_by_name_and_fails_no_run(prefect_api_url, hubspot, tmp_path, monkeypatch, capsys, caplog):
     command = first_sync(hubspot, tmp_path, monkeypatch, capsys)
     folder, out = tmp_path / "export", tmp_path / "out"
     turned = sync_list(hubspot)
     # A person made the sync's list a DYNAMIC one: its filters decide who is in it now.
     turned.processing_type = "DYNAMIC"
-    write_export(folder, STAYING, [LEAVER])
+    # A new subscriber too: HubSpot refuses to add anyone to the list now.
+    write_export(folder, STAYING | {NEWCOMER: "Austin"}, [LEAVER])
 
     warned = main(command)
     printed = capsys.readouterr().out
 
-    assert warned == EXIT_OK
+    assert warned == EXIT_OK, printed
     assert f"  warning: list {turned.name!r} (id {turned.list_id}) is DYNAMIC now, no longer a static list" in printed
     assert "would not take" not in printed and "stay pending" not in printed and pending(out) == {}
     assert LEAVER in hubspot.emulator.portal.opt_outs
+    cities, listed = portal(hubspot)
+    assert cities[NEWCOMER] == "Austin" and NEWCOMER not in listed
+    assert caplog.messages.count(
+        f"list {turned.name!r} (id {turned.list_id}) is DYNAMIC now, no longer a static list: its filters decide who is in it, "
+        "so Onramp adds none of the 1 contact(s) of hubspot/contacts-marketing-001.csv to it"
+    ) == 1
     # Nothing left pending: the rerun has nothing to send again, and exits 0 too.
     assert main(command) == EXIT_OK

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from emulators.hubspot.errors import validation_error
 from tasks.load import load_plan, read_plan
-from tasks.load.lists import ensure_lists
+from tasks.load.lists import add_file_members, ensure_lists
 from tasks.report import lists_not_static, list_removals_failed, load_failed, load_lines
 from tests.tasks.load.conftest import count_requests
 from tests.tasks.load.plans import write_plan
@@ -110,3 +110,42 @@ def test_a_static_list_refusing_a_removal_still_fails_the_load(portal, emulator,
 
     assert report["lists"][0]["remove_failed"] == 1 and list_removals_failed(report) == 1 and load_failed(report)
     assert lists_not_static(report) == []
+
+
+def test_a_list_turned_dynamic_adds_nobody_with_a_warning_naming_it_and_fails_nothing(portal, emulator, tmp_path, caplog):
+    [made] = load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com"]), poll_interval=POLL)["lists"]
+    emulator.portal.lists[made["list_id"]].processing_type = "DYNAMIC"
+
+    # New marketing contacts for the same list: HubSpot refuses to add anyone to it now.
+    report = load_plan(portal, plan_dir(tmp_path / "second", ["ben@example.com", "cy@example.com"]), poll_interval=POLL)
+
+    [found] = report["lists"]
+    assert (found["list_id"], found["not_static"], found["added"]) == (made["list_id"], "DYNAMIC", 0)
+    assert report["errors"] == [] and not load_failed(report)
+    assert members(emulator, made["list_id"]) == {"ann@example.com"}
+    # Both contacts are in HubSpot all the same; a read-back would not look for them in the list.
+    assert {"ben@example.com", "cy@example.com"} <= {contact.properties["email"] for contact in emulator.portal.live("0-1")}
+    assert [made["list_id"] not in result["list_ids"] for result in report["imports"]] == [True]
+    warning = (
+        f"list {LIST_NAME!r} (id {made['list_id']}) is DYNAMIC now, no longer a static list: its filters decide who is in it, "
+        f"so Onramp adds none of the 2 contact(s) of {MARKETING} to it"
+    )
+    assert caplog.messages.count(warning) == 1
+
+
+def test_a_file_s_contacts_refused_by_a_list_turned_dynamic_are_counted_not_added(portal, emulator, tmp_path):
+    directory = plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"])
+    load_plan(portal, directory, poll_interval=POLL)
+    plan = read_plan(directory)
+    list_id = ensure_lists(portal, plan)["marketing"]["list_id"]
+    emulator.portal.lists[list_id].processing_type = "DYNAMIC"
+    [entry] = plan.imports
+
+    result = add_file_members(portal, plan, entry, list_id)
+
+    assert (result["added"], result["not_static"], result["not_added"], result["waiting"]) == (0, "DYNAMIC", 2, 0)
+    assert result["waiting_reason"].startswith(f"list {LIST_NAME!r} (id {list_id}) is DYNAMIC now")
+    # Made static again, the list takes them.
+    emulator.portal.lists[list_id].processing_type = "MANUAL"
+    assert add_file_members(portal, plan, entry, list_id)["not_static"] is None
+    assert members(emulator, list_id) == {"ann@example.com", "ben@example.com"}
