@@ -16,7 +16,10 @@ and the flow enters the runner itself, so a run started from a deployment honour
 CLI does (a flow's own ``task_runner`` is fixed before its parameters are known). A
 ``dask_address`` where no scheduler answers is refused in one line before any account starts.
 Stopped (Ctrl-C, SIGTERM), the command gives each account's run a few seconds to end: a request
-it has in flight to a portal that does not answer is left behind, not waited for.
+it has in flight to a portal that does not answer is left behind, not waited for. It still writes
+``rollup.json``, each account not finished ``stopped``, so an earlier run's roll-up never stands
+for it. The run holds its whole output while it runs, as ``onramp migrate`` holds its own: a
+second run into it, of either command, is refused at once.
 
 With ``account_deployment``, each account is instead a flow run of that deployment, taken by
 a worker of its pool on whatever machine: a thread here starts it, waits for its final state,
@@ -32,14 +35,18 @@ cancelled; a started one is waited for however long it takes. When the parent st
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import json
 import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import Future, wait
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import fsspec
 from prefect import flow, task
@@ -55,24 +62,26 @@ from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture, as_completed
 from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect.states import Cancelling
+from prefect.states import Cancelling, State
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import migrate
 from flows.console import quiet_if_the_command_asked
-from schemas.manifest import AccountSpec, AccountsParameters, account_output
+from schemas.manifest import AccountSpec, AccountsParameters, account_output, token_places
 from schemas.params import MigrationParameters
 from tasks.errors import InputError, LoadError
 from tasks.extract.api_settings import api_scheme
 from tasks.extract.locations import CHAIN_SEPARATOR
 from tasks.load.log import get_logger
+from tasks.load.lease import output_lease
 from tasks.load.portals import check_one_portal_each, on_a_daemon_thread
-from tasks.load.resume import unfinished_imports
+from tasks.load.resume import LoadInProgress, load_lock, load_state, unfinished_imports
+from tasks.load.retry import http_status
 from tasks.load.run import LoadStopped
 from tasks.output import storage_problem
 from tasks.privacy import mask_emails_in
-from tasks.report import LOAD_FAILURES, REPORT_FILE, load_failures, not_associated, read_back_mismatches
-from tasks.stopping import Stopping, check_not_stopping, stopped_when_interrupted
+from tasks.report import LOAD_FAILURES, REPORT_FILE, load_failures, not_associated, read_back_mismatches, report_written_since
+from tasks.stopping import Stopping, check_not_stopping, is_interruption, stopped_when_interrupted
 from tasks.transform.consent import Outcome
 
 ROLLUP_FILE = "rollup.json"
@@ -97,6 +106,13 @@ _STARTING_A_CHILD_RUN = threading.Lock()
 # left behind, on a daemon thread the command's exit does not wait for.
 STOP_POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 5.0
+STOPPED = "stopped"
+"""The status of an account the run was stopped (Ctrl-C, SIGTERM) before it finished: failed, for the roll-up."""
+FAILED_STATUSES = ("failed", STOPPED)
+NOT_FINISHED = "the run was stopped (Ctrl-C or SIGTERM) before this account finished: run the command again to finish it"
+NOT_STARTED = "the run was stopped (Ctrl-C or SIGTERM) before this account started: run the command again to migrate it"
+REFUSED_TOKEN = 401
+"""HubSpot's answer to a token it does not take: the account's error names where the manifest names the token."""
 
 
 def _account_file(output: str, name: str) -> str:
@@ -239,7 +255,7 @@ def account_result(
 
     Args:
         name: The account.
-        status: ``migrated``, ``skipped`` or ``failed``.
+        status: ``migrated``, ``skipped``, ``failed`` or ``stopped`` (:data:`STOPPED`).
         report: Its report: finished, or published when its load stopped (its plan's ledger).
         error: Why it failed, in one line.
         sent: For a load that stopped, what it had done (``LoadStopped.done``), when known.
@@ -277,7 +293,8 @@ def account_result(
 
 def roll_up(results: list[dict]) -> dict:
     """Sum the ledgers of the accounts whose plans were made (their rows were read: the load
-    finished, stopped, or failed before it began); list the ones that failed.
+    finished, stopped, or failed before it began); list the ones that failed, or that the run
+    was stopped before they finished (:data:`FAILED_STATUSES`).
     ``contacts_sent_before_stops`` adds up what the stopped loads had sent."""
     finished = [r["ledger"] for r in results if r["ledger"]]
     totals = {k: sum(l[k] for l in finished) for k in dict.fromkeys((*LEDGER_KEYS, *LOAD_COUNTS, *LOAD_FAILURES, NOT_ASSOCIATED))}
@@ -287,7 +304,7 @@ def roll_up(results: list[dict]) -> dict:
     return {
         "accounts": results,
         "totals": totals,
-        "failed": [r["name"] for r in results if r["status"] == "failed"],
+        "failed": [r["name"] for r in results if r["status"] in FAILED_STATUSES],
     }
 
 
@@ -454,9 +471,12 @@ def cancel_child_run(client: SyncPrefectClient, flow_run: FlowRun, reason: str) 
 
 
 @task(name="migrate-account", task_run_name="account {account.name}", cache_policy=NO_CACHE)
-def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | None = None) -> dict:
+def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | None = None, token_place: str | None = None) -> dict:
     """Migrate one account (a child flow run, here or, with ``child_runs``, of a deployment on a
     worker), or skip it when its last run finished the manifest entry it has now.
+
+    ``token_place`` is where the manifest names the account's token (``accounts.yaml:17``,
+    :func:`~schemas.manifest.token_places`), said when HubSpot refuses the token.
 
     Never raises: an account's failure is its result, so the other accounts go on.
     """
@@ -470,17 +490,18 @@ def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | N
             get_run_logger().info("account %s finished in an earlier run: skipped", account.name)
             return account_result(account.name, "skipped", done)
         get_run_logger().warning("account %s finished in an earlier run, but %s: migrated again", account.name, again)
-    result = run_account(account, out, child_runs)
+    result = run_account(account, out, child_runs, token_place)
     if result["status"] == "migrated":
         record_entry(out, entry)
     return result
 
 
-def run_account(account: AccountSpec, out: str, child_runs: ChildRuns | None) -> dict:
+def run_account(account: AccountSpec, out: str, child_runs: ChildRuns | None, token_place: str | None = None) -> dict:
     """Migrate one account into ``out``: its result, never an exception (see :func:`migrate_account`)."""
     params = account_parameters(account, out)
     if child_runs:
         return run_on_a_worker(child_runs, account.name, for_workers(params), account.portal.work_queue)
+    started = datetime.datetime.now(datetime.UTC)
     try:
         # Through the module, not a name imported here: Dask ships this task's function by value
         # with only the globals it names, and the flow would lose the module the annotations of
@@ -491,14 +512,36 @@ def run_account(account: AccountSpec, out: str, child_runs: ChildRuns | None) ->
         report = result_unless_stopping(on_a_daemon_thread(lambda: migrate.migrate_contacts(params), name=f"onramp-account-{account.name}"))
     except LoadStopped as error:
         # The run published its report when the load stopped: its ledger, and what was sent.
-        return account_result(account.name, "failed", stopped_report(out, str(error)), error=str(error), sent=error.done)
+        said = with_token_place(error, token_place)
+        return account_result(account.name, "failed", stopped_report(out, str(error)), error=said, sent=error.done)
     except (InputError, LoadError) as error:
         # A load refused before its steps (a bad token, an unreachable portal) published its
         # report too, with the plan's ledger; an error before the plan left none of this run's.
-        return account_result(account.name, "failed", stopped_report(out, str(error)), error=str(error))
+        return account_result(account.name, "failed", stopped_report(out, str(error)), error=with_token_place(error, token_place))
     except Exception as error:  # noqa: BLE001 - one account's bug must not stop the others
-        return account_result(account.name, "failed", error=f"{type(error).__name__}: {mask_emails_in(str(error))}")
+        # No message of the report's to match: the report written since the account's run
+        # started is its own (the plan's ledger, written as the plan ends), an older one is not.
+        error_line = f"{type(error).__name__}: {mask_emails_in(str(error))}"
+        return account_result(account.name, "failed", report_written_since(out, started), error=error_line)
     return account_result(account.name, "migrated", report)
+
+
+def token_refused(error: BaseException) -> bool:
+    """Whether HubSpot refused the token (401) in the error or any error it was raised from
+    (a refusal is a ``LoadError`` raised from HubSpot's answer; a load stopped by it, one more)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if http_status(cause) == REFUSED_TOKEN:
+            return True
+        cause = cause.__cause__
+    return False
+
+
+def with_token_place(error: BaseException, token_place: str | None) -> str:
+    """An account's error as its roll-up line says it: for a token HubSpot refused, also where
+    the manifest names that token (``token_place``), the line to mend or the variable to set anew."""
+    said = str(error)
+    return f"{said}; the manifest names this token at {token_place}" if token_place and token_refused(error) else said
 
 
 def result_unless_stopping(answer: Future[dict]) -> dict:
@@ -650,31 +693,74 @@ def write_rollup(rollup: dict, output: str) -> None:
         _warn_of_storage("write", path, error)
 
 
+@contextmanager
+def run_output_held(output: str) -> Iterator[None]:
+    """Hold the run's whole output for the run, or refuse at once when another run holds it, as
+    ``onramp migrate`` holds its output (``flows.migrate.held``: the lock of its load's work
+    folder, and a remote output's lease): a second ``migrate-accounts`` into it, or an
+    ``onramp migrate`` into it, is refused in one line. Two runs into one output would each hold
+    some accounts and fail the others' ("another run is loading"), and the last roll-up written
+    would call an account migrated by the other run failed.
+
+    Each account's own hold of ``<output>/<name>/`` is apart: its work folder is in its folder
+    (a remote one's is named by its URL) and its lease beside its files. On a Dask cluster or a
+    deployment's workers the accounts hold their folders there; the root is held here only.
+
+    Raises:
+        LoadInProgress: Another run holds the output (one line: which, and what to do).
+        InputError: A remote output's lease cannot be read or written.
+    """
+    _, root = fsspec.core.url_to_fs(output)
+    # A local output keeps its work folder in itself (the root's path); a remote one's is named
+    # by its URL alone.
+    state = load_state(output, Path(root))
+    with load_lock(state.work), output_lease(output):
+        yield
+
+
 @flow(name="onramp-migrate-accounts", validate_parameters=True)
-def migrate_accounts(params: AccountsParameters) -> dict:
+def migrate_accounts(params: AccountsParameters) -> dict | State:
     """Migrate every account of a manifest, at most ``max_concurrent_accounts`` at once, once
-    HubSpot has shown no two of them to load into one portal (before any plans or sends).
+    HubSpot has shown no two of them to load into one portal (before any plans or sends), the
+    run's output held for the run (:func:`run_output_held`).
+
+    Stopped (Ctrl-C, SIGTERM), the run still writes its roll-up: the results the accounts had,
+    every other account ``stopped`` (:func:`stopped_results`), before the interruption goes on.
 
     Raises:
         InputError: The manifest cannot be used, no Dask scheduler answers at ``dask_address``,
             the deployment is unknown, or two accounts' tokens are for one portal, or one is for
             another portal than its ``portal_id`` (:func:`~tasks.load.portals.check_one_portal_each`).
+        LoadInProgress: Another run holds the output (returned as a Failed state, ``flows.migrate.refused``).
     """
     manifest = params.read_manifest()
     if params.dask_address:
         check_dask_scheduler(params.dask_address)
     if params.account_deployment:
         check_deployment(params.account_deployment, manifest.work_queues())
+    with ExitStack() as holding:
+        try:
+            holding.enter_context(run_output_held(params.output))
+        except (InputError, LoadInProgress) as error:
+            return migrate.refused(error)
+        return migrated_accounts(params, manifest.accounts)
+
+
+def migrated_accounts(params: AccountsParameters, accounts: list[AccountSpec]) -> dict:
+    """The run of :func:`migrate_accounts` once its output is held: the portals checked, the
+    accounts run, the roll-up written and published."""
+    started = datetime.datetime.now(datetime.UTC)
     # Before any account plans or sends: two tokens kept apart may be one portal, which only
     # HubSpot tells (the manifest refused the pairs it shows itself); a finished account's
     # report says which portal holds its contacts, whether or not its token can be asked now.
     check_one_portal_each(
         params.manifest,
-        manifest.accounts,
+        accounts,
         runs_elsewhere=bool(params.account_deployment or params.dask_address),
-        loaded_into=loaded_portals(params.output, manifest.accounts),
+        loaded_into=loaded_portals(params.output, accounts),
     )
-    waiting = list(manifest.accounts)
+    token_place = token_places(params.manifest, accounts)
+    waiting = list(accounts)
     running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}
     child_runs = ChildRuns(params.account_deployment, params.child_start_timeout_seconds) if params.account_deployment else None
@@ -682,25 +768,31 @@ def migrate_accounts(params: AccountsParameters) -> dict:
     # temporary server of this process) every worker would start a temporary server of its own
     # and the accounts' runs would be recorded where no one looks.
     api_url = str(FlowRunContext.get().client.api_url)
-    # An interruption (Prefect's SIGTERM is raised here, in the main thread) must reach the
-    # accounts' loads in the runner's threads before the runner's exit waits for them.
-    with temporary_settings({PREFECT_API_URL: api_url}), task_runner_for(params) as runner, stopped_when_interrupted():
-        try:
-            while waiting or running:
-                while waiting and len(running) < params.max_concurrent_accounts:
-                    account = waiting.pop(0)
-                    submitted = runner.submit(migrate_account, {"account": account, "output": params.output, "child_runs": child_runs})
-                    running[submitted] = account
-                finished = next(as_completed(list(running)))
-                account = running.pop(finished)
-                results[account.name] = settled(finished, account)
-        finally:
-            # Before the runner's exit, which waits for its threads: when this flow is cancelled
-            # or interrupted here, the threads still waiting cancel their child runs and return,
-            # rather than wait on them for ever or leave them running with no one to read them.
-            if child_runs:
-                child_runs.stop_waiting.set()
-    rollup = roll_up([results[a.name] for a in manifest.accounts])
+    try:
+        # An interruption (Prefect's SIGTERM is raised here, in the main thread) must reach the
+        # accounts' loads in the runner's threads before the runner's exit waits for them.
+        with temporary_settings({PREFECT_API_URL: api_url}), task_runner_for(params) as runner, stopped_when_interrupted():
+            try:
+                while waiting or running:
+                    while waiting and len(running) < params.max_concurrent_accounts:
+                        account = waiting.pop(0)
+                        parameters = {"account": account, "output": params.output, "child_runs": child_runs, "token_place": token_place[account.name]}
+                        running[runner.submit(migrate_account, parameters)] = account
+                    finished = next(as_completed(list(running)))
+                    account = running.pop(finished)
+                    results[account.name] = settled(finished, account)
+            finally:
+                # Before the runner's exit, which waits for its threads: when this flow is cancelled
+                # or interrupted here, the threads still waiting cancel their child runs and return,
+                # rather than wait on them for ever or leave them running with no one to read them.
+                if child_runs:
+                    child_runs.stop_waiting.set()
+    except BaseException as error:
+        if is_interruption(error):
+            # The roll-up an earlier run left must not stand for this one.
+            write_rollup(roll_up(stopped_results(accounts, results, running, params.output, started)), params.output)
+        raise
+    rollup = roll_up([results[a.name] for a in accounts])
     write_rollup(rollup, params.output)
     create_table_artifact(
         [{"account": r["name"], "status": r["status"], "error": r["error"] or ""} for r in rollup["accounts"]],
@@ -708,3 +800,42 @@ def migrate_accounts(params: AccountsParameters) -> dict:
         description=f"{len(rollup['failed'])} of {len(rollup['accounts'])} account(s) failed",
     )
     return rollup
+
+
+def stopped_results(
+    accounts: list[AccountSpec], results: dict[str, dict], running: dict[PrefectFuture, AccountSpec], output: str, since: datetime.datetime
+) -> list[dict]:
+    """Every account's line in the roll-up of a run an interruption stopped, in the manifest's order.
+
+    Args:
+        accounts: The manifest's accounts.
+        results: The results the accounts that ended had, by name.
+        running: The accounts in flight when the run stopped, by their task's future: one whose
+            task ended with a result as the run stopped has it; any other is :data:`STOPPED`
+            with the ledger of the report its run wrote since ``since`` (the plan's, and what
+            its load had sent when it stopped), if any.
+        output: The run's output.
+        since: When the run started: a report older than that is an earlier run's.
+    """
+    in_flight = {account.name: future for future, account in running.items()}
+    lines = []
+    for account in accounts:
+        future = in_flight.get(account.name)
+        ended = results.get(account.name) or (ended_result(future) if future is not None else None)
+        if ended is not None:
+            lines.append(ended)
+        elif future is None:
+            lines.append(account_result(account.name, STOPPED, error=NOT_STARTED))
+        else:
+            report = report_written_since(account_output(output, account), since)
+            lines.append(account_result(account.name, STOPPED, report, error=NOT_FINISHED, sent=(report or {}).get("load_done")))
+    return lines
+
+
+def ended_result(future: PrefectFuture) -> dict | None:
+    """The result of an account's task that ended with one, else None (its run stopped, or its
+    state cannot be read now that the runner is gone)."""
+    try:
+        return future.result() if future.state.is_completed() else None
+    except Exception:  # noqa: BLE001 - whatever the gone runner raises: the account did not finish here
+        return None

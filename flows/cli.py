@@ -690,36 +690,18 @@ def _summarised(flow: Callable, params: object) -> dict:
     return report
 
 
-REPORT_TIME_SLACK = datetime.timedelta(seconds=2)
-"""How much older than the run's start its own report may look (:func:`_report_of_the_stop`)."""
-
-
 def _report_of_the_stop(output: str, error: BaseException, started: datetime.datetime) -> dict | None:
     """The report the run published when its load stopped with ``error`` (a load error, or an
     interruption); None when there is none (the run stopped before it planned) or the report
     there is an earlier run's (its message differs, or it was written before ``started``)."""
-    import json
-
-    import fsspec
-
     from tasks.load.run import INTERRUPTED
-    from tasks.report import REPORT_FILE
+    from tasks.report import report_written_since
     from tasks.stopping import is_interruption
 
-    location = f"{output.rstrip('/')}/{REPORT_FILE}"
-    try:
-        fs, path = fsspec.core.url_to_fs(location)
-        # File systems keep coarse times (S3 whole seconds, a local disk its kernel's tick, behind
-        # the clock read at the start): a report written at once would look older than the run.
-        if fs.modified(path).astimezone(datetime.UTC) < started - REPORT_TIME_SLACK:
-            return None
-        with fs.open(path, "r", encoding="utf-8") as handle:
-            report = json.load(handle)
-    except (OSError, ValueError, NotImplementedError):
-        return None
+    report = report_written_since(output, started)
     # The flow writes the error's own message there as it stops, or why an interruption stopped
     # it (flows/migrate.py).
-    said = report.get("load_stopped") if isinstance(report, dict) else None
+    said = report.get("load_stopped") if report else None
     matches = bool(said) and said.startswith(INTERRUPTED) if is_interruption(error) else said == str(error)
     return report if matches else None
 

@@ -33,6 +33,7 @@ import difflib
 import os
 import posixpath
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
@@ -53,7 +54,7 @@ from schemas.params import (
 )
 from tasks.errors import InputError
 from tasks.extract.api_settings import CONSTANT_CONTACT_ENV_PREFIX, CONSTANT_CONTACT_SCHEME, CONSTANT_CONTACT_SECRET_BLOCK, api_scheme
-from tasks.extract.locations import check_location, portal_url_problem
+from tasks.extract.locations import check_location, portal_url_problem, redact
 from tasks.secrets import places_read
 
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -459,11 +460,39 @@ def manifest_line(uri: str, loc: tuple) -> int | None:
     Returns:
         The line, or None when the manifest can no longer be read as YAML.
     """
+    return manifest_lines(uri, [loc])[0]
+
+
+def manifest_lines(uri: str, locs: Sequence[tuple]) -> list[int | None]:
+    """The 1-based lines of several entries of a manifest (as :func:`manifest_line`), read once.
+
+    Returns:
+        One line per location, in their order; all None when the manifest can no longer be read
+        as YAML.
+    """
     try:
         root = yaml.compose(_manifest_text(uri))
     except (InputError, yaml.YAMLError):
-        return None
-    return _line_of(root, loc)
+        return [None] * len(locs)
+    return [_line_of(root, loc) for loc in locs]
+
+
+def token_places(uri: str, accounts: Sequence[AccountSpec]) -> dict[str, str]:
+    """Where the manifest at ``uri`` names each account's token, as a refusal of the token names
+    it: ``accounts.yaml:17``, the line of its ``token_env`` or ``token_secret`` (of its portal, or
+    its entry, when the token's place is the default), by account name; the manifest alone when
+    it can no longer be read.
+
+    Args:
+        uri: The manifest's path or fsspec URL.
+        accounts: Its accounts, in its order.
+    """
+    lines = manifest_lines(
+        uri, [("accounts", number, "portal", "token_secret" if account.portal.token_secret else "token_env")
+              for number, account in enumerate(accounts)],
+    )  # fmt: skip
+    where = redact(uri)
+    return {account.name: f"{where}:{line}" if line is not None else where for account, line in zip(accounts, lines, strict=True)}
 
 
 EXTRA_KEY = "extra_forbidden"

@@ -6,11 +6,13 @@ always holds; :func:`build_report` refuses to write a report where it does not.
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import fsspec
 import polars as pl
 
 from schemas import lineage
@@ -511,6 +513,31 @@ def write_report(report: dict, out: OutputFolder) -> str:
     """Write ``report.json``; returns where a person finds it."""
     out.path(REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out.location(REPORT_FILE)
+
+
+REPORT_TIME_SLACK = datetime.timedelta(seconds=2)
+"""How much older than a run's start its own report may look (:func:`report_written_since`)."""
+
+
+def report_written_since(output: str, since: datetime.datetime) -> dict | None:
+    """The ``report.json`` in ``output`` (a path or fsspec URL) if it was written since ``since``
+    (an aware time: a run's start), so by that run, never an earlier one's; else None (none
+    there, unreadable, or older).
+
+    File systems keep coarse times (S3 whole seconds, a local disk its kernel's tick, behind the
+    clock read at the start): a report written at once would look older than the run, so it may
+    look :data:`REPORT_TIME_SLACK` older.
+    """
+    location = f"{output.rstrip('/')}/{REPORT_FILE}"
+    try:
+        fs, path = fsspec.core.url_to_fs(location)
+        if fs.modified(path).astimezone(datetime.UTC) < since - REPORT_TIME_SLACK:
+            return None
+        with fs.open(path, "r", encoding="utf-8") as handle:
+            report = json.load(handle)
+    except (OSError, ValueError, NotImplementedError):
+        return None
+    return report if isinstance(report, dict) else None
 
 
 def summary_rows(report: dict) -> list[dict]:

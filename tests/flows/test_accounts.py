@@ -131,6 +131,9 @@ def test_accounts_migrate_side_by_side_and_a_rerun_retries_only_the_failed_or_ch
     finished_reports = {n: (out / n / "report.json").read_bytes() for n in ("acme", "globex")}
     initech = second["accounts"][2]
     assert "refused the access token (401)" in initech["error"]
+    # Where the manifest names the token: initech's portal line (its third entry's).
+    assert "(the token read from INITECH_TOKEN)" in initech["error"]
+    assert initech["error"].endswith(f"; the manifest names this token at {params.manifest}:10")
     assert any(m.endswith(": initech (HubSpot refused its token, token_env INITECH_TOKEN (401): its run fails unless the token is "
                           "replaced); give each its portal_id in the manifest") for m in caplog.messages)
     assert initech["ledger"]["rows_read"] == reports_of(out, "initech")["initech"]["rows_read"] == 50

@@ -4,11 +4,14 @@ unanswered (Linux: the test reads processes from /proc).
 The portal accepts connections and never answers: the pre-flight gives up on it within seconds
 (tasks/load/portals.py), then the account's own run asks it which portal its token is for, with
 the load's read timeout of minutes. Before the fix the signal stopped the command only once that
-request timed out: the task runner's exit waited for the account's thread, blocked in it.
+request timed out: the task runner's exit waited for the account's thread, blocked in it. Stopped,
+the command writes its roll-up all the same, the account in flight ``stopped``, in place of the
+earlier run's.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +20,7 @@ import sys
 import pytest
 
 from benchmarks.generate_mailchimp import write_export
+from flows.accounts import NOT_FINISHED, account_result, roll_up
 from tasks.load.portals import ASK_ATTEMPTS
 from tests.flows.test_accounts import write_manifest
 from tests.flows.test_accounts_portals import silent_portal
@@ -37,6 +41,9 @@ def test_a_signal_stops_migrate_accounts_while_a_portal_never_answers_the_accoun
         "ONRAMP_STATE_DIR": str(tmp_path / "budgets"),
     }
     stderr = tmp_path / "stderr.txt"
+    # An earlier run's roll-up, which must not stand for this run once it is stopped.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "rollup.json").write_text(json.dumps(roll_up([account_result("acme", "migrated")])), encoding="utf-8")
     with silent_portal() as silent:
         manifest = write_manifest(tmp_path / "accounts.yaml", silent.url, {"acme": str(tmp_path / "acme.zip")})
         with stderr.open("w") as stderr_file:
@@ -52,3 +59,11 @@ def test_a_signal_stops_migrate_accounts_while_a_portal_never_answers_the_accoun
     assert command.returncode == 128 + signum, said
     assert STOPPED[signum] in said.splitlines(), said
     assert "Traceback" not in said, said
+    # The stop's roll-up: acme was in flight, stopped before it finished, its plan's ledger kept
+    # (its run planned, then asked the portal which it is).
+    rollup = json.loads((tmp_path / "out" / "rollup.json").read_text(encoding="utf-8"))
+    planned = json.loads((tmp_path / "out" / "acme" / "report.json").read_text(encoding="utf-8"))
+    [acme] = rollup["accounts"]
+    assert (acme["name"], acme["status"], acme["error"]) == ("acme", "stopped", NOT_FINISHED)
+    assert acme["ledger"]["rows_read"] == planned["rows_read"] == rollup["totals"]["rows_read"] == 20
+    assert rollup["failed"] == ["acme"]

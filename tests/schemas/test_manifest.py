@@ -8,6 +8,7 @@ from schemas.manifest import (
     load_manifest,
     manifest_line,
     relative_to_manifest,
+    token_places,
 )
 from schemas.params import MigrationParameters
 from tasks.errors import InputError
@@ -328,3 +329,20 @@ def test_the_line_of_an_entry_is_found_after_the_manifest_was_read_and_none_once
     assert manifest_line(str(tmp_path / "gone.yaml"), ("accounts", 1)) is None
     path.write_text("accounts: [", encoding="utf-8")
     assert manifest_line(str(path), ("accounts", 1)) is None
+
+
+def test_where_each_account_s_token_is_named_is_one_line_of_the_manifest_read_once(tmp_path):
+    path = tmp_path / "accounts.yaml"
+    path.write_text(
+        "accounts:\n"
+        "  - name: acme\n    sources: [a.zip]\n    portal:\n      url: https://api.hubapi.com\n      token_env: ACME_TOKEN\n"
+        "  - name: globex\n    sources: [g.zip]\n    portal: {token_secret: globex-token}\n"
+        "  - name: initech\n    sources: [i.zip]\n",
+        encoding="utf-8",
+    )
+    accounts = load_manifest(str(path)).accounts
+
+    # The token_env's line, the portal's (a flow mapping), the entry's (the default token).
+    assert token_places(str(path), accounts) == {"acme": f"{path}:6", "globex": f"{path}:9", "initech": f"{path}:10"}
+    path.unlink()
+    assert token_places(str(path), accounts) == dict.fromkeys(("acme", "globex", "initech"), str(path))
