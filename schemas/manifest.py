@@ -30,7 +30,6 @@ A relative source path is read beside the manifest (its folder, local or remote)
 from __future__ import annotations
 
 import difflib
-import os
 import posixpath
 import typing
 from collections.abc import Sequence
@@ -207,9 +206,11 @@ class Manifest(BaseModel):
 
 def relative_to_manifest(source: str, manifest: str) -> str:
     """A source as the manifest at ``manifest`` means it: a relative path is read from the
-    manifest's folder (local or remote), ``..`` and ``.`` resolved as a shell would (an object
-    store has no folders to resolve them: ``s3://b/manifests/../x.zip`` is no key); a URL or an
-    absolute path is kept as it is.
+    manifest's folder (local or remote); a URL or an absolute path is kept as it is. On a local
+    disk ``..`` is left for the system to follow from the manifest's real folder (a manifest
+    reached through a linked folder names the files beside its real one); in an object store,
+    which has no folders to follow it (``s3://b/manifests/../x.zip`` is no key), ``..`` and ``.``
+    are resolved in the key.
 
     Args:
         source: A source as the manifest lists it.
@@ -221,7 +222,7 @@ def relative_to_manifest(source: str, manifest: str) -> str:
     if "://" in source or posixpath.isabs(source) or source.startswith("~"):
         return source
     if "://" not in manifest:
-        return os.path.normpath(Path(manifest).expanduser().absolute().parent / source)
+        return str(Path(manifest).expanduser().absolute().parent / source)
     scheme, _, rest = manifest.partition("://")
     bucket, _, key = rest.partition("/")
     within = posixpath.normpath(posixpath.join(posixpath.dirname(key), source))

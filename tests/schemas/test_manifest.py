@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -215,11 +217,24 @@ def test_relative_sources_are_read_beside_the_manifest_wherever_it_is_run_from(t
     [acme] = load_manifest(write(agency, text)).accounts
     assert acme.sources == [
         str(agency / "exports" / "acme.zip"),
-        str(agency.parent / "shared" / "globex.csv"),
+        str(agency / ".." / "shared" / "globex.csv"),
         "/data/initech.zip",
         "s3://bucket/x.zip",
         "mailchimp://a1b2c3d4e5",
     ]
+
+
+def test_a_manifest_reached_through_a_linked_folder_reads_the_files_beside_its_real_folder(tmp_path):
+    (tmp_path / "real" / "manifests").mkdir(parents=True)
+    (tmp_path / "real" / "exports").mkdir()
+    (tmp_path / "real" / "exports" / "a.zip").write_bytes(b"")
+    (tmp_path / "linked").symlink_to(tmp_path / "real" / "manifests")
+    text = "accounts:\n  - name: acme\n    sources: [../exports/a.zip]\n"
+    (tmp_path / "real" / "manifests" / "accounts.yaml").write_text(text)
+
+    [acme] = load_manifest(str(tmp_path / "linked" / "accounts.yaml")).accounts
+
+    assert Path(acme.sources[0]).resolve() == (tmp_path / "real" / "exports" / "a.zip").resolve()
 
 
 def test_relative_sources_of_a_remote_manifest_are_read_from_its_folder():

@@ -56,7 +56,7 @@ def test_a_source_climbing_above_the_manifest_s_bucket_is_refused_on_its_line(ag
     )
 
 
-def test_a_local_source_climbing_out_of_the_manifest_s_folder_is_named_resolved(tmp_path):
+def test_a_local_source_climbing_out_of_the_manifest_s_folder_is_left_for_the_system_to_follow(tmp_path):
     agency = tmp_path / "agency"
     agency.mkdir()
     manifest = agency / "accounts.yaml"
@@ -64,4 +64,5 @@ def test_a_local_source_climbing_out_of_the_manifest_s_folder_is_named_resolved(
 
     [acme] = load_manifest(str(manifest)).accounts
 
-    assert acme.sources == [str(tmp_path / "exports" / "mc3.zip")]
+    # The system follows ".." from the manifest's real folder (a linked folder's too).
+    assert acme.sources == [str(agency / ".." / "exports" / "mc3.zip")]
