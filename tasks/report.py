@@ -724,6 +724,7 @@ def load_lines(load: dict) -> list[str]:
             + (f", {not_removed} contact(s) not removed (report.json load.errors)" if not_removed else "")
             + (f", {static['waiting']} waiting for their file's import (the same command adds them)"
                if static.get("waiting") else "")
+            + (f", {static['not_added']} not added: the list is no longer static" if static.get("not_added") else "")
         )
         lines += [
             f"    earlier list {earlier['name']!r} (id {earlier['list_id']}): {earlier['removed_opted_out']} opted-out contact(s) removed"

@@ -140,7 +140,7 @@ def load_report(
             # A step an older Onramp finished has no "waiting": it waited for nothing.
             **{
                 key: sum(filled[file].get(key, 0) for file in planned["files"] if file in filled)
-                for key in ("added", "missing", "waiting")
+                for key in ("added", "missing", "waiting", "not_added")
             },
         }
         for planned in lists

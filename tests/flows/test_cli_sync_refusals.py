@@ -84,6 +84,7 @@ def test_a_list_turned_dynamic_is_warned_of_by_name_and_fails_no_run(prefect_api
     assert warned == EXIT_OK, printed
     assert f"  warning: list {turned.name!r} (id {turned.list_id}) is DYNAMIC now, no longer a static list" in printed
     assert "would not take" not in printed and "stay pending" not in printed and pending(out) == {}
+    assert f"  list {turned.name!r} (id {turned.list_id}): 0 contacts added, 1 not added: the list is no longer static" in printed
     assert LEAVER in hubspot.emulator.portal.opt_outs
     cities, listed = portal(hubspot)
     assert cities[NEWCOMER] == "Austin" and NEWCOMER not in listed
