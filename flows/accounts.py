@@ -80,7 +80,15 @@ from tasks.load.retry import http_status
 from tasks.load.run import LoadStopped
 from tasks.output import storage_problem
 from tasks.privacy import mask_emails_in
-from tasks.report import LOAD_FAILURES, REPORT_FILE, load_failures, not_associated, read_back_mismatches, report_written_since
+from tasks.report import (
+    LOAD_FAILURES,
+    REPORT_FILE,
+    list_removals_failed,
+    load_failures,
+    not_associated,
+    read_back_mismatches,
+    report_written_since,
+)
 from tasks.stopping import Stopping, check_not_stopping, is_interruption, stopped_when_interrupted
 from tasks.transform.consent import Outcome
 
@@ -216,16 +224,19 @@ def record_entry(output: str, entry: dict) -> None:
         json.dump(entry, handle, indent=2)
 
 
-def why_run_again(recorded: dict | None, entry: dict, unfinished: int = 0) -> str | None:
+def why_run_again(recorded: dict | None, entry: dict, unfinished: int = 0, not_taken_out: int = 0) -> str | None:
     """Why an account whose last run finished must run again, or None when it need not: that run
-    was for another manifest entry (which parts changed are named), no record says which, or
-    some of its imports did not finish (the rerun sends only those, its other steps recorded).
+    was for another manifest entry (which parts changed are named), no record says which, some
+    of its imports did not finish (the rerun sends only those, its other steps recorded), or
+    HubSpot would not take some contacts out of a static list (the rerun asks again).
 
     Args:
         recorded: The entry the finished run recorded (:func:`recorded_entry`), or None.
         entry: The account's entry now (:func:`manifest_entry`).
         unfinished: How many of that run's contacts files did not finish their import
             (``tasks.load.resume.unfinished_imports``).
+        not_taken_out: How many contacts HubSpot would not take out of a static list in that
+            run (``tasks.report.list_removals_failed``).
     """
     if recorded is None:
         return "no record says which sources and portal it was for"
@@ -233,6 +244,8 @@ def why_run_again(recorded: dict | None, entry: dict, unfinished: int = 0) -> st
         return "its source files cannot be looked at from here"
     if unfinished:
         return f"{unfinished} of its import(s) did not finish"
+    if not_taken_out:
+        return f"HubSpot would not take {not_taken_out} contact(s) out of a list"
     changed = [part.replace("_", " ") for part in entry if recorded.get(part) != entry[part]]
     if not changed:
         return None
@@ -485,7 +498,7 @@ def migrate_account(account: AccountSpec, output: str, child_runs: ChildRuns | N
     entry = {**manifest_entry(account), "source_files": source_files(account.sources)}
     done = finished_report(out)
     if done is not None:
-        again = why_run_again(recorded_entry(out), entry, unfinished_imports(done["load"]))
+        again = why_run_again(recorded_entry(out), entry, unfinished_imports(done["load"]), list_removals_failed(done["load"]))
         if again is None:
             get_run_logger().info("account %s finished in an earlier run: skipped", account.name)
             return account_result(account.name, "skipped", done)

@@ -58,6 +58,7 @@ from tasks.load.imports import EMAIL_COLUMN
 from tasks.load.opted_out import AS_SET_SUFFIX
 from tasks.load.optouts import normalise_email, read_opt_out_emails
 from tasks.load.plan import LoadPlan, iter_column, tie_back
+from tasks.load.resume import leave_unrecorded
 from tasks.load.retry import HttpError, describe
 from tasks.output import read_record, record_kept, record_written
 from tasks.privacy import mask_emails_in
@@ -227,7 +228,9 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     earlier = _earlier_lists(portal, plan, journal, list_id) if _cleans_earlier_lists(plan, entry) else []
     if found is None:
         get_logger().info("list %s of %s: %s not in HubSpot, no contacts to take out of it", entry["key"], plan.directory, entry["name"])
-        return _ensured(entry, entry["name"], None, created=False, removal=_none_removed(), earlier=_cleaned(portal, plan, [], earlier)[1])
+        return _unrecorded_if_owed(
+            _ensured(entry, entry["name"], None, created=False, removal=_none_removed(), earlier=_cleaned(portal, plan, [], earlier)[1])
+        )
     if created and recorded and plan.data.get(SYNC_DELTA):
         get_logger().warning(
             "list %s: the sync's list (id %s) is gone from HubSpot: made again (id %s) holding this run's new and changed "
@@ -242,16 +245,28 @@ def ensure_list(portal: HubSpotPortal, plan: LoadPlan, entry: dict[str, Any], jo
     removal = own_removals[0] if own_removals else _none_removed()
     not_static = None if created else _not_static(found)
     leaving = non_marketing_members(portal, plan) if not created and not not_static and _sheds_non_marketing(plan, entry) else []
-    return _ensured(
-        entry,
-        found["name"],
-        list_id,
-        created=bool(created),
-        removal=removal,
-        non_marketing=remove_members(portal, plan, list_id, found["name"], leaving, "removed_non_marketing"),
-        earlier=earlier_cleaned,
-        not_static=not_static,
+    return _unrecorded_if_owed(
+        _ensured(
+            entry,
+            found["name"],
+            list_id,
+            created=bool(created),
+            removal=removal,
+            non_marketing=remove_members(portal, plan, list_id, found["name"], leaving, "removed_non_marketing"),
+            earlier=earlier_cleaned,
+            not_static=not_static,
+        )
     )
+
+
+def _unrecorded_if_owed(ensured: dict[str, Any]) -> dict[str, Any]:
+    """:func:`ensure_list`'s result, its step left unrecorded (:func:`~tasks.load.resume.leave_unrecorded`)
+    when a removal is still owed: one HubSpot refused, or one a list no longer static was not
+    asked for. A rerun then takes them out again, rather than find the step done and repeat its
+    refusal for ever (and a list made static again is cleaned)."""
+    if ensured["errors"] or ensured["not_static"] or any(earlier.get("not_static") for earlier in ensured["earlier_lists"]):
+        leave_unrecorded()
+    return ensured
 
 
 def _none_removed() -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """`onramp migrate-accounts` in-process against the HubSpot emulator when HubSpot will not take an
 opted-out contact out of the list an earlier migration of the account filled: it exits 1 as
-`onramp migrate` does, the account's ledger and the totals saying how many."""
+`onramp migrate` does, the account's ledger and the totals saying how many; the next run, HubSpot
+taking removals again, migrates the account again and takes the contact out."""
 
 from __future__ import annotations
 
@@ -35,3 +36,13 @@ def test_a_refused_list_removal_fails_migrate_accounts_as_it_fails_migrate(prefe
     assert rollup["totals"]["list_removals_failed"] == 1
     assert "acme                 migrated  2 rows read, 0 failed, 1 contact(s) HubSpot would not take out of a list" in printed
     assert LEAVER in {hubspot.emulator.portal.get("0-1", record_id).properties["email"] for record_id in made.members}
+
+    # HubSpot takes removals again: the account is run again for them (its other steps done),
+    # the contact taken out, and the command ends well.
+    monkeypatch.undo()
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "accounts-token")
+
+    assert main(["migrate-accounts", str(manifest), "--out", str(out)]) == EXIT_OK
+    [acme] = json.loads((out / "rollup.json").read_text())["accounts"]
+    assert (acme["status"], acme["ledger"]["list_removals_failed"]) == ("migrated", 0)
+    assert LEAVER not in {hubspot.emulator.portal.get("0-1", record_id).properties["email"] for record_id in made.members}
