@@ -48,6 +48,7 @@ import fsspec
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from schemas.contact import ascii_spelling
 from tasks.errors import LoadError
 from tasks.load import settings
 from tasks.load.batches import chunked
@@ -400,14 +401,7 @@ def opted_out_members(portal: HubSpotPortal, plan: LoadPlan) -> list[Member]:
     members = []
     for entry in plan.opt_outs:
         addresses, _blank_lines = read_opt_out_emails(plan.path(entry["file"]))
-        line_of = {email: line for line, email in addresses}
-        # Keyed by the address HubSpot holds, which another spelling in the file may have found:
-        # such a contact is removed all the same, only a failure cannot name its line.
-        members.extend(
-            (entry["file"], record_id, line_of.get(email))
-            for _asked, found in contact_ids(portal, iter(line_of))
-            for email, record_id in found.items()
-        )
+        members.extend(_members(portal, entry["file"], {email: line for line, email in addresses}))
     return members
 
 
@@ -426,12 +420,23 @@ def non_marketing_members(portal: HubSpotPortal, plan: LoadPlan) -> list[Member]
         for line, cell in iter_column(plan.path(entry["file"]), EMAIL_COLUMN):
             line_of.setdefault(normalise_email(cell), line)
         line_of.pop("", None)
-        members.extend(
-            (entry["file"], record_id, line_of.get(email))
-            for _asked, found in contact_ids(portal, iter(line_of))
-            for email, record_id in found.items()
-        )
+        members.extend(_members(portal, entry["file"], line_of))
     return members
+
+
+def _members(portal: HubSpotPortal, file: str, line_of: dict[str, int]) -> list[Member]:
+    """The contacts HubSpot holds for a file's addresses (``line_of``: address → planned line),
+    read back by email under both spellings of an internationalised domain, 100 a request: the
+    portal may hold the contact under its ``xn--`` spelling only (the load filled the list with
+    it), and the opt-out went out under both. Each named by its planned line, whichever spelling
+    found it."""
+    spelt = {other: line for email, line in line_of.items() if (other := ascii_spelling(email))}
+    lines = {**spelt, **line_of}
+    return [
+        (file, record_id, lines.get(email))
+        for _asked, found in contact_ids(portal, iter(lines))
+        for email, record_id in found.items()
+    ]
 
 
 def _set_non_marketing_in_hubspot(entry: dict[str, Any]) -> bool:

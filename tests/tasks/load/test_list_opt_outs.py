@@ -54,6 +54,19 @@ def test_contacts_a_later_plan_opts_out_leave_the_list_an_earlier_load_put_them_
     assert (found["remove_failed"], second["errors"]) == (0, []) and second["opt_outs"]["unsubscribed"] == 3
 
 
+def test_an_opt_out_spelt_in_unicode_takes_out_the_contact_hubspot_holds_under_its_xn_spelling(portal, emulator, tmp_path):
+    # HubSpot holds the mailbox under its xn-- spelling (a form, another integration, or the load
+    # respelling to it); the plan writes the Unicode one.
+    first = load_plan(portal, plan_dir(tmp_path / "first", ["jane@xn--bcher-kva.de", "ben@example.com"]), poll_interval=POLL)
+    [made] = first["lists"]
+
+    second = load_plan(portal, plan_dir(tmp_path / "second", ["ben@example.com"], ["jane@bücher.de"]), poll_interval=POLL)
+
+    [found] = [entry for entry in second["lists"] if "name" in entry]
+    assert members(emulator, made["list_id"]) == {"ben@example.com"}
+    assert (found["removed_opted_out"], found["remove_failed"], second["errors"]) == (1, 0, [])
+
+
 def test_a_rerun_removes_nothing_twice_and_fails_nothing(portal, emulator, tmp_path):
     load_plan(portal, plan_dir(tmp_path / "first", ["ann@example.com", "ben@example.com"]), poll_interval=POLL)
     second_plan = plan_dir(tmp_path / "second", ["ben@example.com"], ["ann@example.com"])
