@@ -6,6 +6,8 @@ reason, the load going on."""
 
 from __future__ import annotations
 
+import pytest
+
 from tasks.load import apply_opt_outs, read_plan, settings
 from tasks.load.optouts import NOT_UNSUBSCRIBED
 from tests.tasks.load.conftest import count_requests
@@ -47,7 +49,21 @@ def test_refused_opt_outs_whose_batch_read_back_is_refused_are_read_back_one_cal
     assert "held@example.com" not in caplog.text and "never@example.com" not in caplog.text
 
 
-def test_a_batch_taken_whose_read_back_is_refused_is_read_back_one_call_each(portal, emulator, tmp_path):
+# A refusal naming the malformed address in its context: the other two are read again in one
+# batch, none alone. One saying which only in its message: each is read alone.
+@pytest.mark.parametrize(
+    ("names_them", "reason", "batch_reads_taken", "single_reads"),
+    [(True, "Invalid email addresses: not an address", 1, 0), (False, "Invalid email address: not an address", 0, 3)],
+    ids=["named-in-context", "named-in-message-only"],
+)
+def test_a_batch_taken_whose_read_back_is_refused_is_read_again_without_the_malformed_address(
+    portal, emulator, tmp_path, monkeypatch, names_them, reason, batch_reads_taken, single_reads
+):
+    from emulators.hubspot.routes import commprefs
+
+    if not names_them:
+        naming = commprefs.validation_error
+        monkeypatch.setattr(commprefs, "validation_error", lambda message, **fields: naming(message, **{k: v for k, v in fields.items() if k != "context"}))
     # The batch unsubscribe takes the valid addresses and leaves the malformed one out; the
     # read-back of the batch is refused for it.
     emulator.configure(whole_batch_status_reads=True)
@@ -58,30 +74,9 @@ def test_a_batch_taken_whose_read_back_is_refused_is_read_back_one_call_each(por
     assert (report["unsubscribed"], report["failed"]) == (2, 1)
     [error] = report["errors"]
     assert error["line"] == 3 and NOT_UNSUBSCRIBED not in error["message"]
-    assert "HubSpot would not read it back: HTTP 400: Invalid email addresses: not an address" in error["message"]
+    assert f"HubSpot would not read it back: HTTP 400: {reason}" in error["message"]
     assert report["files"][0]["mode"] == "batch"
-    # The refusal named the malformed address: the other two read again in one batch, none alone.
-    assert (count_requests(emulator, "POST", BATCH_READ, status=400), count_requests(emulator, "POST", BATCH_READ, status=200)) == (1, 1)
-    assert count_requests(emulator, "GET", SINGLE_READ) == 0
+    batch_reads = (count_requests(emulator, "POST", BATCH_READ, status=400), count_requests(emulator, "POST", BATCH_READ, status=200))
+    assert batch_reads == (1, batch_reads_taken)
+    assert count_requests(emulator, "GET", SINGLE_READ) == single_reads
     assert {"gone1@example.com", "gone2@example.com"} <= set(emulator.portal.opt_outs)
-
-
-def test_a_refused_batch_read_back_naming_no_address_is_read_one_call_each_the_malformed_one_with_hubspots_reason(
-    portal, emulator, tmp_path, monkeypatch
-):
-    from emulators.hubspot.routes import commprefs
-
-    # A refusal that says which addresses only in its message, not in its context.
-    naming = commprefs.validation_error
-    monkeypatch.setattr(commprefs, "validation_error", lambda message, **fields: naming(message, **{k: v for k, v in fields.items() if k != "context"}))
-    emulator.configure(whole_batch_status_reads=True)
-    emails = ["gone1@example.com", "not an address", "gone2@example.com"]
-
-    report = apply_opt_outs(portal, opt_out_plan(tmp_path, emails))
-
-    assert (report["unsubscribed"], report["failed"]) == (2, 1)
-    [error] = report["errors"]
-    assert error["line"] == 3 and NOT_UNSUBSCRIBED not in error["message"]
-    assert "HubSpot would not read it back: HTTP 400: Invalid email address: not an address" in error["message"]
-    assert (count_requests(emulator, "POST", BATCH_READ, status=400), count_requests(emulator, "POST", BATCH_READ, status=200)) == (1, 0)
-    assert count_requests(emulator, "GET", SINGLE_READ) == 3
