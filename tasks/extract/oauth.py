@@ -140,15 +140,16 @@ class RefreshingBearerAuth(httpx.Auth):
         if response.status_code in _TRANSIENT_STATUSES:
             raise TokenEndpointUnavailable(f"token endpoint answered HTTP {response.status_code}")
         body = _json_object(response)
-        if response.status_code != 200 or not body.get("access_token"):
+        if response.status_code != 200:
             code = str(body.get("error") or f"HTTP {response.status_code}")
             template = _REFUSALS.get(code, "{provider}'s token endpoint refused the refresh ({code})")
             origin, client_origin = self._origin or "the credentials", self._client_origin or "the credentials"
             raise InputError(self._source, template.format(provider=self._provider, origin=origin, client_origin=client_origin, code=code))
+        # Kept whatever the access token is: the configured refresh token is void once rotated.
         if body.get("refresh_token"):
             with _latest_lock:
                 _latest[configured] = str(body["refresh_token"])
-        return trimmed_credential(str(body["access_token"]))
+        return trimmed_credential(str(body.get("access_token") or ""))
 
 
 def _unsendable(access_token: str) -> str | None:

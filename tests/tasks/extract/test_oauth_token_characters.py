@@ -16,7 +16,7 @@ from tasks.errors import InputError
 from tasks.extract.oauth import RefreshingBearerAuth
 
 
-def _token_endpoint(access_token: str) -> type[BaseHTTPRequestHandler]:
+def _token_endpoint(access_token: str | None) -> type[BaseHTTPRequestHandler]:
     class TokenEndpoint(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -38,8 +38,10 @@ def _token_endpoint(access_token: str) -> type[BaseHTTPRequestHandler]:
     [
         ("abc\u200bSECRETdef", "holds an invisible character (U+200B) at character 4, which no token holds"),
         ("   ", "is blank"),
+        ("", "is blank"),
+        (None, "is blank"),
     ],
-    ids=["invisible-character", "blank"],
+    ids=["invisible-character", "blank", "empty", "null"],
 )
 def test_a_token_endpoint_answering_an_unsendable_token_is_refused_without_showing_it(access_token, why):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _token_endpoint(access_token))
