@@ -763,25 +763,25 @@ def migrated_accounts(params: AccountsParameters, accounts: list[AccountSpec]) -
     """The run of :func:`migrate_accounts` once its output is held: the portals checked, the
     accounts run, the roll-up written and published."""
     started = datetime.datetime.now(datetime.UTC)
-    # Before any account plans or sends: two tokens kept apart may be one portal, which only
-    # HubSpot tells (the manifest refused the pairs it shows itself); a finished account's
-    # report says which portal holds its contacts, whether or not its token can be asked now.
-    check_one_portal_each(
-        params.manifest,
-        accounts,
-        runs_elsewhere=bool(params.account_deployment or params.dask_address),
-        loaded_into=loaded_portals(params.output, accounts),
-    )
-    token_place = token_places(params.manifest, accounts)
-    waiting = list(accounts)
-    running: dict[PrefectFuture, AccountSpec] = {}
     results: dict[str, dict] = {}
-    child_runs = ChildRuns(params.account_deployment, params.child_start_timeout_seconds) if params.account_deployment else None
-    # Each task carries this process's settings to its Dask worker: without an API URL (a
-    # temporary server of this process) every worker would start a temporary server of its own
-    # and the accounts' runs would be recorded where no one looks.
-    api_url = str(FlowRunContext.get().client.api_url)
+    running: dict[PrefectFuture, AccountSpec] = {}
     try:
+        # Before any account plans or sends: two tokens kept apart may be one portal, which only
+        # HubSpot tells (the manifest refused the pairs it shows itself); a finished account's
+        # report says which portal holds its contacts, whether or not its token can be asked now.
+        check_one_portal_each(
+            params.manifest,
+            accounts,
+            runs_elsewhere=bool(params.account_deployment or params.dask_address),
+            loaded_into=loaded_portals(params.output, accounts),
+        )
+        token_place = token_places(params.manifest, accounts)
+        waiting = list(accounts)
+        child_runs = ChildRuns(params.account_deployment, params.child_start_timeout_seconds) if params.account_deployment else None
+        # Each task carries this process's settings to its Dask worker: without an API URL (a
+        # temporary server of this process) every worker would start a temporary server of its own
+        # and the accounts' runs would be recorded where no one looks.
+        api_url = str(FlowRunContext.get().client.api_url)
         # An interruption (Prefect's SIGTERM is raised here, in the main thread) must reach the
         # accounts' loads in the runner's threads before the runner's exit waits for them.
         with temporary_settings({PREFECT_API_URL: api_url}), task_runner_for(params) as runner, stopped_when_interrupted():

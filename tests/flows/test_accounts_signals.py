@@ -20,7 +20,7 @@ import sys
 import pytest
 
 from benchmarks.generate_mailchimp import write_export
-from flows.accounts import NOT_FINISHED, account_result, roll_up
+from flows.accounts import NOT_FINISHED, NOT_STARTED, account_result, roll_up
 from tasks.load.portals import ASK_ATTEMPTS
 from tests.flows.test_accounts import write_manifest
 from tests.flows.test_accounts_portals import silent_portal
@@ -31,8 +31,14 @@ from tests.reliability.portal import wait_for
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals as a terminal sends them")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT-to-the-group"])
-def test_a_signal_stops_migrate_accounts_while_a_portal_never_answers_the_account_s_run(signum, prefect_api_url, tmp_path):
+# Stopped in the account's run (the pre-flight's attempts given up, the run's first request held),
+# or in the pre-flight itself, before any account started: either way the roll-up is this run's.
+@pytest.mark.parametrize(
+    ("signum", "in_pre_flight"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)],
+    ids=["SIGTERM", "SIGINT-to-the-group", "SIGTERM-in-the-pre-flight"],
+)
+def test_a_signal_stops_migrate_accounts_while_a_portal_never_answers(signum, in_pre_flight, prefect_api_url, tmp_path):
     write_export(tmp_path / "acme.zip", rows=20, seed=1)
     env = {
         **{name: value for name, value in os.environ.items() if name not in ("ONRAMP_DEBUG", "HUBSPOT_ACCESS_TOKEN")},
@@ -52,18 +58,23 @@ def test_a_signal_stops_migrate_accounts_while_a_portal_never_answers_the_accoun
                 cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr_file, start_new_session=True,
             )
         with killed_if_left(command):
-            # The pre-flight's attempts, then the account's run's first request, held.
-            wait_for(lambda: len(silent.connections) > ASK_ATTEMPTS, timeout=STARTUP_SECONDS)
+            # The pre-flight's first attempt; or its attempts, then the account's run's first request, held.
+            held = 1 if in_pre_flight else ASK_ATTEMPTS + 1
+            wait_for(lambda: len(silent.connections) >= held, timeout=STARTUP_SECONDS)
             stop(command, signum)
     said = stderr.read_text()
     assert command.returncode == 128 + signum, said
     assert STOPPED[signum] in said.splitlines(), said
     assert "Traceback" not in said, said
+    rollup = json.loads((tmp_path / "out" / "rollup.json").read_text(encoding="utf-8"))
+    [acme] = rollup["accounts"]
+    if in_pre_flight:
+        # Nothing planned: acme never started, and the earlier run's roll-up is gone all the same.
+        assert (acme["status"], acme["error"], acme["ledger"], rollup["failed"]) == ("stopped", NOT_STARTED, None, ["acme"])
+        return
     # The stop's roll-up: acme was in flight, stopped before it finished, its plan's ledger kept
     # (its run planned, then asked the portal which it is).
-    rollup = json.loads((tmp_path / "out" / "rollup.json").read_text(encoding="utf-8"))
     planned = json.loads((tmp_path / "out" / "acme" / "report.json").read_text(encoding="utf-8"))
-    [acme] = rollup["accounts"]
     assert (acme["name"], acme["status"], acme["error"]) == ("acme", "stopped", NOT_FINISHED)
     assert acme["ledger"]["rows_read"] == planned["rows_read"] == rollup["totals"]["rows_read"] == 20
     assert rollup["failed"] == ["acme"]
