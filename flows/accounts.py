@@ -73,9 +73,9 @@ from tasks.errors import InputError, LoadError
 from tasks.extract.api_settings import api_scheme
 from tasks.extract.locations import CHAIN_SEPARATOR
 from tasks.load.log import get_logger
-from tasks.load.lease import output_lease
+from tasks.load.lease import output_held
 from tasks.load.portals import check_one_portal_each, on_a_daemon_thread
-from tasks.load.resume import LoadInProgress, load_lock, load_state, unfinished_imports
+from tasks.load.resume import LoadInProgress, unfinished_imports
 from tasks.load.retry import http_status
 from tasks.load.run import LoadStopped
 from tasks.output import storage_problem
@@ -709,8 +709,8 @@ def write_rollup(rollup: dict, output: str) -> None:
 @contextmanager
 def run_output_held(output: str) -> Iterator[None]:
     """Hold the run's whole output for the run, or refuse at once when another run holds it, as
-    ``onramp migrate`` holds its output (``flows.migrate.held``: the lock of its load's work
-    folder, and a remote output's lease): a second ``migrate-accounts`` into it, or an
+    ``onramp migrate`` holds its output (:func:`~tasks.load.lease.output_held`: the lock of its
+    load's work folder, and a remote output's lease): a second ``migrate-accounts`` into it, or an
     ``onramp migrate`` into it, is refused in one line. Two runs into one output would each hold
     some accounts and fail the others' ("another run is loading"), and the last roll-up written
     would call an account migrated by the other run failed.
@@ -726,8 +726,7 @@ def run_output_held(output: str) -> Iterator[None]:
     _, root = fsspec.core.url_to_fs(output)
     # A local output keeps its work folder in itself (the root's path); a remote one's is named
     # by its URL alone.
-    state = load_state(output, Path(root))
-    with load_lock(state.work), output_lease(output):
+    with output_held(output, Path(root)):
         yield
 
 

@@ -30,8 +30,8 @@ from tasks.load.client import HubSpotPortal, resolve_token, token_read_from
 from tasks.load.dryrun import dry_run_task
 from tasks.load.expected import ExpectedPortal, check_expected_portal
 from tasks.load.plan import read_plan
-from tasks.load.lease import LeaseHold, output_lease
-from tasks.load.resume import LoadInProgress, LoadState, load_lock, load_state, move_records_into_output
+from tasks.load.lease import LeaseHold, output_held
+from tasks.load.resume import LoadInProgress, LoadState, move_records_into_output
 from tasks.load.run import INTERRUPTED, LOAD_DONE, LoadStopped, load_steps, stop_message
 from tasks.load.settings import MAX_CONCURRENT_IMPORTS
 from tasks.output import SCHEME_ALIASES, OutputFolder, check_remote_output, storage_problem
@@ -268,14 +268,12 @@ def held_or_refused(out: OutputFolder, holding: ExitStack) -> HeldOutput | State
 
 @contextmanager
 def held(out: OutputFolder) -> Iterator[HeldOutput]:
-    """The output held for one run, from its plan on (:func:`~tasks.load.resume.load_lock`; a
-    remote output also by a lease in it, :func:`~tasks.load.lease.output_lease`, for a run on
-    another machine): a second run into it at once (a double click on Run) would rewrite the
+    """The output held for one run, from its plan on (:func:`~tasks.load.lease.output_held`: its
+    work folder's lock, a remote output's lease for a run on another machine): a second run into it at once (a double click on Run) would rewrite the
     plan's files under the first's load, then send it all again. Yields the load's state (its
     work folder is the one held) and the lease's hold. Leaving, a remote output's local copy is
     removed."""
-    state = load_state(out.url, out.local)
-    with out, load_lock(state.work), output_lease(out.url) as lease:
+    with out, output_held(out.url, out.local) as (state, lease):
         move_records_into_output(state)
         yield HeldOutput(state, lease)
 

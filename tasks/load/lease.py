@@ -31,7 +31,7 @@ import fsspec
 
 from tasks.errors import InputError, LoadError
 from tasks.load.log import get_logger
-from tasks.load.resume import LoadInProgress, in_progress, lock_holder
+from tasks.load.resume import LoadInProgress, LoadState, in_progress, load_lock, load_state, lock_holder
 from tasks.output import storage_problem
 from tasks.stopping import is_interruption
 
@@ -112,6 +112,26 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         pass  # another user's process: running
     return True
+
+
+@contextmanager
+def output_held(output_url: str, local: Path) -> Iterator[tuple[LoadState, LeaseHold]]:
+    """Hold an output for one run, or refuse at once when another run holds it: its load's work
+    folder locked (:func:`~tasks.load.resume.load_lock`) and, for a remote output, its lease
+    (:func:`output_lease`), for a run on another machine. Yields the load's state (its work
+    folder is the one held) and the lease's hold.
+
+    Args:
+        output_url: The output folder as given (a path or an fsspec URL).
+        local: The folder the run writes to locally (:func:`~tasks.load.resume.load_state`).
+
+    Raises:
+        LoadInProgress: Another run holds the output (one line: which, and what to do).
+        InputError: A remote output's lease cannot be read or written.
+    """
+    state = load_state(output_url, local)
+    with load_lock(state.work), output_lease(output_url) as lease:
+        yield state, lease
 
 
 @contextmanager

@@ -56,7 +56,7 @@ from tasks.load.client import HubSpotPortal
 from tasks.load.contact_ids import contact_ids, file_emails
 from tasks.load.log import get_logger
 from tasks.load.imports import EMAIL_COLUMN
-from tasks.load.opted_out import AS_SET_SUFFIX
+from tasks.load.opted_out import AS_SET_FLAG
 from tasks.load.optouts import normalise_email, read_opt_out_emails
 from tasks.load.plan import LoadPlan, iter_column, tie_back
 from tasks.load.resume import leave_unrecorded
@@ -301,35 +301,34 @@ def _cleaned(
         and each earlier list's ``{"list_id", "name", "removed_opted_out", "remove_failed",
         "not_static", "errors"}``.
     """
-    static = [found for found in (*own, *earlier) if _not_static(found) is None]
-    members = opted_out_members(portal, plan) if static else []
-    removals = {}
-    for found in (*own, *earlier):
+    members = opted_out_members(portal, plan) if any(_not_static(found) is None for found in (*own, *earlier)) else []
+
+    def removal(found: dict[str, Any]) -> dict[str, Any]:
         list_id, not_static = str(found["listId"]), _not_static(found)
         if not_static:
             get_logger().warning("%s", not_static_warning(found["name"], list_id, not_static))
-            removals[list_id] = _none_removed()
-        else:
-            removals[list_id] = remove_members(portal, plan, list_id, found["name"], members, "removed_opted_out")
-    return [removals[str(found["listId"])] for found in own], [
-        {
+            return _none_removed()
+        return remove_members(portal, plan, list_id, found["name"], members, "removed_opted_out")
+
+    own_removals = [removal(found) for found in own]
+    earlier_cleaned = []
+    for found in earlier:
+        removed = removal(found)
+        earlier_cleaned.append({
             "list_id": str(found["listId"]),
             "name": found["name"],
-            "removed_opted_out": removals[str(found["listId"])]["removed"],
-            "remove_failed": len(removals[str(found["listId"])]["errors"]),
+            "removed_opted_out": removed["removed"],
+            "remove_failed": len(removed["errors"]),
             "not_static": _not_static(found),
-            "errors": removals[str(found["listId"])]["errors"],
-        }
-        for found in earlier
-    ]
+            "errors": removed["errors"],
+        })  # fmt: skip
+    return own_removals, earlier_cleaned
 
 
-def not_static_warning(name: str, list_id: str, processing_type: str) -> str:
-    """The one line saying a list Onramp made is no longer static, so nobody is taken out of it."""
-    return (
-        f"list {name!r} (id {list_id}) is {processing_type} now, no longer a static list: its filters decide who is in it, "
-        "so Onramp takes no opted-out or non-marketing contact out of it"
-    )
+def not_static_warning(name: str, list_id: str, processing_type: str, so: str = "takes no opted-out or non-marketing contact out of it") -> str:
+    """The one line saying a list Onramp made is no longer static, and what Onramp does not do to
+    it then (``so``: by default, take anyone out of it)."""
+    return f"list {name!r} (id {list_id}) is {processing_type} now, no longer a static list: its filters decide who is in it, so Onramp {so}"
 
 
 def _cleans_earlier_lists(plan: LoadPlan, entry: dict[str, Any]) -> bool:
@@ -410,11 +409,11 @@ def non_marketing_members(portal: HubSpotPortal, plan: LoadPlan) -> list[Member]
     request (an address HubSpot has no contact for was never in a list).
 
     A file of contacts sent non-marketing because a person set them so in HubSpot
-    (:data:`~tasks.load.opted_out.AS_SET_SUFFIX`) is not among them: the source still holds them
+    (:data:`~tasks.load.opted_out.AS_SET_FLAG`) is not among them: the source still holds them
     as marketing contacts, which is what the list holds."""
     members = []
     for entry in plan.imports:
-        if entry.get("marketable") or _set_non_marketing_in_hubspot(entry):
+        if entry.get("marketable") or entry.get(AS_SET_FLAG):
             continue
         line_of = {}
         for line, cell in iter_column(plan.path(entry["file"]), EMAIL_COLUMN):
@@ -437,12 +436,6 @@ def _members(portal: HubSpotPortal, file: str, line_of: dict[str, int]) -> list[
         for _asked, found in contact_ids(portal, iter(lines))
         for email, record_id in found.items()
     ]
-
-
-def _set_non_marketing_in_hubspot(entry: dict[str, Any]) -> bool:
-    """Whether a contacts file holds the contacts sent non-marketing as HubSpot holds them set so
-    by hand (its name ends :data:`~tasks.load.opted_out.AS_SET_SUFFIX`)."""
-    return Path(entry["file"]).stem.endswith(AS_SET_SUFFIX)
 
 
 def remove_members(
@@ -565,7 +558,8 @@ def add_file_members(
             added += len(_add(portal, list_id, pending))
     except _NotStatic as refused:
         not_static, not_added = _not_static(refused.found), max(int(entry.get("rows") or 0) - added, 0)
-        warning = not_filled_warning(refused.found.get("name", entry["file"]), list_id, not_static, not_added, entry["file"])
+        so = f"adds none of the {not_added} contact(s) of {entry['file']} to it"
+        warning = not_static_warning(refused.found.get("name", entry["file"]), list_id, not_static, so)
         get_logger().warning("%s", warning)
         return _members_result(entry, list_id, added=added, missing=missing, waiting_reason=warning, not_static=not_static, not_added=not_added)
     get_logger().info("list %s: %d contacts of %s added, %d not in HubSpot", list_id, added, entry["file"], missing)
@@ -588,14 +582,6 @@ def _members_result(
         "file": entry["file"], "list_id": list_id, "added": added, "missing": missing, "waiting": waiting,
         "waiting_reason": waiting_reason, "not_static": not_static, "not_added": not_added,
     }  # fmt: skip
-
-
-def not_filled_warning(name: str, list_id: str, processing_type: str, not_added: int, file: str) -> str:
-    """The one line saying a list Onramp made is no longer static, so a file's contacts are not added to it."""
-    return (
-        f"list {name!r} (id {list_id}) is {processing_type} now, no longer a static list: its filters decide who is in it, "
-        f"so Onramp adds none of the {not_added} contact(s) of {file} to it"
-    )
 
 
 class _NotStatic(Exception):

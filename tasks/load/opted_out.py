@@ -101,6 +101,9 @@ MOVED_SUFFIX = "-opted-out"
 REPORT_KEY = "kept_non_marketing_opted_out"
 AS_SET_SUFFIX = "-non-marketing-in-hubspot"
 """The name ending of a split file's rows HubSpot holds as set non-marketing by hand."""
+AS_SET_FLAG = "set_non_marketing_in_hubspot"
+"""In a plan's contacts entry: the file holds those rows (:func:`_moved_entry`). Still marketing
+contacts at the source: the sync's list keeps them (``tasks/load/lists.py``)."""
 AS_SET_REPORT_KEY = "kept_non_marketing_as_set_in_hubspot"
 """The load report's count of the rows of contacts a sync already made marketing
 (:data:`~tasks.import_files.MARKETING_ALREADY_SET`) sent as non-marketing, HubSpot holding them
@@ -340,7 +343,7 @@ def _moved_entry(entry: dict[str, Any], rows: int, as_set: bool = False) -> dict
         "outcome": "non_marketing",
         "marketable": False,
         "create_list": False,
-        **({} if as_set else {KEPT_NON_MARKETING: True}),
+        **({AS_SET_FLAG: True} if as_set else {KEPT_NON_MARKETING: True}),
         **({"name": f"{name} ({why})"} if name else {}),
     }
 
