@@ -120,8 +120,9 @@ def _contacts_file(
             kept = marketable and (kept_non_marketing(own) or kept_non_marketing(other))
             # Set non-marketing by hand since an earlier sync run made it marketing: sent so too.
             kept_as_set = marketable and email in already_marketing and not kept and is_set_non_marketing(contact)
-            counts[contact_action(values, contact, marketable and not kept and not kept_as_set)] += 1
-            billing += marketable and not kept and not kept_as_set and not is_marketing(contact)
+            sent_marketable = marketable and not kept and not kept_as_set
+            counts[contact_action(values, contact, sent_marketable)] += 1
+            billing += sent_marketable and not is_marketing(contact)
             moved += kept
             as_set += kept_as_set
             if new is not None and contact is None:
